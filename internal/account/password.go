@@ -1,0 +1,137 @@
+// Package account holds the rules for customers' sign-in details: addresses,
+// password policy, and password hashing with argon2id.
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Argon2Params are the argon2id cost parameters (RFC 9106). The defaults are
+// OWASP's recommendation: 19 MiB, 2 passes, 1 lane.
+type Argon2Params struct {
+	MemoryKiB uint32 `json:"memory_kib"`
+	Time      uint32 `json:"time"`
+	Threads   uint8  `json:"threads"`
+}
+
+// DefaultArgon2 is OWASP's first choice for argon2id.
+var DefaultArgon2 = Argon2Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1}
+
+const (
+	saltLen = 16
+	keyLen  = 32
+)
+
+// ErrMalformedHash is returned for a stored hash that is not an argon2id PHC string.
+var ErrMalformedHash = errors.New("account: malformed password hash")
+
+// Hasher hashes and checks passwords, at most a bounded number at once:
+// memory-hard hashing must not run unbounded, or a burst of sign-ins becomes
+// a memory exhaustion attack.
+type Hasher struct {
+	params Argon2Params
+	slots  chan struct{}
+	dummy  string // a hash to check against for unknown accounts
+}
+
+// NewHasher returns a hasher that runs at most concurrent hashes at a time.
+func NewHasher(p Argon2Params, concurrent int) *Hasher {
+	if concurrent < 1 {
+		concurrent = 1
+	}
+	h := &Hasher{params: p, slots: make(chan struct{}, concurrent)}
+	h.dummy = h.hash("tobira: a password nobody has", randomSalt())
+	return h
+}
+
+func randomSalt() []byte {
+	s := make([]byte, saltLen)
+	rand.Read(s)
+	return s
+}
+
+// Hash returns the PHC string of password, e.g.
+// $argon2id$v=19$m=19456,t=2,p=1$SALT$KEY.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	return h.hash(password, randomSalt()), nil
+}
+
+func (h *Hasher) hash(password string, salt []byte) string {
+	p := h.params
+	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// Verify reports whether password matches the PHC string phc. An empty phc
+// (an unknown account, or one without a password yet) is checked against a
+// dummy hash so that it takes as long as a real check, and never matches.
+// needsRehash tells the caller the hash used other parameters than today's.
+func (h *Hasher) Verify(ctx context.Context, phc, password string) (ok, needsRehash bool, err error) {
+	target := phc
+	if target == "" {
+		target = h.dummy
+	}
+	p, salt, key, err := parsePHC(target)
+	if err != nil {
+		return false, false, err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(key)))
+	h.release()
+	match := subtle.ConstantTimeCompare(got, key) == 1 && phc != ""
+	return match, match && p != h.params, nil
+}
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Hasher) release() { <-h.slots }
+
+func parsePHC(s string) (Argon2Params, []byte, []byte, error) {
+	var p Argon2Params
+	parts := strings.Split(s, "$")
+	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, key
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return p, nil, nil, ErrMalformedHash
+	}
+	var v int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return p, nil, nil, ErrMalformedHash
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil ||
+		p.MemoryKiB == 0 || p.Time == 0 || p.Threads == 0 {
+		return p, nil, nil, ErrMalformedHash
+	}
+	b64 := base64.RawStdEncoding
+	salt, err := b64.DecodeString(parts[4])
+	if err != nil || len(salt) < 8 {
+		return p, nil, nil, ErrMalformedHash
+	}
+	key, err := b64.DecodeString(parts[5])
+	if err != nil || len(key) < 16 {
+		return p, nil, nil, ErrMalformedHash
+	}
+	return p, salt, key, nil
+}

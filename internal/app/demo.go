@@ -1,0 +1,67 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tobira/tobira/internal/mfa"
+	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// Demo customers. Their passwords are printed at start: this is a demo.
+var demoCustomers = []struct {
+	email, name, password string
+	app                   bool // enrolled with an authenticator app already
+}{
+	{"yamada@example.jp", "山田 太郎", "tobira-demo-1", false},
+	{"sato@example.jp", "佐藤 花子", "tobira-demo-2", true},
+	{"suzuki@example.jp", "鈴木 一郎", "", false}, // waits for activation
+}
+
+// seedDemo creates the demo customers on the first start of a data folder and
+// prints how to sign in as each.
+func (m *Main) seedDemo(ctx context.Context, svc *portal.Service) error {
+	existing, err := svc.Store.ListAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	if len(existing) > 0 {
+		fmt.Fprintf(m.Stdout, "デモの顧客 / demo customers: %d (tobira users list --data %s)\n", len(existing), svc.Config.DataDir)
+		return nil
+	}
+	fmt.Fprintln(m.Stdout, "デモの顧客を作成しました / demo customers created:")
+	for _, c := range demoCustomers {
+		a, link, err := svc.OpenAccount(ctx, c.email, c.name, "system:demo")
+		if err != nil {
+			return err
+		}
+		if c.password == "" {
+			fmt.Fprintf(m.Stdout, "  %s  %s  パスワード未設定 / no password yet: %s\n", c.name, c.email, link)
+			continue
+		}
+		if err := svc.SetPassword(ctx, a.ID, c.password); err != nil {
+			return err
+		}
+		if !c.app {
+			fmt.Fprintf(m.Stdout, "  %s  %s  パスワード / password: %s  (初回ログインで二要素認証を設定 / sets up 2FA at first sign-in)\n", c.name, c.email, c.password)
+			continue
+		}
+		seed := mfa.NewTOTPSecret()
+		if err := svc.Store.AddFactor(ctx, &store.Factor{
+			ID: secret.ID(), AccountID: a.ID, Kind: store.FactorTOTP,
+			Secret: svc.Keys.Encrypt(seed, a.ID), LastStep: -1, CreatedAt: svc.Now(),
+		}); err != nil {
+			return err
+		}
+		code, err := svc.NewRecoveryCode(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, "  %s  %s  パスワード / password: %s\n", c.name, c.email, c.password)
+		fmt.Fprintf(m.Stdout, "      認証アプリのキー / authenticator key: %s  (oathtool --totp -b %s)\n", seed, seed)
+		fmt.Fprintf(m.Stdout, "      リカバリーコード / recovery code: %s\n", code)
+	}
+	return nil
+}

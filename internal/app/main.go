@@ -1,0 +1,194 @@
+// Package app wires Tobira together: subcommands, configuration, the store
+// and the HTTP server. Main is what the binary runs and what tests run.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store/sqlstore"
+)
+
+// Main runs one subcommand. Its fields let tests capture output and see where
+// the server listens.
+type Main struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// Ready, when set, receives the portal's base URL once it listens.
+	Ready func(baseURL string)
+}
+
+// NewMain returns a Main on the process's streams and environment.
+func NewMain() *Main {
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+// errUsage is returned after a usage message was printed.
+var errUsage = errors.New("usage")
+
+const usage = `tobira: the customer sign-in portal
+
+  tobira demo  [--data DIR] [--addr HOST:PORT]   run the portal with demo customers
+  tobira serve [--config FILE] [--data DIR] [--addr HOST:PORT]
+  tobira migrate [--data DIR]                    apply the database schema
+  tobira users create --email E --name N [--data DIR]
+  tobira users list [--data DIR]
+  tobira users reset-2fa --email E [--data DIR]
+`
+
+// Run executes args and returns the process's exit code.
+func (m *Main) Run(ctx context.Context, args []string) int {
+	err := m.run(ctx, args)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+		return 2
+	default:
+		fmt.Fprintln(m.Stderr, "tobira:", err)
+		return 1
+	}
+}
+
+func (m *Main) run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "demo":
+		return m.serve(ctx, args[1:], true)
+	case "serve":
+		return m.serve(ctx, args[1:], false)
+	case "migrate":
+		return m.migrate(args[1:])
+	case "users":
+		return m.users(ctx, args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(m.Stderr, "unknown command %q\n\n%s", args[0], usage)
+	return errUsage
+}
+
+// flags is the set every subcommand shares: the data folder and config file.
+type flags struct {
+	*flag.FlagSet
+	data, config, addr *string
+}
+
+func (m *Main) flags(name string) flags {
+	fs := flag.NewFlagSet("tobira "+name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	return flags{
+		FlagSet: fs,
+		data:    fs.String("data", "", "data folder (default ./tobira-data)"),
+		config:  fs.String("config", "", "config file (default DATA/tobira.json)"),
+	}
+}
+
+// load builds the configuration: defaults, the config file, the environment,
+// then the flags. A demo data folder keeps its own secret key.
+func (m *Main) load(f flags, demo bool) (config.Config, error) {
+	cfg := config.Default()
+	if env := m.Getenv("TOBIRA_DATA"); env != "" {
+		cfg.DataDir = env
+	}
+	if *f.data != "" {
+		cfg.DataDir = *f.data
+	}
+	path := *f.config
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "tobira.json")
+	}
+	if err := cfg.LoadFile(path); err != nil {
+		return cfg, err
+	}
+	if err := cfg.LoadEnv(m.Getenv); err != nil {
+		return cfg, err
+	}
+	if *f.data != "" {
+		cfg.DataDir = *f.data
+	}
+	if f.addr != nil && *f.addr != "" {
+		cfg.Addr = *f.addr
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return cfg, err
+	}
+	if cfg.SecretKey == "" && cfg.SecretKeyFile == "" {
+		cfg.SecretKeyFile = filepath.Join(cfg.DataDir, "secret.key")
+		if demo {
+			if err := ensureKeyFile(cfg.SecretKeyFile); err != nil {
+				return cfg, err
+			}
+		}
+	}
+	// Operator commands print links to the portal the demo last served.
+	if b, err := os.ReadFile(filepath.Join(cfg.DataDir, "base-url")); err == nil && m.Getenv("TOBIRA_BASE_URL") == "" {
+		cfg.BaseURL = strings.TrimSpace(string(b))
+	}
+	return cfg, cfg.Validate()
+}
+
+// ensureKeyFile creates the demo's secret key once; it must then never change,
+// or the TOTP seeds it encrypted are lost.
+func ensureKeyFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(secret.NewKey() + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// open connects the store and the service for a configuration.
+func (m *Main) open(cfg config.Config, log *slog.Logger) (*portal.Service, func() error, error) {
+	keys, err := cfg.Keyring()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := sqlstore.OpenSQLite(cfg.DatabasePath())
+	if err != nil {
+		return nil, nil, err
+	}
+	return portal.New(st, keys, cfg, log), st.Close, nil
+}
+
+func (m *Main) migrate(args []string) error {
+	f := m.flags("migrate")
+	if err := f.Parse(args); err != nil {
+		return errUsage
+	}
+	cfg, err := m.load(f, false)
+	if err != nil {
+		return err
+	}
+	st, err := sqlstore.OpenSQLite(cfg.DatabasePath())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(m.Stdout, "schema up to date:", cfg.DatabasePath())
+	return st.Close()
+}
+
+func (m *Main) quietLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}

@@ -1,0 +1,114 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// users runs the operator's account commands on a data folder; they work
+// while the demo runs, as SQLite lets a second process in.
+func (m *Main) users(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, "usage: tobira users create|list|reset-2fa [flags]\n")
+		return errUsage
+	}
+	f := m.flags("users " + args[0])
+	var email, name *string
+	switch args[0] {
+	case "create":
+		email = f.String("email", "", "the customer's email address")
+		name = f.String("name", "", "the customer's name")
+	case "reset-2fa":
+		email = f.String("email", "", "the customer's email address")
+	case "list":
+	default:
+		fmt.Fprintf(m.Stderr, "unknown users command %q: want create, list or reset-2fa\n", args[0])
+		return errUsage
+	}
+	if err := f.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	if f.NArg() > 0 {
+		fmt.Fprintf(m.Stderr, "unexpected arguments: %s\n", strings.Join(f.Args(), " "))
+		return errUsage
+	}
+	if email != nil && *email == "" {
+		fmt.Fprintln(m.Stderr, "--email is required")
+		return errUsage
+	}
+	if name != nil && *name == "" {
+		fmt.Fprintln(m.Stderr, "--name is required")
+		return errUsage
+	}
+	cfg, err := m.load(f, false)
+	if err != nil {
+		return err
+	}
+	svc, closeStore, err := m.open(cfg, m.quietLog())
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+
+	switch args[0] {
+	case "create":
+		a, link, err := svc.OpenAccount(ctx, *email, *name, "operator:cli")
+		if err != nil {
+			return explain(err, *email)
+		}
+		fmt.Fprintf(m.Stdout, "account opened: %s <%s>\n", a.Name, a.Email)
+		fmt.Fprintf(m.Stdout, "first-password link (valid %s, usable once):\n%s\n", cfg.ActivationTTL.Duration, link)
+	case "reset-2fa":
+		a, err := svc.OperatorResetMFA(ctx, *email, "operator:cli")
+		if err != nil {
+			return explain(err, *email)
+		}
+		fmt.Fprintf(m.Stdout, "two-step verification reset for %s: factors and recovery code removed, sessions ended; the next sign-in enrols again\n", a.Email)
+	case "list":
+		list, err := svc.ListAccounts(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "EMAIL\tNAME\tPASSWORD\t2FA\tCREATED")
+		for _, s := range list {
+			pw := "set"
+			if !s.Activated {
+				pw = "awaiting activation"
+			}
+			methods := "none"
+			if len(s.Methods) > 0 {
+				var ms []string
+				for _, m := range s.Methods {
+					ms = append(ms, string(m))
+				}
+				methods = strings.Join(ms, ",")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Email, s.Name, pw, methods, s.CreatedAt.Local().Format("2006-01-02 15:04"))
+		}
+		return tw.Flush()
+	}
+	return nil
+}
+
+// explain turns a domain error into an operator's message.
+func explain(err error, email string) error {
+	switch {
+	case errors.Is(err, account.ErrBadEmail):
+		return fmt.Errorf("%q is not a valid email address", email)
+	case errors.Is(err, account.ErrBadName):
+		return errors.New("the name must be 1 to 100 characters")
+	case errors.Is(err, portal.ErrEmailTaken):
+		return fmt.Errorf("%s already has an account", email)
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("no account has the email address %s", email)
+	}
+	return err
+}

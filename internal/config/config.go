@@ -1,0 +1,198 @@
+// Package config is Tobira's one Config: defaults, a JSON file, environment
+// overrides, and Validate that reports every problem at once.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/secret"
+)
+
+// Duration is a time.Duration written as "15m" in JSON.
+type Duration struct{ time.Duration }
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	d.Duration = v
+	return err
+}
+
+// Config is everything an operator can set.
+type Config struct {
+	// Addr is where the portal listens; BaseURL is how customers reach it.
+	Addr    string `json:"addr"`
+	BaseURL string `json:"base_url"`
+	// DataDir holds the SQLite database and, in the demo, the secret key.
+	DataDir string `json:"data_dir"`
+	// Issuer names the service in authenticator apps.
+	Issuer string `json:"issuer"`
+	// SecretKey (base64, 32 bytes) encrypts TOTP seeds and signs flows.
+	// SecretKeyFile is read when SecretKey is empty.
+	SecretKey     string `json:"secret_key,omitempty"`
+	SecretKeyFile string `json:"secret_key_file,omitempty"`
+
+	Argon2          account.Argon2Params `json:"argon2"`
+	HashConcurrency int                  `json:"hash_concurrency"`
+
+	SessionTTL    Duration `json:"session_ttl"`
+	FlowTTL       Duration `json:"flow_ttl"`
+	StepUpMaxAge  Duration `json:"step_up_max_age"`
+	ActivationTTL Duration `json:"activation_ttl"`
+
+	// Password failures allowed per address (or per client address) in a window.
+	PasswordFailuresPerAccount int      `json:"password_failures_per_account"`
+	PasswordFailuresPerClient  int      `json:"password_failures_per_client"`
+	PasswordWindow             Duration `json:"password_window"`
+
+	// SupportURL is shown to customers who need help.
+	SupportURL string `json:"support_url"`
+}
+
+// Default returns the configuration of a demo on this machine.
+func Default() Config {
+	return Config{
+		Addr:                       "127.0.0.1:8080",
+		BaseURL:                    "http://127.0.0.1:8080",
+		DataDir:                    "tobira-data",
+		Issuer:                     "Tobira",
+		Argon2:                     account.DefaultArgon2,
+		HashConcurrency:            4,
+		SessionTTL:                 Duration{12 * time.Hour},
+		FlowTTL:                    Duration{15 * time.Minute},
+		StepUpMaxAge:               Duration{10 * time.Minute},
+		ActivationTTL:              Duration{72 * time.Hour},
+		PasswordFailuresPerAccount: 10,
+		PasswordFailuresPerClient:  50,
+		PasswordWindow:             Duration{15 * time.Minute},
+		SupportURL:                 "https://support.example.jp/",
+	}
+}
+
+// LoadFile overlays the JSON file at path on c; a missing file is no error.
+func (c *Config) LoadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadEnv overlays TOBIRA_* variables on c.
+func (c *Config) LoadEnv(getenv func(string) string) error {
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	num := func(name string, dst *int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
+			*dst = n
+		}
+	}
+	str("TOBIRA_ADDR", &c.Addr)
+	str("TOBIRA_BASE_URL", &c.BaseURL)
+	str("TOBIRA_DATA", &c.DataDir)
+	str("TOBIRA_ISSUER", &c.Issuer)
+	str("TOBIRA_SECRET_KEY", &c.SecretKey)
+	str("TOBIRA_SECRET_KEY_FILE", &c.SecretKeyFile)
+	str("TOBIRA_SUPPORT_URL", &c.SupportURL)
+	num("TOBIRA_HASH_CONCURRENCY", &c.HashConcurrency)
+	return errors.Join(errs...)
+}
+
+// Validate reports every problem in c.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Addr == "" {
+		bad("addr is empty")
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("base_url %q is not an http(s) URL", c.BaseURL)
+	}
+	if strings.TrimSpace(c.Issuer) == "" || strings.Contains(c.Issuer, ":") {
+		bad("issuer %q must be non-empty and without ':'", c.Issuer)
+	}
+	if c.DataDir == "" {
+		bad("data_dir is empty")
+	}
+	if c.SecretKey != "" {
+		if _, err := secret.ParseKey(c.SecretKey); err != nil {
+			bad("secret_key: %v", err)
+		}
+	} else if c.SecretKeyFile == "" {
+		bad("secret_key or secret_key_file is required")
+	}
+	if c.Argon2.MemoryKiB < 8*uint32(c.Argon2.Threads) || c.Argon2.Time < 1 || c.Argon2.Threads < 1 {
+		bad("argon2 parameters %+v are invalid", c.Argon2)
+	}
+	if c.HashConcurrency < 1 {
+		bad("hash_concurrency must be at least 1")
+	}
+	for name, d := range map[string]Duration{
+		"session_ttl": c.SessionTTL, "flow_ttl": c.FlowTTL,
+		"step_up_max_age": c.StepUpMaxAge, "activation_ttl": c.ActivationTTL,
+		"password_window": c.PasswordWindow,
+	} {
+		if d.Duration <= 0 {
+			bad("%s must be positive", name)
+		}
+	}
+	if c.PasswordFailuresPerAccount < 1 || c.PasswordFailuresPerClient < 1 {
+		bad("password failure limits must be at least 1")
+	}
+	return errors.Join(errs...)
+}
+
+// Secure reports whether cookies get the Secure attribute: always but for a
+// plain-HTTP base URL (the demo on this machine).
+func (c *Config) Secure() bool { return strings.HasPrefix(c.BaseURL, "https://") }
+
+// Keyring builds the keyring from the secret key, reading the key file when
+// the key is not given inline.
+func (c *Config) Keyring() (*secret.Keyring, error) {
+	k := c.SecretKey
+	if k == "" {
+		b, err := os.ReadFile(c.SecretKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("secret key file: %w", err)
+		}
+		k = string(b)
+	}
+	raw, err := secret.ParseKey(k)
+	if err != nil {
+		return nil, err
+	}
+	return secret.NewKeyring("k1", map[string][]byte{"k1": raw})
+}
+
+// DatabasePath is the SQLite file in the data folder.
+func (c *Config) DatabasePath() string { return filepath.Join(c.DataDir, "tobira.db") }

@@ -1,0 +1,149 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"time"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// PurposeActivation marks the one-time link that sets the first password.
+const PurposeActivation = "activation"
+
+// ErrEmailTaken means another account has the address.
+var ErrEmailTaken = errors.New("portal: email address already has an account")
+
+// OpenAccount creates a customer without a password and returns the link
+// that sets the first one.
+func (s *Service) OpenAccount(ctx context.Context, email, name, actor string) (*store.Account, string, error) {
+	norm, err := account.NormalizeEmail(email)
+	if err != nil {
+		return nil, "", err
+	}
+	name, err = account.CheckName(name)
+	if err != nil {
+		return nil, "", err
+	}
+	a := &store.Account{ID: secret.ID(), Email: norm, Name: name, CreatedAt: s.Now()}
+	if err := s.Store.CreateAccount(ctx, a); errors.Is(err, store.ErrConflict) {
+		return nil, "", ErrEmailTaken
+	} else if err != nil {
+		return nil, "", err
+	}
+	s.auditAs(ctx, actor, a.ID, "account.open", "")
+	link, err := s.ActivationLink(ctx, a)
+	return a, link, err
+}
+
+// ActivationLink issues a new one-time link to set the first password.
+func (s *Service) ActivationLink(ctx context.Context, a *store.Account) (string, error) {
+	token := secret.Token(32)
+	now := s.Now()
+	if err := s.Store.CreateToken(ctx, &store.OneTimeToken{
+		Hash: secret.Hash(token), Purpose: PurposeActivation, AccountID: a.ID,
+		CreatedAt: now, ExpiresAt: now.Add(s.Config.ActivationTTL.Duration),
+	}); err != nil {
+		return "", err
+	}
+	return s.Config.BaseURL + "/activate?token=" + url.QueryEscape(token), nil
+}
+
+// CheckActivation tells whether an activation link is live, for the page
+// that asks for the password; it spends nothing.
+func (s *Service) CheckActivation(ctx context.Context, token string) (*store.Account, error) {
+	t, err := s.Store.TokenByHash(ctx, secret.Hash(token), PurposeActivation, s.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrTokenInvalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.AccountByID(ctx, t.AccountID)
+}
+
+// Activate spends the link and sets the first password.
+func (s *Service) Activate(ctx context.Context, token, password string, c Client) (*store.Account, error) {
+	a, err := s.CheckActivation(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if err := account.CheckPassword(password, a.Email); err != nil {
+		return nil, err
+	}
+	hash, err := s.Hasher.Hash(ctx, password)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Store.UseToken(ctx, secret.Hash(token), PurposeActivation, s.Now()); errors.Is(err, store.ErrNotFound) {
+		return nil, ErrTokenInvalid
+	} else if err != nil {
+		return nil, err
+	}
+	if err := s.Store.SetPasswordHash(ctx, a.ID, hash); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, a.ID, "account.activate", "ok", c, "")
+	return a, nil
+}
+
+// SetPassword sets a password directly (the demo's customers, tests).
+func (s *Service) SetPassword(ctx context.Context, accountID, password string) error {
+	hash, err := s.Hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	return s.Store.SetPasswordHash(ctx, accountID, hash)
+}
+
+// OperatorResetMFA is `tobira users reset-2fa`: the same reset as the
+// security page, done by an operator, ending every session.
+func (s *Service) OperatorResetMFA(ctx context.Context, email, actor string) (*store.Account, error) {
+	norm, err := account.NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.Store.AccountByEmail(ctx, norm)
+	if err != nil {
+		return nil, err
+	}
+	ev := &store.AuditEvent{At: s.Now(), AccountID: a.ID, Actor: actor, Action: "mfa.reset", Outcome: "ok", Detail: "operator"}
+	return a, s.Store.ResetMFA(ctx, a.ID, "", ev)
+}
+
+func (s *Service) auditAs(ctx context.Context, actor, accountID, action, detail string) {
+	ev := &store.AuditEvent{At: s.Now(), AccountID: accountID, Actor: actor, Action: action, Outcome: "ok", Detail: detail}
+	if err := s.Store.AppendAudit(ctx, ev); err != nil {
+		s.Log.Error("audit append failed", "action", action, "err", err)
+	}
+}
+
+// Status describes an account for `tobira users list`.
+type Status struct {
+	store.Account
+	Activated bool
+	Methods   []Method
+}
+
+// ListAccounts returns every account with its second factors.
+func (s *Service) ListAccounts(ctx context.Context) ([]Status, error) {
+	as, err := s.Store.ListAccounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Status, 0, len(as))
+	for _, a := range as {
+		ms, err := s.Methods(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Status{Account: a, Activated: a.PasswordHash != "", Methods: ms})
+	}
+	return out, nil
+}
+
+// expiresIn is a helper for messages: how long until t.
+func expiresIn(now, t time.Time) time.Duration { return t.Sub(now).Round(time.Minute) }

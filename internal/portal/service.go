@@ -1,0 +1,79 @@
+// Package portal is Tobira's use cases over the store: the sign-in state
+// machine, second-factor checks, the security page's reset, and the
+// operators' account tasks. It knows nothing of HTTP.
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// Service carries what the use cases need. Now is injected so tests move time.
+type Service struct {
+	Store  store.Store
+	Keys   *secret.Keyring
+	Hasher *account.Hasher
+	Config config.Config
+	Now    func() time.Time
+	Log    *slog.Logger
+}
+
+// New returns a service with the real clock.
+func New(st store.Store, keys *secret.Keyring, cfg config.Config, log *slog.Logger) *Service {
+	return &Service{
+		Store:  st,
+		Keys:   keys,
+		Hasher: account.NewHasher(cfg.Argon2, cfg.HashConcurrency),
+		Config: cfg,
+		Now:    time.Now,
+		Log:    log,
+	}
+}
+
+// Client describes the browser behind a request, for limits and the audit log.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// Errors the web layer turns into messages in the customer's language.
+var (
+	ErrBadCredentials  = errors.New("portal: wrong email or password")
+	ErrWrongCode       = errors.New("portal: wrong code")
+	ErrNotAcknowledged = errors.New("portal: recovery code not acknowledged")
+	ErrStepUpNeeded    = errors.New("portal: second factor not verified recently")
+	ErrFlowExpired     = errors.New("portal: sign-in expired")
+	ErrWrongStep       = errors.New("portal: not this step of the sign-in")
+	ErrBadFlowCookie   = errors.New("portal: flow cookie not valid for its step")
+	ErrNoSuchMethod    = errors.New("portal: method not enrolled")
+	ErrTokenInvalid    = errors.New("portal: link invalid, used or expired")
+)
+
+// LockedError says a step is closed until a time.
+type LockedError struct {
+	Until time.Time
+	// Password is true for a password throttle, false for the second factor.
+	Password bool
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("portal: locked until %s", e.Until.Format(time.RFC3339))
+}
+
+func (s *Service) audit(ctx context.Context, accountID, action, outcome string, c Client, detail string) {
+	ev := &store.AuditEvent{
+		At: s.Now(), AccountID: accountID, Actor: "customer", Action: action, Outcome: outcome,
+		ClientIP: c.IP, UserAgent: c.UserAgent, Detail: detail,
+	}
+	if err := s.Store.AppendAudit(ctx, ev); err != nil {
+		s.Log.Error("audit append failed", "action", action, "err", err)
+	}
+}

@@ -1,0 +1,85 @@
+package portal
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// ErrNoSession means the browser is not signed in (no cookie, an unknown or
+// an expired session).
+var ErrNoSession = errors.New("portal: not signed in")
+
+// SignedIn is a live session and its account.
+type SignedIn struct {
+	Session *store.Session
+	Account *store.Account
+}
+
+// Session resolves a session cookie.
+func (s *Service) Session(ctx context.Context, token string) (*SignedIn, error) {
+	if token == "" {
+		return nil, ErrNoSession
+	}
+	sess, err := s.Store.SessionByHash(ctx, secret.Hash(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !s.Now().Before(sess.ExpiresAt) {
+		_ = s.Store.DeleteSession(ctx, sess.IDHash)
+		return nil, ErrNoSession
+	}
+	a, err := s.Store.AccountByID(ctx, sess.AccountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &SignedIn{Session: sess, Account: a}, nil
+}
+
+// SignOut ends the session.
+func (s *Service) SignOut(ctx context.Context, si *SignedIn, c Client) error {
+	s.audit(ctx, si.Account.ID, "signout", "ok", c, "")
+	return s.Store.DeleteSession(ctx, si.Session.IDHash)
+}
+
+// Fresh reports whether the session's second factor was verified recently
+// enough for a sensitive change.
+func (s *Service) Fresh(si *SignedIn) bool {
+	return !si.Session.MFAAt.IsZero() && s.Now().Sub(si.Session.MFAAt) <= s.Config.StepUpMaxAge.Duration
+}
+
+// StartStepUp begins a second-factor check for a signed-in customer; when it
+// finishes, the session is renewed with a fresh second factor. An account
+// without a second factor has nothing to step up with: ErrNoSuchMethod.
+func (s *Service) StartStepUp(ctx context.Context, si *SignedIn, returnTo string) (*Flow, error) {
+	ms, err := s.Methods(ctx, si.Account.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ms) == 0 {
+		return nil, ErrNoSuchMethod
+	}
+	return s.newFlow(ctx, StateMFA, si.Account.ID, returnTo, flowData{StepUp: si.Session.IDHash})
+}
+
+// ResetMFA is the security page's 「リセットする」: it removes every factor and
+// the recovery code, ends the account's other sessions and writes the audit
+// event, all at once. It needs a fresh second factor.
+func (s *Service) ResetMFA(ctx context.Context, si *SignedIn, c Client) error {
+	if !s.Fresh(si) {
+		return ErrStepUpNeeded
+	}
+	ev := &store.AuditEvent{
+		At: s.Now(), AccountID: si.Account.ID, Actor: "customer", Action: "mfa.reset", Outcome: "ok",
+		ClientIP: c.IP, UserAgent: c.UserAgent, Detail: "security page",
+	}
+	return s.Store.ResetMFA(ctx, si.Account.ID, si.Session.IDHash, ev)
+}

@@ -1,0 +1,399 @@
+package portal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/mfa"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// The sign-in states. A flow only moves forward:
+//
+//	password ──▶ enrol_totp ──────────────┐
+//	    │                                 ▼
+//	    └──────▶ mfa ──(recovery code)──▶ recovery ──▶ (session)
+//	              └──(app code)─────────────────────▶ (session)
+//
+// A step-up for the security page starts at mfa with the session it renews.
+const (
+	StatePassword  = "password"
+	StateMFA       = "mfa"
+	StateEnrolTOTP = "enrol_totp"
+	StateRecovery  = "recovery"
+)
+
+// flowData is a flow's step data. Secrets in it are encrypted, bound to the flow.
+type flowData struct {
+	TOTPSecret   string `json:"totp,omitempty"`     // enrolment seed, encrypted
+	RecoveryCode string `json:"recovery,omitempty"` // code to show once, encrypted
+	StepUp       string `json:"stepup,omitempty"`   // session hash a step-up renews
+}
+
+// Flow is a sign-in in progress as the web layer sees it: the token goes to
+// the browser in a cookie, signed with the state it is valid for.
+type Flow struct {
+	store.Flow
+	Token string
+	data  flowData
+}
+
+// IsStepUp reports whether the flow renews a session rather than starting one.
+func (f *Flow) IsStepUp() bool { return f.data.StepUp != "" }
+
+// FlowCookie returns the value to store in the browser: the token and a MAC
+// over it and the state, so a cookie from one step opens no other step.
+func (s *Service) FlowCookie(f *Flow) string {
+	return f.Token + "." + s.Keys.Sign("flow", f.Token, f.State)
+}
+
+// LoadFlow checks a flow cookie against the states a page expects and loads
+// the flow. ErrBadFlowCookie when the cookie is not signed for the flow's
+// current state (tampered with, or left from an earlier step); ErrWrongStep,
+// with the flow, when the flow is genuine but at another step; ErrFlowExpired
+// when there is no such live flow.
+func (s *Service) LoadFlow(ctx context.Context, cookie string, want ...string) (*Flow, error) {
+	token, sig, ok := strings.Cut(cookie, ".")
+	if !ok || token == "" {
+		return nil, ErrFlowExpired
+	}
+	f, err := s.Store.FlowByHash(ctx, secret.Hash(token), s.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrFlowExpired
+	}
+	if err != nil {
+		return nil, err
+	}
+	flow := &Flow{Flow: *f, Token: token}
+	if !s.Keys.Verify(sig, "flow", token, f.State) {
+		// A cookie of an earlier step, or a forged one.
+		return nil, ErrBadFlowCookie
+	}
+	if len(want) > 0 && !contains(want, f.State) {
+		// A genuine flow at another step: the caller may send the browser there.
+		return flow, ErrWrongStep
+	}
+	if f.Data != "" {
+		plain, err := s.Keys.Decrypt(f.Data, f.IDHash)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(plain), &flow.data); err != nil {
+			return nil, err
+		}
+	}
+	return flow, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// StartFlow begins a sign-in that returns to returnTo when done.
+func (s *Service) StartFlow(ctx context.Context, returnTo string) (*Flow, error) {
+	return s.newFlow(ctx, StatePassword, "", returnTo, flowData{})
+}
+
+func (s *Service) newFlow(ctx context.Context, state, accountID, returnTo string, d flowData) (*Flow, error) {
+	now := s.Now()
+	token := secret.Token(32)
+	f := &Flow{Token: token, data: d, Flow: store.Flow{
+		IDHash: secret.Hash(token), AccountID: accountID, State: state, ReturnTo: returnTo,
+		CreatedAt: now, ExpiresAt: now.Add(s.Config.FlowTTL.Duration),
+	}}
+	if err := s.seal(f); err != nil {
+		return nil, err
+	}
+	if err := s.Store.CreateFlow(ctx, &f.Flow); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (s *Service) seal(f *Flow) error {
+	if f.data == (flowData{}) {
+		f.Data = ""
+		return nil
+	}
+	b, err := json.Marshal(f.data)
+	if err != nil {
+		return err
+	}
+	f.Data = s.Keys.Encrypt(string(b), f.IDHash)
+	return nil
+}
+
+// advance moves f to state next with its current data; ErrWrongStep when
+// another request moved it first.
+func (s *Service) advance(ctx context.Context, f *Flow, next string) error {
+	from := f.State
+	f.State = next
+	if err := s.seal(f); err != nil {
+		return err
+	}
+	err := s.Store.AdvanceFlow(ctx, &f.Flow, from)
+	if errors.Is(err, store.ErrStale) || errors.Is(err, store.ErrNotFound) {
+		return ErrWrongStep
+	}
+	return err
+}
+
+// Account loads the flow's account.
+func (s *Service) Account(ctx context.Context, f *Flow) (*store.Account, error) {
+	return s.Store.AccountByID(ctx, f.AccountID)
+}
+
+// windowEnd is when the fixed window of length w that contains now closes;
+// store.Limits counts in the same windows.
+func windowEnd(now time.Time, w time.Duration) time.Time {
+	ms := now.UnixMilli()
+	start := ms - ms%w.Milliseconds()
+	return time.UnixMilli(start + w.Milliseconds()).UTC()
+}
+
+// Password checks the email and password of a flow at StatePassword and
+// moves it on: to enrolment when the account has no second factor, to the
+// second factor otherwise. An unknown address and a wrong password fail the
+// same way and take the same time.
+func (s *Service) Password(ctx context.Context, f *Flow, email, password string, c Client) error {
+	if f.State != StatePassword {
+		return ErrWrongStep
+	}
+	now := s.Now()
+	w := s.Config.PasswordWindow.Duration
+	norm, emailErr := account.NormalizeEmail(email)
+	if emailErr != nil {
+		norm = strings.ToLower(strings.TrimSpace(email))
+	}
+	keyAcct := "pw:email:" + secret.Hash(norm)
+	keyIP := "pw:ip:" + c.IP
+	for key, max := range map[string]int{keyAcct: s.Config.PasswordFailuresPerAccount, keyIP: s.Config.PasswordFailuresPerClient} {
+		n, err := s.Store.Hit(ctx, key, w, now, 0)
+		if err != nil {
+			return err
+		}
+		if n >= max {
+			s.audit(ctx, "", "signin.password", "throttled", c, "")
+			return &LockedError{Until: windowEnd(now, w), Password: true}
+		}
+	}
+
+	var a *store.Account
+	var hash string
+	if emailErr == nil {
+		acct, err := s.Store.AccountByEmail(ctx, norm)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if acct != nil {
+			a, hash = acct, acct.PasswordHash
+		}
+	}
+	ok, rehash, err := s.Hasher.Verify(ctx, hash, password)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		for _, key := range []string{keyAcct, keyIP} {
+			if _, err := s.Store.Hit(ctx, key, w, now, 1); err != nil {
+				return err
+			}
+		}
+		id := ""
+		if a != nil {
+			id = a.ID
+		}
+		s.audit(ctx, id, "signin.password", "fail", c, "")
+		return ErrBadCredentials
+	}
+	if err := s.Store.ResetLimit(ctx, keyAcct); err != nil {
+		return err
+	}
+	if rehash {
+		if h, err := s.Hasher.Hash(ctx, password); err == nil {
+			_ = s.Store.SetPasswordHash(ctx, a.ID, h)
+		}
+	}
+	s.audit(ctx, a.ID, "signin.password", "ok", c, "")
+
+	f.AccountID = a.ID
+	methods, err := s.Methods(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	if !contains(methodNames(methods), string(MethodTOTP)) {
+		f.data.TOTPSecret = s.Keys.Encrypt(mfa.NewTOTPSecret(), f.IDHash)
+		return s.advance(ctx, f, StateEnrolTOTP)
+	}
+	return s.advance(ctx, f, StateMFA)
+}
+
+func methodNames(ms []Method) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = string(m)
+	}
+	return out
+}
+
+// Enrolment is what the enrolment screen shows.
+type Enrolment struct {
+	Secret string
+	URI    string
+}
+
+// Enrolment returns the seed and otpauth:// URI of a flow at StateEnrolTOTP.
+func (s *Service) Enrolment(ctx context.Context, f *Flow) (*Enrolment, error) {
+	if f.State != StateEnrolTOTP {
+		return nil, ErrWrongStep
+	}
+	a, err := s.Account(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	seed, err := s.Keys.Decrypt(f.data.TOTPSecret, f.IDHash)
+	if err != nil {
+		return nil, err
+	}
+	return &Enrolment{Secret: seed, URI: mfa.TOTPURI(s.Config.Issuer, a.Email, seed)}, nil
+}
+
+// ConfirmEnrolment checks the first code from the new app, saves the factor,
+// issues a recovery code, and moves the flow to the recovery screen.
+func (s *Service) ConfirmEnrolment(ctx context.Context, f *Flow, code string, c Client) error {
+	if f.State != StateEnrolTOTP {
+		return ErrWrongStep
+	}
+	a, err := s.Account(ctx, f)
+	if err != nil {
+		return err
+	}
+	if err := s.checkOpen(a); err != nil {
+		return err
+	}
+	seed, err := s.Keys.Decrypt(f.data.TOTPSecret, f.IDHash)
+	if err != nil {
+		return err
+	}
+	step, err := mfa.VerifyTOTP(seed, code, s.Now(), -1)
+	if err != nil {
+		return s.failed(ctx, a, c, "mfa.enrol")
+	}
+	if err := s.Store.AddFactor(ctx, &store.Factor{
+		ID: secret.ID(), AccountID: a.ID, Kind: store.FactorTOTP,
+		Secret: s.Keys.Encrypt(seed, a.ID), LastStep: step, CreatedAt: s.Now(),
+	}); err != nil {
+		return err
+	}
+	if err := s.succeeded(ctx, a, c, "mfa.enrol"); err != nil {
+		return err
+	}
+	return s.toRecoveryScreen(ctx, f)
+}
+
+func (s *Service) toRecoveryScreen(ctx context.Context, f *Flow) error {
+	code, err := s.NewRecoveryCode(ctx, f.AccountID)
+	if err != nil {
+		return err
+	}
+	f.data.TOTPSecret = ""
+	f.data.RecoveryCode = s.Keys.Encrypt(code, f.IDHash)
+	return s.advance(ctx, f, StateRecovery)
+}
+
+// SecondFactor checks a code of the given method for a flow at StateMFA. An
+// app code ends the flow (the caller then calls Finish); a recovery code is
+// spent and moves the flow to the recovery screen with a new one.
+func (s *Service) SecondFactor(ctx context.Context, f *Flow, m Method, code string, c Client) error {
+	if f.State != StateMFA {
+		return ErrWrongStep
+	}
+	a, err := s.Account(ctx, f)
+	if err != nil {
+		return err
+	}
+	switch m {
+	case MethodTOTP:
+		return s.VerifyTOTP(ctx, a, code, c)
+	case MethodRecovery:
+		if err := s.SpendRecoveryCode(ctx, a, code, c); err != nil {
+			return err
+		}
+		return s.toRecoveryScreen(ctx, f)
+	}
+	return ErrNoSuchMethod
+}
+
+// RecoveryCode returns the code a flow at StateRecovery shows.
+func (s *Service) RecoveryCode(f *Flow) (string, error) {
+	if f.State != StateRecovery {
+		return "", ErrWrongStep
+	}
+	return s.Keys.Decrypt(f.data.RecoveryCode, f.IDHash)
+}
+
+// AcknowledgeRecovery accepts the recovery screen only with its box checked.
+func (s *Service) AcknowledgeRecovery(f *Flow, recorded bool) error {
+	if f.State != StateRecovery {
+		return ErrWrongStep
+	}
+	if !recorded {
+		return ErrNotAcknowledged
+	}
+	return nil
+}
+
+// Finish ends a flow whose second factor is verified and returns the token
+// of a new session: the one the browser had (oldSession, a cookie value, may
+// be empty) is replaced, so a session id never survives a sign-in or step-up.
+func (s *Service) Finish(ctx context.Context, f *Flow, oldSession string, c Client) (string, error) {
+	if f.State != StateMFA && f.State != StateRecovery {
+		return "", ErrWrongStep
+	}
+	// Deleting the flow first makes Finish single-use: a second request with
+	// the same cookie finds no flow.
+	if err := s.Store.DeleteFlow(ctx, f.IDHash); err != nil {
+		return "", err
+	}
+	now := s.Now()
+	token := secret.Token(32)
+	sess := &store.Session{
+		IDHash: secret.Hash(token), AccountID: f.AccountID, CreatedAt: now, MFAAt: now,
+		ExpiresAt: now.Add(s.Config.SessionTTL.Duration), ClientIP: c.IP, UserAgent: c.UserAgent,
+	}
+	if f.data.StepUp != "" {
+		old, err := s.Store.SessionByHash(ctx, f.data.StepUp)
+		if err != nil || old.AccountID != f.AccountID {
+			return "", ErrFlowExpired
+		}
+		sess.CreatedAt, sess.ExpiresAt = old.CreatedAt, old.ExpiresAt
+		if err := s.Store.RotateSession(ctx, old.IDHash, sess); err != nil {
+			return "", err
+		}
+		s.audit(ctx, f.AccountID, "session.stepup", "ok", c, "")
+		return token, nil
+	}
+	if oldSession != "" {
+		_ = s.Store.DeleteSession(ctx, secret.Hash(oldSession))
+	}
+	if err := s.Store.CreateSession(ctx, sess); err != nil {
+		return "", err
+	}
+	s.audit(ctx, f.AccountID, "signin", "ok", c, "")
+	return token, nil
+}
+
+// Abandon drops a flow (「キャンセル」, or a new sign-in replacing it).
+func (s *Service) Abandon(ctx context.Context, f *Flow) error {
+	return s.Store.DeleteFlow(ctx, f.IDHash)
+}

@@ -1,0 +1,54 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+const auditCols = `at, account_id, actor, action, outcome, client_ip, user_agent, detail`
+
+// appendAudit inserts ev and returns its new id. RETURNING works in SQLite
+// and PostgreSQL alike, where LastInsertId does not.
+func appendAudit(ctx context.Context, c conn, ev *store.AuditEvent) (int64, error) {
+	var id int64
+	err := c.queryRow(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		ms(ev.At), ev.AccountID, ev.Actor, ev.Action, ev.Outcome, ev.ClientIP, ev.UserAgent, ev.Detail).Scan(&id)
+	return id, err
+}
+
+// AppendAudit stores ev and sets ev.ID.
+func (db *DB) AppendAudit(ctx context.Context, ev *store.AuditEvent) error {
+	id, err := appendAudit(ctx, db.c(), ev)
+	if err != nil {
+		return db.fail("append audit", err)
+	}
+	ev.ID = id
+	return nil
+}
+
+// AuditOf returns the account's events, newest first, at most limit of them
+// (all when limit <= 0).
+func (db *DB) AuditOf(ctx context.Context, accountID string, limit int) ([]store.AuditEvent, error) {
+	q := `SELECT id, ` + auditCols + ` FROM audit_events WHERE account_id = ? ORDER BY at DESC, id DESC`
+	args := []any{accountID}
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := db.c().query(ctx, q, args...)
+	if err != nil {
+		return nil, db.fail("audit of", err)
+	}
+	defer rows.Close()
+	var out []store.AuditEvent
+	for rows.Next() {
+		var ev store.AuditEvent
+		if err := rows.Scan(&ev.ID, msScan{&ev.At}, &ev.AccountID, &ev.Actor, &ev.Action, &ev.Outcome,
+			&ev.ClientIP, &ev.UserAgent, &ev.Detail); err != nil {
+			return nil, db.fail("audit of", err)
+		}
+		out = append(out, ev)
+	}
+	return out, db.fail("audit of", rows.Err())
+}

@@ -1,0 +1,85 @@
+package sqlstore
+
+import (
+	"embed"
+	"errors"
+	"io/fs"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// migrationFiles holds the numbered schema files of every dialect, one
+// directory per dialect.
+//
+//go:embed migrations
+var migrationFiles embed.FS
+
+// constraint is what kind of constraint a failed statement broke, as far as
+// the store boundary cares.
+type constraint int
+
+const (
+	noConstraint constraint = iota
+	uniqueViolation
+	foreignKeyViolation
+)
+
+// dialect is everything that differs between database engines. Queries in
+// this package are written once, in SQL both SQLite and PostgreSQL accept
+// (ON CONFLICT ... DO UPDATE, RETURNING, NULLIF, COALESCE), with `?`
+// placeholders that rebind turns into the engine's own.
+type dialect struct {
+	name   string // also the directory of its migrations
+	driver string // database/sql driver name
+
+	// rebind rewrites the `?` placeholders of a query for the engine.
+	rebind func(query string) string
+
+	// classify tells which constraint, if any, err reports.
+	classify func(err error) constraint
+
+	// lockMigrations runs first in every migration transaction so that two
+	// processes starting at once apply each migration only once. Empty when
+	// beginning the transaction already takes the write lock.
+	lockMigrations string
+}
+
+// migrations returns the dialect's numbered schema files.
+func (d *dialect) migrations() (fs.FS, error) {
+	return fs.Sub(migrationFiles, "migrations/"+d.name)
+}
+
+// sqliteDialect is SQLite through modernc.org/sqlite.
+//
+// A PostgreSQL dialect would differ in three places: rebind would number the
+// placeholders ($1, $2, ... in order; no query here has a `?` inside a string
+// literal, so a plain left-to-right scan is enough), classify would read the
+// SQLSTATE (23505 unique_violation, 23503 foreign_key_violation), and
+// lockMigrations would be "SELECT pg_advisory_xact_lock(<constant>)". Its
+// schema files would live in migrations/postgres with BIGINT times and a
+// BIGSERIAL audit id.
+var sqliteDialect = dialect{
+	name:   "sqlite",
+	driver: "sqlite",
+	// SQLite understands `?` itself. (PostgreSQL: rewrite to $n here.)
+	rebind: func(query string) string { return query },
+	classify: func(err error) constraint {
+		var se *sqlite.Error
+		if !errors.As(err, &se) {
+			return noConstraint
+		}
+		// The driver turns on extended result codes, so the code names
+		// the constraint kind and no message parsing is needed.
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return uniqueViolation
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return foreignKeyViolation
+		}
+		return noConstraint
+	},
+	// _txlock=immediate makes every BeginTx a BEGIN IMMEDIATE, which takes
+	// the database's write lock before the first statement.
+	lockMigrations: "",
+}

@@ -1,0 +1,123 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+// AddFactor stores f; ErrConflict for a taken id, ErrNotFound for an unknown
+// account.
+func (db *DB) AddFactor(ctx context.Context, f *store.Factor) error {
+	_, err := db.c().exec(ctx, `INSERT INTO factors (id, account_id, kind, secret, last_step, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+		f.ID, f.AccountID, string(f.Kind), f.Secret, f.LastStep, ms(f.CreatedAt))
+	return db.fail("add factor", err)
+}
+
+// FactorsOf returns the account's factors, oldest first.
+func (db *DB) FactorsOf(ctx context.Context, accountID string) ([]store.Factor, error) {
+	rows, err := db.c().query(ctx, `SELECT id, account_id, kind, secret, last_step, created_at
+		FROM factors WHERE account_id = ? ORDER BY created_at, id`, accountID)
+	if err != nil {
+		return nil, db.fail("factors of", err)
+	}
+	defer rows.Close()
+	var out []store.Factor
+	for rows.Next() {
+		var f store.Factor
+		if err := rows.Scan(&f.ID, &f.AccountID, &f.Kind, &f.Secret, &f.LastStep, msScan{&f.CreatedAt}); err != nil {
+			return nil, db.fail("factors of", err)
+		}
+		out = append(out, f)
+	}
+	return out, db.fail("factors of", rows.Err())
+}
+
+// AdvanceTOTPStep accepts step only if it is after the last accepted one; the
+// condition in the UPDATE makes a replay lose even when two arrive at once.
+func (db *DB) AdvanceTOTPStep(ctx context.Context, factorID string, step int64) error {
+	c := db.c()
+	n, err := c.affected(ctx, `UPDATE factors SET last_step = ? WHERE id = ? AND last_step < ?`, step, factorID, step)
+	if err == nil && n == 0 {
+		err = staleOrMissing(ctx, c, `SELECT 1 FROM factors WHERE id = ?`, factorID)
+	}
+	return db.fail("advance totp step", err)
+}
+
+// staleOrMissing explains a conditional update that changed nothing:
+// ErrStale when the row is there (the condition lost), ErrNotFound when not.
+func staleOrMissing(ctx context.Context, c conn, query string, args ...any) error {
+	ok, err := c.exists(ctx, query, args...)
+	switch {
+	case err != nil:
+		return err
+	case ok:
+		return store.ErrStale
+	default:
+		return store.ErrNotFound
+	}
+}
+
+// SetRecoveryCode replaces any previous code of the account; ErrNotFound for
+// an unknown account.
+func (db *DB) SetRecoveryCode(ctx context.Context, accountID, hash string, at time.Time) error {
+	_, err := db.c().exec(ctx, `INSERT INTO recovery_codes (account_id, code_hash, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (account_id) DO UPDATE SET code_hash = excluded.code_hash, created_at = excluded.created_at`,
+		accountID, hash, ms(at))
+	return db.fail("set recovery code", err)
+}
+
+func (db *DB) HasRecoveryCode(ctx context.Context, accountID string) (bool, error) {
+	ok, err := db.c().exists(ctx, `SELECT 1 FROM recovery_codes WHERE account_id = ?`, accountID)
+	return ok, db.fail("has recovery code", err)
+}
+
+// SpendRecoveryCode deletes the matching code. Of two concurrent calls only
+// one DELETE can remove the row, and only it sees a row affected.
+func (db *DB) SpendRecoveryCode(ctx context.Context, accountID, hash string) error {
+	n, err := db.c().affected(ctx, `DELETE FROM recovery_codes WHERE account_id = ? AND code_hash = ?`, accountID, hash)
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
+	return db.fail("spend recovery code", err)
+}
+
+// ResetMFA removes the account's factors and recovery code, ends its sessions
+// but keepSession, clears its failure count and appends ev, all or nothing.
+func (db *DB) ResetMFA(ctx context.Context, accountID, keepSession string, ev *store.AuditEvent) error {
+	var id int64
+	err := db.inTx(ctx, func(c conn) error {
+		n, err := c.affected(ctx, `UPDATE accounts SET mfa_failures = 0, mfa_locked_until = 0 WHERE id = ?`, accountID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		for _, q := range []string{
+			`DELETE FROM factors WHERE account_id = ?`,
+			`DELETE FROM recovery_codes WHERE account_id = ?`,
+		} {
+			if _, err := c.exec(ctx, q, accountID); err != nil {
+				return err
+			}
+		}
+		// No session has an empty id_hash, so keepSession = "" ends them all.
+		if _, err := c.exec(ctx, `DELETE FROM sessions WHERE account_id = ? AND id_hash <> ?`, accountID, keepSession); err != nil {
+			return err
+		}
+		if ev != nil {
+			id, err = appendAudit(ctx, c, ev)
+		}
+		return err
+	})
+	if err != nil {
+		return db.fail("reset mfa", err)
+	}
+	if ev != nil {
+		ev.ID = id // only once committed
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// windowStart is the start, in unix ms, of the fixed window of the given
+// length that contains now. Windows are aligned to the unix epoch, so every
+// node computes the same one.
+func windowStart(now time.Time, window time.Duration) int64 {
+	t, w := now.UnixMilli(), window.Milliseconds()
+	start := t - t%w
+	if t%w < 0 { // floor, not truncation toward zero, before 1970
+		start -= w
+	}
+	return start
+}
+
+// Hit adds n to key's counter in the window containing now and returns the
+// new count; n = 0 only reads it (0 when there is none).
+func (db *DB) Hit(ctx context.Context, key string, window time.Duration, now time.Time, n int) (int, error) {
+	if window < time.Millisecond {
+		return 0, fmt.Errorf("sqlstore: hit %q: window %v under a millisecond", key, window)
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("sqlstore: hit %q: negative n %d", key, n)
+	}
+	start := windowStart(now, window)
+	if n == 0 {
+		var count int
+		err := db.c().queryRow(ctx, `SELECT count FROM limits WHERE key = ? AND window_start = ?`, key, start).Scan(&count)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, nil // nothing counted in this window yet
+		}
+		return count, db.fail("hit", err)
+	}
+	var count int
+	err := db.inTx(ctx, func(c conn) error {
+		// limits.count, qualified: PostgreSQL calls a bare count ambiguous here.
+		if _, err := c.exec(ctx, `INSERT INTO limits (key, window_start, count) VALUES (?, ?, ?)
+			ON CONFLICT (key, window_start) DO UPDATE SET count = limits.count + excluded.count`,
+			key, start, n); err != nil {
+			return err
+		}
+		if err := c.queryRow(ctx, `SELECT count FROM limits WHERE key = ? AND window_start = ?`, key, start).Scan(&count); err != nil {
+			return err
+		}
+		// Earlier windows of this key can never be hit again; drop them
+		// while the key's rows are at hand.
+		_, err := c.exec(ctx, `DELETE FROM limits WHERE key = ? AND window_start < ?`, key, start)
+		return err
+	})
+	if err != nil {
+		return 0, db.fail("hit", err)
+	}
+	return count, nil
+}
+
+// ResetLimit drops every window of key.
+func (db *DB) ResetLimit(ctx context.Context, key string) error {
+	_, err := db.c().exec(ctx, `DELETE FROM limits WHERE key = ?`, key)
+	return db.fail("reset limit", err)
+}

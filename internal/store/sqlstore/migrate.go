@@ -1,0 +1,106 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// migration is one numbered schema file, e.g. 0001_init.sql.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations reads the dialect's schema files in version order.
+func (d *dialect) loadMigrations() ([]migration, error) {
+	fsys, err := d.migrations()
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, name := range names {
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_what.sql", name)
+		}
+		body, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: name, sql: string(body)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s share a version", ms[i-1].name, ms[i].name)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies every migration not yet recorded in schema_migrations,
+// each in its own transaction. The transaction takes the write lock before it
+// looks at schema_migrations, so of two processes starting at once the second
+// waits, then finds the migration recorded and skips it.
+func (db *DB) migrate(ctx context.Context) error {
+	ms, err := db.d.loadMigrations()
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	for _, m := range ms {
+		err := db.inTx(ctx, func(c conn) error {
+			if db.d.lockMigrations != "" {
+				if _, err := c.exec(ctx, db.d.lockMigrations); err != nil {
+					return err
+				}
+			}
+			// BIGINT is an integer in SQLite too, and wide enough in PostgreSQL.
+			if _, err := c.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+				version    BIGINT PRIMARY KEY,
+				name       TEXT   NOT NULL,
+				applied_at BIGINT NOT NULL
+			)`); err != nil {
+				return err
+			}
+			done, err := c.exists(ctx, `SELECT 1 FROM schema_migrations WHERE version = ?`, m.version)
+			if err != nil || done {
+				return err
+			}
+			if _, err := c.exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			_, err = c.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.version, m.name, time.Now().UnixMilli())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlstore: migrate: %w", err)
+		}
+	}
+
+	// A binary older than the database would write rows the newer schema may
+	// not expect; refuse rather than guess.
+	var newest int
+	if len(ms) > 0 {
+		newest = ms[len(ms)-1].version
+	}
+	var applied int
+	if err := db.c().queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&applied); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	if applied > newest {
+		return fmt.Errorf("sqlstore: migrate: database is at schema version %d, this program knows only up to %d", applied, newest)
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+const sessionCols = `id_hash, account_id, created_at, mfa_at, expires_at, client_ip, user_agent`
+
+func scanSession(r rowScanner) (*store.Session, error) {
+	var s store.Session
+	err := r.Scan(&s.IDHash, &s.AccountID, msScan{&s.CreatedAt}, msScan{&s.MFAAt}, msScan{&s.ExpiresAt}, &s.ClientIP, &s.UserAgent)
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func insertSession(ctx context.Context, c conn, s *store.Session) error {
+	_, err := c.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		s.IDHash, s.AccountID, ms(s.CreatedAt), ms(s.MFAAt), ms(s.ExpiresAt), s.ClientIP, s.UserAgent)
+	return err
+}
+
+// CreateSession stores s; ErrConflict for a taken hash, ErrNotFound for an
+// unknown account.
+func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
+	return db.fail("create session", insertSession(ctx, db.c(), s))
+}
+
+// SessionByHash returns the session or ErrNotFound when there is none.
+//
+// It does not look at ExpiresAt: the interface passes no clock, so the caller
+// must compare ExpiresAt with its own now and treat an expired session as
+// missing. DeleteExpiredSessions removes such rows later.
+func (db *DB) SessionByHash(ctx context.Context, idHash string) (*store.Session, error) {
+	s, err := scanSession(db.c().queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id_hash = ?`, idHash))
+	return s, db.fail("session by hash", err)
+}
+
+// DeleteSession ends a session; ending one that is already gone is no error
+// (signing out twice).
+func (db *DB) DeleteSession(ctx context.Context, idHash string) error {
+	_, err := db.c().exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
+	return db.fail("delete session", err)
+}
+
+// RotateSession replaces oldHash by s in one transaction; ErrNotFound when
+// oldHash is gone (then s is not stored either).
+func (db *DB) RotateSession(ctx context.Context, oldHash string, s *store.Session) error {
+	err := db.inTx(ctx, func(c conn) error {
+		n, err := c.affected(ctx, `DELETE FROM sessions WHERE id_hash = ?`, oldHash)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		return insertSession(ctx, c, s)
+	})
+	return db.fail("rotate session", err)
+}
+
+// DeleteSessionsOf ends every session of the account but except (an IDHash,
+// or empty for none).
+func (db *DB) DeleteSessionsOf(ctx context.Context, accountID, except string) error {
+	_, err := db.c().exec(ctx, `DELETE FROM sessions WHERE account_id = ? AND id_hash <> ?`, accountID, except)
+	return db.fail("delete sessions of", err)
+}
+
+// DeleteExpiredSessions removes sessions whose ExpiresAt is at or before now.
+func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
+	n, err := db.c().affected(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, ms(now))
+	return n, db.fail("delete expired sessions", err)
+}
+
+// Flows. An empty AccountID is stored as NULL, as the foreign key needs.
+
+const flowCols = `id_hash, COALESCE(account_id, ''), state, data, return_to, created_at, expires_at`
+
+// CreateFlow stores f; ErrConflict for a taken hash.
+func (db *DB) CreateFlow(ctx context.Context, f *store.Flow) error {
+	_, err := db.c().exec(ctx, `INSERT INTO flows (id_hash, account_id, state, data, return_to, created_at, expires_at)
+		VALUES (?, NULLIF(?, ''), ?, ?, ?, ?, ?)`,
+		f.IDHash, f.AccountID, f.State, f.Data, f.ReturnTo, ms(f.CreatedAt), ms(f.ExpiresAt))
+	return db.fail("create flow", err)
+}
+
+// FlowByHash returns the flow unless it is missing or expired (ExpiresAt at
+// or before now).
+func (db *DB) FlowByHash(ctx context.Context, idHash string, now time.Time) (*store.Flow, error) {
+	var f store.Flow
+	err := db.c().queryRow(ctx, `SELECT `+flowCols+` FROM flows WHERE id_hash = ? AND expires_at > ?`, idHash, ms(now)).
+		Scan(&f.IDHash, &f.AccountID, &f.State, &f.Data, &f.ReturnTo, msScan{&f.CreatedAt}, msScan{&f.ExpiresAt})
+	if err != nil {
+		return nil, db.fail("flow by hash", err)
+	}
+	return &f, nil
+}
+
+// AdvanceFlow writes f if the flow is still in state from; ErrStale when it
+// has moved on, ErrNotFound when it is gone.
+func (db *DB) AdvanceFlow(ctx context.Context, f *store.Flow, from string) error {
+	c := db.c()
+	n, err := c.affected(ctx, `UPDATE flows SET state = ?, data = ?, account_id = NULLIF(?, ''), return_to = ?, expires_at = ?
+		WHERE id_hash = ? AND state = ?`,
+		f.State, f.Data, f.AccountID, f.ReturnTo, ms(f.ExpiresAt), f.IDHash, from)
+	if err == nil && n == 0 {
+		err = staleOrMissing(ctx, c, `SELECT 1 FROM flows WHERE id_hash = ?`, f.IDHash)
+	}
+	return db.fail("advance flow", err)
+}
+
+// DeleteFlow removes a flow; removing one already gone is no error.
+func (db *DB) DeleteFlow(ctx context.Context, idHash string) error {
+	_, err := db.c().exec(ctx, `DELETE FROM flows WHERE id_hash = ?`, idHash)
+	return db.fail("delete flow", err)
+}
+
+// DeleteExpiredFlows removes flows whose ExpiresAt is at or before now.
+func (db *DB) DeleteExpiredFlows(ctx context.Context, now time.Time) (int64, error) {
+	n, err := db.c().affected(ctx, `DELETE FROM flows WHERE expires_at <= ?`, ms(now))
+	return n, db.fail("delete expired flows", err)
+}

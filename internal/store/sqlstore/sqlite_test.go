@@ -1,0 +1,196 @@
+package sqlstore
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/store/storetest"
+)
+
+var t0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+
+func openTemp(t *testing.T, path string) *DB {
+	t.Helper()
+	db, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatalf("OpenSQLite(%s): %v", path, err)
+	}
+	return db
+}
+
+func TestSQLite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
+	})
+}
+
+// TestTwoOpeners is a server and an operator's CLI command on one file: both
+// open it, and each sees what the other wrote.
+func TestTwoOpeners(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "tobira.db")
+	server := openTemp(t, path)
+	defer server.Close()
+	cli := openTemp(t, path)
+	defer cli.Close()
+
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(server.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
+	must(server.SetRecoveryCode(ctx, "acc-1", "code", t0))
+	must(server.CreateSession(ctx, &store.Session{IDHash: "s-1", AccountID: "acc-1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+
+	a, err := cli.AccountByEmail(ctx, "a@example.com")
+	must(err)
+	if a.ID != "acc-1" {
+		t.Fatalf("CLI read account %+v", a)
+	}
+	must(cli.ResetMFA(ctx, "acc-1", "", &store.AuditEvent{At: t0, AccountID: "acc-1", Actor: "operator:kim", Action: "mfa.reset", Outcome: "ok"}))
+
+	if ok, err := server.HasRecoveryCode(ctx, "acc-1"); err != nil || ok {
+		t.Errorf("server sees recovery code after the CLI's reset: %v, %v", ok, err)
+	}
+	if _, err := server.SessionByHash(ctx, "s-1"); err != store.ErrNotFound {
+		t.Errorf("server sees session after the CLI's reset: %v", err)
+	}
+	evs, err := server.AuditOf(ctx, "acc-1", 10)
+	must(err)
+	if len(evs) != 1 || evs[0].Action != "mfa.reset" {
+		t.Errorf("server sees audit %+v, want the CLI's reset", evs)
+	}
+
+	// Both write at once: the busy timeout makes one wait for the other.
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, db := range []*DB{server, cli} {
+		wg.Go(func() {
+			for range 20 {
+				if _, err := db.Hit(ctx, "k", time.Minute, t0, 1); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		must(err)
+	}
+	if n, err := cli.Hit(ctx, "k", time.Minute, t0, 0); err != nil || n != 40 {
+		t.Errorf("after 40 hits from two openers: %d, %v", n, err)
+	}
+}
+
+// TestMigrations checks that reopening applies nothing twice and that
+// openers racing on a new file all succeed and record each migration once.
+func TestMigrations(t *testing.T) {
+	ctx := t.Context()
+	ms, err := sqliteDialect.loadMigrations()
+	if err != nil || len(ms) == 0 {
+		t.Fatalf("loadMigrations: %v, %d files", err, len(ms))
+	}
+	countApplied := func(db *DB) int {
+		t.Helper()
+		var n int
+		if err := db.c().queryRow(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	t.Run("Reopen", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "tobira.db")
+		db := openTemp(t, path)
+		if err := db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		for range 2 {
+			db = openTemp(t, path)
+			if n := countApplied(db); n != len(ms) {
+				t.Errorf("%d migrations recorded, want %d", n, len(ms))
+			}
+			// Running them again in place is a no-op too.
+			if err := db.migrate(ctx); err != nil {
+				t.Errorf("migrate again: %v", err)
+			}
+			if _, err := db.AccountByID(ctx, "acc-1"); err != nil {
+				t.Errorf("data lost on reopen: %v", err)
+			}
+			db.Close()
+		}
+	})
+
+	t.Run("RacingOpeners", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "tobira.db")
+		dbs := make([]*DB, 4)
+		errs := make([]error, len(dbs))
+		var wg sync.WaitGroup
+		for i := range dbs {
+			wg.Go(func() { dbs[i], errs[i] = OpenSQLite(path) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("opener %d: %v", i, err)
+			}
+			defer dbs[i].Close()
+		}
+		if n := countApplied(dbs[0]); n != len(ms) {
+			t.Errorf("%d migrations recorded, want %d", n, len(ms))
+		}
+	})
+
+	t.Run("NewerDatabase", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "tobira.db")
+		db := openTemp(t, path)
+		if _, err := db.c().exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future.sql', 0)`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		if db, err := OpenSQLite(path); err == nil {
+			db.Close()
+			t.Error("OpenSQLite accepted a database newer than its migrations")
+		}
+	})
+}
+
+// TestAuditAppendOnly checks the database itself refuses to rewrite the log.
+func TestAuditAppendOnly(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
+	defer db.Close()
+	ev := &store.AuditEvent{At: t0, Actor: "system", Action: "x", Outcome: "ok"}
+	if err := db.AppendAudit(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`UPDATE audit_events SET outcome = 'fail' WHERE id = ?`,
+		`DELETE FROM audit_events WHERE id = ?`,
+	} {
+		if _, err := db.c().exec(ctx, q, ev.ID); err == nil {
+			t.Errorf("%s: allowed", q)
+		}
+	}
+}
+
+// TestPathNeedsEscaping opens a file whose name would break a naive URI.
+func TestPathNeedsEscaping(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a dir?#%", "tobira 1.db")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	db := openTemp(t, path)
+	db.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database not created at %q: %v", path, err)
+	}
+}

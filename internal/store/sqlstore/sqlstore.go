@@ -1,0 +1,171 @@
+// Package sqlstore is Tobira's SQL backend over database/sql. Queries are
+// written once with `?` placeholders; a small dialect value holds what differs
+// between engines. Only SQLite (modernc.org/sqlite) exists for now.
+//
+// Times are stored as integer unix milliseconds, a zero time.Time as 0, and
+// are read back in UTC.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+var _ store.Store = (*DB)(nil)
+
+// DB is a store.Store over a SQL database.
+type DB struct {
+	sql *sql.DB
+	d   *dialect
+}
+
+// OpenSQLite opens (creating it if needed) the SQLite database at path and
+// brings its schema up to date.
+//
+// The file may be open in other processes at the same time, such as a server
+// and an operator's CLI command: WAL lets readers run beside the one writer,
+// busy_timeout makes a writer wait for the lock instead of failing, and
+// _txlock=immediate takes the write lock at BEGIN so a transaction never has to
+// upgrade a read lock (which SQLite can only refuse, not wait for).
+func OpenSQLite(path string) (*DB, error) {
+	// busy_timeout comes first so the journal_mode switch itself waits for a
+	// process that holds the lock.
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=busy_timeout(5000)" +
+		"&_pragma=journal_mode(WAL)" +
+		"&_pragma=foreign_keys(1)" +
+		"&_txlock=immediate"
+	return open(&sqliteDialect, dsn)
+}
+
+func open(d *dialect, dsn string) (*DB, error) {
+	sdb, err := sql.Open(d.driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open: %w", err)
+	}
+	db := &DB{sql: sdb, d: d}
+	if err := db.migrate(context.Background()); err != nil {
+		sdb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// querier is what both *sql.DB and *sql.Tx offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// conn binds a querier to the dialect so that every query is rebound.
+type conn struct {
+	q querier
+	d *dialect
+}
+
+func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return c.q.ExecContext(ctx, c.d.rebind(query), args...)
+}
+
+func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return c.q.QueryContext(ctx, c.d.rebind(query), args...)
+}
+
+func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return c.q.QueryRowContext(ctx, c.d.rebind(query), args...)
+}
+
+// affected runs a statement and returns how many rows it changed.
+func (c conn) affected(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := c.exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// exists tells whether query returns a row.
+func (c conn) exists(ctx context.Context, query string, args ...any) (bool, error) {
+	var one int
+	err := c.queryRow(ctx, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// c returns a conn outside any transaction.
+func (db *DB) c() conn { return conn{q: db.sql, d: db.d} }
+
+// inTx runs fn in one write transaction, committing when it returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(conn{q: tx, d: db.d}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// fail maps err to a store sentinel where one applies and otherwise wraps it
+// with what was being done. A unique violation is ErrConflict; a foreign key
+// violation means the account a row points at does not exist: ErrNotFound.
+// Sentinels returned by the backend's own code pass through unchanged.
+func (db *DB) fail(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrStale):
+		return err
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	}
+	switch db.d.classify(err) {
+	case uniqueViolation:
+		return store.ErrConflict
+	case foreignKeyViolation:
+		return store.ErrNotFound
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// ms is how a time is stored: unix milliseconds, with the zero time as 0.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// msTime reverses ms. 0 is the zero time, not 1970.
+func msTime(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// msScan scans an integer time column into a time.Time.
+type msScan struct{ t *time.Time }
+
+func (s msScan) Scan(src any) error {
+	var n sql.NullInt64
+	if err := n.Scan(src); err != nil {
+		return err
+	}
+	*s.t = msTime(n.Int64) // NULL reads as the zero time too
+	return nil
+}

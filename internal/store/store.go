@@ -1,0 +1,193 @@
+// Package store defines Tobira's persistence: the domain records, small
+// interfaces grouped by concern, and the sentinel errors every backend returns.
+// Backends live in sub-packages; storetest is the conformance suite they all run.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors at the store boundary. Backends wrap nothing else into them.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrConflict = errors.New("store: already exists")
+	// ErrStale means a conditional update lost: the row changed since it was read
+	// (a TOTP step already accepted, a one-time token already used, a flow moved on).
+	ErrStale = errors.New("store: stale")
+)
+
+// Account is a customer.
+type Account struct {
+	ID           string
+	Email        string // normalised, lower case
+	Name         string
+	PasswordHash string // argon2id PHC string; empty until the first password is set
+	CreatedAt    time.Time
+	// Consecutive wrong second-factor codes, of every factor, and until when
+	// the second-factor step is closed because of them.
+	MFAFailures    int
+	MFALockedUntil time.Time
+}
+
+// FactorKind names a second factor.
+type FactorKind string
+
+const (
+	FactorTOTP  FactorKind = "totp"
+	FactorPhone FactorKind = "phone"
+)
+
+// Factor is an enrolled second factor.
+type Factor struct {
+	ID        string
+	AccountID string
+	Kind      FactorKind
+	// Secret is the encrypted TOTP seed, or the E.164 number for a phone.
+	Secret string
+	// LastStep is the last accepted TOTP time step; a code is never accepted
+	// for a step at or before it.
+	LastStep  int64
+	CreatedAt time.Time
+}
+
+// Session is a signed-in browser. IDHash is the SHA-256 of the cookie value.
+type Session struct {
+	IDHash    string
+	AccountID string
+	CreatedAt time.Time
+	// MFAAt is when the second factor was last verified in this session.
+	MFAAt     time.Time
+	ExpiresAt time.Time
+	ClientIP  string
+	UserAgent string
+}
+
+// Flow is a sign-in in progress. Its State moves only forward through the
+// sign-in state machine; Data holds that machine's step data, encrypted where
+// it is secret.
+type Flow struct {
+	IDHash    string
+	AccountID string
+	State     string
+	Data      string
+	ReturnTo  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// OneTimeToken is a link sent to a customer (first password, later password
+// reset). Only the hash is stored.
+type OneTimeToken struct {
+	Hash      string
+	Purpose   string
+	AccountID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time
+}
+
+// AuditEvent records a security event.
+type AuditEvent struct {
+	ID        int64
+	At        time.Time
+	AccountID string // empty when no account is known
+	Actor     string // "customer", "operator:NAME", "system"
+	Action    string // e.g. "signin.password", "mfa.reset"
+	Outcome   string // "ok", "fail", "locked", ...
+	ClientIP  string
+	UserAgent string
+	Detail    string
+}
+
+// Accounts stores customers.
+type Accounts interface {
+	CreateAccount(ctx context.Context, a *Account) error // ErrConflict on a taken email
+	AccountByID(ctx context.Context, id string) (*Account, error)
+	AccountByEmail(ctx context.Context, email string) (*Account, error)
+	ListAccounts(ctx context.Context) ([]Account, error)
+	SetPasswordHash(ctx context.Context, accountID, hash string) error
+	// RecordMFAFailure counts one wrong code and, through lock, decides from
+	// the new count whether and until when the step closes. It returns the
+	// updated account.
+	RecordMFAFailure(ctx context.Context, accountID string, lock func(failures int) time.Time) (*Account, error)
+	ClearMFAFailures(ctx context.Context, accountID string) error
+}
+
+// Factors stores second factors and recovery codes.
+type Factors interface {
+	AddFactor(ctx context.Context, f *Factor) error
+	FactorsOf(ctx context.Context, accountID string) ([]Factor, error)
+	// AdvanceTOTPStep records step as accepted; ErrStale when a step at or after
+	// it was accepted already (a replay).
+	AdvanceTOTPStep(ctx context.Context, factorID string, step int64) error
+	// SetRecoveryCode replaces the account's recovery code with one of this hash.
+	SetRecoveryCode(ctx context.Context, accountID, hash string, at time.Time) error
+	HasRecoveryCode(ctx context.Context, accountID string) (bool, error)
+	// SpendRecoveryCode removes the code of this hash; ErrNotFound when the
+	// account has no such unspent code.
+	SpendRecoveryCode(ctx context.Context, accountID, hash string) error
+	// ResetMFA removes every factor and the recovery code of the account, ends
+	// its sessions but keepSession (an IDHash, or empty), and appends ev, in one
+	// transaction.
+	ResetMFA(ctx context.Context, accountID, keepSession string, ev *AuditEvent) error
+}
+
+// Sessions stores signed-in browsers.
+type Sessions interface {
+	CreateSession(ctx context.Context, s *Session) error
+	SessionByHash(ctx context.Context, idHash string) (*Session, error) // ErrNotFound when missing or expired
+	DeleteSession(ctx context.Context, idHash string) error
+	// RotateSession replaces the session oldHash by s (a new id), in one step.
+	RotateSession(ctx context.Context, oldHash string, s *Session) error
+	DeleteSessionsOf(ctx context.Context, accountID, except string) error
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Flows stores sign-ins in progress.
+type Flows interface {
+	CreateFlow(ctx context.Context, f *Flow) error
+	FlowByHash(ctx context.Context, idHash string, now time.Time) (*Flow, error) // ErrNotFound when missing or expired
+	// AdvanceFlow moves the flow from state `from` to f's state and data; ErrStale
+	// when the flow is no longer in `from` (a second tab, a replayed form).
+	AdvanceFlow(ctx context.Context, f *Flow, from string) error
+	DeleteFlow(ctx context.Context, idHash string) error
+	DeleteExpiredFlows(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Tokens stores one-time links.
+type Tokens interface {
+	CreateToken(ctx context.Context, t *OneTimeToken) error
+	// UseToken marks the unexpired, unused token of this hash and purpose used
+	// and returns it; ErrNotFound otherwise.
+	UseToken(ctx context.Context, hash, purpose string, now time.Time) (*OneTimeToken, error)
+	TokenByHash(ctx context.Context, hash, purpose string, now time.Time) (*OneTimeToken, error)
+}
+
+// Limits counts events in fixed windows, shared by every node.
+type Limits interface {
+	// Hit adds n to the counter of key in the window that contains now and
+	// returns the new count; n = 0 only reads it.
+	Hit(ctx context.Context, key string, window time.Duration, now time.Time, n int) (int, error)
+	// ResetLimit drops the counter of key.
+	ResetLimit(ctx context.Context, key string) error
+}
+
+// Audit is the append-only security log.
+type Audit interface {
+	AppendAudit(ctx context.Context, ev *AuditEvent) error
+	AuditOf(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)
+}
+
+// Store is every interface together, as one backend provides them.
+type Store interface {
+	Accounts
+	Factors
+	Sessions
+	Flows
+	Tokens
+	Limits
+	Audit
+	Close() error
+}

@@ -1,0 +1,1032 @@
+// Package storetest is the conformance suite every store.Store backend runs.
+// It knows only the store package, so a new backend passes it unchanged.
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+// t0 is the suite's clock: fixed, whole seconds, in UTC.
+var t0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+
+// racers is how many goroutines contend in the concurrency tests.
+const racers = 8
+
+type test struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}
+
+// Run runs the suite. open must return a new, empty store on every call; Run
+// closes it when the subtest that asked for it ends.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	groups := []struct {
+		name  string
+		tests []test
+	}{
+		{"Accounts", accountTests},
+		{"Factors", factorTests},
+		{"Sessions", sessionTests},
+		{"Flows", flowTests},
+		{"Tokens", tokenTests},
+		{"Limits", limitTests},
+		{"Audit", auditTests},
+		{"Times", timeTests},
+	}
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			for _, tc := range g.tests {
+				t.Run(tc.name, func(t *testing.T) {
+					s := open(t)
+					t.Cleanup(func() {
+						if err := s.Close(); err != nil {
+							t.Errorf("Close: %v", err)
+						}
+					})
+					tc.fn(t, s)
+				})
+			}
+		})
+	}
+}
+
+// Helpers.
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: got error %v, want %v", what, err, want)
+	}
+}
+
+// newAccount creates an account named id with an email derived from it.
+func newAccount(t *testing.T, s store.Store, id string) *store.Account {
+	t.Helper()
+	a := &store.Account{ID: id, Email: id + "@example.com", Name: "Name " + id, CreatedAt: t0}
+	must(t, s.CreateAccount(t.Context(), a))
+	return a
+}
+
+func newSession(t *testing.T, s store.Store, hash, accountID string, expires time.Time) *store.Session {
+	t.Helper()
+	ss := &store.Session{IDHash: hash, AccountID: accountID, CreatedAt: t0, ExpiresAt: expires}
+	must(t, s.CreateSession(t.Context(), ss))
+	return ss
+}
+
+// sessionExists reports whether SessionByHash finds hash.
+func sessionExists(t *testing.T, s store.Store, hash string) bool {
+	t.Helper()
+	_, err := s.SessionByHash(t.Context(), hash)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SessionByHash(%q): %v", hash, err)
+	}
+	return err == nil
+}
+
+// norm gives a time one representation per instant, so records compare with
+// ==, and checks that a backend returned it in UTC.
+func norm(t *testing.T, tm time.Time) time.Time {
+	t.Helper()
+	if tm.IsZero() {
+		return time.Time{}
+	}
+	if tm.Location() != time.UTC {
+		t.Errorf("time %v is in %v, want UTC", tm, tm.Location())
+	}
+	return time.Unix(0, tm.UnixNano()).UTC()
+}
+
+// same fails unless got equals want after both pass through n.
+func same[T comparable](t *testing.T, what string, got, want T, n func(*testing.T, T) T) {
+	t.Helper()
+	if g, w := n(t, got), n(t, want); g != w {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, g, w)
+	}
+}
+
+func normAccount(t *testing.T, a store.Account) store.Account {
+	a.CreatedAt, a.MFALockedUntil = norm(t, a.CreatedAt), norm(t, a.MFALockedUntil)
+	return a
+}
+
+func normFactor(t *testing.T, f store.Factor) store.Factor {
+	f.CreatedAt = norm(t, f.CreatedAt)
+	return f
+}
+
+func normSession(t *testing.T, s store.Session) store.Session {
+	s.CreatedAt, s.MFAAt, s.ExpiresAt = norm(t, s.CreatedAt), norm(t, s.MFAAt), norm(t, s.ExpiresAt)
+	return s
+}
+
+func normFlow(t *testing.T, f store.Flow) store.Flow {
+	f.CreatedAt, f.ExpiresAt = norm(t, f.CreatedAt), norm(t, f.ExpiresAt)
+	return f
+}
+
+func normToken(t *testing.T, k store.OneTimeToken) store.OneTimeToken {
+	k.CreatedAt, k.ExpiresAt, k.UsedAt = norm(t, k.CreatedAt), norm(t, k.ExpiresAt), norm(t, k.UsedAt)
+	return k
+}
+
+func normEvent(t *testing.T, e store.AuditEvent) store.AuditEvent {
+	e.At = norm(t, e.At)
+	return e
+}
+
+// race runs fn in racers goroutines released together and returns each one's
+// error.
+func race(fn func(i int) error) []error {
+	errs := make([]error, racers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// oneWins fails unless exactly one error is nil and every other is loser.
+func oneWins(t *testing.T, errs []error, loser error) {
+	t.Helper()
+	wins := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, loser):
+			t.Errorf("racer %d: got error %v, want nil or %v", i, err, loser)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d racers won, want exactly 1", wins)
+	}
+}
+
+// Accounts.
+
+var accountTests = []test{
+	{"CreateAndRead", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := store.Account{
+			ID: "acc-1", Email: "ana@example.com", Name: "Ana",
+			PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", CreatedAt: t0,
+		}
+		must(t, s.CreateAccount(ctx, &a))
+		got, err := s.AccountByID(ctx, "acc-1")
+		must(t, err)
+		same(t, "AccountByID", *got, a, normAccount)
+		got, err = s.AccountByEmail(ctx, "ana@example.com")
+		must(t, err)
+		same(t, "AccountByEmail", *got, a, normAccount)
+	}},
+	{"Conflict", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		first := newAccount(t, s, "acc-1")
+		for _, tc := range []struct{ name, id, email string }{
+			{"taken email", "acc-2", first.Email},
+			{"taken id", first.ID, "other@example.com"},
+		} {
+			err := s.CreateAccount(ctx, &store.Account{ID: tc.id, Email: tc.email, CreatedAt: t0})
+			wantErr(t, "CreateAccount with "+tc.name, err, store.ErrConflict)
+		}
+		got, err := s.AccountByEmail(ctx, first.Email)
+		must(t, err)
+		same(t, "first account after conflicts", *got, *first, normAccount)
+		list, err := s.ListAccounts(ctx)
+		must(t, err)
+		if len(list) != 1 {
+			t.Errorf("ListAccounts after conflicts: %d accounts, want 1", len(list))
+		}
+	}},
+	{"NotFound", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		newAccount(t, s, "acc-1")
+		_, err := s.AccountByID(ctx, "nobody")
+		wantErr(t, "AccountByID", err, store.ErrNotFound)
+		_, err = s.AccountByEmail(ctx, "nobody@example.com")
+		wantErr(t, "AccountByEmail", err, store.ErrNotFound)
+	}},
+	{"List", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		list, err := s.ListAccounts(ctx)
+		must(t, err)
+		if len(list) != 0 {
+			t.Fatalf("ListAccounts of an empty store: %v", list)
+		}
+		// Inserted out of order: created_at decides, then email.
+		for _, a := range []store.Account{
+			{ID: "c", Email: "c@example.com", CreatedAt: t0.Add(time.Hour)},
+			{ID: "b", Email: "b@example.com", CreatedAt: t0},
+			{ID: "a", Email: "a@example.com", CreatedAt: t0},
+			{ID: "z", Email: "z@example.com", CreatedAt: t0.Add(-time.Hour)},
+		} {
+			must(t, s.CreateAccount(ctx, &a))
+		}
+		list, err = s.ListAccounts(ctx)
+		must(t, err)
+		var ids []string
+		for _, a := range list {
+			ids = append(ids, a.ID)
+		}
+		if want := []string{"z", "a", "b", "c"}; !slices.Equal(ids, want) {
+			t.Errorf("ListAccounts order: %v, want %v", ids, want)
+		}
+	}},
+	{"SetPasswordHash", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		for _, h := range []string{"hash-1", "hash-2"} {
+			must(t, s.SetPasswordHash(ctx, a.ID, h))
+			got, err := s.AccountByID(ctx, a.ID)
+			must(t, err)
+			a.PasswordHash = h
+			same(t, "after SetPasswordHash", *got, *a, normAccount)
+		}
+		wantErr(t, "SetPasswordHash of unknown account", s.SetPasswordHash(ctx, "nobody", "h"), store.ErrNotFound)
+	}},
+	{"RecordMFAFailure", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		var seen []int
+		lock := func(n int) time.Time {
+			seen = append(seen, n)
+			if n >= 3 {
+				return t0.Add(15 * time.Minute)
+			}
+			return time.Time{}
+		}
+		for _, want := range []struct {
+			failures int
+			locked   time.Time
+		}{
+			{1, time.Time{}},
+			{2, time.Time{}},
+			{3, t0.Add(15 * time.Minute)},
+		} {
+			got, err := s.RecordMFAFailure(ctx, a.ID, lock)
+			must(t, err)
+			a.MFAFailures, a.MFALockedUntil = want.failures, want.locked
+			same(t, "RecordMFAFailure result", *got, *a, normAccount)
+			stored, err := s.AccountByID(ctx, a.ID)
+			must(t, err)
+			same(t, "account after RecordMFAFailure", *stored, *a, normAccount)
+		}
+		if !slices.Equal(seen, []int{1, 2, 3}) {
+			t.Errorf("lock saw %v, want [1 2 3]", seen)
+		}
+		_, err := s.RecordMFAFailure(ctx, "nobody", lock)
+		wantErr(t, "RecordMFAFailure of unknown account", err, store.ErrNotFound)
+	}},
+	{"RecordMFAFailureConcurrent", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		const each = 5
+		// lock maps every count to its own instant, so the stored lock shows
+		// which count it was decided from.
+		lock := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+		got := make([][]*store.Account, racers)
+		errs := race(func(i int) error {
+			for range each {
+				acc, err := s.RecordMFAFailure(ctx, a.ID, lock)
+				if err != nil {
+					return err
+				}
+				got[i] = append(got[i], acc)
+			}
+			return nil
+		})
+		counts := map[int]int{}
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("racer %d: %v", i, err)
+			}
+			for _, acc := range got[i] {
+				counts[acc.MFAFailures]++
+				if want := lock(acc.MFAFailures); !acc.MFALockedUntil.Equal(want) {
+					t.Errorf("count %d returned locked until %v, want %v", acc.MFAFailures, acc.MFALockedUntil, want)
+				}
+			}
+		}
+		for n := 1; n <= racers*each; n++ {
+			if counts[n] != 1 {
+				t.Errorf("count %d returned %d times, want once", n, counts[n])
+			}
+		}
+		stored, err := s.AccountByID(ctx, a.ID)
+		must(t, err)
+		if stored.MFAFailures != racers*each {
+			t.Errorf("stored MFAFailures = %d, want %d", stored.MFAFailures, racers*each)
+		}
+	}},
+	{"ClearMFAFailures", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		for range 2 {
+			_, err := s.RecordMFAFailure(ctx, a.ID, func(int) time.Time { return t0.Add(time.Hour) })
+			must(t, err)
+		}
+		must(t, s.ClearMFAFailures(ctx, a.ID))
+		got, err := s.AccountByID(ctx, a.ID)
+		must(t, err)
+		same(t, "after ClearMFAFailures", *got, *a, normAccount)
+		if !got.MFALockedUntil.IsZero() {
+			t.Errorf("MFALockedUntil = %v, want the zero time", got.MFALockedUntil)
+		}
+		wantErr(t, "ClearMFAFailures of unknown account", s.ClearMFAFailures(ctx, "nobody"), store.ErrNotFound)
+	}},
+}
+
+// Factors and recovery codes.
+
+var factorTests = []test{
+	{"AddAndList", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		b := newAccount(t, s, "acc-2")
+		phone := store.Factor{ID: "f-phone", AccountID: a.ID, Kind: store.FactorPhone, Secret: "+41790000000", CreatedAt: t0.Add(time.Minute)}
+		totp := store.Factor{ID: "f-totp", AccountID: a.ID, Kind: store.FactorTOTP, Secret: "sealed-seed", LastStep: 7, CreatedAt: t0}
+		other := store.Factor{ID: "f-other", AccountID: b.ID, Kind: store.FactorTOTP, Secret: "x", CreatedAt: t0}
+		for _, f := range []store.Factor{phone, totp, other} { // the newer one first
+			must(t, s.AddFactor(ctx, &f))
+		}
+		got, err := s.FactorsOf(ctx, a.ID)
+		must(t, err)
+		if len(got) != 2 {
+			t.Fatalf("FactorsOf: %d factors, want 2: %+v", len(got), got)
+		}
+		same(t, "FactorsOf[0]", got[0], totp, normFactor)
+		same(t, "FactorsOf[1]", got[1], phone, normFactor)
+
+		none := newAccount(t, s, "acc-3")
+		got, err = s.FactorsOf(ctx, none.ID)
+		must(t, err)
+		if len(got) != 0 {
+			t.Errorf("FactorsOf an account without factors: %+v", got)
+		}
+	}},
+	{"AddErrors", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		must(t, s.AddFactor(ctx, &store.Factor{ID: "f-1", AccountID: a.ID, Kind: store.FactorTOTP, Secret: "s", CreatedAt: t0}))
+		err := s.AddFactor(ctx, &store.Factor{ID: "f-1", AccountID: a.ID, Kind: store.FactorPhone, Secret: "p", CreatedAt: t0})
+		wantErr(t, "AddFactor with a taken id", err, store.ErrConflict)
+		err = s.AddFactor(ctx, &store.Factor{ID: "f-2", AccountID: "nobody", Kind: store.FactorTOTP, Secret: "s", CreatedAt: t0})
+		wantErr(t, "AddFactor to an unknown account", err, store.ErrNotFound)
+	}},
+	{"AdvanceTOTPStep", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		must(t, s.AddFactor(ctx, &store.Factor{ID: "f-1", AccountID: a.ID, Kind: store.FactorTOTP, Secret: "s", CreatedAt: t0}))
+		for _, tc := range []struct {
+			step int64
+			want error
+		}{
+			{100, nil},
+			{100, store.ErrStale}, // the same code replayed
+			{99, store.ErrStale},  // an older code
+			{101, nil},
+			{1000, nil},
+			{999, store.ErrStale},
+		} {
+			err := s.AdvanceTOTPStep(ctx, "f-1", tc.step)
+			if !errors.Is(err, tc.want) && (tc.want != nil || err != nil) {
+				t.Errorf("AdvanceTOTPStep(%d): got %v, want %v", tc.step, err, tc.want)
+			}
+		}
+		fs, err := s.FactorsOf(ctx, a.ID)
+		must(t, err)
+		if len(fs) != 1 || fs[0].LastStep != 1000 {
+			t.Errorf("after steps: %+v, want LastStep 1000", fs)
+		}
+		wantErr(t, "AdvanceTOTPStep of unknown factor", s.AdvanceTOTPStep(ctx, "nope", 5), store.ErrNotFound)
+	}},
+	{"AdvanceTOTPStepConcurrent", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		must(t, s.AddFactor(ctx, &store.Factor{ID: "f-1", AccountID: a.ID, Kind: store.FactorTOTP, Secret: "s", CreatedAt: t0}))
+		oneWins(t, race(func(int) error { return s.AdvanceTOTPStep(ctx, "f-1", 42) }), store.ErrStale)
+	}},
+	{"RecoveryCode", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		b := newAccount(t, s, "acc-2")
+		has := func(want bool) {
+			t.Helper()
+			got, err := s.HasRecoveryCode(ctx, a.ID)
+			must(t, err)
+			if got != want {
+				t.Fatalf("HasRecoveryCode = %v, want %v", got, want)
+			}
+		}
+		has(false)
+		must(t, s.SetRecoveryCode(ctx, a.ID, "code-1", t0))
+		has(true)
+		must(t, s.SetRecoveryCode(ctx, a.ID, "code-2", t0.Add(time.Minute))) // replaces code-1
+		has(true)
+		wantErr(t, "spending the replaced code", s.SpendRecoveryCode(ctx, a.ID, "code-1"), store.ErrNotFound)
+		wantErr(t, "spending it for another account", s.SpendRecoveryCode(ctx, b.ID, "code-2"), store.ErrNotFound)
+		has(true)
+		must(t, s.SpendRecoveryCode(ctx, a.ID, "code-2"))
+		has(false)
+		wantErr(t, "spending it twice", s.SpendRecoveryCode(ctx, a.ID, "code-2"), store.ErrNotFound)
+		wantErr(t, "SetRecoveryCode of unknown account", s.SetRecoveryCode(ctx, "nobody", "c", t0), store.ErrNotFound)
+	}},
+	{"SpendRecoveryCodeConcurrent", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		must(t, s.SetRecoveryCode(ctx, a.ID, "code-1", t0))
+		oneWins(t, race(func(int) error { return s.SpendRecoveryCode(ctx, a.ID, "code-1") }), store.ErrNotFound)
+	}},
+	{"ResetMFA", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		b := newAccount(t, s, "acc-2")
+		for _, f := range []store.Factor{
+			{ID: "f-a1", AccountID: a.ID, Kind: store.FactorTOTP, Secret: "s", CreatedAt: t0},
+			{ID: "f-a2", AccountID: a.ID, Kind: store.FactorPhone, Secret: "p", CreatedAt: t0},
+			{ID: "f-b", AccountID: b.ID, Kind: store.FactorTOTP, Secret: "s", CreatedAt: t0},
+		} {
+			must(t, s.AddFactor(ctx, &f))
+		}
+		must(t, s.SetRecoveryCode(ctx, a.ID, "code-a", t0))
+		must(t, s.SetRecoveryCode(ctx, b.ID, "code-b", t0))
+		for _, h := range []string{"s-a1", "s-a2", "s-a3"} {
+			newSession(t, s, h, a.ID, t0.Add(time.Hour))
+		}
+		newSession(t, s, "s-b", b.ID, t0.Add(time.Hour))
+		_, err := s.RecordMFAFailure(ctx, a.ID, func(int) time.Time { return t0.Add(time.Hour) })
+		must(t, err)
+
+		ev := &store.AuditEvent{At: t0, AccountID: a.ID, Actor: "operator:kim", Action: "mfa.reset", Outcome: "ok"}
+		must(t, s.ResetMFA(ctx, a.ID, "s-a2", ev))
+		if ev.ID == 0 {
+			t.Error("ResetMFA left ev.ID unset")
+		}
+
+		fs, err := s.FactorsOf(ctx, a.ID)
+		must(t, err)
+		if len(fs) != 0 {
+			t.Errorf("factors left after ResetMFA: %+v", fs)
+		}
+		if ok, err := s.HasRecoveryCode(ctx, a.ID); err != nil || ok {
+			t.Errorf("HasRecoveryCode after ResetMFA = %v, %v; want false", ok, err)
+		}
+		for h, want := range map[string]bool{"s-a1": false, "s-a2": true, "s-a3": false, "s-b": true} {
+			if got := sessionExists(t, s, h); got != want {
+				t.Errorf("session %s exists = %v, want %v", h, got, want)
+			}
+		}
+		got, err := s.AccountByID(ctx, a.ID)
+		must(t, err)
+		if got.MFAFailures != 0 || !got.MFALockedUntil.IsZero() {
+			t.Errorf("after ResetMFA: failures %d, locked until %v; want 0 and the zero time", got.MFAFailures, got.MFALockedUntil)
+		}
+		evs, err := s.AuditOf(ctx, a.ID, 0)
+		must(t, err)
+		if len(evs) != 1 {
+			t.Fatalf("AuditOf after ResetMFA: %+v, want the one event", evs)
+		}
+		same(t, "ResetMFA's event", evs[0], *ev, normEvent)
+
+		// The other account is untouched.
+		if fs, err := s.FactorsOf(ctx, b.ID); err != nil || len(fs) != 1 {
+			t.Errorf("other account's factors = %+v, %v; want its one factor", fs, err)
+		}
+		if ok, err := s.HasRecoveryCode(ctx, b.ID); err != nil || !ok {
+			t.Errorf("other account's recovery code = %v, %v; want kept", ok, err)
+		}
+	}},
+	{"ResetMFAKeepNone", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		newSession(t, s, "s-1", a.ID, t0.Add(time.Hour))
+		newSession(t, s, "s-2", a.ID, t0.Add(time.Hour))
+		must(t, s.ResetMFA(ctx, a.ID, "", &store.AuditEvent{At: t0, AccountID: a.ID, Actor: "system", Action: "mfa.reset", Outcome: "ok"}))
+		for _, h := range []string{"s-1", "s-2"} {
+			if sessionExists(t, s, h) {
+				t.Errorf("session %s survived ResetMFA without a kept session", h)
+			}
+		}
+	}},
+	{"ResetMFAUnknownAccount", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		ev := &store.AuditEvent{At: t0, AccountID: "nobody", Actor: "system", Action: "mfa.reset", Outcome: "ok"}
+		wantErr(t, "ResetMFA of unknown account", s.ResetMFA(ctx, "nobody", "", ev), store.ErrNotFound)
+		if ev.ID != 0 {
+			t.Errorf("ev.ID = %d after a failed ResetMFA, want 0", ev.ID)
+		}
+		evs, err := s.AuditOf(ctx, "nobody", 0)
+		must(t, err)
+		if len(evs) != 0 {
+			t.Errorf("a failed ResetMFA appended %+v", evs)
+		}
+	}},
+}
+
+// Sessions.
+
+var sessionTests = []test{
+	{"CreateAndRead", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		for _, ss := range []store.Session{
+			{IDHash: "s-plain", AccountID: a.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+			{IDHash: "s-full", AccountID: a.ID, CreatedAt: t0, MFAAt: t0.Add(time.Minute), ExpiresAt: t0.Add(time.Hour),
+				ClientIP: "203.0.113.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64)"},
+		} {
+			must(t, s.CreateSession(ctx, &ss))
+			got, err := s.SessionByHash(ctx, ss.IDHash)
+			must(t, err)
+			same(t, "SessionByHash", *got, ss, normSession)
+		}
+	}},
+	{"Errors", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		newSession(t, s, "s-1", a.ID, t0.Add(time.Hour))
+		_, err := s.SessionByHash(ctx, "nope")
+		wantErr(t, "SessionByHash of missing session", err, store.ErrNotFound)
+		err = s.CreateSession(ctx, &store.Session{IDHash: "s-1", AccountID: a.ID, CreatedAt: t0, ExpiresAt: t0})
+		wantErr(t, "CreateSession with a taken hash", err, store.ErrConflict)
+		err = s.CreateSession(ctx, &store.Session{IDHash: "s-2", AccountID: "nobody", CreatedAt: t0, ExpiresAt: t0})
+		wantErr(t, "CreateSession for an unknown account", err, store.ErrNotFound)
+	}},
+	{"ExpiredIsLeftToCaller", func(t *testing.T, s store.Store) {
+		// SessionByHash has no clock: it returns an expired session with its
+		// ExpiresAt intact, and the caller treats it as missing.
+		a := newAccount(t, s, "acc-1")
+		want := newSession(t, s, "s-old", a.ID, t0.Add(-time.Hour))
+		got, err := s.SessionByHash(t.Context(), "s-old")
+		must(t, err)
+		same(t, "expired session", *got, *want, normSession)
+	}},
+	{"Delete", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		newSession(t, s, "s-1", a.ID, t0.Add(time.Hour))
+		newSession(t, s, "s-2", a.ID, t0.Add(time.Hour))
+		must(t, s.DeleteSession(ctx, "s-1"))
+		if sessionExists(t, s, "s-1") || !sessionExists(t, s, "s-2") {
+			t.Error("DeleteSession removed the wrong sessions")
+		}
+		must(t, s.DeleteSession(ctx, "s-1")) // signing out twice is fine
+	}},
+	{"Rotate", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		newSession(t, s, "s-old", a.ID, t0.Add(time.Hour))
+		next := store.Session{IDHash: "s-new", AccountID: a.ID, CreatedAt: t0.Add(time.Minute), MFAAt: t0.Add(time.Minute), ExpiresAt: t0.Add(2 * time.Hour)}
+		must(t, s.RotateSession(ctx, "s-old", &next))
+		if sessionExists(t, s, "s-old") {
+			t.Error("old session survived RotateSession")
+		}
+		got, err := s.SessionByHash(ctx, "s-new")
+		must(t, err)
+		same(t, "rotated session", *got, next, normSession)
+	}},
+	{"RotateMissing", func(t *testing.T, s store.Store) {
+		a := newAccount(t, s, "acc-1")
+		next := store.Session{IDHash: "s-new", AccountID: a.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		wantErr(t, "RotateSession of missing session", s.RotateSession(t.Context(), "s-gone", &next), store.ErrNotFound)
+		if sessionExists(t, s, "s-new") {
+			t.Error("RotateSession of a missing session stored the new one")
+		}
+	}},
+	{"RotateConflict", func(t *testing.T, s store.Store) {
+		a := newAccount(t, s, "acc-1")
+		newSession(t, s, "s-1", a.ID, t0.Add(time.Hour))
+		newSession(t, s, "s-2", a.ID, t0.Add(time.Hour))
+		next := store.Session{IDHash: "s-2", AccountID: a.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		wantErr(t, "RotateSession onto a taken hash", s.RotateSession(t.Context(), "s-1", &next), store.ErrConflict)
+		if !sessionExists(t, s, "s-1") {
+			t.Error("a failed RotateSession still deleted the old session")
+		}
+	}},
+	{"DeleteSessionsOf", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		b := newAccount(t, s, "acc-2")
+		for _, h := range []string{"s-a1", "s-a2", "s-a3"} {
+			newSession(t, s, h, a.ID, t0.Add(time.Hour))
+		}
+		newSession(t, s, "s-b", b.ID, t0.Add(time.Hour))
+		check := func(step string, want map[string]bool) {
+			t.Helper()
+			for h, w := range want {
+				if got := sessionExists(t, s, h); got != w {
+					t.Errorf("%s: session %s exists = %v, want %v", step, h, got, w)
+				}
+			}
+		}
+		must(t, s.DeleteSessionsOf(ctx, a.ID, "s-a2"))
+		check("except s-a2", map[string]bool{"s-a1": false, "s-a2": true, "s-a3": false, "s-b": true})
+		must(t, s.DeleteSessionsOf(ctx, a.ID, ""))
+		check("except none", map[string]bool{"s-a2": false, "s-b": true})
+	}},
+	{"DeleteExpired", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		newSession(t, s, "s-past", a.ID, t0.Add(-time.Minute))
+		newSession(t, s, "s-now", a.ID, t0) // expires at now: expired
+		newSession(t, s, "s-future", a.ID, t0.Add(time.Millisecond))
+		n, err := s.DeleteExpiredSessions(ctx, t0)
+		must(t, err)
+		if n != 2 {
+			t.Errorf("DeleteExpiredSessions = %d, want 2", n)
+		}
+		if sessionExists(t, s, "s-past") || sessionExists(t, s, "s-now") || !sessionExists(t, s, "s-future") {
+			t.Error("DeleteExpiredSessions removed the wrong sessions")
+		}
+		n, err = s.DeleteExpiredSessions(ctx, t0)
+		must(t, err)
+		if n != 0 {
+			t.Errorf("second DeleteExpiredSessions = %d, want 0", n)
+		}
+	}},
+}
+
+// Flows.
+
+var flowTests = []test{
+	{"CreateAndRead", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		for _, f := range []store.Flow{
+			{IDHash: "fl-anon", State: "email", CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute)},
+			{IDHash: "fl-known", AccountID: a.ID, State: "password", Data: "sealed", ReturnTo: "/orders?id=7",
+				CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute)},
+		} {
+			must(t, s.CreateFlow(ctx, &f))
+			got, err := s.FlowByHash(ctx, f.IDHash, t0)
+			must(t, err)
+			same(t, "FlowByHash", *got, f, normFlow)
+		}
+		err := s.CreateFlow(ctx, &store.Flow{IDHash: "fl-anon", State: "email", CreatedAt: t0, ExpiresAt: t0})
+		wantErr(t, "CreateFlow with a taken hash", err, store.ErrConflict)
+		_, err = s.FlowByHash(ctx, "nope", t0)
+		wantErr(t, "FlowByHash of missing flow", err, store.ErrNotFound)
+	}},
+	{"Expiry", func(t *testing.T, s store.Store) {
+		expires := t0.Add(10 * time.Minute)
+		must(t, s.CreateFlow(t.Context(), &store.Flow{IDHash: "fl-1", State: "email", CreatedAt: t0, ExpiresAt: expires}))
+		for _, tc := range []struct {
+			name string
+			now  time.Time
+			want error
+		}{
+			{"just before", expires.Add(-time.Millisecond), nil},
+			{"at expiry", expires, store.ErrNotFound},
+			{"after", expires.Add(time.Hour), store.ErrNotFound},
+		} {
+			_, err := s.FlowByHash(t.Context(), "fl-1", tc.now)
+			if !errors.Is(err, tc.want) && (tc.want != nil || err != nil) {
+				t.Errorf("FlowByHash %s expiry: got %v, want %v", tc.name, err, tc.want)
+			}
+		}
+	}},
+	{"Advance", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		must(t, s.CreateFlow(ctx, &store.Flow{IDHash: "fl-1", State: "email", Data: "d1", CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute)}))
+		next := store.Flow{IDHash: "fl-1", AccountID: a.ID, State: "password", Data: "d2", ReturnTo: "/home",
+			CreatedAt: t0, ExpiresAt: t0.Add(20 * time.Minute)}
+		must(t, s.AdvanceFlow(ctx, &next, "email"))
+		got, err := s.FlowByHash(ctx, "fl-1", t0)
+		must(t, err)
+		same(t, "advanced flow", *got, next, normFlow)
+
+		replay := next
+		replay.State, replay.Data = "mfa", "d3"
+		wantErr(t, "AdvanceFlow from a state it left", s.AdvanceFlow(ctx, &replay, "email"), store.ErrStale)
+		got, err = s.FlowByHash(ctx, "fl-1", t0)
+		must(t, err)
+		same(t, "flow after a stale advance", *got, next, normFlow)
+
+		missing := store.Flow{IDHash: "nope", State: "password", ExpiresAt: t0.Add(time.Hour)}
+		wantErr(t, "AdvanceFlow of missing flow", s.AdvanceFlow(ctx, &missing, "email"), store.ErrNotFound)
+	}},
+	{"AdvanceConcurrent", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		must(t, s.CreateFlow(ctx, &store.Flow{IDHash: "fl-1", State: "email", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+		errs := race(func(i int) error {
+			f := store.Flow{IDHash: "fl-1", State: "password", Data: fmt.Sprint(i), ExpiresAt: t0.Add(time.Hour)}
+			return s.AdvanceFlow(ctx, &f, "email")
+		})
+		oneWins(t, errs, store.ErrStale)
+	}},
+	{"Delete", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		must(t, s.CreateFlow(ctx, &store.Flow{IDHash: "fl-1", State: "email", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+		must(t, s.DeleteFlow(ctx, "fl-1"))
+		_, err := s.FlowByHash(ctx, "fl-1", t0)
+		wantErr(t, "FlowByHash after DeleteFlow", err, store.ErrNotFound)
+		must(t, s.DeleteFlow(ctx, "fl-1")) // already gone is fine
+	}},
+	{"DeleteExpired", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		for h, exp := range map[string]time.Time{
+			"fl-past": t0.Add(-time.Minute), "fl-now": t0, "fl-future": t0.Add(time.Millisecond),
+		} {
+			must(t, s.CreateFlow(ctx, &store.Flow{IDHash: h, State: "email", CreatedAt: t0.Add(-time.Hour), ExpiresAt: exp}))
+		}
+		n, err := s.DeleteExpiredFlows(ctx, t0)
+		must(t, err)
+		if n != 2 {
+			t.Errorf("DeleteExpiredFlows = %d, want 2", n)
+		}
+		if _, err := s.FlowByHash(ctx, "fl-future", t0); err != nil {
+			t.Errorf("unexpired flow: %v", err)
+		}
+		// The expired rows are really gone, not just filtered: advancing one
+		// says missing rather than stale.
+		gone := store.Flow{IDHash: "fl-past", State: "x", ExpiresAt: t0.Add(time.Hour)}
+		wantErr(t, "AdvanceFlow of a deleted expired flow", s.AdvanceFlow(ctx, &gone, "email"), store.ErrNotFound)
+	}},
+}
+
+// One-time tokens.
+
+const purpose = "password.set"
+
+func newToken(t *testing.T, s store.Store, hash string) store.OneTimeToken {
+	t.Helper()
+	a := newAccount(t, s, "acc-"+hash)
+	k := store.OneTimeToken{Hash: hash, Purpose: purpose, AccountID: a.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	must(t, s.CreateToken(t.Context(), &k))
+	return k
+}
+
+var tokenTests = []test{
+	{"CreateAndRead", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		k := newToken(t, s, "tok-1")
+		got, err := s.TokenByHash(ctx, "tok-1", purpose, t0)
+		must(t, err)
+		same(t, "TokenByHash", *got, k, normToken)
+		if !got.UsedAt.IsZero() {
+			t.Errorf("fresh token UsedAt = %v, want the zero time", got.UsedAt)
+		}
+		dup := k
+		wantErr(t, "CreateToken with a taken hash", s.CreateToken(ctx, &dup), store.ErrConflict)
+		orphan := store.OneTimeToken{Hash: "tok-2", Purpose: purpose, AccountID: "nobody", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		wantErr(t, "CreateToken for an unknown account", s.CreateToken(ctx, &orphan), store.ErrNotFound)
+	}},
+	{"Filters", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		k := newToken(t, s, "tok-1")
+		for _, tc := range []struct {
+			name, hash, purpose string
+			now                 time.Time
+		}{
+			{"unknown hash", "nope", purpose, t0},
+			{"other purpose", k.Hash, "password.reset", t0},
+			{"at expiry", k.Hash, purpose, k.ExpiresAt},
+			{"after expiry", k.Hash, purpose, k.ExpiresAt.Add(time.Minute)},
+		} {
+			_, err := s.TokenByHash(ctx, tc.hash, tc.purpose, tc.now)
+			wantErr(t, "TokenByHash, "+tc.name, err, store.ErrNotFound)
+			_, err = s.UseToken(ctx, tc.hash, tc.purpose, tc.now)
+			wantErr(t, "UseToken, "+tc.name, err, store.ErrNotFound)
+		}
+		// None of the refused uses spent it.
+		_, err := s.UseToken(ctx, k.Hash, purpose, k.ExpiresAt.Add(-time.Millisecond))
+		must(t, err)
+	}},
+	{"UseOnce", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		k := newToken(t, s, "tok-1")
+		now := t0.Add(5 * time.Minute)
+		got, err := s.UseToken(ctx, k.Hash, purpose, now)
+		must(t, err)
+		k.UsedAt = now
+		same(t, "UseToken result", *got, k, normToken)
+		_, err = s.UseToken(ctx, k.Hash, purpose, now)
+		wantErr(t, "UseToken twice", err, store.ErrNotFound)
+		_, err = s.TokenByHash(ctx, k.Hash, purpose, now)
+		wantErr(t, "TokenByHash of a used token", err, store.ErrNotFound)
+	}},
+	{"UseConcurrent", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		k := newToken(t, s, "tok-1")
+		errs := race(func(int) error {
+			_, err := s.UseToken(ctx, k.Hash, purpose, t0.Add(time.Minute))
+			return err
+		})
+		oneWins(t, errs, store.ErrNotFound)
+	}},
+}
+
+// Limits.
+
+var limitTests = []test{
+	{"Hit", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		// t0 is on a minute boundary, so [t0, t0+1m) is one window.
+		for i, tc := range []struct {
+			key  string
+			now  time.Time
+			n    int
+			want int
+		}{
+			{"ip:1", t0, 0, 0}, // reading nothing
+			{"ip:1", t0, 1, 1},
+			{"ip:1", t0.Add(30 * time.Second), 2, 3},
+			{"ip:1", t0.Add(time.Minute - time.Millisecond), 0, 3},
+			{"ip:2", t0, 1, 1},                  // keys count apart
+			{"ip:1", t0.Add(time.Minute), 0, 0}, // next window starts over
+			{"ip:1", t0.Add(time.Minute), 1, 1},
+			{"ip:1", t0.Add(90 * time.Second), 4, 5},
+			{"ip:2", t0.Add(time.Second), 0, 1},
+		} {
+			got, err := s.Hit(ctx, tc.key, time.Minute, tc.now, tc.n)
+			must(t, err)
+			if got != tc.want {
+				t.Errorf("step %d: Hit(%s, %v, %d) = %d, want %d", i, tc.key, tc.now.Sub(t0), tc.n, got, tc.want)
+			}
+		}
+	}},
+	{"WindowSizes", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		// A window is now truncated to the window length since the unix epoch.
+		for _, tc := range []struct {
+			window time.Duration
+			later  time.Duration // still in t0's window
+			next   time.Duration // the first instant of the next one
+		}{
+			{time.Second, 999 * time.Millisecond, time.Second},
+			{15 * time.Minute, 14*time.Minute + 59*time.Second, 15 * time.Minute},
+			{time.Hour, 59 * time.Minute, time.Hour},
+			{24 * time.Hour, 14 * time.Hour, 15 * time.Hour}, // t0 is 09:00 UTC
+		} {
+			key := "k:" + tc.window.String()
+			_, err := s.Hit(ctx, key, tc.window, t0, 1)
+			must(t, err)
+			if got, err := s.Hit(ctx, key, tc.window, t0.Add(tc.later), 1); err != nil || got != 2 {
+				t.Errorf("window %v, +%v: Hit = %d, %v; want 2", tc.window, tc.later, got, err)
+			}
+			if got, err := s.Hit(ctx, key, tc.window, t0.Add(tc.next), 1); err != nil || got != 1 {
+				t.Errorf("window %v, +%v: Hit = %d, %v; want 1", tc.window, tc.next, got, err)
+			}
+		}
+	}},
+	{"Reset", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		for _, key := range []string{"a", "b"} {
+			_, err := s.Hit(ctx, key, time.Minute, t0, 3)
+			must(t, err)
+		}
+		must(t, s.ResetLimit(ctx, "a"))
+		must(t, s.ResetLimit(ctx, "never-hit"))
+		if got, err := s.Hit(ctx, "a", time.Minute, t0, 0); err != nil || got != 0 {
+			t.Errorf("after ResetLimit: %d, %v; want 0", got, err)
+		}
+		if got, err := s.Hit(ctx, "b", time.Minute, t0, 0); err != nil || got != 3 {
+			t.Errorf("other key after ResetLimit: %d, %v; want 3", got, err)
+		}
+	}},
+	{"Concurrent", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		counts := make([]int, racers)
+		errs := race(func(i int) error {
+			var err error
+			counts[i], err = s.Hit(ctx, "k", time.Minute, t0, 1)
+			return err
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("racer %d: %v", i, err)
+			}
+		}
+		slices.Sort(counts)
+		for i, c := range counts {
+			if c != i+1 {
+				t.Fatalf("concurrent hits returned %v, want 1..%d once each", counts, racers)
+			}
+		}
+	}},
+}
+
+// Audit.
+
+var auditTests = []test{
+	{"AppendAndList", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		evs := []store.AuditEvent{
+			{At: t0, AccountID: "acc-1", Actor: "customer", Action: "signin.password", Outcome: "fail", ClientIP: "203.0.113.7", UserAgent: "UA", Detail: "wrong password"},
+			{At: t0.Add(time.Second), AccountID: "acc-1", Actor: "customer", Action: "signin.password", Outcome: "ok"},
+			{At: t0.Add(time.Second), AccountID: "acc-1", Actor: "customer", Action: "signin.mfa", Outcome: "ok"}, // same instant, appended later
+			{At: t0, AccountID: "acc-2", Actor: "operator:kim", Action: "mfa.reset", Outcome: "ok"},
+			{At: t0, Actor: "system", Action: "signin.unknown", Outcome: "fail"}, // no account known
+		}
+		var last int64
+		for i := range evs {
+			must(t, s.AppendAudit(ctx, &evs[i]))
+			if evs[i].ID <= last {
+				t.Fatalf("event %d got ID %d after %d; want increasing", i, evs[i].ID, last)
+			}
+			last = evs[i].ID
+		}
+		for _, tc := range []struct {
+			account string
+			limit   int
+			want    []int // indexes into evs, newest first
+		}{
+			{"acc-1", 10, []int{2, 1, 0}},
+			{"acc-1", 2, []int{2, 1}},
+			{"acc-1", 0, []int{2, 1, 0}}, // no limit
+			{"acc-2", 10, []int{3}},
+			{"", 10, []int{4}},
+			{"nobody", 10, nil},
+		} {
+			got, err := s.AuditOf(ctx, tc.account, tc.limit)
+			must(t, err)
+			if len(got) != len(tc.want) {
+				t.Errorf("AuditOf(%q, %d): %d events, want %d", tc.account, tc.limit, len(got), len(tc.want))
+				continue
+			}
+			for i, w := range tc.want {
+				same(t, fmt.Sprintf("AuditOf(%q, %d)[%d]", tc.account, tc.limit, i), got[i], evs[w], normEvent)
+			}
+		}
+	}},
+}
+
+// Times.
+
+var timeTests = []test{
+	{"Millisecond", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		// Sub-millisecond parts and the zone are not kept; the instant, to
+		// the millisecond, is, and comes back in UTC.
+		zone := time.FixedZone("UTC+1", 3600)
+		at := time.Date(2026, 11, 26, 10, 0, 0, 123_456_789, zone)
+		a := &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: at, MFALockedUntil: at.Add(time.Hour)}
+		must(t, s.CreateAccount(ctx, a))
+		got, err := s.AccountByID(ctx, a.ID)
+		must(t, err)
+		for _, tc := range []struct {
+			name      string
+			got, want time.Time
+		}{
+			{"CreatedAt", got.CreatedAt, a.CreatedAt},
+			{"MFALockedUntil", got.MFALockedUntil, a.MFALockedUntil},
+		} {
+			if tc.got.Location() != time.UTC {
+				t.Errorf("%s in %v, want UTC", tc.name, tc.got.Location())
+			}
+			if !tc.got.Truncate(time.Millisecond).Equal(tc.want.Truncate(time.Millisecond)) {
+				t.Errorf("%s = %v, want %v to the millisecond", tc.name, tc.got, tc.want)
+			}
+		}
+	}},
+	{"Zero", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		// A zero time.Time is "never", and must not come back as 1970.
+		a := &store.Account{ID: "acc-1", Email: "a@example.com"}
+		must(t, s.CreateAccount(ctx, a))
+		ss := &store.Session{IDHash: "s-1", AccountID: a.ID}
+		must(t, s.CreateSession(ctx, ss))
+		ev := &store.AuditEvent{AccountID: a.ID, Actor: "system", Action: "x", Outcome: "ok"}
+		must(t, s.AppendAudit(ctx, ev))
+
+		gotA, err := s.AccountByID(ctx, a.ID)
+		must(t, err)
+		gotS, err := s.SessionByHash(ctx, "s-1")
+		must(t, err)
+		gotE, err := s.AuditOf(ctx, a.ID, 1)
+		must(t, err)
+		if len(gotE) != 1 {
+			t.Fatalf("AuditOf: %+v", gotE)
+		}
+		for name, tm := range map[string]time.Time{
+			"Account.CreatedAt": gotA.CreatedAt, "Account.MFALockedUntil": gotA.MFALockedUntil,
+			"Session.CreatedAt": gotS.CreatedAt, "Session.MFAAt": gotS.MFAAt, "Session.ExpiresAt": gotS.ExpiresAt,
+			"AuditEvent.At": gotE[0].At,
+		} {
+			if !tm.IsZero() {
+				t.Errorf("%s = %v, want the zero time", name, tm)
+			}
+		}
+	}},
+}

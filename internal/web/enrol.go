@@ -1,0 +1,137 @@
+package web
+
+import (
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/skip2/go-qrcode"
+
+	"github.com/tobira/tobira/internal/portal"
+)
+
+type enrolData struct {
+	Secret string
+	QR     template.URL
+}
+
+// enrolPage is manual X: the QR code of the otpauth:// URI and the key as text.
+func (s *Server) enrolPage(w http.ResponseWriter, r *http.Request) {
+	f := s.flow(w, r, portal.StateEnrolTOTP)
+	if f == nil {
+		return
+	}
+	d, err := s.enrolData(r, f)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	v := s.view(r, "enrol.title")
+	v.Data = d
+	s.render(w, r, http.StatusOK, "enrol", v)
+}
+
+func (s *Server) enrolData(r *http.Request, f *portal.Flow) (*enrolData, error) {
+	e, err := s.svc.Enrolment(r.Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	png, err := qrcode.Encode(e.URI, qrcode.Medium, 240)
+	if err != nil {
+		return nil, err
+	}
+	return &enrolData{
+		Secret: spaced(e.Secret),
+		QR:     template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
+	}, nil
+}
+
+// spaced groups a base32 key in fours, as people type it from the screen.
+func spaced(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	f := s.flow(w, r, portal.StateEnrolTOTP)
+	if f == nil {
+		return
+	}
+	err := s.svc.ConfirmEnrolment(r.Context(), f, strings.TrimSpace(r.PostForm.Get("code")), client(r))
+	if err == nil {
+		s.next(w, r, f)
+		return
+	}
+	if errors.Is(err, portal.ErrWrongCode) || errors.As(err, new(*portal.LockedError)) {
+		d, derr := s.enrolData(r, f)
+		if derr != nil {
+			s.internal(w, r, derr)
+			return
+		}
+		s.codeError(w, r, err, "enrol", "enrol.title", d)
+		return
+	}
+	s.flowError(w, r, err)
+}
+
+// enrolMethodsPage is 「別の方法を探す」 at enrolment.
+func (s *Server) enrolMethodsPage(w http.ResponseWriter, r *http.Request) {
+	if f := s.flow(w, r, portal.StateEnrolTOTP); f == nil {
+		return
+	}
+	s.render(w, r, http.StatusOK, "enrol_methods", s.view(r, "enrol.choose_title"))
+}
+
+type recoveryData struct{ Code string }
+
+// recoveryPage is manual X. VI: the new recovery code, shown only here.
+func (s *Server) recoveryPage(w http.ResponseWriter, r *http.Request) {
+	f := s.flow(w, r, portal.StateRecovery)
+	if f == nil {
+		return
+	}
+	s.showRecovery(w, r, f, http.StatusOK, "")
+}
+
+func (s *Server) showRecovery(w http.ResponseWriter, r *http.Request, f *portal.Flow, status int, errMsg string) {
+	code, err := s.svc.RecoveryCode(f)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	v := s.view(r, "recovery.title")
+	v.Data = recoveryData{Code: code}
+	v.Error = errMsg
+	s.render(w, r, status, "recovery", v)
+}
+
+func (s *Server) recovery(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	f := s.flow(w, r, portal.StateRecovery)
+	if f == nil {
+		return
+	}
+	err := s.svc.AcknowledgeRecovery(f, r.PostForm.Get("recorded") == "yes")
+	if errors.Is(err, portal.ErrNotAcknowledged) {
+		s.showRecovery(w, r, f, http.StatusBadRequest, s.t(r, "recovery.not_recorded"))
+		return
+	}
+	if err != nil {
+		s.flowError(w, r, err)
+		return
+	}
+	s.finish(w, r, f)
+}

@@ -1,0 +1,137 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/tobira/tobira/internal/portal"
+)
+
+const (
+	flowCookie    = "tobira_flow"
+	sessionCookie = "tobira_session"
+)
+
+// stateURL is the page of each sign-in state.
+var stateURL = map[string]string{
+	portal.StatePassword:  "/login",
+	portal.StateMFA:       "/login/code",
+	portal.StateEnrolTOTP: "/enrol",
+	portal.StateRecovery:  "/recovery-code",
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (s *Server) setFlow(w http.ResponseWriter, f *portal.Flow) {
+	s.setCookie(w, flowCookie, s.svc.FlowCookie(f), int(s.svc.Config.FlowTTL.Seconds()))
+}
+
+// next sends the browser to the page of the flow's current step.
+func (s *Server) next(w http.ResponseWriter, r *http.Request, f *portal.Flow) {
+	s.setFlow(w, f)
+	http.Redirect(w, r, stateURL[f.State], http.StatusSeeOther)
+}
+
+// flow loads the sign-in of this browser if it is at one of the states;
+// otherwise it answers the request itself and returns nil.
+func (s *Server) flow(w http.ResponseWriter, r *http.Request, states ...string) *portal.Flow {
+	c, err := r.Cookie(flowCookie)
+	if err != nil {
+		http.Redirect(w, r, "/login?e=expired", http.StatusSeeOther)
+		return nil
+	}
+	f, err := s.svc.LoadFlow(r.Context(), c.Value, states...)
+	switch {
+	case err == nil:
+		return f
+	case errors.Is(err, portal.ErrWrongStep) && r.Method == http.MethodGet:
+		// The back button, or a bookmark: show the step the flow is at.
+		http.Redirect(w, r, stateURL[f.State], http.StatusSeeOther)
+	case errors.Is(err, portal.ErrWrongStep), errors.Is(err, portal.ErrBadFlowCookie):
+		s.log.Warn("sign-in step refused", "path", r.URL.Path, "ip", clientIP(r))
+		s.fail(w, r, http.StatusConflict, "login.wrong_step")
+	case errors.Is(err, portal.ErrFlowExpired):
+		s.setCookie(w, flowCookie, "", -1)
+		http.Redirect(w, r, "/login?e=expired", http.StatusSeeOther)
+	default:
+		s.internal(w, r, err)
+	}
+	return nil
+}
+
+// finish turns a completed flow into a session and sends the browser back to
+// where the sign-in started.
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, f *portal.Flow) {
+	old := ""
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		old = c.Value
+	}
+	token, err := s.svc.Finish(r.Context(), f, old, client(r))
+	if err != nil {
+		s.flowError(w, r, err)
+		return
+	}
+	s.setCookie(w, flowCookie, "", -1)
+	s.setCookie(w, sessionCookie, token, int(s.svc.Config.SessionTTL.Seconds()))
+	http.Redirect(w, r, safeReturn(f.ReturnTo), http.StatusSeeOther)
+}
+
+// flowError answers a failed step that has no form error to show.
+func (s *Server) flowError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, portal.ErrFlowExpired):
+		http.Redirect(w, r, "/login?e=expired", http.StatusSeeOther)
+	case errors.Is(err, portal.ErrWrongStep), errors.Is(err, portal.ErrNoSuchMethod):
+		s.fail(w, r, http.StatusConflict, "login.wrong_step")
+	default:
+		s.internal(w, r, err)
+	}
+}
+
+// safeReturn keeps only local paths, so no link can send a customer from the
+// portal to another site after signing in.
+func safeReturn(p string) string {
+	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
+		return "/"
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Host != "" || u.Scheme != "" {
+		return "/"
+	}
+	return p
+}
+
+// signedIn resolves the session cookie; nil when the browser is not signed in.
+func (s *Server) signedIn(r *http.Request) (*portal.SignedIn, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil, nil
+	}
+	si, err := s.svc.Session(r.Context(), c.Value)
+	if errors.Is(err, portal.ErrNoSession) {
+		return nil, nil
+	}
+	return si, err
+}
+
+// requireSignIn returns the signed-in customer, or sends the browser to sign
+// in and come back.
+func (s *Server) requireSignIn(w http.ResponseWriter, r *http.Request) *portal.SignedIn {
+	si, err := s.signedIn(r)
+	if err != nil {
+		s.internal(w, r, err)
+		return nil
+	}
+	if si == nil {
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return nil
+	}
+	return si
+}

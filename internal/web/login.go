@@ -1,0 +1,180 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/tobira/tobira/internal/portal"
+)
+
+// loginNotices are the messages /login shows after a redirect, by ?e=.
+var loginNotices = map[string]struct {
+	key   string
+	error bool
+}{
+	"expired":    {"login.expired", true},
+	"signedout":  {"signout.done", false},
+	"activated":  {"activate.done", false},
+	"wrong_step": {"login.wrong_step", true},
+}
+
+type loginData struct{ Email string }
+
+// loginPage is manual step I: it starts a fresh sign-in.
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	next := safeReturn(r.URL.Query().Get("next"))
+	si, err := s.signedIn(r)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if si != nil {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	f, err := s.svc.StartFlow(r.Context(), next)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.setFlow(w, f)
+	v := s.view(r, "login.title")
+	v.Data = loginData{}
+	if n, ok := loginNotices[r.URL.Query().Get("e")]; ok {
+		if n.error {
+			v.Error = s.t(r, n.key)
+		} else {
+			v.Notice = s.t(r, n.key)
+		}
+	}
+	s.render(w, r, http.StatusOK, "login", v)
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	f := s.flow(w, r, portal.StatePassword)
+	if f == nil {
+		return
+	}
+	email, password := strings.TrimSpace(r.PostForm.Get("email")), r.PostForm.Get("password")
+	again := func(status int, msg string) {
+		v := s.view(r, "login.title")
+		v.Data = loginData{Email: email}
+		v.Error = msg
+		s.render(w, r, status, "login", v)
+	}
+	if email == "" || password == "" {
+		again(http.StatusBadRequest, s.t(r, "login.missing"))
+		return
+	}
+	err := s.svc.Password(r.Context(), f, email, password, client(r))
+	var locked *portal.LockedError
+	switch {
+	case err == nil:
+		s.next(w, r, f)
+	case errors.Is(err, portal.ErrBadCredentials):
+		again(http.StatusUnauthorized, s.t(r, "login.bad_credentials"))
+	case errors.As(err, &locked):
+		w.Header().Set("Retry-After", retryAfter(locked, s.svc.Now()))
+		again(http.StatusTooManyRequests, s.t(r, "login.throttled", formatTime(pickLanguage(r), locked.Until)))
+	default:
+		s.flowError(w, r, err)
+	}
+}
+
+type codeData struct {
+	StepUp  bool
+	Methods []portal.Method
+}
+
+// codePage is manual step II: the authenticator app's code.
+func (s *Server) codePage(w http.ResponseWriter, r *http.Request) {
+	f := s.flow(w, r, portal.StateMFA)
+	if f == nil {
+		return
+	}
+	v := s.view(r, "mfa.title")
+	v.Data = codeData{StepUp: f.IsStepUp()}
+	s.render(w, r, http.StatusOK, "mfa", v)
+}
+
+func (s *Server) code(w http.ResponseWriter, r *http.Request) {
+	s.secondFactor(w, r, portal.MethodTOTP, "mfa", "mfa.title")
+}
+
+// secondFactor checks a code of method m at the sign-in's second step and
+// answers with the next step, or the page again with what went wrong.
+func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request, m portal.Method, page, title string) {
+	if !s.form(w, r) {
+		return
+	}
+	f := s.flow(w, r, portal.StateMFA)
+	if f == nil {
+		return
+	}
+	err := s.svc.SecondFactor(r.Context(), f, m, strings.TrimSpace(r.PostForm.Get("code")), client(r))
+	if err == nil {
+		if f.State == portal.StateMFA {
+			s.finish(w, r, f)
+		} else {
+			s.next(w, r, f)
+		}
+		return
+	}
+	if !s.codeError(w, r, err, page, title, codeData{StepUp: f.IsStepUp()}) {
+		s.flowError(w, r, err)
+	}
+}
+
+// codeError shows a wrong or locked code on the page it was typed on; false
+// when err is not about the code.
+func (s *Server) codeError(w http.ResponseWriter, r *http.Request, err error, page, title string, data any) bool {
+	v := s.view(r, title)
+	v.Data = data
+	var locked *portal.LockedError
+	switch {
+	case errors.Is(err, portal.ErrWrongCode):
+		v.Error = s.t(r, "mfa.wrong_code")
+		s.render(w, r, http.StatusUnauthorized, page, v)
+	case errors.As(err, &locked):
+		w.Header().Set("Retry-After", retryAfter(locked, s.svc.Now()))
+		v.Error = s.t(r, "mfa.locked", formatTime(pickLanguage(r), locked.Until))
+		s.render(w, r, http.StatusTooManyRequests, page, v)
+	default:
+		return false
+	}
+	return true
+}
+
+// methodsPage is 「別の方法を試す」: the factors this account has.
+func (s *Server) methodsPage(w http.ResponseWriter, r *http.Request) {
+	f := s.flow(w, r, portal.StateMFA)
+	if f == nil {
+		return
+	}
+	ms, err := s.svc.Methods(r.Context(), f.AccountID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	v := s.view(r, "mfa.methods_title")
+	v.Data = codeData{StepUp: f.IsStepUp(), Methods: ms}
+	s.render(w, r, http.StatusOK, "methods", v)
+}
+
+func (s *Server) recoveryInputPage(w http.ResponseWriter, r *http.Request) {
+	f := s.flow(w, r, portal.StateMFA)
+	if f == nil {
+		return
+	}
+	v := s.view(r, "mfa.recovery_title")
+	v.Data = codeData{StepUp: f.IsStepUp()}
+	s.render(w, r, http.StatusOK, "recovery_input", v)
+}
+
+func (s *Server) recoveryInput(w http.ResponseWriter, r *http.Request) {
+	s.secondFactor(w, r, portal.MethodRecovery, "recovery_input", "mfa.recovery_title")
+}

@@ -1,0 +1,148 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tobira/tobira/internal/portal"
+)
+
+// home is the page after sign-in, with the account menu at the top right.
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	si := s.requireSignIn(w, r)
+	if si == nil {
+		return
+	}
+	v := s.view(r, "home.title")
+	v.User = si.Account
+	s.render(w, r, http.StatusOK, "home", v)
+}
+
+type activity struct{ When, What, From string }
+
+type securityData struct {
+	Methods  []portal.Method
+	Fresh    bool
+	Activity []activity
+}
+
+// securityPage is manual V: 二要素認証 「✓設定されています」 and 「リセット」.
+func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
+	si := s.requireSignIn(w, r)
+	if si == nil {
+		return
+	}
+	ctx := r.Context()
+	ms, err := s.svc.Methods(ctx, si.Account.ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	evs, err := s.svc.Store.AuditOf(ctx, si.Account.ID, 10)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	lang := pickLanguage(r)
+	d := securityData{Methods: ms, Fresh: s.svc.Fresh(si)}
+	for _, ev := range evs {
+		d.Activity = append(d.Activity, activity{
+			When: formatTime(lang, ev.At), What: s.activityText(lang, ev.Action, ev.Outcome), From: ev.ClientIP,
+		})
+	}
+	v := s.view(r, "security.title")
+	v.User, v.Data, v.Wide = si.Account, d, true
+	if r.URL.Query().Get("done") == "reset" {
+		v.Notice = s.t(r, "security.reset_done")
+	}
+	s.render(w, r, http.StatusOK, "security", v)
+}
+
+// activityText names an audit event for the customer.
+func (s *Server) activityText(lang, action, outcome string) string {
+	if m := s.msgs.T(lang, "activity."+action+"."+outcome); m != "activity."+action+"."+outcome {
+		return m
+	}
+	return action + " (" + outcome + ")"
+}
+
+// resetPage is the confirmation without script; it first asks for the second
+// factor when the last check is older than the step-up limit.
+func (s *Server) resetPage(w http.ResponseWriter, r *http.Request) {
+	si := s.requireSignIn(w, r)
+	if si == nil || !s.stepUp(w, r, si) {
+		return
+	}
+	v := s.view(r, "reset.title")
+	v.User = si.Account
+	s.render(w, r, http.StatusOK, "reset", v)
+}
+
+// reset is 「リセットする」 (manual VII).
+func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	si := s.requireSignIn(w, r)
+	if si == nil || !s.stepUp(w, r, si) {
+		return
+	}
+	err := s.svc.ResetMFA(r.Context(), si, client(r))
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/security?done=reset", http.StatusSeeOther)
+}
+
+// stepUp passes a session whose second factor is fresh; otherwise it starts
+// a second-factor check that returns to the confirmation page, and answers.
+func (s *Server) stepUp(w http.ResponseWriter, r *http.Request, si *portal.SignedIn) bool {
+	if s.svc.Fresh(si) {
+		return true
+	}
+	f, err := s.svc.StartStepUp(r.Context(), si, "/security/reset")
+	if errors.Is(err, portal.ErrNoSuchMethod) {
+		// Nothing to reset: the security page says so.
+		http.Redirect(w, r, "/security", http.StatusSeeOther)
+		return false
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return false
+	}
+	s.next(w, r, f)
+	return false
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if si, err := s.signedIn(r); err == nil && si != nil {
+		if err := s.svc.SignOut(r.Context(), si, client(r)); err != nil {
+			s.internal(w, r, err)
+			return
+		}
+	}
+	s.setCookie(w, sessionCookie, "", -1)
+	http.Redirect(w, r, "/login?e=signedout", http.StatusSeeOther)
+}
+
+// setLanguage keeps the customer's choice of language for a year.
+func (s *Server) setLanguage(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	lang := r.PostForm.Get("lang")
+	if lang != "ja" && lang != "en" {
+		s.fail(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	s.setCookie(w, langCookie, lang, 365*24*3600)
+	http.Redirect(w, r, safeReturn(r.PostForm.Get("next")), http.StatusSeeOther)
+}
+
+// retryAfter is the Retry-After header for a lock, in seconds.
+func retryAfter(l *portal.LockedError, now time.Time) string {
+	return strconv.Itoa(max(1, int(l.Until.Sub(now).Seconds()+0.5)))
+}

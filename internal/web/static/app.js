@@ -1,0 +1,50 @@
+// Tobira's little script: every flow works without it; it adds the copy
+// button, the recovery screen's checkbox gate, the reset dialog, and the
+// account menu on tap.
+"use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  // 「コードのコピー」
+  for (const btn of document.querySelectorAll("[data-copy]")) {
+    if (!navigator.clipboard) continue;
+    btn.hidden = false;
+    btn.addEventListener("click", async () => {
+      const text = document.getElementById(btn.dataset.copy).textContent.trim();
+      const status = btn.parentElement.querySelector(".copied");
+      try {
+        await navigator.clipboard.writeText(text);
+        if (status) status.textContent = btn.dataset.copied;
+      } catch (e) { /* the code stays on screen to copy by hand */ }
+    });
+  }
+  // 「続ける」 waits for 「コードを安全に記録しました」; the server checks too.
+  for (const form of document.querySelectorAll("form[data-require-check]")) {
+    const box = form.querySelector("input[type=checkbox]");
+    const submit = form.querySelector("button[type=submit]");
+    const sync = () => { submit.disabled = !box.checked; };
+    box.addEventListener("change", sync);
+    sync();
+  }
+  // The reset confirmation as a dialog; without script the link opens a page.
+  for (const link of document.querySelectorAll("[data-open-dialog]")) {
+    const dialog = document.getElementById(link.dataset.openDialog);
+    if (!dialog || !dialog.showModal) continue;
+    link.addEventListener("click", (ev) => { ev.preventDefault(); dialog.showModal(); });
+    for (const close of dialog.querySelectorAll("[data-close-dialog]")) {
+      close.addEventListener("click", () => dialog.close());
+    }
+  }
+  // The account menu opens on hover and focus by CSS; a tap toggles it.
+  for (const menu of document.querySelectorAll("[data-account-menu]")) {
+    const button = menu.querySelector("[data-account-button]");
+    const set = (open) => {
+      menu.classList.toggle("open", open);
+      button.setAttribute("aria-expanded", String(open));
+    };
+    button.addEventListener("click", () => set(!menu.classList.contains("open")));
+    menu.addEventListener("mouseenter", () => button.setAttribute("aria-expanded", "true"));
+    menu.addEventListener("mouseleave", () => { if (!menu.classList.contains("open")) button.setAttribute("aria-expanded", "false"); });
+    menu.addEventListener("focusin", () => button.setAttribute("aria-expanded", "true"));
+    menu.addEventListener("focusout", (ev) => { if (!menu.contains(ev.relatedTarget)) set(false); });
+    document.addEventListener("keydown", (ev) => { if (ev.key === "Escape") { set(false); } });
+  }
+});
