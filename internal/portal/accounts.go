@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"time"
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/secret"
@@ -34,7 +33,7 @@ func (s *Service) OpenAccount(ctx context.Context, email, name, actor string) (*
 	} else if err != nil {
 		return nil, "", err
 	}
-	s.auditAs(ctx, actor, a.ID, "account.open", "")
+	s.record(ctx, &store.AuditEvent{AccountID: a.ID, Actor: actor, Action: "account.open", Outcome: "ok"})
 	link, err := s.ActivationLink(ctx, a)
 	return a, link, err
 }
@@ -114,13 +113,6 @@ func (s *Service) OperatorResetMFA(ctx context.Context, email, actor string) (*s
 	return a, s.Store.ResetMFA(ctx, a.ID, "", ev)
 }
 
-func (s *Service) auditAs(ctx context.Context, actor, accountID, action, detail string) {
-	ev := &store.AuditEvent{At: s.Now(), AccountID: accountID, Actor: actor, Action: action, Outcome: "ok", Detail: detail}
-	if err := s.Store.AppendAudit(ctx, ev); err != nil {
-		s.Log.Error("audit append failed", "action", action, "err", err)
-	}
-}
-
 // Status describes an account for `tobira users list`.
 type Status struct {
 	store.Account
@@ -144,6 +136,3 @@ func (s *Service) ListAccounts(ctx context.Context) ([]Status, error) {
 	}
 	return out, nil
 }
-
-// expiresIn is a helper for messages: how long until t.
-func expiresIn(now, t time.Time) time.Duration { return t.Sub(now).Round(time.Minute) }

@@ -68,12 +68,21 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("portal: locked until %s", e.Until.Format(time.RFC3339))
 }
 
+// audit records what a customer's browser did.
 func (s *Service) audit(ctx context.Context, accountID, action, outcome string, c Client, detail string) {
-	ev := &store.AuditEvent{
-		At: s.Now(), AccountID: accountID, Actor: "customer", Action: action, Outcome: outcome,
+	s.record(ctx, &store.AuditEvent{
+		AccountID: accountID, Actor: "customer", Action: action, Outcome: outcome,
 		ClientIP: c.IP, UserAgent: c.UserAgent, Detail: detail,
+	})
+}
+
+// record appends an audit event. A failure is logged, not returned: the
+// customer's step has happened and must not be undone by the log.
+func (s *Service) record(ctx context.Context, ev *store.AuditEvent) {
+	if ev.At.IsZero() {
+		ev.At = s.Now()
 	}
 	if err := s.Store.AppendAudit(ctx, ev); err != nil {
-		s.Log.Error("audit append failed", "action", action, "err", err)
+		s.Log.Error("audit append failed", "action", ev.Action, "err", err)
 	}
 }

@@ -227,23 +227,16 @@ func (s *Service) Password(ctx context.Context, f *Flow, email, password string,
 	s.audit(ctx, a.ID, "signin.password", "ok", c, "")
 
 	f.AccountID = a.ID
-	methods, err := s.Methods(ctx, a.ID)
+	factors, err := s.Store.FactorsOf(ctx, a.ID)
 	if err != nil {
 		return err
 	}
-	if !contains(methodNames(methods), string(MethodTOTP)) {
+	// A recovery code alone is no second factor: enrol one (manual IX).
+	if len(factors) == 0 {
 		f.data.TOTPSecret = s.Keys.Encrypt(mfa.NewTOTPSecret(), f.IDHash)
 		return s.advance(ctx, f, StateEnrolTOTP)
 	}
 	return s.advance(ctx, f, StateMFA)
-}
-
-func methodNames(ms []Method) []string {
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = string(m)
-	}
-	return out
 }
 
 // Enrolment is what the enrolment screen shows.

@@ -31,7 +31,7 @@ type securityData struct {
 // securityPage is manual V: 二要素認証 「✓設定されています」 and 「リセット」.
 func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 	si := s.requireSignIn(w, r)
-	if si == nil {
+	if si == nil || !s.stepUp(w, r, si, "/security") {
 		return
 	}
 	ctx := r.Context()
@@ -72,7 +72,7 @@ func (s *Server) activityText(lang, action, outcome string) string {
 // factor when the last check is older than the step-up limit.
 func (s *Server) resetPage(w http.ResponseWriter, r *http.Request) {
 	si := s.requireSignIn(w, r)
-	if si == nil || !s.stepUp(w, r, si) {
+	if si == nil || !s.stepUp(w, r, si, "/security/reset") {
 		return
 	}
 	v := s.view(r, "reset.title")
@@ -86,7 +86,7 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	si := s.requireSignIn(w, r)
-	if si == nil || !s.stepUp(w, r, si) {
+	if si == nil || !s.stepUp(w, r, si, "/security/reset") {
 		return
 	}
 	err := s.svc.ResetMFA(r.Context(), si, client(r))
@@ -97,15 +97,19 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/security?done=reset", http.StatusSeeOther)
 }
 
-// stepUp passes a session whose second factor is fresh; otherwise it starts
-// a second-factor check that returns to the confirmation page, and answers.
-func (s *Server) stepUp(w http.ResponseWriter, r *http.Request, si *portal.SignedIn) bool {
+// stepUp passes a session whose second factor is fresh, or an account with
+// no second factor to ask for (the security page then says it is not set).
+// Otherwise it starts a second-factor check that returns to returnTo, and
+// answers the request itself.
+func (s *Server) stepUp(w http.ResponseWriter, r *http.Request, si *portal.SignedIn, returnTo string) bool {
 	if s.svc.Fresh(si) {
 		return true
 	}
-	f, err := s.svc.StartStepUp(r.Context(), si, "/security/reset")
+	f, err := s.svc.StartStepUp(r.Context(), si, returnTo)
 	if errors.Is(err, portal.ErrNoSuchMethod) {
-		// Nothing to reset: the security page says so.
+		if returnTo == "/security" {
+			return true
+		}
 		http.Redirect(w, r, "/security", http.StatusSeeOther)
 		return false
 	}
