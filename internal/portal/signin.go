@@ -13,25 +13,27 @@ import (
 	"github.com/tobira/tobira/internal/store"
 )
 
-// The sign-in states. A flow only moves forward:
+// The sign-in states. A flow starts once the password is right and only
+// moves forward:
 //
-//	password ──▶ enrol_totp ──────────────┐
-//	    │                                 ▼
-//	    └──────▶ mfa ──(recovery code)──▶ recovery ──▶ (session)
-//	              └──(app code)─────────────────────▶ (session)
+//	password ok ──▶ enrol_totp ──────────────┐
+//	     │                                   ▼
+//	     └────────▶ mfa ──(recovery code)──▶ recovery ──▶ (session)
+//	                 └──(app code)─────────────────────▶ (session)
 //
 // A step-up for the security page starts at mfa with the session it renews.
 const (
-	StatePassword  = "password"
 	StateMFA       = "mfa"
 	StateEnrolTOTP = "enrol_totp"
 	StateRecovery  = "recovery"
 )
 
-// flowData is a flow's step data. Secrets in it are encrypted, bound to the flow.
+// flowData is a flow's step data. It is stored encrypted as a whole, bound
+// to the flow's id, since it holds secrets: the seed being enrolled and the
+// recovery code being shown.
 type flowData struct {
-	TOTPSecret   string `json:"totp,omitempty"`     // enrolment seed, encrypted
-	RecoveryCode string `json:"recovery,omitempty"` // code to show once, encrypted
+	TOTPSecret   string `json:"totp,omitempty"`     // enrolment seed
+	RecoveryCode string `json:"recovery,omitempty"` // code to show once
 	StepUp       string `json:"stepup,omitempty"`   // session hash a step-up renews
 }
 
@@ -99,11 +101,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// StartFlow begins a sign-in that returns to returnTo when done.
-func (s *Service) StartFlow(ctx context.Context, returnTo string) (*Flow, error) {
-	return s.newFlow(ctx, StatePassword, "", returnTo, flowData{})
-}
-
 func (s *Service) newFlow(ctx context.Context, state, accountID, returnTo string, d flowData) (*Flow, error) {
 	now := s.Now()
 	token := secret.Token(32)
@@ -161,14 +158,12 @@ func windowEnd(now time.Time, w time.Duration) time.Time {
 	return time.UnixMilli(start + w.Milliseconds()).UTC()
 }
 
-// Password checks the email and password of a flow at StatePassword and
-// moves it on: to enrolment when the account has no second factor, to the
-// second factor otherwise. An unknown address and a wrong password fail the
-// same way and take the same time.
-func (s *Service) Password(ctx context.Context, f *Flow, email, password string, c Client) error {
-	if f.State != StatePassword {
-		return ErrWrongStep
-	}
+// Password checks an email and password and, when they are right, starts
+// the sign-in flow that returns to returnTo: at enrolment when the account has
+// no second factor, at the second factor otherwise. An unknown address and a
+// wrong password fail the same way and take the same time; a failure stores
+// no flow.
+func (s *Service) Password(ctx context.Context, email, password, returnTo string, c Client) (*Flow, error) {
 	now := s.Now()
 	w := s.Config.PasswordWindow.Duration
 	norm, emailErr := account.NormalizeEmail(email)
@@ -180,11 +175,11 @@ func (s *Service) Password(ctx context.Context, f *Flow, email, password string,
 	for key, max := range map[string]int{keyAcct: s.Config.PasswordFailuresPerAccount, keyIP: s.Config.PasswordFailuresPerClient} {
 		n, err := s.Store.Hit(ctx, key, w, now, 0)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if n >= max {
 			s.audit(ctx, "", "signin.password", "throttled", c, "")
-			return &LockedError{Until: windowEnd(now, w), Password: true}
+			return nil, &LockedError{Until: windowEnd(now, w), Password: true}
 		}
 	}
 
@@ -193,7 +188,7 @@ func (s *Service) Password(ctx context.Context, f *Flow, email, password string,
 	if emailErr == nil {
 		acct, err := s.Store.AccountByEmail(ctx, norm)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+			return nil, err
 		}
 		if acct != nil {
 			a, hash = acct, acct.PasswordHash
@@ -201,12 +196,12 @@ func (s *Service) Password(ctx context.Context, f *Flow, email, password string,
 	}
 	ok, rehash, err := s.Hasher.Verify(ctx, hash, password)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !ok {
 		for _, key := range []string{keyAcct, keyIP} {
 			if _, err := s.Store.Hit(ctx, key, w, now, 1); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		id := ""
@@ -214,29 +209,37 @@ func (s *Service) Password(ctx context.Context, f *Flow, email, password string,
 			id = a.ID
 		}
 		s.audit(ctx, id, "signin.password", "fail", c, "")
-		return ErrBadCredentials
+		return nil, ErrBadCredentials
 	}
 	if err := s.Store.ResetLimit(ctx, keyAcct); err != nil {
-		return err
+		return nil, err
 	}
 	if rehash {
-		if h, err := s.Hasher.Hash(ctx, password); err == nil {
-			_ = s.Store.SetPasswordHash(ctx, a.ID, h)
-		}
+		s.rehash(ctx, a.ID, password)
 	}
 	s.audit(ctx, a.ID, "signin.password", "ok", c, "")
 
-	f.AccountID = a.ID
 	factors, err := s.Store.FactorsOf(ctx, a.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// A recovery code alone is no second factor: enrol one (manual IX).
 	if len(factors) == 0 {
-		f.data.TOTPSecret = s.Keys.Encrypt(mfa.NewTOTPSecret(), f.IDHash)
-		return s.advance(ctx, f, StateEnrolTOTP)
+		return s.newFlow(ctx, StateEnrolTOTP, a.ID, returnTo, flowData{TOTPSecret: mfa.NewTOTPSecret()})
 	}
-	return s.advance(ctx, f, StateMFA)
+	return s.newFlow(ctx, StateMFA, a.ID, returnTo, flowData{})
+}
+
+// rehash upgrades a password hash made with older parameters. A failure only
+// postpones the upgrade to the next sign-in.
+func (s *Service) rehash(ctx context.Context, accountID, password string) {
+	h, err := s.Hasher.Hash(ctx, password)
+	if err == nil {
+		err = s.Store.SetPasswordHash(ctx, accountID, h)
+	}
+	if err != nil {
+		s.Log.Warn("password rehash failed", "account", accountID, "err", err)
+	}
 }
 
 // Enrolment is what the enrolment screen shows.
@@ -254,10 +257,7 @@ func (s *Service) Enrolment(ctx context.Context, f *Flow) (*Enrolment, error) {
 	if err != nil {
 		return nil, err
 	}
-	seed, err := s.Keys.Decrypt(f.data.TOTPSecret, f.IDHash)
-	if err != nil {
-		return nil, err
-	}
+	seed := f.data.TOTPSecret
 	return &Enrolment{Secret: seed, URI: mfa.TOTPURI(s.Config.Issuer, a.Email, seed)}, nil
 }
 
@@ -274,10 +274,7 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, f *Flow, code string, c 
 	if err := s.checkOpen(a); err != nil {
 		return err
 	}
-	seed, err := s.Keys.Decrypt(f.data.TOTPSecret, f.IDHash)
-	if err != nil {
-		return err
-	}
+	seed := f.data.TOTPSecret
 	step, err := mfa.VerifyTOTP(seed, code, s.Now(), -1)
 	if err != nil {
 		return s.failed(ctx, a, c, "mfa.enrol")
@@ -300,7 +297,7 @@ func (s *Service) toRecoveryScreen(ctx context.Context, f *Flow) error {
 		return err
 	}
 	f.data.TOTPSecret = ""
-	f.data.RecoveryCode = s.Keys.Encrypt(code, f.IDHash)
+	f.data.RecoveryCode = code
 	return s.advance(ctx, f, StateRecovery)
 }
 
@@ -332,7 +329,7 @@ func (s *Service) RecoveryCode(f *Flow) (string, error) {
 	if f.State != StateRecovery {
 		return "", ErrWrongStep
 	}
-	return s.Keys.Decrypt(f.data.RecoveryCode, f.IDHash)
+	return f.data.RecoveryCode, nil
 }
 
 // AcknowledgeRecovery accepts the recovery screen only with its box checked.

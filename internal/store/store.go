@@ -137,7 +137,8 @@ type Factors interface {
 // Sessions stores signed-in browsers.
 type Sessions interface {
 	CreateSession(ctx context.Context, s *Session) error
-	SessionByHash(ctx context.Context, idHash string) (*Session, error) // ErrNotFound when missing or expired
+	// SessionByHash returns ErrNotFound when missing; the caller checks ExpiresAt.
+	SessionByHash(ctx context.Context, idHash string) (*Session, error)
 	DeleteSession(ctx context.Context, idHash string) error
 	// RotateSession replaces the session oldHash by s (a new id), in one step.
 	RotateSession(ctx context.Context, oldHash string, s *Session) error

@@ -16,7 +16,6 @@ const (
 
 // stateURL is the page of each sign-in state.
 var stateURL = map[string]string{
-	portal.StatePassword:  "/login",
 	portal.StateMFA:       "/login/code",
 	portal.StateEnrolTOTP: "/enrol",
 	portal.StateRecovery:  "/recovery-code",

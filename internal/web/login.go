@@ -19,9 +19,10 @@ var loginNotices = map[string]struct {
 	"wrong_step": {"login.wrong_step", true},
 }
 
-type loginData struct{ Email string }
+type loginData struct{ Email, Next string }
 
-// loginPage is manual step I: it starts a fresh sign-in.
+// loginPage is manual step I. It stores nothing: the sign-in flow starts
+// when the form is sent, so an open login page never expires.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	next := safeReturn(r.URL.Query().Get("next"))
 	si, err := s.signedIn(r)
@@ -33,14 +34,8 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	f, err := s.svc.StartFlow(r.Context(), next)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	s.setFlow(w, f)
 	v := s.view(r, "login.title")
-	v.Data = loginData{}
+	v.Data = loginData{Next: next}
 	if n, ok := loginNotices[r.URL.Query().Get("e")]; ok {
 		if n.error {
 			v.Error = s.t(r, n.key)
@@ -55,14 +50,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !s.form(w, r) {
 		return
 	}
-	f := s.flow(w, r, portal.StatePassword)
-	if f == nil {
-		return
-	}
 	email, password := strings.TrimSpace(r.PostForm.Get("email")), r.PostForm.Get("password")
+	next := safeReturn(r.PostForm.Get("next"))
 	again := func(status int, msg string) {
 		v := s.view(r, "login.title")
-		v.Data = loginData{Email: email}
+		v.Data = loginData{Email: email, Next: next}
 		v.Error = msg
 		s.render(w, r, status, "login", v)
 	}
@@ -70,7 +62,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, s.t(r, "login.missing"))
 		return
 	}
-	err := s.svc.Password(r.Context(), f, email, password, client(r))
+	f, err := s.svc.Password(r.Context(), email, password, next, client(r))
 	var locked *portal.LockedError
 	switch {
 	case err == nil:

@@ -1,7 +1,10 @@
 package sqlstore
 
 import (
+	"bytes"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -58,7 +61,7 @@ func TestTwoOpeners(t *testing.T) {
 	if ok, err := server.HasRecoveryCode(ctx, "acc-1"); err != nil || ok {
 		t.Errorf("server sees recovery code after the CLI's reset: %v, %v", ok, err)
 	}
-	if _, err := server.SessionByHash(ctx, "s-1"); err != store.ErrNotFound {
+	if _, err := server.SessionByHash(ctx, "s-1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("server sees session after the CLI's reset: %v", err)
 	}
 	evs, err := server.AuditOf(ctx, "acc-1", 10)
@@ -192,5 +195,48 @@ func TestPathNeedsEscaping(t *testing.T) {
 	db.Close()
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("database not created at %q: %v", path, err)
+	}
+}
+
+// TestOtherProcess runs writers in child processes (this test binary again)
+// beside one in this process, as a server and CLI commands would be.
+func TestOtherProcess(t *testing.T) {
+	if path := os.Getenv("SQLSTORE_CHILD_DB"); path != "" {
+		db := openTemp(t, path)
+		defer db.Close()
+		for range 50 {
+			if _, err := db.Hit(t.Context(), "k", time.Minute, t0, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	path := filepath.Join(t.TempDir(), "tobira.db")
+	server := openTemp(t, path)
+	defer server.Close()
+
+	var cmds []*exec.Cmd
+	outs := make([]bytes.Buffer, 2)
+	for i := range outs {
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestOtherProcess$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "SQLSTORE_CHILD_DB="+path)
+		cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for range 50 {
+		if _, err := server.Hit(t.Context(), "k", time.Minute, t0, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("child process: %v\n%s", err, outs[i].String())
+		}
+	}
+	if n, err := server.Hit(t.Context(), "k", time.Minute, t0, 0); err != nil || n != 150 {
+		t.Errorf("after 150 hits from three processes: %d, %v", n, err)
 	}
 }
