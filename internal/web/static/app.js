@@ -33,18 +33,35 @@ document.addEventListener("DOMContentLoaded", () => {
       close.addEventListener("click", () => dialog.close());
     }
   }
-  // The account menu opens on hover and focus by CSS; a tap toggles it.
+  // The account menu opens on hover and focus by CSS; a tap toggles it and
+  // Escape dismisses it until the pointer or focus leaves.
   for (const menu of document.querySelectorAll("[data-account-menu]")) {
     const button = menu.querySelector("[data-account-button]");
     const set = (open) => {
       menu.classList.toggle("open", open);
       button.setAttribute("aria-expanded", String(open));
     };
-    button.addEventListener("click", () => set(!menu.classList.contains("open")));
+    button.addEventListener("click", () => {
+      const open = menu.classList.contains("dismissed") || !menu.classList.contains("open");
+      menu.classList.remove("dismissed");
+      set(open);
+    });
     menu.addEventListener("mouseenter", () => button.setAttribute("aria-expanded", "true"));
-    menu.addEventListener("mouseleave", () => { if (!menu.classList.contains("open")) button.setAttribute("aria-expanded", "false"); });
-    menu.addEventListener("focusin", () => button.setAttribute("aria-expanded", "true"));
-    menu.addEventListener("focusout", (ev) => { if (!menu.contains(ev.relatedTarget)) set(false); });
-    document.addEventListener("keydown", (ev) => { if (ev.key === "Escape") { set(false); } });
+    menu.addEventListener("mouseleave", () => {
+      menu.classList.remove("dismissed");
+      if (!menu.classList.contains("open") && !menu.contains(document.activeElement)) button.setAttribute("aria-expanded", "false");
+    });
+    menu.addEventListener("focusin", () => {
+      if (!menu.classList.contains("dismissed")) button.setAttribute("aria-expanded", "true");
+    });
+    menu.addEventListener("focusout", (ev) => {
+      if (!menu.contains(ev.relatedTarget)) { menu.classList.remove("dismissed"); set(false); }
+    });
+    menu.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Escape") return;
+      set(false);
+      menu.classList.add("dismissed");
+      button.focus();
+    });
   }
 });
