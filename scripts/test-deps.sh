@@ -9,7 +9,7 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v oathtool >/dev/null 2>&1 || need+=(oathtool)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
-fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || need+=(fonts-noto-cjk)
+case "$(fc-list : family 2>/dev/null)" in *"Noto Sans CJK"*) ;; *) need+=(fonts-noto-cjk) ;; esac
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "test-deps: installing ${need[*]}"

@@ -98,9 +98,21 @@ func (m *Main) flags(name string) flags {
 	}
 }
 
+// demoURLFile, in a data folder, holds where the demo last listened.
+const demoURLFile = "demo-url"
+
+// mode says which kind of command loads the configuration.
+type mode int
+
+const (
+	modeDemo     mode = iota // keeps its own secret key in the data folder
+	modeServe                // takes everything from config and environment
+	modeOperator             // links point where the demo listens, unless configured
+)
+
 // load builds the configuration: defaults, the config file, the environment,
-// then the flags. A demo data folder keeps its own secret key.
-func (m *Main) load(f flags, demo bool) (config.Config, error) {
+// then the flags.
+func (m *Main) load(f flags, md mode) (config.Config, error) {
 	cfg := config.Default()
 	if env := m.Getenv("TOBIRA_DATA"); env != "" {
 		cfg.DataDir = env
@@ -129,15 +141,18 @@ func (m *Main) load(f flags, demo bool) (config.Config, error) {
 	}
 	if cfg.SecretKey == "" && cfg.SecretKeyFile == "" {
 		cfg.SecretKeyFile = filepath.Join(cfg.DataDir, "secret.key")
-		if demo {
+		if md == modeDemo {
 			if err := ensureKeyFile(cfg.SecretKeyFile); err != nil {
 				return cfg, err
 			}
 		}
 	}
-	// Operator commands print links to the portal the demo last served.
-	if b, err := os.ReadFile(filepath.Join(cfg.DataDir, "base-url")); err == nil && m.Getenv("TOBIRA_BASE_URL") == "" {
-		cfg.BaseURL = strings.TrimSpace(string(b))
+	// Operator commands print links to the portal the demo last served,
+	// unless a base URL is configured.
+	if md == modeOperator && cfg.BaseURL == config.Default().BaseURL {
+		if b, err := os.ReadFile(filepath.Join(cfg.DataDir, demoURLFile)); err == nil {
+			cfg.BaseURL = strings.TrimSpace(string(b))
+		}
 	}
 	return cfg, cfg.Validate()
 }
@@ -177,7 +192,7 @@ func (m *Main) migrate(args []string) error {
 	if err := f.Parse(args); err != nil {
 		return errUsage
 	}
-	cfg, err := m.load(f, false)
+	cfg, err := m.load(f, modeOperator)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,11 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	if err := f.Parse(args); err != nil {
 		return errUsage
 	}
-	cfg, err := m.load(f, demo)
+	md := modeServe
+	if demo {
+		md = modeDemo
+	}
+	cfg, err := m.load(f, md)
 	if err != nil {
 		return err
 	}
@@ -39,7 +43,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	if demo {
 		// The demo is reached where it listens (port 0 picks a free port).
 		cfg.BaseURL = "http://" + ln.Addr().String()
-		if err := os.WriteFile(filepath.Join(cfg.DataDir, "base-url"), []byte(cfg.BaseURL+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(cfg.DataDir, demoURLFile), []byte(cfg.BaseURL+"\n"), 0o600); err != nil {
 			return err
 		}
 	}

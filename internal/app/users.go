@@ -47,7 +47,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stderr, "--name is required")
 		return errUsage
 	}
-	cfg, err := m.load(f, false)
+	cfg, err := m.load(f, modeOperator)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -42,8 +43,14 @@ func NewTOTPSecret() string {
 // Google Authenticator documents: label "Issuer:account", issuer repeated.
 func TOTPURI(issuer, account, secret string) string {
 	return "otpauth://totp/" + url.PathEscape(issuer) + ":" + url.PathEscape(account) +
-		"?secret=" + secret + "&issuer=" + url.PathEscape(issuer) +
+		"?secret=" + secret + "&issuer=" + queryEscape(issuer) +
 		"&algorithm=SHA1&digits=6&period=30"
+}
+
+// queryEscape escapes a query value with %20 for spaces, which every
+// authenticator app reads, where "+" is not read as a space by all of them.
+func queryEscape(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
 // Step is the TOTP time step that contains t.

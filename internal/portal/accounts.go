@@ -61,7 +61,16 @@ func (s *Service) CheckActivation(ctx context.Context, token string) (*store.Acc
 	if err != nil {
 		return nil, err
 	}
-	return s.Store.AccountByID(ctx, t.AccountID)
+	a, err := s.Store.AccountByID(ctx, t.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	// A link only sets the first password: once one is set, every other
+	// activation link of the account is dead.
+	if a.PasswordHash != "" {
+		return nil, ErrTokenInvalid
+	}
+	return a, nil
 }
 
 // Activate spends the link and sets the first password.

@@ -42,94 +42,100 @@ func (s *Service) Methods(ctx context.Context, accountID string) ([]Method, erro
 	return ms, nil
 }
 
-// checkOpen refuses a second-factor attempt while the account's step is closed.
-func (s *Service) checkOpen(a *store.Account) error {
-	if mfa.Locked(a.MFALockedUntil, s.Now()) {
-		return &LockedError{Until: a.MFALockedUntil}
+// charge counts a second-factor attempt before its code is checked, so that
+// guesses sent in parallel cannot outrun the lock; a right code then clears
+// the count. It refuses with *LockedError while the step is closed.
+func (s *Service) charge(ctx context.Context, a *store.Account, c Client, action string) (*store.Account, error) {
+	now := s.Now()
+	charged, err := s.Store.ChargeMFAAttempt(ctx, a.ID, now, func(n int) time.Time { return mfa.LockUntil(n, now) })
+	if errors.Is(err, store.ErrLocked) {
+		s.audit(ctx, a.ID, action, "refused", c, "")
+		return nil, &LockedError{Until: charged.MFALockedUntil}
 	}
-	return nil
+	return charged, err
 }
 
-// failed counts a wrong code and returns the error to show: the step may have
-// just closed.
-func (s *Service) failed(ctx context.Context, a *store.Account, c Client, action string) error {
-	now := s.Now()
-	upd, err := s.Store.RecordMFAFailure(ctx, a.ID, func(n int) time.Time { return mfa.LockUntil(n, now) })
-	if err != nil {
-		return err
+// wrong answers a wrong code: the attempt was counted already, and may have
+// just closed the step.
+func (s *Service) wrong(ctx context.Context, charged *store.Account, c Client, action string) error {
+	if mfa.Locked(charged.MFALockedUntil, s.Now()) {
+		s.audit(ctx, charged.ID, action, "locked", c, "")
+		s.Log.Warn("second factor step closed", "account", charged.ID, "failures", charged.MFAFailures, "until", charged.MFALockedUntil)
+		return &LockedError{Until: charged.MFALockedUntil}
 	}
-	if mfa.Locked(upd.MFALockedUntil, now) {
-		s.audit(ctx, a.ID, action, "locked", c, "")
-		s.Log.Warn("second factor step closed", "account", a.ID, "failures", upd.MFAFailures, "until", upd.MFALockedUntil)
-		return &LockedError{Until: upd.MFALockedUntil}
-	}
-	s.audit(ctx, a.ID, action, "fail", c, "")
+	s.audit(ctx, charged.ID, action, "fail", c, "")
 	return ErrWrongCode
 }
 
-func (s *Service) succeeded(ctx context.Context, a *store.Account, c Client, action string) error {
-	s.audit(ctx, a.ID, action, "ok", c, "")
-	if a.MFAFailures == 0 {
-		return nil
+// right answers a right code: the count of wrong ones starts over.
+func (s *Service) right(ctx context.Context, charged *store.Account, c Client, action string) error {
+	s.audit(ctx, charged.ID, action, "ok", c, "")
+	return s.Store.ClearMFAFailures(ctx, charged.ID)
+}
+
+// totpFactor returns the account's authenticator app; ErrNoSuchMethod when it
+// has none.
+func (s *Service) totpFactor(ctx context.Context, accountID string) (*store.Factor, error) {
+	fs, err := s.Store.FactorsOf(ctx, accountID)
+	if err != nil {
+		return nil, err
 	}
-	return s.Store.ClearMFAFailures(ctx, a.ID)
+	for _, f := range fs {
+		if f.Kind == store.FactorTOTP {
+			return &f, nil
+		}
+	}
+	return nil, ErrNoSuchMethod
 }
 
 // VerifyTOTP checks an authenticator code for the account's enrolled app and
 // records its step so it is never accepted again.
 func (s *Service) VerifyTOTP(ctx context.Context, a *store.Account, code string, c Client) error {
-	if err := s.checkOpen(a); err != nil {
-		return err
-	}
-	fs, err := s.Store.FactorsOf(ctx, a.ID)
+	f, err := s.totpFactor(ctx, a.ID)
 	if err != nil {
 		return err
 	}
-	for _, f := range fs {
-		if f.Kind != store.FactorTOTP {
-			continue
-		}
-		seed, err := s.Keys.Decrypt(f.Secret, f.AccountID)
-		if err != nil {
-			return err
-		}
-		step, err := mfa.VerifyTOTP(seed, code, s.Now(), f.LastStep)
-		if err != nil {
-			continue
-		}
-		// The conditional update settles a race between two requests with
-		// the same code: only one advances the step.
-		if err := s.Store.AdvanceTOTPStep(ctx, f.ID, step); errors.Is(err, store.ErrStale) {
-			continue
-		} else if err != nil {
-			return err
-		}
-		return s.succeeded(ctx, a, c, "mfa.totp")
+	seed, err := s.Keys.Decrypt(f.Secret, f.AccountID)
+	if err != nil {
+		return err
 	}
-	if len(fs) == 0 {
-		return ErrNoSuchMethod
+	charged, err := s.charge(ctx, a, c, "mfa.totp")
+	if err != nil {
+		return err
 	}
-	return s.failed(ctx, a, c, "mfa.totp")
+	step, err := mfa.VerifyTOTP(seed, code, s.Now(), f.LastStep)
+	if err != nil {
+		return s.wrong(ctx, charged, c, "mfa.totp")
+	}
+	// The conditional update settles a race between two requests with the
+	// same code: only one advances the step, the other is a replay.
+	if err := s.Store.AdvanceTOTPStep(ctx, f.ID, step); errors.Is(err, store.ErrStale) {
+		return s.wrong(ctx, charged, c, "mfa.totp")
+	} else if err != nil {
+		return err
+	}
+	return s.right(ctx, charged, c, "mfa.totp")
 }
 
 // SpendRecoveryCode checks and spends the recovery code; the caller must then
 // issue a new one with NewRecoveryCode and show it.
 func (s *Service) SpendRecoveryCode(ctx context.Context, a *store.Account, code string, c Client) error {
-	if err := s.checkOpen(a); err != nil {
+	charged, err := s.charge(ctx, a, c, "mfa.recovery")
+	if err != nil {
 		return err
 	}
 	norm := mfa.NormalizeRecoveryCode(code)
 	if norm == "" {
-		return s.failed(ctx, a, c, "mfa.recovery")
+		return s.wrong(ctx, charged, c, "mfa.recovery")
 	}
-	err := s.Store.SpendRecoveryCode(ctx, a.ID, hashRecovery(a.ID, norm))
+	err = s.Store.SpendRecoveryCode(ctx, a.ID, hashRecovery(a.ID, norm))
 	if errors.Is(err, store.ErrNotFound) {
-		return s.failed(ctx, a, c, "mfa.recovery")
+		return s.wrong(ctx, charged, c, "mfa.recovery")
 	}
 	if err != nil {
 		return err
 	}
-	return s.succeeded(ctx, a, c, "mfa.recovery")
+	return s.right(ctx, charged, c, "mfa.recovery")
 }
 
 // NewRecoveryCode replaces the account's recovery code and returns the new

@@ -55,6 +55,7 @@ var (
 	ErrBadFlowCookie   = errors.New("portal: flow cookie not valid for its step")
 	ErrNoSuchMethod    = errors.New("portal: method not enrolled")
 	ErrTokenInvalid    = errors.New("portal: link invalid, used or expired")
+	ErrAlreadyEnrolled = errors.New("portal: a second factor of this kind is enrolled already")
 )
 
 // LockedError says a step is closed until a time.

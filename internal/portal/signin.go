@@ -43,6 +43,9 @@ type Flow struct {
 	store.Flow
 	Token string
 	data  flowData
+	// verified is set when this request checked a second factor, so Finish
+	// never issues a session for an unchecked flow at StateMFA.
+	verified bool
 }
 
 // IsStepUp reports whether the flow renews a session rather than starting one.
@@ -172,15 +175,23 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 	}
 	keyAcct := "pw:email:" + secret.Hash(norm)
 	keyIP := "pw:ip:" + c.IP
-	for key, max := range map[string]int{keyAcct: s.Config.PasswordFailuresPerAccount, keyIP: s.Config.PasswordFailuresPerClient} {
-		n, err := s.Store.Hit(ctx, key, w, now, 0)
+	// Each attempt is counted before the password is checked, so guesses sent
+	// in parallel cannot all pass the limit before any is counted; a right
+	// password gives its count back.
+	throttled := false
+	for _, l := range []struct {
+		key string
+		max int
+	}{{keyAcct, s.Config.PasswordFailuresPerAccount}, {keyIP, s.Config.PasswordFailuresPerClient}} {
+		n, err := s.Store.Hit(ctx, l.key, w, now, 1)
 		if err != nil {
 			return nil, err
 		}
-		if n >= max {
-			s.audit(ctx, "", "signin.password", "throttled", c, "")
-			return nil, &LockedError{Until: windowEnd(now, w), Password: true}
-		}
+		throttled = throttled || n > l.max
+	}
+	if throttled {
+		s.audit(ctx, "", "signin.password", "throttled", c, "")
+		return nil, &LockedError{Until: windowEnd(now, w), Password: true}
 	}
 
 	var a *store.Account
@@ -199,11 +210,6 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 		return nil, err
 	}
 	if !ok {
-		for _, key := range []string{keyAcct, keyIP} {
-			if _, err := s.Store.Hit(ctx, key, w, now, 1); err != nil {
-				return nil, err
-			}
-		}
 		id := ""
 		if a != nil {
 			id = a.ID
@@ -212,6 +218,9 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 		return nil, ErrBadCredentials
 	}
 	if err := s.Store.ResetLimit(ctx, keyAcct); err != nil {
+		return nil, err
+	}
+	if _, err := s.Store.Hit(ctx, keyIP, w, now, -1); err != nil {
 		return nil, err
 	}
 	if rehash {
@@ -271,21 +280,29 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, f *Flow, code string, c 
 	if err != nil {
 		return err
 	}
-	if err := s.checkOpen(a); err != nil {
+	charged, err := s.charge(ctx, a, c, "mfa.enrol")
+	if err != nil {
 		return err
 	}
 	seed := f.data.TOTPSecret
 	step, err := mfa.VerifyTOTP(seed, code, s.Now(), -1)
 	if err != nil {
-		return s.failed(ctx, a, c, "mfa.enrol")
+		return s.wrong(ctx, charged, c, "mfa.enrol")
 	}
-	if err := s.Store.AddFactor(ctx, &store.Factor{
+	// One app per account: a second tab's enrolment, or one made after the
+	// flow began, is refused rather than adding an app the customer may not
+	// know of.
+	err = s.Store.AddFactor(ctx, &store.Factor{
 		ID: secret.ID(), AccountID: a.ID, Kind: store.FactorTOTP,
 		Secret: s.Keys.Encrypt(seed, a.ID), LastStep: step, CreatedAt: s.Now(),
-	}); err != nil {
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return ErrAlreadyEnrolled
+	}
+	if err != nil {
 		return err
 	}
-	if err := s.succeeded(ctx, a, c, "mfa.enrol"); err != nil {
+	if err := s.right(ctx, charged, c, "mfa.enrol"); err != nil {
 		return err
 	}
 	return s.toRecoveryScreen(ctx, f)
@@ -314,7 +331,11 @@ func (s *Service) SecondFactor(ctx context.Context, f *Flow, m Method, code stri
 	}
 	switch m {
 	case MethodTOTP:
-		return s.VerifyTOTP(ctx, a, code, c)
+		if err := s.VerifyTOTP(ctx, a, code, c); err != nil {
+			return err
+		}
+		f.verified = true
+		return nil
 	case MethodRecovery:
 		if err := s.SpendRecoveryCode(ctx, a, code, c); err != nil {
 			return err
@@ -347,7 +368,8 @@ func (s *Service) AcknowledgeRecovery(f *Flow, recorded bool) error {
 // of a new session: the one the browser had (oldSession, a cookie value, may
 // be empty) is replaced, so a session id never survives a sign-in or step-up.
 func (s *Service) Finish(ctx context.Context, f *Flow, oldSession string, c Client) (string, error) {
-	if f.State != StateMFA && f.State != StateRecovery {
+	// The recovery screen is reached only through a checked factor.
+	if f.State != StateRecovery && !(f.State == StateMFA && f.verified) {
 		return "", ErrWrongStep
 	}
 	// Deleting the flow first makes Finish single-use: a second request with

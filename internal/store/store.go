@@ -16,6 +16,9 @@ var (
 	// ErrStale means a conditional update lost: the row changed since it was read
 	// (a TOTP step already accepted, a one-time token already used, a flow moved on).
 	ErrStale = errors.New("store: stale")
+	// ErrLocked means the account's second-factor step is closed; the account
+	// returned with it says until when.
+	ErrLocked = errors.New("store: locked")
 )
 
 // Account is a customer.
@@ -108,10 +111,13 @@ type Accounts interface {
 	AccountByEmail(ctx context.Context, email string) (*Account, error)
 	ListAccounts(ctx context.Context) ([]Account, error)
 	SetPasswordHash(ctx context.Context, accountID, hash string) error
-	// RecordMFAFailure counts one wrong code and, through lock, decides from
-	// the new count whether and until when the step closes. It returns the
-	// updated account.
-	RecordMFAFailure(ctx context.Context, accountID string, lock func(failures int) time.Time) (*Account, error)
+	// ChargeMFAAttempt counts a second-factor attempt before its code is
+	// checked, so that parallel guesses cannot outrun the lock. In one
+	// transaction it refuses with ErrLocked (and the account) while the step is
+	// closed at now; otherwise it adds one to the failures, closes the step until
+	// lock(newCount) when that is later than any current lock, and returns the
+	// updated account. A right code then calls ClearMFAFailures.
+	ChargeMFAAttempt(ctx context.Context, accountID string, now time.Time, lock func(failures int) time.Time) (*Account, error)
 	ClearMFAFailures(ctx context.Context, accountID string) error
 }
 
@@ -169,7 +175,8 @@ type Tokens interface {
 // Limits counts events in fixed windows, shared by every node.
 type Limits interface {
 	// Hit adds n to the counter of key in the window that contains now and
-	// returns the new count; n = 0 only reads it.
+	// returns the new count; n = 0 only reads it, and a negative n gives back
+	// what was counted (never below zero).
 	Hit(ctx context.Context, key string, window time.Duration, now time.Time, n int) (int, error)
 	// ResetLimit drops the counter of key.
 	ResetLimit(ctx context.Context, key string) error

@@ -89,6 +89,9 @@ func (s *Server) flowError(w http.ResponseWriter, r *http.Request, err error) {
 		http.Redirect(w, r, "/login?e=expired", http.StatusSeeOther)
 	case errors.Is(err, portal.ErrWrongStep), errors.Is(err, portal.ErrNoSuchMethod):
 		s.fail(w, r, http.StatusConflict, "login.wrong_step")
+	case errors.Is(err, portal.ErrAlreadyEnrolled):
+		s.setCookie(w, flowCookie, "", -1)
+		s.fail(w, r, http.StatusConflict, "enrol.already")
 	default:
 		s.internal(w, r, err)
 	}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/tobira/tobira/internal/store"
@@ -65,26 +66,34 @@ func (db *DB) SetPasswordHash(ctx context.Context, accountID, hash string) error
 	return db.fail("set password hash", err)
 }
 
-// RecordMFAFailure counts one wrong code in a single write transaction, so
-// concurrent failures each see, and are counted with, a distinct count.
-func (db *DB) RecordMFAFailure(ctx context.Context, accountID string, lock func(failures int) time.Time) (*store.Account, error) {
+// ChargeMFAAttempt reads and updates the account in one write transaction
+// (SQLite's BEGIN IMMEDIATE serialises them; PostgreSQL will need SELECT ...
+// FOR UPDATE), so concurrent attempts each see a distinct count and none
+// slips past a lock another has just set.
+func (db *DB) ChargeMFAAttempt(ctx context.Context, accountID string, now time.Time, lock func(failures int) time.Time) (*store.Account, error) {
 	var a *store.Account
 	err := db.inTx(ctx, func(c conn) error {
-		var failures int
-		err := c.queryRow(ctx, `UPDATE accounts SET mfa_failures = mfa_failures + 1 WHERE id = ? RETURNING mfa_failures`,
-			accountID).Scan(&failures)
+		var err error
+		a, err = scanAccount(c.queryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, accountID))
 		if err != nil {
 			return err
 		}
-		if _, err := c.exec(ctx, `UPDATE accounts SET mfa_locked_until = ? WHERE id = ?`,
-			ms(lock(failures)), accountID); err != nil {
-			return err
+		if now.Before(a.MFALockedUntil) {
+			return store.ErrLocked
 		}
-		a, err = scanAccount(c.queryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, accountID))
+		a.MFAFailures++
+		if until := lock(a.MFAFailures); until.After(a.MFALockedUntil) {
+			a.MFALockedUntil = until.UTC()
+		}
+		_, err = c.exec(ctx, `UPDATE accounts SET mfa_failures = ?, mfa_locked_until = ? WHERE id = ?`,
+			a.MFAFailures, ms(a.MFALockedUntil), accountID)
 		return err
 	})
+	if errors.Is(err, store.ErrLocked) {
+		return a, err
+	}
 	if err != nil {
-		return nil, db.fail("record mfa failure", err)
+		return nil, db.fail("charge mfa attempt", err)
 	}
 	return a, nil
 }

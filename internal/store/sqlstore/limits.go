@@ -21,13 +21,11 @@ func windowStart(now time.Time, window time.Duration) int64 {
 }
 
 // Hit adds n to key's counter in the window containing now and returns the
-// new count; n = 0 only reads it (0 when there is none).
+// new count; n = 0 only reads it (0 when there is none), and a negative n
+// gives back what was counted, never going below zero.
 func (db *DB) Hit(ctx context.Context, key string, window time.Duration, now time.Time, n int) (int, error) {
 	if window < time.Millisecond {
 		return 0, fmt.Errorf("sqlstore: hit %q: window %v under a millisecond", key, window)
-	}
-	if n < 0 {
-		return 0, fmt.Errorf("sqlstore: hit %q: negative n %d", key, n)
 	}
 	start := windowStart(now, window)
 	if n == 0 {
@@ -39,6 +37,20 @@ func (db *DB) Hit(ctx context.Context, key string, window time.Duration, now tim
 		return count, db.fail("hit", err)
 	}
 	var count int
+	if n < 0 {
+		err := db.inTx(ctx, func(c conn) error {
+			if _, err := c.exec(ctx, `UPDATE limits SET count = CASE WHEN count > ? THEN count - ? ELSE 0 END
+				WHERE key = ? AND window_start = ?`, -n, -n, key, start); err != nil {
+				return err
+			}
+			err := c.queryRow(ctx, `SELECT count FROM limits WHERE key = ? AND window_start = ?`, key, start).Scan(&count)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			return err
+		})
+		return count, db.fail("hit", err)
+	}
 	err := db.inTx(ctx, func(c conn) error {
 		// limits.count, qualified: PostgreSQL calls a bare count ambiguous here.
 		if _, err := c.exec(ctx, `INSERT INTO limits (key, window_start, count) VALUES (?, ?, ?)

@@ -265,7 +265,7 @@ var accountTests = []test{
 		}
 		wantErr(t, "SetPasswordHash of unknown account", s.SetPasswordHash(ctx, "nobody", "h"), store.ErrNotFound)
 	}},
-	{"RecordMFAFailure", func(t *testing.T, s store.Store) {
+	{"ChargeMFAAttempt", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		a := newAccount(t, s, "acc-1")
 		var seen []int
@@ -284,31 +284,42 @@ var accountTests = []test{
 			{2, time.Time{}},
 			{3, t0.Add(15 * time.Minute)},
 		} {
-			got, err := s.RecordMFAFailure(ctx, a.ID, lock)
+			got, err := s.ChargeMFAAttempt(ctx, a.ID, t0, lock)
 			must(t, err)
 			a.MFAFailures, a.MFALockedUntil = want.failures, want.locked
-			same(t, "RecordMFAFailure result", *got, *a, normAccount)
+			same(t, "ChargeMFAAttempt result", *got, *a, normAccount)
 			stored, err := s.AccountByID(ctx, a.ID)
 			must(t, err)
-			same(t, "account after RecordMFAFailure", *stored, *a, normAccount)
+			same(t, "account after ChargeMFAAttempt", *stored, *a, normAccount)
 		}
 		if !slices.Equal(seen, []int{1, 2, 3}) {
 			t.Errorf("lock saw %v, want [1 2 3]", seen)
 		}
-		_, err := s.RecordMFAFailure(ctx, "nobody", lock)
-		wantErr(t, "RecordMFAFailure of unknown account", err, store.ErrNotFound)
+		// While closed: refused, uncounted, and the account says until when.
+		got, err := s.ChargeMFAAttempt(ctx, a.ID, t0.Add(15*time.Minute-time.Millisecond), lock)
+		wantErr(t, "ChargeMFAAttempt while locked", err, store.ErrLocked)
+		if got == nil || !got.MFALockedUntil.Equal(t0.Add(15*time.Minute)) || got.MFAFailures != 3 {
+			t.Errorf("ChargeMFAAttempt while locked returned %+v, want the account locked until t0+15m with 3 failures", got)
+		}
+		// Once open again it counts; an earlier lock from lock() never
+		// shortens the current one.
+		got, err = s.ChargeMFAAttempt(ctx, a.ID, t0.Add(15*time.Minute), func(int) time.Time { return t0 })
+		must(t, err)
+		if got.MFAFailures != 4 || !got.MFALockedUntil.Equal(t0.Add(15*time.Minute)) {
+			t.Errorf("after the lock: %d failures until %v, want 4 until t0+15m", got.MFAFailures, got.MFALockedUntil)
+		}
+		_, err = s.ChargeMFAAttempt(ctx, "nobody", t0, lock)
+		wantErr(t, "ChargeMFAAttempt of unknown account", err, store.ErrNotFound)
 	}},
-	{"RecordMFAFailureConcurrent", func(t *testing.T, s store.Store) {
+	{"ChargeMFAAttemptConcurrent", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		a := newAccount(t, s, "acc-1")
 		const each = 5
-		// lock maps every count to its own instant, so the stored lock shows
-		// which count it was decided from.
-		lock := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+		never := func(int) time.Time { return time.Time{} }
 		got := make([][]*store.Account, racers)
 		errs := race(func(i int) error {
 			for range each {
-				acc, err := s.RecordMFAFailure(ctx, a.ID, lock)
+				acc, err := s.ChargeMFAAttempt(ctx, a.ID, t0, never)
 				if err != nil {
 					return err
 				}
@@ -323,9 +334,6 @@ var accountTests = []test{
 			}
 			for _, acc := range got[i] {
 				counts[acc.MFAFailures]++
-				if want := lock(acc.MFAFailures); !acc.MFALockedUntil.Equal(want) {
-					t.Errorf("count %d returned locked until %v, want %v", acc.MFAFailures, acc.MFALockedUntil, want)
-				}
 			}
 		}
 		for n := 1; n <= racers*each; n++ {
@@ -339,11 +347,55 @@ var accountTests = []test{
 			t.Errorf("stored MFAFailures = %d, want %d", stored.MFAFailures, racers*each)
 		}
 	}},
+	{"ChargeMFAAttemptConcurrentLock", func(t *testing.T, s store.Store) {
+		// Parallel guesses: exactly `limit` are let through, the rest refused.
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		const limit, each = 3, 2
+		lock := func(n int) time.Time {
+			if n >= limit {
+				return t0.Add(time.Hour)
+			}
+			return time.Time{}
+		}
+		var mu sync.Mutex
+		charged, locked := 0, 0
+		errs := race(func(int) error {
+			for range each {
+				_, err := s.ChargeMFAAttempt(ctx, a.ID, t0, lock)
+				mu.Lock()
+				switch {
+				case err == nil:
+					charged++
+				case errors.Is(err, store.ErrLocked):
+					locked++
+				default:
+					mu.Unlock()
+					return err
+				}
+				mu.Unlock()
+			}
+			return nil
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("racer %d: %v", i, err)
+			}
+		}
+		if charged != limit || locked != racers*each-limit {
+			t.Errorf("charged %d and refused %d, want %d and %d", charged, locked, limit, racers*each-limit)
+		}
+	}},
 	{"ClearMFAFailures", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		a := newAccount(t, s, "acc-1")
 		for range 2 {
-			_, err := s.RecordMFAFailure(ctx, a.ID, func(int) time.Time { return t0.Add(time.Hour) })
+			_, err := s.ChargeMFAAttempt(ctx, a.ID, t0, func(n int) time.Time {
+				if n == 2 {
+					return t0.Add(time.Hour)
+				}
+				return time.Time{}
+			})
 			must(t, err)
 		}
 		must(t, s.ClearMFAFailures(ctx, a.ID))
@@ -475,7 +527,7 @@ var factorTests = []test{
 			newSession(t, s, h, a.ID, t0.Add(time.Hour))
 		}
 		newSession(t, s, "s-b", b.ID, t0.Add(time.Hour))
-		_, err := s.RecordMFAFailure(ctx, a.ID, func(int) time.Time { return t0.Add(time.Hour) })
+		_, err := s.ChargeMFAAttempt(ctx, a.ID, t0, func(int) time.Time { return t0.Add(time.Hour) })
 		must(t, err)
 
 		ev := &store.AuditEvent{At: t0, AccountID: a.ID, Actor: "operator:kim", Action: "mfa.reset", Outcome: "ok"}
@@ -858,6 +910,9 @@ var limitTests = []test{
 			{"ip:1", t0.Add(time.Minute), 1, 1},
 			{"ip:1", t0.Add(90 * time.Second), 4, 5},
 			{"ip:2", t0.Add(time.Second), 0, 1},
+			{"ip:1", t0.Add(95 * time.Second), -2, 3}, // giving back
+			{"ip:1", t0.Add(95 * time.Second), -9, 0}, // never below zero
+			{"ip:3", t0, -1, 0},                       // nothing to give back
 		} {
 			got, err := s.Hit(ctx, tc.key, time.Minute, tc.now, tc.n)
 			must(t, err)

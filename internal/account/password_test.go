@@ -1,0 +1,266 @@
+package account
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// cheap keeps tests fast; the format and logic do not depend on the cost.
+var cheap = Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+
+func TestHashVerifyRoundTrip(t *testing.T) {
+	ctx := t.Context()
+	h := NewHasher(cheap, 2)
+	for _, pw := range []string{"correct horse battery", "パスワードは長いほうがよい", strings.Repeat("x", MaxPassword), " spaces  "} {
+		phc, err := h.Hash(ctx, pw)
+		if err != nil {
+			t.Fatalf("Hash: %v", err)
+		}
+		ok, rehash, err := h.Verify(ctx, phc, pw)
+		if err != nil || !ok || rehash {
+			t.Errorf("Verify(own hash of %q) = %v, %v, %v; want true, false, nil", pw, ok, rehash, err)
+		}
+		for _, wrong := range []string{"", pw + "x", strings.ToUpper(pw), strings.TrimSpace(pw)} {
+			if wrong == pw {
+				continue
+			}
+			ok, rehash, err := h.Verify(ctx, phc, wrong)
+			if err != nil || ok || rehash {
+				t.Errorf("Verify(hash of %q, %q) = %v, %v, %v; want false, false, nil", pw, wrong, ok, rehash, err)
+			}
+		}
+	}
+}
+
+func TestHashIsSaltedPHC(t *testing.T) {
+	ctx := t.Context()
+	p := Argon2Params{MemoryKiB: 128, Time: 2, Threads: 1}
+	h := NewHasher(p, 1)
+	a, err := h.Hash(ctx, "the same password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := h.Hash(ctx, "the same password")
+	if a == b {
+		t.Fatal("two hashes of one password are equal: no random salt")
+	}
+	prefix := "$argon2id$v=19$m=128,t=2,p=1$"
+	if !strings.HasPrefix(a, prefix) {
+		t.Fatalf("hash %q does not start with %q", a, prefix)
+	}
+	re := regexp.MustCompile(`^\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`)
+	if !re.MatchString(a) {
+		t.Fatalf("hash %q is not PHC with a 16-byte salt and a 32-byte key in unpadded base64", a)
+	}
+	def := NewHasher(DefaultArgon2, 1)
+	d, _ := def.Hash(ctx, "x")
+	if !strings.HasPrefix(d, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("default hash %q does not carry OWASP's parameters", d)
+	}
+}
+
+// TestVerifyIndependentPHC builds a PHC string by hand from argon2.IDKey, as
+// another implementation would write it, and checks Verify reads each field.
+func TestVerifyIndependentPHC(t *testing.T) {
+	salt := []byte("somesalt-16bytes")
+	key := argon2.IDKey([]byte("password"), salt, 3, 96, 1, 32)
+	b64 := base64.RawStdEncoding
+	phc := fmt.Sprintf("$argon2id$v=19$m=96,t=3,p=1$%s$%s", b64.EncodeToString(salt), b64.EncodeToString(key))
+	h := NewHasher(cheap, 1)
+	ok, rehash, err := h.Verify(t.Context(), phc, "password")
+	if err != nil || !ok {
+		t.Fatalf("Verify(hand-made PHC) = %v, %v", ok, err)
+	}
+	if !rehash {
+		t.Error("other parameters than the hasher's: needsRehash = false")
+	}
+	// A 64-byte key (other implementations' choice) is read at its length.
+	key64 := argon2.IDKey([]byte("password"), salt, 1, 64, 1, 64)
+	phc64 := fmt.Sprintf("$argon2id$v=19$m=64,t=1,p=1$%s$%s", b64.EncodeToString(salt), b64.EncodeToString(key64))
+	if ok, rehash, err := h.Verify(t.Context(), phc64, "password"); err != nil || !ok || rehash {
+		t.Fatalf("Verify(64-byte key) = %v, %v, %v", ok, rehash, err)
+	}
+}
+
+func TestVerifyEmptyHashNeverMatches(t *testing.T) {
+	h := NewHasher(cheap, 1)
+	for _, pw := range []string{"", "tobira: a password nobody has", "anything at all"} {
+		ok, rehash, err := h.Verify(t.Context(), "", pw)
+		if err != nil {
+			t.Errorf("Verify(\"\", %q) err = %v, want nil (an unknown account is no error)", pw, err)
+		}
+		if ok || rehash {
+			t.Errorf("Verify(\"\", %q) = %v, %v; want false, false", pw, ok, rehash)
+		}
+	}
+}
+
+func TestVerifyMalformed(t *testing.T) {
+	ctx := t.Context()
+	h := NewHasher(cheap, 1)
+	good, err := h.Hash(ctx, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(good, "$") // "", argon2id, v=19, m=..., salt, key
+	join := func(p ...string) string { return strings.Join(p, "$") }
+	for name, phc := range map[string]string{
+		"garbage":           "not a hash",
+		"bcrypt":            "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
+		"argon2i":           join("", "argon2i", parts[2], parts[3], parts[4], parts[5]),
+		"argon2d":           join("", "argon2d", parts[2], parts[3], parts[4], parts[5]),
+		"no leading $":      strings.TrimPrefix(good, "$"),
+		"too few parts":     join("", "argon2id", parts[2], parts[3], parts[4]),
+		"too many parts":    good + "$extra",
+		"version 16":        join("", "argon2id", "v=16", parts[3], parts[4], parts[5]),
+		"version text":      join("", "argon2id", "v=x", parts[3], parts[4], parts[5]),
+		"m=0":               join("", "argon2id", parts[2], "m=0,t=1,p=1", parts[4], parts[5]),
+		"t=0":               join("", "argon2id", parts[2], "m=64,t=0,p=1", parts[4], parts[5]),
+		"p=0":               join("", "argon2id", parts[2], "m=64,t=1,p=0", parts[4], parts[5]),
+		"p too big":         join("", "argon2id", parts[2], "m=64,t=1,p=300", parts[4], parts[5]),
+		"params missing":    join("", "argon2id", parts[2], "", parts[4], parts[5]),
+		"salt not base64":   join("", "argon2id", parts[2], parts[3], "!!!!", parts[5]),
+		"salt short":        join("", "argon2id", parts[2], parts[3], "c2FsdA", parts[5]),
+		"key not base64":    join("", "argon2id", parts[2], parts[3], parts[4], "***"),
+		"key short":         join("", "argon2id", parts[2], parts[3], parts[4], "a2V5"),
+		"padded base64 key": join("", "argon2id", parts[2], parts[3], parts[4], parts[5]+"="),
+	} {
+		ok, _, err := h.Verify(ctx, phc, "pw")
+		if ok {
+			t.Errorf("%s: %q matched", name, phc)
+		}
+		if !errors.Is(err, ErrMalformedHash) {
+			t.Errorf("%s: err = %v, want ErrMalformedHash", name, err)
+		}
+	}
+}
+
+func TestVerifyNeedsRehash(t *testing.T) {
+	ctx := t.Context()
+	old := NewHasher(Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	phc, err := old.Hash(ctx, "a long passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []Argon2Params{
+		{MemoryKiB: 128, Time: 1, Threads: 1},
+		{MemoryKiB: 64, Time: 2, Threads: 1},
+		{MemoryKiB: 64, Time: 1, Threads: 2},
+	} {
+		now := NewHasher(p, 1)
+		ok, rehash, err := now.Verify(ctx, phc, "a long passphrase")
+		if err != nil || !ok || !rehash {
+			t.Errorf("params %+v: Verify(old hash) = %v, %v, %v; want true, true, nil", p, ok, rehash, err)
+		}
+		// No rehash advice for a wrong password: it would leak nothing, but
+		// a caller must never rehash what it did not verify.
+		ok, rehash, _ = now.Verify(ctx, phc, "wrong")
+		if ok || rehash {
+			t.Errorf("params %+v: wrong password gives %v, %v", p, ok, rehash)
+		}
+	}
+	same := NewHasher(Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	if _, rehash, _ := same.Verify(ctx, phc, "a long passphrase"); rehash {
+		t.Error("same parameters: needsRehash = true")
+	}
+}
+
+func TestNewHasherBound(t *testing.T) {
+	for _, tc := range []struct{ in, want int }{{-3, 1}, {0, 1}, {1, 1}, {4, 4}} {
+		if got := cap(NewHasher(cheap, tc.in).slots); got != tc.want {
+			t.Errorf("NewHasher(_, %d) allows %d at once, want %d", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestHashWaitsForASlot fills every slot, starts more Hash and Verify calls
+// than the bound, and cancels their context: none may have run, each returns
+// the context's error. Then a freed slot lets work through again.
+func TestHashWaitsForASlot(t *testing.T) {
+	const bound = 2
+	h := NewHasher(cheap, bound)
+	phc, err := h.Hash(t.Context(), "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range bound {
+		h.slots <- struct{}{} // busy: as if `bound` hashes were running
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	const callers = 3 * bound
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*callers)
+	for i := range callers {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			s, err := h.Hash(ctx, fmt.Sprint("pw", i))
+			if s != "" {
+				err = fmt.Errorf("Hash ran while every slot was taken: %q, %v", s, err)
+			}
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			ok, _, err := h.Verify(ctx, phc, "pw")
+			if ok {
+				err = fmt.Errorf("Verify ran while every slot was taken")
+			}
+			errs <- err
+		}()
+	}
+	cancel()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("caller returned %v, want context.Canceled", err)
+		}
+	}
+	if n := len(h.slots); n != bound {
+		t.Fatalf("cancelled callers changed the slots: %d in use, want %d", n, bound)
+	}
+
+	<-h.slots // one hash finishes
+	if _, err := h.Hash(t.Context(), "pw"); err != nil {
+		t.Fatalf("Hash with a free slot: %v", err)
+	}
+	if n := len(h.slots); n != bound-1 {
+		t.Fatalf("Hash did not give its slot back: %d in use, want %d", n, bound-1)
+	}
+}
+
+// TestHashConcurrentCallers runs many more callers than the bound on a real
+// hasher: every one finishes, and all slots are free afterwards.
+func TestHashConcurrentCallers(t *testing.T) {
+	h := NewHasher(cheap, 2)
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pw := fmt.Sprint("password-", i)
+			phc, err := h.Hash(t.Context(), pw)
+			if err != nil {
+				t.Errorf("Hash: %v", err)
+				return
+			}
+			if ok, _, err := h.Verify(t.Context(), phc, pw); !ok || err != nil {
+				t.Errorf("Verify: %v, %v", ok, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(h.slots); n != 0 {
+		t.Fatalf("%d slots still taken after every caller returned", n)
+	}
+}

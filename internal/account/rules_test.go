@@ -1,0 +1,112 @@
+package account
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestNormalizeEmail(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		err      error
+	}{
+		{"a@example.jp", "a@example.jp", nil},
+		{"Yamada.Taro@Example.JP", "yamada.taro@example.jp", nil},
+		{"  a@example.jp \t\n", "a@example.jp", nil},
+		{"a+tag@example.co.jp", "a+tag@example.co.jp", nil},
+		{"first.last@sub.example.jp", "first.last@sub.example.jp", nil},
+		{"", "", ErrBadEmail},
+		{"   ", "", ErrBadEmail},
+		{"a", "", ErrBadEmail},
+		{"a@", "", ErrBadEmail},
+		{"@example.jp", "", ErrBadEmail},
+		{"a@localhost", "", ErrBadEmail},
+		{"a@example.", "", ErrBadEmail},
+		{"a@@example.jp", "", ErrBadEmail},
+		{"a b@example.jp", "", ErrBadEmail},
+		{"Taro <a@example.jp>", "", ErrBadEmail},
+		{"<a@example.jp>", "", ErrBadEmail},
+		{`"a b"@example.jp`, "", ErrBadEmail},
+		{"a@example.jp, b@example.jp", "", ErrBadEmail},
+		{"a@example.jp (Taro)", "", ErrBadEmail},
+		{strings.Repeat("a", 250) + "@x.jp", "", ErrBadEmail}, // over 254
+	} {
+		got, err := NormalizeEmail(tc.in)
+		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
+			t.Errorf("NormalizeEmail(%q) err = %v, want %v", tc.in, err, tc.err)
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("NormalizeEmail(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestNormalizeEmailIdempotent(t *testing.T) {
+	for _, in := range []string{"A@Example.JP", " b.c+d@example.co.jp "} {
+		once, err := NormalizeEmail(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		twice, err := NormalizeEmail(once)
+		if err != nil || twice != once {
+			t.Errorf("NormalizeEmail(NormalizeEmail(%q)) = %q, %v; want %q", in, twice, err, once)
+		}
+	}
+}
+
+func TestCheckName(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		err      error
+	}{
+		{"山田 太郎", "山田 太郎", nil},
+		{"  Taro Yamada  ", "Taro Yamada", nil},
+		{strings.Repeat("あ", 100), strings.Repeat("あ", 100), nil},
+		{"", "", ErrBadName},
+		{" \t ", "", ErrBadName},
+		{"\u3000", "", ErrBadName}, // an ideographic space is space too
+		{strings.Repeat("あ", 101), "", ErrBadName},
+		{"bad \xff utf-8", "", ErrBadName},
+	} {
+		got, err := CheckName(tc.in)
+		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
+			t.Errorf("CheckName(%q) err = %v, want %v", tc.in, err, tc.err)
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("CheckName(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestCheckPassword(t *testing.T) {
+	const email = "yamada@example.jp"
+	for _, tc := range []struct {
+		pw  string
+		err error
+	}{
+		{"", ErrPasswordShort},
+		{"123456789", ErrPasswordShort},
+		{"1234567890", nil},
+		{"あいうえおかきくけ", ErrPasswordShort}, // 9 characters, 27 bytes
+		{"あいうえおかきくけこ", nil},             // 10 characters
+		{strings.Repeat("x", MaxPassword), nil},
+		{strings.Repeat("x", MaxPassword+1), ErrPasswordLong},
+		{strings.Repeat("扉", MaxPassword), nil}, // counted in characters, not bytes
+		{email, ErrPasswordIsEmail},
+		{"YAMADA@EXAMPLE.JP", ErrPasswordIsEmail},
+		{" " + email + " ", ErrPasswordIsEmail},
+		{"yamada@example.jp!", nil},
+		{"correct horse battery staple", nil},
+	} {
+		err := CheckPassword(tc.pw, email)
+		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
+			t.Errorf("CheckPassword(%q) = %v, want %v", tc.pw, err, tc.err)
+		}
+	}
+	if MinPassword < 8 {
+		t.Errorf("MinPassword = %d, NIST SP 800-63B asks at least 8", MinPassword)
+	}
+}

@@ -1,0 +1,430 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tobira/tobira/internal/app"
+	"github.com/tobira/tobira/internal/secret"
+)
+
+// syncBuffer is an output stream a running server may write to while the
+// test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// dataDir is a data folder with cheap password hashing, so tests are fast.
+func dataDir(t *testing.T, extraJSON string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := `{"argon2": {"memory_kib": 64, "time": 1, "threads": 1}` + extraJSON + `}`
+	if err := os.WriteFile(filepath.Join(dir, "tobira.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func run(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	var out, errb syncBuffer
+	m := &app.Main{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
+	code := m.Run(t.Context(), args)
+	return result{code, out.String(), errb.String()}
+}
+
+func keyEnv() map[string]string { return map[string]string{"TOBIRA_SECRET_KEY": secret.NewKey()} }
+
+var linkRe = regexp.MustCompile(`https?://\S+/activate\?token=[A-Za-z0-9_%-]+`)
+
+func TestUsersCreate(t *testing.T) {
+	dir := dataDir(t, "")
+	env := keyEnv()
+	r := run(t, env, "users", "create", "--email", "Yamada@Example.JP", "--name", "山田 太郎", "--data", dir)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "yamada@example.jp") || !strings.Contains(r.stdout, "山田 太郎") {
+		t.Errorf("stdout does not name the account:\n%s", r.stdout)
+	}
+	link := linkRe.FindString(r.stdout)
+	if link == "" || !strings.HasPrefix(link, "http://127.0.0.1:8080/activate?token=") {
+		t.Fatalf("no activation link in:\n%s", r.stdout)
+	}
+	u, _ := url.Parse(link)
+	if len(u.Query().Get("token")) < 40 {
+		t.Errorf("token %q is short", u.Query().Get("token"))
+	}
+
+	// The same address again, in another case.
+	r = run(t, env, "users", "create", "--email", "YAMADA@example.jp", "--name", "別人", "--data", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "already has an account") {
+		t.Errorf("taken address: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// A malformed address.
+	r = run(t, env, "users", "create", "--email", "not-an-address", "--name", "X", "--data", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, `"not-an-address" is not a valid email address`) {
+		t.Errorf("malformed address: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// A name too long.
+	r = run(t, env, "users", "create", "--email", "b@example.jp", "--name", strings.Repeat("名", 101), "--data", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "name") {
+		t.Errorf("long name: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	// Usage errors: exit 2 with a message, nothing created.
+	for _, args := range [][]string{
+		{"users", "create", "--name", "X", "--data", dir},
+		{"users", "create", "--email", "c@example.jp", "--data", dir},
+		{"users", "create", "--email", "c@example.jp", "--name", "X", "--data", dir, "extra"},
+		{"users", "create", "--bogus", "--data", dir},
+		{"users", "frobnicate", "--data", dir},
+		{"users"},
+	} {
+		r := run(t, env, args...)
+		if r.code != 2 || r.stderr == "" {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and a message", args, r.code, r.stderr)
+		}
+	}
+	r = run(t, env, "users", "create", "--name", "X", "--data", dir)
+	if !strings.Contains(r.stderr, "--email is required") {
+		t.Errorf("missing --email: stderr %q", r.stderr)
+	}
+
+	r = run(t, env, "users", "list", "--data", dir)
+	if r.code != 0 {
+		t.Fatalf("list: exit %d, %s", r.code, r.stderr)
+	}
+	if n := strings.Count(r.stdout, "@example.jp"); n != 1 {
+		t.Errorf("list shows %d accounts, want 1:\n%s", n, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "EMAIL") || !strings.Contains(r.stdout, "awaiting activation") {
+		t.Errorf("list:\n%s", r.stdout)
+	}
+}
+
+func TestUsersResetTwoFactor(t *testing.T) {
+	dir := dataDir(t, "")
+	env := keyEnv()
+	if r := run(t, env, "users", "create", "--email", "a@example.jp", "--name", "A", "--data", dir); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r := run(t, env, "users", "reset-2fa", "--email", "nobody@example.jp", "--data", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "no account") {
+		t.Errorf("unknown email: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = run(t, env, "users", "reset-2fa", "--email", "bad", "--data", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "not a valid email address") {
+		t.Errorf("malformed email: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = run(t, env, "users", "reset-2fa", "--data", dir)
+	if r.code != 2 {
+		t.Errorf("no --email: exit %d", r.code)
+	}
+	r = run(t, env, "users", "reset-2fa", "--email", "A@example.jp", "--data", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "a@example.jp") {
+		t.Errorf("known email: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new-folder")
+	r := run(t, nil, "migrate", "--data", dir)
+	if r.code != 0 {
+		t.Fatalf("migrate: exit %d, %s", r.code, r.stderr)
+	}
+	db := filepath.Join(dir, "tobira.db")
+	if !strings.Contains(r.stdout, "schema up to date") || !strings.Contains(r.stdout, db) {
+		t.Errorf("stdout %q", r.stdout)
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Fatalf("no database: %v", err)
+	}
+	// Twice is fine.
+	if r := run(t, nil, "migrate", "--data", dir); r.code != 0 {
+		t.Fatalf("second migrate: exit %d, %s", r.code, r.stderr)
+	}
+	// The data folder from the environment.
+	envDir := filepath.Join(t.TempDir(), "from-env")
+	if r := run(t, map[string]string{"TOBIRA_DATA": envDir}, "migrate"); r.code != 0 {
+		t.Fatalf("migrate with TOBIRA_DATA: exit %d, %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(envDir, "tobira.db")); err != nil {
+		t.Fatalf("TOBIRA_DATA not used: %v", err)
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string // in stdout or stderr
+	}{
+		{nil, 2, "tobira demo"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"help"}, 0, "tobira users create"},
+		{[]string{"--help"}, 0, "tobira migrate"},
+		{[]string{"migrate", "--nope"}, 2, "nope"},
+	} {
+		r := run(t, nil, tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.out) {
+			t.Errorf("%v: exit %d (want %d), output %q lacks %q", tc.args, r.code, tc.code, r.stdout+r.stderr, tc.out)
+		}
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	dir := dataDir(t, `, "adress": "typo"`)
+	r := run(t, keyEnv(), "users", "list", "--data", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "adress") {
+		t.Errorf("unknown config field: exit %d, stderr %q", r.code, r.stderr)
+	}
+	dir = dataDir(t, `, "hash_concurrency": 0, "flow_ttl": "0s"`)
+	r = run(t, keyEnv(), "users", "list", "--data", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "hash_concurrency") || !strings.Contains(r.stderr, "flow_ttl") {
+		t.Errorf("invalid config: exit %d, stderr %q; want both problems named", r.code, r.stderr)
+	}
+	r = run(t, map[string]string{"TOBIRA_SECRET_KEY": "short"}, "users", "list", "--data", t.TempDir())
+	if r.code != 1 || !strings.Contains(r.stderr, "secret_key") {
+		t.Errorf("bad key: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// demo runs `tobira demo` until the test cancels it.
+type demo struct {
+	base   string
+	stdout *syncBuffer
+	stderr *syncBuffer
+	cancel context.CancelFunc
+	done   chan int
+}
+
+func startDemo(t *testing.T, dir string, env map[string]string) *demo {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	d := &demo{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	ready := make(chan string, 1)
+	m := &app.Main{Stdout: d.stdout, Stderr: d.stderr, Getenv: func(k string) string { return env[k] },
+		Ready: func(base string) { ready <- base }}
+	go func() { d.done <- m.Run(ctx, []string{"demo", "--data", dir, "--addr", "127.0.0.1:0"}) }()
+	select {
+	case d.base = <-ready:
+	case code := <-d.done:
+		cancel()
+		t.Fatalf("demo exited %d before it was ready\nstdout: %s\nstderr: %s", code, d.stdout, d.stderr)
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-d.done
+	})
+	return d
+}
+
+func (d *demo) stop(t *testing.T) int {
+	t.Helper()
+	d.cancel()
+	code := <-d.done
+	d.done <- code // for Cleanup
+	return code
+}
+
+func get(t *testing.T, u string) (*http.Response, string) {
+	t.Helper()
+	res, err := http.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+func TestDemo(t *testing.T) {
+	dir := dataDir(t, "")
+	d := startDemo(t, dir, nil)
+	if !regexp.MustCompile(`^http://127\.0\.0\.1:\d+$`).MatchString(d.base) || strings.HasSuffix(d.base, ":0") {
+		t.Fatalf("Ready gave %q", d.base)
+	}
+	out := d.stdout.String()
+	for _, email := range []string{"yamada@example.jp", "sato@example.jp", "suzuki@example.jp"} {
+		if !strings.Contains(out, email) {
+			t.Errorf("demo output does not list %s:\n%s", email, out)
+		}
+	}
+	if !strings.Contains(out, d.base) {
+		t.Errorf("demo output does not print the portal's URL %s", d.base)
+	}
+	if res, body := get(t, d.base+"/healthz"); res.StatusCode != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", res.StatusCode, body)
+	}
+	if res, body := get(t, d.base+"/login"); res.StatusCode != 200 || !strings.Contains(body, "ログイン") {
+		t.Errorf("/login: %d", res.StatusCode)
+	}
+
+	// Operator commands work on the same folder while the demo runs, with
+	// the demo's own key file, and print links to the running demo.
+	r := run(t, nil, "users", "list", "--data", dir)
+	if r.code != 0 {
+		t.Fatalf("users list during the demo: exit %d, %s", r.code, r.stderr)
+	}
+	for _, email := range []string{"yamada@example.jp", "sato@example.jp", "suzuki@example.jp"} {
+		if !strings.Contains(r.stdout, email) {
+			t.Errorf("users list lacks %s:\n%s", email, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stdout, "totp,recovery") || !strings.Contains(r.stdout, "awaiting activation") {
+		t.Errorf("users list does not show the demo customers' states:\n%s", r.stdout)
+	}
+	r = run(t, nil, "users", "create", "--email", "new@example.jp", "--name", "新規", "--data", dir)
+	if r.code != 0 {
+		t.Fatalf("users create during the demo: exit %d, %s", r.code, r.stderr)
+	}
+	link := linkRe.FindString(r.stdout)
+	if !strings.HasPrefix(link, d.base+"/activate?token=") {
+		t.Fatalf("link %q does not point at the running demo %s", link, d.base)
+	}
+	// The link works on the running demo.
+	if res, body := get(t, link); res.StatusCode != 200 || !strings.Contains(body, "新規") {
+		t.Errorf("GET activation link: %d", res.StatusCode)
+	}
+
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("demo exit %d after cancel\nstderr: %s", code, d.stderr)
+	}
+	if !strings.Contains(d.stdout.String(), "shutting down") {
+		t.Errorf("no shutdown message:\n%s", d.stdout)
+	}
+
+	// A second start keeps the data (and the key).
+	d2 := startDemo(t, dir, nil)
+	if !strings.Contains(d2.stdout.String(), "demo customers: 4") {
+		t.Errorf("second start does not report the 4 existing customers:\n%s", d2.stdout)
+	}
+	r = run(t, nil, "users", "list", "--data", dir)
+	if strings.Count(r.stdout, "@example.jp") != 4 {
+		t.Errorf("after restart:\n%s", r.stdout)
+	}
+	if code := d2.stop(t); code != 0 {
+		t.Fatalf("second demo exit %d", code)
+	}
+}
+
+func TestDemoAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	r := run(t, nil, "demo", "--data", dataDir(t, ""), "--addr", ln.Addr().String())
+	if r.code != 1 || !strings.Contains(r.stderr, "cannot listen") {
+		t.Errorf("address in use: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// freeAddr finds a port for `serve`, whose Ready reports the configured base
+// URL rather than where it listens.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestConfiguredBaseURLWins: an operator who tried the demo in a data folder
+// and then configures base_url for production in that folder's tobira.json.
+// The demo's leftover base-url file must not override the configuration:
+// activation links must point at the configured portal, and `serve` must
+// keep its https base URL, and with it Secure cookies and HSTS.
+func TestConfiguredBaseURLWins(t *testing.T) {
+	dir := dataDir(t, "")
+	d := startDemo(t, dir, nil)
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("demo exit %d", code)
+	}
+	// Production configuration in the same folder.
+	cfg := `{"argon2": {"memory_kib": 64, "time": 1, "threads": 1}, "base_url": "https://portal.example.jp"}`
+	if err := os.WriteFile(filepath.Join(dir, "tobira.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	r := run(t, nil, "users", "create", "--email", "prod@example.jp", "--name", "本番", "--data", dir)
+	if r.code != 0 {
+		t.Fatalf("users create: exit %d, %s", r.code, r.stderr)
+	}
+	if link := linkRe.FindString(r.stdout); !strings.HasPrefix(link, "https://portal.example.jp/activate?token=") {
+		t.Errorf("activation link %q does not use the configured base_url https://portal.example.jp "+
+			"(the demo's base-url file overrides tobira.json)", link)
+	}
+
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan int, 1)
+	var out, errb syncBuffer
+	m := &app.Main{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" },
+		Ready: func(base string) { ready <- base }}
+	go func() { done <- m.Run(ctx, []string{"serve", "--data", dir, "--addr", addr}) }()
+	var base string
+	select {
+	case base = <-ready:
+	case code := <-done:
+		t.Fatalf("serve exited %d: %s", code, errb.String())
+	}
+	if base != "https://portal.example.jp" {
+		t.Errorf("serve runs with base URL %q, want the configured https://portal.example.jp", base)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noFollow.PostForm("http://"+addr+"/lang", url.Values{"lang": {"en"}, "next": {"/login"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Header.Get("Strict-Transport-Security") == "" {
+		t.Errorf("serve with an https base_url sends no HSTS header")
+	}
+	if len(res.Cookies()) == 0 {
+		t.Fatalf("POST /lang: %d, no cookie", res.StatusCode)
+	}
+	for _, c := range res.Cookies() {
+		if !c.Secure {
+			t.Errorf("serve with an https base_url sets cookie %s without Secure", c.Name)
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("serve exit %d: %s", code, errb.String())
+	}
+}

@@ -1,0 +1,321 @@
+package config
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/secret"
+)
+
+func withKey() Config {
+	c := Default()
+	c.SecretKey = secret.NewKey()
+	return c
+}
+
+func TestDefaultValidates(t *testing.T) {
+	c := withKey()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Default with a secret key: %v", err)
+	}
+	if c.Secure() {
+		t.Error("the default plain-HTTP base URL is Secure")
+	}
+	// The defaults are the documented policy.
+	for name, tc := range map[string]struct{ got, want any }{
+		"argon2":          {c.Argon2, account.DefaultArgon2},
+		"flow_ttl":        {c.FlowTTL.Duration, 15 * time.Minute},
+		"step_up_max_age": {c.StepUpMaxAge.Duration, 10 * time.Minute},
+		"activation_ttl":  {c.ActivationTTL.Duration, 72 * time.Hour},
+		"issuer":          {c.Issuer, "Tobira"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("default %s = %v, want %v", name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestDefaultWithoutKey(t *testing.T) {
+	c := Default()
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "secret_key") {
+		t.Fatalf("Default without a key: %v, want a secret_key problem", err)
+	}
+	c.SecretKeyFile = "/some/file"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("with a key file: %v", err)
+	}
+}
+
+// TestValidateReportsEveryProblem breaks many fields at once; the error names
+// each of them.
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c := Default()
+	c.Addr = ""
+	c.BaseURL = "ftp://portal.example.jp"
+	c.Issuer = "To:bira"
+	c.DataDir = ""
+	c.SecretKey = "too short"
+	c.Argon2 = account.Argon2Params{MemoryKiB: 4, Time: 0, Threads: 1}
+	c.HashConcurrency = 0
+	c.SessionTTL = Duration{0}
+	c.FlowTTL = Duration{-time.Minute}
+	c.StepUpMaxAge = Duration{0}
+	c.ActivationTTL = Duration{0}
+	c.PasswordWindow = Duration{0}
+	c.PasswordFailuresPerAccount = 0
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate = nil")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"addr", "base_url", "issuer", "data_dir", "secret_key", "argon2", "hash_concurrency",
+		"session_ttl", "flow_ttl", "step_up_max_age", "activation_ttl", "password_window",
+		"password failure limits",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not name %q:\n%s", want, msg)
+		}
+	}
+	if n := len(strings.Split(msg, "\n")); n < 13 {
+		t.Errorf("error has %d lines, want one per problem (13):\n%s", n, msg)
+	}
+}
+
+func TestValidateFields(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*Config)
+		want   string // "" for valid
+	}{
+		{"https base", func(c *Config) { c.BaseURL = "https://portal.example.jp" }, ""},
+		{"base without host", func(c *Config) { c.BaseURL = "http://" }, "base_url"},
+		{"base relative", func(c *Config) { c.BaseURL = "/portal" }, "base_url"},
+		{"base garbage", func(c *Config) { c.BaseURL = "::" }, "base_url"},
+		{"blank issuer", func(c *Config) { c.Issuer = "  " }, "issuer"},
+		{"hex key", func(c *Config) { c.SecretKey = strings.Repeat("ab", 32) }, ""},
+		{"argon2 threads 0", func(c *Config) { c.Argon2.Threads = 0 }, "argon2"},
+		{"argon2 memory below 8 per thread", func(c *Config) { c.Argon2 = account.Argon2Params{MemoryKiB: 15, Time: 1, Threads: 2} }, "argon2"},
+		{"argon2 cheap but valid", func(c *Config) { c.Argon2 = account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1} }, ""},
+		{"per client 0", func(c *Config) { c.PasswordFailuresPerClient = 0 }, "password failure limits"},
+		{"negative concurrency", func(c *Config) { c.HashConcurrency = -1 }, "hash_concurrency"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := withKey()
+			tc.change(&c)
+			err := c.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Validate: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("Validate = %v, want a %q problem", err, tc.want)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tobira.json")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadFile(t *testing.T) {
+	c := Default()
+	p := writeFile(t, `{
+		"addr": "0.0.0.0:9000",
+		"base_url": "https://portal.example.jp",
+		"issuer": "Example",
+		"argon2": {"memory_kib": 64, "time": 1, "threads": 1},
+		"flow_ttl": "5m",
+		"session_ttl": "1h30m",
+		"password_failures_per_account": 3
+	}`)
+	if err := c.LoadFile(p); err != nil {
+		t.Fatalf("LoadFile: %v", err)
+	}
+	if c.Addr != "0.0.0.0:9000" || c.BaseURL != "https://portal.example.jp" || c.Issuer != "Example" {
+		t.Errorf("strings not loaded: %+v", c)
+	}
+	if c.Argon2 != (account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}) {
+		t.Errorf("argon2 = %+v", c.Argon2)
+	}
+	if c.FlowTTL.Duration != 5*time.Minute || c.SessionTTL.Duration != 90*time.Minute {
+		t.Errorf("durations = %v, %v", c.FlowTTL, c.SessionTTL)
+	}
+	if c.PasswordFailuresPerAccount != 3 {
+		t.Errorf("password_failures_per_account = %d", c.PasswordFailuresPerAccount)
+	}
+	// Fields the file leaves out keep their defaults.
+	if c.StepUpMaxAge.Duration != 10*time.Minute || c.DataDir != "tobira-data" {
+		t.Errorf("defaults lost: step_up %v, data_dir %q", c.StepUpMaxAge, c.DataDir)
+	}
+	if !c.Secure() {
+		t.Error("https base URL is not Secure")
+	}
+}
+
+func TestLoadFileMissingIsNoError(t *testing.T) {
+	c := Default()
+	if err := c.LoadFile(filepath.Join(t.TempDir(), "nope.json")); err != nil {
+		t.Fatalf("LoadFile(missing) = %v", err)
+	}
+	if c != Default() {
+		t.Fatal("a missing file changed the config")
+	}
+}
+
+func TestLoadFileErrors(t *testing.T) {
+	for name, content := range map[string]string{
+		"unknown field":        `{"addr": "x", "adress": "typo"}`,
+		"unknown nested field": `{"argon2": {"memory": 64}}`,
+		"bad duration":         `{"flow_ttl": "fifteen minutes"}`,
+		"duration as number":   `{"flow_ttl": 900}`,
+		"wrong type":           `{"hash_concurrency": "4"}`,
+		"not json":             `addr = "x"`,
+		"truncated":            `{"addr": "x"`,
+	} {
+		c := Default()
+		p := writeFile(t, content)
+		err := c.LoadFile(p)
+		if err == nil {
+			t.Errorf("%s: LoadFile = nil, want an error", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: error %q does not name the file", name, err)
+		}
+	}
+}
+
+func TestDurationJSON(t *testing.T) {
+	b, err := json.Marshal(Duration{15 * time.Minute})
+	if err != nil || string(b) != `"15m0s"` {
+		t.Fatalf("Marshal = %s, %v", b, err)
+	}
+	var d Duration
+	if err := json.Unmarshal(b, &d); err != nil || d.Duration != 15*time.Minute {
+		t.Fatalf("Unmarshal = %v, %v", d, err)
+	}
+}
+
+func TestLoadEnv(t *testing.T) {
+	env := map[string]string{
+		"TOBIRA_ADDR":             "127.0.0.1:9999",
+		"TOBIRA_BASE_URL":         "https://portal.example.jp",
+		"TOBIRA_DATA":             "/var/lib/tobira",
+		"TOBIRA_ISSUER":           "Example",
+		"TOBIRA_SECRET_KEY":       "k",
+		"TOBIRA_SECRET_KEY_FILE":  "/etc/tobira/key",
+		"TOBIRA_SUPPORT_URL":      "https://help.example.jp/",
+		"TOBIRA_HASH_CONCURRENCY": "7",
+	}
+	c := Default()
+	if err := c.LoadEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatalf("LoadEnv: %v", err)
+	}
+	for name, tc := range map[string]struct{ got, want any }{
+		"addr":             {c.Addr, "127.0.0.1:9999"},
+		"base_url":         {c.BaseURL, "https://portal.example.jp"},
+		"data_dir":         {c.DataDir, "/var/lib/tobira"},
+		"issuer":           {c.Issuer, "Example"},
+		"secret_key":       {c.SecretKey, "k"},
+		"secret_key_file":  {c.SecretKeyFile, "/etc/tobira/key"},
+		"support_url":      {c.SupportURL, "https://help.example.jp/"},
+		"hash_concurrency": {c.HashConcurrency, 7},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %v, want %v", name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestLoadEnvEmptyKeepsValues(t *testing.T) {
+	c := Default()
+	c.Issuer = "From file"
+	if err := c.LoadEnv(func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Issuer != "From file" || c.Addr != Default().Addr {
+		t.Fatalf("empty environment changed the config: %+v", c)
+	}
+}
+
+func TestLoadEnvBadNumber(t *testing.T) {
+	c := Default()
+	err := c.LoadEnv(func(k string) string {
+		if k == "TOBIRA_HASH_CONCURRENCY" {
+			return "four"
+		}
+		return ""
+	})
+	if err == nil || !strings.Contains(err.Error(), "TOBIRA_HASH_CONCURRENCY") {
+		t.Fatalf("LoadEnv = %v, want an error naming TOBIRA_HASH_CONCURRENCY", err)
+	}
+}
+
+func TestKeyring(t *testing.T) {
+	key := secret.NewKey()
+	c := Default()
+	c.SecretKey = key
+	k, err := c.Keyring()
+	if err != nil {
+		t.Fatalf("Keyring: %v", err)
+	}
+	ct := k.Encrypt("seed", "ad")
+
+	// The same key from a file (with its trailing newline) opens it.
+	path := filepath.Join(t.TempDir(), "secret.key")
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := Default()
+	f.SecretKeyFile = path
+	kf, err := f.Keyring()
+	if err != nil {
+		t.Fatalf("Keyring from file: %v", err)
+	}
+	if got, err := kf.Decrypt(ct, "ad"); err != nil || got != "seed" {
+		t.Fatalf("file key decrypts %q, %v", got, err)
+	}
+
+	// The inline key wins over the file.
+	other := Default()
+	other.SecretKey = secret.NewKey()
+	other.SecretKeyFile = path
+	ko, err := other.Keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ko.Decrypt(ct, "ad"); err == nil {
+		t.Fatal("the key file was used although an inline key was set")
+	}
+
+	missing := Default()
+	missing.SecretKeyFile = filepath.Join(t.TempDir(), "nope")
+	if _, err := missing.Keyring(); err == nil {
+		t.Fatal("Keyring with a missing key file = nil error")
+	}
+	bad := Default()
+	bad.SecretKey = "short"
+	if _, err := bad.Keyring(); err == nil {
+		t.Fatal("Keyring with a bad key = nil error")
+	}
+}
+
+func TestDatabasePath(t *testing.T) {
+	c := Default()
+	c.DataDir = filepath.Join("var", "tobira")
+	if got, want := c.DatabasePath(), filepath.Join("var", "tobira", "tobira.db"); got != want {
+		t.Fatalf("DatabasePath = %q, want %q", got, want)
+	}
+}

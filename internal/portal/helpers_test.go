@@ -1,0 +1,325 @@
+package portal_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/mfa"
+	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/store/sqlstore"
+)
+
+// t0 is 5 s into a TOTP step and into a 15-minute throttle window.
+var t0 = time.Date(2026, 4, 1, 0, 0, 5, 0, time.UTC)
+
+// fakeClock is the service's clock in tests: it moves only when told.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+var cheapArgon2 = account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+
+// env is a real service over a real SQLite store in a temporary folder.
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	svc   *portal.Service
+	clock *fakeClock
+	st    *raceStore
+	ip    portal.Client
+}
+
+func newEnv(t *testing.T, change ...func(*config.Config)) *env {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.SecretKey = secret.NewKey()
+	cfg.Argon2 = cheapArgon2
+	cfg.BaseURL = "https://portal.example.jp"
+	for _, f := range change {
+		f(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	db, err := sqlstore.OpenSQLite(cfg.DatabasePath())
+	if err != nil {
+		t.Fatalf("OpenSQLite: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	keys, err := cfg.Keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &raceStore{Store: db}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := portal.New(st, keys, cfg, log)
+	clock := &fakeClock{t: t0}
+	svc.Now = clock.Now
+	return &env{t: t, ctx: t.Context(), svc: svc, clock: clock, st: st,
+		ip: portal.Client{IP: "192.0.2.1", UserAgent: "test"}}
+}
+
+func (e *env) dbPath() string { return filepath.Join(e.svc.Config.DataDir, "tobira.db") }
+
+// customer is an activated account and what its owner knows.
+type customer struct {
+	email, password string
+	acct            *store.Account
+	seed            string // authenticator app's key, once enrolled
+	recovery        string // the last recovery code shown
+}
+
+func (e *env) newCustomer(email string) *customer {
+	e.t.Helper()
+	a, _, err := e.svc.OpenAccount(e.ctx, email, "山田 太郎", "operator:test")
+	if err != nil {
+		e.t.Fatalf("OpenAccount(%s): %v", email, err)
+	}
+	c := &customer{email: email, password: "correct horse battery", acct: a}
+	if err := e.svc.SetPassword(e.ctx, a.ID, c.password); err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// reload reads the flow back through its cookie, as the next request does.
+func (e *env) reload(f *portal.Flow, states ...string) *portal.Flow {
+	e.t.Helper()
+	g, err := e.svc.LoadFlow(e.ctx, e.svc.FlowCookie(f), states...)
+	if err != nil {
+		e.t.Fatalf("LoadFlow at %s: %v", f.State, err)
+	}
+	return g
+}
+
+// passwordStep passes the password step, which starts the flow.
+func (e *env) passwordStep(c *customer) *portal.Flow {
+	e.t.Helper()
+	f, err := e.svc.Password(e.ctx, c.email, c.password, "/", e.ip)
+	if err != nil {
+		e.t.Fatalf("Password(%s): %v", c.email, err)
+	}
+	return e.reload(f)
+}
+
+// enrol signs a new customer in for the first time: password, app enrolment,
+// recovery code, session.
+func (e *env) enrol(c *customer) string {
+	e.t.Helper()
+	f := e.passwordStep(c)
+	if f.State != portal.StateEnrolTOTP {
+		e.t.Fatalf("after password: state %s, want %s", f.State, portal.StateEnrolTOTP)
+	}
+	en, err := e.svc.Enrolment(e.ctx, f)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c.seed = en.Secret
+	if err := e.svc.ConfirmEnrolment(e.ctx, f, e.code(c), e.ip); err != nil {
+		e.t.Fatalf("ConfirmEnrolment: %v", err)
+	}
+	f = e.reload(f, portal.StateRecovery)
+	if c.recovery, err = e.svc.RecoveryCode(f); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.svc.AcknowledgeRecovery(f, true); err != nil {
+		e.t.Fatal(err)
+	}
+	token, err := e.svc.Finish(e.ctx, f, "", e.ip)
+	if err != nil {
+		e.t.Fatalf("Finish: %v", err)
+	}
+	return token
+}
+
+// signIn is a later sign-in with the app. It first moves the clock to the
+// next TOTP step, so the code is one not used before.
+func (e *env) signIn(c *customer) string {
+	e.t.Helper()
+	e.clock.Advance(mfa.Period * time.Second)
+	f := e.passwordStep(c)
+	if f.State != portal.StateMFA {
+		e.t.Fatalf("after password: state %s, want %s", f.State, portal.StateMFA)
+	}
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(c), e.ip); err != nil {
+		e.t.Fatalf("SecondFactor: %v", err)
+	}
+	token, err := e.svc.Finish(e.ctx, f, "", e.ip)
+	if err != nil {
+		e.t.Fatalf("Finish: %v", err)
+	}
+	return token
+}
+
+// code is the customer's app's code now.
+func (e *env) code(c *customer) string {
+	e.t.Helper()
+	code, err := mfa.TOTPCode(c.seed, e.clock.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return code
+}
+
+// wrongCode is six digits that no step of the window accepts now.
+func (e *env) wrongCode(c *customer) string {
+	e.t.Helper()
+	now := e.clock.Now()
+	taken := map[string]bool{}
+	for d := -mfa.Skew; d <= mfa.Skew; d++ {
+		code, _ := mfa.TOTPCode(c.seed, now.Add(time.Duration(d*mfa.Period)*time.Second))
+		taken[code] = true
+	}
+	for i := 0; ; i++ {
+		if s := fmt.Sprintf("%06d", (123456+i*7919)%1000000); !taken[s] {
+			return s
+		}
+	}
+}
+
+func (e *env) account(c *customer) *store.Account {
+	e.t.Helper()
+	a, err := e.svc.Store.AccountByID(e.ctx, c.acct.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+func (e *env) session(token string) *portal.SignedIn {
+	e.t.Helper()
+	si, err := e.svc.Session(e.ctx, token)
+	if err != nil {
+		e.t.Fatalf("Session: %v", err)
+	}
+	return si
+}
+
+func (e *env) noSession(token string) {
+	e.t.Helper()
+	if si, err := e.svc.Session(e.ctx, token); !errors.Is(err, portal.ErrNoSession) {
+		e.t.Fatalf("Session = %+v, %v; want ErrNoSession", si, err)
+	}
+}
+
+func lockedErr(t *testing.T, err error) *portal.LockedError {
+	t.Helper()
+	var l *portal.LockedError
+	if !errors.As(err, &l) {
+		t.Fatalf("err = %v, want *portal.LockedError", err)
+	}
+	return l
+}
+
+func tokenOf(t *testing.T, link string) string {
+	t.Helper()
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Path != "/activate" {
+		t.Fatalf("activation link %s: path %q, want /activate", link, u.Path)
+	}
+	return u.Query().Get("token")
+}
+
+// raceStore is the real SQLite store with a rendezvous point: while one is
+// armed, the chosen reads wait until n requests have all made them, so n
+// concurrent requests act on one snapshot, as parallel requests from an
+// attacker can in production. Everything else goes straight to the store.
+type raceStore struct {
+	store.Store
+	mu      sync.Mutex
+	hit     *rendezvous // Hit(key with prefix, n = 0): a limit read
+	account *rendezvous // AccountByID
+}
+
+type rendezvous struct {
+	prefix  string
+	n       int
+	arrived int
+	all     chan struct{}
+}
+
+func newRendezvous(n int, prefix string) *rendezvous {
+	return &rendezvous{n: n, prefix: prefix, all: make(chan struct{})}
+}
+
+// wait joins r; ctx bounds the wait only so that a product change that
+// serialises the requests makes the test fail instead of hanging.
+func (s *raceStore) wait(ctx context.Context, r *rendezvous) {
+	s.mu.Lock()
+	if r.arrived >= r.n {
+		s.mu.Unlock()
+		return
+	}
+	r.arrived++
+	if r.arrived == r.n {
+		close(r.all)
+	}
+	s.mu.Unlock()
+	select {
+	case <-r.all:
+	case <-ctx.Done():
+	}
+}
+
+func (s *raceStore) arm(hit, account *rendezvous) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hit, s.account = hit, account
+}
+
+func (s *raceStore) Hit(ctx context.Context, key string, window time.Duration, now time.Time, n int) (int, error) {
+	c, err := s.Store.Hit(ctx, key, window, now, n)
+	s.mu.Lock()
+	r := s.hit
+	s.mu.Unlock()
+	if r != nil && n == 0 && len(key) >= len(r.prefix) && key[:len(r.prefix)] == r.prefix {
+		s.wait(ctx, r)
+	}
+	return c, err
+}
+
+func (s *raceStore) AccountByID(ctx context.Context, id string) (*store.Account, error) {
+	a, err := s.Store.AccountByID(ctx, id)
+	s.mu.Lock()
+	r := s.account
+	s.mu.Unlock()
+	if r != nil {
+		s.wait(ctx, r)
+	}
+	return a, err
+}

@@ -1,0 +1,156 @@
+package portal_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/portal"
+)
+
+// guard bounds a rendezvous so that a product change which serialises the
+// requests makes these tests fail rather than hang. It is no timing
+// assertion: in the interleavings tested, every request arrives at once.
+const guard = 30 * time.Second
+
+// TestConcurrentWrongCodesKeepTheLock: two wrong codes sent at the same time
+// as the 10th and 11th of a row. Each attempt is counted before its code is
+// checked, in one transaction: the 10th closes the step, and the 11th is
+// refused without being counted, so it cannot open the step again.
+// Afterwards even the right code is refused for an hour.
+func TestConcurrentWrongCodesKeepTheLock(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	e.clock.Advance(30 * time.Second)
+	f := e.passwordStep(c)
+	for i := 1; i <= 9; i++ {
+		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("wrong code %d: %v", i, err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(e.ctx, guard)
+	defer cancel()
+	e.st.arm(nil, newRendezvous(2, ""))
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = e.svc.SecondFactor(ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip)
+		}()
+	}
+	wg.Wait()
+	e.st.arm(nil, nil)
+	locked := 0
+	for _, err := range errs {
+		if errors.As(err, new(*portal.LockedError)) {
+			locked++
+		} else if !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("concurrent wrong code: %v", err)
+		}
+	}
+	t.Logf("concurrent results: %v", errs)
+
+	a := e.account(c)
+	if a.MFAFailures != 10 {
+		t.Fatalf("failures = %d, want 10", a.MFAFailures)
+	}
+	if locked != 2 {
+		t.Fatalf("%d of the 10th and 11th wrong codes reported the lock, want both", locked)
+	}
+	if !a.MFALockedUntil.Equal(e.clock.Now().Add(time.Hour)) {
+		t.Errorf("after 11 wrong codes the step is locked until %v, want %v: "+
+			"the 11th failure (counted by a request that had passed the open check) overwrote the lock of the 10th",
+			a.MFALockedUntil, e.clock.Now().Add(time.Hour))
+	}
+	err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(c), e.ip)
+	if !errors.As(err, new(*portal.LockedError)) {
+		t.Fatalf("the right code right after 10+ wrong ones: %v, want *LockedError (step must stay closed for an hour)", err)
+	}
+}
+
+// TestParallelGuessesStayUnderTheLock: an attacker who sends 25 wrong codes
+// at once. However they interleave, at most 10 may be checked before the
+// step closes, and the step must end up closed.
+func TestParallelGuessesStayUnderTheLock(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	e.clock.Advance(30 * time.Second)
+	f := e.passwordStep(c)
+
+	const n = 25
+	ctx, cancel := context.WithTimeout(e.ctx, guard)
+	defer cancel()
+	e.st.arm(nil, newRendezvous(n, ""))
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = e.svc.SecondFactor(ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip)
+		}()
+	}
+	wg.Wait()
+	e.st.arm(nil, nil)
+	checked := 0
+	for _, err := range errs {
+		if errors.Is(err, portal.ErrWrongCode) {
+			checked++
+		}
+	}
+	a := e.account(c)
+	t.Logf("%d of %d parallel guesses were checked; failures %d, locked until %v", checked, n, a.MFAFailures, a.MFALockedUntil)
+	if a.MFALockedUntil.IsZero() || !a.MFALockedUntil.After(e.clock.Now()) {
+		t.Errorf("after %d wrong codes the step is open (locked until %v)", a.MFAFailures, a.MFALockedUntil)
+	}
+	if checked > 10 {
+		t.Errorf("%d guesses were checked as plain wrong codes; the policy allows 10 before the step closes", checked)
+	}
+}
+
+// TestParallelPasswordGuessesAreThrottled: 15 wrong passwords for one
+// address sent at once. The limit is 10 a window; at most 10 may be checked.
+func TestParallelPasswordGuessesAreThrottled(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	max := e.svc.Config.PasswordFailuresPerAccount
+	n := max + 5
+
+	ctx, cancel := context.WithTimeout(e.ctx, guard)
+	defer cancel()
+	e.st.arm(newRendezvous(n, "pw:email:"), nil)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ip := portal.Client{IP: fmt.Sprintf("203.0.113.%d", i)}
+			_, errs[i] = e.svc.Password(ctx, c.email, fmt.Sprintf("guess number %d", i), "/", ip)
+		}()
+	}
+	wg.Wait()
+	e.st.arm(nil, nil)
+	checked := 0
+	for _, err := range errs {
+		switch {
+		case errors.Is(err, portal.ErrBadCredentials):
+			checked++
+		case errors.As(err, new(*portal.LockedError)):
+		default:
+			t.Fatalf("parallel guess: %v", err)
+		}
+	}
+	if checked > max {
+		t.Errorf("%d of %d parallel password guesses for one address were checked in one window; the limit is %d "+
+			"(the limit is read before the slow hash and counted after it)", checked, n, max)
+	}
+}

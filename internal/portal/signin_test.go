@@ -1,0 +1,760 @@
+package portal_test
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/mfa"
+	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// TestPasswordBadCredentials: a wrong password, an unknown address, an
+// account still waiting for its first password and a malformed address all
+// fail alike, and no flow is started.
+func TestPasswordBadCredentials(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	if _, _, err := e.svc.OpenAccount(e.ctx, "pending@example.jp", "未設定", "operator:test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, email, password string }{
+		{"wrong password", c.email, "wrong password!"},
+		{"password of another case", c.email, strings.ToUpper(c.password)},
+		{"unknown address", "nobody@example.jp", c.password},
+		{"no password yet", "pending@example.jp", ""},
+		{"no password yet, some password", "pending@example.jp", "anything goes here"},
+		{"malformed address", "not an address", c.password},
+		{"empty", "", ""},
+	} {
+		f, err := e.svc.Password(e.ctx, tc.email, tc.password, "/", e.ip)
+		if !errors.Is(err, portal.ErrBadCredentials) {
+			t.Errorf("%s: err = %v, want ErrBadCredentials", tc.name, err)
+		}
+		if f != nil {
+			t.Errorf("%s: a failed password started flow %+v", tc.name, f.Flow)
+		}
+	}
+	// The address is matched without regard to case or surrounding space.
+	if _, err := e.svc.Password(e.ctx, "  YAMADA@Example.JP ", c.password, "/", e.ip); err != nil {
+		t.Fatalf("address in other case: %v", err)
+	}
+	// Every failure is in the audit log, the known account's under its id.
+	evs, _ := e.svc.Store.AuditOf(e.ctx, c.acct.ID, 0)
+	fails := 0
+	for _, ev := range evs {
+		if ev.Action == "signin.password" && ev.Outcome == "fail" {
+			fails++
+		}
+	}
+	if fails != 2 {
+		t.Errorf("audit has %d password failures for the account, want 2", fails)
+	}
+}
+
+func TestPasswordStartsEnrolOrSecondFactor(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f, err := e.svc.Password(e.ctx, c.email, c.password, "/contracts?id=7", e.ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.State != portal.StateEnrolTOTP || f.AccountID != c.acct.ID || f.ReturnTo != "/contracts?id=7" {
+		t.Fatalf("new customer: flow %+v", f.Flow)
+	}
+	if !f.ExpiresAt.Equal(e.clock.Now().Add(e.svc.Config.FlowTTL.Duration)) {
+		t.Fatalf("flow expires %v", f.ExpiresAt)
+	}
+	// The stored flow holds no secret in the clear.
+	stored := e.reload(f)
+	en, _ := e.svc.Enrolment(e.ctx, stored)
+	if strings.Contains(stored.Data, en.Secret) {
+		t.Fatal("the enrolment seed is stored in the clear in the flow")
+	}
+	e.enrol(c)
+	g := e.passwordStep(c)
+	if g.State != portal.StateMFA || g.AccountID != c.acct.ID {
+		t.Fatalf("enrolled customer: state %s", g.State)
+	}
+	if g.IsStepUp() {
+		t.Fatal("a sign-in flow says it is a step-up")
+	}
+	// Two sign-ins are two flows.
+	h := e.passwordStep(c)
+	if h.IDHash == g.IDHash || h.Token == g.Token {
+		t.Fatal("two password steps share a flow")
+	}
+}
+
+// TestPasswordThrottlePerAddress: after PasswordFailuresPerAccount failures
+// for one address, even the right password is refused until the window
+// ends; an unknown address is throttled the same way.
+func TestPasswordThrottlePerAddress(t *testing.T) {
+	for _, known := range []bool{true, false} {
+		name := map[bool]string{true: "known", false: "unknown"}[known]
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			c := e.newCustomer("yamada@example.jp")
+			email := c.email
+			if !known {
+				email = "nobody@example.jp"
+			}
+			max := e.svc.Config.PasswordFailuresPerAccount
+			for i := 1; i <= max; i++ {
+				// Other client addresses: the limit is the address's own.
+				ip := portal.Client{IP: fmt.Sprintf("198.51.100.%d", i)}
+				if _, err := e.svc.Password(e.ctx, email, "wrong password", "/", ip); !errors.Is(err, portal.ErrBadCredentials) {
+					t.Fatalf("failure %d: %v, want ErrBadCredentials", i, err)
+				}
+			}
+			windowEnd := time.Date(2026, 4, 1, 0, 15, 0, 0, time.UTC) // t0 is 00:00:05
+			for _, pw := range []string{"wrong password", c.password} {
+				f, err := e.svc.Password(e.ctx, strings.ToUpper(email), pw, "/", e.ip)
+				l := lockedErr(t, err)
+				if !l.Password || !l.Until.Equal(windowEnd) {
+					t.Fatalf("locked %+v, want Password and until %v", l, windowEnd)
+				}
+				if f != nil {
+					t.Fatal("a throttled password step started a flow")
+				}
+			}
+			e.clock.Set(windowEnd.Add(-time.Millisecond))
+			_, err := e.svc.Password(e.ctx, email, c.password, "/", e.ip)
+			lockedErr(t, err)
+
+			e.clock.Set(windowEnd)
+			_, err = e.svc.Password(e.ctx, email, c.password, "/", e.ip)
+			if known && err != nil {
+				t.Fatalf("after the window: %v", err)
+			}
+			if !known && !errors.Is(err, portal.ErrBadCredentials) {
+				t.Fatalf("unknown address after the window: %v, want ErrBadCredentials", err)
+			}
+		})
+	}
+}
+
+// TestPasswordSuccessClearsAddressCount: a right password clears the
+// address's failures, so the customer's own typos do not add up.
+func TestPasswordSuccessClearsAddressCount(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	max := e.svc.Config.PasswordFailuresPerAccount
+	for round := 0; round < 3; round++ {
+		for i := 0; i < max-1; i++ {
+			ip := portal.Client{IP: fmt.Sprintf("192.0.2.%d", 10*round+i)}
+			if _, err := e.svc.Password(e.ctx, c.email, "typo typo typo", "/", ip); !errors.Is(err, portal.ErrBadCredentials) {
+				t.Fatalf("round %d failure %d: %v", round, i, err)
+			}
+		}
+		if _, err := e.svc.Password(e.ctx, c.email, c.password, "/", portal.Client{IP: "192.0.2.99"}); err != nil {
+			t.Fatalf("round %d: right password: %v", round, err)
+		}
+	}
+}
+
+func TestPasswordThrottlePerClient(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.PasswordFailuresPerClient = 5 })
+	c := e.newCustomer("yamada@example.jp")
+	attacker := portal.Client{IP: "203.0.113.7"}
+	for i := 0; i < 5; i++ {
+		email := fmt.Sprintf("victim%d@example.jp", i)
+		if _, err := e.svc.Password(e.ctx, email, "guess", "/", attacker); !errors.Is(err, portal.ErrBadCredentials) {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	_, err := e.svc.Password(e.ctx, c.email, c.password, "/", attacker)
+	if l := lockedErr(t, err); !l.Password {
+		t.Fatalf("client throttle: %+v, want Password", l)
+	}
+	// Another client is not affected.
+	if _, err := e.svc.Password(e.ctx, c.email, c.password, "/", portal.Client{IP: "192.0.2.44"}); err != nil {
+		t.Fatalf("another client: %v", err)
+	}
+	// The client's window ends too.
+	e.clock.Advance(e.svc.Config.PasswordWindow.Duration)
+	if _, err := e.svc.Password(e.ctx, c.email, c.password, "/", attacker); err != nil {
+		t.Fatalf("next window: %v", err)
+	}
+}
+
+// TestEnrolment is the first sign-in: app enrolment, recovery code, session.
+func TestEnrolment(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f := e.passwordStep(c)
+
+	en, err := e.svc.Enrolment(e.ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.seed = en.Secret
+	u, err := url.Parse(en.URI)
+	if err != nil || u.Scheme != "otpauth" || u.Host != "totp" || u.Path != "/Tobira:yamada@example.jp" {
+		t.Fatalf("URI %s", en.URI)
+	}
+	if u.Query().Get("secret") != en.Secret || u.Query().Get("issuer") != "Tobira" {
+		t.Fatalf("URI %s: wrong secret or issuer", en.URI)
+	}
+	// The seed shown does not change when the page is reloaded.
+	if en2, _ := e.svc.Enrolment(e.ctx, e.reload(f)); en2.Secret != en.Secret {
+		t.Fatal("the enrolment seed changed on reload")
+	}
+
+	for _, bad := range []string{e.wrongCode(c), "", "12345", "abcdef"} {
+		if err := e.svc.ConfirmEnrolment(e.ctx, f, bad, e.ip); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("ConfirmEnrolment(%q) = %v, want ErrWrongCode", bad, err)
+		}
+	}
+	if fs, _ := e.svc.Store.FactorsOf(e.ctx, c.acct.ID); len(fs) != 0 {
+		t.Fatal("a wrong code saved a factor")
+	}
+	if e.account(c).MFAFailures != 4 {
+		t.Fatalf("wrong enrolment codes counted %d, want 4", e.account(c).MFAFailures)
+	}
+	// Nothing but the recovery screen follows enrolment.
+	if _, err := e.svc.Finish(e.ctx, f, "", e.ip); !errors.Is(err, portal.ErrWrongStep) {
+		t.Fatalf("Finish at enrolment: %v, want ErrWrongStep", err)
+	}
+
+	if err := e.svc.ConfirmEnrolment(e.ctx, f, e.code(c), e.ip); err != nil {
+		t.Fatalf("ConfirmEnrolment(right code): %v", err)
+	}
+	if f.State != portal.StateRecovery {
+		t.Fatalf("state %s, want %s", f.State, portal.StateRecovery)
+	}
+	if e.account(c).MFAFailures != 0 {
+		t.Fatal("a right code did not clear the failures")
+	}
+	fs, err := e.svc.Store.FactorsOf(e.ctx, c.acct.ID)
+	if err != nil || len(fs) != 1 || fs[0].Kind != store.FactorTOTP {
+		t.Fatalf("factors %+v, %v", fs, err)
+	}
+	if strings.Contains(fs[0].Secret, c.seed) {
+		t.Fatal("the TOTP seed is stored in the clear")
+	}
+	if fs[0].LastStep != mfa.Step(e.clock.Now()) {
+		t.Fatalf("enrolment code's step not recorded: %d", fs[0].LastStep)
+	}
+
+	f = e.reload(f, portal.StateRecovery)
+	code, err := e.svc.RecoveryCode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(code) != 24 || mfa.NormalizeRecoveryCode(code) != code {
+		t.Fatalf("recovery code %q: want 24 characters of the alphabet", code)
+	}
+	if again, _ := e.svc.RecoveryCode(e.reload(f, portal.StateRecovery)); again != code {
+		t.Fatal("the recovery screen shows another code on reload")
+	}
+	if err := e.svc.AcknowledgeRecovery(f, false); !errors.Is(err, portal.ErrNotAcknowledged) {
+		t.Fatalf("AcknowledgeRecovery(false) = %v, want ErrNotAcknowledged", err)
+	}
+	if err := e.svc.AcknowledgeRecovery(f, true); err != nil {
+		t.Fatal(err)
+	}
+	token, err := e.svc.Finish(e.ctx, f, "", e.ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si := e.session(token)
+	if si.Account.ID != c.acct.ID || !si.Session.MFAAt.Equal(e.clock.Now()) {
+		t.Fatalf("session %+v", si.Session)
+	}
+	if si.Session.IDHash != secret.Hash(token) {
+		t.Fatal("the session is not stored under the token's hash")
+	}
+	if want := e.clock.Now().Add(e.svc.Config.SessionTTL.Duration); !si.Session.ExpiresAt.Equal(want) {
+		t.Fatalf("session expires %v, want %v", si.Session.ExpiresAt, want)
+	}
+	// The flow is gone: its cookie opens nothing any more.
+	if _, err := e.svc.LoadFlow(e.ctx, e.svc.FlowCookie(f)); !errors.Is(err, portal.ErrFlowExpired) {
+		t.Fatalf("LoadFlow after Finish: %v, want ErrFlowExpired", err)
+	}
+	ms, _ := e.svc.Methods(e.ctx, c.acct.ID)
+	if len(ms) != 2 || ms[0] != portal.MethodTOTP || ms[1] != portal.MethodRecovery {
+		t.Fatalf("methods %v", ms)
+	}
+}
+
+// TestSecondSignInReplay: the code accepted at enrolment or at a sign-in is
+// never accepted again, even in its own 30 seconds; the next step's code is.
+func TestSecondSignInReplay(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+
+	// The enrolment code, in the same step.
+	f := e.passwordStep(c)
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(c), e.ip); !errors.Is(err, portal.ErrWrongCode) {
+		t.Fatalf("enrolment code reused: %v, want ErrWrongCode", err)
+	}
+
+	e.clock.Advance(30 * time.Second)
+	used := e.code(c)
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, used, e.ip); err != nil {
+		t.Fatalf("fresh code: %v", err)
+	}
+	if _, err := e.svc.Finish(e.ctx, f, "", e.ip); err != nil {
+		t.Fatal(err)
+	}
+
+	e.clock.Advance(10 * time.Second) // same 30-s step
+	g := e.passwordStep(c)
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodTOTP, used, e.ip); !errors.Is(err, portal.ErrWrongCode) {
+		t.Fatalf("replayed code: %v, want ErrWrongCode", err)
+	}
+	next, _ := mfa.TOTPCode(c.seed, e.clock.Now().Add(30*time.Second))
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodTOTP, next, e.ip); err != nil {
+		t.Fatalf("next step's code: %v", err)
+	}
+	if _, err := e.svc.Finish(e.ctx, g, "", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	// Now the current step's code is older than the last accepted one.
+	h := e.passwordStep(c)
+	if err := e.svc.SecondFactor(e.ctx, h, portal.MethodTOTP, e.code(c), e.ip); !errors.Is(err, portal.ErrWrongCode) {
+		t.Fatalf("code of a step before the last accepted: %v, want ErrWrongCode", err)
+	}
+}
+
+// TestTenWrongCodesLock: the 10th wrong code closes the step for an hour; the
+// right code is refused while it is closed; after the hour it passes and
+// clears the count; 20 in a row close it for two hours.
+func TestTenWrongCodesLock(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	e.clock.Advance(30 * time.Second)
+
+	f := e.passwordStep(c)
+	for i := 1; i <= 9; i++ {
+		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("wrong code %d: %v, want ErrWrongCode", i, err)
+		}
+	}
+	l := lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip))
+	if l.Password || !l.Until.Equal(e.clock.Now().Add(time.Hour)) {
+		t.Fatalf("10th wrong code: %+v, want the second factor locked for 1h", l)
+	}
+	lockedAt := e.clock.Now()
+
+	// While closed: the right code, a recovery code, enrolment all refused,
+	// and none of it counts.
+	e.clock.Advance(30 * time.Minute)
+	lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(c), e.ip))
+	lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodRecovery, c.recovery, e.ip))
+	if a := e.account(c); a.MFAFailures != 10 {
+		t.Fatalf("failures while locked: %d, want 10", a.MFAFailures)
+	}
+	if ok, _ := e.svc.Store.HasRecoveryCode(e.ctx, c.acct.ID); !ok {
+		t.Fatal("the recovery code was spent while locked")
+	}
+	e.clock.Set(lockedAt.Add(time.Hour - time.Second))
+	f = e.passwordStep(c) // the old flow expired meanwhile
+	lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(c), e.ip))
+
+	e.clock.Set(lockedAt.Add(time.Hour))
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(c), e.ip); err != nil {
+		t.Fatalf("right code after the hour: %v", err)
+	}
+	if a := e.account(c); a.MFAFailures != 0 || !a.MFALockedUntil.IsZero() {
+		t.Fatalf("after a right code: failures %d, locked until %v", a.MFAFailures, a.MFALockedUntil)
+	}
+	if _, err := e.svc.Finish(e.ctx, f, "", e.ip); err != nil {
+		t.Fatal(err)
+	}
+
+	// 20 wrong in a row: 1 h after the 10th, 2 h after the 20th.
+	e.clock.Advance(30 * time.Second)
+	f = e.passwordStep(c)
+	for i := 1; i <= 10; i++ {
+		err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip)
+		if i < 10 && !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("wrong code %d: %v", i, err)
+		}
+		if i == 10 {
+			if l := lockedErr(t, err); !l.Until.Equal(e.clock.Now().Add(time.Hour)) {
+				t.Fatalf("10th: until %v", l.Until)
+			}
+		}
+	}
+	e.clock.Advance(time.Hour)
+	f = e.passwordStep(c)
+	for i := 11; i <= 20; i++ {
+		err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip)
+		if i < 20 && !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("wrong code %d: %v", i, err)
+		}
+		if i == 20 {
+			if l := lockedErr(t, err); !l.Until.Equal(e.clock.Now().Add(2 * time.Hour)) {
+				t.Fatalf("20th: locked for %v, want 2h", l.Until.Sub(e.clock.Now()))
+			}
+		}
+	}
+	if a := e.account(c); a.MFAFailures != 20 {
+		t.Fatalf("failures %d, want 20", a.MFAFailures)
+	}
+	// An audit trail names the lock.
+	evs, _ := e.svc.Store.AuditOf(e.ctx, c.acct.ID, 0)
+	locked := 0
+	for _, ev := range evs {
+		if ev.Action == "mfa.totp" && ev.Outcome == "locked" {
+			locked++
+		}
+	}
+	if locked != 3 { // the first run's 10th; the second run's 10th and 20th
+		t.Fatalf("audit has %d lock events, want 3", locked)
+	}
+}
+
+// TestWrongCodesOfEveryFactorCountTogether: wrong app codes and wrong
+// recovery codes add up to one lock.
+func TestWrongCodesOfEveryFactorCountTogether(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	e.clock.Advance(30 * time.Second)
+	f := e.passwordStep(c)
+	bad := []struct {
+		m    portal.Method
+		code string
+	}{
+		{portal.MethodTOTP, e.wrongCode(c)},
+		{portal.MethodRecovery, "H3URF1WMNF9GNUFH7YH8RCDV"}, // well-formed, not this account's
+		{portal.MethodRecovery, "short"},                    // malformed
+		{portal.MethodTOTP, "12a456"},
+		{portal.MethodRecovery, ""},
+	}
+	for i := 1; i < 10; i++ {
+		b := bad[i%len(bad)]
+		if err := e.svc.SecondFactor(e.ctx, f, b.m, b.code, e.ip); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("wrong %s %d: %v", b.m, i, err)
+		}
+	}
+	l := lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodRecovery, "WRONGWRONGWRONGWRONGWRNG", e.ip))
+	if !l.Until.Equal(e.clock.Now().Add(time.Hour)) {
+		t.Fatalf("until %v", l.Until)
+	}
+	// The flow did not move.
+	if g := e.reload(f); g.State != portal.StateMFA {
+		t.Fatalf("state %s", g.State)
+	}
+}
+
+// TestRecoveryCodeSpentAndReissued: a recovery code works once; a new one is
+// shown on the recovery screen and works in its turn.
+func TestRecoveryCodeSpentAndReissued(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	first := c.recovery
+
+	f := e.passwordStep(c)
+	// Typed the way people copy it: lower case, in groups.
+	typed := strings.ToLower(first[:4] + " " + first[4:12] + "-" + first[12:])
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodRecovery, typed, e.ip); err != nil {
+		t.Fatalf("recovery code: %v", err)
+	}
+	if f.State != portal.StateRecovery {
+		t.Fatalf("state %s, want the recovery screen", f.State)
+	}
+	f = e.reload(f, portal.StateRecovery)
+	second, err := e.svc.RecoveryCode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second == first || len(second) != 24 {
+		t.Fatalf("new code %q (old %q)", second, first)
+	}
+	if err := e.svc.AcknowledgeRecovery(f, false); !errors.Is(err, portal.ErrNotAcknowledged) {
+		t.Fatal(err)
+	}
+	if err := e.svc.AcknowledgeRecovery(f, true); err != nil {
+		t.Fatal(err)
+	}
+	token, err := e.svc.Finish(e.ctx, f, "", e.ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.session(token)
+
+	g := e.passwordStep(c)
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodRecovery, first, e.ip); !errors.Is(err, portal.ErrWrongCode) {
+		t.Fatalf("spent code again: %v, want ErrWrongCode", err)
+	}
+	if e.account(c).MFAFailures != 1 {
+		t.Fatal("a spent code did not count as a wrong one")
+	}
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodRecovery, second, e.ip); err != nil {
+		t.Fatalf("the new code: %v", err)
+	}
+}
+
+// TestRecoveryCodesAreBoundToTheAccount: one account's code opens no other.
+func TestRecoveryCodesAreBoundToTheAccount(t *testing.T) {
+	e := newEnv(t)
+	a := e.newCustomer("a@example.jp")
+	b := e.newCustomer("b@example.jp")
+	e.enrol(a)
+	e.enrol(b)
+	f := e.passwordStep(b)
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodRecovery, a.recovery, e.ip); !errors.Is(err, portal.ErrWrongCode) {
+		t.Fatalf("a's code for b: %v, want ErrWrongCode", err)
+	}
+}
+
+func TestFlowExpires(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f, err := e.svc.Password(e.ctx, c.email, c.password, "/", e.ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.ExpiresAt.Equal(t0.Add(e.svc.Config.FlowTTL.Duration)) {
+		t.Fatalf("flow expires %v", f.ExpiresAt)
+	}
+	cookie := e.svc.FlowCookie(f)
+	e.clock.Advance(e.svc.Config.FlowTTL.Duration - time.Second)
+	if _, err := e.svc.LoadFlow(e.ctx, cookie, portal.StateEnrolTOTP); err != nil {
+		t.Fatalf("a second before expiry: %v", err)
+	}
+	e.clock.Advance(time.Second)
+	if _, err := e.svc.LoadFlow(e.ctx, cookie, portal.StateEnrolTOTP); !errors.Is(err, portal.ErrFlowExpired) {
+		t.Fatalf("at expiry: %v, want ErrFlowExpired", err)
+	}
+
+	// A flow at the second factor expires the same way.
+	e.clock.Set(t0.Add(time.Hour))
+	e.enrol(c)
+	e.clock.Advance(time.Minute)
+	g := e.passwordStep(c)
+	e.clock.Advance(16 * time.Minute)
+	if _, err := e.svc.LoadFlow(e.ctx, e.svc.FlowCookie(g), portal.StateMFA); !errors.Is(err, portal.ErrFlowExpired) {
+		t.Fatalf("16 min later: %v, want ErrFlowExpired", err)
+	}
+}
+
+// TestFlowCookie: a cookie is valid only for the step it was signed at.
+func TestFlowCookie(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f, err := e.svc.Password(e.ctx, c.email, c.password, "/", e.ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	atEnrol := e.svc.FlowCookie(f)
+	en, _ := e.svc.Enrolment(e.ctx, f)
+	c.seed = en.Secret
+
+	// The current cookie at the wrong page: the flow, with ErrWrongStep.
+	g, err := e.svc.LoadFlow(e.ctx, atEnrol, portal.StateMFA, portal.StateRecovery)
+	if !errors.Is(err, portal.ErrWrongStep) || g == nil || g.State != portal.StateEnrolTOTP {
+		t.Fatalf("current cookie at another step: %v, %v", g, err)
+	}
+	if _, err := e.svc.LoadFlow(e.ctx, atEnrol, portal.StateEnrolTOTP); err != nil {
+		t.Fatalf("current cookie: %v", err)
+	}
+
+	token, sig, _ := strings.Cut(atEnrol, ".")
+	other, err := e.svc.Password(e.ctx, c.email, c.password, "/", e.ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherToken, otherSig, _ := strings.Cut(e.svc.FlowCookie(other), ".")
+	for name, tc := range map[string]struct {
+		cookie string
+		want   error
+	}{
+		"changed signature": {token + "." + flip(sig), portal.ErrBadFlowCookie},
+		"no signature":      {token + ".", portal.ErrBadFlowCookie},
+		"other flow's sig":  {token + "." + otherSig, portal.ErrBadFlowCookie},
+		"sig of other flow": {otherToken + "." + sig, portal.ErrBadFlowCookie},
+		"changed token":     {flip(token) + "." + sig, portal.ErrFlowExpired},
+		"no dot":            {token + sig, portal.ErrFlowExpired},
+		"empty":             {"", portal.ErrFlowExpired},
+		"only dot":          {".", portal.ErrFlowExpired},
+		"unknown token":     {secret.Token(32) + "." + sig, portal.ErrFlowExpired},
+	} {
+		if g, err := e.svc.LoadFlow(e.ctx, tc.cookie, portal.StateEnrolTOTP); !errors.Is(err, tc.want) {
+			t.Errorf("%s: LoadFlow = %v, %v; want %v", name, g, err, tc.want)
+		}
+	}
+
+	// After the step, the enrolment cookie opens nothing any more.
+	if err := e.svc.ConfirmEnrolment(e.ctx, f, e.code(c), e.ip); err != nil {
+		t.Fatal(err)
+	}
+	atRecovery := e.svc.FlowCookie(f)
+	if atRecovery == atEnrol {
+		t.Fatal("the cookie did not change with the step")
+	}
+	for _, want := range [][]string{nil, {portal.StateEnrolTOTP}, {portal.StateRecovery}, {portal.StateMFA}} {
+		if _, err := e.svc.LoadFlow(e.ctx, atEnrol, want...); !errors.Is(err, portal.ErrBadFlowCookie) {
+			t.Errorf("enrolment cookie after enrolment, want %v: %v, want ErrBadFlowCookie", want, err)
+		}
+	}
+	if _, err := e.svc.LoadFlow(e.ctx, atRecovery, portal.StateRecovery); err != nil {
+		t.Fatalf("recovery cookie: %v", err)
+	}
+	// A cookie for a state the flow is not in cannot be made without the key:
+	// a MAC from another keyring does not open it.
+	forgedKeys, _ := secret.NewKeyring("k1", map[string][]byte{"k1": make([]byte, 32)})
+	forged := token + "." + forgedKeys.Sign("flow", token, portal.StateRecovery)
+	if _, err := e.svc.LoadFlow(e.ctx, forged); !errors.Is(err, portal.ErrBadFlowCookie) {
+		t.Fatalf("cookie signed with another key: %v", err)
+	}
+}
+
+func flip(s string) string {
+	b := []byte(s)
+	if b[0] == 'A' {
+		b[0] = 'B'
+	} else {
+		b[0] = 'A'
+	}
+	return string(b)
+}
+
+// TestStepsCannotBeSkipped: each step's method refuses a flow at another step.
+func TestStepsCannotBeSkipped(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	enrol := e.passwordStep(c)
+	for name, err := range map[string]error{
+		"SecondFactor at enrolment":          e.svc.SecondFactor(e.ctx, enrol, portal.MethodTOTP, "123456", e.ip),
+		"SecondFactor recovery at enrolment": e.svc.SecondFactor(e.ctx, enrol, portal.MethodRecovery, "H3URF1WMNF9GNUFH7YH8RCDV", e.ip),
+		"AcknowledgeRecovery at enrolment":   e.svc.AcknowledgeRecovery(enrol, true),
+	} {
+		if !errors.Is(err, portal.ErrWrongStep) {
+			t.Errorf("%s: %v, want ErrWrongStep", name, err)
+		}
+	}
+	if _, err := e.svc.Finish(e.ctx, enrol, "", e.ip); !errors.Is(err, portal.ErrWrongStep) {
+		t.Errorf("Finish at enrolment: %v, want ErrWrongStep", err)
+	}
+	if _, err := e.svc.RecoveryCode(enrol); !errors.Is(err, portal.ErrWrongStep) {
+		t.Errorf("RecoveryCode at enrolment: %v, want ErrWrongStep", err)
+	}
+	if fs, _ := e.svc.Store.FactorsOf(e.ctx, c.acct.ID); len(fs) != 0 {
+		t.Fatal("a skipped step saved a factor")
+	}
+
+	e.enrol(c)
+	second := e.passwordStep(c)
+	if err := e.svc.ConfirmEnrolment(e.ctx, second, e.code(c), e.ip); !errors.Is(err, portal.ErrWrongStep) {
+		t.Errorf("ConfirmEnrolment at the second factor: %v", err)
+	}
+	if _, err := e.svc.Enrolment(e.ctx, second); !errors.Is(err, portal.ErrWrongStep) {
+		t.Errorf("Enrolment at the second factor: %v", err)
+	}
+	if err := e.svc.AcknowledgeRecovery(second, true); !errors.Is(err, portal.ErrWrongStep) {
+		t.Errorf("AcknowledgeRecovery at the second factor: %v", err)
+	}
+	if _, err := e.svc.RecoveryCode(second); !errors.Is(err, portal.ErrWrongStep) {
+		t.Errorf("RecoveryCode at the second factor: %v", err)
+	}
+	if err := e.svc.SecondFactor(e.ctx, second, portal.Method("sms"), "123456", e.ip); !errors.Is(err, portal.ErrNoSuchMethod) {
+		t.Errorf("unknown method: %v, want ErrNoSuchMethod", err)
+	}
+	// A recovery screen cannot be acknowledged twice into two sessions:
+	// Finish removes the flow.
+	e.clock.Advance(30 * time.Second)
+	f := e.passwordStep(c)
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodRecovery, c.recovery, e.ip); err != nil {
+		t.Fatal(err)
+	}
+	cookie := e.svc.FlowCookie(f)
+	if _, err := e.svc.Finish(e.ctx, e.reload(f, portal.StateRecovery), "", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.LoadFlow(e.ctx, cookie, portal.StateRecovery); !errors.Is(err, portal.ErrFlowExpired) {
+		t.Fatalf("flow after Finish: %v, want ErrFlowExpired", err)
+	}
+}
+
+// TestFinishReplacesTheBrowsersSession: a session id never survives a
+// sign-in; a session cookie the browser had is ended.
+func TestFinishReplacesTheBrowsersSession(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	first := e.enrol(c)
+	e.clock.Advance(30 * time.Second)
+	f := e.passwordStep(c)
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(c), e.ip); err != nil {
+		t.Fatal(err)
+	}
+	second, err := e.svc.Finish(e.ctx, f, first, e.ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second == first {
+		t.Fatal("the session token was reused")
+	}
+	e.noSession(first)
+	e.session(second)
+}
+
+func TestSessionExpiryAndSignOut(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	token := e.enrol(c)
+	e.noSession("")
+	e.noSession("not-a-session")
+	e.clock.Advance(e.svc.Config.SessionTTL.Duration - time.Second)
+	e.session(token)
+	e.clock.Advance(time.Second)
+	e.noSession(token)
+
+	e.clock.Set(t0.Add(24 * time.Hour))
+	token = e.signIn(c)
+	si := e.session(token)
+	if err := e.svc.SignOut(e.ctx, si, e.ip); err != nil {
+		t.Fatal(err)
+	}
+	e.noSession(token)
+}
+
+// TestEnrolmentInTwoTabs: the password typed in two tabs gives two enrolment
+// flows. Once one of them has enrolled an app, the other must not add a
+// second app nor replace the recovery code the customer was just shown
+// (and recorded) in the first tab.
+func TestEnrolmentInTwoTabs(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	tabA := e.passwordStep(c)
+	tabB := e.passwordStep(c)
+	enA, _ := e.svc.Enrolment(e.ctx, tabA)
+	enB, _ := e.svc.Enrolment(e.ctx, tabB)
+	if enA.Secret == enB.Secret {
+		t.Fatal("two flows offer one seed")
+	}
+
+	c.seed = enA.Secret
+	if err := e.svc.ConfirmEnrolment(e.ctx, tabA, e.code(c), e.ip); err != nil {
+		t.Fatal(err)
+	}
+	recordedA, _ := e.svc.RecoveryCode(e.reload(tabA, portal.StateRecovery))
+
+	codeB, _ := mfa.TOTPCode(enB.Secret, e.clock.Now())
+	errB := e.svc.ConfirmEnrolment(e.ctx, tabB, codeB, e.ip)
+	fs, _ := e.svc.Store.FactorsOf(e.ctx, c.acct.ID)
+	t.Logf("second tab's ConfirmEnrolment: %v; factors now %d", errB, len(fs))
+	if len(fs) != 1 {
+		t.Errorf("the account has %d authenticator apps after two enrolment tabs, want 1 "+
+			"(a flow started before the first enrolment still adds a factor)", len(fs))
+	}
+	// The code shown in tab A, which the customer recorded, still works.
+	e.clock.Advance(time.Minute)
+	f := e.passwordStep(c)
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodRecovery, recordedA, e.ip); err != nil {
+		t.Errorf("the recovery code shown (and recorded) in the first tab was replaced by the second tab: %v", err)
+	}
+}

@@ -1,0 +1,680 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/mfa"
+)
+
+const (
+	msgBadCredentials = "メールアドレスまたはパスワードが正しくありません。"
+	msgWrongCode      = "コードが正しくありません"
+	msgWrongStep      = "この画面は表示できません。"
+	msgExpired        = "ログインの有効期限が切れました。"
+	msgNotRecorded    = "リカバリーコードを記録したら、「コードを安全に記録しました」にチェックを入れてください。"
+	msgLocked         = "誤ったコードの入力が続いたため、二要素認証を一時的に停止しています。"
+)
+
+func TestLoginPage(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	r := b.get("/login")
+	expect(t, r, http.StatusOK, "")
+	contains(t, r, "ログイン", "メールアドレス", "パスワード", "続ける",
+		`autocomplete="username"`, `autocomplete="current-password"`, `name="next" value="/"`)
+	if got := r.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", got)
+	}
+	// An open login page stores nothing and so never expires.
+	if c := setCookieOf(r, "tobira_flow"); c != nil {
+		t.Errorf("GET /login set a flow cookie %v", c)
+	}
+	// next is carried through the form, only as a local path.
+	for next, want := range map[string]string{
+		"/security":                "/security",
+		"//evil.example/":          "/",
+		"https://evil.example/":    "/",
+		`/\evil.example`:           "/",
+		"/contracts?id=1&x=2":      "/contracts?id=1&amp;x=2",
+		"javascript:alert(1)":      "/",
+		"/%2F%2Fevil.example/path": "/%2F%2Fevil.example/path",
+	} {
+		r := b.get("/login?next=" + url.QueryEscape(next))
+		if !strings.Contains(r.body, `name="next" value="`+want+`"`) {
+			t.Errorf("GET /login?next=%s: hidden next is not %q", next, want)
+		}
+	}
+	contains(t, b.get("/login?e=expired"), msgExpired)
+}
+
+// TestLoginWrongPassword: a wrong password and an unknown address get the
+// same 401 and message, and no cookie at all.
+func TestLoginWrongPassword(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	var bodies []string
+	for _, form := range []url.Values{
+		{"email": {c.email}, "password": {"wrong password"}},
+		{"email": {"nobody@example.jp"}, "password": {c.password}},
+	} {
+		r := b.post("/login", form)
+		expect(t, r, http.StatusUnauthorized, "")
+		contains(t, r, msgBadCredentials)
+		if len(r.Cookies()) != 0 {
+			t.Errorf("a failed sign-in set cookies %v", r.Cookies())
+		}
+		bodies = append(bodies, strings.ReplaceAll(r.body, form.Get("email"), "EMAIL"))
+	}
+	if bodies[0] != bodies[1] {
+		t.Error("a wrong password and an unknown address give different pages")
+	}
+	if b.cookie("tobira_session") != "" || b.cookie("tobira_flow") != "" {
+		t.Fatal("cookies after failed sign-ins")
+	}
+	// The address typed is kept in the form; the password is not.
+	r := b.post("/login", url.Values{"email": {c.email}, "password": {"wrong password"}})
+	if !strings.Contains(r.body, `value="yamada@example.jp"`) || strings.Contains(r.body, "wrong password") {
+		t.Error("the form keeps the password or loses the address")
+	}
+	// Missing fields.
+	r = b.post("/login", url.Values{"email": {c.email}})
+	expect(t, r, http.StatusBadRequest, "")
+	contains(t, r, "メールアドレスとパスワードを入力してください。")
+}
+
+// TestLoginThrottled: the 11th try for one address gets 429 with the time
+// it opens again and Retry-After.
+func TestLoginThrottled(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	for i := 0; i < s.svc.Config.PasswordFailuresPerAccount; i++ {
+		expect(t, b.post("/login", url.Values{"email": {c.email}, "password": {"wrong password"}}), http.StatusUnauthorized, "")
+	}
+	r := b.post("/login", url.Values{"email": {c.email}, "password": {c.password}})
+	expect(t, r, http.StatusTooManyRequests, "")
+	until := time.Date(2026, 4, 1, 0, 15, 0, 0, time.UTC)
+	contains(t, r, "ログインの試行回数が上限に達しました。", until.In(jst).Format("2006年1月2日 15:04"))
+	if got := r.Header.Get("Retry-After"); got != strconv.Itoa(int(until.Sub(t0).Seconds())) {
+		t.Errorf("Retry-After = %q, want %d", got, int(until.Sub(t0).Seconds()))
+	}
+	if setCookieOf(r, "tobira_session") != nil || setCookieOf(r, "tobira_flow") != nil {
+		t.Error("a throttled sign-in set a cookie")
+	}
+}
+
+// TestFirstSignInEnrolment walks the first sign-in screen by screen, with
+// the recovery screen's box first unchecked.
+func TestFirstSignInEnrolment(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	r := b.login(c, "/enrol")
+	fc := setCookieOf(r, "tobira_flow")
+	if fc == nil || !fc.HttpOnly || fc.SameSite != http.SameSiteLaxMode || fc.Path != "/" {
+		t.Fatalf("flow cookie %+v: want HttpOnly, SameSite=Lax, Path=/", fc)
+	}
+	if setCookieOf(r, "tobira_session") != nil {
+		t.Fatal("the password alone set a session")
+	}
+
+	page := b.get("/enrol")
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, "2要素認証の設定", "ワンタイムコードの入力", "続ける", "別の方法を探す",
+		`autocomplete="one-time-code"`, "data:image/png;base64,", "apps.apple.com", "play.google.com")
+	c.seed = strings.ReplaceAll(secretRe.FindStringSubmatch(page.body)[1], " ", "")
+
+	expect(t, b.get("/enrol/methods"), http.StatusOK, "")
+
+	// A wrong code: the page again, with the same key.
+	r = b.post("/enrol", url.Values{"code": {s.wrongCode(c)}})
+	expect(t, r, http.StatusUnauthorized, "")
+	contains(t, r, msgWrongCode)
+	if m := secretRe.FindStringSubmatch(r.body); m == nil || strings.ReplaceAll(m[1], " ", "") != c.seed {
+		t.Fatal("the enrolment page after a wrong code shows another key")
+	}
+
+	expect(t, b.post("/enrol", url.Values{"code": {" " + s.code(c) + " "}}), http.StatusSeeOther, "/recovery-code")
+	// The enrolment page is done with: back button goes to the current step.
+	expect(t, b.get("/enrol"), http.StatusSeeOther, "/recovery-code")
+
+	rc := b.get("/recovery-code")
+	expect(t, rc, http.StatusOK, "")
+	contains(t, rc, "あと少しです。", "リカバリーコードをコピーして、安全な場所に保管してください。デバイスなしでログインする際に必要になります。",
+		"コードのコピー", "コードを安全に記録しました", "続ける")
+	c.recovery = recoveryRe.FindStringSubmatch(rc.body)[1]
+
+	// Unchecked box: 400, the message, the same code, no session.
+	for _, form := range []url.Values{{}, {"recorded": {"no"}}, {"recorded": {""}}} {
+		r = b.post("/recovery-code", form)
+		expect(t, r, http.StatusBadRequest, "")
+		contains(t, r, msgNotRecorded, c.recovery)
+		if setCookieOf(r, "tobira_session") != nil || b.cookie("tobira_session") != "" {
+			t.Fatal("an unchecked box gave a session")
+		}
+	}
+	r = b.post("/recovery-code", url.Values{"recorded": {"yes"}})
+	expect(t, r, http.StatusSeeOther, "/")
+	sc := setCookieOf(r, "tobira_session")
+	if sc == nil || sc.Value == "" || !sc.HttpOnly || sc.SameSite != http.SameSiteLaxMode || sc.Path != "/" || sc.Secure {
+		t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Lax, Path=/, not Secure on plain HTTP", sc)
+	}
+	if fc := setCookieOf(r, "tobira_flow"); fc == nil || fc.MaxAge >= 0 {
+		t.Fatalf("the flow cookie was not cleared: %+v", fc)
+	}
+	if !s.live(sc.Value) {
+		t.Fatal("the session cookie does not resolve")
+	}
+	home := b.get("/")
+	expect(t, home, http.StatusOK, "")
+	contains(t, home, "山田 太郎", "セキュリティ")
+	// The finished flow's pages send the browser to sign in again.
+	expect(t, b.get("/recovery-code"), http.StatusSeeOther, "/login?e=expired")
+}
+
+// TestSecondSignIn: password, then the app's code; a replayed code is refused.
+func TestSecondSignIn(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
+
+	s.clock.Advance(30 * time.Second)
+	b.login(c, "/login/code")
+	page := b.get("/login/code")
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, "ワンタイムパスワードの入力", "ワンタイムコードの入力", "別の方法を試す", `autocomplete="one-time-code"`)
+	used := s.code(c)
+	r := b.post("/login/code", url.Values{"code": {used}})
+	expect(t, r, http.StatusSeeOther, "/")
+	first := b.cookie("tobira_session")
+
+	// Another browser, the same code in the same 30 s.
+	s.clock.Advance(5 * time.Second)
+	other := s.browser()
+	other.login(c, "/login/code")
+	r = other.post("/login/code", url.Values{"code": {used}})
+	expect(t, r, http.StatusUnauthorized, "")
+	contains(t, r, msgWrongCode)
+	if setCookieOf(r, "tobira_session") != nil {
+		t.Fatal("a replayed code gave a session")
+	}
+	// The next step's code is accepted.
+	next, err := mfa.TOTPCode(c.seed, s.clock.Now().Add(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, other.post("/login/code", url.Values{"code": {next}}), http.StatusSeeOther, "/")
+	if !s.live(first) || !s.live(other.cookie("tobira_session")) {
+		t.Fatal("sessions of two browsers do not both live")
+	}
+}
+
+// TestSignInReturnsWhereItStarted: /security without a session sends the
+// browser to sign in and back.
+func TestSignInReturnsWhereItStarted(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
+
+	expect(t, b.get("/security"), http.StatusSeeOther, "/login?next=%2Fsecurity")
+	expect(t, b.get("/security/reset"), http.StatusSeeOther, "/login?next=%2Fsecurity%2Freset")
+	expect(t, b.get("/"), http.StatusSeeOther, "/login?next=%2F")
+	s.clock.Advance(30 * time.Second)
+	expect(t, b.post("/login", url.Values{"email": {c.email}, "password": {c.password}, "next": {"/security"}}), http.StatusSeeOther, "/login/code")
+	expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/security")
+	sec := b.get("/security")
+	expect(t, sec, http.StatusOK, "")
+	contains(t, sec, "二要素認証", "✓設定されています", "認証アプリ", "リセット")
+
+	// Signed in, /login passes on to next, and only to a local one.
+	expect(t, b.get("/login?next=%2Fsecurity"), http.StatusSeeOther, "/security")
+	expect(t, b.get("/login?next=%2F%2Fevil.example%2F"), http.StatusSeeOther, "/")
+
+	// A foreign next does not survive the sign-in.
+	b2 := s.browser()
+	s.clock.Advance(30 * time.Second)
+	for _, next := range []string{"https://evil.example/", "//evil.example", `/\evil.example`} {
+		expect(t, b2.post("/login", url.Values{"email": {c.email}, "password": {c.password}, "next": {next}}), http.StatusSeeOther, "/login/code")
+		expect(t, b2.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/")
+		s.clock.Advance(30 * time.Second)
+	}
+}
+
+// TestSkippedSteps: no page of a later step opens with a flow at an earlier
+// one, and none gives a session.
+func TestSkippedSteps(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+
+	// No flow at all.
+	b := s.browser()
+	expect(t, b.post("/login/code", url.Values{"code": {"123456"}}), http.StatusSeeOther, "/login?e=expired")
+	expect(t, b.get("/recovery-code"), http.StatusSeeOther, "/login?e=expired")
+	expect(t, b.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/login?e=expired")
+	expect(t, b.post("/enrol", url.Values{"code": {"123456"}}), http.StatusSeeOther, "/login?e=expired")
+
+	// A flow at enrolment: the second-factor and recovery pages refuse it.
+	b.login(c, "/enrol")
+	for _, r := range []*resp{
+		b.post("/login/code", url.Values{"code": {"123456"}}),
+		b.post("/login/recovery", url.Values{"code": {"H3URF1WMNF9GNUFH7YH8RCDV"}}),
+		b.post("/recovery-code", url.Values{"recorded": {"yes"}}),
+	} {
+		expect(t, r, http.StatusConflict, "")
+		contains(t, r, msgWrongStep)
+		if setCookieOf(r, "tobira_session") != nil {
+			t.Fatalf("%s gave a session", r.Request.URL.Path)
+		}
+	}
+	for _, p := range []string{"/login/code", "/recovery-code", "/login/recovery", "/login/methods"} {
+		expect(t, b.get(p), http.StatusSeeOther, "/enrol")
+	}
+	if b.cookie("tobira_session") != "" {
+		t.Fatal("a session after skipped steps")
+	}
+	if ms := s.methods(c); len(ms) != 0 {
+		t.Fatalf("skipped steps enrolled %v", ms)
+	}
+
+	// A flow at the second factor: enrolment and recovery screen refuse it.
+	b2 := s.browser()
+	b2.enrol(c)
+	b3 := s.browser()
+	b3.login(c, "/login/code")
+	expect(t, b3.post("/enrol", url.Values{"code": {s.code(c)}}), http.StatusConflict, "")
+	expect(t, b3.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusConflict, "")
+	expect(t, b3.get("/recovery-code"), http.StatusSeeOther, "/login/code")
+	expect(t, b3.get("/enrol"), http.StatusSeeOther, "/login/code")
+	if b3.cookie("tobira_session") != "" {
+		t.Fatal("a session without a second factor")
+	}
+}
+
+// TestOldFlowCookie: a flow cookie kept from an earlier step (replayed form)
+// is refused.
+func TestOldFlowCookie(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.login(c, "/enrol")
+	atEnrol := b.cookie("tobira_flow")
+	page := b.get("/enrol")
+	c.seed = strings.ReplaceAll(secretRe.FindStringSubmatch(page.body)[1], " ", "")
+	expect(t, b.post("/enrol", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/recovery-code")
+
+	replay := s.browser()
+	replay.setCookie("tobira_flow", atEnrol)
+	expect(t, replay.post("/enrol", url.Values{"code": {s.code(c)}}), http.StatusConflict, "")
+	expect(t, replay.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusConflict, "")
+	if replay.cookie("tobira_session") != "" {
+		t.Fatal("an old flow cookie gave a session")
+	}
+	// A tampered cookie.
+	tok, sig, _ := strings.Cut(b.cookie("tobira_flow"), ".")
+	forged := s.browser()
+	forged.setCookie("tobira_flow", tok+"."+strings.ToUpper(sig))
+	expect(t, forged.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusConflict, "")
+	forged.setCookie("tobira_flow", "garbage")
+	expect(t, forged.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/login?e=expired")
+	// The genuine browser carries on.
+	expect(t, b.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/")
+}
+
+// TestExpiredFlow: 16 minutes after the password, the code page sends the
+// browser to sign in again and gives no session.
+func TestExpiredFlow(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
+
+	s.clock.Advance(time.Minute)
+	b.login(c, "/login/code")
+	s.clock.Advance(16 * time.Minute)
+	r := b.post("/login/code", url.Values{"code": {s.code(c)}})
+	expect(t, r, http.StatusSeeOther, "/login?e=expired")
+	if setCookieOf(r, "tobira_session") != nil {
+		t.Fatal("an expired flow gave a session")
+	}
+	if fc := setCookieOf(r, "tobira_flow"); fc == nil || fc.MaxAge >= 0 {
+		t.Errorf("the expired flow cookie was not cleared: %+v", fc)
+	}
+	expect(t, b.get("/login/code"), http.StatusSeeOther, "/login?e=expired")
+	page := b.get("/login?e=expired")
+	contains(t, page, msgExpired)
+
+	// The same at enrolment.
+	n := s.customer("new@example.jp")
+	b2 := s.browser()
+	b2.login(n, "/enrol")
+	s.clock.Advance(16 * time.Minute)
+	expect(t, b2.get("/enrol"), http.StatusSeeOther, "/login?e=expired")
+	expect(t, b2.post("/enrol", url.Values{"code": {"123456"}}), http.StatusSeeOther, "/login?e=expired")
+}
+
+// TestWrongCodesLock: ten wrong codes close the step for an hour with 429,
+// the time it opens and Retry-After; then even the right code is refused.
+func TestWrongCodesLock(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	s.clock.Advance(30 * time.Second)
+	b.login(c, "/login/code")
+	for i := 1; i <= 9; i++ {
+		r := b.post("/login/code", url.Values{"code": {s.wrongCode(c)}})
+		expect(t, r, http.StatusUnauthorized, "")
+		contains(t, r, msgWrongCode)
+	}
+	until := s.clock.Now().Add(time.Hour).In(jst).Format("2006年1月2日 15:04")
+	for i, code := range []string{s.wrongCode(c), s.wrongCode(c), s.code(c)} {
+		r := b.post("/login/code", url.Values{"code": {code}})
+		expect(t, r, http.StatusTooManyRequests, "")
+		contains(t, r, msgLocked, until)
+		if got := r.Header.Get("Retry-After"); got != "3600" {
+			t.Errorf("attempt %d: Retry-After = %q, want 3600", 10+i, got)
+		}
+		if setCookieOf(r, "tobira_session") != nil {
+			t.Fatal("a locked step gave a session")
+		}
+	}
+	// A recovery code is refused too while the step is closed.
+	r := b.post("/login/recovery", url.Values{"code": {c.recovery}})
+	expect(t, r, http.StatusTooManyRequests, "")
+	contains(t, r, msgLocked)
+
+	// In English, the time is written for English readers.
+	b.lang = "en"
+	r = b.post("/login/code", url.Values{"code": {s.code(c)}})
+	expect(t, r, http.StatusTooManyRequests, "")
+	contains(t, r, "Too many incorrect codes", s.clock.Now().Add(time.Hour).In(jst).Format("2 Jan 2006 15:04"))
+}
+
+// TestRecoveryCodeSignIn: 「別の方法を試す」, the recovery code, a new code
+// shown at once; the old one is spent.
+func TestRecoveryCodeSignIn(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
+
+	b.login(c, "/login/code")
+	m := b.get("/login/methods")
+	expect(t, m, http.StatusOK, "")
+	contains(t, m, "別の方法を試す", "認証アプリ (Google Authenticator)", "リカバリーコード", `href="/login/recovery"`)
+	expect(t, b.get("/login/recovery"), http.StatusOK, "")
+	r := b.post("/login/recovery", url.Values{"code": {"WRONGWRONGWRONGWRONGWRNG"}})
+	expect(t, r, http.StatusUnauthorized, "")
+	contains(t, r, msgWrongCode)
+	expect(t, b.post("/login/recovery", url.Values{"code": {strings.ToLower(c.recovery)}}), http.StatusSeeOther, "/recovery-code")
+	rc := b.get("/recovery-code")
+	expect(t, rc, http.StatusOK, "")
+	fresh := recoveryRe.FindStringSubmatch(rc.body)[1]
+	if fresh == c.recovery {
+		t.Fatal("the spent recovery code is shown again")
+	}
+	expect(t, b.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/")
+
+	b2 := s.browser()
+	b2.login(c, "/login/code")
+	expect(t, b2.post("/login/recovery", url.Values{"code": {c.recovery}}), http.StatusUnauthorized, "")
+	expect(t, b2.post("/login/recovery", url.Values{"code": {fresh}}), http.StatusSeeOther, "/recovery-code")
+}
+
+// TestSessionRotatedAtSignIn: a session cookie the browser had (say, one
+// planted by an attacker) is not valid after a new sign-in.
+func TestSessionRotatedAtSignIn(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	victim := s.customer("sato@example.jp")
+	attacker := s.browser()
+	planted := attacker.enrol(c)
+
+	b := s.browser()
+	b.enrol(victim)
+	b.setCookie("tobira_session", planted)
+	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
+	if s.live(planted) {
+		t.Fatal("test setup: logout did not end the planted session")
+	}
+
+	// A live planted session: signing in replaces it.
+	planted = attacker.signIn(c)
+	b.setCookie("tobira_session", planted)
+	s.clock.Advance(30 * time.Second)
+	expect(t, b.post("/login", url.Values{"email": {victim.email}, "password": {victim.password}}), http.StatusSeeOther, "/login/code")
+	r := b.post("/login/code", url.Values{"code": {s.code(victim)}})
+	expect(t, r, http.StatusSeeOther, "/")
+	got := setCookieOf(r, "tobira_session")
+	if got == nil || got.Value == planted {
+		t.Fatalf("the session cookie was not replaced: %+v", got)
+	}
+	if s.live(planted) {
+		t.Error("the pre-existing session is still valid after the new sign-in")
+	}
+	si, err := s.svc.Session(s.ctx, got.Value)
+	if err != nil || si.Account.ID != victim.acct.ID {
+		t.Fatalf("new session: %v, %v", si, err)
+	}
+	// A made-up value is replaced as well.
+	b2 := s.browser()
+	b2.setCookie("tobira_session", "attacker-chosen-value")
+	s.clock.Advance(30 * time.Second)
+	tok := b2.signIn(victim)
+	if tok == "attacker-chosen-value" || !s.live(tok) {
+		t.Fatalf("session %q after sign-in with a made-up cookie", tok)
+	}
+}
+
+// TestResetNeedsFreshSecondFactor: 11 minutes after sign-in the reset asks
+// for the second factor first and removes nothing; after the step-up it
+// removes the factors, ends the other sessions and keeps this one.
+func TestResetNeedsFreshSecondFactor(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	other := s.browser()
+	otherSession := other.signIn(c)
+
+	s.clock.Advance(11 * time.Minute)
+	before := b.cookie("tobira_session")
+	r := b.post("/security/reset", nil)
+	expect(t, r, http.StatusSeeOther, "/login/code")
+	if len(s.methods(c)) != 2 {
+		t.Fatal("a reset without a fresh second factor removed something")
+	}
+	if !s.live(otherSession) {
+		t.Fatal("a refused reset ended another session")
+	}
+	code := b.get("/login/code")
+	expect(t, code, http.StatusOK, "")
+	contains(t, code, "セキュリティ設定を変更するため、もう一度ご本人確認をお願いします。")
+
+	// The step-up: a wrong code first, then the right one.
+	expect(t, b.post("/login/code", url.Values{"code": {s.wrongCode(c)}}), http.StatusUnauthorized, "")
+	r = b.post("/login/code", url.Values{"code": {s.code(c)}})
+	expect(t, r, http.StatusSeeOther, "/security/reset")
+	after := b.cookie("tobira_session")
+	if after == before || after == "" {
+		t.Fatal("the step-up did not renew the session cookie")
+	}
+	if s.live(before) {
+		t.Fatal("the session id from before the step-up still works")
+	}
+	confirm := b.get("/security/reset")
+	expect(t, confirm, http.StatusOK, "")
+	contains(t, confirm, "二要素認証設定のリセット", "リセットする")
+
+	r = b.post("/security/reset", nil)
+	expect(t, r, http.StatusSeeOther, "/security?done=reset")
+	if ms := s.methods(c); len(ms) != 0 {
+		t.Fatalf("after reset: methods %v", ms)
+	}
+	if s.live(otherSession) {
+		t.Error("the other browser's session survived the reset")
+	}
+	if !s.live(after) {
+		t.Fatal("the reset ended its own session")
+	}
+	page := b.get("/security?done=reset")
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, "二要素認証の設定をリセットしました。", "設定されていません", "二要素認証のリセット")
+
+	// The next sign-in enrols again.
+	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
+	b.login(c, "/enrol")
+}
+
+// TestResetWithFreshSecondFactor: right after sign-in the reset goes through.
+func TestResetWithFreshSecondFactor(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	s.clock.Advance(9 * time.Minute)
+	expect(t, b.get("/security/reset"), http.StatusOK, "")
+	expect(t, b.post("/security/reset", nil), http.StatusSeeOther, "/security?done=reset")
+	if ms := s.methods(c); len(ms) != 0 {
+		t.Fatalf("methods %v", ms)
+	}
+	evs, _ := s.svc.Store.AuditOf(s.ctx, c.acct.ID, 1)
+	if len(evs) != 1 || evs[0].Action != "mfa.reset" || evs[0].ClientIP != "127.0.0.1" {
+		t.Fatalf("last audit event %+v", evs)
+	}
+	// With nothing enrolled, the security page needs no step-up.
+	s.clock.Advance(time.Hour)
+	expect(t, b.get("/security"), http.StatusOK, "")
+	expect(t, b.get("/security/reset"), http.StatusSeeOther, "/security")
+}
+
+// TestSecurityPageStepUp: an old second factor sends /security through a
+// step-up that returns there.
+func TestSecurityPageStepUp(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	expect(t, b.get("/security"), http.StatusOK, "")
+	s.clock.Advance(11 * time.Minute)
+	expect(t, b.get("/security"), http.StatusSeeOther, "/login/code")
+	expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/security")
+	expect(t, b.get("/security"), http.StatusOK, "")
+}
+
+// TestCrossOriginPost: a form posted from another site is refused and
+// changes nothing.
+func TestCrossOriginPost(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	session := b.enrol(c)
+	for _, h := range [][]string{
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site"},
+		{"Origin", "https://evil.example"},
+	} {
+		r := b.post("/security/reset", nil, h...)
+		expect(t, r, http.StatusForbidden, "")
+		contains(t, r, "他のサイトからの送信は受け付けられません。")
+		if ms := s.methods(c); len(ms) != 2 {
+			t.Fatalf("%v: a cross-site reset removed factors", h)
+		}
+		expect(t, b.post("/logout", nil, h...), http.StatusForbidden, "")
+		if !s.live(session) {
+			t.Fatalf("%v: a cross-site logout ended the session", h)
+		}
+		r = b.post("/login", url.Values{"email": {c.email}, "password": {c.password}}, h...)
+		expect(t, r, http.StatusForbidden, "")
+		if setCookieOf(r, "tobira_flow") != nil {
+			t.Fatalf("%v: a cross-site login started a flow", h)
+		}
+		expect(t, b.post("/lang", url.Values{"lang": {"en"}}, h...), http.StatusForbidden, "")
+	}
+	// The same site's own forms pass.
+	expect(t, b.post("/security/reset", nil, "Sec-Fetch-Site", "same-origin"), http.StatusSeeOther, "/security?done=reset")
+}
+
+func TestActivation(t *testing.T) {
+	s := newSite(t)
+	a, link, err := s.svc.OpenAccount(s.ctx, "new@example.jp", "新規 花子", "operator:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(link)
+	token := u.Query().Get("token")
+	b := s.browser()
+	page := b.get("/activate?token=" + url.QueryEscape(token))
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, "パスワードの設定", "新規 花子", `autocomplete="new-password"`, `autocomplete="username"`)
+
+	for _, tc := range []struct {
+		pw, confirm, msg string
+	}{
+		{"correct horse battery", "correct horse batterx", "確認用のパスワードが一致しません。"},
+		{"short", "short", "パスワードは10文字以上にしてください。"},
+		{"new@example.jp", "new@example.jp", "メールアドレスと同じパスワードは使用できません。"},
+	} {
+		r := b.post("/activate", url.Values{"token": {token}, "password": {tc.pw}, "confirm": {tc.confirm}})
+		expect(t, r, http.StatusBadRequest, "")
+		contains(t, r, tc.msg)
+	}
+	r := b.post("/activate", url.Values{"token": {token}, "password": {"correct horse battery"}, "confirm": {"correct horse battery"}})
+	expect(t, r, http.StatusSeeOther, "/login?e=activated")
+	contains(t, b.get("/login?e=activated"), "パスワードを設定しました。")
+	// Single use.
+	r = b.post("/activate", url.Values{"token": {token}, "password": {"another password!"}, "confirm": {"another password!"}})
+	expect(t, r, http.StatusNotFound, "")
+	contains(t, r, "このリンクは無効か、有効期限が切れているか、すでに使用されています。")
+	expect(t, b.get("/activate?token="+url.QueryEscape(token)), http.StatusNotFound, "")
+	b.login(&customer{email: a.Email, password: "correct horse battery"}, "/enrol")
+
+	// Expired after 72 h.
+	_, link2, _ := s.svc.OpenAccount(s.ctx, "late@example.jp", "遅 太郎", "operator:test")
+	u2, _ := url.Parse(link2)
+	s.clock.Advance(72 * time.Hour)
+	expect(t, b.get("/activate?"+u2.RawQuery), http.StatusNotFound, "")
+	expect(t, b.get("/activate"), http.StatusNotFound, "")
+}
+
+func TestLogout(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	tok := b.enrol(c)
+	r := b.post("/logout", nil)
+	expect(t, r, http.StatusSeeOther, "/login?e=signedout")
+	if sc := setCookieOf(r, "tobira_session"); sc == nil || sc.MaxAge >= 0 {
+		t.Errorf("logout did not clear the cookie: %+v", sc)
+	}
+	if s.live(tok) {
+		t.Fatal("the session lives after logout")
+	}
+	contains(t, b.get("/login?e=signedout"), "サインアウトしました。")
+	// Logging out without a session is harmless.
+	expect(t, s.browser().post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
+}
+
+// TestSessionExpiresOnServer: the server, not the cookie's Max-Age, decides
+// when a session ends.
+func TestSessionExpiresOnServer(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	expect(t, b.get("/"), http.StatusOK, "")
+	s.clock.Advance(s.svc.Config.SessionTTL.Duration)
+	expect(t, b.get("/"), http.StatusSeeOther, "/login?next=%2F")
+}

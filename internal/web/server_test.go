@@ -1,0 +1,247 @@
+package web_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/tobira/tobira/internal/config"
+)
+
+// TestOversizedBody: a body over 64 KiB gets 413 with a message in the
+// customer's language, and changes nothing.
+func TestOversizedBody(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	form := url.Values{"email": {c.email}, "password": {c.password}, "pad": {strings.Repeat("a", 65<<10)}}.Encode()
+	for _, tc := range []struct{ lang, msg string }{
+		{"", "送信されたデータが大きすぎます。"},
+		{"en", "The data sent is too large."},
+	} {
+		for _, path := range []string{"/login", "/login/code", "/security/reset", "/activate", "/lang"} {
+			req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tc.lang != "" {
+				req.Header.Set("Accept-Language", tc.lang)
+			}
+			rec := httptest.NewRecorder()
+			s.handler.ServeHTTP(rec, req)
+			if rec.Code != http.StatusRequestEntityTooLarge {
+				t.Errorf("POST %s with %d bytes: status %d, want 413", path, len(form), rec.Code)
+				continue
+			}
+			if !strings.Contains(rec.Body.String(), tc.msg) {
+				t.Errorf("POST %s: 413 page lacks %q", path, tc.msg)
+			}
+			for _, sc := range rec.Result().Cookies() {
+				t.Errorf("POST %s: 413 set cookie %s", path, sc.Name)
+			}
+		}
+	}
+	// Just under the limit is an ordinary request.
+	small := url.Values{"email": {c.email}, "password": {c.password}, "pad": {strings.Repeat("a", 60<<10)}}.Encode()
+	req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(small))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("a 60 KiB form: status %d, want 303", rec.Code)
+	}
+}
+
+// TestOversizedBodyOverHTTP: the same over a real connection.
+func TestOversizedBodyOverHTTP(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	r := b.post("/login", url.Values{"email": {"a@example.jp"}, "password": {strings.Repeat("p", 70<<10)}})
+	expect(t, r, http.StatusRequestEntityTooLarge, "")
+	contains(t, r, "送信されたデータが大きすぎます。")
+}
+
+func TestMalformedForm(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	for _, path := range []string{"/login", "/login/code", "/login/recovery", "/enrol", "/recovery-code", "/security/reset", "/activate", "/lang"} {
+		for _, body := range []string{"email=%zz&password=x", "code=%", "a=%G1"} {
+			req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			rec := httptest.NewRecorder()
+			s.handler.ServeHTTP(rec, req)
+			if rec.Code != http.StatusBadRequest {
+				t.Errorf("POST %s %q: status %d, want 400", path, body, rec.Code)
+				continue
+			}
+			if !strings.Contains(rec.Body.String(), "リクエストの形式が正しくありません。") {
+				t.Errorf("POST %s: 400 page lacks the message", path)
+			}
+		}
+	}
+	// A malformed query string is malformed too.
+	req := httptest.NewRequest(http.MethodPost, "/login?x=%zz", strings.NewReader(url.Values{"email": {c.email}, "password": {c.password}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusBadRequest {
+		t.Errorf("malformed query: status %d, want 400", rec.Code)
+	}
+}
+
+// TestSecurityHeaders: every response carries the CSP with frame-ancestors
+// 'none' and nosniff; pages of the sign-in journey are never cached.
+func TestSecurityHeaders(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	check := func(r *resp, page bool) {
+		t.Helper()
+		h := r.Header
+		csp := h.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "default-src 'none'") {
+			t.Errorf("%s %s: CSP %q", r.Request.Method, r.Request.URL.Path, csp)
+		}
+		if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+			t.Errorf("%s: CSP allows inline or eval: %q", r.Request.URL.Path, csp)
+		}
+		if h.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options %q", r.Request.URL.Path, h.Get("X-Content-Type-Options"))
+		}
+		if h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: X-Frame-Options %q", r.Request.URL.Path, h.Get("X-Frame-Options"))
+		}
+		if h.Get("Referrer-Policy") == "" {
+			t.Errorf("%s: no Referrer-Policy", r.Request.URL.Path)
+		}
+		if page && h.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s %s: Cache-Control %q, want no-store", r.Request.Method, r.Request.URL.Path, h.Get("Cache-Control"))
+		}
+		if page && !strings.HasPrefix(h.Get("Content-Type"), "text/html; charset=utf-8") {
+			t.Errorf("%s: Content-Type %q", r.Request.URL.Path, h.Get("Content-Type"))
+		}
+	}
+	check(b.get("/login"), true)
+	check(b.post("/login", url.Values{"email": {c.email}, "password": {"wrong password"}}), true)
+	check(b.get("/no/such/page"), true)
+	check(b.get("/login/code"), false) // a redirect
+	r := b.login(c, "/enrol")
+	check(r, false)
+	check(b.get("/enrol"), true)
+	check(b.post("/enrol", url.Values{"code": {"000000"}}), true)
+	check(b.get("/enrol/methods"), true)
+	page := b.get("/enrol")
+	c.seed = strings.ReplaceAll(secretRe.FindStringSubmatch(page.body)[1], " ", "")
+	b.post("/enrol", url.Values{"code": {s.code(c)}})
+	check(b.get("/recovery-code"), true)
+	check(b.post("/recovery-code", nil), true)
+	b.post("/recovery-code", url.Values{"recorded": {"yes"}})
+	check(b.get("/"), true)
+	check(b.get("/security"), true)
+	check(b.get("/security/reset"), true)
+	check(b.post("/security/reset", nil, "Sec-Fetch-Site", "cross-site"), true)
+	check(b.get("/healthz"), false)
+	st := b.get("/static/style.css")
+	check(st, false)
+	if st.StatusCode != http.StatusOK || !strings.Contains(st.Header.Get("Cache-Control"), "max-age") {
+		t.Errorf("static: %d, Cache-Control %q", st.StatusCode, st.Header.Get("Cache-Control"))
+	}
+	nf := b.get("/no/such/page")
+	expect(t, nf, http.StatusNotFound, "")
+	contains(t, nf, "ページが見つかりません。")
+	// Plain HTTP: no HSTS.
+	if h := b.get("/login").Header.Get("Strict-Transport-Security"); h != "" {
+		t.Errorf("HSTS on plain HTTP: %q", h)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	expect(t, b.get("/healthz"), http.StatusOK, "")
+	expect(t, b.get("/readyz"), http.StatusOK, "")
+}
+
+// TestSecureCookiesOverHTTPS: with an https base URL every cookie is Secure
+// and HSTS is sent.
+func TestSecureCookiesOverHTTPS(t *testing.T) {
+	s := newSite(t, func(c *config.Config) { c.BaseURL = "https://portal.example.jp" })
+	c := s.customer("yamada@example.jp")
+	req := httptest.NewRequest(http.MethodPost, "https://portal.example.jp/login",
+		strings.NewReader(url.Values{"email": {c.email}, "password": {c.password}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("status %d", rec.Code)
+	}
+	var flow *http.Cookie
+	for _, ck := range rec.Result().Cookies() {
+		if ck.Name == "tobira_flow" {
+			flow = ck
+		}
+	}
+	if flow == nil || !flow.Secure || !flow.HttpOnly || flow.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("flow cookie %+v: want Secure, HttpOnly, SameSite=Lax", flow)
+	}
+	if !strings.Contains(rec.Header().Get("Strict-Transport-Security"), "max-age=") {
+		t.Errorf("no HSTS: %q", rec.Header().Get("Strict-Transport-Security"))
+	}
+	lang := httptest.NewRequest(http.MethodPost, "https://portal.example.jp/lang", strings.NewReader("lang=en&next=/login"))
+	lang.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec = httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, lang)
+	for _, ck := range rec.Result().Cookies() {
+		if !ck.Secure || !ck.HttpOnly {
+			t.Errorf("cookie %s: Secure %v HttpOnly %v", ck.Name, ck.Secure, ck.HttpOnly)
+		}
+	}
+}
+
+// TestLanguage: Japanese by default; English from Accept-Language, and from
+// the customer's own choice, which wins over the browser's.
+func TestLanguage(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+
+	ja := s.browser()
+	r := ja.get("/login")
+	contains(t, r, `<html lang="ja">`, "ログイン", "メールアドレス")
+
+	en := s.browser()
+	en.lang = "en-GB,en;q=0.9"
+	r = en.get("/login")
+	contains(t, r, `<html lang="en">`, "Sign in", "Email address", "Password", "Continue")
+	if strings.Contains(r.body, "メールアドレス") {
+		t.Error("the English page has Japanese labels")
+	}
+	r = en.post("/login", url.Values{"email": {c.email}, "password": {"wrong password"}})
+	expect(t, r, http.StatusUnauthorized, "")
+	contains(t, r, "The email address or password is incorrect.")
+
+	other := s.browser()
+	other.lang = "fr-FR,de;q=0.8"
+	contains(t, other.get("/login"), `<html lang="ja">`)
+
+	// The customer's choice.
+	pick := s.browser()
+	pick.lang = "ja"
+	r = pick.post("/lang", url.Values{"lang": {"en"}, "next": {"/login?e=expired"}})
+	expect(t, r, http.StatusSeeOther, "/login?e=expired")
+	lc := setCookieOf(r, "tobira_lang")
+	if lc == nil || lc.Value != "en" || !lc.HttpOnly || lc.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("language cookie %+v", lc)
+	}
+	r = pick.get("/login?e=expired")
+	contains(t, r, `<html lang="en">`, "Sign in", "Your sign-in has expired.")
+	r = pick.post("/lang", url.Values{"lang": {"ja"}, "next": {"//evil.example/"}})
+	expect(t, r, http.StatusSeeOther, "/")
+	contains(t, pick.get("/login"), `<html lang="ja">`)
+	for _, bad := range []string{"", "fr", "EN", "en-US"} {
+		r = pick.post("/lang", url.Values{"lang": {bad}})
+		expect(t, r, http.StatusBadRequest, "")
+	}
+
+	// The whole sign-in in English.
+	en.login(c, "/enrol")
+	contains(t, en.get("/enrol"), "Set up two-step verification", "One-time code")
+}
