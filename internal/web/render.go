@@ -81,6 +81,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, key st
 
 // internal logs an unexpected error and shows a page that reveals nothing of it.
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
-	s.log.Error("internal error", "path", r.URL.Path, "err", err)
-	s.fail(w, r, http.StatusInternalServerError, "error.internal")
+	id := requestID(r)
+	s.log.Error("internal error", "id", id, "path", r.URL.Path, "err", err)
+	v := s.view(r, "common.error_title")
+	v.Error = s.t(r, "error.internal") + " " + s.t(r, "error.reference", id)
+	s.render(w, r, http.StatusInternalServerError, "message", v)
 }

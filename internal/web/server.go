@@ -6,13 +6,16 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/secret"
 )
 
 //go:embed static
@@ -28,6 +31,8 @@ type Server struct {
 	msgs  catalog
 	pages pages
 	mux   *http.ServeMux
+	// allowed lists the methods of each path, for 405 answers.
+	allowed map[string][]string
 	// secure sets the Secure attribute on cookies (everywhere but plain HTTP).
 	secure bool
 }
@@ -42,7 +47,7 @@ func New(svc *portal.Service, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{svc: svc, log: log, msgs: msgs, pages: pages, mux: http.NewServeMux(), secure: svc.Config.Secure()}
+	s := &Server{svc: svc, log: log, msgs: msgs, pages: pages, mux: http.NewServeMux(), allowed: map[string][]string{}, secure: svc.Config.Secure()}
 	s.routes()
 	return s, nil
 }
@@ -50,37 +55,57 @@ func New(svc *portal.Service, log *slog.Logger) (*Server, error) {
 func (s *Server) routes() {
 	static, _ := fs.Sub(staticFS, "static")
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	s.mux.HandleFunc("GET /readyz", s.ready)
+	s.handle("GET", "/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	s.handle("GET", "/readyz", s.ready)
 
-	s.mux.HandleFunc("GET /{$}", s.home)
-	s.mux.HandleFunc("POST /lang", s.setLanguage)
+	s.handle("GET", "/{$}", s.home)
+	s.handle("POST", "/lang", s.setLanguage)
 
-	s.mux.HandleFunc("GET /login", s.loginPage)
-	s.mux.HandleFunc("POST /login", s.login)
-	s.mux.HandleFunc("GET /login/code", s.codePage)
-	s.mux.HandleFunc("POST /login/code", s.code)
-	s.mux.HandleFunc("GET /login/methods", s.methodsPage)
-	s.mux.HandleFunc("GET /login/recovery", s.recoveryInputPage)
-	s.mux.HandleFunc("POST /login/recovery", s.recoveryInput)
+	s.handle("GET", "/login", s.loginPage)
+	s.handle("POST", "/login", s.login)
+	s.handle("GET", "/login/code", s.codePage)
+	s.handle("POST", "/login/code", s.code)
+	s.handle("GET", "/login/methods", s.methodsPage)
+	s.handle("GET", "/login/recovery", s.recoveryInputPage)
+	s.handle("POST", "/login/recovery", s.recoveryInput)
 
-	s.mux.HandleFunc("GET /enrol", s.enrolPage)
-	s.mux.HandleFunc("POST /enrol", s.enrol)
-	s.mux.HandleFunc("GET /enrol/methods", s.enrolMethodsPage)
-	s.mux.HandleFunc("GET /recovery-code", s.recoveryPage)
-	s.mux.HandleFunc("POST /recovery-code", s.recovery)
+	s.handle("GET", "/enrol", s.enrolPage)
+	s.handle("POST", "/enrol", s.enrol)
+	s.handle("GET", "/enrol/methods", s.enrolMethodsPage)
+	s.handle("GET", "/recovery-code", s.recoveryPage)
+	s.handle("POST", "/recovery-code", s.recovery)
 
-	s.mux.HandleFunc("GET /security", s.securityPage)
-	s.mux.HandleFunc("GET /security/reset", s.resetPage)
-	s.mux.HandleFunc("POST /security/reset", s.reset)
-	s.mux.HandleFunc("POST /logout", s.logout)
+	s.handle("GET", "/security", s.securityPage)
+	s.handle("GET", "/security/reset", s.resetPage)
+	s.handle("POST", "/security/reset", s.reset)
+	s.handle("POST", "/logout", s.logout)
 
-	s.mux.HandleFunc("GET /activate", s.activatePage)
-	s.mux.HandleFunc("POST /activate", s.activate)
+	s.handle("GET", "/activate", s.activatePage)
+	s.handle("POST", "/activate", s.activate)
 
+	// Anything else: a known page with another method, or no page at all,
+	// both answered in the customer's language.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.Path
+		if path == "/" {
+			path = "/{$}"
+		}
+		if methods, ok := s.allowed[path]; ok {
+			w.Header().Set("Allow", strings.Join(methods, ", "))
+			s.fail(w, r, http.StatusMethodNotAllowed, "error.method")
+			return
+		}
 		s.fail(w, r, http.StatusNotFound, "error.not_found")
 	})
+}
+
+// handle routes method and path to h, remembering the methods of each path.
+func (s *Server) handle(method, path string, h http.HandlerFunc) {
+	s.mux.HandleFunc(method+" "+path, h)
+	if method == "GET" {
+		s.allowed[path] = append(s.allowed[path], "HEAD")
+	}
+	s.allowed[path] = append(s.allowed[path], method)
 }
 
 // ServeHTTP applies the protections every request gets, then routes it.
@@ -95,13 +120,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	id := secret.Token(9)
+	h.Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	rec := &statusRecorder{ResponseWriter: w, status: 200}
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("panic", "path", r.URL.Path, "panic", p)
-			s.fail(rec, r, http.StatusInternalServerError, "error.internal")
+			s.internal(rec, r, fmt.Errorf("panic: %v", p))
 		}
-		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+		s.log.Info("request", "id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
 			"ms", time.Since(start).Milliseconds(), "ip", clientIP(r))
 	}()
 	s.csrf().ServeHTTP(rec, r)
@@ -132,6 +159,15 @@ func cacheStatic(h http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		h.ServeHTTP(w, r)
 	})
+}
+
+// requestIDKey carries the request's id, for logs and the error page that a
+// customer may quote to support.
+type requestIDKey struct{}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
 }
 
 type statusRecorder struct {

@@ -1,0 +1,37 @@
+package web_test
+
+import (
+	"net/http"
+	"testing"
+)
+
+// A known page asked with the wrong method gets 405 with its methods; an
+// unknown page 404; both in the customer's language, with a request id.
+func TestMethodsAndUnknownPages(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow, text  string
+	}{
+		{http.MethodPut, "/login", http.StatusMethodNotAllowed, "HEAD, GET, POST", "この操作は受け付けられません。"},
+		{http.MethodGet, "/logout", http.StatusMethodNotAllowed, "POST", "この操作は受け付けられません。"},
+		{http.MethodDelete, "/", http.StatusMethodNotAllowed, "HEAD, GET", "この操作は受け付けられません。"},
+		{http.MethodGet, "/no-such-page", http.StatusNotFound, "", "ページが見つかりません。"},
+	} {
+		req, err := http.NewRequestWithContext(s.ctx, tc.method, s.srv.URL+tc.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := b.do(req)
+		expect(t, r, tc.status, "")
+		if got := r.Header.Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+		}
+		contains(t, r, tc.text)
+		if r.Header.Get("X-Request-Id") == "" {
+			t.Errorf("%s %s: no X-Request-Id", tc.method, tc.path)
+		}
+	}
+}
