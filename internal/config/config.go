@@ -45,6 +45,10 @@ type Config struct {
 	// SecretKeyFile is read when SecretKey is empty.
 	SecretKey     string `json:"secret_key,omitempty"`
 	SecretKeyFile string `json:"secret_key_file,omitempty"`
+	// PreviousSecretKeys still decrypt what they encrypted, so the key can be
+	// rotated: the new key becomes secret_key, the old one moves here. Sign-ins
+	// in progress at that moment start over.
+	PreviousSecretKeys []string `json:"previous_secret_keys,omitempty"`
 
 	Argon2          account.Argon2Params `json:"argon2"`
 	HashConcurrency int                  `json:"hash_concurrency"`
@@ -124,6 +128,9 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	str("TOBIRA_SECRET_KEY", &c.SecretKey)
 	str("TOBIRA_SECRET_KEY_FILE", &c.SecretKeyFile)
 	str("TOBIRA_SUPPORT_URL", &c.SupportURL)
+	if v := getenv("TOBIRA_PREVIOUS_SECRET_KEYS"); v != "" {
+		c.PreviousSecretKeys = strings.Split(v, ",")
+	}
 	num("TOBIRA_HASH_CONCURRENCY", &c.HashConcurrency)
 	return errors.Join(errs...)
 }
@@ -151,6 +158,11 @@ func (c *Config) Validate() error {
 	} else if c.SecretKeyFile == "" {
 		bad("secret_key or secret_key_file is required")
 	}
+	for i, k := range c.PreviousSecretKeys {
+		if _, err := secret.ParseKey(k); err != nil {
+			bad("previous_secret_keys[%d]: %v", i, err)
+		}
+	}
 	if c.Argon2.MemoryKiB < 8*uint32(c.Argon2.Threads) || c.Argon2.Time < 1 || c.Argon2.Threads < 1 {
 		bad("argon2 parameters %+v are invalid", c.Argon2)
 	}
@@ -177,7 +189,7 @@ func (c *Config) Validate() error {
 func (c *Config) Secure() bool { return strings.HasPrefix(c.BaseURL, "https://") }
 
 // Keyring builds the keyring from the secret key, reading the key file when
-// the key is not given inline.
+// the key is not given inline, and the previous keys.
 func (c *Config) Keyring() (*secret.Keyring, error) {
 	k := c.SecretKey
 	if k == "" {
@@ -187,11 +199,19 @@ func (c *Config) Keyring() (*secret.Keyring, error) {
 		}
 		k = string(b)
 	}
-	raw, err := secret.ParseKey(k)
+	primary, err := secret.ParseKey(k)
 	if err != nil {
 		return nil, err
 	}
-	return secret.NewKeyring("k1", map[string][]byte{"k1": raw})
+	keys := map[string][]byte{secret.KeyID(primary): primary}
+	for i, old := range c.PreviousSecretKeys {
+		raw, err := secret.ParseKey(old)
+		if err != nil {
+			return nil, fmt.Errorf("previous_secret_keys[%d]: %w", i, err)
+		}
+		keys[secret.KeyID(raw)] = raw
+	}
+	return secret.NewKeyring(secret.KeyID(primary), keys)
 }
 
 // DatabasePath is the SQLite file in the data folder.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -169,7 +170,7 @@ func TestLoadFileMissingIsNoError(t *testing.T) {
 	if err := c.LoadFile(filepath.Join(t.TempDir(), "nope.json")); err != nil {
 		t.Fatalf("LoadFile(missing) = %v", err)
 	}
-	if c != Default() {
+	if !reflect.DeepEqual(c, Default()) {
 		t.Fatal("a missing file changed the config")
 	}
 }
@@ -317,5 +318,33 @@ func TestDatabasePath(t *testing.T) {
 	c.DataDir = filepath.Join("var", "tobira")
 	if got, want := c.DatabasePath(), filepath.Join("var", "tobira", "tobira.db"); got != want {
 		t.Fatalf("DatabasePath = %q, want %q", got, want)
+	}
+}
+
+// Rotation: a keyring with the new key primary and the old one previous
+// still decrypts what the old key encrypted, and encrypts with the new one.
+func TestKeyringRotation(t *testing.T) {
+	oldKey, newKey := secret.NewKey(), secret.NewKey()
+	before := Config{SecretKey: oldKey}
+	kb, err := before.Keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := kb.Encrypt("JBSWY3DPEHPK3PXP", "acc-1")
+
+	after := Config{SecretKey: newKey, PreviousSecretKeys: []string{oldKey}}
+	ka, err := after.Keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ka.Decrypt(sealed, "acc-1"); err != nil || got != "JBSWY3DPEHPK3PXP" {
+		t.Fatalf("after rotation: %q, %v", got, err)
+	}
+	if _, err := kb.Decrypt(ka.Encrypt("x", "acc-1"), "acc-1"); err == nil {
+		t.Fatal("the old keyring decrypted what the new primary encrypted")
+	}
+	bad := Config{SecretKey: newKey, PreviousSecretKeys: []string{"short"}}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "previous_secret_keys[0]") {
+		t.Fatalf("Validate with a bad previous key: %v", err)
 	}
 }

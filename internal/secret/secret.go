@@ -75,6 +75,13 @@ func ParseKey(s string) ([]byte, error) {
 	return nil, fmt.Errorf("secret: a key is %d bytes in base64 or hex", KeySize)
 }
 
+// KeyID names a key by its fingerprint, so ciphertexts say which key made
+// them without operators naming keys.
+func KeyID(raw []byte) string {
+	sum := sha256.Sum256(append([]byte("tobira key id:"), raw...))
+	return hex.EncodeToString(sum[:4])
+}
+
 // NewKey returns a fresh random key, base64-encoded.
 func NewKey() string {
 	b := make([]byte, KeySize)
