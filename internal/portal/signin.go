@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
+	"slices"
 	"strings"
-	"time"
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/mfa"
@@ -79,7 +80,7 @@ func (s *Service) LoadFlow(ctx context.Context, cookie string, want ...string) (
 		// A cookie of an earlier step, or a forged one.
 		return nil, ErrBadFlowCookie
 	}
-	if len(want) > 0 && !contains(want, f.State) {
+	if len(want) > 0 && !slices.Contains(want, f.State) {
 		// A genuine flow at another step: the caller may send the browser there.
 		return flow, ErrWrongStep
 	}
@@ -93,15 +94,6 @@ func (s *Service) LoadFlow(ctx context.Context, cookie string, want ...string) (
 		}
 	}
 	return flow, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Service) newFlow(ctx context.Context, state, accountID, returnTo string, d flowData) (*Flow, error) {
@@ -153,14 +145,6 @@ func (s *Service) Account(ctx context.Context, f *Flow) (*store.Account, error) 
 	return s.Store.AccountByID(ctx, f.AccountID)
 }
 
-// windowEnd is when the fixed window of length w that contains now closes;
-// store.Limits counts in the same windows.
-func windowEnd(now time.Time, w time.Duration) time.Time {
-	ms := now.UnixMilli()
-	start := ms - ms%w.Milliseconds()
-	return time.UnixMilli(start + w.Milliseconds()).UTC()
-}
-
 // Password checks an email and password and, when they are right, starts
 // the sign-in flow that returns to returnTo: at enrolment when the account has
 // no second factor, at the second factor otherwise. An unknown address and a
@@ -174,7 +158,7 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 		norm = strings.ToLower(strings.TrimSpace(email))
 	}
 	keyAcct := "pw:email:" + secret.Hash(norm)
-	keyIP := "pw:ip:" + c.IP
+	keyIP := "pw:ip:" + clientKey(c.IP)
 	// Each attempt is counted before the password is checked, so guesses sent
 	// in parallel cannot all pass the limit before any is counted; a right
 	// password gives its count back.
@@ -191,7 +175,8 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 	}
 	if throttled {
 		s.audit(ctx, "", "signin.password", "throttled", c, "")
-		return nil, &LockedError{Until: windowEnd(now, w), Password: true}
+		_, end := store.Window(now, w)
+		return nil, &LockedError{Until: end, Password: true}
 	}
 
 	var a *store.Account
@@ -237,6 +222,20 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 		return s.newFlow(ctx, StateEnrolTOTP, a.ID, returnTo, flowData{TOTPSecret: mfa.NewTOTPSecret()})
 	}
 	return s.newFlow(ctx, StateMFA, a.ID, returnTo, flowData{})
+}
+
+// clientKey is what the per-client limit counts: the address, or for IPv6 its
+// /64, which one customer's network usually holds whole.
+func clientKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || addr.Is4() || addr.Is4In6() {
+		return ip
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 // rehash upgrades a password hash made with older parameters. A failure only

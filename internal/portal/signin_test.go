@@ -758,3 +758,25 @@ func TestEnrolmentInTwoTabs(t *testing.T) {
 		t.Errorf("the recovery code shown (and recorded) in the first tab was replaced by the second tab: %v", err)
 	}
 }
+
+// An IPv6 client is counted by its /64, so rotating through the addresses of
+// one network does not reset the limit; successes do not count against it.
+func TestPasswordThrottlePerIPv6Network(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.PasswordFailuresPerClient = 3 })
+	c := e.newCustomer("yamada@example.jp")
+	for i := 0; i < 5; i++ { // right passwords give their count back
+		if _, err := e.svc.Password(e.ctx, c.email, c.password, "/", portal.Client{IP: "2001:db8:1:2::10"}); err != nil {
+			t.Fatalf("sign-in %d: %v", i, err)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		ip := fmt.Sprintf("2001:db8:1:2::%x", 0x100+i)
+		if _, err := e.svc.Password(e.ctx, c.email, "guess", "/", portal.Client{IP: ip}); !errors.Is(err, portal.ErrBadCredentials) {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	_, err := e.svc.Password(e.ctx, c.email, c.password, "/", portal.Client{IP: "2001:db8:1:2:ffff::1"})
+	if l := lockedErr(t, err); !l.Password {
+		t.Fatalf("same /64: %+v, want the client throttle", l)
+	}
+}

@@ -172,7 +172,18 @@ type Tokens interface {
 	TokenByHash(ctx context.Context, hash, purpose string, now time.Time) (*OneTimeToken, error)
 }
 
-// Limits counts events in fixed windows, shared by every node.
+// Window returns the fixed window of length w that contains now. Windows are
+// aligned to the unix epoch, so every node computes the same one.
+func Window(now time.Time, w time.Duration) (start, end time.Time) {
+	t, l := now.UnixMilli(), w.Milliseconds()
+	s := t - t%l
+	if t%l < 0 { // floor, not truncation toward zero, before 1970
+		s -= l
+	}
+	return time.UnixMilli(s).UTC(), time.UnixMilli(s + l).UTC()
+}
+
+// Limits counts events in fixed windows (see Window), shared by every node.
 type Limits interface {
 	// Hit adds n to the counter of key in the window that contains now and
 	// returns the new count; n = 0 only reads it, and a negative n gives back

@@ -6,18 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tobira/tobira/internal/store"
 )
 
-// windowStart is the start, in unix ms, of the fixed window of the given
-// length that contains now. Windows are aligned to the unix epoch, so every
-// node computes the same one.
+// windowStart is the start, in unix ms, of the window of the given length
+// that contains now.
 func windowStart(now time.Time, window time.Duration) int64 {
-	t, w := now.UnixMilli(), window.Milliseconds()
-	start := t - t%w
-	if t%w < 0 { // floor, not truncation toward zero, before 1970
-		start -= w
-	}
-	return start
+	start, _ := store.Window(now, window)
+	return start.UnixMilli()
 }
 
 // Hit adds n to key's counter in the window containing now and returns the
