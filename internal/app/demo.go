@@ -28,7 +28,12 @@ func (m *Main) seedDemo(ctx context.Context, svc *portal.Service) error {
 		return err
 	}
 	if len(existing) > 0 {
-		fmt.Fprintf(m.Stdout, "デモの顧客 / demo customers: %d (tobira users list --data %s)\n", len(existing), svc.Config.DataDir)
+		fmt.Fprintf(m.Stdout, "デモの顧客 / demo customers (%d accounts: tobira users list --data %s):\n", len(existing), svc.Config.DataDir)
+		for _, c := range demoCustomers {
+			if c.password != "" {
+				fmt.Fprintf(m.Stdout, "  %s  %s  パスワード / password: %s\n", c.name, c.email, c.password)
+			}
+		}
 		return nil
 	}
 	fmt.Fprintln(m.Stdout, "デモの顧客を作成しました / demo customers created:")

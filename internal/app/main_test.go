@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -16,26 +15,8 @@ import (
 
 	"github.com/tobira/tobira/internal/app"
 	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/testkit"
 )
-
-// syncBuffer is an output stream a running server may write to while the
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // dataDir is a data folder with cheap password hashing, so tests are fast.
 func dataDir(t *testing.T, extraJSON string) string {
@@ -55,7 +36,7 @@ type result struct {
 
 func run(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
-	var out, errb syncBuffer
+	var out, errb testkit.Buffer
 	m := &app.Main{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
 	code := m.Run(t.Context(), args)
 	return result{code, out.String(), errb.String()}
@@ -221,8 +202,8 @@ func TestBadConfig(t *testing.T) {
 // demo runs `tobira demo` until the test cancels it.
 type demo struct {
 	base   string
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testkit.Buffer
+	stderr *testkit.Buffer
 	cancel context.CancelFunc
 	done   chan int
 }
@@ -230,7 +211,7 @@ type demo struct {
 func startDemo(t *testing.T, dir string, env map[string]string) *demo {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	d := &demo{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	d := &demo{stdout: &testkit.Buffer{}, stderr: &testkit.Buffer{}, cancel: cancel, done: make(chan int, 1)}
 	ready := make(chan string, 1)
 	m := &app.Main{Stdout: d.stdout, Stderr: d.stderr, Getenv: func(k string) string { return env[k] },
 		Ready: func(base string) { ready <- base }}
@@ -393,7 +374,7 @@ func TestConfiguredBaseURLWins(t *testing.T) {
 	defer cancel()
 	ready := make(chan string, 1)
 	done := make(chan int, 1)
-	var out, errb syncBuffer
+	var out, errb testkit.Buffer
 	m := &app.Main{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" },
 		Ready: func(base string) { ready <- base }}
 	go func() { done <- m.Run(ctx, []string{"serve", "--data", dir, "--addr", addr}) }()

@@ -19,34 +19,11 @@ import (
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/store/sqlstore"
+	"github.com/tobira/tobira/internal/testkit"
 )
 
 // t0 is 5 s into a TOTP step and into a 15-minute throttle window.
 var t0 = time.Date(2026, 4, 1, 0, 0, 5, 0, time.UTC)
-
-// fakeClock is the service's clock in tests: it moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 var cheapArgon2 = account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
 
@@ -55,7 +32,7 @@ type env struct {
 	t     *testing.T
 	ctx   context.Context
 	svc   *portal.Service
-	clock *fakeClock
+	clock *testkit.Clock
 	st    *raceStore
 	ip    portal.Client
 }
@@ -85,7 +62,7 @@ func newEnv(t *testing.T, change ...func(*config.Config)) *env {
 	st := &raceStore{Store: db}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := portal.New(st, keys, cfg, log)
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	svc.Now = clock.Now
 	return &env{t: t, ctx: t.Context(), svc: svc, clock: clock, st: st,
 		ip: portal.Client{IP: "192.0.2.1", UserAgent: "test"}}

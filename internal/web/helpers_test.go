@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/store/sqlstore"
+	"github.com/tobira/tobira/internal/testkit"
 	"github.com/tobira/tobira/internal/web"
 )
 
@@ -30,30 +30,13 @@ var t0 = time.Date(2026, 4, 1, 0, 0, 5, 0, time.UTC)
 
 var jst = time.FixedZone("JST", 9*60*60)
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // site is the portal's handler over a real service and SQLite store, served
 // by httptest.
 type site struct {
 	t       *testing.T
 	ctx     context.Context
 	svc     *portal.Service
-	clock   *fakeClock
+	clock   *testkit.Clock
 	handler http.Handler
 	srv     *httptest.Server
 }
@@ -80,7 +63,7 @@ func newSite(t *testing.T, change ...func(*config.Config)) *site {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := portal.New(db, keys, cfg, log)
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	svc.Now = clock.Now
 	h, err := web.New(svc, log)
 	if err != nil {
