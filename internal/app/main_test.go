@@ -305,7 +305,7 @@ func TestDemo(t *testing.T) {
 
 	// A second start keeps the data (and the key).
 	d2 := startDemo(t, dir, nil)
-	if !strings.Contains(d2.stdout.String(), "demo customers: 4") {
+	if !strings.Contains(d2.stdout.String(), "(4 accounts") {
 		t.Errorf("second start does not report the 4 existing customers:\n%s", d2.stdout)
 	}
 	r = run(t, nil, "users", "list", "--data", dir)
