@@ -9,10 +9,21 @@ import (
 	"github.com/tobira/tobira/internal/portal"
 )
 
+// Cookie names. Over HTTPS they carry the __Host- prefix, so the browser
+// keeps them only when Secure, for this host, on path /: no subdomain and no
+// plain-HTTP page can plant or overwrite them.
 const (
 	flowCookie    = "tobira_flow"
 	sessionCookie = "tobira_session"
 )
+
+// cookieName is the name a cookie has on this server.
+func (s *Server) cookieName(name string) string {
+	if s.secure {
+		return "__Host-" + name
+	}
+	return name
+}
 
 // stateURL is the page of each sign-in state.
 var stateURL = map[string]string{
@@ -29,7 +40,7 @@ func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge int
 }
 
 func (s *Server) setFlow(w http.ResponseWriter, f *portal.Flow) {
-	s.setCookie(w, flowCookie, s.svc.FlowCookie(f), int(s.svc.Config.FlowTTL.Seconds()))
+	s.setCookie(w, s.cookieName(flowCookie), s.svc.FlowCookie(f), int(s.svc.Config.FlowTTL.Seconds()))
 }
 
 // next sends the browser to the page of the flow's current step.
@@ -41,7 +52,7 @@ func (s *Server) next(w http.ResponseWriter, r *http.Request, f *portal.Flow) {
 // flow loads the sign-in of this browser if it is at one of the states;
 // otherwise it answers the request itself and returns nil.
 func (s *Server) flow(w http.ResponseWriter, r *http.Request, states ...string) *portal.Flow {
-	c, err := r.Cookie(flowCookie)
+	c, err := r.Cookie(s.cookieName(flowCookie))
 	if err != nil {
 		http.Redirect(w, r, "/login?e=expired", http.StatusSeeOther)
 		return nil
@@ -57,7 +68,7 @@ func (s *Server) flow(w http.ResponseWriter, r *http.Request, states ...string) 
 		s.log.Warn("sign-in step refused", "path", r.URL.Path, "ip", clientIP(r))
 		s.fail(w, r, http.StatusConflict, "login.wrong_step")
 	case errors.Is(err, portal.ErrFlowExpired):
-		s.setCookie(w, flowCookie, "", -1)
+		s.setCookie(w, s.cookieName(flowCookie), "", -1)
 		http.Redirect(w, r, "/login?e=expired", http.StatusSeeOther)
 	default:
 		s.internal(w, r, err)
@@ -69,7 +80,7 @@ func (s *Server) flow(w http.ResponseWriter, r *http.Request, states ...string) 
 // where the sign-in started.
 func (s *Server) finish(w http.ResponseWriter, r *http.Request, f *portal.Flow) {
 	old := ""
-	if c, err := r.Cookie(sessionCookie); err == nil {
+	if c, err := r.Cookie(s.cookieName(sessionCookie)); err == nil {
 		old = c.Value
 	}
 	token, err := s.svc.Finish(r.Context(), f, old, client(r))
@@ -77,8 +88,8 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, f *portal.Flow) 
 		s.flowError(w, r, err)
 		return
 	}
-	s.setCookie(w, flowCookie, "", -1)
-	s.setCookie(w, sessionCookie, token, int(s.svc.Config.SessionTTL.Seconds()))
+	s.setCookie(w, s.cookieName(flowCookie), "", -1)
+	s.setCookie(w, s.cookieName(sessionCookie), token, int(s.svc.Config.SessionTTL.Seconds()))
 	http.Redirect(w, r, safeReturn(f.ReturnTo), http.StatusSeeOther)
 }
 
@@ -90,7 +101,7 @@ func (s *Server) flowError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, portal.ErrWrongStep), errors.Is(err, portal.ErrNoSuchMethod):
 		s.fail(w, r, http.StatusConflict, "login.wrong_step")
 	case errors.Is(err, portal.ErrAlreadyEnrolled):
-		s.setCookie(w, flowCookie, "", -1)
+		s.setCookie(w, s.cookieName(flowCookie), "", -1)
 		s.fail(w, r, http.StatusConflict, "enrol.already")
 	default:
 		s.internal(w, r, err)
@@ -112,7 +123,7 @@ func safeReturn(p string) string {
 
 // signedIn resolves the session cookie; nil when the browser is not signed in.
 func (s *Server) signedIn(r *http.Request) (*portal.SignedIn, error) {
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(s.cookieName(sessionCookie))
 	if err != nil {
 		return nil, nil
 	}

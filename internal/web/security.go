@@ -128,7 +128,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.setCookie(w, sessionCookie, "", -1)
+	s.setCookie(w, s.cookieName(sessionCookie), "", -1)
 	http.Redirect(w, r, "/login?e=signedout", http.StatusSeeOther)
 }
 

@@ -176,12 +176,12 @@ func TestSecureCookiesOverHTTPS(t *testing.T) {
 	}
 	var flow *http.Cookie
 	for _, ck := range rec.Result().Cookies() {
-		if ck.Name == "tobira_flow" {
+		if ck.Name == "__Host-tobira_flow" {
 			flow = ck
 		}
 	}
-	if flow == nil || !flow.Secure || !flow.HttpOnly || flow.SameSite != http.SameSiteLaxMode {
-		t.Fatalf("flow cookie %+v: want Secure, HttpOnly, SameSite=Lax", flow)
+	if flow == nil || !flow.Secure || !flow.HttpOnly || flow.SameSite != http.SameSiteLaxMode || flow.Path != "/" || flow.Domain != "" {
+		t.Fatalf("flow cookie %+v: want __Host-tobira_flow, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain", flow)
 	}
 	if !strings.Contains(rec.Header().Get("Strict-Transport-Security"), "max-age=") {
 		t.Errorf("no HSTS: %q", rec.Header().Get("Strict-Transport-Security"))
