@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +31,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/tobira/tobira/internal/app"
+	"github.com/tobira/tobira/internal/testkit"
 )
 
 const (
@@ -350,14 +350,14 @@ func zbarimg(t *testing.T, png []byte) string {
 
 type demo struct {
 	URL    string
-	stdout *syncBuffer
+	stdout *testkit.Buffer
 }
 
 // startDemo runs `tobira demo` in-process on a fresh data folder and a free
 // port, and stops it when the test ends.
 func startDemo(t *testing.T) *demo {
 	t.Helper()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &testkit.Buffer{}, &testkit.Buffer{}
 	m := app.NewMain()
 	m.Stdout, m.Stderr = stdout, stderr
 	// No TOBIRA_* variable of the caller's environment reaches the demo.
@@ -411,23 +411,6 @@ func (d *demo) satoKeys(t *testing.T) (key, recovery string) {
 	return k[1], r[1]
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
@@ -445,6 +428,9 @@ type page struct {
 	ctx  context.Context
 	base string
 	axe  string
+	// lang is the language every page must be in (<html lang>); "" is
+	// Japanese, the portal's default.
+	lang string
 }
 
 // newBrowser starts headless Chromium with a fresh profile, asking for
@@ -602,18 +588,25 @@ func (p *page) keyTo(keys, path, h1 string) {
 // waits until the page at path with heading h1 is ready.
 func (p *page) navigation(a chromedp.Action[chromedp.Void], path, h1 string) {
 	p.t.Helper()
+	p.navigationStatus(a, 200, path, h1)
+}
+
+// navigationStatus is navigation for a page answered with another status
+// than 200 (a form sent back with an error, a missing page).
+func (p *page) navigationStatus(a chromedp.Action[chromedp.Void], want int, path, h1 string) {
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
 	defer cancel()
 	resp, err := chromedp.RunResponse(ctx, a)
 	if err != nil {
 		p.t.Fatalf("browser: %v (at %s, expecting %s)", err, p.location(), path)
 	}
-	if resp == nil || resp.Status != 200 {
+	if resp == nil || int(resp.Status) != want {
 		status := 0
 		if resp != nil {
 			status = int(resp.Status)
 		}
-		p.t.Fatalf("expected %s with status 200; got status %d at %s", path, status, p.location())
+		p.t.Fatalf("expected %s with status %d; got status %d at %s", path, want, status, p.location())
 	}
 	p.arrived(path, h1)
 }
@@ -625,8 +618,12 @@ func (p *page) arrived(path, h1 string) {
 	p.expectHeading(h1)
 	p.do(chromedp.Poll[chromedp.Void](`document.readyState === "complete"`))
 	p.expectPath(path)
-	if lang := run(p, chromedp.Evaluate[string](`document.documentElement.lang`)); lang != "ja" {
-		p.t.Errorf("%s is in %q, not Japanese", path, lang)
+	want := p.lang
+	if want == "" {
+		want = "ja"
+	}
+	if lang := run(p, chromedp.Evaluate[string](`document.documentElement.lang`)); lang != want {
+		p.t.Errorf("%s is in %q, not %q", path, lang, want)
 	}
 }
 

@@ -76,6 +76,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, key string) {
 	v := s.view(r, "common.error_title")
 	v.Error = s.t(r, key)
+	if si, err := s.signedIn(r); err == nil && si != nil {
+		v.User = si.Account
+	}
 	s.render(w, r, status, "message", v)
 }
 

@@ -41,9 +41,11 @@ document.addEventListener("DOMContentLoaded", () => {
       menu.classList.toggle("open", open);
       button.setAttribute("aria-expanded", String(open));
     };
+    // A tap toggles: closing must also beat the hover and focus that the
+    // tap itself left on the icon.
     button.addEventListener("click", () => {
       const open = menu.classList.contains("dismissed") || !menu.classList.contains("open");
-      menu.classList.remove("dismissed");
+      menu.classList.toggle("dismissed", !open);
       set(open);
     });
     menu.addEventListener("mouseenter", () => button.setAttribute("aria-expanded", "true"));
