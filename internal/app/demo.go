@@ -13,11 +13,13 @@ import (
 // Demo customers. Their passwords are printed at start: this is a demo.
 var demoCustomers = []struct {
 	email, name, password string
-	app                   bool // enrolled with an authenticator app already
+	app                   bool   // enrolled with an authenticator app already
+	phone                 string // enrolled with this phone (E.164) already
 }{
-	{"yamada@example.jp", "山田 太郎", "tobira-demo-1", false},
-	{"sato@example.jp", "佐藤 花子", "tobira-demo-2", true},
-	{"suzuki@example.jp", "鈴木 一郎", "", false}, // waits for activation
+	{"yamada@example.jp", "山田 太郎", "tobira-demo-1", false, ""},
+	{"sato@example.jp", "佐藤 花子", "tobira-demo-2", true, ""},
+	{"takahashi@example.jp", "高橋 美咲", "tobira-demo-3", false, "+819012345678"},
+	{"suzuki@example.jp", "鈴木 一郎", "", false, ""}, // waits for activation
 }
 
 // seedDemo creates the demo customers on the first start of a data folder and
@@ -48,6 +50,22 @@ func (m *Main) seedDemo(ctx context.Context, svc *portal.Service) error {
 		}
 		if err := svc.SetPassword(ctx, a.ID, c.password); err != nil {
 			return err
+		}
+		if c.phone != "" {
+			if err := svc.Store.AddFactor(ctx, &store.Factor{
+				ID: secret.ID(), AccountID: a.ID, Kind: store.FactorPhone, Secret: c.phone, Channel: "sms",
+				LastStep: -1, CreatedAt: svc.Now(),
+			}); err != nil {
+				return err
+			}
+			code, err := svc.NewRecoveryCode(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(m.Stdout, "  %s  %s  パスワード / password: %s\n", c.name, c.email, c.password)
+			fmt.Fprintf(m.Stdout, "      電話 / phone: %s (コードは /dev/outbox に表示 / codes appear at /dev/outbox)\n", c.phone)
+			fmt.Fprintf(m.Stdout, "      リカバリーコード / recovery code: %s\n", code)
+			continue
 		}
 		if !c.app {
 			fmt.Fprintf(m.Stdout, "  %s  %s  パスワード / password: %s  (初回ログインで二要素認証を設定 / sets up 2FA at first sign-in)\n", c.name, c.email, c.password)

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/notify"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store/sqlstore"
@@ -184,7 +185,12 @@ func (m *Main) open(cfg config.Config, log *slog.Logger) (*portal.Service, func(
 	if err != nil {
 		return nil, nil, err
 	}
-	return portal.New(st, keys, cfg, log), st.Close, nil
+	svc := portal.New(st, keys, cfg, log)
+	if cfg.Phone.Sender == "twilio" {
+		t := cfg.Phone.Twilio
+		svc.Sender = &notify.Twilio{AccountSID: t.AccountSID, AuthToken: t.AuthToken, From: t.From, BaseURL: t.BaseURL, Log: log}
+	}
+	return svc, st.Close, nil
 }
 
 func (m *Main) migrate(args []string) error {

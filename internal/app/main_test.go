@@ -254,7 +254,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("Ready gave %q", d.base)
 	}
 	out := d.stdout.String()
-	for _, email := range []string{"yamada@example.jp", "sato@example.jp", "suzuki@example.jp"} {
+	for _, email := range []string{"yamada@example.jp", "sato@example.jp", "takahashi@example.jp", "suzuki@example.jp"} {
 		if !strings.Contains(out, email) {
 			t.Errorf("demo output does not list %s:\n%s", email, out)
 		}
@@ -275,12 +275,12 @@ func TestDemo(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("users list during the demo: exit %d, %s", r.code, r.stderr)
 	}
-	for _, email := range []string{"yamada@example.jp", "sato@example.jp", "suzuki@example.jp"} {
+	for _, email := range []string{"yamada@example.jp", "sato@example.jp", "takahashi@example.jp", "suzuki@example.jp"} {
 		if !strings.Contains(r.stdout, email) {
 			t.Errorf("users list lacks %s:\n%s", email, r.stdout)
 		}
 	}
-	if !strings.Contains(r.stdout, "totp,recovery") || !strings.Contains(r.stdout, "awaiting activation") {
+	if !strings.Contains(r.stdout, "totp,recovery") || !strings.Contains(r.stdout, "phone,recovery") || !strings.Contains(r.stdout, "awaiting activation") {
 		t.Errorf("users list does not show the demo customers' states:\n%s", r.stdout)
 	}
 	r = run(t, nil, "users", "create", "--email", "new@example.jp", "--name", "新規", "--data", dir)
@@ -305,11 +305,11 @@ func TestDemo(t *testing.T) {
 
 	// A second start keeps the data (and the key).
 	d2 := startDemo(t, dir, nil)
-	if !strings.Contains(d2.stdout.String(), "(4 accounts") {
-		t.Errorf("second start does not report the 4 existing customers:\n%s", d2.stdout)
+	if !strings.Contains(d2.stdout.String(), "(5 accounts") {
+		t.Errorf("second start does not report the 5 existing customers:\n%s", d2.stdout)
 	}
 	r = run(t, nil, "users", "list", "--data", dir)
-	if strings.Count(r.stdout, "@example.jp") != 4 {
+	if strings.Count(r.stdout, "@example.jp") != 5 {
 		t.Errorf("after restart:\n%s", r.stdout)
 	}
 	if code := d2.stop(t); code != 0 {

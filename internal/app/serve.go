@@ -41,6 +41,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	defer ln.Close()
 	if demo {
+		cfg.DevTools = true
 		// The demo is reached where it listens (port 0 picks a free port).
 		cfg.BaseURL = "http://" + ln.Addr().String()
 		if err := os.WriteFile(filepath.Join(cfg.DataDir, demoURLFile), []byte(cfg.BaseURL+"\n"), 0o600); err != nil {
@@ -80,6 +81,9 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	go sweep(ctx, svc, log)
 
 	fmt.Fprintf(m.Stdout, "ポータルサイト / Portal: %s\n", cfg.BaseURL)
+	if cfg.DevTools && cfg.Phone.Sender == "outbox" {
+		fmt.Fprintf(m.Stdout, "送信メッセージ (開発用) / sent text messages and calls: %s/dev/outbox\n", cfg.BaseURL)
+	}
 	if m.Ready != nil {
 		m.Ready(cfg.BaseURL)
 	}
@@ -113,6 +117,9 @@ func sweep(ctx context.Context, svc *portal.Service, log *slog.Logger) {
 		}
 		if _, err := svc.Store.DeleteExpiredFlows(ctx, now); err != nil && ctx.Err() == nil {
 			log.Warn("sweep flows", "err", err)
+		}
+		if _, err := svc.Store.DeleteExpiredPhoneCodes(ctx, now); err != nil && ctx.Err() == nil {
+			log.Warn("sweep phone codes", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -65,6 +65,39 @@ type Config struct {
 
 	// SupportURL is shown to customers who need help.
 	SupportURL string `json:"support_url"`
+
+	Phone Phone `json:"phone"`
+
+	// DevTools turns on the development pages (the outbox); only the demo
+	// sets it, never a configuration file.
+	DevTools bool `json:"-"`
+}
+
+// Phone is the configuration of codes by text message and voice call.
+type Phone struct {
+	// Countries whose numbers may enrol (ISO 3166 regions). Every other
+	// country is refused: toll fraud pumps messages to expensive ones.
+	Countries    []string `json:"countries"`
+	CodeTTL      Duration `json:"code_ttl"`
+	CodeAttempts int      `json:"code_attempts"`
+	ResendAfter  Duration `json:"resend_after"`
+	// Messages allowed an hour per account, per phone number and per client
+	// address, and in all a day.
+	PerAccountHour int `json:"per_account_hour"`
+	PerNumberHour  int `json:"per_number_hour"`
+	PerClientHour  int `json:"per_client_hour"`
+	DailyBudget    int `json:"daily_budget"`
+	// Sender is "outbox" (kept and shown on a development page) or "twilio".
+	Sender string `json:"sender"`
+	Twilio Twilio `json:"twilio"`
+}
+
+// Twilio is the account that sends through Twilio's REST API.
+type Twilio struct {
+	AccountSID string `json:"account_sid"`
+	AuthToken  string `json:"auth_token"`
+	From       string `json:"from"`
+	BaseURL    string `json:"base_url"`
 }
 
 // Default returns the configuration of a demo on this machine.
@@ -84,6 +117,18 @@ func Default() Config {
 		PasswordFailuresPerClient:  50,
 		PasswordWindow:             Duration{15 * time.Minute},
 		SupportURL:                 "https://support.example.jp/",
+		Phone: Phone{
+			Countries:      []string{"JP"},
+			CodeTTL:        Duration{5 * time.Minute},
+			CodeAttempts:   5,
+			ResendAfter:    Duration{30 * time.Second},
+			PerAccountHour: 10,
+			PerNumberHour:  10,
+			PerClientHour:  10,
+			DailyBudget:    1000,
+			Sender:         "outbox",
+			Twilio:         Twilio{BaseURL: "https://api.twilio.com"},
+		},
 	}
 }
 
@@ -132,6 +177,14 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 		c.PreviousSecretKeys = strings.Split(v, ",")
 	}
 	num("TOBIRA_HASH_CONCURRENCY", &c.HashConcurrency)
+	str("TOBIRA_PHONE_SENDER", &c.Phone.Sender)
+	str("TOBIRA_TWILIO_ACCOUNT_SID", &c.Phone.Twilio.AccountSID)
+	str("TOBIRA_TWILIO_AUTH_TOKEN", &c.Phone.Twilio.AuthToken)
+	str("TOBIRA_TWILIO_FROM", &c.Phone.Twilio.From)
+	str("TOBIRA_TWILIO_BASE_URL", &c.Phone.Twilio.BaseURL)
+	if v := getenv("TOBIRA_PHONE_COUNTRIES"); v != "" {
+		c.Phone.Countries = strings.Split(v, ",")
+	}
 	return errors.Join(errs...)
 }
 
@@ -180,6 +233,47 @@ func (c *Config) Validate() error {
 	}
 	if c.PasswordFailuresPerAccount < 1 || c.PasswordFailuresPerClient < 1 {
 		bad("password failure limits must be at least 1")
+	}
+	errs = append(errs, c.Phone.validate())
+	return errors.Join(errs...)
+}
+
+func (p *Phone) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("phone."+format, args...)) }
+	for _, r := range p.Countries {
+		if len(r) != 2 || strings.ToUpper(r) != r {
+			bad("countries: %q is not a two-letter region such as JP", r)
+		}
+	}
+	for name, d := range map[string]Duration{"code_ttl": p.CodeTTL, "resend_after": p.ResendAfter} {
+		if d.Duration <= 0 {
+			bad("%s must be positive", name)
+		}
+	}
+	for name, n := range map[string]int{
+		"code_attempts": p.CodeAttempts, "per_account_hour": p.PerAccountHour, "per_number_hour": p.PerNumberHour,
+		"per_client_hour": p.PerClientHour, "daily_budget": p.DailyBudget,
+	} {
+		if n < 1 {
+			bad("%s must be at least 1", name)
+		}
+	}
+	switch p.Sender {
+	case "outbox":
+	case "twilio":
+		t := p.Twilio
+		if t.AccountSID == "" || t.AuthToken == "" || t.From == "" {
+			bad("twilio: account_sid, auth_token and from are required")
+		}
+		if !strings.HasPrefix(t.From, "+") {
+			bad("twilio.from %q must be an E.164 number such as +815012345678", t.From)
+		}
+		if u, err := url.Parse(t.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("twilio.base_url %q is not an http(s) URL", t.BaseURL)
+		}
+	default:
+		bad("sender %q: want outbox or twilio", p.Sender)
 	}
 	return errors.Join(errs...)
 }

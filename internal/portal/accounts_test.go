@@ -62,7 +62,7 @@ func TestOpenAccountAndActivate(t *testing.T) {
 	}
 	// The first password works; the second attempt's does not.
 	f, err := e.svc.Password(e.ctx, a.Email, "correct horse battery", "/", e.ip)
-	if err != nil || f.State != portal.StateEnrolTOTP {
+	if err != nil || f.State != portal.StateEnrol {
 		t.Fatalf("first sign-in: %v, %v", f, err)
 	}
 	if _, err := e.svc.Password(e.ctx, a.Email, "another good password", "/", e.ip); !errors.Is(err, portal.ErrBadCredentials) {

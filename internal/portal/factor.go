@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/tobira/tobira/internal/mfa"
@@ -26,10 +27,9 @@ func (s *Service) Methods(ctx context.Context, accountID string) ([]Method, erro
 		return nil, err
 	}
 	var ms []Method
-	for _, f := range fs {
-		if f.Kind == store.FactorTOTP {
-			ms = append(ms, MethodTOTP)
-			break
+	for _, kind := range []store.FactorKind{store.FactorTOTP, store.FactorPhone} {
+		if slices.ContainsFunc(fs, func(f store.Factor) bool { return f.Kind == kind }) {
+			ms = append(ms, Method(kind))
 		}
 	}
 	has, err := s.Store.HasRecoveryCode(ctx, accountID)

@@ -116,8 +116,8 @@ func (e *env) passwordStep(c *customer) *portal.Flow {
 func (e *env) enrol(c *customer) string {
 	e.t.Helper()
 	f := e.passwordStep(c)
-	if f.State != portal.StateEnrolTOTP {
-		e.t.Fatalf("after password: state %s, want %s", f.State, portal.StateEnrolTOTP)
+	if f.State != portal.StateEnrol {
+		e.t.Fatalf("after password: state %s, want %s", f.State, portal.StateEnrol)
 	}
 	en, err := e.svc.Enrolment(e.ctx, f)
 	if err != nil {

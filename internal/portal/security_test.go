@@ -111,8 +111,8 @@ func TestResetMFA(t *testing.T) {
 	// The old recovery code and app no longer open anything.
 	e.clock.Advance(time.Minute)
 	g := e.passwordStep(c)
-	if g.State != portal.StateEnrolTOTP {
-		t.Fatalf("next sign-in: state %s, want %s", g.State, portal.StateEnrolTOTP)
+	if g.State != portal.StateEnrol {
+		t.Fatalf("next sign-in: state %s, want %s", g.State, portal.StateEnrol)
 	}
 	en, err := e.svc.Enrolment(e.ctx, g)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/notify"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 )
@@ -22,13 +23,16 @@ type Service struct {
 	Keys   *secret.Keyring
 	Hasher *account.Hasher
 	Config config.Config
+	// Sender delivers codes to phones.
+	Sender notify.Sender
 	Now    func() time.Time
 	Log    *slog.Logger
 }
 
-// New returns a service with the real clock.
+// New returns a service with the real clock, sending codes to the outbox;
+// the caller sets another Sender from the configuration.
 func New(st store.Store, keys *secret.Keyring, cfg config.Config, log *slog.Logger) *Service {
-	return &Service{
+	s := &Service{
 		Store:  st,
 		Keys:   keys,
 		Hasher: account.NewHasher(cfg.Argon2, cfg.HashConcurrency),
@@ -36,6 +40,8 @@ func New(st store.Store, keys *secret.Keyring, cfg config.Config, log *slog.Logg
 		Now:    time.Now,
 		Log:    log,
 	}
+	s.Sender = &notify.Outbox{Store: st, Now: func() time.Time { return s.Now() }}
+	return s
 }
 
 // Client describes the browser behind a request, for limits and the audit log.

@@ -17,16 +17,16 @@ import (
 // The sign-in states. A flow starts once the password is right and only
 // moves forward:
 //
-//	password ok ──▶ enrol_totp ──────────────┐
+//	password ok ──▶ enrol (app or phone) ────┐
 //	     │                                   ▼
 //	     └────────▶ mfa ──(recovery code)──▶ recovery ──▶ (session)
 //	                 └──(app code)─────────────────────▶ (session)
 //
 // A step-up for the security page starts at mfa with the session it renews.
 const (
-	StateMFA       = "mfa"
-	StateEnrolTOTP = "enrol_totp"
-	StateRecovery  = "recovery"
+	StateMFA      = "mfa"
+	StateEnrol    = "enrol"
+	StateRecovery = "recovery"
 )
 
 // flowData is a flow's step data. It is stored encrypted as a whole, bound
@@ -219,7 +219,7 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 	}
 	// A recovery code alone is no second factor: enrol one (manual IX).
 	if len(factors) == 0 {
-		return s.newFlow(ctx, StateEnrolTOTP, a.ID, returnTo, flowData{TOTPSecret: mfa.NewTOTPSecret()})
+		return s.newFlow(ctx, StateEnrol, a.ID, returnTo, flowData{TOTPSecret: mfa.NewTOTPSecret()})
 	}
 	return s.newFlow(ctx, StateMFA, a.ID, returnTo, flowData{})
 }
@@ -256,9 +256,9 @@ type Enrolment struct {
 	URI    string
 }
 
-// Enrolment returns the seed and otpauth:// URI of a flow at StateEnrolTOTP.
+// Enrolment returns the seed and otpauth:// URI of a flow at StateEnrol.
 func (s *Service) Enrolment(ctx context.Context, f *Flow) (*Enrolment, error) {
-	if f.State != StateEnrolTOTP {
+	if f.State != StateEnrol {
 		return nil, ErrWrongStep
 	}
 	a, err := s.Account(ctx, f)
@@ -272,7 +272,7 @@ func (s *Service) Enrolment(ctx context.Context, f *Flow) (*Enrolment, error) {
 // ConfirmEnrolment checks the first code from the new app, saves the factor,
 // issues a recovery code, and moves the flow to the recovery screen.
 func (s *Service) ConfirmEnrolment(ctx context.Context, f *Flow, code string, c Client) error {
-	if f.State != StateEnrolTOTP {
+	if f.State != StateEnrol {
 		return ErrWrongStep
 	}
 	a, err := s.Account(ctx, f)
@@ -331,6 +331,12 @@ func (s *Service) SecondFactor(ctx context.Context, f *Flow, m Method, code stri
 	switch m {
 	case MethodTOTP:
 		if err := s.VerifyTOTP(ctx, a, code, c); err != nil {
+			return err
+		}
+		f.verified = true
+		return nil
+	case MethodPhone:
+		if _, err := s.checkPhoneCode(ctx, f, a, code, c, "mfa.phone"); err != nil {
 			return err
 		}
 		f.verified = true

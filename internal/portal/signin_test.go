@@ -65,7 +65,7 @@ func TestPasswordStartsEnrolOrSecondFactor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.State != portal.StateEnrolTOTP || f.AccountID != c.acct.ID || f.ReturnTo != "/contracts?id=7" {
+	if f.State != portal.StateEnrol || f.AccountID != c.acct.ID || f.ReturnTo != "/contracts?id=7" {
 		t.Fatalf("new customer: flow %+v", f.Flow)
 	}
 	if !f.ExpiresAt.Equal(e.clock.Now().Add(e.svc.Config.FlowTTL.Duration)) {
@@ -523,11 +523,11 @@ func TestFlowExpires(t *testing.T) {
 	}
 	cookie := e.svc.FlowCookie(f)
 	e.clock.Advance(e.svc.Config.FlowTTL.Duration - time.Second)
-	if _, err := e.svc.LoadFlow(e.ctx, cookie, portal.StateEnrolTOTP); err != nil {
+	if _, err := e.svc.LoadFlow(e.ctx, cookie, portal.StateEnrol); err != nil {
 		t.Fatalf("a second before expiry: %v", err)
 	}
 	e.clock.Advance(time.Second)
-	if _, err := e.svc.LoadFlow(e.ctx, cookie, portal.StateEnrolTOTP); !errors.Is(err, portal.ErrFlowExpired) {
+	if _, err := e.svc.LoadFlow(e.ctx, cookie, portal.StateEnrol); !errors.Is(err, portal.ErrFlowExpired) {
 		t.Fatalf("at expiry: %v, want ErrFlowExpired", err)
 	}
 
@@ -556,10 +556,10 @@ func TestFlowCookie(t *testing.T) {
 
 	// The current cookie at the wrong page: the flow, with ErrWrongStep.
 	g, err := e.svc.LoadFlow(e.ctx, atEnrol, portal.StateMFA, portal.StateRecovery)
-	if !errors.Is(err, portal.ErrWrongStep) || g == nil || g.State != portal.StateEnrolTOTP {
+	if !errors.Is(err, portal.ErrWrongStep) || g == nil || g.State != portal.StateEnrol {
 		t.Fatalf("current cookie at another step: %v, %v", g, err)
 	}
-	if _, err := e.svc.LoadFlow(e.ctx, atEnrol, portal.StateEnrolTOTP); err != nil {
+	if _, err := e.svc.LoadFlow(e.ctx, atEnrol, portal.StateEnrol); err != nil {
 		t.Fatalf("current cookie: %v", err)
 	}
 
@@ -583,7 +583,7 @@ func TestFlowCookie(t *testing.T) {
 		"only dot":          {".", portal.ErrFlowExpired},
 		"unknown token":     {secret.Token(32) + "." + sig, portal.ErrFlowExpired},
 	} {
-		if g, err := e.svc.LoadFlow(e.ctx, tc.cookie, portal.StateEnrolTOTP); !errors.Is(err, tc.want) {
+		if g, err := e.svc.LoadFlow(e.ctx, tc.cookie, portal.StateEnrol); !errors.Is(err, tc.want) {
 			t.Errorf("%s: LoadFlow = %v, %v; want %v", name, g, err, tc.want)
 		}
 	}
@@ -596,7 +596,7 @@ func TestFlowCookie(t *testing.T) {
 	if atRecovery == atEnrol {
 		t.Fatal("the cookie did not change with the step")
 	}
-	for _, want := range [][]string{nil, {portal.StateEnrolTOTP}, {portal.StateRecovery}, {portal.StateMFA}} {
+	for _, want := range [][]string{nil, {portal.StateEnrol}, {portal.StateRecovery}, {portal.StateMFA}} {
 		if _, err := e.svc.LoadFlow(e.ctx, atEnrol, want...); !errors.Is(err, portal.ErrBadFlowCookie) {
 			t.Errorf("enrolment cookie after enrolment, want %v: %v, want ErrBadFlowCookie", want, err)
 		}

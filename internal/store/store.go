@@ -49,6 +49,9 @@ type Factor struct {
 	Kind      FactorKind
 	// Secret is the encrypted TOTP seed, or the E.164 number for a phone.
 	Secret string
+	// Channel is how a phone prefers its codes: "sms" or "voice"; empty for
+	// other factors.
+	Channel string
 	// LastStep is the last accepted TOTP time step; a code is never accepted
 	// for a step at or before it.
 	LastStep  int64
@@ -89,6 +92,30 @@ type OneTimeToken struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time
+}
+
+// PhoneCode is the one live code a sign-in flow has sent to a phone. Sending
+// again replaces it, so a resend invalidates the code before it.
+type PhoneCode struct {
+	FlowHash  string
+	AccountID string
+	Phone     string // E.164
+	Channel   string // "sms" or "voice"
+	CodeHash  string // keyed hash: six digits alone are easy to brute-force
+	SentAt    time.Time
+	ExpiresAt time.Time
+	Attempts  int // wrong codes tried against it
+}
+
+// OutboxMessage is a message the demo's outbox sender kept instead of
+// sending, for the development page that shows them.
+type OutboxMessage struct {
+	ID      int64
+	At      time.Time
+	To      string // E.164 or an email address
+	Channel string // "sms", "voice", "email"
+	Subject string
+	Body    string
 }
 
 // AuditEvent records a security event.
@@ -134,10 +161,32 @@ type Factors interface {
 	// SpendRecoveryCode removes the code of this hash; ErrNotFound when the
 	// account has no such unspent code.
 	SpendRecoveryCode(ctx context.Context, accountID, hash string) error
-	// ResetMFA removes every factor and the recovery code of the account, ends
-	// its sessions but keepSession (an IDHash, or empty), and appends ev, in one
-	// transaction.
+	// ResetMFA removes every factor, the recovery code and the phone codes in
+	// flight of the account, ends its sessions but keepSession (an IDHash, or
+	// empty), and appends ev, in one transaction.
 	ResetMFA(ctx context.Context, accountID, keepSession string, ev *AuditEvent) error
+}
+
+// PhoneCodes stores codes sent to phones, one per sign-in flow.
+type PhoneCodes interface {
+	// PutPhoneCode stores c as its flow's code, replacing any earlier one.
+	PutPhoneCode(ctx context.Context, c *PhoneCode) error
+	// PhoneCodeOf returns the flow's code; ErrNotFound when it has none.
+	PhoneCodeOf(ctx context.Context, flowHash string) (*PhoneCode, error)
+	// ChargePhoneCode counts one attempt against the flow's code before it is
+	// checked, in one transaction: ErrLocked (with the code) once max attempts
+	// were made, ErrNotFound when there is no code; otherwise the code with
+	// Attempts increased.
+	ChargePhoneCode(ctx context.Context, flowHash string, max int) (*PhoneCode, error)
+	DeletePhoneCode(ctx context.Context, flowHash string) error
+	DeleteExpiredPhoneCodes(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Outbox keeps the messages of the demo's outbox sender.
+type Outbox interface {
+	AppendOutbox(ctx context.Context, m *OutboxMessage) error // sets m.ID
+	// ListOutbox returns the newest messages first, at most limit (all when limit <= 0).
+	ListOutbox(ctx context.Context, limit int) ([]OutboxMessage, error)
 }
 
 // Sessions stores signed-in browsers.
@@ -208,5 +257,7 @@ type Store interface {
 	Tokens
 	Limits
 	Audit
+	PhoneCodes
+	Outbox
 	Close() error
 }

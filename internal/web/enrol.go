@@ -19,7 +19,7 @@ type enrolData struct {
 
 // enrolPage is manual X: the QR code of the otpauth:// URI and the key as text.
 func (s *Server) enrolPage(w http.ResponseWriter, r *http.Request) {
-	f := s.flow(w, r, portal.StateEnrolTOTP)
+	f := s.flow(w, r, portal.StateEnrol)
 	if f == nil {
 		return
 	}
@@ -64,7 +64,7 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 	if !s.form(w, r) {
 		return
 	}
-	f := s.flow(w, r, portal.StateEnrolTOTP)
+	f := s.flow(w, r, portal.StateEnrol)
 	if f == nil {
 		return
 	}
@@ -87,7 +87,7 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 
 // enrolMethodsPage is 「別の方法を探す」 at enrolment.
 func (s *Server) enrolMethodsPage(w http.ResponseWriter, r *http.Request) {
-	if f := s.flow(w, r, portal.StateEnrolTOTP); f == nil {
+	if f := s.flow(w, r, portal.StateEnrol); f == nil {
 		return
 	}
 	s.render(w, r, http.StatusOK, "enrol_methods", s.view(r, "enrol.choose_title"))

@@ -27,9 +27,9 @@ func (s *Server) cookieName(name string) string {
 
 // stateURL is the page of each sign-in state.
 var stateURL = map[string]string{
-	portal.StateMFA:       "/login/code",
-	portal.StateEnrolTOTP: "/enrol",
-	portal.StateRecovery:  "/recovery-code",
+	portal.StateMFA:      "/login/code",
+	portal.StateEnrol:    "/enrol",
+	portal.StateRecovery: "/recovery-code",
 }
 
 func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge int) {

@@ -3,8 +3,10 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
+	"github.com/tobira/tobira/internal/phone"
 	"github.com/tobira/tobira/internal/portal"
 )
 
@@ -65,12 +67,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	f, err := s.svc.Password(r.Context(), email, password, next, client(r))
 	var locked *portal.LockedError
 	switch {
+	case err == nil && f.State == portal.StateMFA:
+		s.secondStep(w, r, f)
 	case err == nil:
 		s.next(w, r, f)
 	case errors.Is(err, portal.ErrBadCredentials):
 		again(http.StatusUnauthorized, s.t(r, "login.bad_credentials"))
 	case errors.As(err, &locked):
-		w.Header().Set("Retry-After", retryAfter(locked, s.svc.Now()))
+		w.Header().Set("Retry-After", seconds(locked.Until.Sub(s.svc.Now())))
 		again(http.StatusTooManyRequests, s.t(r, "login.throttled", formatTime(pickLanguage(r), locked.Until)))
 	default:
 		s.flowError(w, r, err)
@@ -80,6 +84,25 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 type codeData struct {
 	StepUp  bool
 	Methods []portal.Method
+	Phone   string // masked, when the account has one
+}
+
+// secondStep sends the browser to the second factor the account uses: the
+// app's code when it has the app; otherwise a code sent to its phone at
+// once, as the manual's phone sign-in shows (2. II).
+func (s *Server) secondStep(w http.ResponseWriter, r *http.Request, f *portal.Flow) {
+	ms, err := s.svc.Methods(r.Context(), f.AccountID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if slices.Contains(ms, portal.MethodTOTP) || !slices.Contains(ms, portal.MethodPhone) {
+		s.next(w, r, f)
+		return
+	}
+	s.setFlow(w, f)
+	err = s.svc.SendSignInCode(r.Context(), f, "", pickLanguage(r), client(r))
+	s.afterSend(w, r, f, "/login/phone", err)
 }
 
 // codePage is manual step II: the authenticator app's code.
@@ -124,20 +147,13 @@ func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request, m portal.M
 // codeError shows a wrong or locked code on the page it was typed on; false
 // when err is not about the code.
 func (s *Server) codeError(w http.ResponseWriter, r *http.Request, err error, page, title string, data any) bool {
-	v := s.view(r, title)
-	v.Data = data
-	var locked *portal.LockedError
-	switch {
-	case errors.Is(err, portal.ErrWrongCode):
-		v.Error = s.t(r, "mfa.wrong_code")
-		s.render(w, r, http.StatusUnauthorized, page, v)
-	case errors.As(err, &locked):
-		w.Header().Set("Retry-After", retryAfter(locked, s.svc.Now()))
-		v.Error = s.t(r, "mfa.locked", formatTime(pickLanguage(r), locked.Until))
-		s.render(w, r, http.StatusTooManyRequests, page, v)
-	default:
+	status, msg, ok := s.stepError(w, r, err)
+	if !ok {
 		return false
 	}
+	v := s.view(r, title)
+	v.Data, v.Error = data, msg
+	s.render(w, r, status, page, v)
 	return true
 }
 
@@ -153,7 +169,11 @@ func (s *Server) methodsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.view(r, "mfa.methods_title")
-	v.Data = codeData{StepUp: f.IsStepUp(), Methods: ms}
+	d := codeData{StepUp: f.IsStepUp(), Methods: ms}
+	if p, err := s.svc.PhoneFactor(r.Context(), f.AccountID); err == nil {
+		d.Phone = phone.Mask(p.Secret)
+	}
+	v.Data = d
 	s.render(w, r, http.StatusOK, "methods", v)
 }
 

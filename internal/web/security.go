@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tobira/tobira/internal/phone"
 	"github.com/tobira/tobira/internal/portal"
 )
 
@@ -24,6 +25,7 @@ type activity struct{ When, What, From string }
 
 type securityData struct {
 	Methods  []portal.Method
+	Phone    string // masked
 	Fresh    bool
 	Activity []activity
 }
@@ -47,6 +49,9 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := pickLanguage(r)
 	d := securityData{Methods: ms, Fresh: s.svc.Fresh(si)}
+	if p, err := s.svc.PhoneFactor(ctx, si.Account.ID); err == nil {
+		d.Phone = phone.Mask(p.Secret)
+	}
 	for _, ev := range evs {
 		d.Activity = append(d.Activity, activity{
 			When: formatTime(lang, ev.At), What: s.activityText(lang, ev.Action, ev.Outcome), From: ev.ClientIP,
@@ -146,7 +151,8 @@ func (s *Server) setLanguage(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, safeReturn(r.PostForm.Get("next")), http.StatusSeeOther)
 }
 
-// retryAfter is the Retry-After header for a lock, in seconds.
-func retryAfter(l *portal.LockedError, now time.Time) string {
-	return strconv.Itoa(max(1, int(l.Until.Sub(now).Seconds()+0.5)))
+// seconds writes a wait in whole seconds, rounded up, at least 1: for
+// Retry-After and for messages.
+func seconds(d time.Duration) string {
+	return strconv.Itoa(max(1, int((d+time.Second-1)/time.Second)))
 }

@@ -68,10 +68,18 @@ func (s *Server) routes() {
 	s.handle("GET", "/login/methods", s.methodsPage)
 	s.handle("GET", "/login/recovery", s.recoveryInputPage)
 	s.handle("POST", "/login/recovery", s.recoveryInput)
+	s.handle("GET", "/login/phone", s.loginPhonePage)
+	s.handle("POST", "/login/phone", s.loginPhone)
+	s.handle("POST", "/login/phone/send", s.loginPhoneSend)
 
 	s.handle("GET", "/enrol", s.enrolPage)
 	s.handle("POST", "/enrol", s.enrol)
 	s.handle("GET", "/enrol/methods", s.enrolMethodsPage)
+	s.handle("GET", "/enrol/phone", s.enrolPhonePage)
+	s.handle("POST", "/enrol/phone", s.enrolPhone)
+	s.handle("GET", "/enrol/phone/code", s.enrolPhoneCodePage)
+	s.handle("POST", "/enrol/phone/code", s.enrolPhoneCode)
+	s.handle("POST", "/enrol/phone/resend", s.enrolPhoneResend)
 	s.handle("GET", "/recovery-code", s.recoveryPage)
 	s.handle("POST", "/recovery-code", s.recovery)
 
@@ -82,6 +90,11 @@ func (s *Server) routes() {
 
 	s.handle("GET", "/activate", s.activatePage)
 	s.handle("POST", "/activate", s.activate)
+
+	if s.svc.Config.DevTools {
+		s.handle("GET", "/dev/outbox", s.outboxPage)
+		s.handle("GET", "/dev/outbox.json", s.outboxJSON)
+	}
 
 	// Anything else: a known page with another method, or no page at all,
 	// both answered in the customer's language.

@@ -10,15 +10,15 @@ import (
 // AddFactor stores f; ErrConflict for a taken id, ErrNotFound for an unknown
 // account.
 func (db *DB) AddFactor(ctx context.Context, f *store.Factor) error {
-	_, err := db.c().exec(ctx, `INSERT INTO factors (id, account_id, kind, secret, last_step, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`,
-		f.ID, f.AccountID, string(f.Kind), f.Secret, f.LastStep, ms(f.CreatedAt))
+	_, err := db.c().exec(ctx, `INSERT INTO factors (id, account_id, kind, secret, channel, last_step, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.AccountID, string(f.Kind), f.Secret, f.Channel, f.LastStep, ms(f.CreatedAt))
 	return db.fail("add factor", err)
 }
 
 // FactorsOf returns the account's factors, oldest first.
 func (db *DB) FactorsOf(ctx context.Context, accountID string) ([]store.Factor, error) {
-	rows, err := db.c().query(ctx, `SELECT id, account_id, kind, secret, last_step, created_at
+	rows, err := db.c().query(ctx, `SELECT id, account_id, kind, secret, channel, last_step, created_at
 		FROM factors WHERE account_id = ? ORDER BY created_at, id`, accountID)
 	if err != nil {
 		return nil, db.fail("factors of", err)
@@ -27,7 +27,7 @@ func (db *DB) FactorsOf(ctx context.Context, accountID string) ([]store.Factor, 
 	var out []store.Factor
 	for rows.Next() {
 		var f store.Factor
-		if err := rows.Scan(&f.ID, &f.AccountID, &f.Kind, &f.Secret, &f.LastStep, msScan{&f.CreatedAt}); err != nil {
+		if err := rows.Scan(&f.ID, &f.AccountID, &f.Kind, &f.Secret, &f.Channel, &f.LastStep, msScan{&f.CreatedAt}); err != nil {
 			return nil, db.fail("factors of", err)
 		}
 		out = append(out, f)
@@ -84,8 +84,9 @@ func (db *DB) SpendRecoveryCode(ctx context.Context, accountID, hash string) err
 	return db.fail("spend recovery code", err)
 }
 
-// ResetMFA removes the account's factors and recovery code, ends its sessions
-// but keepSession, clears its failure count and appends ev, all or nothing.
+// ResetMFA removes the account's factors, recovery code and phone codes in
+// flight, ends its sessions but keepSession, clears its failure count and
+// appends ev, all or nothing.
 func (db *DB) ResetMFA(ctx context.Context, accountID, keepSession string, ev *store.AuditEvent) error {
 	var id int64
 	err := db.inTx(ctx, func(c conn) error {
@@ -99,6 +100,9 @@ func (db *DB) ResetMFA(ctx context.Context, accountID, keepSession string, ev *s
 		for _, q := range []string{
 			`DELETE FROM factors WHERE account_id = ?`,
 			`DELETE FROM recovery_codes WHERE account_id = ?`,
+			// A code already sent must not complete a sign-in with a
+			// factor that is gone.
+			`DELETE FROM phone_codes WHERE account_id = ?`,
 		} {
 			if _, err := c.exec(ctx, q, accountID); err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -164,6 +165,79 @@ func TestMigrations(t *testing.T) {
 			t.Error("OpenSQLite accepted a database newer than its migrations")
 		}
 	})
+}
+
+// TestUpgradeToPhone opens, with this program, a database a release before
+// phone codes left: its factors read back with no channel, and the new
+// tables work.
+func TestUpgradeToPhone(t *testing.T) {
+	ctx := t.Context()
+	ms, err := sqliteDialect.loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m migration) bool { return m.name == "0003_phone.sql" })
+	if i < 0 {
+		t.Fatal("no 0003_phone.sql")
+	}
+	path := filepath.Join(t.TempDir(), "tobira.db")
+
+	// The old schema, as the old program left it, with an enrolled phone.
+	db := openTemp(t, path)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{`DROP TABLE outbox`, `DROP TABLE phone_codes`, `ALTER TABLE factors DROP COLUMN channel`} {
+		_, err := db.c().exec(ctx, q)
+		must(err)
+	}
+	_, err = db.c().exec(ctx, `DELETE FROM schema_migrations WHERE version >= ?`, ms[i].version)
+	must(err)
+	must(db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
+	_, err = db.c().exec(ctx, `INSERT INTO factors (id, account_id, kind, secret, last_step, created_at)
+		VALUES ('f-1', 'acc-1', 'phone', '+41790000000', 0, ?)`, t0.UnixMilli())
+	must(err)
+	db.Close()
+
+	db = openTemp(t, path)
+	defer db.Close()
+	fs, err := db.FactorsOf(ctx, "acc-1")
+	must(err)
+	if len(fs) != 1 || fs[0].Secret != "+41790000000" || fs[0].Channel != "" {
+		t.Errorf("factors after the upgrade: %+v, want the phone with no channel", fs)
+	}
+	must(db.PutPhoneCode(ctx, &store.PhoneCode{FlowHash: "fl-1", AccountID: "acc-1", Phone: "+41790000000",
+		Channel: "sms", CodeHash: "h", SentAt: t0, ExpiresAt: t0.Add(time.Minute)}))
+	must(db.AppendOutbox(ctx, &store.OutboxMessage{At: t0, To: "+41790000000", Channel: "sms", Body: "b"}))
+}
+
+// TestPhoneCodesFollowAccount checks the foreign key the interface cannot
+// reach: deleting an account (only ever done by hand) takes its codes along.
+func TestPhoneCodesFollowAccount(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
+	defer db.Close()
+	for _, id := range []string{"acc-1", "acc-2"} {
+		if err := db.CreateAccount(ctx, &store.Account{ID: id, Email: id + "@example.com", CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.PutPhoneCode(ctx, &store.PhoneCode{FlowHash: "fl-" + id, AccountID: id, Phone: "+41790000000",
+			Channel: "sms", CodeHash: "h", SentAt: t0, ExpiresAt: t0.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.c().exec(ctx, `DELETE FROM accounts WHERE id = 'acc-1'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PhoneCodeOf(ctx, "fl-acc-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deleted account's phone code: %v, want ErrNotFound", err)
+	}
+	if _, err := db.PhoneCodeOf(ctx, "fl-acc-2"); err != nil {
+		t.Errorf("other account's phone code: %v", err)
+	}
 }
 
 // TestAuditAppendOnly checks the database itself refuses to rewrite the log.

@@ -37,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Flows", flowTests},
 		{"Tokens", tokenTests},
 		{"Limits", limitTests},
+		{"PhoneCodes", phoneCodeTests},
+		{"Outbox", outboxTests},
 		{"Audit", auditTests},
 		{"Times", timeTests},
 	}
@@ -142,6 +144,16 @@ func normFlow(t *testing.T, f store.Flow) store.Flow {
 func normToken(t *testing.T, k store.OneTimeToken) store.OneTimeToken {
 	k.CreatedAt, k.ExpiresAt, k.UsedAt = norm(t, k.CreatedAt), norm(t, k.ExpiresAt), norm(t, k.UsedAt)
 	return k
+}
+
+func normPhoneCode(t *testing.T, p store.PhoneCode) store.PhoneCode {
+	p.SentAt, p.ExpiresAt = norm(t, p.SentAt), norm(t, p.ExpiresAt)
+	return p
+}
+
+func normOutbox(t *testing.T, m store.OutboxMessage) store.OutboxMessage {
+	m.At = norm(t, m.At)
+	return m
 }
 
 func normEvent(t *testing.T, e store.AuditEvent) store.AuditEvent {
@@ -416,7 +428,7 @@ var factorTests = []test{
 		ctx := t.Context()
 		a := newAccount(t, s, "acc-1")
 		b := newAccount(t, s, "acc-2")
-		phone := store.Factor{ID: "f-phone", AccountID: a.ID, Kind: store.FactorPhone, Secret: "+41790000000", CreatedAt: t0.Add(time.Minute)}
+		phone := store.Factor{ID: "f-phone", AccountID: a.ID, Kind: store.FactorPhone, Secret: "+41790000000", Channel: "voice", CreatedAt: t0.Add(time.Minute)}
 		totp := store.Factor{ID: "f-totp", AccountID: a.ID, Kind: store.FactorTOTP, Secret: "sealed-seed", LastStep: 7, CreatedAt: t0}
 		other := store.Factor{ID: "f-other", AccountID: b.ID, Kind: store.FactorTOTP, Secret: "x", CreatedAt: t0}
 		for _, f := range []store.Factor{phone, totp, other} { // the newer one first
@@ -435,6 +447,24 @@ var factorTests = []test{
 		must(t, err)
 		if len(got) != 0 {
 			t.Errorf("FactorsOf an account without factors: %+v", got)
+		}
+	}},
+	{"Channel", func(t *testing.T, s store.Store) {
+		// A phone keeps the channel it prefers; a TOTP factor has none.
+		ctx := t.Context()
+		for i, f := range []store.Factor{
+			{ID: "f-sms", Kind: store.FactorPhone, Secret: "+41790000001", Channel: "sms", CreatedAt: t0},
+			{ID: "f-voice", Kind: store.FactorPhone, Secret: "+41790000002", Channel: "voice", CreatedAt: t0},
+			{ID: "f-totp", Kind: store.FactorTOTP, Secret: "sealed-seed", CreatedAt: t0},
+		} {
+			f.AccountID = newAccount(t, s, fmt.Sprint("acc-", i)).ID
+			must(t, s.AddFactor(ctx, &f))
+			got, err := s.FactorsOf(ctx, f.AccountID)
+			must(t, err)
+			if len(got) != 1 {
+				t.Fatalf("FactorsOf(%s): %+v, want one factor", f.AccountID, got)
+			}
+			same(t, "FactorsOf "+f.ID, got[0], f, normFactor)
 		}
 	}},
 	{"AddErrors", func(t *testing.T, s store.Store) {
@@ -527,6 +557,11 @@ var factorTests = []test{
 			newSession(t, s, h, a.ID, t0.Add(time.Hour))
 		}
 		newSession(t, s, "s-b", b.ID, t0.Add(time.Hour))
+		for _, p := range []store.PhoneCode{
+			newPhoneCode("fl-a1", a.ID), newPhoneCode("fl-a2", a.ID), newPhoneCode("fl-b", b.ID),
+		} {
+			must(t, s.PutPhoneCode(ctx, &p))
+		}
 		_, err := s.ChargeMFAAttempt(ctx, a.ID, t0, func(int) time.Time { return t0.Add(time.Hour) })
 		must(t, err)
 
@@ -547,6 +582,11 @@ var factorTests = []test{
 		for h, want := range map[string]bool{"s-a1": false, "s-a2": true, "s-a3": false, "s-b": true} {
 			if got := sessionExists(t, s, h); got != want {
 				t.Errorf("session %s exists = %v, want %v", h, got, want)
+			}
+		}
+		for h, want := range map[string]bool{"fl-a1": false, "fl-a2": false, "fl-b": true} {
+			if got := phoneCodeExists(t, s, h); got != want {
+				t.Errorf("phone code of %s exists = %v, want %v", h, got, want)
 			}
 		}
 		got, err := s.AccountByID(ctx, a.ID)
@@ -977,6 +1017,268 @@ var limitTests = []test{
 		for i, c := range counts {
 			if c != i+1 {
 				t.Fatalf("concurrent hits returned %v, want 1..%d once each", counts, racers)
+			}
+		}
+	}},
+}
+
+// Phone codes.
+
+// newPhoneCode is a fresh code of the flow flowHash, sent at t0 and valid for
+// five minutes. No flow row is needed: phone codes do not point at flows.
+func newPhoneCode(flowHash, accountID string) store.PhoneCode {
+	return store.PhoneCode{
+		FlowHash: flowHash, AccountID: accountID, Phone: "+41790000000", Channel: "sms",
+		CodeHash: "hash-" + flowHash, SentAt: t0, ExpiresAt: t0.Add(5 * time.Minute),
+	}
+}
+
+// phoneCodeExists reports whether PhoneCodeOf finds the flow's code.
+func phoneCodeExists(t *testing.T, s store.Store, flowHash string) bool {
+	t.Helper()
+	_, err := s.PhoneCodeOf(t.Context(), flowHash)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("PhoneCodeOf(%q): %v", flowHash, err)
+	}
+	return err == nil
+}
+
+var phoneCodeTests = []test{
+	{"PutAndRead", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		for _, p := range []store.PhoneCode{
+			{FlowHash: "fl-sms", AccountID: a.ID, Phone: "+41790000000", Channel: "sms", CodeHash: "hmac-1",
+				SentAt: t0, ExpiresAt: t0.Add(5 * time.Minute)},
+			{FlowHash: "fl-voice", AccountID: a.ID, Phone: "+14155550100", Channel: "voice", CodeHash: "hmac-2",
+				SentAt: t0.Add(time.Second), ExpiresAt: t0.Add(10 * time.Minute), Attempts: 2},
+		} {
+			must(t, s.PutPhoneCode(ctx, &p))
+			got, err := s.PhoneCodeOf(ctx, p.FlowHash)
+			must(t, err)
+			same(t, "PhoneCodeOf", *got, p, normPhoneCode)
+		}
+	}},
+	{"Resend", func(t *testing.T, s store.Store) {
+		// Sending again replaces the flow's code: the old hash no longer
+		// matches and the count of wrong codes starts over.
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		first := newPhoneCode("fl-1", a.ID)
+		must(t, s.PutPhoneCode(ctx, &first))
+		other := newPhoneCode("fl-2", a.ID)
+		must(t, s.PutPhoneCode(ctx, &other))
+		for range 2 {
+			_, err := s.ChargePhoneCode(ctx, "fl-1", 5)
+			must(t, err)
+		}
+		resend := store.PhoneCode{FlowHash: "fl-1", AccountID: a.ID, Phone: "+41790000000", Channel: "voice",
+			CodeHash: "hash-resent", SentAt: t0.Add(time.Minute), ExpiresAt: t0.Add(6 * time.Minute)}
+		must(t, s.PutPhoneCode(ctx, &resend))
+		got, err := s.PhoneCodeOf(ctx, "fl-1")
+		must(t, err)
+		same(t, "PhoneCodeOf after a resend", *got, resend, normPhoneCode)
+		got, err = s.PhoneCodeOf(ctx, "fl-2")
+		must(t, err)
+		same(t, "other flow's code after a resend", *got, other, normPhoneCode)
+	}},
+	{"Errors", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		p := newPhoneCode("fl-1", a.ID)
+		must(t, s.PutPhoneCode(ctx, &p))
+		_, err := s.PhoneCodeOf(ctx, "nope")
+		wantErr(t, "PhoneCodeOf of a flow without a code", err, store.ErrNotFound)
+		got, err := s.ChargePhoneCode(ctx, "nope", 5)
+		wantErr(t, "ChargePhoneCode of a flow without a code", err, store.ErrNotFound)
+		if got != nil {
+			t.Errorf("ChargePhoneCode of a flow without a code returned %+v", got)
+		}
+		orphan := newPhoneCode("fl-2", "nobody")
+		wantErr(t, "PutPhoneCode for an unknown account", s.PutPhoneCode(ctx, &orphan), store.ErrNotFound)
+		if phoneCodeExists(t, s, "fl-2") {
+			t.Error("PutPhoneCode for an unknown account stored the code")
+		}
+	}},
+	{"Charge", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		p := newPhoneCode("fl-1", a.ID)
+		must(t, s.PutPhoneCode(ctx, &p))
+		const max = 3
+		for n := 1; n <= max; n++ {
+			got, err := s.ChargePhoneCode(ctx, "fl-1", max)
+			must(t, err)
+			p.Attempts = n
+			same(t, fmt.Sprintf("ChargePhoneCode %d", n), *got, p, normPhoneCode)
+			stored, err := s.PhoneCodeOf(ctx, "fl-1")
+			must(t, err)
+			same(t, fmt.Sprintf("code after ChargePhoneCode %d", n), *stored, p, normPhoneCode)
+		}
+		// Spent: refused, uncounted, and the code comes back whole, so the
+		// caller can still tell which phone it was.
+		for range 2 {
+			got, err := s.ChargePhoneCode(ctx, "fl-1", max)
+			wantErr(t, "ChargePhoneCode after max attempts", err, store.ErrLocked)
+			if got == nil {
+				t.Fatal("ChargePhoneCode after max attempts returned no code")
+			}
+			same(t, "ChargePhoneCode after max attempts", *got, p, normPhoneCode)
+		}
+		stored, err := s.PhoneCodeOf(ctx, "fl-1")
+		must(t, err)
+		same(t, "code after refused charges", *stored, p, normPhoneCode)
+		// A higher max lets the count go on from where it is.
+		got, err := s.ChargePhoneCode(ctx, "fl-1", max+1)
+		must(t, err)
+		if got.Attempts != max+1 {
+			t.Errorf("ChargePhoneCode with a higher max: %d attempts, want %d", got.Attempts, max+1)
+		}
+	}},
+	{"ChargeConcurrent", func(t *testing.T, s store.Store) {
+		// Parallel guesses at one code: exactly max are counted, each with
+		// its own number, and the rest refused.
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		p := newPhoneCode("fl-1", a.ID)
+		must(t, s.PutPhoneCode(ctx, &p))
+		const max, each = 3, 2
+		var mu sync.Mutex
+		var charged []int
+		locked := 0
+		errs := race(func(int) error {
+			for range each {
+				got, err := s.ChargePhoneCode(ctx, "fl-1", max)
+				mu.Lock()
+				switch {
+				case err == nil:
+					charged = append(charged, got.Attempts)
+				case errors.Is(err, store.ErrLocked):
+					locked++
+				default:
+					mu.Unlock()
+					return err
+				}
+				mu.Unlock()
+			}
+			return nil
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("racer %d: %v", i, err)
+			}
+		}
+		slices.Sort(charged)
+		if !slices.Equal(charged, []int{1, 2, 3}) || locked != racers*each-max {
+			t.Errorf("charged %v and refused %d, want [1 2 3] and %d", charged, locked, racers*each-max)
+		}
+		stored, err := s.PhoneCodeOf(ctx, "fl-1")
+		must(t, err)
+		if stored.Attempts != max {
+			t.Errorf("stored Attempts = %d, want %d", stored.Attempts, max)
+		}
+	}},
+	{"Delete", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		for _, h := range []string{"fl-1", "fl-2"} {
+			p := newPhoneCode(h, a.ID)
+			must(t, s.PutPhoneCode(ctx, &p))
+		}
+		must(t, s.DeletePhoneCode(ctx, "fl-1"))
+		if phoneCodeExists(t, s, "fl-1") || !phoneCodeExists(t, s, "fl-2") {
+			t.Error("DeletePhoneCode removed the wrong codes")
+		}
+		_, err := s.ChargePhoneCode(ctx, "fl-1", 5)
+		wantErr(t, "ChargePhoneCode after DeletePhoneCode", err, store.ErrNotFound)
+		must(t, s.DeletePhoneCode(ctx, "fl-1"))  // already gone is fine
+		must(t, s.DeletePhoneCode(ctx, "never")) // so is never there
+	}},
+	{"FlowDeletedFirst", func(t *testing.T, s store.Store) {
+		// A finished sign-in deletes its flow, then its code: the code must
+		// not keep the flow from going.
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		must(t, s.CreateFlow(ctx, &store.Flow{IDHash: "fl-1", AccountID: a.ID, State: "mfa", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+		p := newPhoneCode("fl-1", a.ID)
+		must(t, s.PutPhoneCode(ctx, &p))
+		must(t, s.DeleteFlow(ctx, "fl-1"))
+		_, err := s.FlowByHash(ctx, "fl-1", t0)
+		wantErr(t, "FlowByHash after DeleteFlow", err, store.ErrNotFound)
+		must(t, s.DeletePhoneCode(ctx, "fl-1"))
+		if phoneCodeExists(t, s, "fl-1") {
+			t.Error("phone code survived DeletePhoneCode")
+		}
+	}},
+	{"DeleteExpired", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		for h, exp := range map[string]time.Time{
+			"fl-past": t0.Add(-time.Minute), "fl-now": t0, "fl-future": t0.Add(time.Millisecond),
+		} {
+			p := newPhoneCode(h, a.ID)
+			p.SentAt, p.ExpiresAt = t0.Add(-time.Hour), exp
+			must(t, s.PutPhoneCode(ctx, &p))
+		}
+		n, err := s.DeleteExpiredPhoneCodes(ctx, t0)
+		must(t, err)
+		if n != 2 {
+			t.Errorf("DeleteExpiredPhoneCodes = %d, want 2", n)
+		}
+		for h, want := range map[string]bool{"fl-past": false, "fl-now": false, "fl-future": true} {
+			if got := phoneCodeExists(t, s, h); got != want {
+				t.Errorf("phone code of %s exists = %v, want %v", h, got, want)
+			}
+		}
+		n, err = s.DeleteExpiredPhoneCodes(ctx, t0)
+		must(t, err)
+		if n != 0 {
+			t.Errorf("second DeleteExpiredPhoneCodes = %d, want 0", n)
+		}
+	}},
+}
+
+// Outbox.
+
+var outboxTests = []test{
+	{"AppendAndList", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		got, err := s.ListOutbox(ctx, 0)
+		must(t, err)
+		if len(got) != 0 {
+			t.Fatalf("ListOutbox of an empty store: %+v", got)
+		}
+		msgs := []store.OutboxMessage{
+			{At: t0, To: "+41790000000", Channel: "sms", Body: "Your Tobira code is 123456"},
+			{At: t0.Add(time.Second), To: "+41790000000", Channel: "voice", Body: "Your code is 1, 2, 3, 4, 5, 6"},
+			{At: t0, To: "ana@example.com", Channel: "email", Subject: "Set your password", Body: "https://example.com/set?t=x"}, // an earlier At, appended later
+		}
+		var last int64
+		for i := range msgs {
+			must(t, s.AppendOutbox(ctx, &msgs[i]))
+			if msgs[i].ID <= last {
+				t.Fatalf("message %d got ID %d after %d; want increasing", i, msgs[i].ID, last)
+			}
+			last = msgs[i].ID
+		}
+		for _, tc := range []struct {
+			limit int
+			want  []int // indexes into msgs, newest first
+		}{
+			{0, []int{2, 1, 0}}, // no limit
+			{-1, []int{2, 1, 0}},
+			{1, []int{2}},
+			{2, []int{2, 1}},
+			{10, []int{2, 1, 0}},
+		} {
+			got, err := s.ListOutbox(ctx, tc.limit)
+			must(t, err)
+			if len(got) != len(tc.want) {
+				t.Errorf("ListOutbox(%d): %d messages, want %d", tc.limit, len(got), len(tc.want))
+				continue
+			}
+			for i, w := range tc.want {
+				same(t, fmt.Sprintf("ListOutbox(%d)[%d]", tc.limit, i), got[i], msgs[w], normOutbox)
 			}
 		}
 	}},

@@ -24,6 +24,16 @@ document.addEventListener("DOMContentLoaded", () => {
     box.addEventListener("change", sync);
     sync();
   }
+  // 「再送信」 waits as long as the server will: the page says how long.
+  for (const btn of document.querySelectorAll("[data-resend-wait]")) {
+    let left = parseInt(btn.dataset.resendWait, 10) || 0;
+    if (left <= 0) continue;
+    btn.disabled = true;
+    const timer = setInterval(() => {
+      left -= 1;
+      if (left <= 0) { btn.disabled = false; clearInterval(timer); }
+    }, 1000);
+  }
   // The reset confirmation as a dialog; without script the link opens a page.
   for (const link of document.querySelectorAll("[data-open-dialog]")) {
     const dialog = document.getElementById(link.dataset.openDialog);

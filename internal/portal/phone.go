@@ -1,0 +1,270 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/tobira/tobira/internal/mfa"
+	"github.com/tobira/tobira/internal/notify"
+	"github.com/tobira/tobira/internal/phone"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// MethodPhone is a code by text message or voice call.
+const MethodPhone Method = "phone"
+
+// Errors of the phone steps, each with its own message for the customer.
+var (
+	ErrInvalidPhone       = errors.New("portal: invalid phone number")
+	ErrCountryNotAllowed  = errors.New("portal: phone numbers of this country are not accepted")
+	ErrSendFailed         = errors.New("portal: the code could not be sent")
+	ErrNoPhoneCode        = errors.New("portal: no code was sent, or it was replaced")
+	ErrPhoneCodeExpired   = errors.New("portal: the code expired")
+	ErrPhoneCodeExhausted = errors.New("portal: too many tries for this code")
+)
+
+// SendLimitError says a sending limit is reached, which one, and until when.
+type SendLimitError struct {
+	Until time.Time
+	// Limit is "account", "number", "client" or "budget".
+	Limit string
+}
+
+func (e *SendLimitError) Error() string {
+	return fmt.Sprintf("portal: %s send limit reached until %s", e.Limit, e.Until.Format(time.RFC3339))
+}
+
+// ResendError says a new code may be asked for only after a pause.
+type ResendError struct{ Wait time.Duration }
+
+func (e *ResendError) Error() string { return fmt.Sprintf("portal: resend in %s", e.Wait) }
+
+// SentCode describes the code in flight for a flow, for the code screen.
+type SentCode struct {
+	Phone   string // E.164
+	Channel notify.Channel
+	// ResendIn is how long until a new code may be asked for.
+	ResendIn time.Duration
+}
+
+// PhoneFactor returns the account's phone; ErrNoSuchMethod when it has none.
+func (s *Service) PhoneFactor(ctx context.Context, accountID string) (*store.Factor, error) {
+	fs, err := s.Store.FactorsOf(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fs {
+		if f.Kind == store.FactorPhone {
+			return &f, nil
+		}
+	}
+	return nil, ErrNoSuchMethod
+}
+
+// SentCodeOf returns the code in flight for the flow; ErrNoPhoneCode when none.
+func (s *Service) SentCodeOf(ctx context.Context, f *Flow) (*SentCode, error) {
+	pc, err := s.Store.PhoneCodeOf(ctx, f.IDHash)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoPhoneCode
+	}
+	if err != nil {
+		return nil, err
+	}
+	wait := max(pc.SentAt.Add(s.Config.Phone.ResendAfter.Duration).Sub(s.Now()), 0)
+	return &SentCode{Phone: pc.Phone, Channel: notify.Channel(pc.Channel), ResendIn: wait}, nil
+}
+
+// EnrolPhone checks a number typed at enrolment (manual XI. III) for the
+// chosen country and sends it a code by the chosen channel.
+func (s *Service) EnrolPhone(ctx context.Context, f *Flow, region, number string, ch notify.Channel, lang string, c Client) error {
+	if f.State != StateEnrol {
+		return ErrWrongStep
+	}
+	e164, err := phone.Parse(number, region)
+	if err != nil {
+		return ErrInvalidPhone
+	}
+	if !slices.Contains(s.Config.Phone.Countries, phone.Region(e164)) {
+		return ErrCountryNotAllowed
+	}
+	return s.sendCode(ctx, f, e164, ch, lang, c, false)
+}
+
+// ConfirmPhone checks the code sent at enrolment, saves the phone as the
+// account's factor and moves the flow to the recovery screen.
+func (s *Service) ConfirmPhone(ctx context.Context, f *Flow, code string, c Client) error {
+	if f.State != StateEnrol {
+		return ErrWrongStep
+	}
+	a, err := s.Account(ctx, f)
+	if err != nil {
+		return err
+	}
+	pc, err := s.checkPhoneCode(ctx, f, a, code, c, "mfa.enrol")
+	if err != nil {
+		return err
+	}
+	err = s.Store.AddFactor(ctx, &store.Factor{
+		ID: secret.ID(), AccountID: a.ID, Kind: store.FactorPhone, Secret: pc.Phone, Channel: pc.Channel,
+		LastStep: -1, CreatedAt: s.Now(),
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return ErrAlreadyEnrolled
+	}
+	if err != nil {
+		return err
+	}
+	return s.toRecoveryScreen(ctx, f)
+}
+
+// ResendCode sends a new code to the number of the code in flight, by ch;
+// the earlier code stops working.
+func (s *Service) ResendCode(ctx context.Context, f *Flow, ch notify.Channel, lang string, c Client) error {
+	if f.State != StateEnrol && f.State != StateMFA {
+		return ErrWrongStep
+	}
+	pc, err := s.Store.PhoneCodeOf(ctx, f.IDHash)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNoPhoneCode
+	}
+	if err != nil {
+		return err
+	}
+	return s.sendCode(ctx, f, pc.Phone, ch, lang, c, true)
+}
+
+// SendSignInCode sends a code to the account's phone at the second-factor
+// step; an empty ch uses the channel the customer chose at enrolment.
+func (s *Service) SendSignInCode(ctx context.Context, f *Flow, ch notify.Channel, lang string, c Client) error {
+	if f.State != StateMFA {
+		return ErrWrongStep
+	}
+	p, err := s.PhoneFactor(ctx, f.AccountID)
+	if err != nil {
+		return err
+	}
+	if ch == "" {
+		ch = notify.Channel(p.Channel)
+	}
+	return s.sendCode(ctx, f, p.Secret, ch, lang, c, true)
+}
+
+// sendCode sends a fresh code for the flow, replacing any earlier one. Every
+// limit is counted before anything is sent, in the database, so the limits
+// hold across nodes and under parallel requests.
+func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.Channel, lang string, c Client, resend bool) error {
+	if !ch.Valid() {
+		return ErrWrongStep
+	}
+	now := s.Now()
+	cfg := s.Config.Phone
+	if prev, err := s.Store.PhoneCodeOf(ctx, f.IDHash); err == nil {
+		if wait := prev.SentAt.Add(cfg.ResendAfter.Duration).Sub(now); wait > 0 {
+			return &ResendError{Wait: wait}
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := s.chargeSend(ctx, f.AccountID, e164, c, now); err != nil {
+		s.audit(ctx, f.AccountID, "phone.send", "limited", c, string(ch))
+		return err
+	}
+
+	code := mfa.NewPhoneCode()
+	pc := &store.PhoneCode{
+		FlowHash: f.IDHash, AccountID: f.AccountID, Phone: e164, Channel: string(ch),
+		CodeHash: s.phoneCodeHash(f, code), SentAt: now, ExpiresAt: now.Add(cfg.CodeTTL.Duration),
+	}
+	if err := s.Store.PutPhoneCode(ctx, pc); err != nil {
+		return err
+	}
+	err := s.Sender.Send(ctx, notify.Code{
+		To: e164, Channel: ch, Code: code, Lang: lang, Service: s.Config.Issuer,
+		ValidMinutes: int(cfg.CodeTTL.Minutes()),
+	})
+	if err != nil {
+		// The customer asks again; a code nobody received must not work.
+		_ = s.Store.DeletePhoneCode(ctx, f.IDHash)
+		s.Log.Error("phone code not sent", "account", f.AccountID, "channel", ch, "err", err)
+		s.audit(ctx, f.AccountID, "phone.send", "fail", c, string(ch))
+		return ErrSendFailed
+	}
+	action := "phone.send"
+	if resend {
+		action = "phone.resend"
+	}
+	s.audit(ctx, f.AccountID, action, "ok", c, string(ch))
+	return nil
+}
+
+// chargeSend counts one message against every sending limit and refuses
+// when any is exceeded.
+func (s *Service) chargeSend(ctx context.Context, accountID, e164 string, c Client, now time.Time) error {
+	cfg := s.Config.Phone
+	for _, l := range []struct {
+		limit, key string
+		max        int
+		window     time.Duration
+	}{
+		{"account", "sms:account:" + accountID, cfg.PerAccountHour, time.Hour},
+		{"number", "sms:number:" + e164, cfg.PerNumberHour, time.Hour},
+		{"client", "sms:client:" + clientKey(c.IP), cfg.PerClientHour, time.Hour},
+		{"budget", "sms:budget", cfg.DailyBudget, 24 * time.Hour},
+	} {
+		n, err := s.Store.Hit(ctx, l.key, l.window, now, 1)
+		if err != nil {
+			return err
+		}
+		if l.limit == "budget" && n == cfg.DailyBudget*8/10 {
+			s.Log.Warn("phone: 80 % of the daily message budget is used", "sent", n, "budget", cfg.DailyBudget)
+		}
+		if n > l.max {
+			if l.limit == "budget" && n == l.max+1 {
+				s.Log.Error("phone: the daily message budget is used up; codes are refused until the next day (UTC)", "budget", cfg.DailyBudget)
+			}
+			_, end := store.Window(now, l.window)
+			return &SendLimitError{Until: end, Limit: l.limit}
+		}
+	}
+	return nil
+}
+
+// phoneCodeHash is a keyed hash: six digits would fall to a brute force of a
+// plain hash in no time.
+func (s *Service) phoneCodeHash(f *Flow, code string) string {
+	return s.Keys.Sign("phone code", f.IDHash, code)
+}
+
+// checkPhoneCode checks a code against the flow's code in flight. The attempt
+// counts in the account's counter of every factor and in the code's own.
+func (s *Service) checkPhoneCode(ctx context.Context, f *Flow, a *store.Account, code string, c Client, action string) (*store.PhoneCode, error) {
+	pc, err := s.Store.ChargePhoneCode(ctx, f.IDHash, s.Config.Phone.CodeAttempts)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, ErrNoPhoneCode
+	case errors.Is(err, store.ErrLocked):
+		s.audit(ctx, a.ID, action, "exhausted", c, "")
+		return nil, ErrPhoneCodeExhausted
+	case err != nil:
+		return nil, err
+	}
+	charged, err := s.charge(ctx, a, c, action)
+	if err != nil {
+		return nil, err
+	}
+	if !s.Now().Before(pc.ExpiresAt) {
+		s.audit(ctx, a.ID, action, "expired", c, "")
+		return nil, ErrPhoneCodeExpired
+	}
+	if !mfa.IsSixDigits(code) || !s.Keys.Verify(pc.CodeHash, "phone code", f.IDHash, code) {
+		return nil, s.wrong(ctx, charged, c, action)
+	}
+	if err := s.Store.DeletePhoneCode(ctx, f.IDHash); err != nil {
+		return nil, err
+	}
+	return pc, s.right(ctx, charged, c, action)
+}

@@ -1,0 +1,46 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+const outboxCols = `at, recipient, channel, subject, body`
+
+// AppendOutbox stores m and sets m.ID.
+func (db *DB) AppendOutbox(ctx context.Context, m *store.OutboxMessage) error {
+	var id int64
+	err := db.c().queryRow(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		ms(m.At), m.To, m.Channel, m.Subject, m.Body).Scan(&id)
+	if err != nil {
+		return db.fail("append outbox", err)
+	}
+	m.ID = id
+	return nil
+}
+
+// ListOutbox returns the newest messages first (by id: the order they were
+// appended in), at most limit of them (all when limit <= 0).
+func (db *DB) ListOutbox(ctx context.Context, limit int) ([]store.OutboxMessage, error) {
+	q := `SELECT id, ` + outboxCols + ` FROM outbox ORDER BY id DESC`
+	var args []any
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := db.c().query(ctx, q, args...)
+	if err != nil {
+		return nil, db.fail("list outbox", err)
+	}
+	defer rows.Close()
+	var out []store.OutboxMessage
+	for rows.Next() {
+		var m store.OutboxMessage
+		if err := rows.Scan(&m.ID, msScan{&m.At}, &m.To, &m.Channel, &m.Subject, &m.Body); err != nil {
+			return nil, db.fail("list outbox", err)
+		}
+		out = append(out, m)
+	}
+	return out, db.fail("list outbox", rows.Err())
+}

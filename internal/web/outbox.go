@@ -1,0 +1,55 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// outboxLimit is how many messages the development page shows.
+const outboxLimit = 100
+
+type outboxRow struct{ When, To, Channel, Body string }
+
+// outboxPage shows what the demo's outbox sender kept instead of sending.
+// It exists only in the demo (Config.DevTools).
+func (s *Server) outboxPage(w http.ResponseWriter, r *http.Request) {
+	ms, err := s.svc.Store.ListOutbox(r.Context(), outboxLimit)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	lang := pickLanguage(r)
+	rows := make([]outboxRow, 0, len(ms))
+	for _, m := range ms {
+		rows = append(rows, outboxRow{When: formatTime(lang, m.At) + m.At.In(jst).Format(":05"), To: m.To, Channel: m.Channel, Body: m.Body})
+	}
+	v := s.view(r, "dev.outbox_title")
+	v.Data, v.Wide = rows, true
+	s.render(w, r, http.StatusOK, "dev_outbox", v)
+}
+
+type outboxJSON struct {
+	ID      int64     `json:"id"`
+	At      time.Time `json:"at"`
+	To      string    `json:"to"`
+	Channel string    `json:"channel"`
+	Subject string    `json:"subject,omitempty"`
+	Body    string    `json:"body"`
+}
+
+// outboxJSON is the same list for tests and scripts, newest first.
+func (s *Server) outboxJSON(w http.ResponseWriter, r *http.Request) {
+	ms, err := s.svc.Store.ListOutbox(r.Context(), outboxLimit)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := make([]outboxJSON, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, outboxJSON{ID: m.ID, At: m.At, To: m.To, Channel: m.Channel, Subject: m.Subject, Body: m.Body})
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(out)
+}

@@ -1,0 +1,241 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tobira/tobira/internal/notify"
+	"github.com/tobira/tobira/internal/phone"
+	"github.com/tobira/tobira/internal/portal"
+)
+
+type enrolPhoneData struct {
+	Countries      []phone.Country
+	Region, Number string
+	Channel        string
+}
+
+// enrolPhonePage is manual XI. III: the number, its country, and how the
+// code should come. After 「編集」 it shows the number the code went to.
+func (s *Server) enrolPhonePage(w http.ResponseWriter, r *http.Request) {
+	f := s.flow(w, r, portal.StateEnrol)
+	if f == nil {
+		return
+	}
+	d := enrolPhoneData{Region: "JP", Channel: string(notify.SMS)}
+	if sent, err := s.svc.SentCodeOf(r.Context(), f); err == nil {
+		d.Region, d.Number, d.Channel = phone.Region(sent.Phone), sent.Phone, string(sent.Channel)
+	}
+	s.showEnrolPhone(w, r, http.StatusOK, d, "")
+}
+
+func (s *Server) showEnrolPhone(w http.ResponseWriter, r *http.Request, status int, d enrolPhoneData, errMsg string) {
+	d.Countries = phone.Countries(pickLanguage(r))
+	v := s.view(r, "phone.enrol_title")
+	v.Data, v.Error = d, errMsg
+	s.render(w, r, status, "enrol_phone", v)
+}
+
+func (s *Server) enrolPhone(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	f := s.flow(w, r, portal.StateEnrol)
+	if f == nil {
+		return
+	}
+	d := enrolPhoneData{
+		Region:  r.PostForm.Get("region"),
+		Number:  strings.TrimSpace(r.PostForm.Get("number")),
+		Channel: r.PostForm.Get("channel"),
+	}
+	err := s.svc.EnrolPhone(r.Context(), f, d.Region, d.Number, notify.Channel(d.Channel), pickLanguage(r), client(r))
+	if err == nil {
+		http.Redirect(w, r, "/enrol/phone/code", http.StatusSeeOther)
+		return
+	}
+	if status, msg, ok := s.stepError(w, r, err); ok {
+		s.showEnrolPhone(w, r, status, d, msg)
+		return
+	}
+	s.flowError(w, r, err)
+}
+
+// stepError turns the errors of a second-factor step (a code, a phone, a
+// send) into a status and a message in the customer's language; ok is false
+// for other errors.
+func (s *Server) stepError(w http.ResponseWriter, r *http.Request, err error) (int, string, bool) {
+	lang := pickLanguage(r)
+	var limit *portal.SendLimitError
+	var resend *portal.ResendError
+	var locked *portal.LockedError
+	switch {
+	case errors.Is(err, portal.ErrInvalidPhone):
+		return http.StatusBadRequest, s.t(r, "phone.invalid"), true
+	case errors.Is(err, portal.ErrCountryNotAllowed):
+		return http.StatusBadRequest, s.t(r, "phone.country_not_allowed"), true
+	case errors.Is(err, portal.ErrSendFailed):
+		return http.StatusBadGateway, s.t(r, "phone.send_failed"), true
+	case errors.Is(err, portal.ErrNoPhoneCode):
+		return http.StatusBadRequest, s.t(r, "phone.no_code"), true
+	case errors.Is(err, portal.ErrPhoneCodeExpired):
+		return http.StatusBadRequest, s.t(r, "phone.expired"), true
+	case errors.Is(err, portal.ErrPhoneCodeExhausted):
+		return http.StatusTooManyRequests, s.t(r, "phone.exhausted"), true
+	case errors.Is(err, portal.ErrWrongCode):
+		return http.StatusUnauthorized, s.t(r, "mfa.wrong_code"), true
+	case errors.As(err, &limit):
+		w.Header().Set("Retry-After", seconds(limit.Until.Sub(s.svc.Now())))
+		return http.StatusTooManyRequests, s.t(r, "phone.limit_"+limit.Limit, formatTime(lang, limit.Until)), true
+	case errors.As(err, &resend):
+		w.Header().Set("Retry-After", seconds(resend.Wait))
+		return http.StatusTooManyRequests, s.t(r, "phone.resend_wait", seconds(resend.Wait)), true
+	case errors.As(err, &locked):
+		w.Header().Set("Retry-After", seconds(locked.Until.Sub(s.svc.Now())))
+		return http.StatusTooManyRequests, s.t(r, "mfa.locked", formatTime(lang, locked.Until)), true
+	}
+	return 0, "", false
+}
+
+type phoneCodeData struct {
+	Masked  string
+	Channel notify.Channel
+	Other   notify.Channel
+	// Wait is how many seconds until a new code may be asked for.
+	Wait                         int
+	Enrol                        bool
+	Action, Resend, OtherMethods string
+}
+
+// showPhoneCode is manual XI. IV, at enrolment or at sign-in.
+func (s *Server) showPhoneCode(w http.ResponseWriter, r *http.Request, f *portal.Flow, status int, errMsg string) {
+	sent, err := s.svc.SentCodeOf(r.Context(), f)
+	if errors.Is(err, portal.ErrNoPhoneCode) {
+		// The send failed or the code was replaced: ask again from the start.
+		back := "/login/methods"
+		if f.State == portal.StateEnrol {
+			back = "/enrol/phone"
+		}
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	d := phoneCodeData{
+		Masked: phone.Mask(sent.Phone), Channel: sent.Channel, Other: notify.Voice,
+		Wait:   int((sent.ResendIn + time.Second - 1) / time.Second),
+		Enrol:  f.State == portal.StateEnrol,
+		Action: "/login/phone", Resend: "/login/phone/send", OtherMethods: "/login/methods",
+	}
+	if sent.Channel == notify.Voice {
+		d.Other = notify.SMS
+	}
+	if d.Enrol {
+		d.Action, d.Resend, d.OtherMethods = "/enrol/phone/code", "/enrol/phone/resend", "/enrol/methods"
+	}
+	v := s.view(r, "phone.code_title")
+	v.Data, v.Error = d, errMsg
+	s.render(w, r, status, "phone_code", v)
+}
+
+func (s *Server) enrolPhoneCodePage(w http.ResponseWriter, r *http.Request) {
+	if f := s.flow(w, r, portal.StateEnrol); f != nil {
+		s.showPhoneCode(w, r, f, http.StatusOK, "")
+	}
+}
+
+func (s *Server) enrolPhoneCode(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	f := s.flow(w, r, portal.StateEnrol)
+	if f == nil {
+		return
+	}
+	err := s.svc.ConfirmPhone(r.Context(), f, strings.TrimSpace(r.PostForm.Get("code")), client(r))
+	s.afterPhoneCode(w, r, f, err)
+}
+
+// afterPhoneCode answers a checked phone code: the next step, or the code
+// screen again with what went wrong.
+func (s *Server) afterPhoneCode(w http.ResponseWriter, r *http.Request, f *portal.Flow, err error) {
+	switch {
+	case err == nil && f.State == portal.StateMFA:
+		s.finish(w, r, f)
+	case err == nil:
+		s.next(w, r, f)
+	default:
+		if status, msg, ok := s.stepError(w, r, err); ok {
+			s.showPhoneCode(w, r, f, status, msg)
+			return
+		}
+		s.flowError(w, r, err)
+	}
+}
+
+func (s *Server) enrolPhoneResend(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	f := s.flow(w, r, portal.StateEnrol)
+	if f == nil {
+		return
+	}
+	err := s.svc.ResendCode(r.Context(), f, notify.Channel(r.PostForm.Get("channel")), pickLanguage(r), client(r))
+	s.afterSend(w, r, f, "/enrol/phone/code", err)
+}
+
+// afterSend answers a request for a code: the code screen, or it again with
+// why nothing was sent.
+func (s *Server) afterSend(w http.ResponseWriter, r *http.Request, f *portal.Flow, codePage string, err error) {
+	if err == nil {
+		http.Redirect(w, r, codePage, http.StatusSeeOther)
+		return
+	}
+	if status, msg, ok := s.stepError(w, r, err); ok {
+		s.showPhoneCode(w, r, f, status, msg)
+		return
+	}
+	s.flowError(w, r, err)
+}
+
+// loginPhoneSend sends a code to the account's phone at sign-in: from
+// 「別の方法を試す」, and as 「再送信」 or 「音声通話で受け取る」.
+func (s *Server) loginPhoneSend(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	f := s.flow(w, r, portal.StateMFA)
+	if f == nil {
+		return
+	}
+	err := s.svc.SendSignInCode(r.Context(), f, notify.Channel(r.PostForm.Get("channel")), pickLanguage(r), client(r))
+	if _, ok := errors.AsType[*portal.ResendError](err); ok && r.PostForm.Get("channel") == "" {
+		// 「別の方法を試す」 → 電話 again within the pause: the code in flight
+		// is still good.
+		err = nil
+	}
+	s.afterSend(w, r, f, "/login/phone", err)
+}
+
+func (s *Server) loginPhonePage(w http.ResponseWriter, r *http.Request) {
+	if f := s.flow(w, r, portal.StateMFA); f != nil {
+		s.showPhoneCode(w, r, f, http.StatusOK, "")
+	}
+}
+
+func (s *Server) loginPhone(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	f := s.flow(w, r, portal.StateMFA)
+	if f == nil {
+		return
+	}
+	err := s.svc.SecondFactor(r.Context(), f, portal.MethodPhone, strings.TrimSpace(r.PostForm.Get("code")), client(r))
+	s.afterPhoneCode(w, r, f, err)
+}
