@@ -188,7 +188,8 @@ func (m *Main) open(cfg config.Config, log *slog.Logger) (*portal.Service, func(
 	svc := portal.New(st, keys, cfg, log)
 	if cfg.Phone.Sender == "twilio" {
 		t := cfg.Phone.Twilio
-		svc.Sender = &notify.Twilio{AccountSID: t.AccountSID, AuthToken: t.AuthToken, From: t.From, BaseURL: t.BaseURL, Log: log}
+		svc.Sender = &notify.Twilio{AccountSID: t.AccountSID, AuthToken: t.AuthToken, From: t.From, BaseURL: t.BaseURL,
+			Log: log, Stats: svc.SendStats}
 	}
 	return svc, st.Close, nil
 }

@@ -23,8 +23,10 @@ type Service struct {
 	Keys   *secret.Keyring
 	Hasher *account.Hasher
 	Config config.Config
-	// Sender delivers codes to phones.
-	Sender notify.Sender
+	// Sender delivers codes to phones; SendStats counts what it sent, for
+	// operators (give it to any Sender set later).
+	Sender    notify.Sender
+	SendStats *notify.Stats
 	Now    func() time.Time
 	Log    *slog.Logger
 }
@@ -40,7 +42,8 @@ func New(st store.Store, keys *secret.Keyring, cfg config.Config, log *slog.Logg
 		Now:    time.Now,
 		Log:    log,
 	}
-	s.Sender = &notify.Outbox{Store: st, Now: func() time.Time { return s.Now() }}
+	s.SendStats = new(notify.Stats)
+	s.Sender = &notify.Outbox{Store: st, Now: func() time.Time { return s.Now() }, Stats: s.SendStats}
 	return s
 }
 

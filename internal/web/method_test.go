@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 )
 
@@ -33,5 +34,22 @@ func TestMethodsAndUnknownPages(t *testing.T) {
 		if r.Header.Get("X-Request-Id") == "" {
 			t.Errorf("%s %s: no X-Request-Id", tc.method, tc.path)
 		}
+	}
+}
+
+// /metrics answers the loopback only, in Prometheus's text format.
+func TestMetrics(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	r := b.get("/metrics")
+	expect(t, r, http.StatusOK, "")
+	contains(t, r, `tobira_http_responses_total{class="2xx"}`, `tobira_phone_codes_total{channel="sms",result="sent"} 0`)
+
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.RemoteAddr = "203.0.113.9:4444"
+	rec := httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotFound {
+		t.Fatalf("/metrics from outside: %d, want 404", rec.Code)
 	}
 }

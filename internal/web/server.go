@@ -33,6 +33,7 @@ type Server struct {
 	mux   *http.ServeMux
 	// allowed lists the methods of each path, for 405 answers.
 	allowed map[string][]string
+	stats   httpStats
 	// secure sets the Secure attribute on cookies (everywhere but plain HTTP).
 	secure bool
 }
@@ -57,6 +58,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
 	s.handle("GET", "/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	s.handle("GET", "/readyz", s.ready)
+	s.handle("GET", "/metrics", s.metrics)
 
 	s.handle("GET", "/{$}", s.home)
 	s.handle("POST", "/lang", s.setLanguage)
@@ -141,6 +143,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p := recover(); p != nil {
 			s.internal(rec, r, fmt.Errorf("panic: %v", p))
 		}
+		s.stats.record(rec.status)
 		s.log.Info("request", "id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
 			"ms", time.Since(start).Milliseconds(), "ip", clientIP(r))
 	}()
