@@ -27,8 +27,8 @@ type Service struct {
 	// operators (give it to any Sender set later).
 	Sender    notify.Sender
 	SendStats *notify.Stats
-	Now    func() time.Time
-	Log    *slog.Logger
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // New returns a service with the real clock, sending codes to the outbox;
