@@ -159,22 +159,26 @@ func (s *Server) codeError(w http.ResponseWriter, r *http.Request, err error, pa
 
 // methodsPage is 「別の方法を試す」: the factors this account has.
 func (s *Server) methodsPage(w http.ResponseWriter, r *http.Request) {
-	f := s.flow(w, r, portal.StateMFA)
-	if f == nil {
-		return
+	if f := s.flow(w, r, portal.StateMFA); f != nil {
+		s.showMethods(w, r, f, http.StatusOK, "")
 	}
+}
+
+// showMethods is 「別の方法を試す」, with an error when a code could not be
+// sent to the phone.
+func (s *Server) showMethods(w http.ResponseWriter, r *http.Request, f *portal.Flow, status int, errMsg string) {
 	ms, err := s.svc.Methods(r.Context(), f.AccountID)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	v := s.view(r, "mfa.methods_title")
 	d := codeData{StepUp: f.IsStepUp(), Methods: ms}
 	if p, err := s.svc.PhoneFactor(r.Context(), f.AccountID); err == nil {
 		d.Phone = phone.Mask(p.Secret)
 	}
-	v.Data = d
-	s.render(w, r, http.StatusOK, "methods", v)
+	v := s.view(r, "mfa.methods_title")
+	v.Data, v.Error = d, errMsg
+	s.render(w, r, status, "methods", v)
 }
 
 func (s *Server) recoveryInputPage(w http.ResponseWriter, r *http.Request) {

@@ -113,12 +113,18 @@ type phoneCodeData struct {
 func (s *Server) showPhoneCode(w http.ResponseWriter, r *http.Request, f *portal.Flow, status int, errMsg string) {
 	sent, err := s.svc.SentCodeOf(r.Context(), f)
 	if errors.Is(err, portal.ErrNoPhoneCode) {
-		// The send failed or the code was replaced: ask again from the start.
-		back := "/login/methods"
-		if f.State == portal.StateEnrol {
-			back = "/enrol/phone"
+		// No code in flight (a send failed or was refused, or the code was
+		// used): the step before, with the reason when there is one.
+		switch {
+		case errMsg == "" && f.State == portal.StateEnrol:
+			http.Redirect(w, r, "/enrol/phone", http.StatusSeeOther)
+		case errMsg == "":
+			http.Redirect(w, r, "/login/methods", http.StatusSeeOther)
+		case f.State == portal.StateEnrol:
+			s.showEnrolPhone(w, r, status, enrolPhoneData{Region: phone.DefaultRegion, Channel: string(notify.SMS)}, errMsg)
+		default:
+			s.showMethods(w, r, f, status, errMsg)
 		}
-		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
 	if err != nil {

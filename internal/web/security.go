@@ -122,7 +122,7 @@ func (s *Server) stepUp(w http.ResponseWriter, r *http.Request, si *portal.Signe
 		s.internal(w, r, err)
 		return false
 	}
-	s.next(w, r, f)
+	s.secondStep(w, r, f)
 	return false
 }
 
