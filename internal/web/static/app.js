@@ -34,6 +34,25 @@ document.addEventListener("DOMContentLoaded", () => {
       if (left <= 0) { btn.disabled = false; clearInterval(timer); }
     }, 1000);
   }
+  // The country picker: typing in the search box narrows the list to the
+  // countries whose label (name, region, +code) contains the text.
+  for (const box of document.querySelectorAll("[data-filter-for]")) {
+    const select = document.getElementById(box.dataset.filterFor);
+    const input = box.querySelector("input");
+    const options = Array.from(select.options);
+    box.hidden = false;
+    input.addEventListener("input", () => {
+      const q = input.value.trim().toLowerCase();
+      let first = null;
+      for (const o of options) {
+        const show = q === "" || o.text.toLowerCase().includes(q);
+        o.hidden = !show;
+        o.disabled = !show;
+        if (show && !first) first = o;
+      }
+      if (first && select.selectedOptions[0] && select.selectedOptions[0].hidden) first.selected = true;
+    });
+  }
   // The reset confirmation as a dialog; without script the link opens a page.
   for (const link of document.querySelectorAll("[data-open-dialog]")) {
     const dialog = document.getElementById(link.dataset.openDialog);
