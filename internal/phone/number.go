@@ -90,3 +90,13 @@ func Last4(e164 string) string {
 	}
 	return string(digits)
 }
+
+// National writes an E.164 number as people of its country write it, e.g.
+// "090-1234-5678"; the E.164 form itself when it cannot be parsed.
+func National(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return e164
+	}
+	return phonenumbers.Format(n, phonenumbers.NATIONAL)
+}

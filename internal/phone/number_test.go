@@ -107,3 +107,16 @@ func TestParseThenMask(t *testing.T) {
 		t.Errorf("Region = %q", got)
 	}
 }
+
+func TestNational(t *testing.T) {
+	for in, want := range map[string]string{
+		"+819012345678": "090-1234-5678",
+		"+81312345678":  "03-1234-5678",
+		"+12025550143":  "(202) 555-0143",
+		"garbage":       "garbage",
+	} {
+		if got := National(in); got != want {
+			t.Errorf("National(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

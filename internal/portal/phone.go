@@ -108,7 +108,7 @@ func (s *Service) ConfirmPhone(ctx context.Context, f *Flow, code string, c Clie
 	if err != nil {
 		return err
 	}
-	err = s.Store.AddFactor(ctx, &store.Factor{
+	err = s.Store.AddFirstFactor(ctx, &store.Factor{
 		ID: secret.ID(), AccountID: a.ID, Kind: store.FactorPhone, Secret: pc.Phone, Channel: pc.Channel,
 		LastStep: -1, CreatedAt: s.Now(),
 	})
@@ -202,32 +202,44 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.
 }
 
 // chargeSend counts one message against every sending limit and refuses
-// when any is exceeded.
+// when any is exceeded. A refused message gives back what it counted, so it
+// uses up no allowance.
 func (s *Service) chargeSend(ctx context.Context, accountID, e164 string, c Client, now time.Time) error {
 	cfg := s.Config.Phone
-	for _, l := range []struct {
-		limit, key string
-		max        int
-		window     time.Duration
-	}{
+	type limit struct {
+		name, key string
+		max       int
+		window    time.Duration
+	}
+	limits := []limit{
 		{"account", "sms:account:" + accountID, cfg.PerAccountHour, time.Hour},
 		{"number", "sms:number:" + e164, cfg.PerNumberHour, time.Hour},
 		{"client", "sms:client:" + clientKey(c.IP), cfg.PerClientHour, time.Hour},
 		{"budget", "sms:budget", cfg.DailyBudget, 24 * time.Hour},
-	} {
+	}
+	refund := func(charged []limit) {
+		for _, l := range charged {
+			if _, err := s.Store.Hit(ctx, l.key, l.window, now, -1); err != nil {
+				s.Log.Warn("phone: limit refund failed", "limit", l.name, "err", err)
+			}
+		}
+	}
+	for i, l := range limits {
 		n, err := s.Store.Hit(ctx, l.key, l.window, now, 1)
 		if err != nil {
+			refund(limits[:i])
 			return err
 		}
-		if l.limit == "budget" && n == cfg.DailyBudget*8/10 {
-			s.Log.Warn("phone: 80 % of the daily message budget is used", "sent", n, "budget", cfg.DailyBudget)
-		}
 		if n > l.max {
-			if l.limit == "budget" && n == l.max+1 {
+			refund(limits[:i+1])
+			if l.name == "budget" {
 				s.Log.Error("phone: the daily message budget is used up; codes are refused until the next day (UTC)", "budget", cfg.DailyBudget)
 			}
 			_, end := store.Window(now, l.window)
-			return &SendLimitError{Until: end, Limit: l.limit}
+			return &SendLimitError{Until: end, Limit: l.name}
+		}
+		if l.name == "budget" && n == cfg.DailyBudget*8/10 {
+			s.Log.Warn("phone: 80 % of the daily message budget is used", "sent", n, "budget", cfg.DailyBudget)
 		}
 	}
 	return nil
@@ -257,7 +269,11 @@ func (s *Service) checkPhoneCode(ctx context.Context, f *Flow, a *store.Account,
 		return nil, err
 	}
 	if !s.Now().Before(pc.ExpiresAt) {
-		s.audit(ctx, a.ID, action, "expired", c, "")
+		// An expired code is a wrong answer too; when it closes the step,
+		// that is what the customer must hear.
+		if err := s.wrong(ctx, charged, c, action); !errors.Is(err, ErrWrongCode) {
+			return nil, err
+		}
 		return nil, ErrPhoneCodeExpired
 	}
 	if !mfa.IsSixDigits(code) || !s.Keys.Verify(pc.CodeHash, "phone code", f.IDHash, code) {

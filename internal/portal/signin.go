@@ -288,10 +288,10 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, f *Flow, code string, c 
 	if err != nil {
 		return s.wrong(ctx, charged, c, "mfa.enrol")
 	}
-	// One app per account: a second tab's enrolment, or one made after the
-	// flow began, is refused rather than adding an app the customer may not
-	// know of.
-	err = s.Store.AddFactor(ctx, &store.Factor{
+	// Enrolment is for an account without a factor: a second tab's
+	// enrolment, or one made after the flow began, is refused rather than
+	// adding a factor the customer may not know of.
+	err = s.Store.AddFirstFactor(ctx, &store.Factor{
 		ID: secret.ID(), AccountID: a.ID, Kind: store.FactorTOTP,
 		Secret: s.Keys.Encrypt(seed, a.ID), LastStep: step, CreatedAt: s.Now(),
 	})

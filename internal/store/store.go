@@ -151,6 +151,11 @@ type Accounts interface {
 // Factors stores second factors and recovery codes.
 type Factors interface {
 	AddFactor(ctx context.Context, f *Factor) error
+	// AddFirstFactor stores f only while the account has no factor at all,
+	// in one transaction; ErrConflict otherwise. Enrolment at sign-in uses
+	// it, so two tabs cannot each enrol a factor (and replace each other's
+	// recovery code).
+	AddFirstFactor(ctx context.Context, f *Factor) error
 	FactorsOf(ctx context.Context, accountID string) ([]Factor, error)
 	// AdvanceTOTPStep records step as accepted; ErrStale when a step at or after
 	// it was accepted already (a replay).

@@ -26,7 +26,7 @@ func (s *Server) enrolPhonePage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := enrolPhoneData{Region: "JP", Channel: string(notify.SMS)}
 	if sent, err := s.svc.SentCodeOf(r.Context(), f); err == nil {
-		d.Region, d.Number, d.Channel = phone.Region(sent.Phone), sent.Phone, string(sent.Channel)
+		d.Region, d.Number, d.Channel = phone.Region(sent.Phone), phone.National(sent.Phone), string(sent.Channel)
 	}
 	s.showEnrolPhone(w, r, http.StatusOK, d, "")
 }
@@ -111,6 +111,12 @@ type phoneCodeData struct {
 
 // showPhoneCode is manual XI. IV, at enrolment or at sign-in.
 func (s *Server) showPhoneCode(w http.ResponseWriter, r *http.Request, f *portal.Flow, status int, errMsg string) {
+	s.showPhoneCodeWait(w, r, f, status, errMsg, 0)
+}
+
+// showPhoneCodeWait shows the code screen with its buttons for a new code
+// held back at least `hold` (a sending limit reached).
+func (s *Server) showPhoneCodeWait(w http.ResponseWriter, r *http.Request, f *portal.Flow, status int, errMsg string, hold time.Duration) {
 	sent, err := s.svc.SentCodeOf(r.Context(), f)
 	if errors.Is(err, portal.ErrNoPhoneCode) {
 		// No code in flight (a send failed or was refused, or the code was
@@ -203,7 +209,11 @@ func (s *Server) afterSend(w http.ResponseWriter, r *http.Request, f *portal.Flo
 		return
 	}
 	if status, msg, ok := s.stepError(w, r, err); ok {
-		s.showPhoneCode(w, r, f, status, msg)
+		var hold time.Duration
+		if limit, ok := errors.AsType[*portal.SendLimitError](err); ok {
+			hold = limit.Until.Sub(s.svc.Now())
+		}
+		s.showPhoneCodeWait(w, r, f, status, msg, hold)
 		return
 	}
 	s.flowError(w, r, err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tobira/tobira/internal/phone"
@@ -26,6 +27,7 @@ type activity struct{ When, What, From string }
 type securityData struct {
 	Methods  []portal.Method
 	Phone    string // masked
+	Removes  string // what a reset removes, for its confirmation
 	Fresh    bool
 	Activity []activity
 }
@@ -36,22 +38,17 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 	if si == nil || !s.stepUp(w, r, si, "/security") {
 		return
 	}
-	ctx := r.Context()
-	ms, err := s.svc.Methods(ctx, si.Account.ID)
+	d, err := s.factorsView(r, si)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	evs, err := s.svc.Store.AuditOf(ctx, si.Account.ID, 10)
+	evs, err := s.svc.Store.AuditOf(r.Context(), si.Account.ID, 10)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
 	lang := pickLanguage(r)
-	d := securityData{Methods: ms, Fresh: s.svc.Fresh(si)}
-	if p, err := s.svc.PhoneFactor(ctx, si.Account.ID); err == nil {
-		d.Phone = phone.Mask(p.Secret)
-	}
 	for _, ev := range evs {
 		d.Activity = append(d.Activity, activity{
 			When: formatTime(lang, ev.At), What: s.activityText(lang, ev.Action, ev.Outcome), From: ev.ClientIP,
@@ -63,6 +60,31 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 		v.Notice = s.t(r, "security.reset_done")
 	}
 	s.render(w, r, http.StatusOK, "security", v)
+}
+
+// factorsView describes the account's factors for the security page and the
+// reset's confirmation: which there are, the phone masked, and what a reset
+// removes.
+func (s *Server) factorsView(r *http.Request, si *portal.SignedIn) (securityData, error) {
+	ms, err := s.svc.Methods(r.Context(), si.Account.ID)
+	if err != nil {
+		return securityData{}, err
+	}
+	d := securityData{Methods: ms, Fresh: s.svc.Fresh(si)}
+	if p, err := s.svc.PhoneFactor(r.Context(), si.Account.ID); err == nil {
+		d.Phone = phone.Mask(p.Secret)
+	}
+	var names []string
+	for _, m := range ms {
+		switch m {
+		case portal.MethodTOTP:
+			names = append(names, s.t(r, "reset.app"))
+		case portal.MethodPhone:
+			names = append(names, s.t(r, "reset.phone", d.Phone))
+		}
+	}
+	d.Removes = strings.Join(names, s.t(r, "reset.and"))
+	return d, nil
 }
 
 // activityText names an audit event for the customer.
@@ -80,8 +102,13 @@ func (s *Server) resetPage(w http.ResponseWriter, r *http.Request) {
 	if si == nil || !s.stepUp(w, r, si, "/security/reset") {
 		return
 	}
+	d, err := s.factorsView(r, si)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
 	v := s.view(r, "reset.title")
-	v.User = si.Account
+	v.User, v.Data = si.Account, d
 	s.render(w, r, http.StatusOK, "reset", v)
 }
 

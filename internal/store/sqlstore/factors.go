@@ -10,10 +10,31 @@ import (
 // AddFactor stores f; ErrConflict for a taken id, ErrNotFound for an unknown
 // account.
 func (db *DB) AddFactor(ctx context.Context, f *store.Factor) error {
-	_, err := db.c().exec(ctx, `INSERT INTO factors (id, account_id, kind, secret, channel, last_step, created_at)
+	return db.fail("add factor", insertFactor(ctx, db.c(), f))
+}
+
+// AddFirstFactor stores f unless the account has a factor already. The
+// check and the insert share one write transaction, so of two concurrent
+// enrolments exactly one wins.
+func (db *DB) AddFirstFactor(ctx context.Context, f *store.Factor) error {
+	err := db.inTx(ctx, func(c conn) error {
+		taken, err := c.exists(ctx, `SELECT 1 FROM factors WHERE account_id = ?`, f.AccountID)
+		if err != nil {
+			return err
+		}
+		if taken {
+			return store.ErrConflict
+		}
+		return insertFactor(ctx, c, f)
+	})
+	return db.fail("add first factor", err)
+}
+
+func insertFactor(ctx context.Context, c conn, f *store.Factor) error {
+	_, err := c.exec(ctx, `INSERT INTO factors (id, account_id, kind, secret, channel, last_step, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.AccountID, string(f.Kind), f.Secret, f.Channel, f.LastStep, ms(f.CreatedAt))
-	return db.fail("add factor", err)
+	return err
 }
 
 // FactorsOf returns the account's factors, oldest first.

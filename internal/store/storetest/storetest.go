@@ -424,6 +424,33 @@ var accountTests = []test{
 // Factors and recovery codes.
 
 var factorTests = []test{
+	{"AddFirstFactor", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		// Two enrolments at once, of different kinds: exactly one wins.
+		kinds := []store.FactorKind{store.FactorTOTP, store.FactorPhone}
+		errs := race(func(i int) error {
+			return s.AddFirstFactor(ctx, &store.Factor{
+				ID: fmt.Sprintf("f-%d", i), AccountID: a.ID, Kind: kinds[i%2], Secret: "s", CreatedAt: t0,
+			})
+		})
+		won := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, store.ErrConflict):
+				t.Fatalf("racer %d: %v", i, err)
+			}
+		}
+		fs, err := s.FactorsOf(ctx, a.ID)
+		must(t, err)
+		if won != 1 || len(fs) != 1 {
+			t.Fatalf("%d enrolments won and %d factors stored, want 1 and 1", won, len(fs))
+		}
+		wantErr(t, "AddFirstFactor of unknown account",
+			s.AddFirstFactor(ctx, &store.Factor{ID: "f-x", AccountID: "nobody", Kind: store.FactorTOTP, CreatedAt: t0}), store.ErrNotFound)
+	}},
 	{"AddAndList", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		a := newAccount(t, s, "acc-1")

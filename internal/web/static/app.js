@@ -24,14 +24,21 @@ document.addEventListener("DOMContentLoaded", () => {
     box.addEventListener("change", sync);
     sync();
   }
-  // 「再送信」 waits as long as the server will: the page says how long.
-  for (const btn of document.querySelectorAll("[data-resend-wait]")) {
-    let left = parseInt(btn.dataset.resendWait, 10) || 0;
-    if (left <= 0) continue;
-    btn.disabled = true;
+  // 「再送信」 waits as long as the server will: the page says how long, and
+  // a line counts down.
+  const resend = document.querySelectorAll("[data-resend-wait]");
+  const countdown = document.querySelector("[data-resend-countdown]");
+  let left = resend.length ? parseInt(resend[0].dataset.resendWait, 10) || 0 : 0;
+  if (left > 0) {
+    const show = () => {
+      for (const btn of resend) btn.disabled = left > 0;
+      if (countdown) countdown.textContent = left > 0 ? countdown.dataset.resendCountdown.replace("{0}", left) : "";
+    };
+    show();
     const timer = setInterval(() => {
       left -= 1;
-      if (left <= 0) { btn.disabled = false; clearInterval(timer); }
+      show();
+      if (left <= 0) clearInterval(timer);
     }, 1000);
   }
   // The country picker: typing in the search box narrows the list to the
