@@ -357,6 +357,14 @@ type demo struct {
 // port, and stops it when the test ends.
 func startDemo(t *testing.T) *demo {
 	t.Helper()
+	return startDemoWith(t, "")
+}
+
+// startDemoWith is startDemo with a configuration file: config, unless "",
+// is written to tobira.json in the fresh data folder, which the demo reads
+// over its defaults.
+func startDemoWith(t *testing.T, config string) *demo {
+	t.Helper()
 	stdout, stderr := &testkit.Buffer{}, &testkit.Buffer{}
 	m := app.NewMain()
 	m.Stdout, m.Stderr = stdout, stderr
@@ -368,6 +376,11 @@ func startDemo(t *testing.T) *demo {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	data := t.TempDir()
+	if config != "" {
+		if err := os.WriteFile(filepath.Join(data, "tobira.json"), []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	go func() { done <- m.Run(ctx, []string{"demo", "--data", data, "--addr", "127.0.0.1:0"}) }()
 	t.Cleanup(func() {
 		cancel()

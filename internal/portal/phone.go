@@ -162,6 +162,15 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.
 	}
 	now := s.Now()
 	cfg := s.Config.Phone
+	// While the step is closed no code could be used: sending one would
+	// only spend a message.
+	a, err := s.Store.AccountByID(ctx, f.AccountID)
+	if err != nil {
+		return err
+	}
+	if mfa.Locked(a.MFALockedUntil, now) {
+		return &LockedError{Until: a.MFALockedUntil}
+	}
 	if prev, err := s.Store.PhoneCodeOf(ctx, f.IDHash); err == nil {
 		if wait := prev.SentAt.Add(cfg.ResendAfter.Duration).Sub(now); wait > 0 {
 			return &ResendError{Wait: wait}
@@ -182,7 +191,7 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.
 	if err := s.Store.PutPhoneCode(ctx, pc); err != nil {
 		return err
 	}
-	err := s.Sender.Send(ctx, notify.Code{
+	err = s.Sender.Send(ctx, notify.Code{
 		To: e164, Channel: ch, Code: code, Lang: lang, Service: s.Config.Issuer,
 		ValidMinutes: int(cfg.CodeTTL.Minutes()),
 	})
@@ -233,7 +242,7 @@ func (s *Service) chargeSend(ctx context.Context, accountID, e164 string, c Clie
 		if n > l.max {
 			refund(limits[:i+1])
 			if l.name == "budget" {
-				s.Log.Error("phone: the daily message budget is used up; codes are refused until the next day (UTC)", "budget", cfg.DailyBudget)
+				s.budgetUsedUp(ctx, now)
 			}
 			_, end := store.Window(now, l.window)
 			return &SendLimitError{Until: end, Limit: l.name}
@@ -245,6 +254,14 @@ func (s *Service) chargeSend(ctx context.Context, accountID, e164 string, c Clie
 	return nil
 }
 
+// budgetUsedUp tells operators, once a day, that the budget stopped codes.
+func (s *Service) budgetUsedUp(ctx context.Context, now time.Time) {
+	if n, err := s.Store.Hit(ctx, "sms:budget:alerted", 24*time.Hour, now, 1); err == nil && n == 1 {
+		s.Log.Error("phone: the daily message budget is used up; codes are refused until the next day (UTC)",
+			"budget", s.Config.Phone.DailyBudget)
+	}
+}
+
 // phoneCodeHash is a keyed hash: six digits would fall to a brute force of a
 // plain hash in no time.
 func (s *Service) phoneCodeHash(f *Flow, code string) string {
@@ -254,6 +271,10 @@ func (s *Service) phoneCodeHash(f *Flow, code string) string {
 // checkPhoneCode checks a code against the flow's code in flight. The attempt
 // counts in the account's counter of every factor and in the code's own.
 func (s *Service) checkPhoneCode(ctx context.Context, f *Flow, a *store.Account, code string, c Client, action string) (*store.PhoneCode, error) {
+	// A closed step refuses before the code's own tries are spent.
+	if mfa.Locked(a.MFALockedUntil, s.Now()) {
+		return nil, &LockedError{Until: a.MFALockedUntil}
+	}
 	pc, err := s.Store.ChargePhoneCode(ctx, f.IDHash, s.Config.Phone.CodeAttempts)
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -139,7 +139,7 @@ func (s *Server) showPhoneCodeWait(w http.ResponseWriter, r *http.Request, f *po
 	}
 	d := phoneCodeData{
 		Masked: phone.Mask(sent.Phone), Channel: sent.Channel, Other: notify.Voice,
-		Wait:   int((sent.ResendIn + time.Second - 1) / time.Second),
+		Wait:   int((max(sent.ResendIn, hold) + time.Second - 1) / time.Second),
 		Enrol:  f.State == portal.StateEnrol,
 		Action: "/login/phone", Resend: "/login/phone/send", OtherMethods: "/login/methods",
 	}

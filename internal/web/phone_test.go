@@ -718,3 +718,30 @@ func TestResetConfirmationNamesThePhone(t *testing.T) {
 		t.Fatalf("methods after reset: %v", ms)
 	}
 }
+
+// When a sending limit refuses 「再送信」, the code page holds its buttons
+// for a new code back until the limit's window ends (data-resend-wait, the
+// countdown), not only for the 30 s pause after the last code.
+func TestPhoneSendLimitHoldsTheResendButtons(t *testing.T) {
+	s, _ := phoneSite(t, func(c *config.Config) { c.Phone.PerAccountHour = 1 })
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.login(c, "/enrol")
+	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+	s.clock.Advance(30 * time.Second)
+	r := b.post("/enrol/phone/resend", url.Values{"channel": {"voice"}})
+	expect(t, r, http.StatusTooManyRequests, "")
+	contains(t, r, msgPhoneLimitAcct)
+	want := retryAfter(t, r) // 00:59:25 until the window's end
+	waits := regexp.MustCompile(`data-resend-wait="(\d+)"`).FindAllStringSubmatch(r.body, -1)
+	if len(waits) == 0 {
+		t.Fatal("no resend buttons")
+	}
+	for _, w := range waits {
+		if n, _ := strconv.Atoi(w[1]); n < want {
+			t.Errorf("the resend buttons wait %s s after the account limit refused a code; want %d s (until the limit's window ends): "+
+				"showPhoneCodeWait is given the hold but never uses it", w[1], want)
+			break
+		}
+	}
+}

@@ -1,0 +1,549 @@
+package e2e
+
+// The phone as a second factor: the enrolment of manual XI (I–VI), the
+// sign-in by phone with the voice call and the resend, and the sending
+// limit. Like manual_test.go they take a screenshot of every screen
+// (output/5N-*.png, N the journey) and run axe-core on it. The codes are
+// read from the demo's outbox (/dev/outbox.json), where the demo keeps the
+// text messages and calls it would have sent.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/tobira/tobira/internal/config"
+)
+
+// The demo's customer enrolled with a phone (internal/app/demo.go).
+const (
+	takahashiEmail    = "takahashi@example.jp"
+	takahashiPassword = "tobira-demo-3"
+	takahashiPhone    = "+819012345678"
+	takahashiMasked   = "+81 •••• 5678"
+)
+
+// The words of the phone screens (internal/web/locales/ja.json).
+const (
+	phoneEnrolTitle = "アカウントの安全性向上"
+	phoneCodeTitle  = "ご本人確認"
+	sentBySMS       = "次の番号にテキストメッセージが送信されました:"
+	sentByVoice     = "次の番号に音声通話でコードをお知らせしています:"
+	wrongCodeMsg    = "コードが正しくありません。もう一度お試しください。"
+)
+
+// TestPhoneEnrolment is manual XI: Yamada, who has no second factor yet,
+// chooses the phone at the first sign-in, receives a text message, goes back
+// with 「編集」 (a new code is refused within the resend pause), enters the
+// code of the message, records the recovery code and lands on my page; the
+// security page then shows the phone.
+func TestPhoneEnrolment(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	d := startDemo(t)
+	p := newBrowser(t, d.URL, axe)
+
+	p.open("/login", "ログイン")
+	p.signIn(yamadaEmail, yamadaPassword, "/enrol", "2要素認証の設定")
+	p.screen("50-1-enrol-app")
+
+	// I. 「別の方法を探す」 at the bottom of the app's enrolment screen.
+	p.clickTo(link("別の方法を探す"), "/enrol/methods", "別の方法を探す")
+	waitVisible(p, link("認証アプリ (Google Authenticator)"))
+	waitVisible(p, link("電話"))
+	p.screen("50-2-enrol-methods")
+
+	// II. 「電話」.
+	p.clickTo(link("電話"), "/enrol/phone", phoneEnrolTitle)
+
+	// III. The phone number screen.
+	p.expectText(`//main//p[normalize-space()="6桁コードの受信を希望する電話番号を国番号から入力してください。"]`)
+	p.expectCountry("JP", "日本, JP, +81")
+	waitVisible(p, field("電話番号の入力"))
+	p.expectText(`//main//fieldset/legend[normalize-space()="コードの受け取り方法"]`)
+	p.expectChannel("sms")
+	waitVisible(p, button("続ける"))
+	waitVisible(p, link("別の方法を試す"))
+	p.screen("50-3-enrol-phone")
+
+	// The country picker is a native select, so the keyboard works on it as
+	// on any other: typing jumps to the first name with that beginning, the
+	// arrows move, Home goes back to the top, where Japan is.
+	p.do(chromedp.Focus(chromedp.ID("region")))
+	p.do(chromedp.KeyEvent("ア"))
+	before, label := p.country()
+	if before == "JP" || !strings.HasPrefix(label, "ア") {
+		t.Errorf("typing 「ア」 on the focused country picker selects %s 「%s」, want the first country whose name begins with ア", before, label)
+	}
+	p.do(chromedp.KeyEvent(kb.ArrowDown))
+	after, label2 := p.country()
+	if after == before {
+		t.Errorf("the down arrow on the focused country picker does not move from %s", before)
+	}
+	t.Logf("country picker by keyboard: 「ア」 → 「%s」, ↓ → 「%s」", label, label2)
+	p.do(chromedp.KeyEvent(kb.Home))
+	p.expectCountry("JP", "日本, JP, +81")
+
+	// With script, the search box above the picker narrows its list to the
+	// countries whose name, region or calling code contains the text.
+	const search = "国・地域を検索 (国名、JP、+81 など)"
+	waitVisible(p, field(search))
+	p.typeInto(search, "アメリカ")
+	shown := run(p, chromedp.Evaluate[[]string](`Array.from(document.getElementById("region").options).filter(o => !o.hidden).map(o => o.textContent.trim())`))
+	if len(shown) == 0 {
+		t.Error("searching 「アメリカ」 leaves no country in the picker")
+	}
+	for _, s := range shown {
+		if !strings.Contains(s, "アメリカ") {
+			t.Errorf("searching 「アメリカ」 leaves 「%s」 in the picker", s)
+		}
+	}
+	if _, l := p.country(); !strings.Contains(l, "アメリカ") {
+		t.Errorf("searching 「アメリカ」 leaves the hidden 「%s」 selected", l)
+	}
+	p.screen("50-3b-enrol-phone-country-search")
+	p.do(chromedp.SendKeys(field(search), strings.Repeat(kb.Backspace, len([]rune("アメリカ")))))
+	if n := run(p, chromedp.Evaluate[int](`Array.from(document.getElementById("region").options).filter(o => o.hidden || o.disabled).length`)); n != 0 {
+		t.Errorf("an empty search still hides %d countries", n)
+	}
+	p.do(chromedp.Focus(chromedp.ID("region")), chromedp.KeyEvent(kb.Home))
+	p.expectCountry("JP", "日本, JP, +81")
+
+	// The number, 「テキストメッセージ」, 「続ける」.
+	const typed, e164 = "090-1234-9819", "+819012349819"
+	p.typeInto("電話番号の入力", typed)
+	p.do(chromedp.Click(chromedp.Search(`//label[normalize-space()="テキストメッセージ"]`)))
+	p.expectChannel("sms")
+	p.screen("50-4-enrol-phone-filled")
+	p.clickTo(button("続ける"), "/enrol/phone/code", phoneCodeTitle)
+
+	// IV. The code screen; the text message is in the outbox.
+	sms := d.waitMessage(t, e164, 0)
+	if sms.Channel != "sms" {
+		t.Errorf("the enrolment sent a %q message, want sms", sms.Channel)
+	}
+	code := codeIn(t, sms)
+	p.expectCodeScreen(sentBySMS, "9819", true)
+	waitVisible(p, button("音声通話で受け取る"))
+	// Right after the send, 「再送信」 and 「音声通話で受け取る」 wait, by
+	// script, as long as the server will (30 s).
+	p.expectResendDisabled("再送信", "音声通話で受け取る")
+	p.screen("50-5-phone-code")
+
+	// 「編集」 returns to III with the number and the channel kept.
+	p.clickTo(link("編集"), "/enrol/phone", phoneEnrolTitle)
+	p.expectCountry("JP", "日本, JP, +81")
+	p.expectChannel("sms")
+	kept := run(p, chromedp.Value(field("電話番号の入力")))
+	if digits := onlyDigits(kept); digits != "09012349819" && digits != "819012349819" {
+		t.Errorf("after 「編集」 the number field holds %q, want the number the code went to (%s)", kept, typed)
+	}
+	p.screen("50-6-enrol-phone-edit")
+
+	// 「続ける」 again at once: the server sends no new code within 30 s of
+	// the last, and says when it will.
+	p.navigationStatus(chromedp.Click(button("続ける")), 429, "/enrol/phone", phoneEnrolTitle)
+	p.expectText(`//p[@role="alert" and starts-with(normalize-space(), "新しいコードは")]`)
+	msg := run(p, chromedp.Text(chromedp.ID("form-error")))
+	if m := regexp.MustCompile(`^新しいコードは([0-9]+)秒後から送信できます。$`).FindStringSubmatch(strings.TrimSpace(msg)); m == nil {
+		t.Errorf("a send within the pause says %q, want 「新しいコードはN秒後から送信できます。」", msg)
+	} else if n, _ := strconv.Atoi(m[1]); n < 1 || n > 30 {
+		t.Errorf("a send within the pause says to wait %d s, want 1 to 30", n)
+	}
+	if got := run(p, chromedp.Value(field("電話番号の入力"))); got != kept {
+		t.Errorf("the refused send lost the number: the field holds %q, want %q", got, kept)
+	}
+	p.screen("50-7-enrol-phone-too-soon")
+	if ms := d.messagesTo(t, e164); len(ms) != 1 {
+		t.Errorf("the refused send still sent: %d messages to %s, want 1", len(ms), e164)
+	}
+
+	// Back to the code screen: the code of the first message still works.
+	p.open("/enrol/phone/code", phoneCodeTitle)
+	p.expectCodeScreen(sentBySMS, "9819", true)
+	p.typeInto("6桁のコードの入力", code)
+	p.clickTo(button("続ける"), "/recovery-code", "あと少しです。")
+
+	// V. The recovery code; VI. signed in.
+	p.screen("50-8-recovery-code")
+	p.recoveryScreen(true)
+	p.expectText(`//main//p[contains(., "` + yamadaName + ` 様")]`)
+	p.screen("50-9-mypage")
+
+	// The security page names the phone, masked.
+	p.open("/security", "セキュリティ")
+	p.expectText(`//p[@id="mfa-status" and normalize-space()="✓設定されています"]`)
+	p.expectText(`//ul[@class="facts"]/li[starts-with(normalize-space(), "電話番号:")]`)
+	if shown := strings.TrimSpace(run(p, chromedp.Text(chromedp.ID("phone")))); shown != "+81 •••• 9819" {
+		t.Errorf("the security page shows the phone as %q, want +81 •••• 9819", shown)
+	}
+	p.screen("50-10-security")
+}
+
+// TestPhoneSignIn is Takahashi, enrolled with a phone: the sign-in sends a
+// text message at once; she asks for a voice call and then for another, and
+// only the newest code works. The demo allows a new code at once, so that
+// the test need not wait out the 30-second pause.
+func TestPhoneSignIn(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	const cfg = `{"phone": {"resend_after": "1ms"}}`
+	checkPhoneConfig(t, cfg, func(p *config.Phone) { p.ResendAfter = config.Duration{Duration: time.Millisecond} })
+	d := startDemoWith(t, cfg)
+	p := newBrowser(t, d.URL, axe)
+
+	p.open("/login", "ログイン")
+	p.signIn(takahashiEmail, takahashiPassword, "/login/phone", phoneCodeTitle)
+	smsMsg := d.waitMessage(t, takahashiPhone, 0)
+	if smsMsg.Channel != "sms" {
+		t.Errorf("the sign-in sent a %q message, want sms (the channel of the enrolment)", smsMsg.Channel)
+	}
+	smsCode := codeIn(t, smsMsg)
+	p.expectCodeScreen(sentBySMS, "5678", false)
+	p.expectText(`//p[@class="sent-to"]/strong[normalize-space()="` + takahashiMasked + `"]`)
+	p.screen("51-1-login-phone-code")
+
+	// The outbox, a development tool, shows the message.
+	p.open("/dev/outbox", "送信メッセージ (開発用)")
+	p.expectText(`//p[@role="note" and contains(., "開発用ツール")]`)
+	p.expectText(`//table[@id="outbox"]//tr[td[normalize-space()="` + takahashiPhone + `"] and td[normalize-space()="sms"] and td[contains(., "` + smsCode + `")]]`)
+	p.screen("51-2-outbox")
+	p.open("/login/phone", phoneCodeTitle)
+	if ms := d.messagesTo(t, takahashiPhone); len(ms) != 1 {
+		t.Fatalf("opening the code screen again sent a message: %d messages, want 1", len(ms))
+	}
+
+	// 「音声通話で受け取る」: a call that reads the code.
+	p.waitEnabled("音声通話で受け取る")
+	p.clickTo(button("音声通話で受け取る"), "/login/phone", phoneCodeTitle)
+	voice1 := d.waitMessage(t, takahashiPhone, smsMsg.ID)
+	if voice1.Channel != "voice" {
+		t.Errorf("「音声通話で受け取る」 sent a %q message, want voice", voice1.Channel)
+	}
+	voiceCode1 := codeIn(t, voice1)
+	p.expectCodeScreen(sentByVoice, "5678", false)
+	waitVisible(p, button("テキストメッセージで受け取る"))
+	p.screen("51-3-voice-call")
+
+	// 「再送信」: another call, with a new code.
+	p.waitEnabled("再送信")
+	p.clickTo(button("再送信"), "/login/phone", phoneCodeTitle)
+	voice2 := d.waitMessage(t, takahashiPhone, voice1.ID)
+	if voice2.Channel != "voice" {
+		t.Errorf("「再送信」 after a voice call sent a %q message, want voice", voice2.Channel)
+	}
+	newest := codeIn(t, voice2)
+	p.expectCodeScreen(sentByVoice, "5678", false)
+	p.screen("51-4-voice-resent")
+
+	// The earlier codes no longer work.
+	shot := "51-5-earlier-code-refused"
+	for _, old := range []struct{ what, code string }{{"the first voice call's", voiceCode1}, {"the text message's", smsCode}} {
+		if old.code == newest {
+			t.Logf("%s code happens to equal the newest (%s); not typed", old.what, newest)
+			continue
+		}
+		p.typeInto("6桁のコードの入力", old.code)
+		p.navigationStatus(chromedp.Click(button("続ける")), 401, "/login/phone", phoneCodeTitle)
+		p.expectAlert(wrongCodeMsg)
+		if shot != "" {
+			p.screen(shot)
+			shot = ""
+		}
+	}
+
+	// 「別の方法を試す」: the phone and the recovery code, not the app.
+	p.clickTo(link("別の方法を試す"), "/login/methods", "別の方法を試す")
+	waitVisible(p, button("電話 ("+takahashiMasked+")"))
+	waitVisible(p, link("リカバリーコード"))
+	if n := run(p, chromedp.Evaluate[int](`document.querySelectorAll("main ul.choices > li").length`)); n != 2 {
+		t.Errorf("「別の方法を試す」 lists %d methods, want 2 (電話, リカバリーコード): %s", n, p.bodyText())
+	}
+	p.screen("51-6-other-methods")
+
+	// Back to the code screen (no new message), the newest code: my page.
+	p.open("/login/phone", phoneCodeTitle)
+	p.typeInto("6桁のコードの入力", newest)
+	p.clickTo(button("続ける"), "/", "マイページ")
+	p.expectText(`//main//p[contains(., "高橋 美咲 様")]`)
+	p.screen("51-7-mypage")
+	if ms := d.messagesTo(t, takahashiPhone); len(ms) != 3 {
+		t.Errorf("the sign-in sent %d messages, want 3 (a text message and two calls)", len(ms))
+	}
+}
+
+// TestPhoneSendLimit is the limit of messages an hour per account, here
+// three: Takahashi signs in (one) and asks again until the portal refuses,
+// saying why and until when. The code in flight still works.
+func TestPhoneSendLimit(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	const cfg = `{"phone": {"resend_after": "1ms", "per_account_hour": 3}}`
+	checkPhoneConfig(t, cfg, func(p *config.Phone) {
+		p.ResendAfter = config.Duration{Duration: time.Millisecond}
+		p.PerAccountHour = 3
+	})
+	d := startDemoWith(t, cfg)
+	p := newBrowser(t, d.URL, axe)
+
+	p.open("/login", "ログイン")
+	start := time.Now()
+	p.signIn(takahashiEmail, takahashiPassword, "/login/phone", phoneCodeTitle)
+	last := d.waitMessage(t, takahashiPhone, 0)
+
+	refused := false
+	for range 6 {
+		p.waitEnabled("再送信")
+		status := p.clickStatus(button("再送信"))
+		if status == 429 {
+			refused = true
+			break
+		}
+		if status != 200 {
+			t.Fatalf("「再送信」 answered %d at %s", status, p.location())
+		}
+		p.arrived("/login/phone", phoneCodeTitle)
+		last = d.waitMessage(t, takahashiPhone, last.ID)
+	}
+	if !refused {
+		t.Fatalf("「再送信」 was never refused: %d messages were sent with a limit of 3 an hour", len(d.messagesTo(t, takahashiPhone)))
+	}
+	end := time.Now()
+	p.arrived("/login/phone/send", phoneCodeTitle)
+	p.expectText(`//p[@role="alert" and starts-with(normalize-space(), "このアカウントへのコードの送信回数が上限に達しました。")]`)
+	msg := run(p, chromedp.Text(chromedp.ID("form-error")))
+	// The limit counts in fixed hours: it opens again at the next full hour.
+	window := end.Truncate(time.Hour).Add(time.Hour)
+	checkLockTime(t, msg, window)
+	if !strings.HasSuffix(strings.TrimSpace(msg), "以降にもう一度お試しください。") {
+		t.Errorf("the limit message does not end with 「以降にもう一度お試しください。」: %q", msg)
+	}
+	p.screen("52-1-send-limit")
+
+	sent := len(d.messagesTo(t, takahashiPhone))
+	if start.Truncate(time.Hour).Equal(end.Truncate(time.Hour)) {
+		if sent != 3 {
+			t.Errorf("%d messages were sent before the refusal, want 3 (the limit)", sent)
+		}
+	} else {
+		t.Logf("the test crossed a full hour: %d messages sent", sent)
+	}
+
+	// The refusal leaves the code in flight good.
+	p.typeInto("6桁のコードの入力", codeIn(t, last))
+	p.clickTo(button("続ける"), "/", "マイページ")
+}
+
+// ---------------------------------------------------------------------------
+// Helpers of the phone journeys
+
+// outboxMessage is a message of /dev/outbox.json.
+type outboxMessage struct {
+	ID      int64     `json:"id"`
+	At      time.Time `json:"at"`
+	To      string    `json:"to"`
+	Channel string    `json:"channel"`
+	Body    string    `json:"body"`
+}
+
+// messagesTo reads the demo's outbox, as a script would, and returns the
+// messages to this number, newest first.
+func (d *demo) messagesTo(t *testing.T, to string) []outboxMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL+"/dev/outbox.json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET /dev/outbox.json: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /dev/outbox.json: status %d", resp.StatusCode)
+	}
+	var all []outboxMessage
+	if err := json.NewDecoder(resp.Body).Decode(&all); err != nil {
+		t.Fatalf("/dev/outbox.json: %v", err)
+	}
+	var ms []outboxMessage
+	for i, m := range all {
+		if i > 0 && m.ID >= all[i-1].ID {
+			t.Errorf("/dev/outbox.json is not newest first: id %d follows %d", m.ID, all[i-1].ID)
+		}
+		if m.To == to {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
+// waitMessage waits, for a bounded time, for a message to this number newer
+// than the message with id after, and returns the newest.
+func (d *demo) waitMessage(t *testing.T, to string, after int64) outboxMessage {
+	t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		if ms := d.messagesTo(t, to); len(ms) > 0 && ms[0].ID > after {
+			return ms[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no message to %s after id %d in the outbox within %s", to, after, stepTimeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// codeDigits finds the code in a text message ("確認コード: 123456") or a
+// call's transcript ("1、2、3、4、5、6。").
+var codeDigits = regexp.MustCompile(`[0-9](?:[、,\s]*[0-9]){5}`)
+
+// codeIn returns the six-digit code a message carries.
+func codeIn(t *testing.T, m outboxMessage) string {
+	t.Helper()
+	found := codeDigits.FindString(m.Body)
+	code := onlyDigits(found)
+	if !sixDigits.MatchString(code) {
+		t.Fatalf("no six-digit code in the %s message %q", m.Channel, m.Body)
+	}
+	return code
+}
+
+func onlyDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// checkPhoneConfig checks that the partial configuration file the demo gets
+// changes only what change says and keeps every other phone default.
+func checkPhoneConfig(t *testing.T, file string, change func(*config.Phone)) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tobira.json")
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := config.Default()
+	if err := got.LoadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	want := config.Default()
+	change(&want.Phone)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("the configuration file %s does not keep the other defaults:\n got %+v\nwant %+v", file, got.Phone, want.Phone)
+	}
+}
+
+// country returns the country picker's selected region and text.
+func (p *page) country() (region, label string) {
+	p.t.Helper()
+	type sel struct {
+		Region string `json:"region"`
+		Label  string `json:"label"`
+	}
+	s := run(p, chromedp.Evaluate[sel](`(() => {
+		const s = document.getElementById("region");
+		const o = s.options[s.selectedIndex];
+		return {region: s.value, label: o ? o.textContent.trim() : ""};
+	})()`))
+	return s.Region, s.Label
+}
+
+// expectCountry checks the country picker, a native select named by its
+// label, and which country it shows.
+func (p *page) expectCountry(region, label string) {
+	p.t.Helper()
+	waitVisible(p, chromedp.Search(`//select[@id=//label[normalize-space()="国・地域"]/@for]`))
+	if tag := run(p, chromedp.Evaluate[string](`document.getElementById("region").tagName`)); tag != "SELECT" {
+		p.t.Errorf("the country picker is a %s, not a native select", tag)
+	}
+	if r, l := p.country(); r != region || l != label {
+		p.t.Errorf("the country picker shows %s 「%s」, want %s 「%s」", r, l, region, label)
+	}
+}
+
+// expectChannel checks which of 「テキストメッセージ」 (sms) and 「音声通話」
+// (voice) is checked.
+func (p *page) expectChannel(want string) {
+	p.t.Helper()
+	waitVisible(p, field("テキストメッセージ"))
+	waitVisible(p, field("音声通話"))
+	got := run(p, chromedp.Evaluate[string](`(document.querySelector("input[name=channel]:checked") || {value: ""}).value`))
+	if got != want {
+		p.t.Errorf("「コードの受け取り方法」 has %q checked, want %q", got, want)
+	}
+}
+
+// expectCodeScreen checks manual XI. IV: how the code came, the masked
+// number (with 「編集」 at enrolment), the code field, 「続ける」, the resend
+// line and 「別の方法を試す」.
+func (p *page) expectCodeScreen(sentBy, last4 string, enrol bool) {
+	t := p.t
+	t.Helper()
+	p.expectText(`//main//p[normalize-space()="` + sentBy + `"]`)
+	shown := strings.TrimSpace(run(p, chromedp.Text(chromedp.ID("sent-to"))))
+	if !strings.HasSuffix(shown, last4) || len(onlyDigits(shown)) > len("81"+last4) {
+		t.Errorf("the code screen shows the number as %q, want it masked to its last four digits %s", shown, last4)
+	}
+	hasEdit := run(p, chromedp.Evaluate[bool](`!!document.evaluate('//p[@class="sent-to"]/a[normalize-space()="編集"]', document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue`))
+	if hasEdit != enrol {
+		t.Errorf("the code screen has 「編集」: %t, want %t", hasEdit, enrol)
+	}
+	waitVisible(p, field("6桁のコードの入力"))
+	waitVisible(p, button("続ける"))
+	p.expectText(`//main//div[@class="resend" and starts-with(normalize-space(), "コードが届いていませんか?")]`)
+	waitVisible(p, button("再送信"))
+	waitVisible(p, link("別の方法を試す"))
+}
+
+// expectResendDisabled checks that the buttons that ask for a new code are
+// disabled.
+func (p *page) expectResendDisabled(labels ...string) {
+	p.t.Helper()
+	for _, l := range labels {
+		js := fmt.Sprintf(`document.evaluate('//button[normalize-space()=%q]', document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue.disabled`, l)
+		if !run(p, chromedp.Evaluate[bool](js)) {
+			p.t.Errorf("「%s」 is enabled right after a code was sent; the script should disable it for the resend pause", l)
+		}
+	}
+}
+
+// waitEnabled waits until the button is enabled (the script disables the
+// resend buttons for the pause, here a millisecond, rounded up to a second).
+func (p *page) waitEnabled(label string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.WaitEnabled(button(label))); err != nil {
+		p.t.Fatalf("「%s」 did not become enabled at %s: %v", label, p.location(), err)
+	}
+}
+
+// clickStatus clicks and returns the status of the page it loads.
+func (p *page) clickStatus(sel chromedp.Search) int {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(sel))
+	if err != nil || resp == nil {
+		p.t.Fatalf("browser: %v (at %s)", err, p.location())
+	}
+	return int(resp.Status)
+}

@@ -1,0 +1,1374 @@
+package portal_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/notify"
+	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/testkit"
+)
+
+// codeRecorder is a Sender that keeps every code it is given; fail, when
+// set, decides whether a send fails (the provider is down).
+type codeRecorder struct {
+	mu   sync.Mutex
+	sent []notify.Code
+	fail func(notify.Code) error
+}
+
+func (r *codeRecorder) Send(_ context.Context, c notify.Code) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		if err := r.fail(c); err != nil {
+			return err
+		}
+	}
+	r.sent = append(r.sent, c)
+	return nil
+}
+
+func (r *codeRecorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sent)
+}
+
+func (r *codeRecorder) setFail(f func(notify.Code) error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = f
+}
+
+// last is the latest code sent; the test fails when none was.
+func (r *codeRecorder) last(t *testing.T) notify.Code {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.sent) == 0 {
+		t.Fatal("no code was sent")
+	}
+	return r.sent[len(r.sent)-1]
+}
+
+// phoneEnv is newEnv with a recording Sender.
+func phoneEnv(t *testing.T, change ...func(*config.Config)) (*env, *codeRecorder) {
+	t.Helper()
+	e := newEnv(t, change...)
+	rec := &codeRecorder{}
+	e.svc.Sender = rec
+	return e, rec
+}
+
+// Numbers of the tests: the manual's example and others of its form.
+const (
+	mobileJP = "090-1234-5678"
+	e164JP   = "+819012345678"
+)
+
+// mobile returns the i-th of distinct valid Japanese mobile numbers.
+func mobile(i int) string { return fmt.Sprintf("090-%04d-%04d", 1000+i, 5000+i) }
+
+// otherCode is six digits that differ from code.
+func otherCode(code string) string {
+	n, _ := strconv.Atoi(code)
+	return fmt.Sprintf("%06d", (n+1)%1000000)
+}
+
+var sixDigits = regexp.MustCompile(`^[0-9]{6}$`)
+
+func sendLimitErr(t *testing.T, err error) *portal.SendLimitError {
+	t.Helper()
+	var l *portal.SendLimitError
+	if !errors.As(err, &l) {
+		t.Fatalf("err = %v, want *portal.SendLimitError", err)
+	}
+	return l
+}
+
+func resendErr(t *testing.T, err error) *portal.ResendError {
+	t.Helper()
+	var r *portal.ResendError
+	if !errors.As(err, &r) {
+		t.Fatalf("err = %v, want *portal.ResendError", err)
+	}
+	return r
+}
+
+// enrolFlow passes the password of a customer with no factor yet.
+func (e *env) enrolFlow(c *customer) *portal.Flow {
+	e.t.Helper()
+	f := e.passwordStep(c)
+	if f.State != portal.StateEnrol {
+		e.t.Fatalf("after password: state %s, want %s", f.State, portal.StateEnrol)
+	}
+	return f
+}
+
+// mfaFlow passes the password of a customer with a factor.
+func (e *env) mfaFlow(c *customer) *portal.Flow {
+	e.t.Helper()
+	f := e.passwordStep(c)
+	if f.State != portal.StateMFA {
+		e.t.Fatalf("after password: state %s, want %s", f.State, portal.StateMFA)
+	}
+	return f
+}
+
+// enrolPhone is a first sign-in that enrols a phone (manual XI): number,
+// code, recovery code, session. It returns the session token.
+func (e *env) enrolPhone(rec *codeRecorder, c *customer, number string, ch notify.Channel) string {
+	e.t.Helper()
+	f := e.enrolFlow(c)
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", number, ch, "ja", e.ip); err != nil {
+		e.t.Fatalf("EnrolPhone(%s): %v", number, err)
+	}
+	if err := e.svc.ConfirmPhone(e.ctx, f, rec.last(e.t).Code, e.ip); err != nil {
+		e.t.Fatalf("ConfirmPhone: %v", err)
+	}
+	f = e.reload(f, portal.StateRecovery)
+	var err error
+	if c.recovery, err = e.svc.RecoveryCode(f); err != nil {
+		e.t.Fatal(err)
+	}
+	token, err := e.svc.Finish(e.ctx, f, "", e.ip)
+	if err != nil {
+		e.t.Fatalf("Finish: %v", err)
+	}
+	return token
+}
+
+// addPhone gives an account a phone next to its app, as the store keeps it
+// (an account with both factors, as 「別の方法を試す」 lists them).
+func (e *env) addPhone(c *customer, e164 string, ch notify.Channel) {
+	e.t.Helper()
+	err := e.svc.Store.AddFactor(e.ctx, &store.Factor{
+		ID: secret.ID(), AccountID: c.acct.ID, Kind: store.FactorPhone, Secret: e164, Channel: string(ch),
+		LastStep: -1, CreatedAt: e.clock.Now(),
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func client(ip string) portal.Client { return portal.Client{IP: ip, UserAgent: "test"} }
+
+// TestEnrolPhone: manual XI. III–V by text message and by voice call. The
+// sender gets the number in E.164, the channel chosen, a fresh six-digit
+// code and the customer's language; the right code saves the phone with its
+// channel and leads to the recovery code.
+func TestEnrolPhone(t *testing.T) {
+	for _, tc := range []struct {
+		ch   notify.Channel
+		lang string
+	}{{notify.SMS, "ja"}, {notify.Voice, "en"}} {
+		t.Run(string(tc.ch), func(t *testing.T) {
+			e, rec := phoneEnv(t)
+			c := e.newCustomer("yamada@example.jp")
+			f := e.enrolFlow(c)
+			if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, tc.ch, tc.lang, e.ip); err != nil {
+				t.Fatalf("EnrolPhone: %v", err)
+			}
+			sent := rec.last(t)
+			if sent.To != e164JP || sent.Channel != tc.ch || sent.Lang != tc.lang || !sixDigits.MatchString(sent.Code) {
+				t.Fatalf("sent %+v; want To %s, channel %s, lang %s, six digits", sent, e164JP, tc.ch, tc.lang)
+			}
+			if sent.ValidMinutes != 5 || sent.Service != e.svc.Config.Issuer {
+				t.Errorf("sent ValidMinutes %d, Service %q; want 5, %q", sent.ValidMinutes, sent.Service, e.svc.Config.Issuer)
+			}
+			sc, err := e.svc.SentCodeOf(e.ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sc.Phone != e164JP || sc.Channel != tc.ch || sc.ResendIn != 30*time.Second {
+				t.Fatalf("SentCodeOf = %+v", sc)
+			}
+			// The code is kept only as a keyed hash.
+			pc, err := e.svc.Store.PhoneCodeOf(e.ctx, f.IDHash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain := sha256.Sum256([]byte(sent.Code))
+			if strings.Contains(pc.CodeHash, sent.Code) || pc.CodeHash == hex.EncodeToString(plain[:]) || pc.CodeHash == secret.Hash(sent.Code) {
+				t.Fatalf("stored code hash %q reveals the code %s", pc.CodeHash, sent.Code)
+			}
+			if !pc.ExpiresAt.Equal(t0.Add(5 * time.Minute)) {
+				t.Errorf("code expires %v, want %v", pc.ExpiresAt, t0.Add(5*time.Minute))
+			}
+
+			if err := e.svc.ConfirmPhone(e.ctx, f, sent.Code, e.ip); err != nil {
+				t.Fatalf("ConfirmPhone: %v", err)
+			}
+			if f.State != portal.StateRecovery {
+				t.Fatalf("state %s, want %s", f.State, portal.StateRecovery)
+			}
+			f = e.reload(f, portal.StateRecovery)
+			if code, err := e.svc.RecoveryCode(f); err != nil || len(code) != 24 {
+				t.Fatalf("RecoveryCode = %q, %v", code, err)
+			}
+			p, err := e.svc.PhoneFactor(e.ctx, c.acct.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Secret != e164JP || p.Channel != string(tc.ch) {
+				t.Fatalf("phone factor %s by %q, want %s by %s", p.Secret, p.Channel, e164JP, tc.ch)
+			}
+			if ms, _ := e.svc.Methods(e.ctx, c.acct.ID); !slices.Equal(ms, []portal.Method{portal.MethodPhone, portal.MethodRecovery}) {
+				t.Fatalf("Methods = %v", ms)
+			}
+			// The code was used up.
+			if _, err := e.svc.SentCodeOf(e.ctx, f); !errors.Is(err, portal.ErrNoPhoneCode) {
+				t.Fatalf("SentCodeOf after confirm: %v, want ErrNoPhoneCode", err)
+			}
+			if err := e.svc.AcknowledgeRecovery(f, true); err != nil {
+				t.Fatal(err)
+			}
+			token, err := e.svc.Finish(e.ctx, f, "", e.ip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.session(token)
+		})
+	}
+}
+
+// Numbers typed the domestic way or the international way are one number,
+// stored in E.164.
+func TestPhoneNumberForms(t *testing.T) {
+	e, rec := phoneEnv(t, func(c *config.Config) { c.Phone.PerNumberHour = 100; c.Phone.PerClientHour = 100 })
+	for i, tc := range []struct{ region, input string }{
+		{"JP", "090-1234-5678"},
+		{"JP", "09012345678"},
+		{"JP", "090 1234 5678"},
+		{"JP", "(090) 1234-5678"},
+		{"JP", "０９０－１２３４－５６７８"},
+		{"JP", "+81 90 1234 5678"},
+		{"JP", "+81-90-1234-5678"},
+		{"JP", "+819012345678"},
+		{"US", "+81 90-1234-5678"}, // the +81 wins over the picker
+		{"jp", "090-1234-5678"},
+	} {
+		c := e.newCustomer(fmt.Sprintf("c%d@example.jp", i))
+		f := e.enrolFlow(c)
+		if err := e.svc.EnrolPhone(e.ctx, f, tc.region, tc.input, notify.SMS, "ja", e.ip); err != nil {
+			t.Errorf("EnrolPhone(%s, %q): %v", tc.region, tc.input, err)
+			continue
+		}
+		if got := rec.last(t).To; got != e164JP {
+			t.Errorf("EnrolPhone(%s, %q) sent to %s, want %s", tc.region, tc.input, got, e164JP)
+		}
+	}
+}
+
+// Invalid numbers get ErrInvalidPhone and send nothing.
+func TestInvalidPhoneNumbers(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f := e.enrolFlow(c)
+	for _, tc := range []struct{ region, input string }{
+		{"JP", ""},
+		{"JP", "abc"},
+		{"JP", "090-1234"},
+		{"JP", "090-1234-56789"},
+		{"JP", "12345"},
+		{"JP", "0000000000"},
+		{"JP", "+81"},
+		{"JP", "090-1234-5678 ext. 12"},
+		{"JP", strings.Repeat("0", 50)},
+		{"", "090-1234-5678"},   // no country, no +NN
+		{"XX", "090-1234-5678"}, // no such country
+		{"JP", "+999 1234 5678"},
+	} {
+		if err := e.svc.EnrolPhone(e.ctx, f, tc.region, tc.input, notify.SMS, "ja", e.ip); !errors.Is(err, portal.ErrInvalidPhone) {
+			t.Errorf("EnrolPhone(%q, %q) = %v, want ErrInvalidPhone", tc.region, tc.input, err)
+		}
+	}
+	if n := rec.count(); n != 0 {
+		t.Fatalf("%d codes sent to invalid numbers", n)
+	}
+	if _, err := e.svc.SentCodeOf(e.ctx, f); !errors.Is(err, portal.ErrNoPhoneCode) {
+		t.Fatalf("SentCodeOf: %v, want ErrNoPhoneCode", err)
+	}
+	// Nothing was counted against the limits either: ten sends still pass.
+	for i := 0; i < 10; i++ {
+		if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
+			t.Fatalf("send %d after the invalid numbers: %v", i+1, err)
+		}
+		e.clock.Advance(30 * time.Second)
+	}
+}
+
+// Only numbers of the allowed countries enrol: Japan by default.
+func TestPhoneCountryAllowList(t *testing.T) {
+	us := []struct{ region, input string }{
+		{"US", "(650) 253-0000"},
+		{"US", "+1 650 253 0000"},
+		{"JP", "+1 650-253-0000"}, // an international number typed with Japan picked
+	}
+	t.Run("default", func(t *testing.T) {
+		e, rec := phoneEnv(t)
+		c := e.newCustomer("yamada@example.jp")
+		f := e.enrolFlow(c)
+		for _, tc := range us {
+			if err := e.svc.EnrolPhone(e.ctx, f, tc.region, tc.input, notify.SMS, "ja", e.ip); !errors.Is(err, portal.ErrCountryNotAllowed) {
+				t.Errorf("EnrolPhone(%s, %q) = %v, want ErrCountryNotAllowed", tc.region, tc.input, err)
+			}
+		}
+		if n := rec.count(); n != 0 {
+			t.Fatalf("%d codes sent abroad", n)
+		}
+		if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
+			t.Fatalf("Japanese number: %v", err)
+		}
+	})
+	t.Run("JP and US", func(t *testing.T) {
+		e, rec := phoneEnv(t, func(c *config.Config) { c.Phone.Countries = []string{"JP", "US"} })
+		for i, tc := range us {
+			c := e.newCustomer(fmt.Sprintf("c%d@example.jp", i))
+			f := e.enrolFlow(c)
+			if err := e.svc.EnrolPhone(e.ctx, f, tc.region, tc.input, notify.SMS, "en", client(fmt.Sprintf("192.0.2.%d", 10+i))); err != nil {
+				t.Fatalf("EnrolPhone(%s, %q): %v", tc.region, tc.input, err)
+			}
+			if got := rec.last(t).To; got != "+16502530000" {
+				t.Fatalf("sent to %s", got)
+			}
+			if err := e.svc.ConfirmPhone(e.ctx, f, rec.last(t).Code, e.ip); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Still not the rest of the world.
+		c := e.newCustomer("uk@example.jp")
+		f := e.enrolFlow(c)
+		if err := e.svc.EnrolPhone(e.ctx, f, "GB", "07400 123456", notify.SMS, "en", e.ip); !errors.Is(err, portal.ErrCountryNotAllowed) {
+			t.Fatalf("a British number: %v, want ErrCountryNotAllowed", err)
+		}
+	})
+}
+
+func TestConfirmPhoneWrongCode(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f := e.enrolFlow(c)
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	code := rec.last(t).Code
+	for i, wrong := range []string{otherCode(code), "12345", "1234567", "abcdef", ""} {
+		if err := e.svc.ConfirmPhone(e.ctx, f, wrong, e.ip); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("wrong code %q: %v, want ErrWrongCode", wrong, err)
+		}
+		if a := e.account(c); a.MFAFailures != i+1 {
+			t.Fatalf("after %d wrong codes the account counts %d", i+1, a.MFAFailures)
+		}
+	}
+	if fs, _ := e.svc.Store.FactorsOf(e.ctx, c.acct.ID); len(fs) != 0 {
+		t.Fatalf("a wrong code saved a factor: %+v", fs)
+	}
+	if f.State != portal.StateEnrol {
+		t.Fatalf("state %s", f.State)
+	}
+	// Five wrong: the code is spent, even the right one is refused.
+	if err := e.svc.ConfirmPhone(e.ctx, f, code, e.ip); !errors.Is(err, portal.ErrPhoneCodeExhausted) {
+		t.Fatalf("right code after 5 wrong: %v, want ErrPhoneCodeExhausted", err)
+	}
+}
+
+// A code lasts 5 minutes: 4:59 after it was sent it works, at 5:00 not.
+func TestPhoneCodeLifetime(t *testing.T) {
+	for _, tc := range []struct {
+		after time.Duration
+		want  error
+	}{
+		{5*time.Minute - time.Second, nil},
+		{5*time.Minute - time.Millisecond, nil},
+		{5 * time.Minute, portal.ErrPhoneCodeExpired},
+		{10 * time.Minute, portal.ErrPhoneCodeExpired},
+	} {
+		t.Run(tc.after.String(), func(t *testing.T) {
+			e, rec := phoneEnv(t)
+			c := e.newCustomer("yamada@example.jp")
+			f := e.enrolFlow(c)
+			if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(tc.after)
+			f = e.reload(f, portal.StateEnrol)
+			err := e.svc.ConfirmPhone(e.ctx, f, rec.last(t).Code, e.ip)
+			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+				t.Fatalf("right code %v after sending: %v, want %v", tc.after, err, tc.want)
+			}
+			if tc.want != nil {
+				// A new code sent then works.
+				if err := e.svc.ResendCode(e.ctx, f, notify.SMS, "ja", e.ip); err != nil {
+					t.Fatalf("resend after expiry: %v", err)
+				}
+				if err := e.svc.ConfirmPhone(e.ctx, f, rec.last(t).Code, e.ip); err != nil {
+					t.Fatalf("new code: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// At most 5 tries per code; then even the right code is refused, and a new
+// code starts with 5 tries again.
+func TestPhoneCodeAttempts(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f := e.enrolFlow(c)
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	code := rec.last(t).Code
+	for i := 1; i <= 5; i++ {
+		if err := e.svc.ConfirmPhone(e.ctx, f, otherCode(code), e.ip); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("wrong code %d: %v", i, err)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if err := e.svc.ConfirmPhone(e.ctx, f, code, e.ip); !errors.Is(err, portal.ErrPhoneCodeExhausted) {
+			t.Fatalf("right code after 5 wrong: %v, want ErrPhoneCodeExhausted", err)
+		}
+	}
+	if a := e.account(c); a.MFAFailures != 5 {
+		t.Errorf("account counts %d failures, want 5 (the refused tries are not checks)", a.MFAFailures)
+	}
+	if fs, _ := e.svc.Store.FactorsOf(e.ctx, c.acct.ID); len(fs) != 0 {
+		t.Fatalf("factor saved with a spent code")
+	}
+	e.clock.Advance(30 * time.Second)
+	if err := e.svc.ResendCode(e.ctx, f, notify.SMS, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	code = rec.last(t).Code
+	for i := 1; i <= 4; i++ {
+		if err := e.svc.ConfirmPhone(e.ctx, f, otherCode(code), e.ip); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("new code, wrong try %d: %v", i, err)
+		}
+	}
+	if err := e.svc.ConfirmPhone(e.ctx, f, code, e.ip); err != nil {
+		t.Fatalf("new code after 4 wrong tries: %v", err)
+	}
+	if a := e.account(c); a.MFAFailures != 0 {
+		t.Errorf("a right code leaves %d failures", a.MFAFailures)
+	}
+}
+
+// Parallel guesses cannot try a code more than 5 times.
+func TestParallelPhoneGuesses(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f := e.enrolFlow(c)
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	code := rec.last(t).Code
+	const n = 12
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			g := e.reload(f, portal.StateEnrol)
+			guess := fmt.Sprintf("%06d", (mustAtoi(code)+1+i)%1000000)
+			errs[i] = e.svc.ConfirmPhone(e.ctx, g, guess, e.ip)
+		})
+	}
+	wg.Wait()
+	wrong, spent := 0, 0
+	for _, err := range errs {
+		switch {
+		case errors.Is(err, portal.ErrWrongCode):
+			wrong++
+		case errors.Is(err, portal.ErrPhoneCodeExhausted):
+			spent++
+		default:
+			t.Errorf("guess: %v", err)
+		}
+	}
+	if wrong != 5 || spent != n-5 {
+		t.Fatalf("%d guesses checked, %d refused; want 5 and %d", wrong, spent, n-5)
+	}
+}
+
+func mustAtoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// A new code is refused for 30 s (with the wait); after it the new code
+// replaces the old one.
+func TestResendCode(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f := e.enrolFlow(c)
+	if err := e.svc.ResendCode(e.ctx, f, notify.SMS, "ja", e.ip); !errors.Is(err, portal.ErrNoPhoneCode) {
+		t.Fatalf("resend before any send: %v, want ErrNoPhoneCode", err)
+	}
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	first := rec.last(t).Code
+
+	e.clock.Advance(10 * time.Second)
+	if r := resendErr(t, e.svc.ResendCode(e.ctx, f, notify.SMS, "ja", e.ip)); r.Wait != 20*time.Second {
+		t.Fatalf("resend 10 s after: wait %v, want 20s", r.Wait)
+	}
+	if sc, _ := e.svc.SentCodeOf(e.ctx, f); sc.ResendIn != 20*time.Second {
+		t.Fatalf("SentCodeOf.ResendIn = %v, want 20s", sc.ResendIn)
+	}
+	// Typing the number again (「編集」) is no way around the pause.
+	resendErr(t, e.svc.EnrolPhone(e.ctx, f, "JP", mobile(1), notify.SMS, "ja", e.ip))
+	e.clock.Advance(20*time.Second - time.Millisecond)
+	if r := resendErr(t, e.svc.ResendCode(e.ctx, f, notify.Voice, "ja", e.ip)); r.Wait != time.Millisecond {
+		t.Fatalf("wait %v, want 1ms", r.Wait)
+	}
+	if n := rec.count(); n != 1 {
+		t.Fatalf("%d messages sent during the pause", n)
+	}
+
+	e.clock.Advance(time.Millisecond)
+	if err := e.svc.ResendCode(e.ctx, f, notify.Voice, "en", e.ip); err != nil {
+		t.Fatalf("resend at 30 s: %v", err)
+	}
+	second := rec.last(t)
+	if second.To != e164JP || second.Channel != notify.Voice || second.Lang != "en" {
+		t.Fatalf("resent %+v", second)
+	}
+	if sc, _ := e.svc.SentCodeOf(e.ctx, f); sc.Channel != notify.Voice || sc.ResendIn != 30*time.Second {
+		t.Fatalf("SentCodeOf after resend = %+v", sc)
+	}
+	if first != second.Code {
+		if err := e.svc.ConfirmPhone(e.ctx, f, first, e.ip); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("the replaced code: %v, want ErrWrongCode", err)
+		}
+	}
+	if err := e.svc.ConfirmPhone(e.ctx, f, second.Code, e.ip); err != nil {
+		t.Fatalf("the new code: %v", err)
+	}
+	// The channel of the last code is the one saved.
+	if p, _ := e.svc.PhoneFactor(e.ctx, c.acct.ID); p.Channel != string(notify.Voice) {
+		t.Fatalf("channel saved %q, want voice", p.Channel)
+	}
+}
+
+// Editing the number after 30 s sends to the new number; the old code no
+// longer works.
+func TestEditNumber(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f := e.enrolFlow(c)
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobile(1), notify.SMS, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	old := rec.last(t).Code
+	e.clock.Advance(30 * time.Second)
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	code := rec.last(t).Code
+	if old != code {
+		if err := e.svc.ConfirmPhone(e.ctx, f, old, e.ip); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("old number's code: %v", err)
+		}
+	}
+	if err := e.svc.ConfirmPhone(e.ctx, f, code, e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := e.svc.PhoneFactor(e.ctx, c.acct.ID); p.Secret != e164JP {
+		t.Fatalf("saved %s, want %s", p.Secret, e164JP)
+	}
+}
+
+// At most 10 messages an hour per account, across its sign-in flows; the
+// 11th says until when (the end of the hour window); the next window sends.
+func TestSendLimitPerAccount(t *testing.T) {
+	e, rec := phoneEnv(t, func(c *config.Config) { c.Phone.PerNumberHour = 100; c.Phone.PerClientHour = 100 })
+	c := e.newCustomer("yamada@example.jp")
+	var f *portal.Flow
+	for i := 1; i <= 10; i++ {
+		if i%2 == 1 { // a new sign-in every second message
+			f = e.enrolFlow(c)
+			if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobile(i), notify.SMS, "ja", client(fmt.Sprintf("192.0.2.%d", i))); err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+		} else if err := e.svc.ResendCode(e.ctx, f, notify.Voice, "ja", client(fmt.Sprintf("192.0.2.%d", i))); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		e.clock.Advance(30 * time.Second)
+	}
+	before, err := e.svc.Store.PhoneCodeOf(e.ctx, f.IDHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := sendLimitErr(t, e.svc.ResendCode(e.ctx, f, notify.SMS, "ja", client("198.51.100.1")))
+	wantUntil := time.Date(2026, 4, 1, 1, 0, 0, 0, time.UTC)
+	if l.Limit != "account" || !l.Until.Equal(wantUntil) {
+		t.Fatalf("11th message: %+v, want account limit until %v", l, wantUntil)
+	}
+	g := e.enrolFlow(c)
+	if l := sendLimitErr(t, e.svc.EnrolPhone(e.ctx, g, "JP", mobile(20), notify.SMS, "ja", client("198.51.100.2"))); l.Limit != "account" {
+		t.Fatalf("in a new flow: %+v", l)
+	}
+	if n := rec.count(); n != 10 {
+		t.Fatalf("%d messages sent, want 10", n)
+	}
+	// The refusal left the code in flight alone.
+	if after, err := e.svc.Store.PhoneCodeOf(e.ctx, f.IDHash); err != nil || after.CodeHash != before.CodeHash || !after.SentAt.Equal(before.SentAt) {
+		t.Fatalf("the code in flight after a refused resend: %+v, %v; before %+v", after, err, before)
+	}
+	// Another account is not limited.
+	d := e.newCustomer("sato@example.jp")
+	if err := e.svc.EnrolPhone(e.ctx, e.enrolFlow(d), "JP", mobile(30), notify.SMS, "ja", e.ip); err != nil {
+		t.Fatalf("another account: %v", err)
+	}
+	// The audit log records the refusals.
+	evs, _ := e.svc.Store.AuditOf(e.ctx, c.acct.ID, 0)
+	limited := 0
+	for _, ev := range evs {
+		if ev.Action == "phone.send" && ev.Outcome == "limited" {
+			limited++
+		}
+	}
+	if limited != 2 {
+		t.Errorf("audit has %d limited sends, want 2", limited)
+	}
+
+	// The next hour window.
+	e.clock.Set(wantUntil.Add(-time.Millisecond))
+	h := e.enrolFlow(c)
+	sendLimitErr(t, e.svc.EnrolPhone(e.ctx, h, "JP", mobile(21), notify.SMS, "ja", e.ip))
+	e.clock.Set(wantUntil)
+	if err := e.svc.EnrolPhone(e.ctx, h, "JP", mobile(21), notify.SMS, "ja", e.ip); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+}
+
+// At most 10 messages an hour to one number, whichever accounts ask.
+func TestSendLimitPerNumber(t *testing.T) {
+	e, rec := phoneEnv(t, func(c *config.Config) { c.Phone.PerClientHour = 100 })
+	a, b := e.newCustomer("a@example.jp"), e.newCustomer("b@example.jp")
+	fa, fb := e.enrolFlow(a), e.enrolFlow(b)
+	ipA, ipB := client("192.0.2.10"), client("198.51.100.20")
+	for i := 1; i <= 10; i++ {
+		var err error
+		switch {
+		case i == 1:
+			err = e.svc.EnrolPhone(e.ctx, fa, "JP", mobileJP, notify.SMS, "ja", ipA)
+		case i == 2:
+			err = e.svc.EnrolPhone(e.ctx, fb, "JP", "+81 90 1234 5678", notify.SMS, "ja", ipB)
+		case i%2 == 1:
+			err = e.svc.ResendCode(e.ctx, fa, notify.SMS, "ja", ipA)
+		default:
+			err = e.svc.ResendCode(e.ctx, fb, notify.Voice, "ja", ipB)
+		}
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if i%2 == 0 {
+			e.clock.Advance(30 * time.Second)
+		}
+	}
+	l := sendLimitErr(t, e.svc.ResendCode(e.ctx, fb, notify.SMS, "ja", ipB))
+	if l.Limit != "number" || !l.Until.Equal(time.Date(2026, 4, 1, 1, 0, 0, 0, time.UTC)) {
+		t.Fatalf("11th message to the number: %+v", l)
+	}
+	c := e.newCustomer("c@example.jp")
+	if l := sendLimitErr(t, e.svc.EnrolPhone(e.ctx, e.enrolFlow(c), "JP", "09012345678", notify.SMS, "ja", client("203.0.113.5"))); l.Limit != "number" {
+		t.Fatalf("a third account: %+v", l)
+	}
+	if n := rec.count(); n != 10 {
+		t.Fatalf("%d messages sent, want 10", n)
+	}
+	// Another number is not limited.
+	if err := e.svc.EnrolPhone(e.ctx, e.enrolFlow(c), "JP", mobile(1), notify.SMS, "ja", client("203.0.113.5")); err != nil {
+		t.Fatalf("another number: %v", err)
+	}
+	e.clock.Set(l.Until)
+	if err := e.svc.ResendCode(e.ctx, fb, notify.SMS, "ja", ipB); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+}
+
+// At most 10 messages an hour from one client address (an IPv6 client by
+// its /64), whichever accounts and numbers.
+func TestSendLimitPerClient(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		ip    func(i int) string
+		other string
+	}{
+		{"IPv4", func(int) string { return "198.51.100.7" }, "198.51.100.8"},
+		{"IPv6", func(i int) string { return fmt.Sprintf("2001:db8:1:2::%x", 0x10+i) }, "2001:db8:1:3::1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, rec := phoneEnv(t)
+			for i := 1; i <= 10; i++ {
+				c := e.newCustomer(fmt.Sprintf("c%d@example.jp", i))
+				if err := e.svc.EnrolPhone(e.ctx, e.enrolFlow(c), "JP", mobile(i), notify.SMS, "ja", client(tc.ip(i))); err != nil {
+					t.Fatalf("account %d: %v", i, err)
+				}
+			}
+			c := e.newCustomer("c11@example.jp")
+			f := e.enrolFlow(c)
+			l := sendLimitErr(t, e.svc.EnrolPhone(e.ctx, f, "JP", mobile(11), notify.SMS, "ja", client(tc.ip(11))))
+			if l.Limit != "client" || !l.Until.Equal(time.Date(2026, 4, 1, 1, 0, 0, 0, time.UTC)) {
+				t.Fatalf("11th from one client: %+v", l)
+			}
+			if n := rec.count(); n != 10 {
+				t.Fatalf("%d messages sent, want 10", n)
+			}
+			if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobile(11), notify.SMS, "ja", client(tc.other)); err != nil {
+				t.Fatalf("from another client: %v", err)
+			}
+		})
+	}
+}
+
+// The daily budget refuses every message once used up, until the next
+// (UTC) day, with a warning in the log at 80 %.
+func TestDailyBudget(t *testing.T) {
+	e, rec := phoneEnv(t, func(c *config.Config) { c.Phone.DailyBudget = 5 })
+	var logs testkit.Buffer
+	e.svc.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	var flows []*portal.Flow
+	for i := 1; i <= 5; i++ {
+		c := e.newCustomer(fmt.Sprintf("c%d@example.jp", i))
+		f := e.enrolFlow(c)
+		flows = append(flows, f)
+		if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobile(i), notify.SMS, "ja", client(fmt.Sprintf("192.0.2.%d", i))); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		warned := strings.Count(logs.String(), "80 %")
+		if want := map[bool]int{true: 1, false: 0}[i >= 4]; warned != want {
+			t.Fatalf("after message %d the log has %d warnings of 80 %%, want %d:\n%s", i, warned, want, logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("the 80 %% message is not a warning:\n%s", logs.String())
+	}
+	c := e.newCustomer("c6@example.jp")
+	f := e.enrolFlow(c)
+	l := sendLimitErr(t, e.svc.EnrolPhone(e.ctx, f, "JP", mobile(6), notify.SMS, "ja", client("203.0.113.6")))
+	if l.Limit != "budget" || !l.Until.Equal(time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("over the budget: %+v", l)
+	}
+	e.clock.Advance(30 * time.Second)
+	if l := sendLimitErr(t, e.svc.ResendCode(e.ctx, flows[0], notify.SMS, "ja", client("192.0.2.1"))); l.Limit != "budget" {
+		t.Fatalf("a resend over the budget: %+v", l)
+	}
+	if n := rec.count(); n != 5 {
+		t.Fatalf("%d messages sent, want 5", n)
+	}
+	if !strings.Contains(logs.String(), "budget is used up") {
+		t.Errorf("no error logged when the budget ran out:\n%s", logs.String())
+	}
+	e.clock.Set(l.Until)
+	f = e.enrolFlow(c)
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobile(6), notify.SMS, "ja", client("203.0.113.6")); err != nil {
+		t.Fatalf("the next day: %v", err)
+	}
+}
+
+// Parallel sends cannot pass a limit.
+func TestParallelSendsStayUnderTheLimit(t *testing.T) {
+	e, rec := phoneEnv(t, func(c *config.Config) { c.Phone.PerNumberHour = 100; c.Phone.PerClientHour = 100 })
+	c := e.newCustomer("yamada@example.jp")
+	const n = 16
+	flows := make([]*portal.Flow, n)
+	for i := range flows {
+		flows[i] = e.enrolFlow(c)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = e.svc.EnrolPhone(e.ctx, flows[i], "JP", mobile(i), notify.SMS, "ja", e.ip)
+		})
+	}
+	wg.Wait()
+	ok, limited := 0, 0
+	for _, err := range errs {
+		var l *portal.SendLimitError
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &l) && l.Limit == "account":
+			limited++
+		default:
+			t.Errorf("send: %v", err)
+		}
+	}
+	if ok != 10 || limited != n-10 || rec.count() != 10 {
+		t.Fatalf("%d sent (%d recorded), %d limited; want 10 and %d", ok, rec.count(), limited, n-10)
+	}
+}
+
+// A failed send is reported, and leaves no code that could work.
+func TestSendFailure(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f := e.enrolFlow(c)
+	rec.setFail(func(notify.Code) error { return fmt.Errorf("%w: provider down", notify.ErrSend) })
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); !errors.Is(err, portal.ErrSendFailed) {
+		t.Fatalf("EnrolPhone with the provider down: %v, want ErrSendFailed", err)
+	}
+	if _, err := e.svc.SentCodeOf(e.ctx, f); !errors.Is(err, portal.ErrNoPhoneCode) {
+		t.Fatalf("SentCodeOf after a failed send: %v, want ErrNoPhoneCode", err)
+	}
+	if err := e.svc.ConfirmPhone(e.ctx, f, "123456", e.ip); !errors.Is(err, portal.ErrNoPhoneCode) {
+		t.Fatalf("ConfirmPhone after a failed send: %v, want ErrNoPhoneCode", err)
+	}
+	if err := e.svc.ResendCode(e.ctx, f, notify.SMS, "ja", e.ip); !errors.Is(err, portal.ErrNoPhoneCode) {
+		t.Fatalf("ResendCode after a failed send: %v, want ErrNoPhoneCode", err)
+	}
+
+	// The provider is back: asking again at once works (no pause after a
+	// code nobody received).
+	rec.setFail(nil)
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
+		t.Fatalf("EnrolPhone with the provider back: %v", err)
+	}
+	good := rec.last(t).Code
+
+	// A failed resend drops the earlier code too: it was replaced.
+	e.clock.Advance(30 * time.Second)
+	rec.setFail(func(c notify.Code) error {
+		if c.Channel == notify.Voice {
+			return notify.ErrSend
+		}
+		return nil
+	})
+	if err := e.svc.ResendCode(e.ctx, f, notify.Voice, "ja", e.ip); !errors.Is(err, portal.ErrSendFailed) {
+		t.Fatalf("a failed voice call: %v, want ErrSendFailed", err)
+	}
+	if _, err := e.svc.SentCodeOf(e.ctx, f); !errors.Is(err, portal.ErrNoPhoneCode) {
+		t.Fatalf("SentCodeOf after a failed resend: %v, want ErrNoPhoneCode", err)
+	}
+	if err := e.svc.ConfirmPhone(e.ctx, f, good, e.ip); !errors.Is(err, portal.ErrNoPhoneCode) {
+		t.Fatalf("the code before a failed resend: %v, want ErrNoPhoneCode", err)
+	}
+	evs, _ := e.svc.Store.AuditOf(e.ctx, c.acct.ID, 0)
+	failed := 0
+	for _, ev := range evs {
+		if ev.Action == "phone.send" && ev.Outcome == "fail" {
+			failed++
+		}
+	}
+	if failed != 2 {
+		t.Errorf("audit has %d failed sends, want 2", failed)
+	}
+}
+
+// Steps out of order are refused.
+func TestPhoneStepsOutOfOrder(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f := e.enrolFlow(c)
+	if err := e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip); !errors.Is(err, portal.ErrWrongStep) {
+		t.Fatalf("SendSignInCode at enrolment: %v", err)
+	}
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, "123456", e.ip); !errors.Is(err, portal.ErrWrongStep) {
+		t.Fatalf("SecondFactor at enrolment: %v", err)
+	}
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, "fax", "ja", e.ip); err == nil {
+		t.Fatal("EnrolPhone by an unknown channel passed")
+	}
+	if n := rec.count(); n != 0 {
+		t.Fatalf("%d sent", n)
+	}
+	e.enrolPhone(rec, c, mobileJP, notify.SMS) // this flow is another one, still at enrol
+	e.clock.Advance(time.Minute)
+	g := e.mfaFlow(c)
+	if err := e.svc.EnrolPhone(e.ctx, g, "JP", mobileJP, notify.SMS, "ja", e.ip); !errors.Is(err, portal.ErrWrongStep) {
+		t.Fatalf("EnrolPhone at the second factor: %v", err)
+	}
+	if err := e.svc.ConfirmPhone(e.ctx, g, "123456", e.ip); !errors.Is(err, portal.ErrWrongStep) {
+		t.Fatalf("ConfirmPhone at the second factor: %v", err)
+	}
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, "123456", e.ip); !errors.Is(err, portal.ErrNoPhoneCode) {
+		t.Fatalf("SecondFactor(phone) before a code was sent: %v, want ErrNoPhoneCode", err)
+	}
+	if _, err := e.svc.Finish(e.ctx, g, "", e.ip); !errors.Is(err, portal.ErrWrongStep) {
+		t.Fatalf("Finish without a checked code: %v", err)
+	}
+}
+
+// Sign-in with the phone: the code goes to the enrolled number, by the
+// channel chosen at enrolment or the one asked for, and a right code ends
+// the step.
+func TestSignInWithPhone(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrolPhone(rec, c, mobileJP, notify.Voice)
+
+	e.clock.Advance(time.Minute)
+	f := e.mfaFlow(c)
+	if ms, _ := e.svc.Methods(e.ctx, c.acct.ID); !slices.Equal(ms, []portal.Method{portal.MethodPhone, portal.MethodRecovery}) {
+		t.Fatalf("Methods = %v", ms)
+	}
+	if err := e.svc.SendSignInCode(e.ctx, f, "", "en", e.ip); err != nil {
+		t.Fatalf("SendSignInCode: %v", err)
+	}
+	sent := rec.last(t)
+	if sent.To != e164JP || sent.Channel != notify.Voice || sent.Lang != "en" || !sixDigits.MatchString(sent.Code) {
+		t.Fatalf("sent %+v; want the enrolled number by voice", sent)
+	}
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, otherCode(sent.Code), e.ip); !errors.Is(err, portal.ErrWrongCode) {
+		t.Fatalf("wrong code: %v", err)
+	}
+	if _, err := e.svc.Finish(e.ctx, f, "", e.ip); !errors.Is(err, portal.ErrWrongStep) {
+		t.Fatalf("Finish after a wrong code: %v", err)
+	}
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, sent.Code, e.ip); err != nil {
+		t.Fatalf("right code: %v", err)
+	}
+	if f.State != portal.StateMFA {
+		t.Fatalf("state %s", f.State)
+	}
+	token, err := e.svc.Finish(e.ctx, f, "", e.ip)
+	if err != nil {
+		t.Fatalf("Finish: %v", err)
+	}
+	if si := e.session(token); si.Account.ID != c.acct.ID || !si.Session.MFAAt.Equal(e.clock.Now()) {
+		t.Fatalf("session %+v", si.Session)
+	}
+	if a := e.account(c); a.MFAFailures != 0 {
+		t.Fatalf("failures %d after a right code", a.MFAFailures)
+	}
+	// A code is good once.
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, sent.Code, e.ip); err == nil {
+		t.Fatal("a used code worked again")
+	}
+
+	// The channel asked for wins over the enrolled one.
+	e.clock.Advance(time.Minute)
+	g := e.mfaFlow(c)
+	if err := e.svc.SendSignInCode(e.ctx, g, notify.SMS, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if s := rec.last(t); s.Channel != notify.SMS || s.To != e164JP {
+		t.Fatalf("sent %+v, want SMS", s)
+	}
+	// 「再送信」 within the pause.
+	e.clock.Advance(5 * time.Second)
+	if r := resendErr(t, e.svc.SendSignInCode(e.ctx, g, "", "ja", e.ip)); r.Wait != 25*time.Second {
+		t.Fatalf("wait %v", r.Wait)
+	}
+	if r := resendErr(t, e.svc.ResendCode(e.ctx, g, notify.Voice, "ja", e.ip)); r.Wait != 25*time.Second {
+		t.Fatalf("wait %v", r.Wait)
+	}
+	e.clock.Advance(25 * time.Second)
+	if err := e.svc.ResendCode(e.ctx, g, notify.Voice, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if s := rec.last(t); s.Channel != notify.Voice || s.To != e164JP {
+		t.Fatalf("resent %+v", s)
+	}
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, rec.last(t).Code, e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Finish(e.ctx, g, "", e.ip); err != nil {
+		t.Fatal(err)
+	}
+
+	// An account without a phone has none to send to.
+	d := e.newCustomer("sato@example.jp")
+	e.enrol(d)
+	e.clock.Advance(time.Minute)
+	if err := e.svc.SendSignInCode(e.ctx, e.mfaFlow(d), "", "ja", e.ip); !errors.Is(err, portal.ErrNoSuchMethod) {
+		t.Fatalf("SendSignInCode for an app-only account: %v, want ErrNoSuchMethod", err)
+	}
+}
+
+// A sign-in code also expires after 5 minutes and allows 5 tries.
+func TestSignInPhoneCodeLimits(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrolPhone(rec, c, mobileJP, notify.SMS)
+	e.clock.Advance(time.Minute)
+	f := e.mfaFlow(c)
+	if err := e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(5 * time.Minute)
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, rec.last(t).Code, e.ip); !errors.Is(err, portal.ErrPhoneCodeExpired) {
+		t.Fatalf("code at 5 min: %v, want ErrPhoneCodeExpired", err)
+	}
+	if err := e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	code := rec.last(t).Code
+	for i := 0; i < 5; i++ {
+		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, otherCode(code), e.ip); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("wrong %d: %v", i+1, err)
+		}
+	}
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, code, e.ip); !errors.Is(err, portal.ErrPhoneCodeExhausted) {
+		t.Fatalf("right code after 5 wrong: %v, want ErrPhoneCodeExhausted", err)
+	}
+	if _, err := e.svc.Finish(e.ctx, f, "", e.ip); !errors.Is(err, portal.ErrWrongStep) {
+		t.Fatalf("Finish: %v", err)
+	}
+}
+
+// Wrong phone codes and wrong app codes count together: the 10th in a row
+// closes the step for an hour, whichever factor it was.
+func TestWrongPhoneAndAppCodesCountTogether(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	e.addPhone(c, e164JP, notify.SMS)
+	if ms, _ := e.svc.Methods(e.ctx, c.acct.ID); !slices.Equal(ms, []portal.Method{portal.MethodTOTP, portal.MethodPhone, portal.MethodRecovery}) {
+		t.Fatalf("Methods = %v, want totp, phone, recovery", ms)
+	}
+	e.clock.Advance(30 * time.Second)
+	f := e.mfaFlow(c)
+	if err := e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	phoneCode := rec.last(t).Code
+	for i := 1; i <= 10; i++ {
+		var err error
+		if i%2 == 1 {
+			err = e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip)
+		} else {
+			err = e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, otherCode(phoneCode), e.ip)
+		}
+		if i < 10 {
+			if !errors.Is(err, portal.ErrWrongCode) {
+				t.Fatalf("wrong code %d: %v", i, err)
+			}
+			continue
+		}
+		// The 10th is the phone code's 5th wrong try.
+		if l := lockedErr(t, err); !l.Until.Equal(e.clock.Now().Add(time.Hour)) || l.Password {
+			t.Fatalf("10th wrong code: %+v, want the step closed for an hour", l)
+		}
+	}
+	lockedAt := e.clock.Now()
+	if a := e.account(c); a.MFAFailures != 10 {
+		t.Fatalf("failures %d, want 10", a.MFAFailures)
+	}
+	// Closed for every factor, even with right codes.
+	lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(c), e.ip))
+	e.clock.Advance(30 * time.Second)
+	// No message is spent on a code that could not be used.
+	sent := rec.count()
+	lockedErr(t, e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip))
+	if rec.count() != sent {
+		t.Fatal("a code was sent while the step is closed")
+	}
+	lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, rec.last(t).Code, e.ip))
+	lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodRecovery, c.recovery, e.ip))
+
+	// An hour later a right phone code opens it and clears the count.
+	e.clock.Set(lockedAt.Add(time.Hour))
+	g := e.mfaFlow(c)
+	if err := e.svc.SendSignInCode(e.ctx, g, "", "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, rec.last(t).Code, e.ip); err != nil {
+		t.Fatalf("right code after the hour: %v", err)
+	}
+	if a := e.account(c); a.MFAFailures != 0 || !a.MFALockedUntil.IsZero() {
+		t.Fatalf("after a right code: failures %d, locked until %v", a.MFAFailures, a.MFALockedUntil)
+	}
+	if _, err := e.svc.Finish(e.ctx, g, "", e.ip); err != nil {
+		t.Fatal(err)
+	}
+
+	// Ten more wrong in a row close it twice as long only after the 20th;
+	// here a run of 10 after a right code is again an hour.
+	e.clock.Advance(30 * time.Second)
+	h := e.mfaFlow(c)
+	for i := 1; i <= 10; i++ {
+		if i%5 == 1 { // a fresh code every 5 phone tries
+			e.clock.Advance(30 * time.Second)
+			if err := e.svc.SendSignInCode(e.ctx, h, "", "ja", e.ip); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := e.svc.SecondFactor(e.ctx, h, portal.MethodPhone, otherCode(rec.last(t).Code), e.ip)
+		if i < 10 && !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("phone-only wrong %d: %v", i, err)
+		}
+		if i == 10 {
+			if l := lockedErr(t, err); !l.Until.Equal(e.clock.Now().Add(time.Hour)) {
+				t.Fatalf("10 wrong phone codes: until %v", l.Until)
+			}
+		}
+	}
+}
+
+// 「別の方法を試す」 lists every factor the account has, app first.
+func TestMethodsWithPhone(t *testing.T) {
+	e, rec := phoneEnv(t)
+	app, ph, both := e.newCustomer("app@example.jp"), e.newCustomer("phone@example.jp"), e.newCustomer("both@example.jp")
+	e.enrol(app)
+	e.enrolPhone(rec, ph, mobileJP, notify.SMS)
+	e.enrol(both)
+	e.addPhone(both, "+818012345678", notify.Voice)
+	for _, tc := range []struct {
+		c    *customer
+		want []portal.Method
+	}{
+		{app, []portal.Method{portal.MethodTOTP, portal.MethodRecovery}},
+		{ph, []portal.Method{portal.MethodPhone, portal.MethodRecovery}},
+		{both, []portal.Method{portal.MethodTOTP, portal.MethodPhone, portal.MethodRecovery}},
+	} {
+		if ms, err := e.svc.Methods(e.ctx, tc.c.acct.ID); err != nil || !slices.Equal(ms, tc.want) {
+			t.Errorf("Methods(%s) = %v, %v; want %v", tc.c.email, ms, err, tc.want)
+		}
+	}
+	// Each of them works for the account with both.
+	e.clock.Advance(30 * time.Second)
+	f := e.mfaFlow(both)
+	if err := e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if s := rec.last(t); s.To != "+818012345678" || s.Channel != notify.Voice {
+		t.Fatalf("sent %+v", s)
+	}
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(both), e.ip); err != nil {
+		t.Fatalf("the app while a phone code is in flight: %v", err)
+	}
+	if _, err := e.svc.Finish(e.ctx, f, "", e.ip); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A phone-only account steps up with its phone.
+func TestStepUpWithPhone(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	token := e.enrolPhone(rec, c, mobileJP, notify.SMS)
+	e.clock.Advance(time.Hour)
+	si := e.session(token)
+	if e.svc.Fresh(si) {
+		t.Fatal("fresh after an hour")
+	}
+	f, err := e.svc.StartStepUp(e.ctx, si, "/security")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f = e.reload(f, portal.StateMFA)
+	if err := e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, rec.last(t).Code, e.ip); err != nil {
+		t.Fatal(err)
+	}
+	renewed, err := e.svc.Finish(e.ctx, f, token, e.ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.noSession(token)
+	if !e.svc.Fresh(e.session(renewed)) {
+		t.Fatal("the renewed session is not fresh")
+	}
+}
+
+// The security page's reset removes the phone and any code in flight: a
+// code sent to another browser's sign-in no longer works.
+func TestResetMFARemovesThePhone(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	token := e.enrolPhone(rec, c, mobileJP, notify.SMS)
+
+	e.clock.Advance(time.Minute)
+	other := e.mfaFlow(c)
+	if err := e.svc.SendSignInCode(e.ctx, other, "", "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	inFlight := rec.last(t).Code
+	if err := e.svc.ResetMFA(e.ctx, e.session(token), e.ip); err != nil {
+		t.Fatalf("ResetMFA: %v", err)
+	}
+
+	if _, err := e.svc.PhoneFactor(e.ctx, c.acct.ID); !errors.Is(err, portal.ErrNoSuchMethod) {
+		t.Fatalf("PhoneFactor after reset: %v, want ErrNoSuchMethod", err)
+	}
+	if ms, _ := e.svc.Methods(e.ctx, c.acct.ID); len(ms) != 0 {
+		t.Fatalf("Methods after reset: %v", ms)
+	}
+	if _, err := e.svc.SentCodeOf(e.ctx, other); !errors.Is(err, portal.ErrNoPhoneCode) {
+		t.Fatalf("the code in flight after reset: %v, want ErrNoPhoneCode", err)
+	}
+	if err := e.svc.SecondFactor(e.ctx, other, portal.MethodPhone, inFlight, e.ip); err == nil {
+		t.Fatal("a code sent before the reset signed in")
+	}
+	if _, err := e.svc.Finish(e.ctx, other, "", e.ip); err == nil {
+		t.Fatal("the other sign-in finished")
+	}
+	// The next sign-in enrols again; the same number may be enrolled.
+	e.clock.Advance(time.Minute)
+	e.enrolPhone(rec, c, mobileJP, notify.Voice)
+	if p, _ := e.svc.PhoneFactor(e.ctx, c.acct.ID); p.Channel != string(notify.Voice) {
+		t.Fatalf("re-enrolled phone %+v", p)
+	}
+}
+
+// Two enrolment flows of one account (two tabs): once one has enrolled a
+// phone, the other cannot add a second one.
+func TestSecondPhoneEnrolment(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	tabA, tabB := e.enrolFlow(c), e.enrolFlow(c)
+	if err := e.svc.EnrolPhone(e.ctx, tabA, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	codeA := rec.last(t).Code
+	if err := e.svc.EnrolPhone(e.ctx, tabB, "JP", mobile(1), notify.Voice, "ja", client("198.51.100.1")); err != nil {
+		t.Fatal(err)
+	}
+	codeB := rec.last(t).Code
+	if err := e.svc.ConfirmPhone(e.ctx, tabA, codeA, e.ip); err != nil {
+		t.Fatal(err)
+	}
+	recordedA, _ := e.svc.RecoveryCode(e.reload(tabA, portal.StateRecovery))
+	if err := e.svc.ConfirmPhone(e.ctx, tabB, codeB, client("198.51.100.1")); !errors.Is(err, portal.ErrAlreadyEnrolled) {
+		t.Fatalf("second phone: %v, want ErrAlreadyEnrolled", err)
+	}
+	fs, _ := e.svc.Store.FactorsOf(e.ctx, c.acct.ID)
+	if len(fs) != 1 || fs[0].Secret != e164JP {
+		t.Fatalf("factors %+v, want only the first phone", fs)
+	}
+	// The recovery code the first tab showed still works.
+	e.clock.Advance(time.Minute)
+	if err := e.svc.SecondFactor(e.ctx, e.mfaFlow(c), portal.MethodRecovery, recordedA, e.ip); err != nil {
+		t.Fatalf("first tab's recovery code: %v", err)
+	}
+}
+
+// An app enrolled in one tab and a phone in another (two enrolment flows
+// from one password step each): the recovery code shown, and recorded, in
+// the first tab must keep working, as for two apps (TestEnrolmentInTwoTabs).
+func TestPhoneEnrolmentAfterAppInAnotherTab(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	tabA, tabB := e.enrolFlow(c), e.enrolFlow(c)
+	enA, _ := e.svc.Enrolment(e.ctx, tabA)
+	c.seed = enA.Secret
+	if err := e.svc.EnrolPhone(e.ctx, tabB, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.ConfirmEnrolment(e.ctx, tabA, e.code(c), e.ip); err != nil {
+		t.Fatal(err)
+	}
+	recordedA, _ := e.svc.RecoveryCode(e.reload(tabA, portal.StateRecovery))
+
+	errB := e.svc.ConfirmPhone(e.ctx, tabB, rec.last(t).Code, e.ip)
+	fs, _ := e.svc.Store.FactorsOf(e.ctx, c.acct.ID)
+	t.Logf("second tab's ConfirmPhone: %v; factors now %d", errB, len(fs))
+
+	e.clock.Advance(time.Minute)
+	f := e.mfaFlow(c)
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodRecovery, recordedA, e.ip); err != nil {
+		t.Errorf("the recovery code shown (and recorded) in the app tab was replaced by the phone tab's "+
+			"ConfirmPhone (err %v, %d factors): %v", errB, len(fs), err)
+	}
+}
+
+// The 10th wrong try in a row closes the step for every factor; when that
+// try is a code past its lifetime, the customer must be told the step is
+// closed and until when, not merely that the code expired.
+func TestExpiredCodeThatClosesTheStep(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrolPhone(rec, c, mobileJP, notify.SMS)
+	e.clock.Advance(time.Minute)
+	f := e.mfaFlow(c)
+	for i := 1; i <= 9; i++ {
+		if i%5 == 1 {
+			e.clock.Advance(30 * time.Second)
+			if err := e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, otherCode(rec.last(t).Code), e.ip); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("wrong %d: %v", i, err)
+		}
+	}
+	e.clock.Advance(5 * time.Minute) // the code in flight expires
+	err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, rec.last(t).Code, e.ip)
+	a := e.account(c)
+	t.Logf("10th try (the right code, expired): %v; failures %d, locked until %v", err, a.MFAFailures, a.MFALockedUntil)
+	var l *portal.LockedError
+	if a.MFALockedUntil.After(e.clock.Now()) && !errors.As(err, &l) {
+		t.Errorf("an expired code closed the second-factor step until %v (failures %d) but the answer is %v: "+
+			"the customer is told to resend, not that the step is closed", a.MFALockedUntil, a.MFAFailures, err)
+	}
+}
+
+// A code belongs to the sign-in it was sent for: another flow of the same
+// account cannot use it.
+func TestPhoneCodeBoundToItsFlow(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrolPhone(rec, c, mobileJP, notify.SMS)
+	e.clock.Advance(time.Minute)
+	f, g := e.mfaFlow(c), e.mfaFlow(c)
+	if err := e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	code := rec.last(t).Code
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, code, e.ip); !errors.Is(err, portal.ErrNoPhoneCode) {
+		t.Fatalf("f's code in g: %v, want ErrNoPhoneCode", err)
+	}
+	if err := e.svc.SendSignInCode(e.ctx, g, "", "ja", e.ip); err != nil {
+		t.Fatalf("g's own code: %v", err)
+	}
+	if gc := rec.last(t).Code; gc != code {
+		if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, code, e.ip); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("f's code in g: %v, want ErrWrongCode", err)
+		}
+	}
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, code, e.ip); err != nil {
+		t.Fatalf("f's code in f: %v", err)
+	}
+}
+
+// The limits count messages: a send that another limit refused sent
+// nothing, and must not use up this account's own allowance. Here another
+// account used up a number's hour; ten refused tries at that number leave
+// the customer unable to send a single message to their own number for
+// the rest of the hour, having received none.
+func TestRefusedSendsDoNotUseUpTheAccountLimit(t *testing.T) {
+	e, rec := phoneEnv(t, func(c *config.Config) { c.Phone.PerNumberHour = 1; c.Phone.PerClientHour = 100 })
+	other := e.newCustomer("other@example.jp")
+	if err := e.svc.EnrolPhone(e.ctx, e.enrolFlow(other), "JP", mobileJP, notify.SMS, "ja", client("203.0.113.9")); err != nil {
+		t.Fatal(err)
+	}
+	c := e.newCustomer("yamada@example.jp")
+	f := e.enrolFlow(c)
+	for i := 1; i <= 10; i++ {
+		if l := sendLimitErr(t, e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip)); l.Limit != "number" {
+			t.Fatalf("try %d: %+v, want the number limit", i, l)
+		}
+	}
+	sentBefore := rec.count()
+	err := e.svc.EnrolPhone(e.ctx, f, "JP", mobile(1), notify.SMS, "ja", e.ip)
+	if err != nil {
+		t.Errorf("the customer's first message of the hour, to another number, is refused: %v "+
+			"(%d messages sent to this account; the 10 sends refused by the number limit were counted against the account limit)",
+			err, rec.count()-sentBefore)
+	}
+}
