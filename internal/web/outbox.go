@@ -22,7 +22,11 @@ func (s *Server) outboxPage(w http.ResponseWriter, r *http.Request) {
 	lang := pickLanguage(r)
 	rows := make([]outboxRow, 0, len(ms))
 	for _, m := range ms {
-		rows = append(rows, outboxRow{When: formatTime(lang, m.At) + m.At.In(jst).Format(":05"), To: m.To, Channel: m.Channel, Body: m.Body})
+		ch := m.Channel
+		if ch == "sms" || ch == "voice" {
+			ch = s.t(r, "phone."+ch)
+		}
+		rows = append(rows, outboxRow{When: formatTime(lang, m.At) + m.At.In(jst).Format(":05"), To: m.To, Channel: ch, Body: m.Body})
 	}
 	v := s.view(r, "dev.outbox_title")
 	v.Data, v.Wide = rows, true
