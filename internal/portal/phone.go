@@ -118,6 +118,7 @@ func (s *Service) ConfirmPhone(ctx context.Context, f *Flow, code string, c Clie
 	if err != nil {
 		return err
 	}
+	f.proved(amrOf(pc.Channel))
 	return s.toRecoveryScreen(ctx, f)
 }
 

@@ -36,6 +36,23 @@ type flowData struct {
 	TOTPSecret   string `json:"totp,omitempty"`     // enrolment seed
 	RecoveryCode string `json:"recovery,omitempty"` // code to show once
 	StepUp       string `json:"stepup,omitempty"`   // session hash a step-up renews
+	// AMR lists how the customer proved who they are so far (RFC 8176).
+	AMR []string `json:"amr,omitempty"`
+}
+
+// proved records a way the customer proved who they are.
+func (f *Flow) proved(amr string) {
+	if !slices.Contains(f.data.AMR, amr) {
+		f.data.AMR = append(f.data.AMR, amr)
+	}
+}
+
+// amrOf is the RFC 8176 value of a phone channel.
+func amrOf(channel string) string {
+	if channel == "voice" {
+		return "tel"
+	}
+	return "sms"
 }
 
 // Flow is a sign-in in progress as the web layer sees it: the token goes to
@@ -113,10 +130,6 @@ func (s *Service) newFlow(ctx context.Context, state, accountID, returnTo string
 }
 
 func (s *Service) seal(f *Flow) error {
-	if f.data == (flowData{}) {
-		f.Data = ""
-		return nil
-	}
 	b, err := json.Marshal(f.data)
 	if err != nil {
 		return err
@@ -218,10 +231,11 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 		return nil, err
 	}
 	// A recovery code alone is no second factor: enrol one (manual IX).
+	pwd := []string{"pwd"}
 	if len(factors) == 0 {
-		return s.newFlow(ctx, StateEnrol, a.ID, returnTo, flowData{TOTPSecret: mfa.NewTOTPSecret()})
+		return s.newFlow(ctx, StateEnrol, a.ID, returnTo, flowData{TOTPSecret: mfa.NewTOTPSecret(), AMR: pwd})
 	}
-	return s.newFlow(ctx, StateMFA, a.ID, returnTo, flowData{})
+	return s.newFlow(ctx, StateMFA, a.ID, returnTo, flowData{AMR: pwd})
 }
 
 // clientKey is what the per-client limit counts: the address, or for IPv6 its
@@ -304,6 +318,7 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, f *Flow, code string, c 
 	if err := s.right(ctx, charged, c, "mfa.enrol"); err != nil {
 		return err
 	}
+	f.proved("otp")
 	return s.toRecoveryScreen(ctx, f)
 }
 
@@ -334,12 +349,15 @@ func (s *Service) SecondFactor(ctx context.Context, f *Flow, m Method, code stri
 			return err
 		}
 		f.verified = true
+		f.proved("otp")
 		return nil
 	case MethodPhone:
-		if _, err := s.checkPhoneCode(ctx, f, a, code, c, "mfa.phone"); err != nil {
+		pc, err := s.checkPhoneCode(ctx, f, a, code, c, "mfa.phone")
+		if err != nil {
 			return err
 		}
 		f.verified = true
+		f.proved(amrOf(pc.Channel))
 		return nil
 	case MethodRecovery:
 		if err := s.SpendRecoveryCode(ctx, a, code, c); err != nil {
@@ -384,16 +402,25 @@ func (s *Service) Finish(ctx context.Context, f *Flow, oldSession string, c Clie
 	}
 	now := s.Now()
 	token := secret.Token(32)
+	f.proved("mfa")
 	sess := &store.Session{
 		IDHash: secret.Hash(token), AccountID: f.AccountID, CreatedAt: now, MFAAt: now,
 		ExpiresAt: now.Add(s.Config.SessionTTL.Duration), ClientIP: c.IP, UserAgent: c.UserAgent,
+		AMR: f.data.AMR,
 	}
 	if f.data.StepUp != "" {
 		old, err := s.Store.SessionByHash(ctx, f.data.StepUp)
 		if err != nil || old.AccountID != f.AccountID {
 			return "", ErrFlowExpired
 		}
+		// The sign-in time stays, and so do the ways proved then.
 		sess.CreatedAt, sess.ExpiresAt = old.CreatedAt, old.ExpiresAt
+		for _, m := range f.data.AMR {
+			if !slices.Contains(old.AMR, m) {
+				old.AMR = append(old.AMR, m)
+			}
+		}
+		sess.AMR = old.AMR
 		if err := s.Store.RotateSession(ctx, old.IDHash, sess); err != nil {
 			return "", err
 		}

@@ -68,6 +68,9 @@ type Session struct {
 	ExpiresAt time.Time
 	ClientIP  string
 	UserAgent string
+	// AMR says how the customer signed in (RFC 8176: "pwd", "otp", "sms",
+	// "tel", "mfa").
+	AMR []string
 }
 
 // Flow is a sign-in in progress. Its State moves only forward through the

@@ -2,25 +2,28 @@ package sqlstore
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/tobira/tobira/internal/store"
 )
 
-const sessionCols = `id_hash, account_id, created_at, mfa_at, expires_at, client_ip, user_agent`
+const sessionCols = `id_hash, account_id, created_at, mfa_at, expires_at, client_ip, user_agent, amr`
 
 func scanSession(r rowScanner) (*store.Session, error) {
 	var s store.Session
-	err := r.Scan(&s.IDHash, &s.AccountID, msScan{&s.CreatedAt}, msScan{&s.MFAAt}, msScan{&s.ExpiresAt}, &s.ClientIP, &s.UserAgent)
+	var amr string
+	err := r.Scan(&s.IDHash, &s.AccountID, msScan{&s.CreatedAt}, msScan{&s.MFAAt}, msScan{&s.ExpiresAt}, &s.ClientIP, &s.UserAgent, &amr)
 	if err != nil {
 		return nil, err
 	}
+	s.AMR = strings.Fields(amr)
 	return &s, nil
 }
 
 func insertSession(ctx context.Context, c conn, s *store.Session) error {
-	_, err := c.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		s.IDHash, s.AccountID, ms(s.CreatedAt), ms(s.MFAAt), ms(s.ExpiresAt), s.ClientIP, s.UserAgent)
+	_, err := c.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.IDHash, s.AccountID, ms(s.CreatedAt), ms(s.MFAAt), ms(s.ExpiresAt), s.ClientIP, s.UserAgent, strings.Join(s.AMR, " "))
 	return err
 }
 

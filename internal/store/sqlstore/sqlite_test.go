@@ -194,7 +194,7 @@ func TestUpgradeToPhone(t *testing.T) {
 		_, err := db.c().exec(ctx, q)
 		must(err)
 	}
-	_, err = db.c().exec(ctx, `DELETE FROM schema_migrations WHERE version >= ?`, ms[i].version)
+	_, err = db.c().exec(ctx, `DELETE FROM schema_migrations WHERE version = ?`, ms[i].version)
 	must(err)
 	must(db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
 	_, err = db.c().exec(ctx, `INSERT INTO factors (id, account_id, kind, secret, last_step, created_at)

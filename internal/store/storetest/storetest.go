@@ -5,6 +5,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -114,9 +115,9 @@ func norm(t *testing.T, tm time.Time) time.Time {
 }
 
 // same fails unless got equals want after both pass through n.
-func same[T comparable](t *testing.T, what string, got, want T, n func(*testing.T, T) T) {
+func same[T any](t *testing.T, what string, got, want T, n func(*testing.T, T) T) {
 	t.Helper()
-	if g, w := n(t, got), n(t, want); g != w {
+	if g, w := n(t, got), n(t, want); !reflect.DeepEqual(g, w) {
 		t.Errorf("%s:\n got %+v\nwant %+v", what, g, w)
 	}
 }
@@ -133,6 +134,9 @@ func normFactor(t *testing.T, f store.Factor) store.Factor {
 
 func normSession(t *testing.T, s store.Session) store.Session {
 	s.CreatedAt, s.MFAAt, s.ExpiresAt = norm(t, s.CreatedAt), norm(t, s.MFAAt), norm(t, s.ExpiresAt)
+	if len(s.AMR) == 0 {
+		s.AMR = nil // none stored reads back as none
+	}
 	return s
 }
 
@@ -671,7 +675,7 @@ var sessionTests = []test{
 		a := newAccount(t, s, "acc-1")
 		for _, ss := range []store.Session{
 			{IDHash: "s-plain", AccountID: a.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
-			{IDHash: "s-full", AccountID: a.ID, CreatedAt: t0, MFAAt: t0.Add(time.Minute), ExpiresAt: t0.Add(time.Hour),
+			{IDHash: "s-full", AccountID: a.ID, CreatedAt: t0, MFAAt: t0.Add(time.Minute), ExpiresAt: t0.Add(time.Hour), AMR: []string{"pwd", "otp", "mfa"},
 				ClientIP: "203.0.113.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64)"},
 		} {
 			must(t, s.CreateSession(ctx, &ss))

@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Client is an OpenID Connect relying party registered with the portal.
+type Client struct {
+	ID         string
+	SecretHash string // SHA-256 of the secret; empty for a public client
+	Name       string
+	// RedirectURIs are matched exactly.
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	// BackchannelLogoutURI receives a logout token when the customer's
+	// portal session ends; empty for none.
+	BackchannelLogoutURI string
+	// Public clients (no secret) must use PKCE.
+	Public bool
+	// FirstParty clients (the customer sites) skip consent.
+	FirstParty bool
+	CreatedAt  time.Time
+}
+
+// AuthRequest is an authorization request in progress, persisted so that it
+// survives a restart and works on every node.
+type AuthRequest struct {
+	ID                  string
+	ClientID            string
+	RedirectURI         string
+	State               string
+	Nonce               string
+	Scopes              []string
+	ResponseType        string
+	ResponseMode        string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Prompt              []string
+	// MaxAge is the max_age parameter in seconds; -1 when absent.
+	MaxAge    int64
+	LoginHint string
+	UILocales []string
+	// Set when the customer has signed in for it:
+	AccountID   string
+	AuthTime    time.Time
+	AMR         []string
+	SessionHash string // the portal session it was completed with
+	Done        bool
+	// CodeHash is the hash of the authorization code issued for it.
+	CodeHash  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Grant is what one authorization (a code exchange, or a chain of refresh
+// tokens from it) was given: every token issued from it names it, so that a
+// replayed code or refresh token revokes them all together.
+type Grant struct {
+	ID          string
+	ClientID    string
+	AccountID   string
+	Scopes      []string
+	AuthTime    time.Time
+	AMR         []string
+	SessionHash string
+	CreatedAt   time.Time
+	RevokedAt   time.Time
+}
+
+// AccessToken is an opaque or JWT access token's record.
+type AccessToken struct {
+	ID        string
+	GrantID   string
+	ClientID  string
+	AccountID string
+	Scopes    []string
+	Audience  []string
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+// RefreshToken is a refresh token's record; only its hash is stored. Each
+// use replaces it with a new one (rotation); a second use of a replaced
+// token revokes its whole grant (reuse detection).
+type RefreshToken struct {
+	Hash      string
+	GrantID   string
+	ClientID  string
+	AccountID string
+	Scopes    []string
+	ExpiresAt time.Time
+	CreatedAt time.Time
+	UsedAt    time.Time
+}
+
+// SigningKey is a key that signs ID tokens. Keys rotate: a new key signs
+// from its creation; an old one stays published until the tokens it signed
+// have expired.
+type SigningKey struct {
+	ID         string // kid
+	Algorithm  string // "RS256"
+	PrivateKey string // PEM, encrypted with the keyring
+	CreatedAt  time.Time
+	// RetiredAt: the key stops signing (zero while it is the current key).
+	RetiredAt time.Time
+	// ExpiresAt: the key leaves the published key set.
+	ExpiresAt time.Time
+}
+
+// OIDC stores the provider's clients, requests, tokens and keys.
+type OIDC interface {
+	CreateClient(ctx context.Context, c *Client) error // ErrConflict for a taken id
+	ClientByID(ctx context.Context, id string) (*Client, error)
+	ListClients(ctx context.Context) ([]Client, error)
+
+	CreateAuthRequest(ctx context.Context, r *AuthRequest) error
+	// AuthRequestByID returns ErrNotFound when missing or expired at now.
+	AuthRequestByID(ctx context.Context, id string, now time.Time) (*AuthRequest, error)
+	// CompleteAuthRequest records the sign-in that completes it.
+	CompleteAuthRequest(ctx context.Context, id, accountID, sessionHash string, authTime time.Time, amr []string) error
+	// SaveAuthCode records the hash of the code issued for the request.
+	SaveAuthCode(ctx context.Context, id, codeHash string) error
+	// AuthRequestByCode returns ErrNotFound when no live request has the code.
+	AuthRequestByCode(ctx context.Context, codeHash string, now time.Time) (*AuthRequest, error)
+	DeleteAuthRequest(ctx context.Context, id string) error
+	DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int64, error)
+
+	// SpendCode marks an authorization code exchanged, remembering the grant
+	// its tokens belong to, in one transaction with nothing else; ErrStale
+	// (and the grant's id) when it was exchanged before: a replay.
+	SpendCode(ctx context.Context, codeHash, grantID string, expiresAt time.Time) (priorGrant string, err error)
+
+	CreateGrant(ctx context.Context, g *Grant) error
+	GrantByID(ctx context.Context, id string) (*Grant, error)
+	// RevokeGrant revokes the grant and deletes its access and refresh tokens.
+	RevokeGrant(ctx context.Context, id string, at time.Time) error
+	// RevokeGrantsOf revokes every grant of the account (for clientID only,
+	// when not empty), or of one portal session when sessionHash is set.
+	RevokeGrantsOf(ctx context.Context, accountID, clientID, sessionHash string, at time.Time) ([]Grant, error)
+
+	CreateAccessToken(ctx context.Context, t *AccessToken) error
+	// AccessTokenByID returns ErrNotFound when missing, expired at now, or
+	// of a revoked grant.
+	AccessTokenByID(ctx context.Context, id string, now time.Time) (*AccessToken, error)
+	DeleteAccessToken(ctx context.Context, id string) error
+
+	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
+	// UseRefreshToken marks the token used and returns it. A token used
+	// before is a replay: its grant is revoked in the same transaction and
+	// ErrStale returned. ErrNotFound for an unknown, expired or revoked one.
+	UseRefreshToken(ctx context.Context, hash string, now time.Time) (*RefreshToken, error)
+	RefreshTokenByHash(ctx context.Context, hash string, now time.Time) (*RefreshToken, error)
+
+	AddSigningKey(ctx context.Context, k *SigningKey) error
+	// SigningKeys returns the keys not expired at now, newest first.
+	SigningKeys(ctx context.Context, now time.Time) ([]SigningKey, error)
+	RetireSigningKey(ctx context.Context, id string, retiredAt, expiresAt time.Time) error
+}
