@@ -15,6 +15,7 @@ import (
 
 	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/notify"
+	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store/sqlstore"
@@ -45,6 +46,9 @@ const usage = `tobira: the customer sign-in portal
   tobira users create --email E --name N [--data DIR]
   tobira users list [--data DIR]
   tobira users reset-2fa --email E [--data DIR]
+  tobira clients create --name N --redirect-uri U [--redirect-uri U2] [--public]
+                 [--post-logout-redirect-uri U] [--backchannel-logout-uri U] [--first-party]
+  tobira clients list [--data DIR]
 `
 
 // Run executes args and returns the process's exit code.
@@ -75,6 +79,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.migrate(args[1:])
 	case "users":
 		return m.users(ctx, args[1:])
+	case "clients":
+		return m.clients(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
@@ -175,15 +181,25 @@ func ensureKeyFile(path string) error {
 	return f.Close()
 }
 
-// open connects the store and the service for a configuration.
-func (m *Main) open(cfg config.Config, log *slog.Logger) (*portal.Service, func() error, error) {
+// wired is the portal put together: its service, its OpenID Connect
+// provider, and what closes the store.
+type wired struct {
+	svc   *portal.Service
+	oidc  *oidc.Provider
+	close func() error
+}
+
+// open connects the store, the service and the provider for a
+// configuration. The provider is told when sessions end, so the sites that
+// signed in through the portal end theirs too.
+func (m *Main) open(cfg config.Config, log *slog.Logger) (*wired, error) {
 	keys, err := cfg.Keyring()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	st, err := sqlstore.OpenSQLite(cfg.DatabasePath())
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	svc := portal.New(st, keys, cfg, log)
 	if cfg.Phone.Sender == "twilio" {
@@ -191,7 +207,17 @@ func (m *Main) open(cfg config.Config, log *slog.Logger) (*portal.Service, func(
 		svc.Sender = &notify.Twilio{AccountSID: t.AccountSID, AuthToken: t.AuthToken, From: t.From, BaseURL: t.BaseURL,
 			Log: log, Stats: svc.SendStats}
 	}
-	return svc, st.Close, nil
+	provider, err := oidc.New(oidc.Config{Store: st, Keys: keys, Issuer: cfg.BaseURL, Now: svc.Now, Log: log})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	svc.SessionEnded = provider.SessionEnded
+	svc.AccountReset = provider.AccountEnded
+	return &wired{svc: svc, oidc: provider, close: func() error {
+		provider.Wait()
+		return st.Close()
+	}}, nil
 }
 
 func (m *Main) migrate(args []string) error {

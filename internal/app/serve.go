@@ -55,17 +55,18 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	} else {
 		log = slog.New(slog.NewJSONHandler(m.Stderr, nil))
 	}
-	svc, closeStore, err := m.open(cfg, log)
+	w, err := m.open(cfg, log)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer w.close()
+	svc := w.svc
 	if demo {
 		if err := m.seedDemo(ctx, svc); err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
 	}
-	handler, err := web.New(svc, log)
+	handler, err := web.New(svc, log, web.WithOIDC(w.oidc))
 	if err != nil {
 		return err
 	}

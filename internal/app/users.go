@@ -51,11 +51,12 @@ func (m *Main) users(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, closeStore, err := m.open(cfg, m.quietLog())
+	w, err := m.open(cfg, m.quietLog())
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer w.close()
+	svc := w.svc
 
 	switch args[0] {
 	case "create":

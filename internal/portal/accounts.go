@@ -119,7 +119,11 @@ func (s *Service) OperatorResetMFA(ctx context.Context, email, actor string) (*s
 		return nil, err
 	}
 	ev := &store.AuditEvent{At: s.Now(), AccountID: a.ID, Actor: actor, Action: "mfa.reset", Outcome: "ok", Detail: "operator"}
-	return a, s.Store.ResetMFA(ctx, a.ID, "", ev)
+	if err := s.Store.ResetMFA(ctx, a.ID, "", ev); err != nil {
+		return nil, err
+	}
+	s.accountReset(ctx, a.ID)
+	return a, nil
 }
 
 // Status describes an account for `tobira users list`.

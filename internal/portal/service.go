@@ -29,6 +29,12 @@ type Service struct {
 	SendStats *notify.Stats
 	Now       func() time.Time
 	Log       *slog.Logger
+
+	// SessionEnded and AccountReset, when set, are told when a portal
+	// session ends and when an account's second factor is reset, so the
+	// sites that signed in through the portal end theirs too.
+	SessionEnded func(ctx context.Context, sessionHash string)
+	AccountReset func(ctx context.Context, accountID string)
 }
 
 // New returns a service with the real clock, sending codes to the outbox;

@@ -47,7 +47,13 @@ func (s *Service) Session(ctx context.Context, token string) (*SignedIn, error) 
 // SignOut ends the session.
 func (s *Service) SignOut(ctx context.Context, si *SignedIn, c Client) error {
 	s.audit(ctx, si.Account.ID, "signout", "ok", c, "")
-	return s.Store.DeleteSession(ctx, si.Session.IDHash)
+	if err := s.Store.DeleteSession(ctx, si.Session.IDHash); err != nil {
+		return err
+	}
+	if s.SessionEnded != nil {
+		s.SessionEnded(ctx, si.Session.IDHash)
+	}
+	return nil
 }
 
 // Fresh reports whether the session's second factor was verified recently
@@ -81,5 +87,16 @@ func (s *Service) ResetMFA(ctx context.Context, si *SignedIn, c Client) error {
 		At: s.Now(), AccountID: si.Account.ID, Actor: "customer", Action: "mfa.reset", Outcome: "ok",
 		ClientIP: c.IP, UserAgent: c.UserAgent, Detail: "security page",
 	}
-	return s.Store.ResetMFA(ctx, si.Account.ID, si.Session.IDHash, ev)
+	if err := s.Store.ResetMFA(ctx, si.Account.ID, si.Session.IDHash, ev); err != nil {
+		return err
+	}
+	s.accountReset(ctx, si.Account.ID)
+	return nil
+}
+
+// accountReset ends what the sites have of the account after a reset.
+func (s *Service) accountReset(ctx context.Context, accountID string) {
+	if s.AccountReset != nil {
+		s.AccountReset(ctx, accountID)
+	}
 }

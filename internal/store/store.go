@@ -267,5 +267,6 @@ type Store interface {
 	Audit
 	PhoneCodes
 	Outbox
+	OIDC
 	Close() error
 }

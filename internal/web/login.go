@@ -32,7 +32,8 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	if si != nil {
+	// fresh asks for a new sign-in even with a session (prompt=login).
+	if si != nil && r.URL.Query().Get("fresh") == "" {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}

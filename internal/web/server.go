@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/secret"
 )
@@ -34,12 +35,20 @@ type Server struct {
 	// allowed lists the methods of each path, for 405 answers.
 	allowed map[string][]string
 	stats   httpStats
+	oidc    *oidc.Provider // nil when the portal is no OpenID Connect provider
 	// secure sets the Secure attribute on cookies (everywhere but plain HTTP).
 	secure bool
 }
 
+// Option configures the portal's handler.
+type Option func(*Server)
+
+// WithOIDC serves the OpenID Connect provider's endpoints and signs its
+// authorization requests in with the portal's sign-in.
+func WithOIDC(p *oidc.Provider) Option { return func(s *Server) { s.oidc = p } }
+
 // New builds the portal's handler.
-func New(svc *portal.Service, log *slog.Logger) (*Server, error) {
+func New(svc *portal.Service, log *slog.Logger, opts ...Option) (*Server, error) {
 	msgs, err := loadCatalog()
 	if err != nil {
 		return nil, err
@@ -49,6 +58,9 @@ func New(svc *portal.Service, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{svc: svc, log: log, msgs: msgs, pages: pages, mux: http.NewServeMux(), allowed: map[string][]string{}, secure: svc.Config.Secure()}
+	for _, o := range opts {
+		o(s)
+	}
 	s.routes()
 	return s, nil
 }
@@ -92,6 +104,16 @@ func (s *Server) routes() {
 
 	s.handle("GET", "/activate", s.activatePage)
 	s.handle("POST", "/activate", s.activate)
+
+	if s.oidc != nil {
+		for _, path := range oidc.Paths {
+			if path != "/end_session" {
+				s.mux.Handle(path, s.oidc)
+			}
+		}
+		s.mux.HandleFunc("/end_session", s.endSession)
+		s.handle("GET", oidc.LoginPath, s.oidcLogin)
+	}
 
 	if s.svc.Config.DevTools {
 		s.handle("GET", "/dev/outbox", s.outboxPage)

@@ -41,7 +41,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PhoneCodes", phoneCodeTests},
 		{"Outbox", outboxTests},
 		{"Audit", auditTests},
+		{"OIDC", oidcTests},
 		{"Times", timeTests},
+		{"Sites", siteTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,210 @@
+package oidc_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/mfa"
+	"github.com/tobira/tobira/internal/oidc"
+	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/store/sqlstore"
+	"github.com/tobira/tobira/internal/web"
+)
+
+// portalEnv is the real portal (store, service, provider, web) on a local
+// test server, with one enrolled customer.
+type portalEnv struct {
+	t        *testing.T
+	srv      *httptest.Server
+	svc      *portal.Service
+	provider *oidc.Provider
+	seed     string
+	email    string
+	password string
+}
+
+func newPortal(t *testing.T) *portalEnv {
+	t.Helper()
+	e := &portalEnv{t: t, email: "yamada@example.jp", password: "correct horse battery"}
+	var handler http.Handler
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(e.srv.Close)
+
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.SecretKey = secret.NewKey()
+	cfg.BaseURL = e.srv.URL
+	cfg.Argon2 = account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+	db, err := sqlstore.OpenSQLite(cfg.DatabasePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	keys, err := cfg.Keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e.svc = portal.New(db, keys, cfg, log)
+	e.provider, err = oidc.New(oidc.Config{Store: db, Keys: keys, Issuer: cfg.BaseURL, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.SessionEnded, e.svc.AccountReset = e.provider.SessionEnded, e.provider.AccountEnded
+	h, err := web.New(e.svc, log, web.WithOIDC(e.provider))
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler = h
+
+	ctx := t.Context()
+	a, _, err := e.svc.OpenAccount(ctx, e.email, "山田 太郎", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.SetPassword(ctx, a.ID, e.password); err != nil {
+		t.Fatal(err)
+	}
+	e.seed = mfa.NewTOTPSecret()
+	if err := db.AddFactor(ctx, &store.Factor{ID: "f-1", AccountID: a.ID, Kind: store.FactorTOTP,
+		Secret: keys.Encrypt(e.seed, a.ID), LastStep: -1, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// browser follows redirects on the portal and stops at the client's
+// redirect URI, returning it.
+func (e *portalEnv) browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		if !strings.HasPrefix(req.URL.String(), e.srv.URL) {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+}
+
+// signIn answers the portal's sign-in pages (password, then the app's code)
+// the browser was sent to, and returns where the portal sent it at the end.
+func (e *portalEnv) signIn(b *http.Client, authURL string) *url.URL {
+	e.t.Helper()
+	res, err := b.Get(authURL)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Request.URL.Path != "/login" {
+		e.t.Fatalf("authorize led to %s, want the login page", res.Request.URL)
+	}
+	next := res.Request.URL.Query().Get("next")
+	res, err = b.PostForm(e.srv.URL+"/login", url.Values{"email": {e.email}, "password": {e.password}, "next": {next}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Request.URL.Path != "/login/code" {
+		e.t.Fatalf("after the password: %s", res.Request.URL)
+	}
+	code, _ := mfa.TOTPCode(e.seed, time.Now())
+	res, err = b.PostForm(e.srv.URL+"/login/code", url.Values{"code": {code}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, err := res.Location()
+	if err != nil {
+		e.t.Fatalf("after the code: status %d at %s, no redirect to the client", res.StatusCode, res.Request.URL)
+	}
+	return loc
+}
+
+// A stock client (go-oidc with x/oauth2) completes the code flow with PKCE,
+// verifies the ID token and calls userinfo.
+func TestStockClientCodeFlowWithPKCE(t *testing.T) {
+	e := newPortal(t)
+	ctx := context.Background()
+	const redirect = "http://127.0.0.1:9/callback"
+	c := &store.Client{Name: "stock", RedirectURIs: []string{redirect}}
+	clientSecret, err := e.provider.CreateClient(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider, err := gooidc.NewProvider(ctx, e.srv.URL)
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	conf := oauth2.Config{ClientID: c.ID, ClientSecret: clientSecret, Endpoint: provider.Endpoint(),
+		RedirectURL: redirect, Scopes: []string{gooidc.ScopeOpenID, "profile", "email", "offline_access"}}
+	verifier := oauth2.GenerateVerifier()
+	authURL := conf.AuthCodeURL("state-1", oauth2.S256ChallengeOption(verifier), gooidc.Nonce("nonce-1"))
+
+	back := e.signIn(e.browser(), authURL)
+	if got := back.Scheme + "://" + back.Host + back.Path; got != redirect || back.Query().Get("state") != "state-1" {
+		t.Fatalf("redirected to %s", back)
+	}
+	tok, err := conf.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := provider.Verifier(&gooidc.Config{ClientID: c.ID}).Verify(ctx, raw)
+	if err != nil {
+		t.Fatalf("verify ID token: %v", err)
+	}
+	var claims struct {
+		Email    string   `json:"email"`
+		Name     string   `json:"name"`
+		Nonce    string   `json:"nonce"`
+		AuthTime int64    `json:"auth_time"`
+		AMR      []string `json:"amr"`
+		ACR      string   `json:"acr"`
+		SID      string   `json:"sid"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if claims.Email != e.email || claims.Nonce != "nonce-1" || claims.AuthTime == 0 || claims.SID == "" ||
+		strings.Join(claims.AMR, " ") != "pwd otp mfa" || claims.ACR == "" {
+		t.Errorf("ID token claims %+v", claims)
+	}
+	ui, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatalf("userinfo: %v", err)
+	}
+	if ui.Email != e.email || ui.Subject != idt.Subject {
+		t.Errorf("userinfo %+v", ui)
+	}
+	if tok.RefreshToken == "" {
+		t.Fatal("no refresh token for offline_access")
+	}
+	// Refresh rotates the token; the old one replayed revokes the grant.
+	fresh, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if fresh.RefreshToken == "" || fresh.RefreshToken == tok.RefreshToken {
+		t.Fatal("refresh token not rotated")
+	}
+	if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+		t.Fatal("a used refresh token was accepted again")
+	}
+	if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: fresh.RefreshToken}).Token(); err == nil {
+		t.Fatal("after a replay, the rotated refresh token still works: the grant was not revoked")
+	}
+}

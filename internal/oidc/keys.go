@@ -1,0 +1,195 @@
+package oidc
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// Key rotation: a key signs for KeyRotation, then stays published for
+// KeyOverlap more, longer than any ID token it signed lives.
+const (
+	KeyRotation = 30 * 24 * time.Hour
+	KeyOverlap  = 24 * time.Hour
+	keyCacheFor = time.Minute
+)
+
+type signingKey struct {
+	id  string
+	key *rsa.PrivateKey
+}
+
+func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.RS256 }
+func (k *signingKey) Key() any                                    { return k.key }
+func (k *signingKey) ID() string                                  { return k.id }
+
+type publicKey struct {
+	id  string
+	key *rsa.PublicKey
+}
+
+func (k *publicKey) ID() string                         { return k.id }
+func (k *publicKey) Algorithm() jose.SignatureAlgorithm { return jose.RS256 }
+func (k *publicKey) Use() string                        { return "sig" }
+func (k *publicKey) Key() any                           { return k.key }
+
+// keyring keeps the signing keys in the database, encrypted, and rotates
+// them. Every node reads the same keys; a short cache spares the database.
+type keyring struct {
+	st   store.OIDC
+	keys *secret.Keyring
+	now  func() time.Time
+
+	mu        sync.Mutex
+	current   *signingKey
+	public    []op.Key
+	loadedAt  time.Time
+	rotateDue time.Time
+}
+
+// signing returns the key that signs now, making or rotating one as due.
+func (k *keyring) signing(ctx context.Context) (*signingKey, error) {
+	if err := k.refresh(ctx); err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.current, nil
+}
+
+func (k *keyring) publicKeys(ctx context.Context) ([]op.Key, error) {
+	if err := k.refresh(ctx); err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.public, nil
+}
+
+// Rotate retires the current key now and makes a new one; the old key stays
+// published for KeyOverlap.
+func (k *keyring) Rotate(ctx context.Context) error {
+	now := k.now()
+	stored, err := k.st.SigningKeys(ctx, now)
+	if err != nil {
+		return err
+	}
+	for _, s := range stored {
+		if s.RetiredAt.IsZero() {
+			if err := k.st.RetireSigningKey(ctx, s.ID, now, now.Add(KeyOverlap)); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := k.create(ctx, now); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	k.loadedAt = time.Time{}
+	k.mu.Unlock()
+	return k.refresh(ctx)
+}
+
+func (k *keyring) refresh(ctx context.Context) error {
+	now := k.now()
+	k.mu.Lock()
+	fresh := k.current != nil && now.Sub(k.loadedAt) < keyCacheFor && now.Before(k.rotateDue)
+	k.mu.Unlock()
+	if fresh {
+		return nil
+	}
+	stored, err := k.st.SigningKeys(ctx, now)
+	if err != nil {
+		return err
+	}
+	var current *store.SigningKey
+	for i := range stored {
+		if stored[i].RetiredAt.IsZero() {
+			current = &stored[i]
+			break
+		}
+	}
+	if current != nil && now.Sub(current.CreatedAt) >= KeyRotation {
+		if err := k.st.RetireSigningKey(ctx, current.ID, now, now.Add(KeyOverlap)); err != nil {
+			return err
+		}
+		current = nil
+	}
+	if current == nil {
+		made, err := k.create(ctx, now)
+		if err != nil {
+			return err
+		}
+		if stored, err = k.st.SigningKeys(ctx, now); err != nil {
+			return err
+		}
+		current = made
+	}
+	priv, err := k.decode(current)
+	if err != nil {
+		return err
+	}
+	var public []op.Key
+	for _, s := range stored {
+		p, err := k.decode(&s)
+		if err != nil {
+			return err
+		}
+		public = append(public, &publicKey{id: s.ID, key: &p.PublicKey})
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.current = &signingKey{id: current.ID, key: priv}
+	k.public = public
+	k.loadedAt = now
+	k.rotateDue = current.CreatedAt.Add(KeyRotation)
+	return nil
+}
+
+func (k *keyring) create(ctx context.Context, now time.Time) (*store.SigningKey, error) {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	id := secret.ID()[:16]
+	pemText := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	sk := &store.SigningKey{
+		ID: id, Algorithm: string(jose.RS256), PrivateKey: k.keys.Encrypt(pemText, "signing key "+id), CreatedAt: now,
+	}
+	return sk, k.st.AddSigningKey(ctx, sk)
+}
+
+func (k *keyring) decode(s *store.SigningKey) (*rsa.PrivateKey, error) {
+	pemText, err := k.keys.Decrypt(s.PrivateKey, "signing key "+s.ID)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: signing key %s: %w", s.ID, err)
+	}
+	block, _ := pem.Decode([]byte(pemText))
+	if block == nil {
+		return nil, fmt.Errorf("oidc: signing key %s: no PEM", s.ID)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	priv, ok := key.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("oidc: signing key %s is not RSA", s.ID)
+	}
+	return priv, nil
+}

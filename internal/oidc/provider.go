@@ -1,0 +1,201 @@
+package oidc
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/text/language"
+
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// Paths are the provider's endpoints on the portal.
+var Paths = []string{
+	"/.well-known/openid-configuration", "/authorize", "/authorize/callback", "/oauth/token",
+	"/oauth/introspect", "/userinfo", "/revoke", "/end_session", "/keys",
+}
+
+// Provider is the portal's OpenID Connect provider.
+type Provider struct {
+	op      *op.Provider
+	storage *storage
+	issuer  string
+	client  *http.Client
+	posts   sync.WaitGroup // back-channel logouts in flight
+}
+
+// Wait waits for the back-channel logouts in flight, as a command that
+// ended sessions must before it exits.
+func (p *Provider) Wait() { p.posts.Wait() }
+
+// Config is what the provider needs.
+type Config struct {
+	Store  Store
+	Keys   *secret.Keyring
+	Issuer string // the portal's base URL
+	Now    func() time.Time
+	Log    *slog.Logger
+	// HTTPClient posts back-channel logout tokens; a 5-second one by default.
+	HTTPClient *http.Client
+}
+
+// New builds the provider. A plain-HTTP issuer is allowed only on the
+// loopback interface (the demo).
+func New(c Config) (*Provider, error) {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: 5 * time.Second}
+	}
+	st := &storage{st: c.Store, keys: c.Keys, now: c.Now, log: c.Log,
+		ring: &keyring{st: c.Store, keys: c.Keys, now: c.Now}}
+	p := &Provider{storage: st, issuer: strings.TrimSuffix(c.Issuer, "/"), client: c.HTTPClient}
+	st.ended = p.logoutSites
+
+	// The provider encrypts its bearer access tokens with a key derived
+	// from the master key, so every node can read every node's tokens.
+	cryptoKey := sha256.Sum256([]byte(c.Keys.Sign("oidc access token key")))
+	cfg := &op.Config{
+		CryptoKey:                         cryptoKey,
+		DefaultLogoutRedirectURI:          "/login?e=signedout",
+		CodeMethodS256:                    true,
+		AuthMethodPost:                    true,
+		GrantTypeRefreshToken:             true,
+		SupportedUILocales:                []language.Tag{language.Japanese, language.English},
+		BackChannelLogoutSupported:        true,
+		BackChannelLogoutSessionSupported: true,
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	opts := []op.Option{op.WithLogger(c.Log)}
+	if isLoopbackHTTP(p.issuer) {
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	provider, err := op.NewProvider(cfg, st, op.StaticIssuer(p.issuer), opts...)
+	if err != nil {
+		return nil, err
+	}
+	p.op = provider
+	return p, nil
+}
+
+// ServeHTTP serves the provider's endpoints.
+func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.op.ServeHTTP(w, r) }
+
+// RotateKeys starts signing with a new key; the old one stays published.
+func (p *Provider) RotateKeys(ctx context.Context) error { return p.storage.ring.Rotate(ctx) }
+
+// ErrNoRequest means the authorization request is unknown or expired.
+var ErrNoRequest = errors.New("oidc: authorization request not found or expired")
+
+// Request is what the sign-in needs to know of an authorization request.
+type Request struct {
+	ID        string
+	ClientID  string
+	CreatedAt time.Time
+	// Fresh asks for a sign-in made after the request (prompt=login).
+	Fresh bool
+	// MaxAge, when >= 0, is how old a sign-in may be, in seconds.
+	MaxAge int64
+}
+
+// Satisfied reports whether a sign-in at signedIn satisfies the request at now.
+func (r *Request) Satisfied(signedIn, now time.Time) bool {
+	if r.Fresh && signedIn.Before(r.CreatedAt) {
+		return false
+	}
+	return r.MaxAge < 0 || now.Sub(signedIn) <= time.Duration(r.MaxAge)*time.Second
+}
+
+// AuthRequest loads a pending authorization request.
+func (p *Provider) AuthRequest(ctx context.Context, id string) (*Request, error) {
+	ar, err := p.storage.st.AuthRequestByID(ctx, id, p.storage.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoRequest
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Request{ID: ar.ID, ClientID: ar.ClientID, CreatedAt: ar.CreatedAt,
+		Fresh: slices.Contains(ar.Prompt, "login"), MaxAge: ar.MaxAge}, nil
+}
+
+// Complete records the portal session that signs the request in and returns
+// the URL that sends the browser back to the provider, which then issues the
+// code to the client.
+func (p *Provider) Complete(ctx context.Context, id string, sess *store.Session) (string, error) {
+	err := p.storage.st.CompleteAuthRequest(ctx, id, sess.AccountID, sess.IDHash, sess.CreatedAt, sess.AMR)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", ErrNoRequest
+	}
+	if err != nil {
+		return "", err
+	}
+	return p.issuer + "/authorize/callback?id=" + url.QueryEscape(id), nil
+}
+
+// SessionEnded revokes what the portal session gave the sites and logs them
+// out by back-channel: at sign-out.
+func (p *Provider) SessionEnded(ctx context.Context, sessionHash string) {
+	gs, err := p.storage.st.RevokeGrantsOf(ctx, "", "", sessionHash, p.storage.now())
+	if err != nil {
+		p.storage.log.Error("oidc: revoke grants of session", "err", err)
+		return
+	}
+	p.logoutSites(ctx, gs)
+}
+
+// AccountEnded revokes every grant of the account and logs the sites out: at
+// a reset of the second factor.
+func (p *Provider) AccountEnded(ctx context.Context, accountID string) {
+	gs, err := p.storage.st.RevokeGrantsOf(ctx, accountID, "", "", p.storage.now())
+	if err != nil {
+		p.storage.log.Error("oidc: revoke grants of account", "err", err)
+		return
+	}
+	p.logoutSites(ctx, gs)
+}
+
+// CreateClient registers a client and returns its secret (empty for a
+// public one). Redirect URIs are matched exactly, so each must be complete.
+func (p *Provider) CreateClient(ctx context.Context, c *store.Client) (string, error) {
+	if strings.TrimSpace(c.Name) == "" {
+		return "", errors.New("a client needs a name")
+	}
+	if len(c.RedirectURIs) == 0 {
+		return "", errors.New("a client needs at least one redirect URI")
+	}
+	for _, u := range append(slices.Clone(c.RedirectURIs), c.PostLogoutRedirectURIs...) {
+		if err := validRedirect(u); err != nil {
+			return "", err
+		}
+	}
+	if c.BackchannelLogoutURI != "" {
+		if err := validRedirect(c.BackchannelLogoutURI); err != nil {
+			return "", fmt.Errorf("back-channel logout: %w", err)
+		}
+	}
+	if c.ID == "" {
+		c.ID = secret.ID()
+	}
+	c.CreatedAt = p.storage.now()
+	var clientSecret string
+	if !c.Public {
+		clientSecret = secret.Token(32)
+		c.SecretHash = secret.Hash(clientSecret)
+	}
+	return clientSecret, p.storage.st.CreateClient(ctx, c)
+}

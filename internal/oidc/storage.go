@@ -1,0 +1,425 @@
+// Package oidc makes the portal an OpenID Connect provider: the zitadel/oidc
+// op library over Tobira's own storage, with Tobira's sign-in behind the
+// authorization endpoint.
+package oidc
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/text/language"
+
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// Lifetimes of what the provider issues.
+const (
+	IDTokenLifetime      = time.Hour
+	AccessTokenLifetime  = 15 * time.Minute
+	RefreshTokenLifetime = 30 * 24 * time.Hour
+	AuthRequestLifetime  = 30 * time.Minute
+)
+
+// Store is what the provider keeps: accounts from the portal's store, and
+// its own clients, requests, grants, tokens and keys.
+type Store interface {
+	store.Accounts
+	store.OIDC
+	Hit(ctx context.Context, key string, window time.Duration, now time.Time, n int) (int, error)
+}
+
+// storage implements op.Storage over Store.
+type storage struct {
+	st   Store
+	keys *secret.Keyring
+	ring *keyring
+	now  func() time.Time
+	log  *slog.Logger
+	// ended is told which grants a sign-out or a replay revoked, to log the
+	// sites out by back-channel.
+	ended func(ctx context.Context, grants []store.Grant)
+}
+
+var (
+	_ op.Storage                        = (*storage)(nil)
+	_ op.CanSetUserinfoFromRequest = (*storage)(nil)
+)
+
+// errNotFound is the library's not-found for auth requests and clients.
+type errNotFound struct{ what string }
+
+func (e errNotFound) Error() string { return "oidc: " + e.what + " not found" }
+func (errNotFound) IsNotFound()     {}
+
+// CreateAuthRequest persists an authorization request. PKCE is required of
+// public clients.
+func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	c, err := s.st.ClientByID(ctx, r.ClientID)
+	if err != nil {
+		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
+	}
+	if c.Public && (r.CodeChallenge == "" || r.CodeChallengeMethod != oidc.CodeChallengeMethodS256) {
+		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE with S256 is required for public clients")
+	}
+	now := s.now()
+	maxAge := int64(-1)
+	if r.MaxAge != nil {
+		maxAge = int64(*r.MaxAge)
+	}
+	var locales []string
+	for _, t := range r.UILocales {
+		locales = append(locales, language.Tag(t).String())
+	}
+	ar := &store.AuthRequest{
+		ID: secret.ID(), ClientID: r.ClientID, RedirectURI: r.RedirectURI, State: r.State, Nonce: r.Nonce,
+		Scopes: r.Scopes, ResponseType: string(r.ResponseType), ResponseMode: string(r.ResponseMode),
+		CodeChallenge: r.CodeChallenge, CodeChallengeMethod: string(r.CodeChallengeMethod),
+		Prompt: r.Prompt, MaxAge: maxAge, LoginHint: r.LoginHint, UILocales: locales,
+		CreatedAt: now, ExpiresAt: now.Add(AuthRequestLifetime),
+	}
+	if err := s.st.CreateAuthRequest(ctx, ar); err != nil {
+		return nil, err
+	}
+	return &authRequest{*ar}, nil
+}
+
+func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	ar, err := s.st.AuthRequestByID(ctx, id, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNotFound{"auth request"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &authRequest{*ar}, nil
+}
+
+// AuthRequestByCode finds the request a code was issued for. A code already
+// exchanged is a replay: the tokens issued from it are revoked (RFC 6749
+// 4.1.2).
+func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	hash := secret.Hash(code)
+	ar, err := s.st.AuthRequestByCode(ctx, hash, s.now())
+	if err == nil {
+		return &authRequest{*ar}, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if prior, err := s.st.SpendCode(ctx, hash, "", s.now().Add(AuthRequestLifetime)); errors.Is(err, store.ErrStale) && prior != "" {
+		s.log.Warn("oidc: authorization code replayed; revoking its tokens", "grant", prior)
+		s.revoke(ctx, prior)
+	}
+	return nil, errNotFound{"auth request"}
+}
+
+func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
+	return s.st.SaveAuthCode(ctx, id, secret.Hash(code))
+}
+
+func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
+	return s.st.DeleteAuthRequest(ctx, id)
+}
+
+// grantFor opens the grant of a code exchange: the code is spent in the same
+// step, so a second exchange of it finds the grant and revokes it.
+func (s *storage) grantFor(ctx context.Context, req op.TokenRequest) (*store.Grant, error) {
+	if rr, ok := req.(*refreshRequest); ok {
+		return rr.grant, nil
+	}
+	ar, ok := req.(*authRequest)
+	if !ok {
+		return nil, fmt.Errorf("oidc: unexpected token request %T", req)
+	}
+	now := s.now()
+	g := &store.Grant{
+		ID: secret.ID(), ClientID: ar.ClientID, AccountID: ar.AccountID, Scopes: ar.Scopes,
+		AuthTime: ar.AuthTime, AMR: ar.AMR, SessionHash: ar.SessionHash, CreatedAt: now,
+	}
+	if err := s.st.CreateGrant(ctx, g); err != nil {
+		return nil, err
+	}
+	if prior, err := s.st.SpendCode(ctx, ar.CodeHash, g.ID, now.Add(AuthRequestLifetime)); errors.Is(err, store.ErrStale) {
+		s.revoke(ctx, prior)
+		s.revoke(ctx, g.ID)
+		return nil, oidc.ErrInvalidGrant().WithDescription("authorization code already used")
+	} else if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func (s *storage) newAccessToken(ctx context.Context, g *store.Grant, scopes []string) (string, time.Time, error) {
+	now := s.now()
+	t := &store.AccessToken{
+		ID: secret.ID(), GrantID: g.ID, ClientID: g.ClientID, AccountID: g.AccountID, Scopes: scopes,
+		Audience: []string{g.ClientID}, CreatedAt: now, ExpiresAt: now.Add(AccessTokenLifetime),
+	}
+	return t.ID, t.ExpiresAt, s.st.CreateAccessToken(ctx, t)
+}
+
+func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	g, err := s.grantFor(ctx, req)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return s.newAccessToken(ctx, g, req.GetScopes())
+}
+
+// CreateAccessAndRefreshTokens issues an access token and a new refresh
+// token; the refresh token presented, if any, was spent by
+// TokenRequestByRefreshToken.
+func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, _ string) (string, string, time.Time, error) {
+	g, err := s.grantFor(ctx, req)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	id, exp, err := s.newAccessToken(ctx, g, req.GetScopes())
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	token := secret.Token(32)
+	now := s.now()
+	err = s.st.CreateRefreshToken(ctx, &store.RefreshToken{
+		Hash: secret.Hash(token), GrantID: g.ID, ClientID: g.ClientID, AccountID: g.AccountID,
+		Scopes: req.GetScopes(), CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime),
+	})
+	return id, token, exp, err
+}
+
+// TokenRequestByRefreshToken spends a refresh token (each is used once and
+// replaced: rotation). A token used twice was stolen or replayed: its whole
+// grant is revoked.
+func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
+	rt, err := s.st.UseRefreshToken(ctx, secret.Hash(token), s.now())
+	switch {
+	case errors.Is(err, store.ErrStale):
+		s.log.Warn("oidc: refresh token reused; its grant is revoked")
+		if rt != nil {
+			s.endGrants(ctx, rt.GrantID)
+		}
+		return nil, op.ErrInvalidRefreshToken
+	case errors.Is(err, store.ErrNotFound):
+		return nil, op.ErrInvalidRefreshToken
+	case err != nil:
+		return nil, err
+	}
+	g, err := s.st.GrantByID(ctx, rt.GrantID)
+	if err != nil || !g.RevokedAt.IsZero() {
+		return nil, op.ErrInvalidRefreshToken
+	}
+	return &refreshRequest{token: rt, grant: g, scopes: rt.Scopes}, nil
+}
+
+// TerminateSession ends the account's grants with the client.
+func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
+	gs, err := s.st.RevokeGrantsOf(ctx, userID, clientID, "", s.now())
+	if err == nil && s.ended != nil {
+		s.ended(ctx, gs)
+	}
+	return err
+}
+
+func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
+	if rt, err := s.st.RefreshTokenByHash(ctx, secret.Hash(tokenOrID), s.now()); err == nil {
+		if rt.ClientID != clientID {
+			return oidc.ErrInvalidClient().WithDescription("token of another client")
+		}
+		s.revoke(ctx, rt.GrantID)
+		return nil
+	}
+	if at, err := s.st.AccessTokenByID(ctx, tokenOrID, s.now()); err == nil {
+		if at.ClientID != clientID {
+			return oidc.ErrInvalidClient().WithDescription("token of another client")
+		}
+		if err := s.st.DeleteAccessToken(ctx, at.ID); err != nil {
+			return oidc.ErrServerError()
+		}
+	}
+	// RFC 7009: an unknown token is no error.
+	return nil
+}
+
+func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
+	rt, err := s.st.RefreshTokenByHash(ctx, secret.Hash(token), s.now())
+	if err != nil || rt.ClientID != clientID {
+		return "", "", op.ErrInvalidRefreshToken
+	}
+	return rt.AccountID, rt.Hash, nil
+}
+
+// revoke revokes a grant, logging rather than failing: it runs on paths that
+// already refuse the request.
+func (s *storage) revoke(ctx context.Context, grantID string) {
+	if grantID == "" {
+		return
+	}
+	if err := s.st.RevokeGrant(ctx, grantID, s.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("oidc: revoke grant", "grant", grantID, "err", err)
+	}
+}
+
+// endGrants revokes a grant and logs its site out by back-channel.
+func (s *storage) endGrants(ctx context.Context, grantID string) {
+	g, err := s.st.GrantByID(ctx, grantID)
+	s.revoke(ctx, grantID)
+	if err == nil && s.ended != nil {
+		s.ended(ctx, []store.Grant{*g})
+	}
+}
+
+func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	return s.ring.signing(ctx)
+}
+
+func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return []jose.SignatureAlgorithm{jose.RS256}, nil
+}
+
+func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
+	return s.ring.publicKeys(ctx)
+}
+
+func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	c, err := s.st.ClientByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNotFound{"client"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &client{*c}, nil
+}
+
+// AuthorizeClientIDSecret checks a confidential client's secret in constant
+// time.
+func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, clientSecret string) error {
+	c, err := s.st.ClientByID(ctx, id)
+	if err != nil || c.Public {
+		return oidc.ErrInvalidClient()
+	}
+	if subtle.ConstantTimeCompare([]byte(secret.Hash(clientSecret)), []byte(c.SecretHash)) != 1 {
+		return oidc.ErrInvalidClient()
+	}
+	return nil
+}
+
+func (s *storage) SetUserinfoFromScopes(ctx context.Context, ui *oidc.UserInfo, userID, _ string, scopes []string) error {
+	a, err := s.st.AccountByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	ui.Subject = a.ID
+	for _, sc := range scopes {
+		switch sc {
+		case oidc.ScopeEmail:
+			ui.Email, ui.EmailVerified = a.Email, oidc.Bool(true)
+		case oidc.ScopeProfile:
+			ui.Name = a.Name
+			ui.Locale = oidc.NewLocale(language.Japanese)
+		}
+	}
+	return nil
+}
+
+func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
+	at, err := s.st.AccessTokenByID(ctx, tokenID, s.now())
+	if err != nil || at.AccountID != subject {
+		return oidc.ErrAccessDenied().WithDescription("token is invalid or expired")
+	}
+	return s.SetUserinfoFromScopes(ctx, ui, at.AccountID, at.ClientID, at.Scopes)
+}
+
+func (s *storage) SetIntrospectionFromToken(ctx context.Context, ir *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+	at, err := s.st.AccessTokenByID(ctx, tokenID, s.now())
+	if err != nil || at.AccountID != subject || !slices.Contains(at.Audience, clientID) {
+		return oidc.ErrAccessDenied()
+	}
+	ui := new(oidc.UserInfo)
+	if err := s.SetUserinfoFromScopes(ctx, ui, at.AccountID, at.ClientID, at.Scopes); err != nil {
+		return err
+	}
+	ir.SetUserInfo(ui)
+	ir.Active, ir.Scope, ir.ClientID, ir.Audience = true, at.Scopes, at.ClientID, at.Audience
+	ir.Expiration = oidc.FromTime(at.ExpiresAt)
+	return nil
+}
+
+func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
+	return nil, nil
+}
+
+// SetUserinfoFromRequest adds sid to the ID token: the portal session the
+// tokens come from, which back-channel logout names.
+func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, _ []string) error {
+	var sessionHash string
+	switch r := req.(type) {
+	case *authRequest:
+		sessionHash = r.SessionHash
+	case *refreshRequest:
+		sessionHash = r.grant.SessionHash
+	}
+	if sessionHash != "" {
+		ui.AppendClaims("sid", s.sid(sessionHash))
+	}
+	return nil
+}
+
+// sid names a portal session to the sites without revealing its hash.
+func (s *storage) sid(sessionHash string) string {
+	return s.keys.Sign("oidc sid", sessionHash)[:22]
+}
+
+func (s *storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errors.New("oidc: JWT profile grants are not supported")
+}
+
+func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+	return nil, errors.New("oidc: JWT profile grants are not supported")
+}
+
+func (s *storage) Health(ctx context.Context) error {
+	_, err := s.st.Hit(ctx, "oidc:health", time.Minute, s.now(), 0)
+	return err
+}
+
+// isLoopbackHTTP reports whether u is a plain-HTTP URL on this machine.
+func isLoopbackHTTP(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "http" {
+		return false
+	}
+	host := p.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// validRedirect checks a redirect URI for registration: absolute, no
+// fragment, https or plain-HTTP loopback.
+func validRedirect(u string) error {
+	p, err := url.Parse(u)
+	switch {
+	case err != nil || !p.IsAbs() || p.Host == "":
+		return fmt.Errorf("redirect URI %q is not an absolute URL", u)
+	case p.Fragment != "" || strings.Contains(u, "#"):
+		return fmt.Errorf("redirect URI %q has a fragment", u)
+	case p.Scheme != "https" && !isLoopbackHTTP(u):
+		return fmt.Errorf("redirect URI %q must use https (plain http only on 127.0.0.1 or localhost)", u)
+	}
+	return nil
+}

@@ -1,0 +1,257 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+// Grants and the tokens issued from them. A token counts only while its grant
+// is live: revoking a grant deletes its tokens, and every read of a token
+// also checks the grant, so a token written just after the revocation does
+// not work either.
+
+const grantCols = `id, client_id, account_id, scopes, auth_time, amr, session_hash, created_at, revoked_at`
+
+func scanGrant(r rowScanner) (*store.Grant, error) {
+	var g store.Grant
+	err := r.Scan(&g.ID, &g.ClientID, &g.AccountID, listScan{&g.Scopes}, msScan{&g.AuthTime}, listScan{&g.AMR},
+		&g.SessionHash, msScan{&g.CreatedAt}, msScan{&g.RevokedAt})
+	if err != nil {
+		return nil, err
+	}
+	return &g, nil
+}
+
+// CreateGrant stores g; ErrConflict for a taken id, ErrNotFound for an
+// unknown client or account.
+func (db *DB) CreateGrant(ctx context.Context, g *store.Grant) error {
+	_, err := db.c().exec(ctx, `INSERT INTO oidc_grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		g.ID, g.ClientID, g.AccountID, list(g.Scopes), ms(g.AuthTime), list(g.AMR), g.SessionHash,
+		ms(g.CreatedAt), ms(g.RevokedAt))
+	return db.fail("create grant", err)
+}
+
+// GrantByID returns the grant, revoked or not.
+func (db *DB) GrantByID(ctx context.Context, id string) (*store.Grant, error) {
+	g, err := scanGrant(db.c().queryRow(ctx, `SELECT `+grantCols+` FROM oidc_grants WHERE id = ?`, id))
+	return g, db.fail("grant by id", err)
+}
+
+// RevokeGrant revokes the grant at `at` and deletes its tokens. Revoking it
+// again is no error and keeps the first time; ErrNotFound for an unknown one.
+func (db *DB) RevokeGrant(ctx context.Context, id string, at time.Time) error {
+	if ms(at) == 0 {
+		return errZeroTime("revoke grant")
+	}
+	err := db.inTx(ctx, func(c conn) error {
+		ok, err := c.exists(ctx, `SELECT 1 FROM oidc_grants WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return store.ErrNotFound
+		}
+		return revokeGrant(ctx, c, id, at)
+	})
+	return db.fail("revoke grant", err)
+}
+
+// revokeGrant marks the grant revoked unless it is already, and deletes its
+// tokens either way.
+func revokeGrant(ctx context.Context, c conn, id string, at time.Time) error {
+	if _, err := c.exec(ctx, `UPDATE oidc_grants SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, ms(at), id); err != nil {
+		return err
+	}
+	return deleteTokensOf(ctx, c, id)
+}
+
+func deleteTokensOf(ctx context.Context, c conn, grantID string) error {
+	for _, q := range []string{
+		`DELETE FROM oidc_access_tokens WHERE grant_id = ?`,
+		`DELETE FROM oidc_refresh_tokens WHERE grant_id = ?`,
+	} {
+		if _, err := c.exec(ctx, q, grantID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RevokeGrantsOf revokes the live grants that match every non-empty
+// argument: the account's (only clientID's when it is set), or the portal
+// session's when sessionHash is set. It deletes their tokens and returns them
+// revoked, oldest first. With neither an account nor a session it would
+// revoke every grant of every customer, so it refuses.
+func (db *DB) RevokeGrantsOf(ctx context.Context, accountID, clientID, sessionHash string, at time.Time) ([]store.Grant, error) {
+	if accountID == "" && sessionHash == "" {
+		return nil, errors.New("sqlstore: revoke grants of: no account or session")
+	}
+	if ms(at) == 0 {
+		return nil, errZeroTime("revoke grants of")
+	}
+	where := []string{"revoked_at = 0"}
+	args := []any{ms(at)}
+	for _, f := range []struct{ col, v string }{
+		{"account_id", accountID}, {"client_id", clientID}, {"session_hash", sessionHash},
+	} {
+		if f.v != "" {
+			where = append(where, f.col+" = ?")
+			args = append(args, f.v)
+		}
+	}
+	var out []store.Grant
+	err := db.inTx(ctx, func(c conn) error {
+		out = nil
+		rows, err := c.query(ctx, `UPDATE oidc_grants SET revoked_at = ? WHERE `+strings.Join(where, " AND ")+
+			` RETURNING `+grantCols, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			g, err := scanGrant(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, *g)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, g := range out {
+			if err := deleteTokensOf(ctx, c, g.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, db.fail("revoke grants of", err)
+	}
+	// RETURNING has no order.
+	slices.SortFunc(out, func(a, b store.Grant) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// Access tokens.
+
+const accessTokenCols = `id, grant_id, client_id, account_id, scopes, audience, expires_at, created_at`
+
+func scanAccessToken(r rowScanner) (*store.AccessToken, error) {
+	var t store.AccessToken
+	err := r.Scan(&t.ID, &t.GrantID, &t.ClientID, &t.AccountID, listScan{&t.Scopes}, listScan{&t.Audience},
+		msScan{&t.ExpiresAt}, msScan{&t.CreatedAt})
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// CreateAccessToken stores t; ErrConflict for a taken id, ErrNotFound for an
+// unknown grant.
+func (db *DB) CreateAccessToken(ctx context.Context, t *store.AccessToken) error {
+	_, err := db.c().exec(ctx, `INSERT INTO oidc_access_tokens (`+accessTokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.GrantID, t.ClientID, t.AccountID, list(t.Scopes), list(t.Audience), ms(t.ExpiresAt), ms(t.CreatedAt))
+	return db.fail("create access token", err)
+}
+
+// AccessTokenByID returns the token unless it is missing, expired (ExpiresAt
+// at or before now) or of a revoked grant.
+func (db *DB) AccessTokenByID(ctx context.Context, id string, now time.Time) (*store.AccessToken, error) {
+	t, err := scanAccessToken(db.c().queryRow(ctx, `SELECT `+accessTokenCols+` FROM oidc_access_tokens
+		WHERE id = ? AND expires_at > ?
+		AND EXISTS (SELECT 1 FROM oidc_grants g WHERE g.id = oidc_access_tokens.grant_id AND g.revoked_at = 0)`,
+		id, ms(now)))
+	return t, db.fail("access token by id", err)
+}
+
+// DeleteAccessToken removes a token; removing one already gone is no error.
+func (db *DB) DeleteAccessToken(ctx context.Context, id string) error {
+	_, err := db.c().exec(ctx, `DELETE FROM oidc_access_tokens WHERE id = ?`, id)
+	return db.fail("delete access token", err)
+}
+
+// Refresh tokens.
+
+const refreshTokenCols = `hash, grant_id, client_id, account_id, scopes, expires_at, created_at, used_at`
+
+func scanRefreshToken(r rowScanner) (*store.RefreshToken, error) {
+	var t store.RefreshToken
+	err := r.Scan(&t.Hash, &t.GrantID, &t.ClientID, &t.AccountID, listScan{&t.Scopes},
+		msScan{&t.ExpiresAt}, msScan{&t.CreatedAt}, msScan{&t.UsedAt})
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// liveRefresh is the condition for a refresh token that may still be used at
+// now (one argument: now).
+const liveRefresh = `expires_at > ?
+	AND EXISTS (SELECT 1 FROM oidc_grants g WHERE g.id = oidc_refresh_tokens.grant_id AND g.revoked_at = 0)`
+
+// CreateRefreshToken stores t; ErrConflict for a taken hash, ErrNotFound for
+// an unknown grant.
+func (db *DB) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) error {
+	_, err := db.c().exec(ctx, `INSERT INTO oidc_refresh_tokens (`+refreshTokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.Hash, t.GrantID, t.ClientID, t.AccountID, list(t.Scopes), ms(t.ExpiresAt), ms(t.CreatedAt), ms(t.UsedAt))
+	return db.fail("create refresh token", err)
+}
+
+// RefreshTokenByHash returns the token if UseRefreshToken would accept it
+// now, without using it; ErrNotFound otherwise.
+func (db *DB) RefreshTokenByHash(ctx context.Context, hash string, now time.Time) (*store.RefreshToken, error) {
+	t, err := scanRefreshToken(db.c().queryRow(ctx, `SELECT `+refreshTokenCols+` FROM oidc_refresh_tokens
+		WHERE hash = ? AND used_at = 0 AND `+liveRefresh, hash, ms(now)))
+	return t, db.fail("refresh token by hash", err)
+}
+
+// UseRefreshToken marks the token used with one conditional UPDATE, so of
+// concurrent uses exactly one matches it unused. When it matches nothing, a
+// token that was used before (and would otherwise still be good) is a
+// replay: its grant is revoked and its tokens deleted, committed, and
+// ErrStale returned. An expired token, or one of a revoked grant, is
+// ErrNotFound, used or not.
+func (db *DB) UseRefreshToken(ctx context.Context, hash string, now time.Time) (*store.RefreshToken, error) {
+	if ms(now) == 0 {
+		return nil, errZeroTime("use refresh token") // used_at = 0 means unused
+	}
+	var t *store.RefreshToken
+	replay := false
+	err := db.inTx(ctx, func(c conn) error {
+		var err error
+		t, err = scanRefreshToken(c.queryRow(ctx, `UPDATE oidc_refresh_tokens SET used_at = ?
+			WHERE hash = ? AND used_at = 0 AND `+liveRefresh+`
+			RETURNING `+refreshTokenCols,
+			ms(now), hash, ms(now)))
+		if err == nil || !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var grantID string
+		err = c.queryRow(ctx, `SELECT grant_id FROM oidc_refresh_tokens
+			WHERE hash = ? AND used_at <> 0 AND `+liveRefresh, hash, ms(now)).Scan(&grantID)
+		if err != nil {
+			return err // no row: ErrNotFound through fail
+		}
+		// Returning nil commits the revocation; ErrStale follows below.
+		replay = true
+		return revokeGrant(ctx, c, grantID, now)
+	})
+	if err != nil {
+		return nil, db.fail("use refresh token", err)
+	}
+	if replay {
+		return nil, store.ErrStale
+	}
+	return t, nil
+}

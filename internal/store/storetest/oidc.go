@@ -1,0 +1,853 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+// OIDC.
+//
+// Lists of strings read back as nil when empty, whether they were stored as
+// nil or as an empty slice, so records compare with reflect.DeepEqual when
+// their empty lists are nil.
+
+// oidcOf returns the backend's OIDC store. (Store does not embed OIDC yet;
+// once it does this is s itself.)
+func oidcOf(t *testing.T, s store.Store) store.OIDC {
+	t.Helper()
+	o, ok := any(s).(store.OIDC)
+	if !ok {
+		t.Fatalf("%T does not implement store.OIDC", s)
+	}
+	return o
+}
+
+// sameDeep is same for records with slices: equal after n, by DeepEqual.
+func sameDeep[T any](t *testing.T, what string, got, want T, n func(*testing.T, T) T) {
+	t.Helper()
+	if g, w := n(t, got), n(t, want); !reflect.DeepEqual(g, w) {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, g, w)
+	}
+}
+
+func normClient(t *testing.T, c store.Client) store.Client {
+	c.CreatedAt = norm(t, c.CreatedAt)
+	return c
+}
+
+func normAuthRequest(t *testing.T, r store.AuthRequest) store.AuthRequest {
+	r.AuthTime, r.CreatedAt, r.ExpiresAt = norm(t, r.AuthTime), norm(t, r.CreatedAt), norm(t, r.ExpiresAt)
+	return r
+}
+
+func normGrant(t *testing.T, g store.Grant) store.Grant {
+	g.AuthTime, g.CreatedAt, g.RevokedAt = norm(t, g.AuthTime), norm(t, g.CreatedAt), norm(t, g.RevokedAt)
+	return g
+}
+
+func normAccessToken(t *testing.T, k store.AccessToken) store.AccessToken {
+	k.ExpiresAt, k.CreatedAt = norm(t, k.ExpiresAt), norm(t, k.CreatedAt)
+	return k
+}
+
+func normRefreshToken(t *testing.T, k store.RefreshToken) store.RefreshToken {
+	k.ExpiresAt, k.CreatedAt, k.UsedAt = norm(t, k.ExpiresAt), norm(t, k.CreatedAt), norm(t, k.UsedAt)
+	return k
+}
+
+func normSigningKey(t *testing.T, k store.SigningKey) store.SigningKey {
+	k.CreatedAt, k.RetiredAt, k.ExpiresAt = norm(t, k.CreatedAt), norm(t, k.RetiredAt), norm(t, k.ExpiresAt)
+	return k
+}
+
+func newClient(t *testing.T, o store.OIDC, id string) store.Client {
+	t.Helper()
+	c := store.Client{ID: id, Name: "Client " + id, RedirectURIs: []string{"https://" + id + ".example/cb"}, CreatedAt: t0}
+	must(t, o.CreateClient(t.Context(), &c))
+	return c
+}
+
+// newAuthRequest creates a request of client that expires an hour after t0.
+func newAuthRequest(t *testing.T, o store.OIDC, id, clientID string) store.AuthRequest {
+	t.Helper()
+	r := store.AuthRequest{ID: id, ClientID: clientID, RedirectURI: "https://" + clientID + ".example/cb",
+		Scopes: []string{"openid"}, ResponseType: "code", MaxAge: -1, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	must(t, o.CreateAuthRequest(t.Context(), &r))
+	return r
+}
+
+func newGrant(t *testing.T, o store.OIDC, id, accountID, clientID, sessionHash string, created time.Time) store.Grant {
+	t.Helper()
+	g := store.Grant{ID: id, ClientID: clientID, AccountID: accountID, Scopes: []string{"openid", "email"},
+		AuthTime: t0, AMR: []string{"pwd", "otp"}, SessionHash: sessionHash, CreatedAt: created}
+	must(t, o.CreateGrant(t.Context(), &g))
+	return g
+}
+
+// newAccessToken and newRefreshToken issue a token of g valid for an hour
+// after t0.
+func newAccessToken(t *testing.T, o store.OIDC, id string, g store.Grant) store.AccessToken {
+	t.Helper()
+	k := store.AccessToken{ID: id, GrantID: g.ID, ClientID: g.ClientID, AccountID: g.AccountID,
+		Scopes: g.Scopes, Audience: []string{g.ClientID}, ExpiresAt: t0.Add(time.Hour), CreatedAt: t0}
+	must(t, o.CreateAccessToken(t.Context(), &k))
+	return k
+}
+
+func newRefreshToken(t *testing.T, o store.OIDC, hash string, g store.Grant) store.RefreshToken {
+	t.Helper()
+	k := store.RefreshToken{Hash: hash, GrantID: g.ID, ClientID: g.ClientID, AccountID: g.AccountID,
+		Scopes: g.Scopes, ExpiresAt: t0.Add(time.Hour), CreatedAt: t0}
+	must(t, o.CreateRefreshToken(t.Context(), &k))
+	return k
+}
+
+// oidcFixture is an account with a client and one grant between them.
+func oidcFixture(t *testing.T, s store.Store) (store.OIDC, store.Grant) {
+	t.Helper()
+	o := oidcOf(t, s)
+	a := newAccount(t, s, "acc-1")
+	c := newClient(t, o, "shop")
+	return o, newGrant(t, o, "g-1", a.ID, c.ID, "s-1", t0)
+}
+
+// Each of these fails the test unless the token is, or is not, usable at now.
+
+func accessTokenLive(t *testing.T, o store.OIDC, id string, now time.Time) bool {
+	t.Helper()
+	_, err := o.AccessTokenByID(t.Context(), id, now)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("AccessTokenByID(%q): %v", id, err)
+	}
+	return err == nil
+}
+
+func refreshTokenLive(t *testing.T, o store.OIDC, hash string, now time.Time) bool {
+	t.Helper()
+	_, err := o.RefreshTokenByHash(t.Context(), hash, now)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("RefreshTokenByHash(%q): %v", hash, err)
+	}
+	return err == nil
+}
+
+func grantRevokedAt(t *testing.T, o store.OIDC, id string) time.Time {
+	t.Helper()
+	g, err := o.GrantByID(t.Context(), id)
+	must(t, err)
+	return g.RevokedAt
+}
+
+var oidcTests = []test{
+	// Clients.
+	{"ClientCreateAndRead", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		c := store.Client{
+			ID: "shop", SecretHash: "sha256-of-secret", Name: "The Shop",
+			RedirectURIs:           []string{"https://shop.example/cb", "https://shop.example/cb?x=1&y=\"2\"", "https://bücher.example/ü"},
+			PostLogoutRedirectURIs: []string{"https://shop.example/bye"},
+			BackchannelLogoutURI:   "https://shop.example/backchannel",
+			Public:                 false, FirstParty: true, CreatedAt: t0,
+		}
+		must(t, o.CreateClient(ctx, &c))
+		spa := store.Client{ID: "spa", Name: "SPA", RedirectURIs: []string{"http://localhost:8080/cb"}, Public: true, CreatedAt: t0}
+		must(t, o.CreateClient(ctx, &spa))
+		for _, want := range []store.Client{c, spa} {
+			got, err := o.ClientByID(ctx, want.ID)
+			must(t, err)
+			sameDeep(t, "ClientByID("+want.ID+")", *got, want, normClient)
+		}
+
+		dup := store.Client{ID: "shop", Name: "Impostor", CreatedAt: t0.Add(time.Hour)}
+		wantErr(t, "CreateClient with a taken id", o.CreateClient(ctx, &dup), store.ErrConflict)
+		got, err := o.ClientByID(ctx, "shop")
+		must(t, err)
+		sameDeep(t, "client after a conflicting create", *got, c, normClient)
+
+		_, err = o.ClientByID(ctx, "nope")
+		wantErr(t, "ClientByID of unknown client", err, store.ErrNotFound)
+	}},
+	{"ClientEmptyLists", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		// nil and empty both read back as nil.
+		for _, c := range []store.Client{
+			{ID: "nil", CreatedAt: t0},
+			{ID: "empty", RedirectURIs: []string{}, PostLogoutRedirectURIs: []string{}, CreatedAt: t0},
+		} {
+			must(t, o.CreateClient(ctx, &c))
+			got, err := o.ClientByID(ctx, c.ID)
+			must(t, err)
+			if got.RedirectURIs != nil || got.PostLogoutRedirectURIs != nil {
+				t.Errorf("client %q lists: %#v, %#v; want nil, nil", c.ID, got.RedirectURIs, got.PostLogoutRedirectURIs)
+			}
+		}
+	}},
+	{"ListClients", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		got, err := o.ListClients(ctx)
+		must(t, err)
+		if len(got) != 0 {
+			t.Fatalf("ListClients of an empty store: %+v", got)
+		}
+		var cs []store.Client
+		for _, c := range []struct {
+			id string
+			at time.Time
+		}{
+			{"c", t0.Add(time.Second)}, {"b", t0}, {"a", t0}, // equal times go by id
+		} {
+			cl := store.Client{ID: c.id, Name: "Client " + c.id, RedirectURIs: []string{"https://" + c.id + ".example/cb"}, CreatedAt: c.at}
+			must(t, o.CreateClient(ctx, &cl))
+			cs = append(cs, cl)
+		}
+		got, err = o.ListClients(ctx)
+		must(t, err)
+		want := []store.Client{cs[2], cs[1], cs[0]}
+		if len(got) != len(want) {
+			t.Fatalf("ListClients: %d clients, want %d", len(got), len(want))
+		}
+		for i := range want {
+			sameDeep(t, fmt.Sprintf("ListClients[%d]", i), got[i], want[i], normClient)
+		}
+	}},
+
+	// Authorization requests.
+	{"AuthRequestRoundTrip", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		a := newAccount(t, s, "acc-1")
+		newClient(t, o, "shop")
+		full := store.AuthRequest{
+			ID: "ar-full", ClientID: "shop", RedirectURI: "https://shop.example/cb?a=1&b=2", State: "st", Nonce: "no",
+			Scopes: []string{"openid", "email", "profile"}, ResponseType: "code", ResponseMode: "form_post",
+			CodeChallenge: "chal", CodeChallengeMethod: "S256", Prompt: []string{"login", "consent"}, MaxAge: 3600,
+			LoginHint: "ana@example.com", UILocales: []string{"de-CH", "fr"},
+			AccountID: a.ID, AuthTime: t0.Add(-time.Minute), AMR: []string{"pwd", "otp"}, SessionHash: "s-1", Done: true,
+			CodeHash: "code-1", CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute),
+		}
+		// MaxAge: absent, zero (sign in again now) and some seconds are three values.
+		absent := store.AuthRequest{ID: "ar-absent", ClientID: "shop", MaxAge: -1, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		zero := absent
+		zero.ID, zero.MaxAge = "ar-zero", 0
+		hour := absent
+		hour.ID, hour.MaxAge = "ar-hour", 3600
+		for _, r := range []store.AuthRequest{full, absent, zero, hour} {
+			must(t, o.CreateAuthRequest(ctx, &r))
+		}
+		for _, want := range []store.AuthRequest{full, absent, zero, hour} {
+			got, err := o.AuthRequestByID(ctx, want.ID, t0)
+			must(t, err)
+			sameDeep(t, "AuthRequestByID("+want.ID+")", *got, want, normAuthRequest)
+		}
+
+		dup := absent
+		wantErr(t, "CreateAuthRequest with a taken id", o.CreateAuthRequest(ctx, &dup), store.ErrConflict)
+		orphan := absent
+		orphan.ID, orphan.ClientID = "ar-orphan", "nope"
+		wantErr(t, "CreateAuthRequest for an unknown client", o.CreateAuthRequest(ctx, &orphan), store.ErrNotFound)
+		_, err := o.AuthRequestByID(ctx, "nope", t0)
+		wantErr(t, "AuthRequestByID of unknown request", err, store.ErrNotFound)
+	}},
+	{"AuthRequestExpiry", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		newClient(t, o, "shop")
+		r := newAuthRequest(t, o, "ar-1", "shop")
+		_, err := o.AuthRequestByID(ctx, r.ID, r.ExpiresAt.Add(-time.Millisecond))
+		must(t, err)
+		for _, now := range []time.Time{r.ExpiresAt, r.ExpiresAt.Add(time.Minute)} {
+			_, err := o.AuthRequestByID(ctx, r.ID, now)
+			wantErr(t, fmt.Sprintf("AuthRequestByID at expiry%+v", now.Sub(r.ExpiresAt)), err, store.ErrNotFound)
+		}
+	}},
+	{"CompleteAuthRequest", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		a := newAccount(t, s, "acc-1")
+		newClient(t, o, "shop")
+		r := newAuthRequest(t, o, "ar-1", "shop")
+		other := newAuthRequest(t, o, "ar-2", "shop")
+		got, err := o.AuthRequestByID(ctx, r.ID, t0)
+		must(t, err)
+		if got.Done || got.AccountID != "" || !got.AuthTime.IsZero() {
+			t.Errorf("fresh request: %+v, want not done, no account, no auth time", got)
+		}
+
+		authTime := t0.Add(2 * time.Minute)
+		must(t, o.CompleteAuthRequest(ctx, r.ID, a.ID, "s-1", authTime, []string{"pwd", "otp"}))
+		r.AccountID, r.SessionHash, r.AuthTime, r.AMR, r.Done = a.ID, "s-1", authTime, []string{"pwd", "otp"}, true
+		got, err = o.AuthRequestByID(ctx, r.ID, t0)
+		must(t, err)
+		sameDeep(t, "completed request", *got, r, normAuthRequest)
+		got, err = o.AuthRequestByID(ctx, other.ID, t0)
+		must(t, err)
+		sameDeep(t, "other request", *got, other, normAuthRequest)
+
+		wantErr(t, "CompleteAuthRequest of unknown request",
+			o.CompleteAuthRequest(ctx, "nope", a.ID, "s-1", authTime, nil), store.ErrNotFound)
+		wantErr(t, "CompleteAuthRequest with an unknown account",
+			o.CompleteAuthRequest(ctx, other.ID, "nobody", "s-1", authTime, nil), store.ErrNotFound)
+		got, err = o.AuthRequestByID(ctx, other.ID, t0)
+		must(t, err)
+		sameDeep(t, "request after a refused completion", *got, other, normAuthRequest)
+	}},
+	{"AuthCode", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		newClient(t, o, "shop")
+		r := newAuthRequest(t, o, "ar-1", "shop")
+		other := newAuthRequest(t, o, "ar-2", "shop") // no code
+
+		_, err := o.AuthRequestByCode(ctx, "code-1", t0)
+		wantErr(t, "AuthRequestByCode before SaveAuthCode", err, store.ErrNotFound)
+		must(t, o.SaveAuthCode(ctx, r.ID, "code-1"))
+		r.CodeHash = "code-1"
+		got, err := o.AuthRequestByCode(ctx, "code-1", t0)
+		must(t, err)
+		sameDeep(t, "AuthRequestByCode", *got, r, normAuthRequest)
+		got, err = o.AuthRequestByID(ctx, r.ID, t0)
+		must(t, err)
+		sameDeep(t, "AuthRequestByID after SaveAuthCode", *got, r, normAuthRequest)
+
+		for _, tc := range []struct {
+			name, code string
+			now        time.Time
+		}{
+			{"unknown code", "code-2", t0},
+			{"empty code", "", t0}, // what ar-2 has while it has no code
+			{"at expiry", "code-1", r.ExpiresAt},
+			{"after expiry", "code-1", r.ExpiresAt.Add(time.Minute)},
+		} {
+			_, err := o.AuthRequestByCode(ctx, tc.code, tc.now)
+			wantErr(t, "AuthRequestByCode, "+tc.name, err, store.ErrNotFound)
+		}
+		_, err = o.AuthRequestByCode(ctx, "code-1", r.ExpiresAt.Add(-time.Millisecond))
+		must(t, err)
+
+		wantErr(t, "SaveAuthCode of unknown request", o.SaveAuthCode(ctx, "nope", "code-3"), store.ErrNotFound)
+		wantErr(t, "SaveAuthCode with another request's code", o.SaveAuthCode(ctx, other.ID, "code-1"), store.ErrConflict)
+		got, err = o.AuthRequestByCode(ctx, "code-1", t0)
+		must(t, err)
+		if got.ID != r.ID {
+			t.Errorf("code-1 finds %q after a conflicting SaveAuthCode, want %q", got.ID, r.ID)
+		}
+
+		// A new code replaces the old one.
+		must(t, o.SaveAuthCode(ctx, r.ID, "code-4"))
+		_, err = o.AuthRequestByCode(ctx, "code-1", t0)
+		wantErr(t, "AuthRequestByCode of a replaced code", err, store.ErrNotFound)
+		got, err = o.AuthRequestByCode(ctx, "code-4", t0)
+		must(t, err)
+		if got.ID != r.ID || got.CodeHash != "code-4" {
+			t.Errorf("AuthRequestByCode(code-4) = %+v, want %s with code-4", got, r.ID)
+		}
+	}},
+	{"DeleteAuthRequest", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		newClient(t, o, "shop")
+		r := newAuthRequest(t, o, "ar-1", "shop")
+		other := newAuthRequest(t, o, "ar-2", "shop")
+		must(t, o.SaveAuthCode(ctx, r.ID, "code-1"))
+		must(t, o.DeleteAuthRequest(ctx, r.ID))
+		_, err := o.AuthRequestByID(ctx, r.ID, t0)
+		wantErr(t, "AuthRequestByID after DeleteAuthRequest", err, store.ErrNotFound)
+		_, err = o.AuthRequestByCode(ctx, "code-1", t0)
+		wantErr(t, "AuthRequestByCode after DeleteAuthRequest", err, store.ErrNotFound)
+		must(t, o.DeleteAuthRequest(ctx, r.ID))   // again
+		must(t, o.DeleteAuthRequest(ctx, "nope")) // never there
+		_, err = o.AuthRequestByID(ctx, other.ID, t0)
+		must(t, err)
+	}},
+	{"DeleteExpiredAuthRequests", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		newClient(t, o, "shop")
+		cut := t0.Add(time.Minute)
+		for _, r := range []store.AuthRequest{
+			{ID: "ar-past", ExpiresAt: cut.Add(-time.Minute)},
+			{ID: "ar-at", ExpiresAt: cut},
+			{ID: "ar-after", ExpiresAt: cut.Add(time.Millisecond)},
+			{ID: "ar-later", ExpiresAt: cut.Add(time.Hour)},
+		} {
+			r.ClientID, r.MaxAge, r.CreatedAt = "shop", -1, t0.Add(-time.Hour)
+			must(t, o.CreateAuthRequest(ctx, &r))
+		}
+		n, err := o.DeleteExpiredAuthRequests(ctx, cut)
+		must(t, err)
+		if n != 2 {
+			t.Errorf("DeleteExpiredAuthRequests removed %d, want 2", n)
+		}
+		before := t0.Add(-time.Hour) // when all four were live
+		for id, want := range map[string]bool{"ar-past": false, "ar-at": false, "ar-after": true, "ar-later": true} {
+			_, err := o.AuthRequestByID(ctx, id, before)
+			if got := err == nil; got != want {
+				t.Errorf("%s kept = %v (%v), want %v", id, got, err, want)
+			}
+		}
+		n, err = o.DeleteExpiredAuthRequests(ctx, cut)
+		must(t, err)
+		if n != 0 {
+			t.Errorf("DeleteExpiredAuthRequests again removed %d, want 0", n)
+		}
+	}},
+
+	// Spent codes.
+	{"SpendCode", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		exp := t0.Add(10 * time.Minute)
+		prior, err := o.SpendCode(ctx, "code-1", "g-1", exp)
+		must(t, err)
+		if prior != "" {
+			t.Errorf("first SpendCode: prior grant %q, want none", prior)
+		}
+		for _, g := range []string{"g-2", "g-1"} {
+			prior, err = o.SpendCode(ctx, "code-1", g, exp)
+			wantErr(t, "SpendCode again for "+g, err, store.ErrStale)
+			if prior != "g-1" {
+				t.Errorf("SpendCode again for %s: prior grant %q, want g-1", g, prior)
+			}
+		}
+		prior, err = o.SpendCode(ctx, "code-2", "g-3", exp)
+		must(t, err)
+		if prior != "" {
+			t.Errorf("SpendCode of another code: prior grant %q, want none", prior)
+		}
+	}},
+	{"SpendCodeConcurrent", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		priors := make([]string, racers)
+		errs := race(func(i int) error {
+			var err error
+			priors[i], err = o.SpendCode(ctx, "code-1", fmt.Sprintf("g-%d", i), t0.Add(time.Minute))
+			return err
+		})
+		oneWins(t, errs, store.ErrStale)
+		winner := ""
+		for i, err := range errs {
+			if err == nil {
+				winner = fmt.Sprintf("g-%d", i)
+				if priors[i] != "" {
+					t.Errorf("winner %d: prior grant %q, want none", i, priors[i])
+				}
+			}
+		}
+		for i, err := range errs {
+			if err != nil && priors[i] != winner {
+				t.Errorf("racer %d: prior grant %q, want the winner's %q", i, priors[i], winner)
+			}
+		}
+	}},
+
+	// Grants.
+	{"GrantCreateAndRead", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o, g := oidcFixture(t, s)
+		got, err := o.GrantByID(ctx, g.ID)
+		must(t, err)
+		sameDeep(t, "GrantByID", *got, g, normGrant)
+		if !got.RevokedAt.IsZero() {
+			t.Errorf("fresh grant RevokedAt = %v, want the zero time", got.RevokedAt)
+		}
+		bare := store.Grant{ID: "g-bare", ClientID: g.ClientID, AccountID: g.AccountID, CreatedAt: t0}
+		must(t, o.CreateGrant(ctx, &bare))
+		got, err = o.GrantByID(ctx, bare.ID)
+		must(t, err)
+		sameDeep(t, "GrantByID of a grant with empty lists", *got, bare, normGrant)
+
+		_, err = o.GrantByID(ctx, "nope")
+		wantErr(t, "GrantByID of unknown grant", err, store.ErrNotFound)
+		dup := g
+		wantErr(t, "CreateGrant with a taken id", o.CreateGrant(ctx, &dup), store.ErrConflict)
+		noClient := g
+		noClient.ID, noClient.ClientID = "g-2", "nope"
+		wantErr(t, "CreateGrant for an unknown client", o.CreateGrant(ctx, &noClient), store.ErrNotFound)
+		noAccount := g
+		noAccount.ID, noAccount.AccountID = "g-3", "nobody"
+		wantErr(t, "CreateGrant for an unknown account", o.CreateGrant(ctx, &noAccount), store.ErrNotFound)
+	}},
+	{"RevokeGrant", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o, g := oidcFixture(t, s)
+		other := newGrant(t, o, "g-2", g.AccountID, g.ClientID, g.SessionHash, t0)
+		newAccessToken(t, o, "at-1", g)
+		newRefreshToken(t, o, "rt-1", g)
+		newAccessToken(t, o, "at-2", other)
+		newRefreshToken(t, o, "rt-2", other)
+
+		at := t0.Add(5 * time.Minute)
+		must(t, o.RevokeGrant(ctx, g.ID, at))
+		g.RevokedAt = at
+		got, err := o.GrantByID(ctx, g.ID)
+		must(t, err)
+		sameDeep(t, "revoked grant", *got, g, normGrant)
+		if accessTokenLive(t, o, "at-1", at) {
+			t.Error("access token of a revoked grant still works")
+		}
+		if refreshTokenLive(t, o, "rt-1", at) {
+			t.Error("refresh token of a revoked grant still works")
+		}
+		_, err = o.UseRefreshToken(ctx, "rt-1", at)
+		wantErr(t, "UseRefreshToken of a revoked grant", err, store.ErrNotFound)
+		if !accessTokenLive(t, o, "at-2", at) || !refreshTokenLive(t, o, "rt-2", at) {
+			t.Error("another grant's tokens stopped working")
+		}
+		if !grantRevokedAt(t, o, other.ID).IsZero() {
+			t.Error("another grant got revoked")
+		}
+
+		// Again: no error, and the first time stays.
+		must(t, o.RevokeGrant(ctx, g.ID, at.Add(time.Hour)))
+		if got := grantRevokedAt(t, o, g.ID); !got.Equal(at) {
+			t.Errorf("RevokedAt after revoking twice = %v, want the first %v", got, at)
+		}
+		wantErr(t, "RevokeGrant of unknown grant", o.RevokeGrant(ctx, "nope", at), store.ErrNotFound)
+	}},
+	{"RevokeGrantsOf", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		ana, ben := newAccount(t, s, "ana"), newAccount(t, s, "ben")
+		newClient(t, o, "shop")
+		newClient(t, o, "blog")
+		// Created in this order, a second apart, except g5 and g2, which
+		// share an instant and so go by id.
+		gs := map[string]store.Grant{}
+		for i, g := range []struct{ id, account, client, session string }{
+			{"g1", ana.ID, "shop", "s-1"},
+			{"g2", ana.ID, "blog", "s-1"},
+			{"g3", ana.ID, "shop", "s-2"},
+			{"g4", ben.ID, "shop", "s-3"},
+			{"g5", ana.ID, "blog", "s-2"},
+		} {
+			created := t0.Add(time.Duration(i) * time.Second)
+			if g.id == "g5" {
+				created = t0.Add(time.Second)
+			}
+			gs[g.id] = newGrant(t, o, g.id, g.account, g.client, g.session, created)
+			newAccessToken(t, o, "at-"+g.id, gs[g.id])
+			newRefreshToken(t, o, "rt-"+g.id, gs[g.id])
+		}
+
+		// Neither an account nor a session: refused, nothing revoked.
+		for _, client := range []string{"", "shop"} {
+			got, err := o.RevokeGrantsOf(ctx, "", client, "", t0.Add(time.Minute))
+			if err == nil {
+				t.Errorf("RevokeGrantsOf(%q, %q, %q) revoked %+v, want an error", "", client, "", got)
+			}
+		}
+
+		for i, step := range []struct {
+			account, client, session string
+			want                     []string // in order
+		}{
+			{"", "", "s-1", []string{"g1", "g2"}}, // a portal session's, of every client
+			{ana.ID, "shop", "", []string{"g3"}},  // g1 went before
+			{ana.ID, "", "", []string{"g5"}},      // the rest of ana's
+			{ana.ID, "", "", nil},                 // nothing left
+			{"", "", "s-nope", nil},               // unknown session
+			{"nobody", "", "", nil},               // unknown account
+		} {
+			at := t0.Add(time.Duration(i+1) * time.Hour)
+			what := fmt.Sprintf("RevokeGrantsOf(%q, %q, %q)", step.account, step.client, step.session)
+			got, err := o.RevokeGrantsOf(ctx, step.account, step.client, step.session, at)
+			must(t, err)
+			if len(got) != len(step.want) {
+				t.Errorf("%s: %d grants %+v, want %v", what, len(got), got, step.want)
+				continue
+			}
+			for j, id := range step.want {
+				want := gs[id]
+				want.RevokedAt = at
+				sameDeep(t, fmt.Sprintf("%s[%d]", what, j), got[j], want, normGrant)
+				if stored := grantRevokedAt(t, o, id); !stored.Equal(at) {
+					t.Errorf("%s: stored RevokedAt = %v, want %v", id, stored, at)
+				}
+				if accessTokenLive(t, o, "at-"+id, t0) || refreshTokenLive(t, o, "rt-"+id, t0) {
+					t.Errorf("%s: tokens still work after RevokeGrantsOf", id)
+				}
+			}
+		}
+		// ben's grant was never among them.
+		if !grantRevokedAt(t, o, "g4").IsZero() || !accessTokenLive(t, o, "at-g4", t0) || !refreshTokenLive(t, o, "rt-g4", t0) {
+			t.Error("another account's grant or tokens were revoked")
+		}
+	}},
+
+	// Access tokens.
+	{"AccessToken", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o, g := oidcFixture(t, s)
+		k := newAccessToken(t, o, "at-1", g)
+		bare := store.AccessToken{ID: "at-bare", GrantID: g.ID, ClientID: g.ClientID, AccountID: g.AccountID,
+			ExpiresAt: t0.Add(time.Minute), CreatedAt: t0}
+		must(t, o.CreateAccessToken(ctx, &bare))
+		for _, want := range []store.AccessToken{k, bare} {
+			got, err := o.AccessTokenByID(ctx, want.ID, t0)
+			must(t, err)
+			sameDeep(t, "AccessTokenByID("+want.ID+")", *got, want, normAccessToken)
+		}
+		if !accessTokenLive(t, o, k.ID, k.ExpiresAt.Add(-time.Millisecond)) {
+			t.Error("access token refused just before it expires")
+		}
+		for _, tc := range []struct {
+			name, id string
+			now      time.Time
+		}{
+			{"unknown id", "nope", t0},
+			{"at expiry", k.ID, k.ExpiresAt},
+			{"after expiry", k.ID, k.ExpiresAt.Add(time.Minute)},
+		} {
+			_, err := o.AccessTokenByID(ctx, tc.id, tc.now)
+			wantErr(t, "AccessTokenByID, "+tc.name, err, store.ErrNotFound)
+		}
+
+		dup := k
+		wantErr(t, "CreateAccessToken with a taken id", o.CreateAccessToken(ctx, &dup), store.ErrConflict)
+		orphan := k
+		orphan.ID, orphan.GrantID = "at-2", "nope"
+		wantErr(t, "CreateAccessToken of an unknown grant", o.CreateAccessToken(ctx, &orphan), store.ErrNotFound)
+
+		must(t, o.DeleteAccessToken(ctx, k.ID))
+		if accessTokenLive(t, o, k.ID, t0) {
+			t.Error("access token works after DeleteAccessToken")
+		}
+		must(t, o.DeleteAccessToken(ctx, k.ID))   // again
+		must(t, o.DeleteAccessToken(ctx, "nope")) // never there
+		if !accessTokenLive(t, o, bare.ID, t0) {
+			t.Error("DeleteAccessToken removed another token")
+		}
+	}},
+	{"TokensAfterRevocation", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o, g := oidcFixture(t, s)
+		at := t0.Add(time.Minute)
+		must(t, o.RevokeGrant(ctx, g.ID, at))
+		// A token issued just as the grant was revoked (the exchange lost a
+		// race with a replay) must not work. A backend may refuse it outright.
+		k := store.AccessToken{ID: "at-late", GrantID: g.ID, ClientID: g.ClientID, AccountID: g.AccountID,
+			ExpiresAt: t0.Add(time.Hour), CreatedAt: at}
+		if err := o.CreateAccessToken(ctx, &k); err != nil {
+			wantErr(t, "CreateAccessToken of a revoked grant", err, store.ErrNotFound)
+		} else if accessTokenLive(t, o, k.ID, at) {
+			t.Error("access token of a revoked grant works")
+		}
+		r := store.RefreshToken{Hash: "rt-late", GrantID: g.ID, ClientID: g.ClientID, AccountID: g.AccountID,
+			ExpiresAt: t0.Add(time.Hour), CreatedAt: at}
+		if err := o.CreateRefreshToken(ctx, &r); err != nil {
+			wantErr(t, "CreateRefreshToken of a revoked grant", err, store.ErrNotFound)
+		} else {
+			if refreshTokenLive(t, o, r.Hash, at) {
+				t.Error("refresh token of a revoked grant works")
+			}
+			_, err := o.UseRefreshToken(ctx, r.Hash, at)
+			wantErr(t, "UseRefreshToken of a revoked grant", err, store.ErrNotFound)
+		}
+		if got := grantRevokedAt(t, o, g.ID); !got.Equal(at) {
+			t.Errorf("RevokedAt = %v, want %v", got, at)
+		}
+	}},
+
+	// Refresh tokens.
+	{"RefreshTokenCreateAndRead", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o, g := oidcFixture(t, s)
+		k := newRefreshToken(t, o, "rt-1", g)
+		got, err := o.RefreshTokenByHash(ctx, k.Hash, t0)
+		must(t, err)
+		sameDeep(t, "RefreshTokenByHash", *got, k, normRefreshToken)
+		if !got.UsedAt.IsZero() {
+			t.Errorf("fresh refresh token UsedAt = %v, want the zero time", got.UsedAt)
+		}
+		if !refreshTokenLive(t, o, k.Hash, k.ExpiresAt.Add(-time.Millisecond)) {
+			t.Error("refresh token refused just before it expires")
+		}
+		for _, tc := range []struct {
+			name, hash string
+			now        time.Time
+		}{
+			{"unknown hash", "nope", t0},
+			{"at expiry", k.Hash, k.ExpiresAt},
+			{"after expiry", k.Hash, k.ExpiresAt.Add(time.Minute)},
+		} {
+			_, err := o.RefreshTokenByHash(ctx, tc.hash, tc.now)
+			wantErr(t, "RefreshTokenByHash, "+tc.name, err, store.ErrNotFound)
+		}
+		dup := k
+		wantErr(t, "CreateRefreshToken with a taken hash", o.CreateRefreshToken(ctx, &dup), store.ErrConflict)
+		orphan := k
+		orphan.Hash, orphan.GrantID = "rt-2", "nope"
+		wantErr(t, "CreateRefreshToken of an unknown grant", o.CreateRefreshToken(ctx, &orphan), store.ErrNotFound)
+	}},
+	{"UseRefreshToken", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o, g := oidcFixture(t, s)
+		k := newRefreshToken(t, o, "rt-1", g)
+		now := t0.Add(10 * time.Minute)
+		got, err := o.UseRefreshToken(ctx, k.Hash, now)
+		must(t, err)
+		k.UsedAt = now
+		sameDeep(t, "UseRefreshToken result", *got, k, normRefreshToken)
+		if refreshTokenLive(t, o, k.Hash, now) {
+			t.Error("RefreshTokenByHash finds a used token")
+		}
+
+		// Rotation: the successor and a fresh access token.
+		next := newRefreshToken(t, o, "rt-2", g)
+		newAccessToken(t, o, "at-1", g)
+		if !refreshTokenLive(t, o, next.Hash, now) || !accessTokenLive(t, o, "at-1", now) {
+			t.Fatal("the rotated tokens do not work")
+		}
+
+		// The old token again: a replay, which revokes the grant.
+		replay := now.Add(time.Minute)
+		_, err = o.UseRefreshToken(ctx, k.Hash, replay)
+		wantErr(t, "UseRefreshToken of a used token", err, store.ErrStale)
+		if got := grantRevokedAt(t, o, g.ID); !got.Equal(replay) {
+			t.Errorf("grant RevokedAt after a replay = %v, want %v", got, replay)
+		}
+		if refreshTokenLive(t, o, next.Hash, replay) {
+			t.Error("the successor refresh token works after a replay")
+		}
+		_, err = o.UseRefreshToken(ctx, next.Hash, replay)
+		wantErr(t, "UseRefreshToken of the successor after a replay", err, store.ErrNotFound)
+		if accessTokenLive(t, o, "at-1", replay) {
+			t.Error("the grant's access token works after a replay")
+		}
+		// The grant is gone now, and with it what there was to replay.
+		_, err = o.UseRefreshToken(ctx, k.Hash, replay)
+		wantErr(t, "UseRefreshToken of a used token of a revoked grant", err, store.ErrNotFound)
+
+		_, err = o.UseRefreshToken(ctx, "nope", now)
+		wantErr(t, "UseRefreshToken of unknown token", err, store.ErrNotFound)
+	}},
+	{"UseRefreshTokenExpired", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o, g := oidcFixture(t, s)
+		k := newRefreshToken(t, o, "rt-1", g)
+		for _, now := range []time.Time{k.ExpiresAt, k.ExpiresAt.Add(time.Minute)} {
+			_, err := o.UseRefreshToken(ctx, k.Hash, now)
+			wantErr(t, "UseRefreshToken of an expired token", err, store.ErrNotFound)
+		}
+		// The refusals neither spent it nor revoked the grant.
+		got, err := o.UseRefreshToken(ctx, k.Hash, k.ExpiresAt.Add(-time.Millisecond))
+		must(t, err)
+		if got.Hash != k.Hash {
+			t.Errorf("UseRefreshToken = %+v", got)
+		}
+		// Once expired, a used token is worth nothing to anyone: presenting
+		// it is not a replay, and the grant stays.
+		_, err = o.UseRefreshToken(ctx, k.Hash, k.ExpiresAt)
+		wantErr(t, "UseRefreshToken of a used, expired token", err, store.ErrNotFound)
+		if !grantRevokedAt(t, o, g.ID).IsZero() {
+			t.Error("an expired token revoked its grant")
+		}
+	}},
+	{"UseRefreshTokenConcurrent", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o, g := oidcFixture(t, s)
+		k := newRefreshToken(t, o, "rt-1", g)
+		now := t0.Add(time.Minute)
+		errs := race(func(int) error {
+			_, err := o.UseRefreshToken(ctx, k.Hash, now)
+			return err
+		})
+		// One wins. The first to lose sees a replay and revokes the grant;
+		// those after it may find the token already gone with its grant.
+		wins, stale := 0, 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, store.ErrStale):
+				stale++
+			case !errors.Is(err, store.ErrNotFound):
+				t.Errorf("racer %d: got error %v, want nil, ErrStale or ErrNotFound", i, err)
+			}
+		}
+		if wins != 1 || stale == 0 {
+			t.Errorf("%d racers won and %d saw a replay, want exactly 1 and at least 1", wins, stale)
+		}
+		if grantRevokedAt(t, o, g.ID).IsZero() {
+			t.Error("grant not revoked after concurrent uses")
+		}
+	}},
+
+	// Signing keys.
+	{"SigningKeys", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		got, err := o.SigningKeys(ctx, t0)
+		must(t, err)
+		if len(got) != 0 {
+			t.Fatalf("SigningKeys of an empty store: %+v", got)
+		}
+		keys := map[string]store.SigningKey{}
+		for _, k := range []store.SigningKey{
+			{ID: "k-old", CreatedAt: t0.Add(-2 * time.Hour), RetiredAt: t0.Add(-time.Hour), ExpiresAt: t0}, // leaves at t0
+			{ID: "k-1", CreatedAt: t0.Add(-time.Hour), RetiredAt: t0.Add(time.Hour), ExpiresAt: t0.Add(2 * time.Hour)},
+			{ID: "k-2", CreatedAt: t0},
+			{ID: "k-3", CreatedAt: t0}, // the same instant: by id, descending
+		} {
+			k.Algorithm, k.PrivateKey = "RS256", "-----BEGIN ENCRYPTED PRIVATE KEY-----\n"+k.ID+"\n-----END ENCRYPTED PRIVATE KEY-----\n"
+			must(t, o.AddSigningKey(ctx, &k))
+			keys[k.ID] = k
+		}
+		dup := keys["k-1"]
+		wantErr(t, "AddSigningKey with a taken id", o.AddSigningKey(ctx, &dup), store.ErrConflict)
+
+		for _, tc := range []struct {
+			now  time.Time
+			want []string
+		}{
+			{t0.Add(-time.Millisecond), []string{"k-3", "k-2", "k-1", "k-old"}},
+			{t0, []string{"k-3", "k-2", "k-1"}}, // k-old expires at t0
+			{t0.Add(2*time.Hour - time.Millisecond), []string{"k-3", "k-2", "k-1"}},
+			{t0.Add(2 * time.Hour), []string{"k-3", "k-2"}},
+			{t0.AddDate(10, 0, 0), []string{"k-3", "k-2"}}, // never expire
+		} {
+			got, err := o.SigningKeys(ctx, tc.now)
+			must(t, err)
+			if len(got) != len(tc.want) {
+				t.Errorf("SigningKeys(t0%+v): %d keys %+v, want %v", tc.now.Sub(t0), len(got), got, tc.want)
+				continue
+			}
+			for i, id := range tc.want {
+				sameDeep(t, fmt.Sprintf("SigningKeys(t0%+v)[%d]", tc.now.Sub(t0), i), got[i], keys[id], normSigningKey)
+			}
+		}
+	}},
+	{"RetireSigningKey", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		k1 := store.SigningKey{ID: "k-1", Algorithm: "RS256", PrivateKey: "pem-1", CreatedAt: t0}
+		k2 := store.SigningKey{ID: "k-2", Algorithm: "RS256", PrivateKey: "pem-2", CreatedAt: t0.Add(time.Hour)}
+		must(t, o.AddSigningKey(ctx, &k1))
+		must(t, o.AddSigningKey(ctx, &k2))
+		retired, expires := t0.Add(time.Hour), t0.Add(3*time.Hour)
+		must(t, o.RetireSigningKey(ctx, k1.ID, retired, expires))
+		k1.RetiredAt, k1.ExpiresAt = retired, expires
+		got, err := o.SigningKeys(ctx, t0.Add(2*time.Hour))
+		must(t, err)
+		if len(got) != 2 {
+			t.Fatalf("SigningKeys after RetireSigningKey: %+v, want k-2 and k-1", got)
+		}
+		sameDeep(t, "current key", got[0], k2, normSigningKey)
+		sameDeep(t, "retired key", got[1], k1, normSigningKey)
+		got, err = o.SigningKeys(ctx, expires)
+		must(t, err)
+		if len(got) != 1 || got[0].ID != k2.ID {
+			t.Errorf("SigningKeys once k-1 expired: %+v, want k-2 alone", got)
+		}
+		wantErr(t, "RetireSigningKey of unknown key", o.RetireSigningKey(ctx, "nope", retired, expires), store.ErrNotFound)
+	}},
+}

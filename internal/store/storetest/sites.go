@@ -1,0 +1,315 @@
+package storetest
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+// sitesOf returns the backend's store.Sites. Until store.Store embeds Sites
+// the suite asks for it; afterwards this is a plain conversion.
+func sitesOf(t *testing.T, s store.Store) store.Sites {
+	t.Helper()
+	st, ok := any(s).(store.Sites)
+	if !ok {
+		t.Fatalf("%T does not implement store.Sites", s)
+	}
+	return st
+}
+
+func newApplication(acc, number string, at time.Time, status store.ApplicationStatus) store.Application {
+	return store.Application{ID: "app-" + number, AccountID: acc, Number: number, Service: "光回線 1G",
+		Plan: "ファミリー 2年割", Status: status, AppliedAt: at}
+}
+
+func newContract(acc, number string, start time.Time, fee int64) store.Contract {
+	return store.Contract{ID: "con-" + number, AccountID: acc, Number: number, Service: "光回線 1G",
+		Plan: "ファミリー", StartDate: start, MonthlyFee: fee, Status: store.ContractActive}
+}
+
+func newInvoice(acc, number string, issued time.Time) store.Invoice {
+	return store.Invoice{
+		ID: "inv-" + number, AccountID: acc, Number: number,
+		IssuerName: "トビラ通信株式会社", IssuerRegistration: "T1234567890123", Recipient: "山田 太郎",
+		IssuedAt: issued, PeriodStart: issued.AddDate(0, -1, 0), PeriodEnd: issued.AddDate(0, 0, -1),
+		Items: []store.InvoiceItem{
+			{Description: "光回線 1G 月額基本料", Quantity: 1, UnitPrice: 4800, TaxRate: 10},
+			{Description: "宅配ミネラルウォーター 12L", Quantity: 2, UnitPrice: 1150, TaxRate: 8, Reduced: true},
+			{Description: "ルーターレンタル", Quantity: 1, UnitPrice: 455, TaxRate: 10},
+		},
+	}
+}
+
+func normApplication(t *testing.T, a store.Application) store.Application {
+	a.AppliedAt = norm(t, a.AppliedAt)
+	return a
+}
+
+func normContract(t *testing.T, k store.Contract) store.Contract {
+	k.StartDate = norm(t, k.StartDate)
+	return k
+}
+
+// sameInvoice compares invoices field by field, items included.
+func sameInvoice(t *testing.T, what string, got, want store.Invoice) {
+	t.Helper()
+	for _, v := range []*store.Invoice{&got, &want} {
+		v.IssuedAt, v.PeriodStart, v.PeriodEnd = norm(t, v.IssuedAt), norm(t, v.PeriodStart), norm(t, v.PeriodEnd)
+		if len(v.Items) == 0 {
+			v.Items = nil
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
+	}
+}
+
+func numbers[T any](xs []T, number func(T) string) []string {
+	out := []string{}
+	for _, x := range xs {
+		out = append(out, number(x))
+	}
+	return out
+}
+
+func sameNumbers(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s: got %v, want %v", what, got, want)
+	}
+}
+
+var siteTests = []test{
+	{"ApplicationRoundTrip", func(t *testing.T, s store.Store) {
+		ctx, st := t.Context(), sitesOf(t, s)
+		newAccount(t, s, "acc-1")
+		a := newApplication("acc-1", "A-2026-000123", t0, store.ApplicationReceived)
+		must(t, st.CreateApplication(ctx, &a))
+		got, err := st.ApplicationByNumber(ctx, "acc-1", a.Number)
+		must(t, err)
+		same(t, "ApplicationByNumber", *got, a, normApplication)
+	}},
+	{"ApplicationsNewestFirst", func(t *testing.T, s store.Store) {
+		ctx, st := t.Context(), sitesOf(t, s)
+		newAccount(t, s, "acc-1")
+		newAccount(t, s, "acc-2")
+		got, err := st.ApplicationsOf(ctx, "acc-1")
+		must(t, err)
+		if len(got) != 0 {
+			t.Fatalf("ApplicationsOf with none: %+v", got)
+		}
+		for _, a := range []store.Application{
+			newApplication("acc-1", "A-2026-000001", t0.AddDate(0, 0, -30), store.ApplicationActive),
+			newApplication("acc-1", "A-2026-000003", t0, store.ApplicationReceived),
+			newApplication("acc-2", "A-2026-000004", t0.AddDate(0, 0, 1), store.ApplicationReceived),
+			newApplication("acc-1", "A-2026-000002", t0.AddDate(0, 0, -7), store.ApplicationCancelled),
+			// Same day as 000003: the number decides.
+			newApplication("acc-1", "A-2026-000005", t0, store.ApplicationReviewing),
+		} {
+			must(t, st.CreateApplication(ctx, &a))
+		}
+		got, err = st.ApplicationsOf(ctx, "acc-1")
+		must(t, err)
+		sameNumbers(t, "ApplicationsOf(acc-1)", numbers(got, func(a store.Application) string { return a.Number }),
+			[]string{"A-2026-000005", "A-2026-000003", "A-2026-000002", "A-2026-000001"})
+		for _, a := range got {
+			if a.AccountID != "acc-1" {
+				t.Errorf("ApplicationsOf(acc-1) returned %+v", a)
+			}
+		}
+		got, err = st.ApplicationsOf(ctx, "acc-2")
+		must(t, err)
+		sameNumbers(t, "ApplicationsOf(acc-2)", numbers(got, func(a store.Application) string { return a.Number }),
+			[]string{"A-2026-000004"})
+	}},
+	{"ApplicationOtherAccount", func(t *testing.T, s store.Store) {
+		ctx, st := t.Context(), sitesOf(t, s)
+		newAccount(t, s, "acc-1")
+		newAccount(t, s, "acc-2")
+		a := newApplication("acc-1", "A-2026-000123", t0, store.ApplicationReceived)
+		must(t, st.CreateApplication(ctx, &a))
+		_, err := st.ApplicationByNumber(ctx, "acc-2", a.Number)
+		wantErr(t, "another account's application", err, store.ErrNotFound)
+		_, err = st.ApplicationByNumber(ctx, "acc-1", "A-2026-999999")
+		wantErr(t, "unknown number", err, store.ErrNotFound)
+	}},
+	{"ApplicationConflicts", func(t *testing.T, s store.Store) {
+		ctx, st := t.Context(), sitesOf(t, s)
+		newAccount(t, s, "acc-1")
+		newAccount(t, s, "acc-2")
+		a := newApplication("acc-1", "A-2026-000123", t0, store.ApplicationReceived)
+		must(t, st.CreateApplication(ctx, &a))
+		// Numbers are unique across accounts, not just within one.
+		dup := newApplication("acc-2", a.Number, t0, store.ApplicationReceived)
+		dup.ID = "app-other"
+		wantErr(t, "duplicate number", st.CreateApplication(ctx, &dup), store.ErrConflict)
+		sameID := newApplication("acc-1", "A-2026-000124", t0, store.ApplicationReceived)
+		sameID.ID = a.ID
+		wantErr(t, "duplicate id", st.CreateApplication(ctx, &sameID), store.ErrConflict)
+		orphan := newApplication("nobody", "A-2026-000125", t0, store.ApplicationReceived)
+		wantErr(t, "unknown account", st.CreateApplication(ctx, &orphan), store.ErrNotFound)
+	}},
+	{"ApplicationStatus", func(t *testing.T, s store.Store) {
+		ctx, st := t.Context(), sitesOf(t, s)
+		newAccount(t, s, "acc-1")
+		a := newApplication("acc-1", "A-2026-000123", t0, store.ApplicationReceived)
+		must(t, st.CreateApplication(ctx, &a))
+		must(t, st.SetApplicationStatus(ctx, a.ID, store.ApplicationReceived, store.ApplicationReviewing))
+		// A second operator who saw it received loses.
+		wantErr(t, "stale move", st.SetApplicationStatus(ctx, a.ID, store.ApplicationReceived, store.ApplicationCancelled), store.ErrStale)
+		must(t, st.SetApplicationStatus(ctx, a.ID, store.ApplicationReviewing, store.ApplicationActive))
+		got, err := st.ApplicationByNumber(ctx, "acc-1", a.Number)
+		must(t, err)
+		if got.Status != store.ApplicationActive {
+			t.Errorf("status %q, want active", got.Status)
+		}
+		wantErr(t, "unknown application", st.SetApplicationStatus(ctx, "nope", store.ApplicationReceived, store.ApplicationActive), store.ErrNotFound)
+	}},
+	{"ContractRoundTrip", func(t *testing.T, s store.Store) {
+		ctx, st := t.Context(), sitesOf(t, s)
+		newAccount(t, s, "acc-1")
+		k := newContract("acc-1", "C-2026-000045", t0, 5280)
+		k.Status = store.ContractEnded
+		must(t, st.CreateContract(ctx, &k))
+		got, err := st.ContractByNumber(ctx, "acc-1", k.Number)
+		must(t, err)
+		same(t, "ContractByNumber", *got, k, normContract)
+	}},
+	{"ContractsNewestFirst", func(t *testing.T, s store.Store) {
+		ctx, st := t.Context(), sitesOf(t, s)
+		newAccount(t, s, "acc-1")
+		newAccount(t, s, "acc-2")
+		for _, k := range []store.Contract{
+			newContract("acc-1", "C-2026-000001", t0.AddDate(-1, 0, 0), 4800),
+			newContract("acc-2", "C-2026-000002", t0.AddDate(0, 1, 0), 4800),
+			newContract("acc-1", "C-2026-000003", t0, 990),
+		} {
+			must(t, st.CreateContract(ctx, &k))
+		}
+		got, err := st.ContractsOf(ctx, "acc-1")
+		must(t, err)
+		sameNumbers(t, "ContractsOf(acc-1)", numbers(got, func(k store.Contract) string { return k.Number }),
+			[]string{"C-2026-000003", "C-2026-000001"})
+		got, err = st.ContractsOf(ctx, "nobody")
+		must(t, err)
+		if len(got) != 0 {
+			t.Errorf("ContractsOf(unknown account): %+v", got)
+		}
+	}},
+	{"ContractIsolationAndConflict", func(t *testing.T, s store.Store) {
+		ctx, st := t.Context(), sitesOf(t, s)
+		newAccount(t, s, "acc-1")
+		newAccount(t, s, "acc-2")
+		k := newContract("acc-1", "C-2026-000045", t0, 5280)
+		must(t, st.CreateContract(ctx, &k))
+		_, err := st.ContractByNumber(ctx, "acc-2", k.Number)
+		wantErr(t, "another account's contract", err, store.ErrNotFound)
+		_, err = st.ContractByNumber(ctx, "acc-1", "C-0")
+		wantErr(t, "unknown number", err, store.ErrNotFound)
+		dup := newContract("acc-2", k.Number, t0, 5280)
+		dup.ID = "con-other"
+		wantErr(t, "duplicate number", st.CreateContract(ctx, &dup), store.ErrConflict)
+		orphan := newContract("nobody", "C-2026-000046", t0, 5280)
+		wantErr(t, "unknown account", st.CreateContract(ctx, &orphan), store.ErrNotFound)
+	}},
+	{"InvoiceRoundTrip", func(t *testing.T, s store.Store) {
+		ctx, st := t.Context(), sitesOf(t, s)
+		newAccount(t, s, "acc-1")
+		v := newInvoice("acc-1", "INV-202611-0001", t0)
+		must(t, st.CreateInvoice(ctx, &v))
+		got, err := st.InvoiceByNumber(ctx, "acc-1", v.Number)
+		must(t, err)
+		sameInvoice(t, "InvoiceByNumber", *got, v)
+
+		// Many items come back in the order they were given, not sorted
+		// by any column (position 10 after 9, not after 1).
+		many := newInvoice("acc-1", "INV-202611-0002", t0)
+		many.Items = nil
+		for i := range 12 {
+			many.Items = append(many.Items, store.InvoiceItem{Description: string(rune('z' - i)), Quantity: i + 1, UnitPrice: int64(100 * i), TaxRate: 10})
+		}
+		must(t, st.CreateInvoice(ctx, &many))
+		got, err = st.InvoiceByNumber(ctx, "acc-1", many.Number)
+		must(t, err)
+		sameInvoice(t, "InvoiceByNumber with 12 items", *got, many)
+	}},
+	{"InvoicesNewestFirstWithItems", func(t *testing.T, s store.Store) {
+		ctx, st := t.Context(), sitesOf(t, s)
+		newAccount(t, s, "acc-1")
+		newAccount(t, s, "acc-2")
+		invs := []store.Invoice{
+			newInvoice("acc-1", "INV-202609-0001", t0.AddDate(0, -2, 0)),
+			newInvoice("acc-1", "INV-202611-0001", t0),
+			newInvoice("acc-2", "INV-202611-0002", t0),
+			newInvoice("acc-1", "INV-202610-0001", t0.AddDate(0, -1, 0)),
+		}
+		invs[3].Items = invs[3].Items[:1] // each invoice keeps its own items
+		for i := range invs {
+			must(t, st.CreateInvoice(ctx, &invs[i]))
+		}
+		got, err := st.InvoicesOf(ctx, "acc-1")
+		must(t, err)
+		sameNumbers(t, "InvoicesOf(acc-1)", numbers(got, func(v store.Invoice) string { return v.Number }),
+			[]string{"INV-202611-0001", "INV-202610-0001", "INV-202609-0001"})
+		if len(got) == 3 {
+			for i, want := range []store.Invoice{invs[1], invs[3], invs[0]} {
+				sameInvoice(t, "InvoicesOf(acc-1)["+want.Number+"]", got[i], want)
+			}
+		}
+		got, err = st.InvoicesOf(ctx, "acc-3")
+		must(t, err)
+		if len(got) != 0 {
+			t.Errorf("InvoicesOf(unknown account): %+v", got)
+		}
+	}},
+	{"InvoiceIsolationAndConflict", func(t *testing.T, s store.Store) {
+		ctx, st := t.Context(), sitesOf(t, s)
+		newAccount(t, s, "acc-1")
+		newAccount(t, s, "acc-2")
+		v := newInvoice("acc-1", "INV-202611-0001", t0)
+		must(t, st.CreateInvoice(ctx, &v))
+		_, err := st.InvoiceByNumber(ctx, "acc-2", v.Number)
+		wantErr(t, "another account's invoice", err, store.ErrNotFound)
+		_, err = st.InvoiceByNumber(ctx, "acc-1", "INV-0")
+		wantErr(t, "unknown number", err, store.ErrNotFound)
+
+		// A refused invoice leaves nothing behind: neither the row nor the
+		// items that were inserted before the failure.
+		dup := newInvoice("acc-2", v.Number, t0)
+		dup.ID = "inv-other"
+		wantErr(t, "duplicate number", st.CreateInvoice(ctx, &dup), store.ErrConflict)
+		orphan := newInvoice("nobody", "INV-202611-0003", t0)
+		wantErr(t, "unknown account", st.CreateInvoice(ctx, &orphan), store.ErrNotFound)
+		list, err := st.InvoicesOf(ctx, "acc-2")
+		must(t, err)
+		if len(list) != 0 {
+			t.Errorf("acc-2 has invoices after refused creates: %+v", list)
+		}
+		// The refused invoice's id is free again: nothing of it was kept.
+		retry := newInvoice("acc-2", "INV-202611-0004", t0)
+		retry.ID = dup.ID
+		must(t, st.CreateInvoice(ctx, &retry))
+		got, err := st.InvoiceByNumber(ctx, "acc-2", retry.Number)
+		must(t, err)
+		sameInvoice(t, "retried invoice", *got, retry)
+		got, err = st.InvoiceByNumber(ctx, "acc-1", v.Number)
+		must(t, err)
+		sameInvoice(t, "first invoice after the conflict", *got, v)
+	}},
+	{"InvoiceBadItemRollsBack", func(t *testing.T, s store.Store) {
+		ctx, st := t.Context(), sitesOf(t, s)
+		newAccount(t, s, "acc-1")
+		v := newInvoice("acc-1", "INV-202611-0001", t0)
+		v.Items[2].TaxRate = 5 // the last item is refused: the whole invoice goes
+		if err := st.CreateInvoice(ctx, &v); err == nil {
+			t.Fatal("CreateInvoice accepted a 5 % item")
+		}
+		_, err := st.InvoiceByNumber(ctx, "acc-1", v.Number)
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("invoice after a refused item: %v, want ErrNotFound", err)
+		}
+	}},
+}

@@ -1,0 +1,61 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/tobira/tobira/internal/oidc"
+)
+
+// oidcLogin signs an authorization request in: with the browser's portal
+// session when it satisfies the request (no prompt=login, within max_age),
+// otherwise through the sign-in, which comes back here.
+func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	req, err := s.oidc.AuthRequest(r.Context(), id)
+	if errors.Is(err, oidc.ErrNoRequest) {
+		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	si, err := s.signedIn(r)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	here := oidc.LoginPath + "?id=" + url.QueryEscape(id)
+	if si == nil || !req.Satisfied(si.Session.CreatedAt, s.svc.Now()) {
+		// A fresh sign-in replaces the session, so the request is then
+		// satisfied and this does not loop.
+		http.Redirect(w, r, "/login?fresh=1&next="+url.QueryEscape(here), http.StatusSeeOther)
+		return
+	}
+	back, err := s.oidc.Complete(r.Context(), id, si.Session)
+	if errors.Is(err, oidc.ErrNoRequest) {
+		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// endSession is RP-initiated logout: the browser's portal session ends (and
+// with it the sites' sessions, by back-channel) before the provider checks
+// the request and sends the browser back to the site.
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
+	if si, err := s.signedIn(r); err == nil && si != nil {
+		if err := s.svc.SignOut(r.Context(), si, client(r)); err != nil {
+			s.internal(w, r, err)
+			return
+		}
+	}
+	s.setCookie(w, s.cookieName(sessionCookie), "", -1)
+	s.oidc.ServeHTTP(w, r)
+}
