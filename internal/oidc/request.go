@@ -27,16 +27,16 @@ func (a *authRequest) GetACR() string {
 	return ""
 }
 
-func (a *authRequest) GetAMR() []string        { return a.AMR }
-func (a *authRequest) GetAudience() []string   { return []string{a.ClientID} }
-func (a *authRequest) GetAuthTime() time.Time  { return a.AuthTime }
-func (a *authRequest) GetClientID() string     { return a.ClientID }
-func (a *authRequest) GetNonce() string        { return a.Nonce }
-func (a *authRequest) GetRedirectURI() string  { return a.RedirectURI }
-func (a *authRequest) GetScopes() []string     { return a.Scopes }
-func (a *authRequest) GetState() string        { return a.State }
-func (a *authRequest) GetSubject() string      { return a.AccountID }
-func (a *authRequest) Done() bool              { return a.AuthRequest.Done }
+func (a *authRequest) GetAMR() []string       { return a.AMR }
+func (a *authRequest) GetAudience() []string  { return []string{a.ClientID} }
+func (a *authRequest) GetAuthTime() time.Time { return a.AuthTime }
+func (a *authRequest) GetClientID() string    { return a.ClientID }
+func (a *authRequest) GetNonce() string       { return a.Nonce }
+func (a *authRequest) GetRedirectURI() string { return a.RedirectURI }
+func (a *authRequest) GetScopes() []string    { return a.Scopes }
+func (a *authRequest) GetState() string       { return a.State }
+func (a *authRequest) GetSubject() string     { return a.AccountID }
+func (a *authRequest) Done() bool             { return a.AuthRequest.Done }
 func (a *authRequest) GetResponseMode() oidc.ResponseMode {
 	return oidc.ResponseMode(a.ResponseMode)
 }
@@ -61,12 +61,12 @@ type refreshRequest struct {
 
 var _ op.RefreshTokenRequest = (*refreshRequest)(nil)
 
-func (r *refreshRequest) GetAMR() []string               { return r.grant.AMR }
-func (r *refreshRequest) GetAudience() []string          { return []string{r.token.ClientID} }
-func (r *refreshRequest) GetAuthTime() time.Time         { return r.grant.AuthTime }
-func (r *refreshRequest) GetClientID() string            { return r.token.ClientID }
-func (r *refreshRequest) GetScopes() []string            { return r.scopes }
-func (r *refreshRequest) GetSubject() string             { return r.token.AccountID }
+func (r *refreshRequest) GetAMR() []string                 { return r.grant.AMR }
+func (r *refreshRequest) GetAudience() []string            { return []string{r.token.ClientID} }
+func (r *refreshRequest) GetAuthTime() time.Time           { return r.grant.AuthTime }
+func (r *refreshRequest) GetClientID() string              { return r.token.ClientID }
+func (r *refreshRequest) GetScopes() []string              { return r.scopes }
+func (r *refreshRequest) GetSubject() string               { return r.token.AccountID }
 func (r *refreshRequest) SetCurrentScopes(scopes []string) { r.scopes = scopes }
 
 // client adapts a registered client.
@@ -98,7 +98,7 @@ func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
 func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
-func (c *client) IsScopeAllowed(string) bool            { return false }
+func (c *client) IsScopeAllowed(string) bool           { return false }
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *client) ClockSkew() time.Duration             { return 0 }
 

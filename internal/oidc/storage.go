@@ -53,7 +53,7 @@ type storage struct {
 }
 
 var (
-	_ op.Storage                        = (*storage)(nil)
+	_ op.Storage                   = (*storage)(nil)
 	_ op.CanSetUserinfoFromRequest = (*storage)(nil)
 )
 
