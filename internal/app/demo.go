@@ -7,6 +7,7 @@ import (
 	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/sites"
 	"github.com/tobira/tobira/internal/store"
 )
 
@@ -42,6 +43,10 @@ func (m *Main) seedDemo(ctx context.Context, svc *portal.Service) error {
 	for _, c := range demoCustomers {
 		a, link, err := svc.OpenAccount(ctx, c.email, c.name, "system:demo")
 		if err != nil {
+			return err
+		}
+		// Applications, contracts and invoices for the customer sites.
+		if err := sites.SeedDemo(ctx, svc.Store, a.ID, svc.Now()); err != nil {
 			return err
 		}
 		if c.password == "" {

@@ -24,6 +24,11 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	f := m.flags(name)
 	f.addr = f.String("addr", "", "listen address (default 127.0.0.1:8080)")
+	var contractsAddr, invoicesAddr *string
+	if demo {
+		contractsAddr = f.String("contracts-addr", "127.0.0.1:8081", "listen address of 申込／契約確認サイト")
+		invoicesAddr = f.String("invoices-addr", "127.0.0.1:8082", "listen address of 適格請求書閲覧サイト")
+	}
 	if err := f.Parse(args); err != nil {
 		return errUsage
 	}
@@ -35,15 +40,31 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	var servers []*server
+	defer func() {
+		for _, s := range servers {
+			s.ln.Close()
+		}
+	}()
+	portalSrv, err := listen("ポータルサイト / Portal", cfg.Addr, "--addr")
 	if err != nil {
-		return fmt.Errorf("cannot listen on %s (is another program using it? choose another with --addr): %w", cfg.Addr, err)
+		return err
 	}
-	defer ln.Close()
+	servers = append(servers, portalSrv)
 	if demo {
+		for _, s := range []struct{ label, addr, flag string }{
+			{"申込／契約確認サイト / Applications and contracts", *contractsAddr, "--contracts-addr"},
+			{"適格請求書閲覧サイト / Qualified invoices", *invoicesAddr, "--invoices-addr"},
+		} {
+			srv, err := listen(s.label, s.addr, s.flag)
+			if err != nil {
+				return err
+			}
+			servers = append(servers, srv)
+		}
 		cfg.DevTools = true
 		// The demo is reached where it listens (port 0 picks a free port).
-		cfg.BaseURL = "http://" + ln.Addr().String()
+		cfg.BaseURL = portalSrv.url
 		if err := os.WriteFile(filepath.Join(cfg.DataDir, demoURLFile), []byte(cfg.BaseURL+"\n"), 0o600); err != nil {
 			return err
 		}
@@ -66,30 +87,38 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 			return fmt.Errorf("demo data: %w", err)
 		}
 	}
-	handler, err := web.New(svc, log, web.WithOIDC(w.oidc))
-	if err != nil {
+	if portalSrv.handler, err = web.New(svc, log, web.WithOIDC(w.oidc)); err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	if demo {
+		if err := demoSites(ctx, w, log, servers[1], servers[2]); err != nil {
+			return err
+		}
 	}
 	go sweep(ctx, svc, log)
 
-	fmt.Fprintf(m.Stdout, "ポータルサイト / Portal: %s\n", cfg.BaseURL)
+	for _, s := range servers {
+		fmt.Fprintf(m.Stdout, "%s: %s\n", s.label, s.url)
+	}
 	if cfg.DevTools && cfg.Phone.Sender == "outbox" {
 		fmt.Fprintf(m.Stdout, "送信メッセージ (開発用) / sent text messages and calls: %s/dev/outbox\n", cfg.BaseURL)
 	}
 	if m.Ready != nil {
 		m.Ready(cfg.BaseURL)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		s.http = &http.Server{
+			Handler:           s.handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    32 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		go func() { errc <- s.http.Serve(s.ln) }()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -98,13 +127,35 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	fmt.Fprintln(m.Stdout, "停止しています / shutting down")
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return err
+	for _, s := range servers {
+		if err := s.http.Shutdown(shutdown); err != nil {
+			return err
+		}
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range servers {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	return nil
+}
+
+// server is one listener of the process and what it serves.
+type server struct {
+	label, url string
+	ln         net.Listener
+	handler    http.Handler
+	http       *http.Server
+}
+
+// listen takes an address; a taken one is a clear error naming the flag
+// that chooses another.
+func listen(label, addr, flag string) (*server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s cannot listen on %s (is another program using it? choose another with %s): %w", label, addr, flag, err)
+	}
+	return &server{label: label, url: "http://" + ln.Addr().String(), ln: ln}, nil
 }
 
 // sweep deletes expired sessions and sign-in flows now and then.
@@ -121,6 +172,12 @@ func sweep(ctx context.Context, svc *portal.Service, log *slog.Logger) {
 		}
 		if _, err := svc.Store.DeleteExpiredPhoneCodes(ctx, now); err != nil && ctx.Err() == nil {
 			log.Warn("sweep phone codes", "err", err)
+		}
+		if _, err := svc.Store.DeleteExpiredAuthRequests(ctx, now); err != nil && ctx.Err() == nil {
+			log.Warn("sweep auth requests", "err", err)
+		}
+		if _, err := svc.Store.DeleteExpiredSiteSessions(ctx, now); err != nil && ctx.Err() == nil {
+			log.Warn("sweep site sessions", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,56 +38,116 @@ type portalEnv struct {
 	seed     string
 	email    string
 	password string
+
+	// clock is the time of the service and the provider; tests move it.
+	clock     *testClock
+	cfg       config.Config
+	keys      *secret.Keyring
+	db        *sqlstore.DB
+	log       *slog.Logger
+	accountID string
+	handler   atomic.Value // holds handlerBox: the node the server runs
 }
 
-func newPortal(t *testing.T) *portalEnv {
+type handlerBox struct{ http.Handler }
+
+// portalOptions vary newPortalWith.
+type portalOptions struct {
+	// Frozen stops the clock: it moves only when a test advances it.
+	// Otherwise it follows the wall clock plus what tests advanced it.
+	Frozen bool
+}
+
+func newPortal(t *testing.T) *portalEnv { return newPortalWith(t, portalOptions{}) }
+
+func newPortalWith(t *testing.T, o portalOptions) *portalEnv {
 	t.Helper()
-	e := &portalEnv{t: t, email: "yamada@example.jp", password: "correct horse battery"}
-	var handler http.Handler
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	e := &portalEnv{t: t, email: "yamada@example.jp", password: "correct horse battery", clock: newTestClock(o.Frozen)}
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.handler.Load().(handlerBox).ServeHTTP(w, r)
+	}))
 	t.Cleanup(e.srv.Close)
 
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.SecretKey = secret.NewKey()
-	cfg.BaseURL = e.srv.URL
-	cfg.Argon2 = account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
-	db, err := sqlstore.OpenSQLite(cfg.DatabasePath())
+	e.cfg = config.Default()
+	e.cfg.DataDir = t.TempDir()
+	e.cfg.SecretKey = secret.NewKey()
+	e.cfg.BaseURL = e.srv.URL
+	e.cfg.Argon2 = account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+	var err error
+	e.keys, err = e.cfg.Keyring()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	keys, err := cfg.Keyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e.svc = portal.New(db, keys, cfg, log)
-	e.provider, err = oidc.New(oidc.Config{Store: db, Keys: keys, Issuer: cfg.BaseURL, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc.SessionEnded, e.svc.AccountReset = e.provider.SessionEnded, e.provider.AccountEnded
-	h, err := web.New(e.svc, log, web.WithOIDC(e.provider))
-	if err != nil {
-		t.Fatal(err)
-	}
-	handler = h
+	e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	e.boot()
 
 	ctx := t.Context()
 	a, _, err := e.svc.OpenAccount(ctx, e.email, "山田 太郎", "test")
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.accountID = a.ID
 	if err := e.svc.SetPassword(ctx, a.ID, e.password); err != nil {
 		t.Fatal(err)
 	}
 	e.seed = mfa.NewTOTPSecret()
-	if err := db.AddFactor(ctx, &store.Factor{ID: "f-1", AccountID: a.ID, Kind: store.FactorTOTP,
-		Secret: keys.Encrypt(e.seed, a.ID), LastStep: -1, CreatedAt: time.Now()}); err != nil {
+	if err := e.db.AddFactor(ctx, &store.Factor{ID: "f-1", AccountID: a.ID, Kind: store.FactorTOTP,
+		Secret: e.keys.Encrypt(e.seed, a.ID), LastStep: -1, CreatedAt: e.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// boot opens the database file and builds a portal node over it (store,
+// service, provider, web), which the server then runs.
+func (e *portalEnv) boot() {
+	t := e.t
+	db, err := sqlstore.OpenSQLite(e.cfg.DatabasePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	svc := portal.New(db, e.keys, e.cfg, e.log)
+	svc.Now = e.clock.Now
+	provider, err := oidc.New(oidc.Config{Store: db, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SessionEnded, svc.AccountReset = provider.SessionEnded, provider.AccountEnded
+	h, err := web.New(svc, e.log, web.WithOIDC(provider))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.db, e.svc, e.provider = db, svc, provider
+	e.handler.Store(handlerBox{h})
+}
+
+// testClock is the portal's clock in tests.
+type testClock struct {
+	mu     sync.Mutex
+	frozen bool
+	base   time.Time
+	offset time.Duration
+}
+
+func newTestClock(frozen bool) *testClock {
+	return &testClock{frozen: frozen, base: time.Now()}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.frozen {
+		return c.base.Add(c.offset)
+	}
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock forward by d.
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
 }
 
 // browser follows redirects on the portal and stops at the client's
@@ -104,6 +166,8 @@ func (e *portalEnv) browser() *http.Client {
 // the browser was sent to, and returns where the portal sent it at the end.
 func (e *portalEnv) signIn(b *http.Client, authURL string) *url.URL {
 	e.t.Helper()
+	// A code is accepted once: each sign-in uses the next step's.
+	e.clock.Advance(mfa.Period * time.Second)
 	res, err := b.Get(authURL)
 	if err != nil {
 		e.t.Fatal(err)
@@ -121,7 +185,7 @@ func (e *portalEnv) signIn(b *http.Client, authURL string) *url.URL {
 	if res.Request.URL.Path != "/login/code" {
 		e.t.Fatalf("after the password: %s", res.Request.URL)
 	}
-	code, _ := mfa.TOTPCode(e.seed, time.Now())
+	code, _ := mfa.TOTPCode(e.seed, e.clock.Now())
 	res, err = b.PostForm(e.srv.URL+"/login/code", url.Values{"code": {code}})
 	if err != nil {
 		e.t.Fatal(err)

@@ -268,5 +268,7 @@ type Store interface {
 	PhoneCodes
 	Outbox
 	OIDC
+	Sites
+	SiteSessions
 	Close() error
 }

@@ -183,9 +183,9 @@ func (db *DB) SaveAuthCode(ctx context.Context, id, codeHash string) error {
 	return db.fail("save auth code", err)
 }
 
-// authRequestByCode repeats code_hash <> '', the partial index's condition:
-// SQLite uses the index only when the query implies it. It also keeps the
-// empty hash, which every request without a code has, from finding one.
+// authRequestByCode repeats the partial index's condition (code_hash not
+// empty): SQLite uses the index only when the query implies it. It also keeps
+// the empty hash, which every request without a code has, from finding one.
 const authRequestByCode = `SELECT ` + authRequestCols + ` FROM oidc_auth_requests
 	WHERE code_hash = ? AND code_hash <> '' AND expires_at > ?`
 

@@ -219,9 +219,10 @@ func (db *DB) RefreshTokenByHash(ctx context.Context, hash string, now time.Time
 // UseRefreshToken marks the token used with one conditional UPDATE, so of
 // concurrent uses exactly one matches it unused. When it matches nothing, a
 // token that was used before (and would otherwise still be good) is a
-// replay: its grant is revoked and its tokens deleted, committed, and
-// ErrStale returned. An expired token, or one of a revoked grant, is
-// ErrNotFound, used or not.
+// replay: its grant is revoked and its tokens deleted, committed, and the
+// token returned as it was (UsedAt its first use) with ErrStale, so that the
+// caller knows which grant ended. An expired token, or one of a revoked grant,
+// is ErrNotFound, used or not.
 func (db *DB) UseRefreshToken(ctx context.Context, hash string, now time.Time) (*store.RefreshToken, error) {
 	if ms(now) == 0 {
 		return nil, errZeroTime("use refresh token") // used_at = 0 means unused
@@ -237,21 +238,20 @@ func (db *DB) UseRefreshToken(ctx context.Context, hash string, now time.Time) (
 		if err == nil || !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		var grantID string
-		err = c.queryRow(ctx, `SELECT grant_id FROM oidc_refresh_tokens
-			WHERE hash = ? AND used_at <> 0 AND `+liveRefresh, hash, ms(now)).Scan(&grantID)
+		t, err = scanRefreshToken(c.queryRow(ctx, `SELECT `+refreshTokenCols+` FROM oidc_refresh_tokens
+			WHERE hash = ? AND used_at <> 0 AND `+liveRefresh, hash, ms(now)))
 		if err != nil {
 			return err // no row: ErrNotFound through fail
 		}
 		// Returning nil commits the revocation; ErrStale follows below.
 		replay = true
-		return revokeGrant(ctx, c, grantID, now)
+		return revokeGrant(ctx, c, t.GrantID, now)
 	})
 	if err != nil {
 		return nil, db.fail("use refresh token", err)
 	}
 	if replay {
-		return nil, store.ErrStale
+		return t, store.ErrStale
 	}
 	return t, nil
 }

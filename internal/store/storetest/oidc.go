@@ -16,16 +16,9 @@ import (
 // nil or as an empty slice, so records compare with reflect.DeepEqual when
 // their empty lists are nil.
 
-// oidcOf returns the backend's OIDC store. (Store does not embed OIDC yet;
-// once it does this is s itself.)
-func oidcOf(t *testing.T, s store.Store) store.OIDC {
-	t.Helper()
-	o, ok := any(s).(store.OIDC)
-	if !ok {
-		t.Fatalf("%T does not implement store.OIDC", s)
-	}
-	return o
-}
+// oidcOf returns the backend's OIDC store, which is s itself since Store
+// embeds OIDC; the tests name it o to say what they exercise.
+func oidcOf(_ *testing.T, s store.Store) store.OIDC { return s }
 
 // sameDeep is same for records with slices: equal after n, by DeepEqual.
 func sameDeep[T any](t *testing.T, what string, got, want T, n func(*testing.T, T) T) {
@@ -710,8 +703,14 @@ var oidcTests = []test{
 
 		// The old token again: a replay, which revokes the grant.
 		replay := now.Add(time.Minute)
-		_, err = o.UseRefreshToken(ctx, k.Hash, replay)
+		got, err = o.UseRefreshToken(ctx, k.Hash, replay)
 		wantErr(t, "UseRefreshToken of a used token", err, store.ErrStale)
+		// With the token as it was, so the caller knows whose grant ended
+		// (to log its site out).
+		if got == nil {
+			t.Fatal("UseRefreshToken of a used token returned no token with ErrStale")
+		}
+		sameDeep(t, "UseRefreshToken result of a replay", *got, k, normRefreshToken)
 		if got := grantRevokedAt(t, o, g.ID); !got.Equal(replay) {
 			t.Errorf("grant RevokedAt after a replay = %v, want %v", got, replay)
 		}
@@ -757,8 +756,10 @@ var oidcTests = []test{
 		o, g := oidcFixture(t, s)
 		k := newRefreshToken(t, o, "rt-1", g)
 		now := t0.Add(time.Minute)
-		errs := race(func(int) error {
-			_, err := o.UseRefreshToken(ctx, k.Hash, now)
+		got := make([]*store.RefreshToken, racers)
+		errs := race(func(i int) error {
+			var err error
+			got[i], err = o.UseRefreshToken(ctx, k.Hash, now)
 			return err
 		})
 		// One wins. The first to lose sees a replay and revokes the grant;
@@ -770,6 +771,9 @@ var oidcTests = []test{
 				wins++
 			case errors.Is(err, store.ErrStale):
 				stale++
+				if got[i] == nil || got[i].GrantID != g.ID {
+					t.Errorf("racer %d: ErrStale with token %+v, want the token of %s", i, got[i], g.ID)
+				}
 			case !errors.Is(err, store.ErrNotFound):
 				t.Errorf("racer %d: got error %v, want nil, ErrStale or ErrNotFound", i, err)
 			}

@@ -9,17 +9,6 @@ import (
 	"github.com/tobira/tobira/internal/store"
 )
 
-// sitesOf returns the backend's store.Sites. Until store.Store embeds Sites
-// the suite asks for it; afterwards this is a plain conversion.
-func sitesOf(t *testing.T, s store.Store) store.Sites {
-	t.Helper()
-	st, ok := any(s).(store.Sites)
-	if !ok {
-		t.Fatalf("%T does not implement store.Sites", s)
-	}
-	return st
-}
-
 func newApplication(acc, number string, at time.Time, status store.ApplicationStatus) store.Application {
 	return store.Application{ID: "app-" + number, AccountID: acc, Number: number, Service: "光回線 1G",
 		Plan: "ファミリー 2年割", Status: status, AppliedAt: at}
@@ -84,7 +73,7 @@ func sameNumbers(t *testing.T, what string, got, want []string) {
 
 var siteTests = []test{
 	{"ApplicationRoundTrip", func(t *testing.T, s store.Store) {
-		ctx, st := t.Context(), sitesOf(t, s)
+		ctx, st := t.Context(), store.Sites(s)
 		newAccount(t, s, "acc-1")
 		a := newApplication("acc-1", "A-2026-000123", t0, store.ApplicationReceived)
 		must(t, st.CreateApplication(ctx, &a))
@@ -93,7 +82,7 @@ var siteTests = []test{
 		same(t, "ApplicationByNumber", *got, a, normApplication)
 	}},
 	{"ApplicationsNewestFirst", func(t *testing.T, s store.Store) {
-		ctx, st := t.Context(), sitesOf(t, s)
+		ctx, st := t.Context(), store.Sites(s)
 		newAccount(t, s, "acc-1")
 		newAccount(t, s, "acc-2")
 		got, err := st.ApplicationsOf(ctx, "acc-1")
@@ -126,7 +115,7 @@ var siteTests = []test{
 			[]string{"A-2026-000004"})
 	}},
 	{"ApplicationOtherAccount", func(t *testing.T, s store.Store) {
-		ctx, st := t.Context(), sitesOf(t, s)
+		ctx, st := t.Context(), store.Sites(s)
 		newAccount(t, s, "acc-1")
 		newAccount(t, s, "acc-2")
 		a := newApplication("acc-1", "A-2026-000123", t0, store.ApplicationReceived)
@@ -137,7 +126,7 @@ var siteTests = []test{
 		wantErr(t, "unknown number", err, store.ErrNotFound)
 	}},
 	{"ApplicationConflicts", func(t *testing.T, s store.Store) {
-		ctx, st := t.Context(), sitesOf(t, s)
+		ctx, st := t.Context(), store.Sites(s)
 		newAccount(t, s, "acc-1")
 		newAccount(t, s, "acc-2")
 		a := newApplication("acc-1", "A-2026-000123", t0, store.ApplicationReceived)
@@ -153,7 +142,7 @@ var siteTests = []test{
 		wantErr(t, "unknown account", st.CreateApplication(ctx, &orphan), store.ErrNotFound)
 	}},
 	{"ApplicationStatus", func(t *testing.T, s store.Store) {
-		ctx, st := t.Context(), sitesOf(t, s)
+		ctx, st := t.Context(), store.Sites(s)
 		newAccount(t, s, "acc-1")
 		a := newApplication("acc-1", "A-2026-000123", t0, store.ApplicationReceived)
 		must(t, st.CreateApplication(ctx, &a))
@@ -169,7 +158,7 @@ var siteTests = []test{
 		wantErr(t, "unknown application", st.SetApplicationStatus(ctx, "nope", store.ApplicationReceived, store.ApplicationActive), store.ErrNotFound)
 	}},
 	{"ContractRoundTrip", func(t *testing.T, s store.Store) {
-		ctx, st := t.Context(), sitesOf(t, s)
+		ctx, st := t.Context(), store.Sites(s)
 		newAccount(t, s, "acc-1")
 		k := newContract("acc-1", "C-2026-000045", t0, 5280)
 		k.Status = store.ContractEnded
@@ -179,7 +168,7 @@ var siteTests = []test{
 		same(t, "ContractByNumber", *got, k, normContract)
 	}},
 	{"ContractsNewestFirst", func(t *testing.T, s store.Store) {
-		ctx, st := t.Context(), sitesOf(t, s)
+		ctx, st := t.Context(), store.Sites(s)
 		newAccount(t, s, "acc-1")
 		newAccount(t, s, "acc-2")
 		for _, k := range []store.Contract{
@@ -200,7 +189,7 @@ var siteTests = []test{
 		}
 	}},
 	{"ContractIsolationAndConflict", func(t *testing.T, s store.Store) {
-		ctx, st := t.Context(), sitesOf(t, s)
+		ctx, st := t.Context(), store.Sites(s)
 		newAccount(t, s, "acc-1")
 		newAccount(t, s, "acc-2")
 		k := newContract("acc-1", "C-2026-000045", t0, 5280)
@@ -216,7 +205,7 @@ var siteTests = []test{
 		wantErr(t, "unknown account", st.CreateContract(ctx, &orphan), store.ErrNotFound)
 	}},
 	{"InvoiceRoundTrip", func(t *testing.T, s store.Store) {
-		ctx, st := t.Context(), sitesOf(t, s)
+		ctx, st := t.Context(), store.Sites(s)
 		newAccount(t, s, "acc-1")
 		v := newInvoice("acc-1", "INV-202611-0001", t0)
 		must(t, st.CreateInvoice(ctx, &v))
@@ -237,7 +226,7 @@ var siteTests = []test{
 		sameInvoice(t, "InvoiceByNumber with 12 items", *got, many)
 	}},
 	{"InvoicesNewestFirstWithItems", func(t *testing.T, s store.Store) {
-		ctx, st := t.Context(), sitesOf(t, s)
+		ctx, st := t.Context(), store.Sites(s)
 		newAccount(t, s, "acc-1")
 		newAccount(t, s, "acc-2")
 		invs := []store.Invoice{
@@ -266,7 +255,7 @@ var siteTests = []test{
 		}
 	}},
 	{"InvoiceIsolationAndConflict", func(t *testing.T, s store.Store) {
-		ctx, st := t.Context(), sitesOf(t, s)
+		ctx, st := t.Context(), store.Sites(s)
 		newAccount(t, s, "acc-1")
 		newAccount(t, s, "acc-2")
 		v := newInvoice("acc-1", "INV-202611-0001", t0)
@@ -300,7 +289,7 @@ var siteTests = []test{
 		sameInvoice(t, "first invoice after the conflict", *got, v)
 	}},
 	{"InvoiceBadItemRollsBack", func(t *testing.T, s store.Store) {
-		ctx, st := t.Context(), sitesOf(t, s)
+		ctx, st := t.Context(), store.Sites(s)
 		newAccount(t, s, "acc-1")
 		v := newInvoice("acc-1", "INV-202611-0001", t0)
 		v.Items[2].TaxRate = 5 // the last item is refused: the whole invoice goes

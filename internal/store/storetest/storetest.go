@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OIDC", oidcTests},
 		{"Times", timeTests},
 		{"Sites", siteTests},
+		{"SiteSessions", siteSessionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

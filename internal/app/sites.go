@@ -1,0 +1,64 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/tobira/tobira/internal/rp"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/sites"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// demoSites builds the two customer sites of the demo, each an OpenID
+// Connect client of the portal, registered on first start.
+func demoSites(ctx context.Context, w *wired, log *slog.Logger, contracts, invoices *server) error {
+	for _, s := range []struct {
+		name string
+		srv  *server
+		make func(sites.Deps) (http.Handler, error)
+	}{
+		{"contracts", contracts, sites.NewContracts},
+		{"invoices", invoices, sites.NewInvoices},
+	} {
+		site, err := demoClient(ctx, w, s.name, s.srv.url)
+		if err != nil {
+			return err
+		}
+		site.Log = log
+		h, err := s.make(sites.Deps{Store: w.svc.Store, Log: site.Log, Auth: site, AuthRoutes: site.Routes()})
+		if err != nil {
+			return err
+		}
+		s.srv.handler = h
+	}
+	return nil
+}
+
+// demoClient registers a demo site as a first-party client of the portal
+// (once per address) and returns its sign-in. Its secret is derived from the
+// master key, so the same site finds it again at the next start.
+func demoClient(ctx context.Context, w *wired, name, baseURL string) (*rp.Site, error) {
+	svc := w.svc
+	id := name + "-" + secret.Hash(baseURL)[:8]
+	clientSecret := svc.Keys.Sign("demo site client secret", id)
+	_, err := svc.Store.ClientByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		err = svc.Store.CreateClient(ctx, &store.Client{
+			ID: id, SecretHash: secret.Hash(clientSecret), Name: name, FirstParty: true,
+			RedirectURIs:           []string{baseURL + "/auth/callback"},
+			PostLogoutRedirectURIs: []string{baseURL + "/"},
+			BackchannelLogoutURI:   baseURL + "/auth/backchannel-logout",
+			CreatedAt:              svc.Now(),
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &rp.Site{
+		Name: name, BaseURL: baseURL, Issuer: svc.Config.BaseURL, ClientID: id, ClientSecret: clientSecret,
+		Store: svc.Store, Keys: svc.Keys, Now: svc.Now,
+	}, nil
+}

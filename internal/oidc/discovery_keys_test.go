@@ -1,0 +1,183 @@
+package oidc_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/tobira/tobira/internal/oidc"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// The discovery document names the portal's endpoints and what it supports.
+func TestDiscovery(t *testing.T) {
+	e := newPortal(t)
+	var d map[string]any
+	e.getJSON("/.well-known/openid-configuration", &d)
+
+	if d["issuer"] != e.srv.URL {
+		t.Errorf("issuer %v, want %s", d["issuer"], e.srv.URL)
+	}
+	for key, path := range map[string]string{
+		"authorization_endpoint": "/authorize",
+		"token_endpoint":         "/oauth/token",
+		"userinfo_endpoint":      "/userinfo",
+		"jwks_uri":               "/keys",
+		"end_session_endpoint":   "/end_session",
+		"revocation_endpoint":    "/revoke",
+	} {
+		if d[key] != e.srv.URL+path {
+			t.Errorf("%s = %v, want %s", key, d[key], e.srv.URL+path)
+		}
+	}
+	list := func(key string) []string {
+		var out []string
+		vs, _ := d[key].([]any)
+		for _, v := range vs {
+			s, _ := v.(string)
+			out = append(out, s)
+		}
+		return out
+	}
+	if m := list("code_challenge_methods_supported"); !slices.Contains(m, "S256") {
+		t.Errorf("code_challenge_methods_supported %v lacks S256", m)
+	}
+	if g := list("grant_types_supported"); !slices.Contains(g, "refresh_token") || !slices.Contains(g, "authorization_code") {
+		t.Errorf("grant_types_supported %v", g)
+	}
+	if a := list("id_token_signing_alg_values_supported"); !slices.Contains(a, "RS256") {
+		t.Errorf("id_token_signing_alg_values_supported %v", a)
+	}
+	for _, key := range []string{"backchannel_logout_supported", "backchannel_logout_session_supported"} {
+		if d[key] != true {
+			t.Errorf("%s = %v, want true", key, d[key])
+		}
+	}
+	// Every endpoint it names is one the portal routes to the provider.
+	for _, key := range []string{"authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
+		"end_session_endpoint", "revocation_endpoint", "introspection_endpoint"} {
+		u, _ := d[key].(string)
+		if u == "" {
+			continue
+		}
+		if !slices.Contains(oidc.Paths, u[len(e.srv.URL):]) {
+			t.Errorf("%s %s is not among oidc.Paths", key, u)
+		}
+	}
+}
+
+// /keys publishes the current signing key.
+func TestKeysPublishCurrentKey(t *testing.T) {
+	e := newPortal(t)
+	var ks jwks
+	e.getJSON("/keys", &ks)
+	if len(ks.Keys) != 1 {
+		t.Fatalf("%d keys published, want 1: %+v", len(ks.Keys), ks)
+	}
+	k := ks.Keys[0]
+	if k.Kid == "" || k.Kty != "RSA" || k.Alg != "RS256" || k.Use != "sig" || k.N == "" || k.E == "" {
+		t.Errorf("key %+v", k)
+	}
+	// An ID token names it.
+	r := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{"http://127.0.0.1:9/cb"}})
+	tok := r.login(e.browser())
+	h, _ := decodeJWT(t, tok.Extra("id_token").(string))
+	if h["kid"] != k.Kid || h["alg"] != "RS256" {
+		t.Errorf("ID token header %v, want kid %s", h, k.Kid)
+	}
+}
+
+// After a rotation the new key signs and the old one stays published for
+// KeyOverlap, so tokens it signed still verify; then it goes.
+func TestKeyRotation(t *testing.T) {
+	e := newPortal(t)
+	ctx := context.Background()
+	r := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{"http://127.0.0.1:9/cb"}})
+	before := e.kids()
+	tok := r.login(e.browser())
+	oldRaw := tok.Extra("id_token").(string)
+	h, _ := decodeJWT(t, oldRaw)
+	oldKid, _ := h["kid"].(string)
+	if len(before) != 1 || before[0] != oldKid {
+		t.Fatalf("published %v, ID token signed by %s", before, oldKid)
+	}
+
+	if err := e.provider.RotateKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := e.kids()
+	if len(after) != 2 || !slices.Contains(after, oldKid) {
+		t.Fatalf("after rotation published %v, want the old %s and a new one", after, oldKid)
+	}
+	newKid := after[0]
+	if newKid == oldKid {
+		newKid = after[1]
+	}
+	// A refresh's new ID token is signed with the new key.
+	fresh, err := r.refresh(tok.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if h, _ := decodeJWT(t, fresh.Extra("id_token").(string)); h["kid"] != newKid {
+		t.Errorf("ID token after rotation signed by %v, want the new key %s", h["kid"], newKid)
+	}
+	r.verify(fresh)
+	// So is a new sign-in's.
+	if h, _ := decodeJWT(t, r.login(e.browser()).Extra("id_token").(string)); h["kid"] != newKid {
+		t.Errorf("new sign-in's ID token signed by %v, want %s", h["kid"], newKid)
+	}
+	// The token signed before the rotation still verifies against the
+	// published keys, fetched afresh as a site would.
+	if _, err := gooidc.NewRemoteKeySet(ctx, e.srv.URL+"/keys").VerifySignature(ctx, oldRaw); err != nil {
+		t.Errorf("ID token signed before the rotation: %v", err)
+	}
+	op, err := gooidc.NewProvider(ctx, e.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.Verifier(&gooidc.Config{ClientID: r.c.ID}).Verify(ctx, oldRaw); err != nil {
+		t.Errorf("go-oidc refuses the ID token signed before the rotation: %v", err)
+	}
+
+	// Still published just before the overlap ends...
+	e.clock.Advance(oidc.KeyOverlap - 2*time.Minute)
+	if ks := e.kids(); !slices.Contains(ks, oldKid) {
+		t.Errorf("old key gone %v before its overlap ended: %v", oidc.KeyOverlap-2*time.Minute, ks)
+	}
+	// ...and gone after it.
+	e.clock.Advance(4 * time.Minute)
+	if ks := e.kids(); slices.Contains(ks, oldKid) || !slices.Contains(ks, newKid) || len(ks) != 1 {
+		t.Errorf("after the overlap published %v, want only the new key %s", ks, newKid)
+	}
+	if _, err := gooidc.NewRemoteKeySet(ctx, e.srv.URL+"/keys").VerifySignature(ctx, oldRaw); err == nil {
+		t.Error("a token signed by a key past its overlap still verifies")
+	}
+}
+
+// A key that has signed for KeyRotation is replaced without anyone asking.
+func TestKeyRotatesByAge(t *testing.T) {
+	e := newPortal(t)
+	r := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{"http://127.0.0.1:9/cb"}})
+	first := e.kids()
+	if len(first) != 1 {
+		t.Fatalf("published %v", first)
+	}
+	e.clock.Advance(oidc.KeyRotation + time.Minute)
+	tok := r.login(e.browser())
+	h, _ := decodeJWT(t, tok.Extra("id_token").(string))
+	if h["kid"] == first[0] {
+		t.Errorf("a key older than %v still signs", oidc.KeyRotation)
+	}
+	r.verify(tok)
+	ks := e.kids()
+	if len(ks) != 2 || !slices.Contains(ks, first[0]) || !slices.Contains(ks, h["kid"].(string)) {
+		t.Errorf("published %v, want the retired %s (overlap) and the new %v", ks, first[0], h["kid"])
+	}
+	e.clock.Advance(oidc.KeyOverlap + time.Minute)
+	if ks := e.kids(); slices.Contains(ks, first[0]) {
+		t.Errorf("retired key still published after its overlap: %v", ks)
+	}
+}

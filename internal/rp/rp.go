@@ -1,0 +1,281 @@
+// Package rp signs customers in at a customer site through the portal: the
+// site is an OpenID Connect relying party (authorization code with PKCE, ID
+// token checked with go-oidc), keeps its own server-side session, and ends
+// it when the portal says so (back-channel logout) or the customer signs out
+// (which signs out of the portal too).
+package rp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/sites"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// SessionTTL is how long a site session lasts at most; the portal's
+// back-channel logout ends it sooner.
+const SessionTTL = 12 * time.Hour
+
+// flowTTL bounds a sign-in between the site and the portal.
+const flowTTL = 10 * time.Minute
+
+// Site is one customer site's sign-in through the portal.
+type Site struct {
+	Name         string // "contracts" or "invoices": names its sessions and cookies
+	BaseURL      string // the site's own URL, e.g. http://127.0.0.1:8081
+	Issuer       string // the portal
+	ClientID     string
+	ClientSecret string
+	Store        store.SiteSessions
+	Keys         *secret.Keyring
+	Now          func() time.Time
+	Log          *slog.Logger
+	HTTPClient   *http.Client // for the portal's token and key endpoints
+
+	once     sync.Mutex
+	provider *gooidc.Provider
+}
+
+var _ sites.Auth = (*Site)(nil)
+
+func (s *Site) secure() bool        { return strings.HasPrefix(s.BaseURL, "https://") }
+func (s *Site) cookie() string      { return "tobira_" + s.Name }
+func (s *Site) flowCookie() string  { return "tobira_" + s.Name + "_signin" }
+func (s *Site) callbackURL() string { return s.BaseURL + "/auth/callback" }
+
+func (s *Site) ctx(ctx context.Context) context.Context {
+	if s.HTTPClient != nil {
+		return gooidc.ClientContext(ctx, s.HTTPClient)
+	}
+	return ctx
+}
+
+// discover reads the portal's discovery document once it is reachable, so
+// a site may start before the portal.
+func (s *Site) discover(ctx context.Context) (*gooidc.Provider, error) {
+	s.once.Lock()
+	defer s.once.Unlock()
+	if s.provider != nil {
+		return s.provider, nil
+	}
+	p, err := gooidc.NewProvider(s.ctx(ctx), s.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("rp: discovery at %s: %w", s.Issuer, err)
+	}
+	s.provider = p
+	return p, nil
+}
+
+func (s *Site) oauth(p *gooidc.Provider) *oauth2.Config {
+	return &oauth2.Config{ClientID: s.ClientID, ClientSecret: s.ClientSecret, Endpoint: p.Endpoint(),
+		RedirectURL: s.callbackURL(), Scopes: []string{gooidc.ScopeOpenID, "profile", "email"}}
+}
+
+// LoginURL starts a sign-in that comes back to returnTo.
+func (s *Site) LoginURL(returnTo string) string {
+	return "/auth/login?return=" + url.QueryEscape(returnTo)
+}
+
+// LogoutURL is where the menu's サインアウト posts.
+func (s *Site) LogoutURL() string { return "/auth/logout" }
+
+// SecurityURL is the portal's security page.
+func (s *Site) SecurityURL() string { return strings.TrimSuffix(s.Issuer, "/") + "/security" }
+
+// CurrentUser resolves the site's session cookie.
+func (s *Site) CurrentUser(r *http.Request) (*sites.User, error) {
+	c, err := r.Cookie(s.cookie())
+	if err != nil {
+		return nil, nil
+	}
+	ss, err := s.Store.SiteSessionByHash(r.Context(), secret.Hash(c.Value), s.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &sites.User{AccountID: ss.AccountID, Name: ss.Name, Email: ss.Email}, nil
+}
+
+// Routes serves the sign-in's paths under /auth/.
+func (s *Site) Routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /auth/login", s.login)
+	mux.HandleFunc("GET /auth/callback", s.callback)
+	mux.HandleFunc("POST /auth/logout", s.logout)
+	mux.HandleFunc("POST /auth/backchannel-logout", s.backchannel)
+	return mux
+}
+
+// signin is what a sign-in in progress keeps in its (encrypted) cookie.
+type signin struct {
+	State, Nonce, Verifier, Return string
+	Expires                        time.Time
+}
+
+func (s *Site) login(w http.ResponseWriter, r *http.Request) {
+	p, err := s.discover(r.Context())
+	if err != nil {
+		s.Log.Error("rp: portal unreachable", "err", err)
+		http.Error(w, "ポータルサイトに接続できません。しばらくしてからもう一度お試しください。\nThe portal cannot be reached. Please try again later.", http.StatusServiceUnavailable)
+		return
+	}
+	in := signin{State: secret.Token(16), Nonce: secret.Token(16), Verifier: oauth2.GenerateVerifier(),
+		Return: localPath(r.URL.Query().Get("return")), Expires: s.Now().Add(flowTTL)}
+	b, _ := json.Marshal(in)
+	http.SetCookie(w, &http.Cookie{Name: s.flowCookie(), Value: s.Keys.Encrypt(string(b), s.flowCookie()),
+		Path: "/auth/", MaxAge: int(flowTTL.Seconds()), HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, s.oauth(p).AuthCodeURL(in.State, oauth2.S256ChallengeOption(in.Verifier), gooidc.Nonce(in.Nonce)),
+		http.StatusSeeOther)
+}
+
+// idClaims are the ID token's claims the site keeps.
+type idClaims struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	SID   string `json:"sid"`
+	Nonce string `json:"nonce"`
+}
+
+func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var in signin
+	c, err := r.Cookie(s.flowCookie())
+	if err == nil {
+		var plain string
+		if plain, err = s.Keys.Decrypt(c.Value, s.flowCookie()); err == nil {
+			err = json.Unmarshal([]byte(plain), &in)
+		}
+	}
+	q := r.URL.Query()
+	switch {
+	case err != nil || s.Now().After(in.Expires) || q.Get("state") != in.State:
+		// An old or forged callback: start over.
+		http.Redirect(w, r, s.LoginURL("/"), http.StatusSeeOther)
+		return
+	case q.Get("error") != "":
+		s.Log.Warn("rp: the portal refused the sign-in", "error", q.Get("error"), "description", q.Get("error_description"))
+		http.Error(w, "サインインできませんでした。 / The sign-in did not complete.", http.StatusForbidden)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.flowCookie(), Path: "/auth/", MaxAge: -1, HttpOnly: true, Secure: s.secure()})
+	p, err := s.discover(ctx)
+	if err != nil {
+		http.Error(w, "portal unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	tok, err := s.oauth(p).Exchange(s.ctx(ctx), q.Get("code"), oauth2.VerifierOption(in.Verifier))
+	if err != nil {
+		s.Log.Warn("rp: code exchange failed", "err", err)
+		http.Error(w, "サインインできませんでした。 / The sign-in did not complete.", http.StatusBadGateway)
+		return
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := p.Verifier(&gooidc.Config{ClientID: s.ClientID, Now: s.Now}).Verify(s.ctx(ctx), raw)
+	var cl idClaims
+	if err == nil {
+		err = idt.Claims(&cl)
+	}
+	if err != nil || cl.Nonce != in.Nonce {
+		s.Log.Warn("rp: ID token refused", "err", err)
+		http.Error(w, "サインインできませんでした。 / The sign-in did not complete.", http.StatusBadGateway)
+		return
+	}
+	token := secret.Token(32)
+	now := s.Now()
+	if err := s.Store.CreateSiteSession(ctx, &store.SiteSession{
+		IDHash: secret.Hash(token), Site: s.Name, AccountID: idt.Subject, Name: cl.Name, Email: cl.Email,
+		SID: cl.SID, IDToken: raw, CreatedAt: now, ExpiresAt: now.Add(SessionTTL),
+	}); err != nil {
+		s.Log.Error("rp: store session", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.cookie(), Value: token, Path: "/", MaxAge: int(SessionTTL.Seconds()),
+		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, in.Return, http.StatusSeeOther)
+}
+
+// logout ends the site's session and sends the browser to sign out of the
+// portal, which logs the other site out by back-channel, then back here.
+func (s *Site) logout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	hint := ""
+	if c, err := r.Cookie(s.cookie()); err == nil {
+		if ss, err := s.Store.SiteSessionByHash(ctx, secret.Hash(c.Value), s.Now()); err == nil {
+			hint = ss.IDToken
+		}
+		if err := s.Store.DeleteSiteSession(ctx, secret.Hash(c.Value)); err != nil {
+			s.Log.Error("rp: delete session", "err", err)
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.cookie(), Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure()})
+	q := url.Values{"client_id": {s.ClientID}, "post_logout_redirect_uri": {s.BaseURL + "/"}}
+	if hint != "" {
+		q.Set("id_token_hint", hint)
+	}
+	http.Redirect(w, r, strings.TrimSuffix(s.Issuer, "/")+"/end_session?"+q.Encode(), http.StatusSeeOther)
+}
+
+const backchannelEvent = "http://schemas.openid.net/event/backchannel-logout"
+
+// backchannel ends the sessions a logout token from the portal names
+// (OpenID Connect Back-Channel Logout 1.0, 2.6).
+func (s *Site) backchannel(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p, err := s.discover(ctx)
+	if err != nil {
+		http.Error(w, "portal unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	raw := r.PostFormValue("logout_token")
+	// A logout token is verified like an ID token (issuer, audience,
+	// signature, expiry), then checked for what only logout tokens have.
+	t, err := p.Verifier(&gooidc.Config{ClientID: s.ClientID, Now: s.Now}).Verify(s.ctx(ctx), raw)
+	var cl struct {
+		SID    string                     `json:"sid"`
+		Nonce  *string                    `json:"nonce"`
+		Events map[string]json.RawMessage `json:"events"`
+	}
+	if err == nil {
+		err = t.Claims(&cl)
+	}
+	_, hasEvent := cl.Events[backchannelEvent]
+	if err != nil || !hasEvent || cl.Nonce != nil || (cl.SID == "" && t.Subject == "") {
+		s.Log.Warn("rp: logout token refused", "err", err)
+		http.Error(w, "invalid logout token", http.StatusBadRequest)
+		return
+	}
+	n, err := s.Store.EndSiteSessions(ctx, s.Name, t.Subject, cl.SID)
+	if err != nil {
+		s.Log.Error("rp: end sessions", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	s.Log.Info("rp: back-channel logout", "site", s.Name, "sessions", n)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+// localPath keeps only a path on this site, so a sign-in never ends on
+// another site.
+func localPath(p string) string {
+	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
+		return "/"
+	}
+	return p
+}

@@ -1,0 +1,69 @@
+package sites
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/tobira/tobira/internal/billing"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// 適格請求書閲覧サイト: the customer's qualified invoices.
+
+// invoiceRow is one invoice in the list.
+type invoiceRow struct {
+	Number                 string
+	IssuedAt               time.Time
+	PeriodStart, PeriodEnd time.Time
+	Total                  int64 // tax included
+}
+
+func (s *site) invoicesHome(w http.ResponseWriter, r *http.Request, u *User) {
+	invs, err := s.deps.Store.InvoicesOf(r.Context(), u.AccountID)
+	if err != nil {
+		s.internal(w, r, u, err)
+		return
+	}
+	rows := make([]invoiceRow, len(invs))
+	for i, inv := range invs {
+		rows[i] = invoiceRow{inv.Number, inv.IssuedAt, inv.PeriodStart, inv.PeriodEnd,
+			billing.Sum(billing.Totals(inv.Items)).Total}
+	}
+	v := s.view(r, u, "invoices.home_title")
+	v.Data = rows
+	s.render(w, r, http.StatusOK, "invoices_home", v)
+}
+
+// invoiceLine is one item as printed.
+type invoiceLine struct {
+	store.InvoiceItem
+	Amount int64 // tax excluded
+}
+
+func (s *site) invoice(w http.ResponseWriter, r *http.Request, u *User) {
+	inv, err := s.deps.Store.InvoiceByNumber(r.Context(), u.AccountID, r.PathValue("number"))
+	if err != nil {
+		s.lookupFailed(w, r, u, err)
+		return
+	}
+	if err := billing.Validate(inv); err != nil {
+		// Shown all the same (it is the customer's), but someone must look.
+		s.log.Warn("invoice is not a valid qualified invoice", "id", requestID(r), "number", inv.Number, "err", err)
+	}
+	lines := make([]invoiceLine, len(inv.Items))
+	reduced := false
+	for i, it := range inv.Items {
+		lines[i] = invoiceLine{it, billing.Amount(it)}
+		reduced = reduced || it.Reduced
+	}
+	totals := billing.Totals(inv.Items)
+	v := s.view(r, u, "invoice.title", inv.Number)
+	v.Data = struct {
+		Invoice    *store.Invoice
+		Lines      []invoiceLine
+		Totals     []billing.RateTotal
+		Sum        billing.RateTotal
+		HasReduced bool
+	}{inv, lines, totals, billing.Sum(totals), reduced}
+	s.render(w, r, http.StatusOK, "invoice", v)
+}

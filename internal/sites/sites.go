@@ -1,0 +1,291 @@
+// Package sites is the two customer sites that sign in through the portal:
+// 申込／契約確認サイト (applications and contracts) and 適格請求書閲覧サイト
+// (qualified invoices). Each is its own http.Handler, served on its own origin;
+// sign-in is behind the small Auth interface, which the OpenID Connect client
+// implements.
+package sites
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+// User is the signed-in customer, as the portal tells the site.
+type User struct {
+	// AccountID is the OpenID Connect subject: the portal's account id,
+	// which owns the applications, contracts and invoices.
+	AccountID string
+	Name      string
+	Email     string
+}
+
+// Auth is what a site needs from sign-in.
+type Auth interface {
+	// CurrentUser returns the signed-in customer, or nil when nobody is.
+	CurrentUser(r *http.Request) (*User, error)
+	// LoginURL is where to send a visitor who is not signed in; returnTo is
+	// the path (and query) to come back to afterwards.
+	LoginURL(returnTo string) string
+	// LogoutURL is where the menu's サインアウト form posts.
+	LogoutURL() string
+	// SecurityURL is the portal's security page (the menu's 「セキュリティ」).
+	SecurityURL() string
+}
+
+// Deps is what a site is built from.
+type Deps struct {
+	Store store.Sites
+	Log   *slog.Logger // nil: slog.Default()
+	Auth  Auth
+	// AuthRoutes, when set, serves the sign-in's own paths under /auth/ (the
+	// OpenID Connect callback, the logout) behind the site's headers and
+	// cross-origin protection. A cross-origin POST is refused there too, so
+	// the callback takes the code in the query (the code flow's default).
+	AuthRoutes http.Handler
+	// Secure gives the language cookie the Secure attribute: everywhere but
+	// the plain-HTTP demo.
+	Secure bool
+}
+
+// maxBody bounds request bodies: the only form is the language switch.
+const maxBody = 16 << 10
+
+// site is what both sites share: the data, the pages, the protections.
+type site struct {
+	name  string // "contracts" or "invoices": message keys and templates
+	deps  Deps
+	log   *slog.Logger
+	msgs  catalog
+	pages map[string]pageTemplate
+	mux   *http.ServeMux
+}
+
+// NewContracts builds 申込／契約確認サイト: / lists the customer's applications
+// and contracts; /applications/{number} and /contracts/{number} show one.
+func NewContracts(d Deps) (http.Handler, error) {
+	s, err := newSite("contracts", d, "contracts_home", "application", "contract")
+	if err != nil {
+		return nil, err
+	}
+	s.handle("GET /{$}", s.contractsHome)
+	s.handle("GET /applications/{number}", s.application)
+	s.handle("GET /contracts/{number}", s.contract)
+	return s, nil
+}
+
+// NewInvoices builds 適格請求書閲覧サイト: / lists the customer's invoices;
+// /invoices/{number} shows one as a qualified invoice, ready to print.
+func NewInvoices(d Deps) (http.Handler, error) {
+	s, err := newSite("invoices", d, "invoices_home", "invoice")
+	if err != nil {
+		return nil, err
+	}
+	s.handle("GET /{$}", s.invoicesHome)
+	s.handle("GET /invoices/{number}", s.invoice)
+	return s, nil
+}
+
+func newSite(name string, d Deps, pages ...string) (*site, error) {
+	if d.Store == nil || d.Auth == nil {
+		return nil, errors.New("sites: Deps needs a Store and an Auth")
+	}
+	msgs, err := loadCatalog()
+	if err != nil {
+		return nil, fmt.Errorf("sites: %w", err)
+	}
+	ps, err := loadPages(append(pages, "message")...)
+	if err != nil {
+		return nil, fmt.Errorf("sites: %w", err)
+	}
+	s := &site{name: name, deps: d, log: d.Log, msgs: msgs, pages: ps, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.log = s.log.With("site", name)
+
+	static, _ := fs.Sub(staticFS, "static")
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	s.mux.HandleFunc("POST /lang", s.setLanguage)
+	if d.AuthRoutes != nil {
+		s.mux.Handle("/auth/", d.AuthRoutes)
+	}
+	s.mux.HandleFunc("/", s.notFound)
+	return s, nil
+}
+
+// handle routes a page for signed-in customers.
+func (s *site) handle(pattern string, h func(w http.ResponseWriter, r *http.Request, u *User)) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		u, ok := s.user(w, r)
+		if !ok {
+			return
+		}
+		if u == nil {
+			// Personal pages only: a visitor goes to sign in and comes back.
+			w.Header().Set("Cache-Control", "no-store")
+			http.Redirect(w, r, s.deps.Auth.LoginURL(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		h(w, r, u)
+	})
+}
+
+// user asks Auth who is signed in; false when it failed and a page was sent.
+func (s *site) user(w http.ResponseWriter, r *http.Request) (*User, bool) {
+	u, err := s.deps.Auth.CurrentUser(r)
+	if err != nil {
+		s.internal(w, r, nil, fmt.Errorf("current user: %w", err))
+		return nil, false
+	}
+	return u, true
+}
+
+// ServeHTTP applies the protections every request gets, then routes it.
+func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"form-action "+s.formAction()+"; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	if s.deps.Secure {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	}
+	id := requestToken()
+	h.Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil {
+			s.internal(rec, r, nil, fmt.Errorf("panic: %v", p))
+		}
+		s.log.Info("request", "id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"ms", time.Since(start).Milliseconds(), "ip", clientIP(r))
+	}()
+	s.csrf().ServeHTTP(rec, r)
+}
+
+// formAction lists where the site's forms may post: itself and the origin
+// of the logout URL, and the portal's (its logout ends with a redirect
+// there, which form-action governs too).
+func (s *site) formAction() string {
+	srcs := []string{"'self'"}
+	for _, u := range []string{s.deps.Auth.LogoutURL(), s.deps.Auth.SecurityURL()} {
+		if o := origin(u); o != "" && !slices.Contains(srcs, o) {
+			srcs = append(srcs, o)
+		}
+	}
+	return strings.Join(srcs, " ")
+}
+
+// origin is the scheme://host of an absolute http(s) URL; "" otherwise.
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		strings.ContainsAny(u.Host, " ;,'") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// csrf refuses cross-origin POSTs with a page in the customer's language.
+func (s *site) csrf() http.Handler {
+	p := http.NewCrossOriginProtection()
+	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusForbidden, "error.cross_origin")
+	}))
+	return p.Handler(s.mux)
+}
+
+// notFound answers every path no page has: 405 for a page's path with
+// another method, 404 otherwise, both in the customer's language.
+func (s *site) notFound(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		get := r.Clone(r.Context())
+		get.Method = http.MethodGet
+		if _, pattern := s.mux.Handler(get); pattern != "/" {
+			w.Header().Set("Allow", "GET, HEAD")
+			s.fail(w, r, http.StatusMethodNotAllowed, "error.method")
+			return
+		}
+	}
+	s.fail(w, r, http.StatusNotFound, "error.not_found")
+}
+
+// setLanguage keeps the customer's choice of language for a year.
+func (s *site) setLanguage(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.fail(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	lang := r.PostForm.Get("lang")
+	if lang != "ja" && lang != "en" {
+		s.fail(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: s.deps.Secure, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, safeReturn(r.PostForm.Get("next")), http.StatusSeeOther)
+}
+
+// safeReturn keeps a return path on this site: a local absolute path, or /.
+func safeReturn(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") ||
+		strings.ContainsAny(p, "\r\n") {
+		return "/"
+	}
+	return p
+}
+
+func cacheStatic(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// requestIDKey carries the request's id, for logs and the error page that a
+// customer may quote to support.
+type requestIDKey struct{}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// clientIP is the peer's address; no forwarded header is trusted.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
