@@ -113,8 +113,13 @@ type Request struct {
 }
 
 // Satisfied reports whether a sign-in at signedIn satisfies the request at now.
+// A sign-in made after the request began was made for it and satisfies it
+// whatever it asked (prompt=login reaches here as max_age=0 too).
 func (r *Request) Satisfied(signedIn, now time.Time) bool {
-	if r.Fresh && signedIn.Before(r.CreatedAt) {
+	if !signedIn.Before(r.CreatedAt) {
+		return true
+	}
+	if r.Fresh {
 		return false
 	}
 	return r.MaxAge < 0 || now.Sub(signedIn) <= time.Duration(r.MaxAge)*time.Second
@@ -137,7 +142,9 @@ func (p *Provider) AuthRequest(ctx context.Context, id string) (*Request, error)
 // the URL that sends the browser back to the provider, which then issues the
 // code to the client.
 func (p *Provider) Complete(ctx context.Context, id string, sess *store.Session) (string, error) {
-	err := p.storage.st.CompleteAuthRequest(ctx, id, sess.AccountID, sess.IDHash, sess.CreatedAt, sess.AMR)
+	// The grant remembers the browser's session by its SID, which outlives
+	// the session ids that sign-ins and step-ups replace.
+	err := p.storage.st.CompleteAuthRequest(ctx, id, sess.AccountID, sess.SID, sess.CreatedAt, sess.AMR)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", ErrNoRequest
 	}
@@ -147,10 +154,13 @@ func (p *Provider) Complete(ctx context.Context, id string, sess *store.Session)
 	return p.issuer + "/authorize/callback?id=" + url.QueryEscape(id), nil
 }
 
-// SessionEnded revokes what the portal session gave the sites and logs them
-// out by back-channel: at sign-out.
-func (p *Provider) SessionEnded(ctx context.Context, sessionHash string) {
-	gs, err := p.storage.st.RevokeGrantsOf(ctx, "", "", sessionHash, p.storage.now())
+// SessionEnded revokes what the portal session (by its SID) gave the sites
+// and logs them out by back-channel: at sign-out.
+func (p *Provider) SessionEnded(ctx context.Context, sid string) {
+	if sid == "" {
+		return
+	}
+	gs, err := p.storage.st.RevokeGrantsOf(ctx, "", "", sid, p.storage.now())
 	if err != nil {
 		p.storage.log.Error("oidc: revoke grants of session", "err", err)
 		return

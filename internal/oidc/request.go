@@ -116,13 +116,9 @@ func (c *client) AuthMethod() oidc.AuthMethod {
 	return oidc.AuthMethodBasic
 }
 
-// DevMode lets a client on this machine use plain-HTTP loopback redirect
-// URIs, as the demo's sites do; every other client needs https.
+// DevMode lets a client use plain-HTTP loopback redirect URIs, as the demo's
+// sites and native apps do. Registration (CreateClient) admits no other
+// plain-HTTP URI, and redirect URIs are still matched exactly.
 func (c *client) DevMode() bool {
-	for _, u := range c.Client.RedirectURIs {
-		if !isLoopbackHTTP(u) {
-			return false
-		}
-	}
-	return len(c.Client.RedirectURIs) > 0
+	return slices.ContainsFunc(c.Client.RedirectURIs, isLoopbackHTTP)
 }

@@ -179,9 +179,14 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 }
 
 // CreateAccessAndRefreshTokens issues an access token and a new refresh
-// token; the refresh token presented, if any, was spent by
-// TokenRequestByRefreshToken.
-func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, _ string) (string, string, time.Time, error) {
+// token. A refresh token presented is spent here, once the library has
+// accepted the request: each is used once and replaced (rotation).
+func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	if current != "" {
+		if _, err := s.spendRefreshToken(ctx, current); err != nil {
+			return "", "", time.Time{}, err
+		}
+	}
 	g, err := s.grantFor(ctx, req)
 	if err != nil {
 		return "", "", time.Time{}, err
@@ -199,10 +204,9 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	return id, token, exp, err
 }
 
-// TokenRequestByRefreshToken spends a refresh token (each is used once and
-// replaced: rotation). A token used twice was stolen or replayed: its whole
-// grant is revoked.
-func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
+// spendRefreshToken marks a refresh token used. A token used twice was
+// stolen or replayed: its whole grant is revoked and the sites told.
+func (s *storage) spendRefreshToken(ctx context.Context, token string) (*store.RefreshToken, error) {
 	rt, err := s.st.UseRefreshToken(ctx, secret.Hash(token), s.now())
 	switch {
 	case errors.Is(err, store.ErrStale):
@@ -213,7 +217,24 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 		return nil, op.ErrInvalidRefreshToken
 	case errors.Is(err, store.ErrNotFound):
 		return nil, op.ErrInvalidRefreshToken
-	case err != nil:
+	}
+	return rt, err
+}
+
+// TokenRequestByRefreshToken reads the refresh token presented, without
+// spending it: a request the library then refuses (a scope not granted, a
+// client mismatch) leaves it usable. One that is unknown as a live token is
+// tried as a spent one, to catch a replay.
+func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
+	rt, err := s.st.RefreshTokenByHash(ctx, secret.Hash(token), s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		_, err := s.spendRefreshToken(ctx, token)
+		if err == nil {
+			err = op.ErrInvalidRefreshToken
+		}
+		return nil, err
+	}
+	if err != nil {
 		return nil, err
 	}
 	g, err := s.st.GrantByID(ctx, rt.GrantID)
@@ -225,6 +246,11 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 
 // TerminateSession ends the account's grants with the client.
 func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
+	if userID == "" {
+		// A logout without id_token_hint names nobody: the portal session
+		// the browser had is ended by the web layer already.
+		return nil
+	}
 	gs, err := s.st.RevokeGrantsOf(ctx, userID, clientID, "", s.now())
 	if err == nil && s.ended != nil {
 		s.ended(ctx, gs)
@@ -233,7 +259,13 @@ func (s *storage) TerminateSession(ctx context.Context, userID, clientID string)
 }
 
 func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
-	if rt, err := s.st.RefreshTokenByHash(ctx, secret.Hash(tokenOrID), s.now()); err == nil {
+	// A refresh token comes as itself, or as the id GetRefreshTokenInfo gave
+	// the library for it: its hash.
+	rt, err := s.st.RefreshTokenByHash(ctx, secret.Hash(tokenOrID), s.now())
+	if err != nil {
+		rt, err = s.st.RefreshTokenByHash(ctx, tokenOrID, s.now())
+	}
+	if err == nil {
 		if rt.ClientID != clientID {
 			return oidc.ErrInvalidClient().WithDescription("token of another client")
 		}

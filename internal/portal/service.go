@@ -30,10 +30,11 @@ type Service struct {
 	Now       func() time.Time
 	Log       *slog.Logger
 
-	// SessionEnded and AccountReset, when set, are told when a portal
-	// session ends and when an account's second factor is reset, so the
-	// sites that signed in through the portal end theirs too.
-	SessionEnded func(ctx context.Context, sessionHash string)
+	// SessionEnded (given the session's SID) and AccountReset, when set,
+	// are told when a portal session ends and when an account's second
+	// factor is reset, so the sites that signed in through the portal end
+	// theirs too.
+	SessionEnded func(ctx context.Context, sid string)
 	AccountReset func(ctx context.Context, accountID string)
 }
 

@@ -51,7 +51,7 @@ func (s *Service) SignOut(ctx context.Context, si *SignedIn, c Client) error {
 		return err
 	}
 	if s.SessionEnded != nil {
-		s.SessionEnded(ctx, si.Session.IDHash)
+		s.SessionEnded(ctx, si.Session.SID)
 	}
 	return nil
 }

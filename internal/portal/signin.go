@@ -406,7 +406,7 @@ func (s *Service) Finish(ctx context.Context, f *Flow, oldSession string, c Clie
 	sess := &store.Session{
 		IDHash: secret.Hash(token), AccountID: f.AccountID, CreatedAt: now, MFAAt: now,
 		ExpiresAt: now.Add(s.Config.SessionTTL.Duration), ClientIP: c.IP, UserAgent: c.UserAgent,
-		AMR: f.data.AMR,
+		AMR: f.data.AMR, SID: secret.ID(),
 	}
 	if f.data.StepUp != "" {
 		old, err := s.Store.SessionByHash(ctx, f.data.StepUp)
@@ -414,7 +414,7 @@ func (s *Service) Finish(ctx context.Context, f *Flow, oldSession string, c Clie
 			return "", ErrFlowExpired
 		}
 		// The sign-in time stays, and so do the ways proved then.
-		sess.CreatedAt, sess.ExpiresAt = old.CreatedAt, old.ExpiresAt
+		sess.CreatedAt, sess.ExpiresAt, sess.SID = old.CreatedAt, old.ExpiresAt, old.SID
 		for _, m := range f.data.AMR {
 			if !slices.Contains(old.AMR, m) {
 				old.AMR = append(old.AMR, m)
@@ -428,6 +428,11 @@ func (s *Service) Finish(ctx context.Context, f *Flow, oldSession string, c Clie
 		return token, nil
 	}
 	if oldSession != "" {
+		// Signing in again in the same browser (prompt=login, say) keeps
+		// its sid, so the sites signed in before are still found at sign-out.
+		if old, err := s.Store.SessionByHash(ctx, secret.Hash(oldSession)); err == nil && old.AccountID == f.AccountID && old.SID != "" {
+			sess.SID = old.SID
+		}
 		_ = s.Store.DeleteSession(ctx, secret.Hash(oldSession))
 	}
 	if err := s.Store.CreateSession(ctx, sess); err != nil {

@@ -45,7 +45,7 @@ type AuthRequest struct {
 	AccountID   string
 	AuthTime    time.Time
 	AMR         []string
-	SessionHash string // the portal session it was completed with
+	SessionHash string // the SID of the portal session it was completed with
 	Done        bool
 	// CodeHash is the hash of the authorization code issued for it.
 	CodeHash  string
@@ -63,7 +63,7 @@ type Grant struct {
 	Scopes      []string
 	AuthTime    time.Time
 	AMR         []string
-	SessionHash string
+	SessionHash string // the SID of the portal session it came from
 	CreatedAt   time.Time
 	RevokedAt   time.Time
 }
@@ -148,7 +148,8 @@ type OIDC interface {
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
 	// UseRefreshToken marks the token used and returns it. A token used
 	// before is a replay: its grant is revoked in the same transaction and
-	// ErrStale returned. ErrNotFound for an unknown, expired or revoked one.
+	// the token returned with ErrStale. ErrNotFound for an unknown, expired or
+	// revoked one.
 	UseRefreshToken(ctx context.Context, hash string, now time.Time) (*RefreshToken, error)
 	RefreshTokenByHash(ctx context.Context, hash string, now time.Time) (*RefreshToken, error)
 

@@ -71,6 +71,9 @@ type Session struct {
 	// AMR says how the customer signed in (RFC 8176: "pwd", "otp", "sms",
 	// "tel", "mfa").
 	AMR []string
+	// SID names the browser's session at the portal across the sign-ins
+	// and step-ups that replace IDHash; the sites' sign-ins are tied to it.
+	SID string
 }
 
 // Flow is a sign-in in progress. Its State moves only forward through the

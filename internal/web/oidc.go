@@ -59,3 +59,19 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, s.cookieName(sessionCookie), "", -1)
 	s.oidc.ServeHTTP(w, r)
 }
+
+// userinfo answers a token that is expired or revoked with 401 and
+// WWW-Authenticate (RFC 6750 3.1), where the library answers 403.
+func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
+	s.oidc.ServeHTTP(&invalidToken{ResponseWriter: w}, r)
+}
+
+type invalidToken struct{ http.ResponseWriter }
+
+func (w *invalidToken) WriteHeader(code int) {
+	if code == http.StatusForbidden {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		code = http.StatusUnauthorized
+	}
+	w.ResponseWriter.WriteHeader(code)
+}

@@ -107,11 +107,12 @@ func (s *Server) routes() {
 
 	if s.oidc != nil {
 		for _, path := range oidc.Paths {
-			if path != "/end_session" {
+			if path != "/end_session" && path != "/userinfo" {
 				s.mux.Handle(path, s.oidc)
 			}
 		}
 		s.mux.HandleFunc("/end_session", s.endSession)
+		s.mux.HandleFunc("/userinfo", s.userinfo)
 		s.handle("GET", oidc.LoginPath, s.oidcLogin)
 	}
 

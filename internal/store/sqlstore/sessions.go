@@ -8,12 +8,12 @@ import (
 	"github.com/tobira/tobira/internal/store"
 )
 
-const sessionCols = `id_hash, account_id, created_at, mfa_at, expires_at, client_ip, user_agent, amr`
+const sessionCols = `id_hash, account_id, created_at, mfa_at, expires_at, client_ip, user_agent, amr, sid`
 
 func scanSession(r rowScanner) (*store.Session, error) {
 	var s store.Session
 	var amr string
-	err := r.Scan(&s.IDHash, &s.AccountID, msScan{&s.CreatedAt}, msScan{&s.MFAAt}, msScan{&s.ExpiresAt}, &s.ClientIP, &s.UserAgent, &amr)
+	err := r.Scan(&s.IDHash, &s.AccountID, msScan{&s.CreatedAt}, msScan{&s.MFAAt}, msScan{&s.ExpiresAt}, &s.ClientIP, &s.UserAgent, &amr, &s.SID)
 	if err != nil {
 		return nil, err
 	}
@@ -22,8 +22,8 @@ func scanSession(r rowScanner) (*store.Session, error) {
 }
 
 func insertSession(ctx context.Context, c conn, s *store.Session) error {
-	_, err := c.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.IDHash, s.AccountID, ms(s.CreatedAt), ms(s.MFAAt), ms(s.ExpiresAt), s.ClientIP, s.UserAgent, strings.Join(s.AMR, " "))
+	_, err := c.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.IDHash, s.AccountID, ms(s.CreatedAt), ms(s.MFAAt), ms(s.ExpiresAt), s.ClientIP, s.UserAgent, strings.Join(s.AMR, " "), s.SID)
 	return err
 }
 

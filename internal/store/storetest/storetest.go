@@ -678,7 +678,7 @@ var sessionTests = []test{
 		a := newAccount(t, s, "acc-1")
 		for _, ss := range []store.Session{
 			{IDHash: "s-plain", AccountID: a.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
-			{IDHash: "s-full", AccountID: a.ID, CreatedAt: t0, MFAAt: t0.Add(time.Minute), ExpiresAt: t0.Add(time.Hour), AMR: []string{"pwd", "otp", "mfa"},
+			{IDHash: "s-full", AccountID: a.ID, CreatedAt: t0, MFAAt: t0.Add(time.Minute), ExpiresAt: t0.Add(time.Hour), AMR: []string{"pwd", "otp", "mfa"}, SID: "sid-1",
 				ClientIP: "203.0.113.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64)"},
 		} {
 			must(t, s.CreateSession(ctx, &ss))
