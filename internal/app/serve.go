@@ -176,6 +176,9 @@ func sweep(ctx context.Context, svc *portal.Service, log *slog.Logger) {
 		if _, err := svc.Store.DeleteExpiredAuthRequests(ctx, now); err != nil && ctx.Err() == nil {
 			log.Warn("sweep auth requests", "err", err)
 		}
+		if _, err := svc.Store.DeleteExpiredTokens(ctx, now, now.Add(-30*24*time.Hour)); err != nil && ctx.Err() == nil {
+			log.Warn("sweep tokens", "err", err)
+		}
 		if _, err := svc.Store.DeleteExpiredSiteSessions(ctx, now); err != nil && ctx.Err() == nil {
 			log.Warn("sweep site sessions", "err", err)
 		}

@@ -194,11 +194,11 @@ func (e *portalEnv) userinfo(accessToken string) (int, map[string]any) {
 	return e.do(req)
 }
 
-// refusedToken reports whether the userinfo endpoint refused a token. The
-// library answers 401 for a token it cannot read and 403 when the storage
-// refuses a readable one (expired, revoked); see TestUserinfoRefusesWith401.
+// refusedToken reports whether the userinfo endpoint refused a token as
+// RFC 6750 3.1 says: 401, whether the token is unreadable, expired or
+// revoked (see TestUserinfoRefusesWith401).
 func refusedToken(status int) bool {
-	return status == http.StatusUnauthorized || status == http.StatusForbidden
+	return status == http.StatusUnauthorized
 }
 
 func cloneValues(v url.Values) url.Values {

@@ -321,15 +321,13 @@ func TestBackchannelLogoutRetries(t *testing.T) {
 	}
 }
 
-// BUG: a new sign-in in a browser that is already signed in (max_age
-// exceeded, prompt=login) replaces the portal session: portal.Finish
-// deletes the old session (Store.DeleteSession) without calling
-// SessionEnded, and the sites' grants keep the old session's hash. When
-// the customer then signs out, Provider.SessionEnded revokes only the new
-// session's grants: the site signed in before the re-authentication keeps
-// working tokens and is never sent a logout token, although its ID token's
-// sid named the portal session of this browser. The replacement should
-// carry the old session's grants over to the new one (or end them).
+// Signing out after a re-authentication (max_age exceeded, prompt=login)
+// logs out the sites signed in before it too. Regression: portal.Finish
+// replaced the portal session (deleting the old one without SessionEnded)
+// while the sites' grants kept the old session's hash, so the sign-out
+// revoked only the new session's grants; the earlier site kept working
+// tokens and was never sent a logout token. The browser now keeps one sid
+// across sign-ins.
 func TestSignOutAfterReauthenticationLogsOutEarlierSites(t *testing.T) {
 	e := newPortal(t)
 	rcA, rcB := newReceiver(t), newReceiver(t)

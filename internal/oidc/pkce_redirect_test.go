@@ -144,8 +144,8 @@ func TestRedirectURIMatchedExactly(t *testing.T) {
 	e := newPortal(t)
 	const local, remote = "http://127.0.0.1:9/callback", "https://rp.example.jp/cb"
 	confidential := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{local, remote}})
-	// A public client's plain-HTTP loopback URI works only when all of its
-	// URIs are loopback (TestPublicClientMixedRedirectURIs), so two.
+	// Public clients with only loopback, and only https, URIs; the mix:
+	// TestPublicClientMixedRedirectURIs.
 	publicLocal := e.newRP(&store.Client{Name: "spa-local", Public: true, RedirectURIs: []string{local}})
 	publicRemote := e.newRP(&store.Client{Name: "spa-remote", Public: true, RedirectURIs: []string{remote}})
 	challenge := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
@@ -200,13 +200,12 @@ func TestUnknownClientNotRedirected(t *testing.T) {
 	}
 }
 
-// BUG (minor): CreateClient accepts a public client whose redirect URIs mix
-// a plain-HTTP loopback URI and an https one, but the authorization
-// endpoint then refuses the loopback one ("This client's redirect_uri is
-// http and is not allowed"): client.DevMode (request.go) is true only when
-// every redirect URI is loopback, and the library allows http for public
-// (user-agent) clients only in DevMode. A registered URI should work, or
-// the registration should be refused.
+// Every redirect URI CreateClient accepts works, also for a public client
+// that mixes a plain-HTTP loopback URI and an https one. Regression: the
+// authorization endpoint refused the loopback one ("This client's
+// redirect_uri is http and is not allowed") because client.DevMode was
+// true only when every redirect URI was loopback, and the library allows
+// http for public (user-agent) clients only in DevMode.
 func TestPublicClientMixedRedirectURIs(t *testing.T) {
 	e := newPortal(t)
 	const local, remote = "http://127.0.0.1:9/callback", "https://rp.example.jp/cb"

@@ -62,17 +62,13 @@ func TestExpiredSessionAsksAgain(t *testing.T) {
 // browser signed in at the portal is shown the login page again (not sent
 // straight back), and after signing in the ID token's auth_time is newer.
 //
-// BUG (prompt=login and max_age=0): after the customer signs in again the
-// portal shows the login page once more, forever. The library turns
-// prompt=login into max_age=0 (op.ValidateAuthReqPrompt), which the store
-// keeps; web.oidcLogin then asks Request.Satisfied(session.CreatedAt, now),
-// which for MaxAge 0 wants now - signedIn <= 0s, false as soon as any time
-// has passed since the sign-in (the session's time is also stored to the
-// millisecond, so even a clock that stands still does not help), so
-// /oidc/login sends the freshly signed-in browser back to /login?fresh=1.
-// A sign-in made after the request was created should satisfy it whatever
-// max_age says (Satisfied could accept !signedIn.Before(r.CreatedAt) before
-// looking at MaxAge).
+// Regression (prompt=login and max_age=0): after the customer signed in
+// again the portal showed the login page once more, forever. The library
+// turns prompt=login into max_age=0 (op.ValidateAuthReqPrompt), which the
+// store keeps; Request.Satisfied wanted now - signedIn <= 0s, false as soon
+// as any time had passed since the sign-in (the session's time is stored to
+// the millisecond, so even a clock that stands still did not help). A
+// sign-in made after the request was created now satisfies it.
 func TestReauthentication(t *testing.T) {
 	for _, c := range []struct {
 		name    string

@@ -145,12 +145,11 @@ func TestRefreshTokenOfAnotherClient(t *testing.T) {
 	if _, err := spa.refresh(tok.RefreshToken); err == nil {
 		t.Fatal("a public client refreshed a's token")
 	}
-	// What the refusals did to a's token: they spent it (TokenRequestByRefreshToken
-	// marks it used before the library compares the clients), so a's next
-	// use counts as a replay and revokes a's grant. Recorded, not required:
-	// b holding a's token means it leaked.
+	// The refusals spent nothing: a's own refresh still works (it was once
+	// spent before the library compared the clients, so that a's next use
+	// counted as a replay and revoked a's grant).
 	if _, err := a.refresh(tok.RefreshToken); err != nil {
-		t.Logf("note: after another client presented it, a's own refresh token is refused: %v", err)
+		t.Errorf("after other clients presented it, a's own refresh token is refused: %v", err)
 	}
 }
 
@@ -192,14 +191,13 @@ func TestRefreshNarrowsScopes(t *testing.T) {
 	}
 }
 
-// BUG: a refresh request the provider refuses still spends the refresh
-// token. storage.TokenRequestByRefreshToken marks the token used
-// (UseRefreshToken) before the library checks the requested scopes
-// (op.ValidateRefreshTokenScopes) or the client; the refused request then
-// leaves the client holding a used token, and its next, valid, refresh is
-// taken for a replay: invalid_grant, the whole grant revoked and the site
-// logged out by back-channel. A refused request should change nothing; the
-// token could be spent in CreateAccessAndRefreshTokens, which is given it.
+// A refresh request the provider refuses does not spend the refresh token.
+// Regression: storage.TokenRequestByRefreshToken marked the token used
+// (UseRefreshToken) before the library checked the requested scopes
+// (op.ValidateRefreshTokenScopes) or the client, so the client's next,
+// valid, refresh was taken for a replay: invalid_grant, the whole grant
+// revoked and the site logged out by back-channel. The token is now spent
+// in CreateAccessAndRefreshTokens.
 func TestRefusedRefreshDoesNotSpendToken(t *testing.T) {
 	e := newPortal(t)
 	r := newSite(e, "site")
@@ -291,11 +289,10 @@ func TestUserinfoExpiredAndRevoked(t *testing.T) {
 	}
 }
 
-// BUG (spec): RFC 6750 3.1 answers an expired or revoked bearer token with
-// 401 and WWW-Authenticate: Bearer error="invalid_token". The userinfo
-// endpoint answers 403 with {"error":"access_denied"}: storage's
-// SetUserinfoFromToken returns oidc.ErrAccessDenied and op.Userinfo turns
-// any storage error into 403. Stock clients see an error either way.
+// RFC 6750 3.1 answers an expired or revoked bearer token with 401 and
+// WWW-Authenticate: Bearer error="invalid_token". Regression: the userinfo
+// endpoint answered 403 {"error":"access_denied"}, as op.Userinfo turns any
+// storage error (SetUserinfoFromToken's oidc.ErrAccessDenied) into 403.
 func TestUserinfoRefusesWith401(t *testing.T) {
 	e := newPortal(t)
 	r := newSite(e, "site")
@@ -310,6 +307,9 @@ func TestUserinfoRefusesWith401(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Errorf("userinfo with an expired access token: %d, want 401 (RFC 6750 3.1)", res.StatusCode)
+	}
+	if h := res.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Bearer") || !strings.Contains(h, "invalid_token") {
+		t.Errorf("WWW-Authenticate %q, want Bearer error=\"invalid_token\"", h)
 	}
 }
 
@@ -370,13 +370,12 @@ func TestRevocation(t *testing.T) {
 	}
 }
 
-// BUG: revoking a refresh token at /revoke answers 200 but revokes nothing
-// unless the client says token_type_hint=access_token. The library first
-// calls storage.GetRefreshTokenInfo, which returns the token's *hash* as the
-// token id, then passes that id to storage.RevokeToken; RevokeToken hashes
-// what it is given again (RefreshTokenByHash(secret.Hash(tokenOrID))), finds
-// nothing, tries it as an access token id, finds nothing, and returns nil.
-// The refresh token, its grant and its access tokens all stay valid.
+// Revoking a refresh token at /revoke revokes its grant, whatever the
+// token_type_hint. Regression: it answered 200 but revoked nothing unless
+// the hint was access_token. The library first calls
+// storage.GetRefreshTokenInfo, which gives the token's hash as its id, then
+// passes that id to storage.RevokeToken, which hashed it again, found
+// nothing, and returned nil.
 func TestRevokeRefreshToken(t *testing.T) {
 	for _, hint := range []string{"", "refresh_token", "access_token"} {
 		t.Run("hint="+hint, func(t *testing.T) {

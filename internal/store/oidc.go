@@ -153,6 +153,10 @@ type OIDC interface {
 	UseRefreshToken(ctx context.Context, hash string, now time.Time) (*RefreshToken, error)
 	RefreshTokenByHash(ctx context.Context, hash string, now time.Time) (*RefreshToken, error)
 
+	// DeleteExpiredTokens removes access and refresh tokens expired at now,
+	// and grants revoked before `revokedBefore` (their tokens with them).
+	DeleteExpiredTokens(ctx context.Context, now, revokedBefore time.Time) (int64, error)
+
 	AddSigningKey(ctx context.Context, k *SigningKey) error
 	// SigningKeys returns the keys not expired at now, newest first.
 	SigningKeys(ctx context.Context, now time.Time) ([]SigningKey, error)

@@ -39,6 +39,11 @@ type dialect struct {
 	// classify tells which constraint, if any, err reports.
 	classify func(err error) constraint
 
+	// busy tells an error that says the database is locked by another
+	// process at a moment its busy timeout does not cover (SQLite's start of
+	// WAL mode on a new file): worth trying again.
+	busy func(err error) bool
+
 	// lockMigrations runs first in every migration transaction so that two
 	// processes starting at once apply each migration only once. Empty when
 	// beginning the transaction already takes the write lock.
@@ -78,6 +83,10 @@ var sqliteDialect = dialect{
 			return foreignKeyViolation
 		}
 		return noConstraint
+	},
+	busy: func(err error) bool {
+		var se *sqlite.Error
+		return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 	},
 	// _txlock=immediate makes every BeginTx a BEGIN IMMEDIATE, which takes
 	// the database's write lock before the first statement.

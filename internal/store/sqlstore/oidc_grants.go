@@ -255,3 +255,27 @@ func (db *DB) UseRefreshToken(ctx context.Context, hash string, now time.Time) (
 	}
 	return t, nil
 }
+
+// DeleteExpiredTokens removes what can no longer be used: expired access and
+// refresh tokens, and grants revoked long enough ago.
+func (db *DB) DeleteExpiredTokens(ctx context.Context, now, revokedBefore time.Time) (int64, error) {
+	var total int64
+	err := db.inTx(ctx, func(c conn) error {
+		for _, q := range []struct {
+			sql string
+			arg int64
+		}{
+			{`DELETE FROM oidc_access_tokens WHERE expires_at <= ?`, ms(now)},
+			{`DELETE FROM oidc_refresh_tokens WHERE expires_at <= ?`, ms(now)},
+			{`DELETE FROM oidc_grants WHERE revoked_at <> 0 AND revoked_at <= ?`, ms(revokedBefore)},
+		} {
+			n, err := c.affected(ctx, q.sql, q.arg)
+			if err != nil {
+				return err
+			}
+			total += n
+		}
+		return nil
+	})
+	return total, db.fail("delete expired tokens", err)
+}

@@ -50,7 +50,16 @@ func open(d *dialect, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("sqlstore: open: %w", err)
 	}
 	db := &DB{sql: sdb, d: d}
-	if err := db.migrate(context.Background()); err != nil {
+	// Processes opening a new database at the same moment can find it
+	// locked where no busy timeout applies; they take turns.
+	for attempt := 1; ; attempt++ {
+		err = db.migrate(context.Background())
+		if err == nil || d.busy == nil || !d.busy(err) || attempt == 20 {
+			break
+		}
+		time.Sleep(time.Duration(attempt) * 10 * time.Millisecond)
+	}
+	if err != nil {
 		sdb.Close()
 		return nil, err
 	}

@@ -855,3 +855,31 @@ var oidcTests = []test{
 		wantErr(t, "RetireSigningKey of unknown key", o.RetireSigningKey(ctx, "nope", retired, expires), store.ErrNotFound)
 	}},
 }
+
+var oidcCleanupTests = []test{
+	{"DeleteExpiredTokens", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o, g := oidcFixture(t, s)
+		newRefreshToken(t, o, "rt-live", g) // expires at t0+1h
+		must(t, o.CreateAccessToken(ctx, &store.AccessToken{ID: "at-old", GrantID: g.ID, ClientID: g.ClientID,
+			AccountID: g.AccountID, ExpiresAt: t0.Add(time.Minute), CreatedAt: t0}))
+		revoked := newGrant(t, o, "g-old", g.AccountID, g.ClientID, "s-2", t0)
+		newRefreshToken(t, o, "rt-of-revoked", revoked)
+		must(t, o.RevokeGrant(ctx, revoked.ID, t0))
+
+		n, err := o.DeleteExpiredTokens(ctx, t0.Add(time.Minute), t0.Add(time.Second))
+		must(t, err)
+		if n != 2 { // the expired access token and the revoked grant
+			t.Errorf("deleted %d, want 2", n)
+		}
+		if _, err := o.GrantByID(ctx, revoked.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("revoked grant: %v, want ErrNotFound", err)
+		}
+		if _, err := o.RefreshTokenByHash(ctx, "rt-live", t0.Add(time.Minute)); err != nil {
+			t.Errorf("live refresh token: %v", err)
+		}
+		if _, err := o.GrantByID(ctx, g.ID); err != nil {
+			t.Errorf("live grant: %v", err)
+		}
+	}},
+}

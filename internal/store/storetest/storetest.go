@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Outbox", outboxTests},
 		{"Audit", auditTests},
 		{"OIDC", oidcTests},
+		{"OIDCCleanup", oidcCleanupTests},
 		{"Times", timeTests},
 		{"Sites", siteTests},
 		{"SiteSessions", siteSessionTests},
