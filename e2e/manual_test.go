@@ -349,8 +349,12 @@ func zbarimg(t *testing.T, png []byte) string {
 // The demo
 
 type demo struct {
-	URL    string
-	stdout *testkit.Buffer
+	URL string // the portal
+	// ContractsURL and InvoicesURL are the two customer sites (申込／契約確認サイト
+	// and 適格請求書閲覧サイト), each on a free port of its own.
+	ContractsURL, InvoicesURL string
+	stdout                    *testkit.Buffer
+	data                      string // the data folder, for the operator's commands
 }
 
 // startDemo runs `tobira demo` in-process on a fresh data folder and a free
@@ -381,7 +385,10 @@ func startDemoWith(t *testing.T, config string) *demo {
 			t.Fatal(err)
 		}
 	}
-	go func() { done <- m.Run(ctx, []string{"demo", "--data", data, "--addr", "127.0.0.1:0"}) }()
+	go func() {
+		done <- m.Run(ctx, []string{"demo", "--data", data, "--addr", "127.0.0.1:0",
+			"--contracts-addr", "127.0.0.1:0", "--invoices-addr", "127.0.0.1:0"})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -398,13 +405,26 @@ func startDemoWith(t *testing.T, config string) *demo {
 	})
 	select {
 	case u := <-ready:
-		return &demo{URL: u, stdout: stdout}
+		d := &demo{URL: u, stdout: stdout, data: data}
+		d.ContractsURL = d.printedURL(t, "申込／契約確認サイト / Applications and contracts")
+		d.InvoicesURL = d.printedURL(t, "適格請求書閲覧サイト / Qualified invoices")
+		return d
 	case code := <-done:
 		t.Fatalf("the demo exited with %d before it listened:\n%s", code, stderr)
 	case <-time.After(time.Minute):
 		t.Fatal("the demo did not listen within a minute")
 	}
 	return nil
+}
+
+// printedURL is the URL the demo printed (before it was ready) after label.
+func (d *demo) printedURL(t *testing.T, label string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) + `: (http://\S+)$`).FindStringSubmatch(d.stdout.String())
+	if m == nil {
+		t.Fatalf("the demo did not print the line %q:\n%s", label+": http://...", d.stdout)
+	}
+	return m[1]
 }
 
 var (

@@ -218,7 +218,7 @@ func TestPhoneSignIn(t *testing.T) {
 	// The outbox, a development tool, shows the message.
 	p.open("/dev/outbox", "送信メッセージ (開発用)")
 	p.expectText(`//p[@role="note" and contains(., "開発用ツール")]`)
-	p.expectText(`//table[@id="outbox"]//tr[td[normalize-space()="` + takahashiPhone + `"] and td[normalize-space()="sms"] and td[contains(., "` + smsCode + `")]]`)
+	p.expectText(`//table[@id="outbox"]//tr[td[normalize-space()="` + takahashiPhone + `"] and td[normalize-space()="テキストメッセージ"] and td[contains(., "` + smsCode + `")]]`)
 	p.screen("51-2-outbox")
 	p.open("/login/phone", phoneCodeTitle)
 	if ms := d.messagesTo(t, takahashiPhone); len(ms) != 1 {

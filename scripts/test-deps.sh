@@ -27,3 +27,13 @@ if [ ! -f e2e/node_modules/axe-core/axe.min.js ]; then
   echo "test-deps: installing axe-core"
   (cd e2e && npm ci --no-audit --no-fund --silent)
 fi
+
+# oauth2-proxy, an off-the-shelf OpenID Connect relying party, for
+# e2e/proxy_test.go: built from the Go module proxy into e2e/bin/ (about two
+# minutes the first time; nothing when the right version is there).
+oauth2_proxy_version=v7.15.6
+if ! go version -m e2e/bin/oauth2-proxy 2>/dev/null |
+  grep -q "^[[:space:]]*mod[[:space:]]*github.com/oauth2-proxy/oauth2-proxy/v7[[:space:]]*${oauth2_proxy_version}[[:space:]]"; then
+  echo "test-deps: building oauth2-proxy ${oauth2_proxy_version}"
+  GOBIN="$PWD/e2e/bin" go install "github.com/oauth2-proxy/oauth2-proxy/v7@${oauth2_proxy_version}"
+fi

@@ -295,29 +295,45 @@ func TestBackchannelLogoutAtOperatorReset(t *testing.T) {
 func TestBackchannelLogoutRetries(t *testing.T) {
 	e := newPortal(t)
 	var calls atomic.Int32
+	release := make(chan struct{})
 	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
+			<-release // the site is slow, then fails
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(flaky.Close)
+	rc := newReceiver(t)
 	r := e.newRP(&store.Client{Name: "flaky", RedirectURIs: []string{"http://127.0.0.1:9/flaky"}, BackchannelLogoutURI: flaky.URL + "/bc"})
+	other := e.newRP(&store.Client{Name: "other", RedirectURIs: []string{"http://127.0.0.1:9/other"}, BackchannelLogoutURI: rc.url()})
 	b := e.browser()
 	r.login(b)
-	start := time.Now()
-	res, err := noFollow(b).PostForm(e.srv.URL+"/logout", nil)
-	if err != nil {
-		t.Fatal(err)
+	other.sso(b)
+
+	// The sign-out answers while the slow site still holds its post.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res, err := noFollow(b).PostForm(e.srv.URL+"/logout", nil)
+		if err == nil {
+			res.Body.Close()
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("the sign-out waited for a site's back-channel endpoint")
 	}
-	res.Body.Close()
-	if time.Since(start) > 400*time.Millisecond {
-		t.Errorf("sign-out waited %v for the site's back-channel", time.Since(start))
-	}
+	close(release)
 	e.provider.Wait()
 	if n := calls.Load(); n != 2 {
 		t.Errorf("flaky site called %d times, want 2 (one failure, one retry)", n)
+	}
+	if n := len(rc.got()); n != 1 {
+		t.Errorf("the other site told %d times, want 1", n)
 	}
 }
 
@@ -344,6 +360,14 @@ func TestSignOutAfterReauthenticationLogsOutEarlierSites(t *testing.T) {
 		t.Fatalf("re-authentication ended at %s", at)
 	}
 	tb := bSite.exchange(bSite.codeFrom(back, "b"), verifier)
+	_, ca := a.verify(ta)
+	_, cb := bSite.verify(tb)
+	if ca.SID == "" || cb.SID != ca.SID {
+		t.Errorf("sid %q after the re-authentication, %q before: want the browser's one sid", cb.SID, ca.SID)
+	}
+	if cb.AuthTime <= ca.AuthTime {
+		t.Errorf("auth_time %d after the re-authentication, %d before", cb.AuthTime, ca.AuthTime)
+	}
 
 	res, err := noFollow(br).PostForm(e.srv.URL+"/logout", nil)
 	if err != nil {
@@ -357,10 +381,68 @@ func TestSignOutAfterReauthenticationLogsOutEarlierSites(t *testing.T) {
 	if _, err := bSite.refresh(tb.RefreshToken); err == nil {
 		t.Error("b's refresh token survived the sign-out")
 	}
-	if len(rcA.got()) != 1 {
-		t.Errorf("a, signed in before the re-authentication, told %d times of the sign-out, want 1", len(rcA.got()))
+	if posts := rcA.got(); len(posts) != 1 {
+		t.Errorf("a, signed in before the re-authentication, told %d times of the sign-out, want 1", len(posts))
+	} else {
+		e.checkLogoutToken(posts[0], a.c.ID, ca.SID)
 	}
 	if _, err := a.refresh(ta.RefreshToken); err == nil {
 		t.Error("a's refresh token, from before the re-authentication, survived the sign-out")
+	}
+}
+
+// RP-initiated logout ends the portal session of the browser it comes from,
+// and what that session gave the sites; a session of the same customer in
+// another browser (another device) and the tokens it gave stay.
+//
+// BUG: after web.endSession has signed the browser out (revoking its
+// session's grants), the library calls storage.TerminateSession(userID,
+// clientID), which revokes every grant of the account with that client
+// (RevokeGrantsOf(userID, clientID, "")) in every browser, and posts a
+// logout token for each, with the other browsers' sids. The phone's portal
+// session stays signed in while the site logs it out and its tokens die.
+// TerminateSession should end only the grants of the session the
+// id_token_hint names (its sid; op.CanTerminateSessionFromRequest gives
+// the hint's claims), or nothing beyond what the web layer ended.
+func TestEndSessionLeavesOtherBrowsers(t *testing.T) {
+	e := newPortal(t)
+	rc := newReceiver(t)
+	r := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{"http://127.0.0.1:9/cb"}, BackchannelLogoutURI: rc.url()})
+	laptop, phone := e.browser(), e.browser()
+	tl := r.login(laptop)
+	tp := r.login(phone)
+	_, cl := r.verify(tl)
+	_, cp := r.verify(tp)
+	if cl.SID == cp.SID {
+		t.Fatalf("two browsers share the sid %q", cl.SID)
+	}
+
+	q := url.Values{"id_token_hint": {tl.Extra("id_token").(string)}}
+	res, err := noFollow(laptop).Get(e.srv.URL + "/end_session?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	e.provider.Wait()
+
+	if e.signedIn(laptop) {
+		t.Error("the laptop's portal session survived its logout")
+	}
+	if _, err := r.refresh(tl.RefreshToken); err == nil {
+		t.Error("the laptop's refresh token survived its logout")
+	}
+	if !e.signedIn(phone) {
+		t.Error("the phone's portal session ended with the laptop's logout")
+	}
+	if _, err := r.refresh(tp.RefreshToken); err != nil {
+		t.Errorf("the phone's refresh token was revoked by the laptop's logout: %v", err)
+	}
+	var sids []any
+	for _, p := range rc.got() {
+		_, c := decodeJWT(t, p.form.Get("logout_token"))
+		sids = append(sids, c["sid"])
+	}
+	if len(sids) != 1 || sids[0] != cl.SID {
+		t.Errorf("logout tokens for sids %v, want only the laptop's %s", sids, cl.SID)
 	}
 }

@@ -53,8 +53,9 @@ type storage struct {
 }
 
 var (
-	_ op.Storage                   = (*storage)(nil)
-	_ op.CanSetUserinfoFromRequest = (*storage)(nil)
+	_ op.Storage                        = (*storage)(nil)
+	_ op.CanSetUserinfoFromRequest      = (*storage)(nil)
+	_ op.CanTerminateSessionFromRequest = (*storage)(nil)
 )
 
 // errNotFound is the library's not-found for auth requests and clients.
@@ -242,6 +243,13 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 		return nil, op.ErrInvalidRefreshToken
 	}
 	return &refreshRequest{token: rt, grant: g, scopes: rt.Scopes}, nil
+}
+
+// TerminateSessionFromRequest answers RP-initiated logout. The portal's web
+// layer has ended the browser's session already, and with it that browser's
+// grants at every site; the customer's other browsers keep theirs.
+func (s *storage) TerminateSessionFromRequest(_ context.Context, req *op.EndSessionRequest) (string, error) {
+	return req.RedirectURI, nil
 }
 
 // TerminateSession ends the account's grants with the client.

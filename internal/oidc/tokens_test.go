@@ -414,3 +414,19 @@ func TestRevokeByPublicClient(t *testing.T) {
 		t.Errorf("revoking the access token revoked the refresh token: %v", err)
 	}
 }
+
+// A refresh token lives RefreshTokenLifetime.
+func TestRefreshTokenExpires(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	tok := r.login(e.browser())
+	e.clock.Advance(oidc.RefreshTokenLifetime - time.Hour)
+	fresh, err := r.refresh(tok.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh an hour before expiry: %v", err)
+	}
+	e.clock.Advance(oidc.RefreshTokenLifetime + time.Minute)
+	if _, err := r.refresh(fresh.RefreshToken); retrieveError(err) != "invalid_grant" {
+		t.Errorf("expired refresh token: %v, want invalid_grant", err)
+	}
+}

@@ -1,11 +1,17 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/tobira/tobira/internal/oidc"
+	"github.com/tobira/tobira/internal/portal"
 )
 
 // oidcLogin signs an authorization request in: with the browser's portal
@@ -28,7 +34,7 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	here := oidc.LoginPath + "?id=" + url.QueryEscape(id)
-	if si == nil || !req.Satisfied(si.Session.CreatedAt, s.svc.Now()) {
+	if si == nil || !req.Satisfied(si.Session.CreatedAt, s.svc.Now()) || !s.hasFactor(r.Context(), si) {
 		// A fresh sign-in replaces the session, so the request is then
 		// satisfied and this does not loop.
 		http.Redirect(w, r, "/login?fresh=1&next="+url.QueryEscape(here), http.StatusSeeOther)
@@ -74,4 +80,54 @@ func (w *invalidToken) WriteHeader(code int) {
 		code = http.StatusUnauthorized
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// hasFactor reports whether the account has a second factor. One whose
+// factors were reset signs in again, through enrolment, before a site gets
+// a sign-in from its session (manual IX).
+func (s *Server) hasFactor(ctx context.Context, si *portal.SignedIn) bool {
+	ms, err := s.svc.Methods(ctx, si.Account.ID)
+	return err == nil && (slices.Contains(ms, portal.MethodTOTP) || slices.Contains(ms, portal.MethodPhone))
+}
+
+// originCache keeps the origins of the clients' redirect URIs for the
+// pages' form-action: a browser applies form-action to every redirect after
+// a form, and a sign-in form's last redirect goes to the client.
+type originCache struct {
+	mu      sync.Mutex
+	value   string
+	fetched time.Time
+}
+
+// clientOrigins returns " origin1 origin2 ..." of every registered client's
+// redirect URIs, refreshed at most every 30 seconds.
+func (s *Server) clientOrigins(ctx context.Context) string {
+	if s.oidc == nil {
+		return ""
+	}
+	c := &s.origins
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := time.Now(); now.Sub(c.fetched) > 30*time.Second {
+		list, err := s.svc.Store.ListClients(ctx)
+		if err != nil {
+			s.log.Warn("form-action: clients", "err", err)
+			return c.value
+		}
+		var origins []string
+		for _, cl := range list {
+			for _, u := range cl.RedirectURIs {
+				if p, err := url.Parse(u); err == nil && p.Host != "" && !strings.ContainsAny(u, " ;'") {
+					origins = append(origins, p.Scheme+"://"+p.Host)
+				}
+			}
+		}
+		slices.Sort(origins)
+		origins = slices.Compact(origins)
+		c.value, c.fetched = "", now
+		if len(origins) > 0 {
+			c.value = " " + strings.Join(origins, " ")
+		}
+	}
+	return c.value
 }

@@ -36,6 +36,7 @@ type Server struct {
 	allowed map[string][]string
 	stats   httpStats
 	oidc    *oidc.Provider // nil when the portal is no OpenID Connect provider
+	origins originCache
 	// secure sets the Secure attribute on cookies (everywhere but plain HTTP).
 	secure bool
 }
@@ -150,7 +151,7 @@ func (s *Server) handle(method, path string, h http.HandlerFunc) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'"+s.clientOrigins(r.Context())+"; base-uri 'none'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
@@ -177,6 +178,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // with a page in the customer's language.
 func (s *Server) csrf() http.Handler {
 	p := http.NewCrossOriginProtection()
+	if s.oidc != nil {
+		// The provider's endpoints are called from clients' pages and
+		// servers, by design across origins, and act on no portal cookie
+		// but /end_session's, whose sign-out a plain link can ask for too.
+		for _, path := range []string{"/authorize", "/oauth/token", "/oauth/introspect", "/userinfo", "/revoke", "/end_session"} {
+			p.AddInsecureBypassPattern(path)
+		}
+	}
 	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden, "error.cross_origin")
 	}))
