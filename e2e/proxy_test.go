@@ -102,10 +102,16 @@ func TestOAuth2Proxy(t *testing.T) {
 	p.screen("61-1-proxy-to-portal-login")
 	p.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
 	p.typeInto("ワンタイムコードの入力", oathtool(t, key))
+	// oauth2-proxy is a third party: the portal asks her consent, naming
+	// the client and what it asks for.
+	p.clickTo(button("続ける"), "/oidc/login", "アクセスの許可")
+	p.expectText(`//p[contains(., "「proxy」")]`)
+	p.expectText(`//li[normalize-space()="メールアドレス"]`)
+	p.screen("61-2-consent")
 	// Signed in: the proxy shows the upstream, which it told her email.
-	p.clickTo(button("続ける"), "/", "hello "+satoEmail)
+	p.clickTo(button("許可する"), "/", "hello "+satoEmail)
 	p.expectOrigin(originOf(t, proxy))
-	p.screen("61-2-proxy-upstream")
+	p.screen("61-3-proxy-upstream")
 	mu.Lock()
 	defer mu.Unlock()
 	if len(told) == 0 || told[len(told)-1] != satoEmail {

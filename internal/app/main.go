@@ -49,6 +49,15 @@ const usage = `tobira: the customer sign-in portal
   tobira clients create --name N --redirect-uri U [--redirect-uri U2] [--public]
                  [--post-logout-redirect-uri U] [--backchannel-logout-uri U] [--first-party]
   tobira clients list [--data DIR]
+  tobira applications create --email E --service S --plan P [--number N]
+                 [--status received|reviewing|active|cancelled] [--applied YYYY-MM-DD]
+  tobira applications set-status --email E --number N --status reviewing|active|cancelled
+  tobira applications list --email E
+  tobira contracts create --email E --service S --plan P --monthly-fee YEN [--start YYYY-MM-DD] [--number N]
+  tobira contracts list --email E
+  tobira invoices create --email E --period YYYY-MM --item "description|quantity|unit price|10 or 8" [--item ...]
+                 [--issued YYYY-MM-DD] [--issuer-name N --issuer-registration T...] [--number N]
+  tobira invoices list --email E
 `
 
 // Run executes args and returns the process's exit code.
@@ -81,6 +90,12 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.users(ctx, args[1:])
 	case "clients":
 		return m.clients(ctx, args[1:])
+	case "applications":
+		return m.applications(ctx, args[1:])
+	case "contracts":
+		return m.contracts(ctx, args[1:])
+	case "invoices":
+		return m.invoices(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

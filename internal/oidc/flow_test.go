@@ -191,6 +191,14 @@ func (e *portalEnv) signIn(b *http.Client, authURL string) *url.URL {
 		e.t.Fatal(err)
 	}
 	res.Body.Close()
+	if res.StatusCode == http.StatusOK && res.Request.URL.Path == oidc.LoginPath {
+		// A third-party client: the consent page, allowed.
+		res, err = b.PostForm(e.srv.URL+"/oidc/consent", url.Values{"id": {res.Request.URL.Query().Get("id")}, "decision": {"allow"}})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		res.Body.Close()
+	}
 	loc, err := res.Location()
 	if err != nil {
 		e.t.Fatalf("after the code: status %d at %s, no redirect to the client", res.StatusCode, res.Request.URL)

@@ -44,6 +44,9 @@ var scopesAll = []string{gooidc.ScopeOpenID, "profile", "email", gooidc.ScopeOff
 func (e *portalEnv) newRP(c *store.Client) *rp {
 	e.t.Helper()
 	ctx := context.Background()
+	// The tests' relying parties are first-party, as the customer sites
+	// are: no consent page (TestConsent covers third parties).
+	c.FirstParty = true
 	clientSecret, err := e.provider.CreateClient(ctx, c)
 	if err != nil {
 		e.t.Fatalf("create client %q: %v", c.Name, err)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 
@@ -103,9 +104,13 @@ var ErrNoRequest = errors.New("oidc: authorization request not found or expired"
 
 // Request is what the sign-in needs to know of an authorization request.
 type Request struct {
-	ID        string
-	ClientID  string
-	CreatedAt time.Time
+	ID         string
+	ClientID   string
+	ClientName string
+	// FirstParty clients (the customer sites) are not asked consent for.
+	FirstParty bool
+	Scopes     []string
+	CreatedAt  time.Time
 	// Fresh asks for a sign-in made after the request (prompt=login).
 	Fresh bool
 	// MaxAge, when >= 0, is how old a sign-in may be, in seconds.
@@ -134,8 +139,58 @@ func (p *Provider) AuthRequest(ctx context.Context, id string) (*Request, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Request{ID: ar.ID, ClientID: ar.ClientID, CreatedAt: ar.CreatedAt,
-		Fresh: slices.Contains(ar.Prompt, "login"), MaxAge: ar.MaxAge}, nil
+	c, err := p.storage.st.ClientByID(ctx, ar.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	return &Request{ID: ar.ID, ClientID: ar.ClientID, ClientName: c.Name, FirstParty: c.FirstParty,
+		Scopes: ar.Scopes, CreatedAt: ar.CreatedAt, Fresh: slices.Contains(ar.Prompt, "login"), MaxAge: ar.MaxAge}, nil
+}
+
+// Consented reports whether the account may be signed in to the request's
+// client without asking: a first-party client, or a third party allowed
+// every scope asked for before.
+func (p *Provider) Consented(ctx context.Context, r *Request, accountID string) (bool, error) {
+	if r.FirstParty {
+		return true, nil
+	}
+	granted, err := p.storage.st.ConsentOf(ctx, accountID, r.ClientID)
+	if err != nil {
+		return false, err
+	}
+	for _, sc := range r.Scopes {
+		if !slices.Contains(granted, sc) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// Consent records that the account allowed the request's client what it
+// asked for, on top of what it allowed before.
+func (p *Provider) Consent(ctx context.Context, r *Request, accountID string) error {
+	granted, err := p.storage.st.ConsentOf(ctx, accountID, r.ClientID)
+	if err != nil {
+		return err
+	}
+	for _, sc := range r.Scopes {
+		if !slices.Contains(granted, sc) {
+			granted = append(granted, sc)
+		}
+	}
+	return p.storage.st.SaveConsent(ctx, accountID, r.ClientID, granted, p.storage.now())
+}
+
+// Deny answers the request with access_denied at the client's redirect URI:
+// the customer declined.
+func (p *Provider) Deny(w http.ResponseWriter, r *http.Request, id string) {
+	ar, err := p.storage.AuthRequestByID(r.Context(), id)
+	if err != nil {
+		http.Error(w, "authorization request not found", http.StatusBadRequest)
+		return
+	}
+	_ = p.storage.st.DeleteAuthRequest(r.Context(), id)
+	op.AuthRequestError(w, r, ar, oidc.ErrAccessDenied().WithDescription("the customer declined"), p.op)
 }
 
 // Complete records the portal session that signs the request in and returns

@@ -157,6 +157,11 @@ type OIDC interface {
 	// and grants revoked before `revokedBefore` (their tokens with them).
 	DeleteExpiredTokens(ctx context.Context, now, revokedBefore time.Time) (int64, error)
 
+	// ConsentOf returns the scopes the account allowed the client (none:
+	// nil); SaveConsent replaces them.
+	ConsentOf(ctx context.Context, accountID, clientID string) ([]string, error)
+	SaveConsent(ctx context.Context, accountID, clientID string, scopes []string, at time.Time) error
+
 	AddSigningKey(ctx context.Context, k *SigningKey) error
 	// SigningKeys returns the keys not expired at now, newest first.
 	SigningKeys(ctx context.Context, now time.Time) ([]SigningKey, error)

@@ -40,6 +40,21 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login?fresh=1&next="+url.QueryEscape(here), http.StatusSeeOther)
 		return
 	}
+	ok, err := s.oidc.Consented(r.Context(), req, si.Account.ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if !ok {
+		s.showConsent(w, r, req, si)
+		return
+	}
+	s.completeRequest(w, r, id, si)
+}
+
+// completeRequest signs the request in with the browser's session and sends
+// the browser back to the provider.
+func (s *Server) completeRequest(w http.ResponseWriter, r *http.Request, id string, si *portal.SignedIn) {
 	back, err := s.oidc.Complete(r.Context(), id, si.Session)
 	if errors.Is(err, oidc.ErrNoRequest) {
 		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
@@ -50,6 +65,53 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+type consentData struct {
+	ID, Client string
+	Scopes     []string // message keys
+}
+
+// showConsent asks whether a third-party client may read what it asks for.
+func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *oidc.Request, si *portal.SignedIn) {
+	d := consentData{ID: req.ID, Client: req.ClientName}
+	for _, sc := range req.Scopes {
+		d.Scopes = append(d.Scopes, "consent.scope."+sc)
+	}
+	v := s.view(r, "consent.title")
+	v.User, v.Data = si.Account, d
+	s.render(w, r, http.StatusOK, "consent", v)
+}
+
+// consent is the answer to the consent page: allowed, the request is signed
+// in (and remembered); declined, the client hears access_denied.
+func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	si := s.requireSignIn(w, r)
+	if si == nil {
+		return
+	}
+	id := r.PostForm.Get("id")
+	req, err := s.oidc.AuthRequest(r.Context(), id)
+	if errors.Is(err, oidc.ErrNoRequest) {
+		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if r.PostForm.Get("decision") != "allow" {
+		s.oidc.Deny(w, r, id)
+		return
+	}
+	if err := s.oidc.Consent(r.Context(), req, si.Account.ID); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.completeRequest(w, r, id, si)
 }
 
 // endSession is RP-initiated logout: the browser's portal session ends (and

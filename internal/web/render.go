@@ -17,7 +17,7 @@ type pages map[string]*template.Template
 func loadPages() (pages, error) {
 	names := []string{"login", "mfa", "methods", "recovery_input", "enrol", "enrol_methods",
 		"recovery", "home", "security", "reset", "activate", "message",
-		"enrol_phone", "phone_code", "dev_outbox"}
+		"enrol_phone", "phone_code", "dev_outbox", "consent"}
 	ps := pages{}
 	for _, n := range names {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")

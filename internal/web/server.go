@@ -115,6 +115,7 @@ func (s *Server) routes() {
 		s.mux.HandleFunc("/end_session", s.endSession)
 		s.mux.HandleFunc("/userinfo", s.userinfo)
 		s.handle("GET", oidc.LoginPath, s.oidcLogin)
+		s.handle("POST", "/oidc/consent", s.consent)
 	}
 
 	if s.svc.Config.DevTools {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -241,4 +242,23 @@ func (db *DB) SpendCode(ctx context.Context, codeHash, grantID string, expiresAt
 		return prior, err
 	}
 	return "", db.fail("spend code", err)
+}
+
+// ConsentOf returns the scopes the account allowed the client, or nil.
+func (db *DB) ConsentOf(ctx context.Context, accountID, clientID string) ([]string, error) {
+	var scopes []string
+	err := db.c().queryRow(ctx, `SELECT scopes FROM oidc_consents WHERE account_id = ? AND client_id = ?`,
+		accountID, clientID).Scan(listScan{&scopes})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return scopes, db.fail("consent of", err)
+}
+
+// SaveConsent replaces what the account allowed the client.
+func (db *DB) SaveConsent(ctx context.Context, accountID, clientID string, scopes []string, at time.Time) error {
+	_, err := db.c().exec(ctx, `INSERT INTO oidc_consents (account_id, client_id, scopes, granted_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (account_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
+		accountID, clientID, list(scopes), ms(at))
+	return db.fail("save consent", err)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -881,5 +882,25 @@ var oidcCleanupTests = []test{
 		if _, err := o.GrantByID(ctx, g.ID); err != nil {
 			t.Errorf("live grant: %v", err)
 		}
+	}},
+}
+
+var oidcConsentTests = []test{
+	{"Consent", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o, g := oidcFixture(t, s)
+		got, err := o.ConsentOf(ctx, g.AccountID, g.ClientID)
+		must(t, err)
+		if got != nil {
+			t.Errorf("no consent yet: %v", got)
+		}
+		must(t, o.SaveConsent(ctx, g.AccountID, g.ClientID, []string{"openid", "email"}, t0))
+		must(t, o.SaveConsent(ctx, g.AccountID, g.ClientID, []string{"openid", "email", "profile"}, t0))
+		got, err = o.ConsentOf(ctx, g.AccountID, g.ClientID)
+		must(t, err)
+		if !slices.Equal(got, []string{"openid", "email", "profile"}) {
+			t.Errorf("consent %v", got)
+		}
+		wantErr(t, "consent for an unknown client", o.SaveConsent(ctx, g.AccountID, "nobody", []string{"openid"}, t0), store.ErrNotFound)
 	}},
 }

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", auditTests},
 		{"OIDC", oidcTests},
 		{"OIDCCleanup", oidcCleanupTests},
+		{"OIDCConsent", oidcConsentTests},
 		{"Times", timeTests},
 		{"Sites", siteTests},
 		{"SiteSessions", siteSessionTests},
