@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/billing"
@@ -173,6 +174,56 @@ func yenText(n int64) string {
 	return b.String() + "円"
 }
 
+// displayWidth is how many columns a terminal gives s: two for the wide
+// characters of Japanese text, one for the others.
+func displayWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		switch {
+		case unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana),
+			r >= 0x3000 && r <= 0x303f,                             // CJK punctuation
+			r >= 0xff01 && r <= 0xff60, r >= 0xffe0 && r <= 0xffe6: // full-width forms
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+// printSiteTable writes rows in columns two spaces apart, padded by display
+// width so Japanese text lines up; the columns of rightAligned (amounts)
+// are aligned right. The last column is not padded.
+func printSiteTable(w io.Writer, rows [][]string, rightAligned ...int) {
+	var widths []int
+	for _, row := range rows {
+		for i, cell := range row {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], displayWidth(cell))
+		}
+	}
+	for _, row := range rows {
+		var b strings.Builder
+		for i, cell := range row {
+			pad := strings.Repeat(" ", widths[i]-displayWidth(cell))
+			switch {
+			case slices.Contains(rightAligned, i):
+				b.WriteString(pad + cell)
+			case i < len(row)-1:
+				b.WriteString(cell + pad)
+			default:
+				b.WriteString(cell)
+			}
+			if i < len(row)-1 {
+				b.WriteString("  ")
+			}
+		}
+		fmt.Fprintln(w, b.String())
+	}
+}
+
 func applicationStatusText(s store.ApplicationStatus) string {
 	return fmt.Sprintf("%s (%s)", s, applicationStatusJa[s])
 }
@@ -316,7 +367,7 @@ func (m *Main) applications(ctx context.Context, args []string) error {
 		case from == to:
 			return fmt.Errorf("application %s is %s already", a.Number, applicationStatusText(from))
 		case from == store.ApplicationActive || from == store.ApplicationCancelled:
-			return fmt.Errorf("application %s is %s, which is final: it cannot go back to %s",
+			return fmt.Errorf("application %s is %s, a final status: it cannot go back or become %s",
 				a.Number, applicationStatusText(from), applicationStatusText(to))
 		}
 		err = w.svc.Store.SetApplicationStatus(ctx, a.ID, from, to)
@@ -348,12 +399,12 @@ func (m *Main) applications(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "%s has no applications\n", acct.Email)
 		return nil
 	}
-	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NUMBER\tAPPLIED\tSTATUS\tSERVICE\tPLAN")
+	rows := [][]string{{"NUMBER", "APPLIED", "STATUS", "SERVICE", "PLAN"}}
 	for _, a := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Number, japanDate(a.AppliedAt), applicationStatusText(a.Status), a.Service, a.Plan)
+		rows = append(rows, []string{a.Number, japanDate(a.AppliedAt), applicationStatusText(a.Status), a.Service, a.Plan})
 	}
-	return tw.Flush()
+	printSiteTable(m.Stdout, rows)
+	return nil
 }
 
 // contracts: tobira contracts create|list.
@@ -394,13 +445,13 @@ func (m *Main) contracts(ctx context.Context, args []string) error {
 			fmt.Fprintf(m.Stdout, "%s has no contracts\n", acct.Email)
 			return nil
 		}
-		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NUMBER\tSTART\tMONTHLY FEE\tSTATUS\tSERVICE\tPLAN")
+		rows := [][]string{{"NUMBER", "START", "MONTHLY FEE", "STATUS", "SERVICE", "PLAN"}}
 		for _, k := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s (%s)\t%s\t%s\n", k.Number, japanDate(k.StartDate), yenText(k.MonthlyFee),
-				k.Status, contractStatusJa[k.Status], k.Service, k.Plan)
+			rows = append(rows, []string{k.Number, japanDate(k.StartDate), yenText(k.MonthlyFee),
+				fmt.Sprintf("%s (%s)", k.Status, contractStatusJa[k.Status]), k.Service, k.Plan})
 		}
-		return tw.Flush()
+		printSiteTable(m.Stdout, rows, 2)
+		return nil
 	}
 
 	monthly, err := strconv.ParseInt(strings.TrimSpace(*fee), 10, 64)
@@ -529,13 +580,13 @@ func (m *Main) invoices(ctx context.Context, args []string) error {
 			fmt.Fprintf(m.Stdout, "%s has no invoices\n", acct.Email)
 			return nil
 		}
-		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NUMBER\tISSUED\tPERIOD\tITEMS\tAMOUNT DUE")
+		rows := [][]string{{"NUMBER", "ISSUED", "PERIOD", "ITEMS", "AMOUNT DUE"}}
 		for _, v := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s – %s\t%d\t%s\n", v.Number, japanDate(v.IssuedAt), japanDate(v.PeriodStart),
-				japanDate(v.PeriodEnd), len(v.Items), yenText(billing.Sum(billing.Totals(v.Items)).Total))
+			rows = append(rows, []string{v.Number, japanDate(v.IssuedAt), japanDate(v.PeriodStart) + " – " + japanDate(v.PeriodEnd),
+				strconv.Itoa(len(v.Items)), yenText(billing.Sum(billing.Totals(v.Items)).Total)})
 		}
-		return tw.Flush()
+		printSiteTable(m.Stdout, rows, 3, 4)
+		return nil
 	}
 
 	// Every problem of the input at once, then every problem of the invoice.
@@ -601,15 +652,16 @@ func (m *Main) invoices(ctx context.Context, args []string) error {
 	fmt.Fprintf(m.Stdout, "  issuer:    %s (%s)\n", inv.IssuerName, inv.IssuerRegistration)
 	fmt.Fprintf(m.Stdout, "  period:    %s – %s, issued %s\n", japanDate(inv.PeriodStart), japanDate(inv.PeriodEnd), japanDate(inv.IssuedAt))
 	totals := billing.Totals(inv.Items)
+	rows := [][]string{}
 	for _, t := range totals {
-		label := fmt.Sprintf("%d%% 対象", t.Rate)
+		label := fmt.Sprintf("%d %%", t.Rate)
 		if t.Rate == billing.ReducedRate {
-			label += " ※軽減税率"
+			label += " ※ (軽減税率)"
 		}
-		fmt.Fprintf(m.Stdout, "  %-16s subtotal %12s  tax %10s  total %12s\n", label, yenText(t.Subtotal), yenText(t.Tax), yenText(t.Total))
+		rows = append(rows, []string{"  " + label, "subtotal", yenText(t.Subtotal), "tax", yenText(t.Tax), "total", yenText(t.Total)})
 	}
 	sum := billing.Sum(totals)
-	fmt.Fprintf(m.Stdout, "  %-16s subtotal %12s  tax %10s  total %12s\n", "合計", yenText(sum.Subtotal), yenText(sum.Tax), yenText(sum.Total))
-	fmt.Fprintf(m.Stdout, "  amount due: %s (tax included)\n", yenText(sum.Total))
+	rows = append(rows, []string{"  合計", "subtotal", yenText(sum.Subtotal), "tax", yenText(sum.Tax), "amount due", yenText(sum.Total)})
+	printSiteTable(m.Stdout, rows, 2, 4, 6)
 	return nil
 }
