@@ -27,6 +27,8 @@ const (
 	StateMFA      = "mfa"
 	StateEnrol    = "enrol"
 	StateRecovery = "recovery"
+	// stateDone is a flow that has given its session; it is then deleted.
+	stateDone = "done"
 )
 
 // flowData is a flow's step data. It is stored encrypted as a whole, bound
@@ -395,10 +397,13 @@ func (s *Service) Finish(ctx context.Context, f *Flow, oldSession string, c Clie
 	if f.State != StateRecovery && !(f.State == StateMFA && f.verified) {
 		return "", ErrWrongStep
 	}
-	// Deleting the flow first makes Finish single-use: a second request with
-	// the same cookie finds no flow.
-	if err := s.Store.DeleteFlow(ctx, f.IDHash); err != nil {
+	// Moving the flow on first, conditionally, makes Finish single-use: of
+	// two requests with the same cookie, one finds the flow moved.
+	if err := s.advance(ctx, f, stateDone); err != nil {
 		return "", err
+	}
+	if err := s.Store.DeleteFlow(ctx, f.IDHash); err != nil {
+		s.Log.Warn("finished flow not deleted; it expires", "err", err)
 	}
 	now := s.Now()
 	token := secret.Token(32)
