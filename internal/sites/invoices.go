@@ -6,6 +6,7 @@ import (
 
 	"github.com/tobira/tobira/internal/billing"
 	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // 適格請求書閲覧サイト: the customer's qualified invoices.
@@ -48,7 +49,7 @@ func (s *site) invoice(w http.ResponseWriter, r *http.Request, u *User) {
 	}
 	if err := billing.Validate(inv); err != nil {
 		// Shown all the same (it is the customer's), but someone must look.
-		s.log.Warn("invoice is not a valid qualified invoice", "id", requestID(r), "number", inv.Number, "err", err)
+		s.log.Warn("invoice is not a valid qualified invoice", "id", webkit.RequestID(r), "number", inv.Number, "err", err)
 	}
 	lines := make([]invoiceLine, len(inv.Items))
 	reduced := false

@@ -1,18 +1,14 @@
 package sites
 
 import (
-	"bytes"
 	"crypto/rand"
 	"embed"
-	"encoding/json"
-	"fmt"
-	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"golang.org/x/text/language"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 var (
@@ -24,82 +20,11 @@ var (
 	staticFS embed.FS
 )
 
-// Languages the sites speak; the first is the default.
-var languages = []language.Tag{language.Japanese, language.English}
-
-var matcher = language.NewMatcher(languages)
-
-// catalog maps a language code to its messages, by stable key.
-type catalog map[string]map[string]string
-
-func loadCatalog() (catalog, error) {
-	c := catalog{}
-	for _, tag := range languages {
-		code := tag.String()
-		b, err := localeFS.ReadFile("locales/" + code + ".json")
-		if err != nil {
-			return nil, err
-		}
-		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("locale %s: %w", code, err)
-		}
-		c[code] = m
-	}
-	// Both languages have the same keys, so no page shows a raw key.
-	for code, m := range c {
-		for _, other := range c {
-			for key := range other {
-				if _, ok := m[key]; !ok {
-					return nil, fmt.Errorf("locale %s lacks %q", code, key)
-				}
-			}
-		}
-	}
-	return c, nil
-}
-
-// T translates key into lang, with {0}, {1}... replaced by args.
-func (c catalog) T(lang, key string, args ...any) string {
-	s, ok := c[lang][key]
-	if !ok {
-		return key
-	}
-	for i, a := range args {
-		s = strings.ReplaceAll(s, "{"+strconv.Itoa(i)+"}", fmt.Sprint(a))
-	}
-	return s
-}
-
-// langCookie holds the customer's choice; the sites are origins of their
-// own, so each keeps its own, under the portal's name.
-const langCookie = "tobira_lang"
-
-// pickLanguage chooses the customer's language: their choice, then the
-// browser's Accept-Language, then Japanese.
-func pickLanguage(r *http.Request) string {
-	if c, err := r.Cookie(langCookie); err == nil && (c.Value == "ja" || c.Value == "en") {
-		return c.Value
-	}
-	tags, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
-	if len(tags) == 0 {
-		return "ja"
-	}
-	_, i, conf := matcher.Match(tags...)
-	if conf == language.No {
-		return "ja"
-	}
-	return languages[i].String()
-}
-
 // jst is Japan's time zone, in which every date is shown.
-var jst = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Tokyo")
-	if err != nil {
-		return time.FixedZone("JST", 9*60*60)
-	}
-	return loc
-}()
+var jst = webkit.JST
+
+// langCookie holds the customer's choice of language; the tests set it.
+const langCookie = webkit.LangCookie
 
 // formatDate writes a day: 2026年4月1日, or 1 Apr 2026.
 func formatDate(lang string, t time.Time) string {
@@ -139,21 +64,6 @@ func groupDigits(n int64) string {
 	return b.String()
 }
 
-// pageTemplate is a page parsed with the layout.
-type pageTemplate = *template.Template
-
-func loadPages(names ...string) (map[string]pageTemplate, error) {
-	ps := map[string]pageTemplate{}
-	for _, n := range names {
-		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")
-		if err != nil {
-			return nil, err
-		}
-		ps[n] = t
-	}
-	return ps, nil
-}
-
 // view is what every page template sees.
 type view struct {
 	Lang     string
@@ -165,7 +75,7 @@ type view struct {
 	Logout   string // where サインアウト posts
 	Error    string
 	Data     any
-	msgs     catalog
+	msgs     webkit.Catalog
 }
 
 // T translates a message key for the page's language.
@@ -191,32 +101,29 @@ func (v *view) OtherLang() string {
 }
 
 func (s *site) view(r *http.Request, u *User, titleKey string, args ...any) *view {
-	lang := pickLanguage(r)
-	v := &view{Lang: lang, Site: s.name, Path: r.URL.RequestURI(), User: u, msgs: s.msgs,
+	v := &view{Lang: webkit.PickLanguage(r), Site: s.name, Path: r.URL.RequestURI(), User: u, msgs: s.msgs,
 		Security: s.deps.Auth.SecurityURL(), Logout: s.deps.Auth.LogoutURL()}
 	v.Title = v.T(titleKey, args...)
 	return v
 }
 
-// render writes a page. Every page is personal, or says something about the
-// request: none is cached.
+// render writes a page; HEAD answers like GET, without a body.
 func (s *site) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
-	var buf bytes.Buffer
-	if err := s.pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
-		s.log.Error("render", "id", requestID(r), "page", page, "err", err)
+	out := w
+	if r.Method == http.MethodHead {
+		out = noBody{w}
+	}
+	if err := s.pages.Render(out, status, page, v); err != nil {
+		s.log.Error("render", "id", webkit.RequestID(r), "page", page, "err", err)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Vary", "Accept-Language, Cookie")
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		w.Write(buf.Bytes())
 	}
 }
+
+// noBody drops what is written, keeping the status and headers.
+type noBody struct{ http.ResponseWriter }
+
+func (noBody) Write(b []byte) (int, error) { return len(b), nil }
 
 // fail shows a page with just a message, keeping the header and account
 // menu of a signed-in customer.
@@ -242,7 +149,7 @@ func (s *site) failFor(w http.ResponseWriter, r *http.Request, u *User, status i
 // internal logs an unexpected error and shows a page that reveals nothing
 // of it but a reference for support.
 func (s *site) internal(w http.ResponseWriter, r *http.Request, u *User, err error) {
-	id := requestID(r)
+	id := webkit.RequestID(r)
 	s.log.Error("internal error", "id", id, "path", r.URL.Path, "err", err)
 	v := s.view(r, u, "error.title")
 	v.Error = v.T("error.internal") + " " + v.T("error.reference", id)

@@ -6,19 +6,16 @@
 package sites
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // User is the signed-in customer, as the portal tells the site.
@@ -66,9 +63,11 @@ type site struct {
 	name  string // "contracts" or "invoices": message keys and templates
 	deps  Deps
 	log   *slog.Logger
-	msgs  catalog
-	pages map[string]pageTemplate
+	msgs  webkit.Catalog
+	pages webkit.Pages
 	mux   *http.ServeMux
+	// guarded is mux behind the protections every request gets.
+	guarded http.Handler
 }
 
 // NewContracts builds 申込／契約確認サイト: / lists the customer's applications
@@ -100,11 +99,11 @@ func newSite(name string, d Deps, pages ...string) (*site, error) {
 	if d.Store == nil || d.Auth == nil {
 		return nil, errors.New("sites: Deps needs a Store and an Auth")
 	}
-	msgs, err := loadCatalog()
+	msgs, err := webkit.LoadCatalog(localeFS)
 	if err != nil {
 		return nil, fmt.Errorf("sites: %w", err)
 	}
-	ps, err := loadPages(append(pages, "message")...)
+	ps, err := webkit.ParsePages(templateFS, append(pages, "message")...)
 	if err != nil {
 		return nil, fmt.Errorf("sites: %w", err)
 	}
@@ -114,14 +113,24 @@ func newSite(name string, d Deps, pages ...string) (*site, error) {
 	}
 	s.log = s.log.With("site", name)
 
-	static, _ := fs.Sub(staticFS, "static")
-	s.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+	s.mux.Handle("GET /static/", webkit.Static(staticFS))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	s.mux.HandleFunc("POST /lang", s.setLanguage)
 	if d.AuthRoutes != nil {
 		s.mux.Handle("/auth/", d.AuthRoutes)
 	}
 	s.mux.HandleFunc("/", s.notFound)
+	s.guarded = webkit.Guard{
+		Log:        s.log,
+		FormAction: func(*http.Request) string { return s.formAction() },
+		Secure:     d.Secure,
+		MaxBody:    maxBody,
+		NewID:      requestToken,
+		Deny: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.fail(w, r, http.StatusForbidden, "error.cross_origin")
+		}),
+		Panic: func(w http.ResponseWriter, r *http.Request, err error) { s.internal(w, r, nil, err) },
+	}.Wrap(s.mux)
 	return s, nil
 }
 
@@ -153,33 +162,7 @@ func (s *site) user(w http.ResponseWriter, r *http.Request) (*User, bool) {
 }
 
 // ServeHTTP applies the protections every request gets, then routes it.
-func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-		"form-action "+s.formAction()+"; base-uri 'none'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
-	if s.deps.Secure {
-		h.Set("Strict-Transport-Security", "max-age=31536000")
-	}
-	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	}
-	id := requestToken()
-	h.Set("X-Request-Id", id)
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	defer func() {
-		if p := recover(); p != nil {
-			s.internal(rec, r, nil, fmt.Errorf("panic: %v", p))
-		}
-		s.log.Info("request", "id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
-			"ms", time.Since(start).Milliseconds(), "ip", clientIP(r))
-	}()
-	s.csrf().ServeHTTP(rec, r)
-}
+func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.guarded.ServeHTTP(w, r) }
 
 // formAction lists where the site's forms may post: itself and the origin
 // of the logout URL, and the portal's (its logout ends with a redirect
@@ -204,15 +187,6 @@ func origin(raw string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// csrf refuses cross-origin POSTs with a page in the customer's language.
-func (s *site) csrf() http.Handler {
-	p := http.NewCrossOriginProtection()
-	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, http.StatusForbidden, "error.cross_origin")
-	}))
-	return p.Handler(s.mux)
-}
-
 // notFound answers every path no page has: 405 for a page's path with
 // another method, 404 otherwise, both in the customer's language.
 func (s *site) notFound(w http.ResponseWriter, r *http.Request) {
@@ -235,12 +209,11 @@ func (s *site) setLanguage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lang := r.PostForm.Get("lang")
-	if lang != "ja" && lang != "en" {
+	if !webkit.Speaks(lang) {
 		s.fail(w, r, http.StatusBadRequest, "error.bad_request")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
-		HttpOnly: true, Secure: s.deps.Secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, webkit.LanguageCookie(lang, s.deps.Secure))
 	http.Redirect(w, r, safeReturn(r.PostForm.Get("next")), http.StatusSeeOther)
 }
 
@@ -251,41 +224,4 @@ func safeReturn(p string) string {
 		return "/"
 	}
 	return p
-}
-
-func cacheStatic(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		h.ServeHTTP(w, r)
-	})
-}
-
-// requestIDKey carries the request's id, for logs and the error page that a
-// customer may quote to support.
-type requestIDKey struct{}
-
-func requestID(r *http.Request) string {
-	id, _ := r.Context().Value(requestIDKey{}).(string)
-	return id
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// clientIP is the peer's address; no forwarded header is trusted.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // Cookie names. Over HTTPS they carry the __Host- prefix, so the browser
@@ -65,7 +66,7 @@ func (s *Server) flow(w http.ResponseWriter, r *http.Request, states ...string) 
 		// The back button, or a bookmark: show the step the flow is at.
 		http.Redirect(w, r, stateURL[f.State], http.StatusSeeOther)
 	case errors.Is(err, portal.ErrWrongStep), errors.Is(err, portal.ErrBadFlowCookie):
-		s.log.Warn("sign-in step refused", "path", r.URL.Path, "ip", clientIP(r))
+		s.log.Warn("sign-in step refused", "path", r.URL.Path, "ip", webkit.ClientIP(r))
 		s.fail(w, r, http.StatusConflict, "login.wrong_step")
 	case errors.Is(err, portal.ErrFlowExpired):
 		s.setCookie(w, s.cookieName(flowCookie), "", -1)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tobira/tobira/internal/phone"
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // loginNotices are the messages /login shows after a redirect, by ?e=.
@@ -76,7 +77,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusUnauthorized, s.t(r, "login.bad_credentials"))
 	case errors.As(err, &locked):
 		w.Header().Set("Retry-After", seconds(locked.Until.Sub(s.svc.Now())))
-		again(http.StatusTooManyRequests, s.t(r, "login.throttled", formatTime(pickLanguage(r), locked.Until)))
+		again(http.StatusTooManyRequests, s.t(r, "login.throttled", formatTime(webkit.PickLanguage(r), locked.Until)))
 	default:
 		s.flowError(w, r, err)
 	}
@@ -102,7 +103,7 @@ func (s *Server) secondStep(w http.ResponseWriter, r *http.Request, f *portal.Fl
 		return
 	}
 	s.setFlow(w, f)
-	err = s.svc.SendSignInCode(r.Context(), f, "", pickLanguage(r), client(r))
+	err = s.svc.SendSignInCode(r.Context(), f, "", webkit.PickLanguage(r), client(r))
 	s.afterSend(w, r, f, "/login/phone", err)
 }
 

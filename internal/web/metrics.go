@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/netip"
 	"sync/atomic"
+
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // httpStats counts answers by status class, for /metrics.
@@ -22,7 +24,7 @@ func (h *httpStats) record(status int) {
 // the loopback interface: a scraper runs beside the process, and the
 // counters are no business of the internet.
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
-	if ip, err := netip.ParseAddr(clientIP(r)); err != nil || !ip.IsLoopback() {
+	if ip, err := netip.ParseAddr(webkit.ClientIP(r)); err != nil || !ip.IsLoopback() {
 		s.fail(w, r, http.StatusNotFound, "error.not_found")
 		return
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // outboxLimit is how many messages the development page shows.
@@ -19,14 +21,14 @@ func (s *Server) outboxPage(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	lang := pickLanguage(r)
+	lang := webkit.PickLanguage(r)
 	rows := make([]outboxRow, 0, len(ms))
 	for _, m := range ms {
 		ch := m.Channel
 		if ch == "sms" || ch == "voice" {
 			ch = s.t(r, "phone."+ch)
 		}
-		rows = append(rows, outboxRow{When: formatTime(lang, m.At) + m.At.In(jst).Format(":05"), To: m.To, Channel: ch, Body: m.Body})
+		rows = append(rows, outboxRow{When: formatTime(lang, m.At) + m.At.In(webkit.JST).Format(":05"), To: m.To, Channel: ch, Body: m.Body})
 	}
 	v := s.view(r, "dev.outbox_title")
 	v.Data, v.Wide = rows, true

@@ -9,6 +9,7 @@ import (
 	"github.com/tobira/tobira/internal/notify"
 	"github.com/tobira/tobira/internal/phone"
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 type enrolPhoneData struct {
@@ -32,7 +33,7 @@ func (s *Server) enrolPhonePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showEnrolPhone(w http.ResponseWriter, r *http.Request, status int, d enrolPhoneData, errMsg string) {
-	d.Countries = phone.Countries(pickLanguage(r))
+	d.Countries = phone.Countries(webkit.PickLanguage(r))
 	v := s.view(r, "phone.enrol_title")
 	v.Data, v.Error = d, errMsg
 	s.render(w, r, status, "enrol_phone", v)
@@ -51,7 +52,7 @@ func (s *Server) enrolPhone(w http.ResponseWriter, r *http.Request) {
 		Number:  strings.TrimSpace(r.PostForm.Get("number")),
 		Channel: r.PostForm.Get("channel"),
 	}
-	err := s.svc.EnrolPhone(r.Context(), f, d.Region, d.Number, notify.Channel(d.Channel), pickLanguage(r), client(r))
+	err := s.svc.EnrolPhone(r.Context(), f, d.Region, d.Number, notify.Channel(d.Channel), webkit.PickLanguage(r), client(r))
 	if err == nil {
 		http.Redirect(w, r, "/enrol/phone/code", http.StatusSeeOther)
 		return
@@ -67,7 +68,7 @@ func (s *Server) enrolPhone(w http.ResponseWriter, r *http.Request) {
 // send) into a status and a message in the customer's language; ok is false
 // for other errors.
 func (s *Server) stepError(w http.ResponseWriter, r *http.Request, err error) (int, string, bool) {
-	lang := pickLanguage(r)
+	lang := webkit.PickLanguage(r)
 	var limit *portal.SendLimitError
 	var resend *portal.ResendError
 	var locked *portal.LockedError
@@ -197,7 +198,7 @@ func (s *Server) enrolPhoneResend(w http.ResponseWriter, r *http.Request) {
 	if f == nil {
 		return
 	}
-	err := s.svc.ResendCode(r.Context(), f, notify.Channel(r.PostForm.Get("channel")), pickLanguage(r), client(r))
+	err := s.svc.ResendCode(r.Context(), f, notify.Channel(r.PostForm.Get("channel")), webkit.PickLanguage(r), client(r))
 	s.afterSend(w, r, f, "/enrol/phone/code", err)
 }
 
@@ -229,7 +230,7 @@ func (s *Server) loginPhoneSend(w http.ResponseWriter, r *http.Request) {
 	if f == nil {
 		return
 	}
-	err := s.svc.SendSignInCode(r.Context(), f, notify.Channel(r.PostForm.Get("channel")), pickLanguage(r), client(r))
+	err := s.svc.SendSignInCode(r.Context(), f, notify.Channel(r.PostForm.Get("channel")), webkit.PickLanguage(r), client(r))
 	if _, ok := errors.AsType[*portal.ResendError](err); ok && r.PostForm.Get("channel") == "" {
 		// 「別の方法を試す」 → 電話 again within the pause: the code in flight
 		// is still good.

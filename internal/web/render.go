@@ -1,33 +1,20 @@
 package web
 
 import (
-	"bytes"
 	"embed"
-	"html/template"
 	"net/http"
 
 	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 //go:embed templates/*.html
 var templateFS embed.FS
 
-type pages map[string]*template.Template
-
-func loadPages() (pages, error) {
-	names := []string{"login", "mfa", "methods", "recovery_input", "enrol", "enrol_methods",
-		"recovery", "home", "security", "reset", "activate", "message",
-		"enrol_phone", "phone_code", "dev_outbox", "consent"}
-	ps := pages{}
-	for _, n := range names {
-		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")
-		if err != nil {
-			return nil, err
-		}
-		ps[n] = t
-	}
-	return ps, nil
-}
+// pageNames are the portal's pages, each a template in templates/.
+var pageNames = []string{"login", "mfa", "methods", "recovery_input", "enrol", "enrol_methods",
+	"recovery", "home", "security", "reset", "activate", "message",
+	"enrol_phone", "phone_code", "dev_outbox", "consent"}
 
 // view is what every page template sees.
 type view struct {
@@ -40,37 +27,29 @@ type view struct {
 	Support string
 	Wide    bool
 	Data    any
-	msgs    catalog
+	msgs    webkit.Catalog
 }
 
 // T translates a message key for the page's language.
 func (v *view) T(key string, args ...any) string { return v.msgs.T(v.Lang, key, args...) }
 
 func (s *Server) view(r *http.Request, title string) *view {
-	return &view{Lang: pickLanguage(r), Title: title, Path: r.URL.RequestURI(), msgs: s.msgs,
+	return &view{Lang: webkit.PickLanguage(r), Title: title, Path: r.URL.RequestURI(), msgs: s.msgs,
 		Support: s.svc.Config.SupportURL}
 }
 
 // t translates for the request's language.
 func (s *Server) t(r *http.Request, key string, args ...any) string {
-	return s.msgs.T(pickLanguage(r), key, args...)
+	return s.msgs.T(webkit.PickLanguage(r), key, args...)
 }
 
 // render writes a page. Pages of the sign-in journey and account are never
 // cached: they carry codes and personal data.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
-	var buf bytes.Buffer
-	if err := s.pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
+	if err := s.pages.Render(w, status, page, v); err != nil {
 		s.log.Error("render", "page", page, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Vary", "Accept-Language, Cookie")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
 }
 
 // fail shows a page with just a message, for errors outside a form.
@@ -85,7 +64,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, key st
 
 // internal logs an unexpected error and shows a page that reveals nothing of it.
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
-	id := requestID(r)
+	id := webkit.RequestID(r)
 	s.log.Error("internal error", "id", id, "path", r.URL.Path, "err", err)
 	v := s.view(r, "common.error_title")
 	v.Error = s.t(r, "error.internal") + " " + s.t(r, "error.reference", id)

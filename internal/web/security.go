@@ -9,6 +9,7 @@ import (
 
 	"github.com/tobira/tobira/internal/phone"
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // home is the page after sign-in, with the account menu at the top right.
@@ -48,7 +49,7 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	lang := pickLanguage(r)
+	lang := webkit.PickLanguage(r)
 	for _, ev := range evs {
 		d.Activity = append(d.Activity, activity{
 			When: formatTime(lang, ev.At), What: s.activityText(lang, ev.Action, ev.Outcome), From: ev.ClientIP,
@@ -170,11 +171,11 @@ func (s *Server) setLanguage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lang := r.PostForm.Get("lang")
-	if lang != "ja" && lang != "en" {
+	if !webkit.Speaks(lang) {
 		s.fail(w, r, http.StatusBadRequest, "error.bad_request")
 		return
 	}
-	s.setCookie(w, langCookie, lang, 365*24*3600)
+	http.SetCookie(w, webkit.LanguageCookie(lang, s.secure))
 	http.Redirect(w, r, safeReturn(r.PostForm.Get("next")), http.StatusSeeOther)
 }
 

@@ -6,10 +6,7 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"fmt"
-	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -17,6 +14,7 @@ import (
 	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 //go:embed static
@@ -29,9 +27,11 @@ const maxBody = 64 << 10
 type Server struct {
 	svc   *portal.Service
 	log   *slog.Logger
-	msgs  catalog
-	pages pages
+	msgs  webkit.Catalog
+	pages webkit.Pages
 	mux   *http.ServeMux
+	// guarded is mux behind the protections every request gets.
+	guarded http.Handler
 	// allowed lists the methods of each path, for 405 answers.
 	allowed map[string][]string
 	stats   httpStats
@@ -50,11 +50,11 @@ func WithOIDC(p *oidc.Provider) Option { return func(s *Server) { s.oidc = p } }
 
 // New builds the portal's handler.
 func New(svc *portal.Service, log *slog.Logger, opts ...Option) (*Server, error) {
-	msgs, err := loadCatalog()
+	msgs, err := webkit.LoadCatalog(localeFS)
 	if err != nil {
 		return nil, err
 	}
-	pages, err := loadPages()
+	pages, err := webkit.ParsePages(templateFS, pageNames...)
 	if err != nil {
 		return nil, err
 	}
@@ -63,12 +63,26 @@ func New(svc *portal.Service, log *slog.Logger, opts ...Option) (*Server, error)
 		o(s)
 	}
 	s.routes()
+	s.guarded = webkit.Guard{
+		Log: s.log,
+		FormAction: func(r *http.Request) string {
+			return "'self'" + s.clientOrigins(r.Context())
+		},
+		Secure:  s.secure,
+		MaxBody: maxBody,
+		NewID:   func() string { return secret.Token(9) },
+		Bypass:  s.crossOriginPaths(),
+		Deny: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.fail(w, r, http.StatusForbidden, "error.cross_origin")
+		}),
+		Panic: s.internal,
+		Done:  s.stats.record,
+	}.Wrap(s.mux)
 	return s, nil
 }
 
 func (s *Server) routes() {
-	static, _ := fs.Sub(staticFS, "static")
-	s.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+	s.mux.Handle("GET /static/", webkit.Static(staticFS))
 	s.handle("GET", "/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	s.handle("GET", "/readyz", s.ready)
 	s.handle("GET", "/metrics", s.metrics)
@@ -149,48 +163,17 @@ func (s *Server) handle(method, path string, h http.HandlerFunc) {
 }
 
 // ServeHTTP applies the protections every request gets, then routes it.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'"+s.clientOrigins(r.Context())+"; base-uri 'none'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
-	if s.secure {
-		h.Set("Strict-Transport-Security", "max-age=31536000")
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	id := secret.Token(9)
-	h.Set("X-Request-Id", id)
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
-	rec := &statusRecorder{ResponseWriter: w, status: 200}
-	defer func() {
-		if p := recover(); p != nil {
-			s.internal(rec, r, fmt.Errorf("panic: %v", p))
-		}
-		s.stats.record(rec.status)
-		s.log.Info("request", "id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
-			"ms", time.Since(start).Milliseconds(), "ip", clientIP(r))
-	}()
-	s.csrf().ServeHTTP(rec, r)
-}
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.guarded.ServeHTTP(w, r) }
 
-// csrf refuses cross-origin POSTs (Go 1.25's Sec-Fetch-Site and Origin check)
-// with a page in the customer's language.
-func (s *Server) csrf() http.Handler {
-	p := http.NewCrossOriginProtection()
-	if s.oidc != nil {
-		// The provider's endpoints are called from clients' pages and
-		// servers, by design across origins, and act on no portal cookie
-		// but /end_session's, whose sign-out a plain link can ask for too.
-		for _, path := range []string{"/authorize", "/oauth/token", "/oauth/introspect", "/userinfo", "/revoke", "/end_session"} {
-			p.AddInsecureBypassPattern(path)
-		}
+// crossOriginPaths are the paths that take cross-origin posts.
+func (s *Server) crossOriginPaths() []string {
+	if s.oidc == nil {
+		return nil
 	}
-	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, http.StatusForbidden, "error.cross_origin")
-	}))
-	return p.Handler(s.mux)
+	// The provider's endpoints are called from clients' pages and servers,
+	// by design across origins, and act on no portal cookie but
+	// /end_session's, whose sign-out a plain link can ask for too.
+	return []string{"/authorize", "/oauth/token", "/oauth/introspect", "/userinfo", "/revoke", "/end_session"}
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
@@ -203,48 +186,12 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
-func cacheStatic(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		h.ServeHTTP(w, r)
-	})
-}
-
-// requestIDKey carries the request's id, for logs and the error page that a
-// customer may quote to support.
-type requestIDKey struct{}
-
-func requestID(r *http.Request) string {
-	id, _ := r.Context().Value(requestIDKey{}).(string)
-	return id
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-// clientIP is the peer's address. Behind a proxy, the proxy must be trusted
-// explicitly before any forwarded header is; until then, none is.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 func client(r *http.Request) portal.Client {
 	ua := r.UserAgent()
 	if len(ua) > 300 {
 		ua = ua[:300]
 	}
-	return portal.Client{IP: clientIP(r), UserAgent: ua}
+	return portal.Client{IP: webkit.ClientIP(r), UserAgent: ua}
 }
 
 // form parses a POST body, telling oversized bodies apart from malformed ones.

@@ -1,0 +1,118 @@
+// Package webkit is what the portal and the customer sites serve alike: the
+// message catalogs and the choice of language, the protections around every
+// request, and the rendering of pages. Each keeps its own templates, locale
+// files and static files; this package only handles them.
+package webkit
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/text/language"
+)
+
+// Languages Tobira speaks; the first is the default.
+var languages = []language.Tag{language.Japanese, language.English}
+
+var matcher = language.NewMatcher(languages)
+
+// defaultLang answers when nothing else decides.
+var defaultLang = languages[0].String()
+
+// Catalog holds each language's messages by stable key.
+type Catalog struct {
+	msgs map[string]map[string]string // language code → key → text
+}
+
+// LoadCatalog reads locales/<code>.json from fsys for every language.
+func LoadCatalog(fsys fs.FS) (Catalog, error) {
+	msgs := map[string]map[string]string{}
+	for _, tag := range languages {
+		code := tag.String()
+		b, err := fs.ReadFile(fsys, "locales/"+code+".json")
+		if err != nil {
+			return Catalog{}, err
+		}
+		m := map[string]string{}
+		if err := json.Unmarshal(b, &m); err != nil {
+			return Catalog{}, fmt.Errorf("locale %s: %w", code, err)
+		}
+		msgs[code] = m
+	}
+	// Every language has every key, so no page shows a raw key.
+	for code, m := range msgs {
+		for _, other := range msgs {
+			for key := range other {
+				if _, ok := m[key]; !ok {
+					return Catalog{}, fmt.Errorf("locale %s lacks %q", code, key)
+				}
+			}
+		}
+	}
+	return Catalog{msgs: msgs}, nil
+}
+
+// T translates key into lang, with {0}, {1}... replaced by args. An unknown
+// key comes back as itself.
+func (c Catalog) T(lang, key string, args ...any) string {
+	s, ok := c.msgs[lang][key]
+	if !ok {
+		s, ok = c.msgs[defaultLang][key]
+	}
+	if !ok {
+		return key
+	}
+	for i, a := range args {
+		s = strings.ReplaceAll(s, "{"+strconv.Itoa(i)+"}", fmt.Sprint(a))
+	}
+	return s
+}
+
+// LangCookie holds the customer's choice of language. The sites are origins
+// of their own, so each keeps its own, under the portal's name.
+const LangCookie = "tobira_lang"
+
+// Speaks reports whether lang is the code of a language Tobira speaks.
+func Speaks(lang string) bool {
+	return slices.ContainsFunc(languages, func(t language.Tag) bool { return t.String() == lang })
+}
+
+// LanguageCookie keeps the customer's choice of lang for a year.
+func LanguageCookie(lang string, secure bool) *http.Cookie {
+	return &http.Cookie{Name: LangCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
+}
+
+// PickLanguage chooses the customer's language: their choice, then the
+// browser's Accept-Language, then Japanese.
+func PickLanguage(r *http.Request) string {
+	if c, err := r.Cookie(LangCookie); err == nil && Speaks(c.Value) {
+		return c.Value
+	}
+	tags, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
+	if len(tags) == 0 {
+		return defaultLang
+	}
+	_, i, conf := matcher.Match(tags...)
+	if conf == language.No {
+		return defaultLang
+	}
+	return languages[i].String()
+}
+
+// JST is Japan's time zone, in which customers see every time. A system
+// without the zone database still gets the right offset: Japan keeps no
+// daylight saving.
+var JST = func() *time.Location {
+	loc, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		return time.FixedZone("JST", 9*60*60)
+	}
+	return loc
+}()

@@ -1,0 +1,170 @@
+package webkit
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func TestCatalog(t *testing.T) {
+	fsys := fstest.MapFS{
+		"locales/ja.json": {Data: []byte(`{"hello": "{0}さん、こんにちは", "only.ja": "日本語"}`)},
+		"locales/en.json": {Data: []byte(`{"hello": "Hello, {0}", "only.ja": "Japanese"}`)},
+	}
+	c, err := LoadCatalog(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ lang, key, want string }{
+		{"ja", "hello", "花子さん、こんにちは"},
+		{"en", "hello", "Hello, 花子"},
+		{"fr", "hello", "花子さん、こんにちは"}, // the default language
+		{"en", "missing", "missing"},
+	} {
+		if got := c.T(tc.lang, tc.key, "花子"); got != tc.want {
+			t.Errorf("T(%q, %q) = %q, want %q", tc.lang, tc.key, got, tc.want)
+		}
+	}
+
+	// A key in one language only is refused, whichever language has it.
+	for _, lacking := range []string{"ja", "en"} {
+		fsys := fstest.MapFS{
+			"locales/ja.json": {Data: []byte(`{"a": "あ"}`)},
+			"locales/en.json": {Data: []byte(`{"a": "a"}`)},
+		}
+		other := map[string]string{"ja": "en", "en": "ja"}[lacking]
+		fsys["locales/"+other+".json"] = &fstest.MapFile{Data: []byte(`{"a": "x", "b": "y"}`)}
+		if _, err := LoadCatalog(fsys); err == nil || !strings.Contains(err.Error(), "locale "+lacking+` lacks "b"`) {
+			t.Errorf("%s lacking a key: err = %v", lacking, err)
+		}
+	}
+}
+
+func TestPickLanguage(t *testing.T) {
+	for _, tc := range []struct{ cookie, accept, want string }{
+		{"", "", "ja"},
+		{"", "en-US,en;q=0.9", "en"},
+		{"", "fr", "ja"},
+		{"ja", "en", "ja"},
+		{"en", "ja", "en"},
+		{"fr", "en", "en"}, // a cookie of no language Tobira speaks counts for nothing
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if tc.cookie != "" {
+			r.AddCookie(&http.Cookie{Name: LangCookie, Value: tc.cookie})
+		}
+		if tc.accept != "" {
+			r.Header.Set("Accept-Language", tc.accept)
+		}
+		if got := PickLanguage(r); got != tc.want {
+			t.Errorf("cookie %q, Accept-Language %q: %q, want %q", tc.cookie, tc.accept, got, tc.want)
+		}
+	}
+}
+
+func TestGuard(t *testing.T) {
+	var statuses []int
+	h := Guard{
+		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		FormAction: func(*http.Request) string { return "'self' https://portal.example" },
+		Secure:     true,
+		MaxBody:    8,
+		NewID:      func() string { return "id1" },
+		Bypass:     []string{"/open"},
+		Deny: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "denied "+RequestID(r), http.StatusForbidden)
+		}),
+		Panic: func(w http.ResponseWriter, r *http.Request, err error) {
+			http.Error(w, err.Error()+" "+RequestID(r), http.StatusInternalServerError)
+		},
+		Done: func(status int) { statuses = append(statuses, status) },
+	}.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/panic" {
+			panic("boom")
+		}
+		if _, err := io.ReadAll(r.Body); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				w.WriteHeader(http.StatusRequestEntityTooLarge)
+				return
+			}
+		}
+		w.Write([]byte("ok " + RequestID(r)))
+	}))
+
+	do := func(method, path, body string, header ...string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, path, strings.NewReader(body))
+		for i := 0; i < len(header); i += 2 {
+			r.Header.Set(header[i], header[i+1])
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+
+	w := do("GET", "/", "")
+	if w.Code != 200 || w.Body.String() != "ok id1" {
+		t.Errorf("GET / = %d %q", w.Code, w.Body)
+	}
+	for k, want := range map[string]string{
+		"Content-Security-Policy":   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self' https://portal.example; base-uri 'none'; frame-ancestors 'none'",
+		"X-Content-Type-Options":    "nosniff",
+		"X-Frame-Options":           "DENY",
+		"Referrer-Policy":           "same-origin",
+		"Strict-Transport-Security": "max-age=31536000",
+		"X-Request-Id":              "id1",
+	} {
+		if got := w.Header().Get(k); got != want {
+			t.Errorf("%s: %q, want %q", k, got, want)
+		}
+	}
+
+	cross := []string{"Sec-Fetch-Site", "cross-site"}
+	if w := do("POST", "/", "", cross...); w.Code != http.StatusForbidden || w.Body.String() != "denied id1\n" {
+		t.Errorf("cross-origin POST / = %d %q", w.Code, w.Body)
+	}
+	if w := do("POST", "/open", "", cross...); w.Code != 200 {
+		t.Errorf("cross-origin POST /open = %d", w.Code)
+	}
+	if w := do("POST", "/", "more than eight bytes"); w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("large POST = %d", w.Code)
+	}
+	if w := do("GET", "/panic", ""); w.Code != 500 || w.Body.String() != "panic: boom id1\n" {
+		t.Errorf("panic = %d %q", w.Code, w.Body)
+	}
+	if want := []int{200, 403, 200, 413, 500}; !slices.Equal(statuses, want) {
+		t.Errorf("Done saw %v, want %v", statuses, want)
+	}
+}
+
+func TestRenderFailureWritesNothing(t *testing.T) {
+	fsys := fstest.MapFS{
+		"templates/layout.html": {Data: []byte(`{{define "layout"}}<p>{{template "content" .}}</p>{{end}}`)},
+		"templates/ok.html":     {Data: []byte(`{{define "content"}}{{.}}{{end}}`)},
+		"templates/bad.html":    {Data: []byte(`{{define "content"}}{{.Missing}}{{end}}`)},
+	}
+	ps, err := ParsePages(fsys, "ok", "bad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	if err := ps.Render(w, http.StatusTeapot, "ok", "<hi>"); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != http.StatusTeapot || w.Body.String() != "<p>&lt;hi&gt;</p>" || w.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("ok = %d %q %v", w.Code, w.Body, w.Header())
+	}
+	w = httptest.NewRecorder()
+	if err := ps.Render(w, http.StatusOK, "bad", "a string has no fields"); err == nil {
+		t.Error("bad: no error")
+	}
+	if w.Body.Len() != 0 || len(w.Header()) != 0 {
+		t.Errorf("bad wrote %q %v", w.Body, w.Header())
+	}
+}
