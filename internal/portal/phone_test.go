@@ -1,7 +1,6 @@
 package portal_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -23,54 +22,11 @@ import (
 	"github.com/tobira/tobira/internal/testkit"
 )
 
-// codeRecorder is a Sender that keeps every code it is given; fail, when
-// set, decides whether a send fails (the provider is down).
-type codeRecorder struct {
-	mu   sync.Mutex
-	sent []notify.Code
-	fail func(notify.Code) error
-}
-
-func (r *codeRecorder) Send(_ context.Context, c notify.Code) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail != nil {
-		if err := r.fail(c); err != nil {
-			return err
-		}
-	}
-	r.sent = append(r.sent, c)
-	return nil
-}
-
-func (r *codeRecorder) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.sent)
-}
-
-func (r *codeRecorder) setFail(f func(notify.Code) error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.fail = f
-}
-
-// last is the latest code sent; the test fails when none was.
-func (r *codeRecorder) last(t *testing.T) notify.Code {
-	t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.sent) == 0 {
-		t.Fatal("no code was sent")
-	}
-	return r.sent[len(r.sent)-1]
-}
-
 // phoneEnv is newEnv with a recording Sender.
-func phoneEnv(t *testing.T, change ...func(*config.Config)) (*env, *codeRecorder) {
+func phoneEnv(t *testing.T, change ...func(*config.Config)) (*env, *testkit.Sender) {
 	t.Helper()
 	e := newEnv(t, change...)
-	rec := &codeRecorder{}
+	rec := &testkit.Sender{}
 	e.svc.Sender = rec
 	return e, rec
 }
@@ -132,13 +88,13 @@ func (e *env) mfaFlow(c *customer) *portal.Flow {
 
 // enrolPhone is a first sign-in that enrols a phone (manual XI): number,
 // code, recovery code, session. It returns the session token.
-func (e *env) enrolPhone(rec *codeRecorder, c *customer, number string, ch notify.Channel) string {
+func (e *env) enrolPhone(rec *testkit.Sender, c *customer, number string, ch notify.Channel) string {
 	e.t.Helper()
 	f := e.enrolFlow(c)
 	if err := e.svc.EnrolPhone(e.ctx, f, "JP", number, ch, "ja", e.ip); err != nil {
 		e.t.Fatalf("EnrolPhone(%s): %v", number, err)
 	}
-	if err := e.svc.ConfirmPhone(e.ctx, f, rec.last(e.t).Code, e.ip); err != nil {
+	if err := e.svc.ConfirmPhone(e.ctx, f, rec.Last(e.t).Code, e.ip); err != nil {
 		e.t.Fatalf("ConfirmPhone: %v", err)
 	}
 	f = e.reload(f, portal.StateRecovery)
@@ -184,7 +140,7 @@ func TestEnrolPhone(t *testing.T) {
 			if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, tc.ch, tc.lang, e.ip); err != nil {
 				t.Fatalf("EnrolPhone: %v", err)
 			}
-			sent := rec.last(t)
+			sent := rec.Last(t)
 			if sent.To != e164JP || sent.Channel != tc.ch || sent.Lang != tc.lang || !sixDigits.MatchString(sent.Code) {
 				t.Fatalf("sent %+v; want To %s, channel %s, lang %s, six digits", sent, e164JP, tc.ch, tc.lang)
 			}
@@ -269,7 +225,7 @@ func TestPhoneNumberForms(t *testing.T) {
 			t.Errorf("EnrolPhone(%s, %q): %v", tc.region, tc.input, err)
 			continue
 		}
-		if got := rec.last(t).To; got != e164JP {
+		if got := rec.Last(t).To; got != e164JP {
 			t.Errorf("EnrolPhone(%s, %q) sent to %s, want %s", tc.region, tc.input, got, e164JP)
 		}
 	}
@@ -298,7 +254,7 @@ func TestInvalidPhoneNumbers(t *testing.T) {
 			t.Errorf("EnrolPhone(%q, %q) = %v, want ErrInvalidPhone", tc.region, tc.input, err)
 		}
 	}
-	if n := rec.count(); n != 0 {
+	if n := rec.Count(); n != 0 {
 		t.Fatalf("%d codes sent to invalid numbers", n)
 	}
 	if _, err := e.svc.SentCodeOf(e.ctx, f); !errors.Is(err, portal.ErrNoPhoneCode) {
@@ -329,7 +285,7 @@ func TestPhoneCountryAllowList(t *testing.T) {
 				t.Errorf("EnrolPhone(%s, %q) = %v, want ErrCountryNotAllowed", tc.region, tc.input, err)
 			}
 		}
-		if n := rec.count(); n != 0 {
+		if n := rec.Count(); n != 0 {
 			t.Fatalf("%d codes sent abroad", n)
 		}
 		if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
@@ -344,10 +300,10 @@ func TestPhoneCountryAllowList(t *testing.T) {
 			if err := e.svc.EnrolPhone(e.ctx, f, tc.region, tc.input, notify.SMS, "en", client(fmt.Sprintf("192.0.2.%d", 10+i))); err != nil {
 				t.Fatalf("EnrolPhone(%s, %q): %v", tc.region, tc.input, err)
 			}
-			if got := rec.last(t).To; got != "+16502530000" {
+			if got := rec.Last(t).To; got != "+16502530000" {
 				t.Fatalf("sent to %s", got)
 			}
-			if err := e.svc.ConfirmPhone(e.ctx, f, rec.last(t).Code, e.ip); err != nil {
+			if err := e.svc.ConfirmPhone(e.ctx, f, rec.Last(t).Code, e.ip); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -367,7 +323,7 @@ func TestConfirmPhoneWrongCode(t *testing.T) {
 	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	code := rec.last(t).Code
+	code := rec.Last(t).Code
 	for i, wrong := range []string{otherCode(code), "12345", "1234567", "abcdef", ""} {
 		if err := e.svc.ConfirmPhone(e.ctx, f, wrong, e.ip); !errors.Is(err, portal.ErrWrongCode) {
 			t.Fatalf("wrong code %q: %v, want ErrWrongCode", wrong, err)
@@ -408,7 +364,7 @@ func TestPhoneCodeLifetime(t *testing.T) {
 			}
 			e.clock.Advance(tc.after)
 			f = e.reload(f, portal.StateEnrol)
-			err := e.svc.ConfirmPhone(e.ctx, f, rec.last(t).Code, e.ip)
+			err := e.svc.ConfirmPhone(e.ctx, f, rec.Last(t).Code, e.ip)
 			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
 				t.Fatalf("right code %v after sending: %v, want %v", tc.after, err, tc.want)
 			}
@@ -417,7 +373,7 @@ func TestPhoneCodeLifetime(t *testing.T) {
 				if err := e.svc.ResendCode(e.ctx, f, notify.SMS, "ja", e.ip); err != nil {
 					t.Fatalf("resend after expiry: %v", err)
 				}
-				if err := e.svc.ConfirmPhone(e.ctx, f, rec.last(t).Code, e.ip); err != nil {
+				if err := e.svc.ConfirmPhone(e.ctx, f, rec.Last(t).Code, e.ip); err != nil {
 					t.Fatalf("new code: %v", err)
 				}
 			}
@@ -434,7 +390,7 @@ func TestPhoneCodeAttempts(t *testing.T) {
 	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	code := rec.last(t).Code
+	code := rec.Last(t).Code
 	for i := 1; i <= 5; i++ {
 		if err := e.svc.ConfirmPhone(e.ctx, f, otherCode(code), e.ip); !errors.Is(err, portal.ErrWrongCode) {
 			t.Fatalf("wrong code %d: %v", i, err)
@@ -455,7 +411,7 @@ func TestPhoneCodeAttempts(t *testing.T) {
 	if err := e.svc.ResendCode(e.ctx, f, notify.SMS, "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	code = rec.last(t).Code
+	code = rec.Last(t).Code
 	for i := 1; i <= 4; i++ {
 		if err := e.svc.ConfirmPhone(e.ctx, f, otherCode(code), e.ip); !errors.Is(err, portal.ErrWrongCode) {
 			t.Fatalf("new code, wrong try %d: %v", i, err)
@@ -477,7 +433,7 @@ func TestParallelPhoneGuesses(t *testing.T) {
 	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	code := rec.last(t).Code
+	code := rec.Last(t).Code
 	const n = 12
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -525,7 +481,7 @@ func TestResendCode(t *testing.T) {
 	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	first := rec.last(t).Code
+	first := rec.Last(t).Code
 
 	e.clock.Advance(10 * time.Second)
 	if r := resendErr(t, e.svc.ResendCode(e.ctx, f, notify.SMS, "ja", e.ip)); r.Wait != 20*time.Second {
@@ -540,7 +496,7 @@ func TestResendCode(t *testing.T) {
 	if r := resendErr(t, e.svc.ResendCode(e.ctx, f, notify.Voice, "ja", e.ip)); r.Wait != time.Millisecond {
 		t.Fatalf("wait %v, want 1ms", r.Wait)
 	}
-	if n := rec.count(); n != 1 {
+	if n := rec.Count(); n != 1 {
 		t.Fatalf("%d messages sent during the pause", n)
 	}
 
@@ -548,7 +504,7 @@ func TestResendCode(t *testing.T) {
 	if err := e.svc.ResendCode(e.ctx, f, notify.Voice, "en", e.ip); err != nil {
 		t.Fatalf("resend at 30 s: %v", err)
 	}
-	second := rec.last(t)
+	second := rec.Last(t)
 	if second.To != e164JP || second.Channel != notify.Voice || second.Lang != "en" {
 		t.Fatalf("resent %+v", second)
 	}
@@ -578,12 +534,12 @@ func TestEditNumber(t *testing.T) {
 	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobile(1), notify.SMS, "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	old := rec.last(t).Code
+	old := rec.Last(t).Code
 	e.clock.Advance(30 * time.Second)
 	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	code := rec.last(t).Code
+	code := rec.Last(t).Code
 	if old != code {
 		if err := e.svc.ConfirmPhone(e.ctx, f, old, e.ip); !errors.Is(err, portal.ErrWrongCode) {
 			t.Fatalf("old number's code: %v", err)
@@ -627,7 +583,7 @@ func TestSendLimitPerAccount(t *testing.T) {
 	if l := sendLimitErr(t, e.svc.EnrolPhone(e.ctx, g, "JP", mobile(20), notify.SMS, "ja", client("198.51.100.2"))); l.Limit != "account" {
 		t.Fatalf("in a new flow: %+v", l)
 	}
-	if n := rec.count(); n != 10 {
+	if n := rec.Count(); n != 10 {
 		t.Fatalf("%d messages sent, want 10", n)
 	}
 	// The refusal left the code in flight alone.
@@ -694,7 +650,7 @@ func TestSendLimitPerNumber(t *testing.T) {
 	if l := sendLimitErr(t, e.svc.EnrolPhone(e.ctx, e.enrolFlow(c), "JP", "09012345678", notify.SMS, "ja", client("203.0.113.5"))); l.Limit != "number" {
 		t.Fatalf("a third account: %+v", l)
 	}
-	if n := rec.count(); n != 10 {
+	if n := rec.Count(); n != 10 {
 		t.Fatalf("%d messages sent, want 10", n)
 	}
 	// Another number is not limited.
@@ -732,7 +688,7 @@ func TestSendLimitPerClient(t *testing.T) {
 			if l.Limit != "client" || !l.Until.Equal(time.Date(2026, 4, 1, 1, 0, 0, 0, time.UTC)) {
 				t.Fatalf("11th from one client: %+v", l)
 			}
-			if n := rec.count(); n != 10 {
+			if n := rec.Count(); n != 10 {
 				t.Fatalf("%d messages sent, want 10", n)
 			}
 			if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobile(11), notify.SMS, "ja", client(tc.other)); err != nil {
@@ -774,7 +730,7 @@ func TestDailyBudget(t *testing.T) {
 	if l := sendLimitErr(t, e.svc.ResendCode(e.ctx, flows[0], notify.SMS, "ja", client("192.0.2.1"))); l.Limit != "budget" {
 		t.Fatalf("a resend over the budget: %+v", l)
 	}
-	if n := rec.count(); n != 5 {
+	if n := rec.Count(); n != 5 {
 		t.Fatalf("%d messages sent, want 5", n)
 	}
 	if !strings.Contains(logs.String(), "budget is used up") {
@@ -816,8 +772,8 @@ func TestParallelSendsStayUnderTheLimit(t *testing.T) {
 			t.Errorf("send: %v", err)
 		}
 	}
-	if ok != 10 || limited != n-10 || rec.count() != 10 {
-		t.Fatalf("%d sent (%d recorded), %d limited; want 10 and %d", ok, rec.count(), limited, n-10)
+	if ok != 10 || limited != n-10 || rec.Count() != 10 {
+		t.Fatalf("%d sent (%d recorded), %d limited; want 10 and %d", ok, rec.Count(), limited, n-10)
 	}
 }
 
@@ -826,7 +782,7 @@ func TestSendFailure(t *testing.T) {
 	e, rec := phoneEnv(t)
 	c := e.newCustomer("yamada@example.jp")
 	f := e.enrolFlow(c)
-	rec.setFail(func(notify.Code) error { return fmt.Errorf("%w: provider down", notify.ErrSend) })
+	rec.SetFail(func(notify.Code) error { return fmt.Errorf("%w: provider down", notify.ErrSend) })
 	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); !errors.Is(err, portal.ErrSendFailed) {
 		t.Fatalf("EnrolPhone with the provider down: %v, want ErrSendFailed", err)
 	}
@@ -842,15 +798,15 @@ func TestSendFailure(t *testing.T) {
 
 	// The provider is back: asking again at once works (no pause after a
 	// code nobody received).
-	rec.setFail(nil)
+	rec.SetFail(nil)
 	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
 		t.Fatalf("EnrolPhone with the provider back: %v", err)
 	}
-	good := rec.last(t).Code
+	good := rec.Last(t).Code
 
 	// A failed resend drops the earlier code too: it was replaced.
 	e.clock.Advance(30 * time.Second)
-	rec.setFail(func(c notify.Code) error {
+	rec.SetFail(func(c notify.Code) error {
 		if c.Channel == notify.Voice {
 			return notify.ErrSend
 		}
@@ -891,7 +847,7 @@ func TestPhoneStepsOutOfOrder(t *testing.T) {
 	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, "fax", "ja", e.ip); err == nil {
 		t.Fatal("EnrolPhone by an unknown channel passed")
 	}
-	if n := rec.count(); n != 0 {
+	if n := rec.Count(); n != 0 {
 		t.Fatalf("%d sent", n)
 	}
 	e.enrolPhone(rec, c, mobileJP, notify.SMS) // this flow is another one, still at enrol
@@ -927,7 +883,7 @@ func TestSignInWithPhone(t *testing.T) {
 	if err := e.svc.SendSignInCode(e.ctx, f, "", "en", e.ip); err != nil {
 		t.Fatalf("SendSignInCode: %v", err)
 	}
-	sent := rec.last(t)
+	sent := rec.Last(t)
 	if sent.To != e164JP || sent.Channel != notify.Voice || sent.Lang != "en" || !sixDigits.MatchString(sent.Code) {
 		t.Fatalf("sent %+v; want the enrolled number by voice", sent)
 	}
@@ -964,7 +920,7 @@ func TestSignInWithPhone(t *testing.T) {
 	if err := e.svc.SendSignInCode(e.ctx, g, notify.SMS, "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	if s := rec.last(t); s.Channel != notify.SMS || s.To != e164JP {
+	if s := rec.Last(t); s.Channel != notify.SMS || s.To != e164JP {
 		t.Fatalf("sent %+v, want SMS", s)
 	}
 	// 「再送信」 within the pause.
@@ -979,10 +935,10 @@ func TestSignInWithPhone(t *testing.T) {
 	if err := e.svc.ResendCode(e.ctx, g, notify.Voice, "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	if s := rec.last(t); s.Channel != notify.Voice || s.To != e164JP {
+	if s := rec.Last(t); s.Channel != notify.Voice || s.To != e164JP {
 		t.Fatalf("resent %+v", s)
 	}
-	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, rec.last(t).Code, e.ip); err != nil {
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, rec.Last(t).Code, e.ip); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.Finish(e.ctx, g, "", e.ip); err != nil {
@@ -1009,13 +965,13 @@ func TestSignInPhoneCodeLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clock.Advance(5 * time.Minute)
-	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, rec.last(t).Code, e.ip); !errors.Is(err, portal.ErrPhoneCodeExpired) {
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, rec.Last(t).Code, e.ip); !errors.Is(err, portal.ErrPhoneCodeExpired) {
 		t.Fatalf("code at 5 min: %v, want ErrPhoneCodeExpired", err)
 	}
 	if err := e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	code := rec.last(t).Code
+	code := rec.Last(t).Code
 	for i := 0; i < 5; i++ {
 		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, otherCode(code), e.ip); !errors.Is(err, portal.ErrWrongCode) {
 			t.Fatalf("wrong %d: %v", i+1, err)
@@ -1044,7 +1000,7 @@ func TestWrongPhoneAndAppCodesCountTogether(t *testing.T) {
 	if err := e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	phoneCode := rec.last(t).Code
+	phoneCode := rec.Last(t).Code
 	for i := 1; i <= 10; i++ {
 		var err error
 		if i%2 == 1 {
@@ -1071,12 +1027,12 @@ func TestWrongPhoneAndAppCodesCountTogether(t *testing.T) {
 	lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(c), e.ip))
 	e.clock.Advance(30 * time.Second)
 	// No message is spent on a code that could not be used.
-	sent := rec.count()
+	sent := rec.Count()
 	lockedErr(t, e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip))
-	if rec.count() != sent {
+	if rec.Count() != sent {
 		t.Fatal("a code was sent while the step is closed")
 	}
-	lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, rec.last(t).Code, e.ip))
+	lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, rec.Last(t).Code, e.ip))
 	lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodRecovery, c.recovery, e.ip))
 
 	// An hour later a right phone code opens it and clears the count.
@@ -1085,7 +1041,7 @@ func TestWrongPhoneAndAppCodesCountTogether(t *testing.T) {
 	if err := e.svc.SendSignInCode(e.ctx, g, "", "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, rec.last(t).Code, e.ip); err != nil {
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, rec.Last(t).Code, e.ip); err != nil {
 		t.Fatalf("right code after the hour: %v", err)
 	}
 	if a := e.account(c); a.MFAFailures != 0 || !a.MFALockedUntil.IsZero() {
@@ -1106,7 +1062,7 @@ func TestWrongPhoneAndAppCodesCountTogether(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		err := e.svc.SecondFactor(e.ctx, h, portal.MethodPhone, otherCode(rec.last(t).Code), e.ip)
+		err := e.svc.SecondFactor(e.ctx, h, portal.MethodPhone, otherCode(rec.Last(t).Code), e.ip)
 		if i < 10 && !errors.Is(err, portal.ErrWrongCode) {
 			t.Fatalf("phone-only wrong %d: %v", i, err)
 		}
@@ -1144,7 +1100,7 @@ func TestMethodsWithPhone(t *testing.T) {
 	if err := e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	if s := rec.last(t); s.To != "+818012345678" || s.Channel != notify.Voice {
+	if s := rec.Last(t); s.To != "+818012345678" || s.Channel != notify.Voice {
 		t.Fatalf("sent %+v", s)
 	}
 	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(both), e.ip); err != nil {
@@ -1173,7 +1129,7 @@ func TestStepUpWithPhone(t *testing.T) {
 	if err := e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, rec.last(t).Code, e.ip); err != nil {
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, rec.Last(t).Code, e.ip); err != nil {
 		t.Fatal(err)
 	}
 	renewed, err := e.svc.Finish(e.ctx, f, token, e.ip)
@@ -1198,7 +1154,7 @@ func TestResetMFARemovesThePhone(t *testing.T) {
 	if err := e.svc.SendSignInCode(e.ctx, other, "", "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	inFlight := rec.last(t).Code
+	inFlight := rec.Last(t).Code
 	if err := e.svc.ResetMFA(e.ctx, e.session(token), e.ip); err != nil {
 		t.Fatalf("ResetMFA: %v", err)
 	}
@@ -1235,11 +1191,11 @@ func TestSecondPhoneEnrolment(t *testing.T) {
 	if err := e.svc.EnrolPhone(e.ctx, tabA, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	codeA := rec.last(t).Code
+	codeA := rec.Last(t).Code
 	if err := e.svc.EnrolPhone(e.ctx, tabB, "JP", mobile(1), notify.Voice, "ja", client("198.51.100.1")); err != nil {
 		t.Fatal(err)
 	}
-	codeB := rec.last(t).Code
+	codeB := rec.Last(t).Code
 	if err := e.svc.ConfirmPhone(e.ctx, tabA, codeA, e.ip); err != nil {
 		t.Fatal(err)
 	}
@@ -1275,7 +1231,7 @@ func TestPhoneEnrolmentAfterAppInAnotherTab(t *testing.T) {
 	}
 	recordedA, _ := e.svc.RecoveryCode(e.reload(tabA, portal.StateRecovery))
 
-	errB := e.svc.ConfirmPhone(e.ctx, tabB, rec.last(t).Code, e.ip)
+	errB := e.svc.ConfirmPhone(e.ctx, tabB, rec.Last(t).Code, e.ip)
 	fs, _ := e.svc.Store.FactorsOf(e.ctx, c.acct.ID)
 	t.Logf("second tab's ConfirmPhone: %v; factors now %d", errB, len(fs))
 
@@ -1303,12 +1259,12 @@ func TestExpiredCodeThatClosesTheStep(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, otherCode(rec.last(t).Code), e.ip); !errors.Is(err, portal.ErrWrongCode) {
+		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, otherCode(rec.Last(t).Code), e.ip); !errors.Is(err, portal.ErrWrongCode) {
 			t.Fatalf("wrong %d: %v", i, err)
 		}
 	}
 	e.clock.Advance(5 * time.Minute) // the code in flight expires
-	err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, rec.last(t).Code, e.ip)
+	err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, rec.Last(t).Code, e.ip)
 	a := e.account(c)
 	t.Logf("10th try (the right code, expired): %v; failures %d, locked until %v", err, a.MFAFailures, a.MFALockedUntil)
 	var l *portal.LockedError
@@ -1329,14 +1285,14 @@ func TestPhoneCodeBoundToItsFlow(t *testing.T) {
 	if err := e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip); err != nil {
 		t.Fatal(err)
 	}
-	code := rec.last(t).Code
+	code := rec.Last(t).Code
 	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, code, e.ip); !errors.Is(err, portal.ErrNoPhoneCode) {
 		t.Fatalf("f's code in g: %v, want ErrNoPhoneCode", err)
 	}
 	if err := e.svc.SendSignInCode(e.ctx, g, "", "ja", e.ip); err != nil {
 		t.Fatalf("g's own code: %v", err)
 	}
-	if gc := rec.last(t).Code; gc != code {
+	if gc := rec.Last(t).Code; gc != code {
 		if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, code, e.ip); !errors.Is(err, portal.ErrWrongCode) {
 			t.Fatalf("f's code in g: %v, want ErrWrongCode", err)
 		}
@@ -1364,11 +1320,11 @@ func TestRefusedSendsDoNotUseUpTheAccountLimit(t *testing.T) {
 			t.Fatalf("try %d: %+v, want the number limit", i, l)
 		}
 	}
-	sentBefore := rec.count()
+	sentBefore := rec.Count()
 	err := e.svc.EnrolPhone(e.ctx, f, "JP", mobile(1), notify.SMS, "ja", e.ip)
 	if err != nil {
 		t.Errorf("the customer's first message of the hour, to another number, is refused: %v "+
 			"(%d messages sent to this account; the 10 sends refused by the number limit were counted against the account limit)",
-			err, rec.count()-sentBefore)
+			err, rec.Count()-sentBefore)
 	}
 }

@@ -4,8 +4,12 @@ package testkit
 
 import (
 	"bytes"
+	"context"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/tobira/tobira/internal/notify"
 )
 
 // Clock is a clock that moves only when told; its Now is a service's clock in tests.
@@ -55,4 +59,50 @@ func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Sender is a phone code sender that keeps every code it is given; a
+// failure set with SetFail makes sends fail (the provider is down).
+type Sender struct {
+	mu   sync.Mutex
+	sent []notify.Code
+	fail func(notify.Code) error
+}
+
+// Send records c, or fails as SetFail said.
+func (r *Sender) Send(_ context.Context, c notify.Code) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		if err := r.fail(c); err != nil {
+			return err
+		}
+	}
+	r.sent = append(r.sent, c)
+	return nil
+}
+
+// Count is how many codes were sent.
+func (r *Sender) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sent)
+}
+
+// SetFail decides, per code, whether a send fails; nil lets all through.
+func (r *Sender) SetFail(f func(notify.Code) error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = f
+}
+
+// Last is the latest code sent; the test fails when none was.
+func (r *Sender) Last(t testing.TB) notify.Code {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.sent) == 0 {
+		t.Fatal("no code was sent")
+	}
+	return r.sent[len(r.sent)-1]
 }

@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"html"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/testkit"
 )
 
 // The phone screens' Japanese wording (SCREENS.md, manual XI).
@@ -32,53 +31,11 @@ const (
 	phoneE164         = "+819012345678"
 )
 
-// codeRecorder is a Sender that keeps every code it is given; fail, when
-// set, makes a send fail (the provider is down).
-type codeRecorder struct {
-	mu   sync.Mutex
-	sent []notify.Code
-	fail func(notify.Code) error
-}
-
-func (r *codeRecorder) Send(_ context.Context, c notify.Code) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail != nil {
-		if err := r.fail(c); err != nil {
-			return err
-		}
-	}
-	r.sent = append(r.sent, c)
-	return nil
-}
-
-func (r *codeRecorder) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.sent)
-}
-
-func (r *codeRecorder) setFail(f func(notify.Code) error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.fail = f
-}
-
-func (r *codeRecorder) last(t *testing.T) notify.Code {
-	t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.sent) == 0 {
-		t.Fatal("no code was sent")
-	}
-	return r.sent[len(r.sent)-1]
-}
-
 // phoneSite is newSite with a recording Sender.
-func phoneSite(t *testing.T, change ...func(*config.Config)) (*site, *codeRecorder) {
+func phoneSite(t *testing.T, change ...func(*config.Config)) (*site, *testkit.Sender) {
 	t.Helper()
 	s := newSite(t, change...)
-	rec := &codeRecorder{}
+	rec := &testkit.Sender{}
 	s.svc.Sender = rec
 	return s, rec
 }
@@ -97,11 +54,11 @@ func (b *browser) sendPhone(region, number, channel string) *resp {
 
 // enrolPhone is a first sign-in that enrols a phone over HTTP, codes read
 // from rec; it returns the session cookie's value.
-func (b *browser) enrolPhone(c *customer, rec *codeRecorder, number, channel string) string {
+func (b *browser) enrolPhone(c *customer, rec *testkit.Sender, number, channel string) string {
 	b.t.Helper()
 	b.login(c, "/enrol")
 	expect(b.t, b.sendPhone("JP", number, channel), http.StatusSeeOther, "/enrol/phone/code")
-	expect(b.t, b.post("/enrol/phone/code", url.Values{"code": {rec.last(b.t).Code}}), http.StatusSeeOther, "/recovery-code")
+	expect(b.t, b.post("/enrol/phone/code", url.Values{"code": {rec.Last(b.t).Code}}), http.StatusSeeOther, "/recovery-code")
 	m := recoveryRe.FindStringSubmatch(b.get("/recovery-code").body)
 	if m == nil {
 		b.t.Fatal("recovery page shows no code")
@@ -202,7 +159,7 @@ func TestPhoneEnrolmentOverHTTP(t *testing.T) {
 
 	r := b.sendPhone("JP", "090-1234-5678", "sms")
 	expect(t, r, http.StatusSeeOther, "/enrol/phone/code")
-	sent := rec.last(t)
+	sent := rec.Last(t)
 	if sent.To != phoneE164 || sent.Channel != notify.SMS || sent.Lang != "ja" || len(sent.Code) != 6 {
 		t.Fatalf("sent %+v", sent)
 	}
@@ -266,7 +223,7 @@ func TestPhoneEnrolmentByVoice(t *testing.T) {
 	b := s.browser()
 	b.login(c, "/enrol")
 	expect(t, b.sendPhone("JP", "+81 90 1234 5678", "voice"), http.StatusSeeOther, "/enrol/phone/code")
-	if sent := rec.last(t); sent.Channel != notify.Voice || sent.To != phoneE164 {
+	if sent := rec.Last(t); sent.Channel != notify.Voice || sent.To != phoneE164 {
 		t.Fatalf("sent %+v", sent)
 	}
 	page := b.get("/enrol/phone/code")
@@ -283,11 +240,11 @@ func TestPhoneEnrolmentByVoice(t *testing.T) {
 	// 「テキストメッセージで受け取る」 after the pause.
 	s.clock.Advance(30 * time.Second)
 	expect(t, b.post("/enrol/phone/resend", url.Values{"channel": {"sms"}}), http.StatusSeeOther, "/enrol/phone/code")
-	if sent := rec.last(t); sent.Channel != notify.SMS {
+	if sent := rec.Last(t); sent.Channel != notify.SMS {
 		t.Fatalf("resent by %s", sent.Channel)
 	}
 	contains(t, b.get("/enrol/phone/code"), "次の番号にテキストメッセージが送信されました:")
-	expect(t, b.post("/enrol/phone/code", url.Values{"code": {rec.last(t).Code}}), http.StatusSeeOther, "/recovery-code")
+	expect(t, b.post("/enrol/phone/code", url.Values{"code": {rec.Last(t).Code}}), http.StatusSeeOther, "/recovery-code")
 }
 
 // The demo reads codes from its outbox, at /dev/outbox.json (for scripts)
@@ -369,7 +326,7 @@ func TestEnrolPhoneRefusedNumbers(t *testing.T) {
 	expect(t, r, http.StatusBadRequest, "")
 	contains(t, r, msgPhoneCountry)
 
-	if n := rec.count(); n != 0 {
+	if n := rec.Count(); n != 0 {
 		t.Fatalf("%d codes sent", n)
 	}
 	// English.
@@ -401,14 +358,14 @@ func TestPhoneResendTooSoon(t *testing.T) {
 	r = b.sendPhone("JP", "080-1234-5678", "sms")
 	expect(t, r, http.StatusTooManyRequests, "")
 	contains(t, r, "秒後から送信できます。")
-	if n := rec.count(); n != 1 {
+	if n := rec.Count(); n != 1 {
 		t.Fatalf("%d messages", n)
 	}
-	first := rec.last(t).Code
+	first := rec.Last(t).Code
 
 	s.clock.Advance(20 * time.Second)
 	expect(t, b.post("/enrol/phone/resend", url.Values{"channel": {"voice"}}), http.StatusSeeOther, "/enrol/phone/code")
-	second := rec.last(t).Code
+	second := rec.Last(t).Code
 	if first != second {
 		r := b.post("/enrol/phone/code", url.Values{"code": {first}})
 		expect(t, r, http.StatusUnauthorized, "")
@@ -436,11 +393,11 @@ func TestPhoneSendLimitOverHTTP(t *testing.T) {
 		t.Errorf("Retry-After %d, want %d", n, want)
 	}
 	contains(t, r, msgPhoneLimitAcct, "2026年4月1日 10:00 以降にもう一度お試しください。", "ご本人確認")
-	if n := rec.count(); n != 10 {
+	if n := rec.Count(); n != 10 {
 		t.Fatalf("%d messages", n)
 	}
 	// The last code still works.
-	expect(t, b.post("/enrol/phone/code", url.Values{"code": {rec.last(t).Code}}), http.StatusSeeOther, "/recovery-code")
+	expect(t, b.post("/enrol/phone/code", url.Values{"code": {rec.Last(t).Code}}), http.StatusSeeOther, "/recovery-code")
 }
 
 // The limit per client address at enrolment: the number form again, with
@@ -464,7 +421,7 @@ func TestPhoneClientLimitOverHTTP(t *testing.T) {
 // A provider failure at enrolment: 502 and a message, the form as typed.
 func TestPhoneSendFailureOverHTTP(t *testing.T) {
 	s, rec := phoneSite(t)
-	rec.setFail(func(notify.Code) error { return notify.ErrSend })
+	rec.SetFail(func(notify.Code) error { return notify.ErrSend })
 	c := s.customer("yamada@example.jp")
 	b := s.browser()
 	b.login(c, "/enrol")
@@ -474,7 +431,7 @@ func TestPhoneSendFailureOverHTTP(t *testing.T) {
 	hasAttrs(t, inputTag(t, r, "input", "number"), `value="090-1234-5678"`)
 	// No code in flight: the code page sends the browser back to the form.
 	expect(t, b.get("/enrol/phone/code"), http.StatusSeeOther, "/enrol/phone")
-	rec.setFail(nil)
+	rec.SetFail(nil)
 	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
 }
 
@@ -486,7 +443,7 @@ func TestPhoneResendFailureOverHTTP(t *testing.T) {
 	b.login(c, "/enrol")
 	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
 	s.clock.Advance(30 * time.Second)
-	rec.setFail(func(notify.Code) error { return notify.ErrSend })
+	rec.SetFail(func(notify.Code) error { return notify.ErrSend })
 	r := b.post("/enrol/phone/resend", url.Values{"channel": {"voice"}})
 	t.Logf("failed resend: %d %s", r.StatusCode, r.Header.Get("Location"))
 	if r.StatusCode != http.StatusBadGateway || !strings.Contains(r.text(), msgPhoneSendFail) {
@@ -502,15 +459,15 @@ func TestPhoneOnlySignIn(t *testing.T) {
 	s, rec := phoneSite(t)
 	c := s.customer("yamada@example.jp")
 	s.browser().enrolPhone(c, rec, "090-1234-5678", "voice")
-	before := rec.count()
+	before := rec.Count()
 
 	s.clock.Advance(time.Minute)
 	b := s.browser()
 	b.login(c, "/login/phone")
-	if rec.count() != before+1 {
-		t.Fatalf("%d codes sent at the password step, want 1", rec.count()-before)
+	if rec.Count() != before+1 {
+		t.Fatalf("%d codes sent at the password step, want 1", rec.Count()-before)
 	}
-	sent := rec.last(t)
+	sent := rec.Last(t)
 	if sent.To != phoneE164 || sent.Channel != notify.Voice {
 		t.Fatalf("sent %+v, want the enrolled number by the enrolled channel", sent)
 	}
@@ -558,7 +515,7 @@ func TestPhoneOnlySignInSendLimit(t *testing.T) {
 	s.clock.Advance(time.Minute)
 	b := s.browser()
 	b.login(c, "/login/phone") // message 2
-	expect(t, b.post("/login/phone", url.Values{"code": {rec.last(t).Code}}), http.StatusSeeOther, "/")
+	expect(t, b.post("/login/phone", url.Values{"code": {rec.Last(t).Code}}), http.StatusSeeOther, "/")
 
 	s.clock.Advance(time.Minute)
 	b = s.browser()
@@ -570,7 +527,7 @@ func TestPhoneOnlySignInSendLimit(t *testing.T) {
 			"without 「%s … 2026年4月1日 10:00 以降 …」; want 429 with the reason and the time",
 			r.StatusCode, r.Header.Get("Location"), msgPhoneLimitAcct)
 	}
-	if n := rec.count(); n != 2 {
+	if n := rec.Count(); n != 2 {
 		t.Fatalf("%d messages, want 2", n)
 	}
 	// 「別の方法を試す」 → 電話 (a POST without a channel): the same.
@@ -587,7 +544,7 @@ func TestPhoneOnlySignInSendFailure(t *testing.T) {
 	s, rec := phoneSite(t)
 	c := s.customer("yamada@example.jp")
 	s.browser().enrolPhone(c, rec, "090-1234-5678", "sms")
-	rec.setFail(func(notify.Code) error { return errors.New("provider down") })
+	rec.SetFail(func(notify.Code) error { return errors.New("provider down") })
 	s.clock.Advance(time.Minute)
 	b := s.browser()
 	r := b.post("/login", url.Values{"email": {c.email}, "password": {c.password}})
@@ -609,7 +566,7 @@ func TestLoginMethodsWithAppAndPhone(t *testing.T) {
 	s.clock.Advance(30 * time.Second)
 	b := s.browser()
 	b.login(c, "/login/code")
-	if n := rec.count(); n != 0 {
+	if n := rec.Count(); n != 0 {
 		t.Fatalf("%d codes sent to an account that has the app", n)
 	}
 	m := b.get("/login/methods")
@@ -624,13 +581,13 @@ func TestLoginMethodsWithAppAndPhone(t *testing.T) {
 
 	r := b.post("/login/phone/send", url.Values{})
 	expect(t, r, http.StatusSeeOther, "/login/phone")
-	sent := rec.last(t)
+	sent := rec.Last(t)
 	if sent.To != phoneE164 || sent.Channel != notify.Voice {
 		t.Fatalf("sent %+v, want the enrolled channel", sent)
 	}
 	// 電話 again within the pause keeps the code in flight.
 	expect(t, b.post("/login/phone/send", url.Values{}), http.StatusSeeOther, "/login/phone")
-	if n := rec.count(); n != 1 {
+	if n := rec.Count(); n != 1 {
 		t.Fatalf("%d codes sent", n)
 	}
 	contains(t, b.get("/login/phone"), "ご本人確認", phoneMasked)
@@ -658,7 +615,7 @@ func TestWrongPhoneCodesLockOverHTTP(t *testing.T) {
 		expect(t, b.post("/login/code", url.Values{"code": {s.wrongCode(c)}}), http.StatusUnauthorized, "")
 	}
 	expect(t, b.post("/login/phone/send", url.Values{}), http.StatusSeeOther, "/login/phone")
-	code := rec.last(t).Code
+	code := rec.Last(t).Code
 	for i := 6; i <= 9; i++ {
 		expect(t, b.post("/login/phone", url.Values{"code": {otherSixDigits(code)}}), http.StatusUnauthorized, "")
 	}
@@ -677,17 +634,17 @@ func TestPhoneOnlyStepUp(t *testing.T) {
 	c := s.customer("yamada@example.jp")
 	b := s.browser()
 	b.enrolPhone(c, rec, "090-1234-5678", "sms")
-	before := rec.count()
+	before := rec.Count()
 	s.clock.Advance(time.Hour)
 	r := b.get("/security")
-	t.Logf("stale session, GET /security: %d, Location %q; codes sent %d", r.StatusCode, r.Header.Get("Location"), rec.count()-before)
-	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login/phone" || rec.count() != before+1 {
+	t.Logf("stale session, GET /security: %d, Location %q; codes sent %d", r.StatusCode, r.Header.Get("Location"), rec.Count()-before)
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login/phone" || rec.Count() != before+1 {
 		t.Errorf("the step-up of a phone-only account goes to %q with %d codes sent; want /login/phone with a code sent "+
-			"(/login/code asks for an authenticator app the account does not have)", r.Header.Get("Location"), rec.count()-before)
+			"(/login/code asks for an authenticator app the account does not have)", r.Header.Get("Location"), rec.Count()-before)
 		// The customer can still go the long way: 「別の方法を試す」 → 電話.
 		expect(t, b.post("/login/phone/send", url.Values{}), http.StatusSeeOther, "/login/phone")
 	}
-	expect(t, b.post("/login/phone", url.Values{"code": {rec.last(t).Code}}), http.StatusSeeOther, "/security")
+	expect(t, b.post("/login/phone", url.Values{"code": {rec.Last(t).Code}}), http.StatusSeeOther, "/security")
 	contains(t, b.get("/security"), "電話番号", phoneMasked)
 }
 
