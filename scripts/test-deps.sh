@@ -37,3 +37,13 @@ if ! go version -m e2e/bin/oauth2-proxy 2>/dev/null |
   echo "test-deps: building oauth2-proxy ${oauth2_proxy_version}"
   GOBIN="$PWD/e2e/bin" go install "github.com/oauth2-proxy/oauth2-proxy/v7@${oauth2_proxy_version}"
 fi
+
+# mailpit, a real SMTP server with an HTTP API to read mail back, for
+# internal/mail's integration tests: built the same way (about a minute the
+# first time, with its modules downloaded; nothing when it is there).
+mailpit_version=v1.33.1
+if ! go version -m e2e/bin/mailpit 2>/dev/null |
+  grep -q "^[[:space:]]*mod[[:space:]]*github.com/axllent/mailpit[[:space:]]*${mailpit_version}[[:space:]]"; then
+  echo "test-deps: building mailpit ${mailpit_version}"
+  GOBIN="$PWD/e2e/bin" go install "github.com/axllent/mailpit@${mailpit_version}"
+fi

@@ -273,5 +273,6 @@ type Store interface {
 	OIDC
 	Sites
 	SiteSessions
+	Mails
 	Close() error
 }

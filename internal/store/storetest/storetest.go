@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Times", timeTests},
 		{"Sites", siteTests},
 		{"SiteSessions", siteSessionTests},
+		{"Mail", mailTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,210 @@
+package mail
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	texttemplate "text/template"
+	"time"
+)
+
+// DefaultService names the sender in a mail whose data leaves Service empty.
+const DefaultService = "Tobira"
+
+// Activation is the data of the "activation" template (開通メール): the
+// account is open, and Link sets its first password.
+type Activation struct {
+	Service    string // DefaultService when empty
+	Name       string // the customer's name; a generic greeting when empty
+	Email      string // the address the customer signs in with
+	PortalURL  string // where the customer signs in
+	Link       string // the one-time link to set the first password
+	ValidHours int    // how long Link works, e.g. 72
+	Expires    time.Time
+}
+
+// Security notice events, the Event of a SecurityNotice.
+const (
+	EventMFAReset        = "mfa_reset"
+	EventMFAEnrolled     = "mfa_enrolled"
+	EventPasswordChanged = "password_changed"
+)
+
+// SecurityNotice is the data of the "security_notice" template: something
+// changed in the account, and NotMeURL is where to go if it was not the
+// customer.
+type SecurityNotice struct {
+	Service   string // DefaultService when empty
+	Name      string
+	Event     string    // one of the Event constants; another fails Render
+	At        time.Time // said in Japan time
+	IP        string    // the client address it came from
+	Browser   string    // a short description of the browser
+	NotMeURL  string
+	PortalURL string
+}
+
+// Languages are the languages every template exists in, the first the
+// default.
+var Languages = []string{"ja", "en"}
+
+//go:embed templates
+var templateFiles embed.FS
+
+// template is one mail in one language.
+type template struct {
+	subject *texttemplate.Template
+	text    *texttemplate.Template
+	html    *htmltemplate.Template
+}
+
+// parts are the files of a template, by extension.
+var parts = []string{"subject", "txt", "html"}
+
+// japan is Japan time; it has no daylight saving, so a fixed zone needs no
+// time zone database.
+var japan = time.FixedZone("JST", 9*60*60)
+
+// funcs are the templates' functions in language lang.
+func funcs(lang string) map[string]any {
+	layout := "2006年1月2日 15:04"
+	if lang == "en" {
+		layout = "2 January 2006, 15:04"
+	}
+	return map[string]any{
+		"jst": func(t time.Time) string { return t.In(japan).Format(layout) },
+		"service": func(s string) string {
+			if s == "" {
+				return DefaultService
+			}
+			return s
+		},
+		"unknownEvent": func(e string) (string, error) { return "", fmt.Errorf("unknown event %q", e) },
+	}
+}
+
+// templates are every template by language and name, parsed once.
+var templates = sync.OnceValues(func() (map[string]map[string]*template, error) {
+	return loadTemplates(templateFiles)
+})
+
+// loadTemplates parses templates/LANG/NAME.{subject,txt,html} and checks
+// that every language has every part of every template.
+func loadTemplates(fsys fs.FS) (map[string]map[string]*template, error) {
+	byLang := map[string]map[string]*template{}
+	seen := map[string]map[string]bool{} // lang -> name -> has files
+	names := map[string]bool{}
+	var errs []error
+	for _, lang := range Languages {
+		byLang[lang], seen[lang] = map[string]*template{}, map[string]bool{}
+		files, err := fs.ReadDir(fsys, "templates/"+lang)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("mail templates: %w", err))
+			continue
+		}
+		have := map[string]map[string]string{} // name -> part -> text
+		for _, f := range files {
+			name, ext, _ := strings.Cut(f.Name(), ".")
+			if !slices.Contains(parts, ext) {
+				errs = append(errs, fmt.Errorf("mail template %s/%s: unknown part", lang, f.Name()))
+				continue
+			}
+			b, err := fs.ReadFile(fsys, path.Join("templates", lang, f.Name()))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if have[name] == nil {
+				have[name] = map[string]string{}
+			}
+			have[name][ext] = string(b)
+			seen[lang][name], names[name] = true, true
+		}
+		for name, p := range have {
+			t, err := parseTemplate(lang, name, p)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			byLang[lang][name] = t
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		for _, lang := range Languages {
+			if !seen[lang][name] {
+				errs = append(errs, fmt.Errorf("mail template %s/%s: missing", lang, name))
+			}
+		}
+	}
+	return byLang, errors.Join(errs...)
+}
+
+func parseTemplate(lang, name string, p map[string]string) (*template, error) {
+	id := lang + "/" + name
+	for _, ext := range parts {
+		if _, ok := p[ext]; !ok {
+			return nil, fmt.Errorf("mail template %s.%s: missing", id, ext)
+		}
+	}
+	f := funcs(lang)
+	var t template
+	var err error
+	if t.subject, err = texttemplate.New(id + ".subject").Funcs(f).Option("missingkey=error").Parse(p["subject"]); err != nil {
+		return nil, err
+	}
+	if t.text, err = texttemplate.New(id + ".txt").Funcs(f).Option("missingkey=error").Parse(p["txt"]); err != nil {
+		return nil, err
+	}
+	if t.html, err = htmltemplate.New(id + ".html").Funcs(f).Option("missingkey=error").Parse(p["html"]); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// Lang picks the template language for a customer's language: "en" and
+// "en-US" are English, everything else Japanese, the product's first
+// language.
+func Lang(lang string) string {
+	primary, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(lang)), "-")
+	if slices.Contains(Languages, primary) {
+		return primary
+	}
+	return Languages[0]
+}
+
+// Render renders the template name ("activation", "security_notice") in the
+// customer's language (see Lang) with data, its matching data type
+// (Activation, SecurityNotice). The Message has no recipient yet.
+func Render(name, lang string, data any) (Message, error) {
+	all, err := templates()
+	if err != nil {
+		return Message{}, err
+	}
+	t := all[Lang(lang)][name]
+	if t == nil {
+		return Message{}, fmt.Errorf("mail: no template %q", name)
+	}
+	var subject, text, html bytes.Buffer
+	if err := t.subject.Execute(&subject, data); err != nil {
+		return Message{}, fmt.Errorf("mail: render %s: %w", name, err)
+	}
+	if err := t.text.Execute(&text, data); err != nil {
+		return Message{}, fmt.Errorf("mail: render %s: %w", name, err)
+	}
+	if err := t.html.Execute(&html, data); err != nil {
+		return Message{}, fmt.Errorf("mail: render %s: %w", name, err)
+	}
+	m := Message{Subject: strings.TrimSpace(subject.String()), Text: text.String(), HTML: html.String()}
+	if strings.ContainsAny(m.Subject, "\r\n") {
+		return Message{}, fmt.Errorf("mail: render %s: the subject is more than one line", name)
+	}
+	return m, nil
+}

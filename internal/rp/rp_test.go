@@ -1,0 +1,706 @@
+package rp_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/rp"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// currentUser asks the site directly who the request carrying the
+// browser's site cookie is.
+func currentUser(t *testing.T, s *siteEnv, b *browser) (*struct{ ID, Name, Email string }, error) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, s.url+"/", nil)
+	if v := b.cookie(s.url, "tobira_"+s.name); v != "" {
+		r.AddCookie(&http.Cookie{Name: "tobira_" + s.name, Value: v})
+	}
+	u, err := s.site.CurrentUser(r)
+	if u == nil {
+		return nil, err
+	}
+	return &struct{ ID, Name, Email string }{u.AccountID, u.Name, u.Email}, err
+}
+
+func visitedPortalLogin(e *portalEnv, p *page) bool {
+	for _, v := range p.visited {
+		if u, _ := url.Parse(v); u != nil && u.Host == e.addr && strings.HasPrefix(u.Path, "/login") {
+			return true
+		}
+	}
+	return false
+}
+
+// 1. A visitor signs in at the site through the portal (password, then the
+// app's code) and comes back where they were going, with a site session.
+func TestSignIn(t *testing.T) {
+	e := newPortal(t)
+	a := e.newSite("contracts")
+	b := newBrowser(t)
+
+	if p := b.get(a.url+"/x", nil); p.body != "anonymous" {
+		t.Fatalf("before sign-in the page shows %q", p.body)
+	}
+	// Up to the callback, to look at what it answers.
+	cb := a.callback(b, "/x?tab=1")
+	if b.cookie(a.url+"/auth/callback", "tobira_contracts_signin") == "" {
+		t.Fatal("the sign-in in progress left no signin cookie")
+	}
+	p := b.do(http.MethodGet, cb.String(), nil)
+	if p.status != http.StatusSeeOther || p.rawLoc != "/x?tab=1" {
+		t.Fatalf("callback answered %d, Location %q; want 303 to /x?tab=1", p.status, p.rawLoc)
+	}
+	var sc *http.Cookie
+	for _, c := range (&http.Response{Header: p.header}).Cookies() {
+		if c.Name == "tobira_contracts" {
+			sc = c
+		}
+	}
+	if sc == nil || sc.Value == "" || !sc.HttpOnly || sc.Path != "/" || sc.SameSite != http.SameSiteLaxMode ||
+		sc.MaxAge != int(rp.SessionTTL.Seconds()) {
+		t.Errorf("session cookie %+v", sc)
+	}
+	if b.cookie(a.url+"/auth/callback", "tobira_contracts_signin") != "" {
+		t.Error("the signin cookie outlived the callback")
+	}
+	p = b.follow(p, nil)
+	if p.url.String() != a.url+"/x?tab=1" || p.body != a.signedInAs() {
+		t.Fatalf("ended at %s showing %q, want %s showing %q", p.url, p.body, a.url+"/x?tab=1", a.signedInAs())
+	}
+
+	u, err := currentUser(t, a, b)
+	if err != nil || u == nil || u.ID != e.accountID || u.Name != "山田 太郎" || u.Email != e.email {
+		t.Fatalf("CurrentUser = %+v, %v", u, err)
+	}
+
+	created := a.sessions.list()
+	if len(created) != 1 {
+		t.Fatalf("%d sessions created, want 1", len(created))
+	}
+	ss := a.session(b)
+	if ss == nil {
+		t.Fatal("no stored session for the browser's cookie")
+	}
+	if ss.Site != "contracts" || ss.AccountID != e.accountID || ss.Name != "山田 太郎" || ss.Email != e.email ||
+		ss.SID == "" || ss.IDToken == "" {
+		t.Errorf("stored session %+v", ss)
+	}
+	if d := ss.ExpiresAt.Sub(ss.CreatedAt); d != rp.SessionTTL {
+		t.Errorf("session lasts %v, want %v", d, rp.SessionTTL)
+	}
+	c := claimsOf(t, ss.IDToken)
+	if c["sid"] != ss.SID {
+		t.Errorf("session sid %q, ID token sid %v", ss.SID, c["sid"])
+	}
+	if c["sub"] != e.accountID || c["iss"] != e.url || c["nonce"] == nil {
+		t.Errorf("ID token claims %v", c)
+	}
+	if aud := c["aud"]; aud != a.client.ID && !(func() bool {
+		l, ok := aud.([]any)
+		return ok && len(l) == 1 && l[0] == a.client.ID
+	})() {
+		t.Errorf("ID token aud %v, want %s", aud, a.client.ID)
+	}
+	// The cookie holds a token, not the stored hash.
+	if b.cookie(a.url, "tobira_contracts") == ss.IDHash {
+		t.Error("the cookie is the stored hash")
+	}
+
+	// Cookies are per host, not per port: the portal and the site see each
+	// other's; none may share a name.
+	portalNames, siteNames := b.namesSet(e.addr), b.namesSet(a.host)
+	if len(portalNames) == 0 || len(siteNames) == 0 {
+		t.Fatalf("cookies set: portal %v, site %v", portalNames, siteNames)
+	}
+	for _, n := range siteNames {
+		if slices.Contains(portalNames, n) {
+			t.Errorf("cookie %q is set by both the portal (%v) and the site (%v)", n, portalNames, siteNames)
+		}
+	}
+}
+
+// restart reports whether p sends the browser to start a sign-in again.
+func restart(s *siteEnv, p *page) bool {
+	return p.status == http.StatusSeeOther && p.loc != nil && p.loc.Host == s.host &&
+		p.loc.Path == "/auth/login" && p.loc.Query().Get("return") == "/"
+}
+
+func setsSession(s *siteEnv, p *page) bool {
+	for _, c := range (&http.Response{Header: p.header}).Cookies() {
+		if c.Name == "tobira_"+s.name && c.Value != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func withQuery(u *url.URL, set map[string]string) string {
+	v := u.Query()
+	for k, x := range set {
+		if x == "" {
+			v.Del(k)
+		} else {
+			v.Set(k, x)
+		}
+	}
+	c := *u
+	c.RawQuery = v.Encode()
+	return c.String()
+}
+
+// 2. The callback creates no session from anything but the sign-in this
+// browser started, completed by the portal, in time.
+func TestCallbackRefuses(t *testing.T) {
+	e := newPortal(t)
+	a := e.newSite("contracts")
+	inv := e.newSite("invoices")
+	b := newBrowser(t)
+	// A portal session, so later sign-ins need no password.
+	a.callback(b, "/")
+
+	// refused checks p created no session and set no session cookie.
+	refused := func(t *testing.T, p *page, before int) {
+		t.Helper()
+		if n := len(a.sessions.list()); n != before {
+			t.Errorf("%d sessions created", n-before)
+		}
+		if setsSession(a, p) {
+			t.Error("a session cookie was set")
+		}
+	}
+
+	t.Run("no signin cookie", func(t *testing.T) {
+		cb := a.callback(b, "/r")
+		n := len(a.sessions.list())
+		p := newBrowser(t).do(http.MethodGet, cb.String(), nil)
+		if !restart(a, p) {
+			t.Errorf("answered %d, Location %q; want the sign-in started again", p.status, p.rawLoc)
+		}
+		refused(t, p, n)
+	})
+
+	t.Run("garbage signin cookie", func(t *testing.T) {
+		cb := a.callback(b, "/r")
+		n := len(a.sessions.list())
+		nb := newBrowser(t)
+		nb.setCookie(a.url+"/auth/", "tobira_contracts_signin", "garbage", "/auth/")
+		p := nb.do(http.MethodGet, cb.String(), nil)
+		if !restart(a, p) {
+			t.Errorf("answered %d, Location %q; want the sign-in started again", p.status, p.rawLoc)
+		}
+		refused(t, p, n)
+	})
+
+	t.Run("signin cookie made with another key", func(t *testing.T) {
+		cb := a.callback(b, "/r")
+		n := len(a.sessions.list())
+		cfg := config.Default()
+		cfg.SecretKey = secret.NewKey()
+		other, err := cfg.Keyring()
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged, _ := json.Marshal(map[string]any{"State": cb.Query().Get("state"), "Nonce": "n",
+			"Verifier": "v", "Return": "/r", "Expires": time.Now().Add(time.Hour)})
+		nb := newBrowser(t)
+		nb.setCookie(a.url+"/auth/", "tobira_contracts_signin", other.Encrypt(string(forged), "tobira_contracts_signin"), "/auth/")
+		p := nb.do(http.MethodGet, cb.String(), nil)
+		if !restart(a, p) {
+			t.Errorf("answered %d, Location %q; want the sign-in started again", p.status, p.rawLoc)
+		}
+		refused(t, p, n)
+	})
+
+	t.Run("the other site's signin cookie", func(t *testing.T) {
+		cb := inv.callback(b, "/r")
+		n := len(a.sessions.list())
+		nb := newBrowser(t)
+		nb.setCookie(a.url+"/auth/", "tobira_contracts_signin", b.cookie(inv.url+"/auth/", "tobira_invoices_signin"), "/auth/")
+		p := nb.do(http.MethodGet, a.url+"/auth/callback?"+cb.RawQuery, nil)
+		if !restart(a, p) {
+			t.Errorf("answered %d, Location %q; want the sign-in started again", p.status, p.rawLoc)
+		}
+		refused(t, p, n)
+	})
+
+	t.Run("wrong state", func(t *testing.T) {
+		cb := a.callback(b, "/r")
+		n := len(a.sessions.list())
+		for _, state := range []string{"forged", ""} {
+			p := b.do(http.MethodGet, withQuery(cb, map[string]string{"state": state}), nil)
+			if !restart(a, p) {
+				t.Errorf("state %q: answered %d, Location %q; want the sign-in started again", state, p.status, p.rawLoc)
+			}
+			refused(t, p, n)
+		}
+	})
+
+	t.Run("expired sign-in", func(t *testing.T) {
+		defer a.offset.Store(0)
+		cb := a.callback(b, "/r")
+		n := len(a.sessions.list())
+		a.advance(10*time.Minute + time.Second)
+		p := b.do(http.MethodGet, cb.String(), nil)
+		if !restart(a, p) {
+			t.Errorf("answered %d, Location %q; want the sign-in started again", p.status, p.rawLoc)
+		}
+		refused(t, p, n)
+	})
+
+	t.Run("a sign-in 9 minutes old completes", func(t *testing.T) {
+		defer a.offset.Store(0)
+		cb := a.callback(b, "/r")
+		n := len(a.sessions.list())
+		a.advance(9 * time.Minute)
+		p := b.do(http.MethodGet, cb.String(), nil)
+		if p.status != http.StatusSeeOther || p.rawLoc != "/r" || !setsSession(a, p) || len(a.sessions.list()) != n+1 {
+			t.Errorf("answered %d, Location %q", p.status, p.rawLoc)
+		}
+	})
+
+	t.Run("error from the portal", func(t *testing.T) {
+		cb := a.callback(b, "/r")
+		n := len(a.sessions.list())
+		u := a.url + "/auth/callback?" + url.Values{"state": {cb.Query().Get("state")}, "error": {"access_denied"},
+			"error_description": {"the customer declined"}}.Encode()
+		p := b.do(http.MethodGet, u, nil)
+		if p.status != http.StatusForbidden {
+			t.Errorf("answered %d, want 403", p.status)
+		}
+		refused(t, p, n)
+		// With a code as well, the error still wins.
+		p = b.do(http.MethodGet, withQuery(cb, map[string]string{"error": "access_denied"}), nil)
+		if p.status != http.StatusForbidden {
+			t.Errorf("with a code: answered %d, want 403", p.status)
+		}
+		refused(t, p, n)
+	})
+
+	t.Run("no code", func(t *testing.T) {
+		cb := a.callback(b, "/r")
+		n := len(a.sessions.list())
+		p := b.do(http.MethodGet, withQuery(cb, map[string]string{"code": ""}), nil)
+		if p.status != http.StatusBadGateway {
+			t.Errorf("answered %d, want 502", p.status)
+		}
+		refused(t, p, n)
+	})
+
+	t.Run("code of another client", func(t *testing.T) {
+		cbA := a.callback(b, "/r")
+		cbB := inv.callback(b, "/r")
+		n := len(a.sessions.list())
+		p := b.do(http.MethodGet, withQuery(cbA, map[string]string{"code": cbB.Query().Get("code")}), nil)
+		if p.status != http.StatusBadGateway {
+			t.Errorf("answered %d, want 502", p.status)
+		}
+		refused(t, p, n)
+	})
+
+	t.Run("replayed code", func(t *testing.T) {
+		cb1 := a.callback(b, "/r")
+		p := b.do(http.MethodGet, cb1.String(), nil)
+		if p.status != http.StatusSeeOther || !setsSession(a, p) {
+			t.Fatalf("first use of the code: %d", p.status)
+		}
+		n := len(a.sessions.list())
+		// The same callback again: its sign-in is over.
+		p = b.do(http.MethodGet, cb1.String(), nil)
+		if !restart(a, p) {
+			t.Errorf("replayed callback answered %d, Location %q; want the sign-in started again", p.status, p.rawLoc)
+		}
+		refused(t, p, n)
+		// The used code in a new sign-in's callback.
+		cb2 := a.callback(b, "/r")
+		p = b.do(http.MethodGet, withQuery(cb2, map[string]string{"code": cb1.Query().Get("code")}), nil)
+		if p.status != http.StatusBadGateway {
+			t.Errorf("used code in a new sign-in: answered %d, want 502", p.status)
+		}
+		refused(t, p, n)
+	})
+}
+
+// 3. A sign-in ends on the site, whatever return it was given.
+func TestReturnPaths(t *testing.T) {
+	e := newPortal(t)
+	a := e.newSite("contracts")
+	b := newBrowser(t)
+	a.mustLogin(b, "/x")
+	for _, tc := range []struct{ ret, want string }{
+		{"/contracts/C-1?tab=2", "/contracts/C-1?tab=2"},
+		{"", "/"},
+		{"//evil.example", "/"},
+		{"//evil.example/x", "/"},
+		{"https://evil.example", "/"},
+		{"http:/evil.example", "/"},
+		{"/\\evil.example", "/"},
+		{"\\\\evil.example", "/"},
+		{"/\\/evil.example", "/"},
+		{"evil.example", "/"},
+		{"/\n/evil.example", "/"},
+		{"/\r\n/evil.example", "/"},
+		// Browsers drop tabs from a URL before reading it (WHATWG URL
+		// parser), so "/<TAB>/evil.example" is "//evil.example" to them.
+		{"/\t/evil.example", "/"},
+	} {
+		t.Run(strconv.Quote(tc.ret), func(t *testing.T) {
+			cb := a.callback(b, tc.ret)
+			p := b.do(http.MethodGet, cb.String(), nil)
+			if p.status != http.StatusSeeOther || p.rawLoc != tc.want {
+				t.Fatalf("return %q: callback answered %d, Location %q; want 303 to %q", tc.ret, p.status, p.rawLoc, tc.want)
+			}
+			p = b.follow(p, nil)
+			if p.url.String() != a.url+tc.want || p.body != a.signedInAs() {
+				t.Errorf("return %q: ended at %s showing %q", tc.ret, p.url, p.body)
+			}
+		})
+	}
+}
+
+// 4. Signing out at one site ends its session, the portal's, and (by
+// back-channel) the other site's of the same portal session; the browser
+// comes back to the site.
+func TestLogout(t *testing.T) {
+	e := newPortal(t)
+	a := e.newSite("contracts")
+	inv := e.newSite("invoices")
+	b := newBrowser(t)
+	a.mustLogin(b, "/x")
+	p := inv.mustLogin(b, "/y")
+	if visitedPortalLogin(e, p) {
+		t.Fatalf("signed in at the portal, the second site still asked for a sign-in: %v", p.visited)
+	}
+	ssA, ssB := a.session(b), inv.session(b)
+	if ssA == nil || ssB == nil {
+		t.Fatal("no sessions after sign-in")
+	}
+	if ssA.SID == "" || ssA.SID != ssB.SID {
+		t.Errorf("sids %q and %q: both sites signed in from the same portal session", ssA.SID, ssB.SID)
+	}
+	// Another customer browser, signed in only at the other site.
+	other := newBrowser(t)
+	inv.mustLogin(other, "/")
+	if inv.session(other).SID == ssB.SID {
+		t.Fatal("two browsers share a portal session")
+	}
+	cookieA := b.cookie(a.url, "tobira_contracts")
+
+	p = b.do(http.MethodPost, a.url+"/auth/logout", url.Values{})
+	if p.status != http.StatusSeeOther || p.loc == nil {
+		t.Fatalf("logout answered %d, Location %q", p.status, p.rawLoc)
+	}
+	if p.loc.Scheme+"://"+p.loc.Host != e.url || p.loc.Path != "/end_session" {
+		t.Errorf("logout sent the browser to %s, want the portal's /end_session", p.loc)
+	}
+	q := p.loc.Query()
+	if q.Get("client_id") != a.client.ID || q.Get("post_logout_redirect_uri") != a.url+"/" || q.Get("id_token_hint") != ssA.IDToken {
+		t.Errorf("end_session query %v", q)
+	}
+	if b.cookie(a.url, "tobira_contracts") != "" {
+		t.Error("the site cookie outlived the logout")
+	}
+	if _, err := e.db.SiteSessionByHash(context.Background(), secret.Hash(cookieA), a.now()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the site session outlived the logout: %v", err)
+	}
+
+	p = b.follow(p, nil)
+	if p.status != http.StatusOK || p.url.String() != a.url+"/" || p.body != "anonymous" {
+		t.Fatalf("after the portal's sign-out: %d at %s showing %q (visited %v)", p.status, p.url, p.body, p.visited)
+	}
+	e.provider.Wait()
+	if s := inv.session(b); s != nil {
+		t.Error("the other site's session outlived the sign-out")
+	}
+	if p := b.get(inv.url+"/y", nil); p.body != "anonymous" {
+		t.Errorf("the other site still shows %q", p.body)
+	}
+	if len(inv.tokens()) != 1 {
+		t.Errorf("the other site got %d logout tokens, want 1", len(inv.tokens()))
+	}
+	if inv.session(other) == nil {
+		t.Error("another browser's session at the other site ended too")
+	}
+	// Signed out of the portal: the portal asks for a sign-in again.
+	if p := b.do(http.MethodGet, e.url+"/security", nil); p.loc == nil || p.loc.Path != "/login" {
+		t.Errorf("the portal session outlived the sign-out: /security answered %d, Location %q", p.status, p.rawLoc)
+	}
+	if p := a.login(b, "/x", nil); !visitedPortalLogin(e, p) || p.body != a.signedInAs() {
+		t.Errorf("signing in again: ended at %s showing %q without the portal's sign-in (visited %v)", p.url, p.body, p.visited)
+	}
+
+	// Cookies are per host, not per port: no two servers may share a name.
+	hosts := map[string]string{"portal": e.addr, "contracts": a.host, "invoices": inv.host}
+	for _, n1 := range slices.Sorted(maps.Keys(hosts)) {
+		for _, n2 := range slices.Sorted(maps.Keys(hosts)) {
+			if n1 >= n2 {
+				continue
+			}
+			for _, c := range b.namesSet(hosts[n1]) {
+				if slices.Contains(b.namesSet(hosts[n2]), c) {
+					t.Errorf("cookie %q is set by both %s and %s", c, n1, n2)
+				}
+			}
+		}
+	}
+}
+
+// Signing out with no site session still signs out of the portal and comes
+// back to the site.
+func TestLogoutWithoutSession(t *testing.T) {
+	e := newPortal(t)
+	a := e.newSite("contracts")
+	b := newBrowser(t)
+	p := b.do(http.MethodPost, a.url+"/auth/logout", url.Values{})
+	if p.status != http.StatusSeeOther || p.loc == nil || p.loc.Path != "/end_session" || p.loc.Query().Has("id_token_hint") ||
+		p.loc.Query().Get("client_id") != a.client.ID {
+		t.Fatalf("logout answered %d, Location %q", p.status, p.rawLoc)
+	}
+	if p = b.follow(p, nil); p.url.String() != a.url+"/" || p.body != "anonymous" {
+		t.Errorf("ended at %s showing %q (visited %v)", p.url, p.body, p.visited)
+	}
+}
+
+// Signing out hours after signing in, when the ID token kept as the hint
+// has expired (the site session has not), still comes back to the site.
+func TestLogoutWithExpiredHint(t *testing.T) {
+	e := newPortal(t)
+	a := e.newSite("contracts")
+	b := newBrowser(t)
+	a.mustLogin(b, "/x")
+	e.clock.Advance(2 * time.Hour) // the site's clock follows the portal's
+	if a.session(b) == nil {
+		t.Fatal("the site session did not last 2 hours")
+	}
+	p := b.post(a.url+"/auth/logout", url.Values{}, nil)
+	if p.url.String() != a.url+"/" || p.body != "anonymous" {
+		t.Errorf("ended with %d at %s: %.200q (visited %v)", p.status, p.url, p.body, p.visited)
+	}
+}
+
+// 5. The back-channel endpoint ends exactly the sessions a valid logout
+// token names, and refuses anything else with 400, ending nothing.
+func TestBackchannelLogout(t *testing.T) {
+	e := newPortal(t)
+	a := e.newSite("contracts")
+	inv := e.newSite("invoices")
+	b1, b2 := newBrowser(t), newBrowser(t)
+	a.mustLogin(b1, "/")
+	inv.mustLogin(b1, "/")
+	a.mustLogin(b2, "/")
+	inv.mustLogin(b2, "/")
+	type key struct {
+		s *siteEnv
+		b *browser
+	}
+	names := map[key]string{{a, b1}: "contracts/b1", {inv, b1}: "invoices/b1", {a, b2}: "contracts/b2", {inv, b2}: "invoices/b2"}
+	sids := map[key]string{}
+	for k := range names {
+		ss := k.s.session(k.b)
+		if ss == nil {
+			t.Fatalf("%s: no session", names[k])
+		}
+		sids[k] = ss.SID
+	}
+	sid1, sid2 := sids[key{a, b1}], sids[key{a, b2}]
+	if sid1 == sid2 || sids[key{inv, b1}] != sid1 || sids[key{inv, b2}] != sid2 {
+		t.Fatalf("sids %v", sids)
+	}
+	// live checks which sessions are left.
+	live := func(t *testing.T, want ...key) {
+		t.Helper()
+		for k, n := range names {
+			if got := k.s.session(k.b) != nil; got != slices.Contains(want, k) {
+				t.Errorf("session %s live: %v, want %v", n, got, !got)
+			}
+		}
+	}
+	all := []key{{a, b1}, {inv, b1}, {a, b2}, {inv, b2}}
+
+	// b1 signs out at the portal; its logout tokens are held back.
+	a.capture.Store(true)
+	inv.capture.Store(true)
+	b1.post(e.url+"/logout", url.Values{}, nil)
+	e.provider.Wait()
+	a.capture.Store(false)
+	inv.capture.Store(false)
+	if len(a.tokens()) != 1 || len(inv.tokens()) != 1 {
+		t.Fatalf("logout tokens: %d for contracts, %d for invoices; want 1 each", len(a.tokens()), len(inv.tokens()))
+	}
+	tokA, tokB := a.tokens()[0], inv.tokens()[0]
+	claimsA := claimsOf(t, tokA)
+	if claimsA["sid"] != sid1 || claimsA["sub"] != e.accountID {
+		t.Fatalf("logout token claims %v, want sid %s", claimsA, sid1)
+	}
+	live(t, all...)
+
+	kid, portalKey := e.signingKey()
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// like makes claimsA changed by edit, with a new jti.
+	like := func(edit func(map[string]any)) map[string]any {
+		c := maps.Clone(claimsA)
+		c["jti"] = secret.ID()
+		edit(c)
+		return c
+	}
+	now := e.clock.Now()
+	ev := map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}
+	unsigned := func(c map[string]any) string {
+		h, _ := json.Marshal(map[string]any{"alg": "none", "typ": "logout+jwt"})
+		p, _ := json.Marshal(c)
+		return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(p) + "."
+	}
+
+	for _, tc := range []struct {
+		name  string
+		token func() string
+	}{
+		{"garbage", func() string { return "garbage" }},
+		{"empty", func() string { return "" }},
+		{"three garbage parts", func() string { return "a.b.c" }},
+		{"signed by another key, the portal's kid", func() string { return sign(t, kid, otherKey, like(func(map[string]any) {})) }},
+		{"signed by another key, its own kid", func() string { return sign(t, "mine", otherKey, like(func(map[string]any) {})) }},
+		{"unsigned", func() string { return unsigned(like(func(map[string]any) {})) }},
+		{"another client's", func() string { return tokB }},
+		{"another audience", func() string {
+			return sign(t, kid, portalKey, like(func(c map[string]any) { c["aud"] = inv.client.ID }))
+		}},
+		{"another issuer", func() string {
+			return sign(t, kid, portalKey, like(func(c map[string]any) { c["iss"] = "https://evil.example" }))
+		}},
+		{"no events", func() string { return sign(t, kid, portalKey, like(func(c map[string]any) { delete(c, "events") })) }},
+		{"another event", func() string {
+			return sign(t, kid, portalKey, like(func(c map[string]any) {
+				c["events"] = map[string]any{"http://schemas.openid.net/event/other": map[string]any{}}
+			}))
+		}},
+		{"a nonce", func() string { return sign(t, kid, portalKey, like(func(c map[string]any) { c["nonce"] = "n-1" })) }},
+		{"no sid and no sub", func() string {
+			return sign(t, kid, portalKey, like(func(c map[string]any) { delete(c, "sid"); delete(c, "sub") }))
+		}},
+		{"expired", func() string {
+			return sign(t, kid, portalKey, like(func(c map[string]any) {
+				c["iat"], c["exp"] = now.Add(-10*time.Minute).Unix(), now.Add(-8*time.Minute).Unix()
+			}))
+		}},
+		{"an ID token", func() string { return a.session(b2).IDToken }},
+		{"events only (no iss, aud)", func() string {
+			return sign(t, kid, portalKey, map[string]any{"sid": sid1, "sub": e.accountID, "events": ev,
+				"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": secret.ID()})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := a.backchannel(tc.token())
+			if code != http.StatusBadRequest {
+				t.Errorf("answered %d (%q), want 400", code, body)
+			}
+			live(t, all...)
+		})
+	}
+
+	t.Run("the portal's token, expired", func(t *testing.T) {
+		defer a.offset.Store(0)
+		a.advance(3 * time.Minute) // the portal's logout tokens last 2
+		if code, body := a.backchannel(tokA); code != http.StatusBadRequest {
+			t.Errorf("answered %d (%q), want 400", code, body)
+		}
+		live(t, all...)
+	})
+
+	// The portal's own tokens: each ends its sid's sessions at its site.
+	if code, body := a.backchannel(tokA); code != http.StatusOK {
+		t.Fatalf("the portal's logout token: %d (%q), want 200", code, body)
+	}
+	live(t, key{inv, b1}, key{a, b2}, key{inv, b2})
+	if code, body := inv.backchannel(tokB); code != http.StatusOK {
+		t.Fatalf("the portal's logout token for the other site: %d (%q), want 200", code, body)
+	}
+	live(t, key{a, b2}, key{inv, b2})
+
+	// A token made here the way the portal makes them is accepted too: the
+	// refusals above were for what each changed, not for being made here.
+	ok := sign(t, kid, portalKey, like(func(c map[string]any) { c["sid"] = sid2 }))
+	if code, body := a.backchannel(ok); code != http.StatusOK {
+		t.Fatalf("a well-made logout token: %d (%q), want 200", code, body)
+	}
+	live(t, key{inv, b2})
+	// A token with a subject and no sid ends every session of the account
+	// at the site.
+	bySub := sign(t, kid, portalKey, like(func(c map[string]any) { delete(c, "sid"); c["aud"] = inv.client.ID }))
+	if code, body := inv.backchannel(bySub); code != http.StatusOK {
+		t.Fatalf("a logout token without sid: %d (%q), want 200", code, body)
+	}
+	live(t)
+}
+
+// 6. An expired site session signs nobody in.
+func TestExpiredSiteSession(t *testing.T) {
+	e := newPortal(t)
+	a := e.newSite("contracts")
+	b := newBrowser(t)
+	a.mustLogin(b, "/x")
+	a.advance(rp.SessionTTL - time.Minute)
+	if u, err := currentUser(t, a, b); u == nil || err != nil {
+		t.Fatalf("a minute before expiry: CurrentUser = %v, %v", u, err)
+	}
+	a.advance(2 * time.Minute)
+	if u, err := currentUser(t, a, b); u != nil || err != nil {
+		t.Errorf("after expiry: CurrentUser = %+v, %v; want nil, nil", u, err)
+	}
+	if p := b.get(a.url+"/x", nil); p.body != "anonymous" {
+		t.Errorf("after expiry the page shows %q", p.body)
+	}
+	// A cookie the site never issued: nobody.
+	r := httptest.NewRequest(http.MethodGet, a.url+"/", nil)
+	r.AddCookie(&http.Cookie{Name: "tobira_contracts", Value: "made-up"})
+	if u, err := a.site.CurrentUser(r); u != nil || err != nil {
+		t.Errorf("made-up cookie: CurrentUser = %+v, %v", u, err)
+	}
+}
+
+// 7. A site may start before the portal: it reads the portal's discovery
+// document at the first sign-in that finds the portal up.
+func TestDiscoveryWaitsForPortal(t *testing.T) {
+	e := newStoppedPortal(t)
+	a := e.newSite("contracts")
+	b := newBrowser(t)
+	p := b.do(http.MethodGet, a.url+"/auth/login?return=/x", nil)
+	if p.status != http.StatusServiceUnavailable {
+		t.Fatalf("with the portal down, /auth/login answered %d", p.status)
+	}
+	for _, want := range []string{"ポータルサイトに接続できません", "The portal cannot be reached"} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the answer %q lacks %q", p.body, want)
+		}
+	}
+	if b.cookie(a.url+"/auth/", "tobira_contracts_signin") != "" {
+		t.Error("a sign-in was started with the portal down")
+	}
+	if code, _ := a.backchannel("x"); code != http.StatusServiceUnavailable {
+		t.Errorf("with the portal down, the back-channel endpoint answered %d, want 503", code)
+	}
+
+	e.start()
+	a.mustLogin(b, "/x")
+	if u, err := currentUser(t, a, b); u == nil || err != nil || u.ID != e.accountID {
+		t.Errorf("CurrentUser = %+v, %v", u, err)
+	}
+}
