@@ -23,6 +23,7 @@ import (
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/sites"
 	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // SessionTTL is how long a site session lasts at most; the portal's
@@ -273,9 +274,4 @@ func (s *Site) backchannel(w http.ResponseWriter, r *http.Request) {
 
 // localPath keeps only a path on this site, so a sign-in never ends on
 // another site.
-func localPath(p string) string {
-	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
-		return "/"
-	}
-	return p
-}
+func localPath(p string) string { return webkit.LocalPath(p) }

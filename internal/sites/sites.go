@@ -218,10 +218,4 @@ func (s *site) setLanguage(w http.ResponseWriter, r *http.Request) {
 }
 
 // safeReturn keeps a return path on this site: a local absolute path, or /.
-func safeReturn(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") ||
-		strings.ContainsAny(p, "\r\n") {
-		return "/"
-	}
-	return p
-}
+func safeReturn(p string) string { return webkit.LocalPath(p) }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/webkit"
@@ -111,16 +110,7 @@ func (s *Server) flowError(w http.ResponseWriter, r *http.Request, err error) {
 
 // safeReturn keeps only local paths, so no link can send a customer from the
 // portal to another site after signing in.
-func safeReturn(p string) string {
-	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
-		return "/"
-	}
-	u, err := url.Parse(p)
-	if err != nil || u.Host != "" || u.Scheme != "" {
-		return "/"
-	}
-	return p
-}
+func safeReturn(p string) string { return webkit.LocalPath(p) }
 
 // signedIn resolves the session cookie; nil when the browser is not signed in.
 func (s *Server) signedIn(r *http.Request) (*portal.SignedIn, error) {

@@ -168,3 +168,23 @@ func TestRenderFailureWritesNothing(t *testing.T) {
 		t.Errorf("bad wrote %q %v", w.Body, w.Header())
 	}
 }
+
+func TestLocalPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/security":             "/security",
+		"/oidc/login?id=abc":    "/oidc/login?id=abc",
+		"":                      "/",
+		"security":              "/",
+		"//evil.example":        "/",
+		"/\\evil.example":       "/",
+		"/\t/evil.example":      "/",
+		"/\n/evil.example":      "/",
+		"/ /evil.example":       "/",
+		"https://evil.example/": "/",
+		"/%2F/evil.example":     "/%2F/evil.example", // stays a path on this site
+	} {
+		if got := LocalPath(in); got != want {
+			t.Errorf("LocalPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
