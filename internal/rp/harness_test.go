@@ -203,7 +203,10 @@ func (r *recStore) list() []store.SiteSession {
 }
 
 // newSite registers a site with the portal and serves it.
-func (e *portalEnv) newSite(name string) *siteEnv {
+func (e *portalEnv) newSite(name string) *siteEnv { return e.newSiteWith(name, nil) }
+
+// newSiteWith is newSite with the rp.Site changed by edit before it serves.
+func (e *portalEnv) newSiteWith(name string, edit func(*rp.Site)) *siteEnv {
 	t := e.t
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -222,6 +225,9 @@ func (e *portalEnv) newSite(name string) *siteEnv {
 	}
 	s.site = &rp.Site{Name: name, BaseURL: s.url, Issuer: e.url, ClientID: s.client.ID, ClientSecret: clientSecret,
 		Store: s.sessions, Keys: e.keys, Now: s.now, Log: quiet}
+	if edit != nil {
+		edit(s.site)
+	}
 
 	mux := http.NewServeMux()
 	routes := s.site.Routes()
@@ -550,8 +556,13 @@ func (e *portalEnv) signingKey() (string, *rsa.PrivateKey) {
 // sign makes a logout token as the portal does (RS256, typ logout+jwt, kid).
 func sign(t *testing.T, kid string, key *rsa.PrivateKey, claims map[string]any) string {
 	t.Helper()
+	return signJWT(t, "logout+jwt", kid, key, claims)
+}
+
+func signJWT(t *testing.T, typ jose.ContentType, kid string, key *rsa.PrivateKey, claims map[string]any) string {
+	t.Helper()
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
-		(&jose.SignerOptions{}).WithType("logout+jwt").WithHeader("kid", kid))
+		(&jose.SignerOptions{}).WithType(typ).WithHeader("kid", kid))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,14 @@
 package rp_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -702,5 +705,105 @@ func TestDiscoveryWaitsForPortal(t *testing.T) {
 	a.mustLogin(b, "/x")
 	if u, err := currentUser(t, a, b); u == nil || err != nil || u.ID != e.accountID {
 		t.Errorf("CurrentUser = %+v, %v", u, err)
+	}
+}
+
+// tamper changes the ID token in the portal's token responses to the site.
+type tamper struct {
+	mu   sync.Mutex
+	edit func(idToken string) (string, bool) // false: drop the ID token
+}
+
+func (tp *tamper) set(edit func(string) (string, bool)) {
+	tp.mu.Lock()
+	tp.edit = edit
+	tp.mu.Unlock()
+}
+
+func (tp *tamper) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := http.DefaultTransport.RoundTrip(r)
+	tp.mu.Lock()
+	edit := tp.edit
+	tp.mu.Unlock()
+	if err != nil || edit == nil || r.URL.Path != "/oauth/token" || res.StatusCode != http.StatusOK {
+		return res, err
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
+		return nil, err
+	}
+	raw, _ := m["id_token"].(string)
+	if changed, keep := edit(raw); keep {
+		m["id_token"] = changed
+	} else {
+		delete(m, "id_token")
+	}
+	body, _ := json.Marshal(m)
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	res.ContentLength = int64(len(body))
+	res.Header.Del("Content-Length")
+	return res, nil
+}
+
+// The callback keeps no sign-in whose ID token is not the one this sign-in
+// asked for: checked signature, issuer, audience, expiry and nonce.
+func TestCallbackRefusesIDToken(t *testing.T) {
+	e := newPortal(t)
+	tp := &tamper{}
+	a := e.newSiteWith("contracts", func(s *rp.Site) { s.HTTPClient = &http.Client{Transport: tp} })
+	b := newBrowser(t)
+	// A portal session (later sign-ins need no password) and an ID token
+	// signed (the portal makes its key at the first).
+	a.mustLogin(b, "/")
+	kid, portalKey := e.signingKey()
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resign := func(key *rsa.PrivateKey, edit func(c map[string]any)) func(string) (string, bool) {
+		return func(raw string) (string, bool) {
+			c := claimsOf(t, raw)
+			edit(c)
+			return signJWT(t, "JWT", kid, key, c), true
+		}
+	}
+	now := e.clock.Now()
+	for _, tc := range []struct {
+		name string
+		edit func(string) (string, bool)
+		ok   bool
+	}{
+		{"re-signed unchanged (control)", resign(portalKey, func(map[string]any) {}), true},
+		{"another nonce", resign(portalKey, func(c map[string]any) { c["nonce"] = "someone-else's" }), false},
+		{"no nonce", resign(portalKey, func(c map[string]any) { delete(c, "nonce") }), false},
+		{"another audience", resign(portalKey, func(c map[string]any) { c["aud"] = "another-client" }), false},
+		{"another issuer", resign(portalKey, func(c map[string]any) { c["iss"] = "https://evil.example" }), false},
+		{"expired", resign(portalKey, func(c map[string]any) {
+			c["iat"], c["exp"] = now.Add(-2*time.Hour).Unix(), now.Add(-time.Hour).Unix()
+		}), false},
+		{"signed by another key", resign(otherKey, func(map[string]any) {}), false},
+		{"no ID token", func(string) (string, bool) { return "", false }, false},
+		{"garbage ID token", func(string) (string, bool) { return "garbage", true }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cb := a.callback(b, "/r")
+			n := len(a.sessions.list())
+			tp.set(tc.edit)
+			p := b.do(http.MethodGet, cb.String(), nil)
+			tp.set(nil)
+			if tc.ok {
+				if p.status != http.StatusSeeOther || p.rawLoc != "/r" || !setsSession(a, p) || len(a.sessions.list()) != n+1 {
+					t.Errorf("answered %d, Location %q; want a session and 303 to /r", p.status, p.rawLoc)
+				}
+				return
+			}
+			if p.status != http.StatusBadGateway {
+				t.Errorf("answered %d, want 502", p.status)
+			}
+			if len(a.sessions.list()) != n || setsSession(a, p) {
+				t.Error("a session was created")
+			}
+		})
 	}
 }
