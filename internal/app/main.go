@@ -12,8 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/mail"
 	"github.com/tobira/tobira/internal/notify"
 	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/portal"
@@ -222,6 +224,16 @@ func (m *Main) open(cfg config.Config, log *slog.Logger) (*wired, error) {
 		svc.Sender = &notify.Twilio{AccountSID: t.AccountSID, AuthToken: t.AuthToken, From: t.From, BaseURL: t.BaseURL,
 			Log: log, Stats: svc.SendStats}
 	}
+	svc.Mail = &mail.Queue{Store: st, Sender: mail.Outbox{}, Log: log, Now: svc.Now}
+	if cfg.Mail.Sender == "smtp" {
+		smtp := &mail.SMTP{Host: cfg.Mail.Host, Port: cfg.Mail.Port, TLS: cfg.Mail.TLS,
+			Username: cfg.Mail.Username, Password: cfg.Mail.Password, From: cfg.Mail.From}
+		if err := smtp.Check(); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("mail: %w", err)
+		}
+		svc.Mail.Sender, svc.Mail.Domain = smtp, smtp.Domain()
+	}
 	provider, err := oidc.New(oidc.Config{Store: st, Keys: keys, Issuer: cfg.BaseURL, Now: svc.Now, Log: log})
 	if err != nil {
 		st.Close()
@@ -233,6 +245,16 @@ func (m *Main) open(cfg config.Config, log *slog.Logger) (*wired, error) {
 		provider.Wait()
 		return st.Close()
 	}}, nil
+}
+
+// flushMail sends what an operator command queued before it exits; what
+// cannot go now stays queued for the server's mail worker.
+func (w *wired) flushMail(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, err := w.svc.Mail.Flush(ctx); err != nil {
+		w.svc.Log.Warn("mail stays queued for the server to send", "err", err)
+	}
 }
 
 func (m *Main) migrate(args []string) error {

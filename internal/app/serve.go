@@ -96,6 +96,10 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		}
 	}
 	go sweep(ctx, svc, log)
+	mailCtx, stopMail := context.WithCancel(ctx)
+	mailDone := make(chan struct{})
+	go func() { defer close(mailDone); svc.Mail.Run(mailCtx) }()
+	defer func() { stopMail(); <-mailDone }()
 
 	for _, s := range servers {
 		fmt.Fprintf(m.Stdout, "%s: %s\n", s.label, s.url)

@@ -64,7 +64,9 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		if err != nil {
 			return explain(err, *email)
 		}
+		w.flushMail(ctx)
 		fmt.Fprintf(m.Stdout, "account opened: %s <%s>\n", a.Name, a.Email)
+		fmt.Fprintf(m.Stdout, "activation mail (開通メール) queued to %s\n", a.Email)
 		fmt.Fprintf(m.Stdout, "first-password link (valid %s, usable once):\n%s\n", cfg.ActivationTTL.Duration, link)
 	case "reset-2fa":
 		a, err := svc.OperatorResetMFA(ctx, *email, "operator:cli")

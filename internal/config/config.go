@@ -67,6 +67,7 @@ type Config struct {
 	SupportURL string `json:"support_url"`
 
 	Phone Phone `json:"phone"`
+	Mail  Mail  `json:"mail"`
 
 	// DevTools turns on the development pages (the outbox); only the demo
 	// sets it, never a configuration file.
@@ -90,6 +91,18 @@ type Phone struct {
 	// Sender is "outbox" (kept and shown on a development page) or "twilio".
 	Sender string `json:"sender"`
 	Twilio Twilio `json:"twilio"`
+}
+
+// Mail is how mails leave: "outbox" keeps them (the demo's development
+// page shows them), "smtp" sends them through the server below.
+type Mail struct {
+	Sender   string `json:"sender"`
+	Host     string `json:"smtp_host"`
+	Port     int    `json:"smtp_port"`
+	TLS      string `json:"smtp_tls"` // "starttls", "tls" or "none" (127.0.0.1 only)
+	Username string `json:"smtp_username"`
+	Password string `json:"smtp_password"`
+	From     string `json:"from"`
 }
 
 // Twilio is the account that sends through Twilio's REST API.
@@ -129,6 +142,7 @@ func Default() Config {
 			Sender:         "outbox",
 			Twilio:         Twilio{BaseURL: "https://api.twilio.com"},
 		},
+		Mail: Mail{Sender: "outbox", Port: 587, TLS: "starttls", From: "Tobira <no-reply@localhost>"},
 	}
 }
 
@@ -182,6 +196,13 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	str("TOBIRA_TWILIO_AUTH_TOKEN", &c.Phone.Twilio.AuthToken)
 	str("TOBIRA_TWILIO_FROM", &c.Phone.Twilio.From)
 	str("TOBIRA_TWILIO_BASE_URL", &c.Phone.Twilio.BaseURL)
+	str("TOBIRA_MAIL_SENDER", &c.Mail.Sender)
+	str("TOBIRA_SMTP_HOST", &c.Mail.Host)
+	num("TOBIRA_SMTP_PORT", &c.Mail.Port)
+	str("TOBIRA_SMTP_TLS", &c.Mail.TLS)
+	str("TOBIRA_SMTP_USERNAME", &c.Mail.Username)
+	str("TOBIRA_SMTP_PASSWORD", &c.Mail.Password)
+	str("TOBIRA_MAIL_FROM", &c.Mail.From)
 	if v := getenv("TOBIRA_PHONE_COUNTRIES"); v != "" {
 		c.Phone.Countries = strings.Split(v, ",")
 	}
@@ -235,6 +256,9 @@ func (c *Config) Validate() error {
 		bad("password failure limits must be at least 1")
 	}
 	errs = append(errs, c.Phone.validate())
+	if c.Mail.Sender != "outbox" && c.Mail.Sender != "smtp" {
+		bad("mail.sender %q: want outbox or smtp", c.Mail.Sender)
+	}
 	return errors.Join(errs...)
 }
 

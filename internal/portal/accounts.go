@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/mail"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 )
@@ -35,7 +36,21 @@ func (s *Service) OpenAccount(ctx context.Context, email, name, actor string) (*
 	}
 	s.record(ctx, &store.AuditEvent{AccountID: a.ID, Actor: actor, Action: "account.open", Outcome: "ok"})
 	link, err := s.ActivationLink(ctx, a)
-	return a, link, err
+	if err != nil {
+		return nil, "", err
+	}
+	s.SendActivation(ctx, a, link)
+	return a, link, nil
+}
+
+// SendActivation mails the activation mail (開通メール): the portal's URL
+// and the link that sets the first password.
+func (s *Service) SendActivation(ctx context.Context, a *store.Account, link string) {
+	ttl := s.Config.ActivationTTL.Duration
+	s.sendMail(ctx, a.Email, "activation", "ja", mail.Activation{
+		Service: s.Config.Issuer, Name: a.Name, Email: a.Email, PortalURL: s.Config.BaseURL + "/login",
+		Link: link, ValidHours: int(ttl.Hours()), Expires: s.Now().Add(ttl),
+	})
 }
 
 // ActivationLink issues a new one-time link to set the first password.

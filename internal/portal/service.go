@@ -12,6 +12,7 @@ import (
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/mail"
 	"github.com/tobira/tobira/internal/notify"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
@@ -27,6 +28,9 @@ type Service struct {
 	// operators (give it to any Sender set later).
 	Sender    notify.Sender
 	SendStats *notify.Stats
+	// Mail queues the mails the portal sends (activation, notices); nil
+	// sends none.
+	Mail *mail.Queue
 	Now       func() time.Time
 	Log       *slog.Logger
 
@@ -101,5 +105,21 @@ func (s *Service) record(ctx context.Context, ev *store.AuditEvent) {
 	}
 	if err := s.Store.AppendAudit(ctx, ev); err != nil {
 		s.Log.Error("audit append failed", "action", ev.Action, "err", err)
+	}
+}
+
+// sendMail renders a template in the customer's language and queues it. The
+// queue keeps it until it is delivered, so a failure here is one of the
+// database and is logged: the step the mail reports has happened.
+func (s *Service) sendMail(ctx context.Context, to, template, lang string, data any) {
+	if s.Mail == nil {
+		return
+	}
+	msg, err := mail.Render(template, lang, data)
+	if err == nil {
+		_, err = s.Mail.Enqueue(ctx, to, msg)
+	}
+	if err != nil {
+		s.Log.Error("mail not queued", "template", template, "err", err)
 	}
 }

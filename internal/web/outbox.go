@@ -30,9 +30,44 @@ func (s *Server) outboxPage(w http.ResponseWriter, r *http.Request) {
 		}
 		rows = append(rows, outboxRow{When: formatTime(lang, m.At) + m.At.In(webkit.JST).Format(":05"), To: m.To, Channel: ch, Body: m.Body})
 	}
+	mails, err := s.svc.Store.ListMails(r.Context(), outboxLimit)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	for _, m := range mails {
+		rows = append(rows, outboxRow{When: formatTime(lang, m.CreatedAt) + m.CreatedAt.In(webkit.JST).Format(":05"),
+			To: m.To, Channel: s.t(r, "dev.mail"), Body: m.Subject + "\n\n" + m.Text})
+	}
 	v := s.view(r, "dev.outbox_title")
 	v.Data, v.Wide = rows, true
 	s.render(w, r, http.StatusOK, "dev_outbox", v)
+}
+
+type mailJSON struct {
+	ID        int64     `json:"id"`
+	At        time.Time `json:"at"`
+	To        string    `json:"to"`
+	Subject   string    `json:"subject"`
+	Text      string    `json:"text"`
+	HTML      string    `json:"html"`
+	MessageID string    `json:"message_id"`
+}
+
+// mailJSON lists the mails the demo kept instead of sending, newest first.
+func (s *Server) mailJSON(w http.ResponseWriter, r *http.Request) {
+	mails, err := s.svc.Store.ListMails(r.Context(), outboxLimit)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := make([]mailJSON, 0, len(mails))
+	for _, m := range mails {
+		out = append(out, mailJSON{ID: m.ID, At: m.CreatedAt, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML, MessageID: m.MessageID})
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(out)
 }
 
 type outboxJSON struct {

@@ -135,6 +135,7 @@ func (s *Server) routes() {
 	if s.svc.Config.DevTools {
 		s.handle("GET", "/dev/outbox", s.outboxPage)
 		s.handle("GET", "/dev/outbox.json", s.outboxJSON)
+		s.handle("GET", "/dev/mail.json", s.mailJSON)
 	}
 
 	// Anything else: a known page with another method, or no page at all,

@@ -1,0 +1,46 @@
+package app_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tobira/tobira/internal/store/sqlstore"
+)
+
+// Opening an account queues the activation mail (開通メール) with the link
+// the command prints; with the outbox sender it is marked sent at once.
+func TestUsersCreateQueuesActivationMail(t *testing.T) {
+	dir := dataDir(t, "")
+	r := run(t, keyEnv(), "users", "create", "--email", "hanako@example.jp", "--name", "佐藤 花子", "--data", dir)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	link := linkRe.FindString(r.stdout)
+	db, err := sqlstore.OpenSQLite(filepath.Join(dir, "tobira.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mails, err := db.ListMails(t.Context(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mails) != 1 {
+		t.Fatalf("%d mails, want the activation mail", len(mails))
+	}
+	m := mails[0]
+	if m.To != "hanako@example.jp" || !strings.Contains(m.Subject, "開通") || !strings.Contains(m.Text, link) ||
+		!strings.Contains(m.HTML, "佐藤 花子") || m.SentAt.IsZero() {
+		t.Errorf("activation mail: to %s, subject %q, sent %v, link in text %v", m.To, m.Subject, m.SentAt, strings.Contains(m.Text, link))
+	}
+}
+
+// A configuration that selects SMTP without a server is refused clearly.
+func TestSMTPConfigChecked(t *testing.T) {
+	dir := dataDir(t, `, "mail": {"sender": "smtp", "smtp_host": ""}`)
+	r := run(t, keyEnv(), "users", "list", "--data", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "mail") {
+		t.Fatalf("exit %d, stderr %q: want a mail configuration error", r.code, r.stderr)
+	}
+}
