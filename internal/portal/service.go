@@ -31,8 +31,8 @@ type Service struct {
 	// Mail queues the mails the portal sends (activation, notices); nil
 	// sends none.
 	Mail *mail.Queue
-	Now       func() time.Time
-	Log       *slog.Logger
+	Now  func() time.Time
+	Log  *slog.Logger
 
 	// SessionEnded (given the session's SID) and AccountReset, when set,
 	// are told when a portal session ends and when an account's second
