@@ -138,6 +138,7 @@ func (s *Service) OperatorResetMFA(ctx context.Context, email, actor string) (*s
 		return nil, err
 	}
 	s.accountReset(ctx, a.ID)
+	s.notice(ctx, a, mail.EventMFAReset, Client{IP: "-", UserAgent: actor})
 	return a, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tobira/tobira/internal/mail"
 	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/notify"
 	"github.com/tobira/tobira/internal/phone"
@@ -119,6 +120,7 @@ func (s *Service) ConfirmPhone(ctx context.Context, f *Flow, code string, c Clie
 		return err
 	}
 	f.proved(amrOf(pc.Channel))
+	s.notice(ctx, a, mail.EventMFAEnrolled, c)
 	return s.toRecoveryScreen(ctx, f)
 }
 

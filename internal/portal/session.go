@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/tobira/tobira/internal/mail"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 )
@@ -91,6 +92,7 @@ func (s *Service) ResetMFA(ctx context.Context, si *SignedIn, c Client) error {
 		return err
 	}
 	s.accountReset(ctx, si.Account.ID)
+	s.notice(ctx, si.Account, mail.EventMFAReset, c)
 	return nil
 }
 

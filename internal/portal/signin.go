@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/mail"
 	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
@@ -321,6 +322,7 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, f *Flow, code string, c 
 		return err
 	}
 	f.proved("otp")
+	s.notice(ctx, a, mail.EventMFAEnrolled, c)
 	return s.toRecoveryScreen(ctx, f)
 }
 
