@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"net/smtp"
 	"net/textproto"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,8 +116,13 @@ func (s *SMTP) Send(ctx context.Context, m Message, messageID string) error {
 	defer cancel()
 	addr := net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
 	err = s.converse(ctx, addr, from.Address, to.Address, msg)
-	if err != nil && ctx.Err() != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
 		err = fmt.Errorf("%w (%w)", err, context.Cause(ctx))
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The connection's deadline is the context's and may pass a moment
+		// before the context's own timer: the same time ran out.
+		err = fmt.Errorf("%w (%w)", err, context.DeadlineExceeded)
 	}
 	if err != nil {
 		return fmt.Errorf("mail: smtp %s: %w", addr, err)

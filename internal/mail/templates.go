@@ -31,11 +31,31 @@ type Activation struct {
 	Expires    time.Time
 }
 
+// PasswordReset is the data of the "password_reset" template: someone asked
+// to reset the account's password, and Link sets a new one.
+type PasswordReset struct {
+	Service      string // DefaultService when empty
+	Name         string // the customer's name; a generic greeting when empty
+	Email        string // the address the customer signs in with
+	PortalURL    string // where the customer signs in
+	Link         string // the one-time link to set a new password
+	ValidMinutes int    // how long Link works, e.g. 30
+	Expires      time.Time
+}
+
 // Security notice events, the Event of a SecurityNotice.
 const (
 	EventMFAReset        = "mfa_reset"
 	EventMFAEnrolled     = "mfa_enrolled"
 	EventPasswordChanged = "password_changed"
+	// EventRecoveryCodeUsed: a sign-in spent the recovery code; the notice
+	// reminds the customer to record the new one shown then.
+	EventRecoveryCodeUsed = "recovery_code_used"
+	// EventMFALocked: wrong codes closed the second-factor step until Until.
+	EventMFALocked = "mfa_locked"
+	// EventNewBrowser: a sign-in from a browser or network the account has
+	// not signed in from lately.
+	EventNewBrowser = "new_browser"
 )
 
 // SecurityNotice is the data of the "security_notice" template: something
@@ -48,6 +68,7 @@ type SecurityNotice struct {
 	At        time.Time // said in Japan time
 	IP        string    // the client address it came from
 	Browser   string    // a short description of the browser
+	Until     time.Time // EventMFALocked: until when the step is closed, in Japan time
 	NotMeURL  string
 	PortalURL string
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tobira/tobira/internal/mail"
 	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
@@ -61,6 +62,7 @@ func (s *Service) wrong(ctx context.Context, charged *store.Account, c Client, a
 	if mfa.Locked(charged.MFALockedUntil, s.Now()) {
 		s.audit(ctx, charged.ID, action, "locked", c, "")
 		s.Log.Warn("second factor step closed", "account", charged.ID, "failures", charged.MFAFailures, "until", charged.MFALockedUntil)
+		s.notice(ctx, charged, mail.EventMFALocked, c)
 		return &LockedError{Until: charged.MFALockedUntil}
 	}
 	s.audit(ctx, charged.ID, action, "fail", c, "")

@@ -2,7 +2,10 @@ package portal
 
 import (
 	"context"
+	"errors"
+	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/tobira/tobira/internal/mail"
@@ -19,7 +22,8 @@ const notMeTTL = 7 * 24 * time.Hour
 
 // notice mails the account a security notice of event (a mail.Event...
 // constant): what happened, when, from which address and browser, and a
-// link for when it was not the customer.
+// link for when it was not the customer. For mail.EventMFALocked, a is the
+// account as the lock left it: its MFALockedUntil says until when.
 func (s *Service) notice(ctx context.Context, a *store.Account, event string, c Client) {
 	if s.Mail == nil {
 		return
@@ -32,9 +36,207 @@ func (s *Service) notice(ctx context.Context, a *store.Account, event string, c 
 		s.Log.Error("notice: not-me link", "err", err)
 		return
 	}
-	s.sendMail(ctx, a.Email, "security_notice", "ja", mail.SecurityNotice{
-		Service: s.Config.Issuer, Name: a.Name, Event: event, At: now, IP: c.IP, Browser: c.UserAgent,
+	n := mail.SecurityNotice{
+		Service: s.Config.Issuer, Name: a.Name, Event: event, At: now, IP: c.IP, Browser: DescribeBrowser(c.UserAgent),
 		NotMeURL:  s.Config.BaseURL + "/not-me?token=" + url.QueryEscape(token),
 		PortalURL: s.Config.BaseURL + "/login",
-	})
+	}
+	if event == mail.EventMFALocked {
+		n.Until = a.MFALockedUntil
+	}
+	s.sendMail(ctx, a.Email, "security_notice", "ja", n)
+}
+
+// Audit actions the new-browser check reads.
+const (
+	actionSignIn = "signin"
+	actionEnrol  = "mfa.enrol"
+	actionNotMe  = "security.not_me"
+)
+
+// knownBrowserAge is how far back a sign-in makes its browser known, and
+// knownBrowserEvents how many of the account's latest audit events are read
+// for it. An account busier than that gets a notice it might not need: the
+// safe side.
+const (
+	knownBrowserAge    = 90 * 24 * time.Hour
+	knownBrowserEvents = 200
+)
+
+// noticeNewBrowser mails a notice when the sign-in f is finishing from a
+// browser the account has not signed in from lately. Call it before the
+// sign-in's own audit event is written. The browser is known when, in the
+// last 90 days, the account signed in with the same User-Agent (its version
+// numbers aside, so a browser's update is no new browser) from the same
+// network (IPv4 /24, IPv6 /64). A sign-in that enrolled a second factor
+// sends none: its enrolment notice says as much. Sign-ins before a report of
+// "this was not me" make no browser known.
+func (s *Service) noticeNewBrowser(ctx context.Context, f *Flow, c Client) {
+	if s.Mail == nil {
+		return
+	}
+	now := s.Now()
+	evs, err := s.Store.AuditOf(ctx, f.AccountID, knownBrowserEvents)
+	if err != nil {
+		s.Log.Warn("new-browser check: audit not read; notice sent", "account", f.AccountID, "err", err)
+	}
+	ua := uaKey(c.UserAgent)
+	for _, ev := range evs {
+		if ev.At.Before(now.Add(-knownBrowserAge)) || ev.Action == actionNotMe {
+			break
+		}
+		if ev.Outcome != "ok" {
+			continue
+		}
+		if ev.Action == actionEnrol && !ev.At.Before(f.CreatedAt) {
+			return
+		}
+		if ev.Action == actionSignIn && uaKey(ev.UserAgent) == ua && sameNetwork(ev.ClientIP, c.IP) {
+			return
+		}
+	}
+	a, err := s.Store.AccountByID(ctx, f.AccountID)
+	if err != nil {
+		s.Log.Error("new-browser notice: account", "account", f.AccountID, "err", err)
+		return
+	}
+	s.notice(ctx, a, mail.EventNewBrowser, c)
+}
+
+// uaKey is a User-Agent with every version number ("131.0.0.0", "17_1")
+// made one "#".
+func uaKey(ua string) string {
+	var b strings.Builder
+	inNum := false
+	for i := 0; i < len(ua); i++ {
+		ch := ua[i]
+		isNum := ch >= '0' && ch <= '9' || inNum && (ch == '.' || ch == '_')
+		if isNum && !inNum {
+			b.WriteByte('#')
+		}
+		if !isNum {
+			b.WriteByte(ch)
+		}
+		inNum = isNum
+	}
+	return b.String()
+}
+
+// sameNetwork reports whether two client addresses share an IPv4 /24 or an
+// IPv6 /64; strings that are no addresses must be equal.
+func sameNetwork(a, b string) bool {
+	pa, errA := netip.ParseAddr(a)
+	pb, errB := netip.ParseAddr(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	pa, pb = pa.Unmap().WithZone(""), pb.Unmap().WithZone("")
+	if pa.Is4() != pb.Is4() {
+		return false
+	}
+	bits := 64
+	if pa.Is4() {
+		bits = 24
+	}
+	na, _ := pa.Prefix(bits)
+	nb, _ := pb.Prefix(bits)
+	return na == nb
+}
+
+// Browser and system names by a token of the User-Agent, the first match
+// winning: Edge and Opera say "Chrome" too, Chrome says "Safari", Android
+// says "Linux", and iOS says "Mac OS X".
+var (
+	browserTokens = []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"EdgA/", "Edge"}, {"EdgiOS/", "Edge"}, {"Edge/", "Edge"},
+		{"OPR/", "Opera"}, {"SamsungBrowser/", "Samsung Internet"},
+		{"Firefox/", "Firefox"}, {"FxiOS/", "Firefox"},
+		{"CriOS/", "Chrome"}, {"Chrome/", "Chrome"},
+		{"Version/", "Safari"}, // with "Safari/", checked below
+	}
+	systemTokens = []struct{ token, name string }{
+		{"Windows", "Windows"}, {"Android", "Android"}, {"iPhone", "iOS"}, {"iPod", "iOS"}, {"iPad", "iPadOS"},
+		{"CrOS", "ChromeOS"}, {"Macintosh", "macOS"}, {"Mac OS X", "macOS"}, {"Linux", "Linux"},
+	}
+)
+
+// DescribeBrowser names the browser of a User-Agent for a customer, as
+// "Chrome (Windows)". Of a User-Agent of no browser it knows, it keeps the
+// product name when that is a short plain word ("curl" of "curl/8.5.0"),
+// and is "" otherwise: the header is the client's to choose, and a mail must
+// not carry its text (a web address, say) to the customer.
+func DescribeBrowser(ua string) string {
+	name := ""
+	for _, b := range browserTokens {
+		if strings.Contains(ua, b.token) && (b.name != "Safari" || strings.Contains(ua, "Safari/")) {
+			name = b.name
+			break
+		}
+	}
+	if name == "" {
+		product, _, _ := strings.Cut(strings.TrimSpace(ua), " ")
+		product, _, _ = strings.Cut(product, "/")
+		if product == "Mozilla" || len(product) > 32 || !plainWord(product) {
+			return ""
+		}
+		return product
+	}
+	for _, o := range systemTokens {
+		if strings.Contains(ua, o.token) {
+			return name + " (" + o.name + ")"
+		}
+	}
+	return name
+}
+
+// plainWord reports whether w is made only of ASCII letters, digits and
+// "-_:" (no dot: no host name), and is not empty.
+func plainWord(w string) bool {
+	for _, r := range w {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_:", r)) {
+			return false
+		}
+	}
+	return w != ""
+}
+
+// CheckNotMe tells whether a "this was not me" link is live, for the page
+// that says what reporting does; it spends nothing.
+func (s *Service) CheckNotMe(ctx context.Context, token string) (*store.Account, error) {
+	t, err := s.Store.TokenByHash(ctx, secret.Hash(token), PurposeNotMe, s.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrTokenInvalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.Store.AccountByID(ctx, t.AccountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrTokenInvalid
+	}
+	return a, err
+}
+
+// ReportNotMe is the customer's "this was not me": it spends the link, ends
+// every session of the account here and at the sites, and alerts operators
+// (an audit event with outcome "alert", and an error in the log). The
+// operators are alerted even when ending the sessions fails.
+func (s *Service) ReportNotMe(ctx context.Context, token string, c Client) error {
+	t, err := s.Store.UseToken(ctx, secret.Hash(token), PurposeNotMe, s.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrTokenInvalid
+	}
+	if err != nil {
+		return err
+	}
+	err = s.Store.DeleteSessionsOf(ctx, t.AccountID, "")
+	s.accountReset(ctx, t.AccountID)
+	detail := "sessions ended"
+	if err != nil {
+		detail = "sessions not ended"
+	}
+	s.audit(ctx, t.AccountID, actionNotMe, "alert", c, detail)
+	s.Log.Error("security alert: customer reported activity that was not theirs",
+		"account", t.AccountID, "ip", c.IP, "notice_sent", t.CreatedAt, "sessions_ended", err == nil)
+	return err
 }

@@ -367,6 +367,7 @@ func (s *Service) SecondFactor(ctx context.Context, f *Flow, m Method, code stri
 		if err := s.SpendRecoveryCode(ctx, a, code, c); err != nil {
 			return err
 		}
+		s.notice(ctx, a, mail.EventRecoveryCodeUsed, c)
 		return s.toRecoveryScreen(ctx, f)
 	}
 	return ErrNoSuchMethod
@@ -445,6 +446,7 @@ func (s *Service) Finish(ctx context.Context, f *Flow, oldSession string, c Clie
 	if err := s.Store.CreateSession(ctx, sess); err != nil {
 		return "", err
 	}
+	s.noticeNewBrowser(ctx, f, c)
 	s.audit(ctx, f.AccountID, "signin", "ok", c, "")
 	return token, nil
 }

@@ -119,6 +119,12 @@ func (s *Server) routes() {
 
 	s.handle("GET", "/activate", s.activatePage)
 	s.handle("POST", "/activate", s.activate)
+	s.handle("GET", "/not-me", s.notMePage)
+	s.handle("POST", "/not-me", s.notMe)
+	s.handle("GET", "/forgot", s.forgotPage)
+	s.handle("POST", "/forgot", s.forgot)
+	s.handle("GET", "/reset-password", s.resetPasswordPage)
+	s.handle("POST", "/reset-password", s.resetPassword)
 
 	if s.oidc != nil {
 		for _, path := range oidc.Paths {

@@ -1,0 +1,179 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/mail"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// PurposePasswordReset marks the one-time link of the forgotten-password mail.
+const PurposePasswordReset = "password_reset"
+
+// The forgotten password's limits. A link is short-lived since it stands in
+// for the password; requests are counted per address, so no one can flood a
+// mailbox, and per client, so no one can mail every customer. The client's
+// limit is higher than the address's: an office behind one address may have
+// several customers who forget.
+const (
+	// PasswordResetTTL is how long a reset link works.
+	PasswordResetTTL       = 30 * time.Minute
+	resetWindow            = time.Hour
+	resetRequestsPerEmail  = 5
+	resetRequestsPerClient = 20
+)
+
+// RequestPasswordReset is the forgotten-password form: for an activated
+// account it mails a one-time link, in lang, that sets a new password. Its
+// answer is the same, nil, whether the address has an account or not, has no
+// password yet, or asked too often; only a malformed address gets
+// account.ErrBadEmail, which tells nothing of any account. Every answer does
+// about the same work (limits, one lookup, small inserts; no slow hash), so
+// its time tells nothing either.
+func (s *Service) RequestPasswordReset(ctx context.Context, email, lang string, c Client) error {
+	norm, err := account.NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	// Counted before anything is looked up or sent, so requests sent in
+	// parallel cannot all pass the limit.
+	limited := false
+	for _, l := range []struct {
+		key string
+		max int
+	}{{"reset:email:" + secret.Hash(norm), resetRequestsPerEmail}, {"reset:ip:" + clientKey(c.IP), resetRequestsPerClient}} {
+		n, err := s.Store.Hit(ctx, l.key, resetWindow, now, 1)
+		if err != nil {
+			return err
+		}
+		limited = limited || n > l.max
+	}
+	a, err := s.Store.AccountByEmail(ctx, norm)
+	if errors.Is(err, store.ErrNotFound) {
+		a, err = &store.Account{}, nil
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case limited:
+		s.audit(ctx, a.ID, "password.reset_request", "limited", c, "")
+	case a.ID == "":
+		s.audit(ctx, "", "password.reset_request", "unknown", c, "")
+	case a.PasswordHash == "":
+		// The activation mail sets the first password; this link would not.
+		s.audit(ctx, a.ID, "password.reset_request", "not_activated", c, "")
+	default:
+		link, err := s.passwordResetLink(ctx, a, now)
+		if err != nil {
+			// Only a known address gets here: an error page would tell it.
+			s.Log.Error("password reset link not stored", "err", err)
+			return nil
+		}
+		s.audit(ctx, a.ID, "password.reset_request", "ok", c, "")
+		s.sendMail(ctx, a.Email, "password_reset", lang, mail.PasswordReset{
+			Service: s.Config.Issuer, Name: a.Name, Email: a.Email, PortalURL: s.Config.BaseURL + "/login",
+			Link: link, ValidMinutes: int(PasswordResetTTL.Minutes()), Expires: now.Add(PasswordResetTTL),
+		})
+	}
+	return nil
+}
+
+// passwordResetLink stores a one-time token and returns the link that spends
+// it. The link carries the token and a MAC of it with the account's password
+// hash: once the password changes, the MAC no longer matches, so a reset
+// ends every other link of the account, not only the one it spent (the idea
+// of Django's PasswordResetTokenGenerator). The store keeps only the token's
+// hash.
+func (s *Service) passwordResetLink(ctx context.Context, a *store.Account, now time.Time) (string, error) {
+	token := secret.Token(32)
+	if err := s.Store.CreateToken(ctx, &store.OneTimeToken{
+		Hash: secret.Hash(token), Purpose: PurposePasswordReset, AccountID: a.ID,
+		CreatedAt: now, ExpiresAt: now.Add(PasswordResetTTL),
+	}); err != nil {
+		return "", err
+	}
+	link := token + "." + s.Keys.Sign(PurposePasswordReset, token, a.ID, a.PasswordHash)
+	return s.Config.BaseURL + "/reset-password?token=" + url.QueryEscape(link), nil
+}
+
+// CheckPasswordReset tells whether a reset link is live, for the page that
+// asks for the new password; it spends nothing. ErrTokenInvalid for a link
+// unknown, expired, used, or made before the password last changed.
+func (s *Service) CheckPasswordReset(ctx context.Context, link string) (*store.Account, error) {
+	token, mac, ok := strings.Cut(link, ".")
+	if !ok || token == "" {
+		return nil, ErrTokenInvalid
+	}
+	t, err := s.Store.TokenByHash(ctx, secret.Hash(token), PurposePasswordReset, s.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrTokenInvalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.Store.AccountByID(ctx, t.AccountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrTokenInvalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.PasswordHash == "" || !s.Keys.Verify(mac, PurposePasswordReset, token, a.ID, a.PasswordHash) {
+		return nil, ErrTokenInvalid
+	}
+	return a, nil
+}
+
+// ResetPassword spends a reset link and sets the new password. Only the
+// password changes: the second factors stay, so the next sign-in still asks
+// for one. Every session of the account ends, in the portal and at the sites,
+// since whoever had the old password may hold one; the password throttle of
+// the address is cleared, and a security notice goes to the account's address.
+func (s *Service) ResetPassword(ctx context.Context, link, password string, c Client) error {
+	a, err := s.CheckPasswordReset(ctx, link)
+	if err != nil {
+		return err
+	}
+	if err := account.CheckPassword(password, a.Email); err != nil {
+		return err
+	}
+	hash, err := s.Hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	token, _, _ := strings.Cut(link, ".")
+	if _, err := s.Store.UseToken(ctx, secret.Hash(token), PurposePasswordReset, s.Now()); errors.Is(err, store.ErrNotFound) {
+		return ErrTokenInvalid
+	} else if err != nil {
+		return err
+	}
+	// Another link of the account may have set a password while this one's
+	// was hashed: the MAC was checked against the old one, so this link is
+	// dead too.
+	if cur, err := s.Store.AccountByID(ctx, a.ID); err != nil {
+		return err
+	} else if cur.PasswordHash != a.PasswordHash {
+		return ErrTokenInvalid
+	}
+	if err := s.Store.SetPasswordHash(ctx, a.ID, hash); err != nil {
+		return err
+	}
+	if err := s.Store.DeleteSessionsOf(ctx, a.ID, ""); err != nil {
+		return err
+	}
+	s.accountReset(ctx, a.ID)
+	if err := s.Store.ResetLimit(ctx, "pw:email:"+secret.Hash(a.Email)); err != nil {
+		s.Log.Warn("password throttle not cleared after a reset", "err", err)
+	}
+	s.audit(ctx, a.ID, "password.reset", "ok", c, "")
+	s.notice(ctx, a, mail.EventPasswordChanged, c)
+	return nil
+}

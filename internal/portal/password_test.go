@@ -1,0 +1,384 @@
+package portal_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/mail"
+	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// withMail queues the service's mails in the store, as the demo does.
+func (e *env) withMail() *env {
+	e.svc.Mail = &mail.Queue{Store: e.st, Sender: mail.Outbox{}, Now: e.clock.Now}
+	return e
+}
+
+// mailsTo returns the queued mails to an address whose subject has subject,
+// oldest first.
+func (e *env) mailsTo(to, subject string) []store.Mail {
+	e.t.Helper()
+	all, err := e.st.ListMails(e.ctx, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []store.Mail
+	for i := len(all) - 1; i >= 0; i-- {
+		if all[i].To == to && strings.Contains(all[i].Subject, subject) {
+			out = append(out, all[i])
+		}
+	}
+	return out
+}
+
+const resetSubject = "パスワード再設定のご案内"
+
+var resetLinkRe = regexp.MustCompile(`https://portal\.example\.jp/reset-password\?token=\S+`)
+
+// resetLink asks for a reset of c's password and returns the token of the
+// link the mail brought.
+func (e *env) resetLink(c *customer) string {
+	e.t.Helper()
+	before := len(e.mailsTo(c.email, resetSubject))
+	if err := e.svc.RequestPasswordReset(e.ctx, c.email, "ja", e.ip); err != nil {
+		e.t.Fatalf("RequestPasswordReset: %v", err)
+	}
+	ms := e.mailsTo(c.email, resetSubject)
+	if len(ms) != before+1 {
+		e.t.Fatalf("%d reset mails, want %d", len(ms), before+1)
+	}
+	link := resetLinkRe.FindString(ms[len(ms)-1].Text)
+	if link == "" {
+		e.t.Fatalf("the reset mail has no link:\n%s", ms[len(ms)-1].Text)
+	}
+	u, err := url.Parse(link)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u.Query().Get("token")
+}
+
+func (e *env) audited(accountID, action, outcome string) bool {
+	e.t.Helper()
+	evs, err := e.st.AuditOf(e.ctx, accountID, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if ev.Action == action && ev.Outcome == outcome {
+			return true
+		}
+	}
+	return false
+}
+
+func TestPasswordResetMail(t *testing.T) {
+	e := newEnv(t).withMail()
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+
+	token := e.resetLink(c)
+	m := e.mailsTo(c.email, resetSubject)[0]
+	for _, want := range []string{"山田 太郎 様", "yamada@example.jp", "30分間", "2026年4月1日 09:30（日本時間）", "https://portal.example.jp/login"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("mail lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if !strings.Contains(m.HTML, `href="https://portal.example.jp/reset-password?token=`) {
+		t.Errorf("HTML mail has no link:\n%s", m.HTML)
+	}
+	a, err := e.svc.CheckPasswordReset(e.ctx, token)
+	if err != nil || a.ID != c.acct.ID {
+		t.Fatalf("CheckPasswordReset = %+v, %v", a, err)
+	}
+	if !e.audited(c.acct.ID, "password.reset_request", "ok") {
+		t.Error("no audit event for the request")
+	}
+
+	// In the language of the page it was asked from.
+	if err := e.svc.RequestPasswordReset(e.ctx, "  YAMADA@example.jp ", "en-US", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if ms := e.mailsTo(c.email, "[Tobira] Reset your password"); len(ms) != 1 || !strings.Contains(ms[0].Text, "30 minutes") {
+		t.Fatalf("English reset mails: %+v", ms)
+	}
+}
+
+// TestPasswordResetRevealsNothing: unknown and not-yet-activated addresses
+// get the answer a customer gets, and no mail.
+func TestPasswordResetRevealsNothing(t *testing.T) {
+	e := newEnv(t).withMail()
+	pending, _, err := e.svc.OpenAccount(e.ctx, "new@example.jp", "新規 花子", "operator:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{"nobody@example.jp", "new@example.jp"} {
+		if err := e.svc.RequestPasswordReset(e.ctx, addr, "ja", e.ip); err != nil {
+			t.Errorf("RequestPasswordReset(%s) = %v, want nil", addr, err)
+		}
+		if ms := e.mailsTo(addr, resetSubject); len(ms) != 0 {
+			t.Errorf("%s got a reset mail", addr)
+		}
+	}
+	if !e.audited(pending.ID, "password.reset_request", "not_activated") {
+		t.Error("no audit event for the request of an account without a password")
+	}
+	for _, bad := range []string{"", "not an address", "a@b"} {
+		if err := e.svc.RequestPasswordReset(e.ctx, bad, "ja", e.ip); !errors.Is(err, account.ErrBadEmail) {
+			t.Errorf("RequestPasswordReset(%q) = %v, want ErrBadEmail", bad, err)
+		}
+	}
+	all, _ := e.st.ListMails(e.ctx, 0)
+	for _, m := range all {
+		if strings.Contains(m.Subject, resetSubject) {
+			t.Errorf("a reset mail went to %s", m.To)
+		}
+	}
+}
+
+func TestPasswordResetLinkLifetime(t *testing.T) {
+	e := newEnv(t).withMail()
+	c := e.newCustomer("yamada@example.jp")
+	token := e.resetLink(c)
+	e.clock.Advance(30*time.Minute - time.Second)
+	if _, err := e.svc.CheckPasswordReset(e.ctx, token); err != nil {
+		t.Fatalf("a link 29:59 old: %v", err)
+	}
+	e.clock.Advance(time.Second)
+	if _, err := e.svc.CheckPasswordReset(e.ctx, token); !errors.Is(err, portal.ErrTokenInvalid) {
+		t.Fatalf("a link 30 minutes old: %v, want ErrTokenInvalid", err)
+	}
+	if err := e.svc.ResetPassword(e.ctx, token, "a brand new password", e.ip); !errors.Is(err, portal.ErrTokenInvalid) {
+		t.Fatalf("ResetPassword with an expired link: %v", err)
+	}
+	if _, err := e.svc.Password(e.ctx, c.email, c.password, "/", e.ip); err != nil {
+		t.Fatalf("the old password after a refused reset: %v", err)
+	}
+}
+
+func TestPasswordResetBadLinks(t *testing.T) {
+	e := newEnv(t).withMail()
+	c := e.newCustomer("yamada@example.jp")
+	token := e.resetLink(c)
+	raw, mac, _ := strings.Cut(token, ".")
+	for _, bad := range []string{"", ".", raw, raw + ".", raw + "." + mac + "x", "x" + token, "." + mac} {
+		if _, err := e.svc.CheckPasswordReset(e.ctx, bad); !errors.Is(err, portal.ErrTokenInvalid) {
+			t.Errorf("CheckPasswordReset(%q) = %v, want ErrTokenInvalid", bad, err)
+		}
+	}
+	// An activation link is no reset link, nor the other way round.
+	_, activation, err := e.svc.OpenAccount(e.ctx, "new@example.jp", "新規 花子", "operator:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.CheckPasswordReset(e.ctx, tokenOf(t, activation)); !errors.Is(err, portal.ErrTokenInvalid) {
+		t.Errorf("an activation link passed as a reset link: %v", err)
+	}
+	if _, err := e.svc.CheckActivation(e.ctx, raw); !errors.Is(err, portal.ErrTokenInvalid) {
+		t.Errorf("a reset link passed as an activation link: %v", err)
+	}
+}
+
+// TestResetPassword: the new password works, the old one does not; every
+// session ends; the factors stay, so the next sign-in asks for one; a notice
+// goes out; the link is spent.
+func TestResetPassword(t *testing.T) {
+	e := newEnv(t).withMail()
+	c := e.newCustomer("yamada@example.jp")
+	here := e.enrol(c)
+	other := e.signIn(c)
+	bystander := e.newCustomer("sato@example.jp")
+	bystanderSession := e.enrol(bystander)
+	var resetAccounts []string
+	e.svc.AccountReset = func(_ context.Context, id string) { resetAccounts = append(resetAccounts, id) }
+
+	token := e.resetLink(c)
+	if err := e.svc.ResetPassword(e.ctx, token, "short", e.ip); !errors.Is(err, account.ErrPasswordShort) {
+		t.Fatalf("a short password: %v", err)
+	}
+	if err := e.svc.ResetPassword(e.ctx, token, "yamada@example.jp", e.ip); !errors.Is(err, account.ErrPasswordIsEmail) {
+		t.Fatalf("the address as password: %v", err)
+	}
+	// Refused passwords spend nothing and end nothing.
+	e.session(here)
+	if err := e.svc.ResetPassword(e.ctx, token, "a brand new password", e.ip); err != nil {
+		t.Fatalf("ResetPassword: %v", err)
+	}
+
+	e.noSession(here)
+	e.noSession(other)
+	e.session(bystanderSession)
+	if len(resetAccounts) != 1 || resetAccounts[0] != c.acct.ID {
+		t.Errorf("the sites were told of %v, want [%s]", resetAccounts, c.acct.ID)
+	}
+	if !e.audited(c.acct.ID, "password.reset", "ok") {
+		t.Error("no audit event for the reset")
+	}
+	notices := e.mailsTo(c.email, "セキュリティに関するお知らせ")
+	if n := len(notices); n == 0 || !strings.Contains(notices[n-1].Text, "パスワードが変更されました。") {
+		t.Fatalf("no password notice among %d notices", n)
+	}
+
+	// Single use.
+	if err := e.svc.ResetPassword(e.ctx, token, "yet another password", e.ip); !errors.Is(err, portal.ErrTokenInvalid) {
+		t.Fatalf("the link used twice: %v", err)
+	}
+	if _, err := e.svc.CheckPasswordReset(e.ctx, token); !errors.Is(err, portal.ErrTokenInvalid) {
+		t.Fatalf("CheckPasswordReset of a used link: %v", err)
+	}
+
+	// The old password is dead; the new one leads to the second factor.
+	if _, err := e.svc.Password(e.ctx, c.email, c.password, "/", e.ip); !errors.Is(err, portal.ErrBadCredentials) {
+		t.Fatalf("the old password: %v, want ErrBadCredentials", err)
+	}
+	c.password = "a brand new password"
+	if fs, _ := e.svc.Store.FactorsOf(e.ctx, c.acct.ID); len(fs) != 1 {
+		t.Fatalf("factors after a password reset: %+v", fs)
+	}
+	if has, _ := e.svc.Store.HasRecoveryCode(e.ctx, c.acct.ID); !has {
+		t.Fatal("the reset removed the recovery code")
+	}
+	e.signIn(c) // fails unless the password step leads to StateMFA
+}
+
+func TestPasswordResetKillsTheOtherLinks(t *testing.T) {
+	e := newEnv(t).withMail()
+	c := e.newCustomer("yamada@example.jp")
+	first := e.resetLink(c)
+	second := e.resetLink(c)
+	if err := e.svc.ResetPassword(e.ctx, second, "a brand new password", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.CheckPasswordReset(e.ctx, first); !errors.Is(err, portal.ErrTokenInvalid) {
+		t.Fatalf("an older link after the password changed: %v", err)
+	}
+	if err := e.svc.ResetPassword(e.ctx, first, "an attacker's password", e.ip); !errors.Is(err, portal.ErrTokenInvalid) {
+		t.Fatalf("ResetPassword with an older link: %v", err)
+	}
+	// A link asked for after the reset works.
+	if err := e.svc.ResetPassword(e.ctx, e.resetLink(c), "the third password", e.ip); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPasswordResetOnceUnderConcurrency(t *testing.T) {
+	e := newEnv(t).withMail()
+	c := e.newCustomer("yamada@example.jp")
+	token := e.resetLink(c)
+	const n = 4
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = e.svc.ResetPassword(e.ctx, token, "parallel password "+string(rune('a'+i)), e.ip) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, portal.ErrTokenInvalid):
+			t.Errorf("ResetPassword: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d parallel resets with one link succeeded, want 1", ok)
+	}
+}
+
+// TestPasswordResetClearsThePasswordThrottle: the customer who forgot may
+// have locked the address with guesses; the new password opens it.
+func TestPasswordResetClearsThePasswordThrottle(t *testing.T) {
+	e := newEnv(t).withMail()
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	for range e.svc.Config.PasswordFailuresPerAccount {
+		e.svc.Password(e.ctx, c.email, "a wrong guess!", "/", e.ip)
+	}
+	lockedErr(t, func() error { _, err := e.svc.Password(e.ctx, c.email, c.password, "/", e.ip); return err }())
+	if err := e.svc.ResetPassword(e.ctx, e.resetLink(c), "a brand new password", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	c.password = "a brand new password"
+	e.signIn(c)
+}
+
+// TestPasswordResetKeepsTheSecondFactorLock: a new password opens nothing of
+// the second factor, not even its lock.
+func TestPasswordResetKeepsTheSecondFactorLock(t *testing.T) {
+	e := newEnv(t).withMail()
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	e.clock.Advance(30 * time.Second)
+	f := e.passwordStep(c)
+	for range 10 {
+		e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip)
+	}
+	if err := e.svc.ResetPassword(e.ctx, e.resetLink(c), "a brand new password", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	c.password = "a brand new password"
+	e.clock.Advance(30 * time.Second)
+	g := e.passwordStep(c)
+	if g.State != portal.StateMFA {
+		t.Fatalf("after a reset: state %s, want %s", g.State, portal.StateMFA)
+	}
+	lockedErr(t, e.svc.SecondFactor(e.ctx, g, portal.MethodTOTP, e.code(c), e.ip))
+}
+
+func TestPasswordResetLimits(t *testing.T) {
+	e := newEnv(t).withMail()
+	c := e.newCustomer("yamada@example.jp")
+	// t0 is 5 s into an hour's window.
+	for range 5 {
+		e.resetLink(c)
+	}
+	if err := e.svc.RequestPasswordReset(e.ctx, c.email, "ja", e.ip); err != nil {
+		t.Fatalf("the 6th request: %v, want nil", err)
+	}
+	if ms := e.mailsTo(c.email, resetSubject); len(ms) != 5 {
+		t.Fatalf("%d reset mails after 6 requests, want 5", len(ms))
+	}
+	if !e.audited(c.acct.ID, "password.reset_request", "limited") {
+		t.Error("no audit event for the limited request")
+	}
+	// From another client too: the limit is the address's.
+	if err := e.svc.RequestPasswordReset(e.ctx, c.email, "ja", portal.Client{IP: "198.51.100.9"}); err != nil {
+		t.Fatal(err)
+	}
+	if ms := e.mailsTo(c.email, resetSubject); len(ms) != 5 {
+		t.Fatalf("another client's request over the limit sent a mail")
+	}
+	e.clock.Advance(time.Hour)
+	e.resetLink(c)
+
+	// Per client: 20 requests an hour, whatever the addresses.
+	d := e.newCustomer("sato@example.jp")
+	spammer := portal.Client{IP: "2001:db8:1:2::7"}
+	for i := range 20 {
+		if err := e.svc.RequestPasswordReset(e.ctx, "someone"+string(rune('a'+i))+"@example.jp", "ja", spammer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The same /64.
+	if err := e.svc.RequestPasswordReset(e.ctx, d.email, "ja", portal.Client{IP: "2001:db8:1:2::8"}); err != nil {
+		t.Fatal(err)
+	}
+	if ms := e.mailsTo(d.email, resetSubject); len(ms) != 0 {
+		t.Fatal("a client over its limit had a mail sent")
+	}
+	if err := e.svc.RequestPasswordReset(e.ctx, d.email, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if ms := e.mailsTo(d.email, resetSubject); len(ms) != 1 {
+		t.Fatalf("another client: %d mails, want 1", len(ms))
+	}
+}

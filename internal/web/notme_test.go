@@ -1,0 +1,142 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tobira/tobira/internal/mail"
+)
+
+// notMeLinkOf returns the path of the "this was not me" link in the newest
+// security notice to email, and its token.
+func (s *site) notMeLinkOf(email string) (path, token string) {
+	s.t.Helper()
+	ms, err := s.svc.Store.ListMails(s.ctx, 0)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	re := regexp.MustCompile(regexp.QuoteMeta(s.svc.Config.BaseURL) + `(/not-me\?token=[A-Za-z0-9_%-]+)`)
+	for _, m := range ms {
+		if m.To != email || !strings.Contains(m.Subject, "セキュリティに関するお知らせ") {
+			continue
+		}
+		match := re.FindStringSubmatch(m.Text)
+		if match == nil {
+			s.t.Fatalf("notice without a not-me link:\n%s", m.Text)
+		}
+		u, err := url.Parse(match[1])
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		return match[1], u.Query().Get("token")
+	}
+	s.t.Fatalf("no security notice to %s", email)
+	return "", ""
+}
+
+// TestNotMe follows a notice's 「心当たりがない」 link: the page says what
+// reporting does and spends nothing; 「ログアウトして報告する」 ends every
+// session of the account (a signed-in browser is signed out), the sites'
+// too, writes the alert to the audit log and works once; a bad link gets a
+// clear message.
+func TestNotMe(t *testing.T) {
+	s := newSite(t)
+	s.svc.Mail = &mail.Queue{Store: s.svc.Store, Sender: mail.Outbox{}, Now: s.clock.Now}
+	var reset []string
+	s.svc.AccountReset = func(_ context.Context, id string) { reset = append(reset, id) }
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	first := b.enrol(c)
+	path, token := s.notMeLinkOf(c.email) // the enrolment's notice
+	other := s.browser()
+	second := other.signIn(c)
+	bystander := s.customer("sato@example.jp")
+	bb := s.browser()
+	third := bb.enrol(bystander)
+
+	const invalid = "このリンクは無効か、有効期限が切れているか、すでに使用されています。"
+	stranger := s.browser()
+	for _, bad := range []string{"/not-me", "/not-me?token=nope", path + "x"} {
+		r := stranger.get(bad)
+		expect(t, r, http.StatusNotFound, "")
+		contains(t, r, invalid, "サポート窓口にお問い合わせください。")
+	}
+	r := stranger.post("/not-me", url.Values{"token": {"nope"}})
+	expect(t, r, http.StatusNotFound, "")
+	contains(t, r, invalid)
+
+	// The page changes nothing, however often it is opened.
+	for range 2 {
+		page := b.get(path)
+		expect(t, page, http.StatusOK, "")
+		contains(t, page, "心当たりのない操作の報告", c.email, "このアカウントのすべてのログインが終了します",
+			"ポータルを通じてログインしている各サイトからも、ログアウトします。", "サポート担当者に通知されます。",
+			"パスワードの再設定をおすすめします。", "ログアウトして報告する")
+		if !strings.Contains(page.body, `name="token" value="`+token+`"`) {
+			t.Fatalf("the page's form lacks the token:\n%s", page.body)
+		}
+		if cc := page.Header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("Cache-Control %q, want no-store", cc)
+		}
+	}
+	if !s.live(first) || !s.live(second) || len(reset) != 0 {
+		t.Fatal("opening the page ended sessions")
+	}
+
+	done := b.post("/not-me", url.Values{"token": {token}})
+	expect(t, done, http.StatusOK, "")
+	contains(t, done, "報告を受け付けました。すべてのログインを終了しました。パスワードの再設定をおすすめします。")
+	for _, href := range []string{`href="/forgot"`, `href="/login"`} {
+		if !strings.Contains(done.body, href) {
+			t.Errorf("the done page lacks %s", href)
+		}
+	}
+	if ck := setCookieOf(done, "tobira_session"); ck == nil || ck.MaxAge >= 0 {
+		t.Errorf("the session cookie was not cleared: %v", ck)
+	}
+	if s.live(first) || s.live(second) {
+		t.Fatal("a session of the account survived the report")
+	}
+	if !s.live(third) {
+		t.Fatal("the report ended another account's session")
+	}
+	for _, br := range []*browser{b, other} {
+		expect(t, br.get("/"), http.StatusSeeOther, "/login?next=%2F")
+	}
+	if len(reset) != 1 || reset[0] != c.acct.ID {
+		t.Fatalf("AccountReset calls %v, want the account once", reset)
+	}
+	evs, err := s.svc.Store.AuditOf(s.ctx, c.acct.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Action != "security.not_me" || evs[0].Outcome != "alert" {
+		t.Fatalf("audit %+v, want security.not_me alert", evs)
+	}
+
+	// The link works once.
+	again := b.post("/not-me", url.Values{"token": {token}})
+	expect(t, again, http.StatusNotFound, "")
+	contains(t, again, invalid)
+	expect(t, b.get(path), http.StatusNotFound, "")
+	if len(reset) != 1 {
+		t.Fatalf("a spent link reset again: %v", reset)
+	}
+
+	// After the report, the same browser is no longer known: its next
+	// sign-in mails a notice, whose page speaks English too.
+	b.signIn(c)
+	path2, token2 := s.notMeLinkOf(c.email)
+	if token2 == token {
+		t.Fatal("no new notice after the report")
+	}
+	en := s.browser()
+	en.lang = "en"
+	page := en.get(path2)
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, "Report activity that was not you", "Sign out everywhere and report")
+}

@@ -1,0 +1,247 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/mail"
+	"github.com/tobira/tobira/internal/store"
+)
+
+const (
+	msgResetSent    = "入力されたメールアドレスにアカウントがある場合、パスワード再設定用のリンクを送信しました。"
+	msgResetInvalid = "このリンクは無効か、有効期限が切れているか、すでに使用されています。"
+	msgResetDone    = "パスワードを再設定しました。ログインしてください。"
+)
+
+// withMail queues the portal's mails in its store, as the demo does.
+func (s *site) withMail() *site {
+	s.svc.Mail = &mail.Queue{Store: s.svc.Store, Sender: mail.Outbox{}, Now: s.clock.Now}
+	return s
+}
+
+func (s *site) mailsTo(to string) []store.Mail {
+	s.t.Helper()
+	all, err := s.svc.Store.ListMails(s.ctx, 0)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var out []store.Mail
+	for _, m := range all {
+		if m.To == to {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+var resetLinkRe = regexp.MustCompile(`/reset-password\?token=\S+`)
+
+// resetMails are the mails to addr with a reset link, newest first.
+func (s *site) resetMails(addr string) []store.Mail {
+	var out []store.Mail
+	for _, m := range s.mailsTo(addr) {
+		if resetLinkRe.MatchString(m.Text) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// resetPath is the path and query of the newest reset link mailed to addr.
+func (s *site) resetPath(addr string) string {
+	s.t.Helper()
+	ms := s.resetMails(addr)
+	if len(ms) == 0 {
+		s.t.Fatalf("no reset mail to %s", addr)
+	}
+	return resetLinkRe.FindString(ms[0].Text)
+}
+
+// forgot asks for a reset link of addr and expects the page every address gets.
+func (b *browser) forgot(addr string) *resp {
+	b.t.Helper()
+	r := b.post("/forgot", url.Values{"email": {addr}})
+	expect(b.t, r, http.StatusOK, "")
+	contains(b.t, r, msgResetSent)
+	return r
+}
+
+func TestLoginLinksToForgot(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	r := b.get("/login")
+	contains(t, r, `<a href="/forgot">パスワードをお忘れの場合</a>`)
+	page := b.get("/forgot")
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, "パスワードの再設定", "メールアドレス", "送信", `autocomplete="username"`, `action="/forgot"`)
+	if page.Header.Get("Cache-Control") != "no-store" {
+		t.Error("the forgot page may be cached")
+	}
+	b.lang = "en"
+	contains(t, b.get("/forgot"), "Reset your password", "Send")
+	contains(t, b.get("/login"), "Forgot your password?")
+}
+
+// TestForgotSamePage: a customer's address, an unknown one, and one of an
+// account not yet activated get the same page, byte for byte.
+func TestForgotSamePage(t *testing.T) {
+	s := newSite(t).withMail()
+	c := s.customer("yamada@example.jp")
+	if _, _, err := s.svc.OpenAccount(s.ctx, "new@example.jp", "新規 花子", "operator:test"); err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser()
+	known := b.forgot(c.email)
+	for _, addr := range []string{"nobody@example.jp", "new@example.jp", "YAMADA@example.jp"} {
+		r := b.forgot(addr)
+		if r.body != known.body {
+			t.Errorf("the page for %s differs from a customer's", addr)
+		}
+		if setCookieOf(r, "tobira_flow") != nil || setCookieOf(r, "tobira_session") != nil {
+			t.Errorf("the page for %s set a cookie", addr)
+		}
+	}
+	if strings.Contains(known.body, c.email) {
+		t.Error("the page repeats the address")
+	}
+	if n := len(s.resetMails(c.email)); n != 2 {
+		t.Errorf("%d mails to the customer, want 2", n)
+	}
+	for _, addr := range []string{"nobody@example.jp", "new@example.jp"} {
+		if len(s.resetMails(addr)) != 0 {
+			t.Errorf("%s got a reset link", addr)
+		}
+	}
+	// Past the limit, the same page still, and no mail.
+	for range 4 {
+		b.forgot(c.email)
+	}
+	if n := len(s.resetMails(c.email)); n != 5 {
+		t.Errorf("%d mails to the customer after 7 requests, want 5", n)
+	}
+	// What is not an address gets a message, and what is missing.
+	for addr, msg := range map[string]string{"": "メールアドレスを入力してください。", "not an address": "メールアドレスの形式が正しくありません。"} {
+		r := b.post("/forgot", url.Values{"email": {addr}})
+		expect(t, r, http.StatusBadRequest, "")
+		contains(t, r, msg)
+	}
+}
+
+// TestResetPasswordOverHTTP follows the mail's link: refused passwords, the
+// reset, the old password refused, and a sign-in that still asks for the app.
+func TestResetPasswordOverHTTP(t *testing.T) {
+	s := newSite(t).withMail()
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	oldSession := b.enrol(c)
+
+	other := s.browser()
+	other.forgot(c.email)
+	link := s.resetPath(c.email)
+	page := other.get(link)
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, "新しいパスワードの設定", "山田 太郎", `autocomplete="new-password"`, `autocomplete="username"`,
+		`value="yamada@example.jp"`, "パスワードを再設定する")
+	token := mustQuery(t, link, "token")
+
+	for _, tc := range []struct{ pw, confirm, msg string }{
+		{"correct horse battery!", "correct horse batterx!", "確認用のパスワードが一致しません。"},
+		{"short", "short", "パスワードは10文字以上にしてください。"},
+		{c.email, c.email, "メールアドレスと同じパスワードは使用できません。"},
+	} {
+		r := other.post("/reset-password", url.Values{"token": {token}, "password": {tc.pw}, "confirm": {tc.confirm}})
+		expect(t, r, http.StatusBadRequest, "")
+		contains(t, r, tc.msg)
+	}
+	if !s.live(oldSession) {
+		t.Fatal("a refused password ended the session")
+	}
+
+	newPassword := "a brand new password"
+	r := other.post("/reset-password", url.Values{"token": {token}, "password": {newPassword}, "confirm": {newPassword}})
+	expect(t, r, http.StatusSeeOther, "/login?e=password_reset")
+	contains(t, other.get("/login?e=password_reset"), msgResetDone)
+	if s.live(oldSession) {
+		t.Fatal("the other browser's session lives after the reset")
+	}
+	expect(t, b.get("/"), http.StatusSeeOther, "/login?next=%2F")
+
+	// The notice of the change.
+	var notice bool
+	for _, m := range s.mailsTo(c.email) {
+		notice = notice || strings.Contains(m.Text, "パスワードが変更されました。")
+	}
+	if !notice {
+		t.Error("no security notice mailed")
+	}
+
+	// The link is spent.
+	expect(t, other.get(link), http.StatusNotFound, "")
+	r = other.post("/reset-password", url.Values{"token": {token}, "password": {"another password!"}, "confirm": {"another password!"}})
+	expect(t, r, http.StatusNotFound, "")
+	contains(t, r, msgResetInvalid, `href="/forgot"`)
+
+	// The old password opens nothing; the new one leads to the app's code.
+	r = other.post("/login", url.Values{"email": {c.email}, "password": {c.password}})
+	expect(t, r, http.StatusUnauthorized, "")
+	contains(t, r, msgBadCredentials)
+	c.password = newPassword
+	s.clock.Advance(30 * time.Second)
+	other.login(c, "/login/code")
+	expect(t, other.get("/"), http.StatusSeeOther, "/login?next=%2F")
+	expect(t, other.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/")
+	expect(t, other.get("/"), http.StatusOK, "")
+}
+
+func TestResetPasswordLinkInvalid(t *testing.T) {
+	s := newSite(t).withMail()
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	for _, path := range []string{"/reset-password", "/reset-password?token=nope", "/reset-password?token=a.b"} {
+		r := b.get(path)
+		expect(t, r, http.StatusNotFound, "")
+		contains(t, r, msgResetInvalid)
+		if strings.Contains(r.body, `name="password"`) {
+			t.Errorf("%s shows the password form", path)
+		}
+	}
+	// Expired after 30 minutes.
+	b.forgot(c.email)
+	link := s.resetPath(c.email)
+	s.clock.Advance(30 * time.Minute)
+	expect(t, b.get(link), http.StatusNotFound, "")
+	r := b.post("/reset-password", url.Values{"token": {mustQuery(t, link, "token")}, "password": {"a brand new password"}, "confirm": {"a brand new password"}})
+	expect(t, r, http.StatusNotFound, "")
+	b.lang = "en"
+	contains(t, b.get(link), "This link is invalid, expired or already used.")
+}
+
+// TestForgotMailInTheLanguageOfThePage: the mail is in the language the
+// customer asked in.
+func TestForgotMailInTheLanguageOfThePage(t *testing.T) {
+	s := newSite(t).withMail()
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.lang = "en"
+	r := b.post("/forgot", url.Values{"email": {c.email}})
+	expect(t, r, http.StatusOK, "")
+	contains(t, r, "If an account uses the address you entered, we have sent it a link to reset the password.")
+	ms := s.resetMails(c.email)
+	if len(ms) != 1 || ms[0].Subject != "[Tobira] Reset your password" {
+		t.Fatalf("mails: %+v", ms)
+	}
+}
+
+func mustQuery(t *testing.T, path, key string) string {
+	t.Helper()
+	u, err := url.Parse(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get(key)
+}
