@@ -16,10 +16,11 @@ var loginNotices = map[string]struct {
 	key   string
 	error bool
 }{
-	"expired":    {"login.expired", true},
-	"signedout":  {"signout.done", false},
-	"activated":  {"activate.done", false},
-	"wrong_step": {"login.wrong_step", true},
+	"expired":        {"login.expired", true},
+	"signedout":      {"signout.done", false},
+	"activated":      {"activate.done", false},
+	"wrong_step":     {"login.wrong_step", true},
+	"password_reset": {"reset_password.done", false},
 }
 
 type loginData struct{ Email, Next string }

@@ -12,13 +12,6 @@ import (
 
 // The login page's notice after a new password is set. It is added here, by
 // the flow it belongs to, rather than in login.go's table.
-func init() {
-	loginNotices["password_reset"] = struct {
-		key   string
-		error bool
-	}{"reset_password.done", false}
-}
-
 type forgotData struct {
 	Email   string
 	Sent    bool
