@@ -44,17 +44,14 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, lang string, 
 	now := s.Now()
 	// Counted before anything is looked up or sent, so requests sent in
 	// parallel cannot all pass the limit.
-	limited := false
-	for _, l := range []struct {
-		key string
-		max int
-	}{{"reset:email:" + secret.Hash(norm), resetRequestsPerEmail}, {"reset:ip:" + clientKey(c.IP), resetRequestsPerClient}} {
-		n, err := s.Store.Hit(ctx, l.key, resetWindow, now, 1)
-		if err != nil {
-			return err
-		}
-		limited = limited || n > l.max
+	over, _, _, err := s.count(ctx, now, []limit{
+		{"email", "reset:email:" + secret.Hash(norm), resetRequestsPerEmail, resetWindow},
+		{"client", "reset:ip:" + clientKey(c.IP), resetRequestsPerClient, resetWindow},
+	})
+	if err != nil {
+		return err
 	}
+	limited := over != nil
 	a, err := s.Store.AccountByEmail(ctx, norm)
 	if errors.Is(err, store.ErrNotFound) {
 		a, err = &store.Account{}, nil

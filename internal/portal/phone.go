@@ -218,41 +218,23 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.
 // uses up no allowance.
 func (s *Service) chargeSend(ctx context.Context, accountID, e164 string, c Client, now time.Time) error {
 	cfg := s.Config.Phone
-	type limit struct {
-		name, key string
-		max       int
-		window    time.Duration
-	}
-	limits := []limit{
+	over, until, counts, err := s.count(ctx, now, []limit{
 		{"account", "sms:account:" + accountID, cfg.PerAccountHour, time.Hour},
 		{"number", "sms:number:" + e164, cfg.PerNumberHour, time.Hour},
 		{"client", "sms:client:" + clientKey(c.IP), cfg.PerClientHour, time.Hour},
 		{"budget", "sms:budget", cfg.DailyBudget, 24 * time.Hour},
+	})
+	switch {
+	case err != nil:
+		return err
+	case over != nil && over.name == "budget":
+		s.budgetUsedUp(ctx, now)
+		fallthrough
+	case over != nil:
+		return &SendLimitError{Until: until, Limit: over.name}
 	}
-	refund := func(charged []limit) {
-		for _, l := range charged {
-			if _, err := s.Store.Hit(ctx, l.key, l.window, now, -1); err != nil {
-				s.Log.Warn("phone: limit refund failed", "limit", l.name, "err", err)
-			}
-		}
-	}
-	for i, l := range limits {
-		n, err := s.Store.Hit(ctx, l.key, l.window, now, 1)
-		if err != nil {
-			refund(limits[:i])
-			return err
-		}
-		if n > l.max {
-			refund(limits[:i+1])
-			if l.name == "budget" {
-				s.budgetUsedUp(ctx, now)
-			}
-			_, end := store.Window(now, l.window)
-			return &SendLimitError{Until: end, Limit: l.name}
-		}
-		if l.name == "budget" && n == cfg.DailyBudget*8/10 {
-			s.Log.Warn("phone: 80 % of the daily message budget is used", "sent", n, "budget", cfg.DailyBudget)
-		}
+	if sent := counts[len(counts)-1]; sent == cfg.DailyBudget*8/10 {
+		s.Log.Warn("phone: 80 % of the daily message budget is used", "sent", sent, "budget", cfg.DailyBudget)
 	}
 	return nil
 }

@@ -173,26 +173,17 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 	if emailErr != nil {
 		norm = strings.ToLower(strings.TrimSpace(email))
 	}
-	keyAcct := "pw:email:" + secret.Hash(norm)
-	keyIP := "pw:ip:" + clientKey(c.IP)
-	// Each attempt is counted before the password is checked, so guesses sent
-	// in parallel cannot all pass the limit before any is counted; a right
+	perAccount := limit{"account", "pw:email:" + secret.Hash(norm), s.Config.PasswordFailuresPerAccount, w}
+	perClient := limit{"client", "pw:ip:" + clientKey(c.IP), s.Config.PasswordFailuresPerClient, w}
+	// Each attempt is counted before the password is checked; a right
 	// password gives its count back.
-	throttled := false
-	for _, l := range []struct {
-		key string
-		max int
-	}{{keyAcct, s.Config.PasswordFailuresPerAccount}, {keyIP, s.Config.PasswordFailuresPerClient}} {
-		n, err := s.Store.Hit(ctx, l.key, w, now, 1)
-		if err != nil {
-			return nil, err
-		}
-		throttled = throttled || n > l.max
+	over, until, _, err := s.count(ctx, now, []limit{perAccount, perClient})
+	if err != nil {
+		return nil, err
 	}
-	if throttled {
+	if over != nil {
 		s.audit(ctx, "", "signin.password", "throttled", c, "")
-		_, end := store.Window(now, w)
-		return nil, &LockedError{Until: end, Password: true}
+		return nil, &LockedError{Until: until, Password: true}
 	}
 
 	var a *store.Account
@@ -218,12 +209,10 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 		s.audit(ctx, id, "signin.password", "fail", c, "")
 		return nil, ErrBadCredentials
 	}
-	if err := s.Store.ResetLimit(ctx, keyAcct); err != nil {
+	if err := s.Store.ResetLimit(ctx, perAccount.key); err != nil {
 		return nil, err
 	}
-	if _, err := s.Store.Hit(ctx, keyIP, w, now, -1); err != nil {
-		return nil, err
-	}
+	s.uncount(ctx, now, perClient)
 	if rehash {
 		s.rehash(ctx, a.ID, password)
 	}
