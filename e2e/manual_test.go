@@ -354,7 +354,8 @@ type demo struct {
 	// and 適格請求書閲覧サイト), each on a free port of its own.
 	ContractsURL, InvoicesURL string
 	stdout                    *testkit.Buffer
-	data                      string // the data folder, for the operator's commands
+	stderr                    *testkit.Buffer // the demo's log
+	data                      string          // the data folder, for the operator's commands
 }
 
 // startDemo runs `tobira demo` in-process on a fresh data folder and a free
@@ -387,7 +388,7 @@ func startDemoWith(t *testing.T, config string) *demo {
 	}
 	go func() {
 		done <- m.Run(ctx, []string{"demo", "--data", data, "--addr", "127.0.0.1:0",
-			"--contracts-addr", "127.0.0.1:0", "--invoices-addr", "127.0.0.1:0"})
+			"--contracts-addr", "127.0.0.1:0", "--invoices-addr", "127.0.0.1:0", "--console-addr", "127.0.0.1:0"})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -405,7 +406,7 @@ func startDemoWith(t *testing.T, config string) *demo {
 	})
 	select {
 	case u := <-ready:
-		d := &demo{URL: u, stdout: stdout, data: data}
+		d := &demo{URL: u, stdout: stdout, stderr: stderr, data: data}
 		d.ContractsURL = d.printedURL(t, "申込／契約確認サイト / Applications and contracts")
 		d.InvoicesURL = d.printedURL(t, "適格請求書閲覧サイト / Qualified invoices")
 		return d

@@ -48,6 +48,9 @@ const usage = `tobira: the customer sign-in portal
   tobira users create --email E --name N [--data DIR]
   tobira users list [--data DIR]
   tobira users reset-2fa --email E [--data DIR]
+  tobira operators create --email E --name N --role support|admin [--password-file F]
+                 (or the password in $TOBIRA_OPERATOR_PASSWORD); prints the TOTP key
+  tobira operators list [--data DIR]
   tobira clients create --name N --redirect-uri U [--redirect-uri U2] [--public]
                  [--post-logout-redirect-uri U] [--backchannel-logout-uri U] [--first-party]
   tobira clients list [--data DIR]
@@ -60,6 +63,10 @@ const usage = `tobira: the customer sign-in portal
   tobira invoices create --email E --period YYYY-MM --item "description|quantity|unit price|10 or 8" [--item ...]
                  [--issued YYYY-MM-DD] [--issuer-name N --issuer-registration T...] [--number N]
   tobira invoices list --email E
+  tobira maintenance schedule --start "YYYY-MM-DD HH:MM" --end "YYYY-MM-DD HH:MM" (Japan time)
+                 [--reason-ja TEXT] [--reason-en TEXT]
+  tobira maintenance list [--all]
+  tobira maintenance cancel --id ID
 `
 
 // Run executes args and returns the process's exit code.
@@ -90,6 +97,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.migrate(args[1:])
 	case "users":
 		return m.users(ctx, args[1:])
+	case "operators":
+		return m.operators(ctx, args[1:])
 	case "clients":
 		return m.clients(ctx, args[1:])
 	case "applications":
@@ -98,6 +107,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.contracts(ctx, args[1:])
 	case "invoices":
 		return m.invoices(ctx, args[1:])
+	case "maintenance":
+		return m.maintenance(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

@@ -214,7 +214,10 @@ func startDemo(t *testing.T, dir string, env map[string]string) *demo {
 	ready := make(chan string, 1)
 	m := &app.Main{Stdout: d.stdout, Stderr: d.stderr, Getenv: func(k string) string { return env[k] },
 		Ready: func(base string) { ready <- base }}
-	go func() { d.done <- m.Run(ctx, []string{"demo", "--data", dir, "--addr", "127.0.0.1:0"}) }()
+	go func() {
+		d.done <- m.Run(ctx, []string{"demo", "--data", dir, "--addr", "127.0.0.1:0",
+			"--contracts-addr", "127.0.0.1:0", "--invoices-addr", "127.0.0.1:0", "--console-addr", "127.0.0.1:0"})
+	}()
 	select {
 	case d.base = <-ready:
 	case code := <-d.done:

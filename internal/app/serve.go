@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tobira/tobira/internal/maintenance"
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/web"
 )
 
@@ -24,10 +26,11 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	f := m.flags(name)
 	f.addr = f.String("addr", "", "listen address (default 127.0.0.1:8080)")
-	var contractsAddr, invoicesAddr *string
+	var contractsAddr, invoicesAddr, consoleAddr *string
 	if demo {
 		contractsAddr = f.String("contracts-addr", "127.0.0.1:8081", "listen address of 申込／契約確認サイト")
 		invoicesAddr = f.String("invoices-addr", "127.0.0.1:8082", "listen address of 適格請求書閲覧サイト")
+		consoleAddr = f.String("console-addr", "127.0.0.1:8090", "listen address of the operator console")
 	}
 	if err := f.Parse(args); err != nil {
 		return errUsage
@@ -55,6 +58,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		for _, s := range []struct{ label, addr, flag string }{
 			{"申込／契約確認サイト / Applications and contracts", *contractsAddr, "--contracts-addr"},
 			{"適格請求書閲覧サイト / Qualified invoices", *invoicesAddr, "--invoices-addr"},
+			{"オペレーターコンソール / Operator console", *consoleAddr, "--console-addr"},
 		} {
 			srv, err := listen(s.label, s.addr, s.flag)
 			if err != nil {
@@ -92,6 +96,20 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	if demo {
 		if err := demoSites(ctx, w, log, servers[1], servers[2]); err != nil {
+			return err
+		}
+	}
+	// While a maintenance window lasts, every server shows the maintenance
+	// page (health, metrics and static files stay up).
+	if ms, ok := svc.Store.(store.Maintenance); ok {
+		sched := maintenance.New(ms, svc.Now, log)
+		for _, s := range servers {
+			s.handler = maintenance.Middleware(s.handler, sched, maintenance.Options{SupportURL: cfg.SupportURL})
+		}
+	}
+	// The operator console stays up during maintenance: operators work then.
+	if demo {
+		if servers[3].handler, err = consoleHandler(w, log); err != nil {
 			return err
 		}
 	}

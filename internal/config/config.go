@@ -57,6 +57,9 @@ type Config struct {
 	FlowTTL       Duration `json:"flow_ttl"`
 	StepUpMaxAge  Duration `json:"step_up_max_age"`
 	ActivationTTL Duration `json:"activation_ttl"`
+	// RecoveryCoolingOff is how long a confirmed recovery request of a
+	// locked-out customer waits before the next sign-in may enrol anew.
+	RecoveryCoolingOff Duration `json:"recovery_cooling_off"`
 
 	// Password failures allowed per address (or per client address) in a window.
 	PasswordFailuresPerAccount int      `json:"password_failures_per_account"`
@@ -126,6 +129,7 @@ func Default() Config {
 		FlowTTL:                    Duration{15 * time.Minute},
 		StepUpMaxAge:               Duration{10 * time.Minute},
 		ActivationTTL:              Duration{72 * time.Hour},
+		RecoveryCoolingOff:         Duration{72 * time.Hour},
 		PasswordFailuresPerAccount: 10,
 		PasswordFailuresPerClient:  50,
 		PasswordWindow:             Duration{15 * time.Minute},
@@ -246,7 +250,7 @@ func (c *Config) Validate() error {
 	for name, d := range map[string]Duration{
 		"session_ttl": c.SessionTTL, "flow_ttl": c.FlowTTL,
 		"step_up_max_age": c.StepUpMaxAge, "activation_ttl": c.ActivationTTL,
-		"password_window": c.PasswordWindow,
+		"password_window": c.PasswordWindow, "recovery_cooling_off": c.RecoveryCoolingOff,
 	} {
 		if d.Duration <= 0 {
 			bad("%s must be positive", name)

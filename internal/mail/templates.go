@@ -73,6 +73,36 @@ type SecurityNotice struct {
 	PortalURL string
 }
 
+// RecoveryRequest is the data of the "recovery_request" template: a
+// locked-out customer asked to recover two-step verification, and Link
+// confirms the request, which then waits CoolingOffHours.
+type RecoveryRequest struct {
+	Service         string // DefaultService when empty
+	Name            string
+	Email           string
+	PortalURL       string
+	Link            string // the one-time confirmation link
+	ValidMinutes    int    // how long Link works, e.g. 60
+	Expires         time.Time
+	CoolingOffHours int // e.g. 72
+}
+
+// RecoveryStarted is the data of the "recovery_started" template: a
+// recovery request was confirmed; the first sign-in after EffectiveAt
+// enrols anew, and NotMeURL cancels it.
+type RecoveryStarted struct {
+	Service         string // DefaultService when empty
+	Name            string
+	Email           string
+	At              time.Time // when it was confirmed, said in Japan time
+	IP              string
+	Browser         string
+	EffectiveAt     time.Time
+	CoolingOffHours int
+	NotMeURL        string
+	PortalURL       string
+}
+
 // Languages are the languages every template exists in, the first the
 // default.
 var Languages = []string{"ja", "en"}

@@ -196,7 +196,11 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	token := secret.Token(32)
+	// The dot keeps a refresh token from ever decoding as base64: the
+	// library tries a token given to /revoke as an access token first, and
+	// its legacy decrypter, which has no integrity check, could otherwise
+	// turn one into garbage that names no token.
+	token := "rt." + secret.Token(32)
 	now := s.now()
 	err = s.st.CreateRefreshToken(ctx, &store.RefreshToken{
 		Hash: secret.Hash(token), GrantID: g.ID, ClientID: g.ClientID, AccountID: g.AccountID,

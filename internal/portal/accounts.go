@@ -165,3 +165,17 @@ func (s *Service) ListAccounts(ctx context.Context) ([]Status, error) {
 	}
 	return out, nil
 }
+
+// LockAccount is an operator's lock: the account signs in nowhere until
+// unlocked, and every session it has, at the portal and at the sites, ends
+// now. ErrConflict when it is locked already.
+func (s *Service) LockAccount(ctx context.Context, l *store.AccountLock) error {
+	if err := s.Store.LockAccount(ctx, l); err != nil {
+		return err
+	}
+	if err := s.Store.DeleteSessionsOf(ctx, l.AccountID, ""); err != nil {
+		return err
+	}
+	s.accountReset(ctx, l.AccountID)
+	return nil
+}

@@ -231,6 +231,7 @@ func (s *Service) ReportNotMe(ctx context.Context, token string, c Client) error
 	}
 	err = s.Store.DeleteSessionsOf(ctx, t.AccountID, "")
 	s.accountReset(ctx, t.AccountID)
+	s.cancelRecovery(ctx, t.AccountID, RecoveryCancelNotMe, c)
 	detail := "sessions ended"
 	if err != nil {
 		detail = "sessions not ended"

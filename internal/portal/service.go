@@ -76,6 +76,7 @@ var (
 	ErrNoSuchMethod    = errors.New("portal: method not enrolled")
 	ErrTokenInvalid    = errors.New("portal: link invalid, used or expired")
 	ErrAlreadyEnrolled = errors.New("portal: a second factor of this kind is enrolled already")
+	ErrAccountLocked   = errors.New("portal: the account is locked by an operator")
 )
 
 // LockedError says a step is closed until a time.

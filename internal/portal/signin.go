@@ -213,10 +213,22 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 		return nil, err
 	}
 	s.uncount(ctx, now, perClient)
+	// An account an operator locked signs in nowhere; only the right
+	// password learns it, so the lock reveals nothing to a guesser.
+	if _, err := s.Store.AccountLockOf(ctx, a.ID); err == nil {
+		s.audit(ctx, a.ID, "signin.password", "account_locked", c, "")
+		return nil, ErrAccountLocked
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
 	if rehash {
 		s.rehash(ctx, a.ID, password)
 	}
 	s.audit(ctx, a.ID, "signin.password", "ok", c, "")
+	// A recovery request past its cooling-off period drops the factors.
+	if err := s.completeRecovery(ctx, a, c); err != nil {
+		return nil, err
+	}
 
 	factors, err := s.Store.FactorsOf(ctx, a.ID)
 	if err != nil {
@@ -343,6 +355,7 @@ func (s *Service) SecondFactor(ctx context.Context, f *Flow, m Method, code stri
 		}
 		f.verified = true
 		f.proved("otp")
+		s.cancelRecovery(ctx, a.ID, RecoveryCancelFactor, c)
 		return nil
 	case MethodPhone:
 		pc, err := s.checkPhoneCode(ctx, f, a, code, c, "mfa.phone")
@@ -351,12 +364,14 @@ func (s *Service) SecondFactor(ctx context.Context, f *Flow, m Method, code stri
 		}
 		f.verified = true
 		f.proved(amrOf(pc.Channel))
+		s.cancelRecovery(ctx, a.ID, RecoveryCancelFactor, c)
 		return nil
 	case MethodRecovery:
 		if err := s.SpendRecoveryCode(ctx, a, code, c); err != nil {
 			return err
 		}
 		s.notice(ctx, a, mail.EventRecoveryCodeUsed, c)
+		s.cancelRecovery(ctx, a.ID, RecoveryCancelFactor, c)
 		return s.toRecoveryScreen(ctx, f)
 	}
 	return ErrNoSuchMethod

@@ -274,5 +274,8 @@ type Store interface {
 	Sites
 	SiteSessions
 	Mails
+	Operators
+	Maintenance
+	RecoveryRequests
 	Close() error
 }

@@ -74,6 +74,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.secondStep(w, r, f)
 	case err == nil:
 		s.next(w, r, f)
+	case errors.Is(err, portal.ErrAccountLocked):
+		again(http.StatusForbidden, s.t(r, "login.locked_account"))
 	case errors.Is(err, portal.ErrBadCredentials):
 		again(http.StatusUnauthorized, s.t(r, "login.bad_credentials"))
 	case errors.As(err, &locked):

@@ -95,6 +95,7 @@ func (s *Server) routes() {
 	s.handle("GET", "/login/code", s.codePage)
 	s.handle("POST", "/login/code", s.code)
 	s.handle("GET", "/login/methods", s.methodsPage)
+	s.lockedOutRoutes()
 	s.handle("GET", "/login/recovery", s.recoveryInputPage)
 	s.handle("POST", "/login/recovery", s.recoveryInput)
 	s.handle("GET", "/login/phone", s.loginPhonePage)

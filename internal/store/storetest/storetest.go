@@ -48,6 +48,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sites", siteTests},
 		{"SiteSessions", siteSessionTests},
 		{"Mail", mailTests},
+		{"Operators", operatorTests},
+		{"RecoveryRequests", recoveryRequestTests},
+		{"Maintenance", maintenanceTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,138 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/console"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// operatorPasswordEnv holds a new operator's password when no
+// --password-file is given.
+const operatorPasswordEnv = "TOBIRA_OPERATOR_PASSWORD"
+
+// operatorsOf is the store's operators; the SQL store has them.
+func operatorsOf(w *wired) (store.Operators, error) {
+	ops, ok := w.svc.Store.(store.Operators)
+	if !ok {
+		return nil, errors.New("this store keeps no operators")
+	}
+	return ops, nil
+}
+
+// consoleHandler builds the operator console over the portal's service.
+func consoleHandler(w *wired, log *slog.Logger) (http.Handler, error) {
+	ops, err := operatorsOf(w)
+	if err != nil {
+		return nil, err
+	}
+	return console.New(console.Deps{Svc: w.svc, Operators: ops, Log: log})
+}
+
+// operators runs `tobira operators create|list`.
+func (m *Main) operators(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, "usage: tobira operators create|list [flags]\n")
+		return errUsage
+	}
+	f := m.flags("operators " + args[0])
+	var email, name, role, passwordFile *string
+	switch args[0] {
+	case "create":
+		email = f.String("email", "", "the operator's email address")
+		name = f.String("name", "", "the operator's name")
+		role = f.String("role", "", "support or admin")
+		passwordFile = f.String("password-file", "", "file holding the password (default $"+operatorPasswordEnv+")")
+	case "list":
+	default:
+		fmt.Fprintf(m.Stderr, "unknown operators command %q: want create or list\n", args[0])
+		return errUsage
+	}
+	if err := f.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	if f.NArg() > 0 {
+		fmt.Fprintf(m.Stderr, "unexpected arguments: %s\n", strings.Join(f.Args(), " "))
+		return errUsage
+	}
+	var password string
+	if args[0] == "create" {
+		for _, req := range []struct{ flag, v string }{{"--email", *email}, {"--name", *name}, {"--role", *role}} {
+			if req.v == "" {
+				fmt.Fprintln(m.Stderr, req.flag+" is required")
+				return errUsage
+			}
+		}
+		if *passwordFile != "" {
+			b, err := os.ReadFile(*passwordFile)
+			if err != nil {
+				return err
+			}
+			password = strings.TrimRight(string(b), "\r\n")
+		} else {
+			password = m.Getenv(operatorPasswordEnv)
+		}
+		if password == "" {
+			fmt.Fprintf(m.Stderr, "give the password in --password-file or $%s\n", operatorPasswordEnv)
+			return errUsage
+		}
+	}
+	cfg, err := m.load(f, modeOperator)
+	if err != nil {
+		return err
+	}
+	w, err := m.open(cfg, m.quietLog())
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	ops, err := operatorsOf(w)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "create":
+		n, err := console.CreateOperator(ctx, w.svc, ops, *email, *name, store.OperatorRole(*role), password, "operator:cli")
+		switch {
+		case errors.Is(err, account.ErrPasswordShort):
+			return fmt.Errorf("the password must be at least %d characters", account.MinPassword)
+		case errors.Is(err, account.ErrPasswordLong):
+			return fmt.Errorf("the password must be at most %d characters", account.MaxPassword)
+		case errors.Is(err, account.ErrPasswordIsEmail):
+			return errors.New("the password must not be the email address")
+		case errors.Is(err, console.ErrBadRole):
+			return fmt.Errorf("--role %q: want support or admin", *role)
+		case errors.Is(err, console.ErrOperatorTaken):
+			return fmt.Errorf("%s already has an operator", *email)
+		case err != nil:
+			return explain(err, *email)
+		}
+		fmt.Fprintf(m.Stdout, "operator created: %s <%s> (%s)\n", n.Operator.Name, n.Operator.Email, n.Operator.Role)
+		fmt.Fprintln(m.Stdout, "add this key to an authenticator app now; it is not shown again:")
+		fmt.Fprintf(m.Stdout, "secret: %s\n%s\n", n.TOTPSecret, n.TOTPURI)
+	case "list":
+		list, err := ops.ListOperators(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "EMAIL\tNAME\tROLE\tSTATE\tCREATED")
+		for _, o := range list {
+			state := "active"
+			if o.Disabled {
+				state = "disabled"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Email, o.Name, o.Role, state, o.CreatedAt.Local().Format("2006-01-02 15:04"))
+		}
+		return tw.Flush()
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/app"
+	"github.com/tobira/tobira/internal/mfa"
+	"github.com/tobira/tobira/internal/testkit"
+)
+
+var totpSecretRe = regexp.MustCompile(`(?m)^secret: ([A-Z2-7]+)$`)
+
+func TestOperatorsCreate(t *testing.T) {
+	dir := dataDir(t, "")
+	env := keyEnv()
+	env["TOBIRA_OPERATOR_PASSWORD"] = "a long operator password"
+	r := run(t, env, "operators", "create", "--email", "Kim@Tobira.Example", "--name", "木村", "--role", "admin", "--data", dir)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if totpSecretRe.FindString(r.stdout) == "" || !strings.Contains(r.stdout, "otpauth://totp/") || !strings.Contains(r.stdout, "kim@tobira.example") {
+		t.Errorf("no TOTP key in:\n%s", r.stdout)
+	}
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pwFile, []byte("another long password\n"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		code int
+		want string
+	}{
+		{[]string{"--email", "kim@tobira.example", "--name", "x", "--role", "admin"}, env, 1, "already has an operator"},
+		{[]string{"--email", "sato@tobira.example", "--name", "x", "--role", "root"}, env, 1, "want support or admin"},
+		{[]string{"--email", "sato@tobira.example", "--name", "x", "--role", "support"}, keyEnv(), 2, "TOBIRA_OPERATOR_PASSWORD"},
+		{[]string{"--email", "sato@tobira.example", "--name", "x", "--role", "support"},
+			map[string]string{"TOBIRA_SECRET_KEY": env["TOBIRA_SECRET_KEY"], "TOBIRA_OPERATOR_PASSWORD": "short"}, 1, "at least"},
+		{[]string{"--email", "sato@tobira.example", "--name", "x"}, env, 2, "--role is required"},
+		{[]string{"--email", "sato@tobira.example", "--name", "佐藤", "--role", "support", "--password-file", pwFile}, env, 0, "operator created"},
+	} {
+		r := run(t, tc.env, append(append([]string{"operators", "create"}, tc.args...), "--data", dir)...)
+		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, want %d with %q\nstdout: %s\nstderr: %s", tc.args, r.code, tc.code, tc.want, r.stdout, r.stderr)
+		}
+	}
+	r = run(t, env, "operators", "list", "--data", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "kim@tobira.example") || !strings.Contains(r.stdout, "sato@tobira.example") ||
+		!strings.Contains(r.stdout, "admin") || !strings.Contains(r.stdout, "support") {
+		t.Errorf("list: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, env, "operators"); r.code != 2 {
+		t.Errorf("operators without a command: exit %d", r.code)
+	}
+}
+
+// The demo serves the console on its own listener, where an operator made
+// with the CLI signs in with the password and the code.
+func TestDemoConsole(t *testing.T) {
+	dir := dataDir(t, "")
+	env := keyEnv()
+	env["TOBIRA_OPERATOR_PASSWORD"] = "a long operator password"
+	r := run(t, env, "operators", "create", "--email", "kim@tobira.example", "--name", "木村", "--role", "support", "--data", dir)
+	if r.code != 0 {
+		t.Fatalf("create: %d %s", r.code, r.stderr)
+	}
+	seed := totpSecretRe.FindStringSubmatch(r.stdout)[1]
+
+	ctx, cancel := context.WithCancel(t.Context())
+	out, errb := &testkit.Buffer{}, &testkit.Buffer{}
+	ready, done := make(chan string, 1), make(chan int, 1)
+	m := &app.Main{Stdout: out, Stderr: errb, Getenv: func(k string) string { return env[k] }, Ready: func(base string) { ready <- base }}
+	go func() {
+		done <- m.Run(ctx, []string{"demo", "--data", dir, "--addr", "127.0.0.1:0", "--contracts-addr", "127.0.0.1:0",
+			"--invoices-addr", "127.0.0.1:0", "--console-addr", "127.0.0.1:0"})
+	}()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-ready:
+	case code := <-done:
+		done <- code
+		t.Fatalf("demo exited %d\nstdout: %s\nstderr: %s", code, out, errb)
+	}
+	u := regexp.MustCompile(`Operator console: (http://127\.0\.0\.1:\d+)\n`).FindStringSubmatch(out.String())
+	if u == nil {
+		t.Fatalf("console not listed:\n%s", out)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	post := func(path string, form url.Values) (*http.Response, string) {
+		resp, err := c.PostForm(u[1]+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if resp, _ := post("/login", url.Values{"email": {"kim@tobira.example"}, "password": {"a long operator password"}}); resp.Request.URL.Path != "/login/code" {
+		t.Fatalf("password: at %s %d", resp.Request.URL.Path, resp.StatusCode)
+	}
+	code, _ := mfa.TOTPCode(seed, time.Now())
+	resp, body := post("/login/code", url.Values{"code": {code}})
+	if resp.Request.URL.Path != "/customers" || !strings.Contains(body, "顧客検索") {
+		t.Fatalf("code: at %s %d", resp.Request.URL.Path, resp.StatusCode)
+	}
+	resp, err := c.Get(u[1] + "/customers?q=" + url.QueryEscape("@"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("search: %d", resp.StatusCode)
+	}
+}

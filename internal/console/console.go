@@ -1,0 +1,301 @@
+// Package console is the operator console: a separate site, on its own
+// listener, where staff sign in with a password and a TOTP second factor to
+// find customers, open accounts, resend activation mails, lock and unlock
+// accounts, and read and export the audit log.
+package console
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/webkit"
+)
+
+//go:embed static
+var staticFS embed.FS
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed locales/*.json
+var localeFS embed.FS
+
+var pageNames = []string{"login", "code", "customers", "customer", "open", "audit", "message"}
+
+const (
+	// CookieName is the console's session cookie.
+	CookieName = "tobira_console"
+	// SessionTTL is how long a console sign-in lasts.
+	SessionTTL = 8 * time.Hour
+	// pendingTTL is how long the code step waits after the password.
+	pendingTTL = 10 * time.Minute
+	// Password attempts per email in passwordWindow.
+	passwordAttempts = 10
+	passwordWindow   = 15 * time.Minute
+	maxBody          = 64 << 10
+)
+
+// Deps is what the console needs: the portal's service (store, keys,
+// hasher, clock, mail) and the operators' store.
+type Deps struct {
+	Svc       *portal.Service
+	Operators store.Operators
+	Log       *slog.Logger
+}
+
+// Server is the console's handler.
+type Server struct {
+	svc     *portal.Service
+	ops     store.Operators
+	log     *slog.Logger
+	msgs    webkit.Catalog
+	pages   webkit.Pages
+	mux     *http.ServeMux
+	guarded http.Handler
+	secure  bool
+
+	dummyOnce sync.Once
+	dummy     string // a hash to verify against for unknown emails
+}
+
+// New builds the console's handler.
+func New(d Deps) (*Server, error) {
+	if d.Svc == nil || d.Operators == nil || d.Log == nil {
+		return nil, errors.New("console: Svc, Operators and Log are required")
+	}
+	msgs, err := webkit.LoadCatalog(localeFS)
+	if err != nil {
+		return nil, err
+	}
+	pages, err := webkit.ParsePages(templateFS, pageNames...)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{svc: d.Svc, ops: d.Operators, log: d.Log, msgs: msgs, pages: pages,
+		mux: http.NewServeMux(), secure: d.Svc.Config.Secure()}
+	s.routes()
+	s.guarded = webkit.Guard{
+		Log:        s.log,
+		FormAction: func(*http.Request) string { return "'self'" },
+		Secure:     s.secure,
+		MaxBody:    maxBody,
+		NewID:      func() string { return secret.Token(9) },
+		Deny: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.fail(w, r, http.StatusForbidden, "error.cross_origin")
+		}),
+		Panic: s.internal,
+	}.Wrap(s.mux)
+	return s, nil
+}
+
+// ServeHTTP applies the protections every request gets, then routes it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.guarded.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	s.mux.Handle("GET /static/", webkit.Static(staticFS))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	s.mux.HandleFunc("POST /lang", s.setLanguage)
+	s.mux.HandleFunc("GET /login", s.loginPage)
+	s.mux.HandleFunc("POST /login", s.login)
+	s.mux.HandleFunc("GET /login/code", s.codePage)
+	s.mux.HandleFunc("POST /login/code", s.code)
+	s.mux.HandleFunc("POST /logout", s.logout)
+
+	s.mux.HandleFunc("GET /{$}", s.signedIn(func(w http.ResponseWriter, r *http.Request, _ *store.Operator) {
+		http.Redirect(w, r, "/customers", http.StatusSeeOther)
+	}))
+	s.mux.HandleFunc("GET /customers", s.signedIn(s.customersPage))
+	s.mux.HandleFunc("GET /customers/new", s.signedIn(s.openPage))
+	s.mux.HandleFunc("POST /customers/new", s.signedIn(s.open))
+	s.mux.HandleFunc("GET /customers/{id}", s.signedIn(s.customerPage))
+	s.mux.HandleFunc("POST /customers/{id}/resend", s.signedIn(s.resend))
+	s.mux.HandleFunc("POST /customers/{id}/lock", s.signedIn(s.lock))
+	s.mux.HandleFunc("POST /customers/{id}/unlock", s.signedIn(s.unlock))
+	s.mux.HandleFunc("GET /audit", s.signedIn(s.auditPage))
+	s.mux.HandleFunc("GET /audit.csv", s.signedIn(s.auditCSV))
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusNotFound, "error.not_found")
+	})
+}
+
+// view is what every page template sees.
+type view struct {
+	Lang   string
+	Title  string // message key
+	Nav    string // the nav entry of the page
+	Path   string
+	Op     *store.Operator
+	Error  string
+	Notice string
+	Wide   bool
+	Data   any
+	msgs   webkit.Catalog
+}
+
+// T translates a message key for the page's language.
+func (v *view) T(key string, args ...any) string { return v.msgs.T(v.Lang, key, args...) }
+
+// Time shows an instant in Japan's time zone.
+func (v *view) Time(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.In(webkit.JST).Format("2006-01-02 15:04:05")
+}
+
+// Admin tells whether the signed-in operator is an admin.
+func (v *view) Admin() bool { return v.Op != nil && v.Op.Role == store.RoleAdmin }
+
+func (s *Server) view(r *http.Request, title string, op *store.Operator) *view {
+	return &view{Lang: webkit.PickLanguage(r), Title: title, Path: r.URL.RequestURI(), Op: op, msgs: s.msgs}
+}
+
+func (s *Server) t(r *http.Request, key string, args ...any) string {
+	return s.msgs.T(webkit.PickLanguage(r), key, args...)
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
+	if err := s.pages.Render(w, status, page, v); err != nil {
+		s.internal(w, r, err)
+	}
+}
+
+// fail shows a page with just a message.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, key string) {
+	op, _ := s.current(r)
+	v := s.view(r, "common.error_title", op)
+	v.Error = s.t(r, key)
+	s.render(w, r, status, "message", v)
+}
+
+// internal logs an unexpected error and shows a page that reveals nothing of it.
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	id := webkit.RequestID(r)
+	s.log.Error("console: internal error", "id", id, "path", r.URL.Path, "err", err)
+	v := s.view(r, "common.error_title", nil)
+	v.Error = s.t(r, "error.internal") + " " + s.t(r, "error.reference", id)
+	if err := s.pages.Render(w, http.StatusInternalServerError, "message", v); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}
+}
+
+// form parses a POST body.
+func (s *Server) form(w http.ResponseWriter, r *http.Request) bool {
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.fail(w, r, http.StatusRequestEntityTooLarge, "error.too_large")
+		} else {
+			s.fail(w, r, http.StatusBadRequest, "error.bad_request")
+		}
+		return false
+	}
+	return true
+}
+
+func (s *Server) setLanguage(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	lang := r.PostForm.Get("lang")
+	if !webkit.Speaks(lang) {
+		s.fail(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	http.SetCookie(w, webkit.LanguageCookie(lang, s.secure))
+	http.Redirect(w, r, webkit.LocalPath(r.PostForm.Get("next")), http.StatusSeeOther)
+}
+
+// actor names an operator in the audit log.
+func actor(op *store.Operator) string { return "operator:" + op.Email }
+
+// audit records what an operator did. A failure is logged, not returned:
+// the step has happened.
+func (s *Server) audit(ctx context.Context, r *http.Request, who, accountID, action, outcome, detail string) {
+	ua := r.UserAgent()
+	if len(ua) > 300 {
+		ua = ua[:300]
+	}
+	ev := &store.AuditEvent{At: s.svc.Now(), AccountID: accountID, Actor: who, Action: action, Outcome: outcome,
+		ClientIP: webkit.ClientIP(r), UserAgent: ua, Detail: detail}
+	if err := s.svc.Store.AppendAudit(ctx, ev); err != nil {
+		s.log.Error("console: audit append failed", "action", action, "err", err)
+	}
+}
+
+// current returns the operator of the request's fully signed-in session.
+func (s *Server) current(r *http.Request) (*store.Operator, *store.OperatorSession) {
+	ss := s.session(r)
+	if ss == nil || ss.MFAAt.IsZero() {
+		return nil, nil
+	}
+	op, err := s.ops.OperatorByID(r.Context(), ss.OperatorID)
+	if err != nil || op.Disabled {
+		return nil, nil
+	}
+	return op, ss
+}
+
+// session returns the request's live session, signed in fully or not.
+func (s *Server) session(r *http.Request) *store.OperatorSession {
+	c, err := r.Cookie(CookieName)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	ss, err := s.ops.OperatorSessionByHash(r.Context(), secret.Hash(c.Value))
+	if err != nil || !s.svc.Now().Before(ss.ExpiresAt) {
+		return nil
+	}
+	return ss
+}
+
+// signedIn lets only fully signed-in operators through; others go to /login.
+func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *store.Operator)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		op, _ := s.current(r)
+		if op == nil {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		h(w, r, op)
+	}
+}
+
+// done redirects after an action, with a notice the next page shows.
+func done(w http.ResponseWriter, r *http.Request, path, notice string) {
+	http.Redirect(w, r, path+"?done="+notice, http.StatusSeeOther)
+}
+
+// notices are the keys ?done= may name.
+var notices = map[string]string{
+	"resent": "notice.resent", "locked": "notice.locked", "unlocked": "notice.unlocked", "opened": "notice.opened",
+}
+
+func (s *Server) notice(r *http.Request, v *view) {
+	if key, ok := notices[r.URL.Query().Get("done")]; ok {
+		v.Notice = s.t(r, key)
+	}
+}
+
+func trim(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len([]rune(s)) > n {
+		s = string([]rune(s)[:n])
+	}
+	return s
+}
+
+// Zero tells whether t is the zero time.
+func (v *view) Zero(t time.Time) bool { return t.IsZero() }
+
+// Outcomes are the outcomes the audit filter offers.
+func (v *view) Outcomes() []string { return []string{"ok", "fail", "locked", "denied"} }

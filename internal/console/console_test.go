@@ -1,0 +1,433 @@
+package console_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/console"
+	"github.com/tobira/tobira/internal/mail"
+	"github.com/tobira/tobira/internal/mfa"
+	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/store/sqlstore"
+	"github.com/tobira/tobira/internal/testkit"
+)
+
+// t0 is 5 s into a TOTP step.
+var t0 = time.Date(2026, 4, 1, 0, 0, 5, 0, time.UTC)
+
+const password = "correct horse battery"
+
+type site struct {
+	t     *testing.T
+	db    *sqlstore.DB
+	svc   *portal.Service
+	clock *testkit.Clock
+	srv   *httptest.Server
+}
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.SecretKey = secret.NewKey()
+	cfg.Argon2 = account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlstore.OpenSQLite(cfg.DatabasePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := cfg.Keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	svc := portal.New(db, keys, cfg, log)
+	clock := testkit.NewClock(t0)
+	svc.Now = clock.Now
+	svc.Mail = &mail.Queue{Store: db, Sender: mail.Outbox{}, Log: log, Now: clock.Now}
+	h, err := console.New(console.Deps{Svc: svc, Operators: db, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() {
+		srv.Close()
+		db.Close()
+	})
+	return &site{t: t, db: db, svc: svc, clock: clock, srv: srv}
+}
+
+// operator creates an operator and returns its TOTP seed.
+func (s *site) operator(email string, role store.OperatorRole) string {
+	s.t.Helper()
+	n, err := console.CreateOperator(s.t.Context(), s.svc, s.db, email, "Op "+email, role, password, "operator:test")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return n.TOTPSecret
+}
+
+type browser struct {
+	s *site
+	c *http.Client
+}
+
+func (s *site) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{s: s, c: &http.Client{Jar: jar}}
+}
+
+func (b *browser) do(method, path string, form url.Values, header ...string) (*http.Response, string) {
+	b.s.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.s.srv.URL+path, body)
+	if err != nil {
+		b.s.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp, string(out)
+}
+
+func (b *browser) get(path string) (*http.Response, string) { return b.do("GET", path, nil) }
+
+func (b *browser) post(path string, kv ...string) (*http.Response, string) {
+	form := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		form.Add(kv[i], kv[i+1])
+	}
+	return b.do("POST", path, form)
+}
+
+// signIn signs in with the password and the current code.
+func (s *site) signIn(email, seed string) *browser {
+	s.t.Helper()
+	b := s.browser()
+	resp, body := b.post("/login", "email", email, "password", password)
+	if resp.Request.URL.Path != "/login/code" {
+		s.t.Fatalf("after the password: %s %d\n%s", resp.Request.URL.Path, resp.StatusCode, body)
+	}
+	code, _ := mfa.TOTPCode(seed, s.clock.Now())
+	resp, body = b.post("/login/code", "code", code)
+	if resp.Request.URL.Path != "/customers" || resp.StatusCode != 200 {
+		s.t.Fatalf("after the code: %s %d\n%s", resp.Request.URL.Path, resp.StatusCode, body)
+	}
+	return b
+}
+
+func (s *site) auditActions(accountID string) []string {
+	s.t.Helper()
+	evs, err := s.db.ListAudit(s.t.Context(), store.AuditFilter{AccountID: accountID})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Actor+" "+e.Action+" "+e.Outcome)
+	}
+	return out
+}
+
+func TestSignIn(t *testing.T) {
+	s := newSite(t)
+	seed := s.operator("kim@tobira.example", store.RoleSupport)
+
+	b := s.browser()
+	if resp, _ := b.get("/customers"); resp.Request.URL.Path != "/login" {
+		t.Errorf("signed out: /customers went to %s", resp.Request.URL.Path)
+	}
+	resp, body := b.post("/login", "email", "kim@tobira.example", "password", "wrong password!")
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "正しくありません") {
+		t.Errorf("wrong password: %d", resp.StatusCode)
+	}
+	resp, body = b.post("/login", "email", "nobody@tobira.example", "password", password)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unknown operator: %d", resp.StatusCode)
+	}
+	resp, _ = b.post("/login", "email", "KIM@tobira.example", "password", password)
+	if resp.Request.URL.Path != "/login/code" {
+		t.Fatalf("right password: at %s", resp.Request.URL.Path)
+	}
+	// The password alone opens nothing.
+	if resp, _ := b.get("/customers"); resp.Request.URL.Path != "/login" {
+		t.Errorf("password only: /customers went to %s", resp.Request.URL.Path)
+	}
+	resp, _ = b.post("/login", "email", "kim@tobira.example", "password", password)
+	code, _ := mfa.TOTPCode(seed, s.clock.Now())
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	resp, body = b.post("/login/code", "code", wrong)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "コードが正しくありません") {
+		t.Errorf("wrong code: %d", resp.StatusCode)
+	}
+	resp, body = b.post("/login/code", "code", code)
+	if resp.Request.URL.Path != "/customers" || !strings.Contains(body, "顧客検索") || !strings.Contains(body, "Op kim@tobira.example") {
+		t.Fatalf("right code: at %s %d", resp.Request.URL.Path, resp.StatusCode)
+	}
+	for _, c := range b.c.Jar.Cookies(resp.Request.URL) {
+		if c.Name != console.CookieName {
+			t.Errorf("cookie %s", c.Name)
+		}
+	}
+	// The same code again, in another browser: a replay.
+	b2 := s.browser()
+	b2.post("/login", "email", "kim@tobira.example", "password", password)
+	if resp, _ := b2.post("/login/code", "code", code); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("replayed code: %d", resp.StatusCode)
+	}
+	// English by Accept-Language.
+	if _, body := b.do("GET", "/customers", nil, "Accept-Language", "en"); !strings.Contains(body, "Find customers") {
+		t.Error("no English page for Accept-Language: en")
+	}
+	// Signing out ends the session.
+	b.post("/logout")
+	if resp, _ := b.get("/customers"); resp.Request.URL.Path != "/login" {
+		t.Errorf("after sign-out: /customers went to %s", resp.Request.URL.Path)
+	}
+	acts := s.auditActions("")
+	for _, want := range []string{"operator:kim@tobira.example console.signin fail", "operator:nobody@tobira.example console.signin fail",
+		"operator:kim@tobira.example console.signin ok", "operator:kim@tobira.example console.signout ok"} {
+		if !strings.Contains(strings.Join(acts, "\n"), want) {
+			t.Errorf("audit lacks %q:\n%s", want, strings.Join(acts, "\n"))
+		}
+	}
+}
+
+func TestWrongCodesLock(t *testing.T) {
+	s := newSite(t)
+	seed := s.operator("kim@tobira.example", store.RoleAdmin)
+	b := s.browser()
+	b.post("/login", "email", "kim@tobira.example", "password", password)
+	code, _ := mfa.TOTPCode(seed, s.clock.Now())
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	for i := 1; i <= mfa.FailuresPerLock; i++ {
+		b.post("/login/code", "code", wrong)
+	}
+	resp, body := b.post("/login/code", "code", code)
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "停止") {
+		t.Fatalf("right code while locked: %d", resp.StatusCode)
+	}
+	s.clock.Advance(time.Hour)
+	s.signIn("kim@tobira.example", seed)
+}
+
+func TestCrossOriginPostRefused(t *testing.T) {
+	s := newSite(t)
+	s.operator("kim@tobira.example", store.RoleAdmin)
+	b := s.browser()
+	form := url.Values{"email": {"kim@tobira.example"}, "password": {password}}
+	resp, _ := b.do("POST", "/login", form, "Sec-Fetch-Site", "cross-site")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-origin POST: %d", resp.StatusCode)
+	}
+	if resp.Header.Get("Content-Security-Policy") == "" {
+		t.Error("no Content-Security-Policy")
+	}
+}
+
+func TestSearch(t *testing.T) {
+	s := newSite(t)
+	ctx := t.Context()
+	b := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
+	yamada, _, err := s.svc.OpenAccount(ctx, "yamada@example.jp", "山田 太郎", "operator:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sato, _, err := s.svc.OpenAccount(ctx, "sato@example.jp", "佐藤 花子", "operator:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.svc.SetPassword(ctx, sato.ID, password); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.CreateContract(ctx, &store.Contract{ID: "c1", AccountID: sato.ID, Number: "C-2026-000045",
+		Service: "光回線 1G", Plan: "ファミリー", StartDate: t0, MonthlyFee: 5000, Status: store.ContractActive}); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string][]string{
+		"yamada":        {yamada.Email, "開通待ち"},
+		"花子":            {sato.Email, "開通済"},
+		"c-2026-000045": {sato.Email},
+	} {
+		_, body := b.get("/customers?q=" + url.QueryEscape(q))
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("search %q: no %q", q, w)
+			}
+		}
+	}
+	if _, body := b.get("/customers?q=nobody"); !strings.Contains(body, "該当する顧客はいません") {
+		t.Error("search for nobody found someone")
+	}
+	_, body := b.get("/customers/" + sato.ID)
+	if !strings.Contains(body, "C-2026-000045") || !strings.Contains(body, "account.open") {
+		t.Errorf("customer page lacks the contract or the audit:\n%s", body)
+	}
+}
+
+func TestResendActivation(t *testing.T) {
+	s := newSite(t)
+	ctx := t.Context()
+	b := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
+	a, _, err := s.svc.OpenAccount(ctx, "yamada@example.jp", "山田 太郎", "operator:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := b.post("/customers/" + a.ID + "/resend")
+	if resp.Request.URL.Path != "/customers/"+a.ID || !strings.Contains(body, "開通メールを送信しました") {
+		t.Fatalf("resend: %s %d", resp.Request.URL.Path, resp.StatusCode)
+	}
+	mails, err := s.db.ListMails(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mails) != 2 || mails[0].To != "yamada@example.jp" || !strings.Contains(mails[0].Subject, "開通") {
+		t.Errorf("mails: %d", len(mails))
+	}
+	if acts := s.auditActions(a.ID); len(acts) == 0 || acts[0] != "operator:kim@tobira.example account.activation_resend ok" {
+		t.Errorf("audit: %v", acts)
+	}
+	// An activated account gets none.
+	if err := s.svc.SetPassword(ctx, a.ID, password); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := b.post("/customers/" + a.ID + "/resend"); resp.StatusCode != http.StatusConflict {
+		t.Errorf("resend to an activated account: %d", resp.StatusCode)
+	}
+}
+
+func TestLockAndOpen(t *testing.T) {
+	s := newSite(t)
+	ctx := t.Context()
+	b := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
+	resp, body := b.post("/customers/new", "email", "Tanaka@Example.jp", "name", "田中 一郎")
+	if !strings.Contains(body, "アカウントを開設し") {
+		t.Fatalf("open: %s %d", resp.Request.URL.Path, resp.StatusCode)
+	}
+	a, err := s.db.AccountByEmail(ctx, "tanaka@example.jp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := b.post("/customers/new", "email", "tanaka@example.jp", "name", "x"); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("open a taken address: %d", resp.StatusCode)
+	}
+	_, body = b.post("/customers/"+a.ID+"/lock", "reason", "盗難の届出")
+	if !strings.Contains(body, "アカウントをロックしました") || !strings.Contains(body, "盗難の届出") {
+		t.Errorf("lock: page lacks the notice or reason")
+	}
+	if l, err := s.db.AccountLockOf(ctx, a.ID); err != nil || l.LockedBy != "operator:kim@tobira.example" {
+		t.Errorf("lock stored: %+v %v", l, err)
+	}
+	if resp, _ := b.post("/customers/"+a.ID+"/lock", "reason", "again"); resp.StatusCode != http.StatusConflict {
+		t.Errorf("lock twice: %d", resp.StatusCode)
+	}
+	_, body = b.post("/customers/" + a.ID + "/unlock")
+	if !strings.Contains(body, "ロックを解除しました") {
+		t.Error("unlock: no notice")
+	}
+	want := []string{"operator:kim@tobira.example account.unlock ok", "operator:kim@tobira.example account.lock ok", "operator:kim@tobira.example account.open ok"}
+	if got := s.auditActions(a.ID); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if resp, _ := b.get("/customers/nobody"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown customer: %d", resp.StatusCode)
+	}
+}
+
+func TestAuditFilterAndCSV(t *testing.T) {
+	s := newSite(t)
+	ctx := t.Context()
+	admin := s.signIn("boss@tobira.example", s.operator("boss@tobira.example", store.RoleAdmin))
+	support := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
+	a, _, err := s.svc.OpenAccount(ctx, "yamada@example.jp", "山田 太郎", "operator:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day2 := t0.Add(24 * time.Hour)
+	for _, ev := range []store.AuditEvent{
+		{At: day2, AccountID: a.ID, Actor: "customer", Action: "signin.password", Outcome: "fail", Detail: "=cmd|' /C calc'!A0"},
+		{At: day2, AccountID: a.ID, Actor: "customer", Action: "signin.password", Outcome: "ok"},
+	} {
+		if err := s.db.AppendAudit(ctx, &ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, body := support.get("/audit?email=yamada%40example.jp&action=signin.password&outcome=fail")
+	if !strings.Contains(body, "signin.password") || strings.Count(body, "<tr>") != 2 || strings.Contains(body, "CSV") {
+		t.Errorf("support's filtered audit page: %d rows\n%s", strings.Count(body, "<tr>")-1, body)
+	}
+	if _, body := support.get("/audit?email=nobody%40example.jp"); !strings.Contains(body, "このメールアドレスの顧客はいません") {
+		t.Error("unknown email: no message")
+	}
+	if resp, _ := support.get("/audit.csv"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("support's CSV export: %d", resp.StatusCode)
+	}
+	// Dates are days in Japan: 2026-04-02 JST holds the events of the second day.
+	resp, body := admin.get("/audit.csv?email=yamada%40example.jp&from=2026-04-02&to=2026-04-02")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") ||
+		!strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("admin's CSV: %d %v", resp.StatusCode, resp.Header)
+	}
+	if !strings.HasPrefix(body, "\xEF\xBB\xBF") {
+		t.Error("CSV without a byte order mark")
+	}
+	recs, err := csv.NewReader(bytes.NewReader([]byte(strings.TrimPrefix(body, "\xEF\xBB\xBF")))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 || strings.Join(recs[0], ",") != "id,at,account_id,email,actor,action,outcome,client_ip,user_agent,detail" {
+		t.Fatalf("CSV records: %q", recs)
+	}
+	if recs[1][6] != "ok" || recs[2][6] != "fail" || recs[2][3] != "yamada@example.jp" || recs[2][1] != "2026-04-02T09:00:05+09:00" {
+		t.Errorf("CSV rows: %q", recs[1:])
+	}
+	if recs[2][9] != "'=cmd|' /C calc'!A0" {
+		t.Errorf("formula not neutralised: %q", recs[2][9])
+	}
+	if resp, _ := admin.get("/audit?from=yesterday"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("bad date: %d", resp.StatusCode)
+	}
+	acts := strings.Join(s.auditActions(""), "\n")
+	for _, want := range []string{"operator:kim@tobira.example audit.export denied", "operator:boss@tobira.example audit.export ok"} {
+		if !strings.Contains(acts, want) {
+			t.Errorf("audit lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,229 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// customer is an account as the console shows it.
+type customer struct {
+	store.Account
+	Activated bool
+	Factors   []store.FactorKind
+	Lock      *store.AccountLock
+}
+
+func (s *Server) describe(r *http.Request, a store.Account) (customer, error) {
+	ctx := r.Context()
+	c := customer{Account: a, Activated: a.PasswordHash != ""}
+	fs, err := s.svc.Store.FactorsOf(ctx, a.ID)
+	if err != nil {
+		return c, err
+	}
+	for _, f := range fs {
+		if !slices.Contains(c.Factors, f.Kind) {
+			c.Factors = append(c.Factors, f.Kind)
+		}
+	}
+	l, err := s.ops.AccountLockOf(ctx, a.ID)
+	switch {
+	case err == nil:
+		c.Lock = l
+	case !errors.Is(err, store.ErrNotFound):
+		return c, err
+	}
+	return c, nil
+}
+
+type customersData struct {
+	Query   string
+	Results []customer
+	Limited bool
+}
+
+func (s *Server) customersPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	v := s.view(r, "customers.title", op)
+	v.Nav, v.Wide = "customers", true
+	q := trim(r.URL.Query().Get("q"), 200)
+	d := customersData{Query: q}
+	if q != "" {
+		found, err := s.ops.FindAccounts(r.Context(), q)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		for _, a := range found {
+			c, err := s.describe(r, a)
+			if err != nil {
+				s.internal(w, r, err)
+				return
+			}
+			d.Results = append(d.Results, c)
+		}
+		d.Limited = len(found) == store.MaxFoundAccounts
+	}
+	v.Data = d
+	s.render(w, r, http.StatusOK, "customers", v)
+}
+
+type customerData struct {
+	customer
+	Applications []store.Application
+	Contracts    []store.Contract
+	Audit        []store.AuditEvent
+}
+
+// account loads the account of the path's id; false when it answered.
+func (s *Server) account(w http.ResponseWriter, r *http.Request) (*store.Account, bool) {
+	a, err := s.svc.Store.AccountByID(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, http.StatusNotFound, "error.no_customer")
+		return nil, false
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return nil, false
+	}
+	return a, true
+}
+
+func (s *Server) customerPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	a, ok := s.account(w, r)
+	if !ok {
+		return
+	}
+	s.showCustomer(w, r, op, a, http.StatusOK, "")
+}
+
+func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.Operator, a *store.Account, status int, errKey string) {
+	ctx := r.Context()
+	c, err := s.describe(r, *a)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	d := customerData{customer: c}
+	if d.Applications, err = s.svc.Store.ApplicationsOf(ctx, a.ID); err == nil {
+		if d.Contracts, err = s.svc.Store.ContractsOf(ctx, a.ID); err == nil {
+			d.Audit, err = s.svc.Store.AuditOf(ctx, a.ID, 20)
+		}
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	v := s.view(r, "customer.title", op)
+	v.Nav, v.Wide, v.Data = "customers", true, d
+	s.notice(r, v)
+	if errKey != "" {
+		v.Error = s.t(r, errKey)
+	}
+	s.render(w, r, status, "customer", v)
+}
+
+func customerPath(id string) string { return "/customers/" + url.PathEscape(id) }
+
+func (s *Server) resend(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	a, ok := s.account(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	if a.PasswordHash != "" {
+		s.audit(ctx, r, actor(op), a.ID, "account.activation_resend", "fail", "already activated")
+		s.showCustomer(w, r, op, a, http.StatusConflict, "error.already_activated")
+		return
+	}
+	link, err := s.svc.ActivationLink(ctx, a)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.svc.SendActivation(ctx, a, link)
+	s.audit(ctx, r, actor(op), a.ID, "account.activation_resend", "ok", "")
+	done(w, r, customerPath(a.ID), "resent")
+}
+
+func (s *Server) lock(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	if !s.form(w, r) {
+		return
+	}
+	a, ok := s.account(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	reason := trim(r.PostForm.Get("reason"), 200)
+	// The portal's lock also ends the account's sessions everywhere.
+	err := s.svc.LockAccount(ctx, &store.AccountLock{AccountID: a.ID, LockedBy: actor(op), Reason: reason, At: s.svc.Now()})
+	if errors.Is(err, store.ErrConflict) {
+		s.showCustomer(w, r, op, a, http.StatusConflict, "error.already_locked")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.audit(ctx, r, actor(op), a.ID, "account.lock", "ok", reason)
+	done(w, r, customerPath(a.ID), "locked")
+}
+
+func (s *Server) unlock(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	a, ok := s.account(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	err := s.ops.UnlockAccount(ctx, a.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		s.showCustomer(w, r, op, a, http.StatusConflict, "error.not_locked")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.audit(ctx, r, actor(op), a.ID, "account.unlock", "ok", "")
+	done(w, r, customerPath(a.ID), "unlocked")
+}
+
+type openData struct{ Email, Name string }
+
+func (s *Server) openPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	v := s.view(r, "open.title", op)
+	v.Nav, v.Data = "open", openData{}
+	s.render(w, r, http.StatusOK, "open", v)
+}
+
+func (s *Server) open(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	if !s.form(w, r) {
+		return
+	}
+	d := openData{Email: trim(r.PostForm.Get("email"), 254), Name: trim(r.PostForm.Get("name"), 200)}
+	a, _, err := s.svc.OpenAccount(r.Context(), d.Email, d.Name, actor(op))
+	if err == nil {
+		done(w, r, customerPath(a.ID), "opened")
+		return
+	}
+	var key string
+	switch {
+	case errors.Is(err, account.ErrBadEmail):
+		key = "open.bad_email"
+	case errors.Is(err, account.ErrBadName):
+		key = "open.bad_name"
+	case errors.Is(err, portal.ErrEmailTaken):
+		key = "open.taken"
+	default:
+		s.internal(w, r, err)
+		return
+	}
+	v := s.view(r, "open.title", op)
+	v.Nav, v.Data, v.Error = "open", d, s.t(r, key)
+	s.render(w, r, http.StatusUnprocessableEntity, "open", v)
+}

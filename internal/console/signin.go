@@ -1,0 +1,217 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/mfa"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/webkit"
+)
+
+type loginData struct{ Email string }
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if op, _ := s.current(r); op != nil {
+		http.Redirect(w, r, "/customers", http.StatusSeeOther)
+		return
+	}
+	v := s.view(r, "login.title", nil)
+	v.Data = loginData{}
+	s.render(w, r, http.StatusOK, "login", v)
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, value string, ttl time.Duration) {
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: value, Path: "/", MaxAge: int(ttl / time.Second),
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
+}
+
+func (s *Server) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
+}
+
+// newSession stores a session and sets its cookie; mfaAt zero makes it the
+// code step's.
+func (s *Server) newSession(w http.ResponseWriter, r *http.Request, op *store.Operator, mfaAt time.Time, ttl time.Duration) error {
+	token := secret.Token(32)
+	now := s.svc.Now()
+	ua := r.UserAgent()
+	if len(ua) > 300 {
+		ua = ua[:300]
+	}
+	if err := s.ops.CreateOperatorSession(r.Context(), &store.OperatorSession{
+		IDHash: secret.Hash(token), OperatorID: op.ID, CreatedAt: now, MFAAt: mfaAt, ExpiresAt: now.Add(ttl),
+		ClientIP: webkit.ClientIP(r), UserAgent: ua,
+	}); err != nil {
+		return err
+	}
+	s.setCookie(w, token, ttl)
+	return nil
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	ctx := r.Context()
+	v := s.view(r, "login.title", nil)
+	email, err := account.NormalizeEmail(r.PostForm.Get("email"))
+	password := r.PostForm.Get("password")
+	v.Data = loginData{Email: trim(r.PostForm.Get("email"), 254)}
+	if err != nil || password == "" {
+		v.Error = s.t(r, "login.bad_credentials")
+		s.render(w, r, http.StatusUnprocessableEntity, "login", v)
+		return
+	}
+	now := s.svc.Now()
+	n, err := s.svc.Store.Hit(ctx, "console:password:"+email, passwordWindow, now, 1)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if n > passwordAttempts {
+		_, end := store.Window(now, passwordWindow)
+		s.audit(ctx, r, "operator:"+email, "", "console.signin", "locked", "password")
+		v.Error = s.t(r, "login.throttled", v.Time(end))
+		s.render(w, r, http.StatusTooManyRequests, "login", v)
+		return
+	}
+	op, err := s.ops.OperatorByEmail(ctx, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.internal(w, r, err)
+		return
+	}
+	hash := s.dummyHash(r)
+	if op != nil {
+		hash = op.PasswordHash
+	}
+	ok, _, err := s.svc.Hasher.Verify(ctx, hash, password)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if op == nil || !ok || op.Disabled {
+		s.audit(ctx, r, "operator:"+email, "", "console.signin", "fail", "password")
+		v.Error = s.t(r, "login.bad_credentials")
+		s.render(w, r, http.StatusUnauthorized, "login", v)
+		return
+	}
+	if old := s.session(r); old != nil {
+		s.ops.DeleteOperatorSession(ctx, old.IDHash)
+	}
+	if err := s.newSession(w, r, op, time.Time{}, pendingTTL); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.audit(ctx, r, actor(op), "", "console.signin", "ok", "password")
+	http.Redirect(w, r, "/login/code", http.StatusSeeOther)
+}
+
+// dummyHash is verified against for an unknown email, so that it takes as
+// long as a known one.
+func (s *Server) dummyHash(r *http.Request) string {
+	s.dummyOnce.Do(func() {
+		s.dummy, _ = s.svc.Hasher.Hash(r.Context(), secret.Token(16))
+	})
+	return s.dummy
+}
+
+// pending returns the session waiting for its code and its operator.
+func (s *Server) pending(r *http.Request) (*store.OperatorSession, *store.Operator) {
+	ss := s.session(r)
+	if ss == nil || !ss.MFAAt.IsZero() {
+		return nil, nil
+	}
+	op, err := s.ops.OperatorByID(r.Context(), ss.OperatorID)
+	if err != nil || op.Disabled {
+		return nil, nil
+	}
+	return ss, op
+}
+
+func (s *Server) codePage(w http.ResponseWriter, r *http.Request) {
+	if _, op := s.pending(r); op == nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "code", s.view(r, "code.title", nil))
+}
+
+func (s *Server) code(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	ctx := r.Context()
+	ss, op := s.pending(r)
+	if op == nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	v := s.view(r, "code.title", nil)
+	now := s.svc.Now()
+	charged, err := s.ops.ChargeOperatorMFA(ctx, op.ID, now, func(n int) time.Time { return mfa.LockUntil(n, now) })
+	if errors.Is(err, store.ErrLocked) {
+		s.audit(ctx, r, actor(op), "", "console.signin", "locked", "totp")
+		v.Error = s.t(r, "code.locked", v.Time(charged.MFALockedUntil))
+		s.render(w, r, http.StatusTooManyRequests, "code", v)
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	seed, err := s.svc.Keys.Decrypt(op.TOTPSecret, totpAD(op.ID))
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	step, err := mfa.VerifyTOTP(seed, r.PostForm.Get("code"), now, op.LastStep)
+	if err == nil {
+		err = s.ops.AdvanceOperatorStep(ctx, op.ID, step)
+	}
+	if err != nil {
+		if !errors.Is(err, mfa.ErrWrongCode) && !errors.Is(err, mfa.ErrReplay) && !errors.Is(err, store.ErrStale) {
+			s.internal(w, r, err)
+			return
+		}
+		s.audit(ctx, r, actor(op), "", "console.signin", "fail", "totp")
+		v.Error = s.t(r, "code.wrong")
+		if mfa.Locked(charged.MFALockedUntil, now) {
+			v.Error = s.t(r, "code.locked", v.Time(charged.MFALockedUntil))
+		}
+		s.render(w, r, http.StatusUnauthorized, "code", v)
+		return
+	}
+	if err := s.ops.ClearOperatorMFAFailures(ctx, op.ID); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if err := s.ops.DeleteOperatorSession(ctx, ss.IDHash); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if err := s.newSession(w, r, op, now, SessionTTL); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.audit(ctx, r, actor(op), "", "console.signin", "ok", "totp")
+	http.Redirect(w, r, "/customers", http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if ss := s.session(r); ss != nil {
+		if err := s.ops.DeleteOperatorSession(r.Context(), ss.IDHash); err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		if op, err := s.ops.OperatorByID(r.Context(), ss.OperatorID); err == nil {
+			s.audit(r.Context(), r, actor(op), "", "console.signout", "ok", "")
+		}
+	}
+	s.clearCookie(w)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}

@@ -1,0 +1,250 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"time"
+
+	"github.com/tobira/tobira/internal/mail"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// A customer locked out (no phone, no recovery code) may ask, from the
+// second-factor step, to recover two-step verification:
+//
+//	RequestRecovery ──(mail link)──▶ ConfirmRecovery ──(cooling-off)──▶ Password enrols anew
+//	                                   │
+//	                                   └─ a second factor used, or "this was not me": cancelled
+//
+// The request proves the password (it starts from StateMFA) and, by its
+// link, the mailbox; the cooling-off period gives the real customer time to
+// see the notice and cancel. An operator who verified the customer may end
+// the period early.
+
+// recoveryConfirmTTL is how long a request's confirmation link works.
+const recoveryConfirmTTL = time.Hour
+
+// recoveryRequestsPerDay bounds the requests, and so the mails, of an account.
+const recoveryRequestsPerDay = 5
+
+// Reasons a recovery request is cancelled for.
+const (
+	RecoveryCancelFactor = "second factor used"
+	RecoveryCancelNotMe  = "not me"
+)
+
+var (
+	// ErrRecoveryPending means the account's recovery request is waiting
+	// already: a new one would only restart its period.
+	ErrRecoveryPending = errors.New("portal: a recovery request is waiting already")
+	// ErrRecoveryUnavailable means the store keeps no recovery requests.
+	ErrRecoveryUnavailable = errors.New("portal: recovery requests not available")
+	// ErrTooManyRequests means the account asked too often lately.
+	ErrTooManyRequests = errors.New("portal: too many recovery requests")
+)
+
+// recoveries is the store's recovery requests, when it keeps them.
+func (s *Service) recoveries() (store.RecoveryRequests, bool) {
+	rr, ok := s.Store.(store.RecoveryRequests)
+	return rr, ok
+}
+
+// RequestRecovery is 「デバイスを紛失した場合」 at the second-factor step of
+// f: it opens an unconfirmed recovery request and mails its confirmation
+// link, valid for an hour, in lang. An unconfirmed earlier request is
+// replaced; ErrRecoveryPending when one is waiting.
+func (s *Service) RequestRecovery(ctx context.Context, f *Flow, lang string, c Client) error {
+	if f.State != StateMFA {
+		return ErrWrongStep
+	}
+	rr, ok := s.recoveries()
+	if !ok {
+		return ErrRecoveryUnavailable
+	}
+	a, err := s.Account(ctx, f)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	over, _, _, err := s.count(ctx, now, []limit{{"recovery", "recovery:" + a.ID, recoveryRequestsPerDay, 24 * time.Hour}})
+	if err != nil {
+		return err
+	}
+	if over != nil {
+		s.audit(ctx, a.ID, "recovery.request", "throttled", c, "")
+		return ErrTooManyRequests
+	}
+	token := secret.Token(32)
+	r := &store.RecoveryRequest{ID: secret.ID(), AccountID: a.ID, ConfirmTokenHash: secret.Hash(token),
+		CreatedAt: now, ConfirmExpiresAt: now.Add(recoveryConfirmTTL)}
+	err = rr.CreateRecoveryRequest(ctx, r)
+	if errors.Is(err, store.ErrConflict) {
+		return ErrRecoveryPending
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(ctx, a.ID, "recovery.request", "ok", c, "")
+	s.sendMail(ctx, a.Email, "recovery_request", lang, mail.RecoveryRequest{
+		Service: s.Config.Issuer, Name: a.Name, Email: a.Email, PortalURL: s.Config.BaseURL + "/login",
+		Link:         s.Config.BaseURL + "/recovery-request/confirm?token=" + url.QueryEscape(token),
+		ValidMinutes: int(recoveryConfirmTTL.Minutes()), Expires: r.ConfirmExpiresAt,
+		CoolingOffHours: s.coolingOffHours(),
+	})
+	return nil
+}
+
+func (s *Service) coolingOffHours() int { return int(s.Config.RecoveryCoolingOff.Hours()) }
+
+// CheckRecovery tells whether a confirmation link is live, for the page
+// that asks to confirm; it spends nothing (mail scanners open links too).
+// It returns the request and when it would take effect if confirmed now.
+func (s *Service) CheckRecovery(ctx context.Context, token string) (*store.RecoveryRequest, time.Time, error) {
+	rr, ok := s.recoveries()
+	if !ok {
+		return nil, time.Time{}, ErrTokenInvalid
+	}
+	now := s.Now()
+	r, err := rr.RecoveryRequestByToken(ctx, secret.Hash(token), now)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, time.Time{}, ErrTokenInvalid
+	}
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return r, now.Add(s.Config.RecoveryCoolingOff.Duration), nil
+}
+
+// ConfirmRecovery spends a confirmation link: the request waits until the
+// cooling-off period has passed, and the account is mailed what will
+// happen, when, and a "this was not me" link that cancels it.
+func (s *Service) ConfirmRecovery(ctx context.Context, token string, c Client) (*store.RecoveryRequest, error) {
+	rr, ok := s.recoveries()
+	if !ok {
+		return nil, ErrTokenInvalid
+	}
+	now := s.Now()
+	r, err := rr.ConfirmRecoveryRequest(ctx, secret.Hash(token), now, s.Config.RecoveryCoolingOff.Duration)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrTokenInvalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, r.AccountID, "recovery.confirm", "ok", c, "effective "+r.EffectiveAt.Format(time.RFC3339))
+	s.Log.Warn("recovery request confirmed: second factors are dropped at the first sign-in after its period",
+		"account", r.AccountID, "request", r.ID, "effective_at", r.EffectiveAt)
+	s.recoveryStarted(ctx, r, c)
+	return r, nil
+}
+
+// recoveryStarted mails the account that its request waits, with a
+// "this was not me" link that lasts past the period.
+func (s *Service) recoveryStarted(ctx context.Context, r *store.RecoveryRequest, c Client) {
+	if s.Mail == nil {
+		return
+	}
+	a, err := s.Store.AccountByID(ctx, r.AccountID)
+	if err != nil {
+		s.Log.Error("recovery notice: account", "account", r.AccountID, "err", err)
+		return
+	}
+	now := s.Now()
+	token := secret.Token(32)
+	if err := s.Store.CreateToken(ctx, &store.OneTimeToken{
+		Hash: secret.Hash(token), Purpose: PurposeNotMe, AccountID: a.ID, CreatedAt: now,
+		ExpiresAt: now.Add(s.Config.RecoveryCoolingOff.Duration + notMeTTL),
+	}); err != nil {
+		s.Log.Error("recovery notice: not-me link", "err", err)
+		return
+	}
+	s.sendMail(ctx, a.Email, "recovery_started", "ja", mail.RecoveryStarted{
+		Service: s.Config.Issuer, Name: a.Name, Email: a.Email, At: now, IP: c.IP, Browser: DescribeBrowser(c.UserAgent),
+		EffectiveAt: r.EffectiveAt, CoolingOffHours: s.coolingOffHours(),
+		NotMeURL:  s.Config.BaseURL + "/not-me?token=" + url.QueryEscape(token),
+		PortalURL: s.Config.BaseURL + "/login",
+	})
+}
+
+// cancelRecovery cancels the account's open request, if it has one: its
+// owner still has a second factor, or said the request was not theirs.
+func (s *Service) cancelRecovery(ctx context.Context, accountID, reason string, c Client) {
+	rr, ok := s.recoveries()
+	if !ok {
+		return
+	}
+	done, err := rr.CancelRecovery(ctx, accountID, reason, s.Now())
+	if err != nil {
+		s.Log.Error("recovery request not cancelled", "account", accountID, "reason", reason, "err", err)
+		return
+	}
+	if done {
+		s.audit(ctx, accountID, "recovery.cancel", "ok", c, reason)
+	}
+}
+
+// completeRecovery runs at a right password: when the account's request
+// has waited out its period, its factors are removed (the caller then finds
+// none and starts enrolment) and the request is completed.
+func (s *Service) completeRecovery(ctx context.Context, a *store.Account, c Client) error {
+	rr, ok := s.recoveries()
+	if !ok {
+		return nil
+	}
+	now := s.Now()
+	r, err := rr.PendingRecoveryOf(ctx, a.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if r.Status != store.RecoveryWaiting || r.EffectiveAt.After(now) {
+		return nil
+	}
+	// Completing first, conditionally, makes the reset once: of two
+	// sign-ins, one completes, and the other finds the factors gone.
+	err = rr.CompleteRecovery(ctx, r.ID, now)
+	if errors.Is(err, store.ErrStale) || errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ev := &store.AuditEvent{At: now, AccountID: a.ID, Actor: "customer", Action: "mfa.reset", Outcome: "ok",
+		ClientIP: c.IP, UserAgent: c.UserAgent, Detail: "recovery request"}
+	if err := s.Store.ResetMFA(ctx, a.ID, "", ev); err != nil {
+		return err
+	}
+	s.accountReset(ctx, a.ID)
+	s.notice(ctx, a, mail.EventMFAReset, c)
+	return nil
+}
+
+// PendingRecoveries lists the waiting requests, and the unconfirmed ones
+// whose link still works, for operators.
+func (s *Service) PendingRecoveries(ctx context.Context) ([]store.RecoveryRequest, error) {
+	rr, ok := s.recoveries()
+	if !ok {
+		return nil, ErrRecoveryUnavailable
+	}
+	return rr.ListPendingRecoveries(ctx, s.Now())
+}
+
+// ApproveRecoveryEarly is an operator's approval, after verifying the
+// customer, of the waiting request id: the next sign-in enrols anew.
+// store.ErrNotFound when no such request waits.
+func (s *Service) ApproveRecoveryEarly(ctx context.Context, id, operator string) (*store.RecoveryRequest, error) {
+	rr, ok := s.recoveries()
+	if !ok {
+		return nil, ErrRecoveryUnavailable
+	}
+	r, err := rr.ApproveRecoveryEarly(ctx, id, operator, s.Now())
+	if err != nil {
+		return nil, err
+	}
+	s.record(ctx, &store.AuditEvent{AccountID: r.AccountID, Actor: operator, Action: "recovery.approve", Outcome: "ok", Detail: r.ID})
+	return r, nil
+}

@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// OperatorRole is what an operator of the console may do.
+type OperatorRole string
+
+const (
+	// RoleSupport finds customers, opens accounts, resends activation mails,
+	// locks and unlocks accounts and reads the audit log.
+	RoleSupport OperatorRole = "support"
+	// RoleAdmin does what support does, and exports the audit log.
+	RoleAdmin OperatorRole = "admin"
+)
+
+// Valid reports whether r is a known role.
+func (r OperatorRole) Valid() bool { return r == RoleSupport || r == RoleAdmin }
+
+// Operator is a staff member who signs in to the operator console, always
+// with a password and a TOTP second factor.
+type Operator struct {
+	ID           string
+	Email        string // normalised, lower case
+	Name         string
+	Role         OperatorRole
+	PasswordHash string // argon2id PHC string
+	// TOTPSecret is the seed, encrypted with the keyring; LastStep is the
+	// last accepted TOTP step.
+	TOTPSecret string
+	LastStep   int64
+	CreatedAt  time.Time
+	Disabled   bool
+	// Consecutive wrong codes and until when the code step is closed, as
+	// for customers (Account.MFAFailures).
+	MFAFailures    int
+	MFALockedUntil time.Time
+}
+
+// OperatorSession is a browser signed in to the console. IDHash is the
+// SHA-256 of the cookie value. MFAAt is zero while only the password has
+// been checked: such a session opens nothing but the code step.
+type OperatorSession struct {
+	IDHash     string
+	OperatorID string
+	CreatedAt  time.Time
+	MFAAt      time.Time
+	ExpiresAt  time.Time
+	ClientIP   string
+	UserAgent  string
+}
+
+// AccountLock is an operator's lock on a customer account.
+type AccountLock struct {
+	AccountID string
+	LockedBy  string // the actor, "operator:EMAIL"
+	Reason    string
+	At        time.Time
+}
+
+// AuditFilter selects audit events; empty fields select everything. Since
+// is inclusive, Until exclusive.
+type AuditFilter struct {
+	AccountID string
+	Action    string
+	Outcome   string
+	Since     time.Time
+	Until     time.Time
+	Limit     int // at most this many, newest first; all when <= 0
+}
+
+// MaxFoundAccounts bounds what FindAccounts returns.
+const MaxFoundAccounts = 50
+
+// Operators stores the console's operators, their sessions, account locks,
+// and the queries across accounts the console needs.
+type Operators interface {
+	CreateOperator(ctx context.Context, o *Operator) error // ErrConflict on a taken email or id
+	OperatorByID(ctx context.Context, id string) (*Operator, error)
+	OperatorByEmail(ctx context.Context, email string) (*Operator, error)
+	// ListOperators returns every operator by email.
+	ListOperators(ctx context.Context) ([]Operator, error)
+	// AdvanceOperatorStep records step as accepted; ErrStale when a step at
+	// or after it was accepted already (a replay).
+	AdvanceOperatorStep(ctx context.Context, operatorID string, step int64) error
+	// ChargeOperatorMFA is ChargeMFAAttempt for an operator.
+	ChargeOperatorMFA(ctx context.Context, operatorID string, now time.Time, lock func(failures int) time.Time) (*Operator, error)
+	ClearOperatorMFAFailures(ctx context.Context, operatorID string) error
+
+	CreateOperatorSession(ctx context.Context, s *OperatorSession) error
+	// OperatorSessionByHash returns ErrNotFound when missing; the caller
+	// checks ExpiresAt.
+	OperatorSessionByHash(ctx context.Context, idHash string) (*OperatorSession, error)
+	DeleteOperatorSession(ctx context.Context, idHash string) error
+	DeleteExpiredOperatorSessions(ctx context.Context, now time.Time) (int64, error)
+
+	// LockAccount locks an account: ErrConflict when it is locked already,
+	// ErrNotFound for an unknown account.
+	LockAccount(ctx context.Context, l *AccountLock) error
+	// UnlockAccount removes the lock; ErrNotFound when there is none.
+	UnlockAccount(ctx context.Context, accountID string) error
+	// AccountLockOf returns the account's lock; ErrNotFound when unlocked.
+	AccountLockOf(ctx context.Context, accountID string) (*AccountLock, error)
+
+	// FindAccounts returns the accounts whose email starts with query, whose
+	// name contains it, or that have an application or contract numbered
+	// query (any case), by email, at most MaxFoundAccounts. A blank query
+	// finds nothing.
+	FindAccounts(ctx context.Context, query string) ([]Account, error)
+	// ListAudit returns the events the filter selects, newest first.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+}

@@ -1,0 +1,251 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+// The operator console's records. store.Store does not embed store.Operators
+// yet; callers reach it with a type assertion on the store.
+var _ store.Operators = (*DB)(nil)
+
+const operatorCols = `id, email, name, role, password_hash, totp_secret, last_step, created_at, disabled, mfa_failures, mfa_locked_until`
+
+func scanOperator(r rowScanner) (*store.Operator, error) {
+	var o store.Operator
+	var role string
+	var disabled int
+	err := r.Scan(&o.ID, &o.Email, &o.Name, &role, &o.PasswordHash, &o.TOTPSecret, &o.LastStep,
+		msScan{&o.CreatedAt}, &disabled, &o.MFAFailures, msScan{&o.MFALockedUntil})
+	if err != nil {
+		return nil, err
+	}
+	o.Role, o.Disabled = store.OperatorRole(role), disabled != 0
+	return &o, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// CreateOperator stores o; ErrConflict when its email or id is taken.
+func (db *DB) CreateOperator(ctx context.Context, o *store.Operator) error {
+	_, err := db.c().exec(ctx, `INSERT INTO operators (`+operatorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.ID, o.Email, o.Name, string(o.Role), o.PasswordHash, o.TOTPSecret, o.LastStep, ms(o.CreatedAt),
+		boolInt(o.Disabled), o.MFAFailures, ms(o.MFALockedUntil))
+	return db.fail("create operator", err)
+}
+
+func (db *DB) OperatorByID(ctx context.Context, id string) (*store.Operator, error) {
+	o, err := scanOperator(db.c().queryRow(ctx, `SELECT `+operatorCols+` FROM operators WHERE id = ?`, id))
+	return o, db.fail("operator by id", err)
+}
+
+func (db *DB) OperatorByEmail(ctx context.Context, email string) (*store.Operator, error) {
+	o, err := scanOperator(db.c().queryRow(ctx, `SELECT `+operatorCols+` FROM operators WHERE email = ?`, email))
+	return o, db.fail("operator by email", err)
+}
+
+// ListOperators returns every operator by email.
+func (db *DB) ListOperators(ctx context.Context) ([]store.Operator, error) {
+	rows, err := db.c().query(ctx, `SELECT `+operatorCols+` FROM operators ORDER BY email`)
+	if err != nil {
+		return nil, db.fail("list operators", err)
+	}
+	defer rows.Close()
+	var out []store.Operator
+	for rows.Next() {
+		o, err := scanOperator(rows)
+		if err != nil {
+			return nil, db.fail("list operators", err)
+		}
+		out = append(out, *o)
+	}
+	return out, db.fail("list operators", rows.Err())
+}
+
+// AdvanceOperatorStep records step as accepted; ErrStale on a replay.
+func (db *DB) AdvanceOperatorStep(ctx context.Context, operatorID string, step int64) error {
+	c := db.c()
+	n, err := c.affected(ctx, `UPDATE operators SET last_step = ? WHERE id = ? AND last_step < ?`, step, operatorID, step)
+	if err == nil && n == 0 {
+		err = staleOrMissing(ctx, c, `SELECT 1 FROM operators WHERE id = ?`, operatorID)
+	}
+	return db.fail("advance operator step", err)
+}
+
+// ChargeOperatorMFA counts a code attempt in one write transaction, as
+// ChargeMFAAttempt does for customers.
+func (db *DB) ChargeOperatorMFA(ctx context.Context, operatorID string, now time.Time, lock func(failures int) time.Time) (*store.Operator, error) {
+	var o *store.Operator
+	err := db.inTx(ctx, func(c conn) error {
+		var err error
+		o, err = scanOperator(c.queryRow(ctx, `SELECT `+operatorCols+` FROM operators WHERE id = ?`, operatorID))
+		if err != nil {
+			return err
+		}
+		if now.Before(o.MFALockedUntil) {
+			return store.ErrLocked
+		}
+		o.MFAFailures++
+		if until := lock(o.MFAFailures); until.After(o.MFALockedUntil) {
+			o.MFALockedUntil = until
+		}
+		_, err = c.exec(ctx, `UPDATE operators SET mfa_failures = ?, mfa_locked_until = ? WHERE id = ?`,
+			o.MFAFailures, ms(o.MFALockedUntil), operatorID)
+		return err
+	})
+	if errors.Is(err, store.ErrLocked) {
+		return o, err
+	}
+	if err != nil {
+		return nil, db.fail("charge operator mfa", err)
+	}
+	return o, nil
+}
+
+func (db *DB) ClearOperatorMFAFailures(ctx context.Context, operatorID string) error {
+	n, err := db.c().affected(ctx, `UPDATE operators SET mfa_failures = 0, mfa_locked_until = 0 WHERE id = ?`, operatorID)
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
+	return db.fail("clear operator mfa failures", err)
+}
+
+const operatorSessionCols = `id_hash, operator_id, created_at, mfa_at, expires_at, client_ip, user_agent`
+
+// CreateOperatorSession stores s; ErrNotFound for an unknown operator.
+func (db *DB) CreateOperatorSession(ctx context.Context, s *store.OperatorSession) error {
+	_, err := db.c().exec(ctx, `INSERT INTO operator_sessions (`+operatorSessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		s.IDHash, s.OperatorID, ms(s.CreatedAt), ms(s.MFAAt), ms(s.ExpiresAt), s.ClientIP, s.UserAgent)
+	return db.fail("create operator session", err)
+}
+
+func (db *DB) OperatorSessionByHash(ctx context.Context, idHash string) (*store.OperatorSession, error) {
+	var s store.OperatorSession
+	err := db.c().queryRow(ctx, `SELECT `+operatorSessionCols+` FROM operator_sessions WHERE id_hash = ?`, idHash).
+		Scan(&s.IDHash, &s.OperatorID, msScan{&s.CreatedAt}, msScan{&s.MFAAt}, msScan{&s.ExpiresAt}, &s.ClientIP, &s.UserAgent)
+	if err != nil {
+		return nil, db.fail("operator session by hash", err)
+	}
+	return &s, nil
+}
+
+func (db *DB) DeleteOperatorSession(ctx context.Context, idHash string) error {
+	_, err := db.c().exec(ctx, `DELETE FROM operator_sessions WHERE id_hash = ?`, idHash)
+	return db.fail("delete operator session", err)
+}
+
+func (db *DB) DeleteExpiredOperatorSessions(ctx context.Context, now time.Time) (int64, error) {
+	n, err := db.c().affected(ctx, `DELETE FROM operator_sessions WHERE expires_at <= ?`, ms(now))
+	return n, db.fail("delete expired operator sessions", err)
+}
+
+// LockAccount: ErrConflict when locked already, ErrNotFound for an unknown account.
+func (db *DB) LockAccount(ctx context.Context, l *store.AccountLock) error {
+	_, err := db.c().exec(ctx, `INSERT INTO account_locks (account_id, locked_by, reason, at) VALUES (?, ?, ?, ?)`,
+		l.AccountID, l.LockedBy, l.Reason, ms(l.At))
+	return db.fail("lock account", err)
+}
+
+func (db *DB) UnlockAccount(ctx context.Context, accountID string) error {
+	n, err := db.c().affected(ctx, `DELETE FROM account_locks WHERE account_id = ?`, accountID)
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
+	return db.fail("unlock account", err)
+}
+
+func (db *DB) AccountLockOf(ctx context.Context, accountID string) (*store.AccountLock, error) {
+	var l store.AccountLock
+	err := db.c().queryRow(ctx, `SELECT account_id, locked_by, reason, at FROM account_locks WHERE account_id = ?`, accountID).
+		Scan(&l.AccountID, &l.LockedBy, &l.Reason, msScan{&l.At})
+	if err != nil {
+		return nil, db.fail("account lock of", err)
+	}
+	return &l, nil
+}
+
+// likeEscape escapes LIKE's wildcards; queries use ESCAPE '\'.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// FindAccounts matches an email prefix, a name substring, or an
+// application or contract number, by email, at most store.MaxFoundAccounts.
+func (db *DB) FindAccounts(ctx context.Context, query string) ([]store.Account, error) {
+	q := strings.TrimSpace(query)
+	if q == "" {
+		return nil, nil
+	}
+	like := likeEscape(q)
+	rows, err := db.c().query(ctx, `SELECT `+accountCols+` FROM accounts
+		WHERE email LIKE ? ESCAPE '\'
+		   OR name LIKE ? ESCAPE '\'
+		   OR id IN (SELECT account_id FROM contracts WHERE upper(number) = upper(?))
+		   OR id IN (SELECT account_id FROM applications WHERE upper(number) = upper(?))
+		ORDER BY email LIMIT ?`,
+		strings.ToLower(like)+"%", "%"+like+"%", q, q, store.MaxFoundAccounts)
+	if err != nil {
+		return nil, db.fail("find accounts", err)
+	}
+	defer rows.Close()
+	var out []store.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, db.fail("find accounts", err)
+		}
+		out = append(out, *a)
+	}
+	return out, db.fail("find accounts", rows.Err())
+}
+
+// ListAudit returns the events the filter selects, newest first.
+func (db *DB) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	q := `SELECT id, ` + auditCols + ` FROM audit_events WHERE 1 = 1`
+	var args []any
+	for _, c := range []struct {
+		col, v string
+	}{{"account_id", f.AccountID}, {"action", f.Action}, {"outcome", f.Outcome}} {
+		if c.v != "" {
+			q += ` AND ` + c.col + ` = ?`
+			args = append(args, c.v)
+		}
+	}
+	if !f.Since.IsZero() {
+		q += ` AND at >= ?`
+		args = append(args, ms(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q += ` AND at < ?`
+		args = append(args, ms(f.Until))
+	}
+	q += ` ORDER BY at DESC, id DESC`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := db.c().query(ctx, q, args...)
+	if err != nil {
+		return nil, db.fail("list audit", err)
+	}
+	defer rows.Close()
+	var out []store.AuditEvent
+	for rows.Next() {
+		var ev store.AuditEvent
+		if err := rows.Scan(&ev.ID, msScan{&ev.At}, &ev.AccountID, &ev.Actor, &ev.Action, &ev.Outcome,
+			&ev.ClientIP, &ev.UserAgent, &ev.Detail); err != nil {
+			return nil, db.fail("list audit", err)
+		}
+		out = append(out, ev)
+	}
+	return out, db.fail("list audit", rows.Err())
+}

@@ -1,0 +1,254 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+// operatorsOf is the store's store.Operators; a backend without it skips
+// the group until store.Store embeds the interface.
+func operatorsOf(t *testing.T, s store.Store) store.Operators {
+	t.Helper()
+	o, ok := s.(store.Operators)
+	if !ok {
+		t.Skip("the backend does not implement store.Operators")
+	}
+	return o
+}
+
+func normOperator(t *testing.T, o store.Operator) store.Operator {
+	o.CreatedAt, o.MFALockedUntil = norm(t, o.CreatedAt), norm(t, o.MFALockedUntil)
+	return o
+}
+
+func normOperatorSession(t *testing.T, s store.OperatorSession) store.OperatorSession {
+	s.CreatedAt, s.MFAAt, s.ExpiresAt = norm(t, s.CreatedAt), norm(t, s.MFAAt), norm(t, s.ExpiresAt)
+	return s
+}
+
+func normLock(t *testing.T, l store.AccountLock) store.AccountLock {
+	l.At = norm(t, l.At)
+	return l
+}
+
+func newOperator(t *testing.T, o store.Operators, id string, role store.OperatorRole) *store.Operator {
+	t.Helper()
+	op := &store.Operator{ID: id, Email: id + "@tobira.example", Name: "Op " + id, Role: role,
+		PasswordHash: "hash", TOTPSecret: "sealed", CreatedAt: t0}
+	must(t, o.CreateOperator(t.Context(), op))
+	return op
+}
+
+func accountIDs(as []store.Account) []string {
+	var ids []string
+	for _, a := range as {
+		ids = append(ids, a.ID)
+	}
+	return ids
+}
+
+func eventIDs(evs []store.AuditEvent) []int64 {
+	var ids []int64
+	for _, e := range evs {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+var operatorTests = []test{
+	{"CreateAndRead", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := operatorsOf(t, s)
+		op := store.Operator{ID: "op-1", Email: "kim@tobira.example", Name: "Kim", Role: store.RoleAdmin,
+			PasswordHash: "$argon2id$x", TOTPSecret: "sealed", LastStep: 3, CreatedAt: t0, Disabled: true}
+		must(t, o.CreateOperator(ctx, &op))
+		got, err := o.OperatorByID(ctx, "op-1")
+		must(t, err)
+		same(t, "OperatorByID", *got, op, normOperator)
+		got, err = o.OperatorByEmail(ctx, "kim@tobira.example")
+		must(t, err)
+		same(t, "OperatorByEmail", *got, op, normOperator)
+		_, err = o.OperatorByEmail(ctx, "nobody@tobira.example")
+		wantErr(t, "OperatorByEmail of nobody", err, store.ErrNotFound)
+		_, err = o.OperatorByID(ctx, "nobody")
+		wantErr(t, "OperatorByID of nobody", err, store.ErrNotFound)
+		dup := op
+		dup.ID = "op-2"
+		wantErr(t, "CreateOperator with a taken email", o.CreateOperator(ctx, &dup), store.ErrConflict)
+		newOperator(t, o, "aaa", store.RoleSupport)
+		list, err := o.ListOperators(ctx)
+		must(t, err)
+		if len(list) != 2 || list[0].ID != "aaa" || list[1].ID != "op-1" {
+			t.Errorf("ListOperators: %+v", list)
+		}
+	}},
+	{"TOTPStepAndLock", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := operatorsOf(t, s)
+		op := newOperator(t, o, "op-1", store.RoleSupport)
+		must(t, o.AdvanceOperatorStep(ctx, op.ID, 10))
+		wantErr(t, "AdvanceOperatorStep replay", o.AdvanceOperatorStep(ctx, op.ID, 10), store.ErrStale)
+		wantErr(t, "AdvanceOperatorStep of nobody", o.AdvanceOperatorStep(ctx, "nobody", 11), store.ErrNotFound)
+		lock := func(n int) time.Time {
+			if n == 2 {
+				return t0.Add(time.Hour)
+			}
+			return time.Time{}
+		}
+		for want := 1; want <= 2; want++ {
+			got, err := o.ChargeOperatorMFA(ctx, op.ID, t0, lock)
+			must(t, err)
+			if got.MFAFailures != want {
+				t.Errorf("ChargeOperatorMFA: %d failures, want %d", got.MFAFailures, want)
+			}
+		}
+		got, err := o.ChargeOperatorMFA(ctx, op.ID, t0.Add(time.Minute), lock)
+		wantErr(t, "ChargeOperatorMFA while locked", err, store.ErrLocked)
+		if got == nil || !got.MFALockedUntil.Equal(t0.Add(time.Hour)) {
+			t.Errorf("ChargeOperatorMFA while locked returned %+v", got)
+		}
+		must(t, o.ClearOperatorMFAFailures(ctx, op.ID))
+		stored, err := o.OperatorByID(ctx, op.ID)
+		must(t, err)
+		if stored.MFAFailures != 0 || !stored.MFALockedUntil.IsZero() || stored.LastStep != 10 {
+			t.Errorf("after clear: %+v", stored)
+		}
+		_, err = o.ChargeOperatorMFA(ctx, "nobody", t0, lock)
+		wantErr(t, "ChargeOperatorMFA of nobody", err, store.ErrNotFound)
+	}},
+	{"Sessions", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := operatorsOf(t, s)
+		op := newOperator(t, o, "op-1", store.RoleSupport)
+		ss := store.OperatorSession{IDHash: "h-1", OperatorID: op.ID, CreatedAt: t0, MFAAt: t0,
+			ExpiresAt: t0.Add(8 * time.Hour), ClientIP: "203.0.113.1", UserAgent: "UA"}
+		must(t, o.CreateOperatorSession(ctx, &ss))
+		must(t, o.CreateOperatorSession(ctx, &store.OperatorSession{IDHash: "h-2", OperatorID: op.ID, CreatedAt: t0, ExpiresAt: t0}))
+		wantErr(t, "CreateOperatorSession of nobody",
+			o.CreateOperatorSession(ctx, &store.OperatorSession{IDHash: "h-3", OperatorID: "nobody", ExpiresAt: t0}), store.ErrNotFound)
+		got, err := o.OperatorSessionByHash(ctx, "h-1")
+		must(t, err)
+		same(t, "OperatorSessionByHash", *got, ss, normOperatorSession)
+		n, err := o.DeleteExpiredOperatorSessions(ctx, t0)
+		must(t, err)
+		if n != 1 {
+			t.Errorf("DeleteExpiredOperatorSessions = %d, want 1", n)
+		}
+		_, err = o.OperatorSessionByHash(ctx, "h-2")
+		wantErr(t, "expired session", err, store.ErrNotFound)
+		must(t, o.DeleteOperatorSession(ctx, "h-1"))
+		_, err = o.OperatorSessionByHash(ctx, "h-1")
+		wantErr(t, "deleted session", err, store.ErrNotFound)
+	}},
+	{"AccountLocks", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := operatorsOf(t, s)
+		a := newAccount(t, s, "acc-1")
+		_, err := o.AccountLockOf(ctx, a.ID)
+		wantErr(t, "AccountLockOf an unlocked account", err, store.ErrNotFound)
+		l := store.AccountLock{AccountID: a.ID, LockedBy: "operator:kim@tobira.example", Reason: "盗難の届出", At: t0}
+		must(t, o.LockAccount(ctx, &l))
+		wantErr(t, "LockAccount twice", o.LockAccount(ctx, &l), store.ErrConflict)
+		wantErr(t, "LockAccount of nobody", o.LockAccount(ctx, &store.AccountLock{AccountID: "nobody", LockedBy: "x", At: t0}), store.ErrNotFound)
+		got, err := o.AccountLockOf(ctx, a.ID)
+		must(t, err)
+		same(t, "AccountLockOf", *got, l, normLock)
+		must(t, o.UnlockAccount(ctx, a.ID))
+		wantErr(t, "UnlockAccount twice", o.UnlockAccount(ctx, a.ID), store.ErrNotFound)
+		_, err = o.AccountLockOf(ctx, a.ID)
+		wantErr(t, "AccountLockOf after unlock", err, store.ErrNotFound)
+	}},
+	{"FindAccounts", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := operatorsOf(t, s)
+		for _, a := range []store.Account{
+			{ID: "a1", Email: "yamada@example.jp", Name: "山田 太郎", CreatedAt: t0},
+			{ID: "a2", Email: "sato@example.jp", Name: "佐藤 花子", CreatedAt: t0},
+			{ID: "a3", Email: "tanaka@example.jp", Name: "Tanaka 100%_done", CreatedAt: t0},
+		} {
+			must(t, s.CreateAccount(ctx, &a))
+		}
+		c := newContract("a2", "C-2026-000045", t0, 5000)
+		must(t, s.CreateContract(ctx, &c))
+		ap := newApplication("a1", "A-2026-000123", t0, store.ApplicationReceived)
+		must(t, s.CreateApplication(ctx, &ap))
+		for q, want := range map[string][]string{
+			"yamada":        {"a1"},
+			"YAMADA@EX":     {"a1"},
+			"example.jp":    nil, // a prefix of the email, not a substring
+			"花子":            {"a2"},
+			"c-2026-000045": {"a2"},
+			"A-2026-000123": {"a1"},
+			"C-2026":        nil, // numbers match whole
+			"100%":          {"a3"},
+			"%":             {"a3"}, // literal, not a wildcard
+			"_":             {"a3"},
+			"  ":            nil,
+			"ta":            {"a3"},
+		} {
+			got, err := o.FindAccounts(ctx, q)
+			must(t, err)
+			if ids := accountIDs(got); !slices.Equal(ids, want) {
+				t.Errorf("FindAccounts(%q) = %v, want %v", q, ids, want)
+			}
+		}
+		for i := range store.MaxFoundAccounts + 5 {
+			must(t, s.CreateAccount(ctx, &store.Account{ID: "many-" + string(rune('a'+i/26)) + string(rune('a'+i%26)),
+				Email: "many" + string(rune('a'+i/26)) + string(rune('a'+i%26)) + "@example.jp", CreatedAt: t0}))
+		}
+		got, err := o.FindAccounts(ctx, "many")
+		must(t, err)
+		if len(got) != store.MaxFoundAccounts || got[0].Email != "manyaa@example.jp" {
+			t.Errorf("FindAccounts(many): %d accounts from %v", len(got), accountIDs(got[:1]))
+		}
+	}},
+	{"ListAudit", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := operatorsOf(t, s)
+		evs := []store.AuditEvent{
+			{At: t0, AccountID: "acc-1", Actor: "customer", Action: "signin.password", Outcome: "fail"},
+			{At: t0.Add(time.Hour), AccountID: "acc-1", Actor: "customer", Action: "signin.password", Outcome: "ok"},
+			{At: t0.Add(time.Hour), AccountID: "acc-2", Actor: "operator:kim", Action: "account.lock", Outcome: "ok"},
+			{At: t0.Add(2 * time.Hour), Actor: "system", Action: "signin.unknown", Outcome: "fail"},
+		}
+		for i := range evs {
+			must(t, s.AppendAudit(ctx, &evs[i]))
+		}
+		id := func(i ...int) []int64 {
+			var out []int64
+			for _, j := range i {
+				out = append(out, evs[j].ID)
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			name string
+			f    store.AuditFilter
+			want []int64
+		}{
+			{"all", store.AuditFilter{}, id(3, 2, 1, 0)},
+			{"limit", store.AuditFilter{Limit: 2}, id(3, 2)},
+			{"account", store.AuditFilter{AccountID: "acc-1"}, id(1, 0)},
+			{"action", store.AuditFilter{Action: "signin.password"}, id(1, 0)},
+			{"outcome", store.AuditFilter{Outcome: "fail"}, id(3, 0)},
+			{"since", store.AuditFilter{Since: t0.Add(time.Hour)}, id(3, 2, 1)},
+			{"until", store.AuditFilter{Until: t0.Add(time.Hour)}, id(0)},
+			{"range", store.AuditFilter{Since: t0.Add(time.Hour), Until: t0.Add(2 * time.Hour)}, id(2, 1)},
+			{"nothing", store.AuditFilter{AccountID: "acc-2", Outcome: "fail"}, nil},
+		} {
+			got, err := o.ListAudit(ctx, tc.f)
+			must(t, err)
+			if ids := eventIDs(got); !slices.Equal(ids, tc.want) {
+				t.Errorf("ListAudit %s = %v, want %v", tc.name, ids, tc.want)
+			}
+		}
+		got, err := o.ListAudit(ctx, store.AuditFilter{AccountID: "acc-2"})
+		must(t, err)
+		if len(got) == 1 {
+			same(t, "ListAudit event", got[0], evs[2], normEvent)
+		}
+	}},
+}

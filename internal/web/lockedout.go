@@ -1,0 +1,115 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/webkit"
+)
+
+// lockedOutData is the recovery request's pages: the explanation (Hours),
+// the confirmation to make (Token, Email, When) or made (Done, When).
+type lockedOutData struct {
+	Hours int
+	Token string
+	Email string
+	When  string
+	Done  bool
+}
+
+// lockedOutRoutes routes the recovery request's pages.
+func (s *Server) lockedOutRoutes() {
+	s.handle("GET", "/login/lockedout", s.lockedOutPage)
+	s.handle("POST", "/login/lockedout", s.lockedOut)
+	s.handle("GET", "/recovery-request/confirm", s.recoveryConfirmPage)
+	s.handle("POST", "/recovery-request/confirm", s.recoveryConfirm)
+}
+
+func (s *Server) coolingOffHours() int { return int(s.svc.Config.RecoveryCoolingOff.Hours()) }
+
+// lockedOutPage is 「デバイスを紛失した場合」: what a recovery request does,
+// and the button that asks for one.
+func (s *Server) lockedOutPage(w http.ResponseWriter, r *http.Request) {
+	if f := s.flow(w, r, portal.StateMFA); f != nil {
+		s.showLockedOut(w, r, http.StatusOK, "")
+	}
+}
+
+func (s *Server) showLockedOut(w http.ResponseWriter, r *http.Request, status int, errMsg string) {
+	v := s.view(r, "lockedout.title")
+	v.Data, v.Error = lockedOutData{Hours: s.coolingOffHours()}, errMsg
+	s.render(w, r, status, "lockedout", v)
+}
+
+// lockedOut asks for a recovery request and says to check the mail.
+func (s *Server) lockedOut(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	f := s.flow(w, r, portal.StateMFA)
+	if f == nil {
+		return
+	}
+	err := s.svc.RequestRecovery(r.Context(), f, webkit.PickLanguage(r), client(r))
+	switch {
+	case err == nil:
+		v := s.view(r, "lockedout.sent_title")
+		v.Data = lockedOutData{Hours: s.coolingOffHours()}
+		s.render(w, r, http.StatusOK, "lockedout_sent", v)
+	case errors.Is(err, portal.ErrRecoveryPending):
+		s.showLockedOut(w, r, http.StatusConflict, s.t(r, "lockedout.pending"))
+	case errors.Is(err, portal.ErrTooManyRequests):
+		s.showLockedOut(w, r, http.StatusTooManyRequests, s.t(r, "lockedout.throttled"))
+	default:
+		s.flowError(w, r, err)
+	}
+}
+
+// recoveryConfirmPage opens from the request's mail and asks to confirm.
+// It spends nothing: mail scanners open links too.
+func (s *Server) recoveryConfirmPage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	req, when, err := s.svc.CheckRecovery(r.Context(), token)
+	if errors.Is(err, portal.ErrTokenInvalid) {
+		s.fail(w, r, http.StatusNotFound, "lockedout.invalid")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	a, err := s.svc.Store.AccountByID(r.Context(), req.AccountID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	v := s.view(r, "lockedout.confirm_title")
+	v.Data = lockedOutData{Hours: s.coolingOffHours(), Token: token, Email: a.Email,
+		When: formatTime(webkit.PickLanguage(r), when)}
+	s.render(w, r, http.StatusOK, "lockedout_confirm", v)
+}
+
+// recoveryConfirm spends the link: the request waits out its period.
+func (s *Server) recoveryConfirm(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		token = r.URL.Query().Get("token")
+	}
+	req, err := s.svc.ConfirmRecovery(r.Context(), token, client(r))
+	if errors.Is(err, portal.ErrTokenInvalid) {
+		s.fail(w, r, http.StatusNotFound, "lockedout.invalid")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	v := s.view(r, "lockedout.confirm_title")
+	v.Notice = s.t(r, "lockedout.confirmed")
+	v.Data = lockedOutData{Hours: s.coolingOffHours(), Done: true, When: formatTime(webkit.PickLanguage(r), req.EffectiveAt)}
+	s.render(w, r, http.StatusOK, "lockedout_confirm", v)
+}

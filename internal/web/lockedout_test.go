@@ -1,0 +1,163 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/mail"
+)
+
+// recoveryLinkOf returns the path of the confirmation link in the newest
+// recovery request mail to email, and its token.
+func (s *site) recoveryLinkOf(email string) (path, token string) {
+	s.t.Helper()
+	ms, err := s.svc.Store.ListMails(s.ctx, 0)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	re := regexp.MustCompile(regexp.QuoteMeta(s.svc.Config.BaseURL) + `(/recovery-request/confirm\?token=[A-Za-z0-9_%-]+)`)
+	for _, m := range ms {
+		if m.To != email || !strings.Contains(m.Subject, "二要素認証の復旧申請の確認") && !strings.Contains(m.Subject, "Confirm your request to recover") {
+			continue
+		}
+		match := re.FindStringSubmatch(m.Text)
+		if match == nil {
+			s.t.Fatalf("request mail without a link:\n%s", m.Text)
+		}
+		u, err := url.Parse(match[1])
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		return match[1], u.Query().Get("token")
+	}
+	s.t.Fatalf("no recovery request mail to %s", email)
+	return "", ""
+}
+
+// requestRecovery signs in with the password and asks for recovery from
+// 「別の方法を試す」; it returns the confirmation link's path and token.
+func (b *browser) requestRecovery(c *customer) (string, string) {
+	b.t.Helper()
+	b.login(c, "/login/code")
+	methods := b.get("/login/methods")
+	expect(b.t, methods, http.StatusOK, "")
+	if !strings.Contains(methods.body, `href="/login/lockedout"`) {
+		b.t.Fatalf("methods page lacks the lost-device link:\n%s", methods.body)
+	}
+	sent := b.post("/login/lockedout", nil)
+	expect(b.t, sent, http.StatusOK, "")
+	contains(b.t, sent, "メールをご確認ください", "メールのリンクを1時間以内に開いて")
+	return b.s.recoveryLinkOf(c.email)
+}
+
+// TestLockedOut follows the recovery request through its pages: the link
+// on 「別の方法を試す」, the explanation, the mail, the confirmation page
+// (which spends nothing), the confirmation (once), and after the waiting
+// period a sign-in that enrols.
+func TestLockedOut(t *testing.T) {
+	s := newSite(t)
+	s.svc.Mail = &mail.Queue{Store: s.svc.Store, Sender: mail.Outbox{}, Now: s.clock.Now}
+	c := s.customer("yamada@example.jp")
+	s.browser().enrol(c)
+
+	b := s.browser()
+	b.login(c, "/login/code")
+	methods := b.get("/login/methods")
+	expect(t, methods, http.StatusOK, "")
+	contains(t, methods, "デバイスを紛失した場合 (復旧の申請)")
+	page := b.get("/login/lockedout")
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, "二要素認証の復旧の申請", "確定から72時間は、安全のための待機期間です。",
+		"新しく設定し直します。", "復旧を申請する", "サポート窓口")
+
+	// Without a sign-in at the second step there is nothing to recover.
+	stranger := s.browser()
+	expect(t, stranger.get("/login/lockedout"), http.StatusSeeOther, "/login?e=expired")
+	expect(t, stranger.post("/login/lockedout", nil), http.StatusSeeOther, "/login?e=expired")
+
+	path, token := b.requestRecovery(c)
+
+	const invalid = "このリンクは無効か、有効期限が切れているか、すでに使用されています。"
+	for _, bad := range []string{"/recovery-request/confirm", "/recovery-request/confirm?token=nope", path + "x"} {
+		r := stranger.get(bad)
+		expect(t, r, http.StatusNotFound, "")
+		contains(t, r, invalid)
+	}
+	r := stranger.post("/recovery-request/confirm", url.Values{"token": {"nope"}})
+	expect(t, r, http.StatusNotFound, "")
+	contains(t, r, invalid)
+
+	// The page spends nothing, however often it is opened.
+	s.clock.Advance(5 * time.Minute)
+	effective := s.clock.Now().Add(72 * time.Hour).In(jst).Format("2006年1月2日 15:04")
+	for range 2 {
+		page := stranger.get(path)
+		expect(t, page, http.StatusOK, "")
+		contains(t, page, "復旧の申請の確定", c.email, "いま確定すると、"+effective+" (日本時間) 以降", "申請を確定する")
+		if !strings.Contains(page.body, `name="token" value="`+token+`"`) {
+			t.Fatalf("the page's form lacks the token:\n%s", page.body)
+		}
+	}
+	done := stranger.post("/recovery-request/confirm", url.Values{"token": {token}})
+	expect(t, done, http.StatusOK, "")
+	contains(t, done, "申請を確定しました。", effective+" (日本時間) 以降にログインすると、二要素認証を設定し直せます。")
+	// Once.
+	expect(t, stranger.post("/recovery-request/confirm", url.Values{"token": {token}}), http.StatusNotFound, "")
+	expect(t, stranger.get(path), http.StatusNotFound, "")
+
+	// A second request while one waits is refused.
+	again := b.post("/login/lockedout", nil)
+	expect(t, again, http.StatusConflict, "")
+	contains(t, again, "復旧の申請はすでに待機期間中です。")
+
+	// During the period the sign-in asks for the factor; after it, enrolment.
+	s.clock.Advance(71 * time.Hour)
+	s.browser().login(c, "/login/code")
+	s.clock.Advance(2 * time.Hour)
+	late := s.browser()
+	late.login(c, "/enrol")
+	if ms := s.methods(c); len(ms) != 0 {
+		t.Fatalf("methods after recovery: %v", ms)
+	}
+}
+
+// TestLockedOutCancelledBySignIn: a sign-in with the app during the period
+// cancels the request.
+func TestLockedOutCancelledBySignIn(t *testing.T) {
+	s := newSite(t)
+	s.svc.Mail = &mail.Queue{Store: s.svc.Store, Sender: mail.Outbox{}, Now: s.clock.Now}
+	c := s.customer("yamada@example.jp")
+	s.browser().enrol(c)
+	_, token := s.browser().requestRecovery(c)
+	expect(t, s.browser().post("/recovery-request/confirm?token="+url.QueryEscape(token), nil), http.StatusOK, "")
+	s.browser().signIn(c)
+	s.clock.Advance(73 * time.Hour)
+	s.browser().login(c, "/login/code")
+}
+
+// TestLockedOutEnglish: the pages speak English too.
+func TestLockedOutEnglish(t *testing.T) {
+	s := newSite(t)
+	s.svc.Mail = &mail.Queue{Store: s.svc.Store, Sender: mail.Outbox{}, Now: s.clock.Now}
+	c := s.customer("yamada@example.jp")
+	s.browser().enrol(c)
+	b := s.browser()
+	b.lang = "en"
+	b.login(c, "/login/code")
+	contains(t, b.get("/login/methods"), "Lost your device? (Request recovery)")
+	contains(t, b.get("/login/lockedout"), "Request recovery of two-step verification", "waits 72 hours")
+	contains(t, b.post("/login/lockedout", nil), "Check your mail")
+	path, _ := s.recoveryLinkOf(c.email)
+	ms, _ := s.svc.Store.ListMails(s.ctx, 1)
+	if len(ms) != 1 || ms[0].Subject != "[Tobira] Confirm your request to recover two-step verification" {
+		t.Fatalf("newest mail: %+v", ms)
+	}
+	contains(t, b.get(path), "Confirm the recovery request", c.email)
+	r := b.get("/recovery-request/confirm?token=nope")
+	expect(t, r, http.StatusNotFound, "")
+	contains(t, r, "This link is invalid")
+}
