@@ -12,6 +12,7 @@ import (
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/console"
+	"github.com/tobira/tobira/internal/maintenance"
 	"github.com/tobira/tobira/internal/store"
 )
 
@@ -19,22 +20,18 @@ import (
 // --password-file is given.
 const operatorPasswordEnv = "TOBIRA_OPERATOR_PASSWORD"
 
-// operatorsOf is the store's operators; the SQL store has them.
-func operatorsOf(w *wired) (store.Operators, error) {
-	ops, ok := w.svc.Store.(store.Operators)
-	if !ok {
-		return nil, errors.New("this store keeps no operators")
-	}
-	return ops, nil
-}
+// operatorsOf is the store's operators.
+func operatorsOf(w *wired) (store.Operators, error) { return w.svc.Store, nil }
 
-// consoleHandler builds the operator console over the portal's service.
-func consoleHandler(w *wired, log *slog.Logger) (http.Handler, error) {
+// consoleHandler builds the operator console over the portal's service
+// and the maintenance schedule the servers' middleware reads (nil: the
+// console makes its own).
+func consoleHandler(w *wired, log *slog.Logger, sched *maintenance.Schedule) (http.Handler, error) {
 	ops, err := operatorsOf(w)
 	if err != nil {
 		return nil, err
 	}
-	return console.New(console.Deps{Svc: w.svc, Operators: ops, Log: log})
+	return console.New(console.Deps{Svc: w.svc, Operators: ops, Log: log, Schedule: sched})
 }
 
 // operators runs `tobira operators create|list`.

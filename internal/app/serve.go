@@ -13,7 +13,6 @@ import (
 
 	"github.com/tobira/tobira/internal/maintenance"
 	"github.com/tobira/tobira/internal/portal"
-	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/web"
 )
 
@@ -91,25 +90,25 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 			return fmt.Errorf("demo data: %w", err)
 		}
 	}
-	if portalSrv.handler, err = web.New(svc, log, web.WithOIDC(w.oidc)); err != nil {
+	// The portal's pages tell of a maintenance window during the days
+	// before it.
+	sched := maintenance.New(svc.Store, svc.Now, log)
+	if portalSrv.handler, err = web.New(svc, log, web.WithOIDC(w.oidc), web.WithMaintenance(sched)); err != nil {
 		return err
 	}
 	if demo {
-		if err := demoSites(ctx, w, log, servers[1], servers[2]); err != nil {
+		if err := demoSites(ctx, w, log, servers[1], servers[2], sched, cfg.SupportURL); err != nil {
 			return err
 		}
 	}
 	// While a maintenance window lasts, every server shows the maintenance
 	// page (health, metrics and static files stay up).
-	if ms, ok := svc.Store.(store.Maintenance); ok {
-		sched := maintenance.New(ms, svc.Now, log)
-		for _, s := range servers {
-			s.handler = maintenance.Middleware(s.handler, sched, maintenance.Options{SupportURL: cfg.SupportURL})
-		}
+	for _, s := range servers {
+		s.handler = maintenance.Middleware(s.handler, sched, maintenance.Options{SupportURL: cfg.SupportURL})
 	}
 	// The operator console stays up during maintenance: operators work then.
 	if demo {
-		if servers[3].handler, err = consoleHandler(w, log); err != nil {
+		if servers[3].handler, err = consoleHandler(w, log, sched); err != nil {
 			return err
 		}
 	}
@@ -203,6 +202,9 @@ func sweep(ctx context.Context, svc *portal.Service, log *slog.Logger) {
 		}
 		if _, err := svc.Store.DeleteExpiredSiteSessions(ctx, now); err != nil && ctx.Err() == nil {
 			log.Warn("sweep site sessions", "err", err)
+		}
+		if _, err := svc.Store.DeleteExpiredOperatorSessions(ctx, now); err != nil && ctx.Err() == nil {
+			log.Warn("sweep operator sessions", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -14,7 +14,7 @@ import (
 
 // demoSites builds the two customer sites of the demo, each an OpenID
 // Connect client of the portal, registered on first start.
-func demoSites(ctx context.Context, w *wired, log *slog.Logger, contracts, invoices *server) error {
+func demoSites(ctx context.Context, w *wired, log *slog.Logger, contracts, invoices *server, notices sites.Noticer, supportURL string) error {
 	for _, s := range []struct {
 		name string
 		srv  *server
@@ -28,7 +28,8 @@ func demoSites(ctx context.Context, w *wired, log *slog.Logger, contracts, invoi
 			return err
 		}
 		site.Log = log
-		h, err := s.make(sites.Deps{Store: w.svc.Store, Log: site.Log, Auth: site, AuthRoutes: site.Routes()})
+		h, err := s.make(sites.Deps{Store: w.svc.Store, Log: site.Log, Auth: site, AuthRoutes: site.Routes(),
+			Maintenance: notices, SupportURL: supportURL})
 		if err != nil {
 			return err
 		}

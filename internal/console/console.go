@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tobira/tobira/internal/maintenance"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
@@ -29,7 +30,7 @@ var templateFS embed.FS
 //go:embed locales/*.json
 var localeFS embed.FS
 
-var pageNames = []string{"login", "code", "customers", "customer", "open", "audit", "message"}
+var pageNames = []string{"login", "code", "customers", "customer", "open", "audit", "message", "resets", "maintenance", "recoveries"}
 
 const (
 	// CookieName is the console's session cookie.
@@ -45,17 +46,22 @@ const (
 )
 
 // Deps is what the console needs: the portal's service (store, keys,
-// hasher, clock, mail) and the operators' store.
+// hasher, clock, mail), the operators' store and the maintenance schedule.
 type Deps struct {
 	Svc       *portal.Service
 	Operators store.Operators
 	Log       *slog.Logger
+	// Schedule is the maintenance schedule the servers' middleware reads,
+	// so that a window scheduled here is seen there at once. When nil the
+	// console makes one over the portal's store.
+	Schedule *maintenance.Schedule
 }
 
 // Server is the console's handler.
 type Server struct {
 	svc     *portal.Service
 	ops     store.Operators
+	sched   *maintenance.Schedule
 	log     *slog.Logger
 	msgs    webkit.Catalog
 	pages   webkit.Pages
@@ -80,7 +86,12 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{svc: d.Svc, ops: d.Operators, log: d.Log, msgs: msgs, pages: pages,
+	sched := d.Schedule
+	if sched == nil {
+		svc := d.Svc
+		sched = maintenance.New(svc.Store, func() time.Time { return svc.Now() }, d.Log)
+	}
+	s := &Server{svc: d.Svc, ops: d.Operators, sched: sched, log: d.Log, msgs: msgs, pages: pages,
 		mux: http.NewServeMux(), secure: d.Svc.Config.Secure()}
 	s.routes()
 	s.guarded = webkit.Guard{
@@ -120,6 +131,15 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /customers/{id}/resend", s.signedIn(s.resend))
 	s.mux.HandleFunc("POST /customers/{id}/lock", s.signedIn(s.lock))
 	s.mux.HandleFunc("POST /customers/{id}/unlock", s.signedIn(s.unlock))
+	s.mux.HandleFunc("POST /customers/{id}/reset-mfa", s.signedIn(s.requestReset))
+	s.mux.HandleFunc("GET /resets", s.signedIn(s.resetsPage))
+	s.mux.HandleFunc("POST /resets/{id}/approve", s.signedIn(s.approveReset))
+	s.mux.HandleFunc("POST /resets/{id}/reject", s.signedIn(s.rejectReset))
+	s.mux.HandleFunc("GET /maintenance", s.signedIn(s.maintenancePage))
+	s.mux.HandleFunc("POST /maintenance", s.signedIn(s.scheduleMaintenance))
+	s.mux.HandleFunc("POST /maintenance/{id}/cancel", s.signedIn(s.cancelMaintenance))
+	s.mux.HandleFunc("GET /recoveries", s.signedIn(s.recoveriesPage))
+	s.mux.HandleFunc("POST /recoveries/{id}/approve", s.signedIn(s.approveRecovery))
 	s.mux.HandleFunc("GET /audit", s.signedIn(s.auditPage))
 	s.mux.HandleFunc("GET /audit.csv", s.signedIn(s.auditCSV))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -278,6 +298,8 @@ func done(w http.ResponseWriter, r *http.Request, path, notice string) {
 // notices are the keys ?done= may name.
 var notices = map[string]string{
 	"resent": "notice.resent", "locked": "notice.locked", "unlocked": "notice.unlocked", "opened": "notice.opened",
+	"reset_requested": "notice.reset_requested", "reset_approved": "notice.reset_approved", "reset_rejected": "notice.reset_rejected",
+	"scheduled": "notice.scheduled", "cancelled": "notice.cancelled", "recovery_approved": "notice.recovery_approved",
 }
 
 func (s *Server) notice(r *http.Request, v *view) {

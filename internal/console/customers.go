@@ -77,6 +77,10 @@ type customerData struct {
 	Applications []store.Application
 	Contracts    []store.Contract
 	Audit        []store.AuditEvent
+	// Reset is the account's open second-factor reset request, if any.
+	Reset *store.ResetRequest
+	// ReasonValue refills the reset form after a refusal.
+	ReasonValue string
 }
 
 // account loads the account of the path's id; false when it answered.
@@ -113,6 +117,15 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 		if d.Contracts, err = s.svc.Store.ContractsOf(ctx, a.ID); err == nil {
 			d.Audit, err = s.svc.Store.AuditOf(ctx, a.ID, 20)
 		}
+	}
+	if err == nil {
+		d.Reset, err = s.svc.Store.OpenResetRequest(ctx, a.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			d.Reset, err = nil, nil
+		}
+	}
+	if r.Method == http.MethodPost && r.PostForm != nil {
+		d.ReasonValue = trim(r.PostForm.Get("reset_reason"), maxResetReason)
 	}
 	if err != nil {
 		s.internal(w, r, err)

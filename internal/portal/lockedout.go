@@ -45,11 +45,8 @@ var (
 	ErrTooManyRequests = errors.New("portal: too many recovery requests")
 )
 
-// recoveries is the store's recovery requests, when it keeps them.
-func (s *Service) recoveries() (store.RecoveryRequests, bool) {
-	rr, ok := s.Store.(store.RecoveryRequests)
-	return rr, ok
-}
+// recoveries is the store's recovery requests.
+func (s *Service) recoveries() (store.RecoveryRequests, bool) { return s.Store, true }
 
 // RequestRecovery is 「デバイスを紛失した場合」 at the second-factor step of
 // f: it opens an unconfirmed recovery request and mails its confirmation

@@ -74,8 +74,14 @@ type view struct {
 	Security string // the portal's security page
 	Logout   string // where サインアウト posts
 	Error    string
-	Data     any
-	msgs     webkit.Catalog
+	// Maintenance is the notice of an upcoming maintenance window, shown in
+	// a banner at the top of the page, with a link labelled MaintenanceMore
+	// to Support.
+	Maintenance     string
+	MaintenanceMore string
+	Support         string
+	Data            any
+	msgs            webkit.Catalog
 }
 
 // T translates a message key for the page's language.
@@ -104,7 +110,18 @@ func (s *site) view(r *http.Request, u *User, titleKey string, args ...any) *vie
 	v := &view{Lang: webkit.PickLanguage(r), Site: s.name, Path: r.URL.RequestURI(), User: u, msgs: s.msgs,
 		Security: s.deps.Auth.SecurityURL(), Logout: s.deps.Auth.LogoutURL()}
 	v.Title = v.T(titleKey, args...)
+	if s.deps.Maintenance != nil {
+		if n, ok := s.deps.Maintenance.NoticeFor(r); ok {
+			v.Maintenance, v.MaintenanceMore, v.Support = n, maintenanceMore[v.Lang], s.deps.SupportURL
+		}
+	}
 	return v
+}
+
+// maintenanceMore labels the maintenance banner's link to the support page.
+var maintenanceMore = map[string]string{
+	"ja": "詳しくはサポートページをご覧ください",
+	"en": "Details on the support page",
 }
 
 // render writes a page; HEAD answers like GET, without a body.

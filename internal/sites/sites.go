@@ -53,6 +53,19 @@ type Deps struct {
 	// Secure gives the language cookie the Secure attribute: everywhere but
 	// the plain-HTTP demo.
 	Secure bool
+	// Maintenance, when set, tells of an upcoming maintenance window: every
+	// page shows its notice in a banner at the top.
+	Maintenance Noticer
+	// SupportURL is where the maintenance banner links for details
+	// (config.Config.SupportURL); no link when empty.
+	SupportURL string
+}
+
+// Noticer tells of an upcoming maintenance window: the notice, in the
+// language of r's customer, while one starts within the notice period.
+// maintenance.Schedule implements it.
+type Noticer interface {
+	NoticeFor(r *http.Request) (string, bool)
 }
 
 // maxBody bounds request bodies: the only form is the language switch.

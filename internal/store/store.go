@@ -277,5 +277,6 @@ type Store interface {
 	Operators
 	Maintenance
 	RecoveryRequests
+	ResetRequests
 	Close() error
 }

@@ -27,17 +27,34 @@ type view struct {
 	Error   string
 	Notice  string
 	Support string
-	Wide    bool
-	Data    any
-	msgs    webkit.Catalog
+	// Maintenance is the notice of an upcoming maintenance window, shown
+	// in a banner at the top of the page; MaintenanceMore labels its link
+	// to Support.
+	Maintenance     string
+	MaintenanceMore string
+	Wide            bool
+	Data            any
+	msgs            webkit.Catalog
 }
 
 // T translates a message key for the page's language.
 func (v *view) T(key string, args ...any) string { return v.msgs.T(v.Lang, key, args...) }
 
 func (s *Server) view(r *http.Request, title string) *view {
-	return &view{Lang: webkit.PickLanguage(r), Title: title, Path: r.URL.RequestURI(), msgs: s.msgs,
+	v := &view{Lang: webkit.PickLanguage(r), Title: title, Path: r.URL.RequestURI(), msgs: s.msgs,
 		Support: s.svc.Config.SupportURL}
+	if s.maint != nil {
+		if n, ok := s.maint.NoticeFor(r); ok {
+			v.Maintenance, v.MaintenanceMore = n, maintenanceMore[v.Lang]
+		}
+	}
+	return v
+}
+
+// maintenanceMore labels the maintenance banner's link to the support page.
+var maintenanceMore = map[string]string{
+	"ja": "詳しくはサポートページをご覧ください",
+	"en": "Details on the support page",
 }
 
 // t translates for the request's language.

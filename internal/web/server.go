@@ -39,6 +39,8 @@ type Server struct {
 	origins originCache
 	// secure sets the Secure attribute on cookies (everywhere but plain HTTP).
 	secure bool
+	// maint tells of the next maintenance window; nil when none is scheduled.
+	maint Noticer
 }
 
 // Option configures the portal's handler.
@@ -47,6 +49,16 @@ type Option func(*Server)
 // WithOIDC serves the OpenID Connect provider's endpoints and signs its
 // authorization requests in with the portal's sign-in.
 func WithOIDC(p *oidc.Provider) Option { return func(s *Server) { s.oidc = p } }
+
+// Noticer tells of an upcoming maintenance window: the notice, in the
+// language of r's customer, while one starts within the notice period.
+// maintenance.Schedule implements it.
+type Noticer interface {
+	NoticeFor(r *http.Request) (string, bool)
+}
+
+// WithMaintenance shows n's notice at the top of every page.
+func WithMaintenance(n Noticer) Option { return func(s *Server) { s.maint = n } }
 
 // New builds the portal's handler.
 func New(svc *portal.Service, log *slog.Logger, opts ...Option) (*Server, error) {

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Mail", mailTests},
 		{"Operators", operatorTests},
 		{"RecoveryRequests", recoveryRequestTests},
+		{"ResetRequests", resetRequestTests},
 		{"Maintenance", maintenanceTests},
 	}
 	for _, g := range groups {

@@ -1,0 +1,69 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+// recoveryRow is a pending recovery request with its customer.
+type recoveryRow struct {
+	store.RecoveryRequest
+	Email, Name string
+}
+
+// Waiting tells whether the request's link was confirmed: only then may it
+// be approved early.
+func (r recoveryRow) Waiting() bool { return r.Status == store.RecoveryWaiting }
+
+func (s *Server) recoveriesPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	s.showRecoveries(w, r, op, http.StatusOK, "")
+}
+
+func (s *Server) showRecoveries(w http.ResponseWriter, r *http.Request, op *store.Operator, status int, errKey string) {
+	ctx := r.Context()
+	list, err := s.svc.PendingRecoveries(ctx)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	rows := make([]recoveryRow, 0, len(list))
+	for _, q := range list {
+		row := recoveryRow{RecoveryRequest: q}
+		a, err := s.svc.Store.AccountByID(ctx, q.AccountID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.internal(w, r, err)
+			return
+		}
+		if a != nil {
+			row.Email, row.Name = a.Email, a.Name
+		}
+		rows = append(rows, row)
+	}
+	v := s.view(r, "recoveries.title", op)
+	v.Nav, v.Wide, v.Data = "recoveries", true, rows
+	s.notice(r, v)
+	if errKey != "" {
+		v.Error = s.t(r, errKey)
+	}
+	s.render(w, r, status, "recoveries", v)
+}
+
+// approveRecovery is 「本人確認のうえ早期承認」: the operator verified the
+// customer, so the cooling-off period ends now. Both roles may. The portal
+// records recovery.approve in the audit log with the operator as actor.
+func (s *Server) approveRecovery(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	ctx := r.Context()
+	q, err := s.svc.ApproveRecoveryEarly(ctx, r.PathValue("id"), actor(op))
+	if errors.Is(err, store.ErrNotFound) {
+		s.showRecoveries(w, r, op, http.StatusConflict, "recoveries.gone")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.log.Info("console: recovery approved early", "request", q.ID, "operator", op.Email)
+	done(w, r, "/recoveries", "recovery_approved")
+}

@@ -1,0 +1,158 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// A second-factor reset on a customer's behalf takes two operators (four
+// eyes): one asks, with a reason; another, of either role, approves or
+// rejects. The store refuses a decision by the requester. Only on approval
+// are the factors removed, through the portal's OperatorResetMFA, which
+// also ends the sessions, tells the sites and mails the customer.
+
+// maxResetReason is the longest reason, in characters.
+const maxResetReason = 200
+
+func (s *Server) requestReset(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	if !s.form(w, r) {
+		return
+	}
+	a, ok := s.account(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	reason := trim(r.PostForm.Get("reset_reason"), maxResetReason)
+	if reason == "" {
+		s.showCustomer(w, r, op, a, http.StatusUnprocessableEntity, "reset.reason_required")
+		return
+	}
+	fs, err := s.svc.Store.FactorsOf(ctx, a.ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if len(fs) == 0 {
+		s.showCustomer(w, r, op, a, http.StatusConflict, "reset.no_factors")
+		return
+	}
+	err = s.svc.Store.CreateResetRequest(ctx, &store.ResetRequest{ID: secret.ID(), AccountID: a.ID, Reason: reason,
+		RequestedBy: actor(op), RequestedAt: s.svc.Now()})
+	if errors.Is(err, store.ErrConflict) {
+		s.audit(ctx, r, actor(op), a.ID, "mfa.reset_request", "fail", "already open")
+		s.showCustomer(w, r, op, a, http.StatusConflict, "reset.already_open")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.audit(ctx, r, actor(op), a.ID, "mfa.reset_request", "ok", reason)
+	done(w, r, customerPath(a.ID), "reset_requested")
+}
+
+// resetRow is an open request with its customer.
+type resetRow struct {
+	store.ResetRequest
+	Email, Name string
+	Own         bool // requested by the operator looking
+}
+
+func (s *Server) resetsPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	s.showResets(w, r, op, http.StatusOK, "")
+}
+
+func (s *Server) showResets(w http.ResponseWriter, r *http.Request, op *store.Operator, status int, errKey string) {
+	ctx := r.Context()
+	list, err := s.svc.Store.ListOpenResetRequests(ctx)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	rows := make([]resetRow, 0, len(list))
+	for _, q := range list {
+		row := resetRow{ResetRequest: q, Own: q.RequestedBy == actor(op)}
+		a, err := s.svc.Store.AccountByID(ctx, q.AccountID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.internal(w, r, err)
+			return
+		}
+		if a != nil {
+			row.Email, row.Name = a.Email, a.Name
+		}
+		rows = append(rows, row)
+	}
+	v := s.view(r, "resets.title", op)
+	v.Nav, v.Wide, v.Data = "resets", true, rows
+	s.notice(r, v)
+	if errKey != "" {
+		v.Error = s.t(r, errKey)
+	}
+	s.render(w, r, status, "resets", v)
+}
+
+func (s *Server) approveReset(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	s.decideReset(w, r, op, store.ResetApproved)
+}
+
+func (s *Server) rejectReset(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	s.decideReset(w, r, op, store.ResetRejected)
+}
+
+func (s *Server) decideReset(w http.ResponseWriter, r *http.Request, op *store.Operator, decision store.ResetDecision) {
+	ctx := r.Context()
+	action := "mfa.reset_approve"
+	if decision == store.ResetRejected {
+		action = "mfa.reset_reject"
+	}
+	id := r.PathValue("id")
+	q, err := s.svc.Store.DecideResetRequest(ctx, id, actor(op), decision, s.svc.Now())
+	switch {
+	case errors.Is(err, store.ErrOwnResetRequest):
+		accountID := ""
+		if list, lerr := s.svc.Store.ListOpenResetRequests(ctx); lerr == nil {
+			for _, o := range list {
+				if o.ID == id {
+					accountID = o.AccountID
+				}
+			}
+		}
+		s.audit(ctx, r, actor(op), accountID, action, "denied", "own request "+id)
+		s.showResets(w, r, op, http.StatusForbidden, "reset.own_request")
+		return
+	case errors.Is(err, store.ErrStale):
+		s.showResets(w, r, op, http.StatusConflict, "reset.decided")
+		return
+	case errors.Is(err, store.ErrNotFound):
+		s.fail(w, r, http.StatusNotFound, "reset.not_found")
+		return
+	case err != nil:
+		s.internal(w, r, err)
+		return
+	}
+	detail := "request " + q.ID + " by " + q.RequestedBy + ": " + q.Reason
+	if decision == store.ResetRejected {
+		s.audit(ctx, r, actor(op), q.AccountID, action, "ok", detail)
+		done(w, r, "/resets", "reset_rejected")
+		return
+	}
+	a, err := s.svc.Store.AccountByID(ctx, q.AccountID)
+	if err == nil {
+		// The portal's reset removes the factors, ends every session, tells
+		// the sites, records mfa.reset and mails the customer the notice.
+		_, err = s.svc.OperatorResetMFA(ctx, a.Email, q.RequestedBy+" (approved by "+actor(op)+")")
+	}
+	if err != nil {
+		// The request is decided but the reset did not happen: say so in
+		// the audit log, where the next operator looks.
+		s.audit(ctx, r, actor(op), q.AccountID, action, "fail", detail)
+		s.internal(w, r, err)
+		return
+	}
+	s.audit(ctx, r, actor(op), q.AccountID, action, "ok", detail)
+	done(w, r, "/resets", "reset_approved")
+}
