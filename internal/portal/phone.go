@@ -92,7 +92,7 @@ func (s *Service) EnrolPhone(ctx context.Context, f *Flow, region, number string
 	if !slices.Contains(s.Config.Phone.Countries, phone.Region(e164)) {
 		return ErrCountryNotAllowed
 	}
-	return s.sendCode(ctx, f, e164, ch, lang, c, false)
+	return s.sendCode(ctx, f, e164, ch, lang, c)
 }
 
 // ConfirmPhone checks the code sent at enrolment, saves the phone as the
@@ -137,7 +137,7 @@ func (s *Service) ResendCode(ctx context.Context, f *Flow, ch notify.Channel, la
 	if err != nil {
 		return err
 	}
-	return s.sendCode(ctx, f, pc.Phone, ch, lang, c, true)
+	return s.sendCode(ctx, f, pc.Phone, ch, lang, c)
 }
 
 // SendSignInCode sends a code to the account's phone at the second-factor
@@ -153,13 +153,13 @@ func (s *Service) SendSignInCode(ctx context.Context, f *Flow, ch notify.Channel
 	if ch == "" {
 		ch = notify.Channel(p.Channel)
 	}
-	return s.sendCode(ctx, f, p.Secret, ch, lang, c, true)
+	return s.sendCode(ctx, f, p.Secret, ch, lang, c)
 }
 
 // sendCode sends a fresh code for the flow, replacing any earlier one. Every
 // limit is counted before anything is sent, in the database, so the limits
 // hold across nodes and under parallel requests.
-func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.Channel, lang string, c Client, resend bool) error {
+func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.Channel, lang string, c Client) error {
 	if !ch.Valid() {
 		return ErrWrongStep
 	}
@@ -172,9 +172,13 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.
 		return err
 	}
 	if mfa.Locked(a.MFALockedUntil, now) {
+		s.audit(ctx, f.AccountID, "phone.send", "refused", c, string(ch))
 		return &LockedError{Until: a.MFALockedUntil}
 	}
+	// A code in flight makes this a resend, which the pause holds back.
+	resend := false
 	if prev, err := s.Store.PhoneCodeOf(ctx, f.IDHash); err == nil {
+		resend = true
 		if wait := prev.SentAt.Add(cfg.ResendAfter.Duration).Sub(now); wait > 0 {
 			return &ResendError{Wait: wait}
 		}
@@ -258,6 +262,7 @@ func (s *Service) phoneCodeHash(f *Flow, code string) string {
 func (s *Service) checkPhoneCode(ctx context.Context, f *Flow, a *store.Account, code string, c Client, action string) (*store.PhoneCode, error) {
 	// A closed step refuses before the code's own tries are spent.
 	if mfa.Locked(a.MFALockedUntil, s.Now()) {
+		s.audit(ctx, a.ID, action, "refused", c, "")
 		return nil, &LockedError{Until: a.MFALockedUntil}
 	}
 	pc, err := s.Store.ChargePhoneCode(ctx, f.IDHash, s.Config.Phone.CodeAttempts)
