@@ -1,0 +1,479 @@
+package e2e
+
+// The operator console (the demo's --console-addr) and what it does to the
+// customers' side: a second-factor reset by two operators (four eyes), a
+// maintenance window's notice and its 503 page, and the locked-out
+// customer's recovery request with its cooling-off period. Screenshots go to
+// output/80-*.png; axe-core checks every screen.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/tobira/tobira/internal/webkit"
+)
+
+// The console's texts (internal/console/locales/ja.json).
+const (
+	consoleLoginTitle = "オペレーター ログイン"
+	consoleCodeTitle  = "ワンタイムコードの入力"
+	consoleCustomers  = "顧客検索"
+	consoleResets     = "二要素認証リセットの承認"
+	consoleMaint      = "メンテナンス"
+	operatorPassword  = "console-operator-2024"
+	supportURL        = "https://support.example.jp/"
+)
+
+// ---------------------------------------------------------------------------
+// 1. Four eyes
+
+// TestFourEyesReset: admin A asks for Sato's second-factor reset with a
+// reason; A cannot approve it (「自分の依頼」, no button); support operator B
+// approves it in another browser; Sato's factors are gone (her next sign-in
+// enrols) and she is mailed the notice.
+func TestFourEyesReset(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	d := startDemo(t)
+	consoleURL := d.consoleURL(t)
+	const (
+		aEmail = "admin-a@tobira.example"
+		bEmail = "support-b@tobira.example"
+		reason = "本人から電話で端末紛失の申告あり (本人確認済み)"
+	)
+	seedA := d.createOperator(t, aEmail, "管理者 A", "admin")
+	seedB := d.createOperator(t, bEmail, "サポート B", "support")
+
+	// A signs in and finds Sato.
+	a := newBrowser(t, consoleURL, axe)
+	a.consoleSignIn(aEmail, seedA, "80-1-1-console-login")
+	a.typeInto("メールアドレス・氏名・契約番号・申込番号", satoEmail)
+	a.clickTo(button("検索"), "/customers", consoleCustomers)
+	a.expectText(`//table//tr[td/a[normalize-space()="` + satoEmail + `"] and td[normalize-space()="` + satoName + `"] and td[contains(., "認証アプリ")]]`)
+	a.screen("80-1-2-console-search")
+	customerPath := a.navigationTo(chromedp.Click(link(satoEmail)), 200, "/customers/", satoName)
+	a.expectText(`//dl//dd//span[normalize-space()="認証アプリ"]`)
+	a.screen("80-1-3-console-customer")
+
+	// With a reason: requested, pending, not done.
+	a.typeInto("リセットの理由 (必須)", reason)
+	a.navigationTo(chromedp.Click(button("二要素認証のリセットを依頼")), 200, customerPath, satoName)
+	a.expectText(`//p[@role="status" and normalize-space()="二要素認証のリセットを依頼しました。別のオペレーターの承認で実行されます。"]`)
+	a.expectText(`//main//p[contains(., "operator:` + aEmail + ` が") and contains(., "承認待ち") and contains(., "` + reason + `")]`)
+	a.expectText(`//dl//dd//span[normalize-space()="認証アプリ"]`)
+	a.screen("80-1-4-console-reset-requested")
+
+	// A's list: 「自分の依頼」 and no approve or reject button.
+	a.clickTo(link("2FAリセット承認"), "/resets", consoleResets)
+	row := `//table//tr[td/a[normalize-space()="` + satoEmail + `"]]`
+	a.expectText(row + `/td[normalize-space()="` + reason + `"]`)
+	a.expectText(row + `//*[contains(., "自分の依頼")]`)
+	if n := run(a, chromedp.Evaluate[int](`[...document.querySelectorAll("main button")].filter(b => ["承認", "却下"].includes(b.textContent.trim())).length`)); n != 0 {
+		t.Errorf("the requester's /resets offers %d approve/reject button(s) for its own request", n)
+	}
+	a.screen("80-1-5-console-resets-own")
+
+	// Sato is still enrolled: her sign-in asks for the app's code.
+	sato := newBrowser(t, d.URL, axe)
+	sato.open("/login", "ログイン")
+	sato.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
+
+	// B, in another browser, approves.
+	b := newBrowser(t, consoleURL, axe)
+	b.consoleSignIn(bEmail, seedB, "")
+	b.clickTo(link("2FAリセット承認"), "/resets", consoleResets)
+	b.expectText(row + `/td[normalize-space()="operator:` + aEmail + `"]`)
+	waitVisible(b, chromedp.Search(row+`//button[normalize-space()="承認"]`))
+	b.screen("80-1-6-console-resets-other")
+	b.clickTo(chromedp.Search(row+`//button[normalize-space()="承認"]`), "/resets", consoleResets)
+	b.expectText(`//p[@role="status" and normalize-space()="リセットを承認し、二要素認証をリセットしました。お客さまに通知しました。"]`)
+	b.expectText(`//main//p[normalize-space()="承認待ちの依頼はありません。"]`)
+	b.screen("80-1-7-console-reset-approved")
+
+	// The console shows no factor left.
+	b.navigationTo(chromedp.Navigate(consoleURL+customerPath), 200, customerPath, satoName)
+	b.expectText(`//dl/dd[normalize-space()="未登録"]`)
+
+	// Sato: her next sign-in enrols anew.
+	sato.open("/login", "ログイン")
+	sato.signIn(satoEmail, satoPassword, "/enrol", "2要素認証の設定")
+	sato.enrolmentSecret(satoEmail)
+	sato.screen("80-1-8-sato-enrol-after-reset")
+
+	// And she was told by mail.
+	m := d.waitMail(t, satoEmail, "the security notice of the operators' reset", func(m demoMail) bool {
+		return strings.Contains(m.Text, "二要素認証の設定がリセットされました。")
+	})
+	if !strings.Contains(m.Subject, "セキュリティに関するお知らせ") {
+		t.Errorf("the reset notice's subject is %q", m.Subject)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// 2. Maintenance
+
+// TestMaintenanceNoticeAndPage: an admin schedules a window a few days
+// ahead in the console: the portal and the contracts site show the notice
+// with its date. Then a window starting at the next minute: once it is in
+// force the portal and the sites answer 503 with the maintenance page
+// (Retry-After, the support link, the next window's notice) while /healthz
+// and the console stay up.
+func TestMaintenanceNoticeAndPage(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	d := startDemo(t)
+	key, _ := d.satoKeys(t)
+	consoleURL := d.consoleURL(t)
+	const aEmail = "admin-a@tobira.example"
+	seedA := d.createOperator(t, aEmail, "管理者 A", "admin")
+
+	a := newBrowser(t, consoleURL, axe)
+	a.consoleSignIn(aEmail, seedA, "")
+	a.clickTo(link("メンテナンス"), "/maintenance", consoleMaint)
+	a.expectText(`//main//p[normalize-space()="予定されているメンテナンスはありません。"]`)
+	a.screen("80-2-1-console-maintenance")
+
+	// A window in three days, 2:00–5:00 Japan time.
+	day := time.Now().In(webkit.JST).AddDate(0, 0, 3)
+	later := time.Date(day.Year(), day.Month(), day.Day(), 2, 0, 0, 0, webkit.JST)
+	laterSpan := fmt.Sprintf("%d年%d月%d日 2:00〜5:00", later.Year(), later.Month(), later.Day())
+	a.scheduleWindow(later, later.Add(3*time.Hour), "データベースの更新", "Database upgrade")
+	a.expectText(`//table//tr[td[normalize-space()="` + laterSpan + `"] and td[normalize-space()="予定"] and td[normalize-space()="データベースの更新"]]`)
+	a.screen("80-2-2-console-maintenance-scheduled")
+
+	notice := "メンテナンスのお知らせ: " + laterSpan + " (日本時間) はサービスをご利用いただけません。"
+	banner := `//div[@role="status" and contains(normalize-space(), "` + notice + `")]`
+
+	// The portal's login page, and the contracts site, show the notice.
+	p := newSiteBrowser(t, d.URL, axe)
+	p.open("/login", "ログイン")
+	p.expectText(banner)
+	p.expectText(banner + `//a[@href="` + supportURL + `" and normalize-space()="詳しくはサポートページをご覧ください"]`)
+	p.screen("80-2-3-portal-login-notice")
+	portal, contracts := originOf(t, d.URL), originOf(t, d.ContractsURL)
+	p.visit(d.ContractsURL+"/", portal, "/login", "ログイン")
+	p.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
+	p.expectText(banner)
+	p.typeInto("ワンタイムコードの入力", oathtool(t, key))
+	p.clickTo(button("続ける"), "/", contractsHeading)
+	p.expectOrigin(contracts)
+	p.expectText(banner)
+	p.screen("80-2-4-contracts-notice")
+
+	// A window from the next minute (at least 15 s ahead), for two minutes.
+	now := time.Now().In(webkit.JST)
+	soon := now.Truncate(time.Minute).Add(time.Minute)
+	if soon.Sub(now) < 15*time.Second {
+		soon = soon.Add(time.Minute)
+	}
+	a.scheduleWindow(soon, soon.Add(2*time.Minute), "緊急メンテナンス", "Emergency maintenance")
+	soonSpan := fmt.Sprintf("%d年%d月%d日 %d:%02d〜%d:%02d", soon.Year(), soon.Month(), soon.Day(),
+		soon.Hour(), soon.Minute(), soon.Add(2*time.Minute).Hour(), soon.Add(2*time.Minute).Minute())
+	a.expectText(`//table//tr[td[normalize-space()="` + soonSpan + `"]]`)
+
+	// Wait, a bounded time, until the portal answers 503.
+	t.Logf("waiting %s for the window at %s", time.Until(soon).Round(time.Second), soon.Format("15:04"))
+	deadline := soon.Add(20 * time.Second)
+	var resp *http.Response
+	for {
+		resp = httpGet(t, d.URL+"/login")
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the portal still answers %d 20 s after the window's start %s", resp.StatusCode, soon)
+		}
+		time.Sleep(time.Second)
+	}
+	if early := time.Until(soon); early > time.Second {
+		t.Errorf("the maintenance page came %s before the window's start", early)
+	}
+	ra, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || ra < 1 || ra > 125 {
+		t.Errorf("the 503's Retry-After is %q, want the seconds until the end (at most 120)", resp.Header.Get("Retry-After"))
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("the 503's Content-Type is %q", ct)
+	}
+	// Health stays up, on the portal and the sites.
+	for _, u := range []string{d.URL, d.ContractsURL, d.InvoicesURL} {
+		if r := httpGet(t, u+"/healthz"); r.StatusCode != http.StatusOK {
+			t.Errorf("%s/healthz answers %d during maintenance, want 200", u, r.StatusCode)
+		}
+	}
+
+	// The maintenance page in the browser.
+	q := newBrowser(t, d.URL, axe)
+	q.navigationStatus(chromedp.Navigate(d.URL+"/login"), 503, "/login", "システムメンテナンス中")
+	q.expectText(`//main//p[contains(., "` + soonSpan + `") and contains(., "(日本時間)")]`)
+	q.expectText(`//main//p[contains(., "緊急メンテナンス")]`)
+	q.expectText(`//main//p[normalize-space()="` + notice + `"]`)
+	q.expectText(`//main//a[@href="` + supportURL + `" and normalize-space()="サポートページ"]`)
+	q.screen("80-2-5-maintenance-page")
+	// The signed-in contracts site too.
+	p.navigationStatus(chromedp.Reload(), 503, "/", "システムメンテナンス中")
+	p.expectOrigin(contracts)
+	p.screen("80-2-6-contracts-maintenance-page")
+
+	// The console stays up and says the window is in force.
+	a.open("/maintenance", consoleMaint)
+	a.expectText(`//table//tr[td[normalize-space()="` + soonSpan + `"] and td[normalize-space()="実施中"]]`)
+	a.screen("80-2-7-console-maintenance-now")
+}
+
+// ---------------------------------------------------------------------------
+// 3. Locked out
+
+// TestLockedOutRecovery: Sato, with neither her phone nor her recovery
+// code, asks for recovery from 「別の方法を試す」; the mail's link confirms
+// it; until the cooling-off period is over her sign-in still asks for the
+// app's code; after it, the sign-in enrols anew. In a second run the
+// recovery_started mail's "this was not me" link cancels the request: after
+// the period her sign-in still asks for the app's code.
+func TestLockedOutRecovery(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+
+	t.Run("completes", func(t *testing.T) {
+		t.Parallel()
+		const coolingOff = 3 * time.Second
+		d := startDemoWith(t, `{"recovery_cooling_off": "3s"}`)
+		p := newBrowser(t, d.URL, axe)
+		p.requestRecovery(true)
+		link := d.confirmLink(t)
+
+		// A second browser waits at the login page with her password typed,
+		// to sign in at once after the confirmation, within the period.
+		q := newBrowser(t, d.URL, axe)
+		q.open("/login", "ログイン")
+		q.typeInto("メールアドレス", satoEmail)
+		q.typeInto("パスワード", satoPassword)
+
+		p.navigation(chromedp.Navigate(link), "/recovery-request/confirm", "復旧の申請の確定")
+		p.expectText(`//main//p[contains(., "` + satoEmail + ` のアカウントの二要素認証の復旧を申請しています。")]`)
+		waitVisible(p, button("申請を確定する"))
+		p.screen("80-3-4-recovery-confirm")
+		confirmed := time.Now()
+		p.clickTo(button("申請を確定する"), "/recovery-request/confirm", "復旧の申請の確定")
+
+		// Before the period: still the app's code.
+		q.clickTo(button("続ける"), "/login/code", "ワンタイムパスワードの入力")
+		if el := time.Since(confirmed); el >= coolingOff {
+			t.Fatalf("the sign-in within the period came %s after the confirmation, not within %s: the test was too slow to tell", el, coolingOff)
+		}
+		p.expectText(`//p[@role="status" and normalize-space()="申請を確定しました。"]`)
+		p.expectText(`//main//p[contains(., "以降にログインすると、二要素認証を設定し直せます。")]`)
+		p.screen("80-3-5-recovery-confirmed")
+		q.screen("80-3-6-login-code-within-period")
+
+		started := d.waitMail(t, satoEmail, "the recovery_started mail", func(m demoMail) bool {
+			return strings.Contains(m.Subject, "復旧申請を受け付けました")
+		})
+		mailLink(t, started, d.URL+"/not-me?token=")
+
+		// After the period: the sign-in enrols (a bounded poll).
+		time.Sleep(time.Until(confirmed.Add(coolingOff + 200*time.Millisecond)))
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			p.open("/login", "ログイン")
+			p.typeInto("メールアドレス", satoEmail)
+			p.typeInto("パスワード", satoPassword)
+			p.do(chromedp.Click(button("続ける")))
+			p.expectText(`//h1[normalize-space()="2要素認証の設定" or normalize-space()="ワンタイムパスワードの入力"]`)
+			if run(p, chromedp.Evaluate[string](`location.pathname`)) == "/enrol" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("15 s after the %s period the sign-in still asks for the app's code", coolingOff)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		p.arrived("/enrol", "2要素認証の設定")
+		p.enrolmentSecret(satoEmail)
+		p.screen("80-3-7-enrol-after-period")
+		d.waitMail(t, satoEmail, "the security notice of the reset by the recovery", func(m demoMail) bool {
+			return strings.Contains(m.Text, "二要素認証の設定がリセットされました。")
+		})
+	})
+
+	t.Run("not me cancels", func(t *testing.T) {
+		t.Parallel()
+		// A longer period than the first run's: the report must come within
+		// it, after a mail, a page and a click.
+		const coolingOff = 5 * time.Second
+		d := startDemoWith(t, `{"recovery_cooling_off": "5s"}`)
+		key, _ := d.satoKeys(t)
+		p := newBrowser(t, d.URL, axe)
+		p.requestRecovery(false)
+		link := d.confirmLink(t)
+		p.navigation(chromedp.Navigate(link), "/recovery-request/confirm", "復旧の申請の確定")
+		confirmed := time.Now()
+		p.clickTo(button("申請を確定する"), "/recovery-request/confirm", "復旧の申請の確定")
+		p.expectText(`//p[@role="status" and normalize-space()="申請を確定しました。"]`)
+
+		// The recovery_started mail's "this was not me" link.
+		started := d.waitMail(t, satoEmail, "the recovery_started mail", func(m demoMail) bool {
+			return strings.Contains(m.Subject, "復旧申請を受け付けました")
+		})
+		notMe := mailLink(t, started, d.URL+"/not-me?token=")
+		p.navigation(chromedp.Navigate(notMe), "/not-me", notMeTitle)
+		p.clickTo(button("ログアウトして報告する"), "/not-me", notMeTitle)
+		if el := time.Since(confirmed); el >= coolingOff {
+			t.Fatalf("the report came %s after the confirmation, not within the %s period: the test was too slow to tell", el, coolingOff)
+		}
+		p.expectText(`//p[@role="status" and normalize-space()="` + notMeDone + `"]`)
+		p.screen("80-3-8-not-me-done")
+
+		// After the period: still the app's code, which signs her in.
+		time.Sleep(time.Until(confirmed.Add(coolingOff + 500*time.Millisecond)))
+		p.open("/login", "ログイン")
+		p.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
+		p.screen("80-3-9-login-code-after-cancelled")
+		p.typeInto("ワンタイムコードの入力", oathtool(t, key))
+		p.clickTo(button("続ける"), "/", "マイページ")
+		for _, m := range d.mailsTo(t, satoEmail) {
+			if strings.Contains(m.Text, "二要素認証の設定がリセットされました。") {
+				t.Errorf("the cancelled recovery still reset her second factor: mail %q", m.Subject)
+			}
+		}
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Helpers of the console journeys
+
+// consoleURL is the console's address, as the demo printed it.
+func (d *demo) consoleURL(t *testing.T) string {
+	t.Helper()
+	return d.printedURL(t, "オペレーターコンソール / Operator console")
+}
+
+var operatorSecretLine = regexp.MustCompile(`(?m)^secret: ([A-Z2-7]+)\s*$`)
+
+// createOperator runs `tobira operators create` on the demo's data folder
+// and returns the TOTP key it printed.
+func (d *demo) createOperator(t *testing.T, email, name, role string) string {
+	t.Helper()
+	pw := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(pw, []byte(operatorPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := d.operator(t, "operators", "create", "--email", email, "--name", name, "--role", role,
+		"--password-file", pw, "--data", d.data)
+	m := operatorSecretLine.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("operators create printed no secret:\n%s", out)
+	}
+	return m[1]
+}
+
+// consoleSignIn signs in to the console: email and password, then the code.
+func (p *page) consoleSignIn(email, seed, shot string) {
+	p.t.Helper()
+	p.open("/login", consoleLoginTitle)
+	if shot != "" {
+		p.screen(shot)
+	}
+	p.typeInto("メールアドレス", email)
+	p.typeInto("パスワード", operatorPassword)
+	p.clickTo(button("続ける"), "/login/code", consoleCodeTitle)
+	p.typeInto("6桁のコード", oathtool(p.t, seed))
+	p.clickTo(button("ログイン"), "/customers", consoleCustomers)
+}
+
+// navigationTo is navigation for a page whose path starts with prefix and
+// whose heading contains h1; it returns the path.
+func (p *page) navigationTo(a chromedp.Action[chromedp.Void], want int, prefix, h1 string) string {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, a)
+	if err != nil {
+		p.t.Fatalf("browser: %v (at %s, expecting %s)", err, p.location(), prefix)
+	}
+	if resp == nil || int(resp.Status) != want {
+		status := 0
+		if resp != nil {
+			status = int(resp.Status)
+		}
+		p.t.Fatalf("expected %s... with status %d; got status %d at %s", prefix, want, status, p.location())
+	}
+	p.expectText(`//h1[contains(normalize-space(), "` + h1 + `")]`)
+	p.do(chromedp.Poll[chromedp.Void](`document.readyState === "complete"`))
+	path := run(p, chromedp.Evaluate[string](`location.pathname`))
+	if !strings.HasPrefix(path, prefix) {
+		p.t.Fatalf("expected a page under %s, the browser is at %s", prefix, p.location())
+	}
+	return path
+}
+
+// scheduleWindow fills the console's form (datetime-local, Japan time)
+// and schedules the window.
+func (p *page) scheduleWindow(start, end time.Time, reasonJA, reasonEN string) {
+	p.t.Helper()
+	const local = "2006-01-02T15:04"
+	p.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.getElementById("start").value = %q; document.getElementById("end").value = %q`,
+		start.In(webkit.JST).Format(local), end.In(webkit.JST).Format(local))))
+	p.typeInto("理由 (日本語)", reasonJA)
+	p.typeInto("理由 (英語)", reasonEN)
+	p.clickTo(button("予定する"), "/maintenance", consoleMaint)
+	p.expectText(`//p[@role="status" and normalize-space()="メンテナンスを予定しました。"]`)
+}
+
+// requestRecovery is 「デバイスを紛失した場合」 from Sato's code step.
+func (p *page) requestRecovery(shots bool) {
+	p.t.Helper()
+	shot := func(name string) {
+		if shots {
+			p.screen(name)
+		}
+	}
+	p.open("/login", "ログイン")
+	p.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
+	p.clickTo(link("別の方法を試す"), "/login/methods", "別の方法を試す")
+	shot("80-3-1-methods")
+	p.clickTo(link("デバイスを紛失した場合 (復旧の申請)"), "/login/lockedout", "二要素認証の復旧の申請")
+	waitVisible(p, button("復旧を申請する"))
+	shot("80-3-2-lockedout")
+	p.clickTo(button("復旧を申請する"), "/login/lockedout", "メールをご確認ください")
+	p.expectText(`//main//p[normalize-space()="確認のメールを送りました。メールのリンクを1時間以内に開いて、申請を確定してください。"]`)
+	shot("80-3-3-lockedout-sent")
+}
+
+// confirmLink is the link of Sato's recovery request mail.
+func (d *demo) confirmLink(t *testing.T) string {
+	t.Helper()
+	m := d.waitMail(t, satoEmail, "the recovery request mail", func(m demoMail) bool {
+		return strings.Contains(m.Subject, "復旧申請の確認")
+	})
+	return mailLink(t, m, d.URL+"/recovery-request/confirm?token=")
+}
+
+// httpGet is a plain GET in Japanese, its body read and closed.
+func httpGet(t *testing.T, u string) *http.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Language", "ja")
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	resp.Body.Close()
+	return resp
+}
