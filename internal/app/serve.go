@@ -25,12 +25,12 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	f := m.flags(name)
 	f.addr = f.String("addr", "", "listen address (default 127.0.0.1:8080)")
-	var contractsAddr, invoicesAddr, consoleAddr *string
+	var contractsAddr, invoicesAddr *string
 	if demo {
 		contractsAddr = f.String("contracts-addr", "127.0.0.1:8081", "listen address of 申込／契約確認サイト")
 		invoicesAddr = f.String("invoices-addr", "127.0.0.1:8082", "listen address of 適格請求書閲覧サイト")
-		consoleAddr = f.String("console-addr", "127.0.0.1:8090", "listen address of the operator console")
 	}
+	consoleAddr := f.String("console-addr", "", "listen address of the operator console (default 127.0.0.1:8090; \"off\" for none)")
 	if err := f.Parse(args); err != nil {
 		return errUsage
 	}
@@ -57,7 +57,6 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		for _, s := range []struct{ label, addr, flag string }{
 			{"申込／契約確認サイト / Applications and contracts", *contractsAddr, "--contracts-addr"},
 			{"適格請求書閲覧サイト / Qualified invoices", *invoicesAddr, "--invoices-addr"},
-			{"オペレーターコンソール / Operator console", *consoleAddr, "--console-addr"},
 		} {
 			srv, err := listen(s.label, s.addr, s.flag)
 			if err != nil {
@@ -65,6 +64,20 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 			}
 			servers = append(servers, srv)
 		}
+	}
+	// The operator console listens apart, in the demo and in production
+	// (on the loopback interface unless configured otherwise).
+	if *consoleAddr != "" {
+		cfg.ConsoleAddr = *consoleAddr
+	}
+	var consoleSrv *server
+	if cfg.ConsoleAddr != "off" {
+		if consoleSrv, err = listen("オペレーターコンソール / Operator console", cfg.ConsoleAddr, "--console-addr"); err != nil {
+			return err
+		}
+		servers = append(servers, consoleSrv)
+	}
+	if demo {
 		cfg.DevTools = true
 		// The demo is reached where it listens (port 0 picks a free port).
 		cfg.BaseURL = portalSrv.url
@@ -107,8 +120,8 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		s.handler = maintenance.Middleware(s.handler, sched, maintenance.Options{SupportURL: cfg.SupportURL})
 	}
 	// The operator console stays up during maintenance: operators work then.
-	if demo {
-		if servers[3].handler, err = consoleHandler(w, log, sched); err != nil {
+	if consoleSrv != nil {
+		if consoleSrv.handler, err = consoleHandler(w, log, sched); err != nil {
 			return err
 		}
 	}

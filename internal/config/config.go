@@ -68,6 +68,9 @@ type Config struct {
 
 	// SupportURL is shown to customers who need help.
 	SupportURL string `json:"support_url"`
+	// ConsoleAddr is where the operator console listens, apart from the
+	// customers' sites; "off" for no console.
+	ConsoleAddr string `json:"console_addr"`
 
 	Phone Phone `json:"phone"`
 	Mail  Mail  `json:"mail"`
@@ -134,6 +137,7 @@ func Default() Config {
 		PasswordFailuresPerClient:  50,
 		PasswordWindow:             Duration{15 * time.Minute},
 		SupportURL:                 "https://support.example.jp/",
+		ConsoleAddr:                "127.0.0.1:8090",
 		Phone: Phone{
 			Countries:      []string{"JP"},
 			CodeTTL:        Duration{5 * time.Minute},
@@ -191,6 +195,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	str("TOBIRA_SECRET_KEY", &c.SecretKey)
 	str("TOBIRA_SECRET_KEY_FILE", &c.SecretKeyFile)
 	str("TOBIRA_SUPPORT_URL", &c.SupportURL)
+	str("TOBIRA_CONSOLE_ADDR", &c.ConsoleAddr)
 	if v := getenv("TOBIRA_PREVIOUS_SECRET_KEYS"); v != "" {
 		c.PreviousSecretKeys = strings.Split(v, ",")
 	}
