@@ -379,7 +379,9 @@ func TestConfiguredBaseURLWins(t *testing.T) {
 	var out, errb testkit.Buffer
 	m := &app.Main{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" },
 		Ready: func(base string) { ready <- base }}
-	go func() { done <- m.Run(ctx, []string{"serve", "--data", dir, "--addr", addr, "--console-addr", "127.0.0.1:0"}) }()
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--data", dir, "--addr", addr, "--console-addr", "127.0.0.1:0"})
+	}()
 	var base string
 	select {
 	case base = <-ready:

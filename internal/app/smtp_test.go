@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -26,48 +25,6 @@ import (
 	"github.com/tobira/tobira/internal/testkit"
 )
 
-// smtpMailpitBin returns the mailpit binary, or skips outside the full
-// suite (TOBIRA_E2E=1, or CI), where a missing binary fails.
-func smtpMailpitBin(t *testing.T) string {
-	t.Helper()
-	if os.Getenv("TOBIRA_E2E") != "1" && os.Getenv("CI") != "true" {
-		t.Skip("mail tests against mailpit run in the full suite: ./scripts/test.sh (or TOBIRA_E2E=1 after ./scripts/test-deps.sh)")
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	bin := filepath.Join(dir, "e2e", "bin", "mailpit")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	if bin, err := exec.LookPath("mailpit"); err == nil {
-		return bin
-	}
-	t.Fatalf("mailpit is missing (neither %s nor on PATH): run ./scripts/test-deps.sh", bin)
-	return ""
-}
-
-func smtpFreePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // smtpPit is a mailpit process on free ports of 127.0.0.1.
 type smtpPit struct {
 	t                  *testing.T
@@ -76,9 +33,9 @@ type smtpPit struct {
 
 func startSMTPPit(t *testing.T) *smtpPit {
 	t.Helper()
-	m := &smtpPit{t: t, smtpPort: smtpFreePort(t), httpPort: smtpFreePort(t)}
+	m := &smtpPit{t: t, smtpPort: testkit.FreePort(t), httpPort: testkit.FreePort(t)}
 	out := &testkit.Buffer{}
-	cmd := exec.Command(smtpMailpitBin(t),
+	cmd := exec.Command(testkit.MailpitBin(t),
 		"--smtp", "127.0.0.1:"+strconv.Itoa(m.smtpPort),
 		"--listen", "127.0.0.1:"+strconv.Itoa(m.httpPort),
 		"--database", filepath.Join(t.TempDir(), "mailpit.db"),

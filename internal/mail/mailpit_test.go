@@ -34,49 +34,8 @@ import (
 	"time"
 
 	"github.com/tobira/tobira/internal/mail"
+	"github.com/tobira/tobira/internal/testkit"
 )
-
-// mailpitBin returns the mailpit binary, or skips the test outside the full
-// suite. In the full suite (TOBIRA_E2E=1, or CI) a missing binary fails.
-func mailpitBin(t *testing.T) string {
-	t.Helper()
-	if os.Getenv("TOBIRA_E2E") != "1" && os.Getenv("CI") != "true" {
-		t.Skip("mail tests against mailpit run in the full suite: ./scripts/test.sh (or TOBIRA_E2E=1 after ./scripts/test-deps.sh)")
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	bin := filepath.Join(dir, "e2e", "bin", "mailpit")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	if bin, err := exec.LookPath("mailpit"); err == nil {
-		return bin
-	}
-	t.Fatalf("mailpit is missing (neither %s nor on PATH): run ./scripts/test-deps.sh", bin)
-	return ""
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // mailpit is one mailpit process; stop and start keep its ports and its
 // database.
@@ -92,7 +51,7 @@ type mailpit struct {
 
 func startMailpit(t *testing.T, args ...string) *mailpit {
 	t.Helper()
-	m := &mailpit{t: t, bin: mailpitBin(t), smtpPort: freePort(t), httpPort: freePort(t)}
+	m := &mailpit{t: t, bin: testkit.MailpitBin(t), smtpPort: testkit.FreePort(t), httpPort: testkit.FreePort(t)}
 	m.args = append([]string{
 		"--smtp", "127.0.0.1:" + strconv.Itoa(m.smtpPort),
 		"--listen", "127.0.0.1:" + strconv.Itoa(m.httpPort),
