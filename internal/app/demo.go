@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/tobira/tobira/internal/console"
 	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/secret"
@@ -90,6 +91,30 @@ func (m *Main) seedDemo(ctx context.Context, svc *portal.Service) error {
 		fmt.Fprintf(m.Stdout, "  %s  %s  パスワード / password: %s\n", c.name, c.email, c.password)
 		fmt.Fprintf(m.Stdout, "      認証アプリのキー / authenticator key: %s  (oathtool --totp -b %s)\n", seed, seed)
 		fmt.Fprintf(m.Stdout, "      リカバリーコード / recovery code: %s\n", code)
+	}
+	return m.seedDemoOperators(ctx, svc)
+}
+
+// Demo operators of the console, one of each role (four-eyes needs two).
+var demoOperators = []struct {
+	email, name string
+	role        store.OperatorRole
+}{
+	{"kimura@example.jp", "木村 (管理者)", store.RoleAdmin},
+	{"tanaka@example.jp", "田中 (サポート)", store.RoleSupport},
+}
+
+const demoOperatorPassword = "tobira-operator-1"
+
+func (m *Main) seedDemoOperators(ctx context.Context, svc *portal.Service) error {
+	fmt.Fprintln(m.Stdout, "デモのオペレーター / demo operators (console):")
+	for _, o := range demoOperators {
+		made, err := console.CreateOperator(ctx, svc, svc.Store, o.email, o.name, o.role, demoOperatorPassword, "system:demo")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, "  %s  %s (%s)  パスワード / password: %s\n", o.name, o.email, o.role, demoOperatorPassword)
+		fmt.Fprintf(m.Stdout, "      認証アプリのキー / authenticator key: %s  (oathtool --totp -b %s)\n", made.TOTPSecret, made.TOTPSecret)
 	}
 	return nil
 }
