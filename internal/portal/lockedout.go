@@ -39,14 +39,9 @@ var (
 	// ErrRecoveryPending means the account's recovery request is waiting
 	// already: a new one would only restart its period.
 	ErrRecoveryPending = errors.New("portal: a recovery request is waiting already")
-	// ErrRecoveryUnavailable means the store keeps no recovery requests.
-	ErrRecoveryUnavailable = errors.New("portal: recovery requests not available")
 	// ErrTooManyRequests means the account asked too often lately.
 	ErrTooManyRequests = errors.New("portal: too many recovery requests")
 )
-
-// recoveries is the store's recovery requests.
-func (s *Service) recoveries() (store.RecoveryRequests, bool) { return s.Store, true }
 
 // RequestRecovery is 「デバイスを紛失した場合」 at the second-factor step of
 // f: it opens an unconfirmed recovery request and mails its confirmation
@@ -56,10 +51,7 @@ func (s *Service) RequestRecovery(ctx context.Context, f *Flow, lang string, c C
 	if f.State != StateMFA {
 		return ErrWrongStep
 	}
-	rr, ok := s.recoveries()
-	if !ok {
-		return ErrRecoveryUnavailable
-	}
+	rr := s.Store
 	a, err := s.Account(ctx, f)
 	if err != nil {
 		return err
@@ -99,10 +91,7 @@ func (s *Service) coolingOffHours() int { return int(s.Config.RecoveryCoolingOff
 // that asks to confirm; it spends nothing (mail scanners open links too).
 // It returns the request and when it would take effect if confirmed now.
 func (s *Service) CheckRecovery(ctx context.Context, token string) (*store.RecoveryRequest, time.Time, error) {
-	rr, ok := s.recoveries()
-	if !ok {
-		return nil, time.Time{}, ErrTokenInvalid
-	}
+	rr := s.Store
 	now := s.Now()
 	r, err := rr.RecoveryRequestByToken(ctx, secret.Hash(token), now)
 	if errors.Is(err, store.ErrNotFound) {
@@ -118,10 +107,7 @@ func (s *Service) CheckRecovery(ctx context.Context, token string) (*store.Recov
 // cooling-off period has passed, and the account is mailed what will
 // happen, when, and a "this was not me" link that cancels it.
 func (s *Service) ConfirmRecovery(ctx context.Context, token string, c Client) (*store.RecoveryRequest, error) {
-	rr, ok := s.recoveries()
-	if !ok {
-		return nil, ErrTokenInvalid
-	}
+	rr := s.Store
 	now := s.Now()
 	r, err := rr.ConfirmRecoveryRequest(ctx, secret.Hash(token), now, s.Config.RecoveryCoolingOff.Duration)
 	if errors.Is(err, store.ErrNotFound) {
@@ -168,10 +154,7 @@ func (s *Service) recoveryStarted(ctx context.Context, r *store.RecoveryRequest,
 // cancelRecovery cancels the account's open request, if it has one: its
 // owner still has a second factor, or said the request was not theirs.
 func (s *Service) cancelRecovery(ctx context.Context, accountID, reason string, c Client) {
-	rr, ok := s.recoveries()
-	if !ok {
-		return
-	}
+	rr := s.Store
 	done, err := rr.CancelRecovery(ctx, accountID, reason, s.Now())
 	if err != nil {
 		s.Log.Error("recovery request not cancelled", "account", accountID, "reason", reason, "err", err)
@@ -186,10 +169,7 @@ func (s *Service) cancelRecovery(ctx context.Context, accountID, reason string, 
 // has waited out its period, its factors are removed (the caller then finds
 // none and starts enrolment) and the request is completed.
 func (s *Service) completeRecovery(ctx context.Context, a *store.Account, c Client) error {
-	rr, ok := s.recoveries()
-	if !ok {
-		return nil
-	}
+	rr := s.Store
 	now := s.Now()
 	r, err := rr.PendingRecoveryOf(ctx, a.ID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -223,10 +203,7 @@ func (s *Service) completeRecovery(ctx context.Context, a *store.Account, c Clie
 // PendingRecoveries lists the waiting requests, and the unconfirmed ones
 // whose link still works, for operators.
 func (s *Service) PendingRecoveries(ctx context.Context) ([]store.RecoveryRequest, error) {
-	rr, ok := s.recoveries()
-	if !ok {
-		return nil, ErrRecoveryUnavailable
-	}
+	rr := s.Store
 	return rr.ListPendingRecoveries(ctx, s.Now())
 }
 
@@ -234,10 +211,7 @@ func (s *Service) PendingRecoveries(ctx context.Context) ([]store.RecoveryReques
 // customer, of the waiting request id: the next sign-in enrols anew.
 // store.ErrNotFound when no such request waits.
 func (s *Service) ApproveRecoveryEarly(ctx context.Context, id, operator string) (*store.RecoveryRequest, error) {
-	rr, ok := s.recoveries()
-	if !ok {
-		return nil, ErrRecoveryUnavailable
-	}
+	rr := s.Store
 	r, err := rr.ApproveRecoveryEarly(ctx, id, operator, s.Now())
 	if err != nil {
 		return nil, err
