@@ -9,9 +9,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"html"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -402,34 +400,7 @@ type demoMail struct {
 // ones to this address, newest first.
 func (d *demo) mailsTo(t *testing.T, to string) []demoMail {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL+"/dev/mail.json", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET /dev/mail.json: %v", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /dev/mail.json: status %d", resp.StatusCode)
-	}
-	var all []demoMail
-	if err := json.NewDecoder(resp.Body).Decode(&all); err != nil {
-		t.Fatalf("/dev/mail.json: %v", err)
-	}
-	var ms []demoMail
-	for i, m := range all {
-		if i > 0 && m.ID >= all[i-1].ID {
-			t.Errorf("/dev/mail.json is not newest first: id %d follows %d", m.ID, all[i-1].ID)
-		}
-		if m.To == to {
-			ms = append(ms, m)
-		}
-	}
-	return ms
+	return devList(t, d.URL+"/dev/mail.json", func(m demoMail) (int64, bool) { return m.ID, m.To == to })
 }
 
 // waitMail waits, for a bounded time, for a mail to this address that

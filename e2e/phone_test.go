@@ -362,34 +362,44 @@ type outboxMessage struct {
 // messages to this number, newest first.
 func (d *demo) messagesTo(t *testing.T, to string) []outboxMessage {
 	t.Helper()
+	return devList(t, d.URL+"/dev/outbox.json", func(m outboxMessage) (int64, bool) { return m.ID, m.To == to })
+}
+
+// devList reads one of the demo's development lists (newest first, which it
+// checks) as a script would, and returns the items keep says to.
+func devList[T any](t *testing.T, url string, keep func(T) (id int64, ok bool)) []T {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL+"/dev/outbox.json", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("GET /dev/outbox.json: %v", err)
+		t.Fatalf("GET %s: %v", url, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /dev/outbox.json: status %d", resp.StatusCode)
+		t.Fatalf("GET %s: status %d", url, resp.StatusCode)
 	}
-	var all []outboxMessage
+	var all []T
 	if err := json.NewDecoder(resp.Body).Decode(&all); err != nil {
-		t.Fatalf("/dev/outbox.json: %v", err)
+		t.Fatalf("%s: %v", url, err)
 	}
-	var ms []outboxMessage
-	for i, m := range all {
-		if i > 0 && m.ID >= all[i-1].ID {
-			t.Errorf("/dev/outbox.json is not newest first: id %d follows %d", m.ID, all[i-1].ID)
+	var kept []T
+	var last int64
+	for i, item := range all {
+		id, ok := keep(item)
+		if i > 0 && id >= last {
+			t.Errorf("%s is not newest first: id %d follows %d", url, id, last)
 		}
-		if m.To == to {
-			ms = append(ms, m)
+		last = id
+		if ok {
+			kept = append(kept, item)
 		}
 	}
-	return ms
+	return kept
 }
 
 // waitMessage waits, for a bounded time, for a message to this number newer

@@ -113,6 +113,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.guarded.S
 
 func (s *Server) routes() {
 	s.mux.Handle("GET /static/", webkit.Static(staticFS))
+	s.mux.Handle("GET "+webkit.BasePath, webkit.BaseStylesheet())
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	s.mux.HandleFunc("POST /lang", s.setLanguage)
 	s.mux.HandleFunc("GET /login", s.loginPage)

@@ -140,7 +140,7 @@ func TestSecurityHeaders(t *testing.T) {
 	check(b.get("/security/reset"), true)
 	check(b.post("/security/reset", nil, "Sec-Fetch-Site", "cross-site"), true)
 	check(b.get("/healthz"), false)
-	st := b.get("/static/style.css")
+	st := b.get("/static/base.css")
 	check(st, false)
 	if st.StatusCode != http.StatusOK || !strings.Contains(st.Header.Get("Cache-Control"), "max-age") {
 		t.Errorf("static: %d, Cache-Control %q", st.StatusCode, st.Header.Get("Cache-Control"))

@@ -2,6 +2,7 @@ package webkit
 
 import (
 	"bytes"
+	_ "embed"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -51,4 +52,20 @@ func Static(fsys fs.FS) http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(w, r)
 	}))
+}
+
+//go:embed static/base.css
+var baseCSS []byte
+
+// BasePath is where a server serves BaseStylesheet.
+const BasePath = "/static/base.css"
+
+// BaseStylesheet serves the stylesheet the portal and the operator console
+// share: one sheet, so the two look alike and cannot drift apart.
+func BaseStylesheet() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Write(baseCSS)
+	})
 }
