@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,7 +44,8 @@ var errUsage = errors.New("usage")
 const usage = `tobira: the customer sign-in portal
 
   tobira demo  [--data DIR] [--addr HOST:PORT]   run the portal with demo customers
-  tobira serve [--config FILE] [--data DIR] [--addr HOST:PORT]
+  tobira serve [--config FILE] [--data DIR] [--addr HOST:PORT] [--database postgres://...]
+                 every command takes --database (or $TOBIRA_DATABASE_URL) to work on PostgreSQL
   tobira migrate [--data DIR]                    apply the database schema
   tobira users create --email E --name N [--data DIR]
   tobira users list [--data DIR]
@@ -120,16 +122,17 @@ func (m *Main) run(ctx context.Context, args []string) error {
 // flags is the set every subcommand shares: the data folder and config file.
 type flags struct {
 	*flag.FlagSet
-	data, config, addr *string
+	data, config, addr, database *string
 }
 
 func (m *Main) flags(name string) flags {
 	fs := flag.NewFlagSet("tobira "+name, flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	return flags{
-		FlagSet: fs,
-		data:    fs.String("data", "", "data folder (default ./tobira-data)"),
-		config:  fs.String("config", "", "config file (default DATA/tobira.json)"),
+		FlagSet:  fs,
+		data:     fs.String("data", "", "data folder (default ./tobira-data)"),
+		config:   fs.String("config", "", "config file (default DATA/tobira.json)"),
+		database: fs.String("database", "", "PostgreSQL URL postgres://... (default the SQLite file in the data folder; or $TOBIRA_DATABASE_URL)"),
 	}
 }
 
@@ -170,6 +173,9 @@ func (m *Main) load(f flags, md mode) (config.Config, error) {
 	}
 	if f.addr != nil && *f.addr != "" {
 		cfg.Addr = *f.addr
+	}
+	if *f.database != "" {
+		cfg.Database = *f.database
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return cfg, err
@@ -225,7 +231,7 @@ func (m *Main) open(cfg config.Config, log *slog.Logger) (*wired, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlstore.OpenSQLite(cfg.DatabasePath())
+	st, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -277,12 +283,35 @@ func (m *Main) migrate(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := sqlstore.OpenSQLite(cfg.DatabasePath())
+	st, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(m.Stdout, "schema up to date:", cfg.DatabasePath())
+	fmt.Fprintln(m.Stdout, "schema up to date:", databaseName(cfg))
 	return st.Close()
+}
+
+// openStore opens the configured database: PostgreSQL when a URL is given,
+// else the SQLite file in the data folder.
+func openStore(cfg config.Config) (*sqlstore.DB, error) {
+	if cfg.Database == "" {
+		return sqlstore.OpenSQLite(cfg.DatabasePath())
+	}
+	p := cfg.DatabasePool
+	return sqlstore.OpenPostgres(cfg.Database, sqlstore.Pool{MaxOpen: p.MaxOpenConns, MaxIdle: p.MaxIdleConns,
+		MaxLifetime: p.ConnMaxLifetime.Duration, MaxIdleTime: p.ConnMaxIdleTime.Duration})
+}
+
+// databaseName says which database a command works on, without any
+// password in its URL.
+func databaseName(cfg config.Config) string {
+	if cfg.Database == "" {
+		return cfg.DatabasePath()
+	}
+	if u, err := url.Parse(cfg.Database); err == nil {
+		return u.Redacted()
+	}
+	return "PostgreSQL"
 }
 
 func (m *Main) quietLog() *slog.Logger {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/tobira/tobira/internal/maintenance"
 	"github.com/tobira/tobira/internal/store"
-	"github.com/tobira/tobira/internal/store/sqlstore"
 	"github.com/tobira/tobira/internal/webkit"
 )
 
@@ -74,7 +73,7 @@ func (m *Main) maintenance(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := sqlstore.OpenSQLite(cfg.DatabasePath())
+	st, err := openStore(cfg)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -39,6 +40,16 @@ type Config struct {
 	BaseURL string `json:"base_url"`
 	// DataDir holds the SQLite database and, in the demo, the secret key.
 	DataDir string `json:"data_dir"`
+	// Database is the PostgreSQL database that several nodes share
+	// (postgres://user@host:5432/name?sslmode=verify-full); empty keeps the
+	// embedded SQLite file in data_dir.
+	Database string `json:"database,omitempty"`
+	// DatabasePool bounds each node's connections to PostgreSQL.
+	DatabasePool DatabasePool `json:"database_pool"`
+	// TrustedProxies are the load balancers (addresses or CIDR prefixes)
+	// whose X-Forwarded-For header names the customer's address. Requests
+	// from anywhere else are taken at their peer address.
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
 	// Issuer names the service in authenticator apps.
 	Issuer string `json:"issuer"`
 	// SecretKey (base64, 32 bytes) encrypts TOTP seeds and signs flows.
@@ -78,6 +89,14 @@ type Config struct {
 	// DevTools turns on the development pages (the outbox); only the demo
 	// sets it, never a configuration file.
 	DevTools bool `json:"-"`
+}
+
+// DatabasePool is the connection pool to PostgreSQL.
+type DatabasePool struct {
+	MaxOpenConns    int      `json:"max_open_conns"`
+	MaxIdleConns    int      `json:"max_idle_conns"`
+	ConnMaxLifetime Duration `json:"conn_max_lifetime"`
+	ConnMaxIdleTime Duration `json:"conn_max_idle_time"`
 }
 
 // Phone is the configuration of codes by text message and voice call.
@@ -122,9 +141,11 @@ type Twilio struct {
 // Default returns the configuration of a demo on this machine.
 func Default() Config {
 	return Config{
-		Addr:                       "127.0.0.1:8080",
-		BaseURL:                    "http://127.0.0.1:8080",
-		DataDir:                    "tobira-data",
+		Addr:    "127.0.0.1:8080",
+		BaseURL: "http://127.0.0.1:8080",
+		DataDir: "tobira-data",
+		DatabasePool: DatabasePool{MaxOpenConns: 16, MaxIdleConns: 16,
+			ConnMaxLifetime: Duration{30 * time.Minute}, ConnMaxIdleTime: Duration{5 * time.Minute}},
 		Issuer:                     "Tobira",
 		Argon2:                     account.DefaultArgon2,
 		HashConcurrency:            4,
@@ -191,6 +212,11 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	str("TOBIRA_ADDR", &c.Addr)
 	str("TOBIRA_BASE_URL", &c.BaseURL)
 	str("TOBIRA_DATA", &c.DataDir)
+	str("TOBIRA_DATABASE_URL", &c.Database)
+	num("TOBIRA_DATABASE_MAX_OPEN_CONNS", &c.DatabasePool.MaxOpenConns)
+	if v := getenv("TOBIRA_TRUSTED_PROXIES"); v != "" {
+		c.TrustedProxies = strings.Split(v, ",")
+	}
 	str("TOBIRA_ISSUER", &c.Issuer)
 	str("TOBIRA_SECRET_KEY", &c.SecretKey)
 	str("TOBIRA_SECRET_KEY_FILE", &c.SecretKeyFile)
@@ -233,6 +259,18 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		bad("data_dir is empty")
+	}
+	if c.Database != "" {
+		if u, err := url.Parse(c.Database); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("database: want a postgres:// URL (or nothing for the embedded SQLite file)")
+		}
+	}
+	if p := c.DatabasePool; p.MaxOpenConns < 1 || p.MaxIdleConns < 0 || p.MaxIdleConns > p.MaxOpenConns ||
+		p.ConnMaxLifetime.Duration <= 0 || p.ConnMaxIdleTime.Duration <= 0 {
+		bad("database_pool: max_open_conns must be at least 1, max_idle_conns between 0 and it, and the times positive")
+	}
+	if _, err := c.Proxies(); err != nil {
+		bad("trusted_proxies: %v", err)
 	}
 	if c.SecretKey != "" {
 		if _, err := secret.ParseKey(c.SecretKey); err != nil {
@@ -339,6 +377,25 @@ func (c *Config) Keyring() (*secret.Keyring, error) {
 		keys[secret.KeyID(raw)] = raw
 	}
 	return secret.NewKeyring(secret.KeyID(primary), keys)
+}
+
+// Proxies parses TrustedProxies; a bare address is a prefix of its full
+// length.
+func (c *Config) Proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range c.TrustedProxies {
+		p = strings.TrimSpace(p)
+		if pre, err := netip.ParsePrefix(p); err == nil {
+			out = append(out, pre.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(p)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a prefix such as 10.0.0.0/8", p)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // DatabasePath is the SQLite file in the data folder.

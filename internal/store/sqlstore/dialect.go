@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"embed"
 	"errors"
 	"io/fs"
@@ -44,10 +45,24 @@ type dialect struct {
 	// WAL mode on a new file): worth trying again.
 	busy func(err error) bool
 
+	// retry tells an error after which the whole transaction may simply run
+	// again (PostgreSQL's serialization failures); nil when none is.
+	retry func(err error) bool
+
+	// txOptions begins every write transaction.
+	txOptions *sql.TxOptions
+
 	// lockMigrations runs first in every migration transaction so that two
 	// processes starting at once apply each migration only once. Empty when
 	// beginning the transaction already takes the write lock.
 	lockMigrations string
+
+	// skipLocked ends a SELECT of rows to claim, so that claimers running
+	// side by side pass over each other's rows instead of waiting.
+	skipLocked string
+
+	// like is the operator of a case-insensitive pattern match.
+	like string
 }
 
 // migrations returns the dialect's numbered schema files.
@@ -55,19 +70,12 @@ func (d *dialect) migrations() (fs.FS, error) {
 	return fs.Sub(migrationFiles, "migrations/"+d.name)
 }
 
-// sqliteDialect is SQLite through modernc.org/sqlite.
-//
-// A PostgreSQL dialect would differ in three places: rebind would number the
-// placeholders ($1, $2, ... in order; no query here has a `?` inside a string
-// literal, so a plain left-to-right scan is enough), classify would read the
-// SQLSTATE (23505 unique_violation, 23503 foreign_key_violation), and
-// lockMigrations would be "SELECT pg_advisory_xact_lock(<constant>)". Its
-// schema files would live in migrations/postgres with BIGINT times and a
-// BIGSERIAL audit id.
+// sqliteDialect is SQLite through modernc.org/sqlite. Its write
+// transactions are serial (BEGIN IMMEDIATE), so none ever needs a retry.
 var sqliteDialect = dialect{
 	name:   "sqlite",
 	driver: "sqlite",
-	// SQLite understands `?` itself. (PostgreSQL: rewrite to $n here.)
+	// SQLite understands `?` itself.
 	rebind: func(query string) string { return query },
 	classify: func(err error) constraint {
 		var se *sqlite.Error
@@ -91,4 +99,8 @@ var sqliteDialect = dialect{
 	// _txlock=immediate makes every BeginTx a BEGIN IMMEDIATE, which takes
 	// the database's write lock before the first statement.
 	lockMigrations: "",
+	// One writer at a time: nothing is locked for a claimer to skip.
+	skipLocked: "",
+	// SQLite's LIKE ignores the case of ASCII letters already.
+	like: "LIKE",
 }

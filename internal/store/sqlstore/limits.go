@@ -35,35 +35,25 @@ func (db *DB) Hit(ctx context.Context, key string, window time.Duration, now tim
 	}
 	var count int
 	if n < 0 {
-		err := db.inTx(ctx, func(c conn) error {
-			if _, err := c.exec(ctx, `UPDATE limits SET count = CASE WHEN count > ? THEN count - ? ELSE 0 END
-				WHERE key = ? AND window_start = ?`, -n, -n, key, start); err != nil {
-				return err
-			}
-			err := c.queryRow(ctx, `SELECT count FROM limits WHERE key = ? AND window_start = ?`, key, start).Scan(&count)
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil
-			}
-			return err
-		})
+		err := db.c().queryRow(ctx, `UPDATE limits SET count = CASE WHEN count > ? THEN count - ? ELSE 0 END
+			WHERE key = ? AND window_start = ? RETURNING count`, -n, -n, key, start).Scan(&count)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, nil // nothing was counted in this window
+		}
 		return count, db.fail("hit", err)
 	}
-	err := db.inTx(ctx, func(c conn) error {
-		// limits.count, qualified: PostgreSQL calls a bare count ambiguous here.
-		if _, err := c.exec(ctx, `INSERT INTO limits (key, window_start, count) VALUES (?, ?, ?)
-			ON CONFLICT (key, window_start) DO UPDATE SET count = limits.count + excluded.count`,
-			key, start, n); err != nil {
-			return err
-		}
-		if err := c.queryRow(ctx, `SELECT count FROM limits WHERE key = ? AND window_start = ?`, key, start).Scan(&count); err != nil {
-			return err
-		}
-		// Earlier windows of this key can never be hit again; drop them
-		// while the key's rows are at hand.
-		_, err := c.exec(ctx, `DELETE FROM limits WHERE key = ? AND window_start < ?`, key, start)
-		return err
-	})
+	// One statement: concurrent hits of a key queue on its row (on any
+	// engine) and each reads back its own total.
+	// limits.count, qualified: PostgreSQL calls a bare count ambiguous here.
+	err := db.c().queryRow(ctx, `INSERT INTO limits (key, window_start, count) VALUES (?, ?, ?)
+		ON CONFLICT (key, window_start) DO UPDATE SET count = limits.count + excluded.count
+		RETURNING count`, key, start, n).Scan(&count)
 	if err != nil {
+		return 0, db.fail("hit", err)
+	}
+	// Earlier windows of this key can never be hit again; drop them while
+	// the key is at hand.
+	if _, err := db.c().exec(ctx, `DELETE FROM limits WHERE key = ? AND window_start < ?`, key, start); err != nil {
 		return 0, db.fail("hit", err)
 	}
 	return count, nil

@@ -38,25 +38,27 @@ func (db *DB) EnqueueMail(ctx context.Context, m *store.Mail) error {
 // mailDue is the condition of a mail that may be claimed at now.
 const mailDue = `sent_at = 0 AND gave_up_at = 0 AND next_attempt_at <= ? AND claimed_until <= ?`
 
-// ClaimMails leases the due mails in one write transaction: SQLite's
-// transactions here take the write lock at BEGIN, so claimers take turns and
-// none sees a mail another has just leased.
-//
-// A PostgreSQL dialect would let claimers run side by side: its inner SELECT
-// ends in FOR UPDATE SKIP LOCKED, so each skips the rows another is leasing
-// instead of waiting for them, and the outer UPDATE repeats the condition,
-// which PostgreSQL checks again on a row it had to wait for.
+// ClaimMails leases the due mails in one write transaction. On SQLite the
+// transactions take the write lock at BEGIN, so claimers take turns and none
+// sees a mail another has just leased. On PostgreSQL claimers run side by
+// side: the SELECT of due mails ends in FOR UPDATE SKIP LOCKED, so each skips
+// the rows another is leasing instead of waiting for them.
 func (db *DB) ClaimMails(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]store.Mail, error) {
-	inner := `SELECT id FROM mails WHERE ` + mailDue + ` ORDER BY next_attempt_at, id`
-	args := []any{ms(now) + lease.Milliseconds(), ms(now), ms(now), ms(now), ms(now)}
+	due := `SELECT id FROM mails WHERE ` + mailDue + ` ORDER BY next_attempt_at, id`
+	args := []any{ms(now), ms(now)}
 	if limit > 0 {
-		inner += ` LIMIT ?`
+		due += ` LIMIT ?`
 		args = append(args, limit)
 	}
+	due += db.d.skipLocked
+	args = append(args, ms(now)+lease.Milliseconds())
 	var out []store.Mail
 	err := db.inTx(ctx, func(c conn) error {
-		rows, err := c.query(ctx, `UPDATE mails SET claimed_until = ?
-			WHERE `+mailDue+` AND id IN (`+inner+`)
+		out = nil
+		// MATERIALIZED: the claimed rows are chosen once, before any is
+		// changed, however the engine would plan a plain subquery.
+		rows, err := c.query(ctx, `WITH due AS MATERIALIZED (`+due+`)
+			UPDATE mails SET claimed_until = ? WHERE id IN (SELECT id FROM due)
 			RETURNING `+mailCols, args...)
 		if err != nil {
 			return err

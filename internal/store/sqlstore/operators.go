@@ -28,18 +28,11 @@ func scanOperator(r rowScanner) (*store.Operator, error) {
 	return &o, nil
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // CreateOperator stores o; ErrConflict when its email or id is taken.
 func (db *DB) CreateOperator(ctx context.Context, o *store.Operator) error {
 	_, err := db.c().exec(ctx, `INSERT INTO operators (`+operatorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.ID, o.Email, o.Name, string(o.Role), o.PasswordHash, o.TOTPSecret, o.LastStep, ms(o.CreatedAt),
-		boolInt(o.Disabled), o.MFAFailures, ms(o.MFALockedUntil))
+		flag(o.Disabled), o.MFAFailures, ms(o.MFALockedUntil))
 	return db.fail("create operator", err)
 }
 
@@ -188,7 +181,7 @@ func (db *DB) FindAccounts(ctx context.Context, query string) ([]store.Account, 
 	like := likeEscape(q)
 	rows, err := db.c().query(ctx, `SELECT `+accountCols+` FROM accounts
 		WHERE email LIKE ? ESCAPE '\'
-		   OR name LIKE ? ESCAPE '\'
+		   OR name `+db.d.like+` ? ESCAPE '\'
 		   OR id IN (SELECT account_id FROM contracts WHERE upper(number) = upper(?))
 		   OR id IN (SELECT account_id FROM applications WHERE upper(number) = upper(?))
 		ORDER BY email LIMIT ?`,

@@ -26,7 +26,7 @@ func (db *DB) CreateInvoice(ctx context.Context, inv *store.Invoice) error {
 		}
 		for i, it := range inv.Items {
 			_, err := c.exec(ctx, `INSERT INTO invoice_items (invoice_id, position, description, quantity, unit_price, tax_rate, reduced)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, inv.ID, i, it.Description, it.Quantity, it.UnitPrice, it.TaxRate, it.Reduced)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, inv.ID, i, it.Description, it.Quantity, it.UnitPrice, it.TaxRate, flag(it.Reduced))
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
-// Package sqlstore is Tobira's SQL backend over database/sql. Queries are
-// written once with `?` placeholders; a small dialect value holds what differs
-// between engines. Only SQLite (modernc.org/sqlite) exists for now.
+// Package sqlstore is Tobira's SQL backend over database/sql, for SQLite
+// (modernc.org/sqlite, the embedded database) and PostgreSQL (pgx, for
+// several nodes). Queries are written once with `?` placeholders; a small
+// dialect value holds what differs between engines.
 //
 // Times are stored as integer unix milliseconds, a zero time.Time as 0, and
 // are read back in UTC.
@@ -11,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"time"
 
@@ -117,8 +119,30 @@ func (c conn) exists(ctx context.Context, query string, args ...any) (bool, erro
 func (db *DB) c() conn { return conn{q: db.sql, d: db.d} }
 
 // inTx runs fn in one write transaction, committing when it returns nil.
+// Where the dialect says a failure is only a lost race with another
+// transaction (PostgreSQL at SERIALIZABLE), fn runs again after a short,
+// growing, random pause; fn must therefore set, not accumulate, what it
+// gives back.
 func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
-	tx, err := db.sql.BeginTx(ctx, nil)
+	for attempt := 1; ; attempt++ {
+		err := db.tryTx(ctx, fn)
+		if err == nil || db.d.retry == nil || !db.d.retry(err) || attempt == maxTxAttempts {
+			return err
+		}
+		pause := time.Duration(attempt) * time.Millisecond
+		select {
+		case <-time.After(pause/2 + rand.N(pause)):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// maxTxAttempts bounds how often a transaction that keeps losing races runs.
+const maxTxAttempts = 20
+
+func (db *DB) tryTx(ctx context.Context, fn func(c conn) error) error {
+	tx, err := db.sql.BeginTx(ctx, db.d.txOptions)
 	if err != nil {
 		return err
 	}
