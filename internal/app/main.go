@@ -69,6 +69,8 @@ const usage = `tobira: the customer sign-in portal
                  [--reason-ja TEXT] [--reason-en TEXT]
   tobira maintenance list [--all]
   tobira maintenance cancel --id ID
+  tobira signing-keys rotate                     sign ID tokens with a new key from now on
+                 (the old key stays published a day for tokens it signed)
 `
 
 // Run executes args and returns the process's exit code.
@@ -111,6 +113,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.invoices(ctx, args[1:])
 	case "maintenance":
 		return m.maintenance(ctx, args[1:])
+	case "signing-keys":
+		return m.signingKeys(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

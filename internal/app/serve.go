@@ -14,6 +14,7 @@ import (
 	"github.com/tobira/tobira/internal/maintenance"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/web"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // serve runs the portal until ctx ends (SIGINT or SIGTERM), then drains
@@ -124,6 +125,14 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		if consoleSrv.handler, err = consoleHandler(w, log, sched); err != nil {
 			return err
 		}
+	}
+	// Behind load balancers, the customer's address is the one they name.
+	proxies, err := cfg.Proxies()
+	if err != nil {
+		return err
+	}
+	for _, s := range servers {
+		s.handler = webkit.TrustProxies(s.handler, proxies)
 	}
 	go sweep(ctx, svc, log)
 	mailCtx, stopMail := context.WithCancel(ctx)

@@ -45,7 +45,10 @@ func (k *publicKey) Use() string                        { return "sig" }
 func (k *publicKey) Key() any                           { return k.key }
 
 // keyring keeps the signing keys in the database, encrypted, and rotates
-// them. Every node reads the same keys; a short cache spares the database.
+// them. Every node reads the same keys. The key that signs is cached for a
+// minute; the published keys are listed afresh each time, so a key another
+// node has just made verifies everywhere at once (keys are decoded only
+// once, by id).
 type keyring struct {
 	st   store.OIDC
 	keys *secret.Keyring
@@ -53,7 +56,7 @@ type keyring struct {
 
 	mu        sync.Mutex
 	current   *signingKey
-	public    []op.Key
+	decoded   map[string]*rsa.PrivateKey
 	loadedAt  time.Time
 	rotateDue time.Time
 }
@@ -72,9 +75,19 @@ func (k *keyring) publicKeys(ctx context.Context) ([]op.Key, error) {
 	if err := k.refresh(ctx); err != nil {
 		return nil, err
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.public, nil
+	stored, err := k.st.SigningKeys(ctx, k.now())
+	if err != nil {
+		return nil, err
+	}
+	public := make([]op.Key, 0, len(stored))
+	for _, s := range stored {
+		p, err := k.decode(&s)
+		if err != nil {
+			return nil, err
+		}
+		public = append(public, &publicKey{id: s.ID, key: &p.PublicKey})
+	}
+	return public, nil
 }
 
 // Rotate retires the current key now and makes a new one; the old key stays
@@ -113,11 +126,20 @@ func (k *keyring) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The newest key not retired signs. Two nodes that found rotation due at
+	// the same moment have each made one; the older of them retires, with
+	// the usual overlap, and both stay published meanwhile.
 	var current *store.SigningKey
 	for i := range stored {
-		if stored[i].RetiredAt.IsZero() {
+		if !stored[i].RetiredAt.IsZero() {
+			continue
+		}
+		if current == nil {
 			current = &stored[i]
-			break
+			continue
+		}
+		if err := k.st.RetireSigningKey(ctx, stored[i].ID, now, now.Add(KeyOverlap)); err != nil {
+			return err
 		}
 	}
 	if current != nil && now.Sub(current.CreatedAt) >= KeyRotation {
@@ -127,31 +149,17 @@ func (k *keyring) refresh(ctx context.Context) error {
 		current = nil
 	}
 	if current == nil {
-		made, err := k.create(ctx, now)
-		if err != nil {
+		if current, err = k.create(ctx, now); err != nil {
 			return err
 		}
-		if stored, err = k.st.SigningKeys(ctx, now); err != nil {
-			return err
-		}
-		current = made
 	}
 	priv, err := k.decode(current)
 	if err != nil {
 		return err
 	}
-	var public []op.Key
-	for _, s := range stored {
-		p, err := k.decode(&s)
-		if err != nil {
-			return err
-		}
-		public = append(public, &publicKey{id: s.ID, key: &p.PublicKey})
-	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.current = &signingKey{id: current.ID, key: priv}
-	k.public = public
 	k.loadedAt = now
 	k.rotateDue = current.CreatedAt.Add(KeyRotation)
 	return nil
@@ -174,7 +182,28 @@ func (k *keyring) create(ctx context.Context, now time.Time) (*store.SigningKey,
 	return sk, k.st.AddSigningKey(ctx, sk)
 }
 
+// decode decrypts and parses a stored key, once per key id.
 func (k *keyring) decode(s *store.SigningKey) (*rsa.PrivateKey, error) {
+	k.mu.Lock()
+	priv, ok := k.decoded[s.ID]
+	k.mu.Unlock()
+	if ok {
+		return priv, nil
+	}
+	priv, err := k.parse(s)
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	if k.decoded == nil {
+		k.decoded = make(map[string]*rsa.PrivateKey)
+	}
+	k.decoded[s.ID] = priv
+	k.mu.Unlock()
+	return priv, nil
+}
+
+func (k *keyring) parse(s *store.SigningKey) (*rsa.PrivateKey, error) {
 	pemText, err := k.keys.Decrypt(s.PrivateKey, "signing key "+s.ID)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: signing key %s: %w", s.ID, err)

@@ -98,7 +98,8 @@ func (r *statusRecorder) WriteHeader(code int) {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // ClientIP is the peer's address. Behind a proxy, the proxy must be trusted
-// explicitly before any forwarded header is; until then, none is.
+// explicitly (TrustProxies) before any forwarded header is; until then, none
+// is.
 func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
