@@ -9,6 +9,8 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v oathtool >/dev/null 2>&1 || need+=(oathtool)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
+# haproxy balances the multi-node test's nodes (e2e/cluster_test.go).
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 case "$(fc-list : family 2>/dev/null)" in *"Noto Sans CJK"*) ;; *) need+=(fonts-noto-cjk) ;; esac
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -20,6 +22,13 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" fontconfig >/dev/null
+fi
+
+# The PostgreSQL tests use the machine's service (127.0.0.1:5432, database
+# test). Start it if it is installed but stopped.
+if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432 && [ -d /etc/postgresql ]; then
+  echo "test-deps: starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
 fi
 
 # axe-core is injected into every page by the browser tests.

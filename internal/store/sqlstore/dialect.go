@@ -49,8 +49,10 @@ type dialect struct {
 	// again (PostgreSQL's serialization failures); nil when none is.
 	retry func(err error) bool
 
-	// txOptions begins every write transaction.
-	txOptions *sql.TxOptions
+	// txOptions begins every write transaction; migrationTxOptions begins
+	// a migration's, which must see what another process committed while
+	// it waited for lockMigrations.
+	txOptions, migrationTxOptions *sql.TxOptions
 
 	// lockMigrations runs first in every migration transaction so that two
 	// processes starting at once apply each migration only once. Empty when

@@ -59,7 +59,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	for _, m := range ms {
-		err := db.inTx(ctx, func(c conn) error {
+		err := db.tryTx(ctx, db.d.migrationTxOptions, func(c conn) error {
 			if db.d.lockMigrations != "" {
 				if _, err := c.exec(ctx, db.d.lockMigrations); err != nil {
 					return err

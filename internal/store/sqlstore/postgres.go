@@ -77,10 +77,14 @@ var postgresDialect = dialect{
 		}
 		return false
 	},
-	txOptions:      &sql.TxOptions{Isolation: sql.LevelSerializable},
-	lockMigrations: "SELECT pg_advisory_xact_lock(" + strconv.Itoa(migrationLockKey) + ")",
-	skipLocked:     " FOR UPDATE SKIP LOCKED",
-	like:           "ILIKE",
+	txOptions: &sql.TxOptions{Isolation: sql.LevelSerializable},
+	// READ COMMITTED: a serializable transaction's snapshot would be taken
+	// before the lock is granted, and miss the migration the lock's previous
+	// holder applied.
+	migrationTxOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+	lockMigrations:     "SELECT pg_advisory_xact_lock(" + strconv.Itoa(migrationLockKey) + ")",
+	skipLocked:         " FOR UPDATE SKIP LOCKED",
+	like:               "ILIKE",
 }
 
 // sqlState is the SQLSTATE code of a PostgreSQL error, or "".

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/tobira/tobira/internal/store"
@@ -29,5 +30,35 @@ func TestNumberPlaceholders(t *testing.T) {
 		if got := numberPlaceholders(in); got != want {
 			t.Errorf("numberPlaceholders(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestPostgresNodesMigrateAtOnce is several nodes starting together on a new
+// database: each migration is applied once, and every node comes up.
+func TestPostgresNodesMigrateAtOnce(t *testing.T) {
+	url := testkit.Postgres(t)
+	dbs := make([]*DB, 4)
+	errs := make([]error, len(dbs))
+	var wg sync.WaitGroup
+	for i := range dbs {
+		wg.Go(func() { dbs[i], errs[i] = OpenPostgres(url, Pool{}) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		defer dbs[i].Close()
+	}
+	want, err := postgresDialect.loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := dbs[0].sql.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(want) {
+		t.Fatalf("%d migrations recorded, want %d", n, len(want))
 	}
 }

@@ -125,7 +125,7 @@ func (db *DB) c() conn { return conn{q: db.sql, d: db.d} }
 // gives back.
 func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
 	for attempt := 1; ; attempt++ {
-		err := db.tryTx(ctx, fn)
+		err := db.tryTx(ctx, db.d.txOptions, fn)
 		if err == nil || db.d.retry == nil || !db.d.retry(err) || attempt == maxTxAttempts {
 			return err
 		}
@@ -141,8 +141,8 @@ func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
 // maxTxAttempts bounds how often a transaction that keeps losing races runs.
 const maxTxAttempts = 20
 
-func (db *DB) tryTx(ctx context.Context, fn func(c conn) error) error {
-	tx, err := db.sql.BeginTx(ctx, db.d.txOptions)
+func (db *DB) tryTx(ctx context.Context, opts *sql.TxOptions, fn func(c conn) error) error {
+	tx, err := db.sql.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
