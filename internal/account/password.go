@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -40,7 +42,18 @@ type Hasher struct {
 	params Argon2Params
 	slots  chan struct{}
 	dummy  string // a hash to check against for unknown accounts
+
+	// MaxQueue requests may wait for a slot, each at most MaxWait; beyond
+	// either, ErrBusy. Zero means no bound. The waiting hold no hashing
+	// memory, only their request.
+	MaxQueue int
+	MaxWait  time.Duration
+	waiting  atomic.Int64
 }
+
+// ErrBusy says every hashing slot is taken and the queue for them is full,
+// or the wait for one ran out: the customer should try again shortly.
+var ErrBusy = errors.New("account: too many passwords being checked at once")
 
 // NewHasher returns a hasher that runs at most concurrent hashes at a time.
 func NewHasher(p Argon2Params, concurrent int) *Hasher {
@@ -98,14 +111,37 @@ func (h *Hasher) Verify(ctx context.Context, phc, password string) (ok, needsReh
 	return match, match && p != h.params, nil
 }
 
+// acquire takes a hashing slot: at once when one is free, else after a
+// bounded wait in a bounded queue.
 func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
 		return nil
+	default:
+	}
+	if n := h.waiting.Add(1); h.MaxQueue > 0 && n > int64(h.MaxQueue) {
+		h.waiting.Add(-1)
+		return ErrBusy
+	}
+	defer h.waiting.Add(-1)
+	var timeout <-chan time.Time
+	if h.MaxWait > 0 {
+		t := time.NewTimer(h.MaxWait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-timeout:
+		return ErrBusy
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
+
+// Waiting is how many requests wait for a hashing slot now.
+func (h *Hasher) Waiting() int { return int(h.waiting.Load()) }
 
 func (h *Hasher) release() { <-h.slots }
 

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -262,5 +264,53 @@ func TestHashConcurrentCallers(t *testing.T) {
 	wg.Wait()
 	if n := len(h.slots); n != 0 {
 		t.Fatalf("%d slots still taken after every caller returned", n)
+	}
+}
+
+// TestQueueIsBounded fills the slots: MaxQueue callers wait and the next is
+// told ErrBusy at once; a waiter whose MaxWait runs out is told ErrBusy too.
+// Nobody hashes while refused.
+func TestQueueIsBounded(t *testing.T) {
+	h := NewHasher(cheap, 1)
+	h.MaxQueue = 2
+	h.slots <- struct{}{} // the one slot is busy
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	waitErrs := make(chan error, h.MaxQueue)
+	for range h.MaxQueue {
+		wg.Go(func() {
+			_, err := h.Hash(ctx, "pw")
+			waitErrs <- err
+		})
+	}
+	for h.Waiting() < h.MaxQueue {
+		runtime.Gosched()
+	}
+	if s, err := h.Hash(t.Context(), "pw"); !errors.Is(err, ErrBusy) || s != "" {
+		t.Fatalf("Hash with a full queue = %q, %v; want ErrBusy", s, err)
+	}
+	if ok, _, err := h.Verify(t.Context(), "", "pw"); !errors.Is(err, ErrBusy) || ok {
+		t.Fatalf("Verify with a full queue = %v, %v; want ErrBusy", ok, err)
+	}
+	cancel()
+	wg.Wait()
+	close(waitErrs)
+	for err := range waitErrs {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("waiter returned %v, want context.Canceled", err)
+		}
+	}
+	if h.Waiting() != 0 {
+		t.Fatalf("%d still counted as waiting", h.Waiting())
+	}
+
+	h.MaxWait = time.Millisecond
+	if _, err := h.Hash(t.Context(), "pw"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Hash after MaxWait = %v, want ErrBusy", err)
+	}
+	<-h.slots
+	if _, err := h.Hash(t.Context(), "pw"); err != nil {
+		t.Fatalf("Hash with a free slot: %v", err)
 	}
 }

@@ -61,8 +61,14 @@ type Config struct {
 	// in progress at that moment start over.
 	PreviousSecretKeys []string `json:"previous_secret_keys,omitempty"`
 
+	// Argon2 are the password hashing costs; at most HashConcurrency hashes
+	// run at once (each takes argon2.memory_kib), up to HashQueue more
+	// requests wait for one, each at most HashQueueWait, and beyond that the
+	// customer is told the service is busy and to try again.
 	Argon2          account.Argon2Params `json:"argon2"`
 	HashConcurrency int                  `json:"hash_concurrency"`
+	HashQueue       int                  `json:"hash_queue"`
+	HashQueueWait   Duration             `json:"hash_queue_wait"`
 
 	SessionTTL    Duration `json:"session_ttl"`
 	FlowTTL       Duration `json:"flow_ttl"`
@@ -149,6 +155,8 @@ func Default() Config {
 		Issuer:                     "Tobira",
 		Argon2:                     account.DefaultArgon2,
 		HashConcurrency:            4,
+		HashQueue:                  1024,
+		HashQueueWait:              Duration{10 * time.Second},
 		SessionTTL:                 Duration{12 * time.Hour},
 		FlowTTL:                    Duration{15 * time.Minute},
 		StepUpMaxAge:               Duration{10 * time.Minute},
@@ -287,8 +295,8 @@ func (c *Config) Validate() error {
 	if c.Argon2.MemoryKiB < 8*uint32(c.Argon2.Threads) || c.Argon2.Time < 1 || c.Argon2.Threads < 1 {
 		bad("argon2 parameters %+v are invalid", c.Argon2)
 	}
-	if c.HashConcurrency < 1 {
-		bad("hash_concurrency must be at least 1")
+	if c.HashConcurrency < 1 || c.HashQueue < 1 || c.HashQueueWait.Duration <= 0 {
+		bad("hash_concurrency and hash_queue must be at least 1, hash_queue_wait positive")
 	}
 	for name, d := range map[string]Duration{
 		"session_ttl": c.SessionTTL, "flow_ttl": c.FlowTTL,

@@ -53,6 +53,7 @@ func New(st store.Store, keys *secret.Keyring, cfg config.Config, log *slog.Logg
 		Now:    time.Now,
 		Log:    log,
 	}
+	s.Hasher.MaxQueue, s.Hasher.MaxWait = cfg.HashQueue, cfg.HashQueueWait.Duration
 	s.SendStats = new(notify.Stats)
 	s.Sender = &notify.Outbox{Store: st, Now: func() time.Time { return s.Now() }, Stats: s.SendStats}
 	return s

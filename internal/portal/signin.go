@@ -199,6 +199,10 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 	}
 	ok, rehash, err := s.Hasher.Verify(ctx, hash, password)
 	if err != nil {
+		if errors.Is(err, account.ErrBusy) {
+			// Not an attempt: the password was never checked.
+			s.uncount(ctx, now, perAccount, perClient)
+		}
 		return nil, err
 	}
 	if !ok {

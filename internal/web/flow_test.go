@@ -5,10 +5,14 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/mfa"
+	"github.com/tobira/tobira/internal/secret"
 )
 
 const (
@@ -677,4 +681,37 @@ func TestSessionExpiresOnServer(t *testing.T) {
 	expect(t, b.get("/"), http.StatusOK, "")
 	s.clock.Advance(s.svc.Config.SessionTTL.Duration)
 	expect(t, b.get("/"), http.StatusSeeOther, "/login?next=%2F")
+}
+
+// TestLoginBusy: with the one hashing slot taken and the one place in its
+// queue too, the next sign-in is told at once that the service is busy, with
+// Retry-After, and its attempt is not counted.
+func TestLoginBusy(t *testing.T) {
+	s := newSite(t, func(c *config.Config) {
+		c.HashConcurrency, c.HashQueue = 1, 1
+		// A slow hash holds the slot while the others arrive.
+		c.Argon2 = account.Argon2Params{MemoryKiB: 64 * 1024, Time: 30, Threads: 1}
+	})
+	c := s.customer("yamada@example.jp")
+	var wg sync.WaitGroup
+	for range 2 { // one hashing, one waiting
+		wg.Go(func() {
+			s.browser().post("/login", url.Values{"email": {c.email}, "password": {"wrong password"}})
+		})
+	}
+	for s.svc.Hasher.Waiting() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	r := s.browser().post("/login", url.Values{"email": {c.email}, "password": {c.password}})
+	expect(t, r, http.StatusServiceUnavailable, "")
+	contains(t, r, "ただいま大変混み合っています。少し待ってから、もう一度お試しください。", `value="yamada@example.jp"`)
+	if got := r.Header.Get("Retry-After"); got != "5" {
+		t.Errorf("Retry-After = %q, want 5", got)
+	}
+	wg.Wait()
+	// Two wrong passwords were counted; the refused attempt was not.
+	n, err := s.svc.Store.Hit(s.ctx, "pw:email:"+secret.Hash(c.email), s.svc.Config.PasswordWindow.Duration, s.clock.Now(), 0)
+	if err != nil || n != 2 {
+		t.Fatalf("attempts counted = %d, %v; want 2", n, err)
+	}
 }

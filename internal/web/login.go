@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/phone"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/webkit"
@@ -81,6 +82,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &locked):
 		w.Header().Set("Retry-After", seconds(locked.Until.Sub(s.svc.Now())))
 		again(http.StatusTooManyRequests, s.t(r, "login.throttled", formatTime(webkit.PickLanguage(r), locked.Until)))
+	case errors.Is(err, account.ErrBusy):
+		w.Header().Set("Retry-After", "5")
+		again(http.StatusServiceUnavailable, s.t(r, "error.busy"))
 	default:
 		s.flowError(w, r, err)
 	}

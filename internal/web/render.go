@@ -2,8 +2,10 @@ package web
 
 import (
 	"embed"
+	"errors"
 	"net/http"
 
+	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/webkit"
 )
@@ -81,8 +83,21 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, key st
 	s.render(w, r, status, "message", v)
 }
 
+// busy answers a request that found every password-hashing slot taken and
+// the queue for them full: nothing was done, and the customer may try again
+// in a few seconds.
+func (s *Server) busy(w http.ResponseWriter, r *http.Request) {
+	s.log.Warn("busy: password hashing queue full", "path", r.URL.Path)
+	w.Header().Set("Retry-After", "5")
+	s.fail(w, r, http.StatusServiceUnavailable, "error.busy")
+}
+
 // internal logs an unexpected error and shows a page that reveals nothing of it.
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, account.ErrBusy) {
+		s.busy(w, r)
+		return
+	}
 	id := webkit.RequestID(r)
 	s.log.Error("internal error", "id", id, "path", r.URL.Path, "err", err)
 	v := s.view(r, "common.error_title")
