@@ -65,6 +65,10 @@ type dialect struct {
 
 	// like is the operator of a case-insensitive pattern match.
 	like string
+
+	// oneWriter sends every write through one connection of its own, for an
+	// engine with one writer at a time.
+	oneWriter bool
 }
 
 // migrations returns the dialect's numbered schema files.
@@ -104,5 +108,6 @@ var sqliteDialect = dialect{
 	// One writer at a time: nothing is locked for a claimer to skip.
 	skipLocked: "",
 	// SQLite's LIKE ignores the case of ASCII letters already.
-	like: "LIKE",
+	like:      "LIKE",
+	oneWriter: true,
 }

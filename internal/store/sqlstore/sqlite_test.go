@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -312,5 +313,48 @@ func TestOtherProcess(t *testing.T) {
 	}
 	if n, err := server.Hit(t.Context(), "k", time.Minute, t0, 0); err != nil || n != 150 {
 		t.Errorf("after 150 hits from three processes: %d, %v", n, err)
+	}
+}
+
+// TestSQLiteCrowdOfWriters is 256 customers writing at once, each in a
+// transaction and in single statements: every write waits its turn, none
+// fails with "database is locked", and every count is exact.
+func TestSQLiteCrowdOfWriters(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
+	defer db.Close()
+	if err := db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	const crowd, each = 256, 8
+	var wg sync.WaitGroup
+	errs := make(chan error, crowd*each)
+	for i := range crowd {
+		wg.Go(func() {
+			for j := range each {
+				if _, err := db.Hit(ctx, "crowd", time.Hour, t0, 1); err != nil {
+					errs <- err
+				}
+				s := &store.Session{IDHash: fmt.Sprintf("s-%d-%d", i, j), AccountID: "acc-1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+				if err := db.CreateSession(ctx, s); err != nil {
+					errs <- err
+				}
+				if _, err := db.ChargeMFAAttempt(ctx, "acc-1", t0, func(int) time.Time { return time.Time{} }); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("a write failed in the crowd: %v", err)
+	}
+	if n, err := db.Hit(ctx, "crowd", time.Hour, t0, 0); err != nil || n != crowd*each {
+		t.Fatalf("count = %d, %v; want %d", n, err, crowd*each)
+	}
+	a, err := db.AccountByID(ctx, "acc-1")
+	if err != nil || a.MFAFailures != crowd*each {
+		t.Fatalf("MFA failures = %+v, %v; want %d", a, err, crowd*each)
 	}
 }

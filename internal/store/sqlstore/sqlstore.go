@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/tobira/tobira/internal/store"
@@ -23,7 +25,8 @@ var _ store.Store = (*DB)(nil)
 
 // DB is a store.Store over a SQL database.
 type DB struct {
-	sql *sql.DB
+	sql *sql.DB // reads; on PostgreSQL every statement
+	w   *sql.DB // writes: on SQLite one connection, on PostgreSQL sql itself
 	d   *dialect
 }
 
@@ -35,6 +38,12 @@ type DB struct {
 // busy_timeout makes a writer wait for the lock instead of failing, and
 // _txlock=immediate takes the write lock at BEGIN so a transaction never has to
 // upgrade a read lock (which SQLite can only refuse, not wait for).
+//
+// Within the process, writes never contend for SQLite's lock at all: they go
+// through one connection of their own, queued in order by database/sql,
+// while reads share a pool beside it. So a crowd of customers signing in at
+// once waits its turn instead of polling for the lock until busy_timeout
+// runs out ("database is locked").
 func OpenSQLite(path string) (*DB, error) {
 	// busy_timeout comes first so the journal_mode switch itself waits for a
 	// process that holds the lock.
@@ -51,7 +60,20 @@ func open(d *dialect, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open: %w", err)
 	}
-	db := &DB{sql: sdb, d: d}
+	db := &DB{sql: sdb, w: sdb, d: d}
+	if d.oneWriter {
+		if db.w, err = sql.Open(d.driver, dsn); err != nil {
+			sdb.Close()
+			return nil, fmt.Errorf("sqlstore: open: %w", err)
+		}
+		db.w.SetMaxOpenConns(1)
+		db.w.SetConnMaxLifetime(0)
+		db.w.SetConnMaxIdleTime(0)
+		// Readers are cheap in WAL mode, but each connection keeps its
+		// own page cache: enough for the cores, not one per request.
+		sdb.SetMaxOpenConns(max(4, 2*runtime.GOMAXPROCS(0)))
+		sdb.SetMaxIdleConns(max(4, 2*runtime.GOMAXPROCS(0)))
+	}
 	// Processes opening a new database at the same moment can find it
 	// locked where no busy timeout applies; they take turns.
 	for attempt := 1; ; attempt++ {
@@ -62,14 +84,20 @@ func open(d *dialect, dsn string) (*DB, error) {
 		time.Sleep(time.Duration(attempt) * 10 * time.Millisecond)
 	}
 	if err != nil {
-		sdb.Close()
+		db.Close()
 		return nil, err
 	}
 	return db, nil
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.sql.Close() }
+func (db *DB) Close() error {
+	err := db.sql.Close()
+	if db.w != db.sql {
+		err = errors.Join(err, db.w.Close())
+	}
+	return err
+}
 
 // querier is what both *sql.DB and *sql.Tx offer.
 type querier interface {
@@ -78,22 +106,34 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// conn binds a querier to the dialect so that every query is rebound.
+// conn binds a querier for reads and one for writes (the same in a
+// transaction) to the dialect, so that every query is rebound and sent where
+// it belongs.
 type conn struct {
-	q querier
-	d *dialect
+	q, w querier
+	d    *dialect
+}
+
+// on picks the querier for a statement: a SELECT reads, anything else
+// (INSERT, UPDATE ... RETURNING, DELETE, WITH ... UPDATE) writes.
+func (c conn) on(query string) querier {
+	q := strings.TrimLeft(query, " \t\r\n")
+	if len(q) >= 6 && strings.EqualFold(q[:6], "SELECT") {
+		return c.q
+	}
+	return c.w
 }
 
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return c.q.ExecContext(ctx, c.d.rebind(query), args...)
+	return c.w.ExecContext(ctx, c.d.rebind(query), args...)
 }
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return c.q.QueryContext(ctx, c.d.rebind(query), args...)
+	return c.on(query).QueryContext(ctx, c.d.rebind(query), args...)
 }
 
 func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return c.q.QueryRowContext(ctx, c.d.rebind(query), args...)
+	return c.on(query).QueryRowContext(ctx, c.d.rebind(query), args...)
 }
 
 // affected runs a statement and returns how many rows it changed.
@@ -116,7 +156,7 @@ func (c conn) exists(ctx context.Context, query string, args ...any) (bool, erro
 }
 
 // c returns a conn outside any transaction.
-func (db *DB) c() conn { return conn{q: db.sql, d: db.d} }
+func (db *DB) c() conn { return conn{q: db.sql, w: db.w, d: db.d} }
 
 // inTx runs fn in one write transaction, committing when it returns nil.
 // Where the dialect says a failure is only a lost race with another
@@ -142,11 +182,11 @@ func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
 const maxTxAttempts = 20
 
 func (db *DB) tryTx(ctx context.Context, opts *sql.TxOptions, fn func(c conn) error) error {
-	tx, err := db.sql.BeginTx(ctx, opts)
+	tx, err := db.w.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
-	if err := fn(conn{q: tx, d: db.d}); err != nil {
+	if err := fn(conn{q: tx, w: tx, d: db.d}); err != nil {
 		tx.Rollback()
 		return err
 	}
