@@ -119,7 +119,9 @@ func startCluster(t *testing.T, nodes int, tune func(cfg map[string]any)) *clust
 
 	// haproxy: round robin, no stickiness; a node that stops answering
 	// /readyz leaves the rotation within a second, and a request whose
-	// connection fails is sent to another node.
+	// connection fails is sent to another node. A request the dead node
+	// had taken is not sent again (it may have been done): its customer
+	// sees an error and tries again.
 	var servers strings.Builder
 	for _, n := range c.nodes {
 		fmt.Fprintf(&servers, "    server %s %s check inter 300ms fall 2 rise 2\n", n.name, strings.TrimPrefix(n.URL, "http://"))
@@ -135,7 +137,7 @@ defaults
     option forwardfor
     retries 3
     option redispatch 1
-    retry-on conn-failure empty-response
+    retry-on conn-failure
 frontend portal
     bind `+strings.TrimPrefix(c.LB, "http://")+`
     default_backend nodes
@@ -274,17 +276,4 @@ func scenario(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func TestClusterSmoke(t *testing.T) {
-	c := startCluster(t, 3, nil)
-	link := c.createUser("smoke@example.com")
-	t.Log(link)
-	for range 6 {
-		resp, err := http.Get(c.LB + "/login")
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("LB /login: %v %v", resp, err)
-		}
-		resp.Body.Close()
-	}
 }
