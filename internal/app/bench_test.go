@@ -1,0 +1,197 @@
+package app_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/tobira/tobira/internal/app"
+	"github.com/tobira/tobira/internal/testkit"
+)
+
+// childEnv makes this test binary run tobira's Main instead of the tests:
+// the bench starts its servers as child processes of its own binary, which
+// in these tests is the test binary.
+const childEnv = "GO_TEST_RUN_TOBIRA"
+
+func init() {
+	if os.Getenv(childEnv) != "1" {
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := app.NewMain().Run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// benchReport is what the tests read of --json.
+type benchReport struct {
+	Engine    string    `json:"engine"`
+	Schema    string    `json:"schema"`
+	Nodes     int       `json:"nodes"`
+	Accounts  int       `json:"accounts"`
+	Customers int       `json:"customers"`
+	StartupMS []float64 `json:"startup_ms"`
+	Hashes    float64   `json:"hashes_per_second"`
+	Levels    []struct {
+		Concurrency  int            `json:"concurrency"`
+		SignIns      int            `json:"sign_ins"`
+		Iterations   int            `json:"iterations"`
+		OIDCFlows    int            `json:"oidc_flows"`
+		Errors       map[string]int `json:"errors"`
+		PeakRSSBytes int64          `json:"peak_rss_bytes"`
+		Steps        map[string]struct {
+			Count int `json:"count"`
+		} `json:"steps"`
+	} `json:"levels"`
+}
+
+// runBench runs the bench with a small load and cheap hashing and reads
+// its report.
+func runBench(t *testing.T, env map[string]string, args ...string) (result, benchReport) {
+	t.Helper()
+	t.Setenv(childEnv, "1")
+	path := filepath.Join(t.TempDir(), "bench.json")
+	r := run(t, env, append([]string{"bench", "--json", path}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("bench: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep benchReport
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatalf("--json: %v\n%s", err, raw)
+	}
+	return r, rep
+}
+
+// checkLevels: every level completed its iterations with no error.
+func checkLevels(t *testing.T, rep benchReport, iterations int, levels ...int) {
+	t.Helper()
+	if len(rep.Levels) != len(levels) {
+		t.Fatalf("%d levels reported, want %d", len(rep.Levels), len(levels))
+	}
+	for i, lv := range rep.Levels {
+		if lv.Concurrency != levels[i] {
+			t.Errorf("level %d: concurrency %d, want %d", i, lv.Concurrency, levels[i])
+		}
+		if lv.SignIns != iterations || lv.Iterations != iterations || lv.OIDCFlows != iterations {
+			t.Errorf("level %d: %d sign-ins, %d iterations, %d OIDC flows; want %d each",
+				lv.Concurrency, lv.SignIns, lv.Iterations, lv.OIDCFlows, iterations)
+		}
+		if len(lv.Errors) > 0 {
+			t.Errorf("level %d: errors %v", lv.Concurrency, lv.Errors)
+		}
+		for _, step := range []string{"login-page", "login", "code", "landing", "security", "authorize", "token", "logout", "sign-in"} {
+			if lv.Steps[step].Count != iterations {
+				t.Errorf("level %d: step %s measured %d times, want %d", lv.Concurrency, step, lv.Steps[step].Count, iterations)
+			}
+		}
+	}
+}
+
+func TestBench(t *testing.T) {
+	r, rep := runBench(t, nil, "--hashing", "cheap", "--concurrency", "1,2", "--count", "5",
+		"--pool", "30", "--accounts", "200")
+	checkLevels(t, rep, 5, 1, 2)
+	if rep.Engine != "SQLite" || rep.Nodes != 1 || rep.Accounts != 200 || rep.Customers != 30 {
+		t.Errorf("report header %+v", rep)
+	}
+	if len(rep.StartupMS) != 1 || rep.Hashes <= 0 {
+		t.Errorf("start-up %v, hashes per second %v", rep.StartupMS, rep.Hashes)
+	}
+	if _, err := os.Stat("/proc/self/status"); err == nil && rep.Levels[0].PeakRSSBytes == 0 {
+		t.Error("no peak memory of the server measured")
+	}
+	for _, want := range []string{"| customers | sign-ins | sign-ins/s |", "\n| 1 | 5 |", "\n| 2 | 5 |", "SQLite, 1 node", "cheap (argon2id m=8 KiB, t=1, p=1"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "Errors:") {
+		t.Errorf("report shows errors:\n%s", r.stdout)
+	}
+}
+
+// TestBenchPostgresNodes runs two servers on one PostgreSQL database, in a
+// schema the bench creates and drops.
+func TestBenchPostgresNodes(t *testing.T) {
+	database := testkit.Postgres(t)
+	_, rep := runBench(t, nil, "--hashing", "cheap", "--concurrency", "3", "--count", "6", "--pool", "30",
+		"--nodes", "2", "--database", database)
+	checkLevels(t, rep, 6, 3)
+	if rep.Engine != "PostgreSQL" || rep.Nodes != 2 || len(rep.StartupMS) != 2 || rep.Schema == "" {
+		t.Errorf("report header %+v", rep)
+	}
+	db, err := sql.Open("pgx", database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = $1`, rep.Schema).Scan(&n); err != nil || n != 0 {
+		t.Errorf("the bench's schema %s is left (%d, %v)", rep.Schema, n, err)
+	}
+}
+
+// TestBenchTarget benches a server already running, seeding its database.
+func TestBenchTarget(t *testing.T) {
+	addr := freeAddr(t)
+	// The provider's redirects go to its base URL.
+	dir := dataDir(t, `, "base_url": "http://`+addr+`"`)
+	env := keyEnv()
+	ctx, cancel := context.WithCancel(t.Context())
+	ready := make(chan string, 1)
+	done := make(chan int, 1)
+	var out, errb testkit.Buffer
+	m := &app.Main{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] },
+		Ready: func(base string) { ready <- base }}
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--data", dir, "--addr", addr, "--console-addr", "off"})
+	}()
+	select {
+	case <-ready:
+	case code := <-done:
+		cancel()
+		t.Fatalf("serve exited %d: %s", code, errb.String())
+	}
+	defer func() {
+		cancel()
+		<-done
+	}()
+	r, rep := runBench(t, env, "--target", "http://"+addr, "--data", dir, "--concurrency", "2", "--count", "4", "--pool", "10")
+	checkLevels(t, rep, 4, 2)
+	if len(rep.StartupMS) != 0 || rep.Levels[0].PeakRSSBytes != 0 {
+		t.Errorf("a running server's start-up or memory reported: %+v", rep)
+	}
+	if !strings.Contains(r.stdout, "running already") {
+		t.Errorf("report does not name the target:\n%s", r.stdout)
+	}
+}
+
+func TestBenchUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--nodes", "2"},
+		{"--hashing", "fast"},
+		{"--concurrency", "1,x"},
+		{"--count", "0", "--duration", "0s"},
+		{"--target", "http://example.com:8080"},
+		{"--target", "http://127.0.0.1:8080", "--hashing", "cheap"},
+		{"--data", t.TempDir()},
+		{"--oidc", "2"},
+		{"extra"},
+	} {
+		r := run(t, nil, append([]string{"bench"}, args...)...)
+		if r.code != 2 || r.stderr == "" {
+			t.Errorf("bench %v: exit %d, stderr %q; want 2 and a message", args, r.code, r.stderr)
+		}
+	}
+}
