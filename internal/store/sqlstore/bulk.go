@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 
 	"github.com/tobira/tobira/internal/store"
@@ -63,26 +62,17 @@ func (db *DB) bulkInsert(ctx context.Context, op, table string, cols, n int, row
 					}
 				}
 			}
-			// The full-size statement is parsed once per transaction
-			// (inTx's queriers are transactions).
-			stmt, err := c.q.(*sql.Tx).PrepareContext(ctx, c.d.rebind(full))
-			if err != nil {
-				return err
-			}
-			defer stmt.Close()
 			for from := start; from < end; from += bulkRows {
 				to := min(from+bulkRows, end)
 				args = args[:0]
 				for i := from; i < to; i++ {
 					args = row(i, args)
 				}
-				var err error
-				if to-from == bulkRows {
-					_, err = stmt.ExecContext(ctx, args...)
-				} else {
-					_, err = c.exec(ctx, insertRows(table, cols, to-from), args...)
+				query := full
+				if to-from < bulkRows {
+					query = insertRows(table, cols, to-from)
 				}
-				if err != nil {
+				if _, err := c.exec(ctx, query, args...); err != nil {
 					return err
 				}
 			}
