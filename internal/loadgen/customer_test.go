@@ -315,3 +315,27 @@ func TestRecorder(t *testing.T) {
 		t.Errorf("sorted kinds %v", k)
 	}
 }
+
+// TestLockedCode: after mfa.FailuresPerLock wrong codes the portal closes
+// the step (429), an error of its own kind.
+func TestLockedCode(t *testing.T) {
+	e := newPortal(t)
+	c := e.enrolled(t, "locked@example.jp")
+	ctx := t.Context()
+	if err := c.StartSignIn(ctx, e.base); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SubmitPassword(ctx, e.base); err != nil {
+		t.Fatal(err)
+	}
+	wrong := wrongCode(t, c.TOTPSecret, time.Now())
+	for i := 1; i < mfa.FailuresPerLock; i++ {
+		if err := c.SubmitTOTP(ctx, e.base, wrong); !errors.Is(err, loadgen.ErrCodeRefused) {
+			t.Fatalf("wrong code %d: %v", i, err)
+		}
+	}
+	err := c.SubmitTOTP(ctx, e.base, wrong)
+	if !errors.Is(err, loadgen.ErrLocked) || loadgen.Kind(err) != "code: throttled (429)" {
+		t.Errorf("wrong code %d: %v (kind %q), want the step closed", mfa.FailuresPerLock, err, loadgen.Kind(err))
+	}
+}

@@ -20,8 +20,9 @@ var (
 	// ErrPasswordRefused: the portal showed the login form again (wrong
 	// email or password).
 	ErrPasswordRefused = errors.New("password refused")
-	// ErrLocked: the step is closed for now (429: too many attempts).
-	ErrLocked = errors.New("step locked")
+	// ErrLocked: the portal closed the step for a while (429: too many
+	// attempts, from this account or this address).
+	ErrLocked = errors.New("step closed for now")
 	// ErrUnexpected: an answer no browser in this step expects, such as a
 	// redirect elsewhere or a page that lacks what it should show.
 	ErrUnexpected = errors.New("unexpected answer")
@@ -62,8 +63,9 @@ func unexpected(step string, status int, location, format string, args ...any) *
 }
 
 // Kind names err for counting, without what differs between occurrences
-// (ids, tokens, query strings): "code: refused", "login: status 503",
-// "security: redirect to /login/code", "transport: connection refused".
+// (ids, tokens, query strings): "code: refused", "login: throttled (429)",
+// "login: status 503", "security: redirect to /login/code",
+// "transport: connection refused".
 func Kind(err error) string {
 	if err == nil {
 		return ""
@@ -80,7 +82,7 @@ func Kind(err error) string {
 	case errors.Is(se.Err, ErrPasswordRefused):
 		return se.Step + ": password refused"
 	case errors.Is(se.Err, ErrLocked):
-		return se.Step + ": locked"
+		return se.Step + ": throttled (429)"
 	case se.Location != "":
 		return se.Step + ": redirect to " + pathOnly(se.Location)
 	case se.Status >= 200 && se.Status < 300:

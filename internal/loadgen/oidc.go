@@ -56,6 +56,7 @@ func (c *Customer) OIDCCodeFlow(ctx context.Context, base string, client OIDCCli
 				Err: ErrUnexpected}
 		}
 		var next string
+		var consent url.Values // the consent form's fields, when asked
 		name := hopName(target)
 		err := c.get(ctx, name, target, func(a *answer) error {
 			switch {
@@ -63,9 +64,8 @@ func (c *Customer) OIDCCodeFlow(ctx context.Context, base string, client OIDCCli
 				next = a.next.String()
 				return nil
 			case a.status == http.StatusOK:
-				if _, ok := form(a.body, "/oidc/consent"); ok {
-					next = "consent"
-					c.hidden, _ = form(a.body, "/oidc/consent")
+				var ok bool
+				if consent, ok = form(a.body, "/oidc/consent"); ok {
 					return nil
 				}
 			}
@@ -75,8 +75,8 @@ func (c *Customer) OIDCCodeFlow(ctx context.Context, base string, client OIDCCli
 			return err
 		}
 		switch {
-		case next == "consent":
-			if next, err = c.consent(ctx, target); err != nil {
+		case consent != nil:
+			if next, err = c.consent(ctx, target, consent); err != nil {
 				return err
 			}
 		case toClient(next, client.RedirectURI):
@@ -117,13 +117,13 @@ func hopName(target string) string {
 }
 
 // consent allows what the client asks for, on the consent page the portal
-// showed at page, and returns where the portal sends the browser.
-func (c *Customer) consent(ctx context.Context, page string) (string, error) {
+// showed at page with the form's fields f, and returns where the portal
+// sends the browser.
+func (c *Customer) consent(ctx context.Context, page string, f url.Values) (string, error) {
 	u, err := url.Parse(page)
 	if err != nil {
 		return "", err
 	}
-	f := c.hidden
 	f.Set("decision", "allow")
 	var next string
 	err = c.post(ctx, "consent", u.Scheme+"://"+u.Host+"/oidc/consent", f, func(a *answer) error {
