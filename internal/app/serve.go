@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -134,6 +135,13 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	for _, s := range servers {
 		s.handler = webkit.TrustProxies(s.handler, proxies)
 	}
+	// Profiling, for measuring only: TOBIRA_PPROF_ADDR=127.0.0.1:6060
+	// serves net/http/pprof there (loopback addresses only).
+	if addr := m.Getenv("TOBIRA_PPROF_ADDR"); addr != "" {
+		if err := servePprof(ctx, addr, log); err != nil {
+			return err
+		}
+	}
 	go sweep(ctx, svc, log)
 	mailCtx, stopMail := context.WithCancel(ctx)
 	mailDone := make(chan struct{})
@@ -234,4 +242,26 @@ func sweep(ctx context.Context, svc *portal.Service, log *slog.Logger) {
 		case <-t.C:
 		}
 	}
+}
+
+// servePprof serves the Go profiler on addr, which must be a loopback
+// address: profiles show the program's insides to whoever can fetch them.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("TOBIRA_PPROF_ADDR %q: want a loopback address such as 127.0.0.1:6060", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("TOBIRA_PPROF_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { <-ctx.Done(); srv.Close() }()
+	go srv.Serve(ln)
+	log.Info("profiler listening", "addr", ln.Addr().String())
+	return nil
 }

@@ -33,7 +33,7 @@ var jst = time.FixedZone("JST", 9*60*60)
 // site is the portal's handler over a real service and SQLite store, served
 // by httptest.
 type site struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	svc     *portal.Service
 	clock   *testkit.Clock
@@ -41,7 +41,7 @@ type site struct {
 	srv     *httptest.Server
 }
 
-func newSite(t *testing.T, change ...func(*config.Config)) *site {
+func newSite(t testing.TB, change ...func(*config.Config)) *site {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -133,7 +133,7 @@ func (s *site) methods(c *customer) []portal.Method {
 // browser is a cookie-keeping client that does not follow redirects, so
 // every step's status and Location can be checked.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	s    *site
 	c    *http.Client
 	jar  *cookiejar.Jar
@@ -217,7 +217,7 @@ func (b *browser) setCookie(name, value string) {
 }
 
 // expect checks a response's status and, for a redirect, its Location.
-func expect(t *testing.T, r *resp, status int, location string) {
+func expect(t testing.TB, r *resp, status int, location string) {
 	t.Helper()
 	if r.StatusCode != status {
 		t.Fatalf("%s %s: status %d, want %d\n%s", r.Request.Method, r.Request.URL.Path, r.StatusCode, status, excerpt(r.body))
@@ -239,7 +239,7 @@ func excerpt(body string) string {
 	return body
 }
 
-func contains(t *testing.T, r *resp, want ...string) {
+func contains(t testing.TB, r *resp, want ...string) {
 	t.Helper()
 	for _, w := range want {
 		if !strings.Contains(r.text(), w) {

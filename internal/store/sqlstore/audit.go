@@ -19,7 +19,12 @@ func appendAudit(ctx context.Context, c conn, ev *store.AuditEvent) (int64, erro
 
 // AppendAudit stores ev and sets ev.ID.
 func (db *DB) AppendAudit(ctx context.Context, ev *store.AuditEvent) error {
-	id, err := appendAudit(ctx, db.c(), ev)
+	var id int64
+	err := db.write(ctx, func(c conn) error {
+		var err error
+		id, err = appendAudit(ctx, c, ev)
+		return err
+	})
 	if err != nil {
 		return db.fail("append audit", err)
 	}

@@ -35,8 +35,10 @@ func (db *DB) Hit(ctx context.Context, key string, window time.Duration, now tim
 	}
 	var count int
 	if n < 0 {
-		err := db.c().queryRow(ctx, `UPDATE limits SET count = CASE WHEN count > ? THEN count - ? ELSE 0 END
-			WHERE key = ? AND window_start = ? RETURNING count`, -n, -n, key, start).Scan(&count)
+		err := db.write(ctx, func(c conn) error {
+			return c.queryRow(ctx, `UPDATE limits SET count = CASE WHEN count > ? THEN count - ? ELSE 0 END
+				WHERE key = ? AND window_start = ? RETURNING count`, -n, -n, key, start).Scan(&count)
+		})
 		if errors.Is(err, sql.ErrNoRows) {
 			return 0, nil // nothing was counted in this window
 		}
@@ -45,16 +47,20 @@ func (db *DB) Hit(ctx context.Context, key string, window time.Duration, now tim
 	// One statement: concurrent hits of a key queue on its row (on any
 	// engine) and each reads back its own total.
 	// limits.count, qualified: PostgreSQL calls a bare count ambiguous here.
-	err := db.c().queryRow(ctx, `INSERT INTO limits (key, window_start, count) VALUES (?, ?, ?)
-		ON CONFLICT (key, window_start) DO UPDATE SET count = limits.count + excluded.count
-		RETURNING count`, key, start, n).Scan(&count)
+	err := db.write(ctx, func(c conn) error {
+		return c.queryRow(ctx, `INSERT INTO limits (key, window_start, count) VALUES (?, ?, ?)
+			ON CONFLICT (key, window_start) DO UPDATE SET count = limits.count + excluded.count
+			RETURNING count`, key, start, n).Scan(&count)
+	})
 	if err != nil {
 		return 0, db.fail("hit", err)
 	}
-	// Earlier windows of this key can never be hit again; drop them while
-	// the key is at hand.
-	if _, err := db.c().exec(ctx, `DELETE FROM limits WHERE key = ? AND window_start < ?`, key, start); err != nil {
-		return 0, db.fail("hit", err)
+	// Earlier windows of this key can never be hit again; drop them when
+	// a window's first hit opened its row, once a window, not at every hit.
+	if count == n {
+		if _, err := db.c().exec(ctx, `DELETE FROM limits WHERE key = ? AND window_start < ?`, key, start); err != nil {
+			return 0, db.fail("hit", err)
+		}
 	}
 	return count, nil
 }

@@ -23,11 +23,13 @@ func scanMail(r rowScanner) (store.Mail, error) {
 // EnqueueMail stores m and sets m.ID.
 func (db *DB) EnqueueMail(ctx context.Context, m *store.Mail) error {
 	var id int64
-	err := db.c().queryRow(ctx, `INSERT INTO mails (recipient, subject, text_body, html_body, message_id, created_at,
-			next_attempt_at, attempts, last_error, sent_at, gave_up_at, claimed_until)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		m.To, m.Subject, m.Text, m.HTML, m.MessageID, ms(m.CreatedAt),
-		ms(m.NextAttemptAt), m.Attempts, m.LastError, ms(m.SentAt), ms(m.GaveUpAt), ms(m.ClaimedUntil)).Scan(&id)
+	err := db.write(ctx, func(c conn) error {
+		return c.queryRow(ctx, `INSERT INTO mails (recipient, subject, text_body, html_body, message_id, created_at,
+				next_attempt_at, attempts, last_error, sent_at, gave_up_at, claimed_until)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			m.To, m.Subject, m.Text, m.HTML, m.MessageID, ms(m.CreatedAt),
+			ms(m.NextAttemptAt), m.Attempts, m.LastError, ms(m.SentAt), ms(m.GaveUpAt), ms(m.ClaimedUntil)).Scan(&id)
+	})
 	if err != nil {
 		return db.fail("enqueue mail", err)
 	}

@@ -59,7 +59,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	for _, m := range ms {
-		err := db.tryTx(ctx, db.d.migrationTxOptions, func(c conn) error {
+		err := db.migrationTx(ctx, func(c conn) error {
 			if db.d.lockMigrations != "" {
 				if _, err := c.exec(ctx, db.d.lockMigrations); err != nil {
 					return err
@@ -103,4 +103,13 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: migrate: database is at schema version %d, this program knows only up to %d", applied, newest)
 	}
 	return nil
+}
+
+// migrationTx runs one migration's transaction: with the dialect's options
+// on a database being opened, through the writer on an open SQLite one.
+func (db *DB) migrationTx(ctx context.Context, fn func(c conn) error) error {
+	if db.wr != nil {
+		return db.wr.do(ctx, fn)
+	}
+	return db.tryTx(ctx, db.d.migrationTxOptions, fn)
 }

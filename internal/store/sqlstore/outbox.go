@@ -11,8 +11,10 @@ const outboxCols = `at, recipient, channel, subject, body`
 // AppendOutbox stores m and sets m.ID.
 func (db *DB) AppendOutbox(ctx context.Context, m *store.OutboxMessage) error {
 	var id int64
-	err := db.c().queryRow(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-		ms(m.At), m.To, m.Channel, m.Subject, m.Body).Scan(&id)
+	err := db.write(ctx, func(c conn) error {
+		return c.queryRow(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			ms(m.At), m.To, m.Channel, m.Subject, m.Body).Scan(&id)
+	})
 	if err != nil {
 		return db.fail("append outbox", err)
 	}

@@ -57,11 +57,16 @@ func (db *DB) ConfirmRecoveryRequest(ctx context.Context, tokenHash string, now 
 	if ms(now) == 0 {
 		return nil, errors.New("sqlstore: confirm recovery request: zero time")
 	}
-	r, err := scanRecovery(db.c().queryRow(ctx, `UPDATE recovery_requests
-		SET status = 'waiting', confirmed_at = ?, effective_at = ?
-		WHERE confirm_token_hash = ? AND status = 'unconfirmed' AND confirm_expires_at > ?
-		RETURNING `+recoveryCols,
-		ms(now), ms(now.Add(coolingOff)), tokenHash, ms(now)))
+	var r *store.RecoveryRequest
+	err := db.write(ctx, func(c conn) error {
+		var err error
+		r, err = scanRecovery(c.queryRow(ctx, `UPDATE recovery_requests
+			SET status = 'waiting', confirmed_at = ?, effective_at = ?
+			WHERE confirm_token_hash = ? AND status = 'unconfirmed' AND confirm_expires_at > ?
+			RETURNING `+recoveryCols,
+			ms(now), ms(now.Add(coolingOff)), tokenHash, ms(now)))
+		return err
+	})
 	return r, db.fail("confirm recovery request", err)
 }
 
@@ -109,11 +114,16 @@ func (db *DB) ListPendingRecoveries(ctx context.Context, now time.Time) ([]store
 
 // ApproveRecoveryEarly brings the waiting request's EffectiveAt forward to now.
 func (db *DB) ApproveRecoveryEarly(ctx context.Context, id, operator string, now time.Time) (*store.RecoveryRequest, error) {
-	r, err := scanRecovery(db.c().queryRow(ctx, `UPDATE recovery_requests
-		SET effective_at = CASE WHEN effective_at > ? THEN ? ELSE effective_at END, approved_by = ?
-		WHERE id = ? AND status = 'waiting'
-		RETURNING `+recoveryCols,
-		ms(now), ms(now), operator, id))
+	var r *store.RecoveryRequest
+	err := db.write(ctx, func(c conn) error {
+		var err error
+		r, err = scanRecovery(c.queryRow(ctx, `UPDATE recovery_requests
+			SET effective_at = CASE WHEN effective_at > ? THEN ? ELSE effective_at END, approved_by = ?
+			WHERE id = ? AND status = 'waiting'
+			RETURNING `+recoveryCols,
+			ms(now), ms(now), operator, id))
+		return err
+	})
 	return r, db.fail("approve recovery early", err)
 }
 

@@ -28,6 +28,11 @@ type DB struct {
 	sql *sql.DB // reads; on PostgreSQL every statement
 	w   *sql.DB // writes: on SQLite one connection, on PostgreSQL sql itself
 	d   *dialect
+
+	// On SQLite: the writer that owns w's one connection once the schema
+	// is up to date, and the readers' prepared statements.
+	wr    *writer
+	reads *stmtCache
 }
 
 // OpenSQLite opens (creating it if needed) the SQLite database at path and
@@ -40,10 +45,10 @@ type DB struct {
 // upgrade a read lock (which SQLite can only refuse, not wait for).
 //
 // Within the process, writes never contend for SQLite's lock at all: they go
-// through one connection of their own, queued in order by database/sql,
-// while reads share a pool beside it. So a crowd of customers signing in at
-// once waits its turn instead of polling for the lock until busy_timeout
-// runs out ("database is locked").
+// through one connection of their own, where a writer commits them in
+// batches (writer.go), while reads share a pool beside it. So a crowd of
+// customers signing in at once waits its turn instead of polling for the
+// lock until busy_timeout runs out ("database is locked").
 func OpenSQLite(path string) (*DB, error) {
 	// busy_timeout comes first so the journal_mode switch itself waits for a
 	// process that holds the lock.
@@ -83,6 +88,10 @@ func open(d *dialect, dsn string) (*DB, error) {
 		}
 		time.Sleep(time.Duration(attempt) * 10 * time.Millisecond)
 	}
+	if err == nil && d.oneWriter {
+		db.reads = newStmtCache(sdb)
+		db.wr, err = newWriter(context.Background(), db.w, d)
+	}
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -92,7 +101,14 @@ func open(d *dialect, dsn string) (*DB, error) {
 
 // Close closes the database.
 func (db *DB) Close() error {
-	err := db.sql.Close()
+	var err error
+	if db.wr != nil {
+		err = db.wr.close()
+	}
+	if db.reads != nil {
+		db.reads.close()
+	}
+	err = errors.Join(err, db.sql.Close())
 	if db.w != db.sql {
 		err = errors.Join(err, db.w.Close())
 	}
@@ -112,28 +128,42 @@ type querier interface {
 type conn struct {
 	q, w querier
 	d    *dialect
+	// ctx, when set, runs the statements instead of the caller's context:
+	// in a transaction shared by several callers, one caller's cancelled
+	// request must not interrupt the others' statements.
+	ctx context.Context
 }
 
-// on picks the querier for a statement: a SELECT reads, anything else
-// (INSERT, UPDATE ... RETURNING, DELETE, WITH ... UPDATE) writes.
+func (c conn) context(ctx context.Context) context.Context {
+	if c.ctx != nil {
+		return c.ctx
+	}
+	return ctx
+}
+
+// on picks the querier for a statement: a SELECT (or an EXPLAIN) reads,
+// anything else (INSERT, UPDATE ... RETURNING, DELETE, WITH ... UPDATE)
+// writes.
 func (c conn) on(query string) querier {
 	q := strings.TrimLeft(query, " \t\r\n")
-	if len(q) >= 6 && strings.EqualFold(q[:6], "SELECT") {
-		return c.q
+	for _, read := range []string{"SELECT", "EXPLAIN"} {
+		if len(q) >= len(read) && strings.EqualFold(q[:len(read)], read) {
+			return c.q
+		}
 	}
 	return c.w
 }
 
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return c.w.ExecContext(ctx, c.d.rebind(query), args...)
+	return c.w.ExecContext(c.context(ctx), c.d.rebind(query), args...)
 }
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return c.on(query).QueryContext(ctx, c.d.rebind(query), args...)
+	return c.on(query).QueryContext(c.context(ctx), c.d.rebind(query), args...)
 }
 
 func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return c.on(query).QueryRowContext(ctx, c.d.rebind(query), args...)
+	return c.on(query).QueryRowContext(c.context(ctx), c.d.rebind(query), args...)
 }
 
 // affected runs a statement and returns how many rows it changed.
@@ -156,7 +186,23 @@ func (c conn) exists(ctx context.Context, query string, args ...any) (bool, erro
 }
 
 // c returns a conn outside any transaction.
-func (db *DB) c() conn { return conn{q: db.sql, w: db.w, d: db.d} }
+func (db *DB) c() conn {
+	if db.wr != nil {
+		return conn{q: db.reads, w: queuedWrites{db.wr}, d: db.d}
+	}
+	return conn{q: db.sql, w: db.w, d: db.d}
+}
+
+// write runs fn's statements as writes outside any transaction of the
+// caller's: on PostgreSQL each statement commits by itself, on SQLite they
+// join the writer's next batch. A statement that writes and returns rows
+// (INSERT ... RETURNING) runs here or in inTx, never on c().
+func (db *DB) write(ctx context.Context, fn func(c conn) error) error {
+	if db.wr != nil {
+		return db.wr.do(ctx, fn)
+	}
+	return fn(db.c())
+}
 
 // inTx runs fn in one write transaction, committing when it returns nil.
 // Where the dialect says a failure is only a lost race with another
@@ -164,6 +210,9 @@ func (db *DB) c() conn { return conn{q: db.sql, w: db.w, d: db.d} }
 // growing, random pause; fn must therefore set, not accumulate, what it
 // gives back.
 func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
+	if db.wr != nil {
+		return db.wr.do(ctx, fn)
+	}
 	for attempt := 1; ; attempt++ {
 		err := db.tryTx(ctx, db.d.txOptions, fn)
 		if err == nil || db.d.retry == nil || !db.d.retry(err) || attempt == maxTxAttempts {

@@ -34,10 +34,15 @@ func (db *DB) UseToken(ctx context.Context, hash, purpose string, now time.Time)
 		// used_at = 0 means unused; a zero now would leave the token usable.
 		return nil, errors.New("sqlstore: use token: zero time")
 	}
-	t, err := scanToken(db.c().queryRow(ctx, `UPDATE one_time_tokens SET used_at = ?
-		WHERE hash = ? AND purpose = ? AND used_at = 0 AND expires_at > ?
-		RETURNING `+tokenCols,
-		ms(now), hash, purpose, ms(now)))
+	var t *store.OneTimeToken
+	err := db.write(ctx, func(c conn) error {
+		var err error
+		t, err = scanToken(c.queryRow(ctx, `UPDATE one_time_tokens SET used_at = ?
+			WHERE hash = ? AND purpose = ? AND used_at = 0 AND expires_at > ?
+			RETURNING `+tokenCols,
+			ms(now), hash, purpose, ms(now)))
+		return err
+	})
 	return t, db.fail("use token", err)
 }
 

@@ -1,0 +1,294 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// writer is SQLite's one writer, shared by the whole process. Callers hand
+// it their writes; it runs every write waiting at that moment in one
+// transaction, each in a savepoint of its own, and commits them together:
+// group commit. A crowd of customers then costs one fsync per batch, not
+// one per statement, and no caller ever polls for SQLite's lock.
+//
+// A caller hears back only after the commit, so what it wrote is durable
+// (synchronous=FULL) and visible to every read it makes next. One caller's
+// failure rolls back its own savepoint, not the batch.
+type writer struct {
+	conn    *sql.Conn // the one write connection, never returned to its pool
+	stmts   *stmtCache
+	d       *dialect
+	reqs    chan *writeReq
+	done    chan struct{} // closed by close
+	stopped chan struct{} // closed by loop as it returns
+	once    sync.Once
+
+	waiting atomic.Int64 // callers whose write is sent or waiting to be
+	batches atomic.Int64 // transactions committed or rolled back
+}
+
+// maxBatch bounds how many callers share a transaction, so the first of
+// them does not wait behind an endless queue.
+const maxBatch = 128
+
+type writeReq struct {
+	ctx context.Context
+	fn  func(c conn) error
+	err chan error
+}
+
+// errClosed is the answer to a write sent after Close.
+var errClosed = errors.New("sqlstore: database closed")
+
+func newWriter(ctx context.Context, pool *sql.DB, d *dialect) (*writer, error) {
+	c, err := pool.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := &writer{conn: c, stmts: newStmtCache(c), d: d, reqs: make(chan *writeReq),
+		done: make(chan struct{}), stopped: make(chan struct{})}
+	go w.loop()
+	return w, nil
+}
+
+// do runs fn in the next batch and returns its error once the batch is
+// committed. If ctx ends while fn waits for its turn, fn is not run; once
+// it runs, it runs to the end and is committed or not with its batch,
+// whatever happens to ctx meanwhile, so the caller always learns the truth.
+func (w *writer) do(ctx context.Context, fn func(c conn) error) error {
+	r := &writeReq{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	w.waiting.Add(1)
+	defer w.waiting.Add(-1)
+	select {
+	case w.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.done:
+		return errClosed
+	}
+	return <-r.err
+}
+
+func (w *writer) loop() {
+	defer close(w.stopped)
+	for {
+		var batch []*writeReq
+		select {
+		case r := <-w.reqs:
+			batch = append(batch, r)
+		case <-w.done:
+			return
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-w.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		w.run(batch)
+	}
+}
+
+// queued is how many callers wait for the writer now.
+func (w *writer) queued() int { return int(w.waiting.Load()) }
+
+// run commits one batch and answers each of its callers.
+func (w *writer) run(batch []*writeReq) {
+	w.batches.Add(1)
+	// The transaction is the writer's, not any caller's: a caller's
+	// cancelled context must not interrupt the others' statements.
+	ctx := context.Background()
+	errs := make([]error, len(batch))
+	exec := func(stmt string) error {
+		_, err := w.conn.ExecContext(ctx, stmt)
+		return err
+	}
+	fail := func(err error) {
+		exec("ROLLBACK")
+		for _, r := range batch {
+			r.err <- err
+		}
+	}
+	if err := exec("BEGIN IMMEDIATE"); err != nil {
+		fail(err)
+		return
+	}
+	alone := len(batch) == 1
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if !alone {
+			if err := exec("SAVEPOINT w"); err != nil {
+				fail(err)
+				return
+			}
+		}
+		c := conn{q: w.stmts, w: w.stmts, d: w.d, ctx: context.WithoutCancel(r.ctx)}
+		errs[i] = call(r.fn, c)
+		switch {
+		case alone && errs[i] != nil:
+			fail(errs[i])
+			return
+		case alone:
+		case errs[i] != nil:
+			if err := exec("ROLLBACK TO w"); err != nil {
+				fail(err)
+				return
+			}
+			fallthrough
+		default:
+			if err := exec("RELEASE w"); err != nil {
+				fail(err)
+				return
+			}
+		}
+	}
+	if err := exec("COMMIT"); err != nil {
+		fail(err)
+		return
+	}
+	for i, r := range batch {
+		r.err <- errs[i]
+	}
+}
+
+// call runs fn, turning a panic into an error: the writer serves every
+// caller and must outlive one caller's bug.
+func call(fn func(c conn) error, c conn) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sqlstore: panic in a write: %v", p)
+		}
+	}()
+	return fn(c)
+}
+
+// close stops the writer after the batch it is running and releases its
+// connection.
+func (w *writer) close() error {
+	w.once.Do(func() { close(w.done) })
+	<-w.stopped
+	w.stmts.close()
+	return w.conn.Close()
+}
+
+// queuedWrites is the write side of a conn outside any transaction on
+// SQLite: each statement is a write of its own, sent to the writer.
+type queuedWrites struct{ w *writer }
+
+func (q queuedWrites) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := q.w.do(ctx, func(c conn) error {
+		var err error
+		res, err = c.w.ExecContext(c.ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
+// QueryContext and QueryRowContext would hand rows out of a transaction the
+// writer has moved on from: such statements (UPDATE ... RETURNING) run in
+// db.write or db.inTx instead.
+func (q queuedWrites) QueryContext(_ context.Context, query string, _ ...any) (*sql.Rows, error) {
+	panic("sqlstore: a write that returns rows must run in db.write or db.inTx: " + query)
+}
+
+func (q queuedWrites) QueryRowContext(_ context.Context, query string, _ ...any) *sql.Row {
+	panic("sqlstore: a write that returns rows must run in db.write or db.inTx: " + query)
+}
+
+// stmtCache prepares each statement once and keeps it, so SQLite parses
+// and plans it once, not at every call. It serves a pool (the readers) or
+// the writer's own connection.
+type stmtCache struct {
+	prep interface {
+		PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+	}
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// maxStatements bounds the cache; queries built at run time (lists of
+// placeholders) may have many shapes, and the rarest run unprepared.
+const maxStatements = 512
+
+func newStmtCache(prep interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}) *stmtCache {
+	return &stmtCache{prep: prep, m: make(map[string]*sql.Stmt)}
+}
+
+// stmt returns the prepared query, or nil when the cache is full.
+func (s *stmtCache) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.mu.Lock()
+	st, ok := s.m[query]
+	full := len(s.m) >= maxStatements
+	s.mu.Unlock()
+	if ok || full {
+		return st, nil
+	}
+	st, err := s.prep.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.m[query]; ok {
+		st.Close()
+		return old, nil
+	}
+	s.m[query] = st
+	return st, nil
+}
+
+func (s *stmtCache) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for q, st := range s.m {
+		st.Close()
+		delete(s.m, q)
+	}
+}
+
+func (s *stmtCache) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return s.direct().ExecContext(ctx, query, args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (s *stmtCache) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return s.direct().QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (s *stmtCache) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.stmt(ctx, query)
+	if st == nil || err != nil {
+		// An error to prepare shows again, as the Row's, when run unprepared.
+		return s.direct().QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// direct is what the cache prepares on, to run a statement unprepared.
+func (s *stmtCache) direct() querier { return s.prep.(querier) }

@@ -1,0 +1,61 @@
+package web_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/config"
+)
+
+// BenchmarkSignIn is the server's side of a full sign-in, straight through
+// the handler: the password, the app's code and the landing page, on the
+// embedded SQLite with the cheapest hashing, so what it measures is the
+// portal's own work. `go test -bench SignIn -cpuprofile cpu.out
+// ./internal/web` shows where the time goes.
+func BenchmarkSignIn(b *testing.B) {
+	s := newSite(b, func(c *config.Config) {
+		c.Argon2 = account.Argon2Params{MemoryKiB: 8, Time: 1, Threads: 1}
+	})
+	c := s.customer("yamada@example.jp")
+	s.browser().enrol(c)
+	serve := func(method, path string, form url.Values, cookies []*http.Cookie) *httptest.ResponseRecorder {
+		var body *strings.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		} else {
+			body = strings.NewReader("")
+		}
+		r := httptest.NewRequest(method, "http://127.0.0.1"+path, body)
+		r.RemoteAddr = "127.0.0.1:40000"
+		if form != nil {
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		for _, k := range cookies {
+			r.AddCookie(k)
+		}
+		w := httptest.NewRecorder()
+		s.handler.ServeHTTP(w, r)
+		return w
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.clock.Advance(30 * time.Second) // each sign-in in a TOTP step of its own
+		w := serve("POST", "/login", url.Values{"email": {c.email}, "password": {c.password}}, nil)
+		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/login/code" {
+			b.Fatalf("password: %d %s", w.Code, w.Header().Get("Location"))
+		}
+		w = serve("POST", "/login/code", url.Values{"code": {s.code(c)}}, w.Result().Cookies())
+		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/" {
+			b.Fatalf("code: %d %s", w.Code, w.Header().Get("Location"))
+		}
+		w = serve("GET", "/", nil, w.Result().Cookies())
+		if w.Code != http.StatusOK {
+			b.Fatalf("landing: %d", w.Code)
+		}
+	}
+}
