@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -101,6 +102,11 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	f.StringVar(&o.serverBin, "server-bin", "", "the tobira binary to start (default this one)")
 	if err := f.Parse(args); err != nil {
 		return errUsage
+	}
+	if *f.database == "" && o.target == "" {
+		// As every command, the bench's servers work where
+		// $TOBIRA_DATABASE_URL says unless told otherwise.
+		*f.database = m.Getenv("TOBIRA_DATABASE_URL")
 	}
 	var err error
 	if o.levels, err = parseLevels(levels); err != nil {
@@ -619,9 +625,13 @@ func (b *bencher) level(ctx context.Context, conc int) benchLevel {
 				if flowed {
 					flows.Add(1)
 				}
-				if err == nil {
+				switch {
+				case err == nil:
 					iterations.Add(1)
-				} else if loadgen.Kind(err) == "transport: connection refused" {
+				case errors.Is(err, loadgen.ErrLocked):
+					// Throttled: a customer does not retry at once.
+					time.Sleep(100 * time.Millisecond)
+				case loadgen.Kind(err) == "transport: connection refused":
 					time.Sleep(10 * time.Millisecond) // a server down: no busy loop
 				}
 			}
