@@ -170,6 +170,10 @@ func (m *Main) load(f flags, md mode) (config.Config, error) {
 	path := *f.config
 	if path == "" {
 		path = filepath.Join(cfg.DataDir, "tobira.json")
+	} else if _, err := os.Stat(path); err != nil {
+		// A file named on the command line must be there: a typo must not
+		// start a server on the demo's defaults.
+		return cfg, fmt.Errorf("--config: %w", err)
 	}
 	if err := cfg.LoadFile(path); err != nil {
 		return cfg, err

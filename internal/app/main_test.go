@@ -196,6 +196,16 @@ func TestBadConfig(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "secret_key") {
 		t.Errorf("bad key: exit %d, stderr %q", r.code, r.stderr)
 	}
+	// A config file named on the command line must exist: a typo must not
+	// start the server on the defaults.
+	r = run(t, keyEnv(), "serve", "--config", filepath.Join(t.TempDir(), "tobria.json"), "--data", t.TempDir())
+	if r.code != 1 || !strings.Contains(r.stderr, "--config") || !strings.Contains(r.stderr, "tobria.json") {
+		t.Errorf("missing --config file: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = run(t, keyEnv(), "serve", "--database", "mysql://x", "--data", t.TempDir())
+	if r.code != 1 || !strings.Contains(r.stderr, "postgres://") {
+		t.Errorf("a database URL of another kind: exit %d, stderr %q", r.code, r.stderr)
+	}
 }
 
 // demo runs `tobira demo` until the test cancels it.

@@ -193,13 +193,13 @@ func (db *DB) c() conn {
 	return conn{q: db.sql, w: db.w, d: db.d}
 }
 
-// write runs fn's statements as writes outside any transaction of the
-// caller's: on PostgreSQL each statement commits by itself, on SQLite they
-// join the writer's next batch. A statement that writes and returns rows
-// (INSERT ... RETURNING) runs here or in inTx, never on c().
+// write runs fn's one statement as a write outside any transaction of the
+// caller's: on PostgreSQL it commits by itself, on SQLite it joins the
+// writer's next batch. A statement that writes and returns rows (INSERT ...
+// RETURNING) runs here or in inTx, never on c().
 func (db *DB) write(ctx context.Context, fn func(c conn) error) error {
 	if db.wr != nil {
-		return db.wr.do(ctx, fn)
+		return db.wr.do(ctx, true, fn)
 	}
 	return fn(db.c())
 }
@@ -211,7 +211,7 @@ func (db *DB) write(ctx context.Context, fn func(c conn) error) error {
 // gives back.
 func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
 	if db.wr != nil {
-		return db.wr.do(ctx, fn)
+		return db.wr.do(ctx, false, fn)
 	}
 	for attempt := 1; ; attempt++ {
 		err := db.tryTx(ctx, db.d.txOptions, fn)

@@ -39,6 +39,9 @@ type writeReq struct {
 	ctx context.Context
 	fn  func(c conn) error
 	err chan error
+	// single: fn runs one statement, which SQLite applies whole or not at
+	// all, so it needs no savepoint of its own.
+	single bool
 }
 
 // errClosed is the answer to a write sent after Close.
@@ -59,8 +62,8 @@ func newWriter(ctx context.Context, pool *sql.DB, d *dialect) (*writer, error) {
 // committed. If ctx ends while fn waits for its turn, fn is not run; once
 // it runs, it runs to the end and is committed or not with its batch,
 // whatever happens to ctx meanwhile, so the caller always learns the truth.
-func (w *writer) do(ctx context.Context, fn func(c conn) error) error {
-	r := &writeReq{ctx: ctx, fn: fn, err: make(chan error, 1)}
+func (w *writer) do(ctx context.Context, single bool, fn func(c conn) error) error {
+	r := &writeReq{ctx: ctx, fn: fn, err: make(chan error, 1), single: single}
 	w.waiting.Add(1)
 	defer w.waiting.Add(-1)
 	select {
@@ -126,7 +129,8 @@ func (w *writer) run(batch []*writeReq) {
 			errs[i] = err
 			continue
 		}
-		if !alone {
+		savepoint := !alone && !r.single
+		if savepoint {
 			if err := exec("SAVEPOINT w"); err != nil {
 				fail(err)
 				return
@@ -138,7 +142,7 @@ func (w *writer) run(batch []*writeReq) {
 		case alone && errs[i] != nil:
 			fail(errs[i])
 			return
-		case alone:
+		case !savepoint:
 		case errs[i] != nil:
 			if err := exec("ROLLBACK TO w"); err != nil {
 				fail(err)
@@ -187,7 +191,7 @@ type queuedWrites struct{ w *writer }
 
 func (q queuedWrites) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	var res sql.Result
-	err := q.w.do(ctx, func(c conn) error {
+	err := q.w.do(ctx, true, func(c conn) error {
 		var err error
 		res, err = c.w.ExecContext(c.ctx, query, args...)
 		return err

@@ -13,9 +13,9 @@ import (
 )
 
 // TestWriterBatch holds the writer on one write while many more queue, so
-// they share a transaction: the one that fails and the one that panics
-// leave nothing behind, every other is committed, and each caller hears its
-// own outcome.
+// they share a transaction: the one that fails, the one that panics and the
+// statement that breaks a constraint leave nothing behind, every other is
+// committed, and each caller hears its own outcome.
 func TestWriterBatch(t *testing.T) {
 	ctx := t.Context()
 	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
@@ -34,8 +34,18 @@ func TestWriterBatch(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			errs[i] = db.write(ctx, func(c conn) error {
-				if _, err := c.exec(ctx, `INSERT INTO limits (key, window_start, count) VALUES (?, 1, 1)`, fmt.Sprint("k", i)); err != nil {
+			key := fmt.Sprint("k", i)
+			if i == 11 {
+				// One statement alone, without a savepoint: its
+				// constraint fails and undoes only itself.
+				errs[i] = db.write(ctx, func(c conn) error {
+					_, err := c.exec(ctx, `INSERT INTO limits (key, window_start, count) VALUES (?, 1, 1), (?, 1, 1)`, key, key)
+					return err
+				})
+				return
+			}
+			errs[i] = db.inTx(ctx, func(c conn) error {
+				if _, err := c.exec(ctx, `INSERT INTO limits (key, window_start, count) VALUES (?, 1, 1)`, key); err != nil {
 					return err
 				}
 				switch i {
@@ -61,7 +71,7 @@ func TestWriterBatch(t *testing.T) {
 			t.Fatal(qerr)
 		}
 		switch i {
-		case 3, 7:
+		case 3, 7, 11:
 			if err == nil || exists {
 				t.Errorf("write %d: err %v, row kept %v; want an error and no row", i, err, exists)
 			}
