@@ -7,8 +7,18 @@ import (
 
 // BenchmarkVerifyDefault is the cost of one sign-in's password check with the
 // default argon2id parameters: it bounds sign-ins per core per second.
-func BenchmarkVerifyDefault(b *testing.B) {
-	h := NewHasher(DefaultArgon2, 2)
+func BenchmarkVerifyDefault(b *testing.B) { benchVerify(b, DefaultArgon2) }
+
+// BenchmarkVerifyTwoLanes is the default cost spread over two lanes, which
+// argon2 computes side by side: the same work, on two cores at once.
+func BenchmarkVerifyTwoLanes(b *testing.B) {
+	p := DefaultArgon2
+	p.Threads = 2
+	benchVerify(b, p)
+}
+
+func benchVerify(b *testing.B, p Argon2Params) {
+	h := NewHasher(p, 2)
 	ctx := context.Background()
 	phc, err := h.Hash(ctx, "correct horse battery staple")
 	if err != nil {
