@@ -1,0 +1,172 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// benchNode is a server the bench started.
+type benchNode struct {
+	cmd     *exec.Cmd
+	base    string
+	logPath string
+	exited  chan struct{}
+	err     error // how the process ended, once exited is closed
+}
+
+// startNodes starts the servers one after the other, each timed from its
+// spawn until /readyz answers.
+func (b *bencher) startNodes(ctx context.Context) error {
+	bin := b.o.serverBin
+	if bin == "" {
+		var err error
+		if bin, err = os.Executable(); err != nil {
+			return err
+		}
+	}
+	// The generated configuration decides, not the bench's environment.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TOBIRA_") {
+			env = append(env, kv)
+		}
+	}
+	cfgPath := filepath.Join(b.cfg.DataDir, "tobira.json")
+	b.undo = append(b.undo, b.stopNodes)
+	for i, base := range b.bases {
+		n := &benchNode{base: base, logPath: filepath.Join(b.cfg.DataDir, fmt.Sprintf("node-%d.log", i+1)), exited: make(chan struct{})}
+		logFile, err := os.Create(n.logPath)
+		if err != nil {
+			return err
+		}
+		args := []string{"serve", "--config", cfgPath, "--addr", strings.TrimPrefix(base, "http://"), "--console-addr", "off"}
+		if b.cfg.Database != "" {
+			args = append(args, "--database", b.cfg.Database)
+		}
+		n.cmd = exec.Command(bin, args...)
+		n.cmd.Env, n.cmd.Stdout, n.cmd.Stderr = env, logFile, logFile
+		start := time.Now()
+		if err := n.cmd.Start(); err != nil {
+			logFile.Close()
+			return fmt.Errorf("start %s: %w", bin, err)
+		}
+		b.nodes = append(b.nodes, n)
+		go func() {
+			n.err = n.cmd.Wait()
+			logFile.Close()
+			close(n.exited)
+		}()
+		if err := n.waitReady(ctx, time.Minute); err != nil {
+			return err
+		}
+		b.report.StartupMS = append(b.report.StartupMS, ms(time.Since(start)))
+	}
+	return nil
+}
+
+// waitReady polls /readyz until it answers 200.
+func (n *benchNode) waitReady(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		res, err := client.Get(n.base + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-n.exited:
+			return fmt.Errorf("the server at %s ended before it was ready (%v):\n%s", n.base, n.err, tail(n.logPath))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the server at %s was not ready within %s:\n%s", n.base, limit, tail(n.logPath))
+		}
+	}
+}
+
+// stopNodes asks every server to stop and waits for it.
+func (b *bencher) stopNodes() {
+	for _, n := range b.nodes {
+		n.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, n := range b.nodes {
+		select {
+		case <-n.exited:
+		case <-time.After(15 * time.Second):
+			n.cmd.Process.Kill()
+			<-n.exited
+		}
+		if n.err != nil {
+			fmt.Fprintf(b.m.Stderr, "tobira bench: the server at %s ended with %v:\n%s", n.base, n.err, tail(n.logPath))
+		}
+	}
+}
+
+// tail is the end of a log file, for an error message.
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
+// sumProc adds up f over the servers' processes; 0 with none.
+func (b *bencher) sumProc(f func(pid int) int64) int64 {
+	var sum int64
+	for _, n := range b.nodes {
+		sum += f(n.cmd.Process.Pid)
+	}
+	return sum
+}
+
+// procStatus reads a memory field of /proc/PID/status (kB), in bytes; 0
+// where there is no /proc.
+func procStatus(pid int, field string) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// clockTick is Linux's USER_HZ, the unit of /proc/PID/stat's times (100 on
+// every architecture Go runs on).
+const clockTick = 10 * time.Millisecond
+
+// procCPU is the process's CPU time so far (utime + stime of
+// /proc/PID/stat), as a duration in nanoseconds; 0 where there is no /proc.
+func procCPU(pid int) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; the fields after it do not.
+	s := string(raw)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return (utime + stime) * int64(clockTick)
+}

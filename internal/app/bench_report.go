@@ -1,0 +1,228 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/loadgen"
+)
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// benchReport is everything the bench measured; --json writes it.
+type benchReport struct {
+	Date      time.Time            `json:"date"`
+	Engine    string               `json:"engine"`
+	Schema    string               `json:"schema,omitempty"`
+	Target    string               `json:"target,omitempty"`
+	Nodes     int                  `json:"nodes"`
+	Hashing   string               `json:"hashing"`
+	Argon2    account.Argon2Params `json:"argon2"`
+	HashSlots int                  `json:"hash_concurrency"`
+	GoVersion string               `json:"go_version"`
+	OS        string               `json:"os"`
+	CPUs      int                  `json:"cpus"`
+	Duration  string               `json:"duration,omitempty"`
+	Count     int                  `json:"count,omitempty"`
+	OIDCRatio float64              `json:"oidc_ratio"`
+
+	Accounts        int       `json:"accounts"`
+	Customers       int       `json:"customers"`
+	SeedSeconds     float64   `json:"seed_seconds"`
+	HashesPerSecond float64   `json:"hashes_per_second"`
+	StartupMS       []float64 `json:"startup_ms,omitempty"`
+	IdleRSSBytes    int64     `json:"idle_rss_bytes,omitempty"`
+
+	Levels []benchLevel `json:"levels"`
+}
+
+// benchLevel is one concurrency level's numbers.
+type benchLevel struct {
+	Concurrency      int     `json:"concurrency"`
+	Seconds          float64 `json:"seconds"`
+	SignIns          int64   `json:"sign_ins"`
+	Iterations       int64   `json:"iterations"`
+	OIDCFlows        int64   `json:"oidc_flows"`
+	SignInsPerSecond float64 `json:"sign_ins_per_second"`
+	PercentOfCeiling float64 `json:"percent_of_hash_ceiling"`
+	// Steps are latencies in milliseconds of the steps that went well,
+	// plus "sign-in" (login page to landing page) and "oidc-flow".
+	Steps     map[string]benchStep `json:"steps"`
+	Errors    map[string]int       `json:"errors"`
+	PoolWaits int64                `json:"pool_waits"`
+	// PeakRSSBytes is the servers' VmHWM summed, during this level when
+	// PeakIsLevel (else since they started).
+	PeakRSSBytes         int64   `json:"peak_rss_bytes,omitempty"`
+	PeakIsLevel          bool    `json:"peak_is_level"`
+	ServerCPUSeconds     float64 `json:"server_cpu_seconds,omitempty"`
+	ServerCPUPerSignInMS float64 `json:"server_cpu_per_sign_in_ms,omitempty"`
+	BenchCPUSeconds      float64 `json:"bench_cpu_seconds"`
+	BenchCPUPerSignInMS  float64 `json:"bench_cpu_per_sign_in_ms"`
+}
+
+type benchStep struct {
+	Count int     `json:"count"`
+	P50   float64 `json:"p50_ms"`
+	P95   float64 `json:"p95_ms"`
+	P99   float64 `json:"p99_ms"`
+	Max   float64 `json:"max_ms"`
+}
+
+func (r *benchReport) fill(cfg config.Config, o benchFlags) {
+	r.Date = time.Now().UTC().Truncate(time.Second)
+	r.Engine = "SQLite"
+	if cfg.Database != "" {
+		r.Engine = "PostgreSQL"
+	}
+	r.Target = o.target
+	r.Nodes = max(1, o.nodes)
+	r.Argon2, r.HashSlots = cfg.Argon2, cfg.HashConcurrency
+	r.GoVersion, r.OS, r.CPUs = runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU()
+	if o.count > 0 {
+		r.Count = o.count
+	} else {
+		r.Duration = o.duration.String()
+	}
+	r.OIDCRatio = o.oidcRatio
+}
+
+// stepOrder is the order of a visit's steps in the table.
+var stepOrder = []string{"login-page", "login", "code", "landing", "security",
+	"authorize", "oidc-login", "consent", "callback", "token", "logout"}
+
+// markdown writes the report as Markdown, for docs/PERFORMANCE.md.
+func (r *benchReport) markdown(w io.Writer) {
+	fmt.Fprintf(w, "## tobira bench, %s\n\n", r.Date.Format("2006-01-02 15:04 UTC"))
+	server := r.Engine + ", 1 node"
+	if r.Nodes > 1 {
+		server = fmt.Sprintf("%s, %d nodes", r.Engine, r.Nodes)
+	}
+	if r.Target != "" {
+		server = r.Target + " (" + r.Engine + ", running already)"
+	}
+	fmt.Fprintf(w, "- server: %s; hashing: %s (argon2id m=%d KiB, t=%d, p=%d; hash_concurrency %d)\n",
+		server, r.Hashing, r.Argon2.MemoryKiB, r.Argon2.Time, r.Argon2.Threads, r.HashSlots)
+	fmt.Fprintf(w, "- %s %s, %d CPUs; the load tool runs on the same machine\n", r.GoVersion, r.OS, r.CPUs)
+	fmt.Fprintf(w, "- accounts: %s with a password and the authenticator app, which the virtual customers use in turn", thousands(int64(r.Customers)))
+	if r.Accounts > r.Customers {
+		fmt.Fprintf(w, ", and %s without a second factor", thousands(int64(r.Accounts-r.Customers)))
+	}
+	fmt.Fprintf(w, "; seeded in %.1f s\n", r.SeedSeconds)
+	per := r.Duration + " per level"
+	if r.Count > 0 {
+		per = fmt.Sprintf("%d iterations per level", r.Count)
+	}
+	fmt.Fprintf(w, "- load: %s; an iteration is a sign-in (login page, password, app code, landing page), the security page, "+
+		"the OpenID Connect code flow (%.0f %% of iterations) and the sign-out\n", per, 100*r.OIDCRatio)
+	fmt.Fprintf(w, "- hash ceiling: %s argon2id hashes/s on all cores\n", thousands(int64(r.HashesPerSecond)))
+	if len(r.StartupMS) > 0 {
+		var st []string
+		for _, s := range r.StartupMS {
+			st = append(st, fmt.Sprintf("%.0f ms", s))
+		}
+		fmt.Fprintf(w, "- start-up (spawn to /readyz): %s; idle RSS %s\n", strings.Join(st, ", "), mib(r.IdleRSSBytes))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| customers | sign-ins | sign-ins/s | % of hash ceiling | sign-in p50 / p95 / p99 ms | OIDC flow p50 / p95 / p99 ms | errors | server peak RSS | server CPU per sign-in | load tool CPU per sign-in |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, lv := range r.Levels {
+		errs := 0
+		for _, n := range lv.Errors {
+			errs += n
+		}
+		peak, cpu := "n/a", "n/a"
+		if lv.PeakRSSBytes > 0 {
+			peak = mib(lv.PeakRSSBytes)
+			if !lv.PeakIsLevel {
+				peak += " (since start)"
+			}
+			cpu = fmt.Sprintf("%.2f ms", lv.ServerCPUPerSignInMS)
+		}
+		fmt.Fprintf(w, "| %d | %d | %.1f | %.2f %% | %s | %s | %d | %s | %s | %.2f ms |\n", lv.Concurrency, lv.SignIns,
+			lv.SignInsPerSecond, lv.PercentOfCeiling, triple(lv.Steps["sign-in"]), triple(lv.Steps["oidc-flow"]), errs,
+			peak, cpu, lv.BenchCPUPerSignInMS)
+	}
+	fmt.Fprintln(w, "\nCPU per sign-in is CPU time (utime + stime) during the level divided by the sign-ins completed: "+
+		"it includes the security page, the code flow and the sign-out of each iteration.")
+
+	steps := slices.Clone(stepOrder)
+	seen := map[string]bool{"sign-in": true, "oidc-flow": true}
+	for _, s := range stepOrder {
+		seen[s] = true
+	}
+	for _, lv := range r.Levels {
+		for _, s := range slices.Sorted(maps.Keys(lv.Steps)) {
+			if !seen[s] {
+				seen[s] = true
+				steps = append(steps, s)
+			}
+		}
+	}
+	steps = slices.DeleteFunc(steps, func(s string) bool {
+		return !slices.ContainsFunc(r.Levels, func(lv benchLevel) bool { return lv.Steps[s].Count > 0 })
+	})
+	fmt.Fprintf(w, "\nLatency per step, p50 / p95 / p99 in ms:\n\n| customers | %s |\n|---:|%s\n",
+		strings.Join(steps, " | "), strings.Repeat("---:|", len(steps)))
+	for _, lv := range r.Levels {
+		var cells []string
+		for _, s := range steps {
+			cells = append(cells, triple(lv.Steps[s]))
+		}
+		fmt.Fprintf(w, "| %d | %s |\n", lv.Concurrency, strings.Join(cells, " | "))
+	}
+
+	var errRows []string
+	for _, lv := range r.Levels {
+		for _, k := range loadgen.SortedKinds(lv.Errors) {
+			errRows = append(errRows, fmt.Sprintf("| %d | %s | %d |", lv.Concurrency, k, lv.Errors[k]))
+		}
+	}
+	if len(errRows) > 0 {
+		fmt.Fprintf(w, "\nErrors:\n\n| customers | kind | count |\n|---:|---|---:|\n%s\n", strings.Join(errRows, "\n"))
+	}
+	for _, lv := range r.Levels {
+		if lv.PoolWaits > 0 {
+			fmt.Fprintf(w, "\nWith %d customers, every account of the pool had signed in during the current 30-second step %d times "+
+				"and the customers waited for the next: raise --pool.\n", lv.Concurrency, lv.PoolWaits)
+		}
+	}
+}
+
+// triple is "p50 / p95 / p99" of a step, or a dash.
+func triple(s benchStep) string {
+	if s.Count == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%s / %s / %s", short(s.P50), short(s.P95), short(s.P99))
+}
+
+// short writes milliseconds with the precision that means something.
+func short(v float64) string {
+	if v < 10 {
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64)
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// thousands writes 1000000 as 1,000,000.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	var out []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}

@@ -1,0 +1,212 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/loadgen"
+	"github.com/tobira/tobira/internal/mfa"
+	"github.com/tobira/tobira/internal/oidc"
+	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
+)
+
+// cheapArgon2 is the smallest valid argon2id cost: what makes the load
+// show everything but the hashing.
+var cheapArgon2 = account.Argon2Params{MemoryKiB: 8, Time: 1, Threads: 1}
+
+// generateConfig writes the servers' configuration in a new temporary
+// data folder, with a new schema on PostgreSQL when asked.
+func (b *bencher) generateConfig(ctx context.Context, database string) error {
+	dir, err := os.MkdirTemp("", "tobira-bench-")
+	if err != nil {
+		return err
+	}
+	b.undo = append(b.undo, func() { os.RemoveAll(dir) })
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.SecretKey = secret.NewKey()
+	cfg.ConsoleAddr = "off"
+	// Every virtual customer comes from 127.0.0.1, and the limit counts
+	// each attempt before its password is checked.
+	cfg.PasswordFailuresPerClient = 1 << 30
+	if b.o.hashing == "cheap" {
+		cfg.Argon2 = cheapArgon2
+	}
+	if database != "" {
+		if b.o.freshSchema {
+			if database, err = b.freshSchema(ctx, database); err != nil {
+				return err
+			}
+		}
+		cfg.Database = database
+	}
+	for range b.o.nodes {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		b.bases = append(b.bases, "http://127.0.0.1:"+strconv.Itoa(port))
+	}
+	// Every node is the one issuer, reached at the first node's address.
+	cfg.Addr = strings.TrimPrefix(b.bases[0], "http://")
+	cfg.BaseURL = b.bases[0]
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	raw, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tobira.json"), raw, 0o600); err != nil {
+		return err
+	}
+	b.cfg = cfg
+	b.report.Hashing = b.o.hashing
+	return nil
+}
+
+// freshSchema creates a schema for the run and returns database's URL
+// with it as the search path; cleanup drops it.
+func (b *bencher) freshSchema(ctx context.Context, database string) (string, error) {
+	u, err := url.Parse(database)
+	if err != nil {
+		return "", fmt.Errorf("--database: %w", err)
+	}
+	admin, err := sql.Open("pgx", database)
+	if err != nil {
+		return "", err
+	}
+	schema := "tobira_bench_" + secret.ID()[:12]
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		return "", fmt.Errorf("create schema for the run: %w", err)
+	}
+	b.undo = append(b.undo, func() {
+		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			fmt.Fprintf(b.m.Stderr, "tobira bench: drop schema %s: %v\n", schema, err)
+		}
+		admin.Close()
+	})
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	b.report.Schema = schema
+	return u.String(), nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// seedChunk bounds the accounts held in memory at once while seeding.
+const seedChunk = 100000
+
+// seed writes the virtual customers' accounts, with one password hash for
+// all and the authenticator app's key sealed as enrolment seals it, the
+// filler accounts, and the bench's OpenID Connect client.
+func (b *bencher) seed(ctx context.Context) error {
+	start := time.Now()
+	st, err := openStore(b.cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	keys, err := b.cfg.Keyring()
+	if err != nil {
+		return err
+	}
+	hash, err := account.NewHasher(b.cfg.Argon2, 1).Hash(ctx, b.password)
+	if err != nil {
+		return err
+	}
+	run := secret.ID()[:6] // emails of earlier runs stay apart
+	now := time.Now()
+	total := max(b.o.accounts, b.o.pool)
+	fmt.Fprintf(b.m.Stderr, "seeding %d accounts (%d with the authenticator app) in %s...\n", total, b.o.pool, databaseName(b.cfg))
+	b.pool = &customerPool{}
+	for from := 0; from < total; from += seedChunk {
+		to := min(from+seedChunk, total)
+		accounts := make([]store.Account, 0, to-from)
+		var factors []store.Factor
+		for i := from; i < to; i++ {
+			a := store.Account{ID: secret.ID(), Name: "負荷試験 " + strconv.Itoa(i), PasswordHash: hash, CreatedAt: now}
+			if i < b.o.pool {
+				a.Email = fmt.Sprintf("bench-%s-%07d@bench.example.jp", run, i)
+				key := mfa.NewTOTPSecret()
+				factors = append(factors, store.Factor{ID: secret.ID(), AccountID: a.ID, Kind: store.FactorTOTP,
+					Secret: keys.Encrypt(key, a.ID), LastStep: -1, CreatedAt: now})
+				b.pool.add(a.Email, key)
+			} else {
+				a.Email = fmt.Sprintf("filler-%s-%08d@bench.example.jp", run, i)
+			}
+			accounts = append(accounts, a)
+		}
+		if err := st.BulkCreateAccounts(ctx, accounts); err != nil {
+			return err
+		}
+		if err := st.BulkAddFactors(ctx, factors); err != nil {
+			return err
+		}
+	}
+	provider, err := oidc.New(oidc.Config{Store: st, Keys: keys, Issuer: b.cfg.BaseURL,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return err
+	}
+	// A customer site of the operator's own: a public client with PKCE,
+	// asking no consent.
+	c := &store.Client{Name: "tobira bench " + run, RedirectURIs: []string{"http://127.0.0.1:9/bench/callback"},
+		Public: true, FirstParty: true}
+	if _, err := provider.CreateClient(ctx, c); err != nil {
+		return err
+	}
+	b.client = loadgen.OIDCClient{ID: c.ID, RedirectURI: c.RedirectURIs[0], Scopes: []string{"openid", "email"}}
+	b.report.Accounts, b.report.Customers = total, b.o.pool
+	b.report.SeedSeconds = time.Since(start).Seconds()
+	return nil
+}
+
+// hashCeiling is how many password hashes a second this machine computes
+// with all its cores: what sign-ins a second cannot exceed, each checking
+// one password.
+func hashCeiling(ctx context.Context, p account.Argon2Params, d time.Duration) float64 {
+	n := runtime.GOMAXPROCS(0)
+	h := account.NewHasher(p, n)
+	var count atomic.Int64
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				if _, err := h.Hash(ctx, "a password of the bench"); err == nil {
+					count.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(count.Load()) / time.Since(start).Seconds()
+}
