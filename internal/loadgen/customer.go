@@ -60,6 +60,11 @@ var sharedTransport = &http.Transport{
 	IdleConnTimeout:     90 * time.Second,
 }
 
+// UserAgent is the User-Agent every virtual customer sends unless told
+// otherwise: one browser, as far as the portal's new-browser notice is
+// concerned.
+const UserAgent = "tobira-loadgen/1 (virtual customer)"
+
 // NewCustomer returns a customer with an empty cookie jar.
 func NewCustomer(email, password, totpSecret string) *Customer {
 	jar, _ := cookiejar.New(nil) // never fails without options
@@ -73,8 +78,18 @@ func NewCustomer(email, password, totpSecret string) *Customer {
 			},
 			Timeout: 2 * time.Minute,
 		},
-		UserAgent: "tobira-loadgen/1 (virtual customer)",
+		UserAgent: UserAgent,
 	}
+}
+
+// DropCookies empties the cookie jar, as a browser whose cookies are
+// cleared (or a private window closed) does: the portal's session is left
+// behind, not ended, and the next sign-in starts afresh. The User-Agent
+// stays, so the portal still knows the browser.
+func (c *Customer) DropCookies() {
+	jar, _ := cookiejar.New(nil)
+	c.HTTP.Jar = jar
+	c.hidden, c.landing = nil, ""
 }
 
 // answer is a response as the steps check it.

@@ -50,6 +50,32 @@ func TestSignInStepByStep(t *testing.T) {
 	}
 }
 
+// TestDropCookies: a customer that forgets its cookies is signed out in
+// its own eyes, and signs in again from the login page.
+func TestDropCookies(t *testing.T) {
+	e := newPortal(t)
+	c := e.enrolled(t, "forget@example.jp")
+	ctx := t.Context()
+	if c.UserAgent != loadgen.UserAgent {
+		t.Errorf("User-Agent %q, want %q", c.UserAgent, loadgen.UserAgent)
+	}
+	now := time.Now()
+	if err := c.SignIn(ctx, e.base, now); err != nil {
+		t.Fatal(err)
+	}
+	c.DropCookies()
+	if err := c.Security(ctx, e.base); loadgen.Kind(err) != "security: redirect to /login" {
+		t.Errorf("security page without cookies: %v (kind %q)", err, loadgen.Kind(err))
+	}
+	// The next step's code: the portal accepts each step's once.
+	if err := c.SignIn(ctx, e.base, now.Add(mfa.Period*time.Second)); err != nil {
+		t.Fatalf("sign-in after dropping the cookies: %v", err)
+	}
+	if err := c.Security(ctx, e.base); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestWrongAndReplayedCode: a wrong code and a code of a step already
 // accepted are both ErrCodeRefused, distinguishable from other failures.
 func TestWrongAndReplayedCode(t *testing.T) {
