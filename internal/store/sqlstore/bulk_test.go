@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/testkit"
@@ -82,5 +83,27 @@ func testBulk(t *testing.T, db *DB) {
 	}
 	if err := db.BulkCreateAccounts(ctx, nil); err != nil {
 		t.Errorf("no accounts: %v", err)
+	}
+
+	// Audit events, more than one INSERT's worth, read back newest first.
+	events := make([]store.AuditEvent, bulkRows+3)
+	for i := range events {
+		events[i] = store.AuditEvent{At: t0.Add(time.Duration(i) * time.Second), AccountID: accounts[i%2].ID, Actor: "customer",
+			Action: "signin", Outcome: "ok", ClientIP: "127.0.0.1", UserAgent: "tobira-loadgen/1", Detail: fmt.Sprint(i)}
+	}
+	if err := db.BulkAppendAudit(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.AuditOf(ctx, accounts[0].ID, 2)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("audit of account 0: %d events (%v), want 2", len(got), err)
+	}
+	last := events[len(events)-1]
+	if len(events)%2 == 0 {
+		last = events[len(events)-2]
+	}
+	got[0].ID = 0
+	if got[0] != last || got[1].At != last.At.Add(-2*time.Second) {
+		t.Errorf("audit of account 0 reads back as %+v, want %+v first", got, last)
 	}
 }
