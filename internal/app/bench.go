@@ -20,17 +20,21 @@ import (
 	"github.com/tobira/tobira/internal/loadgen"
 	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store/sqlstore"
 )
 
 const benchUsage = `usage: tobira bench [flags]
 
 Drives virtual customers through the whole sign-in (login page, password,
 authenticator code, landing page), the security page, the OpenID Connect
-code flow with PKCE and the sign-out, level after level of concurrency, on
-127.0.0.1, and prints a Markdown table: sign-ins per second (also as a share
-of the argon2id hashes per second this machine can do), latency percentiles
-per step, errors by kind, and the server's start-up time, idle and peak
-memory, and CPU time per sign-in.
+code flow with PKCE and the sign-out (--flow full), or through the sign-in
+alone (--flow signin: then the customer forgets its cookies instead of
+signing out), level after level of concurrency, on 127.0.0.1, and prints a
+Markdown table: sign-ins per second (also as a share of the argon2id hashes
+per second this machine can do), latency percentiles per step, errors by
+kind, the server's start-up time, idle and peak memory, CPU time per
+sign-in (also without the password hash's estimated share), and the mails
+the sign-ins queued.
 
 By default it starts the server itself (this binary's 'serve', or
 --server-bin), on a generated configuration in a temporary data folder that
@@ -47,7 +51,16 @@ The accounts are written to the database before the load: --pool accounts
 with a password and the authenticator app, used in turn (each signs in at
 most once per 30-second TOTP step: the portal refuses a code of a step
 already used), and --accounts in all, the others without a factor, to show
-a large table does not slow sign-in.
+a large table does not slow sign-in. Each pool account gets an earlier
+sign-in in its audit log, a day old, from the virtual customers' browser
+and network, so that the portal knows the browser and queues no
+"new browser" notice mail; --new-browsers leaves it out, and every first
+sign-in of an account in the run then queues one.
+
+With TOBIRA_PPROF_ADDR=127.0.0.1:PORT in the environment, the servers the
+bench starts serve the Go profiler: node 1 there, node i at PORT+i-1. Every
+other TOBIRA_* variable is kept from them: the generated configuration
+decides.
 
 Flags:
 `
@@ -63,6 +76,9 @@ type benchFlags struct {
 	accounts    int
 	pool        int
 	oidcRatio   float64
+	flow        string
+	newBrowsers bool
+	pprofAddr   string
 	jsonPath    string
 	target      string
 	serverBin   string
@@ -84,7 +100,9 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	f.BoolVar(&o.freshSchema, "fresh-schema", true, "with --database, create a schema for the run and drop it afterwards")
 	f.IntVar(&o.accounts, "accounts", 0, "accounts in all, those beyond --pool without a second factor (e.g. 1000000)")
 	f.IntVar(&o.pool, "pool", 20000, "accounts with the authenticator app that the virtual customers sign in with")
-	f.Float64Var(&o.oidcRatio, "oidc", 1, "share of iterations that run the OpenID Connect code flow (0 to 1)")
+	f.Float64Var(&o.oidcRatio, "oidc", 1, "share of iterations that run the OpenID Connect code flow (0 to 1; --flow full)")
+	f.StringVar(&o.flow, "flow", "full", "an iteration: full (sign-in, security page, code flow, sign-out) or signin (login page to landing page, then the cookies dropped)")
+	f.BoolVar(&o.newBrowsers, "new-browsers", false, "seed no earlier sign-in: every account's first sign-in is from a new browser and queues a notice mail")
 	f.StringVar(&o.jsonPath, "json", "", "also write the raw numbers to this file")
 	f.StringVar(&o.target, "target", "", "bench this running server (http://127.0.0.1:PORT) instead of starting one")
 	f.StringVar(&o.serverBin, "server-bin", "", "the tobira binary to start (default this one)")
@@ -96,6 +114,7 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 		// $TOBIRA_DATABASE_URL says unless told otherwise.
 		*f.database = m.Getenv("TOBIRA_DATABASE_URL")
 	}
+	o.pprofAddr = m.Getenv("TOBIRA_PPROF_ADDR")
 	var err error
 	if o.levels, err = parseLevels(levels); err != nil {
 		fmt.Fprintf(m.Stderr, "tobira bench: --concurrency: %v\n", err)
@@ -130,6 +149,13 @@ func (o *benchFlags) check(f flags, given map[string]bool) string {
 		return "--pool must be at least 1 and --accounts not negative"
 	case o.oidcRatio < 0 || o.oidcRatio > 1:
 		return "--oidc: want a share between 0 and 1"
+	case o.flow != "full" && o.flow != "signin":
+		return "--flow: want full or signin"
+	case o.flow == "signin" && given["oidc"]:
+		return "--oidc: the code flow is part of --flow full only"
+	}
+	if o.flow == "signin" {
+		o.oidcRatio = 0
 	}
 	if o.target != "" {
 		u, err := url.Parse(o.target)
@@ -142,6 +168,13 @@ func (o *benchFlags) check(f flags, given map[string]bool) string {
 			return "--hashing: with --target the server's configuration decides"
 		}
 		return ""
+	}
+	if o.pprofAddr != "" {
+		host, port, err := net.SplitHostPort(o.pprofAddr)
+		p, perr := strconv.Atoi(port)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() || perr != nil || p < 1 || p+o.nodes-1 > 65535 {
+			return fmt.Sprintf("TOBIRA_PPROF_ADDR %q: want a loopback address such as 127.0.0.1:6060", o.pprofAddr)
+		}
 	}
 	if given["data"] || given["config"] {
 		return "--data and --config name a running server's configuration: only with --target"
@@ -184,10 +217,14 @@ type bencher struct {
 	password string
 	client   loadgen.OIDCClient
 	pool     *customerPool
-	nodes    []*benchNode
-	bases    []string
-	rr       atomic.Uint64
-	report   benchReport
+	// st is the database, open for counting the mails each level queued
+	// to mailPrefix..., the virtual customers' addresses.
+	st         *sqlstore.DB
+	mailPrefix string
+	nodes      []*benchNode
+	bases      []string
+	rr         atomic.Uint64
+	report     benchReport
 	// undo is what cleanup runs, last first: stop servers, drop the
 	// schema, remove the folder.
 	undo []func()
@@ -223,6 +260,12 @@ func (b *bencher) prepare(ctx context.Context, f flags) error {
 	}
 	fmt.Fprintf(b.m.Stderr, "measuring argon2id hashes per second on %d cores...\n", runtime.GOMAXPROCS(0))
 	b.report.HashesPerSecond = hashCeiling(ctx, b.cfg.Argon2, 2*time.Second)
+	b.report.HashCores = runtime.GOMAXPROCS(0)
+	if b.report.HashesPerSecond > 0 {
+		// One argon2id verify per sign-in, at what one core spends on
+		// one while all are busy hashing.
+		b.report.HashCPUPerSignInMS = 1000 * float64(b.report.HashCores) / b.report.HashesPerSecond
+	}
 	if b.o.target == "" {
 		return b.startNodes(ctx)
 	}
@@ -271,6 +314,7 @@ func (b *bencher) level(ctx context.Context, conc int) benchLevel {
 			resetPeaks = false
 		}
 	}
+	mail0, mailErr := b.newestMail(ctx)
 	cpu0, self0 := b.sumProc(procCPU), procCPU(os.Getpid())
 	rec := &loadgen.Recorder{}
 	var signIns, iterations, flows atomic.Int64
@@ -353,13 +397,25 @@ func (b *bencher) level(ctx context.Context, conc int) benchLevel {
 	if lv.SignIns > 0 {
 		lv.ServerCPUPerSignInMS = 1000 * lv.ServerCPUSeconds / float64(lv.SignIns)
 		lv.BenchCPUPerSignInMS = 1000 * lv.BenchCPUSeconds / float64(lv.SignIns)
+		if lv.ServerCPUSeconds > 0 && b.report.HashCPUPerSignInMS > 0 {
+			lv.ServerCPUPerSignInExclHashMS = lv.ServerCPUPerSignInMS - b.report.HashCPUPerSignInMS
+		}
+	}
+	// The notices are queued in the sign-in's request: by now all are in.
+	if mailErr == nil {
+		mailErr = b.countMails(ctx, mail0, &lv)
+	}
+	if mailErr != nil {
+		lv.MailsQueued = -1
+		fmt.Fprintf(b.m.Stderr, "tobira bench: mails queued not counted: %v\n", mailErr)
 	}
 	return lv
 }
 
-// iteration is one virtual customer's visit: the sign-in, the security
-// page, the code flow when asked, and the sign-out. It stops at the first
-// step that fails; the recorder counted that step's error.
+// iteration is one virtual customer's visit: the sign-in, then with
+// --flow full the security page, the code flow when asked, and the
+// sign-out, or with --flow signin the cookies dropped. It stops at the
+// first step that fails; the recorder counted that step's error.
 func (b *bencher) iteration(ctx context.Context, c *loadgen.Customer, acct *poolAccount, withOIDC bool) (signedIn, flowed bool, err error) {
 	start := time.Now()
 	if err := c.StartSignIn(ctx, b.base()); err != nil {
@@ -381,6 +437,12 @@ func (b *bencher) iteration(ctx context.Context, c *loadgen.Customer, acct *pool
 		return false, false, err
 	}
 	c.Observe("sign-in", time.Since(start), nil)
+	if b.o.flow == "signin" {
+		// No sign-out: the browser forgets its session, and the next
+		// iteration is a fresh sign-in.
+		c.DropCookies()
+		return true, false, nil
+	}
 	if err := c.Security(ctx, b.base()); err != nil {
 		return true, false, err
 	}

@@ -3,10 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,6 +20,7 @@ type benchNode struct {
 	cmd     *exec.Cmd
 	base    string
 	logPath string
+	pprof   string // TOBIRA_PPROF_ADDR given to it, or ""
 	exited  chan struct{}
 	err     error // how the process ended, once exited is closed
 }
@@ -32,7 +35,8 @@ func (b *bencher) startNodes(ctx context.Context) error {
 			return err
 		}
 	}
-	// The generated configuration decides, not the bench's environment.
+	// The generated configuration decides, not the bench's environment;
+	// TOBIRA_PPROF_ADDR alone passes, a port of its own for each node.
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "TOBIRA_") {
@@ -53,6 +57,10 @@ func (b *bencher) startNodes(ctx context.Context) error {
 		}
 		n.cmd = exec.Command(bin, args...)
 		n.cmd.Env, n.cmd.Stdout, n.cmd.Stderr = env, logFile, logFile
+		if b.o.pprofAddr != "" {
+			n.pprof = pprofAddr(b.o.pprofAddr, i)
+			n.cmd.Env = append(slices.Clip(env), "TOBIRA_PPROF_ADDR="+n.pprof)
+		}
 		start := time.Now()
 		if err := n.cmd.Start(); err != nil {
 			logFile.Close()
@@ -68,8 +76,33 @@ func (b *bencher) startNodes(ctx context.Context) error {
 			return err
 		}
 		b.report.StartupMS = append(b.report.StartupMS, ms(time.Since(start)))
+		if n.pprof != "" {
+			b.report.Pprof = append(b.report.Pprof, n.profiler())
+		}
 	}
 	return nil
+}
+
+// pprofAddr is node i's (from 0) profiler address: addr's port plus i.
+func pprofAddr(addr string, i int) string {
+	host, port, _ := net.SplitHostPort(addr) // checked by benchFlags.check
+	p, _ := strconv.Atoi(port)
+	return net.JoinHostPort(host, strconv.Itoa(p+i))
+}
+
+// profiler is where the node's profiler answers, or why not.
+func (n *benchNode) profiler() string {
+	u := "http://" + n.pprof + "/debug/pprof/"
+	client := &http.Client{Timeout: 2 * time.Second}
+	res, err := client.Get(u)
+	if err != nil {
+		return fmt.Sprintf("%s (not answering: %v; see the node's log)", u, err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Sprintf("%s (answers %s)", u, res.Status)
+	}
+	return u
 }
 
 // waitReady polls /readyz until it answers 200.

@@ -33,13 +33,22 @@ type benchReport struct {
 	Duration  string               `json:"duration,omitempty"`
 	Count     int                  `json:"count,omitempty"`
 	OIDCRatio float64              `json:"oidc_ratio"`
+	// Flow is "full" or "signin"; NewBrowsers, that no earlier sign-in
+	// was seeded.
+	Flow        string   `json:"flow"`
+	NewBrowsers bool     `json:"new_browsers"`
+	Pprof       []string `json:"pprof,omitempty"`
 
-	Accounts        int       `json:"accounts"`
-	Customers       int       `json:"customers"`
-	SeedSeconds     float64   `json:"seed_seconds"`
-	HashesPerSecond float64   `json:"hashes_per_second"`
-	StartupMS       []float64 `json:"startup_ms,omitempty"`
-	IdleRSSBytes    int64     `json:"idle_rss_bytes,omitempty"`
+	Accounts        int     `json:"accounts"`
+	Customers       int     `json:"customers"`
+	SeedSeconds     float64 `json:"seed_seconds"`
+	HashesPerSecond float64 `json:"hashes_per_second"`
+	// HashCPUPerSignInMS estimates the CPU of a sign-in's one argon2id
+	// verify: HashCores / HashesPerSecond, the ceiling's cores all hashing.
+	HashCores          int       `json:"hash_cores"`
+	HashCPUPerSignInMS float64   `json:"hash_cpu_per_sign_in_ms"`
+	StartupMS          []float64 `json:"startup_ms,omitempty"`
+	IdleRSSBytes       int64     `json:"idle_rss_bytes,omitempty"`
 
 	Levels []benchLevel `json:"levels"`
 }
@@ -64,8 +73,14 @@ type benchLevel struct {
 	PeakIsLevel          bool    `json:"peak_is_level"`
 	ServerCPUSeconds     float64 `json:"server_cpu_seconds,omitempty"`
 	ServerCPUPerSignInMS float64 `json:"server_cpu_per_sign_in_ms,omitempty"`
-	BenchCPUSeconds      float64 `json:"bench_cpu_seconds"`
-	BenchCPUPerSignInMS  float64 `json:"bench_cpu_per_sign_in_ms"`
+	// ServerCPUPerSignInExclHashMS is ServerCPUPerSignInMS less the
+	// report's HashCPUPerSignInMS: an estimate.
+	ServerCPUPerSignInExclHashMS float64 `json:"server_cpu_per_sign_in_excl_hashing_ms,omitempty"`
+	// MailsQueued counts the mails queued to the virtual customers during
+	// the level (new-browser notices, mostly); -1 when not counted.
+	MailsQueued         int     `json:"mails_queued"`
+	BenchCPUSeconds     float64 `json:"bench_cpu_seconds"`
+	BenchCPUPerSignInMS float64 `json:"bench_cpu_per_sign_in_ms"`
 }
 
 type benchStep struct {
@@ -92,6 +107,7 @@ func (r *benchReport) fill(cfg config.Config, o benchFlags) {
 		r.Duration = o.duration.String()
 	}
 	r.OIDCRatio = o.oidcRatio
+	r.Flow, r.NewBrowsers = o.flow, o.newBrowsers
 }
 
 // stepOrder is the order of a visit's steps in the table.
@@ -120,8 +136,20 @@ func (r *benchReport) markdown(w io.Writer) {
 	if r.Count > 0 {
 		per = fmt.Sprintf("%d iterations per level", r.Count)
 	}
-	fmt.Fprintf(w, "- load: %s; an iteration is a sign-in (login page, password, app code, landing page), the security page, "+
-		"the OpenID Connect code flow (%.0f %% of iterations) and the sign-out\n", per, 100*r.OIDCRatio)
+	if r.Flow == "signin" {
+		fmt.Fprintf(w, "- load: %s; flow: signin, an iteration is a full sign-in (login page, password, app code, landing page), "+
+			"then the customer drops its cookies instead of signing out\n", per)
+	} else {
+		fmt.Fprintf(w, "- load: %s; flow: full, an iteration is a sign-in (login page, password, app code, landing page), the security page, "+
+			"the OpenID Connect code flow (%.0f %% of iterations) and the sign-out\n", per, 100*r.OIDCRatio)
+	}
+	if r.NewBrowsers {
+		fmt.Fprintln(w, "- browsers: new (--new-browsers): no earlier sign-in seeded, so an account's first sign-in of the run "+
+			"queues a new-browser notice mail")
+	} else {
+		fmt.Fprintln(w, "- browsers: returning customers: each pool account has an earlier sign-in (audit, a day old) "+
+			"from the virtual customers' User-Agent and network, so the portal knows the browser and queues no new-browser notice")
+	}
 	fmt.Fprintf(w, "- hash ceiling: %s argon2id hashes/s on all cores\n", thousands(int64(r.HashesPerSecond)))
 	if len(r.StartupMS) > 0 {
 		var st []string
@@ -130,9 +158,12 @@ func (r *benchReport) markdown(w io.Writer) {
 		}
 		fmt.Fprintf(w, "- start-up (spawn to /readyz): %s; idle RSS %s\n", strings.Join(st, ", "), mib(r.IdleRSSBytes))
 	}
+	for i, p := range r.Pprof {
+		fmt.Fprintf(w, "- profiler of node %d (TOBIRA_PPROF_ADDR): %s\n", i+1, p)
+	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| customers | sign-ins | sign-ins/s | % of hash ceiling | sign-in p50 / p95 / p99 ms | OIDC flow p50 / p95 / p99 ms | errors | server peak RSS | server CPU per sign-in | load tool CPU per sign-in |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| customers | sign-ins | sign-ins/s | % of hash ceiling | sign-in p50 / p95 / p99 ms | OIDC flow p50 / p95 / p99 ms | errors | server peak RSS | server CPU per sign-in | load tool CPU per sign-in | mails queued |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, lv := range r.Levels {
 		errs := 0
 		for _, n := range lv.Errors {
@@ -146,12 +177,15 @@ func (r *benchReport) markdown(w io.Writer) {
 			}
 			cpu = fmt.Sprintf("%.2f ms", lv.ServerCPUPerSignInMS)
 		}
-		fmt.Fprintf(w, "| %d | %d | %.1f | %.2f %% | %s | %s | %d | %s | %s | %.2f ms |\n", lv.Concurrency, lv.SignIns,
+		mails := "n/a"
+		if lv.MailsQueued >= 0 {
+			mails = strconv.Itoa(lv.MailsQueued)
+		}
+		fmt.Fprintf(w, "| %d | %d | %.1f | %.2f %% | %s | %s | %d | %s | %s | %.2f ms | %s |\n", lv.Concurrency, lv.SignIns,
 			lv.SignInsPerSecond, lv.PercentOfCeiling, triple(lv.Steps["sign-in"]), triple(lv.Steps["oidc-flow"]), errs,
-			peak, cpu, lv.BenchCPUPerSignInMS)
+			peak, cpu, lv.BenchCPUPerSignInMS, mails)
 	}
-	fmt.Fprintln(w, "\nCPU per sign-in is CPU time (utime + stime) during the level divided by the sign-ins completed: "+
-		"it includes the security page, the code flow and the sign-out of each iteration.")
+	r.cpuLine(w)
 
 	steps := slices.Clone(stepOrder)
 	seen := map[string]bool{"sign-in": true, "oidc-flow": true}
@@ -194,6 +228,38 @@ func (r *benchReport) markdown(w io.Writer) {
 				"and the customers waited for the next: raise --pool.\n", lv.Concurrency, lv.PoolWaits)
 		}
 	}
+}
+
+// cpuLine says, level by level, the servers' CPU per sign-in with and
+// without the estimated share of the password hash, and how both are
+// computed.
+func (r *benchReport) cpuLine(w io.Writer) {
+	var parts []string
+	for _, lv := range r.Levels {
+		if lv.ServerCPUSeconds <= 0 || lv.SignIns == 0 {
+			continue
+		}
+		p := fmt.Sprintf("%d customers: %.2f ms", lv.Concurrency, lv.ServerCPUPerSignInMS)
+		if lv.ServerCPUPerSignInExclHashMS != 0 {
+			p += fmt.Sprintf(", %.2f ms excluding password hashing", lv.ServerCPUPerSignInExclHashMS)
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "\nServer CPU per sign-in (%s hashing): %s.\n", r.Hashing, strings.Join(parts, "; "))
+	}
+	what := "the security page, the code flow and the sign-out of each iteration"
+	if r.Flow == "signin" {
+		what = "the login page, the password, the app's code and the landing page, nothing more"
+	}
+	fmt.Fprintf(w, "\nCPU per sign-in is CPU time (utime + stime) during the level divided by the sign-ins completed: it includes %s.", what)
+	if r.HashCPUPerSignInMS > 0 {
+		fmt.Fprintf(w, " Password hashing is estimated as one argon2id verify per sign-in at %.2f ms of CPU "+
+			"(%d cores / %s hashes per second, the ceiling measured before the load with every core hashing) and subtracted.",
+			r.HashCPUPerSignInMS, r.HashCores,
+			thousands(int64(r.HashesPerSecond)))
+	}
+	fmt.Fprintln(w)
 }
 
 // triple is "p50 / p95 / p99" of a step, or a dash.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,15 +126,18 @@ func freePort() (int, error) {
 const seedChunk = 100000
 
 // seed writes the virtual customers' accounts, with one password hash for
-// all and the authenticator app's key sealed as enrolment seals it, the
-// filler accounts, and the bench's OpenID Connect client.
+// all, the authenticator app's key sealed as enrolment seals it and (unless
+// --new-browsers) an earlier sign-in in the audit log, the filler accounts,
+// and the bench's OpenID Connect client. The database stays open, for
+// counting mails.
 func (b *bencher) seed(ctx context.Context) error {
 	start := time.Now()
 	st, err := openStore(b.cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	b.st = st
+	b.undo = append(b.undo, func() { st.Close() })
 	keys, err := b.cfg.Keyring()
 	if err != nil {
 		return err
@@ -142,14 +147,17 @@ func (b *bencher) seed(ctx context.Context) error {
 		return err
 	}
 	run := secret.ID()[:6] // emails of earlier runs stay apart
+	b.mailPrefix = "bench-" + run + "-"
 	now := time.Now()
 	total := max(b.o.accounts, b.o.pool)
+	addrs := b.clientAddrs()
 	fmt.Fprintf(b.m.Stderr, "seeding %d accounts (%d with the authenticator app) in %s...\n", total, b.o.pool, databaseName(b.cfg))
 	b.pool = &customerPool{}
 	for from := 0; from < total; from += seedChunk {
 		to := min(from+seedChunk, total)
 		accounts := make([]store.Account, 0, to-from)
 		var factors []store.Factor
+		var events []store.AuditEvent
 		for i := from; i < to; i++ {
 			a := store.Account{ID: secret.ID(), Name: "負荷試験 " + strconv.Itoa(i), PasswordHash: hash, CreatedAt: now}
 			if i < b.o.pool {
@@ -158,6 +166,11 @@ func (b *bencher) seed(ctx context.Context) error {
 				factors = append(factors, store.Factor{ID: secret.ID(), AccountID: a.ID, Kind: store.FactorTOTP,
 					Secret: keys.Encrypt(key, a.ID), LastStep: -1, CreatedAt: now})
 				b.pool.add(a.Email, key)
+				if !b.o.newBrowsers {
+					for _, ip := range addrs {
+						events = append(events, knownBrowser(a.ID, ip, now))
+					}
+				}
 			} else {
 				a.Email = fmt.Sprintf("filler-%s-%08d@bench.example.jp", run, i)
 			}
@@ -167,6 +180,9 @@ func (b *bencher) seed(ctx context.Context) error {
 			return err
 		}
 		if err := st.BulkAddFactors(ctx, factors); err != nil {
+			return err
+		}
+		if err := st.BulkAppendAudit(ctx, events); err != nil {
 			return err
 		}
 	}
@@ -186,6 +202,70 @@ func (b *bencher) seed(ctx context.Context) error {
 	b.report.Accounts, b.report.Customers = total, b.o.pool
 	b.report.SeedSeconds = time.Since(start).Seconds()
 	return nil
+}
+
+// knownBrowser is the audit event of an earlier sign-in of the account, a
+// day ago, from the virtual customers' browser at ip: what makes the portal
+// know the browser (the same User-Agent, its version numbers aside, from
+// the same network, signed in with success in the last 90 days; see
+// noticeNewBrowser in internal/portal), so that the load's sign-ins queue
+// no new-browser notice, as a returning customer's would not.
+func knownBrowser(accountID, ip string, now time.Time) store.AuditEvent {
+	return store.AuditEvent{At: now.Add(-24 * time.Hour), AccountID: accountID, Actor: "customer",
+		Action: "signin", Outcome: "ok", ClientIP: ip, UserAgent: loadgen.UserAgent}
+}
+
+// clientAddrs are the addresses the servers see the virtual customers
+// come from: the nodes' loopback address, or both 127.0.0.1 and ::1 when a
+// --target names localhost, which may resolve to either.
+func (b *bencher) clientAddrs() []string {
+	var out []string
+	for _, base := range b.bases {
+		u, err := url.Parse(base)
+		if err != nil {
+			continue
+		}
+		if host := u.Hostname(); host == "localhost" {
+			out = append(out, "127.0.0.1", "::1")
+		} else if net.ParseIP(host) != nil {
+			out = append(out, host)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// newestMail is the id of the newest mail queued so far, 0 for none.
+func (b *bencher) newestMail(ctx context.Context) (int64, error) {
+	if b.st == nil {
+		return 0, errors.New("no database")
+	}
+	ms, err := b.st.ListMails(ctx, 1)
+	if err != nil || len(ms) == 0 {
+		return 0, err
+	}
+	return ms[0].ID, nil
+}
+
+// countMails sets lv's count of the mails queued to the virtual customers
+// since the mail with id since.
+func (b *bencher) countMails(ctx context.Context, since int64, lv *benchLevel) error {
+	for limit := 1024; ; limit *= 4 {
+		ms, err := b.st.ListMails(ctx, limit)
+		if err != nil {
+			return err
+		}
+		if len(ms) == limit && ms[len(ms)-1].ID > since {
+			continue // newest first: older ones may be new still
+		}
+		lv.MailsQueued = 0
+		for _, m := range ms {
+			if m.ID > since && strings.HasPrefix(m.To, b.mailPrefix) {
+				lv.MailsQueued++
+			}
+		}
+		return nil
+	}
 }
 
 // hashCeiling is how many password hashes a second this machine computes

@@ -4,9 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,8 +42,11 @@ type benchReport struct {
 	Customers int       `json:"customers"`
 	StartupMS []float64 `json:"startup_ms"`
 	Hashes    float64   `json:"hashes_per_second"`
+	Flow      string    `json:"flow"`
+	Pprof     []string  `json:"pprof"`
 	Levels    []struct {
 		Concurrency  int            `json:"concurrency"`
+		MailsQueued  int            `json:"mails_queued"`
 		SignIns      int            `json:"sign_ins"`
 		Iterations   int            `json:"iterations"`
 		OIDCFlows    int            `json:"oidc_flows"`
@@ -73,27 +79,56 @@ func runBench(t *testing.T, env map[string]string, args ...string) (result, benc
 	return r, rep
 }
 
-// checkLevels: every level completed its iterations with no error.
+// checkLevels: every level of the full flow completed its iterations with
+// no error, and queued no mail.
 func checkLevels(t *testing.T, rep benchReport, iterations int, levels ...int) {
 	t.Helper()
+	checkFlow(t, rep, "full", iterations, 0, levels...)
+}
+
+// fullSteps and signInSteps are the steps each iteration of a flow takes.
+var (
+	signInSteps = []string{"login-page", "login", "code", "landing", "sign-in"}
+	fullSteps   = append(slices.Clone(signInSteps), "security", "authorize", "token", "logout", "oidc-flow")
+)
+
+// checkFlow: every level of flow completed its iterations with no error,
+// and queued mails mails.
+func checkFlow(t *testing.T, rep benchReport, flow string, iterations, mails int, levels ...int) {
+	t.Helper()
+	if rep.Flow != flow {
+		t.Errorf("flow %q reported, want %q", rep.Flow, flow)
+	}
 	if len(rep.Levels) != len(levels) {
 		t.Fatalf("%d levels reported, want %d", len(rep.Levels), len(levels))
+	}
+	steps, flows := fullSteps, iterations
+	if flow == "signin" {
+		steps, flows = signInSteps, 0
 	}
 	for i, lv := range rep.Levels {
 		if lv.Concurrency != levels[i] {
 			t.Errorf("level %d: concurrency %d, want %d", i, lv.Concurrency, levels[i])
 		}
-		if lv.SignIns != iterations || lv.Iterations != iterations || lv.OIDCFlows != iterations {
-			t.Errorf("level %d: %d sign-ins, %d iterations, %d OIDC flows; want %d each",
-				lv.Concurrency, lv.SignIns, lv.Iterations, lv.OIDCFlows, iterations)
+		if lv.SignIns != iterations || lv.Iterations != iterations || lv.OIDCFlows != flows {
+			t.Errorf("level %d: %d sign-ins, %d iterations, %d OIDC flows; want %d, %d, %d",
+				lv.Concurrency, lv.SignIns, lv.Iterations, lv.OIDCFlows, iterations, iterations, flows)
 		}
 		if len(lv.Errors) > 0 {
 			t.Errorf("level %d: errors %v", lv.Concurrency, lv.Errors)
 		}
-		for _, step := range []string{"login-page", "login", "code", "landing", "security", "authorize", "token", "logout", "sign-in"} {
+		for _, step := range steps {
 			if lv.Steps[step].Count != iterations {
 				t.Errorf("level %d: step %s measured %d times, want %d", lv.Concurrency, step, lv.Steps[step].Count, iterations)
 			}
+		}
+		for step, st := range lv.Steps {
+			if flow == "signin" && !slices.Contains(steps, step) && st.Count > 0 {
+				t.Errorf("level %d: step %s measured %d times, not part of the %s flow", lv.Concurrency, step, st.Count, flow)
+			}
+		}
+		if lv.MailsQueued != mails {
+			t.Errorf("level %d: %d mails queued to the customers, want %d", lv.Concurrency, lv.MailsQueued, mails)
 		}
 	}
 }
@@ -121,15 +156,68 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// TestBenchSignInFlow: the sign-in alone, the customers returning from a
+// browser the portal knows (no new-browser notice), the profiler passed to
+// the server.
+func TestBenchSignInFlow(t *testing.T) {
+	pprof := freeAddr(t)
+	r, rep := runBench(t, map[string]string{"TOBIRA_PPROF_ADDR": pprof},
+		"--hashing", "cheap", "--flow", "signin", "--concurrency", "1,3", "--count", "6", "--pool", "30")
+	checkFlow(t, rep, "signin", 6, 0, 1, 3)
+	if want := "http://" + pprof + "/debug/pprof/"; len(rep.Pprof) != 1 || rep.Pprof[0] != want {
+		t.Errorf("profiler %q, want [%s]", rep.Pprof, want)
+	}
+	for _, want := range []string{"flow: signin", "browsers: returning customers", "excluding password hashing", "| mails queued |"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+// TestBenchNewBrowsers: with no earlier sign-in seeded, each account's
+// first sign-in queues a new-browser notice.
+func TestBenchNewBrowsers(t *testing.T) {
+	r, rep := runBench(t, nil, "--hashing", "cheap", "--flow", "signin", "--new-browsers",
+		"--concurrency", "2", "--count", "5", "--pool", "30")
+	checkFlow(t, rep, "signin", 5, 5, 2)
+	if !strings.Contains(r.stdout, "browsers: new (--new-browsers)") {
+		t.Errorf("report does not say the browsers are new:\n%s", r.stdout)
+	}
+}
+
+// freePorts is a loopback address whose port and the next are free.
+func freePorts(t *testing.T) string {
+	t.Helper()
+	for range 20 {
+		addr := freeAddr(t)
+		host, port, _ := net.SplitHostPort(addr)
+		p, _ := strconv.Atoi(port)
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p+1)))
+		if err == nil {
+			ln.Close()
+			return addr
+		}
+	}
+	t.Fatal("no two free ports in a row")
+	return ""
+}
+
 // TestBenchPostgresNodes runs two servers on one PostgreSQL database, in a
 // schema the bench creates and drops.
 func TestBenchPostgresNodes(t *testing.T) {
 	database := testkit.Postgres(t)
-	_, rep := runBench(t, nil, "--hashing", "cheap", "--concurrency", "3", "--count", "6", "--pool", "30",
+	pprof := freePorts(t)
+	_, rep := runBench(t, map[string]string{"TOBIRA_PPROF_ADDR": pprof}, "--hashing", "cheap", "--concurrency", "3", "--count", "6", "--pool", "30",
 		"--nodes", "2", "--database", database)
 	checkLevels(t, rep, 6, 3)
 	if rep.Engine != "PostgreSQL" || rep.Nodes != 2 || len(rep.StartupMS) != 2 || rep.Schema == "" {
 		t.Errorf("report header %+v", rep)
+	}
+	host, port, _ := net.SplitHostPort(pprof)
+	p, _ := strconv.Atoi(port)
+	want := []string{"http://" + pprof + "/debug/pprof/", "http://" + net.JoinHostPort(host, strconv.Itoa(p+1)) + "/debug/pprof/"}
+	if !slices.Equal(rep.Pprof, want) {
+		t.Errorf("profilers %q, want %q", rep.Pprof, want)
 	}
 	db, err := sql.Open("pgx", database)
 	if err != nil {
@@ -187,11 +275,19 @@ func TestBenchUsage(t *testing.T) {
 		{"--target", "http://127.0.0.1:8080", "--hashing", "cheap"},
 		{"--data", t.TempDir()},
 		{"--oidc", "2"},
+		{"--flow", "oidc"},
+		{"--flow", "signin", "--oidc", "0.5"},
 		{"extra"},
 	} {
 		r := run(t, nil, append([]string{"bench"}, args...)...)
 		if r.code != 2 || r.stderr == "" {
 			t.Errorf("bench %v: exit %d, stderr %q; want 2 and a message", args, r.code, r.stderr)
+		}
+	}
+	for _, addr := range []string{"192.0.2.1:6060", "127.0.0.1", "127.0.0.1:0", "localhost:6060"} {
+		r := run(t, map[string]string{"TOBIRA_PPROF_ADDR": addr}, "bench")
+		if r.code != 2 || !strings.Contains(r.stderr, "TOBIRA_PPROF_ADDR") {
+			t.Errorf("TOBIRA_PPROF_ADDR=%s: exit %d, stderr %q; want 2 and a message", addr, r.code, r.stderr)
 		}
 	}
 }
