@@ -78,6 +78,7 @@ type benchFlags struct {
 	oidcRatio   float64
 	flow        string
 	newBrowsers bool
+	rate        float64
 	pprofAddr   string
 	jsonPath    string
 	target      string
@@ -103,6 +104,7 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	f.Float64Var(&o.oidcRatio, "oidc", 1, "share of iterations that run the OpenID Connect code flow (0 to 1; --flow full)")
 	f.StringVar(&o.flow, "flow", "full", "an iteration: full (sign-in, security page, code flow, sign-out) or signin (login page to landing page, then the cookies dropped)")
 	f.BoolVar(&o.newBrowsers, "new-browsers", false, "seed no earlier sign-in: every account's first sign-in is from a new browser and queues a notice mail")
+	f.Float64Var(&o.rate, "rate", 0, "start at most this many iterations a second in all (an offered load, e.g. half the peak); 0: as fast as the customers go")
 	f.StringVar(&o.jsonPath, "json", "", "also write the raw numbers to this file")
 	f.StringVar(&o.target, "target", "", "bench this running server (http://127.0.0.1:PORT) instead of starting one")
 	f.StringVar(&o.serverBin, "server-bin", "", "the tobira binary to start (default this one)")
@@ -141,6 +143,8 @@ func (o *benchFlags) check(f flags, given map[string]bool) string {
 		return "unexpected arguments: " + strings.Join(f.Args(), " ")
 	case o.duration <= 0 && o.count <= 0:
 		return "--duration or --count must be positive"
+	case o.rate < 0:
+		return "--rate must not be negative"
 	case o.hashing != "production" && o.hashing != "cheap":
 		return "--hashing: want production or cheap"
 	case o.nodes < 1:
@@ -329,8 +333,23 @@ func (b *bencher) level(ctx context.Context, conc int) benchLevel {
 		takeCtx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
+	// With --rate, iteration i may start only at start + i/rate: the
+	// customers offer that load, whatever the server's answer time.
+	var paced atomic.Int64
+	pace := func() bool {
+		if b.o.rate <= 0 {
+			return true
+		}
+		at := start.Add(time.Duration(float64(paced.Add(1)-1) / b.o.rate * float64(time.Second)))
+		select {
+		case <-time.After(time.Until(at)):
+			return true
+		case <-takeCtx.Done():
+			return false
+		}
+	}
 	more := func() bool {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !pace() {
 			return false
 		}
 		if b.o.count > 0 {

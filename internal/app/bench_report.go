@@ -35,9 +35,12 @@ type benchReport struct {
 	OIDCRatio float64              `json:"oidc_ratio"`
 	// Flow is "full" or "signin"; NewBrowsers, that no earlier sign-in
 	// was seeded.
-	Flow        string   `json:"flow"`
-	NewBrowsers bool     `json:"new_browsers"`
-	Pprof       []string `json:"pprof,omitempty"`
+	Flow        string `json:"flow"`
+	NewBrowsers bool   `json:"new_browsers"`
+	// Rate is the offered load in iterations a second (--rate), 0 when
+	// the customers go as fast as they can.
+	Rate  float64  `json:"rate,omitempty"`
+	Pprof []string `json:"pprof,omitempty"`
 
 	Accounts        int     `json:"accounts"`
 	Customers       int     `json:"customers"`
@@ -107,7 +110,7 @@ func (r *benchReport) fill(cfg config.Config, o benchFlags) {
 		r.Duration = o.duration.String()
 	}
 	r.OIDCRatio = o.oidcRatio
-	r.Flow, r.NewBrowsers = o.flow, o.newBrowsers
+	r.Flow, r.NewBrowsers, r.Rate = o.flow, o.newBrowsers, o.rate
 }
 
 // stepOrder is the order of a visit's steps in the table.
@@ -142,6 +145,9 @@ func (r *benchReport) markdown(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "- load: %s; flow: full, an iteration is a sign-in (login page, password, app code, landing page), the security page, "+
 			"the OpenID Connect code flow (%.0f %% of iterations) and the sign-out\n", per, 100*r.OIDCRatio)
+	}
+	if r.Rate > 0 {
+		fmt.Fprintf(w, "- offered load (--rate): %.0f iterations/s in all, whatever the concurrency\n", r.Rate)
 	}
 	if r.NewBrowsers {
 		fmt.Fprintln(w, "- browsers: new (--new-browsers): no earlier sign-in seeded, so an account's first sign-in of the run "+
