@@ -79,6 +79,7 @@ type benchFlags struct {
 	flow        string
 	newBrowsers bool
 	rate        float64
+	sqliteSync  string
 	pprofAddr   string
 	jsonPath    string
 	target      string
@@ -104,6 +105,7 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	f.Float64Var(&o.oidcRatio, "oidc", 1, "share of iterations that run the OpenID Connect code flow (0 to 1; --flow full)")
 	f.StringVar(&o.flow, "flow", "full", "an iteration: full (sign-in, security page, code flow, sign-out) or signin (login page to landing page, then the cookies dropped)")
 	f.BoolVar(&o.newBrowsers, "new-browsers", false, "seed no earlier sign-in: every account's first sign-in is from a new browser and queues a notice mail")
+	f.StringVar(&o.sqliteSync, "sqlite-synchronous", "full", "SQLite's commits: full (synced at every commit) or normal (at checkpoints; see sqlite_synchronous in docs/CONFIG.md)")
 	f.Float64Var(&o.rate, "rate", 0, "start at most this many iterations a second in all (an offered load, e.g. half the peak); 0: as fast as the customers go")
 	f.StringVar(&o.jsonPath, "json", "", "also write the raw numbers to this file")
 	f.StringVar(&o.target, "target", "", "bench this running server (http://127.0.0.1:PORT) instead of starting one")
@@ -145,6 +147,8 @@ func (o *benchFlags) check(f flags, given map[string]bool) string {
 		return "--duration or --count must be positive"
 	case o.rate < 0:
 		return "--rate must not be negative"
+	case o.sqliteSync != "full" && o.sqliteSync != "normal":
+		return "--sqlite-synchronous: want full or normal"
 	case o.hashing != "production" && o.hashing != "cheap":
 		return "--hashing: want production or cheap"
 	case o.nodes < 1:

@@ -39,8 +39,10 @@ type benchReport struct {
 	NewBrowsers bool   `json:"new_browsers"`
 	// Rate is the offered load in iterations a second (--rate), 0 when
 	// the customers go as fast as they can.
-	Rate  float64  `json:"rate,omitempty"`
-	Pprof []string `json:"pprof,omitempty"`
+	Rate float64 `json:"rate,omitempty"`
+	// SQLiteSynchronous is the servers' sqlite_synchronous.
+	SQLiteSynchronous string   `json:"sqlite_synchronous,omitempty"`
+	Pprof             []string `json:"pprof,omitempty"`
 
 	Accounts        int     `json:"accounts"`
 	Customers       int     `json:"customers"`
@@ -111,6 +113,9 @@ func (r *benchReport) fill(cfg config.Config, o benchFlags) {
 	}
 	r.OIDCRatio = o.oidcRatio
 	r.Flow, r.NewBrowsers, r.Rate = o.flow, o.newBrowsers, o.rate
+	if o.target == "" && r.Engine == "SQLite" {
+		r.SQLiteSynchronous = o.sqliteSync
+	}
 }
 
 // stepOrder is the order of a visit's steps in the table.
@@ -123,6 +128,9 @@ func (r *benchReport) markdown(w io.Writer) {
 	server := r.Engine + ", 1 node"
 	if r.Nodes > 1 {
 		server = fmt.Sprintf("%s, %d nodes", r.Engine, r.Nodes)
+	}
+	if r.SQLiteSynchronous != "" {
+		server += " (sqlite_synchronous " + r.SQLiteSynchronous + ")"
 	}
 	if r.Target != "" {
 		server = r.Target + " (" + r.Engine + ", running already)"

@@ -51,6 +51,7 @@ func (b *bencher) generateConfig(ctx context.Context, database string) error {
 	if b.o.hashing == "cheap" {
 		cfg.Argon2 = cheapArgon2
 	}
+	cfg.SQLiteSynchronous = b.o.sqliteSync
 	if database != "" {
 		if b.o.freshSchema {
 			if database, err = b.freshSchema(ctx, database); err != nil {

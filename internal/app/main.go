@@ -308,7 +308,7 @@ func (m *Main) migrate(args []string) error {
 // else the SQLite file in the data folder.
 func openStore(cfg config.Config) (*sqlstore.DB, error) {
 	if cfg.Database == "" {
-		return sqlstore.OpenSQLite(cfg.DatabasePath())
+		return sqlstore.OpenSQLiteSync(cfg.DatabasePath(), cfg.SQLiteSynchronous)
 	}
 	p := cfg.DatabasePool
 	return sqlstore.OpenPostgres(cfg.Database, sqlstore.Pool{MaxOpen: p.MaxOpenConns, MaxIdle: p.MaxIdleConns,

@@ -44,6 +44,10 @@ type Config struct {
 	// (postgres://user@host:5432/name?sslmode=verify-full); empty keeps the
 	// embedded SQLite file in data_dir.
 	Database string `json:"database,omitempty"`
+	// SQLiteSynchronous is "full" (every commit on disk before the customer
+	// is answered) or "normal" (commits reach the disk at checkpoints: a
+	// power cut may undo the last seconds, a crash of the process does not).
+	SQLiteSynchronous string `json:"sqlite_synchronous"`
 	// DatabasePool bounds each node's connections to PostgreSQL.
 	DatabasePool DatabasePool `json:"database_pool"`
 	// TrustedProxies are the load balancers (addresses or CIDR prefixes)
@@ -147,9 +151,10 @@ type Twilio struct {
 // Default returns the configuration of a demo on this machine.
 func Default() Config {
 	return Config{
-		Addr:    "127.0.0.1:8080",
-		BaseURL: "http://127.0.0.1:8080",
-		DataDir: "tobira-data",
+		Addr:              "127.0.0.1:8080",
+		BaseURL:           "http://127.0.0.1:8080",
+		DataDir:           "tobira-data",
+		SQLiteSynchronous: "full",
 		DatabasePool: DatabasePool{MaxOpenConns: 16, MaxIdleConns: 16,
 			ConnMaxLifetime: Duration{30 * time.Minute}, ConnMaxIdleTime: Duration{5 * time.Minute}},
 		Issuer:                     "Tobira",
@@ -272,6 +277,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.Database); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			bad("database: want a postgres:// URL (or nothing for the embedded SQLite file)")
 		}
+	}
+	if c.SQLiteSynchronous != "full" && c.SQLiteSynchronous != "normal" {
+		bad("sqlite_synchronous %q: want full or normal", c.SQLiteSynchronous)
 	}
 	if p := c.DatabasePool; p.MaxOpenConns < 1 || p.MaxIdleConns < 0 || p.MaxIdleConns > p.MaxOpenConns ||
 		p.ConnMaxLifetime.Duration <= 0 || p.ConnMaxIdleTime.Duration <= 0 {

@@ -49,12 +49,31 @@ type DB struct {
 // batches (writer.go), while reads share a pool beside it. So a crowd of
 // customers signing in at once waits its turn instead of polling for the
 // lock until busy_timeout runs out ("database is locked").
-func OpenSQLite(path string) (*DB, error) {
+func OpenSQLite(path string) (*DB, error) { return OpenSQLiteSync(path, SyncFull) }
+
+// How SQLite makes a commit durable (PRAGMA synchronous, in WAL mode).
+const (
+	// SyncFull syncs the log to disk at every commit: a commit the caller
+	// was told of survives a power cut. The default.
+	SyncFull = "full"
+	// SyncNormal syncs only at checkpoints: a commit survives the
+	// process's crash, but a power cut may undo the last ones (the file is
+	// never corrupted). Commits cost no fsync.
+	SyncNormal = "normal"
+)
+
+// OpenSQLiteSync is OpenSQLite with the durability of commits: SyncFull or
+// SyncNormal.
+func OpenSQLiteSync(path, sync string) (*DB, error) {
+	if sync != SyncFull && sync != SyncNormal {
+		return nil, fmt.Errorf("sqlstore: synchronous %q: want %q or %q", sync, SyncFull, SyncNormal)
+	}
 	// busy_timeout comes first so the journal_mode switch itself waits for a
 	// process that holds the lock.
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_pragma=busy_timeout(5000)" +
 		"&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(" + sync + ")" +
 		"&_pragma=foreign_keys(1)" +
 		"&_txlock=immediate"
 	return open(&sqliteDialect, dsn)
