@@ -155,6 +155,11 @@ func (s *Service) recoveryStarted(ctx context.Context, r *store.RecoveryRequest,
 // owner still has a second factor, or said the request was not theirs.
 func (s *Service) cancelRecovery(ctx context.Context, accountID, reason string, c Client) {
 	rr := s.Store
+	// Nearly every sign-in has none to cancel: a read finds that out
+	// without queueing a write.
+	if _, err := rr.PendingRecoveryOf(ctx, accountID); errors.Is(err, store.ErrNotFound) {
+		return
+	}
 	done, err := rr.CancelRecovery(ctx, accountID, reason, s.Now())
 	if err != nil {
 		s.Log.Error("recovery request not cancelled", "account", accountID, "reason", reason, "err", err)

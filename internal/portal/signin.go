@@ -28,7 +28,8 @@ const (
 	StateMFA      = "mfa"
 	StateEnrol    = "enrol"
 	StateRecovery = "recovery"
-	// stateDone is a flow that has given its session; it is then deleted.
+	// stateDone is a flow that has given its session: only in memory, since
+	// its row is deleted as it does (ConsumeFlow).
 	stateDone = "done"
 )
 
@@ -408,14 +409,15 @@ func (s *Service) Finish(ctx context.Context, f *Flow, oldSession string, c Clie
 	if f.State != StateRecovery && !(f.State == StateMFA && f.verified) {
 		return "", ErrWrongStep
 	}
-	// Moving the flow on first, conditionally, makes Finish single-use: of
-	// two requests with the same cookie, one finds the flow moved.
-	if err := s.advance(ctx, f, stateDone); err != nil {
+	// Deleting the flow first, on condition of its state, makes Finish
+	// single-use: of two requests with the same cookie, one finds it gone.
+	if err := s.Store.ConsumeFlow(ctx, f.IDHash, f.State); err != nil {
+		if errors.Is(err, store.ErrStale) || errors.Is(err, store.ErrNotFound) {
+			return "", ErrWrongStep
+		}
 		return "", err
 	}
-	if err := s.Store.DeleteFlow(ctx, f.IDHash); err != nil {
-		s.Log.Warn("finished flow not deleted; it expires", "err", err)
-	}
+	f.State = stateDone
 	now := s.Now()
 	token := secret.Token(32)
 	f.proved("mfa")

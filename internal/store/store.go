@@ -219,6 +219,10 @@ type Flows interface {
 	// AdvanceFlow moves the flow from state `from` to f's state and data; ErrStale
 	// when the flow is no longer in `from` (a second tab, a replayed form).
 	AdvanceFlow(ctx context.Context, f *Flow, from string) error
+	// ConsumeFlow deletes the flow if it is still in state `from`, so that of
+	// two requests finishing it, one does; ErrStale when it has left `from`,
+	// ErrNotFound when it is gone.
+	ConsumeFlow(ctx context.Context, idHash, from string) error
 	DeleteFlow(ctx context.Context, idHash string) error
 	DeleteExpiredFlows(ctx context.Context, now time.Time) (int64, error)
 }

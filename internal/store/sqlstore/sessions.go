@@ -116,6 +116,16 @@ func (db *DB) AdvanceFlow(ctx context.Context, f *store.Flow, from string) error
 	return db.fail("advance flow", err)
 }
 
+// ConsumeFlow deletes the flow in state from, in one conditional DELETE.
+func (db *DB) ConsumeFlow(ctx context.Context, idHash, from string) error {
+	c := db.c()
+	n, err := c.affected(ctx, `DELETE FROM flows WHERE id_hash = ? AND state = ?`, idHash, from)
+	if err == nil && n == 0 {
+		err = staleOrMissing(ctx, c, `SELECT 1 FROM flows WHERE id_hash = ?`, idHash)
+	}
+	return db.fail("consume flow", err)
+}
+
 // DeleteFlow removes a flow; removing one already gone is no error.
 func (db *DB) DeleteFlow(ctx context.Context, idHash string) error {
 	_, err := db.c().exec(ctx, `DELETE FROM flows WHERE id_hash = ?`, idHash)

@@ -868,6 +868,24 @@ var flowTests = []test{
 		})
 		oneWins(t, errs, store.ErrStale)
 	}},
+	{"Consume", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		must(t, s.CreateFlow(ctx, &store.Flow{IDHash: "fl-1", State: "mfa", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+		wantErr(t, "ConsumeFlow from a state it is not in", s.ConsumeFlow(ctx, "fl-1", "email"), store.ErrStale)
+		if _, err := s.FlowByHash(ctx, "fl-1", t0); err != nil {
+			t.Fatalf("a stale ConsumeFlow removed the flow: %v", err)
+		}
+		must(t, s.ConsumeFlow(ctx, "fl-1", "mfa"))
+		_, err := s.FlowByHash(ctx, "fl-1", t0)
+		wantErr(t, "FlowByHash after ConsumeFlow", err, store.ErrNotFound)
+		wantErr(t, "ConsumeFlow again", s.ConsumeFlow(ctx, "fl-1", "mfa"), store.ErrNotFound)
+	}},
+	{"ConsumeConcurrent", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		must(t, s.CreateFlow(ctx, &store.Flow{IDHash: "fl-1", State: "mfa", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+		errs := race(func(int) error { return s.ConsumeFlow(ctx, "fl-1", "mfa") })
+		oneWins(t, errs, store.ErrNotFound)
+	}},
 	{"Delete", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		must(t, s.CreateFlow(ctx, &store.Flow{IDHash: "fl-1", State: "email", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
