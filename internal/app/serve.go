@@ -273,14 +273,16 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 }
 
 // tuneGC trades memory the server has to spare for CPU: the live heap is a
-// few MiB, so collecting only when it has grown fivefold (not twofold) halves
-// the collector's work, while a soft limit keeps the whole under 384 MiB.
-// GOGC and GOMEMLIMIT, when set, decide instead.
+// few MiB, so collecting only when it has grown fivefold (not twofold) cuts
+// the collector's work (about a tenth more sign-ins a second with the
+// cheapest hashing, docs/PERFORMANCE.md). Password hashes, 19 MiB each, would
+// let the heap grow fivefold too; a soft limit of 256 MiB makes the
+// collector work harder instead. GOGC and GOMEMLIMIT, when set, decide.
 func tuneGC(getenv func(string) string) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
 	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(384 << 20)
+		debug.SetMemoryLimit(256 << 20)
 	}
 }
