@@ -22,7 +22,7 @@ import (
 // TestCluster runs the multi-node scenarios on one deployment of three
 // nodes; the node killed last.
 func TestCluster(t *testing.T) {
-	c := startCluster(t, 3, nil)
+	c := startCluster(t, 3)
 	n1, n2, n3 := c.nodes[0].URL, c.nodes[1].URL, c.nodes[2].URL
 
 	t.Run("SignInAcrossNodes", func(t *testing.T) {

@@ -63,7 +63,7 @@ var tobiraBin = sync.OnceValues(func() (string, error) {
 
 // startCluster starts PostgreSQL's share (a fresh schema), the nodes and the
 // balancer, and stops them when the test ends.
-func startCluster(t *testing.T, nodes int, tune func(cfg map[string]any)) *cluster {
+func startCluster(t *testing.T, nodes int) *cluster {
 	t.Helper()
 	if !testkit.FullSuite() {
 		t.Skip("the multi-node test runs in the full suite (TOBIRA_E2E=1 or CI=true)")
@@ -91,9 +91,6 @@ func startCluster(t *testing.T, nodes int, tune func(cfg map[string]any)) *clust
 		"argon2":           map[string]any{"memory_kib": 8, "time": 1, "threads": 1},
 		"hash_concurrency": 2,
 		"database_pool":    map[string]any{"max_open_conns": 8, "max_idle_conns": 8, "conn_max_lifetime": "30m", "conn_max_idle_time": "5m"},
-	}
-	if tune != nil {
-		tune(cfg)
 	}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
