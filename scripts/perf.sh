@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every measurement of docs/PERFORMANCE.md with the project's load tool
+# and writes each report (Markdown and JSON) to docs/perf/. About 15 minutes
+# on 2 cores. Run nothing else meanwhile: the load tool and the server share
+# the machine, and the numbers are only as quiet as it is.
+#
+# PostgreSQL: $TOBIRA_TEST_POSTGRES, else the machine's service; every run
+# works in a schema of its own and drops it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=$(mktemp -d)/tobira
+go build -o "$bin" ./cmd/tobira
+out=docs/perf
+mkdir -p "$out"
+PG=${TOBIRA_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+L=1,16,64,256
+run() {
+  local name=$1
+  shift
+  echo "== $name: tobira bench $*"
+  "$bin" bench "$@" --json "$out/$name.json" >"$out/$name.md"
+}
+run sqlite-cheap-signin        --hashing cheap --flow signin --concurrency $L --duration 10s
+run sqlite-cheap-signin-normal --hashing cheap --flow signin --concurrency $L --duration 10s --sqlite-synchronous normal
+run sqlite-prod-signin         --hashing production --flow signin --concurrency $L --duration 10s
+run sqlite-cheap-full          --hashing cheap --flow full --concurrency $L --duration 10s
+run pg-cheap-signin            --hashing cheap --flow signin --concurrency $L --duration 10s --database "$PG"
+run pg-prod-signin             --hashing production --flow signin --concurrency $L --duration 10s --database "$PG"
+run pg3-cheap-signin           --hashing cheap --flow signin --concurrency 64,256 --duration 10s --database "$PG" --nodes 3
+# Half of the peak: an offered load of about half the sign-ins/s at 256.
+run sqlite-half-full           --hashing cheap --flow signin --concurrency 64 --rate 500 --duration 10s
+run sqlite-half-normal         --hashing cheap --flow signin --concurrency 64 --rate 500 --duration 10s --sqlite-synchronous normal
+run pg-half                    --hashing cheap --flow signin --concurrency 64 --rate 170 --duration 10s --database "$PG"
+# A million accounts against the pool alone.
+run sqlite-1m                  --hashing cheap --flow signin --concurrency 1,64 --duration 10s --accounts 1000000
+run sqlite-20k                 --hashing cheap --flow signin --concurrency 1,64 --duration 10s
+run pg-1m                      --hashing cheap --flow signin --concurrency 1,64 --duration 10s --accounts 1000000 --database "$PG"
+run pg-20k                     --hashing cheap --flow signin --concurrency 1,64 --duration 10s --database "$PG"
