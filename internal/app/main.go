@@ -190,6 +190,9 @@ func (m *Main) load(f flags, md mode) (config.Config, error) {
 	if *f.database != "" {
 		cfg.Database = *f.database
 	}
+	// Links are base_url + path: "https://id.example.jp/" must not give
+	// "//login".
+	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return cfg, err
 	}

@@ -266,6 +266,8 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("base_url %q is not an http(s) URL", c.BaseURL)
+	} else if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		bad("base_url %q: want only a scheme and host, such as https://id.example.jp (Tobira answers at the root of its host)", c.BaseURL)
 	}
 	if strings.TrimSpace(c.Issuer) == "" || strings.Contains(c.Issuer, ":") {
 		bad("issuer %q must be non-empty and without ':'", c.Issuer)

@@ -67,7 +67,14 @@ func (g Guard) Wrap(next http.Handler) http.Handler {
 			if g.Done != nil {
 				g.Done(rec.status)
 			}
-			g.Log.Info("request", "id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			// A load balancer's health checks, several a second per
+			// node, would drown the log: they are logged only at debug
+			// level, unless they fail.
+			level := slog.LevelInfo
+			if (r.URL.Path == "/healthz" || r.URL.Path == "/readyz") && rec.status == http.StatusOK {
+				level = slog.LevelDebug
+			}
+			g.Log.Log(r.Context(), level, "request", "id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
 				"ms", time.Since(start).Milliseconds(), "ip", ClientIP(r))
 		}()
 		next.ServeHTTP(rec, r)

@@ -188,3 +188,34 @@ func TestLocalPath(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardQuietHealthChecks: a load balancer's passing health checks are
+// not logged at info level; a failing one and every other request are.
+func TestGuardQuietHealthChecks(t *testing.T) {
+	var log strings.Builder
+	ready := true
+	h := Guard{
+		Log:        slog.New(slog.NewTextHandler(&log, nil)),
+		FormAction: func(*http.Request) string { return "'self'" },
+		MaxBody:    1 << 10,
+		NewID:      func() string { return "id1" },
+	}.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/readyz" && !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	lines := func(path string) int {
+		log.Reset()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+		return strings.Count(log.String(), "msg=request")
+	}
+	for path, want := range map[string]int{"/healthz": 0, "/readyz": 0, "/login": 1} {
+		if got := lines(path); got != want {
+			t.Errorf("GET %s logged %d lines, want %d", path, got, want)
+		}
+	}
+	ready = false
+	if got := lines("/readyz"); got != 1 {
+		t.Errorf("a failing /readyz logged %d lines, want 1", got)
+	}
+}
