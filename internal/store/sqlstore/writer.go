@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"modernc.org/sqlite"
 )
 
 // writer is SQLite's one writer, shared by the whole process. Callers hand
@@ -142,6 +144,11 @@ func (w *writer) run(batch []*writeReq) {
 		case alone && errs[i] != nil:
 			fail(errs[i])
 			return
+		case !savepoint && errs[i] != nil && !undoesItself(errs[i]):
+			// An I/O error, a full disk: SQLite may have rolled the
+			// whole transaction back. Nobody's write is kept.
+			fail(errs[i])
+			return
 		case !savepoint:
 		case errs[i] != nil:
 			if err := exec("ROLLBACK TO w"); err != nil {
@@ -163,6 +170,17 @@ func (w *writer) run(batch []*writeReq) {
 	for i, r := range batch {
 		r.err <- errs[i]
 	}
+}
+
+// undoesItself tells an error that undid only its own statement, leaving the
+// transaction as it was: a broken constraint, or an error of the caller's
+// code rather than SQLite's (no rows, a panic turned into an error).
+func undoesItself(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return true
+	}
+	return sqliteDialect.classify(err) != noConstraint
 }
 
 // call runs fn, turning a panic into an error: the writer serves every
