@@ -162,6 +162,25 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("DatabaseConnectionsCut", func(t *testing.T) {
+		ctx := scenario(t)
+		cu := c.customer(ctx, "cut@example.jp")
+		// PostgreSQL ends every connection of every node, as a fail-over
+		// or a restart of the database would.
+		cut := c.cutConnections(t)
+		if cut == 0 {
+			t.Fatal("found no connection of the nodes to cut")
+		}
+		// The pools notice and connect again: a sign-in across the
+		// three nodes goes through without an error.
+		must(t, cu.StartSignIn(ctx, n1))
+		must(t, cu.SubmitPassword(ctx, n2))
+		must(t, cu.SubmitTOTP(ctx, n3, nextCode(t, cu)))
+		must(t, cu.Landing(ctx, n1))
+		must(t, cu.Security(ctx, n2))
+		t.Logf("cut %d connections; the nodes served on", cut)
+	})
+
 	t.Run("NodeKilledUnderLoad", func(t *testing.T) {
 		ctx := scenario(t)
 		const first, second = 24, 12
@@ -312,6 +331,30 @@ func query(t *testing.T, c *cluster, q string, args []any, dst ...any) {
 	must(t, err)
 	defer db.Close()
 	must(t, db.QueryRow(q, args...).Scan(dst...))
+}
+
+// cutConnections ends every PostgreSQL connection of the nodes (theirs
+// only: PostgreSQL serves other tests too) and returns how many there were.
+func (c *cluster) cutConnections(t *testing.T) int {
+	t.Helper()
+	db, err := sql.Open("pgx", c.db)
+	must(t, err)
+	defer db.Close()
+	rows, err := db.Query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, c.appName)
+	must(t, err)
+	var pids []int
+	for rows.Next() {
+		var pid int
+		must(t, rows.Scan(&pid))
+		pids = append(pids, pid)
+	}
+	must(t, rows.Err())
+	rows.Close()
+	for _, pid := range pids {
+		var ok bool
+		must(t, db.QueryRow(`SELECT pg_terminate_backend($1)`, pid).Scan(&ok))
+	}
+	return len(pids)
 }
 
 // keyIDs lists the signing keys node publishes, newest first.

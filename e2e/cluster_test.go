@@ -33,6 +33,7 @@ type cluster struct {
 	bin     string // the tobira binary
 	config  string // the config file every node and command shares
 	db      string // the PostgreSQL URL
+	appName string // the nodes' application_name in PostgreSQL
 	LB      string
 	nodes   []*node
 	logs    string
@@ -80,9 +81,12 @@ func startCluster(t *testing.T, nodes int) *cluster {
 	c := &cluster{t: t, bin: bin, db: testkit.Postgres(t), logs: dir,
 		LB: fmt.Sprintf("http://127.0.0.1:%d", testkit.FreePort(t))}
 
+	// The nodes name themselves to PostgreSQL, so that a test can find
+	// (and cut) their connections.
+	c.appName = "tobira-" + filepath.Base(dir)
 	cfg := map[string]any{
 		"base_url":        c.LB,
-		"database":        c.db,
+		"database":        c.db + "&application_name=" + c.appName,
 		"secret_key":      secret.NewKey(),
 		"trusted_proxies": []string{"127.0.0.1"},
 		"console_addr":    "off",

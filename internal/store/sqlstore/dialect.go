@@ -33,6 +33,8 @@ const (
 type dialect struct {
 	name   string // also the directory of its migrations
 	driver string // database/sql driver name
+	// openDB, when set, opens the pool instead of sql.Open(driver, dsn).
+	openDB func(dsn string) (*sql.DB, error)
 
 	// rebind rewrites the `?` placeholders of a query for the engine.
 	rebind func(query string) string

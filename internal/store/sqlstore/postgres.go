@@ -1,14 +1,17 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // Pool bounds a database's connection pool. Zero fields keep the defaults
@@ -57,6 +60,7 @@ const migrationLockKey = 0x746f62697261
 var postgresDialect = dialect{
 	name:   "postgres",
 	driver: "pgx",
+	openDB: openPostgres,
 	rebind: numberPlaceholders,
 	classify: func(err error) constraint {
 		switch sqlState(err) {
@@ -75,7 +79,9 @@ var postgresDialect = dialect{
 		case "40001", "40P01": // serialization_failure, deadlock_detected
 			return true
 		}
-		return false
+		// A connection the server had ended (see lostConn): the
+		// transaction never ran, and runs again on another.
+		return errors.Is(err, driver.ErrBadConn)
 	},
 	txOptions: &sql.TxOptions{Isolation: sql.LevelSerializable},
 	// READ COMMITTED: a serializable transaction's snapshot would be taken
@@ -85,6 +91,60 @@ var postgresDialect = dialect{
 	lockMigrations:     "SELECT pg_advisory_xact_lock(" + strconv.Itoa(migrationLockKey) + ")",
 	skipLocked:         " FOR UPDATE SKIP LOCKED",
 	like:               "ILIKE",
+}
+
+// openPostgres opens a pool whose connections report a session the server
+// has ended as driver.ErrBadConn (lostConn).
+func openPostgres(dsn string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)}), nil
+}
+
+// pgConnector hands out pgConns.
+type pgConnector struct{ driver.Connector }
+
+func (c pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return pgConn{conn.(*stdlib.Conn)}, nil
+}
+
+// pgConn is pgx's connection, but for one answer. When PostgreSQL has ended
+// a pooled connection's session (a restart, a fail-over, an operator's
+// pg_terminate_backend), the next statement sent on it is answered with the
+// FATAL error of the session's end, not run. pgx passes that error on, and
+// database/sql would hand it to the customer as a failed request; as
+// driver.ErrBadConn instead, database/sql drops the connection and runs the
+// statement again on a fresh one. Every connection of the pool fails so once
+// after a database restart; none reaches a customer.
+type pgConn struct{ *stdlib.Conn }
+
+func (c pgConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	res, err := c.Conn.ExecContext(ctx, query, args)
+	return res, c.lostConn(err)
+}
+
+func (c pgConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	rows, err := c.Conn.QueryContext(ctx, query, args)
+	return rows, c.lostConn(err)
+}
+
+// lostConn turns the error of a session the server ended before running
+// the statement into driver.ErrBadConn.
+func (c pgConn) lostConn(err error) error {
+	if err == nil || !c.Conn.Conn().IsClosed() {
+		return err
+	}
+	switch sqlState(err) {
+	case "57P01", "57P02", "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
+		return driver.ErrBadConn
+	}
+	return err
 }
 
 // sqlState is the SQLSTATE code of a PostgreSQL error, or "".

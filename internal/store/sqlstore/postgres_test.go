@@ -1,8 +1,10 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/store/storetest"
@@ -60,5 +62,40 @@ func TestPostgresNodesMigrateAtOnce(t *testing.T) {
 	}
 	if n != len(want) {
 		t.Fatalf("%d migrations recorded, want %d", n, len(want))
+	}
+}
+
+// TestPostgresSessionEnded: PostgreSQL ends the sessions of every pooled
+// connection (a restart, a fail-over); the next reads, writes and
+// transactions run on fresh connections without an error.
+func TestPostgresSessionEnded(t *testing.T) {
+	ctx := t.Context()
+	url := testkit.Postgres(t)
+	db, err := OpenPostgres(url+"&application_name=tobira-session-ended", Pool{MaxOpen: 2, MaxIdle: 2, MaxLifetime: time.Hour, MaxIdleTime: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var ended int
+	if err := admin.QueryRow(`SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE application_name = 'tobira-session-ended') AS t`).Scan(&ended); err != nil || ended == 0 {
+		t.Fatalf("ended %d sessions: %v", ended, err)
+	}
+	if _, err := db.AccountByID(ctx, "acc-1"); err != nil {
+		t.Errorf("read after the sessions ended: %v", err)
+	}
+	if _, err := db.Hit(ctx, "k", time.Hour, t0, 1); err != nil {
+		t.Errorf("write after the sessions ended: %v", err)
+	}
+	if _, err := db.ChargeMFAAttempt(ctx, "acc-1", t0, func(int) time.Time { return time.Time{} }); err != nil {
+		t.Errorf("transaction after the sessions ended: %v", err)
 	}
 }

@@ -80,7 +80,13 @@ func OpenSQLiteSync(path, sync string) (*DB, error) {
 }
 
 func open(d *dialect, dsn string) (*DB, error) {
-	sdb, err := sql.Open(d.driver, dsn)
+	var sdb *sql.DB
+	var err error
+	if d.openDB != nil {
+		sdb, err = d.openDB(dsn)
+	} else {
+		sdb, err = sql.Open(d.driver, dsn)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open: %w", err)
 	}
