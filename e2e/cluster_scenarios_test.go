@@ -373,7 +373,7 @@ func keyIDs(t *testing.T, node string) []string {
 // returns the key id that signed it.
 func verifyOn(t *testing.T, token string, nodes ...string) string {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
 	must(t, err)
 	kid := jws.Signatures[0].Header.KeyID
 	for _, node := range nodes {

@@ -47,7 +47,7 @@ func (e *portalEnv) checkLogoutToken(p logoutPost, clientID, sid string) map[str
 	if raw == "" {
 		t.Fatalf("no logout_token in %v", p.form)
 	}
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		t.Fatalf("logout token: %v", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -67,8 +66,6 @@ func newEnv(t *testing.T, change ...func(*config.Config)) *env {
 	return &env{t: t, ctx: t.Context(), svc: svc, clock: clock, st: st,
 		ip: portal.Client{IP: "192.0.2.1", UserAgent: "test"}}
 }
-
-func (e *env) dbPath() string { return filepath.Join(e.svc.Config.DataDir, "tobira.db") }
 
 // customer is an activated account and what its owner knows.
 type customer struct {
