@@ -2,6 +2,7 @@ package oidc_test
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/tobira/tobira/internal/oidc"
+	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 )
 
@@ -179,5 +181,33 @@ func TestKeyRotatesByAge(t *testing.T) {
 	e.clock.Advance(oidc.KeyOverlap + time.Minute)
 	if ks := e.kids(); slices.Contains(ks, first[0]) {
 		t.Errorf("retired key still published after its overlap: %v", ks)
+	}
+}
+
+// TestReadyNeedsTheSecretKey: a node whose secret_key is not the one the
+// signing keys were encrypted with reports itself not ready, so a load
+// balancer leaves it out instead of sending it customers it would fail.
+func TestReadyNeedsTheSecretKey(t *testing.T) {
+	e := newPortal(t)
+	ready := func() int {
+		resp, err := http.Get(e.srv.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := ready(); got != http.StatusOK {
+		t.Fatalf("/readyz = %d, want 200", got)
+	}
+	// The same database, another node with another key.
+	e.cfg.SecretKey = secret.NewKey()
+	var err error
+	if e.keys, err = e.cfg.Keyring(); err != nil {
+		t.Fatal(err)
+	}
+	e.boot()
+	if got := ready(); got != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with another secret key = %d, want 503", got)
 	}
 }

@@ -96,6 +96,14 @@ func New(c Config) (*Provider, error) {
 // ServeHTTP serves the provider's endpoints.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.op.ServeHTTP(w, r) }
 
+// Ready reports whether this node can sign: the signing key decrypts with
+// its secret key. A node configured with another secret_key than the
+// others cannot, and should leave the load balancer's rotation.
+func (p *Provider) Ready(ctx context.Context) error {
+	_, err := p.storage.ring.signing(ctx)
+	return err
+}
+
 // RotateKeys starts signing with a new key; the old one stays published.
 func (p *Provider) RotateKeys(ctx context.Context) error { return p.storage.ring.Rotate(ctx) }
 

@@ -204,6 +204,13 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 		return
 	}
+	if s.oidc != nil {
+		if err := s.oidc.Ready(ctx); err != nil {
+			s.log.Error("not ready: the signing keys cannot be read; is secret_key the same on every node?", "err", err)
+			http.Error(w, "signing keys unreadable: check secret_key", http.StatusServiceUnavailable)
+			return
+		}
+	}
 	w.Write([]byte("ok\n"))
 }
 
