@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tobira/tobira/internal/app"
 	"github.com/tobira/tobira/internal/secret"
@@ -421,5 +422,52 @@ func TestConfiguredBaseURLWins(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("serve exit %d: %s", code, errb.String())
+	}
+}
+
+// TestServeDrains: told to stop, serve with a shutdown_grace first fails
+// /readyz while it goes on serving customers, then stops cleanly.
+func TestServeDrains(t *testing.T) {
+	addr := freeAddr(t)
+	dir := dataDir(t, `, "base_url": "http://`+addr+`", "shutdown_grace": "3s"`)
+	env := keyEnv()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan int, 1)
+	var out, errb testkit.Buffer
+	m := &app.Main{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] },
+		Ready: func(base string) { ready <- base }}
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--data", dir, "--addr", addr, "--console-addr", "off"})
+	}()
+	select {
+	case <-ready:
+	case code := <-done:
+		t.Fatalf("serve exited %d: %s", code, errb.String())
+	}
+	status := func(path string) int {
+		res, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := status("/readyz"); got != http.StatusOK {
+		t.Fatalf("/readyz before stopping = %d", got)
+	}
+	cancel()
+	for !strings.Contains(out.String(), "draining") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := status("/readyz"); got != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while draining = %d, want 503", got)
+	}
+	if got := status("/login"); got != http.StatusOK {
+		t.Errorf("/login while draining = %d, want 200", got)
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d after draining: %s", code, errb.String())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/tobira/tobira/internal/maintenance"
@@ -110,7 +111,9 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	// The portal's pages tell of a maintenance window during the days
 	// before it.
 	sched := maintenance.New(svc.Store, svc.Now, log)
-	if portalSrv.handler, err = web.New(svc, log, web.WithOIDC(w.oidc), web.WithMaintenance(sched)); err != nil {
+	var draining atomic.Bool
+	if portalSrv.handler, err = web.New(svc, log, web.WithOIDC(w.oidc), web.WithMaintenance(sched),
+		web.WithDraining(&draining)); err != nil {
 		return err
 	}
 	if demo {
@@ -180,6 +183,13 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	if grace := cfg.ShutdownGrace.Duration; grace > 0 && !demo {
+		// /readyz fails from now; the load balancers stop sending
+		// customers here while those already here are served.
+		draining.Store(true)
+		fmt.Fprintf(m.Stdout, "%s後に停止します / draining for %s\n", grace, grace)
+		time.Sleep(grace)
 	}
 	fmt.Fprintln(m.Stdout, "停止しています / shutting down")
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)

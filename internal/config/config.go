@@ -87,6 +87,12 @@ type Config struct {
 	PasswordFailuresPerClient  int      `json:"password_failures_per_client"`
 	PasswordWindow             Duration `json:"password_window"`
 
+	// ShutdownGrace is how long `tobira serve`, told to stop, keeps serving
+	// while /readyz already answers 503, so that load balancers take the
+	// node out before it closes: longer than their checks need to notice
+	// (interval × failures). 0 stops at once.
+	ShutdownGrace Duration `json:"shutdown_grace"`
+
 	// SupportURL is shown to customers who need help.
 	SupportURL string `json:"support_url"`
 	// ConsoleAddr is where the operator console listens, apart from the
@@ -279,6 +285,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.Database); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			bad("database: want a postgres:// URL (or nothing for the embedded SQLite file)")
 		}
+	}
+	if c.ShutdownGrace.Duration < 0 || c.ShutdownGrace.Duration > 5*time.Minute {
+		bad("shutdown_grace must be between 0s and 5m")
 	}
 	if c.SQLiteSynchronous != "full" && c.SQLiteSynchronous != "normal" {
 		bad("sqlite_synchronous %q: want full or normal", c.SQLiteSynchronous)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tobira/tobira/internal/oidc"
@@ -36,7 +37,9 @@ type Server struct {
 	allowed map[string][]string
 	stats   httpStats
 	oidc    *oidc.Provider // nil when the portal is no OpenID Connect provider
-	origins originCache
+	// draining, when set, says the server is stopping (WithDraining).
+	draining *atomic.Bool
+	origins  originCache
 	// secure sets the Secure attribute on cookies (everywhere but plain HTTP).
 	secure bool
 	// maint tells of the next maintenance window; nil when none is scheduled.
@@ -56,6 +59,10 @@ func WithOIDC(p *oidc.Provider) Option { return func(s *Server) { s.oidc = p } }
 type Noticer interface {
 	NoticeFor(r *http.Request) (string, bool)
 }
+
+// WithDraining makes /readyz answer 503 once draining is set: the server is
+// stopping, and load balancers should send it nothing new.
+func WithDraining(draining *atomic.Bool) Option { return func(s *Server) { s.draining = draining } }
 
 // WithMaintenance shows n's notice at the top of every page.
 func WithMaintenance(n Noticer) Option { return func(s *Server) { s.maint = n } }
@@ -200,6 +207,10 @@ func (s *Server) crossOriginPaths() []string {
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	if s.draining != nil && s.draining.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	if _, err := s.svc.Store.Hit(ctx, "readyz", time.Minute, time.Now(), 0); err != nil {
 		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 		return
