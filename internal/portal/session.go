@@ -24,7 +24,7 @@ func (s *Service) Session(ctx context.Context, token string) (*SignedIn, error) 
 	if token == "" {
 		return nil, ErrNoSession
 	}
-	sess, err := s.Store.SessionByHash(ctx, secret.Hash(token))
+	sess, a, err := s.Store.SignedInAs(ctx, secret.Hash(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrNoSession
 	}
@@ -34,13 +34,6 @@ func (s *Service) Session(ctx context.Context, token string) (*SignedIn, error) 
 	if !s.Now().Before(sess.ExpiresAt) {
 		_ = s.Store.DeleteSession(ctx, sess.IDHash)
 		return nil, ErrNoSession
-	}
-	a, err := s.Store.AccountByID(ctx, sess.AccountID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrNoSession
-	}
-	if err != nil {
-		return nil, err
 	}
 	return &SignedIn{Session: sess, Account: a}, nil
 }

@@ -205,6 +205,9 @@ type Sessions interface {
 	CreateSession(ctx context.Context, s *Session) error
 	// SessionByHash returns ErrNotFound when missing; the caller checks ExpiresAt.
 	SessionByHash(ctx context.Context, idHash string) (*Session, error)
+	// SignedInAs returns the session and its account in one read;
+	// ErrNotFound when the session is missing. The caller checks ExpiresAt.
+	SignedInAs(ctx context.Context, idHash string) (*Session, *Account, error)
 	DeleteSession(ctx context.Context, idHash string) error
 	// RotateSession replaces the session oldHash by s (a new id), in one step.
 	RotateSession(ctx context.Context, oldHash string, s *Session) error

@@ -12,9 +12,14 @@ const accountCols = `id, email, name, password_hash, created_at, mfa_failures, m
 
 type rowScanner interface{ Scan(dest ...any) error }
 
+// accountDests are where accountCols scan to.
+func accountDests(a *store.Account) []any {
+	return []any{&a.ID, &a.Email, &a.Name, &a.PasswordHash, msScan{&a.CreatedAt}, &a.MFAFailures, msScan{&a.MFALockedUntil}}
+}
+
 func scanAccount(r rowScanner) (*store.Account, error) {
 	var a store.Account
-	err := r.Scan(&a.ID, &a.Email, &a.Name, &a.PasswordHash, msScan{&a.CreatedAt}, &a.MFAFailures, msScan{&a.MFALockedUntil})
+	err := r.Scan(accountDests(&a)...)
 	if err != nil {
 		return nil, err
 	}

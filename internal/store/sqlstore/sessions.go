@@ -10,11 +10,15 @@ import (
 
 const sessionCols = `id_hash, account_id, created_at, mfa_at, expires_at, client_ip, user_agent, amr, sid`
 
+// sessionDests are where sessionCols scan to; amr is split into s.AMR after.
+func sessionDests(s *store.Session, amr *string) []any {
+	return []any{&s.IDHash, &s.AccountID, msScan{&s.CreatedAt}, msScan{&s.MFAAt}, msScan{&s.ExpiresAt}, &s.ClientIP, &s.UserAgent, amr, &s.SID}
+}
+
 func scanSession(r rowScanner) (*store.Session, error) {
 	var s store.Session
 	var amr string
-	err := r.Scan(&s.IDHash, &s.AccountID, msScan{&s.CreatedAt}, msScan{&s.MFAAt}, msScan{&s.ExpiresAt}, &s.ClientIP, &s.UserAgent, &amr, &s.SID)
-	if err != nil {
+	if err := r.Scan(sessionDests(&s, &amr)...); err != nil {
 		return nil, err
 	}
 	s.AMR = strings.Fields(amr)
@@ -41,6 +45,31 @@ func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
 func (db *DB) SessionByHash(ctx context.Context, idHash string) (*store.Session, error) {
 	s, err := scanSession(db.c().queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id_hash = ?`, idHash))
 	return s, db.fail("session by hash", err)
+}
+
+// SignedInAs returns the session and its account in one read, as every
+// signed-in request needs both.
+func (db *DB) SignedInAs(ctx context.Context, idHash string) (*store.Session, *store.Account, error) {
+	var s store.Session
+	var a store.Account
+	var amr string
+	err := db.c().queryRow(ctx, `SELECT `+qualified("s", sessionCols)+`, `+qualified("a", accountCols)+`
+		FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = ?`, idHash).
+		Scan(append(sessionDests(&s, &amr), accountDests(&a)...)...)
+	if err != nil {
+		return nil, nil, db.fail("signed in as", err)
+	}
+	s.AMR = strings.Fields(amr)
+	return &s, &a, nil
+}
+
+// qualified prefixes each column of cols with the table alias.
+func qualified(alias, cols string) string {
+	names := strings.Split(cols, ",")
+	for i, n := range names {
+		names[i] = alias + "." + strings.TrimSpace(n)
+	}
+	return strings.Join(names, ", ")
 }
 
 // DeleteSession ends a session; ending one that is already gone is no error

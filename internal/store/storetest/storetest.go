@@ -692,7 +692,13 @@ var sessionTests = []test{
 			got, err := s.SessionByHash(ctx, ss.IDHash)
 			must(t, err)
 			same(t, "SessionByHash", *got, ss, normSession)
+			sess, acct, err := s.SignedInAs(ctx, ss.IDHash)
+			must(t, err)
+			same(t, "SignedInAs session", *sess, ss, normSession)
+			same(t, "SignedInAs account", *acct, *a, normAccount)
 		}
+		_, _, err := s.SignedInAs(ctx, "nope")
+		wantErr(t, "SignedInAs of a missing session", err, store.ErrNotFound)
 	}},
 	{"Errors", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
