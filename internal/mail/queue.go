@@ -87,6 +87,17 @@ func (q *Queue) wake() chan struct{} {
 // Enqueue stores m for to, due at once, and returns its Message-ID. It never
 // sends: the worker does.
 func (q *Queue) Enqueue(ctx context.Context, to string, m Message) (messageID string, err error) {
+	id, err := q.EnqueueIn(ctx, q.Store, to, m)
+	if err == nil {
+		q.Wake()
+	}
+	return id, err
+}
+
+// EnqueueIn is Enqueue into st, the store of a unit of work (store.Units),
+// without waking the worker: the caller calls Wake once the unit is
+// committed, when the worker can see the mail.
+func (q *Queue) EnqueueIn(ctx context.Context, st store.Mails, to string, m Message) (messageID string, err error) {
 	addr, err := mail.ParseAddress(to)
 	if err != nil {
 		return "", fmt.Errorf("mail: enqueue: recipient %q: %v", to, err)
@@ -103,14 +114,18 @@ func (q *Queue) Enqueue(ctx context.Context, to string, m Message) (messageID st
 	now := q.now()
 	rec := &store.Mail{To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML, MessageID: id,
 		CreatedAt: now, NextAttemptAt: now}
-	if err := q.Store.EnqueueMail(ctx, rec); err != nil {
+	if err := st.EnqueueMail(ctx, rec); err != nil {
 		return "", fmt.Errorf("mail: enqueue: %w", err)
 	}
+	return id, nil
+}
+
+// Wake tells the worker that a mail is due.
+func (q *Queue) Wake() {
 	select {
 	case q.wake() <- struct{}{}:
 	default: // a wake-up is pending already
 	}
-	return id, nil
 }
 
 // newMessageID is 128 random bits at Domain.

@@ -43,6 +43,22 @@ func (s *Service) Methods(ctx context.Context, accountID string) ([]Method, erro
 	return ms, nil
 }
 
+// PhoneFirst reports whether the second step of the flow starts with a
+// code sent to the phone: the account has a phone and no app.
+func (s *Service) PhoneFirst(ctx context.Context, f *Flow) (bool, error) {
+	fs := f.factors
+	if fs == nil {
+		var err error
+		if fs, err = s.Store.FactorsOf(ctx, f.AccountID); err != nil {
+			return false, err
+		}
+	}
+	has := func(kind store.FactorKind) bool {
+		return slices.ContainsFunc(fs, func(f store.Factor) bool { return f.Kind == kind })
+	}
+	return has(store.FactorPhone) && !has(store.FactorTOTP), nil
+}
+
 // charge counts a second-factor attempt before its code is checked, so that
 // guesses sent in parallel cannot outrun the lock; a right code then clears
 // the count. It refuses with *LockedError while the step is closed.

@@ -40,6 +40,10 @@ type Service struct {
 	// theirs too.
 	SessionEnded func(ctx context.Context, sid string)
 	AccountReset func(ctx context.Context, accountID string)
+
+	// unit is set in the copy of the service a unit of work runs with
+	// (atomically).
+	unit *unit
 }
 
 // New returns a service with the real clock, sending codes to the outbox;
@@ -118,7 +122,12 @@ func (s *Service) sendMail(ctx context.Context, to, template, lang string, data 
 		return
 	}
 	msg, err := mail.Render(template, lang, data)
-	if err == nil {
+	if err == nil && s.unit != nil {
+		// Queued in the unit; the worker is woken once it can see it.
+		if _, err = s.Mail.EnqueueIn(ctx, s.Store, to, msg); err == nil {
+			s.afterCommit(ctx, func(context.Context) { s.Mail.Wake() })
+		}
+	} else if err == nil {
 		_, err = s.Mail.Enqueue(ctx, to, msg)
 	}
 	if err != nil {

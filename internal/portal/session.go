@@ -40,14 +40,16 @@ func (s *Service) Session(ctx context.Context, token string) (*SignedIn, error) 
 
 // SignOut ends the session.
 func (s *Service) SignOut(ctx context.Context, si *SignedIn, c Client) error {
-	s.audit(ctx, si.Account.ID, "signout", "ok", c, "")
-	if err := s.Store.DeleteSession(ctx, si.Session.IDHash); err != nil {
-		return err
-	}
-	if s.SessionEnded != nil {
-		s.SessionEnded(ctx, si.Session.SID)
-	}
-	return nil
+	return s.atomically(ctx, func(ctx context.Context, u *Service) error {
+		u.audit(ctx, si.Account.ID, "signout", "ok", c, "")
+		if err := u.Store.DeleteSession(ctx, si.Session.IDHash); err != nil {
+			return err
+		}
+		if u.SessionEnded != nil {
+			u.afterCommit(ctx, func(ctx context.Context) { u.SessionEnded(ctx, si.Session.SID) })
+		}
+		return nil
+	})
 }
 
 // Fresh reports whether the session's second factor was verified recently
@@ -92,6 +94,6 @@ func (s *Service) ResetMFA(ctx context.Context, si *SignedIn, c Client) error {
 // accountReset ends what the sites have of the account after a reset.
 func (s *Service) accountReset(ctx context.Context, accountID string) {
 	if s.AccountReset != nil {
-		s.AccountReset(ctx, accountID)
+		s.afterCommit(ctx, func(ctx context.Context) { s.AccountReset(ctx, accountID) })
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/mail"
@@ -68,6 +69,8 @@ type Flow struct {
 	// verified is set when this request checked a second factor, so Finish
 	// never issues a session for an unchecked flow at StateMFA.
 	verified bool
+	// factors are the account's, when this request read them already.
+	factors []store.Factor
 }
 
 // IsStepUp reports whether the flow renews a session rather than starting one.
@@ -214,6 +217,26 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 		s.audit(ctx, id, "signin.password", "fail", c, "")
 		return nil, ErrBadCredentials
 	}
+	// What a right password does is one unit of work: one commit.
+	var f *Flow
+	err = s.atomically(ctx, func(ctx context.Context, u *Service) error {
+		var err error
+		f, err = u.passwordRight(ctx, a, perAccount, perClient, now, returnTo, c)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rehash {
+		s.rehash(ctx, a.ID, password)
+	}
+	return f, nil
+}
+
+// passwordRight starts the sign-in of a whose password was right: the
+// limits forget the attempt, and a flow starts at the step the account
+// needs next.
+func (s *Service) passwordRight(ctx context.Context, a *store.Account, perAccount, perClient limit, now time.Time, returnTo string, c Client) (*Flow, error) {
 	if err := s.Store.ResetLimit(ctx, perAccount.key); err != nil {
 		return nil, err
 	}
@@ -226,25 +249,27 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	if rehash {
-		s.rehash(ctx, a.ID, password)
-	}
 	s.audit(ctx, a.ID, "signin.password", "ok", c, "")
 	// A recovery request past its cooling-off period drops the factors.
 	if err := s.completeRecovery(ctx, a, c); err != nil {
 		return nil, err
 	}
-
 	factors, err := s.Store.FactorsOf(ctx, a.ID)
 	if err != nil {
 		return nil, err
 	}
 	// A recovery code alone is no second factor: enrol one (manual IX).
 	pwd := []string{"pwd"}
+	var f *Flow
 	if len(factors) == 0 {
-		return s.newFlow(ctx, StateEnrol, a.ID, returnTo, flowData{TOTPSecret: mfa.NewTOTPSecret(), AMR: pwd})
+		f, err = s.newFlow(ctx, StateEnrol, a.ID, returnTo, flowData{TOTPSecret: mfa.NewTOTPSecret(), AMR: pwd})
+	} else {
+		f, err = s.newFlow(ctx, StateMFA, a.ID, returnTo, flowData{AMR: pwd})
 	}
-	return s.newFlow(ctx, StateMFA, a.ID, returnTo, flowData{AMR: pwd})
+	if f != nil {
+		f.factors = factors
+	}
+	return f, err
 }
 
 // clientKey is what the per-client limit counts: the address, or for IPv6 its
@@ -346,13 +371,56 @@ func (s *Service) toRecoveryScreen(ctx context.Context, f *Flow) error {
 // app code ends the flow (the caller then calls Finish); a recovery code is
 // spent and moves the flow to the recovery screen with a new one.
 func (s *Service) SecondFactor(ctx context.Context, f *Flow, m Method, code string, c Client) error {
+	_, err := s.checkCode(ctx, f, m, code, "", c, false)
+	return err
+}
+
+// SecondFactorThenFinish is SecondFactor and, when the code ends the flow,
+// Finish, in one unit of work: a sign-in's second step commits once. The
+// token is empty when the flow moved on instead (a recovery code leads to
+// the recovery screen).
+func (s *Service) SecondFactorThenFinish(ctx context.Context, f *Flow, m Method, code, oldSession string, c Client) (token string, err error) {
+	return s.checkCode(ctx, f, m, code, oldSession, c, true)
+}
+
+func (s *Service) checkCode(ctx context.Context, f *Flow, m Method, code, oldSession string, c Client, finish bool) (token string, err error) {
 	if f.State != StateMFA {
-		return ErrWrongStep
+		return "", ErrWrongStep
 	}
+	// Read before the unit, so the unit holds the writer only for its
+	// writes and the reads they depend on.
 	a, err := s.Account(ctx, f)
 	if err != nil {
-		return err
+		return "", err
 	}
+	start := f.snapshot()
+	err = s.atomically(ctx, func(ctx context.Context, u *Service) error {
+		f.restore(start)
+		token = ""
+		if err := u.secondFactor(ctx, f, a, m, code, c); err != nil || !finish || f.State != StateMFA {
+			return err
+		}
+		var err error
+		token, err = u.Finish(ctx, f, oldSession, c)
+		return err
+	})
+	return token, err
+}
+
+// snapshot and restore let a unit that runs again start from the flow as
+// it was.
+func (f *Flow) snapshot() Flow {
+	g := *f
+	g.data.AMR = slices.Clone(f.data.AMR)
+	return g
+}
+
+func (f *Flow) restore(g Flow) {
+	*f = g
+	f.data.AMR = slices.Clone(g.data.AMR)
+}
+
+func (s *Service) secondFactor(ctx context.Context, f *Flow, a *store.Account, m Method, code string, c Client) error {
 	switch m {
 	case MethodTOTP:
 		if err := s.VerifyTOTP(ctx, a, code, c); err != nil {
@@ -404,7 +472,18 @@ func (s *Service) AcknowledgeRecovery(f *Flow, recorded bool) error {
 // Finish ends a flow whose second factor is verified and returns the token
 // of a new session: the one the browser had (oldSession, a cookie value, may
 // be empty) is replaced, so a session id never survives a sign-in or step-up.
-func (s *Service) Finish(ctx context.Context, f *Flow, oldSession string, c Client) (string, error) {
+func (s *Service) Finish(ctx context.Context, f *Flow, oldSession string, c Client) (token string, err error) {
+	start := f.snapshot()
+	err = s.atomically(ctx, func(ctx context.Context, u *Service) error {
+		f.restore(start)
+		var err error
+		token, err = u.finish(ctx, f, oldSession, c)
+		return err
+	})
+	return token, err
+}
+
+func (s *Service) finish(ctx context.Context, f *Flow, oldSession string, c Client) (string, error) {
 	// The recovery screen is reached only through a checked factor.
 	if f.State != StateRecovery && !(f.State == StateMFA && f.verified) {
 		return "", ErrWrongStep

@@ -266,8 +266,30 @@ type Audit interface {
 	AuditOf(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)
 }
 
+// Units run several of a store's operations as one.
+type Units interface {
+	// Atomically runs fn with tx, the same store bound to one write
+	// transaction: everything fn does through tx is committed together
+	// when fn returns nil, and nothing of it when fn returns an error.
+	// Reads through tx see fn's own writes. fn may run more than once (a
+	// transaction that lost a race with another is run again), so it must
+	// set, not accumulate, what it hands out, and do nothing outside tx
+	// that cannot be repeated.
+	//
+	// fn uses the ctx it is given. A write through the store outside tx
+	// with that ctx fails instead of waiting for the transaction fn holds.
+	// Within tx, Atomically nests: an inner fn's error undoes only the
+	// inner fn's writes.
+	//
+	// A unit is for work that is short and only the database's: on SQLite
+	// it holds the one writer while it runs. Hash passwords, send codes
+	// and call other systems before or after it.
+	Atomically(ctx context.Context, fn func(ctx context.Context, tx Store) error) error
+}
+
 // Store is every interface together, as one backend provides them.
 type Store interface {
+	Units
 	Accounts
 	Factors
 	Sessions

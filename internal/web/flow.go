@@ -79,15 +79,25 @@ func (s *Server) flow(w http.ResponseWriter, r *http.Request, states ...string) 
 // finish turns a completed flow into a session and sends the browser back to
 // where the sign-in started.
 func (s *Server) finish(w http.ResponseWriter, r *http.Request, f *portal.Flow) {
-	old := ""
-	if c, err := r.Cookie(s.cookieName(sessionCookie)); err == nil {
-		old = c.Value
-	}
-	token, err := s.svc.Finish(r.Context(), f, old, client(r))
+	token, err := s.svc.Finish(r.Context(), f, s.sessionToken(r), client(r))
 	if err != nil {
 		s.flowError(w, r, err)
 		return
 	}
+	s.startSession(w, r, f, token)
+}
+
+// sessionToken is the browser's session cookie, empty when it has none.
+func (s *Server) sessionToken(r *http.Request) string {
+	if c, err := r.Cookie(s.cookieName(sessionCookie)); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// startSession gives the browser the session a finished flow issued and
+// sends it back to where the sign-in started.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, f *portal.Flow, token string) {
 	s.setCookie(w, s.cookieName(flowCookie), "", -1)
 	s.setCookie(w, s.cookieName(sessionCookie), token, int(s.svc.Config.SessionTTL.Seconds()))
 	http.Redirect(w, r, safeReturn(f.ReturnTo), http.StatusSeeOther)

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/tobira/tobira/internal/account"
@@ -100,12 +99,12 @@ type codeData struct {
 // app's code when it has the app; otherwise a code sent to its phone at
 // once, as the manual's phone sign-in shows (2. II).
 func (s *Server) secondStep(w http.ResponseWriter, r *http.Request, f *portal.Flow) {
-	ms, err := s.svc.Methods(r.Context(), f.AccountID)
+	phoneFirst, err := s.svc.PhoneFirst(r.Context(), f)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	if slices.Contains(ms, portal.MethodTOTP) || !slices.Contains(ms, portal.MethodPhone) {
+	if !phoneFirst {
 		s.next(w, r, f)
 		return
 	}
@@ -139,10 +138,10 @@ func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request, m portal.M
 	if f == nil {
 		return
 	}
-	err := s.svc.SecondFactor(r.Context(), f, m, strings.TrimSpace(r.PostForm.Get("code")), client(r))
+	token, err := s.svc.SecondFactorThenFinish(r.Context(), f, m, strings.TrimSpace(r.PostForm.Get("code")), s.sessionToken(r), client(r))
 	if err == nil {
-		if f.State == portal.StateMFA {
-			s.finish(w, r, f)
+		if token != "" {
+			s.startSession(w, r, f, token)
 		} else {
 			s.next(w, r, f)
 		}

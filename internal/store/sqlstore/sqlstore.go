@@ -33,6 +33,10 @@ type DB struct {
 	// is up to date, and the readers' prepared statements.
 	wr    *writer
 	reads *stmtCache
+
+	// tx, in the copy of DB that Atomically hands out, is the unit's
+	// transaction: every statement runs on it.
+	tx *conn
 }
 
 // OpenSQLite opens (creating it if needed) the SQLite database at path and
@@ -210,8 +214,11 @@ func (c conn) exists(ctx context.Context, query string, args ...any) (bool, erro
 	return err == nil, err
 }
 
-// c returns a conn outside any transaction.
+// c returns a conn outside any transaction, or in a unit its transaction.
 func (db *DB) c() conn {
+	if db.tx != nil {
+		return *db.tx
+	}
 	if db.wr != nil {
 		return conn{q: db.reads, w: queuedWrites{db.wr}, d: db.d}
 	}
@@ -223,6 +230,12 @@ func (db *DB) c() conn {
 // writer's next batch. A statement that writes and returns rows (INSERT ...
 // RETURNING) runs here or in inTx, never on c().
 func (db *DB) write(ctx context.Context, fn func(c conn) error) error {
+	if db.tx != nil {
+		return fn(*db.tx)
+	}
+	if err := db.outsideUnit(ctx); err != nil {
+		return err
+	}
 	if db.wr != nil {
 		return db.wr.do(ctx, true, fn)
 	}
@@ -233,8 +246,14 @@ func (db *DB) write(ctx context.Context, fn func(c conn) error) error {
 // Where the dialect says a failure is only a lost race with another
 // transaction (PostgreSQL at SERIALIZABLE), fn runs again after a short,
 // growing, random pause; fn must therefore set, not accumulate, what it
-// gives back.
+// gives back. In a unit, fn runs in a savepoint of the unit's transaction.
 func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
+	if db.tx != nil {
+		return db.savepoint(ctx, fn)
+	}
+	if err := db.outsideUnit(ctx); err != nil {
+		return err
+	}
 	if db.wr != nil {
 		return db.wr.do(ctx, false, fn)
 	}
@@ -250,6 +269,53 @@ func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
 			return err
 		}
 	}
+}
+
+// unitKey marks the context a unit hands its fn, with the *sql.DB the
+// unit's transaction is on.
+type unitKey struct{}
+
+// errOutsideUnit is a write made inside a unit but not through it: on
+// SQLite it would wait forever for the writer the unit holds.
+var errOutsideUnit = errors.New("sqlstore: a write inside a unit went around it (use the store the unit hands out)")
+
+func (db *DB) outsideUnit(ctx context.Context) error {
+	if ctx.Value(unitKey{}) == db.w {
+		return errOutsideUnit
+	}
+	return nil
+}
+
+// Atomically runs fn in one write transaction (store.Units): on SQLite in
+// the writer's next batch, on PostgreSQL at SERIALIZABLE, run again when it
+// loses a race.
+func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context, tx store.Store) error) error {
+	if db.tx != nil {
+		return db.savepoint(ctx, func(conn) error { return fn(ctx, db) })
+	}
+	return db.inTx(ctx, func(c conn) error {
+		tx := *db
+		tx.tx = &c
+		return fn(context.WithValue(ctx, unitKey{}, db.w), &tx)
+	})
+}
+
+// savepoint runs fn within the unit's transaction so that its error undoes
+// only its own writes.
+func (db *DB) savepoint(ctx context.Context, fn func(c conn) error) error {
+	c := *db.tx
+	if _, err := c.w.ExecContext(c.context(ctx), "SAVEPOINT unit"); err != nil {
+		return err
+	}
+	if err := fn(c); err != nil {
+		if _, rerr := c.w.ExecContext(c.context(ctx), "ROLLBACK TO unit"); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		c.w.ExecContext(c.context(ctx), "RELEASE unit")
+		return err
+	}
+	_, err := c.w.ExecContext(c.context(ctx), "RELEASE unit")
+	return err
 }
 
 // maxTxAttempts bounds how often a transaction that keeps losing races runs.

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RecoveryRequests", recoveryRequestTests},
 		{"ResetRequests", resetRequestTests},
 		{"Maintenance", maintenanceTests},
+		{"Units", unitTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,125 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+var errUndo = errors.New("storetest: undo the unit")
+
+// Units: several operations as one transaction (store.Units).
+var unitTests = []test{
+	{"CommitsTogether", func(t *testing.T, s store.Store) {
+		a := newAccount(t, s, "u1")
+		err := s.Atomically(t.Context(), func(ctx context.Context, tx store.Store) error {
+			if _, err := tx.Hit(ctx, "unit:k", time.Minute, t0, 1); err != nil {
+				return err
+			}
+			if err := tx.CreateFlow(ctx, &store.Flow{IDHash: "uf", AccountID: a.ID, State: "mfa", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+				return err
+			}
+			// The unit reads what it wrote.
+			if _, err := tx.FlowByHash(ctx, "uf", t0); err != nil {
+				return err
+			}
+			return tx.AppendAudit(ctx, &store.AuditEvent{At: t0, AccountID: a.ID, Actor: "customer", Action: "unit", Outcome: "ok"})
+		})
+		must(t, err)
+		if n, err := s.Hit(t.Context(), "unit:k", time.Minute, t0, 0); err != nil || n != 1 {
+			t.Errorf("limit after the unit: %d, %v; want 1", n, err)
+		}
+		if _, err := s.FlowByHash(t.Context(), "uf", t0); err != nil {
+			t.Errorf("flow after the unit: %v", err)
+		}
+		evs, err := s.AuditOf(t.Context(), a.ID, 10)
+		must(t, err)
+		if len(evs) != 1 || evs[0].Action != "unit" {
+			t.Errorf("audit after the unit: %+v", evs)
+		}
+	}},
+	{"ErrorUndoesEverything", func(t *testing.T, s store.Store) {
+		a := newAccount(t, s, "u2")
+		err := s.Atomically(t.Context(), func(ctx context.Context, tx store.Store) error {
+			if _, err := tx.Hit(ctx, "unit:k", time.Minute, t0, 1); err != nil {
+				return err
+			}
+			if _, err := tx.ChargeMFAAttempt(ctx, a.ID, t0, func(int) time.Time { return time.Time{} }); err != nil {
+				return err
+			}
+			return errUndo
+		})
+		wantErr(t, "Atomically", err, errUndo)
+		if n, err := s.Hit(t.Context(), "unit:k", time.Minute, t0, 0); err != nil || n != 0 {
+			t.Errorf("limit after an undone unit: %d, %v; want 0", n, err)
+		}
+		got, err := s.AccountByID(t.Context(), a.ID)
+		must(t, err)
+		if got.MFAFailures != 0 {
+			t.Errorf("failures after an undone unit: %d, want 0", got.MFAFailures)
+		}
+	}},
+	{"NestedErrorUndoesOnlyItsOwn", func(t *testing.T, s store.Store) {
+		err := s.Atomically(t.Context(), func(ctx context.Context, tx store.Store) error {
+			if _, err := tx.Hit(ctx, "unit:outer", time.Minute, t0, 1); err != nil {
+				return err
+			}
+			inner := tx.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
+				if _, err := tx.Hit(ctx, "unit:inner", time.Minute, t0, 1); err != nil {
+					return err
+				}
+				return errUndo
+			})
+			if !errors.Is(inner, errUndo) {
+				t.Errorf("inner unit: %v, want %v", inner, errUndo)
+			}
+			// A store method that is a transaction of its own nests too.
+			_, err := tx.ChargeMFAAttempt(ctx, "no-such-account", t0, func(int) time.Time { return time.Time{} })
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("ChargeMFAAttempt of no account in a unit: %v, want ErrNotFound", err)
+			}
+			return nil
+		})
+		must(t, err)
+		for key, want := range map[string]int{"unit:outer": 1, "unit:inner": 0} {
+			if n, err := s.Hit(t.Context(), key, time.Minute, t0, 0); err != nil || n != want {
+				t.Errorf("%s after the unit: %d, %v; want %d", key, n, err, want)
+			}
+		}
+	}},
+	{"WriteAroundTheUnitFails", func(t *testing.T, s store.Store) {
+		// On SQLite such a write would wait forever for the writer the
+		// unit holds; it must fail at once instead.
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		var around error
+		err := s.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
+			_, around = s.Hit(ctx, "unit:around", time.Minute, t0, 1)
+			return nil
+		})
+		must(t, err)
+		if around == nil || errors.Is(around, context.DeadlineExceeded) {
+			t.Errorf("a write around the unit: %v, want an error at once", around)
+		}
+	}},
+	{"Concurrent", func(t *testing.T, s store.Store) {
+		// Units racing on one counter: each adds one, none is lost.
+		errs := race(func(int) error {
+			return s.Atomically(t.Context(), func(ctx context.Context, tx store.Store) error {
+				_, err := tx.Hit(ctx, "unit:race", time.Minute, t0, 1)
+				return err
+			})
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("racer %d: %v", i, err)
+			}
+		}
+		if n, err := s.Hit(t.Context(), "unit:race", time.Minute, t0, 0); err != nil || n != racers {
+			t.Errorf("count after %d units: %d, %v", racers, n, err)
+		}
+	}},
+}
