@@ -75,6 +75,26 @@ func (s *Service) noticeNewBrowser(ctx context.Context, f *Flow, c Client) {
 	if s.Mail == nil {
 		return
 	}
+	known := f.browserKnown
+	if known == nil {
+		k := s.knownBrowser(ctx, f, c)
+		known = &k
+	}
+	if *known {
+		return
+	}
+	a, err := s.Store.AccountByID(ctx, f.AccountID)
+	if err != nil {
+		s.Log.Error("new-browser notice: account", "account", f.AccountID, "err", err)
+		return
+	}
+	s.notice(ctx, a, mail.EventNewBrowser, c)
+}
+
+// knownBrowser tells whether the sign-in f comes from a browser its account
+// knows (noticeNewBrowser). It only reads, so a sign-in step asks before its
+// unit of work (checkBrowser), which then holds the writer for less.
+func (s *Service) knownBrowser(ctx context.Context, f *Flow, c Client) bool {
 	now := s.Now()
 	evs, err := s.Store.AuditOf(ctx, f.AccountID, knownBrowserEvents)
 	if err != nil {
@@ -89,18 +109,22 @@ func (s *Service) noticeNewBrowser(ctx context.Context, f *Flow, c Client) {
 			continue
 		}
 		if ev.Action == actionEnrol && !ev.At.Before(f.CreatedAt) {
-			return
+			return true
 		}
 		if ev.Action == actionSignIn && uaKey(ev.UserAgent) == ua && sameNetwork(ev.ClientIP, c.IP) {
-			return
+			return true
 		}
 	}
-	a, err := s.Store.AccountByID(ctx, f.AccountID)
-	if err != nil {
-		s.Log.Error("new-browser notice: account", "account", f.AccountID, "err", err)
-		return
+	return false
+}
+
+// checkBrowser settles before a unit of work whether f's browser is known,
+// for the notice its Finish may send.
+func (s *Service) checkBrowser(ctx context.Context, f *Flow, c Client) {
+	if s.Mail != nil {
+		k := s.knownBrowser(ctx, f, c)
+		f.browserKnown = &k
 	}
-	s.notice(ctx, a, mail.EventNewBrowser, c)
 }
 
 // uaKey is a User-Agent with every version number ("131.0.0.0", "17_1")

@@ -71,6 +71,9 @@ type Flow struct {
 	verified bool
 	// factors are the account's, when this request read them already.
 	factors []store.Factor
+	// browserKnown, when set, says whether the browser finishing the flow
+	// is one the account knows (checkBrowser).
+	browserKnown *bool
 }
 
 // IsStepUp reports whether the flow renews a session rather than starting one.
@@ -392,6 +395,9 @@ func (s *Service) checkCode(ctx context.Context, f *Flow, m Method, code, oldSes
 	a, err := s.Account(ctx, f)
 	if err != nil {
 		return "", err
+	}
+	if finish {
+		s.checkBrowser(ctx, f, c)
 	}
 	start := f.snapshot()
 	err = s.atomically(ctx, func(ctx context.Context, u *Service) error {

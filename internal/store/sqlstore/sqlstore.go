@@ -79,6 +79,7 @@ func OpenSQLiteSync(path, sync string) (*DB, error) {
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(" + sync + ")" +
 		"&_pragma=foreign_keys(1)" +
+		"&_pragma=temp_store(memory)" +
 		"&_txlock=immediate"
 	return open(&sqliteDialect, dsn)
 }
