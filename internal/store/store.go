@@ -279,7 +279,9 @@ type Units interface {
 	// fn uses the ctx it is given. A write through the store outside tx
 	// with that ctx fails instead of waiting for the transaction fn holds.
 	// Within tx, Atomically nests: an inner fn's error undoes only the
-	// inner fn's writes.
+	// inner fn's writes. Limits (Hit, ResetLimit) may count at once,
+	// outside the transaction: a counter that every request shares must
+	// not make them wait for, or retry on, each other's units.
 	//
 	// A unit is for work that is short and only the database's: on SQLite
 	// it holds the one writer while it runs. Hash passwords, send codes

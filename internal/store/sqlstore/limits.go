@@ -25,6 +25,7 @@ func (db *DB) Hit(ctx context.Context, key string, window time.Duration, now tim
 		return 0, fmt.Errorf("sqlstore: hit %q: window %v under a millisecond", key, window)
 	}
 	start := windowStart(now, window)
+	db, ctx = db.counters(ctx)
 	if n == 0 {
 		var count int
 		err := db.c().queryRow(ctx, `SELECT count FROM limits WHERE key = ? AND window_start = ?`, key, start).Scan(&count)
@@ -67,6 +68,20 @@ func (db *DB) Hit(ctx context.Context, key string, window time.Duration, now tim
 
 // ResetLimit drops every window of key.
 func (db *DB) ResetLimit(ctx context.Context, key string) error {
+	db, ctx = db.counters(ctx)
 	_, err := db.c().exec(ctx, `DELETE FROM limits WHERE key = ?`, key)
 	return db.fail("reset limit", err)
+}
+
+// counters is where limits are counted. In a unit on PostgreSQL that is
+// outside the unit, at once, a statement of its own: every sign-in from an
+// office behind one address counts on one row, and a serializable unit
+// holding that row would make every other one run again. A counter needs
+// no transaction: each of its statements is whole by itself. On SQLite a
+// unit runs alone in the one writer, and its counts commit with it.
+func (db *DB) counters(ctx context.Context) (*DB, context.Context) {
+	if db.tx == nil || db.wr != nil || db.root.countersDB == nil {
+		return db, ctx
+	}
+	return db.root.countersDB, context.WithValue(ctx, unitKey{}, nil)
 }

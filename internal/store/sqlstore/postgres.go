@@ -49,6 +49,20 @@ func OpenPostgres(url string, pool Pool) (*DB, error) {
 	db.sql.SetMaxIdleConns(pool.MaxIdle)
 	db.sql.SetConnMaxLifetime(pool.MaxLifetime)
 	db.sql.SetConnMaxIdleTime(pool.MaxIdleTime)
+	// Limits counted inside a unit take a connection of a pool of their
+	// own (DB.counters): from the units' pool, units that each hold a
+	// connection would wait forever for one more.
+	cp, err := openPostgres(url)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	n := max(2, pool.MaxOpen/4)
+	cp.SetMaxOpenConns(n)
+	cp.SetMaxIdleConns(n)
+	cp.SetConnMaxLifetime(pool.MaxLifetime)
+	cp.SetConnMaxIdleTime(pool.MaxIdleTime)
+	db.countersDB = &DB{sql: cp, w: cp, d: db.d}
 	return db, nil
 }
 
@@ -127,6 +141,12 @@ type pgConn struct{ *stdlib.Conn }
 func (c pgConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	res, err := c.Conn.ExecContext(ctx, query, args)
 	return res, c.lostConn(err)
+}
+
+// BeginTx is the first statement a unit of work or a transaction sends.
+func (c pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	tx, err := c.Conn.BeginTx(ctx, opts)
+	return tx, c.lostConn(err)
 }
 
 func (c pgConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {

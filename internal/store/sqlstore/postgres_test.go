@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"sync"
 	"testing"
@@ -79,6 +80,18 @@ func TestPostgresSessionEnded(t *testing.T) {
 	if err := db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
+	// A unit of work, whose limits count on a pool of their own: both
+	// pools then hold connections for PostgreSQL to end.
+	unit := func(ctx context.Context, tx store.Store) error {
+		if _, err := tx.Hit(ctx, "k", time.Hour, t0, 1); err != nil {
+			return err
+		}
+		_, err := tx.ChargeMFAAttempt(ctx, "acc-1", t0, func(int) time.Time { return time.Time{} })
+		return err
+	}
+	if err := db.Atomically(ctx, unit); err != nil {
+		t.Fatal(err)
+	}
 	admin, err := sql.Open("pgx", url)
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +101,10 @@ func TestPostgresSessionEnded(t *testing.T) {
 	if err := admin.QueryRow(`SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE application_name = 'tobira-session-ended') AS t`).Scan(&ended); err != nil || ended == 0 {
 		t.Fatalf("ended %d sessions: %v", ended, err)
+	}
+	// A unit first: its BEGIN is the first statement on an ended session.
+	if err := db.Atomically(ctx, unit); err != nil {
+		t.Errorf("unit after the sessions ended: %v", err)
 	}
 	if _, err := db.AccountByID(ctx, "acc-1"); err != nil {
 		t.Errorf("read after the sessions ended: %v", err)

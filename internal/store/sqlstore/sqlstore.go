@@ -35,8 +35,13 @@ type DB struct {
 	reads *stmtCache
 
 	// tx, in the copy of DB that Atomically hands out, is the unit's
-	// transaction: every statement runs on it.
-	tx *conn
+	// transaction: every statement runs on it. root is the DB it copies.
+	tx   *conn
+	root *DB
+
+	// countersDB, on PostgreSQL, is where limits inside a unit are
+	// counted (counters).
+	countersDB *DB
 }
 
 // OpenSQLite opens (creating it if needed) the SQLite database at path and
@@ -138,6 +143,9 @@ func (db *DB) Close() error {
 	if db.reads != nil {
 		db.reads.close()
 	}
+	if db.countersDB != nil {
+		err = errors.Join(err, db.countersDB.Close())
+	}
 	err = errors.Join(err, db.sql.Close())
 	if db.w != db.sql {
 		err = errors.Join(err, db.w.Close())
@@ -223,7 +231,21 @@ func (db *DB) c() conn {
 	if db.wr != nil {
 		return conn{q: db.reads, w: queuedWrites{db.wr}, d: db.d}
 	}
-	return conn{q: db.sql, w: db.w, d: db.d}
+	return conn{q: db.sql, w: guarded{db.w}, d: db.d}
+}
+
+// guarded is PostgreSQL's write side outside any unit: a statement sent
+// from inside a unit but around it fails, as it must on SQLite, where it
+// would wait for the writer the unit holds (writer.do), so that such a
+// mistake shows on both engines. Writes that return rows go through
+// db.write, which checks the same.
+type guarded struct{ *sql.DB }
+
+func (g guarded) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if ctx.Value(unitKey{}) == g.DB {
+		return nil, errOutsideUnit
+	}
+	return g.DB.ExecContext(ctx, query, args...)
 }
 
 // write runs fn's one statement as a write outside any transaction of the
@@ -295,10 +317,53 @@ func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context, tx st
 		return db.savepoint(ctx, func(conn) error { return fn(ctx, db) })
 	}
 	return db.inTx(ctx, func(c conn) error {
+		var lost error
+		if db.d.retry != nil {
+			// fn may well log a store error and go on, as it does for an
+			// audit event; a statement that lost a race must still run
+			// the whole unit again, not end in a failed commit.
+			c.q, c.w = raceWatch{c.q, db.d.retry, &lost}, raceWatch{c.w, db.d.retry, &lost}
+		}
 		tx := *db
-		tx.tx = &c
-		return fn(context.WithValue(ctx, unitKey{}, db.w), &tx)
+		tx.tx, tx.root = &c, db
+		err := fn(context.WithValue(ctx, unitKey{}, db.w), &tx)
+		if lost != nil {
+			return lost
+		}
+		return err
 	})
+}
+
+// raceWatch notes the first statement of a unit that failed because the
+// unit lost a race with another transaction.
+type raceWatch struct {
+	querier
+	retry func(error) bool
+	lost  *error
+}
+
+func (r raceWatch) note(err error) {
+	if err != nil && *r.lost == nil && r.retry(err) {
+		*r.lost = err
+	}
+}
+
+func (r raceWatch) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := r.querier.ExecContext(ctx, query, args...)
+	r.note(err)
+	return res, err
+}
+
+func (r raceWatch) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := r.querier.QueryContext(ctx, query, args...)
+	r.note(err)
+	return rows, err
+}
+
+func (r raceWatch) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	row := r.querier.QueryRowContext(ctx, query, args...)
+	r.note(row.Err())
+	return row
 }
 
 // savepoint runs fn within the unit's transaction so that its error undoes

@@ -21,6 +21,7 @@ import (
 // (synchronous=FULL) and visible to every read it makes next. One caller's
 // failure rolls back its own savepoint, not the batch.
 type writer struct {
+	pool    *sql.DB   // the pool of one connection conn is from
 	conn    *sql.Conn // the one write connection, never returned to its pool
 	stmts   *stmtCache
 	d       *dialect
@@ -54,7 +55,7 @@ func newWriter(ctx context.Context, pool *sql.DB, d *dialect) (*writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &writer{conn: c, stmts: newStmtCache(c), d: d, reqs: make(chan *writeReq),
+	w := &writer{pool: pool, conn: c, stmts: newStmtCache(c), d: d, reqs: make(chan *writeReq),
 		done: make(chan struct{}), stopped: make(chan struct{})}
 	go w.loop()
 	return w, nil
@@ -65,6 +66,11 @@ func newWriter(ctx context.Context, pool *sql.DB, d *dialect) (*writer, error) {
 // it runs, it runs to the end and is committed or not with its batch,
 // whatever happens to ctx meanwhile, so the caller always learns the truth.
 func (w *writer) do(ctx context.Context, single bool, fn func(c conn) error) error {
+	if ctx.Value(unitKey{}) == w.pool {
+		// Sent from inside a unit, which this writer is running: the
+		// write would wait for itself.
+		return errOutsideUnit
+	}
 	r := &writeReq{ctx: ctx, fn: fn, err: make(chan error, 1), single: single}
 	w.waiting.Add(1)
 	defer w.waiting.Add(-1)

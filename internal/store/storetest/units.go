@@ -44,7 +44,7 @@ var unitTests = []test{
 	{"ErrorUndoesEverything", func(t *testing.T, s store.Store) {
 		a := newAccount(t, s, "u2")
 		err := s.Atomically(t.Context(), func(ctx context.Context, tx store.Store) error {
-			if _, err := tx.Hit(ctx, "unit:k", time.Minute, t0, 1); err != nil {
+			if err := tx.CreateFlow(ctx, &store.Flow{IDHash: "uf", AccountID: a.ID, State: "mfa", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
 				return err
 			}
 			if _, err := tx.ChargeMFAAttempt(ctx, a.ID, t0, func(int) time.Time { return time.Time{} }); err != nil {
@@ -53,8 +53,8 @@ var unitTests = []test{
 			return errUndo
 		})
 		wantErr(t, "Atomically", err, errUndo)
-		if n, err := s.Hit(t.Context(), "unit:k", time.Minute, t0, 0); err != nil || n != 0 {
-			t.Errorf("limit after an undone unit: %d, %v; want 0", n, err)
+		if _, err := s.FlowByHash(t.Context(), "uf", t0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("flow after an undone unit: %v, want ErrNotFound", err)
 		}
 		got, err := s.AccountByID(t.Context(), a.ID)
 		must(t, err)
@@ -63,12 +63,16 @@ var unitTests = []test{
 		}
 	}},
 	{"NestedErrorUndoesOnlyItsOwn", func(t *testing.T, s store.Store) {
+		a := newAccount(t, s, "u3")
+		flow := func(id string) *store.Flow {
+			return &store.Flow{IDHash: id, AccountID: a.ID, State: "mfa", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		}
 		err := s.Atomically(t.Context(), func(ctx context.Context, tx store.Store) error {
-			if _, err := tx.Hit(ctx, "unit:outer", time.Minute, t0, 1); err != nil {
+			if err := tx.CreateFlow(ctx, flow("outer")); err != nil {
 				return err
 			}
 			inner := tx.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
-				if _, err := tx.Hit(ctx, "unit:inner", time.Minute, t0, 1); err != nil {
+				if err := tx.CreateFlow(ctx, flow("inner")); err != nil {
 					return err
 				}
 				return errUndo
@@ -84,10 +88,11 @@ var unitTests = []test{
 			return nil
 		})
 		must(t, err)
-		for key, want := range map[string]int{"unit:outer": 1, "unit:inner": 0} {
-			if n, err := s.Hit(t.Context(), key, time.Minute, t0, 0); err != nil || n != want {
-				t.Errorf("%s after the unit: %d, %v; want %d", key, n, err, want)
-			}
+		if _, err := s.FlowByHash(t.Context(), "outer", t0); err != nil {
+			t.Errorf("the outer unit's flow: %v", err)
+		}
+		if _, err := s.FlowByHash(t.Context(), "inner", t0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the undone inner unit's flow: %v, want ErrNotFound", err)
 		}
 	}},
 	{"WriteAroundTheUnitFails", func(t *testing.T, s store.Store) {
@@ -95,9 +100,10 @@ var unitTests = []test{
 		// unit holds; it must fail at once instead.
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
+		a := newAccount(t, s, "u4")
 		var around error
 		err := s.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
-			_, around = s.Hit(ctx, "unit:around", time.Minute, t0, 1)
+			around = s.CreateFlow(ctx, &store.Flow{IDHash: "around", AccountID: a.ID, State: "mfa", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
 			return nil
 		})
 		must(t, err)
