@@ -111,6 +111,30 @@ var unitTests = []test{
 			t.Errorf("a write around the unit: %v, want an error at once", around)
 		}
 	}},
+	{"ConcurrentOnOneRow", func(t *testing.T, s store.Store) {
+		// Units racing on one account's row, each going on after its
+		// store call fails, as a step does when an audit event cannot
+		// be written: a unit that lost the race runs again, and no
+		// attempt is lost nor counted twice.
+		a := newAccount(t, s, "u5")
+		errs := race(func(int) error {
+			return s.Atomically(t.Context(), func(ctx context.Context, tx store.Store) error {
+				_, err := tx.ChargeMFAAttempt(ctx, a.ID, t0, func(int) time.Time { return time.Time{} })
+				_ = err // logged, not returned
+				return nil
+			})
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("racer %d: %v", i, err)
+			}
+		}
+		got, err := s.AccountByID(t.Context(), a.ID)
+		must(t, err)
+		if got.MFAFailures != racers {
+			t.Errorf("failures after %d units: %d", racers, got.MFAFailures)
+		}
+	}},
 	{"Concurrent", func(t *testing.T, s store.Store) {
 		// Units racing on one counter: each adds one, none is lost.
 		errs := race(func(int) error {
