@@ -64,8 +64,8 @@ func TestHashIsSaltedPHC(t *testing.T) {
 	}
 	def := NewHasher(DefaultArgon2, 1)
 	d, _ := def.Hash(ctx, "x")
-	if !strings.HasPrefix(d, "$argon2id$v=19$m=19456,t=2,p=1$") {
-		t.Fatalf("default hash %q does not carry OWASP's parameters", d)
+	if !strings.HasPrefix(d, "$argon2id$v=19$m=19456,t=2,p=2$") {
+		t.Fatalf("default hash %q does not carry OWASP's memory and passes in two lanes", d)
 	}
 }
 
