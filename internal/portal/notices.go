@@ -55,9 +55,9 @@ const (
 )
 
 // knownBrowserAge is how far back a sign-in makes its browser known, and
-// knownBrowserEvents how many of the account's latest audit events are read
-// for it. An account busier than that gets a notice it might not need: the
-// safe side.
+// knownBrowserEvents how many of the account's latest sign-ins, enrolments
+// and reports of "this was not me" are read for it. An account busier than
+// that gets a notice it might not need: the safe side.
 const (
 	knownBrowserAge    = 90 * 24 * time.Hour
 	knownBrowserEvents = 200
@@ -96,7 +96,7 @@ func (s *Service) noticeNewBrowser(ctx context.Context, f *Flow, c Client) {
 // unit of work (checkBrowser), which then holds the writer for less.
 func (s *Service) knownBrowser(ctx context.Context, f *Flow, c Client) bool {
 	now := s.Now()
-	evs, err := s.Store.AuditOf(ctx, f.AccountID, knownBrowserEvents)
+	evs, err := s.Store.AuditOfActions(ctx, f.AccountID, []string{actionSignIn, actionEnrol, actionNotMe}, knownBrowserEvents)
 	if err != nil {
 		s.Log.Warn("new-browser check: audit not read; notice sent", "account", f.AccountID, "err", err)
 	}

@@ -264,6 +264,8 @@ type Limits interface {
 type Audit interface {
 	AppendAudit(ctx context.Context, ev *AuditEvent) error
 	AuditOf(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)
+	// AuditOfActions is AuditOf of the events of these actions only.
+	AuditOfActions(ctx context.Context, accountID string, actions []string, limit int) ([]AuditEvent, error)
 }
 
 // Units run several of a store's operations as one.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strings"
 
 	"github.com/tobira/tobira/internal/store"
 )
@@ -35,8 +36,27 @@ func (db *DB) AppendAudit(ctx context.Context, ev *store.AuditEvent) error {
 // AuditOf returns the account's events, newest first, at most limit of them
 // (all when limit <= 0).
 func (db *DB) AuditOf(ctx context.Context, accountID string, limit int) ([]store.AuditEvent, error) {
-	q := `SELECT id, ` + auditCols + ` FROM audit_events WHERE account_id = ? ORDER BY at DESC, id DESC`
+	return db.auditOf(ctx, accountID, nil, limit)
+}
+
+// AuditOfActions is AuditOf of the given actions only.
+func (db *DB) AuditOfActions(ctx context.Context, accountID string, actions []string, limit int) ([]store.AuditEvent, error) {
+	if len(actions) == 0 {
+		return nil, nil
+	}
+	return db.auditOf(ctx, accountID, actions, limit)
+}
+
+func (db *DB) auditOf(ctx context.Context, accountID string, actions []string, limit int) ([]store.AuditEvent, error) {
+	q := `SELECT id, ` + auditCols + ` FROM audit_events WHERE account_id = ?`
 	args := []any{accountID}
+	if len(actions) > 0 {
+		q += ` AND action IN (?` + strings.Repeat(`, ?`, len(actions)-1) + `)`
+		for _, a := range actions {
+			args = append(args, a)
+		}
+	}
+	q += ` ORDER BY at DESC, id DESC`
 	if limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, limit)

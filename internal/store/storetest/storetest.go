@@ -1392,6 +1392,27 @@ var auditTests = []test{
 				same(t, fmt.Sprintf("AuditOf(%q, %d)[%d]", tc.account, tc.limit, i), got[i], evs[w], normEvent)
 			}
 		}
+		for _, tc := range []struct {
+			actions []string
+			limit   int
+			want    []int
+		}{
+			{[]string{"signin.mfa", "signin.password"}, 10, []int{2, 1, 0}},
+			{[]string{"signin.password", "signin.mfa"}, 1, []int{2}},
+			{[]string{"signin.password"}, 10, []int{1, 0}},
+			{[]string{"signin.mfa"}, 10, []int{2}},
+			{[]string{"mfa.reset"}, 10, nil}, // another account's
+		} {
+			got, err := s.AuditOfActions(ctx, "acc-1", tc.actions, tc.limit)
+			must(t, err)
+			if len(got) != len(tc.want) {
+				t.Errorf("AuditOfActions(acc-1, %q, %d): %d events, want %d", tc.actions, tc.limit, len(got), len(tc.want))
+				continue
+			}
+			for i, w := range tc.want {
+				same(t, fmt.Sprintf("AuditOfActions(acc-1, %q)[%d]", tc.actions, i), got[i], evs[w], normEvent)
+			}
+		}
 	}},
 }
 
