@@ -27,10 +27,14 @@ run sqlite-cheap-full          --hashing cheap --flow full --concurrency $L --du
 run pg-cheap-signin            --hashing cheap --flow signin --concurrency $L --duration 10s --database "$PG"
 run pg-prod-signin             --hashing production --flow signin --concurrency $L --duration 10s --database "$PG"
 run pg3-cheap-signin           --hashing cheap --flow signin --concurrency 64,256 --duration 10s --database "$PG" --nodes 3
-# Half of the peak: an offered load of about half the sign-ins/s at 256.
-run sqlite-half-full           --hashing cheap --flow signin --concurrency 64 --rate 500 --duration 10s
-run sqlite-half-normal         --hashing cheap --flow signin --concurrency 64 --rate 500 --duration 10s --sqlite-synchronous normal
-run pg-half                    --hashing cheap --flow signin --concurrency 64 --rate 170 --duration 10s --database "$PG"
+# Half of the peak: an offered load of half the most sign-ins/s that the
+# same server reached above, at any level.
+half() {
+  grep -o '"sign_ins_per_second": [0-9.]*' "$out/$1.json" | awk '$2 > m { m = $2 } END { printf "%d", m / 2 }'
+}
+run sqlite-half-full           --hashing cheap --flow signin --concurrency 64 --rate "$(half sqlite-cheap-signin)" --duration 10s
+run sqlite-half-normal         --hashing cheap --flow signin --concurrency 64 --rate "$(half sqlite-cheap-signin-normal)" --duration 10s --sqlite-synchronous normal
+run pg-half                    --hashing cheap --flow signin --concurrency 64 --rate "$(half pg-cheap-signin)" --duration 10s --database "$PG"
 # A million accounts against the pool alone.
 run sqlite-1m                  --hashing cheap --flow signin --concurrency 1,64 --duration 10s --accounts 1000000
 run sqlite-20k                 --hashing cheap --flow signin --concurrency 1,64 --duration 10s
