@@ -107,7 +107,7 @@ func (r *benchReport) fill(cfg config.Config, o benchFlags) {
 	}
 	r.Target = o.target
 	r.Nodes = max(1, o.nodes)
-	r.Argon2, r.HashSlots = cfg.Argon2, cfg.HashConcurrency
+	r.Argon2, r.HashSlots = cfg.Argon2, cfg.HashSlots()
 	r.GoVersion, r.OS, r.CPUs = runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU()
 	if o.count > 0 {
 		r.Count = o.count

@@ -188,7 +188,7 @@ func TestBadConfig(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "adress") {
 		t.Errorf("unknown config field: exit %d, stderr %q", r.code, r.stderr)
 	}
-	dir = dataDir(t, `, "hash_concurrency": 0, "flow_ttl": "0s"`)
+	dir = dataDir(t, `, "hash_concurrency": -1, "flow_ttl": "0s"`)
 	r = run(t, keyEnv(), "users", "list", "--data", dir)
 	if r.code != 1 || !strings.Contains(r.stderr, "hash_concurrency") || !strings.Contains(r.stderr, "flow_ttl") {
 		t.Errorf("invalid config: exit %d, stderr %q; want both problems named", r.code, r.stderr)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -66,7 +67,8 @@ type Config struct {
 	PreviousSecretKeys []string `json:"previous_secret_keys,omitempty"`
 
 	// Argon2 are the password hashing costs; at most HashConcurrency hashes
-	// run at once (each takes argon2.memory_kib), up to HashQueue more
+	// (0: one per core, HashSlots) run at once (each takes
+	// argon2.memory_kib), up to HashQueue more
 	// requests wait for one, each at most HashQueueWait, and beyond that the
 	// customer is told the service is busy and to try again.
 	Argon2          account.Argon2Params `json:"argon2"`
@@ -165,7 +167,7 @@ func Default() Config {
 			ConnMaxLifetime: Duration{30 * time.Minute}, ConnMaxIdleTime: Duration{5 * time.Minute}},
 		Issuer:                     "Tobira",
 		Argon2:                     account.DefaultArgon2,
-		HashConcurrency:            4,
+		HashConcurrency:            0,
 		HashQueue:                  1024,
 		HashQueueWait:              Duration{10 * time.Second},
 		SessionTTL:                 Duration{12 * time.Hour},
@@ -314,8 +316,8 @@ func (c *Config) Validate() error {
 	if c.Argon2.MemoryKiB < 8*uint32(c.Argon2.Threads) || c.Argon2.Time < 1 || c.Argon2.Threads < 1 {
 		bad("argon2 parameters %+v are invalid", c.Argon2)
 	}
-	if c.HashConcurrency < 1 || c.HashQueue < 1 || c.HashQueueWait.Duration <= 0 {
-		bad("hash_concurrency and hash_queue must be at least 1, hash_queue_wait positive")
+	if c.HashConcurrency < 0 || c.HashQueue < 1 || c.HashQueueWait.Duration <= 0 {
+		bad("hash_concurrency must be 0 (one per core) or more, hash_queue at least 1, hash_queue_wait positive")
 	}
 	for name, d := range map[string]Duration{
 		"session_ttl": c.SessionTTL, "flow_ttl": c.FlowTTL,
@@ -427,3 +429,14 @@ func (c *Config) Proxies() ([]netip.Prefix, error) {
 
 // DatabasePath is the SQLite file in the data folder.
 func (c *Config) DatabasePath() string { return filepath.Join(c.DataDir, "tobira.db") }
+
+// HashSlots is how many password hashes run at once: HashConcurrency, or
+// with 0 one per core. More than the cores gains nothing, each hash
+// already keeping its core busy, and costs memory and the processor's
+// cache, which argon2 works through.
+func (c *Config) HashSlots() int {
+	if c.HashConcurrency > 0 {
+		return c.HashConcurrency
+	}
+	return runtime.GOMAXPROCS(0)
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.DataDir = ""
 	c.SecretKey = "too short"
 	c.Argon2 = account.Argon2Params{MemoryKiB: 4, Time: 0, Threads: 1}
-	c.HashConcurrency = 0
+	c.HashConcurrency = -1
 	c.SessionTTL = Duration{0}
 	c.FlowTTL = Duration{-time.Minute}
 	c.StepUpMaxAge = Duration{0}
@@ -356,5 +357,16 @@ func TestKeyringRotation(t *testing.T) {
 	bad := Config{SecretKey: newKey, PreviousSecretKeys: []string{"short"}}
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "previous_secret_keys[0]") {
 		t.Fatalf("Validate with a bad previous key: %v", err)
+	}
+}
+
+func TestHashSlots(t *testing.T) {
+	c := Default()
+	if got := c.HashSlots(); got != runtime.GOMAXPROCS(0) {
+		t.Errorf("HashSlots with hash_concurrency 0 = %d, want one per core (%d)", got, runtime.GOMAXPROCS(0))
+	}
+	c.HashConcurrency = 3
+	if got := c.HashSlots(); got != 3 {
+		t.Errorf("HashSlots with hash_concurrency 3 = %d", got)
 	}
 }

@@ -52,7 +52,7 @@ func New(st store.Store, keys *secret.Keyring, cfg config.Config, log *slog.Logg
 	s := &Service{
 		Store:  st,
 		Keys:   keys,
-		Hasher: account.NewHasher(cfg.Argon2, cfg.HashConcurrency),
+		Hasher: account.NewHasher(cfg.Argon2, cfg.HashSlots()),
 		Config: cfg,
 		Now:    time.Now,
 		Log:    log,
