@@ -124,11 +124,11 @@ func safeReturn(p string) string { return webkit.LocalPath(p) }
 
 // signedIn resolves the session cookie; nil when the browser is not signed in.
 func (s *Server) signedIn(r *http.Request) (*portal.SignedIn, error) {
-	c, err := r.Cookie(s.cookieName(sessionCookie))
-	if err != nil {
+	token := s.sessionToken(r)
+	if token == "" {
 		return nil, nil
 	}
-	si, err := s.svc.Session(r.Context(), c.Value)
+	si, err := s.svc.Session(r.Context(), token)
 	if errors.Is(err, portal.ErrNoSession) {
 		return nil, nil
 	}
