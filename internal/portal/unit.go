@@ -9,16 +9,16 @@ import (
 // unit is what a Service inside a unit of work defers until the unit is
 // committed.
 type unit struct {
-	// ctx is the caller's context, for what runs after the commit: the
-	// unit's own may only write through the unit's store.
-	ctx   context.Context
+	// after runs once the unit is committed, with the caller's context:
+	// the unit's own may only write through the unit's store.
 	after []func(ctx context.Context)
 }
 
 // atomically runs fn as one unit of work: every write fn makes through
-// u.Store goes into one transaction, so a step of the sign-in costs one
-// commit (one fsync on SQLite) instead of one per write, and no other
-// request sees it half done.
+// u.Store goes into one transaction (rate limits on PostgreSQL aside, which
+// count at once: store.Units), so a step of the sign-in costs one commit
+// (one fsync on SQLite) instead of one per write, and no other request sees
+// it half done.
 //
 // The unit groups, it does not undo: what fn wrote is committed whatever
 // fn returns, as each write would have been on its own, because a wrong
@@ -40,7 +40,7 @@ func (s *Service) atomically(ctx context.Context, fn func(ctx context.Context, u
 	err := s.Store.Atomically(ctx, func(txCtx context.Context, tx store.Store) error {
 		u := *s
 		u.Store = tx
-		work = &unit{ctx: ctx}
+		work = &unit{}
 		u.unit = work
 		result = fn(txCtx, &u)
 		return nil
