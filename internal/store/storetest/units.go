@@ -11,6 +11,11 @@ import (
 
 var errUndo = errors.New("storetest: undo the unit")
 
+// unitFlow is a live flow of the account, for a unit to write.
+func unitFlow(id, accountID string) *store.Flow {
+	return &store.Flow{IDHash: id, AccountID: accountID, State: "mfa", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+}
+
 // Units: several operations as one transaction (store.Units).
 var unitTests = []test{
 	{"CommitsTogether", func(t *testing.T, s store.Store) {
@@ -19,7 +24,7 @@ var unitTests = []test{
 			if _, err := tx.Hit(ctx, "unit:k", time.Minute, t0, 1); err != nil {
 				return err
 			}
-			if err := tx.CreateFlow(ctx, &store.Flow{IDHash: "uf", AccountID: a.ID, State: "mfa", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+			if err := tx.CreateFlow(ctx, unitFlow("uf", a.ID)); err != nil {
 				return err
 			}
 			// The unit reads what it wrote.
@@ -44,7 +49,7 @@ var unitTests = []test{
 	{"ErrorUndoesEverything", func(t *testing.T, s store.Store) {
 		a := newAccount(t, s, "u2")
 		err := s.Atomically(t.Context(), func(ctx context.Context, tx store.Store) error {
-			if err := tx.CreateFlow(ctx, &store.Flow{IDHash: "uf", AccountID: a.ID, State: "mfa", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+			if err := tx.CreateFlow(ctx, unitFlow("uf", a.ID)); err != nil {
 				return err
 			}
 			if _, err := tx.ChargeMFAAttempt(ctx, a.ID, t0, func(int) time.Time { return time.Time{} }); err != nil {
@@ -64,15 +69,12 @@ var unitTests = []test{
 	}},
 	{"NestedErrorUndoesOnlyItsOwn", func(t *testing.T, s store.Store) {
 		a := newAccount(t, s, "u3")
-		flow := func(id string) *store.Flow {
-			return &store.Flow{IDHash: id, AccountID: a.ID, State: "mfa", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-		}
 		err := s.Atomically(t.Context(), func(ctx context.Context, tx store.Store) error {
-			if err := tx.CreateFlow(ctx, flow("outer")); err != nil {
+			if err := tx.CreateFlow(ctx, unitFlow("outer", a.ID)); err != nil {
 				return err
 			}
 			inner := tx.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
-				if err := tx.CreateFlow(ctx, flow("inner")); err != nil {
+				if err := tx.CreateFlow(ctx, unitFlow("inner", a.ID)); err != nil {
 					return err
 				}
 				return errUndo
@@ -103,7 +105,7 @@ var unitTests = []test{
 		a := newAccount(t, s, "u4")
 		var around error
 		err := s.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
-			around = s.CreateFlow(ctx, &store.Flow{IDHash: "around", AccountID: a.ID, State: "mfa", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+			around = s.CreateFlow(ctx, unitFlow("around", a.ID))
 			return nil
 		})
 		must(t, err)
