@@ -44,7 +44,11 @@ var ErrMalformedHash = errors.New("account: malformed password hash")
 type Hasher struct {
 	params Argon2Params
 	slots  chan struct{}
-	dummy  string // a hash to check against for unknown accounts
+	// dummy is checked against for unknown accounts: today's parameters,
+	// so a check costs what a real one does, with a random salt and key,
+	// which no password hashes to (and Verify never accepts it anyway).
+	// Being random, it costs nothing to make at start-up.
+	dummy string
 
 	// MaxQueue requests may wait for a slot, each at most MaxWait; beyond
 	// either, ErrBusy. Zero means no bound. The waiting hold no hashing
@@ -64,14 +68,17 @@ func NewHasher(p Argon2Params, concurrent int) *Hasher {
 		concurrent = 1
 	}
 	h := &Hasher{params: p, slots: make(chan struct{}, concurrent)}
-	h.dummy = h.hash("tobira: a password nobody has", randomSalt())
+	h.dummy = h.phc(randomSalt(), randomBytes(keyLen))
 	return h
 }
 
-func randomSalt() []byte {
-	s := make([]byte, saltLen)
-	rand.Read(s)
-	return s
+// randomSalt is a new salt.
+func randomSalt() []byte { return randomBytes(saltLen) }
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
 }
 
 // Hash returns the PHC string of password, e.g.
@@ -86,7 +93,12 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 
 func (h *Hasher) hash(password string, salt []byte) string {
 	p := h.params
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+	return h.phc(salt, argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, keyLen))
+}
+
+// phc writes a salt and key with today's parameters as a PHC string.
+func (h *Hasher) phc(salt, key []byte) string {
+	p := h.params
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))

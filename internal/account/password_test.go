@@ -103,6 +103,15 @@ func TestVerifyEmptyHashNeverMatches(t *testing.T) {
 			t.Errorf("Verify(\"\", %q) = %v, %v; want false, false", pw, ok, rehash)
 		}
 	}
+	// An unknown account costs what a known one does: the dummy it is
+	// checked against has today's parameters and a key of full length.
+	p, salt, key, err := parsePHC(h.dummy)
+	if err != nil || p != cheap || len(salt) != saltLen || len(key) != keyLen {
+		t.Errorf("dummy %q: %+v, salt %d bytes, key %d bytes, %v; want %+v, %d, %d", h.dummy, p, len(salt), len(key), err, cheap, saltLen, keyLen)
+	}
+	if other := NewHasher(cheap, 1); other.dummy == h.dummy {
+		t.Error("two hashers made the same dummy: it must be random")
+	}
 }
 
 func TestVerifyMalformed(t *testing.T) {

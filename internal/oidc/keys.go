@@ -54,6 +54,7 @@ type keyring struct {
 	keys *secret.Keyring
 	now  func() time.Time
 
+	reload    sync.Mutex // held while the signing key is read or made
 	mu        sync.Mutex
 	current   *signingKey
 	decoded   map[string]*rsa.PrivateKey
@@ -114,12 +115,24 @@ func (k *keyring) Rotate(ctx context.Context) error {
 	return k.refresh(ctx)
 }
 
-func (k *keyring) refresh(ctx context.Context) error {
-	now := k.now()
+// fresh says the cached signing key may sign now.
+func (k *keyring) fresh(now time.Time) bool {
 	k.mu.Lock()
-	fresh := k.current != nil && now.Sub(k.loadedAt) < keyCacheFor && now.Before(k.rotateDue)
-	k.mu.Unlock()
-	if fresh {
+	defer k.mu.Unlock()
+	return k.current != nil && now.Sub(k.loadedAt) < keyCacheFor && now.Before(k.rotateDue)
+}
+
+func (k *keyring) refresh(ctx context.Context) error {
+	if k.fresh(k.now()) {
+		return nil
+	}
+	// One reload at a time: requests that find the key stale together, or
+	// none made yet at start-up, wait for one reading (or making) of it
+	// instead of each making a key of their own.
+	k.reload.Lock()
+	defer k.reload.Unlock()
+	now := k.now()
+	if k.fresh(now) {
 		return nil
 	}
 	stored, err := k.st.SigningKeys(ctx, now)
