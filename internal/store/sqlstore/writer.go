@@ -118,7 +118,7 @@ func (w *writer) run(batch []*writeReq) {
 	ctx := context.Background()
 	errs := make([]error, len(batch))
 	exec := func(stmt string) error {
-		_, err := w.conn.ExecContext(ctx, stmt)
+		_, err := w.stmts.ExecContext(ctx, stmt) // prepared once, as any
 		return err
 	}
 	fail := func(err error) {
