@@ -82,7 +82,7 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	pages, err := webkit.ParsePages(templateFS, pageNames...)
+	pages, err := webkit.ParsePages(templateFS, msgs, pageNames...)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func (s *Server) t(r *http.Request, key string, args ...any) string {
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
-	if err := s.pages.Render(w, status, page, v); err != nil {
+	if err := s.pages.Render(w, status, v.Lang, page, v); err != nil {
 		s.internal(w, r, err)
 	}
 }
@@ -204,7 +204,7 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.Error("console: internal error", "id", id, "path", r.URL.Path, "err", err)
 	v := s.view(r, "common.error_title", nil)
 	v.Error = s.t(r, "error.internal") + " " + s.t(r, "error.reference", id)
-	if err := s.pages.Render(w, http.StatusInternalServerError, "message", v); err != nil {
+	if err := s.pages.Render(w, http.StatusInternalServerError, v.Lang, "message", v); err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 	}
 }

@@ -130,7 +130,7 @@ func (s *site) render(w http.ResponseWriter, r *http.Request, status int, page s
 	if r.Method == http.MethodHead {
 		out = noBody{w}
 	}
-	if err := s.pages.Render(out, status, page, v); err != nil {
+	if err := s.pages.Render(out, status, v.Lang, page, v); err != nil {
 		s.log.Error("render", "id", webkit.RequestID(r), "page", page, "err", err)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "internal error", http.StatusInternalServerError)

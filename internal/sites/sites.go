@@ -116,7 +116,7 @@ func newSite(name string, d Deps, pages ...string) (*site, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sites: %w", err)
 	}
-	ps, err := webkit.ParsePages(templateFS, append(pages, "message")...)
+	ps, err := webkit.ParsePages(templateFS, msgs, append(pages, "message")...)
 	if err != nil {
 		return nil, fmt.Errorf("sites: %w", err)
 	}

@@ -67,7 +67,7 @@ func (s *Server) t(r *http.Request, key string, args ...any) string {
 // render writes a page. Pages of the sign-in journey and account are never
 // cached: they carry codes and personal data.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
-	if err := s.pages.Render(w, status, page, v); err != nil {
+	if err := s.pages.Render(w, status, v.Lang, page, v); err != nil {
 		s.log.Error("render", "page", page, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 	}

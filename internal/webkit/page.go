@@ -3,35 +3,84 @@ package webkit
 import (
 	"bytes"
 	_ "embed"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
+	"regexp"
+	"strconv"
 )
 
-// Pages are page templates by name, each parsed with the layout.
-type Pages map[string]*template.Template
+// Pages are page templates by language and name, each parsed with the
+// layout.
+type Pages map[string]map[string]*template.Template
+
+// constLabel is a label that is a catalog key alone, {{.T "key"}} or
+// {{$.T "key"}}: in one language, the same text at every rendering.
+var constLabel = regexp.MustCompile(`\{\{\s*\$?\.T\s+("(?:[^"\\]|\\.)*")\s*\}\}`)
 
 // ParsePages parses templates/<name>.html with templates/layout.html from
-// fsys, for each name.
-func ParsePages(fsys fs.FS, names ...string) (Pages, error) {
+// fsys, for each name, once per language: a label that is a catalog key
+// alone is translated as the page is parsed, instead of by a method call at
+// every rendering. It stays an action, {{"text"}}, so html/template escapes
+// the text for where it stands, as it did the method's result.
+func ParsePages(fsys fs.FS, msgs Catalog, names ...string) (Pages, error) {
 	ps := Pages{}
-	for _, n := range names {
-		t, err := template.ParseFS(fsys, "templates/layout.html", "templates/"+n+".html")
+	for _, tag := range languages {
+		lang := tag.String()
+		ps[lang] = map[string]*template.Template{}
+		layout, err := translatedFile(fsys, "templates/layout.html", msgs, lang)
 		if err != nil {
 			return nil, err
 		}
-		ps[n] = t
+		for _, n := range names {
+			page, err := translatedFile(fsys, "templates/"+n+".html", msgs, lang)
+			if err != nil {
+				return nil, err
+			}
+			t, err := template.New("layout.html").Parse(layout)
+			if err == nil {
+				_, err = t.New(n + ".html").Parse(page)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("page %s: %w", n, err)
+			}
+			ps[lang][n] = t
+		}
 	}
 	return ps, nil
 }
 
-// Render writes the page name with data. Every page is personal or about
-// the request, so none is cached. The page is rendered in memory first: when
+// translatedFile is the template file name with its constant labels in lang.
+func translatedFile(fsys fs.FS, name string, msgs Catalog, lang string) (string, error) {
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return "", err
+	}
+	var bad error
+	out := constLabel.ReplaceAllStringFunc(string(b), func(label string) string {
+		key, err := strconv.Unquote(constLabel.FindStringSubmatch(label)[1])
+		if err != nil {
+			bad = fmt.Errorf("%s: label %s: %w", name, label, err)
+			return label
+		}
+		return "{{" + strconv.Quote(msgs.T(lang, key)) + "}}"
+	})
+	return out, bad
+}
+
+// Render writes the page name in lang (the default language's when Tobira
+// does not speak lang) with data. Every page is personal or about the
+// request, so none is cached. The page is rendered in memory first: when
 // the template fails, Render returns the error with nothing written, and the
 // caller can still send an error page.
-func (p Pages) Render(w http.ResponseWriter, status int, name string, data any) error {
+func (p Pages) Render(w http.ResponseWriter, status int, lang, name string, data any) error {
+	pages, ok := p[lang]
+	if !ok {
+		pages = p[defaultLang]
+	}
 	var buf bytes.Buffer
-	if err := p[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+	if err := pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
 		return err
 	}
 	h := w.Header()

@@ -149,23 +149,80 @@ func TestRenderFailureWritesNothing(t *testing.T) {
 		"templates/ok.html":     {Data: []byte(`{{define "content"}}{{.}}{{end}}`)},
 		"templates/bad.html":    {Data: []byte(`{{define "content"}}{{.Missing}}{{end}}`)},
 	}
-	ps, err := ParsePages(fsys, "ok", "bad")
+	ps, err := ParsePages(fsys, Catalog{}, "ok", "bad")
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := httptest.NewRecorder()
-	if err := ps.Render(w, http.StatusTeapot, "ok", "<hi>"); err != nil {
+	if err := ps.Render(w, http.StatusTeapot, "ja", "ok", "<hi>"); err != nil {
 		t.Fatal(err)
 	}
 	if w.Code != http.StatusTeapot || w.Body.String() != "<p>&lt;hi&gt;</p>" || w.Header().Get("Cache-Control") != "no-store" {
 		t.Errorf("ok = %d %q %v", w.Code, w.Body, w.Header())
 	}
 	w = httptest.NewRecorder()
-	if err := ps.Render(w, http.StatusOK, "bad", "a string has no fields"); err == nil {
+	if err := ps.Render(w, http.StatusOK, "ja", "bad", "a string has no fields"); err == nil {
 		t.Error("bad: no error")
 	}
 	if w.Body.Len() != 0 || len(w.Header()) != 0 {
 		t.Errorf("bad wrote %q %v", w.Body, w.Header())
+	}
+}
+
+// labelView is a page's data with a T method, as the servers' views have.
+type labelView struct {
+	Lang string
+	Name string
+	msgs Catalog
+}
+
+func (v labelView) T(key string, args ...any) string { return v.msgs.T(v.Lang, key, args...) }
+
+// Labels that are a key alone are translated as the pages are parsed; a page
+// reads as it did when every label was a method call: each language's own
+// text, escaped for where it stands, labels with arguments still filled in.
+func TestPagesTranslatedAtParse(t *testing.T) {
+	msgs, err := LoadCatalog(fstest.MapFS{
+		"locales/ja.json": {Data: []byte(`{"title": "ご案内 <\"&\">", "hello": "{0}さん", "menu": "メニュー"}`)},
+		"locales/en.json": {Data: []byte(`{"title": "Notice <\"&\">", "hello": "Dear {0}", "menu": "Menu"}`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := fstest.MapFS{
+		"templates/layout.html": {Data: []byte(`{{define "layout"}}<title>{{.T "title"}}</title>{{template "content" .}}{{end}}`)},
+		"templates/page.html": {Data: []byte(`{{define "content"}}<button aria-label="{{ $.T "title" }}">{{.T "menu"}}</button>` +
+			`<p>{{.T "hello" .Name}}</p><p>{{with .Name}}{{$.T "menu"}}{{end}}</p><p>{{.T "missing"}}</p>{{end}}`)},
+	}
+	ps, err := ParsePages(fsys, msgs, "page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"ja", "en", "fr"} {
+		v := labelView{Lang: lang, Name: "<b>花子</b>", msgs: msgs}
+		want := map[string]string{
+			"ja": `<title>ご案内 &lt;&#34;&amp;&#34;&gt;</title><button aria-label="ご案内 &lt;&#34;&amp;&#34;&gt;">メニュー</button>` +
+				`<p>&lt;b&gt;花子&lt;/b&gt;さん</p><p>メニュー</p><p>missing</p>`,
+			"en": `<title>Notice &lt;&#34;&amp;&#34;&gt;</title><button aria-label="Notice &lt;&#34;&amp;&#34;&gt;">Menu</button>` +
+				`<p>Dear &lt;b&gt;花子&lt;/b&gt;</p><p>Menu</p><p>missing</p>`,
+		}[lang]
+		if lang == "fr" {
+			v.Lang = "ja" // the view falls back as the catalog does
+			want = ""
+		}
+		w := httptest.NewRecorder()
+		if err := ps.Render(w, http.StatusOK, lang, "page", v); err != nil {
+			t.Fatal(err)
+		}
+		if want == "" {
+			// A language Tobira does not speak gets the default's pages.
+			other := httptest.NewRecorder()
+			ps.Render(other, http.StatusOK, "ja", "page", v)
+			want = other.Body.String()
+		}
+		if got := w.Body.String(); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", lang, got, want)
+		}
 	}
 }
 
