@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -213,6 +215,75 @@ func TestUpgradeToPhone(t *testing.T) {
 	must(db.PutPhoneCode(ctx, &store.PhoneCode{FlowHash: "fl-1", AccountID: "acc-1", Phone: "+41790000000",
 		Channel: "sms", CodeHash: "h", SentAt: t0, ExpiresAt: t0.Add(time.Minute)}))
 	must(db.AppendOutbox(ctx, &store.OutboxMessage{At: t0, To: "+41790000000", Channel: "sms", Body: "b"}))
+}
+
+// TestUpgradeToSessionsWithoutRowid opens, with this program, a database
+// whose sessions and flows are rowid tables, as releases before 0015 made
+// them: nobody is signed out, no sign-in in progress is lost, and both are
+// WITHOUT ROWID tables afterwards, with every index.
+func TestUpgradeToSessionsWithoutRowid(t *testing.T) {
+	ctx := t.Context()
+	ms, err := sqliteDialect.loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m migration) bool { return m.name == "0015_sessions_flows_without_rowid.sql" })
+	if i < 0 {
+		t.Fatal("no 0015_sessions_flows_without_rowid.sql")
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "tobira.db")
+	db := openTemp(t, path)
+	// The old tables: the same script, without WITHOUT ROWID.
+	_, err = db.c().exec(ctx, strings.ReplaceAll(ms[i].sql, ") WITHOUT ROWID;", ");"))
+	must(err)
+	_, err = db.c().exec(ctx, `DELETE FROM schema_migrations WHERE version = ?`, ms[i].version)
+	must(err)
+	must(db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
+	sess := &store.Session{IDHash: "s-1", AccountID: "acc-1", CreatedAt: t0, MFAAt: t0, ExpiresAt: t0.Add(time.Hour),
+		ClientIP: "192.0.2.1", UserAgent: "ua", AMR: []string{"pwd", "otp"}, SID: "sid-1"}
+	must(db.CreateSession(ctx, sess))
+	flow := &store.Flow{IDHash: "f-1", AccountID: "acc-1", State: "mfa", Data: "sealed", ReturnTo: "/security",
+		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	must(db.CreateFlow(ctx, flow))
+	db.Close()
+
+	db = openTemp(t, path)
+	defer db.Close()
+	gotSess, err := db.SessionByHash(ctx, "s-1")
+	must(err)
+	if !reflect.DeepEqual(gotSess, sess) {
+		t.Errorf("session after the upgrade:\n got %+v\nwant %+v", gotSess, sess)
+	}
+	gotFlow, err := db.FlowByHash(ctx, "f-1", t0)
+	must(err)
+	if !reflect.DeepEqual(gotFlow, flow) {
+		t.Errorf("flow after the upgrade:\n got %+v\nwant %+v", gotFlow, flow)
+	}
+	for _, table := range []string{"sessions", "flows"} {
+		var ddl string
+		must(db.c().queryRow(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&ddl))
+		if !strings.HasSuffix(ddl, "WITHOUT ROWID") {
+			t.Errorf("%s after the upgrade: %s", table, ddl)
+		}
+	}
+	var indexes []string
+	rows, err := db.c().query(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('sessions', 'flows') ORDER BY name`)
+	must(err)
+	for rows.Next() {
+		var n string
+		must(rows.Scan(&n))
+		indexes = append(indexes, n)
+	}
+	must(rows.Err())
+	if want := []string{"flows_account", "flows_expires", "sessions_account", "sessions_expires", "sessions_sid"}; !slices.Equal(indexes, want) {
+		t.Errorf("indexes after the upgrade: %v, want %v", indexes, want)
+	}
 }
 
 // TestPhoneCodesFollowAccount checks the foreign key the interface cannot
