@@ -111,8 +111,9 @@ func open(d *dialect, dsn string) (*DB, error) {
 		db.w.SetConnMaxIdleTime(0)
 		// Readers are cheap in WAL mode, but each connection keeps its
 		// own page cache: enough for the cores, not one per request.
-		sdb.SetMaxOpenConns(max(4, 2*runtime.GOMAXPROCS(0)))
-		sdb.SetMaxIdleConns(max(4, 2*runtime.GOMAXPROCS(0)))
+		// One more is the writer's checkpointer's.
+		sdb.SetMaxOpenConns(max(4, 2*runtime.GOMAXPROCS(0)) + 1)
+		sdb.SetMaxIdleConns(max(4, 2*runtime.GOMAXPROCS(0)) + 1)
 	}
 	// Processes opening a new database at the same moment can find it
 	// locked where no busy timeout applies; they take turns.
@@ -125,7 +126,7 @@ func open(d *dialect, dsn string) (*DB, error) {
 	}
 	if err == nil && d.oneWriter {
 		db.reads = newStmtCache(sdb)
-		db.wr, err = newWriter(context.Background(), db.w, d)
+		db.wr, err = newWriter(context.Background(), db.w, sdb, d)
 	}
 	if err != nil {
 		db.Close()
