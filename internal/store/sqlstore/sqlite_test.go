@@ -170,19 +170,26 @@ func TestMigrations(t *testing.T) {
 	})
 }
 
+// sqliteMigration is the SQLite migration of that file name.
+func sqliteMigration(t *testing.T, name string) migration {
+	t.Helper()
+	ms, err := sqliteDialect.loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m migration) bool { return m.name == name })
+	if i < 0 {
+		t.Fatal("no migration " + name)
+	}
+	return ms[i]
+}
+
 // TestUpgradeToPhone opens, with this program, a database a release before
 // phone codes left: its factors read back with no channel, and the new
 // tables work.
 func TestUpgradeToPhone(t *testing.T) {
 	ctx := t.Context()
-	ms, err := sqliteDialect.loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(ms, func(m migration) bool { return m.name == "0003_phone.sql" })
-	if i < 0 {
-		t.Fatal("no 0003_phone.sql")
-	}
+	m := sqliteMigration(t, "0003_phone.sql")
 	path := filepath.Join(t.TempDir(), "tobira.db")
 
 	// The old schema, as the old program left it, with an enrolled phone.
@@ -197,7 +204,7 @@ func TestUpgradeToPhone(t *testing.T) {
 		_, err := db.c().exec(ctx, q)
 		must(err)
 	}
-	_, err = db.c().exec(ctx, `DELETE FROM schema_migrations WHERE version = ?`, ms[i].version)
+	_, err := db.c().exec(ctx, `DELETE FROM schema_migrations WHERE version = ?`, m.version)
 	must(err)
 	must(db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
 	_, err = db.c().exec(ctx, `INSERT INTO factors (id, account_id, kind, secret, last_step, created_at)
@@ -223,14 +230,7 @@ func TestUpgradeToPhone(t *testing.T) {
 // WITHOUT ROWID tables afterwards, with every index.
 func TestUpgradeToSessionsWithoutRowid(t *testing.T) {
 	ctx := t.Context()
-	ms, err := sqliteDialect.loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(ms, func(m migration) bool { return m.name == "0015_sessions_flows_without_rowid.sql" })
-	if i < 0 {
-		t.Fatal("no 0015_sessions_flows_without_rowid.sql")
-	}
+	m := sqliteMigration(t, "0015_sessions_flows_without_rowid.sql")
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -240,9 +240,9 @@ func TestUpgradeToSessionsWithoutRowid(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tobira.db")
 	db := openTemp(t, path)
 	// The old tables: the same script, without WITHOUT ROWID.
-	_, err = db.c().exec(ctx, strings.ReplaceAll(ms[i].sql, ") WITHOUT ROWID;", ");"))
+	_, err := db.c().exec(ctx, strings.ReplaceAll(m.sql, ") WITHOUT ROWID;", ");"))
 	must(err)
-	_, err = db.c().exec(ctx, `DELETE FROM schema_migrations WHERE version = ?`, ms[i].version)
+	_, err = db.c().exec(ctx, `DELETE FROM schema_migrations WHERE version = ?`, m.version)
 	must(err)
 	must(db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
 	sess := &store.Session{IDHash: "s-1", AccountID: "acc-1", CreatedAt: t0, MFAAt: t0, ExpiresAt: t0.Add(time.Hour),
