@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every measurement of docs/PERFORMANCE.md with the project's load tool
-# and writes each report (Markdown and JSON) to docs/perf/. About 17 minutes
+# and writes each report (Markdown and JSON) to docs/perf/. About 19 minutes
 # on 2 cores. Run nothing else meanwhile: the load tool and the server share
 # the machine, and the numbers are only as quiet as it is.
 #
