@@ -225,7 +225,8 @@ func listen(label, addr, flag string) (*server, error) {
 	return &server{label: label, url: "http://" + ln.Addr().String(), ln: ln}, nil
 }
 
-// sweep deletes expired sessions and sign-in flows now and then.
+// sweep deletes expired sessions, sign-in flows, codes, tokens and limit
+// counters now and then.
 func sweep(ctx context.Context, svc *portal.Service, log *slog.Logger) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
@@ -251,6 +252,9 @@ func sweep(ctx context.Context, svc *portal.Service, log *slog.Logger) {
 		}
 		if _, err := svc.Store.DeleteExpiredOperatorSessions(ctx, now); err != nil && ctx.Err() == nil {
 			log.Warn("sweep operator sessions", "err", err)
+		}
+		if _, err := svc.Store.DeleteExpiredLimits(ctx, now); err != nil && ctx.Err() == nil {
+			log.Warn("sweep limits", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -258,6 +258,9 @@ type Limits interface {
 	Hit(ctx context.Context, key string, window time.Duration, now time.Time, n int) (int, error)
 	// ResetLimit drops the counter of key.
 	ResetLimit(ctx context.Context, key string) error
+	// DeleteExpiredLimits drops every counter whose window ended at or
+	// before now and returns how many it dropped.
+	DeleteExpiredLimits(ctx context.Context, now time.Time) (int64, error)
 }
 
 // Audit is the append-only security log.

@@ -49,9 +49,9 @@ func (db *DB) Hit(ctx context.Context, key string, window time.Duration, now tim
 	// engine) and each reads back its own total.
 	// limits.count, qualified: PostgreSQL calls a bare count ambiguous here.
 	err := db.write(ctx, func(c conn) error {
-		return c.queryRow(ctx, `INSERT INTO limits (key, window_start, count) VALUES (?, ?, ?)
+		return c.queryRow(ctx, `INSERT INTO limits (key, window_start, window_end, count) VALUES (?, ?, ?, ?)
 			ON CONFLICT (key, window_start) DO UPDATE SET count = limits.count + excluded.count
-			RETURNING count`, key, start, n).Scan(&count)
+			RETURNING count`, key, start, start+window.Milliseconds(), n).Scan(&count)
 	})
 	if err != nil {
 		return 0, db.fail("hit", err)
@@ -71,6 +71,26 @@ func (db *DB) ResetLimit(ctx context.Context, key string) error {
 	db, ctx = db.counters(ctx)
 	_, err := db.c().exec(ctx, `DELETE FROM limits WHERE key = ?`, key)
 	return db.fail("reset limit", err)
+}
+
+// sweepBatch is how many counters one statement of DeleteExpiredLimits
+// drops: a sweep after a spray of made-up addresses may find millions, and
+// the writer serves sign-ins between its statements.
+const sweepBatch = 1000
+
+// DeleteExpiredLimits drops the counters whose window ended at or before
+// now: Hit only ever reads the current window, so they can never count
+// again. It deletes in batches until none is left and returns how many.
+func (db *DB) DeleteExpiredLimits(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	for {
+		n, err := db.c().affected(ctx, `DELETE FROM limits WHERE (key, window_start) IN (
+			SELECT key, window_start FROM limits WHERE window_end <= ? LIMIT ?)`, ms(now), sweepBatch)
+		total += n
+		if err != nil || n < sweepBatch {
+			return total, db.fail("delete expired limits", err)
+		}
+	}
 }
 
 // counters is where limits are counted. In a unit on PostgreSQL that is

@@ -286,6 +286,49 @@ func TestUpgradeToSessionsWithoutRowid(t *testing.T) {
 	}
 }
 
+// TestUpgradeToLimitsWindowEnd opens a database whose counters never
+// recorded when their window ends: each gets thirty days from its start, so
+// the sweep drops the ones long over and keeps the rest counting.
+func TestUpgradeToLimitsWindowEnd(t *testing.T) {
+	ctx := t.Context()
+	m := sqliteMigration(t, "0016_limits_window_end.sql")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "tobira.db")
+	db := openTemp(t, path)
+	_, err := db.c().exec(ctx, `ALTER TABLE limits DROP COLUMN window_end`)
+	must(err)
+	_, err = db.c().exec(ctx, `DELETE FROM schema_migrations WHERE version = ?`, m.version)
+	must(err)
+	old, recent := t0.Add(-40*24*time.Hour), t0.Add(-time.Hour)
+	_, err = db.c().exec(ctx, `INSERT INTO limits (key, window_start, count) VALUES ('old', ?, 5), ('recent', ?, 3)`,
+		ms(old), ms(recent))
+	must(err)
+	db.Close()
+
+	db = openTemp(t, path)
+	defer db.Close()
+	for key, start := range map[string]time.Time{"old": old, "recent": recent} {
+		var end int64
+		must(db.c().queryRow(ctx, `SELECT window_end FROM limits WHERE key = ?`, key).Scan(&end))
+		if want := ms(start.Add(30 * 24 * time.Hour)); end != want {
+			t.Errorf("%s: window_end %d, want %d", key, end, want)
+		}
+	}
+	n, err := db.DeleteExpiredLimits(ctx, t0)
+	must(err)
+	if n != 1 {
+		t.Errorf("DeleteExpiredLimits after the upgrade = %d, want 1 (the counter forty days old)", n)
+	}
+	if got, err := db.Hit(ctx, "recent", time.Hour, recent, 0); err != nil || got != 3 {
+		t.Errorf("the recent counter after the sweep: %d, %v; want 3", got, err)
+	}
+}
+
 // TestPhoneCodesFollowAccount checks the foreign key the interface cannot
 // reach: deleting an account (only ever done by hand) takes its codes along.
 func TestPhoneCodesFollowAccount(t *testing.T) {

@@ -3,10 +3,12 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -1064,6 +1066,65 @@ var limitTests = []test{
 		}
 		if got, err := s.Hit(ctx, "b", time.Minute, t0, 0); err != nil || got != 3 {
 			t.Errorf("other key after ResetLimit: %d, %v; want 3", got, err)
+		}
+	}},
+	{"DeleteExpired", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		// Windows starting at t0 (09:00 UTC): a minute, an hour, a day.
+		for _, w := range []time.Duration{time.Minute, time.Hour, 24 * time.Hour} {
+			_, err := s.Hit(ctx, "k:"+w.String(), w, t0, 2)
+			must(t, err)
+		}
+		for _, tc := range []struct {
+			now  time.Duration // after t0
+			want int64
+			left []string // keys still counting at t0
+		}{
+			{time.Minute - time.Millisecond, 0, []string{"k:1m0s", "k:1h0m0s", "k:24h0m0s"}},
+			{time.Minute, 1, []string{"k:1h0m0s", "k:24h0m0s"}}, // a window ending now is over
+			{2 * time.Hour, 1, []string{"k:24h0m0s"}},
+			{2 * time.Hour, 0, []string{"k:24h0m0s"}}, // again: nothing more
+		} {
+			n, err := s.DeleteExpiredLimits(ctx, t0.Add(tc.now))
+			must(t, err)
+			if n != tc.want {
+				t.Errorf("DeleteExpiredLimits(t0+%v) = %d, want %d", tc.now, n, tc.want)
+			}
+			for _, key := range tc.left {
+				w, _ := time.ParseDuration(strings.TrimPrefix(key, "k:"))
+				if got, err := s.Hit(ctx, key, w, t0, 0); err != nil || got != 2 {
+					t.Errorf("t0+%v: %s = %d, %v; want 2, untouched", tc.now, key, got, err)
+				}
+			}
+		}
+		// A counter of the current window keeps counting after a sweep.
+		if got, err := s.Hit(ctx, "k:24h0m0s", 24*time.Hour, t0.Add(3*time.Hour), 1); err != nil || got != 3 {
+			t.Errorf("after the sweeps: %d, %v; want 3", got, err)
+		}
+	}},
+	{"DeleteExpiredMany", func(t *testing.T, s store.Store) {
+		// More than one statement's batch: a spray of made-up addresses.
+		ctx := t.Context()
+		const keys = 2500
+		must(t, s.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
+			for i := range keys {
+				if _, err := tx.Hit(ctx, fmt.Sprintf("spray:%d", i), time.Minute, t0, 1); err != nil {
+					return err
+				}
+			}
+			_, err := tx.Hit(ctx, "fresh", time.Hour, t0, 1)
+			return err
+		}))
+		n, err := s.DeleteExpiredLimits(ctx, t0.Add(time.Minute))
+		must(t, err)
+		if n != keys {
+			t.Errorf("DeleteExpiredLimits = %d, want %d", n, keys)
+		}
+		if got, err := s.Hit(ctx, "spray:1234", time.Minute, t0, 0); err != nil || got != 0 {
+			t.Errorf("a swept counter: %d, %v; want 0", got, err)
+		}
+		if got, err := s.Hit(ctx, "fresh", time.Hour, t0, 0); err != nil || got != 1 {
+			t.Errorf("the unexpired counter: %d, %v; want 1", got, err)
 		}
 	}},
 	{"Concurrent", func(t *testing.T, s store.Store) {
