@@ -35,11 +35,11 @@ half() {
 run sqlite-half-full           --hashing cheap --flow signin --concurrency 64 --rate "$(half sqlite-cheap-signin)" --duration 10s
 run sqlite-half-normal         --hashing cheap --flow signin --concurrency 64 --rate "$(half sqlite-cheap-signin-normal)" --duration 10s --sqlite-synchronous normal
 run pg-half                    --hashing cheap --flow signin --concurrency 64 --rate "$(half pg-cheap-signin)" --duration 10s --database "$PG"
-# A million accounts against the pool alone, alternated (20k, 1M, 20k, 1M)
+# A million accounts against the pool alone, alternated (60,000, 1M, 60,000, 1M)
 # so that the machine's moods fall on both alike.
 for round in 1 2; do
-  run sqlite-20k-$round        --hashing cheap --flow signin --concurrency 1,64 --duration 10s
+  run sqlite-60k-$round        --hashing cheap --flow signin --concurrency 1,64 --duration 10s
   run sqlite-1m-$round         --hashing cheap --flow signin --concurrency 1,64 --duration 10s --accounts 1000000
-  run pg-20k-$round            --hashing cheap --flow signin --concurrency 1,64 --duration 10s --database "$PG"
+  run pg-60k-$round            --hashing cheap --flow signin --concurrency 1,64 --duration 10s --database "$PG"
   run pg-1m-$round             --hashing cheap --flow signin --concurrency 1,64 --duration 10s --accounts 1000000 --database "$PG"
 done
