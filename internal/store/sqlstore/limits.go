@@ -53,17 +53,9 @@ func (db *DB) Hit(ctx context.Context, key string, window time.Duration, now tim
 			ON CONFLICT (key, window_start) DO UPDATE SET count = limits.count + excluded.count
 			RETURNING count`, key, start, start+window.Milliseconds(), n).Scan(&count)
 	})
-	if err != nil {
-		return 0, db.fail("hit", err)
-	}
-	// Earlier windows of this key can never be hit again; drop them when
-	// a window's first hit opened its row, once a window, not at every hit.
-	if count == n {
-		if _, err := db.c().exec(ctx, `DELETE FROM limits WHERE key = ? AND window_start < ?`, key, start); err != nil {
-			return 0, db.fail("hit", err)
-		}
-	}
-	return count, nil
+	// Earlier windows of this key can never be hit again: the sweep drops
+	// them (DeleteExpiredLimits).
+	return count, db.fail("hit", err)
 }
 
 // ResetLimit drops every window of key.
