@@ -201,36 +201,9 @@ func refused(name string, a *answer, err error) *StepError {
 }
 
 var (
-	formRe      = regexp.MustCompile(`(?s)<form\b([^>]*)>(.*?)</form>`)
-	actionRe    = regexp.MustCompile(`\saction="([^"]*)"`)
-	inputRe     = regexp.MustCompile(`<input\b[^>]*>`)
-	attrRe      = regexp.MustCompile(`\s(type|name|value)="([^"]*)"`)
 	pageErrorRe = regexp.MustCompile(`(?s)<p class="error"[^>]*>(.*?)</p>`)
 	tagRe       = regexp.MustCompile(`<[^>]*>`)
 )
-
-// form returns the hidden fields of the page's form that posts to action;
-// false when the page has no such form.
-func form(body, action string) (url.Values, bool) {
-	for _, m := range formRe.FindAllStringSubmatch(body, -1) {
-		act := actionRe.FindStringSubmatch(m[1])
-		if act == nil || html.UnescapeString(act[1]) != action {
-			continue
-		}
-		fields := url.Values{}
-		for _, in := range inputRe.FindAllString(m[2], -1) {
-			attrs := map[string]string{}
-			for _, a := range attrRe.FindAllStringSubmatch(in, -1) {
-				attrs[a[1]] = html.UnescapeString(a[2])
-			}
-			if attrs["type"] == "hidden" && attrs["name"] != "" {
-				fields.Add(attrs["name"], attrs["value"])
-			}
-		}
-		return fields, true
-	}
-	return nil, false
-}
 
 // pageError is the error message a page shows the customer, if any.
 func pageError(body string) string {
@@ -239,14 +212,4 @@ func pageError(body string) string {
 		return ""
 	}
 	return strings.TrimSpace(html.UnescapeString(tagRe.ReplaceAllString(m[1], "")))
-}
-
-// textOf returns the text of the first element with this id, unescaped.
-func textOf(body, id string) (string, bool) {
-	re := regexp.MustCompile(`(?s)<[a-z]+\b[^>]*\sid="` + regexp.QuoteMeta(id) + `"[^>]*>(.*?)</`)
-	m := re.FindStringSubmatch(body)
-	if m == nil {
-		return "", false
-	}
-	return strings.TrimSpace(html.UnescapeString(m[1])), true
 }
