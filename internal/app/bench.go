@@ -57,7 +57,10 @@ a large table does not slow sign-in. Each pool account gets an earlier
 sign-in in its audit log, a day old, from the virtual customers' browser
 and network, so that the portal knows the browser and queues no
 "new browser" notice mail; --new-browsers leaves it out, and every first
-sign-in of an account in the run then queues one.
+sign-in of an account in the run then queues one. A database the bench
+made is then settled, as one of its size runs day to day rather than just
+after a bulk load: SQLite's write-ahead log is copied into the file,
+PostgreSQL's seeded tables analysed and a checkpoint taken.
 
 With TOBIRA_PPROF_ADDR=127.0.0.1:PORT in the environment, the servers the
 bench starts serve the Go profiler: node 1 there, node i at PORT+i-1. Every

@@ -188,9 +188,13 @@ func (b *bencher) seed(ctx context.Context) error {
 		}
 	}
 	// A database just seeded is not how one of its size runs day to day.
-	if b.cfg.Database != "" {
+	// A --target's database is the operator's, and was not just seeded
+	// whole: it is left as it is.
+	switch {
+	case b.o.target != "":
+	case b.cfg.Database != "":
 		settlePostgres(ctx, b.cfg.Database, b.m.Stderr)
-	} else {
+	default:
 		// Closing the last connection copies the seeding's write-ahead
 		// log (tens of MB with a million accounts) into the file and
 		// removes it, so the server does not start by copying it while the
