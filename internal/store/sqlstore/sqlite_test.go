@@ -184,30 +184,42 @@ func sqliteMigration(t *testing.T, name string) migration {
 	return ms[i]
 }
 
+// beforeMigration opens a new database with every migration, then takes the
+// named one back off: the undo statements make its tables what they were
+// before it, and its version is forgotten, so that the next open of path
+// applies it again, as to a database of an older release.
+func beforeMigration(t *testing.T, name string, undo ...string) (db *DB, path string) {
+	t.Helper()
+	m := sqliteMigration(t, name)
+	path = filepath.Join(t.TempDir(), "tobira.db")
+	db = openTemp(t, path)
+	for _, q := range undo {
+		if _, err := db.c().exec(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.c().exec(t.Context(), `DELETE FROM schema_migrations WHERE version = ?`, m.version); err != nil {
+		t.Fatal(err)
+	}
+	return db, path
+}
+
 // TestUpgradeToPhone opens, with this program, a database a release before
 // phone codes left: its factors read back with no channel, and the new
 // tables work.
 func TestUpgradeToPhone(t *testing.T) {
 	ctx := t.Context()
-	m := sqliteMigration(t, "0003_phone.sql")
-	path := filepath.Join(t.TempDir(), "tobira.db")
-
-	// The old schema, as the old program left it, with an enrolled phone.
-	db := openTemp(t, path)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, q := range []string{`DROP TABLE outbox`, `DROP TABLE phone_codes`, `ALTER TABLE factors DROP COLUMN channel`} {
-		_, err := db.c().exec(ctx, q)
-		must(err)
-	}
-	_, err := db.c().exec(ctx, `DELETE FROM schema_migrations WHERE version = ?`, m.version)
-	must(err)
+	// The old schema, as the old program left it, with an enrolled phone.
+	db, path := beforeMigration(t, "0003_phone.sql",
+		`DROP TABLE outbox`, `DROP TABLE phone_codes`, `ALTER TABLE factors DROP COLUMN channel`)
 	must(db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
-	_, err = db.c().exec(ctx, `INSERT INTO factors (id, account_id, kind, secret, last_step, created_at)
+	_, err := db.c().exec(ctx, `INSERT INTO factors (id, account_id, kind, secret, last_step, created_at)
 		VALUES ('f-1', 'acc-1', 'phone', '+41790000000', 0, ?)`, t0.UnixMilli())
 	must(err)
 	db.Close()
@@ -230,20 +242,15 @@ func TestUpgradeToPhone(t *testing.T) {
 // WITHOUT ROWID tables afterwards, with every index.
 func TestUpgradeToSessionsWithoutRowid(t *testing.T) {
 	ctx := t.Context()
-	m := sqliteMigration(t, "0015_sessions_flows_without_rowid.sql")
+	const name = "0015_sessions_flows_without_rowid.sql"
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	path := filepath.Join(t.TempDir(), "tobira.db")
-	db := openTemp(t, path)
 	// The old tables: the same script, without WITHOUT ROWID.
-	_, err := db.c().exec(ctx, strings.ReplaceAll(m.sql, ") WITHOUT ROWID;", ");"))
-	must(err)
-	_, err = db.c().exec(ctx, `DELETE FROM schema_migrations WHERE version = ?`, m.version)
-	must(err)
+	db, path := beforeMigration(t, name, strings.ReplaceAll(sqliteMigration(t, name).sql, ") WITHOUT ROWID;", ");"))
 	must(db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
 	sess := &store.Session{IDHash: "s-1", AccountID: "acc-1", CreatedAt: t0, MFAAt: t0, ExpiresAt: t0.Add(time.Hour),
 		ClientIP: "192.0.2.1", UserAgent: "ua", AMR: []string{"pwd", "otp"}, SID: "sid-1"}
@@ -291,21 +298,15 @@ func TestUpgradeToSessionsWithoutRowid(t *testing.T) {
 // the sweep drops the ones long over and keeps the rest counting.
 func TestUpgradeToLimitsWindowEnd(t *testing.T) {
 	ctx := t.Context()
-	m := sqliteMigration(t, "0016_limits_window_end.sql")
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	path := filepath.Join(t.TempDir(), "tobira.db")
-	db := openTemp(t, path)
-	_, err := db.c().exec(ctx, `ALTER TABLE limits DROP COLUMN window_end`)
-	must(err)
-	_, err = db.c().exec(ctx, `DELETE FROM schema_migrations WHERE version = ?`, m.version)
-	must(err)
+	db, path := beforeMigration(t, "0016_limits_window_end.sql", `ALTER TABLE limits DROP COLUMN window_end`)
 	old, recent := t0.Add(-40*24*time.Hour), t0.Add(-time.Hour)
-	_, err = db.c().exec(ctx, `INSERT INTO limits (key, window_start, count) VALUES ('old', ?, 5), ('recent', ?, 3)`,
+	_, err := db.c().exec(ctx, `INSERT INTO limits (key, window_start, count) VALUES ('old', ?, 5), ('recent', ?, 3)`,
 		ms(old), ms(recent))
 	must(err)
 	db.Close()
