@@ -999,6 +999,41 @@ var tokenTests = []test{
 
 // Limits.
 
+// sprayKeys is more counters than one statement of a sweep drops.
+const sprayKeys = 2500
+
+// spray counts once each of keys counters in a minute's window from t0, as
+// a spray of made-up addresses does, and one in an hour's window, "fresh".
+func spray(t *testing.T, s store.Store, keys int) {
+	t.Helper()
+	must(t, s.Atomically(t.Context(), func(ctx context.Context, tx store.Store) error {
+		for i := range keys {
+			if _, err := tx.Hit(ctx, fmt.Sprintf("spray:%d", i), time.Minute, t0, 1); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Hit(ctx, "fresh", time.Hour, t0, 1)
+		return err
+	}))
+}
+
+// checkSwept checks that a sweep at t0+1m left spray's fresh counter alone.
+func checkSwept(t *testing.T, s store.Store) {
+	t.Helper()
+	ctx := t.Context()
+	for _, key := range []string{"spray:0", "spray:1234", fmt.Sprintf("spray:%d", sprayKeys-1)} {
+		if got, err := s.Hit(ctx, key, time.Minute, t0, 0); err != nil || got != 0 {
+			t.Errorf("a swept counter, %s: %d, %v; want 0", key, got, err)
+		}
+	}
+	if got, err := s.Hit(ctx, "fresh", time.Hour, t0, 0); err != nil || got != 1 {
+		t.Errorf("the unexpired counter: %d, %v; want 1", got, err)
+	}
+	if n, err := s.DeleteExpiredLimits(ctx, t0.Add(time.Minute)); err != nil || n != 0 {
+		t.Errorf("a sweep after the sweep: %d, %v; want 0", n, err)
+	}
+}
+
 var limitTests = []test{
 	{"Hit", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
@@ -1105,27 +1140,34 @@ var limitTests = []test{
 	{"DeleteExpiredMany", func(t *testing.T, s store.Store) {
 		// More than one statement's batch: a spray of made-up addresses.
 		ctx := t.Context()
-		const keys = 2500
-		must(t, s.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
-			for i := range keys {
-				if _, err := tx.Hit(ctx, fmt.Sprintf("spray:%d", i), time.Minute, t0, 1); err != nil {
-					return err
-				}
-			}
-			_, err := tx.Hit(ctx, "fresh", time.Hour, t0, 1)
-			return err
-		}))
+		spray(t, s, sprayKeys)
 		n, err := s.DeleteExpiredLimits(ctx, t0.Add(time.Minute))
 		must(t, err)
-		if n != keys {
-			t.Errorf("DeleteExpiredLimits = %d, want %d", n, keys)
+		if n != sprayKeys {
+			t.Errorf("DeleteExpiredLimits = %d, want %d", n, sprayKeys)
 		}
-		if got, err := s.Hit(ctx, "spray:1234", time.Minute, t0, 0); err != nil || got != 0 {
-			t.Errorf("a swept counter: %d, %v; want 0", got, err)
+		checkSwept(t, s)
+	}},
+	{"DeleteExpiredConcurrent", func(t *testing.T, s store.Store) {
+		// Every node sweeps: together they drop each counter once, and
+		// all of them.
+		ctx := t.Context()
+		spray(t, s, sprayKeys)
+		counts := make([]int64, racers)
+		errs := race(func(i int) error {
+			var err error
+			counts[i], err = s.DeleteExpiredLimits(ctx, t0.Add(time.Minute))
+			return err
+		})
+		var total int64
+		for i, err := range errs {
+			must(t, err)
+			total += counts[i]
 		}
-		if got, err := s.Hit(ctx, "fresh", time.Hour, t0, 0); err != nil || got != 1 {
-			t.Errorf("the unexpired counter: %d, %v; want 1", got, err)
+		if total != sprayKeys {
+			t.Errorf("concurrent sweeps dropped %v, %d in all; want %d", counts, total, sprayKeys)
 		}
+		checkSwept(t, s)
 	}},
 	{"Concurrent", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
