@@ -263,6 +263,40 @@ func TestNoticeNewBrowser(t *testing.T) {
 	box.none("a sign-in right after")
 }
 
+// TestNoticeNewBrowserLongHistory: the check reads an account's latest
+// sign-ins first and the older ones only when it must, up to 200: a browser
+// whose last sign-in is twenty sign-ins back is still known, one pushed out
+// by 200 later sign-ins from elsewhere is new again.
+func TestNoticeNewBrowserLongHistory(t *testing.T) {
+	e := newEnv(t)
+	box := mailNotices(e)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	box.since()
+	elsewhere := func(n int) {
+		t.Helper()
+		for range n {
+			e.clock.Advance(time.Minute)
+			ev := &store.AuditEvent{At: e.clock.Now(), AccountID: c.acct.ID, Actor: "customer",
+				Action: "signin", Outcome: "ok", ClientIP: "198.51.100.9", UserAgent: uaFirefoxWin}
+			if err := e.st.AppendAudit(e.ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	e.signIn(c)
+	elsewhere(20)
+	e.signIn(c)
+	box.none("Chrome, twenty sign-ins back")
+
+	elsewhere(200)
+	e.signIn(c)
+	box.one(c, e.clock.Now(), "203.0.113.7", "Chrome (Linux)", "これまでに使われていないブラウザまたは接続元から")
+	e.signIn(c)
+	box.none("Chrome again")
+}
+
 // TestReportNotMe: the link of a notice ends every session of the account
 // (and, through AccountReset, the sites'), is spent, and alerts operators:
 // an audit event with outcome "alert" and an error in the log. A sign-in
