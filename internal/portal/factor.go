@@ -59,22 +59,68 @@ func (s *Service) PhoneFirst(ctx context.Context, f *Flow) (bool, error) {
 	return has(store.FactorPhone) && !has(store.FactorTOTP), nil
 }
 
+// attempt is a second-factor attempt and its account as charged.
+type attempt struct {
+	acct    *store.Account
+	counted bool // acct's failures include this attempt already
+}
+
 // charge counts a second-factor attempt before its code is checked, so that
 // guesses sent in parallel cannot outrun the lock; a right code then clears
 // the count. It refuses with *LockedError while the step is closed.
-func (s *Service) charge(ctx context.Context, a *store.Account, c Client, action string) (*store.Account, error) {
+//
+// Inside a unit of work the unit's transaction gives the same guarantee:
+// SQLite's one writer runs one unit at a time, and PostgreSQL runs one of
+// two SERIALIZABLE transactions that would see each other's changes again.
+// There the attempt reads the account and is counted by wrong, if it comes
+// to that: a right code with no failures before it leaves the account as it
+// was, instead of writing it twice. An attempt that ends in neither (an
+// error of the store) counts nothing there.
+func (s *Service) charge(ctx context.Context, a *store.Account, c Client, action string) (*attempt, error) {
+	if s.unit != nil {
+		cur, err := s.Store.AccountByID(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		if mfa.Locked(cur.MFALockedUntil, s.Now()) {
+			return nil, s.refused(ctx, cur, c, action)
+		}
+		return &attempt{acct: cur}, nil
+	}
+	charged, err := s.countFailure(ctx, a, c, action)
+	if err != nil {
+		return nil, err
+	}
+	return &attempt{acct: charged, counted: true}, nil
+}
+
+// countFailure adds one failure to the account's count, and closes the
+// step when the count calls for it.
+func (s *Service) countFailure(ctx context.Context, a *store.Account, c Client, action string) (*store.Account, error) {
 	now := s.Now()
 	charged, err := s.Store.ChargeMFAAttempt(ctx, a.ID, now, func(n int) time.Time { return mfa.LockUntil(n, now) })
 	if errors.Is(err, store.ErrLocked) {
-		s.audit(ctx, a.ID, action, "refused", c, "")
-		return nil, &LockedError{Until: charged.MFALockedUntil}
+		return nil, s.refused(ctx, charged, c, action)
 	}
 	return charged, err
 }
 
-// wrong answers a wrong code: the attempt was counted already, and may have
-// just closed the step.
-func (s *Service) wrong(ctx context.Context, charged *store.Account, c Client, action string) error {
+// refused answers an attempt while the step is closed.
+func (s *Service) refused(ctx context.Context, a *store.Account, c Client, action string) error {
+	s.audit(ctx, a.ID, action, "refused", c, "")
+	return &LockedError{Until: a.MFALockedUntil}
+}
+
+// wrong answers a wrong code: the attempt is counted (now, if it was not
+// yet), and may have just closed the step.
+func (s *Service) wrong(ctx context.Context, at *attempt, c Client, action string) error {
+	charged := at.acct
+	if !at.counted {
+		var err error
+		if charged, err = s.countFailure(ctx, at.acct, c, action); err != nil {
+			return err
+		}
+	}
 	if mfa.Locked(charged.MFALockedUntil, s.Now()) {
 		s.audit(ctx, charged.ID, action, "locked", c, "")
 		s.Log.Warn("second factor step closed", "account", charged.ID, "failures", charged.MFAFailures, "until", charged.MFALockedUntil)
@@ -86,9 +132,12 @@ func (s *Service) wrong(ctx context.Context, charged *store.Account, c Client, a
 }
 
 // right answers a right code: the count of wrong ones starts over.
-func (s *Service) right(ctx context.Context, charged *store.Account, c Client, action string) error {
-	s.audit(ctx, charged.ID, action, "ok", c, "")
-	return s.Store.ClearMFAFailures(ctx, charged.ID)
+func (s *Service) right(ctx context.Context, at *attempt, c Client, action string) error {
+	s.audit(ctx, at.acct.ID, action, "ok", c, "")
+	if !at.counted && at.acct.MFAFailures == 0 && at.acct.MFALockedUntil.IsZero() {
+		return nil // nothing to start over
+	}
+	return s.Store.ClearMFAFailures(ctx, at.acct.ID)
 }
 
 // totpFactor returns the account's authenticator app; ErrNoSuchMethod when it

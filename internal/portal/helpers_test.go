@@ -236,8 +236,8 @@ func tokenOf(t *testing.T, link string) string {
 type raceStore struct {
 	store.Store
 	mu      sync.Mutex
-	hit     *rendezvous // Hit(key with prefix, n = 0): a limit read
-	account *rendezvous // AccountByID
+	hit  *rendezvous // Hit(key with prefix, n = 0): a limit read
+	unit *rendezvous // Atomically, before the unit starts
 }
 
 type rendezvous struct {
@@ -270,10 +270,10 @@ func (s *raceStore) wait(ctx context.Context, r *rendezvous) {
 	}
 }
 
-func (s *raceStore) arm(hit, account *rendezvous) {
+func (s *raceStore) arm(hit, unit *rendezvous) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.hit, s.account = hit, account
+	s.hit, s.unit = hit, unit
 }
 
 func (s *raceStore) Hit(ctx context.Context, key string, window time.Duration, now time.Time, n int) (int, error) {
@@ -287,13 +287,12 @@ func (s *raceStore) Hit(ctx context.Context, key string, window time.Duration, n
 	return c, err
 }
 
-func (s *raceStore) AccountByID(ctx context.Context, id string) (*store.Account, error) {
-	a, err := s.Store.AccountByID(ctx, id)
+func (s *raceStore) Atomically(ctx context.Context, fn func(ctx context.Context, tx store.Store) error) error {
 	s.mu.Lock()
-	r := s.account
+	r := s.unit
 	s.mu.Unlock()
 	if r != nil {
 		s.wait(ctx, r)
 	}
-	return a, err
+	return s.Store.Atomically(ctx, fn)
 }

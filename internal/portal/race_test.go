@@ -17,9 +17,10 @@ import (
 const guard = 30 * time.Second
 
 // TestConcurrentWrongCodesKeepTheLock: two wrong codes sent at the same time
-// as the 10th and 11th of a row. Each attempt is counted before its code is
-// checked, in one transaction: the 10th closes the step, and the 11th is
-// refused without being counted, so it cannot open the step again.
+// as the 10th and 11th of a row, both arriving at their unit of work at
+// once. Each attempt reads the account, has its code checked and is counted
+// in one transaction: the 10th closes the step, and the 11th is refused
+// without being counted, so it cannot open the step again.
 // Afterwards even the right code is refused for an hour.
 func TestConcurrentWrongCodesKeepTheLock(t *testing.T) {
 	e := newEnv(t)
@@ -76,7 +77,8 @@ func TestConcurrentWrongCodesKeepTheLock(t *testing.T) {
 }
 
 // TestParallelGuessesStayUnderTheLock: an attacker who sends 25 wrong codes
-// at once. However they interleave, at most 10 may be checked before the
+// at once, all arriving at their unit of work together. However they
+// interleave, at most 10 may be checked before the
 // step closes, and the step must end up closed.
 func TestParallelGuessesStayUnderTheLock(t *testing.T) {
 	e := newEnv(t)

@@ -392,10 +392,6 @@ func (s *Service) checkCode(ctx context.Context, f *Flow, m Method, code, oldSes
 	}
 	// Read before the unit, so the unit holds the writer only for its
 	// writes and the reads they depend on.
-	a, err := s.Account(ctx, f)
-	if err != nil {
-		return "", err
-	}
 	if finish {
 		s.checkBrowser(ctx, f, c)
 	}
@@ -403,10 +399,15 @@ func (s *Service) checkCode(ctx context.Context, f *Flow, m Method, code, oldSes
 	err = s.atomically(ctx, func(ctx context.Context, u *Service) error {
 		f.restore(start)
 		token = ""
+		// The account's failures and lock, which the attempt is counted
+		// against, are read in the unit.
+		a, err := u.Account(ctx, f)
+		if err != nil {
+			return err
+		}
 		if err := u.secondFactor(ctx, f, a, m, code, c); err != nil || !finish || f.State != StateMFA {
 			return err
 		}
-		var err error
 		token, err = u.Finish(ctx, f, oldSession, c)
 		return err
 	})
