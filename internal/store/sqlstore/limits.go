@@ -65,24 +65,11 @@ func (db *DB) ResetLimit(ctx context.Context, key string) error {
 	return db.fail("reset limit", err)
 }
 
-// sweepBatch is how many counters one statement of DeleteExpiredLimits
-// drops: a sweep after a spray of made-up addresses may find millions, and
-// the writer serves sign-ins between its statements.
-const sweepBatch = 1000
-
 // DeleteExpiredLimits drops the counters whose window ended at or before
 // now: Hit only ever reads the current window, so they can never count
 // again. It deletes in batches until none is left and returns how many.
 func (db *DB) DeleteExpiredLimits(ctx context.Context, now time.Time) (int64, error) {
-	var total int64
-	for {
-		n, err := db.c().affected(ctx, `DELETE FROM limits WHERE (key, window_start) IN (
-			SELECT key, window_start FROM limits WHERE window_end <= ? LIMIT ?)`, ms(now), sweepBatch)
-		total += n
-		if err != nil || n < sweepBatch {
-			return total, db.fail("delete expired limits", err)
-		}
-	}
+	return db.sweep(ctx, "delete expired limits", "limits", "key, window_start", "window_end <= ?", ms(now))
 }
 
 // counters is where limits are counted. In a unit on PostgreSQL that is

@@ -207,19 +207,12 @@ func (db *DB) DeleteAuthRequest(ctx context.Context, id string) error {
 // (as given to SpendCode) has passed, which nothing else removes; they are
 // not counted.
 func (db *DB) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int64, error) {
-	var n int64
-	err := db.inTx(ctx, func(c conn) error {
-		var err error
-		if n, err = c.affected(ctx, `DELETE FROM oidc_auth_requests WHERE expires_at <= ?`, ms(now)); err != nil {
-			return err
-		}
-		_, err = c.exec(ctx, `DELETE FROM oidc_spent_codes WHERE expires_at <= ?`, ms(now))
-		return err
-	})
+	n, err := db.sweep(ctx, "delete expired auth requests", "oidc_auth_requests", "id", "expires_at <= ?", ms(now))
 	if err != nil {
-		return 0, db.fail("delete expired auth requests", err)
+		return n, err
 	}
-	return n, nil
+	_, err = db.sweep(ctx, "delete expired spent codes", "oidc_spent_codes", "code_hash", "expires_at <= ?", ms(now))
+	return n, err
 }
 
 // SpendCode records the code as exchanged for grantID. Of two calls with one

@@ -259,23 +259,14 @@ func (db *DB) UseRefreshToken(ctx context.Context, hash string, now time.Time) (
 // DeleteExpiredTokens removes what can no longer be used: expired access and
 // refresh tokens, and grants revoked long enough ago.
 func (db *DB) DeleteExpiredTokens(ctx context.Context, now, revokedBefore time.Time) (int64, error) {
-	var total int64
-	err := db.inTx(ctx, func(c conn) error {
-		for _, q := range []struct {
-			sql string
-			arg int64
-		}{
-			{`DELETE FROM oidc_access_tokens WHERE expires_at <= ?`, ms(now)},
-			{`DELETE FROM oidc_refresh_tokens WHERE expires_at <= ?`, ms(now)},
-			{`DELETE FROM oidc_grants WHERE revoked_at <> 0 AND revoked_at <= ?`, ms(revokedBefore)},
-		} {
-			n, err := c.affected(ctx, q.sql, q.arg)
-			if err != nil {
-				return err
-			}
-			total += n
-		}
-		return nil
-	})
-	return total, db.fail("delete expired tokens", err)
+	access, err := db.sweep(ctx, "delete expired access tokens", "oidc_access_tokens", "id", "expires_at <= ?", ms(now))
+	if err != nil {
+		return access, err
+	}
+	refresh, err := db.sweep(ctx, "delete expired refresh tokens", "oidc_refresh_tokens", "hash", "expires_at <= ?", ms(now))
+	if err != nil {
+		return access + refresh, err
+	}
+	grants, err := db.sweep(ctx, "delete revoked grants", "oidc_grants", "id", "revoked_at <> 0 AND revoked_at <= ?", ms(revokedBefore))
+	return access + refresh + grants, err
 }

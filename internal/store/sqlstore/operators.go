@@ -137,8 +137,7 @@ func (db *DB) DeleteOperatorSession(ctx context.Context, idHash string) error {
 }
 
 func (db *DB) DeleteExpiredOperatorSessions(ctx context.Context, now time.Time) (int64, error) {
-	n, err := db.c().affected(ctx, `DELETE FROM operator_sessions WHERE expires_at <= ?`, ms(now))
-	return n, db.fail("delete expired operator sessions", err)
+	return db.sweep(ctx, "delete expired operator sessions", "operator_sessions", "id_hash", "expires_at <= ?", ms(now))
 }
 
 // LockAccount: ErrConflict when locked already, ErrNotFound for an unknown account.

@@ -83,6 +83,5 @@ func (db *DB) DeletePhoneCode(ctx context.Context, flowHash string) error {
 
 // DeleteExpiredPhoneCodes removes codes whose ExpiresAt is at or before now.
 func (db *DB) DeleteExpiredPhoneCodes(ctx context.Context, now time.Time) (int64, error) {
-	n, err := db.c().affected(ctx, `DELETE FROM phone_codes WHERE expires_at <= ?`, ms(now))
-	return n, db.fail("delete expired phone codes", err)
+	return db.sweep(ctx, "delete expired phone codes", "phone_codes", "flow_hash", "expires_at <= ?", ms(now))
 }

@@ -104,8 +104,7 @@ func (db *DB) DeleteSessionsOf(ctx context.Context, accountID, except string) er
 
 // DeleteExpiredSessions removes sessions whose ExpiresAt is at or before now.
 func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
-	n, err := db.c().affected(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, ms(now))
-	return n, db.fail("delete expired sessions", err)
+	return db.sweep(ctx, "delete expired sessions", "sessions", "id_hash", "expires_at <= ?", ms(now))
 }
 
 // Flows. An empty AccountID is stored as NULL, as the foreign key needs.
@@ -163,6 +162,5 @@ func (db *DB) DeleteFlow(ctx context.Context, idHash string) error {
 
 // DeleteExpiredFlows removes flows whose ExpiresAt is at or before now.
 func (db *DB) DeleteExpiredFlows(ctx context.Context, now time.Time) (int64, error) {
-	n, err := db.c().affected(ctx, `DELETE FROM flows WHERE expires_at <= ?`, ms(now))
-	return n, db.fail("delete expired flows", err)
+	return db.sweep(ctx, "delete expired flows", "flows", "id_hash", "expires_at <= ?", ms(now))
 }

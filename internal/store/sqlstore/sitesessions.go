@@ -50,6 +50,5 @@ func (db *DB) EndSiteSessions(ctx context.Context, site, accountID, sid string) 
 
 // DeleteExpiredSiteSessions removes sessions expired at now.
 func (db *DB) DeleteExpiredSiteSessions(ctx context.Context, now time.Time) (int64, error) {
-	n, err := db.c().affected(ctx, `DELETE FROM site_sessions WHERE expires_at <= ?`, ms(now))
-	return n, db.fail("delete expired site sessions", err)
+	return db.sweep(ctx, "delete expired site sessions", "site_sessions", "id_hash", "expires_at <= ?", ms(now))
 }

@@ -806,6 +806,28 @@ var sessionTests = []test{
 			t.Errorf("second DeleteExpiredSessions = %d, want 0", n)
 		}
 	}},
+	{"DeleteExpiredMany", func(t *testing.T, s store.Store) {
+		// More than one statement of a sweep deletes.
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		must(t, s.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
+			for i := range sprayKeys {
+				ss := &store.Session{IDHash: fmt.Sprintf("s-%d", i), AccountID: a.ID, CreatedAt: t0, ExpiresAt: t0}
+				if err := tx.CreateSession(ctx, ss); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		newSession(t, s, "s-live", a.ID, t0.Add(time.Hour))
+		n, err := s.DeleteExpiredSessions(ctx, t0)
+		if err != nil || n != sprayKeys {
+			t.Errorf("DeleteExpiredSessions = %d, %v; want %d", n, err, sprayKeys)
+		}
+		if sessionExists(t, s, "s-0") || sessionExists(t, s, fmt.Sprintf("s-%d", sprayKeys-1)) || !sessionExists(t, s, "s-live") {
+			t.Error("DeleteExpiredSessions removed the wrong sessions")
+		}
+	}},
 }
 
 // Flows.
@@ -923,6 +945,30 @@ var flowTests = []test{
 		gone := store.Flow{IDHash: "fl-past", State: "x", ExpiresAt: t0.Add(time.Hour)}
 		wantErr(t, "AdvanceFlow of a deleted expired flow", s.AdvanceFlow(ctx, &gone, "email"), store.ErrNotFound)
 	}},
+	{"DeleteExpiredMany", func(t *testing.T, s store.Store) {
+		// More than one statement of a sweep deletes.
+		ctx := t.Context()
+		must(t, s.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
+			for i := range sprayKeys {
+				f := &store.Flow{IDHash: fmt.Sprintf("fl-%d", i), State: "email", CreatedAt: t0.Add(-time.Hour), ExpiresAt: t0}
+				if err := tx.CreateFlow(ctx, f); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		must(t, s.CreateFlow(ctx, &store.Flow{IDHash: "fl-live", State: "email", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+		n, err := s.DeleteExpiredFlows(ctx, t0)
+		if err != nil || n != sprayKeys {
+			t.Errorf("DeleteExpiredFlows = %d, %v; want %d", n, err, sprayKeys)
+		}
+		if _, err := s.FlowByHash(ctx, "fl-live", t0); err != nil {
+			t.Errorf("unexpired flow: %v", err)
+		}
+		if n, err := s.DeleteExpiredFlows(ctx, t0); err != nil || n != 0 {
+			t.Errorf("a sweep after the sweep: %d, %v; want 0", n, err)
+		}
+	}},
 }
 
 // One-time tokens.
@@ -999,7 +1045,7 @@ var tokenTests = []test{
 
 // Limits.
 
-// sprayKeys is more counters than one statement of a sweep drops.
+// sprayKeys is more rows than one statement of a sweep deletes.
 const sprayKeys = 2500
 
 // spray counts once each of keys counters in a minute's window from t0, as
