@@ -235,7 +235,7 @@ func tokenOf(t *testing.T, link string) string {
 // attacker can in production. Everything else goes straight to the store.
 type raceStore struct {
 	store.Store
-	mu      sync.Mutex
+	mu   sync.Mutex
 	hit  *rendezvous // Hit(key with prefix, n = 0): a limit read
 	unit *rendezvous // Atomically, before the unit starts
 }
