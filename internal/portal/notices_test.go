@@ -45,6 +45,17 @@ func mailNotices(e *env) *noticeBox {
 	return &noticeBox{e: e}
 }
 
+// enrolledWithNotices is a service that queues its mails and a customer
+// who has enrolled the authenticator app, the mails of that seen.
+func enrolledWithNotices(t *testing.T) (*env, *noticeBox, *customer) {
+	e := newEnv(t)
+	box := mailNotices(e)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	box.since()
+	return e, box, c
+}
+
 // since returns the mails queued since the last call, oldest first.
 func (b *noticeBox) since() []store.Mail {
 	b.e.t.Helper()
@@ -136,11 +147,7 @@ func TestNoticeEnrolled(t *testing.T) {
 // notice that says the old code is spent and the new one shown must be
 // recorded; a wrong recovery code mails nothing.
 func TestNoticeRecoveryCodeUsed(t *testing.T) {
-	e := newEnv(t)
-	box := mailNotices(e)
-	c := e.newCustomer("yamada@example.jp")
-	e.enrol(c)
-	box.since()
+	e, box, c := enrolledWithNotices(t)
 
 	e.clock.Advance(time.Minute)
 	f := e.passwordStep(c)
@@ -174,11 +181,7 @@ func TestNoticeRecoveryCodeUsed(t *testing.T) {
 // mails one notice that says until when; the wrong codes before it and the
 // attempts refused while it is closed mail nothing.
 func TestNoticeMFALocked(t *testing.T) {
-	e := newEnv(t)
-	box := mailNotices(e)
-	c := e.newCustomer("yamada@example.jp")
-	e.enrol(c)
-	box.since()
+	e, box, c := enrolledWithNotices(t)
 
 	e.clock.Advance(time.Minute)
 	e.ip = portal.Client{IP: "198.51.100.20", UserAgent: uaFirefoxWin}
@@ -207,11 +210,7 @@ func TestNoticeMFALocked(t *testing.T) {
 // in from the same browser (User-Agent, its versions aside) and network
 // (/24) in the last 90 days; a step-up mails none.
 func TestNoticeNewBrowser(t *testing.T) {
-	e := newEnv(t)
-	box := mailNotices(e)
-	c := e.newCustomer("yamada@example.jp")
-	e.enrol(c)
-	box.since()
+	e, box, c := enrolledWithNotices(t)
 	chrome := e.ip
 
 	e.signIn(c)
@@ -268,11 +267,7 @@ func TestNoticeNewBrowser(t *testing.T) {
 // whose last sign-in is twenty sign-ins back is still known, one pushed out
 // by 200 later sign-ins from elsewhere is new again.
 func TestNoticeNewBrowserLongHistory(t *testing.T) {
-	e := newEnv(t)
-	box := mailNotices(e)
-	c := e.newCustomer("yamada@example.jp")
-	e.enrol(c)
-	box.since()
+	e, box, c := enrolledWithNotices(t)
 	elsewhere := func(n int) {
 		t.Helper()
 		for range n {
