@@ -23,6 +23,37 @@ func TestPostgres(t *testing.T) {
 	})
 }
 
+// TestPostgresCountersCommitLazily: the limits' pool commits without
+// waiting for PostgreSQL's log to be flushed; the other connections do as
+// the server is configured.
+func TestPostgresCountersCommitLazily(t *testing.T) {
+	url := testkit.Postgres(t)
+	db, err := OpenPostgres(url, Pool{})
+	if err != nil {
+		t.Fatalf("OpenPostgres: %v", err)
+	}
+	defer db.Close()
+	plain, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	setting := func(pool *sql.DB) string {
+		t.Helper()
+		var v string
+		if err := pool.QueryRowContext(t.Context(), "SHOW synchronous_commit").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if got := setting(db.countersDB.sql); got != "off" {
+		t.Errorf("the counters' pool: synchronous_commit %s, want off", got)
+	}
+	if got, want := setting(db.sql), setting(plain); got != want {
+		t.Errorf("the pool: synchronous_commit %s, want the server's %s", got, want)
+	}
+}
+
 func TestNumberPlaceholders(t *testing.T) {
 	for in, want := range map[string]string{
 		"SELECT 1":                        "SELECT 1",
