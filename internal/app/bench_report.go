@@ -175,7 +175,7 @@ func (r *benchReport) markdown(w io.Writer) {
 		for _, s := range r.StartupMS {
 			st = append(st, fmt.Sprintf("%.0f ms", s))
 		}
-		fmt.Fprintf(w, "- start-up (spawn to /readyz): %s (the first on a new database, making its signing key); "+
+		fmt.Fprintf(w, "- start-up (spawn to /readyz): %s (the first on a new database, which makes its signing key meanwhile); "+
 			"the first again, a restart: %.0f ms; idle RSS %s\n", strings.Join(st, ", "), r.RestartMS, mib(r.IdleRSSBytes))
 	}
 	for i, p := range r.Pprof {

@@ -102,9 +102,11 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		return err
 	}
 	defer w.close()
-	// The first start on a new database makes the first signing key (RSA,
-	// tens of milliseconds): begin at once, beside the rest of the start,
-	// rather than when the first /readyz asks for it.
+	// The first start on a new database makes the first signing key
+	// (RSA-2048, up to a few hundred milliseconds) beside the rest of the
+	// start: /readyz does not wait for it (the pages need no key), and the
+	// first request that signs waits for this one rather than making its
+	// own.
 	go w.oidc.Ready(ctx)
 	svc := w.svc
 	if demo {

@@ -115,6 +115,24 @@ func (k *keyring) Rotate(ctx context.Context) error {
 	return k.refresh(ctx)
 }
 
+// readable checks that every stored key decrypts, without making one.
+func (k *keyring) readable(ctx context.Context) error {
+	now := k.now()
+	if k.fresh(now) {
+		return nil
+	}
+	stored, err := k.st.SigningKeys(ctx, now)
+	if err != nil {
+		return err
+	}
+	for i := range stored {
+		if _, err := k.decode(&stored[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // fresh says the cached signing key may sign now.
 func (k *keyring) fresh(now time.Time) bool {
 	k.mu.Lock()

@@ -96,12 +96,22 @@ func New(c Config) (*Provider, error) {
 // ServeHTTP serves the provider's endpoints.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.op.ServeHTTP(w, r) }
 
-// Ready reports whether this node can sign: the signing key decrypts with
-// its secret key. A node configured with another secret_key than the
-// others cannot, and should leave the load balancer's rotation.
+// Ready makes sure this node can sign: it reads the signing key, making
+// the first one on a new database, and reports whether it decrypts with
+// the node's secret key.
 func (p *Provider) Ready(ctx context.Context) error {
 	_, err := p.storage.ring.signing(ctx)
 	return err
+}
+
+// Readable reports whether this node can read the signing keys: every key
+// the database holds decrypts with its secret key. A node configured with
+// another secret_key than the others cannot, and should leave the load
+// balancer's rotation. It does not wait for the first key of a new
+// database (RSA-2048, up to a few hundred milliseconds), which Ready makes
+// beside the start: the pages need none, and what signs waits for it.
+func (p *Provider) Readable(ctx context.Context) error {
+	return p.storage.ring.readable(ctx)
 }
 
 // RotateKeys starts signing with a new key; the old one stays published.

@@ -216,7 +216,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.oidc != nil {
-		if err := s.oidc.Ready(ctx); err != nil {
+		if err := s.oidc.Readable(ctx); err != nil {
 			s.log.Error("not ready: the signing keys cannot be read; is secret_key the same on every node?", "err", err)
 			http.Error(w, "signing keys unreadable: check secret_key", http.StatusServiceUnavailable)
 			return
