@@ -19,20 +19,21 @@ type limit struct {
 // acted on, so events sent in parallel cannot all pass a limit before any is
 // counted. When a limit is over its max, count gives back what it counted
 // (a refused event uses no allowance) and returns that limit and when its
-// window ends; counts are the new counts of the limits counted. The limits
-// are counted in one unit of work: one commit for all of them.
+// window ends; counts are the new counts of the limits counted. The counts
+// are one write that need not wait for the disk (store.Limits.Counting): the
+// event they allow ends in a commit that does (its audit event, its flow).
 func (s *Service) count(ctx context.Context, now time.Time, limits []limit) (over *limit, until time.Time, counts []int, err error) {
-	err = s.atomically(ctx, func(ctx context.Context, u *Service) error {
+	err = s.Store.Counting(ctx, func(ctx context.Context, tx store.Limits) error {
 		over, until, counts = nil, time.Time{}, nil
 		for i, l := range limits {
-			n, err := u.Store.Hit(ctx, l.key, l.window, now, 1)
+			n, err := tx.Hit(ctx, l.key, l.window, now, 1)
 			if err != nil {
-				u.uncount(ctx, now, limits[:i]...)
+				s.giveBack(ctx, tx, now, limits[:i])
 				return err
 			}
 			counts = append(counts, n)
 			if n > l.max {
-				u.uncount(ctx, now, limits[:i+1]...)
+				s.giveBack(ctx, tx, now, limits[:i+1])
 				_, end := store.Window(now, l.window)
 				over, until = &limits[i], end
 				return nil
@@ -48,15 +49,20 @@ func (s *Service) count(ctx context.Context, now time.Time, limits []limit) (ove
 
 // uncount gives back one event of each limit.
 func (s *Service) uncount(ctx context.Context, now time.Time, limits ...limit) {
-	err := s.atomically(ctx, func(ctx context.Context, u *Service) error {
-		for _, l := range limits {
-			if _, err := u.Store.Hit(ctx, l.key, l.window, now, -1); err != nil {
-				u.Log.Warn("limit not given back", "limit", l.name, "err", err)
-			}
-		}
+	err := s.Store.Counting(ctx, func(ctx context.Context, tx store.Limits) error {
+		s.giveBack(ctx, tx, now, limits)
 		return nil
 	})
 	if err != nil {
 		s.Log.Warn("limits not given back", "err", err)
+	}
+}
+
+// giveBack gives back one event of each limit through tx.
+func (s *Service) giveBack(ctx context.Context, tx store.Limits, now time.Time, limits []limit) {
+	for _, l := range limits {
+		if _, err := tx.Hit(ctx, l.key, l.window, now, -1); err != nil {
+			s.Log.Warn("limit not given back", "limit", l.name, "err", err)
+		}
 	}
 }

@@ -65,6 +65,27 @@ func (db *DB) ResetLimit(ctx context.Context, key string) error {
 	return db.fail("reset limit", err)
 }
 
+// Counting runs fn's counts as one write that does not wait for the disk
+// (store.Limits): on SQLite in the writer's next batch, which commits
+// without a sync when it holds nothing else (lazyBatch); on PostgreSQL on
+// the counters' pool, whose commits do not wait for the log's flush.
+func (db *DB) Counting(ctx context.Context, fn func(ctx context.Context, tx store.Limits) error) error {
+	unit := func(ctx context.Context, tx store.Store) error { return fn(ctx, tx) }
+	if db.tx != nil {
+		return fn(ctx, db) // the unit commits them, as it does
+	}
+	if err := db.outsideUnit(ctx); err != nil {
+		return err
+	}
+	switch {
+	case db.wr != nil:
+		return db.wr.do(ctx, countsOnly, db.unit(ctx, unit))
+	case db.countersDB != nil:
+		return fn(ctx, db.countersDB)
+	}
+	return db.Atomically(ctx, unit)
+}
+
 // DeleteExpiredLimits drops the counters whose window ended at or before
 // now: Hit only ever reads the current window, so they can never count
 // again. It deletes in batches until none is left and returns how many.

@@ -109,7 +109,7 @@ func (db *DB) migrate(ctx context.Context) error {
 // on a database being opened, through the writer on an open SQLite one.
 func (db *DB) migrationTx(ctx context.Context, fn func(c conn) error) error {
 	if db.wr != nil {
-		return db.wr.do(ctx, false, fn)
+		return db.wr.do(ctx, unitWrite, fn)
 	}
 	return db.tryTx(ctx, db.d.migrationTxOptions, fn)
 }

@@ -261,7 +261,7 @@ func (db *DB) write(ctx context.Context, fn func(c conn) error) error {
 		return err
 	}
 	if db.wr != nil {
-		return db.wr.do(ctx, true, fn)
+		return db.wr.do(ctx, oneStatement, fn)
 	}
 	return fn(db.c())
 }
@@ -279,7 +279,7 @@ func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
 		return err
 	}
 	if db.wr != nil {
-		return db.wr.do(ctx, false, fn)
+		return db.wr.do(ctx, unitWrite, fn)
 	}
 	for attempt := 1; ; attempt++ {
 		err := db.tryTx(ctx, db.d.txOptions, fn)
@@ -317,7 +317,12 @@ func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context, tx st
 	if db.tx != nil {
 		return db.savepoint(ctx, func(conn) error { return fn(ctx, db) })
 	}
-	return db.inTx(ctx, func(c conn) error {
+	return db.inTx(ctx, db.unit(ctx, fn))
+}
+
+// unit is the body of a unit's transaction: fn on a copy of db bound to it.
+func (db *DB) unit(ctx context.Context, fn func(ctx context.Context, tx store.Store) error) func(c conn) error {
+	return func(c conn) error {
 		var lost error
 		if db.d.retry != nil {
 			// fn may well log a store error and go on, as it does for an
@@ -332,7 +337,7 @@ func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context, tx st
 			return lost
 		}
 		return err
-	})
+	}
 }
 
 // raceWatch notes the first statement of a unit that failed because the

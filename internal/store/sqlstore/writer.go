@@ -34,8 +34,14 @@ type writer struct {
 	checkpointer *sql.Conn     // a connection of the readers' pool, for checkpoints
 	ckStopped    chan struct{} // closed by checkpoints as it returns
 
+	// full: commits wait for the disk (synchronous = FULL, the default),
+	// but for batches of counts alone (lazyBatch). lazy: the connection
+	// is set so now.
+	full, lazy bool
+
 	waiting atomic.Int64 // callers whose write is sent or waiting to be
 	batches atomic.Int64 // transactions committed or rolled back
+	lazies  atomic.Int64 // of them, those that did not wait for the disk
 }
 
 // maxBatch bounds how many callers share a transaction, so the first of
@@ -43,13 +49,25 @@ type writer struct {
 const maxBatch = 128
 
 type writeReq struct {
-	ctx context.Context
-	fn  func(c conn) error
-	err chan error
-	// single: fn runs one statement, which SQLite applies whole or not at
-	// all, so it needs no savepoint of its own.
-	single bool
+	ctx  context.Context
+	fn   func(c conn) error
+	err  chan error
+	kind writeKind
 }
+
+// writeKind is how a write runs in its batch.
+type writeKind uint8
+
+const (
+	// unitWrite: several statements, in a savepoint of their own unless
+	// alone in the batch.
+	unitWrite writeKind = iota
+	// oneStatement: one statement, which SQLite applies whole or not at
+	// all, so it needs no savepoint of its own.
+	oneStatement
+	// countsOnly: a unitWrite of limits' counts alone (DB.Counting).
+	countsOnly
+)
 
 // errClosed is the answer to a write sent after Close.
 var errClosed = errors.New("sqlstore: database closed")
@@ -62,9 +80,13 @@ func newWriter(ctx context.Context, pool, readers *sql.DB, d *dialect) (*writer,
 	// Checkpoints run beside the writer, on a connection of their own; the
 	// writer's own, which start the log again, wait for 4,000 pages of log
 	// (16 MB) instead of SQLite's 1,000, and find nearly all of it copied.
+	var level int
 	ck, err := readers.Conn(ctx)
 	if err == nil {
 		_, err = c.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 4000")
+	}
+	if err == nil {
+		err = c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level)
 	}
 	if err != nil {
 		c.Close()
@@ -74,7 +96,8 @@ func newWriter(ctx context.Context, pool, readers *sql.DB, d *dialect) (*writer,
 		return nil, err
 	}
 	w := &writer{pool: pool, conn: c, stmts: newStmtCache(c), d: d, reqs: make(chan *writeReq),
-		done: make(chan struct{}), stopped: make(chan struct{}), checkpointer: ck, ckStopped: make(chan struct{})}
+		done: make(chan struct{}), stopped: make(chan struct{}), checkpointer: ck, ckStopped: make(chan struct{}),
+		full: level >= syncLevelFull}
 	go w.loop()
 	go w.checkpoints()
 	return w, nil
@@ -111,13 +134,13 @@ func (w *writer) checkpoints() {
 // committed. If ctx ends while fn waits for its turn, fn is not run; once
 // it runs, it runs to the end and is committed or not with its batch,
 // whatever happens to ctx meanwhile, so the caller always learns the truth.
-func (w *writer) do(ctx context.Context, single bool, fn func(c conn) error) error {
+func (w *writer) do(ctx context.Context, kind writeKind, fn func(c conn) error) error {
 	if ctx.Value(unitKey{}) == w.pool {
 		// Sent from inside a unit, which this writer is running: the
 		// write would wait for itself.
 		return errOutsideUnit
 	}
-	r := &writeReq{ctx: ctx, fn: fn, err: make(chan error, 1), single: single}
+	r := &writeReq{ctx: ctx, fn: fn, err: make(chan error, 1), kind: kind}
 	w.waiting.Add(1)
 	defer w.waiting.Add(-1)
 	select {
@@ -173,6 +196,15 @@ func (w *writer) run(batch []*writeReq) {
 			r.err <- err
 		}
 	}
+	if err := w.waitForDisk(!lazyBatch(batch)); err != nil {
+		for _, r := range batch {
+			r.err <- err
+		}
+		return
+	}
+	if w.lazy {
+		w.lazies.Add(1)
+	}
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
 		fail(err)
 		return
@@ -183,7 +215,7 @@ func (w *writer) run(batch []*writeReq) {
 			errs[i] = err
 			continue
 		}
-		savepoint := !alone && !r.single
+		savepoint := !alone && r.kind != oneStatement
 		if savepoint {
 			if err := exec("SAVEPOINT w"); err != nil {
 				fail(err)
@@ -222,6 +254,48 @@ func (w *writer) run(batch []*writeReq) {
 	for i, r := range batch {
 		r.err <- errs[i]
 	}
+}
+
+// syncLevelFull is PRAGMA synchronous's number for FULL.
+const syncLevelFull = 2
+
+// lazyBatch tells a batch of counts alone (DB.Counting), whose commit need
+// not wait for the disk: a limit counted before the attempt it allows,
+// which ends in a commit of its own that does wait (its audit event, its
+// flow); that commit's sync takes the log before it to the disk too, and so
+// does the checkpoint beside the writer within a tenth of a second. A
+// machine's crash may lose the counts of that moment; SQLite's file stays
+// whole either way. With one customer signing in, this is one sync of the
+// three a sign-in makes.
+func lazyBatch(batch []*writeReq) bool {
+	for _, r := range batch {
+		if r.kind != countsOnly {
+			return false
+		}
+	}
+	return true
+}
+
+// waitForDisk sets whether the next commit waits for the disk, where the
+// database is set to (synchronous = FULL): NORMAL for a lazy batch, FULL
+// for any other. SQLite reads the setting when the statement is prepared
+// and refuses it within a transaction, so it runs unprepared, before BEGIN;
+// it stays until a batch wants the other, so a run of lazy batches sets it
+// once.
+func (w *writer) waitForDisk(wait bool) error {
+	lazy := w.full && !wait
+	if lazy == w.lazy {
+		return nil
+	}
+	level := "FULL"
+	if lazy {
+		level = "NORMAL"
+	}
+	if _, err := w.conn.ExecContext(context.Background(), "PRAGMA synchronous = "+level); err != nil {
+		return fmt.Errorf("sqlstore: synchronous = %s: %w", level, err)
+	}
+	w.lazy = lazy
+	return nil
 }
 
 // undoesItself tells an error that undid only its own statement, leaving the
@@ -263,7 +337,7 @@ type queuedWrites struct{ w *writer }
 
 func (q queuedWrites) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	var res sql.Result
-	err := q.w.do(ctx, true, func(c conn) error {
+	err := q.w.do(ctx, oneStatement, func(c conn) error {
 		var err error
 		res, err = c.w.ExecContext(c.ctx, query, args...)
 		return err

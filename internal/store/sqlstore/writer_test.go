@@ -191,3 +191,84 @@ func TestLogStaysShort(t *testing.T) {
 		t.Errorf("the log grew to %d MB for 80 MB written", fi.Size()>>20)
 	}
 }
+
+// TestCountsCommitWithoutSync: a batch of counts alone (Counting) commits
+// with synchronous = NORMAL, without waiting for the disk; a batch with any
+// other write in it, even beside counts, with FULL; and a database set to
+// NORMAL is never made FULL.
+func TestCountsCommitWithoutSync(t *testing.T) {
+	ctx := t.Context()
+	// level is the writer connection's setting, read from within a write:
+	// the one its commit uses (1 NORMAL, 2 FULL).
+	level := func(db *DB) int {
+		var n int
+		if err := db.wr.conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&n); err != nil {
+			t.Error(err)
+		}
+		return n
+	}
+	counting := func(db *DB, got *int) error {
+		return db.Counting(ctx, func(ctx context.Context, tx store.Limits) error {
+			*got = level(db)
+			_, err := tx.Hit(ctx, "counted", time.Minute, t0, 1)
+			return err
+		})
+	}
+	writing := func(db *DB, got *int) error {
+		return db.write(ctx, func(c conn) error {
+			*got = level(db)
+			_, err := c.exec(ctx, `INSERT INTO audit_events (at, actor, action, outcome) VALUES (1, 'test', 'write', 'ok')`)
+			return err
+		})
+	}
+
+	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
+	defer db.Close()
+	var got [4]int
+	if err := errors.Join(counting(db, &got[0]), writing(db, &got[1]), counting(db, &got[2])); err != nil {
+		t.Fatal(err)
+	}
+	if got != [4]int{1, 2, 1, 0} {
+		t.Errorf("alone, counts then a write then counts committed at synchronous %v; want 1, 2, 1", got[:3])
+	}
+
+	// Counts queued beside another write share its batch, and its sync.
+	hold, holding := make(chan struct{}), make(chan struct{})
+	go db.write(ctx, func(c conn) error {
+		close(holding)
+		<-hold
+		return nil
+	})
+	<-holding
+	errs := make(chan error, 2)
+	go func() { errs <- counting(db, &got[2]) }()
+	go func() { errs <- writing(db, &got[3]) }()
+	for db.wr.queued() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	close(hold)
+	if err := errors.Join(<-errs, <-errs); err != nil {
+		t.Fatal(err)
+	}
+	if got[2] != 2 || got[3] != 2 {
+		t.Errorf("counts and a write in one batch committed at synchronous %d and %d; want 2 (FULL)", got[2], got[3])
+	}
+	if n, err := db.Hit(ctx, "counted", time.Minute, t0, 0); err != nil || n != 3 {
+		t.Errorf("counted %d, %v; want 3", n, err)
+	}
+	if lazies := db.wr.lazies.Load(); lazies != 2 {
+		t.Errorf("%d batches without a sync; want 2", lazies)
+	}
+
+	normal, err := OpenSQLiteSync(filepath.Join(t.TempDir(), "normal.db"), SyncNormal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer normal.Close()
+	if err := errors.Join(counting(normal, &got[0]), writing(normal, &got[1])); err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != 1 || got[1] != 1 {
+		t.Errorf("a database set to NORMAL committed at synchronous %d and %d; want 1 and 1", got[0], got[1])
+	}
+}

@@ -137,6 +137,71 @@ var unitTests = []test{
 			t.Errorf("failures after %d units: %d", racers, got.MFAFailures)
 		}
 	}},
+	{"Counting", func(t *testing.T, s store.Store) {
+		// Counts that need not wait for the disk are counts all the
+		// same: each racer's two are there afterwards, none lost, and a
+		// reset within Counting drops a key.
+		must(t, s.Counting(t.Context(), func(ctx context.Context, tx store.Limits) error {
+			_, err := tx.Hit(ctx, "count:dropped", time.Minute, t0, 5)
+			return err
+		}))
+		errs := race(func(int) error {
+			return s.Counting(t.Context(), func(ctx context.Context, tx store.Limits) error {
+				for _, key := range []string{"count:a", "count:b"} {
+					if _, err := tx.Hit(ctx, key, time.Minute, t0, 1); err != nil {
+						return err
+					}
+				}
+				return tx.ResetLimit(ctx, "count:dropped")
+			})
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("racer %d: %v", i, err)
+			}
+		}
+		for key, want := range map[string]int{"count:a": racers, "count:b": racers, "count:dropped": 0} {
+			if n, err := s.Hit(t.Context(), key, time.Minute, t0, 0); err != nil || n != want {
+				t.Errorf("%s after %d racers: %d, %v; want %d", key, racers, n, err, want)
+			}
+		}
+		// fn's error is Counting's.
+		err := s.Counting(t.Context(), func(ctx context.Context, tx store.Limits) error { return errUndo })
+		wantErr(t, "Counting", err, errUndo)
+	}},
+	{"CountingInAUnitIsPartOfIt", func(t *testing.T, s store.Store) {
+		a := newAccount(t, s, "u6")
+		err := s.Atomically(t.Context(), func(ctx context.Context, tx store.Store) error {
+			err := tx.Counting(ctx, func(ctx context.Context, l store.Limits) error {
+				_, err := l.Hit(ctx, "count:in", time.Minute, t0, 1)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			return tx.CreateFlow(ctx, unitFlow("counted", a.ID))
+		})
+		must(t, err)
+		if n, err := s.Hit(t.Context(), "count:in", time.Minute, t0, 0); err != nil || n != 1 {
+			t.Errorf("count made in a unit: %d, %v; want 1", n, err)
+		}
+	}},
+	{"CountingAroundTheUnitFails", func(t *testing.T, s store.Store) {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		var around error
+		err := s.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
+			around = s.Counting(ctx, func(ctx context.Context, l store.Limits) error {
+				_, err := l.Hit(ctx, "count:around", time.Minute, t0, 1)
+				return err
+			})
+			return nil
+		})
+		must(t, err)
+		if around == nil || errors.Is(around, context.DeadlineExceeded) {
+			t.Errorf("counting around the unit: %v, want an error at once", around)
+		}
+	}},
 	{"Concurrent", func(t *testing.T, s store.Store) {
 		// Units racing on one counter: each adds one, none is lost.
 		errs := race(func(int) error {
