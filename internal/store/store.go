@@ -260,12 +260,13 @@ type Limits interface {
 	ResetLimit(ctx context.Context, key string) error
 	// Counting runs fn, which counts through tx and does nothing else, as
 	// one write whose commit does not wait for the disk: a crash of the
-	// machine (not of the process) may lose the counts of its last moment,
-	// never anything else, and the next commit that does wait (an audit
-	// event, a flow) takes every count before it to the disk. Within a unit
-	// fn runs in the unit, as a part of it. Outside one, on SQLite fn's
-	// counts commit together and an error of fn undoes them; on PostgreSQL
-	// each count commits by itself, as a unit's do (Units).
+	// machine, or on PostgreSQL of the database server, may lose the counts
+	// of its last moment, never anything else, and the next commit that
+	// does wait (an audit event, a flow) takes every count before it to
+	// the disk. Within a unit fn runs in the unit, as a part of it. Outside
+	// one, on SQLite fn's counts commit together and an error of fn undoes
+	// them; on PostgreSQL each count commits by itself, as a unit's do
+	// (Units).
 	Counting(ctx context.Context, fn func(ctx context.Context, tx Limits) error) error
 	// DeleteExpiredLimits drops every counter whose window ended at or
 	// before now and returns how many it dropped.
