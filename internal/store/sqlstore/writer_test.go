@@ -24,13 +24,7 @@ func TestWriterBatch(t *testing.T) {
 	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
 	defer db.Close()
 
-	hold, holding := make(chan struct{}), make(chan struct{})
-	go db.write(ctx, func(c conn) error {
-		close(holding)
-		<-hold
-		return nil
-	})
-	<-holding
+	release := holdWriter(ctx, db)
 
 	const n = 20
 	errs := make([]error, n)
@@ -65,7 +59,7 @@ func TestWriterBatch(t *testing.T) {
 	for db.wr.queued() < n+1 {
 		time.Sleep(time.Millisecond)
 	}
-	close(hold)
+	release()
 	wg.Wait()
 
 	for i, err := range errs {
@@ -94,13 +88,7 @@ func TestWriterBatch(t *testing.T) {
 func TestWriterCancelledWhileQueued(t *testing.T) {
 	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
 	defer db.Close()
-	hold, holding := make(chan struct{}), make(chan struct{})
-	go db.write(t.Context(), func(c conn) error {
-		close(holding)
-		<-hold
-		return nil
-	})
-	<-holding
+	release := holdWriter(t.Context(), db)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() {
@@ -113,7 +101,7 @@ func TestWriterCancelledWhileQueued(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
-	close(hold)
+	release()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled write = %v, want context.Canceled", err)
 	}
@@ -233,20 +221,14 @@ func TestCountsCommitWithoutSync(t *testing.T) {
 	}
 
 	// Counts queued beside another write share its batch, and its sync.
-	hold, holding := make(chan struct{}), make(chan struct{})
-	go db.write(ctx, func(c conn) error {
-		close(holding)
-		<-hold
-		return nil
-	})
-	<-holding
+	release := holdWriter(ctx, db)
 	errs := make(chan error, 2)
 	go func() { errs <- counting(db, &got[2]) }()
 	go func() { errs <- writing(db, &got[3]) }()
 	for db.wr.queued() < 3 {
 		time.Sleep(time.Millisecond)
 	}
-	close(hold)
+	release()
 	if err := errors.Join(<-errs, <-errs); err != nil {
 		t.Fatal(err)
 	}
@@ -271,4 +253,17 @@ func TestCountsCommitWithoutSync(t *testing.T) {
 	if got[0] != 1 || got[1] != 1 {
 		t.Errorf("a database set to NORMAL committed at synchronous %d and %d; want 1 and 1", got[0], got[1])
 	}
+}
+
+// holdWriter keeps db's writer busy on one write until release is called,
+// so that the writes sent meanwhile queue and share the next batch.
+func holdWriter(ctx context.Context, db *DB) (release func()) {
+	hold, holding := make(chan struct{}), make(chan struct{})
+	go db.write(ctx, func(c conn) error {
+		close(holding)
+		<-hold
+		return nil
+	})
+	<-holding
+	return func() { close(hold) }
 }
