@@ -19,8 +19,9 @@ import (
 // one per statement, and no caller ever polls for SQLite's lock.
 //
 // A caller hears back only after the commit, so what it wrote is durable
-// (synchronous=FULL) and visible to every read it makes next. One caller's
-// failure rolls back its own savepoint, not the batch.
+// (synchronous=FULL) and visible to every read it makes next; only a batch
+// of limits' counts alone commits without waiting for the disk (lazyBatch).
+// One caller's failure rolls back its own savepoint, not the batch.
 type writer struct {
 	pool    *sql.DB   // the pool of one connection conn is from
 	conn    *sql.Conn // the one write connection, never returned to its pool
