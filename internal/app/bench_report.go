@@ -68,10 +68,13 @@ type benchLevel struct {
 	Iterations       int64   `json:"iterations"`
 	OIDCFlows        int64   `json:"oidc_flows"`
 	SignInsPerSecond float64 `json:"sign_ins_per_second"`
-	// HashesPerSecond is the ceiling measured right before this level
-	// (production hashing), which PercentOfCeiling is of; else the run's.
+	// HashesPerSecond is the ceiling PercentOfCeiling is of: with
+	// production hashing the mean of those measured right before and right
+	// after this level (CeilingBefore, CeilingAfter), else the run's.
 	HashesPerSecond  float64 `json:"hashes_per_second"`
 	PercentOfCeiling float64 `json:"percent_of_hash_ceiling"`
+	CeilingBefore    float64 `json:"hashes_per_second_before,omitempty"`
+	CeilingAfter     float64 `json:"hashes_per_second_after,omitempty"`
 	// Steps are latencies in milliseconds of the steps that went well,
 	// plus "sign-in" (login page to landing page) and "oidc-flow".
 	Steps     map[string]benchStep `json:"steps"`
@@ -313,22 +316,34 @@ func thousands(n int64) string {
 	return string(out)
 }
 
-// ceilingPerLevel describes the ceilings measured before each level, when
+// ofCeiling sets the ceiling the level's sign-ins are a share of.
+func (lv *benchLevel) ofCeiling(ceiling float64) {
+	lv.HashesPerSecond, lv.PercentOfCeiling = ceiling, 0
+	if ceiling > 0 {
+		lv.PercentOfCeiling = 100 * lv.SignInsPerSecond / ceiling
+	}
+}
+
+// bracket takes the ceilings measured right before and right after the
+// level, and their mean as the level's.
+func (lv *benchLevel) bracket(before, after float64) {
+	lv.CeilingBefore, lv.CeilingAfter = before, after
+	lv.ofCeiling((before + after) / 2)
+}
+
+// ceilingPerLevel describes the ceilings measured around each level, when
 // they were.
 func (r *benchReport) ceilingPerLevel() string {
-	var lo, hi float64
+	var around []string
 	for _, lv := range r.Levels {
-		if lv.HashesPerSecond == r.HashesPerSecond {
-			continue
+		if lv.CeilingBefore > 0 {
+			around = append(around, fmt.Sprintf("%d: %s → %s", lv.Concurrency,
+				thousands(int64(lv.CeilingBefore)), thousands(int64(lv.CeilingAfter))))
 		}
-		if lo == 0 || lv.HashesPerSecond < lo {
-			lo = lv.HashesPerSecond
-		}
-		hi = max(hi, lv.HashesPerSecond)
 	}
-	if lo == 0 {
+	if len(around) == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" before the load; again right before each level, which its %% of the ceiling is of: %s to %s (the machine's share of its cores varies)",
-		thousands(int64(lo)), thousands(int64(hi)))
+	return " before the load; again right before and right after each level, whose mean its % of the ceiling is of " +
+		"(by customers, before → after: " + strings.Join(around, "; ") + "): the machine's share of its cores varies"
 }

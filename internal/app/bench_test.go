@@ -47,6 +47,11 @@ type benchReport struct {
 	Pprof     []string  `json:"pprof"`
 	Levels    []struct {
 		Concurrency  int            `json:"concurrency"`
+		SignInsPerS  float64        `json:"sign_ins_per_second"`
+		Ceiling      float64        `json:"hashes_per_second"`
+		Percent      float64        `json:"percent_of_hash_ceiling"`
+		Before       float64        `json:"hashes_per_second_before"`
+		After        float64        `json:"hashes_per_second_after"`
 		MailsQueued  int            `json:"mails_queued"`
 		SignIns      int            `json:"sign_ins"`
 		Iterations   int            `json:"iterations"`
@@ -154,6 +159,29 @@ func TestBench(t *testing.T) {
 	}
 	if strings.Contains(r.stdout, "Errors:") {
 		t.Errorf("report shows errors:\n%s", r.stdout)
+	}
+}
+
+// TestBenchProductionCeiling: with production hashing each level is a share
+// of the ceiling measured right before and right after it, the one after a
+// level being the next one's before, and the report says so.
+func TestBenchProductionCeiling(t *testing.T) {
+	r, rep := runBench(t, nil, "--hashing", "production", "--flow", "signin", "--concurrency", "1,2",
+		"--count", "2", "--pool", "30", "--accounts", "50")
+	checkFlow(t, rep, "signin", 2, 0, 1, 2)
+	for i, lv := range rep.Levels {
+		if lv.Before <= 0 || lv.After <= 0 || lv.Ceiling != (lv.Before+lv.After)/2 {
+			t.Errorf("level %d: ceiling %v of %v before and %v after; want their mean", lv.Concurrency, lv.Ceiling, lv.Before, lv.After)
+		}
+		if want := 100 * lv.SignInsPerS / lv.Ceiling; lv.Percent != want {
+			t.Errorf("level %d: %v %% of the ceiling, want %v", lv.Concurrency, lv.Percent, want)
+		}
+		if i > 0 && lv.Before != rep.Levels[i-1].After {
+			t.Errorf("level %d measured its own ceiling before (%v), not the previous level's after (%v)", lv.Concurrency, lv.Before, rep.Levels[i-1].After)
+		}
+	}
+	if want := "again right before and right after each level"; !strings.Contains(r.stdout, want) {
+		t.Errorf("report lacks %q:\n%s", want, r.stdout)
 	}
 }
 
