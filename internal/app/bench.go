@@ -31,9 +31,10 @@ code flow with PKCE and the sign-out (--flow full), or through the sign-in
 alone (--flow signin: then the customer forgets its cookies instead of
 signing out), level after level of concurrency, on 127.0.0.1, and prints a
 Markdown table: sign-ins per second (also as a share of the argon2id hashes
-per second this machine can do), latency percentiles per step, errors by
-kind, the server's start-up time (its first start, which makes the
-signing key, and a restart: it stops the first server and starts it
+per second this machine can do, with production hashing measured again
+right before and right after each level), latency percentiles per step,
+errors by kind, the server's start-up time (its first start, which makes
+the signing key, and a restart: it stops the first server and starts it
 again before the load), idle and peak memory, CPU time per sign-in (also
 without the password hash's estimated share), and the mails the sign-ins
 queued.
