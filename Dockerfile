@@ -27,12 +27,18 @@ COPY internal ./internal
 # CGO_ENABLED=0: the SQLite driver is pure Go (modernc.org/sqlite), so the
 # binary is static and needs no C library. The Japanese time zone is built
 # in (time/tzdata), so the image needs no zone files.
+# VERSION names the release in `tobira version`, the start-up log and
+# /metrics, since the build context has no .git to read the commit from:
+#   docker build --build-arg VERSION=$(git describe --tags --always --dirty) -t tobira .
 ARG TARGETOS
 ARG TARGETARCH
+ARG VERSION=
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -trimpath -buildvcs=false -ldflags "-s -w" -o /out/tobira ./cmd/tobira
+    go build -trimpath -buildvcs=false \
+      -ldflags "-s -w -X github.com/tobira/tobira/internal/buildinfo.version=${VERSION}" \
+      -o /out/tobira ./cmd/tobira
 
 # The data folder, created here because the final image has no shell; it is
 # copied with the non-root user as owner so the volume starts writable.

@@ -71,6 +71,7 @@ const usage = `tobira: the customer sign-in portal
   tobira maintenance cancel --id ID
   tobira signing-keys rotate                     sign ID tokens with a new key from now on
                  (the old key stays published a day for tokens it signed)
+  tobira version                                 the build, and the database schema it migrates to
   tobira bench [--duration 10s | --count N] [--concurrency 1,16,64,256] [--hashing production|cheap]
                  [--nodes N] [--database postgres://...] [--accounts M] [--json FILE] [--target URL]
                  load test on 127.0.0.1: sign-ins/s, latencies, server memory and CPU (tobira bench -h)
@@ -120,6 +121,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.bench(ctx, args[1:])
 	case "signing-keys":
 		return m.signingKeys(ctx, args[1:])
+	case "version", "--version":
+		return m.version(args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

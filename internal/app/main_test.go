@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,7 +15,9 @@ import (
 	"time"
 
 	"github.com/tobira/tobira/internal/app"
+	"github.com/tobira/tobira/internal/buildinfo"
 	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store/sqlstore"
 	"github.com/tobira/tobira/internal/testkit"
 )
 
@@ -179,6 +182,24 @@ func TestCommandLine(t *testing.T) {
 		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.out) {
 			t.Errorf("%v: exit %d (want %d), output %q lacks %q", tc.args, r.code, tc.code, r.stdout+r.stderr, tc.out)
 		}
+	}
+}
+
+// TestVersion: the build on the first line, the schema this binary migrates
+// a database to on the second, no database needed.
+func TestVersion(t *testing.T) {
+	schema, err := sqlstore.SchemaVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("tobira %s\ndatabase schema %d\n", buildinfo.Read(), schema)
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		if r := run(t, nil, args...); r.code != 0 || r.stdout != want {
+			t.Errorf("%v: exit %d, stdout %q, want %q", args, r.code, r.stdout, want)
+		}
+	}
+	if r := run(t, nil, "version", "--json"); r.code != 2 || !strings.Contains(r.stderr, "usage: tobira version") {
+		t.Errorf("version --json: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 

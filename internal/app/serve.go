@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tobira/tobira/internal/buildinfo"
 	"github.com/tobira/tobira/internal/maintenance"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/web"
@@ -97,6 +98,8 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	} else {
 		log = slog.New(slog.NewJSONHandler(m.Stderr, nil))
 	}
+	build := buildinfo.Read()
+	log.Info("tobira starting", "version", build.Version, "revision", build.Revision, "modified", build.Modified, "go", build.Go)
 	w, err := m.open(cfg, log)
 	if err != nil {
 		return err

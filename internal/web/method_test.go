@@ -1,9 +1,12 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/tobira/tobira/internal/buildinfo"
 )
 
 // A known page asked with the wrong method gets 405 with its methods; an
@@ -43,7 +46,9 @@ func TestMetrics(t *testing.T) {
 	b := s.browser()
 	r := b.get("/metrics")
 	expect(t, r, http.StatusOK, "")
-	contains(t, r, `tobira_http_responses_total{class="2xx"}`, `tobira_phone_codes_total{channel="sms",result="sent"} 0`)
+	build := buildinfo.Read()
+	contains(t, r, `tobira_http_responses_total{class="2xx"}`, `tobira_phone_codes_total{channel="sms",result="sent"} 0`,
+		fmt.Sprintf(`tobira_build_info{version=%q,revision=%q,goversion=%q} 1`, build.Version, build.Revision, build.Go))
 
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	req.RemoteAddr = "203.0.113.9:4444"

@@ -6,8 +6,13 @@ import (
 	"net/netip"
 	"sync/atomic"
 
+	"github.com/tobira/tobira/internal/buildinfo"
 	"github.com/tobira/tobira/internal/webkit"
 )
+
+// thisBuild labels tobira_build_info, so that a dashboard shows which
+// version each node runs during an upgrade.
+var thisBuild = buildinfo.Read()
 
 // httpStats counts answers by status class, for /metrics.
 type httpStats struct {
@@ -34,6 +39,9 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	for c := 1; c <= 5; c++ {
 		fmt.Fprintf(w, "tobira_http_responses_total{class=\"%dxx\"} %d\n", c, s.stats.classes[c].Load())
 	}
+	fmt.Fprintln(w, "# HELP tobira_build_info The running build, in its labels; always 1.")
+	fmt.Fprintln(w, "# TYPE tobira_build_info gauge")
+	fmt.Fprintf(w, "tobira_build_info{version=%q,revision=%q,goversion=%q} 1\n", thisBuild.Version, thisBuild.Revision, thisBuild.Go)
 	snap := s.svc.SendStats.Snapshot()
 	fmt.Fprintln(w, "# HELP tobira_phone_codes_total Codes sent to phones, by channel and result.")
 	fmt.Fprintln(w, "# TYPE tobira_phone_codes_total counter")

@@ -49,6 +49,24 @@ func (d *dialect) loadMigrations() ([]migration, error) {
 	return ms, nil
 }
 
+// newestVersion is the version ms, in version order, take a database to.
+func newestVersion(ms []migration) int {
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+// SchemaVersion is the newest schema this program knows: the version its
+// migrations take a database to, the same on SQLite and PostgreSQL.
+func SchemaVersion() (int, error) {
+	ms, err := sqliteDialect.loadMigrations()
+	if err != nil {
+		return 0, err
+	}
+	return newestVersion(ms), nil
+}
+
 // migrate applies every migration not yet recorded in schema_migrations,
 // each in its own transaction. The transaction takes the write lock before it
 // looks at schema_migrations, so of two processes starting at once the second
@@ -91,10 +109,7 @@ func (db *DB) migrate(ctx context.Context) error {
 
 	// A binary older than the database would write rows the newer schema may
 	// not expect; refuse rather than guess.
-	var newest int
-	if len(ms) > 0 {
-		newest = ms[len(ms)-1].version
-	}
+	newest := newestVersion(ms)
 	var applied int
 	if err := db.c().queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&applied); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)

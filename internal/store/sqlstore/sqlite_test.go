@@ -473,3 +473,32 @@ func TestSQLiteCrowdOfWriters(t *testing.T) {
 		t.Fatalf("MFA failures = %+v, %v; want %d", a, err, crowd*each)
 	}
 }
+
+// TestSchemaVersion: both engines' migrations end at the same version, the
+// one SchemaVersion reports (what `tobira version` tells operators), and a
+// database is left there by opening it.
+func TestSchemaVersion(t *testing.T) {
+	lite, err := sqliteDialect.loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := postgresDialect.loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := SchemaVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v == 0 || v != newestVersion(lite) || v != newestVersion(pg) {
+		t.Fatalf("SchemaVersion = %d; SQLite's migrations end at %d, PostgreSQL's at %d", v, newestVersion(lite), newestVersion(pg))
+	}
+	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
+	var applied int
+	if err := db.c().queryRow(t.Context(), `SELECT MAX(version) FROM schema_migrations`).Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	if applied != v {
+		t.Errorf("a new database is at schema %d, want %d", applied, v)
+	}
+}
