@@ -34,10 +34,10 @@ func consoleHandler(w *wired, log *slog.Logger, sched *maintenance.Schedule) (ht
 	return console.New(console.Deps{Svc: w.svc, Operators: ops, Log: log, Schedule: sched})
 }
 
-// operators runs `tobira operators create|list`.
+// operators runs `tobira operators create|list|disable|enable|reset-2fa`.
 func (m *Main) operators(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(m.Stderr, "usage: tobira operators create|list [flags]\n")
+		fmt.Fprint(m.Stderr, "usage: tobira operators create|list|disable|enable|reset-2fa [flags]\n")
 		return errUsage
 	}
 	f := m.flags("operators " + args[0])
@@ -48,9 +48,11 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 		name = f.String("name", "", "the operator's name")
 		role = f.String("role", "", "support or admin")
 		passwordFile = f.String("password-file", "", "file holding the password (default $"+operatorPasswordEnv+")")
+	case "disable", "enable", "reset-2fa":
+		email = f.String("email", "", "the operator's email address")
 	case "list":
 	default:
-		fmt.Fprintf(m.Stderr, "unknown operators command %q: want create or list\n", args[0])
+		fmt.Fprintf(m.Stderr, "unknown operators command %q: want create, list, disable, enable or reset-2fa\n", args[0])
 		return errUsage
 	}
 	if err := f.Parse(args[1:]); err != nil {
@@ -60,9 +62,13 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "unexpected arguments: %s\n", strings.Join(f.Args(), " "))
 		return errUsage
 	}
+	if email != nil && *email == "" {
+		fmt.Fprintln(m.Stderr, "--email is required")
+		return errUsage
+	}
 	var password string
 	if args[0] == "create" {
-		for _, req := range []struct{ flag, v string }{{"--email", *email}, {"--name", *name}, {"--role", *role}} {
+		for _, req := range []struct{ flag, v string }{{"--name", *name}, {"--role", *role}} {
 			if req.v == "" {
 				fmt.Fprintln(m.Stderr, req.flag+" is required")
 				return errUsage
@@ -113,8 +119,35 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 			return explain(err, *email)
 		}
 		fmt.Fprintf(m.Stdout, "operator created: %s <%s> (%s)\n", n.Operator.Name, n.Operator.Email, n.Operator.Role)
-		fmt.Fprintln(m.Stdout, "add this key to an authenticator app now; it is not shown again:")
-		fmt.Fprintf(m.Stdout, "secret: %s\n%s\n", n.TOTPSecret, n.TOTPURI)
+		m.printTOTPKey(n)
+	case "disable":
+		op, err := console.DisableOperator(ctx, w.svc, ops, *email, "operator:cli")
+		if errors.Is(err, console.ErrOperatorDisabled) {
+			return fmt.Errorf("%s is disabled already", op.Email)
+		}
+		if err != nil {
+			return explainOperator(err, *email)
+		}
+		fmt.Fprintf(m.Stdout, "operator disabled: %s <%s>; their console sessions ended and they can no longer sign in\n", op.Name, op.Email)
+	case "enable":
+		op, err := console.EnableOperator(ctx, w.svc, ops, *email, "operator:cli")
+		if errors.Is(err, console.ErrOperatorEnabled) {
+			return fmt.Errorf("%s is not disabled", op.Email)
+		}
+		if err != nil {
+			return explainOperator(err, *email)
+		}
+		fmt.Fprintf(m.Stdout, "operator enabled: %s <%s>; they sign in with their password and authenticator again\n", op.Name, op.Email)
+	case "reset-2fa":
+		n, err := console.ResetOperatorTOTP(ctx, w.svc, ops, *email, "operator:cli")
+		if err != nil {
+			return explainOperator(err, *email)
+		}
+		fmt.Fprintf(m.Stdout, "authenticator reset for %s <%s>: the old key no longer signs in and their console sessions ended\n", n.Operator.Name, n.Operator.Email)
+		if n.Operator.Disabled {
+			fmt.Fprintf(m.Stdout, "the operator is still disabled; tobira operators enable --email %s lets them in\n", n.Operator.Email)
+		}
+		m.printTOTPKey(n)
 	case "list":
 		list, err := ops.ListOperators(ctx)
 		if err != nil {
@@ -132,4 +165,22 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 		return tw.Flush()
 	}
 	return nil
+}
+
+// printTOTPKey shows an operator's new TOTP seed, the one time it is shown.
+func (m *Main) printTOTPKey(n *console.NewOperator) {
+	fmt.Fprintln(m.Stdout, "add this key to an authenticator app now; it is not shown again:")
+	fmt.Fprintf(m.Stdout, "secret: %s\n%s\n", n.TOTPSecret, n.TOTPURI)
+}
+
+// explainOperator turns an error about the operator with the address into
+// an operator's message.
+func explainOperator(err error, email string) error {
+	switch {
+	case errors.Is(err, account.ErrBadEmail):
+		return fmt.Errorf("%q is not a valid email address", email)
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("no operator with the email %s (see tobira operators list)", email)
+	}
+	return err
 }

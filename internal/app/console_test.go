@@ -62,6 +62,72 @@ func TestOperatorsCreate(t *testing.T) {
 	}
 }
 
+func TestOperatorsDisableEnableReset(t *testing.T) {
+	dir := dataDir(t, "")
+	env := keyEnv()
+	env["TOBIRA_OPERATOR_PASSWORD"] = "a long operator password"
+	r := run(t, env, "operators", "create", "--email", "kim@tobira.example", "--name", "木村", "--role", "support", "--data", dir)
+	if r.code != 0 {
+		t.Fatalf("create: exit %d\n%s", r.code, r.stderr)
+	}
+	first := totpSecretRe.FindStringSubmatch(r.stdout)[1]
+	state := func() string {
+		t.Helper()
+		r := run(t, env, "operators", "list", "--data", dir)
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if strings.HasPrefix(line, "kim@tobira.example ") {
+				return strings.Fields(line)[3]
+			}
+		}
+		t.Fatalf("list lacks the operator: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		return ""
+	}
+	for _, tc := range []struct {
+		args  []string
+		code  int
+		want  string // in stdout or stderr
+		state string // in the list afterwards
+	}{
+		{[]string{"disable", "--email", "Kim@Tobira.Example"}, 0, "operator disabled: 木村 <kim@tobira.example>", "disabled"},
+		{[]string{"disable", "--email", "kim@tobira.example"}, 1, "kim@tobira.example is disabled already", "disabled"},
+		{[]string{"enable", "--email", "KIM@tobira.example"}, 0, "operator enabled: 木村 <kim@tobira.example>", "active"},
+		{[]string{"enable", "--email", "kim@tobira.example"}, 1, "kim@tobira.example is not disabled", "active"},
+		{[]string{"disable", "--email", "nobody@tobira.example"}, 1, "no operator with the email nobody@tobira.example", "active"},
+		{[]string{"enable", "--email", "nobody@tobira.example"}, 1, "no operator with the email nobody@tobira.example", "active"},
+		{[]string{"reset-2fa", "--email", "nobody@tobira.example"}, 1, "no operator with the email nobody@tobira.example", "active"},
+		{[]string{"reset-2fa", "--email", "not an address"}, 1, "not a valid email address", "active"},
+		{[]string{"disable"}, 2, "--email is required", "active"},
+		{[]string{"reset-2fa", "--email", "kim@tobira.example", "extra"}, 2, "unexpected arguments", "active"},
+	} {
+		r := run(t, env, append(append([]string{"operators"}, tc.args...), "--data", dir)...)
+		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, want %d with %q\nstdout: %s\nstderr: %s", tc.args, r.code, tc.code, tc.want, r.stdout, r.stderr)
+		}
+		if got := state(); got != tc.state {
+			t.Errorf("%v: list says %s, want %s", tc.args, got, tc.state)
+		}
+	}
+
+	r = run(t, env, "operators", "reset-2fa", "--email", "Kim@tobira.example", "--data", dir)
+	m := totpSecretRe.FindStringSubmatch(r.stdout)
+	if r.code != 0 || m == nil || !strings.Contains(r.stdout, "authenticator reset for 木村 <kim@tobira.example>") ||
+		!strings.Contains(r.stdout, "otpauth://totp/") || strings.Contains(r.stdout, "still disabled") {
+		t.Fatalf("reset-2fa: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if m[1] == first {
+		t.Errorf("reset-2fa printed the old secret %s", first)
+	}
+	// A disabled operator gets a new key too, with a reminder.
+	run(t, env, "operators", "disable", "--email", "kim@tobira.example", "--data", dir)
+	r = run(t, env, "operators", "reset-2fa", "--email", "kim@tobira.example", "--data", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "still disabled") || totpSecretRe.FindString(r.stdout) == "" {
+		t.Errorf("reset-2fa of a disabled operator: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if got := state(); got != "disabled" {
+		t.Errorf("reset-2fa enabled the operator: %s", got)
+	}
+}
+
 // The demo serves the console on its own listener, where an operator made
 // with the CLI signs in with the password and the code.
 func TestDemoConsole(t *testing.T) {

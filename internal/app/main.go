@@ -53,6 +53,10 @@ const usage = `tobira: the customer sign-in portal
   tobira operators create --email E --name N --role support|admin [--password-file F]
                  (or the password in $TOBIRA_OPERATOR_PASSWORD); prints the TOTP key
   tobira operators list [--data DIR]
+  tobira operators disable --email E             end the operator's console sessions and refuse sign-in
+  tobira operators enable --email E              let a disabled operator sign in again
+  tobira operators reset-2fa --email E           new TOTP key for a lost authenticator (printed once);
+                 ends the operator's console sessions
   tobira clients create --name N --redirect-uri U [--redirect-uri U2] [--public]
                  [--post-logout-redirect-uri U] [--backchannel-logout-uri U] [--first-party]
   tobira clients list [--data DIR]

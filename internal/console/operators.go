@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/mfa"
@@ -60,9 +61,96 @@ func CreateOperator(ctx context.Context, svc *portal.Service, ops store.Operator
 	} else if err != nil {
 		return nil, err
 	}
-	if err := svc.Store.AppendAudit(ctx, &store.AuditEvent{At: svc.Now(), Actor: who, Action: "operator.create",
-		Outcome: "ok", Detail: fmt.Sprintf("%s (%s)", norm, role)}); err != nil {
-		svc.Log.Error("console: audit append failed", "action", "operator.create", "err", err)
+	auditOperator(ctx, svc, who, "operator.create", fmt.Sprintf("%s (%s)", norm, role))
+	return &NewOperator{Operator: op, TOTPSecret: seed, TOTPURI: totpURI(svc, norm, seed)}, nil
+}
+
+// ErrOperatorDisabled means the operator is disabled already.
+var ErrOperatorDisabled = errors.New("console: operator is disabled already")
+
+// ErrOperatorEnabled means the operator is not disabled.
+var ErrOperatorEnabled = errors.New("console: operator is not disabled")
+
+// DisableOperator stops the operator with the address from signing in and
+// ends their console sessions at once, for staff who leave; who is recorded
+// in the audit log. store.ErrNotFound when no operator has the address,
+// ErrOperatorDisabled when it is disabled already.
+func DisableOperator(ctx context.Context, svc *portal.Service, ops store.Operators, email, who string) (*store.Operator, error) {
+	return setOperatorDisabled(ctx, svc, ops, email, who, true)
+}
+
+// EnableOperator lets a disabled operator sign in again, with the password
+// and authenticator they had. store.ErrNotFound when no operator has the
+// address, ErrOperatorEnabled when it is not disabled.
+func EnableOperator(ctx context.Context, svc *portal.Service, ops store.Operators, email, who string) (*store.Operator, error) {
+	return setOperatorDisabled(ctx, svc, ops, email, who, false)
+}
+
+func setOperatorDisabled(ctx context.Context, svc *portal.Service, ops store.Operators, email, who string, disabled bool) (*store.Operator, error) {
+	op, err := operatorByEmail(ctx, ops, email)
+	if err != nil {
+		return nil, err
 	}
-	return &NewOperator{Operator: op, TOTPSecret: seed, TOTPURI: mfa.TOTPURI(svc.Config.Issuer+" console", norm, seed)}, nil
+	action := "operator.enable"
+	if disabled {
+		action = "operator.disable"
+	}
+	switch {
+	case op.Disabled && disabled:
+		return op, ErrOperatorDisabled
+	case !op.Disabled && !disabled:
+		return op, ErrOperatorEnabled
+	}
+	// Another command may have changed the flag since the read; setting
+	// it again is harmless, and disabling ends the sessions either way.
+	if err := ops.SetOperatorDisabled(ctx, op.ID, disabled); err != nil {
+		return nil, err
+	}
+	op.Disabled = disabled
+	auditOperator(ctx, svc, who, action, op.Email)
+	return op, nil
+}
+
+// ResetOperatorTOTP gives the operator with the address a new TOTP seed, for
+// one who lost their authenticator: the old seed stops working, the step and
+// the wrong-code count start again, and their console sessions end. The new
+// seed is returned once, as CreateOperator returns it. store.ErrNotFound
+// when no operator has the address.
+func ResetOperatorTOTP(ctx context.Context, svc *portal.Service, ops store.Operators, email, who string) (*NewOperator, error) {
+	op, err := operatorByEmail(ctx, ops, email)
+	if err != nil {
+		return nil, err
+	}
+	seed := mfa.NewTOTPSecret()
+	sealed := svc.Keys.Encrypt(seed, totpAD(op.ID))
+	if err := ops.ResetOperatorTOTP(ctx, op.ID, sealed); err != nil {
+		return nil, err
+	}
+	op.TOTPSecret, op.LastStep, op.MFAFailures, op.MFALockedUntil = sealed, 0, 0, time.Time{}
+	auditOperator(ctx, svc, who, "operator.reset_2fa", op.Email)
+	return &NewOperator{Operator: op, TOTPSecret: seed, TOTPURI: totpURI(svc, op.Email, seed)}, nil
+}
+
+// operatorByEmail normalises email as CreateOperator does and returns its
+// operator.
+func operatorByEmail(ctx context.Context, ops store.Operators, email string) (*store.Operator, error) {
+	norm, err := account.NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	return ops.OperatorByEmail(ctx, norm)
+}
+
+// totpURI is the otpauth:// URI of an operator's seed, for the app to scan.
+func totpURI(svc *portal.Service, email, seed string) string {
+	return mfa.TOTPURI(svc.Config.Issuer+" console", email, seed)
+}
+
+// auditOperator records a change to an operator. The change is made by
+// then, so a failed append is logged rather than reported.
+func auditOperator(ctx context.Context, svc *portal.Service, who, action, detail string) {
+	if err := svc.Store.AppendAudit(ctx, &store.AuditEvent{At: svc.Now(), Actor: who, Action: action,
+		Outcome: "ok", Detail: detail}); err != nil {
+		svc.Log.Error("console: audit append failed", "action", action, "err", err)
+	}
 }

@@ -88,6 +88,17 @@ type Operators interface {
 	// ChargeOperatorMFA is ChargeMFAAttempt for an operator.
 	ChargeOperatorMFA(ctx context.Context, operatorID string, now time.Time, lock func(failures int) time.Time) (*Operator, error)
 	ClearOperatorMFAFailures(ctx context.Context, operatorID string) error
+	// SetOperatorDisabled disables or enables an operator; disabling also
+	// ends every console session of the operator, in the same transaction,
+	// so that a departing operator is out at once. ErrNotFound for an
+	// unknown operator.
+	SetOperatorDisabled(ctx context.Context, operatorID string, disabled bool) error
+	// ResetOperatorTOTP replaces the operator's encrypted TOTP seed, forgets
+	// the last accepted step and the wrong codes with any lock they set, and
+	// ends every console session of the operator, in one transaction: a lost
+	// authenticator no longer signs in, and the new one starts clean.
+	// ErrNotFound for an unknown operator.
+	ResetOperatorTOTP(ctx context.Context, operatorID, sealedSecret string) error
 
 	CreateOperatorSession(ctx context.Context, s *OperatorSession) error
 	// OperatorSessionByHash returns ErrNotFound when missing; the caller

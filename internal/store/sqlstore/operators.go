@@ -112,6 +112,46 @@ func (db *DB) ClearOperatorMFAFailures(ctx context.Context, operatorID string) e
 	return db.fail("clear operator mfa failures", err)
 }
 
+// SetOperatorDisabled sets the flag and, when disabling, deletes the
+// operator's sessions in the same transaction; ErrNotFound for an unknown
+// operator.
+func (db *DB) SetOperatorDisabled(ctx context.Context, operatorID string, disabled bool) error {
+	err := db.inTx(ctx, func(c conn) error {
+		n, err := c.affected(ctx, `UPDATE operators SET disabled = ? WHERE id = ?`, flag(disabled), operatorID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		if !disabled {
+			return nil
+		}
+		_, err = c.exec(ctx, `DELETE FROM operator_sessions WHERE operator_id = ?`, operatorID)
+		return err
+	})
+	return db.fail("set operator disabled", err)
+}
+
+// ResetOperatorTOTP stores the new seed with a clean step and failure
+// count and deletes the operator's sessions, in one transaction;
+// ErrNotFound for an unknown operator.
+func (db *DB) ResetOperatorTOTP(ctx context.Context, operatorID, sealedSecret string) error {
+	err := db.inTx(ctx, func(c conn) error {
+		n, err := c.affected(ctx, `UPDATE operators SET totp_secret = ?, last_step = 0, mfa_failures = 0, mfa_locked_until = 0
+			WHERE id = ?`, sealedSecret, operatorID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		_, err = c.exec(ctx, `DELETE FROM operator_sessions WHERE operator_id = ?`, operatorID)
+		return err
+	})
+	return db.fail("reset operator totp", err)
+}
+
 const operatorSessionCols = `id_hash, operator_id, created_at, mfa_at, expires_at, client_ip, user_agent`
 
 // CreateOperatorSession stores s; ErrNotFound for an unknown operator.

@@ -34,6 +34,13 @@ func newOperator(t *testing.T, o store.Operators, id string, role store.Operator
 	return op
 }
 
+// newOperatorSession signs the operator in to the console under hash.
+func newOperatorSession(t *testing.T, o store.Operators, hash, operatorID string) {
+	t.Helper()
+	must(t, o.CreateOperatorSession(t.Context(), &store.OperatorSession{IDHash: hash, OperatorID: operatorID,
+		CreatedAt: t0, MFAAt: t0, ExpiresAt: t0.Add(8 * time.Hour)}))
+}
+
 func accountIDs(as []store.Account) []string {
 	var ids []string
 	for _, a := range as {
@@ -134,6 +141,78 @@ var operatorTests = []test{
 		must(t, o.DeleteOperatorSession(ctx, "h-1"))
 		_, err = o.OperatorSessionByHash(ctx, "h-1")
 		wantErr(t, "deleted session", err, store.ErrNotFound)
+	}},
+	{"Disable", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := operatorsOf(t, s)
+		op := newOperator(t, o, "op-1", store.RoleSupport)
+		other := newOperator(t, o, "op-2", store.RoleAdmin)
+		newOperatorSession(t, o, "h-1", op.ID)
+		newOperatorSession(t, o, "h-2", op.ID)
+		newOperatorSession(t, o, "h-3", other.ID)
+		must(t, o.SetOperatorDisabled(ctx, op.ID, true))
+		got, err := o.OperatorByID(ctx, op.ID)
+		must(t, err)
+		if !got.Disabled {
+			t.Errorf("after disable: %+v", got)
+		}
+		for _, h := range []string{"h-1", "h-2"} {
+			_, err := o.OperatorSessionByHash(ctx, h)
+			wantErr(t, "disabled operator's session "+h, err, store.ErrNotFound)
+		}
+		_, err = o.OperatorSessionByHash(ctx, "h-3")
+		must(t, err)
+		if got, err := o.OperatorByID(ctx, other.ID); err != nil || got.Disabled {
+			t.Errorf("the other operator after disable: %+v, %v", got, err)
+		}
+		must(t, o.SetOperatorDisabled(ctx, op.ID, true)) // again: no change, no error
+		must(t, o.SetOperatorDisabled(ctx, op.ID, false))
+		got, err = o.OperatorByID(ctx, op.ID)
+		must(t, err)
+		want := *op
+		same(t, "after enable", *got, want, normOperator)
+		newOperatorSession(t, o, "h-4", op.ID)
+		must(t, o.SetOperatorDisabled(ctx, op.ID, false)) // enabling ends no session
+		_, err = o.OperatorSessionByHash(ctx, "h-4")
+		must(t, err)
+		wantErr(t, "SetOperatorDisabled of nobody", o.SetOperatorDisabled(ctx, "nobody", true), store.ErrNotFound)
+		wantErr(t, "SetOperatorDisabled(false) of nobody", o.SetOperatorDisabled(ctx, "nobody", false), store.ErrNotFound)
+	}},
+	{"ResetTOTP", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := operatorsOf(t, s)
+		op := newOperator(t, o, "op-1", store.RoleSupport)
+		other := newOperator(t, o, "op-2", store.RoleAdmin)
+		must(t, o.AdvanceOperatorStep(ctx, op.ID, 10))
+		must(t, o.AdvanceOperatorStep(ctx, other.ID, 10))
+		lock := func(int) time.Time { return t0.Add(time.Hour) }
+		for _, id := range []string{op.ID, other.ID} {
+			_, err := o.ChargeOperatorMFA(ctx, id, t0, lock)
+			must(t, err)
+		}
+		newOperatorSession(t, o, "h-1", op.ID)
+		newOperatorSession(t, o, "h-2", op.ID)
+		newOperatorSession(t, o, "h-3", other.ID)
+		must(t, o.ResetOperatorTOTP(ctx, op.ID, "sealed-2"))
+		got, err := o.OperatorByID(ctx, op.ID)
+		must(t, err)
+		want := *op
+		want.TOTPSecret = "sealed-2"
+		same(t, "after reset", *got, want, normOperator)
+		for _, h := range []string{"h-1", "h-2"} {
+			_, err := o.OperatorSessionByHash(ctx, h)
+			wantErr(t, "reset operator's session "+h, err, store.ErrNotFound)
+		}
+		_, err = o.OperatorSessionByHash(ctx, "h-3")
+		must(t, err)
+		got, err = o.OperatorByID(ctx, other.ID)
+		must(t, err)
+		if got.TOTPSecret != "sealed" || got.LastStep != 10 || got.MFAFailures != 1 || got.MFALockedUntil.IsZero() {
+			t.Errorf("the other operator after reset: %+v", got)
+		}
+		// The step starts again: a code of a step the old seed used passes.
+		must(t, o.AdvanceOperatorStep(ctx, op.ID, 5))
+		wantErr(t, "ResetOperatorTOTP of nobody", o.ResetOperatorTOTP(ctx, "nobody", "sealed-3"), store.ErrNotFound)
 	}},
 	{"AccountLocks", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
