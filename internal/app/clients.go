@@ -132,7 +132,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		m.auditClient(ctx, w, "client.secret.rotate", c, "")
+		m.auditClient(ctx, w, "client.rotate_secret", c, "")
 		fmt.Fprintf(m.Stdout, "client secret rotated: %s\nclient_id: %s\n", c.Name, c.ID)
 		printClientSecret(m.Stdout, clientSecret)
 		fmt.Fprintln(m.Stdout, "the old secret is refused from now on; tokens issued before stay valid")
@@ -178,8 +178,8 @@ func printClientSecret(out io.Writer, clientSecret string) {
 }
 
 // auditClient records an operator's change to a client. The change is made
-// already, so a failure to record it is logged, as console.CreateOperator
-// does.
+// already, so a failure to record it is logged, as it is for the changes to
+// operators (console.auditOperator).
 func (m *Main) auditClient(ctx context.Context, w *wired, action string, c *store.Client, detail string) {
 	d := fmt.Sprintf("%s (%s)", c.ID, c.Name)
 	if detail != "" {

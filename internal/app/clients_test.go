@@ -154,7 +154,7 @@ func TestClientsManage(t *testing.T) {
 	}
 
 	// Each change is in the audit log, by the command line.
-	evs, err := db.AuditOfActions(t.Context(), "", []string{"client.create", "client.update", "client.secret.rotate", "client.delete"}, 0)
+	evs, err := db.AuditOfActions(t.Context(), "", []string{"client.create", "client.update", "client.rotate_secret", "client.delete"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestClientsManage(t *testing.T) {
 		got = append(got, ev.Action)
 	}
 	slices.Reverse(got) // newest first
-	want := []string{"client.create", "client.create", "client.update", "client.update", "client.secret.rotate", "client.delete"}
+	want := []string{"client.create", "client.create", "client.update", "client.update", "client.rotate_secret", "client.delete"}
 	if !slices.Equal(got, want) {
 		t.Errorf("audit actions %v, want %v", got, want)
 	}
