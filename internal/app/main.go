@@ -60,6 +60,11 @@ const usage = `tobira: the customer sign-in portal
   tobira clients create --name N --redirect-uri U [--redirect-uri U2] [--public]
                  [--post-logout-redirect-uri U] [--backchannel-logout-uri U] [--first-party]
   tobira clients list [--data DIR]
+  tobira clients update --id ID [--name N] [--redirect-uri U ...]
+                 [--post-logout-redirect-uri U ...] [--backchannel-logout-uri U]
+                 (replaces only what is given; a repeated flag, the whole list)
+  tobira clients rotate-secret --id ID           a new secret, printed once; the old one stops working
+  tobira clients delete --id ID                  with its grants, tokens, consents and requests
   tobira applications create --email E --service S --plan P [--number N]
                  [--status received|reviewing|active|cancelled] [--applied YYYY-MM-DD]
   tobira applications set-status --email E --number N --status reviewing|active|cancelled

@@ -255,21 +255,8 @@ func (p *Provider) AccountEnded(ctx context.Context, accountID string) {
 // CreateClient registers a client and returns its secret (empty for a
 // public one). Redirect URIs are matched exactly, so each must be complete.
 func (p *Provider) CreateClient(ctx context.Context, c *store.Client) (string, error) {
-	if strings.TrimSpace(c.Name) == "" {
-		return "", errors.New("a client needs a name")
-	}
-	if len(c.RedirectURIs) == 0 {
-		return "", errors.New("a client needs at least one redirect URI")
-	}
-	for _, u := range append(slices.Clone(c.RedirectURIs), c.PostLogoutRedirectURIs...) {
-		if err := validRedirect(u); err != nil {
-			return "", err
-		}
-	}
-	if c.BackchannelLogoutURI != "" {
-		if err := validRedirect(c.BackchannelLogoutURI); err != nil {
-			return "", fmt.Errorf("back-channel logout: %w", err)
-		}
+	if err := checkClient(c); err != nil {
+		return "", err
 	}
 	if c.ID == "" {
 		c.ID = secret.ID()
@@ -281,4 +268,59 @@ func (p *Provider) CreateClient(ctx context.Context, c *store.Client) (string, e
 		c.SecretHash = secret.Hash(clientSecret)
 	}
 	return clientSecret, p.storage.st.CreateClient(ctx, c)
+}
+
+// UpdateClient stores a registered client's new name and URIs, checked as
+// at registration; store.ErrNotFound for an unknown id. The change applies
+// from the next request: nothing keeps clients in memory.
+func (p *Provider) UpdateClient(ctx context.Context, c *store.Client) error {
+	if err := checkClient(c); err != nil {
+		return err
+	}
+	return p.storage.st.UpdateClient(ctx, c)
+}
+
+// ErrPublicClient is refused by RotateSecret: a public client has no secret.
+var ErrPublicClient = errors.New("oidc: a public client has no secret")
+
+// RotateSecret gives a confidential client a new secret and returns it. The
+// old one is refused from now on, since every request that authenticates the
+// client compares the stored hash. Tokens issued before stay valid: rotating
+// is for a secret that leaked, not a session that did.
+func (p *Provider) RotateSecret(ctx context.Context, id string) (string, error) {
+	c, err := p.storage.st.ClientByID(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if c.Public {
+		return "", ErrPublicClient
+	}
+	clientSecret := secret.Token(32)
+	c.SecretHash = secret.Hash(clientSecret)
+	if err := p.storage.st.UpdateClient(ctx, c); err != nil {
+		return "", err
+	}
+	return clientSecret, nil
+}
+
+// checkClient checks a client for registration or an update: a name, at
+// least one redirect URI, and URIs that validRedirect admits.
+func checkClient(c *store.Client) error {
+	if strings.TrimSpace(c.Name) == "" {
+		return errors.New("a client needs a name")
+	}
+	if len(c.RedirectURIs) == 0 {
+		return errors.New("a client needs at least one redirect URI")
+	}
+	for _, u := range append(slices.Clone(c.RedirectURIs), c.PostLogoutRedirectURIs...) {
+		if err := validRedirect(u); err != nil {
+			return err
+		}
+	}
+	if c.BackchannelLogoutURI != "" {
+		if err := validRedirect(c.BackchannelLogoutURI); err != nil {
+			return fmt.Errorf("back-channel logout: %w", err)
+		}
+	}
+	return nil
 }

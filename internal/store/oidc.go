@@ -113,6 +113,13 @@ type OIDC interface {
 	CreateClient(ctx context.Context, c *Client) error // ErrConflict for a taken id
 	ClientByID(ctx context.Context, id string) (*Client, error)
 	ListClients(ctx context.Context) ([]Client, error)
+	// UpdateClient replaces the client with c's id by c, all but its
+	// creation time; ErrNotFound for an unknown id.
+	UpdateClient(ctx context.Context, c *Client) error
+	// DeleteClient removes the client and everything it was given: its
+	// authorization requests, grants with their tokens, and consents. It
+	// returns how many of its grants were live; ErrNotFound for an unknown id.
+	DeleteClient(ctx context.Context, id string) (liveGrants int, err error)
 
 	CreateAuthRequest(ctx context.Context, r *AuthRequest) error
 	// AuthRequestByID returns ErrNotFound when missing or expired at now.

@@ -119,6 +119,42 @@ func (db *DB) ListClients(ctx context.Context) ([]store.Client, error) {
 	return out, db.fail("list clients", rows.Err())
 }
 
+// UpdateClient replaces the client's columns but its id and created_at.
+func (db *DB) UpdateClient(ctx context.Context, cl *store.Client) error {
+	n, err := db.c().affected(ctx, `UPDATE oidc_clients SET secret_hash = ?, name = ?, redirect_uris = ?,
+		post_logout_redirect_uris = ?, backchannel_logout_uri = ?, public = ?, first_party = ?
+		WHERE id = ?`,
+		cl.SecretHash, cl.Name, list(cl.RedirectURIs), list(cl.PostLogoutRedirectURIs),
+		cl.BackchannelLogoutURI, flag(cl.Public), flag(cl.FirstParty), cl.ID)
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
+	return db.fail("update client", err)
+}
+
+// DeleteClient counts the client's live grants and deletes it. The foreign
+// keys take its authorization requests, grants and consents with it, and the
+// grants take their tokens: on SQLite they are enforced on every connection
+// (the foreign_keys pragma in OpenSQLite).
+func (db *DB) DeleteClient(ctx context.Context, id string) (int, error) {
+	var live int
+	err := db.inTx(ctx, func(c conn) error {
+		if err := c.queryRow(ctx, `SELECT COUNT(*) FROM oidc_grants WHERE client_id = ? AND revoked_at = 0`,
+			id).Scan(&live); err != nil {
+			return err
+		}
+		n, err := c.affected(ctx, `DELETE FROM oidc_clients WHERE id = ?`, id)
+		if err == nil && n == 0 {
+			err = store.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return 0, db.fail("delete client", err)
+	}
+	return live, nil
+}
+
 // Authorization requests. An empty AccountID is stored as NULL, as the
 // foreign key needs.
 

@@ -213,6 +213,111 @@ var oidcTests = []test{
 		}
 	}},
 
+	{"ClientUpdate", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		c := store.Client{
+			ID: "shop", SecretHash: "old-hash", Name: "The Shop",
+			RedirectURIs:           []string{"https://shop.example/cb", "https://shop.example/cb2"},
+			PostLogoutRedirectURIs: []string{"https://shop.example/bye"},
+			BackchannelLogoutURI:   "https://shop.example/backchannel",
+			FirstParty:             true, CreatedAt: t0,
+		}
+		must(t, o.CreateClient(ctx, &c))
+		other := newClient(t, o, "other")
+
+		// Every field but the id and the creation time is replaced; a zero
+		// CreatedAt in the update does not erase the stored one.
+		up := store.Client{
+			ID: "shop", SecretHash: "new-hash", Name: "The New Shop",
+			RedirectURIs:         []string{"https://shop.example/callback?a=1&b=2"},
+			BackchannelLogoutURI: "", FirstParty: true,
+		}
+		must(t, o.UpdateClient(ctx, &up))
+		want := up
+		want.CreatedAt = t0
+		got, err := o.ClientByID(ctx, "shop")
+		must(t, err)
+		sameDeep(t, "client after UpdateClient", *got, want, normClient)
+
+		got, err = o.ClientByID(ctx, "other")
+		must(t, err)
+		sameDeep(t, "another client after UpdateClient", *got, other, normClient)
+
+		ghost := store.Client{ID: "nope", Name: "Ghost", CreatedAt: t0}
+		wantErr(t, "UpdateClient of an unknown client", o.UpdateClient(ctx, &ghost), store.ErrNotFound)
+		_, err = o.ClientByID(ctx, "nope")
+		wantErr(t, "ClientByID after updating an unknown client", err, store.ErrNotFound)
+	}},
+	{"ClientDelete", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		a := newAccount(t, s, "acc-1")
+		newClient(t, o, "shop")
+		other := newClient(t, o, "other")
+
+		live := newGrant(t, o, "g-live", a.ID, "shop", "s-1", t0)
+		revoked := newGrant(t, o, "g-revoked", a.ID, "shop", "s-1", t0)
+		must(t, o.RevokeGrant(ctx, revoked.ID, t0.Add(time.Minute)))
+		kept := newGrant(t, o, "g-other", a.ID, other.ID, "s-1", t0)
+		for _, g := range []store.Grant{live, kept} {
+			newAccessToken(t, o, "at-"+g.ID, g)
+			newRefreshToken(t, o, "rt-"+g.ID, g)
+			must(t, o.SaveConsent(ctx, a.ID, g.ClientID, []string{"openid"}, t0))
+		}
+		newAuthRequest(t, o, "ar-shop", "shop")
+		newAuthRequest(t, o, "ar-other", other.ID)
+
+		n, err := o.DeleteClient(ctx, "shop")
+		must(t, err)
+		if n != 1 {
+			t.Errorf("DeleteClient: %d live grants, want 1", n)
+		}
+		_, err = o.ClientByID(ctx, "shop")
+		wantErr(t, "ClientByID of a deleted client", err, store.ErrNotFound)
+		for _, id := range []string{live.ID, revoked.ID} {
+			_, err = o.GrantByID(ctx, id)
+			wantErr(t, "GrantByID "+id+" of a deleted client", err, store.ErrNotFound)
+		}
+		_, err = o.AuthRequestByID(ctx, "ar-shop", t0)
+		wantErr(t, "auth request of a deleted client", err, store.ErrNotFound)
+
+		// The other client keeps all it has.
+		if _, err := o.GrantByID(ctx, kept.ID); err != nil {
+			t.Errorf("grant of another client: %v", err)
+		}
+		if !accessTokenLive(t, o, "at-"+kept.ID, t0) || !refreshTokenLive(t, o, "rt-"+kept.ID, t0) {
+			t.Error("tokens of another client are gone")
+		}
+		if _, err := o.AuthRequestByID(ctx, "ar-other", t0); err != nil {
+			t.Errorf("auth request of another client: %v", err)
+		}
+		if got, err := o.ConsentOf(ctx, a.ID, other.ID); err != nil || got == nil {
+			t.Errorf("consent to another client: %v, %v", got, err)
+		}
+
+		// The rows are gone, not just out of sight: sweeping everything
+		// finds only the other client's two tokens and its request.
+		later := t0.Add(2 * time.Hour)
+		swept, err := o.DeleteExpiredTokens(ctx, later, later)
+		must(t, err)
+		if swept != 2 {
+			t.Errorf("DeleteExpiredTokens after DeleteClient: %d rows, want 2 (the other client's tokens)", swept)
+		}
+		swept, err = o.DeleteExpiredAuthRequests(ctx, later)
+		must(t, err)
+		if swept != 1 {
+			t.Errorf("DeleteExpiredAuthRequests after DeleteClient: %d rows, want 1", swept)
+		}
+		// A client registered again under the id starts with no consent.
+		newClient(t, o, "shop")
+		if got, err := o.ConsentOf(ctx, a.ID, "shop"); err != nil || got != nil {
+			t.Errorf("consent to a client registered again: %v, %v", got, err)
+		}
+
+		_, err = o.DeleteClient(ctx, "nope")
+		wantErr(t, "DeleteClient of an unknown client", err, store.ErrNotFound)
+	}},
 	// Authorization requests.
 	{"AuthRequestRoundTrip", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
