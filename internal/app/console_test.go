@@ -62,15 +62,22 @@ func TestOperatorsCreate(t *testing.T) {
 	}
 }
 
-func TestOperatorsDisableEnableReset(t *testing.T) {
-	dir := dataDir(t, "")
-	env := keyEnv()
+// newCLIOperator makes the support operator kim@tobira.example with the CLI
+// in a new data folder and returns the folder, the environment and the
+// operator's TOTP seed.
+func newCLIOperator(t *testing.T) (dir string, env map[string]string, seed string) {
+	t.Helper()
+	dir, env = dataDir(t, ""), keyEnv()
 	env["TOBIRA_OPERATOR_PASSWORD"] = "a long operator password"
 	r := run(t, env, "operators", "create", "--email", "kim@tobira.example", "--name", "木村", "--role", "support", "--data", dir)
 	if r.code != 0 {
 		t.Fatalf("create: exit %d\n%s", r.code, r.stderr)
 	}
-	first := totpSecretRe.FindStringSubmatch(r.stdout)[1]
+	return dir, env, totpSecretRe.FindStringSubmatch(r.stdout)[1]
+}
+
+func TestOperatorsDisableEnableReset(t *testing.T) {
+	dir, env, first := newCLIOperator(t)
 	state := func() string {
 		t.Helper()
 		r := run(t, env, "operators", "list", "--data", dir)
@@ -108,7 +115,7 @@ func TestOperatorsDisableEnableReset(t *testing.T) {
 		}
 	}
 
-	r = run(t, env, "operators", "reset-2fa", "--email", "Kim@tobira.example", "--data", dir)
+	r := run(t, env, "operators", "reset-2fa", "--email", "Kim@tobira.example", "--data", dir)
 	m := totpSecretRe.FindStringSubmatch(r.stdout)
 	if r.code != 0 || m == nil || !strings.Contains(r.stdout, "authenticator reset for 木村 <kim@tobira.example>") ||
 		!strings.Contains(r.stdout, "otpauth://totp/") || strings.Contains(r.stdout, "still disabled") {
@@ -131,14 +138,7 @@ func TestOperatorsDisableEnableReset(t *testing.T) {
 // The demo serves the console on its own listener, where an operator made
 // with the CLI signs in with the password and the code.
 func TestDemoConsole(t *testing.T) {
-	dir := dataDir(t, "")
-	env := keyEnv()
-	env["TOBIRA_OPERATOR_PASSWORD"] = "a long operator password"
-	r := run(t, env, "operators", "create", "--email", "kim@tobira.example", "--name", "木村", "--role", "support", "--data", dir)
-	if r.code != 0 {
-		t.Fatalf("create: %d %s", r.code, r.stderr)
-	}
-	seed := totpSecretRe.FindStringSubmatch(r.stdout)[1]
+	dir, env, seed := newCLIOperator(t)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	out, errb := &testkit.Buffer{}, &testkit.Buffer{}
