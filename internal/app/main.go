@@ -47,6 +47,8 @@ const usage = `tobira: the customer sign-in portal
   tobira serve [--config FILE] [--data DIR] [--addr HOST:PORT] [--database postgres://...]
                  every command takes --database (or $TOBIRA_DATABASE_URL) to work on PostgreSQL
   tobira migrate [--data DIR]                    apply the database schema
+  tobira backup --to FILE [--data DIR]           copy the SQLite database while it runs (checked; mode 0600)
+  tobira backup --check FILE                     check a backup before restoring it
   tobira users create --email E --name N [--data DIR]
   tobira users list [--data DIR]
   tobira users reset-2fa --email E [--data DIR]
@@ -112,6 +114,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.serve(ctx, args[1:], false)
 	case "migrate":
 		return m.migrate(args[1:])
+	case "backup":
+		return m.backup(ctx, args[1:])
 	case "users":
 		return m.users(ctx, args[1:])
 	case "operators":
