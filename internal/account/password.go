@@ -56,6 +56,7 @@ type Hasher struct {
 	MaxQueue int
 	MaxWait  time.Duration
 	waiting  atomic.Int64
+	busy     atomic.Int64
 }
 
 // ErrBusy says every hashing slot is taken and the queue for them is full,
@@ -136,6 +137,7 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	}
 	if n := h.waiting.Add(1); h.MaxQueue > 0 && n > int64(h.MaxQueue) {
 		h.waiting.Add(-1)
+		h.busy.Add(1)
 		return ErrBusy
 	}
 	defer h.waiting.Add(-1)
@@ -149,6 +151,7 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	case h.slots <- struct{}{}:
 		return nil
 	case <-timeout:
+		h.busy.Add(1)
 		return ErrBusy
 	case <-ctx.Done():
 		return ctx.Err()
@@ -157,6 +160,15 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 // Waiting is how many requests wait for a hashing slot now.
 func (h *Hasher) Waiting() int { return int(h.waiting.Load()) }
+
+// Running is how many hashes run now, of Slots at most.
+func (h *Hasher) Running() int { return len(h.slots) }
+
+// Slots is how many hashes may run at once.
+func (h *Hasher) Slots() int { return cap(h.slots) }
+
+// Busy is how many requests were refused with ErrBusy since the start.
+func (h *Hasher) Busy() int64 { return h.busy.Load() }
 
 func (h *Hasher) release() { <-h.slots }
 

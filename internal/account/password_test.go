@@ -296,6 +296,9 @@ func TestQueueIsBounded(t *testing.T) {
 	for h.Waiting() < h.MaxQueue {
 		runtime.Gosched()
 	}
+	if h.Running() != 1 || h.Slots() != 1 || h.Busy() != 0 {
+		t.Errorf("with the slot taken: %d running of %d, %d refused; want 1 of 1, 0", h.Running(), h.Slots(), h.Busy())
+	}
 	if s, err := h.Hash(t.Context(), "pw"); !errors.Is(err, ErrBusy) || s != "" {
 		t.Fatalf("Hash with a full queue = %q, %v; want ErrBusy", s, err)
 	}
@@ -321,5 +324,10 @@ func TestQueueIsBounded(t *testing.T) {
 	<-h.slots
 	if _, err := h.Hash(t.Context(), "pw"); err != nil {
 		t.Fatalf("Hash with a free slot: %v", err)
+	}
+	// The full queue's two refusals and the wait that ran out; the waiters
+	// whose request ended were not refused.
+	if h.Busy() != 3 || h.Running() != 0 {
+		t.Errorf("Busy() = %d, Running() = %d; want 3 and 0", h.Busy(), h.Running())
 	}
 }

@@ -28,6 +28,8 @@ type Service struct {
 	// operators (give it to any Sender set later).
 	Sender    notify.Sender
 	SendStats *notify.Stats
+	// Events counts the audit events committed, for operators.
+	Events *EventCounts
 	// Mail queues the mails the portal sends (activation, notices); nil
 	// sends none.
 	Mail *mail.Queue
@@ -59,6 +61,7 @@ func New(st store.Store, keys *secret.Keyring, cfg config.Config, log *slog.Logg
 	}
 	s.Hasher.MaxQueue, s.Hasher.MaxWait = cfg.HashQueue, cfg.HashQueueWait.Duration
 	s.SendStats = new(notify.Stats)
+	s.Events = new(EventCounts)
 	s.Sender = &notify.Outbox{Store: st, Now: func() time.Time { return s.Now() }, Stats: s.SendStats}
 	return s
 }
@@ -111,7 +114,10 @@ func (s *Service) record(ctx context.Context, ev *store.AuditEvent) {
 	}
 	if err := s.Store.AppendAudit(ctx, ev); err != nil {
 		s.Log.Error("audit append failed", "action", ev.Action, "err", err)
+		return
 	}
+	action, outcome := ev.Action, ev.Outcome
+	s.afterCommit(ctx, func(context.Context) { s.Events.add(action, outcome) })
 }
 
 // sendMail renders a template in the customer's language and queues it. The

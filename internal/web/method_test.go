@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 
 	"github.com/tobira/tobira/internal/buildinfo"
@@ -49,6 +50,23 @@ func TestMetrics(t *testing.T) {
 	build := buildinfo.Read()
 	contains(t, r, `tobira_http_responses_total{class="2xx"}`, `tobira_phone_codes_total{channel="sms",result="sent"} 0`,
 		fmt.Sprintf(`tobira_build_info{version=%q,revision=%q,goversion=%q} 1`, build.Version, build.Revision, build.Go))
+
+	contains(t, r, "tobira_password_hash_slots ", "tobira_password_hash_busy_total 0", "tobira_mails_pending ",
+		"process_resident_memory_bytes ", "process_cpu_seconds_total ", "go_goroutines ")
+
+	// A first sign-in (with its enrolment), a second one and a wrong
+	// password, each event counted once as committed.
+	c := s.customer("yamada@example.jp")
+	other := s.browser()
+	other.enrol(c)
+	other.signIn(c)
+	wrong := other.post("/login", url.Values{"email": {c.email}, "password": {"not the password"}})
+	expect(t, wrong, http.StatusUnauthorized, "")
+	r = b.get("/metrics")
+	contains(t, r, `tobira_events_total{action="signin.password",outcome="ok"} 2`,
+		`tobira_events_total{action="signin.password",outcome="fail"} 1`,
+		`tobira_events_total{action="signin",outcome="ok"} 2`, `tobira_events_total{action="mfa.enrol",outcome="ok"} 1`,
+		`tobira_events_total{action="mfa.totp",outcome="ok"} 1`)
 
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	req.RemoteAddr = "203.0.113.9:4444"

@@ -2,9 +2,13 @@ package web
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
+	"os"
+	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/tobira/tobira/internal/buildinfo"
 	"github.com/tobira/tobira/internal/webkit"
@@ -34,20 +38,79 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	fmt.Fprintln(w, "# HELP tobira_http_responses_total HTTP responses by status class.")
-	fmt.Fprintln(w, "# TYPE tobira_http_responses_total counter")
+	family(w, "tobira_http_responses_total", "counter", "HTTP responses by status class.")
 	for c := 1; c <= 5; c++ {
 		fmt.Fprintf(w, "tobira_http_responses_total{class=\"%dxx\"} %d\n", c, s.stats.classes[c].Load())
 	}
-	fmt.Fprintln(w, "# HELP tobira_build_info The running build, in its labels; always 1.")
-	fmt.Fprintln(w, "# TYPE tobira_build_info gauge")
+	family(w, "tobira_build_info", "gauge", "The running build, in its labels; always 1.")
 	fmt.Fprintf(w, "tobira_build_info{version=%q,revision=%q,goversion=%q} 1\n", thisBuild.Version, thisBuild.Revision, thisBuild.Go)
+
+	family(w, "tobira_events_total", "counter", "Audit events the portal committed (sign-in steps, codes, resets, recovery requests), by action and outcome.")
+	for _, e := range s.svc.Events.Snapshot() {
+		fmt.Fprintf(w, "tobira_events_total{action=%q,outcome=%q} %d\n", e.Action, e.Outcome, e.N)
+	}
+	h := s.svc.Hasher
+	family(w, "tobira_password_hash_slots", "gauge", "Password hashes that may run at once (hash_concurrency).")
+	fmt.Fprintf(w, "tobira_password_hash_slots %d\n", h.Slots())
+	family(w, "tobira_password_hashes_running", "gauge", "Password hashes running now.")
+	fmt.Fprintf(w, "tobira_password_hashes_running %d\n", h.Running())
+	family(w, "tobira_password_hash_queue", "gauge", "Requests waiting for a hashing slot now (at most hash_queue).")
+	fmt.Fprintf(w, "tobira_password_hash_queue %d\n", h.Waiting())
+	family(w, "tobira_password_hash_busy_total", "counter", "Requests answered busy (503) because the hashing queue was full or its wait ran out.")
+	fmt.Fprintf(w, "tobira_password_hash_busy_total %d\n", h.Busy())
+
 	snap := s.svc.SendStats.Snapshot()
-	fmt.Fprintln(w, "# HELP tobira_phone_codes_total Codes sent to phones, by channel and result.")
-	fmt.Fprintln(w, "# TYPE tobira_phone_codes_total counter")
+	family(w, "tobira_phone_codes_total", "counter", "Codes sent to phones, by channel and result.")
 	for _, ch := range []string{"sms", "voice"} {
 		for _, result := range []string{"sent", "failed"} {
 			fmt.Fprintf(w, "tobira_phone_codes_total{channel=%q,result=%q} %d\n", ch, result, snap[ch+"_"+result])
 		}
 	}
+	// The queue is the database's, the same on every node.
+	if n, err := s.svc.Store.MailsPending(r.Context()); err != nil {
+		s.log.Warn("metrics: mails pending", "err", err)
+	} else {
+		family(w, "tobira_mails_pending", "gauge", "Mails queued and neither sent nor given up yet (all nodes).")
+		fmt.Fprintf(w, "tobira_mails_pending %d\n", n)
+	}
+	processMetrics(w)
+}
+
+// family writes the header of a metric family.
+func family(w io.Writer, name, kind, help string) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, kind)
+}
+
+// processStart is when the process started, near enough: when this
+// package was initialised.
+var processStart = time.Now()
+
+// processMetrics writes the process's own figures under the names
+// Prometheus's client libraries give them, so that common dashboards work.
+func processMetrics(w io.Writer) {
+	if cpu, ok := processCPU(); ok {
+		family(w, "process_cpu_seconds_total", "counter", "CPU time the process used, user and system.")
+		fmt.Fprintf(w, "process_cpu_seconds_total %g\n", cpu.Seconds())
+	}
+	if rss, ok := residentBytes(); ok {
+		family(w, "process_resident_memory_bytes", "gauge", "Memory the process holds in RAM.")
+		fmt.Fprintf(w, "process_resident_memory_bytes %d\n", rss)
+	}
+	family(w, "process_start_time_seconds", "gauge", "When the process started, in seconds since 1970.")
+	fmt.Fprintf(w, "process_start_time_seconds %d\n", processStart.Unix())
+	family(w, "go_goroutines", "gauge", "Goroutines that exist now.")
+	fmt.Fprintf(w, "go_goroutines %d\n", runtime.NumGoroutine())
+}
+
+// residentBytes reads the process's resident set from /proc (Linux).
+func residentBytes() (int64, bool) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, false
+	}
+	var size, resident int64
+	if _, err := fmt.Sscan(string(b), &size, &resident); err != nil {
+		return 0, false
+	}
+	return resident * int64(os.Getpagesize()), true
 }
