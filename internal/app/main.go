@@ -49,6 +49,7 @@ const usage = `tobira: the customer sign-in portal
   tobira migrate [--data DIR]                    apply the database schema
   tobira backup --to FILE [--data DIR]           copy the SQLite database while it runs (checked; mode 0600)
   tobira backup --check FILE                     check a backup before restoring it
+  tobira check [--config FILE] [--data DIR]      would this node start and serve as configured? (changes nothing)
   tobira users create --email E --name N [--data DIR]
   tobira users list [--data DIR]
   tobira users reset-2fa --email E [--data DIR]
@@ -116,6 +117,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.migrate(args[1:])
 	case "backup":
 		return m.backup(ctx, args[1:])
+	case "check":
+		return m.check(ctx, args[1:])
 	case "users":
 		return m.users(ctx, args[1:])
 	case "operators":

@@ -478,6 +478,12 @@ func TestServeDrains(t *testing.T) {
 	if got := status("/readyz"); got != http.StatusOK {
 		t.Fatalf("/readyz before stopping = %d", got)
 	}
+	// The log names the build and warns of what tobira check warns of.
+	for _, want := range []string{`"msg":"tobira starting"`, `"level":"WARN","msg":"mail.sender is \"outbox\"`} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("the start-up log lacks %s:\n%s", want, errb.String())
+		}
+	}
 	cancel()
 	for !strings.Contains(out.String(), "draining") {
 		time.Sleep(10 * time.Millisecond)

@@ -100,6 +100,11 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	build := buildinfo.Read()
 	log.Info("tobira starting", "version", build.Version, "revision", build.Revision, "modified", build.Modified, "go", build.Go)
+	if !demo {
+		for _, w := range productionWarnings(cfg) {
+			log.Warn(w)
+		}
+	}
 	w, err := m.open(cfg, log)
 	if err != nil {
 		return err

@@ -2,8 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,4 +131,46 @@ func (db *DB) migrationTx(ctx context.Context, fn func(c conn) error) error {
 		return db.wr.do(ctx, unitWrite, fn)
 	}
 	return db.tryTx(ctx, db.d.migrationTxOptions, fn)
+}
+
+// ErrNoDatabase is AppliedSchema of a SQLite file that is not there yet.
+var ErrNoDatabase = errors.New("sqlstore: no database yet")
+
+// AppliedSchema reads the schema version a database is at without changing
+// anything in it: the PostgreSQL database at pgURL, else the SQLite file at
+// sqlitePath (ErrNoDatabase when the file is missing). A database no
+// program has migrated yet is at 0. Opening a store would migrate it; this
+// tells an operator what the next start will do first.
+func AppliedSchema(ctx context.Context, sqlitePath, pgURL string) (int, error) {
+	var sdb *sql.DB
+	var err error
+	if pgURL != "" {
+		sdb, err = openPostgres(pgURL)
+	} else {
+		if _, statErr := os.Stat(sqlitePath); errors.Is(statErr, os.ErrNotExist) {
+			return 0, ErrNoDatabase
+		}
+		// mode=rw: never create the file.
+		sdb, err = sql.Open("sqlite", "file:"+(&url.URL{Path: sqlitePath}).EscapedPath()+"?mode=rw&_pragma=busy_timeout(5000)")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: %w", err)
+	}
+	defer sdb.Close()
+	var exists bool
+	q := `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')`
+	if pgURL != "" {
+		q = `SELECT to_regclass('schema_migrations') IS NOT NULL`
+	}
+	if err := sdb.QueryRowContext(ctx, q).Scan(&exists); err != nil || !exists {
+		if err != nil {
+			err = fmt.Errorf("sqlstore: %w", err)
+		}
+		return 0, err
+	}
+	var v int
+	if err := sdb.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlstore: %w", err)
+	}
+	return v, nil
 }

@@ -147,3 +147,24 @@ func TestPostgresSessionEnded(t *testing.T) {
 		t.Errorf("transaction after the sessions ended: %v", err)
 	}
 }
+
+// TestPostgresAppliedSchema: 0 before the first start, the newest version
+// after it, and nothing migrated by asking.
+func TestPostgresAppliedSchema(t *testing.T) {
+	ctx := t.Context()
+	url := testkit.Postgres(t)
+	for range 2 {
+		if v, err := AppliedSchema(ctx, "", url); err != nil || v != 0 {
+			t.Fatalf("a new schema: %d, %v; want 0", v, err)
+		}
+	}
+	db, err := OpenPostgres(url, Pool{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	want, _ := SchemaVersion()
+	if v, err := AppliedSchema(ctx, "", url); err != nil || v != want {
+		t.Errorf("after opening: %d, %v; want %d", v, err, want)
+	}
+}

@@ -502,3 +502,28 @@ func TestSchemaVersion(t *testing.T) {
 		t.Errorf("a new database is at schema %d, want %d", applied, v)
 	}
 }
+
+// TestAppliedSchema reads a database's version without creating or
+// migrating it.
+func TestAppliedSchema(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "tobira.db")
+	if v, err := AppliedSchema(ctx, path, ""); !errors.Is(err, ErrNoDatabase) || v != 0 {
+		t.Errorf("a missing file: %d, %v; want ErrNoDatabase", v, err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("AppliedSchema made the file: %v", err)
+	}
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := AppliedSchema(ctx, path, ""); err != nil || v != 0 {
+		t.Errorf("an empty file: %d, %v; want 0", v, err)
+	}
+	db := openTemp(t, path)
+	db.Close()
+	want, _ := SchemaVersion()
+	if v, err := AppliedSchema(ctx, path, ""); err != nil || v != want {
+		t.Errorf("after opening: %d, %v; want %d", v, err, want)
+	}
+}

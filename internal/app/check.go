@@ -1,0 +1,162 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/store/sqlstore"
+)
+
+// check tells an operator whether this node would start and serve as
+// configured, before it is started or restarted: the configuration, the
+// secret key, the database and what its next start does to its schema, the
+// signing keys (readable with this key, as on the other nodes), the mail
+// relay, and the settings that work but that a production node is unlikely
+// to want. It changes nothing in the database (nor migrates it); like every
+// command it makes the data folder when missing. An error makes it exit 1.
+func (m *Main) check(ctx context.Context, args []string) error {
+	f := m.flags("check")
+	if err := f.Parse(args); err != nil || f.NArg() > 0 {
+		if err == nil {
+			fmt.Fprint(m.Stderr, "usage: tobira check [--config FILE] [--data DIR] [--database postgres://...]\n")
+		}
+		return errUsage
+	}
+	var failed, warned int
+	report := func(level, format string, args ...any) {
+		switch level {
+		case "error":
+			failed++
+		case "warn":
+			warned++
+		}
+		fmt.Fprintf(m.Stdout, "%-5s  %s\n", level, fmt.Sprintf(format, args...))
+	}
+	cfg, err := m.load(f, modeServe)
+	if err != nil {
+		report("error", "configuration: %v", err)
+		return errors.New("the configuration is not valid")
+	}
+	report("ok", "configuration: %s", describeConfig(f))
+
+	keys, err := cfg.Keyring()
+	if err != nil {
+		report("error", "secret key: %v", err)
+	} else {
+		report("ok", "secret key read, with %d previous ones", len(cfg.PreviousSecretKeys))
+	}
+
+	name := databaseName(cfg)
+	current := false
+	applied, err := sqlstore.AppliedSchema(ctx, cfg.DatabasePath(), cfg.Database)
+	known, knownErr := sqlstore.SchemaVersion()
+	switch {
+	case knownErr != nil:
+		report("error", "schema: %v", knownErr)
+	case errors.Is(err, sqlstore.ErrNoDatabase):
+		report("ok", "database %s: not there yet; the first start creates it", name)
+	case err != nil:
+		report("error", "database %s: %v", name, err)
+	case applied > known:
+		report("error", "database %s: at schema version %d, newer than this binary knows (%d): it would refuse to start", name, applied, known)
+	case applied == 0:
+		report("ok", "database %s: empty; the first start creates the schema (version %d)", name, known)
+	case applied < known:
+		report("ok", "database %s: at schema version %d; the next start migrates it to %d (back it up first)", name, applied, known)
+	default:
+		current = true
+		report("ok", "database %s: at schema version %d, this binary's", name, applied)
+	}
+	// Opening the store would migrate one that is behind, so the signing
+	// keys are read only where nothing would change.
+	if current && keys != nil {
+		w, err := m.open(cfg, m.quietLog())
+		if err != nil {
+			report("error", "opening the database: %v", err)
+		} else {
+			if err := w.oidc.Readable(ctx); err != nil {
+				report("error", "signing keys: unreadable with this secret key (is it the one the other nodes have?): %v", err)
+			} else {
+				report("ok", "signing keys: readable with this secret key")
+			}
+			w.close()
+		}
+	}
+
+	if cfg.Mail.Sender == "smtp" {
+		addr := net.JoinHostPort(cfg.Mail.Host, strconv.Itoa(cfg.Mail.Port))
+		conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			report("error", "mail relay %s: cannot connect: %v", addr, err)
+		} else {
+			conn.Close()
+			report("ok", "mail relay %s: connects", addr)
+		}
+	}
+	for _, w := range productionWarnings(cfg) {
+		report("warn", "%s", w)
+	}
+	fmt.Fprintf(m.Stdout, "%s, %s\n", count(failed, "error"), count(warned, "warning"))
+	if failed > 0 {
+		return fmt.Errorf("%s: this node would not serve as configured", count(failed, "error"))
+	}
+	return nil
+}
+
+// describeConfig names where the configuration came from.
+func describeConfig(f flags) string {
+	switch {
+	case *f.config != "":
+		return *f.config
+	case *f.data != "":
+		return "defaults, " + *f.data + "/tobira.json if there, and the environment"
+	}
+	return "defaults, tobira.json in the data folder if there, and the environment"
+}
+
+// productionWarnings are the settings a node serves with but that a
+// production node is unlikely to want: serve logs each at start, and
+// check reports them.
+func productionWarnings(cfg config.Config) []string {
+	var out []string
+	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Scheme != "https" && !loopbackHost(u.Hostname()) {
+		out = append(out, fmt.Sprintf("base_url %s is not https: the browsers' session cookies would cross the network readable", cfg.BaseURL))
+	}
+	if cfg.Mail.Sender == "outbox" {
+		out = append(out, `mail.sender is "outbox": activation, notice and password mails stay in the database and reach nobody (set "smtp")`)
+	}
+	if cfg.Phone.Sender == "outbox" {
+		out = append(out, `phone.sender is "outbox": text messages and calls with codes reach no phone (set "twilio")`)
+	}
+	if cfg.SecretKey == "" && cfg.SecretKeyFile != "" {
+		if st, err := os.Stat(cfg.SecretKeyFile); err == nil && st.Mode().Perm()&0o007 != 0 {
+			out = append(out, fmt.Sprintf("secret_key_file %s is readable by every user of the machine (mode %04o): chmod 0600, or 0640 with the service's group",
+				cfg.SecretKeyFile, st.Mode().Perm()))
+		}
+	}
+	return out
+}
+
+// loopbackHost: a host name or address of this machine alone.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// count is n of a noun, in the plural but for one.
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

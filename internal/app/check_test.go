@@ -1,0 +1,101 @@
+package app_test
+
+import (
+	"database/sql"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "modernc.org/sqlite"
+)
+
+// TestCheck: tobira check names what would stop a node, and what a
+// production node probably does not want, without changing the database.
+func TestCheck(t *testing.T) {
+	relay, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+	smtp := func(port int) string {
+		return fmt.Sprintf(`, "mail": {"sender": "smtp", "smtp_host": "127.0.0.1", "smtp_port": %d, "smtp_tls": "none", "from": "no-reply@example.jp"}`, port)
+	}
+	twilio := `, "phone": {"sender": "twilio", "twilio": {"account_sid": "AC0", "auth_token": "t", "from": "+815000000000"}}`
+
+	t.Run("a node ready to serve", func(t *testing.T) {
+		dir := dataDir(t, smtp(relay.Addr().(*net.TCPAddr).Port)+twilio+`, "base_url": "https://id.example.jp"`)
+		env := keyEnv()
+		if r := run(t, env, "signing-keys", "rotate", "--data", dir); r.code != 0 {
+			t.Fatalf("signing-keys rotate: exit %d\n%s", r.code, r.stderr)
+		}
+		r := run(t, env, "check", "--data", dir)
+		if r.code != 0 || !strings.Contains(r.stdout, "this binary's") || !strings.Contains(r.stdout, "ok     signing keys: readable") ||
+			!strings.Contains(r.stdout, "connects") || !strings.HasSuffix(r.stdout, "0 errors, 0 warnings\n") {
+			t.Fatalf("check: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+		}
+
+		// Another key than the one the signing key was sealed with: the
+		// node would stay out of the load balancer.
+		r = run(t, keyEnv(), "check", "--data", dir)
+		if r.code != 1 || !strings.Contains(r.stdout, "error  signing keys: unreadable with this secret key") {
+			t.Errorf("check with another key: exit %d\nstdout: %s", r.code, r.stdout)
+		}
+	})
+
+	t.Run("what it warns of and refuses", func(t *testing.T) {
+		dir := dataDir(t, smtp(closedPort)+`, "base_url": "http://id.example.jp"`)
+		key := filepath.Join(dir, "secret.key")
+		if err := os.WriteFile(key, []byte(keyEnv()["TOBIRA_SECRET_KEY"]+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, nil, "check", "--data", dir)
+		for _, want := range []string{
+			"not there yet; the first start creates it",
+			"error  mail relay 127.0.0.1:" + fmt.Sprint(closedPort) + ": cannot connect",
+			"warn   base_url http://id.example.jp is not https",
+			`warn   phone.sender is "outbox"`,
+			"warn   secret_key_file " + key + " is readable by every user of the machine (mode 0644)",
+			"1 error, 3 warnings",
+		} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("check lacks %q\nstdout: %s", want, r.stdout)
+			}
+		}
+		if r.code != 1 || !strings.Contains(r.stderr, "this node would not serve as configured") {
+			t.Errorf("check: exit %d, stderr %q", r.code, r.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "tobira.db")); !os.IsNotExist(err) {
+			t.Errorf("check made the database: %v", err)
+		}
+
+		// A database a newer binary migrated.
+		if r := run(t, nil, "migrate", "--data", dir); r.code != 0 {
+			t.Fatalf("migrate: %s", r.stderr)
+		}
+		db, err := sql.Open("sqlite", filepath.Join(dir, "tobira.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		r = run(t, nil, "check", "--data", dir)
+		if r.code != 1 || !strings.Contains(r.stdout, "at schema version 9999, newer than this binary knows") {
+			t.Errorf("check of a newer database: exit %d\nstdout: %s", r.code, r.stdout)
+		}
+	})
+
+	if r := run(t, nil, "check", "extra"); r.code != 2 {
+		t.Errorf("check extra: exit %d", r.code)
+	}
+}
