@@ -2,8 +2,9 @@ package e2e
 
 // The operator console (the demo's --console-addr) and what it does to the
 // customers' side: a second-factor reset by two operators (four eyes), a
-// maintenance window's notice and its 503 page, and the locked-out
-// customer's recovery request with its cooling-off period. Screenshots go to
+// maintenance window's notice and its 503 page, the locked-out customer's
+// recovery request with its cooling-off period, and an admin managing the
+// other operators. Screenshots go to
 // output/80-*.png; axe-core checks every screen.
 
 import (
@@ -347,6 +348,73 @@ func TestLockedOutRecovery(t *testing.T) {
 			}
 		}
 	})
+}
+
+// ---------------------------------------------------------------------------
+// 4. Operators
+
+// TestOperatorManagement: an admin disables a support operator from the
+// console, which signs that operator out at once, enables them again, and
+// gives them a new authenticator key, shown once as a QR code and as text,
+// with which they sign in while the old key no longer works. A support
+// operator has no such page.
+func TestOperatorManagement(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	d := startDemo(t)
+	consoleURL := d.consoleURL(t)
+	const (
+		aEmail = "admin-ops@tobira.example"
+		bEmail = "support-ops@tobira.example"
+	)
+	seedA := d.createOperator(t, aEmail, "管理者 伊藤", "admin")
+	seedB := d.createOperator(t, bEmail, "サポート 渡辺", "support")
+
+	b := newBrowser(t, consoleURL, axe)
+	b.consoleSignIn(bEmail, seedB, "")
+	if n := run(b, chromedp.Evaluate[int](`document.querySelectorAll('nav a[href="/operators"]').length`)); n != 0 {
+		t.Errorf("a support operator's navigation links the operators page")
+	}
+
+	a := newBrowser(t, consoleURL, axe)
+	a.consoleSignIn(aEmail, seedA, "")
+	a.clickTo(link("オペレーター"), "/operators", "オペレーター")
+	row := `//table//tr[td[normalize-space()="` + bEmail + `"]]`
+	a.expectText(row + `/td[normalize-space()="サポート"]`)
+	a.expectText(row + `//span[normalize-space()="有効"]`)
+	a.expectText(`//table//tr[td[normalize-space()="` + aEmail + `"]]//*[normalize-space()="ご自身のアカウント"]`)
+	a.screen("80-4-1-console-operators")
+
+	a.clickTo(chromedp.Search(row+`//button[normalize-space()="停止"]`), "/operators", "オペレーター")
+	a.expectText(`//p[@role="status" and normalize-space()="オペレーターを停止しました。ログイン中のセッションは終了しました。"]`)
+	a.expectText(row + `//span[normalize-space()="停止中"]`)
+	a.screen("80-4-2-console-operator-disabled")
+	// B's next page is the sign-in.
+	b.open("/login", consoleLoginTitle)
+	b.openTo("/customers", "/login", consoleLoginTitle)
+
+	a.clickTo(chromedp.Search(row+`//button[normalize-space()="再開"]`), "/operators", "オペレーター")
+	a.expectText(`//p[@role="status" and normalize-space()="オペレーターを再開しました。"]`)
+	a.expectText(row + `//span[normalize-space()="有効"]`)
+
+	// A new key, for B who lost the phone.
+	a.navigationTo(chromedp.Click(chromedp.Search(row+`//button[normalize-space()="認証アプリを再発行"]`)), 200, "/operators/", "認証アプリの新しいキー")
+	key := a.shownKey("operator-qr", "operator-key", func(secret string) string {
+		return "otpauth://totp/Tobira%20console:" + bEmail + "?secret=" + secret + "&issuer=Tobira%20console&algorithm=SHA1&digits=6&period=30"
+	})
+	if key == seedB {
+		t.Fatalf("the new key page shows %q (the old key is %s)", key, seedB)
+	}
+	a.screen("80-4-3-console-operator-new-key")
+
+	// The old key's code is refused, the new key's signs in.
+	b.open("/login", consoleLoginTitle)
+	b.typeInto("メールアドレス", bEmail)
+	b.typeInto("パスワード", operatorPassword)
+	b.clickTo(button("続ける"), "/login/code", consoleCodeTitle)
+	b.typeInto("6桁のコード", oathtool(t, seedB))
+	b.navigationStatus(chromedp.Click(button("ログイン")), 401, "/login/code", consoleCodeTitle)
+	b.consoleSignIn(bEmail, key, "")
 }
 
 // ---------------------------------------------------------------------------

@@ -742,10 +742,20 @@ func (p *page) setScripts(on bool) {
 // decodes to exactly the otpauth:// URI of the key shown as text. It returns
 // the key.
 func (p *page) enrolmentSecret(email string) string {
+	return p.shownKey("qr", "secret", func(secret string) string {
+		return "otpauth://totp/Tobira:" + email + "?secret=" + secret + "&issuer=Tobira&algorithm=SHA1&digits=6&period=30"
+	})
+}
+
+// shownKey checks a page that shows a new TOTP key twice, as the QR code
+// of the <img> qrID and as base32 text in groups of four in the element
+// keyID: the QR code, read as a phone's camera would, is exactly
+// want(key). It returns the key.
+func (p *page) shownKey(qrID, keyID string, want func(secret string) string) string {
 	t := p.t
 	t.Helper()
-	waitVisible(p, chromedp.ID("qr"))
-	src := run(p, chromedp.Evaluate[string](`document.getElementById("qr").getAttribute("src")`))
+	waitVisible(p, chromedp.ID(qrID))
+	src := run(p, chromedp.Evaluate[string](`document.getElementById("`+qrID+`").getAttribute("src")`))
 	const prefix = "data:image/png;base64,"
 	if !strings.HasPrefix(src, prefix) {
 		t.Fatalf("the QR code is not a data: PNG: %.60s...", src)
@@ -754,16 +764,15 @@ func (p *page) enrolmentSecret(email string) string {
 	if err != nil {
 		t.Fatalf("the QR code's data: URI: %v", err)
 	}
-	shown := run(p, chromedp.Text(chromedp.ID("secret")))
+	shown := run(p, chromedp.Text(chromedp.ID(keyID)))
 	if !regexp.MustCompile(`^[A-Z2-7]{4}( [A-Z2-7]{1,4})*$`).MatchString(strings.TrimSpace(shown)) {
 		t.Errorf("the key for manual entry is not base32 in groups of four: %q", shown)
 	}
 	secret := strings.ReplaceAll(strings.TrimSpace(shown), " ", "")
 
 	got := strings.TrimSuffix(zbarimg(t, png), "\n")
-	want := "otpauth://totp/Tobira:" + email + "?secret=" + secret + "&issuer=Tobira&algorithm=SHA1&digits=6&period=30"
-	if got != want {
-		t.Fatalf("the QR code reads\n  %q\nwant\n  %q", got, want)
+	if w := want(secret); got != w {
+		t.Fatalf("the QR code reads\n  %q\nwant\n  %q", got, w)
 	}
 	u, err := url.Parse(got)
 	if err != nil {
@@ -772,7 +781,7 @@ func (p *page) enrolmentSecret(email string) string {
 	if qs := u.Query().Get("secret"); qs != secret {
 		t.Fatalf("the QR code's key %q differs from the key shown %q", qs, secret)
 	}
-	return u.Query().Get("secret")
+	return secret
 }
 
 var recoveryCodeRE = regexp.MustCompile(`^[0-9A-HJKMNP-Z]{24}$`)

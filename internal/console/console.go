@@ -30,7 +30,7 @@ var templateFS embed.FS
 //go:embed locales/*.json
 var localeFS embed.FS
 
-var pageNames = []string{"login", "code", "customers", "customer", "open", "audit", "message", "resets", "maintenance", "recoveries"}
+var pageNames = []string{"login", "code", "customers", "customer", "open", "audit", "message", "resets", "maintenance", "recoveries", "operators", "operator_key"}
 
 const (
 	// CookieName is the console's session cookie.
@@ -141,6 +141,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /maintenance/{id}/cancel", s.signedIn(s.cancelMaintenance))
 	s.mux.HandleFunc("GET /recoveries", s.signedIn(s.recoveriesPage))
 	s.mux.HandleFunc("POST /recoveries/{id}/approve", s.signedIn(s.approveRecovery))
+	s.mux.HandleFunc("GET /operators", s.signedIn(s.operatorsPage))
+	s.mux.HandleFunc("POST /operators/{id}/disable", s.signedIn(s.disableOperator))
+	s.mux.HandleFunc("POST /operators/{id}/enable", s.signedIn(s.enableOperator))
+	s.mux.HandleFunc("POST /operators/{id}/reset-2fa", s.signedIn(s.resetOperator))
 	s.mux.HandleFunc("GET /audit", s.signedIn(s.auditPage))
 	s.mux.HandleFunc("GET /audit.csv", s.signedIn(s.auditCSV))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -301,6 +305,7 @@ var notices = map[string]string{
 	"resent": "notice.resent", "locked": "notice.locked", "unlocked": "notice.unlocked", "opened": "notice.opened",
 	"reset_requested": "notice.reset_requested", "reset_approved": "notice.reset_approved", "reset_rejected": "notice.reset_rejected",
 	"scheduled": "notice.scheduled", "cancelled": "notice.cancelled", "recovery_approved": "notice.recovery_approved",
+	"operator_disabled": "notice.operator_disabled", "operator_enabled": "notice.operator_enabled",
 }
 
 func (s *Server) notice(r *http.Request, v *view) {

@@ -1,15 +1,13 @@
 package web
 
 import (
-	"encoding/base64"
 	"errors"
 	"html/template"
 	"net/http"
 	"strings"
 
-	"github.com/skip2/go-qrcode"
-
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 type enrolData struct {
@@ -38,26 +36,11 @@ func (s *Server) enrolData(r *http.Request, f *portal.Flow) (*enrolData, error) 
 	if err != nil {
 		return nil, err
 	}
-	png, err := qrcode.Encode(e.URI, qrcode.Medium, 240)
+	qr, err := webkit.QRDataURI(e.URI)
 	if err != nil {
 		return nil, err
 	}
-	return &enrolData{
-		Secret: spaced(e.Secret),
-		QR:     template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
-	}, nil
-}
-
-// spaced groups a base32 key in fours, as people type it from the screen.
-func spaced(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && i%4 == 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return &enrolData{Secret: webkit.SpacedKey(e.Secret), QR: qr}, nil
 }
 
 func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {

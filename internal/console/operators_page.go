@@ -1,0 +1,124 @@
+package console
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+
+	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/webkit"
+)
+
+// operatorsData is the operators page: every operator, and which is the
+// admin looking at it, whose own row offers nothing (an admin who disabled
+// themselves, or reset their own authenticator, would be signed out).
+type operatorsData struct {
+	Operators []store.Operator
+	Self      string
+}
+
+// operatorsPage lists the console's operators for admins, with what they
+// may do to each: disable or enable, and give a new authenticator key.
+func (s *Server) operatorsPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	if !s.adminOnly(w, r, op, "operator.list") {
+		return
+	}
+	s.showOperators(w, r, op, http.StatusOK, "")
+}
+
+func (s *Server) showOperators(w http.ResponseWriter, r *http.Request, op *store.Operator, status int, errMsg string) {
+	list, err := s.ops.ListOperators(r.Context())
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	v := s.view(r, "operators.title", op)
+	v.Nav, v.Wide, v.Error = "operators", true, errMsg
+	v.Data = operatorsData{Operators: list, Self: op.ID}
+	s.notice(r, v)
+	s.render(w, r, status, "operators", v)
+}
+
+// target is the operator a POST to /operators/{id}/... acts on, for an
+// admin, never the admin themselves; nil after an answer was written.
+func (s *Server) target(w http.ResponseWriter, r *http.Request, op *store.Operator, action string) *store.Operator {
+	if !s.adminOnly(w, r, op, action) {
+		return nil
+	}
+	t, err := s.ops.OperatorByID(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.fail(w, r, http.StatusNotFound, "operators.not_found")
+		return nil
+	case err != nil:
+		s.internal(w, r, err)
+		return nil
+	case t.ID == op.ID:
+		s.showOperators(w, r, op, http.StatusConflict, s.t(r, "operators.not_self"))
+		return nil
+	}
+	return t
+}
+
+func (s *Server) disableOperator(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	t := s.target(w, r, op, "operator.disable")
+	if t == nil {
+		return
+	}
+	if _, err := DisableOperator(r.Context(), s.svc, s.ops, t.Email, actor(op)); errors.Is(err, ErrOperatorDisabled) {
+		s.showOperators(w, r, op, http.StatusConflict, s.t(r, "operators.already_disabled"))
+		return
+	} else if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	done(w, r, "/operators", "operator_disabled")
+}
+
+func (s *Server) enableOperator(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	t := s.target(w, r, op, "operator.enable")
+	if t == nil {
+		return
+	}
+	if _, err := EnableOperator(r.Context(), s.svc, s.ops, t.Email, actor(op)); errors.Is(err, ErrOperatorEnabled) {
+		s.showOperators(w, r, op, http.StatusConflict, s.t(r, "operators.not_disabled"))
+		return
+	} else if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	done(w, r, "/operators", "operator_enabled")
+}
+
+// operatorKeyData is the new authenticator key of an operator, shown once.
+type operatorKeyData struct {
+	Operator *store.Operator
+	Secret   string
+	QR       template.URL
+}
+
+// resetOperator gives the operator a new authenticator key and shows it
+// once, as a QR code and as text, for the admin to hand over in person;
+// the operator's sessions end and the old key stops working.
+func (s *Server) resetOperator(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	t := s.target(w, r, op, "operator.reset_2fa")
+	if t == nil {
+		return
+	}
+	n, err := ResetOperatorTOTP(r.Context(), s.svc, s.ops, t.Email, actor(op))
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	qr, err := webkit.QRDataURI(n.TOTPURI)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	// The key is on this page only: no cache may keep it.
+	w.Header().Set("Cache-Control", "no-store")
+	v := s.view(r, "operators.key_title", op)
+	v.Nav = "operators"
+	v.Data = operatorKeyData{Operator: n.Operator, Secret: webkit.SpacedKey(n.TOTPSecret), QR: qr}
+	s.render(w, r, http.StatusOK, "operator_key", v)
+}

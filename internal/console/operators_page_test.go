@@ -1,0 +1,100 @@
+package console_test
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/mfa"
+	"github.com/tobira/tobira/internal/store"
+)
+
+var operatorKeyRe = regexp.MustCompile(`<code class="secret" id="operator-key">([A-Z2-7 ]+)</code>`)
+
+// TestOperatorsPage: an admin disables, enables and re-keys other operators
+// from the console; a support operator cannot, nor can an admin act on
+// their own account.
+func TestOperatorsPage(t *testing.T) {
+	s := newSite(t)
+	adminSeed := s.operator("sato@tobira.example", store.RoleAdmin)
+	kimSeed := s.operator("kim@tobira.example", store.RoleSupport)
+	admin := s.signIn("sato@tobira.example", adminSeed)
+	kim := s.signIn("kim@tobira.example", kimSeed)
+	kimOp, err := s.db.OperatorByEmail(t.Context(), "kim@tobira.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminOp, _ := s.db.OperatorByEmail(t.Context(), "sato@tobira.example")
+
+	// Support sees no link and is refused.
+	if _, body := kim.get("/customers"); strings.Contains(body, `href="/operators"`) {
+		t.Error("a support operator's navigation links the operators page")
+	}
+	if resp, _ := kim.get("/operators"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("support GET /operators: %d, want 403", resp.StatusCode)
+	}
+	if resp, _ := kim.post("/operators/" + adminOp.ID + "/disable"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("support disabling an admin: %d, want 403", resp.StatusCode)
+	}
+
+	resp, body := admin.get("/operators")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "kim@tobira.example") || !strings.Contains(body, "有効") ||
+		!strings.Contains(body, `action="/operators/`+kimOp.ID+`/disable"`) || strings.Contains(body, `action="/operators/`+adminOp.ID+`/`) {
+		t.Fatalf("GET /operators: %d\n%s", resp.StatusCode, body)
+	}
+	// Not on oneself.
+	if resp, body := admin.post("/operators/" + adminOp.ID + "/disable"); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "ご自身のアカウントは停止・再発行できません") {
+		t.Errorf("disabling oneself: %d", resp.StatusCode)
+	}
+	if resp, _ := admin.post("/operators/nobody/disable"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("disabling nobody: %d, want 404", resp.StatusCode)
+	}
+
+	resp, body = admin.post("/operators/" + kimOp.ID + "/disable")
+	if resp.Request.URL.Path != "/operators" || !strings.Contains(body, "オペレーターを停止しました") || !strings.Contains(body, "停止中") {
+		t.Fatalf("disable: at %s %d\n%s", resp.Request.URL.Path, resp.StatusCode, body)
+	}
+	kim.wantSignedOut("after an admin disabled them")
+	if resp, _ := admin.post("/operators/" + kimOp.ID + "/disable"); resp.StatusCode != http.StatusConflict {
+		t.Errorf("disabling twice: %d, want 409", resp.StatusCode)
+	}
+	resp, body = admin.post("/operators/" + kimOp.ID + "/enable")
+	if !strings.Contains(body, "オペレーターを再開しました") {
+		t.Fatalf("enable: %d\n%s", resp.StatusCode, body)
+	}
+
+	// A new key, shown once and never cached; the old one no longer signs in.
+	s.clock.Advance(mfa.Period * time.Second) // the first sign-in's code is spent
+	kim = s.signIn("kim@tobira.example", kimSeed)
+	resp, body = admin.post("/operators/" + kimOp.ID + "/reset-2fa")
+	m := operatorKeyRe.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil || !strings.Contains(body, `src="data:image/png;base64,`) {
+		t.Fatalf("reset-2fa: %d\n%s", resp.StatusCode, body)
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("the key page's Cache-Control = %q, want no-store", cc)
+	}
+	kim.wantSignedOut("after a new key")
+	newSeed := strings.ReplaceAll(m[1], " ", "")
+	if newSeed == kimSeed {
+		t.Fatal("the new key is the old one")
+	}
+	s.clock.Advance(mfa.Period * time.Second)
+	b := s.browser()
+	b.post("/login", "email", "kim@tobira.example", "password", password)
+	old, _ := mfa.TOTPCode(kimSeed, s.clock.Now())
+	if resp, _ := b.post("/login/code", "code", old); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the old key's code: %d, want 401", resp.StatusCode)
+	}
+	s.signIn("kim@tobira.example", newSeed)
+
+	acts := strings.Join(s.auditActions(""), "\n")
+	for _, want := range []string{"operator:sato@tobira.example operator.disable ok", "operator:sato@tobira.example operator.enable ok",
+		"operator:sato@tobira.example operator.reset_2fa ok", "operator:kim@tobira.example operator.list denied"} {
+		if !strings.Contains(acts, want) {
+			t.Errorf("audit lacks %q:\n%s", want, acts)
+		}
+	}
+}
