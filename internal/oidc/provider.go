@@ -271,7 +271,8 @@ func (p *Provider) CreateClient(ctx context.Context, c *store.Client) (string, e
 }
 
 // UpdateClient stores a registered client's new name and URIs, checked as
-// at registration; store.ErrNotFound for an unknown id. The change applies
+// at registration, and nothing else of c; store.ErrNotFound for an unknown
+// id. The change applies
 // from the next request: nothing keeps clients in memory.
 func (p *Provider) UpdateClient(ctx context.Context, c *store.Client) error {
 	if err := checkClient(c); err != nil {
@@ -296,8 +297,7 @@ func (p *Provider) RotateSecret(ctx context.Context, id string) (string, error) 
 		return "", ErrPublicClient
 	}
 	clientSecret := secret.Token(32)
-	c.SecretHash = secret.Hash(clientSecret)
-	if err := p.storage.st.UpdateClient(ctx, c); err != nil {
+	if err := p.storage.st.SetClientSecret(ctx, id, secret.Hash(clientSecret)); err != nil {
 		return "", err
 	}
 	return clientSecret, nil

@@ -113,9 +113,14 @@ type OIDC interface {
 	CreateClient(ctx context.Context, c *Client) error // ErrConflict for a taken id
 	ClientByID(ctx context.Context, id string) (*Client, error)
 	ListClients(ctx context.Context) ([]Client, error)
-	// UpdateClient replaces the client with c's id by c, all but its
-	// creation time; ErrNotFound for an unknown id.
+	// UpdateClient replaces the name and the URIs of the client with c's
+	// id by c's, and nothing else: not its secret (SetClientSecret), so
+	// that an update made from a copy read before a rotation cannot bring
+	// the old secret back; ErrNotFound for an unknown id.
 	UpdateClient(ctx context.Context, c *Client) error
+	// SetClientSecret replaces the hash of the client's secret; ErrNotFound
+	// for an unknown id.
+	SetClientSecret(ctx context.Context, id, secretHash string) error
 	// DeleteClient removes the client and everything it was given: its
 	// authorization requests, grants with their tokens, and consents. It
 	// returns how many of its grants were live; ErrNotFound for an unknown id.

@@ -119,17 +119,24 @@ func (db *DB) ListClients(ctx context.Context) ([]store.Client, error) {
 	return out, db.fail("list clients", rows.Err())
 }
 
-// UpdateClient replaces the client's columns but its id and created_at.
+// UpdateClient replaces the client's name and URIs.
 func (db *DB) UpdateClient(ctx context.Context, cl *store.Client) error {
-	n, err := db.c().affected(ctx, `UPDATE oidc_clients SET secret_hash = ?, name = ?, redirect_uris = ?,
-		post_logout_redirect_uris = ?, backchannel_logout_uri = ?, public = ?, first_party = ?
-		WHERE id = ?`,
-		cl.SecretHash, cl.Name, list(cl.RedirectURIs), list(cl.PostLogoutRedirectURIs),
-		cl.BackchannelLogoutURI, flag(cl.Public), flag(cl.FirstParty), cl.ID)
+	n, err := db.c().affected(ctx, `UPDATE oidc_clients SET name = ?, redirect_uris = ?,
+		post_logout_redirect_uris = ?, backchannel_logout_uri = ? WHERE id = ?`,
+		cl.Name, list(cl.RedirectURIs), list(cl.PostLogoutRedirectURIs), cl.BackchannelLogoutURI, cl.ID)
 	if err == nil && n == 0 {
 		err = store.ErrNotFound
 	}
 	return db.fail("update client", err)
+}
+
+// SetClientSecret replaces the hash of the client's secret.
+func (db *DB) SetClientSecret(ctx context.Context, id, secretHash string) error {
+	n, err := db.c().affected(ctx, `UPDATE oidc_clients SET secret_hash = ? WHERE id = ?`, secretHash, id)
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
+	return db.fail("set client secret", err)
 }
 
 // DeleteClient counts the client's live grants and deletes it. The foreign

@@ -9,8 +9,7 @@ import (
 	"github.com/tobira/tobira/internal/store"
 )
 
-// The operator console's records. store.Store does not embed store.Operators
-// yet; callers reach it with a type assertion on the store.
+// The operator console's records (store.Operators, part of store.Store).
 var _ store.Operators = (*DB)(nil)
 
 const operatorCols = `id, email, name, role, password_hash, totp_secret, last_step, created_at, disabled, mfa_failures, mfa_locked_until`

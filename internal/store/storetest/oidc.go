@@ -226,19 +226,28 @@ var oidcTests = []test{
 		must(t, o.CreateClient(ctx, &c))
 		other := newClient(t, o, "other")
 
-		// Every field but the id and the creation time is replaced; a zero
-		// CreatedAt in the update does not erase the stored one.
+		// The name and the URIs are replaced; the secret, the kind, the
+		// first-party flag and the creation time stay as they are, whatever
+		// the update carries (a copy read before a rotation).
 		up := store.Client{
-			ID: "shop", SecretHash: "new-hash", Name: "The New Shop",
+			ID: "shop", SecretHash: "stale-hash", Name: "The New Shop",
 			RedirectURIs:         []string{"https://shop.example/callback?a=1&b=2"},
-			BackchannelLogoutURI: "", FirstParty: true,
+			BackchannelLogoutURI: "", Public: true, FirstParty: false,
 		}
 		must(t, o.UpdateClient(ctx, &up))
-		want := up
-		want.CreatedAt = t0
+		want := c
+		want.Name, want.RedirectURIs, want.PostLogoutRedirectURIs, want.BackchannelLogoutURI =
+			up.Name, up.RedirectURIs, nil, ""
 		got, err := o.ClientByID(ctx, "shop")
 		must(t, err)
 		sameDeep(t, "client after UpdateClient", *got, want, normClient)
+
+		must(t, o.SetClientSecret(ctx, "shop", "new-hash"))
+		want.SecretHash = "new-hash"
+		got, err = o.ClientByID(ctx, "shop")
+		must(t, err)
+		sameDeep(t, "client after SetClientSecret", *got, want, normClient)
+		wantErr(t, "SetClientSecret of an unknown client", o.SetClientSecret(ctx, "nope", "h"), store.ErrNotFound)
 
 		got, err = o.ClientByID(ctx, "other")
 		must(t, err)
