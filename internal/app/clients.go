@@ -185,10 +185,7 @@ func (m *Main) auditClient(ctx context.Context, w *wired, action string, c *stor
 	if detail != "" {
 		d += ": " + detail
 	}
-	ev := &store.AuditEvent{At: w.svc.Now(), Actor: "operator:cli", Action: action, Outcome: "ok", Detail: d}
-	if err := w.svc.Store.AppendAudit(ctx, ev); err != nil {
-		w.svc.Log.Error("clients: audit append failed", "action", action, "err", err)
-	}
+	cliAudit(ctx, w.svc, "", action, d)
 }
 
 // noClient says which id was not found, and passes other errors through.

@@ -53,6 +53,8 @@ const usage = `tobira: the customer sign-in portal
   tobira users create --email E --name N [--data DIR]
   tobira users list [--data DIR]
   tobira users reset-2fa --email E [--data DIR]
+  tobira users lock --email E [--reason R]        end the account's sessions and refuse its sign-in
+  tobira users unlock --email E
   tobira operators create --email E --name N --role support|admin [--password-file F]
                  (or the password in $TOBIRA_OPERATOR_PASSWORD); prints the TOTP key
   tobira operators list [--data DIR]

@@ -498,3 +498,63 @@ func TestServeDrains(t *testing.T) {
 		t.Fatalf("serve exited %d after draining: %s", code, errb.String())
 	}
 }
+
+// TestUsersLockUnlock: an operator locks an account from the command line,
+// with a reason the console shows, and unlocks it; both are in the audit
+// log.
+func TestUsersLockUnlock(t *testing.T) {
+	dir := dataDir(t, "")
+	env := keyEnv()
+	if r := run(t, env, "users", "create", "--email", "yamada@example.jp", "--name", "山田 太郎", "--data", dir); r.code != 0 {
+		t.Fatalf("create: %s", r.stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"lock", "--email", "Yamada@Example.JP", "--reason", "本人から不正利用の申告"}, 0, "account locked: yamada@example.jp"},
+		{[]string{"lock", "--email", "yamada@example.jp"}, 1, "yamada@example.jp is locked already"},
+		{[]string{"unlock", "--email", "yamada@example.jp"}, 0, "account unlocked: yamada@example.jp"},
+		{[]string{"unlock", "--email", "yamada@example.jp"}, 1, "yamada@example.jp is not locked"},
+		{[]string{"lock", "--email", "nobody@example.jp"}, 1, "no account has the email address nobody@example.jp"},
+		{[]string{"lock", "--email", "yamada@example.jp", "--reason", strings.Repeat("理", 201)}, 1, "at most 200 characters"},
+		{[]string{"lock"}, 2, "--email is required"},
+	} {
+		r := run(t, env, append(append([]string{"users"}, tc.args...), "--data", dir)...)
+		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.want) {
+			t.Errorf("users %v: exit %d (want %d)\nstdout: %s\nstderr: %s", tc.args, r.code, tc.code, r.stdout, r.stderr)
+		}
+	}
+	r := run(t, env, "users", "lock", "--email", "yamada@example.jp", "--reason", "再ロック", "--data", dir)
+	if r.code != 0 {
+		t.Fatalf("lock again: %s", r.stderr)
+	}
+	db, err := sqlstore.OpenSQLite(filepath.Join(dir, "tobira.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a, err := db.AccountByEmail(t.Context(), "yamada@example.jp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := db.AccountLockOf(t.Context(), a.ID)
+	if err != nil || l.LockedBy != "operator:cli" || l.Reason != "再ロック" {
+		t.Errorf("the lock: %+v, %v", l, err)
+	}
+	evs, err := db.AuditOf(t.Context(), a.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acts []string
+	for _, e := range evs {
+		acts = append(acts, e.Actor+" "+e.Action+" "+e.Detail)
+	}
+	got := strings.Join(acts, "\n")
+	for _, want := range []string{"operator:cli account.lock 本人から不正利用の申告", "operator:cli account.unlock ", "operator:cli account.lock 再ロック"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the audit log lacks %q:\n%s", want, got)
+		}
+	}
+}

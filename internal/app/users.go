@@ -16,20 +16,23 @@ import (
 // while the demo runs, as SQLite lets a second process in.
 func (m *Main) users(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(m.Stderr, "usage: tobira users create|list|reset-2fa [flags]\n")
+		fmt.Fprint(m.Stderr, "usage: tobira users create|list|reset-2fa|lock|unlock [flags]\n")
 		return errUsage
 	}
 	f := m.flags("users " + args[0])
-	var email, name *string
+	var email, name, reason *string
 	switch args[0] {
 	case "create":
 		email = f.String("email", "", "the customer's email address")
 		name = f.String("name", "", "the customer's name")
-	case "reset-2fa":
+	case "reset-2fa", "unlock":
 		email = f.String("email", "", "the customer's email address")
+	case "lock":
+		email = f.String("email", "", "the customer's email address")
+		reason = f.String("reason", "", "why, for the audit log and the console (at most 200 characters)")
 	case "list":
 	default:
-		fmt.Fprintf(m.Stderr, "unknown users command %q: want create, list or reset-2fa\n", args[0])
+		fmt.Fprintf(m.Stderr, "unknown users command %q: want create, list, reset-2fa, lock or unlock\n", args[0])
 		return errUsage
 	}
 	if err := f.Parse(args[1:]); err != nil {
@@ -74,6 +77,38 @@ func (m *Main) users(ctx context.Context, args []string) error {
 			return explain(err, *email)
 		}
 		fmt.Fprintf(m.Stdout, "two-step verification reset for %s: factors and recovery code removed, sessions ended; the next sign-in enrols again\n", a.Email)
+	case "lock":
+		a, err := accountByEmail(ctx, svc, *email)
+		if err != nil {
+			return explain(err, *email)
+		}
+		why := strings.TrimSpace(*reason)
+		if len([]rune(why)) > 200 {
+			return errors.New("--reason must be at most 200 characters")
+		}
+		err = svc.LockAccount(ctx, &store.AccountLock{AccountID: a.ID, LockedBy: "operator:cli", Reason: why, At: svc.Now()})
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("%s is locked already", a.Email)
+		}
+		if err != nil {
+			return err
+		}
+		cliAudit(ctx, svc, a.ID, "account.lock", why)
+		fmt.Fprintf(m.Stdout, "account locked: %s; its sessions ended and it signs in nowhere until it is unlocked\n", a.Email)
+	case "unlock":
+		a, err := accountByEmail(ctx, svc, *email)
+		if err != nil {
+			return explain(err, *email)
+		}
+		err = svc.Store.UnlockAccount(ctx, a.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%s is not locked", a.Email)
+		}
+		if err != nil {
+			return err
+		}
+		cliAudit(ctx, svc, a.ID, "account.unlock", "")
+		fmt.Fprintf(m.Stdout, "account unlocked: %s\n", a.Email)
 	case "list":
 		list, err := svc.ListAccounts(ctx)
 		if err != nil {
@@ -99,6 +134,25 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		return tw.Flush()
 	}
 	return nil
+}
+
+// accountByEmail is the account with the address, normalised as at sign-in.
+func accountByEmail(ctx context.Context, svc *portal.Service, email string) (*store.Account, error) {
+	norm, err := account.NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	return svc.Store.AccountByEmail(ctx, norm)
+}
+
+// cliAudit records what an operator did to an account from the command
+// line, as the console records it. The change is made by then, so a failed
+// append is logged rather than returned.
+func cliAudit(ctx context.Context, svc *portal.Service, accountID, action, detail string) {
+	ev := &store.AuditEvent{At: svc.Now(), AccountID: accountID, Actor: "operator:cli", Action: action, Outcome: "ok", Detail: detail}
+	if err := svc.Store.AppendAudit(ctx, ev); err != nil {
+		svc.Log.Error("audit append failed", "action", action, "err", err)
+	}
 }
 
 // explain turns a domain error into an operator's message.
