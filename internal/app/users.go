@@ -145,14 +145,10 @@ func accountByEmail(ctx context.Context, svc *portal.Service, email string) (*st
 	return svc.Store.AccountByEmail(ctx, norm)
 }
 
-// cliAudit records what an operator did to an account from the command
-// line, as the console records it. The change is made by then, so a failed
-// append is logged rather than returned.
+// cliAudit records what an operator did from the command line, as the
+// console records it (portal.Service.Record).
 func cliAudit(ctx context.Context, svc *portal.Service, accountID, action, detail string) {
-	ev := &store.AuditEvent{At: svc.Now(), AccountID: accountID, Actor: "operator:cli", Action: action, Outcome: "ok", Detail: detail}
-	if err := svc.Store.AppendAudit(ctx, ev); err != nil {
-		svc.Log.Error("audit append failed", "action", action, "err", err)
-	}
+	svc.Record(ctx, &store.AuditEvent{AccountID: accountID, Actor: "operator:cli", Action: action, Outcome: "ok", Detail: detail})
 }
 
 // explain turns a domain error into an operator's message.

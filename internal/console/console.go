@@ -250,11 +250,8 @@ func (s *Server) audit(ctx context.Context, r *http.Request, who, accountID, act
 	if len(ua) > 300 {
 		ua = ua[:300]
 	}
-	ev := &store.AuditEvent{At: s.svc.Now(), AccountID: accountID, Actor: who, Action: action, Outcome: outcome,
-		ClientIP: webkit.ClientIP(r), UserAgent: ua, Detail: detail}
-	if err := s.svc.Store.AppendAudit(ctx, ev); err != nil {
-		s.log.Error("console: audit append failed", "action", action, "err", err)
-	}
+	s.svc.Record(ctx, &store.AuditEvent{At: s.svc.Now(), AccountID: accountID, Actor: who, Action: action, Outcome: outcome,
+		ClientIP: webkit.ClientIP(r), UserAgent: ua, Detail: detail})
 }
 
 // current returns the operator of the request's fully signed-in session.

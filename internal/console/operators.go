@@ -146,11 +146,8 @@ func totpURI(svc *portal.Service, email, seed string) string {
 	return mfa.TOTPURI(svc.Config.Issuer+" console", email, seed)
 }
 
-// auditOperator records a change to an operator. The change is made by
-// then, so a failed append is logged rather than reported.
+// auditOperator records a change to an operator (portal.Service.Record: a
+// failed append is logged, since the change is made by then).
 func auditOperator(ctx context.Context, svc *portal.Service, who, action, detail string) {
-	if err := svc.Store.AppendAudit(ctx, &store.AuditEvent{At: svc.Now(), Actor: who, Action: action,
-		Outcome: "ok", Detail: detail}); err != nil {
-		svc.Log.Error("console: audit append failed", "action", action, "err", err)
-	}
+	svc.Record(ctx, &store.AuditEvent{Actor: who, Action: action, Outcome: "ok", Detail: detail})
 }

@@ -34,7 +34,7 @@ func (s *Service) OpenAccount(ctx context.Context, email, name, actor string) (*
 	} else if err != nil {
 		return nil, "", err
 	}
-	s.record(ctx, &store.AuditEvent{AccountID: a.ID, Actor: actor, Action: "account.open", Outcome: "ok"})
+	s.Record(ctx, &store.AuditEvent{AccountID: a.ID, Actor: actor, Action: "account.open", Outcome: "ok"})
 	link, err := s.ActivationLink(ctx, a)
 	if err != nil {
 		return nil, "", err
@@ -137,6 +137,7 @@ func (s *Service) OperatorResetMFA(ctx context.Context, email, actor string) (*s
 	if err := s.Store.ResetMFA(ctx, a.ID, "", ev); err != nil {
 		return nil, err
 	}
+	s.counted(ctx, ev)
 	s.accountReset(ctx, a.ID)
 	s.notice(ctx, a, mail.EventMFAReset, Client{IP: "-", UserAgent: actor})
 	return a, nil

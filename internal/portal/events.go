@@ -6,11 +6,11 @@ import (
 	"sync"
 )
 
-// EventCounts counts the audit events the portal has committed since the
-// process started, by action and outcome, for /metrics: sign-ins and their
-// failures, codes, resets and recovery requests. An event is counted once
-// the unit that records it has committed, so a unit run again after it
-// lost a race counts once.
+// EventCounts counts the audit events the process has committed since it
+// started (Service.Record), by action and outcome, for /metrics: sign-ins
+// and their failures, codes, resets, recovery requests and the operators'
+// actions. An event is counted once the unit that records it has
+// committed, so a unit run again after it lost a race counts once.
 type EventCounts struct {
 	mu sync.Mutex
 	m  map[eventKey]int64

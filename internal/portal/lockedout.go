@@ -200,6 +200,7 @@ func (s *Service) completeRecovery(ctx context.Context, a *store.Account, c Clie
 	if err := s.Store.ResetMFA(ctx, a.ID, "", ev); err != nil {
 		return err
 	}
+	s.counted(ctx, ev)
 	s.accountReset(ctx, a.ID)
 	s.notice(ctx, a, mail.EventMFAReset, c)
 	return nil
@@ -221,6 +222,6 @@ func (s *Service) ApproveRecoveryEarly(ctx context.Context, id, operator string)
 	if err != nil {
 		return nil, err
 	}
-	s.record(ctx, &store.AuditEvent{AccountID: r.AccountID, Actor: operator, Action: "recovery.approve", Outcome: "ok", Detail: r.ID})
+	s.Record(ctx, &store.AuditEvent{AccountID: r.AccountID, Actor: operator, Action: "recovery.approve", Outcome: "ok", Detail: r.ID})
 	return r, nil
 }

@@ -228,6 +228,21 @@ func TestOperatorResetMFA(t *testing.T) {
 	if _, err := e.svc.OperatorResetMFA(e.ctx, "nobody@example.jp", "operator:kim"); err == nil {
 		t.Fatal("reset of an unknown address: no error")
 	}
+	// The store appended the reset's event with the reset; it is counted
+	// for /metrics all the same, once.
+	if n := eventCount(e.svc, "mfa.reset", "ok"); n != 1 {
+		t.Errorf("mfa.reset counted %d times, want 1", n)
+	}
+}
+
+// eventCount is how many events of the action and outcome svc counted.
+func eventCount(svc *portal.Service, action, outcome string) int64 {
+	for _, c := range svc.Events.Snapshot() {
+		if c.Action == action && c.Outcome == outcome {
+			return c.N
+		}
+	}
+	return 0
 }
 
 // TestResetClearsTheLock: a reset (by an operator, for a locked-out customer)

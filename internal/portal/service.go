@@ -100,15 +100,17 @@ func (e *LockedError) Error() string {
 
 // audit records what a customer's browser did.
 func (s *Service) audit(ctx context.Context, accountID, action, outcome string, c Client, detail string) {
-	s.record(ctx, &store.AuditEvent{
+	s.Record(ctx, &store.AuditEvent{
 		AccountID: accountID, Actor: "customer", Action: action, Outcome: outcome,
 		ClientIP: c.IP, UserAgent: c.UserAgent, Detail: detail,
 	})
 }
 
-// record appends an audit event. A failure is logged, not returned: the
-// customer's step has happened and must not be undone by the log.
-func (s *Service) record(ctx context.Context, ev *store.AuditEvent) {
+// Record appends an audit event, for the portal and for the operators'
+// console and commands alike, and counts it in Events. A failure is logged,
+// not returned: the step it records has happened and must not be undone by
+// the log.
+func (s *Service) Record(ctx context.Context, ev *store.AuditEvent) {
 	if ev.At.IsZero() {
 		ev.At = s.Now()
 	}
@@ -116,6 +118,13 @@ func (s *Service) record(ctx context.Context, ev *store.AuditEvent) {
 		s.Log.Error("audit append failed", "action", ev.Action, "err", err)
 		return
 	}
+	s.counted(ctx, ev)
+}
+
+// counted counts ev in Events once the unit it is in has committed (at
+// once outside one); also for an event the store appended with the change
+// it records, as ResetMFA does.
+func (s *Service) counted(ctx context.Context, ev *store.AuditEvent) {
 	action, outcome := ev.Action, ev.Outcome
 	s.afterCommit(ctx, func(context.Context) { s.Events.add(action, outcome) })
 }

@@ -86,6 +86,7 @@ func (s *Service) ResetMFA(ctx context.Context, si *SignedIn, c Client) error {
 	if err := s.Store.ResetMFA(ctx, si.Account.ID, si.Session.IDHash, ev); err != nil {
 		return err
 	}
+	s.counted(ctx, ev)
 	s.accountReset(ctx, si.Account.ID)
 	s.notice(ctx, si.Account, mail.EventMFAReset, c)
 	return nil

@@ -45,7 +45,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	family(w, "tobira_build_info", "gauge", "The running build, in its labels; always 1.")
 	fmt.Fprintf(w, "tobira_build_info{version=%q,revision=%q,goversion=%q} 1\n", thisBuild.Version, thisBuild.Revision, thisBuild.Go)
 
-	family(w, "tobira_events_total", "counter", "Audit events the portal committed (sign-in steps, codes, resets, recovery requests), by action and outcome.")
+	family(w, "tobira_events_total", "counter", "Audit events this process committed (sign-in steps, codes, resets, recovery requests, the console's actions), by action and outcome.")
 	for _, e := range s.svc.Events.Snapshot() {
 		fmt.Fprintf(w, "tobira_events_total{action=%q,outcome=%q} %d\n", e.Action, e.Outcome, e.N)
 	}
