@@ -169,12 +169,19 @@ func (s *Service) ListAccounts(ctx context.Context) ([]Status, error) {
 
 // LockAccount is an operator's lock: the account signs in nowhere until
 // unlocked, and every session it has, at the portal and at the sites, ends
-// now. ErrConflict when it is locked already.
+// now. The lock and the end of the sessions are one transaction: a lock
+// that stood while a failure left the sessions alive would be refused as
+// "locked already" when the operator tried again, and the sessions, which
+// are not checked against locks, would go on. ErrConflict when it is
+// locked already.
 func (s *Service) LockAccount(ctx context.Context, l *store.AccountLock) error {
-	if err := s.Store.LockAccount(ctx, l); err != nil {
-		return err
-	}
-	if err := s.Store.DeleteSessionsOf(ctx, l.AccountID, ""); err != nil {
+	err := s.Store.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
+		if err := tx.LockAccount(ctx, l); err != nil {
+			return err
+		}
+		return tx.DeleteSessionsOf(ctx, l.AccountID, "")
+	})
+	if err != nil {
 		return err
 	}
 	s.accountReset(ctx, l.AccountID)

@@ -1,11 +1,13 @@
 package portal_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/store"
 )
 
 // TestResetMFA is the security page's reset: refused without a fresh second
@@ -266,4 +268,47 @@ func TestResetClearsTheLock(t *testing.T) {
 		t.Fatalf("after reset: failures %d, locked until %v", a.MFAFailures, a.MFALockedUntil)
 	}
 	e.enrol(c)
+}
+
+// sessionsFailStore fails DeleteSessionsOf, in units too, as a database
+// that broke in the middle of a lock would.
+type sessionsFailStore struct{ store.Store }
+
+func (f sessionsFailStore) Atomically(ctx context.Context, fn func(ctx context.Context, tx store.Store) error) error {
+	return f.Store.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
+		return fn(ctx, sessionsFailStore{tx})
+	})
+}
+
+func (sessionsFailStore) DeleteSessionsOf(context.Context, string, string) error {
+	return errors.New("the disk is full")
+}
+
+// TestLockIsOneStep: a lock whose sessions could not be ended is not a
+// lock, so the operator's next try does the whole of it; a lock that stood
+// alone would be refused as "locked already" and leave the sessions on.
+func TestLockIsOneStep(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	token := e.enrol(c)
+	real := e.svc.Store
+	lock := &store.AccountLock{AccountID: c.acct.ID, LockedBy: "operator:kim", Reason: "stolen", At: e.clock.Now()}
+
+	e.svc.Store = sessionsFailStore{real}
+	if err := e.svc.LockAccount(e.ctx, lock); err == nil {
+		t.Fatal("LockAccount with a failing store: no error")
+	}
+	e.svc.Store = real
+	if l, err := real.AccountLockOf(e.ctx, c.acct.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a lock stood after its sessions failed to end: %+v, %v", l, err)
+	}
+	e.session(token)
+
+	if err := e.svc.LockAccount(e.ctx, lock); err != nil {
+		t.Fatalf("LockAccount again: %v", err)
+	}
+	e.noSession(token)
+	if err := e.svc.LockAccount(e.ctx, lock); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("LockAccount of a locked account: %v, want ErrConflict", err)
+	}
 }
