@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/store"
 )
@@ -310,5 +311,30 @@ func TestLockIsOneStep(t *testing.T) {
 	e.noSession(token)
 	if err := e.svc.LockAccount(e.ctx, lock); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("LockAccount of a locked account: %v, want ErrConflict", err)
+	}
+}
+
+// TestLockBetweenPasswordAndCode: an operator locks the account while its
+// owner (or whoever has the password) is at the code step; the right code
+// then ends in no session, and the flow is spent.
+func TestLockBetweenPasswordAndCode(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	e.clock.Advance(mfa.Period * time.Second)
+	f := e.passwordStep(c)
+	if err := e.svc.LockAccount(e.ctx, &store.AccountLock{AccountID: c.acct.ID, LockedBy: "operator:kim", At: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	token, err := e.svc.SecondFactorThenFinish(e.ctx, f, portal.MethodTOTP, e.code(c), "", e.ip)
+	if !errors.Is(err, portal.ErrAccountLocked) || token != "" {
+		t.Fatalf("the code after a lock: %q, %v; want ErrAccountLocked", token, err)
+	}
+	if g, err := e.svc.LoadFlow(e.ctx, e.svc.FlowCookie(f)); err == nil {
+		t.Fatalf("the flow lives on after the lock refused it: %+v", g)
+	}
+	evs, _ := e.svc.Store.AuditOf(e.ctx, c.acct.ID, 1)
+	if len(evs) != 1 || evs[0].Action != "signin" || evs[0].Outcome != "account_locked" {
+		t.Errorf("the last audit event: %+v", evs)
 	}
 }

@@ -503,6 +503,15 @@ func (s *Service) finish(ctx context.Context, f *Flow, oldSession string, c Clie
 		}
 		return "", err
 	}
+	// An operator may have locked the account since its password was
+	// checked; the lock ends the sessions in a unit of its own, so of the
+	// two, whichever commits second sees the other.
+	if _, err := s.Store.AccountLockOf(ctx, f.AccountID); err == nil {
+		s.audit(ctx, f.AccountID, "signin", "account_locked", c, "")
+		return "", ErrAccountLocked
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
 	f.State = stateDone
 	now := s.Now()
 	token := secret.Token(32)

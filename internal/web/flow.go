@@ -113,6 +113,11 @@ func (s *Server) flowError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, portal.ErrAlreadyEnrolled):
 		s.setCookie(w, s.cookieName(flowCookie), "", -1)
 		s.fail(w, r, http.StatusConflict, "enrol.already")
+	case errors.Is(err, portal.ErrAccountLocked):
+		// Locked by an operator between the password and the end of the
+		// sign-in: the flow is spent.
+		s.setCookie(w, s.cookieName(flowCookie), "", -1)
+		s.fail(w, r, http.StatusForbidden, "login.locked_account")
 	default:
 		s.internal(w, r, err)
 	}

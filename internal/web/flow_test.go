@@ -13,6 +13,7 @@ import (
 	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/store"
 )
 
 const (
@@ -713,5 +714,35 @@ func TestLoginBusy(t *testing.T) {
 	n, err := s.svc.Store.Hit(s.ctx, "pw:email:"+secret.Hash(c.email), s.svc.Config.PasswordWindow.Duration, s.clock.Now(), 0)
 	if err != nil || n != 2 {
 		t.Fatalf("attempts counted = %d, %v; want 2", n, err)
+	}
+}
+
+// TestLockedAtTheCodeStep: an operator locks the account while its owner is
+// at the code step: the right code gets the locked-account message, no
+// session, and the flow is gone.
+func TestLockedAtTheCodeStep(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
+
+	s.clock.Advance(30 * time.Second)
+	b.login(c, "/login/code")
+	a, err := s.svc.Store.AccountByEmail(s.ctx, c.email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.svc.LockAccount(s.ctx, &store.AccountLock{AccountID: a.ID, LockedBy: "operator:kim", At: s.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	r := b.post("/login/code", url.Values{"code": {s.code(c)}})
+	expect(t, r, http.StatusForbidden, "")
+	contains(t, r, "このアカウントは現在ご利用いただけません。")
+	if setCookieOf(r, "tobira_session") != nil {
+		t.Fatal("a locked account got a session")
+	}
+	if fc := setCookieOf(r, "tobira_flow"); fc == nil || fc.MaxAge >= 0 {
+		t.Errorf("the flow cookie was not cleared: %v", fc)
 	}
 }
