@@ -530,6 +530,9 @@ func TestUsersLockUnlock(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("lock again: %s", r.stderr)
 	}
+	if r := run(t, env, "users", "list", "--data", dir); !regexp.MustCompile(`yamada@example\.jp .* locked `).MatchString(r.stdout) {
+		t.Errorf("users list does not show the lock:\n%s", r.stdout)
+	}
 	db, err := sqlstore.OpenSQLite(filepath.Join(dir, "tobira.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -115,7 +115,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "EMAIL\tNAME\tPASSWORD\t2FA\tCREATED")
+		fmt.Fprintln(tw, "EMAIL\tNAME\tPASSWORD\t2FA\tSTATE\tCREATED")
 		for _, s := range list {
 			pw := "set"
 			if !s.Activated {
@@ -129,7 +129,11 @@ func (m *Main) users(ctx context.Context, args []string) error {
 				}
 				methods = strings.Join(ms, ",")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Email, s.Name, pw, methods, s.CreatedAt.Local().Format("2006-01-02 15:04"))
+			state := "active"
+			if s.Locked {
+				state = "locked"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Email, s.Name, pw, methods, state, s.CreatedAt.Local().Format("2006-01-02 15:04"))
 		}
 		return tw.Flush()
 	}

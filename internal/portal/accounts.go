@@ -148,6 +148,7 @@ type Status struct {
 	store.Account
 	Activated bool
 	Methods   []Method
+	Locked    bool // by an operator
 }
 
 // ListAccounts returns every account with its second factors.
@@ -162,7 +163,11 @@ func (s *Service) ListAccounts(ctx context.Context) ([]Status, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Status{Account: a, Activated: a.PasswordHash != "", Methods: ms})
+		_, err = s.Store.AccountLockOf(ctx, a.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		out = append(out, Status{Account: a, Activated: a.PasswordHash != "", Methods: ms, Locked: err == nil})
 	}
 	return out, nil
 }
