@@ -183,8 +183,10 @@ func TestFirstSignInEnrolment(t *testing.T) {
 	expect(t, b.get("/recovery-code"), http.StatusSeeOther, "/login?e=expired")
 }
 
-// TestSecondSignIn: password, then the app's code; a replayed code is refused.
-func TestSecondSignIn(t *testing.T) {
+// atCodeStep is an enrolled customer who signed out and, a TOTP step later,
+// gave the password again: the browser is at the code step.
+func atCodeStep(t *testing.T) (*site, *customer, *browser) {
+	t.Helper()
 	s := newSite(t)
 	c := s.customer("yamada@example.jp")
 	b := s.browser()
@@ -193,6 +195,12 @@ func TestSecondSignIn(t *testing.T) {
 
 	s.clock.Advance(30 * time.Second)
 	b.login(c, "/login/code")
+	return s, c, b
+}
+
+// TestSecondSignIn: password, then the app's code; a replayed code is refused.
+func TestSecondSignIn(t *testing.T) {
+	s, c, b := atCodeStep(t)
 	page := b.get("/login/code")
 	expect(t, page, http.StatusOK, "")
 	contains(t, page, "ワンタイムパスワードの入力", "ワンタイムコードの入力", "別の方法を試す", `autocomplete="one-time-code"`)
@@ -721,14 +729,7 @@ func TestLoginBusy(t *testing.T) {
 // at the code step: the right code gets the locked-account message, no
 // session, and the flow is gone.
 func TestLockedAtTheCodeStep(t *testing.T) {
-	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
-	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
-
-	s.clock.Advance(30 * time.Second)
-	b.login(c, "/login/code")
+	s, c, b := atCodeStep(t)
 	a, err := s.svc.Store.AccountByEmail(s.ctx, c.email)
 	if err != nil {
 		t.Fatal(err)
