@@ -107,7 +107,7 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	f.IntVar(&o.nodes, "nodes", 1, "servers to start on one database (more than one needs --database postgres://...)")
 	f.BoolVar(&o.freshSchema, "fresh-schema", true, "with --database, create a schema for the run and drop it afterwards")
 	f.IntVar(&o.accounts, "accounts", 0, "accounts in all, those beyond --pool without a second factor (e.g. 1000000)")
-	f.IntVar(&o.pool, "pool", 60000, "accounts with the authenticator app that the virtual customers sign in with")
+	f.IntVar(&o.pool, "pool", 120000, "accounts with the authenticator app that the virtual customers sign in with")
 	f.Float64Var(&o.oidcRatio, "oidc", 1, "share of iterations that run the OpenID Connect code flow (0 to 1; --flow full)")
 	f.StringVar(&o.flow, "flow", "full", "an iteration: full (sign-in, security page, code flow, sign-out) or signin (login page to landing page, then the cookies dropped)")
 	f.BoolVar(&o.newBrowsers, "new-browsers", false, "seed no earlier sign-in: every account's first sign-in is from a new browser and queues a notice mail")
