@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every measurement of docs/PERFORMANCE.md with the project's load tool
-# and writes each report (Markdown and JSON) to docs/perf/. About 19 minutes
+# and writes each report (Markdown and JSON) to docs/perf/. About 13 minutes
 # on 2 cores. Run nothing else meanwhile: the load tool and the server share
 # the machine, and the numbers are only as quiet as it is.
 #
@@ -35,11 +35,11 @@ half() {
 run sqlite-half-full           --hashing cheap --flow signin --concurrency 64 --rate "$(half sqlite-cheap-signin)" --duration 10s
 run sqlite-half-normal         --hashing cheap --flow signin --concurrency 64 --rate "$(half sqlite-cheap-signin-normal)" --duration 10s --sqlite-synchronous normal
 run pg-half                    --hashing cheap --flow signin --concurrency 64 --rate "$(half pg-cheap-signin)" --duration 10s --database "$PG"
-# A million accounts against the pool alone, alternated (60,000, 1M, 60,000, 1M)
+# A million accounts against the pool alone, alternated (120,000, 1M, 120,000, 1M)
 # so that the machine's moods fall on both alike.
 for round in 1 2; do
-  run sqlite-60k-$round        --hashing cheap --flow signin --concurrency 1,64 --duration 10s
+  run sqlite-120k-$round       --hashing cheap --flow signin --concurrency 1,64 --duration 10s
   run sqlite-1m-$round         --hashing cheap --flow signin --concurrency 1,64 --duration 10s --accounts 1000000
-  run pg-60k-$round            --hashing cheap --flow signin --concurrency 1,64 --duration 10s --database "$PG"
+  run pg-120k-$round           --hashing cheap --flow signin --concurrency 1,64 --duration 10s --database "$PG"
   run pg-1m-$round             --hashing cheap --flow signin --concurrency 1,64 --duration 10s --accounts 1000000 --database "$PG"
 done
