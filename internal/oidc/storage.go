@@ -37,6 +37,9 @@ const (
 type Store interface {
 	store.Accounts
 	store.OIDC
+	// AccountLockOf returns an operator's lock of the account;
+	// store.ErrNotFound when it is not locked.
+	AccountLockOf(ctx context.Context, accountID string) (*store.AccountLock, error)
 	Hit(ctx context.Context, key string, window time.Duration, now time.Time, n int) (int, error)
 }
 
@@ -144,6 +147,15 @@ func (s *storage) grantFor(ctx context.Context, req op.TokenRequest) (*store.Gra
 	if !ok {
 		return nil, fmt.Errorf("oidc: unexpected token request %T", req)
 	}
+	if locked, err := s.lockedOut(ctx, ar.AccountID, ""); err != nil {
+		return nil, err
+	} else if locked {
+		// The code goes with the refusal: an unlock does not revive it.
+		if err := s.st.DeleteAuthRequest(ctx, ar.ID); err != nil {
+			s.log.Error("oidc: delete the auth request of a locked account", "err", err)
+		}
+		return nil, oidc.ErrInvalidGrant().WithDescription("the account is locked")
+	}
 	now := s.now()
 	g := &store.Grant{
 		ID: secret.ID(), ClientID: ar.ClientID, AccountID: ar.AccountID, Scopes: ar.Scopes,
@@ -246,6 +258,11 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	if err != nil || !g.RevokedAt.IsZero() {
 		return nil, op.ErrInvalidRefreshToken
 	}
+	if locked, err := s.lockedOut(ctx, g.AccountID, g.ID); err != nil {
+		return nil, err
+	} else if locked {
+		return nil, op.ErrInvalidRefreshToken
+	}
 	return &refreshRequest{token: rt, grant: g, scopes: rt.Scopes}, nil
 }
 
@@ -313,6 +330,26 @@ func (s *storage) revoke(ctx context.Context, grantID string) {
 	if err := s.st.RevokeGrant(ctx, grantID, s.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Error("oidc: revoke grant", "grant", grantID, "err", err)
 	}
+}
+
+// lockedOut reports whether an operator locked the account. A lock revokes
+// the account's grants once it is committed (Provider.AccountEnded); the
+// token and userinfo endpoints check it as well, so that neither a node
+// that stopped between the two nor a code exchanged meanwhile gives a
+// locked account tokens. A grant named is revoked then, its site told.
+func (s *storage) lockedOut(ctx context.Context, accountID, grantID string) (bool, error) {
+	_, err := s.st.AccountLockOf(ctx, accountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if grantID != "" {
+		s.log.Warn("oidc: a grant of a locked account was live; revoking it", "grant", grantID)
+		s.endGrants(ctx, grantID)
+	}
+	return true, nil
 }
 
 // endGrants revokes a grant and logs its site out by back-channel.
@@ -383,12 +420,22 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 	if err != nil || at.AccountID != subject {
 		return oidc.ErrAccessDenied().WithDescription("token is invalid or expired")
 	}
+	if locked, err := s.lockedOut(ctx, at.AccountID, at.GrantID); err != nil {
+		return err
+	} else if locked {
+		return oidc.ErrAccessDenied().WithDescription("token is invalid or expired")
+	}
 	return s.SetUserinfoFromScopes(ctx, ui, at.AccountID, at.ClientID, at.Scopes)
 }
 
 func (s *storage) SetIntrospectionFromToken(ctx context.Context, ir *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
 	at, err := s.st.AccessTokenByID(ctx, tokenID, s.now())
 	if err != nil || at.AccountID != subject || !slices.Contains(at.Audience, clientID) {
+		return oidc.ErrAccessDenied()
+	}
+	if locked, err := s.lockedOut(ctx, at.AccountID, at.GrantID); err != nil {
+		return err
+	} else if locked {
 		return oidc.ErrAccessDenied()
 	}
 	ui := new(oidc.UserInfo)

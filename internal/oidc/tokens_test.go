@@ -430,3 +430,63 @@ func TestRefreshTokenExpires(t *testing.T) {
 		t.Errorf("expired refresh token: %v, want invalid_grant", err)
 	}
 }
+
+// An account an operator locked gets no tokens, even when the revocation
+// of its grants that follows the lock's commit never ran (a node stopped
+// in between): the lock is written to the store alone here. A grant in use
+// is revoked at its first use after the lock, and a code not yet exchanged
+// is spent, so that unlocking the account revives none of them.
+func TestLockedAccountGetsNoTokens(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	ctx := t.Context()
+	refreshFirst, userinfoFirst := r.login(e.browser()), r.login(e.browser())
+	introspectFirst := r.login(e.browser())
+	introspect := func(tok *oauth2.Token) any {
+		t.Helper()
+		status, body := r.post("/oauth/introspect", url.Values{"token": {tok.AccessToken}})
+		if status != http.StatusOK {
+			t.Fatalf("introspect: %d %v", status, body)
+		}
+		return body["active"]
+	}
+	if active := introspect(introspectFirst); active != true {
+		t.Fatalf("introspect before the lock: active %v", active)
+	}
+	verifier := oauth2.GenerateVerifier()
+	code := r.codeFrom(e.signIn(e.browser(), r.authURL("st", verifier)), "st")
+
+	if err := e.db.LockAccount(ctx, &store.AccountLock{AccountID: e.accountID, LockedBy: "operator:test", At: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(verifier)); retrieveError(err) != "invalid_grant" {
+		t.Errorf("exchanging a code after the lock: %v, want invalid_grant", err)
+	}
+	if _, err := r.refresh(refreshFirst.RefreshToken); err == nil {
+		t.Error("a locked account's refresh token works")
+	}
+	if status, _ := e.userinfo(userinfoFirst.AccessToken); !refusedToken(status) {
+		t.Errorf("userinfo with a locked account's access token: %d", status)
+	}
+	if active := introspect(introspectFirst); active == true {
+		t.Error("introspection calls a locked account's access token active")
+	}
+
+	if err := e.db.UnlockAccount(ctx, e.accountID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(verifier)); retrieveError(err) != "invalid_grant" {
+		t.Errorf("exchanging the code after the unlock: %v, want invalid_grant", err)
+	}
+	if status, _ := e.userinfo(refreshFirst.AccessToken); !refusedToken(status) {
+		t.Errorf("the grant refused at refresh still serves userinfo after the unlock: %d", status)
+	}
+	if _, err := r.refresh(userinfoFirst.RefreshToken); err == nil {
+		t.Error("the grant refused at userinfo still refreshes after the unlock")
+	}
+	if _, err := r.refresh(introspectFirst.RefreshToken); err == nil {
+		t.Error("the grant refused at introspection still refreshes after the unlock")
+	}
+	// The account itself signs in again.
+	r.login(e.browser())
+}
