@@ -375,6 +375,13 @@ func TestOperatorManagement(t *testing.T) {
 	if n := run(b, chromedp.Evaluate[int](`document.querySelectorAll('nav a[href="/operators"]').length`)); n != 0 {
 		t.Errorf("a support operator's navigation links the operators page")
 	}
+	// Every operator sees the sites that sign in through the portal.
+	b.clickTo(link("連携サイト"), "/sites", "連携サイト")
+	invoicesRow := `//table//tr[td[starts-with(normalize-space(), "適格請求書閲覧サイト")]]`
+	b.expectText(invoicesRow + `/td[starts-with(normalize-space(), "機密クライアント")]`)
+	b.expectText(invoicesRow + `//span[normalize-space()="通知あり"]`)
+	b.expectText(`//table//tr/td[starts-with(normalize-space(), "申込／契約確認サイト")]`)
+	b.screen("80-4-0-console-sites")
 
 	a := newBrowser(t, consoleURL, axe)
 	a.consoleSignIn(aEmail, seedA, "")

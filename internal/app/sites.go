@@ -16,14 +16,14 @@ import (
 // Connect client of the portal, registered on first start.
 func demoSites(ctx context.Context, w *wired, log *slog.Logger, contracts, invoices *server, notices sites.Noticer, supportURL string) error {
 	for _, s := range []struct {
-		name string
-		srv  *server
-		make func(sites.Deps) (http.Handler, error)
+		name, title string
+		srv         *server
+		make        func(sites.Deps) (http.Handler, error)
 	}{
-		{"contracts", contracts, sites.NewContracts},
-		{"invoices", invoices, sites.NewInvoices},
+		{"contracts", "申込／契約確認サイト", contracts, sites.NewContracts},
+		{"invoices", "適格請求書閲覧サイト", invoices, sites.NewInvoices},
 	} {
-		site, err := demoClient(ctx, w, s.name, s.srv.url)
+		site, err := demoClient(ctx, w, s.name, s.title, s.srv.url)
 		if err != nil {
 			return err
 		}
@@ -39,16 +39,22 @@ func demoSites(ctx context.Context, w *wired, log *slog.Logger, contracts, invoi
 }
 
 // demoClient registers a demo site as a first-party client of the portal
-// (once per address) and returns its sign-in. Its secret is derived from the
-// master key, so the same site finds it again at the next start.
-func demoClient(ctx context.Context, w *wired, name, baseURL string) (*rp.Site, error) {
+// (once per address), named title for the operators, and returns its
+// sign-in. Its secret is derived from the master key, so the same site
+// finds it again at the next start.
+func demoClient(ctx context.Context, w *wired, name, title, baseURL string) (*rp.Site, error) {
 	svc := w.svc
 	id := name + "-" + secret.Hash(baseURL)[:8]
 	clientSecret := svc.Keys.Sign("demo site client secret", id)
-	_, err := svc.Store.ClientByID(ctx, id)
+	c, err := svc.Store.ClientByID(ctx, id)
+	if err == nil && c.Name != title {
+		// Registered by an earlier version, under the site's slug.
+		c.Name = title
+		err = svc.Store.UpdateClient(ctx, c)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		err = svc.Store.CreateClient(ctx, &store.Client{
-			ID: id, SecretHash: secret.Hash(clientSecret), Name: name, FirstParty: true,
+			ID: id, SecretHash: secret.Hash(clientSecret), Name: title, FirstParty: true,
 			RedirectURIs:           []string{baseURL + "/auth/callback"},
 			PostLogoutRedirectURIs: []string{baseURL + "/"},
 			BackchannelLogoutURI:   baseURL + "/auth/backchannel-logout",

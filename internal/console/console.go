@@ -30,7 +30,7 @@ var templateFS embed.FS
 //go:embed locales/*.json
 var localeFS embed.FS
 
-var pageNames = []string{"login", "code", "customers", "customer", "open", "audit", "message", "resets", "maintenance", "recoveries", "operators", "operator_key"}
+var pageNames = []string{"login", "code", "customers", "customer", "open", "audit", "message", "resets", "maintenance", "recoveries", "operators", "operator_key", "sites"}
 
 const (
 	// CookieName is the console's session cookie.
@@ -141,6 +141,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /maintenance/{id}/cancel", s.signedIn(s.cancelMaintenance))
 	s.mux.HandleFunc("GET /recoveries", s.signedIn(s.recoveriesPage))
 	s.mux.HandleFunc("POST /recoveries/{id}/approve", s.signedIn(s.approveRecovery))
+	s.mux.HandleFunc("GET /sites", s.signedIn(s.sitesPage))
 	s.mux.HandleFunc("GET /operators", s.signedIn(s.operatorsPage))
 	s.mux.HandleFunc("POST /operators/{id}/disable", s.signedIn(s.disableOperator))
 	s.mux.HandleFunc("POST /operators/{id}/enable", s.signedIn(s.enableOperator))

@@ -79,8 +79,12 @@ func (p Pages) Render(w http.ResponseWriter, status int, lang, name string, data
 	if !ok {
 		pages = p[defaultLang]
 	}
+	t, ok := pages[name]
+	if !ok {
+		return fmt.Errorf("webkit: no page %q (is it in the list of pages parsed?)", name)
+	}
 	var buf bytes.Buffer
-	if err := pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
 		return err
 	}
 	h := w.Header()
