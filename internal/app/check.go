@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tobira/tobira/internal/config"
@@ -90,6 +91,9 @@ func (m *Main) check(ctx context.Context, args []string) error {
 		}
 	}
 
+	if cfg.TLSCertFile != "" {
+		checkCert(cfg, report)
+	}
 	if cfg.Mail.Sender == "smtp" {
 		addr := net.JoinHostPort(cfg.Mail.Host, strconv.Itoa(cfg.Mail.Port))
 		conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", addr)
@@ -110,6 +114,30 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	return nil
 }
 
+// checkCert reports whether the portal's certificate and key load, whether
+// the certificate names base_url's host, and how long it has left.
+func checkCert(cfg config.Config, report func(level, format string, args ...any)) {
+	cert, err := loadCert(cfg.TLSCertFile, cfg.TLSKeyFile)
+	if err != nil {
+		report("error", "%v", err)
+		return
+	}
+	leaf := cert.Leaf
+	names := strings.Join(certNames(leaf), " ")
+	if u, err := url.Parse(cfg.BaseURL); err == nil && leaf.VerifyHostname(u.Hostname()) != nil {
+		report("error", "tls certificate %s is for %s, not base_url's host %s: browsers would refuse it", cfg.TLSCertFile, names, u.Hostname())
+	}
+	switch left := time.Until(leaf.NotAfter); {
+	case left <= 0:
+		report("error", "tls certificate %s expired on %s", cfg.TLSCertFile, leaf.NotAfter.UTC().Format(time.DateOnly))
+	case left < certExpiryWarning:
+		report("warn", "tls certificate %s expires on %s, in %d days: renew it (a running node reads the files again when they change)",
+			cfg.TLSCertFile, leaf.NotAfter.UTC().Format(time.DateOnly), int(left.Hours()/24))
+	default:
+		report("ok", "tls certificate %s for %s, until %s", cfg.TLSCertFile, names, leaf.NotAfter.UTC().Format(time.DateOnly))
+	}
+}
+
 // describeConfig names where the configuration came from.
 func describeConfig(f flags) string {
 	switch {
@@ -128,6 +156,9 @@ func productionWarnings(cfg config.Config) []string {
 	var out []string
 	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Scheme != "https" && !loopbackHost(u.Hostname()) {
 		out = append(out, fmt.Sprintf("base_url %s is not https: the browsers' session cookies would cross the network readable", cfg.BaseURL))
+	}
+	if cfg.TLSCertFile != "" && !cfg.Secure() {
+		out = append(out, fmt.Sprintf("tls_cert_file is set but base_url %s is http: cookies lose their Secure attribute and links in mails point at http", cfg.BaseURL))
 	}
 	if cfg.Mail.Sender == "outbox" {
 		out = append(out, `mail.sender is "outbox": activation, notice and password mails stay in the database and reach nobody (set "smtp")`)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,6 +59,9 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		return err
 	}
 	servers = append(servers, portalSrv)
+	if cfg.TLSCertFile != "" {
+		portalSrv.url = "https://" + portalSrv.ln.Addr().String()
+	}
 	if demo {
 		for _, s := range []struct{ label, addr, flag string }{
 			{"申込／契約確認サイト / Applications and contracts", *contractsAddr, "--contracts-addr"},
@@ -104,6 +108,13 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		for _, w := range productionWarnings(cfg) {
 			log.Warn(w)
 		}
+	}
+	if cfg.TLSCertFile != "" {
+		certs, err := newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, log)
+		if err != nil {
+			return err
+		}
+		portalSrv.tls = certs.tlsConfig()
 	}
 	w, err := m.open(cfg, log)
 	if err != nil {
@@ -186,6 +197,11 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    32 << 10,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			TLSConfig:         s.tls,
+		}
+		if s.tls != nil {
+			go func() { errc <- s.http.ServeTLS(s.ln, "", "") }()
+			continue
 		}
 		go func() { errc <- s.http.Serve(s.ln) }()
 	}
@@ -223,6 +239,7 @@ type server struct {
 	ln         net.Listener
 	handler    http.Handler
 	http       *http.Server
+	tls        *tls.Config // nil: plain HTTP
 }
 
 // listen takes an address; a taken one is a clear error naming the flag

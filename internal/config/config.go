@@ -39,6 +39,12 @@ type Config struct {
 	// Addr is where the portal listens; BaseURL is how customers reach it.
 	Addr    string `json:"addr"`
 	BaseURL string `json:"base_url"`
+	// TLSCertFile and TLSKeyFile, both or neither, make the portal serve
+	// HTTPS itself (TLS 1.2 and later, HTTP/2) with that certificate chain
+	// and key, read again when the files change; without them it serves
+	// plain HTTP to a TLS-terminating proxy or load balancer.
+	TLSCertFile string `json:"tls_cert_file,omitempty"`
+	TLSKeyFile  string `json:"tls_key_file,omitempty"`
 	// DataDir holds the SQLite database and, in the demo, the secret key.
 	DataDir string `json:"data_dir"`
 	// Database is the PostgreSQL database that several nodes share
@@ -231,6 +237,8 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 		}
 	}
 	str("TOBIRA_ADDR", &c.Addr)
+	str("TOBIRA_TLS_CERT_FILE", &c.TLSCertFile)
+	str("TOBIRA_TLS_KEY_FILE", &c.TLSKeyFile)
 	str("TOBIRA_BASE_URL", &c.BaseURL)
 	str("TOBIRA_DATA", &c.DataDir)
 	str("TOBIRA_DATABASE_URL", &c.Database)
@@ -279,6 +287,9 @@ func (c *Config) Validate() error {
 	}
 	if strings.TrimSpace(c.Issuer) == "" || strings.Contains(c.Issuer, ":") {
 		bad("issuer %q must be non-empty and without ':'", c.Issuer)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		bad("tls_cert_file and tls_key_file go together: set both, or neither for plain HTTP behind a proxy")
 	}
 	if c.DataDir == "" {
 		bad("data_dir is empty")

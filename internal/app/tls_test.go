@@ -1,0 +1,118 @@
+package app_test
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/app"
+	"github.com/tobira/tobira/internal/testkit"
+)
+
+// TestServeTLS: with tls_cert_file and tls_key_file the portal serves
+// HTTPS itself, HTTP/2 included, and no plain HTTP.
+func TestServeTLS(t *testing.T) {
+	addr := freeAddr(t)
+	dir := dataDir(t, `, "base_url": "https://`+addr+`"`)
+	cert := testkit.SelfSignedCert(t, dir, "portal", time.Now().Add(90*24*time.Hour), "127.0.0.1", "localhost")
+	env := keyEnv()
+	env["TOBIRA_TLS_CERT_FILE"], env["TOBIRA_TLS_KEY_FILE"] = cert.CertFile, cert.KeyFile
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan int, 1)
+	var out, errb testkit.Buffer
+	m := &app.Main{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] },
+		Ready: func(base string) { ready <- base }}
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--data", dir, "--addr", addr, "--console-addr", "off"})
+	}()
+	select {
+	case <-ready:
+	case code := <-done:
+		t.Fatalf("serve exited %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "https://"+addr) {
+		t.Errorf("serve does not print its https address:\n%s", out.String())
+	}
+
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool}, ForceAttemptHTTP2: true}}
+	res, err := client.Get("https://" + addr + "/login")
+	if err != nil {
+		t.Fatalf("GET https://%s/login: %v", addr, err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.ProtoMajor != 2 || res.TLS == nil || res.TLS.Version < tls.VersionTLS12 ||
+		!strings.Contains(string(body), "ログイン") || res.Header.Get("Strict-Transport-Security") == "" {
+		t.Errorf("GET /login over TLS: %d %s, TLS %+v, HSTS %q", res.StatusCode, res.Proto, res.TLS != nil, res.Header.Get("Strict-Transport-Security"))
+	}
+	for _, c := range res.Cookies() {
+		if !c.Secure {
+			t.Errorf("cookie %s without Secure", c.Name)
+		}
+	}
+	// TLS 1.1 and plain HTTP are refused.
+	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool, MaxVersion: tls.VersionTLS11}}}
+	if res, err := old.Get("https://" + addr + "/healthz"); err == nil {
+		res.Body.Close()
+		t.Error("a TLS 1.1 client was served")
+	}
+	if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		res.Body.Close()
+		if res.StatusCode == http.StatusOK {
+			t.Error("plain HTTP was served")
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("serve exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), `"msg":"tls: certificate loaded"`) {
+		t.Errorf("the log does not say which certificate was loaded:\n%s", errb.String())
+	}
+}
+
+// TestTLSSettingsChecked: a pair that does not load stops serve and fails
+// check; check also names a certificate for another host, or one near its
+// end, and the configuration refuses half a pair.
+func TestTLSSettingsChecked(t *testing.T) {
+	dir := dataDir(t, `, "base_url": "https://id.example.jp"`)
+	until := time.Now().Add(90 * 24 * time.Hour)
+	good := testkit.SelfSignedCert(t, dir, "good", until, "id.example.jp")
+	other := testkit.SelfSignedCert(t, dir, "other", until, "www.example.jp")
+	soon := testkit.SelfSignedCert(t, dir, "soon", time.Now().Add(5*24*time.Hour), "id.example.jp")
+	check := func(certFile, keyFile string) result {
+		t.Helper()
+		env := keyEnv()
+		env["TOBIRA_TLS_CERT_FILE"], env["TOBIRA_TLS_KEY_FILE"] = certFile, keyFile
+		return run(t, env, "check", "--data", dir)
+	}
+	if r := check(good.CertFile, good.KeyFile); r.code != 0 || !strings.Contains(r.stdout, "ok     tls certificate "+good.CertFile+" for id.example.jp, until ") {
+		t.Errorf("check with a good pair: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := check(good.CertFile, other.KeyFile); r.code != 1 || !strings.Contains(r.stdout, "error  tls: tls_cert_file") {
+		t.Errorf("check with a key of another certificate: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := check(other.CertFile, other.KeyFile); r.code != 1 || !strings.Contains(r.stdout, "is for www.example.jp, not base_url's host id.example.jp") {
+		t.Errorf("check with a certificate for another host: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := check(soon.CertFile, soon.KeyFile); r.code != 0 || !strings.Contains(r.stdout, "warn   tls certificate "+soon.CertFile+" expires on ") {
+		t.Errorf("check with a certificate ending in 5 days: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := check(good.CertFile, ""); r.code != 1 || !strings.Contains(r.stdout, "tls_cert_file and tls_key_file go together") {
+		t.Errorf("check with a certificate and no key: exit %d\n%s", r.code, r.stdout)
+	}
+
+	env := keyEnv()
+	env["TOBIRA_TLS_CERT_FILE"], env["TOBIRA_TLS_KEY_FILE"] = good.CertFile, filepath.Join(dir, "missing.key")
+	if r := run(t, env, "serve", "--data", dir, "--addr", freeAddr(t), "--console-addr", "off"); r.code != 1 || !strings.Contains(r.stderr, "missing.key") {
+		t.Errorf("serve with a missing key file: exit %d\n%s", r.code, r.stderr)
+	}
+}
