@@ -109,12 +109,14 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 			log.Warn(w)
 		}
 	}
+	var webOpts []web.Option
 	if cfg.TLSCertFile != "" {
 		certs, err := newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, log)
 		if err != nil {
 			return err
 		}
 		portalSrv.tls = certs.tlsConfig()
+		webOpts = append(webOpts, web.WithCertExpiry(certs.NotAfter))
 	}
 	w, err := m.open(cfg, log)
 	if err != nil {
@@ -137,8 +139,8 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	// before it.
 	sched := maintenance.New(svc.Store, svc.Now, log)
 	var draining atomic.Bool
-	if portalSrv.handler, err = web.New(svc, log, web.WithOIDC(w.oidc), web.WithMaintenance(sched),
-		web.WithDraining(&draining)); err != nil {
+	webOpts = append(webOpts, web.WithOIDC(w.oidc), web.WithMaintenance(sched), web.WithDraining(&draining))
+	if portalSrv.handler, err = web.New(svc, log, webOpts...); err != nil {
 		return err
 	}
 	if demo {

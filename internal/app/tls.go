@@ -61,6 +61,13 @@ func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 	return c.cert, nil
 }
 
+// NotAfter is when the certificate in service ends.
+func (c *certReloader) NotAfter() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cert.Leaf.NotAfter
+}
+
 func (c *certReloader) reload() {
 	stamp, err := fileStamp(c.certFile, c.keyFile)
 	if err != nil || stamp == c.stamp {

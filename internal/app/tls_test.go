@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -57,6 +58,16 @@ func TestServeTLS(t *testing.T) {
 		if !c.Secure {
 			t.Errorf("cookie %s without Secure", c.Name)
 		}
+	}
+	// Monitoring sees when the certificate ends.
+	res, err = client.Get("https://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if want := fmt.Sprintf("\ntobira_tls_certificate_expiry_timestamp_seconds %d\n", cert.NotAfter.Unix()); !strings.Contains(string(body), want) {
+		t.Errorf("/metrics lacks %q:\n%s", want, body)
 	}
 	// TLS 1.1 and plain HTTP are refused.
 	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool, MaxVersion: tls.VersionTLS11}}}

@@ -20,6 +20,7 @@ import (
 type Cert struct {
 	CertFile, KeyFile string
 	Serial            *big.Int
+	NotAfter          time.Time
 	Pool              *x509.CertPool
 	certPEM, keyPEM   []byte
 }
@@ -64,7 +65,7 @@ func SelfSignedCert(t *testing.T, dir, name string, notAfter time.Time, hosts ..
 	}
 	c := &Cert{
 		CertFile: filepath.Join(dir, name+".crt"), KeyFile: filepath.Join(dir, name+".key"),
-		Serial: serial, Pool: x509.NewCertPool(),
+		Serial: serial, NotAfter: leaf.NotAfter, Pool: x509.NewCertPool(),
 		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
 	}

@@ -73,6 +73,10 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		family(w, "tobira_mails_pending", "gauge", "Mails queued and neither sent nor given up yet (all nodes).")
 		fmt.Fprintf(w, "tobira_mails_pending %d\n", n)
 	}
+	if s.certExpiry != nil {
+		family(w, "tobira_tls_certificate_expiry_timestamp_seconds", "gauge", "When the TLS certificate this node serves ends, in seconds since 1970 (tls_cert_file).")
+		fmt.Fprintf(w, "tobira_tls_certificate_expiry_timestamp_seconds %d\n", s.certExpiry().Unix())
+	}
 	processMetrics(w)
 }
 

@@ -44,6 +44,9 @@ type Server struct {
 	secure bool
 	// maint tells of the next maintenance window; nil when none is scheduled.
 	maint Noticer
+	// certExpiry is when the certificate the node serves ends; nil when it
+	// serves plain HTTP (WithCertExpiry).
+	certExpiry func() time.Time
 }
 
 // Option configures the portal's handler.
@@ -63,6 +66,12 @@ type Noticer interface {
 // WithDraining makes /readyz answer 503 once draining is set: the server is
 // stopping, and load balancers should send it nothing new.
 func WithDraining(draining *atomic.Bool) Option { return func(s *Server) { s.draining = draining } }
+
+// WithCertExpiry reports, in /metrics, when the TLS certificate the node
+// serves ends; expiry is asked at each scrape, as renewals replace it.
+func WithCertExpiry(expiry func() time.Time) Option {
+	return func(s *Server) { s.certExpiry = expiry }
+}
 
 // WithMaintenance shows n's notice at the top of every page.
 func WithMaintenance(n Noticer) Option { return func(s *Server) { s.maint = n } }
