@@ -265,25 +265,7 @@ func TestBenchTarget(t *testing.T) {
 	// The provider's redirects go to its base URL.
 	dir := dataDir(t, `, "base_url": "http://`+addr+`"`)
 	env := keyEnv()
-	ctx, cancel := context.WithCancel(t.Context())
-	ready := make(chan string, 1)
-	done := make(chan int, 1)
-	var out, errb testkit.Buffer
-	m := &app.Main{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] },
-		Ready: func(base string) { ready <- base }}
-	go func() {
-		done <- m.Run(ctx, []string{"serve", "--data", dir, "--addr", addr, "--console-addr", "off"})
-	}()
-	select {
-	case <-ready:
-	case code := <-done:
-		cancel()
-		t.Fatalf("serve exited %d: %s", code, errb.String())
-	}
-	defer func() {
-		cancel()
-		<-done
-	}()
+	start(t, env, "serve", "--data", dir, "--addr", addr, "--console-addr", "off")
 	r, rep := runBench(t, env, "--target", "http://"+addr, "--data", dir, "--concurrency", "2", "--count", "4", "--pool", "10")
 	checkLevels(t, rep, 4, 2)
 	if len(rep.StartupMS) != 0 || rep.RestartMS != 0 || rep.Levels[0].PeakRSSBytes != 0 {

@@ -230,31 +230,30 @@ func TestBadConfig(t *testing.T) {
 	}
 }
 
-// demo runs `tobira demo` until the test cancels it.
-type demo struct {
-	base   string
+// running is a command that serves (serve, demo) until the test stops it.
+type running struct {
+	base   string // what it gave Ready
 	stdout *testkit.Buffer
 	stderr *testkit.Buffer
 	cancel context.CancelFunc
 	done   chan int
 }
 
-func startDemo(t *testing.T, dir string, env map[string]string) *demo {
+// start runs `tobira args...` with env until it is ready, and stops it
+// when the test ends if the test has not.
+func start(t *testing.T, env map[string]string, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	d := &demo{stdout: &testkit.Buffer{}, stderr: &testkit.Buffer{}, cancel: cancel, done: make(chan int, 1)}
+	d := &running{stdout: &testkit.Buffer{}, stderr: &testkit.Buffer{}, cancel: cancel, done: make(chan int, 1)}
 	ready := make(chan string, 1)
 	m := &app.Main{Stdout: d.stdout, Stderr: d.stderr, Getenv: func(k string) string { return env[k] },
 		Ready: func(base string) { ready <- base }}
-	go func() {
-		d.done <- m.Run(ctx, []string{"demo", "--data", dir, "--addr", "127.0.0.1:0",
-			"--contracts-addr", "127.0.0.1:0", "--invoices-addr", "127.0.0.1:0", "--console-addr", "127.0.0.1:0"})
-	}()
+	go func() { d.done <- m.Run(ctx, args) }()
 	select {
 	case d.base = <-ready:
 	case code := <-d.done:
 		cancel()
-		t.Fatalf("demo exited %d before it was ready\nstdout: %s\nstderr: %s", code, d.stdout, d.stderr)
+		t.Fatalf("%s exited %d before it was ready\nstdout: %s\nstderr: %s", args[0], code, d.stdout, d.stderr)
 	}
 	t.Cleanup(func() {
 		cancel()
@@ -263,7 +262,15 @@ func startDemo(t *testing.T, dir string, env map[string]string) *demo {
 	return d
 }
 
-func (d *demo) stop(t *testing.T) int {
+// startDemo runs `tobira demo` on dir, every server on a free port.
+func startDemo(t *testing.T, dir string, env map[string]string) *running {
+	t.Helper()
+	return start(t, env, "demo", "--data", dir, "--addr", "127.0.0.1:0",
+		"--contracts-addr", "127.0.0.1:0", "--invoices-addr", "127.0.0.1:0", "--console-addr", "127.0.0.1:0")
+}
+
+// stop stops it as SIGTERM would and returns its exit code.
+func (d *running) stop(t *testing.T) int {
 	t.Helper()
 	d.cancel()
 	code := <-d.done
@@ -404,24 +411,9 @@ func TestConfiguredBaseURLWins(t *testing.T) {
 	}
 
 	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan int, 1)
-	var out, errb testkit.Buffer
-	m := &app.Main{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" },
-		Ready: func(base string) { ready <- base }}
-	go func() {
-		done <- m.Run(ctx, []string{"serve", "--data", dir, "--addr", addr, "--console-addr", "127.0.0.1:0"})
-	}()
-	var base string
-	select {
-	case base = <-ready:
-	case code := <-done:
-		t.Fatalf("serve exited %d: %s", code, errb.String())
-	}
-	if base != "https://portal.example.jp" {
-		t.Errorf("serve runs with base URL %q, want the configured https://portal.example.jp", base)
+	node := start(t, nil, "serve", "--data", dir, "--addr", addr, "--console-addr", "127.0.0.1:0")
+	if node.base != "https://portal.example.jp" {
+		t.Errorf("serve runs with base URL %q, want the configured https://portal.example.jp", node.base)
 	}
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := noFollow.PostForm("http://"+addr+"/lang", url.Values{"lang": {"en"}, "next": {"/login"}})
@@ -440,9 +432,8 @@ func TestConfiguredBaseURLWins(t *testing.T) {
 			t.Errorf("serve with an https base_url sets cookie %s without Secure", c.Name)
 		}
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("serve exit %d: %s", code, errb.String())
+	if code := node.stop(t); code != 0 {
+		t.Errorf("serve exit %d: %s", code, node.stderr)
 	}
 }
 
@@ -451,22 +442,7 @@ func TestConfiguredBaseURLWins(t *testing.T) {
 func TestServeDrains(t *testing.T) {
 	addr := freeAddr(t)
 	dir := dataDir(t, `, "base_url": "http://`+addr+`", "shutdown_grace": "3s"`)
-	env := keyEnv()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan int, 1)
-	var out, errb testkit.Buffer
-	m := &app.Main{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] },
-		Ready: func(base string) { ready <- base }}
-	go func() {
-		done <- m.Run(ctx, []string{"serve", "--data", dir, "--addr", addr, "--console-addr", "off"})
-	}()
-	select {
-	case <-ready:
-	case code := <-done:
-		t.Fatalf("serve exited %d: %s", code, errb.String())
-	}
+	node := start(t, keyEnv(), "serve", "--data", dir, "--addr", addr, "--console-addr", "off")
 	status := func(path string) int {
 		res, err := http.Get("http://" + addr + path)
 		if err != nil {
@@ -480,12 +456,12 @@ func TestServeDrains(t *testing.T) {
 	}
 	// The log names the build and warns of what tobira check warns of.
 	for _, want := range []string{`"msg":"tobira starting"`, `"level":"WARN","msg":"mail.sender is \"outbox\"`} {
-		if !strings.Contains(errb.String(), want) {
-			t.Errorf("the start-up log lacks %s:\n%s", want, errb.String())
+		if !strings.Contains(node.stderr.String(), want) {
+			t.Errorf("the start-up log lacks %s:\n%s", want, node.stderr)
 		}
 	}
-	cancel()
-	for !strings.Contains(out.String(), "draining") {
+	node.cancel()
+	for !strings.Contains(node.stdout.String(), "draining") {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if got := status("/readyz"); got != http.StatusServiceUnavailable {
@@ -494,8 +470,8 @@ func TestServeDrains(t *testing.T) {
 	if got := status("/login"); got != http.StatusOK {
 		t.Errorf("/login while draining = %d, want 200", got)
 	}
-	if code := <-done; code != 0 {
-		t.Fatalf("serve exited %d after draining: %s", code, errb.String())
+	if code := node.stop(t); code != 0 {
+		t.Fatalf("serve exited %d after draining: %s", code, node.stderr)
 	}
 }
 

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tobira/tobira/internal/app"
 	"github.com/tobira/tobira/internal/testkit"
 )
 
@@ -24,23 +22,9 @@ func TestServeTLS(t *testing.T) {
 	env := keyEnv()
 	env["TOBIRA_TLS_CERT_FILE"], env["TOBIRA_TLS_KEY_FILE"] = cert.CertFile, cert.KeyFile
 
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan int, 1)
-	var out, errb testkit.Buffer
-	m := &app.Main{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] },
-		Ready: func(base string) { ready <- base }}
-	go func() {
-		done <- m.Run(ctx, []string{"serve", "--data", dir, "--addr", addr, "--console-addr", "off"})
-	}()
-	select {
-	case <-ready:
-	case code := <-done:
-		t.Fatalf("serve exited %d: %s", code, errb.String())
-	}
-	if !strings.Contains(out.String(), "https://"+addr) {
-		t.Errorf("serve does not print its https address:\n%s", out.String())
+	node := start(t, env, "serve", "--data", dir, "--addr", addr, "--console-addr", "off")
+	if !strings.Contains(node.stdout.String(), "https://"+addr) {
+		t.Errorf("serve does not print its https address:\n%s", node.stdout)
 	}
 
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool}, ForceAttemptHTTP2: true}}
@@ -81,12 +65,11 @@ func TestServeTLS(t *testing.T) {
 			t.Error("plain HTTP was served")
 		}
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("serve exit %d: %s", code, errb.String())
+	if code := node.stop(t); code != 0 {
+		t.Errorf("serve exit %d: %s", code, node.stderr)
 	}
-	if !strings.Contains(errb.String(), `"msg":"tls: certificate loaded"`) {
-		t.Errorf("the log does not say which certificate was loaded:\n%s", errb.String())
+	if !strings.Contains(node.stderr.String(), `"msg":"tls: certificate loaded"`) {
+		t.Errorf("the log does not say which certificate was loaded:\n%s", node.stderr)
 	}
 }
 
