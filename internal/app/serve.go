@@ -285,6 +285,14 @@ func sweep(ctx context.Context, svc *portal.Service, log *slog.Logger) {
 		if _, err := svc.Store.DeleteExpiredLimits(ctx, now); err != nil && ctx.Err() == nil {
 			log.Warn("sweep limits", "err", err)
 		}
+		if keep := svc.Config.AuditRetention(); keep > 0 {
+			n, err := svc.Store.DeleteAuditBefore(ctx, now.Add(-keep))
+			if err != nil && ctx.Err() == nil {
+				log.Warn("sweep audit events past audit_retention_days", "err", err)
+			} else if n > 0 {
+				log.Info("audit events past audit_retention_days deleted", "events", n, "older_than", now.Add(-keep).UTC().Format(time.RFC3339))
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -101,6 +101,11 @@ type Config struct {
 	// (interval × failures). 0 stops at once.
 	ShutdownGrace Duration `json:"shutdown_grace"`
 
+	// AuditRetentionDays is how many days the audit log keeps an event;
+	// older ones are deleted. 0 keeps every event for ever; otherwise at
+	// least 90, the least the database itself allows.
+	AuditRetentionDays int `json:"audit_retention_days"`
+
 	// SupportURL is shown to customers who need help.
 	SupportURL string `json:"support_url"`
 	// ConsoleAddr is where the operator console listens, apart from the
@@ -255,6 +260,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 		c.PreviousSecretKeys = strings.Split(v, ",")
 	}
 	num("TOBIRA_HASH_CONCURRENCY", &c.HashConcurrency)
+	num("TOBIRA_AUDIT_RETENTION_DAYS", &c.AuditRetentionDays)
 	str("TOBIRA_PHONE_SENDER", &c.Phone.Sender)
 	str("TOBIRA_TWILIO_ACCOUNT_SID", &c.Phone.Twilio.AccountSID)
 	str("TOBIRA_TWILIO_AUTH_TOKEN", &c.Phone.Twilio.AuthToken)
@@ -338,6 +344,9 @@ func (c *Config) Validate() error {
 		if d.Duration <= 0 {
 			bad("%s must be positive", name)
 		}
+	}
+	if d := c.AuditRetentionDays; d != 0 && (d < 90 || d > 36500) {
+		bad("audit_retention_days %d: want 0 (keep every event) or from 90 to 36500 days", d)
 	}
 	if c.PasswordFailuresPerAccount < 1 || c.PasswordFailuresPerClient < 1 {
 		bad("password failure limits must be at least 1")
@@ -436,6 +445,11 @@ func (c *Config) Proxies() ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// AuditRetention is how long the audit log keeps an event; 0 for ever.
+func (c *Config) AuditRetention() time.Duration {
+	return time.Duration(c.AuditRetentionDays) * 24 * time.Hour
 }
 
 // DatabasePath is the SQLite file in the data folder.

@@ -273,9 +273,17 @@ type Limits interface {
 	DeleteExpiredLimits(ctx context.Context, now time.Time) (int64, error)
 }
 
+// AuditMinRetention is how long the database keeps an audit event at
+// least: it refuses to delete a younger one.
+const AuditMinRetention = 90 * 24 * time.Hour
+
 // Audit is the append-only security log.
 type Audit interface {
 	AppendAudit(ctx context.Context, ev *AuditEvent) error
+	// DeleteAuditBefore deletes the events older than before (the
+	// operator's retention) and returns how many it deleted. The database
+	// refuses events younger than AuditMinRetention whatever before says.
+	DeleteAuditBefore(ctx context.Context, before time.Time) (int64, error)
 	AuditOf(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)
 	// AuditOfActions is AuditOf of the events of these actions only.
 	AuditOfActions(ctx context.Context, accountID string, actions []string, limit int) ([]AuditEvent, error)

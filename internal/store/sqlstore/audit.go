@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/tobira/tobira/internal/store"
 )
@@ -31,6 +32,15 @@ func (db *DB) AppendAudit(ctx context.Context, ev *store.AuditEvent) error {
 	}
 	ev.ID = id
 	return nil
+}
+
+// DeleteAuditBefore deletes the events older than before, a few hundred
+// at a time (audit_events_at finds each batch).
+func (db *DB) DeleteAuditBefore(ctx context.Context, before time.Time) (int64, error) {
+	if ms(before) <= 0 {
+		return 0, errZeroTime("delete audit before")
+	}
+	return db.sweep(ctx, "delete audit before", "audit_events", "id", "at < ?", ms(before))
 }
 
 // AuditOf returns the account's events, newest first, at most limit of them

@@ -23,6 +23,16 @@ func TestPostgres(t *testing.T) {
 	})
 }
 
+// TestPostgresAuditAppendOnly is TestAuditAppendOnly on PostgreSQL.
+func TestPostgresAuditAppendOnly(t *testing.T) {
+	db, err := OpenPostgres(testkit.Postgres(t), Pool{})
+	if err != nil {
+		t.Fatalf("OpenPostgres: %v", err)
+	}
+	defer db.Close()
+	auditAppendOnly(t, db)
+}
+
 // TestPostgresCountersCommitLazily: the limits' pool commits without
 // waiting for PostgreSQL's log to be flushed; the other connections do as
 // the server is configured.

@@ -358,20 +358,36 @@ func TestPhoneCodesFollowAccount(t *testing.T) {
 
 // TestAuditAppendOnly checks the database itself refuses to rewrite the log.
 func TestAuditAppendOnly(t *testing.T) {
-	ctx := t.Context()
 	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
 	defer db.Close()
-	ev := &store.AuditEvent{At: t0, Actor: "system", Action: "x", Outcome: "ok"}
-	if err := db.AppendAudit(ctx, ev); err != nil {
-		t.Fatal(err)
+	auditAppendOnly(t, db)
+}
+
+// auditAppendOnly: no event changes, and none younger than 90 days goes,
+// whatever statement the application sends; an older one may go.
+func auditAppendOnly(t *testing.T, db *DB) {
+	ctx := t.Context()
+	// The database compares with its own clock: times from now.
+	young := &store.AuditEvent{At: time.Now().Add(-store.AuditMinRetention + time.Hour), Actor: "system", Action: "x", Outcome: "ok"}
+	old := &store.AuditEvent{At: time.Now().Add(-store.AuditMinRetention - time.Hour), Actor: "system", Action: "x", Outcome: "ok"}
+	for _, ev := range []*store.AuditEvent{young, old} {
+		if err := db.AppendAudit(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, q := range []string{
 		`UPDATE audit_events SET outcome = 'fail' WHERE id = ?`,
 		`DELETE FROM audit_events WHERE id = ?`,
 	} {
-		if _, err := db.c().exec(ctx, q, ev.ID); err == nil {
-			t.Errorf("%s: allowed", q)
+		if _, err := db.c().exec(ctx, q, young.ID); err == nil {
+			t.Errorf("%s of an event younger than 90 days: allowed", q)
 		}
+	}
+	if _, err := db.c().exec(ctx, `UPDATE audit_events SET outcome = 'fail' WHERE id = ?`, old.ID); err == nil {
+		t.Error("UPDATE of an event older than 90 days: allowed")
+	}
+	if n, err := db.c().affected(ctx, `DELETE FROM audit_events WHERE id = ?`, old.ID); err != nil || n != 1 {
+		t.Errorf("DELETE of an event older than 90 days: %d, %v", n, err)
 	}
 }
 

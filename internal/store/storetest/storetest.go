@@ -1502,6 +1502,49 @@ var outboxTests = []test{
 // Audit.
 
 var auditTests = []test{
+	{"Retention", func(t *testing.T, s store.Store) {
+		// The database compares with its own clock: times from now.
+		ctx := t.Context()
+		now := time.Now()
+		ages := []time.Duration{3 * 365 * 24 * time.Hour, 400 * 24 * time.Hour, 100 * 24 * time.Hour, 10 * 24 * time.Hour, 0}
+		for i, age := range ages {
+			must(t, s.AppendAudit(ctx, &store.AuditEvent{At: now.Add(-age), AccountID: "acc-r", Actor: "customer",
+				Action: "signin", Outcome: "ok", Detail: fmt.Sprint(i)}))
+		}
+		left := func() []string {
+			t.Helper()
+			evs, err := s.AuditOf(ctx, "acc-r", 0)
+			must(t, err)
+			var d []string
+			for _, ev := range evs {
+				d = append(d, ev.Detail)
+			}
+			return d
+		}
+		// A year's retention: the two older events go, in one call however
+		// many batches it takes.
+		n, err := s.DeleteAuditBefore(ctx, now.Add(-365*24*time.Hour))
+		must(t, err)
+		if got := left(); n != 2 || !slices.Equal(got, []string{"4", "3", "2"}) {
+			t.Errorf("DeleteAuditBefore(a year ago) = %d, left %v; want 2 deleted, 4 3 2 left", n, got)
+		}
+		if n, err := s.DeleteAuditBefore(ctx, now.Add(-365*24*time.Hour)); err != nil || n != 0 {
+			t.Errorf("DeleteAuditBefore again = %d, %v; want 0", n, err)
+		}
+		// The least retention the database allows.
+		n, err = s.DeleteAuditBefore(ctx, now.Add(-store.AuditMinRetention))
+		must(t, err)
+		if got := left(); n != 1 || !slices.Equal(got, []string{"4", "3"}) {
+			t.Errorf("DeleteAuditBefore(90 days ago) = %d, left %v; want 1 deleted, 4 3 left", n, got)
+		}
+		// Younger events are refused by the database itself.
+		if n, err := s.DeleteAuditBefore(ctx, now.Add(time.Hour)); err == nil {
+			t.Errorf("DeleteAuditBefore(an hour ahead) deleted %d events younger than 90 days", n)
+		}
+		if got := left(); !slices.Equal(got, []string{"4", "3"}) {
+			t.Errorf("after a refused deletion: left %v, want 4 3", got)
+		}
+	}},
 	{"AppendAndList", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		evs := []store.AuditEvent{
