@@ -471,6 +471,12 @@ type page struct {
 // Japanese pages.
 func newBrowser(t *testing.T, base, axe string) *page {
 	t.Helper()
+	return newBrowserWith(t, base, axe)
+}
+
+// newBrowserWith is newBrowser with more of Chromium's options.
+func newBrowserWith(t *testing.T, base, axe string, more ...chromedp.ExecAllocatorOption) *page {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
@@ -485,6 +491,7 @@ func newBrowser(t *testing.T, base, axe string) *page {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	)
+	opts = append(opts, more...)
 	tctx, tcancel := context.WithTimeout(context.Background(), browserTimeout)
 	actx, acancel := chromedp.NewExecAllocator(tctx, opts...)
 	ctx, cancel := chromedp.NewContext(actx)

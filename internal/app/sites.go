@@ -2,9 +2,16 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"time"
+
+	"github.com/tobira/tobira/internal/config"
 
 	"github.com/tobira/tobira/internal/rp"
 	"github.com/tobira/tobira/internal/secret"
@@ -15,6 +22,10 @@ import (
 // demoSites builds the two customer sites of the demo, each an OpenID
 // Connect client of the portal, registered on first start.
 func demoSites(ctx context.Context, w *wired, log *slog.Logger, contracts, invoices *server, notices sites.Noticer, supportURL string) error {
+	client, err := portalClient(w.svc.Config)
+	if err != nil {
+		return err
+	}
 	for _, s := range []struct {
 		name, title string
 		srv         *server
@@ -27,7 +38,7 @@ func demoSites(ctx context.Context, w *wired, log *slog.Logger, contracts, invoi
 		if err != nil {
 			return err
 		}
-		site.Log = log
+		site.Log, site.HTTPClient = log, client
 		h, err := s.make(sites.Deps{Store: w.svc.Store, Log: site.Log, Auth: site, AuthRoutes: site.Routes(),
 			Maintenance: notices, SupportURL: supportURL})
 		if err != nil {
@@ -36,6 +47,27 @@ func demoSites(ctx context.Context, w *wired, log *slog.Logger, contracts, invoi
 		s.srv.handler = h
 	}
 	return nil
+}
+
+// portalClient is how the demo's sites reach the portal's endpoints: nil
+// (the default client) over plain HTTP; over the portal's own TLS one that
+// also trusts the certificates in tls_cert_file, so that the demo works
+// with a self-signed certificate as with one of a public authority.
+func portalClient(cfg config.Config) (*http.Client, error) {
+	if cfg.TLSCertFile == "" {
+		return nil, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	pem, err := os.ReadFile(cfg.TLSCertFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	pool.AppendCertsFromPEM(pem)
+	return &http.Client{Timeout: 30 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}, nil
 }
 
 // demoClient registers a demo site as a first-party client of the portal
