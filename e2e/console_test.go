@@ -552,3 +552,42 @@ func httpGet(t *testing.T, u string) *http.Response {
 	resp.Body.Close()
 	return resp
 }
+
+// TestEraseAccount: an admin erases a customer who asked to leave, typing
+// the address again; the customer's sign-in stops working, and the account
+// shows as erased with its contracts kept.
+func TestEraseAccount(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	d := startDemo(t)
+	consoleURL := d.consoleURL(t)
+	const aEmail = "admin-erase@tobira.example"
+	seedA := d.createOperator(t, aEmail, "管理者 佐々木", "admin")
+
+	a := newBrowser(t, consoleURL, axe)
+	a.consoleSignIn(aEmail, seedA, "")
+	a.typeInto("メールアドレス・氏名・契約番号・申込番号", satoEmail)
+	a.clickTo(button("検索"), "/customers", consoleCustomers)
+	customerPath := a.navigationTo(chromedp.Click(link(satoEmail)), 200, "/customers/", satoName)
+	a.typeInto("確認のため、この顧客のメールアドレスを入力してください", "someone@example.jp")
+	a.typeInto("削除の理由（本人からの退会・削除の申し出など。監査ログに残ります）", "本人から退会の申し出（電話、本人確認済み）")
+	a.navigationTo(chromedp.Click(button("アカウントを削除")), 422, customerPath+"/erase", satoName)
+	a.expectText(`//p[@role="alert" and normalize-space()="入力されたメールアドレスがこの顧客のものと一致しません。削除していません。"]`)
+	a.screen("80-5-1-console-erase-mismatch")
+
+	// Nothing was erased, and the form is empty again.
+	a.typeInto("確認のため、この顧客のメールアドレスを入力してください", satoEmail)
+	a.typeInto("削除の理由（本人からの退会・削除の申し出など。監査ログに残ります）", "本人から退会の申し出（電話、本人確認済み）")
+	a.navigationTo(chromedp.Click(button("アカウントを削除")), 200, customerPath, "削除済みのアカウント")
+	a.expectText(`//p[@role="status" and normalize-space()="アカウントを削除しました。各サイトのログインも終了しました。"]`)
+	a.expectText(`//dl//dd//span[normalize-space()="削除済み"]`)
+	a.expectText(`//table//td[starts-with(normalize-space(), "C-")]`)
+	a.screen("80-5-2-console-erased")
+
+	// Her address and password sign in no more.
+	sato := newBrowser(t, d.URL, axe)
+	sato.open("/login", "ログイン")
+	sato.typeInto("メールアドレス", satoEmail)
+	sato.typeInto("パスワード", satoPassword)
+	sato.navigationStatus(chromedp.Click(button("続ける")), 401, "/login", "ログイン")
+}

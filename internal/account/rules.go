@@ -39,6 +39,11 @@ func NormalizeEmail(s string) (string, error) {
 	if !ok || local == "" || !strings.Contains(domain, ".") || strings.HasSuffix(domain, ".") {
 		return "", ErrBadEmail
 	}
+	// .invalid is reserved (RFC 2606): no mail reaches it, and erased
+	// accounts have an address there.
+	if strings.HasSuffix(strings.ToLower(domain), ".invalid") {
+		return "", ErrBadEmail
+	}
 	return strings.ToLower(s), nil
 }
 

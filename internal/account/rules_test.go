@@ -31,6 +31,8 @@ func TestNormalizeEmail(t *testing.T) {
 		{"a@example.jp, b@example.jp", "", ErrBadEmail},
 		{"a@example.jp (Taro)", "", ErrBadEmail},
 		{strings.Repeat("a", 250) + "@x.jp", "", ErrBadEmail}, // over 254
+		{"erased-acc-1@erased.invalid", "", ErrBadEmail},      // RFC 2606: where erased accounts are
+		{"a@Example.INVALID", "", ErrBadEmail},
 	} {
 		got, err := NormalizeEmail(tc.in)
 		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {

@@ -295,6 +295,7 @@ func (m *Main) open(cfg config.Config, log *slog.Logger) (*wired, error) {
 	}
 	svc.SessionEnded = provider.SessionEnded
 	svc.AccountReset = provider.AccountEnded
+	svc.GrantsEnded = provider.GrantsEnded
 	return &wired{svc: svc, oidc: provider, close: func() error {
 		provider.Wait()
 		return st.Close()

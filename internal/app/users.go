@@ -16,11 +16,12 @@ import (
 // while the demo runs, as SQLite lets a second process in.
 func (m *Main) users(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(m.Stderr, "usage: tobira users create|list|reset-2fa|lock|unlock [flags]\n")
+		fmt.Fprint(m.Stderr, "usage: tobira users create|list|reset-2fa|lock|unlock|erase [flags]\n")
 		return errUsage
 	}
 	f := m.flags("users " + args[0])
 	var email, name, reason *string
+	var yes *bool
 	switch args[0] {
 	case "create":
 		email = f.String("email", "", "the customer's email address")
@@ -30,9 +31,13 @@ func (m *Main) users(ctx context.Context, args []string) error {
 	case "lock":
 		email = f.String("email", "", "the customer's email address")
 		reason = f.String("reason", "", "why, for the audit log and the console (at most 200 characters)")
+	case "erase":
+		email = f.String("email", "", "the customer's email address")
+		reason = f.String("reason", "", "why, for the audit log: the customer's request, the contract's end (at most 200 characters)")
+		yes = f.Bool("yes", false, "erase: it cannot be undone")
 	case "list":
 	default:
-		fmt.Fprintf(m.Stderr, "unknown users command %q: want create, list, reset-2fa, lock or unlock\n", args[0])
+		fmt.Fprintf(m.Stderr, "unknown users command %q: want create, list, reset-2fa, lock, unlock or erase\n", args[0])
 		return errUsage
 	}
 	if err := f.Parse(args[1:]); err != nil {
@@ -109,6 +114,24 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		}
 		cliAudit(ctx, svc, a.ID, "account.unlock", "")
 		fmt.Fprintf(m.Stdout, "account unlocked: %s\n", a.Email)
+	case "erase":
+		if !*yes {
+			return errors.New("erasing an account cannot be undone: check the address, then add --yes")
+		}
+		a, err := accountByEmail(ctx, svc, *email)
+		if err != nil {
+			return explain(err, *email)
+		}
+		err = svc.EraseAccount(ctx, a.ID, "operator:cli", *reason)
+		if errors.Is(err, portal.ErrEraseReason) {
+			return errors.New("--reason is required, at most 200 characters: why the account is erased, for the audit log")
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, "account erased: %s (id %s)\n", a.Email, a.ID)
+		fmt.Fprintln(m.Stdout, "gone: its address, name and password, second factors, recovery code, sessions, tokens, consents, requests and mails; its sites were signed out")
+		fmt.Fprintln(m.Stdout, "kept under its id: its applications, contracts and invoices, and the audit log (audit_retention_days)")
 	case "list":
 		list, err := svc.ListAccounts(ctx)
 		if err != nil {
@@ -130,7 +153,10 @@ func (m *Main) users(ctx context.Context, args []string) error {
 				methods = strings.Join(ms, ",")
 			}
 			state := "active"
-			if s.Locked {
+			switch {
+			case (store.Account{Email: s.Email}).Erased():
+				state, pw = "erased", "-"
+			case s.Locked:
 				state = "locked"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Email, s.Name, pw, methods, state, s.CreatedAt.Local().Format("2006-01-02 15:04"))

@@ -133,6 +133,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /customers/{id}/lock", s.signedIn(s.lock))
 	s.mux.HandleFunc("POST /customers/{id}/unlock", s.signedIn(s.unlock))
 	s.mux.HandleFunc("POST /customers/{id}/reset-mfa", s.signedIn(s.requestReset))
+	s.mux.HandleFunc("POST /customers/{id}/erase", s.signedIn(s.erase))
 	s.mux.HandleFunc("GET /resets", s.signedIn(s.resetsPage))
 	s.mux.HandleFunc("POST /resets/{id}/approve", s.signedIn(s.approveReset))
 	s.mux.HandleFunc("POST /resets/{id}/reject", s.signedIn(s.rejectReset))
@@ -304,6 +305,7 @@ var notices = map[string]string{
 	"reset_requested": "notice.reset_requested", "reset_approved": "notice.reset_approved", "reset_rejected": "notice.reset_rejected",
 	"scheduled": "notice.scheduled", "cancelled": "notice.cancelled", "recovery_approved": "notice.recovery_approved",
 	"operator_disabled": "notice.operator_disabled", "operator_enabled": "notice.operator_enabled",
+	"erased": "notice.erased",
 }
 
 func (s *Server) notice(r *http.Request, v *view) {

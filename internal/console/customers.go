@@ -143,7 +143,7 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 func customerPath(id string) string { return "/customers/" + url.PathEscape(id) }
 
 func (s *Server) resend(w http.ResponseWriter, r *http.Request, op *store.Operator) {
-	a, ok := s.account(w, r)
+	a, ok := s.liveAccount(w, r, op)
 	if !ok {
 		return
 	}
@@ -167,7 +167,7 @@ func (s *Server) lock(w http.ResponseWriter, r *http.Request, op *store.Operator
 	if !s.form(w, r) {
 		return
 	}
-	a, ok := s.account(w, r)
+	a, ok := s.liveAccount(w, r, op)
 	if !ok {
 		return
 	}
@@ -188,7 +188,7 @@ func (s *Server) lock(w http.ResponseWriter, r *http.Request, op *store.Operator
 }
 
 func (s *Server) unlock(w http.ResponseWriter, r *http.Request, op *store.Operator) {
-	a, ok := s.account(w, r)
+	a, ok := s.liveAccount(w, r, op)
 	if !ok {
 		return
 	}

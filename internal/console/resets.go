@@ -21,7 +21,7 @@ func (s *Server) requestReset(w http.ResponseWriter, r *http.Request, op *store.
 	if !s.form(w, r) {
 		return
 	}
-	a, ok := s.account(w, r)
+	a, ok := s.liveAccount(w, r, op)
 	if !ok {
 		return
 	}

@@ -241,6 +241,12 @@ func (p *Provider) SessionEnded(ctx context.Context, sid string) {
 	p.logoutSites(ctx, gs)
 }
 
+// GrantsEnded logs out the sites of grants the store revoked already (an
+// erased account's).
+func (p *Provider) GrantsEnded(ctx context.Context, grants []store.Grant) {
+	p.logoutSites(ctx, grants)
+}
+
 // AccountEnded revokes every grant of the account and logs the sites out: at
 // a reset of the second factor.
 func (p *Provider) AccountEnded(ctx context.Context, accountID string) {

@@ -490,3 +490,39 @@ func TestLockedAccountGetsNoTokens(t *testing.T) {
 	// The account itself signs in again.
 	r.login(e.browser())
 }
+
+// An erased account's grants end at once, their sites told by
+// back-channel, and its customer signs in nowhere.
+func TestErasedAccountTokensEnd(t *testing.T) {
+	e := newPortal(t)
+	rc := newReceiver(t)
+	r := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{"http://127.0.0.1:9/cb"}, BackchannelLogoutURI: rc.url()})
+	tok := r.login(e.browser())
+	_, claims := r.verify(tok)
+
+	if err := e.svc.EraseAccount(t.Context(), e.accountID, "operator:test", "退会の申し出"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.refresh(tok.RefreshToken); err == nil {
+		t.Error("an erased account's refresh token works")
+	}
+	if status, _ := e.userinfo(tok.AccessToken); !refusedToken(status) {
+		t.Errorf("userinfo with an erased account's access token: %d", status)
+	}
+	e.provider.Wait()
+	posts := rc.got()
+	if len(posts) != 1 {
+		t.Fatalf("site told %d times, want 1", len(posts))
+	}
+	e.checkLogoutToken(posts[0], r.c.ID, claims.SID)
+
+	// Its address and password sign in no more.
+	res, err := noFollow(e.browser()).PostForm(e.srv.URL+"/login", url.Values{"email": {e.email}, "password": {e.password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if loc, _ := res.Location(); res.StatusCode != http.StatusUnauthorized || loc != nil {
+		t.Errorf("the erased account's password: status %d, sent to %v; want 401 on the login page", res.StatusCode, loc)
+	}
+}

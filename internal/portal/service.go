@@ -42,6 +42,9 @@ type Service struct {
 	// theirs too.
 	SessionEnded func(ctx context.Context, sid string)
 	AccountReset func(ctx context.Context, accountID string)
+	// GrantsEnded, when set, is told of grants the store revoked with an
+	// erased account, to log their sites out.
+	GrantsEnded func(ctx context.Context, grants []store.Grant)
 
 	// unit is set in the copy of the service a unit of work runs with
 	// (atomically).

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -152,7 +153,28 @@ type Accounts interface {
 	// updated account. A right code then calls ClearMFAFailures.
 	ChargeMFAAttempt(ctx context.Context, accountID string, now time.Time, lock func(failures int) time.Time) (*Account, error)
 	ClearMFAFailures(ctx context.Context, accountID string) error
+	// EraseAccount removes, in one transaction, what identifies the
+	// account and what lets it sign in: its email (ErasedEmail from then
+	// on), name and password, factors, recovery code, sessions, sign-ins
+	// in progress, one-time tokens, phone codes, recovery and reset
+	// requests, lock, consents, the sites' sessions and the mails to its
+	// address; it revokes its grants (their tokens go) and appends ev.
+	// The account's id stays, with what the business keeps under it
+	// (applications, contracts, invoices) and the audit log. It returns
+	// the revoked grants; ErrNotFound for an unknown or erased account.
+	EraseAccount(ctx context.Context, accountID string, ev *AuditEvent) ([]Grant, error)
 }
+
+// ErasedEmail is the address an erased account has instead of its own:
+// unique, in a domain no mail reaches (RFC 2606), and refused as an
+// address to open an account with or to sign in.
+func ErasedEmail(accountID string) string { return "erased-" + accountID + "@" + ErasedDomain }
+
+// ErasedDomain is the domain of ErasedEmail.
+const ErasedDomain = "erased.invalid"
+
+// Erased reports whether the account was erased (EraseAccount).
+func (a Account) Erased() bool { return strings.HasSuffix(a.Email, "@"+ErasedDomain) }
 
 // Factors stores second factors and recovery codes.
 type Factors interface {

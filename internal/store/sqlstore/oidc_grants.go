@@ -108,33 +108,41 @@ func (db *DB) RevokeGrantsOf(ctx context.Context, accountID, clientID, sessionHa
 	}
 	var out []store.Grant
 	err := db.inTx(ctx, func(c conn) error {
-		out = nil
-		rows, err := c.query(ctx, `UPDATE oidc_grants SET revoked_at = ? WHERE `+strings.Join(where, " AND ")+
-			` RETURNING `+grantCols, args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			g, err := scanGrant(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, *g)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, g := range out {
-			if err := deleteTokensOf(ctx, c, g.ID); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		out, err = revokeGrants(ctx, c, strings.Join(where, " AND "), args...)
+		return err
 	})
 	if err != nil {
 		return nil, db.fail("revoke grants of", err)
+	}
+	return out, nil
+}
+
+// revokeGrants revokes the grants where cond holds (args: the revocation
+// time, then cond's), deletes their tokens, and returns them revoked,
+// oldest first.
+func revokeGrants(ctx context.Context, c conn, cond string, args ...any) ([]store.Grant, error) {
+	rows, err := c.query(ctx, `UPDATE oidc_grants SET revoked_at = ? WHERE `+cond+` RETURNING `+grantCols, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Grant
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, *g)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, g := range out {
+		if err := deleteTokensOf(ctx, c, g.ID); err != nil {
+			return nil, err
+		}
 	}
 	// RETURNING has no order.
 	slices.SortFunc(out, func(a, b store.Grant) int {

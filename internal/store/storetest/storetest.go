@@ -584,6 +584,96 @@ var factorTests = []test{
 		must(t, s.SetRecoveryCode(ctx, a.ID, "code-1", t0))
 		oneWins(t, race(func(int) error { return s.SpendRecoveryCode(ctx, a.ID, "code-1") }), store.ErrNotFound)
 	}},
+	{"EraseAccount", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		a := newAccount(t, s, "acc-1")
+		b := newAccount(t, s, "acc-2")
+		must(t, s.SetPasswordHash(ctx, a.ID, "$argon2id$a"))
+		for _, id := range []string{a.ID, b.ID} {
+			must(t, s.AddFactor(ctx, &store.Factor{ID: "f-" + id, AccountID: id, Kind: store.FactorTOTP, Secret: "s", CreatedAt: t0}))
+			must(t, s.SetRecoveryCode(ctx, id, "code-"+id, t0))
+			newSession(t, s, "s-"+id, id, t0.Add(time.Hour))
+			p := newPhoneCode("fl-"+id, id)
+			must(t, s.PutPhoneCode(ctx, &p))
+			must(t, s.LockAccount(ctx, &store.AccountLock{AccountID: id, LockedBy: "operator:kim", At: t0}))
+		}
+		newClient(t, o, "shop")
+		ga := newGrant(t, o, "g-a", a.ID, "shop", "s-"+a.ID, t0)
+		gb := newGrant(t, o, "g-b", b.ID, "shop", "s-"+b.ID, t0)
+		newAccessToken(t, o, "at-a", ga)
+		newRefreshToken(t, o, "rt-a", ga)
+		newAccessToken(t, o, "at-b", gb)
+		must(t, o.SaveConsent(ctx, a.ID, "shop", []string{"openid"}, t0))
+		ma := enqueue(t, s, a.Email, t0)
+		mb := enqueue(t, s, b.Email, t0)
+		must(t, s.CreateContract(ctx, &store.Contract{ID: "c-1", AccountID: a.ID, Number: "C-2026-000001", Service: "光回線",
+			StartDate: t0, MonthlyFee: 4800, Status: store.ContractActive}))
+
+		ev := &store.AuditEvent{At: t0.Add(time.Minute), AccountID: a.ID, Actor: "operator:kim", Action: "account.erase", Outcome: "ok"}
+		grants, err := s.EraseAccount(ctx, a.ID, ev)
+		must(t, err)
+		if len(grants) != 1 || grants[0].ID != "g-a" || !grants[0].RevokedAt.Equal(ev.At) {
+			t.Errorf("EraseAccount's grants = %+v, want g-a revoked at the event's time", grants)
+		}
+		if ev.ID == 0 {
+			t.Error("EraseAccount left ev.ID unset")
+		}
+
+		got, err := s.AccountByID(ctx, a.ID)
+		must(t, err)
+		if got.Email != store.ErasedEmail(a.ID) || got.Name != "" || got.PasswordHash != "" || !got.Erased() {
+			t.Errorf("erased account = %+v, want its id alone", got)
+		}
+		wantErr(t, "AccountByEmail of the erased address", func() error { _, err := s.AccountByEmail(ctx, a.Email); return err }(), store.ErrNotFound)
+		if fs, err := s.FactorsOf(ctx, a.ID); err != nil || len(fs) != 0 {
+			t.Errorf("factors after EraseAccount = %+v, %v", fs, err)
+		}
+		if ok, err := s.HasRecoveryCode(ctx, a.ID); err != nil || ok {
+			t.Errorf("HasRecoveryCode after EraseAccount = %v, %v", ok, err)
+		}
+		if sessionExists(t, s, "s-"+a.ID) || phoneCodeExists(t, s, "fl-"+a.ID) {
+			t.Error("a session or a phone code of the erased account is left")
+		}
+		wantErr(t, "AccountLockOf the erased account", func() error { _, err := s.AccountLockOf(ctx, a.ID); return err }(), store.ErrNotFound)
+		if accessTokenLive(t, o, "at-a", t0) || refreshTokenLive(t, o, "rt-a", t0) || grantRevokedAt(t, o, "g-a").IsZero() {
+			t.Error("the erased account's grant or its tokens are live")
+		}
+		if scopes, err := o.ConsentOf(ctx, a.ID, "shop"); err != nil || len(scopes) != 0 {
+			t.Errorf("consent after EraseAccount = %v, %v", scopes, err)
+		}
+		mails, err := s.ListMails(ctx, 0)
+		must(t, err)
+		if len(mails) != 1 || mails[0].ID != mb.ID {
+			t.Errorf("mails after EraseAccount = %d (the erased address's was %d), want the other account's alone", len(mails), ma.ID)
+		}
+		if cs, err := s.ContractsOf(ctx, a.ID); err != nil || len(cs) != 1 {
+			t.Errorf("contracts after EraseAccount = %+v, %v; the business keeps them", cs, err)
+		}
+		evs, err := s.AuditOf(ctx, a.ID, 0)
+		must(t, err)
+		if len(evs) != 1 {
+			t.Fatalf("AuditOf after EraseAccount: %+v, want its event", evs)
+		}
+		same(t, "EraseAccount's event", evs[0], *ev, normEvent)
+		// The address may open an account again.
+		must(t, s.CreateAccount(ctx, &store.Account{ID: "acc-3", Email: a.Email, CreatedAt: t0}))
+
+		// The other account is untouched.
+		if got, err := s.AccountByID(ctx, b.ID); err != nil || got.Email != b.Email || got.Erased() {
+			t.Errorf("the other account = %+v, %v", got, err)
+		}
+		if !sessionExists(t, s, "s-"+b.ID) || !accessTokenLive(t, o, "at-b", t0) || !grantRevokedAt(t, o, "g-b").IsZero() {
+			t.Error("the other account's session, token or grant went")
+		}
+		if _, err := s.AccountLockOf(ctx, b.ID); err != nil {
+			t.Errorf("the other account's lock: %v", err)
+		}
+
+		// Erasing twice, or nobody.
+		wantErr(t, "EraseAccount again", func() error { _, err := s.EraseAccount(ctx, a.ID, ev); return err }(), store.ErrNotFound)
+		wantErr(t, "EraseAccount of nobody", func() error { _, err := s.EraseAccount(ctx, "nobody", ev); return err }(), store.ErrNotFound)
+	}},
 	{"ResetMFA", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		a := newAccount(t, s, "acc-1")
