@@ -116,18 +116,26 @@ func TestRPInitiatedLogout(t *testing.T) {
 	if e.signedIn(b) {
 		t.Error("the portal session survived the logout")
 	}
+	e.grantEnded(r, tok, rc, claims.SID, "the logout")
+}
+
+// grantEnded checks that the grant of tok ended with what: its refresh and
+// access tokens refused, and its site told once by back-channel logout.
+func (e *portalEnv) grantEnded(r *rp, tok *oauth2.Token, rc *receiver, sid, what string) {
+	t := e.t
+	t.Helper()
 	if _, err := r.refresh(tok.RefreshToken); err == nil {
-		t.Error("the refresh token survived the logout")
+		t.Errorf("the refresh token survived %s", what)
 	}
 	if status, _ := e.userinfo(tok.AccessToken); !refusedToken(status) {
-		t.Errorf("the access token survived the logout: %d", status)
+		t.Errorf("the access token survived %s: %d", what, status)
 	}
 	e.provider.Wait()
 	posts := rc.got()
 	if len(posts) != 1 {
-		t.Fatalf("site told %d times, want 1", len(posts))
+		t.Fatalf("site told %d times of %s, want 1", len(posts), what)
 	}
-	e.checkLogoutToken(posts[0], r.c.ID, claims.SID)
+	e.checkLogoutToken(posts[0], r.c.ID, sid)
 }
 
 // A post_logout_redirect_uri the site did not register is not followed.

@@ -503,18 +503,7 @@ func TestErasedAccountTokensEnd(t *testing.T) {
 	if err := e.svc.EraseAccount(t.Context(), e.accountID, "operator:test", "退会の申し出"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.refresh(tok.RefreshToken); err == nil {
-		t.Error("an erased account's refresh token works")
-	}
-	if status, _ := e.userinfo(tok.AccessToken); !refusedToken(status) {
-		t.Errorf("userinfo with an erased account's access token: %d", status)
-	}
-	e.provider.Wait()
-	posts := rc.got()
-	if len(posts) != 1 {
-		t.Fatalf("site told %d times, want 1", len(posts))
-	}
-	e.checkLogoutToken(posts[0], r.c.ID, claims.SID)
+	e.grantEnded(r, tok, rc, claims.SID, "the erasure")
 
 	// Its address and password sign in no more.
 	res, err := noFollow(e.browser()).PostForm(e.srv.URL+"/login", url.Values{"email": {e.email}, "password": {e.password}})
