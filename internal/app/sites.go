@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/tobira/tobira/internal/config"
-
 	"github.com/tobira/tobira/internal/rp"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/sites"

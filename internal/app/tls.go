@@ -30,6 +30,7 @@ type certReloader struct {
 	mu      sync.Mutex
 	cert    *tls.Certificate
 	stamp   string    // the files' sizes and times when cert was read
+	failed  string    // their stamp when they last did not load
 	checked time.Time // when the files were last looked at
 }
 
@@ -70,7 +71,7 @@ func (c *certReloader) NotAfter() time.Time {
 
 func (c *certReloader) reload() {
 	stamp, err := fileStamp(c.certFile, c.keyFile)
-	if err != nil || stamp == c.stamp {
+	if err != nil || stamp == c.stamp || stamp == c.failed {
 		if err != nil {
 			c.log.Error("tls: the certificate files cannot be read; serving the last one loaded", "err", err)
 		}
@@ -79,7 +80,9 @@ func (c *certReloader) reload() {
 	cert, err := loadCert(c.certFile, c.keyFile)
 	if err != nil {
 		// Half-written, or a key of another certificate: try again at
-		// the next change, serving the last good pair meanwhile.
+		// the next change (logged once), serving the last good pair
+		// meanwhile.
+		c.failed = stamp
 		c.log.Error("tls: the changed certificate files do not load; serving the last one loaded", "err", err)
 		return
 	}

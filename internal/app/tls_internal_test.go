@@ -87,6 +87,7 @@ func TestCertReloader(t *testing.T) {
 	if got := serial(); got != renewed.Serial.String() {
 		t.Errorf("with a key of another certificate: serial %s, want the last good %s", got, renewed.Serial)
 	}
+	serial() // the same bad files again: not loaded, nor logged, twice
 	if n := strings.Count(logs.String(), "do not load; serving the last one loaded"); n != 2 {
 		t.Errorf("%d errors logged for the two bad changes, want 2:\n%s", n, logs.String())
 	}
