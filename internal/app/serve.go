@@ -245,9 +245,13 @@ type server struct {
 }
 
 // listen takes an address; a taken one is a clear error naming the flag
-// that chooses another.
+// that chooses another, a port the user may not bind one saying what may.
 func listen(label, addr, flag string) (*server, error) {
 	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, os.ErrPermission) {
+		return nil, fmt.Errorf("%s cannot listen on %s: ports below 1024 need root or CAP_NET_BIND_SERVICE "+
+			"(deploy/tobira.service says how), or choose a port from 1024 with %s: %w", label, addr, flag, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s cannot listen on %s (is another program using it? choose another with %s): %w", label, addr, flag, err)
 	}
