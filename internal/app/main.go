@@ -293,9 +293,7 @@ func (m *Main) open(cfg config.Config, log *slog.Logger) (*wired, error) {
 		st.Close()
 		return nil, err
 	}
-	svc.SessionEnded = provider.SessionEnded
-	svc.AccountReset = provider.AccountEnded
-	svc.GrantsEnded = provider.GrantsEnded
+	svc.SessionEnded, svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
 	return &wired{svc: svc, oidc: provider, close: func() error {
 		provider.Wait()
 		return st.Close()

@@ -61,7 +61,7 @@ func newPortal(t *testing.T) *portalEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.SessionEnded, svc.AccountReset = provider.SessionEnded, provider.AccountEnded
+	svc.SessionEnded, svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
 	h, err := web.New(svc, log, web.WithOIDC(provider))
 	if err != nil {
 		t.Fatal(err)

@@ -113,7 +113,7 @@ func (e *portalEnv) boot() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.SessionEnded, svc.AccountReset, svc.GrantsEnded = provider.SessionEnded, provider.AccountEnded, provider.GrantsEnded
+	svc.SessionEnded, svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
 	h, err := web.New(svc, e.log, web.WithOIDC(provider))
 	if err != nil {
 		t.Fatal(err)

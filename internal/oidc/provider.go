@@ -241,21 +241,10 @@ func (p *Provider) SessionEnded(ctx context.Context, sid string) {
 	p.logoutSites(ctx, gs)
 }
 
-// GrantsEnded logs out the sites of grants the store revoked already (an
-// erased account's).
+// GrantsEnded logs out the sites of grants the store revoked already, with
+// every session of their account (portal.Service.GrantsEnded).
 func (p *Provider) GrantsEnded(ctx context.Context, grants []store.Grant) {
 	p.logoutSites(ctx, grants)
-}
-
-// AccountEnded revokes every grant of the account and logs the sites out: at
-// a reset of the second factor.
-func (p *Provider) AccountEnded(ctx context.Context, accountID string) {
-	gs, err := p.storage.st.RevokeGrantsOf(ctx, accountID, "", "", p.storage.now())
-	if err != nil {
-		p.storage.log.Error("oidc: revoke grants of account", "err", err)
-		return
-	}
-	p.logoutSites(ctx, gs)
 }
 
 // CreateClient registers a client and returns its secret (empty for a

@@ -333,10 +333,11 @@ func (s *storage) revoke(ctx context.Context, grantID string) {
 }
 
 // lockedOut reports whether an operator locked the account. A lock revokes
-// the account's grants once it is committed (Provider.AccountEnded); the
-// token and userinfo endpoints check it as well, so that neither a node
-// that stopped between the two nor a code exchanged meanwhile gives a
-// locked account tokens. A grant named is revoked then, its site told.
+// the account's grants in its own commit; the token and userinfo endpoints
+// check it as well, so that a code exchanged in the same moment gives a
+// locked account no tokens, nor a grant that outlived it (a lock written
+// by an older version, or straight into the database). A grant named is
+// revoked then, its site told.
 func (s *storage) lockedOut(ctx context.Context, accountID, grantID string) (bool, error) {
 	_, err := s.st.AccountLockOf(ctx, accountID)
 	if errors.Is(err, store.ErrNotFound) {

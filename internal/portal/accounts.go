@@ -134,11 +134,9 @@ func (s *Service) OperatorResetMFA(ctx context.Context, email, actor string) (*s
 		return nil, err
 	}
 	ev := &store.AuditEvent{At: s.Now(), AccountID: a.ID, Actor: actor, Action: "mfa.reset", Outcome: "ok", Detail: "operator"}
-	if err := s.Store.ResetMFA(ctx, a.ID, "", ev); err != nil {
+	if err := s.resetMFA(ctx, a.ID, "", ev); err != nil {
 		return nil, err
 	}
-	s.counted(ctx, ev)
-	s.accountReset(ctx, a.ID)
 	s.notice(ctx, a, mail.EventMFAReset, Client{IP: "-", UserAgent: actor})
 	return a, nil
 }
@@ -180,15 +178,13 @@ func (s *Service) ListAccounts(ctx context.Context) ([]Status, error) {
 // are not checked against locks, would go on. ErrConflict when it is
 // locked already.
 func (s *Service) LockAccount(ctx context.Context, l *store.AccountLock) error {
-	err := s.Store.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
-		if err := tx.LockAccount(ctx, l); err != nil {
+	return s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		if err := u.Store.LockAccount(ctx, l); err != nil {
 			return err
 		}
-		return tx.DeleteSessionsOf(ctx, l.AccountID, "")
+		if err := u.Store.DeleteSessionsOf(ctx, l.AccountID, ""); err != nil {
+			return err
+		}
+		return u.endGrants(ctx, l.AccountID)
 	})
-	if err != nil {
-		return err
-	}
-	s.accountReset(ctx, l.AccountID)
-	return nil
 }

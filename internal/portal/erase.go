@@ -29,8 +29,6 @@ func (s *Service) EraseAccount(ctx context.Context, accountID, actor, reason str
 		return err
 	}
 	s.counted(ctx, ev)
-	if s.GrantsEnded != nil && len(grants) > 0 {
-		s.afterCommit(ctx, func(ctx context.Context) { s.GrantsEnded(ctx, grants) })
-	}
+	s.grantsEnded(ctx, grants)
 	return nil
 }

@@ -296,3 +296,42 @@ func (s *raceStore) Atomically(ctx context.Context, fn func(ctx context.Context,
 	}
 	return s.Store.Atomically(ctx, fn)
 }
+
+// siteGrant gives the customer a live grant at a site, as a sign-in there
+// through the portal's OpenID Connect provider would, and returns its id.
+func (e *env) siteGrant(c *customer) string {
+	e.t.Helper()
+	err := e.st.CreateClient(e.ctx, &store.Client{ID: "site", Name: "site", RedirectURIs: []string{"https://site.example.jp/cb"},
+		FirstParty: true, CreatedAt: e.clock.Now()})
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		e.t.Fatal(err)
+	}
+	g := &store.Grant{ID: "g-" + c.acct.ID, ClientID: "site", AccountID: c.acct.ID, Scopes: []string{"openid"},
+		AuthTime: e.clock.Now(), CreatedAt: e.clock.Now()}
+	if err := e.st.CreateGrant(e.ctx, g); err != nil {
+		e.t.Fatal(err)
+	}
+	return g.ID
+}
+
+// grantEnded reports whether the grant was revoked.
+func (e *env) grantEnded(id string) bool {
+	e.t.Helper()
+	g, err := e.st.GrantByID(e.ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return !g.RevokedAt.IsZero()
+}
+
+// sitesTold records the accounts whose grants the service told the sites
+// of (GrantsEnded), one entry a call.
+func (e *env) sitesTold() *[]string {
+	var told []string
+	e.svc.GrantsEnded = func(_ context.Context, gs []store.Grant) {
+		for _, g := range gs {
+			told = append(told, g.AccountID)
+		}
+	}
+	return &told
+}

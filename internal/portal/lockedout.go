@@ -197,11 +197,9 @@ func (s *Service) completeRecovery(ctx context.Context, a *store.Account, c Clie
 	}
 	ev := &store.AuditEvent{At: now, AccountID: a.ID, Actor: "customer", Action: "mfa.reset", Outcome: "ok",
 		ClientIP: c.IP, UserAgent: c.UserAgent, Detail: "recovery request"}
-	if err := s.Store.ResetMFA(ctx, a.ID, "", ev); err != nil {
+	if err := s.resetMFA(ctx, a.ID, "", ev); err != nil {
 		return err
 	}
-	s.counted(ctx, ev)
-	s.accountReset(ctx, a.ID)
 	s.notice(ctx, a, mail.EventMFAReset, c)
 	return nil
 }

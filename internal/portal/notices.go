@@ -271,8 +271,12 @@ func (s *Service) ReportNotMe(ctx context.Context, token string, c Client) error
 	if err != nil {
 		return err
 	}
-	err = s.Store.DeleteSessionsOf(ctx, t.AccountID, "")
-	s.accountReset(ctx, t.AccountID)
+	err = s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		if err := u.Store.DeleteSessionsOf(ctx, t.AccountID, ""); err != nil {
+			return err
+		}
+		return u.endGrants(ctx, t.AccountID)
+	})
 	s.cancelRecovery(ctx, t.AccountID, RecoveryCancelNotMe, c)
 	detail := "sessions ended"
 	if err != nil {

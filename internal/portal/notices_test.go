@@ -2,7 +2,6 @@ package portal_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"log/slog"
 	"net/url"
@@ -293,7 +292,7 @@ func TestNoticeNewBrowserLongHistory(t *testing.T) {
 }
 
 // TestReportNotMe: the link of a notice ends every session of the account
-// (and, through AccountReset, the sites'), is spent, and alerts operators:
+// and its grants at the sites (the sites told), is spent, and alerts operators:
 // an audit event with outcome "alert" and an error in the log. A sign-in
 // from a browser known before the report is new again.
 func TestReportNotMe(t *testing.T) {
@@ -301,10 +300,10 @@ func TestReportNotMe(t *testing.T) {
 	box := mailNotices(e)
 	var logged bytes.Buffer
 	e.svc.Log = slog.New(slog.NewTextHandler(&logged, nil))
-	var reset []string
-	e.svc.AccountReset = func(_ context.Context, id string) { reset = append(reset, id) }
+	told := e.sitesTold()
 
 	c := e.newCustomer("yamada@example.jp")
+	grant := e.siteGrant(c)
 	other := e.newCustomer("sato@example.jp")
 	box.since()
 	first := e.enrol(c)
@@ -322,8 +321,8 @@ func TestReportNotMe(t *testing.T) {
 		}
 	}
 	e.session(first)
-	if len(reset) != 0 {
-		t.Fatalf("a bad link reset %v", reset)
+	if len(*told) != 0 || e.grantEnded(grant) {
+		t.Fatalf("a bad link ended grants: %v", *told)
 	}
 
 	reporter := portal.Client{IP: "192.0.2.50", UserAgent: uaSafariIPhone}
@@ -333,8 +332,8 @@ func TestReportNotMe(t *testing.T) {
 	e.noSession(first)
 	e.noSession(second)
 	e.session(bystander)
-	if len(reset) != 1 || reset[0] != c.acct.ID {
-		t.Fatalf("AccountReset calls %v, want the account once", reset)
+	if len(*told) != 1 || (*told)[0] != c.acct.ID || !e.grantEnded(grant) {
+		t.Fatalf("sites told of %v, grant ended %v; want the account's one grant", *told, e.grantEnded(grant))
 	}
 	evs, err := e.st.AuditOf(e.ctx, c.acct.ID, 1)
 	if err != nil {
@@ -357,8 +356,8 @@ func TestReportNotMe(t *testing.T) {
 	if err := e.svc.ReportNotMe(e.ctx, token, reporter); !errors.Is(err, portal.ErrTokenInvalid) {
 		t.Fatalf("ReportNotMe of a spent link: %v", err)
 	}
-	if len(reset) != 1 {
-		t.Fatalf("a spent link reset again: %v", reset)
+	if len(*told) != 1 {
+		t.Fatalf("a spent link told the sites again: %v", *told)
 	}
 
 	// The browser signed in before the report is not trusted after it.

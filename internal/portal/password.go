@@ -160,13 +160,18 @@ func (s *Service) ResetPassword(ctx context.Context, link, password string, c Cl
 	} else if cur.PasswordHash != a.PasswordHash {
 		return ErrTokenInvalid
 	}
-	if err := s.Store.SetPasswordHash(ctx, a.ID, hash); err != nil {
+	// The new password ends every session and grant in the same commit.
+	if err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		if err := u.Store.SetPasswordHash(ctx, a.ID, hash); err != nil {
+			return err
+		}
+		if err := u.Store.DeleteSessionsOf(ctx, a.ID, ""); err != nil {
+			return err
+		}
+		return u.endGrants(ctx, a.ID)
+	}); err != nil {
 		return err
 	}
-	if err := s.Store.DeleteSessionsOf(ctx, a.ID, ""); err != nil {
-		return err
-	}
-	s.accountReset(ctx, a.ID)
 	if err := s.Store.ResetLimit(ctx, "pw:email:"+secret.Hash(a.Email)); err != nil {
 		s.Log.Warn("password throttle not cleared after a reset", "err", err)
 	}

@@ -1,7 +1,6 @@
 package portal_test
 
 import (
-	"context"
 	"errors"
 	"net/url"
 	"regexp"
@@ -197,8 +196,8 @@ func TestResetPassword(t *testing.T) {
 	other := e.signIn(c)
 	bystander := e.newCustomer("sato@example.jp")
 	bystanderSession := e.enrol(bystander)
-	var resetAccounts []string
-	e.svc.AccountReset = func(_ context.Context, id string) { resetAccounts = append(resetAccounts, id) }
+	told := e.sitesTold()
+	grant := e.siteGrant(c)
 
 	token := e.resetLink(c)
 	if err := e.svc.ResetPassword(e.ctx, token, "short", e.ip); !errors.Is(err, account.ErrPasswordShort) {
@@ -216,8 +215,8 @@ func TestResetPassword(t *testing.T) {
 	e.noSession(here)
 	e.noSession(other)
 	e.session(bystanderSession)
-	if len(resetAccounts) != 1 || resetAccounts[0] != c.acct.ID {
-		t.Errorf("the sites were told of %v, want [%s]", resetAccounts, c.acct.ID)
+	if len(*told) != 1 || (*told)[0] != c.acct.ID || !e.grantEnded(grant) {
+		t.Errorf("the sites were told of %v, grant ended %v; want [%s] and its grant ended", *told, e.grantEnded(grant), c.acct.ID)
 	}
 	if !e.audited(c.acct.ID, "password.reset", "ok") {
 		t.Error("no audit event for the reset")

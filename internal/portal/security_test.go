@@ -338,3 +338,48 @@ func TestLockBetweenPasswordAndCode(t *testing.T) {
 		t.Errorf("the last audit event: %+v", evs)
 	}
 }
+
+// TestGrantsEndInTheSameCommit: a lock, an operator's reset, the security
+// page's reset and a new password revoke the account's grants in their own
+// commit, not after it (a "not me" report: TestReportNotMe): with nobody told of ended
+// grants (GrantsEnded unset, as when the node stops right after the
+// commit) no grant of the account is live.
+func TestGrantsEndInTheSameCommit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(e *env, c *customer, session string)
+	}{
+		{"lock", func(e *env, c *customer, _ string) {
+			if err := e.svc.LockAccount(e.ctx, &store.AccountLock{AccountID: c.acct.ID, LockedBy: "operator:kim", At: e.clock.Now()}); err != nil {
+				e.t.Fatal(err)
+			}
+		}},
+		{"operator reset", func(e *env, c *customer, _ string) {
+			if _, err := e.svc.OperatorResetMFA(e.ctx, c.email, "operator:kim"); err != nil {
+				e.t.Fatal(err)
+			}
+		}},
+		{"security page reset", func(e *env, c *customer, session string) {
+			if err := e.svc.ResetMFA(e.ctx, e.session(session), e.ip); err != nil {
+				e.t.Fatal(err)
+			}
+		}},
+		{"new password", func(e *env, c *customer, _ string) {
+			if err := e.svc.ResetPassword(e.ctx, e.resetLink(c), "a brand new password", e.ip); err != nil {
+				e.t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t).withMail()
+			c := e.newCustomer("yamada@example.jp")
+			session := e.enrol(c)
+			grant := e.siteGrant(c)
+			e.svc.GrantsEnded = nil
+			tc.end(e, c, session)
+			if !e.grantEnded(grant) {
+				t.Errorf("the grant is live after the %s", tc.name)
+			}
+		})
+	}
+}

@@ -36,15 +36,14 @@ type Service struct {
 	Now  func() time.Time
 	Log  *slog.Logger
 
-	// SessionEnded (given the session's SID) and AccountReset, when set,
-	// are told when a portal session ends and when an account's second
-	// factor is reset, so the sites that signed in through the portal end
-	// theirs too.
+	// SessionEnded (given the session's SID), when set, is told when a
+	// portal session ends, so the sites that signed in through it end
+	// theirs too. GrantsEnded, when set, is told after the commit of the
+	// grants a unit revoked with every session of an account (a reset, a
+	// lock, a "not me", a new password, an erasure), to log their sites
+	// out.
 	SessionEnded func(ctx context.Context, sid string)
-	AccountReset func(ctx context.Context, accountID string)
-	// GrantsEnded, when set, is told of grants the store revoked with an
-	// erased account, to log their sites out.
-	GrantsEnded func(ctx context.Context, grants []store.Grant)
+	GrantsEnded  func(ctx context.Context, grants []store.Grant)
 
 	// unit is set in the copy of the service a unit of work runs with
 	// (atomically).

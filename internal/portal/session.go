@@ -83,18 +83,43 @@ func (s *Service) ResetMFA(ctx context.Context, si *SignedIn, c Client) error {
 		At: s.Now(), AccountID: si.Account.ID, Actor: "customer", Action: "mfa.reset", Outcome: "ok",
 		ClientIP: c.IP, UserAgent: c.UserAgent, Detail: "security page",
 	}
-	if err := s.Store.ResetMFA(ctx, si.Account.ID, si.Session.IDHash, ev); err != nil {
+	if err := s.resetMFA(ctx, si.Account.ID, si.Session.IDHash, ev); err != nil {
 		return err
 	}
-	s.counted(ctx, ev)
-	s.accountReset(ctx, si.Account.ID)
 	s.notice(ctx, si.Account, mail.EventMFAReset, c)
 	return nil
 }
 
-// accountReset ends what the sites have of the account after a reset.
-func (s *Service) accountReset(ctx context.Context, accountID string) {
-	if s.AccountReset != nil {
-		s.afterCommit(ctx, func(ctx context.Context) { s.AccountReset(ctx, accountID) })
+// resetMFA is store.Factors.ResetMFA with the account's grants revoked in
+// the same commit (endGrants).
+func (s *Service) resetMFA(ctx context.Context, accountID, keepSession string, ev *store.AuditEvent) error {
+	err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		if err := u.Store.ResetMFA(ctx, accountID, keepSession, ev); err != nil {
+			return err
+		}
+		return u.endGrants(ctx, accountID)
+	})
+	if err == nil {
+		s.counted(ctx, ev)
+	}
+	return err
+}
+
+// endGrants revokes the account's grants at every site, in the unit s is in
+// (with the end of its sessions: a node that stops after the commit leaves
+// no grant live), and logs the sites out after the commit.
+func (s *Service) endGrants(ctx context.Context, accountID string) error {
+	grants, err := s.Store.RevokeGrantsOf(ctx, accountID, "", "", s.Now())
+	if err != nil {
+		return err
+	}
+	s.grantsEnded(ctx, grants)
+	return nil
+}
+
+// grantsEnded tells the sites of revoked grants, after the commit.
+func (s *Service) grantsEnded(ctx context.Context, grants []store.Grant) {
+	if s.GrantsEnded != nil && len(grants) > 0 {
+		s.afterCommit(ctx, func(ctx context.Context) { s.GrantsEnded(ctx, grants) })
 	}
 }

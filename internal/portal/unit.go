@@ -32,6 +32,17 @@ type unit struct {
 // sent, no calls to other systems; mails are queued in the unit and the
 // sites are told of a reset after the commit (afterCommit).
 func (s *Service) atomically(ctx context.Context, fn func(ctx context.Context, u *Service) error) error {
+	return s.unitOf(ctx, fn, false)
+}
+
+// allOrNothing is atomically for writes that stand or fall together (a
+// lock and the end of the sessions and grants it means): when fn returns
+// an error, none of its writes is committed.
+func (s *Service) allOrNothing(ctx context.Context, fn func(ctx context.Context, u *Service) error) error {
+	return s.unitOf(ctx, fn, true)
+}
+
+func (s *Service) unitOf(ctx context.Context, fn func(ctx context.Context, u *Service) error, undo bool) error {
 	if s.unit != nil {
 		return fn(ctx, s) // already in one: the outer unit commits
 	}
@@ -43,6 +54,9 @@ func (s *Service) atomically(ctx context.Context, fn func(ctx context.Context, u
 		work = &unit{}
 		u.unit = work
 		result = fn(txCtx, &u)
+		if undo {
+			return result
+		}
 		return nil
 	})
 	if err != nil {

@@ -125,7 +125,7 @@ func newStoppedPortal(t *testing.T) *portalEnv {
 	}
 	// Back-channel posts in flight finish before the servers close.
 	t.Cleanup(e.provider.Wait)
-	e.svc.SessionEnded, e.svc.AccountReset = e.provider.SessionEnded, e.provider.AccountEnded
+	e.svc.SessionEnded, e.svc.GrantsEnded = e.provider.SessionEnded, e.provider.GrantsEnded
 	if e.handler, err = web.New(e.svc, quiet, web.WithOIDC(e.provider)); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tobira/tobira/internal/mail"
+	"github.com/tobira/tobira/internal/store"
 )
 
 // notMeLinkOf returns the path of the "this was not me" link in the newest
@@ -46,9 +47,22 @@ func (s *site) notMeLinkOf(email string) (path, token string) {
 func TestNotMe(t *testing.T) {
 	s := newSite(t)
 	s.svc.Mail = &mail.Queue{Store: s.svc.Store, Sender: mail.Outbox{}, Now: s.clock.Now}
+	// The sites the account signed in to are told of the report.
 	var reset []string
-	s.svc.AccountReset = func(_ context.Context, id string) { reset = append(reset, id) }
+	s.svc.GrantsEnded = func(_ context.Context, gs []store.Grant) {
+		for _, g := range gs {
+			reset = append(reset, g.AccountID)
+		}
+	}
 	c := s.customer("yamada@example.jp")
+	if err := s.svc.Store.CreateClient(s.ctx, &store.Client{ID: "site", Name: "site", RedirectURIs: []string{"https://site.example.jp/cb"},
+		CreatedAt: s.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.svc.Store.CreateGrant(s.ctx, &store.Grant{ID: "g-1", ClientID: "site", AccountID: c.acct.ID, Scopes: []string{"openid"},
+		AuthTime: s.clock.Now(), CreatedAt: s.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	b := s.browser()
 	first := b.enrol(c)
 	path, token := s.notMeLinkOf(c.email) // the enrolment's notice
@@ -108,7 +122,7 @@ func TestNotMe(t *testing.T) {
 		expect(t, br.get("/"), http.StatusSeeOther, "/login?next=%2F")
 	}
 	if len(reset) != 1 || reset[0] != c.acct.ID {
-		t.Fatalf("AccountReset calls %v, want the account once", reset)
+		t.Fatalf("the sites were told of %v, want the account's grant once", reset)
 	}
 	evs, err := s.svc.Store.AuditOf(s.ctx, c.acct.ID, 1)
 	if err != nil {
@@ -124,7 +138,7 @@ func TestNotMe(t *testing.T) {
 	contains(t, again, invalid)
 	expect(t, b.get(path), http.StatusNotFound, "")
 	if len(reset) != 1 {
-		t.Fatalf("a spent link reset again: %v", reset)
+		t.Fatalf("a spent link told the sites again: %v", reset)
 	}
 
 	// After the report, the same browser is no longer known: its next
