@@ -167,6 +167,16 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	for _, s := range servers {
 		s.handler = webkit.TrustProxies(s.handler, proxies)
 	}
+	// Plain HTTP on to HTTPS, and the ACME challenges of a renewal: up in
+	// maintenance windows too.
+	if cfg.HTTPRedirectAddr != "" {
+		redirect, err := listen("HTTP → HTTPS", cfg.HTTPRedirectAddr, "http_redirect_addr")
+		if err != nil {
+			return err
+		}
+		redirect.handler = redirectToHTTPS(cfg.BaseURL, cfg.ACMEWebroot)
+		servers = append(servers, redirect)
+	}
 	// Profiling, for measuring only: TOBIRA_PPROF_ADDR=127.0.0.1:6060
 	// serves net/http/pprof there (loopback addresses only).
 	if addr := m.Getenv("TOBIRA_PPROF_ADDR"); addr != "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,5 +109,51 @@ func TestTLSSettingsChecked(t *testing.T) {
 	env["TOBIRA_TLS_CERT_FILE"], env["TOBIRA_TLS_KEY_FILE"] = good.CertFile, filepath.Join(dir, "missing.key")
 	if r := run(t, env, "serve", "--data", dir, "--addr", freeAddr(t), "--console-addr", "off"); r.code != 1 || !strings.Contains(r.stderr, "missing.key") {
 		t.Errorf("serve with a missing key file: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestHTTPRedirect: with http_redirect_addr a node serving HTTPS sends
+// plain HTTP on to base_url, path and query kept and a POST a POST, but
+// serves the ACME challenges of acme_webroot, and no other file.
+func TestHTTPRedirect(t *testing.T) {
+	addr, plain := freeAddr(t), freeAddr(t)
+	webroot := t.TempDir()
+	challenges := filepath.Join(webroot, ".well-known", "acme-challenge")
+	if err := os.MkdirAll(challenges, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(challenges, "tok-EN_1"), []byte("tok-EN_1.thumbprint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(webroot, "secret.txt"), []byte("not for the internet"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := dataDir(t, fmt.Sprintf(`, "base_url": "https://%s", "http_redirect_addr": %q, "acme_webroot": %q`, addr, plain, webroot))
+	cert := testkit.SelfSignedCert(t, dir, "portal", time.Now().Add(90*24*time.Hour), "127.0.0.1")
+	env := keyEnv()
+	env["TOBIRA_TLS_CERT_FILE"], env["TOBIRA_TLS_KEY_FILE"] = cert.CertFile, cert.KeyFile
+	start(t, env, "serve", "--data", dir, "--addr", addr, "--console-addr", "off")
+
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		req, _ := http.NewRequest(method, "http://"+plain+"/login?next=%2Fsecurity", nil)
+		res, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if loc := res.Header.Get("Location"); res.StatusCode != http.StatusPermanentRedirect || loc != "https://"+addr+"/login?next=%2Fsecurity" {
+			t.Errorf("%s over plain HTTP: %d to %q, want 308 to the same path over HTTPS", method, res.StatusCode, loc)
+		}
+	}
+	res, body := get(t, "http://"+plain+"/.well-known/acme-challenge/tok-EN_1")
+	if res.StatusCode != http.StatusOK || body != "tok-EN_1.thumbprint" {
+		t.Errorf("the ACME challenge: %d %q", res.StatusCode, body)
+	}
+	for _, path := range []string{"/.well-known/acme-challenge/missing", "/.well-known/acme-challenge/..%2F..%2Fsecret.txt",
+		"/.well-known/acme-challenge/", "/.well-known/acme-challenge/a.b"} {
+		if res, _ := get(t, "http://"+plain+path); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, res.StatusCode)
+		}
 	}
 }

@@ -45,6 +45,11 @@ type Config struct {
 	// plain HTTP to a TLS-terminating proxy or load balancer.
 	TLSCertFile string `json:"tls_cert_file,omitempty"`
 	TLSKeyFile  string `json:"tls_key_file,omitempty"`
+	// HTTPRedirectAddr, with TLS, is where the node also listens for plain
+	// HTTP (":80"), to send every request on to base_url, but the files of
+	// ACMEWebroot's .well-known/acme-challenge/ (certbot --webroot).
+	HTTPRedirectAddr string `json:"http_redirect_addr,omitempty"`
+	ACMEWebroot      string `json:"acme_webroot,omitempty"`
 	// DataDir holds the SQLite database and, in the demo, the secret key.
 	DataDir string `json:"data_dir"`
 	// Database is the PostgreSQL database that several nodes share
@@ -244,6 +249,8 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	str("TOBIRA_ADDR", &c.Addr)
 	str("TOBIRA_TLS_CERT_FILE", &c.TLSCertFile)
 	str("TOBIRA_TLS_KEY_FILE", &c.TLSKeyFile)
+	str("TOBIRA_HTTP_REDIRECT_ADDR", &c.HTTPRedirectAddr)
+	str("TOBIRA_ACME_WEBROOT", &c.ACMEWebroot)
 	str("TOBIRA_BASE_URL", &c.BaseURL)
 	str("TOBIRA_DATA", &c.DataDir)
 	str("TOBIRA_DATABASE_URL", &c.Database)
@@ -296,6 +303,12 @@ func (c *Config) Validate() error {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("tls_cert_file and tls_key_file go together: set both, or neither for plain HTTP behind a proxy")
+	}
+	if c.HTTPRedirectAddr != "" && (c.TLSCertFile == "" || !c.Secure()) {
+		bad("http_redirect_addr sends plain HTTP on to an https base_url that this node serves: it needs tls_cert_file and an https base_url")
+	}
+	if c.ACMEWebroot != "" && c.HTTPRedirectAddr == "" {
+		bad("acme_webroot is served on http_redirect_addr: set that too")
 	}
 	if c.DataDir == "" {
 		bad("data_dir is empty")

@@ -110,6 +110,14 @@ func TestValidateFields(t *testing.T) {
 		{"audit kept 90 days", func(c *Config) { c.AuditRetentionDays = 90 }, ""},
 		{"tls certificate without its key", func(c *Config) { c.TLSCertFile = "/etc/tobira/cert.pem" }, "tls_cert_file and tls_key_file"},
 		{"tls key without its certificate", func(c *Config) { c.TLSKeyFile = "/etc/tobira/key.pem" }, "tls_cert_file and tls_key_file"},
+		{"redirect without tls", func(c *Config) { c.HTTPRedirectAddr = ":80" }, "http_redirect_addr"},
+		{"redirect to http", func(c *Config) {
+			c.HTTPRedirectAddr, c.TLSCertFile, c.TLSKeyFile, c.BaseURL = ":80", "/c.pem", "/k.pem", "http://id.example.jp"
+		}, "http_redirect_addr"},
+		{"redirect", func(c *Config) {
+			c.HTTPRedirectAddr, c.TLSCertFile, c.TLSKeyFile, c.BaseURL, c.ACMEWebroot = ":80", "/c.pem", "/k.pem", "https://id.example.jp", "/var/lib/tobira/acme"
+		}, ""},
+		{"webroot without redirect", func(c *Config) { c.ACMEWebroot = "/var/lib/tobira/acme" }, "acme_webroot"},
 		{"database of another kind", func(c *Config) { c.Database = "mysql://db/x" }, "database"},
 		{"pool of none", func(c *Config) { c.DatabasePool.MaxOpenConns = 0 }, "database_pool"},
 		{"proxy garbage", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/33"} }, "trusted_proxies"},
