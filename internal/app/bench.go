@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"runtime"
@@ -48,7 +49,9 @@ node. The generated configuration allows every password attempt from
 127.0.0.1 (password_failures_per_client), since all virtual customers come
 from there. --target URL benches a server already running on this machine
 instead; --data, --config and --database then name its configuration and
-database, where the bench adds its customers (they stay there).
+database, where the bench adds its customers (they stay there). A server
+that serves HTTPS itself (https://127.0.0.1:PORT) is trusted with the
+certificate of its tls_cert_file.
 
 The accounts are written to the database before the load: --pool accounts
 with a password and the authenticator app, used in turn (each signs in at
@@ -114,7 +117,7 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	f.StringVar(&o.sqliteSync, "sqlite-synchronous", "full", "SQLite's commits: full (synced at every commit) or normal (at checkpoints; see sqlite_synchronous in docs/CONFIG.md)")
 	f.Float64Var(&o.rate, "rate", 0, "start at most this many iterations a second in all (an offered load, e.g. half the peak); 0: as fast as the customers go")
 	f.StringVar(&o.jsonPath, "json", "", "also write the raw numbers to this file")
-	f.StringVar(&o.target, "target", "", "bench this running server (http://127.0.0.1:PORT) instead of starting one")
+	f.StringVar(&o.target, "target", "", "bench this running server (http://127.0.0.1:PORT, or https://) instead of starting one")
 	f.StringVar(&o.serverBin, "server-bin", "", "the tobira binary to start (default this one)")
 	if err := f.Parse(args); err != nil {
 		return errUsage
@@ -175,7 +178,7 @@ func (o *benchFlags) check(f flags, given map[string]bool) string {
 		u, err := url.Parse(o.target)
 		switch {
 		case err != nil || u.Scheme != "http" && u.Scheme != "https" || !loopback(u.Hostname()):
-			return "--target: want a server on this machine, http://127.0.0.1:PORT"
+			return "--target: want a server on this machine, http://127.0.0.1:PORT (or https://)"
 		case o.nodes > 1 || given["server-bin"] || given["fresh-schema"]:
 			return "--nodes, --server-bin and --fresh-schema start servers: not with --target"
 		case given["hashing"]:
@@ -237,8 +240,11 @@ type bencher struct {
 	mailPrefix string
 	nodes      []*benchNode
 	bases      []string
-	rr         atomic.Uint64
-	report     benchReport
+	// transport reaches a target serving HTTPS itself, trusting its
+	// certificate; nil: the virtual customers' own.
+	transport http.RoundTripper
+	rr        atomic.Uint64
+	report    benchReport
 	// undo is what cleanup runs, last first: stop servers, drop the
 	// schema, remove the folder.
 	undo []func()
@@ -264,6 +270,13 @@ func (b *bencher) prepare(ctx context.Context, f flags) error {
 		}
 		b.cfg.BaseURL = strings.TrimSuffix(b.o.target, "/")
 		b.bases = []string{b.cfg.BaseURL}
+		if strings.HasPrefix(b.cfg.BaseURL, "https://") && b.cfg.TLSCertFile != "" {
+			tc, err := trustingCert(b.cfg.TLSCertFile)
+			if err != nil {
+				return err
+			}
+			b.transport = loadgen.NewTransport(tc)
+		}
 		b.report.Hashing = "the server's"
 	} else if err := b.generateConfig(ctx, *f.database); err != nil {
 		return err
@@ -413,6 +426,9 @@ func (b *bencher) level(ctx context.Context, conc int, ceiling float64) benchLev
 					return
 				}
 				c := loadgen.NewCustomer(acct.email, b.password, acct.key)
+				if b.transport != nil {
+					c.HTTP.Transport = b.transport
+				}
 				c.Observe = rec.Observe
 				withOIDC := int((done+1)*b.o.oidcRatio+float64(w)*0.5) > int(done*b.o.oidcRatio+float64(w)*0.5)
 				done++

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tobira/tobira/internal/app"
 	"github.com/tobira/tobira/internal/testkit"
@@ -274,6 +275,19 @@ func TestBenchTarget(t *testing.T) {
 	if !strings.Contains(r.stdout, "running already") {
 		t.Errorf("report does not name the target:\n%s", r.stdout)
 	}
+}
+
+// TestBenchTargetHTTPS benches a running server that serves HTTPS itself
+// with a self-signed certificate, trusted from its configuration.
+func TestBenchTargetHTTPS(t *testing.T) {
+	addr := freeAddr(t)
+	dir := dataDir(t, `, "base_url": "https://`+addr+`"`)
+	cert := testkit.SelfSignedCert(t, dir, "portal", time.Now().Add(24*time.Hour), "127.0.0.1")
+	env := keyEnv()
+	env["TOBIRA_TLS_CERT_FILE"], env["TOBIRA_TLS_KEY_FILE"] = cert.CertFile, cert.KeyFile
+	start(t, env, "serve", "--data", dir, "--addr", addr, "--console-addr", "off")
+	_, rep := runBench(t, env, "--target", "https://"+addr, "--data", dir, "--concurrency", "2", "--count", "4", "--pool", "10")
+	checkLevels(t, rep, 4, 2)
 }
 
 func TestBenchUsage(t *testing.T) {

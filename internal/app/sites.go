@@ -2,13 +2,9 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/tobira/tobira/internal/config"
@@ -56,17 +52,11 @@ func portalClient(cfg config.Config) (*http.Client, error) {
 	if cfg.TLSCertFile == "" {
 		return nil, nil
 	}
-	pool, err := x509.SystemCertPool()
+	tc, err := trustingCert(cfg.TLSCertFile)
 	if err != nil {
-		pool = x509.NewCertPool()
+		return nil, err
 	}
-	pem, err := os.ReadFile(cfg.TLSCertFile)
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
-	}
-	pool.AppendCertsFromPEM(pem)
-	return &http.Client{Timeout: 30 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}, nil
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true}}, nil
 }
 
 // demoClient registers a demo site as a first-party client of the portal

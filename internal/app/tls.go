@@ -139,6 +139,21 @@ func certNames(leaf *x509.Certificate) []string {
 	return names
 }
 
+// trustingCert is a client's TLS that trusts the certificates in certFile
+// besides the system's, to reach a portal with a self-signed certificate.
+func trustingCert(certFile string) (*tls.Config, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	pool.AppendCertsFromPEM(pem)
+	return &tls.Config{RootCAs: pool}, nil
+}
+
 // tlsConfig is the portal's TLS: 1.2 and later with Go's default suites,
 // HTTP/2 offered by http.Server.ServeTLS.
 func (c *certReloader) tlsConfig() *tls.Config {

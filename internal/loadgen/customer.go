@@ -11,6 +11,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"html"
 	"io"
 	"net"
@@ -53,11 +54,20 @@ type Customer struct {
 // for theirs; http.DefaultTransport keeps 2 per host, which makes hundreds
 // of concurrent customers open and close connections until the machine runs
 // out of ports.
-var sharedTransport = &http.Transport{
-	Proxy:               nil, // the portal is reached directly
-	DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	MaxIdleConnsPerHost: 1024,
-	IdleConnTimeout:     90 * time.Second,
+var sharedTransport = NewTransport(nil)
+
+// NewTransport is a transport for many customers at once, as
+// sharedTransport is, with tlsConfig for a portal that serves HTTPS itself
+// (nil: the system's roots).
+func NewTransport(tlsConfig *tls.Config) *http.Transport {
+	return &http.Transport{
+		Proxy:               nil, // the portal is reached directly
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 1024,
+		IdleConnTimeout:     90 * time.Second,
+		TLSClientConfig:     tlsConfig,
+		ForceAttemptHTTP2:   tlsConfig != nil,
+	}
 }
 
 // UserAgent is the User-Agent every virtual customer sends unless told
