@@ -27,7 +27,8 @@ import (
 const benchUsage = `usage: tobira bench [flags]
 
 Drives virtual customers through the whole sign-in (login page, password,
-authenticator code, landing page), the security page, the OpenID Connect
+the page asking for the authenticator code, the code, landing page), the
+security page, the OpenID Connect
 code flow with PKCE and the sign-out (--flow full), or through the sign-in
 alone (--flow signin: then the customer forgets its cookies instead of
 signing out), level after level of concurrency, on 127.0.0.1, and prints a

@@ -127,7 +127,7 @@ func (r *benchReport) fill(cfg config.Config, o benchFlags) {
 }
 
 // stepOrder is the order of a visit's steps in the table.
-var stepOrder = []string{"login-page", "login", "code", "landing", "security",
+var stepOrder = []string{"login-page", "login", "code-page", "code", "landing", "security",
 	"authorize", "oidc-login", "consent", "callback", "token", "logout"}
 
 // markdown writes the report as Markdown, for docs/PERFORMANCE.md.
@@ -156,10 +156,10 @@ func (r *benchReport) markdown(w io.Writer) {
 		per = fmt.Sprintf("%d iterations per level", r.Count)
 	}
 	if r.Flow == "signin" {
-		fmt.Fprintf(w, "- load: %s; flow: signin, an iteration is a full sign-in (login page, password, app code, landing page), "+
+		fmt.Fprintf(w, "- load: %s; flow: signin, an iteration is a full sign-in (login page, password, code page, app code, landing page), "+
 			"then the customer drops its cookies instead of signing out\n", per)
 	} else {
-		fmt.Fprintf(w, "- load: %s; flow: full, an iteration is a sign-in (login page, password, app code, landing page), the security page, "+
+		fmt.Fprintf(w, "- load: %s; flow: full, an iteration is a sign-in (login page, password, code page, app code, landing page), the security page, "+
 			"the OpenID Connect code flow (%.0f %% of iterations) and the sign-out\n", per, 100*r.OIDCRatio)
 	}
 	if r.Rate > 0 {
@@ -273,7 +273,7 @@ func (r *benchReport) cpuLine(w io.Writer) {
 	}
 	what := "the security page, the code flow and the sign-out of each iteration"
 	if r.Flow == "signin" {
-		what = "the login page, the password, the app's code and the landing page, nothing more"
+		what = "the login page, the password, the code page, the app's code and the landing page, nothing more"
 	}
 	fmt.Fprintf(w, "\nCPU per sign-in is CPU time (utime + stime) during the level divided by the sign-ins completed: it includes %s.", what)
 	if r.HashCPUPerSignInMS > 0 {

@@ -95,7 +95,7 @@ func checkLevels(t *testing.T, rep benchReport, iterations int, levels ...int) {
 
 // fullSteps and signInSteps are the steps each iteration of a flow takes.
 var (
-	signInSteps = []string{"login-page", "login", "code", "landing", "sign-in"}
+	signInSteps = []string{"login-page", "login", "code-page", "code", "landing", "sign-in"}
 	fullSteps   = append(slices.Clone(signInSteps), "security", "authorize", "token", "logout", "oidc-flow")
 )
 

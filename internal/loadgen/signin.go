@@ -33,10 +33,19 @@ func (c *Customer) openLogin(ctx context.Context, target string) error {
 	})
 }
 
-// SubmitPassword sends the email and password and expects the redirect to
-// the authenticator app's code.
+// SubmitPassword sends the email and password, expects the redirect to the
+// authenticator app's code and follows it, as a browser does, to the page
+// that asks for the code.
 func (c *Customer) SubmitPassword(ctx context.Context, base string) error {
-	return c.submitPassword(ctx, base, "/login/code")
+	if err := c.submitPassword(ctx, base, "/login/code"); err != nil {
+		return err
+	}
+	return c.get(ctx, "code-page", at(base, "/login/code"), func(a *answer) error {
+		if _, ok := form(a.body, "/login/code"); a.status != http.StatusOK || !ok {
+			return wrong("code-page", a, "want the page that asks for the app's code")
+		}
+		return nil
+	})
 }
 
 // submitPassword sends the login form and expects the redirect to want: the
