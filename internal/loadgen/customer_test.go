@@ -34,7 +34,7 @@ func TestSignInStepByStep(t *testing.T) {
 	must(c.Landing(ctx, e.other))
 	must(c.Security(ctx, e.base))
 	must(c.SignOut(ctx, e.other))
-	want := []string{"login-page", "login", "code", "landing", "security", "logout"}
+	want := []string{"login-page", "login", "code-page", "code", "landing", "security", "logout"}
 	if !slices.Equal(s.names, want) {
 		t.Errorf("steps observed %v, want %v", s.names, want)
 	}
