@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,10 +19,12 @@ import (
 // group commit. A crowd of customers then costs one fsync per batch, not
 // one per statement, and no caller ever polls for SQLite's lock.
 //
-// A caller hears back only after the commit, so what it wrote is durable
-// (synchronous=FULL) and visible to every read it makes next; only a batch
-// of limits' counts alone commits without waiting for the disk (lazyBatch).
-// One caller's failure rolls back its own savepoint, not the batch.
+// A caller hears back only after the commit, so what it wrote is visible
+// to every read it makes next, and, with the database set to wait for the
+// disk (synchronous = FULL), after the sync of the log that makes it
+// durable, which the syncer does beside the writer; only limits' counts
+// (Counting) do not wait for it. One caller's failure rolls back its own
+// savepoint, not the batch.
 type writer struct {
 	pool    *sql.DB   // the pool of one connection conn is from
 	conn    *sql.Conn // the one write connection, never returned to its pool
@@ -35,14 +38,14 @@ type writer struct {
 	checkpointer *sql.Conn     // a connection of the readers' pool, for checkpoints
 	ckStopped    chan struct{} // closed by checkpoints as it returns
 
-	// full: commits wait for the disk (synchronous = FULL, the default),
-	// but for batches of counts alone (lazyBatch). lazy: the connection
-	// is set so now.
-	full, lazy bool
+	// syncs, where the database is set to wait for the disk and keeps its
+	// log in a file, makes each batch durable beside the writer, whose own
+	// connection commits without a sync; nil where commits need no sync
+	// (synchronous = NORMAL) or the connection syncs itself.
+	syncs *syncer
 
 	waiting atomic.Int64 // callers whose write is sent or waiting to be
 	batches atomic.Int64 // transactions committed or rolled back
-	lazies  atomic.Int64 // of them, those that did not wait for the disk
 }
 
 // maxBatch bounds how many callers share a transaction, so the first of
@@ -81,13 +84,13 @@ func newWriter(ctx context.Context, pool, readers *sql.DB, d *dialect) (*writer,
 	// Checkpoints run beside the writer, on a connection of their own; the
 	// writer's own, which start the log again, wait for 4,000 pages of log
 	// (16 MB) instead of SQLite's 1,000, and find nearly all of it copied.
-	var level int
 	ck, err := readers.Conn(ctx)
 	if err == nil {
 		_, err = c.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 4000")
 	}
+	var syncs *syncer
 	if err == nil {
-		err = c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level)
+		syncs, err = syncBeside(ctx, c)
 	}
 	if err != nil {
 		c.Close()
@@ -98,10 +101,43 @@ func newWriter(ctx context.Context, pool, readers *sql.DB, d *dialect) (*writer,
 	}
 	w := &writer{pool: pool, conn: c, stmts: newStmtCache(c), d: d, reqs: make(chan *writeReq),
 		done: make(chan struct{}), stopped: make(chan struct{}), checkpointer: ck, ckStopped: make(chan struct{}),
-		full: level >= syncLevelFull}
+		syncs: syncs}
 	go w.loop()
 	go w.checkpoints()
 	return w, nil
+}
+
+// syncBeside starts the syncer of the writer's connection c where the
+// database is set to wait for the disk (synchronous = FULL) and keeps its
+// write-ahead log in a file, and sets c to commit without a sync (NORMAL),
+// which the syncer then does. Elsewhere (NORMAL, or a database in memory)
+// it returns nil and c commits as it is set to.
+func syncBeside(ctx context.Context, c *sql.Conn) (*syncer, error) {
+	var level int
+	var mode, file string
+	if err := c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level); err != nil {
+		return nil, err
+	}
+	if err := c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return nil, err
+	}
+	if err := c.QueryRowContext(ctx, "SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&file); err != nil {
+		return nil, err
+	}
+	if level < syncLevelFull || !strings.EqualFold(mode, "wal") || file == "" {
+		return nil, nil
+	}
+	s, err := newSyncer(file + "-wal")
+	if err != nil {
+		return nil, err
+	}
+	// Unprepared, before any transaction: SQLite applies the setting when
+	// the statement is prepared and refuses it within a transaction.
+	if _, err := c.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // checkpointEvery is how often the log is copied into the database beside
@@ -187,6 +223,7 @@ func (w *writer) run(batch []*writeReq) {
 	// cancelled context must not interrupt the others' statements.
 	ctx := context.Background()
 	errs := make([]error, len(batch))
+	ran := make([]bool, len(batch)) // fn ran: its writes may be in the commit
 	exec := func(stmt string) error {
 		_, err := w.stmts.ExecContext(ctx, stmt) // prepared once, as any
 		return err
@@ -197,14 +234,13 @@ func (w *writer) run(batch []*writeReq) {
 			r.err <- err
 		}
 	}
-	if err := w.waitForDisk(!lazyBatch(batch)); err != nil {
-		for _, r := range batch {
-			r.err <- err
+	if w.syncs != nil {
+		if err := w.syncs.err(); err != nil {
+			for _, r := range batch {
+				r.err <- err
+			}
+			return
 		}
-		return
-	}
-	if w.lazy {
-		w.lazies.Add(1)
 	}
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
 		fail(err)
@@ -224,7 +260,7 @@ func (w *writer) run(batch []*writeReq) {
 			}
 		}
 		c := conn{q: w.stmts, w: w.stmts, d: w.d, ctx: context.WithoutCancel(r.ctx)}
-		errs[i] = call(r.fn, c)
+		errs[i], ran[i] = call(r.fn, c), true
 		switch {
 		case alone && errs[i] != nil:
 			fail(errs[i])
@@ -252,52 +288,28 @@ func (w *writer) run(batch []*writeReq) {
 		fail(err)
 		return
 	}
+	var durable []answer
 	for i, r := range batch {
-		r.err <- errs[i]
+		if w.syncs == nil || r.kind == countsOnly || !ran[i] {
+			r.err <- errs[i]
+			continue
+		}
+		durable = append(durable, answer{r, errs[i]})
+	}
+	if w.syncs != nil {
+		w.syncs.handOver(durable)
 	}
 }
 
 // syncLevelFull is PRAGMA synchronous's number for FULL.
 const syncLevelFull = 2
 
-// lazyBatch tells a batch of counts alone (DB.Counting), whose commit need
-// not wait for the disk: a limit counted before the attempt it allows,
-// which ends in a commit of its own that does wait (its audit event, its
-// flow); that commit's sync takes the log before it to the disk too, and so
-// does the checkpoint beside the writer within a tenth of a second. A
-// machine's crash may lose the counts of that moment; SQLite's file stays
-// whole either way. With one customer signing in, this is one sync of the
-// three a sign-in makes.
-func lazyBatch(batch []*writeReq) bool {
-	for _, r := range batch {
-		if r.kind != countsOnly {
-			return false
-		}
-	}
-	return true
-}
-
-// waitForDisk sets whether the next commit waits for the disk, where the
-// database is set to (synchronous = FULL): NORMAL for a lazy batch, FULL
-// for any other. SQLite reads the setting when the statement is prepared
-// and refuses it within a transaction, so it runs unprepared, before BEGIN;
-// it stays until a batch wants the other, so a run of lazy batches sets it
-// once.
-func (w *writer) waitForDisk(wait bool) error {
-	lazy := w.full && !wait
-	if lazy == w.lazy {
-		return nil
-	}
-	level := "FULL"
-	if lazy {
-		level = "NORMAL"
-	}
-	if _, err := w.conn.ExecContext(context.Background(), "PRAGMA synchronous = "+level); err != nil {
-		return fmt.Errorf("sqlstore: synchronous = %s: %w", level, err)
-	}
-	w.lazy = lazy
-	return nil
-}
+// Limits' counts (DB.Counting) do not wait for the sync: a limit is counted
+// before the attempt it allows, which ends in a write of its own that does
+// wait (its audit event, its flow), and that sync takes the log before it
+// to the disk too, as does the checkpoint beside the writer within a tenth
+// of a second. A machine's crash may lose the counts of that moment;
+// SQLite's file stays whole either way.
 
 // undoesItself tells an error that undid only its own statement, leaving the
 // transaction as it was: a broken constraint, or an error of the caller's
@@ -327,9 +339,13 @@ func (w *writer) close() error {
 	w.once.Do(func() { close(w.done) })
 	<-w.stopped
 	<-w.ckStopped
+	var err error
+	if w.syncs != nil {
+		err = w.syncs.close() // the last batches' callers hear back
+	}
 	w.checkpointer.Close()
 	w.stmts.close()
-	return w.conn.Close()
+	return errors.Join(err, w.conn.Close())
 }
 
 // queuedWrites is the write side of a conn outside any transaction on

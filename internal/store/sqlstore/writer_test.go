@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -180,31 +181,22 @@ func TestLogStaysShort(t *testing.T) {
 	}
 }
 
-// TestCountsCommitWithoutSync: a batch of counts alone (Counting) commits
-// with synchronous = NORMAL, without waiting for the disk; a batch with any
-// other write in it, even beside counts, with FULL; and a database set to
-// NORMAL is never made FULL.
-func TestCountsCommitWithoutSync(t *testing.T) {
+// TestSyncBesideTheWriter: on a database set to wait for the disk, the
+// writer's connection commits without a sync and a writer's caller hears
+// back only after the syncer synced the log; counts alone (Counting) do
+// not wait for a sync, and a batch of counts and a write is synced for the
+// write; a database set to NORMAL never syncs; a failed sync refuses every
+// later write.
+func TestSyncBesideTheWriter(t *testing.T) {
 	ctx := t.Context()
-	// level is the writer connection's setting, read from within a write:
-	// the one its commit uses (1 NORMAL, 2 FULL).
-	level := func(db *DB) int {
-		var n int
-		if err := db.wr.conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&n); err != nil {
-			t.Error(err)
-		}
-		return n
-	}
-	counting := func(db *DB, got *int) error {
+	counting := func(db *DB) error {
 		return db.Counting(ctx, func(ctx context.Context, tx store.Limits) error {
-			*got = level(db)
 			_, err := tx.Hit(ctx, "counted", time.Minute, t0, 1)
 			return err
 		})
 	}
-	writing := func(db *DB, got *int) error {
+	writing := func(db *DB) error {
 		return db.write(ctx, func(c conn) error {
-			*got = level(db)
 			_, err := c.exec(ctx, `INSERT INTO audit_events (at, actor, action, outcome) VALUES (1, 'test', 'write', 'ok')`)
 			return err
 		})
@@ -212,34 +204,48 @@ func TestCountsCommitWithoutSync(t *testing.T) {
 
 	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
 	defer db.Close()
-	var got [4]int
-	if err := errors.Join(counting(db, &got[0]), writing(db, &got[1]), counting(db, &got[2])); err != nil {
+	if db.wr.syncs == nil {
+		t.Fatal("no syncer on a database set to FULL")
+	}
+	var level int
+	if err := db.wr.conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level); err != nil || level != 1 {
+		t.Errorf("the writer's connection is at synchronous %d, %v; want 1 (NORMAL): the syncer syncs", level, err)
+	}
+	syncs := db.wr.syncs.syncs.Load
+	before := syncs()
+	if err := writing(db); err != nil {
 		t.Fatal(err)
 	}
-	if got != [4]int{1, 2, 1, 0} {
-		t.Errorf("alone, counts then a write then counts committed at synchronous %v; want 1, 2, 1", got[:3])
+	if syncs() != before+1 {
+		t.Errorf("a write alone: %d syncs before its caller heard back; want 1", syncs()-before)
+	}
+	before = syncs()
+	if err := counting(db); err != nil {
+		t.Fatal(err)
+	}
+	if syncs() != before {
+		t.Errorf("counts alone waited for %d syncs; want none", syncs()-before)
 	}
 
-	// Counts queued beside another write share its batch, and its sync.
+	// Counts queued beside a write share its batch, which is synced for
+	// the write.
 	release := holdWriter(ctx, db)
 	errs := make(chan error, 2)
-	go func() { errs <- counting(db, &got[2]) }()
-	go func() { errs <- writing(db, &got[3]) }()
+	go func() { errs <- counting(db) }()
+	go func() { errs <- writing(db) }()
 	for db.wr.queued() < 3 {
 		time.Sleep(time.Millisecond)
 	}
+	before = syncs()
 	release()
 	if err := errors.Join(<-errs, <-errs); err != nil {
 		t.Fatal(err)
 	}
-	if got[2] != 2 || got[3] != 2 {
-		t.Errorf("counts and a write in one batch committed at synchronous %d and %d; want 2 (FULL)", got[2], got[3])
+	if got := syncs() - before; got < 1 || got > 2 {
+		t.Errorf("the held write and a batch of counts and a write: %d syncs; want 1 or 2", got)
 	}
-	if n, err := db.Hit(ctx, "counted", time.Minute, t0, 0); err != nil || n != 3 {
-		t.Errorf("counted %d, %v; want 3", n, err)
-	}
-	if lazies := db.wr.lazies.Load(); lazies != 2 {
-		t.Errorf("%d batches without a sync; want 2", lazies)
+	if n, err := db.Hit(ctx, "counted", time.Minute, t0, 0); err != nil || n != 2 {
+		t.Errorf("counted %d, %v; want 2", n, err)
 	}
 
 	normal, err := OpenSQLiteSync(filepath.Join(t.TempDir(), "normal.db"), SyncNormal)
@@ -247,11 +253,21 @@ func TestCountsCommitWithoutSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer normal.Close()
-	if err := errors.Join(counting(normal, &got[0]), writing(normal, &got[1])); err != nil {
+	if normal.wr.syncs != nil {
+		t.Error("a database set to NORMAL has a syncer")
+	}
+	if err := errors.Join(counting(normal), writing(normal)); err != nil {
 		t.Fatal(err)
 	}
-	if got[0] != 1 || got[1] != 1 {
-		t.Errorf("a database set to NORMAL committed at synchronous %d and %d; want 1 and 1", got[0], got[1])
+
+	// A sync that fails (here: its file closed under it) fails the write
+	// it was for and every write after it, even one that could sync.
+	db.wr.syncs.log.Close()
+	if err := writing(db); err == nil || !strings.Contains(err.Error(), "syncing the write-ahead log failed") {
+		t.Fatalf("a write whose sync failed: %v; want the sync's error", err)
+	}
+	if err := counting(db); err == nil || !strings.Contains(err.Error(), "syncing the write-ahead log failed") {
+		t.Errorf("counts after a failed sync: %v; want them refused", err)
 	}
 }
 
