@@ -57,6 +57,9 @@ type Hasher struct {
 	MaxWait  time.Duration
 	waiting  atomic.Int64
 	busy     atomic.Int64
+
+	hashes    atomic.Int64 // argon2 computations done
+	hashNanos atomic.Int64 // their time, not counting the wait for a slot
 }
 
 // ErrBusy says every hashing slot is taken and the queue for them is full,
@@ -93,8 +96,16 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 }
 
 func (h *Hasher) hash(password string, salt []byte) string {
-	p := h.params
-	return h.phc(salt, argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, keyLen))
+	return h.phc(salt, h.idKey(password, salt, h.params, keyLen))
+}
+
+// idKey computes argon2id and counts it and its time (Hashed).
+func (h *Hasher) idKey(password string, salt []byte, p Argon2Params, n uint32) []byte {
+	start := time.Now()
+	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, n)
+	h.hashNanos.Add(int64(time.Since(start)))
+	h.hashes.Add(1)
+	return key
 }
 
 // phc writes a salt and key with today's parameters as a PHC string.
@@ -121,7 +132,7 @@ func (h *Hasher) Verify(ctx context.Context, phc, password string) (ok, needsReh
 	if err := h.acquire(ctx); err != nil {
 		return false, false, err
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(key)))
+	got := h.idKey(password, salt, p, uint32(len(key)))
 	h.release()
 	match := subtle.ConstantTimeCompare(got, key) == 1 && phc != ""
 	return match, match && p != h.params, nil
@@ -169,6 +180,12 @@ func (h *Hasher) Slots() int { return cap(h.slots) }
 
 // Busy is how many requests were refused with ErrBusy since the start.
 func (h *Hasher) Busy() int64 { return h.busy.Load() }
+
+// Hashed is how many hashes were computed since the start, and the time
+// they took together, not counting their wait for a slot.
+func (h *Hasher) Hashed() (n int64, took time.Duration) {
+	return h.hashes.Load(), time.Duration(h.hashNanos.Load())
+}
 
 func (h *Hasher) release() { <-h.slots }
 

@@ -331,3 +331,33 @@ func TestQueueIsBounded(t *testing.T) {
 		t.Errorf("Busy() = %d, Running() = %d; want 3 and 0", h.Busy(), h.Running())
 	}
 }
+
+// Hashed counts every argon2 computation, made or checked, a dummy one for
+// an unknown account included, with its time; a check refused for want of
+// a slot computed nothing and counts nothing.
+func TestHashedCountsEachHash(t *testing.T) {
+	ctx := t.Context()
+	h := NewHasher(cheap, 1)
+	phc, err := h.Hash(ctx, "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range []string{"correct horse battery", "wrong"} {
+		if _, _, err := h.Verify(ctx, phc, pw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := h.Verify(ctx, "", "an unknown account's"); err != nil {
+		t.Fatal(err)
+	}
+	h.MaxQueue, h.MaxWait = 1, time.Millisecond
+	h.slots <- struct{}{} // every slot taken
+	if _, _, err := h.Verify(ctx, phc, "correct horse battery"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Verify with no slot free: %v; want ErrBusy", err)
+	}
+	h.release()
+	n, took := h.Hashed()
+	if n != 4 || took <= 0 {
+		t.Errorf("Hashed() = %d, %v; want 4 hashes and their time", n, took)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -344,6 +345,45 @@ func (b *bencher) run(ctx context.Context) error {
 	return runErr
 }
 
+// serverHashes sums the password hashes the servers computed since they
+// started and the seconds they took, from each one's /metrics
+// (tobira_password_hash_seconds); ok is false when a server's could not
+// be read.
+func (b *bencher) serverHashes(ctx context.Context) (n int64, seconds float64, ok bool) {
+	client := &http.Client{Transport: b.transport, Timeout: 2 * time.Second}
+	for _, base := range b.bases {
+		req, err := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
+		if err != nil {
+			return 0, 0, false
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, 0, false
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return 0, 0, false
+		}
+		var count, sum bool
+		for line := range strings.Lines(string(body)) {
+			name, value, _ := strings.Cut(strings.TrimSpace(line), " ")
+			switch name {
+			case "tobira_password_hash_seconds_count":
+				v, err := strconv.ParseInt(value, 10, 64)
+				n, count = n+v, err == nil
+			case "tobira_password_hash_seconds_sum":
+				v, err := strconv.ParseFloat(value, 64)
+				seconds, sum = seconds+v, err == nil
+			}
+		}
+		if !count || !sum {
+			return 0, 0, false // a server of a version without the metric
+		}
+	}
+	return n, seconds, len(b.bases) > 0
+}
+
 // measureCeiling measures the hash ceiling again, between levels, after a
 // second's pause: right after a level the servers still collect its
 // garbage and give its memory back, and a ceiling measured then read up to
@@ -375,6 +415,7 @@ func (b *bencher) level(ctx context.Context, conc int, ceiling float64) benchLev
 		}
 	}
 	mail0, mailErr := b.newestMail(ctx)
+	hashes0, hashTime0, hashesRead := b.serverHashes(ctx)
 	cpu0, self0 := b.sumProc(procCPU), procCPU(os.Getpid())
 	rec := &loadgen.Recorder{}
 	var signIns, iterations, flows atomic.Int64
@@ -470,6 +511,9 @@ func (b *bencher) level(ctx context.Context, conc int, ceiling float64) benchLev
 		lv.ServerCPUSeconds = float64(b.sumProc(procCPU)-cpu0) / float64(time.Second)
 	}
 	lv.BenchCPUSeconds = float64(procCPU(os.Getpid())-self0) / float64(time.Second)
+	if hashes1, hashTime1, ok := b.serverHashes(ctx); ok && hashesRead && hashes1 > hashes0 {
+		lv.ServerHashMS = 1000 * (hashTime1 - hashTime0) / float64(hashes1-hashes0)
+	}
 	if lv.SignIns > 0 {
 		lv.ServerCPUPerSignInMS = 1000 * lv.ServerCPUSeconds / float64(lv.SignIns)
 		lv.BenchCPUPerSignInMS = 1000 * lv.BenchCPUSeconds / float64(lv.SignIns)

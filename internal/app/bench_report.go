@@ -94,6 +94,10 @@ type benchLevel struct {
 	MailsQueued         int     `json:"mails_queued"`
 	BenchCPUSeconds     float64 `json:"bench_cpu_seconds"`
 	BenchCPUPerSignInMS float64 `json:"bench_cpu_per_sign_in_ms"`
+	// ServerHashMS is the mean time of a password hash in the servers
+	// during the level (their tobira_password_hash_seconds), the wait for
+	// a slot not counted; 0 when not read.
+	ServerHashMS float64 `json:"server_hash_ms,omitempty"`
 }
 
 type benchStep struct {
@@ -270,6 +274,19 @@ func (r *benchReport) cpuLine(w io.Writer) {
 	}
 	if len(parts) > 0 {
 		fmt.Fprintf(w, "\nServer CPU per sign-in (%s hashing): %s.\n", r.Hashing, strings.Join(parts, "; "))
+	}
+	if r.Hashing == "production" {
+		var hashes []string
+		for _, lv := range r.Levels {
+			if lv.ServerHashMS > 0 {
+				hashes = append(hashes, fmt.Sprintf("%d customers: %.1f ms", lv.Concurrency, lv.ServerHashMS))
+			}
+		}
+		if len(hashes) > 0 {
+			fmt.Fprintf(w, "\nA password hash in the server took on average (its tobira_password_hash_seconds; the wait for a slot not counted): %s; "+
+				"the ceiling allows %.1f ms a hash with every core hashing.\n",
+				strings.Join(hashes, "; "), 1000/r.HashesPerSecond)
+		}
 	}
 	what := "the security page, the code flow and the sign-out of each iteration"
 	if r.Flow == "signin" {

@@ -52,6 +52,7 @@ func TestMetrics(t *testing.T) {
 		fmt.Sprintf(`tobira_build_info{version=%q,revision=%q,goversion=%q} 1`, build.Version, build.Revision, build.Go))
 
 	contains(t, r, "tobira_password_hash_slots ", "tobira_password_hash_busy_total 0", "tobira_mails_pending ",
+		"# TYPE tobira_password_hash_seconds summary", "tobira_password_hash_seconds_sum ", "tobira_password_hash_seconds_count ",
 		"process_resident_memory_bytes ", "process_cpu_seconds_total ", "go_goroutines ")
 
 	// A first sign-in (with its enrolment), a second one and a wrong

@@ -58,6 +58,9 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "tobira_password_hash_queue %d\n", h.Waiting())
 	family(w, "tobira_password_hash_busy_total", "counter", "Requests answered busy (503) because the hashing queue was full or its wait ran out.")
 	fmt.Fprintf(w, "tobira_password_hash_busy_total %d\n", h.Busy())
+	n, took := h.Hashed()
+	family(w, "tobira_password_hash_seconds", "summary", "Time the password hashes took, not counting their wait for a slot.")
+	fmt.Fprintf(w, "tobira_password_hash_seconds_sum %g\ntobira_password_hash_seconds_count %d\n", took.Seconds(), n)
 
 	snap := s.svc.SendStats.Snapshot()
 	family(w, "tobira_phone_codes_total", "counter", "Codes sent to phones, by channel and result.")
