@@ -283,9 +283,9 @@ func (r *benchReport) cpuLine(w io.Writer) {
 			}
 		}
 		if len(hashes) > 0 {
-			fmt.Fprintf(w, "\nA password hash in the server took on average (its tobira_password_hash_seconds; the wait for a slot not counted): %s; "+
-				"the ceiling allows %.1f ms a hash with every core hashing.\n",
-				strings.Join(hashes, "; "), 1000/r.HashesPerSecond)
+			fmt.Fprintf(w, "\nA password hash in the server took on average (its tobira_password_hash_seconds; the wait for a slot not counted): %s. "+
+				"The ceiling before the load was a hash every %.1f ms with every core hashing; with %d hashes at once, each takes %d times that.\n",
+				strings.Join(hashes, "; "), 1000/r.HashesPerSecond, r.HashSlots, r.HashSlots)
 		}
 	}
 	what := "the security page, the code flow and the sign-out of each iteration"

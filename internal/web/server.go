@@ -224,6 +224,13 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 		return
 	}
+	if h, ok := s.svc.Store.(interface{ Writable() error }); ok {
+		if err := h.Writable(); err != nil {
+			s.log.Error("not ready: the database refuses writes", "err", err)
+			http.Error(w, "database refuses writes", http.StatusServiceUnavailable)
+			return
+		}
+	}
 	if s.oidc != nil {
 		if err := s.oidc.Readable(ctx); err != nil {
 			s.log.Error("not ready: the signing keys cannot be read; is secret_key the same on every node?", "err", err)

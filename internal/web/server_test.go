@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/store"
 )
 
 // TestOversizedBody: a body over 64 KiB gets 413 with a message in the
@@ -159,7 +161,20 @@ func TestHealth(t *testing.T) {
 	b := s.browser()
 	expect(t, b.get("/healthz"), http.StatusOK, "")
 	expect(t, b.get("/readyz"), http.StatusOK, "")
+
+	// A database that refuses every write (SQLite after a failed sync of
+	// its log) takes the node out of the rotation; it is still alive.
+	s.svc.Store = refusingWrites{s.svc.Store}
+	r := b.get("/readyz")
+	expect(t, r, http.StatusServiceUnavailable, "")
+	contains(t, r, "database refuses writes")
+	expect(t, b.get("/healthz"), http.StatusOK, "")
 }
+
+// refusingWrites is a store whose Writable says it refuses writes.
+type refusingWrites struct{ store.Store }
+
+func (refusingWrites) Writable() error { return errors.New("syncing the write-ahead log failed") }
 
 // TestSecureCookiesOverHTTPS: with an https base URL every cookie is Secure
 // and HSTS is sent.

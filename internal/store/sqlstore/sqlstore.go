@@ -135,6 +135,15 @@ func open(d *dialect, dsn string) (*DB, error) {
 	return db, nil
 }
 
+// Writable is nil unless the database refuses every write from now on:
+// on SQLite after a failed sync of its log (syncer). Readiness checks it.
+func (db *DB) Writable() error {
+	if db.wr == nil || db.wr.syncs == nil {
+		return nil
+	}
+	return db.wr.syncs.err()
+}
+
 // Close closes the database.
 func (db *DB) Close() error {
 	var err error

@@ -207,6 +207,9 @@ func TestSyncBesideTheWriter(t *testing.T) {
 	if db.wr.syncs == nil {
 		t.Fatal("no syncer on a database set to FULL")
 	}
+	if err := db.Writable(); err != nil {
+		t.Fatalf("Writable of a new database: %v", err)
+	}
 	var level int
 	if err := db.wr.conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level); err != nil || level != 1 {
 		t.Errorf("the writer's connection is at synchronous %d, %v; want 1 (NORMAL): the syncer syncs", level, err)
@@ -268,6 +271,12 @@ func TestSyncBesideTheWriter(t *testing.T) {
 	}
 	if err := counting(db); err == nil || !strings.Contains(err.Error(), "syncing the write-ahead log failed") {
 		t.Errorf("counts after a failed sync: %v; want them refused", err)
+	}
+	if db.Writable() == nil {
+		t.Error("Writable after a failed sync: nil; want the sync's error, for readiness")
+	}
+	if normal.Writable() != nil {
+		t.Errorf("Writable of a healthy database: %v", normal.Writable())
 	}
 }
 
