@@ -218,7 +218,7 @@ func TestCluster(t *testing.T) {
 			for range 3 {
 				<-done
 			}
-			c.kill(c.nodes[1])
+			c.nodes[1].kill()
 		}()
 		results := enrol(0, first)
 		<-killed

@@ -110,7 +110,7 @@ func startCluster(t *testing.T, nodes int) *cluster {
 	var wg sync.WaitGroup
 	c.nodes = make([]*node, nodes)
 	for i := range c.nodes {
-		c.nodes[i] = &node{name: fmt.Sprintf("node%d", i+1), done: make(chan struct{})}
+		c.nodes[i] = &node{name: fmt.Sprintf("node%d", i+1)}
 		wg.Go(func() { c.startNode(c.nodes[i]) })
 	}
 	wg.Wait()
@@ -162,46 +162,58 @@ backend nodes
 		c.haproxy.Wait()
 		logf.Close()
 	})
-	c.waitReady(c.LB)
+	waitReady(t, c.LB)
 	return c
 }
 
 // startNode starts n and waits until it is ready.
 func (c *cluster) startNode(n *node) {
-	t := c.t
-	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(c.t))
 	n.URL = "http://" + addr
-	logf, err := os.Create(filepath.Join(c.logs, n.name+".log"))
+	if n.start(c.t, c.bin, filepath.Join(c.logs, n.name+".log"),
+		"serve", "--config", c.config, "--data", filepath.Join(c.logs, n.name), "--addr", addr) {
+		waitReady(c.t, n.URL)
+	}
+}
+
+// start runs the tobira binary bin with args as n, its output in logPath;
+// when the test ends it stops n as SIGTERM would, and prints the end of
+// its log if the test failed. It reports whether n started.
+func (n *node) start(t *testing.T, bin, logPath string, args ...string) bool {
+	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Error(err)
-		return
+		return false
 	}
-	n.cmd = exec.Command(c.bin, "serve", "--config", c.config, "--data", filepath.Join(c.logs, n.name), "--addr", addr)
+	n.cmd = exec.Command(bin, args...)
 	n.cmd.Stdout, n.cmd.Stderr = logf, logf
+	n.done = make(chan struct{})
 	if err := n.cmd.Start(); err != nil {
+		logf.Close()
 		t.Errorf("%s: %v", n.name, err)
-		return
+		return false
 	}
-	go func() { n.cmd.Wait(); logf.Close(); close(n.done) }()
+	cmd, done := n.cmd, n.done
+	go func() { cmd.Wait(); logf.Close(); close(done) }()
 	t.Cleanup(func() {
-		n.cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-n.done:
+		case <-done:
 		case <-time.After(15 * time.Second):
-			n.cmd.Process.Kill()
-			<-n.done
+			cmd.Process.Kill()
+			<-done
 		}
 		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(c.logs, n.name+".log"))
+			b, _ := os.ReadFile(logPath)
 			t.Logf("%s's log:\n%s", n.name, lastLines(string(b), 40))
 		}
 	})
-	c.waitReady(n.URL)
+	return true
 }
 
 // waitReady waits for url's /readyz.
-func (c *cluster) waitReady(url string) {
-	c.t.Helper()
+func waitReady(t *testing.T, url string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(url + "/readyz")
@@ -212,7 +224,7 @@ func (c *cluster) waitReady(url string) {
 			}
 		}
 		if time.Now().After(deadline) {
-			c.t.Errorf("%s never became ready: %v", url, err)
+			t.Errorf("%s never became ready: %v", url, err)
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -220,7 +232,7 @@ func (c *cluster) waitReady(url string) {
 }
 
 // kill stops n at once, as a crash or a pulled plug would.
-func (c *cluster) kill(n *node) {
+func (n *node) kill() {
 	n.cmd.Process.Signal(syscall.SIGKILL)
 	<-n.done
 }
