@@ -72,15 +72,19 @@ type attempt struct {
 // Inside a unit of work the unit's transaction gives the same guarantee:
 // SQLite's one writer runs one unit at a time, and PostgreSQL runs one of
 // two SERIALIZABLE transactions that would see each other's changes again.
-// There the attempt reads the account and is counted by wrong, if it comes
+// There the attempt reads the account (unless the unit read it already:
+// the code step's, through Account) and is counted by wrong, if it comes
 // to that: a right code with no failures before it leaves the account as it
 // was, instead of writing it twice. An attempt that ends in neither (an
 // error of the store) counts nothing there.
 func (s *Service) charge(ctx context.Context, a *store.Account, c Client, action string) (*attempt, error) {
 	if s.unit != nil {
-		cur, err := s.Store.AccountByID(ctx, a.ID)
-		if err != nil {
-			return nil, err
+		cur := a
+		if s.unit.account != a {
+			var err error
+			if cur, err = s.Store.AccountByID(ctx, a.ID); err != nil {
+				return nil, err
+			}
 		}
 		if mfa.Locked(cur.MFALockedUntil, s.Now()) {
 			return nil, s.refused(ctx, cur, c, action)

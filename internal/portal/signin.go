@@ -165,7 +165,11 @@ func (s *Service) advance(ctx context.Context, f *Flow, next string) error {
 
 // Account loads the flow's account.
 func (s *Service) Account(ctx context.Context, f *Flow) (*store.Account, error) {
-	return s.Store.AccountByID(ctx, f.AccountID)
+	a, err := s.Store.AccountByID(ctx, f.AccountID)
+	if err == nil && s.unit != nil {
+		s.unit.account = a
+	}
+	return a, err
 }
 
 // Password checks an email and password and, when they are right, starts

@@ -1,10 +1,12 @@
 package portal_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -779,4 +781,60 @@ func TestPasswordThrottlePerIPv6Network(t *testing.T) {
 	if l := lockedErr(t, err); !l.Password {
 		t.Fatalf("same /64: %+v, want the client throttle", l)
 	}
+}
+
+// TestCodeStepReadsTheAccountOnce: the code step's unit reads the account
+// once, and the attempt is charged to what it read; a wrong code is
+// counted on it all the same.
+func TestCodeStepReadsTheAccountOnce(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	reads := &accountReads{Store: e.svc.Store}
+	e.svc.Store = reads
+
+	e.clock.Advance(mfa.Period * time.Second)
+	f := e.passwordStep(c)
+	reads.n.Store(0)
+	if _, err := e.svc.SecondFactorThenFinish(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), "", e.ip); err == nil {
+		t.Fatal("a wrong code was accepted")
+	}
+	if n := reads.n.Load(); n != 1 {
+		t.Errorf("a wrong code's unit read the account %d times; want 1", n)
+	}
+	if got := e.account(c).MFAFailures; got != 1 {
+		t.Errorf("failures after a wrong code: %d; want 1", got)
+	}
+	reads.n.Store(0)
+	if _, err := e.svc.SecondFactorThenFinish(e.ctx, e.reload(f), portal.MethodTOTP, e.code(c), "", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if n := reads.n.Load(); n != 1 {
+		t.Errorf("the code step's unit read the account %d times; want 1", n)
+	}
+	if got := e.account(c).MFAFailures; got != 0 {
+		t.Errorf("failures after the right code: %d; want 0", got)
+	}
+}
+
+// accountReads counts the accounts read by id inside units.
+type accountReads struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (s *accountReads) Atomically(ctx context.Context, fn func(ctx context.Context, tx store.Store) error) error {
+	return s.Store.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
+		return fn(ctx, countedAccountReads{tx, &s.n})
+	})
+}
+
+type countedAccountReads struct {
+	store.Store
+	n *atomic.Int64
+}
+
+func (t countedAccountReads) AccountByID(ctx context.Context, id string) (*store.Account, error) {
+	t.n.Add(1)
+	return t.Store.AccountByID(ctx, id)
 }

@@ -12,6 +12,10 @@ type unit struct {
 	// after runs once the unit is committed, with the caller's context:
 	// the unit's own may only write through the unit's store.
 	after []func(ctx context.Context)
+	// account is the account the unit read through Account, current in
+	// the unit's transaction: an attempt charged to it in the unit need
+	// not read it again (charge).
+	account *store.Account
 }
 
 // atomically runs fn as one unit of work: every write fn makes through
