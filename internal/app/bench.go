@@ -29,18 +29,18 @@ const benchUsage = `usage: tobira bench [flags]
 
 Drives virtual customers through the whole sign-in (login page, password,
 the page asking for the authenticator code, the code, landing page), the
-security page, the OpenID Connect
-code flow with PKCE and the sign-out (--flow full), or through the sign-in
-alone (--flow signin: then the customer forgets its cookies instead of
-signing out), level after level of concurrency, on 127.0.0.1, and prints a
-Markdown table: sign-ins per second (also as a share of the argon2id hashes
-per second this machine can do, with production hashing measured again
-right before and right after each level), latency percentiles per step,
-errors by kind, the server's start-up time (its first start, which makes
-the signing key, and a restart: it stops the first server and starts it
-again before the load), idle and peak memory, CPU time per sign-in (also
-without the password hash's estimated share), and the mails the sign-ins
-queued.
+security page, the OpenID Connect code flow with PKCE and the sign-out
+(--flow full), or through the sign-in alone (--flow signin: then the
+customer forgets its cookies instead of signing out), level after level of
+concurrency, on 127.0.0.1, and prints a Markdown table: sign-ins per
+second (also as a share of the argon2id hashes per second this machine can
+do, with production hashing measured again right before and right after
+each level), latency percentiles per step, errors by kind, the server's
+start-up time (its first start, which makes the signing key, and a
+restart: it stops the first server and starts it again before the load),
+idle and peak memory, CPU time per sign-in (also without the password
+hash's estimated share), the servers' mean time per password hash (their
+tobira_password_hash_seconds), and the mails the sign-ins queued.
 
 By default it starts the server itself (this binary's 'serve', or
 --server-bin), on a generated configuration in a temporary data folder that
