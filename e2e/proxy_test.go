@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -61,7 +60,7 @@ func TestOAuth2Proxy(t *testing.T) {
 	}))
 	t.Cleanup(upstream.Close)
 
-	proxy := "http://" + freeAddr(t)
+	proxy := "http://" + testkit.FreeAddr(t)
 	id, secret := d.createClient(t, "proxy", proxy+"/oauth2/callback")
 	startOAuth2Proxy(t, bin, proxy, []string{
 		"--provider=oidc",
@@ -137,17 +136,6 @@ func oauth2Proxy(t *testing.T) string {
 	t.Fatalf("the browser tests need oauth2-proxy (e2e/%s, built from the Go module "+
 		"github.com/oauth2-proxy/oauth2-proxy/v7): run ./scripts/test-deps.sh", oauth2ProxyPath)
 	return ""
-}
-
-// freeAddr is a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // cookieSecret is 32 random bytes, base64 as oauth2-proxy takes it.

@@ -10,12 +10,13 @@ import (
 
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/store/sqlstore"
+	"github.com/tobira/tobira/internal/testkit"
 )
 
 // TestAuditRetention: serve deletes the audit events older than
 // audit_retention_days, and no others.
 func TestAuditRetention(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	dir := dataDir(t, `, "base_url": "http://`+addr+`", "audit_retention_days": 180`)
 	db, err := sqlstore.OpenSQLite(filepath.Join(dir, "tobira.db"))
 	if err != nil {

@@ -60,11 +60,11 @@ func (b *bencher) generateConfig(ctx context.Context, database string) error {
 		}
 		cfg.Database = database
 	}
-	for range b.o.nodes {
-		port, err := freePort()
-		if err != nil {
-			return err
-		}
+	ports, err := freePorts(b.o.nodes)
+	if err != nil {
+		return err
+	}
+	for _, port := range ports {
 		b.bases = append(b.bases, "http://127.0.0.1:"+strconv.Itoa(port))
 	}
 	// Every node is the one issuer, reached at the first node's address.
@@ -114,13 +114,20 @@ func (b *bencher) freshSchema(ctx context.Context, database string) (string, err
 	return u.String(), nil
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts returns n distinct ports of 127.0.0.1 that were free a moment
+// ago. It holds each listener until it has all n, since the kernel may hand
+// out a port just closed again.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // seedChunk bounds the accounts held in memory at once while seeding.

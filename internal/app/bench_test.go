@@ -190,7 +190,7 @@ func TestBenchProductionCeiling(t *testing.T) {
 // browser the portal knows (no new-browser notice), the profiler passed to
 // the server.
 func TestBenchSignInFlow(t *testing.T) {
-	pprof := freeAddr(t)
+	pprof := testkit.FreeAddr(t)
 	r, rep := runBench(t, map[string]string{"TOBIRA_PPROF_ADDR": pprof},
 		"--hashing", "cheap", "--flow", "signin", "--concurrency", "1,3", "--count", "6", "--pool", "30")
 	checkFlow(t, rep, "signin", 6, 0, 1, 3)
@@ -219,7 +219,7 @@ func TestBenchNewBrowsers(t *testing.T) {
 func freePorts(t *testing.T) string {
 	t.Helper()
 	for range 20 {
-		addr := freeAddr(t)
+		addr := testkit.FreeAddr(t)
 		host, port, _ := net.SplitHostPort(addr)
 		p, _ := strconv.Atoi(port)
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p+1)))
@@ -262,7 +262,7 @@ func TestBenchPostgresNodes(t *testing.T) {
 
 // TestBenchTarget benches a server already running, seeding its database.
 func TestBenchTarget(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	// The provider's redirects go to its base URL.
 	dir := dataDir(t, `, "base_url": "http://`+addr+`"`)
 	env := keyEnv()
@@ -280,7 +280,7 @@ func TestBenchTarget(t *testing.T) {
 // TestBenchTargetHTTPS benches a running server that serves HTTPS itself
 // with a self-signed certificate, trusted from its configuration.
 func TestBenchTargetHTTPS(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	dir := dataDir(t, `, "base_url": "https://`+addr+`"`)
 	cert := testkit.SelfSignedCert(t, dir, "portal", time.Now().Add(24*time.Hour), "127.0.0.1")
 	env := keyEnv()

@@ -371,19 +371,6 @@ func TestDemoAddressInUse(t *testing.T) {
 	}
 }
 
-// freeAddr finds a port for `serve`, whose Ready reports the configured base
-// URL rather than where it listens.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // TestConfiguredBaseURLWins: an operator who tried the demo in a data folder
 // and then configures base_url for production in that folder's tobira.json.
 // The demo's leftover base-url file must not override the configuration:
@@ -410,7 +397,7 @@ func TestConfiguredBaseURLWins(t *testing.T) {
 			"(the demo's base-url file overrides tobira.json)", link)
 	}
 
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	node := start(t, nil, "serve", "--data", dir, "--addr", addr, "--console-addr", "127.0.0.1:0")
 	if node.base != "https://portal.example.jp" {
 		t.Errorf("serve runs with base URL %q, want the configured https://portal.example.jp", node.base)
@@ -440,7 +427,7 @@ func TestConfiguredBaseURLWins(t *testing.T) {
 // TestServeDrains: told to stop, serve with a shutdown_grace first fails
 // /readyz while it goes on serving customers, then stops cleanly.
 func TestServeDrains(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	dir := dataDir(t, `, "base_url": "http://`+addr+`", "shutdown_grace": "3s"`)
 	node := start(t, keyEnv(), "serve", "--data", dir, "--addr", addr, "--console-addr", "off")
 	status := func(path string) int {

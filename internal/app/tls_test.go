@@ -17,7 +17,7 @@ import (
 // TestServeTLS: with tls_cert_file and tls_key_file the portal serves
 // HTTPS itself, HTTP/2 included, and no plain HTTP.
 func TestServeTLS(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	dir := dataDir(t, `, "base_url": "https://`+addr+`"`)
 	cert := testkit.SelfSignedCert(t, dir, "portal", time.Now().Add(90*24*time.Hour), "127.0.0.1", "localhost")
 	env := keyEnv()
@@ -107,7 +107,7 @@ func TestTLSSettingsChecked(t *testing.T) {
 
 	env := keyEnv()
 	env["TOBIRA_TLS_CERT_FILE"], env["TOBIRA_TLS_KEY_FILE"] = good.CertFile, filepath.Join(dir, "missing.key")
-	if r := run(t, env, "serve", "--data", dir, "--addr", freeAddr(t), "--console-addr", "off"); r.code != 1 || !strings.Contains(r.stderr, "missing.key") {
+	if r := run(t, env, "serve", "--data", dir, "--addr", testkit.FreeAddr(t), "--console-addr", "off"); r.code != 1 || !strings.Contains(r.stderr, "missing.key") {
 		t.Errorf("serve with a missing key file: exit %d\n%s", r.code, r.stderr)
 	}
 }
@@ -116,7 +116,7 @@ func TestTLSSettingsChecked(t *testing.T) {
 // plain HTTP on to base_url, path and query kept and a POST a POST, but
 // serves the ACME challenges of acme_webroot, and no other file.
 func TestHTTPRedirect(t *testing.T) {
-	addr, plain := freeAddr(t), freeAddr(t)
+	addr, plain := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	webroot := t.TempDir()
 	challenges := filepath.Join(webroot, ".well-known", "acme-challenge")
 	if err := os.MkdirAll(challenges, 0o755); err != nil {

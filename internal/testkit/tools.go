@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -45,13 +47,41 @@ func MailpitBin(t testing.TB) string {
 	return ""
 }
 
-// FreePort returns a port of 127.0.0.1 that was free a moment ago.
+// handedOut holds the ports FreePort has returned in this process.
+var handedOut struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
+// FreePort returns a port of 127.0.0.1 that was free a moment ago and that
+// it has not returned before in this process. The kernel may hand the same
+// port to two listeners opened and closed in a row; a test that asks for two
+// ports (mailpit's SMTP and HTTP) must get two.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports == nil {
+		handedOut.ports = map[int]bool{}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
+	}
+	t.Fatal("no port that was not handed out before")
+	return 0
+}
+
+// FreeAddr is FreePort as a host:port of 127.0.0.1.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 }
