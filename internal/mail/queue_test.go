@@ -321,6 +321,21 @@ func TestQueueRun(t *testing.T) {
 	_, err := q.Enqueue(ctx, "ana@example.com", secret)
 	must(t, err)
 	next("ana@example.com") // woken by Enqueue; fails
+	// The clock moves on only once the failure is recorded: the retry is
+	// due 10 s after that moment, and a clock moved before it would put
+	// the retry 10 s past the tick.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ms, err := db.ListMails(ctx, 0)
+		must(t, err)
+		if len(ms) == 1 && ms[0].Attempts == 1 && ms[0].ClaimedUntil.IsZero() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the failed try is not recorded: %+v", ms)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	c.Add(10 * time.Second)
 	tick <- time.Time{}
 	next("ana@example.com") // the retry, on the timer; succeeds
