@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -78,8 +79,15 @@ func startCluster(t *testing.T, nodes int) *cluster {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	c := &cluster{t: t, bin: bin, db: testkit.Postgres(t), logs: dir,
-		LB: fmt.Sprintf("http://127.0.0.1:%d", testkit.FreePort(t))}
+	// The balancer's port stays bound here while the nodes start and
+	// migrate, so that nothing else takes it meanwhile; haproxy binds it
+	// the moment it is let go.
+	lbPort, err := net.Listen("tcp", testkit.FreeAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lbPort.Close()
+	c := &cluster{t: t, bin: bin, db: testkit.Postgres(t), logs: dir, LB: "http://" + lbPort.Addr().String()}
 
 	// The nodes name themselves to PostgreSQL, so that a test can find
 	// (and cut) their connections.
@@ -154,6 +162,7 @@ backend nodes
 	}
 	c.haproxy = exec.Command(haproxy, "-db", "-f", hcfg)
 	c.haproxy.Stdout, c.haproxy.Stderr = logf, logf
+	lbPort.Close()
 	if err := c.haproxy.Start(); err != nil {
 		t.Fatalf("haproxy: %v", err)
 	}

@@ -247,8 +247,10 @@ func TestLockedOutRecovery(t *testing.T) {
 
 	t.Run("completes", func(t *testing.T) {
 		t.Parallel()
-		const coolingOff = 3 * time.Second
-		d := startDemoWith(t, `{"recovery_cooling_off": "3s"}`)
+		// Long enough for two page loads on a busy machine (about 0.3 s
+		// on a quiet one), short enough to wait out.
+		const coolingOff = 10 * time.Second
+		d := startDemoWith(t, `{"recovery_cooling_off": "10s"}`)
 		p := newBrowser(t, d.URL, axe)
 		p.requestRecovery(true)
 		link := d.confirmLink(t)
@@ -311,8 +313,8 @@ func TestLockedOutRecovery(t *testing.T) {
 		t.Parallel()
 		// A longer period than the first run's: the report must come within
 		// it, after a mail, a page and a click.
-		const coolingOff = 5 * time.Second
-		d := startDemoWith(t, `{"recovery_cooling_off": "5s"}`)
+		const coolingOff = 15 * time.Second
+		d := startDemoWith(t, `{"recovery_cooling_off": "15s"}`)
 		key, _ := d.satoKeys(t)
 		p := newBrowser(t, d.URL, axe)
 		p.requestRecovery(false)

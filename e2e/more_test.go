@@ -269,7 +269,7 @@ func TestMobile(t *testing.T) {
 
 	// A second tap closes it.
 	p.tap(`[data-account-button]`)
-	ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
 	defer cancel()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => {
 		const m = document.getElementById("account-menu");

@@ -242,6 +242,9 @@ type bencher struct {
 	mailPrefix string
 	nodes      []*benchNode
 	bases      []string
+	// held keeps node i's port bound until node i starts (nil where the
+	// bench starts no servers).
+	held []net.Listener
 	// transport reaches a target serving HTTPS itself, trusting its
 	// certificate; nil: the virtual customers' own.
 	transport http.RoundTripper

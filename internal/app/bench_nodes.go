@@ -99,6 +99,9 @@ func (b *bencher) startNode(ctx context.Context, bin string, env []string, i int
 		n.pprof = pprofAddr(b.o.pprofAddr, i)
 		n.cmd.Env = append(slices.Clip(env), "TOBIRA_PPROF_ADDR="+n.pprof)
 	}
+	if i < len(b.held) {
+		b.held[i].Close() // the node binds it now; closing it twice is harmless
+	}
 	start := time.Now()
 	if err := n.cmd.Start(); err != nil {
 		logFile.Close()

@@ -60,11 +60,28 @@ func (b *bencher) generateConfig(ctx context.Context, database string) error {
 		}
 		cfg.Database = database
 	}
-	ports, err := freePorts(b.o.nodes)
-	if err != nil {
-		return err
+	// Each node's port stays bound here until the node is started, so no
+	// other program takes it while the bench seeds and measures the
+	// ceiling; the profilers' ports are left to the profilers.
+	avoid := map[int]bool{}
+	if b.o.pprofAddr != "" {
+		for i := range b.o.nodes {
+			_, port, _ := net.SplitHostPort(pprofAddr(b.o.pprofAddr, i))
+			p, _ := strconv.Atoi(port)
+			avoid[p] = true
+		}
 	}
-	for _, port := range ports {
+	for len(b.held) < b.o.nodes {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		b.undo = append(b.undo, func() { ln.Close() })
+		port := ln.Addr().(*net.TCPAddr).Port
+		if avoid[port] {
+			continue // closed by cleanup, not handed out
+		}
+		b.held = append(b.held, ln)
 		b.bases = append(b.bases, "http://127.0.0.1:"+strconv.Itoa(port))
 	}
 	// Every node is the one issuer, reached at the first node's address.
@@ -112,22 +129,6 @@ func (b *bencher) freshSchema(ctx context.Context, database string) (string, err
 	u.RawQuery = q.Encode()
 	b.report.Schema = schema
 	return u.String(), nil
-}
-
-// freePorts returns n distinct ports of 127.0.0.1 that were free a moment
-// ago. It holds each listener until it has all n, since the kernel may hand
-// out a port just closed again.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // seedChunk bounds the accounts held in memory at once while seeding.

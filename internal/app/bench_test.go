@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/signal"
@@ -215,17 +216,27 @@ func TestBenchNewBrowsers(t *testing.T) {
 	}
 }
 
-// freePorts is a loopback address whose port and the next are free.
+// freePorts is a loopback address whose port and the next are free, both
+// below the kernel's ephemeral range (32768 and up by default): a port
+// from bind(0) is odd here, and the next, even one is what outgoing
+// connections take first, so it could be gone by the time the second node
+// binds its profiler seconds later. Below the range nothing takes a port
+// unasked.
 func freePorts(t *testing.T) string {
 	t.Helper()
-	for range 20 {
-		addr := testkit.FreeAddr(t)
-		host, port, _ := net.SplitHostPort(addr)
-		p, _ := strconv.Atoi(port)
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p+1)))
-		if err == nil {
+	for range 100 {
+		p := 20000 + 2*rand.IntN(6000)
+		var held []net.Listener
+		for _, port := range []int{p, p + 1} {
+			if ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+				held = append(held, ln)
+			}
+		}
+		for _, ln := range held {
 			ln.Close()
-			return addr
+		}
+		if len(held) == 2 {
+			return net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
 		}
 	}
 	t.Fatal("no two free ports in a row")

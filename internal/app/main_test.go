@@ -428,7 +428,7 @@ func TestConfiguredBaseURLWins(t *testing.T) {
 // /readyz while it goes on serving customers, then stops cleanly.
 func TestServeDrains(t *testing.T) {
 	addr := testkit.FreeAddr(t)
-	dir := dataDir(t, `, "base_url": "http://`+addr+`", "shutdown_grace": "3s"`)
+	dir := dataDir(t, `, "base_url": "http://`+addr+`", "shutdown_grace": "6s"`)
 	node := start(t, keyEnv(), "serve", "--data", dir, "--addr", addr, "--console-addr", "off")
 	status := func(path string) int {
 		res, err := http.Get("http://" + addr + path)

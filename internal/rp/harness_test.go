@@ -34,6 +34,7 @@ import (
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/store/sqlstore"
+	"github.com/tobira/tobira/internal/testkit"
 	"github.com/tobira/tobira/internal/web"
 )
 
@@ -96,12 +97,8 @@ func newPortal(t *testing.T) *portalEnv {
 // yet: start serves it.
 func newStoppedPortal(t *testing.T) *portalEnv {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testkit.FreeAddr(t) // never handed to a site of the test
+	var err error
 	e := &portalEnv{t: t, addr: addr, url: "http://" + addr, clock: &clock{},
 		email: "yamada@example.jp", password: "correct horse battery"}
 
@@ -209,7 +206,7 @@ func (e *portalEnv) newSite(name string) *siteEnv { return e.newSiteWith(name, n
 func (e *portalEnv) newSiteWith(name string, edit func(*rp.Site)) *siteEnv {
 	t := e.t
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", testkit.FreeAddr(t)) // not the stopped portal's
 	if err != nil {
 		t.Fatal(err)
 	}
