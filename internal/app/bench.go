@@ -348,43 +348,63 @@ func (b *bencher) run(ctx context.Context) error {
 	return runErr
 }
 
-// serverHashes sums the password hashes the servers computed since they
-// started and the seconds they took, from each one's /metrics
-// (tobira_password_hash_seconds); ok is false when a server's could not
-// be read.
-func (b *bencher) serverHashes(ctx context.Context) (n int64, seconds float64, ok bool) {
+// serverFigures are counters summed over the servers' /metrics.
+type serverFigures struct {
+	hashes        int64   // tobira_password_hash_seconds_count
+	hashSeconds   float64 // tobira_password_hash_seconds_sum
+	dbWaits       int64   // tobira_db_connection_waits_total, every pool
+	dbWaitSeconds float64 // tobira_db_connection_wait_seconds_total
+	dbRetried     int64   // tobira_db_transactions_retried_total
+}
+
+// serverMetrics reads and sums the servers' counters since they started;
+// ok is false when a server's could not be read, or lacks them (a server
+// of an older version).
+func (b *bencher) serverMetrics(ctx context.Context) (f serverFigures, ok bool) {
 	client := &http.Client{Transport: b.transport, Timeout: 2 * time.Second}
 	for _, base := range b.bases {
 		req, err := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
 		if err != nil {
-			return 0, 0, false
+			return f, false
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return 0, 0, false
+			return f, false
 		}
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != http.StatusOK {
-			return 0, 0, false
+			return f, false
 		}
-		var count, sum bool
+		seen := map[string]bool{}
 		for line := range strings.Lines(string(body)) {
-			name, value, _ := strings.Cut(strings.TrimSpace(line), " ")
+			series, value, _ := strings.Cut(strings.TrimSpace(line), " ")
+			name, _, _ := strings.Cut(series, "{")
+			v, err := strconv.ParseFloat(value, 64)
+			if err != nil || strings.HasPrefix(name, "#") {
+				continue
+			}
 			switch name {
 			case "tobira_password_hash_seconds_count":
-				v, err := strconv.ParseInt(value, 10, 64)
-				n, count = n+v, err == nil
+				f.hashes += int64(v)
 			case "tobira_password_hash_seconds_sum":
-				v, err := strconv.ParseFloat(value, 64)
-				seconds, sum = seconds+v, err == nil
+				f.hashSeconds += v
+			case "tobira_db_connection_waits_total":
+				f.dbWaits += int64(v)
+			case "tobira_db_connection_wait_seconds_total":
+				f.dbWaitSeconds += v
+			case "tobira_db_transactions_retried_total":
+				f.dbRetried += int64(v)
+			default:
+				continue
 			}
+			seen[name] = true
 		}
-		if !count || !sum {
-			return 0, 0, false // a server of a version without the metric
+		if len(seen) < 5 {
+			return f, false
 		}
 	}
-	return n, seconds, len(b.bases) > 0
+	return f, len(b.bases) > 0
 }
 
 // measureCeiling measures the hash ceiling again, between levels, after a
@@ -418,7 +438,7 @@ func (b *bencher) level(ctx context.Context, conc int, ceiling float64) benchLev
 		}
 	}
 	mail0, mailErr := b.newestMail(ctx)
-	hashes0, hashTime0, hashesRead := b.serverHashes(ctx)
+	figures0, figuresRead := b.serverMetrics(ctx)
 	cpu0, self0 := b.sumProc(procCPU), procCPU(os.Getpid())
 	rec := &loadgen.Recorder{}
 	var signIns, iterations, flows atomic.Int64
@@ -514,8 +534,12 @@ func (b *bencher) level(ctx context.Context, conc int, ceiling float64) benchLev
 		lv.ServerCPUSeconds = float64(b.sumProc(procCPU)-cpu0) / float64(time.Second)
 	}
 	lv.BenchCPUSeconds = float64(procCPU(os.Getpid())-self0) / float64(time.Second)
-	if hashes1, hashTime1, ok := b.serverHashes(ctx); ok && hashesRead && hashes1 > hashes0 {
-		lv.ServerHashMS = 1000 * (hashTime1 - hashTime0) / float64(hashes1-hashes0)
+	if f, ok := b.serverMetrics(ctx); ok && figuresRead {
+		if f.hashes > figures0.hashes {
+			lv.ServerHashMS = 1000 * (f.hashSeconds - figures0.hashSeconds) / float64(f.hashes-figures0.hashes)
+		}
+		lv.DB = &benchDB{Waits: f.dbWaits - figures0.dbWaits, WaitMS: 1000 * (f.dbWaitSeconds - figures0.dbWaitSeconds),
+			Retried: f.dbRetried - figures0.dbRetried}
 	}
 	if lv.SignIns > 0 {
 		lv.ServerCPUPerSignInMS = 1000 * lv.ServerCPUSeconds / float64(lv.SignIns)

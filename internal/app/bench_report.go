@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
@@ -98,6 +99,17 @@ type benchLevel struct {
 	// during the level (their tobira_password_hash_seconds), the wait for
 	// a slot not counted; 0 when not read.
 	ServerHashMS float64 `json:"server_hash_ms,omitempty"`
+	// DB is what the servers' databases did during the level (their
+	// /metrics); nil when not read.
+	DB *benchDB `json:"db,omitempty"`
+}
+
+// benchDB is a level's waits for a database connection, in every pool of
+// every server, and its transactions run again after losing a race.
+type benchDB struct {
+	Waits   int64   `json:"connection_waits"`
+	WaitMS  float64 `json:"connection_wait_ms"`
+	Retried int64   `json:"transactions_retried"`
 }
 
 type benchStep struct {
@@ -287,6 +299,17 @@ func (r *benchReport) cpuLine(w io.Writer) {
 				"The ceiling before the load was a hash every %.1f ms with every core hashing; with %d hashes at once, each takes %d times that.\n",
 				strings.Join(hashes, "; "), 1000/r.HashesPerSecond, r.HashSlots, r.HashSlots)
 		}
+	}
+	var db []string
+	for _, lv := range r.Levels {
+		if lv.DB != nil {
+			db = append(db, fmt.Sprintf("%d customers: %s waits (%s ms in all), %s run again", lv.Concurrency,
+				thousands(lv.DB.Waits), thousands(int64(math.Round(lv.DB.WaitMS))), thousands(lv.DB.Retried)))
+		}
+	}
+	if len(db) > 0 {
+		fmt.Fprintf(w, "\nDatabase, per level (the servers' tobira_db_connection_waits_total and _wait_seconds_total, every pool, and tobira_db_transactions_retried_total): %s.\n",
+			strings.Join(db, "; "))
 	}
 	what := "the security page, the code flow and the sign-out of each iteration"
 	if r.Flow == "signin" {

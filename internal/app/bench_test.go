@@ -63,6 +63,11 @@ type benchReport struct {
 		Steps        map[string]struct {
 			Count int `json:"count"`
 		} `json:"steps"`
+		DB *struct {
+			Waits   int64   `json:"connection_waits"`
+			WaitMS  float64 `json:"connection_wait_ms"`
+			Retried int64   `json:"transactions_retried"`
+		} `json:"db"`
 	} `json:"levels"`
 }
 
@@ -138,6 +143,9 @@ func checkFlow(t *testing.T, rep benchReport, flow string, iterations, mails int
 		if lv.MailsQueued != mails {
 			t.Errorf("level %d: %d mails queued to the customers, want %d", lv.Concurrency, lv.MailsQueued, mails)
 		}
+		if lv.DB == nil || lv.DB.Waits < 0 || lv.DB.WaitMS < 0 || lv.DB.Retried < 0 {
+			t.Errorf("level %d: the servers' database figures %+v, want them read", lv.Concurrency, lv.DB)
+		}
 	}
 }
 
@@ -198,7 +206,7 @@ func TestBenchSignInFlow(t *testing.T) {
 	if want := "http://" + pprof + "/debug/pprof/"; len(rep.Pprof) != 1 || rep.Pprof[0] != want {
 		t.Errorf("profiler %q, want [%s]", rep.Pprof, want)
 	}
-	for _, want := range []string{"flow: signin", "browsers: returning customers", "excluding password hashing", "| mails queued |"} {
+	for _, want := range []string{"flow: signin", "browsers: returning customers", "excluding password hashing", "| mails queued |", "Database, per level (the servers' tobira_db_connection_waits_total"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("report lacks %q:\n%s", want, r.stdout)
 		}

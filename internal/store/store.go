@@ -334,6 +334,35 @@ type Units interface {
 	Atomically(ctx context.Context, fn func(ctx context.Context, tx Store) error) error
 }
 
+// Stats are a database's own figures, for /metrics; a store offers them
+// with a method Stats() Stats.
+type Stats struct {
+	Pools []PoolStats
+	// Retried counts the transactions run again after losing a race with
+	// another (PostgreSQL's serialization failures and deadlocks).
+	Retried int64
+	// Writer is SQLite's one writer; nil on PostgreSQL.
+	Writer *WriterStats
+}
+
+// WriterStats are SQLite's one writer's: the transactions it ran (each a
+// batch of callers' writes), the writes waiting for it now, and the syncs
+// of the log that made them durable.
+type WriterStats struct {
+	Batches, LogSyncs int64
+	Waiting           int
+}
+
+// PoolStats is the use of one pool of connections.
+type PoolStats struct {
+	Name             string // "readers" (SQLite); "units", "limits" (PostgreSQL)
+	Max, InUse, Idle int
+	// Waits counts the times a statement waited for a connection, WaitTime
+	// their total wait: a pool too small for the load.
+	Waits    int64
+	WaitTime time.Duration
+}
+
 // Store is every interface together, as one backend provides them.
 type Store interface {
 	Units

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/tobira/tobira/internal/buildinfo"
@@ -69,6 +71,17 @@ func TestMetrics(t *testing.T) {
 		`tobira_events_total{action="signin",outcome="ok"} 2`, `tobira_events_total{action="mfa.enrol",outcome="ok"} 1`,
 		`tobira_events_total{action="mfa.totp",outcome="ok"} 1`)
 
+	// The database's figures: SQLite's readers' pool, its writer's batches
+	// and the syncs of its log, which the sign-ins' commits waited for.
+	contains(t, r, `tobira_db_connections{pool="readers",state="in_use"} `, `tobira_db_connections{pool="readers",state="max"} `,
+		`tobira_db_connection_waits_total{pool="readers"} `, `tobira_db_connection_wait_seconds_total{pool="readers"} `,
+		"tobira_db_transactions_retried_total 0", "tobira_db_writes_waiting 0")
+	for _, name := range []string{"tobira_db_write_batches_total", "tobira_db_log_syncs_total"} {
+		if n := metricValue(t, r.text(), name); n < 3 {
+			t.Errorf("%s = %v after two sign-ins and an enrolment, want at least 3", name, n)
+		}
+	}
+
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	req.RemoteAddr = "203.0.113.9:4444"
 	rec := httptest.NewRecorder()
@@ -76,4 +89,21 @@ func TestMetrics(t *testing.T) {
 	if rec.Code != http.StatusNotFound {
 		t.Fatalf("/metrics from outside: %d, want 404", rec.Code)
 	}
+}
+
+// metricValue is the value of the unlabelled metric name in a /metrics
+// answer.
+func metricValue(t *testing.T, body, name string) float64 {
+	t.Helper()
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("/metrics lacks %s", name)
+	return 0
 }

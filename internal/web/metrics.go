@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tobira/tobira/internal/buildinfo"
+	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/webkit"
 )
 
@@ -76,11 +77,43 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		family(w, "tobira_mails_pending", "gauge", "Mails queued and neither sent nor given up yet (all nodes).")
 		fmt.Fprintf(w, "tobira_mails_pending %d\n", n)
 	}
+	if db, ok := s.svc.Store.(interface{ Stats() store.Stats }); ok {
+		dbMetrics(w, db.Stats())
+	}
 	if s.certExpiry != nil {
 		family(w, "tobira_tls_certificate_expiry_timestamp_seconds", "gauge", "When the TLS certificate this node serves ends, in seconds since 1970 (tls_cert_file).")
 		fmt.Fprintf(w, "tobira_tls_certificate_expiry_timestamp_seconds %d\n", s.certExpiry().Unix())
 	}
 	processMetrics(w)
+}
+
+// dbMetrics writes the database's figures: what its pools hold and wait
+// for, the transactions run again, and on SQLite its writer's.
+func dbMetrics(w io.Writer, st store.Stats) {
+	family(w, "tobira_db_connections", "gauge", "Connections to the database by pool and state (in_use, idle), and the pool's limit (max).")
+	for _, p := range st.Pools {
+		fmt.Fprintf(w, "tobira_db_connections{pool=%q,state=\"in_use\"} %d\n", p.Name, p.InUse)
+		fmt.Fprintf(w, "tobira_db_connections{pool=%q,state=\"idle\"} %d\n", p.Name, p.Idle)
+		fmt.Fprintf(w, "tobira_db_connections{pool=%q,state=\"max\"} %d\n", p.Name, p.Max)
+	}
+	family(w, "tobira_db_connection_waits_total", "counter", "Times a statement waited for a free connection of the pool: a pool too small for the load.")
+	for _, p := range st.Pools {
+		fmt.Fprintf(w, "tobira_db_connection_waits_total{pool=%q} %d\n", p.Name, p.Waits)
+	}
+	family(w, "tobira_db_connection_wait_seconds_total", "counter", "Time statements waited for a free connection of the pool, in all.")
+	for _, p := range st.Pools {
+		fmt.Fprintf(w, "tobira_db_connection_wait_seconds_total{pool=%q} %g\n", p.Name, p.WaitTime.Seconds())
+	}
+	family(w, "tobira_db_transactions_retried_total", "counter", "Transactions run again after losing a race with another (PostgreSQL's serialization failures and deadlocks).")
+	fmt.Fprintf(w, "tobira_db_transactions_retried_total %d\n", st.Retried)
+	if wr := st.Writer; wr != nil {
+		family(w, "tobira_db_write_batches_total", "counter", "SQLite: transactions of the one writer, each the writes of every caller waiting at that moment.")
+		fmt.Fprintf(w, "tobira_db_write_batches_total %d\n", wr.Batches)
+		family(w, "tobira_db_writes_waiting", "gauge", "SQLite: writes sent to the one writer and not yet answered.")
+		fmt.Fprintf(w, "tobira_db_writes_waiting %d\n", wr.Waiting)
+		family(w, "tobira_db_log_syncs_total", "counter", "SQLite with sqlite_synchronous full: syncs of the write-ahead log, each making the batches committed before it durable.")
+		fmt.Fprintf(w, "tobira_db_log_syncs_total %d\n", wr.LogSyncs)
+	}
 }
 
 // family writes the header of a metric family.

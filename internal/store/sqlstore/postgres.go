@@ -70,7 +70,7 @@ func OpenPostgres(url string, pool Pool) (*DB, error) {
 	cp.SetMaxIdleConns(n)
 	cp.SetConnMaxLifetime(pool.MaxLifetime)
 	cp.SetConnMaxIdleTime(pool.MaxIdleTime)
-	db.countersDB = &DB{sql: cp, w: cp, d: db.d}
+	db.countersDB = &DB{sql: cp, w: cp, d: db.d, retried: db.retried}
 	return db, nil
 }
 

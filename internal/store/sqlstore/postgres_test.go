@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -176,5 +177,62 @@ func TestPostgresAppliedSchema(t *testing.T) {
 	want, _ := SchemaVersion()
 	if v, err := AppliedSchema(ctx, "", url); err != nil || v != want {
 		t.Errorf("after opening: %d, %v; want %d", v, err, want)
+	}
+}
+
+// TestPostgresStats: the figures /metrics shows, the two pools with their
+// limits and a unit run again after losing a race: two units read the
+// same account, then both change it; the second to write loses.
+func TestPostgresStats(t *testing.T) {
+	db, err := OpenPostgres(testkit.Postgres(t), Pool{MaxOpen: 8, MaxIdle: 8})
+	if err != nil {
+		t.Fatalf("OpenPostgres: %v", err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	t0 := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	if err := db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if st := db.Stats(); st.Retried != 0 || st.Writer != nil {
+		t.Fatalf("before any race: %+v", st)
+	}
+
+	var read sync.WaitGroup
+	read.Add(2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			first := true
+			err := db.Atomically(ctx, func(ctx context.Context, tx store.Store) error {
+				if _, err := tx.AccountByID(ctx, "acc-1"); err != nil {
+					return err
+				}
+				if first { // both have read before either writes
+					first = false
+					read.Done()
+					read.Wait()
+				}
+				return tx.SetPasswordHash(ctx, "acc-1", fmt.Sprint("hash-", i))
+			})
+			if err != nil {
+				t.Errorf("unit %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+
+	st := db.Stats()
+	if st.Retried < 1 {
+		t.Errorf("retried %d after two units raced on one row, want at least 1", st.Retried)
+	}
+	want := map[string]int{"units": 8, "limits": 2}
+	if len(st.Pools) != len(want) {
+		t.Fatalf("pools %+v, want %v", st.Pools, want)
+	}
+	for _, p := range st.Pools {
+		if p.Max != want[p.Name] || p.InUse != 0 {
+			t.Errorf("pool %+v, want %s at most %d and none in use", p, p.Name, want[p.Name])
+		}
 	}
 }

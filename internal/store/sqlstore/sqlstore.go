@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tobira/tobira/internal/store"
@@ -42,6 +43,10 @@ type DB struct {
 	// countersDB, on PostgreSQL, is where limits inside a unit are
 	// counted (counters).
 	countersDB *DB
+
+	// retried counts the transactions run again (inTx), shared by the
+	// copies a unit makes and by countersDB.
+	retried *atomic.Int64
 }
 
 // OpenSQLite opens (creating it if needed) the SQLite database at path and
@@ -100,7 +105,7 @@ func open(d *dialect, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open: %w", err)
 	}
-	db := &DB{sql: sdb, w: sdb, d: d}
+	db := &DB{sql: sdb, w: sdb, d: d, retried: new(atomic.Int64)}
 	if d.oneWriter {
 		if db.w, err = sql.Open(d.driver, dsn); err != nil {
 			sdb.Close()
@@ -142,6 +147,30 @@ func (db *DB) Writable() error {
 		return nil
 	}
 	return db.wr.syncs.err()
+}
+
+// Stats are the database's figures for /metrics (store.Stats).
+func (db *DB) Stats() store.Stats {
+	st := store.Stats{Retried: db.retried.Load()}
+	pool := func(name string, p *sql.DB) {
+		s := p.Stats()
+		st.Pools = append(st.Pools, store.PoolStats{Name: name, Max: s.MaxOpenConnections,
+			InUse: s.InUse, Idle: s.Idle, Waits: s.WaitCount, WaitTime: s.WaitDuration})
+	}
+	if db.wr != nil {
+		// The writer's pool is its one connection, which it always holds.
+		pool("readers", db.sql)
+		st.Writer = &store.WriterStats{Batches: db.wr.batches.Load(), Waiting: db.wr.queued()}
+		if db.wr.syncs != nil {
+			st.Writer.LogSyncs = db.wr.syncs.syncs.Load()
+		}
+		return st
+	}
+	pool("units", db.sql)
+	if db.countersDB != nil {
+		pool("limits", db.countersDB.sql)
+	}
+	return st
 }
 
 // Close closes the database.
@@ -295,6 +324,7 @@ func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
 		if err == nil || db.d.retry == nil || !db.d.retry(err) || attempt == maxTxAttempts {
 			return err
 		}
+		db.retried.Add(1)
 		pause := time.Duration(attempt) * time.Millisecond
 		select {
 		case <-time.After(pause/2 + rand.N(pause)):

@@ -30,7 +30,7 @@ type syncer struct {
 	done    chan struct{} // closed by close
 	once    sync.Once
 	stopped chan struct{} // closed by loop as it returns
-	syncs   atomic.Int64  // syncs done, for the tests
+	syncs   atomic.Int64  // syncs done (Stats)
 }
 
 // answer is what a caller of a committed batch is told after the sync.
