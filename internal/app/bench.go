@@ -40,7 +40,8 @@ start-up time (its first start, which makes the signing key, and a
 restart: it stops the first server and starts it again before the load),
 idle and peak memory, CPU time per sign-in (also without the password
 hash's estimated share), the servers' mean time per password hash (their
-tobira_password_hash_seconds), and the mails the sign-ins queued.
+tobira_password_hash_seconds), their waits for a database connection and
+transactions run again (tobira_db_*), and the mails the sign-ins queued.
 
 By default it starts the server itself (this binary's 'serve', or
 --server-bin), on a generated configuration in a temporary data folder that
