@@ -338,8 +338,9 @@ type Units interface {
 // with a method Stats() Stats.
 type Stats struct {
 	Pools []PoolStats
-	// Retried counts the transactions run again after losing a race with
-	// another (PostgreSQL's serialization failures and deadlocks).
+	// Retried counts the transactions run again: on PostgreSQL after a
+	// serialization failure or a deadlock (a race lost to another), or on
+	// a connection the server had ended.
 	Retried int64
 	// Writer is SQLite's one writer; nil on PostgreSQL.
 	Writer *WriterStats

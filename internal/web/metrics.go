@@ -104,7 +104,7 @@ func dbMetrics(w io.Writer, st store.Stats) {
 	for _, p := range st.Pools {
 		fmt.Fprintf(w, "tobira_db_connection_wait_seconds_total{pool=%q} %g\n", p.Name, p.WaitTime.Seconds())
 	}
-	family(w, "tobira_db_transactions_retried_total", "counter", "Transactions run again after losing a race with another (PostgreSQL's serialization failures and deadlocks).")
+	family(w, "tobira_db_transactions_retried_total", "counter", "Transactions run again (PostgreSQL): after a serialization failure or a deadlock, a race lost to another, or on a connection the server had ended.")
 	fmt.Fprintf(w, "tobira_db_transactions_retried_total %d\n", st.Retried)
 	if wr := st.Writer; wr != nil {
 		family(w, "tobira_db_write_batches_total", "counter", "SQLite: transactions of the one writer, each the writes of every caller waiting at that moment.")
