@@ -356,7 +356,7 @@ type WriterStats struct {
 
 // PoolStats is the use of one pool of connections.
 type PoolStats struct {
-	Name             string // "readers" (SQLite); "units", "limits" (PostgreSQL)
+	Name             string // "readers" (SQLite); "main", "limits" (PostgreSQL)
 	Max, InUse, Idle int
 	// Waits counts the times a statement waited for a connection, WaitTime
 	// their total wait: a pool too small for the load.

@@ -229,7 +229,7 @@ func TestPostgresStats(t *testing.T) {
 	if st.Retried < 1 {
 		t.Errorf("retried %d after two units raced on one row, want at least 1", st.Retried)
 	}
-	want := map[string]int{"units": 8, "limits": 2}
+	want := map[string]int{"main": 8, "limits": 2}
 	if len(st.Pools) != len(want) {
 		t.Fatalf("pools %+v, want %v", st.Pools, want)
 	}

@@ -166,7 +166,7 @@ func (db *DB) Stats() store.Stats {
 		}
 		return st
 	}
-	pool("units", db.sql)
+	pool("main", db.sql)
 	if db.countersDB != nil {
 		pool("limits", db.countersDB.sql)
 	}
