@@ -334,7 +334,8 @@ func openStore(cfg config.Config) (*sqlstore.DB, error) {
 		return sqlstore.OpenSQLiteSync(cfg.DatabasePath(), cfg.SQLiteSynchronous)
 	}
 	p := cfg.DatabasePool
-	return sqlstore.OpenPostgres(cfg.Database, sqlstore.Pool{MaxOpen: p.MaxOpenConns, MaxIdle: p.MaxIdleConns,
+	open, idle := cfg.PoolSize()
+	return sqlstore.OpenPostgres(cfg.Database, sqlstore.Pool{MaxOpen: open, MaxIdle: idle,
 		MaxLifetime: p.ConnMaxLifetime.Duration, MaxIdleTime: p.ConnMaxIdleTime.Duration})
 }
 

@@ -179,7 +179,7 @@ func Default() Config {
 		BaseURL:           "http://127.0.0.1:8080",
 		DataDir:           "tobira-data",
 		SQLiteSynchronous: "full",
-		DatabasePool: DatabasePool{MaxOpenConns: 16, MaxIdleConns: 16,
+		DatabasePool: DatabasePool{MaxOpenConns: 0, MaxIdleConns: 16,
 			ConnMaxLifetime: Duration{30 * time.Minute}, ConnMaxIdleTime: Duration{5 * time.Minute}},
 		Issuer:                     "Tobira",
 		Argon2:                     account.DefaultArgon2,
@@ -324,9 +324,9 @@ func (c *Config) Validate() error {
 	if c.SQLiteSynchronous != "full" && c.SQLiteSynchronous != "normal" {
 		bad("sqlite_synchronous %q: want full or normal", c.SQLiteSynchronous)
 	}
-	if p := c.DatabasePool; p.MaxOpenConns < 1 || p.MaxIdleConns < 0 || p.MaxIdleConns > p.MaxOpenConns ||
+	if p := c.DatabasePool; p.MaxOpenConns < 0 || p.MaxIdleConns < 0 || (p.MaxOpenConns > 0 && p.MaxIdleConns > p.MaxOpenConns) ||
 		p.ConnMaxLifetime.Duration <= 0 || p.ConnMaxIdleTime.Duration <= 0 {
-		bad("database_pool: max_open_conns must be at least 1, max_idle_conns between 0 and it, and the times positive")
+		bad("database_pool: max_open_conns must be 0 (twice the cores) or more, max_idle_conns between 0 and it, and the times positive")
 	}
 	if _, err := c.Proxies(); err != nil {
 		bad("trusted_proxies: %v", err)
@@ -467,6 +467,19 @@ func (c *Config) AuditRetention() time.Duration {
 
 // DatabasePath is the SQLite file in the data folder.
 func (c *Config) DatabasePath() string { return filepath.Join(c.DataDir, "tobira.db") }
+
+// PoolSize is how many connections to PostgreSQL a process opens at most
+// (MaxOpenConns, or with 0 twice its cores and at least 4) and keeps idle
+// (MaxIdleConns, at most that many). A node feeds only so many statements
+// at once with its cores; more connections only queue in the database,
+// where each one's transaction then holds its rows longer.
+func (c *Config) PoolSize() (open, idle int) {
+	open = c.DatabasePool.MaxOpenConns
+	if open == 0 {
+		open = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	return open, min(c.DatabasePool.MaxIdleConns, open)
+}
 
 // HashSlots is how many password hashes run at once: HashConcurrency, or
 // with 0 one per core. More than the cores gains nothing, each hash

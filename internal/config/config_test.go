@@ -119,7 +119,8 @@ func TestValidateFields(t *testing.T) {
 		}, ""},
 		{"webroot without redirect", func(c *Config) { c.ACMEWebroot = "/var/lib/tobira/acme" }, "acme_webroot"},
 		{"database of another kind", func(c *Config) { c.Database = "mysql://db/x" }, "database"},
-		{"pool of none", func(c *Config) { c.DatabasePool.MaxOpenConns = 0 }, "database_pool"},
+		{"pool below none", func(c *Config) { c.DatabasePool.MaxOpenConns = -1 }, "database_pool"},
+		{"more idle than open", func(c *Config) { c.DatabasePool.MaxOpenConns, c.DatabasePool.MaxIdleConns = 4, 5 }, "database_pool"},
 		{"proxy garbage", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/33"} }, "trusted_proxies"},
 		{"proxies", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.1", "2001:db8::/32"} }, ""},
 		{"hash queue of none", func(c *Config) { c.HashQueue = 0 }, "hash_queue"},
@@ -370,6 +371,27 @@ func TestKeyringRotation(t *testing.T) {
 	bad := Config{SecretKey: newKey, PreviousSecretKeys: []string{"short"}}
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "previous_secret_keys[0]") {
 		t.Fatalf("Validate with a bad previous key: %v", err)
+	}
+}
+
+// TestPoolSize: with max_open_conns 0 a process opens twice its cores (at
+// least 4), and never keeps more idle than it may open.
+func TestPoolSize(t *testing.T) {
+	c := Default()
+	auto := max(4, 2*runtime.GOMAXPROCS(0))
+	for _, tc := range []struct {
+		open, idle         int
+		wantOpen, wantIdle int
+	}{
+		{0, 16, auto, min(16, auto)},
+		{0, 2, auto, 2},
+		{10, 10, 10, 10},
+		{10, 0, 10, 0},
+	} {
+		c.DatabasePool.MaxOpenConns, c.DatabasePool.MaxIdleConns = tc.open, tc.idle
+		if open, idle := c.PoolSize(); open != tc.wantOpen || idle != tc.wantIdle {
+			t.Errorf("max_open_conns %d, max_idle_conns %d: PoolSize %d, %d; want %d, %d", tc.open, tc.idle, open, idle, tc.wantOpen, tc.wantIdle)
+		}
 	}
 }
 
