@@ -23,9 +23,10 @@ type Pool struct {
 	MaxIdleTime time.Duration // an idle connection is closed after this long
 }
 
-// DefaultPool suits a node on a machine of a few cores: PostgreSQL does its
-// best work with a few connections per core of its own, and several nodes
-// share its max_connections (100 by default).
+// DefaultPool is what a zero Pool opens: the store's tests and tools. A
+// server's pool comes from its configuration (config.PoolSize), twice its
+// cores by default, since more connections than a node feeds only queue in
+// PostgreSQL.
 var DefaultPool = Pool{MaxOpen: 16, MaxIdle: 16, MaxLifetime: 30 * time.Minute, MaxIdleTime: 5 * time.Minute}
 
 // OpenPostgres connects to the PostgreSQL database at url (postgres://...
