@@ -209,7 +209,26 @@ type conn struct {
 	// in a transaction shared by several callers, one caller's cancelled
 	// request must not interrupt the others' statements.
 	ctx context.Context
+	// unit, outside any unit, is what a unit of this database marks its
+	// context with (unitKey): a statement with such a context went around
+	// the unit it was sent from, and fails (aroundUnit).
+	unit *sql.DB
 }
+
+// aroundUnit reports a statement sent from inside a unit but not through
+// it. It fails on both engines: it would not see the unit's own writes; a
+// write would wait on SQLite for the writer the unit holds; and on
+// PostgreSQL it would take a second connection of the pool the unit holds
+// one of, so that with every connection held by units doing so, each would
+// wait for itself.
+func (c conn) aroundUnit(ctx context.Context) bool {
+	return c.unit != nil && ctx.Value(unitKey{}) == c.unit
+}
+
+// failedRow is a row whose statement was refused before it ran.
+type failedRow struct{ err error }
+
+func (r failedRow) Scan(...any) error { return r.err }
 
 func (c conn) context(ctx context.Context) context.Context {
 	if c.ctx != nil {
@@ -232,14 +251,23 @@ func (c conn) on(query string) querier {
 }
 
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if c.aroundUnit(ctx) {
+		return nil, errOutsideUnit
+	}
 	return c.w.ExecContext(c.context(ctx), c.d.rebind(query), args...)
 }
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if c.aroundUnit(ctx) {
+		return nil, errOutsideUnit
+	}
 	return c.on(query).QueryContext(c.context(ctx), c.d.rebind(query), args...)
 }
 
-func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+func (c conn) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	if c.aroundUnit(ctx) {
+		return failedRow{errOutsideUnit}
+	}
 	return c.on(query).QueryRowContext(c.context(ctx), c.d.rebind(query), args...)
 }
 
@@ -268,9 +296,9 @@ func (db *DB) c() conn {
 		return *db.tx
 	}
 	if db.wr != nil {
-		return conn{q: db.reads, w: queuedWrites{db.wr}, d: db.d}
+		return conn{q: db.reads, w: queuedWrites{db.wr}, d: db.d, unit: db.w}
 	}
-	return conn{q: db.sql, w: guarded{db.w}, d: db.d}
+	return conn{q: db.sql, w: guarded{db.w}, d: db.d, unit: db.w}
 }
 
 // guarded is PostgreSQL's write side outside any unit: a statement sent
@@ -338,9 +366,9 @@ func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
 // unit's transaction is on.
 type unitKey struct{}
 
-// errOutsideUnit is a write made inside a unit but not through it: on
-// SQLite it would wait forever for the writer the unit holds.
-var errOutsideUnit = errors.New("sqlstore: a write inside a unit went around it (use the store the unit hands out)")
+// errOutsideUnit is a statement sent from inside a unit but not through
+// it (conn.aroundUnit, writer.do).
+var errOutsideUnit = errors.New("sqlstore: a statement inside a unit went around it (use the store the unit hands out)")
 
 func (db *DB) outsideUnit(ctx context.Context) error {
 	if ctx.Value(unitKey{}) == db.w {

@@ -113,6 +113,29 @@ var unitTests = []test{
 			t.Errorf("a write around the unit: %v, want an error at once", around)
 		}
 	}},
+	{"ReadAroundTheUnitFails", func(t *testing.T, s store.Store) {
+		// Such a read would not see the unit's writes, and on PostgreSQL
+		// it would take a second connection of the pool the unit holds
+		// one of: units doing so could each wait for themselves.
+		a := newAccount(t, s, "u6")
+		var one, many error
+		err := s.Atomically(t.Context(), func(ctx context.Context, tx store.Store) error {
+			_, one = s.AccountByID(ctx, a.ID)
+			_, many = s.FactorsOf(ctx, a.ID)
+			_, err := tx.AccountByID(ctx, a.ID) // through the unit: fine
+			return err
+		})
+		must(t, err)
+		if one == nil || errors.Is(one, store.ErrNotFound) {
+			t.Errorf("a read of one row around the unit: %v, want an error", one)
+		}
+		if many == nil {
+			t.Errorf("a read of rows around the unit: %v, want an error", many)
+		}
+		if _, err := s.AccountByID(t.Context(), a.ID); err != nil {
+			t.Errorf("the same read outside any unit: %v", err)
+		}
+	}},
 	{"ConcurrentOnOneRow", func(t *testing.T, s store.Store) {
 		// Units racing on one account's row, each going on after its
 		// store call fails, as a step does when an audit event cannot
