@@ -358,6 +358,9 @@ type serverFigures struct {
 	dbRetried     int64   // tobira_db_transactions_retried_total
 }
 
+// serverFigureNames is how many metrics serverFigures sums.
+const serverFigureNames = 5
+
 // serverMetrics reads and sums the servers' counters since they started;
 // ok is false when a server's could not be read, or lacks them (a server
 // of an older version).
@@ -401,7 +404,7 @@ func (b *bencher) serverMetrics(ctx context.Context) (f serverFigures, ok bool) 
 			}
 			seen[name] = true
 		}
-		if len(seen) < 5 {
+		if len(seen) < serverFigureNames {
 			return f, false
 		}
 	}
