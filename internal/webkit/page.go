@@ -3,12 +3,18 @@ package webkit
 import (
 	"bytes"
 	_ "embed"
+	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
+	"sync"
+	texttemplate "text/template"
+	"text/template/parse"
 )
 
 // Pages are page templates by language and name, each parsed with the
@@ -23,8 +29,15 @@ var constLabel = regexp.MustCompile(`\{\{\s*\$?\.T\s+("(?:[^"\\]|\\.)*")\s*\}\}`
 // fsys, for each name, once per language: a label that is a catalog key
 // alone is translated as the page is parsed, instead of by a method call at
 // every rendering. It stays an action, {{"text"}}, so html/template escapes
-// the text for where it stands, as it did the method's result.
+// the text for where it stands, as it did the method's result; then, where
+// it stands in text or a quoted attribute, it is written into the page as
+// escaped text (foldLabels).
 func ParsePages(fsys fs.FS, msgs Catalog, names ...string) (Pages, error) {
+	return parsePages(fsys, msgs, true, names...)
+}
+
+// parsePages is ParsePages, with the labels folded (foldLabels) or not.
+func parsePages(fsys fs.FS, msgs Catalog, fold bool, names ...string) (Pages, error) {
 	ps := Pages{}
 	for _, tag := range languages {
 		lang := tag.String()
@@ -41,6 +54,9 @@ func ParsePages(fsys fs.FS, msgs Catalog, names ...string) (Pages, error) {
 			t, err := template.New("layout.html").Parse(layout)
 			if err == nil {
 				_, err = t.New(n + ".html").Parse(page)
+			}
+			if err == nil && fold {
+				err = foldLabels(t)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("page %s: %w", n, err)
@@ -69,6 +85,148 @@ func translatedFile(fsys fs.FS, name string, msgs Catalog, lang string) (string,
 	return out, bad
 }
 
+// foldLabels writes t's constant labels ({{"text"}}, as translatedFile
+// leaves them) into the page as text, escaped as html/template escapes them
+// where they stand, so a rendering spends no call on them. html/template
+// escapes a page the first time it runs: running the layout on no data
+// does that, then stops at the first field it reads. A label in a context
+// whose escaper is not among foldEscapers stays an action.
+func foldLabels(t *template.Template) error {
+	err := t.ExecuteTemplate(io.Discard, "layout", nil)
+	var stopped texttemplate.ExecError
+	if err != nil && !errors.As(err, &stopped) {
+		return err // the page cannot be escaped, or has no layout
+	}
+	for _, tt := range t.Templates() {
+		if tt.Tree != nil && tt.Tree.Root != nil {
+			if err := foldList(tt.Tree.Root); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// foldList folds the constant labels of l and of the lists within it, and
+// joins the texts that then stand side by side.
+func foldList(l *parse.ListNode) error {
+	var out []parse.Node
+	for _, n := range l.Nodes {
+		var branch *parse.BranchNode
+		switch n := n.(type) {
+		case *parse.TextNode:
+			out = appendText(out, n)
+			continue
+		case *parse.ActionNode:
+			text, ok, err := foldedLabel(n)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out = appendText(out, &parse.TextNode{NodeType: parse.NodeText, Pos: n.Pos, Text: []byte(text)})
+				continue
+			}
+		case *parse.IfNode:
+			branch = &n.BranchNode
+		case *parse.RangeNode:
+			branch = &n.BranchNode
+		case *parse.WithNode:
+			branch = &n.BranchNode
+		}
+		if branch != nil {
+			for _, l := range []*parse.ListNode{branch.List, branch.ElseList} {
+				if l == nil {
+					continue
+				}
+				if err := foldList(l); err != nil {
+					return err
+				}
+			}
+		}
+		out = append(out, n)
+	}
+	l.Nodes = out
+	return nil
+}
+
+// appendText appends t to nodes, joined to the text before it if there is
+// one.
+func appendText(nodes []parse.Node, t *parse.TextNode) []parse.Node {
+	if len(nodes) > 0 {
+		if prev, ok := nodes[len(nodes)-1].(*parse.TextNode); ok {
+			nodes[len(nodes)-1] = &parse.TextNode{NodeType: parse.NodeText, Pos: prev.Pos,
+				Text: append(append([]byte{}, prev.Text...), t.Text...)}
+			return nodes
+		}
+	}
+	return append(nodes, t)
+}
+
+// foldedLabel is the text an escaped action prints when it is a constant
+// string through escapers of foldEscapers only: {{"text" | escaper}}.
+func foldedLabel(n *parse.ActionNode) (text string, ok bool, err error) {
+	cmds := n.Pipe.Cmds
+	if len(n.Pipe.Decl) != 0 || len(cmds) < 2 || len(cmds[0].Args) != 1 {
+		return "", false, nil
+	}
+	s, isString := cmds[0].Args[0].(*parse.StringNode)
+	if !isString {
+		return "", false, nil
+	}
+	text = s.Text
+	for _, c := range cmds[1:] {
+		if len(c.Args) != 1 {
+			return "", false, nil
+		}
+		id, isIdent := c.Args[0].(*parse.IdentifierNode)
+		if !isIdent {
+			return "", false, nil
+		}
+		esc, known := foldEscapers[id.Ident]
+		if !known {
+			return "", false, nil
+		}
+		if text, err = esc.escape(text); err != nil {
+			return "", false, err
+		}
+	}
+	return text, true, nil
+}
+
+// wrapped escapes a string as html/template's escaper does: by running a
+// template whose one action stands where that escaper is the one used,
+// between before and after.
+type wrapped struct {
+	t             *template.Template
+	before, after string
+}
+
+func wrap(before, after string) wrapped {
+	return wrapped{template.Must(template.New("").Parse(before + "{{.}}" + after)), before, after}
+}
+
+func (w wrapped) escape(s string) (string, error) {
+	var b strings.Builder
+	if err := w.t.Execute(&b, s); err != nil {
+		return "", err
+	}
+	out := b.String()
+	if !strings.HasPrefix(out, w.before) || !strings.HasSuffix(out, w.after) {
+		return "", fmt.Errorf("webkit: escaping %q gave %q", s, out)
+	}
+	return out[len(w.before) : len(out)-len(w.after)], nil
+}
+
+// foldEscapers are the escapers html/template adds to an action in text,
+// in a quoted attribute value that is no URL, script or style, and in
+// <title> or <textarea>: where a label stands. Their names are what
+// html/template writes into the tree (TestFoldEscapersNamed).
+var foldEscapers = map[string]wrapped{
+	"_html_template_htmlescaper":   wrap("<p>", "</p>"),
+	"_html_template_attrescaper":   wrap(`<p title="`, `">`),
+	"_html_template_rcdataescaper": wrap("<title>", "</title>"),
+}
+
 // Render writes the page name in lang (the default language's when Tobira
 // does not speak lang) with data. Every page is personal or about the
 // request, so none is cached. The page is rendered in memory first: when
@@ -83,8 +241,10 @@ func (p Pages) Render(w http.ResponseWriter, status int, lang, name string, data
 	if !ok {
 		return fmt.Errorf("webkit: no page %q (is it in the list of pages parsed?)", name)
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+	buf := renderBuffers.Get().(*bytes.Buffer)
+	defer putRenderBuffer(buf)
+	buf.Reset()
+	if err := t.ExecuteTemplate(buf, "layout", data); err != nil {
 		return err
 	}
 	h := w.Header()
@@ -94,6 +254,18 @@ func (p Pages) Render(w http.ResponseWriter, status int, lang, name string, data
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 	return nil
+}
+
+// renderBuffers are the buffers pages are rendered into, kept for the next
+// page once written out.
+var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putRenderBuffer keeps buf for another page unless a rare page made it
+// large.
+func putRenderBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 64<<10 {
+		renderBuffers.Put(buf)
+	}
 }
 
 // Static serves the files of fsys's static/ directory under /static/. They

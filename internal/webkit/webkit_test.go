@@ -1,15 +1,19 @@
 package webkit
 
 import (
+	"bytes"
 	"errors"
+	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"text/template/parse"
 )
 
 func TestCatalog(t *testing.T) {
@@ -274,5 +278,127 @@ func TestGuardQuietHealthChecks(t *testing.T) {
 	ready = false
 	if got := lines("/readyz"); got != 1 {
 		t.Errorf("a failing /readyz logged %d lines, want 1", got)
+	}
+}
+
+// A label written into the page as text reads exactly as the action it
+// replaces, in every context; where its escaper is not one foldLabels
+// knows (a URL, a script, a style, an unquoted attribute), it stays an
+// action and is escaped at rendering as before.
+func TestFoldedLabelsExact(t *testing.T) {
+	label := `見出し <b>"&'+</b> \x00 ` + "\u00a0end"
+	msgs, err := LoadCatalog(fstest.MapFS{
+		"locales/ja.json": {Data: []byte(`{"l": ` + strconv.Quote(label) + `, "u": "a b?c=<d>&e", "k": "鍵"}`)},
+		"locales/en.json": {Data: []byte(`{"l": "Heading <i>\"&'+</i>", "u": "x y", "k": "key"}`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := fstest.MapFS{
+		"templates/layout.html": {Data: []byte(`{{define "layout"}}<!doctype html><html><head><title>{{.T "l"}} | {{.T "k"}}</title>` +
+			`<style>p::after { content: "{{.T "k"}}" }</style><script>var s = "{{.T "l"}}", n = {{.T "k"}};</script></head>` +
+			`<body>{{template "content" .}}</body></html>{{end}}`)},
+		"templates/page.html": {Data: []byte(`{{define "content"}}<h1>{{.T "l"}}</h1>{{.T "k"}}{{.T "k"}}` +
+			`<a href="/x?q={{.T "u"}}" title="{{.T "l"}}" data-x='{{.T "l"}}' aria-label={{.T "k"}}>{{.T "u"}}</a>` +
+			`<textarea>{{.T "l"}}</textarea><!-- {{.T "l"}} -->` +
+			`{{if .Name}}<p>{{.T "l"}}</p>{{else}}<p class="{{.T "k"}}">{{.T "k"}}</p>{{end}}` +
+			`{{with .Name}}<em>{{$.T "l"}}{{.}}</em>{{end}}{{range .List}}<li value="{{$.T "k"}}">{{$.T "l"}} {{.}}</li>{{end}}` +
+			`<p>{{.T "l" .Name}}</p><p onclick="f('{{.T "k"}}')">{{.T "missing"}}</p>{{end}}`)},
+	}
+	folded, err := parsePages(fsys, msgs, true, "page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := parsePages(fsys, msgs, false, "page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type data struct {
+		labelView
+		List []string
+	}
+	for _, lang := range []string{"ja", "en"} {
+		for _, name := range []string{"", "<花子>"} {
+			v := data{labelView{Lang: lang, Name: name, msgs: msgs}, []string{"<1>", "2"}}
+			var got, want bytes.Buffer
+			if err := folded[lang]["page"].ExecuteTemplate(&got, "layout", v); err != nil {
+				t.Fatal(err)
+			}
+			if err := plain[lang]["page"].ExecuteTemplate(&want, "layout", v); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("%s %q:\n folded %s\n  plain %s", lang, name, &got, &want)
+			}
+		}
+	}
+	// The labels in text, quoted attributes, <title> and <textarea> are
+	// text now; those in the URL, the script, the style and the unquoted
+	// and event attributes are still actions.
+	if n := labelActions(folded["ja"]["page"]); n != 7 {
+		t.Errorf("%d label actions left after folding, want 7 (url, style, 2 in the script, unquoted, onclick, comment)", n)
+	}
+	if n := labelActions(plain["ja"]["page"]); n <= 7 {
+		t.Errorf("%d label actions without folding", n)
+	}
+}
+
+// labelActions counts the actions of t's templates that print a constant
+// string.
+func labelActions(t *template.Template) int {
+	n := 0
+	var walk func(l *parse.ListNode)
+	walk = func(l *parse.ListNode) {
+		if l == nil {
+			return
+		}
+		for _, node := range l.Nodes {
+			switch node := node.(type) {
+			case *parse.ActionNode:
+				if args := node.Pipe.Cmds[0].Args; len(args) == 1 {
+					if _, ok := args[0].(*parse.StringNode); ok {
+						n++
+					}
+				}
+			case *parse.IfNode:
+				walk(node.List)
+				walk(node.ElseList)
+			case *parse.WithNode:
+				walk(node.List)
+				walk(node.ElseList)
+			case *parse.RangeNode:
+				walk(node.List)
+				walk(node.ElseList)
+			}
+		}
+	}
+	for _, tt := range t.Templates() {
+		if tt.Tree != nil {
+			walk(tt.Tree.Root)
+		}
+	}
+	return n
+}
+
+// The escapers foldLabels writes labels through are named as html/template
+// names them in an escaped tree, and each wrapper puts its action where
+// html/template uses exactly that escaper: were either to change, labels
+// would simply stay actions, and this test says so.
+func TestFoldEscapersNamed(t *testing.T) {
+	for name, w := range foldEscapers {
+		if _, err := w.escape("x"); err != nil {
+			t.Fatal(err)
+		}
+		var used []string
+		for _, node := range w.t.Tree.Root.Nodes {
+			if a, ok := node.(*parse.ActionNode); ok {
+				for _, c := range a.Pipe.Cmds[1:] {
+					used = append(used, c.Args[0].String())
+				}
+			}
+		}
+		if !slices.Equal(used, []string{name}) {
+			t.Errorf("%s: the wrapper's action runs %v", name, used)
+		}
 	}
 }
