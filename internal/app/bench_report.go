@@ -49,6 +49,9 @@ type benchReport struct {
 	Customers       int     `json:"customers"`
 	SeedSeconds     float64 `json:"seed_seconds"`
 	HashesPerSecond float64 `json:"hashes_per_second"`
+	// CeilingRates are the rates before the load with each number of
+	// hashes at once tried; HashesPerSecond is the best.
+	CeilingRates []ceilingRate `json:"hash_ceiling_by_hashes_at_once,omitempty"`
 	// HashCPUPerSignInMS estimates the CPU of a sign-in's one argon2id
 	// verify: HashCores / HashesPerSecond, the ceiling's cores all hashing.
 	HashCores          int       `json:"hash_cores"`
@@ -188,7 +191,7 @@ func (r *benchReport) markdown(w io.Writer) {
 		fmt.Fprintln(w, "- browsers: returning customers: each pool account has an earlier sign-in (audit, a day old) "+
 			"from the virtual customers' User-Agent and network, so the portal knows the browser and queues no new-browser notice")
 	}
-	fmt.Fprintf(w, "- hash ceiling: %s argon2id hashes/s on all cores%s\n", thousands(int64(r.HashesPerSecond)), r.ceilingPerLevel())
+	fmt.Fprintf(w, "- hash ceiling: %s argon2id hashes/s on all cores%s%s\n", thousands(int64(r.HashesPerSecond)), r.ceilingRates(), r.ceilingPerLevel())
 	if len(r.StartupMS) > 0 {
 		var st []string
 		for _, s := range r.StartupMS {
@@ -296,7 +299,7 @@ func (r *benchReport) cpuLine(w io.Writer) {
 		}
 		if len(hashes) > 0 {
 			fmt.Fprintf(w, "\nA password hash in the server took on average (its tobira_password_hash_seconds; the wait for a slot not counted): %s. "+
-				"The ceiling before the load was a hash every %.1f ms with every core hashing; with %d hashes at once, each takes %d times that.\n",
+				"The ceiling before the load was a hash every %.1f ms; the server runs %d at once (hash_concurrency), each taking about %d times that while all are busy.\n",
 				strings.Join(hashes, "; "), 1000/r.HashesPerSecond, r.HashSlots, r.HashSlots)
 		}
 	}
@@ -369,6 +372,19 @@ func (lv *benchLevel) ofCeiling(ceiling float64) {
 func (lv *benchLevel) bracket(before, after float64) {
 	lv.CeilingBefore, lv.CeilingAfter = before, after
 	lv.ofCeiling((before + after) / 2)
+}
+
+// ceilingRates describes the rate of each number of hashes at once the
+// ceiling tried, when it tried more than one.
+func (r *benchReport) ceilingRates() string {
+	if len(r.CeilingRates) < 2 {
+		return ""
+	}
+	var rates []string
+	for _, c := range r.CeilingRates {
+		rates = append(rates, fmt.Sprintf("%d at once %s/s", c.AtOnce, thousands(int64(c.PerSecond))))
+	}
+	return " (the best of " + strings.Join(rates, ", ") + ")"
 }
 
 // ceilingPerLevel describes the ceilings measured around each level, when

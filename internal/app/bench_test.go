@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,9 +46,13 @@ type benchReport struct {
 	StartupMS []float64 `json:"startup_ms"`
 	RestartMS float64   `json:"restart_ms"`
 	Hashes    float64   `json:"hashes_per_second"`
-	Flow      string    `json:"flow"`
-	Pprof     []string  `json:"pprof"`
-	Levels    []struct {
+	ByAtOnce  []struct {
+		AtOnce    int     `json:"at_once"`
+		PerSecond float64 `json:"per_second"`
+	} `json:"hash_ceiling_by_hashes_at_once"`
+	Flow   string   `json:"flow"`
+	Pprof  []string `json:"pprof"`
+	Levels []struct {
 		Concurrency  int            `json:"concurrency"`
 		SignInsPerS  float64        `json:"sign_ins_per_second"`
 		Ceiling      float64        `json:"hashes_per_second"`
@@ -192,6 +197,21 @@ func TestBenchProductionCeiling(t *testing.T) {
 	}
 	if want := "again right before and right after each level"; !strings.Contains(r.stdout, want) {
 		t.Errorf("report lacks %q:\n%s", want, r.stdout)
+	}
+	// The ceiling is the best of one hash at a time and one per core (on
+	// one core, of one alone).
+	best, atOnce := 0.0, []int{}
+	for _, c := range rep.ByAtOnce {
+		best = max(best, c.PerSecond)
+		atOnce = append(atOnce, c.AtOnce)
+	}
+	cores := runtime.GOMAXPROCS(0)
+	if !slices.IsSorted(atOnce) || len(slices.Compact(slices.Clone(atOnce))) != len(atOnce) ||
+		!slices.Contains(atOnce, 1) || !slices.Contains(atOnce, cores) || best <= 0 || rep.Hashes != best {
+		t.Errorf("ceiling %v of %+v, want the best of 1 and %d at once, and any between", rep.Hashes, rep.ByAtOnce, cores)
+	}
+	if cores > 1 && !strings.Contains(r.stdout, "(the best of 1 at once ") {
+		t.Errorf("report does not give the rate of one hash at a time:\n%s", r.stdout)
 	}
 }
 
