@@ -191,7 +191,7 @@ func (r *benchReport) markdown(w io.Writer) {
 		fmt.Fprintln(w, "- browsers: returning customers: each pool account has an earlier sign-in (audit, a day old) "+
 			"from the virtual customers' User-Agent and network, so the portal knows the browser and queues no new-browser notice")
 	}
-	fmt.Fprintf(w, "- hash ceiling: %s argon2id hashes/s on all cores%s%s\n", thousands(int64(r.HashesPerSecond)), r.ceilingRates(), r.ceilingPerLevel())
+	fmt.Fprintf(w, "- hash ceiling: %s argon2id hashes/s %s%s\n", thousands(int64(r.HashesPerSecond)), r.ceilingRates(), r.ceilingPerLevel())
 	if len(r.StartupMS) > 0 {
 		var st []string
 		for _, s := range r.StartupMS {
@@ -374,17 +374,17 @@ func (lv *benchLevel) bracket(before, after float64) {
 	lv.ofCeiling((before + after) / 2)
 }
 
-// ceilingRates describes the rate of each number of hashes at once the
-// ceiling tried, when it tried more than one.
+// ceilingRates says how the ceiling was reached: the rate of each number
+// of hashes at once it tried, when it tried more than one.
 func (r *benchReport) ceilingRates() string {
 	if len(r.CeilingRates) < 2 {
-		return ""
+		return "on all cores"
 	}
 	var rates []string
 	for _, c := range r.CeilingRates {
 		rates = append(rates, fmt.Sprintf("%d at once %s/s", c.AtOnce, thousands(int64(c.PerSecond))))
 	}
-	return " (the best of " + strings.Join(rates, ", ") + ")"
+	return "at best (" + strings.Join(rates, ", ") + ")"
 }
 
 // ceilingPerLevel describes the ceilings measured around each level, when
