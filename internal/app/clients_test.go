@@ -154,12 +154,11 @@ func TestClientsManage(t *testing.T) {
 	}
 
 	// Each change is in the audit log, by the command line.
-	evs, err := db.AuditOfActions(t.Context(), "", []string{"client.create", "client.update", "client.rotate_secret", "client.delete"}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var got []string
-	for _, ev := range evs {
+	for ev, err := range db.AuditOfActions(t.Context(), "", []string{"client.create", "client.update", "client.rotate_secret", "client.delete"}, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
 		if ev.Actor != "operator:cli" || !strings.Contains(ev.Detail, "(") {
 			t.Errorf("audit event %+v", ev)
 		}

@@ -99,39 +99,45 @@ func (s *Service) noticeNewBrowser(ctx context.Context, f *Flow, c Client) {
 
 // knownBrowser tells whether the sign-in f comes from a browser its account
 // knows (noticeNewBrowser). It only reads, so a sign-in step asks before its
-// unit of work (checkBrowser), which then holds the writer for less.
+// unit of work (checkBrowser), which then holds the writer for less. It
+// stops at the first event that settles it, usually the latest sign-in, and
+// the rest stay unread.
 func (s *Service) knownBrowser(ctx context.Context, f *Flow, c Client) bool {
+	since := s.Now().Add(-knownBrowserAge)
+	ua := uaKey(c.UserAgent)
 	for _, n := range []int{knownBrowserFirst, knownBrowserEvents} {
-		evs, err := s.Store.AuditOfActions(ctx, f.AccountID, []string{actionSignIn, actionEnrol, actionNotMe}, n)
-		if err != nil {
-			s.Log.Warn("new-browser check: audit not read; notice sent", "account", f.AccountID, "err", err)
-			return false
+		read := 0
+		for ev, err := range s.Store.AuditOfActions(ctx, f.AccountID, []string{actionSignIn, actionEnrol, actionNotMe}, n) {
+			if err != nil {
+				s.Log.Warn("new-browser check: audit not read; notice sent", "account", f.AccountID, "err", err)
+				return false
+			}
+			read++
+			if known, settled := browserIn(&ev, f, c, since, ua); settled {
+				return known
+			}
 		}
-		if known, settled := s.browserIn(evs, f, c); settled || len(evs) < n {
-			return known
+		if read < n {
+			return false // the account has no more such events
 		}
 	}
 	return false
 }
 
-// browserIn looks for f's browser in evs, the account's events newest
-// first; settled is false when evs ran out before an answer.
-func (s *Service) browserIn(evs []store.AuditEvent, f *Flow, c Client) (known, settled bool) {
-	since := s.Now().Add(-knownBrowserAge)
-	ua := uaKey(c.UserAgent)
-	for _, ev := range evs {
-		if ev.At.Before(since) || ev.Action == actionNotMe {
-			return false, true
-		}
-		if ev.Outcome != "ok" {
-			continue
-		}
-		if ev.Action == actionEnrol && !ev.At.Before(f.CreatedAt) {
-			return true, true
-		}
-		if ev.Action == actionSignIn && uaKey(ev.UserAgent) == ua && sameNetwork(ev.ClientIP, c.IP) {
-			return true, true
-		}
+// browserIn tells whether ev, one of the account's events read newest
+// first, settles whether f's browser (ua, its uaKey) is known: it is when
+// ev is a sign-in from it since the given time, or ev is the enrolment f
+// made; it is not when ev is older or a report of "this was not me".
+func browserIn(ev *store.AuditEvent, f *Flow, c Client, since time.Time, ua string) (known, settled bool) {
+	switch {
+	case ev.At.Before(since) || ev.Action == actionNotMe:
+		return false, true
+	case ev.Outcome != "ok":
+		return false, false
+	case ev.Action == actionEnrol && !ev.At.Before(f.CreatedAt):
+		return true, true
+	case ev.Action == actionSignIn && uaKey(ev.UserAgent) == ua && sameNetwork(ev.ClientIP, c.IP):
+		return true, true
 	}
 	return false, false
 }

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"iter"
 	"strings"
 	"time"
 )
@@ -307,8 +308,10 @@ type Audit interface {
 	// refuses events younger than AuditMinRetention whatever before says.
 	DeleteAuditBefore(ctx context.Context, before time.Time) (int64, error)
 	AuditOf(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)
-	// AuditOfActions is AuditOf of the events of these actions only.
-	AuditOfActions(ctx context.Context, accountID string, actions []string, limit int) ([]AuditEvent, error)
+	// AuditOfActions is AuditOf of the events of these actions only, read
+	// as the caller goes: a caller that stops early (breaks out of its
+	// range loop) leaves the rest unread. A failure is the last pair.
+	AuditOfActions(ctx context.Context, accountID string, actions []string, limit int) iter.Seq2[AuditEvent, error]
 }
 
 // Units run several of a store's operations as one.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"iter"
 	"strings"
 	"time"
 
@@ -10,13 +11,10 @@ import (
 
 const auditCols = `at, account_id, actor, action, outcome, client_ip, user_agent, detail`
 
-// appendAudit inserts ev and returns its new id. RETURNING works in SQLite
-// and PostgreSQL alike, where LastInsertId does not.
+// appendAudit inserts ev and returns its new id.
 func appendAudit(ctx context.Context, c conn, ev *store.AuditEvent) (int64, error) {
-	var id int64
-	err := c.queryRow(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		ms(ev.At), ev.AccountID, ev.Actor, ev.Action, ev.Outcome, ev.ClientIP, ev.UserAgent, ev.Detail).Scan(&id)
-	return id, err
+	return c.insertID(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		ms(ev.At), ev.AccountID, ev.Actor, ev.Action, ev.Outcome, ev.ClientIP, ev.UserAgent, ev.Detail)
 }
 
 // AppendAudit stores ev and sets ev.ID.
@@ -49,41 +47,64 @@ func (db *DB) AuditOf(ctx context.Context, accountID string, limit int) ([]store
 	return db.auditOf(ctx, accountID, nil, limit)
 }
 
-// AuditOfActions is AuditOf of the given actions only.
-func (db *DB) AuditOfActions(ctx context.Context, accountID string, actions []string, limit int) ([]store.AuditEvent, error) {
+// AuditOfActions is AuditOf of the given actions only, read as the caller
+// goes: one that stops early leaves the rest unread.
+func (db *DB) AuditOfActions(ctx context.Context, accountID string, actions []string, limit int) iter.Seq2[store.AuditEvent, error] {
 	if len(actions) == 0 {
-		return nil, nil
+		return func(func(store.AuditEvent, error) bool) {}
 	}
-	return db.auditOf(ctx, accountID, actions, limit)
+	return db.eachAudit(ctx, accountID, actions, limit)
 }
 
 func (db *DB) auditOf(ctx context.Context, accountID string, actions []string, limit int) ([]store.AuditEvent, error) {
-	q := `SELECT id, ` + auditCols + ` FROM audit_events WHERE account_id = ?`
-	args := []any{accountID}
-	if len(actions) > 0 {
-		q += ` AND action IN (?` + strings.Repeat(`, ?`, len(actions)-1) + `)`
-		for _, a := range actions {
-			args = append(args, a)
-		}
-	}
-	q += ` ORDER BY at DESC, id DESC`
-	if limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, limit)
-	}
-	rows, err := db.c().query(ctx, q, args...)
-	if err != nil {
-		return nil, db.fail("audit of", err)
-	}
-	defer rows.Close()
 	var out []store.AuditEvent
-	for rows.Next() {
-		var ev store.AuditEvent
-		if err := rows.Scan(&ev.ID, msScan{&ev.At}, &ev.AccountID, &ev.Actor, &ev.Action, &ev.Outcome,
-			&ev.ClientIP, &ev.UserAgent, &ev.Detail); err != nil {
-			return nil, db.fail("audit of", err)
+	for ev, err := range db.eachAudit(ctx, accountID, actions, limit) {
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, ev)
 	}
-	return out, db.fail("audit of", rows.Err())
+	return out, nil
+}
+
+// eachAudit yields the account's events of the given actions (all when
+// none are given), newest first, at most limit of them (all when limit <=
+// 0). The index on (account_id, at, id) gives them in that order, so on
+// SQLite each row is read only when the caller asks for it.
+func (db *DB) eachAudit(ctx context.Context, accountID string, actions []string, limit int) iter.Seq2[store.AuditEvent, error] {
+	return func(yield func(store.AuditEvent, error) bool) {
+		q := `SELECT id, ` + auditCols + ` FROM audit_events WHERE account_id = ?`
+		args := []any{accountID}
+		if len(actions) > 0 {
+			q += ` AND action IN (?` + strings.Repeat(`, ?`, len(actions)-1) + `)`
+			for _, a := range actions {
+				args = append(args, a)
+			}
+		}
+		q += ` ORDER BY at DESC, id DESC`
+		if limit > 0 {
+			q += ` LIMIT ?`
+			args = append(args, limit)
+		}
+		rows, err := db.c().query(ctx, q, args...)
+		if err != nil {
+			yield(store.AuditEvent{}, db.fail("audit of", err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var ev store.AuditEvent
+			if err := rows.Scan(&ev.ID, msScan{&ev.At}, &ev.AccountID, &ev.Actor, &ev.Action, &ev.Outcome,
+				&ev.ClientIP, &ev.UserAgent, &ev.Detail); err != nil {
+				yield(store.AuditEvent{}, db.fail("audit of", err))
+				return
+			}
+			if !yield(ev, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(store.AuditEvent{}, db.fail("audit of", err))
+		}
+	}
 }

@@ -71,6 +71,14 @@ type dialect struct {
 	// oneWriter sends every write through one connection of its own, for an
 	// engine with one writer at a time.
 	oneWriter bool
+
+	// lastInsertID tells an engine whose driver reports the id an INSERT
+	// gave its row (sql.Result.LastInsertId): insertID then runs the
+	// INSERT alone instead of with RETURNING id, which on SQLite costs
+	// about as much again (its rows are kept in a table of their own
+	// until the statement ends, then read back through database/sql's
+	// rows).
+	lastInsertID bool
 }
 
 // migrations returns the dialect's numbered schema files.
@@ -110,6 +118,7 @@ var sqliteDialect = dialect{
 	// One writer at a time: nothing is locked for a claimer to skip.
 	skipLocked: "",
 	// SQLite's LIKE ignores the case of ASCII letters already.
-	like:      "LIKE",
-	oneWriter: true,
+	like:         "LIKE",
+	oneWriter:    true,
+	lastInsertID: true,
 }

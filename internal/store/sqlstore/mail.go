@@ -24,11 +24,13 @@ func scanMail(r rowScanner) (store.Mail, error) {
 func (db *DB) EnqueueMail(ctx context.Context, m *store.Mail) error {
 	var id int64
 	err := db.write(ctx, func(c conn) error {
-		return c.queryRow(ctx, `INSERT INTO mails (recipient, subject, text_body, html_body, message_id, created_at,
+		var err error
+		id, err = c.insertID(ctx, `INSERT INTO mails (recipient, subject, text_body, html_body, message_id, created_at,
 				next_attempt_at, attempts, last_error, sent_at, gave_up_at, claimed_until)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.To, m.Subject, m.Text, m.HTML, m.MessageID, ms(m.CreatedAt),
-			ms(m.NextAttemptAt), m.Attempts, m.LastError, ms(m.SentAt), ms(m.GaveUpAt), ms(m.ClaimedUntil)).Scan(&id)
+			ms(m.NextAttemptAt), m.Attempts, m.LastError, ms(m.SentAt), ms(m.GaveUpAt), ms(m.ClaimedUntil))
+		return err
 	})
 	if err != nil {
 		return db.fail("enqueue mail", err)

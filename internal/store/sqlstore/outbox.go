@@ -12,8 +12,10 @@ const outboxCols = `at, recipient, channel, subject, body`
 func (db *DB) AppendOutbox(ctx context.Context, m *store.OutboxMessage) error {
 	var id int64
 	err := db.write(ctx, func(c conn) error {
-		return c.queryRow(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			ms(m.At), m.To, m.Channel, m.Subject, m.Body).Scan(&id)
+		var err error
+		id, err = c.insertID(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?)`,
+			ms(m.At), m.To, m.Channel, m.Subject, m.Body)
+		return err
 	})
 	if err != nil {
 		return db.fail("append outbox", err)

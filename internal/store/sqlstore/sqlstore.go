@@ -280,6 +280,22 @@ func (c conn) affected(ctx context.Context, query string, args ...any) (int64, e
 	return res.RowsAffected()
 }
 
+// insertID runs an INSERT of one row into a table whose key is an integer
+// id the database picks, and returns that id. It writes, so it runs in
+// db.write or a unit.
+func (c conn) insertID(ctx context.Context, insert string, args ...any) (int64, error) {
+	if c.d.lastInsertID {
+		res, err := c.exec(ctx, insert, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.LastInsertId()
+	}
+	var id int64
+	err := c.queryRow(ctx, insert+" RETURNING id", args...).Scan(&id)
+	return id, err
+}
+
 // exists tells whether query returns a row.
 func (c conn) exists(ctx context.Context, query string, args ...any) (bool, error) {
 	var one int

@@ -1685,8 +1685,11 @@ var auditTests = []test{
 			{[]string{"signin.mfa"}, 10, []int{2}},
 			{[]string{"mfa.reset"}, 10, nil}, // another account's
 		} {
-			got, err := s.AuditOfActions(ctx, "acc-1", tc.actions, tc.limit)
-			must(t, err)
+			var got []store.AuditEvent
+			for ev, err := range s.AuditOfActions(ctx, "acc-1", tc.actions, tc.limit) {
+				must(t, err)
+				got = append(got, ev)
+			}
 			if len(got) != len(tc.want) {
 				t.Errorf("AuditOfActions(acc-1, %q, %d): %d events, want %d", tc.actions, tc.limit, len(got), len(tc.want))
 				continue
@@ -1695,6 +1698,22 @@ var auditTests = []test{
 				same(t, fmt.Sprintf("AuditOfActions(acc-1, %q)[%d]", tc.actions, i), got[i], evs[w], normEvent)
 			}
 		}
+		// A caller that stops early gets no more, and the store serves
+		// the next statement (the rows were closed).
+		n := 0
+		for ev, err := range s.AuditOfActions(ctx, "acc-1", []string{"signin.mfa", "signin.password"}, 0) {
+			must(t, err)
+			n++
+			same(t, "AuditOfActions(acc-1), the first", ev, evs[2], normEvent)
+			break
+		}
+		if n != 1 {
+			t.Errorf("AuditOfActions, stopped at the first: %d events", n)
+		}
+		for range s.AuditOfActions(ctx, "acc-1", nil, 0) {
+			t.Error("AuditOfActions with no actions yielded an event")
+		}
+		must(t, s.AppendAudit(ctx, &store.AuditEvent{At: t0, AccountID: "acc-1", Actor: "customer", Action: "after", Outcome: "ok"}))
 	}},
 }
 
