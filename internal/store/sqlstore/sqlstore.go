@@ -192,6 +192,47 @@ func (db *DB) Close() error {
 	return err
 }
 
+// TraceStatements calls fn with the text of every statement the database
+// runs from now on, reads and writes, until it is called with nil; on
+// SQLite only (elsewhere it does nothing). fn runs on the statement's
+// goroutine and must not block. It is for tests, such as the one that keeps
+// every statement of a sign-in on an index (QueryPlan).
+func (db *DB) TraceStatements(fn func(query string)) {
+	if db.reads == nil || db.wr == nil {
+		return
+	}
+	var p *func(string)
+	if fn != nil {
+		p = &fn
+	}
+	db.reads.trace.Store(p)
+	db.wr.stmts.trace.Store(p)
+}
+
+// QueryPlan returns SQLite's plan of query (EXPLAIN QUERY PLAN), one line
+// per step, such as "SEARCH accounts USING INDEX accounts_email (email=?)";
+// the query is planned, never run, with NULL for each of its `?`.
+func (db *DB) QueryPlan(ctx context.Context, query string) ([]string, error) {
+	if db.d != &sqliteDialect {
+		return nil, fmt.Errorf("sqlstore: query plans are SQLite's only")
+	}
+	rows, err := db.sql.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, make([]any, strings.Count(query, "?"))...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return nil, err
+		}
+		plan = append(plan, detail)
+	}
+	return plan, rows.Err()
+}
+
 // querier is what both *sql.DB and *sql.Tx offer.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)

@@ -382,6 +382,9 @@ type stmtCache struct {
 	}
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
+	// trace, when set, sees every statement run through the cache
+	// (DB.TraceStatements).
+	trace atomic.Pointer[func(query string)]
 }
 
 // maxStatements bounds the cache; queries built at run time (lists of
@@ -396,6 +399,9 @@ func newStmtCache(prep interface {
 
 // stmt returns the prepared query, or nil when the cache is full.
 func (s *stmtCache) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if trace := s.trace.Load(); trace != nil {
+		(*trace)(query)
+	}
 	s.mu.Lock()
 	st, ok := s.m[query]
 	full := len(s.m) >= maxStatements
