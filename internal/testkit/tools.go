@@ -1,11 +1,13 @@
 package testkit
 
 import (
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -57,6 +59,12 @@ var handedOut struct {
 // it has not returned before in this process. The kernel may hand the same
 // port to two listeners opened and closed in a row; a test that asks for two
 // ports (mailpit's SMTP and HTTP) must get two.
+//
+// The port is below the kernel's range of ephemeral ports where it can be:
+// those are what every outgoing connection of every test on the machine
+// takes its local port from, so one of them could take the port while a
+// server the test stops and starts again is down, or before it first
+// binds. Below that range only a listener asking for that very port can.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	handedOut.Lock()
@@ -64,20 +72,53 @@ func FreePort(t testing.TB) int {
 	if handedOut.ports == nil {
 		handedOut.ports = map[int]bool{}
 	}
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	try := func(port int) int {
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
-			t.Fatal(err)
+			return 0
 		}
-		port := ln.Addr().(*net.TCPAddr).Port
+		port = ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
-		if !handedOut.ports[port] {
-			handedOut.ports[port] = true
+		if handedOut.ports[port] {
+			return 0
+		}
+		handedOut.ports[port] = true
+		return port
+	}
+	if low, high := belowEphemeral(); high > low {
+		for range 100 {
+			if port := try(low + rand.IntN(high-low)); port != 0 {
+				return port
+			}
+		}
+	}
+	for range 100 {
+		if port := try(0); port != 0 {
 			return port
 		}
 	}
 	t.Fatal("no port that was not handed out before")
 	return 0
+}
+
+// belowEphemeral is the range of ports [low, high) that FreePort picks
+// from: from 20000 to the first of the kernel's ephemeral ports (Linux's
+// ip_local_port_range, 32768 by default); empty where that is unknown or
+// no higher.
+func belowEphemeral() (low, high int) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) != 2 {
+		return 0, 0
+	}
+	first, err := strconv.Atoi(fields[0])
+	if err != nil {
+		return 0, 0
+	}
+	return 20000, first
 }
 
 // FreeAddr is FreePort as a host:port of 127.0.0.1.
