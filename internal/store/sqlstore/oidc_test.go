@@ -109,19 +109,9 @@ func TestAuthCodeLookupUsesIndex(t *testing.T) {
 	ctx := t.Context()
 	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
 	defer db.Close()
-	rows, err := db.c().query(ctx, `EXPLAIN QUERY PLAN `+authRequestByCode, "h", 0)
+	plan, err := db.QueryPlan(ctx, authRequestByCode)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
 	}
 	if p := strings.Join(plan, "; "); !strings.Contains(p, "oidc_auth_requests_code") {
 		t.Errorf("query plan %q does not use oidc_auth_requests_code", p)
