@@ -226,7 +226,7 @@ func TestBenchSignInFlow(t *testing.T) {
 	if want := "http://" + pprof + "/debug/pprof/"; len(rep.Pprof) != 1 || rep.Pprof[0] != want {
 		t.Errorf("profiler %q, want [%s]", rep.Pprof, want)
 	}
-	for _, want := range []string{"flow: signin", "browsers: returning customers", "excluding password hashing", "| mails queued |", "Database, per level (the servers' tobira_db_connection_waits_total"} {
+	for _, want := range []string{"flow: signin", "browsers: returning customers", "excluding password hashing", "times the load tool's", "| mails queued |", "Database, per level (the servers' tobira_db_connection_waits_total"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("report lacks %q:\n%s", want, r.stdout)
 		}
