@@ -196,7 +196,7 @@ func (db *DB) Close() error {
 // runs from now on, reads and writes, until it is called with nil; on
 // SQLite only (elsewhere it does nothing). fn runs on the statement's
 // goroutine and must not block. It is for tests, such as the one that keeps
-// every statement of a sign-in on an index (QueryPlan).
+// every statement of a customer's visit on an index (QueryPlan).
 func (db *DB) TraceStatements(fn func(query string)) {
 	if db.reads == nil || db.wr == nil {
 		return
