@@ -328,6 +328,7 @@ func (b *bencher) run(ctx context.Context) error {
 		if bracket && ctx.Err() == nil {
 			after := b.measureCeiling(ctx)
 			lv.bracket(before, after)
+			lv.estimateRest(b.report.HashCores)
 			before = after
 		}
 		b.report.Levels = append(b.report.Levels, lv)
@@ -549,9 +550,7 @@ func (b *bencher) level(ctx context.Context, conc int, ceiling float64) benchLev
 	if lv.SignIns > 0 {
 		lv.ServerCPUPerSignInMS = 1000 * lv.ServerCPUSeconds / float64(lv.SignIns)
 		lv.BenchCPUPerSignInMS = 1000 * lv.BenchCPUSeconds / float64(lv.SignIns)
-		if lv.ServerCPUSeconds > 0 && b.report.HashCPUPerSignInMS > 0 {
-			lv.ServerCPUPerSignInExclHashMS = lv.ServerCPUPerSignInMS - b.report.HashCPUPerSignInMS
-		}
+		lv.estimateRest(b.report.HashCores)
 	}
 	// The notices are queued in the sign-in's request: by now all are in.
 	if mailErr == nil {

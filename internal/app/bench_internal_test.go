@@ -1,0 +1,28 @@
+package app
+
+import "testing"
+
+// TestEstimateRest: the CPU per sign-in without its hash is what is left
+// of the CPU measured once a hash at the level's ceiling is taken away,
+// and nothing where the ceiling's moment makes the hash cost all of it or
+// more.
+func TestEstimateRest(t *testing.T) {
+	for _, tc := range []struct {
+		cpuMS, ceiling float64
+		cores          int
+		want           float64
+	}{
+		{cpuMS: 22, ceiling: 100, cores: 2, want: 2}, // a hash is 20 ms of CPU
+		{cpuMS: 0.5, ceiling: 20000, cores: 2, want: 0.4},
+		{cpuMS: 18, ceiling: 100, cores: 2, want: 0}, // a ceiling of a slower moment
+		{cpuMS: 20, ceiling: 100, cores: 2, want: 0},
+		{cpuMS: 22, ceiling: 0, cores: 2, want: 0},  // no ceiling measured
+		{cpuMS: 0, ceiling: 100, cores: 2, want: 0}, // no CPU read
+	} {
+		lv := benchLevel{ServerCPUPerSignInMS: tc.cpuMS, HashesPerSecond: tc.ceiling, ServerCPUPerSignInExclHashMS: 99}
+		lv.estimateRest(tc.cores)
+		if got := lv.ServerCPUPerSignInExclHashMS; got < tc.want-1e-9 || got > tc.want+1e-9 {
+			t.Errorf("%v ms at %v hashes/s on %d cores: %v ms without the hash, want %v", tc.cpuMS, tc.ceiling, tc.cores, got, tc.want)
+		}
+	}
+}
