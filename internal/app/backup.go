@@ -30,7 +30,7 @@ func (m *Main) backup(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "backup ok: %s\n%s\n", b.Path, backupSummary(b))
 		return nil
 	}
-	cfg, err := m.load(f, modeOperator)
+	cfg, err := m.load(f, modeBackup)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,14 @@ func TestBackupAndRestore(t *testing.T) {
 		!strings.Contains(r.stdout, "integrity ok") {
 		t.Fatalf("backup: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
+	// As deploy/tobira-backup.service runs it: without the environment
+	// file that holds the node's secrets, so with neither a secret key nor
+	// the SMS provider's token the configuration's sender needs.
+	unattended := filepath.Join(backups, "unattended.db")
+	if r := run(t, map[string]string{"TOBIRA_PHONE_SENDER": "twilio"}, "backup", "--to", unattended, "--data", dir); r.code != 0 ||
+		!strings.Contains(r.stdout, "backup written: "+unattended) {
+		t.Errorf("backup without the node's secrets: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
 	if r := run(t, nil, "backup", "--check", file); r.code != 0 || !strings.Contains(r.stdout, "backup ok: "+file) {
 		t.Errorf("backup --check: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}

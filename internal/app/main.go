@@ -55,6 +55,7 @@ const usage = `tobira: the customer sign-in portal
   tobira users reset-2fa --email E [--data DIR]
   tobira users lock --email E [--reason R]        end the account's sessions and refuse its sign-in
   tobira users unlock --email E
+  tobira users erase --email E --reason R --yes   delete the account and its personal data (a customer who left); cannot be undone
   tobira operators create --email E --name N --role support|admin [--password-file F]
                  (or the password in $TOBIRA_OPERATOR_PASSWORD); prints the TOTP key
   tobira operators list [--data DIR]
@@ -176,6 +177,7 @@ const (
 	modeDemo     mode = iota // keeps its own secret key in the data folder
 	modeServe                // takes everything from config and environment
 	modeOperator             // links point where the demo listens, unless configured
+	modeBackup               // reads the database alone: only where it is must be right
 )
 
 // load builds the configuration: defaults, the config file, the environment,
@@ -231,6 +233,9 @@ func (m *Main) load(f flags, md mode) (config.Config, error) {
 		if b, err := os.ReadFile(filepath.Join(cfg.DataDir, demoURLFile)); err == nil {
 			cfg.BaseURL = strings.TrimSpace(string(b))
 		}
+	}
+	if md == modeBackup {
+		return cfg, cfg.ValidateStorage()
 	}
 	return cfg, cfg.Validate()
 }

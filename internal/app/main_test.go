@@ -185,6 +185,28 @@ func TestCommandLine(t *testing.T) {
 	}
 }
 
+// TestHelpListsEverySubcommand: every subcommand a command group takes (as
+// its own usage line names them) is in `tobira help`, so an operator who
+// reads the help finds every command there is.
+func TestHelpListsEverySubcommand(t *testing.T) {
+	help := run(t, nil, "help").stdout
+	for _, group := range []string{"users", "operators", "clients", "applications", "contracts", "invoices", "maintenance", "signing-keys"} {
+		r := run(t, nil, group)
+		usage, _, _ := strings.Cut(r.stderr, "\n")
+		names, ok := strings.CutPrefix(usage, "usage: tobira "+group+" ")
+		if r.code != 2 || !ok {
+			t.Errorf("%s alone: exit %d, stderr %q: want its usage line", group, r.code, r.stderr)
+			continue
+		}
+		names, _, _ = strings.Cut(names, " ")
+		for _, sub := range strings.Split(names, "|") {
+			if !strings.Contains(help, "tobira "+group+" "+sub+" ") && !strings.Contains(help, "tobira "+group+" "+sub+"\n") {
+				t.Errorf("tobira help lacks %q", "tobira "+group+" "+sub)
+			}
+		}
+	}
+}
+
 // TestVersion: the build on the first line, the schema this binary migrates
 // a database to on the second, no database needed.
 func TestVersion(t *testing.T) {

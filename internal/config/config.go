@@ -310,14 +310,7 @@ func (c *Config) Validate() error {
 	if c.ACMEWebroot != "" && c.HTTPRedirectAddr == "" {
 		bad("acme_webroot is served on http_redirect_addr: set that too")
 	}
-	if c.DataDir == "" {
-		bad("data_dir is empty")
-	}
-	if c.Database != "" {
-		if u, err := url.Parse(c.Database); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			bad("database: want a postgres:// URL (or nothing for the embedded SQLite file)")
-		}
-	}
+	errs = append(errs, c.ValidateStorage())
 	if c.ShutdownGrace.Duration < 0 || c.ShutdownGrace.Duration > 5*time.Minute {
 		bad("shutdown_grace must be between 0s and 5m")
 	}
@@ -367,6 +360,23 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Phone.validate())
 	if c.Mail.Sender != "outbox" && c.Mail.Sender != "smtp" {
 		bad("mail.sender %q: want outbox or smtp", c.Mail.Sender)
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateStorage reports the problems of the settings that say where the
+// database is: all that a backup reads. A backup runs unattended without
+// the node's secrets (deploy/tobira-backup.service), so it must not fail
+// on the settings it has no use for, such as an SMS provider's token.
+func (c *Config) ValidateStorage() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir is empty"))
+	}
+	if c.Database != "" {
+		if u, err := url.Parse(c.Database); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			errs = append(errs, errors.New("database: want a postgres:// URL (or nothing for the embedded SQLite file)"))
+		}
 	}
 	return errors.Join(errs...)
 }
