@@ -49,7 +49,7 @@ it removes afterwards: SQLite there, or --database postgres://... (in a
 schema of its own, created and dropped, unless --fresh-schema=false), with
 --nodes N servers on that one database, each request going to the next
 node. The generated configuration allows every password attempt from
-127.0.0.1 (password_failures_per_client), since all virtual customers come
+127.0.0.1 (password_failures_per_client, code_failures_per_client), since all virtual customers come
 from there. --target URL benches a server already running on this machine
 instead; --data, --config and --database then name its configuration and
 database, where the bench adds its customers (they stay there). A server

@@ -99,6 +99,10 @@ type Config struct {
 	PasswordFailuresPerAccount int      `json:"password_failures_per_account"`
 	PasswordFailuresPerClient  int      `json:"password_failures_per_client"`
 	PasswordWindow             Duration `json:"password_window"`
+	// CodeFailuresPerClient is how many wrong second-factor codes one
+	// client address may send in a PasswordWindow, whichever accounts
+	// they are for (each account's own count is SCREENS.md's 10 in a row).
+	CodeFailuresPerClient int `json:"code_failures_per_client"`
 
 	// ShutdownGrace is how long `tobira serve`, told to stop, keeps serving
 	// while /readyz already answers 503, so that load balancers take the
@@ -194,6 +198,7 @@ func Default() Config {
 		PasswordFailuresPerAccount: 10,
 		PasswordFailuresPerClient:  50,
 		PasswordWindow:             Duration{15 * time.Minute},
+		CodeFailuresPerClient:      50,
 		SupportURL:                 "https://support.example.jp/",
 		ConsoleAddr:                "127.0.0.1:8090",
 		Phone: Phone{
@@ -356,6 +361,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PasswordFailuresPerAccount < 1 || c.PasswordFailuresPerClient < 1 {
 		bad("password failure limits must be at least 1")
+	}
+	if c.CodeFailuresPerClient < 1 {
+		bad("code_failures_per_client must be at least 1")
 	}
 	errs = append(errs, c.Phone.validate())
 	if c.Mail.Sender != "outbox" && c.Mail.Sender != "smtp" {

@@ -62,12 +62,29 @@ func (s *Service) PhoneFirst(ctx context.Context, f *Flow) (bool, error) {
 // attempt is a second-factor attempt and its account as charged.
 type attempt struct {
 	acct    *store.Account
-	counted bool // acct's failures include this attempt already
+	counted bool  // acct's failures include this attempt already
+	client  limit // the client's limit, which counts it until it is right
+}
+
+// codeClientLimit counts the second-factor codes of one client address,
+// whichever accounts they are for: the account's own count closes its step
+// after ten wrong codes, and this bounds someone who tries codes across
+// many accounts whose passwords they hold (DESIGN.md: wrong codes counted
+// per account and per client address).
+func (s *Service) codeClientLimit(c Client) limit {
+	return limit{"client", "mfa:ip:" + clientKey(c.IP), s.Config.CodeFailuresPerClient, s.Config.PasswordWindow.Duration}
 }
 
 // charge counts a second-factor attempt before its code is checked, so that
 // guesses sent in parallel cannot outrun the lock; a right code then clears
-// the count. It refuses with *LockedError while the step is closed.
+// the count. It refuses with *LockedError while the step is closed, or
+// while the client's address has sent too many wrong codes.
+//
+// The client's count is taken first, outside the transaction of a unit
+// (store.Limits.Counting), and given back when the code is right, or when
+// the account's closed step refuses the attempt unchecked. A unit that
+// PostgreSQL runs again counts the attempt twice; that errs on the safe
+// side, and is rare.
 //
 // Inside a unit of work the unit's transaction gives the same guarantee:
 // SQLite's one writer runs one unit at a time, and PostgreSQL runs one of
@@ -78,6 +95,26 @@ type attempt struct {
 // was, instead of writing it twice. An attempt that ends in neither (an
 // error of the store) counts nothing there.
 func (s *Service) charge(ctx context.Context, a *store.Account, c Client, action string) (*attempt, error) {
+	client := s.codeClientLimit(c)
+	over, until, _, err := s.count(ctx, s.Now(), []limit{client})
+	if err != nil {
+		return nil, err
+	}
+	if over != nil {
+		s.audit(ctx, a.ID, action, "throttled", c, "")
+		return nil, &LockedError{Until: until, Client: true}
+	}
+	at, err := s.chargeAccount(ctx, a, c, action)
+	if err != nil {
+		s.uncount(ctx, s.Now(), client)
+		return nil, err
+	}
+	at.client = client
+	return at, nil
+}
+
+// chargeAccount is charge's count of the account's failures.
+func (s *Service) chargeAccount(ctx context.Context, a *store.Account, c Client, action string) (*attempt, error) {
 	if s.unit != nil {
 		cur := a
 		if s.unit.account != a {
@@ -135,8 +172,10 @@ func (s *Service) wrong(ctx context.Context, at *attempt, c Client, action strin
 	return ErrWrongCode
 }
 
-// right answers a right code: the count of wrong ones starts over.
+// right answers a right code: the count of wrong ones starts over, and
+// the client's count forgets the attempt.
 func (s *Service) right(ctx context.Context, at *attempt, c Client, action string) error {
+	s.uncount(ctx, s.Now(), at.client)
 	s.audit(ctx, at.acct.ID, action, "ok", c, "")
 	if !at.counted && at.acct.MFAFailures == 0 && at.acct.MFALockedUntil.IsZero() {
 		return nil // nothing to start over

@@ -94,6 +94,9 @@ type LockedError struct {
 	Until time.Time
 	// Password is true for a password throttle, false for the second factor.
 	Password bool
+	// Client is true when the client's address, not the account, sent too
+	// many wrong codes (code_failures_per_client).
+	Client bool
 }
 
 func (e *LockedError) Error() string {

@@ -186,6 +186,64 @@ func TestPasswordThrottlePerClient(t *testing.T) {
 	}
 }
 
+// TestCodeThrottlePerClient: the second-factor codes of one client address
+// count together, whichever accounts they are for. Right codes give their
+// attempt back; past code_failures_per_client wrong ones every code from
+// that address is refused, a right one too, until the window ends, without
+// closing any account's step; another address signs in meanwhile.
+func TestCodeThrottlePerClient(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.CodeFailuresPerClient = 2 })
+	w := e.svc.Config.PasswordWindow.Duration
+	cs := make([]*customer, 3)
+	for i := range cs {
+		cs[i] = e.newCustomer(fmt.Sprintf("customer%d@example.jp", i))
+		e.enrol(cs[i])
+	}
+	// Everything below but the last step happens in one window.
+	if start, _ := store.Window(e.clock.Now(), w); e.clock.Now().Sub(start) > w-5*time.Minute {
+		e.clock.Set(start.Add(w))
+	}
+	e.clock.Advance(mfa.Period * time.Second)
+	office := portal.Client{IP: "203.0.113.7"}
+
+	// Three customers behind one address sign in: more right codes than the limit.
+	for _, c := range cs {
+		if err := e.svc.SecondFactor(e.ctx, e.passwordStep(c), portal.MethodTOTP, e.code(c), office); err != nil {
+			t.Fatalf("%s, a right code: %v", c.email, err)
+		}
+	}
+	e.clock.Advance(mfa.Period * time.Second)
+	for _, c := range cs[:2] {
+		if err := e.svc.SecondFactor(e.ctx, e.passwordStep(c), portal.MethodTOTP, e.wrongCode(c), office); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("%s, a wrong code: %v, want ErrWrongCode", c.email, err)
+		}
+	}
+	victim := cs[2]
+	f := e.passwordStep(victim)
+	l := lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(victim), office))
+	if !l.Client || l.Password {
+		t.Fatalf("a code after the address's limit: %+v, want the client's limit", l)
+	}
+	if _, until := store.Window(e.clock.Now(), w); !l.Until.Equal(until) {
+		t.Errorf("refused until %v, want the window's end %v", l.Until, until)
+	}
+	lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodRecovery, victim.recovery, office))
+	if a := e.account(victim); a.MFAFailures != 0 || !a.MFALockedUntil.IsZero() {
+		t.Errorf("the address's limit charged the account: failures %d, locked until %v", a.MFAFailures, a.MFALockedUntil)
+	}
+	if ok, _ := e.svc.Store.HasRecoveryCode(e.ctx, victim.acct.ID); !ok {
+		t.Error("the recovery code was spent while the address was refused")
+	}
+	// Another address is not affected, and the window's end frees this one.
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(victim), e.ip); err != nil {
+		t.Fatalf("from another address: %v", err)
+	}
+	e.clock.Advance(w)
+	if err := e.svc.SecondFactor(e.ctx, e.passwordStep(victim), portal.MethodTOTP, e.code(victim), office); err != nil {
+		t.Fatalf("the next window: %v", err)
+	}
+}
+
 // TestEnrolment is the first sign-in: app enrolment, recovery code, session.
 func TestEnrolment(t *testing.T) {
 	e := newEnv(t)

@@ -414,6 +414,38 @@ func TestWrongCodesLock(t *testing.T) {
 	contains(t, r, "Too many incorrect codes", s.clock.Now().Add(time.Hour).In(jst).Format("2 Jan 2006 15:04"))
 }
 
+// TestWrongCodesFromOneAddress: past code_failures_per_client wrong codes
+// from the browser's address, its next code is refused with 429, what
+// happened, the time codes are taken again and Retry-After, in the
+// customer's language; the account's step stays open.
+func TestWrongCodesFromOneAddress(t *testing.T) {
+	s := newSite(t, func(c *config.Config) { c.CodeFailuresPerClient = 3 })
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	s.clock.Advance(30 * time.Second)
+	b.login(c, "/login/code")
+	for range 3 {
+		expect(t, b.post("/login/code", url.Values{"code": {s.wrongCode(c)}}), http.StatusUnauthorized, "")
+	}
+	until := time.Date(2026, 4, 1, 0, 15, 0, 0, time.UTC)
+	r := b.post("/login/code", url.Values{"code": {s.code(c)}})
+	expect(t, r, http.StatusTooManyRequests, "")
+	contains(t, r, "お使いのネットワークから誤ったコードが多く入力されたため", until.In(jst).Format("2006年1月2日 15:04"))
+	if got, want := r.Header.Get("Retry-After"), strconv.Itoa(int(until.Sub(s.clock.Now()).Seconds())); got != want {
+		t.Errorf("Retry-After = %q, want %s", got, want)
+	}
+	if setCookieOf(r, "tobira_session") != nil {
+		t.Fatal("a refused code gave a session")
+	}
+	b.lang = "en"
+	r = b.post("/login/code", url.Values{"code": {s.code(c)}})
+	contains(t, r, "Too many incorrect codes have come from your network")
+	if a, err := s.svc.Store.AccountByEmail(t.Context(), c.email); err != nil || a.MFAFailures != 3 || !a.MFALockedUntil.IsZero() {
+		t.Errorf("the account after the address was refused: %+v, %v; want 3 failures, its step open", a, err)
+	}
+}
+
 // TestRecoveryCodeSignIn: 「別の方法を試す」, the recovery code, a new code
 // shown at once; the old one is spent.
 func TestRecoveryCodeSignIn(t *testing.T) {

@@ -95,7 +95,11 @@ func (s *Server) stepError(w http.ResponseWriter, r *http.Request, err error) (i
 		return http.StatusTooManyRequests, s.t(r, "phone.resend_wait", seconds(resend.Wait)), true
 	case errors.As(err, &locked):
 		w.Header().Set("Retry-After", seconds(locked.Until.Sub(s.svc.Now())))
-		return http.StatusTooManyRequests, s.t(r, "mfa.locked", formatTime(lang, locked.Until)), true
+		key := "mfa.locked"
+		if locked.Client {
+			key = "mfa.throttled"
+		}
+		return http.StatusTooManyRequests, s.t(r, key, formatTime(lang, locked.Until)), true
 	}
 	return 0, "", false
 }
