@@ -69,7 +69,9 @@ func TestHTTPSJourney(t *testing.T) {
 
 	p.visit(d.ContractsURL+"/", contracts, "/", contractsHeading)
 	p.hoverSiteMenu(satoName, satoEmail, d.URL+"/security")
-	p.clickTo(button("サインアウト"), "/login", "ログイン")
+	p.clickTo(button("ログアウト"), "/", "ログアウトしました")
+	p.expectOrigin(contracts)
+	p.clickTo(link("もう一度ログインする"), "/login", "ログイン")
 	p.expectOrigin(portal)
 	p.openTo("/security", "/login", "ログイン")
 }

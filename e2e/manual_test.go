@@ -90,8 +90,8 @@ func TestManualJourney(t *testing.T) {
 	// The account icon at the top right; hovering it opens the menu.
 	p.hoverAccountMenu(yamadaName)
 	p.screen("05-account-menu")
-	p.clickTo(button("サインアウト"), "/login", "ログイン")
-	p.expectText(`//p[@role="status" and normalize-space()="サインアウトしました。"]`)
+	p.clickTo(button("ログアウト"), "/login", "ログイン")
+	p.expectText(`//p[@role="status" and normalize-space()="ログアウトしました。"]`)
 
 	// I–II. Sign in again: email and password, then the app's code.
 	p.signIn(yamadaEmail, yamadaPassword, "/login/code", "ワンタイムパスワードの入力")
@@ -136,7 +136,7 @@ func TestManualJourney(t *testing.T) {
 
 	// IX. Sign out, sign in with the same account: the setup screen again.
 	p.hoverAccountMenu(yamadaName)
-	p.clickTo(button("サインアウト"), "/login", "ログイン")
+	p.clickTo(button("ログアウト"), "/login", "ログイン")
 	p.screen("09-login-again")
 	p.signIn(yamadaEmail, yamadaPassword, "/enrol", "2要素認証の設定")
 	p.screen("10-enrol-again")
@@ -195,7 +195,7 @@ func TestKeyboardOnly(t *testing.T) {
 		t.Fatal("Enter on the account icon does not open the menu")
 	}
 	// Sign out from the menu with the keyboard.
-	p.tabTo(`button`, "サインアウト")
+	p.tabTo(`button`, "ログアウト")
 	p.keyTo(kb.Enter, "/login", "ログイン")
 
 	// Sign in with the app's code.
@@ -861,14 +861,14 @@ func (p *page) menuVisible() bool {
 }
 
 // checkMenu checks the open account menu: the customer's name, 「セキュリティ」
-// and サインアウト, and the icon's aria-expanded.
+// and ログアウト, and the icon's aria-expanded.
 func (p *page) checkMenu(name string) {
 	t := p.t
 	t.Helper()
 	waitVisible(p, chromedp.ID("account-menu"))
 	waitVisible(p, chromedp.Search(`//div[@id="account-menu"]//p[contains(normalize-space(), "`+name+`")]`))
 	waitVisible(p, chromedp.Search(`//div[@id="account-menu"]//a[normalize-space()="セキュリティ" and @href="/security"]`))
-	waitVisible(p, chromedp.Search(`//div[@id="account-menu"]//button[normalize-space()="サインアウト"]`))
+	waitVisible(p, chromedp.Search(`//div[@id="account-menu"]//button[normalize-space()="ログアウト"]`))
 	if exp := run(p, chromedp.Evaluate[string](`document.querySelector("[data-account-button]").getAttribute("aria-expanded")`)); exp != "true" {
 		t.Errorf("the account menu shows but its button says aria-expanded=%q", exp)
 	}

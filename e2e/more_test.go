@@ -196,7 +196,7 @@ func TestErrorScreens(t *testing.T) {
 	p.typeInto("ワンタイムコードの入力", used)
 	p.clickTo(button("続ける"), "/", "マイページ")
 	p.hoverAccountMenu(satoName)
-	p.clickTo(button("サインアウト"), "/login", "ログイン")
+	p.clickTo(button("ログアウト"), "/login", "ログイン")
 
 	// The same code again, at once: a replay, refused. The next step's code
 	// is accepted (it is after the stored step and within the window).
@@ -208,7 +208,7 @@ func TestErrorScreens(t *testing.T) {
 	p.typeInto("ワンタイムコードの入力", oathtool(t, key, "-N", "now + 30 seconds"))
 	p.clickTo(button("続ける"), "/", "マイページ")
 	p.hoverAccountMenu(satoName)
-	p.clickTo(button("サインアウト"), "/login", "ログイン")
+	p.clickTo(button("ログアウト"), "/login", "ログイン")
 
 	// Ten wrong codes in a row close the step for an hour; the tenth says
 	// until when.

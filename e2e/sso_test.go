@@ -38,7 +38,7 @@ const (
 // TestSingleSignOn follows the customer across the portal and both sites:
 // the contracts site sends her to the portal to sign in; the invoices site
 // then signs her in without asking; its account menu (manual III–V) opens
-// the portal's security page; サインアウト on one site signs her out of the
+// the portal's security page; ログアウト on one site signs her out of the
 // portal and of the other site.
 func TestSingleSignOn(t *testing.T) {
 	axe := requireE2E(t)
@@ -87,7 +87,7 @@ func TestSingleSignOn(t *testing.T) {
 	p.screen("60-05-invoice")
 
 	// III. The account icon at the top right of the invoices site: the
-	// dropdown shows her name, 「セキュリティ」 and サインアウト.
+	// dropdown shows her name, 「セキュリティ」 and ログアウト.
 	p.hoverSiteMenu(satoName, satoEmail, d.URL+"/security")
 	p.screen("60-06-invoices-account-menu")
 
@@ -98,15 +98,17 @@ func TestSingleSignOn(t *testing.T) {
 	p.expectText(`//p[@id="mfa-status" and normalize-space()="✓設定されています"]`)
 	p.screen("60-07-security-from-invoices")
 
-	// Back to the invoices site; サインアウト in its menu.
+	// Back to the invoices site; ログアウト in its menu.
 	p.visit(d.InvoicesURL+"/", invoices, "/", invoicesHeading)
 	p.hoverSiteMenu(satoName, satoEmail, d.URL+"/security")
-	// The sign-out ends at the portal's login screen: the invoices site sent
-	// the browser to sign out of the portal, the portal back to the site,
-	// and the site, signed out, to sign in.
-	p.clickTo(button("サインアウト"), "/login", "ログイン")
-	p.expectOrigin(portal)
+	// The sign-out ends on the invoices site, which says so: the site sent
+	// the browser to sign out of the portal, and the portal back to the
+	// site. Its link signs in again at the portal.
+	p.clickTo(button("ログアウト"), "/", "ログアウトしました")
+	p.expectOrigin(invoices)
 	p.screen("60-08-signed-out")
+	p.clickTo(link("もう一度ログインする"), "/login", "ログイン")
+	p.expectOrigin(portal)
 
 	// Signed out of the portal too: its security page asks to sign in.
 	p.openTo("/security", "/login", "ログイン")
@@ -276,7 +278,7 @@ func (p *page) mouseAway() {
 // hoverSiteMenu is manual III on a customer site: the mouse onto the
 // account icon at the top right opens the dropdown with the customer's
 // name and email, 「セキュリティ」 (the portal's security page) and
-// サインアウト (a form to the site's /auth/logout).
+// ログアウト (a form to the site's /auth/logout).
 func (p *page) hoverSiteMenu(name, email, security string) {
 	t := p.t
 	t.Helper()
@@ -299,7 +301,7 @@ func (p *page) hoverSiteMenu(name, email, security string) {
 	waitVisible(p, chromedp.ID("account-menu"))
 	waitVisible(p, chromedp.Search(`//div[@id="account-menu"]//p[contains(normalize-space(), "`+name+`") and contains(., "`+email+`")]`))
 	waitVisible(p, chromedp.Search(`//div[@id="account-menu"]//a[normalize-space()="セキュリティ" and @href="`+security+`"]`))
-	waitVisible(p, chromedp.Search(`//div[@id="account-menu"]//form[@method="post" and @action="/auth/logout"]//button[normalize-space()="サインアウト"]`))
+	waitVisible(p, chromedp.Search(`//div[@id="account-menu"]//form[@method="post" and @action="/auth/logout"]//button[normalize-space()="ログアウト"]`))
 	if exp := run(p, chromedp.Evaluate[string](`document.querySelector("[data-account-button]").getAttribute("aria-expanded")`)); exp != "true" {
 		t.Errorf("the account menu shows but its button says aria-expanded=%q", exp)
 	}

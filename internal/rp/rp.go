@@ -90,7 +90,7 @@ func (s *Site) LoginURL(returnTo string) string {
 	return "/auth/login?return=" + url.QueryEscape(returnTo)
 }
 
-// LogoutURL is where the menu's サインアウト posts.
+// LogoutURL is where the menu's ログアウト posts.
 func (s *Site) LogoutURL() string { return "/auth/logout" }
 
 // SecurityURL is the portal's security page.
@@ -225,7 +225,7 @@ func (s *Site) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.cookie(), Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure()})
-	q := url.Values{"client_id": {s.ClientID}, "post_logout_redirect_uri": {s.BaseURL + "/"}}
+	q := url.Values{"client_id": {s.ClientID}, "post_logout_redirect_uri": {s.BaseURL + "/"}, "state": {sites.SignedOut}}
 	if hint != "" {
 		q.Set("id_token_hint", hint)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/rp"
 	"github.com/tobira/tobira/internal/secret"
+	"github.com/tobira/tobira/internal/sites"
 	"github.com/tobira/tobira/internal/store"
 )
 
@@ -412,7 +413,7 @@ func TestLogout(t *testing.T) {
 		t.Errorf("logout sent the browser to %s, want the portal's /end_session", p.loc)
 	}
 	q := p.loc.Query()
-	if q.Get("client_id") != a.client.ID || q.Get("post_logout_redirect_uri") != a.url+"/" || q.Get("id_token_hint") != ssA.IDToken {
+	if q.Get("client_id") != a.client.ID || q.Get("post_logout_redirect_uri") != a.url+"/" || q.Get("state") != sites.SignedOut || q.Get("id_token_hint") != ssA.IDToken {
 		t.Errorf("end_session query %v", q)
 	}
 	if b.cookie(a.url, "tobira_contracts") != "" {
@@ -423,7 +424,7 @@ func TestLogout(t *testing.T) {
 	}
 
 	p = b.follow(p, nil)
-	if p.status != http.StatusOK || p.url.String() != a.url+"/" || p.body != "anonymous" {
+	if p.status != http.StatusOK || p.url.String() != a.url+"/?state="+sites.SignedOut || p.body != "anonymous" {
 		t.Fatalf("after the portal's sign-out: %d at %s showing %q (visited %v)", p.status, p.url, p.body, p.visited)
 	}
 	e.provider.Wait()
@@ -474,7 +475,7 @@ func TestLogoutWithoutSession(t *testing.T) {
 		p.loc.Query().Get("client_id") != a.client.ID {
 		t.Fatalf("logout answered %d, Location %q", p.status, p.rawLoc)
 	}
-	if p = b.follow(p, nil); p.url.String() != a.url+"/" || p.body != "anonymous" {
+	if p = b.follow(p, nil); p.url.String() != a.url+"/?state="+sites.SignedOut || p.body != "anonymous" {
 		t.Errorf("ended at %s showing %q (visited %v)", p.url, p.body, p.visited)
 	}
 }
@@ -491,7 +492,7 @@ func TestLogoutWithExpiredHint(t *testing.T) {
 		t.Fatal("the site session did not last 2 hours")
 	}
 	p := b.post(a.url+"/auth/logout", url.Values{}, nil)
-	if p.url.String() != a.url+"/" || p.body != "anonymous" {
+	if p.url.String() != a.url+"/?state="+sites.SignedOut || p.body != "anonymous" {
 		t.Errorf("ended with %d at %s: %.200q (visited %v)", p.status, p.url, p.body, p.visited)
 	}
 }

@@ -72,7 +72,7 @@ type view struct {
 	Path     string
 	User     *User
 	Security string // the portal's security page
-	Logout   string // where サインアウト posts
+	Logout   string // where ログアウト posts
 	Error    string
 	// Maintenance is the notice of an upcoming maintenance window, shown in
 	// a banner at the top of the page, with a link labelled MaintenanceMore

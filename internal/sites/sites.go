@@ -27,6 +27,12 @@ type User struct {
 	Email     string
 }
 
+// SignedOut is the state a site's sign-out asks the portal to come back
+// with (OpenID Connect RP-Initiated Logout's state): the top page then
+// tells the visitor they signed out instead of sending them to sign in at
+// once, where a bare login form would say nothing of what happened.
+const SignedOut = "signedout"
+
 // Auth is what a site needs from sign-in.
 type Auth interface {
 	// CurrentUser returns the signed-in customer, or nil when nobody is.
@@ -34,7 +40,7 @@ type Auth interface {
 	// LoginURL is where to send a visitor who is not signed in; returnTo is
 	// the path (and query) to come back to afterwards.
 	LoginURL(returnTo string) string
-	// LogoutURL is where the menu's サインアウト form posts.
+	// LogoutURL is where the menu's ログアウト form posts.
 	LogoutURL() string
 	// SecurityURL is the portal's security page (the menu's 「セキュリティ」).
 	SecurityURL() string
@@ -116,7 +122,7 @@ func newSite(name string, d Deps, pages ...string) (*site, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sites: %w", err)
 	}
-	ps, err := webkit.ParsePages(templateFS, msgs, append(pages, "message")...)
+	ps, err := webkit.ParsePages(templateFS, msgs, append(pages, "message", "signedout")...)
 	if err != nil {
 		return nil, fmt.Errorf("sites: %w", err)
 	}
@@ -152,6 +158,12 @@ func (s *site) handle(pattern string, h func(w http.ResponseWriter, r *http.Requ
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		u, ok := s.user(w, r)
 		if !ok {
+			return
+		}
+		if u == nil && r.URL.Path == "/" && r.URL.Query().Get("state") == SignedOut {
+			v := s.view(r, nil, "signedout.title")
+			v.Data = s.deps.Auth.LoginURL("/")
+			s.render(w, r, http.StatusOK, "signedout", v)
 			return
 		}
 		if u == nil {

@@ -2,6 +2,7 @@ package sites
 
 import (
 	"errors"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -61,10 +62,35 @@ func TestNotSignedInRedirects(t *testing.T) {
 	}
 }
 
+// TestSignedOutPage: the top page a site's sign-out comes back to tells
+// the visitor they signed out, in their language, with the way to sign in
+// again; only there, and only when nobody is signed in.
+func TestSignedOutPage(t *testing.T) {
+	e := newEnv(t)
+	for _, site := range []http.Handler{e.contracts, e.invoices} {
+		r := do(t, site, req{path: "/?state=" + SignedOut})
+		if r.code != http.StatusOK {
+			t.Fatalf("GET /?state=%s = %d, want 200", SignedOut, r.code)
+		}
+		has(t, "signed-out page", r.body, "ログアウトしました", `href="`+html.EscapeString(e.auth.LoginURL("/"))+`"`, "もう一度ログインする")
+		lacks(t, "signed-out page", r.body, hanako.Name)
+		r = do(t, site, req{path: "/?state=" + SignedOut, lang: "en"})
+		has(t, "signed-out page in English", r.body, "Signed out", "Sign in again")
+		// Elsewhere, or with another state, a visitor goes to sign in.
+		if r := do(t, site, req{path: "/?state=other"}); r.code != http.StatusSeeOther {
+			t.Errorf("GET /?state=other not signed in = %d, want 303", r.code)
+		}
+		// Signed in (again, in another tab): the top page itself.
+		if r := do(t, site, req{path: "/?state=" + SignedOut, who: "hanako"}); r.code != http.StatusOK || strings.Contains(r.body, "ログアウトしました") {
+			t.Errorf("signed in: %d, the signed-out page shown", r.code)
+		}
+	}
+}
+
 func TestAccountMenu(t *testing.T) {
 	e := newEnv(t)
 	for _, p := range pages(t, e) {
-		for lang, labels := range map[string][2]string{"ja": {"セキュリティ", "サインアウト"}, "en": {"Security", "Sign out"}} {
+		for lang, labels := range map[string][2]string{"ja": {"セキュリティ", "ログアウト"}, "en": {"Security", "Sign out"}} {
 			r := do(t, p.site, req{path: p.path, who: "hanako", lang: lang})
 			has(t, p.path+" "+lang, r.body,
 				`<button type="button" class="account-icon" aria-haspopup="true" aria-expanded="false" aria-controls="account-menu"`,

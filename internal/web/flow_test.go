@@ -707,7 +707,7 @@ func TestLogout(t *testing.T) {
 	if s.live(tok) {
 		t.Fatal("the session lives after logout")
 	}
-	contains(t, b.get("/login?e=signedout"), "サインアウトしました。")
+	contains(t, b.get("/login?e=signedout"), "ログアウトしました。")
 	// Logging out without a session is harmless.
 	expect(t, s.browser().post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
 }
