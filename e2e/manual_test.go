@@ -86,6 +86,10 @@ func TestManualJourney(t *testing.T) {
 	// X. VII. Signed in: the my page.
 	p.screen("04-mypage")
 	p.expectText(`//main//p[contains(., "` + yamadaName + ` 様")]`)
+	// It links to the demo's two sites, where they listen.
+	for name, url := range map[string]string{"申込／契約確認サイト": d.ContractsURL + "/", "適格請求書閲覧サイト": d.InvoicesURL + "/"} {
+		p.expectText(`//main//nav//a[normalize-space()="` + name + `" and @href="` + url + `"]`)
+	}
 
 	// The account icon at the top right; hovering it opens the menu.
 	p.hoverAccountMenu(yamadaName)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tobira/tobira/internal/buildinfo"
+	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/maintenance"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/web"
@@ -88,6 +89,13 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	if demo {
 		cfg.DevTools = true
+		// マイページ links to the demo's two sites, where they listen.
+		if len(cfg.SiteLinks) == 0 {
+			cfg.SiteLinks = []config.SiteLink{
+				{Name: "申込／契約確認サイト", NameEn: "Applications and contracts", URL: servers[1].url + "/"},
+				{Name: "適格請求書閲覧サイト", NameEn: "Qualified invoices", URL: servers[2].url + "/"},
+			}
+		}
 		// The demo is reached where it listens (port 0 picks a free port).
 		cfg.BaseURL = portalSrv.url
 		if err := os.WriteFile(filepath.Join(cfg.DataDir, demoURLFile), []byte(cfg.BaseURL+"\n"), 0o600); err != nil {

@@ -117,6 +117,8 @@ type Config struct {
 
 	// SupportURL is shown to customers who need help.
 	SupportURL string `json:"support_url"`
+	// SiteLinks are the customer sites マイページ links to, in order.
+	SiteLinks []SiteLink `json:"site_links"`
 	// ConsoleAddr is where the operator console listens, apart from the
 	// customers' sites; "off" for no console.
 	ConsoleAddr string `json:"console_addr"`
@@ -154,6 +156,14 @@ type Phone struct {
 	// Sender is "outbox" (kept and shown on a development page) or "twilio".
 	Sender string `json:"sender"`
 	Twilio Twilio `json:"twilio"`
+}
+
+// SiteLink is a customer site that signs in through the portal, as
+// マイページ lists it.
+type SiteLink struct {
+	Name   string `json:"name"`    // as customers know it: 申込／契約確認サイト
+	NameEn string `json:"name_en"` // on English pages; Name when empty
+	URL    string `json:"url"`     // its top page
 }
 
 // Mail is how mails leave: "outbox" keeps them (the demo's development
@@ -325,6 +335,11 @@ func (c *Config) Validate() error {
 	if p := c.DatabasePool; p.MaxOpenConns < 0 || p.MaxIdleConns < 0 || (p.MaxOpenConns > 0 && p.MaxIdleConns > p.MaxOpenConns) ||
 		p.ConnMaxLifetime.Duration <= 0 || p.ConnMaxIdleTime.Duration <= 0 {
 		bad("database_pool: max_open_conns must be 0 (twice the cores) or more, max_idle_conns between 0 and it, and the times positive")
+	}
+	for i, l := range c.SiteLinks {
+		if u, err := url.Parse(l.URL); strings.TrimSpace(l.Name) == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("site_links[%d]: want a name and an http(s) URL", i)
+		}
 	}
 	if _, err := c.Proxies(); err != nil {
 		bad("trusted_proxies: %v", err)

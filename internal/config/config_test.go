@@ -131,6 +131,14 @@ func TestValidateFields(t *testing.T) {
 		{"argon2 cheap but valid", func(c *Config) { c.Argon2 = account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1} }, ""},
 		{"per client 0", func(c *Config) { c.PasswordFailuresPerClient = 0 }, "password failure limits"},
 		{"negative concurrency", func(c *Config) { c.HashConcurrency = -1 }, "hash_concurrency"},
+		{"code failures per client 0", func(c *Config) { c.CodeFailuresPerClient = 0 }, "code_failures_per_client"},
+		{"site links", func(c *Config) {
+			c.SiteLinks = []SiteLink{{Name: "申込／契約確認サイト", URL: "https://contracts.example.jp/"}}
+		}, ""},
+		{"site link without a name", func(c *Config) { c.SiteLinks = []SiteLink{{URL: "https://contracts.example.jp/"}} }, "site_links[0]"},
+		{"site link to a script", func(c *Config) {
+			c.SiteLinks = []SiteLink{{Name: "x", URL: "https://a.example.jp/"}, {Name: "y", URL: "javascript:alert(1)"}}
+		}, "site_links[1]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := withKey()

@@ -446,6 +446,35 @@ func TestWrongCodesFromOneAddress(t *testing.T) {
 	}
 }
 
+// TestHomeLinksTheSites: マイページ lists the configured customer sites,
+// named in the page's language, and none when none is configured.
+func TestHomeLinksTheSites(t *testing.T) {
+	s := newSite(t, func(c *config.Config) {
+		c.SiteLinks = []config.SiteLink{
+			{Name: "申込／契約確認サイト", NameEn: "Applications and contracts", URL: "https://contracts.example.jp/"},
+			{Name: "適格請求書閲覧サイト", URL: "https://invoices.example.jp/"},
+		}
+	})
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	r := b.get("/")
+	expect(t, r, http.StatusOK, "")
+	contains(t, r, "ご利用のサイト", `<a href="https://contracts.example.jp/">申込／契約確認サイト</a>`,
+		`<a href="https://invoices.example.jp/">適格請求書閲覧サイト</a>`)
+	b.lang = "en"
+	contains(t, b.get("/"), "Your sites", `<a href="https://contracts.example.jp/">Applications and contracts</a>`,
+		`<a href="https://invoices.example.jp/">適格請求書閲覧サイト</a>`)
+
+	s = newSite(t)
+	c = s.customer("yamada@example.jp")
+	b = s.browser()
+	b.enrol(c)
+	if r := b.get("/"); strings.Contains(r.body, "ご利用のサイト") {
+		t.Error("マイページ lists sites where none is configured")
+	}
+}
+
 // TestRecoveryCodeSignIn: 「別の方法を試す」, the recovery code, a new code
 // shown at once; the old one is spent.
 func TestRecoveryCodeSignIn(t *testing.T) {

@@ -20,8 +20,24 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.view(r, "home.title")
 	v.User = si.Account
+	lang := webkit.PickLanguage(r)
+	var sites []siteLink
+	for _, l := range s.svc.Config.SiteLinks {
+		name := l.Name
+		if lang == "en" && l.NameEn != "" {
+			name = l.NameEn
+		}
+		sites = append(sites, siteLink{name, l.URL})
+	}
+	v.Data = homeData{Sites: sites}
 	s.render(w, r, http.StatusOK, "home", v)
 }
+
+type homeData struct{ Sites []siteLink }
+
+// siteLink is a customer site マイページ links to, named in the page's
+// language.
+type siteLink struct{ Name, URL string }
 
 type activity struct{ When, What, From string }
 
