@@ -1,6 +1,7 @@
 package account
 
 import (
+	_ "embed"
 	"errors"
 	"net/mail"
 	"strings"
@@ -15,6 +16,7 @@ var (
 	ErrPasswordShort   = errors.New("account: password too short")
 	ErrPasswordLong    = errors.New("account: password too long")
 	ErrPasswordIsEmail = errors.New("account: password equals the email address")
+	ErrPasswordCommon  = errors.New("account: password too common or easy to guess")
 )
 
 // Password length bounds, in characters. NIST SP 800-63B: at least 8, allow
@@ -56,7 +58,11 @@ func CheckName(s string) (string, error) {
 	return s, nil
 }
 
-// CheckPassword applies the password policy for a new password.
+// CheckPassword applies the password policy for a new password: its length,
+// and, as NIST SP 800-63B (5.1.1.2) asks, none that an attacker tries first
+// (a commonly chosen one, one character repeated, a run of the keyboard or
+// the alphabet) or that is the address itself or its local part with little
+// added.
 func CheckPassword(password, email string) error {
 	n := utf8.RuneCountInString(password)
 	switch {
@@ -66,6 +72,61 @@ func CheckPassword(password, email string) error {
 		return ErrPasswordLong
 	case strings.EqualFold(strings.TrimSpace(password), email):
 		return ErrPasswordIsEmail
+	case guessable(password, email):
+		return ErrPasswordCommon
 	}
 	return nil
+}
+
+//go:embed common_passwords.txt
+var commonList string
+
+// common holds common_passwords.txt's passwords.
+var common = func() map[string]bool {
+	m := map[string]bool{}
+	for _, line := range strings.Split(commonList, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			m[line] = true
+		}
+	}
+	return m
+}()
+
+// runs are sequences whose stretches people type as passwords, forwards or
+// backwards.
+var runs = []string{"0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm"}
+
+// guessable reports a password an attacker tries early.
+func guessable(password, email string) bool {
+	p := strings.ToLower(strings.TrimSpace(password))
+	if common[p] {
+		return true
+	}
+	// One or two characters repeated: aaaaaaaaaa, ababababab.
+	distinct := map[rune]bool{}
+	for _, r := range p {
+		distinct[r] = true
+	}
+	if len(distinct) <= 2 {
+		return true
+	}
+	for _, run := range runs {
+		if strings.Contains(run, p) || strings.Contains(reverse(run), p) {
+			return true
+		}
+	}
+	// The address's local part with a few characters around it: yamada2026.
+	if local, _, ok := strings.Cut(strings.ToLower(email), "@"); ok && len(local) >= 4 && strings.Contains(p, local) &&
+		utf8.RuneCountInString(p)-utf8.RuneCountInString(local) < 6 {
+		return true
+	}
+	return false
+}
+
+func reverse(s string) string {
+	r := []rune(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
 }

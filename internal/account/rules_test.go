@@ -83,6 +83,12 @@ func TestCheckName(t *testing.T) {
 	}
 }
 
+// varied is n characters of pattern repeated: a password of that length
+// that is neither one character repeated nor a run of the keyboard.
+func varied(pattern string, n int) string {
+	return string([]rune(strings.Repeat(pattern, n))[:n])
+}
+
 func TestCheckPassword(t *testing.T) {
 	const email = "yamada@example.jp"
 	for _, tc := range []struct {
@@ -91,17 +97,30 @@ func TestCheckPassword(t *testing.T) {
 	}{
 		{"", ErrPasswordShort},
 		{"123456789", ErrPasswordShort},
-		{"1234567890", nil},
+		{"1234567809", nil},
 		{"あいうえおかきくけ", ErrPasswordShort}, // 9 characters, 27 bytes
 		{"あいうえおかきくけこ", nil},             // 10 characters
-		{strings.Repeat("x", MaxPassword), nil},
-		{strings.Repeat("x", MaxPassword+1), ErrPasswordLong},
-		{strings.Repeat("扉", MaxPassword), nil}, // counted in characters, not bytes
+		{varied("xyz", MaxPassword), nil},
+		{varied("xyz", MaxPassword+1), ErrPasswordLong},
+		{varied("扉の鍵", MaxPassword), nil}, // counted in characters, not bytes
 		{email, ErrPasswordIsEmail},
 		{"YAMADA@EXAMPLE.JP", ErrPasswordIsEmail},
 		{" " + email + " ", ErrPasswordIsEmail},
 		{"yamada@example.jp!", nil},
 		{"correct horse battery staple", nil},
+		// What an attacker tries first (NIST SP 800-63B 5.1.1.2).
+		{"1234567890", ErrPasswordCommon},
+		{"Password123", ErrPasswordCommon},
+		{" qwertyuiop ", ErrPasswordCommon},
+		{"9876543210", ErrPasswordCommon},
+		{"abcdefghijklm", ErrPasswordCommon},
+		{"lkjhgfdsa0", nil},
+		{strings.Repeat("x", MaxPassword), ErrPasswordCommon},
+		{"ababababab", ErrPasswordCommon},
+		{"扉扉扉扉扉扉扉扉扉扉", ErrPasswordCommon},
+		{"yamada2026!", ErrPasswordCommon},
+		{"Yamada12345", ErrPasswordCommon},
+		{"yamada-no-himitsu-2026", nil},
 	} {
 		err := CheckPassword(tc.pw, email)
 		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {

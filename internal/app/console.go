@@ -111,6 +111,8 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 			return fmt.Errorf("the password must be at most %d characters", account.MaxPassword)
 		case errors.Is(err, account.ErrPasswordIsEmail):
 			return errors.New("the password must not be the email address")
+		case errors.Is(err, account.ErrPasswordCommon):
+			return errors.New("the password is too common or easy to guess: choose another")
 		case errors.Is(err, console.ErrBadRole):
 			return fmt.Errorf("--role %q: want support or admin", *role)
 		case errors.Is(err, console.ErrOperatorTaken):

@@ -37,6 +37,7 @@ var passwordErrors = map[error]struct {
 	account.ErrPasswordShort:   {"password.short", account.MinPassword},
 	account.ErrPasswordLong:    {"password.long", account.MaxPassword},
 	account.ErrPasswordIsEmail: {"password.is_email", 0},
+	account.ErrPasswordCommon:  {"password.common", 0},
 }
 
 func (s *Server) activate(w http.ResponseWriter, r *http.Request) {

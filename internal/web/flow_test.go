@@ -700,6 +700,7 @@ func TestActivation(t *testing.T) {
 		{"correct horse battery", "correct horse batterx", "確認用のパスワードが一致しません。"},
 		{"short", "short", "パスワードは10文字以上にしてください。"},
 		{"new@example.jp", "new@example.jp", "メールアドレスと同じパスワードは使用できません。"},
+		{"password123", "password123", "よく使われているパスワードや推測されやすいパスワード"},
 	} {
 		r := b.post("/activate", url.Values{"token": {token}, "password": {tc.pw}, "confirm": {tc.confirm}})
 		expect(t, r, http.StatusBadRequest, "")

@@ -153,6 +153,7 @@ func TestResetPasswordOverHTTP(t *testing.T) {
 		{"correct horse battery!", "correct horse batterx!", "確認用のパスワードが一致しません。"},
 		{"short", "short", "パスワードは10文字以上にしてください。"},
 		{c.email, c.email, "メールアドレスと同じパスワードは使用できません。"},
+		{"yamada12345", "yamada12345", "よく使われているパスワードや推測されやすいパスワード"},
 	} {
 		r := other.post("/reset-password", url.Values{"token": {token}, "password": {tc.pw}, "confirm": {tc.confirm}})
 		expect(t, r, http.StatusBadRequest, "")
