@@ -10,9 +10,11 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+	"golang.org/x/text/width"
 )
 
 // TOTP parameters: what Google Authenticator understands everywhere.
@@ -89,6 +91,46 @@ func VerifyTOTP(secret, code string, now time.Time, lastStep int64) (int64, erro
 		return 0, ErrReplay
 	}
 	return matched, nil
+}
+
+// maxCodeInput bounds what NormalizeCode reads: a code with a space or a
+// hyphen between every digit is far shorter.
+const maxCodeInput = 64
+
+// NormalizeCode forgives how people type a six-digit code: full-width
+// digits from a Japanese input method, and the spaces (ASCII and
+// ideographic) and hyphens that apps and messages show between groups
+// ("320 014"). It returns "" for input that is still not six ASCII digits,
+// which is no guess at a code.
+func NormalizeCode(s string) string {
+	if len(s) > maxCodeInput {
+		return ""
+	}
+	var b strings.Builder
+	for _, r := range width.Narrow.String(s) {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case unicode.IsSpace(r) || isDash(r):
+		default:
+			return ""
+		}
+	}
+	if !IsSixDigits(b.String()) {
+		return ""
+	}
+	return b.String()
+}
+
+// isDash reports whether r is a hyphen as people type one between digits:
+// "-", the Unicode dashes and minus, and "ー", which a Japanese input method
+// gives for the hyphen key in kana mode.
+func isDash(r rune) bool {
+	switch r {
+	case '-', '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2212', 'ー', 'ｰ':
+		return true
+	}
+	return false
 }
 
 // IsSixDigits reports whether s is exactly six ASCII digits.

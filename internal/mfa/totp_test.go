@@ -3,6 +3,7 @@ package mfa
 import (
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -176,6 +177,39 @@ func TestIsSixDigits(t *testing.T) {
 	} {
 		if got := IsSixDigits(s); got != want {
 			t.Errorf("IsSixDigits(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// TestNormalizeCode: the forms customers type a code in give its six ASCII
+// digits; anything else gives "", whatever digits it holds.
+func TestNormalizeCode(t *testing.T) {
+	for in, want := range map[string]string{
+		"320014":                           "320014",
+		"３２００１４":                           "320014", // full-width, from an input method
+		"320 014":                          "320014", // as authenticator apps show it
+		"320　014":                          "320014", // ideographic space
+		"３２０　０１４":                          "320014",
+		"320-014":                          "320014",
+		"３２０－０１４":                          "320014", // full-width hyphen-minus
+		"３２０ー０１４":                          "320014", // the input method's hyphen in kana mode
+		"320\u2010014":                     "320014",
+		" 3 2 0 0 1 4 ":                    "320014",
+		"32001４":                           "320014",
+		"\t320014\n":                       "320014",
+		"":                                 "",
+		"   ":                              "",
+		"32001":                            "",
+		"3200145":                          "",
+		"320 0145":                         "",
+		"320.014":                          "",
+		"32o014":                           "",
+		"+320014":                          "",
+		"١٢٣٤٥٦":                           "", // Arabic-Indic digits are no code here
+		"320014" + strings.Repeat(" ", 64): "",
+	} {
+		if got := NormalizeCode(in); got != want {
+			t.Errorf("NormalizeCode(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
