@@ -199,8 +199,13 @@ func (s *Service) totpFactor(ctx context.Context, accountID string) (*store.Fact
 }
 
 // VerifyTOTP checks an authenticator code for the account's enrolled app and
-// records its step so it is never accepted again.
+// records its step so it is never accepted again. ErrCodeFormat, uncounted,
+// when the input is no six-digit code.
 func (s *Service) VerifyTOTP(ctx context.Context, a *store.Account, code string, c Client) error {
+	code = mfa.NormalizeCode(code)
+	if code == "" {
+		return ErrCodeFormat
+	}
 	f, err := s.totpFactor(ctx, a.ID)
 	if err != nil {
 		return err

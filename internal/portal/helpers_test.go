@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -166,6 +167,17 @@ func (e *env) code(c *customer) string {
 	}
 	return code
 }
+
+// same, fullWidth and spaced are ways customers type a code: as it is,
+// in full-width digits from a Japanese input method, and in two groups of
+// three, as authenticator apps show it.
+func same(code string) string { return code }
+
+func fullWidth(code string) string {
+	return strings.Map(func(r rune) rune { return r - '0' + '０' }, code)
+}
+
+func spaced(code string) string { return code[:3] + " " + code[3:] }
 
 // wrongCode is six digits that no step of the window accepts now.
 func (e *env) wrongCode(c *customer) string {

@@ -258,8 +258,13 @@ func (s *Service) phoneCodeHash(f *Flow, code string) string {
 }
 
 // checkPhoneCode checks a code against the flow's code in flight. The attempt
-// counts in the account's counter of every factor and in the code's own.
+// counts in the account's counter of every factor and in the code's own;
+// input that is no six-digit code counts in neither (ErrCodeFormat).
 func (s *Service) checkPhoneCode(ctx context.Context, f *Flow, a *store.Account, code string, c Client, action string) (*store.PhoneCode, error) {
+	code = mfa.NormalizeCode(code)
+	if code == "" {
+		return nil, ErrCodeFormat
+	}
 	// A closed step refuses before the code's own tries are spent.
 	if mfa.Locked(a.MFALockedUntil, s.Now()) {
 		s.audit(ctx, a.ID, action, "refused", c, "")
@@ -287,7 +292,7 @@ func (s *Service) checkPhoneCode(ctx context.Context, f *Flow, a *store.Account,
 		}
 		return nil, ErrPhoneCodeExpired
 	}
-	if !mfa.IsSixDigits(code) || !s.Keys.Verify(pc.CodeHash, "phone code", f.IDHash, code) {
+	if !s.Keys.Verify(pc.CodeHash, "phone code", f.IDHash, code) {
 		return nil, s.wrong(ctx, charged, c, action)
 	}
 	if err := s.Store.DeletePhoneCode(ctx, f.IDHash); err != nil {

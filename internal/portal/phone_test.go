@@ -324,9 +324,21 @@ func TestConfirmPhoneWrongCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	code := rec.Last(t).Code
-	for i, wrong := range []string{otherCode(code), "12345", "1234567", "abcdef", ""} {
-		if err := e.svc.ConfirmPhone(e.ctx, f, wrong, e.ip); !errors.Is(err, portal.ErrWrongCode) {
-			t.Fatalf("wrong code %q: %v, want ErrWrongCode", wrong, err)
+	// Input that is no six-digit code is no guess: neither the account
+	// nor the code's own tries count it.
+	for _, bad := range []string{"12345", "1234567", "abcdef", "", code + "0", code[:5]} {
+		if err := e.svc.ConfirmPhone(e.ctx, f, bad, e.ip); !errors.Is(err, portal.ErrCodeFormat) {
+			t.Fatalf("malformed code %q: %v, want ErrCodeFormat", bad, err)
+		}
+	}
+	if a := e.account(c); a.MFAFailures != 0 {
+		t.Fatalf("malformed codes counted %d failures", a.MFAFailures)
+	}
+	wrong := otherCode(code)
+	for i := range 5 {
+		typed := []func(string) string{same, fullWidth, spaced, same, fullWidth}[i](wrong)
+		if err := e.svc.ConfirmPhone(e.ctx, f, typed, e.ip); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("wrong code %q: %v, want ErrWrongCode", typed, err)
 		}
 		if a := e.account(c); a.MFAFailures != i+1 {
 			t.Fatalf("after %d wrong codes the account counts %d", i+1, a.MFAFailures)
@@ -341,6 +353,32 @@ func TestConfirmPhoneWrongCode(t *testing.T) {
 	// Five wrong: the code is spent, even the right one is refused.
 	if err := e.svc.ConfirmPhone(e.ctx, f, code, e.ip); !errors.Is(err, portal.ErrPhoneCodeExhausted) {
 		t.Fatalf("right code after 5 wrong: %v, want ErrPhoneCodeExhausted", err)
+	}
+}
+
+// A phone code is accepted as customers type it, at enrolment and at
+// sign-in.
+func TestPhoneCodesAsCustomersTypeThem(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f := e.enrolFlow(c)
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.ConfirmPhone(e.ctx, f, spaced(fullWidth(rec.Last(t).Code)), e.ip); err != nil {
+		t.Fatalf("ConfirmPhone(full-width, spaced): %v", err)
+	}
+	e.clock.Advance(time.Minute)
+	g := e.mfaFlow(c)
+	if err := e.svc.SendSignInCode(e.ctx, g, "", "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	code := rec.Last(t).Code
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, code[:3]+"ー"+code[3:], e.ip); err != nil {
+		t.Fatalf("SecondFactor(with the input method's hyphen): %v", err)
+	}
+	if a := e.account(c); a.MFAFailures != 0 {
+		t.Fatalf("failures %d", a.MFAFailures)
 	}
 }
 

@@ -87,6 +87,11 @@ var (
 	ErrTokenInvalid    = errors.New("portal: link invalid, used or expired")
 	ErrAlreadyEnrolled = errors.New("portal: a second factor of this kind is enrolled already")
 	ErrAccountLocked   = errors.New("portal: the account is locked by an operator")
+	// ErrCodeFormat is input that is not six digits even once normalised
+	// (mfa.NormalizeCode). It is no guess, so nothing counts it; and it is
+	// answered from the input alone, before the account's lock, factors or
+	// codes are looked at, so the answer tells nothing about them.
+	ErrCodeFormat = errors.New("portal: a code is six digits")
 )
 
 // LockedError says a step is closed until a time.

@@ -326,9 +326,14 @@ func (s *Service) Enrolment(ctx context.Context, f *Flow) (*Enrolment, error) {
 
 // ConfirmEnrolment checks the first code from the new app, saves the factor,
 // issues a recovery code, and moves the flow to the recovery screen.
+// ErrCodeFormat, uncounted, when the input is no six-digit code.
 func (s *Service) ConfirmEnrolment(ctx context.Context, f *Flow, code string, c Client) error {
 	if f.State != StateEnrol {
 		return ErrWrongStep
+	}
+	code = mfa.NormalizeCode(code)
+	if code == "" {
+		return ErrCodeFormat
 	}
 	a, err := s.Account(ctx, f)
 	if err != nil {

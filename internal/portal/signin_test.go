@@ -267,16 +267,21 @@ func TestEnrolment(t *testing.T) {
 		t.Fatal("the enrolment seed changed on reload")
 	}
 
-	for _, bad := range []string{e.wrongCode(c), "", "12345", "abcdef"} {
+	for _, bad := range []string{e.wrongCode(c), fullWidth(e.wrongCode(c))} {
 		if err := e.svc.ConfirmEnrolment(e.ctx, f, bad, e.ip); !errors.Is(err, portal.ErrWrongCode) {
 			t.Fatalf("ConfirmEnrolment(%q) = %v, want ErrWrongCode", bad, err)
+		}
+	}
+	for _, bad := range []string{"", "12345", "abcdef"} {
+		if err := e.svc.ConfirmEnrolment(e.ctx, f, bad, e.ip); !errors.Is(err, portal.ErrCodeFormat) {
+			t.Fatalf("ConfirmEnrolment(%q) = %v, want ErrCodeFormat", bad, err)
 		}
 	}
 	if fs, _ := e.svc.Store.FactorsOf(e.ctx, c.acct.ID); len(fs) != 0 {
 		t.Fatal("a wrong code saved a factor")
 	}
-	if e.account(c).MFAFailures != 4 {
-		t.Fatalf("wrong enrolment codes counted %d, want 4", e.account(c).MFAFailures)
+	if e.account(c).MFAFailures != 2 {
+		t.Fatalf("wrong enrolment codes counted %d, want 2", e.account(c).MFAFailures)
 	}
 	// Nothing but the recovery screen follows enrolment.
 	if _, err := e.svc.Finish(e.ctx, f, "", e.ip); !errors.Is(err, portal.ErrWrongStep) {
@@ -385,6 +390,97 @@ func TestSecondSignInReplay(t *testing.T) {
 	}
 }
 
+// TestCodesAsCustomersTypeThem: the app's code is accepted as customers
+// type it: in full-width digits from a Japanese input method, in two
+// groups as apps show it, with an ideographic space or a hyphen.
+func TestCodesAsCustomersTypeThem(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f := e.passwordStep(c)
+	en, err := e.svc.Enrolment(e.ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.seed = en.Secret
+	if err := e.svc.ConfirmEnrolment(e.ctx, f, fullWidth(e.code(c)), e.ip); err != nil {
+		t.Fatalf("ConfirmEnrolment(full-width code): %v", err)
+	}
+	for _, typed := range []func(string) string{
+		fullWidth,
+		spaced,
+		func(s string) string { return fullWidth(s[:3]) + "\u3000" + fullWidth(s[3:]) },
+		func(s string) string { return s[:3] + "-" + s[3:] },
+	} {
+		e.clock.Advance(mfa.Period * time.Second)
+		f := e.passwordStep(c)
+		code := typed(e.code(c))
+		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, code, e.ip); err != nil {
+			t.Fatalf("SecondFactor(%q): %v", code, err)
+		}
+		if _, err := e.svc.Finish(e.ctx, f, "", e.ip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a := e.account(c); a.MFAFailures != 0 {
+		t.Fatalf("failures %d", a.MFAFailures)
+	}
+}
+
+// TestMalformedCodesAreNoGuesses: input that is not six digits even once
+// normalised is answered ErrCodeFormat and counted nowhere, neither in the
+// account's failures nor in the client's limit. The answer depends on the
+// input alone, so it tells nothing: the right code with a digit more or
+// less gets it, and so does a closed step.
+func TestMalformedCodesAreNoGuesses(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.CodeFailuresPerClient = 2 })
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	e.clock.Advance(mfa.Period * time.Second)
+	f := e.passwordStep(c)
+	right := e.code(c)
+	malformed := []string{
+		"", "   ", "12345", "1234567", "12a456", "１２３４５", "123.456",
+		right[:5], right + "0", "0" + right, right + right, fullWidth(right) + "９",
+	}
+	for range 3 {
+		for _, bad := range malformed {
+			if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, bad, e.ip); !errors.Is(err, portal.ErrCodeFormat) {
+				t.Fatalf("SecondFactor(%q) = %v, want ErrCodeFormat", bad, err)
+			}
+		}
+	}
+	if a := e.account(c); a.MFAFailures != 0 || !a.MFALockedUntil.IsZero() {
+		t.Fatalf("malformed codes counted: failures %d, locked until %v", a.MFAFailures, a.MFALockedUntil)
+	}
+	// The client's limit of two is untouched: the right code passes.
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, right, e.ip); err != nil {
+		t.Fatalf("the right code after malformed ones: %v", err)
+	}
+	if _, err := e.svc.Finish(e.ctx, f, "", e.ip); err != nil {
+		t.Fatal(err)
+	}
+
+	// A closed step answers malformed input the same way, and counts it
+	// no further.
+	e.clock.Advance(mfa.Period * time.Second)
+	g := e.passwordStep(c)
+	for i := 1; i <= 10; i++ {
+		from := portal.Client{IP: fmt.Sprintf("198.51.100.%d", i)} // apart from the client's limit
+		err := e.svc.SecondFactor(e.ctx, g, portal.MethodTOTP, e.wrongCode(c), from)
+		if i == 10 {
+			lockedErr(t, err)
+		}
+	}
+	for _, bad := range malformed {
+		if err := e.svc.SecondFactor(e.ctx, g, portal.MethodTOTP, bad, e.ip); !errors.Is(err, portal.ErrCodeFormat) {
+			t.Fatalf("closed step, SecondFactor(%q) = %v, want ErrCodeFormat", bad, err)
+		}
+	}
+	if a := e.account(c); a.MFAFailures != 10 {
+		t.Fatalf("failures %d, want 10", a.MFAFailures)
+	}
+}
+
 // TestTenWrongCodesLock: the 10th wrong code closes the step for an hour; the
 // right code is refused while it is closed; after the hour it passes and
 // clears the count; 20 in a row close it for two hours.
@@ -490,7 +586,7 @@ func TestWrongCodesOfEveryFactorCountTogether(t *testing.T) {
 		{portal.MethodTOTP, e.wrongCode(c)},
 		{portal.MethodRecovery, "H3URF1WMNF9GNUFH7YH8RCDV"}, // well-formed, not this account's
 		{portal.MethodRecovery, "short"},                    // malformed
-		{portal.MethodTOTP, "12a456"},
+		{portal.MethodTOTP, fullWidth(e.wrongCode(c))},
 		{portal.MethodRecovery, ""},
 	}
 	for i := 1; i < 10; i++ {

@@ -56,7 +56,7 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 		s.next(w, r, f)
 		return
 	}
-	if errors.Is(err, portal.ErrWrongCode) || errors.As(err, new(*portal.LockedError)) {
+	if errors.Is(err, portal.ErrWrongCode) || errors.Is(err, portal.ErrCodeFormat) || errors.As(err, new(*portal.LockedError)) {
 		d, derr := s.enrolData(r, f)
 		if derr != nil {
 			s.internal(w, r, derr)

@@ -811,3 +811,55 @@ func TestLockedAtTheCodeStep(t *testing.T) {
 		t.Errorf("the flow cookie was not cleared: %v", fc)
 	}
 }
+
+const msgCodeFormat = "6桁の数字を入力してください。"
+
+// fullWidth writes a code's digits as a Japanese input method gives them.
+func fullWidth(code string) string {
+	return strings.Map(func(r rune) rune { return r - '0' + '０' }, code)
+}
+
+// TestCodeFieldsAsCustomersTypeThem: the app's code fields take a code in
+// full-width digits or in two groups (no maxlength of 6 to cut "320 014"),
+// and answer input that is no six-digit code with what to type, as a 400
+// that counts nothing.
+func TestCodeFieldsAsCustomersTypeThem(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.login(c, "/enrol")
+	page := b.get("/enrol")
+	c.seed = strings.ReplaceAll(secretRe.FindStringSubmatch(page.body)[1], " ", "")
+	field := inputTag(t, page, "input", "code")
+	hasAttrs(t, field, `inputmode="numeric"`, `autocomplete="one-time-code"`, `maxlength="20"`)
+	if strings.Contains(field, "pattern=") {
+		t.Errorf("%s: a pattern of ASCII digits refuses full-width ones", field)
+	}
+
+	r := b.post("/enrol", url.Values{"code": {"12345"}})
+	expect(t, r, http.StatusBadRequest, "")
+	contains(t, r, msgCodeFormat, "2要素認証の設定")
+	if m := secretRe.FindStringSubmatch(r.body); m == nil || strings.ReplaceAll(m[1], " ", "") != c.seed {
+		t.Fatal("the enrolment page after a malformed code shows another key")
+	}
+	code := s.code(c)
+	expect(t, b.post("/enrol", url.Values{"code": {fullWidth(code[:3]) + "　" + fullWidth(code[3:])}}), http.StatusSeeOther, "/recovery-code")
+	expect(t, b.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/")
+	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
+
+	s.clock.Advance(30 * time.Second)
+	b.login(c, "/login/code")
+	hasAttrs(t, inputTag(t, b.get("/login/code"), "input", "code"), `inputmode="numeric"`, `maxlength="20"`)
+	code = s.code(c)
+	for _, bad := range []string{code[:3] + " " + code[3:5], "abcdef", code + "1"} {
+		r = b.post("/login/code", url.Values{"code": {bad}})
+		expect(t, r, http.StatusBadRequest, "")
+		contains(t, r, msgCodeFormat, "ワンタイムパスワードの入力")
+	}
+	b.lang = "en"
+	contains(t, b.post("/login/code", url.Values{"code": {"１２３"}}), "Enter the six digits of the code.")
+	if a, _ := s.svc.Store.AccountByEmail(s.ctx, c.email); a.MFAFailures != 0 {
+		t.Fatalf("malformed codes counted %d failures", a.MFAFailures)
+	}
+	expect(t, b.post("/login/code", url.Values{"code": {code[:3] + " " + code[3:]}}), http.StatusSeeOther, "/")
+}

@@ -87,6 +87,8 @@ func (s *Server) stepError(w http.ResponseWriter, r *http.Request, err error) (i
 		return http.StatusTooManyRequests, s.t(r, "phone.exhausted"), true
 	case errors.Is(err, portal.ErrWrongCode):
 		return http.StatusUnauthorized, s.t(r, "mfa.wrong_code"), true
+	case errors.Is(err, portal.ErrCodeFormat):
+		return http.StatusBadRequest, s.t(r, "mfa.code_format"), true
 	case errors.As(err, &limit):
 		w.Header().Set("Retry-After", seconds(limit.Until.Sub(s.svc.Now())))
 		return http.StatusTooManyRequests, s.t(r, "phone.limit_"+limit.Limit, formatTime(lang, limit.Until)), true

@@ -172,7 +172,7 @@ func TestPhoneEnrolmentOverHTTP(t *testing.T) {
 	if strings.Contains(code.body, "5678") && strings.Contains(code.body, "1234") {
 		t.Errorf("the code page shows the whole number")
 	}
-	hasAttrs(t, inputTag(t, code, "input", "code"), `autocomplete="one-time-code"`, `inputmode="numeric"`, `maxlength="6"`)
+	hasAttrs(t, inputTag(t, code, "input", "code"), `autocomplete="one-time-code"`, `inputmode="numeric"`, `maxlength="20"`)
 	contains(t, code, `<label for="code">`, `data-resend-wait="30"`)
 
 	// A wrong code: the page again, with the message.
@@ -503,6 +503,24 @@ func TestPhoneOnlySignIn(t *testing.T) {
 	if !s.live(b.cookie("tobira_session")) {
 		t.Fatal("no session after the phone code")
 	}
+}
+
+// The phone code screen takes the code as customers type it, and answers
+// input that is no six-digit code with what to type, spending none of the
+// code's tries.
+func TestPhoneCodeAsCustomersTypeIt(t *testing.T) {
+	s, rec := phoneSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.login(c, "/enrol")
+	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+	code := rec.Last(t).Code
+	for range 6 { // more than the code's five tries
+		r := b.post("/enrol/phone/code", url.Values{"code": {code[:5]}})
+		expect(t, r, http.StatusBadRequest, "")
+		contains(t, r, msgCodeFormat, "ご本人確認")
+	}
+	expect(t, b.post("/enrol/phone/code", url.Values{"code": {fullWidth(code[:3]) + " " + fullWidth(code[3:])}}), http.StatusSeeOther, "/recovery-code")
 }
 
 // When the limit refuses the code sent after the password, the customer
