@@ -198,12 +198,13 @@ func TestErrorScreens(t *testing.T) {
 	p.hoverAccountMenu(satoName)
 	p.clickTo(button("ログアウト"), "/login", "ログイン")
 
-	// The same code again, at once: a replay, refused. The next step's code
-	// is accepted (it is after the stored step and within the window).
+	// The same code again, at once: a replay, refused, with what to do. The
+	// next step's code is accepted (it is after the stored step and within
+	// the window).
 	p.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
 	p.typeInto("ワンタイムコードの入力", used)
 	p.navigationStatus(chromedp.Click(button("続ける")), 401, "/login/code", "ワンタイムパスワードの入力")
-	p.expectAlert("コードが正しくありません。もう一度お試しください。")
+	p.expectAlert("このコードは使用済みです。アプリに次のコードが表示されるまでお待ちください。")
 	p.screen("43-5-replayed-code")
 	p.typeInto("ワンタイムコードの入力", oathtool(t, key, "-N", "now + 30 seconds"))
 	p.clickTo(button("続ける"), "/", "マイページ")

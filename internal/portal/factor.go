@@ -172,6 +172,15 @@ func (s *Service) wrong(ctx context.Context, at *attempt, c Client, action strin
 	return ErrWrongCode
 }
 
+// used answers a right code of a step used already: counted as a wrong code
+// is, and when that closes the step, the lock is what the customer hears.
+func (s *Service) used(ctx context.Context, at *attempt, c Client, action string) error {
+	if err := s.wrong(ctx, at, c, action); !errors.Is(err, ErrWrongCode) {
+		return err
+	}
+	return ErrCodeUsed
+}
+
 // right answers a right code: the count of wrong ones starts over, and
 // the client's count forgets the attempt.
 func (s *Service) right(ctx context.Context, at *attempt, c Client, action string) error {
@@ -219,13 +228,16 @@ func (s *Service) VerifyTOTP(ctx context.Context, a *store.Account, code string,
 		return err
 	}
 	step, err := mfa.VerifyTOTP(seed, code, s.Now(), f.LastStep)
+	if errors.Is(err, mfa.ErrReplay) {
+		return s.used(ctx, charged, c, "mfa.totp")
+	}
 	if err != nil {
 		return s.wrong(ctx, charged, c, "mfa.totp")
 	}
 	// The conditional update settles a race between two requests with the
 	// same code: only one advances the step, the other is a replay.
 	if err := s.Store.AdvanceTOTPStep(ctx, f.ID, step); errors.Is(err, store.ErrStale) {
-		return s.wrong(ctx, charged, c, "mfa.totp")
+		return s.used(ctx, charged, c, "mfa.totp")
 	} else if err != nil {
 		return err
 	}

@@ -76,6 +76,50 @@ func TestConcurrentWrongCodesKeepTheLock(t *testing.T) {
 	}
 }
 
+// TestSameCodeTwiceAtOnce: one right code sent by two sign-ins at the same
+// time, both arriving at their unit of work together. One is accepted; the
+// other is a replay, answered ErrCodeUsed and counted as a wrong code.
+func TestSameCodeTwiceAtOnce(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	e.clock.Advance(30 * time.Second)
+	flows := []*portal.Flow{e.passwordStep(c), e.passwordStep(c)}
+	code := e.code(c)
+
+	ctx, cancel := context.WithTimeout(e.ctx, guard)
+	defer cancel()
+	e.st.arm(nil, newRendezvous(2, ""))
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, f := range flows {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = e.svc.SecondFactor(ctx, f, portal.MethodTOTP, code, e.ip)
+		}()
+	}
+	wg.Wait()
+	e.st.arm(nil, nil)
+	ok, used := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, portal.ErrCodeUsed):
+			used++
+		default:
+			t.Fatalf("the same code twice at once: %v", err)
+		}
+	}
+	if ok != 1 || used != 1 {
+		t.Fatalf("results %v, want one accepted and one ErrCodeUsed", errs)
+	}
+	if a := e.account(c); a.MFAFailures != 1 {
+		t.Fatalf("failures %d, want 1", a.MFAFailures)
+	}
+}
+
 // TestParallelGuessesStayUnderTheLock: an attacker who sends 25 wrong codes
 // at once, all arriving at their unit of work together. However they
 // interleave, at most 10 may be checked before the

@@ -92,6 +92,10 @@ var (
 	// answered from the input alone, before the account's lock, factors or
 	// codes are looked at, so the answer tells nothing about them.
 	ErrCodeFormat = errors.New("portal: a code is six digits")
+	// ErrCodeUsed is a right app code whose step was used already: it
+	// counts as a wrong code, but the customer is told to wait for the
+	// next one. Only someone who has a right code hears it.
+	ErrCodeUsed = errors.New("portal: code already used")
 )
 
 // LockedError says a step is closed until a time.

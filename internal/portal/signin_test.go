@@ -351,6 +351,8 @@ func TestEnrolment(t *testing.T) {
 
 // TestSecondSignInReplay: the code accepted at enrolment or at a sign-in is
 // never accepted again, even in its own 30 seconds; the next step's code is.
+// A replay is answered ErrCodeUsed, so the customer knows to wait for the
+// next code, and counts as a wrong code does.
 func TestSecondSignInReplay(t *testing.T) {
 	e := newEnv(t)
 	c := e.newCustomer("yamada@example.jp")
@@ -358,8 +360,11 @@ func TestSecondSignInReplay(t *testing.T) {
 
 	// The enrolment code, in the same step.
 	f := e.passwordStep(c)
-	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(c), e.ip); !errors.Is(err, portal.ErrWrongCode) {
-		t.Fatalf("enrolment code reused: %v, want ErrWrongCode", err)
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(c), e.ip); !errors.Is(err, portal.ErrCodeUsed) {
+		t.Fatalf("enrolment code reused: %v, want ErrCodeUsed", err)
+	}
+	if a := e.account(c); a.MFAFailures != 1 {
+		t.Fatalf("a replay counted %d failures, want 1", a.MFAFailures)
 	}
 
 	e.clock.Advance(30 * time.Second)
@@ -373,8 +378,8 @@ func TestSecondSignInReplay(t *testing.T) {
 
 	e.clock.Advance(10 * time.Second) // same 30-s step
 	g := e.passwordStep(c)
-	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodTOTP, used, e.ip); !errors.Is(err, portal.ErrWrongCode) {
-		t.Fatalf("replayed code: %v, want ErrWrongCode", err)
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodTOTP, fullWidth(used), e.ip); !errors.Is(err, portal.ErrCodeUsed) {
+		t.Fatalf("replayed code: %v, want ErrCodeUsed", err)
 	}
 	next, _ := mfa.TOTPCode(c.seed, e.clock.Now().Add(30*time.Second))
 	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodTOTP, next, e.ip); err != nil {
@@ -385,8 +390,38 @@ func TestSecondSignInReplay(t *testing.T) {
 	}
 	// Now the current step's code is older than the last accepted one.
 	h := e.passwordStep(c)
-	if err := e.svc.SecondFactor(e.ctx, h, portal.MethodTOTP, e.code(c), e.ip); !errors.Is(err, portal.ErrWrongCode) {
-		t.Fatalf("code of a step before the last accepted: %v, want ErrWrongCode", err)
+	if err := e.svc.SecondFactor(e.ctx, h, portal.MethodTOTP, e.code(c), e.ip); !errors.Is(err, portal.ErrCodeUsed) {
+		t.Fatalf("code of a step before the last accepted: %v, want ErrCodeUsed", err)
+	}
+	// A wrong code is still only wrong.
+	if err := e.svc.SecondFactor(e.ctx, h, portal.MethodTOTP, e.wrongCode(c), e.ip); !errors.Is(err, portal.ErrWrongCode) {
+		t.Fatalf("wrong code: %v, want ErrWrongCode", err)
+	}
+}
+
+// TestReplaysCountTowardTheLock: replayed codes count as wrong codes do;
+// the one that closes the step is answered with the lock.
+func TestReplaysCountTowardTheLock(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	used := e.code(c) // accepted at enrolment, in this step
+	f := e.passwordStep(c)
+	for i := 1; i <= 9; i++ {
+		code, want := used, portal.ErrCodeUsed
+		if i%2 == 0 {
+			code, want = e.wrongCode(c), portal.ErrWrongCode
+		}
+		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, code, e.ip); !errors.Is(err, want) {
+			t.Fatalf("attempt %d: %v, want %v", i, err, want)
+		}
+		if a := e.account(c); a.MFAFailures != i {
+			t.Fatalf("after %d attempts the account counts %d", i, a.MFAFailures)
+		}
+	}
+	l := lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, used, e.ip))
+	if !l.Until.Equal(e.clock.Now().Add(time.Hour)) {
+		t.Fatalf("the 10th, a replay: locked until %v, want an hour", l.Until)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 const (
 	msgBadCredentials = "メールアドレスまたはパスワードが正しくありません。"
 	msgWrongCode      = "コードが正しくありません"
+	msgCodeUsed       = "このコードは使用済みです。アプリに次のコードが表示されるまでお待ちください。"
 	msgWrongStep      = "この画面は表示できません。"
 	msgExpired        = "ログインの有効期限が切れました。"
 	msgNotRecorded    = "リカバリーコードを記録したら、「コードを安全に記録しました」にチェックを入れてください。"
@@ -198,7 +199,8 @@ func atCodeStep(t *testing.T) (*site, *customer, *browser) {
 	return s, c, b
 }
 
-// TestSecondSignIn: password, then the app's code; a replayed code is refused.
+// TestSecondSignIn: password, then the app's code; a replayed code is
+// refused, with what to do.
 func TestSecondSignIn(t *testing.T) {
 	s, c, b := atCodeStep(t)
 	page := b.get("/login/code")
@@ -215,10 +217,16 @@ func TestSecondSignIn(t *testing.T) {
 	other.login(c, "/login/code")
 	r = other.post("/login/code", url.Values{"code": {used}})
 	expect(t, r, http.StatusUnauthorized, "")
-	contains(t, r, msgWrongCode)
+	contains(t, r, msgCodeUsed, "ワンタイムパスワードの入力")
+	if strings.Contains(r.body, msgWrongCode) {
+		t.Error("a replayed code is called incorrect")
+	}
 	if setCookieOf(r, "tobira_session") != nil {
 		t.Fatal("a replayed code gave a session")
 	}
+	other.lang = "en"
+	contains(t, other.post("/login/code", url.Values{"code": {used}}), "This code has been used already. Please wait until your app shows the next code.")
+	other.lang = ""
 	// The next step's code is accepted.
 	next, err := mfa.TOTPCode(c.seed, s.clock.Now().Add(30*time.Second))
 	if err != nil {
