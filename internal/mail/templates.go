@@ -41,6 +41,10 @@ type PasswordReset struct {
 	Link         string // the one-time link to set a new password
 	ValidMinutes int    // how long Link works, e.g. 30
 	Expires      time.Time
+	// SecondFactor says whether the account has a second factor: the mail
+	// tells that the next sign-in still asks for it, or else that it asks
+	// to set one up.
+	SecondFactor bool
 }
 
 // Security notice events, the Event of a SecurityNotice.

@@ -184,6 +184,33 @@ func TestRenderSecurityNotice(t *testing.T) {
 	}
 }
 
+// TestRenderPasswordReset: the mail says what the next sign-in asks for:
+// the second factor the account has, or to set one up.
+func TestRenderPasswordReset(t *testing.T) {
+	for _, tc := range []struct {
+		lang         string
+		secondFactor bool
+		want, not    string
+	}{
+		{"ja", true, "次回のログインでも、これまでどおり二要素認証が必要です。", "まだ設定されていません"},
+		{"ja", false, "二要素認証はまだ設定されていません。次回のログイン時に、二要素認証の設定画面が表示されます。", "これまでどおり"},
+		{"en", true, "Two-step verification is not changed: your next sign-in still asks for it.", "not set up yet"},
+		{"en", false, "Two-step verification is not set up yet: at your next sign-in you will be asked to set it up.", "still asks"},
+	} {
+		m, err := Render("password_reset", tc.lang, PasswordReset{Name: "山田 太郎", Email: "yamada@example.jp",
+			PortalURL: "https://portal.example.jp/login", Link: "https://portal.example.jp/reset-password?token=abc",
+			ValidMinutes: 30, Expires: expires, SecondFactor: tc.secondFactor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for part, body := range map[string]string{"text": m.Text, "HTML": m.HTML} {
+			if !strings.Contains(body, tc.want) || strings.Contains(body, tc.not) {
+				t.Errorf("%s, second factor %v: %s lacks %q or has %q:\n%s", tc.lang, tc.secondFactor, part, tc.want, tc.not, body)
+			}
+		}
+	}
+}
+
 func TestRenderUnknown(t *testing.T) {
 	if _, err := Render("newsletter", "ja", nil); err == nil {
 		t.Error("Render of an unknown template succeeded")

@@ -34,7 +34,7 @@ const (
 // answer is the same, nil, whether the address has an account or not, has no
 // password yet, or asked too often; only a malformed address gets
 // account.ErrBadEmail, which tells nothing of any account. Every answer does
-// about the same work (limits, one lookup, small inserts; no slow hash), so
+// about the same work (limits, two lookups, small inserts; no slow hash), so
 // its time tells nothing either.
 func (s *Service) RequestPasswordReset(ctx context.Context, email, lang string, c Client) error {
 	norm, err := account.NormalizeEmail(email)
@@ -59,6 +59,12 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, lang string, 
 	if err != nil {
 		return err
 	}
+	// The mail says what the next sign-in asks for. Looked up for every
+	// answer, an unknown address's too, so the time still tells nothing.
+	factors, err := s.Store.FactorsOf(ctx, a.ID)
+	if err != nil {
+		return err
+	}
 	switch {
 	case limited:
 		s.audit(ctx, a.ID, "password.reset_request", "limited", c, "")
@@ -78,6 +84,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, lang string, 
 		s.sendMail(ctx, a.Email, "password_reset", lang, mail.PasswordReset{
 			Service: s.Config.Issuer, Name: a.Name, Email: a.Email, PortalURL: s.Config.BaseURL + "/login",
 			Link: link, ValidMinutes: int(PasswordResetTTL.Minutes()), Expires: now.Add(PasswordResetTTL),
+			SecondFactor: len(factors) > 0,
 		})
 	}
 	return nil

@@ -94,6 +94,9 @@ func TestPasswordResetMail(t *testing.T) {
 	if !strings.Contains(m.HTML, `href="https://portal.example.jp/reset-password?token=`) {
 		t.Errorf("HTML mail has no link:\n%s", m.HTML)
 	}
+	if !strings.Contains(m.Text, "これまでどおり二要素認証が必要です。") {
+		t.Errorf("the mail to an account with a second factor does not say the next sign-in asks for it:\n%s", m.Text)
+	}
 	a, err := e.svc.CheckPasswordReset(e.ctx, token)
 	if err != nil || a.ID != c.acct.ID {
 		t.Fatalf("CheckPasswordReset = %+v, %v", a, err)
@@ -108,6 +111,23 @@ func TestPasswordResetMail(t *testing.T) {
 	}
 	if ms := e.mailsTo(c.email, "[Tobira] Reset your password"); len(ms) != 1 || !strings.Contains(ms[0].Text, "30 minutes") {
 		t.Fatalf("English reset mails: %+v", ms)
+	}
+}
+
+// TestPasswordResetMailWithoutSecondFactor: an account that has not set up
+// a second factor (a recovery code alone is none) is told that the next
+// sign-in asks to set one up, not that it still asks for it.
+func TestPasswordResetMailWithoutSecondFactor(t *testing.T) {
+	e := newEnv(t).withMail()
+	c := e.newCustomer("yamada@example.jp")
+	if _, err := e.svc.NewRecoveryCode(e.ctx, c.acct.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.resetLink(c)
+	m := e.mailsTo(c.email, resetSubject)[0]
+	if !strings.Contains(m.Text, "二要素認証はまだ設定されていません。次回のログイン時に、二要素認証の設定画面が表示されます。") ||
+		strings.Contains(m.Text, "これまでどおり") {
+		t.Errorf("mail to an account without a second factor:\n%s", m.Text)
 	}
 }
 
