@@ -192,8 +192,15 @@ func TestErrorScreens(t *testing.T) {
 	p.navigationStatus(chromedp.Click(button("続ける")), 401, "/login/code", "ワンタイムパスワードの入力")
 	p.expectAlert("コードが正しくありません。もう一度お試しください。")
 	p.screen("43-4-wrong-code")
+	// Five digits are no guess: what to type, counted nowhere.
+	p.typeInto("ワンタイムコードの入力", "12345")
+	p.navigationStatus(chromedp.Click(button("続ける")), 400, "/login/code", "ワンタイムパスワードの入力")
+	p.expectAlert("6桁の数字を入力してください。")
+	p.screen("43-4-code-format")
+	// The right code as an input method types it, in full-width digits,
+	// and in two groups as the app shows it: the field cuts none of it.
 	used := oathtool(t, key)
-	p.typeInto("ワンタイムコードの入力", used)
+	p.typeInto("ワンタイムコードの入力", strings.Map(func(r rune) rune { return r - '0' + '０' }, used[:3])+" "+used[3:])
 	p.clickTo(button("続ける"), "/", "マイページ")
 	p.hoverAccountMenu(satoName)
 	p.clickTo(button("ログアウト"), "/login", "ログイン")
