@@ -34,7 +34,7 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	here := oidc.LoginPath + "?id=" + url.QueryEscape(id)
-	if si == nil || !req.Satisfied(si.Session.CreatedAt, s.svc.Now()) || !s.hasFactor(r.Context(), si) {
+	if si == nil || !req.Satisfied(si.Session.CreatedAt, s.svc.Now()) || !s.hasFactor(r.Context(), si.Account.ID) {
 		// A fresh sign-in replaces the session, so the request is then
 		// satisfied and this does not loop.
 		http.Redirect(w, r, "/login?fresh=1&next="+url.QueryEscape(here), http.StatusSeeOther)
@@ -147,8 +147,8 @@ func (w *invalidToken) WriteHeader(code int) {
 // hasFactor reports whether the account has a second factor. One whose
 // factors were reset signs in again, through enrolment, before a site gets
 // a sign-in from its session (manual IX).
-func (s *Server) hasFactor(ctx context.Context, si *portal.SignedIn) bool {
-	ms, err := s.svc.Methods(ctx, si.Account.ID)
+func (s *Server) hasFactor(ctx context.Context, accountID string) bool {
+	ms, err := s.svc.Methods(ctx, accountID)
 	return err == nil && (slices.Contains(ms, portal.MethodTOTP) || slices.Contains(ms, portal.MethodPhone))
 }
 

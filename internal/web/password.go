@@ -61,6 +61,9 @@ type resetPasswordData struct {
 	Token, Name, Email string
 	Min                int
 	Invalid            bool
+	// SecondFactor: the account has one, which the next sign-in asks for;
+	// without, it asks to set one up.
+	SecondFactor bool
 }
 
 // resetPasswordPage asks for the new password, from the mail's link.
@@ -76,7 +79,7 @@ func (s *Server) resetPasswordPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.view(r, "reset_password.title")
-	v.Data = resetPasswordData{Token: token, Name: a.Name, Email: a.Email, Min: account.MinPassword}
+	v.Data = resetPasswordData{Token: token, Name: a.Name, Email: a.Email, Min: account.MinPassword, SecondFactor: s.hasFactor(r.Context(), a.ID)}
 	s.render(w, r, http.StatusOK, "reset_password", v)
 }
 
@@ -96,7 +99,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	again := func(msg string) {
 		v := s.view(r, "reset_password.title")
-		v.Data = resetPasswordData{Token: token, Name: a.Name, Email: a.Email, Min: account.MinPassword}
+		v.Data = resetPasswordData{Token: token, Name: a.Name, Email: a.Email, Min: account.MinPassword, SecondFactor: s.hasFactor(r.Context(), a.ID)}
 		v.Error = msg
 		s.render(w, r, http.StatusBadRequest, "reset_password", v)
 	}
@@ -128,3 +131,4 @@ func (s *Server) resetPasswordInvalid(w http.ResponseWriter, r *http.Request) {
 	v.Data = resetPasswordData{Invalid: true}
 	s.render(w, r, http.StatusNotFound, "reset_password", v)
 }
+

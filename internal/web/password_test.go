@@ -132,6 +132,22 @@ func TestForgotSamePage(t *testing.T) {
 	}
 }
 
+// TestResetPasswordPageWithoutFactor: for an account with no second factor
+// yet, the page says the next sign-in asks to set one up, not that it asks
+// for it.
+func TestResetPasswordPageWithoutFactor(t *testing.T) {
+	s := newSite(t).withMail()
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.forgot(c.email)
+	page := b.get(s.resetPath(c.email))
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, "二要素認証はまだ設定されていないため、次回のログイン時に設定画面が表示されます。")
+	if strings.Contains(page.body, "次回のログインでも必要です") {
+		t.Error("the page says the next sign-in asks for a second factor the account does not have")
+	}
+}
+
 // TestResetPasswordOverHTTP follows the mail's link: refused passwords, the
 // reset, the old password refused, and a sign-in that still asks for the app.
 func TestResetPasswordOverHTTP(t *testing.T) {
@@ -145,6 +161,7 @@ func TestResetPasswordOverHTTP(t *testing.T) {
 	link := s.resetPath(c.email)
 	page := other.get(link)
 	expect(t, page, http.StatusOK, "")
+	contains(t, page, "二要素認証の設定は変わらず、次回のログインでも必要です。")
 	contains(t, page, "新しいパスワードの設定", "山田 太郎", `autocomplete="new-password"`, `autocomplete="username"`,
 		`value="yamada@example.jp"`, "パスワードを再設定する")
 	token := mustQuery(t, link, "token")
