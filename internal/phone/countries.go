@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/nyaruka/phonenumbers"
 	"golang.org/x/text/collate"
@@ -50,8 +51,82 @@ func isEnglish(lang string) bool {
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(lang)), "en")
 }
 
+// Names that x/text's CLDR tables have outdated or longer than people in
+// Japan write them, as Japan's Ministry of Foreign Affairs writes them.
+var namesJA = map[string]string{
+	"MK": "北マケドニア",   // renamed in 2019
+	"SZ": "エスワティニ",   // renamed in 2018
+	"MM": "ミャンマー",    // not "ミャンマー (ビルマ)"
+	"HK": "香港",       // not "中華人民共和国香港特別行政区"
+	"MO": "マカオ",      // not "中華人民共和国マカオ特別行政区"
+	"PS": "パレスチナ",    // not "パレスチナ自治区"
+	"CG": "コンゴ共和国",   // not "コンゴ共和国(ブラザビル)"
+	"CD": "コンゴ民主共和国", // not "コンゴ民主共和国(キンシャサ)"
+}
+
+var namesEN = map[string]string{
+	"MK": "North Macedonia", // renamed in 2019
+	"SZ": "Eswatini",        // renamed in 2018
+	"TR": "Türkiye",         // the UN's name since 2022
+}
+
+// readingsJA gives, in kana, how the Japanese names that are not all kana
+// are read: sorting by reading is what a Japanese reader expects (中国 among
+// the チ, 韓国 among the カ), and a collator cannot know how kanji are read.
+// TestReadingsCoverEveryName keeps the table complete.
+var readingsJA = map[string]string{
+	"JP": "にほん",
+	"AC": "アセンションとう",
+	"AE": "アラブしゅちょうこくれんぽう",
+	"AS": "べいりょうサモア",
+	"AX": "オーランドしょとう",
+	"BQ": "オランダりょうカリブ",
+	"CC": "ココス(キーリング)しょとう",
+	"CD": "コンゴみんしゅきょうわこく",
+	"CF": "ちゅうおうアフリカきょうわこく",
+	"CG": "コンゴきょうわこく",
+	"CK": "クックしょとう",
+	"CN": "ちゅうごく",
+	"CX": "クリスマスとう",
+	"DM": "ドミニカこく",
+	"DO": "ドミニカきょうわこく",
+	"EH": "にしサハラ",
+	"FK": "フォークランドしょとう",
+	"FM": "ミクロネシアれんぽう",
+	"FO": "フェローしょとう",
+	"GF": "ふつりょうギアナ",
+	"GQ": "せきどうギニア",
+	"HK": "ホンコン",
+	"IM": "マンとう",
+	"IO": "えいりょうインドようちいき",
+	"KP": "きたちょうせん",
+	"KR": "かんこく",
+	"KY": "ケイマンしょとう",
+	"MH": "マーシャルしょとう",
+	"MK": "きたマケドニア",
+	"MP": "きたマリアナしょとう",
+	"NF": "ノーフォークとう",
+	"PF": "ふつりょうポリネシア",
+	"PM": "サンピエールとう・ミクロンとう",
+	"SB": "ソロモンしょとう",
+	"SJ": "スバールバルしょとう・ヤンマイエンとう",
+	"SS": "みなみスーダン",
+	"TC": "タークス・カイコスしょとう",
+	"TL": "ひがしティモール",
+	"TW": "たいわん",
+	"US": "アメリカがっしゅうこく",
+	"VA": "バチカンしこく",
+	"VC": "セントビンセントおよびグレナディーンしょとう",
+	"VG": "えいりょうヴァージンしょとう",
+	"VI": "べいりょうヴァージンしょとう",
+	"ZA": "みなみアフリカ",
+}
+
 func buildCountries(tag language.Tag) []Country {
-	names := display.Regions(tag)
+	names, fixes := display.Regions(tag), namesJA
+	if tag == language.English {
+		fixes = namesEN
+	}
 	var list []Country
 	for r := range phonenumbers.GetSupportedRegions() {
 		c := Country{Region: r, CallingCode: phonenumbers.GetCountryCodeForRegion(r), Name: r}
@@ -60,7 +135,14 @@ func buildCountries(tag language.Tag) []Country {
 				c.Name = n
 			}
 		}
+		if n, ok := fixes[r]; ok {
+			c.Name = n
+		}
 		list = append(list, c)
+	}
+	key := func(c Country) string { return c.Name }
+	if tag == language.Japanese {
+		key = readingJA
 	}
 	// Sorted as a reader of the language expects (for Japanese, by reading
 	// order of kana), which byte order does not give.
@@ -72,10 +154,56 @@ func buildCountries(tag language.Tag) []Country {
 		case b.Region == DefaultRegion:
 			return 1
 		}
-		if c := col.CompareString(a.Name, b.Name); c != 0 {
+		if c := col.CompareString(key(a), key(b)); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Region, b.Region) // stable order for equal names
 	})
 	return list
+}
+
+// readingJA is the key a Japanese name sorts by: its reading in kana, with
+// each long-vowel mark written as the vowel it lengthens (ガーナ as ガアナ),
+// as Japanese dictionaries sort. x/text's collator weighs 「ー」 otherwise
+// and would put ガーナ among the ア.
+func readingJA(c Country) string {
+	s := c.Name
+	if r, ok := readingsJA[c.Region]; ok {
+		s = r
+	}
+	var b strings.Builder
+	var prev rune
+	for _, r := range s {
+		if r == 'ー' {
+			if v := vowelOf(prev); v != 0 {
+				r = v
+			}
+		}
+		b.WriteRune(r)
+		prev = r
+	}
+	return b.String()
+}
+
+// vowelOf returns the vowel (ア, イ, ウ, エ or オ) a kana ends in; 0 for
+// anything else.
+func vowelOf(r rune) rune {
+	if unicode.In(r, unicode.Hiragana) {
+		r += 'ア' - 'あ' // the katakana block mirrors the hiragana one
+	}
+	for _, row := range [...]struct {
+		vowel rune
+		kana  string
+	}{
+		{'ア', "アァカガサザタダナハバパマヤャラワヮ"},
+		{'イ', "イィキギシジチヂニヒビピミリヰ"},
+		{'ウ', "ウゥクグスズツヅッヌフブプムユュルヴ"},
+		{'エ', "エェケゲセゼテデネヘベペメレヱ"},
+		{'オ', "オォコゴソゾトドノホボポモヨョロヲ"},
+	} {
+		if strings.ContainsRune(row.kana, r) {
+			return row.vowel
+		}
+	}
+	return 0
 }

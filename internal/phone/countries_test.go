@@ -3,8 +3,10 @@ package phone
 import (
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"unicode"
 )
 
 func TestCountries(t *testing.T) {
@@ -69,6 +71,15 @@ func TestCountriesKnownEntries(t *testing.T) {
 		{"en", "US", "United States, US, +1"},
 		{"en", "GB", "United Kingdom, GB, +44"},
 		{"ja", "KR", "韓国, KR, +82"},
+		{"ja", "CZ", "チェコ, CZ, +420"},
+		// The names x/text has outdated.
+		{"ja", "MK", "北マケドニア, MK, +389"},
+		{"ja", "SZ", "エスワティニ, SZ, +268"},
+		{"ja", "MM", "ミャンマー, MM, +95"},
+		{"ja", "HK", "香港, HK, +852"},
+		{"en", "MK", "North Macedonia, MK, +389"},
+		{"en", "SZ", "Eswatini, SZ, +268"},
+		{"en", "CZ", "Czechia, CZ, +420"},
 	}
 	for _, tt := range tests {
 		if got := find(Countries(tt.lang), tt.region).Label(); got != tt.label {
@@ -97,4 +108,60 @@ func TestCountriesConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// Japanese names sort by their reading, as in a Japanese dictionary: kanji
+// names by how they are read, a long-vowel mark as the vowel it lengthens.
+func TestCountriesJapaneseOrder(t *testing.T) {
+	pos := map[string]int{}
+	for i, c := range Countries("ja") {
+		pos[c.Region] = i
+	}
+	name := map[string]string{}
+	for _, c := range Countries("ja") {
+		name[c.Region] = c.Name
+	}
+	// Each row's regions in this order.
+	for _, order := range [][]string{
+		{"JP", "AZ", "US", "GB"}, // 日本 first; アゼルバイジャン, アメリカ合衆国, イギリス
+		{"CM", "KR", "KH"},       // カメルーン, 韓国 (かんこく), カンボジア
+		{"TD", "CN", "TN"},       // チャド, 中国 (ちゅうごく), チュニジア
+		{"OM", "GH", "CA", "GA"}, // オマーン, ガーナ (があな, not among the ア), カナダ, ガボン
+		{"BH", "HT", "BS"},       // バーレーン (ばあれえん), ハイチ, バハマ
+		{"CH", "SD", "SJ"},       // スイス, スーダン (すうだん), スバールバル諸島
+		{"RO", "RW"},             // ルーマニア (るうまにあ), ルワンダ
+		{"KP", "GN", "CY"},       // 北朝鮮 (きたちょうせん), ギニア, キプロス
+		{"TW", "TZ"},             // 台湾 (たいわん), タンザニア
+		{"EC", "EE", "SZ"},       // エクアドル, エストニア, エスワティニ
+		{"KP", "MK", "KI"},       // 北朝鮮 (きたちょうせん), 北マケドニア (きたまけどにあ), キリバス
+	} {
+		for i := 1; i < len(order); i++ {
+			a, b := order[i-1], order[i]
+			if pos[a] >= pos[b] {
+				t.Errorf("%s (%s) sorted after %s (%s)", a, name[a], b, name[b])
+			}
+		}
+	}
+}
+
+// Every Japanese name the picker can show sorts by a reading in kana: its
+// own when it is all kana, the table's otherwise.
+func TestReadingsCoverEveryName(t *testing.T) {
+	kana := func(s string) bool {
+		for _, r := range s {
+			if !unicode.In(r, unicode.Hiragana, unicode.Katakana) && !strings.ContainsRune("ー・()（） ", r) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, c := range Countries("ja") {
+		r, ok := readingsJA[c.Region]
+		switch {
+		case ok && !kana(r):
+			t.Errorf("%s: the reading %q of %s is not all kana", c.Region, r, c.Name)
+		case !ok && !kana(c.Name):
+			t.Errorf("%s: %s is not all kana and has no reading in readingsJA", c.Region, c.Name)
+		}
+	}
 }
