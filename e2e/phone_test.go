@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -78,48 +79,15 @@ func TestPhoneEnrolment(t *testing.T) {
 	waitVisible(p, link("別の方法を試す"))
 	p.screen("50-3-enrol-phone")
 
-	// The country picker is a native select, so the keyboard works on it as
-	// on any other: typing jumps to the first name with that beginning, the
-	// arrows move, Home goes back to the top, where Japan is.
-	p.do(chromedp.Focus(chromedp.ID("region")))
-	p.do(chromedp.KeyEvent("ア"))
-	before, label := p.country()
-	if before == "JP" || !strings.HasPrefix(label, "ア") {
-		t.Errorf("typing 「ア」 on the focused country picker selects %s 「%s」, want the first country whose name begins with ア", before, label)
+	// The picker offers only the countries whose numbers are accepted
+	// (phone.countries, by default Japan alone): no search box for one
+	// country. TestPhoneCountryPicker has several.
+	if labels := p.countryLabels(); !slices.Equal(labels, []string{"日本, JP, +81"}) {
+		t.Errorf("the country picker offers %q, want only 「日本, JP, +81」 (phone.countries is [\"JP\"])", labels)
 	}
-	p.do(chromedp.KeyEvent(kb.ArrowDown))
-	after, label2 := p.country()
-	if after == before {
-		t.Errorf("the down arrow on the focused country picker does not move from %s", before)
+	if n := run(p, chromedp.Evaluate[int](`document.querySelectorAll("#region-filter").length`)); n != 0 {
+		t.Errorf("the picker of one country has a search box")
 	}
-	t.Logf("country picker by keyboard: 「ア」 → 「%s」, ↓ → 「%s」", label, label2)
-	p.do(chromedp.KeyEvent(kb.Home))
-	p.expectCountry("JP", "日本, JP, +81")
-
-	// With script, the search box above the picker narrows its list to the
-	// countries whose name, region or calling code contains the text.
-	const search = "国・地域を検索 (国名、JP、+81 など)"
-	waitVisible(p, field(search))
-	p.typeInto(search, "アメリカ")
-	shown := run(p, chromedp.Evaluate[[]string](`Array.from(document.getElementById("region").options).filter(o => !o.hidden).map(o => o.textContent.trim())`))
-	if len(shown) == 0 {
-		t.Error("searching 「アメリカ」 leaves no country in the picker")
-	}
-	for _, s := range shown {
-		if !strings.Contains(s, "アメリカ") {
-			t.Errorf("searching 「アメリカ」 leaves 「%s」 in the picker", s)
-		}
-	}
-	if _, l := p.country(); !strings.Contains(l, "アメリカ") {
-		t.Errorf("searching 「アメリカ」 leaves the hidden 「%s」 selected", l)
-	}
-	p.screen("50-3b-enrol-phone-country-search")
-	p.do(chromedp.SendKeys(field(search), strings.Repeat(kb.Backspace, len([]rune("アメリカ")))))
-	if n := run(p, chromedp.Evaluate[int](`Array.from(document.getElementById("region").options).filter(o => o.hidden || o.disabled).length`)); n != 0 {
-		t.Errorf("an empty search still hides %d countries", n)
-	}
-	p.do(chromedp.Focus(chromedp.ID("region")), chromedp.KeyEvent(kb.Home))
-	p.expectCountry("JP", "日本, JP, +81")
 
 	// The number, 「テキストメッセージ」, 「続ける」.
 	const typed, e164 = "090-1234-9819", "+819012349819"
@@ -190,6 +158,76 @@ func TestPhoneEnrolment(t *testing.T) {
 		t.Errorf("the security page shows the phone as %q, want +81 •••• 9819", shown)
 	}
 	p.screen("50-10-security")
+}
+
+// TestPhoneCountryPicker is the enrolment's country picker when the portal
+// accepts numbers of several countries: 日本 first, the others by their
+// Japanese reading, a native select that the keyboard works on, and with
+// script a search box that narrows the list.
+func TestPhoneCountryPicker(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	allowed := []string{"JP", "US", "GB", "KR", "CN", "TW", "HK", "FR", "DE", "AU", "CA"}
+	cfg := `{"phone": {"countries": ["` + strings.Join(allowed, `", "`) + `"]}}`
+	checkPhoneConfig(t, cfg, func(p *config.Phone) { p.Countries = allowed })
+	d := startDemoWith(t, cfg)
+	p := newBrowser(t, d.URL, axe)
+
+	p.open("/login", "ログイン")
+	p.signIn(yamadaEmail, yamadaPassword, "/enrol", "2要素認証の設定")
+	p.open("/enrol/phone", phoneEnrolTitle)
+	p.expectCountry("JP", "日本, JP, +81")
+	want := []string{"日本, JP, +81", "アメリカ合衆国, US, +1", "イギリス, GB, +44", "オーストラリア, AU, +61",
+		"カナダ, CA, +1", "韓国, KR, +82", "台湾, TW, +886", "中国, CN, +86", "ドイツ, DE, +49",
+		"フランス, FR, +33", "香港, HK, +852"}
+	if labels := p.countryLabels(); !slices.Equal(labels, want) {
+		t.Errorf("the country picker offers\n%q\nwant\n%q", labels, want)
+	}
+	p.screen("53-1-enrol-phone-countries")
+
+	// The country picker is a native select, so the keyboard works on it as
+	// on any other: typing jumps to the first name with that beginning, the
+	// arrows move, Home goes back to the top, where Japan is.
+	p.do(chromedp.Focus(chromedp.ID("region")))
+	p.do(chromedp.KeyEvent("ア"))
+	before, label := p.country()
+	if before == "JP" || !strings.HasPrefix(label, "ア") {
+		t.Errorf("typing 「ア」 on the focused country picker selects %s 「%s」, want the first country whose name begins with ア", before, label)
+	}
+	p.do(chromedp.KeyEvent(kb.ArrowDown))
+	after, label2 := p.country()
+	if after == before {
+		t.Errorf("the down arrow on the focused country picker does not move from %s", before)
+	}
+	t.Logf("country picker by keyboard: 「ア」 → 「%s」, ↓ → 「%s」", label, label2)
+	p.do(chromedp.KeyEvent(kb.Home))
+	p.expectCountry("JP", "日本, JP, +81")
+
+	// With script, the search box above the picker narrows its list to the
+	// countries whose name, region or calling code contains the text.
+	const search = "国・地域を検索 (国名、JP、+81 など)"
+	waitVisible(p, field(search))
+	p.typeInto(search, "アメリカ")
+	shown := run(p, chromedp.Evaluate[[]string](`Array.from(document.getElementById("region").options).filter(o => !o.hidden).map(o => o.textContent.trim())`))
+	if len(shown) == 0 {
+		t.Error("searching 「アメリカ」 leaves no country in the picker")
+	}
+	for _, s := range shown {
+		if !strings.Contains(s, "アメリカ") {
+			t.Errorf("searching 「アメリカ」 leaves 「%s」 in the picker", s)
+		}
+	}
+	if _, l := p.country(); !strings.Contains(l, "アメリカ") {
+		t.Errorf("searching 「アメリカ」 leaves the hidden 「%s」 selected", l)
+	}
+	p.screen("53-2-enrol-phone-country-search")
+	p.do(chromedp.SendKeys(field(search), strings.Repeat(kb.Backspace, len([]rune("アメリカ")))))
+	if n := run(p, chromedp.Evaluate[int](`Array.from(document.getElementById("region").options).filter(o => o.hidden || o.disabled).length`)); n != 0 {
+		t.Errorf("an empty search still hides %d countries", n)
+	}
+	p.do(chromedp.Focus(chromedp.ID("region")), chromedp.KeyEvent(kb.Home))
+	p.expectCountry("JP", "日本, JP, +81")
+
 }
 
 // TestPhoneSignIn is Takahashi, enrolled with a phone: the sign-in sends a
@@ -474,6 +512,12 @@ func (p *page) country() (region, label string) {
 		return {region: s.value, label: o ? o.textContent.trim() : ""};
 	})()`))
 	return s.Region, s.Label
+}
+
+// countryLabels returns the texts of the country picker's options, in order.
+func (p *page) countryLabels() []string {
+	p.t.Helper()
+	return run(p, chromedp.Evaluate[[]string](`Array.from(document.getElementById("region").options).map(o => o.textContent.trim())`))
 }
 
 // expectCountry checks the country picker, a native select named by its

@@ -36,15 +36,22 @@ var (
 	countriesEN = sync.OnceValue(func() []Country { return buildCountries(language.English) })
 )
 
-// Countries returns every region phone numbers can be parsed for, named in
-// lang ("ja" or "en"; anything but English gets Japanese, the product's first
-// language) and sorted by name in that language, Japan first. The caller owns
-// the slice it gets.
-func Countries(lang string) []Country {
+// Countries returns the regions of allowed (ISO codes such as "JP") that
+// phone numbers can be parsed for, named in lang ("ja" or "en"; anything but
+// English gets Japanese, the product's first language) and sorted by name in
+// that language, Japan first. The caller owns the slice it gets.
+func Countries(lang string, allowed []string) []Country {
+	all := countriesJA()
 	if isEnglish(lang) {
-		return slices.Clone(countriesEN())
+		all = countriesEN()
 	}
-	return slices.Clone(countriesJA())
+	var list []Country
+	for _, c := range all {
+		if slices.Contains(allowed, c.Region) {
+			list = append(list, c)
+		}
+	}
+	return list
 }
 
 func isEnglish(lang string) bool {

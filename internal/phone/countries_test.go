@@ -1,13 +1,22 @@
 package phone
 
 import (
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"unicode"
+
+	"github.com/nyaruka/phonenumbers"
 )
+
+// all is the list of every country numbers can be parsed for.
+func all(lang string) []Country {
+	return Countries(lang, slices.Collect(maps.Keys(phonenumbers.GetSupportedRegions())))
+}
 
 func TestCountries(t *testing.T) {
 	tests := []struct {
@@ -25,7 +34,7 @@ func TestCountries(t *testing.T) {
 	labelShape := regexp.MustCompile(`^[^,]+, [A-Z]{2}, \+[1-9][0-9]{0,3}$`)
 	for _, tt := range tests {
 		t.Run(tt.lang, func(t *testing.T) {
-			list := Countries(tt.lang)
+			list := all(tt.lang)
 			if len(list) <= 200 {
 				t.Fatalf("%d countries, want more than 200", len(list))
 			}
@@ -82,7 +91,7 @@ func TestCountriesKnownEntries(t *testing.T) {
 		{"en", "CZ", "Czechia, CZ, +420"},
 	}
 	for _, tt := range tests {
-		if got := find(Countries(tt.lang), tt.region).Label(); got != tt.label {
+		if got := find(all(tt.lang), tt.region).Label(); got != tt.label {
 			t.Errorf("%s %s: %q, want %q", tt.lang, tt.region, got, tt.label)
 		}
 	}
@@ -90,10 +99,37 @@ func TestCountriesKnownEntries(t *testing.T) {
 
 // The cached list must not be changed through a slice handed out.
 func TestCountriesReturnsACopy(t *testing.T) {
-	a := Countries("ja")
+	a := all("ja")
 	a[0].Name = "changed"
-	if b := Countries("ja"); b[0].Name != "日本" {
+	if b := all("ja"); b[0].Name != "日本" {
 		t.Errorf("cache changed through a returned slice: %q", b[0].Name)
+	}
+}
+
+// The picker offers only the countries the configuration allows, in the
+// order of the whole list; a region that numbers cannot be parsed for is
+// left out.
+func TestCountriesAllowed(t *testing.T) {
+	tests := []struct {
+		lang    string
+		allowed []string
+		want    []string
+	}{
+		{"ja", []string{"JP"}, []string{"日本, JP, +81"}},
+		{"en", []string{"JP"}, []string{"Japan, JP, +81"}},
+		{"ja", []string{"CN", "US", "KR", "JP"}, []string{"日本, JP, +81", "アメリカ合衆国, US, +1", "韓国, KR, +82", "中国, CN, +86"}},
+		{"en", []string{"CN", "US", "KR", "JP"}, []string{"Japan, JP, +81", "China, CN, +86", "South Korea, KR, +82", "United States, US, +1"}},
+		{"ja", []string{"US", "XX"}, []string{"アメリカ合衆国, US, +1"}},
+		{"ja", nil, nil},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, c := range Countries(tt.lang, tt.allowed) {
+			got = append(got, c.Label())
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("Countries(%q, %q) = %q, want %q", tt.lang, tt.allowed, got, tt.want)
+		}
 	}
 }
 
@@ -102,7 +138,7 @@ func TestCountriesConcurrent(t *testing.T) {
 	for i := range 16 {
 		wg.Go(func() {
 			lang := []string{"ja", "en"}[i%2]
-			if len(Countries(lang)) == 0 {
+			if len(all(lang)) == 0 {
 				t.Error("empty list")
 			}
 		})
@@ -114,11 +150,11 @@ func TestCountriesConcurrent(t *testing.T) {
 // names by how they are read, a long-vowel mark as the vowel it lengthens.
 func TestCountriesJapaneseOrder(t *testing.T) {
 	pos := map[string]int{}
-	for i, c := range Countries("ja") {
+	for i, c := range all("ja") {
 		pos[c.Region] = i
 	}
 	name := map[string]string{}
-	for _, c := range Countries("ja") {
+	for _, c := range all("ja") {
 		name[c.Region] = c.Name
 	}
 	// Each row's regions in this order.
@@ -155,7 +191,7 @@ func TestReadingsCoverEveryName(t *testing.T) {
 		}
 		return true
 	}
-	for _, c := range Countries("ja") {
+	for _, c := range all("ja") {
 		r, ok := readingsJA[c.Region]
 		switch {
 		case ok && !kana(r):

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,10 +14,16 @@ import (
 )
 
 type enrolPhoneData struct {
-	Countries      []phone.Country
+	Countries []phone.Country
+	// Filter shows the search box above the picker, for lists long enough
+	// to need one.
+	Filter         bool
 	Region, Number string
 	Channel        string
 }
+
+// filterFrom is how many countries the picker must offer for its search box.
+const filterFrom = 10
 
 // enrolPhonePage is manual XI. III: the number, its country, and how the
 // code should come. After 「編集」 it shows the number the code went to.
@@ -33,7 +40,13 @@ func (s *Server) enrolPhonePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showEnrolPhone(w http.ResponseWriter, r *http.Request, status int, d enrolPhoneData, errMsg string) {
-	d.Countries = phone.Countries(webkit.PickLanguage(r))
+	// Only the countries whose numbers are accepted: one the server would
+	// refuse has no place in the list.
+	d.Countries = phone.Countries(webkit.PickLanguage(r), s.svc.Config.Phone.Countries)
+	d.Filter = len(d.Countries) >= filterFrom
+	if !slices.ContainsFunc(d.Countries, func(c phone.Country) bool { return c.Region == d.Region }) && len(d.Countries) > 0 {
+		d.Region = d.Countries[0].Region
+	}
 	v := s.view(r, "phone.enrol_title")
 	v.Data, v.Error = d, errMsg
 	s.render(w, r, status, "enrol_phone", v)

@@ -145,8 +145,13 @@ func TestPhoneEnrolmentOverHTTP(t *testing.T) {
 	if n := strings.Count(page.body, " selected>"); n != 1 {
 		t.Errorf("%d countries selected", n)
 	}
-	if !strings.Contains(page.body, `<option value="US">`) {
-		t.Errorf("the picker lacks other countries")
+	// Only the countries phone.countries allows (by default Japan): a
+	// country the server refuses is not offered.
+	if n := strings.Count(page.body, "<option "); n != 1 {
+		t.Errorf("the picker offers %d countries, want 1 (phone.countries is [\"JP\"])", n)
+	}
+	if strings.Contains(page.body, "region-filter") {
+		t.Errorf("the picker of one country has a search box")
 	}
 	// Basics of accessibility: labelled fields of the right kinds.
 	num := inputTag(t, page, "input", "number")
@@ -317,9 +322,11 @@ func TestEnrolPhoneRefusedNumbers(t *testing.T) {
 		t.Fatal("typed number not escaped")
 	}
 
+	// A country the picker does not offer (a crafted form) is refused
+	// all the same; the picker is back on one it offers.
 	r = b.sendPhone("US", "(650) 253-0000", "sms")
 	expect(t, r, http.StatusBadRequest, "")
-	contains(t, r, msgPhoneCountry, `<option value="US" selected>`)
+	contains(t, r, msgPhoneCountry, `<option value="JP" selected>`)
 	hasAttrs(t, inputTag(t, r, "input", "number"), `value="(650) 253-0000"`)
 
 	r = b.sendPhone("JP", "+1 650 253 0000", "sms")
@@ -336,6 +343,55 @@ func TestEnrolPhoneRefusedNumbers(t *testing.T) {
 	if strings.Contains(r.text(), msgPhoneInvalid) || !strings.Contains(strings.ToLower(r.text()), "phone number") {
 		t.Errorf("English page lacks an English message:\n%s", excerpt(r.body))
 	}
+}
+
+// With several countries allowed the picker offers those, 日本 first and
+// selected, the others by their Japanese reading (English names in English),
+// with a search box once the list is long.
+func TestEnrolPhoneCountryPicker(t *testing.T) {
+	options := regexp.MustCompile(`<option value="([A-Z]{2})"( selected)?>([^<]*)</option>`)
+	picker := func(r *resp) (labels []string, selected string) {
+		for _, m := range options.FindAllStringSubmatch(r.text(), -1) {
+			labels = append(labels, m[3])
+			if m[2] != "" {
+				selected += m[1]
+			}
+		}
+		return labels, selected
+	}
+	s, _ := phoneSite(t, func(c *config.Config) { c.Phone.Countries = []string{"CN", "US", "KR", "JP"} })
+	b := s.browser()
+	b.login(s.customer("yamada@example.jp"), "/enrol")
+	page := b.get("/enrol/phone")
+	expect(t, page, http.StatusOK, "")
+	labels, selected := picker(page)
+	if want := []string{"日本, JP, +81", "アメリカ合衆国, US, +1", "韓国, KR, +82", "中国, CN, +86"}; !slices.Equal(labels, want) || selected != "JP" {
+		t.Errorf("the picker offers %q with %q selected, want %q with JP", labels, selected, want)
+	}
+	b.lang = "en"
+	labels, _ = picker(b.get("/enrol/phone"))
+	if want := []string{"Japan, JP, +81", "China, CN, +86", "South Korea, KR, +82", "United States, US, +1"}; !slices.Equal(labels, want) {
+		t.Errorf("the English picker offers %q, want %q", labels, want)
+	}
+	if strings.Contains(page.body, "region-filter") {
+		t.Errorf("a picker of four countries has a search box")
+	}
+
+	// Without Japan, the first allowed country is the default.
+	s, _ = phoneSite(t, func(c *config.Config) { c.Phone.Countries = []string{"US"} })
+	b = s.browser()
+	b.login(s.customer("yamada@example.jp"), "/enrol")
+	if labels, selected := picker(b.get("/enrol/phone")); !slices.Equal(labels, []string{"アメリカ合衆国, US, +1"}) || selected != "US" {
+		t.Errorf("phone.countries [US]: the picker offers %q with %q selected", labels, selected)
+	}
+
+	// Many countries: the search box.
+	s, _ = phoneSite(t, func(c *config.Config) {
+		c.Phone.Countries = []string{"JP", "US", "KR", "CN", "TW", "HK", "GB", "FR", "DE", "AU", "CA"}
+	})
+	b = s.browser()
+	b.login(s.customer("yamada@example.jp"), "/enrol")
+	contains(t, b.get("/enrol/phone"), `<input id="region-filter"`)
 }
 
 // 「再送信」 within 30 s: 429, Retry-After and the wait in the message.
