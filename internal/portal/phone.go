@@ -26,6 +26,7 @@ var (
 	ErrNoPhoneCode        = errors.New("portal: no code was sent, or it was replaced")
 	ErrPhoneCodeExpired   = errors.New("portal: the code expired")
 	ErrPhoneCodeExhausted = errors.New("portal: too many tries for this code")
+	ErrUnknownChannel     = errors.New("portal: a code comes by text message or voice call only")
 )
 
 // SendLimitError says a sending limit is reached, which one, and until when.
@@ -161,7 +162,7 @@ func (s *Service) SendSignInCode(ctx context.Context, f *Flow, ch notify.Channel
 // hold across nodes and under parallel requests.
 func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.Channel, lang string, c Client) error {
 	if !ch.Valid() {
-		return ErrWrongStep
+		return ErrUnknownChannel
 	}
 	now := s.Now()
 	cfg := s.Config.Phone

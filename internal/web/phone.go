@@ -90,6 +90,8 @@ func (s *Server) stepError(w http.ResponseWriter, r *http.Request, err error) (i
 		return http.StatusBadRequest, s.t(r, "phone.invalid"), true
 	case errors.Is(err, portal.ErrCountryNotAllowed):
 		return http.StatusBadRequest, s.t(r, "phone.country_not_allowed"), true
+	case errors.Is(err, portal.ErrUnknownChannel):
+		return http.StatusBadRequest, s.t(r, "phone.unknown_channel"), true
 	case errors.Is(err, portal.ErrSendFailed):
 		return http.StatusBadGateway, s.t(r, "phone.send_failed"), true
 	case errors.Is(err, portal.ErrNoPhoneCode):

@@ -394,6 +394,41 @@ func TestEnrolPhoneCountryPicker(t *testing.T) {
 	contains(t, b.get("/enrol/phone"), `<input id="region-filter"`)
 }
 
+// A channel other than テキストメッセージ or 音声通話 (a crafted form): 400
+// with a message that says what to choose, not the wrong step's 409; nothing
+// is sent.
+func TestPhoneUnknownChannelOverHTTP(t *testing.T) {
+	const msg = "コードの受け取り方法は「テキストメッセージ」または「音声通話」からお選びください。"
+	s, rec := phoneSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.login(c, "/enrol")
+	r := b.sendPhone("JP", "090-1234-5678", "fax")
+	expect(t, r, http.StatusBadRequest, "")
+	contains(t, r, msg, "アカウントの安全性向上")
+	hasAttrs(t, inputTag(t, r, "input", "number"), `value="090-1234-5678"`)
+	if strings.Contains(r.text(), "ログインを最初からやり直してください") {
+		t.Errorf("an unknown channel is answered as a step out of order")
+	}
+
+	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+	s.clock.Advance(30 * time.Second)
+	r = b.post("/enrol/phone/resend", url.Values{"channel": {"fax"}})
+	expect(t, r, http.StatusBadRequest, "")
+	contains(t, r, msg, "ご本人確認", phoneMasked)
+	if n := rec.Count(); n != 1 {
+		t.Fatalf("%d messages, want 1", n)
+	}
+	expect(t, b.post("/enrol/phone/code", url.Values{"code": {rec.Last(t).Code}}), http.StatusSeeOther, "/recovery-code")
+
+	b.lang = "en"
+	b.login(c, "/login/phone")
+	s.clock.Advance(30 * time.Second)
+	r = b.post("/login/phone/send", url.Values{"channel": {"fax"}})
+	expect(t, r, http.StatusBadRequest, "")
+	contains(t, r, "Choose how to receive the code: text message or voice call.")
+}
+
 // 「再送信」 within 30 s: 429, Retry-After and the wait in the message.
 func TestPhoneResendTooSoon(t *testing.T) {
 	s, rec := phoneSite(t)
