@@ -52,6 +52,29 @@ func Parse(input, region string) (string, error) {
 	return phonenumbers.Format(n, phonenumbers.E164), nil
 }
 
+// CanText reports whether a text message can reach an E.164 number: a
+// mobile, or a number its country's plan does not tell from a landline
+// (FIXED_LINE_OR_MOBILE: the United States and Canada, among others).
+// A code by voice call reaches the others.
+func CanText(e164 string) bool {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return false
+	}
+	switch phonenumbers.GetNumberType(n) {
+	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
+		return true
+	}
+	// Not VOIP: Japan's 050 IP phones receive no text messages (carriers
+	// exchange them between mobile numbers only), and elsewhere whether one
+	// does depends on the provider; a code that may never arrive is worse
+	// than the voice call, which reaches them. Not PAGER: Japan's 020 has
+	// served machines since pagers ended in 2019, and elsewhere a pager
+	// takes no ordinary text message. Nor landlines, freephone, premium or
+	// shared-cost numbers: nothing there receives one.
+	return false
+}
+
 // Region returns the country of an E.164 number ("JP"), or "" when the
 // number is not one.
 func Region(e164 string) string {

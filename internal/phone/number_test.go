@@ -58,6 +58,42 @@ func TestParse(t *testing.T) {
 	}
 }
 
+func TestCanText(t *testing.T) {
+	tests := []struct {
+		input, region string
+		want          bool
+	}{
+		{"090-1234-5678", "JP", true},
+		{"080-1234-5678", "JP", true},
+		{"070-1234-5678", "JP", true},
+		{"03-1234-5678", "JP", false},  // landline, Tokyo
+		{"06-1234-5678", "JP", false},  // landline, Osaka
+		{"0120-123-456", "JP", false},  // freephone
+		{"0800-123-4567", "JP", false}, // freephone
+		{"050-1234-5678", "JP", false}, // IP phone
+		{"020-4123-4567", "JP", false}, // pager, now machines
+		{"0570-123-456", "JP", false},  // ナビダイヤル
+		{"0990-123-456", "JP", false},  // premium rate
+		{"(202) 555-0123", "US", true}, // the plan does not tell mobiles from landlines
+		{"07400 123456", "GB", true},
+		{"020 7946 0018", "GB", false},
+	}
+	for _, tt := range tests {
+		e164, err := Parse(tt.input, tt.region)
+		if err != nil {
+			t.Fatalf("Parse(%q, %q): %v", tt.input, tt.region, err)
+		}
+		if got := CanText(e164); got != tt.want {
+			t.Errorf("CanText(%s, from %q) = %t, want %t", e164, tt.input, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "garbage", "+999"} {
+		if CanText(bad) {
+			t.Errorf("CanText(%q) = true", bad)
+		}
+	}
+}
+
 func TestRegion(t *testing.T) {
 	tests := []struct{ e164, want string }{
 		{"+819012345678", "JP"},

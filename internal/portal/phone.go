@@ -27,6 +27,7 @@ var (
 	ErrPhoneCodeExpired   = errors.New("portal: the code expired")
 	ErrPhoneCodeExhausted = errors.New("portal: too many tries for this code")
 	ErrUnknownChannel     = errors.New("portal: a code comes by text message or voice call only")
+	ErrCannotText         = errors.New("portal: this number cannot receive text messages")
 )
 
 // SendLimitError says a sending limit is reached, which one, and until when.
@@ -51,6 +52,17 @@ type SentCode struct {
 	Channel notify.Channel
 	// ResendIn is how long until a new code may be asked for.
 	ResendIn time.Duration
+	// Channels are those a code can come by to this number.
+	Channels []notify.Channel
+}
+
+// ChannelsFor returns the channels a code can come by to an E.164 number:
+// a voice call to any, a text message only to a number that receives one.
+func ChannelsFor(e164 string) []notify.Channel {
+	if phone.CanText(e164) {
+		return []notify.Channel{notify.SMS, notify.Voice}
+	}
+	return []notify.Channel{notify.Voice}
 }
 
 // PhoneFactor returns the account's phone; ErrNoSuchMethod when it has none.
@@ -77,7 +89,7 @@ func (s *Service) SentCodeOf(ctx context.Context, f *Flow) (*SentCode, error) {
 		return nil, err
 	}
 	wait := max(pc.SentAt.Add(s.Config.Phone.ResendAfter.Duration).Sub(s.Now()), 0)
-	return &SentCode{Phone: pc.Phone, Channel: notify.Channel(pc.Channel), ResendIn: wait}, nil
+	return &SentCode{Phone: pc.Phone, Channel: notify.Channel(pc.Channel), ResendIn: wait, Channels: ChannelsFor(pc.Phone)}, nil
 }
 
 // EnrolPhone checks a number typed at enrolment (manual XI. III) for the
@@ -163,6 +175,12 @@ func (s *Service) SendSignInCode(ctx context.Context, f *Flow, ch notify.Channel
 func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.Channel, lang string, c Client) error {
 	if !ch.Valid() {
 		return ErrUnknownChannel
+	}
+	// Checked here, where every send passes (enrolment, 「再送信」, the
+	// switch of channel, the sign-in), so that a landline enrolled for
+	// voice calls is never sent a text that cannot arrive.
+	if !slices.Contains(ChannelsFor(e164), ch) {
+		return ErrCannotText
 	}
 	now := s.Now()
 	cfg := s.Config.Phone

@@ -871,6 +871,70 @@ func TestSendFailure(t *testing.T) {
 	}
 }
 
+// Text messages go only to numbers that can receive them: a landline, a
+// freephone, an IP phone (050) get their code by voice call, at enrolment,
+// at 「再送信」, at the switch of channel and at the sign-in. Nothing is sent
+// for a refusal, nor counted.
+func TestPhoneTextNeedsAMobile(t *testing.T) {
+	e, rec := phoneEnv(t, func(c *config.Config) { c.Phone.PerAccountHour = 3 })
+	c := e.newCustomer("yamada@example.jp")
+	f := e.enrolFlow(c)
+	for _, number := range []string{"03-1234-5678", "0120-123-456", "050-1234-5678", "020-4123-4567"} {
+		if err := e.svc.EnrolPhone(e.ctx, f, "JP", number, notify.SMS, "ja", e.ip); !errors.Is(err, portal.ErrCannotText) {
+			t.Errorf("EnrolPhone(%s) by text message: %v, want ErrCannotText", number, err)
+		}
+	}
+	if n := rec.Count(); n != 0 {
+		t.Fatalf("%d sent", n)
+	}
+	// A voice call to the landline.
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", "03-1234-5678", notify.Voice, "ja", e.ip); err != nil {
+		t.Fatalf("EnrolPhone(landline) by voice: %v", err)
+	}
+	if sent := rec.Last(t); sent.To != "+81312345678" || sent.Channel != notify.Voice {
+		t.Fatalf("sent %+v", sent)
+	}
+	sc, err := e.svc.SentCodeOf(e.ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sc.Channels, []notify.Channel{notify.Voice}) {
+		t.Errorf("the landline's channels are %v, want voice only", sc.Channels)
+	}
+	e.clock.Advance(30 * time.Second)
+	if err := e.svc.ResendCode(e.ctx, f, notify.SMS, "ja", e.ip); !errors.Is(err, portal.ErrCannotText) {
+		t.Fatalf("ResendCode by text message to the landline: %v, want ErrCannotText", err)
+	}
+	if err := e.svc.ConfirmPhone(e.ctx, f, rec.Last(t).Code, e.ip); err != nil {
+		t.Fatalf("the code of the call after a refused text: %v", err)
+	}
+
+	// The sign-in: by the enrolled voice call; never a text.
+	e.clock.Advance(time.Minute)
+	g := e.mfaFlow(c)
+	if err := e.svc.SendSignInCode(e.ctx, g, notify.SMS, "ja", e.ip); !errors.Is(err, portal.ErrCannotText) {
+		t.Fatalf("SendSignInCode by text message to the landline: %v, want ErrCannotText", err)
+	}
+	if err := e.svc.SendSignInCode(e.ctx, g, "", "ja", e.ip); err != nil {
+		t.Fatalf("SendSignInCode by the enrolled channel: %v (the refused texts counted against the limit?)", err)
+	}
+	if sent := rec.Last(t); sent.Channel != notify.Voice {
+		t.Errorf("the sign-in sent a %s", sent.Channel)
+	}
+	if n := rec.Count(); n != 2 {
+		t.Errorf("%d sent, want the two calls", n)
+	}
+
+	// A mobile has both channels.
+	h := e.enrolFlow(e.newCustomer("sato@example.jp"))
+	if err := e.svc.EnrolPhone(e.ctx, h, "JP", mobile(1), notify.Voice, "ja", client("192.0.2.9")); err != nil {
+		t.Fatal(err)
+	}
+	if sc, err := e.svc.SentCodeOf(e.ctx, h); err != nil || !slices.Equal(sc.Channels, []notify.Channel{notify.SMS, notify.Voice}) {
+		t.Errorf("a mobile's channels: %+v, %v; want sms and voice", sc, err)
+	}
+}
+
 // A channel other than a text message or a voice call is refused with an
 // error of its own (not the wrong step's), at every send, and changes
 // nothing: no message, no code replaced, nothing counted against a limit.

@@ -92,6 +92,8 @@ func (s *Server) stepError(w http.ResponseWriter, r *http.Request, err error) (i
 		return http.StatusBadRequest, s.t(r, "phone.country_not_allowed"), true
 	case errors.Is(err, portal.ErrUnknownChannel):
 		return http.StatusBadRequest, s.t(r, "phone.unknown_channel"), true
+	case errors.Is(err, portal.ErrCannotText):
+		return http.StatusBadRequest, s.t(r, "phone.cannot_text"), true
 	case errors.Is(err, portal.ErrSendFailed):
 		return http.StatusBadGateway, s.t(r, "phone.send_failed"), true
 	case errors.Is(err, portal.ErrNoPhoneCode):
@@ -126,7 +128,9 @@ func (s *Server) stepError(w http.ResponseWriter, r *http.Request, err error) (i
 type phoneCodeData struct {
 	Masked  string
 	Channel notify.Channel
-	Other   notify.Channel
+	// Other is the channel 「音声通話で受け取る」 or 「テキストメッセージで
+	// 受け取る」 switches to; empty when the number has no other.
+	Other notify.Channel
 	// Wait is how many seconds until a new code may be asked for.
 	Wait                         int
 	Enrol                        bool
@@ -162,13 +166,15 @@ func (s *Server) showPhoneCodeWait(w http.ResponseWriter, r *http.Request, f *po
 		return
 	}
 	d := phoneCodeData{
-		Masked: phone.Mask(sent.Phone), Channel: sent.Channel, Other: notify.Voice,
+		Masked: phone.Mask(sent.Phone), Channel: sent.Channel,
 		Wait:   int((max(sent.ResendIn, hold) + time.Second - 1) / time.Second),
 		Enrol:  f.State == portal.StateEnrol,
 		Action: "/login/phone", Resend: "/login/phone/send", OtherMethods: "/login/methods",
 	}
-	if sent.Channel == notify.Voice {
-		d.Other = notify.SMS
+	for _, ch := range sent.Channels {
+		if ch != sent.Channel {
+			d.Other = ch
+		}
 	}
 	if d.Enrol {
 		d.Action, d.Resend, d.OtherMethods = "/enrol/phone/code", "/enrol/phone/resend", "/enrol/methods"

@@ -394,6 +394,69 @@ func TestEnrolPhoneCountryPicker(t *testing.T) {
 	contains(t, b.get("/enrol/phone"), `<input id="region-filter"`)
 }
 
+// テキストメッセージ to a landline or a freephone: 400 and a message that
+// says what to do, the form as typed. 音声通話 reaches the landline; its code
+// screen offers no text message, and a crafted one is refused, at
+// enrolment and at the sign-in.
+func TestPhoneTextNeedsAMobileOverHTTP(t *testing.T) {
+	const msg = "この番号ではテキストメッセージを受け取れません。携帯電話の番号を入力するか、「音声通話」を選んでください。"
+	s, rec := phoneSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.login(c, "/enrol")
+	for _, number := range []string{"03-1234-5678", "0120-123-456"} {
+		r := b.sendPhone("JP", number, "sms")
+		expect(t, r, http.StatusBadRequest, "")
+		contains(t, r, msg, "アカウントの安全性向上")
+		hasAttrs(t, inputTag(t, r, "input", "number"), `value="`+number+`"`)
+	}
+	if n := rec.Count(); n != 0 {
+		t.Fatalf("%d messages", n)
+	}
+
+	expect(t, b.sendPhone("JP", "03-1234-5678", "voice"), http.StatusSeeOther, "/enrol/phone/code")
+	if sent := rec.Last(t); sent.To != "+81312345678" || sent.Channel != notify.Voice {
+		t.Fatalf("sent %+v", sent)
+	}
+	page := b.get("/enrol/phone/code")
+	contains(t, page, "次の番号に音声通話でコードをお知らせしています:", "再送信")
+	if strings.Contains(page.text(), "テキストメッセージで受け取る") || strings.Contains(page.body, `value="sms"`) {
+		t.Errorf("the code screen of a landline offers a text message")
+	}
+	s.clock.Advance(30 * time.Second)
+	r := b.post("/enrol/phone/resend", url.Values{"channel": {"sms"}})
+	expect(t, r, http.StatusBadRequest, "")
+	contains(t, r, msg, "ご本人確認")
+	if n := rec.Count(); n != 1 {
+		t.Fatalf("%d messages, want the one call", n)
+	}
+	expect(t, b.post("/enrol/phone/code", url.Values{"code": {rec.Last(t).Code}}), http.StatusSeeOther, "/recovery-code")
+	expect(t, b.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/")
+
+	// The sign-in calls the landline; 「テキストメッセージで受け取る」 is
+	// neither offered nor accepted.
+	s.clock.Advance(time.Minute)
+	b = s.browser()
+	b.login(c, "/login/phone")
+	if sent := rec.Last(t); sent.Channel != notify.Voice {
+		t.Fatalf("the sign-in sent a %s", sent.Channel)
+	}
+	page = b.get("/login/phone")
+	if strings.Contains(page.text(), "テキストメッセージで受け取る") {
+		t.Errorf("the sign-in's code screen of a landline offers a text message")
+	}
+	s.clock.Advance(30 * time.Second)
+	r = b.post("/login/phone/send", url.Values{"channel": {"sms"}})
+	expect(t, r, http.StatusBadRequest, "")
+	contains(t, r, msg)
+	b.lang = "en"
+	r = b.post("/login/phone/send", url.Values{"channel": {"sms"}})
+	contains(t, r, "This number cannot receive text messages. Enter a mobile number, or choose Voice call.")
+	if n := rec.Count(); n != 2 {
+		t.Fatalf("%d messages, want the two calls", n)
+	}
+}
+
 // A channel other than テキストメッセージ or 音声通話 (a crafted form): 400
 // with a message that says what to choose, not the wrong step's 409; nothing
 // is sent.
