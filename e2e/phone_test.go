@@ -564,7 +564,38 @@ func (p *page) expectCodeScreen(sentBy, last4 string, enrol bool) {
 	waitVisible(p, button("続ける"))
 	p.expectText(`//main//div[@class="resend" and starts-with(normalize-space(), "コードが届いていませんか?")]`)
 	waitVisible(p, button("再送信"))
+	p.expectResendLine(sentBy == sentBySMS) // 「または 音声通話で受け取る」 fits
 	waitVisible(p, link("別の方法を試す"))
+}
+
+// expectResendLine checks that 「コードが届いていませんか? 再送信 または
+// 音声通話で受け取る」 is one paragraph, buttons included (a form inside a
+// paragraph would have the parser close it, the buttons falling on a line of
+// their own), and when oneLine, on one line. The longer 「テキストメッセージ
+// で受け取る」 may wrap, but only before 「または」.
+func (p *page) expectResendLine(oneLine bool) {
+	p.t.Helper()
+	problem := run(p, chromedp.Evaluate[string](`(() => {
+		const para = Array.from(document.querySelectorAll("main .resend p")).find(e => e.textContent.trim().startsWith("コードが届いていませんか?"));
+		if (!para) return "no paragraph begins with 「コードが届いていませんか?」";
+		const buttons = Array.from(para.querySelectorAll("button"));
+		if (buttons.length === 0) return "the paragraph 「" + para.textContent.trim() + "」 holds no button: " + para.parentElement.innerHTML;
+		const range = document.createRange();
+		range.selectNodeContents(para.firstChild);
+		const lines = Array.from(range.getClientRects());
+		if (lines.length !== 1) return "「コードが届いていませんか?」 takes " + lines.length + " lines";
+		for (const b of buttons) {
+			const r = b.getBoundingClientRect(), mid = (r.top + r.bottom) / 2;
+			if (mid >= lines[0].top && mid <= lines[0].bottom) continue;
+			if (`+strconv.FormatBool(oneLine)+` || b === buttons[0] || !b.parentElement.textContent.trim().startsWith("または")) {
+				return "「" + b.textContent.trim() + "」 is not on the line of 「コードが届いていませんか?」";
+			}
+		}
+		return "";
+	})()`))
+	if problem != "" {
+		p.t.Errorf("the resend line is not one line of text and buttons: %s", problem)
+	}
 }
 
 // expectResendDisabled checks that the buttons that ask for a new code are

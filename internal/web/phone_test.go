@@ -345,6 +345,44 @@ func TestEnrolPhoneRefusedNumbers(t *testing.T) {
 	}
 }
 
+// The resend line is one paragraph inside one form, its buttons carrying
+// the channel: a <form> inside a <p> is invalid, the parser closes the
+// paragraph before it and the buttons fall on a line of their own. It works
+// without script: each button submits the form with its channel.
+func TestPhoneResendLineIsOneParagraph(t *testing.T) {
+	s, rec := phoneSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.login(c, "/enrol")
+	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+	block := regexp.MustCompile(`(?s)<div class="resend">.*?</div>`).FindString(b.get("/enrol/phone/code").text())
+	m := regexp.MustCompile(`(?s)<form method="post" action="/enrol/phone/resend">\s*<p>(コードが届いていませんか\?.*?)</p>\s*</form>`).FindStringSubmatch(block)
+	if m == nil {
+		t.Fatalf("no paragraph 「コードが届いていませんか? …」 in one form of its own:\n%s", block)
+	}
+	line := m[1]
+	for _, el := range []string{"<form", "<p", "<div"} {
+		if strings.Contains(line, el) {
+			t.Errorf("the paragraph holds a %s>, which closes it:\n%s", el, line)
+		}
+	}
+	text := strings.Join(strings.Fields(regexp.MustCompile(`<[^>]+>`).ReplaceAllString(line, "")), " ")
+	if text != "コードが届いていませんか? 再送信 または 音声通話で受け取る" {
+		t.Errorf("the line reads %q", text)
+	}
+	for _, ch := range []string{"sms", "voice"} {
+		if !strings.Contains(line, `<button type="submit" name="channel" value="`+ch+`" class="link"`) {
+			t.Errorf("no submit button for %s in the line:\n%s", ch, line)
+		}
+	}
+	// What the 「音声通話で受け取る」 button submits.
+	s.clock.Advance(30 * time.Second)
+	expect(t, b.post("/enrol/phone/resend", url.Values{"channel": {"voice"}}), http.StatusSeeOther, "/enrol/phone/code")
+	if sent := rec.Last(t); sent.Channel != notify.Voice {
+		t.Errorf("sent by %s", sent.Channel)
+	}
+}
+
 // With several countries allowed the picker offers those, 日本 first and
 // selected, the others by their Japanese reading (English names in English),
 // with a search box once the list is long.
