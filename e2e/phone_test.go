@@ -43,6 +43,7 @@ const (
 	sentBySMS       = "次の番号にテキストメッセージが送信されました:"
 	sentByVoice     = "次の番号に音声通話でコードをお知らせしています:"
 	wrongCodeMsg    = "コードが正しくありません。もう一度お試しください。"
+	notSentLead     = "新しいコードは送信されませんでした。次の番号にお送りしたコードは、有効期限内であれば引き続きご利用いただけます:"
 )
 
 // TestPhoneEnrolment is manual XI: Yamada, who has no second factor yet,
@@ -367,6 +368,26 @@ func TestPhoneSendLimit(t *testing.T) {
 	checkLockTime(t, msg, window)
 	if !strings.HasSuffix(strings.TrimSpace(msg), "以降にもう一度お試しください。") {
 		t.Errorf("the limit message does not end with 「以降にもう一度お試しください。」: %q", msg)
+	}
+	// No code was sent, and the screen does not say one was; the wait, up to
+	// an hour, reads as a time of day, not thousands of seconds.
+	p.expectText(`//main//p[normalize-space()="` + notSentLead + `"]`)
+	for _, sent := range []string{sentBySMS, sentByVoice} {
+		if run(p, chromedp.Evaluate[bool](`document.querySelector("main").textContent.includes("`+sent+`")`)) {
+			t.Errorf("the send-limit screen says 「%s」 although no code was sent", sent)
+		}
+	}
+	countdown := strings.TrimSpace(run(p, chromedp.Text(chromedp.ID("resend-countdown"))))
+	if time.Until(window) > 2*time.Minute {
+		if !strings.HasSuffix(countdown, "以降に新しいコードを送信できます。") || strings.Contains(countdown, "秒") {
+			t.Errorf("the send-limit screen's countdown reads %q, want 「<date> <hh:mm> 以降に新しいコードを送信できます。」", countdown)
+		}
+		checkLockTime(t, countdown, window)
+		if a, b := lockTimeRE.FindString(countdown), lockTimeRE.FindString(msg); a != b {
+			t.Errorf("the countdown says %s, the limit's message %s", a, b)
+		}
+	} else {
+		t.Logf("the limit's window ends within two minutes: the countdown reads %q", countdown)
 	}
 	p.screen("52-1-send-limit")
 

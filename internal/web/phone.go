@@ -126,25 +126,37 @@ func (s *Server) stepError(w http.ResponseWriter, r *http.Request, err error) (i
 }
 
 type phoneCodeData struct {
-	Masked  string
+	Masked string
+	// NotSent: a new code was asked for and refused, so the screen must not
+	// say that one was sent; the code in flight still works.
+	NotSent bool
 	Channel notify.Channel
 	// Other is the channel 「音声通話で受け取る」 or 「テキストメッセージで
 	// 受け取る」 switches to; empty when the number has no other.
 	Other notify.Channel
-	// Wait is how many seconds until a new code may be asked for.
+	// Wait is how many seconds until a new code may be asked for; Until,
+	// for a wait longer than shortWait, the time of day it ends, which
+	// reads better than a count of thousands of seconds.
 	Wait                         int
+	Until                        string
 	Enrol                        bool
 	Action, Resend, OtherMethods string
 }
 
+// shortWait is the longest wait the code screen counts down in seconds (the
+// pause between codes); longer ones (a sending limit) it gives as a time.
+const shortWait = time.Minute
+
 // showPhoneCode is manual XI. IV, at enrolment or at sign-in.
 func (s *Server) showPhoneCode(w http.ResponseWriter, r *http.Request, f *portal.Flow, status int, errMsg string) {
-	s.showPhoneCodeWait(w, r, f, status, errMsg, 0)
+	s.showPhoneCodeWait(w, r, f, status, errMsg, time.Time{}, false)
 }
 
 // showPhoneCodeWait shows the code screen with its buttons for a new code
-// held back at least `hold` (a sending limit reached).
-func (s *Server) showPhoneCodeWait(w http.ResponseWriter, r *http.Request, f *portal.Flow, status int, errMsg string, hold time.Duration) {
+// held back at least until `hold` (a sending limit's end; zero for none);
+// notSent says that a
+// new code was asked for and refused.
+func (s *Server) showPhoneCodeWait(w http.ResponseWriter, r *http.Request, f *portal.Flow, status int, errMsg string, hold time.Time, notSent bool) {
 	sent, err := s.svc.SentCodeOf(r.Context(), f)
 	if errors.Is(err, portal.ErrNoPhoneCode) {
 		// No code in flight (a send failed or was refused, or the code was
@@ -165,11 +177,21 @@ func (s *Server) showPhoneCodeWait(w http.ResponseWriter, r *http.Request, f *po
 		s.internal(w, r, err)
 		return
 	}
+	now := s.svc.Now()
+	until := now.Add(sent.ResendIn)
+	if hold.After(until) {
+		until = hold
+	}
+	wait := until.Sub(now)
 	d := phoneCodeData{
-		Masked: phone.Mask(sent.Phone), Channel: sent.Channel,
-		Wait:   int((max(sent.ResendIn, hold) + time.Second - 1) / time.Second),
+		Masked: phone.Mask(sent.Phone), NotSent: notSent, Channel: sent.Channel,
+		Wait:   int((wait + time.Second - 1) / time.Second),
 		Enrol:  f.State == portal.StateEnrol,
 		Action: "/login/phone", Resend: "/login/phone/send", OtherMethods: "/login/methods",
+	}
+	if wait > shortWait {
+		// Rounded up: the minute shown must not come before the wait ends.
+		d.Until = formatTime(webkit.PickLanguage(r), until.Add(time.Minute-1).Truncate(time.Minute))
 	}
 	for _, ch := range sent.Channels {
 		if ch != sent.Channel {
@@ -239,11 +261,11 @@ func (s *Server) afterSend(w http.ResponseWriter, r *http.Request, f *portal.Flo
 		return
 	}
 	if status, msg, ok := s.stepError(w, r, err); ok {
-		var hold time.Duration
+		var hold time.Time
 		if limit, ok := errors.AsType[*portal.SendLimitError](err); ok {
-			hold = limit.Until.Sub(s.svc.Now())
+			hold = limit.Until
 		}
-		s.showPhoneCodeWait(w, r, f, status, msg, hold)
+		s.showPhoneCodeWait(w, r, f, status, msg, hold, true)
 		return
 	}
 	s.flowError(w, r, err)

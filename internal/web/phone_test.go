@@ -592,6 +592,63 @@ func TestPhoneSendLimitOverHTTP(t *testing.T) {
 	expect(t, b.post("/enrol/phone/code", url.Values{"code": {rec.Last(t).Code}}), http.StatusSeeOther, "/recovery-code")
 }
 
+// A refused request for a new code does not say that one was sent, and a
+// wait of many minutes reads as a time of day, not thousands of seconds; the
+// 30-second pause is counted in seconds (by the script) as before.
+func TestPhoneRefusedSendSaysNoCodeWasSent(t *testing.T) {
+	const notSent = "新しいコードは送信されませんでした。次の番号にお送りしたコードは、有効期限内であれば引き続きご利用いただけます:"
+	countdown := func(t *testing.T, r *resp) string {
+		t.Helper()
+		m := regexp.MustCompile(`<p class="help-text"[^>]* data-resend-countdown="[^"]*">([^<]*)</p>`).FindStringSubmatch(r.text())
+		if m == nil {
+			t.Fatalf("no countdown line:\n%s", excerpt(r.body))
+		}
+		return m[1]
+	}
+	s, _ := phoneSite(t, func(c *config.Config) { c.Phone.PerAccountHour = 2 })
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.login(c, "/enrol")
+	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+	page := b.get("/enrol/phone/code")
+	contains(t, page, "次の番号にテキストメッセージが送信されました:")
+	if got := countdown(t, page); got != "" {
+		t.Errorf("the countdown line of a 30 s pause reads %q before the script counts", got)
+	}
+
+	// Within the pause: refused, the seconds are the message's.
+	s.clock.Advance(10 * time.Second)
+	r := b.post("/enrol/phone/resend", url.Values{"channel": {"sms"}})
+	expect(t, r, http.StatusTooManyRequests, "")
+	contains(t, r, "新しいコードは20秒後から送信できます。", notSent, phoneMasked, `data-resend-wait="20"`)
+	if strings.Contains(r.text(), "次の番号にテキストメッセージが送信されました:") {
+		t.Errorf("a refused resend says a text message was sent")
+	}
+
+	// The account limit (2 an hour): refused until 10:00, some 59 minutes.
+	s.clock.Advance(20 * time.Second)
+	expect(t, b.post("/enrol/phone/resend", url.Values{"channel": {"voice"}}), http.StatusSeeOther, "/enrol/phone/code")
+	contains(t, b.get("/enrol/phone/code"), "次の番号に音声通話でコードをお知らせしています:")
+	s.clock.Advance(30 * time.Second)
+	r = b.post("/enrol/phone/resend", url.Values{"channel": {"sms"}})
+	expect(t, r, http.StatusTooManyRequests, "")
+	contains(t, r, msgPhoneLimitAcct, notSent, phoneMasked)
+	for _, sent := range []string{"次の番号にテキストメッセージが送信されました:", "次の番号に音声通話でコードをお知らせしています:"} {
+		if strings.Contains(r.text(), sent) {
+			t.Errorf("the send-limit screen says 「%s」 although no code was sent", sent)
+		}
+	}
+	if got, want := countdown(t, r), "2026年4月1日 10:00 以降に新しいコードを送信できます。"; got != want {
+		t.Errorf("the countdown line of the limit reads %q, want %q", got, want)
+	}
+	b.lang = "en"
+	r = b.post("/enrol/phone/resend", url.Values{"channel": {"sms"}})
+	contains(t, r, "No new code was sent.")
+	if got, want := countdown(t, r), "A new code can be sent after 1 Apr 2026 10:00 JST."; got != want {
+		t.Errorf("the English countdown line reads %q, want %q", got, want)
+	}
+}
+
 // The limit per client address at enrolment: the number form again, with
 // the reason and a time.
 func TestPhoneClientLimitOverHTTP(t *testing.T) {

@@ -25,14 +25,15 @@ document.addEventListener("DOMContentLoaded", () => {
     sync();
   }
   // 「再送信」 waits as long as the server will: the page says how long, and
-  // a line counts down.
+  // a line counts down the last minute in seconds. A longer wait (a sending
+  // limit) the page writes as a time of day, which the line keeps till then.
   const resend = document.querySelectorAll("[data-resend-wait]");
   const countdown = document.querySelector("[data-resend-countdown]");
   let left = resend.length ? parseInt(resend[0].dataset.resendWait, 10) || 0 : 0;
   if (left > 0) {
     const show = () => {
       for (const btn of resend) btn.disabled = left > 0;
-      if (countdown) countdown.textContent = left > 0 ? countdown.dataset.resendCountdown.replace("{0}", left) : "";
+      if (countdown && left <= 60) countdown.textContent = left > 0 ? countdown.dataset.resendCountdown.replace("{0}", left) : "";
     };
     show();
     const timer = setInterval(() => {
