@@ -131,4 +131,3 @@ func (s *Server) resetPasswordInvalid(w http.ResponseWriter, r *http.Request) {
 	v.Data = resetPasswordData{Invalid: true}
 	s.render(w, r, http.StatusNotFound, "reset_password", v)
 }
-
