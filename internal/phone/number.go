@@ -18,6 +18,9 @@ var (
 	// ErrUnknownRegion means the country given is not one numbers can be
 	// parsed for, and the input did not say its own (+NN).
 	ErrUnknownRegion = errors.New("phone: unknown country")
+	// ErrNotPersonal means a valid number that is no one's own line: a
+	// premium-rate or shared-cost service, a freephone, a voicemail.
+	ErrNotPersonal = errors.New("phone: not a personal line")
 )
 
 // maxInput bounds what is handed to the parser: no real number, even written
@@ -48,6 +51,16 @@ func Parse(input, region string) (string, error) {
 	// An extension cannot receive a text message or a code call.
 	if n.GetExtension() != "" || !phonenumbers.IsValidNumber(n) {
 		return "", ErrInvalid
+	}
+	// A code goes to a person's own line. Calls to premium-rate and
+	// shared-cost numbers (Japan's 0990 and 0570 ナビダイヤル) earn their
+	// owner money, the classic toll fraud of sign-in codes; a freephone,
+	// a universal access number or a voicemail box reaches a company's
+	// switchboard or nobody.
+	switch phonenumbers.GetNumberType(n) {
+	case phonenumbers.PREMIUM_RATE, phonenumbers.SHARED_COST, phonenumbers.TOLL_FREE,
+		phonenumbers.UAN, phonenumbers.VOICEMAIL:
+		return "", ErrNotPersonal
 	}
 	return phonenumbers.Format(n, phonenumbers.E164), nil
 }

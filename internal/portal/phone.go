@@ -28,6 +28,7 @@ var (
 	ErrPhoneCodeExhausted = errors.New("portal: too many tries for this code")
 	ErrUnknownChannel     = errors.New("portal: a code comes by text message or voice call only")
 	ErrCannotText         = errors.New("portal: this number cannot receive text messages")
+	ErrNotPersonalPhone   = errors.New("portal: the number is no personal line")
 )
 
 // SendLimitError says a sending limit is reached, which one, and until when.
@@ -99,6 +100,9 @@ func (s *Service) EnrolPhone(ctx context.Context, f *Flow, region, number string
 		return ErrWrongStep
 	}
 	e164, err := phone.Parse(number, region)
+	if errors.Is(err, phone.ErrNotPersonal) {
+		return ErrNotPersonalPhone
+	}
 	if err != nil {
 		return ErrInvalidPhone
 	}

@@ -871,17 +871,25 @@ func TestSendFailure(t *testing.T) {
 	}
 }
 
-// Text messages go only to numbers that can receive them: a landline, a
-// freephone, an IP phone (050) get their code by voice call, at enrolment,
-// at 「再送信」, at the switch of channel and at the sign-in. Nothing is sent
-// for a refusal, nor counted.
+// Text messages go only to numbers that can receive them: a landline, an
+// IP phone (050) get their code by voice call, at enrolment, at 「再送信」,
+// at the switch of channel and at the sign-in; a freephone, ナビダイヤル or
+// a premium-rate number by neither. Nothing is sent for a refusal, nor
+// counted.
 func TestPhoneTextNeedsAMobile(t *testing.T) {
 	e, rec := phoneEnv(t, func(c *config.Config) { c.Phone.PerAccountHour = 3 })
 	c := e.newCustomer("yamada@example.jp")
 	f := e.enrolFlow(c)
-	for _, number := range []string{"03-1234-5678", "0120-123-456", "050-1234-5678", "020-4123-4567"} {
+	for _, number := range []string{"03-1234-5678", "050-1234-5678", "020-4123-4567"} {
 		if err := e.svc.EnrolPhone(e.ctx, f, "JP", number, notify.SMS, "ja", e.ip); !errors.Is(err, portal.ErrCannotText) {
 			t.Errorf("EnrolPhone(%s) by text message: %v, want ErrCannotText", number, err)
+		}
+	}
+	for _, number := range []string{"0120-123-456", "0570-123-456", "0990-123-456"} {
+		for _, ch := range []notify.Channel{notify.SMS, notify.Voice} {
+			if err := e.svc.EnrolPhone(e.ctx, f, "JP", number, ch, "ja", e.ip); !errors.Is(err, portal.ErrNotPersonalPhone) {
+				t.Errorf("EnrolPhone(%s) by %s: %v, want ErrNotPersonalPhone", number, ch, err)
+			}
 		}
 	}
 	if n := rec.Count(); n != 0 {

@@ -94,6 +94,8 @@ func (s *Server) stepError(w http.ResponseWriter, r *http.Request, err error) (i
 		return http.StatusBadRequest, s.t(r, "phone.unknown_channel"), true
 	case errors.Is(err, portal.ErrCannotText):
 		return http.StatusBadRequest, s.t(r, "phone.cannot_text"), true
+	case errors.Is(err, portal.ErrNotPersonalPhone):
+		return http.StatusBadRequest, s.t(r, "phone.not_personal"), true
 	case errors.Is(err, portal.ErrSendFailed):
 		return http.StatusBadGateway, s.t(r, "phone.send_failed"), true
 	case errors.Is(err, portal.ErrNoPhoneCode):

@@ -442,11 +442,18 @@ func TestPhoneTextNeedsAMobileOverHTTP(t *testing.T) {
 	c := s.customer("yamada@example.jp")
 	b := s.browser()
 	b.login(c, "/enrol")
-	for _, number := range []string{"03-1234-5678", "0120-123-456"} {
-		r := b.sendPhone("JP", number, "sms")
-		expect(t, r, http.StatusBadRequest, "")
-		contains(t, r, msg, "アカウントの安全性向上")
-		hasAttrs(t, inputTag(t, r, "input", "number"), `value="`+number+`"`)
+	r := b.sendPhone("JP", "03-1234-5678", "sms")
+	expect(t, r, http.StatusBadRequest, "")
+	contains(t, r, msg, "アカウントの安全性向上")
+	hasAttrs(t, inputTag(t, r, "input", "number"), `value="03-1234-5678"`)
+	// No one's own line, by either channel: a freephone, ナビダイヤル, and a
+	// premium-rate number, whose calls would earn their owner money.
+	for _, number := range []string{"0120-123-456", "0570-123-456", "0990-123-456"} {
+		for _, ch := range []string{"sms", "voice"} {
+			r := b.sendPhone("JP", number, ch)
+			expect(t, r, http.StatusBadRequest, "")
+			contains(t, r, "フリーダイヤルやナビダイヤル、有料情報サービスなどの番号は登録できません。", "アカウントの安全性向上")
+		}
 	}
 	if n := rec.Count(); n != 0 {
 		t.Fatalf("%d messages", n)
@@ -462,7 +469,7 @@ func TestPhoneTextNeedsAMobileOverHTTP(t *testing.T) {
 		t.Errorf("the code screen of a landline offers a text message")
 	}
 	s.clock.Advance(30 * time.Second)
-	r := b.post("/enrol/phone/resend", url.Values{"channel": {"sms"}})
+	r = b.post("/enrol/phone/resend", url.Values{"channel": {"sms"}})
 	expect(t, r, http.StatusBadRequest, "")
 	contains(t, r, msg, "ご本人確認")
 	if n := rec.Count(); n != 1 {
