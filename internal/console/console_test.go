@@ -194,7 +194,9 @@ func TestSignIn(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "コードが正しくありません") {
 		t.Errorf("wrong code: %d", resp.StatusCode)
 	}
-	resp, body = b.post("/login/code", "code", code)
+	// Typed as a Japanese input method gives it: full-width, in two groups.
+	wide := strings.Map(func(r rune) rune { return r - '0' + '０' }, code)
+	resp, body = b.post("/login/code", "code", wide[:9]+"　"+wide[9:])
 	if resp.Request.URL.Path != "/customers" || !strings.Contains(body, "顧客検索") || !strings.Contains(body, "Op kim@tobira.example") {
 		t.Fatalf("right code: at %s %d", resp.Request.URL.Path, resp.StatusCode)
 	}

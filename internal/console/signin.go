@@ -169,7 +169,7 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	step, err := mfa.VerifyTOTP(seed, r.PostForm.Get("code"), now, op.LastStep)
+	step, err := mfa.VerifyTOTP(seed, mfa.NormalizeCode(r.PostForm.Get("code")), now, op.LastStep)
 	if err == nil {
 		err = s.ops.AdvanceOperatorStep(ctx, op.ID, step)
 	}

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"unicode"
+
+	"golang.org/x/text/width"
 )
 
 // RecoveryAlphabet has the digits and the capital letters but I, L and O,
@@ -33,10 +36,15 @@ func NewRecoveryCode() string {
 // lower case, and the letters O, I and L for the digits they look like. It
 // returns "" for input that cannot be a recovery code.
 func NormalizeRecoveryCode(s string) string {
+	if len(s) > 4*RecoveryLen {
+		return ""
+	}
 	var b strings.Builder
-	for _, r := range strings.ToUpper(s) {
+	// Full-width letters and digits, from a Japanese input method, as the
+	// ASCII they stand for.
+	for _, r := range strings.ToUpper(width.Narrow.String(s)) {
 		switch {
-		case r == ' ' || r == '-' || r == '\u3000':
+		case unicode.IsSpace(r) || isDash(r):
 			continue
 		case r == 'O':
 			r = '0'

@@ -72,6 +72,11 @@ func TestNormalizeRecoveryCode(t *testing.T) {
 		{"H3URFLWMNF9GNUFH7YH8RCDV", code},                               // L read as 1
 		{"OOOOOOOOOOOOOOOOOOOOOOOO", strings.Repeat("0", 24)},            // O read as 0
 		{"oooooooooooooooooooooooo", strings.Repeat("0", 24)},
+		// As a Japanese input method types it: full-width, lower case, with
+		// its own hyphens and spaces.
+		{"Ｈ３ＵＲＦ１ＷＭＮＦ９ＧＮＵＦＨ７ＹＨ８ＲＣＤＶ", code},
+		{"ｈ３ｕｒ－ｆ１ｗｍ－ｎｆ９ｇ－ｎｕｆｈ－７ｙｈ８－ｒｃｄｖ", code},
+		{"H3URーF1WMーNF9GーNUFHー7YH8ーRCDV", code},
 		// Wrong lengths.
 		{"", ""},
 		{code[:23], ""},
@@ -80,7 +85,7 @@ func TestNormalizeRecoveryCode(t *testing.T) {
 		// Characters no code has.
 		{code[:23] + "!", ""},
 		{code[:23] + "_", ""},
-		{"Ｈ３ＵＲＦ１ＷＭＮＦ９ＧＮＵＦＨ７ＹＨ８ＲＣＤＶ", ""}, // full-width
+		{strings.Repeat(code, 5), ""},
 		{code[:23] + "é", ""},
 		{code[:23] + "\n", ""},
 	} {
