@@ -2,6 +2,7 @@ package oidc_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -514,4 +515,61 @@ func TestErasedAccountTokensEnd(t *testing.T) {
 	if loc, _ := res.Location(); res.StatusCode != http.StatusUnauthorized || loc != nil {
 		t.Errorf("the erased account's password: status %d, sent to %v; want 401 on the login page", res.StatusCode, loc)
 	}
+}
+
+// Answers that carry tokens, or what a token gives access to, are kept out
+// of every cache (RFC 6749 5.1): the token endpoint's, for a code and for a
+// refresh token, its errors too, and userinfo's, introspection's and
+// revocation's.
+func TestTokenAnswersAreNotCached(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	verifier := oauth2.GenerateVerifier()
+	code := r.codeFrom(e.signIn(e.browser(), r.authURL("st", verifier)), "st")
+
+	check := func(what string, res *http.Response) {
+		t.Helper()
+		res.Body.Close()
+		if cc, p := res.Header.Get("Cache-Control"), res.Header.Get("Pragma"); cc != "no-store" || p != "no-cache" {
+			t.Errorf("%s (%d): Cache-Control %q, Pragma %q; want no-store, no-cache", what, res.StatusCode, cc, p)
+		}
+	}
+	post := func(path string, form url.Values) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(url.QueryEscape(r.c.ID), url.QueryEscape(r.secret))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
+	res := post("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {r.redirect}, "code_verifier": {verifier}})
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&tok); err != nil || res.StatusCode != http.StatusOK || tok.RefreshToken == "" {
+		t.Fatalf("code exchange: %d %v", res.StatusCode, err)
+	}
+	check("token endpoint, code", res)
+	check("token endpoint, refresh", post("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}))
+	check("token endpoint, refused code", post("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {"no-such-code"},
+		"redirect_uri": {r.redirect}, "code_verifier": {verifier}}))
+	check("introspection", post("/oauth/introspect", url.Values{"token": {tok.AccessToken}}))
+
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("userinfo: %d", res.StatusCode)
+	}
+	check("userinfo", res)
+	check("revocation", post("/revoke", url.Values{"token": {tok.AccessToken}}))
 }

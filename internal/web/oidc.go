@@ -128,6 +128,17 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 	s.oidc.ServeHTTP(w, r)
 }
 
+// noStore keeps the answers of h out of every cache: tokens and what they
+// give access to (RFC 6749 5.1 asks it of the token endpoint; the library
+// sets neither header).
+func noStore(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		h.ServeHTTP(w, r)
+	})
+}
+
 // userinfo answers a token that is expired or revoked with 401 and
 // WWW-Authenticate (RFC 6750 3.1), where the library answers 403.
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {

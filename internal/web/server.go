@@ -158,12 +158,16 @@ func (s *Server) routes() {
 
 	if s.oidc != nil {
 		for _, path := range oidc.Paths {
-			if path != "/end_session" && path != "/userinfo" {
+			switch path {
+			case "/end_session", "/userinfo":
+			case "/oauth/token", "/oauth/introspect", "/revoke":
+				s.mux.Handle(path, noStore(s.oidc))
+			default:
 				s.mux.Handle(path, s.oidc)
 			}
 		}
 		s.mux.HandleFunc("/end_session", s.endSession)
-		s.mux.HandleFunc("/userinfo", s.userinfo)
+		s.mux.Handle("/userinfo", noStore(http.HandlerFunc(s.userinfo)))
 		s.handle("GET", oidc.LoginPath, s.oidcLogin)
 		s.handle("POST", "/oidc/consent", s.consent)
 	}
