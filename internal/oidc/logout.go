@@ -9,6 +9,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
@@ -85,4 +86,28 @@ func (p *Provider) postLogout(ctx context.Context, uri, token, clientID string) 
 		}
 		p.storage.log.Warn("oidc: back-channel logout failed", "client", clientID, "attempt", attempt+1, "err", err)
 	}
+}
+
+// LogoutNames checks an RP-initiated logout request (OpenID Connect
+// RP-Initiated Logout 1.0) as the end_session endpoint will, acting on
+// nothing, and reports whether its id_token_hint was issued for the portal
+// session sess: signed by this provider (expired or not, as a site's session
+// outlives its ID token), for sess's account and with sess's sid. err is
+// the library's answer for a request the endpoint refuses (an invalid hint,
+// a post_logout_redirect_uri the client did not register).
+func (p *Provider) LogoutNames(r *http.Request, sess *store.Session) (bool, error) {
+	ctx := op.ContextWithIssuer(r.Context(), p.issuer)
+	req, err := op.ParseEndSessionRequest(r, p.op.Decoder())
+	if err != nil {
+		return false, err
+	}
+	es, err := op.ValidateEndSessionRequest(ctx, req, p.op)
+	if err != nil {
+		return false, err
+	}
+	claims := es.IDTokenHintClaims
+	if claims == nil || sess.SID == "" {
+		return false, nil
+	}
+	return claims.GetSubject() == sess.AccountID && claims.SessionID == p.storage.sid(sess.SID), nil
 }

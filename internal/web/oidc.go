@@ -114,18 +114,66 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 	s.completeRequest(w, r, id, si)
 }
 
-// endSession is RP-initiated logout: the browser's portal session ends (and
-// with it the sites' sessions, by back-channel) before the provider checks
-// the request and sends the browser back to the site.
+// endSession is RP-initiated logout. A request whose id_token_hint names
+// the browser's portal session (what the customer sites send) ends it at
+// once, and with it the sites' sessions by back-channel, before the
+// provider sends the browser back to the site. Without such a hint any
+// page could sign the customer out, so the portal asks first
+// (RP-Initiated Logout 1.0, 2): the confirmation posts to /logout, a
+// same-origin form, which then comes back here signed out. A request the
+// provider refuses ends nothing.
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
-	if si, err := s.signedIn(r); err == nil && si != nil {
-		if err := s.svc.SignOut(r.Context(), si, client(r)); err != nil {
-			s.internal(w, r, err)
+	si, err := s.signedIn(r)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if si != nil {
+		ours, err := s.oidc.LogoutNames(r, si.Session)
+		switch {
+		case err != nil:
+			// The provider answers with its error.
+		case !ours:
+			s.confirmSignOut(w, r, si)
 			return
+		default:
+			if err := s.svc.SignOut(r.Context(), si, client(r)); err != nil {
+				s.internal(w, r, err)
+				return
+			}
+			s.setCookie(w, s.cookieName(sessionCookie), "", -1)
 		}
 	}
-	s.setCookie(w, s.cookieName(sessionCookie), "", -1)
 	s.oidc.ServeHTTP(w, r)
+}
+
+// endSessionParams are the parameters of RP-initiated logout that the
+// confirmation carries back to /end_session.
+var endSessionParams = []string{"id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales", "logout_hint"}
+
+type signOutData struct {
+	// Then is /end_session with the request's parameters: where the
+	// browser goes once signed out.
+	Then string
+}
+
+// confirmSignOut asks 「サインアウトしますか?」 before an end_session request
+// that does not name this session signs the customer out.
+func (s *Server) confirmSignOut(w http.ResponseWriter, r *http.Request, si *portal.SignedIn) {
+	q := url.Values{}
+	// r.Form is parsed: LogoutNames read the request.
+	for _, k := range endSessionParams {
+		if v := r.Form.Get(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	then := "/end_session"
+	if len(q) > 0 {
+		then += "?" + q.Encode()
+	}
+	v := s.view(r, "signout.title")
+	v.User, v.Data = si.Account, signOutData{Then: then}
+	s.render(w, r, http.StatusOK, "signout", v)
 }
 
 // noStore keeps the answers of h out of every cache: tokens and what they
@@ -165,7 +213,8 @@ func (s *Server) hasFactor(ctx context.Context, accountID string) bool {
 
 // originCache keeps the origins of the clients' redirect URIs for the
 // pages' form-action: a browser applies form-action to every redirect after
-// a form, and a sign-in form's last redirect goes to the client.
+// a form, and a sign-in form's last redirect goes to the client, as does
+// the confirmed sign-out's (to its post-logout redirect URI).
 type originCache struct {
 	mu      sync.Mutex
 	value   string
@@ -173,7 +222,7 @@ type originCache struct {
 }
 
 // clientOrigins returns " origin1 origin2 ..." of every registered client's
-// redirect URIs, refreshed at most every 30 seconds.
+// redirect and post-logout redirect URIs, refreshed at most every 30 seconds.
 func (s *Server) clientOrigins(ctx context.Context) string {
 	if s.oidc == nil {
 		return ""
@@ -189,7 +238,7 @@ func (s *Server) clientOrigins(ctx context.Context) string {
 		}
 		var origins []string
 		for _, cl := range list {
-			for _, u := range cl.RedirectURIs {
+			for _, u := range append(slices.Clone(cl.RedirectURIs), cl.PostLogoutRedirectURIs...) {
 				if p, err := url.Parse(u); err == nil && p.Host != "" && !strings.ContainsAny(u, " ;'") {
 					origins = append(origins, p.Scheme+"://"+p.Host)
 				}

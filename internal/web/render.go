@@ -17,7 +17,7 @@ var templateFS embed.FS
 var pageNames = []string{"login", "mfa", "methods", "recovery_input", "enrol", "enrol_methods",
 	"recovery", "home", "security", "reset", "activate", "message",
 	"enrol_phone", "phone_code", "dev_outbox", "consent",
-	"forgot", "reset_password", "not_me",
+	"forgot", "reset_password", "not_me", "signout",
 	"lockedout", "lockedout_sent", "lockedout_confirm"}
 
 // view is what every page template sees.

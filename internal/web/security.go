@@ -170,7 +170,12 @@ func (s *Server) stepUp(w http.ResponseWriter, r *http.Request, si *portal.Signe
 	return false
 }
 
+// logout is サインアウト: from the account menu, and from the confirmation
+// of an RP-initiated logout, whose next goes back to /end_session.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
 	if si, err := s.signedIn(r); err == nil && si != nil {
 		if err := s.svc.SignOut(r.Context(), si, client(r)); err != nil {
 			s.internal(w, r, err)
@@ -178,7 +183,11 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.setCookie(w, s.cookieName(sessionCookie), "", -1)
-	http.Redirect(w, r, "/login?e=signedout", http.StatusSeeOther)
+	next := "/login?e=signedout"
+	if n := r.PostForm.Get("next"); n != "" {
+		next = safeReturn(n)
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // setLanguage keeps the customer's choice of language for a year.

@@ -213,7 +213,8 @@ func (s *Server) crossOriginPaths() []string {
 	}
 	// The provider's endpoints are called from clients' pages and servers,
 	// by design across origins, and act on no portal cookie but
-	// /end_session's, whose sign-out a plain link can ask for too.
+	// /end_session's, which signs out at once only for a request whose
+	// id_token_hint names the browser's session, and otherwise asks.
 	return []string{"/authorize", "/oauth/token", "/oauth/introspect", "/userinfo", "/revoke", "/end_session"}
 }
 
