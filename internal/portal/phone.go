@@ -198,11 +198,17 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.
 		s.audit(ctx, f.AccountID, "phone.send", "refused", c, string(ch))
 		return &LockedError{Until: a.MFALockedUntil}
 	}
-	// A code in flight makes this a resend, which the pause holds back.
+	// A code in flight makes this a resend.
 	resend := false
-	if prev, err := s.Store.PhoneCodeOf(ctx, f.IDHash); err == nil {
+	if _, err := s.Store.PhoneCodeOf(ctx, f.IDHash); err == nil {
 		resend = true
-		if wait := prev.SentAt.Add(cfg.ResendAfter.Duration).Sub(now); wait > 0 {
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	// The pause holds for the account, whichever flow sent its last code:
+	// starting sign-ins or step-ups one after another must not get around it.
+	if last, err := s.Store.LatestPhoneCode(ctx, f.AccountID); err == nil {
+		if wait := last.SentAt.Add(cfg.ResendAfter.Duration).Sub(now); wait > 0 {
 			return &ResendError{Wait: wait}
 		}
 	} else if !errors.Is(err, store.ErrNotFound) {

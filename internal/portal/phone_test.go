@@ -781,14 +781,15 @@ func TestDailyBudget(t *testing.T) {
 	}
 }
 
-// Parallel sends cannot pass a limit.
+// Parallel sends cannot pass a limit: here the client's, by sixteen
+// accounts at once (one account's sends are held back by its 30-second
+// pause as well).
 func TestParallelSendsStayUnderTheLimit(t *testing.T) {
-	e, rec := phoneEnv(t, func(c *config.Config) { c.Phone.PerNumberHour = 100; c.Phone.PerClientHour = 100 })
-	c := e.newCustomer("yamada@example.jp")
+	e, rec := phoneEnv(t, func(c *config.Config) { c.Phone.PerNumberHour, c.Phone.PerClientHour = 100, 10 })
 	const n = 16
 	flows := make([]*portal.Flow, n)
 	for i := range flows {
-		flows[i] = e.enrolFlow(c)
+		flows[i] = e.enrolFlow(e.newCustomer(fmt.Sprintf("c%d@example.jp", i)))
 	}
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -804,7 +805,7 @@ func TestParallelSendsStayUnderTheLimit(t *testing.T) {
 		switch {
 		case err == nil:
 			ok++
-		case errors.As(err, &l) && l.Limit == "account":
+		case errors.As(err, &l) && l.Limit == "client":
 			limited++
 		default:
 			t.Errorf("send: %v", err)
@@ -1342,6 +1343,7 @@ func TestSecondPhoneEnrolment(t *testing.T) {
 		t.Fatal(err)
 	}
 	codeA := rec.Last(t).Code
+	e.clock.Advance(30 * time.Second) // the account's pause between codes
 	if err := e.svc.EnrolPhone(e.ctx, tabB, "JP", mobile(1), notify.Voice, "ja", client("198.51.100.1")); err != nil {
 		t.Fatal(err)
 	}
@@ -1439,6 +1441,7 @@ func TestPhoneCodeBoundToItsFlow(t *testing.T) {
 	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, code, e.ip); !errors.Is(err, portal.ErrNoPhoneCode) {
 		t.Fatalf("f's code in g: %v, want ErrNoPhoneCode", err)
 	}
+	e.clock.Advance(30 * time.Second) // the account's pause between codes
 	if err := e.svc.SendSignInCode(e.ctx, g, "", "ja", e.ip); err != nil {
 		t.Fatalf("g's own code: %v", err)
 	}
@@ -1476,5 +1479,47 @@ func TestRefusedSendsDoNotUseUpTheAccountLimit(t *testing.T) {
 		t.Errorf("the customer's first message of the hour, to another number, is refused: %v "+
 			"(%d messages sent to this account; the 10 sends refused by the number limit were counted against the account limit)",
 			err, rec.Count()-sentBefore)
+	}
+}
+
+// The 30-second pause between codes holds for the account, not only for
+// one flow: a new sign-in or step-up started during it sends nothing and
+// says how long to wait; the earlier flow's code still works.
+func TestResendPauseHoldsAcrossFlows(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	token := e.enrolPhone(rec, c, mobileJP, notify.SMS)
+	e.clock.Advance(time.Hour)
+	before := rec.Count()
+
+	f := e.mfaFlow(c)
+	if err := e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	sent := rec.Last(t).Code
+	e.clock.Advance(10 * time.Second)
+	if r := resendErr(t, e.svc.SendSignInCode(e.ctx, e.mfaFlow(c), "", "ja", e.ip)); r.Wait != 20*time.Second {
+		t.Fatalf("a new sign-in's code 10 s after another's: wait %v, want 20s", r.Wait)
+	}
+	up, err := e.svc.StartStepUp(e.ctx, e.session(token), "/security")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := resendErr(t, e.svc.SendSignInCode(e.ctx, up, notify.Voice, "ja", e.ip)); r.Wait != 20*time.Second {
+		t.Fatalf("a step-up's code 10 s after a sign-in's: wait %v, want 20s", r.Wait)
+	}
+	if n := rec.Count() - before; n != 1 {
+		t.Fatalf("%d codes sent during the pause, want 1", n)
+	}
+	if _, err := e.svc.SentCodeOf(e.ctx, up); !errors.Is(err, portal.ErrNoPhoneCode) {
+		t.Fatalf("the refused step-up has a code in flight: %v", err)
+	}
+
+	e.clock.Advance(20 * time.Second)
+	if err := e.svc.SendSignInCode(e.ctx, up, "", "ja", e.ip); err != nil {
+		t.Fatalf("the step-up's code after the pause: %v", err)
+	}
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, sent, e.ip); err != nil {
+		t.Fatalf("the first flow's code: %v", err)
 	}
 }

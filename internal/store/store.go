@@ -207,6 +207,9 @@ type PhoneCodes interface {
 	PutPhoneCode(ctx context.Context, c *PhoneCode) error
 	// PhoneCodeOf returns the flow's code; ErrNotFound when it has none.
 	PhoneCodeOf(ctx context.Context, flowHash string) (*PhoneCode, error)
+	// LatestPhoneCode returns the account's code sent last, of any flow;
+	// ErrNotFound when it has none.
+	LatestPhoneCode(ctx context.Context, accountID string) (*PhoneCode, error)
 	// ChargePhoneCode counts one attempt against the flow's code before it is
 	// checked, in one transaction: ErrLocked (with the code) once max attempts
 	// were made, ErrNotFound when there is no code; otherwise the code with

@@ -44,6 +44,17 @@ func (db *DB) PhoneCodeOf(ctx context.Context, flowHash string) (*store.PhoneCod
 	return p, nil
 }
 
+// LatestPhoneCode returns the account's most recently sent code or
+// ErrNotFound; phone_codes_account keeps it to the account's few rows.
+func (db *DB) LatestPhoneCode(ctx context.Context, accountID string) (*store.PhoneCode, error) {
+	p, err := scanPhoneCode(db.c().queryRow(ctx, `SELECT `+phoneCodeCols+` FROM phone_codes
+		WHERE account_id = ? ORDER BY sent_at DESC, flow_hash LIMIT 1`, accountID))
+	if err != nil {
+		return nil, db.fail("latest phone code", err)
+	}
+	return p, nil
+}
+
 // ChargePhoneCode counts an attempt in one write transaction. The count is a
 // conditional UPDATE (attempts < max), so it cannot pass max even where the
 // engine lets two transactions run at once (PostgreSQL re-checks the

@@ -1387,6 +1387,26 @@ var phoneCodeTests = []test{
 		must(t, err)
 		same(t, "other flow's code after a resend", *got, other, normPhoneCode)
 	}},
+	{"Latest", func(t *testing.T, s store.Store) {
+		// The account's code sent last, whichever flow sent it: the pause
+		// between codes holds across flows.
+		ctx := t.Context()
+		a, b := newAccount(t, s, "acc-1"), newAccount(t, s, "acc-2")
+		_, err := s.LatestPhoneCode(ctx, a.ID)
+		wantErr(t, "LatestPhoneCode of an account without codes", err, store.ErrNotFound)
+		early, late, others := newPhoneCode("fl-1", a.ID), newPhoneCode("fl-2", a.ID), newPhoneCode("fl-3", b.ID)
+		late.SentAt, others.SentAt = t0.Add(20*time.Second), t0.Add(time.Minute)
+		for _, p := range []store.PhoneCode{late, early, others} {
+			must(t, s.PutPhoneCode(ctx, &p))
+		}
+		got, err := s.LatestPhoneCode(ctx, a.ID)
+		must(t, err)
+		same(t, "LatestPhoneCode", *got, late, normPhoneCode)
+		must(t, s.DeletePhoneCode(ctx, "fl-2"))
+		got, err = s.LatestPhoneCode(ctx, a.ID)
+		must(t, err)
+		same(t, "LatestPhoneCode after the latest was used", *got, early, normPhoneCode)
+	}},
 	{"Errors", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		a := newAccount(t, s, "acc-1")
