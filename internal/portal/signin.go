@@ -79,6 +79,9 @@ type Flow struct {
 // IsStepUp reports whether the flow renews a session rather than starting one.
 func (f *Flow) IsStepUp() bool { return f.data.StepUp != "" }
 
+// Renews reports whether the flow is a step-up of si's session.
+func (f *Flow) Renews(si *SignedIn) bool { return f.IsStepUp() && f.data.StepUp == si.Session.IDHash }
+
 // FlowCookie returns the value to store in the browser: the token and a MAC
 // over it and the state, so a cookie from one step opens no other step.
 func (s *Service) FlowCookie(f *Flow) string {

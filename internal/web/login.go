@@ -96,8 +96,12 @@ type codeData struct {
 }
 
 // secondStep sends the browser to the second factor the account uses: the
-// app's code when it has the app; otherwise a code sent to its phone at
-// once, as the manual's phone sign-in shows (2. II).
+// app's code when it has the app; otherwise its phone's code screen, with a
+// code sent at once when the request is a form's POST (the password, as
+// the manual's phone sign-in shows, 2. II). A GET never sends one: any
+// site can make the browser GET the security page, whose step-up comes
+// here, and each text costs money and the account's hourly allowance.
+// There the screen offers 「コードを送信」 instead.
 func (s *Server) secondStep(w http.ResponseWriter, r *http.Request, f *portal.Flow) {
 	phoneFirst, err := s.svc.PhoneFirst(r.Context(), f)
 	if err != nil {
@@ -109,6 +113,10 @@ func (s *Server) secondStep(w http.ResponseWriter, r *http.Request, f *portal.Fl
 		return
 	}
 	s.setFlow(w, f)
+	if _, err := s.svc.SentCodeOf(r.Context(), f); r.Method != http.MethodPost || err == nil {
+		http.Redirect(w, r, "/login/phone", http.StatusSeeOther)
+		return
+	}
 	err = s.svc.SendSignInCode(r.Context(), f, "", webkit.PickLanguage(r), client(r))
 	s.afterSend(w, r, f, "/login/phone", err)
 }

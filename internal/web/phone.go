@@ -167,7 +167,7 @@ func (s *Server) showPhoneCodeWait(w http.ResponseWriter, r *http.Request, f *po
 		case errMsg == "" && f.State == portal.StateEnrol:
 			http.Redirect(w, r, "/enrol/phone", http.StatusSeeOther)
 		case errMsg == "":
-			http.Redirect(w, r, "/login/methods", http.StatusSeeOther)
+			s.showPhoneSend(w, r, f)
 		case f.State == portal.StateEnrol:
 			s.showEnrolPhone(w, r, status, enrolPhoneData{Region: phone.DefaultRegion, Channel: string(notify.SMS)}, errMsg)
 		default:
@@ -286,10 +286,37 @@ func (s *Server) loginPhoneSend(w http.ResponseWriter, r *http.Request) {
 	err := s.svc.SendSignInCode(r.Context(), f, notify.Channel(r.PostForm.Get("channel")), webkit.PickLanguage(r), client(r))
 	if _, ok := errors.AsType[*portal.ResendError](err); ok && r.PostForm.Get("channel") == "" {
 		// 「別の方法を試す」 → 電話 again within the pause: the code in flight
-		// is still good.
-		err = nil
+		// is still good, when this flow has one (the pause may be another
+		// flow's).
+		if _, err2 := s.svc.SentCodeOf(r.Context(), f); err2 == nil {
+			err = nil
+		}
 	}
 	s.afterSend(w, r, f, "/login/phone", err)
+}
+
+type phoneSendData struct {
+	Masked  string
+	Channel notify.Channel
+	StepUp  bool
+}
+
+// showPhoneSend is the phone's screen at the second factor before a code
+// was sent (a step-up, which sends none by itself): 「コードを送信」, a
+// same-origin POST, sends one by the channel chosen at enrolment.
+func (s *Server) showPhoneSend(w http.ResponseWriter, r *http.Request, f *portal.Flow) {
+	p, err := s.svc.PhoneFactor(r.Context(), f.AccountID)
+	if errors.Is(err, portal.ErrNoSuchMethod) {
+		http.Redirect(w, r, "/login/methods", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	v := s.view(r, "phone.code_title")
+	v.Data = phoneSendData{Masked: phone.Mask(p.Secret), Channel: notify.Channel(p.Channel), StepUp: f.IsStepUp()}
+	s.render(w, r, http.StatusOK, "phone_send", v)
 }
 
 func (s *Server) loginPhonePage(w http.ResponseWriter, r *http.Request) {

@@ -902,7 +902,8 @@ func TestWrongPhoneCodesLockOverHTTP(t *testing.T) {
 }
 
 // A phone-only account's step-up (the security page after a while) asks
-// for the phone's code, as the sign-in does, not for an app it lacks.
+// for the phone's code, not for an app it lacks. Opening the page sends no
+// text: the phone's screen offers 「コードを送信」, a same-origin POST.
 func TestPhoneOnlyStepUp(t *testing.T) {
 	s, rec := phoneSite(t)
 	c := s.customer("yamada@example.jp")
@@ -910,16 +911,62 @@ func TestPhoneOnlyStepUp(t *testing.T) {
 	b.enrolPhone(c, rec, "090-1234-5678", "sms")
 	before := rec.Count()
 	s.clock.Advance(time.Hour)
-	r := b.get("/security")
-	t.Logf("stale session, GET /security: %d, Location %q; codes sent %d", r.StatusCode, r.Header.Get("Location"), rec.Count()-before)
-	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login/phone" || rec.Count() != before+1 {
-		t.Errorf("the step-up of a phone-only account goes to %q with %d codes sent; want /login/phone with a code sent "+
-			"(/login/code asks for an authenticator app the account does not have)", r.Header.Get("Location"), rec.Count()-before)
-		// The customer can still go the long way: 「別の方法を試す」 → 電話.
-		expect(t, b.post("/login/phone/send", url.Values{}), http.StatusSeeOther, "/login/phone")
+	expect(t, b.get("/security"), http.StatusSeeOther, "/login/phone")
+	page := b.get("/login/phone")
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, "ご本人確認", "セキュリティ設定を変更するため", "次の番号にテキストメッセージでコードを送信します:", phoneMasked,
+		`<form method="post" action="/login/phone/send">`, "コードを送信", "別の方法を試す")
+	if n := rec.Count() - before; n != 0 {
+		t.Fatalf("%d codes sent before the customer asked for one", n)
 	}
+	expect(t, b.post("/login/phone/send", url.Values{}), http.StatusSeeOther, "/login/phone")
+	if n := rec.Count() - before; n != 1 {
+		t.Fatalf("%d codes sent by 「コードを送信」, want 1", n)
+	}
+	contains(t, b.get("/login/phone"), "次の番号にテキストメッセージが送信されました:", phoneMasked)
 	expect(t, b.post("/login/phone", url.Values{"code": {rec.Last(t).Code}}), http.StatusSeeOther, "/security")
 	contains(t, b.get("/security"), "電話番号", phoneMasked)
+}
+
+// Any site can make the browser open /security (a link, a redirect; the
+// cookies are SameSite=Lax). However often, that sends no text: the
+// account's hourly allowance and the operator's money stay untouched, and
+// the step-up in progress, with the code the customer asked for, is kept
+// rather than replaced.
+func TestStepUpFromAnotherSiteSendsNoText(t *testing.T) {
+	s, rec := phoneSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrolPhone(c, rec, "090-1234-5678", "sms")
+	before := rec.Count()
+	s.clock.Advance(time.Hour)
+	crossSite := []string{"Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"}
+	var flow string
+	for i := range 12 {
+		expect(t, b.get("/security", crossSite...), http.StatusSeeOther, "/login/phone")
+		if i == 0 {
+			flow = b.cookie("tobira_flow")
+		} else if b.cookie("tobira_flow") != flow {
+			t.Fatalf("GET %d of /security replaced the step-up in progress", i+1)
+		}
+	}
+	if n := rec.Count() - before; n != 0 {
+		t.Fatalf("twelve GETs of /security sent %d texts", n)
+	}
+	// The customer asks for the code; more GETs neither send another nor
+	// make it stop working.
+	expect(t, b.post("/login/phone/send", url.Values{}), http.StatusSeeOther, "/login/phone")
+	code := rec.Last(t).Code
+	s.clock.Advance(time.Minute)
+	for range 3 {
+		expect(t, b.get("/security", crossSite...), http.StatusSeeOther, "/login/phone")
+	}
+	contains(t, b.get("/login/phone"), "次の番号にテキストメッセージが送信されました:")
+	if n := rec.Count() - before; n != 1 {
+		t.Fatalf("%d texts sent, want the one asked for", n)
+	}
+	expect(t, b.post("/login/phone", url.Values{"code": {code}}), http.StatusSeeOther, "/security")
+	expect(t, b.get("/security"), http.StatusOK, "")
 }
 
 // The reset's confirmation says what will happen (SCREENS.md): for an

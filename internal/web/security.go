@@ -148,11 +148,17 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 
 // stepUp passes a session whose second factor is fresh, or an account with
 // no second factor to ask for (the security page then says it is not set).
-// Otherwise it starts a second-factor check that returns to returnTo, and
-// answers the request itself.
+// Otherwise it sends the browser to a second-factor check that returns to
+// returnTo, and answers the request itself: the browser's own check when
+// one is in progress (its code in flight stays good, and opening the page
+// again, from anywhere, replaces nothing), else a new one.
 func (s *Server) stepUp(w http.ResponseWriter, r *http.Request, si *portal.SignedIn, returnTo string) bool {
 	if s.svc.Fresh(si) {
 		return true
+	}
+	if f := s.liveStepUp(r, si, returnTo); f != nil {
+		s.secondStep(w, r, f)
+		return false
 	}
 	f, err := s.svc.StartStepUp(r.Context(), si, returnTo)
 	if errors.Is(err, portal.ErrNoSuchMethod) {
@@ -168,6 +174,20 @@ func (s *Server) stepUp(w http.ResponseWriter, r *http.Request, si *portal.Signe
 	}
 	s.secondStep(w, r, f)
 	return false
+}
+
+// liveStepUp is the browser's step-up of si's session to returnTo that is
+// still at the second factor; nil when there is none.
+func (s *Server) liveStepUp(r *http.Request, si *portal.SignedIn, returnTo string) *portal.Flow {
+	c, err := r.Cookie(s.cookieName(flowCookie))
+	if err != nil {
+		return nil
+	}
+	f, err := s.svc.LoadFlow(r.Context(), c.Value, portal.StateMFA)
+	if err != nil || !f.Renews(si) || f.ReturnTo != returnTo {
+		return nil
+	}
+	return f
 }
 
 // logout is サインアウト: from the account menu, and from the confirmation
