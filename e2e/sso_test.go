@@ -123,6 +123,39 @@ func TestSingleSignOn(t *testing.T) {
 	p.visit(d.InvoicesURL+"/invoices/"+number, portal, "/login", "ログイン")
 }
 
+// TestSSOEndSessionFromElsewhereAsks: the portal's sign-out endpoint
+// opened without the sites' id_token_hint (a link on any page) signs nobody
+// out: the portal asks 「サインアウトしますか?」 and signs out, of the sites
+// too, only when the customer clicks サインアウト. (The sites' own サインアウト
+// sends the hint and signs out at once: TestSingleSignOn.)
+func TestSSOEndSessionFromElsewhereAsks(t *testing.T) {
+	axe := requireE2E(t)
+	d := startDemo(t)
+	key, _ := d.satoKeys(t)
+	portal, contracts := originOf(t, d.URL), originOf(t, d.ContractsURL)
+	p := newSiteBrowser(t, d.URL, axe)
+	p.visit(d.ContractsURL+"/", portal, "/login", "ログイン")
+	p.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
+	p.typeInto("ワンタイムコードの入力", oathtool(t, key))
+	p.clickTo(button("続ける"), "/", contractsHeading)
+	contractsSession := p.cookie(d.ContractsURL, "tobira_contracts")
+
+	p.openTo("/end_session", "/end_session", "サインアウトしますか?")
+	p.expectText(`//main//p[contains(., "` + satoEmail + `")]`)
+	p.screen("60-20-end-session-confirm")
+	// Not signed out yet: キャンセル leads to the portal, still signed in,
+	// and the contracts site still shows her contracts.
+	p.clickTo(link("キャンセル"), "/", "マイページ")
+	p.visit(d.ContractsURL+"/", contracts, "/", contractsHeading)
+
+	p.openTo("/end_session", "/end_session", "サインアウトしますか?")
+	p.clickTo(chromedp.Search(`//main//form[@action="/logout"]//button[normalize-space()="サインアウト"]`), "/login", "ログイン")
+	p.expectOrigin(portal)
+	p.expectText(`//p[@role="status" and normalize-space()="サインアウトしました。"]`)
+	p.openTo("/security", "/login", "ログイン")
+	d.expectSiteSessionEnded(t, d.ContractsURL, "tobira_contracts", contractsSession)
+}
+
 // TestSiteSessionEndsAtReset: a reset of the second factor on the portal's
 // security page (manual VI–VIII) ends the sites' sessions. The customer is
 // signed in to the contracts site on this computer and on another device;
