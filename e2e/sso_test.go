@@ -125,8 +125,8 @@ func TestSingleSignOn(t *testing.T) {
 
 // TestSSOEndSessionFromElsewhereAsks: the portal's sign-out endpoint
 // opened without the sites' id_token_hint (a link on any page) signs nobody
-// out: the portal asks 「サインアウトしますか?」 and signs out, of the sites
-// too, only when the customer clicks サインアウト. (The sites' own サインアウト
+// out: the portal asks 「ログアウトしますか?」 and signs out, of the sites
+// too, only when the customer clicks ログアウト. (The sites' own ログアウト
 // sends the hint and signs out at once: TestSingleSignOn.)
 func TestSSOEndSessionFromElsewhereAsks(t *testing.T) {
 	axe := requireE2E(t)
@@ -140,7 +140,7 @@ func TestSSOEndSessionFromElsewhereAsks(t *testing.T) {
 	p.clickTo(button("続ける"), "/", contractsHeading)
 	contractsSession := p.cookie(d.ContractsURL, "tobira_contracts")
 
-	p.openTo("/end_session", "/end_session", "サインアウトしますか?")
+	p.openTo("/end_session", "/end_session", "ログアウトしますか?")
 	p.expectText(`//main//p[contains(., "` + satoEmail + `")]`)
 	p.screen("60-20-end-session-confirm")
 	// Not signed out yet: キャンセル leads to the portal, still signed in,
@@ -148,10 +148,10 @@ func TestSSOEndSessionFromElsewhereAsks(t *testing.T) {
 	p.clickTo(link("キャンセル"), "/", "マイページ")
 	p.visit(d.ContractsURL+"/", contracts, "/", contractsHeading)
 
-	p.openTo("/end_session", "/end_session", "サインアウトしますか?")
-	p.clickTo(chromedp.Search(`//main//form[@action="/logout"]//button[normalize-space()="サインアウト"]`), "/login", "ログイン")
+	p.openTo("/end_session", "/end_session", "ログアウトしますか?")
+	p.clickTo(chromedp.Search(`//main//form[@action="/logout"]//button[normalize-space()="ログアウト"]`), "/login", "ログイン")
 	p.expectOrigin(portal)
-	p.expectText(`//p[@role="status" and normalize-space()="サインアウトしました。"]`)
+	p.expectText(`//p[@role="status" and normalize-space()="ログアウトしました。"]`)
 	p.openTo("/security", "/login", "ログイン")
 	d.expectSiteSessionEnded(t, d.ContractsURL, "tobira_contracts", contractsSession)
 }

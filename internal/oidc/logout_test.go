@@ -481,11 +481,11 @@ func (e *portalEnv) endSessionAnswer(b *http.Client, q url.Values, header ...str
 	return res.StatusCode, loc, string(body), res.Header
 }
 
-var signOutFormRe = regexp.MustCompile(`(?s)<form method="post" action="/logout"[^>]*>\s*<input type="hidden" name="next" value="([^"]*)">\s*<button[^>]*>サインアウト</button>`)
+var signOutFormRe = regexp.MustCompile(`(?s)<form method="post" action="/logout"[^>]*>\s*<input type="hidden" name="next" value="([^"]*)">\s*<button[^>]*>ログアウト</button>`)
 
 // An end_session request without an id_token_hint of this browser's
 // session (a link or redirect from any page) signs nobody out: the portal
-// asks 「サインアウトしますか?」 (RP-Initiated Logout 1.0, 2), and signs out
+// asks 「ログアウトしますか?」 (RP-Initiated Logout 1.0, 2), and signs out
 // when the customer confirms with a same-origin post; then the site's
 // post_logout_redirect_uri follows as it would have.
 func TestEndSessionWithoutHintAsks(t *testing.T) {
@@ -510,8 +510,8 @@ func TestEndSessionWithoutHintAsks(t *testing.T) {
 	}
 	for _, c := range cases {
 		status, loc, body := e.endSessionPage(b, c.q, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate")
-		if status != http.StatusOK || loc != nil || !strings.Contains(body, "サインアウトしますか?") || signOutFormRe.FindStringSubmatch(body) == nil {
-			t.Errorf("%s: %d %v; want the confirmation page with a サインアウト form to /logout", c.name, status, loc)
+		if status != http.StatusOK || loc != nil || !strings.Contains(body, "ログアウトしますか?") || signOutFormRe.FindStringSubmatch(body) == nil {
+			t.Errorf("%s: %d %v; want the confirmation page with a ログアウト form to /logout", c.name, status, loc)
 		}
 		if !e.signedIn(b) {
 			t.Fatalf("%s: end_session signed the browser out without asking", c.name)

@@ -170,7 +170,7 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	case q.Get("error") != "":
 		s.Log.Warn("rp: the portal refused the sign-in", "error", q.Get("error"), "description", q.Get("error_description"))
-		http.Error(w, "サインインできませんでした。 / The sign-in did not complete.", http.StatusForbidden)
+		http.Error(w, "ログインできませんでした。 / The sign-in did not complete.", http.StatusForbidden)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.flowCookie(), Path: "/auth/", MaxAge: -1, HttpOnly: true, Secure: s.secure()})
@@ -182,7 +182,7 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 	tok, err := s.oauth(p).Exchange(s.ctx(ctx), q.Get("code"), oauth2.VerifierOption(in.Verifier))
 	if err != nil {
 		s.Log.Warn("rp: code exchange failed", "err", err)
-		http.Error(w, "サインインできませんでした。 / The sign-in did not complete.", http.StatusBadGateway)
+		http.Error(w, "ログインできませんでした。 / The sign-in did not complete.", http.StatusBadGateway)
 		return
 	}
 	raw, _ := tok.Extra("id_token").(string)
@@ -193,7 +193,7 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil || cl.Nonce != in.Nonce {
 		s.Log.Warn("rp: ID token refused", "err", err)
-		http.Error(w, "サインインできませんでした。 / The sign-in did not complete.", http.StatusBadGateway)
+		http.Error(w, "ログインできませんでした。 / The sign-in did not complete.", http.StatusBadGateway)
 		return
 	}
 	token := secret.Token(32)

@@ -157,7 +157,7 @@ type signOutData struct {
 	Then string
 }
 
-// confirmSignOut asks 「サインアウトしますか?」 before an end_session request
+// confirmSignOut asks 「ログアウトしますか?」 before an end_session request
 // that does not name this session signs the customer out.
 func (s *Server) confirmSignOut(w http.ResponseWriter, r *http.Request, si *portal.SignedIn) {
 	q := url.Values{}

@@ -190,7 +190,7 @@ func (s *Server) liveStepUp(r *http.Request, si *portal.SignedIn, returnTo strin
 	return f
 }
 
-// logout is サインアウト: from the account menu, and from the confirmation
+// logout is ログアウト: from the account menu, and from the confirmation
 // of an RP-initiated logout, whose next goes back to /end_session.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if !s.form(w, r) {
