@@ -73,8 +73,14 @@ func (s *Server) enrolMethodsPage(w http.ResponseWriter, r *http.Request) {
 	if f := s.flow(w, r, portal.StateEnrol); f == nil {
 		return
 	}
-	s.render(w, r, http.StatusOK, "enrol_methods", s.view(r, "enrol.choose_title"))
+	v := s.view(r, "enrol.choose_title")
+	v.Data = enrolMethodsData{Phone: len(s.svc.Config.Phone.Countries) > 0}
+	s.render(w, r, http.StatusOK, "enrol_methods", v)
 }
+
+// enrolMethodsData says which methods may be enrolled: a phone only where
+// some country's numbers are accepted (phone.countries).
+type enrolMethodsData struct{ Phone bool }
 
 type recoveryData struct{ Code string }
 

@@ -32,6 +32,11 @@ func (s *Server) enrolPhonePage(w http.ResponseWriter, r *http.Request) {
 	if f == nil {
 		return
 	}
+	// No country's numbers are accepted: the phone is no method here.
+	if len(s.svc.Config.Phone.Countries) == 0 {
+		http.Redirect(w, r, "/enrol/methods", http.StatusSeeOther)
+		return
+	}
 	d := enrolPhoneData{Region: "JP", Channel: string(notify.SMS)}
 	if sent, err := s.svc.SentCodeOf(r.Context(), f); err == nil {
 		d.Region, d.Number, d.Channel = phone.Region(sent.Phone), phone.National(sent.Phone), string(sent.Channel)

@@ -122,6 +122,22 @@ func retryAfter(t *testing.T, r *resp) int {
 }
 
 // TestPhoneEnrolmentOverHTTP is manual XI: from the first sign-in through
+// With no country's numbers accepted (phone.countries empty), the phone is
+// no method to enrol: 「別の方法を探す」 offers the app alone, and the phone's
+// page sends the browser back there.
+func TestNoPhoneWithoutCountries(t *testing.T) {
+	s, _ := phoneSite(t, func(c *config.Config) { c.Phone.Countries = nil })
+	b := s.browser()
+	b.login(s.customer("yamada@example.jp"), "/enrol")
+	methods := b.get("/enrol/methods")
+	expect(t, methods, http.StatusOK, "")
+	contains(t, methods, "認証アプリ", `href="/enrol"`)
+	if strings.Contains(methods.body, `href="/enrol/phone"`) {
+		t.Error("「別の方法を探す」 offers the phone with no country accepted")
+	}
+	expect(t, b.get("/enrol/phone"), http.StatusSeeOther, "/enrol/methods")
+}
+
 // 「別の方法を探す」 → 電話, the number, the code, the recovery code, to the
 // security page that shows the phone.
 func TestPhoneEnrolmentOverHTTP(t *testing.T) {
