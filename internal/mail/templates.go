@@ -14,6 +14,8 @@ import (
 	"sync"
 	texttemplate "text/template"
 	"time"
+
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // DefaultService names the sender in a mail whose data leaves Service empty.
@@ -79,32 +81,32 @@ type SecurityNotice struct {
 
 // RecoveryRequest is the data of the "recovery_request" template: a
 // locked-out customer asked to recover two-step verification, and Link
-// confirms the request, which then waits CoolingOffHours.
+// confirms the request, which then waits CoolingOff.
 type RecoveryRequest struct {
-	Service         string // DefaultService when empty
-	Name            string
-	Email           string
-	PortalURL       string
-	Link            string // the one-time confirmation link
-	ValidMinutes    int    // how long Link works, e.g. 60
-	Expires         time.Time
-	CoolingOffHours int // e.g. 72
+	Service      string // DefaultService when empty
+	Name         string
+	Email        string
+	PortalURL    string
+	Link         string // the one-time confirmation link
+	ValidMinutes int    // how long Link works, e.g. 60
+	Expires      time.Time
+	CoolingOff   time.Duration // e.g. 72 hours, written 72時間
 }
 
 // RecoveryStarted is the data of the "recovery_started" template: a
 // recovery request was confirmed; the first sign-in after EffectiveAt
 // enrols anew, and NotMeURL cancels it.
 type RecoveryStarted struct {
-	Service         string // DefaultService when empty
-	Name            string
-	Email           string
-	At              time.Time // when it was confirmed, said in Japan time
-	IP              string
-	Browser         string
-	EffectiveAt     time.Time
-	CoolingOffHours int
-	NotMeURL        string
-	PortalURL       string
+	Service     string // DefaultService when empty
+	Name        string
+	Email       string
+	At          time.Time // when it was confirmed, said in Japan time
+	IP          string
+	Browser     string
+	EffectiveAt time.Time
+	CoolingOff  time.Duration
+	NotMeURL    string
+	PortalURL   string
 }
 
 // Languages are the languages every template exists in, the first the
@@ -143,6 +145,8 @@ func funcs(lang string) map[string]any {
 			return s
 		},
 		"unknownEvent": func(e string) (string, error) { return "", fmt.Errorf("unknown event %q", e) },
+		// span writes a length of time: 72時間, 72 hours.
+		"span": func(d time.Duration) string { return webkit.Span(lang, d) },
 	}
 }
 

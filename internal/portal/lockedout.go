@@ -80,12 +80,10 @@ func (s *Service) RequestRecovery(ctx context.Context, f *Flow, lang string, c C
 		Service: s.Config.Issuer, Name: a.Name, Email: a.Email, PortalURL: s.Config.BaseURL + "/login",
 		Link:         s.Config.BaseURL + "/recovery-request/confirm?token=" + url.QueryEscape(token),
 		ValidMinutes: int(recoveryConfirmTTL.Minutes()), Expires: r.ConfirmExpiresAt,
-		CoolingOffHours: s.coolingOffHours(),
+		CoolingOff: s.Config.RecoveryCoolingOff.Duration,
 	})
 	return nil
 }
-
-func (s *Service) coolingOffHours() int { return int(s.Config.RecoveryCoolingOff.Hours()) }
 
 // CheckRecovery tells whether a confirmation link is live, for the page
 // that asks to confirm; it spends nothing (mail scanners open links too).
@@ -145,7 +143,7 @@ func (s *Service) recoveryStarted(ctx context.Context, r *store.RecoveryRequest,
 	}
 	s.sendMail(ctx, a.Email, "recovery_started", "ja", mail.RecoveryStarted{
 		Service: s.Config.Issuer, Name: a.Name, Email: a.Email, At: now, IP: c.IP, Browser: DescribeBrowser(c.UserAgent),
-		EffectiveAt: r.EffectiveAt, CoolingOffHours: s.coolingOffHours(),
+		EffectiveAt: r.EffectiveAt, CoolingOff: s.Config.RecoveryCoolingOff.Duration,
 		NotMeURL:  s.Config.BaseURL + "/not-me?token=" + url.QueryEscape(token),
 		PortalURL: s.Config.BaseURL + "/login",
 	})

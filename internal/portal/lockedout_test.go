@@ -348,9 +348,9 @@ func TestRecoveryMailsEnglish(t *testing.T) {
 	at := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
 	for name, data := range map[string]any{
 		"recovery_request": mail.RecoveryRequest{Name: "Taro", Email: "t@example.jp", PortalURL: "https://p/login",
-			Link: "https://p/recovery-request/confirm?token=abc", ValidMinutes: 60, Expires: at, CoolingOffHours: 72},
+			Link: "https://p/recovery-request/confirm?token=abc", ValidMinutes: 60, Expires: at, CoolingOff: 72 * time.Hour},
 		"recovery_started": mail.RecoveryStarted{Name: "Taro", Email: "t@example.jp", At: at, IP: "192.0.2.1",
-			EffectiveAt: at.Add(72 * time.Hour), CoolingOffHours: 72, NotMeURL: "https://p/not-me?token=x", PortalURL: "https://p/login"},
+			EffectiveAt: at.Add(72 * time.Hour), CoolingOff: 72 * time.Hour, NotMeURL: "https://p/not-me?token=x", PortalURL: "https://p/login"},
 	} {
 		m, err := mail.Render(name, "en", data)
 		if err != nil {

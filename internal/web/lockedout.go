@@ -8,10 +8,11 @@ import (
 	"github.com/tobira/tobira/internal/webkit"
 )
 
-// lockedOutData is the recovery request's pages: the explanation (Hours),
-// the confirmation to make (Token, Email, When) or made (Done, When).
+// lockedOutData is the recovery request's pages: the explanation (Wait,
+// the cooling-off period in words), the confirmation to make (Token, Email,
+// When) or made (Done, When).
 type lockedOutData struct {
-	Hours int
+	Wait  string
 	Token string
 	Email string
 	When  string
@@ -26,7 +27,10 @@ func (s *Server) lockedOutRoutes() {
 	s.handle("POST", "/recovery-request/confirm", s.recoveryConfirm)
 }
 
-func (s *Server) coolingOffHours() int { return int(s.svc.Config.RecoveryCoolingOff.Hours()) }
+// coolingOff is the cooling-off period in the page's language: 72時間.
+func (s *Server) coolingOff(r *http.Request) string {
+	return webkit.Span(webkit.PickLanguage(r), s.svc.Config.RecoveryCoolingOff.Duration)
+}
 
 // lockedOutPage is 「デバイスを紛失した場合」: what a recovery request does,
 // and the button that asks for one.
@@ -38,7 +42,7 @@ func (s *Server) lockedOutPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) showLockedOut(w http.ResponseWriter, r *http.Request, status int, errMsg string) {
 	v := s.view(r, "lockedout.title")
-	v.Data, v.Error = lockedOutData{Hours: s.coolingOffHours()}, errMsg
+	v.Data, v.Error = lockedOutData{Wait: s.coolingOff(r)}, errMsg
 	s.render(w, r, status, "lockedout", v)
 }
 
@@ -55,7 +59,7 @@ func (s *Server) lockedOut(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		v := s.view(r, "lockedout.sent_title")
-		v.Data = lockedOutData{Hours: s.coolingOffHours()}
+		v.Data = lockedOutData{Wait: s.coolingOff(r)}
 		s.render(w, r, http.StatusOK, "lockedout_sent", v)
 	case errors.Is(err, portal.ErrRecoveryPending):
 		s.showLockedOut(w, r, http.StatusConflict, s.t(r, "lockedout.pending"))
@@ -85,7 +89,7 @@ func (s *Server) recoveryConfirmPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.view(r, "lockedout.confirm_title")
-	v.Data = lockedOutData{Hours: s.coolingOffHours(), Token: token, Email: a.Email,
+	v.Data = lockedOutData{Wait: s.coolingOff(r), Token: token, Email: a.Email,
 		When: formatTime(webkit.PickLanguage(r), when)}
 	s.render(w, r, http.StatusOK, "lockedout_confirm", v)
 }
@@ -110,6 +114,6 @@ func (s *Server) recoveryConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.view(r, "lockedout.confirm_title")
 	v.Notice = s.t(r, "lockedout.confirmed")
-	v.Data = lockedOutData{Hours: s.coolingOffHours(), Done: true, When: formatTime(webkit.PickLanguage(r), req.EffectiveAt)}
+	v.Data = lockedOutData{Wait: s.coolingOff(r), Done: true, When: formatTime(webkit.PickLanguage(r), req.EffectiveAt)}
 	s.render(w, r, http.StatusOK, "lockedout_confirm", v)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/mail"
 )
 
@@ -137,6 +138,19 @@ func TestLockedOutCancelledBySignIn(t *testing.T) {
 	s.browser().signIn(c)
 	s.clock.Advance(73 * time.Hour)
 	s.browser().login(c, "/login/code")
+}
+
+// TestLockedOutShortCoolingOff: a cooling-off period under an hour is
+// written in minutes or seconds, not as 「0時間」.
+func TestLockedOutShortCoolingOff(t *testing.T) {
+	s := newSite(t, func(c *config.Config) { c.RecoveryCoolingOff.Duration = 90 * time.Second })
+	c := s.customer("yamada@example.jp")
+	s.browser().enrol(c)
+	b := s.browser()
+	b.login(c, "/login/code")
+	contains(t, b.get("/login/lockedout"), "確定から1分30秒は、安全のための待機期間です。")
+	b.lang = "en"
+	contains(t, b.get("/login/lockedout"), "waits 1 minute 30 seconds")
 }
 
 // TestLockedOutEnglish: the pages speak English too.

@@ -116,3 +116,51 @@ var JST = func() *time.Location {
 	}
 	return loc
 }()
+
+// Span writes a length of time in lang as people say it, in its two largest
+// units that are not zero: 72時間, 1時間30分, 10秒; 72 hours, 1 hour 30
+// minutes, 10 seconds. What is under a second is dropped.
+func Span(lang string, d time.Duration) string {
+	d = d.Round(time.Second)
+	units := []struct {
+		size      time.Duration
+		ja        string
+		one, many string
+	}{
+		{time.Hour, "時間", "hour", "hours"},
+		{time.Minute, "分", "minute", "minutes"},
+		{time.Second, "秒", "second", "seconds"},
+	}
+	var parts []string
+	for _, u := range units {
+		n := int64(d / u.size)
+		d -= time.Duration(n) * u.size
+		if n == 0 {
+			if len(parts) > 0 {
+				break // two adjacent units at most: 1時間, not 1時間5秒
+			}
+			continue
+		}
+		switch {
+		case lang == "ja":
+			parts = append(parts, strconv.FormatInt(n, 10)+u.ja)
+		case n == 1:
+			parts = append(parts, "1 "+u.one)
+		default:
+			parts = append(parts, strconv.FormatInt(n, 10)+" "+u.many)
+		}
+		if len(parts) == 2 {
+			break
+		}
+	}
+	if len(parts) == 0 {
+		if lang == "ja" {
+			return "0秒"
+		}
+		return "0 seconds"
+	}
+	if lang == "ja" {
+		return strings.Join(parts, "")
+	}
+	return strings.Join(parts, " ")
+}

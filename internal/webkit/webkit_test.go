@@ -14,6 +14,7 @@ import (
 	"testing"
 	"testing/fstest"
 	"text/template/parse"
+	"time"
 )
 
 func TestCatalog(t *testing.T) {
@@ -399,6 +400,31 @@ func TestFoldEscapersNamed(t *testing.T) {
 		}
 		if !slices.Equal(used, []string{name}) {
 			t.Errorf("%s: the wrapper's action runs %v", name, used)
+		}
+	}
+}
+
+func TestSpan(t *testing.T) {
+	for _, tc := range []struct {
+		d      time.Duration
+		ja, en string
+	}{
+		{72 * time.Hour, "72時間", "72 hours"},
+		{time.Hour, "1時間", "1 hour"},
+		{90 * time.Minute, "1時間30分", "1 hour 30 minutes"},
+		{time.Hour + 5*time.Second, "1時間", "1 hour"},
+		{time.Hour + 30*time.Minute + 45*time.Second, "1時間30分", "1 hour 30 minutes"},
+		{10 * time.Second, "10秒", "10 seconds"},
+		{61 * time.Second, "1分1秒", "1 minute 1 second"},
+		{15 * time.Minute, "15分", "15 minutes"},
+		{400 * time.Millisecond, "0秒", "0 seconds"},
+		{1600 * time.Millisecond, "2秒", "2 seconds"},
+	} {
+		if got := Span("ja", tc.d); got != tc.ja {
+			t.Errorf("Span(ja, %v) = %q, want %q", tc.d, got, tc.ja)
+		}
+		if got := Span("en", tc.d); got != tc.en {
+			t.Errorf("Span(en, %v) = %q, want %q", tc.d, got, tc.en)
 		}
 	}
 }
