@@ -131,6 +131,10 @@ type Request struct {
 	CreatedAt  time.Time
 	// Fresh asks for a sign-in made after the request (prompt=login).
 	Fresh bool
+	// Silent asks for no page at all (prompt=none): without a session
+	// that satisfies the request, or with a consent still to give, the
+	// client hears login_required or consent_required instead.
+	Silent bool
 	// MaxAge, when >= 0, is how old a sign-in may be, in seconds.
 	MaxAge int64
 }
@@ -162,7 +166,8 @@ func (p *Provider) AuthRequest(ctx context.Context, id string) (*Request, error)
 		return nil, err
 	}
 	return &Request{ID: ar.ID, ClientID: ar.ClientID, ClientName: c.Name, FirstParty: c.FirstParty,
-		Scopes: ar.Scopes, CreatedAt: ar.CreatedAt, Fresh: slices.Contains(ar.Prompt, "login"), MaxAge: ar.MaxAge}, nil
+		Scopes: ar.Scopes, CreatedAt: ar.CreatedAt, Fresh: slices.Contains(ar.Prompt, "login"),
+		Silent: slices.Contains(ar.Prompt, "none"), MaxAge: ar.MaxAge}, nil
 }
 
 // Consented reports whether the account may be signed in to the request's
@@ -202,13 +207,31 @@ func (p *Provider) Consent(ctx context.Context, r *Request, accountID string) er
 // Deny answers the request with access_denied at the client's redirect URI:
 // the customer declined.
 func (p *Provider) Deny(w http.ResponseWriter, r *http.Request, id string) {
+	p.refuse(w, r, id, oidc.ErrAccessDenied().WithDescription("the customer declined"))
+}
+
+// NeedsLogin ends a prompt=none request that no session satisfies: the
+// client hears login_required (OpenID Connect Core 1.0, 3.1.2.6).
+func (p *Provider) NeedsLogin(w http.ResponseWriter, r *http.Request, id string) {
+	p.refuse(w, r, id, oidc.ErrLoginRequired())
+}
+
+// NeedsConsent ends a prompt=none request whose client has no consent yet:
+// consent_required.
+func (p *Provider) NeedsConsent(w http.ResponseWriter, r *http.Request, id string) {
+	p.refuse(w, r, id, &oidc.Error{ErrorType: "consent_required", Description: "the customer has not consented to this client"})
+}
+
+// refuse ends the request id and sends the browser back to its client with
+// the error e.
+func (p *Provider) refuse(w http.ResponseWriter, r *http.Request, id string, e *oidc.Error) {
 	ar, err := p.storage.AuthRequestByID(r.Context(), id)
 	if err != nil {
 		http.Error(w, "authorization request not found", http.StatusBadRequest)
 		return
 	}
 	_ = p.storage.st.DeleteAuthRequest(r.Context(), id)
-	op.AuthRequestError(w, r, ar, oidc.ErrAccessDenied().WithDescription("the customer declined"), p.op)
+	op.AuthRequestError(w, r, ar, e, p.op)
 }
 
 // Complete records the portal session that signs the request in and returns

@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/tobira/tobira/internal/oidc"
+	"github.com/tobira/tobira/internal/store"
 )
 
 // Single sign-on: a browser signed in at the portal gets a code for a
@@ -195,4 +197,43 @@ func TestOIDCLoginUnknownRequest(t *testing.T) {
 	if l, _ := res.Location(); l != nil && l.Query().Get("code") != "" {
 		t.Errorf("callback of a request nobody signed in gave a code: %s", l)
 	}
+}
+
+// prompt=none (OpenID Connect Core 1.0, 3.1.2.1) shows no page. Without a
+// session the client hears login_required at its redirect URI, with its
+// state; signed in, the code comes straight back; a third-party client the
+// customer has not consented to hears consent_required.
+func TestPromptNone(t *testing.T) {
+	e := newPortal(t)
+	a, b := newSite(e, "a"), newSite(e, "b")
+	none := oauth2.SetAuthURLParam("prompt", "none")
+	br := e.browser()
+	refused := func(state, want string, back *url.URL, visited []string) {
+		t.Helper()
+		for _, p := range visited {
+			if strings.HasPrefix(p, "/login") || strings.HasPrefix(p, "/oidc/consent") {
+				t.Errorf("prompt=none showed %s (visited %v)", p, visited)
+			}
+		}
+		if back == nil || back.Query().Get("error") != want || back.Query().Get("state") != state || back.Query().Has("code") {
+			t.Fatalf("prompt=none: sent to %v (visited %v), want %s with state %s", back, visited, want, state)
+		}
+	}
+	back, visited := e.follow(br, a.authURL("silent", oauth2.GenerateVerifier(), none))
+	refused("silent", "login_required", back, visited)
+
+	a.login(br)
+	b.verify(b.sso(br, none))
+
+	ctx := context.Background()
+	const redirect = "http://127.0.0.1:9/third-party"
+	c := &store.Client{Name: "他社アプリ", RedirectURIs: []string{redirect}}
+	secret, err := e.provider.CreateClient(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := oauth2.Config{ClientID: c.ID, ClientSecret: secret, Endpoint: a.conf.Endpoint, RedirectURL: redirect,
+		Scopes: []string{gooidc.ScopeOpenID}}
+	back, visited = e.follow(br, conf.AuthCodeURL("third", none, oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	refused("third", "consent_required", back, visited)
 }

@@ -35,6 +35,10 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	here := oidc.LoginPath + "?id=" + url.QueryEscape(id)
 	if si == nil || !req.Satisfied(si.Session.CreatedAt, s.svc.Now()) || !s.hasFactor(r.Context(), si.Account.ID) {
+		if req.Silent {
+			s.oidc.NeedsLogin(w, r, id)
+			return
+		}
 		// A fresh sign-in replaces the session, so the request is then
 		// satisfied and this does not loop.
 		http.Redirect(w, r, "/login?fresh=1&next="+url.QueryEscape(here), http.StatusSeeOther)
@@ -43,6 +47,10 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	ok, err := s.oidc.Consented(r.Context(), req, si.Account.ID)
 	if err != nil {
 		s.internal(w, r, err)
+		return
+	}
+	if !ok && req.Silent {
+		s.oidc.NeedsConsent(w, r, id)
 		return
 	}
 	if !ok {
