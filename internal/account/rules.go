@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/mail"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -52,7 +53,7 @@ func NormalizeEmail(s string) (string, error) {
 // CheckName checks a display name.
 func CheckName(s string) (string, error) {
 	s = strings.TrimSpace(s)
-	if s == "" || utf8.RuneCountInString(s) > 100 || !utf8.ValidString(s) {
+	if s == "" || utf8.RuneCountInString(s) > 100 || !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
 		return "", ErrBadName
 	}
 	return s, nil

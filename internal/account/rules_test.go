@@ -71,6 +71,8 @@ func TestCheckName(t *testing.T) {
 		{"\u3000", "", ErrBadName}, // an ideographic space is space too
 		{strings.Repeat("あ", 101), "", ErrBadName},
 		{"bad \xff utf-8", "", ErrBadName},
+		{"山田\x00太郎", "", ErrBadName},
+		{"山田\n太郎", "", ErrBadName},
 	} {
 		got, err := CheckName(tc.in)
 		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {

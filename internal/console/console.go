@@ -103,6 +103,9 @@ func New(d Deps) (*Server, error) {
 		Deny: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, http.StatusForbidden, "error.cross_origin")
 		}),
+		BadInput: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.fail(w, r, http.StatusBadRequest, "error.bad_request")
+		}),
 		Panic: s.internal,
 	}.Wrap(s.mux)
 	return s, nil
@@ -217,13 +220,8 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 
 // form parses a POST body.
 func (s *Server) form(w http.ResponseWriter, r *http.Request) bool {
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			s.fail(w, r, http.StatusRequestEntityTooLarge, "error.too_large")
-		} else {
-			s.fail(w, r, http.StatusBadRequest, "error.bad_request")
-		}
+	if status, key := webkit.ParseForm(r); status != 0 {
+		s.fail(w, r, status, key)
 		return false
 	}
 	return true

@@ -148,6 +148,9 @@ func newSite(name string, d Deps, pages ...string) (*site, error) {
 		Deny: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, http.StatusForbidden, "error.cross_origin")
 		}),
+		BadInput: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.fail(w, r, http.StatusBadRequest, "error.bad_request")
+		}),
 		Panic: func(w http.ResponseWriter, r *http.Request, err error) { s.internal(w, r, nil, err) },
 	}.Wrap(s.mux)
 	return s, nil

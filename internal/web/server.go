@@ -5,12 +5,12 @@ package web
 import (
 	"context"
 	"embed"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/portal"
@@ -103,6 +103,7 @@ func New(svc *portal.Service, log *slog.Logger, opts ...Option) (*Server, error)
 		Deny: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, http.StatusForbidden, "error.cross_origin")
 		}),
+		BadInput: http.HandlerFunc(s.badInput),
 		Panic: s.internal,
 		Done:  s.stats.record,
 	}.Wrap(s.mux)
@@ -246,23 +247,49 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
+// client is who sent r, as limits and the audit log see it. The
+// User-Agent is anything a client cares to send: it is made text (invalid
+// bytes replaced, control characters dropped) and cut to 300 bytes at a
+// character's boundary before it is stored.
 func client(r *http.Request) portal.Client {
-	ua := r.UserAgent()
-	if len(ua) > 300 {
-		ua = ua[:300]
+	ua := strings.Map(func(c rune) rune {
+		if c < 0x20 || c == 0x7f {
+			return -1
+		}
+		return c
+	}, strings.ToValidUTF8(r.UserAgent(), "\uFFFD"))
+	if len(ua) > maxUserAgent {
+		cut := maxUserAgent
+		for cut > 0 && !utf8.RuneStart(ua[cut]) {
+			cut--
+		}
+		ua = ua[:cut]
 	}
 	return portal.Client{IP: webkit.ClientIP(r), UserAgent: ua}
 }
 
+// maxUserAgent is how much of a User-Agent is kept, in bytes.
+const maxUserAgent = 300
+
+// badInput answers a request whose path or query is not text: the
+// provider's endpoints for programs as OAuth does (RFC 6749 5.2), the
+// pages with a page.
+func (s *Server) badInput(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case strings.HasPrefix(p, "/oauth/"), p == "/userinfo", p == "/revoke", p == "/keys", strings.HasPrefix(p, "/.well-known/"):
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"error":"invalid_request","error_description":"parameters must be UTF-8 text without control characters"}` + "\n"))
+	default:
+		s.fail(w, r, http.StatusBadRequest, "error.bad_request")
+	}
+}
+
 // form parses a POST body, telling oversized bodies apart from malformed ones.
 func (s *Server) form(w http.ResponseWriter, r *http.Request) bool {
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			s.fail(w, r, http.StatusRequestEntityTooLarge, "error.too_large")
-		} else {
-			s.fail(w, r, http.StatusBadRequest, "error.bad_request")
-		}
+	if status, key := webkit.ParseForm(r); status != 0 {
+		s.fail(w, r, status, key)
 		return false
 	}
 	return true

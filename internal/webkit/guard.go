@@ -2,11 +2,14 @@ package webkit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
+	"unicode/utf8"
 )
 
 // Guard is what every request of a site gets before its routes: security
@@ -26,6 +29,9 @@ type Guard struct {
 	Bypass []string
 	// Deny answers a refused cross-origin post, in the customer's language.
 	Deny http.Handler
+	// BadInput, when set, answers a request whose path or query is not
+	// text (IsText): invalid UTF-8, a NUL, another control character.
+	BadInput http.Handler
 	// Panic answers a request whose handler panicked.
 	Panic func(w http.ResponseWriter, r *http.Request, err error)
 	// Done, when set, sees each answer's status.
@@ -77,6 +83,10 @@ func (g Guard) Wrap(next http.Handler) http.Handler {
 			g.Log.Log(r.Context(), level, "request", "id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
 				"ms", time.Since(start).Milliseconds(), "ip", ClientIP(r))
 		}()
+		if g.BadInput != nil && !textRequest(r) {
+			g.BadInput.ServeHTTP(rec, r)
+			return
+		}
 		next.ServeHTTP(rec, r)
 	})
 }
@@ -113,4 +123,64 @@ func ClientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// IsText reports whether s is text a person could have typed or pasted:
+// valid UTF-8, without NUL or another control character but tab, line feed
+// and carriage return. Nothing else may reach the store, whose engines
+// differ on such bytes (PostgreSQL refuses them, SQLite keeps them).
+func IsText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// textValues reports whether every key and value of v is text.
+func textValues(v url.Values) bool {
+	for k, vs := range v {
+		if !IsText(k) {
+			return false
+		}
+		for _, s := range vs {
+			if !IsText(s) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// textRequest reports whether r's path and query are text.
+func textRequest(r *http.Request) bool {
+	if !IsText(r.URL.Path) {
+		return false
+	}
+	// A malformed escape is the handler's to answer; what parses must be text.
+	q, _ := url.ParseQuery(r.URL.RawQuery)
+	return textValues(q)
+}
+
+// ParseForm parses r's form, its query and a url-encoded body, and checks
+// that it is text. It returns status 0 when all is well; otherwise the
+// status and message key of what is wrong: error.too_large (413) for a body
+// over the guard's limit, error.bad_request (400) for a malformed body or
+// one that is not text.
+func ParseForm(r *http.Request) (status int, key string) {
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return http.StatusRequestEntityTooLarge, "error.too_large"
+		}
+		return http.StatusBadRequest, "error.bad_request"
+	}
+	if !textValues(r.Form) {
+		return http.StatusBadRequest, "error.bad_request"
+	}
+	return 0, ""
 }

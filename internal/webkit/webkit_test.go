@@ -428,3 +428,68 @@ func TestSpan(t *testing.T) {
 		}
 	}
 }
+
+func TestIsText(t *testing.T) {
+	for s, want := range map[string]bool{
+		"":                          true,
+		"山田 太郎":                     true,
+		"two\nlines\r\n\tand a tab": true,
+		"ＦＵＬＬ　ｗｉｄｔｈ":                true,
+		"nul\x00":                   false,
+		"bell\a":                    false,
+		"del\x7f":                   false,
+		"bad \xff utf-8":            false,
+		"cut \xe6\x97":              false,
+	} {
+		if got := IsText(s); got != want {
+			t.Errorf("IsText(%q) = %t, want %t", s, got, want)
+		}
+	}
+}
+
+// TestGuardRefusesWhatIsNotText: a path or query that is not text gets the
+// guard's BadInput, before the routes; one that is reaches them.
+func TestGuardRefusesWhatIsNotText(t *testing.T) {
+	reached := 0
+	g := Guard{
+		Log: slog.New(slog.DiscardHandler), FormAction: func(*http.Request) string { return "'self'" }, MaxBody: 1 << 10,
+		NewID: func() string { return "id" }, Deny: http.NotFoundHandler(),
+		BadInput: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "bad input", http.StatusBadRequest) }),
+		Panic:    func(w http.ResponseWriter, r *http.Request, err error) {},
+	}
+	h := g.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++ }))
+	for target, want := range map[string]int{
+		"/authorize/callback?id=%ff":  http.StatusBadRequest,
+		"/oidc/login?id=%00":          http.StatusBadRequest,
+		"/customers/%00":              http.StatusBadRequest,
+		"/x?state=a%00b":              http.StatusBadRequest,
+		"/x?%ff=1":                    http.StatusBadRequest,
+		"/x?q=%E5%B1%B1%E7%94%B0":     http.StatusOK,
+		"/x?q=100%":                   http.StatusOK, // a malformed escape is the route's to answer
+		"/%E3%81%82?next=%2Fsecurity": http.StatusOK,
+	} {
+		before := reached
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		if rec.Code != want || (want == http.StatusOK) != (reached == before+1) {
+			t.Errorf("GET %s: %d (routes reached: %t), want %d", target, rec.Code, reached == before+1, want)
+		}
+	}
+}
+
+func TestParseForm(t *testing.T) {
+	for body, want := range map[string]int{
+		"name=%E5%B1%B1%E7%94%B0":            0,
+		"name=a%00b":                         http.StatusBadRequest,
+		"name=%ff":                           http.StatusBadRequest,
+		"name=%zz":                           http.StatusBadRequest,
+		"name=" + strings.Repeat("x", 2<<10): http.StatusRequestEntityTooLarge,
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, 1<<10)
+		if status, _ := ParseForm(r); status != want {
+			t.Errorf("ParseForm(%.40q) = %d, want %d", body, status, want)
+		}
+	}
+}
