@@ -104,8 +104,8 @@ func New(svc *portal.Service, log *slog.Logger, opts ...Option) (*Server, error)
 			s.fail(w, r, http.StatusForbidden, "error.cross_origin")
 		}),
 		BadInput: http.HandlerFunc(s.badInput),
-		Panic: s.internal,
-		Done:  s.stats.record,
+		Panic:    s.internal,
+		Done:     s.stats.record,
 	}.Wrap(s.mux)
 	return s, nil
 }
