@@ -138,6 +138,7 @@ type browser struct {
 	c    *http.Client
 	jar  *cookiejar.Jar
 	lang string // Accept-Language, when set
+	ua   string // User-Agent, when set
 }
 
 func (s *site) browser() *browser {
@@ -163,6 +164,9 @@ func (b *browser) do(req *http.Request) *resp {
 	b.t.Helper()
 	if b.lang != "" {
 		req.Header.Set("Accept-Language", b.lang)
+	}
+	if b.ua != "" {
+		req.Header.Set("User-Agent", b.ua)
 	}
 	res, err := b.c.Do(req)
 	if err != nil {

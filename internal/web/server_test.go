@@ -2,11 +2,14 @@ package web_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/store"
@@ -259,4 +262,49 @@ func TestLanguage(t *testing.T) {
 	// The whole sign-in in English.
 	en.login(c, "/enrol")
 	contains(t, en.get("/enrol"), "Set up two-step verification", "One-time code")
+}
+
+// TestInputThatIsNotText: a query or form with bytes that are not text
+// (invalid UTF-8, a NUL) gets 400 and the page that says the request was
+// malformed, before any route reads it; the provider's endpoints for
+// programs answer as OAuth does. A User-Agent that is not text, or whose
+// 300th byte falls inside a character, is stored as text: PostgreSQL
+// refused the whole sign-in's audit event for it.
+func TestInputThatIsNotText(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	for _, target := range []string{"/login?next=%ff", "/oidc/login?id=%00", "/authorize/callback?id=%ff", "/reset-password?token=a%00"} {
+		r := b.get(target)
+		expect(t, r, http.StatusBadRequest, "")
+		contains(t, r, "リクエストの形式が正しくありません。")
+	}
+	r := b.post("/forgot", url.Values{"email": {"yamada@example.jp\x00"}})
+	expect(t, r, http.StatusBadRequest, "")
+	contains(t, r, "リクエストの形式が正しくありません。")
+	res, err := http.Get(s.srv.URL + "/oauth/introspect?token=%ff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"error":"invalid_request"`) {
+		t.Errorf("the token endpoint's family: %d %s, want 400 invalid_request", res.StatusCode, body)
+	}
+
+	for _, ua := range []string{strings.Repeat("A", 299) + "日本", "Mozilla \xff\xfe (X11)"} {
+		s.clock.Advance(30 * time.Second)
+		other := s.browser()
+		other.ua = ua
+		other.login(c, "/login/code")
+		events, err := s.svc.Store.AuditOf(t.Context(), c.acct.ID, 1)
+		if err != nil || len(events) != 1 {
+			t.Fatalf("audit: %v, %d events", err, len(events))
+		}
+		got := events[0].UserAgent
+		if !utf8.ValidString(got) || len(got) > 300 || strings.ContainsRune(got, 0) {
+			t.Errorf("User-Agent %.20q stored as %q", ua, got)
+		}
+	}
 }
