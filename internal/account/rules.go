@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/width"
 )
 
 // Errors for input that breaks the rules; the web layer maps each to a message
@@ -28,9 +30,18 @@ const (
 )
 
 // NormalizeEmail checks an address and returns its canonical form: trimmed,
-// lower case, a bare addr-spec without a display name.
+// lower case, a bare addr-spec without a display name. Full-width letters,
+// digits and signs, which a Japanese input method types, are the ASCII
+// they stand for; what is still not ASCII is refused, since an address
+// with one (RFC 6531's) may not cross every mail relay, and one typed by
+// mistake would open an account no mail reaches.
 func NormalizeEmail(s string) (string, error) {
-	s = strings.TrimSpace(s)
+	s = strings.TrimSpace(width.Narrow.String(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return "", ErrBadEmail
+		}
+	}
 	if s == "" || len(s) > 254 || strings.ContainsAny(s, " <>\"") {
 		return "", ErrBadEmail
 	}

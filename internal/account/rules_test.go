@@ -33,6 +33,11 @@ func TestNormalizeEmail(t *testing.T) {
 		{strings.Repeat("a", 250) + "@x.jp", "", ErrBadEmail}, // over 254
 		{"erased-acc-1@erased.invalid", "", ErrBadEmail},      // RFC 2606: where erased accounts are
 		{"a@Example.INVALID", "", ErrBadEmail},
+		// As a Japanese input method types it: full-width, the ideographic space.
+		{"ｎｅｗ２@example.jp", "new2@example.jp", nil},
+		{"ＹＡＭＡＤＡ＠ＥＸＡＭＰＬＥ．ＪＰ\u3000", "yamada@example.jp", nil},
+		{"山田@例え.jp", "", ErrBadEmail},
+		{"yamada@例え.jp", "", ErrBadEmail},
 	} {
 		got, err := NormalizeEmail(tc.in)
 		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
