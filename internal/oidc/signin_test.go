@@ -2,6 +2,7 @@ package oidc_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -236,4 +237,35 @@ func TestPromptNone(t *testing.T) {
 		Scopes: []string{gooidc.ScopeOpenID}}
 	back, visited = e.follow(br, conf.AuthCodeURL("third", none, oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
 	refused("third", "consent_required", back, visited)
+}
+
+// The browser going back to (or reloading) /authorize/callback after the
+// site exchanged the code gets the page that says the request is no longer valid,
+// in Japanese, not the library's text.
+func TestCallbackAgain(t *testing.T) {
+	e := newPortal(t)
+	a := newSite(e, "a")
+	br := e.browser()
+	a.login(br)
+	verifier := oauth2.GenerateVerifier()
+	back, visited := e.follow(br, a.authURL("again", verifier))
+	a.exchange(a.codeFrom(back, "again"), verifier)
+	callback := ""
+	for _, p := range visited {
+		if strings.HasPrefix(p, "/authorize/callback?") {
+			callback = p
+		}
+	}
+	if callback == "" {
+		t.Fatalf("no callback among %v", visited)
+	}
+	res, err := noFollow(br).Get(e.srv.URL + callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "ログインの要求が無効か、有効期限が切れました。") {
+		t.Errorf("the callback again: %d %.200s", res.StatusCode, body)
+	}
 }

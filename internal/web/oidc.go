@@ -60,6 +60,19 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	s.completeRequest(w, r, id, si)
 }
 
+// authorizeCallback is where a signed-in request goes back to the provider,
+// which issues the code. A request that is gone (the browser went back, or
+// reloaded, after the code was issued; or it expired) gets the page that
+// says so in the customer's language, where the library answered with its
+// own text.
+func (s *Server) authorizeCallback(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.oidc.AuthRequest(r.Context(), r.URL.Query().Get("id")); errors.Is(err, oidc.ErrNoRequest) {
+		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
+		return
+	}
+	s.oidc.ServeHTTP(w, r)
+}
+
 // completeRequest signs the request in with the browser's session and sends
 // the browser back to the provider.
 func (s *Server) completeRequest(w http.ResponseWriter, r *http.Request, id string, si *portal.SignedIn) {

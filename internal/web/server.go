@@ -163,6 +163,8 @@ func (s *Server) routes() {
 			case "/end_session", "/userinfo":
 			case "/oauth/token", "/oauth/introspect", "/revoke":
 				s.mux.Handle(path, noStore(s.oidc))
+			case "/authorize/callback":
+				s.mux.HandleFunc(path, s.authorizeCallback)
 			default:
 				s.mux.Handle(path, s.oidc)
 			}
