@@ -136,7 +136,7 @@ func newSite(name string, d Deps, pages ...string) (*site, error) {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	s.mux.HandleFunc("POST /lang", s.setLanguage)
 	if d.AuthRoutes != nil {
-		s.mux.Handle("/auth/", d.AuthRoutes)
+		s.mux.Handle("/auth/", s.authRoutes(d.AuthRoutes))
 	}
 	s.mux.HandleFunc("/", s.notFound)
 	s.guarded = webkit.Guard{
@@ -228,6 +228,36 @@ func (s *site) notFound(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.fail(w, r, http.StatusNotFound, "error.not_found")
+}
+
+// authRoutes serves the sign-in's paths; a path it has not, or one of its
+// paths with another method, gets the site's own page in the customer's
+// language, not the router's plain text.
+func (s *site) authRoutes(h http.Handler) http.Handler {
+	mux, ok := h.(*http.ServeMux)
+	if !ok {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			other := r.Clone(r.Context())
+			other.Method = m
+			if _, pattern := mux.Handler(other); pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.fail(w, r, http.StatusMethodNotAllowed, "error.method")
+			return
+		}
+		s.fail(w, r, http.StatusNotFound, "error.not_found")
+	})
 }
 
 // setLanguage keeps the customer's choice of language for a year.

@@ -246,6 +246,31 @@ func TestAuthRoutes(t *testing.T) {
 	if _, err := NewInvoices(Deps{Auth: e.auth}); err == nil {
 		t.Error("NewInvoices without a store")
 	}
+
+	// A router's paths with another method, or paths it has not, get the
+	// site's pages, not the router's plain text.
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /auth/login", func(w http.ResponseWriter, r *http.Request) { got = "login" })
+	mux.HandleFunc("POST /auth/logout", func(w http.ResponseWriter, r *http.Request) { got = "logout" })
+	h, err = NewContracts(Deps{Store: e.db, Auth: e.auth, AuthRoutes: mux})
+	must(t, err)
+	if r := do(t, h, req{path: "/auth/login"}); got != "login" || r.code != http.StatusOK {
+		t.Errorf("GET /auth/login: %d, routed to %q", r.code, got)
+	}
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		allow, text  string
+	}{
+		{http.MethodGet, "/auth/logout", http.StatusMethodNotAllowed, "POST", "この操作はこのページでは行えません。"},
+		{http.MethodPut, "/auth/login", http.StatusMethodNotAllowed, "GET", "この操作はこのページでは行えません。"},
+		{http.MethodGet, "/auth/nope", http.StatusNotFound, "", "お探しのページは見つかりませんでした。"},
+	} {
+		r := do(t, h, req{method: tc.method, path: tc.path})
+		if r.code != tc.code || r.h.Get("Allow") != tc.allow || !strings.Contains(r.body, tc.text) {
+			t.Errorf("%s %s: %d, Allow %q, want %d %q with 「%s」", tc.method, tc.path, r.code, r.h.Get("Allow"), tc.code, tc.allow, tc.text)
+		}
+	}
 }
 
 func TestSeedDemo(t *testing.T) {
