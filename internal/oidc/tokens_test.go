@@ -573,3 +573,32 @@ func TestTokenAnswersAreNotCached(t *testing.T) {
 	check("userinfo", res)
 	check("revocation", post("/revoke", url.Values{"token": {tok.AccessToken}}))
 }
+
+// The introspection endpoint answers a client it cannot authenticate with
+// OAuth's JSON error (RFC 6749 5.2), as the token endpoint does, not the
+// library's plain text.
+func TestIntrospectionErrorsAreJSON(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	for name, auth := range map[string]func(*http.Request){
+		"no client":    func(*http.Request) {},
+		"wrong secret": func(q *http.Request) { q.SetBasicAuth(r.c.ID, "not the secret") },
+	} {
+		q, err := http.NewRequest(http.MethodPost, e.srv.URL+"/oauth/introspect", strings.NewReader("token=x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		auth(q)
+		res, err := http.DefaultClient.Do(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		err = json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if res.StatusCode < 400 || err != nil || body["error"] != "invalid_client" || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s: %d %s, %v (%v)", name, res.StatusCode, res.Header.Get("Content-Type"), body, err)
+		}
+	}
+}

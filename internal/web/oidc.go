@@ -208,6 +208,46 @@ func noStore(h http.Handler) http.Handler {
 	})
 }
 
+// oauthErrors makes h's error answers OAuth's JSON (RFC 6749 5.2) where it
+// writes them as plain text: the library does so for a failed client
+// authentication at the introspection endpoint ("ErrorType=invalid_client
+// Parent=..."), which a resource server cannot parse.
+func oauthErrors(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&jsonError{ResponseWriter: w}, r)
+	})
+}
+
+// jsonError passes an answer through, but for an error in plain text,
+// whose body it replaces with {"error": ...}.
+type jsonError struct {
+	http.ResponseWriter
+	replaced bool
+}
+
+func (w *jsonError) WriteHeader(code int) {
+	if code >= 400 && !strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") {
+		kind := "invalid_request"
+		if code == http.StatusUnauthorized {
+			kind = "invalid_client"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Del("Content-Length")
+		w.ResponseWriter.WriteHeader(code)
+		w.ResponseWriter.Write([]byte(`{"error":"` + kind + `"}` + "\n"))
+		w.replaced = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *jsonError) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil // the plain text the JSON replaced
+	}
+	return w.ResponseWriter.Write(b)
+}
+
 // userinfo answers a token that is expired or revoked with 401 and
 // WWW-Authenticate (RFC 6750 3.1), where the library answers 403.
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {

@@ -161,7 +161,9 @@ func (s *Server) routes() {
 		for _, path := range oidc.Paths {
 			switch path {
 			case "/end_session", "/userinfo":
-			case "/oauth/token", "/oauth/introspect", "/revoke":
+			case "/oauth/introspect":
+				s.mux.Handle(path, noStore(oauthErrors(s.oidc)))
+			case "/oauth/token", "/revoke":
 				s.mux.Handle(path, noStore(s.oidc))
 			case "/authorize/callback":
 				s.mux.HandleFunc(path, s.authorizeCallback)
