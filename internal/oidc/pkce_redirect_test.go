@@ -3,8 +3,10 @@ package oidc_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -216,5 +218,54 @@ func TestPublicClientMixedRedirectURIs(t *testing.T) {
 		if loc == nil || loc.Path != "/oidc/login" {
 			t.Errorf("registered redirect URI %s of a public client refused: status %d, location %v", uri, status, loc)
 		}
+	}
+}
+
+// An authorization request the provider cannot send back to a client (no
+// or an unknown client_id, an unregistered redirect_uri, a request it
+// cannot parse) gets the portal's page in the customer's language, not the
+// library's English text; one it can send back still goes to the client.
+func TestAuthorizeErrorPages(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	base := url.Values{"client_id": {r.c.ID}, "redirect_uri": {r.redirect}, "response_type": {"code"}, "scope": {"openid"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}
+	with := func(k, v string) url.Values {
+		q := url.Values{}
+		for key, vs := range base {
+			q[key] = slices.Clone(vs)
+		}
+		if v == "" {
+			q.Del(k)
+		} else {
+			q.Set(k, v)
+		}
+		return q
+	}
+	for name, q := range map[string]url.Values{
+		"no client_id":              with("client_id", ""),
+		"unknown client":            with("client_id", "nobody"),
+		"unregistered redirect":     with("redirect_uri", "http://127.0.0.1:9/elsewhere"),
+		"max_age that is no number": with("max_age", "abc"),
+	} {
+		res, err := noFollow(e.browser()).Get(e.srv.URL + "/authorize?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode < 400 || !strings.Contains(string(body), "ご利用のサイトからのログインの要求が正しくないため") ||
+			!strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("%s: %d %s %.200s", name, res.StatusCode, res.Header.Get("Content-Type"), body)
+		}
+	}
+	// A scope it does not know, with a redirect URI it trusts: back to the client.
+	res, err := noFollow(e.browser()).Get(e.srv.URL + "/authorize?" + with("response_type", "token").Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if loc, _ := res.Location(); loc == nil || !strings.HasPrefix(loc.String(), r.redirect) || loc.Query().Get("error") == "" {
+		t.Errorf("an error the client can hear: %d, Location %v", res.StatusCode, loc)
 	}
 }

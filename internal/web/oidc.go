@@ -60,6 +60,43 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	s.completeRequest(w, r, id, si)
 }
 
+// authorize is the provider's authorization endpoint. A request it cannot
+// send back to its client (no or an unknown client_id, a redirect_uri the
+// client did not register, a request it cannot parse) it answers itself,
+// in the library's English plain text; the customer gets the page that
+// says, in their language, that the site's request is wrong. Errors it can
+// send back go to the client as OAuth says, untouched.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	s.oidc.ServeHTTP(&errorPage{ResponseWriter: w, r: r, s: s}, r)
+}
+
+// errorPage passes an answer through, but for an error in plain text,
+// which it replaces with the portal's page for a bad sign-in request.
+type errorPage struct {
+	http.ResponseWriter
+	r        *http.Request
+	s        *Server
+	replaced bool
+}
+
+func (w *errorPage) WriteHeader(code int) {
+	if code >= 400 && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		w.Header().Del("Content-Type")
+		w.Header().Del("Content-Length")
+		w.s.fail(w.ResponseWriter, w.r, code, "oidc.bad_request")
+		w.replaced = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *errorPage) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil // the library's text, which the page replaced
+	}
+	return w.ResponseWriter.Write(b)
+}
+
 // authorizeCallback is where a signed-in request goes back to the provider,
 // which issues the code. A request that is gone (the browser went back, or
 // reloaded, after the code was issued; or it expired) gets the page that

@@ -167,6 +167,8 @@ func (s *Server) routes() {
 				s.mux.Handle(path, noStore(s.oidc))
 			case "/authorize/callback":
 				s.mux.HandleFunc(path, s.authorizeCallback)
+			case "/authorize":
+				s.mux.HandleFunc(path, s.authorize)
 			default:
 				s.mux.Handle(path, s.oidc)
 			}
