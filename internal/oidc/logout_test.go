@@ -606,9 +606,9 @@ func TestEndSessionForgedHint(t *testing.T) {
 	raw := tok.Extra("id_token").(string)
 	parts := strings.Split(raw, ".")
 	forged := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
-	status, loc, _ := e.endSessionPage(b, url.Values{"id_token_hint": {forged}})
-	if status != http.StatusBadRequest || loc != nil {
-		t.Errorf("end_session with a forged hint: %d %v, want 400", status, loc)
+	status, loc, body := e.endSessionPage(b, url.Values{"id_token_hint": {forged}})
+	if status != http.StatusBadRequest || loc != nil || !strings.Contains(body, "ログアウトの要求が正しくないため、ログアウトできませんでした。") {
+		t.Errorf("end_session with a forged hint: %d %v %.200s, want 400 and the page that says so", status, loc, body)
 	}
 	if !e.signedIn(b) {
 		t.Error("a forged hint signed the browser out")

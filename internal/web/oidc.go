@@ -67,23 +67,27 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 // says, in their language, that the site's request is wrong. Errors it can
 // send back go to the client as OAuth says, untouched.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
-	s.oidc.ServeHTTP(&errorPage{ResponseWriter: w, r: r, s: s}, r)
+	s.oidc.ServeHTTP(&errorPage{ResponseWriter: w, r: r, s: s, key: "oidc.bad_request"}, r)
 }
 
-// errorPage passes an answer through, but for an error in plain text,
-// which it replaces with the portal's page for a bad sign-in request.
+// errorPage passes an answer through, but for an error in plain text (or
+// in JSON too, with json), which it replaces with the portal's page that
+// says key.
 type errorPage struct {
 	http.ResponseWriter
 	r        *http.Request
 	s        *Server
+	key      string
+	json     bool
 	replaced bool
 }
 
 func (w *errorPage) WriteHeader(code int) {
-	if code >= 400 && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+	ct := w.Header().Get("Content-Type")
+	if code >= 400 && (strings.HasPrefix(ct, "text/plain") || (w.json && strings.HasPrefix(ct, "application/json"))) {
 		w.Header().Del("Content-Type")
 		w.Header().Del("Content-Length")
-		w.s.fail(w.ResponseWriter, w.r, code, "oidc.bad_request")
+		w.s.fail(w.ResponseWriter, w.r, code, w.key)
 		w.replaced = true
 		return
 	}
@@ -202,7 +206,8 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 			s.setCookie(w, s.cookieName(sessionCookie), "", -1)
 		}
 	}
-	s.oidc.ServeHTTP(w, r)
+	// A browser follows this redirect: a refusal is a page, not JSON.
+	s.oidc.ServeHTTP(&errorPage{ResponseWriter: w, r: r, s: s, key: "oidc.bad_logout", json: true}, r)
 }
 
 // endSessionParams are the parameters of RP-initiated logout that the
