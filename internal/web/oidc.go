@@ -67,38 +67,7 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 // says, in their language, that the site's request is wrong. Errors it can
 // send back go to the client as OAuth says, untouched.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
-	s.oidc.ServeHTTP(&errorPage{ResponseWriter: w, r: r, s: s, key: "oidc.bad_request"}, r)
-}
-
-// errorPage passes an answer through, but for an error in plain text (or
-// in JSON too, with json), which it replaces with the portal's page that
-// says key.
-type errorPage struct {
-	http.ResponseWriter
-	r        *http.Request
-	s        *Server
-	key      string
-	json     bool
-	replaced bool
-}
-
-func (w *errorPage) WriteHeader(code int) {
-	ct := w.Header().Get("Content-Type")
-	if code >= 400 && (strings.HasPrefix(ct, "text/plain") || (w.json && strings.HasPrefix(ct, "application/json"))) {
-		w.Header().Del("Content-Type")
-		w.Header().Del("Content-Length")
-		w.s.fail(w.ResponseWriter, w.r, code, w.key)
-		w.replaced = true
-		return
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *errorPage) Write(b []byte) (int, error) {
-	if w.replaced {
-		return len(b), nil // the library's text, which the page replaced
-	}
-	return w.ResponseWriter.Write(b)
+	s.oidc.ServeHTTP(&replacedError{ResponseWriter: w, replace: s.errorPage(r, "oidc.bad_request", false)}, r)
 }
 
 // authorizeCallback is where a signed-in request goes back to the provider,
@@ -207,7 +176,7 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// A browser follows this redirect: a refusal is a page, not JSON.
-	s.oidc.ServeHTTP(&errorPage{ResponseWriter: w, r: r, s: s, key: "oidc.bad_logout", json: true}, r)
+	s.oidc.ServeHTTP(&replacedError{ResponseWriter: w, replace: s.errorPage(r, "oidc.bad_logout", true)}, r)
 }
 
 // endSessionParams are the parameters of RP-initiated logout that the
@@ -256,36 +225,59 @@ func noStore(h http.Handler) http.Handler {
 // Parent=..."), which a resource server cannot parse.
 func oauthErrors(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(&jsonError{ResponseWriter: w}, r)
+		h.ServeHTTP(&replacedError{ResponseWriter: w, replace: func(w http.ResponseWriter, code int, ct string) bool {
+			if strings.HasPrefix(ct, "application/json") {
+				return false
+			}
+			kind := "invalid_request"
+			if code == http.StatusUnauthorized {
+				kind = "invalid_client"
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			w.Write([]byte(`{"error":"` + kind + `"}` + "\n"))
+			return true
+		}}, r)
 	})
 }
 
-// jsonError passes an answer through, but for an error in plain text,
-// whose body it replaces with {"error": ...}.
-type jsonError struct {
+// errorPage answers, for replacedError, an error in plain text (or in
+// JSON too, with json) with the portal's page that says key.
+func (s *Server) errorPage(r *http.Request, key string, json bool) func(w http.ResponseWriter, code int, ct string) bool {
+	return func(w http.ResponseWriter, code int, ct string) bool {
+		if !strings.HasPrefix(ct, "text/plain") && !(json && strings.HasPrefix(ct, "application/json")) {
+			return false
+		}
+		w.Header().Del("Content-Type")
+		s.fail(w, r, code, key)
+		return true
+	}
+}
+
+// replacedError passes the library's answer through, but for an error
+// that replace answers itself (given the status and the Content-Type the
+// library set), whose body the library writes next is then dropped.
+type replacedError struct {
 	http.ResponseWriter
+	replace  func(w http.ResponseWriter, code int, ct string) bool
 	replaced bool
 }
 
-func (w *jsonError) WriteHeader(code int) {
-	if code >= 400 && !strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") {
-		kind := "invalid_request"
-		if code == http.StatusUnauthorized {
-			kind = "invalid_client"
-		}
-		w.Header().Set("Content-Type", "application/json")
+func (w *replacedError) WriteHeader(code int) {
+	if code >= 400 {
+		ct := w.Header().Get("Content-Type")
 		w.Header().Del("Content-Length")
-		w.ResponseWriter.WriteHeader(code)
-		w.ResponseWriter.Write([]byte(`{"error":"` + kind + `"}` + "\n"))
-		w.replaced = true
-		return
+		if w.replace(w.ResponseWriter, code, ct) {
+			w.replaced = true
+			return
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *jsonError) Write(b []byte) (int, error) {
+func (w *replacedError) Write(b []byte) (int, error) {
 	if w.replaced {
-		return len(b), nil // the plain text the JSON replaced
+		return len(b), nil // the library's own, which the answer replaced
 	}
 	return w.ResponseWriter.Write(b)
 }
