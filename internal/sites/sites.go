@@ -262,8 +262,8 @@ func (s *site) authRoutes(h http.Handler) http.Handler {
 
 // setLanguage keeps the customer's choice of language for a year.
 func (s *site) setLanguage(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.fail(w, r, http.StatusBadRequest, "error.bad_request")
+	if status, key := webkit.ParseForm(r); status != 0 {
+		s.fail(w, r, status, key)
 		return
 	}
 	lang := r.PostForm.Get("lang")

@@ -216,6 +216,20 @@ func TestErrorPages(t *testing.T) {
 		t.Errorf("POST /invoices/x = %d", r.code)
 	}
 
+	// A body over the limit, and one that is not text.
+	r = do(t, e.contracts, req{method: "POST", path: "/lang", form: url.Values{"lang": {"en"}, "pad": {strings.Repeat("a", maxBody)}}})
+	if r.code != http.StatusRequestEntityTooLarge {
+		t.Errorf("POST /lang over the limit = %d", r.code)
+	}
+	has(t, "413", r.body, "送信されたデータが大きすぎます。")
+	r = do(t, e.contracts, req{method: "POST", path: "/lang", form: url.Values{"lang": {"en"}, "next": {"/\x00"}}})
+	if r.code != http.StatusBadRequest || r.h.Get("Set-Cookie") != "" {
+		t.Errorf("POST /lang with a NUL = %d, Set-Cookie %q", r.code, r.h.Get("Set-Cookie"))
+	}
+	if r := do(t, e.contracts, req{path: "/?q=%ff"}); r.code != http.StatusBadRequest {
+		t.Errorf("a query that is not text = %d", r.code)
+	}
+
 	// HEAD answers like GET, without a body.
 	r = do(t, e.invoices, req{method: "HEAD", path: "/", who: "hanako"})
 	if r.code != http.StatusOK || r.body != "" {
