@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/store"
 )
 
@@ -51,16 +52,26 @@ func (s *Server) showRecoveries(w http.ResponseWriter, r *http.Request, op *stor
 }
 
 // approveRecovery is 「本人確認のうえ早期承認」: the operator verified the
-// customer, so the cooling-off period ends now. Both roles may. The portal
-// records recovery.approve in the audit log with the operator as actor.
+// customer, so the cooling-off period ends now. Both roles may. The reason
+// says how the customer was verified; the portal records it in
+// recovery.approve with the operator as actor and mails the customer.
 func (s *Server) approveRecovery(w http.ResponseWriter, r *http.Request, op *store.Operator) {
-	ctx := r.Context()
-	q, err := s.svc.ApproveRecoveryEarly(ctx, r.PathValue("id"), actor(op))
-	if errors.Is(err, store.ErrNotFound) {
-		s.showRecoveries(w, r, op, http.StatusConflict, "recoveries.gone")
+	if !s.form(w, r) {
 		return
 	}
-	if err != nil {
+	ctx := r.Context()
+	q, err := s.svc.ApproveRecoveryEarly(ctx, r.PathValue("id"), actor(op), trim(r.PostForm.Get("reason"), 200))
+	switch {
+	case errors.Is(err, portal.ErrApproveReason):
+		s.showRecoveries(w, r, op, http.StatusUnprocessableEntity, "recoveries.reason_required")
+		return
+	case errors.Is(err, portal.ErrRecoveryApproved):
+		s.showRecoveries(w, r, op, http.StatusConflict, "recoveries.already_approved")
+		return
+	case errors.Is(err, store.ErrNotFound):
+		s.showRecoveries(w, r, op, http.StatusConflict, "recoveries.gone")
+		return
+	case err != nil:
 		s.internal(w, r, err)
 		return
 	}

@@ -51,7 +51,10 @@ func (s *site) openReset(accountID string) *store.ResetRequest {
 	return r
 }
 
-func (s *site) resetMails(to string) int {
+func (s *site) resetMails(to string) int { return s.mailsWith(to, "リセット") }
+
+// mailsWith counts the mails to the address whose text says what.
+func (s *site) mailsWith(to, what string) int {
 	s.t.Helper()
 	mails, err := s.db.ListMails(s.t.Context(), 100)
 	if err != nil {
@@ -59,7 +62,7 @@ func (s *site) resetMails(to string) int {
 	}
 	n := 0
 	for _, m := range mails {
-		if m.To == to && strings.Contains(m.Text, "リセット") {
+		if m.To == to && strings.Contains(m.Subject+m.Text, what) {
 			n++
 		}
 	}
@@ -259,9 +262,31 @@ func TestRecoveryEarlyApproval(t *testing.T) {
 	if !strings.Contains(body, "/recoveries/rec-1/approve") || !strings.Contains(body, "本人確認のうえ早期承認") {
 		t.Errorf("waiting request lacks the button:\n%s", body)
 	}
-	resp, body := b.post("/recoveries/rec-1/approve")
+	// Without the identity check done, nothing changes.
+	resp, body := b.post("/recoveries/rec-1/approve", "reason", " ")
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "行った本人確認の方法を入力してください") {
+		t.Fatalf("approve without a reason: %d\n%s", resp.StatusCode, body)
+	}
+	if got, _ := s.db.PendingRecoveryOf(ctx, a.ID); got.ApprovedBy != "" {
+		t.Fatalf("approved without a reason: %+v", got)
+	}
+	if n := s.mailsWith("yamada@example.jp", "待機期間"); n != 0 {
+		t.Fatalf("%d mails after a refused approval", n)
+	}
+	resp, body = b.post("/recoveries/rec-1/approve", "reason", "電話で登録住所と生年月日を確認")
 	if resp.Request.URL.Path != "/recoveries" || !strings.Contains(body, "早期承認しました") {
 		t.Fatalf("approve: %s %d", resp.Request.URL.Path, resp.StatusCode)
+	}
+	if n := s.mailsWith("yamada@example.jp", "待機期間を終了しました"); n != 1 {
+		t.Errorf("%d approval mails to the customer, want 1", n)
+	}
+	// A second approval (another tab, a double click) is refused.
+	resp, body = b.post("/recoveries/rec-1/approve", "reason", "電話で確認")
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "既に早期承認されています") {
+		t.Errorf("approve twice: %d\n%s", resp.StatusCode, body)
+	}
+	if n := s.mailsWith("yamada@example.jp", "待機期間を終了しました"); n != 1 {
+		t.Errorf("%d approval mails after approving twice, want 1", n)
 	}
 	got, err := s.db.PendingRecoveryOf(ctx, a.ID)
 	if err != nil {
@@ -270,10 +295,14 @@ func TestRecoveryEarlyApproval(t *testing.T) {
 	if !got.EffectiveAt.Equal(s.clock.Now()) || got.ApprovedBy != "operator:kim@tobira.example" {
 		t.Errorf("after approval: effective %v (now %v), by %q", got.EffectiveAt, s.clock.Now(), got.ApprovedBy)
 	}
-	if acts := strings.Join(s.auditActions(a.ID), "\n"); !strings.Contains(acts, "operator:kim@tobira.example recovery.approve ok") {
+	if acts := strings.Join(s.auditActions(a.ID), "\n"); strings.Count(acts, "operator:kim@tobira.example recovery.approve ok") != 1 {
 		t.Errorf("audit:\n%s", acts)
 	}
-	if resp, _ := b.post("/recoveries/nobody/approve"); resp.StatusCode != http.StatusConflict {
+	evs, err := s.db.ListAudit(ctx, store.AuditFilter{AccountID: a.ID, Action: "recovery.approve"})
+	if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Detail, "電話で登録住所と生年月日を確認") {
+		t.Errorf("recovery.approve events: %+v, %v", evs, err)
+	}
+	if resp, _ := b.post("/recoveries/nobody/approve", "reason", "電話で確認"); resp.StatusCode != http.StatusConflict {
 		t.Errorf("unknown request: %d", resp.StatusCode)
 	}
 }

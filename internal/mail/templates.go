@@ -109,6 +109,18 @@ type RecoveryStarted struct {
 	PortalURL   string
 }
 
+// RecoveryApproved is the data of the "recovery_approved" template: an
+// operator, after checking the customer's identity, ended the waiting
+// period of their recovery request at At; NotMeURL cancels it.
+type RecoveryApproved struct {
+	Service   string // DefaultService when empty
+	Name      string
+	Email     string
+	At        time.Time // when it was approved, said in Japan time
+	NotMeURL  string
+	PortalURL string
+}
+
 // Languages are the languages every template exists in, the first the
 // default.
 var Languages = []string{"ja", "en"}

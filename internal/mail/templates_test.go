@@ -17,7 +17,7 @@ func TestTemplatesComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"activation", "password_reset", "recovery_request", "recovery_started", "security_notice"}
+	want := []string{"activation", "password_reset", "recovery_approved", "recovery_request", "recovery_started", "security_notice"}
 	for _, lang := range Languages {
 		if got := slices.Sorted(maps.Keys(all[lang])); !slices.Equal(got, want) {
 			t.Errorf("%s templates: %v, want %v", lang, got, want)

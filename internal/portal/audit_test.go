@@ -495,7 +495,7 @@ func TestAuditOneRecordPerEvent(t *testing.T) {
 			c := a.enrolled("yamada@example.jp")
 			r, _ := a.confirmRecovery(c, a.box, a.requestRecovery(c, a.box))
 			a.step(func() {
-				if _, err := a.svc.ApproveRecoveryEarly(a.ctx, r.ID, "operator:test"); err != nil {
+				if _, err := a.svc.ApproveRecoveryEarly(a.ctx, r.ID, "operator:test", "電話で登録住所と生年月日を確認"); err != nil {
 					t.Fatal(err)
 				}
 			})

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tobira/tobira/internal/mail"
 	"github.com/tobira/tobira/internal/secret"
@@ -209,15 +211,67 @@ func (s *Service) PendingRecoveries(ctx context.Context) ([]store.RecoveryReques
 	return rr.ListPendingRecoveries(ctx, s.Now())
 }
 
+// ErrApproveReason says an early approval needs the identity check the
+// operator did, at most 200 characters.
+var ErrApproveReason = errors.New("portal: an early approval needs the identity check done, at most 200 characters")
+
+// ErrRecoveryApproved means the request was approved early already.
+var ErrRecoveryApproved = errors.New("portal: the recovery request was approved already")
+
 // ApproveRecoveryEarly is an operator's approval, after verifying the
-// customer, of the waiting request id: the next sign-in enrols anew.
-// store.ErrNotFound when no such request waits.
-func (s *Service) ApproveRecoveryEarly(ctx context.Context, id, operator string) (*store.RecoveryRequest, error) {
-	rr := s.Store
-	r, err := rr.ApproveRecoveryEarly(ctx, id, operator, s.Now())
+// customer, of the waiting request id: the next sign-in enrols anew. reason
+// is the identity check done (「電話で登録住所と生年月日を確認」); it is kept
+// in the audit event. The customer is mailed at once that support ended the
+// waiting period, with a "this was not me" link that cancels the request:
+// the recovery_started mail they have still names the old date.
+// store.ErrNotFound when no such request waits, ErrRecoveryApproved when it
+// was approved already, ErrApproveReason without a reason.
+func (s *Service) ApproveRecoveryEarly(ctx context.Context, id, operator, reason string) (*store.RecoveryRequest, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || utf8.RuneCountInString(reason) > 200 {
+		return nil, ErrApproveReason
+	}
+	var r *store.RecoveryRequest
+	err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		var err error
+		r, err = u.Store.ApproveRecoveryEarly(ctx, id, operator, u.Now())
+		if errors.Is(err, store.ErrConflict) {
+			return ErrRecoveryApproved
+		}
+		if err != nil {
+			return err
+		}
+		u.Record(ctx, &store.AuditEvent{AccountID: r.AccountID, Actor: operator, Action: "recovery.approve", Outcome: "ok",
+			Detail: "request " + r.ID + ": " + reason})
+		return u.recoveryApproved(ctx, r)
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.Record(ctx, &store.AuditEvent{AccountID: r.AccountID, Actor: operator, Action: "recovery.approve", Outcome: "ok", Detail: r.ID})
 	return r, nil
+}
+
+// recoveryApproved mails the account that support ended its waiting
+// period, with a "this was not me" link.
+func (s *Service) recoveryApproved(ctx context.Context, r *store.RecoveryRequest) error {
+	if s.Mail == nil {
+		return nil
+	}
+	a, err := s.Store.AccountByID(ctx, r.AccountID)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	token := secret.Token(32)
+	if err := s.Store.CreateToken(ctx, &store.OneTimeToken{
+		Hash: secret.Hash(token), Purpose: PurposeNotMe, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(notMeTTL),
+	}); err != nil {
+		return err
+	}
+	s.sendMail(ctx, a.Email, "recovery_approved", "ja", mail.RecoveryApproved{
+		Service: s.Config.Issuer, Name: a.Name, Email: a.Email, At: now,
+		NotMeURL:  s.Config.BaseURL + "/not-me?token=" + url.QueryEscape(token),
+		PortalURL: s.Config.BaseURL + "/login",
+	})
+	return nil
 }

@@ -118,6 +118,22 @@ func (e *env) lastAudit(c *customer, action string) *store.AuditEvent {
 	return nil
 }
 
+// countAudit counts c's events of action.
+func (e *env) countAudit(c *customer, action string) int {
+	e.t.Helper()
+	evs, err := e.st.AuditOf(e.ctx, c.acct.ID, 200)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range evs {
+		if ev.Action == action {
+			n++
+		}
+	}
+	return n
+}
+
 // TestRecoveryRequestFlow: request, confirm, a sign-in during the period
 // still asks for the factor, and the first one after it enrols anew.
 func TestRecoveryRequestFlow(t *testing.T) {
@@ -269,7 +285,7 @@ func TestRecoveryApproveEarly(t *testing.T) {
 		t.Fatal(err)
 	}
 	unconfirmed := e.pending(c)
-	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, unconfirmed.ID, "operator:sato"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, unconfirmed.ID, "operator:sato", checked); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("approving an unconfirmed request: %v", err)
 	}
 	ms := box.since()
@@ -282,20 +298,43 @@ func TestRecoveryApproveEarly(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].ID != r.ID {
 		t.Fatalf("PendingRecoveries = %+v, %v", list, err)
 	}
-	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, "nope", "operator:sato"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, "nope", "operator:sato", checked); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("approving an unknown request: %v", err)
 	}
 	e.clock.Advance(time.Hour)
 	if st := e.state(c); st != portal.StateMFA {
 		t.Fatalf("before approval: %s", st)
 	}
-	a, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, "operator:sato")
+	box.since()
+	for _, reason := range []string{"", "  ", strings.Repeat("確", 201)} {
+		if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, "operator:sato", reason); !errors.Is(err, portal.ErrApproveReason) {
+			t.Fatalf("approving with reason %q: %v", reason, err)
+		}
+	}
+	if p := e.pending(c); p.ApprovedBy != "" || !p.EffectiveAt.Equal(r.EffectiveAt) {
+		t.Fatalf("a refused approval changed the request: %+v", p)
+	}
+	box.none("a refused approval")
+	a, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, "operator:sato", " "+checked+" ")
 	if err != nil || a.ApprovedBy != "operator:sato" || !a.EffectiveAt.Equal(e.clock.Now()) {
 		t.Fatalf("ApproveRecoveryEarly = %+v, %v", a, err)
 	}
-	if ev := e.lastAudit(c, "recovery.approve"); ev == nil || ev.Actor != "operator:sato" {
+	if ev := e.lastAudit(c, "recovery.approve"); ev == nil || ev.Actor != "operator:sato" || ev.Detail != "request "+r.ID+": "+checked {
 		t.Fatalf("audit recovery.approve: %+v", ev)
 	}
+	ms = box.since()
+	if len(ms) != 1 || ms[0].To != c.email || !strings.Contains(ms[0].Subject, "待機期間を終了しました") ||
+		!strings.Contains(ms[0].Text, "サポート窓口で本人確認を行い") || !strings.Contains(ms[0].Text, "心当たりがない") ||
+		!notMeLinkRe.MatchString(ms[0].Text) {
+		t.Fatalf("mails after approval: %+v", ms)
+	}
+	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, "operator:ito", checked); !errors.Is(err, portal.ErrRecoveryApproved) {
+		t.Fatalf("approving twice: %v", err)
+	}
+	if n := e.countAudit(c, "recovery.approve"); n != 1 {
+		t.Fatalf("%d recovery.approve events after approving twice, want 1", n)
+	}
+	box.none("a second approval")
 	if st := e.state(c); st != portal.StateEnrol {
 		t.Fatalf("after approval: %s, want enrol", st)
 	}
@@ -303,6 +342,36 @@ func TestRecoveryApproveEarly(t *testing.T) {
 		t.Fatalf("pending after completion: %+v", list)
 	}
 }
+
+// TestRecoveryApprovedNotMe: the approval mail's "this was not me" link
+// cancels the approved request before the next sign-in resets anything.
+func TestRecoveryApprovedNotMe(t *testing.T) {
+	e, box := recoveryEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	box.since()
+	r, _ := e.confirmRecovery(c, box, e.requestRecovery(c, box))
+	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, "operator:sato", checked); err != nil {
+		t.Fatal(err)
+	}
+	ms := box.since()
+	if len(ms) != 1 {
+		t.Fatalf("%d mails after approval, want 1", len(ms))
+	}
+	u, _ := url.Parse(notMeLinkRe.FindString(ms[0].Text))
+	if err := e.svc.ReportNotMe(e.ctx, u.Query().Get("token"), e.ip); err != nil {
+		t.Fatalf("ReportNotMe: %v", err)
+	}
+	if p := e.pending(c); p != nil {
+		t.Fatalf("request after not-me: %+v", p)
+	}
+	if st := e.state(c); st != portal.StateMFA {
+		t.Fatalf("sign-in after not-me: %s, want mfa", st)
+	}
+}
+
+// checked is an operator's identity check, the reason of an early approval.
+const checked = "電話で登録住所と生年月日を確認"
 
 // TestRecoveryRequestLimits: the link expires in an hour, a new request
 // replaces it, a request needs the second step, and requests are bounded.
@@ -351,12 +420,14 @@ func TestRecoveryMailsEnglish(t *testing.T) {
 			Link: "https://p/recovery-request/confirm?token=abc", ValidMinutes: 60, Expires: at, CoolingOff: 72 * time.Hour},
 		"recovery_started": mail.RecoveryStarted{Name: "Taro", Email: "t@example.jp", At: at, IP: "192.0.2.1",
 			EffectiveAt: at.Add(72 * time.Hour), CoolingOff: 72 * time.Hour, NotMeURL: "https://p/not-me?token=x", PortalURL: "https://p/login"},
+		"recovery_approved": mail.RecoveryApproved{Name: "Taro", Email: "t@example.jp", At: at,
+			NotMeURL: "https://p/not-me?token=x", PortalURL: "https://p/login"},
 	} {
 		m, err := mail.Render(name, "en", data)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if !strings.Contains(m.Text, "Dear Taro,") || !strings.Contains(m.Text, "72 hours") || !strings.Contains(m.HTML, `<html lang="en">`) {
+		if !strings.Contains(m.Text, "Dear Taro,") || !strings.Contains(m.Text, "https://p/") || !strings.Contains(m.HTML, `<html lang="en">`) {
 			t.Errorf("%s:\n%s", name, m.Text)
 		}
 	}

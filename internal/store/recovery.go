@@ -71,7 +71,8 @@ type RecoveryRequests interface {
 	ListPendingRecoveries(ctx context.Context, now time.Time) ([]RecoveryRequest, error)
 	// ApproveRecoveryEarly makes the waiting request id effective at now
 	// (unless it is already), records the operator, and returns it;
-	// ErrNotFound when there is no such waiting request.
+	// ErrNotFound when there is no such waiting request, ErrConflict when
+	// it was approved already.
 	ApproveRecoveryEarly(ctx context.Context, id, operator string, now time.Time) (*RecoveryRequest, error)
 	// CompleteRecovery marks the waiting request id completed when it is
 	// effective at now; ErrStale when it is not waiting or not yet

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
@@ -112,16 +113,28 @@ func (db *DB) ListPendingRecoveries(ctx context.Context, now time.Time) ([]store
 	return out, db.fail("list pending recoveries", rows.Err())
 }
 
-// ApproveRecoveryEarly brings the waiting request's EffectiveAt forward to now.
+// ApproveRecoveryEarly brings the waiting request's EffectiveAt forward to
+// now, once: a request approved already is ErrConflict, so that a second
+// click records no second approval.
 func (db *DB) ApproveRecoveryEarly(ctx context.Context, id, operator string, now time.Time) (*store.RecoveryRequest, error) {
 	var r *store.RecoveryRequest
-	err := db.write(ctx, func(c conn) error {
+	err := db.inTx(ctx, func(c conn) error {
 		var err error
 		r, err = scanRecovery(c.queryRow(ctx, `UPDATE recovery_requests
 			SET effective_at = CASE WHEN effective_at > ? THEN ? ELSE effective_at END, approved_by = ?
-			WHERE id = ? AND status = 'waiting'
+			WHERE id = ? AND status = 'waiting' AND approved_by = ''
 			RETURNING `+recoveryCols,
 			ms(now), ms(now), operator, id))
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		approved, xerr := c.exists(ctx, `SELECT 1 FROM recovery_requests WHERE id = ? AND status = 'waiting' AND approved_by <> ''`, id)
+		if xerr != nil {
+			return xerr
+		}
+		if approved {
+			return store.ErrConflict
+		}
 		return err
 	})
 	return r, db.fail("approve recovery early", err)

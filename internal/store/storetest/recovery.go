@@ -131,11 +131,14 @@ var recoveryRequestTests = []test{
 		if r.ApprovedBy != "operator:sato" || !r.EffectiveAt.Equal(now) || r.Status != store.RecoveryWaiting {
 			t.Errorf("approved = %+v", r)
 		}
-		// Approving after the period keeps the earlier EffectiveAt.
-		r, err = rr.ApproveRecoveryEarly(ctx, "r2", "operator:ito", now.Add(100*time.Hour))
+		// A request is approved once: a second approval is refused and
+		// changes nothing.
+		_, err = rr.ApproveRecoveryEarly(ctx, "r2", "operator:ito", now.Add(100*time.Hour))
+		wantErr(t, "approve twice", err, store.ErrConflict)
+		r, err = rr.PendingRecoveryOf(ctx, b.ID)
 		must(t, err)
-		if !r.EffectiveAt.Equal(now) {
-			t.Errorf("EffectiveAt moved to %v, want %v", r.EffectiveAt, now)
+		if r.ApprovedBy != "operator:sato" || !r.EffectiveAt.Equal(now) {
+			t.Errorf("after a second approval: %+v", r)
 		}
 		must(t, rr.CompleteRecovery(ctx, "r2", now))
 	}},
