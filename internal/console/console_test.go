@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -308,20 +309,46 @@ func TestResendActivation(t *testing.T) {
 	s := newSite(t)
 	ctx := t.Context()
 	b := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
-	a, _, err := s.svc.OpenAccount(ctx, "yamada@example.jp", "山田 太郎", "operator:test")
+	a, first, err := s.svc.OpenAccount(ctx, "yamada@example.jp", "山田 太郎", "operator:test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, body := b.post("/customers/" + a.ID + "/resend")
-	if resp.Request.URL.Path != "/customers/"+a.ID || !strings.Contains(body, "開通メールを送信しました") {
-		t.Fatalf("resend: %s %d", resp.Request.URL.Path, resp.StatusCode)
+	tokenIn := func(text string) string {
+		i := strings.Index(text, "/activate?token=")
+		if i < 0 {
+			t.Fatalf("no activation link in:\n%s", text)
+		}
+		u, err := url.Parse("https://x" + strings.Fields(text[i:])[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Query().Get("token")
 	}
-	mails, err := s.db.ListMails(ctx, 10)
-	if err != nil {
-		t.Fatal(err)
+	var links []string
+	for range 2 {
+		resp, body := b.post("/customers/" + a.ID + "/resend")
+		if resp.Request.URL.Path != "/customers/"+a.ID || !strings.Contains(body, "開通メールを送信しました") {
+			t.Fatalf("resend: %s %d", resp.Request.URL.Path, resp.StatusCode)
+		}
+		mails, err := s.db.ListMails(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(mails) != 1 || mails[0].To != "yamada@example.jp" || !strings.Contains(mails[0].Subject, "開通") {
+			t.Fatalf("mails: %+v", mails)
+		}
+		links = append(links, tokenIn(mails[0].Text))
 	}
-	if len(mails) != 2 || mails[0].To != "yamada@example.jp" || !strings.Contains(mails[0].Subject, "開通") {
-		t.Errorf("mails: %d", len(mails))
+	// Only the newest link works: the one of the opening and the first
+	// resend's are revoked.
+	u, _ := url.Parse(first)
+	for i, tok := range []string{u.Query().Get("token"), links[0]} {
+		if _, err := s.svc.CheckActivation(ctx, tok); !errors.Is(err, portal.ErrTokenInvalid) {
+			t.Errorf("earlier link %d after a resend: %v, want ErrTokenInvalid", i, err)
+		}
+	}
+	if _, err := s.svc.CheckActivation(ctx, links[1]); err != nil {
+		t.Errorf("the newest link: %v", err)
 	}
 	if acts := s.auditActions(a.ID); len(acts) == 0 || acts[0] != "operator:kim@tobira.example account.activation_resend ok" {
 		t.Errorf("audit: %v", acts)

@@ -153,12 +153,17 @@ func (s *Server) resend(w http.ResponseWriter, r *http.Request, op *store.Operat
 		s.showCustomer(w, r, op, a, http.StatusConflict, "error.already_activated")
 		return
 	}
-	link, err := s.svc.ActivationLink(ctx, a)
+	// Only the newest link works: the earlier ones are revoked with it.
+	err := s.svc.ResendActivation(ctx, a)
+	if errors.Is(err, portal.ErrAlreadyActivated) {
+		// Activated since the account was read.
+		s.showCustomer(w, r, op, a, http.StatusConflict, "error.already_activated")
+		return
+	}
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	s.svc.SendActivation(ctx, a, link)
 	s.audit(ctx, r, actor(op), a.ID, "account.activation_resend", "ok", "")
 	done(w, r, customerPath(a.ID), "resent")
 }

@@ -53,6 +53,31 @@ func (s *Service) SendActivation(ctx context.Context, a *store.Account, link str
 	})
 }
 
+// ErrAlreadyActivated means the account has its first password already.
+var ErrAlreadyActivated = errors.New("portal: the account is activated already")
+
+// ResendActivation is the operator's 開通メール resend: the account's
+// earlier, unused activation links stop working, in one transaction with
+// the new link and its mail, so that only the newest link works (an old
+// mail left in a shared or forwarded mailbox sets no password).
+// ErrAlreadyActivated when the account has a password.
+func (s *Service) ResendActivation(ctx context.Context, a *store.Account) error {
+	if a.PasswordHash != "" {
+		return ErrAlreadyActivated
+	}
+	return s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		if _, err := u.Store.RevokeTokens(ctx, a.ID, PurposeActivation, u.Now()); err != nil {
+			return err
+		}
+		link, err := u.ActivationLink(ctx, a)
+		if err != nil {
+			return err
+		}
+		u.SendActivation(ctx, a, link)
+		return nil
+	})
+}
+
 // ActivationLink issues a new one-time link to set the first password.
 func (s *Service) ActivationLink(ctx context.Context, a *store.Account) (string, error) {
 	token := secret.Token(32)

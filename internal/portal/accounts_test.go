@@ -205,3 +205,29 @@ func TestActivationLinkAfterActivation(t *testing.T) {
 		t.Errorf("the customer's own password stopped working: %v", err)
 	}
 }
+
+// TestResendActivationRevokesEarlier: a resent activation mail's link is
+// the only one that works; the links sent before it are revoked.
+func TestResendActivationRevokesEarlier(t *testing.T) {
+	e := newEnv(t)
+	a, link1, err := e.svc.OpenAccount(e.ctx, "yamada@example.jp", "山田 太郎", "operator:kim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link2, err := e.svc.ActivationLink(e.ctx, a) // issued earlier and still unused
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.ResendActivation(e.ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	for _, link := range []string{link1, link2} {
+		if _, err := e.svc.Activate(e.ctx, tokenOf(t, link), "the customer's password", e.ip); !errors.Is(err, portal.ErrTokenInvalid) {
+			t.Errorf("an earlier link after a resend: %v, want ErrTokenInvalid", err)
+		}
+	}
+	a.PasswordHash = "set"
+	if err := e.svc.ResendActivation(e.ctx, a); !errors.Is(err, portal.ErrAlreadyActivated) {
+		t.Errorf("resend to an activated account: %v", err)
+	}
+}

@@ -263,6 +263,10 @@ type Tokens interface {
 	// and returns it; ErrNotFound otherwise.
 	UseToken(ctx context.Context, hash, purpose string, now time.Time) (*OneTimeToken, error)
 	TokenByHash(ctx context.Context, hash, purpose string, now time.Time) (*OneTimeToken, error)
+	// RevokeTokens marks every unused token of the account and purpose used
+	// at now, so that none of the links sent before works, and returns how
+	// many it revoked.
+	RevokeTokens(ctx context.Context, accountID, purpose string, now time.Time) (int64, error)
 }
 
 // Window returns the fixed window of length w that contains now. Windows are

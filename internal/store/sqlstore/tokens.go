@@ -54,3 +54,18 @@ func (db *DB) TokenByHash(ctx context.Context, hash, purpose string, now time.Ti
 		hash, purpose, ms(now)))
 	return t, db.fail("token by hash", err)
 }
+
+// RevokeTokens marks the account's unused tokens of the purpose used.
+func (db *DB) RevokeTokens(ctx context.Context, accountID, purpose string, now time.Time) (int64, error) {
+	if ms(now) == 0 {
+		return 0, errors.New("sqlstore: revoke tokens: zero time")
+	}
+	var n int64
+	err := db.write(ctx, func(c conn) error {
+		var err error
+		n, err = c.affected(ctx, `UPDATE one_time_tokens SET used_at = ?
+			WHERE account_id = ? AND purpose = ? AND used_at = 0`, ms(now), accountID, purpose)
+		return err
+	})
+	return n, db.fail("revoke tokens", err)
+}

@@ -1122,6 +1122,28 @@ var tokenTests = []test{
 		_, err = s.TokenByHash(ctx, k.Hash, purpose, now)
 		wantErr(t, "TokenByHash of a used token", err, store.ErrNotFound)
 	}},
+	{"Revoke", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		k := newToken(t, s, "tok-1")
+		used := store.OneTimeToken{Hash: "tok-used", Purpose: purpose, AccountID: k.AccountID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		must(t, s.CreateToken(ctx, &used))
+		_, err := s.UseToken(ctx, used.Hash, purpose, t0.Add(time.Minute))
+		must(t, err)
+		other := store.OneTimeToken{Hash: "tok-other", Purpose: "other", AccountID: k.AccountID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		must(t, s.CreateToken(ctx, &other))
+		b := newToken(t, s, "tok-b") // another account's
+		n, err := s.RevokeTokens(ctx, k.AccountID, purpose, t0.Add(2*time.Minute))
+		must(t, err)
+		if n != 1 {
+			t.Errorf("RevokeTokens = %d, want 1", n)
+		}
+		_, err = s.UseToken(ctx, k.Hash, purpose, t0.Add(3*time.Minute))
+		wantErr(t, "UseToken of a revoked token", err, store.ErrNotFound)
+		_, err = s.TokenByHash(ctx, other.Hash, "other", t0.Add(3*time.Minute))
+		must(t, err)
+		_, err = s.TokenByHash(ctx, b.Hash, purpose, t0.Add(3*time.Minute))
+		must(t, err)
+	}},
 	{"UseConcurrent", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		k := newToken(t, s, "tok-1")
