@@ -53,7 +53,7 @@ const usage = `tobira: the customer sign-in portal
   tobira users create --email E --name N [--data DIR]
   tobira users list [--data DIR]
   tobira users reset-2fa --email E [--data DIR]
-  tobira users lock --email E [--reason R]        end the account's sessions and refuse its sign-in
+  tobira users lock --email E --reason R          end the account's sessions and refuse its sign-in
   tobira users unlock --email E
   tobira users erase --email E --reason R --yes   delete the account and its personal data (a customer who left); cannot be undone
   tobira operators create --email E --name N --role support|admin [--password-file F]

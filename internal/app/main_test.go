@@ -499,10 +499,12 @@ func TestUsersLockUnlock(t *testing.T) {
 		want string
 	}{
 		{[]string{"lock", "--email", "Yamada@Example.JP", "--reason", "本人から不正利用の申告"}, 0, "account locked: yamada@example.jp"},
-		{[]string{"lock", "--email", "yamada@example.jp"}, 1, "yamada@example.jp is locked already"},
+		{[]string{"lock", "--email", "yamada@example.jp", "--reason", "再度"}, 1, "yamada@example.jp is locked already"},
 		{[]string{"unlock", "--email", "yamada@example.jp"}, 0, "account unlocked: yamada@example.jp"},
 		{[]string{"unlock", "--email", "yamada@example.jp"}, 1, "yamada@example.jp is not locked"},
-		{[]string{"lock", "--email", "nobody@example.jp"}, 1, "no account has the email address nobody@example.jp"},
+		{[]string{"lock", "--email", "nobody@example.jp", "--reason", "x"}, 1, "no account has the email address nobody@example.jp"},
+		{[]string{"lock", "--email", "yamada@example.jp"}, 1, "--reason is required"},
+		{[]string{"lock", "--email", "yamada@example.jp", "--reason", "  "}, 1, "--reason is required"},
 		{[]string{"lock", "--email", "yamada@example.jp", "--reason", strings.Repeat("理", 201)}, 1, "at most 200 characters"},
 		{[]string{"lock"}, 2, "--email is required"},
 	} {

@@ -30,7 +30,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		email = f.String("email", "", "the customer's email address")
 	case "lock":
 		email = f.String("email", "", "the customer's email address")
-		reason = f.String("reason", "", "why, for the audit log and the console (at most 200 characters)")
+		reason = f.String("reason", "", "why, for the audit log and the console (required, at most 200 characters)")
 	case "erase":
 		email = f.String("email", "", "the customer's email address")
 		reason = f.String("reason", "", "why, for the audit log: the customer's request, the contract's end (at most 200 characters)")
@@ -88,8 +88,8 @@ func (m *Main) users(ctx context.Context, args []string) error {
 			return explain(err, *email)
 		}
 		why := strings.TrimSpace(*reason)
-		if len([]rune(why)) > 200 {
-			return errors.New("--reason must be at most 200 characters")
+		if why == "" || len([]rune(why)) > 200 {
+			return errors.New("--reason is required, at most 200 characters: why the account is locked, for the audit log and the console")
 		}
 		err = svc.LockAccount(ctx, &store.AccountLock{AccountID: a.ID, LockedBy: "operator:cli", Reason: why, At: svc.Now()})
 		if errors.Is(err, store.ErrConflict) {

@@ -377,6 +377,13 @@ func TestLockAndOpen(t *testing.T) {
 	if resp, _ := b.post("/customers/new", "email", "tanaka@example.jp", "name", "x"); resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("open a taken address: %d", resp.StatusCode)
 	}
+	resp, body = b.post("/customers/"+a.ID+"/lock", "reason", " ")
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "ロックの理由を入力してください") {
+		t.Errorf("lock without a reason: %d\n%s", resp.StatusCode, body)
+	}
+	if _, err := s.db.AccountLockOf(ctx, a.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("locked without a reason: %v", err)
+	}
 	_, body = b.post("/customers/"+a.ID+"/lock", "reason", "盗難の届出")
 	if !strings.Contains(body, "アカウントをロックしました") || !strings.Contains(body, "盗難の届出") {
 		t.Errorf("lock: page lacks the notice or reason")

@@ -178,6 +178,12 @@ func (s *Server) lock(w http.ResponseWriter, r *http.Request, op *store.Operator
 	}
 	ctx := r.Context()
 	reason := trim(r.PostForm.Get("reason"), 200)
+	// A lock stops a customer everywhere: the next operator, and the
+	// customer who calls, need to know why.
+	if reason == "" {
+		s.showCustomer(w, r, op, a, http.StatusUnprocessableEntity, "error.lock_reason")
+		return
+	}
 	// The portal's lock also ends the account's sessions everywhere.
 	err := s.svc.LockAccount(ctx, &store.AccountLock{AccountID: a.ID, LockedBy: actor(op), Reason: reason, At: s.svc.Now()})
 	if errors.Is(err, store.ErrConflict) {
