@@ -87,6 +87,9 @@ func (m *Main) maintenance(ctx context.Context, args []string) error {
 		switch {
 		case errors.Is(err, maintenance.ErrEndNotAfterStart):
 			return fmt.Errorf("cannot schedule: --end %s is not after --start %s", maintenanceTime(to), maintenanceTime(from))
+		case errors.Is(err, maintenance.ErrTooLong):
+			return fmt.Errorf("cannot schedule: %s to %s is longer than %d hours, the most a window may last (check the year of --end; schedule longer work as several windows)",
+				maintenanceTime(from), maintenanceTime(to), int(maintenance.MaxLength.Hours()))
 		case errors.Is(err, maintenance.ErrStartInPast):
 			return fmt.Errorf("cannot schedule: --start %s is in the past (it is now %s in Japan)", maintenanceTime(from), maintenanceTime(time.Now()))
 		case err != nil:

@@ -56,6 +56,7 @@ func TestMaintenanceCommands(t *testing.T) {
 		{"end before start", jstFlag(end.Add(24 * time.Hour)), jstFlag(start.Add(24 * time.Hour)), []string{"is not after --start"}},
 		{"end at start", jstFlag(end.Add(24 * time.Hour)), jstFlag(end.Add(24 * time.Hour)), []string{"is not after --start"}},
 		{"start in the past", jstFlag(time.Now().Add(-2 * time.Hour)), jstFlag(time.Now().Add(time.Hour)), []string{"in the past"}},
+		{"ten years", jstFlag(end.Add(24 * time.Hour)), jstFlag(end.Add(10*365*24*time.Hour + time.Hour)), []string{"longer than 24 hours"}},
 		{"not a time", "2026-12-01", "tomorrow", []string{`--start "2026-12-01" is not a time`, `--end "tomorrow" is not a time`}},
 	} {
 		r := run(t, nil, "maintenance", "schedule", "--start", tc.start, "--end", tc.end, "--data", dir)

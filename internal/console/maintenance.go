@@ -87,6 +87,8 @@ func (s *Server) scheduleMaintenance(w http.ResponseWriter, r *http.Request, op 
 		return
 	case errors.Is(err, maintenance.ErrEndNotAfterStart):
 		msg = s.t(r, "maintenance.end_not_after_start")
+	case errors.Is(err, maintenance.ErrTooLong):
+		msg = s.t(r, "maintenance.too_long", int(maintenance.MaxLength.Hours()))
 	case errors.Is(err, maintenance.ErrStartInPast):
 		msg = s.t(r, "maintenance.start_in_past")
 	case errors.Is(err, maintenance.ErrReasonTooLong):

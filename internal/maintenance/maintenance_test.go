@@ -220,6 +220,8 @@ func TestCreateAndCancel(t *testing.T) {
 		{"end before start", jst(2026, 12, 5, 5, 0), jst(2026, 12, 5, 2, 0), ErrEndNotAfterStart},
 		{"end at start", jst(2026, 12, 5, 2, 0), jst(2026, 12, 5, 2, 0), ErrEndNotAfterStart},
 		{"start in the past", c.t.Add(-time.Minute), c.t.Add(time.Hour), ErrStartInPast},
+		{"ten years", jst(2026, 12, 22, 2, 0), jst(2036, 12, 22, 3, 0), ErrTooLong},
+		{"a minute over a day", jst(2026, 12, 22, 2, 0), jst(2026, 12, 23, 2, 1), ErrTooLong},
 		{"overlap", jst(2026, 12, 1, 4, 0), jst(2026, 12, 1, 6, 0), ErrOverlap},
 	} {
 		_, err := s.Create(ctx, Window{Start: tc.start, End: tc.end})
@@ -233,6 +235,13 @@ func TestCreateAndCancel(t *testing.T) {
 	}
 	if _, err := s.Create(ctx, Window{Start: w.Start, End: w.End, ReasonJA: strings.Repeat("長", MaxReason+1)}); !errors.Is(err, ErrReasonTooLong) {
 		t.Errorf("long reason: %v", err)
+	}
+	day, err := s.Create(ctx, Window{Start: jst(2026, 12, 22, 2, 0), End: jst(2026, 12, 23, 2, 0)}) // the longest
+	if err != nil {
+		t.Fatalf("a day's window: %v", err)
+	}
+	if _, err := s.Cancel(ctx, day.ID); err != nil {
+		t.Fatal(err)
 	}
 	next, err := s.Create(ctx, Window{Start: w.End, End: w.End.Add(time.Hour)}) // touching
 	if err != nil {

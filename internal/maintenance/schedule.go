@@ -30,6 +30,15 @@ const DefaultTTL = 30 * time.Second
 // MaxReason is the longest reason, in characters, a window may give.
 const MaxReason = 200
 
+// MaxLength is the longest window. During one every customer is locked out
+// of the portal and the sites, and nothing expires that would end a window
+// typed with the wrong year (2036 for 2026), so a slip would close the
+// service for years with one click. Planned work on a self-hosted node (an
+// upgrade, a database move, a restore from backup) fits in a night; a day
+// leaves room for one that overruns, and longer work can be scheduled as
+// back-to-back windows, each announced and cancellable on its own.
+const MaxLength = 24 * time.Hour
+
 // Why Create and Cancel refuse. An overlap comes as an *OverlapError, which
 // is ErrOverlap.
 var (
@@ -37,6 +46,7 @@ var (
 	ErrStartInPast      = errors.New("the start is in the past")
 	ErrOverlap          = errors.New("it overlaps another maintenance window")
 	ErrReasonTooLong    = fmt.Errorf("a reason is longer than %d characters", MaxReason)
+	ErrTooLong          = fmt.Errorf("a window is at most %d hours long", int(MaxLength.Hours()))
 	ErrNotFound         = errors.New("no such maintenance window")
 	ErrCancelled        = errors.New("the maintenance window is already cancelled")
 	ErrEnded            = errors.New("the maintenance window has already ended")
@@ -149,13 +159,16 @@ func (s *Schedule) Upcoming(now time.Time) (Window, bool) {
 
 // Create schedules w from its Start, End, reasons and CreatedBy; it sets
 // the ID and CreatedAt and returns the window stored. It refuses an end not
-// after the start, a start in the past and an overlap with another window.
+// after the start, a window longer than MaxLength, a start in the past and
+// an overlap with another window.
 func (s *Schedule) Create(ctx context.Context, w Window) (Window, error) {
 	now := s.now()
 	w.ReasonJA, w.ReasonEN = strings.TrimSpace(w.ReasonJA), strings.TrimSpace(w.ReasonEN)
 	switch {
 	case !w.End.After(w.Start):
 		return Window{}, ErrEndNotAfterStart
+	case w.End.Sub(w.Start) > MaxLength:
+		return Window{}, ErrTooLong
 	case w.Start.Before(now):
 		return Window{}, ErrStartInPast
 	case utf8.RuneCountInString(w.ReasonJA) > MaxReason || utf8.RuneCountInString(w.ReasonEN) > MaxReason:
