@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -298,6 +299,19 @@ func TestSearch(t *testing.T) {
 	}
 	if _, body := b.get("/customers?q=nobody"); !strings.Contains(body, "該当する顧客はいません") {
 		t.Error("search for nobody found someone")
+	}
+	if _, body := b.get("/customers?q=yamada"); !strings.Contains(body, "検索結果 1 件") || strings.Contains(body, "件以上") {
+		t.Errorf("search for one: no exact count:\n%s", body)
+	}
+	// More than the cap: the count says so, and the operator is asked to narrow it.
+	for i := range store.MaxFoundAccounts + 5 {
+		if _, _, err := s.svc.OpenAccount(ctx, fmt.Sprintf("kaiin%03d@example.jp", i), "会員 太郎", "operator:test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, body := b.get("/customers?q=kaiin"); !strings.Contains(body, fmt.Sprintf("検索結果 %d 件以上", store.MaxFoundAccounts)) ||
+		!strings.Contains(body, "条件を絞り込んでください") {
+		t.Errorf("search past the cap:\n%s", body)
 	}
 	_, body := b.get("/customers/" + sato.ID)
 	if !strings.Contains(body, "C-2026-000045") || !strings.Contains(body, "account.open") {

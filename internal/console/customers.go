@@ -66,6 +66,8 @@ func (s *Server) customersPage(w http.ResponseWriter, r *http.Request, op *store
 			}
 			d.Results = append(d.Results, c)
 		}
+		// The store stops at the cap: as many found means that many or
+		// more match (「50 件以上」), so the operator is asked to narrow it.
 		d.Limited = len(found) == store.MaxFoundAccounts
 	}
 	v.Data = d
