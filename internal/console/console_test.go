@@ -289,6 +289,11 @@ func TestSearch(t *testing.T) {
 		"yamada":        {yamada.Email, "開通待ち"},
 		"花子":            {sato.Email, "開通済"},
 		"c-2026-000045": {sato.Email},
+		// As a Japanese IME types them: full-width space, digits, hyphens, letters.
+		"佐藤　花子":         {sato.Email},
+		"Ｃ－２０２６－００００４５": {sato.Email},
+		"ｙａｍａｄａ＠":       {yamada.Email},
+		"  山田　　太郎 ":     {yamada.Email},
 	} {
 		_, body := b.get("/customers?q=" + url.QueryEscape(q))
 		for _, w := range want {
@@ -296,6 +301,16 @@ func TestSearch(t *testing.T) {
 				t.Errorf("search %q: no %q", q, w)
 			}
 		}
+		if !strings.Contains(body, "検索結果 1 件") {
+			t.Errorf("search %q: not one result", q)
+		}
+	}
+	// A name stored with the ideographic space, as typed, is found as typed.
+	if _, _, err := s.svc.OpenAccount(ctx, "suzuki@example.jp", "鈴木　一郎", "operator:test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := b.get("/customers?q=" + url.QueryEscape("鈴木　一郎")); !strings.Contains(body, "suzuki@example.jp") {
+		t.Error("a name stored with the ideographic space is not found as typed")
 	}
 	if _, body := b.get("/customers?q=nobody"); !strings.Contains(body, "該当する顧客はいません") {
 		t.Error("search for nobody found someone")

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
+
+	"golang.org/x/text/width"
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/portal"
@@ -53,7 +56,7 @@ func (s *Server) customersPage(w http.ResponseWriter, r *http.Request, op *store
 	q := trim(r.URL.Query().Get("q"), 200)
 	d := customersData{Query: q}
 	if q != "" {
-		found, err := s.ops.FindAccounts(r.Context(), q)
+		found, limited, err := s.findAccounts(r, q)
 		if err != nil {
 			s.internal(w, r, err)
 			return
@@ -66,12 +69,45 @@ func (s *Server) customersPage(w http.ResponseWriter, r *http.Request, op *store
 			}
 			d.Results = append(d.Results, c)
 		}
-		// The store stops at the cap: as many found means that many or
-		// more match (「50 件以上」), so the operator is asked to narrow it.
-		d.Limited = len(found) == store.MaxFoundAccounts
+		d.Limited = limited
 	}
 	v.Data = d
 	s.render(w, r, http.StatusOK, "customers", v)
+}
+
+// findAccounts searches for q with full-width ASCII and the ideographic
+// space folded to ASCII, as a Japanese IME types them (「山田　太郎」,
+// 「Ｃ－２０２６－９８４０１２」), and half-width katakana to full-width.
+// Names are stored as typed, so one typed with the ideographic space is
+// looked for as typed too. limited tells that the store stopped at its cap:
+// that many or more match.
+func (s *Server) findAccounts(r *http.Request, q string) ([]store.Account, bool, error) {
+	folded := foldQuery(q)
+	found, err := s.ops.FindAccounts(r.Context(), folded)
+	if err != nil || folded == q {
+		return found, len(found) == store.MaxFoundAccounts, err
+	}
+	raw, err := s.ops.FindAccounts(r.Context(), q)
+	if err != nil {
+		return nil, false, err
+	}
+	limited := len(found) == store.MaxFoundAccounts || len(raw) == store.MaxFoundAccounts
+	for _, a := range raw {
+		if !slices.ContainsFunc(found, func(b store.Account) bool { return b.ID == a.ID }) {
+			found = append(found, a)
+		}
+	}
+	slices.SortFunc(found, func(a, b store.Account) int { return strings.Compare(a.Email, b.Email) })
+	if len(found) > store.MaxFoundAccounts {
+		found, limited = found[:store.MaxFoundAccounts], true
+	}
+	return found, limited, nil
+}
+
+// foldQuery folds a search's full-width ASCII and spaces to ASCII and its
+// half-width katakana to full-width (width.Fold), and runs of spaces to one.
+func foldQuery(q string) string {
+	return strings.Join(strings.Fields(width.Fold.String(q)), " ")
 }
 
 type customerData struct {
