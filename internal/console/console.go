@@ -246,12 +246,18 @@ func actor(op *store.Operator) string { return "operator:" + op.Email }
 // audit records what an operator did. A failure is logged, not returned:
 // the step has happened.
 func (s *Server) audit(ctx context.Context, r *http.Request, who, accountID, action, outcome, detail string) {
+	c := client(r)
+	s.svc.Record(ctx, &store.AuditEvent{At: s.svc.Now(), AccountID: accountID, Actor: who, Action: action, Outcome: outcome,
+		ClientIP: c.IP, UserAgent: c.UserAgent, Detail: detail})
+}
+
+// client is the operator's browser, for the audit log.
+func client(r *http.Request) portal.Client {
 	ua := r.UserAgent()
 	if len(ua) > 300 {
 		ua = ua[:300]
 	}
-	s.svc.Record(ctx, &store.AuditEvent{At: s.svc.Now(), AccountID: accountID, Actor: who, Action: action, Outcome: outcome,
-		ClientIP: webkit.ClientIP(r), UserAgent: ua, Detail: detail})
+	return portal.Client{IP: webkit.ClientIP(r), UserAgent: ua}
 }
 
 // current returns the operator of the request's fully signed-in session.
@@ -288,7 +294,10 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *store.Oper
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		h(w, r, op)
+		// What the portal records for the operator (account.open,
+		// recovery.approve, mfa.reset, ...) gets the operator's address
+		// and browser, as the console's own events do.
+		h(w, r.WithContext(portal.WithClient(r.Context(), client(r))), op)
 	}
 }
 

@@ -159,6 +159,7 @@ func (s *Service) OperatorResetMFA(ctx context.Context, email, actor string) (*s
 		return nil, err
 	}
 	ev := &store.AuditEvent{At: s.Now(), AccountID: a.ID, Actor: actor, Action: "mfa.reset", Outcome: "ok", Detail: "operator"}
+	stamp(ctx, ev)
 	if err := s.resetMFA(ctx, a.ID, "", ev); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/store"
 )
 
 func TestOpenAccountAndActivate(t *testing.T) {
@@ -229,5 +230,39 @@ func TestResendActivationRevokesEarlier(t *testing.T) {
 	a.PasswordHash = "set"
 	if err := e.svc.ResendActivation(e.ctx, a); !errors.Is(err, portal.ErrAlreadyActivated) {
 		t.Errorf("resend to an activated account: %v", err)
+	}
+}
+
+// TestOperatorClientRecorded: the events an operator's step records get the
+// client of the operator's request (WithClient); without one, none.
+func TestOperatorClientRecorded(t *testing.T) {
+	e := newEnv(t)
+	op := portal.Client{IP: "198.51.100.4", UserAgent: "Mozilla/5.0 (operator)"}
+	a, _, err := e.svc.OpenAccount(portal.WithClient(e.ctx, op), "yamada@example.jp", "山田 太郎", "operator:kim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := e.svc.OpenAccount(e.ctx, "sato@example.jp", "佐藤 花子", "operator:cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.EraseAccount(portal.WithClient(e.ctx, op), b.ID, "operator:kim", "退会の申し出"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		account, action string
+		want            portal.Client
+	}{
+		{a.ID, "account.open", op},
+		{b.ID, "account.open", portal.Client{}},
+		{b.ID, "account.erase", op},
+	} {
+		evs, err := e.st.ListAudit(e.ctx, store.AuditFilter{AccountID: tc.account, Action: tc.action})
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("%s: %+v, %v", tc.action, evs, err)
+		}
+		if got := (portal.Client{IP: evs[0].ClientIP, UserAgent: evs[0].UserAgent}); got != tc.want {
+			t.Errorf("%s of %s: client %+v, want %+v", tc.action, tc.account, got, tc.want)
+		}
 	}
 }

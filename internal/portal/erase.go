@@ -24,6 +24,7 @@ func (s *Service) EraseAccount(ctx context.Context, accountID, actor, reason str
 		return ErrEraseReason
 	}
 	ev := &store.AuditEvent{At: s.Now(), AccountID: accountID, Actor: actor, Action: "account.erase", Outcome: "ok", Detail: reason}
+	stamp(ctx, ev)
 	grants, err := s.Store.EraseAccount(ctx, accountID, ev)
 	if err != nil {
 		return err

@@ -74,6 +74,27 @@ type Client struct {
 	UserAgent string
 }
 
+type operatorClientKey struct{}
+
+// WithClient returns ctx carrying the browser of an operator's request.
+// The operators' steps (opening, erasing, a reset, an early approval) take
+// an actor's name, as the command line calls them too; an audit event they
+// record in ctx without a client of its own gets this one's address and
+// browser, as the events the console records itself do.
+func WithClient(ctx context.Context, c Client) context.Context {
+	return context.WithValue(ctx, operatorClientKey{}, c)
+}
+
+// stamp gives ev the client ctx carries (WithClient) when it has none.
+func stamp(ctx context.Context, ev *store.AuditEvent) {
+	if ev.ClientIP != "" || ev.UserAgent != "" {
+		return
+	}
+	if c, ok := ctx.Value(operatorClientKey{}).(Client); ok {
+		ev.ClientIP, ev.UserAgent = c.IP, c.UserAgent
+	}
+}
+
 // Errors the web layer turns into messages in the customer's language.
 var (
 	ErrBadCredentials  = errors.New("portal: wrong email or password")
@@ -128,6 +149,7 @@ func (s *Service) Record(ctx context.Context, ev *store.AuditEvent) {
 	if ev.At.IsZero() {
 		ev.At = s.Now()
 	}
+	stamp(ctx, ev)
 	if err := s.Store.AppendAudit(ctx, ev); err != nil {
 		s.Log.Error("audit append failed", "action", ev.Action, "err", err)
 		return
