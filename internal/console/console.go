@@ -253,11 +253,7 @@ func (s *Server) audit(ctx context.Context, r *http.Request, who, accountID, act
 
 // client is the operator's browser, for the audit log.
 func client(r *http.Request) portal.Client {
-	ua := r.UserAgent()
-	if len(ua) > 300 {
-		ua = ua[:300]
-	}
-	return portal.Client{IP: webkit.ClientIP(r), UserAgent: ua}
+	return portal.Client{IP: webkit.ClientIP(r), UserAgent: webkit.UserAgent(r)}
 }
 
 // current returns the operator of the request's fully signed-in session.

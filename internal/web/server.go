@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/portal"
@@ -253,29 +252,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
-// client is who sent r, as limits and the audit log see it. The
-// User-Agent is anything a client cares to send: it is made text (invalid
-// bytes replaced, control characters dropped) and cut to 300 bytes at a
-// character's boundary before it is stored.
+// client is who sent r, as limits and the audit log see it.
 func client(r *http.Request) portal.Client {
-	ua := strings.Map(func(c rune) rune {
-		if c < 0x20 || c == 0x7f {
-			return -1
-		}
-		return c
-	}, strings.ToValidUTF8(r.UserAgent(), "\uFFFD"))
-	if len(ua) > maxUserAgent {
-		cut := maxUserAgent
-		for cut > 0 && !utf8.RuneStart(ua[cut]) {
-			cut--
-		}
-		ua = ua[:cut]
-	}
-	return portal.Client{IP: webkit.ClientIP(r), UserAgent: ua}
+	return portal.Client{IP: webkit.ClientIP(r), UserAgent: webkit.UserAgent(r)}
 }
-
-// maxUserAgent is how much of a User-Agent is kept, in bytes.
-const maxUserAgent = 300
 
 // badInput answers a request whose path or query is not text: the
 // provider's endpoints for programs as OAuth does (RFC 6749 5.2), the

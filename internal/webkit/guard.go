@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -183,4 +184,28 @@ func ParseForm(r *http.Request) (status int, key string) {
 		return http.StatusBadRequest, "error.bad_request"
 	}
 	return 0, ""
+}
+
+// maxUserAgent is how much of a User-Agent is kept, in bytes.
+const maxUserAgent = 300
+
+// UserAgent is r's User-Agent as it may be stored: anything a client cares
+// to send there is made text (invalid bytes replaced, control characters
+// dropped) and cut to 300 bytes at a character's boundary. A cut inside a
+// character made PostgreSQL refuse the audit event, and with it a sign-in.
+func UserAgent(r *http.Request) string {
+	ua := strings.Map(func(c rune) rune {
+		if c < 0x20 || c == 0x7f {
+			return -1
+		}
+		return c
+	}, strings.ToValidUTF8(r.UserAgent(), "\uFFFD"))
+	if len(ua) > maxUserAgent {
+		cut := maxUserAgent
+		for cut > 0 && !utf8.RuneStart(ua[cut]) {
+			cut--
+		}
+		ua = ua[:cut]
+	}
+	return ua
 }

@@ -493,3 +493,19 @@ func TestParseForm(t *testing.T) {
 		}
 	}
 }
+
+func TestUserAgent(t *testing.T) {
+	for ua, want := range map[string]string{
+		"Mozilla/5.0 (X11; Linux x86_64)": "Mozilla/5.0 (X11; Linux x86_64)",
+		strings.Repeat("A", 299) + "日本":   strings.Repeat("A", 299),
+		strings.Repeat("A", 297) + "日本":   strings.Repeat("A", 297) + "日",
+		"Mozilla \xff\xfe (X11)":          "Mozilla \uFFFD (X11)",
+		"tab\tand\x7fdel":                 "tabanddel",
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("User-Agent", ua)
+		if got := UserAgent(r); got != want {
+			t.Errorf("UserAgent(%.30q) = %.30q, want %.30q", ua, got, want)
+		}
+	}
+}
