@@ -658,3 +658,40 @@ func (p *page) clickStatus(sel chromedp.Search) int {
 	}
 	return int(resp.Status)
 }
+
+// TestPhoneStepUp: a phone-only customer whose second factor is older than
+// step_up_max_age opens the security page. Opening it sends nothing (any
+// site could make the browser open it); the screen offers 「コードを送信」,
+// which sends one code, and that code opens the page. Opening the page
+// again meanwhile keeps the step-up and sends nothing more.
+func TestPhoneStepUp(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	d := startDemoWith(t, `{"step_up_max_age": "2s"}`)
+	p := newBrowser(t, d.URL, axe)
+
+	p.open("/login", "ログイン")
+	p.signIn(takahashiEmail, takahashiPassword, "/login/phone", phoneCodeTitle)
+	first := d.waitMessage(t, takahashiPhone, 0)
+	p.typeInto("6桁のコードの入力", codeIn(t, first))
+	p.clickTo(button("続ける"), "/", "マイページ")
+	time.Sleep(3 * time.Second) // past step_up_max_age
+
+	for range 2 {
+		p.openTo("/security", "/login/phone", phoneCodeTitle)
+		p.expectText(`//main//p[normalize-space()="セキュリティ設定を変更するため、もう一度ご本人確認をお願いします。"]`)
+		waitVisible(p, button("コードを送信"))
+		if ms := d.messagesTo(t, takahashiPhone); len(ms) != 1 {
+			t.Fatalf("opening the security page sent a message: %d messages, want 1", len(ms))
+		}
+	}
+	p.screen("51-8-step-up-send")
+	p.clickTo(button("コードを送信"), "/login/phone", phoneCodeTitle)
+	code := codeIn(t, d.waitMessage(t, takahashiPhone, first.ID))
+	p.typeInto("6桁のコードの入力", code)
+	p.clickTo(button("続ける"), "/security", "セキュリティ")
+	p.expectText(`//p[@id="mfa-status" and normalize-space()="✓設定されています"]`)
+	if ms := d.messagesTo(t, takahashiPhone); len(ms) != 2 {
+		t.Errorf("%d messages, want 2 (the sign-in's and the step-up's)", len(ms))
+	}
+}
