@@ -161,8 +161,7 @@ func (s *Server) showPhoneCode(w http.ResponseWriter, r *http.Request, f *portal
 
 // showPhoneCodeWait shows the code screen with its buttons for a new code
 // held back at least until `hold` (a sending limit's end; zero for none);
-// notSent says that a
-// new code was asked for and refused.
+// notSent says that a new code was asked for and refused.
 func (s *Server) showPhoneCodeWait(w http.ResponseWriter, r *http.Request, f *portal.Flow, status int, errMsg string, hold time.Time, notSent bool) {
 	sent, err := s.svc.SentCodeOf(r.Context(), f)
 	if errors.Is(err, portal.ErrNoPhoneCode) {
