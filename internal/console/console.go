@@ -35,8 +35,12 @@ var pageNames = []string{"login", "code", "customers", "customer", "open", "audi
 const (
 	// CookieName is the console's session cookie.
 	CookieName = "tobira_console"
-	// SessionTTL is how long a console sign-in lasts.
+	// SessionTTL is how long a console sign-in lasts at most.
 	SessionTTL = 8 * time.Hour
+	// IdleTimeout ends a console sign-in left unused this long: an
+	// operator's unattended screen opens no customer's data for the rest
+	// of the working day.
+	IdleTimeout = 30 * time.Minute
 	// pendingTTL is how long the code step waits after the password.
 	pendingTTL = 10 * time.Minute
 	// Password attempts per email in passwordWindow.
@@ -276,10 +280,33 @@ func (s *Server) session(r *http.Request) *store.OperatorSession {
 		return nil
 	}
 	ss, err := s.ops.OperatorSessionByHash(r.Context(), secret.Hash(c.Value))
-	if err != nil || !s.svc.Now().Before(ss.ExpiresAt) {
+	now := s.svc.Now()
+	if err != nil || !now.Before(ss.ExpiresAt) {
 		return nil
 	}
+	s.keepAlive(r, ss, now)
 	return ss
+}
+
+// keepAlive moves a signed-in session's end to IdleTimeout from now, never
+// past SessionTTL from its sign-in; at most once a minute, so that a
+// browsing operator costs no write a request.
+func (s *Server) keepAlive(r *http.Request, ss *store.OperatorSession, now time.Time) {
+	if ss.MFAAt.IsZero() {
+		return // the code step's own short life
+	}
+	end := now.Add(IdleTimeout)
+	if limit := ss.CreatedAt.Add(SessionTTL); end.After(limit) {
+		end = limit
+	}
+	if end.Sub(ss.ExpiresAt) < time.Minute {
+		return
+	}
+	if err := s.ops.ExtendOperatorSession(r.Context(), ss.IDHash, end); err != nil {
+		s.log.Warn("console session not extended", "err", err)
+		return
+	}
+	ss.ExpiresAt = end
 }
 
 // signedIn lets only fully signed-in operators through; others go to /login.

@@ -496,3 +496,38 @@ func TestAuditFilterAndCSV(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleTimeout: a console sign-in lasts IdleTimeout past its last use,
+// and SessionTTL from the sign-in at most, however busy the operator.
+func TestIdleTimeout(t *testing.T) {
+	s := newSite(t)
+	seed := s.operator("kim@tobira.example", store.RoleSupport)
+	signedIn := func(b *browser) bool {
+		resp, _ := b.get("/customers")
+		return resp.Request.URL.Path == "/customers"
+	}
+	b := s.signIn("kim@tobira.example", seed)
+	for range 3 {
+		s.clock.Advance(console.IdleTimeout - time.Minute)
+		if !signedIn(b) {
+			t.Fatal("a sign-in in use ended before its idle timeout")
+		}
+	}
+	s.clock.Advance(console.IdleTimeout)
+	if signedIn(b) {
+		t.Fatal("a sign-in left unused for the idle timeout still opens the console")
+	}
+
+	b = s.signIn("kim@tobira.example", seed)
+	start := s.clock.Now()
+	for s.clock.Now().Before(start.Add(console.SessionTTL - console.IdleTimeout)) {
+		s.clock.Advance(console.IdleTimeout / 2)
+		if !signedIn(b) {
+			t.Fatalf("a busy sign-in ended after %v", s.clock.Now().Sub(start))
+		}
+	}
+	s.clock.Set(start.Add(console.SessionTTL))
+	if signedIn(b) {
+		t.Error("a busy sign-in outlived SessionTTL")
+	}
+}

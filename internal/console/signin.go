@@ -39,13 +39,15 @@ func (s *Server) clearCookie(w http.ResponseWriter) {
 func (s *Server) newSession(w http.ResponseWriter, r *http.Request, op *store.Operator, mfaAt time.Time, ttl time.Duration) error {
 	token := secret.Token(32)
 	now := s.svc.Now()
-	ua := r.UserAgent()
-	if len(ua) > 300 {
-		ua = ua[:300]
+	// A signed-in session lasts IdleTimeout past its last use (keepAlive),
+	// up to ttl.
+	end := now.Add(ttl)
+	if !mfaAt.IsZero() {
+		end = now.Add(min(ttl, IdleTimeout))
 	}
 	if err := s.ops.CreateOperatorSession(r.Context(), &store.OperatorSession{
-		IDHash: secret.Hash(token), OperatorID: op.ID, CreatedAt: now, MFAAt: mfaAt, ExpiresAt: now.Add(ttl),
-		ClientIP: webkit.ClientIP(r), UserAgent: ua,
+		IDHash: secret.Hash(token), OperatorID: op.ID, CreatedAt: now, MFAAt: mfaAt, ExpiresAt: end,
+		ClientIP: webkit.ClientIP(r), UserAgent: webkit.UserAgent(r),
 	}); err != nil {
 		return err
 	}

@@ -245,7 +245,8 @@ func TestMaintenance(t *testing.T) {
 func TestRecoveryEarlyApproval(t *testing.T) {
 	s := newSite(t)
 	ctx := t.Context()
-	b := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
+	seed := s.operator("kim@tobira.example", store.RoleSupport)
+	b := s.signIn("kim@tobira.example", seed)
 	a := s.customerWithFactor("yamada@example.jp")
 	r := &store.RecoveryRequest{ID: "rec-1", AccountID: a.ID, ConfirmTokenHash: secret.Hash("tok"), CreatedAt: t0,
 		ConfirmExpiresAt: t0.Add(time.Hour)}
@@ -260,6 +261,7 @@ func TestRecoveryEarlyApproval(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.clock.Advance(time.Hour)
+	b = s.signIn("kim@tobira.example", seed) // the first sign-in's idle timeout passed
 	_, body = b.get("/recoveries")
 	if !strings.Contains(body, "/recoveries/rec-1/approve") || !strings.Contains(body, "本人確認のうえ早期承認") {
 		t.Errorf("waiting request lacks the button:\n%s", body)

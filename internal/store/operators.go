@@ -104,6 +104,9 @@ type Operators interface {
 	// OperatorSessionByHash returns ErrNotFound when missing; the caller
 	// checks ExpiresAt.
 	OperatorSessionByHash(ctx context.Context, idHash string) (*OperatorSession, error)
+	// ExtendOperatorSession moves the session's end to expiresAt, never
+	// back; a missing session is no error (it ended meanwhile).
+	ExtendOperatorSession(ctx context.Context, idHash string, expiresAt time.Time) error
 	DeleteOperatorSession(ctx context.Context, idHash string) error
 	DeleteExpiredOperatorSessions(ctx context.Context, now time.Time) (int64, error)
 

@@ -170,6 +170,12 @@ func (db *DB) OperatorSessionByHash(ctx context.Context, idHash string) (*store.
 	return &s, nil
 }
 
+func (db *DB) ExtendOperatorSession(ctx context.Context, idHash string, expiresAt time.Time) error {
+	_, err := db.c().exec(ctx, `UPDATE operator_sessions SET expires_at = ? WHERE id_hash = ? AND expires_at < ?`,
+		ms(expiresAt), idHash, ms(expiresAt))
+	return db.fail("extend operator session", err)
+}
+
 func (db *DB) DeleteOperatorSession(ctx context.Context, idHash string) error {
 	_, err := db.c().exec(ctx, `DELETE FROM operator_sessions WHERE id_hash = ?`, idHash)
 	return db.fail("delete operator session", err)

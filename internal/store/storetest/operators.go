@@ -131,6 +131,13 @@ var operatorTests = []test{
 		got, err := o.OperatorSessionByHash(ctx, "h-1")
 		must(t, err)
 		same(t, "OperatorSessionByHash", *got, ss, normOperatorSession)
+		// Extended forward, never back; a missing session is no error.
+		must(t, o.ExtendOperatorSession(ctx, "h-1", t0.Add(9*time.Hour)))
+		must(t, o.ExtendOperatorSession(ctx, "h-1", t0.Add(time.Hour)))
+		must(t, o.ExtendOperatorSession(ctx, "nobody", t0.Add(time.Hour)))
+		if got, err = o.OperatorSessionByHash(ctx, "h-1"); err != nil || !got.ExpiresAt.Equal(t0.Add(9*time.Hour)) {
+			t.Errorf("after the extensions: %v, %v; want the end at %v", got, err, t0.Add(9*time.Hour))
+		}
 		n, err := o.DeleteExpiredOperatorSessions(ctx, t0)
 		must(t, err)
 		if n != 1 {
