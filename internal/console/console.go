@@ -144,6 +144,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /resets", s.signedIn(s.resetsPage))
 	s.mux.HandleFunc("POST /resets/{id}/approve", s.signedIn(s.approveReset))
 	s.mux.HandleFunc("POST /resets/{id}/reject", s.signedIn(s.rejectReset))
+	s.mux.HandleFunc("POST /resets/{id}/withdraw", s.signedIn(s.withdrawReset))
 	s.mux.HandleFunc("GET /maintenance", s.signedIn(s.maintenancePage))
 	s.mux.HandleFunc("POST /maintenance", s.signedIn(s.scheduleMaintenance))
 	s.mux.HandleFunc("POST /maintenance/{id}/cancel", s.signedIn(s.cancelMaintenance))
@@ -333,7 +334,8 @@ func done(w http.ResponseWriter, r *http.Request, path, notice string) {
 var notices = map[string]string{
 	"resent": "notice.resent", "locked": "notice.locked", "unlocked": "notice.unlocked", "opened": "notice.opened",
 	"reset_requested": "notice.reset_requested", "reset_approved": "notice.reset_approved", "reset_rejected": "notice.reset_rejected",
-	"scheduled": "notice.scheduled", "cancelled": "notice.cancelled", "recovery_approved": "notice.recovery_approved",
+	"reset_withdrawn": "notice.reset_withdrawn", "scheduled": "notice.scheduled", "cancelled": "notice.cancelled",
+	"recovery_approved": "notice.recovery_approved",
 	"operator_disabled": "notice.operator_disabled", "operator_enabled": "notice.operator_enabled",
 	"erased": "notice.erased",
 }

@@ -115,8 +115,10 @@ type customerData struct {
 	Applications []store.Application
 	Contracts    []store.Contract
 	Audit        []store.AuditEvent
-	// Reset is the account's open second-factor reset request, if any.
-	Reset *store.ResetRequest
+	// Reset is the account's open second-factor reset request, if any;
+	// OwnReset says the operator looking made it (and may withdraw it).
+	Reset    *store.ResetRequest
+	OwnReset bool
 	// ReasonValue refills the reset form after a refusal.
 	ReasonValue string
 }
@@ -161,6 +163,7 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 		if errors.Is(err, store.ErrNotFound) {
 			d.Reset, err = nil, nil
 		}
+		d.OwnReset = d.Reset != nil && d.Reset.RequestedBy == actor(op)
 	}
 	if r.Method == http.MethodPost && r.PostForm != nil {
 		d.ReasonValue = trim(r.PostForm.Get("reset_reason"), maxResetReason)

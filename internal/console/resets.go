@@ -10,7 +10,9 @@ import (
 
 // A second-factor reset on a customer's behalf takes two operators (four
 // eyes): one asks, with a reason; another, of either role, approves or
-// rejects. The store refuses a decision by the requester. Only on approval
+// rejects. The store refuses a decision by the requester, who may only
+// withdraw their request (asked in error, or the customer found their
+// device again) while it is open. Only on approval
 // are the factors removed, through the portal's OperatorResetMFA, which
 // also ends the sessions, tells the sites and mails the customer.
 
@@ -103,17 +105,28 @@ func (s *Server) rejectReset(w http.ResponseWriter, r *http.Request, op *store.O
 	s.decideReset(w, r, op, store.ResetRejected)
 }
 
+func (s *Server) withdrawReset(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	s.decideReset(w, r, op, store.ResetWithdrawn)
+}
+
+// resetActions are the audit actions of the decisions.
+var resetActions = map[store.ResetDecision]string{
+	store.ResetApproved:  "mfa.reset_approve",
+	store.ResetRejected:  "mfa.reset_reject",
+	store.ResetWithdrawn: "mfa.reset_withdraw",
+}
+
 func (s *Server) decideReset(w http.ResponseWriter, r *http.Request, op *store.Operator, decision store.ResetDecision) {
 	ctx := r.Context()
-	action := "mfa.reset_approve"
-	if decision == store.ResetRejected {
-		action = "mfa.reset_reject"
-	}
+	action := resetActions[decision]
 	id := r.PathValue("id")
 	q, err := s.svc.Store.DecideResetRequest(ctx, id, actor(op), decision, s.svc.Now())
 	switch {
-	case errors.Is(err, store.ErrOwnResetRequest):
-		accountID := ""
+	case errors.Is(err, store.ErrOwnResetRequest), errors.Is(err, store.ErrNotOwnResetRequest):
+		accountID, key, why := "", "reset.own_request", "own request "
+		if errors.Is(err, store.ErrNotOwnResetRequest) {
+			key, why = "reset.not_own_request", "another's request "
+		}
 		if list, lerr := s.svc.Store.ListOpenResetRequests(ctx); lerr == nil {
 			for _, o := range list {
 				if o.ID == id {
@@ -121,8 +134,8 @@ func (s *Server) decideReset(w http.ResponseWriter, r *http.Request, op *store.O
 				}
 			}
 		}
-		s.audit(ctx, r, actor(op), accountID, action, "denied", "own request "+id)
-		s.showResets(w, r, op, http.StatusForbidden, "reset.own_request")
+		s.audit(ctx, r, actor(op), accountID, action, "denied", why+id)
+		s.showResets(w, r, op, http.StatusForbidden, key)
 		return
 	case errors.Is(err, store.ErrStale):
 		s.showResets(w, r, op, http.StatusConflict, "reset.decided")
@@ -135,9 +148,14 @@ func (s *Server) decideReset(w http.ResponseWriter, r *http.Request, op *store.O
 		return
 	}
 	detail := "request " + q.ID + " by " + q.RequestedBy + ": " + q.Reason
-	if decision == store.ResetRejected {
+	switch decision {
+	case store.ResetRejected:
 		s.audit(ctx, r, actor(op), q.AccountID, action, "ok", detail)
 		done(w, r, "/resets", "reset_rejected")
+		return
+	case store.ResetWithdrawn:
+		s.audit(ctx, r, actor(op), q.AccountID, action, "ok", detail)
+		done(w, r, customerPath(q.AccountID), "reset_withdrawn")
 		return
 	}
 	a, err := s.svc.Store.AccountByID(ctx, q.AccountID)

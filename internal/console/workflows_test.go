@@ -173,6 +173,59 @@ func TestResetRejected(t *testing.T) {
 	}
 }
 
+func TestResetWithdrawnByItsRequester(t *testing.T) {
+	s := newSite(t)
+	kim := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
+	sue := s.signIn("sue@tobira.example", s.operator("sue@tobira.example", store.RoleSupport))
+	a := s.customerWithFactor("yamada@example.jp")
+	kim.post("/customers/"+a.ID+"/reset-mfa", "reset_reason", "別のお客さまと取り違えた")
+	req := s.openReset(a.ID)
+	// Only the requester sees the button, on the list and the customer's page.
+	if _, body := kim.get("/customers/" + a.ID); !strings.Contains(body, "/resets/"+req.ID+"/withdraw") {
+		t.Error("the requester's customer page offers no withdrawal")
+	}
+	if _, body := sue.get("/customers/" + a.ID); strings.Contains(body, "/withdraw") {
+		t.Error("another operator's customer page offers the withdrawal")
+	}
+	if _, body := sue.get("/resets"); strings.Contains(body, "/withdraw") || !strings.Contains(body, "/resets/"+req.ID+"/approve") {
+		t.Error("another operator's list offers the withdrawal, or no approval")
+	}
+	// Another operator cannot withdraw it: they reject it.
+	if resp, body := sue.post("/resets/" + req.ID + "/withdraw"); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "却下してください") {
+		t.Errorf("another operator withdraws: %d", resp.StatusCode)
+	}
+	if s.openReset(a.ID) == nil {
+		t.Fatal("a refused withdrawal closed the request")
+	}
+	resp, body := kim.post("/resets/" + req.ID + "/withdraw")
+	if resp.Request.URL.Path != "/customers/"+a.ID || !strings.Contains(body, "取り下げました") {
+		t.Fatalf("withdraw: %s %d", resp.Request.URL.Path, resp.StatusCode)
+	}
+	if s.factors(a.ID) != 1 || s.resetMails(a.Email) != 0 {
+		t.Error("a withdrawn reset changed the factors or mailed the customer")
+	}
+	// Withdrawn, it can be neither approved nor withdrawn again.
+	if resp, _ := sue.post("/resets/" + req.ID + "/approve"); resp.StatusCode != http.StatusConflict || s.factors(a.ID) != 1 {
+		t.Errorf("approval of a withdrawn request: %d, factors %d", resp.StatusCode, s.factors(a.ID))
+	}
+	if resp, _ := kim.post("/resets/" + req.ID + "/withdraw"); resp.StatusCode != http.StatusConflict {
+		t.Errorf("a second withdrawal: %d", resp.StatusCode)
+	}
+	acts := strings.Join(s.auditActions(a.ID), "\n")
+	for _, want := range []string{
+		"operator:sue@tobira.example mfa.reset_withdraw denied",
+		"operator:kim@tobira.example mfa.reset_withdraw ok",
+	} {
+		if !strings.Contains(acts, want) {
+			t.Errorf("audit lacks %q:\n%s", want, acts)
+		}
+	}
+	// The account is free for a new request.
+	if _, body := kim.post("/customers/"+a.ID+"/reset-mfa", "reset_reason", "本人からの電話"); !strings.Contains(body, "別のオペレーターの承認") {
+		t.Error("a new request after the withdrawal was refused")
+	}
+}
+
 func TestMaintenance(t *testing.T) {
 	s := newSite(t)
 	admin := s.signIn("boss@tobira.example", s.operator("boss@tobira.example", store.RoleAdmin))

@@ -13,14 +13,24 @@ type ResetDecision string
 const (
 	ResetApproved ResetDecision = "approved"
 	ResetRejected ResetDecision = "rejected"
+	// ResetWithdrawn is the requester's own decision: they asked in error
+	// (the wrong customer, or the customer found their device again).
+	ResetWithdrawn ResetDecision = "withdrawn"
 )
 
-// Valid reports whether d is approved or rejected.
-func (d ResetDecision) Valid() bool { return d == ResetApproved || d == ResetRejected }
+// Valid reports whether d is a decision: approved, rejected or withdrawn.
+func (d ResetDecision) Valid() bool {
+	return d == ResetApproved || d == ResetRejected || d == ResetWithdrawn
+}
 
 // ErrOwnResetRequest means an operator tried to decide a reset request they
 // made themselves: four eyes need a second operator. It is ErrConflict.
 var ErrOwnResetRequest = fmt.Errorf("%w: an operator cannot decide their own reset request", ErrConflict)
+
+// ErrNotOwnResetRequest means an operator tried to withdraw a reset request
+// another operator made: they reject it instead, which the requester sees.
+// It is ErrConflict.
+var ErrNotOwnResetRequest = fmt.Errorf("%w: only the requester can withdraw a reset request", ErrConflict)
 
 // ResetRequest is an operator's request to reset a customer's second
 // factors on their behalf. It takes effect only when a second operator
@@ -53,7 +63,8 @@ type ResetRequests interface {
 	ListOpenResetRequests(ctx context.Context) ([]ResetRequest, error)
 	// DecideResetRequest records operator's decision on the open request id
 	// at now and returns it decided, in one transaction. ErrNotFound for an
-	// unknown id, ErrStale when it is decided already, ErrOwnResetRequest
-	// when operator is its requester.
+	// unknown id, ErrStale when it is decided already; ErrOwnResetRequest
+	// when operator approves or rejects their own request,
+	// ErrNotOwnResetRequest when they withdraw another's.
 	DecideResetRequest(ctx context.Context, id, operator string, decision ResetDecision, now time.Time) (*ResetRequest, error)
 }

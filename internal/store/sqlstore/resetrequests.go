@@ -79,7 +79,9 @@ func (db *DB) DecideResetRequest(ctx context.Context, id, operator string, decis
 		switch {
 		case !r.Open():
 			return store.ErrStale
-		case r.RequestedBy == operator:
+		case decision == store.ResetWithdrawn && r.RequestedBy != operator:
+			return store.ErrNotOwnResetRequest
+		case decision != store.ResetWithdrawn && r.RequestedBy == operator:
 			return store.ErrOwnResetRequest
 		}
 		out, err = scanReset(c.queryRow(ctx, `UPDATE reset_requests SET decided_by = ?, decided_at = ?, decision = ?

@@ -543,3 +543,56 @@ func TestAppliedSchema(t *testing.T) {
 		t.Errorf("after opening: %d, %v; want %d", v, err, want)
 	}
 }
+
+// TestUpgradeToWithdrawnResetRequests opens, with this program, a database
+// whose reset requests allow no withdrawal, as releases before 0024 made
+// them: the open and decided requests are all there afterwards, and the
+// open one can be withdrawn.
+func TestUpgradeToWithdrawnResetRequests(t *testing.T) {
+	ctx := t.Context()
+	const name = "0024_reset_requests_withdrawn.sql"
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The old table: the same script, without the new decision.
+	db, path := beforeMigration(t, name, strings.ReplaceAll(sqliteMigration(t, name).sql, ", 'withdrawn'", ""))
+	must(db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
+	must(db.CreateAccount(ctx, &store.Account{ID: "acc-2", Email: "b@example.com", CreatedAt: t0}))
+	must(db.CreateResetRequest(ctx, &store.ResetRequest{ID: "rr1", AccountID: "acc-1", Reason: "lost phone",
+		RequestedBy: "operator:a", RequestedAt: t0}))
+	must(db.CreateResetRequest(ctx, &store.ResetRequest{ID: "rr2", AccountID: "acc-2", Reason: "new phone",
+		RequestedBy: "operator:a", RequestedAt: t0}))
+	_, err := db.DecideResetRequest(ctx, "rr2", "operator:b", store.ResetRejected, t0.Add(time.Minute))
+	must(err)
+	if _, err := db.DecideResetRequest(ctx, "rr1", "operator:a", store.ResetWithdrawn, t0.Add(time.Minute)); err == nil {
+		t.Fatal("the old table took a withdrawal: the test's old schema is not the old one")
+	}
+	db.Close()
+
+	db = openTemp(t, path)
+	defer db.Close()
+	open, err := db.OpenResetRequest(ctx, "acc-1")
+	must(err)
+	if open.ID != "rr1" || open.Reason != "lost phone" || !open.RequestedAt.Equal(t0) {
+		t.Errorf("open request after the upgrade: %+v", open)
+	}
+	if _, err := db.OpenResetRequest(ctx, "acc-2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the rejected request is open again after the upgrade: %v", err)
+	}
+	w, err := db.DecideResetRequest(ctx, "rr1", "operator:a", store.ResetWithdrawn, t0.Add(2*time.Minute))
+	must(err)
+	if w.Decision != store.ResetWithdrawn {
+		t.Errorf("withdrawn = %+v", w)
+	}
+	// The indexes came back: still one open request per account.
+	must(db.CreateResetRequest(ctx, &store.ResetRequest{ID: "rr3", AccountID: "acc-1", Reason: "again",
+		RequestedBy: "operator:a", RequestedAt: t0}))
+	err = db.CreateResetRequest(ctx, &store.ResetRequest{ID: "rr4", AccountID: "acc-1", Reason: "twice",
+		RequestedBy: "operator:b", RequestedAt: t0})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a second open request after the upgrade: %v, want ErrConflict", err)
+	}
+}

@@ -74,6 +74,28 @@ var resetRequestTests = []test{
 			t.Fatalf("rejected = %+v", r)
 		}
 	}},
+	{"WithdrawnByTheRequesterOnly", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		newResetRequest(t, s, "rr1", a.ID, "operator:a", t0)
+		_, err := s.DecideResetRequest(ctx, "rr1", "operator:b", store.ResetWithdrawn, t0.Add(time.Minute))
+		wantErr(t, "another operator withdraws", err, store.ErrNotOwnResetRequest)
+		wantErr(t, "another operator withdraws (as a conflict)", err, store.ErrConflict)
+		if got, err := s.OpenResetRequest(ctx, a.ID); err != nil || !got.Open() {
+			t.Fatalf("after a refused withdrawal: %+v, %v", got, err)
+		}
+		d, err := s.DecideResetRequest(ctx, "rr1", "operator:a", store.ResetWithdrawn, t0.Add(time.Minute))
+		must(t, err)
+		if d.Decision != store.ResetWithdrawn || d.DecidedBy != "operator:a" || d.Open() {
+			t.Fatalf("withdrawn = %+v", d)
+		}
+		_, err = s.DecideResetRequest(ctx, "rr1", "operator:b", store.ResetApproved, t0.Add(2*time.Minute))
+		wantErr(t, "approval of a withdrawn request", err, store.ErrStale)
+		_, err = s.OpenResetRequest(ctx, a.ID)
+		wantErr(t, "open request after the withdrawal", err, store.ErrNotFound)
+		// The account is free for a new request.
+		newResetRequest(t, s, "rr2", a.ID, "operator:a", t0.Add(3*time.Minute))
+	}},
 	{"ConcurrentDecisions", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		a := newAccount(t, s, "acc-1")
