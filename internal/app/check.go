@@ -20,9 +20,11 @@ import (
 // secret key, the database and what its next start does to its schema, the
 // signing keys (readable with this key, as on the other nodes), the mail
 // relay, and the settings that work but that a production node is unlikely
-// to want. It changes nothing in the database (nor migrates it); like every
-// command it makes the data folder when missing. An error makes it exit 1.
+// to want. It changes nothing in the database (nor migrates it), and a data
+// folder it had to make for its checks is gone again when it ends. An error
+// makes it exit 1.
 func (m *Main) check(ctx context.Context, args []string) error {
+	defer m.removeMade()
 	f := m.flags("check")
 	if err := f.Parse(args); err != nil || f.NArg() > 0 {
 		if err == nil {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,9 @@ type Main struct {
 	Getenv         func(string) string
 	// Ready, when set, receives the portal's base URL once it listens.
 	Ready func(baseURL string)
+	// made are the folders load created for the data folder, outermost
+	// first: a command that fails removes those it left empty.
+	made []string
 }
 
 // NewMain returns a Main on the process's streams and environment.
@@ -95,6 +99,10 @@ const usage = `tobira: the customer sign-in portal
 // Run executes args and returns the process's exit code.
 func (m *Main) Run(ctx context.Context, args []string) int {
 	err := m.run(ctx, args)
+	if err != nil {
+		// A mistyped --data must not leave folders behind.
+		m.removeMade()
+	}
 	switch {
 	case err == nil:
 		return 0
@@ -216,7 +224,7 @@ func (m *Main) load(f flags, md mode) (config.Config, error) {
 	// Links are base_url + path: "https://id.example.jp/" must not give
 	// "//login".
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := m.mkdirAll(cfg.DataDir); err != nil {
 		return cfg, err
 	}
 	if cfg.SecretKey == "" && cfg.SecretKeyFile == "" {
@@ -238,6 +246,37 @@ func (m *Main) load(f flags, md mode) (config.Config, error) {
 		return cfg, cfg.ValidateStorage()
 	}
 	return cfg, cfg.Validate()
+}
+
+// mkdirAll makes dir and its missing parents (mode 0700), remembering
+// which it made.
+func (m *Main) mkdirAll(dir string) error {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	err := os.MkdirAll(dir, 0o700)
+	for i := len(missing) - 1; i >= 0; i-- {
+		if !slices.Contains(m.made, missing[i]) {
+			m.made = append(m.made, missing[i])
+		}
+	}
+	return err
+}
+
+// removeMade removes the folders load made that are still empty, innermost
+// first; a folder with anything in it stays.
+func (m *Main) removeMade() {
+	for i := len(m.made) - 1; i >= 0; i-- {
+		_ = os.Remove(m.made[i])
+	}
+	m.made = nil
 }
 
 // ensureKeyFile creates the demo's secret key once; it must then never change,

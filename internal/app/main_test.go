@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -546,5 +547,47 @@ func TestUsersLockUnlock(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("the audit log lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestFailedCommandLeavesNoFolders: a command given a data folder that is
+// not there makes it, and removes what it made when it then fails (a
+// mistyped --data); one that succeeds keeps it, and check, which changes
+// nothing, never leaves one.
+func TestFailedCommandLeavesNoFolders(t *testing.T) {
+	base := t.TempDir()
+	typo := filepath.Join(base, "typo", "data")
+	if r := run(t, nil, "users", "list", "--data", typo); r.code != 1 || !strings.Contains(r.stderr, "secret key") {
+		t.Fatalf("users list without a key: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(base, "typo")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed command left its folders: %v", err)
+	}
+
+	checked := filepath.Join(base, "checked")
+	if r := run(t, keyEnv(), "check", "--data", checked); r.code != 0 {
+		t.Fatalf("check: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(checked); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("check left the data folder it made: %v", err)
+	}
+
+	kept := filepath.Join(base, "kept")
+	if r := run(t, keyEnv(), "users", "list", "--data", kept); r.code != 0 {
+		t.Fatalf("users list: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(kept, "tobira.db")); err != nil {
+		t.Errorf("a command that succeeded lost its data folder: %v", err)
+	}
+	// A folder that was there before stays, even empty, when a command fails.
+	there := filepath.Join(base, "there")
+	if err := os.Mkdir(there, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, nil, "users", "list", "--data", there); r.code != 1 {
+		t.Fatalf("users list without a key: exit %d", r.code)
+	}
+	if _, err := os.Stat(there); err != nil {
+		t.Errorf("a failed command removed a folder it did not make: %v", err)
 	}
 }
