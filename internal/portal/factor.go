@@ -172,13 +172,15 @@ func (s *Service) wrong(ctx context.Context, at *attempt, c Client, action strin
 	return ErrWrongCode
 }
 
-// used answers a right code of a step used already: counted as a wrong code
-// is, and when that closes the step, the lock is what the customer hears.
-func (s *Service) used(ctx context.Context, at *attempt, c Client, action string) error {
+// wrongBecause answers a code that is wrong for a reason the customer is
+// told (why: a right code of a step used already, ErrCodeUsed; a phone code
+// a resend replaced, ErrPhoneCodeReplaced): counted as a wrong code is, and
+// when that closes the step, the lock is what the customer hears.
+func (s *Service) wrongBecause(ctx context.Context, at *attempt, c Client, action string, why error) error {
 	if err := s.wrong(ctx, at, c, action); !errors.Is(err, ErrWrongCode) {
 		return err
 	}
-	return ErrCodeUsed
+	return why
 }
 
 // right answers a right code: the count of wrong ones starts over, and
@@ -229,7 +231,7 @@ func (s *Service) VerifyTOTP(ctx context.Context, a *store.Account, code string,
 	}
 	step, err := mfa.VerifyTOTP(seed, code, s.Now(), f.LastStep)
 	if errors.Is(err, mfa.ErrReplay) {
-		return s.used(ctx, charged, c, "mfa.totp")
+		return s.wrongBecause(ctx, charged, c, "mfa.totp", ErrCodeUsed)
 	}
 	if err != nil {
 		return s.wrong(ctx, charged, c, "mfa.totp")
@@ -237,7 +239,7 @@ func (s *Service) VerifyTOTP(ctx context.Context, a *store.Account, code string,
 	// The conditional update settles a race between two requests with the
 	// same code: only one advances the step, the other is a replay.
 	if err := s.Store.AdvanceTOTPStep(ctx, f.ID, step); errors.Is(err, store.ErrStale) {
-		return s.used(ctx, charged, c, "mfa.totp")
+		return s.wrongBecause(ctx, charged, c, "mfa.totp", ErrCodeUsed)
 	} else if err != nil {
 		return err
 	}

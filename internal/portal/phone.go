@@ -322,6 +322,11 @@ func (s *Service) checkPhoneCode(ctx context.Context, f *Flow, a *store.Account,
 		return nil, ErrPhoneCodeExpired
 	}
 	if !s.Keys.Verify(pc.CodeHash, "phone code", f.IDHash, code) {
+		if pc.PreviousHash != "" && s.Keys.Verify(pc.PreviousHash, "phone code", f.IDHash, code) {
+			// A text that came late, after the resend the customer asked
+			// for while waiting.
+			return nil, s.wrongBecause(ctx, charged, c, action, ErrPhoneCodeReplaced)
+		}
 		return nil, s.wrong(ctx, charged, c, action)
 	}
 	if err := s.Store.DeletePhoneCode(ctx, f.IDHash); err != nil {

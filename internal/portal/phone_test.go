@@ -550,8 +550,16 @@ func TestResendCode(t *testing.T) {
 		t.Fatalf("SentCodeOf after resend = %+v", sc)
 	}
 	if first != second.Code {
-		if err := e.svc.ConfirmPhone(e.ctx, f, first, e.ip); !errors.Is(err, portal.ErrWrongCode) {
-			t.Fatalf("the replaced code: %v, want ErrWrongCode", err)
+		// The earlier code, arriving late, is refused as replaced, and
+		// counts as a wrong code does.
+		if err := e.svc.ConfirmPhone(e.ctx, f, first, e.ip); !errors.Is(err, portal.ErrPhoneCodeReplaced) {
+			t.Fatalf("the replaced code: %v, want ErrPhoneCodeReplaced", err)
+		}
+		if pc, err := e.svc.Store.PhoneCodeOf(e.ctx, f.IDHash); err != nil || pc.Attempts != 1 {
+			t.Fatalf("the replaced code's attempt was not counted: %+v, %v", pc, err)
+		}
+		if err := e.svc.ConfirmPhone(e.ctx, f, wrongCode(first, second.Code), e.ip); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("a code never sent: %v, want ErrWrongCode", err)
 		}
 	}
 	if err := e.svc.ConfirmPhone(e.ctx, f, second.Code, e.ip); err != nil {
@@ -579,8 +587,8 @@ func TestEditNumber(t *testing.T) {
 	}
 	code := rec.Last(t).Code
 	if old != code {
-		if err := e.svc.ConfirmPhone(e.ctx, f, old, e.ip); !errors.Is(err, portal.ErrWrongCode) {
-			t.Fatalf("old number's code: %v", err)
+		if err := e.svc.ConfirmPhone(e.ctx, f, old, e.ip); !errors.Is(err, portal.ErrPhoneCodeReplaced) {
+			t.Fatalf("old number's code: %v, want ErrPhoneCodeReplaced", err)
 		}
 	}
 	if err := e.svc.ConfirmPhone(e.ctx, f, code, e.ip); err != nil {
@@ -974,8 +982,8 @@ func TestPhoneUnknownChannel(t *testing.T) {
 	if err := e.svc.ResendCode(e.ctx, f, notify.Voice, "ja", e.ip); err != nil {
 		t.Fatalf("ResendCode by voice after a refused fax: %v", err)
 	}
-	if err := e.svc.ConfirmPhone(e.ctx, f, code, e.ip); !errors.Is(err, portal.ErrWrongCode) {
-		t.Fatalf("the first code after a resend: %v, want ErrWrongCode", err)
+	if err := e.svc.ConfirmPhone(e.ctx, f, code, e.ip); !errors.Is(err, portal.ErrPhoneCodeReplaced) {
+		t.Fatalf("the first code after a resend: %v, want ErrPhoneCodeReplaced", err)
 	}
 	if err := e.svc.ConfirmPhone(e.ctx, f, rec.Last(t).Code, e.ip); err != nil {
 		t.Fatal(err)
@@ -1521,5 +1529,15 @@ func TestResendPauseHoldsAcrossFlows(t *testing.T) {
 	}
 	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, sent, e.ip); err != nil {
 		t.Fatalf("the first flow's code: %v", err)
+	}
+}
+
+// wrongCode is a six-digit code that is none of those given.
+func wrongCode(not ...string) string {
+	for n := 0; ; n++ {
+		c := fmt.Sprintf("%06d", n)
+		if !slices.Contains(not, c) {
+			return c
+		}
 	}
 }

@@ -117,6 +117,10 @@ var (
 	// counts as a wrong code, but the customer is told to wait for the
 	// next one. Only someone who has a right code hears it.
 	ErrCodeUsed = errors.New("portal: code already used")
+	// ErrPhoneCodeReplaced: the code of an earlier text or call, which a
+	// resend replaced. It counts as a wrong code, but the customer is told
+	// to use the newest one.
+	ErrPhoneCodeReplaced = errors.New("portal: the code was replaced by a newer one")
 )
 
 // LockedError says a step is closed until a time.

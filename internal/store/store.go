@@ -110,9 +110,13 @@ type PhoneCode struct {
 	Phone     string // E.164
 	Channel   string // "sms" or "voice"
 	CodeHash  string // keyed hash: six digits alone are easy to brute-force
-	SentAt    time.Time
-	ExpiresAt time.Time
-	Attempts  int // wrong codes tried against it
+	// PreviousHash is the hash of the code this one replaced (a resend),
+	// kept only to tell a customer who types the earlier code why it
+	// fails; it never signs in. Empty for a flow's first code.
+	PreviousHash string
+	SentAt       time.Time
+	ExpiresAt    time.Time
+	Attempts     int // wrong codes tried against it
 }
 
 // OutboxMessage is a message the demo's outbox sender kept instead of
@@ -203,7 +207,8 @@ type Factors interface {
 
 // PhoneCodes stores codes sent to phones, one per sign-in flow.
 type PhoneCodes interface {
-	// PutPhoneCode stores c as its flow's code, replacing any earlier one.
+	// PutPhoneCode stores c as its flow's code, replacing any earlier one,
+	// whose hash becomes the new one's PreviousHash (c's is ignored).
 	PutPhoneCode(ctx context.Context, c *PhoneCode) error
 	// PhoneCodeOf returns the flow's code; ErrNotFound when it has none.
 	PhoneCodeOf(ctx context.Context, flowHash string) (*PhoneCode, error)

@@ -113,6 +113,8 @@ func (s *Server) stepError(w http.ResponseWriter, r *http.Request, err error) (i
 		return http.StatusUnauthorized, s.t(r, "mfa.wrong_code"), true
 	case errors.Is(err, portal.ErrCodeUsed):
 		return http.StatusUnauthorized, s.t(r, "mfa.code_used"), true
+	case errors.Is(err, portal.ErrPhoneCodeReplaced):
+		return http.StatusUnauthorized, s.t(r, "phone.code_replaced"), true
 	case errors.Is(err, portal.ErrCodeFormat):
 		return http.StatusBadRequest, s.t(r, "mfa.code_format"), true
 	case errors.As(err, &limit):

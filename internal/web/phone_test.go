@@ -259,12 +259,19 @@ func TestPhoneEnrolmentByVoice(t *testing.T) {
 	contains(t, edit, `<option value="JP" selected>`, `value="voice" checked`)
 
 	// 「テキストメッセージで受け取る」 after the pause.
+	called := rec.Last(t).Code
 	s.clock.Advance(30 * time.Second)
 	expect(t, b.post("/enrol/phone/resend", url.Values{"channel": {"sms"}}), http.StatusSeeOther, "/enrol/phone/code")
 	if sent := rec.Last(t); sent.Channel != notify.SMS {
 		t.Fatalf("resent by %s", sent.Channel)
 	}
 	contains(t, b.get("/enrol/phone/code"), "次の番号にテキストメッセージが送信されました:")
+	// The call's code, typed after the text came, says why it fails.
+	if called != rec.Last(t).Code {
+		r := b.post("/enrol/phone/code", url.Values{"code": {called}})
+		expect(t, r, http.StatusUnauthorized, "")
+		contains(t, r, "このコードは新しいコードを送信したため無効になりました。最後に届いたコードを入力してください。")
+	}
 	expect(t, b.post("/enrol/phone/code", url.Values{"code": {rec.Last(t).Code}}), http.StatusSeeOther, "/recovery-code")
 }
 

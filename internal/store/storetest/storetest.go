@@ -1404,7 +1404,19 @@ var phoneCodeTests = []test{
 		must(t, s.PutPhoneCode(ctx, &resend))
 		got, err := s.PhoneCodeOf(ctx, "fl-1")
 		must(t, err)
-		same(t, "PhoneCodeOf after a resend", *got, resend, normPhoneCode)
+		if first.PreviousHash != "" || got.PreviousHash != first.CodeHash {
+			t.Errorf("previous hash after a resend: %q, want the first code's %q", got.PreviousHash, first.CodeHash)
+		}
+		want := resend
+		want.PreviousHash = first.CodeHash
+		same(t, "PhoneCodeOf after a resend", *got, want, normPhoneCode)
+		// The next resend keeps only the one before it.
+		again := resend
+		again.CodeHash, again.PreviousHash = "hash-again", "ignored"
+		must(t, s.PutPhoneCode(ctx, &again))
+		if got, err := s.PhoneCodeOf(ctx, "fl-1"); err != nil || got.PreviousHash != "hash-resent" || got.CodeHash != "hash-again" {
+			t.Errorf("after a second resend: %+v, %v", got, err)
+		}
 		got, err = s.PhoneCodeOf(ctx, "fl-2")
 		must(t, err)
 		same(t, "other flow's code after a resend", *got, other, normPhoneCode)
