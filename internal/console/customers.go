@@ -78,8 +78,9 @@ func (s *Server) customersPage(w http.ResponseWriter, r *http.Request, op *store
 // findAccounts searches for q with full-width ASCII and the ideographic
 // space folded to ASCII, as a Japanese IME types them (「山田　太郎」,
 // 「Ｃ－２０２６－９８４０１２」), and half-width katakana to full-width.
-// Names are stored as typed, so one typed with the ideographic space is
-// looked for as typed too. limited tells that the store stopped at its cap:
+// Names are stored as typed; the store ignores their spaces, and a query
+// with other full-width characters is looked for as typed too (a name
+// stored as 「ＡＢＣ商事」). limited tells that the store stopped at its cap:
 // that many or more match.
 func (s *Server) findAccounts(r *http.Request, q string) ([]store.Account, bool, error) {
 	folded := foldQuery(q)

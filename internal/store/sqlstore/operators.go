@@ -215,8 +215,14 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// FindAccounts matches an email prefix, a name substring, or an
-// application or contract number, by email, at most store.MaxFoundAccounts.
+// nameSpaces are the spaces a name search ignores: between family and
+// given name, one is typed with either or none (「山田 太郎」, 「山田　太郎」,
+// 「山田太郎」).
+var nameSpaces = strings.NewReplacer(" ", "", "\u3000", "")
+
+// FindAccounts matches an email prefix, a name substring (spaces, ASCII or
+// ideographic, ignored on both sides), or an application or contract
+// number, by email, at most store.MaxFoundAccounts.
 func (db *DB) FindAccounts(ctx context.Context, query string) ([]store.Account, error) {
 	q := strings.TrimSpace(query)
 	if q == "" {
@@ -225,11 +231,11 @@ func (db *DB) FindAccounts(ctx context.Context, query string) ([]store.Account, 
 	like := likeEscape(q)
 	rows, err := db.c().query(ctx, `SELECT `+accountCols+` FROM accounts
 		WHERE email LIKE ? ESCAPE '\'
-		   OR name `+db.d.like+` ? ESCAPE '\'
+		   OR replace(replace(name, ' ', ''), '`+"\u3000"+`', '') `+db.d.like+` ? ESCAPE '\'
 		   OR id IN (SELECT account_id FROM contracts WHERE upper(number) = upper(?))
 		   OR id IN (SELECT account_id FROM applications WHERE upper(number) = upper(?))
 		ORDER BY email LIMIT ?`,
-		strings.ToLower(like)+"%", "%"+like+"%", q, q, store.MaxFoundAccounts)
+		strings.ToLower(like)+"%", "%"+likeEscape(nameSpaces.Replace(q))+"%", q, q, store.MaxFoundAccounts)
 	if err != nil {
 		return nil, db.fail("find accounts", err)
 	}

@@ -246,6 +246,7 @@ var operatorTests = []test{
 			{ID: "a1", Email: "yamada@example.jp", Name: "山田 太郎", CreatedAt: t0},
 			{ID: "a2", Email: "sato@example.jp", Name: "佐藤 花子", CreatedAt: t0},
 			{ID: "a3", Email: "tanaka@example.jp", Name: "Tanaka 100%_done", CreatedAt: t0},
+			{ID: "a4", Email: "suzuki@example.jp", Name: "鈴木\u3000一郎", CreatedAt: t0},
 		} {
 			must(t, s.CreateAccount(ctx, &a))
 		}
@@ -266,6 +267,12 @@ var operatorTests = []test{
 			"_":             {"a3"},
 			"  ":            nil,
 			"ta":            {"a3"},
+			// Spaces in names, ASCII or ideographic, are ignored both sides.
+			"山田太郎":       {"a1"},
+			"山田\u3000太郎": {"a1"},
+			"鈴木 一郎":      {"a4"},
+			"鈴木一郎":       {"a4"},
+			"木\u3000一":   {"a4"},
 		} {
 			got, err := o.FindAccounts(ctx, q)
 			must(t, err)
