@@ -34,10 +34,10 @@ func consoleHandler(w *wired, log *slog.Logger, sched *maintenance.Schedule) (ht
 	return console.New(console.Deps{Svc: w.svc, Operators: ops, Log: log, Schedule: sched})
 }
 
-// operators runs `tobira operators create|list|disable|enable|reset-2fa`.
+// operators runs `tobira operators create|list|disable|enable|reset-2fa|reset-password`.
 func (m *Main) operators(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(m.Stderr, "usage: tobira operators create|list|disable|enable|reset-2fa [flags]\n")
+		fmt.Fprint(m.Stderr, "usage: tobira operators create|list|disable|enable|reset-2fa|reset-password [flags]\n")
 		return errUsage
 	}
 	f := m.flags("operators " + args[0])
@@ -50,9 +50,13 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 		passwordFile = f.String("password-file", "", "file holding the password (default $"+operatorPasswordEnv+")")
 	case "disable", "enable", "reset-2fa":
 		email = f.String("email", "", "the operator's email address")
+	case "reset-password":
+		email = f.String("email", "", "the operator's email address")
+		passwordFile = f.String("password-file", "", "file holding the new password (default $"+operatorPasswordEnv+
+			"; with neither, a one-time password is printed, which the console asks the operator to replace)")
 	case "list":
 	default:
-		fmt.Fprintf(m.Stderr, "unknown operators command %q: want create, list, disable, enable or reset-2fa\n", args[0])
+		fmt.Fprintf(m.Stderr, "unknown operators command %q: want create, list, disable, enable, reset-2fa or reset-password\n", args[0])
 		return errUsage
 	}
 	if err := f.Parse(args[1:]); err != nil {
@@ -74,6 +78,8 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 				return errUsage
 			}
 		}
+	}
+	if passwordFile != nil {
 		if *passwordFile != "" {
 			b, err := os.ReadFile(*passwordFile)
 			if err != nil {
@@ -83,7 +89,7 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 		} else {
 			password = m.Getenv(operatorPasswordEnv)
 		}
-		if password == "" {
+		if password == "" && args[0] == "create" {
 			fmt.Fprintf(m.Stderr, "give the password in --password-file or $%s\n", operatorPasswordEnv)
 			return errUsage
 		}
@@ -104,15 +110,10 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "create":
 		n, err := console.CreateOperator(ctx, w.svc, ops, *email, *name, store.OperatorRole(*role), password, "operator:cli")
+		if perr := passwordRuleError(err); perr != nil {
+			return perr
+		}
 		switch {
-		case errors.Is(err, account.ErrPasswordShort):
-			return fmt.Errorf("the password must be at least %d characters", account.MinPassword)
-		case errors.Is(err, account.ErrPasswordLong):
-			return fmt.Errorf("the password must be at most %d characters", account.MaxPassword)
-		case errors.Is(err, account.ErrPasswordIsEmail):
-			return errors.New("the password must not be the email address")
-		case errors.Is(err, account.ErrPasswordCommon):
-			return errors.New("the password is too common or easy to guess: choose another")
 		case errors.Is(err, console.ErrBadRole):
 			return fmt.Errorf("--role %q: want support or admin", *role)
 		case errors.Is(err, console.ErrOperatorTaken):
@@ -150,6 +151,22 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 			fmt.Fprintf(m.Stdout, "the operator is still disabled; tobira operators enable --email %s lets them in\n", n.Operator.Email)
 		}
 		m.printTOTPKey(n)
+	case "reset-password":
+		op, oneTime, err := console.SetOperatorPassword(ctx, w.svc, ops, *email, password, "operator:cli")
+		if perr := passwordRuleError(err); perr != nil {
+			return perr
+		}
+		if err != nil {
+			return explainOperator(err, *email)
+		}
+		fmt.Fprintf(m.Stdout, "password reset for %s <%s>: the old one no longer signs in and their console sessions ended\n", op.Name, op.Email)
+		if oneTime != "" {
+			fmt.Fprintln(m.Stdout, "one-time password (not shown again; the console asks the operator to choose their own at sign-in):")
+			fmt.Fprintln(m.Stdout, oneTime)
+		}
+		if op.Disabled {
+			fmt.Fprintf(m.Stdout, "the operator is still disabled; tobira operators enable --email %s lets them in\n", op.Email)
+		}
 	case "list":
 		list, err := ops.ListOperators(ctx)
 		if err != nil {
@@ -159,8 +176,11 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 		fmt.Fprintln(tw, "EMAIL\tNAME\tROLE\tSTATE\tCREATED")
 		for _, o := range list {
 			state := "active"
-			if o.Disabled {
+			switch {
+			case o.Disabled:
 				state = "disabled"
+			case o.MustChangePassword:
+				state = "active (one-time password)"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Email, o.Name, o.Role, state, o.CreatedAt.Local().Format("2006-01-02 15:04"))
 		}
@@ -173,6 +193,22 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 func (m *Main) printTOTPKey(n *console.NewOperator) {
 	fmt.Fprintln(m.Stdout, "add this key to an authenticator app now; it is not shown again:")
 	fmt.Fprintf(m.Stdout, "secret: %s\n%s\n", n.TOTPSecret, n.TOTPURI)
+}
+
+// passwordRuleError is an operator's message for a password that breaks
+// the account rules, nil for any other error.
+func passwordRuleError(err error) error {
+	switch {
+	case errors.Is(err, account.ErrPasswordShort):
+		return fmt.Errorf("the password must be at least %d characters", account.MinPassword)
+	case errors.Is(err, account.ErrPasswordLong):
+		return fmt.Errorf("the password must be at most %d characters", account.MaxPassword)
+	case errors.Is(err, account.ErrPasswordIsEmail):
+		return errors.New("the password must not be the email address")
+	case errors.Is(err, account.ErrPasswordCommon):
+		return errors.New("the password is too common or easy to guess: choose another")
+	}
+	return nil
 }
 
 // explainOperator turns an error about the operator with the address into

@@ -187,3 +187,45 @@ func TestDemoConsole(t *testing.T) {
 		t.Errorf("search: %d", resp.StatusCode)
 	}
 }
+
+// TestOperatorsResetPassword: an operator who forgot their password gets
+// the one given, or a one-time one printed once, which the list shows
+// until the console has them replace it.
+func TestOperatorsResetPassword(t *testing.T) {
+	dir, env, _ := newCLIOperator(t)
+	line := func() string {
+		t.Helper()
+		r := run(t, env, "operators", "list", "--data", dir)
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if strings.HasPrefix(l, "kim@tobira.example ") {
+				return l
+			}
+		}
+		t.Fatalf("list lacks the operator:\n%s", r.stdout)
+		return ""
+	}
+	env["TOBIRA_OPERATOR_PASSWORD"] = "short"
+	if r := run(t, env, "operators", "reset-password", "--email", "kim@tobira.example", "--data", dir); r.code != 1 || !strings.Contains(r.stderr, "at least 10 characters") {
+		t.Errorf("a short password: exit %d, stderr %q", r.code, r.stderr)
+	}
+	env["TOBIRA_OPERATOR_PASSWORD"] = "another long password"
+	r := run(t, env, "operators", "reset-password", "--email", "Kim@tobira.example", "--data", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "password reset for 木村 <kim@tobira.example>") || strings.Contains(r.stdout, "one-time") {
+		t.Fatalf("reset-password with a password: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if l := line(); strings.Contains(l, "one-time") {
+		t.Errorf("a password the operator gave is listed as one-time: %s", l)
+	}
+	delete(env, "TOBIRA_OPERATOR_PASSWORD")
+	r = run(t, env, "operators", "reset-password", "--email", "kim@tobira.example", "--data", dir)
+	oneTime := regexp.MustCompile(`(?m)^[a-zA-Z2-9]{4}(-[a-zA-Z2-9]{4}){3}$`).FindString(r.stdout)
+	if r.code != 0 || oneTime == "" {
+		t.Fatalf("reset-password without one: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if l := line(); !strings.Contains(l, "active (one-time password)") {
+		t.Errorf("after a one-time password the list says: %s", l)
+	}
+	if r := run(t, env, "operators", "reset-password", "--email", "nobody@tobira.example", "--data", dir); r.code != 1 || !strings.Contains(r.stderr, "no operator with the email") {
+		t.Errorf("nobody: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -67,6 +67,9 @@ const usage = `tobira: the customer sign-in portal
   tobira operators enable --email E              let a disabled operator sign in again
   tobira operators reset-2fa --email E           new TOTP key for a lost authenticator (printed once);
                  ends the operator's console sessions
+  tobira operators reset-password --email E [--password-file F]
+                 a forgotten password: the one given, or a one-time one printed once that
+                 the console asks the operator to replace; ends the operator's console sessions
   tobira clients create --name N --redirect-uri U [--redirect-uri U2] [--public]
                  [--post-logout-redirect-uri U] [--backchannel-logout-uri U] [--first-party]
   tobira clients list [--data DIR]

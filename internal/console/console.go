@@ -30,7 +30,7 @@ var templateFS embed.FS
 //go:embed locales/*.json
 var localeFS embed.FS
 
-var pageNames = []string{"login", "code", "customers", "customer", "open", "audit", "message", "resets", "maintenance", "recoveries", "operators", "operator_key", "sites"}
+var pageNames = []string{"login", "code", "customers", "customer", "open", "audit", "message", "resets", "maintenance", "recoveries", "operators", "operator_key", "sites", "operator_new", "password"}
 
 const (
 	// CookieName is the console's session cookie.
@@ -155,6 +155,11 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /operators/{id}/disable", s.signedIn(s.disableOperator))
 	s.mux.HandleFunc("POST /operators/{id}/enable", s.signedIn(s.enableOperator))
 	s.mux.HandleFunc("POST /operators/{id}/reset-2fa", s.signedIn(s.resetOperator))
+	s.mux.HandleFunc("POST /operators/{id}/reset-password", s.signedIn(s.resetOperatorPassword))
+	s.mux.HandleFunc("GET /operators/new", s.signedIn(s.newOperatorPage))
+	s.mux.HandleFunc("POST /operators/new", s.signedIn(s.addOperator))
+	s.mux.HandleFunc("GET /password", s.signedIn(s.passwordPage))
+	s.mux.HandleFunc("POST /password", s.signedIn(s.changePassword))
 	s.mux.HandleFunc("GET /audit", s.signedIn(s.auditPage))
 	s.mux.HandleFunc("GET /audit.csv", s.signedIn(s.auditCSV))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -318,6 +323,12 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *store.Oper
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
+		// A one-time password an admin handed over opens nothing but its
+		// replacement.
+		if op.MustChangePassword && r.URL.Path != "/password" {
+			http.Redirect(w, r, "/password", http.StatusSeeOther)
+			return
+		}
 		// What the portal records for the operator (account.open,
 		// recovery.approve, mfa.reset, ...) gets the operator's address
 		// and browser, as the console's own events do.
@@ -337,7 +348,7 @@ var notices = map[string]string{
 	"reset_withdrawn": "notice.reset_withdrawn", "scheduled": "notice.scheduled", "cancelled": "notice.cancelled",
 	"recovery_approved": "notice.recovery_approved",
 	"operator_disabled": "notice.operator_disabled", "operator_enabled": "notice.operator_enabled",
-	"erased": "notice.erased",
+	"erased": "notice.erased", "password_changed": "notice.password_changed",
 }
 
 func (s *Server) notice(r *http.Request, v *view) {

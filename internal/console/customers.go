@@ -53,6 +53,7 @@ type customersData struct {
 func (s *Server) customersPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
 	v := s.view(r, "customers.title", op)
 	v.Nav, v.Wide = "customers", true
+	s.notice(r, v)
 	q := trim(r.URL.Query().Get("q"), 200)
 	d := customersData{Query: q}
 	if q != "" {

@@ -2,8 +2,11 @@ package console
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"math/big"
+	"strings"
 	"time"
 
 	"github.com/tobira/tobira/internal/account"
@@ -29,12 +32,32 @@ type NewOperator struct {
 	Operator   *store.Operator
 	TOTPSecret string
 	TOTPURI    string
+	// Password is the one-time password AddOperator made, empty otherwise.
+	Password string
 }
 
 // CreateOperator checks and stores a new operator with a password and a new
 // TOTP seed, encrypted with the keyring, and records it in the audit log as
 // done by who.
 func CreateOperator(ctx context.Context, svc *portal.Service, ops store.Operators, email, name string, role store.OperatorRole, password, who string) (*NewOperator, error) {
+	return createOperator(ctx, svc, ops, email, name, role, password, who, false)
+}
+
+// AddOperator is CreateOperator for an admin in the console: the operator
+// gets a one-time password (NewOperator.Password), shown to the admin once
+// with the authenticator key, which the console asks the operator to
+// replace with their own at their first sign-in.
+func AddOperator(ctx context.Context, svc *portal.Service, ops store.Operators, email, name string, role store.OperatorRole, who string) (*NewOperator, error) {
+	password := OneTimePassword()
+	n, err := createOperator(ctx, svc, ops, email, name, role, password, who, true)
+	if err != nil {
+		return nil, err
+	}
+	n.Password = password
+	return n, nil
+}
+
+func createOperator(ctx context.Context, svc *portal.Service, ops store.Operators, email, name string, role store.OperatorRole, password, who string, mustChange bool) (*NewOperator, error) {
 	norm, err := account.NormalizeEmail(email)
 	if err != nil {
 		return nil, err
@@ -55,7 +78,7 @@ func CreateOperator(ctx context.Context, svc *portal.Service, ops store.Operator
 	id := secret.ID()
 	seed := mfa.NewTOTPSecret()
 	op := &store.Operator{ID: id, Email: norm, Name: name, Role: role, PasswordHash: hash,
-		TOTPSecret: svc.Keys.Encrypt(seed, totpAD(id)), CreatedAt: svc.Now()}
+		TOTPSecret: svc.Keys.Encrypt(seed, totpAD(id)), CreatedAt: svc.Now(), MustChangePassword: mustChange}
 	if err := ops.CreateOperator(ctx, op); errors.Is(err, store.ErrConflict) {
 		return nil, ErrOperatorTaken
 	} else if err != nil {
@@ -129,6 +152,59 @@ func ResetOperatorTOTP(ctx context.Context, svc *portal.Service, ops store.Opera
 	op.TOTPSecret, op.LastStep, op.MFAFailures, op.MFALockedUntil = sealed, 0, 0, time.Time{}
 	auditOperator(ctx, svc, who, "operator.reset_2fa", op.Email)
 	return &NewOperator{Operator: op, TOTPSecret: seed, TOTPURI: totpURI(svc, op.Email, seed)}, nil
+}
+
+// SetOperatorPassword gives the operator with the address a new password
+// and ends their console sessions, for one who forgot theirs. An empty
+// password makes a one-time one, returned for an admin to hand over, which
+// the console asks the operator to replace at their next sign-in.
+// store.ErrNotFound when no operator has the address; the account rules'
+// errors for a password that breaks them.
+func SetOperatorPassword(ctx context.Context, svc *portal.Service, ops store.Operators, email, password, who string) (op *store.Operator, oneTime string, err error) {
+	op, err = operatorByEmail(ctx, ops, email)
+	if err != nil {
+		return nil, "", err
+	}
+	mustChange := password == ""
+	if mustChange {
+		password = OneTimePassword()
+	} else if err := account.CheckPassword(password, op.Email); err != nil {
+		return nil, "", err
+	}
+	hash, err := svc.Hasher.Hash(ctx, password)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := ops.SetOperatorPassword(ctx, op.ID, hash, mustChange, ""); err != nil {
+		return nil, "", err
+	}
+	op.PasswordHash, op.MustChangePassword = hash, mustChange
+	auditOperator(ctx, svc, who, "operator.reset_password", op.Email)
+	if mustChange {
+		return op, password, nil
+	}
+	return op, "", nil
+}
+
+// oneTimeAlphabet leaves out characters read one for another (0 O o, 1 l I).
+const oneTimeAlphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// OneTimePassword is a password an admin hands over and its operator
+// replaces at once: four groups of four characters from oneTimeAlphabet,
+// about 92 bits, easy to read out and to type.
+func OneTimePassword() string {
+	var b strings.Builder
+	for i := range 16 {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte('-')
+		}
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(oneTimeAlphabet))))
+		if err != nil {
+			panic(err) // crypto/rand does not fail on Linux
+		}
+		b.WriteByte(oneTimeAlphabet[n.Int64()])
+	}
+	return b.String()
 }
 
 // operatorByEmail normalises email as CreateOperator does and returns its

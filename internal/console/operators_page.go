@@ -90,11 +90,13 @@ func (s *Server) enableOperator(w http.ResponseWriter, r *http.Request, op *stor
 	done(w, r, "/operators", "operator_enabled")
 }
 
-// operatorKeyData is the new authenticator key of an operator, shown once.
+// operatorKeyData is what an operator is handed, shown once: a new
+// authenticator key (Secret, QR), a one-time password, or both.
 type operatorKeyData struct {
 	Operator *store.Operator
 	Secret   string
 	QR       template.URL
+	Password string
 }
 
 // resetOperator gives the operator a new authenticator key and shows it

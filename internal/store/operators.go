@@ -33,6 +33,11 @@ type Operator struct {
 	LastStep   int64
 	CreatedAt  time.Time
 	Disabled   bool
+	// MustChangePassword is set while the password is one an admin was
+	// shown (a new operator's first, or one an admin reset): the console
+	// opens nothing but the password change until the operator picks their
+	// own.
+	MustChangePassword bool
 	// Consecutive wrong codes and until when the code step is closed, as
 	// for customers (Account.MFAFailures).
 	MFAFailures    int
@@ -99,6 +104,11 @@ type Operators interface {
 	// authenticator no longer signs in, and the new one starts clean.
 	// ErrNotFound for an unknown operator.
 	ResetOperatorTOTP(ctx context.Context, operatorID, sealedSecret string) error
+	// SetOperatorPassword replaces the operator's password hash and sets
+	// MustChangePassword, and ends every console session of the operator
+	// but keepSession (an id hash; empty for none), in one transaction.
+	// ErrNotFound for an unknown operator.
+	SetOperatorPassword(ctx context.Context, operatorID, hash string, mustChange bool, keepSession string) error
 
 	CreateOperatorSession(ctx context.Context, s *OperatorSession) error
 	// OperatorSessionByHash returns ErrNotFound when missing; the caller

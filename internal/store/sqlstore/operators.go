@@ -12,26 +12,26 @@ import (
 // The operator console's records (store.Operators, part of store.Store).
 var _ store.Operators = (*DB)(nil)
 
-const operatorCols = `id, email, name, role, password_hash, totp_secret, last_step, created_at, disabled, mfa_failures, mfa_locked_until`
+const operatorCols = `id, email, name, role, password_hash, totp_secret, last_step, created_at, disabled, mfa_failures, mfa_locked_until, must_change_password`
 
 func scanOperator(r rowScanner) (*store.Operator, error) {
 	var o store.Operator
 	var role string
-	var disabled int
+	var disabled, mustChange int
 	err := r.Scan(&o.ID, &o.Email, &o.Name, &role, &o.PasswordHash, &o.TOTPSecret, &o.LastStep,
-		msScan{&o.CreatedAt}, &disabled, &o.MFAFailures, msScan{&o.MFALockedUntil})
+		msScan{&o.CreatedAt}, &disabled, &o.MFAFailures, msScan{&o.MFALockedUntil}, &mustChange)
 	if err != nil {
 		return nil, err
 	}
-	o.Role, o.Disabled = store.OperatorRole(role), disabled != 0
+	o.Role, o.Disabled, o.MustChangePassword = store.OperatorRole(role), disabled != 0, mustChange != 0
 	return &o, nil
 }
 
 // CreateOperator stores o; ErrConflict when its email or id is taken.
 func (db *DB) CreateOperator(ctx context.Context, o *store.Operator) error {
-	_, err := db.c().exec(ctx, `INSERT INTO operators (`+operatorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.c().exec(ctx, `INSERT INTO operators (`+operatorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.ID, o.Email, o.Name, string(o.Role), o.PasswordHash, o.TOTPSecret, o.LastStep, ms(o.CreatedAt),
-		flag(o.Disabled), o.MFAFailures, ms(o.MFALockedUntil))
+		flag(o.Disabled), o.MFAFailures, ms(o.MFALockedUntil), flag(o.MustChangePassword))
 	return db.fail("create operator", err)
 }
 
@@ -130,6 +130,28 @@ func (db *DB) SetOperatorDisabled(ctx context.Context, operatorID string, disabl
 		return err
 	})
 	return db.fail("set operator disabled", err)
+}
+
+// SetOperatorPassword stores the hash and the flag and deletes the
+// operator's sessions but keepSession, in one transaction; ErrNotFound for
+// an unknown operator.
+func (db *DB) SetOperatorPassword(ctx context.Context, operatorID, hash string, mustChange bool, keepSession string) error {
+	if hash == "" {
+		return errors.New("sqlstore: set operator password: no hash")
+	}
+	err := db.inTx(ctx, func(c conn) error {
+		n, err := c.affected(ctx, `UPDATE operators SET password_hash = ?, must_change_password = ? WHERE id = ?`,
+			hash, flag(mustChange), operatorID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		_, err = c.exec(ctx, `DELETE FROM operator_sessions WHERE operator_id = ? AND id_hash <> ?`, operatorID, keepSession)
+		return err
+	})
+	return db.fail("set operator password", err)
 }
 
 // ResetOperatorTOTP stores the new seed with a clean step and failure

@@ -62,7 +62,8 @@ var operatorTests = []test{
 		ctx := t.Context()
 		o := operatorsOf(t, s)
 		op := store.Operator{ID: "op-1", Email: "kim@tobira.example", Name: "Kim", Role: store.RoleAdmin,
-			PasswordHash: "$argon2id$x", TOTPSecret: "sealed", LastStep: 3, CreatedAt: t0, Disabled: true}
+			PasswordHash: "$argon2id$x", TOTPSecret: "sealed", LastStep: 3, CreatedAt: t0, Disabled: true,
+			MustChangePassword: true}
 		must(t, o.CreateOperator(ctx, &op))
 		got, err := o.OperatorByID(ctx, "op-1")
 		must(t, err)
@@ -220,6 +221,45 @@ var operatorTests = []test{
 		// The step starts again: a code of a step the old seed used passes.
 		must(t, o.AdvanceOperatorStep(ctx, op.ID, 5))
 		wantErr(t, "ResetOperatorTOTP of nobody", o.ResetOperatorTOTP(ctx, "nobody", "sealed-3"), store.ErrNotFound)
+	}},
+	{"SetPassword", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := operatorsOf(t, s)
+		op := newOperator(t, o, "op-1", store.RoleSupport)
+		other := newOperator(t, o, "op-2", store.RoleAdmin)
+		newOperatorSession(t, o, "h-1", op.ID)
+		newOperatorSession(t, o, "h-2", op.ID)
+		newOperatorSession(t, o, "h-3", other.ID)
+		// An admin's reset: every session of the operator ends.
+		must(t, o.SetOperatorPassword(ctx, op.ID, "$argon2id$new", true, ""))
+		got, err := o.OperatorByID(ctx, op.ID)
+		must(t, err)
+		want := *op
+		want.PasswordHash, want.MustChangePassword = "$argon2id$new", true
+		same(t, "after an admin's reset", *got, want, normOperator)
+		for _, h := range []string{"h-1", "h-2"} {
+			_, err := o.OperatorSessionByHash(ctx, h)
+			wantErr(t, "reset operator's session "+h, err, store.ErrNotFound)
+		}
+		_, err = o.OperatorSessionByHash(ctx, "h-3")
+		must(t, err)
+		// The operator's own change keeps the session it was made in.
+		newOperatorSession(t, o, "h-4", op.ID)
+		newOperatorSession(t, o, "h-5", op.ID)
+		must(t, o.SetOperatorPassword(ctx, op.ID, "$argon2id$own", false, "h-4"))
+		got, err = o.OperatorByID(ctx, op.ID)
+		must(t, err)
+		if got.PasswordHash != "$argon2id$own" || got.MustChangePassword {
+			t.Errorf("after the operator's own change: %+v", got)
+		}
+		_, err = o.OperatorSessionByHash(ctx, "h-4")
+		must(t, err)
+		_, err = o.OperatorSessionByHash(ctx, "h-5")
+		wantErr(t, "the operator's other session", err, store.ErrNotFound)
+		got, err = o.OperatorByID(ctx, other.ID)
+		must(t, err)
+		same(t, "the other operator", *got, *other, normOperator)
+		wantErr(t, "SetOperatorPassword of nobody", o.SetOperatorPassword(ctx, "nobody", "$argon2id$x", false, ""), store.ErrNotFound)
 	}},
 	{"AccountLocks", func(t *testing.T, s store.Store) {
 		ctx := t.Context()

@@ -1,0 +1,188 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/webkit"
+)
+
+// An operator's password: their own change (「パスワードの変更」), which a
+// one-time password an admin handed over makes the only page the console
+// opens; and an admin's reset of another operator's, which ends their
+// sessions and shows a one-time password once.
+
+// passwordData refills nothing (passwords never go back to the browser):
+// it says whether the change is the one the console asks for first.
+type passwordData struct {
+	Forced bool
+}
+
+func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	s.showPassword(w, r, op, http.StatusOK, "")
+}
+
+func (s *Server) showPassword(w http.ResponseWriter, r *http.Request, op *store.Operator, status int, errMsg string) {
+	v := s.view(r, "password.title", op)
+	v.Nav, v.Error, v.Data = "password", errMsg, passwordData{Forced: op.MustChangePassword}
+	s.notice(r, v)
+	s.render(w, r, status, "password", v)
+}
+
+// changePassword checks the current password (counted with the sign-in's
+// attempts, so a session left open is no way to guess it) and stores the
+// new one; the operator's other console sessions end, this one stays.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	if !s.form(w, r) {
+		return
+	}
+	ctx := r.Context()
+	current, next, confirm := r.PostForm.Get("current"), r.PostForm.Get("new"), r.PostForm.Get("confirm")
+	now := s.svc.Now()
+	n, err := s.svc.Store.Hit(ctx, "console:password:"+op.Email, passwordWindow, now, 1)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if n > passwordAttempts {
+		_, end := store.Window(now, passwordWindow)
+		s.audit(ctx, r, actor(op), "", "operator.password_change", "locked", "")
+		s.showPassword(w, r, op, http.StatusTooManyRequests, s.t(r, "login.throttled", s.view(r, "", op).Time(end)))
+		return
+	}
+	ok, _, err := s.svc.Hasher.Verify(ctx, op.PasswordHash, current)
+	if errors.Is(err, account.ErrBusy) {
+		s.showPassword(w, r, op, http.StatusServiceUnavailable, s.t(r, "error.busy"))
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if !ok {
+		s.audit(ctx, r, actor(op), "", "operator.password_change", "fail", "current password")
+		s.showPassword(w, r, op, http.StatusUnauthorized, s.t(r, "password.wrong_current"))
+		return
+	}
+	if key := passwordProblem(next, confirm, current, op.Email); key != "" {
+		s.showPassword(w, r, op, http.StatusUnprocessableEntity, s.t(r, key, account.MinPassword, account.MaxPassword))
+		return
+	}
+	hash, err := s.svc.Hasher.Hash(ctx, next)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	_, ss := s.current(r)
+	keep := ""
+	if ss != nil {
+		keep = ss.IDHash
+	}
+	if err := s.ops.SetOperatorPassword(ctx, op.ID, hash, false, keep); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	// The right current password gives its attempt back, as at sign-in.
+	_ = s.svc.Store.ResetLimit(ctx, "console:password:"+op.Email)
+	s.audit(ctx, r, actor(op), "", "operator.password_change", "ok", "")
+	done(w, r, "/customers", "password_changed")
+}
+
+// passwordProblem is the message key of what is wrong with a new
+// password, "" when nothing is.
+func passwordProblem(next, confirm, current, email string) string {
+	switch err := account.CheckPassword(next, email); {
+	case errors.Is(err, account.ErrPasswordShort):
+		return "password.short"
+	case errors.Is(err, account.ErrPasswordLong):
+		return "password.long"
+	case errors.Is(err, account.ErrPasswordIsEmail):
+		return "password.is_email"
+	case errors.Is(err, account.ErrPasswordCommon):
+		return "password.common"
+	case next != confirm:
+		return "password.mismatch"
+	case next == current:
+		return "password.same"
+	}
+	return ""
+}
+
+// resetOperatorPassword gives another operator a one-time password, shown
+// once for the admin to hand over in person; the operator's sessions end,
+// and their next sign-in asks for their own.
+func (s *Server) resetOperatorPassword(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	t := s.target(w, r, op, "operator.reset_password")
+	if t == nil {
+		return
+	}
+	n, oneTime, err := SetOperatorPassword(r.Context(), s.svc, s.ops, t.Email, "", actor(op))
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	// The password is on this page only: no cache may keep it.
+	w.Header().Set("Cache-Control", "no-store")
+	v := s.view(r, "operators.password_title", op)
+	v.Nav = "operators"
+	v.Data = operatorKeyData{Operator: n, Password: oneTime}
+	s.render(w, r, http.StatusOK, "operator_key", v)
+}
+
+// operatorForm is the new operator form as typed.
+type operatorForm struct {
+	Email, Name, Role string
+}
+
+func (s *Server) newOperatorPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	if !s.adminOnly(w, r, op, "operator.create") {
+		return
+	}
+	v := s.view(r, "operators.new_title", op)
+	v.Nav, v.Data = "operators", operatorForm{Role: string(store.RoleSupport)}
+	s.render(w, r, http.StatusOK, "operator_new", v)
+}
+
+// addOperator creates an operator with a one-time password and a new
+// authenticator key, both shown once for the admin to hand over in person.
+func (s *Server) addOperator(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	if !s.adminOnly(w, r, op, "operator.create") || !s.form(w, r) {
+		return
+	}
+	f := operatorForm{Email: trim(r.PostForm.Get("email"), 254), Name: trim(r.PostForm.Get("name"), 200),
+		Role: trim(r.PostForm.Get("role"), 20)}
+	n, err := AddOperator(r.Context(), s.svc, s.ops, f.Email, f.Name, store.OperatorRole(f.Role), actor(op))
+	var key string
+	switch {
+	case err == nil:
+	case errors.Is(err, account.ErrBadEmail):
+		key = "open.bad_email"
+	case errors.Is(err, account.ErrBadName):
+		key = "open.bad_name"
+	case errors.Is(err, ErrBadRole):
+		key = "operators.bad_role"
+	case errors.Is(err, ErrOperatorTaken):
+		key = "operators.taken"
+	default:
+		s.internal(w, r, err)
+		return
+	}
+	if key != "" {
+		v := s.view(r, "operators.new_title", op)
+		v.Nav, v.Data, v.Error = "operators", f, s.t(r, key)
+		s.render(w, r, http.StatusUnprocessableEntity, "operator_new", v)
+		return
+	}
+	qr, err := webkit.QRDataURI(n.TOTPURI)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	v := s.view(r, "operators.created_title", op)
+	v.Nav = "operators"
+	v.Data = operatorKeyData{Operator: n.Operator, Secret: webkit.SpacedKey(n.TOTPSecret), QR: qr, Password: n.Password}
+	s.render(w, r, http.StatusOK, "operator_key", v)
+}
