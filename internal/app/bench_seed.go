@@ -262,7 +262,7 @@ func settlePostgres(ctx context.Context, database string, stderr io.Writer) {
 // no new-browser notice, as a returning customer's would not.
 func knownBrowser(accountID, ip string, now time.Time) store.AuditEvent {
 	return store.AuditEvent{At: now.Add(-24 * time.Hour), AccountID: accountID, Actor: "customer",
-		Action: "signin", Outcome: "ok", ClientIP: ip, UserAgent: loadgen.UserAgent}
+		Action: store.ActionSignIn, Outcome: "ok", ClientIP: ip, UserAgent: loadgen.UserAgent}
 }
 
 // clientAddrs are the addresses the servers see the virtual customers

@@ -90,7 +90,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		m.auditClient(ctx, w, "client.create", c, "")
+		m.auditClient(ctx, w, store.ActionClientCreate, c, "")
 		fmt.Fprintf(m.Stdout, "client registered: %s\nclient_id: %s\n", c.Name, c.ID)
 		printClientSecret(m.Stdout, clientSecret)
 		fmt.Fprintf(m.Stdout, "issuer: %s\n", cfg.BaseURL)
@@ -115,7 +115,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		if err := w.oidc.UpdateClient(ctx, c); err != nil {
 			return noClient(id, err)
 		}
-		m.auditClient(ctx, w, "client.update", c, strings.Join(changed, ", "))
+		m.auditClient(ctx, w, store.ActionClientUpdate, c, strings.Join(changed, ", "))
 		fmt.Fprintf(m.Stdout, "client updated: %s\nclient_id: %s\n", c.Name, c.ID)
 		fmt.Fprintf(m.Stdout, "redirect URIs: %s\n", strings.Join(c.RedirectURIs, " "))
 		fmt.Fprintf(m.Stdout, "post-logout redirect URIs: %s\n", orNone(strings.Join(c.PostLogoutRedirectURIs, " ")))
@@ -132,7 +132,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		m.auditClient(ctx, w, "client.rotate_secret", c, "")
+		m.auditClient(ctx, w, store.ActionClientRotateSecret, c, "")
 		fmt.Fprintf(m.Stdout, "client secret rotated: %s\nclient_id: %s\n", c.Name, c.ID)
 		printClientSecret(m.Stdout, clientSecret)
 		fmt.Fprintln(m.Stdout, "the old secret is refused from now on; tokens issued before stay valid")
@@ -145,7 +145,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		if err != nil {
 			return noClient(id, err)
 		}
-		m.auditClient(ctx, w, "client.delete", c, fmt.Sprintf("%d live grants revoked", live))
+		m.auditClient(ctx, w, store.ActionClientDelete, c, fmt.Sprintf("%d live grants revoked", live))
 		fmt.Fprintf(m.Stdout, "client deleted: %s\nclient_id: %s\n", c.Name, c.ID)
 		fmt.Fprintf(m.Stdout, "%d live grants revoked; its tokens, consents and authorization requests removed\n", live)
 	}

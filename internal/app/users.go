@@ -98,7 +98,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		cliAudit(ctx, svc, a.ID, "account.lock", why)
+		cliAudit(ctx, svc, a.ID, store.ActionAccountLock, why)
 		fmt.Fprintf(m.Stdout, "account locked: %s; its sessions ended and it signs in nowhere until it is unlocked\n", a.Email)
 	case "unlock":
 		a, err := accountByEmail(ctx, svc, *email)
@@ -112,7 +112,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		cliAudit(ctx, svc, a.ID, "account.unlock", "")
+		cliAudit(ctx, svc, a.ID, store.ActionAccountUnlock, "")
 		fmt.Fprintf(m.Stdout, "account unlocked: %s\n", a.Email)
 	case "erase":
 		if !*yes {

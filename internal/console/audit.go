@@ -142,7 +142,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, op *store.Ope
 // mark, so that Excel reads Japanese right.
 func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request, op *store.Operator) {
 	if op.Role != store.RoleAdmin {
-		s.audit(r.Context(), r, actor(op), "", "audit.export", "denied", "")
+		s.audit(r.Context(), r, actor(op), "", store.ActionAuditExport, "denied", "")
 		s.fail(w, r, http.StatusForbidden, "error.admin_only")
 		return
 	}
@@ -162,7 +162,7 @@ func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request, op *store.Oper
 			return
 		}
 	}
-	s.audit(r.Context(), r, actor(op), "", "audit.export", "ok", aq.Encode()+" rows="+strconv.Itoa(len(rows)))
+	s.audit(r.Context(), r, actor(op), "", store.ActionAuditExport, "ok", aq.Encode()+" rows="+strconv.Itoa(len(rows)))
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
 	h.Set("Content-Disposition", `attachment; filename="tobira-audit-`+s.svc.Now().In(webkit.JST).Format("20060102-150405")+`.csv"`)

@@ -192,7 +192,7 @@ func (s *Server) resend(w http.ResponseWriter, r *http.Request, op *store.Operat
 	}
 	ctx := r.Context()
 	if a.PasswordHash != "" {
-		s.audit(ctx, r, actor(op), a.ID, "account.activation_resend", "fail", "already activated")
+		s.audit(ctx, r, actor(op), a.ID, store.ActionActivationResend, "fail", "already activated")
 		s.showCustomer(w, r, op, a, http.StatusConflict, "error.already_activated")
 		return
 	}
@@ -207,7 +207,7 @@ func (s *Server) resend(w http.ResponseWriter, r *http.Request, op *store.Operat
 		s.internal(w, r, err)
 		return
 	}
-	s.audit(ctx, r, actor(op), a.ID, "account.activation_resend", "ok", "")
+	s.audit(ctx, r, actor(op), a.ID, store.ActionActivationResend, "ok", "")
 	done(w, r, customerPath(a.ID), "resent")
 }
 
@@ -237,7 +237,7 @@ func (s *Server) lock(w http.ResponseWriter, r *http.Request, op *store.Operator
 		s.internal(w, r, err)
 		return
 	}
-	s.audit(ctx, r, actor(op), a.ID, "account.lock", "ok", reason)
+	s.audit(ctx, r, actor(op), a.ID, store.ActionAccountLock, "ok", reason)
 	done(w, r, customerPath(a.ID), "locked")
 }
 
@@ -256,7 +256,7 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request, op *store.Operat
 		s.internal(w, r, err)
 		return
 	}
-	s.audit(ctx, r, actor(op), a.ID, "account.unlock", "ok", "")
+	s.audit(ctx, r, actor(op), a.ID, store.ActionAccountUnlock, "ok", "")
 	done(w, r, customerPath(a.ID), "unlocked")
 }
 

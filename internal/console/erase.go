@@ -24,7 +24,7 @@ func (s *Server) liveAccount(w http.ResponseWriter, r *http.Request, op *store.O
 // operator types the customer's address again, so that a slip of the
 // mouse on the wrong customer erases nobody, and gives the reason.
 func (s *Server) erase(w http.ResponseWriter, r *http.Request, op *store.Operator) {
-	if !s.adminOnly(w, r, op, "account.erase") || !s.form(w, r) {
+	if !s.adminOnly(w, r, op, store.ActionAccountErase) || !s.form(w, r) {
 		return
 	}
 	a, ok := s.liveAccount(w, r, op)

@@ -65,7 +65,7 @@ func (s *Server) adminOnly(w http.ResponseWriter, r *http.Request, op *store.Ope
 }
 
 func (s *Server) scheduleMaintenance(w http.ResponseWriter, r *http.Request, op *store.Operator) {
-	if !s.adminOnly(w, r, op, "maintenance.create") || !s.form(w, r) {
+	if !s.adminOnly(w, r, op, store.ActionMaintenanceCreate) || !s.form(w, r) {
 		return
 	}
 	f := maintenanceForm{Start: trim(r.PostForm.Get("start"), 20), End: trim(r.PostForm.Get("end"), 20),
@@ -82,7 +82,7 @@ func (s *Server) scheduleMaintenance(w http.ResponseWriter, r *http.Request, op 
 	var msg string
 	switch {
 	case err == nil:
-		s.audit(r.Context(), r, actor(op), "", "maintenance.create", "ok", win.ID+" "+maintenance.Span(win, "en"))
+		s.audit(r.Context(), r, actor(op), "", store.ActionMaintenanceCreate, "ok", win.ID+" "+maintenance.Span(win, "en"))
 		done(w, r, "/maintenance", "scheduled")
 		return
 	case errors.Is(err, maintenance.ErrEndNotAfterStart):
@@ -106,13 +106,13 @@ func (s *Server) scheduleMaintenance(w http.ResponseWriter, r *http.Request, op 
 }
 
 func (s *Server) cancelMaintenance(w http.ResponseWriter, r *http.Request, op *store.Operator) {
-	if !s.adminOnly(w, r, op, "maintenance.cancel") {
+	if !s.adminOnly(w, r, op, store.ActionMaintenanceCancel) {
 		return
 	}
 	win, err := s.sched.Cancel(r.Context(), r.PathValue("id"))
 	switch {
 	case err == nil:
-		s.audit(r.Context(), r, actor(op), "", "maintenance.cancel", "ok", win.ID+" "+maintenance.Span(win, "en"))
+		s.audit(r.Context(), r, actor(op), "", store.ActionMaintenanceCancel, "ok", win.ID+" "+maintenance.Span(win, "en"))
 		done(w, r, "/maintenance", "cancelled")
 	case errors.Is(err, maintenance.ErrNotFound):
 		s.fail(w, r, http.StatusNotFound, "maintenance.not_found")

@@ -84,7 +84,7 @@ func createOperator(ctx context.Context, svc *portal.Service, ops store.Operator
 	} else if err != nil {
 		return nil, err
 	}
-	auditOperator(ctx, svc, who, "operator.create", fmt.Sprintf("%s (%s)", norm, role))
+	auditOperator(ctx, svc, who, store.ActionOperatorCreate, fmt.Sprintf("%s (%s)", norm, role))
 	return &NewOperator{Operator: op, TOTPSecret: seed, TOTPURI: totpURI(svc, norm, seed)}, nil
 }
 
@@ -114,9 +114,9 @@ func setOperatorDisabled(ctx context.Context, svc *portal.Service, ops store.Ope
 	if err != nil {
 		return nil, err
 	}
-	action := "operator.enable"
+	action := store.ActionOperatorEnable
 	if disabled {
-		action = "operator.disable"
+		action = store.ActionOperatorDisable
 	}
 	switch {
 	case op.Disabled && disabled:
@@ -150,7 +150,7 @@ func ResetOperatorTOTP(ctx context.Context, svc *portal.Service, ops store.Opera
 		return nil, err
 	}
 	op.TOTPSecret, op.LastStep, op.MFAFailures, op.MFALockedUntil = sealed, 0, 0, time.Time{}
-	auditOperator(ctx, svc, who, "operator.reset_2fa", op.Email)
+	auditOperator(ctx, svc, who, store.ActionOperatorReset2FA, op.Email)
 	return &NewOperator{Operator: op, TOTPSecret: seed, TOTPURI: totpURI(svc, op.Email, seed)}, nil
 }
 

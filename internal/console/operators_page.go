@@ -20,7 +20,7 @@ type operatorsData struct {
 // operatorsPage lists the console's operators for admins, with what they
 // may do to each: disable or enable, and give a new authenticator key.
 func (s *Server) operatorsPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
-	if !s.adminOnly(w, r, op, "operator.list") {
+	if !s.adminOnly(w, r, op, store.ActionOperatorList) {
 		return
 	}
 	s.showOperators(w, r, op, http.StatusOK, "")
@@ -61,7 +61,7 @@ func (s *Server) target(w http.ResponseWriter, r *http.Request, op *store.Operat
 }
 
 func (s *Server) disableOperator(w http.ResponseWriter, r *http.Request, op *store.Operator) {
-	t := s.target(w, r, op, "operator.disable")
+	t := s.target(w, r, op, store.ActionOperatorDisable)
 	if t == nil {
 		return
 	}
@@ -76,7 +76,7 @@ func (s *Server) disableOperator(w http.ResponseWriter, r *http.Request, op *sto
 }
 
 func (s *Server) enableOperator(w http.ResponseWriter, r *http.Request, op *store.Operator) {
-	t := s.target(w, r, op, "operator.enable")
+	t := s.target(w, r, op, store.ActionOperatorEnable)
 	if t == nil {
 		return
 	}
@@ -103,7 +103,7 @@ type operatorKeyData struct {
 // once, as a QR code and as text, for the admin to hand over in person;
 // the operator's sessions end and the old key stops working.
 func (s *Server) resetOperator(w http.ResponseWriter, r *http.Request, op *store.Operator) {
-	t := s.target(w, r, op, "operator.reset_2fa")
+	t := s.target(w, r, op, store.ActionOperatorReset2FA)
 	if t == nil {
 		return
 	}

@@ -45,7 +45,7 @@ func (s *Server) requestReset(w http.ResponseWriter, r *http.Request, op *store.
 	err = s.svc.Store.CreateResetRequest(ctx, &store.ResetRequest{ID: secret.ID(), AccountID: a.ID, Reason: reason,
 		RequestedBy: actor(op), RequestedAt: s.svc.Now()})
 	if errors.Is(err, store.ErrConflict) {
-		s.audit(ctx, r, actor(op), a.ID, "mfa.reset_request", "fail", "already open")
+		s.audit(ctx, r, actor(op), a.ID, store.ActionResetRequest, "fail", "already open")
 		s.showCustomer(w, r, op, a, http.StatusConflict, "reset.already_open")
 		return
 	}
@@ -53,7 +53,7 @@ func (s *Server) requestReset(w http.ResponseWriter, r *http.Request, op *store.
 		s.internal(w, r, err)
 		return
 	}
-	s.audit(ctx, r, actor(op), a.ID, "mfa.reset_request", "ok", reason)
+	s.audit(ctx, r, actor(op), a.ID, store.ActionResetRequest, "ok", reason)
 	done(w, r, customerPath(a.ID), "reset_requested")
 }
 
@@ -111,9 +111,9 @@ func (s *Server) withdrawReset(w http.ResponseWriter, r *http.Request, op *store
 
 // resetActions are the audit actions of the decisions.
 var resetActions = map[store.ResetDecision]string{
-	store.ResetApproved:  "mfa.reset_approve",
-	store.ResetRejected:  "mfa.reset_reject",
-	store.ResetWithdrawn: "mfa.reset_withdraw",
+	store.ResetApproved:  store.ActionResetApprove,
+	store.ResetRejected:  store.ActionResetReject,
+	store.ResetWithdrawn: store.ActionResetWithdraw,
 }
 
 func (s *Server) decideReset(w http.ResponseWriter, r *http.Request, op *store.Operator, decision store.ResetDecision) {

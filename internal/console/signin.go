@@ -77,7 +77,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if n > passwordAttempts {
 		_, end := store.Window(now, passwordWindow)
-		s.audit(ctx, r, "operator:"+email, "", "console.signin", "locked", "password")
+		s.audit(ctx, r, "operator:"+email, "", store.ActionConsoleSignIn, "locked", "password")
 		v.Error = s.t(r, "login.throttled", v.Time(end))
 		s.render(w, r, http.StatusTooManyRequests, "login", v)
 		return
@@ -97,7 +97,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if op == nil || !ok || op.Disabled {
-		s.audit(ctx, r, "operator:"+email, "", "console.signin", "fail", "password")
+		s.audit(ctx, r, "operator:"+email, "", store.ActionConsoleSignIn, "fail", "password")
 		v.Error = s.t(r, "login.bad_credentials")
 		s.render(w, r, http.StatusUnauthorized, "login", v)
 		return
@@ -109,7 +109,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	s.audit(ctx, r, actor(op), "", "console.signin", "ok", "password")
+	s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "ok", "password")
 	http.Redirect(w, r, "/login/code", http.StatusSeeOther)
 }
 
@@ -157,7 +157,7 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 	now := s.svc.Now()
 	charged, err := s.ops.ChargeOperatorMFA(ctx, op.ID, now, func(n int) time.Time { return mfa.LockUntil(n, now) })
 	if errors.Is(err, store.ErrLocked) {
-		s.audit(ctx, r, actor(op), "", "console.signin", "locked", "totp")
+		s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "locked", "totp")
 		v.Error = s.t(r, "code.locked", v.Time(charged.MFALockedUntil))
 		s.render(w, r, http.StatusTooManyRequests, "code", v)
 		return
@@ -180,7 +180,7 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 			s.internal(w, r, err)
 			return
 		}
-		s.audit(ctx, r, actor(op), "", "console.signin", "fail", "totp")
+		s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "fail", "totp")
 		v.Error = s.t(r, "code.wrong")
 		if mfa.Locked(charged.MFALockedUntil, now) {
 			v.Error = s.t(r, "code.locked", v.Time(charged.MFALockedUntil))
@@ -200,7 +200,7 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	s.audit(ctx, r, actor(op), "", "console.signin", "ok", "totp")
+	s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "ok", "totp")
 	http.Redirect(w, r, "/customers", http.StatusSeeOther)
 }
 
@@ -211,7 +211,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if op, err := s.ops.OperatorByID(r.Context(), ss.OperatorID); err == nil {
-			s.audit(r.Context(), r, actor(op), "", "console.signout", "ok", "")
+			s.audit(r.Context(), r, actor(op), "", store.ActionConsoleSignOut, "ok", "")
 		}
 	}
 	s.clearCookie(w)

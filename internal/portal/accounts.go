@@ -34,7 +34,7 @@ func (s *Service) OpenAccount(ctx context.Context, email, name, actor string) (*
 	} else if err != nil {
 		return nil, "", err
 	}
-	s.Record(ctx, &store.AuditEvent{AccountID: a.ID, Actor: actor, Action: "account.open", Outcome: "ok"})
+	s.Record(ctx, &store.AuditEvent{AccountID: a.ID, Actor: actor, Action: store.ActionAccountOpen, Outcome: "ok"})
 	link, err := s.ActivationLink(ctx, a)
 	if err != nil {
 		return nil, "", err
@@ -134,7 +134,7 @@ func (s *Service) Activate(ctx context.Context, token, password string, c Client
 	if err := s.Store.SetPasswordHash(ctx, a.ID, hash); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, a.ID, "account.activate", "ok", c, "")
+	s.audit(ctx, a.ID, store.ActionAccountActivate, "ok", c, "")
 	return a, nil
 }
 
@@ -158,7 +158,7 @@ func (s *Service) OperatorResetMFA(ctx context.Context, email, actor string) (*s
 	if err != nil {
 		return nil, err
 	}
-	ev := &store.AuditEvent{At: s.Now(), AccountID: a.ID, Actor: actor, Action: "mfa.reset", Outcome: "ok", Detail: "operator"}
+	ev := &store.AuditEvent{At: s.Now(), AccountID: a.ID, Actor: actor, Action: store.ActionMFAReset, Outcome: "ok", Detail: "operator"}
 	stamp(ctx, ev)
 	if err := s.resetMFA(ctx, a.ID, "", ev); err != nil {
 		return nil, err

@@ -23,7 +23,7 @@ func (s *Service) EraseAccount(ctx context.Context, accountID, actor, reason str
 	if reason == "" || utf8.RuneCountInString(reason) > 200 {
 		return ErrEraseReason
 	}
-	ev := &store.AuditEvent{At: s.Now(), AccountID: accountID, Actor: actor, Action: "account.erase", Outcome: "ok", Detail: reason}
+	ev := &store.AuditEvent{At: s.Now(), AccountID: accountID, Actor: actor, Action: store.ActionAccountErase, Outcome: "ok", Detail: reason}
 	stamp(ctx, ev)
 	grants, err := s.Store.EraseAccount(ctx, accountID, ev)
 	if err != nil {

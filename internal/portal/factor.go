@@ -225,46 +225,46 @@ func (s *Service) VerifyTOTP(ctx context.Context, a *store.Account, code string,
 	if err != nil {
 		return err
 	}
-	charged, err := s.charge(ctx, a, c, "mfa.totp")
+	charged, err := s.charge(ctx, a, c, store.ActionMFATOTP)
 	if err != nil {
 		return err
 	}
 	step, err := mfa.VerifyTOTP(seed, code, s.Now(), f.LastStep)
 	if errors.Is(err, mfa.ErrReplay) {
-		return s.wrongBecause(ctx, charged, c, "mfa.totp", ErrCodeUsed)
+		return s.wrongBecause(ctx, charged, c, store.ActionMFATOTP, ErrCodeUsed)
 	}
 	if err != nil {
-		return s.wrong(ctx, charged, c, "mfa.totp")
+		return s.wrong(ctx, charged, c, store.ActionMFATOTP)
 	}
 	// The conditional update settles a race between two requests with the
 	// same code: only one advances the step, the other is a replay.
 	if err := s.Store.AdvanceTOTPStep(ctx, f.ID, step); errors.Is(err, store.ErrStale) {
-		return s.wrongBecause(ctx, charged, c, "mfa.totp", ErrCodeUsed)
+		return s.wrongBecause(ctx, charged, c, store.ActionMFATOTP, ErrCodeUsed)
 	} else if err != nil {
 		return err
 	}
-	return s.right(ctx, charged, c, "mfa.totp")
+	return s.right(ctx, charged, c, store.ActionMFATOTP)
 }
 
 // SpendRecoveryCode checks and spends the recovery code; the caller must then
 // issue a new one with NewRecoveryCode and show it.
 func (s *Service) SpendRecoveryCode(ctx context.Context, a *store.Account, code string, c Client) error {
-	charged, err := s.charge(ctx, a, c, "mfa.recovery")
+	charged, err := s.charge(ctx, a, c, store.ActionMFARecovery)
 	if err != nil {
 		return err
 	}
 	norm := mfa.NormalizeRecoveryCode(code)
 	if norm == "" {
-		return s.wrong(ctx, charged, c, "mfa.recovery")
+		return s.wrong(ctx, charged, c, store.ActionMFARecovery)
 	}
 	err = s.Store.SpendRecoveryCode(ctx, a.ID, hashRecovery(a.ID, norm))
 	if errors.Is(err, store.ErrNotFound) {
-		return s.wrong(ctx, charged, c, "mfa.recovery")
+		return s.wrong(ctx, charged, c, store.ActionMFARecovery)
 	}
 	if err != nil {
 		return err
 	}
-	return s.right(ctx, charged, c, "mfa.recovery")
+	return s.right(ctx, charged, c, store.ActionMFARecovery)
 }
 
 // NewRecoveryCode replaces the account's recovery code and returns the new

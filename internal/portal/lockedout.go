@@ -64,7 +64,7 @@ func (s *Service) RequestRecovery(ctx context.Context, f *Flow, lang string, c C
 		return err
 	}
 	if over != nil {
-		s.audit(ctx, a.ID, "recovery.request", "throttled", c, "")
+		s.audit(ctx, a.ID, store.ActionRecoveryRequest, "throttled", c, "")
 		return ErrTooManyRequests
 	}
 	token := secret.Token(32)
@@ -77,7 +77,7 @@ func (s *Service) RequestRecovery(ctx context.Context, f *Flow, lang string, c C
 	if err != nil {
 		return err
 	}
-	s.audit(ctx, a.ID, "recovery.request", "ok", c, "")
+	s.audit(ctx, a.ID, store.ActionRecoveryRequest, "ok", c, "")
 	s.sendMail(ctx, a.Email, "recovery_request", lang, mail.RecoveryRequest{
 		Service: s.Config.Issuer, Name: a.Name, Email: a.Email, PortalURL: s.Config.BaseURL + "/login",
 		Link:         s.Config.BaseURL + "/recovery-request/confirm?token=" + url.QueryEscape(token),
@@ -116,7 +116,7 @@ func (s *Service) ConfirmRecovery(ctx context.Context, token string, c Client) (
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, r.AccountID, "recovery.confirm", "ok", c, "effective "+r.EffectiveAt.Format(time.RFC3339))
+	s.audit(ctx, r.AccountID, store.ActionRecoveryConfirm, "ok", c, "effective "+r.EffectiveAt.Format(time.RFC3339))
 	s.Log.Warn("recovery request confirmed: second factors are dropped at the first sign-in after its period",
 		"account", r.AccountID, "request", r.ID, "effective_at", r.EffectiveAt)
 	s.recoveryStarted(ctx, r, c)
@@ -166,7 +166,7 @@ func (s *Service) cancelRecovery(ctx context.Context, accountID, reason string, 
 		return
 	}
 	if done {
-		s.audit(ctx, accountID, "recovery.cancel", "ok", c, reason)
+		s.audit(ctx, accountID, store.ActionRecoveryCancel, "ok", c, reason)
 	}
 }
 
@@ -195,7 +195,7 @@ func (s *Service) completeRecovery(ctx context.Context, a *store.Account, c Clie
 	if err != nil {
 		return err
 	}
-	ev := &store.AuditEvent{At: now, AccountID: a.ID, Actor: "customer", Action: "mfa.reset", Outcome: "ok",
+	ev := &store.AuditEvent{At: now, AccountID: a.ID, Actor: "customer", Action: store.ActionMFAReset, Outcome: "ok",
 		ClientIP: c.IP, UserAgent: c.UserAgent, Detail: "recovery request"}
 	if err := s.resetMFA(ctx, a.ID, "", ev); err != nil {
 		return err
@@ -241,7 +241,7 @@ func (s *Service) ApproveRecoveryEarly(ctx context.Context, id, operator, reason
 		if err != nil {
 			return err
 		}
-		u.Record(ctx, &store.AuditEvent{AccountID: r.AccountID, Actor: operator, Action: "recovery.approve", Outcome: "ok",
+		u.Record(ctx, &store.AuditEvent{AccountID: r.AccountID, Actor: operator, Action: store.ActionRecoveryApprove, Outcome: "ok",
 			Detail: "request " + r.ID + ": " + reason})
 		return u.recoveryApproved(ctx, r)
 	})

@@ -47,13 +47,6 @@ func (s *Service) notice(ctx context.Context, a *store.Account, event string, c 
 	s.sendMail(ctx, a.Email, "security_notice", "ja", n)
 }
 
-// Audit actions the new-browser check reads.
-const (
-	actionSignIn = "signin"
-	actionEnrol  = "mfa.enrol"
-	actionNotMe  = "security.not_me"
-)
-
 // knownBrowserAge is how far back a sign-in makes its browser known, and
 // knownBrowserEvents how many of the account's latest sign-ins, enrolments
 // and reports of "this was not me" are read for it. An account busier than
@@ -107,7 +100,7 @@ func (s *Service) knownBrowser(ctx context.Context, f *Flow, c Client) bool {
 	ua := uaKey(c.UserAgent)
 	for _, n := range []int{knownBrowserFirst, knownBrowserEvents} {
 		read := 0
-		for ev, err := range s.Store.AuditOfActions(ctx, f.AccountID, []string{actionSignIn, actionEnrol, actionNotMe}, n) {
+		for ev, err := range s.Store.AuditOfActions(ctx, f.AccountID, []string{store.ActionSignIn, store.ActionMFAEnrol, store.ActionNotMe}, n) {
 			if err != nil {
 				s.Log.Warn("new-browser check: audit not read; notice sent", "account", f.AccountID, "err", err)
 				return false
@@ -130,13 +123,13 @@ func (s *Service) knownBrowser(ctx context.Context, f *Flow, c Client) bool {
 // made; it is not when ev is older or a report of "this was not me".
 func browserIn(ev *store.AuditEvent, f *Flow, c Client, since time.Time, ua string) (known, settled bool) {
 	switch {
-	case ev.At.Before(since) || ev.Action == actionNotMe:
+	case ev.At.Before(since) || ev.Action == store.ActionNotMe:
 		return false, true
 	case ev.Outcome != "ok":
 		return false, false
-	case ev.Action == actionEnrol && !ev.At.Before(f.CreatedAt):
+	case ev.Action == store.ActionMFAEnrol && !ev.At.Before(f.CreatedAt):
 		return true, true
-	case ev.Action == actionSignIn && uaKey(ev.UserAgent) == ua && sameNetwork(ev.ClientIP, c.IP):
+	case ev.Action == store.ActionSignIn && uaKey(ev.UserAgent) == ua && sameNetwork(ev.ClientIP, c.IP):
 		return true, true
 	}
 	return false, false
@@ -288,7 +281,7 @@ func (s *Service) ReportNotMe(ctx context.Context, token string, c Client) error
 	if err != nil {
 		detail = "sessions not ended"
 	}
-	s.audit(ctx, t.AccountID, actionNotMe, "alert", c, detail)
+	s.audit(ctx, t.AccountID, store.ActionNotMe, "alert", c, detail)
 	s.Log.Error("security alert: customer reported activity that was not theirs",
 		"account", t.AccountID, "ip", c.IP, "notice_sent", t.CreatedAt, "sessions_ended", err == nil)
 	return err

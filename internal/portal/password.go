@@ -67,12 +67,12 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, lang string, 
 	}
 	switch {
 	case limited:
-		s.audit(ctx, a.ID, "password.reset_request", "limited", c, "")
+		s.audit(ctx, a.ID, store.ActionPasswordResetRequest, "limited", c, "")
 	case a.ID == "":
-		s.audit(ctx, "", "password.reset_request", "unknown", c, "")
+		s.audit(ctx, "", store.ActionPasswordResetRequest, "unknown", c, "")
 	case a.PasswordHash == "":
 		// The activation mail sets the first password; this link would not.
-		s.audit(ctx, a.ID, "password.reset_request", "not_activated", c, "")
+		s.audit(ctx, a.ID, store.ActionPasswordResetRequest, "not_activated", c, "")
 	default:
 		link, err := s.passwordResetLink(ctx, a, now)
 		if err != nil {
@@ -80,7 +80,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, lang string, 
 			s.Log.Error("password reset link not stored", "err", err)
 			return nil
 		}
-		s.audit(ctx, a.ID, "password.reset_request", "ok", c, "")
+		s.audit(ctx, a.ID, store.ActionPasswordResetRequest, "ok", c, "")
 		s.sendMail(ctx, a.Email, "password_reset", lang, mail.PasswordReset{
 			Service: s.Config.Issuer, Name: a.Name, Email: a.Email, PortalURL: s.Config.BaseURL + "/login",
 			Link: link, ValidMinutes: int(PasswordResetTTL.Minutes()), Expires: now.Add(PasswordResetTTL),
@@ -182,7 +182,7 @@ func (s *Service) ResetPassword(ctx context.Context, link, password string, c Cl
 	if err := s.Store.ResetLimit(ctx, "pw:email:"+secret.Hash(a.Email)); err != nil {
 		s.Log.Warn("password throttle not cleared after a reset", "err", err)
 	}
-	s.audit(ctx, a.ID, "password.reset", "ok", c, "")
+	s.audit(ctx, a.ID, store.ActionPasswordReset, "ok", c, "")
 	s.notice(ctx, a, mail.EventPasswordChanged, c)
 	return nil
 }

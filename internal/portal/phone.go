@@ -122,7 +122,7 @@ func (s *Service) ConfirmPhone(ctx context.Context, f *Flow, code string, c Clie
 	if err != nil {
 		return err
 	}
-	pc, err := s.checkPhoneCode(ctx, f, a, code, c, "mfa.enrol")
+	pc, err := s.checkPhoneCode(ctx, f, a, code, c, store.ActionMFAEnrol)
 	if err != nil {
 		return err
 	}
@@ -195,7 +195,7 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.
 		return err
 	}
 	if mfa.Locked(a.MFALockedUntil, now) {
-		s.audit(ctx, f.AccountID, "phone.send", "refused", c, string(ch))
+		s.audit(ctx, f.AccountID, store.ActionPhoneSend, "refused", c, string(ch))
 		return &LockedError{Until: a.MFALockedUntil}
 	}
 	// A code in flight makes this a resend.
@@ -215,7 +215,7 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.
 		return err
 	}
 	if err := s.chargeSend(ctx, f.AccountID, e164, c, now); err != nil {
-		s.audit(ctx, f.AccountID, "phone.send", "limited", c, string(ch))
+		s.audit(ctx, f.AccountID, store.ActionPhoneSend, "limited", c, string(ch))
 		return err
 	}
 
@@ -235,12 +235,12 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.
 		// The customer asks again; a code nobody received must not work.
 		_ = s.Store.DeletePhoneCode(ctx, f.IDHash)
 		s.Log.Error("phone code not sent", "account", f.AccountID, "channel", ch, "err", err)
-		s.audit(ctx, f.AccountID, "phone.send", "fail", c, string(ch))
+		s.audit(ctx, f.AccountID, store.ActionPhoneSend, "fail", c, string(ch))
 		return ErrSendFailed
 	}
-	action := "phone.send"
+	action := store.ActionPhoneSend
 	if resend {
-		action = "phone.resend"
+		action = store.ActionPhoneResend
 	}
 	s.audit(ctx, f.AccountID, action, "ok", c, string(ch))
 	return nil

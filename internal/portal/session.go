@@ -41,7 +41,7 @@ func (s *Service) Session(ctx context.Context, token string) (*SignedIn, error) 
 // SignOut ends the session.
 func (s *Service) SignOut(ctx context.Context, si *SignedIn, c Client) error {
 	return s.atomically(ctx, func(ctx context.Context, u *Service) error {
-		u.audit(ctx, si.Account.ID, "signout", "ok", c, "")
+		u.audit(ctx, si.Account.ID, store.ActionSignOut, "ok", c, "")
 		if err := u.Store.DeleteSession(ctx, si.Session.IDHash); err != nil {
 			return err
 		}
@@ -80,7 +80,7 @@ func (s *Service) ResetMFA(ctx context.Context, si *SignedIn, c Client) error {
 		return ErrStepUpNeeded
 	}
 	ev := &store.AuditEvent{
-		At: s.Now(), AccountID: si.Account.ID, Actor: "customer", Action: "mfa.reset", Outcome: "ok",
+		At: s.Now(), AccountID: si.Account.ID, Actor: "customer", Action: store.ActionMFAReset, Outcome: "ok",
 		ClientIP: c.IP, UserAgent: c.UserAgent, Detail: "security page",
 	}
 	if err := s.resetMFA(ctx, si.Account.ID, si.Session.IDHash, ev); err != nil {

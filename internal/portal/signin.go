@@ -196,7 +196,7 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 		return nil, err
 	}
 	if over != nil {
-		s.audit(ctx, "", "signin.password", "throttled", c, "")
+		s.audit(ctx, "", store.ActionSignInPassword, "throttled", c, "")
 		return nil, &LockedError{Until: until, Password: true}
 	}
 
@@ -224,7 +224,7 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 		if a != nil {
 			id = a.ID
 		}
-		s.audit(ctx, id, "signin.password", "fail", c, "")
+		s.audit(ctx, id, store.ActionSignInPassword, "fail", c, "")
 		return nil, ErrBadCredentials
 	}
 	// What a right password does is one unit of work: one commit.
@@ -254,12 +254,12 @@ func (s *Service) passwordRight(ctx context.Context, a *store.Account, perAccoun
 	// An account an operator locked signs in nowhere; only the right
 	// password learns it, so the lock reveals nothing to a guesser.
 	if _, err := s.Store.AccountLockOf(ctx, a.ID); err == nil {
-		s.audit(ctx, a.ID, "signin.password", "account_locked", c, "")
+		s.audit(ctx, a.ID, store.ActionSignInPassword, "account_locked", c, "")
 		return nil, ErrAccountLocked
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	s.audit(ctx, a.ID, "signin.password", "ok", c, "")
+	s.audit(ctx, a.ID, store.ActionSignInPassword, "ok", c, "")
 	// A recovery request past its cooling-off period drops the factors.
 	if err := s.completeRecovery(ctx, a, c); err != nil {
 		return nil, err
@@ -342,14 +342,14 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, f *Flow, code string, c 
 	if err != nil {
 		return err
 	}
-	charged, err := s.charge(ctx, a, c, "mfa.enrol")
+	charged, err := s.charge(ctx, a, c, store.ActionMFAEnrol)
 	if err != nil {
 		return err
 	}
 	seed := f.data.TOTPSecret
 	step, err := mfa.VerifyTOTP(seed, code, s.Now(), -1)
 	if err != nil {
-		return s.wrong(ctx, charged, c, "mfa.enrol")
+		return s.wrong(ctx, charged, c, store.ActionMFAEnrol)
 	}
 	// Enrolment is for an account without a factor: a second tab's
 	// enrolment, or one made after the flow began, is refused rather than
@@ -364,7 +364,7 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, f *Flow, code string, c 
 	if err != nil {
 		return err
 	}
-	if err := s.right(ctx, charged, c, "mfa.enrol"); err != nil {
+	if err := s.right(ctx, charged, c, store.ActionMFAEnrol); err != nil {
 		return err
 	}
 	f.proved("otp")
@@ -450,7 +450,7 @@ func (s *Service) secondFactor(ctx context.Context, f *Flow, a *store.Account, m
 		s.cancelRecovery(ctx, a.ID, RecoveryCancelFactor, c)
 		return nil
 	case MethodPhone:
-		pc, err := s.checkPhoneCode(ctx, f, a, code, c, "mfa.phone")
+		pc, err := s.checkPhoneCode(ctx, f, a, code, c, store.ActionMFAPhone)
 		if err != nil {
 			return err
 		}
@@ -519,7 +519,7 @@ func (s *Service) finish(ctx context.Context, f *Flow, oldSession string, c Clie
 	// checked; the lock ends the sessions in a unit of its own, so of the
 	// two, whichever commits second sees the other.
 	if _, err := s.Store.AccountLockOf(ctx, f.AccountID); err == nil {
-		s.audit(ctx, f.AccountID, "signin", "account_locked", c, "")
+		s.audit(ctx, f.AccountID, store.ActionSignIn, "account_locked", c, "")
 		return "", ErrAccountLocked
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return "", err
@@ -549,7 +549,7 @@ func (s *Service) finish(ctx context.Context, f *Flow, oldSession string, c Clie
 		if err := s.Store.RotateSession(ctx, old.IDHash, sess); err != nil {
 			return "", err
 		}
-		s.audit(ctx, f.AccountID, "session.stepup", "ok", c, "")
+		s.audit(ctx, f.AccountID, store.ActionStepUp, "ok", c, "")
 		return token, nil
 	}
 	if oldSession != "" {
@@ -564,7 +564,7 @@ func (s *Service) finish(ctx context.Context, f *Flow, oldSession string, c Clie
 		return "", err
 	}
 	s.noticeNewBrowser(ctx, f, c)
-	s.audit(ctx, f.AccountID, "signin", "ok", c, "")
+	s.audit(ctx, f.AccountID, store.ActionSignIn, "ok", c, "")
 	return token, nil
 }
 
