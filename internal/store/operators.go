@@ -69,12 +69,30 @@ type AccountLock struct {
 // is inclusive, Until exclusive.
 type AuditFilter struct {
 	AccountID string
+	Actor     string // e.g. "operator:kim@tobira.example"
 	Action    string
 	Outcome   string
 	Since     time.Time
 	Until     time.Time
-	Limit     int // at most this many, newest first; all when <= 0
+	// Before selects the events older than the cursor (an earlier At, or
+	// the same At and a smaller ID), After the newer ones. After's events
+	// are returned newest first too, but they are the Limit nearest the
+	// cursor: the page before it.
+	Before, After AuditCursor
+	Limit         int // at most this many, newest first; all when <= 0
 }
+
+// AuditCursor is an event's place in the log, for paging through it.
+type AuditCursor struct {
+	At time.Time
+	ID int64
+}
+
+// IsZero tells whether the cursor is unset.
+func (c AuditCursor) IsZero() bool { return c.ID == 0 && c.At.IsZero() }
+
+// CursorOf is ev's place in the log.
+func CursorOf(ev AuditEvent) AuditCursor { return AuditCursor{At: ev.At, ID: ev.ID} }
 
 // MaxFoundAccounts bounds what FindAccounts returns.
 const MaxFoundAccounts = 50

@@ -599,3 +599,25 @@ func TestUpgradeToWithdrawnResetRequests(t *testing.T) {
 		t.Errorf("a second open request after the upgrade: %v, want ErrConflict", err)
 	}
 }
+
+// TestAuditByOperatorUsesIndex: the console's audit log of one operator,
+// a page at a time, reads audit_events_operator in order, however many
+// customers' events the log holds: no scan, no sort.
+func TestAuditByOperatorUsesIndex(t *testing.T) {
+	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
+	defer db.Close()
+	for _, f := range []store.AuditFilter{
+		{Actor: "operator:kim@tobira.example", Limit: 201},
+		{Actor: "operator:kim@tobira.example", Before: store.AuditCursor{At: time.Now(), ID: 7}, Limit: 201},
+		{Actor: "operator:kim@tobira.example", After: store.AuditCursor{At: time.Now(), ID: 7}, Limit: 201},
+	} {
+		q, _ := listAuditQuery(f)
+		plan, err := db.QueryPlan(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := strings.Join(plan, "; "); !strings.Contains(p, "audit_events_operator") || strings.Contains(p, "TEMP B-TREE") {
+			t.Errorf("%s\n  plan: %s", q, p)
+		}
+	}
+}

@@ -363,6 +363,17 @@ var operatorTests = []test{
 			{"until", store.AuditFilter{Until: t0.Add(time.Hour)}, id(0)},
 			{"range", store.AuditFilter{Since: t0.Add(time.Hour), Until: t0.Add(2 * time.Hour)}, id(2, 1)},
 			{"nothing", store.AuditFilter{AccountID: "acc-2", Outcome: "fail"}, nil},
+			{"actor", store.AuditFilter{Actor: "operator:kim"}, id(2)},
+			{"other actor", store.AuditFilter{Actor: "operator:ito"}, nil},
+			{"customer", store.AuditFilter{Actor: "customer"}, id(1, 0)},
+			// evs[1] and evs[2] share their instant: the id orders them.
+			{"before", store.AuditFilter{Before: store.CursorOf(evs[2])}, id(1, 0)},
+			{"before, limit", store.AuditFilter{Before: store.CursorOf(evs[3]), Limit: 2}, id(2, 1)},
+			{"before, filtered", store.AuditFilter{Before: store.CursorOf(evs[3]), Outcome: "fail"}, id(0)},
+			{"after", store.AuditFilter{After: store.CursorOf(evs[1])}, id(3, 2)},
+			{"after, limit", store.AuditFilter{After: store.CursorOf(evs[0]), Limit: 2}, id(2, 1)},
+			{"after the newest", store.AuditFilter{After: store.CursorOf(evs[3])}, nil},
+			{"between", store.AuditFilter{After: store.CursorOf(evs[0]), Before: store.CursorOf(evs[3])}, id(2, 1)},
 		} {
 			got, err := o.ListAudit(ctx, tc.f)
 			must(t, err)
