@@ -368,5 +368,37 @@ func trim(s string, n int) string {
 // Zero tells whether t is the zero time.
 func (v *view) Zero(t time.Time) bool { return t.IsZero() }
 
-// Outcomes are the outcomes the audit filter offers.
-func (v *view) Outcomes() []string { return []string{"ok", "fail", "locked", "denied"} }
+// Outcomes are the outcomes the audit filter offers: those the code
+// records.
+func (v *view) Outcomes() []string {
+	return []string{"ok", "fail", "locked", "denied", "throttled", "limited", "refused", "exhausted",
+		"account_locked", "not_activated", "unknown", "alert"}
+}
+
+// Action is an audit action's label, or its code when it has none (an
+// action of an older version).
+func (v *view) Action(code string) string { return v.label("action.", code) }
+
+// Outcome is an audit outcome's label, or its code when it has none.
+func (v *view) Outcome(code string) string { return v.label("outcome.", code) }
+
+func (v *view) label(prefix, code string) string {
+	if s := v.T(prefix + code); s != prefix+code {
+		return s
+	}
+	return code
+}
+
+// Actor names who acted in an audit event: the customer, the system, the
+// tobira commands, or the operator by email.
+func (v *view) Actor(actor string) string {
+	switch actor {
+	case "customer":
+		return v.T("audit.actor_customer")
+	case "system":
+		return v.T("audit.actor_system")
+	case "operator:" + cliOperator:
+		return v.T("audit.operator_cli")
+	}
+	return strings.TrimPrefix(actor, "operator:")
+}
