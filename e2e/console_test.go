@@ -21,6 +21,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/store/sqlstore"
 	"github.com/tobira/tobira/internal/webkit"
 )
 
@@ -592,4 +594,95 @@ func TestEraseAccount(t *testing.T) {
 	sato.typeInto("メールアドレス", satoEmail)
 	sato.typeInto("パスワード", satoPassword)
 	sato.navigationStatus(chromedp.Click(button("続ける")), 401, "/login", "ログイン")
+}
+
+// ---------------------------------------------------------------------------
+// 6. The audit log
+
+// TestConsoleAuditLog: from a customer's page, the operator opens the
+// customer's audit log, whose actions read as Japanese labels with their
+// codes beside; once the customer is erased, the email finds nothing and
+// says to use the customer ID, and the customer page's link still leads to
+// the log, its rows marked 削除済み; the log filters by the operator who
+// acted and the action, both chosen from lists.
+func TestConsoleAuditLog(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	d := startDemo(t)
+	consoleURL := d.consoleURL(t)
+	const aEmail = "admin-audit@tobira.example"
+	seedA := d.createOperator(t, aEmail, "管理者 監査", "admin")
+
+	a := newBrowser(t, consoleURL, axe)
+	a.consoleSignIn(aEmail, seedA, "")
+	a.typeInto("メールアドレス・氏名・契約番号・申込番号", satoEmail)
+	a.clickTo(button("検索"), "/customers", consoleCustomers)
+	customerPath := a.navigationTo(chromedp.Click(link(satoEmail)), 200, "/customers/", satoName)
+	accountID := strings.TrimPrefix(customerPath, "/customers/")
+	// 250 wrong passwords of hers, straight into the demo's database: more
+	// than a page of the log.
+	db, err := sqlstore.OpenSQLite(filepath.Join(d.data, "tobira.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 250 {
+		ev := store.AuditEvent{At: time.Now().Add(time.Duration(i) * time.Millisecond), AccountID: accountID, Actor: "customer",
+			Action: store.ActionSignInPassword, Outcome: "fail", ClientIP: "203.0.113.9", Detail: fmt.Sprintf("wrong password %d", i)}
+		if err := db.AppendAudit(t.Context(), &ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	a.clickTo(link("この顧客の監査ログをすべて表示"), "/audit", "監査ログ")
+	a.expectText(`//input[@id="account" and @value="` + accountID + `"]`)
+	a.expectText(`//table//td[@title="signin.password" and contains(., "パスワードの確認") and code[normalize-space()="signin.password"]]`)
+	rows := func() int { return run(a, chromedp.Evaluate[int](`document.querySelectorAll("main tbody tr").length`)) }
+	if n := rows(); n != 200 {
+		t.Errorf("the first page of her log has %d rows, want 200", n)
+	}
+	a.screen("80-6-1-console-audit-customer")
+	a.clickTo(link("次の200件 (古い記録) →"), "/audit", "監査ログ")
+	a.expectText(`//table//td[@title="account.open" and contains(., "アカウントの開設")]`)
+	a.expectText(`//input[@id="account" and @value="` + accountID + `"]`)
+	if n := rows(); n != 51 {
+		t.Errorf("the second page of her log has %d rows, want 51", n)
+	}
+	a.screen("80-6-2-console-audit-next-page")
+	a.clickTo(link("← 前の200件 (新しい記録)"), "/audit", "監査ログ")
+	a.expectText(`//table//td[normalize-space()="wrong password 249"]`)
+	if n := rows(); n != 200 {
+		t.Errorf("back on the first page: %d rows, want 200", n)
+	}
+
+	// Erased: her address names no account any more.
+	a.navigationTo(chromedp.Navigate(consoleURL+customerPath), 200, customerPath, satoName)
+	a.typeInto("確認のため、この顧客のメールアドレスを入力してください", satoEmail)
+	a.typeInto("削除の理由（本人からの退会・削除の申し出など。監査ログに残ります）", "本人から退会の申し出（電話、本人確認済み）")
+	a.navigationTo(chromedp.Click(button("アカウントを削除")), 200, customerPath, "削除済みのアカウント")
+	a.clickTo(link("監査ログ"), "/audit", "監査ログ")
+	a.typeInto("顧客のメールアドレス", satoEmail)
+	a.clickTo(button("絞り込む"), "/audit", "監査ログ")
+	a.expectText(`//main//p[contains(., "顧客 ID で絞り込んでください")]`)
+
+	// The customer page still leads to her log, by her id.
+	a.navigationTo(chromedp.Navigate(consoleURL+customerPath), 200, customerPath, "削除済みのアカウント")
+	a.clickTo(link("この顧客の監査ログをすべて表示"), "/audit", "監査ログ")
+	row := `//table//tr[td[@title="account.erase" and contains(., "アカウントの削除")]]`
+	a.expectText(row + `/td[@title="operator:` + aEmail + `" and normalize-space()="` + aEmail + `"]`)
+	a.expectText(row + `/td[span[normalize-space()="削除済み"] and a[normalize-space()="` + accountID + `"]]`)
+	a.screen("80-6-3-console-audit-erased")
+
+	// By the operator and the action, chosen from the lists.
+	a.clickTo(link("監査ログ"), "/audit", "監査ログ")
+	a.do(chromedp.SetValue(chromedp.ID("operator"), aEmail), chromedp.SetValue(chromedp.ID("action"), "console.signin"))
+	a.clickTo(button("絞り込む"), "/audit", "監査ログ")
+	a.expectText(`//table//tr/td[@title="console.signin" and contains(., "コンソールへのログイン")]`)
+	if n := run(a, chromedp.Evaluate[int](`[...document.querySelectorAll("main tbody tr")].filter(r => !r.textContent.includes("`+aEmail+`") || !r.textContent.includes("console.signin")).length`)); n != 0 {
+		t.Errorf("the log by operator and action shows %d other row(s)", n)
+	}
+	if got := run(a, chromedp.Evaluate[string](`location.search`)); !strings.Contains(got, "operator=admin-audit%40tobira.example") || !strings.Contains(got, "action=console.signin") {
+		t.Errorf("the filter's address is %s", got)
+	}
+	a.screen("80-6-4-console-audit-operator")
 }

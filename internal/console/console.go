@@ -400,5 +400,9 @@ func (v *view) Actor(actor string) string {
 	case "operator:" + cliOperator:
 		return v.T("audit.operator_cli")
 	}
+	if what, ok := strings.CutPrefix(actor, "system:"); ok {
+		// "system:demo": what the demo made at its start.
+		return v.T("audit.actor_system") + " (" + what + ")"
+	}
 	return strings.TrimPrefix(actor, "operator:")
 }
