@@ -53,14 +53,15 @@ func (s *site) appendAudit(evs ...store.AuditEvent) {
 func TestAuditLabels(t *testing.T) {
 	s := newSite(t)
 	b := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
-	a, _, err := s.svc.OpenAccount(t.Context(), "yamada@example.jp", "山田 太郎", "operator:cli")
+	a, _, err := s.svc.OpenAccount(t.Context(), "yamada@example.jp", "山田 太郎", "system:demo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.appendAudit(store.AuditEvent{At: t0, AccountID: a.ID, Actor: "operator:kim@tobira.example", Action: store.ActionMFAReset, Outcome: "ok"})
+	s.appendAudit(store.AuditEvent{At: t0, AccountID: a.ID, Actor: "operator:cli", Action: store.ActionMFAReset, Outcome: "ok"})
 	_, body := b.get("/audit?account=" + a.ID)
 	for _, want := range []string{`<td title="mfa.reset">二要素認証のリセット<br><code class="code">mfa.reset</code></td>`,
-		`<td title="account.open">アカウントの開設`, `<td title="operator:cli">コマンド (tobira users など)</td>`,
+		`<td title="account.open">アカウントの開設`, `<td title="system:demo">システム (demo)</td>`,
+		`<td title="operator:cli">コマンド (tobira users など)</td>`,
 		`<option value="mfa.reset">二要素認証のリセット (mfa.reset)</option>`, `<td title="ok">成功</td>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the audit page lacks %s", want)
