@@ -206,8 +206,7 @@ func (s *Server) parseFilter(r *http.Request, aq auditQuery, before, after strin
 			return aq, f, pg, false, err
 		}
 		if f.AccountID != "" && f.AccountID != a.ID {
-			// The email and the id name different accounts: nothing has both.
-			return aq, f, pg, false, nil
+			return aq, f, pg, false, &badFilter{"audit.email_not_account"}
 		}
 		f.AccountID = a.ID
 	}

@@ -291,6 +291,10 @@ func TestAuditOfErasedCustomer(t *testing.T) {
 	if _, body := admin.get("/audit?email=tanaka%40example.jp"); !strings.Contains(body, "before-erase") {
 		t.Errorf("the log by email before the erasure lacks the event")
 	}
+	if resp, body := admin.get("/audit?email=tanaka%40example.jp&account=gone-account"); resp.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(body, "メールアドレスと顧客 ID が別の顧客を指しています") {
+		t.Errorf("an email and the id of another account: %d", resp.StatusCode)
+	}
 	if resp, body := admin.post(path+"/erase", "confirm_email", "tanaka@example.jp", "erase_reason", "退会"); !strings.Contains(body, "アカウントを削除しました") {
 		t.Fatalf("erase: %d", resp.StatusCode)
 	}
