@@ -179,7 +179,7 @@ func SetOperatorPassword(ctx context.Context, svc *portal.Service, ops store.Ope
 		return nil, "", err
 	}
 	op.PasswordHash, op.MustChangePassword = hash, mustChange
-	auditOperator(ctx, svc, who, "operator.reset_password", op.Email)
+	auditOperator(ctx, svc, who, store.ActionOperatorResetPassword, op.Email)
 	if mustChange {
 		return op, password, nil
 	}

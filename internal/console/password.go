@@ -48,7 +48,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, op *stor
 	}
 	if n > passwordAttempts {
 		_, end := store.Window(now, passwordWindow)
-		s.audit(ctx, r, actor(op), "", "operator.password_change", "locked", "")
+		s.audit(ctx, r, actor(op), "", store.ActionOperatorPasswordChange, "locked", "")
 		s.showPassword(w, r, op, http.StatusTooManyRequests, s.t(r, "login.throttled", s.view(r, "", op).Time(end)))
 		return
 	}
@@ -62,7 +62,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, op *stor
 		return
 	}
 	if !ok {
-		s.audit(ctx, r, actor(op), "", "operator.password_change", "fail", "current password")
+		s.audit(ctx, r, actor(op), "", store.ActionOperatorPasswordChange, "fail", "current password")
 		s.showPassword(w, r, op, http.StatusUnauthorized, s.t(r, "password.wrong_current"))
 		return
 	}
@@ -86,7 +86,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, op *stor
 	}
 	// The right current password gives its attempt back, as at sign-in.
 	_ = s.svc.Store.ResetLimit(ctx, "console:password:"+op.Email)
-	s.audit(ctx, r, actor(op), "", "operator.password_change", "ok", "")
+	s.audit(ctx, r, actor(op), "", store.ActionOperatorPasswordChange, "ok", "")
 	done(w, r, "/customers", "password_changed")
 }
 
@@ -114,7 +114,7 @@ func passwordProblem(next, confirm, current, email string) string {
 // once for the admin to hand over in person; the operator's sessions end,
 // and their next sign-in asks for their own.
 func (s *Server) resetOperatorPassword(w http.ResponseWriter, r *http.Request, op *store.Operator) {
-	t := s.target(w, r, op, "operator.reset_password")
+	t := s.target(w, r, op, store.ActionOperatorResetPassword)
 	if t == nil {
 		return
 	}
@@ -137,7 +137,7 @@ type operatorForm struct {
 }
 
 func (s *Server) newOperatorPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
-	if !s.adminOnly(w, r, op, "operator.create") {
+	if !s.adminOnly(w, r, op, store.ActionOperatorCreate) {
 		return
 	}
 	v := s.view(r, "operators.new_title", op)
@@ -148,7 +148,7 @@ func (s *Server) newOperatorPage(w http.ResponseWriter, r *http.Request, op *sto
 // addOperator creates an operator with a one-time password and a new
 // authenticator key, both shown once for the admin to hand over in person.
 func (s *Server) addOperator(w http.ResponseWriter, r *http.Request, op *store.Operator) {
-	if !s.adminOnly(w, r, op, "operator.create") || !s.form(w, r) {
+	if !s.adminOnly(w, r, op, store.ActionOperatorCreate) || !s.form(w, r) {
 		return
 	}
 	f := operatorForm{Email: trim(r.PostForm.Get("email"), 254), Name: trim(r.PostForm.Get("name"), 200),

@@ -41,16 +41,18 @@ const (
 	ActionResetWithdraw   = "mfa.reset_withdraw"
 
 	// The console and its operators.
-	ActionConsoleSignIn     = "console.signin"
-	ActionConsoleSignOut    = "console.signout"
-	ActionOperatorCreate    = "operator.create"
-	ActionOperatorDisable   = "operator.disable"
-	ActionOperatorEnable    = "operator.enable"
-	ActionOperatorReset2FA  = "operator.reset_2fa"
-	ActionOperatorList      = "operator.list"
-	ActionAuditExport       = "audit.export"
-	ActionMaintenanceCreate = "maintenance.create"
-	ActionMaintenanceCancel = "maintenance.cancel"
+	ActionConsoleSignIn          = "console.signin"
+	ActionConsoleSignOut         = "console.signout"
+	ActionOperatorCreate         = "operator.create"
+	ActionOperatorDisable        = "operator.disable"
+	ActionOperatorEnable         = "operator.enable"
+	ActionOperatorReset2FA       = "operator.reset_2fa"
+	ActionOperatorResetPassword  = "operator.reset_password"
+	ActionOperatorPasswordChange = "operator.password_change"
+	ActionOperatorList           = "operator.list"
+	ActionAuditExport            = "audit.export"
+	ActionMaintenanceCreate      = "maintenance.create"
+	ActionMaintenanceCancel      = "maintenance.cancel"
 
 	// OpenID Connect clients (tobira clients).
 	ActionClientCreate       = "client.create"
@@ -68,6 +70,6 @@ var AuditActions = []string{
 	ActionRecoveryRequest, ActionRecoveryConfirm, ActionRecoveryCancel, ActionRecoveryApprove,
 	ActionResetRequest, ActionResetApprove, ActionResetReject, ActionResetWithdraw,
 	ActionConsoleSignIn, ActionConsoleSignOut, ActionOperatorCreate, ActionOperatorDisable, ActionOperatorEnable,
-	ActionOperatorReset2FA, ActionOperatorList, ActionAuditExport, ActionMaintenanceCreate, ActionMaintenanceCancel,
+	ActionOperatorReset2FA, ActionOperatorResetPassword, ActionOperatorPasswordChange, ActionOperatorList, ActionAuditExport, ActionMaintenanceCreate, ActionMaintenanceCancel,
 	ActionClientCreate, ActionClientUpdate, ActionClientRotateSecret, ActionClientDelete,
 }
