@@ -34,7 +34,15 @@ type Account struct {
 	// the second-factor step is closed because of them.
 	MFAFailures    int
 	MFALockedUntil time.Time
+	// Lang is the language the customer last used the portal in ("ja",
+	// "en"): the mails sent without a request of theirs are in it.
+	// CreateAccount stores DefaultLang when it is empty.
+	Lang string
 }
+
+// DefaultLang is the language of an account that has not used the portal
+// in another: Japanese, the product's first language.
+const DefaultLang = "ja"
 
 // FactorKind names a second factor.
 type FactorKind string
@@ -158,12 +166,15 @@ type Accounts interface {
 	// updated account. A right code then calls ClearMFAFailures.
 	ChargeMFAAttempt(ctx context.Context, accountID string, now time.Time, lock func(failures int) time.Time) (*Account, error)
 	ClearMFAFailures(ctx context.Context, accountID string) error
+	// SetAccountLang records the language the customer uses; ErrNotFound
+	// for an unknown account.
+	SetAccountLang(ctx context.Context, accountID, lang string) error
 	// EraseAccount removes, in one transaction, what identifies the
 	// account and what lets it sign in: its email (ErasedEmail from then
-	// on), name and password, factors, recovery code, sessions, sign-ins
-	// in progress, one-time tokens, phone codes, recovery and reset
-	// requests, lock, consents, the sites' sessions and the mails to its
-	// address; it revokes its grants (their tokens go) and appends ev.
+	// on), name, password and language (DefaultLang again), factors,
+	// recovery code, sessions, sign-ins in progress, one-time tokens,
+	// phone codes, recovery and reset requests, lock, consents, the
+	// sites' sessions and the mails to its address; it revokes its grants (their tokens go) and appends ev.
 	// The account's id stays, with what the business keeps under it
 	// (applications, contracts, invoices) and the audit log. It returns
 	// the revoked grants; ErrNotFound for an unknown or erased account.

@@ -8,13 +8,22 @@ import (
 	"github.com/tobira/tobira/internal/store"
 )
 
-const accountCols = `id, email, name, password_hash, created_at, mfa_failures, mfa_locked_until`
+const accountCols = `id, email, name, password_hash, created_at, mfa_failures, mfa_locked_until, lang`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
 // accountDests are where accountCols scan to.
 func accountDests(a *store.Account) []any {
-	return []any{&a.ID, &a.Email, &a.Name, &a.PasswordHash, msScan{&a.CreatedAt}, &a.MFAFailures, msScan{&a.MFALockedUntil}}
+	return []any{&a.ID, &a.Email, &a.Name, &a.PasswordHash, msScan{&a.CreatedAt}, &a.MFAFailures, msScan{&a.MFALockedUntil}, &a.Lang}
+}
+
+// accountArgs are a's values for accountCols; an empty Lang becomes
+// store.DefaultLang, in a too.
+func accountArgs(a *store.Account) []any {
+	if a.Lang == "" {
+		a.Lang = store.DefaultLang
+	}
+	return []any{a.ID, a.Email, a.Name, a.PasswordHash, ms(a.CreatedAt), a.MFAFailures, ms(a.MFALockedUntil), a.Lang}
 }
 
 func scanAccount(r rowScanner) (*store.Account, error) {
@@ -28,8 +37,7 @@ func scanAccount(r rowScanner) (*store.Account, error) {
 
 // CreateAccount stores a; ErrConflict when its email or id is taken.
 func (db *DB) CreateAccount(ctx context.Context, a *store.Account) error {
-	_, err := db.c().exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		a.ID, a.Email, a.Name, a.PasswordHash, ms(a.CreatedAt), a.MFAFailures, ms(a.MFALockedUntil))
+	_, err := db.c().exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, accountArgs(a)...)
 	return db.fail("create account", err)
 }
 
@@ -113,6 +121,16 @@ func (db *DB) ClearMFAFailures(ctx context.Context, accountID string) error {
 	return db.fail("clear mfa failures", err)
 }
 
+// SetAccountLang records the language the customer uses; ErrNotFound for
+// an unknown account.
+func (db *DB) SetAccountLang(ctx context.Context, accountID, lang string) error {
+	n, err := db.c().affected(ctx, `UPDATE accounts SET lang = ? WHERE id = ?`, lang, accountID)
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
+	return db.fail("set account lang", err)
+}
+
 // erasedRows are the statements of EraseAccount that delete the rows an
 // account has, each given the account's id.
 var erasedRows = []string{
@@ -159,8 +177,8 @@ func (db *DB) EraseAccount(ctx context.Context, accountID string, ev *store.Audi
 		if grants, err = revokeGrants(ctx, c, `account_id = ? AND revoked_at = 0`, ms(ev.At), accountID); err != nil {
 			return err
 		}
-		if _, err := c.exec(ctx, `UPDATE accounts SET email = ?, name = '', password_hash = '', mfa_failures = 0, mfa_locked_until = 0
-			WHERE id = ?`, store.ErasedEmail(accountID), accountID); err != nil {
+		if _, err := c.exec(ctx, `UPDATE accounts SET email = ?, name = '', password_hash = '', mfa_failures = 0, mfa_locked_until = 0, lang = ?
+			WHERE id = ?`, store.ErasedEmail(accountID), store.DefaultLang, accountID); err != nil {
 			return err
 		}
 		evID, err = appendAudit(ctx, c, ev)

@@ -25,10 +25,9 @@ const (
 // ErrConflict when an email or id is taken, in which case the batches before
 // the one that failed stay stored.
 func (db *DB) BulkCreateAccounts(ctx context.Context, accounts []store.Account) error {
-	return db.bulkInsert(ctx, "bulk create accounts", "accounts ("+accountCols+")", 7, len(accounts),
+	return db.bulkInsert(ctx, "bulk create accounts", "accounts ("+accountCols+")", 8, len(accounts),
 		func(i int, args []any) []any {
-			a := &accounts[i]
-			return append(args, a.ID, a.Email, a.Name, a.PasswordHash, ms(a.CreatedAt), a.MFAFailures, ms(a.MFALockedUntil))
+			return append(args, accountArgs(&accounts[i])...)
 		})
 }
 

@@ -239,6 +239,32 @@ func TestUpgradeToPhone(t *testing.T) {
 	must(db.AppendOutbox(ctx, &store.OutboxMessage{At: t0, To: "+41790000000", Channel: "sms", Body: "b"}))
 }
 
+// TestUpgradeToAccountLang opens, with this program, a database from
+// before accounts had a language: every account reads back Japanese, and a
+// language can be set.
+func TestUpgradeToAccountLang(t *testing.T) {
+	ctx := t.Context()
+	db, path := beforeMigration(t, "0023_account_lang.sql", `ALTER TABLE accounts DROP COLUMN lang`)
+	if _, err := db.c().exec(ctx, `INSERT INTO accounts (id, email, name, password_hash, created_at)
+		VALUES ('acc-1', 'a@example.com', '', '', ?)`, t0.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db = openTemp(t, path)
+	defer db.Close()
+	a, err := db.AccountByID(ctx, "acc-1")
+	if err != nil || a.Lang != store.DefaultLang {
+		t.Fatalf("account after the upgrade: %+v, %v, want Lang %q", a, err, store.DefaultLang)
+	}
+	if err := db.SetAccountLang(ctx, "acc-1", "en"); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := db.AccountByID(ctx, "acc-1"); err != nil || a.Lang != "en" {
+		t.Errorf("account after SetAccountLang: %+v, %v", a, err)
+	}
+}
+
 // TestUpgradeToSessionsWithoutRowid opens, with this program, a database
 // whose sessions and flows are rowid tables, as releases before 0015 made
 // them: nobody is signed out, no sign-in in progress is lost, and both are

@@ -294,6 +294,37 @@ var accountTests = []test{
 		}
 		wantErr(t, "SetPasswordHash of unknown account", s.SetPasswordHash(ctx, "nobody", "h"), store.ErrNotFound)
 	}},
+	{"Lang", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		// Created without a language: Japanese, in the struct too.
+		a := newAccount(t, s, "acc-1")
+		if a.Lang != store.DefaultLang {
+			t.Errorf("CreateAccount left Lang %q, want %q", a.Lang, store.DefaultLang)
+		}
+		b := &store.Account{ID: "acc-2", Email: "b@example.com", CreatedAt: t0, Lang: "en"}
+		must(t, s.CreateAccount(ctx, b))
+		must(t, s.SetAccountLang(ctx, a.ID, "en"))
+		must(t, s.SetAccountLang(ctx, b.ID, "ja"))
+		a.Lang, b.Lang = "en", "ja"
+		for _, want := range []*store.Account{a, b} {
+			got, err := s.AccountByID(ctx, want.ID)
+			must(t, err)
+			same(t, "AccountByID after SetAccountLang", *got, *want, normAccount)
+			got, err = s.AccountByEmail(ctx, want.Email)
+			must(t, err)
+			same(t, "AccountByEmail after SetAccountLang", *got, *want, normAccount)
+		}
+		list, err := s.ListAccounts(ctx)
+		must(t, err)
+		if len(list) != 2 || list[0].Lang != "en" || list[1].Lang != "ja" {
+			t.Errorf("ListAccounts' languages: %+v, want en then ja", list)
+		}
+		newSession(t, s, "s-1", a.ID, t0.Add(time.Hour))
+		if _, got, err := s.SignedInAs(ctx, "s-1"); err != nil || got.Lang != "en" {
+			t.Errorf("SignedInAs' account = %+v, %v, want Lang en", got, err)
+		}
+		wantErr(t, "SetAccountLang of unknown account", s.SetAccountLang(ctx, "nobody", "en"), store.ErrNotFound)
+	}},
 	{"ChargeMFAAttempt", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		a := newAccount(t, s, "acc-1")
@@ -590,6 +621,7 @@ var factorTests = []test{
 		a := newAccount(t, s, "acc-1")
 		b := newAccount(t, s, "acc-2")
 		must(t, s.SetPasswordHash(ctx, a.ID, "$argon2id$a"))
+		must(t, s.SetAccountLang(ctx, a.ID, "en"))
 		for _, id := range []string{a.ID, b.ID} {
 			must(t, s.AddFactor(ctx, &store.Factor{ID: "f-" + id, AccountID: id, Kind: store.FactorTOTP, Secret: "s", CreatedAt: t0}))
 			must(t, s.SetRecoveryCode(ctx, id, "code-"+id, t0))
@@ -622,7 +654,7 @@ var factorTests = []test{
 
 		got, err := s.AccountByID(ctx, a.ID)
 		must(t, err)
-		if got.Email != store.ErasedEmail(a.ID) || got.Name != "" || got.PasswordHash != "" || !got.Erased() {
+		if got.Email != store.ErasedEmail(a.ID) || got.Name != "" || got.PasswordHash != "" || got.Lang != store.DefaultLang || !got.Erased() {
 			t.Errorf("erased account = %+v, want its id alone", got)
 		}
 		wantErr(t, "AccountByEmail of the erased address", func() error { _, err := s.AccountByEmail(ctx, a.Email); return err }(), store.ErrNotFound)
