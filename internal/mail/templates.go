@@ -68,15 +68,18 @@ const (
 // changed in the account, and NotMeURL is where to go if it was not the
 // customer.
 type SecurityNotice struct {
-	Service   string // DefaultService when empty
-	Name      string
-	Event     string    // one of the Event constants; another fails Render
-	At        time.Time // said in Japan time
-	IP        string    // the client address it came from
-	Browser   string    // a short description of the browser
-	Until     time.Time // EventMFALocked: until when the step is closed, in Japan time
-	NotMeURL  string
-	PortalURL string
+	Service string // DefaultService when empty
+	Name    string
+	Event   string    // one of the Event constants; another fails Render
+	At      time.Time // said in Japan time
+	IP      string    // the client address it came from
+	Browser string    // a short description of the browser
+	// ByOperator says an operator did it (an operator's 2FA reset): the
+	// mail says support did, in place of an address and a browser.
+	ByOperator bool
+	Until      time.Time // EventMFALocked: until when the step is closed, in Japan time
+	NotMeURL   string
+	PortalURL  string
 }
 
 // RecoveryRequest is the data of the "recovery_request" template: a

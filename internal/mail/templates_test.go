@@ -184,6 +184,42 @@ func TestRenderSecurityNotice(t *testing.T) {
 	}
 }
 
+// TestRenderSecurityNoticeByOperator: a reset an operator did says, in
+// both parts, that support did it, where a customer's notice names an
+// address and a browser it does not have.
+func TestRenderSecurityNoticeByOperator(t *testing.T) {
+	at := time.Date(2026, 11, 26, 15, 4, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		lang       string
+		want, gone []string
+	}{
+		{"ja", []string{"操作した人", "サポート担当者", "サポート窓口にご依頼いただいた操作であれば", "ご依頼に心当たりがない場合は"},
+			[]string{"IP アドレス", "ブラウザ:", "ブラウザ</th>", "不明", "ご自身による操作"}},
+		{"en", []string{"By", "our support staff", "If you asked our support desk for this", "If you did not ask for this"},
+			[]string{"IP address", "Browser:", "Browser</th>", "unknown", "If it was you"}},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			m, err := Render("security_notice", tc.lang, SecurityNotice{Name: "Ana", Event: EventMFAReset, At: at, ByOperator: true,
+				NotMeURL: "https://portal.example.jp/not-me?t=1", PortalURL: "https://portal.example.jp/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for part, body := range map[string]string{"text": m.Text, "HTML": m.HTML} {
+				for _, s := range tc.want {
+					if !strings.Contains(body, s) {
+						t.Errorf("%s lacks %q:\n%s", part, s, body)
+					}
+				}
+				for _, s := range tc.gone {
+					if strings.Contains(body, s) {
+						t.Errorf("%s has %q:\n%s", part, s, body)
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestRenderPasswordReset: the mail says what the next sign-in asks for:
 // the second factor the account has, or to set one up.
 func TestRenderPasswordReset(t *testing.T) {
