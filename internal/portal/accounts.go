@@ -44,10 +44,11 @@ func (s *Service) OpenAccount(ctx context.Context, email, name, actor string) (*
 }
 
 // SendActivation mails the activation mail (開通メール): the portal's URL
-// and the link that sets the first password.
+// and the link that sets the first password. An operator sends it, so it
+// is in the account's language: Japanese for a new account.
 func (s *Service) SendActivation(ctx context.Context, a *store.Account, link string) {
 	ttl := s.Config.ActivationTTL.Duration
-	s.sendMail(ctx, a.Email, "activation", "ja", mail.Activation{
+	s.sendMail(ctx, a.Email, "activation", mailLang(a, Client{}), mail.Activation{
 		Service: s.Config.Issuer, Name: a.Name, Email: a.Email, PortalURL: s.Config.BaseURL + "/login",
 		Link: link, ValidHours: int(ttl.Hours()), Expires: s.Now().Add(ttl),
 	})
@@ -163,7 +164,7 @@ func (s *Service) OperatorResetMFA(ctx context.Context, email, actor string) (*s
 	if err := s.resetMFA(ctx, a.ID, "", ev); err != nil {
 		return nil, err
 	}
-	s.notice(ctx, a, mail.EventMFAReset, Client{IP: "-", UserAgent: actor})
+	s.operatorNotice(ctx, a, mail.EventMFAReset)
 	return a, nil
 }
 

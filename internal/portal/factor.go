@@ -165,7 +165,8 @@ func (s *Service) wrong(ctx context.Context, at *attempt, c Client, action strin
 	if mfa.Locked(charged.MFALockedUntil, s.Now()) {
 		s.audit(ctx, charged.ID, action, "locked", c, "")
 		s.Log.Warn("second factor step closed", "account", charged.ID, "failures", charged.MFAFailures, "until", charged.MFALockedUntil)
-		s.notice(ctx, charged, mail.EventMFALocked, c)
+		// Whoever typed the codes may not be the account's owner.
+		s.notice(ctx, charged, mail.EventMFALocked, c.passwordOnly())
 		return &LockedError{Until: charged.MFALockedUntil}
 	}
 	s.audit(ctx, charged.ID, action, "fail", c, "")

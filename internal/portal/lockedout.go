@@ -124,7 +124,8 @@ func (s *Service) ConfirmRecovery(ctx context.Context, token string, c Client) (
 }
 
 // recoveryStarted mails the account that its request waits, with a
-// "this was not me" link that lasts past the period.
+// "this was not me" link that lasts past the period, in the language of
+// the request that opened the confirmation link.
 func (s *Service) recoveryStarted(ctx context.Context, r *store.RecoveryRequest, c Client) {
 	if s.Mail == nil {
 		return
@@ -143,7 +144,7 @@ func (s *Service) recoveryStarted(ctx context.Context, r *store.RecoveryRequest,
 		s.Log.Error("recovery notice: not-me link", "err", err)
 		return
 	}
-	s.sendMail(ctx, a.Email, "recovery_started", "ja", mail.RecoveryStarted{
+	s.sendMail(ctx, a.Email, "recovery_started", mailLang(a, c), mail.RecoveryStarted{
 		Service: s.Config.Issuer, Name: a.Name, Email: a.Email, At: now, IP: c.IP, Browser: DescribeBrowser(c.UserAgent),
 		EffectiveAt: r.EffectiveAt, CoolingOff: s.Config.RecoveryCoolingOff.Duration,
 		NotMeURL:  s.Config.BaseURL + "/not-me?token=" + url.QueryEscape(token),
@@ -200,7 +201,8 @@ func (s *Service) completeRecovery(ctx context.Context, a *store.Account, c Clie
 	if err := s.resetMFA(ctx, a.ID, "", ev); err != nil {
 		return err
 	}
-	s.notice(ctx, a, mail.EventMFAReset, c)
+	// The sign-in that finds the period over proved only the password.
+	s.notice(ctx, a, mail.EventMFAReset, c.passwordOnly())
 	return nil
 }
 
@@ -252,7 +254,7 @@ func (s *Service) ApproveRecoveryEarly(ctx context.Context, id, operator, reason
 }
 
 // recoveryApproved mails the account that support ended its waiting
-// period, with a "this was not me" link.
+// period, with a "this was not me" link, in the account's language.
 func (s *Service) recoveryApproved(ctx context.Context, r *store.RecoveryRequest) error {
 	if s.Mail == nil {
 		return nil
@@ -268,7 +270,7 @@ func (s *Service) recoveryApproved(ctx context.Context, r *store.RecoveryRequest
 	}); err != nil {
 		return err
 	}
-	s.sendMail(ctx, a.Email, "recovery_approved", "ja", mail.RecoveryApproved{
+	s.sendMail(ctx, a.Email, "recovery_approved", mailLang(a, Client{}), mail.RecoveryApproved{
 		Service: s.Config.Issuer, Name: a.Name, Email: a.Email, At: now,
 		NotMeURL:  s.Config.BaseURL + "/not-me?token=" + url.QueryEscape(token),
 		PortalURL: s.Config.BaseURL + "/login",

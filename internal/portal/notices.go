@@ -22,9 +22,23 @@ const notMeTTL = 7 * 24 * time.Hour
 
 // notice mails the account a security notice of event (a mail.Event...
 // constant): what happened, when, from which address and browser, and a
-// link for when it was not the customer. For mail.EventMFALocked, a is the
-// account as the lock left it: its MFALockedUntil says until when.
+// link for when it was not the customer; in the language of c, else of the
+// account (mailLang). For mail.EventMFALocked, a is the account as the
+// lock left it: its MFALockedUntil says until when.
 func (s *Service) notice(ctx context.Context, a *store.Account, event string, c Client) {
+	s.sendNotice(ctx, a, mail.SecurityNotice{Event: event, IP: c.IP, Browser: DescribeBrowser(c.UserAgent)}, mailLang(a, c))
+}
+
+// operatorNotice mails the account a security notice of event that an
+// operator did: in the account's language, saying that support did it
+// where a customer's notice names an address and a browser.
+func (s *Service) operatorNotice(ctx context.Context, a *store.Account, event string) {
+	s.sendNotice(ctx, a, mail.SecurityNotice{Event: event, ByOperator: true}, mailLang(a, Client{}))
+}
+
+// sendNotice completes n for a (its name, the time, the links) and mails
+// it in lang.
+func (s *Service) sendNotice(ctx context.Context, a *store.Account, n mail.SecurityNotice, lang string) {
 	if s.Mail == nil {
 		return
 	}
@@ -36,15 +50,13 @@ func (s *Service) notice(ctx context.Context, a *store.Account, event string, c 
 		s.Log.Error("notice: not-me link", "err", err)
 		return
 	}
-	n := mail.SecurityNotice{
-		Service: s.Config.Issuer, Name: a.Name, Event: event, At: now, IP: c.IP, Browser: DescribeBrowser(c.UserAgent),
-		NotMeURL:  s.Config.BaseURL + "/not-me?token=" + url.QueryEscape(token),
-		PortalURL: s.Config.BaseURL + "/login",
-	}
-	if event == mail.EventMFALocked {
+	n.Service, n.Name, n.At = s.Config.Issuer, a.Name, now
+	n.NotMeURL = s.Config.BaseURL + "/not-me?token=" + url.QueryEscape(token)
+	n.PortalURL = s.Config.BaseURL + "/login"
+	if n.Event == mail.EventMFALocked {
 		n.Until = a.MFALockedUntil
 	}
-	s.sendMail(ctx, a.Email, "security_notice", "ja", n)
+	s.sendMail(ctx, a.Email, "security_notice", lang, n)
 }
 
 // knownBrowserAge is how far back a sign-in makes its browser known, and

@@ -72,6 +72,29 @@ func New(st store.Store, keys *secret.Keyring, cfg config.Config, log *slog.Logg
 type Client struct {
 	IP        string
 	UserAgent string
+	// Lang is the language the customer's request is in ("ja", "en"): the
+	// mails it leads to are in it, and a sign-in keeps it on the account.
+	// Empty when no customer's request is in hand (an operator's, a
+	// command's): the account's language is used then.
+	Lang string
+}
+
+// passwordOnly is c without its language, for a notice of what a request
+// that proved only the password did (wrong codes closed the step, a
+// recovery request's period ended): it goes to the account's owner in the
+// language they use, which may not be that of whoever typed the password.
+func (c Client) passwordOnly() Client {
+	c.Lang = ""
+	return c
+}
+
+// mailLang is the language of a mail to a about a request from c: the
+// request's, when it has one, else the account's (mail.Lang of either).
+func mailLang(a *store.Account, c Client) string {
+	if c.Lang != "" {
+		return mail.Lang(c.Lang)
+	}
+	return mail.Lang(a.Lang)
 }
 
 type operatorClientKey struct{}

@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/tobira/tobira/internal/mail"
 	"github.com/tobira/tobira/internal/secret"
@@ -69,7 +70,27 @@ func (s *Service) StartStepUp(ctx context.Context, si *SignedIn, returnTo string
 	if len(ms) == 0 {
 		return nil, ErrNoSuchMethod
 	}
-	return s.newFlow(ctx, StateMFA, si.Account.ID, returnTo, flowData{StepUp: si.Session.IDHash})
+	return s.newFlow(ctx, StateMFA, si.Account.ID, returnTo, flowData{StepUp: si.Session.IDHash, Lang: si.Account.Lang})
+}
+
+// ErrUnknownLanguage is a language the portal does not speak.
+var ErrUnknownLanguage = errors.New("portal: unknown language")
+
+// SetLanguage is the language switch of a signed-in customer: the account
+// keeps lang ("ja", "en") for the mails sent without a request of theirs.
+// It writes only when lang differs from the account's.
+func (s *Service) SetLanguage(ctx context.Context, si *SignedIn, lang string) error {
+	if !slices.Contains(mail.Languages, lang) {
+		return ErrUnknownLanguage
+	}
+	if si.Account.Lang == lang {
+		return nil
+	}
+	if err := s.Store.SetAccountLang(ctx, si.Account.ID, lang); err != nil {
+		return err
+	}
+	si.Account.Lang = lang
+	return nil
 }
 
 // ResetMFA is the security page's 「リセットする」: it removes every factor and

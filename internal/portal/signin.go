@@ -43,6 +43,10 @@ type flowData struct {
 	StepUp       string `json:"stepup,omitempty"`   // session hash a step-up renews
 	// AMR lists how the customer proved who they are so far (RFC 8176).
 	AMR []string `json:"amr,omitempty"`
+	// Lang is the account's language when the flow started: the finish
+	// compares the request's with it, so that a sign-in in the usual
+	// language writes nothing for it (keepLang).
+	Lang string `json:"lang,omitempty"`
 }
 
 // proved records a way the customer proved who they are.
@@ -272,9 +276,9 @@ func (s *Service) passwordRight(ctx context.Context, a *store.Account, perAccoun
 	pwd := []string{"pwd"}
 	var f *Flow
 	if len(factors) == 0 {
-		f, err = s.newFlow(ctx, StateEnrol, a.ID, returnTo, flowData{TOTPSecret: mfa.NewTOTPSecret(), AMR: pwd})
+		f, err = s.newFlow(ctx, StateEnrol, a.ID, returnTo, flowData{TOTPSecret: mfa.NewTOTPSecret(), AMR: pwd, Lang: a.Lang})
 	} else {
-		f, err = s.newFlow(ctx, StateMFA, a.ID, returnTo, flowData{AMR: pwd})
+		f, err = s.newFlow(ctx, StateMFA, a.ID, returnTo, flowData{AMR: pwd, Lang: a.Lang})
 	}
 	if f != nil {
 		f.factors = factors
@@ -525,6 +529,7 @@ func (s *Service) finish(ctx context.Context, f *Flow, oldSession string, c Clie
 		return "", err
 	}
 	f.State = stateDone
+	s.keepLang(ctx, f, c)
 	now := s.Now()
 	token := secret.Token(32)
 	f.proved("mfa")
@@ -566,6 +571,25 @@ func (s *Service) finish(ctx context.Context, f *Flow, oldSession string, c Clie
 	s.noticeNewBrowser(ctx, f, c)
 	s.audit(ctx, f.AccountID, store.ActionSignIn, "ok", c, "")
 	return token, nil
+}
+
+// keepLang records, at the finish of the sign-in f, the language of its
+// request c on the account, for the mails sent without a request of the
+// customer's (mailLang). The flow knows the account's language from its
+// start, so only a sign-in in another language than the last writes, in
+// the finish's own unit: no statement is added to a sign-in in the usual
+// language. A failure is logged: the sign-in stands without it.
+func (s *Service) keepLang(ctx context.Context, f *Flow, c Client) {
+	if c.Lang == "" {
+		return
+	}
+	lang := mail.Lang(c.Lang)
+	if lang == f.data.Lang {
+		return
+	}
+	if err := s.Store.SetAccountLang(ctx, f.AccountID, lang); err != nil {
+		s.Log.Warn("account language not kept", "account", f.AccountID, "err", err)
+	}
 }
 
 // Abandon drops a flow (「キャンセル」, or a new sign-in replacing it).
