@@ -210,7 +210,9 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// setLanguage keeps the customer's choice of language for a year.
+// setLanguage keeps the customer's choice of language for a year, and on
+// the account of a signed-in customer, for the mails sent without their
+// request.
 func (s *Server) setLanguage(w http.ResponseWriter, r *http.Request) {
 	if !s.form(w, r) {
 		return
@@ -219,6 +221,14 @@ func (s *Server) setLanguage(w http.ResponseWriter, r *http.Request) {
 	if !webkit.Speaks(lang) {
 		s.fail(w, r, http.StatusBadRequest, "error.bad_request")
 		return
+	}
+	si, err := s.signedIn(r)
+	if err == nil && si != nil {
+		err = s.svc.SetLanguage(r.Context(), si, lang)
+	}
+	if err != nil {
+		// The pages still change language; the mails keep the last one.
+		s.log.Warn("language switch: account language not kept", "id", webkit.RequestID(r), "err", err)
 	}
 	http.SetCookie(w, webkit.LanguageCookie(lang, s.secure))
 	http.Redirect(w, r, safeReturn(r.PostForm.Get("next")), http.StatusSeeOther)

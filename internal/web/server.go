@@ -254,7 +254,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 
 // client is who sent r, as limits and the audit log see it.
 func client(r *http.Request) portal.Client {
-	return portal.Client{IP: webkit.ClientIP(r), UserAgent: webkit.UserAgent(r)}
+	return portal.Client{IP: webkit.ClientIP(r), UserAgent: webkit.UserAgent(r), Lang: webkit.PickLanguage(r)}
 }
 
 // badInput answers a request whose path or query is not text: the

@@ -1,0 +1,65 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+)
+
+// TestLanguageKeptOnAccount: the account keeps the language of the
+// customer's sign-in (their choice, then Accept-Language) and of the
+// language switch while signed in, for the mails sent without their
+// request; a language the portal does not speak gets a clear message and
+// changes nothing.
+func TestLanguageKeptOnAccount(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	lang := func() string {
+		t.Helper()
+		a, err := s.svc.Store.AccountByID(s.ctx, c.acct.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Lang
+	}
+	if got := lang(); got != "ja" {
+		t.Fatalf("a new account's language: %q, want ja", got)
+	}
+
+	b := s.browser()
+	b.lang = "en-GB,en;q=0.9"
+	b.enrol(c)
+	if got := lang(); got != "en" {
+		t.Fatalf("after a sign-in in an English browser: %q, want en", got)
+	}
+
+	// The switch, signed in.
+	expect(t, b.post("/lang", url.Values{"lang": {"ja"}}), http.StatusSeeOther, "/")
+	if got := lang(); got != "ja" {
+		t.Fatalf("after switching to Japanese: %q, want ja", got)
+	}
+	for _, bad := range []string{"", "fr", "EN", "en-US"} {
+		r := b.post("/lang", url.Values{"lang": {bad}})
+		expect(t, r, http.StatusBadRequest, "")
+		contains(t, r, "リクエストの形式が正しくありません。")
+		if ck := setCookieOf(r, "tobira_lang"); ck != nil {
+			t.Errorf("lang %q set the cookie %+v", bad, ck)
+		}
+		if got := lang(); got != "ja" {
+			t.Fatalf("lang %q changed the account's language to %q", bad, got)
+		}
+	}
+
+	// Not signed in, the switch is the browser's alone; the sign-in that
+	// follows keeps it, the choice before Accept-Language.
+	other := s.browser()
+	other.lang = "ja"
+	expect(t, other.post("/lang", url.Values{"lang": {"en"}}), http.StatusSeeOther, "/")
+	if got := lang(); got != "ja" {
+		t.Fatalf("a switch without a sign-in changed the account's language to %q", got)
+	}
+	other.signIn(c)
+	if got := lang(); got != "en" {
+		t.Fatalf("after a sign-in with English chosen: %q, want en", got)
+	}
+}
