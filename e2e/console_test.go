@@ -120,6 +120,13 @@ func TestFourEyesReset(t *testing.T) {
 	if !strings.Contains(m.Subject, "セキュリティに関するお知らせ") {
 		t.Errorf("the reset notice's subject is %q", m.Subject)
 	}
+	// Operators did it: the notice says so, not an address "-".
+	if !strings.Contains(m.Text, "操作した人: サポート担当者") || !strings.Contains(m.HTML, "サポート担当者") {
+		t.Errorf("the reset notice does not say that support staff did it:\n%s", m.Text)
+	}
+	if strings.Contains(m.Text, "IP アドレス") {
+		t.Errorf("the notice of the operators' reset names an IP address:\n%s", m.Text)
+	}
 }
 
 // ---------------------------------------------------------------------------

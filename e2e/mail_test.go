@@ -382,6 +382,43 @@ func TestNotMe(t *testing.T) {
 	}
 }
 
+// TestOperatorResetInCustomersLanguage is Sato, who signs in from a
+// browser she switched to English: the notice of the 2FA reset an operator
+// then does from the command line is in English, and says that support
+// staff did it instead of giving an address.
+func TestOperatorResetInCustomersLanguage(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	d := startDemo(t)
+	key, _ := d.satoKeys(t)
+
+	p := newBrowser(t, d.URL, axe)
+	p.open("/login", "ログイン")
+	p.lang = "en"
+	p.clickTo(button("English"), "/login", "Sign in")
+	p.typeInto("Email address", satoEmail)
+	p.typeInto("Password", satoPassword)
+	p.clickTo(button("Continue"), "/login/code", "Enter your one-time password")
+	p.typeInto("One-time code", oathtool(t, key))
+	p.clickTo(button("Continue"), "/", "My page")
+
+	d.operator(t, "users", "reset-2fa", "--email", satoEmail, "--data", d.data)
+	m := d.waitMail(t, satoEmail, "the notice of the operator's reset", func(m demoMail) bool {
+		return strings.Contains(m.Text, "Two-step verification was reset.") || strings.Contains(m.Text, "二要素認証の設定がリセットされました。")
+	})
+	if m.Subject != "[Tobira] Security notice" {
+		t.Errorf("the reset notice's subject is %q, want the English one", m.Subject)
+	}
+	for _, want := range []string{"By: our support staff", "If you asked our support desk for this"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("the reset notice lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if strings.Contains(m.Text, "IP address") || strings.Contains(m.HTML, "IP address") {
+		t.Errorf("the notice of an operator's reset names an IP address:\n%s", m.Text)
+	}
+}
+
 // ---------------------------------------------------------------------------
 // Helpers of the mail journeys
 

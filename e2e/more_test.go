@@ -144,6 +144,20 @@ func TestEnglish(t *testing.T) {
 	p.expectText(`//p[@id="mfa-status" and normalize-space()="✓設定されています"]`)
 	p.screen("42-7-security-ja-again")
 	p.open("/", "マイページ")
+
+	// The mails: the enrolment's notice, from the English sign-in, is in
+	// English; the switch back, signed in, makes the notice of a reset an
+	// operator then does Japanese.
+	d.waitMail(t, yamadaEmail, "the English notice of the enrolment", func(m demoMail) bool {
+		return strings.Contains(m.Text, "Two-step verification was set up.") && m.Subject == "[Tobira] Security notice"
+	})
+	d.operator(t, "users", "reset-2fa", "--email", yamadaEmail, "--data", d.data)
+	m := d.waitMail(t, yamadaEmail, "the notice of the operator's reset", func(m demoMail) bool {
+		return strings.Contains(m.Text, "Two-step verification was reset.") || strings.Contains(m.Text, "二要素認証の設定がリセットされました。")
+	})
+	if m.Subject != "【Tobira】セキュリティに関するお知らせ" || !strings.Contains(m.Text, "操作した人: サポート担当者") {
+		t.Errorf("the notice of the operator's reset after switching back to Japanese: %q\n%s", m.Subject, m.Text)
+	}
 }
 
 // TestErrorScreens checks what the customer reads when something goes wrong:
