@@ -578,7 +578,9 @@ func (s *Service) finish(ctx context.Context, f *Flow, oldSession string, c Clie
 // customer's (mailLang). The flow knows the account's language from its
 // start, so only a sign-in in another language than the last writes, in
 // the finish's own unit: no statement is added to a sign-in in the usual
-// language. A failure is logged: the sign-in stands without it.
+// language. A failure is logged, not returned: a language not kept is no
+// reason to refuse a sign-in (a database that fails this write fails the
+// session's too).
 func (s *Service) keepLang(ctx context.Context, f *Flow, c Client) {
 	if c.Lang == "" {
 		return
