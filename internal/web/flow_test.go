@@ -656,6 +656,32 @@ func TestSecurityPageStepUp(t *testing.T) {
 	expect(t, b.get("/security"), http.StatusOK, "")
 }
 
+// TestSecurityActivityBySupport: what support staff did to the account shows
+// on the security page as theirs, without the address of our network; the
+// customer's own steps keep their address.
+func TestSecurityActivityBySupport(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	for _, ev := range []store.AuditEvent{
+		{Actor: "operator:kim@tobira.example", Action: store.ActionMFAReset, Outcome: "ok", ClientIP: "10.9.8.7"},
+		{Actor: "operator:kim@tobira.example", Action: store.ActionAccountUnlock, Outcome: "ok", ClientIP: "10.9.8.6"},
+	} {
+		ev.At, ev.AccountID = s.clock.Now(), c.acct.ID
+		if err := s.svc.Store.AppendAudit(s.ctx, &ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := b.get("/security")
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, "<td>二要素認証のリセット (担当者)</td><td>サポート担当者</td>",
+		"<td>アカウントのロック解除 (担当者)</td><td>サポート担当者</td>", "<td>ログイン</td><td>")
+	if strings.Contains(page.text(), "10.9.8.") {
+		t.Error("the security page shows the address support staff acted from")
+	}
+}
+
 // TestCrossOriginPost: a form posted from another site is refused and
 // changes nothing.
 func TestCrossOriginPost(t *testing.T) {

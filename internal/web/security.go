@@ -67,9 +67,14 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := webkit.PickLanguage(r)
 	for _, ev := range evs {
-		d.Activity = append(d.Activity, activity{
-			When: formatTime(lang, ev.At), What: s.activityText(lang, ev.Action, ev.Outcome), From: ev.ClientIP,
-		})
+		a := activity{When: formatTime(lang, ev.At), What: s.activityText(lang, ev.Action, ev.Outcome), From: ev.ClientIP}
+		if strings.HasPrefix(ev.Actor, "operator:") {
+			// Support staff acted, from the console or the command line:
+			// the customer is told so, not the address of our network.
+			a.What = s.activityText(lang, ev.Action, ev.Outcome+".operator")
+			a.From = s.msgs.T(lang, "activity.from_operator")
+		}
+		d.Activity = append(d.Activity, a)
 	}
 	v := s.view(r, "security.title")
 	v.User, v.Data, v.Wide = si.Account, d, true
@@ -104,10 +109,16 @@ func (s *Server) factorsView(r *http.Request, si *portal.SignedIn) (securityData
 	return d, nil
 }
 
-// activityText names an audit event for the customer.
+// activityText names an audit event for the customer. An outcome with
+// ".operator" is support staff's doing: its own text where there is one
+// (「二要素認証のリセット (担当者)」), else the plain outcome's, which for
+// what only staff do says so already.
 func (s *Server) activityText(lang, action, outcome string) string {
 	if m := s.msgs.T(lang, "activity."+action+"."+outcome); m != "activity."+action+"."+outcome {
 		return m
+	}
+	if plain, ok := strings.CutSuffix(outcome, ".operator"); ok {
+		return s.activityText(lang, action, plain)
 	}
 	return action + " (" + outcome + ")"
 }
