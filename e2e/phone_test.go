@@ -287,16 +287,20 @@ func TestPhoneSignIn(t *testing.T) {
 	p.expectCodeScreen(sentByVoice, "5678", false)
 	p.screen("51-4-voice-resent")
 
-	// The earlier codes no longer work.
+	// The earlier codes no longer work; the one the newest replaced, typed
+	// when it comes late, says so.
 	shot := "51-5-earlier-code-refused"
-	for _, old := range []struct{ what, code string }{{"the first voice call's", voiceCode1}, {"the text message's", smsCode}} {
+	for _, old := range []struct{ what, code, alert string }{
+		{"the first voice call's", voiceCode1, "このコードは新しいコードを送信したため無効になりました。最後に届いたコードを入力してください。"},
+		{"the text message's", smsCode, wrongCodeMsg},
+	} {
 		if old.code == newest {
 			t.Logf("%s code happens to equal the newest (%s); not typed", old.what, newest)
 			continue
 		}
 		p.typeInto("6桁のコードの入力", old.code)
 		p.navigationStatus(chromedp.Click(button("続ける")), 401, "/login/phone", phoneCodeTitle)
-		p.expectAlert(wrongCodeMsg)
+		p.expectAlert(old.alert)
 		if shot != "" {
 			p.screen(shot)
 			shot = ""
