@@ -215,7 +215,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      30 * time.Second,
 			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    32 << 10,
+			MaxHeaderBytes:    webkit.ServerMaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 			TLSConfig:         s.tls,
 		}

@@ -111,6 +111,9 @@ func New(d Deps) (*Server, error) {
 			s.fail(w, r, http.StatusBadRequest, "error.bad_request")
 		}),
 		Panic: s.internal,
+		HeadersTooLarge: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.fail(w, r, http.StatusRequestHeaderFieldsTooLarge, "error.headers_too_large")
+		}),
 	}.Wrap(s.mux)
 	return s, nil
 }

@@ -152,6 +152,9 @@ func newSite(name string, d Deps, pages ...string) (*site, error) {
 			s.fail(w, r, http.StatusBadRequest, "error.bad_request")
 		}),
 		Panic: func(w http.ResponseWriter, r *http.Request, err error) { s.internal(w, r, nil, err) },
+		HeadersTooLarge: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.fail(w, r, http.StatusRequestHeaderFieldsTooLarge, "error.headers_too_large")
+		}),
 	}.Wrap(s.mux)
 	return s, nil
 }

@@ -103,8 +103,11 @@ func New(svc *portal.Service, log *slog.Logger, opts ...Option) (*Server, error)
 			s.fail(w, r, http.StatusForbidden, "error.cross_origin")
 		}),
 		BadInput: http.HandlerFunc(s.badInput),
-		Panic:    s.internal,
-		Done:     s.stats.record,
+		HeadersTooLarge: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.fail(w, r, http.StatusRequestHeaderFieldsTooLarge, "error.headers_too_large")
+		}),
+		Panic: s.internal,
+		Done:  s.stats.record,
 	}.Wrap(s.mux)
 	return s, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // TestOversizedBody: a body over 64 KiB gets 413 with a message in the
@@ -307,4 +308,15 @@ func TestInputThatIsNotText(t *testing.T) {
 			t.Errorf("User-Agent %.20q stored as %q", ua, got)
 		}
 	}
+}
+
+// TestHeadersTooLarge: a browser carrying too many cookies gets the portal's
+// page in its language, not Go's plain text.
+func TestHeadersTooLarge(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	r := b.get("/login", "Cookie", "tracking="+strings.Repeat("x", webkit.MaxHeaderBytes))
+	expect(t, r, http.StatusRequestHeaderFieldsTooLarge, "")
+	contains(t, r, "ブラウザーから送られた情報 (Cookie) が大きすぎるため、表示できません。")
+	expect(t, b.get("/login", "Cookie", "tracking="+strings.Repeat("x", 4<<10)), http.StatusOK, "")
 }

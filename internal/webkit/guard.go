@@ -33,6 +33,11 @@ type Guard struct {
 	// BadInput, when set, answers a request whose path or query is not
 	// text (IsText): invalid UTF-8, a NUL, another control character.
 	BadInput http.Handler
+	// HeadersTooLarge, when set, answers a request whose request line and
+	// headers pass MaxHeaderBytes (a browser carrying too many cookies)
+	// with a page of the site's own, where the server's limit
+	// (ServerMaxHeaderBytes) would have answered with Go's plain text.
+	HeadersTooLarge http.Handler
 	// Panic answers a request whose handler panicked.
 	Panic func(w http.ResponseWriter, r *http.Request, err error)
 	// Done, when set, sees each answer's status.
@@ -84,12 +89,37 @@ func (g Guard) Wrap(next http.Handler) http.Handler {
 			g.Log.Log(r.Context(), level, "request", "id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
 				"ms", time.Since(start).Milliseconds(), "ip", ClientIP(r))
 		}()
+		if g.HeadersTooLarge != nil && headerBytes(r) > MaxHeaderBytes {
+			g.HeadersTooLarge.ServeHTTP(rec, r)
+			return
+		}
 		if g.BadInput != nil && !textRequest(r) {
 			g.BadInput.ServeHTTP(rec, r)
 			return
 		}
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// MaxHeaderBytes is the most a request line and its headers may take: a
+// browser sends a few KiB, and cookies are at most 4 KiB each.
+// ServerMaxHeaderBytes, the http.Server's limit, is twice as much, so that
+// a request between the two gets a page in the customer's language
+// (Guard.HeadersTooLarge).
+const (
+	MaxHeaderBytes       = 32 << 10
+	ServerMaxHeaderBytes = 2 * MaxHeaderBytes
+)
+
+// headerBytes is about what the request line and headers took on the wire.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }
 
 // requestIDKey carries the request's id, for logs and the error page that a

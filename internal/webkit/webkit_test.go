@@ -477,6 +477,49 @@ func TestGuardRefusesWhatIsNotText(t *testing.T) {
 	}
 }
 
+// TestGuardHeadersTooLarge: through a server with ServerMaxHeaderBytes, a
+// request whose cookies pass MaxHeaderBytes gets the site's own page; one
+// past the server's limit gets Go's; a browser's usual headers pass.
+func TestGuardHeadersTooLarge(t *testing.T) {
+	reached := 0
+	g := Guard{
+		Log: slog.New(slog.DiscardHandler), FormAction: func(*http.Request) string { return "'self'" }, MaxBody: 1 << 10,
+		NewID: func() string { return "id" }, Deny: http.NotFoundHandler(),
+		HeadersTooLarge: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "クッキーが大きすぎます", http.StatusRequestHeaderFieldsTooLarge)
+		}),
+		Panic: func(w http.ResponseWriter, r *http.Request, err error) {},
+	}
+	srv := httptest.NewUnstartedServer(g.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++ })))
+	srv.Config.MaxHeaderBytes = ServerMaxHeaderBytes
+	srv.Start()
+	defer srv.Close()
+	for _, c := range []struct {
+		cookie   int
+		status   int
+		page     string
+		reaching bool
+	}{
+		{4 << 10, http.StatusOK, "", true},
+		{MaxHeaderBytes - 1<<10, http.StatusOK, "", true},
+		{MaxHeaderBytes + 1<<10, http.StatusRequestHeaderFieldsTooLarge, "クッキーが大きすぎます", false},
+		{ServerMaxHeaderBytes + 8<<10, http.StatusRequestHeaderFieldsTooLarge, "", false},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/security", nil)
+		req.Header.Set("Cookie", "big="+strings.Repeat("x", c.cookie))
+		before := reached
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || !strings.Contains(string(body), c.page) || (reached > before) != c.reaching {
+			t.Errorf("a %d-byte cookie: %d %q (routes reached: %t), want %d %q", c.cookie, resp.StatusCode, body, reached > before, c.status, c.page)
+		}
+	}
+}
+
 func TestParseForm(t *testing.T) {
 	for body, want := range map[string]int{
 		"name=%E5%B1%B1%E7%94%B0":            0,
