@@ -36,6 +36,35 @@ func TestUsersCreateQueuesActivationMail(t *testing.T) {
 	}
 }
 
+// users create --lang en opens an account whose activation mail, and the
+// mails after it, are English; a language the mails do not exist in is
+// refused and opens nothing.
+func TestUsersCreateInEnglish(t *testing.T) {
+	dir, env := dataDir(t, ""), keyEnv()
+	if r := run(t, env, "users", "create", "--email", "ann@example.jp", "--name", "Ann", "--lang", "fr", "--data", dir); r.code != 1 || !strings.Contains(r.stderr, "--lang") {
+		t.Errorf("--lang fr: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := run(t, env, "users", "create", "--email", "ann@example.jp", "--name", "Ann", "--lang", "en", "--data", dir); r.code != 0 {
+		t.Fatalf("--lang en: exit %d: %s", r.code, r.stderr)
+	}
+	db, err := sqlstore.OpenSQLite(filepath.Join(dir, "tobira.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a, err := db.AccountByEmail(t.Context(), "ann@example.jp")
+	if err != nil || a.Lang != "en" {
+		t.Fatalf("account: %+v, %v; want its language en", a, err)
+	}
+	mails, err := db.ListMails(t.Context(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mails) != 1 || !strings.Contains(mails[0].Subject, "Your account is ready") {
+		t.Errorf("mails: %+v, want one English activation mail", mails)
+	}
+}
+
 // A configuration that selects SMTP without a server is refused clearly.
 func TestSMTPConfigChecked(t *testing.T) {
 	dir := dataDir(t, `, "mail": {"sender": "smtp", "smtp_host": ""}`)

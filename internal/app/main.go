@@ -54,7 +54,7 @@ const usage = `tobira: the customer sign-in portal
   tobira backup --to FILE [--data DIR]           copy the SQLite database while it runs (checked; mode 0600)
   tobira backup --check FILE                     check a backup before restoring it
   tobira check [--config FILE] [--data DIR]      would this node start and serve as configured? (changes nothing)
-  tobira users create --email E --name N [--data DIR]
+  tobira users create --email E --name N [--lang ja|en] [--data DIR]
   tobira users list [--data DIR]
   tobira users reset-2fa --email E [--data DIR]
   tobira users lock --email E --reason R          end the account's sessions and refuse its sign-in

@@ -20,12 +20,13 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		return errUsage
 	}
 	f := m.flags("users " + args[0])
-	var email, name, reason *string
+	var email, name, reason, lang *string
 	var yes *bool
 	switch args[0] {
 	case "create":
 		email = f.String("email", "", "the customer's email address")
 		name = f.String("name", "", "the customer's name")
+		lang = f.String("lang", store.DefaultLang, "the language of the customer's mails, the activation mail first: ja or en")
 	case "reset-2fa", "unlock":
 		email = f.String("email", "", "the customer's email address")
 	case "lock":
@@ -68,7 +69,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 
 	switch args[0] {
 	case "create":
-		a, link, err := svc.OpenAccount(ctx, *email, *name, "operator:cli")
+		a, link, err := svc.OpenAccountIn(ctx, *email, *name, *lang, "operator:cli")
 		if err != nil {
 			return explain(err, *email)
 		}
@@ -190,6 +191,8 @@ func explain(err error, email string) error {
 		return errors.New("the name must be 1 to 100 characters")
 	case errors.Is(err, portal.ErrEmailTaken):
 		return fmt.Errorf("%s already has an account", email)
+	case errors.Is(err, portal.ErrBadLang):
+		return errors.New("--lang: the mails are in ja or en")
 	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("no account has the email address %s", email)
 	}

@@ -408,6 +408,18 @@ func TestLockAndOpen(t *testing.T) {
 	if resp, _ := b.post("/customers/new", "email", "tanaka@example.jp", "name", "x"); resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("open a taken address: %d", resp.StatusCode)
 	}
+	if a.Lang != "ja" || s.mailsWith("tanaka@example.jp", "開通") != 1 {
+		t.Errorf("an account opened without a language: %q, activation mails in Japanese %d", a.Lang, s.mailsWith("tanaka@example.jp", "開通"))
+	}
+	// The mails of a customer who reads English.
+	if resp, body := b.post("/customers/new", "email", "ann@example.jp", "name", "Ann", "lang", "fr"); resp.StatusCode != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, "メールの言語は日本語か English を選んでください") {
+		t.Errorf("open with lang fr: %d", resp.StatusCode)
+	}
+	b.post("/customers/new", "email", "ann@example.jp", "name", "Ann", "lang", "en")
+	if ann, err := s.db.AccountByEmail(ctx, "ann@example.jp"); err != nil || ann.Lang != "en" || s.mailsWith("ann@example.jp", "Your account is ready") != 1 {
+		t.Errorf("an account opened in English: %+v, %v", ann, err)
+	}
 	resp, body = b.post("/customers/"+a.ID+"/lock", "reason", " ")
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "ロックの理由を入力してください") {
 		t.Errorf("lock without a reason: %d\n%s", resp.StatusCode, body)

@@ -260,11 +260,13 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request, op *store.Operat
 	done(w, r, customerPath(a.ID), "unlocked")
 }
 
-type openData struct{ Email, Name string }
+// openData is the form as typed; Lang is the language of the customer's
+// mails, the activation mail first.
+type openData struct{ Email, Name, Lang string }
 
 func (s *Server) openPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
 	v := s.view(r, "open.title", op)
-	v.Nav, v.Data = "open", openData{}
+	v.Nav, v.Data = "open", openData{Lang: store.DefaultLang}
 	s.render(w, r, http.StatusOK, "open", v)
 }
 
@@ -272,8 +274,12 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, op *store.Operator
 	if !s.form(w, r) {
 		return
 	}
-	d := openData{Email: trim(r.PostForm.Get("email"), 254), Name: trim(r.PostForm.Get("name"), 200)}
-	a, _, err := s.svc.OpenAccount(r.Context(), d.Email, d.Name, actor(op))
+	d := openData{Email: trim(r.PostForm.Get("email"), 254), Name: trim(r.PostForm.Get("name"), 200),
+		Lang: trim(r.PostForm.Get("lang"), 10)}
+	if d.Lang == "" {
+		d.Lang = store.DefaultLang
+	}
+	a, _, err := s.svc.OpenAccountIn(r.Context(), d.Email, d.Name, d.Lang, actor(op))
 	if err == nil {
 		done(w, r, customerPath(a.ID), "opened")
 		return
@@ -286,6 +292,8 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, op *store.Operator
 		key = "open.bad_name"
 	case errors.Is(err, portal.ErrEmailTaken):
 		key = "open.taken"
+	case errors.Is(err, portal.ErrBadLang):
+		key, d.Lang = "open.bad_lang", store.DefaultLang
 	default:
 		s.internal(w, r, err)
 		return

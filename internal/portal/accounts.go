@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/mail"
@@ -17,9 +18,22 @@ const PurposeActivation = "activation"
 // ErrEmailTaken means another account has the address.
 var ErrEmailTaken = errors.New("portal: email address already has an account")
 
+// ErrBadLang means a language the mails do not exist in (mail.Languages).
+var ErrBadLang = errors.New("portal: mails are in ja or en only")
+
 // OpenAccount creates a customer without a password and returns the link
-// that sets the first one.
+// that sets the first one; the mails go in Japanese until the customer
+// uses the portal in another language.
 func (s *Service) OpenAccount(ctx context.Context, email, name, actor string) (*store.Account, string, error) {
+	return s.OpenAccountIn(ctx, email, name, store.DefaultLang, actor)
+}
+
+// OpenAccountIn is OpenAccount for a customer whose mails, the activation
+// mail first, go in lang ("ja" or "en"; ErrBadLang otherwise).
+func (s *Service) OpenAccountIn(ctx context.Context, email, name, lang, actor string) (*store.Account, string, error) {
+	if !slices.Contains(mail.Languages, lang) {
+		return nil, "", ErrBadLang
+	}
 	norm, err := account.NormalizeEmail(email)
 	if err != nil {
 		return nil, "", err
@@ -28,7 +42,7 @@ func (s *Service) OpenAccount(ctx context.Context, email, name, actor string) (*
 	if err != nil {
 		return nil, "", err
 	}
-	a := &store.Account{ID: secret.ID(), Email: norm, Name: name, CreatedAt: s.Now()}
+	a := &store.Account{ID: secret.ID(), Email: norm, Name: name, CreatedAt: s.Now(), Lang: lang}
 	if err := s.Store.CreateAccount(ctx, a); errors.Is(err, store.ErrConflict) {
 		return nil, "", ErrEmailTaken
 	} else if err != nil {
