@@ -112,15 +112,25 @@ func (s *Server) resetOperator(w http.ResponseWriter, r *http.Request, op *store
 		s.internal(w, r, err)
 		return
 	}
-	qr, err := webkit.QRDataURI(n.TOTPURI)
-	if err != nil {
-		s.internal(w, r, err)
-		return
+	s.handOver(w, r, op, "operators.key_title", n)
+}
+
+// handOver shows what an admin hands an operator in person, once: a new
+// authenticator key (when n has one) as a QR code and as text, a one-time
+// password (when n has one), or both.
+func (s *Server) handOver(w http.ResponseWriter, r *http.Request, op *store.Operator, title string, n *NewOperator) {
+	d := operatorKeyData{Operator: n.Operator, Password: n.Password}
+	if n.TOTPSecret != "" {
+		qr, err := webkit.QRDataURI(n.TOTPURI)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		d.Secret, d.QR = webkit.SpacedKey(n.TOTPSecret), qr
 	}
-	// The key is on this page only: no cache may keep it.
+	// What is handed over is on this page only: no cache may keep it.
 	w.Header().Set("Cache-Control", "no-store")
-	v := s.view(r, "operators.key_title", op)
-	v.Nav = "operators"
-	v.Data = operatorKeyData{Operator: n.Operator, Secret: webkit.SpacedKey(n.TOTPSecret), QR: qr}
+	v := s.view(r, title, op)
+	v.Nav, v.Data = "operators", d
 	s.render(w, r, http.StatusOK, "operator_key", v)
 }

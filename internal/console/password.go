@@ -6,7 +6,6 @@ import (
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/store"
-	"github.com/tobira/tobira/internal/webkit"
 )
 
 // An operator's password: their own change (「パスワードの変更」), which a
@@ -123,12 +122,7 @@ func (s *Server) resetOperatorPassword(w http.ResponseWriter, r *http.Request, o
 		s.internal(w, r, err)
 		return
 	}
-	// The password is on this page only: no cache may keep it.
-	w.Header().Set("Cache-Control", "no-store")
-	v := s.view(r, "operators.password_title", op)
-	v.Nav = "operators"
-	v.Data = operatorKeyData{Operator: n, Password: oneTime}
-	s.render(w, r, http.StatusOK, "operator_key", v)
+	s.handOver(w, r, op, "operators.password_title", &NewOperator{Operator: n, Password: oneTime})
 }
 
 // operatorForm is the new operator form as typed.
@@ -175,14 +169,5 @@ func (s *Server) addOperator(w http.ResponseWriter, r *http.Request, op *store.O
 		s.render(w, r, http.StatusUnprocessableEntity, "operator_new", v)
 		return
 	}
-	qr, err := webkit.QRDataURI(n.TOTPURI)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	v := s.view(r, "operators.created_title", op)
-	v.Nav = "operators"
-	v.Data = operatorKeyData{Operator: n.Operator, Secret: webkit.SpacedKey(n.TOTPSecret), QR: qr, Password: n.Password}
-	s.render(w, r, http.StatusOK, "operator_key", v)
+	s.handOver(w, r, op, "operators.created_title", n)
 }
