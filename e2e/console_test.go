@@ -435,6 +435,78 @@ func TestOperatorManagement(t *testing.T) {
 	b.consoleSignIn(bEmail, key, "")
 }
 
+// TestOperatorOnboarding: an admin adds an operator in the console, which
+// shows a one-time password and an authenticator key once; the new
+// operator's first sign-in opens nothing but 「パスワードの変更」, and their
+// own password then signs in. Later they forget it: the admin's
+// 「パスワードを再発行」 ends their session and gives a one-time password again.
+func TestOperatorOnboarding(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	d := startDemo(t)
+	consoleURL := d.consoleURL(t)
+	const (
+		aEmail = "admin-onboard@tobira.example"
+		nEmail = "newcomer@tobira.example"
+		own    = "my own console passphrase"
+	)
+	seedA := d.createOperator(t, aEmail, "管理者 小林", "admin")
+
+	a := newBrowser(t, consoleURL, axe)
+	a.consoleSignIn(aEmail, seedA, "")
+	a.clickTo(link("オペレーター"), "/operators", "オペレーター")
+	a.clickTo(link("オペレーターを追加"), "/operators/new", "オペレーターを追加")
+	a.typeInto("メールアドレス", nEmail)
+	a.typeInto("氏名", "新人 加藤")
+	a.do(chromedp.SetValue(chromedp.ID("role"), "support"))
+	a.screen("80-7-1-console-operator-new")
+	a.navigationTo(chromedp.Click(button("追加する")), 200, "/operators/new", "オペレーターを追加しました")
+	oneTime := run(a, chromedp.Text(chromedp.ID("operator-password")))
+	if !regexp.MustCompile(`^[a-zA-Z2-9]{4}(-[a-zA-Z2-9]{4}){3}$`).MatchString(oneTime) {
+		t.Fatalf("the one-time password shown: %q", oneTime)
+	}
+	seedN := a.shownKey("operator-qr", "operator-key", func(secret string) string {
+		return "otpauth://totp/Tobira%20console:" + nEmail + "?secret=" + secret + "&issuer=Tobira%20console&algorithm=SHA1&digits=6&period=30"
+	})
+	a.screen("80-7-2-console-operator-added")
+
+	// The first sign-in asks for the operator's own password, and for nothing else.
+	n := newBrowser(t, consoleURL, axe)
+	n.open("/login", consoleLoginTitle)
+	n.typeInto("メールアドレス", nEmail)
+	n.typeInto("パスワード", oneTime)
+	n.clickTo(button("続ける"), "/login/code", consoleCodeTitle)
+	n.typeInto("6桁のコード", oathtool(t, seedN))
+	n.clickTo(button("ログイン"), "/password", "パスワードの変更")
+	n.expectText(`//p[@role="status" and contains(normalize-space(), "一時パスワードでログインしています")]`)
+	n.screen("80-7-3-console-password-forced")
+	n.openTo("/customers", "/password", "パスワードの変更")
+	n.typeInto("現在のパスワード", oneTime)
+	n.typeInto("新しいパスワード", own)
+	n.typeInto("新しいパスワード (確認)", own+"!")
+	n.navigationStatus(chromedp.Click(button("変更する")), 422, "/password", "パスワードの変更")
+	n.expectAlert("新しいパスワードと確認用のパスワードが一致しません。")
+	n.typeInto("現在のパスワード", oneTime)
+	n.typeInto("新しいパスワード", own)
+	n.typeInto("新しいパスワード (確認)", own)
+	n.clickTo(button("変更する"), "/customers", consoleCustomers)
+	n.expectText(`//p[@role="status" and starts-with(normalize-space(), "パスワードを変更しました。")]`)
+
+	// Forgotten: the admin issues a one-time password again.
+	row := `//table//tr[td[normalize-space()="` + nEmail + `"]]`
+	a.clickTo(link("オペレーター"), "/operators", "オペレーター")
+	a.navigationTo(chromedp.Click(chromedp.Search(row+`//button[normalize-space()="パスワードを再発行"]`)), 200, "/operators/", "一時パスワードを発行しました")
+	again := run(a, chromedp.Text(chromedp.ID("operator-password")))
+	if again == oneTime || again == "" {
+		t.Fatalf("the reset's one-time password: %q (the first was %q)", again, oneTime)
+	}
+	a.screen("80-7-4-console-password-reset")
+	n.openTo("/customers", "/login", consoleLoginTitle)
+	n.typeInto("メールアドレス", nEmail)
+	n.typeInto("パスワード", again)
+	n.clickTo(button("続ける"), "/login/code", consoleCodeTitle)
+}
+
 // ---------------------------------------------------------------------------
 // Helpers of the console journeys
 
