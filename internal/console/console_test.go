@@ -417,8 +417,12 @@ func TestLockAndOpen(t *testing.T) {
 		t.Errorf("open with lang fr: %d", resp.StatusCode)
 	}
 	b.post("/customers/new", "email", "ann@example.jp", "name", "Ann", "lang", "en")
-	if ann, err := s.db.AccountByEmail(ctx, "ann@example.jp"); err != nil || ann.Lang != "en" || s.mailsWith("ann@example.jp", "Your account is ready") != 1 {
-		t.Errorf("an account opened in English: %+v, %v", ann, err)
+	ann, err := s.db.AccountByEmail(ctx, "ann@example.jp")
+	if err != nil || ann.Lang != "en" || s.mailsWith("ann@example.jp", "Your account is ready") != 1 {
+		t.Fatalf("an account opened in English: %+v, %v", ann, err)
+	}
+	if _, body := b.get("/customers/" + ann.ID); !strings.Contains(body, "<dt>メールの言語</dt><dd>English</dd>") {
+		t.Error("the customer's page does not say the mails are in English")
 	}
 	resp, body = b.post("/customers/"+a.ID+"/lock", "reason", " ")
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "ロックの理由を入力してください") {
