@@ -13,6 +13,12 @@ import (
 type enrolData struct {
 	Secret string
 	QR     template.URL
+	// URI is the QR code's otpauth:// URI as a link: a customer who reads
+	// this page on the phone that holds the app cannot scan the phone's own
+	// screen, and opens the app with the link instead. Typed as a URL
+	// because html/template refuses schemes other than http(s) and mailto;
+	// the portal builds it (mfa.TOTPURI), nothing of it comes from the request.
+	URI template.URL
 }
 
 // enrolPage is manual X: the QR code of the otpauth:// URI and the key as text.
@@ -40,7 +46,7 @@ func (s *Server) enrolData(r *http.Request, f *portal.Flow) (*enrolData, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &enrolData{Secret: webkit.SpacedKey(e.Secret), QR: qr}, nil
+	return &enrolData{Secret: webkit.SpacedKey(e.Secret), QR: qr, URI: template.URL(e.URI)}, nil
 }
 
 func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {

@@ -3,12 +3,14 @@
 // account menu on tap.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
-  // 「コードのコピー」
+  // 「コードのコピー」 and 「キーのコピー」
   for (const btn of document.querySelectorAll("[data-copy]")) {
     if (!navigator.clipboard) continue;
     btn.hidden = false;
     btn.addEventListener("click", async () => {
-      const text = document.getElementById(btn.dataset.copy).textContent.trim();
+      let text = document.getElementById(btn.dataset.copy).textContent.trim();
+      // The key shows in groups of four; the apps take it without spaces.
+      if ("copyCompact" in btn.dataset) text = text.replace(/\s+/g, "");
       const status = btn.parentElement.querySelector(".copied");
       try {
         await navigator.clipboard.writeText(text);
