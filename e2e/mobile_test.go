@@ -13,6 +13,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -178,7 +179,7 @@ func newMobileBrowser(t *testing.T, base, axe string, vp viewport) *page {
 func (p *page) mobileScreen(vp viewport, name string) {
 	p.t.Helper()
 	p.screen("m" + vp.name + "-" + name)
-	problems := run(p, chromedp.Evaluate[[]string](mobileChecks))
+	problems := run(p, chromedp.Evaluate[[]string](fmt.Sprintf(mobileChecks, vp.width)))
 	for _, problem := range problems {
 		p.t.Errorf("%s at %d px (%s): %s", name, vp.width, p.location(), problem)
 	}
@@ -194,9 +195,11 @@ func (p *page) mobileScreen(vp viewport, name string) {
 }
 
 // mobileChecks lists what is wrong with the page on a small screen.
-const mobileChecks = `(() => {
+// The width is the device's, not window.innerWidth: a mobile browser widens
+// its layout viewport to content that overflows, so innerWidth grows with
+// the fault it should reveal.
+const mobileChecks = `((vw) => {
   const problems = [];
-  const vw = window.innerWidth;
   const describe = (el) => {
     const text = (el.innerText || el.value || "").trim().replace(/\s+/g, " ").slice(0, 40);
     return "<" + el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
@@ -216,6 +219,13 @@ const mobileChecks = `(() => {
       .filter(el => !el.parentElement || el.parentElement.getBoundingClientRect().right <= vw + 0.5).slice(0, 5).map(describe);
     problems.push("the page scrolls sideways: " + sw + " px wide in a " + vw + " px viewport (" + wide.join(", ") + ")");
   }
+  // What sticks out at the left cannot be scrolled to at all (what lies
+  // wholly off screen is hidden on purpose, as the skip link).
+  const cut = [...document.querySelectorAll("body *")].filter(el => {
+    const r = el.getBoundingClientRect();
+    return shown(el) && r.left < -0.5 && r.right > 0;
+  });
+  if (cut.length) problems.push("cut off at the left edge: " + cut.slice(0, 3).map(describe).join(", "));
   for (const el of document.querySelectorAll("body *")) {
     const ox = getComputedStyle(el).overflowX;
     if ((ox === "auto" || ox === "scroll") && shown(el) && el.scrollWidth > el.clientWidth + 1) {
@@ -284,7 +294,7 @@ const mobileChecks = `(() => {
     }
   }
   return problems;
-})()`
+})(%d)`
 
 // expectErrorFocus checks a form sent back with an error: the message is
 // announced (role=alert), the field id names it (aria-describedby), and the
@@ -457,4 +467,41 @@ func (p *page) keyboardWalk(name string) {
 			last = s
 		}
 	}
+}
+
+// TestMobileLongEmail is a customer whose address is long and has no place
+// to break (a company's department address): on a 360 px phone it breaks
+// in the account menus (of the portal and of a customer site) and in
+// 「ログアウトしますか?」 instead of pushing the page sideways.
+func TestMobileLongEmail(t *testing.T) {
+	axe := requireE2E(t)
+	d := startDemo(t)
+	vp := mobileViewports[0]
+	const email = "hanako.sato.customer.service.department@longcompanydomainname.co.jp"
+	out := d.operator(t, "users", "create", "--email", email, "--name", "佐藤 花子", "--data", d.data)
+	link := regexp.MustCompile(`https?://\S+/activate\?token=\S+`).FindString(out)
+	if link == "" {
+		t.Fatalf("users create printed no activation link:\n%s", out)
+	}
+	const password = "long-address-2026"
+	p := newMobileBrowser(t, d.URL, axe, vp)
+	p.navigation(chromedp.Navigate(link), "/activate", "パスワードの設定")
+	p.typeInto("新しいパスワード", password)
+	p.typeInto("新しいパスワード (確認)", password)
+	p.clickTo(button("続ける"), "/login", "ログイン")
+	p.signIn(email, password, "/enrol", "2要素認証の設定")
+	p.mobileScreen(vp, "50-long-email-enrol")
+	secret := p.enrolmentSecret(email)
+	p.typeInto("ワンタイムコードの入力", oathtool(t, secret))
+	p.clickTo(button("続ける"), "/recovery-code", "あと少しです。")
+	p.do(chromedp.Click(chromedp.Search(`//label[normalize-space()="コードを安全に記録しました"]`)))
+	p.clickTo(button("続ける"), "/", "マイページ")
+	p.tapAccountMenu(vp)
+	p.mobileScreen(vp, "51-long-email-account-menu")
+	p.tapAway(vp)
+	p.visit(d.InvoicesURL+"/", originOf(t, d.InvoicesURL), "/", invoicesHeading)
+	p.tapAccountMenu(vp)
+	p.mobileScreen(vp, "52-long-email-invoices-account-menu")
+	p.open("/end_session", "ログアウトしますか?")
+	p.mobileScreen(vp, "53-long-email-signout-confirm")
 }
