@@ -20,6 +20,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 type viewport struct {
@@ -504,4 +506,28 @@ func TestMobileLongEmail(t *testing.T) {
 	p.mobileScreen(vp, "52-long-email-invoices-account-menu")
 	p.open("/end_session", "ログアウトしますか?")
 	p.mobileScreen(vp, "53-long-email-signout-confirm")
+}
+
+// TestMobileMaintenanceNotice: the notice of a coming maintenance window, a
+// banner across the top of every page, on a 360 px phone.
+func TestMobileMaintenanceNotice(t *testing.T) {
+	axe := requireE2E(t)
+	d := startDemo(t)
+	vp := mobileViewports[0]
+	start := time.Now().Add(48 * time.Hour).Truncate(time.Hour)
+	jst := func(t time.Time) string { return t.In(webkit.JST).Format("2006-01-02 15:04") }
+	d.operator(t, "maintenance", "schedule", "--start", jst(start), "--end", jst(start.Add(3*time.Hour)),
+		"--reason-ja", "ネットワーク設備の更新工事", "--reason-en", "Network equipment upgrade", "--data", d.data)
+	p := newMobileBrowser(t, d.URL, axe, vp)
+	for i := 0; ; i++ {
+		p.open("/login", "ログイン")
+		if run(p, chromedp.Evaluate[bool](`!!document.querySelector(".maintenance")`)) {
+			break
+		}
+		if i == 20 {
+			t.Fatal("the login page shows no maintenance notice after the window was scheduled")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	p.mobileScreen(vp, "55-maintenance-notice-login")
 }
