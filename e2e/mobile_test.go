@@ -531,3 +531,44 @@ func TestMobileMaintenanceNotice(t *testing.T) {
 	}
 	p.mobileScreen(vp, "55-maintenance-notice-login")
 }
+
+// TestMobileEnglish: the screens whose English is longer than their
+// Japanese, on a 360 px phone in English.
+func TestMobileEnglish(t *testing.T) {
+	axe := requireE2E(t)
+	d := startDemo(t)
+	key, _ := d.satoKeys(t)
+	vp := mobileViewports[0]
+	shot := func(p *page, name string) { p.mobileScreen(vp, name) }
+
+	p := newMobileBrowser(t, d.URL, axe, vp)
+	p.acceptLanguage("en")
+	p.lang = "en"
+	p.open("/login", "Sign in")
+	shot(p, "60-en-login")
+	p.typeInto("Email address", yamadaEmail)
+	p.typeInto("Password", yamadaPassword)
+	p.clickTo(button("Continue"), "/enrol", "Set up two-step verification")
+	shot(p, "61-en-enrol")
+	p.clickTo(link("Find another method"), "/enrol/methods", "Find another method")
+	p.clickTo(link("Phone"), "/enrol/phone", "Make your account safer")
+	shot(p, "62-en-enrol-phone")
+	p.typeInto("Phone number", "090-1234-5678")
+	p.clickTo(button("Continue"), "/enrol/phone/code", "Confirm it is you")
+	shot(p, "63-en-phone-code")
+
+	s := newMobileBrowser(t, d.URL, axe, vp)
+	s.acceptLanguage("en")
+	s.lang = "en"
+	s.visit(d.InvoicesURL+"/", originOf(t, d.URL), "/login", "Sign in")
+	s.typeInto("Email address", satoEmail)
+	s.typeInto("Password", satoPassword)
+	s.clickTo(button("Continue"), "/login/code", "Enter your one-time password")
+	s.typeInto("One-time code", oathtool(t, key))
+	s.clickTo(button("Continue"), "/", "Your invoices")
+	shot(s, "64-en-invoices-home")
+	s.followFirst("/invoices/")
+	shot(s, "65-en-invoice")
+	s.visit(d.ContractsURL+"/", originOf(t, d.ContractsURL), "/", "Your applications and contracts")
+	shot(s, "66-en-contracts-home")
+}
