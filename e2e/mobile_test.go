@@ -64,6 +64,9 @@ func TestMobileScreens(t *testing.T) {
 			shot(p, "03-reset-link-expired")
 			p.navigationStatus(chromedp.Navigate(p.base+"/no-such-page"), 404, "/no-such-page", "エラー")
 			shot(p, "04-not-found")
+			// A sign-in left too long: the login screen says it expired.
+			p.navigation(chromedp.Navigate(p.base+"/login?e=expired"), "/login", "ログイン")
+			shot(p, "04b-login-expired")
 
 			p.open("/login", "ログイン")
 			p.expectAutofocus("email")
