@@ -57,7 +57,13 @@ func TestMobileScreens(t *testing.T) {
 			// and the first sign-in with the enrolment.
 			p := newMobileBrowser(t, d.URL, axe, vp)
 			p.navigation(chromedp.Navigate(d.activationLink(t, suzukiEmail)), "/activate", "パスワードの設定")
+			p.expectAutofocus("password")
 			shot(p, "01-activate")
+			p.typeInto("新しいパスワード", "tobira-suzuki-1")
+			p.typeInto("新しいパスワード (確認)", "tobira-suzuki-2")
+			p.navigationStatus(chromedp.Click(button("続ける")), 400, "/activate", "パスワードの設定")
+			p.expectErrorFocus("password")
+			shot(p, "01b-activate-error")
 			p.open("/forgot", "パスワードの再設定")
 			shot(p, "02-forgot")
 			p.navigationStatus(chromedp.Navigate(p.base+"/reset-password?token=expired"), 404, "/reset-password", "新しいパスワードの設定")

@@ -160,7 +160,9 @@ func TestFirstSignInEnrolment(t *testing.T) {
 	for _, form := range []url.Values{{}, {"recorded": {"no"}}, {"recorded": {""}}} {
 		r = b.post("/recovery-code", form)
 		expect(t, r, http.StatusBadRequest, "")
-		contains(t, r, msgNotRecorded, c.recovery)
+		// The box takes the focus, named by the message (no script: the
+		// server's refusal is what the customer sees).
+		contains(t, r, msgNotRecorded, c.recovery, `id="recorded" name="recorded" value="yes" aria-describedby="form-error" autofocus>`)
 		if setCookieOf(r, "tobira_session") != nil || b.cookie("tobira_session") != "" {
 			t.Fatal("an unchecked box gave a session")
 		}
