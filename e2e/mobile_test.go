@@ -242,6 +242,9 @@ const mobileChecks = `((vw) => {
     if ((ox === "auto" || ox === "scroll") && shown(el) && el.scrollWidth > el.clientWidth + 1) {
       problems.push(describe(el) + " scrolls sideways: " + el.scrollWidth + " px of content in " + el.clientWidth + " px");
     }
+    if ((ox === "hidden" || ox === "clip") && shown(el) && el.scrollWidth > el.clientWidth + 1) {
+      problems.push(describe(el) + " cuts off its content: " + el.scrollWidth + " px of it in " + el.clientWidth + " px");
+    }
   }
 
   // 2. Tap targets of at least 44×44 px. A link inside a sentence is
