@@ -140,8 +140,11 @@ func (s *Site) login(w http.ResponseWriter, r *http.Request) {
 	b, _ := json.Marshal(in)
 	http.SetCookie(w, &http.Cookie{Name: s.flowCookie(), Value: s.Keys.Encrypt(string(b), s.flowCookie()),
 		Path: "/auth/", MaxAge: int(flowTTL.Seconds()), HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
-	http.Redirect(w, r, s.oauth(p).AuthCodeURL(in.State, oauth2.S256ChallengeOption(in.Verifier), gooidc.Nonce(in.Nonce)),
-		http.StatusSeeOther)
+	// ui_locales (OpenID Connect Core 3.1.2.1): the portal's pages in the
+	// language the customer reads this site in, which on another host
+	// than the portal's it has no cookie of.
+	http.Redirect(w, r, s.oauth(p).AuthCodeURL(in.State, oauth2.S256ChallengeOption(in.Verifier), gooidc.Nonce(in.Nonce),
+		oauth2.SetAuthURLParam("ui_locales", webkit.PickLanguage(r))), http.StatusSeeOther)
 }
 
 // idClaims are the ID token's claims the site keeps.

@@ -25,6 +25,7 @@ import (
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/sites"
 	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // currentUser asks the site directly who the request carrying the
@@ -806,5 +807,33 @@ func TestCallbackRefusesIDToken(t *testing.T) {
 				t.Error("a session was created")
 			}
 		})
+	}
+}
+
+// The sign-in asks the portal for the site's language (ui_locales): the
+// customer's choice on the site, else their browser's.
+func TestLoginAsksForTheSitesLanguage(t *testing.T) {
+	e := newPortal(t)
+	a := e.newSite("contracts")
+	for _, c := range []struct {
+		header, value, want string
+	}{
+		{"Cookie", webkit.LangCookie + "=en", "en"},
+		{"Accept-Language", "en-US,en;q=0.9", "en"},
+		{"", "", "ja"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, a.url+"/auth/login?return=/", nil)
+		if c.header != "" {
+			req.Header.Set(c.header, c.value)
+		}
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil || resp.StatusCode != http.StatusSeeOther || loc.Query().Get("ui_locales") != c.want {
+			t.Errorf("%s %q: %d to %s, want ui_locales=%s", c.header, c.value, resp.StatusCode, resp.Header.Get("Location"), c.want)
+		}
 	}
 }
