@@ -80,7 +80,7 @@ func TestMobileScreens(t *testing.T) {
 			p.typeInto("メールアドレス", yamadaEmail)
 			p.typeInto("パスワード", "wrong-password")
 			p.navigationStatus(chromedp.Click(button("続ける")), 401, "/login", "ログイン")
-			p.expectErrorFocus("email")
+			p.expectErrorFocus("password")
 			shot(p, "06-login-error")
 			p.typeInto("パスワード", yamadaPassword)
 			p.clickTo(button("続ける"), "/enrol", "2要素認証の設定")
