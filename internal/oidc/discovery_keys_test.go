@@ -3,6 +3,7 @@ package oidc_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -217,5 +218,72 @@ func TestReadyNeedsTheSecretKey(t *testing.T) {
 	e.boot()
 	if got := ready(); got != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz with another secret key = %d, want 503", got)
+	}
+}
+
+// The discovery document advertises only what the provider does (OpenID
+// Connect Discovery 1.0, 3; the conformance suite's Config OP profile): one
+// response type, two grants, the scopes and claims it gives, no device
+// endpoint, no JWT client assertions, no request objects. And what it
+// does not name is refused.
+func TestDiscoveryAdvertisesOnlyWhatIsSupported(t *testing.T) {
+	e := newPortal(t)
+	var d map[string]any
+	e.getJSON("/.well-known/openid-configuration", &d)
+	list := func(key string) []string {
+		var out []string
+		vs, _ := d[key].([]any)
+		for _, v := range vs {
+			s, _ := v.(string)
+			out = append(out, s)
+		}
+		return out
+	}
+	for key, want := range map[string][]string{
+		"response_types_supported":                      {"code"},
+		"response_modes_supported":                      {"query", "fragment"},
+		"grant_types_supported":                         {"authorization_code", "refresh_token"},
+		"scopes_supported":                              {"openid", "profile", "email", "offline_access"},
+		"code_challenge_methods_supported":              {"S256"},
+		"id_token_signing_alg_values_supported":         {"RS256"},
+		"subject_types_supported":                       {"public"},
+		"token_endpoint_auth_methods_supported":         {"none", "client_secret_basic", "client_secret_post"},
+		"introspection_endpoint_auth_methods_supported": {"client_secret_basic"},
+	} {
+		if got := list(key); !slices.Equal(got, want) {
+			t.Errorf("%s = %v, want %v", key, got, want)
+		}
+	}
+	for _, key := range []string{"device_authorization_endpoint", "token_endpoint_auth_signing_alg_values_supported",
+		"introspection_endpoint_auth_signing_alg_values_supported", "revocation_endpoint_auth_signing_alg_values_supported",
+		"request_object_signing_alg_values_supported", "request_parameter_supported", "claims_parameter_supported"} {
+		if v, ok := d[key]; ok && v != false {
+			t.Errorf("%s = %v, advertised but not supported", key, v)
+		}
+	}
+	if d["request_uri_parameter_supported"] != false {
+		t.Errorf("request_uri_parameter_supported = %v, want false (it defaults to true when absent)", d["request_uri_parameter_supported"])
+	}
+	claims := list("claims_supported")
+	for _, c := range claims {
+		if slices.Contains([]string{"phone_number", "family_name", "given_name", "preferred_username", "act", "scopes"}, c) {
+			t.Errorf("claims_supported names %s, which the provider never gives", c)
+		}
+	}
+	for _, c := range []string{"sub", "auth_time", "acr", "amr", "sid", "email", "name"} {
+		if !slices.Contains(claims, c) {
+			t.Errorf("claims_supported %v lacks %s", claims, c)
+		}
+	}
+
+	// A grant type it does not name is unsupported_grant_type, whatever
+	// the library would have tried with it.
+	r := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{"http://127.0.0.1:9/cb"}})
+	for _, g := range []string{"urn:ietf:params:oauth:grant-type:jwt-bearer", "client_credentials", "password",
+		"urn:ietf:params:oauth:grant-type:token-exchange", "implicit"} {
+		status, body := r.post("/oauth/token", url.Values{"grant_type": {g}, "assertion": {"a.b.c"}})
+		if status != http.StatusBadRequest || body["error"] != "unsupported_grant_type" {
+			t.Errorf("grant_type %s: %d %v, want 400 unsupported_grant_type", g, status, body)
+		}
 	}
 }

@@ -81,7 +81,7 @@ func New(c Config) (*Provider, error) {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	opts := []op.Option{op.WithLogger(c.Log)}
+	opts := []op.Option{op.WithLogger(c.Log), op.WithHttpInterceptors(p.intercept)}
 	if isLoopbackHTTP(p.issuer) {
 		opts = append(opts, op.WithAllowInsecure())
 	}
