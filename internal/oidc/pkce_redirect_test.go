@@ -269,3 +269,34 @@ func TestAuthorizeErrorPages(t *testing.T) {
 		t.Errorf("an error the client can hear: %d, Location %v", res.StatusCode, loc)
 	}
 }
+
+// Only S256 is advertised (code_challenge_methods_supported), so a
+// confidential client's "plain" challenge, or one without a method (plain
+// by default, RFC 7636 4.3), is refused too, back at the client with its
+// state, instead of being checked as plain at the token endpoint.
+func TestPlainChallengeRefused(t *testing.T) {
+	e := newPortal(t)
+	const redirect = "http://127.0.0.1:9/cb"
+	r := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{redirect}})
+	verifier := oauth2.GenerateVerifier()
+	for name, extra := range map[string][]string{
+		"plain":                   {"code_challenge", verifier, "code_challenge_method", "plain"},
+		"challenge but no method": {"code_challenge", verifier},
+	} {
+		t.Run(name, func(t *testing.T) {
+			status, loc := e.authorize(authParams(r.c.ID, redirect, extra...))
+			if loc == nil || !strings.HasPrefix(loc.String(), redirect+"?") {
+				t.Fatalf("status %d, location %v: want an error redirect to the client", status, loc)
+			}
+			if q := loc.Query(); q.Get("error") != "invalid_request" || q.Get("state") != "st" || q.Get("code") != "" {
+				t.Errorf("error redirect %s", loc)
+			}
+		})
+	}
+	// Without PKCE, or with S256, a confidential client goes on.
+	for _, extra := range [][]string{nil, {"code_challenge", oauth2.S256ChallengeFromVerifier(verifier), "code_challenge_method", "S256"}} {
+		if status, loc := e.authorize(authParams(r.c.ID, redirect, extra...)); loc == nil || loc.Path != "/oidc/login" {
+			t.Errorf("%v: status %d, location %v", extra, status, loc)
+		}
+	}
+}

@@ -68,7 +68,8 @@ func (e errNotFound) Error() string { return "oidc: " + e.what + " not found" }
 func (errNotFound) IsNotFound()     {}
 
 // CreateAuthRequest persists an authorization request. PKCE is required of
-// public clients.
+// public clients. The library has checked the client and redirect_uri, so
+// what is refused here goes back to the client, with its state.
 func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
 	c, err := s.st.ClientByID(ctx, r.ClientID)
 	if err != nil {
@@ -76,6 +77,12 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ 
 	}
 	if c.Public && (r.CodeChallenge == "" || r.CodeChallengeMethod != oidc.CodeChallengeMethodS256) {
 		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE with S256 is required for public clients")
+	}
+	// Only S256 is advertised: "plain", or no method (which means plain,
+	// RFC 7636 4.3), would let a stolen code go with the challenge seen in
+	// the request.
+	if r.CodeChallenge != "" && r.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
+		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
 	}
 	now := s.now()
 	maxAge := int64(-1)
