@@ -29,7 +29,9 @@ var (
 
 // intercept runs before the library's endpoints, with the issuer in the
 // request's context: it answers discovery itself, refuses at the token
-// endpoint the grant types the document does not name.
+// endpoint the grant types the document does not name, and marks an
+// authorization request that carries request_uri, which CreateAuthRequest
+// then refuses.
 func (p *Provider) intercept(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -42,6 +44,10 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 					op.RequestError(w, r, oidc.ErrUnsupportedGrantType().WithDescription("grant_type %s is not supported", g), nil)
 					return
 				}
+			}
+		case "/authorize":
+			if r.ParseForm() == nil && r.Form.Get("request_uri") != "" {
+				r = r.WithContext(withRequestURI(r.Context()))
 			}
 		}
 		next.ServeHTTP(w, r)

@@ -300,3 +300,49 @@ func TestPlainChallengeRefused(t *testing.T) {
 		}
 	}
 }
+
+// What the provider does not support in an authorization request goes back
+// to the client as the error OpenID Connect names, with its state, and
+// starts no sign-in: request_uri (request_uri_not_supported, 3.1.2.6), a
+// request object, no openid scope, a response mode it does not advertise.
+func TestAuthorizeUnsupportedParameters(t *testing.T) {
+	e := newPortal(t)
+	const redirect = "http://127.0.0.1:9/cb"
+	r := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{redirect}})
+	for name, c := range map[string]struct {
+		extra []string
+		want  string
+	}{
+		"request_uri":         {[]string{"request_uri", "https://rp.example.jp/request.jwt"}, "request_uri_not_supported"},
+		"request":             {[]string{"request", "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9."}, "request_not_supported"},
+		"no openid":           {[]string{"scope", "profile email"}, "invalid_scope"},
+		"form_post":           {[]string{"response_mode", "form_post"}, "invalid_request"},
+		"other response_mode": {[]string{"response_mode", "web_message"}, "invalid_request"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			status, loc := e.authorize(authParams(r.c.ID, redirect, c.extra...))
+			if loc == nil || !strings.HasPrefix(loc.String(), redirect+"?") {
+				t.Fatalf("status %d, location %v: want an error redirect to the client", status, loc)
+			}
+			if q := loc.Query(); q.Get("error") != c.want || q.Get("state") != "st" || q.Get("code") != "" {
+				t.Errorf("error redirect %s, want error=%s with state st", loc, c.want)
+			}
+		})
+	}
+}
+
+// Scopes the provider gives nothing for (unknown ones, phone, address) are
+// ignored: the sign-in goes on and the tokens do not name them.
+func TestUnsupportedScopesIgnored(t *testing.T) {
+	e := newPortal(t)
+	r := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{"http://127.0.0.1:9/cb"}})
+	r.conf.Scopes = []string{"openid", "email", "phone", "address", "urn:example:unknown"}
+	tok := r.login(e.browser())
+	if got := tok.Extra("scope"); got != "openid email" {
+		t.Errorf("scope %q, want %q", got, "openid email")
+	}
+	_, c := r.verify(tok)
+	if c.Email != e.email {
+		t.Errorf("email %q", c.Email)
+	}
+}

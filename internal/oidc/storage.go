@@ -43,6 +43,16 @@ type Store interface {
 	Hit(ctx context.Context, key string, window time.Duration, now time.Time, n int) (int, error)
 }
 
+// requestURIKey marks the context of an authorization request that carries
+// request_uri (Provider.intercept).
+type requestURIKey struct{}
+
+func withRequestURI(ctx context.Context) context.Context {
+	return context.WithValue(ctx, requestURIKey{}, true)
+}
+
+func hasRequestURI(ctx context.Context) bool { return ctx.Value(requestURIKey{}) != nil }
+
 // storage implements op.Storage over Store.
 type storage struct {
 	st   Store
@@ -84,6 +94,21 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ 
 	if r.CodeChallenge != "" && r.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
 		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
 	}
+	// The library refuses a request object (request) itself, but knows
+	// nothing of request_uri, and would go on without what it refers to.
+	if hasRequestURI(ctx) {
+		return nil, &oidc.Error{ErrorType: "request_uri_not_supported", Description: "the request_uri parameter is not supported"}
+	}
+	if !slices.Contains(r.Scopes, oidc.ScopeOpenID) {
+		return nil, oidc.ErrInvalidScope().WithDescription("the openid scope is required")
+	}
+	if r.ResponseMode != "" && !slices.Contains(supportedModes, r.ResponseMode) {
+		return nil, oidc.ErrInvalidRequest().WithDescription("response_mode is not supported")
+	}
+	// Scopes the provider gives nothing for are dropped, as unknown ones
+	// are (OpenID Connect Core 1.0, 3.1.2.1), so no consent is asked for
+	// them and no token names them.
+	scopes := slices.DeleteFunc(slices.Clone(r.Scopes), func(sc string) bool { return !slices.Contains(supportedScopes, sc) })
 	now := s.now()
 	maxAge := int64(-1)
 	if r.MaxAge != nil {
@@ -95,7 +120,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ 
 	}
 	ar := &store.AuthRequest{
 		ID: secret.ID(), ClientID: r.ClientID, RedirectURI: r.RedirectURI, State: r.State, Nonce: r.Nonce,
-		Scopes: r.Scopes, ResponseType: string(r.ResponseType), ResponseMode: string(r.ResponseMode),
+		Scopes: scopes, ResponseType: string(r.ResponseType), ResponseMode: string(r.ResponseMode),
 		CodeChallenge: r.CodeChallenge, CodeChallengeMethod: string(r.CodeChallengeMethod),
 		Prompt: r.Prompt, MaxAge: maxAge, LoginHint: r.LoginHint, UILocales: locales,
 		CreatedAt: now, ExpiresAt: now.Add(AuthRequestLifetime),
