@@ -3,6 +3,7 @@ package oidc_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -600,5 +601,73 @@ func TestIntrospectionErrorsAreJSON(t *testing.T) {
 		if res.StatusCode < 400 || err != nil || body["error"] != "invalid_client" || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
 			t.Errorf("%s: %d %s, %v (%v)", name, res.StatusCode, res.Header.Get("Content-Type"), body, err)
 		}
+	}
+}
+
+// The userinfo endpoint takes the access token as RFC 6750 allows it: in
+// the Authorization header or a POST's form body (2.1, 2.2), not in the URL
+// (2.3: SHOULD NOT, as logs and Referer keep it) and not twice (2). Every
+// refusal says why in WWW-Authenticate (3, 3.1) and in OAuth's JSON.
+func TestUserinfoBearerUsage(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	tok := r.login(e.browser())
+	call := func(method, query string, header string, form url.Values) (*http.Response, map[string]any) {
+		t.Helper()
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, e.srv.URL+"/userinfo"+query, body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if header != "" {
+			req.Header.Set("Authorization", header)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		json.NewDecoder(res.Body).Decode(&m)
+		return res, m
+	}
+
+	if res, m := call(http.MethodGet, "", "Bearer "+tok.AccessToken, nil); res.StatusCode != http.StatusOK || m["sub"] != e.accountID {
+		t.Errorf("header: %d %v", res.StatusCode, m)
+	}
+	if res, m := call(http.MethodPost, "", "", url.Values{"access_token": {tok.AccessToken}}); res.StatusCode != http.StatusOK || m["sub"] != e.accountID {
+		t.Errorf("form body: %d %v", res.StatusCode, m)
+	}
+	for name, c := range map[string]struct {
+		method, query, header string
+		form                  url.Values
+		status                int
+		challenge, error      string
+	}{
+		"no token":      {http.MethodGet, "", "", nil, 401, "Bearer", "invalid_token"},
+		"not bearer":    {http.MethodGet, "", "Basic Zm9vOmJhcg==", nil, 401, `Bearer error="invalid_token"`, "invalid_token"},
+		"garbage token": {http.MethodGet, "", "Bearer garbage", nil, 401, `Bearer error="invalid_token"`, "invalid_token"},
+		"in the query":  {http.MethodGet, "?access_token=" + url.QueryEscape(tok.AccessToken), "", nil, 400, `Bearer error="invalid_request"`, "invalid_request"},
+		"twice": {http.MethodPost, "", "Bearer " + tok.AccessToken, url.Values{"access_token": {tok.AccessToken}},
+			400, `Bearer error="invalid_request"`, "invalid_request"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, m := call(c.method, c.query, c.header, c.form)
+			if res.StatusCode != c.status {
+				t.Errorf("status %d, want %d", res.StatusCode, c.status)
+			}
+			if h := res.Header.Get("WWW-Authenticate"); h != c.challenge && !strings.HasPrefix(h, c.challenge+",") {
+				t.Errorf("WWW-Authenticate %q, want %s", h, c.challenge)
+			}
+			if m["error"] != c.error || m["sub"] != nil {
+				t.Errorf("body %v, want error %s", m, c.error)
+			}
+			if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control %q", cc)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -282,20 +283,55 @@ func (w *replacedError) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// userinfo answers a token that is expired or revoked with 401 and
-// WWW-Authenticate (RFC 6750 3.1), where the library answers 403.
+// userinfo is a protected resource as RFC 6750 describes: the access token
+// in the Authorization header or, in a POST, the form body (2.1, 2.2); not in
+// the URL, where proxies' logs and Referer headers keep it (2.3: SHOULD NOT),
+// and not in two places at once (2). A refusal is 401 with WWW-Authenticate
+// (3.1): error="invalid_token" for a token that is unreadable, expired or
+// revoked, where the library answered 403, or a plain-text 401 without the
+// header; no error code when the request carried none.
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
-	s.oidc.ServeHTTP(&invalidToken{ResponseWriter: w}, r)
+	if r.URL.Query().Has("access_token") {
+		bearerError(w, http.StatusBadRequest, "invalid_request", "the access token must not be sent in the URL")
+		return
+	}
+	inHeader, inBody := r.Header.Get("Authorization") != "", false
+	if err := r.ParseForm(); err == nil {
+		inBody = r.PostForm.Has("access_token")
+	}
+	if inHeader && inBody {
+		bearerError(w, http.StatusBadRequest, "invalid_request", "the access token was sent in more than one way")
+		return
+	}
+	s.oidc.ServeHTTP(&replacedError{ResponseWriter: w, replace: func(w http.ResponseWriter, code int, _ string) bool {
+		if code != http.StatusUnauthorized && code != http.StatusForbidden {
+			return false
+		}
+		if !inHeader && !inBody {
+			bearerError(w, http.StatusUnauthorized, "", "an access token is required")
+		} else {
+			bearerError(w, http.StatusUnauthorized, "invalid_token", "the access token is invalid or expired")
+		}
+		return true
+	}}, r)
 }
 
-type invalidToken struct{ http.ResponseWriter }
-
-func (w *invalidToken) WriteHeader(code int) {
-	if code == http.StatusForbidden {
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		code = http.StatusUnauthorized
+// bearerError answers a request to a protected resource with status, the
+// WWW-Authenticate header of RFC 6750 3 (with code, when not empty) and
+// OAuth's JSON error body.
+func bearerError(w http.ResponseWriter, status int, code, description string) {
+	challenge := "Bearer"
+	if code != "" {
+		challenge += ` error="` + code + `", error_description="` + description + `"`
 	}
-	w.ResponseWriter.WriteHeader(code)
+	body := map[string]string{"error": code, "error_description": description}
+	if code == "" {
+		body["error"] = "invalid_token"
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
 }
 
 // hasFactor reports whether the account has a second factor. One whose
