@@ -137,6 +137,11 @@ type Request struct {
 	Silent bool
 	// MaxAge, when >= 0, is how old a sign-in may be, in seconds.
 	MaxAge int64
+	// LoginHint is the client's guess of the customer's email (login_hint).
+	LoginHint string
+	// UILocales are the languages the client asks the pages to speak, in
+	// order (ui_locales, BCP 47).
+	UILocales []string
 }
 
 // Satisfied reports whether a sign-in at signedIn satisfies the request at now.
@@ -167,7 +172,7 @@ func (p *Provider) AuthRequest(ctx context.Context, id string) (*Request, error)
 	}
 	return &Request{ID: ar.ID, ClientID: ar.ClientID, ClientName: c.Name, FirstParty: c.FirstParty,
 		Scopes: ar.Scopes, CreatedAt: ar.CreatedAt, Fresh: slices.Contains(ar.Prompt, "login"),
-		Silent: slices.Contains(ar.Prompt, "none"), MaxAge: ar.MaxAge}, nil
+		Silent: slices.Contains(ar.Prompt, "none"), MaxAge: ar.MaxAge, LoginHint: ar.LoginHint, UILocales: ar.UILocales}, nil
 }
 
 // Consented reports whether the account may be signed in to the request's

@@ -269,3 +269,55 @@ func TestCallbackAgain(t *testing.T) {
 		t.Errorf("the callback again: %d %.200s", res.StatusCode, body)
 	}
 }
+
+// login_hint fills in the login page's address, and ui_locales chooses the
+// language of the portal's pages for the sign-in (OpenID Connect Core 1.0,
+// 3.1.2.1), below a language the customer chose.
+func TestLoginHintAndUILocales(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	loginPage := func(b *http.Client, opts ...oauth2.AuthCodeOption) (string, *url.URL) {
+		t.Helper()
+		res, err := b.Get(r.authURL("st", oauth2.GenerateVerifier(), opts...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if res.Request.URL.Path != "/login" {
+			t.Fatalf("authorize led to %s, want the login page", res.Request.URL)
+		}
+		return string(body), res.Request.URL
+	}
+	b := e.browser()
+	page, _ := loginPage(b, oauth2.SetAuthURLParam("login_hint", "hanako@example.jp"),
+		oauth2.SetAuthURLParam("ui_locales", "fr-CA en-GB ja"))
+	if !strings.Contains(page, `value="hanako@example.jp"`) {
+		t.Error("the login page does not fill in the login_hint")
+	}
+	if !strings.Contains(page, `<html lang="en"`) {
+		t.Error("ui_locales fr-CA en-GB ja: the login page is not in English")
+	}
+	// The sign-in goes on in that language, as the next request asks.
+	page, _ = loginPage(b, oauth2.SetAuthURLParam("ui_locales", "ja"))
+	if !strings.Contains(page, `<html lang="ja"`) || strings.Contains(page, "hanako@") {
+		t.Error("ui_locales ja without login_hint: want Japanese and no address filled in")
+	}
+	// A language the portal does not speak changes nothing.
+	page, _ = loginPage(e.browser(), oauth2.SetAuthURLParam("ui_locales", "fr"))
+	if !strings.Contains(page, `<html lang="ja"`) {
+		t.Error("ui_locales fr: want the default, Japanese")
+	}
+	// The customer's own choice stays.
+	chose := e.browser()
+	u, _ := url.Parse(e.srv.URL)
+	chose.Jar.SetCookies(u, []*http.Cookie{{Name: "tobira_lang", Value: "ja", Path: "/"}})
+	if page, _ = loginPage(chose, oauth2.SetAuthURLParam("ui_locales", "en")); !strings.Contains(page, `<html lang="ja"`) {
+		t.Error("a customer who chose Japanese got the page in ui_locales' English")
+	}
+	// The hint is only a suggestion: the sign-in takes the address typed.
+	tok := r.login(e.browser(), oauth2.SetAuthURLParam("login_hint", "someone-else@example.jp"))
+	if _, c := r.verify(tok); c.Subject != e.accountID {
+		t.Errorf("signed in as %s", c.Subject)
+	}
+}

@@ -40,7 +40,9 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.view(r, "login.title")
-	v.Data = loginData{Next: next}
+	// A site's login_hint (OpenID Connect Core 1.0, 3.1.2.1) fills in the
+	// address; the customer may change it.
+	v.Data = loginData{Next: next, Email: hint(r.URL.Query().Get("login_hint"))}
 	if n, ok := loginNotices[r.URL.Query().Get("e")]; ok {
 		if n.error {
 			v.Error = s.t(r, n.key)
@@ -209,4 +211,14 @@ func (s *Server) recoveryInputPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) recoveryInput(w http.ResponseWriter, r *http.Request) {
 	s.secondFactor(w, r, portal.MethodRecovery, "recovery_input", "mfa.recovery_title")
+}
+
+// hint is a login_hint as the login page fills it in: an address's length
+// at most, and nothing that is not text.
+func hint(h string) string {
+	h = strings.TrimSpace(h)
+	if len(h) > 254 || !webkit.IsText(h) {
+		return ""
+	}
+	return h
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // oidcLogin signs an authorization request in: with the browser's portal
@@ -29,6 +30,9 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	if lang := webkit.Spoken(req.UILocales); lang != "" {
+		r = s.speak(w, r, lang)
+	}
 	si, err := s.signedIn(r)
 	if err != nil {
 		s.internal(w, r, err)
@@ -42,7 +46,11 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 		}
 		// A fresh sign-in replaces the session, so the request is then
 		// satisfied and this does not loop.
-		http.Redirect(w, r, "/login?fresh=1&next="+url.QueryEscape(here), http.StatusSeeOther)
+		login := "/login?fresh=1&next=" + url.QueryEscape(here)
+		if req.LoginHint != "" {
+			login += "&login_hint=" + url.QueryEscape(req.LoginHint)
+		}
+		http.Redirect(w, r, login, http.StatusSeeOther)
 		return
 	}
 	ok, err := s.oidc.Consented(r.Context(), req, si.Account.ID)
@@ -59,6 +67,24 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.completeRequest(w, r, id, si)
+}
+
+// speak makes the portal's pages speak lang, the language a client asked
+// for (ui_locales), for the rest of the browser's session unless the
+// customer chose one; from this request on, as a page may answer it.
+func (s *Server) speak(w http.ResponseWriter, r *http.Request, lang string) *http.Request {
+	http.SetCookie(w, &http.Cookie{Name: webkit.UILocalesCookie, Value: lang, Path: "/",
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+	r = r.Clone(r.Context())
+	cookies := r.Cookies()
+	r.Header.Del("Cookie")
+	for _, c := range cookies {
+		if c.Name != webkit.UILocalesCookie {
+			r.AddCookie(c)
+		}
+	}
+	r.AddCookie(&http.Cookie{Name: webkit.UILocalesCookie, Value: lang})
+	return r
 }
 
 // authorize is the provider's authorization endpoint. A request it cannot

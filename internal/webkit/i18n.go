@@ -89,11 +89,34 @@ func LanguageCookie(lang string, secure bool) *http.Cookie {
 		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
 }
 
-// PickLanguage chooses the customer's language: their choice, then the
-// browser's Accept-Language, then Japanese.
+// UILocalesCookie holds, for the browser's session, the language a site
+// asked the portal's pages to speak (OpenID Connect's ui_locales): below
+// the customer's own choice, above the browser's Accept-Language.
+const UILocalesCookie = "tobira_ui_lang"
+
+// Spoken returns the first of tags (BCP 47, as ui_locales lists them) whose
+// language Tobira speaks, as its code ("en-GB" gives "en"); "" for none.
+func Spoken(tags []string) string {
+	for _, t := range tags {
+		tag, err := language.Parse(t)
+		if err != nil {
+			continue
+		}
+		if base, _ := tag.Base(); Speaks(base.String()) {
+			return base.String()
+		}
+	}
+	return ""
+}
+
+// PickLanguage chooses the customer's language: their choice, then the one
+// a site asked for (UILocalesCookie), then the browser's Accept-Language,
+// then Japanese.
 func PickLanguage(r *http.Request) string {
-	if c, err := r.Cookie(LangCookie); err == nil && Speaks(c.Value) {
-		return c.Value
+	for _, name := range []string{LangCookie, UILocalesCookie} {
+		if c, err := r.Cookie(name); err == nil && Speaks(c.Value) {
+			return c.Value
+		}
 	}
 	tags, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
 	if len(tags) == 0 {
