@@ -30,6 +30,7 @@ const (
 	AccessTokenLifetime  = 15 * time.Minute
 	RefreshTokenLifetime = 30 * 24 * time.Hour
 	AuthRequestLifetime  = 30 * time.Minute
+	CodeLifetime         = 10 * time.Minute
 )
 
 // Store is what the provider keeps: accounts from the portal's store, and
@@ -154,15 +155,18 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	if prior, err := s.st.SpendCode(ctx, hash, "", s.now().Add(AuthRequestLifetime)); errors.Is(err, store.ErrStale) && prior != "" {
+	if prior, err := s.st.SpendCode(ctx, hash, "", s.now().Add(CodeLifetime)); errors.Is(err, store.ErrStale) && prior != "" {
 		s.log.Warn("oidc: authorization code replayed; revoking its tokens", "grant", prior)
 		s.revoke(ctx, prior)
 	}
 	return nil, errNotFound{"auth request"}
 }
 
+// SaveAuthCode records a code issued for the request, which expires in
+// CodeLifetime (RFC 6749 4.1.2 recommends at most ten minutes), or with
+// the request if that is sooner.
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
-	return s.st.SaveAuthCode(ctx, id, secret.Hash(code))
+	return s.st.SaveAuthCode(ctx, id, secret.Hash(code), s.now().Add(CodeLifetime))
 }
 
 func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {

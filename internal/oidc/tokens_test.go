@@ -65,6 +65,24 @@ func TestCodeOfAnotherClient(t *testing.T) {
 	}
 }
 
+// A code lives CodeLifetime from its issue (RFC 6749 4.1.2: ten minutes at
+// most), not as long as its authorization request (AuthRequestLifetime).
+func TestCodeExpires(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	verifier := oauth2.GenerateVerifier()
+	code := r.codeFrom(e.signIn(e.browser(), r.authURL("st", verifier)), "st")
+	e.clock.Advance(oidc.CodeLifetime)
+	if _, err := r.conf.Exchange(context.Background(), code, oauth2.VerifierOption(verifier)); retrieveError(err) != "invalid_grant" {
+		t.Errorf("a code %v old: %v, want invalid_grant", oidc.CodeLifetime, err)
+	}
+	// One a little younger is exchanged.
+	verifier = oauth2.GenerateVerifier()
+	code = r.codeFrom(e.signIn(e.browser(), r.authURL("st", verifier)), "st")
+	e.clock.Advance(oidc.CodeLifetime - time.Second)
+	r.verify(r.exchange(code, verifier))
+}
+
 // Each refresh returns a new refresh token; replaying one two rotations old
 // revokes the grant, so the newest refresh and access tokens stop working,
 // and the site is told by back-channel.

@@ -131,8 +131,9 @@ type OIDC interface {
 	AuthRequestByID(ctx context.Context, id string, now time.Time) (*AuthRequest, error)
 	// CompleteAuthRequest records the sign-in that completes it.
 	CompleteAuthRequest(ctx context.Context, id, accountID, sessionHash string, authTime time.Time, amr []string) error
-	// SaveAuthCode records the hash of the code issued for the request.
-	SaveAuthCode(ctx context.Context, id, codeHash string) error
+	// SaveAuthCode records the hash of the code issued for the request,
+	// which then expires at expiresAt at the latest.
+	SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
 	// AuthRequestByCode returns ErrNotFound when no live request has the code.
 	AuthRequestByCode(ctx context.Context, codeHash string, now time.Time) (*AuthRequest, error)
 	DeleteAuthRequest(ctx context.Context, id string) error

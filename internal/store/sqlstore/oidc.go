@@ -217,10 +217,14 @@ func (db *DB) CompleteAuthRequest(ctx context.Context, id, accountID, sessionHas
 }
 
 // SaveAuthCode records the hash of the request's code, replacing any earlier
-// one; ErrNotFound for an unknown request, ErrConflict for a code another
+// one, and brings the request's expiry forward to expiresAt if that is
+// sooner (never later: a code issued again does not extend the request);
+// ErrNotFound for an unknown request, ErrConflict for a code another
 // request has.
-func (db *DB) SaveAuthCode(ctx context.Context, id, codeHash string) error {
-	n, err := db.c().affected(ctx, `UPDATE oidc_auth_requests SET code_hash = ? WHERE id = ?`, codeHash, id)
+func (db *DB) SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error {
+	n, err := db.c().affected(ctx, `UPDATE oidc_auth_requests SET code_hash = ?,
+		expires_at = CASE WHEN expires_at < ? THEN expires_at ELSE ? END WHERE id = ?`,
+		codeHash, ms(expiresAt), ms(expiresAt), id)
 	if err == nil && n == 0 {
 		err = store.ErrNotFound
 	}

@@ -67,6 +67,9 @@ func newClient(t *testing.T, o store.OIDC, id string) store.Client {
 }
 
 // newAuthRequest creates a request of client that expires an hour after t0.
+// farOff is a code's expiry that leaves a request's own in place.
+var farOff = t0.Add(24 * time.Hour)
+
 func newAuthRequest(t *testing.T, o store.OIDC, id, clientID string) store.AuthRequest {
 	t.Helper()
 	r := store.AuthRequest{ID: id, ClientID: clientID, RedirectURI: "https://" + clientID + ".example/cb",
@@ -416,7 +419,7 @@ var oidcTests = []test{
 
 		_, err := o.AuthRequestByCode(ctx, "code-1", t0)
 		wantErr(t, "AuthRequestByCode before SaveAuthCode", err, store.ErrNotFound)
-		must(t, o.SaveAuthCode(ctx, r.ID, "code-1"))
+		must(t, o.SaveAuthCode(ctx, r.ID, "code-1", farOff))
 		r.CodeHash = "code-1"
 		got, err := o.AuthRequestByCode(ctx, "code-1", t0)
 		must(t, err)
@@ -440,8 +443,8 @@ var oidcTests = []test{
 		_, err = o.AuthRequestByCode(ctx, "code-1", r.ExpiresAt.Add(-time.Millisecond))
 		must(t, err)
 
-		wantErr(t, "SaveAuthCode of unknown request", o.SaveAuthCode(ctx, "nope", "code-3"), store.ErrNotFound)
-		wantErr(t, "SaveAuthCode with another request's code", o.SaveAuthCode(ctx, other.ID, "code-1"), store.ErrConflict)
+		wantErr(t, "SaveAuthCode of unknown request", o.SaveAuthCode(ctx, "nope", "code-3", farOff), store.ErrNotFound)
+		wantErr(t, "SaveAuthCode with another request's code", o.SaveAuthCode(ctx, other.ID, "code-1", farOff), store.ErrConflict)
 		got, err = o.AuthRequestByCode(ctx, "code-1", t0)
 		must(t, err)
 		if got.ID != r.ID {
@@ -449,7 +452,7 @@ var oidcTests = []test{
 		}
 
 		// A new code replaces the old one.
-		must(t, o.SaveAuthCode(ctx, r.ID, "code-4"))
+		must(t, o.SaveAuthCode(ctx, r.ID, "code-4", farOff))
 		_, err = o.AuthRequestByCode(ctx, "code-1", t0)
 		wantErr(t, "AuthRequestByCode of a replaced code", err, store.ErrNotFound)
 		got, err = o.AuthRequestByCode(ctx, "code-4", t0)
@@ -457,6 +460,21 @@ var oidcTests = []test{
 		if got.ID != r.ID || got.CodeHash != "code-4" {
 			t.Errorf("AuthRequestByCode(code-4) = %+v, want %s with code-4", got, r.ID)
 		}
+
+		// A code's lifetime shortens the request's, and a code issued
+		// again with a later one does not lengthen it.
+		soon := t0.Add(time.Minute)
+		if !soon.Before(r.ExpiresAt) {
+			t.Fatalf("the request expires at %v, before %v", r.ExpiresAt, soon)
+		}
+		must(t, o.SaveAuthCode(ctx, r.ID, "code-5", soon))
+		_, err = o.AuthRequestByCode(ctx, "code-5", soon.Add(-time.Millisecond))
+		must(t, err)
+		_, err = o.AuthRequestByCode(ctx, "code-5", soon)
+		wantErr(t, "AuthRequestByCode at the code's expiry", err, store.ErrNotFound)
+		must(t, o.SaveAuthCode(ctx, r.ID, "code-6", farOff))
+		_, err = o.AuthRequestByCode(ctx, "code-6", soon)
+		wantErr(t, "AuthRequestByCode of a code issued again, past the first code's expiry", err, store.ErrNotFound)
 	}},
 	{"DeleteAuthRequest", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
@@ -464,7 +482,7 @@ var oidcTests = []test{
 		newClient(t, o, "shop")
 		r := newAuthRequest(t, o, "ar-1", "shop")
 		other := newAuthRequest(t, o, "ar-2", "shop")
-		must(t, o.SaveAuthCode(ctx, r.ID, "code-1"))
+		must(t, o.SaveAuthCode(ctx, r.ID, "code-1", farOff))
 		must(t, o.DeleteAuthRequest(ctx, r.ID))
 		_, err := o.AuthRequestByID(ctx, r.ID, t0)
 		wantErr(t, "AuthRequestByID after DeleteAuthRequest", err, store.ErrNotFound)
