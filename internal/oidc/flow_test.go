@@ -273,6 +273,21 @@ func TestStockClientCodeFlowWithPKCE(t *testing.T) {
 	if fresh.RefreshToken == "" || fresh.RefreshToken == tok.RefreshToken {
 		t.Fatal("refresh token not rotated")
 	}
+	// The refresh's ID token names the same sign-in (OpenID Connect Core
+	// 1.0, 12.2): its time, methods, class and session.
+	freshIDT, err := provider.Verifier(&gooidc.Config{ClientID: c.ID}).Verify(ctx, fresh.Extra("id_token").(string))
+	if err != nil {
+		t.Fatalf("verify the refresh's ID token: %v", err)
+	}
+	first := claims
+	claims.AuthTime, claims.ACR, claims.SID, claims.AMR = 0, "", "", nil
+	if err := freshIDT.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if claims.AuthTime != first.AuthTime || claims.ACR != first.ACR || claims.SID != first.SID ||
+		strings.Join(claims.AMR, " ") != strings.Join(first.AMR, " ") || freshIDT.Subject != idt.Subject {
+		t.Errorf("refresh's ID token claims %+v, want those of %+v", claims, first)
+	}
 	if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
 		t.Fatal("a used refresh token was accepted again")
 	}

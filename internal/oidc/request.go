@@ -20,8 +20,12 @@ var _ op.AuthRequest = (*authRequest)(nil)
 
 func (a *authRequest) GetID() string { return a.ID }
 
-func (a *authRequest) GetACR() string {
-	if slices.Contains(a.AMR, "mfa") {
+func (a *authRequest) GetACR() string { return acrOf(a.AMR) }
+
+// acrOf is the acr of a sign-in with these amr: acrMFA with a second
+// factor, none without.
+func acrOf(amr []string) string {
+	if slices.Contains(amr, "mfa") {
 		return acrMFA
 	}
 	return ""

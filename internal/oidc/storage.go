@@ -490,7 +490,9 @@ func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []
 }
 
 // SetUserinfoFromRequest adds sid to the ID token: the portal session the
-// tokens come from, which back-channel logout names.
+// tokens come from, which back-channel logout names. A refresh's ID token
+// also gets the acr of the sign-in, as the first one had it: the library
+// takes acr only from an authorization request.
 func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, _ []string) error {
 	var sessionHash string
 	switch r := req.(type) {
@@ -498,6 +500,9 @@ func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, r
 		sessionHash = r.SessionHash
 	case *refreshRequest:
 		sessionHash = r.grant.SessionHash
+		if acr := acrOf(r.grant.AMR); acr != "" {
+			ui.AppendClaims("acr", acr)
+		}
 	}
 	if sessionHash != "" {
 		ui.AppendClaims("sid", s.sid(sessionHash))
