@@ -101,4 +101,26 @@ func TestConsent(t *testing.T) {
 	if res.StatusCode != http.StatusOK || res.Request.URL.Path != "/oidc/login" {
 		t.Fatalf("more scopes: status %d at %s, want the consent page", res.StatusCode, res.Request.URL)
 	}
+
+	// prompt=consent asks again, though everything asked was allowed
+	// (OpenID Connect Core 1.0, 3.1.2.1).
+	res, err = b.PostForm(e.srv.URL+"/oidc/consent", url.Values{"id": {res.Request.URL.Query().Get("id")}, "decision": {"allow"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	res, err = b.Get(conf.AuthCodeURL("s5", oauth2.SetAuthURLParam("prompt", "consent")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Request.URL.Path != "/oidc/login" || !strings.Contains(string(body), "許可する") {
+		t.Fatalf("prompt=consent: status %d at %s, want the consent page", res.StatusCode, res.Request.URL)
+	}
+	res = consent("s6")
+	res.Body.Close()
+	if loc, _ := res.Location(); loc == nil || loc.Query().Get("code") == "" {
+		t.Fatalf("without prompt=consent: at %s, want a code", res.Request.URL)
+	}
 }

@@ -135,6 +135,9 @@ type Request struct {
 	// that satisfies the request, or with a consent still to give, the
 	// client hears login_required or consent_required instead.
 	Silent bool
+	// AskConsent asks the customer's consent even if given before
+	// (prompt=consent); first-party clients are never asked.
+	AskConsent bool
 	// MaxAge, when >= 0, is how old a sign-in may be, in seconds.
 	MaxAge int64
 	// LoginHint is the client's guess of the customer's email (login_hint).
@@ -172,15 +175,18 @@ func (p *Provider) AuthRequest(ctx context.Context, id string) (*Request, error)
 	}
 	return &Request{ID: ar.ID, ClientID: ar.ClientID, ClientName: c.Name, FirstParty: c.FirstParty,
 		Scopes: ar.Scopes, CreatedAt: ar.CreatedAt, Fresh: slices.Contains(ar.Prompt, "login"),
-		Silent: slices.Contains(ar.Prompt, "none"), MaxAge: ar.MaxAge, LoginHint: ar.LoginHint, UILocales: ar.UILocales}, nil
+		Silent: slices.Contains(ar.Prompt, "none"), AskConsent: slices.Contains(ar.Prompt, "consent"), MaxAge: ar.MaxAge, LoginHint: ar.LoginHint, UILocales: ar.UILocales}, nil
 }
 
 // Consented reports whether the account may be signed in to the request's
 // client without asking: a first-party client, or a third party allowed
-// every scope asked for before.
+// every scope asked for before and not asking again (prompt=consent).
 func (p *Provider) Consented(ctx context.Context, r *Request, accountID string) (bool, error) {
 	if r.FirstParty {
 		return true, nil
+	}
+	if r.AskConsent {
+		return false, nil
 	}
 	granted, err := p.storage.st.ConsentOf(ctx, accountID, r.ClientID)
 	if err != nil {
