@@ -689,3 +689,65 @@ func TestUserinfoBearerUsage(t *testing.T) {
 		})
 	}
 }
+
+// The token endpoint's refusals are RFC 6749 5.2's: JSON with the error
+// code, 400, and 401 for a failed client authentication, with the
+// WWW-Authenticate of the scheme the client used (HTTP Basic); the
+// revocation and introspection endpoints answer a wrong secret alike.
+func TestTokenErrorsAsRFC6749(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	verifier := oauth2.GenerateVerifier()
+	code := r.codeFrom(e.signIn(e.browser(), r.authURL("st", verifier)), "st")
+	exchange := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {r.redirect}, "code_verifier": {verifier}}
+	send := func(path string, form url.Values, user, pass string) (*http.Response, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if user != "" {
+			req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(pass))
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
+			t.Errorf("%s: the answer is not JSON: %v", path, err)
+		}
+		return res, m
+	}
+	for _, path := range []string{"/oauth/token", "/revoke", "/oauth/introspect"} {
+		res, m := send(path, exchange, r.c.ID, "wrong secret")
+		if res.StatusCode != http.StatusUnauthorized || m["error"] != "invalid_client" {
+			t.Errorf("%s, wrong secret: %d %v, want 401 invalid_client", path, res.StatusCode, m)
+		}
+		if h := res.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Basic ") {
+			t.Errorf("%s, wrong secret by HTTP Basic: WWW-Authenticate %q, want Basic", path, h)
+		}
+	}
+	for name, c := range map[string]struct {
+		form   url.Values
+		status int
+		error  string
+	}{
+		"unknown code":       {url.Values{"grant_type": {"authorization_code"}, "code": {"nope"}, "redirect_uri": {r.redirect}}, 400, "invalid_grant"},
+		"other redirect_uri": {url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {r.redirect + "/x"}, "code_verifier": {verifier}}, 400, "invalid_grant"},
+		"no grant_type":      {url.Values{"code": {code}}, 400, "invalid_request"},
+		"unsupported grant":  {url.Values{"grant_type": {"password"}}, 400, "unsupported_grant_type"},
+		"unknown refresh":    {url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rt.nope"}}, 400, "invalid_grant"},
+	} {
+		res, m := send("/oauth/token", c.form, r.c.ID, r.secret)
+		if res.StatusCode != c.status || m["error"] != c.error {
+			t.Errorf("%s: %d %v, want %d %s", name, res.StatusCode, m, c.status, c.error)
+		}
+		if res.Header.Get("WWW-Authenticate") != "" {
+			t.Errorf("%s: WWW-Authenticate %q on a request whose client authenticated", name, res.Header.Get("WWW-Authenticate"))
+		}
+	}
+	// The code refused above for its redirect_uri is still good.
+	if res, m := send("/oauth/token", exchange, r.c.ID, r.secret); res.StatusCode != http.StatusOK || m["id_token"] == nil {
+		t.Errorf("exchange: %d %v", res.StatusCode, m)
+	}
+}

@@ -246,6 +246,24 @@ func noStore(h http.Handler) http.Handler {
 	})
 }
 
+// basicChallenge adds to h's 401 answers, for a client that authenticated
+// with HTTP Basic, the WWW-Authenticate header RFC 6749 5.2 requires, which
+// the library leaves out.
+func basicChallenge(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, _, ok := r.BasicAuth(); !ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(&replacedError{ResponseWriter: w, replace: func(w http.ResponseWriter, code int, _ string) bool {
+			if code == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Basic realm="tobira", charset="UTF-8"`)
+			}
+			return false
+		}}, r)
+	})
+}
+
 // oauthErrors makes h's error answers OAuth's JSON (RFC 6749 5.2) where it
 // writes them as plain text: the library does so for a failed client
 // authentication at the introspection endpoint ("ErrorType=invalid_client
