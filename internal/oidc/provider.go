@@ -140,6 +140,9 @@ type Request struct {
 	AskConsent bool
 	// MaxAge, when >= 0, is how old a sign-in may be, in seconds.
 	MaxAge int64
+	// Hinted is the account the request's id_token_hint names, if any:
+	// no other may sign it in.
+	Hinted string
 	// LoginHint is the client's guess of the customer's email (login_hint).
 	LoginHint string
 	// UILocales are the languages the client asks the pages to speak, in
@@ -173,7 +176,11 @@ func (p *Provider) AuthRequest(ctx context.Context, id string) (*Request, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Request{ID: ar.ID, ClientID: ar.ClientID, ClientName: c.Name, FirstParty: c.FirstParty,
+	var hinted string
+	if !ar.Done {
+		hinted = ar.AccountID
+	}
+	return &Request{ID: ar.ID, Hinted: hinted, ClientID: ar.ClientID, ClientName: c.Name, FirstParty: c.FirstParty,
 		Scopes: ar.Scopes, CreatedAt: ar.CreatedAt, Fresh: slices.Contains(ar.Prompt, "login"),
 		Silent: slices.Contains(ar.Prompt, "none"), AskConsent: slices.Contains(ar.Prompt, "consent"), MaxAge: ar.MaxAge, LoginHint: ar.LoginHint, UILocales: ar.UILocales}, nil
 }

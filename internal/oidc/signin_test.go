@@ -321,3 +321,65 @@ func TestLoginHintAndUILocales(t *testing.T) {
 		t.Errorf("signed in as %s", c.Subject)
 	}
 }
+
+// An id_token_hint names whom the client expects (OpenID Connect Core 1.0,
+// 3.1.2.1): a browser signed in as that customer gets a code at once; one
+// signed in as someone else is not used for it (prompt=none hears
+// login_required; otherwise the sign-in page), and a sign-in made for the
+// request as someone else is refused with login_required rather than
+// giving the client another customer.
+func TestIDTokenHintAtAuthorize(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	ctx := t.Context()
+
+	// A second customer, with a browser of their own.
+	yamadaEmail := e.email
+	other, _, err := e.svc.OpenAccount(ctx, "sato@example.jp", "佐藤 花子", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.SetPassword(ctx, other.ID, e.password); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.AddFactor(ctx, &store.Factor{ID: "f-2", AccountID: other.ID, Kind: store.FactorTOTP,
+		Secret: e.keys.Encrypt(e.seed, other.ID), LastStep: -1, CreatedAt: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	e.email = "sato@example.jp"
+	_, sato := r.verify(r.login(e.browser()))
+	satoHint := r.login(e.browser()).Extra("id_token").(string)
+	if sato.Subject != other.ID {
+		t.Fatalf("signed in as %s, want %s", sato.Subject, other.ID)
+	}
+	e.email = yamadaEmail
+
+	yamada := e.browser()
+	yamadaHint := r.login(yamada).Extra("id_token").(string)
+	none := oauth2.SetAuthURLParam("prompt", "none")
+	hint := func(h string) oauth2.AuthCodeOption { return oauth2.SetAuthURLParam("id_token_hint", h) }
+
+	// Hinted as the browser's customer: a code, no page.
+	_, c := r.verify(r.sso(yamada, none, hint(yamadaHint)))
+	if c.Subject != e.accountID {
+		t.Errorf("signed in as %s, want %s", c.Subject, e.accountID)
+	}
+	// Hinted as another: prompt=none is login_required...
+	back, visited := e.follow(yamada, r.authURL("x", oauth2.GenerateVerifier(), none, hint(satoHint)))
+	if back == nil || back.Query().Get("error") != "login_required" || back.Query().Get("state") != "x" || back.Query().Has("code") {
+		t.Fatalf("prompt=none with another's hint: sent to %v (visited %v), want login_required", back, visited)
+	}
+	// ...and without it the sign-in page, where signing in as the hinted
+	// customer gives their code...
+	e.email = "sato@example.jp"
+	back, _ = e.trySignIn(yamada, r.authURL("y", oauth2.GenerateVerifier(), hint(satoHint)))
+	if back == nil || back.Query().Get("code") == "" {
+		t.Fatalf("signed in as the hinted customer: sent to %v", back)
+	}
+	// ...and as someone else, login_required.
+	e.email = yamadaEmail
+	back, _ = e.trySignIn(e.browser(), r.authURL("z", oauth2.GenerateVerifier(), hint(satoHint)))
+	if back == nil || back.Query().Get("error") != "login_required" || back.Query().Get("state") != "z" || back.Query().Has("code") {
+		t.Fatalf("signed in as another than the hint: sent to %v, want login_required", back)
+	}
+}

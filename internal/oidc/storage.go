@@ -81,7 +81,7 @@ func (errNotFound) IsNotFound()     {}
 // CreateAuthRequest persists an authorization request. PKCE is required of
 // public clients. The library has checked the client and redirect_uri, so
 // what is refused here goes back to the client, with its state.
-func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hinted string) (op.AuthRequest, error) {
 	c, err := s.st.ClientByID(ctx, r.ClientID)
 	if err != nil {
 		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
@@ -125,8 +125,18 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ 
 		CodeChallenge: r.CodeChallenge, CodeChallengeMethod: string(r.CodeChallengeMethod),
 		Prompt: r.Prompt, MaxAge: maxAge, LoginHint: r.LoginHint, UILocales: locales,
 		CreatedAt: now, ExpiresAt: now.Add(AuthRequestLifetime),
+		// Until the request is signed in, its account is the one its
+		// id_token_hint names (the library verified the hint): only
+		// that account may sign it in (Provider.AuthRequest).
+		AccountID: hinted,
 	}
-	if err := s.st.CreateAuthRequest(ctx, ar); err != nil {
+	err = s.st.CreateAuthRequest(ctx, ar)
+	if errors.Is(err, store.ErrNotFound) && hinted != "" {
+		// The hint names an account that is no more: it cannot be
+		// signed in (OpenID Connect Core 1.0, 3.1.2.1).
+		return nil, oidc.ErrLoginRequired().WithDescription("the account the id_token_hint names cannot sign in")
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &authRequest{*ar}, nil

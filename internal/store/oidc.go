@@ -41,7 +41,8 @@ type AuthRequest struct {
 	MaxAge    int64
 	LoginHint string
 	UILocales []string
-	// Set when the customer has signed in for it:
+	// Set when the customer has signed in for it (AccountID, before, is
+	// the account its id_token_hint names, if any):
 	AccountID   string
 	AuthTime    time.Time
 	AMR         []string
