@@ -346,3 +346,35 @@ func TestUnsupportedScopesIgnored(t *testing.T) {
 		t.Errorf("email %q", c.Email)
 	}
 }
+
+// A parameter given twice (RFC 6749 3.1, 3.2: each at most once) is
+// refused: at the authorization endpoint with the portal's page, as
+// neither client_id or redirect_uri can be trusted to answer; at the token
+// endpoint with invalid_request, and the code is not spent.
+func TestRepeatedParametersRefused(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	for _, k := range []string{"client_id", "redirect_uri", "state", "scope", "code_challenge"} {
+		q := authParams(r.c.ID, r.redirect, "code_challenge", oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier()),
+			"code_challenge_method", "S256")
+		q.Add(k, "again")
+		res, err := noFollow(e.browser()).Get(e.srv.URL + "/authorize?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" ||
+			!strings.Contains(string(body), "ご利用のサイトからのログインの要求が正しくないため") {
+			t.Errorf("%s twice: %d, location %q", k, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+
+	verifier := oauth2.GenerateVerifier()
+	code := r.codeFrom(e.signIn(e.browser(), r.authURL("st", verifier)), "st")
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code, code}, "redirect_uri": {r.redirect}, "code_verifier": {verifier}}
+	if status, body := r.post("/oauth/token", form); status != http.StatusBadRequest || body["error"] != "invalid_request" {
+		t.Errorf("code twice: %d %v, want 400 invalid_request", status, body)
+	}
+	r.verify(r.exchange(code, verifier))
+}
