@@ -73,6 +73,44 @@ func TestPickLanguage(t *testing.T) {
 	}
 }
 
+// A site's ui_locales (UILocalesCookie) comes after the customer's choice
+// and before the browser's Accept-Language; Spoken takes the first
+// language of the list that Tobira speaks, by its base language.
+func TestUILocales(t *testing.T) {
+	for _, tc := range []struct {
+		tags []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"fr", "de"}, ""},
+		{[]string{"fr-CA", "en-GB", "ja"}, "en"},
+		{[]string{"ja-JP"}, "ja"},
+		{[]string{"no such tag!", "en"}, "en"},
+	} {
+		if got := Spoken(tc.tags); got != tc.want {
+			t.Errorf("Spoken(%q) = %q, want %q", tc.tags, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ choice, site, accept, want string }{
+		{"", "en", "ja", "en"},
+		{"ja", "en", "en", "ja"},
+		{"", "", "en", "en"},
+		{"", "fr", "en", "en"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if tc.choice != "" {
+			r.AddCookie(&http.Cookie{Name: LangCookie, Value: tc.choice})
+		}
+		if tc.site != "" {
+			r.AddCookie(&http.Cookie{Name: UILocalesCookie, Value: tc.site})
+		}
+		r.Header.Set("Accept-Language", tc.accept)
+		if got := PickLanguage(r); got != tc.want {
+			t.Errorf("choice %q, ui_locales %q, Accept-Language %q: %q, want %q", tc.choice, tc.site, tc.accept, got, tc.want)
+		}
+	}
+}
+
 func TestGuard(t *testing.T) {
 	var statuses []int
 	h := Guard{
