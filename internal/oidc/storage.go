@@ -165,7 +165,7 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	if prior, err := s.st.SpendCode(ctx, hash, "", s.now().Add(CodeLifetime)); errors.Is(err, store.ErrStale) && prior != "" {
+	if prior, err := s.st.SpendCode(ctx, hash, "", s.now().Add(AuthRequestLifetime)); errors.Is(err, store.ErrStale) && prior != "" {
 		s.log.Warn("oidc: authorization code replayed; revoking its tokens", "grant", prior)
 		s.revoke(ctx, prior)
 	}
