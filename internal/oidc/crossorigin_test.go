@@ -1,6 +1,7 @@
 package oidc_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -119,5 +120,54 @@ func TestFormPostFromSiteOrigin(t *testing.T) {
 		"post_logout_redirect_uri": {after}, "state": {"bye"}})
 	if loc, _ := res.Location(); loc == nil || !strings.HasPrefix(loc.String(), after) || loc.Query().Get("state") != "bye" {
 		t.Errorf("POST /end_session from the site's page: %d, location %v", res.StatusCode, loc)
+	}
+}
+
+// No other site may read, with the customer's cookies, what the portal
+// answers a signed-in browser at the provider's endpoints: the pages of a
+// refused /authorize or /end_session name the customer. A credentialed
+// fetch() from another origin must not be allowed (no
+// Access-Control-Allow-Credentials), while clients' pages still call the
+// token endpoint from any origin, without cookies.
+func TestNoCredentialedCrossOriginReads(t *testing.T) {
+	e := newPortal(t)
+	r := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{"http://127.0.0.1:9/cb"}})
+	b := e.browser()
+	r.login(b)
+	const evil = "https://evil.example"
+	for _, path := range []string{
+		"/authorize?client_id=nobody&redirect_uri=x&response_type=code&scope=openid",
+		"/end_session?id_token_hint=garbage",
+		"/userinfo",
+		"/.well-known/openid-configuration",
+	} {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+		crossSite(req, evil, "cors")
+		res, err := noFollow(b).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.Header.Get("Access-Control-Allow-Credentials") == "true" {
+			t.Errorf("%s: Access-Control-Allow-Credentials: true for %s (the answer names %v)", path, evil,
+				strings.Contains(string(body), e.email))
+		}
+		if ao := res.Header.Get("Access-Control-Allow-Origin"); ao == evil && strings.Contains(string(body), e.email) {
+			t.Errorf("%s: %s may read a page that shows the customer's address", path, evil)
+		}
+	}
+	// A preflight for a credentialed call is not granted either.
+	req, _ := http.NewRequest(http.MethodOptions, e.srv.URL+"/oauth/token", nil)
+	crossSite(req, evil, "cors")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Header.Get("Access-Control-Allow-Credentials") == "true" || res.Header.Get("Access-Control-Allow-Origin") == "" {
+		t.Errorf("preflight: Allow-Origin %q, Allow-Credentials %q; want any origin, no credentials",
+			res.Header.Get("Access-Control-Allow-Origin"), res.Header.Get("Access-Control-Allow-Credentials"))
 	}
 }

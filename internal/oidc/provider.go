@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/cors"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
@@ -81,7 +82,7 @@ func New(c Config) (*Provider, error) {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	opts := []op.Option{op.WithLogger(c.Log), op.WithHttpInterceptors(p.intercept)}
+	opts := []op.Option{op.WithLogger(c.Log), op.WithHttpInterceptors(p.intercept), op.WithCORSOptions(&corsOptions)}
 	if isLoopbackHTTP(p.issuer) {
 		opts = append(opts, op.WithAllowInsecure())
 	}
@@ -91,6 +92,20 @@ func New(c Config) (*Provider, error) {
 	}
 	p.op = provider
 	return p, nil
+}
+
+// corsOptions let clients' pages call the token, userinfo, revocation and
+// key endpoints from any origin, but never with the customer's cookies,
+// which those endpoints do not read. The library's default allowed
+// credentials for every origin, so any site could read what the portal
+// answers a signed-in browser at /authorize and /end_session: their error
+// pages name the customer and show the address.
+var corsOptions = cors.Options{
+	AllowedOrigins:   []string{"*"},
+	AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost},
+	AllowedHeaders:   []string{"Accept", "Accept-Language", "Authorization", "Content-Type", "X-Requested-With"},
+	ExposedHeaders:   []string{"Location", "Content-Length"},
+	AllowCredentials: false,
 }
 
 // ServeHTTP serves the provider's endpoints.
