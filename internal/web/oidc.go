@@ -83,17 +83,17 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 // for (ui_locales), for the rest of the browser's session unless the
 // customer chose one; from this request on, as a page may answer it.
 func (s *Server) speak(w http.ResponseWriter, r *http.Request, lang string) *http.Request {
-	http.SetCookie(w, &http.Cookie{Name: webkit.UILocalesCookie, Value: lang, Path: "/",
-		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+	c := webkit.UILanguageCookie(lang, s.secure)
+	http.SetCookie(w, c)
 	r = r.Clone(r.Context())
 	cookies := r.Cookies()
 	r.Header.Del("Cookie")
-	for _, c := range cookies {
-		if c.Name != webkit.UILocalesCookie {
-			r.AddCookie(c)
+	for _, old := range cookies {
+		if old.Name != c.Name {
+			r.AddCookie(old)
 		}
 	}
-	r.AddCookie(&http.Cookie{Name: webkit.UILocalesCookie, Value: lang})
+	r.AddCookie(&http.Cookie{Name: c.Name, Value: lang})
 	return r
 }
 

@@ -85,8 +85,26 @@ func Speaks(lang string) bool {
 
 // LanguageCookie keeps the customer's choice of lang for a year.
 func LanguageCookie(lang string, secure bool) *http.Cookie {
-	return &http.Cookie{Name: LangCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
+	return &http.Cookie{Name: hostCookie(LangCookie, secure), Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
 		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
+}
+
+// UILanguageCookie keeps, for the browser's session, the language a site
+// asked for (UILocalesCookie).
+func UILanguageCookie(lang string, secure bool) *http.Cookie {
+	return &http.Cookie{Name: hostCookie(UILocalesCookie, secure), Value: lang, Path: "/",
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
+}
+
+// hostCookie is the name of a cookie over HTTPS: with the __Host- prefix,
+// which a browser keeps only when Secure, for this host, on path /, as
+// every cookie of the portal's is named there. PickLanguage reads both
+// names, so a choice made before it had the prefix still counts.
+func hostCookie(name string, secure bool) string {
+	if secure {
+		return "__Host-" + name
+	}
+	return name
 }
 
 // UILocalesCookie holds, for the browser's session, the language a site
@@ -113,7 +131,7 @@ func Spoken(tags []string) string {
 // a site asked for (UILocalesCookie), then the browser's Accept-Language,
 // then Japanese.
 func PickLanguage(r *http.Request) string {
-	for _, name := range []string{LangCookie, UILocalesCookie} {
+	for _, name := range []string{"__Host-" + LangCookie, LangCookie, "__Host-" + UILocalesCookie, UILocalesCookie} {
 		if c, err := r.Cookie(name); err == nil && Speaks(c.Value) {
 			return c.Value
 		}

@@ -111,6 +111,31 @@ func TestUILocales(t *testing.T) {
 	}
 }
 
+// Over HTTPS the language cookies carry the __Host- prefix, as every
+// cookie of the portal's does there, and are read back by it; a choice
+// kept before, without the prefix, still counts, below a newer one.
+func TestLanguageCookiesOverHTTPS(t *testing.T) {
+	for _, c := range []*http.Cookie{LanguageCookie("en", true), UILanguageCookie("en", true)} {
+		if !strings.HasPrefix(c.Name, "__Host-") || !c.Secure || c.Path != "/" || c.Domain != "" {
+			t.Errorf("cookie over HTTPS: %+v", c)
+		}
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(c)
+		if got := PickLanguage(r); got != "en" {
+			t.Errorf("with %s=en: %q", c.Name, got)
+		}
+	}
+	if c := LanguageCookie("en", false); c.Name != LangCookie || c.Secure {
+		t.Errorf("cookie over plain HTTP: %+v", c)
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(&http.Cookie{Name: LangCookie, Value: "ja"})
+	r.AddCookie(LanguageCookie("en", true))
+	if got := PickLanguage(r); got != "en" {
+		t.Errorf("a newer choice over an older one without the prefix: %q", got)
+	}
+}
+
 func TestGuard(t *testing.T) {
 	var statuses []int
 	h := Guard{
