@@ -163,6 +163,10 @@ type Request struct {
 	// UILocales are the languages the client asks the pages to speak, in
 	// order (ui_locales, BCP 47).
 	UILocales []string
+	// SID is the portal session the request was signed in with, once it
+	// is: only a browser of that session may take it back to the client
+	// (Server.authorizeCallback).
+	SID string
 }
 
 // Satisfied reports whether a sign-in at signedIn satisfies the request at now.
@@ -191,13 +195,15 @@ func (p *Provider) AuthRequest(ctx context.Context, id string) (*Request, error)
 	if err != nil {
 		return nil, err
 	}
-	var hinted string
-	if !ar.Done {
+	var hinted, sid string
+	if ar.Done {
+		sid = ar.SessionHash
+	} else {
 		hinted = ar.AccountID
 	}
 	return &Request{ID: ar.ID, Hinted: hinted, ClientID: ar.ClientID, ClientName: c.Name, FirstParty: c.FirstParty,
 		Scopes: ar.Scopes, CreatedAt: ar.CreatedAt, Fresh: slices.Contains(ar.Prompt, "login"),
-		Silent: slices.Contains(ar.Prompt, "none"), AskConsent: slices.Contains(ar.Prompt, "consent"), MaxAge: ar.MaxAge, LoginHint: ar.LoginHint, UILocales: ar.UILocales}, nil
+		Silent: slices.Contains(ar.Prompt, "none"), AskConsent: slices.Contains(ar.Prompt, "consent"), MaxAge: ar.MaxAge, LoginHint: ar.LoginHint, UILocales: ar.UILocales, SID: sid}, nil
 }
 
 // Consented reports whether the account may be signed in to the request's

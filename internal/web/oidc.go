@@ -113,9 +113,30 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 // says so in the customer's language, where the library answered with its
 // own text.
 func (s *Server) authorizeCallback(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.oidc.AuthRequest(r.Context(), r.URL.Query().Get("id")); errors.Is(err, oidc.ErrNoRequest) {
+	req, err := s.oidc.AuthRequest(r.Context(), r.URL.Query().Get("id"))
+	if errors.Is(err, oidc.ErrNoRequest) {
 		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
 		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	// The code goes only to a browser of the session that signed the
+	// request in. Another browser with the request's id (an attacker who
+	// started the request, with its state and PKCE verifier, and had a
+	// signed-in customer open its sign-in page, which signs it in at once)
+	// would otherwise take the customer's code to the site.
+	if req.SID != "" {
+		si, err := s.signedIn(r)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		if si == nil || si.Session.SID != req.SID {
+			s.fail(w, r, http.StatusBadRequest, "oidc.other_browser")
+			return
+		}
 	}
 	s.oidc.ServeHTTP(w, r)
 }
