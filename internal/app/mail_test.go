@@ -63,6 +63,17 @@ func TestUsersCreateInEnglish(t *testing.T) {
 	if len(mails) != 1 || !strings.Contains(mails[0].Subject, "Your account is ready") {
 		t.Errorf("mails: %+v, want one English activation mail", mails)
 	}
+	db.Close()
+	r := run(t, env, "users", "list", "--data", dir)
+	if f := strings.Fields(lastLine(r.stdout)); r.code != 0 || !strings.Contains(r.stdout, "MAILS") || len(f) == 0 || f[len(f)-1] != "en" {
+		t.Errorf("users list does not say the mails are in English:\n%s", r.stdout)
+	}
+}
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 // A configuration that selects SMTP without a server is refused clearly.

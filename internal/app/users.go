@@ -139,7 +139,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "EMAIL\tNAME\tPASSWORD\t2FA\tSTATE\tCREATED")
+		fmt.Fprintln(tw, "EMAIL\tNAME\tPASSWORD\t2FA\tSTATE\tCREATED\tMAILS")
 		for _, s := range list {
 			pw := "set"
 			if !s.Activated {
@@ -160,7 +160,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 			case s.Locked:
 				state = "locked"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Email, s.Name, pw, methods, state, s.CreatedAt.Local().Format("2006-01-02 15:04"))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Email, s.Name, pw, methods, state, s.CreatedAt.Local().Format("2006-01-02 15:04"), s.Lang)
 		}
 		return tw.Flush()
 	}
