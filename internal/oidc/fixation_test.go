@@ -62,3 +62,51 @@ func TestAuthRequestStaysInItsBrowser(t *testing.T) {
 		t.Errorf("the callback in another browser: %d\n%s", res.StatusCode, body)
 	}
 }
+
+// The library reads the callback's id from the form, a POST's body before
+// the query: an attacker must not get a customer's code by naming in the
+// query a request of their own that is not signed in (which the check of
+// the session skips) and the customer's in the body.
+func TestAuthRequestCallbackIDInBody(t *testing.T) {
+	e := newPortal(t)
+	a, b := newSite(e, "a"), newSite(e, "b")
+	victim := e.browser()
+	a.login(victim)
+
+	attacker := newJarBrowser()
+	requestID := func(verifier string) string {
+		t.Helper()
+		_, visited := e.follow(attacker, b.authURL("attacker", verifier))
+		for _, p := range visited {
+			if id, ok := strings.CutPrefix(p, oidc.LoginPath+"?id="); ok {
+				return id
+			}
+		}
+		t.Fatalf("no sign-in page of the request among %v", visited)
+		return ""
+	}
+	verifier := oauth2.GenerateVerifier()
+	lured := requestID(verifier)
+	decoy := requestID(oauth2.GenerateVerifier()) // the attacker's own, never signed in
+
+	e.clock.Advance(time.Second)
+	if back, _ := e.follow(victim, e.srv.URL+oidc.LoginPath+"?id="+lured); back == nil {
+		t.Fatal("the customer's browser stayed on the portal")
+	}
+	res, err := attacker.Post(e.srv.URL+"/authorize/callback?id="+decoy,
+		"application/x-www-form-urlencoded", strings.NewReader("id="+lured))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if loc, _ := res.Location(); loc != nil && loc.Query().Get("code") != "" {
+		if _, err := b.conf.Exchange(t.Context(), loc.Query().Get("code"), oauth2.VerifierOption(verifier)); err == nil {
+			t.Fatalf("the attacker got the customer's code and tokens: %s", loc)
+		}
+		t.Fatalf("the attacker got a code: %s", loc)
+	}
+	if res.StatusCode < 400 {
+		t.Errorf("a callback with the id in its body: %d\n%s", res.StatusCode, body)
+	}
+}

@@ -113,7 +113,14 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 // says so in the customer's language, where the library answered with its
 // own text.
 func (s *Server) authorizeCallback(w http.ResponseWriter, r *http.Request) {
-	req, err := s.oidc.AuthRequest(r.Context(), r.URL.Query().Get("id"))
+	// The id checked is the one the library reads: the form's, where a
+	// POST's body comes before the query. An id in the query alone would
+	// let a body name another request, whose session is never checked.
+	if err := r.ParseForm(); err != nil {
+		s.fail(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	req, err := s.oidc.AuthRequest(r.Context(), r.Form.Get("id"))
 	if errors.Is(err, oidc.ErrNoRequest) {
 		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
 		return
