@@ -669,6 +669,10 @@ func TestUserinfoBearerUsage(t *testing.T) {
 		"not bearer":    {http.MethodGet, "", "Basic Zm9vOmJhcg==", nil, 401, `Bearer error="invalid_token"`, "invalid_token"},
 		"garbage token": {http.MethodGet, "", "Bearer garbage", nil, 401, `Bearer error="invalid_token"`, "invalid_token"},
 		"in the query":  {http.MethodGet, "?access_token=" + url.QueryEscape(tok.AccessToken), "", nil, 400, `Bearer error="invalid_request"`, "invalid_request"},
+		// The library reads its parameters whatever their case.
+		"in the query, capitals": {http.MethodGet, "?Access_Token=" + url.QueryEscape(tok.AccessToken), "", nil, 400, `Bearer error="invalid_request"`, "invalid_request"},
+		"twice, capitals": {http.MethodPost, "", "Bearer " + tok.AccessToken, url.Values{"ACCESS_TOKEN": {tok.AccessToken}},
+			400, `Bearer error="invalid_request"`, "invalid_request"},
 		"twice": {http.MethodPost, "", "Bearer " + tok.AccessToken, url.Values{"access_token": {tok.AccessToken}},
 			400, `Bearer error="invalid_request"`, "invalid_request"},
 	} {

@@ -373,13 +373,13 @@ func (w *replacedError) Write(b []byte) (int, error) {
 // revoked, where the library answered 403, or a plain-text 401 without the
 // header; no error code when the request carried none.
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Query().Has("access_token") {
+	if hasParam(r.URL.Query(), "access_token") {
 		bearerError(w, http.StatusBadRequest, "invalid_request", "the access token must not be sent in the URL")
 		return
 	}
 	inHeader, inBody := r.Header.Get("Authorization") != "", false
 	if err := r.ParseForm(); err == nil {
-		inBody = r.PostForm.Has("access_token")
+		inBody = hasParam(r.PostForm, "access_token")
 	}
 	if inHeader && inBody {
 		bearerError(w, http.StatusBadRequest, "invalid_request", "the access token was sent in more than one way")
@@ -396,6 +396,17 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		}
 		return true
 	}}, r)
+}
+
+// hasParam reports whether v has the parameter name in any case: the
+// library reads its parameters so (access_token as Access_Token).
+func hasParam(v url.Values, name string) bool {
+	for k := range v {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // bearerError answers a request to a protected resource with status, the
