@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -60,10 +61,17 @@ var (
 		"client_id", "client_secret"}
 )
 
-// repeated returns the first of params given more than once in form.
+// repeated returns the first of params given more than once in form, in
+// any case: the library's decoder reads STATE as state.
 func repeated(form url.Values, params []string) string {
 	for _, k := range params {
-		if len(form[k]) > 1 {
+		n := 0
+		for name, vs := range form {
+			if strings.EqualFold(name, k) {
+				n += len(vs)
+			}
+		}
+		if n > 1 {
 			return k
 		}
 	}

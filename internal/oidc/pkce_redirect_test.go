@@ -354,19 +354,23 @@ func TestUnsupportedScopesIgnored(t *testing.T) {
 func TestRepeatedParametersRefused(t *testing.T) {
 	e := newPortal(t)
 	r := newSite(e, "site")
-	for _, k := range []string{"client_id", "redirect_uri", "state", "scope", "code_challenge"} {
-		q := authParams(r.c.ID, r.redirect, "code_challenge", oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier()),
-			"code_challenge_method", "S256")
-		q.Add(k, "again")
-		res, err := noFollow(e.browser()).Get(e.srv.URL + "/authorize?" + q.Encode())
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" ||
-			!strings.Contains(string(body), "ご利用のサイトからのログインの要求が正しくないため") {
-			t.Errorf("%s twice: %d, location %q", k, res.StatusCode, res.Header.Get("Location"))
+	for _, name := range []string{"client_id", "redirect_uri", "state", "scope", "code_challenge"} {
+		// The library reads STATE as state: a capitalised one is the
+		// parameter again.
+		for _, k := range []string{name, strings.ToUpper(name)} {
+			q := authParams(r.c.ID, r.redirect, "code_challenge", oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier()),
+				"code_challenge_method", "S256")
+			q.Add(k, "again")
+			res, err := noFollow(e.browser()).Get(e.srv.URL + "/authorize?" + q.Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" ||
+				!strings.Contains(string(body), "ご利用のサイトからのログインの要求が正しくないため") {
+				t.Errorf("%s and %s: %d, location %q", name, k, res.StatusCode, res.Header.Get("Location"))
+			}
 		}
 	}
 
@@ -375,6 +379,10 @@ func TestRepeatedParametersRefused(t *testing.T) {
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code, code}, "redirect_uri": {r.redirect}, "code_verifier": {verifier}}
 	if status, body := r.post("/oauth/token", form); status != http.StatusBadRequest || body["error"] != "invalid_request" {
 		t.Errorf("code twice: %d %v, want 400 invalid_request", status, body)
+	}
+	form = url.Values{"grant_type": {"authorization_code"}, "code": {code}, "CODE": {code}, "redirect_uri": {r.redirect}, "code_verifier": {verifier}}
+	if status, body := r.post("/oauth/token", form); status != http.StatusBadRequest || body["error"] != "invalid_request" {
+		t.Errorf("code and CODE: %d %v, want 400 invalid_request", status, body)
 	}
 	r.verify(r.exchange(code, verifier))
 }
