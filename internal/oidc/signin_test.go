@@ -383,3 +383,38 @@ func TestIDTokenHintAtAuthorize(t *testing.T) {
 		t.Fatalf("signed in as another than the hint: sent to %v, want login_required", back)
 	}
 }
+
+// The consent form's answer signs in only a request that the browser's
+// session may sign in without a page more: one posted straight away (the
+// page was never shown) must not answer prompt=login with the old sign-in
+// (the same check keeps an id_token_hint of another account, and an
+// account without a second factor, from being signed in so).
+func TestConsentPostChecksTheRequest(t *testing.T) {
+	e := newPortal(t)
+	a, b := newSite(e, "a"), newSite(e, "b")
+	br := e.browser()
+	a.login(br)
+	e.clock.Advance(time.Second)
+
+	_, visited := e.follow(br, b.authURL("again", oauth2.GenerateVerifier(), oauth2.SetAuthURLParam("prompt", "login")))
+	id := ""
+	for _, p := range visited {
+		if v, ok := strings.CutPrefix(p, oidc.LoginPath+"?id="); ok {
+			id = v
+		}
+	}
+	if id == "" {
+		t.Fatalf("no sign-in page of the request among %v", visited)
+	}
+	res, err := noFollow(br).PostForm(e.srv.URL+"/oidc/consent", url.Values{"id": {id}, "decision": {"allow"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if loc, _ := res.Location(); loc != nil && strings.HasPrefix(loc.Path, "/authorize/callback") {
+		if back, _ := e.follow(br, loc.String()); back != nil && back.Query().Get("code") != "" {
+			t.Fatalf("prompt=login answered with the old sign-in through the consent form: %s", back)
+		}
+		t.Fatalf("the consent form signed the request in: %s", loc)
+	}
+}

@@ -203,11 +203,26 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 		s.oidc.Deny(w, r, id)
 		return
 	}
+	// The answer signs in only what the sign-in page would have asked
+	// consent for: a form posted without it (prompt=login or max_age
+	// unmet, an id_token_hint of another account, no second factor) goes
+	// to the sign-in page, which asks for what is missing.
+	if !s.mayComplete(r.Context(), req, si) {
+		http.Redirect(w, r, oidc.LoginPath+"?id="+url.QueryEscape(id), http.StatusSeeOther)
+		return
+	}
 	if err := s.oidc.Consent(r.Context(), req, si.Account.ID); err != nil {
 		s.internal(w, r, err)
 		return
 	}
 	s.completeRequest(w, r, id, si)
+}
+
+// mayComplete reports whether the signed-in browser si may sign req in as
+// it is, as oidcLogin checks before it asks consent.
+func (s *Server) mayComplete(ctx context.Context, req *oidc.Request, si *portal.SignedIn) bool {
+	return (req.Hinted == "" || req.Hinted == si.Account.ID) &&
+		req.Satisfied(si.Session.CreatedAt, s.svc.Now()) && s.hasFactor(ctx, si.Account.ID)
 }
 
 // endSession is RP-initiated logout. A request whose id_token_hint names
