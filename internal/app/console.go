@@ -160,6 +160,13 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 			return explainOperator(err, *email)
 		}
 		fmt.Fprintf(m.Stdout, "password reset for %s <%s>: the old one no longer signs in and their console sessions ended\n", op.Name, op.Email)
+		if oneTime == "" {
+			from := "$" + operatorPasswordEnv
+			if *passwordFile != "" {
+				from = *passwordFile
+			}
+			fmt.Fprintf(m.Stdout, "their password is now the one in %s, which they keep (with neither, a one-time password is made)\n", from)
+		}
 		if oneTime != "" {
 			fmt.Fprintln(m.Stdout, "one-time password (not shown again; the console asks the operator to choose their own at sign-in):")
 			fmt.Fprintln(m.Stdout, oneTime)

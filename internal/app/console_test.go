@@ -210,7 +210,8 @@ func TestOperatorsResetPassword(t *testing.T) {
 	}
 	env["TOBIRA_OPERATOR_PASSWORD"] = "another long password"
 	r := run(t, env, "operators", "reset-password", "--email", "Kim@tobira.example", "--data", dir)
-	if r.code != 0 || !strings.Contains(r.stdout, "password reset for 木村 <kim@tobira.example>") || strings.Contains(r.stdout, "one-time") {
+	if r.code != 0 || !strings.Contains(r.stdout, "password reset for 木村 <kim@tobira.example>") || strings.Contains(r.stdout, "one-time password (") ||
+		!strings.Contains(r.stdout, "their password is now the one in $TOBIRA_OPERATOR_PASSWORD") {
 		t.Fatalf("reset-password with a password: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 	if l := line(); strings.Contains(l, "one-time") {
