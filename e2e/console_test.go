@@ -132,6 +132,32 @@ func TestFourEyesReset(t *testing.T) {
 // ---------------------------------------------------------------------------
 // 2. Maintenance
 
+// TestResetWithdrawn: the operator who asked for Sato's reset by mistake
+// withdraws it from her page (「取り下げ」); the request is gone from the
+// list and her factors stay.
+func TestResetWithdrawn(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	d := startDemo(t)
+	const aEmail = "support-w@tobira.example"
+	seedA := d.createOperator(t, aEmail, "サポート W", "support")
+	a := newBrowser(t, d.consoleURL(t), axe)
+	a.consoleSignIn(aEmail, seedA, "")
+	a.typeInto("メールアドレス・氏名・契約番号・申込番号", satoEmail)
+	a.clickTo(button("検索"), "/customers", consoleCustomers)
+	customerPath := a.navigationTo(chromedp.Click(link(satoEmail)), 200, "/customers/", satoName)
+	a.typeInto("リセットの理由 (必須)", "別のお客さまと取り違えた")
+	a.navigationTo(chromedp.Click(button("二要素認証のリセットを依頼")), 200, customerPath, satoName)
+	a.screen("80-8-1-console-reset-own-request")
+	a.navigationTo(chromedp.Click(button("取り下げ")), 200, customerPath, satoName)
+	a.expectText(`//p[@role="status" and normalize-space()="リセットの依頼を取り下げました。"]`)
+	waitVisible(a, button("二要素認証のリセットを依頼"))
+	a.expectText(`//dl//dd//span[normalize-space()="認証アプリ"]`)
+	a.screen("80-8-2-console-reset-withdrawn")
+	a.clickTo(link("2FAリセット承認"), "/resets", consoleResets)
+	a.expectText(`//main//p[normalize-space()="承認待ちの依頼はありません。"]`)
+}
+
 // TestMaintenanceNoticeAndPage: an admin schedules a window a few days
 // ahead in the console: the portal and the contracts site show the notice
 // with its date. Then a window starting at the next minute: once it is in
