@@ -186,7 +186,7 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 			switch {
 			case o.Disabled:
 				state = "disabled"
-			case o.MustChangePassword:
+			case o.MustChangePassword():
 				state = "active (one-time password)"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Email, o.Name, o.Role, state, o.CreatedAt.Local().Format("2006-01-02 15:04"))

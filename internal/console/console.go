@@ -328,7 +328,7 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *store.Oper
 		}
 		// A one-time password an admin handed over opens nothing but its
 		// replacement.
-		if op.MustChangePassword && r.URL.Path != "/password" {
+		if op.MustChangePassword() && r.URL.Path != "/password" {
 			http.Redirect(w, r, "/password", http.StatusSeeOther)
 			return
 		}

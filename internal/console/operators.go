@@ -40,7 +40,7 @@ type NewOperator struct {
 // TOTP seed, encrypted with the keyring, and records it in the audit log as
 // done by who.
 func CreateOperator(ctx context.Context, svc *portal.Service, ops store.Operators, email, name string, role store.OperatorRole, password, who string) (*NewOperator, error) {
-	return createOperator(ctx, svc, ops, email, name, role, password, who, false)
+	return createOperator(ctx, svc, ops, email, name, role, password, who, time.Time{})
 }
 
 // AddOperator is CreateOperator for an admin in the console: the operator
@@ -49,7 +49,7 @@ func CreateOperator(ctx context.Context, svc *portal.Service, ops store.Operator
 // replace with their own at their first sign-in.
 func AddOperator(ctx context.Context, svc *portal.Service, ops store.Operators, email, name string, role store.OperatorRole, who string) (*NewOperator, error) {
 	password := OneTimePassword()
-	n, err := createOperator(ctx, svc, ops, email, name, role, password, who, true)
+	n, err := createOperator(ctx, svc, ops, email, name, role, password, who, svc.Now().Add(OneTimePasswordTTL))
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func AddOperator(ctx context.Context, svc *portal.Service, ops store.Operators, 
 	return n, nil
 }
 
-func createOperator(ctx context.Context, svc *portal.Service, ops store.Operators, email, name string, role store.OperatorRole, password, who string, mustChange bool) (*NewOperator, error) {
+func createOperator(ctx context.Context, svc *portal.Service, ops store.Operators, email, name string, role store.OperatorRole, password, who string, oneTimeUntil time.Time) (*NewOperator, error) {
 	norm, err := account.NormalizeEmail(email)
 	if err != nil {
 		return nil, err
@@ -78,7 +78,7 @@ func createOperator(ctx context.Context, svc *portal.Service, ops store.Operator
 	id := secret.ID()
 	seed := mfa.NewTOTPSecret()
 	op := &store.Operator{ID: id, Email: norm, Name: name, Role: role, PasswordHash: hash,
-		TOTPSecret: svc.Keys.Encrypt(seed, totpAD(id)), CreatedAt: svc.Now(), MustChangePassword: mustChange}
+		TOTPSecret: svc.Keys.Encrypt(seed, totpAD(id)), CreatedAt: svc.Now(), OneTimeUntil: oneTimeUntil}
 	if err := ops.CreateOperator(ctx, op); errors.Is(err, store.ErrConflict) {
 		return nil, ErrOperatorTaken
 	} else if err != nil {
@@ -165,9 +165,9 @@ func SetOperatorPassword(ctx context.Context, svc *portal.Service, ops store.Ope
 	if err != nil {
 		return nil, "", err
 	}
-	mustChange := password == ""
-	if mustChange {
-		password = OneTimePassword()
+	var until time.Time
+	if password == "" {
+		password, until = OneTimePassword(), svc.Now().Add(OneTimePasswordTTL)
 	} else if err := account.CheckPassword(password, op.Email); err != nil {
 		return nil, "", err
 	}
@@ -175,16 +175,20 @@ func SetOperatorPassword(ctx context.Context, svc *portal.Service, ops store.Ope
 	if err != nil {
 		return nil, "", err
 	}
-	if err := ops.SetOperatorPassword(ctx, op.ID, hash, mustChange, ""); err != nil {
+	if err := ops.SetOperatorPassword(ctx, op.ID, hash, until, ""); err != nil {
 		return nil, "", err
 	}
-	op.PasswordHash, op.MustChangePassword = hash, mustChange
+	op.PasswordHash, op.OneTimeUntil = hash, until
 	auditOperator(ctx, svc, who, store.ActionOperatorResetPassword, op.Email)
-	if mustChange {
+	if op.MustChangePassword() {
 		return op, password, nil
 	}
 	return op, "", nil
 }
+
+// OneTimePasswordTTL is how long a one-time password signs in: time to
+// hand it over and for the first sign-in, not a standing second password.
+const OneTimePasswordTTL = 72 * time.Hour
 
 // oneTimeAlphabet leaves out characters read one for another (0 O o, 1 l I).
 const oneTimeAlphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"

@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/store"
@@ -25,7 +26,7 @@ func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request, op *store.
 
 func (s *Server) showPassword(w http.ResponseWriter, r *http.Request, op *store.Operator, status int, errMsg string) {
 	v := s.view(r, "password.title", op)
-	v.Nav, v.Error, v.Data = "password", errMsg, passwordData{Forced: op.MustChangePassword}
+	v.Nav, v.Error, v.Data = "password", errMsg, passwordData{Forced: op.MustChangePassword()}
 	s.notice(r, v)
 	s.render(w, r, status, "password", v)
 }
@@ -79,7 +80,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, op *stor
 	if ss != nil {
 		keep = ss.IDHash
 	}
-	if err := s.ops.SetOperatorPassword(ctx, op.ID, hash, false, keep); err != nil {
+	if err := s.ops.SetOperatorPassword(ctx, op.ID, hash, time.Time{}, keep); err != nil {
 		s.internal(w, r, err)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tobira/tobira/internal/console"
 	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/store"
 )
@@ -161,5 +162,16 @@ func TestOperatorPasswords(t *testing.T) {
 		if !strings.Contains(all, want) {
 			t.Errorf("audit lacks %q", want)
 		}
+	}
+
+	// A one-time password not used within OneTimePasswordTTL signs in no more.
+	_, body = admin.post("/operators/" + op.ID + "/reset-password")
+	late := oneTimeRe.FindStringSubmatch(body)
+	if late == nil || !strings.Contains(body, "まで有効です") {
+		t.Fatalf("the reset page says no end of the one-time password:\n%s", body)
+	}
+	s.clock.Advance(console.OneTimePasswordTTL)
+	if _, at := s.signInAs("new@tobira.example", late[1], seed); !strings.Contains(at, "一時パスワードの有効期限が切れています") {
+		t.Errorf("an expired one-time password: at %s", at)
 	}
 }

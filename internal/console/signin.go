@@ -102,6 +102,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnauthorized, "login", v)
 		return
 	}
+	// A one-time password past its time signs in no more: only the right
+	// password learns it, so it tells a guesser nothing.
+	if op.MustChangePassword() && !now.Before(op.OneTimeUntil) {
+		s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "fail", "one-time password expired")
+		v.Error = s.t(r, "login.one_time_expired")
+		s.render(w, r, http.StatusUnauthorized, "login", v)
+		return
+	}
 	if old := s.session(r); old != nil {
 		s.ops.DeleteOperatorSession(ctx, old.IDHash)
 	}

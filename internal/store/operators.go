@@ -33,16 +33,20 @@ type Operator struct {
 	LastStep   int64
 	CreatedAt  time.Time
 	Disabled   bool
-	// MustChangePassword is set while the password is one an admin was
-	// shown (a new operator's first, or one an admin reset): the console
-	// opens nothing but the password change until the operator picks their
-	// own.
-	MustChangePassword bool
+	// OneTimeUntil is set while the password is a one-time one an admin
+	// was shown (a new operator's first, or one an admin reset): it signs
+	// in until then, and the console opens nothing but the password change
+	// until the operator picks their own. Zero for their own password.
+	OneTimeUntil time.Time
 	// Consecutive wrong codes and until when the code step is closed, as
 	// for customers (Account.MFAFailures).
 	MFAFailures    int
 	MFALockedUntil time.Time
 }
+
+// MustChangePassword reports whether the operator signs in with a one-time
+// password, which they must replace with their own.
+func (o *Operator) MustChangePassword() bool { return !o.OneTimeUntil.IsZero() }
 
 // OperatorSession is a browser signed in to the console. IDHash is the
 // SHA-256 of the cookie value. MFAAt is zero while only the password has
@@ -123,10 +127,11 @@ type Operators interface {
 	// ErrNotFound for an unknown operator.
 	ResetOperatorTOTP(ctx context.Context, operatorID, sealedSecret string) error
 	// SetOperatorPassword replaces the operator's password hash and sets
-	// MustChangePassword, and ends every console session of the operator
-	// but keepSession (an id hash; empty for none), in one transaction.
-	// ErrNotFound for an unknown operator.
-	SetOperatorPassword(ctx context.Context, operatorID, hash string, mustChange bool, keepSession string) error
+	// OneTimeUntil (zero for a password of the operator's own), and ends
+	// every console session of the operator but keepSession (an id hash;
+	// empty for none), in one transaction. ErrNotFound for an unknown
+	// operator.
+	SetOperatorPassword(ctx context.Context, operatorID, hash string, oneTimeUntil time.Time, keepSession string) error
 
 	CreateOperatorSession(ctx context.Context, s *OperatorSession) error
 	// OperatorSessionByHash returns ErrNotFound when missing; the caller

@@ -13,18 +13,18 @@ import (
 // The operator console's records (store.Operators, part of store.Store).
 var _ store.Operators = (*DB)(nil)
 
-const operatorCols = `id, email, name, role, password_hash, totp_secret, last_step, created_at, disabled, mfa_failures, mfa_locked_until, must_change_password`
+const operatorCols = `id, email, name, role, password_hash, totp_secret, last_step, created_at, disabled, mfa_failures, mfa_locked_until, one_time_until`
 
 func scanOperator(r rowScanner) (*store.Operator, error) {
 	var o store.Operator
 	var role string
-	var disabled, mustChange int
+	var disabled int
 	err := r.Scan(&o.ID, &o.Email, &o.Name, &role, &o.PasswordHash, &o.TOTPSecret, &o.LastStep,
-		msScan{&o.CreatedAt}, &disabled, &o.MFAFailures, msScan{&o.MFALockedUntil}, &mustChange)
+		msScan{&o.CreatedAt}, &disabled, &o.MFAFailures, msScan{&o.MFALockedUntil}, msScan{&o.OneTimeUntil})
 	if err != nil {
 		return nil, err
 	}
-	o.Role, o.Disabled, o.MustChangePassword = store.OperatorRole(role), disabled != 0, mustChange != 0
+	o.Role, o.Disabled = store.OperatorRole(role), disabled != 0
 	return &o, nil
 }
 
@@ -32,7 +32,7 @@ func scanOperator(r rowScanner) (*store.Operator, error) {
 func (db *DB) CreateOperator(ctx context.Context, o *store.Operator) error {
 	_, err := db.c().exec(ctx, `INSERT INTO operators (`+operatorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.ID, o.Email, o.Name, string(o.Role), o.PasswordHash, o.TOTPSecret, o.LastStep, ms(o.CreatedAt),
-		flag(o.Disabled), o.MFAFailures, ms(o.MFALockedUntil), flag(o.MustChangePassword))
+		flag(o.Disabled), o.MFAFailures, ms(o.MFALockedUntil), ms(o.OneTimeUntil))
 	return db.fail("create operator", err)
 }
 
@@ -133,16 +133,16 @@ func (db *DB) SetOperatorDisabled(ctx context.Context, operatorID string, disabl
 	return db.fail("set operator disabled", err)
 }
 
-// SetOperatorPassword stores the hash and the flag and deletes the
+// SetOperatorPassword stores the hash and the one-time password's end and deletes the
 // operator's sessions but keepSession, in one transaction; ErrNotFound for
 // an unknown operator.
-func (db *DB) SetOperatorPassword(ctx context.Context, operatorID, hash string, mustChange bool, keepSession string) error {
+func (db *DB) SetOperatorPassword(ctx context.Context, operatorID, hash string, oneTimeUntil time.Time, keepSession string) error {
 	if hash == "" {
 		return errors.New("sqlstore: set operator password: no hash")
 	}
 	err := db.inTx(ctx, func(c conn) error {
-		n, err := c.affected(ctx, `UPDATE operators SET password_hash = ?, must_change_password = ? WHERE id = ?`,
-			hash, flag(mustChange), operatorID)
+		n, err := c.affected(ctx, `UPDATE operators SET password_hash = ?, one_time_until = ? WHERE id = ?`,
+			hash, ms(oneTimeUntil), operatorID)
 		if err != nil {
 			return err
 		}

@@ -63,7 +63,7 @@ var operatorTests = []test{
 		o := operatorsOf(t, s)
 		op := store.Operator{ID: "op-1", Email: "kim@tobira.example", Name: "Kim", Role: store.RoleAdmin,
 			PasswordHash: "$argon2id$x", TOTPSecret: "sealed", LastStep: 3, CreatedAt: t0, Disabled: true,
-			MustChangePassword: true}
+			OneTimeUntil: t0.Add(72 * time.Hour)}
 		must(t, o.CreateOperator(ctx, &op))
 		got, err := o.OperatorByID(ctx, "op-1")
 		must(t, err)
@@ -231,11 +231,11 @@ var operatorTests = []test{
 		newOperatorSession(t, o, "h-2", op.ID)
 		newOperatorSession(t, o, "h-3", other.ID)
 		// An admin's reset: every session of the operator ends.
-		must(t, o.SetOperatorPassword(ctx, op.ID, "$argon2id$new", true, ""))
+		must(t, o.SetOperatorPassword(ctx, op.ID, "$argon2id$new", t0.Add(72*time.Hour), ""))
 		got, err := o.OperatorByID(ctx, op.ID)
 		must(t, err)
 		want := *op
-		want.PasswordHash, want.MustChangePassword = "$argon2id$new", true
+		want.PasswordHash, want.OneTimeUntil = "$argon2id$new", t0.Add(72*time.Hour)
 		same(t, "after an admin's reset", *got, want, normOperator)
 		for _, h := range []string{"h-1", "h-2"} {
 			_, err := o.OperatorSessionByHash(ctx, h)
@@ -246,10 +246,10 @@ var operatorTests = []test{
 		// The operator's own change keeps the session it was made in.
 		newOperatorSession(t, o, "h-4", op.ID)
 		newOperatorSession(t, o, "h-5", op.ID)
-		must(t, o.SetOperatorPassword(ctx, op.ID, "$argon2id$own", false, "h-4"))
+		must(t, o.SetOperatorPassword(ctx, op.ID, "$argon2id$own", time.Time{}, "h-4"))
 		got, err = o.OperatorByID(ctx, op.ID)
 		must(t, err)
-		if got.PasswordHash != "$argon2id$own" || got.MustChangePassword {
+		if got.PasswordHash != "$argon2id$own" || got.MustChangePassword() {
 			t.Errorf("after the operator's own change: %+v", got)
 		}
 		_, err = o.OperatorSessionByHash(ctx, "h-4")
@@ -259,7 +259,7 @@ var operatorTests = []test{
 		got, err = o.OperatorByID(ctx, other.ID)
 		must(t, err)
 		same(t, "the other operator", *got, *other, normOperator)
-		wantErr(t, "SetOperatorPassword of nobody", o.SetOperatorPassword(ctx, "nobody", "$argon2id$x", false, ""), store.ErrNotFound)
+		wantErr(t, "SetOperatorPassword of nobody", o.SetOperatorPassword(ctx, "nobody", "$argon2id$x", time.Time{}, ""), store.ErrNotFound)
 	}},
 	{"AccountLocks", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
