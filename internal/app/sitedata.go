@@ -156,23 +156,8 @@ func japanDay(t time.Time) time.Time {
 
 func japanDate(t time.Time) string { return t.In(tokyo).Format("2006-01-02") }
 
-// yenText writes whole yen with thousands separators: 4,800円.
-func yenText(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String() + "円"
-}
+// yenText writes whole yen as the customer sites do: 4,800円.
+func yenText(n int64) string { return sites.FormatYen("ja", n) }
 
 // displayWidth is how many columns a terminal gives s: two for the wide
 // characters of Japanese text, one for the others.

@@ -108,13 +108,13 @@ func TestContractPage(t *testing.T) {
 					t.Fatalf("GET /contracts/%s = %d", k.Number, r.code)
 				}
 				has(t, "contract", r.body, k.Number, esc(k.Service), esc(k.Plan), formatDate(lang, k.StartDate),
-					formatYen(lang, k.MonthlyFee), words[lang]["con-active"])
+					FormatYen(lang, k.MonthlyFee), words[lang]["con-active"])
 			})
 		}
 	}
 	// A fee of a million yen or more has two separators.
-	if got := formatYen("ja", 1234567); got != "1,234,567円" {
-		t.Errorf("formatYen = %q", got)
+	if got := FormatYen("ja", 1234567); got != "1,234,567円" {
+		t.Errorf("FormatYen = %q", got)
 	}
 }
 

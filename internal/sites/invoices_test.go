@@ -27,7 +27,7 @@ func TestInvoicesHome(t *testing.T) {
 			for _, inv := range invs {
 				total := billing.Sum(billing.Totals(inv.Items)).Total
 				has(t, "home", r.body, `href="/invoices/`+inv.Number+`"`, formatDate(lang, inv.IssuedAt),
-					formatDate(lang, inv.PeriodStart), formatDate(lang, inv.PeriodEnd), formatYen(lang, total))
+					formatDate(lang, inv.PeriodStart), formatDate(lang, inv.PeriodEnd), FormatYen(lang, total))
 			}
 			lacks(t, "home", r.body, e.other.inv)
 		})
@@ -66,7 +66,7 @@ func TestInvoicePage(t *testing.T) {
 				if r.code != http.StatusOK {
 					t.Fatalf("GET /invoices/%s = %d", inv.Number, r.code)
 				}
-				yen := func(n int64) string { return formatYen(lang, n) }
+				yen := func(n int64) string { return FormatYen(lang, n) }
 				// (1) issuer and registration number, (2) date and period,
 				// (6) the recipient.
 				recipient := map[string]string{"ja": esc(hanako.Name) + " 様", "en": "Bill to: " + esc(hanako.Name)}[lang]

@@ -35,8 +35,8 @@ func formatDate(lang string, t time.Time) string {
 	return t.Format("2 Jan 2006")
 }
 
-// formatYen writes an amount with thousands separators: 5,280円, or ¥5,280.
-func formatYen(lang string, n int64) string {
+// FormatYen writes an amount with thousands separators: 5,280円, or ¥5,280.
+func FormatYen(lang string, n int64) string {
 	if lang == "ja" {
 		return groupDigits(n) + "円"
 	}
@@ -88,7 +88,7 @@ type view struct {
 func (v *view) T(key string, args ...any) string { return v.msgs.T(v.Lang, key, args...) }
 
 // Yen writes an amount in the page's language.
-func (v *view) Yen(n int64) string { return formatYen(v.Lang, n) }
+func (v *view) Yen(n int64) string { return FormatYen(v.Lang, n) }
 
 // Date writes a day in the page's language.
 func (v *view) Date(t time.Time) string { return formatDate(v.Lang, t) }
