@@ -332,6 +332,12 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *store.Oper
 			http.Redirect(w, r, "/password", http.StatusSeeOther)
 			return
 		}
+		// A POST whose body is too large or no form of text is refused
+		// before any handler acts: those that read nothing of it (resend,
+		// unlock, approve, disable, ...) went ahead with it.
+		if r.Method == http.MethodPost && !s.form(w, r) {
+			return
+		}
 		// What the portal records for the operator (account.open,
 		// recovery.approve, mfa.reset, ...) gets the operator's address
 		// and browser, as the console's own events do.
