@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 )
 
@@ -33,7 +34,8 @@ func (s *Server) showPassword(w http.ResponseWriter, r *http.Request, op *store.
 
 // changePassword checks the current password (counted with the sign-in's
 // attempts, so a session left open is no way to guess it) and stores the
-// new one; the operator's other console sessions end, this one stays.
+// new one; the operator's other console sessions end, this one goes on
+// under a new cookie.
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, op *store.Operator) {
 	if !s.form(w, r) {
 		return
@@ -75,14 +77,30 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, op *stor
 		s.internal(w, r, err)
 		return
 	}
+	// This sign-in goes on under a new cookie, and every other session
+	// ends: a copy of this browser's cookie, which may be why the
+	// password is changed, opens nothing any more.
+	var keep, token string
 	_, ss := s.current(r)
-	keep := ""
 	if ss != nil {
-		keep = ss.IDHash
+		token = secret.Token(32)
+		next := *ss
+		next.IDHash = secret.Hash(token)
+		if err := s.ops.CreateOperatorSession(ctx, &next); err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		keep = next.IDHash
 	}
 	if err := s.ops.SetOperatorPassword(ctx, op.ID, hash, time.Time{}, keep); err != nil {
+		if keep != "" {
+			_ = s.ops.DeleteOperatorSession(ctx, keep)
+		}
 		s.internal(w, r, err)
 		return
+	}
+	if token != "" {
+		s.setCookie(w, token, ss.CreatedAt.Add(SessionTTL).Sub(now))
 	}
 	// The right current password gives its attempt back, as at sign-in.
 	_ = s.svc.Store.ResetLimit(ctx, "console:password:"+op.Email)

@@ -67,3 +67,33 @@ func TestPostBodyRefused(t *testing.T) {
 		t.Error("a refused body disabled the operator")
 	}
 }
+
+// copyOf is another browser with b's cookies: one who copied them.
+func (b *browser) copyOf() *browser {
+	b.s.t.Helper()
+	c := b.s.browser()
+	u, _ := url.Parse(b.s.srv.URL)
+	c.c.Jar.SetCookies(u, b.c.Jar.Cookies(u))
+	return c
+}
+
+// TestPasswordChangeRotatesSession: an operator who changes their password
+// goes on signed in under a new cookie; a copy of the old one, taken
+// before the change, opens nothing.
+func TestPasswordChangeRotatesSession(t *testing.T) {
+	s := newSite(t)
+	b := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
+	thief := b.copyOf()
+	if resp, _ := thief.get("/customers"); resp.Request.URL.Path != "/customers" {
+		t.Fatalf("the copied cookie does not open the console: at %s", resp.Request.URL.Path)
+	}
+	const own = "another long passphrase"
+	resp, body := b.post("/password", "current", password, "new", own, "confirm", own)
+	if resp.Request.URL.Path != "/customers" || !strings.Contains(body, "パスワードを変更しました") {
+		t.Fatalf("change: at %s %d", resp.Request.URL.Path, resp.StatusCode)
+	}
+	thief.wantSignedOut("a copy of the cookie from before the password change")
+	if resp, _ := b.get("/resets"); resp.Request.URL.Path != "/resets" {
+		t.Errorf("the operator who changed the password: /resets went to %s", resp.Request.URL.Path)
+	}
+}
