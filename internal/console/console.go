@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tobira/tobira/internal/maintenance"
 	"github.com/tobira/tobira/internal/portal"
@@ -366,6 +367,15 @@ func (s *Server) notice(r *http.Request, v *view) {
 	}
 }
 
+// field is a form field's text without the spaces around it, and whether
+// it is at most max characters: a longer one is refused with a message,
+// not cut, so that what is stored is what the operator typed.
+func field(r *http.Request, name string, max int) (string, bool) {
+	s := strings.TrimSpace(r.PostForm.Get(name))
+	return s, utf8.RuneCountInString(s) <= max
+}
+
+// trim cuts s to n characters, for showing a form again.
 func trim(s string, n int) string {
 	s = strings.TrimSpace(s)
 	if len([]rune(s)) > n {

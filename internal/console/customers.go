@@ -220,10 +220,10 @@ func (s *Server) lock(w http.ResponseWriter, r *http.Request, op *store.Operator
 		return
 	}
 	ctx := r.Context()
-	reason := trim(r.PostForm.Get("reason"), 200)
+	reason, ok := field(r, "reason", 200)
 	// A lock stops a customer everywhere: the next operator, and the
 	// customer who calls, need to know why.
-	if reason == "" {
+	if reason == "" || !ok {
 		s.showCustomer(w, r, op, a, http.StatusUnprocessableEntity, "error.lock_reason")
 		return
 	}
@@ -274,12 +274,14 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, op *store.Operator
 	if !s.form(w, r) {
 		return
 	}
-	d := openData{Email: trim(r.PostForm.Get("email"), 254), Name: trim(r.PostForm.Get("name"), 200),
-		Lang: trim(r.PostForm.Get("lang"), 10)}
-	if d.Lang == "" {
-		d.Lang = store.DefaultLang
+	// The form as typed goes to the checks; cut, a long address could
+	// have become another valid one.
+	email, name, lang := r.PostForm.Get("email"), r.PostForm.Get("name"), r.PostForm.Get("lang")
+	if lang == "" {
+		lang = store.DefaultLang
 	}
-	a, _, err := s.svc.OpenAccountIn(r.Context(), d.Email, d.Name, d.Lang, actor(op))
+	d := openData{Email: trim(email, 254), Name: trim(name, 200), Lang: trim(lang, 10)}
+	a, _, err := s.svc.OpenAccountIn(r.Context(), email, name, lang, actor(op))
 	if err == nil {
 		done(w, r, customerPath(a.ID), "opened")
 		return

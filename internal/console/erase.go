@@ -35,7 +35,9 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request, op *store.Operato
 		s.showCustomer(w, r, op, a, http.StatusUnprocessableEntity, "erase.mismatch")
 		return
 	}
-	err := s.svc.EraseAccount(r.Context(), a.ID, actor(op), trim(r.PostForm.Get("erase_reason"), 200))
+	// The portal refuses a reason over 200 characters; cut here, it was
+	// stored cut.
+	err := s.svc.EraseAccount(r.Context(), a.ID, actor(op), r.PostForm.Get("erase_reason"))
 	switch {
 	case errors.Is(err, portal.ErrEraseReason):
 		s.showCustomer(w, r, op, a, http.StatusUnprocessableEntity, "erase.reason_required")

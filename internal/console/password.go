@@ -164,9 +164,10 @@ func (s *Server) addOperator(w http.ResponseWriter, r *http.Request, op *store.O
 	if !s.adminOnly(w, r, op, store.ActionOperatorCreate) || !s.form(w, r) {
 		return
 	}
-	f := operatorForm{Email: trim(r.PostForm.Get("email"), 254), Name: trim(r.PostForm.Get("name"), 200),
-		Role: trim(r.PostForm.Get("role"), 20)}
-	n, err := AddOperator(r.Context(), s.svc, s.ops, f.Email, f.Name, store.OperatorRole(f.Role), actor(op))
+	// As typed to the checks, shown again cut.
+	email, name, role := r.PostForm.Get("email"), r.PostForm.Get("name"), r.PostForm.Get("role")
+	f := operatorForm{Email: trim(email, 254), Name: trim(name, 200), Role: trim(role, 20)}
+	n, err := AddOperator(r.Context(), s.svc, s.ops, email, name, store.OperatorRole(role), actor(op))
 	var key string
 	switch {
 	case err == nil:

@@ -60,7 +60,9 @@ func (s *Server) approveRecovery(w http.ResponseWriter, r *http.Request, op *sto
 		return
 	}
 	ctx := r.Context()
-	q, err := s.svc.ApproveRecoveryEarly(ctx, r.PathValue("id"), actor(op), trim(r.PostForm.Get("reason"), 200))
+	// The portal refuses a reason over 200 characters; cut here, it was
+	// stored cut.
+	q, err := s.svc.ApproveRecoveryEarly(ctx, r.PathValue("id"), actor(op), r.PostForm.Get("reason"))
 	switch {
 	case errors.Is(err, portal.ErrApproveReason):
 		s.showRecoveries(w, r, op, http.StatusUnprocessableEntity, "recoveries.reason_required")

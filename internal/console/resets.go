@@ -28,8 +28,8 @@ func (s *Server) requestReset(w http.ResponseWriter, r *http.Request, op *store.
 		return
 	}
 	ctx := r.Context()
-	reason := trim(r.PostForm.Get("reset_reason"), maxResetReason)
-	if reason == "" {
+	reason, ok := field(r, "reset_reason", maxResetReason)
+	if reason == "" || !ok {
 		s.showCustomer(w, r, op, a, http.StatusUnprocessableEntity, "reset.reason_required")
 		return
 	}

@@ -7,7 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 )
 
@@ -95,5 +97,71 @@ func TestPasswordChangeRotatesSession(t *testing.T) {
 	thief.wantSignedOut("a copy of the cookie from before the password change")
 	if resp, _ := b.get("/resets"); resp.Request.URL.Path != "/resets" {
 		t.Errorf("the operator who changed the password: /resets went to %s", resp.Request.URL.Path)
+	}
+}
+
+// TestOverlongInputRefused: a field longer than the form allows, posted
+// directly, is refused with a message and changes nothing; it was cut and
+// stored, an address cut into another valid one.
+func TestOverlongInputRefused(t *testing.T) {
+	s := newSite(t)
+	ctx := t.Context()
+	admin := s.signIn("boss@tobira.example", s.operator("boss@tobira.example", store.RoleAdmin))
+	a := s.customerWithFactor("yamada@example.jp")
+	long := strings.Repeat("長", 201)
+
+	// Its first 254 characters are an address too.
+	addr := "sato@example.jp" + strings.Repeat("p", 250)
+	resp, body := admin.post("/customers/new", "email", addr, "name", "佐藤 花子")
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "メールアドレスの形式が正しくありません") {
+		t.Errorf("open with a %d-character address: %d", len(addr), resp.StatusCode)
+	}
+	if found, _ := s.db.FindAccounts(ctx, "sato@"); len(found) != 0 {
+		t.Errorf("an over-long address opened %s", found[0].Email)
+	}
+	resp, body = admin.post("/operators/new", "email", addr, "name", "佐藤", "role", "support")
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "メールアドレスの形式が正しくありません") {
+		t.Errorf("add an operator with a %d-character address: %d", len(addr), resp.StatusCode)
+	}
+	if ops, _ := s.db.ListOperators(ctx); len(ops) != 1 {
+		t.Errorf("an over-long address added an operator: %d operators", len(ops))
+	}
+
+	resp, body = admin.post("/customers/"+a.ID+"/lock", "reason", long)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "200文字以内") {
+		t.Errorf("lock with a 201-character reason: %d", resp.StatusCode)
+	}
+	if _, err := s.db.AccountLockOf(ctx, a.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a 201-character reason locked the account: %v", err)
+	}
+	resp, body = admin.post("/customers/"+a.ID+"/reset-mfa", "reset_reason", long)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "200文字以内") {
+		t.Errorf("reset with a 201-character reason: %d", resp.StatusCode)
+	}
+	if _, err := s.db.OpenResetRequest(ctx, a.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a 201-character reason opened a reset request: %v", err)
+	}
+	resp, body = admin.post("/customers/"+a.ID+"/erase", "confirm_email", a.Email, "erase_reason", long)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "200文字以内") {
+		t.Errorf("erase with a 201-character reason: %d", resp.StatusCode)
+	}
+	if got, _ := s.db.AccountByID(ctx, a.ID); got.Erased() {
+		t.Error("a 201-character reason erased the account")
+	}
+
+	r := &store.RecoveryRequest{ID: "rec-1", AccountID: a.ID, ConfirmTokenHash: secret.Hash("tok"), CreatedAt: t0,
+		ConfirmExpiresAt: t0.Add(time.Hour)}
+	if err := s.db.CreateRecoveryRequest(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ConfirmRecoveryRequest(ctx, secret.Hash("tok"), t0.Add(time.Minute), 72*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = admin.post("/recoveries/rec-1/approve", "reason", long)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "200文字以内") {
+		t.Errorf("approve a recovery with a 201-character reason: %d", resp.StatusCode)
+	}
+	if got, _ := s.db.PendingRecoveryOf(ctx, a.ID); got == nil || got.ApprovedBy != "" {
+		t.Errorf("a 201-character reason approved the recovery: %+v", got)
 	}
 }
