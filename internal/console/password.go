@@ -56,6 +56,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, op *stor
 	}
 	ok, _, err := s.svc.Hasher.Verify(ctx, op.PasswordHash, current)
 	if errors.Is(err, account.ErrBusy) {
+		s.busy(w, r, "console:password:"+op.Email, now)
 		s.showPassword(w, r, op, http.StatusServiceUnavailable, s.t(r, "error.busy"))
 		return
 	}

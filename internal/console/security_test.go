@@ -1,14 +1,17 @@
 package console_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 )
@@ -163,5 +166,53 @@ func TestOverlongInputRefused(t *testing.T) {
 	}
 	if got, _ := s.db.PendingRecoveryOf(ctx, a.ID); got == nil || got.ApprovedBy != "" {
 		t.Errorf("a 201-character reason approved the recovery: %+v", got)
+	}
+}
+
+// TestSignInBusy: when the password hashing is busy (a flood of sign-ins
+// at the portal, which shares it), the console's sign-in and password
+// change say so, with Retry-After, and count no attempt: an operator who
+// tried again was throttled for attempts never checked.
+func TestSignInBusy(t *testing.T) {
+	s := newSite(t)
+	ctx := t.Context()
+	b := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
+	key := "console:password:kim@tobira.example"
+	before, err := s.db.Hit(ctx, key, 15*time.Minute, s.clock.Now(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// One slow hash holds the only slot and another waits in the only
+	// place of the queue.
+	h := account.NewHasher(account.Argon2Params{MemoryKiB: 32 * 1024, Time: 16, Threads: 1}, 1)
+	h.MaxQueue, h.MaxWait = 1, 5*time.Minute
+	s.svc.Hasher = h
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { h.Hash(context.Background(), "x") })
+	}
+	defer wg.Wait()
+	for h.Waiting() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+
+	for _, c := range []struct {
+		what string
+		b    *browser
+		path string
+		kv   []string
+	}{
+		{"sign-in", s.browser(), "/login", []string{"email", "kim@tobira.example", "password", password}},
+		{"password change", b, "/password", []string{"current", password, "new", "a new long passphrase", "confirm", "a new long passphrase"}},
+	} {
+		resp, body := c.b.post(c.path, c.kv...)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "ただいま混み合っています") ||
+			resp.Header.Get("Retry-After") != "5" {
+			t.Errorf("%s while busy: %d, Retry-After %q", c.what, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	if n, err := s.db.Hit(ctx, key, 15*time.Minute, s.clock.Now(), 0); err != nil || n != before {
+		t.Errorf("attempts counted while busy: %d, %v; want %d", n, err, before)
 	}
 }

@@ -92,6 +92,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		hash = op.PasswordHash
 	}
 	ok, _, err := s.svc.Hasher.Verify(ctx, hash, password)
+	if errors.Is(err, account.ErrBusy) {
+		s.busy(w, r, "console:password:"+email, now)
+		v.Error = s.t(r, "error.busy")
+		s.render(w, r, http.StatusServiceUnavailable, "login", v)
+		return
+	}
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -119,6 +125,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "ok", "password")
 	http.Redirect(w, r, "/login/code", http.StatusSeeOther)
+}
+
+// busy is the answer's header when the password hashing is busy (a flood
+// of sign-ins at the portal, which shares it) and gives back the attempt
+// counted under key: the password was never checked, and an operator who
+// tried again was throttled for it.
+func (s *Server) busy(w http.ResponseWriter, r *http.Request, key string, now time.Time) {
+	if _, err := s.svc.Store.Hit(r.Context(), key, passwordWindow, now, -1); err != nil {
+		s.log.Warn("console: password attempt not given back", "err", err)
+	}
+	w.Header().Set("Retry-After", "5")
 }
 
 // dummyHash is verified against for an unknown email, so that it takes as
