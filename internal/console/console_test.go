@@ -43,6 +43,13 @@ type site struct {
 
 func newSite(t *testing.T) *site {
 	t.Helper()
+	return newSiteWith(t, nil)
+}
+
+// newSiteWith is newSite with the console's operators store wrapped by
+// wrap, when not nil.
+func newSiteWith(t *testing.T, wrap func(store.Operators) store.Operators) *site {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.SecretKey = secret.NewKey()
@@ -66,7 +73,11 @@ func newSite(t *testing.T) *site {
 	clock := testkit.NewClock(t0)
 	svc.Now = clock.Now
 	svc.Mail = &mail.Queue{Store: db, Sender: mail.Outbox{}, Log: log, Now: clock.Now}
-	h, err := console.New(console.Deps{Svc: svc, Operators: db, Log: log})
+	var ops store.Operators = db
+	if wrap != nil {
+		ops = wrap(db)
+	}
+	h, err := console.New(console.Deps{Svc: svc, Operators: ops, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

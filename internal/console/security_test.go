@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/console"
+	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 )
@@ -214,5 +216,67 @@ func TestSignInBusy(t *testing.T) {
 	}
 	if n, err := s.db.Hit(ctx, key, 15*time.Minute, s.clock.Now(), 0); err != nil || n != before {
 		t.Errorf("attempts counted while busy: %d, %v; want %d", n, err, before)
+	}
+}
+
+// sessionHook is the operators' store with a step run once just before
+// the next session of a kind (pending: the code step's) is stored: what
+// another admin or command does at that moment.
+type sessionHook struct {
+	store.Operators
+	pending bool
+	before  func()
+}
+
+func (h *sessionHook) CreateOperatorSession(ctx context.Context, ss *store.OperatorSession) error {
+	if f := h.before; f != nil && ss.MFAAt.IsZero() == h.pending {
+		h.before = nil
+		f()
+	}
+	return h.Operators.CreateOperatorSession(ctx, ss)
+}
+
+// TestChangeDuringSignIn: an operator disabled, given a new password or a
+// new authenticator key while their sign-in is between its checks and its
+// session is left with no session: the change ends the operator's
+// sessions, and the one made just after it outlived it.
+func TestChangeDuringSignIn(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		pending bool
+		change  func(s *site)
+	}{
+		{"disabled at the code step", false, func(s *site) {
+			if _, err := console.DisableOperator(s.t.Context(), s.svc, s.db, "kim@tobira.example", "operator:cli"); err != nil {
+				s.t.Fatal(err)
+			}
+		}},
+		{"new key at the code step", false, func(s *site) {
+			if _, err := console.ResetOperatorTOTP(s.t.Context(), s.svc, s.db, "kim@tobira.example", "operator:cli"); err != nil {
+				s.t.Fatal(err)
+			}
+		}},
+		{"new password at the password step", true, func(s *site) {
+			if _, _, err := console.SetOperatorPassword(s.t.Context(), s.svc, s.db, "kim@tobira.example", "a password set by the cli", "operator:cli"); err != nil {
+				s.t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			hook := &sessionHook{pending: c.pending}
+			s := newSiteWith(t, func(ops store.Operators) store.Operators { hook.Operators = ops; return hook })
+			seed := s.operator("kim@tobira.example", store.RoleSupport)
+			hook.before = func() { c.change(s) }
+			b := s.browser()
+			b.post("/login", "email", "kim@tobira.example", "password", password)
+			code, _ := mfa.TOTPCode(seed, s.clock.Now())
+			b.post("/login/code", "code", code)
+			if op, _ := s.db.OperatorByEmail(t.Context(), "kim@tobira.example"); op.Disabled {
+				if _, err := console.EnableOperator(t.Context(), s.svc, s.db, "kim@tobira.example", "operator:cli"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b.wantSignedOut("a sign-in through the change")
+		})
 	}
 }

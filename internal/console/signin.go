@@ -34,9 +34,17 @@ func (s *Server) clearCookie(w http.ResponseWriter) {
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
 }
 
+// errOperatorChanged says the operator was disabled, or given a new
+// password or authenticator key, while a session was being made for them.
+var errOperatorChanged = errors.New("console: operator changed during sign-in")
+
 // newSession stores a session and sets its cookie; mfaAt zero makes it the
-// code step's.
+// code step's. op is the operator as the checks read it: when it is
+// disabled or gets a new password or key meanwhile, which delete its
+// sessions, the new one could have come just after and outlived it; it
+// is deleted then, and newSession returns errOperatorChanged.
 func (s *Server) newSession(w http.ResponseWriter, r *http.Request, op *store.Operator, mfaAt time.Time, ttl time.Duration) error {
+	ctx := r.Context()
 	token := secret.Token(32)
 	now := s.svc.Now()
 	// A signed-in session lasts IdleTimeout past its last use (keepAlive),
@@ -45,10 +53,21 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, op *store.Op
 	if !mfaAt.IsZero() {
 		end = now.Add(min(ttl, IdleTimeout))
 	}
-	if err := s.ops.CreateOperatorSession(r.Context(), &store.OperatorSession{
-		IDHash: secret.Hash(token), OperatorID: op.ID, CreatedAt: now, MFAAt: mfaAt, ExpiresAt: end,
-		ClientIP: webkit.ClientIP(r), UserAgent: webkit.UserAgent(r),
-	}); err != nil {
+	ss := &store.OperatorSession{IDHash: secret.Hash(token), OperatorID: op.ID, CreatedAt: now, MFAAt: mfaAt, ExpiresAt: end,
+		ClientIP: webkit.ClientIP(r), UserAgent: webkit.UserAgent(r)}
+	if err := s.ops.CreateOperatorSession(ctx, ss); err != nil {
+		return err
+	}
+	// Read after the session exists: a change that deletes sessions
+	// later deletes this one too.
+	again, err := s.ops.OperatorByID(ctx, op.ID)
+	if err == nil && (again.Disabled || again.PasswordHash != op.PasswordHash || again.TOTPSecret != op.TOTPSecret) {
+		err = errOperatorChanged
+	}
+	if err != nil {
+		if derr := s.ops.DeleteOperatorSession(ctx, ss.IDHash); derr != nil {
+			return derr
+		}
 		return err
 	}
 	s.setCookie(w, token, ttl)
@@ -119,7 +138,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if old := s.session(r); old != nil {
 		s.ops.DeleteOperatorSession(ctx, old.IDHash)
 	}
-	if err := s.newSession(w, r, op, time.Time{}, pendingTTL); err != nil {
+	if err := s.newSession(w, r, op, time.Time{}, pendingTTL); errors.Is(err, errOperatorChanged) {
+		s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "fail", "operator changed")
+		v.Error = s.t(r, "login.bad_credentials")
+		s.render(w, r, http.StatusUnauthorized, "login", v)
+		return
+	} else if err != nil {
 		s.internal(w, r, err)
 		return
 	}
@@ -221,7 +245,12 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	if err := s.newSession(w, r, op, now, SessionTTL); err != nil {
+	if err := s.newSession(w, r, op, now, SessionTTL); errors.Is(err, errOperatorChanged) {
+		s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "fail", "operator changed")
+		s.clearCookie(w)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	} else if err != nil {
 		s.internal(w, r, err)
 		return
 	}
