@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -122,6 +123,12 @@ type Config struct {
 	// ConsoleAddr is where the operator console listens, apart from the
 	// customers' sites; "off" for no console.
 	ConsoleAddr string `json:"console_addr"`
+	// ConsoleHosts are the host names the console answers to besides IP
+	// addresses and localhost, such as a name on a management network. A
+	// request naming any other host is refused: a web page cannot reach
+	// the console through a DNS name of its own pointed at the console's
+	// address (DNS rebinding).
+	ConsoleHosts []string `json:"console_hosts,omitempty"`
 
 	Phone Phone `json:"phone"`
 	Mail  Mail  `json:"mail"`
@@ -278,6 +285,9 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	str("TOBIRA_SECRET_KEY_FILE", &c.SecretKeyFile)
 	str("TOBIRA_SUPPORT_URL", &c.SupportURL)
 	str("TOBIRA_CONSOLE_ADDR", &c.ConsoleAddr)
+	if v := getenv("TOBIRA_CONSOLE_HOSTS"); v != "" {
+		c.ConsoleHosts = strings.Split(v, ",")
+	}
 	if v := getenv("TOBIRA_PREVIOUS_SECRET_KEYS"); v != "" {
 		c.PreviousSecretKeys = strings.Split(v, ",")
 	}
@@ -300,6 +310,9 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// hostName is a DNS name: labels of letters, digits and inner hyphens.
+var hostName = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$`)
 
 // Validate reports every problem in c.
 func (c *Config) Validate() error {
@@ -343,6 +356,11 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.Proxies(); err != nil {
 		bad("trusted_proxies: %v", err)
+	}
+	for i, h := range c.ConsoleHosts {
+		if !hostName.MatchString(h) {
+			bad("console_hosts[%d] %q: want a host name alone, such as console.mgmt.example.jp (no scheme, port or path)", i, h)
+		}
 	}
 	if c.SecretKey != "" {
 		if _, err := secret.ParseKey(c.SecretKey); err != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +124,11 @@ func TestValidateFields(t *testing.T) {
 		{"more idle than open", func(c *Config) { c.DatabasePool.MaxOpenConns, c.DatabasePool.MaxIdleConns = 4, 5 }, "database_pool"},
 		{"proxy garbage", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/33"} }, "trusted_proxies"},
 		{"proxies", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.1", "2001:db8::/32"} }, ""},
+		{"console hosts", func(c *Config) { c.ConsoleHosts = []string{"console.mgmt.example.jp", "ops-1", "Console.Example.JP."} }, ""},
+		{"console host with a port", func(c *Config) { c.ConsoleHosts = []string{"console.example.jp:8090"} }, "console_hosts[0]"},
+		{"console host as a URL", func(c *Config) { c.ConsoleHosts = []string{"ops", "http://console.example.jp"} }, "console_hosts[1]"},
+		{"console host empty", func(c *Config) { c.ConsoleHosts = []string{""} }, "console_hosts[0]"},
+		{"console host wildcard", func(c *Config) { c.ConsoleHosts = []string{"*.example.jp"} }, "console_hosts[0]"},
 		{"hash queue of none", func(c *Config) { c.HashQueue = 0 }, "hash_queue"},
 		{"blank issuer", func(c *Config) { c.Issuer = "  " }, "issuer"},
 		{"hex key", func(c *Config) { c.SecretKey = strings.Repeat("ab", 32) }, ""},
@@ -252,6 +258,7 @@ func TestLoadEnv(t *testing.T) {
 		"TOBIRA_SECRET_KEY_FILE":  "/etc/tobira/key",
 		"TOBIRA_SUPPORT_URL":      "https://help.example.jp/",
 		"TOBIRA_HASH_CONCURRENCY": "7",
+		"TOBIRA_CONSOLE_HOSTS":    "console.example.jp,ops",
 	}
 	c := Default()
 	if err := c.LoadEnv(func(k string) string { return env[k] }); err != nil {
@@ -270,6 +277,9 @@ func TestLoadEnv(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("%s = %v, want %v", name, tc.got, tc.want)
 		}
+	}
+	if want := []string{"console.example.jp", "ops"}; !slices.Equal(c.ConsoleHosts, want) {
+		t.Errorf("console_hosts = %q, want %q", c.ConsoleHosts, want)
 	}
 }
 

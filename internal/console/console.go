@@ -9,7 +9,9 @@ import (
 	"embed"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -73,6 +75,7 @@ type Server struct {
 	mux     *http.ServeMux
 	guarded http.Handler
 	secure  bool
+	hosts   map[string]bool // console_hosts, lower case, without a final dot
 
 	dummyOnce sync.Once
 	dummy     string // a hash to verify against for unknown emails
@@ -97,7 +100,10 @@ func New(d Deps) (*Server, error) {
 		sched = maintenance.New(svc.Store, func() time.Time { return svc.Now() }, d.Log)
 	}
 	s := &Server{svc: d.Svc, ops: d.Operators, sched: sched, log: d.Log, msgs: msgs, pages: pages,
-		mux: http.NewServeMux(), secure: d.Svc.Config.Secure()}
+		mux: http.NewServeMux(), secure: d.Svc.Config.Secure(), hosts: map[string]bool{}}
+	for _, h := range d.Svc.Config.ConsoleHosts {
+		s.hosts[strings.TrimSuffix(strings.ToLower(h), ".")] = true
+	}
 	s.routes()
 	s.guarded = webkit.Guard{
 		Log:        s.log,
@@ -115,8 +121,34 @@ func New(d Deps) (*Server, error) {
 		HeadersTooLarge: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, http.StatusRequestHeaderFieldsTooLarge, "error.headers_too_large")
 		}),
-	}.Wrap(s.mux)
+	}.Wrap(s.checkHost(s.mux))
 	return s, nil
+}
+
+// checkHost refuses a request that names a host the console does not
+// answer to: an IP address, localhost and console_hosts are its names. A
+// web page that points a DNS name of its own at the console's address
+// (DNS rebinding) would otherwise be of the console's origin in the
+// operator's browser: it could not send the console's cookie, but it
+// could try passwords at the sign-in page, or spend an operator's
+// attempts until the sign-in is closed to them.
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, port := r.Host, ""
+		if h, p, err := net.SplitHostPort(host); err == nil {
+			host, port = h, ":"+p
+		}
+		host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+		if _, err := netip.ParseAddr(host); err == nil || host == "" || host == "localhost" || s.hosts[host] {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.log.Warn("console: a request for another host name refused; add it to console_hosts if it is yours",
+			"host", r.Host, "client", webkit.ClientIP(r))
+		v := s.view(r, "common.error_title", nil)
+		v.Error = s.t(r, "error.wrong_host", r.Host, "http://localhost"+port+"/")
+		s.render(w, r, http.StatusMisdirectedRequest, "message", v)
+	})
 }
 
 // ServeHTTP applies the protections every request gets, then routes it.
