@@ -3,6 +3,7 @@ package oidc_test
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,10 @@ func TestAuthRequestStaysInItsBrowser(t *testing.T) {
 	id := strings.TrimPrefix(lure, oidc.LoginPath+"?id=")
 
 	// The customer opens the link: their browser is sent back to the site.
+	// The request is the browser's that started it (TestAuthRequest
+	// BoundToBrowser): had the attacker's binding cookie got into the
+	// customer's browser, the session's check below must still hold.
+	e.plantBinding(attacker, victim)
 	e.clock.Advance(time.Second)
 	back, _ := e.follow(victim, e.srv.URL+lure)
 	if back == nil {
@@ -89,6 +94,7 @@ func TestAuthRequestCallbackIDInBody(t *testing.T) {
 	lured := requestID(verifier)
 	decoy := requestID(oauth2.GenerateVerifier()) // the attacker's own, never signed in
 
+	e.plantBinding(attacker, victim) // as in TestAuthRequestStaysInItsBrowser
 	e.clock.Advance(time.Second)
 	if back, _ := e.follow(victim, e.srv.URL+oidc.LoginPath+"?id="+lured); back == nil {
 		t.Fatal("the customer's browser stayed on the portal")
@@ -109,4 +115,19 @@ func TestAuthRequestCallbackIDInBody(t *testing.T) {
 	if res.StatusCode < 400 {
 		t.Errorf("a callback with the id in its body: %d\n%s", res.StatusCode, body)
 	}
+}
+
+// plantBinding gives browser to the binding cookie of browser from, which
+// a browser never lets another site set (HttpOnly, and __Host- over
+// HTTPS): so that a test gets past the binding to what checks after it.
+func (e *portalEnv) plantBinding(from, to *http.Client) {
+	e.t.Helper()
+	u, _ := url.Parse(e.srv.URL)
+	for _, c := range from.Jar.Cookies(u) {
+		if c.Name == "tobira_oidc_browser" {
+			to.Jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Value: c.Value, Path: "/"}})
+			return
+		}
+	}
+	e.t.Fatal("the browser has no binding cookie")
 }

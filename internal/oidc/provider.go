@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -167,6 +168,35 @@ type Request struct {
 	// is: only a browser of that session may take it back to the client
 	// (Server.authorizeCallback).
 	SID string
+	// Site is the home of the client's site (its redirect URI's origin),
+	// for a link back to it; empty when the URI has none on the web.
+	Site string
+	// browserHash is the hash of the binding value of the browser that
+	// started the request (WithBrowser); empty for a request stored
+	// before it was kept.
+	browserHash string
+}
+
+// From reports whether a browser with the binding value browser (its
+// cookie's; empty without one) may go on with the request: only the
+// browser that started it. A request stored before the value was kept (or
+// by a node not yet upgraded, in a rolling upgrade) has none, and any
+// browser goes on with it as before, for what is left of its lifetime.
+func (r *Request) From(browser string) bool {
+	if r.browserHash == "" {
+		return true
+	}
+	return browser != "" && subtle.ConstantTimeCompare([]byte(secret.Hash(browser)), []byte(r.browserHash)) == 1
+}
+
+// siteOf is the origin of a redirect URI on the web, with a slash: the
+// site's home; empty for another scheme.
+func siteOf(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + "/"
 }
 
 // Satisfied reports whether a sign-in at signedIn satisfies the request at now.
@@ -203,7 +233,8 @@ func (p *Provider) AuthRequest(ctx context.Context, id string) (*Request, error)
 	}
 	return &Request{ID: ar.ID, Hinted: hinted, ClientID: ar.ClientID, ClientName: c.Name, FirstParty: c.FirstParty,
 		Scopes: ar.Scopes, CreatedAt: ar.CreatedAt, Fresh: slices.Contains(ar.Prompt, "login"),
-		Silent: slices.Contains(ar.Prompt, "none"), AskConsent: slices.Contains(ar.Prompt, "consent"), MaxAge: ar.MaxAge, LoginHint: ar.LoginHint, UILocales: ar.UILocales, SID: sid}, nil
+		Silent: slices.Contains(ar.Prompt, "none"), AskConsent: slices.Contains(ar.Prompt, "consent"), MaxAge: ar.MaxAge, LoginHint: ar.LoginHint, UILocales: ar.UILocales, SID: sid,
+		Site: siteOf(ar.RedirectURI), browserHash: ar.BrowserHash}, nil
 }
 
 // Consented reports whether the account may be signed in to the request's

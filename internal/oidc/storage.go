@@ -54,6 +54,19 @@ func withRequestURI(ctx context.Context) context.Context {
 
 func hasRequestURI(ctx context.Context) bool { return ctx.Value(requestURIKey{}) != nil }
 
+// browserKey carries the binding value of the browser that sends an
+// authorization request (WithBrowser).
+type browserKey struct{}
+
+// WithBrowser gives the provider the binding value of the browser that
+// sends the authorization request whose context ctx is: a random value the
+// web layer keeps in a cookie of the browser's. The request is stored with
+// its hash, and only a browser with the value may go on with it
+// (Request.From).
+func WithBrowser(ctx context.Context, value string) context.Context {
+	return context.WithValue(ctx, browserKey{}, value)
+}
+
 // storage implements op.Storage over Store.
 type storage struct {
 	st   Store
@@ -115,6 +128,12 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hi
 	if r.MaxAge != nil {
 		maxAge = int64(*r.MaxAge)
 	}
+	// Every request is the browser's that sent it: one without a binding
+	// value would be any browser's.
+	browser, _ := ctx.Value(browserKey{}).(string)
+	if browser == "" {
+		return nil, oidc.ErrServerError().WithDescription("the request is not bound to a browser")
+	}
 	var locales []string
 	for _, t := range r.UILocales {
 		locales = append(locales, language.Tag(t).String())
@@ -124,7 +143,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hi
 		Scopes: scopes, ResponseType: string(r.ResponseType), ResponseMode: string(r.ResponseMode),
 		CodeChallenge: r.CodeChallenge, CodeChallengeMethod: string(r.CodeChallengeMethod),
 		Prompt: r.Prompt, MaxAge: maxAge, LoginHint: r.LoginHint, UILocales: locales,
-		CreatedAt: now, ExpiresAt: now.Add(AuthRequestLifetime),
+		CreatedAt: now, ExpiresAt: now.Add(AuthRequestLifetime), BrowserHash: secret.Hash(browser),
 		// Until the request is signed in, its account is the one its
 		// id_token_hint names (the library verified the hint): only
 		// that account may sign it in (Provider.AuthRequest).

@@ -41,6 +41,10 @@ type AuthRequest struct {
 	MaxAge    int64
 	LoginHint string
 	UILocales []string
+	// BrowserHash is the hash of the binding value of the browser that
+	// started the request (a cookie's): only that browser may go on with
+	// it. Empty for a request stored before it was kept (0027).
+	BrowserHash string
 	// Set when the customer has signed in for it (AccountID, before, is
 	// the account its id_token_hint names, if any):
 	AccountID   string

@@ -15,6 +15,9 @@ import (
 const (
 	flowCookie    = "tobira_flow"
 	sessionCookie = "tobira_session"
+	// browserCookie binds the authorization requests a browser starts to
+	// it (Server.authorize).
+	browserCookie = "tobira_oidc_browser"
 )
 
 // cookieName is the name a cookie has on this server.

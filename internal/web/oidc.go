@@ -13,6 +13,7 @@ import (
 
 	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/webkit"
 )
 
@@ -28,6 +29,25 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.internal(w, r, err)
+		return
+	}
+	// Only the browser that started the request may sign it in: another
+	// (a customer lured to the link of an attacker's request, which their
+	// session would sign in at once) is told to start again from the site,
+	// and nothing changes. A silent request (prompt=none) shows no page
+	// (OpenID Connect Core 1.0, 3.1.2.1): it is the client's, which hears
+	// login_required, as this browser has no sign-in it may use for it. The
+	// browser that started one goes here at once, so that is a site's
+	// hidden frame whose cookies the browser keeps from the portal (a
+	// third-party frame, with SameSite=Lax cookies; its session's cookie is
+	// then missing too), or another browser sent to the link; either way
+	// the site's state says which request it answers.
+	if !req.From(s.browserBinding(r)) {
+		if req.Silent {
+			s.oidc.NeedsLogin(w, r, id)
+			return
+		}
+		s.otherBrowser(w, r, req)
 		return
 	}
 	if lang := webkit.Spoken(req.UILocales); lang != "" {
@@ -103,8 +123,45 @@ func (s *Server) speak(w http.ResponseWriter, r *http.Request, lang string) *htt
 // in the library's English plain text; the customer gets the page that
 // says, in their language, that the site's request is wrong. Errors it can
 // send back go to the client as OAuth says, untouched.
+//
+// The browser gets a random binding value in a cookie, or keeps the one it
+// has, which every request it starts (in every tab) is stored with, as a
+// hash: the sign-in pages, the consent and the callback go on with a
+// request only in a browser with the value (oidc.Request.From). The cookie
+// lasts as long as a request does, from the last one started.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	browser := s.browserBinding(r)
+	if browser == "" {
+		browser = secret.Token(32)
+	}
+	s.setCookie(w, s.cookieName(browserCookie), browser, int(oidc.AuthRequestLifetime.Seconds()))
+	r = r.WithContext(oidc.WithBrowser(r.Context(), browser))
 	s.oidc.ServeHTTP(&replacedError{ResponseWriter: w, replace: s.errorPage(r, "oidc.bad_request", false)}, r)
+}
+
+// browserBinding is the browser's binding value of authorization
+// requests (Server.authorize); empty without one.
+func (s *Server) browserBinding(r *http.Request) string {
+	c, err := r.Cookie(s.cookieName(browserCookie))
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// otherBrowser answers a request's page in a browser that did not start
+// it: another one, or the one whose cookies were deleted since. The page
+// says so and sends the customer back to the site, to start again there.
+func (s *Server) otherBrowser(w http.ResponseWriter, r *http.Request, req *oidc.Request) {
+	v := s.view(r, "common.error_title")
+	v.Error = s.t(r, "oidc.unbound")
+	if si, err := s.signedIn(r); err == nil && si != nil {
+		v.User = si.Account
+	}
+	if req.Site != "" {
+		v.Back = &backLink{URL: req.Site, Label: s.t(r, "oidc.back_to_site", req.ClientName)}
+	}
+	s.render(w, r, http.StatusBadRequest, "message", v)
 }
 
 // authorizeCallback is where a signed-in request goes back to the provider,
@@ -127,6 +184,10 @@ func (s *Server) authorizeCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.internal(w, r, err)
+		return
+	}
+	if !req.From(s.browserBinding(r)) {
+		s.otherBrowser(w, r, req)
 		return
 	}
 	// The code goes only to a browser of the session that signed the
@@ -197,6 +258,12 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.internal(w, r, err)
+		return
+	}
+	// Neither answer counts from a browser that did not start the
+	// request, to which the form was never shown.
+	if !req.From(s.browserBinding(r)) {
+		s.otherBrowser(w, r, req)
 		return
 	}
 	if r.PostForm.Get("decision") != "allow" {

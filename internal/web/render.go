@@ -35,9 +35,14 @@ type view struct {
 	Maintenance     string
 	MaintenanceMore string
 	Wide            bool
-	Data            any
-	msgs            webkit.Catalog
+	// Back is a link back to a site, on the page of a message.
+	Back *backLink
+	Data any
+	msgs webkit.Catalog
 }
+
+// backLink is a link to URL labelled Label.
+type backLink struct{ URL, Label string }
 
 // T translates a message key for the page's language.
 func (v *view) T(key string, args ...any) string { return v.msgs.T(v.Lang, key, args...) }

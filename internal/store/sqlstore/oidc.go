@@ -167,14 +167,14 @@ func (db *DB) DeleteClient(ctx context.Context, id string) (int, error) {
 
 const authRequestCols = `id, client_id, redirect_uri, state, nonce, scopes, response_type, response_mode,
 	code_challenge, code_challenge_method, prompt, max_age, login_hint, ui_locales,
-	COALESCE(account_id, ''), auth_time, amr, session_hash, done, code_hash, created_at, expires_at`
+	COALESCE(account_id, ''), auth_time, amr, session_hash, done, code_hash, created_at, expires_at, browser_hash`
 
 func scanAuthRequest(r rowScanner) (*store.AuthRequest, error) {
 	var a store.AuthRequest
 	err := r.Scan(&a.ID, &a.ClientID, &a.RedirectURI, &a.State, &a.Nonce, listScan{&a.Scopes},
 		&a.ResponseType, &a.ResponseMode, &a.CodeChallenge, &a.CodeChallengeMethod, listScan{&a.Prompt},
 		&a.MaxAge, &a.LoginHint, listScan{&a.UILocales}, &a.AccountID, msScan{&a.AuthTime}, listScan{&a.AMR},
-		&a.SessionHash, &a.Done, &a.CodeHash, msScan{&a.CreatedAt}, msScan{&a.ExpiresAt})
+		&a.SessionHash, &a.Done, &a.CodeHash, msScan{&a.CreatedAt}, msScan{&a.ExpiresAt}, &a.BrowserHash)
 	if err != nil {
 		return nil, err
 	}
@@ -186,12 +186,12 @@ func scanAuthRequest(r rowScanner) (*store.AuthRequest, error) {
 func (db *DB) CreateAuthRequest(ctx context.Context, r *store.AuthRequest) error {
 	_, err := db.c().exec(ctx, `INSERT INTO oidc_auth_requests (id, client_id, redirect_uri, state, nonce, scopes,
 			response_type, response_mode, code_challenge, code_challenge_method, prompt, max_age, login_hint,
-			ui_locales, account_id, auth_time, amr, session_hash, done, code_hash, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?)`,
+			ui_locales, account_id, auth_time, amr, session_hash, done, code_hash, created_at, expires_at, browser_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.ClientID, r.RedirectURI, r.State, r.Nonce, list(r.Scopes),
 		r.ResponseType, r.ResponseMode, r.CodeChallenge, r.CodeChallengeMethod, list(r.Prompt), r.MaxAge, r.LoginHint,
 		list(r.UILocales), r.AccountID, ms(r.AuthTime), list(r.AMR), r.SessionHash, flag(r.Done), r.CodeHash,
-		ms(r.CreatedAt), ms(r.ExpiresAt))
+		ms(r.CreatedAt), ms(r.ExpiresAt), r.BrowserHash)
 	return db.fail("create auth request", err)
 }
 

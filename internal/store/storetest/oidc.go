@@ -73,7 +73,8 @@ var farOff = t0.Add(24 * time.Hour)
 func newAuthRequest(t *testing.T, o store.OIDC, id, clientID string) store.AuthRequest {
 	t.Helper()
 	r := store.AuthRequest{ID: id, ClientID: clientID, RedirectURI: "https://" + clientID + ".example/cb",
-		Scopes: []string{"openid"}, ResponseType: "code", MaxAge: -1, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		Scopes: []string{"openid"}, ResponseType: "code", MaxAge: -1, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour),
+		BrowserHash: "browser-" + id}
 	must(t, o.CreateAuthRequest(t.Context(), &r))
 	return r
 }
@@ -342,7 +343,7 @@ var oidcTests = []test{
 			CodeChallenge: "chal", CodeChallengeMethod: "S256", Prompt: []string{"login", "consent"}, MaxAge: 3600,
 			LoginHint: "ana@example.com", UILocales: []string{"de-CH", "fr"},
 			AccountID: a.ID, AuthTime: t0.Add(-time.Minute), AMR: []string{"pwd", "otp"}, SessionHash: "s-1", Done: true,
-			CodeHash: "code-1", CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute),
+			CodeHash: "code-1", CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute), BrowserHash: "browser-1",
 		}
 		// MaxAge: absent, zero (sign in again now) and some seconds are three values.
 		absent := store.AuthRequest{ID: "ar-absent", ClientID: "shop", MaxAge: -1, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
