@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -263,5 +264,51 @@ func TestUnboundRequestGoesOn(t *testing.T) {
 	back, visited := e.follow(br, e.srv.URL+oidc.LoginPath+"?id=before-0027")
 	if back == nil || back.Query().Get("code") == "" || back.Query().Get("state") != "old" {
 		t.Errorf("an unbound request: sent to %v (visited %v), want a code", back, visited)
+	}
+}
+
+// Over HTTPS the binding cookie carries the __Host- prefix, as the
+// portal's other cookies do, and is Secure: no subdomain or plain-HTTP page
+// can plant one, and the request's pages read it under that name.
+func TestBindingCookieOverHTTPS(t *testing.T) {
+	e := newPortal(t)
+	e.cfg.BaseURL = "https://portal.example.jp"
+	e.restart(true)
+	const redirect = "https://shop.example.jp/cb"
+	c := &store.Client{Name: "shop", RedirectURIs: []string{redirect}, FirstParty: true}
+	if _, err := e.provider.CreateClient(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	serve := func(path string, cookie *http.Cookie) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "https://portal.example.jp"+path, nil)
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		rec := httptest.NewRecorder()
+		e.handler.Load().(handlerBox).ServeHTTP(rec, req)
+		return rec
+	}
+	rec := serve("/authorize?"+authParams(c.ID, redirect).Encode(), nil)
+	loc, _ := rec.Result().Location()
+	var set *http.Cookie
+	for _, ck := range rec.Result().Cookies() {
+		if ck.Name == "__Host-tobira_oidc_browser" {
+			set = ck
+		}
+	}
+	if loc == nil || loc.Path != oidc.LoginPath || set == nil || !set.Secure || !set.HttpOnly ||
+		set.SameSite != http.SameSiteLaxMode || set.Path != "/" || set.Domain != "" {
+		t.Fatalf("authorize: location %v, cookie %+v; want __Host-tobira_oidc_browser, Secure, HttpOnly, SameSite=Lax, Path=/", loc, set)
+	}
+	lure := loc.RequestURI()
+	// The sign-in page reads it under that name: it goes on to the
+	// sign-in; without it, or under the plain name, the page says no.
+	if rec := serve(lure, set); rec.Code != http.StatusSeeOther || !strings.HasPrefix(rec.Header().Get("Location"), "/login?") {
+		t.Errorf("with the cookie: %d, location %q; want the sign-in page", rec.Code, rec.Header().Get("Location"))
+	}
+	for _, ck := range []*http.Cookie{nil, {Name: "tobira_oidc_browser", Value: set.Value}} {
+		if rec := serve(lure, ck); rec.Code != http.StatusBadRequest {
+			t.Errorf("with %v: %d, want the page", ck, rec.Code)
+		}
 	}
 }
