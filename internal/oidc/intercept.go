@@ -1,9 +1,11 @@
 package oidc
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -13,8 +15,9 @@ import (
 // intercept runs before the library's endpoints, with the issuer in the
 // request's context: it answers discovery itself, refuses a parameter
 // given twice, refuses at the token endpoint the grant types the document
-// does not name, and marks an authorization request that carries
-// request_uri, which CreateAuthRequest then refuses.
+// does not name, and marks for refusal (withRefusal) an authorization
+// request that the library would go on with or answer otherwise, which
+// CreateAuthRequest then refuses.
 func (p *Provider) intercept(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -41,13 +44,65 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 					http.Error(w, k+" is given more than once", http.StatusBadRequest)
 					return
 				}
-				if r.Form.Get("request_uri") != "" {
-					r = r.WithContext(withRequestURI(r.Context()))
-				}
+				r = r.WithContext(authorizeRefusal(r.Context(), r.Form))
+
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// authorizeRefusal marks ctx for refusal (withRefusal) when the
+// authorization request's form asks what the library answers wrongly, and
+// changes the form so that the library goes on to CreateAuthRequest, which
+// answers the client with the request's state once the library has
+// checked its client and redirect_uri (RFC 6749 4.1.2.1):
+//
+//   - a response_type other than code: unsupported_response_type, where
+//     the library answered unauthorized_client, as if the client might be
+//     allowed it. Given as code to the library, it is answered in the
+//     query, or in the fragment for a type with a token, as those are
+//     (RFC 6749 4.2.2.1; OAuth 2.0 Multiple Response Types 5), unless
+//     response_mode says otherwise;
+//   - a max_age that is not a number of seconds: invalid_request, where
+//     the library answered with its error page. An empty one is dropped,
+//     as omitted (RFC 6749 3.1), where the library read it as 0 and asked
+//     for a fresh sign-in;
+//   - request_uri, which the library knows nothing of and would go on
+//     without what it refers to: request_uri_not_supported (OpenID Connect
+//     Core 1.0, 3.1.2.6). It refuses a request object (request) itself.
+func authorizeRefusal(ctx context.Context, form url.Values) context.Context {
+	if k, v := param(form, "response_type"); v != "" && v != string(oidc.ResponseTypeCode) {
+		form[k] = []string{string(oidc.ResponseTypeCode)}
+		if m, _ := param(form, "response_mode"); m == "" && slices.ContainsFunc(strings.Fields(v), func(t string) bool {
+			return t == "token" || t == "id_token"
+		}) {
+			form.Set("response_mode", string(oidc.ResponseModeFragment))
+		}
+		ctx = withRefusal(ctx, &oidc.Error{ErrorType: "unsupported_response_type", Description: "only the code response_type is supported"})
+	}
+	if k, v := param(form, "max_age"); v == "" {
+		delete(form, k)
+	} else if _, err := strconv.ParseUint(v, 10, 64); err != nil {
+		delete(form, k)
+		ctx = withRefusal(ctx, oidc.ErrInvalidRequest().WithDescription("max_age must be a number of seconds"))
+	}
+	if _, v := param(form, "request_uri"); v != "" {
+		ctx = withRefusal(ctx, &oidc.Error{ErrorType: "request_uri_not_supported", Description: "the request_uri parameter is not supported"})
+	}
+	return ctx
+}
+
+// param returns the name and value of the parameter name in form, in any
+// case, as the library reads it; empty when absent. It is given once
+// (repeated).
+func param(form url.Values, name string) (string, string) {
+	for k, vs := range form {
+		if strings.EqualFold(k, name) && len(vs) > 0 {
+			return k, vs[0]
+		}
+	}
+	return "", ""
 }
 
 // The parameters of the authorization and token requests, each of which

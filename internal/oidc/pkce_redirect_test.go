@@ -243,10 +243,9 @@ func TestAuthorizeErrorPages(t *testing.T) {
 		return q
 	}
 	for name, q := range map[string]url.Values{
-		"no client_id":              with("client_id", ""),
-		"unknown client":            with("client_id", "nobody"),
-		"unregistered redirect":     with("redirect_uri", "http://127.0.0.1:9/elsewhere"),
-		"max_age that is no number": with("max_age", "abc"),
+		"no client_id":          with("client_id", ""),
+		"unknown client":        with("client_id", "nobody"),
+		"unregistered redirect": with("redirect_uri", "http://127.0.0.1:9/elsewhere"),
 	} {
 		res, err := noFollow(e.browser()).Get(e.srv.URL + "/authorize?" + q.Encode())
 		if err != nil {
@@ -259,14 +258,18 @@ func TestAuthorizeErrorPages(t *testing.T) {
 			t.Errorf("%s: %d %s %.200s", name, res.StatusCode, res.Header.Get("Content-Type"), body)
 		}
 	}
-	// A scope it does not know, with a redirect URI it trusts: back to the client.
-	res, err := noFollow(e.browser()).Get(e.srv.URL + "/authorize?" + with("response_type", "token").Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if loc, _ := res.Location(); loc == nil || !strings.HasPrefix(loc.String(), r.redirect) || loc.Query().Get("error") == "" {
-		t.Errorf("an error the client can hear: %d, Location %v", res.StatusCode, loc)
+	// A response type it does not support, or a max_age that is no
+	// number, with a redirect URI it trusts: back to the client
+	// (TestAuthorizeResponseTypeAndMaxAge).
+	for _, q := range []url.Values{with("response_type", "device_code"), with("max_age", "abc")} {
+		res, err := noFollow(e.browser()).Get(e.srv.URL + "/authorize?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if loc, _ := res.Location(); loc == nil || !strings.HasPrefix(loc.String(), r.redirect) || loc.Query().Get("error") == "" {
+			t.Errorf("an error the client can hear: %d, Location %v", res.StatusCode, loc)
+		}
 	}
 }
 
@@ -385,4 +388,82 @@ func TestRepeatedParametersRefused(t *testing.T) {
 		t.Errorf("code and CODE: %d %v, want 400 invalid_request", status, body)
 	}
 	r.verify(r.exchange(code, verifier))
+}
+
+// A response_type other than code goes back to the client as
+// unsupported_response_type (RFC 6749 4.1.2.1), with its state: in the
+// fragment for a type with a token (4.2.2.1), unless response_mode says
+// otherwise; the library answered unauthorized_client. A max_age that is
+// not a number of seconds goes back as invalid_request, where the library
+// showed its error page; an empty one counts as omitted (RFC 6749 3.1),
+// where the library read it as 0. Neither goes to a redirect_uri the
+// client did not register, or for an unknown client.
+func TestAuthorizeResponseTypeAndMaxAge(t *testing.T) {
+	e := newPortal(t)
+	const redirect = "http://127.0.0.1:9/cb"
+	r := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{redirect}})
+	for name, c := range map[string]struct {
+		params   url.Values
+		want     string
+		fragment bool
+	}{
+		"token":                  {authParams(r.c.ID, redirect, "response_type", "token"), "unsupported_response_type", true},
+		"id_token":               {authParams(r.c.ID, redirect, "response_type", "id_token"), "unsupported_response_type", true},
+		"code id_token":          {authParams(r.c.ID, redirect, "response_type", "code id_token"), "unsupported_response_type", true},
+		"token, query":           {authParams(r.c.ID, redirect, "response_type", "token", "response_mode", "query"), "unsupported_response_type", false},
+		"unknown":                {authParams(r.c.ID, redirect, "response_type", "device_code"), "unsupported_response_type", false},
+		"CODE":                   {authParams(r.c.ID, redirect, "response_type", "CODE"), "unsupported_response_type", false},
+		"RESPONSE_TYPE":          {withParam(authParams(r.c.ID, redirect), "response_type", "RESPONSE_TYPE", "token"), "unsupported_response_type", true},
+		"max_age letters":        {authParams(r.c.ID, redirect, "max_age", "abc"), "invalid_request", false},
+		"max_age negative":       {authParams(r.c.ID, redirect, "max_age", "-1"), "invalid_request", false},
+		"max_age fraction":       {authParams(r.c.ID, redirect, "max_age", "1.5"), "invalid_request", false},
+		"max_age too large":      {authParams(r.c.ID, redirect, "max_age", "99999999999999999999"), "invalid_request", false},
+		"MAX_AGE":                {withParam(authParams(r.c.ID, redirect), "", "MAX_AGE", "abc"), "invalid_request", false},
+		"max_age and token both": {authParams(r.c.ID, redirect, "max_age", "x", "response_type", "token"), "unsupported_response_type", true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			status, loc := e.authorize(c.params)
+			if loc == nil || !strings.HasPrefix(loc.String(), redirect) {
+				t.Fatalf("status %d, location %v: want an error redirect to the client", status, loc)
+			}
+			q := loc.Query()
+			if c.fragment {
+				q, _ = url.ParseQuery(loc.Fragment)
+			}
+			if q.Get("error") != c.want || q.Get("state") != "st" || q.Get("code") != "" {
+				t.Errorf("error redirect %s, want error=%s with state st in the %s", loc,
+					c.want, map[bool]string{true: "fragment", false: "query"}[c.fragment])
+			}
+		})
+	}
+
+	// Wrong in both ways with a redirect_uri the client did not register,
+	// or for an unknown client: the portal's page, no redirect.
+	for name, p := range map[string]url.Values{
+		"unregistered": authParams(r.c.ID, "http://127.0.0.1:9/elsewhere", "response_type", "token", "max_age", "abc"),
+		"unknown":      authParams("nobody", redirect, "response_type", "token", "max_age", "abc"),
+	} {
+		if status, loc := e.authorize(p); status != http.StatusBadRequest || loc != nil {
+			t.Errorf("%s client or redirect_uri: %d, location %v; want the page", name, status, loc)
+		}
+	}
+
+	// A max_age of seconds, or an empty one, goes on to the sign-in.
+	for v, want := range map[string]int64{"300": 300, "0": 0, "": -1} {
+		b := e.browser()
+		id := e.requestIn(b, e.srv.URL+"/authorize?"+authParams(r.c.ID, redirect, "max_age", v).Encode())
+		req, err := e.provider.AuthRequest(t.Context(), id)
+		if err != nil || req.MaxAge != want {
+			t.Errorf("max_age=%q: stored %d (%v), want %d", v, req.MaxAge, err, want)
+		}
+	}
+}
+
+// withParam is v without the parameter old (if given) and with name=value.
+func withParam(v url.Values, old, name, value string) url.Values {
+	if old != "" {
+		v.Del(old)
+	}
+	v.Set(name, value)
+	return v
 }

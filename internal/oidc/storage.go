@@ -44,15 +44,25 @@ type Store interface {
 	Hit(ctx context.Context, key string, window time.Duration, now time.Time, n int) (int, error)
 }
 
-// requestURIKey marks the context of an authorization request that carries
-// request_uri (Provider.intercept).
-type requestURIKey struct{}
+// refusalKey carries the error Provider.intercept found in an
+// authorization request that the library would have gone on with, or
+// answered otherwise: CreateAuthRequest answers it, once the library has
+// checked the client and redirect_uri, so that it goes back to the client
+// with the request's state.
+type refusalKey struct{}
 
-func withRequestURI(ctx context.Context) context.Context {
-	return context.WithValue(ctx, requestURIKey{}, true)
+// withRefusal marks ctx's request as refused with e, unless it is already.
+func withRefusal(ctx context.Context, e *oidc.Error) context.Context {
+	if refusalOf(ctx) != nil {
+		return ctx
+	}
+	return context.WithValue(ctx, refusalKey{}, e)
 }
 
-func hasRequestURI(ctx context.Context) bool { return ctx.Value(requestURIKey{}) != nil }
+func refusalOf(ctx context.Context) *oidc.Error {
+	e, _ := ctx.Value(refusalKey{}).(*oidc.Error)
+	return e
+}
 
 // browserKey carries the binding value of the browser that sends an
 // authorization request (WithBrowser).
@@ -99,6 +109,9 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hi
 	if err != nil {
 		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
+	if e := refusalOf(ctx); e != nil {
+		return nil, e
+	}
 	if c.Public && (r.CodeChallenge == "" || r.CodeChallengeMethod != oidc.CodeChallengeMethodS256) {
 		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE with S256 is required for public clients")
 	}
@@ -107,11 +120,6 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hi
 	// the request.
 	if r.CodeChallenge != "" && r.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
 		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
-	}
-	// The library refuses a request object (request) itself, but knows
-	// nothing of request_uri, and would go on without what it refers to.
-	if hasRequestURI(ctx) {
-		return nil, &oidc.Error{ErrorType: "request_uri_not_supported", Description: "the request_uri parameter is not supported"}
 	}
 	if !slices.Contains(r.Scopes, oidc.ScopeOpenID) {
 		return nil, oidc.ErrInvalidScope().WithDescription("the openid scope is required")
