@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
@@ -309,6 +310,23 @@ func TestBindingCookieOverHTTPS(t *testing.T) {
 	for _, ck := range []*http.Cookie{nil, {Name: "tobira_oidc_browser", Value: set.Value}} {
 		if rec := serve(lure, ck); rec.Code != http.StatusBadRequest {
 			t.Errorf("with %v: %d, want the page", ck, rec.Code)
+		}
+	}
+}
+
+// The page's link back goes to the site as マイページ lists it, when one is
+// on the origin of the client's redirect URI: its top page, by its name in
+// the page's language.
+func TestOtherBrowserLinksListedSite(t *testing.T) {
+	e := newPortal(t)
+	e.cfg.SiteLinks = []config.SiteLink{{Name: "申込サイト", NameEn: "Applications", URL: "http://127.0.0.1:9/top"}}
+	e.restart(true)
+	s := newSite(e, "b")
+	id := e.requestIn(newJarBrowser(), s.authURL("st", oauth2.GenerateVerifier()))
+	for lang, want := range map[string]string{"ja": "「申込サイト」に戻る", "en": "Back to “Applications”"} {
+		_, body := e.open(e.browser(), http.MethodGet, oidc.LoginPath+"?id="+id, nil, lang)
+		if !strings.Contains(body, want) || !strings.Contains(body, `href="http://127.0.0.1:9/top"`) {
+			t.Errorf("%s: the page lacks %q to the site's top page", lang, want)
 		}
 	}
 }

@@ -158,10 +158,32 @@ func (s *Server) otherBrowser(w http.ResponseWriter, r *http.Request, req *oidc.
 	if si, err := s.signedIn(r); err == nil && si != nil {
 		v.User = si.Account
 	}
-	if req.Site != "" {
-		v.Back = &backLink{URL: req.Site, Label: s.t(r, "oidc.back_to_site", req.ClientName)}
+	if name, u := s.siteBack(r, req); u != "" {
+		v.Back = &backLink{URL: u, Label: s.t(r, "oidc.back_to_site", name)}
 	}
 	s.render(w, r, http.StatusBadRequest, "message", v)
+}
+
+// siteBack names the request's site and where to go back to it: a site
+// マイページ lists on the same origin as the client's redirect URI, by its
+// name in the page's language and its top page, or else the client's name
+// and that origin's top; no URL when the redirect URI is not on the web.
+func (s *Server) siteBack(r *http.Request, req *oidc.Request) (name, u string) {
+	if req.Site == "" {
+		return "", ""
+	}
+	for _, l := range s.svc.Config.SiteLinks {
+		p, err := url.Parse(l.URL)
+		if err != nil || p.Scheme+"://"+p.Host+"/" != req.Site {
+			continue
+		}
+		name = l.Name
+		if webkit.PickLanguage(r) == "en" && l.NameEn != "" {
+			name = l.NameEn
+		}
+		return name, l.URL
+	}
+	return req.ClientName, req.Site
 }
 
 // authorizeCallback is where a signed-in request goes back to the provider,
