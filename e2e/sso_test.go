@@ -156,6 +156,39 @@ func TestSSOEndSessionFromElsewhereAsks(t *testing.T) {
 	d.expectSiteSessionEnded(t, d.ContractsURL, "tobira_contracts", contractsSession)
 }
 
+// TestSSOSignInLinkInAnotherBrowser: the sign-in link of a request that
+// another browser started (an attacker's, sent to the customer) does not
+// sign it in with the customer's portal session: the portal says the
+// sign-in was not started in this browser, and its button leads back to
+// the site, which starts a sign-in of its own, signed in at once.
+func TestSSOSignInLinkInAnotherBrowser(t *testing.T) {
+	axe := requireE2E(t)
+	d := startDemo(t)
+	key, _ := d.satoKeys(t)
+	portal, contracts := originOf(t, d.URL), originOf(t, d.ContractsURL)
+
+	other := newSiteBrowser(t, d.URL, axe)
+	other.visit(d.ContractsURL+"/", portal, "/login", "ログイン")
+	at, err := url.Parse(other.location())
+	if err != nil || !strings.HasPrefix(at.Query().Get("next"), "/oidc/login?id=") {
+		t.Fatalf("the other browser is at %s, want the sign-in of a request", other.location())
+	}
+	lure := at.Query().Get("next")
+
+	p := newSiteBrowser(t, d.URL, axe)
+	p.visit(d.InvoicesURL+"/", portal, "/login", "ログイン")
+	p.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
+	p.typeInto("ワンタイムコードの入力", oathtool(t, key))
+	p.clickTo(button("続ける"), "/", invoicesHeading)
+
+	p.navigationStatus(chromedp.Navigate(d.URL+lure), http.StatusBadRequest, "/oidc/login", "エラー")
+	p.expectOrigin(portal)
+	p.expectText(`//p[@role="alert" and contains(., "このログインは、このブラウザーで始まったものではないため")]`)
+	p.screen("60-30-sign-in-link-in-another-browser")
+	p.clickTo(link("「申込／契約確認サイト」に戻る"), "/", contractsHeading)
+	p.expectOrigin(contracts)
+}
+
 // TestSiteSessionEndsAtReset: a reset of the second factor on the portal's
 // security page (manual VI–VIII) ends the sites' sessions. The customer is
 // signed in to the contracts site on this computer and on another device;
