@@ -45,7 +45,6 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 					return
 				}
 				r = r.WithContext(authorizeRefusal(r.Context(), r.Form))
-
 			}
 		}
 		next.ServeHTTP(w, r)

@@ -34,14 +34,18 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	// Only the browser that started the request may sign it in: another
 	// (a customer lured to the link of an attacker's request, which their
 	// session would sign in at once) is told to start again from the site,
-	// and nothing changes. A silent request (prompt=none) shows no page
-	// (OpenID Connect Core 1.0, 3.1.2.1): it is the client's, which hears
-	// login_required, as this browser has no sign-in it may use for it. The
-	// browser that started one goes here at once, so that is a site's
-	// hidden frame whose cookies the browser keeps from the portal (a
-	// third-party frame, with SameSite=Lax cookies; its session's cookie is
-	// then missing too), or another browser sent to the link; either way
-	// the site's state says which request it answers.
+	// and nothing changes.
+	//
+	// A silent request (prompt=none) shows no page: OpenID Connect Core
+	// 1.0 (3.1.2.1) answers one that cannot go on without the customer
+	// with an error to the client, here login_required, as this browser
+	// has no sign-in the request may use. The browser that started a
+	// silent request comes here at once, so one without its binding is
+	// a site's hidden frame whose portal cookies the browser withholds (a
+	// third-party frame; the session's cookie, SameSite=Lax too, is then
+	// missing as well, and the answer was login_required already), or
+	// another browser sent the link: the client hears the answer rather
+	// than waiting on a page, and its state says which request it was.
 	if !req.From(s.browserBinding(r)) {
 		if req.Silent {
 			s.oidc.NeedsLogin(w, r, id)
