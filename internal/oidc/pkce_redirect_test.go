@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/store"
 )
 
@@ -449,7 +450,10 @@ func TestAuthorizeResponseTypeAndMaxAge(t *testing.T) {
 	}
 
 	// A max_age of seconds, or an empty one, goes on to the sign-in.
-	for v, want := range map[string]int64{"300": 300, "0": 0, "": -1} {
+	// One longer than a century is kept as a century: it neither wraps
+	// negative (as absent) nor overflows the time it allows.
+	for v, want := range map[string]int64{"300": 300, "0": 0, "": -1,
+		"18446744073709551615": oidc.MaxAgeCap, "9223372036854775808": oidc.MaxAgeCap, "10000000000": oidc.MaxAgeCap} {
 		b := e.browser()
 		id := e.requestIn(b, e.srv.URL+"/authorize?"+authParams(r.c.ID, redirect, "max_age", v).Encode())
 		req, err := e.provider.AuthRequest(t.Context(), id)

@@ -64,6 +64,10 @@ func refusalOf(ctx context.Context) *oidc.Error {
 	return e
 }
 
+// MaxAgeCap is the longest max_age an authorization request keeps, in
+// seconds: a hundred years. A longer one asks nothing more of a sign-in.
+const MaxAgeCap = 100 * 365 * 24 * 60 * 60
+
 // browserKey carries the binding value of the browser that sends an
 // authorization request (WithBrowser).
 type browserKey struct{}
@@ -134,7 +138,10 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hi
 	now := s.now()
 	maxAge := int64(-1)
 	if r.MaxAge != nil {
-		maxAge = int64(*r.MaxAge)
+		// Beyond a century any sign-in is young enough; kept so, the
+		// seconds neither wrap negative (as absent) nor overflow a
+		// time.Duration (Request.Satisfied).
+		maxAge = int64(min(*r.MaxAge, MaxAgeCap))
 	}
 	// Every request is the browser's that sent it: one without a binding
 	// value would be any browser's.
