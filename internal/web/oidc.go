@@ -220,7 +220,10 @@ func (s *Server) authorizeCallback(w http.ResponseWriter, r *http.Request) {
 	// request in. Another browser with the request's id (an attacker who
 	// started the request, with its state and PKCE verifier, and had a
 	// signed-in customer open its sign-in page, which signs it in at once)
-	// would otherwise take the customer's code to the site.
+	// would otherwise take the customer's code to the site. Since the
+	// request is bound to its browser, the one that meets this is mostly
+	// that browser after a sign-out, or a sign-in as someone else, in
+	// another tab; the page says so.
 	if req.SID != "" {
 		si, err := s.signedIn(r)
 		if err != nil {
