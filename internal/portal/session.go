@@ -95,10 +95,21 @@ func (s *Service) SetLanguage(ctx context.Context, si *SignedIn, lang string) er
 
 // ResetMFA is the security page's 「リセットする」: it removes every factor and
 // the recovery code, ends the account's other sessions and writes the audit
-// event, all at once. It needs a fresh second factor.
+// event, all at once. It needs a fresh second factor. ErrNothingToReset,
+// changing nothing, when the account has no factor and no recovery code:
+// the form sent again from a second tab, or from the confirmation page the
+// back button shows after a reset, must not end the sessions again, nor
+// record and mail a second reset.
 func (s *Service) ResetMFA(ctx context.Context, si *SignedIn, c Client) error {
 	if !s.Fresh(si) {
 		return ErrStepUpNeeded
+	}
+	ms, err := s.Methods(ctx, si.Account.ID)
+	if err != nil {
+		return err
+	}
+	if len(ms) == 0 {
+		return ErrNothingToReset
 	}
 	ev := &store.AuditEvent{
 		At: s.Now(), AccountID: si.Account.ID, Actor: "customer", Action: store.ActionMFAReset, Outcome: "ok",

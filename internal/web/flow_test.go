@@ -644,6 +644,54 @@ func TestResetWithFreshSecondFactor(t *testing.T) {
 	expect(t, b.get("/security/reset"), http.StatusSeeOther, "/security")
 }
 
+// TestResetOnceOnly: after 「リセットする」 the back button shows the
+// confirmation page again, and a second tab still has the dialog open.
+// Neither may say it removes something, nor reset again: no second audit
+// event, no second notice mail; the security page says 2FA is not set.
+func TestResetOnceOnly(t *testing.T) {
+	s := newSite(t).withMail()
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	expect(t, b.post("/security/reset", nil), http.StatusSeeOther, "/security?done=reset")
+	notices := func() int {
+		n := 0
+		for _, m := range s.mailsTo(c.email) {
+			if strings.Contains(m.Text, "二要素認証の設定がリセットされました。") {
+				n++
+			}
+		}
+		return n
+	}
+	resets := func() int {
+		evs, err := s.svc.Store.AuditOf(s.ctx, c.acct.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, ev := range evs {
+			if ev.Action == store.ActionMFAReset {
+				n++
+			}
+		}
+		return n
+	}
+	if notices() != 1 || resets() != 1 {
+		t.Fatalf("after the reset: %d notice mails, %d audit events; want 1 and 1", notices(), resets())
+	}
+
+	// The back button: the confirmation page, its second factor still fresh.
+	expect(t, b.get("/security/reset"), http.StatusSeeOther, "/security")
+	// The second tab's 「リセットする」.
+	expect(t, b.post("/security/reset", nil), http.StatusSeeOther, "/security")
+	if notices() != 1 || resets() != 1 {
+		t.Errorf("a second 「リセットする」 with nothing set: %d notice mails, %d audit events; want 1 and 1", notices(), resets())
+	}
+	page := b.get("/security")
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, "設定されていません", "次回ログイン時に、二要素認証の設定画面が表示されます。")
+}
+
 // TestSecurityPageStepUp: an old second factor sends /security through a
 // step-up that returns there.
 func TestSecurityPageStepUp(t *testing.T) {

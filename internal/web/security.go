@@ -135,6 +135,13 @@ func (s *Server) resetPage(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	if len(d.Methods) == 0 {
+		// Reset already (the back button after 「リセットする」): the
+		// security page says it is not set; a confirmation would name
+		// nothing to remove.
+		http.Redirect(w, r, "/security", http.StatusSeeOther)
+		return
+	}
 	v := s.view(r, "reset.title")
 	v.User, v.Data = si.Account, d
 	s.render(w, r, http.StatusOK, "reset", v)
@@ -150,6 +157,10 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.svc.ResetMFA(r.Context(), si, client(r))
+	if errors.Is(err, portal.ErrNothingToReset) {
+		http.Redirect(w, r, "/security", http.StatusSeeOther)
+		return
+	}
 	if err != nil {
 		s.internal(w, r, err)
 		return
