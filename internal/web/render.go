@@ -38,7 +38,14 @@ type view struct {
 	// Back is a link back to a site, on the page of a message.
 	Back *backLink
 	Data any
-	msgs webkit.Catalog
+	// Refetch marks a page got by GET: brought back by the back button
+	// from the browser's memory (the back/forward cache keeps even no-store
+	// pages), app.js asks for it again, so it shows what is true now, not
+	// the reset's confirmation after the reset or an enrolment's QR code
+	// after the enrolment. A page answering a POST is shown as it was:
+	// asking again would send the form again.
+	Refetch bool
+	msgs    webkit.Catalog
 }
 
 // backLink is a link to URL labelled Label.
@@ -72,6 +79,7 @@ func (s *Server) t(r *http.Request, key string, args ...any) string {
 // render writes a page. Pages of the sign-in journey and account are never
 // cached: they carry codes and personal data.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
+	v.Refetch = r.Method == http.MethodGet
 	if err := s.pages.Render(w, status, v.Lang, page, v); err != nil {
 		s.log.Error("render", "page", page, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)

@@ -320,3 +320,22 @@ func TestHeadersTooLarge(t *testing.T) {
 	contains(t, r, "ブラウザーから送られた情報 (Cookie) が大きすぎるため、表示できません。")
 	expect(t, b.get("/login", "Cookie", "tracking="+strings.Repeat("x", 4<<10)), http.StatusOK, "")
 }
+
+// TestRefetchMarksGetPages: a page got by GET carries data-refetch, so that
+// app.js asks for it again when the back button brings it back from the
+// browser's memory; a page answering a POST does not, as asking again
+// would send the form again.
+func TestRefetchMarksGetPages(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	page := b.get("/login")
+	expect(t, page, http.StatusOK, "")
+	if !strings.Contains(page.body, "<body data-refetch>") {
+		t.Errorf("GET /login: the page is not marked data-refetch")
+	}
+	refused := b.post("/login", url.Values{"email": {"nobody@example.jp"}, "password": {"wrong password"}})
+	expect(t, refused, http.StatusUnauthorized, "")
+	if strings.Contains(refused.body, "data-refetch") {
+		t.Errorf("POST /login: the page answering the form is marked data-refetch")
+	}
+}

@@ -2,6 +2,12 @@
 // button, the recovery screen's checkbox gate, the reset dialog, and the
 // account menu on tap.
 "use strict";
+// A page got by GET that the back or forward button brings back from the
+// browser's memory is asked for again: it shows what is true now (after a
+// reset, not the reset's confirmation).
+window.addEventListener("pageshow", (ev) => {
+  if (ev.persisted && document.body.hasAttribute("data-refetch")) location.reload();
+});
 document.addEventListener("DOMContentLoaded", () => {
   // 「コードのコピー」 and 「キーのコピー」
   for (const btn of document.querySelectorAll("[data-copy]")) {
