@@ -184,6 +184,30 @@ func TestRenderSecurityNotice(t *testing.T) {
 	}
 }
 
+// TestRenderSecurityNoticeOwnReset: the notice of a reset the customer did
+// on the security page tells what comes next (manual IX: the next sign-in
+// shows the setup screen), where other notices say there is nothing to do.
+func TestRenderSecurityNoticeOwnReset(t *testing.T) {
+	at := time.Date(2026, 11, 26, 15, 4, 0, 0, time.UTC)
+	for _, tc := range []struct{ lang, want, gone string }{
+		{"ja", "ご自身による操作であれば、次回のログイン時に二要素認証の設定画面が表示されますので、設定し直してください。", "対応は不要です"},
+		{"en", "If it was you, your next sign-in asks you to set up two-step verification again.", "there is nothing to do"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			m, err := Render("security_notice", tc.lang, SecurityNotice{Name: "Ana", Event: EventMFAReset, At: at,
+				IP: "203.0.113.7", NotMeURL: "https://portal.example.jp/not-me?t=1", PortalURL: "https://portal.example.jp/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for part, body := range map[string]string{"text": m.Text, "HTML": m.HTML} {
+				if !strings.Contains(body, tc.want) || strings.Contains(body, tc.gone) {
+					t.Errorf("%s: want %q, not %q:\n%s", part, tc.want, tc.gone, body)
+				}
+			}
+		})
+	}
+}
+
 // TestRenderSecurityNoticeByOperator: a reset an operator did says, in
 // both parts, that support did it, where a customer's notice names an
 // address and a browser it does not have.
