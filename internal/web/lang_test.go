@@ -3,7 +3,10 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
+
+	"github.com/tobira/tobira/internal/store"
 )
 
 // TestLanguageKeptOnAccount: the account keeps the language of the
@@ -61,5 +64,37 @@ func TestLanguageKeptOnAccount(t *testing.T) {
 	other.signIn(c)
 	if got := lang(); got != "en" {
 		t.Fatalf("after a sign-in with English chosen: %q, want en", got)
+	}
+}
+
+// TestEnglishReadsWell: English sentences of the manual's screens that read
+// badly before: the voice call's line, the reset's confirmation, and what
+// support staff did in the activity (customers know no "operator").
+func TestEnglishReadsWell(t *testing.T) {
+	s, _ := phoneSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.lang = "en"
+	b.login(c, "/enrol")
+	expect(t, b.sendPhone("JP", "+81 90 1234 5678", "voice"), http.StatusSeeOther, "/enrol/phone/code")
+	contains(t, b.get("/enrol/phone/code"), "We are calling this number to read out the code:")
+
+	a := s.browser()
+	a.lang = "en"
+	a.enrol(s.customer("sato@example.jp"))
+	contains(t, a.get("/security/reset"),
+		"Resetting removes your registered authenticator app and your recovery code, and signs you out of every other browser.")
+	sato, err := s.svc.Store.AccountByEmail(s.ctx, "sato@example.jp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := store.AuditEvent{At: s.clock.Now(), AccountID: sato.ID, Actor: "operator:kim@tobira.example", Action: store.ActionAccountUnlock, Outcome: "ok"}
+	if err := s.svc.Store.AppendAudit(s.ctx, &ev); err != nil {
+		t.Fatal(err)
+	}
+	page := a.get("/security")
+	contains(t, page, "<td>Account unlocked (by support staff)</td><td>Our support staff</td>")
+	if strings.Contains(page.text(), "operator") {
+		t.Error("the English security page speaks of an operator")
 	}
 }
