@@ -331,6 +331,26 @@ func (s *Service) Enrolment(ctx context.Context, f *Flow) (*Enrolment, error) {
 	return &Enrolment{Secret: seed, URI: mfa.TOTPURI(s.Config.Issuer, a.Email, seed)}, nil
 }
 
+// KeepEnrolment gives f, a sign-in just started at enrolment, the key of
+// the browser's earlier sign-in (its flow cookie) when that one, of the same
+// account, is still at enrolment: a customer who signed in again while
+// adding the QR code to the app (the back button to the login page, the
+// portal opened in a second tab) keeps the key the app may hold already,
+// rather than a new QR code that makes the app's codes wrong. The key was
+// shown to this browser only, for this account. Anything else leaves f as
+// it is.
+func (s *Service) KeepEnrolment(ctx context.Context, cookie string, f *Flow) error {
+	if f.State != StateEnrol || cookie == "" {
+		return nil
+	}
+	earlier, err := s.LoadFlow(ctx, cookie, StateEnrol)
+	if err != nil || earlier.AccountID != f.AccountID || earlier.data.TOTPSecret == "" || earlier.IDHash == f.IDHash {
+		return nil
+	}
+	f.data.TOTPSecret = earlier.data.TOTPSecret
+	return s.advance(ctx, f, StateEnrol)
+}
+
 // ConfirmEnrolment checks the first code from the new app, saves the factor,
 // issues a recovery code, and moves the flow to the recovery screen.
 // ErrCodeFormat, uncounted, when the input is no six-digit code.

@@ -201,6 +201,56 @@ func atCodeStep(t *testing.T) (*site, *customer, *browser) {
 	return s, c, b
 }
 
+// TestEnrolmentKeyKeptOnSignInAgain: a customer at the QR code of manual X
+// who signs in again in the same browser (the back button to the login
+// page, the portal in a second tab) sees the same key, so the app that
+// scanned it already gives right codes; another browser, or another
+// account in this one, gets a key of its own.
+func TestEnrolmentKeyKeptOnSignInAgain(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	key := func(b *browser) string {
+		t.Helper()
+		page := b.get("/enrol")
+		expect(t, page, http.StatusOK, "")
+		m := secretRe.FindStringSubmatch(page.body)
+		if m == nil {
+			t.Fatalf("enrolment page shows no key:\n%s", page.body)
+		}
+		return strings.ReplaceAll(m[1], " ", "")
+	}
+	b.login(c, "/enrol")
+	scanned := key(b)
+	s.clock.Advance(3 * time.Minute)
+	b.login(c, "/enrol")
+	if again := key(b); again != scanned {
+		t.Fatalf("signing in again in the same browser showed another key: %s, then %s", scanned, again)
+	}
+	other := s.browser()
+	other.login(c, "/enrol")
+	if key(other) == scanned {
+		t.Error("another browser got the key shown to the first")
+	}
+	sato := s.customer("sato@example.jp")
+	b.login(sato, "/enrol")
+	if key(b) == scanned {
+		t.Error("another account signing in in the same browser got the first account's key")
+	}
+	b.login(c, "/enrol")
+	c.seed = key(b)
+	if c.seed == scanned {
+		t.Error("the key survived a sign-in of another account in between")
+	}
+
+	// The app's code from the key kept completes the enrolment.
+	d := s.browser()
+	d.login(c, "/enrol")
+	c.seed = key(d)
+	d.login(c, "/enrol")
+	expect(t, d.post("/enrol", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/recovery-code")
+}
+
 // TestSecondSignIn: password, then the app's code; a replayed code is
 // refused, with what to do.
 func TestSecondSignIn(t *testing.T) {

@@ -75,6 +75,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	case err == nil && f.State == portal.StateMFA:
 		s.secondStep(w, r, f)
 	case err == nil:
+		if c, cerr := r.Cookie(s.cookieName(flowCookie)); cerr == nil {
+			if err := s.svc.KeepEnrolment(r.Context(), c.Value, f); err != nil {
+				// The sign-in goes on with a new key.
+				s.log.Warn("enrolment key not kept", "id", webkit.RequestID(r), "err", err)
+			}
+		}
 		s.next(w, r, f)
 	case errors.Is(err, portal.ErrAccountLocked):
 		again(http.StatusForbidden, s.t(r, "login.locked_account"))
