@@ -74,6 +74,15 @@ func TestManualJourney(t *testing.T) {
 	// X. First sign-in: the enrolment screen with the QR code.
 	p.screen("02-enrol-qr")
 	secret := p.enrolmentSecret(yamadaEmail)
+	// The back button at the QR code, and the sign-in again (the app may
+	// have scanned the code already): the same key.
+	p.backFresh("/login", "ログイン")
+	// The browser may have kept what was typed: type it afresh.
+	p.do(chromedp.Evaluate[chromedp.Void](`for (const i of document.querySelectorAll("#email, #password")) i.value = ""`))
+	p.signIn(yamadaEmail, yamadaPassword, "/enrol", "2要素認証の設定")
+	if again := p.enrolmentSecret(yamadaEmail); again != secret {
+		t.Errorf("X. signing in again after the back button showed another key (%s, then %s): the app that scanned the first gives wrong codes", secret, again)
+	}
 	// X. V. The six digits the app shows go into 「ワンタイムコードの入力」.
 	p.typeInto("ワンタイムコードの入力", oathtool(t, secret))
 	p.clickTo(button("続ける"), "/recovery-code", "あと少しです。")
@@ -765,6 +774,28 @@ func (p *page) back() {
 		time.Sleep(50 * time.Millisecond)
 	}
 	p.t.Fatalf("the back button showed no other page within %s (at %s)", stepTimeout, p.location())
+}
+
+// backFresh is the back button to a page the portal is asked for anew (not
+// the copy the browser kept), which it waits for.
+func (p *page) backFresh(path, h1 string) {
+	p.t.Helper()
+	p.back()
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+		how, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+			`document.readyState === "complete" ? performance.getEntriesByType("navigation")[0].type : ""`))
+		cancel()
+		if err == nil && (how == "reload" || how == "back_forward") {
+			break
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the back button showed the page the browser kept, not a new one from the portal (at %s)", p.location())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.arrived(path, h1)
 }
 
 // typeInto types into the field the manual names by its label.
