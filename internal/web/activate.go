@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/portal"
@@ -56,6 +57,8 @@ func (s *Server) activate(w http.ResponseWriter, r *http.Request) {
 	}
 	again := func(msg string) {
 		v := s.view(r, "activate.title")
+		// The language switch comes back to the link, token and all.
+		v.Path = "/activate?token=" + url.QueryEscape(token)
 		v.Data = activateData{Token: token, Name: a.Name, Email: a.Email, Min: account.MinPassword}
 		v.Error = msg
 		s.render(w, r, http.StatusBadRequest, "activate", v)

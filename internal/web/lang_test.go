@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -96,5 +98,42 @@ func TestEnglishReadsWell(t *testing.T) {
 	contains(t, page, "<td>Account unlocked (by support staff)</td><td>Our support staff</td>")
 	if strings.Contains(page.text(), "operator") {
 		t.Error("the English security page speaks of an operator")
+	}
+}
+
+// TestLanguageSwitchAfterARefusedPassword: on the pages of a mail's link
+// (activation, password reset), a password refused and then 「English」:
+// the switch comes back to the link, in English, not to the page without
+// its token, which said the link was invalid.
+func TestLanguageSwitchAfterARefusedPassword(t *testing.T) {
+	s := newSite(t).withMail()
+	_, link, err := s.svc.OpenAccount(s.ctx, "new@example.jp", "新規 花子", "operator:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(link)
+	activation := "/activate?" + u.RawQuery
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.forgot(c.email)
+	for _, tc := range []struct{ page, post, english string }{
+		{activation, "/activate", "Set your password"},
+		{s.resetPath(c.email), "/reset-password", "Choose a new password"},
+	} {
+		b.lang = "ja"
+		b.setCookie("tobira_lang", "")
+		token, _ := url.ParseQuery(strings.SplitN(tc.page, "?", 2)[1])
+		r := b.post(tc.post, url.Values{"token": token["token"], "password": {"short"}, "confirm": {"short"}})
+		expect(t, r, http.StatusBadRequest, "")
+		m := regexp.MustCompile(`<input type="hidden" name="next" value="([^"]*)">`).FindStringSubmatch(r.body)
+		if m == nil {
+			t.Fatalf("POST %s: no language switch on the page", tc.post)
+		}
+		next := html.UnescapeString(m[1])
+		sw := b.post("/lang", url.Values{"lang": {"en"}, "next": {next}})
+		expect(t, sw, http.StatusSeeOther, "")
+		page := b.get(sw.Header.Get("Location"))
+		expect(t, page, http.StatusOK, "")
+		contains(t, page, tc.english)
 	}
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/tobira/tobira/internal/account"
@@ -99,6 +100,8 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	again := func(msg string) {
 		v := s.view(r, "reset_password.title")
+		// The language switch comes back to the link, token and all.
+		v.Path = "/reset-password?token=" + url.QueryEscape(token)
 		v.Data = resetPasswordData{Token: token, Name: a.Name, Email: a.Email, Min: account.MinPassword, SecondFactor: s.hasFactor(r.Context(), a.ID)}
 		v.Error = msg
 		s.render(w, r, http.StatusBadRequest, "reset_password", v)
