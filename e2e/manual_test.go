@@ -91,6 +91,13 @@ func TestManualJourney(t *testing.T) {
 	p.screen("03-recovery-code")
 	code := p.recoveryScreen(true)
 	t.Logf("recovery code shown: %s", code)
+	// 「このタイミングでしか確認できない」: the back button does not bring
+	// the code back from the browser's memory; the portal, asked again,
+	// sends the signed-in customer to my page.
+	p.backFresh("/", "マイページ")
+	if strings.Contains(p.bodyText(), code) {
+		t.Error("X. VI. the back button shows the recovery code again")
+	}
 
 	// X. VII. Signed in: the my page.
 	p.screen("04-mypage")
