@@ -39,11 +39,11 @@ type view struct {
 	Back *backLink
 	Data any
 	// Refetch marks a page got by GET: brought back by the back button
-	// from the browser's memory (the back/forward cache keeps even no-store
-	// pages), app.js asks for it again, so it shows what is true now, not
-	// the reset's confirmation after the reset or an enrolment's QR code
-	// after the enrolment. A page answering a POST is shown as it was:
-	// asking again would send the form again.
+	// from the browser's memory (Chromium's back/forward cache keeps even
+	// no-store pages while no cookie changed), app.js asks for it again,
+	// so it shows what is true now, not the security page's 「リセット」
+	// after the reset. A page answering a POST is shown as it was: asking
+	// again would send the form again.
 	Refetch bool
 	msgs    webkit.Catalog
 }
