@@ -326,6 +326,15 @@ func TestNotMe(t *testing.T) {
 		t.Errorf("the confirmation still shows the account menu or a form (%d elements)", n)
 	}
 	p.screen("70-3-5-not-me-done")
+	// Reloading the confirmation, or reading it in English, is no second
+	// report of a spent link: the same confirmation.
+	p.navigation(chromedp.Reload(), "/not-me", notMeTitle)
+	p.expectText(`//p[@role="status" and normalize-space()="` + notMeDone + `"]`)
+	p.lang = "en"
+	p.clickTo(button("English"), "/not-me", "Report activity that was not you")
+	p.expectText(`//p[@role="status" and normalize-space()="Your report has been received. Every sign-in has ended. We recommend that you reset your password."]`)
+	p.lang = ""
+	p.clickTo(button("日本語"), "/not-me", notMeTitle)
 
 	// This browser is signed out.
 	p.openTo("/security", "/login", "ログイン")

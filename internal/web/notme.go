@@ -18,6 +18,10 @@ type notMeData struct {
 // what reporting does. It spends nothing: mail scanners open links too.
 func (s *Server) notMePage(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
+	if token == "" && r.URL.Query().Get("done") == "1" {
+		s.notMeDone(w, r)
+		return
+	}
 	a, err := s.svc.CheckNotMe(r.Context(), token)
 	if errors.Is(err, portal.ErrTokenInvalid) {
 		s.fail(w, r, http.StatusNotFound, "notme.invalid")
@@ -49,6 +53,15 @@ func (s *Server) notMe(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setCookie(w, s.cookieName(sessionCookie), "", -1)
 	s.setCookie(w, s.cookieName(flowCookie), "", -1)
+	// The report received is a page of its own: reloading it, or switching
+	// its language, would otherwise send the spent link again and read
+	// that the link is invalid.
+	http.Redirect(w, r, "/not-me?done=1", http.StatusSeeOther)
+}
+
+// notMeDone says the report was received and what to do next. It holds
+// nothing of the account, so it needs no link.
+func (s *Server) notMeDone(w http.ResponseWriter, r *http.Request) {
 	v := s.view(r, "notme.title")
 	v.Notice = s.t(r, "notme.done")
 	v.Data = notMeData{Done: true}

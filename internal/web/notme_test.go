@@ -101,17 +101,26 @@ func TestNotMe(t *testing.T) {
 		t.Fatal("opening the page ended sessions")
 	}
 
-	done := b.post("/not-me", url.Values{"token": {token}})
-	expect(t, done, http.StatusOK, "")
-	contains(t, done, "報告を受け付けました。すべてのログインを終了しました。パスワードの再設定をおすすめします。")
-	for _, href := range []string{`href="/forgot"`, `href="/login"`} {
-		if !strings.Contains(done.body, href) {
-			t.Errorf("the done page lacks %s", href)
-		}
-	}
-	if ck := setCookieOf(done, "tobira_session"); ck == nil || ck.MaxAge >= 0 {
+	sent := b.post("/not-me", url.Values{"token": {token}})
+	expect(t, sent, http.StatusSeeOther, "/not-me?done=1")
+	if ck := setCookieOf(sent, "tobira_session"); ck == nil || ck.MaxAge >= 0 {
 		t.Errorf("the session cookie was not cleared: %v", ck)
 	}
+	// The page it leads to, loaded again (a reload, the language switch),
+	// still says the report was received, in either language.
+	for range 2 {
+		done := b.get("/not-me?done=1")
+		expect(t, done, http.StatusOK, "")
+		contains(t, done, "報告を受け付けました。すべてのログインを終了しました。パスワードの再設定をおすすめします。")
+		for _, href := range []string{`href="/forgot"`, `href="/login"`} {
+			if !strings.Contains(done.body, href) {
+				t.Errorf("the done page lacks %s", href)
+			}
+		}
+	}
+	enDone := s.browser()
+	enDone.lang = "en"
+	contains(t, enDone.get("/not-me?done=1"), "Your report has been received.")
 	if s.live(first) || s.live(second) {
 		t.Fatal("a session of the account survived the report")
 	}
