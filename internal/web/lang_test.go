@@ -137,3 +137,22 @@ func TestLanguageSwitchAfterARefusedPassword(t *testing.T) {
 		contains(t, page, tc.english)
 	}
 }
+
+// A refused password and then the language switch on the login page keep
+// where the sign-in goes next: a site's sign-in went to マイページ instead.
+func TestLanguageSwitchAfterARefusedLogin(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	r := b.post("/login", url.Values{"email": {c.email}, "password": {"wrong"}, "next": {"/oidc/login?id=abc"}})
+	expect(t, r, http.StatusUnauthorized, "")
+	m := regexp.MustCompile(`<input type="hidden" name="next" value="([^"]*)">`).FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatal("no language switch on the page")
+	}
+	sw := b.post("/lang", url.Values{"lang": {"en"}, "next": {html.UnescapeString(m[1])}})
+	expect(t, sw, http.StatusSeeOther, "")
+	page := b.get(sw.Header.Get("Location"))
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, `name="next" value="/oidc/login?id=abc"`)
+}

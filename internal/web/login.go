@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/tobira/tobira/internal/account"
@@ -61,6 +62,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	next := safeReturn(r.PostForm.Get("next"))
 	again := func(status int, msg string) {
 		v := s.view(r, "login.title")
+		// The language switch comes back to the login page with where the
+		// sign-in goes next (a site's sign-in, the security page).
+		v.Path = "/login?next=" + url.QueryEscape(next)
 		v.Data = loginData{Email: email, Next: next}
 		v.Error = msg
 		s.render(w, r, status, "login", v)
