@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tobira/tobira/internal/mail"
@@ -23,10 +24,26 @@ const (
 // Methods lists what the account can use at the second-factor step, in the
 // order 「別の方法を試す」 shows them.
 func (s *Service) Methods(ctx context.Context, accountID string) ([]Method, error) {
+	ms, _, err := s.MethodsTagged(ctx, accountID)
+	return ms, err
+}
+
+// MethodsTagged is Methods with a tag of the account's factors as they
+// are: it changes whenever one is added, removed or replaced (each has an
+// ID of its own), so a form shown before can tell that what it named is
+// gone (the security page's reset, sent from a tab left open while the
+// factors were reset and set up again).
+func (s *Service) MethodsTagged(ctx context.Context, accountID string) ([]Method, string, error) {
 	fs, err := s.Store.FactorsOf(ctx, accountID)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	ids := make([]string, 0, len(fs))
+	for _, f := range fs {
+		ids = append(ids, f.ID)
+	}
+	slices.Sort(ids)
+	tag := secret.Hash(strings.Join(ids, " "))[:16]
 	var ms []Method
 	for _, kind := range []store.FactorKind{store.FactorTOTP, store.FactorPhone} {
 		if slices.ContainsFunc(fs, func(f store.Factor) bool { return f.Kind == kind }) {
@@ -35,12 +52,12 @@ func (s *Service) Methods(ctx context.Context, accountID string) ([]Method, erro
 	}
 	has, err := s.Store.HasRecoveryCode(ctx, accountID)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if has {
 		ms = append(ms, MethodRecovery)
 	}
-	return ms, nil
+	return ms, tag, nil
 }
 
 // PhoneFirst reports whether the second step of the flow starts with a

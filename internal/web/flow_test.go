@@ -3,6 +3,8 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -692,6 +694,47 @@ func TestResetWithFreshSecondFactor(t *testing.T) {
 	s.clock.Advance(time.Hour)
 	expect(t, b.get("/security"), http.StatusOK, "")
 	expect(t, b.get("/security/reset"), http.StatusSeeOther, "/security")
+}
+
+// TestResetOfOtherFactorsRefused: a tab left open on the reset's
+// confirmation while the factors were reset and set up again elsewhere
+// (a new phone's app) must not remove the new ones, which its page never
+// named: the security page says the settings changed, and nothing is reset.
+func TestResetOfOtherFactorsRefused(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	tagRe := regexp.MustCompile(`name="factors" value="([^"]+)"`)
+	tagOf := func(path string) string {
+		t.Helper()
+		page := b.get(path)
+		expect(t, page, http.StatusOK, "")
+		m := tagRe.FindStringSubmatch(page.body)
+		if m == nil {
+			t.Fatalf("%s: no factors in the reset's form:\n%s", path, page.body)
+		}
+		return m[1]
+	}
+	stale := tagOf("/security/reset")
+	if dialog := tagOf("/security"); dialog != stale {
+		t.Fatalf("the security page's dialog names %q, its confirmation page %q", dialog, stale)
+	}
+	// The other tab: reset, sign out, and set up again at the next sign-in.
+	expect(t, b.post("/security/reset", url.Values{"factors": {stale}}), http.StatusSeeOther, "/security?done=reset")
+	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
+	s.clock.Advance(30 * time.Second)
+	b.enrol(c)
+	now := s.methods(c)
+
+	r := b.post("/security/reset", url.Values{"factors": {stale}})
+	expect(t, r, http.StatusSeeOther, "/security?done=changed")
+	if ms := s.methods(c); !slices.Equal(ms, now) || len(ms) == 0 {
+		t.Fatalf("a stale confirmation reset the new factors: %v, were %v", ms, now)
+	}
+	contains(t, b.get("/security?done=changed"), "この画面を表示した後に変更されたため、リセットしませんでした")
+	// The page as it is now resets them.
+	expect(t, b.post("/security/reset", url.Values{"factors": {tagOf("/security/reset")}}), http.StatusSeeOther, "/security?done=reset")
 }
 
 // TestResetOnceOnly: after 「リセットする」 the back button shows the

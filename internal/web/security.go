@@ -42,9 +42,12 @@ type siteLink struct{ Name, URL string }
 type activity struct{ When, What, From string }
 
 type securityData struct {
-	Methods  []portal.Method
-	Phone    string // masked
-	Removes  string // what a reset removes, for its confirmation
+	Methods []portal.Method
+	Phone   string // masked
+	Removes string // what a reset removes, for its confirmation
+	// Tag names the factors the page shows (portal.MethodsTagged): the
+	// reset's form sends it back, and a reset of other factors is refused.
+	Tag      string
 	Fresh    bool
 	Activity []activity
 }
@@ -78,8 +81,11 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.view(r, "security.title")
 	v.User, v.Data, v.Wide = si.Account, d, true
-	if r.URL.Query().Get("done") == "reset" {
+	switch r.URL.Query().Get("done") {
+	case "reset":
 		v.Notice = s.t(r, "security.reset_done")
+	case "changed":
+		v.Error = s.t(r, "security.reset_changed")
 	}
 	s.render(w, r, http.StatusOK, "security", v)
 }
@@ -88,11 +94,11 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 // reset's confirmation: which there are, the phone masked, and what a reset
 // removes.
 func (s *Server) factorsView(r *http.Request, si *portal.SignedIn) (securityData, error) {
-	ms, err := s.svc.Methods(r.Context(), si.Account.ID)
+	ms, tag, err := s.svc.MethodsTagged(r.Context(), si.Account.ID)
 	if err != nil {
 		return securityData{}, err
 	}
-	d := securityData{Methods: ms, Fresh: s.svc.Fresh(si)}
+	d := securityData{Methods: ms, Tag: tag, Fresh: s.svc.Fresh(si)}
 	if p, err := s.svc.PhoneFactor(r.Context(), si.Account.ID); err == nil {
 		d.Phone = phone.Mask(p.Secret)
 	}
@@ -155,6 +161,21 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	si := s.requireSignIn(w, r)
 	if si == nil || !s.stepUp(w, r, si, "/security/reset") {
 		return
+	}
+	// The form names the factors its page showed: a tab left open while
+	// they were reset and set up again (on a new phone, say) must not
+	// remove the new ones, which its page never named. A form without the
+	// field is from a page served before it was added.
+	if seen := r.PostForm.Get("factors"); seen != "" {
+		_, tag, err := s.svc.MethodsTagged(r.Context(), si.Account.ID)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		if seen != tag {
+			http.Redirect(w, r, "/security?done=changed", http.StatusSeeOther)
+			return
+		}
 	}
 	err := s.svc.ResetMFA(r.Context(), si, client(r))
 	if errors.Is(err, portal.ErrNothingToReset) {
