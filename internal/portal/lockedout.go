@@ -89,7 +89,9 @@ func (s *Service) RequestRecovery(ctx context.Context, f *Flow, lang string, c C
 
 // CheckRecovery tells whether a confirmation link is live, for the page
 // that asks to confirm; it spends nothing (mail scanners open links too).
-// It returns the request and when it would take effect if confirmed now.
+// It returns the request and when it would take effect if confirmed now;
+// for a link confirmed already, the waiting request and when it takes
+// effect (the mail's link opened again).
 func (s *Service) CheckRecovery(ctx context.Context, token string) (*store.RecoveryRequest, time.Time, error) {
 	rr := s.Store
 	now := s.Now()
@@ -100,17 +102,26 @@ func (s *Service) CheckRecovery(ctx context.Context, token string) (*store.Recov
 	if err != nil {
 		return nil, time.Time{}, err
 	}
+	if r.Status == store.RecoveryWaiting {
+		return r, r.EffectiveAt, nil
+	}
 	return r, now.Add(s.Config.RecoveryCoolingOff.Duration), nil
 }
 
 // ConfirmRecovery spends a confirmation link: the request waits until the
 // cooling-off period has passed, and the account is mailed what will
-// happen, when, and a "this was not me" link that cancels it.
+// happen, when, and a "this was not me" link that cancels it. A link
+// confirmed already returns its waiting request and does nothing more (the
+// confirmation reloaded, sent again from the page the back button brings
+// back).
 func (s *Service) ConfirmRecovery(ctx context.Context, token string, c Client) (*store.RecoveryRequest, error) {
 	rr := s.Store
 	now := s.Now()
 	r, err := rr.ConfirmRecoveryRequest(ctx, secret.Hash(token), now, s.Config.RecoveryCoolingOff.Duration)
 	if errors.Is(err, store.ErrNotFound) {
+		if w, err := rr.RecoveryRequestByToken(ctx, secret.Hash(token), now); err == nil && w.Status == store.RecoveryWaiting {
+			return w, nil
+		}
 		return nil, ErrTokenInvalid
 	}
 	if err != nil {

@@ -58,7 +58,8 @@ type RecoveryRequests interface {
 	// and returns it; ErrNotFound otherwise (unknown, expired, or used).
 	ConfirmRecoveryRequest(ctx context.Context, tokenHash string, now time.Time, coolingOff time.Duration) (*RecoveryRequest, error)
 	// RecoveryRequestByToken returns the request ConfirmRecoveryRequest
-	// would confirm at now, without confirming it; ErrNotFound otherwise.
+	// would confirm at now, without confirming it, or the waiting request
+	// its confirmation made (Status tells which); ErrNotFound otherwise.
 	RecoveryRequestByToken(ctx context.Context, tokenHash string, now time.Time) (*RecoveryRequest, error)
 	// PendingRecoveryOf returns the account's open request; ErrNotFound
 	// when it has none.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/webkit"
 )
 
@@ -91,6 +92,12 @@ func (s *Server) recoveryConfirmPage(w http.ResponseWriter, r *http.Request) {
 	v := s.view(r, "lockedout.confirm_title")
 	v.Data = lockedOutData{Wait: s.coolingOff(r), Token: token, Email: a.Email,
 		When: formatTime(webkit.PickLanguage(r), when)}
+	if req.Status == store.RecoveryWaiting {
+		// The mail's link opened again once confirmed: the page says it
+		// is, and when it takes effect, as the confirmation did.
+		v.Data = lockedOutData{Wait: s.coolingOff(r), Done: true, When: formatTime(webkit.PickLanguage(r), when)}
+		v.Notice = s.t(r, "lockedout.confirmed_already")
+	}
 	s.render(w, r, http.StatusOK, "lockedout_confirm", v)
 }
 

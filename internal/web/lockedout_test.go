@@ -106,17 +106,40 @@ func TestLockedOut(t *testing.T) {
 	done := stranger.post("/recovery-request/confirm", url.Values{"token": {token}})
 	expect(t, done, http.StatusOK, "")
 	contains(t, done, "申請を確定しました。", effective+" (日本時間) 以降にログインすると、二要素認証を設定し直せます。")
-	// Once.
-	expect(t, stranger.post("/recovery-request/confirm", url.Values{"token": {token}}), http.StatusNotFound, "")
-	expect(t, stranger.get(path), http.StatusNotFound, "")
+	// Once: sent again (a reload, the back button) or the mail's link
+	// opened again, the page says it is confirmed and when it takes
+	// effect, and nothing more is recorded or mailed.
+	mails := func() int {
+		ms, err := s.svc.Store.ListMails(s.ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ms)
+	}
+	events, _ := s.svc.Store.AuditOf(s.ctx, c.acct.ID, 0)
+	sent := mails()
+	s.clock.Advance(time.Minute)
+	twice := stranger.post("/recovery-request/confirm", url.Values{"token": {token}})
+	expect(t, twice, http.StatusOK, "")
+	contains(t, twice, effective+" (日本時間) 以降にログインすると")
+	if after, _ := s.svc.Store.AuditOf(s.ctx, c.acct.ID, 0); len(after) != len(events) || mails() != sent {
+		t.Errorf("confirming again recorded %d events and sent %d mails", len(after)-len(events), mails()-sent)
+	}
 
 	// A second request while one waits is refused.
 	again := b.post("/login/lockedout", nil)
 	expect(t, again, http.StatusConflict, "")
 	contains(t, again, "復旧の申請はすでに待機期間中です。")
+	s.clock.Advance(2 * time.Hour) // past the link's own hour
+	opened := stranger.get(path)
+	expect(t, opened, http.StatusOK, "")
+	contains(t, opened, "この申請は確定済みです。", effective+" (日本時間) 以降にログインすると")
+	if strings.Contains(opened.body, `name="token"`) {
+		t.Error("the link opened again offers to confirm again")
+	}
 
 	// During the period the sign-in asks for the factor; after it, enrolment.
-	s.clock.Advance(71 * time.Hour)
+	s.clock.Advance(69 * time.Hour)
 	s.browser().login(c, "/login/code")
 	s.clock.Advance(2 * time.Hour)
 	late := s.browser()

@@ -71,10 +71,11 @@ func (db *DB) ConfirmRecoveryRequest(ctx context.Context, tokenHash string, now 
 	return r, db.fail("confirm recovery request", err)
 }
 
-// RecoveryRequestByToken returns the request a confirmation would take.
+// RecoveryRequestByToken returns the request a confirmation would take,
+// or the waiting one it made.
 func (db *DB) RecoveryRequestByToken(ctx context.Context, tokenHash string, now time.Time) (*store.RecoveryRequest, error) {
 	r, err := scanRecovery(db.c().queryRow(ctx, `SELECT `+recoveryCols+` FROM recovery_requests
-		WHERE confirm_token_hash = ? AND status = 'unconfirmed' AND confirm_expires_at > ?`, tokenHash, ms(now)))
+		WHERE confirm_token_hash = ? AND (status = 'waiting' OR (status = 'unconfirmed' AND confirm_expires_at > ?))`, tokenHash, ms(now)))
 	return r, db.fail("recovery request by token", err)
 }
 

@@ -46,8 +46,12 @@ var recoveryRequestTests = []test{
 		}
 		_, err = rr.ConfirmRecoveryRequest(ctx, "tok-r1", t0.Add(2*time.Minute), 72*time.Hour)
 		wantErr(t, "second confirmation", err, store.ErrNotFound)
-		_, err = rr.RecoveryRequestByToken(ctx, "tok-r1", t0.Add(2*time.Minute))
-		wantErr(t, "lookup of a used token", err, store.ErrNotFound)
+		// The link once used finds the request it confirmed, waiting, past
+		// the link's own hour too; no longer once it is completed.
+		if w, err := rr.RecoveryRequestByToken(ctx, "tok-r1", t0.Add(2*time.Hour)); err != nil || w.ID != "r1" ||
+			w.Status != store.RecoveryWaiting || !w.EffectiveAt.Equal(c.EffectiveAt) {
+			t.Fatalf("lookup of a used token = %+v, %v; want r1 waiting", w, err)
+		}
 
 		wantErr(t, "complete before effective", rr.CompleteRecovery(ctx, "r1", t0.Add(time.Hour)), store.ErrStale)
 		wantErr(t, "complete unknown", rr.CompleteRecovery(ctx, "nope", t0.Add(time.Hour)), store.ErrNotFound)
@@ -55,6 +59,8 @@ var recoveryRequestTests = []test{
 		wantErr(t, "complete twice", rr.CompleteRecovery(ctx, "r1", c.EffectiveAt), store.ErrStale)
 		_, err = rr.PendingRecoveryOf(ctx, a.ID)
 		wantErr(t, "pending after completion", err, store.ErrNotFound)
+		_, err = rr.RecoveryRequestByToken(ctx, "tok-r1", c.EffectiveAt)
+		wantErr(t, "lookup of a completed request's token", err, store.ErrNotFound)
 	}},
 	{"ConfirmLinkExpires", func(t *testing.T, s store.Store) {
 		rr := recoveries(t, s)
