@@ -111,15 +111,20 @@ func (s *site) browser() *browser {
 
 func (b *browser) do(method, path string, form url.Values, header ...string) (*http.Response, string) {
 	b.s.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	if form == nil {
+		return b.send(method, path, nil, header...)
 	}
+	return b.send(method, path, strings.NewReader(form.Encode()), header...)
+}
+
+// send sends body, when not nil, as a form, as it is.
+func (b *browser) send(method, path string, body io.Reader, header ...string) (*http.Response, string) {
+	b.s.t.Helper()
 	req, err := http.NewRequest(method, b.s.srv.URL+path, body)
 	if err != nil {
 		b.s.t.Fatal(err)
 	}
-	if form != nil {
+	if body != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	for i := 0; i+1 < len(header); i += 2 {

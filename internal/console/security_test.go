@@ -3,7 +3,6 @@ package console_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,18 +20,7 @@ import (
 // postRaw posts body as a form, as it is.
 func (b *browser) postRaw(path, body string) (*http.Response, string) {
 	b.s.t.Helper()
-	req, err := http.NewRequest("POST", b.s.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		b.s.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp, string(out)
+	return b.send("POST", path, strings.NewReader(body))
 }
 
 // TestPostBodyRefused: a POST with a body over the limit, or one that is
