@@ -134,10 +134,7 @@ func TestSSOEndSessionFromElsewhereAsks(t *testing.T) {
 	key, _ := d.satoKeys(t)
 	portal, contracts := originOf(t, d.URL), originOf(t, d.ContractsURL)
 	p := newSiteBrowser(t, d.URL, axe)
-	p.visit(d.ContractsURL+"/", portal, "/login", "ログイン")
-	p.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
-	p.typeInto("ワンタイムコードの入力", oathtool(t, key))
-	p.clickTo(button("続ける"), "/", contractsHeading)
+	p.signInAtSite(d.ContractsURL, portal, contractsHeading, key)
 	contractsSession := p.cookie(d.ContractsURL, "tobira_contracts")
 
 	p.openTo("/end_session", "/end_session", "ログアウトしますか?")
@@ -176,10 +173,7 @@ func TestSSOSignInLinkInAnotherBrowser(t *testing.T) {
 	lure := at.Query().Get("next")
 
 	p := newSiteBrowser(t, d.URL, axe)
-	p.visit(d.InvoicesURL+"/", portal, "/login", "ログイン")
-	p.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
-	p.typeInto("ワンタイムコードの入力", oathtool(t, key))
-	p.clickTo(button("続ける"), "/", invoicesHeading)
+	p.signInAtSite(d.InvoicesURL, portal, invoicesHeading, key)
 
 	p.navigationStatus(chromedp.Navigate(d.URL+lure), http.StatusBadRequest, "/oidc/login", "エラー")
 	p.expectOrigin(portal)
@@ -204,10 +198,7 @@ func TestSiteSessionEndsAtReset(t *testing.T) {
 
 	// Another device signed in to the contracts site.
 	other := newSiteBrowser(t, d.URL, axe)
-	other.visit(d.ContractsURL+"/", portal, "/login", "ログイン")
-	other.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
-	other.typeInto("ワンタイムコードの入力", oathtool(t, key))
-	other.clickTo(button("続ける"), "/", contractsHeading)
+	other.signInAtSite(d.ContractsURL, portal, contractsHeading, key)
 	other.expectOrigin(contracts)
 	otherSession := other.cookie(d.ContractsURL, "tobira_contracts")
 
@@ -262,6 +253,18 @@ func TestSiteSessionEndsAtReset(t *testing.T) {
 // test fails, it logs what the pages said on the console, where Chromium
 // reports what a Content-Security-Policy blocked (a form's redirect to
 // another origin, for one), which the page load's error does not say.
+// signInAtSite opens a customer site, which sends the browser to the
+// portal (at origin portal) to sign in: 佐藤's password and the code of
+// her app (key), and the browser is back on the site, at its page headed
+// heading.
+func (p *page) signInAtSite(site, portal, heading, key string) {
+	p.t.Helper()
+	p.visit(site+"/", portal, "/login", "ログイン")
+	p.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
+	p.typeInto("ワンタイムコードの入力", oathtool(p.t, key))
+	p.clickTo(button("続ける"), "/", heading)
+}
+
 func newSiteBrowser(t *testing.T, base, axe string) *page {
 	t.Helper()
 	p := newBrowser(t, base, axe)
