@@ -396,6 +396,13 @@ func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request, op *store.Oper
 		s.internal(w, r, err)
 		return
 	}
+	h := w.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	if r.Method == http.MethodHead {
+		// The headers alone: nothing is exported, nothing recorded.
+		return
+	}
 	var rows []auditRow
 	if ok {
 		if rows, err = s.rows(r, f); err != nil {
@@ -404,10 +411,7 @@ func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request, op *store.Oper
 		}
 	}
 	s.audit(r.Context(), r, actor(op), "", store.ActionAuditExport, "ok", aq.Encode()+" rows="+strconv.Itoa(len(rows)))
-	h := w.Header()
-	h.Set("Content-Type", "text/csv; charset=utf-8")
 	h.Set("Content-Disposition", `attachment; filename="tobira-audit-`+s.svc.Now().In(webkit.JST).Format("20060102-150405")+`.csv"`)
-	h.Set("Cache-Control", "no-store")
 	w.Write([]byte("\xEF\xBB\xBF"))
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true

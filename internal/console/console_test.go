@@ -529,6 +529,15 @@ func TestAuditFilterAndCSV(t *testing.T) {
 			t.Errorf("audit lacks %q", want)
 		}
 	}
+	// A HEAD request gets the headers alone, and records no export.
+	exports := strings.Count(acts, "audit.export ok")
+	if resp, body := admin.do("HEAD", "/audit.csv", nil); resp.StatusCode != 200 || body != "" ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+		t.Errorf("HEAD of the CSV: %d %v %q", resp.StatusCode, resp.Header, body)
+	}
+	if n := strings.Count(strings.Join(s.auditActions(""), "\n"), "audit.export ok"); n != exports {
+		t.Errorf("a HEAD of the CSV recorded %d exports", n-exports)
+	}
 }
 
 // TestIdleTimeout: a console sign-in lasts IdleTimeout past its last use,
