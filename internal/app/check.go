@@ -168,6 +168,11 @@ func productionWarnings(cfg config.Config) []string {
 	if cfg.Phone.Sender == "outbox" {
 		out = append(out, `phone.sender is "outbox": text messages and calls with codes reach no phone (set "twilio")`)
 	}
+	if a := cfg.ConsoleAddr; a != "off" {
+		if host, _, err := net.SplitHostPort(a); err == nil && !loopbackHost(host) {
+			out = append(out, fmt.Sprintf("console_addr %s listens beyond this machine's loopback: the console has no TLS of its own, so reach it only over a management network or an SSH tunnel (in a container, publish its port on the host's loopback alone)", a))
+		}
+	}
 	if cfg.SecretKey == "" && cfg.SecretKeyFile != "" {
 		if st, err := os.Stat(cfg.SecretKeyFile); err == nil && st.Mode().Perm()&0o007 != 0 {
 			out = append(out, fmt.Sprintf("secret_key_file %s is readable by every user of the machine (mode %04o): chmod 0600, or 0640 with the service's group",

@@ -52,7 +52,7 @@ func TestCheck(t *testing.T) {
 	})
 
 	t.Run("what it warns of and refuses", func(t *testing.T) {
-		dir := dataDir(t, smtp(closedPort)+`, "base_url": "http://id.example.jp"`)
+		dir := dataDir(t, smtp(closedPort)+`, "base_url": "http://id.example.jp", "console_addr": ":8090"`)
 		key := filepath.Join(dir, "secret.key")
 		if err := os.WriteFile(key, []byte(keyEnv()["TOBIRA_SECRET_KEY"]+"\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -64,7 +64,8 @@ func TestCheck(t *testing.T) {
 			"warn   base_url http://id.example.jp is not https",
 			`warn   phone.sender is "outbox"`,
 			"warn   secret_key_file " + key + " is readable by every user of the machine (mode 0644)",
-			"1 error, 3 warnings",
+			"warn   console_addr :8090 listens beyond this machine's loopback",
+			"1 error, 4 warnings",
 		} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("check lacks %q\nstdout: %s", want, r.stdout)
