@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -189,6 +190,12 @@ func TestSignIn(t *testing.T) {
 	resp, body := b.post("/login", "email", "kim@tobira.example", "password", "wrong password!")
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "正しくありません") {
 		t.Errorf("wrong password: %d", resp.StatusCode)
+	}
+	// The address stays: the focus goes to the password, which the message
+	// describes, as on the portal's sign-in.
+	if !regexp.MustCompile(`<input id="password"[^>]*aria-describedby="form-error"[^>]* autofocus>`).MatchString(body) ||
+		regexp.MustCompile(`<input id="email"[^>]* autofocus`).MatchString(body) {
+		t.Errorf("after a wrong password the focus is not on the password field:\n%s", body)
 	}
 	resp, body = b.post("/login", "email", "nobody@tobira.example", "password", password)
 	if resp.StatusCode != http.StatusUnauthorized {
