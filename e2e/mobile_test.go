@@ -242,7 +242,8 @@ const mobileChecks = `((vw) => {
     if ((ox === "auto" || ox === "scroll") && shown(el) && el.scrollWidth > el.clientWidth + 1) {
       problems.push(describe(el) + " scrolls sideways: " + el.scrollWidth + " px of content in " + el.clientWidth + " px");
     }
-    if ((ox === "hidden" || ox === "clip") && shown(el) && el.scrollWidth > el.clientWidth + 1) {
+    // A label hidden for sight and read out (.visually-hidden) clips on purpose.
+    if ((ox === "hidden" || ox === "clip") && shown(el) && el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 1) {
       problems.push(describe(el) + " cuts off its content: " + el.scrollWidth + " px of it in " + el.clientWidth + " px");
     }
   }
@@ -283,7 +284,10 @@ const mobileChecks = `((vw) => {
     if (el.type === "password" && ac !== "current-password" && ac !== "new-password") {
       problems.push(describe(el) + " has autocomplete=" + ac + ", not current-password or new-password");
     }
-    if (el.type === "email" && ac !== "username" && ac !== "email") problems.push(describe(el) + " has autocomplete=" + ac);
+    // The console's address fields name a customer or a colleague, not
+    // the one who types: autofill stays off there.
+    const others = document.body.classList.contains("console") && ac === "off";
+    if (el.type === "email" && ac !== "username" && ac !== "email" && !others) problems.push(describe(el) + " has autocomplete=" + ac);
     if (/email/.test(el.name) && el.type !== "email") problems.push(describe(el) + " is of type " + el.type + ", not email");
     if (el.type === "tel" && !/^tel/.test(ac)) problems.push(describe(el) + " has autocomplete=" + ac);
   }
