@@ -78,7 +78,7 @@ func TestFourEyesReset(t *testing.T) {
 
 	// A's list: 「自分の依頼」 and no approve or reject button.
 	a.clickTo(link("2FAリセット承認"), "/resets", consoleResets)
-	row := `//table//tr[td/a[normalize-space()="` + satoEmail + `"]]`
+	row := `//table//tr[td//a[normalize-space()="` + satoEmail + `"]]`
 	a.expectText(row + `/td[normalize-space()="` + reason + `"]`)
 	a.expectText(row + `//*[contains(., "自分の依頼")]`)
 	if n := run(a, chromedp.Evaluate[int](`[...document.querySelectorAll("main button")].filter(b => ["承認", "却下"].includes(b.textContent.trim())).length`)); n != 0 {
@@ -741,7 +741,7 @@ func TestConsoleAuditLog(t *testing.T) {
 
 	a.clickTo(link("この顧客の監査ログをすべて表示"), "/audit", "監査ログ")
 	a.expectText(`//input[@id="account" and @value="` + accountID + `"]`)
-	a.expectText(`//table//td[@title="signin.password" and contains(., "パスワードの確認") and code[normalize-space()="signin.password"]]`)
+	a.expectText(`//table//td[@title="signin.password" and contains(., "パスワードの確認") and .//code[normalize-space()="signin.password"]]`)
 	rows := func() int { return run(a, chromedp.Evaluate[int](`document.querySelectorAll("main tbody tr").length`)) }
 	if n := rows(); n != 200 {
 		t.Errorf("the first page of her log has %d rows, want 200", n)
@@ -775,7 +775,7 @@ func TestConsoleAuditLog(t *testing.T) {
 	a.clickTo(link("この顧客の監査ログをすべて表示"), "/audit", "監査ログ")
 	row := `//table//tr[td[@title="account.erase" and contains(., "アカウントの削除")]]`
 	a.expectText(row + `/td[@title="operator:` + aEmail + `" and normalize-space()="` + aEmail + `"]`)
-	a.expectText(row + `/td[span[normalize-space()="削除済み"] and a[normalize-space()="` + accountID + `"]]`)
+	a.expectText(row + `/td[.//span[normalize-space()="削除済み"] and .//a[normalize-space()="` + accountID + `"]]`)
 	a.screen("80-6-3-console-audit-erased")
 
 	// By the operator and the action, chosen from the lists.
