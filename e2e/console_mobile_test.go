@@ -147,10 +147,14 @@ func TestConsoleMobile(t *testing.T) {
 			p.typeInto("氏名", "新人 加藤")
 			p.navigationTo(chromedp.Click(button("追加する")), 200, "/operators/new", "オペレーターを追加しました")
 			shot("18-console-operator-added")
+			newKey := p.shownKey("operator-qr", "operator-key", func(secret string) string {
+				return "otpauth://totp/Tobira%20console:" + newcomer + "?secret=" + secret + "&issuer=Tobira%20console&algorithm=SHA1&digits=6&period=30"
+			})
 			p.clickTo(link("オペレーター一覧に戻る"), "/operators", "オペレーター")
 			row := `//table//tr[td[normalize-space()="` + newcomer + `"]]`
 			p.navigationTo(chromedp.Click(chromedp.Search(row+`//button[normalize-space()="パスワードを再発行"]`)), 200, "/operators/", "一時パスワードを発行しました")
 			shot("19-console-operator-password")
+			oneTime := run(p, chromedp.Text(chromedp.ID("operator-password")))
 
 			// Sites, maintenance, the operator's own password.
 			p.menuTo("連携サイト", "/sites", "連携サイト")
@@ -173,6 +177,20 @@ func TestConsoleMobile(t *testing.T) {
 			if got := p.bodyText(); !strings.Contains(got, "トップへ戻る") {
 				t.Errorf("the missing page offers no way back:\n%s", got)
 			}
+
+			// The newcomer's first sign-in opens nothing but the password
+			// change, whose 「メニュー」 holds the account's links alone.
+			n := newMobileBrowser(t, consoleURL, axe, vp)
+			n.open("/login", consoleLoginTitle)
+			n.typeInto("メールアドレス", newcomer)
+			n.typeInto("パスワード", oneTime)
+			n.clickTo(button("続ける"), "/login/code", consoleCodeTitle)
+			n.typeInto("6桁のコード", oathtool(t, newKey))
+			n.clickTo(button("ログイン"), "/password", "パスワードの変更")
+			n.mobileScreen(vp, "81-25-console-password-forced")
+			n.do(chromedp.Click(phoneMenu))
+			waitVisible(n, button("ログアウト"))
+			n.mobileScreen(vp, "81-26-console-password-forced-menu")
 
 			// English labels are longer: the lists again, in English, on
 			// the narrowest phone.
