@@ -128,6 +128,10 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 		if errors.Is(err, console.ErrOperatorDisabled) {
 			return fmt.Errorf("%s is disabled already", op.Email)
 		}
+		if errors.Is(err, store.ErrLastAdmin) {
+			return fmt.Errorf("%s is the last enabled admin, and the console would have nobody to manage operators: "+
+				"create another admin first (tobira operators create --role admin)", *email)
+		}
 		if err != nil {
 			return explainOperator(err, *email)
 		}

@@ -135,6 +135,32 @@ func TestOperatorsDisableEnableReset(t *testing.T) {
 	}
 }
 
+// The last enabled admin is not disabled: the console would have nobody to
+// manage operators. Another admin first, and then it is.
+func TestOperatorsLastAdmin(t *testing.T) {
+	dir, env := dataDir(t, ""), keyEnv()
+	env["TOBIRA_OPERATOR_PASSWORD"] = "a long operator password"
+	create := func(email string) {
+		t.Helper()
+		if r := run(t, env, "operators", "create", "--email", email, "--name", "管理者", "--role", "admin", "--data", dir); r.code != 0 {
+			t.Fatalf("create %s: exit %d\n%s", email, r.code, r.stderr)
+		}
+	}
+	create("boss@tobira.example")
+	r := run(t, env, "operators", "disable", "--email", "boss@tobira.example", "--data", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "boss@tobira.example is the last enabled admin") ||
+		!strings.Contains(r.stderr, "tobira operators create --role admin") {
+		t.Fatalf("disabling the last admin: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if l := run(t, env, "operators", "list", "--data", dir); !strings.Contains(l.stdout, "active") || strings.Contains(l.stdout, "disabled") {
+		t.Errorf("after the refusal:\n%s", l.stdout)
+	}
+	create("deputy@tobira.example")
+	if r := run(t, env, "operators", "disable", "--email", "boss@tobira.example", "--data", dir); r.code != 0 {
+		t.Errorf("disabling one of two admins: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
 // The demo serves the console on its own listener, where an operator made
 // with the CLI signs in with the password and the code.
 func TestDemoConsole(t *testing.T) {

@@ -68,6 +68,10 @@ func (s *Server) disableOperator(w http.ResponseWriter, r *http.Request, op *sto
 	if _, err := DisableOperator(r.Context(), s.svc, s.ops, t.Email, actor(op)); errors.Is(err, ErrOperatorDisabled) {
 		s.showOperators(w, r, op, http.StatusConflict, s.t(r, "operators.already_disabled"))
 		return
+	} else if errors.Is(err, store.ErrLastAdmin) {
+		// Another admin disabled this one's actor meanwhile.
+		s.showOperators(w, r, op, http.StatusConflict, s.t(r, "operators.last_admin"))
+		return
 	} else if err != nil {
 		s.internal(w, r, err)
 		return

@@ -1,12 +1,14 @@
 package console_test
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tobira/tobira/internal/console"
 	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/store"
 )
@@ -96,5 +98,47 @@ func TestOperatorsPage(t *testing.T) {
 		if !strings.Contains(acts, want) {
 			t.Errorf("audit lacks %q:\n%s", want, acts)
 		}
+	}
+}
+
+// disableHook runs before, once, ahead of the first disable it passes on.
+type disableHook struct {
+	store.Operators
+	before func()
+}
+
+func (h *disableHook) SetOperatorDisabled(ctx context.Context, operatorID string, disabled bool) error {
+	if f := h.before; f != nil && disabled {
+		h.before = nil
+		f()
+	}
+	return h.Operators.SetOperatorDisabled(ctx, operatorID, disabled)
+}
+
+// TestAdminsDisableEachOther: two admins disabling each other at the same
+// moment leave one of them: the second disable, which finds its own admin
+// gone, is refused with a message, and nothing more changes.
+func TestAdminsDisableEachOther(t *testing.T) {
+	hook := &disableHook{}
+	s := newSiteWith(t, func(ops store.Operators) store.Operators { hook.Operators = ops; return hook })
+	boss := s.signIn("boss@tobira.example", s.operator("boss@tobira.example", store.RoleAdmin))
+	s.operator("deputy@tobira.example", store.RoleAdmin)
+	ctx := t.Context()
+	deputy, err := s.db.OperatorByEmail(ctx, "deputy@tobira.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The deputy's disable of boss lands while boss's request is on its way.
+	hook.before = func() {
+		if _, err := console.DisableOperator(ctx, s.svc, s.db, "boss@tobira.example", "operator:deputy@tobira.example"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, body := boss.post("/operators/" + deputy.ID + "/disable")
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "有効な管理者がいなくなるため、このオペレーターは停止できません。") {
+		t.Errorf("the second disable: %d\n%s", resp.StatusCode, body)
+	}
+	if op, err := s.db.OperatorByID(ctx, deputy.ID); err != nil || op.Disabled {
+		t.Errorf("no admin is left enabled: deputy %+v, %v", op, err)
 	}
 }

@@ -118,7 +118,8 @@ type Operators interface {
 	// SetOperatorDisabled disables or enables an operator; disabling also
 	// ends every console session of the operator, in the same transaction,
 	// so that a departing operator is out at once. ErrNotFound for an
-	// unknown operator.
+	// unknown operator; ErrLastAdmin, changing nothing, for the last
+	// enabled admin (two admins disabling each other at once leave one).
 	SetOperatorDisabled(ctx context.Context, operatorID string, disabled bool) error
 	// ResetOperatorTOTP replaces the operator's encrypted TOTP seed, forgets
 	// the last accepted step and the wrong codes with any lock they set, and

@@ -21,6 +21,9 @@ var (
 	// ErrLocked means the account's second-factor step is closed; the account
 	// returned with it says until when.
 	ErrLocked = errors.New("store: locked")
+	// ErrLastAdmin refuses to disable the last enabled admin operator,
+	// which would leave nobody to manage operators in the console.
+	ErrLastAdmin = errors.New("store: the last enabled admin")
 )
 
 // Account is a customer.

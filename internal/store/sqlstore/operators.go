@@ -127,6 +127,16 @@ func (db *DB) SetOperatorDisabled(ctx context.Context, operatorID string, disabl
 		if !disabled {
 			return nil
 		}
+		// Checked after the update, in its transaction: of two admins
+		// disabling each other at once, the second finds none left.
+		var last bool
+		if err := c.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM operators WHERE id = ? AND role = 'admin')
+			AND NOT EXISTS (SELECT 1 FROM operators WHERE role = 'admin' AND disabled = ?)`, operatorID, flag(false)).Scan(&last); err != nil {
+			return err
+		}
+		if last {
+			return store.ErrLastAdmin
+		}
 		_, err = c.exec(ctx, `DELETE FROM operator_sessions WHERE operator_id = ?`, operatorID)
 		return err
 	})

@@ -186,6 +186,24 @@ var operatorTests = []test{
 		wantErr(t, "SetOperatorDisabled of nobody", o.SetOperatorDisabled(ctx, "nobody", true), store.ErrNotFound)
 		wantErr(t, "SetOperatorDisabled(false) of nobody", o.SetOperatorDisabled(ctx, "nobody", false), store.ErrNotFound)
 	}},
+	{"LastAdminStaysEnabled", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := operatorsOf(t, s)
+		a1 := newOperator(t, o, "op-1", store.RoleAdmin)
+		a2 := newOperator(t, o, "op-2", store.RoleAdmin)
+		sup := newOperator(t, o, "op-3", store.RoleSupport)
+		newOperatorSession(t, o, "h-2", a2.ID)
+		must(t, o.SetOperatorDisabled(ctx, a1.ID, true))
+		wantErr(t, "disabling the last enabled admin", o.SetOperatorDisabled(ctx, a2.ID, true), store.ErrLastAdmin)
+		if got, err := o.OperatorByID(ctx, a2.ID); err != nil || got.Disabled {
+			t.Errorf("the last admin after the refusal: %+v, %v", got, err)
+		}
+		_, err := o.OperatorSessionByHash(ctx, "h-2")
+		must(t, err)
+		must(t, o.SetOperatorDisabled(ctx, sup.ID, true)) // support operators go as before
+		must(t, o.SetOperatorDisabled(ctx, a1.ID, false))
+		must(t, o.SetOperatorDisabled(ctx, a2.ID, true))
+	}},
 	{"ResetTOTP", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		o := operatorsOf(t, s)
