@@ -99,6 +99,7 @@ func TestFourEyesReset(t *testing.T) {
 	waitVisible(b, chromedp.Search(row+`//button[normalize-space()="承認"]`))
 	b.screen("80-1-6-console-resets-other")
 	b.clickTo(chromedp.Search(row+`//button[normalize-space()="承認"]`), "/resets", consoleResets)
+	b.confirmed("の二要素認証をリセットしますか？ 登録済みの認証方法とリカバリーコードが削除されます。")
 	b.expectText(`//p[@role="status" and normalize-space()="リセットを承認し、二要素認証をリセットしました。お客さまに通知しました。"]`)
 	b.expectText(`//main//p[normalize-space()="承認待ちの依頼はありません。"]`)
 	b.screen("80-1-7-console-reset-approved")
@@ -430,6 +431,7 @@ func TestOperatorManagement(t *testing.T) {
 	a.screen("80-4-1-console-operators")
 
 	a.clickTo(chromedp.Search(row+`//button[normalize-space()="停止"]`), "/operators", "オペレーター")
+	a.confirmed("(" + bEmail + ") を停止しますか？")
 	a.expectText(`//p[@role="status" and normalize-space()="オペレーターを停止しました。ログイン中のセッションは終了しました。"]`)
 	a.expectText(row + `//span[normalize-space()="停止中"]`)
 	a.screen("80-4-2-console-operator-disabled")
@@ -443,6 +445,7 @@ func TestOperatorManagement(t *testing.T) {
 
 	// A new key, for B who lost the phone.
 	a.navigationTo(chromedp.Click(chromedp.Search(row+`//button[normalize-space()="認証アプリを再発行"]`)), 200, "/operators/", "認証アプリの新しいキー")
+	a.confirmed("(" + bEmail + ") の認証アプリを再発行しますか？")
 	key := a.shownKey("operator-qr", "operator-key", func(secret string) string {
 		return "otpauth://totp/Tobira%20console:" + bEmail + "?secret=" + secret + "&issuer=Tobira%20console&algorithm=SHA1&digits=6&period=30"
 	})
@@ -522,6 +525,7 @@ func TestOperatorOnboarding(t *testing.T) {
 	row := `//table//tr[td[normalize-space()="` + nEmail + `"]]`
 	a.clickTo(link("オペレーター"), "/operators", "オペレーター")
 	a.navigationTo(chromedp.Click(chromedp.Search(row+`//button[normalize-space()="パスワードを再発行"]`)), 200, "/operators/", "一時パスワードを発行しました")
+	a.confirmed("(" + nEmail + ") のパスワードを再発行しますか？")
 	again := run(a, chromedp.Text(chromedp.ID("operator-password")))
 	if again == oneTime || again == "" {
 		t.Fatalf("the reset's one-time password: %q (the first was %q)", again, oneTime)

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -509,6 +511,28 @@ type page struct {
 	// lang is the language every page must be in (<html lang>); "" is
 	// Japanese, the portal's default.
 	lang string
+
+	// dialogs are the messages of the script dialogs the pages opened
+	// (the console's confirmations), each accepted as an operator would.
+	mu      sync.Mutex
+	dialogs []string
+}
+
+// confirmed says whether a page asked to confirm with a message holding
+// want, since the last call; the dialogs asked so far are forgotten.
+func (p *page) confirmed(want string) bool {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen := p.dialogs
+	p.dialogs = nil
+	for _, m := range seen {
+		if strings.Contains(m, want) {
+			return true
+		}
+	}
+	p.t.Errorf("no confirmation with %q among %q", want, seen)
+	return false
 }
 
 // newBrowser starts headless Chromium with a fresh profile, asking for
@@ -550,6 +574,20 @@ func newBrowserWith(t *testing.T, base, axe string, more ...chromedp.ExecAllocat
 		t.Fatalf("starting %s: %v", chromiumPath, err)
 	}
 	p := &page{t: t, ctx: ctx, base: base, axe: axe}
+	// A script dialog (window.confirm) is accepted, and its message kept
+	// for the test to check; the page waits for the answer meanwhile.
+	// (The listener may not send a command itself: it runs in the loop
+	// that reads the answers.)
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*cdppage.EventJavascriptDialogOpening); ok {
+			p.mu.Lock()
+			p.dialogs = append(p.dialogs, e.Message)
+			p.mu.Unlock()
+			go chromedp.Call(ctx, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}); err != nil {
+		t.Fatalf("listening for dialogs: %v", err)
+	}
 	// Customers in Japan: the browser asks for Japanese (headless Chromium
 	// asks for en-US by default, which the portal would honour). The page
 	// is the window's 1280x900.
