@@ -439,6 +439,18 @@ func TestLockAndOpen(t *testing.T) {
 		!strings.Contains(body, "メールの言語は日本語か English を選んでください") {
 		t.Errorf("open with lang fr: %d", resp.StatusCode)
 	}
+	// The field an error is about takes the focus and names the message.
+	focused := regexp.MustCompile(`<(?:input|select) id="(\w+)"[^>]* autofocus`)
+	for _, c := range []struct{ name, lang, want string }{{"", "ja", "name"}, {"Ann", "fr", "lang"}} {
+		_, body := b.post("/customers/new", "email", "ann@example.jp", "name", c.name, "lang", c.lang)
+		if m := focused.FindAllStringSubmatch(body, -1); len(m) != 1 || m[0][1] != c.want ||
+			!regexp.MustCompile(`id="`+c.want+`"[^>]*aria-invalid="true"`).MatchString(body) {
+			t.Errorf("open with name %q and lang %q: focus on %v, want only %s, marked invalid", c.name, c.lang, m, c.want)
+		}
+	}
+	if _, body := b.post("/customers/new", "email", "not an address", "name", "Ann"); !regexp.MustCompile(`id="email"[^>]*aria-invalid="true"[^>]* autofocus`).MatchString(body) {
+		t.Error("a wrong address does not take the focus")
+	}
 	b.post("/customers/new", "email", "ann@example.jp", "name", "Ann", "lang", "en")
 	ann, err := s.db.AccountByEmail(ctx, "ann@example.jp")
 	if err != nil || ann.Lang != "en" || s.mailsWith("ann@example.jp", "Your account is ready") != 1 {

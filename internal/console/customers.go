@@ -261,8 +261,9 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request, op *store.Operat
 }
 
 // openData is the form as typed; Lang is the language of the customer's
-// mails, the activation mail first.
-type openData struct{ Email, Name, Lang string }
+// mails, the activation mail first. Wrong names the field an error is
+// about, which takes the focus ("" for the address, the first).
+type openData struct{ Email, Name, Lang, Wrong string }
 
 func (s *Server) openPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
 	v := s.view(r, "open.title", op)
@@ -291,11 +292,11 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, op *store.Operator
 	case errors.Is(err, account.ErrBadEmail):
 		key = "open.bad_email"
 	case errors.Is(err, account.ErrBadName):
-		key = "open.bad_name"
+		key, d.Wrong = "open.bad_name", "name"
 	case errors.Is(err, portal.ErrEmailTaken):
 		key = "open.taken"
 	case errors.Is(err, portal.ErrBadLang):
-		key, d.Lang = "open.bad_lang", store.DefaultLang
+		key, d.Lang, d.Wrong = "open.bad_lang", store.DefaultLang, "lang"
 	default:
 		s.internal(w, r, err)
 		return
