@@ -559,6 +559,27 @@ func TestAuditFilterAndCSV(t *testing.T) {
 	}
 }
 
+// TestSignInOftenNotThrottled: the right password gives its attempt back,
+// so an operator who signs in again and again within the password window
+// (an idle timeout, another browser) is not throttled; wrong ones still are.
+func TestSignInOftenNotThrottled(t *testing.T) {
+	s := newSite(t)
+	seed := s.operator("kim@tobira.example", store.RoleSupport)
+	for i := range 12 {
+		s.clock.Advance(30 * time.Second) // each code in a step of its own
+		if s.signIn("kim@tobira.example", seed) == nil {
+			t.Fatalf("sign-in %d", i+1)
+		}
+	}
+	b := s.browser()
+	for range 10 {
+		b.post("/login", "email", "kim@tobira.example", "password", "wrong password")
+	}
+	if resp, body := b.post("/login", "email", "kim@tobira.example", "password", password); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the right password after ten wrong ones: %d\n%s", resp.StatusCode, body)
+	}
+}
+
 // TestIdleTimeout: a console sign-in lasts IdleTimeout past its last use,
 // and SessionTTL from the sign-in at most, however busy the operator.
 func TestIdleTimeout(t *testing.T) {

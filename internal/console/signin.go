@@ -147,6 +147,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	// The right password gives its attempt back, as the portal's sign-in
+	// and the password change do: the limit is for guesses, and an
+	// operator signing in often through the day is not throttled for it.
+	if _, err := s.svc.Store.Hit(ctx, "console:password:"+email, passwordWindow, now, -1); err != nil {
+		s.log.Warn("console: password attempt not given back", "err", err)
+	}
 	s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "ok", "password")
 	http.Redirect(w, r, "/login/code", http.StatusSeeOther)
 }
