@@ -38,9 +38,7 @@ func TestConsoleMobile(t *testing.T) {
 	seedB := d.createOperator(t, bEmail, "サポート 中村", "support")
 	b := newBrowser(t, consoleURL, axe)
 	b.consoleSignIn(bEmail, seedB, "")
-	b.typeInto("メールアドレス・氏名・契約番号・申込番号", satoEmail)
-	b.clickTo(button("検索"), "/customers", consoleCustomers)
-	customerPath := b.navigationTo(chromedp.Click(link(satoEmail)), 200, "/customers/", satoName)
+	customerPath := b.satoInConsole()
 	b.typeInto("リセットの理由 (必須)", "本人から電話で機種変更の申告あり (本人確認済み)")
 	b.navigationTo(chromedp.Click(button("二要素認証のリセットを依頼")), 200, customerPath, satoName)
 

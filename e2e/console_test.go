@@ -37,6 +37,15 @@ const (
 	supportURL        = "https://support.example.jp/"
 )
 
+// satoInConsole finds 佐藤 by her address in the console's search and
+// opens her page, whose path it returns.
+func (p *page) satoInConsole() string {
+	p.t.Helper()
+	p.typeInto("メールアドレス・氏名・契約番号・申込番号", satoEmail)
+	p.clickTo(button("検索"), "/customers", consoleCustomers)
+	return p.navigationTo(chromedp.Click(link(satoEmail)), 200, "/customers/", satoName)
+}
+
 // ---------------------------------------------------------------------------
 // 1. Four eyes
 
@@ -144,9 +153,7 @@ func TestResetWithdrawn(t *testing.T) {
 	seedA := d.createOperator(t, aEmail, "サポート W", "support")
 	a := newBrowser(t, d.consoleURL(t), axe)
 	a.consoleSignIn(aEmail, seedA, "")
-	a.typeInto("メールアドレス・氏名・契約番号・申込番号", satoEmail)
-	a.clickTo(button("検索"), "/customers", consoleCustomers)
-	customerPath := a.navigationTo(chromedp.Click(link(satoEmail)), 200, "/customers/", satoName)
+	customerPath := a.satoInConsole()
 	a.typeInto("リセットの理由 (必須)", "別のお客さまと取り違えた")
 	a.navigationTo(chromedp.Click(button("二要素認証のリセットを依頼")), 200, customerPath, satoName)
 	a.screen("80-8-1-console-reset-own-request")
@@ -679,9 +686,7 @@ func TestEraseAccount(t *testing.T) {
 
 	a := newBrowser(t, consoleURL, axe)
 	a.consoleSignIn(aEmail, seedA, "")
-	a.typeInto("メールアドレス・氏名・契約番号・申込番号", satoEmail)
-	a.clickTo(button("検索"), "/customers", consoleCustomers)
-	customerPath := a.navigationTo(chromedp.Click(link(satoEmail)), 200, "/customers/", satoName)
+	customerPath := a.satoInConsole()
 	a.typeInto("確認のため、この顧客のメールアドレスを入力してください", "someone@example.jp")
 	a.typeInto("削除の理由（本人からの退会・削除の申し出など。監査ログに残ります）", "本人から退会の申し出（電話、本人確認済み）")
 	a.navigationTo(chromedp.Click(button("アカウントを削除")), 422, customerPath+"/erase", satoName)
@@ -724,9 +729,7 @@ func TestConsoleAuditLog(t *testing.T) {
 
 	a := newBrowser(t, consoleURL, axe)
 	a.consoleSignIn(aEmail, seedA, "")
-	a.typeInto("メールアドレス・氏名・契約番号・申込番号", satoEmail)
-	a.clickTo(button("検索"), "/customers", consoleCustomers)
-	customerPath := a.navigationTo(chromedp.Click(link(satoEmail)), 200, "/customers/", satoName)
+	customerPath := a.satoInConsole()
 	accountID := strings.TrimPrefix(customerPath, "/customers/")
 	// 250 wrong passwords of hers, straight into the demo's database: more
 	// than a page of the log.
