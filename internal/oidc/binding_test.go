@@ -330,3 +330,52 @@ func TestOtherBrowserLinksListedSite(t *testing.T) {
 		}
 	}
 }
+
+// A site's page may send its authorization request as a form (POST), which
+// the portal takes from any origin. The browser withholds the binding
+// cookie (SameSite=Lax) from a cross-site POST though it has one, but
+// keeps a cookie the answer sets: the request must not give the browser a
+// new value, which would leave the requests of its other tabs bound to
+// one it no longer has (and any page could so spoil a customer's sign-in
+// in progress). It goes on by GET, which carries the cookie.
+func TestCrossSitePostKeepsBinding(t *testing.T) {
+	e := newPortal(t)
+	a, b := newSite(e, "a"), newSite(e, "b")
+	br := e.browser()
+	va, vb := oauth2.GenerateVerifier(), oauth2.GenerateVerifier()
+	idA := e.requestIn(br, a.authURL("tab-a", va))
+	before := e.bindingCookie(br)
+
+	// b's page posts its request: no cookie of the portal's goes with it.
+	au, _ := url.Parse(b.authURL("tab-b", vb))
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/authorize", strings.NewReader(au.Query().Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	crossSite(req, "http://127.0.0.1:9", "navigate")
+	res, err := noFollow(&http.Client{}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	portalURL, _ := url.Parse(e.srv.URL)
+	br.Jar.SetCookies(portalURL, res.Cookies())
+	if c := e.bindingCookie(br); c == nil || c.Value != before.Value {
+		t.Errorf("after a cross-site POST the binding cookie is %+v, want the browser's own", c)
+	}
+	loc, err := res.Location()
+	if err != nil {
+		t.Fatalf("POST /authorize: %d, no redirect", res.StatusCode)
+	}
+
+	// The first tab signs in; the posted request then goes on in the
+	// same browser.
+	back, at := e.trySignIn(br, e.srv.URL+oidc.LoginPath+"?id="+idA)
+	if back == nil {
+		t.Fatalf("the first tab stayed at %s", at)
+	}
+	a.verify(a.exchange(a.codeFrom(back, "tab-a"), va))
+	back, visited := e.follow(br, loc.String())
+	if back == nil {
+		t.Fatalf("the posted request stayed on the portal: %v", visited)
+	}
+	b.verify(b.exchange(b.codeFrom(back, "tab-b"), vb))
+}

@@ -107,11 +107,16 @@ func TestFormPostFromSiteOrigin(t *testing.T) {
 		return res
 	}
 
+	// The browser sends no cookie of the portal's with the POST: the
+	// request goes on by GET, which carries them (TestCrossSitePostKeepsBinding).
 	challenge := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
-	res := navigate(newJarBrowser(), "/authorize", authParams(r.c.ID, origin+"/cb",
+	jar := newJarBrowser()
+	res := navigate(jar, "/authorize", authParams(r.c.ID, origin+"/cb",
 		"code_challenge", challenge, "code_challenge_method", "S256"))
-	if loc, _ := res.Location(); loc == nil || loc.Path != "/oidc/login" {
-		t.Errorf("POST /authorize from the site's page: %d, location %v", res.StatusCode, loc)
+	if loc, _ := res.Location(); loc == nil || loc.Path != "/authorize" || res.StatusCode != http.StatusSeeOther {
+		t.Errorf("POST /authorize from the site's page: %d, location %v; want a GET of the request", res.StatusCode, loc)
+	} else if _, visited := e.follow(jar, loc.String()); len(visited) < 2 || !strings.HasPrefix(visited[1], "/oidc/login?") {
+		t.Errorf("POST /authorize from the site's page: visited %v, want the request's sign-in page", visited)
 	}
 
 	b := e.browser()

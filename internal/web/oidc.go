@@ -133,8 +133,20 @@ func (s *Server) speak(w http.ResponseWriter, r *http.Request, lang string) *htt
 // hash: the sign-in pages, the consent and the callback go on with a
 // request only in a browser with the value (oidc.Request.From). The cookie
 // lasts as long as a request does, from the last one started.
+//
+// A request posted without the cookie goes on by GET, with its parameters
+// in the query: a browser withholds a SameSite=Lax cookie from a
+// cross-site POST (a site's form) though it has one, but keeps one the
+// answer sets, so a new value there would leave the requests of the
+// browser's other tabs bound to a value it no longer has (and any page
+// could so spoil a customer's sign-in in progress). The GET of the
+// redirect, a top-level navigation, carries the cookie.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	browser := s.browserBinding(r)
+	if browser == "" && r.Method == http.MethodPost && r.ParseForm() == nil {
+		http.Redirect(w, r, "/authorize?"+r.Form.Encode(), http.StatusSeeOther)
+		return
+	}
 	if browser == "" {
 		browser = secret.Token(32)
 	}

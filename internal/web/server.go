@@ -223,7 +223,9 @@ func (s *Server) crossOriginPaths() []string {
 	// The provider's endpoints are called from clients' pages and servers,
 	// by design across origins, and act on no portal cookie but
 	// /end_session's, which signs out at once only for a request whose
-	// id_token_hint names the browser's session, and otherwise asks.
+	// id_token_hint names the browser's session, and otherwise asks, and
+	// /authorize's binding cookie, which a POST without it never replaces
+	// (Server.authorize).
 	return []string{"/authorize", "/oauth/token", "/oauth/introspect", "/userinfo", "/revoke", "/end_session"}
 }
 
