@@ -200,3 +200,56 @@ func TestParallelPasswordGuessesAreThrottled(t *testing.T) {
 			"(the limit is read before the slow hash and counted after it)", checked, n, max)
 	}
 }
+
+// TestConcurrentResetsResetOnce: the security page's 「リセットする」 sent
+// twice at once (a double tap, or two tabs' dialogs), both arriving at
+// their unit of work together, resets once: one records and mails the
+// reset and ends the other sessions, and the other finds nothing left to
+// reset (ErrNothingToReset), as it does when sent after.
+func TestConcurrentResetsResetOnce(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	si := e.session(e.enrol(c))
+
+	ctx, cancel := context.WithTimeout(e.ctx, guard)
+	defer cancel()
+	e.st.arm(nil, newRendezvous(2, ""))
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = e.svc.ResetMFA(ctx, si, e.ip)
+		}()
+	}
+	wg.Wait()
+	e.st.arm(nil, nil)
+	var done, nothing int
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			done++
+		case errors.Is(err, portal.ErrNothingToReset):
+			nothing++
+		default:
+			t.Fatalf("concurrent reset: %v", err)
+		}
+	}
+	if done != 1 || nothing != 1 {
+		t.Errorf("concurrent resets: %v; want one reset and one ErrNothingToReset", errs)
+	}
+	evs, err := e.svc.Store.AuditOf(e.ctx, c.acct.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resets := 0
+	for _, ev := range evs {
+		if ev.Action == "mfa.reset" {
+			resets++
+		}
+	}
+	if resets != 1 {
+		t.Errorf("%d mfa.reset events recorded, want 1", resets)
+	}
+}

@@ -132,6 +132,7 @@ var (
 	ErrAlreadyEnrolled = errors.New("portal: a second factor of this kind is enrolled already")
 	ErrAccountLocked   = errors.New("portal: the account is locked by an operator")
 	ErrNothingToReset  = errors.New("portal: no second factor to reset")
+	ErrFactorsChanged  = errors.New("portal: the second factors changed since the page showed them")
 	// ErrCodeFormat is input that is not six digits even once normalised
 	// (mfa.NormalizeCode). It is no guess, so nothing counts it; and it is
 	// answered from the input alone, before the account's lock, factors or

@@ -98,24 +98,39 @@ func (s *Service) SetLanguage(ctx context.Context, si *SignedIn, lang string) er
 // event, all at once. It needs a fresh second factor. ErrNothingToReset,
 // changing nothing, when the account has no factor and no recovery code:
 // the form sent again from a second tab, or from the confirmation page the
-// back button shows after a reset, must not end the sessions again, nor
-// record and mail a second reset.
+// back button shows after a reset, or twice at once (a double tap), must
+// not end the sessions again, nor record and mail a second reset.
 func (s *Service) ResetMFA(ctx context.Context, si *SignedIn, c Client) error {
+	return s.ResetMFAOf(ctx, si, c, "")
+}
+
+// ResetMFAOf is ResetMFA of the factors a page showed, named by their tag
+// (MethodsTagged; "" for whatever the account has): ErrFactorsChanged,
+// changing nothing, when the account's factors are others now. Both
+// checks are made in the reset's unit, so that of two resets sent at once
+// the second finds what the first left.
+func (s *Service) ResetMFAOf(ctx context.Context, si *SignedIn, c Client, tag string) error {
 	if !s.Fresh(si) {
 		return ErrStepUpNeeded
-	}
-	ms, err := s.Methods(ctx, si.Account.ID)
-	if err != nil {
-		return err
-	}
-	if len(ms) == 0 {
-		return ErrNothingToReset
 	}
 	ev := &store.AuditEvent{
 		At: s.Now(), AccountID: si.Account.ID, Actor: "customer", Action: store.ActionMFAReset, Outcome: "ok",
 		ClientIP: c.IP, UserAgent: c.UserAgent, Detail: "security page",
 	}
-	if err := s.resetMFA(ctx, si.Account.ID, si.Session.IDHash, ev); err != nil {
+	err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		ms, now, err := u.MethodsTagged(ctx, si.Account.ID)
+		if err != nil {
+			return err
+		}
+		if tag != "" && tag != now {
+			return ErrFactorsChanged
+		}
+		if len(ms) == 0 {
+			return ErrNothingToReset
+		}
+		return u.resetMFA(ctx, si.Account.ID, si.Session.IDHash, ev)
+	})
+	if err != nil {
 		return err
 	}
 	s.notice(ctx, si.Account, mail.EventMFAReset, c)

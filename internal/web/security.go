@@ -166,18 +166,11 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	// they were reset and set up again (on a new phone, say) must not
 	// remove the new ones, which its page never named. A form without the
 	// field is from a page served before it was added.
-	if seen := r.PostForm.Get("factors"); seen != "" {
-		_, tag, err := s.svc.MethodsTagged(r.Context(), si.Account.ID)
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		if seen != tag {
-			http.Redirect(w, r, "/security?done=changed", http.StatusSeeOther)
-			return
-		}
+	err := s.svc.ResetMFAOf(r.Context(), si, client(r), r.PostForm.Get("factors"))
+	if errors.Is(err, portal.ErrFactorsChanged) {
+		http.Redirect(w, r, "/security?done=changed", http.StatusSeeOther)
+		return
 	}
-	err := s.svc.ResetMFA(r.Context(), si, client(r))
 	if errors.Is(err, portal.ErrNothingToReset) {
 		http.Redirect(w, r, "/security", http.StatusSeeOther)
 		return
