@@ -286,7 +286,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	str("TOBIRA_SUPPORT_URL", &c.SupportURL)
 	str("TOBIRA_CONSOLE_ADDR", &c.ConsoleAddr)
 	if v := getenv("TOBIRA_CONSOLE_HOSTS"); v != "" {
-		c.ConsoleHosts = strings.Split(v, ",")
+		c.ConsoleHosts = strings.Split(strings.ReplaceAll(v, " ", ""), ",")
 	}
 	if v := getenv("TOBIRA_PREVIOUS_SECRET_KEYS"); v != "" {
 		c.PreviousSecretKeys = strings.Split(v, ",")

@@ -258,7 +258,7 @@ func TestLoadEnv(t *testing.T) {
 		"TOBIRA_SECRET_KEY_FILE":  "/etc/tobira/key",
 		"TOBIRA_SUPPORT_URL":      "https://help.example.jp/",
 		"TOBIRA_HASH_CONCURRENCY": "7",
-		"TOBIRA_CONSOLE_HOSTS":    "console.example.jp,ops",
+		"TOBIRA_CONSOLE_HOSTS":    "console.example.jp, ops",
 	}
 	c := Default()
 	if err := c.LoadEnv(func(k string) string { return env[k] }); err != nil {

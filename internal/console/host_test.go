@@ -73,6 +73,14 @@ func TestHostChecked(t *testing.T) {
 	if resp, body := do("rebind.example:8090", "GET"); !strings.Contains(body, "http://localhost:8090/") {
 		t.Errorf("the refusal names no address with the console's port: %d\n%s", resp.StatusCode, body)
 	}
+	// The health check answers under any name (a container's probe).
+	req, _ := http.NewRequest("GET", srv.URL+"/healthz", nil)
+	req.Host = "tobira:8090"
+	if resp, err := http.DefaultTransport.RoundTrip(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz under a service name: %v, %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	if n := events(); n != before {
 		t.Errorf("requests for another host left %d audit events: a password was tried", n-before)
 	}
