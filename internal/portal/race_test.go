@@ -16,6 +16,28 @@ import (
 // assertion: in the interleavings tested, every request arrives at once.
 const guard = 30 * time.Second
 
+// atOnce runs fn n times at once, with the store armed so that they meet
+// (hit: at the limits' counting; unit: at their units of work) before any
+// goes on, and returns their errors by i. A run that does not finish within
+// guard fails rather than hangs.
+func (e *env) atOnce(n int, hit, unit *rendezvous, fn func(ctx context.Context, i int) error) []error {
+	ctx, cancel := context.WithTimeout(e.ctx, guard)
+	defer cancel()
+	e.st.arm(hit, unit)
+	defer e.st.arm(nil, nil)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(ctx, i)
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
 // TestConcurrentWrongCodesKeepTheLock: two wrong codes sent at the same time
 // as the 10th and 11th of a row, both arriving at their unit of work at
 // once. Each attempt reads the account, has its code checked and is counted
@@ -34,20 +56,9 @@ func TestConcurrentWrongCodesKeepTheLock(t *testing.T) {
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(e.ctx, guard)
-	defer cancel()
-	e.st.arm(nil, newRendezvous(2, ""))
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = e.svc.SecondFactor(ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip)
-		}()
-	}
-	wg.Wait()
-	e.st.arm(nil, nil)
+	errs := e.atOnce(2, nil, newRendezvous(2, ""), func(ctx context.Context, i int) error {
+		return e.svc.SecondFactor(ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip)
+	})
 	locked := 0
 	for _, err := range errs {
 		if errors.As(err, new(*portal.LockedError)) {
@@ -87,20 +98,9 @@ func TestSameCodeTwiceAtOnce(t *testing.T) {
 	flows := []*portal.Flow{e.passwordStep(c), e.passwordStep(c)}
 	code := e.code(c)
 
-	ctx, cancel := context.WithTimeout(e.ctx, guard)
-	defer cancel()
-	e.st.arm(nil, newRendezvous(2, ""))
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for i, f := range flows {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = e.svc.SecondFactor(ctx, f, portal.MethodTOTP, code, e.ip)
-		}()
-	}
-	wg.Wait()
-	e.st.arm(nil, nil)
+	errs := e.atOnce(len(flows), nil, newRendezvous(len(flows), ""), func(ctx context.Context, i int) error {
+		return e.svc.SecondFactor(ctx, flows[i], portal.MethodTOTP, code, e.ip)
+	})
 	ok, used := 0, 0
 	for _, err := range errs {
 		switch {
@@ -132,20 +132,9 @@ func TestParallelGuessesStayUnderTheLock(t *testing.T) {
 	f := e.passwordStep(c)
 
 	const n = 25
-	ctx, cancel := context.WithTimeout(e.ctx, guard)
-	defer cancel()
-	e.st.arm(nil, newRendezvous(n, ""))
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = e.svc.SecondFactor(ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip)
-		}()
-	}
-	wg.Wait()
-	e.st.arm(nil, nil)
+	errs := e.atOnce(n, nil, newRendezvous(n, ""), func(ctx context.Context, i int) error {
+		return e.svc.SecondFactor(ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip)
+	})
 	checked := 0
 	for _, err := range errs {
 		if errors.Is(err, portal.ErrWrongCode) {
@@ -170,21 +159,11 @@ func TestParallelPasswordGuessesAreThrottled(t *testing.T) {
 	max := e.svc.Config.PasswordFailuresPerAccount
 	n := max + 5
 
-	ctx, cancel := context.WithTimeout(e.ctx, guard)
-	defer cancel()
-	e.st.arm(newRendezvous(n, "pw:email:"), nil)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ip := portal.Client{IP: fmt.Sprintf("203.0.113.%d", i)}
-			_, errs[i] = e.svc.Password(ctx, c.email, fmt.Sprintf("guess number %d", i), "/", ip)
-		}()
-	}
-	wg.Wait()
-	e.st.arm(nil, nil)
+	errs := e.atOnce(n, newRendezvous(n, "pw:email:"), nil, func(ctx context.Context, i int) error {
+		ip := portal.Client{IP: fmt.Sprintf("203.0.113.%d", i)}
+		_, err := e.svc.Password(ctx, c.email, fmt.Sprintf("guess number %d", i), "/", ip)
+		return err
+	})
 	checked := 0
 	for _, err := range errs {
 		switch {
@@ -211,20 +190,9 @@ func TestConcurrentResetsResetOnce(t *testing.T) {
 	c := e.newCustomer("yamada@example.jp")
 	si := e.session(e.enrol(c))
 
-	ctx, cancel := context.WithTimeout(e.ctx, guard)
-	defer cancel()
-	e.st.arm(nil, newRendezvous(2, ""))
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = e.svc.ResetMFA(ctx, si, e.ip)
-		}()
-	}
-	wg.Wait()
-	e.st.arm(nil, nil)
+	errs := e.atOnce(2, nil, newRendezvous(2, ""), func(ctx context.Context, i int) error {
+		return e.svc.ResetMFA(ctx, si, e.ip)
+	})
 	var done, nothing int
 	for _, err := range errs {
 		switch {
