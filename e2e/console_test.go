@@ -139,9 +139,6 @@ func TestFourEyesReset(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// 2. Maintenance
-
 // TestResetWithdrawn: the operator who asked for Sato's reset by mistake
 // withdraws it from her page (「取り下げ」); the request is gone from the
 // list and her factors stay.
@@ -165,6 +162,9 @@ func TestResetWithdrawn(t *testing.T) {
 	a.clickTo(link("2FAリセット承認"), "/resets", consoleResets)
 	a.expectText(`//main//p[normalize-space()="承認待ちの依頼はありません。"]`)
 }
+
+// ---------------------------------------------------------------------------
+// 2. Maintenance
 
 // TestMaintenanceNoticeAndPage: an admin schedules a window a few days
 // ahead in the console: the portal and the contracts site show the notice
