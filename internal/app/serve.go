@@ -192,11 +192,13 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 			return err
 		}
 	}
-	go sweep(ctx, svc, log)
-	mailCtx, stopMail := context.WithCancel(ctx)
-	mailDone := make(chan struct{})
-	go func() { defer close(mailDone); svc.Mail.Run(mailCtx) }()
-	defer func() { stopMail(); <-mailDone }()
+	// The sweep and the mail queue end before serve returns and the store
+	// closes: a sweep cut off by the exit could delete and not log it.
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	sweepDone, mailDone := make(chan struct{}), make(chan struct{})
+	go func() { defer close(sweepDone); sweep(bgCtx, svc, log) }()
+	go func() { defer close(mailDone); svc.Mail.Run(bgCtx) }()
+	defer func() { stopBackground(); <-sweepDone; <-mailDone }()
 
 	for _, s := range servers {
 		fmt.Fprintf(m.Stdout, "%s: %s\n", s.label, s.url)
