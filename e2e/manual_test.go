@@ -45,6 +45,10 @@ const (
 	browserTimeout = 3 * time.Minute
 	// stepTimeout bounds each step (an action, a wait, a page load).
 	stepTimeout = 20 * time.Second
+	// checkTimeout bounds a full-page screenshot and an axe-core run, which
+	// on a long page (the console's audit log, 200 rows) took more than a
+	// step's bound when the machine's cores were taken by other work.
+	checkTimeout = time.Minute
 )
 
 // The demo's customers (internal/app/demo.go).
@@ -629,7 +633,13 @@ func (p *page) do(actions ...chromedp.Action[chromedp.Void]) {
 // run runs one action that returns a value and fails the test on error.
 func run[T any](p *page, a chromedp.Action[T]) T {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	return runWithin(p, stepTimeout, a)
+}
+
+// runWithin is run with a bound of its own.
+func runWithin[T any](p *page, bound time.Duration, a chromedp.Action[T]) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, bound)
 	defer cancel()
 	v, err := chromedp.Run(ctx, a)
 	if err != nil {
@@ -1117,7 +1127,7 @@ func (p *page) expectFocusID(id string) {
 // screen with axe-core.
 func (p *page) screen(name string) {
 	p.t.Helper()
-	png := run(p, chromedp.FullScreenshot(100))
+	png := runWithin(p, checkTimeout, chromedp.FullScreenshot(100))
 	if err := os.WriteFile(filepath.Join(outputDir, name+".png"), png, 0o644); err != nil {
 		p.t.Fatal(err)
 	}
@@ -1150,7 +1160,7 @@ func (p *page) checkAccessibility(screen string) {
 	if !run(p, chromedp.Evaluate[bool](`typeof window.axe === "object"`)) {
 		p.do(chromedp.Evaluate[chromedp.Void](p.axe))
 	}
-	res := run(p, chromedp.Evaluate[axeResult](`axe.run(document, {resultTypes: ["violations"]}).then(r => ({
+	res := runWithin(p, checkTimeout, chromedp.Evaluate[axeResult](`axe.run(document, {resultTypes: ["violations"]}).then(r => ({
 		engine: r.testEngine.name + " " + r.testEngine.version,
 		passes: r.passes.length,
 		violations: r.violations.map(v => ({
