@@ -337,12 +337,12 @@ func (p *page) expectAutofocus(id string) {
 	}
 }
 
-// focusSettles waits a little for the focus to reach the element id (the
-// browser applies autofocus at a rendering step after the load) and returns
-// the id of the element that has it.
+// focusSettles waits for the focus to reach the element id (the browser
+// applies autofocus at a rendering step after the load), at most a step's
+// bound, and returns the id of the element that has it.
 func (p *page) focusSettles(id string) string {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
 	defer cancel()
 	_ = chromedp.Do(ctx, chromedp.Poll[chromedp.Void](fmt.Sprintf(`!!document.activeElement && document.activeElement.id === %q`, id)))
 	return run(p, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ""`))
