@@ -80,7 +80,11 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	// Opening the store would migrate one that is behind, so the signing
 	// keys are read only where nothing would change.
 	if current && keys != nil {
-		w, err := m.open(cfg, m.quietLog())
+		// The mail settings are checked on their own below, not as a
+		// failure to open the database.
+		dbCfg := cfg
+		dbCfg.Mail.Sender = "outbox"
+		w, err := m.open(dbCfg, m.quietLog())
 		if err != nil {
 			report("error", "opening the database: %v", err)
 		} else {
@@ -96,14 +100,24 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	if cfg.TLSCertFile != "" {
 		checkCert(cfg, report)
 	}
-	if cfg.Mail.Sender == "smtp" {
-		addr := net.JoinHostPort(cfg.Mail.Host, strconv.Itoa(cfg.Mail.Port))
-		conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", addr)
-		if err != nil {
-			report("error", "mail relay %s: cannot connect: %v", addr, err)
-		} else {
-			conn.Close()
-			report("ok", "mail relay %s: connects", addr)
+	if smtp := smtpSender(cfg); smtp != nil {
+		// What stops serve at start: the store opens only with a relay
+		// whose settings hold together.
+		if err := smtp.Check(); err != nil {
+			for line := range strings.SplitSeq(err.Error(), "\n") {
+				report("error", "%s", line)
+			}
+		}
+		// Without a host (named above) dialling would try this machine.
+		if cfg.Mail.Host != "" {
+			addr := net.JoinHostPort(cfg.Mail.Host, strconv.Itoa(cfg.Mail.Port))
+			conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", addr)
+			if err != nil {
+				report("error", "mail relay %s: cannot connect: %v", addr, err)
+			} else {
+				conn.Close()
+				report("ok", "mail relay %s: connects", addr)
+			}
 		}
 	}
 	for _, w := range productionWarnings(cfg) {

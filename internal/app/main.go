@@ -326,12 +326,11 @@ func (m *Main) open(cfg config.Config, log *slog.Logger) (*wired, error) {
 			Log: log, Stats: svc.SendStats}
 	}
 	svc.Mail = &mail.Queue{Store: st, Sender: mail.Outbox{}, Log: log, Now: svc.Now}
-	if cfg.Mail.Sender == "smtp" {
-		smtp := &mail.SMTP{Host: cfg.Mail.Host, Port: cfg.Mail.Port, TLS: cfg.Mail.TLS,
-			Username: cfg.Mail.Username, Password: cfg.Mail.Password, From: cfg.Mail.From}
+	if smtp := smtpSender(cfg); smtp != nil {
+		// Its errors begin "mail: smtp:" already.
 		if err := smtp.Check(); err != nil {
 			st.Close()
-			return nil, fmt.Errorf("mail: %w", err)
+			return nil, err
 		}
 		svc.Mail.Sender, svc.Mail.Domain = smtp, smtp.Domain()
 	}
@@ -345,6 +344,16 @@ func (m *Main) open(cfg config.Config, log *slog.Logger) (*wired, error) {
 		provider.Wait()
 		return st.Close()
 	}}, nil
+}
+
+// smtpSender is the configured SMTP relay, nil when mails stay in the
+// outbox.
+func smtpSender(cfg config.Config) *mail.SMTP {
+	if cfg.Mail.Sender != "smtp" {
+		return nil
+	}
+	return &mail.SMTP{Host: cfg.Mail.Host, Port: cfg.Mail.Port, TLS: cfg.Mail.TLS,
+		Username: cfg.Mail.Username, Password: cfg.Mail.Password, From: cfg.Mail.From}
 }
 
 // flushMail sends what an operator command queued before it exits; what
