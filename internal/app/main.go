@@ -228,7 +228,11 @@ func (m *Main) load(f flags, md mode) (config.Config, error) {
 	// "//login".
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
 	if err := m.mkdirAll(cfg.DataDir); err != nil {
-		return cfg, err
+		// Under systemd the unit's StateDirectory= makes the folder at the
+		// service's first start, so a command run before it (tobira-admin
+		// check) finds none and may not make one in /var/lib.
+		return cfg, fmt.Errorf("data folder %s: %w: make it, owned by the user that runs tobira "+
+			"(as root: install -d -m 0700 -o tobira -g tobira %s), or name another with --data", cfg.DataDir, err, cfg.DataDir)
 	}
 	if cfg.SecretKey == "" && cfg.SecretKeyFile == "" {
 		cfg.SecretKeyFile = filepath.Join(cfg.DataDir, "secret.key")

@@ -554,6 +554,28 @@ func TestUsersLockUnlock(t *testing.T) {
 // not there makes it, and removes what it made when it then fails (a
 // mistyped --data); one that succeeds keeps it, and check, which changes
 // nothing, never leaves one.
+// TestDataFolderNotMade: a data folder the command cannot make (under
+// systemd, /var/lib/tobira before the service's first start makes it) is
+// named as such, with what to do, not as an invalid configuration.
+func TestDataFolderNotMade(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(t.TempDir(), "tobira.json")
+	if err := os.WriteFile(conf, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(file, "data")
+	for _, cmd := range [][]string{{"check"}, {"migrate"}, {"users", "list"}} {
+		r := run(t, keyEnv(), append(cmd, "--config", conf, "--data", dir)...)
+		out := r.stdout + r.stderr
+		if r.code != 1 || !strings.Contains(out, "data folder "+dir+": ") || !strings.Contains(out, "install -d -m 0700 -o tobira -g tobira "+dir) {
+			t.Errorf("%v: exit %d\nstdout: %s\nstderr: %s", cmd, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
 func TestFailedCommandLeavesNoFolders(t *testing.T) {
 	base := t.TempDir()
 	typo := filepath.Join(base, "typo", "data")
