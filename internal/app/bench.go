@@ -184,8 +184,9 @@ func (o *benchFlags) check(f flags, given map[string]bool) string {
 			return "--target: want a server on this machine, http://127.0.0.1:PORT (or https://)"
 		case o.nodes > 1 || given["server-bin"] || given["fresh-schema"]:
 			return "--nodes, --server-bin and --fresh-schema start servers: not with --target"
-		case given["hashing"]:
-			return "--hashing: with --target the server's configuration decides"
+		case o.hashing != "production":
+			// production is the configuration's: the server's own.
+			return "--hashing: with --target the server's configuration decides (production, the default)"
 		}
 		return ""
 	}
