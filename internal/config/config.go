@@ -306,7 +306,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	str("TOBIRA_SMTP_PASSWORD", &c.Mail.Password)
 	str("TOBIRA_MAIL_FROM", &c.Mail.From)
 	if v := getenv("TOBIRA_PHONE_COUNTRIES"); v != "" {
-		c.Phone.Countries = strings.Split(v, ",")
+		c.Phone.Countries = strings.Split(strings.ReplaceAll(v, " ", ""), ",")
 	}
 	return errors.Join(errs...)
 }

@@ -259,6 +259,7 @@ func TestLoadEnv(t *testing.T) {
 		"TOBIRA_SUPPORT_URL":      "https://help.example.jp/",
 		"TOBIRA_HASH_CONCURRENCY": "7",
 		"TOBIRA_CONSOLE_HOSTS":    "console.example.jp, ops",
+		"TOBIRA_PHONE_COUNTRIES":  "JP, US",
 	}
 	c := Default()
 	if err := c.LoadEnv(func(k string) string { return env[k] }); err != nil {
@@ -280,6 +281,11 @@ func TestLoadEnv(t *testing.T) {
 	}
 	if want := []string{"console.example.jp", "ops"}; !slices.Equal(c.ConsoleHosts, want) {
 		t.Errorf("console_hosts = %q, want %q", c.ConsoleHosts, want)
+	}
+	// A list written as people write lists, with a space after each comma,
+	// as TOBIRA_TRUSTED_PROXIES and TOBIRA_PREVIOUS_SECRET_KEYS take it.
+	if want := []string{"JP", "US"}; !slices.Equal(c.Phone.Countries, want) {
+		t.Errorf("phone.countries = %q, want %q", c.Phone.Countries, want)
 	}
 }
 
