@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/tobira/tobira/internal/store/sqlstore"
 )
@@ -36,6 +37,13 @@ func (m *Main) backup(ctx context.Context, args []string) error {
 	}
 	if cfg.Database != "" {
 		return errors.New("the database is PostgreSQL: back it up with pg_dump (docs/OPERATIONS.md, \"Backup and restore\")")
+	}
+	// A PostgreSQL node whose URL is in the service's environment file,
+	// which deploy/tobira-backup.service does not read, looks like a
+	// SQLite node with no database.
+	if _, err := os.Stat(cfg.DatabasePath()); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no SQLite database at %s to back up: is --data the node's data folder? "+
+			"A node on PostgreSQL (database, TOBIRA_DATABASE_URL or --database) is backed up with pg_dump, not with this command", cfg.DatabasePath())
 	}
 	b, err := sqlstore.BackupSQLite(ctx, cfg.DatabasePath(), *to)
 	if err != nil {

@@ -33,6 +33,16 @@ func TestBackupAndRestore(t *testing.T) {
 		!strings.Contains(r.stdout, "backup written: "+unattended) {
 		t.Errorf("backup without the node's secrets: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
+	// The unit on a PostgreSQL node, whose URL is in the environment file
+	// the unit does not read: a data folder without a SQLite database.
+	empty := t.TempDir()
+	if r := run(t, nil, "backup", "--to", filepath.Join(backups, "none.db"), "--data", empty); r.code != 1 ||
+		!strings.Contains(r.stderr, "no SQLite database at "+filepath.Join(empty, "tobira.db")) || !strings.Contains(r.stderr, "pg_dump") {
+		t.Errorf("backup of a folder without a database: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(backups, "none.db.partial")); !os.IsNotExist(err) {
+		t.Errorf("a backup of nothing left a file: %v", err)
+	}
 	if r := run(t, nil, "backup", "--check", file); r.code != 0 || !strings.Contains(r.stdout, "backup ok: "+file) {
 		t.Errorf("backup --check: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
