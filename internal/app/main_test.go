@@ -216,7 +216,10 @@ func TestVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("tobira %s\ndatabase schema %d\n", buildinfo.Read(), schema)
-	for _, args := range [][]string{{"version"}, {"--version"}} {
+	// tobira-admin (OPERATIONS.md) adds --config and --data to every
+	// command; README.md says every command takes --database.
+	for _, args := range [][]string{{"version"}, {"--version"},
+		{"version", "--config", "/etc/tobira/tobira.json", "--data", "/var/lib/tobira"}, {"version", "--database", "postgres://tobira@db/tobira"}} {
 		if r := run(t, nil, args...); r.code != 0 || r.stdout != want {
 			t.Errorf("%v: exit %d, stdout %q, want %q", args, r.code, r.stdout, want)
 		}

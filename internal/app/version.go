@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/tobira/tobira/internal/buildinfo"
 	"github.com/tobira/tobira/internal/store/sqlstore"
@@ -9,8 +10,15 @@ import (
 
 // version prints which build this is and the schema version its
 // migrations take a database to, for upgrades and support requests.
+//
+// It takes the flags every command takes (--config, --data, --database),
+// and reads none of them: it opens no database. So the tobira-admin script
+// of OPERATIONS.md, which adds --config and --data to every command, runs it
+// too.
 func (m *Main) version(args []string) error {
-	if len(args) > 0 {
+	f := m.flags("version")
+	f.SetOutput(io.Discard)
+	if err := f.Parse(args); err != nil || f.NArg() > 0 {
 		fmt.Fprint(m.Stderr, "usage: tobira version\n")
 		return errUsage
 	}
