@@ -472,6 +472,13 @@ func (c *Config) Keyring() (*secret.Keyring, error) {
 	k := c.SecretKey
 	if k == "" {
 		b, err := os.ReadFile(c.SecretKeyFile)
+		if errors.Is(err, os.ErrNotExist) {
+			// Most often no key is configured at all: the operator command
+			// or node was started without the environment that holds it.
+			return nil, fmt.Errorf("no secret key: secret_key is not set and the key file %s does not exist. "+
+				"Give every node and command the deployment's key in TOBIRA_SECRET_KEY or TOBIRA_SECRET_KEY_FILE "+
+				"(a new deployment makes one with: head -c 32 /dev/urandom | base64); only tobira demo makes DATA/secret.key", c.SecretKeyFile)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("secret key file: %w", err)
 		}

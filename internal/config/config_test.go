@@ -352,8 +352,9 @@ func TestKeyring(t *testing.T) {
 
 	missing := Default()
 	missing.SecretKeyFile = filepath.Join(t.TempDir(), "nope")
-	if _, err := missing.Keyring(); err == nil {
-		t.Fatal("Keyring with a missing key file = nil error")
+	if _, err := missing.Keyring(); err == nil || !strings.Contains(err.Error(), "no secret key") ||
+		!strings.Contains(err.Error(), "TOBIRA_SECRET_KEY") || !strings.Contains(err.Error(), missing.SecretKeyFile) {
+		t.Fatalf("Keyring with a missing key file = %v; want it to say what to set", err)
 	}
 	bad := Default()
 	bad.SecretKey = "short"
