@@ -447,8 +447,20 @@ func (p *Phone) validate() error {
 	case "outbox":
 	case "twilio":
 		t := p.Twilio
-		if t.AccountSID == "" || t.AuthToken == "" || t.From == "" {
-			bad("twilio: account_sid, auth_token and from are required")
+		var missing []string
+		for _, f := range []struct{ name, env, v string }{
+			{"account_sid", "TOBIRA_TWILIO_ACCOUNT_SID", t.AccountSID},
+			{"auth_token", "TOBIRA_TWILIO_AUTH_TOKEN", t.AuthToken},
+			{"from", "TOBIRA_TWILIO_FROM", t.From},
+		} {
+			if f.v == "" {
+				missing = append(missing, f.name+" ("+f.env+")")
+			}
+		}
+		if len(missing) > 0 {
+			// Name only what is missing: the sample sets from and leaves
+			// the two secrets to the environment.
+			bad("twilio: %s missing: sender twilio needs account_sid, auth_token and from", strings.Join(missing, " and "))
 		}
 		if !strings.HasPrefix(t.From, "+") {
 			bad("twilio.from %q must be an E.164 number such as +815012345678", t.From)

@@ -138,6 +138,14 @@ func TestValidateFields(t *testing.T) {
 		{"per client 0", func(c *Config) { c.PasswordFailuresPerClient = 0 }, "password failure limits"},
 		{"negative concurrency", func(c *Config) { c.HashConcurrency = -1 }, "hash_concurrency"},
 		{"code failures per client 0", func(c *Config) { c.CodeFailuresPerClient = 0 }, "code_failures_per_client"},
+		// The sample's twilio with the secrets not (yet) in the environment:
+		// the error names what is missing, and nothing that is there.
+		{"twilio secrets missing", func(c *Config) {
+			c.Phone.Sender, c.Phone.Twilio.From = "twilio", "+815012345678"
+		}, "phone.twilio: account_sid (TOBIRA_TWILIO_ACCOUNT_SID) and auth_token (TOBIRA_TWILIO_AUTH_TOKEN) missing"},
+		{"twilio", func(c *Config) {
+			c.Phone.Sender, c.Phone.Twilio = "twilio", Twilio{AccountSID: "AC0", AuthToken: "t", From: "+815012345678", BaseURL: "https://api.twilio.com"}
+		}, ""},
 		{"site links", func(c *Config) {
 			c.SiteLinks = []SiteLink{{Name: "申込／契約確認サイト", URL: "https://contracts.example.jp/"}}
 		}, ""},
