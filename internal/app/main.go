@@ -375,15 +375,38 @@ func (m *Main) migrate(args []string) error {
 	if err := f.Parse(args); err != nil {
 		return errUsage
 	}
+	if f.NArg() > 0 {
+		fmt.Fprint(m.Stderr, "usage: tobira migrate [--config FILE] [--data DIR] [--database postgres://...]\n")
+		return errUsage
+	}
 	cfg, err := m.load(f, modeOperator)
 	if err != nil {
 		return err
 	}
+	// What the schema was, so that an upgrade's migrate says what it did;
+	// a database it cannot read now, opening it says why.
+	before, beforeErr := sqlstore.AppliedSchema(context.Background(), cfg.DatabasePath(), cfg.Database)
 	st, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(m.Stdout, "schema up to date:", databaseName(cfg))
+	now, err := sqlstore.SchemaVersion()
+	if err != nil {
+		st.Close()
+		return err
+	}
+	var what string
+	switch {
+	case errors.Is(beforeErr, sqlstore.ErrNoDatabase) || (beforeErr == nil && before == 0):
+		what = "created"
+	case beforeErr != nil:
+		what = "migrated"
+	case before == now:
+		what = "unchanged"
+	default:
+		what = fmt.Sprintf("migrated from %d", before)
+	}
+	fmt.Fprintf(m.Stdout, "schema up to date: %s (version %d, %s)\n", databaseName(cfg), now, what)
 	return st.Close()
 }
 
