@@ -26,7 +26,10 @@ func BenchmarkRender(b *testing.B) {
 	}{
 		{"login", &view{Lang: "ja", Title: "login.title", Path: "/login", msgs: msgs, Data: loginData{Next: "/"}}},
 		{"mfa", &view{Lang: "ja", Title: "mfa.title", Path: "/login/code", msgs: msgs, Data: struct{ StepUp bool }{}}},
-		{"home", &view{Lang: "ja", Title: "home.title", Path: "/", User: user, msgs: msgs}},
+		// マイページ with the two sites the demo lists, as home gives them.
+		{"home", &view{Lang: "ja", Title: "home.title", Path: "/", User: user, msgs: msgs, Data: homeData{Sites: []siteLink{
+			{"申込／契約確認サイト", "https://contracts.example.jp/"}, {"適格請求書閲覧サイト", "https://invoices.example.jp/"},
+		}}}},
 	}
 	b.ReportAllocs()
 	for b.Loop() {
