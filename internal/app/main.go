@@ -48,7 +48,9 @@ var errUsage = errors.New("usage")
 const usage = `tobira: the customer sign-in portal
 
   tobira demo  [--data DIR] [--addr HOST:PORT]   run the portal with demo customers
-  tobira serve [--config FILE] [--data DIR] [--addr HOST:PORT] [--database postgres://...]
+                 [--contracts-addr HOST:PORT] [--invoices-addr HOST:PORT] [--console-addr HOST:PORT]
+  tobira serve [--config FILE] [--data DIR] [--addr HOST:PORT] [--console-addr HOST:PORT|off]
+                 [--database postgres://...]
                  every command takes --database (or $TOBIRA_DATABASE_URL) to work on PostgreSQL
   tobira migrate [--data DIR]                    apply the database schema
   tobira backup --to FILE [--data DIR]           copy the SQLite database while it runs (checked; mode 0600)

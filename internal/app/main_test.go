@@ -196,6 +196,25 @@ func TestCommandLine(t *testing.T) {
 	}
 }
 
+// TestHelpListsServeFlags: every flag of serve and demo (as their -h
+// lists them) is in `tobira help`: README.md and CONFIG.md name
+// --console-addr, which the help left out.
+func TestHelpListsServeFlags(t *testing.T) {
+	help := run(t, nil, "help").stdout
+	for _, cmd := range []string{"serve", "demo"} {
+		r := run(t, nil, cmd, "-h")
+		flags := regexp.MustCompile(`(?m)^  -([a-z-]+)`).FindAllStringSubmatch(r.stderr, -1)
+		if len(flags) < 5 {
+			t.Fatalf("%s -h lists %d flags:\n%s", cmd, len(flags), r.stderr)
+		}
+		for _, f := range flags {
+			if !strings.Contains(help, "[--"+f[1]+" ") {
+				t.Errorf("tobira help lacks %s's --%s", cmd, f[1])
+			}
+		}
+	}
+}
+
 // TestHelpListsEverySubcommand: every subcommand a command group takes (as
 // its own usage line names them) is in `tobira help`, so an operator who
 // reads the help finds every command there is.
