@@ -4,7 +4,7 @@
 # non-root user. Build and run:
 #
 #   docker build -t tobira .
-#   docker run -d --name tobira -p 8080:8080 -v tobira-data:/data \
+#   docker run -d --name tobira -p 127.0.0.1:8080:8080 -v tobira-data:/data \
 #     -e TOBIRA_BASE_URL=https://id.example.jp \
 #     -e TOBIRA_SECRET_KEY_FILE=/run/secrets/tobira_secret_key ... tobira
 #
