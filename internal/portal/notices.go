@@ -286,6 +286,12 @@ func (s *Service) ReportNotMe(ctx context.Context, token string, c Client) error
 		if err := u.Store.DeleteSessionsOf(ctx, t.AccountID, ""); err != nil {
 			return err
 		}
+		// The sign-ins in progress too: the one the notice told of may be
+		// a step away from its session (the recovery code's screen after
+		// an enrolment).
+		if err := u.Store.DeleteFlowsOf(ctx, t.AccountID); err != nil {
+			return err
+		}
 		return u.endGrants(ctx, t.AccountID)
 	})
 	s.cancelRecovery(ctx, t.AccountID, RecoveryCancelNotMe, c)

@@ -167,12 +167,18 @@ func (s *Service) ResetPassword(ctx context.Context, link, password string, c Cl
 	} else if cur.PasswordHash != a.PasswordHash {
 		return ErrTokenInvalid
 	}
-	// The new password ends every session and grant in the same commit.
+	// The new password ends every session and grant in the same commit,
+	// and every sign-in in progress: one that proved the old password
+	// (whoever knew it, at the enrolment a reset account is at) must not
+	// go on to a session.
 	if err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
 		if err := u.Store.SetPasswordHash(ctx, a.ID, hash); err != nil {
 			return err
 		}
 		if err := u.Store.DeleteSessionsOf(ctx, a.ID, ""); err != nil {
+			return err
+		}
+		if err := u.Store.DeleteFlowsOf(ctx, a.ID); err != nil {
 			return err
 		}
 		return u.endGrants(ctx, a.ID)

@@ -138,10 +138,16 @@ func (s *Service) ResetMFAOf(ctx context.Context, si *SignedIn, c Client, tag st
 }
 
 // resetMFA is store.Factors.ResetMFA with the account's grants revoked in
-// the same commit (endGrants).
+// the same commit (endGrants), and its sign-ins in progress ended: one
+// that passed a factor the reset removes (a recovery code, its screen
+// still open) would otherwise become a session after the reset ended the
+// others.
 func (s *Service) resetMFA(ctx context.Context, accountID, keepSession string, ev *store.AuditEvent) error {
 	err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
 		if err := u.Store.ResetMFA(ctx, accountID, keepSession, ev); err != nil {
+			return err
+		}
+		if err := u.Store.DeleteFlowsOf(ctx, accountID); err != nil {
 			return err
 		}
 		return u.endGrants(ctx, accountID)

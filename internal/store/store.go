@@ -272,6 +272,11 @@ type Flows interface {
 	// ErrNotFound when it is gone.
 	ConsumeFlow(ctx context.Context, idHash, from string) error
 	DeleteFlow(ctx context.Context, idHash string) error
+	// DeleteFlowsOf ends every sign-in in progress of the account: what
+	// proved its password, or a factor, before a change that must end
+	// its sessions (a new password, a reset of the second factor) must
+	// not become a session after it.
+	DeleteFlowsOf(ctx context.Context, accountID string) error
 	DeleteExpiredFlows(ctx context.Context, now time.Time) (int64, error)
 }
 

@@ -160,6 +160,14 @@ func (db *DB) DeleteFlow(ctx context.Context, idHash string) error {
 	return db.fail("delete flow", err)
 }
 
+// DeleteFlowsOf removes the account's flows. No index serves it (0020):
+// it runs only when a password or the second factor changes, and flows
+// are a small table.
+func (db *DB) DeleteFlowsOf(ctx context.Context, accountID string) error {
+	_, err := db.c().exec(ctx, `DELETE FROM flows WHERE account_id = ?`, accountID)
+	return db.fail("delete flows of", err)
+}
+
 // DeleteExpiredFlows removes flows whose ExpiresAt is at or before now.
 func (db *DB) DeleteExpiredFlows(ctx context.Context, now time.Time) (int64, error) {
 	return db.sweep(ctx, "delete expired flows", "flows", "id_hash", "expires_at <= ?", ms(now))

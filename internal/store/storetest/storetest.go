@@ -1047,6 +1047,25 @@ var flowTests = []test{
 		wantErr(t, "FlowByHash after DeleteFlow", err, store.ErrNotFound)
 		must(t, s.DeleteFlow(ctx, "fl-1")) // already gone is fine
 	}},
+	{"DeleteOfAccount", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		newAccount(t, s, "acc-1")
+		newAccount(t, s, "acc-2")
+		for h, acct := range map[string]string{"fl-1": "acc-1", "fl-2": "acc-1", "fl-other": "acc-2", "fl-none": ""} {
+			must(t, s.CreateFlow(ctx, &store.Flow{IDHash: h, AccountID: acct, State: "mfa", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+		}
+		must(t, s.DeleteFlowsOf(ctx, "acc-1"))
+		for _, h := range []string{"fl-1", "fl-2"} {
+			_, err := s.FlowByHash(ctx, h, t0)
+			wantErr(t, "FlowByHash of the account's flow after DeleteFlowsOf", err, store.ErrNotFound)
+		}
+		for _, h := range []string{"fl-other", "fl-none"} {
+			if _, err := s.FlowByHash(ctx, h, t0); err != nil {
+				t.Errorf("DeleteFlowsOf removed %s, not the account's: %v", h, err)
+			}
+		}
+		must(t, s.DeleteFlowsOf(ctx, "acc-1")) // none left is fine
+	}},
 	{"DeleteExpired", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		for h, exp := range map[string]time.Time{
