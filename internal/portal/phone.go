@@ -214,7 +214,9 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if err := s.chargeSend(ctx, f.AccountID, e164, c, now); err != nil {
+	// At the second factor the number is the account's own, confirmed at
+	// its enrolment; at enrolment it is whatever was typed.
+	if err := s.chargeSend(ctx, f.AccountID, e164, f.State == StateMFA, c, now); err != nil {
 		s.audit(ctx, f.AccountID, store.ActionPhoneSend, "limited", c, string(ch))
 		return err
 	}
@@ -249,11 +251,23 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.
 // chargeSend counts one message against every sending limit and refuses
 // when any is exceeded. A refused message gives back what it counted, so it
 // uses up no allowance.
-func (s *Service) chargeSend(ctx context.Context, accountID, e164 string, c Client, now time.Time) error {
+//
+// The messages to a number are counted apart for the number an account
+// enrolled (enrolled: the sign-in's codes) and for numbers typed at
+// enrolment, which anyone signing in to an account without a second factor
+// may type: with one count, someone's own enrolment could use up another
+// customer's number for the hour, with codes they need not receive, and
+// leave its owner without a code to sign in with, every hour. A number's
+// sign-in codes go only to the accounts that proved they receive its codes.
+func (s *Service) chargeSend(ctx context.Context, accountID, e164 string, enrolled bool, c Client, now time.Time) error {
 	cfg := s.Config.Phone
+	number := "sms:number:" + e164
+	if enrolled {
+		number = "sms:number:enrolled:" + e164
+	}
 	over, until, counts, err := s.count(ctx, now, []limit{
 		{"account", "sms:account:" + accountID, cfg.PerAccountHour, time.Hour},
-		{"number", "sms:number:" + e164, cfg.PerNumberHour, time.Hour},
+		{"number", number, cfg.PerNumberHour, time.Hour},
 		{"client", "sms:client:" + clientKey(c.IP), cfg.PerClientHour, time.Hour},
 		{"budget", "sms:budget", cfg.DailyBudget, 24 * time.Hour},
 	})

@@ -709,6 +709,56 @@ func TestSendLimitPerNumber(t *testing.T) {
 	}
 }
 
+// Enrolments elsewhere do not use up the sign-in codes of a number: one
+// customer's enrolment, which may type any number and need not receive its
+// codes, sends a number ten codes in an hour, and the number's owner still
+// gets the code they sign in with. The number's own sign-ins are limited
+// to 10 an hour too.
+func TestEnrolmentsLeaveTheNumbersSignInCodes(t *testing.T) {
+	e, rec := phoneEnv(t)
+	owner := e.newCustomer("owner@example.jp")
+	e.enrolPhone(rec, owner, mobileJP, notify.SMS)
+	e.clock.Advance(time.Hour)
+
+	other := e.newCustomer("other@example.jp")
+	f := e.enrolFlow(other)
+	ip := client("203.0.113.66")
+	for i := 1; i <= 10; i++ {
+		var err error
+		if i == 1 {
+			err = e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", ip)
+		} else {
+			err = e.svc.ResendCode(e.ctx, f, notify.SMS, "ja", ip)
+		}
+		if err != nil {
+			t.Fatalf("enrolment's message %d: %v", i, err)
+		}
+		e.clock.Advance(30 * time.Second)
+	}
+	// The 11th is refused (by the account's limit or the number's, both 10).
+	sendLimitErr(t, e.svc.ResendCode(e.ctx, f, notify.SMS, "ja", ip))
+
+	g := e.mfaFlow(owner)
+	if err := e.svc.SendSignInCode(e.ctx, g, "", "ja", e.ip); err != nil {
+		t.Fatalf("the owner's sign-in code, after another account's enrolment used up the number's hour: %v", err)
+	}
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, rec.Last(t).Code, e.ip); err != nil {
+		t.Fatalf("the owner's code: %v", err)
+	}
+
+	// The sign-ins' own count: ten an hour to the number.
+	for i := 2; i <= 10; i++ {
+		e.clock.Advance(30 * time.Second)
+		if err := e.svc.SendSignInCode(e.ctx, e.mfaFlow(owner), "", "ja", client(fmt.Sprint("198.51.100.", i))); err != nil {
+			t.Fatalf("sign-in message %d: %v", i, err)
+		}
+	}
+	e.clock.Advance(30 * time.Second)
+	if l := sendLimitErr(t, e.svc.SendSignInCode(e.ctx, e.mfaFlow(owner), "", "ja", client("198.51.100.99"))); l.Limit != "account" && l.Limit != "number" {
+		t.Fatalf("the 11th sign-in message: %+v", l)
+	}
+}
+
 // At most 10 messages an hour from one client address (an IPv6 client by
 // its /64), whichever accounts and numbers.
 func TestSendLimitPerClient(t *testing.T) {
