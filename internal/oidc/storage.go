@@ -457,7 +457,10 @@ func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	c, err := s.st.ClientByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errNotFound{"client"}
+		// The caller's error, wherever the library asks (a refresh
+		// token's or a logout's client_id): the library answers any
+		// other error as the server's own, with 500.
+		return nil, oidc.ErrInvalidClient().WithDescription("unknown client_id").WithParent(errNotFound{"client"})
 	}
 	if err != nil {
 		return nil, err

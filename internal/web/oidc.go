@@ -363,8 +363,17 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 			s.setCookie(w, s.cookieName(sessionCookie), "", -1)
 		}
 	}
-	// A browser follows this redirect: a refusal is a page, not JSON.
-	s.oidc.ServeHTTP(&replacedError{ResponseWriter: w, replace: s.errorPage(r, "oidc.bad_logout", true)}, r)
+	// A browser follows this redirect: a refusal is a page, not JSON. The
+	// library answers an unknown client_id with invalid_client's 401,
+	// which asks for credentials this request has none of: it is a
+	// request that is wrong, 400.
+	page := s.errorPage(r, "oidc.bad_logout", true)
+	s.oidc.ServeHTTP(&replacedError{ResponseWriter: w, replace: func(w http.ResponseWriter, code int, ct string) bool {
+		if code == http.StatusUnauthorized {
+			code = http.StatusBadRequest
+		}
+		return page(w, code, ct)
+	}}, r)
 }
 
 // endSessionParams are the parameters of RP-initiated logout that the
