@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"context"
 	"errors"
 	"net/url"
 	"regexp"
@@ -399,5 +400,73 @@ func TestPasswordResetLimits(t *testing.T) {
 	}
 	if ms := e.mailsTo(d.email, resetSubject); len(ms) != 1 {
 		t.Fatalf("another client: %d mails, want 1", len(ms))
+	}
+}
+
+// commitCounter counts what waits for the disk: each unit of work, and
+// each write of the forgotten-password form made outside one. The rate
+// limits' counts (Counting) wait for no disk.
+type commitCounter struct {
+	store.Store
+	n int
+}
+
+func (s *commitCounter) Atomically(ctx context.Context, fn func(ctx context.Context, tx store.Store) error) error {
+	s.n++
+	return s.Store.Atomically(ctx, fn)
+}
+
+func (s *commitCounter) AppendAudit(ctx context.Context, ev *store.AuditEvent) error {
+	s.n++
+	return s.Store.AppendAudit(ctx, ev)
+}
+
+func (s *commitCounter) CreateToken(ctx context.Context, t *store.OneTimeToken) error {
+	s.n++
+	return s.Store.CreateToken(ctx, t)
+}
+
+func (s *commitCounter) EnqueueMail(ctx context.Context, m *store.Mail) error {
+	s.n++
+	return s.Store.EnqueueMail(ctx, m)
+}
+
+// TestPasswordResetRequestTakesOneCommit: the forgotten-password form
+// waits for the disk as often for an address with an account as for one
+// without, one without a password, or one over its limit: once. A known
+// address's link, mail and audit event were three commits, an unknown
+// one's audit event one, and the answer's time told them apart.
+func TestPasswordResetRequestTakesOneCommit(t *testing.T) {
+	e := newEnv(t)
+	counter := &commitCounter{Store: e.st}
+	e.svc.Store = counter
+	e.svc.Mail = &mail.Queue{Store: counter, Sender: mail.Outbox{}, Now: e.clock.Now}
+	e.newCustomer("yamada@example.jp")
+	if _, _, err := e.svc.OpenAccount(e.ctx, "new@example.jp", "新規 花子", "operator:test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{"yamada@example.jp", "nobody@example.jp", "new@example.jp"} {
+		counter.n = 0
+		if err := e.svc.RequestPasswordReset(e.ctx, addr, "ja", e.ip); err != nil {
+			t.Fatal(err)
+		}
+		if counter.n != 1 {
+			t.Errorf("a reset request for %s waited for %d commits, want 1 as for every address", addr, counter.n)
+		}
+	}
+	if len(e.mailsTo("yamada@example.jp", resetSubject)) != 1 {
+		t.Fatal("the known address got no reset mail")
+	}
+	for range 5 {
+		if err := e.svc.RequestPasswordReset(e.ctx, "yamada@example.jp", "ja", e.ip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counter.n = 0
+	if err := e.svc.RequestPasswordReset(e.ctx, "yamada@example.jp", "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if counter.n != 1 {
+		t.Errorf("a limited reset request waited for %d commits, want 1", counter.n)
 	}
 }
