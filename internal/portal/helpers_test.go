@@ -250,6 +250,8 @@ type raceStore struct {
 	mu   sync.Mutex
 	hit  *rendezvous // Hit(key with prefix, n = 0): a limit read
 	unit *rendezvous // Atomically, before the unit starts
+	// latest: LatestPhoneCode outside a unit, the pause between codes
+	latest *rendezvous
 }
 
 type rendezvous struct {
@@ -297,6 +299,24 @@ func (s *raceStore) Hit(ctx context.Context, key string, window time.Duration, n
 		s.wait(ctx, r)
 	}
 	return c, err
+}
+
+// armLatest arms (nil: disarms) the rendezvous of LatestPhoneCode.
+func (s *raceStore) armLatest(r *rendezvous) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latest = r
+}
+
+func (s *raceStore) LatestPhoneCode(ctx context.Context, accountID string) (*store.PhoneCode, error) {
+	pc, err := s.Store.LatestPhoneCode(ctx, accountID)
+	s.mu.Lock()
+	r := s.latest
+	s.mu.Unlock()
+	if r != nil {
+		s.wait(ctx, r)
+	}
+	return pc, err
 }
 
 func (s *raceStore) Atomically(ctx context.Context, fn func(ctx context.Context, tx store.Store) error) error {

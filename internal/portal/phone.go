@@ -205,28 +205,21 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	// The pause holds for the account, whichever flow sent its last code:
-	// starting sign-ins or step-ups one after another must not get around it.
-	if last, err := s.Store.LatestPhoneCode(ctx, f.AccountID); err == nil {
-		if wait := last.SentAt.Add(cfg.ResendAfter.Duration).Sub(now); wait > 0 {
-			return &ResendError{Wait: wait}
-		}
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	// At the second factor the number is the account's own, confirmed at
-	// its enrolment; at enrolment it is whatever was typed.
-	if err := s.chargeSend(ctx, f.AccountID, e164, f.State == StateMFA, c, now); err != nil {
-		s.audit(ctx, f.AccountID, store.ActionPhoneSend, "limited", c, string(ch))
-		return err
-	}
-
 	code := mfa.NewPhoneCode()
 	pc := &store.PhoneCode{
 		FlowHash: f.IDHash, AccountID: f.AccountID, Phone: e164, Channel: string(ch),
 		CodeHash: s.phoneCodeHash(f, code), SentAt: now, ExpiresAt: now.Add(cfg.CodeTTL.Duration),
 	}
-	if err := s.Store.PutPhoneCode(ctx, pc); err != nil {
+	// The pause is checked and the code stored in one unit: of two sends
+	// asked for at once (a double tap on 「再送信」, two tabs), one stores
+	// its code and the other finds it and is told to wait. Checked apart,
+	// both passed, and two messages went out, the first of them replaced
+	// already (「このコードは新しいコードを送信したため無効になりました。」
+	// when typed).
+	err = s.atomically(ctx, func(ctx context.Context, u *Service) error {
+		return u.holdCode(ctx, f, pc, ch, c)
+	})
+	if err != nil {
 		return err
 	}
 	err = s.Sender.Send(ctx, notify.Code{
@@ -246,6 +239,28 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.
 	}
 	s.audit(ctx, f.AccountID, action, "ok", c, string(ch))
 	return nil
+}
+
+// holdCode stores pc as the flow's code in flight, unless the account's
+// pause between codes or a sending limit holds it back.
+func (s *Service) holdCode(ctx context.Context, f *Flow, pc *store.PhoneCode, ch notify.Channel, c Client) error {
+	now := pc.SentAt
+	// The pause holds for the account, whichever flow sent its last code:
+	// starting sign-ins or step-ups one after another must not get around it.
+	if last, err := s.Store.LatestPhoneCode(ctx, f.AccountID); err == nil {
+		if wait := last.SentAt.Add(s.Config.Phone.ResendAfter.Duration).Sub(now); wait > 0 {
+			return &ResendError{Wait: wait}
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	// At the second factor the number is the account's own, confirmed at
+	// its enrolment; at enrolment it is whatever was typed.
+	if err := s.chargeSend(ctx, f.AccountID, pc.Phone, f.State == StateMFA, c, now); err != nil {
+		s.audit(ctx, f.AccountID, store.ActionPhoneSend, "limited", c, string(ch))
+		return err
+	}
+	return s.Store.PutPhoneCode(ctx, pc)
 }
 
 // chargeSend counts one message against every sending limit and refuses

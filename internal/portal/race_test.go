@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tobira/tobira/internal/notify"
 	"github.com/tobira/tobira/internal/portal"
 )
 
@@ -219,5 +220,44 @@ func TestConcurrentResetsResetOnce(t *testing.T) {
 	}
 	if resets != 1 {
 		t.Errorf("%d mfa.reset events recorded, want 1", resets)
+	}
+}
+
+// TestConcurrentResendsSendOnce: 「再送信」 sent twice at once (a double
+// tap, two tabs), both reading the account's pause before either stored
+// its code, sends one message: the other request is told to wait, and the
+// code that went is the one that works. Both used to pass the pause, and
+// two messages went out, the first replaced before it arrived.
+func TestConcurrentResendsSendOnce(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f := e.enrolFlow(c)
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(30 * time.Second)
+
+	e.st.armLatest(newRendezvous(2, ""))
+	defer e.st.armLatest(nil)
+	errs := e.atOnce(2, nil, newRendezvous(2, ""), func(ctx context.Context, i int) error {
+		return e.svc.ResendCode(ctx, f, notify.SMS, "ja", e.ip)
+	})
+	var sent, waits int
+	for _, err := range errs {
+		var r *portal.ResendError
+		switch {
+		case err == nil:
+			sent++
+		case errors.As(err, &r):
+			waits++
+		default:
+			t.Fatalf("concurrent resend: %v", err)
+		}
+	}
+	if sent != 1 || waits != 1 || rec.Count() != 2 {
+		t.Fatalf("concurrent resends: %v, %d messages in all; want one resend, one ResendError, and 2 messages (the enrolment's and one)", errs, rec.Count())
+	}
+	if err := e.svc.ConfirmPhone(e.ctx, f, rec.Last(t).Code, e.ip); err != nil {
+		t.Fatalf("the code that went: %v", err)
 	}
 }
