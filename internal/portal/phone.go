@@ -126,6 +126,9 @@ func (s *Service) ConfirmPhone(ctx context.Context, f *Flow, code string, c Clie
 	if err != nil {
 		return err
 	}
+	if err := s.refuseLocked(ctx, a.ID, store.ActionMFAEnrol, c); err != nil {
+		return err
+	}
 	err = s.Store.AddFirstFactor(ctx, &store.Factor{
 		ID: secret.ID(), AccountID: a.ID, Kind: store.FactorPhone, Secret: pc.Phone, Channel: pc.Channel,
 		LastStep: -1, CreatedAt: s.Now(),

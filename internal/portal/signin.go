@@ -375,6 +375,9 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, f *Flow, code string, c 
 	if err != nil {
 		return s.wrong(ctx, charged, c, store.ActionMFAEnrol)
 	}
+	if err := s.refuseLocked(ctx, a.ID, store.ActionMFAEnrol, c); err != nil {
+		return err
+	}
 	// Enrolment is for an account without a factor: a second tab's
 	// enrolment, or one made after the flow began, is refused rather than
 	// adding a factor the customer may not know of.
@@ -394,6 +397,26 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, f *Flow, code string, c 
 	f.proved("otp")
 	s.notice(ctx, a, mail.EventMFAEnrolled, c)
 	return s.toRecoveryScreen(ctx, f)
+}
+
+// refuseLocked answers ErrAccountLocked, and audits it, when an operator
+// has locked the account since its password was checked. The enrolment
+// steps ask before they add a factor: the lock ends the sessions and the
+// finish of a sign-in refuses it, but a factor added on the way stayed,
+// and whoever the lock was for (a password known to someone else) left
+// their own authenticator or phone on the account, which its owner's next
+// sign-in after the unlock then asked for. Asked after the code is checked,
+// as at the password: only a right code learns of the lock.
+func (s *Service) refuseLocked(ctx context.Context, accountID, action string, c Client) error {
+	_, err := s.Store.AccountLockOf(ctx, accountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(ctx, accountID, action, "account_locked", c, "")
+	return ErrAccountLocked
 }
 
 func (s *Service) toRecoveryScreen(ctx context.Context, f *Flow) error {

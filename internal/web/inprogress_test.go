@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tobira/tobira/internal/store"
 )
 
 // TestChangesEndSignInsInProgress: what ends an account's sessions ends
@@ -94,5 +96,70 @@ func TestChangesEndSignInsInProgress(t *testing.T) {
 		if tok := intruder.cookie("tobira_session"); tok != "" {
 			t.Fatal("a sign-in through a factor the reset removed got a session")
 		}
+	})
+}
+
+// TestLockStopsEnrolmentInProgress: an operator's lock stops an
+// enrolment in progress, as it stops a sign-in at its code: the right code
+// gets the locked-account message and adds no factor. The finish of the
+// sign-in refused it a session, but the factor it added stayed, and once
+// the account was unlocked its owner's sign-in asked for the authenticator
+// or the phone of whoever the lock was for.
+func TestLockStopsEnrolmentInProgress(t *testing.T) {
+	const msgLocked = "このアカウントは現在ご利用いただけません。"
+	lock := func(t *testing.T, s *site, c *customer) {
+		t.Helper()
+		if err := s.svc.LockAccount(s.ctx, &store.AccountLock{AccountID: c.acct.ID, LockedBy: "operator:kim", Reason: "不正利用の申告", At: s.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := func(t *testing.T, s *site, c *customer, r *resp) {
+		t.Helper()
+		expect(t, r, http.StatusForbidden, "")
+		contains(t, r, msgLocked)
+		if fc := setCookieOf(r, "tobira_flow"); fc == nil || fc.MaxAge >= 0 {
+			t.Errorf("the flow cookie was not cleared: %v", fc)
+		}
+		if ms := s.methods(c); len(ms) != 0 {
+			t.Fatalf("an enrolment finished after the lock added %v", ms)
+		}
+	}
+
+	t.Run("app", func(t *testing.T) {
+		s := newSite(t)
+		c := s.customer("yamada@example.jp")
+		intruder := s.browser()
+		intruder.login(c, "/enrol")
+		m := secretRe.FindStringSubmatch(intruder.get("/enrol").body)
+		if m == nil {
+			t.Fatal("enrolment page shows no key")
+		}
+		seed := strings.ReplaceAll(m[1], " ", "")
+		lock(t, s, c)
+		refused(t, s, c, intruder.post("/enrol", url.Values{"code": {s.code(&customer{seed: seed})}}))
+
+		// Unlocked, the owner enrols their own app; the security page
+		// names the refusal in words.
+		if err := s.svc.Store.UnlockAccount(s.ctx, c.acct.ID); err != nil {
+			t.Fatal(err)
+		}
+		owner := s.browser()
+		owner.enrol(c)
+		page := owner.get("/security")
+		expect(t, page, http.StatusOK, "")
+		contains(t, page, "ロック中のため二要素認証の設定を中止")
+		if strings.Contains(page.text(), "account_locked") {
+			t.Errorf("the security page shows an event by its code:\n%s", page.body)
+		}
+	})
+
+	t.Run("phone", func(t *testing.T) {
+		s, rec := phoneSite(t)
+		c := s.customer("yamada@example.jp")
+		intruder := s.browser()
+		intruder.login(c, "/enrol")
+		expect(t, intruder.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+		lock(t, s, c)
+		refused(t, s, c, intruder.post("/enrol/phone/code", url.Values{"code": {rec.Last(t).Code}}))
 	})
 }
