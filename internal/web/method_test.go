@@ -107,3 +107,21 @@ func metricValue(t *testing.T, body, name string) float64 {
 	t.Fatalf("/metrics lacks %s", name)
 	return 0
 }
+
+// /metrics refuses a request a proxy forwarded, though it comes from the
+// loopback (a proxy on the node, not in trusted_proxies): its events by
+// outcome tell whether an address has an account.
+func TestMetricsNotThroughAProxy(t *testing.T) {
+	s := newSite(t)
+	for _, h := range [][2]string{
+		{"X-Forwarded-For", "203.0.113.9"}, {"Forwarded", "for=203.0.113.9"}, {"X-Real-IP", "203.0.113.9"},
+		{"X-Forwarded-Proto", "https"}, {"X-Forwarded-Host", "id.example.jp"},
+	} {
+		r := s.browser().get("/metrics", h[0], h[1])
+		expect(t, r, http.StatusNotFound, "")
+		if strings.Contains(r.body, "tobira_events_total") {
+			t.Fatalf("/metrics through a proxy (%s) shows the counters", h[0])
+		}
+	}
+	expect(t, s.browser().get("/metrics"), http.StatusOK, "")
+}

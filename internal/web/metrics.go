@@ -32,9 +32,13 @@ func (h *httpStats) record(status int) {
 
 // metrics serves counters in Prometheus's text format. It answers only on
 // the loopback interface: a scraper runs beside the process, and the
-// counters are no business of the internet.
+// counters are no business of the internet. A request a proxy forwarded is
+// none of the scraper's, though it comes from the loopback when the proxy
+// runs on the node and is not in trusted_proxies: its events by outcome
+// would tell anyone whether an address has an account (a forgotten
+// password's request counted "ok" or "unknown").
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
-	if ip, err := netip.ParseAddr(webkit.ClientIP(r)); err != nil || !ip.IsLoopback() {
+	if ip, err := netip.ParseAddr(webkit.ClientIP(r)); err != nil || !ip.IsLoopback() || forwarded(r) {
 		s.fail(w, r, http.StatusNotFound, "error.not_found")
 		return
 	}
@@ -114,6 +118,16 @@ func dbMetrics(w io.Writer, st store.Stats) {
 		family(w, "tobira_db_log_syncs_total", "counter", "SQLite with sqlite_synchronous full: syncs of the write-ahead log, each making the batches committed before it durable.")
 		fmt.Fprintf(w, "tobira_db_log_syncs_total %d\n", wr.LogSyncs)
 	}
+}
+
+// forwarded reports whether r names a client a proxy forwarded it for.
+func forwarded(r *http.Request) bool {
+	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if _, ok := r.Header[h]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // family writes the header of a metric family.
