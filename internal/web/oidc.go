@@ -342,6 +342,17 @@ func (s *Server) mayComplete(ctx context.Context, req *oidc.Request, si *portal.
 // same-origin form, which then comes back here signed out. A request the
 // provider refuses ends nothing.
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
+	// A request that cannot be parsed (a malformed escape, a body over the
+	// limit) is the site's error, answered here: the library answered 500,
+	// or with a session went on with what it had parsed, to a redirect
+	// that said 「ログアウトしました」 with nothing ended.
+	if status, key := webkit.ParseForm(r); status != 0 {
+		if status == http.StatusBadRequest {
+			key = "oidc.bad_logout"
+		}
+		s.fail(w, r, status, key)
+		return
+	}
 	si, err := s.signedIn(r)
 	if err != nil {
 		s.internal(w, r, err)
