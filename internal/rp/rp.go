@@ -132,7 +132,7 @@ func (s *Site) login(w http.ResponseWriter, r *http.Request) {
 	p, err := s.discover(r.Context())
 	if err != nil {
 		s.Log.Error("rp: portal unreachable", "err", err)
-		http.Error(w, "ポータルサイトに接続できません。しばらくしてからもう一度お試しください。\nThe portal cannot be reached. Please try again later.", http.StatusServiceUnavailable)
+		http.Error(w, msgPortalDown, http.StatusServiceUnavailable)
 		return
 	}
 	in := signin{State: secret.Token(16), Nonce: secret.Token(16), Verifier: oauth2.GenerateVerifier(),
@@ -146,6 +146,14 @@ func (s *Site) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, s.oauth(p).AuthCodeURL(in.State, oauth2.S256ChallengeOption(in.Verifier), gooidc.Nonce(in.Nonce),
 		oauth2.SetAuthURLParam("ui_locales", webkit.PickLanguage(r))), http.StatusSeeOther)
 }
+
+// What the sign-in tells the customer when it cannot go on, in Japanese
+// and English: these answers come before the site knows the page's
+// language.
+const (
+	msgPortalDown = "ポータルサイトに接続できません。しばらくしてからもう一度お試しください。\nThe portal cannot be reached. Please try again later."
+	msgNotSigned  = "ログインできませんでした。 / The sign-in did not complete."
+)
 
 // idClaims are the ID token's claims the site keeps.
 type idClaims struct {
@@ -173,19 +181,20 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	case q.Get("error") != "":
 		s.Log.Warn("rp: the portal refused the sign-in", "error", q.Get("error"), "description", q.Get("error_description"))
-		http.Error(w, "ログインできませんでした。 / The sign-in did not complete.", http.StatusForbidden)
+		http.Error(w, msgNotSigned, http.StatusForbidden)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.flowCookie(), Path: "/auth/", MaxAge: -1, HttpOnly: true, Secure: s.secure()})
 	p, err := s.discover(ctx)
 	if err != nil {
-		http.Error(w, "portal unreachable", http.StatusServiceUnavailable)
+		s.Log.Error("rp: portal unreachable", "err", err)
+		http.Error(w, msgPortalDown, http.StatusServiceUnavailable)
 		return
 	}
 	tok, err := s.oauth(p).Exchange(s.ctx(ctx), q.Get("code"), oauth2.VerifierOption(in.Verifier))
 	if err != nil {
 		s.Log.Warn("rp: code exchange failed", "err", err)
-		http.Error(w, "ログインできませんでした。 / The sign-in did not complete.", http.StatusBadGateway)
+		http.Error(w, msgNotSigned, http.StatusBadGateway)
 		return
 	}
 	raw, _ := tok.Extra("id_token").(string)
@@ -196,7 +205,7 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil || cl.Nonce != in.Nonce {
 		s.Log.Warn("rp: ID token refused", "err", err)
-		http.Error(w, "ログインできませんでした。 / The sign-in did not complete.", http.StatusBadGateway)
+		http.Error(w, msgNotSigned, http.StatusBadGateway)
 		return
 	}
 	token := secret.Token(32)
@@ -206,7 +215,7 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 		SID: cl.SID, IDToken: raw, CreatedAt: now, ExpiresAt: now.Add(SessionTTL),
 	}); err != nil {
 		s.Log.Error("rp: store session", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		http.Error(w, msgNotSigned, http.StatusInternalServerError)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.cookie(), Value: token, Path: "/", MaxAge: int(SessionTTL.Seconds()),
