@@ -2,11 +2,30 @@
 // button, the recovery screen's checkbox gate, the reset dialog, and the
 // account menu on tap.
 "use strict";
+// A page sends its form once (below).
+let sending = false;
 // A page got by GET that the back or forward button brings back from the
 // browser's memory is asked for again: it shows what is true now (after a
 // reset, not the reset's confirmation).
 window.addEventListener("pageshow", (ev) => {
+  sending = false;
   if (ev.persisted && document.body.hasAttribute("data-refetch")) location.reload();
+});
+// A page sends its form once. A second click of 「続ける」 while the first
+// request is on its way (a double click, an impatient tap) sent the form
+// again, and the browser showed only the second answer: at the recovery
+// code's input, a refusal, while the first request had spent the code and
+// issued the new one, which was never shown. The page the back button
+// brings back may send again (pageshow), and so may a page whose request
+// was stopped (the browser's stop button tells the page nothing) after a
+// while.
+document.addEventListener("submit", (ev) => {
+  if (sending) {
+    ev.preventDefault();
+    return;
+  }
+  sending = true;
+  setTimeout(() => { sending = false; }, 10000);
 });
 document.addEventListener("DOMContentLoaded", () => {
   // 「コードのコピー」 and 「キーのコピー」
