@@ -41,8 +41,10 @@ const (
 	axePath      = "node_modules/axe-core/axe.min.js" // relative to e2e/, the test's working directory
 	outputDir    = "output"
 	// browserTimeout bounds each browser, so a hang fails the test instead of
-	// stalling it.
-	browserTimeout = 3 * time.Minute
+	// stalling it; each step has its own bound below. A browser visiting
+	// every console page at a phone's width took 3 minutes on a machine
+	// whose cores other work was taking.
+	browserTimeout = 10 * time.Minute
 	// stepTimeout bounds each step (an action, a wait, a page load).
 	stepTimeout = 20 * time.Second
 	// checkTimeout bounds a full-page screenshot and an axe-core run, which
