@@ -20,6 +20,7 @@ window.addEventListener("pageshow", (ev) => {
 // was stopped (the browser's stop button tells the page nothing) after a
 // while.
 document.addEventListener("submit", (ev) => {
+  if (ev.defaultPrevented) return; // not sent: a later click may send it
   if (sending) {
     ev.preventDefault();
     return;
