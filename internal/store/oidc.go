@@ -156,6 +156,12 @@ type OIDC interface {
 	// RevokeGrantsOf revokes every grant of the account (for clientID only,
 	// when not empty), or of one portal session when sessionHash is set.
 	RevokeGrantsOf(ctx context.Context, accountID, clientID, sessionHash string, at time.Time) ([]Grant, error)
+	// RevokeOtherGrantsOf revokes every live grant of the account but
+	// those of the portal session keepSID (a Grant's SessionHash), for a
+	// change that ends the account's other sign-ins while the browser that
+	// made it stays signed in at the sites; with an empty keepSID it keeps
+	// none. It deletes their tokens and returns them revoked, oldest first.
+	RevokeOtherGrantsOf(ctx context.Context, accountID, keepSID string, at time.Time) ([]Grant, error)
 
 	CreateAccessToken(ctx context.Context, t *AccessToken) error
 	// AccessTokenByID returns ErrNotFound when missing, expired at now, or

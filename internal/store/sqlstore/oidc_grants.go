@@ -118,6 +118,35 @@ func (db *DB) RevokeGrantsOf(ctx context.Context, accountID, clientID, sessionHa
 	return out, nil
 }
 
+// RevokeOtherGrantsOf revokes the account's live grants but keepSID's
+// (all of them when keepSID is empty), deletes their tokens, and returns
+// them revoked, oldest first.
+func (db *DB) RevokeOtherGrantsOf(ctx context.Context, accountID, keepSID string, at time.Time) ([]store.Grant, error) {
+	if accountID == "" {
+		return nil, errors.New("sqlstore: revoke other grants of: no account")
+	}
+	if ms(at) == 0 {
+		return nil, errZeroTime("revoke other grants of")
+	}
+	// A grant of a session without a SID has session_hash '': an empty
+	// keepSID must not keep those.
+	cond, args := "revoked_at = 0 AND account_id = ?", []any{ms(at), accountID}
+	if keepSID != "" {
+		cond += " AND session_hash <> ?"
+		args = append(args, keepSID)
+	}
+	var out []store.Grant
+	err := db.inTx(ctx, func(c conn) error {
+		var err error
+		out, err = revokeGrants(ctx, c, cond, args...)
+		return err
+	})
+	if err != nil {
+		return nil, db.fail("revoke other grants of", err)
+	}
+	return out, nil
+}
+
 // revokeGrants revokes the grants where cond holds (args: the revocation
 // time, then cond's), deletes their tokens, and returns them revoked,
 // oldest first.

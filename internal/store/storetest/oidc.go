@@ -709,6 +709,70 @@ var oidcTests = []test{
 			t.Error("another account's grant or tokens were revoked")
 		}
 	}},
+	{"RevokeOtherGrantsOf", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		ana, ben := newAccount(t, s, "ana"), newAccount(t, s, "ben")
+		newClient(t, o, "shop")
+		newClient(t, o, "blog")
+		gs := map[string]store.Grant{}
+		for i, g := range []struct{ id, account, client, session string }{
+			{"g1", ana.ID, "shop", "s-1"}, // this browser's, kept
+			{"g2", ana.ID, "shop", "s-2"}, // another browser's
+			{"g3", ana.ID, "blog", "s-1"}, // this browser's, kept
+			{"g4", ana.ID, "blog", ""},    // of a session without a SID
+			{"g5", ben.ID, "shop", "s-3"}, // another account's
+			{"g6", ana.ID, "blog", "s-2"},
+		} {
+			gs[g.id] = newGrant(t, o, g.id, g.account, g.client, g.session, t0.Add(time.Duration(i)*time.Second))
+			newAccessToken(t, o, "at-"+g.id, gs[g.id])
+			newRefreshToken(t, o, "rt-"+g.id, gs[g.id])
+		}
+		_, err := o.RevokeOtherGrantsOf(ctx, "", "s-1", t0.Add(time.Minute))
+		if err == nil {
+			t.Error("RevokeOtherGrantsOf without an account revoked grants, want an error")
+		}
+
+		for i, step := range []struct {
+			account, keep string
+			want          []string // in order
+		}{
+			{ana.ID, "s-1", []string{"g2", "g4", "g6"}},
+			{ana.ID, "s-1", nil},               // nothing more to revoke
+			{"nobody", "", nil},                // unknown account
+			{ana.ID, "", []string{"g1", "g3"}}, // keeping none
+		} {
+			at := t0.Add(time.Duration(i+1) * time.Hour)
+			what := fmt.Sprintf("RevokeOtherGrantsOf(%q, %q)", step.account, step.keep)
+			got, err := o.RevokeOtherGrantsOf(ctx, step.account, step.keep, at)
+			must(t, err)
+			if len(got) != len(step.want) {
+				t.Errorf("%s: %d grants %+v, want %v", what, len(got), got, step.want)
+				continue
+			}
+			for j, id := range step.want {
+				want := gs[id]
+				want.RevokedAt = at
+				sameDeep(t, fmt.Sprintf("%s[%d]", what, j), got[j], want, normGrant)
+				if stored := grantRevokedAt(t, o, id); !stored.Equal(at) {
+					t.Errorf("%s: stored RevokedAt = %v, want %v", id, stored, at)
+				}
+				if accessTokenLive(t, o, "at-"+id, t0) || refreshTokenLive(t, o, "rt-"+id, t0) {
+					t.Errorf("%s: tokens still work after %s", id, what)
+				}
+			}
+			if i == 0 {
+				for _, id := range []string{"g1", "g3"} {
+					if !grantRevokedAt(t, o, id).IsZero() || !accessTokenLive(t, o, "at-"+id, t0) || !refreshTokenLive(t, o, "rt-"+id, t0) {
+						t.Errorf("%s: the kept session's grant or its tokens were revoked", id)
+					}
+				}
+			}
+		}
+		if !grantRevokedAt(t, o, "g5").IsZero() || !accessTokenLive(t, o, "at-g5", t0) || !refreshTokenLive(t, o, "rt-g5", t0) {
+			t.Error("another account's grant or tokens were revoked")
+		}
+	}},
 
 	// Access tokens.
 	{"AccessToken", func(t *testing.T, s store.Store) {
