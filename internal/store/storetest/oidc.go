@@ -712,11 +712,12 @@ var oidcTests = []test{
 	{"RevokeOtherGrantsOf", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		o := oidcOf(t, s)
-		ana, ben := newAccount(t, s, "ana"), newAccount(t, s, "ben")
+		ana, ben, cy := newAccount(t, s, "ana"), newAccount(t, s, "ben"), newAccount(t, s, "cy")
 		newClient(t, o, "shop")
 		newClient(t, o, "blog")
 		gs := map[string]store.Grant{}
 		for i, g := range []struct{ id, account, client, session string }{
+			{"g0", cy.ID, "blog", ""},     // of a session without a SID
 			{"g1", ana.ID, "shop", "s-1"}, // this browser's, kept
 			{"g2", ana.ID, "shop", "s-2"}, // another browser's
 			{"g3", ana.ID, "blog", "s-1"}, // this browser's, kept
@@ -741,6 +742,7 @@ var oidcTests = []test{
 			{ana.ID, "s-1", nil},               // nothing more to revoke
 			{"nobody", "", nil},                // unknown account
 			{ana.ID, "", []string{"g1", "g3"}}, // keeping none
+			{cy.ID, "", []string{"g0"}},        // keeping none, not even those without a SID
 		} {
 			at := t0.Add(time.Duration(i+1) * time.Hour)
 			what := fmt.Sprintf("RevokeOtherGrantsOf(%q, %q)", step.account, step.keep)
