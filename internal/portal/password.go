@@ -204,3 +204,94 @@ func (s *Service) ResetPassword(ctx context.Context, link, password string, c Cl
 	s.notice(ctx, a, mail.EventPasswordChanged, c)
 	return nil
 }
+
+// ErrSamePassword is a new password that is the current one.
+var ErrSamePassword = errors.New("portal: the new password is the current one")
+
+// ChangePassword is the security page's 「パスワードを変更」: a signed-in
+// customer whose second factor is fresh sets a new password with the
+// current one. The new password must keep the rules of every password
+// (account.CheckPassword) and differ from the current one; those checks
+// cost nothing and count nothing. The current password is then an attempt
+// like a sign-in's, against the same limits (a wrong one counts towards
+// the account's throttle, a *LockedError says until when) and in the same
+// hashing slots: ErrBadCredentials when it is wrong. A right one sets the
+// new password, ends the account's other sessions and its grants at the
+// sites but those of si's session, writes the audit event and queues a
+// security notice, in one commit; si's session is replaced by a new one,
+// whose token it returns, as the step-up replaces it. Any error changes
+// nothing but the count of a wrong password.
+func (s *Service) ChangePassword(ctx context.Context, si *SignedIn, current, next string, c Client) (token string, err error) {
+	if !s.Fresh(si) {
+		return "", ErrStepUpNeeded
+	}
+	a := si.Account
+	if next == current {
+		return "", ErrSamePassword
+	}
+	if err := account.CheckPassword(next, a.Email); err != nil {
+		return "", err
+	}
+	now := s.Now()
+	perAccount, perClient := s.passwordLimits(a.Email, c)
+	if err := s.countPassword(ctx, now, perAccount, perClient, a.ID, store.ActionPasswordChange, c); err != nil {
+		return "", err
+	}
+	ok, _, err := s.verifyPassword(ctx, now, a.PasswordHash, current, perAccount, perClient)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		s.audit(ctx, a.ID, store.ActionPasswordChange, "fail", c, "")
+		return "", ErrBadCredentials
+	}
+	if err := s.forgetPassword(ctx, now, perAccount, perClient); err != nil {
+		return "", err
+	}
+	hash, err := s.Hasher.Hash(ctx, next)
+	if err != nil {
+		return "", err
+	}
+	token = secret.Token(32)
+	err = s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		// Another tab may have changed the password while this one's was
+		// hashed: the current password checked is no longer the current
+		// one.
+		cur, err := u.Store.AccountByID(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		if cur.PasswordHash != a.PasswordHash {
+			return ErrBadCredentials
+		}
+		if err := u.Store.SetPasswordHash(ctx, a.ID, hash); err != nil {
+			return err
+		}
+		// A new id for the session, as at a step-up: whoever knew the
+		// old one (a session fixed or read before the change) is out.
+		sess := *si.Session
+		sess.IDHash = secret.Hash(token)
+		if err := u.Store.RotateSession(ctx, si.Session.IDHash, &sess); errors.Is(err, store.ErrNotFound) {
+			// Ended meanwhile: signed out, or an operator's lock.
+			return ErrNoSession
+		} else if err != nil {
+			return err
+		}
+		if err := u.Store.DeleteSessionsOf(ctx, a.ID, sess.IDHash); err != nil {
+			return err
+		}
+		grants, err := u.Store.RevokeOtherGrantsOf(ctx, a.ID, sess.SID, u.Now())
+		if err != nil {
+			return err
+		}
+		u.grantsEnded(ctx, grants)
+		u.audit(ctx, a.ID, store.ActionPasswordChange, "ok", c, "")
+		u.notice(ctx, cur, mail.EventPasswordChanged, c)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	si.Session.IDHash = secret.Hash(token)
+	return token, nil
+}

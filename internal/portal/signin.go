@@ -186,22 +186,13 @@ func (s *Service) Account(ctx context.Context, f *Flow) (*store.Account, error) 
 // no flow.
 func (s *Service) Password(ctx context.Context, email, password, returnTo string, c Client) (*Flow, error) {
 	now := s.Now()
-	w := s.Config.PasswordWindow.Duration
 	norm, emailErr := account.NormalizeEmail(email)
 	if emailErr != nil {
 		norm = strings.ToLower(strings.TrimSpace(email))
 	}
-	perAccount := limit{"account", "pw:email:" + secret.Hash(norm), s.Config.PasswordFailuresPerAccount, w}
-	perClient := limit{"client", "pw:ip:" + clientKey(c.IP), s.Config.PasswordFailuresPerClient, w}
-	// Each attempt is counted before the password is checked; a right
-	// password gives its count back.
-	over, until, _, err := s.count(ctx, now, []limit{perAccount, perClient})
-	if err != nil {
+	perAccount, perClient := s.passwordLimits(norm, c)
+	if err := s.countPassword(ctx, now, perAccount, perClient, "", store.ActionSignInPassword, c); err != nil {
 		return nil, err
-	}
-	if over != nil {
-		s.audit(ctx, "", store.ActionSignInPassword, "throttled", c, "")
-		return nil, &LockedError{Until: until, Password: true}
 	}
 
 	var a *store.Account
@@ -215,12 +206,8 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 			a, hash = acct, acct.PasswordHash
 		}
 	}
-	ok, rehash, err := s.Hasher.Verify(ctx, hash, password)
+	ok, rehash, err := s.verifyPassword(ctx, now, hash, password, perAccount, perClient)
 	if err != nil {
-		if errors.Is(err, account.ErrBusy) {
-			// Not an attempt: the password was never checked.
-			s.uncount(ctx, now, perAccount, perClient)
-		}
 		return nil, err
 	}
 	if !ok {
@@ -247,14 +234,64 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 	return f, nil
 }
 
+// passwordLimits are the limits an attempt at the password of the account
+// of address norm counts against: the account's and the client's. The
+// sign-in and a password change on the security page count against the
+// same ones, so that neither is a way round the other's.
+func (s *Service) passwordLimits(norm string, c Client) (perAccount, perClient limit) {
+	w := s.Config.PasswordWindow.Duration
+	return limit{"account", "pw:email:" + secret.Hash(norm), s.Config.PasswordFailuresPerAccount, w},
+		limit{"client", "pw:ip:" + clientKey(c.IP), s.Config.PasswordFailuresPerClient, w}
+}
+
+// countPassword counts a password attempt before the password is checked,
+// so that attempts sent in parallel cannot all pass the limits; a right
+// password gives its count back (forgetPassword). Over either limit, the
+// attempt is audited as action's "throttled", for accountID (empty while
+// the account is not known), and refused with a *LockedError that says
+// until when.
+func (s *Service) countPassword(ctx context.Context, now time.Time, perAccount, perClient limit, accountID, action string, c Client) error {
+	over, until, _, err := s.count(ctx, now, []limit{perAccount, perClient})
+	if err != nil {
+		return err
+	}
+	if over != nil {
+		s.audit(ctx, accountID, action, "throttled", c, "")
+		return &LockedError{Until: until, Password: true}
+	}
+	return nil
+}
+
+// verifyPassword checks the password of an attempt countPassword counted
+// against hash (an empty hash takes as long, and fails), in the hasher's
+// bounded slots. When they are all taken and the queue is full
+// (account.ErrBusy), the password was never checked: the attempt is given
+// back.
+func (s *Service) verifyPassword(ctx context.Context, now time.Time, hash, password string, perAccount, perClient limit) (ok, rehash bool, err error) {
+	ok, rehash, err = s.Hasher.Verify(ctx, hash, password)
+	if errors.Is(err, account.ErrBusy) {
+		s.uncount(ctx, now, perAccount, perClient)
+	}
+	return ok, rehash, err
+}
+
+// forgetPassword is what a right password does to the limits: the
+// account's failures are forgotten, and the client's attempt is given back.
+func (s *Service) forgetPassword(ctx context.Context, now time.Time, perAccount, perClient limit) error {
+	if err := s.Store.ResetLimit(ctx, perAccount.key); err != nil {
+		return err
+	}
+	s.uncount(ctx, now, perClient)
+	return nil
+}
+
 // passwordRight starts the sign-in of a whose password was right: the
 // limits forget the attempt, and a flow starts at the step the account
 // needs next.
 func (s *Service) passwordRight(ctx context.Context, a *store.Account, perAccount, perClient limit, now time.Time, returnTo string, c Client) (*Flow, error) {
-	if err := s.Store.ResetLimit(ctx, perAccount.key); err != nil {
+	if err := s.forgetPassword(ctx, now, perAccount, perClient); err != nil {
 		return nil, err
 	}
-	s.uncount(ctx, now, perClient)
 	// An account an operator locked signs in nowhere; only the right
 	// password learns it, so the lock reveals nothing to a guesser.
 	if _, err := s.Store.AccountLockOf(ctx, a.ID); err == nil {

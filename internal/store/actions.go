@@ -22,6 +22,7 @@ const (
 	// Passwords and accounts.
 	ActionPasswordResetRequest = "password.reset_request"
 	ActionPasswordReset        = "password.reset"
+	ActionPasswordChange       = "password.change" // on the security page, with the current password
 	ActionAccountOpen          = "account.open"
 	ActionAccountActivate      = "account.activate"
 	ActionActivationResend     = "account.activation_resend"
@@ -65,7 +66,7 @@ const (
 var AuditActions = []string{
 	ActionSignIn, ActionSignInPassword, ActionStepUp, ActionSignOut,
 	ActionMFATOTP, ActionMFARecovery, ActionMFAPhone, ActionMFAEnrol, ActionMFAReset, ActionPhoneSend, ActionPhoneResend,
-	ActionPasswordResetRequest, ActionPasswordReset, ActionAccountOpen, ActionAccountActivate, ActionActivationResend,
+	ActionPasswordResetRequest, ActionPasswordReset, ActionPasswordChange, ActionAccountOpen, ActionAccountActivate, ActionActivationResend,
 	ActionAccountLock, ActionAccountUnlock, ActionAccountErase, ActionNotMe,
 	ActionRecoveryRequest, ActionRecoveryConfirm, ActionRecoveryCancel, ActionRecoveryApprove,
 	ActionResetRequest, ActionResetApprove, ActionResetReject, ActionResetWithdraw,
