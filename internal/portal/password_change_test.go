@@ -274,3 +274,32 @@ func TestChangePasswordSignedOutMeanwhile(t *testing.T) {
 		t.Error("the password changed")
 	}
 }
+
+// TestChangePasswordRightForgetsFailures: a right current password
+// forgets the account's wrong ones and gives back the client's attempt,
+// as a right password at sign-in does.
+func TestChangePasswordRightForgetsFailures(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	si := e.session(e.signIn(c))
+	for range e.svc.Config.PasswordFailuresPerAccount - 1 {
+		if _, err := e.svc.ChangePassword(e.ctx, si, "wrong password", newPassword, e.ip); !errors.Is(err, portal.ErrBadCredentials) {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	w := e.svc.Config.PasswordWindow.Duration
+	clientBefore, err := e.st.Hit(e.ctx, "pw:ip:"+e.ip.IP, w, e.clock.Now(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ChangePassword(e.ctx, si, c.password, newPassword, e.ip); err != nil {
+		t.Fatalf("ChangePassword: %v", err)
+	}
+	if n, err := e.st.Hit(e.ctx, "pw:email:"+secret.Hash(c.email), w, e.clock.Now(), 0); err != nil || n != 0 {
+		t.Errorf("the account's password failures after a right one: %d, %v; want 0", n, err)
+	}
+	if n, err := e.st.Hit(e.ctx, "pw:ip:"+e.ip.IP, w, e.clock.Now(), 0); err != nil || n != clientBefore {
+		t.Errorf("the client's password attempts after a right one: %d, %v; want %d as before it", n, err, clientBefore)
+	}
+}
