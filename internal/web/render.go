@@ -15,7 +15,7 @@ var templateFS embed.FS
 
 // pageNames are the portal's pages, each a template in templates/.
 var pageNames = []string{"login", "mfa", "methods", "recovery_input", "enrol", "enrol_methods",
-	"recovery", "home", "security", "reset", "activate", "message",
+	"recovery", "home", "security", "reset", "password_change", "activate", "message",
 	"enrol_phone", "phone_code", "phone_send", "dev_outbox", "consent",
 	"forgot", "reset_password", "not_me", "signout",
 	"lockedout", "lockedout_sent", "lockedout_confirm"}

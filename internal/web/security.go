@@ -86,6 +86,8 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 		v.Notice = s.t(r, "security.reset_done")
 	case "changed":
 		v.Error = s.t(r, "security.reset_changed")
+	case "password":
+		v.Notice = s.t(r, "security.password_done")
 	}
 	s.render(w, r, http.StatusOK, "security", v)
 }

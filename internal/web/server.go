@@ -148,6 +148,8 @@ func (s *Server) routes() {
 	s.handle("GET", "/security", s.securityPage)
 	s.handle("GET", "/security/reset", s.resetPage)
 	s.handle("POST", "/security/reset", s.reset)
+	s.handle("GET", "/security/password", s.passwordChangePage)
+	s.handle("POST", "/security/password", s.changePassword)
 	s.handle("POST", "/logout", s.logout)
 
 	s.handle("GET", "/activate", s.activatePage)
