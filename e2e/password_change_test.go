@@ -16,7 +16,8 @@ const (
 // security page: 「パスワード」 → 「パスワードを変更」, a wrong current
 // password and a confirmation that differs are said on the form, then the
 // change; her other device is signed out, this browser stays signed in, a
-// notice is mailed; after signing out the old password is refused and the
+// notice is mailed; at 申込／契約確認サイト the other device is signed out
+// and this browser is not; after signing out the old password is refused and the
 // new one, with the app's code, signs her in.
 func TestChangePassword(t *testing.T) {
 	t.Parallel()
@@ -35,12 +36,19 @@ func TestChangePassword(t *testing.T) {
 	other.typeInto("リカバリーコード", recovery)
 	other.clickTo(button("続ける"), "/recovery-code", "あと少しです。")
 	other.recoveryScreen(true)
+	// ... and at 申込／契約確認サイト, through the portal.
+	contracts := originOf(t, d.ContractsURL)
+	other.visit(d.ContractsURL+"/", contracts, "/", contractsHeading)
+	otherContracts := other.cookie(d.ContractsURL, "tobira_contracts")
 
 	p := newBrowser(t, d.URL, axe)
 	p.open("/login", "ログイン")
 	p.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
 	p.typeInto("ワンタイムコードの入力", oathtool(t, key))
 	p.clickTo(button("続ける"), "/", "マイページ")
+	p.visit(d.ContractsURL+"/", contracts, "/", contractsHeading)
+	pContracts := p.cookie(d.ContractsURL, "tobira_contracts")
+	p.visit(d.URL+"/", originOf(t, d.URL), "/", "マイページ")
 
 	// The account menu's 「セキュリティ」, and its 「パスワード」 section.
 	p.hoverAccountMenu(satoName)
@@ -85,8 +93,15 @@ func TestChangePassword(t *testing.T) {
 	p.expectText(`//td[normalize-space()="パスワードの変更"]`)
 	p.screen("95-5-security-password-changed")
 
-	// The other device's sign-in has ended.
+	// The other device's sign-ins have ended, at the portal and at the
+	// site; this browser's go on, at the site too.
 	other.openTo("/security", "/login", "ログイン")
+	d.expectSiteSessionEnded(t, d.ContractsURL, "tobira_contracts", otherContracts)
+	p.visit(d.ContractsURL+"/", contracts, "/", contractsHeading)
+	if got := p.cookie(d.ContractsURL, "tobira_contracts"); got != pContracts {
+		t.Error("this browser's session at the site ended with the change (the site signed it in again)")
+	}
+	p.visit(d.URL+"/security", originOf(t, d.URL), "/security", "セキュリティ")
 
 	// A security notice says the password changed, with a "not me" link.
 	n := d.waitMail(t, satoEmail, "the security notice of the password change", func(m demoMail) bool {
