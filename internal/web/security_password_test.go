@@ -5,9 +5,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/tobira/tobira/internal/account"
+	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 )
 
@@ -290,4 +293,44 @@ func (s *site) audited(c *customer, action, outcome string) bool {
 		}
 	}
 	return false
+}
+
+// TestChangePasswordBusy: the current password waits for a hashing slot
+// as a sign-in's does; with every slot taken and the queue full, the form
+// says to try again shortly, and the attempt is not counted.
+func TestChangePasswordBusy(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	hash := s.account(c).PasswordHash
+	// From now on one slot and one place in the queue, and slow hashes:
+	// the dummy hash an unknown address is checked against is the
+	// hasher's, so those sign-ins hold the slot and the queue.
+	h := account.NewHasher(account.Argon2Params{MemoryKiB: 64 * 1024, Time: 30, Threads: 1}, 1)
+	h.MaxQueue, h.MaxWait = 1, 5*time.Minute
+	s.svc.Hasher = h
+	var wg sync.WaitGroup
+	for range 2 { // one hashing, one waiting
+		wg.Go(func() {
+			s.browser().post("/login", url.Values{"email": {"nobody@example.jp"}, "password": {"wrong password"}})
+		})
+	}
+	for h.Waiting() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	r := b.post("/security/password", changeForm(c.password, newPassphrase, newPassphrase))
+	expect(t, r, http.StatusServiceUnavailable, "")
+	contains(t, r, "ただいま大変混み合っています。少し待ってから、もう一度お試しください。", `action="/security/password"`)
+	if got := r.Header.Get("Retry-After"); got != "5" {
+		t.Errorf("Retry-After = %q, want 5", got)
+	}
+	wg.Wait()
+	if s.account(c).PasswordHash != hash {
+		t.Fatal("a change refused as busy changed the password")
+	}
+	n, err := s.svc.Store.Hit(s.ctx, "pw:email:"+secret.Hash(c.email), s.svc.Config.PasswordWindow.Duration, s.clock.Now(), 0)
+	if err != nil || n != 0 {
+		t.Fatalf("the account's password attempts = %d, %v; want none counted", n, err)
+	}
 }
