@@ -334,3 +334,29 @@ func TestChangePasswordBusy(t *testing.T) {
 		t.Fatalf("the account's password attempts = %d, %v; want none counted", n, err)
 	}
 }
+
+// TestChangePasswordWithoutSecondFactor: after a reset of two-step
+// verification the change goes through while the reset's second factor is
+// fresh; once it is not, there is nothing to step up with, so the security
+// page says to set one up first, and the form sends the browser there.
+func TestChangePasswordWithoutSecondFactor(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	expect(t, b.post("/security/reset", nil), http.StatusSeeOther, "/security?done=reset")
+	contains(t, b.get("/security"), `href="/security/password"`)
+	s.clock.Advance(11 * time.Minute)
+	page := b.get("/security")
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, "パスワードの変更には、二要素認証によるご本人確認が必要です。")
+	if strings.Contains(page.body, `href="/security/password"`) {
+		t.Error("the security page offers a password change that would need a second factor the account lacks")
+	}
+	expect(t, b.get("/security/password"), http.StatusSeeOther, "/security")
+	hash := s.account(c).PasswordHash
+	expect(t, b.post("/security/password", changeForm(c.password, newPassphrase, newPassphrase)), http.StatusSeeOther, "/security")
+	if s.account(c).PasswordHash != hash {
+		t.Fatal("the password changed without a fresh second factor")
+	}
+}
