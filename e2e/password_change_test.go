@@ -58,7 +58,7 @@ func TestChangePassword(t *testing.T) {
 	p.screen("95-1-security-password")
 
 	p.clickTo(link("パスワードを変更"), "/security/password", passwordChangeTitle)
-	for _, label := range []string{"現在のパスワード", "新しいパスワード", "新しいパスワード（確認）"} {
+	for _, label := range []string{"現在のパスワード", "新しいパスワード", "新しいパスワード (確認)"} {
 		waitVisible(p, field(label))
 		if typ := run(p, chromedp.Evaluate[string](`document.evaluate('//input[@id=//label[normalize-space()="`+label+`"]/@for]', document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue.type`)); typ != "password" {
 			t.Errorf("「%s」 is an input of type %q, want password", label, typ)
@@ -71,7 +71,7 @@ func TestChangePassword(t *testing.T) {
 	// A wrong current password: said on the form, nothing changed.
 	p.typeInto("現在のパスワード", "tobira-demo-x")
 	p.typeInto("新しいパスワード", newPassword)
-	p.typeInto("新しいパスワード（確認）", newPassword)
+	p.typeInto("新しいパスワード (確認)", newPassword)
 	p.navigationStatus(chromedp.Click(button("変更する")), 401, "/security/password", passwordChangeTitle)
 	p.expectAlert("現在のパスワードが正しくありません。")
 	p.screen("95-3-password-change-wrong-current")
@@ -79,7 +79,7 @@ func TestChangePassword(t *testing.T) {
 	// The two new ones differ.
 	p.typeInto("現在のパスワード", satoPassword)
 	p.typeInto("新しいパスワード", newPassword)
-	p.typeInto("新しいパスワード（確認）", newPassword+"x")
+	p.typeInto("新しいパスワード (確認)", newPassword+"x")
 	p.navigationStatus(chromedp.Click(button("変更する")), 400, "/security/password", passwordChangeTitle)
 	p.expectAlert(passwordsDiffer)
 	p.screen("95-4-password-change-mismatch")
@@ -87,7 +87,7 @@ func TestChangePassword(t *testing.T) {
 	// Right: back on the security page, which says so, still signed in.
 	p.typeInto("現在のパスワード", satoPassword)
 	p.typeInto("新しいパスワード", newPassword)
-	p.typeInto("新しいパスワード（確認）", newPassword)
+	p.typeInto("新しいパスワード (確認)", newPassword)
 	p.clickTo(button("変更する"), "/security", "セキュリティ")
 	p.expectText(`//p[@role="status" and normalize-space()="` + passwordChangedMsg + `"]`)
 	p.expectText(`//td[normalize-space()="パスワードの変更"]`)

@@ -216,9 +216,9 @@ var ErrSamePassword = errors.New("portal: the new password is the current one")
 // like a sign-in's, against the same limits (a wrong one counts towards
 // the account's throttle, a *LockedError says until when) and in the same
 // hashing slots: ErrBadCredentials when it is wrong. A right one sets the
-// new password, ends the account's other sessions and its grants at the
-// sites but those of si's session, writes the audit event and queues a
-// security notice, in one commit; si's session is replaced by a new one,
+// new password, ends the account's other sessions, its sign-ins in
+// progress and its grants at the sites but those of si's session, writes
+// the audit event and queues a security notice, in one commit; si's session is replaced by a new one,
 // whose token it returns, as the step-up replaces it. Any error changes
 // nothing but the count of a wrong password.
 func (s *Service) ChangePassword(ctx context.Context, si *SignedIn, current, next string, c Client) (token string, err error) {
@@ -278,6 +278,10 @@ func (s *Service) ChangePassword(ctx context.Context, si *SignedIn, current, nex
 			return err
 		}
 		if err := u.Store.DeleteSessionsOf(ctx, a.ID, sess.IDHash); err != nil {
+			return err
+		}
+		// And its sign-ins in progress, which proved the old password.
+		if err := u.Store.DeleteFlowsOf(ctx, a.ID); err != nil {
 			return err
 		}
 		grants, err := u.Store.RevokeOtherGrantsOf(ctx, a.ID, sess.SID, u.Now())

@@ -97,6 +97,26 @@ func TestChangesEndSignInsInProgress(t *testing.T) {
 			t.Fatal("a sign-in through a factor the reset removed got a session")
 		}
 	})
+
+	t.Run("password changed on the security page, at the recovery code", func(t *testing.T) {
+		s := newSite(t).withMail()
+		c := s.customer("yamada@example.jp")
+		owner := s.browser()
+		owner.enrol(c)
+		s.clock.Advance(time.Minute)
+		intruder := s.browser()
+		intruder.login(c, "/login/code")
+		expect(t, intruder.post("/login/recovery", url.Values{"code": {c.recovery}}), http.StatusSeeOther, "/recovery-code")
+
+		// The owner, signed in, changes the password the intruder knew.
+		expect(t, owner.post("/security/password", changeForm(c.password, newPassphrase, newPassphrase)),
+			http.StatusSeeOther, "/security?done=password")
+
+		expect(t, intruder.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/login?e=expired")
+		if tok := intruder.cookie("tobira_session"); tok != "" {
+			t.Fatal("a sign-in with the old password got a session after the password changed")
+		}
+	})
 }
 
 // TestLockStopsEnrolmentInProgress: an operator's lock stops an

@@ -54,7 +54,7 @@ func TestSecurityPageLinksPasswordChange(t *testing.T) {
 	expect(t, form, http.StatusOK, "")
 	contains(t, form, "<h1>パスワードの変更</h1>", "現在のパスワードと、新しいパスワード (10文字以上) を入力してください。",
 		`<label for="current">現在のパスワード</label>`, `autocomplete="current-password"`,
-		`<label for="password">新しいパスワード</label>`, `<label for="confirm">新しいパスワード（確認）</label>`,
+		`<label for="password">新しいパスワード</label>`, `<label for="confirm">新しいパスワード (確認)</label>`,
 		`autocomplete="new-password"`, `autocomplete="username"`, `value="yamada@example.jp"`,
 		`action="/security/password"`, ">変更する</button>", `href="/security">キャンセル</a>`)
 	if form.Header.Get("Cache-Control") != "no-store" {
@@ -131,10 +131,10 @@ func TestChangePasswordErrors(t *testing.T) {
 		status                 int
 		msg                    string
 	}{
-		{"nothing", "", "", "", "", 400, "現在のパスワード、新しいパスワード、新しいパスワード（確認）をすべて入力してください。"},
-		{"no current", "", "", newPassphrase, newPassphrase, 400, "現在のパスワード、新しいパスワード、新しいパスワード（確認）をすべて入力してください。"},
-		{"no new", "", c.password, "", newPassphrase, 400, "現在のパスワード、新しいパスワード、新しいパスワード（確認）をすべて入力してください。"},
-		{"no confirmation", "", c.password, newPassphrase, "", 400, "現在のパスワード、新しいパスワード、新しいパスワード（確認）をすべて入力してください。"},
+		{"nothing", "", "", "", "", 400, "現在のパスワード、新しいパスワード、新しいパスワード (確認)をすべて入力してください。"},
+		{"no current", "", "", newPassphrase, newPassphrase, 400, "現在のパスワード、新しいパスワード、新しいパスワード (確認)をすべて入力してください。"},
+		{"no new", "", c.password, "", newPassphrase, 400, "現在のパスワード、新しいパスワード、新しいパスワード (確認)をすべて入力してください。"},
+		{"no confirmation", "", c.password, newPassphrase, "", 400, "現在のパスワード、新しいパスワード、新しいパスワード (確認)をすべて入力してください。"},
 		{"mismatch", "", c.password, newPassphrase, newPassphrase + "!", 400, "確認用のパスワードが一致しません。"},
 		{"same", "", c.password, c.password, c.password, 400, "新しいパスワードには、現在のパスワードと異なるものを入力してください。"},
 		{"short", "", c.password, "short", "short", 400, "パスワードは10文字以上にしてください。"},
