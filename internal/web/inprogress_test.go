@@ -75,48 +75,41 @@ func TestChangesEndSignInsInProgress(t *testing.T) {
 		}
 	})
 
-	t.Run("second factor reset, at the recovery code", func(t *testing.T) {
-		s := newSite(t).withMail()
-		c := s.customer("yamada@example.jp")
-		owner := s.browser()
-		owner.enrol(c)
-		// Someone with the password and the recovery code spends it and
-		// is shown the next one.
-		s.clock.Advance(time.Minute)
-		intruder := s.browser()
-		intruder.login(c, "/login/code")
-		expect(t, intruder.post("/login/recovery", url.Values{"code": {c.recovery}}), http.StatusSeeOther, "/recovery-code")
+	// Someone with the password and the recovery code spends it and is
+	// shown the next one; then the owner, signed in on the security page,
+	// resets the second factor or changes the password.
+	for _, tc := range []struct {
+		name   string
+		change func(t *testing.T, s *site, owner *browser, c *customer)
+	}{
+		{"second factor reset, at the recovery code", func(t *testing.T, s *site, owner *browser, c *customer) {
+			s.clock.Advance(time.Minute)
+			owner.signIn(c)
+			expect(t, owner.post("/security/reset", nil), http.StatusSeeOther, "/security?done=reset")
+		}},
+		{"password changed on the security page, at the recovery code", func(t *testing.T, s *site, owner *browser, c *customer) {
+			expect(t, owner.post("/security/password", changeForm(c.password, newPassphrase, newPassphrase)),
+				http.StatusSeeOther, "/security?done=password")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSite(t).withMail()
+			c := s.customer("yamada@example.jp")
+			owner := s.browser()
+			owner.enrol(c)
+			s.clock.Advance(time.Minute)
+			intruder := s.browser()
+			intruder.login(c, "/login/code")
+			expect(t, intruder.post("/login/recovery", url.Values{"code": {c.recovery}}), http.StatusSeeOther, "/recovery-code")
 
-		// The owner resets the second factor on the security page.
-		s.clock.Advance(time.Minute)
-		owner.signIn(c)
-		expect(t, owner.post("/security/reset", nil), http.StatusSeeOther, "/security?done=reset")
+			tc.change(t, s, owner, c)
 
-		expect(t, intruder.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/login?e=expired")
-		if tok := intruder.cookie("tobira_session"); tok != "" {
-			t.Fatal("a sign-in through a factor the reset removed got a session")
-		}
-	})
-
-	t.Run("password changed on the security page, at the recovery code", func(t *testing.T) {
-		s := newSite(t).withMail()
-		c := s.customer("yamada@example.jp")
-		owner := s.browser()
-		owner.enrol(c)
-		s.clock.Advance(time.Minute)
-		intruder := s.browser()
-		intruder.login(c, "/login/code")
-		expect(t, intruder.post("/login/recovery", url.Values{"code": {c.recovery}}), http.StatusSeeOther, "/recovery-code")
-
-		// The owner, signed in, changes the password the intruder knew.
-		expect(t, owner.post("/security/password", changeForm(c.password, newPassphrase, newPassphrase)),
-			http.StatusSeeOther, "/security?done=password")
-
-		expect(t, intruder.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/login?e=expired")
-		if tok := intruder.cookie("tobira_session"); tok != "" {
-			t.Fatal("a sign-in with the old password got a session after the password changed")
-		}
-	})
+			expect(t, intruder.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/login?e=expired")
+			if tok := intruder.cookie("tobira_session"); tok != "" {
+				t.Fatal("the sign-in in progress got a session after the change")
+			}
+		})
+	}
 }
 
 // TestLockStopsEnrolmentInProgress: an operator's lock stops an
