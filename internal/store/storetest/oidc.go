@@ -134,6 +134,27 @@ func refreshTokenLive(t *testing.T, o store.OIDC, hash string, now time.Time) bo
 	return err == nil
 }
 
+// revokedAre checks what a revocation (what) returned, got: the grants
+// of ids, in that order, revoked at at, as stored, and their tokens dead.
+func revokedAre(t *testing.T, o store.OIDC, what string, got []store.Grant, ids []string, gs map[string]store.Grant, at, t0 time.Time) {
+	t.Helper()
+	if len(got) != len(ids) {
+		t.Errorf("%s: %d grants %+v, want %v", what, len(got), got, ids)
+		return
+	}
+	for j, id := range ids {
+		want := gs[id]
+		want.RevokedAt = at
+		sameDeep(t, fmt.Sprintf("%s[%d]", what, j), got[j], want, normGrant)
+		if stored := grantRevokedAt(t, o, id); !stored.Equal(at) {
+			t.Errorf("%s: stored RevokedAt = %v, want %v", id, stored, at)
+		}
+		if accessTokenLive(t, o, "at-"+id, t0) || refreshTokenLive(t, o, "rt-"+id, t0) {
+			t.Errorf("%s: tokens still work after %s", id, what)
+		}
+	}
+}
+
 func grantRevokedAt(t *testing.T, o store.OIDC, id string) time.Time {
 	t.Helper()
 	g, err := o.GrantByID(t.Context(), id)
@@ -688,21 +709,7 @@ var oidcTests = []test{
 			what := fmt.Sprintf("RevokeGrantsOf(%q, %q, %q)", step.account, step.client, step.session)
 			got, err := o.RevokeGrantsOf(ctx, step.account, step.client, step.session, at)
 			must(t, err)
-			if len(got) != len(step.want) {
-				t.Errorf("%s: %d grants %+v, want %v", what, len(got), got, step.want)
-				continue
-			}
-			for j, id := range step.want {
-				want := gs[id]
-				want.RevokedAt = at
-				sameDeep(t, fmt.Sprintf("%s[%d]", what, j), got[j], want, normGrant)
-				if stored := grantRevokedAt(t, o, id); !stored.Equal(at) {
-					t.Errorf("%s: stored RevokedAt = %v, want %v", id, stored, at)
-				}
-				if accessTokenLive(t, o, "at-"+id, t0) || refreshTokenLive(t, o, "rt-"+id, t0) {
-					t.Errorf("%s: tokens still work after RevokeGrantsOf", id)
-				}
-			}
+			revokedAre(t, o, what, got, step.want, gs, at, t0)
 		}
 		// ben's grant was never among them.
 		if !grantRevokedAt(t, o, "g4").IsZero() || !accessTokenLive(t, o, "at-g4", t0) || !refreshTokenLive(t, o, "rt-g4", t0) {
@@ -748,21 +755,7 @@ var oidcTests = []test{
 			what := fmt.Sprintf("RevokeOtherGrantsOf(%q, %q)", step.account, step.keep)
 			got, err := o.RevokeOtherGrantsOf(ctx, step.account, step.keep, at)
 			must(t, err)
-			if len(got) != len(step.want) {
-				t.Errorf("%s: %d grants %+v, want %v", what, len(got), got, step.want)
-				continue
-			}
-			for j, id := range step.want {
-				want := gs[id]
-				want.RevokedAt = at
-				sameDeep(t, fmt.Sprintf("%s[%d]", what, j), got[j], want, normGrant)
-				if stored := grantRevokedAt(t, o, id); !stored.Equal(at) {
-					t.Errorf("%s: stored RevokedAt = %v, want %v", id, stored, at)
-				}
-				if accessTokenLive(t, o, "at-"+id, t0) || refreshTokenLive(t, o, "rt-"+id, t0) {
-					t.Errorf("%s: tokens still work after %s", id, what)
-				}
-			}
+			revokedAre(t, o, what, got, step.want, gs, at, t0)
 			if i == 0 {
 				for _, id := range []string{"g1", "g3"} {
 					if !grantRevokedAt(t, o, id).IsZero() || !accessTokenLive(t, o, "at-"+id, t0) || !refreshTokenLive(t, o, "rt-"+id, t0) {
