@@ -59,7 +59,11 @@ func (s *Service) RequestRecovery(ctx context.Context, f *Flow, lang string, c C
 		return err
 	}
 	now := s.Now()
-	over, _, _, err := s.count(ctx, now, []limit{{"recovery", "recovery:" + a.ID, recoveryRequestsPerDay, 24 * time.Hour}})
+	// Counted before the request is created, so requests sent in parallel
+	// cannot all pass the limit; one refused because a request waits
+	// already creates nothing and sends nothing, and gives its count back.
+	perDay := limit{"recovery", "recovery:" + a.ID, recoveryRequestsPerDay, 24 * time.Hour}
+	over, _, _, err := s.count(ctx, now, []limit{perDay})
 	if err != nil {
 		return err
 	}
@@ -72,6 +76,7 @@ func (s *Service) RequestRecovery(ctx context.Context, f *Flow, lang string, c C
 		CreatedAt: now, ConfirmExpiresAt: now.Add(recoveryConfirmTTL)}
 	err = rr.CreateRecoveryRequest(ctx, r)
 	if errors.Is(err, store.ErrConflict) {
+		s.uncount(ctx, now, perDay)
 		return ErrRecoveryPending
 	}
 	if err != nil {

@@ -436,3 +436,41 @@ func TestRecoveryMailsEnglish(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoveryRefusalUsesNoAllowance: a request refused because one waits
+// already creates nothing and sends nothing, so it does not use one of the
+// day's requests; those that do create a request and send its mail are
+// still bounded.
+func TestRecoveryRefusalUsesNoAllowance(t *testing.T) {
+	e, box := recoveryEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	box.since()
+	_, notMe := e.confirmRecovery(c, box, e.requestRecovery(c, box))
+
+	for i := range recoveryRequestsPerDay + 2 {
+		f := e.passwordStep(c)
+		if err := e.svc.RequestRecovery(e.ctx, f, "ja", e.ip); !errors.Is(err, portal.ErrRecoveryPending) {
+			t.Fatalf("request %d while one waits: %v, want ErrRecoveryPending", i+1, err)
+		}
+		e.svc.Abandon(e.ctx, f)
+	}
+	box.none("refused requests")
+
+	if err := e.svc.ReportNotMe(e.ctx, notMe, e.ip); err != nil {
+		t.Fatalf("ReportNotMe: %v", err)
+	}
+	// The first request used one of the day's five; four more are left.
+	for range recoveryRequestsPerDay - 1 {
+		e.requestRecovery(c, box)
+	}
+	f := e.passwordStep(c)
+	if err := e.svc.RequestRecovery(e.ctx, f, "ja", e.ip); !errors.Is(err, portal.ErrTooManyRequests) {
+		t.Fatalf("sixth request that would send a mail: %v, want ErrTooManyRequests", err)
+	}
+	box.none("a throttled request")
+}
+
+// recoveryRequestsPerDay is the portal's bound on an account's recovery
+// requests a day.
+const recoveryRequestsPerDay = 5
