@@ -156,3 +156,58 @@ func TestLanguageSwitchAfterARefusedLogin(t *testing.T) {
 	expect(t, page, http.StatusOK, "")
 	contains(t, page, `name="next" value="/oidc/login?id=abc"`)
 }
+
+// hiddenInputs are the hidden fields of the form that posts to action on
+// the page.
+func hiddenInputs(t *testing.T, r *resp, action string) url.Values {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<form method="post" action="` + regexp.QuoteMeta(action) + `"[^>]*>(.*?)</form>`).FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("%s %s: no form to %s", r.Request.Method, r.Request.URL.Path, action)
+	}
+	v := url.Values{}
+	for _, in := range regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`).FindAllStringSubmatch(m[1], -1) {
+		v.Add(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
+	}
+	return v
+}
+
+// TestLanguageSwitchKeepsTheLoginRequest: a site's request for a fresh
+// sign-in (prompt=login) with a login_hint comes to the login page with
+// fresh, login_hint and next; 「English」 there, also after a refused
+// password, comes back to a login page that still honours all three: the
+// signed-in customer is asked to sign in again, the address is filled in,
+// and the sign-in goes back to the site's request.
+func TestLanguageSwitchKeepsTheLoginRequest(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	b.lang = "ja"
+	start := "/login?fresh=1&next=" + url.QueryEscape("/oidc/login?id=abc") + "&login_hint=" + url.QueryEscape("hanako@example.jp")
+	first := b.get(start)
+	expect(t, first, http.StatusOK, "")
+
+	refused := b.post("/login", func() url.Values {
+		v := hiddenInputs(t, first, "/login")
+		v.Set("email", "hanako@example.jp")
+		v.Set("password", "wrong")
+		return v
+	}())
+	expect(t, refused, http.StatusUnauthorized, "")
+
+	for _, page := range []*resp{first, refused} {
+		b.setCookie("tobira_lang", "")
+		sw := b.post("/lang", hiddenInputs(t, page, "/lang"))
+		expect(t, sw, http.StatusSeeOther, "")
+		back := b.get(sw.Header.Get("Location"))
+		// A signed-in browser is sent on to next unless fresh is kept.
+		expect(t, back, http.StatusOK, "")
+		contains(t, back, "Sign in", `value="hanako@example.jp"`, `name="next" value="/oidc/login?id=abc"`)
+	}
+
+	// The switch goes only to a page of the portal.
+	for _, next := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example/"} {
+		expect(t, b.post("/lang", url.Values{"lang": {"ja"}, "next": {next}}), http.StatusSeeOther, "/")
+	}
+}

@@ -24,7 +24,34 @@ var loginNotices = map[string]struct {
 	"password_reset": {"reset_password.done", false},
 }
 
-type loginData struct{ Email, Next string }
+type loginData struct {
+	Email, Next string
+	// Fresh and Hint are the request's fresh and login_hint, which the
+	// form carries so that the page it answers with, and the language
+	// switch there, honour them too.
+	Fresh bool
+	Hint  string
+}
+
+// loginPath is the login page that honours next, fresh (a new sign-in
+// even with a session) and a login_hint: where the sign-in of a site's
+// request starts, and where the language switch goes back to.
+func loginPath(next string, fresh bool, loginHint string) string {
+	q := url.Values{}
+	if fresh {
+		q.Set("fresh", "1")
+	}
+	if next != "/" {
+		q.Set("next", next)
+	}
+	if loginHint != "" {
+		q.Set("login_hint", loginHint)
+	}
+	if len(q) == 0 {
+		return "/login"
+	}
+	return "/login?" + q.Encode()
+}
 
 // loginPage is manual step I. It stores nothing: the sign-in flow starts
 // when the form is sent, so an open login page never expires.
@@ -36,14 +63,16 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// fresh asks for a new sign-in even with a session (prompt=login).
-	if si != nil && r.URL.Query().Get("fresh") == "" {
+	fresh := r.URL.Query().Get("fresh") != ""
+	if si != nil && !fresh {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
 	v := s.view(r, "login.title")
 	// A site's login_hint (OpenID Connect Core 1.0, 3.1.2.1) fills in the
 	// address; the customer may change it.
-	v.Data = loginData{Next: next, Email: hint(r.URL.Query().Get("login_hint"))}
+	h := hint(r.URL.Query().Get("login_hint"))
+	v.Data = loginData{Next: next, Email: h, Fresh: fresh, Hint: h}
 	if n, ok := loginNotices[r.URL.Query().Get("e")]; ok {
 		if n.error {
 			v.Error = s.t(r, n.key)
@@ -60,12 +89,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	email, password := strings.TrimSpace(r.PostForm.Get("email")), r.PostForm.Get("password")
 	next := safeReturn(r.PostForm.Get("next"))
+	fresh, h := r.PostForm.Get("fresh") != "", hint(r.PostForm.Get("login_hint"))
 	again := func(status int, msg string) {
 		v := s.view(r, "login.title")
-		// The language switch comes back to the login page with where the
-		// sign-in goes next (a site's sign-in, the security page).
-		v.Path = "/login?next=" + url.QueryEscape(next)
-		v.Data = loginData{Email: email, Next: next}
+		// The language switch comes back to the login page as the
+		// customer got it: with where the sign-in goes next (a site's
+		// sign-in, the security page), and a site's fresh and login_hint.
+		v.Path = loginPath(next, fresh, h)
+		v.Data = loginData{Email: email, Next: next, Fresh: fresh, Hint: h}
 		v.Error = msg
 		s.render(w, r, status, "login", v)
 	}

@@ -80,11 +80,7 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 		}
 		// A fresh sign-in replaces the session, so the request is then
 		// satisfied and this does not loop.
-		login := "/login?fresh=1&next=" + url.QueryEscape(here)
-		if req.LoginHint != "" {
-			login += "&login_hint=" + url.QueryEscape(req.LoginHint)
-		}
-		http.Redirect(w, r, login, http.StatusSeeOther)
+		http.Redirect(w, r, loginPath(here, true, req.LoginHint), http.StatusSeeOther)
 		return
 	}
 	ok, err := s.oidc.Consented(r.Context(), req, si.Account.ID)
