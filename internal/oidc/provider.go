@@ -175,6 +175,9 @@ type Request struct {
 	// started the request (WithBrowser); empty for a request stored
 	// before it was kept.
 	browserHash string
+	// stored is the request as AuthRequest read it, which Callback
+	// answers: the one the portal checked.
+	stored *store.AuthRequest
 }
 
 // From reports whether a browser with the binding value browser (its
@@ -234,7 +237,23 @@ func (p *Provider) AuthRequest(ctx context.Context, id string) (*Request, error)
 	return &Request{ID: ar.ID, Hinted: hinted, ClientID: ar.ClientID, ClientName: c.Name, FirstParty: c.FirstParty,
 		Scopes: ar.Scopes, CreatedAt: ar.CreatedAt, Fresh: slices.Contains(ar.Prompt, "login"),
 		Silent: slices.Contains(ar.Prompt, "none"), AskConsent: slices.Contains(ar.Prompt, "consent"), MaxAge: ar.MaxAge, LoginHint: ar.LoginHint, UILocales: ar.UILocales, SID: sid,
-		Site: siteOf(ar.RedirectURI), browserHash: ar.BrowserHash}, nil
+		Site: siteOf(ar.RedirectURI), browserHash: ar.BrowserHash, stored: ar}, nil
+}
+
+// Callback is the authorization callback for req, a request AuthRequest
+// loaded and the portal checked (its browser, its session): the code is
+// issued for that request as it was read, and sent to its client. The
+// library's own callback read the request again by the id in the form,
+// and answered with what that second read found, which the portal had
+// not checked.
+func (p *Provider) Callback(w http.ResponseWriter, r *http.Request, req *Request) {
+	r = r.WithContext(op.ContextWithIssuer(r.Context(), p.issuer))
+	ar := &authRequest{*req.stored}
+	if !ar.Done() {
+		op.AuthRequestError(w, r, ar, oidc.ErrInteractionRequired().WithDescription("the request is not signed in yet"), p.op)
+		return
+	}
+	op.AuthResponse(ar, p.op, w, r)
 }
 
 // Consented reports whether the account may be signed in to the request's

@@ -204,9 +204,8 @@ func (s *Server) siteBack(r *http.Request, req *oidc.Request) (name, u string) {
 // says so in the customer's language, where the library answered with its
 // own text.
 func (s *Server) authorizeCallback(w http.ResponseWriter, r *http.Request) {
-	// The id checked is the one the library reads: the form's, where a
-	// POST's body comes before the query. An id in the query alone would
-	// let a body name another request, whose session is never checked.
+	// The id is the form's, where a POST's body comes before the query,
+	// as the library reads it.
 	if err := r.ParseForm(); err != nil {
 		s.fail(w, r, http.StatusBadRequest, "error.bad_request")
 		return
@@ -243,7 +242,9 @@ func (s *Server) authorizeCallback(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.oidc.ServeHTTP(w, r)
+	// The code is issued for the request read and checked here, not for
+	// one read again.
+	s.oidc.Callback(w, r, req)
 }
 
 // completeRequest signs the request in with the browser's session and sends
