@@ -245,15 +245,17 @@ func (p *Provider) AuthRequest(ctx context.Context, id string) (*Request, error)
 // issued for that request as it was read, and sent to its client. The
 // library's own callback read the request again by the id in the form,
 // and answered with what that second read found, which the portal had
-// not checked.
-func (p *Provider) Callback(w http.ResponseWriter, r *http.Request, req *Request) {
+// not checked. It reports whether this was the request's first code
+// (one signed in, with none issued before).
+func (p *Provider) Callback(w http.ResponseWriter, r *http.Request, req *Request) (first bool) {
 	r = r.WithContext(op.ContextWithIssuer(r.Context(), p.issuer))
 	ar := &authRequest{*req.stored}
 	if !ar.Done() {
 		op.AuthRequestError(w, r, ar, oidc.ErrInteractionRequired().WithDescription("the request is not signed in yet"), p.op)
-		return
+		return false
 	}
 	op.AuthResponse(ar, p.op, w, r)
+	return ar.CodeHash == ""
 }
 
 // Consented reports whether the account may be signed in to the request's

@@ -49,6 +49,7 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	if !req.From(s.browserBinding(r)) {
 		if req.Silent {
 			s.oidc.NeedsLogin(w, r, id)
+			s.closed(r)
 			return
 		}
 		s.otherBrowser(w, r, req)
@@ -71,11 +72,13 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	other := si != nil && req.Hinted != "" && si.Account.ID != req.Hinted
 	if other && !si.Session.CreatedAt.Before(req.CreatedAt) {
 		s.oidc.NeedsLogin(w, r, id)
+		s.closed(r)
 		return
 	}
 	if si == nil || other || !req.Satisfied(si.Session.CreatedAt, s.svc.Now()) || !s.hasFactor(r.Context(), si.Account.ID) {
 		if req.Silent {
 			s.oidc.NeedsLogin(w, r, id)
+			s.closed(r)
 			return
 		}
 		// A fresh sign-in replaces the session, so the request is then
@@ -90,6 +93,7 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok && req.Silent {
 		s.oidc.NeedsConsent(w, r, id)
+		s.closed(r)
 		return
 	}
 	if !ok {
@@ -137,10 +141,25 @@ func (s *Server) speak(w http.ResponseWriter, r *http.Request, lang string) *htt
 // browser's other tabs bound to a value it no longer has (and any page
 // could so spoil a customer's sign-in in progress). The GET of the
 // redirect, a top-level navigation, carries the cookie.
+//
+// Every request stored is counted against its address's open requests
+// (portal.Service.StartAuthorization) until it is signed in or answered:
+// over the limit the customer is told to wait, and nothing is stored.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	browser := s.browserBinding(r)
 	if browser == "" && r.Method == http.MethodPost && r.ParseForm() == nil {
 		http.Redirect(w, r, "/authorize?"+r.Form.Encode(), http.StatusSeeOther)
+		return
+	}
+	var locked *portal.LockedError
+	if err := s.svc.StartAuthorization(r.Context(), client(r)); errors.As(err, &locked) {
+		w.Header().Set("Retry-After", seconds(locked.Until.Sub(s.svc.Now())))
+		v := s.view(r, "common.error_title")
+		v.Error = s.t(r, "oidc.throttled", formatTime(webkit.PickLanguage(r), locked.Until))
+		s.render(w, r, http.StatusTooManyRequests, "message", v)
+		return
+	} else if err != nil {
+		s.internal(w, r, err)
 		return
 	}
 	if browser == "" {
@@ -149,7 +168,18 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, s.cookieName(browserCookie), browser, int(oidc.AuthRequestLifetime.Seconds()))
 	r = r.WithContext(oidc.WithBrowser(r.Context(), browser))
 	s.oidc.ServeHTTP(&replacedError{ResponseWriter: w, replace: s.errorPage(r, "oidc.bad_request", false)}, r)
+	// The provider stored the request only when it sends the browser on
+	// to sign it in; any other answer (a refusal, sent to the client or
+	// shown) stored nothing.
+	if !strings.HasPrefix(w.Header().Get("Location"), oidc.LoginPath+"?") {
+		s.closed(r)
+	}
 }
+
+// closed gives back the count of an authorization request of the
+// browser's address (Server.authorize) that is no longer open: signed in,
+// or answered.
+func (s *Server) closed(r *http.Request) { s.svc.EndAuthorization(r.Context(), client(r)) }
 
 // browserBinding is the browser's binding value of authorization
 // requests (Server.authorize); empty without one.
@@ -244,7 +274,11 @@ func (s *Server) authorizeCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	// The code is issued for the request read and checked here, not for
 	// one read again.
-	s.oidc.Callback(w, r, req)
+	// The first code ends the request's count as an open one; the
+	// browser going back to the callback again gives back nothing more.
+	if s.oidc.Callback(w, r, req) {
+		s.closed(r)
+	}
 }
 
 // completeRequest signs the request in with the browser's session and sends
@@ -306,6 +340,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.PostForm.Get("decision") != "allow" {
 		s.oidc.Deny(w, r, id)
+		s.closed(r)
 		return
 	}
 	// The answer signs in only what the sign-in page would have asked

@@ -1,0 +1,97 @@
+package oidc_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+// get answers a GET of u in browser b without following redirects.
+func (e *portalEnv) get(b *http.Client, u string, header ...string) (*http.Response, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := noFollow(b).Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res, string(body)
+}
+
+// One address may leave only so many authorization requests open: a
+// flood of requests it never goes on with is refused, with a page that
+// says so in the customer's language, before anything is stored. Requests
+// signed in or answered give their count back, so a customer who signs in
+// many times, and the sites' silent checks, never meet the limit; nor do
+// requests the provider refuses, which store nothing.
+func TestAuthorizeRequestsBoundedPerAddress(t *testing.T) {
+	const bound = 200 // openAuthorizationsPerClient
+	e := newPortal(t)
+	site := e.newRP(&store.Client{Name: "contracts", RedirectURIs: []string{"http://127.0.0.1:9/callback"}})
+
+	// Well past the bound: sign-ins, silent checks answered at once, and
+	// requests refused for their redirect URI.
+	b := e.browser()
+	site.login(b)
+	for range bound + 20 {
+		site.sso(b)
+	}
+	for range bound + 20 {
+		sb := e.browser()
+		res, _ := e.get(sb, site.authURL("silent", oauth2.GenerateVerifier(), oauth2.SetAuthURLParam("prompt", "none")))
+		loc, _ := res.Location()
+		if loc == nil || !strings.Contains(loc.RawQuery, "id=") {
+			t.Fatalf("silent check: status %d, location %v", res.StatusCode, loc)
+		}
+		// The portal's sign-in page answers it login_required.
+		res, _ = e.get(sb, loc.String())
+		if loc, _ := res.Location(); loc == nil || loc.Query().Get("error") != "login_required" {
+			t.Fatalf("silent check: status %d, location %v", res.StatusCode, loc)
+		}
+	}
+	bad := strings.Replace(site.authURL("bad", oauth2.GenerateVerifier()), "127.0.0.1%3A9", "127.0.0.1%3A8", 1)
+	for range bound + 20 {
+		if res, _ := e.get(e.browser(), bad); res.StatusCode != http.StatusBadRequest {
+			t.Fatalf("a request with an unregistered redirect URI: status %d, want 400", res.StatusCode)
+		}
+	}
+
+	// Requests left open: the bound's worth is stored, then refused.
+	flood := e.browser()
+	for i := range bound {
+		res, _ := e.get(flood, site.authURL("flood", oauth2.GenerateVerifier()))
+		if loc, _ := res.Location(); loc == nil || !strings.HasPrefix(loc.Path, "/oidc/login") {
+			t.Fatalf("open request %d: status %d, location %v", i+1, res.StatusCode, loc)
+		}
+	}
+	for _, tc := range []struct{ lang, want string }{
+		{"ja", "お使いのネットワークから短い時間に多くのログインの要求があったため、受け付けを一時的に停止しています。"},
+		{"en", "Too many sign-in requests came from your network in a short time"},
+	} {
+		fresh := e.browser()
+		res, body := e.get(fresh, site.authURL("flood", oauth2.GenerateVerifier()), "Accept-Language", tc.lang)
+		if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+			t.Fatalf("request over the bound: status %d, Retry-After %q, want 429 with it", res.StatusCode, res.Header.Get("Retry-After"))
+		}
+		if !strings.Contains(body, tc.want) {
+			t.Errorf("429 page in %s lacks %q:\n%s", tc.lang, tc.want, body)
+		}
+		for _, c := range res.Cookies() {
+			if strings.Contains(c.Name, "oidc_browser") {
+				t.Errorf("a refused request set the cookie %s", c.Name)
+			}
+		}
+	}
+}
