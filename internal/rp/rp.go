@@ -53,9 +53,31 @@ type Site struct {
 var _ sites.Auth = (*Site)(nil)
 
 func (s *Site) secure() bool        { return strings.HasPrefix(s.BaseURL, "https://") }
-func (s *Site) cookie() string      { return "tobira_" + s.Name }
-func (s *Site) flowCookie() string  { return "tobira_" + s.Name + "_signin" }
+func (s *Site) cookie() string      { return s.prefix() + "tobira_" + s.Name }
+func (s *Site) flowCookie() string  { return s.prefix() + "tobira_" + s.Name + "_signin" }
 func (s *Site) callbackURL() string { return s.BaseURL + "/auth/callback" }
+
+// prefix is the cookies' name prefix over HTTPS: __Host-, which a browser
+// keeps only when Secure, without Domain, on path /, so that neither a
+// plain-HTTP answer (a network attacker's) nor a sibling subdomain can
+// plant or overwrite them: a planted session would show the customer
+// someone else's contracts, a planted sign-in would finish with the
+// attacker's code. Over plain HTTP (the demo) nothing can stop that.
+func (s *Site) prefix() string {
+	if s.secure() {
+		return "__Host-"
+	}
+	return ""
+}
+
+// flowPath is the path of the sign-in's cookie: /auth/, where only the
+// callback reads it, but / over HTTPS, as __Host- requires.
+func (s *Site) flowPath() string {
+	if s.secure() {
+		return "/"
+	}
+	return "/auth/"
+}
 
 func (s *Site) ctx(ctx context.Context) context.Context {
 	if s.HTTPClient != nil {
@@ -139,7 +161,7 @@ func (s *Site) login(w http.ResponseWriter, r *http.Request) {
 		Return: localPath(r.URL.Query().Get("return")), Expires: s.Now().Add(flowTTL)}
 	b, _ := json.Marshal(in)
 	http.SetCookie(w, &http.Cookie{Name: s.flowCookie(), Value: s.Keys.Encrypt(string(b), s.flowCookie()),
-		Path: "/auth/", MaxAge: int(flowTTL.Seconds()), HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
+		Path: s.flowPath(), MaxAge: int(flowTTL.Seconds()), HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
 	// ui_locales (OpenID Connect Core 3.1.2.1): the portal's pages in the
 	// language the customer reads this site in, which on another host
 	// than the portal's it has no cookie of.
@@ -184,7 +206,7 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msgNotSigned, http.StatusForbidden)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: s.flowCookie(), Path: "/auth/", MaxAge: -1, HttpOnly: true, Secure: s.secure()})
+	http.SetCookie(w, &http.Cookie{Name: s.flowCookie(), Path: s.flowPath(), MaxAge: -1, HttpOnly: true, Secure: s.secure()})
 	p, err := s.discover(ctx)
 	if err != nil {
 		s.Log.Error("rp: portal unreachable", "err", err)
