@@ -426,7 +426,7 @@ func (v *view) Zero(t time.Time) bool { return t.IsZero() }
 // records.
 func (v *view) Outcomes() []string {
 	return []string{"ok", "fail", "locked", "denied", "throttled", "limited", "refused", "exhausted",
-		"account_locked", "not_activated", "unknown", "alert"}
+		"account_locked", "not_activated", "unknown", "alert", outdatedReset}
 }
 
 // Action is an audit action's label, or its code when it has none (an

@@ -120,6 +120,19 @@ func (s *Server) decideReset(w http.ResponseWriter, r *http.Request, op *store.O
 	ctx := r.Context()
 	action := resetActions[decision]
 	id := r.PathValue("id")
+	if decision == store.ResetApproved {
+		// resetcheck.go: no approval of a request the account outgrew.
+		q, key, why, err := s.resetOutdated(ctx, op, id)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		if key != "" {
+			s.audit(ctx, r, actor(op), q.AccountID, action, outdatedReset, why)
+			s.showResets(w, r, op, http.StatusConflict, key)
+			return
+		}
+	}
 	q, err := s.svc.Store.DecideResetRequest(ctx, id, actor(op), decision, s.svc.Now())
 	switch {
 	case errors.Is(err, store.ErrOwnResetRequest), errors.Is(err, store.ErrNotOwnResetRequest):
