@@ -2,6 +2,8 @@ package console
 
 import (
 	"context"
+	"errors"
+	"strings"
 
 	"github.com/tobira/tobira/internal/store"
 )
@@ -12,7 +14,9 @@ import (
 // customer has used or changed their second factor since, the premise
 // no longer holds, and an approval would remove what the customer has in
 // hand (a caller who claimed the loss may be someone else) and end their
-// sessions.
+// sessions. Nor is a request approved whose requester was disabled since
+// (left, or was found to misuse the console): the approver relied on
+// their word that the customer was who they said.
 
 // outdatedReset is the outcome an approval refused for such a change
 // records.
@@ -41,6 +45,13 @@ func (s *Server) resetOutdated(ctx context.Context, op *store.Operator, id strin
 	if q == nil || q.RequestedBy == actor(op) {
 		return nil, "", "", nil
 	}
+	gone, err := s.requesterGone(ctx, q.RequestedBy)
+	if err != nil {
+		return q, "", "", err
+	}
+	if gone {
+		return q, "reset.requester_disabled", "request " + q.ID + ": " + q.RequestedBy + " disabled since the request", nil
+	}
 	for _, action := range secondFactorUse {
 		evs, err := s.ops.ListAudit(ctx, store.AuditFilter{AccountID: q.AccountID, Action: action, Outcome: "ok",
 			Since: q.RequestedAt, Limit: 1})
@@ -52,4 +63,21 @@ func (s *Server) resetOutdated(ctx context.Context, op *store.Operator, id strin
 		}
 	}
 	return q, "", "", nil
+}
+
+// requesterGone tells whether the operator who asked is no longer an
+// enabled operator.
+func (s *Server) requesterGone(ctx context.Context, requestedBy string) (bool, error) {
+	email, ok := strings.CutPrefix(requestedBy, "operator:")
+	if !ok {
+		return true, nil
+	}
+	o, err := s.ops.OperatorByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return o.Disabled, nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tobira/tobira/internal/console"
 	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/secret"
@@ -95,5 +96,35 @@ func TestResetNotApprovedAfterFactorUsed(t *testing.T) {
 	resp, body = boss.post("/resets/" + req.ID + "/approve")
 	if resp.Request.URL.Path != "/resets" || resp.StatusCode != 200 || s.factors(b.ID) != 0 {
 		t.Fatalf("approval: %s %d, %d factors\n%s", resp.Request.URL.Path, resp.StatusCode, s.factors(b.ID), body)
+	}
+}
+
+// TestResetNotApprovedAfterRequesterDisabled: an operator asks for a reset
+// and is disabled before it is approved (they left, or misused the
+// console): the approver relied on their word, and the approval is refused
+// (409, said, recorded) and removes nothing; a rejection still goes.
+func TestResetNotApprovedAfterRequesterDisabled(t *testing.T) {
+	s := newSite(t)
+	kim := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
+	boss := s.signIn("boss@tobira.example", s.operator("boss@tobira.example", store.RoleAdmin))
+	a := s.customerWithFactor("yamada@example.jp")
+	kim.post("/customers/"+a.ID+"/reset-mfa", "reset_reason", "電話で本人確認済み、端末紛失")
+	req := s.openReset(a.ID)
+	if _, err := console.DisableOperator(t.Context(), s.svc, s.db, "kim@tobira.example", "operator:boss@tobira.example"); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := boss.post("/resets/" + req.ID + "/approve")
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "無効にされた") {
+		t.Fatalf("approval of a disabled operator's request: %d\n%s", resp.StatusCode, body)
+	}
+	if s.factors(a.ID) != 1 || s.resetMails(a.Email) != 0 || !s.openReset(a.ID).Open() {
+		t.Fatal("a refused approval changed something")
+	}
+	acts := strings.Join(s.auditActions(a.ID), "\n")
+	if !strings.Contains(acts, "operator:boss@tobira.example mfa.reset_approve outdated") {
+		t.Errorf("audit lacks the refused approval:\n%s", acts)
+	}
+	if resp, _ := boss.post("/resets/" + req.ID + "/reject"); resp.Request.URL.Path != "/resets" || resp.StatusCode != 200 {
+		t.Errorf("reject: %s %d", resp.Request.URL.Path, resp.StatusCode)
 	}
 }
