@@ -256,6 +256,32 @@ func createNumbered(kind, given string, gen func() string, create func(number st
 	return "", fmt.Errorf("no free %s number found: give one with --number", kind)
 }
 
+// listSiteRecords is every list subcommand: the customer's records of one
+// kind (plural, for "has no ...") as a table under header, one row each.
+func listSiteRecords[T any](ctx context.Context, m *Main, f flags, email, kind string,
+	load func(store.Store, context.Context, string) ([]T, error),
+	header []string, row func(T) []string, rightAligned ...int) error {
+	w, acct, err := m.customer(ctx, f, email)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	list, err := load(w.svc.Store, ctx, acct.ID)
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Fprintf(m.Stdout, "%s has no %s\n", acct.Email, kind)
+		return nil
+	}
+	rows := [][]string{header}
+	for _, r := range list {
+		rows = append(rows, row(r))
+	}
+	printSiteTable(m.Stdout, rows, rightAligned...)
+	return nil
+}
+
 // sixDigits is the random part of a generated number.
 func sixDigits() string { return fmt.Sprintf("%06d", rand.IntN(1_000_000)) }
 
@@ -371,25 +397,11 @@ func (m *Main) applications(ctx context.Context, args []string) error {
 	}
 
 	// list
-	w, acct, err := m.customer(ctx, f, *email)
-	if err != nil {
-		return err
-	}
-	defer w.close()
-	list, err := w.svc.Store.ApplicationsOf(ctx, acct.ID)
-	if err != nil {
-		return err
-	}
-	if len(list) == 0 {
-		fmt.Fprintf(m.Stdout, "%s has no applications\n", acct.Email)
-		return nil
-	}
-	rows := [][]string{{"NUMBER", "APPLIED", "STATUS", "SERVICE", "PLAN"}}
-	for _, a := range list {
-		rows = append(rows, []string{a.Number, japanDate(a.AppliedAt), applicationStatusText(a.Status), a.Service, a.Plan})
-	}
-	printSiteTable(m.Stdout, rows)
-	return nil
+	return listSiteRecords(ctx, m, f, *email, "applications", store.Store.ApplicationsOf,
+		[]string{"NUMBER", "APPLIED", "STATUS", "SERVICE", "PLAN"},
+		func(a store.Application) []string {
+			return []string{a.Number, japanDate(a.AppliedAt), applicationStatusText(a.Status), a.Service, a.Plan}
+		})
 }
 
 // contracts: tobira contracts create|list.
@@ -417,26 +429,12 @@ func (m *Main) contracts(ctx context.Context, args []string) error {
 	}
 
 	if args[0] == "list" {
-		w, acct, err := m.customer(ctx, f, *email)
-		if err != nil {
-			return err
-		}
-		defer w.close()
-		list, err := w.svc.Store.ContractsOf(ctx, acct.ID)
-		if err != nil {
-			return err
-		}
-		if len(list) == 0 {
-			fmt.Fprintf(m.Stdout, "%s has no contracts\n", acct.Email)
-			return nil
-		}
-		rows := [][]string{{"NUMBER", "START", "MONTHLY FEE", "STATUS", "SERVICE", "PLAN"}}
-		for _, k := range list {
-			rows = append(rows, []string{k.Number, japanDate(k.StartDate), yenText(k.MonthlyFee),
-				fmt.Sprintf("%s (%s)", k.Status, contractStatusJa[k.Status]), k.Service, k.Plan})
-		}
-		printSiteTable(m.Stdout, rows, 2)
-		return nil
+		return listSiteRecords(ctx, m, f, *email, "contracts", store.Store.ContractsOf,
+			[]string{"NUMBER", "START", "MONTHLY FEE", "STATUS", "SERVICE", "PLAN"},
+			func(k store.Contract) []string {
+				return []string{k.Number, japanDate(k.StartDate), yenText(k.MonthlyFee),
+					fmt.Sprintf("%s (%s)", k.Status, contractStatusJa[k.Status]), k.Service, k.Plan}
+			}, 2)
 	}
 
 	monthly, err := strconv.ParseInt(strings.TrimSpace(*fee), 10, 64)
@@ -552,26 +550,12 @@ func (m *Main) invoices(ctx context.Context, args []string) error {
 	}
 
 	if args[0] == "list" {
-		w, acct, err := m.customer(ctx, f, *email)
-		if err != nil {
-			return err
-		}
-		defer w.close()
-		list, err := w.svc.Store.InvoicesOf(ctx, acct.ID)
-		if err != nil {
-			return err
-		}
-		if len(list) == 0 {
-			fmt.Fprintf(m.Stdout, "%s has no invoices\n", acct.Email)
-			return nil
-		}
-		rows := [][]string{{"NUMBER", "ISSUED", "PERIOD", "ITEMS", "AMOUNT DUE"}}
-		for _, v := range list {
-			rows = append(rows, []string{v.Number, japanDate(v.IssuedAt), japanDate(v.PeriodStart) + " – " + japanDate(v.PeriodEnd),
-				strconv.Itoa(len(v.Items)), yenText(billing.Sum(billing.Totals(v.Items)).Total)})
-		}
-		printSiteTable(m.Stdout, rows, 3, 4)
-		return nil
+		return listSiteRecords(ctx, m, f, *email, "invoices", store.Store.InvoicesOf,
+			[]string{"NUMBER", "ISSUED", "PERIOD", "ITEMS", "AMOUNT DUE"},
+			func(v store.Invoice) []string {
+				return []string{v.Number, japanDate(v.IssuedAt), japanDate(v.PeriodStart) + " – " + japanDate(v.PeriodEnd),
+					strconv.Itoa(len(v.Items)), yenText(billing.Sum(billing.Totals(v.Items)).Total)}
+			}, 3, 4)
 	}
 
 	// Every problem of the input at once, then every problem of the invoice.
