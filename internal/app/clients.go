@@ -65,11 +65,7 @@ func (m *Main) clients(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stderr, "nothing to change: give --name, --redirect-uri, --post-logout-redirect-uri or --backchannel-logout-uri")
 		return errUsage
 	}
-	cfg, err := m.load(f, modeOperator)
-	if err != nil {
-		return err
-	}
-	w, err := m.open(cfg, m.quietLog())
+	w, cfg, err := m.openOperator(f)
 	if err != nil {
 		return err
 	}

@@ -94,11 +94,7 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 			return errUsage
 		}
 	}
-	cfg, err := m.load(f, modeOperator)
-	if err != nil {
-		return err
-	}
-	w, err := m.open(cfg, m.quietLog())
+	w, _, err := m.openOperator(f)
 	if err != nil {
 		return err
 	}

@@ -16,11 +16,7 @@ func (m *Main) signingKeys(ctx context.Context, args []string) error {
 	if err := f.Parse(args[1:]); err != nil {
 		return errUsage
 	}
-	cfg, err := m.load(f, modeOperator)
-	if err != nil {
-		return err
-	}
-	w, err := m.open(cfg, m.quietLog())
+	w, _, err := m.openOperator(f)
 	if err != nil {
 		return err
 	}

@@ -313,6 +313,21 @@ type wired struct {
 	close func() error
 }
 
+// openOperator opens what an operator's command works on: the store, the
+// service and the provider of f's configuration, logging only warnings.
+// The caller closes w.
+func (m *Main) openOperator(f flags) (*wired, config.Config, error) {
+	cfg, err := m.load(f, modeOperator)
+	if err != nil {
+		return nil, cfg, err
+	}
+	w, err := m.open(cfg, m.quietLog())
+	if err != nil {
+		return nil, cfg, err
+	}
+	return w, cfg, nil
+}
+
 // open connects the store, the service and the provider for a
 // configuration. The provider is told when sessions end, so the sites that
 // signed in through the portal end theirs too.

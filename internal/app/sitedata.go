@@ -106,11 +106,7 @@ func (m *Main) customer(ctx context.Context, f flags, email string) (*wired, *st
 	if err != nil {
 		return nil, nil, explain(err, email)
 	}
-	cfg, err := m.load(f, modeOperator)
-	if err != nil {
-		return nil, nil, err
-	}
-	w, err := m.open(cfg, m.quietLog())
+	w, _, err := m.openOperator(f)
 	if err != nil {
 		return nil, nil, err
 	}

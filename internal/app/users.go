@@ -56,11 +56,7 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stderr, "--name is required")
 		return errUsage
 	}
-	cfg, err := m.load(f, modeOperator)
-	if err != nil {
-		return err
-	}
-	w, err := m.open(cfg, m.quietLog())
+	w, cfg, err := m.openOperator(f)
 	if err != nil {
 		return err
 	}
