@@ -59,12 +59,8 @@ func (m *Main) operators(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "unknown operators command %q: want create, list, disable, enable, reset-2fa or reset-password\n", args[0])
 		return errUsage
 	}
-	if err := f.Parse(args[1:]); err != nil {
-		return errUsage
-	}
-	if f.NArg() > 0 {
-		fmt.Fprintf(m.Stderr, "unexpected arguments: %s\n", strings.Join(f.Args(), " "))
-		return errUsage
+	if err := m.parseFlags(f, args[1:]); err != nil {
+		return err
 	}
 	if email != nil && *email == "" {
 		fmt.Fprintln(m.Stderr, "--email is required")

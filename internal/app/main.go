@@ -313,6 +313,19 @@ type wired struct {
 	close func() error
 }
 
+// parseFlags parses args, which must all be flags: a word left over is a
+// usage error.
+func (m *Main) parseFlags(f flags, args []string) error {
+	if err := f.Parse(args); err != nil {
+		return errUsage
+	}
+	if f.NArg() > 0 {
+		fmt.Fprintf(m.Stderr, "unexpected arguments: %s\n", strings.Join(f.Args(), " "))
+		return errUsage
+	}
+	return nil
+}
+
 // openOperator opens what an operator's command works on: the store, the
 // service and the provider of f's configuration, logging only warnings.
 // The caller closes w.

@@ -66,12 +66,8 @@ type siteFlag struct {
 
 // parseSiteFlags parses args and reports every required flag left empty.
 func (m *Main) parseSiteFlags(f flags, args []string, required ...siteFlag) error {
-	if err := f.Parse(args); err != nil {
-		return errUsage
-	}
-	if f.NArg() > 0 {
-		fmt.Fprintf(m.Stderr, "unexpected arguments: %s\n", strings.Join(f.Args(), " "))
-		return errUsage
+	if err := m.parseFlags(f, args); err != nil {
+		return err
 	}
 	missing := false
 	for _, r := range required {

@@ -41,12 +41,8 @@ func (m *Main) users(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "unknown users command %q: want create, list, reset-2fa, lock, unlock or erase\n", args[0])
 		return errUsage
 	}
-	if err := f.Parse(args[1:]); err != nil {
-		return errUsage
-	}
-	if f.NArg() > 0 {
-		fmt.Fprintf(m.Stderr, "unexpected arguments: %s\n", strings.Join(f.Args(), " "))
-		return errUsage
+	if err := m.parseFlags(f, args[1:]); err != nil {
+		return err
 	}
 	if email != nil && *email == "" {
 		fmt.Fprintln(m.Stderr, "--email is required")
