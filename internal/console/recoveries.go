@@ -32,23 +32,13 @@ func (s *Server) showRecoveries(w http.ResponseWriter, r *http.Request, op *stor
 	rows := make([]recoveryRow, 0, len(list))
 	for _, q := range list {
 		row := recoveryRow{RecoveryRequest: q}
-		a, err := s.svc.Store.AccountByID(ctx, q.AccountID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if row.Email, row.Name, err = s.customerOf(ctx, q.AccountID); err != nil {
 			s.internal(w, r, err)
 			return
 		}
-		if a != nil {
-			row.Email, row.Name = a.Email, a.Name
-		}
 		rows = append(rows, row)
 	}
-	v := s.view(r, "recoveries.title", op)
-	v.Nav, v.Wide, v.Data = "recoveries", true, rows
-	s.notice(r, v)
-	if errKey != "" {
-		v.Error = s.t(r, errKey)
-	}
-	s.render(w, r, status, "recoveries", v)
+	s.showQueue(w, r, op, "recoveries", rows, status, errKey)
 }
 
 // approveRecovery is 「本人確認のうえ早期承認」: the operator verified the

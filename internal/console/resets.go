@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -78,23 +79,39 @@ func (s *Server) showResets(w http.ResponseWriter, r *http.Request, op *store.Op
 	rows := make([]resetRow, 0, len(list))
 	for _, q := range list {
 		row := resetRow{ResetRequest: q, Own: q.RequestedBy == actor(op)}
-		a, err := s.svc.Store.AccountByID(ctx, q.AccountID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if row.Email, row.Name, err = s.customerOf(ctx, q.AccountID); err != nil {
 			s.internal(w, r, err)
 			return
 		}
-		if a != nil {
-			row.Email, row.Name = a.Email, a.Name
-		}
 		rows = append(rows, row)
 	}
-	v := s.view(r, "resets.title", op)
-	v.Nav, v.Wide, v.Data = "resets", true, rows
+	s.showQueue(w, r, op, "resets", rows, status, errKey)
+}
+
+// customerOf is the email and name of a request's customer; empty where the
+// account is gone (erased since), so the request still shows.
+func (s *Server) customerOf(ctx context.Context, accountID string) (email, name string, err error) {
+	a, err := s.svc.Store.AccountByID(ctx, accountID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", "", nil
+	case err != nil:
+		return "", "", err
+	}
+	return a.Email, a.Name, nil
+}
+
+// showQueue renders a page of requests waiting for operators (resets,
+// recoveries): page names the template, the title's message and the menu
+// entry; errKey, if any, is the message of a decision refused.
+func (s *Server) showQueue(w http.ResponseWriter, r *http.Request, op *store.Operator, page string, rows any, status int, errKey string) {
+	v := s.view(r, page+".title", op)
+	v.Nav, v.Wide, v.Data = page, true, rows
 	s.notice(r, v)
 	if errKey != "" {
 		v.Error = s.t(r, errKey)
 	}
-	s.render(w, r, status, "resets", v)
+	s.render(w, r, status, page, v)
 }
 
 func (s *Server) approveReset(w http.ResponseWriter, r *http.Request, op *store.Operator) {
