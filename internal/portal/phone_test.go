@@ -86,6 +86,17 @@ func (e *env) mfaFlow(c *customer) *portal.Flow {
 	return f
 }
 
+// phoneCodeSent is enrolFlow with mobileJP typed at the enrolment: a code
+// is on its way by SMS and the flow waits for it.
+func (e *env) phoneCodeSent(c *customer) *portal.Flow {
+	e.t.Helper()
+	f := e.enrolFlow(c)
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
+		e.t.Fatalf("EnrolPhone: %v", err)
+	}
+	return f
+}
+
 // enrolPhone is a first sign-in that enrols a phone (manual XI): number,
 // code, recovery code, session. It returns the session token.
 func (e *env) enrolPhone(rec *testkit.Sender, c *customer, number string, ch notify.Channel) string {
@@ -319,10 +330,7 @@ func TestPhoneCountryAllowList(t *testing.T) {
 func TestConfirmPhoneWrongCode(t *testing.T) {
 	e, rec := phoneEnv(t)
 	c := e.newCustomer("yamada@example.jp")
-	f := e.enrolFlow(c)
-	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
-		t.Fatal(err)
-	}
+	f := e.phoneCodeSent(c)
 	code := rec.Last(t).Code
 	// Input that is no six-digit code is no guess: neither the account
 	// nor the code's own tries count it.
@@ -361,10 +369,7 @@ func TestConfirmPhoneWrongCode(t *testing.T) {
 func TestPhoneCodesAsCustomersTypeThem(t *testing.T) {
 	e, rec := phoneEnv(t)
 	c := e.newCustomer("yamada@example.jp")
-	f := e.enrolFlow(c)
-	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
-		t.Fatal(err)
-	}
+	f := e.phoneCodeSent(c)
 	if err := e.svc.ConfirmPhone(e.ctx, f, spaced(fullWidth(rec.Last(t).Code)), e.ip); err != nil {
 		t.Fatalf("ConfirmPhone(full-width, spaced): %v", err)
 	}
@@ -396,10 +401,7 @@ func TestPhoneCodeLifetime(t *testing.T) {
 		t.Run(tc.after.String(), func(t *testing.T) {
 			e, rec := phoneEnv(t)
 			c := e.newCustomer("yamada@example.jp")
-			f := e.enrolFlow(c)
-			if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
-				t.Fatal(err)
-			}
+			f := e.phoneCodeSent(c)
 			e.clock.Advance(tc.after)
 			f = e.reload(f, portal.StateEnrol)
 			err := e.svc.ConfirmPhone(e.ctx, f, rec.Last(t).Code, e.ip)
@@ -424,10 +426,7 @@ func TestPhoneCodeLifetime(t *testing.T) {
 func TestPhoneCodeAttempts(t *testing.T) {
 	e, rec := phoneEnv(t)
 	c := e.newCustomer("yamada@example.jp")
-	f := e.enrolFlow(c)
-	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
-		t.Fatal(err)
-	}
+	f := e.phoneCodeSent(c)
 	code := rec.Last(t).Code
 	for i := 1; i <= 5; i++ {
 		if err := e.svc.ConfirmPhone(e.ctx, f, otherCode(code), e.ip); !errors.Is(err, portal.ErrWrongCode) {
@@ -467,10 +466,7 @@ func TestPhoneCodeAttempts(t *testing.T) {
 func TestParallelPhoneGuesses(t *testing.T) {
 	e, rec := phoneEnv(t)
 	c := e.newCustomer("yamada@example.jp")
-	f := e.enrolFlow(c)
-	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
-		t.Fatal(err)
-	}
+	f := e.phoneCodeSent(c)
 	code := rec.Last(t).Code
 	const n = 12
 	errs := make([]error, n)

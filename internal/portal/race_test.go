@@ -231,10 +231,7 @@ func TestConcurrentResetsResetOnce(t *testing.T) {
 func TestConcurrentResendsSendOnce(t *testing.T) {
 	e, rec := phoneEnv(t)
 	c := e.newCustomer("yamada@example.jp")
-	f := e.enrolFlow(c)
-	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
-		t.Fatal(err)
-	}
+	f := e.phoneCodeSent(c)
 	e.clock.Advance(30 * time.Second)
 
 	e.st.armLatest(newRendezvous(2, ""))
