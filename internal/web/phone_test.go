@@ -52,6 +52,23 @@ func (b *browser) sendPhone(region, number, channel string) *resp {
 	return b.post("/enrol/phone", url.Values{"region": {region}, "number": {number}, "channel": {channel}})
 }
 
+// enrolling is a customer, yamada@example.jp, past the password of a first
+// sign-in: at the enrolment of a second factor.
+func (s *site) enrolling() (*customer, *browser) {
+	s.t.Helper()
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.login(c, "/enrol")
+	return c, b
+}
+
+// smsCodeSent types 090-1234-5678 at the enrolment, by text message, and
+// is sent on to the code page.
+func (b *browser) smsCodeSent() {
+	b.t.Helper()
+	expect(b.t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+}
+
 // enrolPhone is a first sign-in that enrols a phone over HTTP, codes read
 // from rec; it returns the session cookie's value.
 func (b *browser) enrolPhone(c *customer, rec *testkit.Sender, number, channel string) string {
@@ -142,9 +159,7 @@ func TestNoPhoneWithoutCountries(t *testing.T) {
 // security page that shows the phone.
 func TestPhoneEnrolmentOverHTTP(t *testing.T) {
 	s, rec := phoneSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.login(c, "/enrol")
+	c, b := s.enrolling()
 	expect(t, b.get("/enrol"), http.StatusOK, "")
 
 	methods := b.get("/enrol/methods")
@@ -240,9 +255,7 @@ func TestPhoneEnrolmentOverHTTP(t *testing.T) {
 // message as the other way.
 func TestPhoneEnrolmentByVoice(t *testing.T) {
 	s, rec := phoneSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.login(c, "/enrol")
+	_, b := s.enrolling()
 	expect(t, b.sendPhone("JP", "+81 90 1234 5678", "voice"), http.StatusSeeOther, "/enrol/phone/code")
 	if sent := rec.Last(t); sent.Channel != notify.Voice || sent.To != phoneE164 {
 		t.Fatalf("sent %+v", sent)
@@ -279,9 +292,7 @@ func TestPhoneEnrolmentByVoice(t *testing.T) {
 // and /dev/outbox (a page that says it is a development tool).
 func TestPhoneEnrolmentWithOutbox(t *testing.T) {
 	s := newSite(t, func(c *config.Config) { c.DevTools = true })
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.login(c, "/enrol")
+	_, b := s.enrolling()
 	expect(t, b.sendPhone("JP", "09012345678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
 
 	r := b.get("/dev/outbox.json")
@@ -328,9 +339,7 @@ func TestDevOutboxOffByDefault(t *testing.T) {
 // the form as typed.
 func TestEnrolPhoneRefusedNumbers(t *testing.T) {
 	s, rec := phoneSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.login(c, "/enrol")
+	_, b := s.enrolling()
 
 	r := b.sendPhone("JP", "090-1234", "sms")
 	expect(t, r, http.StatusBadRequest, "")
@@ -374,10 +383,8 @@ func TestEnrolPhoneRefusedNumbers(t *testing.T) {
 // without script: each button submits the form with its channel.
 func TestPhoneResendLineIsOneParagraph(t *testing.T) {
 	s, rec := phoneSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.login(c, "/enrol")
-	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+	_, b := s.enrolling()
+	b.smsCodeSent()
 	block := regexp.MustCompile(`(?s)<div class="resend">.*?</div>`).FindString(b.get("/enrol/phone/code").text())
 	m := regexp.MustCompile(`(?s)<form method="post" action="/enrol/phone/resend">\s*<p>(コードが届いていませんか\?.*?)</p>\s*</form>`).FindStringSubmatch(block)
 	if m == nil {
@@ -462,9 +469,7 @@ func TestEnrolPhoneCountryPicker(t *testing.T) {
 func TestPhoneTextNeedsAMobileOverHTTP(t *testing.T) {
 	const msg = "この番号ではテキストメッセージを受け取れません。携帯電話の番号を入力するか、「音声通話」を選んでください。"
 	s, rec := phoneSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.login(c, "/enrol")
+	c, b := s.enrolling()
 	r := b.sendPhone("JP", "03-1234-5678", "sms")
 	expect(t, r, http.StatusBadRequest, "")
 	contains(t, r, msg, "アカウントの安全性向上")
@@ -531,9 +536,7 @@ func TestPhoneTextNeedsAMobileOverHTTP(t *testing.T) {
 func TestPhoneUnknownChannelOverHTTP(t *testing.T) {
 	const msg = "コードの受け取り方法は「テキストメッセージ」または「音声通話」からお選びください。"
 	s, rec := phoneSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.login(c, "/enrol")
+	c, b := s.enrolling()
 	r := b.sendPhone("JP", "090-1234-5678", "fax")
 	expect(t, r, http.StatusBadRequest, "")
 	contains(t, r, msg, "アカウントの安全性向上")
@@ -542,7 +545,7 @@ func TestPhoneUnknownChannelOverHTTP(t *testing.T) {
 		t.Errorf("an unknown channel is answered as a step out of order")
 	}
 
-	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+	b.smsCodeSent()
 	s.clock.Advance(30 * time.Second)
 	r = b.post("/enrol/phone/resend", url.Values{"channel": {"fax"}})
 	expect(t, r, http.StatusBadRequest, "")
@@ -563,10 +566,8 @@ func TestPhoneUnknownChannelOverHTTP(t *testing.T) {
 // 「再送信」 within 30 s: 429, Retry-After and the wait in the message.
 func TestPhoneResendTooSoon(t *testing.T) {
 	s, rec := phoneSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.login(c, "/enrol")
-	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+	_, b := s.enrolling()
+	b.smsCodeSent()
 	s.clock.Advance(10 * time.Second)
 	contains(t, b.get("/enrol/phone/code"), `data-resend-wait="20"`)
 
@@ -598,10 +599,8 @@ func TestPhoneResendTooSoon(t *testing.T) {
 // The 11th message of the hour: 429 with the reason and until when.
 func TestPhoneSendLimitOverHTTP(t *testing.T) {
 	s, rec := phoneSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.login(c, "/enrol")
-	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+	_, b := s.enrolling()
+	b.smsCodeSent()
 	for i := 2; i <= 10; i++ {
 		s.clock.Advance(30 * time.Second)
 		expect(t, b.post("/enrol/phone/resend", url.Values{"channel": {"sms"}}), http.StatusSeeOther, "/enrol/phone/code")
@@ -636,10 +635,8 @@ func TestPhoneRefusedSendSaysNoCodeWasSent(t *testing.T) {
 		return m[1]
 	}
 	s, _ := phoneSite(t, func(c *config.Config) { c.Phone.PerAccountHour = 2 })
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.login(c, "/enrol")
-	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+	_, b := s.enrolling()
+	b.smsCodeSent()
 	page := b.get("/enrol/phone/code")
 	contains(t, page, "次の番号にテキストメッセージが送信されました:")
 	if got := countdown(t, page); got != "" {
@@ -701,9 +698,7 @@ func TestPhoneClientLimitOverHTTP(t *testing.T) {
 func TestPhoneSendFailureOverHTTP(t *testing.T) {
 	s, rec := phoneSite(t)
 	rec.SetFail(func(notify.Code) error { return notify.ErrSend })
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.login(c, "/enrol")
+	_, b := s.enrolling()
 	r := b.sendPhone("JP", "090-1234-5678", "sms")
 	expect(t, r, http.StatusBadGateway, "")
 	contains(t, r, msgPhoneSendFail)
@@ -711,16 +706,14 @@ func TestPhoneSendFailureOverHTTP(t *testing.T) {
 	// No code in flight: the code page sends the browser back to the form.
 	expect(t, b.get("/enrol/phone/code"), http.StatusSeeOther, "/enrol/phone")
 	rec.SetFail(nil)
-	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+	b.smsCodeSent()
 }
 
 // A failed 「再送信」 at enrolment says so, like the first send does.
 func TestPhoneResendFailureOverHTTP(t *testing.T) {
 	s, rec := phoneSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.login(c, "/enrol")
-	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+	_, b := s.enrolling()
+	b.smsCodeSent()
 	s.clock.Advance(30 * time.Second)
 	rec.SetFail(func(notify.Code) error { return notify.ErrSend })
 	r := b.post("/enrol/phone/resend", url.Values{"channel": {"voice"}})
@@ -789,10 +782,8 @@ func TestPhoneOnlySignIn(t *testing.T) {
 // code's tries.
 func TestPhoneCodeAsCustomersTypeIt(t *testing.T) {
 	s, rec := phoneSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.login(c, "/enrol")
-	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+	_, b := s.enrolling()
+	b.smsCodeSent()
 	code := rec.Last(t).Code
 	for range 6 { // more than the code's five tries
 		r := b.post("/enrol/phone/code", url.Values{"code": {code[:5]}})
@@ -1025,10 +1016,8 @@ func TestResetConfirmationNamesThePhone(t *testing.T) {
 // countdown), not only for the 30 s pause after the last code.
 func TestPhoneSendLimitHoldsTheResendButtons(t *testing.T) {
 	s, _ := phoneSite(t, func(c *config.Config) { c.Phone.PerAccountHour = 1 })
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.login(c, "/enrol")
-	expect(t, b.sendPhone("JP", "090-1234-5678", "sms"), http.StatusSeeOther, "/enrol/phone/code")
+	_, b := s.enrolling()
+	b.smsCodeSent()
 	s.clock.Advance(30 * time.Second)
 	r := b.post("/enrol/phone/resend", url.Values{"channel": {"voice"}})
 	expect(t, r, http.StatusTooManyRequests, "")
