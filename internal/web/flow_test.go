@@ -193,9 +193,7 @@ func TestFirstSignInEnrolment(t *testing.T) {
 func atCodeStep(t *testing.T) (*site, *customer, *browser) {
 	t.Helper()
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
 
 	s.clock.Advance(30 * time.Second)
@@ -296,9 +294,7 @@ func TestSecondSignIn(t *testing.T) {
 // browser to sign in and back.
 func TestSignInReturnsWhereItStarted(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
 
 	expect(t, b.get("/security"), http.StatusSeeOther, "/login?next=%2Fsecurity")
@@ -409,9 +405,7 @@ func TestOldFlowCookie(t *testing.T) {
 // browser to sign in again and gives no session.
 func TestExpiredFlow(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
 
 	s.clock.Advance(time.Minute)
@@ -442,9 +436,7 @@ func TestExpiredFlow(t *testing.T) {
 // the time it opens and Retry-After; then even the right code is refused.
 func TestWrongCodesLock(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	s.clock.Advance(30 * time.Second)
 	b.login(c, "/login/code")
 	for i := 1; i <= 9; i++ {
@@ -482,9 +474,7 @@ func TestWrongCodesLock(t *testing.T) {
 // customer's language; the account's step stays open.
 func TestWrongCodesFromOneAddress(t *testing.T) {
 	s := newSite(t, func(c *config.Config) { c.CodeFailuresPerClient = 3 })
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	s.clock.Advance(30 * time.Second)
 	b.login(c, "/login/code")
 	for range 3 {
@@ -517,9 +507,7 @@ func TestHomeLinksTheSites(t *testing.T) {
 			{Name: "適格請求書閲覧サイト", URL: "https://invoices.example.jp/"},
 		}
 	})
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	_, b := s.enrolled()
 	r := b.get("/")
 	expect(t, r, http.StatusOK, "")
 	contains(t, r, "ご利用のサイト", `<a href="https://contracts.example.jp/">申込／契約確認サイト</a>`,
@@ -529,9 +517,7 @@ func TestHomeLinksTheSites(t *testing.T) {
 		`<a href="https://invoices.example.jp/">適格請求書閲覧サイト</a>`)
 
 	s = newSite(t)
-	c = s.customer("yamada@example.jp")
-	b = s.browser()
-	b.enrol(c)
+	_, b = s.enrolled()
 	if r := b.get("/"); strings.Contains(r.body, "ご利用のサイト") {
 		t.Error("マイページ lists sites where none is configured")
 	}
@@ -541,9 +527,7 @@ func TestHomeLinksTheSites(t *testing.T) {
 // shown at once; the old one is spent.
 func TestRecoveryCodeSignIn(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
 
 	b.login(c, "/login/code")
@@ -619,9 +603,7 @@ func TestSessionRotatedAtSignIn(t *testing.T) {
 // removes the factors, ends the other sessions and keeps this one.
 func TestResetNeedsFreshSecondFactor(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	other := s.browser()
 	otherSession := other.signIn(c)
 
@@ -677,9 +659,7 @@ func TestResetNeedsFreshSecondFactor(t *testing.T) {
 // TestResetWithFreshSecondFactor: right after sign-in the reset goes through.
 func TestResetWithFreshSecondFactor(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	s.clock.Advance(9 * time.Minute)
 	expect(t, b.get("/security/reset"), http.StatusOK, "")
 	expect(t, b.post("/security/reset", nil), http.StatusSeeOther, "/security?done=reset")
@@ -702,9 +682,7 @@ func TestResetWithFreshSecondFactor(t *testing.T) {
 // named: the security page says the settings changed, and nothing is reset.
 func TestResetOfOtherFactorsRefused(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	tagRe := regexp.MustCompile(`name="factors" value="([^"]+)"`)
 	tagOf := func(path string) string {
 		t.Helper()
@@ -743,9 +721,7 @@ func TestResetOfOtherFactorsRefused(t *testing.T) {
 // event, no second notice mail; the security page says 2FA is not set.
 func TestResetOnceOnly(t *testing.T) {
 	s := newSite(t).withMail()
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	expect(t, b.post("/security/reset", nil), http.StatusSeeOther, "/security?done=reset")
 	notices := func() int {
 		n := 0
@@ -789,9 +765,7 @@ func TestResetOnceOnly(t *testing.T) {
 // step-up that returns there.
 func TestSecurityPageStepUp(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	expect(t, b.get("/security"), http.StatusOK, "")
 	s.clock.Advance(11 * time.Minute)
 	expect(t, b.get("/security"), http.StatusSeeOther, "/login/code")
@@ -804,9 +778,7 @@ func TestSecurityPageStepUp(t *testing.T) {
 // customer's own steps keep their address.
 func TestSecurityActivityBySupport(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	for _, ev := range []store.AuditEvent{
 		{Actor: "operator:kim@tobira.example", Action: store.ActionMFAReset, Outcome: "ok", ClientIP: "10.9.8.7"},
 		{Actor: "operator:kim@tobira.example", Action: store.ActionAccountUnlock, Outcome: "ok", ClientIP: "10.9.8.6"},
@@ -931,9 +903,7 @@ func TestLogout(t *testing.T) {
 // when a session ends.
 func TestSessionExpiresOnServer(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	_, b := s.enrolled()
 	expect(t, b.get("/"), http.StatusOK, "")
 	s.clock.Advance(s.svc.Config.SessionTTL.Duration)
 	expect(t, b.get("/"), http.StatusSeeOther, "/login?next=%2F")

@@ -275,6 +275,26 @@ func (b *browser) login(c *customer, wantLocation string) *resp {
 	return r
 }
 
+// enrolling is a customer, yamada@example.jp, past the password of a first
+// sign-in: at the enrolment of a second factor.
+func (s *site) enrolling() (*customer, *browser) {
+	s.t.Helper()
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.login(c, "/enrol")
+	return c, b
+}
+
+// enrolled is a customer, yamada@example.jp, who has enrolled the app in
+// a first sign-in and is signed in, and the browser they did it in.
+func (s *site) enrolled() (*customer, *browser) {
+	s.t.Helper()
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	return c, b
+}
+
 // enrol is a first sign-in through every screen; it returns the session
 // cookie's value.
 func (b *browser) enrol(c *customer) string {

@@ -52,16 +52,6 @@ func (b *browser) sendPhone(region, number, channel string) *resp {
 	return b.post("/enrol/phone", url.Values{"region": {region}, "number": {number}, "channel": {channel}})
 }
 
-// enrolling is a customer, yamada@example.jp, past the password of a first
-// sign-in: at the enrolment of a second factor.
-func (s *site) enrolling() (*customer, *browser) {
-	s.t.Helper()
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.login(c, "/enrol")
-	return c, b
-}
-
 // smsCodeSent types 090-1234-5678 at the enrolment, by text message, and
 // is sent on to the code page.
 func (b *browser) smsCodeSent() {

@@ -44,9 +44,7 @@ func (s *site) passwordSignsIn(c *customer, pw string) bool {
 // with 「パスワードを変更」, which opens the form.
 func TestSecurityPageLinksPasswordChange(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	page := b.get("/security")
 	expect(t, page, http.StatusOK, "")
 	contains(t, page, `<h2 id="password-heading">パスワード</h2>`, `<a class="button secondary" href="/security/password">パスワードを変更</a>`)
@@ -75,9 +73,7 @@ func TestSecurityPageLinksPasswordChange(t *testing.T) {
 // other browser is signed out; the old password signs in no more.
 func TestChangePasswordOverHTTP(t *testing.T) {
 	s := newSite(t).withMail()
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	other := s.browser()
 	otherSession := other.signIn(c)
 	before := b.cookie("tobira_session")
@@ -183,9 +179,7 @@ func TestChangePasswordErrors(t *testing.T) {
 // when, and the right password changes nothing either.
 func TestChangePasswordThrottledOverHTTP(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	for range s.svc.Config.PasswordFailuresPerAccount {
 		expect(t, b.post("/security/password", changeForm("wrong horse battery", newPassphrase, newPassphrase)), http.StatusUnauthorized, "")
 	}
@@ -212,9 +206,7 @@ func TestChangePasswordThrottledOverHTTP(t *testing.T) {
 // page says why) and change nothing; the step-up comes back to the form.
 func TestChangePasswordNeedsFreshSecondFactor(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	hash := s.account(c).PasswordHash
 	s.clock.Advance(11 * time.Minute)
 	expect(t, b.get("/security/password"), http.StatusSeeOther, "/login/code")
@@ -300,9 +292,7 @@ func (s *site) audited(c *customer, action, outcome string) bool {
 // says to try again shortly, and the attempt is not counted.
 func TestChangePasswordBusy(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	hash := s.account(c).PasswordHash
 	// From now on one slot and one place in the queue, and slow hashes:
 	// the dummy hash an unknown address is checked against is the
@@ -341,9 +331,7 @@ func TestChangePasswordBusy(t *testing.T) {
 // page says to set one up first, and the form sends the browser there.
 func TestChangePasswordWithoutSecondFactor(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	expect(t, b.post("/security/reset", nil), http.StatusSeeOther, "/security?done=reset")
 	contains(t, b.get("/security"), `href="/security/password"`)
 	s.clock.Advance(11 * time.Minute)

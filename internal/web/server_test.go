@@ -273,9 +273,7 @@ func TestLanguage(t *testing.T) {
 // refused the whole sign-in's audit event for it.
 func TestInputThatIsNotText(t *testing.T) {
 	s := newSite(t)
-	c := s.customer("yamada@example.jp")
-	b := s.browser()
-	b.enrol(c)
+	c, b := s.enrolled()
 	for _, target := range []string{"/login?next=%ff", "/oidc/login?id=%00", "/authorize/callback?id=%ff", "/reset-password?token=a%00"} {
 		r := b.get(target)
 		expect(t, r, http.StatusBadRequest, "")
