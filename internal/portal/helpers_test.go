@@ -220,6 +220,30 @@ func (e *env) noSession(token string) {
 	}
 }
 
+// auditCount is how many of the account's audit events are of action with
+// outcome.
+func (e *env) auditCount(accountID, action, outcome string) int {
+	e.t.Helper()
+	evs, err := e.st.AuditOf(e.ctx, accountID, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range evs {
+		if ev.Action == action && ev.Outcome == outcome {
+			n++
+		}
+	}
+	return n
+}
+
+// audited tells whether the account has an audit event of action with
+// outcome.
+func (e *env) audited(accountID, action, outcome string) bool {
+	e.t.Helper()
+	return e.auditCount(accountID, action, outcome) > 0
+}
+
 func lockedErr(t *testing.T, err error) *portal.LockedError {
 	t.Helper()
 	var l *portal.LockedError

@@ -66,20 +66,6 @@ func (e *env) resetLink(c *customer) string {
 	return u.Query().Get("token")
 }
 
-func (e *env) audited(accountID, action, outcome string) bool {
-	e.t.Helper()
-	evs, err := e.st.AuditOf(e.ctx, accountID, 0)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, ev := range evs {
-		if ev.Action == action && ev.Outcome == outcome {
-			return true
-		}
-	}
-	return false
-}
-
 func TestPasswordResetMail(t *testing.T) {
 	e := newEnv(t).withMail()
 	c := e.newCustomer("yamada@example.jp")

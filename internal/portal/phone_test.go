@@ -638,14 +638,7 @@ func TestSendLimitPerAccount(t *testing.T) {
 		t.Fatalf("another account: %v", err)
 	}
 	// The audit log records the refusals.
-	evs, _ := e.svc.Store.AuditOf(e.ctx, c.acct.ID, 0)
-	limited := 0
-	for _, ev := range evs {
-		if ev.Action == "phone.send" && ev.Outcome == "limited" {
-			limited++
-		}
-	}
-	if limited != 2 {
+	if limited := e.auditCount(c.acct.ID, "phone.send", "limited"); limited != 2 {
 		t.Errorf("audit has %d limited sends, want 2", limited)
 	}
 
@@ -914,14 +907,7 @@ func TestSendFailure(t *testing.T) {
 	if err := e.svc.ConfirmPhone(e.ctx, f, good, e.ip); !errors.Is(err, portal.ErrNoPhoneCode) {
 		t.Fatalf("the code before a failed resend: %v, want ErrNoPhoneCode", err)
 	}
-	evs, _ := e.svc.Store.AuditOf(e.ctx, c.acct.ID, 0)
-	failed := 0
-	for _, ev := range evs {
-		if ev.Action == "phone.send" && ev.Outcome == "fail" {
-			failed++
-		}
-	}
-	if failed != 2 {
+	if failed := e.auditCount(c.acct.ID, "phone.send", "fail"); failed != 2 {
 		t.Errorf("audit has %d failed sends, want 2", failed)
 	}
 }

@@ -48,14 +48,7 @@ func TestPasswordBadCredentials(t *testing.T) {
 		t.Fatalf("address in other case: %v", err)
 	}
 	// Every failure is in the audit log, the known account's under its id.
-	evs, _ := e.svc.Store.AuditOf(e.ctx, c.acct.ID, 0)
-	fails := 0
-	for _, ev := range evs {
-		if ev.Action == "signin.password" && ev.Outcome == "fail" {
-			fails++
-		}
-	}
-	if fails != 2 {
+	if fails := e.auditCount(c.acct.ID, "signin.password", "fail"); fails != 2 {
 		t.Errorf("audit has %d password failures for the account, want 2", fails)
 	}
 }
@@ -594,14 +587,7 @@ func TestTenWrongCodesLock(t *testing.T) {
 		t.Fatalf("failures %d, want 20", a.MFAFailures)
 	}
 	// An audit trail names the lock.
-	evs, _ := e.svc.Store.AuditOf(e.ctx, c.acct.ID, 0)
-	locked := 0
-	for _, ev := range evs {
-		if ev.Action == "mfa.totp" && ev.Outcome == "locked" {
-			locked++
-		}
-	}
-	if locked != 3 { // the first run's 10th; the second run's 10th and 20th
+	if locked := e.auditCount(c.acct.ID, "mfa.totp", "locked"); locked != 3 { // the first run's 10th; the second run's 10th and 20th
 		t.Fatalf("audit has %d lock events, want 3", locked)
 	}
 }
