@@ -189,15 +189,20 @@ func TestCallbackRefuses(t *testing.T) {
 			t.Error("a session cookie was set")
 		}
 	}
+	// restarted checks p started the sign-in again, refused.
+	restarted := func(t *testing.T, p *page, before int) {
+		t.Helper()
+		if !restart(a, p) {
+			t.Errorf("answered %d, Location %q; want the sign-in started again", p.status, p.rawLoc)
+		}
+		refused(t, p, before)
+	}
 
 	t.Run("no signin cookie", func(t *testing.T) {
 		cb := a.callback(b, "/r")
 		n := len(a.sessions.list())
 		p := newBrowser(t).do(http.MethodGet, cb.String(), nil)
-		if !restart(a, p) {
-			t.Errorf("answered %d, Location %q; want the sign-in started again", p.status, p.rawLoc)
-		}
-		refused(t, p, n)
+		restarted(t, p, n)
 	})
 
 	t.Run("garbage signin cookie", func(t *testing.T) {
@@ -206,10 +211,7 @@ func TestCallbackRefuses(t *testing.T) {
 		nb := newBrowser(t)
 		nb.setCookie(a.url+"/auth/", "tobira_contracts_signin", "garbage", "/auth/")
 		p := nb.do(http.MethodGet, cb.String(), nil)
-		if !restart(a, p) {
-			t.Errorf("answered %d, Location %q; want the sign-in started again", p.status, p.rawLoc)
-		}
-		refused(t, p, n)
+		restarted(t, p, n)
 	})
 
 	t.Run("signin cookie made with another key", func(t *testing.T) {
@@ -226,10 +228,7 @@ func TestCallbackRefuses(t *testing.T) {
 		nb := newBrowser(t)
 		nb.setCookie(a.url+"/auth/", "tobira_contracts_signin", other.Encrypt(string(forged), "tobira_contracts_signin"), "/auth/")
 		p := nb.do(http.MethodGet, cb.String(), nil)
-		if !restart(a, p) {
-			t.Errorf("answered %d, Location %q; want the sign-in started again", p.status, p.rawLoc)
-		}
-		refused(t, p, n)
+		restarted(t, p, n)
 	})
 
 	t.Run("the other site's signin cookie", func(t *testing.T) {
@@ -238,10 +237,7 @@ func TestCallbackRefuses(t *testing.T) {
 		nb := newBrowser(t)
 		nb.setCookie(a.url+"/auth/", "tobira_contracts_signin", b.cookie(inv.url+"/auth/", "tobira_invoices_signin"), "/auth/")
 		p := nb.do(http.MethodGet, a.url+"/auth/callback?"+cb.RawQuery, nil)
-		if !restart(a, p) {
-			t.Errorf("answered %d, Location %q; want the sign-in started again", p.status, p.rawLoc)
-		}
-		refused(t, p, n)
+		restarted(t, p, n)
 	})
 
 	t.Run("wrong state", func(t *testing.T) {
@@ -262,10 +258,7 @@ func TestCallbackRefuses(t *testing.T) {
 		n := len(a.sessions.list())
 		a.advance(10*time.Minute + time.Second)
 		p := b.do(http.MethodGet, cb.String(), nil)
-		if !restart(a, p) {
-			t.Errorf("answered %d, Location %q; want the sign-in started again", p.status, p.rawLoc)
-		}
-		refused(t, p, n)
+		restarted(t, p, n)
 	})
 
 	t.Run("a sign-in 9 minutes old completes", func(t *testing.T) {
