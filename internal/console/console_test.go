@@ -17,13 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tobira/tobira/internal/account"
-	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/console"
 	"github.com/tobira/tobira/internal/mail"
 	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/portal"
-	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/store/sqlstore"
 	"github.com/tobira/tobira/internal/testkit"
@@ -51,13 +48,7 @@ func newSite(t *testing.T) *site {
 // wrap, when not nil.
 func newSiteWith(t *testing.T, wrap func(store.Operators) store.Operators) *site {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.SecretKey = secret.NewKey()
-	cfg.Argon2 = account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := testkit.Config(t)
 	db, err := sqlstore.OpenSQLite(cfg.DatabasePath())
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,6 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/oidc"
@@ -25,6 +24,7 @@ import (
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/store/sqlstore"
+	"github.com/tobira/tobira/internal/testkit"
 	"github.com/tobira/tobira/internal/web"
 )
 
@@ -68,11 +68,7 @@ func newPortalWith(t *testing.T, o portalOptions) *portalEnv {
 	}))
 	t.Cleanup(e.srv.Close)
 
-	e.cfg = config.Default()
-	e.cfg.DataDir = t.TempDir()
-	e.cfg.SecretKey = secret.NewKey()
-	e.cfg.BaseURL = e.srv.URL
-	e.cfg.Argon2 = account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+	e.cfg = testkit.Config(t, func(c *config.Config) { c.BaseURL = e.srv.URL })
 	var err error
 	e.keys, err = e.cfg.Keyring()
 	if err != nil {

@@ -12,11 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/portal"
-	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/store/sqlstore"
 	"github.com/tobira/tobira/internal/testkit"
@@ -24,8 +22,6 @@ import (
 
 // t0 is 5 s into a TOTP step and into a 15-minute throttle window.
 var t0 = time.Date(2026, 4, 1, 0, 0, 5, 0, time.UTC)
-
-var cheapArgon2 = account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
 
 // env is a real service over a real SQLite store in a temporary folder.
 type env struct {
@@ -39,17 +35,9 @@ type env struct {
 
 func newEnv(t *testing.T, change ...func(*config.Config)) *env {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.SecretKey = secret.NewKey()
-	cfg.Argon2 = cheapArgon2
-	cfg.BaseURL = "https://portal.example.jp"
-	for _, f := range change {
-		f(&cfg)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("test config: %v", err)
-	}
+	// The portal's address first, so that a test's changes come after it.
+	atPortal := func(c *config.Config) { c.BaseURL = "https://portal.example.jp" }
+	cfg := testkit.Config(t, append([]func(*config.Config){atPortal}, change...)...)
 	db, err := sqlstore.OpenSQLite(cfg.DatabasePath())
 	if err != nil {
 		t.Fatalf("OpenSQLite: %v", err)

@@ -25,7 +25,6 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/oidc"
@@ -102,11 +101,7 @@ func newStoppedPortal(t *testing.T) *portalEnv {
 	e := &portalEnv{t: t, addr: addr, url: "http://" + addr, clock: &clock{},
 		email: "yamada@example.jp", password: "correct horse battery"}
 
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.SecretKey = secret.NewKey()
-	cfg.BaseURL = e.url
-	cfg.Argon2 = account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+	cfg := testkit.Config(t, func(c *config.Config) { c.BaseURL = e.url })
 	if e.keys, err = cfg.Keyring(); err != nil {
 		t.Fatal(err)
 	}

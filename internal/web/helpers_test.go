@@ -14,11 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/mfa"
 	"github.com/tobira/tobira/internal/portal"
-	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/store/sqlstore"
 	"github.com/tobira/tobira/internal/testkit"
@@ -43,16 +41,7 @@ type site struct {
 
 func newSite(t testing.TB, change ...func(*config.Config)) *site {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.SecretKey = secret.NewKey()
-	cfg.Argon2 = account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
-	for _, f := range change {
-		f(&cfg)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := testkit.Config(t, change...)
 	db, err := sqlstore.OpenSQLite(cfg.DatabasePath())
 	if err != nil {
 		t.Fatal(err)
