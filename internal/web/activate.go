@@ -1,12 +1,14 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/store"
 )
 
 type activateData struct {
@@ -17,13 +19,8 @@ type activateData struct {
 // activatePage sets the first password from the link of the activation mail.
 func (s *Server) activatePage(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
-	a, err := s.svc.CheckActivation(r.Context(), token)
-	if errors.Is(err, portal.ErrTokenInvalid) {
-		s.fail(w, r, http.StatusNotFound, "activate.invalid")
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
+	a, ok := s.linkAccount(w, r, token, s.svc.CheckActivation, s.activationInvalid)
+	if !ok {
 		return
 	}
 	v := s.view(r, "activate.title")
@@ -46,13 +43,8 @@ func (s *Server) activate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, password := r.PostForm.Get("token"), r.PostForm.Get("password")
-	a, err := s.svc.CheckActivation(r.Context(), token)
-	if errors.Is(err, portal.ErrTokenInvalid) {
-		s.fail(w, r, http.StatusNotFound, "activate.invalid")
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
+	a, ok := s.linkAccount(w, r, token, s.svc.CheckActivation, s.activationInvalid)
+	if !ok {
 		return
 	}
 	again := func(msg string) {
@@ -67,13 +59,13 @@ func (s *Server) activate(w http.ResponseWriter, r *http.Request) {
 		again(s.t(r, "activate.mismatch"))
 		return
 	}
-	_, err = s.svc.Activate(r.Context(), token, password, client(r))
+	_, err := s.svc.Activate(r.Context(), token, password, client(r))
 	if pe, ok := passwordErrors[err]; ok {
 		again(s.t(r, pe.key, pe.arg))
 		return
 	}
 	if errors.Is(err, portal.ErrTokenInvalid) {
-		s.fail(w, r, http.StatusNotFound, "activate.invalid")
+		s.activationInvalid(w, r)
 		return
 	}
 	if err != nil {
@@ -81,4 +73,26 @@ func (s *Server) activate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/login?e=activated", http.StatusSeeOther)
+}
+
+// activationInvalid says the activation link is dead.
+func (s *Server) activationInvalid(w http.ResponseWriter, r *http.Request) {
+	s.fail(w, r, http.StatusNotFound, "activate.invalid")
+}
+
+// linkAccount is the account whose mailed link (activation, password reset)
+// token is, as check finds it. Where the link is dead, invalid answers; on
+// any other error, the internal error page: then ok is false.
+func (s *Server) linkAccount(w http.ResponseWriter, r *http.Request, token string,
+	check func(context.Context, string) (*store.Account, error), invalid http.HandlerFunc) (a *store.Account, ok bool) {
+	a, err := check(r.Context(), token)
+	if errors.Is(err, portal.ErrTokenInvalid) {
+		invalid(w, r)
+		return nil, false
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return nil, false
+	}
+	return a, true
 }

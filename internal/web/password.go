@@ -70,13 +70,8 @@ type resetPasswordData struct {
 // resetPasswordPage asks for the new password, from the mail's link.
 func (s *Server) resetPasswordPage(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
-	a, err := s.svc.CheckPasswordReset(r.Context(), token)
-	if errors.Is(err, portal.ErrTokenInvalid) {
-		s.resetPasswordInvalid(w, r)
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
+	a, ok := s.linkAccount(w, r, token, s.svc.CheckPasswordReset, s.resetPasswordInvalid)
+	if !ok {
 		return
 	}
 	v := s.view(r, "reset_password.title")
@@ -89,13 +84,8 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, password := r.PostForm.Get("token"), r.PostForm.Get("password")
-	a, err := s.svc.CheckPasswordReset(r.Context(), token)
-	if errors.Is(err, portal.ErrTokenInvalid) {
-		s.resetPasswordInvalid(w, r)
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
+	a, ok := s.linkAccount(w, r, token, s.svc.CheckPasswordReset, s.resetPasswordInvalid)
+	if !ok {
 		return
 	}
 	again := func(msg string) {
@@ -110,7 +100,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 		again(s.t(r, "reset_password.mismatch"))
 		return
 	}
-	err = s.svc.ResetPassword(r.Context(), token, password, client(r))
+	err := s.svc.ResetPassword(r.Context(), token, password, client(r))
 	if pe, ok := passwordErrors[err]; ok {
 		again(s.t(r, pe.key, pe.arg))
 		return
