@@ -6,21 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tobira/tobira/internal/webkit"
+	"github.com/tobira/tobira/internal/testkit"
 )
-
-// fakeNoticer tells of a maintenance window in the customer's language.
-type fakeNoticer struct{ none bool }
-
-func (f fakeNoticer) NoticeFor(r *http.Request) (string, bool) {
-	if f.none {
-		return "", false
-	}
-	if webkit.PickLanguage(r) == "en" {
-		return "Maintenance notice: the service will be unavailable on 1 June 2026, 2:00–5:00 (Japan time).", true
-	}
-	return "メンテナンスのお知らせ: 2026年6月1日 2:00〜5:00 (日本時間) はサービスをご利用いただけません。", true
-}
 
 var banner = regexp.MustCompile(`(?s)<div class="maintenance" role="status">.*?</div>`)
 
@@ -36,7 +23,7 @@ func TestMaintenanceBanner(t *testing.T) {
 		return c, i
 	}
 	const support = "https://support.example.jp/maintenance"
-	c, i := build(Deps{Maintenance: fakeNoticer{}, SupportURL: support})
+	c, i := build(Deps{Maintenance: testkit.Noticer{}, SupportURL: support})
 	for _, tc := range []struct {
 		name string
 		h    http.Handler
@@ -70,7 +57,7 @@ func TestMaintenanceBanner(t *testing.T) {
 	}
 
 	// No link without a support page.
-	c, _ = build(Deps{Maintenance: fakeNoticer{}})
+	c, _ = build(Deps{Maintenance: testkit.Noticer{}})
 	res := do(t, c, req{path: "/", who: "hanako"})
 	b := banner.FindString(res.body)
 	has(t, "no support URL", b, "メンテナンスのお知らせ:")
@@ -78,7 +65,7 @@ func TestMaintenanceBanner(t *testing.T) {
 
 	// No banner without a window, or without a schedule.
 	for name, d := range map[string]Deps{
-		"no window":   {Maintenance: fakeNoticer{none: true}, SupportURL: support},
+		"no window":   {Maintenance: testkit.Noticer{None: true}, SupportURL: support},
 		"no schedule": {SupportURL: support},
 	} {
 		c, i := build(d)

@@ -13,24 +13,11 @@ import (
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store/sqlstore"
+	"github.com/tobira/tobira/internal/testkit"
 	"github.com/tobira/tobira/internal/web"
-	"github.com/tobira/tobira/internal/webkit"
 )
 
-// fakeNoticer tells of a maintenance window in the customer's language.
-type fakeNoticer struct{ none bool }
-
-func (f fakeNoticer) NoticeFor(r *http.Request) (string, bool) {
-	if f.none {
-		return "", false
-	}
-	if webkit.PickLanguage(r) == "en" {
-		return "Maintenance notice: the service will be unavailable on 1 June 2026, 2:00–5:00 (Japan time).", true
-	}
-	return "メンテナンスのお知らせ: 2026年6月1日 2:00〜5:00 (日本時間) はサービスをご利用いただけません。", true
-}
-
-var _ web.Noticer = fakeNoticer{}
+var _ web.Noticer = testkit.Noticer{}
 
 // portalWith is the portal's handler built with opts, support as its
 // support page.
@@ -75,7 +62,7 @@ func get(t *testing.T, h http.Handler, path, lang string) (int, string) {
 
 func TestMaintenanceBanner(t *testing.T) {
 	const support = "https://support.example.jp/maintenance"
-	h := portalWith(t, support, web.WithMaintenance(fakeNoticer{}))
+	h := portalWith(t, support, web.WithMaintenance(testkit.Noticer{}))
 	for _, tc := range []struct {
 		path, lang string
 		code       int
@@ -108,14 +95,14 @@ func TestMaintenanceBanner(t *testing.T) {
 	}
 
 	// No link without a support page.
-	_, body := get(t, portalWith(t, "", web.WithMaintenance(fakeNoticer{})), "/login", "")
+	_, body := get(t, portalWith(t, "", web.WithMaintenance(testkit.Noticer{})), "/login", "")
 	if b := banner.FindString(body); b == "" || strings.Contains(b, "<a ") {
 		t.Errorf("no support URL: banner %q", b)
 	}
 
 	// No banner without a window, or without a schedule.
 	for name, h := range map[string]http.Handler{
-		"no window":   portalWith(t, support, web.WithMaintenance(fakeNoticer{none: true})),
+		"no window":   portalWith(t, support, web.WithMaintenance(testkit.Noticer{None: true})),
 		"no schedule": portalWith(t, support),
 	} {
 		code, body := get(t, h, "/login", "")
