@@ -11,7 +11,6 @@ import (
 
 	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/portal"
-	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store/sqlstore"
 	"github.com/tobira/tobira/internal/testkit"
 	"github.com/tobira/tobira/internal/web"
@@ -23,13 +22,7 @@ var _ web.Noticer = testkit.Noticer{}
 // support page.
 func portalWith(t *testing.T, support string, opts ...web.Option) http.Handler {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.SecretKey = secret.NewKey()
-	cfg.SupportURL = support
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := testkit.Config(t, func(c *config.Config) { c.SupportURL = support })
 	db, err := sqlstore.OpenSQLite(cfg.DatabasePath())
 	if err != nil {
 		t.Fatal(err)
