@@ -6,107 +6,28 @@ package app_test
 // (mailpit) and read back through its HTTP API.
 
 import (
-	"encoding/json"
 	"fmt"
 	"html"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os/exec"
-	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tobira/tobira/internal/testkit"
 )
 
-// smtpPit is a mailpit process on free ports of 127.0.0.1.
+// smtpPit is testkit's mailpit with the queries of these tests.
 type smtpPit struct {
-	t                  *testing.T
-	smtpPort, httpPort int
+	*testkit.Mailpit
+	t *testing.T
 }
 
 func startSMTPPit(t *testing.T) *smtpPit {
 	t.Helper()
-	m := &smtpPit{t: t, smtpPort: testkit.FreePort(t), httpPort: testkit.FreePort(t)}
-	out := &testkit.Buffer{}
-	cmd := exec.Command(testkit.MailpitBin(t),
-		"--smtp", "127.0.0.1:"+strconv.Itoa(m.smtpPort),
-		"--listen", "127.0.0.1:"+strconv.Itoa(m.httpPort),
-		"--database", filepath.Join(t.TempDir(), "mailpit.db"),
-		"--smtp-disable-rdns")
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for !m.ready() {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("mailpit exited: %v\n%s", err, out)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mailpit not ready after 15 s:\n%s", out)
-		}
-	}
-	return m
-}
-
-func (m *smtpPit) ready() bool {
-	resp, err := http.Get(m.api("/readyz"))
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(m.smtpPort))
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-func (m *smtpPit) api(path string) string {
-	return "http://127.0.0.1:" + strconv.Itoa(m.httpPort) + path
-}
-
-func (m *smtpPit) getRaw(path string) []byte {
-	m.t.Helper()
-	resp, err := http.Get(m.api(path))
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		m.t.Fatalf("GET %s: %s\n%s", path, resp.Status, b)
-	}
-	return b
-}
-
-func (m *smtpPit) get(path string, v any) {
-	m.t.Helper()
-	if err := json.Unmarshal(m.getRaw(path), v); err != nil {
-		m.t.Fatalf("GET %s: %v", path, err)
-	}
+	return &smtpPit{testkit.StartMailpit(t), t}
 }
 
 type pitAddress struct{ Name, Address string }
@@ -129,7 +50,7 @@ func (m *smtpPit) messages() []pitSummary {
 		Total    int
 		Messages []pitSummary
 	}
-	m.get("/api/v1/messages?limit=1000", &list)
+	m.Get("/api/v1/messages?limit=1000", &list)
 	return list.Messages
 }
 
@@ -140,7 +61,7 @@ func (m *smtpPit) find(to, subject string) []pitMessage {
 	for _, s := range m.messages() {
 		if len(s.To) == 1 && s.To[0].Address == to && strings.Contains(s.Subject, subject) {
 			var msg pitMessage
-			m.get("/api/v1/message/"+s.ID, &msg)
+			m.Get("/api/v1/message/"+s.ID, &msg)
 			out = append(out, msg)
 		}
 	}
@@ -188,7 +109,7 @@ func smtpCheckMail(t *testing.T, pit *smtpPit, got pitMessage, to, subject, name
 	}
 	// The subject went over the wire as a MIME encoded word: mailpit's
 	// decoded Subject above is its decoding.
-	raw := strings.ReplaceAll(string(pit.getRaw("/api/v1/message/"+got.ID+"/raw")), "\r\n", "\n")
+	raw := strings.ReplaceAll(string(pit.Raw("/api/v1/message/"+got.ID+"/raw")), "\r\n", "\n")
 	if !regexp.MustCompile(`(?mi)^Subject: =\?utf-8\?[bq]\?`).MatchString(raw) {
 		t.Errorf("raw message has no MIME-encoded Subject:\n%.600s", raw)
 	}
@@ -201,7 +122,7 @@ var smtpResetLinkRe = regexp.MustCompile(`https?://\S+/reset-password\?token=[A-
 
 func TestSMTPMailsArrive(t *testing.T) {
 	pit := startSMTPPit(t)
-	dir := dataDir(t, fmt.Sprintf(`, "mail": {"sender": "smtp", "smtp_host": "127.0.0.1", "smtp_port": %d, "smtp_tls": "none", "from": "Tobira <no-reply@example.jp>"}`, pit.smtpPort))
+	dir := dataDir(t, fmt.Sprintf(`, "mail": {"sender": "smtp", "smtp_host": "127.0.0.1", "smtp_port": %d, "smtp_tls": "none", "from": "Tobira <no-reply@example.jp>"}`, pit.SMTPPort))
 	env := keyEnv()
 	const email, name = "hanako@example.jp", "佐藤 花子"
 

@@ -11,7 +11,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -23,13 +22,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,105 +33,15 @@ import (
 	"github.com/tobira/tobira/internal/testkit"
 )
 
-// mailpit is one mailpit process; stop and start keep its ports and its
-// database.
+// mailpit is testkit's mailpit with the queries of these tests.
 type mailpit struct {
-	t                  *testing.T
-	bin                string
-	args               []string
-	smtpPort, httpPort int
-	cmd                *exec.Cmd
-	exited             chan error // the running process's end
-	out                *syncBuffer
+	*testkit.Mailpit
+	t *testing.T
 }
 
 func startMailpit(t *testing.T, args ...string) *mailpit {
 	t.Helper()
-	m := &mailpit{t: t, bin: testkit.MailpitBin(t), smtpPort: testkit.FreePort(t), httpPort: testkit.FreePort(t)}
-	m.args = append([]string{
-		"--smtp", "127.0.0.1:" + strconv.Itoa(m.smtpPort),
-		"--listen", "127.0.0.1:" + strconv.Itoa(m.httpPort),
-		"--database", filepath.Join(t.TempDir(), "mailpit.db"),
-		"--smtp-disable-rdns",
-	}, args...)
-	m.start()
-	t.Cleanup(m.stop)
-	return m
-}
-
-func (m *mailpit) start() {
-	m.t.Helper()
-	m.out = &syncBuffer{}
-	m.cmd = exec.Command(m.bin, m.args...)
-	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
-	if err := m.cmd.Start(); err != nil {
-		m.t.Fatal(err)
-	}
-	m.exited = make(chan error, 1)
-	go func(cmd *exec.Cmd, exited chan error) { exited <- cmd.Wait() }(m.cmd, m.exited)
-	deadline := time.Now().Add(15 * time.Second)
-	for !m.ready() {
-		select {
-		case err := <-m.exited:
-			m.cmd = nil
-			m.t.Fatalf("mailpit exited: %v\n%s", err, m.out)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			m.stop()
-			m.t.Fatalf("mailpit not ready after 15 s:\n%s", m.out)
-		}
-	}
-}
-
-// ready reports whether both the API and the SMTP port answer.
-func (m *mailpit) ready() bool {
-	resp, err := http.Get(m.api("/readyz"))
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(m.smtpPort))
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-// stop ends mailpit as a service manager would: SIGTERM, then SIGKILL.
-func (m *mailpit) stop() {
-	if m.cmd == nil {
-		return
-	}
-	m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.exited:
-	case <-time.After(5 * time.Second):
-		m.cmd.Process.Kill()
-		<-m.exited
-	}
-	m.cmd = nil
-}
-
-func (m *mailpit) api(path string) string {
-	return "http://127.0.0.1:" + strconv.Itoa(m.httpPort) + path
-}
-
-func (m *mailpit) get(path string, v any) {
-	m.t.Helper()
-	resp, err := http.Get(m.api(path))
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		m.t.Fatalf("GET %s: %s\n%s", path, resp.Status, b)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		m.t.Fatalf("GET %s: %v", path, err)
-	}
+	return &mailpit{testkit.StartMailpit(t, args...), t}
 }
 
 type address struct{ Name, Address string }
@@ -162,7 +68,7 @@ func (m *mailpit) messages() []summary {
 		Total    int
 		Messages []summary
 	}
-	m.get("/api/v1/messages?limit=1000", &list)
+	m.Get("/api/v1/messages?limit=1000", &list)
 	if list.Total != len(list.Messages) {
 		m.t.Fatalf("mailpit holds %d messages, listed %d", list.Total, len(list.Messages))
 	}
@@ -183,15 +89,15 @@ func (m *mailpit) byMessageID(id string) (message, map[string][]string) {
 		m.t.Fatalf("mailpit holds %d messages with Message-ID %s, want 1", len(found), id)
 	}
 	var msg message
-	m.get("/api/v1/message/"+found[0].ID, &msg)
+	m.Get("/api/v1/message/"+found[0].ID, &msg)
 	var headers map[string][]string
-	m.get("/api/v1/message/"+found[0].ID+"/headers", &headers)
+	m.Get("/api/v1/message/"+found[0].ID+"/headers", &headers)
 	return msg, headers
 }
 
 // smtpTo is a sender to m's SMTP port in the given TLS mode.
 func (m *mailpit) smtpTo(tlsMode string) *mail.SMTP {
-	return &mail.SMTP{Host: "127.0.0.1", Port: m.smtpPort, TLS: tlsMode, From: "扉 Tobira <no-reply@tobira.test>",
+	return &mail.SMTP{Host: "127.0.0.1", Port: m.SMTPPort, TLS: tlsMode, From: "扉 Tobira <no-reply@tobira.test>",
 		DialTimeout: 2 * time.Second, Timeout: 5 * time.Second}
 }
 
@@ -442,7 +348,7 @@ func TestMailpitRestart(t *testing.T) {
 		t.Fatalf("Flush while up: %d, %v", n, err)
 	}
 
-	mp.stop()
+	mp.Stop()
 	const down = 5
 	for i := 1; i <= down; i++ {
 		id, err := q.Enqueue(ctx, fmt.Sprintf("m%d@example.com", i), render(i))
@@ -464,7 +370,7 @@ func TestMailpitRestart(t *testing.T) {
 		t.Fatalf("MailsPending %d, want %d", p, down)
 	}
 
-	mp.start() // the same SMTP port
+	mp.Start() // the same SMTP port
 	c.Add(mail.DefaultBackoff(1))
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
