@@ -156,8 +156,8 @@ func linkIn(t *testing.T, body, path string, isHTML bool) string {
 	return link
 }
 
-func newSMTPQueue(t *testing.T, s mail.Sender) (*mail.Queue, *clock) {
-	c := &clock{t: time.Now()}
+func newSMTPQueue(t *testing.T, s mail.Sender) (*mail.Queue, *testkit.Clock) {
+	c := testkit.NewClock(time.Now())
 	return &mail.Queue{Store: openDB(t, ""), Sender: s, Now: c.Now, Domain: "tobira.test",
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, c
 }
@@ -371,7 +371,7 @@ func TestMailpitRestart(t *testing.T) {
 	}
 
 	mp.Start() // the same SMTP port
-	c.Add(mail.DefaultBackoff(1))
+	c.Advance(mail.DefaultBackoff(1))
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { q.Run(runCtx); close(done) }()

@@ -15,27 +15,10 @@ import (
 	"github.com/tobira/tobira/internal/mail"
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/store/sqlstore"
+	"github.com/tobira/tobira/internal/testkit"
 )
 
 var t0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-
-// clock is a test's time: it moves only when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // fakeSender records what it is asked to send and answers with send.
 type fakeSender struct {
@@ -81,31 +64,14 @@ func openDB(t *testing.T, path string) *sqlstore.DB {
 
 // newQueue is a queue over a new database with a test clock and logs kept
 // in the returned buffer.
-func newQueue(t *testing.T, s mail.Sender) (*mail.Queue, *sqlstore.DB, *clock, *syncBuffer) {
+func newQueue(t *testing.T, s mail.Sender) (*mail.Queue, *sqlstore.DB, *testkit.Clock, *testkit.Buffer) {
 	t.Helper()
 	db := openDB(t, "")
-	c := &clock{t: t0}
-	logs := &syncBuffer{}
+	c := testkit.NewClock(t0)
+	logs := &testkit.Buffer{}
 	q := &mail.Queue{Store: db, Sender: s, Now: c.Now, Domain: "tobira.test",
 		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	return q, db, c, logs
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func must(t *testing.T, err error) {
@@ -165,14 +131,14 @@ func TestQueueRetries(t *testing.T) {
 			t.Fatalf("after try %d: %+v, want %d attempts, due in %v", i+1, m, i+1, wait)
 		}
 		// Not due yet: nothing is tried.
-		c.Add(wait - time.Millisecond)
+		c.Advance(wait - time.Millisecond)
 		if n, err := q.Flush(ctx); n != 0 || err != nil {
 			t.Fatalf("Flush before due: %d, %v", n, err)
 		}
 		if len(f.calls()) != i+1 {
 			t.Fatalf("%d sends after try %d", len(f.calls()), i+1)
 		}
-		c.Add(time.Millisecond)
+		c.Advance(time.Millisecond)
 	}
 	f.send = nil
 	if n, err := q.Flush(ctx); n != 1 || err != nil {
@@ -222,7 +188,7 @@ func TestQueueGivesUp(t *testing.T) {
 		if !m.GaveUpAt.Equal(t0) || m.Attempts != 1 {
 			t.Errorf("rejected mail %+v, want given up at once", m)
 		}
-		c.Add(24 * time.Hour)
+		c.Advance(24 * time.Hour)
 		if n, err := q.Flush(ctx); n != 0 || err != nil || len(f.calls()) != 1 {
 			t.Errorf("rejected mail tried again: %d, %v, %d sends", n, err, len(f.calls()))
 		}
@@ -238,7 +204,7 @@ func TestQueueGivesUp(t *testing.T) {
 		must(t, err)
 		for range 3 { // tries at 0, 10 s and 40 s; the next would be at 100 s, past MaxAge
 			q.Flush(ctx)
-			c.Add(mail.DefaultBackoff(onlyMail(t, db).Attempts))
+			c.Advance(mail.DefaultBackoff(onlyMail(t, db).Attempts))
 		}
 		m := onlyMail(t, db)
 		if m.GaveUpAt.IsZero() || m.Attempts != 3 {
@@ -250,7 +216,7 @@ func TestQueueGivesUp(t *testing.T) {
 		q, db, c, _ := newQueue(t, f)
 		_, err := q.Enqueue(ctx, "ana@example.com", secret)
 		must(t, err)
-		c.Add(72 * time.Hour) // no worker ran for three days: the link inside has expired
+		c.Advance(72 * time.Hour) // no worker ran for three days: the link inside has expired
 		q.Flush(ctx)
 		if m := onlyMail(t, db); m.GaveUpAt.IsZero() || len(f.calls()) != 0 {
 			t.Errorf("stale mail %+v sent %d times, want given up unsent", m, len(f.calls()))
@@ -336,7 +302,7 @@ func TestQueueRun(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	c.Add(10 * time.Second)
+	c.Advance(10 * time.Second)
 	tick <- time.Time{}
 	next("ana@example.com") // the retry, on the timer; succeeds
 
