@@ -53,20 +53,7 @@ func (db *DB) AccountByEmail(ctx context.Context, email string) (*store.Account,
 
 // ListAccounts returns every account, oldest first, then by email.
 func (db *DB) ListAccounts(ctx context.Context) ([]store.Account, error) {
-	rows, err := db.c().query(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY created_at, email`)
-	if err != nil {
-		return nil, db.fail("list accounts", err)
-	}
-	defer rows.Close()
-	var out []store.Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, db.fail("list accounts", err)
-		}
-		out = append(out, *a)
-	}
-	return out, db.fail("list accounts", rows.Err())
+	return queryAll(ctx, db, "list accounts", deref(scanAccount), `SELECT `+accountCols+` FROM accounts ORDER BY created_at, email`)
 }
 
 // SetPasswordHash replaces the account's password hash; ErrNotFound for an

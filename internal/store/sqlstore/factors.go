@@ -39,21 +39,12 @@ func insertFactor(ctx context.Context, c conn, f *store.Factor) error {
 
 // FactorsOf returns the account's factors, oldest first.
 func (db *DB) FactorsOf(ctx context.Context, accountID string) ([]store.Factor, error) {
-	rows, err := db.c().query(ctx, `SELECT id, account_id, kind, secret, channel, last_step, created_at
-		FROM factors WHERE account_id = ? ORDER BY created_at, id`, accountID)
-	if err != nil {
-		return nil, db.fail("factors of", err)
-	}
-	defer rows.Close()
-	var out []store.Factor
-	for rows.Next() {
+	return queryAll(ctx, db, "factors of", func(r rowScanner) (store.Factor, error) {
 		var f store.Factor
-		if err := rows.Scan(&f.ID, &f.AccountID, &f.Kind, &f.Secret, &f.Channel, &f.LastStep, msScan{&f.CreatedAt}); err != nil {
-			return nil, db.fail("factors of", err)
-		}
-		out = append(out, f)
-	}
-	return out, db.fail("factors of", rows.Err())
+		err := r.Scan(&f.ID, &f.AccountID, &f.Kind, &f.Secret, &f.Channel, &f.LastStep, msScan{&f.CreatedAt})
+		return f, err
+	}, `SELECT id, account_id, kind, secret, channel, last_step, created_at
+		FROM factors WHERE account_id = ? ORDER BY created_at, id`, accountID)
 }
 
 // AdvanceTOTPStep accepts step only if it is after the last accepted one; the

@@ -142,18 +142,5 @@ func (db *DB) ListMails(ctx context.Context, limit int) ([]store.Mail, error) {
 		q += ` LIMIT ?`
 		args = append(args, limit)
 	}
-	rows, err := db.c().query(ctx, q, args...)
-	if err != nil {
-		return nil, db.fail("list mails", err)
-	}
-	defer rows.Close()
-	var out []store.Mail
-	for rows.Next() {
-		m, err := scanMail(rows)
-		if err != nil {
-			return nil, db.fail("list mails", err)
-		}
-		out = append(out, m)
-	}
-	return out, db.fail("list mails", rows.Err())
+	return queryAll(ctx, db, "list mails", scanMail, q, args...)
 }

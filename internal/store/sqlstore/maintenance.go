@@ -52,20 +52,7 @@ func (db *DB) ListMaintenance(ctx context.Context, now time.Time, includePast bo
 		q += ` WHERE cancelled_at = 0 AND end_at > ?`
 		args = append(args, ms(now))
 	}
-	rows, err := db.c().query(ctx, q+` ORDER BY start_at, id`, args...)
-	if err != nil {
-		return nil, db.fail("list maintenance", err)
-	}
-	defer rows.Close()
-	var out []store.MaintenanceWindow
-	for rows.Next() {
-		w, err := scanMaintenance(rows)
-		if err != nil {
-			return nil, db.fail("list maintenance", err)
-		}
-		out = append(out, w)
-	}
-	return out, db.fail("list maintenance", rows.Err())
+	return queryAll(ctx, db, "list maintenance", scanMaintenance, q+` ORDER BY start_at, id`, args...)
 }
 
 // CancelMaintenance calls a window off.

@@ -103,20 +103,7 @@ func (db *DB) ClientByID(ctx context.Context, id string) (*store.Client, error) 
 
 // ListClients returns every client, oldest first, then by id.
 func (db *DB) ListClients(ctx context.Context) ([]store.Client, error) {
-	rows, err := db.c().query(ctx, `SELECT `+clientCols+` FROM oidc_clients ORDER BY created_at, id`)
-	if err != nil {
-		return nil, db.fail("list clients", err)
-	}
-	defer rows.Close()
-	var out []store.Client
-	for rows.Next() {
-		cl, err := scanClient(rows)
-		if err != nil {
-			return nil, db.fail("list clients", err)
-		}
-		out = append(out, *cl)
-	}
-	return out, db.fail("list clients", rows.Err())
+	return queryAll(ctx, db, "list clients", deref(scanClient), `SELECT `+clientCols+` FROM oidc_clients ORDER BY created_at, id`)
 }
 
 // UpdateClient replaces the client's name and URIs.

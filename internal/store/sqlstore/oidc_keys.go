@@ -28,22 +28,9 @@ func (db *DB) AddSigningKey(ctx context.Context, k *store.SigningKey) error {
 // SigningKeys returns the keys still published at now (ExpiresAt zero, or
 // after now), newest first: by CreatedAt, then by id, descending.
 func (db *DB) SigningKeys(ctx context.Context, now time.Time) ([]store.SigningKey, error) {
-	rows, err := db.c().query(ctx, `SELECT `+signingKeyCols+` FROM oidc_signing_keys
+	return queryAll(ctx, db, "signing keys", deref(scanSigningKey), `SELECT `+signingKeyCols+` FROM oidc_signing_keys
 		WHERE expires_at = 0 OR expires_at > ?
 		ORDER BY created_at DESC, id DESC`, ms(now))
-	if err != nil {
-		return nil, db.fail("signing keys", err)
-	}
-	defer rows.Close()
-	var out []store.SigningKey
-	for rows.Next() {
-		k, err := scanSigningKey(rows)
-		if err != nil {
-			return nil, db.fail("signing keys", err)
-		}
-		out = append(out, *k)
-	}
-	return out, db.fail("signing keys", rows.Err())
 }
 
 // RetireSigningKey stops the key signing at retiredAt and unpublishes it at

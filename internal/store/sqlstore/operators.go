@@ -48,20 +48,7 @@ func (db *DB) OperatorByEmail(ctx context.Context, email string) (*store.Operato
 
 // ListOperators returns every operator by email.
 func (db *DB) ListOperators(ctx context.Context) ([]store.Operator, error) {
-	rows, err := db.c().query(ctx, `SELECT `+operatorCols+` FROM operators ORDER BY email`)
-	if err != nil {
-		return nil, db.fail("list operators", err)
-	}
-	defer rows.Close()
-	var out []store.Operator
-	for rows.Next() {
-		o, err := scanOperator(rows)
-		if err != nil {
-			return nil, db.fail("list operators", err)
-		}
-		out = append(out, *o)
-	}
-	return out, db.fail("list operators", rows.Err())
+	return queryAll(ctx, db, "list operators", deref(scanOperator), `SELECT `+operatorCols+` FROM operators ORDER BY email`)
 }
 
 // AdvanceOperatorStep records step as accepted; ErrStale on a replay.
@@ -262,26 +249,13 @@ func (db *DB) FindAccounts(ctx context.Context, query string) ([]store.Account, 
 		return nil, nil
 	}
 	like := likeEscape(q)
-	rows, err := db.c().query(ctx, `SELECT `+accountCols+` FROM accounts
+	return queryAll(ctx, db, "find accounts", deref(scanAccount), `SELECT `+accountCols+` FROM accounts
 		WHERE email LIKE ? ESCAPE '\'
 		   OR replace(replace(name, ' ', ''), '`+"\u3000"+`', '') `+db.d.like+` ? ESCAPE '\'
 		   OR id IN (SELECT account_id FROM contracts WHERE upper(number) = upper(?))
 		   OR id IN (SELECT account_id FROM applications WHERE upper(number) = upper(?))
 		ORDER BY email LIMIT ?`,
 		strings.ToLower(like)+"%", "%"+likeEscape(nameSpaces.Replace(q))+"%", q, q, store.MaxFoundAccounts)
-	if err != nil {
-		return nil, db.fail("find accounts", err)
-	}
-	defer rows.Close()
-	var out []store.Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, db.fail("find accounts", err)
-		}
-		out = append(out, *a)
-	}
-	return out, db.fail("find accounts", rows.Err())
 }
 
 // ListAudit returns the events the filter selects, newest first.

@@ -33,18 +33,9 @@ func (db *DB) ListOutbox(ctx context.Context, limit int) ([]store.OutboxMessage,
 		q += ` LIMIT ?`
 		args = append(args, limit)
 	}
-	rows, err := db.c().query(ctx, q, args...)
-	if err != nil {
-		return nil, db.fail("list outbox", err)
-	}
-	defer rows.Close()
-	var out []store.OutboxMessage
-	for rows.Next() {
+	return queryAll(ctx, db, "list outbox", func(r rowScanner) (store.OutboxMessage, error) {
 		var m store.OutboxMessage
-		if err := rows.Scan(&m.ID, msScan{&m.At}, &m.To, &m.Channel, &m.Subject, &m.Body); err != nil {
-			return nil, db.fail("list outbox", err)
-		}
-		out = append(out, m)
-	}
-	return out, db.fail("list outbox", rows.Err())
+		err := r.Scan(&m.ID, msScan{&m.At}, &m.To, &m.Channel, &m.Subject, &m.Body)
+		return m, err
+	}, q, args...)
 }

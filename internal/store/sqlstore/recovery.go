@@ -96,22 +96,9 @@ func (db *DB) CancelRecovery(ctx context.Context, accountID, reason string, now 
 // ListPendingRecoveries returns the waiting requests and the live
 // unconfirmed ones, oldest first.
 func (db *DB) ListPendingRecoveries(ctx context.Context, now time.Time) ([]store.RecoveryRequest, error) {
-	rows, err := db.c().query(ctx, `SELECT `+recoveryCols+` FROM recovery_requests
+	return queryAll(ctx, db, "list pending recoveries", deref(scanRecovery), `SELECT `+recoveryCols+` FROM recovery_requests
 		WHERE status = 'waiting' OR (status = 'unconfirmed' AND confirm_expires_at > ?)
 		ORDER BY created_at, id`, ms(now))
-	if err != nil {
-		return nil, db.fail("list pending recoveries", err)
-	}
-	defer rows.Close()
-	var out []store.RecoveryRequest
-	for rows.Next() {
-		r, err := scanRecovery(rows)
-		if err != nil {
-			return nil, db.fail("list pending recoveries", err)
-		}
-		out = append(out, *r)
-	}
-	return out, db.fail("list pending recoveries", rows.Err())
 }
 
 // ApproveRecoveryEarly brings the waiting request's EffectiveAt forward to

@@ -46,21 +46,8 @@ func (db *DB) OpenResetRequest(ctx context.Context, accountID string) (*store.Re
 
 // ListOpenResetRequests returns the open requests, oldest first.
 func (db *DB) ListOpenResetRequests(ctx context.Context) ([]store.ResetRequest, error) {
-	rows, err := db.c().query(ctx, `SELECT `+resetCols+` FROM reset_requests WHERE decision = ''
+	return queryAll(ctx, db, "list reset requests", deref(scanReset), `SELECT `+resetCols+` FROM reset_requests WHERE decision = ''
 		ORDER BY requested_at, id`)
-	if err != nil {
-		return nil, db.fail("list reset requests", err)
-	}
-	defer rows.Close()
-	var out []store.ResetRequest
-	for rows.Next() {
-		r, err := scanReset(rows)
-		if err != nil {
-			return nil, db.fail("list reset requests", err)
-		}
-		out = append(out, *r)
-	}
-	return out, db.fail("list reset requests", rows.Err())
 }
 
 // DecideResetRequest reads and decides the request in one write

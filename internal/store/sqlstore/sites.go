@@ -12,7 +12,7 @@ var _ store.Sites = (*DB)(nil)
 
 const applicationCols = `id, account_id, number, service, plan, status, applied_at`
 
-func scanApplication(sc interface{ Scan(...any) error }) (store.Application, error) {
+func scanApplication(sc rowScanner) (store.Application, error) {
 	var a store.Application
 	err := sc.Scan(&a.ID, &a.AccountID, &a.Number, &a.Service, &a.Plan, &a.Status, msScan{&a.AppliedAt})
 	return a, err
@@ -28,21 +28,8 @@ func (db *DB) CreateApplication(ctx context.Context, a *store.Application) error
 // ApplicationsOf returns the account's applications, newest first; the
 // number breaks ties, so the order is stable.
 func (db *DB) ApplicationsOf(ctx context.Context, accountID string) ([]store.Application, error) {
-	rows, err := db.c().query(ctx, `SELECT `+applicationCols+` FROM applications
+	return queryAll(ctx, db, "applications of", scanApplication, `SELECT `+applicationCols+` FROM applications
 		WHERE account_id = ? ORDER BY applied_at DESC, number DESC`, accountID)
-	if err != nil {
-		return nil, db.fail("applications of", err)
-	}
-	defer rows.Close()
-	var out []store.Application
-	for rows.Next() {
-		a, err := scanApplication(rows)
-		if err != nil {
-			return nil, db.fail("applications of", err)
-		}
-		out = append(out, a)
-	}
-	return out, db.fail("applications of", rows.Err())
 }
 
 // ApplicationByNumber finds the account's application of this number; another
@@ -80,7 +67,7 @@ func (db *DB) SetApplicationStatus(ctx context.Context, id string, from, to stor
 
 const contractCols = `id, account_id, number, service, plan, start_date, monthly_fee, status`
 
-func scanContract(sc interface{ Scan(...any) error }) (store.Contract, error) {
+func scanContract(sc rowScanner) (store.Contract, error) {
 	var k store.Contract
 	err := sc.Scan(&k.ID, &k.AccountID, &k.Number, &k.Service, &k.Plan, msScan{&k.StartDate}, &k.MonthlyFee, &k.Status)
 	return k, err
@@ -95,21 +82,8 @@ func (db *DB) CreateContract(ctx context.Context, k *store.Contract) error {
 
 // ContractsOf returns the account's contracts, the latest start first.
 func (db *DB) ContractsOf(ctx context.Context, accountID string) ([]store.Contract, error) {
-	rows, err := db.c().query(ctx, `SELECT `+contractCols+` FROM contracts
+	return queryAll(ctx, db, "contracts of", scanContract, `SELECT `+contractCols+` FROM contracts
 		WHERE account_id = ? ORDER BY start_date DESC, number DESC`, accountID)
-	if err != nil {
-		return nil, db.fail("contracts of", err)
-	}
-	defer rows.Close()
-	var out []store.Contract
-	for rows.Next() {
-		k, err := scanContract(rows)
-		if err != nil {
-			return nil, db.fail("contracts of", err)
-		}
-		out = append(out, k)
-	}
-	return out, db.fail("contracts of", rows.Err())
 }
 
 // ContractByNumber finds the account's contract of this number.

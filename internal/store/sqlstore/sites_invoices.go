@@ -8,7 +8,7 @@ import (
 
 const invoiceCols = `id, account_id, number, issuer_name, issuer_registration, recipient, issued_at, period_start, period_end`
 
-func scanInvoice(sc interface{ Scan(...any) error }) (store.Invoice, error) {
+func scanInvoice(sc rowScanner) (store.Invoice, error) {
 	var v store.Invoice
 	err := sc.Scan(&v.ID, &v.AccountID, &v.Number, &v.IssuerName, &v.IssuerRegistration, &v.Recipient,
 		msScan{&v.IssuedAt}, msScan{&v.PeriodStart}, msScan{&v.PeriodEnd})

@@ -312,6 +312,38 @@ func (c conn) queryRow(ctx context.Context, query string, args ...any) rowScanne
 	return c.on(query).QueryRowContext(c.context(ctx), c.d.rebind(query), args...)
 }
 
+// queryAll runs a query and scans every row it returns with scan; op names
+// the operation in the error.
+func queryAll[T any](ctx context.Context, db *DB, op string, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.c().query(ctx, query, args...)
+	if err != nil {
+		return nil, db.fail(op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, db.fail(op, err)
+		}
+		out = append(out, v)
+	}
+	return out, db.fail(op, rows.Err())
+}
+
+// deref turns a scanner of one record by pointer into one by value, for
+// queryAll.
+func deref[T any](scan func(rowScanner) (*T, error)) func(rowScanner) (T, error) {
+	return func(r rowScanner) (T, error) {
+		p, err := scan(r)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return *p, nil
+	}
+}
+
 // affected runs a statement and returns how many rows it changed.
 func (c conn) affected(ctx context.Context, query string, args ...any) (int64, error) {
 	res, err := c.exec(ctx, query, args...)
