@@ -237,11 +237,7 @@ var mailTests = []test{
 				mu.Unlock()
 			}
 		})
-		for i, err := range errs {
-			if err != nil {
-				t.Fatalf("racer %d: %v", i, err)
-			}
-		}
+		racersSucceed(t, errs)
 		if len(count) != n {
 			t.Errorf("%d mails claimed, want %d", len(count), n)
 		}

@@ -195,6 +195,42 @@ func race(fn func(i int) error) []error {
 	return errs
 }
 
+// racersSucceed fails the test at the first racer that returned an error.
+func racersSucceed(t *testing.T, errs []error) {
+	t.Helper()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("racer %d: %v", i, err)
+		}
+	}
+}
+
+// raceLocked has every racer call charge each times, all at once, and
+// returns what the calls let through returned and how many were refused
+// with ErrLocked; any other error fails the test.
+func raceLocked[T any](t *testing.T, each int, charge func() (T, error)) (passed []T, locked int) {
+	t.Helper()
+	var mu sync.Mutex
+	racersSucceed(t, race(func(int) error {
+		for range each {
+			got, err := charge()
+			mu.Lock()
+			switch {
+			case err == nil:
+				passed = append(passed, got)
+			case errors.Is(err, store.ErrLocked):
+				locked++
+			default:
+				mu.Unlock()
+				return err
+			}
+			mu.Unlock()
+		}
+		return nil
+	}))
+	return passed, locked
+}
+
 // oneWins fails unless exactly one error is nil and every other is loser.
 func oneWins(t *testing.T, errs []error, loser error) {
 	t.Helper()
@@ -418,31 +454,10 @@ var accountTests = []test{
 			}
 			return time.Time{}
 		}
-		var mu sync.Mutex
-		charged, locked := 0, 0
-		errs := race(func(int) error {
-			for range each {
-				_, err := s.ChargeMFAAttempt(ctx, a.ID, t0, lock)
-				mu.Lock()
-				switch {
-				case err == nil:
-					charged++
-				case errors.Is(err, store.ErrLocked):
-					locked++
-				default:
-					mu.Unlock()
-					return err
-				}
-				mu.Unlock()
-			}
-			return nil
+		passed, locked := raceLocked(t, each, func() (*store.Account, error) {
+			return s.ChargeMFAAttempt(ctx, a.ID, t0, lock)
 		})
-		for i, err := range errs {
-			if err != nil {
-				t.Fatalf("racer %d: %v", i, err)
-			}
-		}
-		if charged != limit || locked != racers*each-limit {
+		if charged := len(passed); charged != limit || locked != racers*each-limit {
 			t.Errorf("charged %d and refused %d, want %d and %d", charged, locked, limit, racers*each-limit)
 		}
 	}},
@@ -1381,16 +1396,11 @@ var limitTests = []test{
 	{"Concurrent", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		counts := make([]int, racers)
-		errs := race(func(i int) error {
+		racersSucceed(t, race(func(i int) error {
 			var err error
 			counts[i], err = s.Hit(ctx, "k", time.Minute, t0, 1)
 			return err
-		})
-		for i, err := range errs {
-			if err != nil {
-				t.Fatalf("racer %d: %v", i, err)
-			}
-		}
+		}))
 		slices.Sort(counts)
 		for i, c := range counts {
 			if c != i+1 {
@@ -1553,30 +1563,12 @@ var phoneCodeTests = []test{
 		p := newPhoneCode("fl-1", a.ID)
 		must(t, s.PutPhoneCode(ctx, &p))
 		const max, each = 3, 2
-		var mu sync.Mutex
-		var charged []int
-		locked := 0
-		errs := race(func(int) error {
-			for range each {
-				got, err := s.ChargePhoneCode(ctx, "fl-1", max)
-				mu.Lock()
-				switch {
-				case err == nil:
-					charged = append(charged, got.Attempts)
-				case errors.Is(err, store.ErrLocked):
-					locked++
-				default:
-					mu.Unlock()
-					return err
-				}
-				mu.Unlock()
-			}
-			return nil
+		passed, locked := raceLocked(t, each, func() (*store.PhoneCode, error) {
+			return s.ChargePhoneCode(ctx, "fl-1", max)
 		})
-		for i, err := range errs {
-			if err != nil {
-				t.Fatalf("racer %d: %v", i, err)
-			}
+		var charged []int
+		for _, got := range passed {
+			charged = append(charged, got.Attempts)
 		}
 		slices.Sort(charged)
 		if !slices.Equal(charged, []int{1, 2, 3}) || locked != racers*each-max {
