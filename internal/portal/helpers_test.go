@@ -127,6 +127,16 @@ func (e *env) enrol(c *customer) string {
 	return token
 }
 
+// atSecondFactor is yamada@example.jp, enrolled with the app, signing in
+// again in the app's next step: past the password, at the second factor.
+func (e *env) atSecondFactor() (*customer, *portal.Flow) {
+	e.t.Helper()
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	e.clock.Advance(30 * time.Second)
+	return c, e.passwordStep(c)
+}
+
 // signIn is a later sign-in with the app. It first moves the clock to the
 // next TOTP step, so the code is one not used before.
 func (e *env) signIn(c *customer) string {

@@ -321,10 +321,7 @@ func TestPasswordResetClearsThePasswordThrottle(t *testing.T) {
 // the second factor, not even its lock.
 func TestPasswordResetKeepsTheSecondFactorLock(t *testing.T) {
 	e := newEnv(t).withMail()
-	c := e.newCustomer("yamada@example.jp")
-	e.enrol(c)
-	e.clock.Advance(30 * time.Second)
-	f := e.passwordStep(c)
+	c, f := e.atSecondFactor()
 	for range 10 {
 		e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip)
 	}

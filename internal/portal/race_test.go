@@ -47,10 +47,7 @@ func (e *env) atOnce(n int, hit, unit *rendezvous, fn func(ctx context.Context, 
 // Afterwards even the right code is refused for an hour.
 func TestConcurrentWrongCodesKeepTheLock(t *testing.T) {
 	e := newEnv(t)
-	c := e.newCustomer("yamada@example.jp")
-	e.enrol(c)
-	e.clock.Advance(30 * time.Second)
-	f := e.passwordStep(c)
+	c, f := e.atSecondFactor()
 	for i := 1; i <= 9; i++ {
 		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip); !errors.Is(err, portal.ErrWrongCode) {
 			t.Fatalf("wrong code %d: %v", i, err)
@@ -127,10 +124,7 @@ func TestSameCodeTwiceAtOnce(t *testing.T) {
 // step closes, and the step must end up closed.
 func TestParallelGuessesStayUnderTheLock(t *testing.T) {
 	e := newEnv(t)
-	c := e.newCustomer("yamada@example.jp")
-	e.enrol(c)
-	e.clock.Advance(30 * time.Second)
-	f := e.passwordStep(c)
+	c, f := e.atSecondFactor()
 
 	const n = 25
 	errs := e.atOnce(n, nil, newRendezvous(n, ""), func(ctx context.Context, i int) error {

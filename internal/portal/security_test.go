@@ -252,10 +252,7 @@ func eventCount(svc *portal.Service, action, outcome string) int64 {
 // lifts the second-factor lock, so the customer can enrol at once.
 func TestResetClearsTheLock(t *testing.T) {
 	e := newEnv(t)
-	c := e.newCustomer("yamada@example.jp")
-	e.enrol(c)
-	e.clock.Advance(30 * time.Second)
-	f := e.passwordStep(c)
+	c, f := e.atSecondFactor()
 	for range 10 {
 		_ = e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip)
 	}

@@ -514,11 +514,7 @@ func TestMalformedCodesAreNoGuesses(t *testing.T) {
 // clears the count; 20 in a row close it for two hours.
 func TestTenWrongCodesLock(t *testing.T) {
 	e := newEnv(t)
-	c := e.newCustomer("yamada@example.jp")
-	e.enrol(c)
-	e.clock.Advance(30 * time.Second)
-
-	f := e.passwordStep(c)
+	c, f := e.atSecondFactor()
 	for i := 1; i <= 9; i++ {
 		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip); !errors.Is(err, portal.ErrWrongCode) {
 			t.Fatalf("wrong code %d: %v, want ErrWrongCode", i, err)
@@ -596,10 +592,7 @@ func TestTenWrongCodesLock(t *testing.T) {
 // recovery codes add up to one lock.
 func TestWrongCodesOfEveryFactorCountTogether(t *testing.T) {
 	e := newEnv(t)
-	c := e.newCustomer("yamada@example.jp")
-	e.enrol(c)
-	e.clock.Advance(30 * time.Second)
-	f := e.passwordStep(c)
+	c, f := e.atSecondFactor()
 	bad := []struct {
 		m    portal.Method
 		code string
