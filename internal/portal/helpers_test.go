@@ -193,6 +193,16 @@ func (e *env) wrongCode(c *customer) string {
 	}
 }
 
+// wrongCodes types n wrong app codes at f, each refused as wrong.
+func (e *env) wrongCodes(c *customer, f *portal.Flow, n int) {
+	e.t.Helper()
+	for i := 1; i <= n; i++ {
+		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip); !errors.Is(err, portal.ErrWrongCode) {
+			e.t.Fatalf("wrong code %d: %v, want ErrWrongCode", i, err)
+		}
+	}
+}
+
 func (e *env) account(c *customer) *store.Account {
 	e.t.Helper()
 	a, err := e.svc.Store.AccountByID(e.ctx, c.acct.ID)

@@ -185,11 +185,7 @@ func TestNoticeMFALocked(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	e.ip = portal.Client{IP: "198.51.100.20", UserAgent: uaFirefoxWin}
 	f := e.passwordStep(c)
-	for i := 1; i < mfa.FailuresPerLock; i++ {
-		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip); !errors.Is(err, portal.ErrWrongCode) {
-			t.Fatalf("wrong code %d: %v", i, err)
-		}
-	}
+	e.wrongCodes(c, f, mfa.FailuresPerLock-1)
 	box.none("wrong codes before the lock")
 	at := e.clock.Now()
 	l := lockedErr(t, e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip))

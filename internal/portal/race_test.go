@@ -48,11 +48,7 @@ func (e *env) atOnce(n int, hit, unit *rendezvous, fn func(ctx context.Context, 
 func TestConcurrentWrongCodesKeepTheLock(t *testing.T) {
 	e := newEnv(t)
 	c, f := e.atSecondFactor()
-	for i := 1; i <= 9; i++ {
-		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip); !errors.Is(err, portal.ErrWrongCode) {
-			t.Fatalf("wrong code %d: %v", i, err)
-		}
-	}
+	e.wrongCodes(c, f, 9)
 
 	errs := e.atOnce(2, nil, newRendezvous(2, ""), func(ctx context.Context, i int) error {
 		return e.svc.SecondFactor(ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip)
