@@ -256,18 +256,7 @@ func plainWord(w string) bool {
 // CheckNotMe tells whether a "this was not me" link is live, for the page
 // that says what reporting does; it spends nothing.
 func (s *Service) CheckNotMe(ctx context.Context, token string) (*store.Account, error) {
-	t, err := s.Store.TokenByHash(ctx, secret.Hash(token), PurposeNotMe, s.Now())
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrTokenInvalid
-	}
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.Store.AccountByID(ctx, t.AccountID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrTokenInvalid
-	}
-	return a, err
+	return s.tokenAccount(ctx, token, PurposeNotMe)
 }
 
 // ReportNotMe is the customer's "this was not me": it spends the link, ends

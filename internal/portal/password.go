@@ -120,15 +120,10 @@ func (s *Service) passwordResetLink(ctx context.Context, a *store.Account, now t
 	return s.Config.BaseURL + "/reset-password?token=" + url.QueryEscape(link), nil
 }
 
-// CheckPasswordReset tells whether a reset link is live, for the page that
-// asks for the new password; it spends nothing. ErrTokenInvalid for a link
-// unknown, expired, used, or made before the password last changed.
-func (s *Service) CheckPasswordReset(ctx context.Context, link string) (*store.Account, error) {
-	token, mac, ok := strings.Cut(link, ".")
-	if !ok || token == "" {
-		return nil, ErrTokenInvalid
-	}
-	t, err := s.Store.TokenByHash(ctx, secret.Hash(token), PurposePasswordReset, s.Now())
+// tokenAccount is the account of a live mailed token of purpose; a token
+// unknown, expired or used, or whose account is gone, is ErrTokenInvalid.
+func (s *Service) tokenAccount(ctx context.Context, token, purpose string) (*store.Account, error) {
+	t, err := s.Store.TokenByHash(ctx, secret.Hash(token), purpose, s.Now())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrTokenInvalid
 	}
@@ -139,6 +134,18 @@ func (s *Service) CheckPasswordReset(ctx context.Context, link string) (*store.A
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrTokenInvalid
 	}
+	return a, err
+}
+
+// CheckPasswordReset tells whether a reset link is live, for the page that
+// asks for the new password; it spends nothing. ErrTokenInvalid for a link
+// unknown, expired, used, or made before the password last changed.
+func (s *Service) CheckPasswordReset(ctx context.Context, link string) (*store.Account, error) {
+	token, mac, ok := strings.Cut(link, ".")
+	if !ok || token == "" {
+		return nil, ErrTokenInvalid
+	}
+	a, err := s.tokenAccount(ctx, token, PurposePasswordReset)
 	if err != nil {
 		return nil, err
 	}
