@@ -62,20 +62,7 @@ func TestResetNotApprovedAfterFactorUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.clock.Advance(time.Minute)
-	resp, body := boss.post("/resets/" + req.ID + "/approve")
-	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "二要素認証を使ったか変更した") {
-		t.Fatalf("approval after the customer used the factor: %d\n%s", resp.StatusCode, body)
-	}
-	if s.factors(a.ID) != 1 || s.resetMails(a.Email) != 0 || !s.openReset(a.ID).Open() {
-		t.Fatal("a refused approval changed something")
-	}
-	acts := strings.Join(s.auditActions(a.ID), "\n")
-	if !strings.Contains(acts, "operator:boss@tobira.example mfa.reset_approve outdated") {
-		t.Errorf("audit lacks the refused approval:\n%s", acts)
-	}
-	if resp, _ := boss.post("/resets/" + req.ID + "/reject"); resp.Request.URL.Path != "/resets" || resp.StatusCode != 200 {
-		t.Errorf("reject: %s %d", resp.Request.URL.Path, resp.StatusCode)
-	}
+	s.approvalRefused(boss, a, req, "二要素認証を使ったか変更した")
 
 	// Another customer: the factor used before the request, wrong codes
 	// after it. The approval goes through.
@@ -93,7 +80,7 @@ func TestResetNotApprovedAfterFactorUsed(t *testing.T) {
 	if err := s.svc.VerifyTOTP(ctx, b, wrong, portal.Client{}); err == nil {
 		t.Fatal("a wrong code was accepted")
 	}
-	resp, body = boss.post("/resets/" + req.ID + "/approve")
+	resp, body := boss.post("/resets/" + req.ID + "/approve")
 	if resp.Request.URL.Path != "/resets" || resp.StatusCode != 200 || s.factors(b.ID) != 0 {
 		t.Fatalf("approval: %s %d, %d factors\n%s", resp.Request.URL.Path, resp.StatusCode, s.factors(b.ID), body)
 	}
@@ -113,18 +100,27 @@ func TestResetNotApprovedAfterRequesterDisabled(t *testing.T) {
 	if _, err := console.DisableOperator(t.Context(), s.svc, s.db, "kim@tobira.example", "operator:boss@tobira.example"); err != nil {
 		t.Fatal(err)
 	}
+	s.approvalRefused(boss, a, req, "無効にされた")
+}
+
+// approvalRefused: boss's approval of req, a's open reset request, is
+// refused (409, with why in the page), removes nothing, sends nothing and
+// leaves the request open, is recorded as outdated, and the request can
+// still be rejected.
+func (s *site) approvalRefused(boss *browser, a *store.Account, req *store.ResetRequest, why string) {
+	s.t.Helper()
 	resp, body := boss.post("/resets/" + req.ID + "/approve")
-	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "無効にされた") {
-		t.Fatalf("approval of a disabled operator's request: %d\n%s", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, why) {
+		s.t.Fatalf("approval: %d, want 409 saying %q\n%s", resp.StatusCode, why, body)
 	}
 	if s.factors(a.ID) != 1 || s.resetMails(a.Email) != 0 || !s.openReset(a.ID).Open() {
-		t.Fatal("a refused approval changed something")
+		s.t.Fatal("a refused approval changed something")
 	}
 	acts := strings.Join(s.auditActions(a.ID), "\n")
 	if !strings.Contains(acts, "operator:boss@tobira.example mfa.reset_approve outdated") {
-		t.Errorf("audit lacks the refused approval:\n%s", acts)
+		s.t.Errorf("audit lacks the refused approval:\n%s", acts)
 	}
 	if resp, _ := boss.post("/resets/" + req.ID + "/reject"); resp.Request.URL.Path != "/resets" || resp.StatusCode != 200 {
-		t.Errorf("reject: %s %d", resp.Request.URL.Path, resp.StatusCode)
+		s.t.Errorf("reject: %s %d", resp.Request.URL.Path, resp.StatusCode)
 	}
 }
