@@ -219,6 +219,25 @@ func noFollow(b *http.Client) *http.Client {
 	}}
 }
 
+// get answers a GET of u in browser b without following redirects.
+func (e *portalEnv) get(b *http.Client, u string, header ...string) (*http.Response, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := noFollow(b).Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res, string(body)
+}
+
 // newJarBrowser is a browser with its own cookies that follows nothing.
 func newJarBrowser() *http.Client {
 	jar, _ := cookiejar.New(nil)

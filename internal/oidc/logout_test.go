@@ -3,7 +3,6 @@ package oidc_test
 import (
 	"context"
 	"html"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -467,18 +466,9 @@ func (e *portalEnv) endSessionPage(b *http.Client, q url.Values, header ...strin
 
 func (e *portalEnv) endSessionAnswer(b *http.Client, q url.Values, header ...string) (int, *url.URL, string, http.Header) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/end_session?"+q.Encode(), nil)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := noFollow(b).Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
+	res, body := e.get(b, e.srv.URL+"/end_session?"+q.Encode(), header...)
 	loc, _ := res.Location()
-	return res.StatusCode, loc, string(body), res.Header
+	return res.StatusCode, loc, body, res.Header
 }
 
 var signOutFormRe = regexp.MustCompile(`(?s)<form method="post" action="/logout"[^>]*>\s*<input type="hidden" name="next" value="([^"]*)">\s*<button[^>]*>ログアウト</button>`)

@@ -1,7 +1,6 @@
 package oidc_test
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,25 +10,6 @@ import (
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/store"
 )
-
-// get answers a GET of u in browser b without following redirects.
-func (e *portalEnv) get(b *http.Client, u string, header ...string) (*http.Response, string) {
-	e.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := noFollow(b).Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	return res, string(body)
-}
 
 // One address may leave only so many authorization requests open: a
 // flood of requests it never goes on with is refused, with a page that
