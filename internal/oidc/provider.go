@@ -245,17 +245,18 @@ func (p *Provider) AuthRequest(ctx context.Context, id string) (*Request, error)
 // issued for that request as it was read, and sent to its client. The
 // library's own callback read the request again by the id in the form,
 // and answered with what that second read found, which the portal had
-// not checked. It reports whether this was the request's first code
-// (one signed in, with none issued before).
+// not checked. It reports whether this issued the request's first code,
+// as the store decided when it saved it: of callbacks at once, one.
 func (p *Provider) Callback(w http.ResponseWriter, r *http.Request, req *Request) (first bool) {
-	r = r.WithContext(op.ContextWithIssuer(r.Context(), p.issuer))
+	ctx := context.WithValue(op.ContextWithIssuer(r.Context(), p.issuer), firstCodeKey{}, &first)
+	r = r.WithContext(ctx)
 	ar := &authRequest{*req.stored}
 	if !ar.Done() {
 		op.AuthRequestError(w, r, ar, oidc.ErrInteractionRequired().WithDescription("the request is not signed in yet"), p.op)
 		return false
 	}
 	op.AuthResponse(ar, p.op, w, r)
-	return ar.CodeHash == ""
+	return first
 }
 
 // Consented reports whether the account may be signed in to the request's
@@ -296,33 +297,43 @@ func (p *Provider) Consent(ctx context.Context, r *Request, accountID string) er
 }
 
 // Deny answers the request with access_denied at the client's redirect URI:
-// the customer declined.
-func (p *Provider) Deny(w http.ResponseWriter, r *http.Request, id string) {
-	p.refuse(w, r, id, oidc.ErrAccessDenied().WithDescription("the customer declined"))
+// the customer declined. It reports whether this closed the request
+// (Provider.refuse).
+func (p *Provider) Deny(w http.ResponseWriter, r *http.Request, id string) bool {
+	return p.refuse(w, r, id, oidc.ErrAccessDenied().WithDescription("the customer declined"))
 }
 
 // NeedsLogin ends a prompt=none request that no session satisfies: the
-// client hears login_required (OpenID Connect Core 1.0, 3.1.2.6).
-func (p *Provider) NeedsLogin(w http.ResponseWriter, r *http.Request, id string) {
-	p.refuse(w, r, id, oidc.ErrLoginRequired())
+// client hears login_required (OpenID Connect Core 1.0, 3.1.2.6). It
+// reports whether this closed the request (Provider.refuse).
+func (p *Provider) NeedsLogin(w http.ResponseWriter, r *http.Request, id string) bool {
+	return p.refuse(w, r, id, oidc.ErrLoginRequired())
 }
 
 // NeedsConsent ends a prompt=none request whose client has no consent yet:
-// consent_required.
-func (p *Provider) NeedsConsent(w http.ResponseWriter, r *http.Request, id string) {
-	p.refuse(w, r, id, &oidc.Error{ErrorType: "consent_required", Description: "the customer has not consented to this client"})
+// consent_required. It reports whether this closed the request
+// (Provider.refuse).
+func (p *Provider) NeedsConsent(w http.ResponseWriter, r *http.Request, id string) bool {
+	return p.refuse(w, r, id, &oidc.Error{ErrorType: "consent_required", Description: "the customer has not consented to this client"})
 }
 
 // refuse ends the request id and sends the browser back to its client with
-// the error e.
-func (p *Provider) refuse(w http.ResponseWriter, r *http.Request, id string, e *oidc.Error) {
+// the error e. It reports whether this closed a request that was open:
+// there, and with no code issued yet, which had closed it already. Of
+// refusals at once, or a refusal after the code, at most one reports it,
+// so that the caller gives an open request's count back once.
+func (p *Provider) refuse(w http.ResponseWriter, r *http.Request, id string, e *oidc.Error) (closed bool) {
 	ar, err := p.storage.AuthRequestByID(r.Context(), id)
 	if err != nil {
 		http.Error(w, "authorization request not found", http.StatusBadRequest)
-		return
+		return false
 	}
-	_ = p.storage.st.DeleteAuthRequest(r.Context(), id)
+	closed, err = p.storage.st.EndAuthRequest(r.Context(), id)
+	if err != nil {
+		p.storage.log.Error("oidc: end a refused auth request", "err", err)
+	}
 	op.AuthRequestError(w, r, ar, e, p.op)
+	return closed
 }
 
 // Complete records the portal session that signs the request in and returns

@@ -208,10 +208,19 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 
 // SaveAuthCode records a code issued for the request, which expires in
 // CodeLifetime (RFC 6749 4.1.2 recommends at most ten minutes), or with
-// the request if that is sooner.
+// the request if that is sooner. Whether it was the request's first code
+// goes to where ctx's firstCodeKey points (Provider.Callback).
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
-	return s.st.SaveAuthCode(ctx, id, secret.Hash(code), s.now().Add(CodeLifetime))
+	first, err := s.st.SaveAuthCode(ctx, id, secret.Hash(code), s.now().Add(CodeLifetime))
+	if p, ok := ctx.Value(firstCodeKey{}).(*bool); ok {
+		*p = first
+	}
+	return err
 }
+
+// firstCodeKey carries, through the library's answer at the callback,
+// where SaveAuthCode reports whether the code was the request's first.
+type firstCodeKey struct{}
 
 func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
 	return s.st.DeleteAuthRequest(ctx, id)

@@ -77,3 +77,55 @@ func TestAuthorizeRequestsBoundedPerAddress(t *testing.T) {
 		}
 	}
 }
+
+// A request's count is given back once, when it closes: at its first
+// code, or when it is refused or declined before one. A request whose
+// code was issued and whose sign-in page is then opened again, by a
+// browser without its binding (which a silent request answers
+// login_required), closes nothing more and gives nothing back, or every
+// sign-in would let one more request stay open beyond the bound.
+func TestAuthorizeCountGivenBackOnce(t *testing.T) {
+	const bound = portal.OpenAuthorizationsPerClient
+	e := newPortal(t)
+	site := e.newRP(&store.Client{Name: "contracts", RedirectURIs: []string{"http://127.0.0.1:9/callback"}})
+	b := e.browser()
+	site.login(b)
+
+	flood := e.browser()
+	stored := func(n int) {
+		t.Helper()
+		for i := range n {
+			res, _ := e.get(flood, site.authURL("flood", oauth2.GenerateVerifier()))
+			if loc, _ := res.Location(); loc == nil || !strings.HasPrefix(loc.Path, "/oidc/login") {
+				t.Fatalf("open request %d of %d: status %d, location %v", i+1, n, res.StatusCode, loc)
+			}
+		}
+	}
+	stored(bound - 1)
+
+	// A silent check of the signed-in browser: its code is issued, and
+	// its count given back.
+	back, visited := e.follow(b, site.authURL("silent", oauth2.GenerateVerifier(), oauth2.SetAuthURLParam("prompt", "none")))
+	site.codeFrom(back, "silent")
+	login := ""
+	for _, p := range visited {
+		if strings.HasPrefix(p, "/oidc/login?") {
+			login = p
+		}
+	}
+	if login == "" {
+		t.Fatalf("the silent check visited no sign-in page: %v", visited)
+	}
+	// Its sign-in page again, in a browser without its binding: the
+	// request is refused, and gives nothing back again.
+	res, _ := e.get(e.browser(), e.srv.URL+login)
+	if loc, _ := res.Location(); loc == nil || loc.Query().Get("error") != "login_required" {
+		t.Fatalf("the silent check's sign-in page in another browser: status %d, location %v", res.StatusCode, loc)
+	}
+
+	// The bound is where it was: one more request is stored, not two.
+	stored(1)
+	if res, _ := e.get(flood, site.authURL("flood", oauth2.GenerateVerifier())); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("request beyond the bound: status %d, want 429", res.StatusCode)
+	}
+}

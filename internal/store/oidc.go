@@ -137,11 +137,18 @@ type OIDC interface {
 	// CompleteAuthRequest records the sign-in that completes it.
 	CompleteAuthRequest(ctx context.Context, id, accountID, sessionHash string, authTime time.Time, amr []string) error
 	// SaveAuthCode records the hash of the code issued for the request,
-	// which then expires at expiresAt at the latest.
-	SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
+	// which then expires at expiresAt at the latest, and reports whether
+	// it is the request's first code: of calls at once for a request
+	// without one, only one is first.
+	SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) (first bool, err error)
 	// AuthRequestByCode returns ErrNotFound when no live request has the code.
 	AuthRequestByCode(ctx context.Context, codeHash string, now time.Time) (*AuthRequest, error)
 	DeleteAuthRequest(ctx context.Context, id string) error
+	// EndAuthRequest removes the request, as DeleteAuthRequest does, and
+	// reports whether this removed it while it was open: there, and with
+	// no code issued yet (SaveAuthCode's first). Of calls at once, only
+	// one removes it.
+	EndAuthRequest(ctx context.Context, id string) (open bool, err error)
 	DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int64, error)
 
 	// SpendCode marks an authorization code exchanged, remembering the grant

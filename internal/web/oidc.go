@@ -48,8 +48,9 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	// than waiting on a page, and its state says which request it was.
 	if !req.From(s.browserBinding(r)) {
 		if req.Silent {
-			s.oidc.NeedsLogin(w, r, id)
-			s.closed(r)
+			if s.oidc.NeedsLogin(w, r, id) {
+				s.closed(r)
+			}
 			return
 		}
 		s.otherBrowser(w, r, req)
@@ -71,14 +72,16 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	// someone else.
 	other := si != nil && req.Hinted != "" && si.Account.ID != req.Hinted
 	if other && !si.Session.CreatedAt.Before(req.CreatedAt) {
-		s.oidc.NeedsLogin(w, r, id)
-		s.closed(r)
+		if s.oidc.NeedsLogin(w, r, id) {
+			s.closed(r)
+		}
 		return
 	}
 	if si == nil || other || !req.Satisfied(si.Session.CreatedAt, s.svc.Now()) || !s.hasFactor(r.Context(), si.Account.ID) {
 		if req.Silent {
-			s.oidc.NeedsLogin(w, r, id)
-			s.closed(r)
+			if s.oidc.NeedsLogin(w, r, id) {
+				s.closed(r)
+			}
 			return
 		}
 		// A fresh sign-in replaces the session, so the request is then
@@ -92,8 +95,9 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok && req.Silent {
-		s.oidc.NeedsConsent(w, r, id)
-		s.closed(r)
+		if s.oidc.NeedsConsent(w, r, id) {
+			s.closed(r)
+		}
 		return
 	}
 	if !ok {
@@ -338,8 +342,9 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostForm.Get("decision") != "allow" {
-		s.oidc.Deny(w, r, id)
-		s.closed(r)
+		if s.oidc.Deny(w, r, id) {
+			s.closed(r)
+		}
 		return
 	}
 	// The answer signs in only what the sign-in page would have asked

@@ -207,15 +207,23 @@ func (db *DB) CompleteAuthRequest(ctx context.Context, id, accountID, sessionHas
 // one, and brings the request's expiry forward to expiresAt if that is
 // sooner (never later: a code issued again does not extend the request);
 // ErrNotFound for an unknown request, ErrConflict for a code another
-// request has.
-func (db *DB) SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error {
-	n, err := db.c().affected(ctx, `UPDATE oidc_auth_requests SET code_hash = ?,
-		expires_at = CASE WHEN expires_at < ? THEN expires_at ELSE ? END WHERE id = ?`,
-		codeHash, ms(expiresAt), ms(expiresAt), id)
+// request has. It reports whether the code is the request's first: the
+// statement that sets a code where there was none finds the request once,
+// whoever else sets one at the same time.
+func (db *DB) SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) (bool, error) {
+	const set = `UPDATE oidc_auth_requests SET code_hash = ?,
+		expires_at = CASE WHEN expires_at < ? THEN expires_at ELSE ? END WHERE id = ?`
+	n, err := db.c().affected(ctx, set+` AND code_hash = ''`, codeHash, ms(expiresAt), ms(expiresAt), id)
+	if err == nil && n == 1 {
+		return true, nil
+	}
+	if err == nil {
+		n, err = db.c().affected(ctx, set, codeHash, ms(expiresAt), ms(expiresAt), id)
+	}
 	if err == nil && n == 0 {
 		err = store.ErrNotFound
 	}
-	return db.fail("save auth code", err)
+	return false, db.fail("save auth code", err)
 }
 
 // authRequestByCode repeats the partial index's condition (code_hash not
@@ -234,6 +242,23 @@ func (db *DB) AuthRequestByCode(ctx context.Context, codeHash string, now time.T
 func (db *DB) DeleteAuthRequest(ctx context.Context, id string) error {
 	_, err := db.c().exec(ctx, `DELETE FROM oidc_auth_requests WHERE id = ?`, id)
 	return db.fail("delete auth request", err)
+}
+
+// EndAuthRequest removes a request and reports whether it was open: there,
+// without a code. Of two calls at once, one deletes the row and reads its
+// code; the other finds nothing.
+func (db *DB) EndAuthRequest(ctx context.Context, id string) (bool, error) {
+	var open bool
+	err := db.write(ctx, func(c conn) error {
+		var codeHash string
+		err := c.queryRow(ctx, `DELETE FROM oidc_auth_requests WHERE id = ? RETURNING code_hash`, id).Scan(&codeHash)
+		open = err == nil && codeHash == ""
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // gone already
+		}
+		return err
+	})
+	return open, db.fail("end auth request", err)
 }
 
 // DeleteExpiredAuthRequests removes requests whose ExpiresAt is at or before

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -441,7 +442,7 @@ var oidcTests = []test{
 
 		_, err := o.AuthRequestByCode(ctx, "code-1", t0)
 		wantErr(t, "AuthRequestByCode before SaveAuthCode", err, store.ErrNotFound)
-		must(t, o.SaveAuthCode(ctx, r.ID, "code-1", farOff))
+		saveCode(t, o, r.ID, "code-1", farOff, true)
 		r.CodeHash = "code-1"
 		got, err := o.AuthRequestByCode(ctx, "code-1", t0)
 		must(t, err)
@@ -465,8 +466,10 @@ var oidcTests = []test{
 		_, err = o.AuthRequestByCode(ctx, "code-1", r.ExpiresAt.Add(-time.Millisecond))
 		must(t, err)
 
-		wantErr(t, "SaveAuthCode of unknown request", o.SaveAuthCode(ctx, "nope", "code-3", farOff), store.ErrNotFound)
-		wantErr(t, "SaveAuthCode with another request's code", o.SaveAuthCode(ctx, other.ID, "code-1", farOff), store.ErrConflict)
+		_, err = o.SaveAuthCode(ctx, "nope", "code-3", farOff)
+		wantErr(t, "SaveAuthCode of unknown request", err, store.ErrNotFound)
+		_, err = o.SaveAuthCode(ctx, other.ID, "code-1", farOff)
+		wantErr(t, "SaveAuthCode with another request's code", err, store.ErrConflict)
 		got, err = o.AuthRequestByCode(ctx, "code-1", t0)
 		must(t, err)
 		if got.ID != r.ID {
@@ -474,7 +477,7 @@ var oidcTests = []test{
 		}
 
 		// A new code replaces the old one.
-		must(t, o.SaveAuthCode(ctx, r.ID, "code-4", farOff))
+		saveCode(t, o, r.ID, "code-4", farOff, false)
 		_, err = o.AuthRequestByCode(ctx, "code-1", t0)
 		wantErr(t, "AuthRequestByCode of a replaced code", err, store.ErrNotFound)
 		got, err = o.AuthRequestByCode(ctx, "code-4", t0)
@@ -489,12 +492,12 @@ var oidcTests = []test{
 		if !soon.Before(r.ExpiresAt) {
 			t.Fatalf("the request expires at %v, before %v", r.ExpiresAt, soon)
 		}
-		must(t, o.SaveAuthCode(ctx, r.ID, "code-5", soon))
+		saveCode(t, o, r.ID, "code-5", soon, false)
 		_, err = o.AuthRequestByCode(ctx, "code-5", soon.Add(-time.Millisecond))
 		must(t, err)
 		_, err = o.AuthRequestByCode(ctx, "code-5", soon)
 		wantErr(t, "AuthRequestByCode at the code's expiry", err, store.ErrNotFound)
-		must(t, o.SaveAuthCode(ctx, r.ID, "code-6", farOff))
+		saveCode(t, o, r.ID, "code-6", farOff, false)
 		_, err = o.AuthRequestByCode(ctx, "code-6", soon)
 		wantErr(t, "AuthRequestByCode of a code issued again, past the first code's expiry", err, store.ErrNotFound)
 	}},
@@ -504,7 +507,7 @@ var oidcTests = []test{
 		newClient(t, o, "shop")
 		r := newAuthRequest(t, o, "ar-1", "shop")
 		other := newAuthRequest(t, o, "ar-2", "shop")
-		must(t, o.SaveAuthCode(ctx, r.ID, "code-1", farOff))
+		saveCode(t, o, r.ID, "code-1", farOff, true)
 		must(t, o.DeleteAuthRequest(ctx, r.ID))
 		_, err := o.AuthRequestByID(ctx, r.ID, t0)
 		wantErr(t, "AuthRequestByID after DeleteAuthRequest", err, store.ErrNotFound)
@@ -514,6 +517,69 @@ var oidcTests = []test{
 		must(t, o.DeleteAuthRequest(ctx, "nope")) // never there
 		_, err = o.AuthRequestByID(ctx, other.ID, t0)
 		must(t, err)
+	}},
+	{"FirstAuthCodeOnce", func(t *testing.T, s store.Store) {
+		// Callbacks of one request at once: one code is the first.
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		newClient(t, o, "shop")
+		r := newAuthRequest(t, o, "ar-1", "shop")
+		var mu sync.Mutex
+		firsts := 0
+		racersSucceed(t, race(func(i int) error {
+			first, err := o.SaveAuthCode(ctx, r.ID, fmt.Sprintf("code-%d", i), farOff)
+			mu.Lock()
+			defer mu.Unlock()
+			if first {
+				firsts++
+			}
+			return err
+		}))
+		if firsts != 1 {
+			t.Errorf("%d of %d codes saved at once were the first, want 1", firsts, racers)
+		}
+	}},
+	{"EndAuthRequest", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		newClient(t, o, "shop")
+		open := newAuthRequest(t, o, "ar-1", "shop")
+		coded := newAuthRequest(t, o, "ar-2", "shop")
+		saveCode(t, o, coded.ID, "code-1", farOff, true)
+		for _, tc := range []struct {
+			name, id string
+			open     bool
+		}{
+			{"an open request", open.ID, true},
+			{"the same again", open.ID, false},
+			{"a request with a code", coded.ID, false},
+			{"an unknown request", "nope", false},
+		} {
+			got, err := o.EndAuthRequest(ctx, tc.id)
+			must(t, err)
+			if got != tc.open {
+				t.Errorf("EndAuthRequest of %s: open %v, want %v", tc.name, got, tc.open)
+			}
+			_, err = o.AuthRequestByID(ctx, tc.id, t0)
+			wantErr(t, "AuthRequestByID after EndAuthRequest of "+tc.name, err, store.ErrNotFound)
+		}
+
+		// Refusals of one request at once: one finds it open.
+		r := newAuthRequest(t, o, "ar-3", "shop")
+		var mu sync.Mutex
+		opened := 0
+		racersSucceed(t, race(func(int) error {
+			got, err := o.EndAuthRequest(ctx, r.ID)
+			mu.Lock()
+			defer mu.Unlock()
+			if got {
+				opened++
+			}
+			return err
+		}))
+		if opened != 1 {
+			t.Errorf("%d of %d ends at once found the request open, want 1", opened, racers)
+		}
 	}},
 	{"DeleteExpiredAuthRequests", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
@@ -1095,4 +1161,15 @@ var oidcConsentTests = []test{
 		}
 		wantErr(t, "consent for an unknown client", o.SaveConsent(ctx, g.AccountID, "nobody", []string{"openid"}, t0), store.ErrNotFound)
 	}},
+}
+
+// saveCode saves a code for the request, checking whether it was the
+// request's first.
+func saveCode(t *testing.T, o store.OIDC, id, code string, expiresAt time.Time, wantFirst bool) {
+	t.Helper()
+	first, err := o.SaveAuthCode(t.Context(), id, code, expiresAt)
+	must(t, err)
+	if first != wantFirst {
+		t.Errorf("SaveAuthCode(%s, %s): first %v, want %v", id, code, first, wantFirst)
+	}
 }
