@@ -76,6 +76,13 @@ func TestAuthorizeRequestsBoundedPerAddress(t *testing.T) {
 			}
 		}
 	}
+	// The language the site asks for (ui_locales) comes before the
+	// browser's, as on the sign-in pages.
+	res, body := e.get(e.browser(), site.authURL("flood", oauth2.GenerateVerifier(), oauth2.SetAuthURLParam("ui_locales", "en")),
+		"Accept-Language", "ja")
+	if res.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Too many sign-in requests came from your network") {
+		t.Errorf("request over the bound with ui_locales=en: status %d, want 429 in English:\n%s", res.StatusCode, body)
+	}
 }
 
 // A request's count is given back once, when it closes: at its first

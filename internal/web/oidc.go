@@ -157,6 +157,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	var locked *portal.LockedError
 	if err := s.svc.StartAuthorization(r.Context(), client(r)); errors.As(err, &locked) {
+		// In the language the site asked for (ui_locales), as its
+		// sign-in pages would have been: the site's customer may read
+		// another than their browser's, which the portal on another
+		// host has no cookie of.
+		if lang := webkit.Spoken(strings.Fields(r.FormValue("ui_locales"))); lang != "" {
+			r = s.speak(w, r, lang)
+		}
 		w.Header().Set("Retry-After", seconds(locked.Until.Sub(s.svc.Now())))
 		v := s.view(r, "common.error_title")
 		v.Error = s.t(r, "oidc.throttled", formatTime(webkit.PickLanguage(r), locked.Until))
