@@ -245,18 +245,20 @@ func (p *Provider) AuthRequest(ctx context.Context, id string) (*Request, error)
 // issued for that request as it was read, and sent to its client. The
 // library's own callback read the request again by the id in the form,
 // and answered with what that second read found, which the portal had
-// not checked. It reports whether this issued the request's first code,
-// as the store decided when it saved it: of callbacks at once, one.
-func (p *Provider) Callback(w http.ResponseWriter, r *http.Request, req *Request) (first bool) {
-	ctx := context.WithValue(op.ContextWithIssuer(r.Context(), p.issuer), firstCodeKey{}, &first)
+// not checked. A request not signed in yet is answered
+// interaction_required, and ended as a refusal is (Provider.refuse). It
+// reports whether this closed the request: issued its first code, as the
+// store decided when it saved it (of callbacks at once, one), or ended it
+// while it was open.
+func (p *Provider) Callback(w http.ResponseWriter, r *http.Request, req *Request) (closed bool) {
+	ctx := context.WithValue(op.ContextWithIssuer(r.Context(), p.issuer), firstCodeKey{}, &closed)
 	r = r.WithContext(ctx)
 	ar := &authRequest{*req.stored}
 	if !ar.Done() {
-		op.AuthRequestError(w, r, ar, oidc.ErrInteractionRequired().WithDescription("the request is not signed in yet"), p.op)
-		return false
+		return p.end(w, r, ar, oidc.ErrInteractionRequired().WithDescription("the request is not signed in yet"))
 	}
 	op.AuthResponse(ar, p.op, w, r)
-	return first
+	return closed
 }
 
 // Consented reports whether the account may be signed in to the request's
@@ -322,13 +324,20 @@ func (p *Provider) NeedsConsent(w http.ResponseWriter, r *http.Request, id strin
 // there, and with no code issued yet, which had closed it already. Of
 // refusals at once, or a refusal after the code, at most one reports it,
 // so that the caller gives an open request's count back once.
-func (p *Provider) refuse(w http.ResponseWriter, r *http.Request, id string, e *oidc.Error) (closed bool) {
+func (p *Provider) refuse(w http.ResponseWriter, r *http.Request, id string, e *oidc.Error) bool {
 	ar, err := p.storage.AuthRequestByID(r.Context(), id)
 	if err != nil {
 		http.Error(w, "authorization request not found", http.StatusBadRequest)
 		return false
 	}
-	closed, err = p.storage.st.EndAuthRequest(r.Context(), id)
+	return p.end(w, r, ar, e)
+}
+
+// end removes the request ar, as read, and sends the browser back to its
+// client with the error e; it reports whether this closed it while it was
+// open (refuse).
+func (p *Provider) end(w http.ResponseWriter, r *http.Request, ar op.AuthRequest, e *oidc.Error) (closed bool) {
+	closed, err := p.storage.st.EndAuthRequest(r.Context(), ar.GetID())
 	if err != nil {
 		p.storage.log.Error("oidc: end a refused auth request", "err", err)
 	}

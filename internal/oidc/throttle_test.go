@@ -136,3 +136,47 @@ func TestAuthorizeCountGivenBackOnce(t *testing.T) {
 		t.Fatalf("request beyond the bound: status %d, want 429", res.StatusCode)
 	}
 }
+
+// The callback of a request not signed in yet (its browser went there
+// before the sign-in) answers the client interaction_required with its
+// state, and so ends the request, as the other answers do: its sign-in
+// page then says it is gone, and its count is given back.
+func TestCallbackBeforeSignInEndsTheRequest(t *testing.T) {
+	const bound = portal.OpenAuthorizationsPerClient
+	e := newPortal(t)
+	site := e.newRP(&store.Client{Name: "contracts", RedirectURIs: []string{"http://127.0.0.1:9/callback"}})
+	flood := e.browser()
+	request := func() *http.Response {
+		t.Helper()
+		res, _ := e.get(flood, site.authURL("flood", oauth2.GenerateVerifier()))
+		return res
+	}
+	for i := range bound - 1 {
+		if loc, _ := request().Location(); loc == nil || !strings.HasPrefix(loc.Path, "/oidc/login") {
+			t.Fatalf("open request %d: location %v", i+1, loc)
+		}
+	}
+
+	b := e.browser()
+	res, _ := e.get(b, site.authURL("early", oauth2.GenerateVerifier()))
+	loc, _ := res.Location()
+	if loc == nil || loc.Query().Get("id") == "" {
+		t.Fatalf("authorize: status %d, location %v", res.StatusCode, loc)
+	}
+	id := loc.Query().Get("id")
+	res, _ = e.get(b, e.srv.URL+"/authorize/callback?id="+id)
+	if back, _ := res.Location(); back == nil || back.Query().Get("error") != "interaction_required" || back.Query().Get("state") != "early" {
+		t.Fatalf("callback before the sign-in: status %d, location %v; want interaction_required with the state", res.StatusCode, back)
+	}
+	if res, _ := e.get(b, loc.String()); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("the sign-in page of the answered request: status %d, want 400 (gone)", res.StatusCode)
+	}
+
+	// Its count given back, the bound is one request away, as before it.
+	if loc, _ := request().Location(); loc == nil || !strings.HasPrefix(loc.Path, "/oidc/login") {
+		t.Fatalf("the bound's last request: location %v", loc)
+	}
+	if res := request(); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("request beyond the bound: status %d, want 429", res.StatusCode)
+	}
+}

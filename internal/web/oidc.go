@@ -285,7 +285,8 @@ func (s *Server) authorizeCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	// The code is issued for the request read and checked here, not for
 	// one read again. The first code ends the request's count as an open
-	// one; the browser going back to the callback gives back nothing more.
+	// one, as does the answer to a request not signed in yet, which ends
+	// it; the browser going back to the callback gives back nothing more.
 	if s.oidc.Callback(w, r, req) {
 		s.closed(r)
 	}
