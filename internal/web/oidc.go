@@ -245,8 +245,9 @@ func (s *Server) siteBack(r *http.Request, req *oidc.Request) (name, u string) {
 // says so in the customer's language, where the library answered with its
 // own text.
 func (s *Server) authorizeCallback(w http.ResponseWriter, r *http.Request) {
-	// The id is the form's, where a POST's body comes before the query,
-	// as the library reads it.
+	// The id is the form's, where a POST's body comes before the query;
+	// the request read with it is the one checked here and answered
+	// (Provider.Callback), so no other read can name another.
 	if err := r.ParseForm(); err != nil {
 		s.fail(w, r, http.StatusBadRequest, "error.bad_request")
 		return
