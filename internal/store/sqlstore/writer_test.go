@@ -175,8 +175,13 @@ func TestLogStaysShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The writer checkpoints from 4,000 pages of log on (16 MB); readers
-	// holding older pages may delay the start again a little.
-	if fi.Size() > 48<<20 {
+	// holding older pages delay the start again, the more so on a busy
+	// machine, where a reader waits for a core while it holds its
+	// snapshot: the log came to about 19 MB here at a quiet moment and
+	// to 58 MB while the browser tests took both cores. Without the
+	// writer's own checkpoints it grows to about 300 MB, every commit's
+	// pages appended, so the bound is the data written.
+	if fi.Size() > 80<<20 {
 		t.Errorf("the log grew to %d MB for 80 MB written", fi.Size()>>20)
 	}
 }
