@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -524,17 +523,9 @@ var oidcTests = []test{
 		o := oidcOf(t, s)
 		newClient(t, o, "shop")
 		r := newAuthRequest(t, o, "ar-1", "shop")
-		var mu sync.Mutex
-		firsts := 0
-		racersSucceed(t, race(func(i int) error {
-			first, err := o.SaveAuthCode(ctx, r.ID, fmt.Sprintf("code-%d", i), farOff)
-			mu.Lock()
-			defer mu.Unlock()
-			if first {
-				firsts++
-			}
-			return err
-		}))
+		firsts := racersTrue(t, func(i int) (bool, error) {
+			return o.SaveAuthCode(ctx, r.ID, fmt.Sprintf("code-%d", i), farOff)
+		})
 		if firsts != 1 {
 			t.Errorf("%d of %d codes saved at once were the first, want 1", firsts, racers)
 		}
@@ -566,17 +557,7 @@ var oidcTests = []test{
 
 		// Refusals of one request at once: one finds it open.
 		r := newAuthRequest(t, o, "ar-3", "shop")
-		var mu sync.Mutex
-		opened := 0
-		racersSucceed(t, race(func(int) error {
-			got, err := o.EndAuthRequest(ctx, r.ID)
-			mu.Lock()
-			defer mu.Unlock()
-			if got {
-				opened++
-			}
-			return err
-		}))
+		opened := racersTrue(t, func(int) (bool, error) { return o.EndAuthRequest(ctx, r.ID) })
 		if opened != 1 {
 			t.Errorf("%d of %d ends at once found the request open, want 1", opened, racers)
 		}

@@ -205,6 +205,24 @@ func racersSucceed(t *testing.T, errs []error) {
 	}
 }
 
+// racersTrue has every racer call fn at once, each to succeed, and returns
+// how many of them reported true.
+func racersTrue(t *testing.T, fn func(i int) (bool, error)) int {
+	t.Helper()
+	var mu sync.Mutex
+	n := 0
+	racersSucceed(t, race(func(i int) error {
+		ok, err := fn(i)
+		mu.Lock()
+		defer mu.Unlock()
+		if ok {
+			n++
+		}
+		return err
+	}))
+	return n
+}
+
 // raceLocked has every racer call charge each times, all at once, and
 // returns what the calls let through returned and how many were refused
 // with ErrLocked; any other error fails the test.
