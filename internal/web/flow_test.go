@@ -797,6 +797,15 @@ func TestSecurityActivityBySupport(t *testing.T) {
 	}
 }
 
+// crossOrigin are the headers of a form posted from another site: the
+// browser's Sec-Fetch-Site (another site, or another host of the same
+// site), or an Origin when it sends no Sec-Fetch-Site.
+var crossOrigin = [][]string{
+	{"Sec-Fetch-Site", "cross-site"},
+	{"Sec-Fetch-Site", "same-site"},
+	{"Origin", "https://evil.example"},
+}
+
 // TestCrossOriginPost: a form posted from another site is refused and
 // changes nothing.
 func TestCrossOriginPost(t *testing.T) {
@@ -804,11 +813,7 @@ func TestCrossOriginPost(t *testing.T) {
 	c := s.customer("yamada@example.jp")
 	b := s.browser()
 	session := b.enrol(c)
-	for _, h := range [][]string{
-		{"Sec-Fetch-Site", "cross-site"},
-		{"Sec-Fetch-Site", "same-site"},
-		{"Origin", "https://evil.example"},
-	} {
+	for _, h := range crossOrigin {
 		r := b.post("/security/reset", nil, h...)
 		expect(t, r, http.StatusForbidden, "")
 		contains(t, r, "他のサイトからの送信は受け付けられません。")

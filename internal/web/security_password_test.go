@@ -231,11 +231,7 @@ func TestChangePasswordBadRequests(t *testing.T) {
 	session := b.enrol(c)
 	hash := s.account(c).PasswordHash
 	form := changeForm(c.password, newPassphrase, newPassphrase)
-	for _, h := range [][]string{
-		{"Sec-Fetch-Site", "cross-site"},
-		{"Sec-Fetch-Site", "same-site"},
-		{"Origin", "https://evil.example"},
-	} {
+	for _, h := range crossOrigin {
 		r := b.post("/security/password", form, h...)
 		expect(t, r, http.StatusForbidden, "")
 		contains(t, r, "他のサイトからの送信は受け付けられません。")
