@@ -295,9 +295,15 @@ func actor(op *store.Operator) string { return "operator:" + op.Email }
 // audit records what an operator did. A failure is logged, not returned:
 // the step has happened.
 func (s *Server) audit(ctx context.Context, r *http.Request, who, accountID, action, outcome, detail string) {
+	ev := s.event(r, who, action, outcome)
+	ev.AccountID, ev.Detail = accountID, detail
+	s.svc.Record(ctx, ev)
+}
+
+// event is an audit event of what who did now from r's browser.
+func (s *Server) event(r *http.Request, who, action, outcome string) *store.AuditEvent {
 	c := client(r)
-	s.svc.Record(ctx, &store.AuditEvent{At: s.svc.Now(), AccountID: accountID, Actor: who, Action: action, Outcome: outcome,
-		ClientIP: c.IP, UserAgent: c.UserAgent, Detail: detail})
+	return &store.AuditEvent{At: s.svc.Now(), Actor: who, Action: action, Outcome: outcome, ClientIP: c.IP, UserAgent: c.UserAgent}
 }
 
 // client is the operator's browser, for the audit log.

@@ -28,51 +28,46 @@ const outdatedReset = "outdated"
 var secondFactorUse = []string{store.ActionMFATOTP, store.ActionMFAPhone, store.ActionMFARecovery,
 	store.ActionMFAEnrol, store.ActionMFAReset}
 
-// resetOutdated tells why op may not approve the open request id any more:
-// a message key and a detail for the audit log, "" when nothing stands in
-// the way. A request that is not open, or is op's own, is left for the
-// store's decision to refuse (q is then nil).
-func (s *Server) resetOutdated(ctx context.Context, op *store.Operator, id string) (q *store.ResetRequest, key, why string, err error) {
-	list, err := s.svc.Store.ListOpenResetRequests(ctx)
+// errOutdated is an approval refused because the request no longer holds:
+// key is the operator's message, why the audit log's detail.
+type errOutdated struct{ key, why string }
+
+func (e *errOutdated) Error() string { return "console: reset request outdated: " + e.why }
+
+// vetReset refuses, with an *errOutdated, the approval of q when its
+// requester was disabled since or the customer has used or changed their
+// second factor since it was asked for. It reads through st, the
+// approval's own transaction (portal.ApproveReset), so that neither can
+// change between this check and the reset.
+func vetReset(ctx context.Context, st store.Store, q *store.ResetRequest) error {
+	gone, err := requesterGone(ctx, st, q.RequestedBy)
 	if err != nil {
-		return nil, "", "", err
-	}
-	for i := range list {
-		if list[i].ID == id {
-			q = &list[i]
-		}
-	}
-	if q == nil || q.RequestedBy == actor(op) {
-		return nil, "", "", nil
-	}
-	gone, err := s.requesterGone(ctx, q.RequestedBy)
-	if err != nil {
-		return q, "", "", err
+		return err
 	}
 	if gone {
-		return q, "reset.requester_disabled", "request " + q.ID + ": " + q.RequestedBy + " disabled since the request", nil
+		return &errOutdated{"reset.requester_disabled", "request " + q.ID + ": " + q.RequestedBy + " disabled since the request"}
 	}
 	for _, action := range secondFactorUse {
-		evs, err := s.ops.ListAudit(ctx, store.AuditFilter{AccountID: q.AccountID, Action: action, Outcome: "ok",
+		evs, err := st.ListAudit(ctx, store.AuditFilter{AccountID: q.AccountID, Action: action, Outcome: "ok",
 			Since: q.RequestedAt, Limit: 1})
 		if err != nil {
-			return q, "", "", err
+			return err
 		}
 		if len(evs) > 0 {
-			return q, "reset.changed_since", "request " + q.ID + ": " + action + " since the request", nil
+			return &errOutdated{"reset.changed_since", "request " + q.ID + ": " + action + " since the request"}
 		}
 	}
-	return q, "", "", nil
+	return nil
 }
 
 // requesterGone tells whether the operator who asked is no longer an
 // enabled operator.
-func (s *Server) requesterGone(ctx context.Context, requestedBy string) (bool, error) {
+func requesterGone(ctx context.Context, st store.Operators, requestedBy string) (bool, error) {
 	email, ok := strings.CutPrefix(requestedBy, "operator:")
 	if !ok {
 		return true, nil
 	}
-	o, err := s.ops.OperatorByEmail(ctx, email)
+	o, err := st.OperatorByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
 		return true, nil
 	}

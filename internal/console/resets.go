@@ -137,70 +137,66 @@ func (s *Server) decideReset(w http.ResponseWriter, r *http.Request, op *store.O
 	ctx := r.Context()
 	action := resetActions[decision]
 	id := r.PathValue("id")
+	var q *store.ResetRequest
+	var err error
 	if decision == store.ResetApproved {
-		// resetcheck.go: no approval of a request the account outgrew.
-		q, key, why, err := s.resetOutdated(ctx, op, id)
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		if key != "" {
-			s.audit(ctx, r, actor(op), q.AccountID, action, outdatedReset, why)
-			s.showResets(w, r, op, http.StatusConflict, key)
-			return
-		}
+		// The decision and the reset are one (resetcheck.go: no approval
+		// of a request the account outgrew).
+		q, err = s.svc.ApproveReset(ctx, id, s.event(r, actor(op), action, "ok"), vetReset)
+	} else {
+		q, err = s.svc.Store.DecideResetRequest(ctx, id, actor(op), decision, s.svc.Now())
 	}
-	q, err := s.svc.Store.DecideResetRequest(ctx, id, actor(op), decision, s.svc.Now())
+	var outdated *errOutdated
 	switch {
+	case errors.As(err, &outdated):
+		s.audit(ctx, r, actor(op), s.resetAccount(ctx, id), action, outdatedReset, outdated.why)
+		s.showResets(w, r, op, http.StatusConflict, outdated.key)
+		return
 	case errors.Is(err, store.ErrOwnResetRequest), errors.Is(err, store.ErrNotOwnResetRequest):
-		accountID, key, why := "", "reset.own_request", "own request "
+		key, why := "reset.own_request", "own request "
 		if errors.Is(err, store.ErrNotOwnResetRequest) {
 			key, why = "reset.not_own_request", "another's request "
 		}
-		if list, lerr := s.svc.Store.ListOpenResetRequests(ctx); lerr == nil {
-			for _, o := range list {
-				if o.ID == id {
-					accountID = o.AccountID
-				}
-			}
-		}
-		s.audit(ctx, r, actor(op), accountID, action, "denied", why+id)
+		s.audit(ctx, r, actor(op), s.resetAccount(ctx, id), action, "denied", why+id)
 		s.showResets(w, r, op, http.StatusForbidden, key)
 		return
 	case errors.Is(err, store.ErrStale):
+		// Another operator decided it first (two tabs, two operators).
+		s.audit(ctx, r, actor(op), s.resetAccount(ctx, id), action, "stale", "request "+id+" decided already")
 		s.showResets(w, r, op, http.StatusConflict, "reset.decided")
 		return
 	case errors.Is(err, store.ErrNotFound):
 		s.fail(w, r, http.StatusNotFound, "reset.not_found")
 		return
 	case err != nil:
+		if decision == store.ResetApproved {
+			// Nothing was decided nor reset: the request stays open for
+			// another try; the audit log says the attempt failed.
+			s.audit(ctx, r, actor(op), s.resetAccount(ctx, id), action, "fail", "request "+id)
+		}
 		s.internal(w, r, err)
 		return
 	}
-	detail := "request " + q.ID + " by " + q.RequestedBy + ": " + q.Reason
 	switch decision {
+	case store.ResetApproved:
+		// The approval's event was recorded with the reset.
+		done(w, r, "/resets", "reset_approved")
+		return
 	case store.ResetRejected:
-		s.audit(ctx, r, actor(op), q.AccountID, action, "ok", detail)
+		s.audit(ctx, r, actor(op), q.AccountID, action, "ok", "request "+q.ID+" by "+q.RequestedBy+": "+q.Reason)
 		done(w, r, "/resets", "reset_rejected")
 		return
-	case store.ResetWithdrawn:
-		s.audit(ctx, r, actor(op), q.AccountID, action, "ok", detail)
-		done(w, r, customerPath(q.AccountID), "reset_withdrawn")
-		return
 	}
-	a, err := s.svc.Store.AccountByID(ctx, q.AccountID)
-	if err == nil {
-		// The portal's reset removes the factors, ends every session, tells
-		// the sites, records mfa.reset and mails the customer the notice.
-		_, err = s.svc.OperatorResetMFA(ctx, a.Email, q.RequestedBy+" (approved by "+actor(op)+")")
-	}
+	s.audit(ctx, r, actor(op), q.AccountID, action, "ok", "request "+q.ID+" by "+q.RequestedBy+": "+q.Reason)
+	done(w, r, customerPath(q.AccountID), "reset_withdrawn")
+}
+
+// resetAccount is the account of the reset request id, for an audit event
+// of a decision refused; "" when it is not found.
+func (s *Server) resetAccount(ctx context.Context, id string) string {
+	q, err := s.svc.Store.ResetRequestByID(ctx, id)
 	if err != nil {
-		// The request is decided but the reset did not happen: say so in
-		// the audit log, where the next operator looks.
-		s.audit(ctx, r, actor(op), q.AccountID, action, "fail", detail)
-		s.internal(w, r, err)
-		return
+		return ""
 	}
-	s.audit(ctx, r, actor(op), q.AccountID, action, "ok", detail)
-	done(w, r, "/resets", "reset_approved")
+	return q.AccountID
 }

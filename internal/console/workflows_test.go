@@ -132,7 +132,7 @@ func TestResetFourEyes(t *testing.T) {
 	if _, err := s.db.OpenResetRequest(ctx, a.ID); err == nil {
 		t.Error("the request is still open")
 	}
-	// Deciding again is stale.
+	// Deciding again is stale, and recorded so.
 	if resp, _ := boss.post("/resets/" + req.ID + "/reject"); resp.StatusCode != http.StatusConflict {
 		t.Errorf("second decision: %d", resp.StatusCode)
 	}
@@ -142,11 +142,19 @@ func TestResetFourEyes(t *testing.T) {
 		"operator:kim@tobira.example mfa.reset_approve denied",
 		"operator:kim@tobira.example mfa.reset_reject denied",
 		"operator:boss@tobira.example mfa.reset_approve ok",
-		"operator:kim@tobira.example (approved by operator:boss@tobira.example) mfa.reset ok",
+		"operator:boss@tobira.example mfa.reset ok",
+		"operator:boss@tobira.example mfa.reset_reject stale",
 	} {
 		if !strings.Contains(acts, want) {
 			t.Errorf("audit lacks %q:\n%s", want, acts)
 		}
+	}
+	// The reset is the approver's, found by their name, and says whose
+	// request it carried out.
+	evs, err := s.db.ListAudit(ctx, store.AuditFilter{Actor: "operator:boss@tobira.example", Action: store.ActionMFAReset})
+	if err != nil || len(evs) != 1 || evs[0].AccountID != a.ID ||
+		evs[0].Detail != "request "+req.ID+" by operator:kim@tobira.example: "+req.Reason {
+		t.Errorf("the approver's reset events: %+v, %v", evs, err)
 	}
 }
 

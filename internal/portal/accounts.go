@@ -173,13 +173,67 @@ func (s *Service) OperatorResetMFA(ctx context.Context, email, actor string) (*s
 	if err != nil {
 		return nil, err
 	}
-	ev := &store.AuditEvent{At: s.Now(), AccountID: a.ID, Actor: actor, Action: store.ActionMFAReset, Outcome: "ok", Detail: "operator"}
+	return a, s.operatorReset(ctx, a, actor, "operator")
+}
+
+// operatorReset removes a's second factors on an operator's word: it ends
+// every session and grant, records mfa.reset by actor with detail, and
+// mails the customer the notice.
+func (s *Service) operatorReset(ctx context.Context, a *store.Account, actor, detail string) error {
+	ev := &store.AuditEvent{At: s.Now(), AccountID: a.ID, Actor: actor, Action: store.ActionMFAReset, Outcome: "ok", Detail: detail}
 	stamp(ctx, ev)
 	if err := s.resetMFA(ctx, a.ID, "", ev); err != nil {
-		return nil, err
+		return err
 	}
 	s.operatorNotice(ctx, a, mail.EventMFAReset)
-	return a, nil
+	return nil
+}
+
+// ApproveReset is a second operator's approval of the open reset request
+// id (the console's four eyes): the decision, the reset it orders
+// (operatorReset, by the approver) and approval, the approver's audit
+// event, are one transaction, all or nothing. An approval is never
+// recorded for a reset that did not happen, nor a reset done on a request
+// another operator decided meanwhile.
+//
+// vet runs in that transaction once the request is decided, reading
+// through st, and refuses the approval with an error (returned, nothing
+// written) when the request no longer holds: what it reads cannot change
+// before the reset. The errors of DecideResetRequest are returned as they
+// are. approval is completed with the request's account and a detail
+// naming the request.
+func (s *Service) ApproveReset(ctx context.Context, id string, approval *store.AuditEvent,
+	vet func(ctx context.Context, st store.Store, q *store.ResetRequest) error) (*store.ResetRequest, error) {
+	var q *store.ResetRequest
+	err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		var err error
+		if q, err = u.Store.DecideResetRequest(ctx, id, approval.Actor, store.ResetApproved, u.Now()); err != nil {
+			return err
+		}
+		if err := vet(ctx, u.Store, q); err != nil {
+			return err
+		}
+		a, err := u.Store.AccountByID(ctx, q.AccountID)
+		if err != nil {
+			return err
+		}
+		detail := "request " + q.ID + " by " + q.RequestedBy + ": " + q.Reason
+		if err := u.operatorReset(ctx, a, approval.Actor, detail); err != nil {
+			return err
+		}
+		ev := *approval
+		ev.AccountID, ev.Detail = q.AccountID, detail
+		stamp(ctx, &ev)
+		if err := u.Store.AppendAudit(ctx, &ev); err != nil {
+			return err
+		}
+		u.counted(ctx, &ev)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return q, nil
 }
 
 // Status describes an account for `tobira users list`.

@@ -59,6 +59,9 @@ type ResetRequests interface {
 	// OpenResetRequest returns the account's open request; ErrNotFound when
 	// it has none.
 	OpenResetRequest(ctx context.Context, accountID string) (*ResetRequest, error)
+	// ResetRequestByID returns the request id, open or decided;
+	// ErrNotFound for an unknown id.
+	ResetRequestByID(ctx context.Context, id string) (*ResetRequest, error)
 	// ListOpenResetRequests returns the open requests, oldest first.
 	ListOpenResetRequests(ctx context.Context) ([]ResetRequest, error)
 	// DecideResetRequest records operator's decision on the open request id

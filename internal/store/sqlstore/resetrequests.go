@@ -44,6 +44,12 @@ func (db *DB) OpenResetRequest(ctx context.Context, accountID string) (*store.Re
 	return r, db.fail("open reset request", err)
 }
 
+// ResetRequestByID returns the request id, open or decided.
+func (db *DB) ResetRequestByID(ctx context.Context, id string) (*store.ResetRequest, error) {
+	r, err := scanReset(db.c().queryRow(ctx, `SELECT `+resetCols+` FROM reset_requests WHERE id = ?`, id))
+	return r, db.fail("reset request", err)
+}
+
 // ListOpenResetRequests returns the open requests, oldest first.
 func (db *DB) ListOpenResetRequests(ctx context.Context) ([]store.ResetRequest, error) {
 	return queryAll(ctx, db, "list reset requests", deref(scanReset), `SELECT `+resetCols+` FROM reset_requests WHERE decision = ''

@@ -63,6 +63,13 @@ var resetRequestTests = []test{
 		wantErr(t, "second decision", err, store.ErrStale)
 		_, err = s.OpenResetRequest(ctx, a.ID)
 		wantErr(t, "open request after the decision", err, store.ErrNotFound)
+		// By its id a decided request is still found, as decided.
+		if got, err := s.ResetRequestByID(ctx, "rr1"); err != nil || got.Decision != store.ResetApproved ||
+			got.DecidedBy != "operator:b" || got.AccountID != a.ID || got.Reason != "lost phone rr1" || !got.RequestedAt.Equal(t0) {
+			t.Fatalf("decided request by id = %+v, %v", got, err)
+		}
+		_, err = s.ResetRequestByID(ctx, "nobody")
+		wantErr(t, "unknown request by id", err, store.ErrNotFound)
 		if list, err := s.ListOpenResetRequests(ctx); err != nil || len(list) != 0 {
 			t.Fatalf("open requests after the decision: %+v, %v", list, err)
 		}
