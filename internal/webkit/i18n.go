@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/text/language"
@@ -131,12 +133,61 @@ func Spoken(tags []string) string {
 // a site asked for (UILocalesCookie), then the browser's Accept-Language,
 // then Japanese.
 func PickLanguage(r *http.Request) string {
-	for _, name := range []string{"__Host-" + LangCookie, LangCookie, "__Host-" + UILocalesCookie, UILocalesCookie} {
-		if c, err := r.Cookie(name); err == nil && Speaks(c.Value) {
-			return c.Value
+	if len(r.Header["Cookie"]) > 0 {
+		// Parsed once for the four names (Request.Cookie parses the
+		// whole header at each call); of several cookies of a name the
+		// first counts, as Request.Cookie returns it.
+		cookies := r.Cookies()
+		for _, name := range languageCookies {
+			for _, c := range cookies {
+				if c.Name == name {
+					if Speaks(c.Value) {
+						return c.Value
+					}
+					break
+				}
+			}
 		}
 	}
-	tags, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
+	return acceptedLanguage(r.Header.Get("Accept-Language"))
+}
+
+// languageCookies are the cookies that choose the language, first first.
+var languageCookies = []string{"__Host-" + LangCookie, LangCookie, "__Host-" + UILocalesCookie, UILocalesCookie}
+
+// accepted remembers the language of the Accept-Language values seen: a
+// browser sends the same value at every request, and parsing and matching
+// it was most of choosing a language. At most acceptedMax values of at
+// most acceptedLen bytes are kept, the first seen, so that a client
+// sending a new value at every request costs no memory; others are
+// matched each time.
+var (
+	accepted      sync.Map // Accept-Language value → language
+	acceptedCount atomic.Int64
+)
+
+const (
+	acceptedMax = 1024
+	acceptedLen = 128
+)
+
+// acceptedLanguage is the language of an Accept-Language value that Tobira
+// speaks, or Japanese.
+func acceptedLanguage(header string) string {
+	if lang, ok := accepted.Load(header); ok {
+		return lang.(string)
+	}
+	lang := matchLanguage(header)
+	if len(header) <= acceptedLen && acceptedCount.Load() < acceptedMax {
+		if _, loaded := accepted.LoadOrStore(header, lang); !loaded {
+			acceptedCount.Add(1)
+		}
+	}
+	return lang
+}
+
+func matchLanguage(header string) string {
+	tags, _, _ := language.ParseAcceptLanguage(header)
 	if len(tags) == 0 {
 		return defaultLang
 	}

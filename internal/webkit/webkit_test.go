@@ -3,6 +3,7 @@ package webkit
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"log/slog"
@@ -69,6 +70,52 @@ func TestPickLanguage(t *testing.T) {
 		}
 		if got := PickLanguage(r); got != tc.want {
 			t.Errorf("cookie %q, Accept-Language %q: %q, want %q", tc.cookie, tc.accept, got, tc.want)
+		}
+	}
+}
+
+// The languages of Accept-Language values are remembered, a bounded
+// number of them: a client sending a new value at every request still gets
+// its language and makes the memory grow no further.
+func TestAcceptedLanguagesBounded(t *testing.T) {
+	ask := func(accept string) string {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Accept-Language", accept)
+		return PickLanguage(r)
+	}
+	for i := range 2 * acceptedMax {
+		accept, want := fmt.Sprintf("fr-x-%d,en;q=0.1", i), "en"
+		if i%2 == 1 {
+			accept, want = fmt.Sprintf("x-%d,de", i), "ja"
+		}
+		// Asked twice: the second answer may come from memory.
+		if got, again := ask(accept), ask(accept); got != want || again != want {
+			t.Fatalf("Accept-Language %q: %q, then %q; want %q", accept, got, again, want)
+		}
+	}
+	n := 0
+	accepted.Range(func(any, any) bool { n++; return true })
+	if n > acceptedMax || acceptedCount.Load() > acceptedMax {
+		t.Errorf("%d values remembered (count %d), want at most %d", n, acceptedCount.Load(), acceptedMax)
+	}
+	if long := strings.Repeat("en,", acceptedLen); ask(long) != "en" {
+		t.Errorf("a long Accept-Language: %q", ask(long))
+	}
+	if _, ok := accepted.Load(strings.Repeat("en,", acceptedLen)); ok {
+		t.Error("a value over acceptedLen bytes was remembered")
+	}
+}
+
+// BenchmarkPickLanguage is a signed-in browser's request: a few cookies,
+// none of them a language, and Chrome's Accept-Language.
+func BenchmarkPickLanguage(b *testing.B) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Cookie", "__Host-tobira_session=0123456789abcdefghij; __Host-tobira_flow=abcdefghij0123456789; _ga=GA1.1.1")
+	r.Header.Set("Accept-Language", "ja,en-US;q=0.9,en;q=0.8")
+	b.ReportAllocs()
+	for b.Loop() {
+		if PickLanguage(r) != "ja" {
+			b.Fatal("not ja")
 		}
 	}
 }
