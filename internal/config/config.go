@@ -88,8 +88,11 @@ type Config struct {
 	HashQueue       int                  `json:"hash_queue"`
 	HashQueueWait   Duration             `json:"hash_queue_wait"`
 
-	SessionTTL    Duration `json:"session_ttl"`
-	FlowTTL       Duration `json:"flow_ttl"`
+	SessionTTL Duration `json:"session_ttl"`
+	FlowTTL    Duration `json:"flow_ttl"`
+	// EnrolTTL is how long a sign-in that enrols a first second factor may
+	// take: it may include installing the authenticator app.
+	EnrolTTL      Duration `json:"enrol_ttl"`
 	StepUpMaxAge  Duration `json:"step_up_max_age"`
 	ActivationTTL Duration `json:"activation_ttl"`
 	// RecoveryCoolingOff is how long a confirmed recovery request of a
@@ -209,6 +212,7 @@ func Default() Config {
 		HashQueueWait:              Duration{10 * time.Second},
 		SessionTTL:                 Duration{12 * time.Hour},
 		FlowTTL:                    Duration{15 * time.Minute},
+		EnrolTTL:                   Duration{time.Hour},
 		StepUpMaxAge:               Duration{10 * time.Minute},
 		ActivationTTL:              Duration{72 * time.Hour},
 		RecoveryCoolingOff:         Duration{72 * time.Hour},
@@ -381,7 +385,7 @@ func (c *Config) Validate() error {
 		bad("hash_concurrency must be 0 (one per core) or more, hash_queue at least 1, hash_queue_wait positive")
 	}
 	for name, d := range map[string]Duration{
-		"session_ttl": c.SessionTTL, "flow_ttl": c.FlowTTL,
+		"session_ttl": c.SessionTTL, "flow_ttl": c.FlowTTL, "enrol_ttl": c.EnrolTTL,
 		"step_up_max_age": c.StepUpMaxAge, "activation_ttl": c.ActivationTTL,
 		"password_window": c.PasswordWindow, "recovery_cooling_off": c.RecoveryCoolingOff,
 	} {

@@ -33,6 +33,7 @@ func TestDefaultValidates(t *testing.T) {
 	for name, tc := range map[string]struct{ got, want any }{
 		"argon2":          {c.Argon2, account.DefaultArgon2},
 		"flow_ttl":        {c.FlowTTL.Duration, 15 * time.Minute},
+		"enrol_ttl":       {c.EnrolTTL.Duration, time.Hour},
 		"step_up_max_age": {c.StepUpMaxAge.Duration, 10 * time.Minute},
 		"activation_ttl":  {c.ActivationTTL.Duration, 72 * time.Hour},
 		"issuer":          {c.Issuer, "Tobira"},
@@ -68,6 +69,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.HashConcurrency = -1
 	c.SessionTTL = Duration{0}
 	c.FlowTTL = Duration{-time.Minute}
+	c.EnrolTTL = Duration{0}
 	c.StepUpMaxAge = Duration{0}
 	c.ActivationTTL = Duration{0}
 	c.PasswordWindow = Duration{0}
@@ -79,15 +81,15 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	msg := err.Error()
 	for _, want := range []string{
 		"addr", "base_url", "issuer", "data_dir", "secret_key", "argon2", "hash_concurrency",
-		"session_ttl", "flow_ttl", "step_up_max_age", "activation_ttl", "password_window",
+		"session_ttl", "flow_ttl", "enrol_ttl", "step_up_max_age", "activation_ttl", "password_window",
 		"password failure limits",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not name %q:\n%s", want, msg)
 		}
 	}
-	if n := len(strings.Split(msg, "\n")); n < 13 {
-		t.Errorf("error has %d lines, want one per problem (13):\n%s", n, msg)
+	if n := len(strings.Split(msg, "\n")); n < 14 {
+		t.Errorf("error has %d lines, want one per problem (14):\n%s", n, msg)
 	}
 }
 

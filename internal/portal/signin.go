@@ -135,7 +135,7 @@ func (s *Service) newFlow(ctx context.Context, state, accountID, returnTo string
 	token := secret.Token(32)
 	f := &Flow{Token: token, data: d, Flow: store.Flow{
 		IDHash: secret.Hash(token), AccountID: accountID, State: state, ReturnTo: returnTo,
-		CreatedAt: now, ExpiresAt: now.Add(s.Config.FlowTTL.Duration),
+		CreatedAt: now, ExpiresAt: now.Add(s.flowTTL(state)),
 	}}
 	if err := s.seal(f); err != nil {
 		return nil, err
@@ -144,6 +144,16 @@ func (s *Service) newFlow(ctx context.Context, state, accountID, returnTo string
 		return nil, err
 	}
 	return f, nil
+}
+
+// flowTTL is how long a sign-in started at state may take: enrolling a
+// first second factor may include installing the app (enrol_ttl), the
+// rest a code at hand (flow_ttl).
+func (s *Service) flowTTL(state string) time.Duration {
+	if state == StateEnrol {
+		return s.Config.EnrolTTL.Duration
+	}
+	return s.Config.FlowTTL.Duration
 }
 
 func (s *Service) seal(f *Flow) error {

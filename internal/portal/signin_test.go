@@ -63,7 +63,8 @@ func TestPasswordStartsEnrolOrSecondFactor(t *testing.T) {
 	if f.State != portal.StateEnrol || f.AccountID != c.acct.ID || f.ReturnTo != "/contracts?id=7" {
 		t.Fatalf("new customer: flow %+v", f.Flow)
 	}
-	if !f.ExpiresAt.Equal(e.clock.Now().Add(e.svc.Config.FlowTTL.Duration)) {
+	// Enrolling may include installing the app: enrol_ttl, not flow_ttl.
+	if !f.ExpiresAt.Equal(e.clock.Now().Add(e.svc.Config.EnrolTTL.Duration)) {
 		t.Fatalf("flow expires %v", f.ExpiresAt)
 	}
 	// The stored flow holds no secret in the clear.
@@ -684,11 +685,12 @@ func TestFlowExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !f.ExpiresAt.Equal(t0.Add(e.svc.Config.FlowTTL.Duration)) {
-		t.Fatalf("flow expires %v", f.ExpiresAt)
+	// A first enrolment lives enrol_ttl (an hour), well past flow_ttl.
+	if ttl := e.svc.Config.EnrolTTL.Duration; ttl != time.Hour || !f.ExpiresAt.Equal(t0.Add(ttl)) {
+		t.Fatalf("flow expires %v (enrol_ttl %v)", f.ExpiresAt, ttl)
 	}
 	cookie := e.svc.FlowCookie(f)
-	e.clock.Advance(e.svc.Config.FlowTTL.Duration - time.Second)
+	e.clock.Advance(e.svc.Config.EnrolTTL.Duration - time.Second)
 	if _, err := e.svc.LoadFlow(e.ctx, cookie, portal.StateEnrol); err != nil {
 		t.Fatalf("a second before expiry: %v", err)
 	}
@@ -697,11 +699,14 @@ func TestFlowExpires(t *testing.T) {
 		t.Fatalf("at expiry: %v, want ErrFlowExpired", err)
 	}
 
-	// A flow at the second factor expires the same way.
-	e.clock.Set(t0.Add(time.Hour))
+	// A flow at the second factor, whose code is at hand, lives flow_ttl.
+	e.clock.Set(t0.Add(2 * time.Hour))
 	e.enrol(c)
 	e.clock.Advance(time.Minute)
 	g := e.passwordStep(c)
+	if !g.ExpiresAt.Equal(e.clock.Now().Add(e.svc.Config.FlowTTL.Duration)) {
+		t.Fatalf("second factor's flow expires %v", g.ExpiresAt)
+	}
 	e.clock.Advance(16 * time.Minute)
 	if _, err := e.svc.LoadFlow(e.ctx, e.svc.FlowCookie(g), portal.StateMFA); !errors.Is(err, portal.ErrFlowExpired) {
 		t.Fatalf("16 min later: %v, want ErrFlowExpired", err)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 
@@ -42,8 +43,11 @@ func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge int
 	})
 }
 
+// setFlow gives the browser the cookie of f's current step, for as long as
+// f may still take (flow_ttl, or enrol_ttl for a first enrolment).
 func (s *Server) setFlow(w http.ResponseWriter, f *portal.Flow) {
-	s.setCookie(w, s.cookieName(flowCookie), s.svc.FlowCookie(f), int(s.svc.Config.FlowTTL.Seconds()))
+	left := int(math.Ceil(f.ExpiresAt.Sub(s.svc.Now()).Seconds()))
+	s.setCookie(w, s.cookieName(flowCookie), s.svc.FlowCookie(f), max(left, 1))
 }
 
 // next sends the browser to the page of the flow's current step.

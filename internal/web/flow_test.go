@@ -202,7 +202,7 @@ func atCodeStep(t *testing.T) (*site, *customer, *browser) {
 }
 
 // TestEnrolmentKeyKeptOnSignInAgain: a customer at the QR code of manual X
-// who signs in again in the same browser (the back button to the login
+// who signs in again in the same browser within enrol_ttl (the back button to the login
 // page, the portal in a second tab) sees the same key, so the app that
 // scanned it already gives right codes; another browser, or another
 // account in this one, gets a key of its own.
@@ -222,7 +222,9 @@ func TestEnrolmentKeyKeptOnSignInAgain(t *testing.T) {
 	}
 	b.login(c, "/enrol")
 	scanned := key(b)
-	s.clock.Advance(3 * time.Minute)
+	// 40 minutes on (installing the app took a while): past flow_ttl,
+	// within enrol_ttl.
+	s.clock.Advance(40 * time.Minute)
 	b.login(c, "/enrol")
 	if again := key(b); again != scanned {
 		t.Fatalf("signing in again in the same browser showed another key: %s, then %s", scanned, again)
@@ -409,9 +411,12 @@ func TestExpiredFlow(t *testing.T) {
 	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
 
 	s.clock.Advance(time.Minute)
-	b.login(c, "/login/code")
+	r := b.login(c, "/login/code")
+	if fc := setCookieOf(r, "tobira_flow"); fc == nil || fc.MaxAge != 900 {
+		t.Errorf("the second factor's flow cookie: %+v, want Max-Age 900 (flow_ttl)", fc)
+	}
 	s.clock.Advance(16 * time.Minute)
-	r := b.post("/login/code", url.Values{"code": {s.code(c)}})
+	r = b.post("/login/code", url.Values{"code": {s.code(c)}})
 	expect(t, r, http.StatusSeeOther, "/login?e=expired")
 	if setCookieOf(r, "tobira_session") != nil {
 		t.Fatal("an expired flow gave a session")
@@ -423,11 +428,17 @@ func TestExpiredFlow(t *testing.T) {
 	page := b.get("/login?e=expired")
 	contains(t, page, msgExpired)
 
-	// The same at enrolment.
+	// The same at enrolment, which may include installing the app: its
+	// flow, and the flow cookie, last enrol_ttl (an hour).
 	n := s.customer("new@example.jp")
 	b2 := s.browser()
-	b2.login(n, "/enrol")
-	s.clock.Advance(16 * time.Minute)
+	r = b2.login(n, "/enrol")
+	if fc := setCookieOf(r, "tobira_flow"); fc == nil || fc.MaxAge != 3600 {
+		t.Errorf("the enrolment's flow cookie: %+v, want Max-Age 3600", fc)
+	}
+	s.clock.Advance(59 * time.Minute)
+	expect(t, b2.get("/enrol"), http.StatusOK, "")
+	s.clock.Advance(time.Minute)
 	expect(t, b2.get("/enrol"), http.StatusSeeOther, "/login?e=expired")
 	expect(t, b2.post("/enrol", url.Values{"code": {"123456"}}), http.StatusSeeOther, "/login?e=expired")
 }
