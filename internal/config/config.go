@@ -132,6 +132,11 @@ type Config struct {
 	// the console through a DNS name of its own pointed at the console's
 	// address (DNS rebinding).
 	ConsoleHosts []string `json:"console_hosts,omitempty"`
+	// ConsoleReauthAfter is how long after an operator's last code the
+	// console's dangerous actions (erasing a customer, unlocking, approving
+	// a reset or a recovery, managing operators) still go ahead without
+	// asking for the code again.
+	ConsoleReauthAfter Duration `json:"console_reauth_after"`
 
 	Phone Phone `json:"phone"`
 	Mail  Mail  `json:"mail"`
@@ -222,6 +227,7 @@ func Default() Config {
 		CodeFailuresPerClient:      50,
 		SupportURL:                 "https://support.example.jp/",
 		ConsoleAddr:                "127.0.0.1:8090",
+		ConsoleReauthAfter:         Duration{10 * time.Minute},
 		Phone: Phone{
 			Countries:      []string{"JP"},
 			CodeTTL:        Duration{5 * time.Minute},
@@ -272,6 +278,16 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 			*dst = n
 		}
 	}
+	// A duration is written as in the file: "90s", "10m".
+	dur := func(name string, dst *Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
+			dst.Duration = d
+		}
+	}
 	str("TOBIRA_ADDR", &c.Addr)
 	str("TOBIRA_TLS_CERT_FILE", &c.TLSCertFile)
 	str("TOBIRA_TLS_KEY_FILE", &c.TLSKeyFile)
@@ -292,6 +308,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	if v := getenv("TOBIRA_CONSOLE_HOSTS"); v != "" {
 		c.ConsoleHosts = strings.Split(strings.ReplaceAll(v, " ", ""), ",")
 	}
+	dur("TOBIRA_CONSOLE_REAUTH_AFTER", &c.ConsoleReauthAfter)
 	if v := getenv("TOBIRA_PREVIOUS_SECRET_KEYS"); v != "" {
 		c.PreviousSecretKeys = strings.Split(v, ",")
 	}
@@ -388,6 +405,7 @@ func (c *Config) Validate() error {
 		"session_ttl": c.SessionTTL, "flow_ttl": c.FlowTTL, "enrol_ttl": c.EnrolTTL,
 		"step_up_max_age": c.StepUpMaxAge, "activation_ttl": c.ActivationTTL,
 		"password_window": c.PasswordWindow, "recovery_cooling_off": c.RecoveryCoolingOff,
+		"console_reauth_after": c.ConsoleReauthAfter,
 	} {
 		if d.Duration <= 0 {
 			bad("%s must be positive", name)

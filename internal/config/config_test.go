@@ -37,6 +37,8 @@ func TestDefaultValidates(t *testing.T) {
 		"step_up_max_age": {c.StepUpMaxAge.Duration, 10 * time.Minute},
 		"activation_ttl":  {c.ActivationTTL.Duration, 72 * time.Hour},
 		"issuer":          {c.Issuer, "Tobira"},
+		// GitHub's sudo mode asks again after a few minutes too.
+		"console_reauth_after": {c.ConsoleReauthAfter.Duration, 10 * time.Minute},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("default %s = %v, want %v", name, tc.got, tc.want)
@@ -73,6 +75,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.StepUpMaxAge = Duration{0}
 	c.ActivationTTL = Duration{0}
 	c.PasswordWindow = Duration{0}
+	c.ConsoleReauthAfter = Duration{-time.Second}
 	c.PasswordFailuresPerAccount = 0
 	err := c.Validate()
 	if err == nil {
@@ -82,14 +85,14 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		"addr", "base_url", "issuer", "data_dir", "secret_key", "argon2", "hash_concurrency",
 		"session_ttl", "flow_ttl", "enrol_ttl", "step_up_max_age", "activation_ttl", "password_window",
-		"password failure limits",
+		"console_reauth_after", "password failure limits",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not name %q:\n%s", want, msg)
 		}
 	}
-	if n := len(strings.Split(msg, "\n")); n < 14 {
-		t.Errorf("error has %d lines, want one per problem (14):\n%s", n, msg)
+	if n := len(strings.Split(msg, "\n")); n < 15 {
+		t.Errorf("error has %d lines, want one per problem (15):\n%s", n, msg)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/mail"
@@ -260,6 +261,8 @@ func TestDocsEnvironment(t *testing.T) {
 			value, want = "7", 7
 		case reflect.TypeFor[[]string]():
 			value, want = "AA,BB", []string{"AA", "BB"}
+		case reflect.TypeFor[config.Duration]():
+			value, want = "90s", config.Duration{Duration: 90 * time.Second}
 		default:
 			t.Errorf("%s (%s) has a documented variable but the test knows no value for %v", s.path, name, s.typ)
 			continue
