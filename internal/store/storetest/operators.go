@@ -139,6 +139,21 @@ var operatorTests = []test{
 		if got, err = o.OperatorSessionByHash(ctx, "h-1"); err != nil || !got.ExpiresAt.Equal(t0.Add(9*time.Hour)) {
 			t.Errorf("after the extensions: %v, %v; want the end at %v", got, err, t0.Add(9*time.Hour))
 		}
+		// The second factor typed again moves MFAAt forward, never back;
+		// the code step's session and a missing one are not found.
+		must(t, o.MarkOperatorSessionMFA(ctx, "h-1", t0.Add(2*time.Hour)))
+		must(t, o.MarkOperatorSessionMFA(ctx, "h-1", t0.Add(time.Hour)))
+		if got, err = o.OperatorSessionByHash(ctx, "h-1"); err != nil || !got.MFAAt.Equal(t0.Add(2*time.Hour)) ||
+			!got.ExpiresAt.Equal(t0.Add(9*time.Hour)) || !got.CreatedAt.Equal(t0) {
+			t.Errorf("after MarkOperatorSessionMFA: %+v, %v; want MFAAt %v and the rest as it was", got, err, t0.Add(2*time.Hour))
+		}
+		wantErr(t, "MarkOperatorSessionMFA of the code step's session",
+			o.MarkOperatorSessionMFA(ctx, "h-2", t0.Add(time.Hour)), store.ErrNotFound)
+		if got, err = o.OperatorSessionByHash(ctx, "h-2"); err != nil || !got.MFAAt.IsZero() {
+			t.Errorf("the code step's session after MarkOperatorSessionMFA: %+v, %v; want MFAAt zero", got, err)
+		}
+		wantErr(t, "MarkOperatorSessionMFA of nobody",
+			o.MarkOperatorSessionMFA(ctx, "nobody", t0.Add(time.Hour)), store.ErrNotFound)
 		n, err := o.DeleteExpiredOperatorSessions(ctx, t0)
 		must(t, err)
 		if n != 1 {
