@@ -209,44 +209,24 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.view(r, "code.title", nil)
-	now := s.svc.Now()
-	charged, err := s.ops.ChargeOperatorMFA(ctx, op.ID, now, func(n int) time.Time { return mfa.LockUntil(n, now) })
-	if errors.Is(err, store.ErrLocked) {
-		s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "locked", "totp")
-		v.Error = s.t(r, "code.locked", v.Time(charged.MFALockedUntil))
+	until, err := s.checkCode(r, op, r.PostForm.Get("code"), store.ActionConsoleSignIn, "totp")
+	switch {
+	case errors.Is(err, errCodeLocked):
+		v.Error = s.t(r, "code.locked", v.Time(until))
 		s.render(w, r, http.StatusTooManyRequests, "code", v)
 		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	seed, err := s.svc.Keys.Decrypt(op.TOTPSecret, totpAD(op.ID))
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	step, err := mfa.VerifyTOTP(seed, mfa.NormalizeCode(r.PostForm.Get("code")), now, op.LastStep)
-	if err == nil {
-		err = s.ops.AdvanceOperatorStep(ctx, op.ID, step)
-	}
-	if err != nil {
-		if !errors.Is(err, mfa.ErrWrongCode) && !errors.Is(err, mfa.ErrReplay) && !errors.Is(err, store.ErrStale) {
-			s.internal(w, r, err)
-			return
-		}
-		s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "fail", "totp")
+	case errors.Is(err, errCodeWrong):
 		v.Error = s.t(r, "code.wrong")
-		if mfa.Locked(charged.MFALockedUntil, now) {
-			v.Error = s.t(r, "code.locked", v.Time(charged.MFALockedUntil))
+		if !until.IsZero() {
+			v.Error = s.t(r, "code.locked", v.Time(until))
 		}
 		s.render(w, r, http.StatusUnauthorized, "code", v)
 		return
-	}
-	if err := s.ops.ClearOperatorMFAFailures(ctx, op.ID); err != nil {
+	case err != nil:
 		s.internal(w, r, err)
 		return
 	}
+	now := s.svc.Now()
 	if err := s.ops.DeleteOperatorSession(ctx, ss.IDHash); err != nil {
 		s.internal(w, r, err)
 		return
@@ -262,6 +242,57 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 	}
 	s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "ok", "totp")
 	http.Redirect(w, r, "/customers", http.StatusSeeOther)
+}
+
+// The refusals of checkCode.
+var (
+	errCodeLocked = errors.New("console: the operator's code step is closed")
+	errCodeWrong  = errors.New("console: wrong, malformed or replayed code")
+)
+
+// checkCode checks an operator's authenticator code, at the sign-in's code
+// step and when a dangerous action asks for it again, the one way: every
+// code is counted toward the operator's lock before it is checked
+// (ChargeOperatorMFA, as for customers), the comparison is constant-time,
+// a TOTP step is accepted once (AdvanceOperatorStep), and a right code
+// forgets the wrong ones. It records a refusal as action with detail; the
+// caller records the success, once what the code opens is done.
+//
+// errCodeLocked means the step was closed before this code, until the
+// time returned; errCodeWrong a wrong, malformed or replayed code, with
+// the time the step is now closed until if this code closed it (zero
+// otherwise). Any other error is the store's.
+func (s *Server) checkCode(r *http.Request, op *store.Operator, code, action, detail string) (time.Time, error) {
+	ctx := r.Context()
+	now := s.svc.Now()
+	charged, err := s.ops.ChargeOperatorMFA(ctx, op.ID, now, func(n int) time.Time { return mfa.LockUntil(n, now) })
+	if errors.Is(err, store.ErrLocked) {
+		s.audit(ctx, r, actor(op), "", action, "locked", detail)
+		return charged.MFALockedUntil, errCodeLocked
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	seed, err := s.svc.Keys.Decrypt(op.TOTPSecret, totpAD(op.ID))
+	if err != nil {
+		return time.Time{}, err
+	}
+	step, err := mfa.VerifyTOTP(seed, mfa.NormalizeCode(code), now, op.LastStep)
+	if err == nil {
+		err = s.ops.AdvanceOperatorStep(ctx, op.ID, step)
+	}
+	if err != nil {
+		if !errors.Is(err, mfa.ErrWrongCode) && !errors.Is(err, mfa.ErrReplay) && !errors.Is(err, store.ErrStale) {
+			return time.Time{}, err
+		}
+		s.audit(ctx, r, actor(op), "", action, "fail", detail)
+		var until time.Time
+		if mfa.Locked(charged.MFALockedUntil, now) {
+			until = charged.MFALockedUntil
+		}
+		return until, errCodeWrong
+	}
+	return time.Time{}, s.ops.ClearOperatorMFAFailures(ctx, op.ID)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
