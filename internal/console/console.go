@@ -33,7 +33,7 @@ var templateFS embed.FS
 //go:embed locales/*.json
 var localeFS embed.FS
 
-var pageNames = []string{"login", "code", "customers", "customer", "open", "audit", "message", "resets", "maintenance", "recoveries", "operators", "operator_key", "sites", "operator_new", "password"}
+var pageNames = []string{"login", "code", "customers", "customer", "open", "audit", "message", "resets", "maintenance", "recoveries", "operators", "operator_key", "sites", "operator_new", "password", "reauth"}
 
 const (
 	// CookieName is the console's session cookie.
@@ -177,26 +177,26 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /customers/{id}", s.signedIn(s.customerPage))
 	s.mux.HandleFunc("POST /customers/{id}/resend", s.signedIn(s.resend))
 	s.mux.HandleFunc("POST /customers/{id}/lock", s.signedIn(s.lock))
-	s.mux.HandleFunc("POST /customers/{id}/unlock", s.signedIn(s.unlock))
+	s.mux.HandleFunc("POST /customers/{id}/unlock", s.signedInFresh(s.unlock))
 	s.mux.HandleFunc("POST /customers/{id}/reset-mfa", s.signedIn(s.requestReset))
-	s.mux.HandleFunc("POST /customers/{id}/erase", s.signedIn(s.erase))
+	s.mux.HandleFunc("POST /customers/{id}/erase", s.signedInFresh(s.erase))
 	s.mux.HandleFunc("GET /resets", s.signedIn(s.resetsPage))
-	s.mux.HandleFunc("POST /resets/{id}/approve", s.signedIn(s.approveReset))
+	s.mux.HandleFunc("POST /resets/{id}/approve", s.signedInFresh(s.approveReset))
 	s.mux.HandleFunc("POST /resets/{id}/reject", s.signedIn(s.rejectReset))
 	s.mux.HandleFunc("POST /resets/{id}/withdraw", s.signedIn(s.withdrawReset))
 	s.mux.HandleFunc("GET /maintenance", s.signedIn(s.maintenancePage))
 	s.mux.HandleFunc("POST /maintenance", s.signedIn(s.scheduleMaintenance))
 	s.mux.HandleFunc("POST /maintenance/{id}/cancel", s.signedIn(s.cancelMaintenance))
 	s.mux.HandleFunc("GET /recoveries", s.signedIn(s.recoveriesPage))
-	s.mux.HandleFunc("POST /recoveries/{id}/approve", s.signedIn(s.approveRecovery))
+	s.mux.HandleFunc("POST /recoveries/{id}/approve", s.signedInFresh(s.approveRecovery))
 	s.mux.HandleFunc("GET /sites", s.signedIn(s.sitesPage))
 	s.mux.HandleFunc("GET /operators", s.signedIn(s.operatorsPage))
-	s.mux.HandleFunc("POST /operators/{id}/disable", s.signedIn(s.disableOperator))
-	s.mux.HandleFunc("POST /operators/{id}/enable", s.signedIn(s.enableOperator))
-	s.mux.HandleFunc("POST /operators/{id}/reset-2fa", s.signedIn(s.resetOperator))
-	s.mux.HandleFunc("POST /operators/{id}/reset-password", s.signedIn(s.resetOperatorPassword))
+	s.mux.HandleFunc("POST /operators/{id}/disable", s.signedInFresh(s.disableOperator))
+	s.mux.HandleFunc("POST /operators/{id}/enable", s.signedInFresh(s.enableOperator))
+	s.mux.HandleFunc("POST /operators/{id}/reset-2fa", s.signedInFresh(s.resetOperator))
+	s.mux.HandleFunc("POST /operators/{id}/reset-password", s.signedInFresh(s.resetOperatorPassword))
 	s.mux.HandleFunc("GET /operators/new", s.signedIn(s.newOperatorPage))
-	s.mux.HandleFunc("POST /operators/new", s.signedIn(s.addOperator))
+	s.mux.HandleFunc("POST /operators/new", s.signedInFresh(s.addOperator))
 	s.mux.HandleFunc("GET /password", s.signedIn(s.passwordPage))
 	s.mux.HandleFunc("POST /password", s.signedIn(s.changePassword))
 	s.mux.HandleFunc("GET /audit", s.signedIn(s.auditPage))
@@ -362,8 +362,15 @@ func (s *Server) keepAlive(r *http.Request, ss *store.OperatorSession, now time.
 
 // signedIn lets only fully signed-in operators through; others go to /login.
 func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *store.Operator)) http.HandlerFunc {
+	return s.signedInAs(func(w http.ResponseWriter, r *http.Request, op *store.Operator, _ *store.OperatorSession) {
+		h(w, r, op)
+	})
+}
+
+// signedInAs is signedIn for a handler that also needs the session.
+func (s *Server) signedInAs(h func(http.ResponseWriter, *http.Request, *store.Operator, *store.OperatorSession)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		op, _ := s.current(r)
+		op, ss := s.current(r)
 		if op == nil {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
@@ -383,7 +390,7 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *store.Oper
 		// What the portal records for the operator (account.open,
 		// recovery.approve, mfa.reset, ...) gets the operator's address
 		// and browser, as the console's own events do.
-		h(w, r.WithContext(portal.WithClient(r.Context(), client(r))), op)
+		h(w, r.WithContext(portal.WithClient(r.Context(), client(r))), op, ss)
 	}
 }
 

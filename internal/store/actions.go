@@ -44,6 +44,7 @@ const (
 	// The console and its operators.
 	ActionConsoleSignIn          = "console.signin"
 	ActionConsoleSignOut         = "console.signout"
+	ActionConsoleReauth          = "console.reauth" // the code typed again before a dangerous action
 	ActionOperatorCreate         = "operator.create"
 	ActionOperatorDisable        = "operator.disable"
 	ActionOperatorEnable         = "operator.enable"
@@ -70,7 +71,7 @@ var AuditActions = []string{
 	ActionAccountLock, ActionAccountUnlock, ActionAccountErase, ActionNotMe,
 	ActionRecoveryRequest, ActionRecoveryConfirm, ActionRecoveryCancel, ActionRecoveryApprove,
 	ActionResetRequest, ActionResetApprove, ActionResetReject, ActionResetWithdraw,
-	ActionConsoleSignIn, ActionConsoleSignOut, ActionOperatorCreate, ActionOperatorDisable, ActionOperatorEnable,
+	ActionConsoleSignIn, ActionConsoleSignOut, ActionConsoleReauth, ActionOperatorCreate, ActionOperatorDisable, ActionOperatorEnable,
 	ActionOperatorReset2FA, ActionOperatorResetPassword, ActionOperatorPasswordChange, ActionOperatorList, ActionAuditExport, ActionMaintenanceCreate, ActionMaintenanceCancel,
 	ActionClientCreate, ActionClientUpdate, ActionClientRotateSecret, ActionClientDelete,
 }
