@@ -798,3 +798,51 @@ func TestConsoleAuditLog(t *testing.T) {
 	}
 	a.screen("80-6-4-console-audit-operator")
 }
+
+// ---------------------------------------------------------------------------
+// 7. The code asked again
+
+// TestConsoleReauth: with console_reauth_after at 1s, an admin whose code
+// is older than that erases Sato: the console asks for the code again
+// (「認証コードの再確認」, 403) instead of erasing, keeping what was typed in
+// the form; the code from the app, typed once, erases her in that one
+// submit.
+func TestConsoleReauth(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	const window = time.Second
+	d := startDemoWith(t, `{"console_reauth_after": "1s"}`)
+	consoleURL := d.consoleURL(t)
+	const aEmail = "admin-reauth@tobira.example"
+	seedA := d.createOperator(t, aEmail, "管理者 高橋", "admin")
+
+	a := newBrowser(t, consoleURL, axe)
+	a.consoleSignIn(aEmail, seedA, "")
+	signedIn := time.Now()
+	customerPath := a.satoInConsole()
+	a.typeInto("確認のため、この顧客のメールアドレスを入力してください", satoEmail)
+	a.typeInto("削除の理由（本人からの退会・削除の申し出など。監査ログに残ります）", `本人から退会の申し出 "<確認済み>"`)
+	// The operator leaves the screen longer than the window.
+	time.Sleep(time.Until(signedIn.Add(window + 200*time.Millisecond)))
+	a.navigationTo(chromedp.Click(button("アカウントを削除")), 403, customerPath+"/erase", "認証コードの再確認")
+	a.expectText(`//main//p[contains(., "認証アプリのコードをもう一度入力していただく必要があります")]`)
+	if got := run(a, chromedp.Evaluate[string](`document.querySelector('main form input[name="erase_reason"]').value`)); got != `本人から退会の申し出 "<確認済み>"` {
+		t.Errorf("the confirmation page carries the reason %q", got)
+	}
+	a.expectText(`//main//a[normalize-space()="実行せずに戻る" and @href="` + customerPath + `"]`)
+	a.screen("80-9-1-console-reauth")
+
+	// Not erased: her page, seen by a colleague, is as it was.
+	const bEmail = "support-reauth@tobira.example"
+	seedB := d.createOperator(t, bEmail, "サポート 中村", "support")
+	other := newBrowser(t, consoleURL, axe)
+	other.consoleSignIn(bEmail, seedB, "")
+	other.navigationTo(chromedp.Navigate(consoleURL+customerPath), 200, customerPath, satoName)
+
+	// The sign-ins used this step's code: the next step's (accepted, and
+	// after the stored step) spares waiting for a new one.
+	a.typeInto("6桁のコード", oathtool(t, seedA, "-N", "now + 30 seconds"))
+	a.navigationTo(chromedp.Click(button("確認して実行")), 200, customerPath, "削除済みのアカウント")
+	a.expectText(`//p[@role="status" and normalize-space()="アカウントを削除しました。各サイトのログインも終了しました。"]`)
+	a.screen("80-9-2-console-reauth-erased")
+}
