@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 )
 
@@ -54,8 +55,11 @@ func (s *Server) fresh(h func(http.ResponseWriter, *http.Request, *store.Operato
 			s.internal(w, r, err)
 			return
 		}
+		// A step-up gives the session a new id, as a sign-in does: a
+		// cookie copied before it does not carry the fresh code.
 		ctx := r.Context()
-		if err := s.ops.MarkOperatorSessionMFA(ctx, ss.IDHash, now); errors.Is(err, store.ErrNotFound) {
+		token := secret.Token(32)
+		if err := s.ops.StepUpOperatorSession(ctx, ss.IDHash, secret.Hash(token), now); errors.Is(err, store.ErrNotFound) {
 			// Signed out, or disabled, meanwhile: the code opens nothing.
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
@@ -63,6 +67,7 @@ func (s *Server) fresh(h func(http.ResponseWriter, *http.Request, *store.Operato
 			s.internal(w, r, err)
 			return
 		}
+		s.setCookie(w, token, max(ss.CreatedAt.Add(SessionTTL).Sub(now), time.Second))
 		s.audit(ctx, r, actor(op), "", store.ActionConsoleReauth, "ok", r.URL.Path)
 		r.PostForm.Del(reauthField)
 		r.Form.Del(reauthField)

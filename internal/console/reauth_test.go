@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"errors"
 	"html"
 	"net/http"
 	"net/url"
@@ -215,6 +216,7 @@ func TestReauthRightCode(t *testing.T) {
 	}
 	form := reauthForm(t, body, path)
 	form.Set("reauth_code", s.code(seed))
+	before := admin.sessionOf()
 	resp, body = admin.do("POST", path, form)
 	if resp.Request.URL.Path != "/customers/"+a.ID || !strings.Contains(body, "アカウントを削除しました。") {
 		t.Fatalf("erase with the right code: at %s %d\n%s", resp.Request.URL.Path, resp.StatusCode, body)
@@ -224,6 +226,14 @@ func TestReauthRightCode(t *testing.T) {
 	}
 	if ss := admin.sessionOf(); !ss.MFAAt.Equal(s.clock.Now()) {
 		t.Errorf("the session's code was typed at %v after the confirmation, want now (%v)", ss.MFAAt, s.clock.Now())
+	}
+	// The step-up gave the session a new id, as a sign-in does: the
+	// cookie from before it opens nothing.
+	if ss := admin.sessionOf(); ss.IDHash == before.IDHash || !ss.CreatedAt.Equal(before.CreatedAt) {
+		t.Errorf("the session after the step-up: %+v, before %+v; want a new id, the same sign-in", ss, before)
+	}
+	if _, err := s.db.OperatorSessionByHash(ctx, before.IDHash); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the session's id from before the step-up: %v, want not found", err)
 	}
 	evs, err := s.db.ListAudit(ctx, store.AuditFilter{Action: store.ActionConsoleReauth})
 	if err != nil || len(evs) != 1 || evs[0].Outcome != "ok" || evs[0].Actor != "operator:boss@tobira.example" || evs[0].Detail != path {

@@ -141,12 +141,13 @@ type Operators interface {
 	// ExtendOperatorSession moves the session's end to expiresAt, never
 	// back; a missing session is no error (it ended meanwhile).
 	ExtendOperatorSession(ctx context.Context, idHash string, expiresAt time.Time) error
-	// MarkOperatorSessionMFA records that the session's operator typed a
+	// StepUpOperatorSession records that the session's operator typed a
 	// right code again at at (the console's re-confirmation before a
-	// dangerous action): MFAAt moves to at, never back. ErrNotFound when the
+	// dangerous action): the session gets the new id newHash, as at every
+	// step-up, and MFAAt moves to at, never back. ErrNotFound when the
 	// session is gone or is still the code step's (MFAAt zero): that is
 	// made a signed-in session only by the sign-in, which rotates it.
-	MarkOperatorSessionMFA(ctx context.Context, idHash string, at time.Time) error
+	StepUpOperatorSession(ctx context.Context, idHash, newHash string, at time.Time) error
 	DeleteOperatorSession(ctx context.Context, idHash string) error
 	DeleteExpiredOperatorSessions(ctx context.Context, now time.Time) (int64, error)
 

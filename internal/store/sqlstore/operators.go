@@ -196,15 +196,15 @@ func (db *DB) ExtendOperatorSession(ctx context.Context, idHash string, expiresA
 	return db.fail("extend operator session", err)
 }
 
-func (db *DB) MarkOperatorSessionMFA(ctx context.Context, idHash string, at time.Time) error {
+func (db *DB) StepUpOperatorSession(ctx context.Context, idHash, newHash string, at time.Time) error {
 	// A row whose mfa_at is later already is matched, and counted, all the
 	// same: the session is there.
-	n, err := db.c().affected(ctx, `UPDATE operator_sessions SET mfa_at = CASE WHEN mfa_at < ? THEN ? ELSE mfa_at END
-		WHERE id_hash = ? AND mfa_at > 0`, ms(at), ms(at), idHash)
+	n, err := db.c().affected(ctx, `UPDATE operator_sessions SET id_hash = ?, mfa_at = CASE WHEN mfa_at < ? THEN ? ELSE mfa_at END
+		WHERE id_hash = ? AND mfa_at > 0`, newHash, ms(at), ms(at), idHash)
 	if err == nil && n == 0 {
 		err = store.ErrNotFound
 	}
-	return db.fail("mark operator session mfa", err)
+	return db.fail("step up operator session", err)
 }
 
 func (db *DB) DeleteOperatorSession(ctx context.Context, idHash string) error {

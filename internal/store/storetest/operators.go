@@ -139,21 +139,24 @@ var operatorTests = []test{
 		if got, err = o.OperatorSessionByHash(ctx, "h-1"); err != nil || !got.ExpiresAt.Equal(t0.Add(9*time.Hour)) {
 			t.Errorf("after the extensions: %v, %v; want the end at %v", got, err, t0.Add(9*time.Hour))
 		}
-		// The second factor typed again moves MFAAt forward, never back;
-		// the code step's session and a missing one are not found.
-		must(t, o.MarkOperatorSessionMFA(ctx, "h-1", t0.Add(2*time.Hour)))
-		must(t, o.MarkOperatorSessionMFA(ctx, "h-1", t0.Add(time.Hour)))
+		// The second factor typed again gives the session a new id and
+		// moves MFAAt forward, never back; the code step's session and a
+		// missing one are not found.
+		must(t, o.StepUpOperatorSession(ctx, "h-1", "h-1b", t0.Add(2*time.Hour)))
+		_, err = o.OperatorSessionByHash(ctx, "h-1")
+		wantErr(t, "the session by its id before the step-up", err, store.ErrNotFound)
+		must(t, o.StepUpOperatorSession(ctx, "h-1b", "h-1", t0.Add(time.Hour)))
 		if got, err = o.OperatorSessionByHash(ctx, "h-1"); err != nil || !got.MFAAt.Equal(t0.Add(2*time.Hour)) ||
-			!got.ExpiresAt.Equal(t0.Add(9*time.Hour)) || !got.CreatedAt.Equal(t0) {
-			t.Errorf("after MarkOperatorSessionMFA: %+v, %v; want MFAAt %v and the rest as it was", got, err, t0.Add(2*time.Hour))
+			!got.ExpiresAt.Equal(t0.Add(9*time.Hour)) || !got.CreatedAt.Equal(t0) || got.IDHash != "h-1" {
+			t.Errorf("after StepUpOperatorSession: %+v, %v; want MFAAt %v and the rest as it was", got, err, t0.Add(2*time.Hour))
 		}
-		wantErr(t, "MarkOperatorSessionMFA of the code step's session",
-			o.MarkOperatorSessionMFA(ctx, "h-2", t0.Add(time.Hour)), store.ErrNotFound)
+		wantErr(t, "StepUpOperatorSession of the code step's session",
+			o.StepUpOperatorSession(ctx, "h-2", "h-2b", t0.Add(time.Hour)), store.ErrNotFound)
 		if got, err = o.OperatorSessionByHash(ctx, "h-2"); err != nil || !got.MFAAt.IsZero() {
-			t.Errorf("the code step's session after MarkOperatorSessionMFA: %+v, %v; want MFAAt zero", got, err)
+			t.Errorf("the code step's session after StepUpOperatorSession: %+v, %v; want MFAAt zero", got, err)
 		}
-		wantErr(t, "MarkOperatorSessionMFA of nobody",
-			o.MarkOperatorSessionMFA(ctx, "nobody", t0.Add(time.Hour)), store.ErrNotFound)
+		wantErr(t, "StepUpOperatorSession of nobody",
+			o.StepUpOperatorSession(ctx, "nobody", "nobody-b", t0.Add(time.Hour)), store.ErrNotFound)
 		n, err := o.DeleteExpiredOperatorSessions(ctx, t0)
 		must(t, err)
 		if n != 1 {
