@@ -71,6 +71,20 @@ func reauthForm(t *testing.T, body, path string) url.Values {
 	return form
 }
 
+// adminAndKim signs in boss, an admin (seed is their TOTP key), and adds
+// kim, a support operator for boss to manage.
+func (s *site) adminAndKim() (seed string, admin *browser, kim *store.Operator) {
+	s.t.Helper()
+	seed = s.operator("boss@tobira.example", store.RoleAdmin)
+	admin = s.signIn("boss@tobira.example", seed)
+	s.operator("kim@tobira.example", store.RoleSupport)
+	kim, err := s.db.OperatorByEmail(s.t.Context(), "kim@tobira.example")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return seed, admin, kim
+}
+
 // sessionOf is the store's record of b's console session.
 func (b *browser) sessionOf() *store.OperatorSession {
 	b.s.t.Helper()
@@ -202,10 +216,7 @@ func TestReauthRoutes(t *testing.T) {
 func TestReauthRightCode(t *testing.T) {
 	s := newSite(t)
 	ctx := t.Context()
-	seed := s.operator("boss@tobira.example", store.RoleAdmin)
-	admin := s.signIn("boss@tobira.example", seed)
-	s.operator("kim@tobira.example", store.RoleSupport)
-	kim, _ := s.db.OperatorByEmail(ctx, "kim@tobira.example")
+	seed, admin, kim := s.adminAndKim()
 	a := s.customerWithFactor("yamada@example.jp")
 	path := "/customers/" + a.ID + "/erase"
 
@@ -265,10 +276,7 @@ func TestReauthRightCode(t *testing.T) {
 func TestReauthWrongCode(t *testing.T) {
 	s := newSite(t)
 	ctx := t.Context()
-	seed := s.operator("boss@tobira.example", store.RoleAdmin)
-	admin := s.signIn("boss@tobira.example", seed)
-	s.operator("kim@tobira.example", store.RoleSupport)
-	kim, _ := s.db.OperatorByEmail(ctx, "kim@tobira.example")
+	seed, admin, kim := s.adminAndKim()
 	path := "/operators/" + kim.ID + "/disable"
 	s.stale()
 	mfaAt := admin.sessionOf().MFAAt
