@@ -42,6 +42,9 @@ type Store interface {
 	// store.ErrNotFound when it is not locked.
 	AccountLockOf(ctx context.Context, accountID string) (*store.AccountLock, error)
 	Hit(ctx context.Context, key string, window time.Duration, now time.Time, n int) (int, error)
+	// SessionLive reports whether the account's portal session with the
+	// SID sid is still on at now (store.Sessions).
+	SessionLive(ctx context.Context, accountID, sid string, now time.Time) (bool, error)
 }
 
 // refusalKey carries the error Provider.intercept found in an
@@ -259,6 +262,23 @@ func (s *storage) grantFor(ctx context.Context, req op.TokenRequest) (*store.Gra
 		return nil, oidc.ErrInvalidGrant().WithDescription("authorization code already used")
 	} else if err != nil {
 		return nil, err
+	}
+	// The code is the portal session's sign-in: once that session ended
+	// (a sign-out, a reset of the second factor or a new password from
+	// another browser, which revoke its grants), a code it signed before
+	// gives nothing, though it has minutes to live. Checked after the
+	// grant exists: an end that commits later revokes the grant itself.
+	// A request signed in by a session without a SID (before 0008) has
+	// none to check.
+	if ar.SessionHash != "" {
+		live, err := s.st.SessionLive(ctx, ar.AccountID, ar.SessionHash, now)
+		if err != nil {
+			return nil, err
+		}
+		if !live {
+			s.revoke(ctx, g.ID)
+			return nil, oidc.ErrInvalidGrant().WithDescription("the sign-in that issued the code has ended")
+		}
 	}
 	return g, nil
 }

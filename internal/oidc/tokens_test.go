@@ -755,3 +755,60 @@ func TestTokenErrorsAsRFC6749(t *testing.T) {
 		t.Errorf("exchange: %d %v", res.StatusCode, m)
 	}
 }
+
+// A code lives for minutes after it is issued, but no longer than the
+// portal session that signed it: once a sign-out ends that session, or a
+// reset of the second factor or a new password in another browser does
+// (which revoke the session's grants), a code it signed before gives no
+// tokens. Otherwise one who held the session (and its pending code with
+// the verifier) would keep a grant, with a refresh token, through the
+// very change that was to shut them out.
+func TestCodeOfAnEndedSession(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		end  func(e *portalEnv, b *http.Client)
+	}{
+		{"sign-out", func(e *portalEnv, b *http.Client) { e.post(b, "/logout", nil) }},
+		{"reset in another browser", func(e *portalEnv, _ *http.Client) {
+			other := e.browser()
+			newSite(e, "other").login(other)
+			e.post(other, "/security/reset", nil)
+		}},
+		{"new password in another browser", func(e *portalEnv, _ *http.Client) {
+			other := e.browser()
+			newSite(e, "other").login(other)
+			e.post(other, "/security/password", url.Values{"current": {e.password},
+				"password": {"a new horse battery staple"}, "confirm": {"a new horse battery staple"}})
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newPortal(t)
+			r := newSite(e, "site")
+			b := e.browser()
+			verifier := oauth2.GenerateVerifier()
+			code := r.codeFrom(e.signIn(b, r.authURL("st", verifier)), "st")
+			c.end(e, b)
+			if e.signedIn(b) {
+				t.Fatal("the session that signed the code is still on")
+			}
+			_, err := r.conf.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+			if retrieveError(err) != "invalid_grant" {
+				t.Errorf("exchange after the session ended: %v, want invalid_grant", err)
+			}
+		})
+	}
+}
+
+// post posts form to the portal's path in browser b, from the portal's
+// own pages, and fails unless the portal redirects.
+func (e *portalEnv) post(b *http.Client, path string, form url.Values) {
+	e.t.Helper()
+	res, err := noFollow(b).PostForm(e.srv.URL+path, form)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		e.t.Fatalf("POST %s: %d", path, res.StatusCode)
+	}
+}

@@ -257,6 +257,10 @@ type Sessions interface {
 	// RotateSession replaces the session oldHash by s (a new id), in one step.
 	RotateSession(ctx context.Context, oldHash string, s *Session) error
 	DeleteSessionsOf(ctx context.Context, accountID, except string) error
+	// SessionLive reports whether the account has a session with the SID
+	// sid that has not expired at now: whether a browser's sign-in is
+	// still on (an authorization code it signed is exchanged only then).
+	SessionLive(ctx context.Context, accountID, sid string, now time.Time) (bool, error)
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
 }
 

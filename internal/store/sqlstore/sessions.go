@@ -102,6 +102,15 @@ func (db *DB) DeleteSessionsOf(ctx context.Context, accountID, except string) er
 	return db.fail("delete sessions of", err)
 }
 
+// SessionLive looks the sid up among the account's sessions, which the
+// index on account_id finds: a sid alone has no index (0021).
+func (db *DB) SessionLive(ctx context.Context, accountID, sid string, now time.Time) (bool, error) {
+	var n int
+	err := db.c().queryRow(ctx, `SELECT COUNT(*) FROM sessions WHERE account_id = ? AND sid = ? AND expires_at > ?`,
+		accountID, sid, ms(now)).Scan(&n)
+	return n > 0, db.fail("session live", err)
+}
+
 // DeleteExpiredSessions removes sessions whose ExpiresAt is at or before now.
 func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
 	return db.sweep(ctx, "delete expired sessions", "sessions", "id_hash", "expires_at <= ?", ms(now))

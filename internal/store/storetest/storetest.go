@@ -910,6 +910,38 @@ var sessionTests = []test{
 			t.Error("RotateSession of a missing session stored the new one")
 		}
 	}},
+	{"SessionLive", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a, b := newAccount(t, s, "acc-1"), newAccount(t, s, "acc-2")
+		for _, ss := range []store.Session{
+			{IDHash: "s-1", AccountID: a.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), SID: "sid-1"},
+			{IDHash: "s-old", AccountID: a.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute), SID: "sid-old"},
+			{IDHash: "s-b", AccountID: b.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), SID: "sid-b"},
+		} {
+			must(t, s.CreateSession(ctx, &ss))
+		}
+		for _, c := range []struct {
+			account, sid string
+			at           time.Time
+			want         bool
+		}{
+			{a.ID, "sid-1", t0, true},
+			{a.ID, "sid-old", t0, true},
+			{a.ID, "sid-old", t0.Add(time.Minute), false}, // expired
+			{a.ID, "sid-b", t0, false},                    // another account's
+			{a.ID, "sid-none", t0, false},
+		} {
+			got, err := s.SessionLive(ctx, c.account, c.sid, c.at)
+			must(t, err)
+			if got != c.want {
+				t.Errorf("SessionLive(%s, %s, %v) = %v, want %v", c.account, c.sid, c.at.Sub(t0), got, c.want)
+			}
+		}
+		must(t, s.DeleteSession(ctx, "s-1"))
+		if live, err := s.SessionLive(ctx, a.ID, "sid-1", t0); err != nil || live {
+			t.Errorf("SessionLive of a deleted session: %v, %v", live, err)
+		}
+	}},
 	{"RotateConflict", func(t *testing.T, s store.Store) {
 		a := newAccount(t, s, "acc-1")
 		newSession(t, s, "s-1", a.ID, t0.Add(time.Hour))
