@@ -192,7 +192,8 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 
 // AuthRequestByCode finds the request a code was issued for. A code already
 // exchanged is a replay: the tokens issued from it are revoked (RFC 6749
-// 4.1.2).
+// 4.1.2). The library asks before it authenticates the client, so an
+// unknown code is only looked up: anyone may send one.
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	hash := secret.Hash(code)
 	ar, err := s.st.AuthRequestByCode(ctx, hash, s.now())
@@ -202,7 +203,7 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	if prior, err := s.st.SpendCode(ctx, hash, "", s.now().Add(AuthRequestLifetime)); errors.Is(err, store.ErrStale) && prior != "" {
+	if prior, err := s.st.SpentCodeGrant(ctx, hash); err == nil && prior != "" {
 		s.log.Warn("oidc: authorization code replayed; revoking its tokens", "grant", prior)
 		s.revoke(ctx, prior)
 	}

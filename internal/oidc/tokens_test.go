@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/tobira/tobira/internal/oidc"
+	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 )
 
@@ -810,5 +811,31 @@ func (e *portalEnv) post(b *http.Client, path string, form url.Values) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
 		e.t.Fatalf("POST %s: %d", path, res.StatusCode)
+	}
+}
+
+// A code the provider never issued is refused, and leaves nothing behind:
+// the token endpoint answers anyone, and a made-up code that was stored
+// (as spent, to tell a replay) would let whoever sends them fill the
+// database and hold its writer, one transaction each.
+func TestMadeUpCodeStoresNothing(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	anon := *r
+	anon.secret = "" // no client authentication: client_id in the form
+	for _, c := range []struct {
+		name string
+		rp   *rp
+	}{{"with the client's secret", r}, {"without", &anon}} {
+		code := "made-up-" + c.name
+		status, body := c.rp.post("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {r.redirect}, "code_verifier": {oauth2.GenerateVerifier()}})
+		if status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Errorf("%s: made-up code: %d %v, want 400 invalid_grant", c.name, status, body)
+		}
+		// Spending it now finds no earlier record of it.
+		if prior, err := e.db.SpendCode(t.Context(), secret.Hash(code), "probe", e.clock.Now().Add(time.Hour)); err != nil {
+			t.Errorf("%s: the made-up code was stored as spent (grant %q): %v", c.name, prior, err)
+		}
 	}
 }

@@ -155,6 +155,9 @@ type OIDC interface {
 	// its tokens belong to, in one transaction with nothing else; ErrStale
 	// (and the grant's id) when it was exchanged before: a replay.
 	SpendCode(ctx context.Context, codeHash, grantID string, expiresAt time.Time) (priorGrant string, err error)
+	// SpentCodeGrant returns the grant a code was exchanged for, reading
+	// only; ErrNotFound for a code never spent.
+	SpentCodeGrant(ctx context.Context, codeHash string) (string, error)
 
 	CreateGrant(ctx context.Context, g *Grant) error
 	GrantByID(ctx context.Context, id string) (*Grant, error)

@@ -296,6 +296,14 @@ func (db *DB) SpendCode(ctx context.Context, codeHash, grantID string, expiresAt
 	return "", db.fail("spend code", err)
 }
 
+// SpentCodeGrant reads the spent code's grant; ErrNotFound when the code
+// was never spent (or its record was swept).
+func (db *DB) SpentCodeGrant(ctx context.Context, codeHash string) (string, error) {
+	var grant string
+	err := db.c().queryRow(ctx, `SELECT grant_id FROM oidc_spent_codes WHERE code_hash = ?`, codeHash).Scan(&grant)
+	return grant, db.fail("spent code grant", err)
+}
+
 // ConsentOf returns the scopes the account allowed the client, or nil.
 func (db *DB) ConsentOf(ctx context.Context, accountID, clientID string) ([]string, error) {
 	var scopes []string

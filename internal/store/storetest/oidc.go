@@ -618,6 +618,23 @@ var oidcTests = []test{
 			t.Errorf("SpendCode of another code: prior grant %q, want none", prior)
 		}
 	}},
+	{"SpentCodeGrant", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		_, err := o.SpentCodeGrant(ctx, "code-1")
+		wantErr(t, "SpentCodeGrant of a code never spent", err, store.ErrNotFound)
+		// Reading stored nothing: the code is spent for the first time after.
+		prior, err := o.SpendCode(ctx, "code-1", "g-1", t0.Add(10*time.Minute))
+		must(t, err)
+		if prior != "" {
+			t.Errorf("SpendCode after SpentCodeGrant: prior grant %q, want none", prior)
+		}
+		g, err := o.SpentCodeGrant(ctx, "code-1")
+		must(t, err)
+		if g != "g-1" {
+			t.Errorf("SpentCodeGrant = %q, want g-1", g)
+		}
+	}},
 	{"SpendCodeConcurrent", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		o := oidcOf(t, s)
