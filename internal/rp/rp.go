@@ -102,8 +102,19 @@ func (s *Site) discover(ctx context.Context) (*gooidc.Provider, error) {
 	return p, nil
 }
 
+// oauth is the site's client configuration. The secret goes in HTTP Basic,
+// as the portal registers a confidential client (client_secret_basic),
+// and only so (a site without one, a public client, names itself in the
+// form): x/oauth2, left to find the style, tries the form after any
+// refusal, presenting the code a second time, which the portal takes for
+// a replay (it revokes what the code gave, and warns of an attack).
 func (s *Site) oauth(p *gooidc.Provider) *oauth2.Config {
-	return &oauth2.Config{ClientID: s.ClientID, ClientSecret: s.ClientSecret, Endpoint: p.Endpoint(),
+	ep := p.Endpoint()
+	ep.AuthStyle = oauth2.AuthStyleInHeader
+	if s.ClientSecret == "" {
+		ep.AuthStyle = oauth2.AuthStyleInParams
+	}
+	return &oauth2.Config{ClientID: s.ClientID, ClientSecret: s.ClientSecret, Endpoint: ep,
 		RedirectURL: s.callbackURL(), Scopes: []string{gooidc.ScopeOpenID, "profile", "email"}}
 }
 

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/rp"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/sites"
@@ -828,5 +829,59 @@ func TestLoginAsksForTheSitesLanguage(t *testing.T) {
 		if err != nil || resp.StatusCode != http.StatusSeeOther || loc.Query().Get("ui_locales") != c.want {
 			t.Errorf("%s %q: %d to %s, want ui_locales=%s", c.header, c.value, resp.StatusCode, resp.Header.Get("Location"), c.want)
 		}
+	}
+}
+
+// tokenCalls counts the site's calls of the portal's token endpoint, with
+// how each authenticated the client.
+type tokenCalls struct {
+	mu    sync.Mutex
+	calls []string // "header" or "form"
+}
+
+func (tc *tokenCalls) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Path == "/oauth/token" {
+		how := "form"
+		if _, _, ok := r.BasicAuth(); ok {
+			how = "header"
+		}
+		tc.mu.Lock()
+		tc.calls = append(tc.calls, how)
+		tc.mu.Unlock()
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (tc *tokenCalls) list() []string {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	return slices.Clone(tc.calls)
+}
+
+// A site presents a code once, as the portal registered it to (HTTP
+// Basic): one the portal refuses is not sent again in the form. x/oauth2,
+// left to find the style itself, retried a refused exchange the other
+// way, and every refusal was a second presentation of the code, which
+// the portal takes for a replay: it revokes what the code gave and warns
+// of an attack that was none.
+func TestExchangePresentsTheCodeOnce(t *testing.T) {
+	e := newPortal(t)
+	tc := &tokenCalls{}
+	a := e.newSiteWith("contracts", func(s *rp.Site) { s.HTTPClient = &http.Client{Transport: tc} })
+	b := newBrowser(t)
+	a.mustLogin(b, "/")
+	if got := tc.list(); !slices.Equal(got, []string{"header"}) {
+		t.Fatalf("a sign-in called the token endpoint %v, want once with HTTP Basic", got)
+	}
+	// A code that expired before the browser brought it back; the site's
+	// clock stays, so that its sign-in has not.
+	cb := a.callback(b, "/r")
+	e.clock.Advance(oidc.CodeLifetime + time.Second)
+	a.advance(-oidc.CodeLifetime - time.Second)
+	if p := b.get(cb.String(), nil); p.status != http.StatusBadGateway {
+		t.Fatalf("an expired code: %d at %s, want the site's refusal", p.status, p.url)
+	}
+	if got := tc.list()[1:]; !slices.Equal(got, []string{"header"}) {
+		t.Errorf("a refused exchange called the token endpoint %v, want once with HTTP Basic", got)
 	}
 }
