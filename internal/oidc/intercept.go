@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -24,7 +25,13 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 		case oidc.DiscoveryEndpoint:
 			op.Discover(w, p.discovery(r))
 			return
-		case "/oauth/token":
+		case "/oauth/token", "/revoke", "/oauth/introspect":
+			if !bodyOnly(w, r) {
+				return
+			}
+			if r.URL.Path != "/oauth/token" {
+				break
+			}
 			if r.ParseForm() == nil {
 				if k := repeated(r.Form, tokenParams); k != "" {
 					op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("%s is given more than once", k), nil)
@@ -49,6 +56,30 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bodyOnly refuses a request to the token, revocation or introspection
+// endpoint that is not a POST, or that has parameters in its URL, and
+// reports whether it may go on. Those endpoints take their parameters in
+// the body of a POST (RFC 6749 2.3.1, 3.2; RFC 7009 2.1; RFC 7662 2.1):
+// a client secret, a code or a token in a URL stays in the logs of every
+// proxy on the way. The library read them from the query of any method.
+// A CORS preflight (OPTIONS) goes on.
+func bodyOnly(w http.ResponseWriter, r *http.Request) bool {
+	switch {
+	case r.Method == http.MethodOptions:
+		return true
+	case r.Method != http.MethodPost:
+		w.Header().Set("Allow", http.MethodPost)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		json.NewEncoder(w).Encode(oidc.ErrInvalidRequest().WithDescription("this endpoint takes only POST requests"))
+		return false
+	case r.URL.RawQuery != "":
+		op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("parameters must be sent in the request body, not the URL"), nil)
+		return false
+	}
+	return true
 }
 
 // authorizeRefusal marks ctx for refusal (withRefusal) when the

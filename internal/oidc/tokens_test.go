@@ -839,3 +839,47 @@ func TestMadeUpCodeStoresNothing(t *testing.T) {
 		}
 	}
 }
+
+// The token, revocation and introspection endpoints take their parameters
+// in a POST's body only (RFC 6749 2.3.1, 3.2; RFC 7009 2.1; RFC 7662
+// 2.1): a client secret, a code or a token in the URL stays in the logs
+// of every proxy on the way, and in the browser's history. The library
+// read them from the query of any method; such a request is refused, and
+// spends nothing.
+func TestTokenEndpointsTakeOnlyPOSTBodies(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	tok := r.login(e.browser())
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken},
+		"client_id": {r.c.ID}, "client_secret": {r.secret}}
+	token := url.Values{"token": {tok.AccessToken}, "client_id": {r.c.ID}, "client_secret": {r.secret}}
+	for _, c := range []struct {
+		method, path string
+		query        url.Values
+		status       int
+	}{
+		{http.MethodGet, "/oauth/token", refresh, http.StatusMethodNotAllowed},
+		{http.MethodPut, "/oauth/token", refresh, http.StatusMethodNotAllowed},
+		{http.MethodPost, "/oauth/token", refresh, http.StatusBadRequest},
+		{http.MethodGet, "/revoke", token, http.StatusMethodNotAllowed},
+		{http.MethodPost, "/revoke", token, http.StatusBadRequest},
+		{http.MethodGet, "/oauth/introspect", token, http.StatusMethodNotAllowed},
+		{http.MethodPost, "/oauth/introspect", token, http.StatusBadRequest},
+	} {
+		req, _ := http.NewRequest(c.method, e.srv.URL+c.path+"?"+c.query.Encode(), nil)
+		if c.method == http.MethodPost {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		status, body := e.do(req)
+		if status != c.status || body["error"] != "invalid_request" {
+			t.Errorf("%s %s with the parameters in the URL: %d %v, want %d invalid_request", c.method, c.path, status, body, c.status)
+		}
+	}
+	// Nothing was spent or revoked: the tokens work as before.
+	if status, _ := e.userinfo(tok.AccessToken); status != http.StatusOK {
+		t.Errorf("userinfo with the access token: %d", status)
+	}
+	if _, err := r.refresh(tok.RefreshToken); err != nil {
+		t.Errorf("refresh: %v", err)
+	}
+}
