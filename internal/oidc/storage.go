@@ -351,10 +351,18 @@ func (s *storage) spendRefreshToken(ctx context.Context, token string) (*store.R
 // TokenRequestByRefreshToken reads the refresh token presented, without
 // spending it: a request the library then refuses (a scope not granted, a
 // client mismatch) leaves it usable. One that is unknown as a live token is
-// tried as a spent one, to catch a replay.
+// looked for among the used ones, and only one found there is spent again,
+// which catches the replay: a public client needs no secret, so a made-up
+// token may come from anyone, and must cost no write.
 func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
 	rt, err := s.st.RefreshTokenByHash(ctx, secret.Hash(token), s.now())
 	if errors.Is(err, store.ErrNotFound) {
+		if _, err := s.st.UsedRefreshToken(ctx, secret.Hash(token), s.now()); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				err = op.ErrInvalidRefreshToken
+			}
+			return nil, err
+		}
 		_, err := s.spendRefreshToken(ctx, token)
 		if err == nil {
 			err = op.ErrInvalidRefreshToken

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/store/sqlstore"
+	"github.com/tobira/tobira/internal/web"
 )
 
 func newSite(e *portalEnv, name string) *rp {
@@ -881,5 +884,60 @@ func TestTokenEndpointsTakeOnlyPOSTBodies(t *testing.T) {
 	}
 	if _, err := r.refresh(tok.RefreshToken); err != nil {
 		t.Errorf("refresh: %v", err)
+	}
+}
+
+// useCounter is the store, counting UseRefreshToken: a write, through
+// SQLite's one writer.
+type useCounter struct {
+	*sqlstore.DB
+	uses *atomic.Int32
+}
+
+func (c useCounter) UseRefreshToken(ctx context.Context, hash string, now time.Time) (*store.RefreshToken, error) {
+	c.uses.Add(1)
+	return c.DB.UseRefreshToken(ctx, hash, now)
+}
+
+// A made-up refresh token is refused with a read: a public client needs
+// no secret, so anyone who knows its id may send them, and each was a
+// write (an attempt to spend it) queued behind the database's one writer,
+// with the sign-ins. A token used before is still a replay, spent again
+// to revoke its grant.
+func TestMadeUpRefreshTokenWritesNothing(t *testing.T) {
+	e := newPortal(t)
+	var uses atomic.Int32
+	provider, err := oidc.New(oidc.Config{Store: useCounter{DB: e.db, uses: &uses}, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.SessionEnded, e.svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
+	h, err := web.New(e.svc, e.log, web.WithOIDC(provider))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.provider = provider
+	e.handler.Store(handlerBox{h})
+	r := e.newRP(&store.Client{Name: "spa", Public: true, RedirectURIs: []string{"http://127.0.0.1:9/spa"}})
+	tok := r.login(e.browser())
+
+	uses.Store(0)
+	status, body := r.post("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rt.made-up"}})
+	if status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Errorf("a made-up refresh token: %d %v, want 400 invalid_grant", status, body)
+	}
+	if n := uses.Load(); n != 0 {
+		t.Errorf("a made-up refresh token was spent %d times, want none", n)
+	}
+	// The control: a used token replayed ends its grant.
+	fresh, err := r.refresh(tok.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.refresh(tok.RefreshToken); err == nil {
+		t.Fatal("a used refresh token was accepted again")
+	}
+	if _, err := r.refresh(fresh.RefreshToken); err == nil {
+		t.Error("after a replay, the rotated refresh token still works: the grant was not revoked")
 	}
 }

@@ -186,6 +186,11 @@ type OIDC interface {
 	// revoked one.
 	UseRefreshToken(ctx context.Context, hash string, now time.Time) (*RefreshToken, error)
 	RefreshTokenByHash(ctx context.Context, hash string, now time.Time) (*RefreshToken, error)
+	// UsedRefreshToken returns the token if it was used before and would
+	// otherwise still be good (unexpired, its grant live): one that
+	// UseRefreshToken would take for a replay. It only reads; ErrNotFound
+	// otherwise.
+	UsedRefreshToken(ctx context.Context, hash string, now time.Time) (*RefreshToken, error)
 
 	// DeleteExpiredTokens removes access and refresh tokens expired at now,
 	// and grants revoked before `revokedBefore` (their tokens with them).

@@ -253,6 +253,14 @@ func (db *DB) RefreshTokenByHash(ctx context.Context, hash string, now time.Time
 	return t, db.fail("refresh token by hash", err)
 }
 
+// UsedRefreshToken returns the token if it was used and is still live, as
+// UseRefreshToken's replay check reads it; ErrNotFound otherwise.
+func (db *DB) UsedRefreshToken(ctx context.Context, hash string, now time.Time) (*store.RefreshToken, error) {
+	t, err := scanRefreshToken(db.c().queryRow(ctx, `SELECT `+refreshTokenCols+` FROM oidc_refresh_tokens
+		WHERE hash = ? AND used_at <> 0 AND `+liveRefresh, hash, ms(now)))
+	return t, db.fail("used refresh token", err)
+}
+
 // UseRefreshToken marks the token used with one conditional UPDATE, so of
 // concurrent uses exactly one matches it unused. When it matches nothing, a
 // token that was used before (and would otherwise still be good) is a

@@ -938,6 +938,32 @@ var oidcTests = []test{
 		orphan.Hash, orphan.GrantID = "rt-2", "nope"
 		wantErr(t, "CreateRefreshToken of an unknown grant", o.CreateRefreshToken(ctx, &orphan), store.ErrNotFound)
 	}},
+	{"UsedRefreshToken", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o, g := oidcFixture(t, s)
+		k := newRefreshToken(t, o, "rt-1", g)
+		_, err := o.UsedRefreshToken(ctx, k.Hash, t0)
+		wantErr(t, "UsedRefreshToken of an unused token", err, store.ErrNotFound)
+		_, err = o.UsedRefreshToken(ctx, "nope", t0)
+		wantErr(t, "UsedRefreshToken of an unknown token", err, store.ErrNotFound)
+		at := t0.Add(time.Minute)
+		_, err = o.UseRefreshToken(ctx, k.Hash, at)
+		must(t, err)
+		got, err := o.UsedRefreshToken(ctx, k.Hash, at)
+		must(t, err)
+		if got.Hash != k.Hash || got.GrantID != g.ID || !got.UsedAt.Equal(at) {
+			t.Errorf("UsedRefreshToken = %+v, want rt-1 of %s used at %v", *got, g.ID, at)
+		}
+		// Reading revoked nothing: the grant is live.
+		if !grantRevokedAt(t, o, g.ID).IsZero() {
+			t.Error("UsedRefreshToken revoked the grant")
+		}
+		_, err = o.UsedRefreshToken(ctx, k.Hash, k.ExpiresAt)
+		wantErr(t, "UsedRefreshToken of an expired token", err, store.ErrNotFound)
+		must(t, o.RevokeGrant(ctx, g.ID, at))
+		_, err = o.UsedRefreshToken(ctx, k.Hash, at)
+		wantErr(t, "UsedRefreshToken of a revoked grant", err, store.ErrNotFound)
+	}},
 	{"UseRefreshToken", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		o, g := oidcFixture(t, s)
