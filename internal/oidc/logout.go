@@ -78,13 +78,15 @@ func (p *Provider) postLogout(ctx context.Context, uri, token, clientID string) 
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		res, err := p.client.Do(req)
+		status := 0
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK || res.StatusCode == http.StatusNoContent {
 				return
 			}
+			status = res.StatusCode
 		}
-		p.storage.log.Warn("oidc: back-channel logout failed", "client", clientID, "attempt", attempt+1, "err", err)
+		p.storage.log.Warn("oidc: back-channel logout failed", "client", clientID, "attempt", attempt+1, "status", status, "err", err)
 	}
 }
 

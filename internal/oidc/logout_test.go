@@ -604,3 +604,38 @@ func TestEndSessionForgedHint(t *testing.T) {
 		t.Error("a forged hint signed the browser out")
 	}
 }
+
+// The portal posts a logout token to the back-channel URI registered, and
+// nowhere else: a redirect from it is not followed. Registration admits
+// only https (or this machine's plain HTTP) URIs; a site that answers with
+// a redirect would otherwise have the portal post, or fetch, any address
+// it names, inside the portal's network, with the customer's logout token.
+func TestBackchannelLogoutFollowsNoRedirect(t *testing.T) {
+	e := newPortal(t)
+	var inside atomic.Int32
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inside.Add(1)
+	}))
+	t.Cleanup(internal.Close)
+	var asked atomic.Int32
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.Redirect(w, r, internal.URL+"/admin", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(site.Close)
+	r := e.newRP(&store.Client{Name: "redirecting", RedirectURIs: []string{"http://127.0.0.1:9/r"}, BackchannelLogoutURI: site.URL + "/bc"})
+	b := e.browser()
+	r.login(b)
+	res, err := noFollow(b).PostForm(e.srv.URL+"/logout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	e.provider.Wait()
+	if asked.Load() == 0 {
+		t.Fatal("the registered back-channel URI was not called")
+	}
+	if n := inside.Load(); n != 0 {
+		t.Errorf("the portal followed the site's redirect to another address %d times", n)
+	}
+}

@@ -49,7 +49,8 @@ type Config struct {
 	Issuer string // the portal's base URL
 	Now    func() time.Time
 	Log    *slog.Logger
-	// HTTPClient posts back-channel logout tokens; a 5-second one by default.
+	// HTTPClient posts back-channel logout tokens; a 5-second one by
+	// default. The provider follows no redirect with it.
 	HTTPClient *http.Client
 }
 
@@ -62,6 +63,13 @@ func New(c Config) (*Provider, error) {
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 5 * time.Second}
 	}
+	// A logout token goes to the back-channel URI registered, which
+	// registration checked, and nowhere else: a site's redirect would have
+	// the portal post (or fetch) any address it names, inside the portal's
+	// network. A redirect is answered as a failure is.
+	noRedirect := *c.HTTPClient
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.HTTPClient = &noRedirect
 	st := &storage{st: c.Store, keys: c.Keys, now: c.Now, log: c.Log,
 		ring: &keyring{st: c.Store, keys: c.Keys, now: c.Now}}
 	p := &Provider{storage: st, issuer: strings.TrimSuffix(c.Issuer, "/"), client: c.HTTPClient}
