@@ -251,6 +251,13 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msgNotSigned, http.StatusInternalServerError)
 		return
 	}
+	// The new session replaces the one the browser had here, which ends
+	// rather than lives on for whoever kept its cookie.
+	if old, err := r.Cookie(s.cookie()); err == nil {
+		if err := s.Store.DeleteSiteSession(ctx, secret.Hash(old.Value)); err != nil {
+			s.Log.Error("rp: delete the replaced session", "err", err)
+		}
+	}
 	http.SetCookie(w, &http.Cookie{Name: s.cookie(), Value: token, Path: "/", MaxAge: int(SessionTTL.Seconds()),
 		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, in.Return, http.StatusSeeOther)

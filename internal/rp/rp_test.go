@@ -885,3 +885,26 @@ func TestExchangePresentsTheCodeOnce(t *testing.T) {
 		t.Errorf("a refused exchange called the token endpoint %v, want once with HTTP Basic", got)
 	}
 }
+
+// A sign-in at the site replaces the browser's session there, as the
+// portal's own sign-in does: the session it had ends, rather than living
+// on, unseen, for the rest of its twelve hours for whoever kept a copy of
+// its cookie (on a shared computer, the customer who signed in before).
+func TestSignInReplacesTheSiteSession(t *testing.T) {
+	e := newPortal(t)
+	a := e.newSite("contracts")
+	b := newBrowser(t)
+	a.mustLogin(b, "/")
+	first := b.cookie(a.url, "tobira_contracts")
+	a.mustLogin(b, "/")
+	second := b.cookie(a.url, "tobira_contracts")
+	if first == "" || second == "" || first == second {
+		t.Fatalf("session cookies %q then %q: want two different ones", first, second)
+	}
+	if _, err := e.db.SiteSessionByHash(context.Background(), secret.Hash(first), a.now()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the replaced session still resolves: %v", err)
+	}
+	if a.session(b) == nil {
+		t.Error("the new session does not resolve")
+	}
+}
