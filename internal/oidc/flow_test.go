@@ -258,6 +258,32 @@ func TestStockClientCodeFlowWithPKCE(t *testing.T) {
 	if ui.Email != e.email || ui.Subject != idt.Subject {
 		t.Errorf("userinfo %+v", ui)
 	}
+	// locale is the language the customer uses the portal in, as the
+	// account keeps it: Japanese here, English once they switch.
+	locale := func() string {
+		t.Helper()
+		var c struct{ Locale string }
+		ui, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		if err != nil {
+			t.Fatalf("userinfo: %v", err)
+		}
+		if err := ui.Claims(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c.Locale
+	}
+	if got := locale(); got != "ja" {
+		t.Errorf("userinfo locale %q, want ja", got)
+	}
+	if err := e.db.SetAccountLang(ctx, e.accountID, "en"); err != nil {
+		t.Fatal(err)
+	}
+	if got := locale(); got != "en" {
+		t.Errorf("userinfo locale of a customer who uses the portal in English: %q, want en", got)
+	}
+	if err := e.db.SetAccountLang(ctx, e.accountID, "ja"); err != nil {
+		t.Fatal(err)
+	}
 	if tok.RefreshToken == "" {
 		t.Fatal("no refresh token for offline_access")
 	}

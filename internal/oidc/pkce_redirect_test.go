@@ -283,9 +283,16 @@ func TestPlainChallengeRefused(t *testing.T) {
 	const redirect = "http://127.0.0.1:9/cb"
 	r := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{redirect}})
 	verifier := oauth2.GenerateVerifier()
+	s256 := oauth2.S256ChallengeFromVerifier(verifier)
 	for name, extra := range map[string][]string{
 		"plain":                   {"code_challenge", verifier, "code_challenge_method", "plain"},
 		"challenge but no method": {"code_challenge", verifier},
+		// An S256 challenge is 43 characters of base64url: a short
+		// made-up value, padding or the standard alphabet is no SHA-256
+		// of a verifier.
+		"S256 too short":         {"code_challenge", "abc", "code_challenge_method", "S256"},
+		"S256 padded":            {"code_challenge", s256 + "=", "code_challenge_method", "S256"},
+		"S256 standard alphabet": {"code_challenge", s256[:42] + "+", "code_challenge_method", "S256"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			status, loc := e.authorize(authParams(r.c.ID, redirect, extra...))
@@ -298,7 +305,7 @@ func TestPlainChallengeRefused(t *testing.T) {
 		})
 	}
 	// Without PKCE, or with S256, a confidential client goes on.
-	for _, extra := range [][]string{nil, {"code_challenge", oauth2.S256ChallengeFromVerifier(verifier), "code_challenge_method", "S256"}} {
+	for _, extra := range [][]string{nil, {"code_challenge", s256, "code_challenge_method", "S256"}} {
 		if status, loc := e.authorize(authParams(r.c.ID, redirect, extra...)); loc == nil || loc.Path != "/oidc/login" {
 			t.Errorf("%v: status %d, location %v", extra, status, loc)
 		}

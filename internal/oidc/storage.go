@@ -5,7 +5,9 @@ package oidc
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,6 +110,19 @@ type errNotFound struct{ what string }
 func (e errNotFound) Error() string { return "oidc: " + e.what + " not found" }
 func (errNotFound) IsNotFound()     {}
 
+// s256Challenge reports whether c can be an S256 code challenge: the
+// SHA-256 of a verifier in base64url without padding, 43 characters (RFC
+// 7636 4.2). Anything else is a client's mistake (a verifier sent as its
+// own challenge, padding, a short made-up value) that no verifier would
+// ever match, or that a client would match with a weak one.
+func s256Challenge(c string) bool {
+	if len(c) != 43 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	return err == nil && len(b) == sha256.Size
+}
+
 // CreateAuthRequest persists an authorization request. PKCE is required of
 // public clients. The library has checked the client and redirect_uri, so
 // what is refused here goes back to the client, with its state.
@@ -127,6 +142,9 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hi
 	// the request.
 	if r.CodeChallenge != "" && r.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
 		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+	}
+	if r.CodeChallenge != "" && !s256Challenge(r.CodeChallenge) {
+		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge must be the base64url SHA-256 of the verifier, 43 characters")
 	}
 	if !slices.Contains(r.Scopes, oidc.ScopeOpenID) {
 		return nil, oidc.ErrInvalidScope().WithDescription("the openid scope is required")
@@ -531,10 +549,19 @@ func (s *storage) SetUserinfoFromScopes(ctx context.Context, ui *oidc.UserInfo, 
 			ui.Email, ui.EmailVerified = a.Email, oidc.Bool(true)
 		case oidc.ScopeProfile:
 			ui.Name = a.Name
-			ui.Locale = oidc.NewLocale(language.Japanese)
+			ui.Locale = oidc.NewLocale(accountLocale(a.Lang))
 		}
 	}
 	return nil
+}
+
+// accountLocale is the language the customer last used the portal in
+// (store.Account.Lang), Japanese for one that has none.
+func accountLocale(lang string) language.Tag {
+	if t, err := language.Parse(lang); err == nil {
+		return t
+	}
+	return language.Japanese
 }
 
 func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
