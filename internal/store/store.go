@@ -262,6 +262,14 @@ type Sessions interface {
 	// still on (an authorization code it signed is exchanged only then).
 	SessionLive(ctx context.Context, accountID, sid string, now time.Time) (bool, error)
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
+	// SessionsOf returns the account's live sessions (ExpiresAt after now),
+	// the newest sign-in (CreatedAt) first, at most limit (all when
+	// limit <= 0).
+	SessionsOf(ctx context.Context, accountID string, now time.Time, limit int) ([]Session, error)
+	// DeleteSessionBySID ends the account's session named sid and returns
+	// it; ErrNotFound when the account has no session of that SID (another
+	// account's included), and then nothing is deleted.
+	DeleteSessionBySID(ctx context.Context, accountID, sid string) (*Session, error)
 }
 
 // Flows stores sign-ins in progress.

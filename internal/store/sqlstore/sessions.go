@@ -116,6 +116,37 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, 
 	return db.sweep(ctx, "delete expired sessions", "sessions", "id_hash", "expires_at <= ?", ms(now))
 }
 
+// SessionsOf returns the account's live sessions, newest sign-in first,
+// through sessions_account (account_id, created_at): no sort (0029).
+func (db *DB) SessionsOf(ctx context.Context, accountID string, now time.Time, limit int) ([]store.Session, error) {
+	q := `SELECT ` + sessionCols + ` FROM sessions WHERE account_id = ? AND expires_at > ? ORDER BY created_at DESC`
+	args := []any{accountID, ms(now)}
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	return queryAll(ctx, db, "sessions of", deref(scanSession), q, args...)
+}
+
+// DeleteSessionBySID ends the account's session sid in one conditional
+// DELETE, found through sessions_account: another account's sid matches no
+// row. The sessions made before 0008 have an empty sid, which names none.
+func (db *DB) DeleteSessionBySID(ctx context.Context, accountID, sid string) (*store.Session, error) {
+	if sid == "" {
+		return nil, store.ErrNotFound
+	}
+	var s *store.Session
+	err := db.write(ctx, func(c conn) error {
+		var err error
+		s, err = scanSession(c.queryRow(ctx, `DELETE FROM sessions WHERE account_id = ? AND sid = ? RETURNING `+sessionCols, accountID, sid))
+		return err
+	})
+	if err != nil {
+		return nil, db.fail("delete session by sid", err)
+	}
+	return s, nil
+}
+
 // Flows. An empty AccountID is stored as NULL, as the foreign key needs.
 
 const flowCols = `id_hash, COALESCE(account_id, ''), state, data, return_to, created_at, expires_at`

@@ -973,6 +973,86 @@ var sessionTests = []test{
 		must(t, s.DeleteSessionsOf(ctx, a.ID, ""))
 		check("except none", map[string]bool{"s-a2": false, "s-b": true})
 	}},
+	{"SessionsOf", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		b := newAccount(t, s, "acc-2")
+		signedIn := func(hash, accountID string, created, expires time.Time) store.Session {
+			t.Helper()
+			ss := store.Session{IDHash: hash, AccountID: accountID, CreatedAt: created, MFAAt: created, ExpiresAt: expires,
+				ClientIP: "192.0.2.1", UserAgent: "UA " + hash, AMR: []string{"pwd", "otp"}, SID: "sid-" + hash}
+			must(t, s.CreateSession(ctx, &ss))
+			return ss
+		}
+		// Made out of order, so that the order read is the store's.
+		middle := signedIn("s-middle", a.ID, t0.Add(-2*time.Hour), t0.Add(time.Hour))
+		newest := signedIn("s-newest", a.ID, t0.Add(-time.Hour), t0.Add(time.Hour))
+		oldest := signedIn("s-oldest", a.ID, t0.Add(-3*time.Hour), t0.Add(time.Millisecond))
+		signedIn("s-expired", a.ID, t0.Add(-30*time.Minute), t0) // expires at now: not live
+		signedIn("s-long-gone", a.ID, t0.Add(-5*time.Hour), t0.Add(-time.Hour))
+		signedIn("s-other", b.ID, t0.Add(-10*time.Minute), t0.Add(time.Hour))
+		list := func(limit int) []string {
+			t.Helper()
+			got, err := s.SessionsOf(ctx, a.ID, t0, limit)
+			must(t, err)
+			var hashes []string
+			for _, g := range got {
+				hashes = append(hashes, g.IDHash)
+			}
+			return hashes
+		}
+		got, err := s.SessionsOf(ctx, a.ID, t0, 0)
+		must(t, err)
+		want := []store.Session{newest, middle, oldest}
+		if len(got) != len(want) {
+			t.Fatalf("SessionsOf = %v, want s-newest, s-middle, s-oldest", list(0))
+		}
+		for i := range want {
+			same(t, fmt.Sprintf("SessionsOf[%d]", i), got[i], want[i], normSession)
+		}
+		if l := list(2); !slices.Equal(l, []string{"s-newest", "s-middle"}) {
+			t.Errorf("SessionsOf with limit 2 = %v, want the two newest", l)
+		}
+		if l := list(-1); len(l) != 3 {
+			t.Errorf("SessionsOf with limit -1 = %v, want all three", l)
+		}
+		got, err = s.SessionsOf(ctx, "acc-none", t0, 0)
+		must(t, err)
+		if len(got) != 0 {
+			t.Errorf("SessionsOf an unknown account = %v, want none", got)
+		}
+	}},
+	{"DeleteSessionBySID", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		b := newAccount(t, s, "acc-2")
+		mine := store.Session{IDHash: "s-a1", AccountID: a.ID, CreatedAt: t0, MFAAt: t0, ExpiresAt: t0.Add(time.Hour),
+			ClientIP: "192.0.2.7", UserAgent: "Firefox", AMR: []string{"pwd"}, SID: "sid-a1"}
+		must(t, s.CreateSession(ctx, &mine))
+		must(t, s.CreateSession(ctx, &store.Session{IDHash: "s-a2", AccountID: a.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), SID: "sid-a2"}))
+		must(t, s.CreateSession(ctx, &store.Session{IDHash: "s-b", AccountID: b.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), SID: "sid-b"}))
+		newSession(t, s, "s-nosid", a.ID, t0.Add(time.Hour)) // from before sids: ""
+
+		// Another account's session, an unknown sid and an empty one are
+		// not found, and nothing is deleted.
+		for _, sid := range []string{"sid-b", "sid-none", ""} {
+			_, err := s.DeleteSessionBySID(ctx, a.ID, sid)
+			wantErr(t, fmt.Sprintf("DeleteSessionBySID(%q)", sid), err, store.ErrNotFound)
+		}
+		for _, h := range []string{"s-a1", "s-a2", "s-b", "s-nosid"} {
+			if !sessionExists(t, s, h) {
+				t.Fatalf("a refused DeleteSessionBySID deleted %s", h)
+			}
+		}
+		got, err := s.DeleteSessionBySID(ctx, a.ID, "sid-a1")
+		must(t, err)
+		same(t, "deleted session", *got, mine, normSession)
+		if sessionExists(t, s, "s-a1") || !sessionExists(t, s, "s-a2") || !sessionExists(t, s, "s-b") || !sessionExists(t, s, "s-nosid") {
+			t.Error("DeleteSessionBySID removed the wrong sessions")
+		}
+		_, err = s.DeleteSessionBySID(ctx, a.ID, "sid-a1")
+		wantErr(t, "DeleteSessionBySID of a deleted session", err, store.ErrNotFound)
+	}},
 	{"DeleteExpired", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		a := newAccount(t, s, "acc-1")
