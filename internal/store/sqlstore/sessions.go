@@ -116,10 +116,17 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, 
 	return db.sweep(ctx, "delete expired sessions", "sessions", "id_hash", "expires_at <= ?", ms(now))
 }
 
-// SessionsOf returns the account's live sessions, newest sign-in first,
-// through sessions_account (account_id, created_at): no sort (0029).
+// The statements of the security page's list of devices, both through
+// sessions_account (account_id, created_at), the list in its order: no
+// sort (0029).
+const (
+	sessionsOfQuery    = `SELECT ` + sessionCols + ` FROM sessions WHERE account_id = ? AND expires_at > ? ORDER BY created_at DESC`
+	deleteSessionBySID = `DELETE FROM sessions WHERE account_id = ? AND sid = ? RETURNING ` + sessionCols
+)
+
+// SessionsOf returns the account's live sessions, newest sign-in first.
 func (db *DB) SessionsOf(ctx context.Context, accountID string, now time.Time, limit int) ([]store.Session, error) {
-	q := `SELECT ` + sessionCols + ` FROM sessions WHERE account_id = ? AND expires_at > ? ORDER BY created_at DESC`
+	q := sessionsOfQuery
 	args := []any{accountID, ms(now)}
 	if limit > 0 {
 		q += ` LIMIT ?`
@@ -129,8 +136,7 @@ func (db *DB) SessionsOf(ctx context.Context, accountID string, now time.Time, l
 }
 
 // DeleteSessionBySID ends the account's session sid in one conditional
-// DELETE, found through sessions_account: another account's sid matches no
-// row. The sessions made before 0008 have an empty sid, which names none.
+// DELETE: another account's sid matches no row. The sessions made before 0008 have an empty sid, which names none.
 func (db *DB) DeleteSessionBySID(ctx context.Context, accountID, sid string) (*store.Session, error) {
 	if sid == "" {
 		return nil, store.ErrNotFound
@@ -138,7 +144,7 @@ func (db *DB) DeleteSessionBySID(ctx context.Context, accountID, sid string) (*s
 	var s *store.Session
 	err := db.write(ctx, func(c conn) error {
 		var err error
-		s, err = scanSession(c.queryRow(ctx, `DELETE FROM sessions WHERE account_id = ? AND sid = ? RETURNING `+sessionCols, accountID, sid))
+		s, err = scanSession(c.queryRow(ctx, deleteSessionBySID, accountID, sid))
 		return err
 	})
 	if err != nil {

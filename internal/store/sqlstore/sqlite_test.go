@@ -647,3 +647,20 @@ func TestAuditByOperatorUsesIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionsOfUseIndex: the security page's list of an account's
+// sessions reads sessions_account in the list's order, and ending one of
+// them by its sid finds it there: no scan, no sort.
+func TestSessionsOfUseIndex(t *testing.T) {
+	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
+	defer db.Close()
+	for _, q := range []string{sessionsOfQuery + ` LIMIT ?`, deleteSessionBySID} {
+		plan, err := db.QueryPlan(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := strings.Join(plan, "; "); !strings.Contains(p, "USING INDEX sessions_account") || strings.Contains(p, "TEMP B-TREE") {
+			t.Errorf("%s\n  plan: %s", q, p)
+		}
+	}
+}
