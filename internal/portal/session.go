@@ -8,6 +8,7 @@ import (
 	"github.com/tobira/tobira/internal/mail"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/useragent"
 )
 
 // ErrNoSession means the browser is not signed in (no cookie, an unknown or
@@ -46,11 +47,94 @@ func (s *Service) SignOut(ctx context.Context, si *SignedIn, c Client) error {
 		if err := u.Store.DeleteSession(ctx, si.Session.IDHash); err != nil {
 			return err
 		}
-		if u.SessionEnded != nil {
-			u.afterCommit(ctx, func(ctx context.Context) { u.SessionEnded(ctx, si.Session.SID) })
+		u.sessionEnded(ctx, si.Session.SID)
+		return nil
+	})
+}
+
+// sessionEnded tells the sites, after the commit of the unit s is in, that
+// the portal session sid has ended, so that they end the sign-ins made
+// through it (back-channel logout).
+func (s *Service) sessionEnded(ctx context.Context, sid string) {
+	if s.SessionEnded != nil {
+		s.afterCommit(ctx, func(ctx context.Context) { s.SessionEnded(ctx, sid) })
+	}
+}
+
+// ErrNoSuchSession is a session to end that is no other live session of
+// the signed-in account: another account's, an unknown or malformed sid,
+// one ended already, or the browser's own.
+var ErrNoSuchSession = errors.New("portal: no other session of the account by that sid")
+
+// SessionsOf lists the account's live sessions, the newest sign-in first,
+// at most limit: the security page's signed-in devices.
+func (s *Service) SessionsOf(ctx context.Context, si *SignedIn, limit int) ([]store.Session, error) {
+	return s.Store.SessionsOf(ctx, si.Account.ID, s.Now(), limit)
+}
+
+// EndOtherSession signs out another browser of the signed-in account, the
+// session named sid, as SignOut would have there: the session is deleted,
+// the sites are told, and the audit log records it (with the address and
+// browser of the session ended). It never ends si's own session, nor
+// another account's: ErrNoSuchSession, changing nothing.
+//
+// It asks for no fresh second factor: it only takes access away, which is
+// what a customer who fears someone else is signed in needs at once.
+func (s *Service) EndOtherSession(ctx context.Context, si *SignedIn, c Client, sid string) error {
+	if sid == "" || sid == si.Session.SID {
+		return ErrNoSuchSession
+	}
+	return s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		ended, err := u.Store.DeleteSessionBySID(ctx, si.Account.ID, sid)
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrNoSuchSession
+		}
+		if err != nil {
+			return err
+		}
+		if !u.Now().Before(ended.ExpiresAt) {
+			// Expired: nobody was signed in there, and the page did
+			// not list it. The row was due for the sweep anyway.
+			return ErrNoSuchSession
+		}
+		u.endedOther(ctx, si, c, ended)
+		return nil
+	})
+}
+
+// EndOtherSessions signs out every other browser of the signed-in account,
+// each as EndOtherSession does; it returns how many it ended. Like it, it
+// asks for no fresh second factor.
+func (s *Service) EndOtherSessions(ctx context.Context, si *SignedIn, c Client) (int, error) {
+	var n int
+	err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		n = 0
+		live, err := u.Store.SessionsOf(ctx, si.Account.ID, u.Now(), 0)
+		if err != nil {
+			return err
+		}
+		for i := range live {
+			if live[i].IDHash == si.Session.IDHash {
+				continue
+			}
+			// By id hash: a session from before sids (0008) has none.
+			if err := u.Store.DeleteSession(ctx, live[i].IDHash); err != nil {
+				return err
+			}
+			u.endedOther(ctx, si, c, &live[i])
+			n++
 		}
 		return nil
 	})
+	return n, err
+}
+
+// endedOther records the end of another session of si's account, and tells
+// the sites after the commit.
+func (s *Service) endedOther(ctx context.Context, si *SignedIn, c Client, ended *store.Session) {
+	detail := "ended " + useragent.Parse(ended.UserAgent).Label("unknown browser") + " from " + ended.ClientIP
+	s.audit(ctx, si.Account.ID, store.ActionSessionEndOther, "ok", c, detail)
+	s.sessionEnded(ctx, ended.SID)
 }
 
 // Fresh reports whether the session's second factor was verified recently

@@ -9,6 +9,8 @@ const (
 	ActionSignInPassword = "signin.password"
 	ActionStepUp         = "session.stepup"
 	ActionSignOut        = "signout"
+	// Another browser of the account signed out from the security page.
+	ActionSessionEndOther = "session.end_other"
 
 	// Second factors.
 	ActionMFATOTP     = "mfa.totp"
@@ -65,7 +67,7 @@ const (
 
 // AuditActions are the actions above, in the order the console offers them.
 var AuditActions = []string{
-	ActionSignIn, ActionSignInPassword, ActionStepUp, ActionSignOut,
+	ActionSignIn, ActionSignInPassword, ActionStepUp, ActionSignOut, ActionSessionEndOther,
 	ActionMFATOTP, ActionMFARecovery, ActionMFAPhone, ActionMFAEnrol, ActionMFAReset, ActionPhoneSend, ActionPhoneResend,
 	ActionPasswordResetRequest, ActionPasswordReset, ActionPasswordChange, ActionAccountOpen, ActionAccountActivate, ActionActivationResend,
 	ActionAccountLock, ActionAccountUnlock, ActionAccountErase, ActionNotMe,
