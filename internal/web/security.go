@@ -50,6 +50,11 @@ type securityData struct {
 	Tag      string
 	Fresh    bool
 	Activity []activity
+	// Devices are the account's signed-in browsers (devicesView);
+	// OtherDevices says one of them is not this one, MoreDevices that
+	// there are more than the page lists.
+	Devices                   []device
+	OtherDevices, MoreDevices bool
 }
 
 // securityPage is manual V: 二要素認証 「✓設定されています」 and 「リセット」.
@@ -60,6 +65,10 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := s.factorsView(r, si)
 	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if err := s.devicesView(r, si, &d); err != nil {
 		s.internal(w, r, err)
 		return
 	}
@@ -88,6 +97,12 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 		v.Error = s.t(r, "security.reset_changed")
 	case "password":
 		v.Notice = s.t(r, "security.password_done")
+	case "device":
+		v.Notice = s.t(r, "devices.ended")
+	case "devices":
+		v.Notice = s.t(r, "devices.ended_all")
+	case "device_gone":
+		v.Error = s.t(r, "devices.gone")
 	}
 	s.render(w, r, http.StatusOK, "security", v)
 }

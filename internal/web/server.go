@@ -150,6 +150,8 @@ func (s *Server) routes() {
 	s.handle("POST", "/security/reset", s.reset)
 	s.handle("GET", "/security/password", s.passwordChangePage)
 	s.handle("POST", "/security/password", s.changePassword)
+	s.handle("POST", "/security/devices/end", s.endDevice)
+	s.handle("POST", "/security/devices/end-others", s.endOtherDevices)
 	s.handle("POST", "/logout", s.logout)
 
 	s.handle("GET", "/activate", s.activatePage)
