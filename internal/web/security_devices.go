@@ -16,7 +16,9 @@ const devicesShown = 20
 
 // device is a row of 「ログイン中の端末」: a live session of the account.
 // SID names it in the forms that end it; its id hash, which is what a
-// stolen cookie would be checked against, never reaches a page.
+// stolen cookie would be checked against, never reaches a page. A session
+// from before sids (0008) has none, and no 「ログアウト」 of its own:
+// 「ほかの端末をすべてログアウト」 ends it.
 type device struct {
 	SID, What, When, From string
 	Current               bool

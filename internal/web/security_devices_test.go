@@ -320,15 +320,25 @@ func TestSignedInDevicesLimit(t *testing.T) {
 	b := s.browser()
 	mine := b.enrol(c)
 	for i := range 21 {
-		// Older sign-ins than this browser's, so that the list shows it.
+		// Older sign-ins than this browser's, so that the list shows it;
+		// the newest of them from before sessions had sids.
+		sid := fmt.Sprint("sid-", i)
+		if i == 0 {
+			sid = ""
+		}
 		if err := s.svc.Store.CreateSession(s.ctx, &store.Session{IDHash: secret.Hash(fmt.Sprint("device-", i)), AccountID: c.acct.ID,
-			CreatedAt: t0.Add(-time.Duration(i+1) * time.Hour), ExpiresAt: t0.Add(time.Hour), SID: fmt.Sprint("sid-", i)}); err != nil {
+			CreatedAt: t0.Add(-time.Duration(i+1) * time.Hour), ExpiresAt: t0.Add(time.Hour), SID: sid}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	page := b.get("/security")
-	if got := devicesOf(t, page); len(got) != 20 || got[0].this != "this" {
+	got := devicesOf(t, page)
+	if len(got) != 20 || got[0].this != "this" {
 		t.Fatalf("the page lists %d devices (the first %+v), want 20, this one first", len(got), got[0])
+	}
+	// Of the 19 other devices, the one without a sid has no 「ログアウト」.
+	if n := strings.Count(page.body, `action="/security/devices/end"`); n != 18 || got[2].sid != "sid-1" {
+		t.Errorf("%d forms to sign a device out, want 18 (none for the session without a sid)", n)
 	}
 	contains(t, page, "ほかにもログイン中の端末があります。新しい順に 20 件を表示しています")
 	expect(t, b.post("/security/devices/end-others", nil), http.StatusSeeOther, "/security?done=devices")
