@@ -20,17 +20,11 @@ func TestSignedInDevices(t *testing.T) {
 
 	// The other device, signed in first.
 	other := newBrowser(t, d.URL, axe)
-	other.open("/login", "ログイン")
-	other.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
-	other.typeInto("ワンタイムコードの入力", oathtool(t, key))
-	other.clickTo(button("続ける"), "/", "マイページ")
+	other.satoSignsIn(key)
 
 	// This device: the next step's code (the first is spent).
 	p := newBrowser(t, d.URL, axe)
-	p.open("/login", "ログイン")
-	p.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
-	p.typeInto("ワンタイムコードの入力", oathtool(t, key, "-N", "now + 30 seconds"))
-	p.clickTo(button("続ける"), "/", "マイページ")
+	p.satoSignsIn(key, "-N", "now + 30 seconds")
 	p.hoverAccountMenu(satoName)
 	p.clickTo(link("セキュリティ"), "/security", "セキュリティ")
 

@@ -108,10 +108,7 @@ func TestForgotPassword(t *testing.T) {
 	)
 	// Sato is signed in on another device: the reset ends that sign-in.
 	other := newBrowser(t, d.URL, axe)
-	other.open("/login", "ログイン")
-	other.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
-	other.typeInto("ワンタイムコードの入力", oathtool(t, key))
-	other.clickTo(button("続ける"), "/", "マイページ")
+	other.satoSignsIn(key)
 
 	p := newBrowser(t, d.URL, axe)
 

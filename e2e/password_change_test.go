@@ -42,10 +42,7 @@ func TestChangePassword(t *testing.T) {
 	otherContracts := other.cookie(d.ContractsURL, "tobira_contracts")
 
 	p := newBrowser(t, d.URL, axe)
-	p.open("/login", "ログイン")
-	p.signIn(satoEmail, satoPassword, "/login/code", "ワンタイムパスワードの入力")
-	p.typeInto("ワンタイムコードの入力", oathtool(t, key))
-	p.clickTo(button("続ける"), "/", "マイページ")
+	p.satoSignsIn(key)
 	p.visit(d.ContractsURL+"/", contracts, "/", contractsHeading)
 	pContracts := p.cookie(d.ContractsURL, "tobira_contracts")
 	p.visit(d.URL+"/", originOf(t, d.URL), "/", "マイページ")
