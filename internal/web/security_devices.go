@@ -3,8 +3,10 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/useragent"
 	"github.com/tobira/tobira/internal/webkit"
 )
@@ -33,6 +35,12 @@ func (s *Server) devicesView(r *http.Request, si *portal.SignedIn, d *securityDa
 	}
 	if len(live) > devicesShown {
 		live, d.MoreDevices = live[:devicesShown], true
+		// This browser's row always shows, last when it is older than
+		// the ones listed: 「この端末」 is what tells the customer which
+		// of the rows is theirs.
+		if !slices.ContainsFunc(live, func(x store.Session) bool { return x.IDHash == si.Session.IDHash }) {
+			live[devicesShown-1] = *si.Session
+		}
 	}
 	lang := webkit.PickLanguage(r)
 	unknown := s.msgs.T(lang, "devices.unknown_browser")

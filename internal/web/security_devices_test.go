@@ -352,4 +352,17 @@ func TestSignedInDevicesLimit(t *testing.T) {
 	if strings.Contains(b.get("/security").body, `id="devices-more"`) {
 		t.Error("with one device the page says there are more")
 	}
+
+	// Twenty newer sign-ins than this browser's: its row still shows,
+	// last, so the customer can tell which is theirs.
+	for i := range 20 {
+		if err := s.svc.Store.CreateSession(s.ctx, &store.Session{IDHash: secret.Hash(fmt.Sprint("newer-", i)), AccountID: c.acct.ID,
+			CreatedAt: s.clock.Now().Add(time.Duration(i+1) * time.Second), ExpiresAt: t0.Add(time.Hour), SID: fmt.Sprint("newer-sid-", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got = devicesOf(t, b.get("/security"))
+	if len(got) != 20 || got[19].this != "this" || got[0].sid != "newer-sid-19" {
+		t.Errorf("with 20 newer sign-ins the page lists %d devices, the last %+v; want 20, the newest first and this one last", len(got), got[len(got)-1])
+	}
 }
