@@ -177,7 +177,7 @@ func TestSSOSignInLinkInAnotherBrowser(t *testing.T) {
 
 	p.navigationStatus(chromedp.Navigate(d.URL+lure), http.StatusBadRequest, "/oidc/login", "エラー")
 	p.expectOrigin(portal)
-	p.expectText(`//p[@role="alert" and contains(., "このログインは、このブラウザーで始まったものではないため")]`)
+	p.expectText(`//p[@role="alert" and contains(., "このログインは、このブラウザで始まったものではないため")]`)
 	p.screen("60-30-sign-in-link-in-another-browser")
 	p.clickTo(link("「申込／契約確認サイト」に戻る"), "/", contractsHeading)
 	p.expectOrigin(contracts)

@@ -91,9 +91,9 @@ func TestAuthRequestBoundToBrowser(t *testing.T) {
 		lang    string
 		want    []string
 	}{
-		{"signed in", victim, "", []string{"このログインは、このブラウザーで始まったものではないため", "もう一度ログインを始めてください", "「b」に戻る"}},
+		{"signed in", victim, "", []string{"このログインは、このブラウザで始まったものではないため", "もう一度ログインを始めてください", "「b」に戻る"}},
 		{"signed in, English", victim, "en", []string{"This sign-in was not started in this browser", "start signing in again", "Back to “b”"}},
-		{"not signed in", stranger, "", []string{"このブラウザーで始まったものではない", "「b」に戻る"}},
+		{"not signed in", stranger, "", []string{"このブラウザで始まったものではない", "「b」に戻る"}},
 	} {
 		res, body := e.open(c.browser, http.MethodGet, lure, nil, c.lang)
 		if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" {
@@ -107,7 +107,7 @@ func TestAuthRequestBoundToBrowser(t *testing.T) {
 	}
 	// The callback, in another browser: the page too.
 	if res, body := e.open(victim, http.MethodGet, "/authorize/callback?id="+id, nil, ""); res.StatusCode != http.StatusBadRequest ||
-		!strings.Contains(body, "このブラウザーで始まったものではない") {
+		!strings.Contains(body, "このブラウザで始まったものではない") {
 		t.Errorf("callback in another browser: %d", res.StatusCode)
 	}
 
@@ -210,7 +210,7 @@ func TestConsentBoundToBrowser(t *testing.T) {
 	for _, decision := range []string{"allow", "deny"} {
 		res, body := e.open(victim, http.MethodPost, "/oidc/consent", url.Values{"id": {id}, "decision": {decision}}, "")
 		if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" ||
-			!strings.Contains(body, "このブラウザーで始まったものではない") {
+			!strings.Contains(body, "このブラウザで始まったものではない") {
 			t.Errorf("%s from another browser: %d, location %q", decision, res.StatusCode, res.Header.Get("Location"))
 		}
 	}

@@ -315,7 +315,7 @@ func TestHeadersTooLarge(t *testing.T) {
 	b := s.browser()
 	r := b.get("/login", "Cookie", "tracking="+strings.Repeat("x", webkit.MaxHeaderBytes))
 	expect(t, r, http.StatusRequestHeaderFieldsTooLarge, "")
-	contains(t, r, "ブラウザーから送られた情報 (Cookie) が大きすぎるため、表示できません。")
+	contains(t, r, "ブラウザから送られた情報 (Cookie) が大きすぎるため、表示できません。")
 	expect(t, b.get("/login", "Cookie", "tracking="+strings.Repeat("x", 4<<10)), http.StatusOK, "")
 }
 
