@@ -62,7 +62,8 @@ func TestSignedInDevices(t *testing.T) {
 	p.screen("51-signed-in-devices-after")
 
 	// The other device is signed out: opening マイページ again, it lands
-	// on the login page.
+	// on the login page, which says its sign-in has ended.
 	other.openTo("/", "/login", "ログイン")
+	other.expectText(`//p[@role="alert" and starts-with(normalize-space(), "ログインが終了しています。")]`)
 	other.screen("52-other-device-signed-out")
 }

@@ -156,8 +156,21 @@ func (s *Server) requireSignIn(w http.ResponseWriter, r *http.Request) *portal.S
 		return nil
 	}
 	if si == nil {
-		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		s.toSignIn(w, r, r.URL.RequestURI())
 		return nil
 	}
 	return si
+}
+
+// toSignIn sends the browser to sign in and come back to next. A browser
+// whose session has ended (it expired, or another device signed it out,
+// changed the password or reset the second factor) is told so on the
+// login page, once: its cookie, which names no session any more, goes.
+func (s *Server) toSignIn(w http.ResponseWriter, r *http.Request, next string) {
+	target := "/login?next=" + url.QueryEscape(next)
+	if s.sessionToken(r) != "" {
+		s.setCookie(w, s.cookieName(sessionCookie), "", -1)
+		target += "&e=ended"
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }

@@ -922,6 +922,14 @@ func TestSessionExpiresOnServer(t *testing.T) {
 	_, b := s.enrolled()
 	expect(t, b.get("/"), http.StatusOK, "")
 	s.clock.Advance(s.svc.Config.SessionTTL.Duration)
+	// The browser is told its sign-in has ended, once: the cookie that
+	// names no session goes with the redirect.
+	r := b.get("/")
+	expect(t, r, http.StatusSeeOther, "/login?next=%2F&e=ended")
+	if sc := setCookieOf(r, "tobira_session"); sc == nil || sc.MaxAge >= 0 {
+		t.Errorf("the ended session's cookie was not cleared: %+v", sc)
+	}
+	contains(t, b.get("/login?next=%2F&e=ended"), "ログインが終了しています。有効期限が切れたか、ほかの端末での操作でログアウトされました。")
 	expect(t, b.get("/"), http.StatusSeeOther, "/login?next=%2F")
 }
 

@@ -18,6 +18,7 @@ var loginNotices = map[string]struct {
 	error bool
 }{
 	"expired":        {"login.expired", true},
+	"ended":          {"login.session_ended", true},
 	"signedout":      {"signout.done", false},
 	"activated":      {"activate.done", false},
 	"wrong_step":     {"login.wrong_step", true},

@@ -187,7 +187,7 @@ func TestResetPasswordOverHTTP(t *testing.T) {
 	if s.live(oldSession) {
 		t.Fatal("the other browser's session lives after the reset")
 	}
-	expect(t, b.get("/"), http.StatusSeeOther, "/login?next=%2F")
+	expect(t, b.get("/"), http.StatusSeeOther, "/login?next=%2F&e=ended")
 
 	// The notice of the change.
 	var notice bool

@@ -106,7 +106,7 @@ func (s *Server) signedInForDevices(w http.ResponseWriter, r *http.Request) *por
 		return nil
 	}
 	if si == nil {
-		http.Redirect(w, r, "/login?next=%2Fsecurity", http.StatusSeeOther)
+		s.toSignIn(w, r, "/security")
 		return nil
 	}
 	return si

@@ -90,7 +90,7 @@ func TestChangePasswordOverHTTP(t *testing.T) {
 	if s.live(otherSession) {
 		t.Error("the other browser's session survived the change")
 	}
-	expect(t, other.get("/security"), http.StatusSeeOther, "/login?next=%2Fsecurity")
+	expect(t, other.get("/security"), http.StatusSeeOther, "/login?next=%2Fsecurity&e=ended")
 	page := b.get("/security?done=password")
 	expect(t, page, http.StatusOK, "")
 	contains(t, page, msgPasswordChanged, "<td>パスワードの変更</td>")
