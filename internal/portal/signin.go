@@ -473,6 +473,13 @@ func (s *Service) toRecoveryScreen(ctx context.Context, f *Flow) error {
 	}
 	f.data.TOTPSecret = ""
 	f.data.RecoveryCode = code
+	// enrol_ttl was for installing the app; the screen that shows the new
+	// recovery code, and opens a session, gets flow_ttl from now, as any
+	// step with nothing left to fetch: a browser left there does not keep
+	// the code on show for the rest of the hour.
+	if end := s.Now().Add(s.Config.FlowTTL.Duration); end.Before(f.ExpiresAt) {
+		f.ExpiresAt = end
+	}
 	return s.advance(ctx, f, StateRecovery)
 }
 

@@ -1007,3 +1007,47 @@ func (t countedAccountReads) AccountByID(ctx context.Context, id string) (*store
 	t.n.Add(1)
 	return t.Store.AccountByID(ctx, id)
 }
+
+// TestRecoveryScreenLivesFlowTTL: enrol_ttl is for installing the app; once
+// the first code is in, the recovery screen holding the new recovery code
+// lives flow_ttl from then, not what is left of the hour: a browser left at
+// that screen does not show the code, nor open a session, for up to an hour.
+func TestRecoveryScreenLivesFlowTTL(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f := e.passwordStep(c)
+	en, err := e.svc.Enrolment(e.ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.seed = en.Secret
+	e.clock.Advance(5 * time.Minute) // the app was at hand
+	if err := e.svc.ConfirmEnrolment(e.ctx, f, e.code(c), e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if want := e.clock.Now().Add(e.svc.Config.FlowTTL.Duration); !f.ExpiresAt.Equal(want) {
+		t.Fatalf("the recovery screen's flow expires %v, want %v (flow_ttl from the enrolment)", f.ExpiresAt, want)
+	}
+	cookie := e.svc.FlowCookie(f)
+	e.clock.Advance(e.svc.Config.FlowTTL.Duration)
+	if _, err := e.svc.LoadFlow(e.ctx, cookie, portal.StateRecovery); !errors.Is(err, portal.ErrFlowExpired) {
+		t.Fatalf("flow_ttl after the enrolment: %v, want ErrFlowExpired", err)
+	}
+
+	// An enrolment near the end of its hour keeps the little that is left.
+	d := e.newCustomer("sato@example.jp")
+	g := e.passwordStep(d)
+	en, err = e.svc.Enrolment(e.ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.seed = en.Secret
+	end := g.ExpiresAt
+	e.clock.Advance(e.svc.Config.EnrolTTL.Duration - 5*time.Minute)
+	if err := e.svc.ConfirmEnrolment(e.ctx, g, e.code(d), e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if !g.ExpiresAt.Equal(end) {
+		t.Fatalf("a late enrolment's recovery screen expires %v, want %v (the flow's own end)", g.ExpiresAt, end)
+	}
+}

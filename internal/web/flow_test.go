@@ -1042,3 +1042,25 @@ func TestCodeFieldsAsCustomersTypeThem(t *testing.T) {
 	}
 	expect(t, b.post("/login/code", url.Values{"code": {code[:3] + " " + code[3:]}}), http.StatusSeeOther, "/")
 }
+
+// TestRecoveryScreenCookieIsFlowTTL: the enrolment's hour is for
+// installing the app; the recovery code's screen, and its flow cookie,
+// last flow_ttl from the enrolment, after which the code is no longer
+// shown in that browser.
+func TestRecoveryScreenCookieIsFlowTTL(t *testing.T) {
+	s := newSite(t)
+	c, b := s.enrolling()
+	page := b.get("/enrol")
+	m := secretRe.FindStringSubmatch(page.body)
+	if m == nil {
+		t.Fatalf("enrolment page shows no key:\n%s", page.body)
+	}
+	c.seed = strings.ReplaceAll(m[1], " ", "")
+	r := b.post("/enrol", url.Values{"code": {s.code(c)}})
+	expect(t, r, http.StatusSeeOther, "/recovery-code")
+	if fc := setCookieOf(r, "tobira_flow"); fc == nil || fc.MaxAge != 900 {
+		t.Errorf("the recovery screen's flow cookie: %+v, want Max-Age 900 (flow_ttl)", fc)
+	}
+	s.clock.Advance(15 * time.Minute)
+	expect(t, b.get("/recovery-code"), http.StatusSeeOther, "/login?e=expired")
+}
