@@ -64,10 +64,15 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 // the body of a POST (RFC 6749 2.3.1, 3.2; RFC 7009 2.1; RFC 7662 2.1):
 // a client secret, a code or a token in a URL stays in the logs of every
 // proxy on the way. The library read them from the query of any method.
-// A CORS preflight (OPTIONS) goes on.
+// A CORS preflight goes on: an OPTIONS request that asks for a method
+// (Access-Control-Request-Method) and carries nothing in its URL, which the
+// library's CORS handler answers itself. Any other OPTIONS is refused as a
+// GET is: the library's endpoints read their parameters from the URL of
+// whatever reaches them, so an OPTIONS with a refresh token and a client
+// secret in its URL was exchanged like a POST.
 func bodyOnly(w http.ResponseWriter, r *http.Request) bool {
 	switch {
-	case r.Method == http.MethodOptions:
+	case r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" && r.URL.RawQuery == "":
 		return true
 	case r.Method != http.MethodPost:
 		w.Header().Set("Allow", http.MethodPost)

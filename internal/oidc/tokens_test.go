@@ -863,6 +863,11 @@ func TestTokenEndpointsTakeOnlyPOSTBodies(t *testing.T) {
 	}{
 		{http.MethodGet, "/oauth/token", refresh, http.StatusMethodNotAllowed},
 		{http.MethodPut, "/oauth/token", refresh, http.StatusMethodNotAllowed},
+		// An OPTIONS that is no CORS preflight reached the endpoint,
+		// which read the URL: it refreshed, and it revoked.
+		{http.MethodOptions, "/oauth/token", refresh, http.StatusMethodNotAllowed},
+		{http.MethodOptions, "/revoke", token, http.StatusMethodNotAllowed},
+		{http.MethodOptions, "/oauth/introspect", token, http.StatusMethodNotAllowed},
 		{http.MethodPost, "/oauth/token", refresh, http.StatusBadRequest},
 		{http.MethodGet, "/revoke", token, http.StatusMethodNotAllowed},
 		{http.MethodPost, "/revoke", token, http.StatusBadRequest},
@@ -877,6 +882,18 @@ func TestTokenEndpointsTakeOnlyPOSTBodies(t *testing.T) {
 		if status != c.status || body["error"] != "invalid_request" {
 			t.Errorf("%s %s with the parameters in the URL: %d %v, want %d invalid_request", c.method, c.path, status, body, c.status)
 		}
+	}
+	// A CORS preflight, which carries no parameters, is still answered.
+	pre, _ := http.NewRequest(http.MethodOptions, e.srv.URL+"/oauth/token", nil)
+	pre.Header.Set("Origin", "https://app.example.jp")
+	pre.Header.Set("Access-Control-Request-Method", http.MethodPost)
+	res, err := http.DefaultClient.Do(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode >= 300 {
+		t.Errorf("CORS preflight of /oauth/token: %d", res.StatusCode)
 	}
 	// Nothing was spent or revoked: the tokens work as before.
 	if status, _ := e.userinfo(tok.AccessToken); status != http.StatusOK {
