@@ -664,3 +664,49 @@ func TestSessionsOfUseIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestUpgradeToSessionsAccountNewestFirst opens a database from before
+// 0029, with signed-in customers: their sessions stay, are listed newest
+// first, and sessions_account is (account_id, created_at) after it.
+func TestUpgradeToSessionsAccountNewestFirst(t *testing.T) {
+	ctx := t.Context()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, path := beforeMigration(t, "0029_sessions_account_newest_first.sql",
+		`DROP INDEX sessions_account`, `CREATE INDEX sessions_account ON sessions (account_id)`)
+	must(db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
+	for i, sid := range []string{"sid-old", "sid-new", "sid-mid"} {
+		at := t0.Add([]time.Duration{0, 2 * time.Hour, time.Hour}[i])
+		must(db.CreateSession(ctx, &store.Session{IDHash: "s-" + sid, AccountID: "acc-1", CreatedAt: at, MFAAt: at,
+			ExpiresAt: at.Add(12 * time.Hour), SID: sid}))
+	}
+	db.Close()
+
+	db = openTemp(t, path)
+	defer db.Close()
+	list, err := db.SessionsOf(ctx, "acc-1", t0.Add(3*time.Hour), 0)
+	must(err)
+	var sids []string
+	for _, s := range list {
+		sids = append(sids, s.SID)
+	}
+	if want := []string{"sid-new", "sid-mid", "sid-old"}; !slices.Equal(sids, want) {
+		t.Errorf("sessions after the upgrade: %v, want %v", sids, want)
+	}
+	var cols []string
+	rows, err := db.c().query(ctx, `SELECT name FROM pragma_index_info('sessions_account') ORDER BY seqno`)
+	must(err)
+	for rows.Next() {
+		var n string
+		must(rows.Scan(&n))
+		cols = append(cols, n)
+	}
+	must(rows.Err())
+	if want := []string{"account_id", "created_at"}; !slices.Equal(cols, want) {
+		t.Errorf("sessions_account after the upgrade: %v, want %v", cols, want)
+	}
+}
