@@ -25,6 +25,18 @@ func (s *Server) signedInFresh(h func(http.ResponseWriter, *http.Request, *store
 	return s.signedInAs(s.fresh(h))
 }
 
+// signedInAdminFresh is signedInFresh for an admin's action: a support
+// operator is refused (adminOnly, recorded as action denied) before being
+// asked for a code that could only be spent on a refusal.
+func (s *Server) signedInAdminFresh(action string, h func(http.ResponseWriter, *http.Request, *store.Operator)) http.HandlerFunc {
+	fresh := s.fresh(h)
+	return s.signedInAs(func(w http.ResponseWriter, r *http.Request, op *store.Operator, ss *store.OperatorSession) {
+		if s.adminOnly(w, r, op, action) {
+			fresh(w, r, op, ss)
+		}
+	})
+}
+
 // fresh runs h at once when the session's code is recent; otherwise it
 // answers with the confirmation page, which posts the form back with the
 // code, and runs h when that code is right.

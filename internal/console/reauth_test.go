@@ -394,3 +394,35 @@ func TestReauthEscapesForm(t *testing.T) {
 		t.Error("an operator added with a stale code")
 	}
 }
+
+// TestReauthAdminFirst: an admin's dangerous action posted by a support
+// operator (whose page shows no such button) is refused as admin-only at
+// once, code or none: no confirmation page, no code spent on a refusal,
+// no console.reauth in the audit log.
+func TestReauthAdminFirst(t *testing.T) {
+	s := newSite(t)
+	ctx := t.Context()
+	s.operator("boss@tobira.example", store.RoleAdmin)
+	seed := s.operator("kim@tobira.example", store.RoleSupport)
+	support := s.signIn("kim@tobira.example", seed)
+	a := s.customerWithFactor("yamada@example.jp")
+	boss, err := s.db.OperatorByEmail(ctx, "boss@tobira.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.stale()
+	for _, path := range []string{"/customers/" + a.ID + "/erase", "/operators/" + boss.ID + "/disable", "/operators/new"} {
+		for _, form := range [][]string{nil, {"reauth_code", s.code(seed)}} {
+			resp, body := support.post(path, form...)
+			if resp.StatusCode != http.StatusForbidden || strings.Contains(body, reauthTitle) || !strings.Contains(body, "この操作は管理者のみ行えます。") {
+				t.Errorf("support's POST %s %v: %d, want 403 admin-only without the confirmation page", path, form, resp.StatusCode)
+			}
+		}
+	}
+	if evs, err := s.db.ListAudit(ctx, store.AuditFilter{Action: store.ActionConsoleReauth}); err != nil || len(evs) != 0 {
+		t.Errorf("console.reauth events: %+v, %v; want none", evs, err)
+	}
+	if got, err := s.db.AccountByID(ctx, a.ID); err != nil || got.Erased() {
+		t.Errorf("the customer after support's erase: %+v, %v", got, err)
+	}
+}
