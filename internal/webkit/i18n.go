@@ -178,10 +178,16 @@ func acceptedLanguage(header string) string {
 		return lang.(string)
 	}
 	lang := matchLanguage(header)
-	if len(header) <= acceptedLen && acceptedCount.Load() < acceptedMax {
+	// A place is taken before the value is stored, and given back when it
+	// is not: requests matching at the same moment never store more than
+	// acceptedMax values between them.
+	if len(header) <= acceptedLen && acceptedCount.Add(1) <= acceptedMax {
 		if _, loaded := accepted.LoadOrStore(header, lang); !loaded {
-			acceptedCount.Add(1)
+			return lang
 		}
+	}
+	if len(header) <= acceptedLen {
+		acceptedCount.Add(-1)
 	}
 	return lang
 }
