@@ -101,19 +101,12 @@ func (e *env) passwordStep(c *customer) *portal.Flow {
 // recovery code, session.
 func (e *env) enrol(c *customer) string {
 	e.t.Helper()
-	f := e.passwordStep(c)
-	if f.State != portal.StateEnrol {
-		e.t.Fatalf("after password: state %s, want %s", f.State, portal.StateEnrol)
-	}
-	en, err := e.svc.Enrolment(e.ctx, f)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	c.seed = en.Secret
+	f, _ := e.atEnrolment(c)
 	if err := e.svc.ConfirmEnrolment(e.ctx, f, e.code(c), e.ip); err != nil {
 		e.t.Fatalf("ConfirmEnrolment: %v", err)
 	}
 	f = e.reload(f, portal.StateRecovery)
+	var err error
 	if c.recovery, err = e.svc.RecoveryCode(f); err != nil {
 		e.t.Fatal(err)
 	}
@@ -125,6 +118,22 @@ func (e *env) enrol(c *customer) string {
 		e.t.Fatalf("Finish: %v", err)
 	}
 	return token
+}
+
+// atEnrolment is c's first password step: the flow at the app's
+// enrolment, and its key, which c's app now holds (c.seed).
+func (e *env) atEnrolment(c *customer) (*portal.Flow, *portal.Enrolment) {
+	e.t.Helper()
+	f := e.passwordStep(c)
+	if f.State != portal.StateEnrol {
+		e.t.Fatalf("after password: state %s, want %s", f.State, portal.StateEnrol)
+	}
+	en, err := e.svc.Enrolment(e.ctx, f)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c.seed = en.Secret
+	return f, en
 }
 
 // atSecondFactor is yamada@example.jp, enrolled with the app, signing in

@@ -242,13 +242,7 @@ func TestCodeThrottlePerClient(t *testing.T) {
 func TestEnrolment(t *testing.T) {
 	e := newEnv(t)
 	c := e.newCustomer("yamada@example.jp")
-	f := e.passwordStep(c)
-
-	en, err := e.svc.Enrolment(e.ctx, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.seed = en.Secret
+	f, en := e.atEnrolment(c)
 	u, err := url.Parse(en.URI)
 	if err != nil || u.Scheme != "otpauth" || u.Host != "totp" || u.Path != "/Tobira:yamada@example.jp" {
 		t.Fatalf("URI %s", en.URI)
@@ -425,12 +419,7 @@ func TestReplaysCountTowardTheLock(t *testing.T) {
 func TestCodesAsCustomersTypeThem(t *testing.T) {
 	e := newEnv(t)
 	c := e.newCustomer("yamada@example.jp")
-	f := e.passwordStep(c)
-	en, err := e.svc.Enrolment(e.ctx, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.seed = en.Secret
+	f, _ := e.atEnrolment(c)
 	if err := e.svc.ConfirmEnrolment(e.ctx, f, fullWidth(e.code(c)), e.ip); err != nil {
 		t.Fatalf("ConfirmEnrolment(full-width code): %v", err)
 	}
@@ -1015,12 +1004,7 @@ func (t countedAccountReads) AccountByID(ctx context.Context, id string) (*store
 func TestRecoveryScreenLivesFlowTTL(t *testing.T) {
 	e := newEnv(t)
 	c := e.newCustomer("yamada@example.jp")
-	f := e.passwordStep(c)
-	en, err := e.svc.Enrolment(e.ctx, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.seed = en.Secret
+	f, _ := e.atEnrolment(c)
 	e.clock.Advance(5 * time.Minute) // the app was at hand
 	if err := e.svc.ConfirmEnrolment(e.ctx, f, e.code(c), e.ip); err != nil {
 		t.Fatal(err)
@@ -1036,12 +1020,7 @@ func TestRecoveryScreenLivesFlowTTL(t *testing.T) {
 
 	// An enrolment near the end of its hour keeps the little that is left.
 	d := e.newCustomer("sato@example.jp")
-	g := e.passwordStep(d)
-	en, err = e.svc.Enrolment(e.ctx, g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.seed = en.Secret
+	g, _ := e.atEnrolment(d)
 	end := g.ExpiresAt
 	e.clock.Advance(e.svc.Config.EnrolTTL.Duration - 5*time.Minute)
 	if err := e.svc.ConfirmEnrolment(e.ctx, g, e.code(d), e.ip); err != nil {
