@@ -6,12 +6,14 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/text/width"
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/useragent"
 )
 
 // customer is an account as the console shows it.
@@ -123,7 +125,22 @@ type customerData struct {
 	OwnReset bool
 	// ReasonValue refills the reset form after a refusal.
 	ReasonValue string
+	// Devices are where the customer is signed in, newest first, as
+	// their security page lists them; MoreDevices says there are more.
+	Devices     []deviceRow
+	MoreDevices bool
 }
+
+// deviceRow is one of a customer's live sessions: the browser and system
+// (useragent), when it signed in, and from where.
+type deviceRow struct {
+	What string
+	At   time.Time
+	From string
+}
+
+// devicesShown is how many of a customer's sessions the page lists.
+const devicesShown = 20
 
 // account loads the account of the path's id; false when it answered.
 func (s *Server) account(w http.ResponseWriter, r *http.Request) (*store.Account, bool) {
@@ -167,6 +184,9 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 		}
 		d.OwnReset = d.Reset != nil && d.Reset.RequestedBy == actor(op)
 	}
+	if err == nil && !c.Erased() {
+		err = s.devices(r, a.ID, &d)
+	}
 	if r.Method == http.MethodPost && r.PostForm != nil {
 		d.ReasonValue = trim(r.PostForm.Get("reset_reason"), maxResetReason)
 	}
@@ -181,6 +201,23 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 		v.Error = s.t(r, errKey)
 	}
 	s.render(w, r, status, "customer", v)
+}
+
+// devices fills in where the account is signed in: support staff see what
+// the customer sees under 「ログイン中の端末」 (a lock ends them all).
+func (s *Server) devices(r *http.Request, accountID string, d *customerData) error {
+	live, err := s.svc.Store.SessionsOf(r.Context(), accountID, s.svc.Now(), devicesShown+1)
+	if err != nil {
+		return err
+	}
+	if len(live) > devicesShown {
+		live, d.MoreDevices = live[:devicesShown], true
+	}
+	unknown := s.t(r, "customer.unknown_browser")
+	for _, ss := range live {
+		d.Devices = append(d.Devices, deviceRow{What: useragent.Parse(ss.UserAgent).Label(unknown), At: ss.CreatedAt, From: ss.ClientIP})
+	}
+	return nil
 }
 
 func customerPath(id string) string { return "/customers/" + url.PathEscape(id) }
