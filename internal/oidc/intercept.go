@@ -41,6 +41,12 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 					op.RequestError(w, r, oidc.ErrUnsupportedGrantType().WithDescription("this grant_type is not supported"), nil)
 					return
 				}
+				if v, ok := r.Form["code_verifier"]; ok && !codeVerifier(v[0]) {
+					// Refused before the code is looked at: the
+					// client may try again with a right verifier.
+					op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, -, ., _ and ~"), nil)
+					return
+				}
 			}
 		case "/authorize":
 			if r.ParseForm() == nil {
@@ -83,6 +89,23 @@ func bodyOnly(w http.ResponseWriter, r *http.Request) bool {
 	case r.URL.RawQuery != "":
 		op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("parameters must be sent in the request body, not the URL"), nil)
 		return false
+	}
+	return true
+}
+
+// codeVerifier reports whether v is a PKCE code verifier as RFC 7636 4.1
+// has it: 43 to 128 characters of the unreserved set. A shorter one is
+// guessable, whatever its challenge looks like.
+func codeVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for _, c := range []byte(v) {
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+		default:
+			return false
+		}
 	}
 	return true
 }

@@ -106,6 +106,28 @@ func TestPublicClientWrongVerifier(t *testing.T) {
 	}
 }
 
+// A code verifier outside RFC 7636's 43 to 128 unreserved characters is
+// refused as invalid_request before the code is looked at, even when the
+// challenge was made from it: a short verifier is guessable.
+func TestMalformedVerifierRefused(t *testing.T) {
+	e := newPortal(t)
+	r := e.newRP(&store.Client{Name: "spa", Public: true, RedirectURIs: []string{"http://127.0.0.1:9/spa"}})
+	ctx := context.Background()
+	for _, verifier := range []string{"abc", strings.Repeat("a", 42), strings.Repeat("a", 129), strings.Repeat("+", 43)} {
+		code := r.codeFrom(e.signIn(e.browser(), r.authURL("st", verifier)), "st")
+		if _, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(verifier)); retrieveError(err) != "invalid_request" {
+			t.Errorf("verifier %q: %v, want invalid_request", verifier, err)
+		}
+	}
+	// The bounds themselves are verifiers.
+	for _, verifier := range []string{strings.Repeat("a", 43), strings.Repeat("Az09-._~", 16)} {
+		code := r.codeFrom(e.signIn(e.browser(), r.authURL("st", verifier)), "st")
+		if _, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(verifier)); err != nil {
+			t.Errorf("verifier of %d characters: %v", len(verifier), err)
+		}
+	}
+}
+
 // A confidential client may use PKCE too; the verifier is then checked.
 func TestConfidentialClientPKCE(t *testing.T) {
 	e := newPortal(t)
