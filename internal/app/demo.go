@@ -100,8 +100,8 @@ var demoOperators = []struct {
 	email, name string
 	role        store.OperatorRole
 }{
-	{"kimura@example.jp", "木村 (管理者)", store.RoleAdmin},
-	{"tanaka@example.jp", "田中 (サポート)", store.RoleSupport},
+	{"kimura@example.jp", "木村 健", store.RoleAdmin},
+	{"tanaka@example.jp", "田中 美穂", store.RoleSupport},
 }
 
 const demoOperatorPassword = "tobira-operator-1"

@@ -461,6 +461,9 @@ func TestLockAndOpen(t *testing.T) {
 	if !strings.Contains(body, "アカウントをロックしました") || !strings.Contains(body, "盗難の届出") {
 		t.Errorf("lock: page lacks the notice or reason")
 	}
+	if !strings.Contains(body, "kim@tobira.example が ") || strings.Contains(body, "operator:kim@tobira.example が") {
+		t.Error("the customer's page does not name who locked by address alone")
+	}
 	if l, err := s.db.AccountLockOf(ctx, a.ID); err != nil || l.LockedBy != "operator:kim@tobira.example" {
 		t.Errorf("lock stored: %+v %v", l, err)
 	}

@@ -56,6 +56,12 @@ func TestResetNotApprovedAfterFactorUsed(t *testing.T) {
 	s.clock.Advance(time.Minute)
 	kim.post("/customers/"+a.ID+"/reset-mfa", "reset_reason", "電話で端末紛失の申告")
 	req := s.openReset(a.ID)
+	// Who asked is named by address, as in the audit log.
+	for _, path := range []string{"/customers/" + a.ID, "/resets"} {
+		if _, body := boss.get(path); !strings.Contains(body, "kim@tobira.example") || strings.Contains(body, ">operator:") || strings.Contains(body, "operator:kim@tobira.example が") {
+			t.Errorf("%s does not name the requester by address alone", path)
+		}
+	}
 	s.clock.Advance(time.Minute)
 	// The customer, who has the phone, signs in with it.
 	if err := s.svc.VerifyTOTP(ctx, a, code(seed), portal.Client{}); err != nil {

@@ -284,6 +284,9 @@ func TestMaintenance(t *testing.T) {
 	if !strings.Contains(body, ws[0].ID) || strings.Contains(body, `action="/maintenance"`) || strings.Contains(body, "/cancel") {
 		t.Errorf("support's page:\n%s", body)
 	}
+	if !strings.Contains(body, ">boss@tobira.example</td>") || strings.Contains(body, "operator:") {
+		t.Errorf("the maintenance page does not name who scheduled by address alone:\n%s", body)
+	}
 	if resp, _ := support.post("/maintenance/" + ws[0].ID + "/cancel"); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("support cancels: %d", resp.StatusCode)
 	}
@@ -341,6 +344,9 @@ func TestRecoveryEarlyApproval(t *testing.T) {
 	resp, body = b.post("/recoveries/rec-1/approve", "reason", "電話で登録住所と生年月日を確認")
 	if resp.Request.URL.Path != "/recoveries" || !strings.Contains(body, "早期承認しました") {
 		t.Fatalf("approve: %s %d", resp.Request.URL.Path, resp.StatusCode)
+	}
+	if !strings.Contains(body, "kim@tobira.example が早期承認") || strings.Contains(body, "operator:kim") {
+		t.Error("the recoveries page does not name the approver by address alone")
 	}
 	if n := s.mailsWith("yamada@example.jp", "待機期間を終了しました"); n != 1 {
 		t.Errorf("%d approval mails to the customer, want 1", n)
