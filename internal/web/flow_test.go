@@ -786,11 +786,19 @@ func TestSecurityPageStepUp(t *testing.T) {
 
 // TestSecurityActivityBySupport: what support staff did to the account shows
 // on the security page as theirs, without the address of our network; the
-// customer's own steps keep their address.
+// customer's own steps keep their address. The console's four-eyes steps
+// between a request and its reset are not listed, and nothing is shown as
+// the codes of the audit log.
 func TestSecurityActivityBySupport(t *testing.T) {
 	s := newSite(t)
 	c, b := s.enrolled()
 	for _, ev := range []store.AuditEvent{
+		{Actor: "operator:tanaka@tobira.example", Action: store.ActionResetRequest, Outcome: "ok", ClientIP: "10.9.8.1"},
+		{Actor: "operator:boss@tobira.example", Action: store.ActionResetReject, Outcome: "ok", ClientIP: "10.9.8.2"},
+		{Actor: "operator:tanaka@tobira.example", Action: store.ActionResetWithdraw, Outcome: "ok", ClientIP: "10.9.8.3"},
+		{Actor: "operator:boss@tobira.example", Action: store.ActionResetApprove, Outcome: "outdated", ClientIP: "10.9.8.4"},
+		{Actor: "operator:boss@tobira.example", Action: store.ActionConsoleReauth, Outcome: "ok", ClientIP: "10.9.8.5"},
+		{Actor: "customer", Action: store.ActionPhoneSend, Outcome: "some_new_outcome", ClientIP: "192.0.2.7"},
 		{Actor: "operator:kim@tobira.example", Action: store.ActionMFAReset, Outcome: "ok", ClientIP: "10.9.8.7"},
 		{Actor: "operator:kim@tobira.example", Action: store.ActionAccountUnlock, Outcome: "ok", ClientIP: "10.9.8.6"},
 	} {
@@ -802,9 +810,23 @@ func TestSecurityActivityBySupport(t *testing.T) {
 	page := b.get("/security")
 	expect(t, page, http.StatusOK, "")
 	contains(t, page, "<td>二要素認証のリセット (担当者)</td><td>サポート担当者</td>",
-		"<td>アカウントのロック解除 (担当者)</td><td>サポート担当者</td>", "<td>ログイン</td><td>")
+		"<td>アカウントのロック解除 (担当者)</td><td>サポート担当者</td>", "<td>ログイン</td><td>",
+		"<td>二要素認証のリセットの受付 (担当者)</td><td>サポート担当者</td>",
+		"<td>二要素認証のリセットの取りやめ (担当者)</td><td>サポート担当者</td>",
+		"<td>二要素認証のリセットの取り下げ (担当者)</td><td>サポート担当者</td>",
+		"<td>その他の記録</td><td>192.0.2.7</td>")
 	if strings.Contains(page.text(), "10.9.8.") {
 		t.Error("the security page shows the address support staff acted from")
+	}
+	for _, code := range []string{"mfa.", "phone.", "console.", "outdated", "some_new_outcome"} {
+		if strings.Contains(page.text(), code) {
+			t.Errorf("the security page shows the audit log's code %q", code)
+		}
+	}
+	// The approval and the console's own record, had they been listed,
+	// would have no text of their own.
+	if n := strings.Count(page.text(), "その他の記録"); n != 1 {
+		t.Errorf("%d rows of other activity, want 1\n%s", n, page.text())
 	}
 }
 

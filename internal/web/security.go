@@ -3,12 +3,14 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tobira/tobira/internal/phone"
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/webkit"
 )
 
@@ -72,13 +74,12 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	evs, err := s.svc.Store.AuditOf(r.Context(), si.Account.ID, 10)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
 	lang := webkit.PickLanguage(r)
-	for _, ev := range evs {
+	for ev, err := range s.svc.Store.AuditOfActions(r.Context(), si.Account.ID, customerActivity, 10) {
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
 		a := activity{When: formatTime(lang, ev.At), What: s.activityText(lang, ev.Action, ev.Outcome), From: ev.ClientIP}
 		if strings.HasPrefix(ev.Actor, "operator:") {
 			// Support staff acted, from the console or the command line:
@@ -132,6 +133,24 @@ func (s *Server) factorsView(r *http.Request, si *portal.SignedIn) (securityData
 	return d, nil
 }
 
+// customerActivity are the audit actions the security page lists: what the
+// customer, the portal and support staff did to the account. It leaves out
+// the console's own records and an approval of a reset request: the
+// customer sees staff take a request for a reset and, once another of them
+// approved it, the reset itself, not the four-eyes steps in between (an
+// approval refused as outdated, say).
+var customerActivity = slices.DeleteFunc(slices.Clone(store.AuditActions), func(a string) bool {
+	if a == store.ActionResetApprove {
+		return true
+	}
+	for _, p := range []string{"console.", "operator.", "audit.", "maintenance.", "client."} {
+		if strings.HasPrefix(a, p) {
+			return true
+		}
+	}
+	return false
+})
+
 // activityText names an audit event for the customer. An outcome with
 // ".operator" is support staff's doing: its own text where there is one
 // (「二要素認証のリセット (担当者)」), else the plain outcome's, which for
@@ -143,7 +162,9 @@ func (s *Server) activityText(lang, action, outcome string) string {
 	if plain, ok := strings.CutSuffix(outcome, ".operator"); ok {
 		return s.activityText(lang, action, plain)
 	}
-	return action + " (" + outcome + ")"
+	// An event without a text of its own (a rare refusal, an action newer
+	// than the texts) is never shown as codes the customer cannot read.
+	return s.msgs.T(lang, "activity.other")
 }
 
 // resetPage is the confirmation without script; it first asks for the second
