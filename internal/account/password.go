@@ -60,6 +60,10 @@ type Hasher struct {
 
 	hashes    atomic.Int64 // argon2 computations done
 	hashNanos atomic.Int64 // their time, not counting the wait for a slot
+	// todayNanos is the time the latest computation with today's
+	// parameters took: a check of a hash made with other parameters waits
+	// until it has taken as long (Verify).
+	todayNanos atomic.Int64
 }
 
 // ErrBusy says every hashing slot is taken and the queue for them is full,
@@ -103,8 +107,12 @@ func (h *Hasher) hash(password string, salt []byte) string {
 func (h *Hasher) idKey(password string, salt []byte, p Argon2Params, n uint32) []byte {
 	start := time.Now()
 	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, n)
-	h.hashNanos.Add(int64(time.Since(start)))
+	took := int64(time.Since(start))
+	h.hashNanos.Add(took)
 	h.hashes.Add(1)
+	if p == h.params {
+		h.todayNanos.Store(took)
+	}
 	return key
 }
 
@@ -132,10 +140,42 @@ func (h *Hasher) Verify(ctx context.Context, phc, password string) (ok, needsReh
 	if err := h.acquire(ctx); err != nil {
 		return false, false, err
 	}
+	start := time.Now()
 	got := h.idKey(password, salt, p, uint32(len(key)))
+	other := p != h.params && phc != ""
+	if other && h.todayNanos.Load() == 0 {
+		// Nothing has measured today's cost yet: the dummy does, once.
+		_, dsalt, dkey, _ := parsePHC(h.dummy)
+		h.idKey(password, dsalt, h.params, uint32(len(dkey)))
+	}
+	took := time.Since(start)
 	h.release()
+	if other {
+		h.waitForToday(ctx, took)
+	}
 	match := subtle.ConstantTimeCompare(got, key) == 1 && phc != ""
 	return match, match && p != h.params, nil
+}
+
+// waitForToday makes the check of a hash made with other parameters than
+// today's, which took `took`, last as long as one with today's: an unknown
+// address is checked against today's dummy, and an account whose hash is
+// from before the operator raised the cost, and not yet upgraded by its next
+// sign-in, would otherwise answer a wrong password sooner, and so tell that
+// it exists. It waits without a hashing slot, and no longer than ctx lasts.
+// A hash costlier than today's (the cost lowered) takes longer whatever is
+// done here.
+func (h *Hasher) waitForToday(ctx context.Context, took time.Duration) {
+	wait := time.Duration(h.todayNanos.Load()) - took
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // acquire takes a hashing slot: at once when one is free, else after a

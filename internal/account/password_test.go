@@ -361,3 +361,40 @@ func TestHashedCountsEachHash(t *testing.T) {
 		t.Errorf("Hashed() = %d, %v; want 4 hashes and their time", n, took)
 	}
 }
+
+// TestVerifyOldParametersTakeTodaysTime: after the operator raises the
+// argon2 cost, the accounts not yet upgraded still hold hashes of the old,
+// cheaper cost. A wrong password for one of them must take as long as one
+// for an unknown address (checked against today's dummy), or the time of a
+// failed sign-in tells which addresses have an account.
+func TestVerifyOldParametersTakeTodaysTime(t *testing.T) {
+	ctx := t.Context()
+	old := NewHasher(Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	phc, err := old.Hash(ctx, "a long passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Today's cost is some hundred times the old one.
+	now := NewHasher(Argon2Params{MemoryKiB: 8 * 1024, Time: 3, Threads: 1}, 1)
+	fastest := func(phc string) time.Duration {
+		best := time.Duration(1<<63 - 1)
+		for range 5 {
+			start := time.Now()
+			if ok, _, err := now.Verify(ctx, phc, "wrong"); ok || err != nil {
+				t.Fatalf("Verify(wrong) = %v, %v", ok, err)
+			}
+			best = min(best, time.Since(start))
+		}
+		return best
+	}
+	unknown := fastest("")
+	known := fastest(phc)
+	t.Logf("unknown address %v, known address with the old cost %v", unknown, known)
+	if known < unknown*6/10 {
+		t.Fatalf("a wrong password took %v for an old hash and %v for an unknown address: the time tells the account exists", known, unknown)
+	}
+	// A right password is still right, and asks to be upgraded.
+	if ok, rehash, err := now.Verify(ctx, phc, "a long passphrase"); !ok || !rehash || err != nil {
+		t.Fatalf("Verify(right) = %v, %v, %v", ok, rehash, err)
+	}
+}
