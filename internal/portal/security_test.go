@@ -380,3 +380,45 @@ func TestGrantsEndInTheSameCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestResetByASessionEndedMeanwhile: the security page's reset comes from
+// a session resolved at the start of its request. When that session ends
+// before the reset's unit (an operator's lock of a stolen account, a
+// 「心当たりがない」 report, a sign-out from the device list or another tab),
+// the reset changes nothing: the second factors stay, nothing is recorded
+// or mailed, as a password change from such a session changes nothing.
+func TestResetByASessionEndedMeanwhile(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(e *env, c *customer, token string)
+	}{
+		{"operator's lock", func(e *env, c *customer, token string) {
+			lock := &store.AccountLock{AccountID: c.acct.ID, LockedBy: "operator:kim", Reason: "stolen", At: e.clock.Now()}
+			if err := e.svc.LockAccount(e.ctx, lock); err != nil {
+				e.t.Fatal(err)
+			}
+		}},
+		{"signed out", func(e *env, c *customer, token string) {
+			if err := e.svc.SignOut(e.ctx, e.session(token), e.ip); err != nil {
+				e.t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			c := e.newCustomer("yamada@example.jp")
+			token := e.enrol(c)
+			si := e.session(token)
+			tc.end(e, c, token)
+			if err := e.svc.ResetMFA(e.ctx, si, e.ip); !errors.Is(err, portal.ErrNoSession) {
+				t.Fatalf("ResetMFA of an ended session: %v, want ErrNoSession", err)
+			}
+			if ms, _ := e.svc.Methods(e.ctx, c.acct.ID); len(ms) != 2 {
+				t.Fatalf("the methods after the refused reset: %v, want the app and the recovery code", ms)
+			}
+			if n := e.auditCount(c.acct.ID, store.ActionMFAReset, "ok"); n != 0 {
+				t.Fatalf("%d resets recorded", n)
+			}
+		})
+	}
+}

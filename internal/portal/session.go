@@ -190,9 +190,11 @@ func (s *Service) ResetMFA(ctx context.Context, si *SignedIn, c Client) error {
 
 // ResetMFAOf is ResetMFA of the factors a page showed, named by their tag
 // (MethodsTagged; "" for whatever the account has): ErrFactorsChanged,
-// changing nothing, when the account's factors are others now. Both
-// checks are made in the reset's unit, so that of two resets sent at once
-// the second finds what the first left.
+// changing nothing, when the account's factors are others now;
+// ErrNoSession, changing nothing, when si's session has ended since it was
+// read. The checks are made in the reset's unit, so that of two resets sent
+// at once the second finds what the first left, and a lock or a sign-out
+// that commits first stops the reset.
 func (s *Service) ResetMFAOf(ctx context.Context, si *SignedIn, c Client, tag string) error {
 	if !s.Fresh(si) {
 		return ErrStepUpNeeded
@@ -202,6 +204,14 @@ func (s *Service) ResetMFAOf(ctx context.Context, si *SignedIn, c Client, tag st
 		ClientIP: c.IP, UserAgent: c.UserAgent, Detail: "security page",
 	}
 	err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		// The session was read at the start of the request: one that
+		// ended since (an operator's lock of a stolen account, a report
+		// of "not me", a sign-out from another tab) resets nothing.
+		if _, err := u.Store.SessionByHash(ctx, si.Session.IDHash); errors.Is(err, store.ErrNotFound) {
+			return ErrNoSession
+		} else if err != nil {
+			return err
+		}
 		ms, now, err := u.MethodsTagged(ctx, si.Account.ID)
 		if err != nil {
 			return err

@@ -213,6 +213,12 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/security", http.StatusSeeOther)
 		return
 	}
+	if errors.Is(err, portal.ErrNoSession) {
+		// Ended meanwhile (signed out, or an operator's lock): nothing
+		// was reset, and the login page says the session ended.
+		s.toSignIn(w, r, "/security")
+		return
+	}
 	if err != nil {
 		s.internal(w, r, err)
 		return
