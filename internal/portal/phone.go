@@ -129,19 +129,15 @@ func (s *Service) ConfirmPhone(ctx context.Context, f *Flow, code string, c Clie
 	if err := s.refuseLocked(ctx, a.ID, store.ActionMFAEnrol, c); err != nil {
 		return err
 	}
-	err = s.Store.AddFirstFactor(ctx, &store.Factor{
+	err = s.enrolFirst(ctx, f, &store.Factor{
 		ID: secret.ID(), AccountID: a.ID, Kind: store.FactorPhone, Secret: pc.Phone, Channel: pc.Channel,
 		LastStep: -1, CreatedAt: s.Now(),
-	})
-	if errors.Is(err, store.ErrConflict) {
-		return ErrAlreadyEnrolled
-	}
+	}, amrOf(pc.Channel))
 	if err != nil {
 		return err
 	}
-	f.proved(amrOf(pc.Channel))
 	s.notice(ctx, a, mail.EventMFAEnrolled, c)
-	return s.toRecoveryScreen(ctx, f)
+	return nil
 }
 
 // ResendCode sends a new code to the number of the code in flight, by ch;

@@ -1573,3 +1573,47 @@ func wrongCode(not ...string) string {
 		}
 	}
 }
+
+// TestEnrolmentEndedMeanwhileAddsNoFactor: a new password (the owner's
+// reset by mail, say, against whoever else knew the old one) ends the
+// account's sign-ins in progress. An enrolment whose request loaded its
+// flow just before must then add no factor: it would have stayed on the
+// account, someone else's authenticator or phone, which the owner's next
+// sign-in asked for, while that enrolment went on to no session.
+func TestEnrolmentEndedMeanwhileAddsNoFactor(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		confirm func(e *env, rec *testkit.Sender, c *customer, f *portal.Flow) error
+	}{
+		{"app", func(e *env, rec *testkit.Sender, c *customer, f *portal.Flow) error {
+			en, err := e.svc.Enrolment(e.ctx, f)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			c.seed = en.Secret
+			return e.svc.ConfirmEnrolment(e.ctx, f, e.code(c), e.ip)
+		}},
+		{"phone", func(e *env, rec *testkit.Sender, c *customer, f *portal.Flow) error {
+			if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip); err != nil {
+				e.t.Fatal(err)
+			}
+			return e.svc.ConfirmPhone(e.ctx, f, rec.Last(e.t).Code, e.ip)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, rec := phoneEnv(t)
+			e.withMail()
+			c := e.newCustomer("yamada@example.jp")
+			f := e.enrolFlow(c)
+			if err := e.svc.ResetPassword(e.ctx, e.resetLink(c), "a new long passphrase", e.ip); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.confirm(e, rec, c, f); err == nil {
+				t.Fatal("the enrolment of a sign-in that a new password ended went on")
+			}
+			if ms, _ := e.svc.Methods(e.ctx, c.acct.ID); len(ms) != 0 {
+				t.Fatalf("the account has %v after an enrolment that a new password ended", ms)
+			}
+		})
+	}
+}

@@ -425,25 +425,46 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, f *Flow, code string, c 
 	if err := s.refuseLocked(ctx, a.ID, store.ActionMFAEnrol, c); err != nil {
 		return err
 	}
-	// Enrolment is for an account without a factor: a second tab's
-	// enrolment, or one made after the flow began, is refused rather than
-	// adding a factor the customer may not know of.
-	err = s.Store.AddFirstFactor(ctx, &store.Factor{
+	err = s.enrolFirst(ctx, f, &store.Factor{
 		ID: secret.ID(), AccountID: a.ID, Kind: store.FactorTOTP,
 		Secret: s.Keys.Encrypt(seed, a.ID), LastStep: step, CreatedAt: s.Now(),
-	})
-	if errors.Is(err, store.ErrConflict) {
-		return ErrAlreadyEnrolled
-	}
+	}, "otp")
 	if err != nil {
 		return err
 	}
 	if err := s.right(ctx, charged, c, store.ActionMFAEnrol); err != nil {
 		return err
 	}
-	f.proved("otp")
 	s.notice(ctx, a, mail.EventMFAEnrolled, c)
-	return s.toRecoveryScreen(ctx, f)
+	return nil
+}
+
+// enrolFirst saves factor, whose code the flow f at enrolment checked, as
+// the account's first, and moves f to the recovery screen with a new
+// recovery code, all or nothing. Enrolment is for an account without a
+// factor: a second tab's enrolment, or one made after the flow began, is
+// refused (ErrAlreadyEnrolled) rather than adding a factor the customer may
+// not know of. And the flow must still be there at its step: a new
+// password, a reset or a report of "not me" ends the sign-ins in progress,
+// and one whose request had loaded its flow just before must not leave its
+// factor (whoever knew the old password's authenticator or phone) on the
+// account while it goes on to no session (ErrWrongStep).
+func (s *Service) enrolFirst(ctx context.Context, f *Flow, factor *store.Factor, amr string) error {
+	start := f.snapshot()
+	err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		f.restore(start)
+		if err := u.Store.AddFirstFactor(ctx, factor); errors.Is(err, store.ErrConflict) {
+			return ErrAlreadyEnrolled
+		} else if err != nil {
+			return err
+		}
+		f.proved(amr)
+		return u.toRecoveryScreen(ctx, f)
+	})
+	if err != nil {
+		f.restore(start)
+	}
+	return err
 }
 
 // refuseLocked answers ErrAccountLocked, and audits it, when an operator
