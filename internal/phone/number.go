@@ -54,12 +54,14 @@ func Parse(input, region string) (string, error) {
 	}
 	// A code goes to a person's own line. Calls to premium-rate and
 	// shared-cost numbers (Japan's 0990 and 0570 ナビダイヤル) earn their
-	// owner money, the classic toll fraud of sign-in codes; a freephone,
-	// a universal access number or a voicemail box reaches a company's
-	// switchboard or nobody.
+	// owner money, the classic toll fraud of sign-in codes; so do personal
+	// numbers, forwarding numbers billed above a mobile's rate whose owner
+	// shares the revenue (the UK's 070, mistaken for mobiles; Germany's
+	// 0700; the United States' 500). A freephone, a universal access
+	// number or a voicemail box reaches a company's switchboard or nobody.
 	switch phonenumbers.GetNumberType(n) {
 	case phonenumbers.PREMIUM_RATE, phonenumbers.SHARED_COST, phonenumbers.TOLL_FREE,
-		phonenumbers.UAN, phonenumbers.VOICEMAIL:
+		phonenumbers.PERSONAL_NUMBER, phonenumbers.UAN, phonenumbers.VOICEMAIL:
 		return "", ErrNotPersonal
 	}
 	return phonenumbers.Format(n, phonenumbers.E164), nil

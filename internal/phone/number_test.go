@@ -37,6 +37,13 @@ func TestParse(t *testing.T) {
 		{"freephone 0120", "0120-123-456", "JP", "", ErrNotPersonal},
 		{"freephone 0800", "0800-123-4567", "JP", "", ErrNotPersonal},
 		{"US toll free", "(800) 555-0199", "US", "", ErrNotPersonal},
+		// Personal numbers: forwarding numbers billed above a mobile's
+		// rate, whose owner shares the revenue (the UK's 070, Germany's
+		// 0700), the toll fraud of UK "07" numbers mistaken for mobiles.
+		{"UK personal number 070", "070 1234 5678", "GB", "", ErrNotPersonal},
+		{"UK personal number international", "+44 70 1234 5678", "JP", "", ErrNotPersonal},
+		{"German personal number 0700", "0700 12345678", "DE", "", ErrNotPersonal},
+		{"UK mobile 07400", "07400 123456", "GB", "+447400123456", nil},
 		{"US number international", "+1 202-555-0123", "JP", "+12025550123", nil},
 		{"mobile one digit short", "090-1234-567", "JP", "", ErrInvalid},
 		{"mobile one digit long", "090-1234-56789", "JP", "", ErrInvalid},
