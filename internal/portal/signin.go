@@ -581,6 +581,18 @@ func (s *Service) secondFactor(ctx context.Context, f *Flow, a *store.Account, m
 		s.cancelRecovery(ctx, a.ID, RecoveryCancelFactor, c)
 		return nil
 	case MethodRecovery:
+		// A right code is spent and replaced by one that only the flow's
+		// recovery screen shows: a flow that is gone (a new password, a
+		// reset or a report of "not me" ended it after its request loaded
+		// it) must not take the code, or the account is left with a
+		// recovery code nobody has seen.
+		if live, err := s.Store.FlowByHash(ctx, f.IDHash, s.Now()); errors.Is(err, store.ErrNotFound) {
+			return ErrFlowExpired
+		} else if err != nil {
+			return err
+		} else if live.State != StateMFA {
+			return ErrWrongStep
+		}
 		if err := s.SpendRecoveryCode(ctx, a, code, c); err != nil {
 			return err
 		}

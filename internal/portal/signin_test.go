@@ -1030,3 +1030,26 @@ func TestRecoveryScreenLivesFlowTTL(t *testing.T) {
 		t.Fatalf("a late enrolment's recovery screen expires %v, want %v (the flow's own end)", g.ExpiresAt, end)
 	}
 }
+
+// TestRecoveryCodeKeptWhenTheSignInEndedMeanwhile: a recovery code typed
+// at a sign-in that a new password ended meanwhile (its request had loaded
+// the flow just before) is not spent. Spent, it was replaced by a new one
+// that no screen could show: the flow was gone, and the account was left
+// with a recovery code nobody had seen.
+func TestRecoveryCodeKeptWhenTheSignInEndedMeanwhile(t *testing.T) {
+	e := newEnv(t)
+	c, f := e.atSecondFactor()
+	si := e.session(e.signIn(c))
+	if _, err := e.svc.ChangePassword(e.ctx, si, c.password, newPassword, e.ip); err != nil {
+		t.Fatal(err)
+	}
+	c.password = newPassword
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodRecovery, c.recovery, e.ip); err == nil {
+		t.Fatal("a recovery code was taken at a sign-in that a new password ended")
+	}
+	// The code the customer recorded still works.
+	g := e.passwordStep(c)
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodRecovery, c.recovery, e.ip); err != nil {
+		t.Fatalf("the recorded recovery code after the refused one: %v", err)
+	}
+}
