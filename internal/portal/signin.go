@@ -585,8 +585,11 @@ func (s *Service) secondFactor(ctx context.Context, f *Flow, a *store.Account, m
 		// recovery screen shows: a flow that is gone (a new password, a
 		// reset or a report of "not me" ended it after its request loaded
 		// it) must not take the code, or the account is left with a
-		// recovery code nobody has seen.
-		if live, err := s.Store.FlowByHash(ctx, f.IDHash, s.Now()); errors.Is(err, store.ErrNotFound) {
+		// recovery code nobody has seen. Looked up as of its start, so
+		// that it is found while its row is there: one that expired since
+		// its request loaded it still moves on, and a closed step is
+		// still what its customer hears.
+		if live, err := s.Store.FlowByHash(ctx, f.IDHash, f.CreatedAt); errors.Is(err, store.ErrNotFound) {
 			return ErrFlowExpired
 		} else if err != nil {
 			return err
