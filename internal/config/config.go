@@ -168,6 +168,10 @@ type Phone struct {
 	PerNumberHour  int `json:"per_number_hour"`
 	PerClientHour  int `json:"per_client_hour"`
 	DailyBudget    int `json:"daily_budget"`
+	// WrongPerNumberHour is how many wrong codes sent to one phone number
+	// are allowed in an hour, of every account and sign-in, and from any
+	// address; the codes of enrolments count apart, as their messages do.
+	WrongPerNumberHour int `json:"wrong_per_number_hour"`
 	// Sender is "outbox" (kept and shown on a development page) or "twilio".
 	Sender string `json:"sender"`
 	Twilio Twilio `json:"twilio"`
@@ -237,8 +241,10 @@ func Default() Config {
 			PerNumberHour:  10,
 			PerClientHour:  10,
 			DailyBudget:    1000,
-			Sender:         "outbox",
-			Twilio:         Twilio{BaseURL: "https://api.twilio.com"},
+			// Three accounts' locks' worth: a family's one phone.
+			WrongPerNumberHour: 30,
+			Sender:             "outbox",
+			Twilio:             Twilio{BaseURL: "https://api.twilio.com"},
 		},
 		Mail: Mail{Sender: "outbox", Port: 587, TLS: "starttls", From: "Tobira <no-reply@localhost>"},
 	}
@@ -460,6 +466,7 @@ func (p *Phone) validate() error {
 	for name, n := range map[string]int{
 		"code_attempts": p.CodeAttempts, "per_account_hour": p.PerAccountHour, "per_number_hour": p.PerNumberHour,
 		"per_client_hour": p.PerClientHour, "daily_budget": p.DailyBudget,
+		"wrong_per_number_hour": p.WrongPerNumberHour,
 	} {
 		if n < 1 {
 			bad("%s must be at least 1", name)

@@ -438,7 +438,7 @@ func (v *view) Zero(t time.Time) bool { return t.IsZero() }
 // Outcomes are the outcomes the audit filter offers: those the code
 // records.
 func (v *view) Outcomes() []string {
-	return []string{"ok", "fail", "locked", "denied", "throttled", "limited", "refused", "exhausted",
+	return []string{"ok", "fail", "locked", "denied", "throttled", "throttled_number", "limited", "refused", "exhausted",
 		"account_locked", "not_activated", "unknown", "alert", outdatedReset}
 }
 

@@ -79,8 +79,10 @@ func (s *Service) PhoneFirst(ctx context.Context, f *Flow) (bool, error) {
 // attempt is a second-factor attempt and its account as charged.
 type attempt struct {
 	acct    *store.Account
-	counted bool  // acct's failures include this attempt already
-	client  limit // the client's limit, which counts it until it is right
+	counted bool // acct's failures include this attempt already
+	// limits are the client's, and the phone number's for a phone code,
+	// which count it until it is right.
+	limits []limit
 }
 
 // codeClientLimit counts the second-factor codes of one client address,
@@ -97,9 +99,10 @@ func (s *Service) codeClientLimit(c Client) limit {
 // the count. It refuses with *LockedError while the step is closed, or
 // while the client's address has sent too many wrong codes.
 //
-// The client's count is taken first, outside the transaction of a unit
-// (store.Limits.Counting), and given back when the code is right, or when
-// the account's closed step refuses the attempt unchecked. A unit that
+// The client's count, and the other limits given (the phone number's), is
+// taken first, outside the transaction of a unit (store.Limits.Counting),
+// and given back when the code is right, or when the account's closed step
+// refuses the attempt unchecked. A unit that
 // PostgreSQL runs again counts the attempt twice; that errs on the safe
 // side, and is rare.
 //
@@ -111,22 +114,26 @@ func (s *Service) codeClientLimit(c Client) limit {
 // to that: a right code with no failures before it leaves the account as it
 // was, instead of writing it twice. An attempt that ends in neither (an
 // error of the store) counts nothing there.
-func (s *Service) charge(ctx context.Context, a *store.Account, c Client, action string) (*attempt, error) {
-	client := s.codeClientLimit(c)
-	over, until, _, err := s.count(ctx, s.Now(), []limit{client})
+func (s *Service) charge(ctx context.Context, a *store.Account, c Client, action string, more ...limit) (*attempt, error) {
+	limits := append([]limit{s.codeClientLimit(c)}, more...)
+	over, until, _, err := s.count(ctx, s.Now(), limits)
 	if err != nil {
 		return nil, err
 	}
 	if over != nil {
-		s.audit(ctx, a.ID, action, "throttled", c, "")
-		return nil, &LockedError{Until: until, Client: true}
+		outcome := "throttled"
+		if over.name == "number" {
+			outcome = "throttled_number"
+		}
+		s.audit(ctx, a.ID, action, outcome, c, "")
+		return nil, &LockedError{Until: until, Client: over.name == "client", Number: over.name == "number"}
 	}
 	at, err := s.chargeAccount(ctx, a, c, action)
 	if err != nil {
-		s.uncount(ctx, s.Now(), client)
+		s.uncount(ctx, s.Now(), limits...)
 		return nil, err
 	}
-	at.client = client
+	at.limits = limits
 	return at, nil
 }
 
@@ -202,9 +209,9 @@ func (s *Service) wrongBecause(ctx context.Context, at *attempt, c Client, actio
 }
 
 // right answers a right code: the count of wrong ones starts over, and
-// the client's count forgets the attempt.
+// the client's count (and the phone number's) forgets the attempt.
 func (s *Service) right(ctx context.Context, at *attempt, c Client, action string) error {
-	s.uncount(ctx, s.Now(), at.client)
+	s.uncount(ctx, s.Now(), at.limits...)
 	s.audit(ctx, at.acct.ID, action, "ok", c, "")
 	if !at.counted && at.acct.MFAFailures == 0 && at.acct.MFALockedUntil.IsZero() {
 		return nil // nothing to start over

@@ -308,6 +308,20 @@ func (s *Service) budgetUsedUp(ctx context.Context, now time.Time) {
 	}
 }
 
+// wrongCodesOf is the limit of the wrong codes typed for the codes sent to
+// the number e164 (DESIGN.md: wrong codes are counted per phone number too),
+// of every account and from any address: enrolled at the second factor,
+// where it is an account's own, and apart from the enrolments', as
+// chargeSend counts the messages, so that whoever enrols cannot close
+// another customer's sign-ins with wrong codes typed for their number.
+func (s *Service) wrongCodesOf(e164 string, enrolled bool) limit {
+	key := "mfa:number:" + e164
+	if enrolled {
+		key = "mfa:number:enrolled:" + e164
+	}
+	return limit{"number", key, s.Config.Phone.WrongPerNumberHour, time.Hour}
+}
+
 // phoneCodeHash is a keyed hash: six digits would fall to a brute force of a
 // plain hash in no time.
 func (s *Service) phoneCodeHash(f *Flow, code string) string {
@@ -337,7 +351,7 @@ func (s *Service) checkPhoneCode(ctx context.Context, f *Flow, a *store.Account,
 	case err != nil:
 		return nil, err
 	}
-	charged, err := s.charge(ctx, a, c, action)
+	charged, err := s.charge(ctx, a, c, action, s.wrongCodesOf(pc.Phone, f.State == StateMFA))
 	if err != nil {
 		return nil, err
 	}

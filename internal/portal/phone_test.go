@@ -1617,3 +1617,69 @@ func TestEnrolmentEndedMeanwhileAddsNoFactor(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongCodesPerNumber: wrong codes are counted per phone number too
+// (DESIGN.md), over the sign-ins of every account that enrolled it and
+// from any address: past phone.wrong_per_number_hour in an hour, every
+// code sent to the number is refused, a right one too, until the hour
+// ends, and the refusal counts against no account. Wrong codes typed at
+// enrolments, to a number whoever enrols may type, count apart, as the
+// messages do: they cannot close the number's sign-ins.
+func TestWrongCodesPerNumber(t *testing.T) {
+	e, rec := phoneEnv(t, func(c *config.Config) { c.Phone.WrongPerNumberHour = 3 })
+	yamada, sato := e.newCustomer("yamada@example.jp"), e.newCustomer("sato@example.jp")
+	e.enrolPhone(rec, yamada, mobileJP, notify.SMS)
+	e.enrolPhone(rec, sato, mobileJP, notify.SMS) // a family's one phone
+	e.clock.Set(e.clock.Now().Truncate(time.Hour).Add(time.Hour + time.Minute))
+
+	// Three enrolments' wrong codes to the same number, by someone else.
+	for i := range 3 {
+		other := e.newCustomer(fmt.Sprintf("other%d@example.jp", i))
+		f := e.enrolFlow(other)
+		if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", client(fmt.Sprintf("198.51.100.%d", i))); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.ConfirmPhone(e.ctx, f, otherCode(rec.Last(t).Code), client(fmt.Sprintf("198.51.100.%d", i))); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("enrolment's wrong code %d: %v", i+1, err)
+		}
+	}
+
+	signIn := func(c *customer) (*portal.Flow, string) {
+		t.Helper()
+		f := e.mfaFlow(c)
+		if err := e.svc.SendSignInCode(e.ctx, f, "", "ja", e.ip); err != nil {
+			t.Fatal(err)
+		}
+		return f, rec.Last(t).Code
+	}
+	f, code := signIn(yamada)
+	for i := range 2 {
+		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodPhone, otherCode(code), client(fmt.Sprintf("203.0.113.%d", i))); !errors.Is(err, portal.ErrWrongCode) {
+			t.Fatalf("yamada's wrong code %d: %v", i+1, err)
+		}
+	}
+	e.clock.Advance(time.Minute)
+	g, code := signIn(sato)
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, otherCode(code), client("203.0.113.9")); !errors.Is(err, portal.ErrWrongCode) {
+		t.Fatalf("sato's wrong code: %v", err)
+	}
+	err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, code, client("203.0.113.10"))
+	var l *portal.LockedError
+	if !errors.As(err, &l) || !l.Number || l.Client {
+		t.Fatalf("a right code after the number's wrong ones: %v, want a *LockedError for the number", err)
+	}
+	if want := e.clock.Now().Truncate(time.Hour).Add(time.Hour); !l.Until.Equal(want) {
+		t.Errorf("refused until %v, want the hour's end %v", l.Until, want)
+	}
+	if a := e.account(sato); a.MFAFailures != 1 {
+		t.Errorf("sato's failures %d, want 1: the refusal counts against no account", a.MFAFailures)
+	}
+	if !e.audited(sato.acct.ID, store.ActionMFAPhone, "throttled_number") {
+		t.Error("the refusal is not in the audit log as throttled_number")
+	}
+	e.clock.Set(e.clock.Now().Truncate(time.Hour).Add(time.Hour))
+	g, code = signIn(sato)
+	if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, code, client("203.0.113.10")); err != nil {
+		t.Fatalf("the right code in the next hour: %v", err)
+	}
+}

@@ -156,6 +156,9 @@ type LockedError struct {
 	// Client is true when the client's address, not the account, sent too
 	// many wrong codes (code_failures_per_client).
 	Client bool
+	// Number is true when too many wrong codes were typed for the codes
+	// sent to the phone number (phone.wrong_per_number_hour).
+	Number bool
 }
 
 func (e *LockedError) Error() string {

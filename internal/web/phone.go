@@ -126,8 +126,11 @@ func (s *Server) stepError(w http.ResponseWriter, r *http.Request, err error) (i
 	case errors.As(err, &locked):
 		w.Header().Set("Retry-After", seconds(locked.Until.Sub(s.svc.Now())))
 		key := "mfa.locked"
-		if locked.Client {
+		switch {
+		case locked.Client:
 			key = "mfa.throttled"
+		case locked.Number:
+			key = "mfa.throttled_number"
 		}
 		return http.StatusTooManyRequests, s.t(r, key, formatTime(lang, locked.Until)), true
 	}
