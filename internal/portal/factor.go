@@ -96,8 +96,9 @@ func (s *Service) codeClientLimit(c Client) limit {
 
 // charge counts a second-factor attempt before its code is checked, so that
 // guesses sent in parallel cannot outrun the lock; a right code then clears
-// the count. It refuses with *LockedError while the step is closed, or
-// while the client's address has sent too many wrong codes.
+// the count. It refuses with *LockedError while the step is closed, while
+// the client's address has sent too many wrong codes, or while too many
+// were typed for the phone number of a limit in more.
 //
 // The client's count, and the other limits given (the phone number's), is
 // taken first, outside the transaction of a unit (store.Limits.Counting),
