@@ -212,8 +212,30 @@ func (s *Service) wrongBecause(ctx context.Context, at *attempt, c Client, actio
 // right answers a right code: the count of wrong ones starts over, and
 // the client's count (and the phone number's) forgets the attempt.
 func (s *Service) right(ctx context.Context, at *attempt, c Client, action string) error {
+	return s.settle(ctx, at, c, action, "ok")
+}
+
+// enrolled settles an enrolment's right code once enrolFirst answered err:
+// recorded "ok" when the factor was saved, and "already_enrolled" when
+// another tab's enrolment came first (the code was right: it counts as no
+// wrong one, but it added nothing, which the security log must not say it
+// did). Any other error leaves the attempt counted.
+func (s *Service) enrolled(ctx context.Context, at *attempt, c Client, err error) error {
+	switch {
+	case err == nil:
+		return s.right(ctx, at, c, store.ActionMFAEnrol)
+	case errors.Is(err, ErrAlreadyEnrolled):
+		if err := s.settle(ctx, at, c, store.ActionMFAEnrol, "already_enrolled"); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// settle is right's work, recorded with outcome.
+func (s *Service) settle(ctx context.Context, at *attempt, c Client, action, outcome string) error {
 	s.uncount(ctx, s.Now(), at.limits...)
-	s.audit(ctx, at.acct.ID, action, "ok", c, "")
+	s.audit(ctx, at.acct.ID, action, outcome, c, "")
 	if !at.counted && at.acct.MFAFailures == 0 && at.acct.MFALockedUntil.IsZero() {
 		return nil // nothing to start over
 	}

@@ -254,6 +254,19 @@ func (e *env) auditCount(accountID, action, outcome string) int {
 	return n
 }
 
+// wantEnrolledOnce checks the second of two tabs' enrolments, which
+// answered err: refused as enrolled already, and recorded so; the security
+// log says one factor was set, not two.
+func (e *env) wantEnrolledOnce(c *customer, err error) {
+	e.t.Helper()
+	if !errors.Is(err, portal.ErrAlreadyEnrolled) {
+		e.t.Errorf("the second tab's enrolment: %v, want ErrAlreadyEnrolled", err)
+	}
+	if ok, refused := e.auditCount(c.acct.ID, store.ActionMFAEnrol, "ok"), e.auditCount(c.acct.ID, store.ActionMFAEnrol, "already_enrolled"); ok != 1 || refused != 1 {
+		e.t.Errorf("mfa.enrol recorded ok %d times and already_enrolled %d times, want once each", ok, refused)
+	}
+}
+
 // audited tells whether the account has an audit event of action with
 // outcome.
 func (e *env) audited(accountID, action, outcome string) bool {

@@ -122,7 +122,7 @@ func (s *Service) ConfirmPhone(ctx context.Context, f *Flow, code string, c Clie
 	if err != nil {
 		return err
 	}
-	pc, err := s.checkPhoneCode(ctx, f, a, code, c, store.ActionMFAEnrol)
+	pc, charged, err := s.checkPhoneCode(ctx, f, a, code, c, store.ActionMFAEnrol)
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func (s *Service) ConfirmPhone(ctx context.Context, f *Flow, code string, c Clie
 		ID: secret.ID(), AccountID: a.ID, Kind: store.FactorPhone, Secret: pc.Phone, Channel: pc.Channel,
 		LastStep: -1, CreatedAt: s.Now(),
 	}, amrOf(pc.Channel))
-	if err != nil {
+	if err := s.enrolled(ctx, charged, c, err); err != nil {
 		return err
 	}
 	s.notice(ctx, a, mail.EventMFAEnrolled, c)
@@ -330,49 +330,51 @@ func (s *Service) phoneCodeHash(f *Flow, code string) string {
 
 // checkPhoneCode checks a code against the flow's code in flight. The attempt
 // counts in the account's counter of every factor and in the code's own;
-// input that is no six-digit code counts in neither (ErrCodeFormat).
-func (s *Service) checkPhoneCode(ctx context.Context, f *Flow, a *store.Account, code string, c Client, action string) (*store.PhoneCode, error) {
+// input that is no six-digit code counts in neither (ErrCodeFormat). A right
+// code's attempt is returned for the caller to settle (right) once what the
+// code was for is done.
+func (s *Service) checkPhoneCode(ctx context.Context, f *Flow, a *store.Account, code string, c Client, action string) (*store.PhoneCode, *attempt, error) {
 	code = mfa.NormalizeCode(code)
 	if code == "" {
-		return nil, ErrCodeFormat
+		return nil, nil, ErrCodeFormat
 	}
 	// A closed step refuses before the code's own tries are spent.
 	if mfa.Locked(a.MFALockedUntil, s.Now()) {
 		s.audit(ctx, a.ID, action, "refused", c, "")
-		return nil, &LockedError{Until: a.MFALockedUntil}
+		return nil, nil, &LockedError{Until: a.MFALockedUntil}
 	}
 	pc, err := s.Store.ChargePhoneCode(ctx, f.IDHash, s.Config.Phone.CodeAttempts)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, ErrNoPhoneCode
+		return nil, nil, ErrNoPhoneCode
 	case errors.Is(err, store.ErrLocked):
 		s.audit(ctx, a.ID, action, "exhausted", c, "")
-		return nil, ErrPhoneCodeExhausted
+		return nil, nil, ErrPhoneCodeExhausted
 	case err != nil:
-		return nil, err
+		return nil, nil, err
 	}
 	charged, err := s.charge(ctx, a, c, action, s.wrongCodesOf(pc.Phone, f.State == StateMFA))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !s.Now().Before(pc.ExpiresAt) {
 		// An expired code is a wrong answer too; when it closes the step,
 		// that is what the customer must hear.
 		if err := s.wrong(ctx, charged, c, action); !errors.Is(err, ErrWrongCode) {
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, ErrPhoneCodeExpired
+		return nil, nil, ErrPhoneCodeExpired
 	}
 	if !s.Keys.Verify(pc.CodeHash, "phone code", f.IDHash, code) {
 		if pc.PreviousHash != "" && s.Keys.Verify(pc.PreviousHash, "phone code", f.IDHash, code) {
 			// A text that came late, after the resend the customer asked
 			// for while waiting.
-			return nil, s.wrongBecause(ctx, charged, c, action, ErrPhoneCodeReplaced)
+			return nil, nil, s.wrongBecause(ctx, charged, c, action, ErrPhoneCodeReplaced)
 		}
-		return nil, s.wrong(ctx, charged, c, action)
+		return nil, nil, s.wrong(ctx, charged, c, action)
 	}
 	if err := s.Store.DeletePhoneCode(ctx, f.IDHash); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return pc, s.right(ctx, charged, c, action)
+	return pc, charged, nil
 }

@@ -1426,6 +1426,7 @@ func TestPhoneEnrolmentAfterAppInAnotherTab(t *testing.T) {
 	errB := e.svc.ConfirmPhone(e.ctx, tabB, rec.Last(t).Code, e.ip)
 	fs, _ := e.svc.Store.FactorsOf(e.ctx, c.acct.ID)
 	t.Logf("second tab's ConfirmPhone: %v; factors now %d", errB, len(fs))
+	e.wantEnrolledOnce(c, errB)
 
 	e.clock.Advance(time.Minute)
 	f := e.mfaFlow(c)

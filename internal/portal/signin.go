@@ -429,10 +429,7 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, f *Flow, code string, c 
 		ID: secret.ID(), AccountID: a.ID, Kind: store.FactorTOTP,
 		Secret: s.Keys.Encrypt(seed, a.ID), LastStep: step, CreatedAt: s.Now(),
 	}, "otp")
-	if err != nil {
-		return err
-	}
-	if err := s.right(ctx, charged, c, store.ActionMFAEnrol); err != nil {
+	if err := s.enrolled(ctx, charged, c, err); err != nil {
 		return err
 	}
 	s.notice(ctx, a, mail.EventMFAEnrolled, c)
@@ -572,8 +569,11 @@ func (s *Service) secondFactor(ctx context.Context, f *Flow, a *store.Account, m
 		s.cancelRecovery(ctx, a.ID, RecoveryCancelFactor, c)
 		return nil
 	case MethodPhone:
-		pc, err := s.checkPhoneCode(ctx, f, a, code, c, store.ActionMFAPhone)
+		pc, charged, err := s.checkPhoneCode(ctx, f, a, code, c, store.ActionMFAPhone)
 		if err != nil {
+			return err
+		}
+		if err := s.right(ctx, charged, c, store.ActionMFAPhone); err != nil {
 			return err
 		}
 		f.verified = true

@@ -907,6 +907,7 @@ func TestEnrolmentInTwoTabs(t *testing.T) {
 	errB := e.svc.ConfirmEnrolment(e.ctx, tabB, codeB, e.ip)
 	fs, _ := e.svc.Store.FactorsOf(e.ctx, c.acct.ID)
 	t.Logf("second tab's ConfirmEnrolment: %v; factors now %d", errB, len(fs))
+	e.wantEnrolledOnce(c, errB)
 	if len(fs) != 1 {
 		t.Errorf("the account has %d authenticator apps after two enrolment tabs, want 1 "+
 			"(a flow started before the first enrolment still adds a factor)", len(fs))
