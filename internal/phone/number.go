@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
@@ -34,6 +35,13 @@ const maxInput = 40
 // which wins over region. It returns the number in E.164.
 func Parse(input, region string) (string, error) {
 	if utf8.RuneCountInString(input) > maxInput || len(input) > 4*maxInput {
+		return "", ErrInvalid
+	}
+	// The parser turns letters into a keypad's digits (a vanity number,
+	// "1-800-FLOWERS"): a letter typed by mistake, or an O for a 0, would
+	// send a code to a stranger's number. Customers type digits (and ー,
+	// a modifier letter, for a hyphen).
+	if strings.IndexFunc(input, isLetter) >= 0 {
 		return "", ErrInvalid
 	}
 	region = strings.ToUpper(strings.TrimSpace(region))
@@ -66,6 +74,10 @@ func Parse(input, region string) (string, error) {
 	}
 	return phonenumbers.Format(n, phonenumbers.E164), nil
 }
+
+// isLetter is a letter of any script but the modifier letters: ー, the long
+// vowel mark, is what many type for a hyphen in a Japanese number.
+func isLetter(r rune) bool { return unicode.IsLetter(r) && !unicode.Is(unicode.Lm, r) }
 
 // CanText reports whether a text message can reach an E.164 number: a
 // mobile, or a number its country's plan does not tell from a landline

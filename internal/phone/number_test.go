@@ -49,6 +49,12 @@ func TestParse(t *testing.T) {
 		{"mobile one digit long", "090-1234-56789", "JP", "", ErrInvalid},
 		{"mobile prefix that does not exist", "010-1234-5678", "JP", "", ErrInvalid},
 		{"too short", "12", "JP", "", ErrInvalid},
+		// The parser reads letters as a keypad's (1-800-FLOWERS): a typo
+		// would send a code to a stranger's number.
+		{"letters", "090-ABCD-EFGH", "JP", "", ErrInvalid},
+		{"a letter among the digits", "090-1234-567O", "JP", "", ErrInvalid},
+		{"full-width letters", "０９０ーＡＢＣＤーＥＦＧＨ", "JP", "", ErrInvalid},
+		{"an extension", "03-1234-5678 ext. 12", "JP", "", ErrInvalid},
 		{"US number for US, too short", "555-0123", "US", "", ErrInvalid},
 		{"unknown calling code", "+999 1234 5678", "JP", "", ErrInvalid},
 		{"with an extension", "03-1234-5678 ext. 12", "JP", "", ErrInvalid},
