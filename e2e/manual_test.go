@@ -325,7 +325,7 @@ func TestResetWithoutScript(t *testing.T) {
 		t.Errorf("after 「リセットする」 on the confirmation the back button showed, the activity lists %d resets, want 1", n)
 	}
 
-	// 「このブラウザ以外のログインは終了します」: the other device is signed out.
+	// 「ほかのブラウザでのログイン…は終了します」: the other device is signed out.
 	other.openTo("/security", "/login", "ログイン")
 }
 
