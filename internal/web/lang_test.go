@@ -85,7 +85,7 @@ func TestEnglishReadsWell(t *testing.T) {
 	a.lang = "en"
 	a.enrol(s.customer("sato@example.jp"))
 	contains(t, a.get("/security/reset"),
-		"Resetting removes your registered authenticator app and your recovery code, and signs you out of every other browser.")
+		"Resetting removes your registered authenticator app and your recovery code, and signs you out of every other browser, and of the sites in this browser too.")
 	sato, err := s.svc.Store.AccountByEmail(s.ctx, "sato@example.jp")
 	if err != nil {
 		t.Fatal(err)
