@@ -20,8 +20,9 @@ var (
 	// form_post page submits itself with an inline script that the
 	// portal's Content-Security-Policy blocks.
 	supportedModes = []oidc.ResponseMode{oidc.ResponseModeQuery, oidc.ResponseModeFragment}
-	// supportedClaims are the claims of the ID token and the userinfo
-	// answer (SetUserinfoFromScopes, SetUserinfoFromRequest).
+	// supportedClaims are the claims of the ID token (SetUserinfoFromScopes,
+	// SetUserinfoFromRequest) and of the userinfo answer (userinfo), which
+	// alone has name, locale, email and email_verified.
 	supportedClaims = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",
 		"at_hash", "sid", "name", "locale", "email", "email_verified"}
 )

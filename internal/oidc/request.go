@@ -102,8 +102,16 @@ func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
 func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
-func (c *client) IsScopeAllowed(string) bool           { return false }
-func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
+func (c *client) IsScopeAllowed(string) bool { return false }
+
+// IDTokenUserinfoClaimsAssertion is false: an ID token issued with an
+// access token (the code flow, the only one the provider serves) carries
+// none of the profile and email scopes' claims, which the client reads
+// from the userinfo endpoint (OpenID Connect Core 1.0, 5.4). A site keeps
+// its ID token and sends it back as the id_token_hint of a logout, in a
+// URL's query that proxies log. storage.SetUserinfoFromScopes adds none of
+// them either.
+func (c *client) IDTokenUserinfoClaimsAssertion() bool { return false }
 func (c *client) ClockSkew() time.Duration             { return 0 }
 
 func (c *client) ApplicationType() op.ApplicationType {

@@ -29,7 +29,7 @@ func TestSingleSignOn(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	tb := b.sso(br)
 	idb, cb := b.verify(tb)
-	if idb.Subject != e.accountID || cb.Email != e.email || cb.Nonce != "nonce-sso-b" {
+	if idb.Subject != e.accountID || cb.Nonce != "nonce-sso-b" {
 		t.Errorf("SSO ID token: %+v", cb)
 	}
 	if cb.AuthTime != ca.AuthTime || cb.SID != ca.SID || cb.SID == "" {

@@ -537,7 +537,19 @@ func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, clientSecret 
 	return nil
 }
 
-func (s *storage) SetUserinfoFromScopes(ctx context.Context, ui *oidc.UserInfo, userID, _ string, scopes []string) error {
+// SetUserinfoFromScopes fills in an ID token's claims, the only place the
+// library calls it: the subject alone. The customer's name, email and
+// locale are the userinfo endpoint's (userinfo), so that an ID token,
+// which sites keep and send back in a logout URL's query, carries no
+// personal data (client.IDTokenUserinfoClaimsAssertion).
+func (s *storage) SetUserinfoFromScopes(_ context.Context, ui *oidc.UserInfo, userID, _ string, _ []string) error {
+	ui.Subject = userID
+	return nil
+}
+
+// userinfo fills in the claims of the scopes of an access token, for the
+// userinfo and introspection endpoints.
+func (s *storage) userinfo(ctx context.Context, ui *oidc.UserInfo, userID string, scopes []string) error {
 	a, err := s.st.AccountByID(ctx, userID)
 	if err != nil {
 		return err
@@ -574,7 +586,7 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 	} else if locked {
 		return oidc.ErrAccessDenied().WithDescription("token is invalid or expired")
 	}
-	return s.SetUserinfoFromScopes(ctx, ui, at.AccountID, at.ClientID, at.Scopes)
+	return s.userinfo(ctx, ui, at.AccountID, at.Scopes)
 }
 
 func (s *storage) SetIntrospectionFromToken(ctx context.Context, ir *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
@@ -588,7 +600,7 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, ir *oidc.Intros
 		return oidc.ErrAccessDenied()
 	}
 	ui := new(oidc.UserInfo)
-	if err := s.SetUserinfoFromScopes(ctx, ui, at.AccountID, at.ClientID, at.Scopes); err != nil {
+	if err := s.userinfo(ctx, ui, at.AccountID, at.Scopes); err != nil {
 		return err
 	}
 	ir.SetUserInfo(ui)

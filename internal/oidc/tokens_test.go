@@ -203,7 +203,7 @@ func TestRefreshNarrowsScopes(t *testing.T) {
 	if status != http.StatusOK || ui["email"] != e.email || ui["name"] != nil {
 		t.Errorf("userinfo with the narrowed access token: %d %v, want email and no name", status, ui)
 	}
-	if _, claims := decodeJWT(t, body["id_token"].(string)); claims["name"] != nil || claims["email"] != e.email {
+	if _, claims := decodeJWT(t, body["id_token"].(string)); claims["name"] != nil || claims["email"] != nil || claims["sub"] != e.accountID {
 		t.Errorf("narrowed ID token claims %v", claims)
 	}
 
@@ -277,6 +277,50 @@ func TestUserinfoClaimsByScope(t *testing.T) {
 		if status, _ := e.userinfo(bad); !refusedToken(status) {
 			t.Errorf("userinfo with token %q: %d", bad, status)
 		}
+	}
+}
+
+// An ID token carries no personal data: the code flow, the only one the
+// provider serves, issues an access token with it, so the claims of the
+// profile and email scopes come from the userinfo endpoint alone (OpenID
+// Connect Core 1.0, 5.4). A site keeps its ID token and sends it back as a
+// logout's id_token_hint, in a URL's query that proxies log. The ID token
+// keeps what names the sign-in; a refresh's ID token is the same.
+func TestIDTokenCarriesNoPersonalData(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	tok := r.login(e.browser())
+	personal := []string{"email", "email_verified", "name", "given_name", "family_name", "locale", "preferred_username"}
+	check := func(what, raw string) {
+		t.Helper()
+		_, claims := decodeJWT(t, raw)
+		for _, c := range personal {
+			if v, ok := claims[c]; ok {
+				t.Errorf("%s carries %s %v", what, c, v)
+			}
+		}
+		for _, c := range []string{"sub", "sid", "auth_time", "amr", "acr"} {
+			if claims[c] == nil {
+				t.Errorf("%s lacks %s: %v", what, c, claims)
+			}
+		}
+		if claims["sub"] != e.accountID {
+			t.Errorf("%s sub %v, want %s", what, claims["sub"], e.accountID)
+		}
+	}
+	check("the code's ID token", tok.Extra("id_token").(string))
+	status, ui := e.userinfo(tok.AccessToken)
+	if status != http.StatusOK || ui["sub"] != e.accountID || ui["email"] != e.email || ui["email_verified"] != true ||
+		ui["name"] != "山田 太郎" || ui["locale"] != "ja" {
+		t.Errorf("userinfo: %d %v, want sub, email, email_verified, name and locale", status, ui)
+	}
+	fresh, err := r.refresh(tok.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	check("the refresh's ID token", fresh.Extra("id_token").(string))
+	if status, ui := e.userinfo(fresh.AccessToken); status != http.StatusOK || ui["email"] != e.email || ui["name"] != "山田 太郎" {
+		t.Errorf("userinfo with the refresh's access token: %d %v", status, ui)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package rp signs customers in at a customer site through the portal: the
 // site is an OpenID Connect relying party (authorization code with PKCE, ID
-// token checked with go-oidc), keeps its own server-side session, and ends
+// token checked with go-oidc, the customer's name and email read from the
+// userinfo endpoint), keeps its own server-side session, and ends
 // it when the portal says so (back-channel logout) or the customer signs out
 // (which signs out of the portal too).
 package rp
@@ -188,12 +189,34 @@ const (
 	msgNotSigned  = "ログインできませんでした。 / The sign-in did not complete."
 )
 
-// idClaims are the ID token's claims the site keeps.
+// idClaims are the ID token's claims the site keeps. The ID token carries
+// no personal data: the name and email are userinfo's (profile).
 type idClaims struct {
-	Name  string `json:"name"`
-	Email string `json:"email"`
 	SID   string `json:"sid"`
 	Nonce string `json:"nonce"`
+}
+
+// profile is what the site keeps of the portal's userinfo answer.
+type profile struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// userinfo reads the customer's name and email from the portal's userinfo
+// endpoint with the access token of the sign-in whose ID token is idt. The
+// answer must be about the ID token's subject (OpenID Connect Core 1.0,
+// 5.3.2): one about anyone else, or none, refuses the sign-in.
+func (s *Site) userinfo(ctx context.Context, p *gooidc.Provider, tok *oauth2.Token, idt *gooidc.IDToken) (profile, error) {
+	var pr profile
+	ui, err := p.UserInfo(s.ctx(ctx), oauth2.StaticTokenSource(tok))
+	if err != nil {
+		return pr, err
+	}
+	if ui.Subject != idt.Subject {
+		return pr, fmt.Errorf("rp: userinfo is about subject %q, the ID token about %q", ui.Subject, idt.Subject)
+	}
+	err = ui.Claims(&pr)
+	return pr, err
 }
 
 func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
@@ -241,10 +264,16 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msgNotSigned, http.StatusBadGateway)
 		return
 	}
+	pr, err := s.userinfo(ctx, p, tok, idt)
+	if err != nil {
+		s.Log.Warn("rp: userinfo refused", "err", err)
+		http.Error(w, msgNotSigned, http.StatusBadGateway)
+		return
+	}
 	token := secret.Token(32)
 	now := s.Now()
 	if err := s.Store.CreateSiteSession(ctx, &store.SiteSession{
-		IDHash: secret.Hash(token), Site: s.Name, AccountID: idt.Subject, Name: cl.Name, Email: cl.Email,
+		IDHash: secret.Hash(token), Site: s.Name, AccountID: idt.Subject, Name: pr.Name, Email: pr.Email,
 		SID: cl.SID, IDToken: raw, CreatedAt: now, ExpiresAt: now.Add(SessionTTL),
 	}); err != nil {
 		s.Log.Error("rp: store session", "err", err)

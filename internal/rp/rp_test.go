@@ -804,6 +804,102 @@ func TestCallbackRefusesIDToken(t *testing.T) {
 	}
 }
 
+// userinfoTamper changes the portal's userinfo answers to the site.
+type userinfoTamper struct {
+	mu   sync.Mutex
+	edit func(res *http.Response) *http.Response
+}
+
+func (ut *userinfoTamper) set(edit func(*http.Response) *http.Response) {
+	ut.mu.Lock()
+	ut.edit = edit
+	ut.mu.Unlock()
+}
+
+func (ut *userinfoTamper) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := http.DefaultTransport.RoundTrip(r)
+	ut.mu.Lock()
+	edit := ut.edit
+	ut.mu.Unlock()
+	if err != nil || edit == nil || r.URL.Path != "/userinfo" {
+		return res, err
+	}
+	return edit(res), nil
+}
+
+// answer replaces a response's body (and status).
+func answer(res *http.Response, status int, body string) *http.Response {
+	res.Body.Close()
+	res.StatusCode = status
+	res.Body = io.NopCloser(strings.NewReader(body))
+	res.ContentLength = int64(len(body))
+	res.Header.Del("Content-Length")
+	return res
+}
+
+// The site reads the customer's name and email from the portal's userinfo
+// endpoint, the ID token having none, and keeps no sign-in whose userinfo
+// answer is not about the ID token's subject (OpenID Connect Core 1.0,
+// 5.3.2) or that it could not read.
+func TestCallbackRefusesUserinfo(t *testing.T) {
+	e := newPortal(t)
+	ut := &userinfoTamper{}
+	a := e.newSiteWith("contracts", func(s *rp.Site) { s.HTTPClient = &http.Client{Transport: ut} })
+	b := newBrowser(t)
+	a.mustLogin(b, "/")
+	if ss := a.session(b); ss == nil || ss.Email != e.email || ss.Name != "山田 太郎" {
+		t.Fatalf("stored session %+v, want the customer's name and email from userinfo", ss)
+	}
+	if c := claimsOf(t, a.session(b).IDToken); c["email"] != nil || c["name"] != nil {
+		t.Errorf("the ID token the site keeps carries personal data: %v", c)
+	}
+	rewrite := func(edit func(m map[string]any)) func(*http.Response) *http.Response {
+		return func(res *http.Response) *http.Response {
+			var m map[string]any
+			if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
+				t.Errorf("userinfo answer: %v", err)
+			}
+			edit(m)
+			body, _ := json.Marshal(m)
+			return answer(res, res.StatusCode, string(body))
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*http.Response) *http.Response
+		ok   bool
+	}{
+		{"unchanged (control)", rewrite(func(map[string]any) {}), true},
+		{"another subject", rewrite(func(m map[string]any) { m["sub"] = "someone-else"; m["email"] = "evil@example.jp" }), false},
+		{"no subject", rewrite(func(m map[string]any) { delete(m, "sub") }), false},
+		{"refused", func(res *http.Response) *http.Response {
+			return answer(res, http.StatusUnauthorized, `{"error":"invalid_token"}`)
+		}, false},
+		{"server error", func(res *http.Response) *http.Response { return answer(res, http.StatusInternalServerError, "") }, false},
+		{"garbage", func(res *http.Response) *http.Response { return answer(res, http.StatusOK, "garbage") }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cb := a.callback(b, "/r")
+			n := len(a.sessions.list())
+			ut.set(tc.edit)
+			p := b.do(http.MethodGet, cb.String(), nil)
+			ut.set(nil)
+			if tc.ok {
+				if p.status != http.StatusSeeOther || p.rawLoc != "/r" || !setsSession(a, p) || len(a.sessions.list()) != n+1 {
+					t.Errorf("answered %d, Location %q; want a session and 303 to /r", p.status, p.rawLoc)
+				}
+				return
+			}
+			if p.status != http.StatusBadGateway || !strings.Contains(p.body, "The sign-in did not complete") {
+				t.Errorf("answered %d %q, want 502 and the site's message", p.status, p.body)
+			}
+			if len(a.sessions.list()) != n || setsSession(a, p) {
+				t.Error("a session was created")
+			}
+		})
+	}
+}
+
 // The sign-in asks the portal for the site's language (ui_locales): the
 // customer's choice on the site, else their browser's.
 func TestLoginAsksForTheSitesLanguage(t *testing.T) {
