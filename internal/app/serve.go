@@ -18,6 +18,7 @@ import (
 	"github.com/tobira/tobira/internal/buildinfo"
 	"github.com/tobira/tobira/internal/config"
 	"github.com/tobira/tobira/internal/maintenance"
+	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/web"
 	"github.com/tobira/tobira/internal/webkit"
@@ -196,7 +197,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	// closes: a sweep cut off by the exit could delete and not log it.
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	sweepDone, mailDone := make(chan struct{}), make(chan struct{})
-	go func() { defer close(sweepDone); sweep(bgCtx, svc, log) }()
+	go func() { defer close(sweepDone); sweep(bgCtx, svc, w.oidc, log) }()
 	go func() { defer close(mailDone); svc.Mail.Run(bgCtx) }()
 	defer func() { stopBackground(); <-sweepDone; <-mailDone }()
 
@@ -279,11 +280,19 @@ func listen(label, addr, flag string) (*server, error) {
 }
 
 // sweep deletes expired sessions, sign-in flows, codes, tokens and limit
-// counters now and then.
-func sweep(ctx context.Context, svc *portal.Service, log *slog.Logger) {
-	t := time.NewTicker(5 * time.Minute)
+// counters now and then, and tells the sites of the portal sessions that
+// expired, as a sign-out would (oidc.Provider.EndExpiredSessions), so that
+// no site session outlives the portal session it came from by more than a
+// sweep's interval.
+func sweep(ctx context.Context, svc *portal.Service, provider *oidc.Provider, log *slog.Logger) {
+	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
 	for {
+		if n, err := provider.EndExpiredSessions(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("sweep: tell the sites of expired portal sessions", "err", err, "grants", n)
+		} else if n > 0 {
+			log.Info("sweep: sites told of expired portal sessions", "grants", n)
+		}
 		now := svc.Now()
 		if _, err := svc.Store.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
 			log.Warn("sweep sessions", "err", err)
@@ -324,6 +333,9 @@ func sweep(ctx context.Context, svc *portal.Service, log *slog.Logger) {
 		}
 	}
 }
+
+// sweepInterval is how often sweep runs.
+const sweepInterval = 5 * time.Minute
 
 // servePprof serves the Go profiler on addr, which must be a loopback
 // address: profiles show the program's insides to whoever can fetch them.

@@ -639,3 +639,113 @@ func TestBackchannelLogoutFollowsNoRedirect(t *testing.T) {
 		t.Errorf("the portal followed the site's redirect to another address %d times", n)
 	}
 }
+
+// A portal session that expires logs its sites out by back-channel, as a
+// sign-out does, when the sweep runs (EndExpiredSessions), and only once.
+// The grant without offline_access is revoked; the one with it keeps its
+// refresh token, meant to outlive the sign-in (Back-Channel Logout 1.0,
+// 2.7). Another browser's live session keeps its site signed in.
+func TestBackchannelLogoutAtSessionExpiry(t *testing.T) {
+	e := newPortal(t)
+	ctx := context.Background()
+	rcA, rcB, rcC := newReceiver(t), newReceiver(t), newReceiver(t)
+	a := e.newRP(&store.Client{Name: "a", RedirectURIs: []string{"http://127.0.0.1:9/a"}, BackchannelLogoutURI: rcA.url()})
+	b := e.newRP(&store.Client{Name: "b", RedirectURIs: []string{"http://127.0.0.1:9/b"}, BackchannelLogoutURI: rcB.url()})
+	c := e.newRP(&store.Client{Name: "c", RedirectURIs: []string{"http://127.0.0.1:9/c"}, BackchannelLogoutURI: rcC.url()})
+	b.conf.Scopes = []string{"openid", "email"}
+	br := e.browser()
+	tokA := a.login(br)
+	tokB := b.sso(br)
+	_, ca := a.verify(tokA)
+	_, cb := b.verify(tokB)
+	if ca.SID == "" || ca.SID != cb.SID {
+		t.Fatalf("sids %q %q: want one portal session's", ca.SID, cb.SID)
+	}
+
+	// Half-way through the first session, another browser signs in at c.
+	e.clock.Advance(e.cfg.SessionTTL.Duration / 2)
+	c.login(e.browser())
+	if n, err := e.provider.EndExpiredSessions(ctx); err != nil || n != 0 {
+		t.Fatalf("with every session live, EndExpiredSessions = %d, %v; want 0", n, err)
+	}
+	e.provider.Wait()
+	if len(rcA.got())+len(rcB.got())+len(rcC.got()) != 0 {
+		t.Fatal("a site was told while every portal session was live")
+	}
+
+	e.clock.Advance(e.cfg.SessionTTL.Duration/2 + time.Second)
+	if e.signedIn(br) {
+		t.Fatal("the first browser's portal session outlived session_ttl")
+	}
+	if n, err := e.provider.EndExpiredSessions(ctx); err != nil || n != 2 {
+		t.Fatalf("EndExpiredSessions = %d, %v; want the 2 grants of the expired session", n, err)
+	}
+	for _, s := range []struct {
+		r  *rp
+		rc *receiver
+	}{{a, rcA}, {b, rcB}} {
+		posts := s.rc.got()
+		if len(posts) != 1 {
+			t.Errorf("%s told %d times of the expired session, want 1", s.r.c.Name, len(posts))
+			continue
+		}
+		e.checkLogoutToken(posts[0], s.r.c.ID, ca.SID)
+	}
+	if n := len(rcC.got()); n != 0 {
+		t.Errorf("the site of a live session was told %d times", n)
+	}
+	// Once told, not again.
+	if n, err := e.provider.EndExpiredSessions(ctx); err != nil || n != 0 {
+		t.Errorf("a second run: EndExpiredSessions = %d, %v; want 0", n, err)
+	}
+	if len(rcA.got()) != 1 || len(rcB.got()) != 1 {
+		t.Errorf("sites told again: a %d, b %d times", len(rcA.got()), len(rcB.got()))
+	}
+	// a asked for offline_access: its refresh token still works.
+	if _, err := a.refresh(tokA.RefreshToken); err != nil {
+		t.Errorf("the offline_access refresh token was revoked with the session: %v", err)
+	}
+	// b's grant was revoked: nothing of it is left to revoke.
+	if gs, err := e.db.RevokeGrantsOf(ctx, e.accountID, b.c.ID, "", e.clock.Now()); err != nil || len(gs) != 0 {
+		t.Errorf("b's grant was live after its session expired: %+v, %v", gs, err)
+	}
+}
+
+// A run of EndExpiredSessions cut off while a site is being told (the
+// process stopping) leaves that grant unmarked: the next run tells the
+// site, rather than the notice being lost.
+func TestSessionExpiryNoticeSurvivesAnInterruptedRun(t *testing.T) {
+	e := newPortal(t)
+	arrived, release := make(chan struct{}, 10), make(chan struct{})
+	var calls atomic.Int32
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			arrived <- struct{}{}
+			// The first post hangs until the portal gives up on it.
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(site.Close)
+	t.Cleanup(func() { close(release) })
+	r := e.newRP(&store.Client{Name: "a", RedirectURIs: []string{"http://127.0.0.1:9/a"}, BackchannelLogoutURI: site.URL + "/bc"})
+	r.login(e.browser())
+	e.clock.Advance(e.cfg.SessionTTL.Duration + time.Second)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-arrived; cancel() }()
+	if n, err := e.provider.EndExpiredSessions(ctx); err == nil || n != 0 {
+		t.Fatalf("an interrupted run: EndExpiredSessions = %d, %v; want 0 and the interruption", n, err)
+	}
+	before := calls.Load()
+	if n, err := e.provider.EndExpiredSessions(context.Background()); err != nil || n != 1 {
+		t.Fatalf("the next run: EndExpiredSessions = %d, %v; want 1", n, err)
+	}
+	if calls.Load() != before+1 {
+		t.Errorf("the next run posted %d times, want once", calls.Load()-before)
+	}
+}

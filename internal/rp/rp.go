@@ -28,7 +28,7 @@ import (
 )
 
 // SessionTTL is how long a site session lasts at most; the portal's
-// back-channel logout ends it sooner.
+// back-channel logout ends it sooner, and so does Site.PortalSessionTTL.
 const SessionTTL = 12 * time.Hour
 
 // flowTTL bounds a sign-in between the site and the portal.
@@ -46,6 +46,12 @@ type Site struct {
 	Now          func() time.Time
 	Log          *slog.Logger
 	HTTPClient   *http.Client // for the portal's token and key endpoints
+	// PortalSessionTTL is how long a portal session lasts after its
+	// sign-in (the portal's session_ttl). A site session ends at the ID
+	// token's auth_time plus this at the latest, when the portal session
+	// it came from ends, even if the portal's back-channel logout never
+	// comes; zero for no such bound.
+	PortalSessionTTL time.Duration
 
 	once     sync.Mutex
 	provider *gooidc.Provider
@@ -194,6 +200,22 @@ const (
 type idClaims struct {
 	SID   string `json:"sid"`
 	Nonce string `json:"nonce"`
+	// AuthTime is read as go-oidc reads iat and exp: a number, or a
+	// string of one.
+	AuthTime json.Number `json:"auth_time"`
+}
+
+// expiry is when a session signed in at now ends: SessionTTL on, or
+// sooner when the portal session it came from, signed in at authTime
+// (seconds), ends (PortalSessionTTL).
+func (s *Site) expiry(now time.Time, authTime int64) time.Time {
+	end := now.Add(SessionTTL)
+	if s.PortalSessionTTL > 0 && authTime > 0 {
+		if portal := time.Unix(authTime, 0).Add(s.PortalSessionTTL); portal.Before(end) {
+			end = portal
+		}
+	}
+	return end
 }
 
 // profile is what the site keeps of the portal's userinfo answer.
@@ -270,11 +292,18 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msgNotSigned, http.StatusBadGateway)
 		return
 	}
-	token := secret.Token(32)
 	now := s.Now()
+	authTime, _ := cl.AuthTime.Int64()
+	expires := s.expiry(now, authTime)
+	if !expires.After(now) {
+		s.Log.Warn("rp: the portal session of the sign-in has ended", "auth_time", cl.AuthTime)
+		http.Error(w, msgNotSigned, http.StatusBadGateway)
+		return
+	}
+	token := secret.Token(32)
 	if err := s.Store.CreateSiteSession(ctx, &store.SiteSession{
 		IDHash: secret.Hash(token), Site: s.Name, AccountID: idt.Subject, Name: pr.Name, Email: pr.Email,
-		SID: cl.SID, IDToken: raw, CreatedAt: now, ExpiresAt: now.Add(SessionTTL),
+		SID: cl.SID, IDToken: raw, CreatedAt: now, ExpiresAt: expires,
 	}); err != nil {
 		s.Log.Error("rp: store session", "err", err)
 		http.Error(w, msgNotSigned, http.StatusInternalServerError)
@@ -287,7 +316,7 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 			s.Log.Error("rp: delete the replaced session", "err", err)
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: s.cookie(), Value: token, Path: "/", MaxAge: int(SessionTTL.Seconds()),
+	http.SetCookie(w, &http.Cookie{Name: s.cookie(), Value: token, Path: "/", MaxAge: int(expires.Sub(now).Seconds()),
 		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, in.Return, http.StatusSeeOther)
 }

@@ -1004,3 +1004,81 @@ func TestSignInReplacesTheSiteSession(t *testing.T) {
 		t.Error("the new session does not resolve")
 	}
 }
+
+// A portal session that expires ends the site sessions it gave, when the
+// portal's sweep tells the sites (oidc.Provider.EndExpiredSessions), long
+// before the site's own SessionTTL.
+func TestSiteSessionEndsWithExpiredPortalSession(t *testing.T) {
+	e := newPortal(t)
+	e.svc.Config.SessionTTL.Duration = 2 * time.Hour
+	a, inv := e.newSite("contracts"), e.newSite("invoices")
+	b := newBrowser(t)
+	a.mustLogin(b, "/x")
+	inv.mustLogin(b, "/y")
+	e.clock.Advance(2*time.Hour + time.Second)
+	for _, s := range []*siteEnv{a, inv} {
+		if u, err := currentUser(t, s, b); u == nil || err != nil {
+			t.Fatalf("%s: before the sweep CurrentUser = %v, %v; the site's own lifetime should not have ended it", s.name, u, err)
+		}
+	}
+	if n, err := e.provider.EndExpiredSessions(context.Background()); err != nil || n != 2 {
+		t.Fatalf("EndExpiredSessions = %d, %v; want the 2 sites' grants", n, err)
+	}
+	e.provider.Wait()
+	for _, s := range []*siteEnv{a, inv} {
+		if u, err := currentUser(t, s, b); u != nil || err != nil {
+			t.Errorf("%s: after the portal session expired and the sweep ran, CurrentUser = %+v, %v", s.name, u, err)
+		}
+		if len(s.tokens()) != 1 {
+			t.Errorf("%s: %d logout tokens, want 1", s.name, len(s.tokens()))
+		}
+	}
+	if p := b.get(a.url+"/x", nil); p.body != "anonymous" {
+		t.Errorf("after the portal session expired the page shows %q", p.body)
+	}
+}
+
+// With the portal's session_ttl (PortalSessionTTL), a site session ends
+// when the portal session it came from does, by the ID token's auth_time,
+// even if no back-channel logout comes: a sign-in at the site late in the
+// portal session gets what is left of it, not SessionTTL more.
+func TestSiteSessionEndsWithPortalSessionByAuthTime(t *testing.T) {
+	e := newPortal(t)
+	e.svc.Config.SessionTTL.Duration = time.Hour
+	a := e.newSiteWith("contracts", func(s *rp.Site) { s.PortalSessionTTL = time.Hour })
+	b := newBrowser(t)
+	a.mustLogin(b, "/")
+	first := a.session(b)
+	authTime, err := claimsOf(t, first.IDToken)["auth_time"].(json.Number).Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	portalEnd := time.Unix(authTime, 0).Add(time.Hour)
+	if !first.ExpiresAt.Equal(portalEnd) {
+		t.Errorf("site session expires at %v, want the portal session's end %v", first.ExpiresAt, portalEnd)
+	}
+
+	// Forty minutes on, a sign-in at the site by single sign-on. (Not
+	// later: the provider's library dates ID tokens by the wall clock, and
+	// the site checks them by the test's.)
+	e.clock.Advance(40 * time.Minute)
+	cb := a.callback(b, "/")
+	p := b.do(http.MethodGet, cb.String(), nil)
+	var sc *http.Cookie
+	for _, c := range (&http.Response{Header: p.header}).Cookies() {
+		if c.Name == "tobira_contracts" {
+			sc = c
+		}
+	}
+	if sc == nil || sc.MaxAge <= 0 || time.Duration(sc.MaxAge)*time.Second > 21*time.Minute {
+		t.Fatalf("the late sign-in answered %d %q, cookie %+v: want it to last what is left of the portal session, about 20 minutes", p.status, p.body, sc)
+	}
+	late := a.session(b)
+	if late == nil || !late.ExpiresAt.Equal(portalEnd) {
+		t.Fatalf("the late sign-in's session %+v, want it to end at %v", late, portalEnd)
+	}
+	e.clock.Advance(20*time.Minute + time.Second)
+	if u, err := currentUser(t, a, b); u != nil || err != nil {
+		t.Errorf("after the portal session's end: CurrentUser = %+v, %v; want nobody", u, err)
+	}
+}

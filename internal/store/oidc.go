@@ -172,6 +172,17 @@ type OIDC interface {
 	// made it stays signed in at the sites; with an empty keepSID it keeps
 	// none. It deletes their tokens and returns them revoked, oldest first.
 	RevokeOtherGrantsOf(ctx context.Context, accountID, keepSID string, at time.Time) ([]Grant, error)
+	// GrantsOfEndedSessions returns, oldest first, at most limit live
+	// grants whose portal session (SessionHash) is not live at now, expired
+	// or gone, and whose site has not been told so (SessionGrantEnded).
+	// Grants of sessions without a SID are never among them.
+	GrantsOfEndedSessions(ctx context.Context, now time.Time, limit int) ([]Grant, error)
+	// SessionGrantEnded records at at that the site of grant id was told its
+	// portal session ended, so GrantsOfEndedSessions returns it no more;
+	// with revoke it also revokes the grant, as RevokeGrant does, in the
+	// same transaction. Marking it again is no error and keeps the first
+	// time; ErrNotFound for an unknown grant.
+	SessionGrantEnded(ctx context.Context, id string, revoke bool, at time.Time) error
 
 	CreateAccessToken(ctx context.Context, t *AccessToken) error
 	// AccessTokenByID returns ErrNotFound when missing, expired at now, or

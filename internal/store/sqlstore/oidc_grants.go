@@ -180,6 +180,52 @@ func revokeGrants(ctx context.Context, c conn, cond string, args ...any) ([]stor
 	return out, nil
 }
 
+// openGrant is the condition of a grant whose site may yet have to be told
+// its portal session ended, as the partial index oidc_grants_session_open
+// has it (0030).
+const openGrant = `revoked_at = 0 AND session_ended_at = 0 AND session_hash <> ''`
+
+// grantsOfEndedSessionsQuery reads oidc_grants_session_open in its order and
+// looks each grant's session up by sessions_account.
+const grantsOfEndedSessionsQuery = `SELECT ` + grantCols + ` FROM oidc_grants g
+	WHERE ` + openGrant + ` AND NOT EXISTS (SELECT 1 FROM sessions s
+		WHERE s.account_id = g.account_id AND s.sid = g.session_hash AND s.expires_at > ?)
+	ORDER BY created_at, id LIMIT ?`
+
+// GrantsOfEndedSessions returns the live grants not yet marked whose portal
+// session is expired or gone at now, oldest first.
+func (db *DB) GrantsOfEndedSessions(ctx context.Context, now time.Time, limit int) ([]store.Grant, error) {
+	if limit <= 0 {
+		return nil, errors.New("sqlstore: grants of ended sessions: no limit")
+	}
+	return queryAll(ctx, db, "grants of ended sessions", deref(scanGrant), grantsOfEndedSessionsQuery, ms(now), limit)
+}
+
+// SessionGrantEnded marks the grant told, and with revoke revokes it and
+// deletes its tokens, in one transaction.
+func (db *DB) SessionGrantEnded(ctx context.Context, id string, revoke bool, at time.Time) error {
+	if ms(at) == 0 {
+		return errZeroTime("session grant ended")
+	}
+	err := db.inTx(ctx, func(c conn) error {
+		ok, err := c.exists(ctx, `SELECT 1 FROM oidc_grants WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return store.ErrNotFound
+		}
+		if _, err := c.exec(ctx, `UPDATE oidc_grants SET session_ended_at = ? WHERE id = ? AND session_ended_at = 0`, ms(at), id); err != nil {
+			return err
+		}
+		if revoke {
+			return revokeGrant(ctx, c, id, at)
+		}
+		return nil
+	})
+	return db.fail("session grant ended", err)
+}
+
 // Access tokens.
 
 const accessTokenCols = `id, grant_id, client_id, account_id, scopes, audience, expires_at, created_at`

@@ -710,3 +710,51 @@ func TestUpgradeToSessionsAccountNewestFirst(t *testing.T) {
 		t.Errorf("sessions_account after the upgrade: %v, want %v", cols, want)
 	}
 }
+
+// TestGrantsOfEndedSessionsUseIndex: the sweep reads only the grants whose
+// site may yet have to be told, in their order, through
+// oidc_grants_session_open, and finds each one's session by
+// sessions_account: no scan of every grant, no sort.
+func TestGrantsOfEndedSessionsUseIndex(t *testing.T) {
+	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
+	defer db.Close()
+	plan, err := db.QueryPlan(t.Context(), grantsOfEndedSessionsQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := strings.Join(plan, "; "); !strings.Contains(p, "oidc_grants_session_open") ||
+		!strings.Contains(p, "sessions_account") || strings.Contains(p, "TEMP B-TREE") {
+		t.Errorf("%s\n  plan: %s", grantsOfEndedSessionsQuery, p)
+	}
+}
+
+// TestUpgradeToGrantsSessionEnded opens a database from before 0030: the
+// live grants of sessions still stored are told when those end; those of
+// sessions gone before the upgrade, whose end is unknown and long past,
+// are not told all at once at the first sweep.
+func TestUpgradeToGrantsSessionEnded(t *testing.T) {
+	ctx := t.Context()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, path := beforeMigration(t, "0030_grants_session_ended.sql",
+		`DROP INDEX oidc_grants_session_open`, `ALTER TABLE oidc_grants DROP COLUMN session_ended_at`)
+	must(db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
+	must(db.CreateClient(ctx, &store.Client{ID: "shop", Name: "shop", RedirectURIs: []string{"https://shop.example/cb"}, CreatedAt: t0}))
+	must(db.CreateSession(ctx, &store.Session{IDHash: "h-1", AccountID: "acc-1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), SID: "s-1"}))
+	for _, g := range []struct{ id, sid string }{{"g-stored", "s-1"}, {"g-gone", "s-0"}} {
+		must(db.CreateGrant(ctx, &store.Grant{ID: g.id, ClientID: "shop", AccountID: "acc-1", SessionHash: g.sid, CreatedAt: t0}))
+	}
+	db.Close()
+
+	db = openTemp(t, path)
+	defer db.Close()
+	got, err := db.GrantsOfEndedSessions(ctx, t0.Add(2*time.Hour), 10)
+	must(err)
+	if len(got) != 1 || got[0].ID != "g-stored" {
+		t.Errorf("grants of ended sessions after the upgrade: %+v, want g-stored alone", got)
+	}
+}

@@ -780,6 +780,91 @@ var oidcTests = []test{
 			t.Error("another account's grant or tokens were revoked")
 		}
 	}},
+	{"GrantsOfEndedSessions", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		ana, ben := newAccount(t, s, "ana"), newAccount(t, s, "ben")
+		newClient(t, o, "shop")
+		newClient(t, o, "blog")
+		for _, ss := range []struct {
+			sid     string
+			expires time.Time
+		}{{"s-live", t0.Add(12 * time.Hour)}, {"s-exp", t0.Add(time.Hour)}} {
+			must(t, s.CreateSession(ctx, &store.Session{IDHash: "h-" + ss.sid, AccountID: ana.ID, CreatedAt: t0,
+				ExpiresAt: ss.expires, SID: ss.sid}))
+		}
+		gs := map[string]store.Grant{}
+		for i, g := range []struct{ id, account, client, session string }{
+			{"g1", ana.ID, "shop", "s-live"}, // a live session's
+			{"g2", ana.ID, "shop", "s-exp"},  // a session that expires at t0+1h
+			{"g3", ana.ID, "blog", "s-gone"}, // a session no longer stored
+			{"g4", ana.ID, "blog", ""},       // a session without a SID: never
+			{"g5", ana.ID, "blog", "s-exp"},  // revoked: never
+			{"g6", ben.ID, "shop", "s-live"}, // another account's sid names no session of ben's
+		} {
+			gs[g.id] = newGrant(t, o, g.id, g.account, g.client, g.session, t0.Add(time.Duration(i)*time.Second))
+			newAccessToken(t, o, "at-"+g.id, gs[g.id])
+			newRefreshToken(t, o, "rt-"+g.id, gs[g.id])
+		}
+		must(t, o.RevokeGrant(ctx, "g5", t0.Add(time.Minute)))
+		ended := func(now time.Time, limit int, want ...string) {
+			t.Helper()
+			got, err := o.GrantsOfEndedSessions(ctx, now, limit)
+			must(t, err)
+			if len(got) != len(want) {
+				t.Errorf("GrantsOfEndedSessions(%v, %d) = %+v, want %v", now, limit, got, want)
+				return
+			}
+			for i, id := range want {
+				sameDeep(t, fmt.Sprintf("GrantsOfEndedSessions(%v, %d)[%d]", now, limit, i), got[i], gs[id], normGrant)
+			}
+		}
+		ended(t0, 10, "g3", "g6")
+		// At its expiry the session is not live.
+		ended(t0.Add(time.Hour), 10, "g2", "g3", "g6")
+		ended(t0.Add(2*time.Hour), 2, "g2", "g3")
+
+		// Told, without revoking: the grant and its tokens stay live.
+		at := t0.Add(3 * time.Hour)
+		must(t, o.SessionGrantEnded(ctx, "g2", false, at))
+		ended(t0.Add(2*time.Hour), 10, "g3", "g6")
+		if !grantRevokedAt(t, o, "g2").IsZero() || !accessTokenLive(t, o, "at-g2", t0) || !refreshTokenLive(t, o, "rt-g2", t0) {
+			t.Error("g2: marked without revoke, the grant or its tokens were revoked")
+		}
+		// Told and revoked: its tokens are dead.
+		must(t, o.SessionGrantEnded(ctx, "g3", true, at))
+		revokedAre(t, o, "SessionGrantEnded(g3, revoke)", []store.Grant{func() store.Grant {
+			g, err := o.GrantByID(ctx, "g3")
+			must(t, err)
+			return *g
+		}()}, []string{"g3"}, gs, at, t0)
+		ended(t0.Add(2*time.Hour), 10, "g6")
+		// Again, and a revocation after it: no error, the first revocation stays.
+		must(t, o.SessionGrantEnded(ctx, "g3", true, at.Add(time.Hour)))
+		if got := grantRevokedAt(t, o, "g3"); !got.Equal(at) {
+			t.Errorf("g3 RevokedAt after marking twice = %v, want %v", got, at)
+		}
+		must(t, o.SessionGrantEnded(ctx, "g2", true, at.Add(time.Hour)))
+		if got := grantRevokedAt(t, o, "g2"); !got.Equal(at.Add(time.Hour)) {
+			t.Errorf("g2 RevokedAt = %v, want %v", got, at.Add(time.Hour))
+		}
+		wantErr(t, "SessionGrantEnded of an unknown grant", o.SessionGrantEnded(ctx, "nope", true, at), store.ErrNotFound)
+
+		// A grant of a session that expired and was swept since is found
+		// all the same: sweeping sessions loses no notice.
+		gs["g7"] = newGrant(t, o, "g7", ana.ID, "blog", "s-exp", t0.Add(10*time.Second))
+		if _, err := s.DeleteExpiredSessions(ctx, t0.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if sessionExists(t, s, "h-s-exp") || !sessionExists(t, s, "h-s-live") {
+			t.Fatal("DeleteExpiredSessions did not delete the expired session alone")
+		}
+		ended(t0.Add(2*time.Hour), 10, "g6", "g7")
+		ended(t0, 10, "g6", "g7")
+		if _, err := o.GrantsOfEndedSessions(ctx, t0, 0); err == nil {
+			t.Error("GrantsOfEndedSessions without a limit: no error")
+		}
+	}},
 	{"RevokeOtherGrantsOf", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		o := oidcOf(t, s)
