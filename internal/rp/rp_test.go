@@ -1082,3 +1082,47 @@ func TestSiteSessionEndsWithPortalSessionByAuthTime(t *testing.T) {
 		t.Errorf("after the portal session's end: CurrentUser = %+v, %v; want nobody", u, err)
 	}
 }
+
+// A sign-in whose ID token says its portal session has already ended
+// (auth_time plus PortalSessionTTL in the past) is refused: a session
+// that would end before it begins is not stored.
+func TestCallbackRefusesEndedPortalSession(t *testing.T) {
+	e := newPortal(t)
+	tp := &tamper{}
+	a := e.newSiteWith("contracts", func(s *rp.Site) {
+		s.HTTPClient = &http.Client{Transport: tp}
+		s.PortalSessionTTL = time.Hour
+	})
+	b := newBrowser(t)
+	a.mustLogin(b, "/")
+	kid, portalKey := e.signingKey()
+	for _, tc := range []struct {
+		name string
+		age  time.Duration
+		ok   bool
+	}{
+		{"signed in 59 minutes ago (control)", 59 * time.Minute, true},
+		{"signed in an hour and a second ago", time.Hour + time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cb := a.callback(b, "/r")
+			n := len(a.sessions.list())
+			tp.set(func(raw string) (string, bool) {
+				c := claimsOf(t, raw)
+				c["auth_time"] = a.now().Add(-tc.age).Unix()
+				return signJWT(t, "JWT", kid, portalKey, c), true
+			})
+			p := b.do(http.MethodGet, cb.String(), nil)
+			tp.set(nil)
+			if tc.ok {
+				if p.status != http.StatusSeeOther || !setsSession(a, p) || len(a.sessions.list()) != n+1 {
+					t.Errorf("answered %d, Location %q; want a session", p.status, p.rawLoc)
+				}
+				return
+			}
+			if p.status != http.StatusBadGateway || len(a.sessions.list()) != n || setsSession(a, p) {
+				t.Errorf("answered %d with %d sessions created; want 502 and none", p.status, len(a.sessions.list())-n)
+			}
+		})
+	}
+}
