@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -280,19 +281,16 @@ func listen(label, addr, flag string) (*server, error) {
 }
 
 // sweep deletes expired sessions, sign-in flows, codes, tokens and limit
-// counters now and then, and tells the sites of the portal sessions that
-// expired, as a sign-out would (oidc.Provider.EndExpiredSessions), so that
-// no site session outlives the portal session it came from by more than a
-// sweep's interval.
+// counters now and then, and, beside that, tells the sites of the portal
+// sessions that expired (endExpiredSessions). It returns once both stopped.
 func sweep(ctx context.Context, svc *portal.Service, provider *oidc.Provider, log *slog.Logger) {
+	var ending sync.WaitGroup
+	ending.Add(1)
+	go func() { defer ending.Done(); endExpiredSessions(ctx, provider, log) }()
+	defer ending.Wait()
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
 	for {
-		if n, err := provider.EndExpiredSessions(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("sweep: tell the sites of expired portal sessions", "err", err, "grants", n)
-		} else if n > 0 {
-			log.Info("sweep: sites told of expired portal sessions", "grants", n)
-		}
 		now := svc.Now()
 		if _, err := svc.Store.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
 			log.Warn("sweep sessions", "err", err)
@@ -336,6 +334,30 @@ func sweep(ctx context.Context, svc *portal.Service, provider *oidc.Provider, lo
 
 // sweepInterval is how often sweep runs.
 const sweepInterval = 5 * time.Minute
+
+// endExpiredSessions tells the sites of the portal sessions that expired,
+// as a sign-out would (oidc.Provider.EndExpiredSessions), every
+// sweepInterval, so that no site session outlives the portal session it
+// came from by much more. It runs beside the deletions: a site that does
+// not answer (three tries of five seconds for each of its customers) must
+// not hold them up, and they lose it nothing, as a grant whose session was
+// deleted is found all the same.
+func endExpiredSessions(ctx context.Context, provider *oidc.Provider, log *slog.Logger) {
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		if n, err := provider.EndExpiredSessions(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("sweep: tell the sites of expired portal sessions", "err", err, "grants", n)
+		} else if n > 0 {
+			log.Info("sweep: sites told of expired portal sessions", "grants", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // servePprof serves the Go profiler on addr, which must be a loopback
 // address: profiles show the program's insides to whoever can fetch them.
