@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/store"
 )
 
@@ -65,5 +66,32 @@ func TestEndOtherSessionsIsOneStep(t *testing.T) {
 	if len(ended) != 2 || e.auditCount(c.acct.ID, store.ActionSessionEndOther, "ok") != 2 {
 		t.Errorf("the sites were told of %d sessions, %d ends audited; want 2 and 2", len(ended),
 			e.auditCount(c.acct.ID, store.ActionSessionEndOther, "ok"))
+	}
+}
+
+// TestEndOthersFromAnEndedSession: two browsers of one account end each
+// other at the same moment (the owner and whoever stole a session, say):
+// the one whose own session ended first, after its request read it, ends
+// nothing, so the owner's sign-out of the thief cannot be answered by the
+// thief's of the owner.
+func TestEndOthersFromAnEndedSession(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	owner := e.enrol(c)
+	thief := e.signIn(c)
+	ownerSI, thiefSI := e.session(owner), e.session(thief)
+
+	if err := e.svc.EndOtherSession(e.ctx, ownerSI, e.ip, thiefSI.Session.SID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.EndOtherSession(e.ctx, thiefSI, e.ip, ownerSI.Session.SID); !errors.Is(err, portal.ErrNoSession) {
+		t.Errorf("an ended session ends another: %v, want ErrNoSession", err)
+	}
+	if n, err := e.svc.EndOtherSessions(e.ctx, thiefSI, e.ip); !errors.Is(err, portal.ErrNoSession) || n != 0 {
+		t.Errorf("an ended session ends the others: %d, %v; want 0, ErrNoSession", n, err)
+	}
+	e.session(owner)
+	if n := e.auditCount(c.acct.ID, store.ActionSessionEndOther, "ok"); n != 1 {
+		t.Errorf("%d ends recorded, want the owner's one", n)
 	}
 }

@@ -76,7 +76,8 @@ func (s *Service) SessionsOf(ctx context.Context, si *SignedIn, limit int) ([]st
 // session named sid, as SignOut would have there: the session is deleted,
 // the sites are told, and the audit log records it (with the address and
 // browser of the session ended). It never ends si's own session, nor
-// another account's: ErrNoSuchSession, changing nothing.
+// another account's: ErrNoSuchSession, changing nothing. A session si
+// that ended since it was read ends nothing (ErrNoSession).
 //
 // It asks for no fresh second factor: it only takes access away, which is
 // what a customer who fears someone else is signed in needs at once.
@@ -85,6 +86,9 @@ func (s *Service) EndOtherSession(ctx context.Context, si *SignedIn, c Client, s
 		return ErrNoSuchSession
 	}
 	return s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		if err := u.stillSignedIn(ctx, si); err != nil {
+			return err
+		}
 		ended, err := u.Store.DeleteSessionBySID(ctx, si.Account.ID, sid)
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrNoSuchSession
@@ -113,6 +117,10 @@ func (s *Service) EndOtherSessions(ctx context.Context, si *SignedIn, c Client) 
 		if err != nil {
 			return err
 		}
+		// As stillSignedIn: the browser's own session must be among them.
+		if !slices.ContainsFunc(live, func(l store.Session) bool { return l.IDHash == si.Session.IDHash }) {
+			return ErrNoSession
+		}
 		for i := range live {
 			if live[i].IDHash == si.Session.IDHash {
 				continue
@@ -127,6 +135,21 @@ func (s *Service) EndOtherSessions(ctx context.Context, si *SignedIn, c Client) 
 		return nil
 	})
 	return n, err
+}
+
+// stillSignedIn answers ErrNoSession when si's session, read at the start
+// of the request, has ended since: an operator's lock of a stolen account,
+// a report of "not me", a sign-out in another tab, or another browser of
+// the account ending this one at the same moment. Called in the unit of a
+// change made in that session's name, it makes the change and the session's
+// end exclusive: whichever commits first, the other does nothing.
+func (s *Service) stillSignedIn(ctx context.Context, si *SignedIn) error {
+	if _, err := s.Store.SessionByHash(ctx, si.Session.IDHash); errors.Is(err, store.ErrNotFound) {
+		return ErrNoSession
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // endedOther records the end of another session of si's account, and tells
@@ -204,12 +227,7 @@ func (s *Service) ResetMFAOf(ctx context.Context, si *SignedIn, c Client, tag st
 		ClientIP: c.IP, UserAgent: c.UserAgent, Detail: "security page",
 	}
 	err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
-		// The session was read at the start of the request: one that
-		// ended since (an operator's lock of a stolen account, a report
-		// of "not me", a sign-out from another tab) resets nothing.
-		if _, err := u.Store.SessionByHash(ctx, si.Session.IDHash); errors.Is(err, store.ErrNotFound) {
-			return ErrNoSession
-		} else if err != nil {
+		if err := u.stillSignedIn(ctx, si); err != nil {
 			return err
 		}
 		ms, now, err := u.MethodsTagged(ctx, si.Account.ID)

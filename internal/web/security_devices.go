@@ -73,6 +73,11 @@ func (s *Server) endDevice(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/security?done=device_gone", http.StatusSeeOther)
 		return
 	}
+	if errors.Is(err, portal.ErrNoSession) {
+		// This browser's own session ended meanwhile: nothing was ended.
+		s.toSignIn(w, r, "/security")
+		return
+	}
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -89,7 +94,12 @@ func (s *Server) endOtherDevices(w http.ResponseWriter, r *http.Request) {
 	if si == nil {
 		return
 	}
-	if _, err := s.svc.EndOtherSessions(r.Context(), si, client(r)); err != nil {
+	_, err := s.svc.EndOtherSessions(r.Context(), si, client(r))
+	if errors.Is(err, portal.ErrNoSession) {
+		s.toSignIn(w, r, "/security")
+		return
+	}
+	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
