@@ -389,7 +389,7 @@ func (p *page) tapAccountMenu(vp viewport) {
 	} else {
 		p.do(chromedp.Click(icon))
 	}
-	if !p.menuVisible() {
+	if !p.menuSettles(true) {
 		p.t.Fatal("a tap on the account icon does not open the menu")
 	}
 }
@@ -403,7 +403,7 @@ func (p *page) tapAway(vp viewport) {
 	} else {
 		p.do(chromedp.MouseClickXY(4, 200))
 	}
-	if p.menuVisible() {
+	if !p.menuSettles(false) {
 		p.t.Fatal("a tap away from the open account menu does not close it")
 	}
 }
