@@ -51,12 +51,8 @@ func (db *DB) RevokeGrant(ctx context.Context, id string, at time.Time) error {
 		return errZeroTime("revoke grant")
 	}
 	err := db.inTx(ctx, func(c conn) error {
-		ok, err := c.exists(ctx, `SELECT 1 FROM oidc_grants WHERE id = ?`, id)
-		if err != nil {
+		if err := grantExists(ctx, c, id); err != nil {
 			return err
-		}
-		if !ok {
-			return store.ErrNotFound
 		}
 		return revokeGrant(ctx, c, id, at)
 	})
@@ -192,6 +188,15 @@ const grantsOfEndedSessionsQuery = `SELECT ` + grantCols + ` FROM oidc_grants g
 		WHERE s.account_id = g.account_id AND s.sid = g.session_hash AND s.expires_at > ?)
 	ORDER BY created_at, id LIMIT ?`
 
+// grantExists answers store.ErrNotFound for an unknown grant.
+func grantExists(ctx context.Context, c conn, id string) error {
+	ok, err := c.exists(ctx, `SELECT 1 FROM oidc_grants WHERE id = ?`, id)
+	if err == nil && !ok {
+		err = store.ErrNotFound
+	}
+	return err
+}
+
 // GrantsOfEndedSessions returns the live grants not yet marked whose portal
 // session is expired or gone at now, oldest first.
 func (db *DB) GrantsOfEndedSessions(ctx context.Context, now time.Time, limit int) ([]store.Grant, error) {
@@ -208,12 +213,8 @@ func (db *DB) SessionGrantEnded(ctx context.Context, id string, revoke bool, at 
 		return errZeroTime("session grant ended")
 	}
 	err := db.inTx(ctx, func(c conn) error {
-		ok, err := c.exists(ctx, `SELECT 1 FROM oidc_grants WHERE id = ?`, id)
-		if err != nil {
+		if err := grantExists(ctx, c, id); err != nil {
 			return err
-		}
-		if !ok {
-			return store.ErrNotFound
 		}
 		if _, err := c.exec(ctx, `UPDATE oidc_grants SET session_ended_at = ? WHERE id = ? AND session_ended_at = 0`, ms(at), id); err != nil {
 			return err
