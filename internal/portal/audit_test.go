@@ -461,7 +461,7 @@ func TestAuditOneRecordPerEvent(t *testing.T) {
 		{"not-me report", []string{"security.not_me alert"}, func(t *testing.T, a *auditEnv) {
 			a.enrolled("yamada@example.jp")
 			token := a.notMeToken()
-			a.step(func() { a.must(a.svc.ReportNotMe(a.ctx, token, a.ip)) })
+			a.step(func() { _, err := a.svc.ReportNotMe(a.ctx, token, a.ip); a.must(err) })
 		}},
 
 		// Recovery requests.
@@ -513,7 +513,7 @@ func TestAuditOneRecordPerEvent(t *testing.T) {
 		{"recovery cancelled by a not-me report", []string{"recovery.cancel ok", "security.not_me alert"}, func(t *testing.T, a *auditEnv) {
 			c := a.enrolled("yamada@example.jp")
 			_, notMe := a.confirmRecovery(c, a.box, a.requestRecovery(c, a.box))
-			a.step(func() { a.must(a.svc.ReportNotMe(a.ctx, notMe, a.ip)) })
+			a.step(func() { _, err := a.svc.ReportNotMe(a.ctx, notMe, a.ip); a.must(err) })
 		}},
 		// Two events in one step, by design: the first right password after
 		// the cooling-off period drops the factors.

@@ -155,7 +155,7 @@ func (s *Service) recoveryStarted(ctx context.Context, r *store.RecoveryRequest,
 	token := secret.Token(32)
 	if err := s.Store.CreateToken(ctx, &store.OneTimeToken{
 		Hash: secret.Hash(token), Purpose: PurposeNotMe, AccountID: a.ID, CreatedAt: now,
-		ExpiresAt: now.Add(s.Config.RecoveryCoolingOff.Duration + notMeTTL),
+		ExpiresAt: now.Add(s.Config.RecoveryCoolingOff.Duration + notMeTTL), Event: NotMeRecoveryStarted,
 	}); err != nil {
 		s.Log.Error("recovery notice: not-me link", "err", err)
 		return
@@ -283,6 +283,7 @@ func (s *Service) recoveryApproved(ctx context.Context, r *store.RecoveryRequest
 	token := secret.Token(32)
 	if err := s.Store.CreateToken(ctx, &store.OneTimeToken{
 		Hash: secret.Hash(token), Purpose: PurposeNotMe, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(notMeTTL),
+		Event: NotMeRecoveryApproved,
 	}); err != nil {
 		return err
 	}

@@ -263,7 +263,7 @@ func TestRecoveryCancelledByNotMe(t *testing.T) {
 	box.since()
 	_, notMe := e.confirmRecovery(c, box, e.requestRecovery(c, box))
 	e.clock.Advance(70 * time.Hour)
-	if err := e.svc.ReportNotMe(e.ctx, notMe, e.ip); err != nil {
+	if _, err := e.svc.ReportNotMe(e.ctx, notMe, e.ip); err != nil {
 		t.Fatalf("ReportNotMe: %v", err)
 	}
 	if r := e.pending(c); r != nil {
@@ -363,7 +363,7 @@ func TestRecoveryApprovedNotMe(t *testing.T) {
 		t.Fatalf("%d mails after approval, want 1", len(ms))
 	}
 	u, _ := url.Parse(notMeLinkRe.FindString(ms[0].Text))
-	if err := e.svc.ReportNotMe(e.ctx, u.Query().Get("token"), e.ip); err != nil {
+	if _, err := e.svc.ReportNotMe(e.ctx, u.Query().Get("token"), e.ip); err != nil {
 		t.Fatalf("ReportNotMe: %v", err)
 	}
 	if p := e.pending(c); p != nil {
@@ -457,7 +457,7 @@ func TestRecoveryRefusalUsesNoAllowance(t *testing.T) {
 	}
 	box.none("refused requests")
 
-	if err := e.svc.ReportNotMe(e.ctx, notMe, e.ip); err != nil {
+	if _, err := e.svc.ReportNotMe(e.ctx, notMe, e.ip); err != nil {
 		t.Fatalf("ReportNotMe: %v", err)
 	}
 	// The first request used one of the day's five; four more are left.

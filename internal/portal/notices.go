@@ -1,16 +1,19 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/tobira/tobira/internal/mail"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // PurposeNotMe marks the link of a security notice that says "this was not
@@ -19,6 +22,13 @@ const PurposeNotMe = "not_me"
 
 // notMeTTL is how long a notice's "this was not me" link works.
 const notMeTTL = 7 * 24 * time.Hour
+
+// The Event of the "this was not me" links of the recovery request's mails,
+// which are no security notices: their report cancels the request.
+const (
+	NotMeRecoveryStarted  = "recovery_started"
+	NotMeRecoveryApproved = "recovery_approved"
+)
 
 // notice mails the account a security notice of event (a mail.Event...
 // constant): what happened, when, from which address and browser, and a
@@ -46,6 +56,7 @@ func (s *Service) sendNotice(ctx context.Context, a *store.Account, n mail.Secur
 	now := s.Now()
 	if err := s.Store.CreateToken(ctx, &store.OneTimeToken{
 		Hash: secret.Hash(token), Purpose: PurposeNotMe, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(notMeTTL),
+		Event: n.Event,
 	}); err != nil {
 		s.Log.Error("notice: not-me link", "err", err)
 		return
@@ -259,18 +270,45 @@ func (s *Service) CheckNotMe(ctx context.Context, token string) (*store.Account,
 	return s.tokenAccount(ctx, token, PurposeNotMe)
 }
 
+// NotMeReport is what a report of "this was not me" tells the customer
+// and the operators.
+type NotMeReport struct {
+	// Event is the event of the notice whose link was reported (a
+	// mail.Event... constant, or NotMeRecoveryStarted and
+	// NotMeRecoveryApproved); empty for a link made before links kept it.
+	Event string
+	// UnknownFactor says the notice told of a change after which a second
+	// factor the customer does not know may be on the account: one was set
+	// up (mail.EventMFAEnrolled), or the customer's were removed and
+	// whoever did it may set up their own (mail.EventMFAReset). The report
+	// leaves the factors as they are (whoever holds only the mailbox must
+	// not be able to take them off), so the next sign-in may ask for a
+	// code the customer cannot give: they are told to reset the password
+	// and then recover through a recovery request or support staff.
+	UnknownFactor bool
+}
+
+// unknownFactorEvents are the notices after which a second factor the
+// customer does not know may be on the account (NotMeReport.UnknownFactor).
+var unknownFactorEvents = []string{mail.EventMFAEnrolled, mail.EventMFAReset}
+
 // ReportNotMe is the customer's "this was not me": it spends the link, ends
 // every session of the account here and at the sites, and alerts operators
 // (an audit event with outcome "alert", and an error in the log). The
-// operators are alerted even when ending the sessions fails.
-func (s *Service) ReportNotMe(ctx context.Context, token string, c Client) error {
+// operators are alerted even when ending the sessions fails. The alert's
+// detail names the notice reported and the second factors on the account
+// with when each was set up, so support staff can tell whether one may not
+// be the customer's (an operator's reset, after checking who is asking,
+// takes it off). It changes no second factor.
+func (s *Service) ReportNotMe(ctx context.Context, token string, c Client) (*NotMeReport, error) {
 	t, err := s.Store.UseToken(ctx, secret.Hash(token), PurposeNotMe, s.Now())
 	if errors.Is(err, store.ErrNotFound) {
-		return ErrTokenInvalid
+		return nil, ErrTokenInvalid
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
+	report := &NotMeReport{Event: t.Event, UnknownFactor: slices.Contains(unknownFactorEvents, t.Event)}
 	err = s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
 		if err := u.Store.DeleteSessionsOf(ctx, t.AccountID, ""); err != nil {
 			return err
@@ -284,12 +322,51 @@ func (s *Service) ReportNotMe(ctx context.Context, token string, c Client) error
 		return u.endGrants(ctx, t.AccountID)
 	})
 	s.cancelRecovery(ctx, t.AccountID, RecoveryCancelNotMe, c)
-	detail := "sessions ended"
-	if err != nil {
-		detail = "sessions not ended"
+	factors, ferr := s.Store.FactorsOf(ctx, t.AccountID)
+	if ferr != nil {
+		s.Log.Warn("not-me report: second factors not read for the alert", "account", t.AccountID, "err", ferr)
 	}
-	s.audit(ctx, t.AccountID, store.ActionNotMe, "alert", c, detail)
+	s.audit(ctx, t.AccountID, store.ActionNotMe, "alert", c, notMeDetail(t, err == nil, factors, ferr == nil))
 	s.Log.Error("security alert: customer reported activity that was not theirs",
-		"account", t.AccountID, "ip", c.IP, "notice_sent", t.CreatedAt, "sessions_ended", err == nil)
-	return err
+		"account", t.AccountID, "ip", c.IP, "notice", t.Event, "notice_sent", t.CreatedAt, "sessions_ended", err == nil,
+		"second_factors", len(factors), "unknown_factor_possible", report.UnknownFactor && len(factors) > 0)
+	if err != nil {
+		return nil, err
+	}
+	return report, nil
+}
+
+// notMeDetail is the detail of a not-me alert for operators: whether the
+// sessions ended, the notice reported and when it was sent, and the second
+// factors on the account with when each was set up (read, whether they
+// could be read), in Japan time:
+//
+//	sessions ended; notice mfa_enrolled sent 2026-04-01T09:00:00+09:00;
+//	second factors: totp set up 2026-04-01T09:00:00+09:00
+func notMeDetail(t *store.OneTimeToken, ended bool, factors []store.Factor, read bool) string {
+	var b strings.Builder
+	if ended {
+		b.WriteString("sessions ended")
+	} else {
+		b.WriteString("sessions not ended")
+	}
+	b.WriteString("; notice ")
+	b.WriteString(cmp.Or(t.Event, "unknown"))
+	b.WriteString(" sent ")
+	b.WriteString(t.CreatedAt.In(webkit.JST).Format(time.RFC3339))
+	switch {
+	case !read:
+		b.WriteString("; second factors not read")
+	case len(factors) == 0:
+		b.WriteString("; no second factor")
+	default:
+		b.WriteString("; second factors:")
+		for i, f := range factors {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(" " + string(f.Kind) + " set up " + f.CreatedAt.In(webkit.JST).Format(time.RFC3339))
+		}
+	}
+	return b.String()
 }

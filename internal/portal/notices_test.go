@@ -312,7 +312,7 @@ func TestReportNotMe(t *testing.T) {
 		if _, err := e.svc.CheckNotMe(e.ctx, bad); !errors.Is(err, portal.ErrTokenInvalid) {
 			t.Errorf("CheckNotMe(%q): %v, want ErrTokenInvalid", bad, err)
 		}
-		if err := e.svc.ReportNotMe(e.ctx, bad, e.ip); !errors.Is(err, portal.ErrTokenInvalid) {
+		if _, err := e.svc.ReportNotMe(e.ctx, bad, e.ip); !errors.Is(err, portal.ErrTokenInvalid) {
 			t.Errorf("ReportNotMe(%q): %v, want ErrTokenInvalid", bad, err)
 		}
 	}
@@ -322,8 +322,12 @@ func TestReportNotMe(t *testing.T) {
 	}
 
 	reporter := portal.Client{IP: "192.0.2.50", UserAgent: uaSafariIPhone}
-	if err := e.svc.ReportNotMe(e.ctx, token, reporter); err != nil {
+	report, err := e.svc.ReportNotMe(e.ctx, token, reporter)
+	if err != nil {
 		t.Fatalf("ReportNotMe: %v", err)
+	}
+	if report.Event != mail.EventMFAEnrolled || !report.UnknownFactor {
+		t.Fatalf("report of the enrolment's notice = %+v, want mfa_enrolled and an unknown factor", report)
 	}
 	e.noSession(first)
 	e.noSession(second)
@@ -349,7 +353,7 @@ func TestReportNotMe(t *testing.T) {
 	if _, err := e.svc.CheckNotMe(e.ctx, token); !errors.Is(err, portal.ErrTokenInvalid) {
 		t.Fatalf("CheckNotMe of a spent link: %v", err)
 	}
-	if err := e.svc.ReportNotMe(e.ctx, token, reporter); !errors.Is(err, portal.ErrTokenInvalid) {
+	if _, err := e.svc.ReportNotMe(e.ctx, token, reporter); !errors.Is(err, portal.ErrTokenInvalid) {
 		t.Fatalf("ReportNotMe of a spent link: %v", err)
 	}
 	if len(*told) != 1 {
@@ -366,8 +370,88 @@ func TestReportNotMe(t *testing.T) {
 	e.signIn(c)
 	_, fresh := box.one(c, e.clock.Now(), "203.0.113.7", "Edge (Windows)", "これまでに使われていないブラウザまたは接続元から")
 	e.clock.Advance(7*24*time.Hour + time.Second)
-	if err := e.svc.ReportNotMe(e.ctx, fresh, reporter); !errors.Is(err, portal.ErrTokenInvalid) {
+	if _, err := e.svc.ReportNotMe(e.ctx, fresh, reporter); !errors.Is(err, portal.ErrTokenInvalid) {
 		t.Fatalf("ReportNotMe of an expired link: %v", err)
+	}
+}
+
+// TestReportNotMeUnknownFactor: a report of a notice after which a second
+// factor the customer does not know may be on the account (one set up, or
+// theirs reset) says so, for the page that tells the customer how to sign
+// in again; it leaves the factor where it is (whoever holds only the
+// mailbox must not take it off). The operators' alert names the notice and
+// when each second factor was set up. A report of any other notice says
+// nothing of a factor.
+func TestReportNotMeUnknownFactor(t *testing.T) {
+	e := newEnv(t)
+	box := mailNotices(e)
+	c := e.newCustomer("yamada@example.jp")
+	box.since()
+	enrolledAt := e.clock.Now()
+	token := e.enrol(c)
+	_, link := box.one(c, enrolledAt, "203.0.113.7", "Chrome (Linux)", "二要素認証が設定されました。",
+		"第三者がパスワードを知り、お客様の知らない二要素認証を設定した可能性があります。")
+	report, err := e.svc.ReportNotMe(e.ctx, link, e.ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.Event != mail.EventMFAEnrolled || !report.UnknownFactor {
+		t.Fatalf("report of an enrolment = %+v, want mfa_enrolled with an unknown factor", report)
+	}
+	e.noSession(token)
+	fs, err := e.st.FactorsOf(e.ctx, c.acct.ID)
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("the report touched the second factors: %v, %v", fs, err)
+	}
+	evs, err := e.st.AuditOf(e.ctx, c.acct.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jst := time.FixedZone("JST", 9*3600)
+	for _, want := range []string{"sessions ended", "notice mfa_enrolled sent " + enrolledAt.In(jst).Format(time.RFC3339),
+		"second factors: totp set up " + enrolledAt.In(jst).Format(time.RFC3339)} {
+		if evs[0].Action != store.ActionNotMe || !strings.Contains(evs[0].Detail, want) {
+			t.Errorf("alert %s %q lacks %q", evs[0].Action, evs[0].Detail, want)
+		}
+	}
+
+	// A reset of the second factor: whoever did it may set up their own.
+	e.clock.Advance(time.Minute)
+	si := e.session(e.signIn(c))
+	box.since()
+	if err := e.svc.ResetMFA(e.ctx, si, e.ip); err != nil {
+		t.Fatal(err)
+	}
+	_, link = box.one(c, e.clock.Now(), "203.0.113.7", "Chrome (Linux)", "二要素認証の設定がリセットされました。",
+		"第三者がお客様の二要素認証をリセットした可能性があります。")
+	if report, err = e.svc.ReportNotMe(e.ctx, link, e.ip); err != nil || report.Event != mail.EventMFAReset || !report.UnknownFactor {
+		t.Fatalf("report of a reset = %+v, %v; want mfa_reset with an unknown factor", report, err)
+	}
+	if evs, _ = e.st.AuditOf(e.ctx, c.acct.ID, 1); !strings.Contains(evs[0].Detail, "notice mfa_reset sent") ||
+		!strings.Contains(evs[0].Detail, "no second factor") {
+		t.Errorf("alert of a reset's report: %q", evs[0].Detail)
+	}
+
+	// A new password changes no factor: nothing to say of one.
+	e.clock.Advance(time.Minute)
+	e.enrol(c)
+	box.since()
+	if err := e.svc.ResetPassword(e.ctx, e.resetLink(c), "another long password", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	var notice string
+	for _, m := range box.since() {
+		if m.Subject == noticeSubject && strings.Contains(m.Text, "パスワードが変更されました。") {
+			notice = m.Text
+		}
+	}
+	u, err := url.Parse(notMeLinkRe.FindString(notice))
+	if err != nil || u.Query().Get("token") == "" {
+		t.Fatalf("no password notice with a link:\n%s", notice)
+	}
+	if report, err = e.svc.ReportNotMe(e.ctx, u.Query().Get("token"), e.ip); err != nil ||
+		report.Event != mail.EventPasswordChanged || report.UnknownFactor {
+		t.Fatalf("report of a new password = %+v, %v; want password_changed without an unknown factor", report, err)
 	}
 }
 

@@ -108,6 +108,10 @@ type OneTimeToken struct {
 	Hash      string
 	Purpose   string
 	AccountID string
+	// Event is what the link is about, where its purpose alone does not
+	// say: the event of the security notice a "this was not me" link came
+	// in (a mail.Event... constant). Empty otherwise.
+	Event     string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time

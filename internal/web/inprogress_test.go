@@ -67,7 +67,7 @@ func TestChangesEndSignInsInProgress(t *testing.T) {
 		expect(t, intruder.post("/enrol", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/recovery-code")
 
 		_, token := s.notMeLinkOf(c.email)
-		expect(t, s.browser().post("/not-me", url.Values{"token": {token}}), http.StatusSeeOther, "/not-me?done=1")
+		expect(t, s.browser().post("/not-me", url.Values{"token": {token}}), http.StatusSeeOther, "/not-me?done=1&factor=1")
 
 		expect(t, intruder.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/login?e=expired")
 		if tok := intruder.cookie("tobira_session"); tok != "" {

@@ -8,10 +8,15 @@ import (
 )
 
 // notMeData is the "this was not me" page: the report to confirm (Token),
-// or the report received (Done).
+// or the report received (Done). UnknownFactor: the notice reported told of
+// a second factor set up or reset, so the next sign-in may ask for a code
+// the customer cannot give; the page says how to sign in again, after
+// CoolingOff, the recovery request's waiting period.
 type notMeData struct {
-	Token, Email string
-	Done         bool
+	Token, Email  string
+	Done          bool
+	UnknownFactor bool
+	CoolingOff    string
 }
 
 // notMePage opens from a security notice's 「心当たりがない」 link and says
@@ -42,7 +47,7 @@ func (s *Server) notMe(w http.ResponseWriter, r *http.Request) {
 	if !s.form(w, r) {
 		return
 	}
-	err := s.svc.ReportNotMe(r.Context(), r.PostForm.Get("token"), client(r))
+	report, err := s.svc.ReportNotMe(r.Context(), r.PostForm.Get("token"), client(r))
 	if errors.Is(err, portal.ErrTokenInvalid) {
 		s.fail(w, r, http.StatusNotFound, "notme.invalid")
 		return
@@ -55,8 +60,13 @@ func (s *Server) notMe(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, s.cookieName(flowCookie), "", -1)
 	// The report received is a page of its own: reloading it, or switching
 	// its language, would otherwise send the spent link again and read
-	// that the link is invalid.
-	http.Redirect(w, r, "/not-me?done=1", http.StatusSeeOther)
+	// that the link is invalid. It says only which advice to show, of no
+	// account: whoever types it in learns nothing.
+	done := "/not-me?done=1"
+	if report.UnknownFactor {
+		done += "&factor=1"
+	}
+	http.Redirect(w, r, done, http.StatusSeeOther)
 }
 
 // notMeDone says the report was received and what to do next. It holds
@@ -64,6 +74,6 @@ func (s *Server) notMe(w http.ResponseWriter, r *http.Request) {
 func (s *Server) notMeDone(w http.ResponseWriter, r *http.Request) {
 	v := s.view(r, "notme.title")
 	v.Notice = s.t(r, "notme.done")
-	v.Data = notMeData{Done: true}
+	v.Data = notMeData{Done: true, UnknownFactor: r.URL.Query().Get("factor") == "1", CoolingOff: s.coolingOff(r)}
 	s.render(w, r, http.StatusOK, "not_me", v)
 }

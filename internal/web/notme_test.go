@@ -101,17 +101,20 @@ func TestNotMe(t *testing.T) {
 		t.Fatal("opening the page ended sessions")
 	}
 
+	// The notice reported told of a second factor set up: the page the
+	// report leads to says so.
 	sent := b.post("/not-me", url.Values{"token": {token}})
-	expect(t, sent, http.StatusSeeOther, "/not-me?done=1")
+	expect(t, sent, http.StatusSeeOther, "/not-me?done=1&factor=1")
 	if ck := setCookieOf(sent, "tobira_session"); ck == nil || ck.MaxAge >= 0 {
 		t.Errorf("the session cookie was not cleared: %v", ck)
 	}
 	// The page it leads to, loaded again (a reload, the language switch),
 	// still says the report was received, in either language.
 	for range 2 {
-		done := b.get("/not-me?done=1")
+		done := b.get("/not-me?done=1&factor=1")
 		expect(t, done, http.StatusOK, "")
 		contains(t, done, "報告を受け付けました。すべてのログインを終了しました。パスワードの再設定をおすすめします。")
+		contains(t, done, unknownFactorAdvice...)
 		for _, href := range []string{`href="/forgot"`, `href="/login"`} {
 			if !strings.Contains(done.body, href) {
 				t.Errorf("the done page lacks %s", href)
@@ -120,7 +123,9 @@ func TestNotMe(t *testing.T) {
 	}
 	enDone := s.browser()
 	enDone.lang = "en"
-	contains(t, enDone.get("/not-me?done=1"), "Your report has been received.")
+	contains(t, enDone.get("/not-me?done=1&factor=1"), "Your report has been received.",
+		"A second factor that is not yours may now be set up on your account.",
+		"“Try another method”", "“Lost your device? (Request recovery)”", "72 hours after you confirm the request")
 	if s.live(first) || s.live(second) {
 		t.Fatal("a session of the account survived the report")
 	}
@@ -163,4 +168,28 @@ func TestNotMe(t *testing.T) {
 	page := en.get(path2)
 	expect(t, page, http.StatusOK, "")
 	contains(t, page, "Report activity that was not you", "Sign out everywhere and report")
+
+	// A notice of a new browser changes no second factor: its report's
+	// page says nothing of one.
+	sent = en.post("/not-me", url.Values{"token": {token2}})
+	expect(t, sent, http.StatusSeeOther, "/not-me?done=1")
+	done := en.get("/not-me?done=1")
+	contains(t, done, "Your report has been received.")
+	if strings.Contains(done.body, "second factor that is not yours") {
+		t.Error("the page after the report of a new browser speaks of an unknown second factor")
+	}
+}
+
+// unknownFactorAdvice is what the page after a report of a second factor
+// set up tells the customer: the factor stays, and how to sign in without
+// it (a new password, then the recovery request from 「別の方法を試す」 at
+// sign-in, or support staff).
+var unknownFactorAdvice = []string{
+	"お客様の知らない二要素認証が、アカウントに設定されている可能性があります。",
+	"報告しても、パスワードを再設定しても、二要素認証の設定は変わりません。",
+	"次回のログインでは、パスワードの入力後に二要素認証のコードを求められることがあります。",
+	"「別の方法を試す」", "「デバイスを紛失した場合 (復旧の申請)」から二要素認証の復旧を申請します。",
+	"申請の確定から72時間の待機期間が過ぎた後の最初のログインで、二要素認証を設定し直せます。",
+	"お急ぎの場合は、サポート窓口にお問い合わせください。ご本人確認のうえ、担当者が二要素認証をリセットします。",
+	`<a href="https://support.example.jp/">サポート窓口</a>`,
 }

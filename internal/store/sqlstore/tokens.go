@@ -8,11 +8,11 @@ import (
 	"github.com/tobira/tobira/internal/store"
 )
 
-const tokenCols = `hash, purpose, account_id, created_at, expires_at, used_at`
+const tokenCols = `hash, purpose, account_id, created_at, expires_at, used_at, event`
 
 func scanToken(r rowScanner) (*store.OneTimeToken, error) {
 	var t store.OneTimeToken
-	err := r.Scan(&t.Hash, &t.Purpose, &t.AccountID, msScan{&t.CreatedAt}, msScan{&t.ExpiresAt}, msScan{&t.UsedAt})
+	err := r.Scan(&t.Hash, &t.Purpose, &t.AccountID, msScan{&t.CreatedAt}, msScan{&t.ExpiresAt}, msScan{&t.UsedAt}, &t.Event)
 	if err != nil {
 		return nil, err
 	}
@@ -22,8 +22,8 @@ func scanToken(r rowScanner) (*store.OneTimeToken, error) {
 // CreateToken stores t; ErrConflict for a taken hash, ErrNotFound for an
 // unknown account.
 func (db *DB) CreateToken(ctx context.Context, t *store.OneTimeToken) error {
-	_, err := db.c().exec(ctx, `INSERT INTO one_time_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		t.Hash, t.Purpose, t.AccountID, ms(t.CreatedAt), ms(t.ExpiresAt), ms(t.UsedAt))
+	_, err := db.c().exec(ctx, `INSERT INTO one_time_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.Hash, t.Purpose, t.AccountID, ms(t.CreatedAt), ms(t.ExpiresAt), ms(t.UsedAt), t.Event)
 	return db.fail("create token", err)
 }
 

@@ -1283,6 +1283,19 @@ var tokenTests = []test{
 		wantErr(t, "CreateToken with a taken hash", s.CreateToken(ctx, &dup), store.ErrConflict)
 		orphan := store.OneTimeToken{Hash: "tok-2", Purpose: purpose, AccountID: "nobody", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 		wantErr(t, "CreateToken for an unknown account", s.CreateToken(ctx, &orphan), store.ErrNotFound)
+
+		// What a link is about comes back with it, from a read and a use.
+		about := newToken(t, s, "tok-3")
+		about.Hash, about.Event = "tok-4", "mfa_enrolled"
+		must(t, s.CreateToken(ctx, &about))
+		got, err = s.TokenByHash(ctx, "tok-4", purpose, t0)
+		must(t, err)
+		same(t, "TokenByHash of a token with an event", *got, about, normToken)
+		used, err := s.UseToken(ctx, "tok-4", purpose, t0)
+		must(t, err)
+		if used.Event != "mfa_enrolled" {
+			t.Errorf("UseToken result Event = %q, want mfa_enrolled", used.Event)
+		}
 	}},
 	{"Filters", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
