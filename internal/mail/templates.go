@@ -31,6 +31,10 @@ type Activation struct {
 	Link       string // the one-time link to set the first password
 	ValidHours int    // how long Link works, e.g. 72
 	Expires    time.Time
+	// Requested says the mail answers the forgotten-password form of an
+	// account that has no password yet: it says so, that the links sent
+	// before work no more, and that the form sends a new one.
+	Requested bool
 }
 
 // PasswordReset is the data of the "password_reset" template: someone asked

@@ -112,6 +112,41 @@ func TestRenderActivation(t *testing.T) {
 	}
 }
 
+// TestRenderActivationRequested: the activation mail that answers the
+// forgotten-password form of an account without a password says why it
+// comes, that earlier links work no more, and where to ask again; the
+// operator's mail says none of that.
+func TestRenderActivationRequested(t *testing.T) {
+	d := activation()
+	d.Requested = true
+	for lang, want := range map[string][]string{
+		"ja": {"パスワード再設定のお申し込みがありましたが、お客様のアカウントは、まだ最初のパスワードが設定されていません。",
+			"以前にお送りしたリンクは使えなくなりました。", "ログイン画面の「パスワードをお忘れの場合」から、もう一度お申し込みください。"},
+		"en": {"Someone asked to reset the password of your Tobira account, which has no password yet.",
+			"The links we sent before no longer work.", "ask again with “Forgot your password?” on the sign-in page."},
+	} {
+		m, err := Render("activation", lang, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			if !strings.Contains(m.Text, w) || !strings.Contains(m.HTML, w) {
+				t.Errorf("%s: the mail lacks %q:\n%s\n%s", lang, w, m.Text, m.HTML)
+			}
+		}
+		if strings.Contains(m.Text, "開通しました") || strings.Contains(m.Text, "has been opened") || !strings.Contains(m.Text, d.Link) {
+			t.Errorf("%s: the requested activation mail:\n%s", lang, m.Text)
+		}
+		plain, err := Render("activation", lang, activation())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(plain.Text, want[0]) || strings.Contains(plain.HTML, want[2]) {
+			t.Errorf("%s: the operator's activation mail speaks of a request:\n%s", lang, plain.Text)
+		}
+	}
+}
+
 func TestRenderEscaping(t *testing.T) {
 	d := activation()
 	d.Name = `<script>alert("x")</script> & Co`

@@ -61,10 +61,16 @@ func (s *Service) OpenAccountIn(ctx context.Context, email, name, lang, actor st
 // and the link that sets the first password. An operator sends it, so it
 // is in the account's language: Japanese for a new account.
 func (s *Service) SendActivation(ctx context.Context, a *store.Account, link string) {
+	s.sendActivation(ctx, a, link, mailLang(a, Client{}), false)
+}
+
+// sendActivation mails the activation mail in lang; requested says it
+// answers the forgotten-password form (mail.Activation.Requested).
+func (s *Service) sendActivation(ctx context.Context, a *store.Account, link, lang string, requested bool) {
 	ttl := s.Config.ActivationTTL.Duration
-	s.sendMail(ctx, a.Email, "activation", mailLang(a, Client{}), mail.Activation{
+	s.sendMail(ctx, a.Email, "activation", lang, mail.Activation{
 		Service: s.Config.Issuer, Name: a.Name, Email: a.Email, PortalURL: s.Config.BaseURL + "/login",
-		Link: link, ValidHours: int(ttl.Hours()), Expires: s.Now().Add(ttl),
+		Link: link, ValidHours: int(ttl.Hours()), Expires: s.Now().Add(ttl), Requested: requested,
 	})
 }
 
@@ -77,6 +83,14 @@ var ErrAlreadyActivated = errors.New("portal: the account is activated already")
 // mail left in a shared or forwarded mailbox sets no password).
 // ErrAlreadyActivated when the account has a password.
 func (s *Service) ResendActivation(ctx context.Context, a *store.Account) error {
+	return s.resendActivation(ctx, a, mailLang(a, Client{}), false)
+}
+
+// resendActivation is ResendActivation with the mail in lang; requested
+// says it answers the forgotten-password form of a (RequestPasswordReset),
+// and the mail says so. Inside a unit of work (the form's), the unit
+// commits it.
+func (s *Service) resendActivation(ctx context.Context, a *store.Account, lang string, requested bool) error {
 	if a.PasswordHash != "" {
 		return ErrAlreadyActivated
 	}
@@ -88,7 +102,7 @@ func (s *Service) ResendActivation(ctx context.Context, a *store.Account) error 
 		if err != nil {
 			return err
 		}
-		u.SendActivation(ctx, a, link)
+		u.sendActivation(ctx, a, link, lang, requested)
 		return nil
 	})
 }

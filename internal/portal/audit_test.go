@@ -440,7 +440,7 @@ func TestAuditOneRecordPerEvent(t *testing.T) {
 		{"password reset requested, unknown address", []string{"password.reset_request unknown"}, func(t *testing.T, a *auditEnv) {
 			a.step(func() { a.must(a.svc.RequestPasswordReset(a.ctx, "nobody@example.jp", "ja", a.ip)) })
 		}},
-		{"password reset requested, not activated", []string{"password.reset_request not_activated"}, func(t *testing.T, a *auditEnv) {
+		{"password reset requested, not activated", []string{"password.reset_request activation_sent"}, func(t *testing.T, a *auditEnv) {
 			if _, _, err := a.svc.OpenAccount(a.ctx, "yamada@example.jp", "山田 太郎", "operator:test"); err != nil {
 				t.Fatal(err)
 			}

@@ -29,13 +29,21 @@ const (
 	resetRequestsPerClient = 20
 )
 
+// OutcomeActivationSent is the outcome of a password.reset_request for an
+// account that has no password yet: the activation mail went again.
+const OutcomeActivationSent = "activation_sent"
+
 // RequestPasswordReset is the forgotten-password form: for an activated
-// account it mails a one-time link, in lang, that sets a new password. Its
-// answer is the same, nil, whether the address has an account or not, has no
-// password yet, or asked too often; only a malformed address gets
+// account it mails a one-time link, in lang, that sets a new password; for
+// an account opened by an operator and not activated yet, the activation
+// mail again, with a new link that sets the first password (the earlier
+// ones dead), in lang too. Its answer is the same, nil, whether the address
+// has an account or not, has no password yet, or asked too often (then no
+// mail goes: the limits count every request); only a malformed address gets
 // account.ErrBadEmail, which tells nothing of any account. Every answer does
-// about the same work (limits, two lookups, small inserts in one commit; no
-// slow hash), so its time tells nothing either.
+// about the same work (limits, two lookups, small writes in one commit, the
+// mail queued in it, not sent; no slow hash), so its time tells nothing
+// either.
 func (s *Service) RequestPasswordReset(ctx context.Context, email, lang string, c Client) error {
 	norm, err := account.NormalizeEmail(email)
 	if err != nil {
@@ -83,8 +91,18 @@ func (s *Service) passwordResetRequest(ctx context.Context, norm, lang string, l
 	case a.ID == "":
 		s.audit(ctx, "", store.ActionPasswordResetRequest, "unknown", c, "")
 	case a.PasswordHash == "":
-		// The activation mail sets the first password; this link would not.
-		s.audit(ctx, a.ID, store.ActionPasswordResetRequest, "not_activated", c, "")
+		// The activation mail sets the first password; a reset link would
+		// not. So the activation mail goes again, as the console's resend
+		// sends it (the earlier links dead), in the language of the form:
+		// an operator's mail lost or expired needs no operator.
+		if err := s.resendActivation(ctx, a, lang, true); err != nil {
+			// Only an account without a password gets here: an error
+			// page would tell it.
+			s.Log.Error("activation mail not resent for a password reset request", "account", a.ID, "err", err)
+			s.audit(ctx, a.ID, store.ActionPasswordResetRequest, "not_activated", c, "activation mail not sent")
+			return nil
+		}
+		s.audit(ctx, a.ID, store.ActionPasswordResetRequest, OutcomeActivationSent, c, "")
 	default:
 		link, err := s.passwordResetLink(ctx, a, now)
 		if err != nil {

@@ -119,7 +119,7 @@ func TestPasswordResetMailWithoutSecondFactor(t *testing.T) {
 }
 
 // TestPasswordResetRevealsNothing: unknown and not-yet-activated addresses
-// get the answer a customer gets, and no mail.
+// get the answer a customer gets, and no reset mail.
 func TestPasswordResetRevealsNothing(t *testing.T) {
 	e := newEnv(t).withMail()
 	pending, _, err := e.svc.OpenAccount(e.ctx, "new@example.jp", "新規 花子", "operator:test")
@@ -134,7 +134,7 @@ func TestPasswordResetRevealsNothing(t *testing.T) {
 			t.Errorf("%s got a reset mail", addr)
 		}
 	}
-	if !e.audited(pending.ID, "password.reset_request", "not_activated") {
+	if !e.audited(pending.ID, "password.reset_request", "activation_sent") {
 		t.Error("no audit event for the request of an account without a password")
 	}
 	for _, bad := range []string{"", "not an address", "a@b"} {
@@ -147,6 +147,108 @@ func TestPasswordResetRevealsNothing(t *testing.T) {
 		if strings.Contains(m.Subject, resetSubject) {
 			t.Errorf("a reset mail went to %s", m.To)
 		}
+	}
+}
+
+const activationSubject = "アカウント開通のご案内"
+
+var activationLinkRe = regexp.MustCompile(`https://portal\.example\.jp/activate\?token=(\S+)`)
+
+// activationToken is the token of the activation link in m.
+func activationToken(t *testing.T, m store.Mail) string {
+	t.Helper()
+	match := activationLinkRe.FindStringSubmatch(m.Text)
+	if match == nil {
+		t.Fatalf("the activation mail has no link:\n%s", m.Text)
+	}
+	token, err := url.QueryUnescape(match[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// TestPasswordResetBeforeActivation: a customer whose account an operator
+// opened, and who lost the activation mail or let its link expire, asks at
+// the forgotten-password form. The answer is the same as for anyone (the
+// form's page tells nothing), and the activation mail comes again, as the
+// console's resend sends it: a new link that sets the first password, the
+// earlier link dead, in the language of the form, saying why it comes;
+// recorded as password.reset_request activation_sent. The form's limits
+// hold: a flood sends no more mails than reset links.
+func TestPasswordResetBeforeActivation(t *testing.T) {
+	e := newEnv(t).withMail()
+	pending, first, err := e.svc.OpenAccount(e.ctx, "new@example.jp", "新規 花子", "operator:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(first)
+	firstToken := u.Query().Get("token")
+	e.clock.Advance(73 * time.Hour) // the operator's link has expired
+
+	if err := e.svc.RequestPasswordReset(e.ctx, "New@example.jp", "en", e.ip); err != nil {
+		t.Fatalf("RequestPasswordReset: %v", err)
+	}
+	if ms := e.mailsTo("new@example.jp", resetSubject); len(ms) != 0 {
+		t.Fatal("an account without a password got a reset mail")
+	}
+	ms := e.mailsTo("new@example.jp", "[Tobira] Your account is ready")
+	if len(ms) != 1 {
+		t.Fatalf("%d English activation mails after the request, want 1", len(ms))
+	}
+	if !strings.Contains(ms[0].Text, "Someone asked to reset the password of your Tobira account, which has no password yet.") ||
+		!strings.Contains(ms[0].Text, "72 hours") {
+		t.Errorf("the activation mail does not say why it comes:\n%s", ms[0].Text)
+	}
+	if !e.audited(pending.ID, "password.reset_request", portal.OutcomeActivationSent) {
+		t.Error("no audit event password.reset_request activation_sent")
+	}
+	second := activationToken(t, ms[0])
+	if a, err := e.svc.CheckActivation(e.ctx, second); err != nil || a.ID != pending.ID {
+		t.Fatalf("CheckActivation(the new link) = %v, %v", a, err)
+	}
+
+	// A second request: a new link, and the one before it is dead, as
+	// after the console's resend.
+	if err := e.svc.RequestPasswordReset(e.ctx, "new@example.jp", "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	ja := e.mailsTo("new@example.jp", activationSubject)
+	if len(ja) != 2 { // the operator's, and this one
+		t.Fatalf("%d Japanese activation mails, want the operator's and the request's", len(ja))
+	}
+	if !strings.Contains(ja[1].Text, "パスワード再設定のお申し込みがありましたが、お客様のアカウントは、まだ最初のパスワードが設定されていません。") {
+		t.Errorf("the Japanese activation mail does not say why it comes:\n%s", ja[1].Text)
+	}
+	third := activationToken(t, ja[1])
+	for _, dead := range []string{firstToken, second} {
+		if _, err := e.svc.CheckActivation(e.ctx, dead); !errors.Is(err, portal.ErrTokenInvalid) {
+			t.Errorf("an earlier activation link after a new one: %v, want ErrTokenInvalid", err)
+		}
+	}
+
+	// The form's limit of the address: 5 an hour. A flood sends 3 more
+	// mails (5 in all this hour, the English one among them) and then none.
+	for range 10 {
+		if err := e.svc.RequestPasswordReset(e.ctx, "new@example.jp", "ja", e.ip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(e.mailsTo("new@example.jp", activationSubject)); n != 1+4 {
+		t.Fatalf("%d Japanese activation mails after a flood, want the operator's and 4 (5 requested this hour with the English one)", n)
+	}
+	if !e.audited(pending.ID, "password.reset_request", "limited") {
+		t.Error("no audit event for the limited requests")
+	}
+	last := e.mailsTo("new@example.jp", activationSubject)
+	third = activationToken(t, last[len(last)-1])
+
+	// The newest link lets the customer in.
+	if _, err := e.svc.Activate(e.ctx, third, "a long first password", e.ip); err != nil {
+		t.Fatalf("Activate with the mailed link: %v", err)
+	}
+	if _, err := e.svc.Password(e.ctx, "new@example.jp", "a long first password", "/", e.ip); err != nil {
+		t.Fatalf("sign-in after the activation: %v", err)
 	}
 }
 

@@ -255,6 +255,46 @@ func TestForgotMailInTheLanguageOfThePage(t *testing.T) {
 	}
 }
 
+// TestForgotBeforeActivation: a customer whose account an operator opened
+// and who lost the activation mail asks at 「パスワードをお忘れの場合」 in
+// English: the page is the one every address gets, and the activation
+// mail comes again, in English, with a link that opens the page that sets
+// the first password.
+func TestForgotBeforeActivation(t *testing.T) {
+	s := newSite(t).withMail()
+	c := s.customer("yamada@example.jp")
+	if _, _, err := s.svc.OpenAccount(s.ctx, "new@example.jp", "新規 花子", "operator:test"); err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser()
+	b.lang = "en"
+	known := b.post("/forgot", url.Values{"email": {c.email}})
+	pending := b.post("/forgot", url.Values{"email": {"new@example.jp"}})
+	expect(t, pending, http.StatusOK, "")
+	if pending.body != known.body {
+		t.Error("the page for an account awaiting activation differs from a customer's")
+	}
+	var mails []store.Mail
+	for _, m := range s.mailsTo("new@example.jp") {
+		if m.Subject == "[Tobira] Your account is ready" {
+			mails = append(mails, m)
+		}
+	}
+	if len(mails) != 1 || !strings.Contains(mails[0].Text, "which has no password yet") {
+		t.Fatalf("English activation mails after the request: %+v", mails)
+	}
+	link := regexp.MustCompile(`/activate\?token=\S+`).FindString(mails[0].Text)
+	if link == "" {
+		t.Fatalf("the activation mail has no link:\n%s", mails[0].Text)
+	}
+	page := b.get(link)
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, "新規 花子", `autocomplete="new-password"`)
+	if len(s.resetMails("new@example.jp")) != 0 {
+		t.Error("an account awaiting activation got a reset link")
+	}
+}
+
 func mustQuery(t *testing.T, path, key string) string {
 	t.Helper()
 	u, err := url.Parse(path)
