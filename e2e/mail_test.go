@@ -174,6 +174,14 @@ func TestForgotPassword(t *testing.T) {
 			t.Errorf("a mail %q went to %s, whose account awaits activation; want only the activation mail", other.Subject, suzukiEmail)
 		}
 	}
+	// Suzuki, whose account awaits activation, gets the activation mail
+	// again: a link that sets the first password, saying why it comes.
+	again := d.waitMail(t, suzukiEmail, "the activation mail the forgot form sent again", func(m demoMail) bool {
+		return strings.Contains(m.Subject, "開通") && strings.Contains(m.Text, "パスワード再設定のお申し込みがありましたが")
+	})
+	activation := mailLink(t, again, d.URL+"/activate?token=")
+	p.navigation(chromedp.Navigate(activation), "/activate", "パスワードの設定")
+	p.screen("70-2-4c-activate-after-forgot")
 	resets := 0
 	for _, other := range d.mailsTo(t, satoEmail) {
 		if strings.Contains(other.Subject, "パスワード再設定") {
@@ -319,6 +327,12 @@ func TestNotMe(t *testing.T) {
 	p.expectText(`//main//p[normalize-space()="パスワードを再設定してから、もう一度ログインしてください。"]`)
 	p.expectText(`//main//a[normalize-space()="パスワードを再設定する" and @href="/forgot"]`)
 	p.expectText(`//main//a[normalize-space()="ログイン画面へ" and @href="/login"]`)
+	// The notice reported was of a second factor set up: the page says it
+	// stays, and how to sign in without it.
+	p.expectText(`//main//h2[normalize-space()="二要素認証について"]`)
+	p.expectText(`//main//p[contains(., "お客様の知らない二要素認証が、アカウントに設定されている可能性があります。")]`)
+	p.expectText(`//main//li[contains(., "「別の方法を試す」を押して、「デバイスを紛失した場合 (復旧の申請)」から二要素認証の復旧を申請します。")]`)
+	p.expectText(`//main//li[contains(., "お急ぎの場合は、サポート窓口にお問い合わせください。")]`)
 	if n := run(p, chromedp.Evaluate[int](`document.querySelectorAll("[data-account-menu], main form").length`)); n != 0 {
 		t.Errorf("the confirmation still shows the account menu or a form (%d elements)", n)
 	}
@@ -330,6 +344,8 @@ func TestNotMe(t *testing.T) {
 	p.lang = "en"
 	p.clickTo(button("English"), "/not-me", "Report activity that was not you")
 	p.expectText(`//p[@role="status" and normalize-space()="Your report has been received. Every sign-in has ended. We recommend that you reset your password."]`)
+	p.expectText(`//main//p[contains(., "A second factor that is not yours may now be set up on your account.")]`)
+	p.screen("70-3-5b-not-me-done-en")
 	p.lang = ""
 	p.clickTo(button("日本語"), "/not-me", notMeTitle)
 
