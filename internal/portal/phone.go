@@ -51,6 +51,9 @@ func (e *ResendError) Error() string { return fmt.Sprintf("portal: resend in %s"
 type SentCode struct {
 	Phone   string // E.164
 	Channel notify.Channel
+	// Chosen is the channel the customer chose for the number, which
+	// enrolment saves; Channel differs after a resend by the other one.
+	Chosen notify.Channel
 	// ResendIn is how long until a new code may be asked for.
 	ResendIn time.Duration
 	// Channels are those a code can come by to this number.
@@ -90,7 +93,21 @@ func (s *Service) SentCodeOf(ctx context.Context, f *Flow) (*SentCode, error) {
 		return nil, err
 	}
 	wait := max(pc.SentAt.Add(s.Config.Phone.ResendAfter.Duration).Sub(s.Now()), 0)
-	return &SentCode{Phone: pc.Phone, Channel: notify.Channel(pc.Channel), ResendIn: wait, Channels: ChannelsFor(pc.Phone)}, nil
+	return &SentCode{
+		Phone: pc.Phone, Channel: notify.Channel(pc.Channel), Chosen: chosenOf(pc),
+		ResendIn: wait, Channels: ChannelsFor(pc.Phone),
+	}, nil
+}
+
+// chosenOf is the channel the customer chose for the number of pc: on the
+// number form at enrolment, the phone's own at the second factor. A code
+// stored before the choice was kept apart (migration 0031) has only the
+// channel it went by.
+func chosenOf(pc *store.PhoneCode) notify.Channel {
+	if pc.Chosen != "" {
+		return notify.Channel(pc.Chosen)
+	}
+	return notify.Channel(pc.Channel)
 }
 
 // EnrolPhone checks a number typed at enrolment (manual XI. III) for the
@@ -109,7 +126,7 @@ func (s *Service) EnrolPhone(ctx context.Context, f *Flow, region, number string
 	if !slices.Contains(s.Config.Phone.Countries, phone.Region(e164)) {
 		return ErrCountryNotAllowed
 	}
-	return s.sendCode(ctx, f, e164, ch, lang, c)
+	return s.sendCode(ctx, f, e164, ch, ch, lang, c)
 }
 
 // ConfirmPhone checks the code sent at enrolment, saves the phone as the
@@ -129,8 +146,11 @@ func (s *Service) ConfirmPhone(ctx context.Context, f *Flow, code string, c Clie
 	if err := s.refuseLocked(ctx, a.ID, store.ActionMFAEnrol, c); err != nil {
 		return err
 	}
+	// The phone keeps the channel chosen on the number form: a code asked
+	// for once by the other (「音声通話で受け取る」) changes no later
+	// sign-in. How this code came is what it proved.
 	err = s.enrolFirst(ctx, f, &store.Factor{
-		ID: secret.ID(), AccountID: a.ID, Kind: store.FactorPhone, Secret: pc.Phone, Channel: pc.Channel,
+		ID: secret.ID(), AccountID: a.ID, Kind: store.FactorPhone, Secret: pc.Phone, Channel: string(chosenOf(pc)),
 		LastStep: -1, CreatedAt: s.Now(),
 	}, amrOf(pc.Channel))
 	if err := s.enrolled(ctx, charged, c, err); err != nil {
@@ -141,7 +161,8 @@ func (s *Service) ConfirmPhone(ctx context.Context, f *Flow, code string, c Clie
 }
 
 // ResendCode sends a new code to the number of the code in flight, by ch;
-// the earlier code stops working.
+// the earlier code stops working. The number keeps the channel chosen for
+// it: a resend by the other is for this code alone.
 func (s *Service) ResendCode(ctx context.Context, f *Flow, ch notify.Channel, lang string, c Client) error {
 	if f.State != StateEnrol && f.State != StateMFA {
 		return ErrWrongStep
@@ -153,7 +174,7 @@ func (s *Service) ResendCode(ctx context.Context, f *Flow, ch notify.Channel, la
 	if err != nil {
 		return err
 	}
-	return s.sendCode(ctx, f, pc.Phone, ch, lang, c)
+	return s.sendCode(ctx, f, pc.Phone, ch, chosenOf(pc), lang, c)
 }
 
 // SendSignInCode sends a code to the account's phone at the second-factor
@@ -169,13 +190,14 @@ func (s *Service) SendSignInCode(ctx context.Context, f *Flow, ch notify.Channel
 	if ch == "" {
 		ch = notify.Channel(p.Channel)
 	}
-	return s.sendCode(ctx, f, p.Secret, ch, lang, c)
+	return s.sendCode(ctx, f, p.Secret, ch, notify.Channel(p.Channel), lang, c)
 }
 
-// sendCode sends a fresh code for the flow, replacing any earlier one. Every
+// sendCode sends a fresh code for the flow by ch, replacing any earlier one,
+// and keeps chosen as the channel chosen for the number. Every
 // limit is counted before anything is sent, in the database, so the limits
 // hold across nodes and under parallel requests.
-func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.Channel, lang string, c Client) error {
+func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch, chosen notify.Channel, lang string, c Client) error {
 	if !ch.Valid() {
 		return ErrUnknownChannel
 	}
@@ -206,7 +228,7 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, e164 string, ch notify.
 	}
 	code := mfa.NewPhoneCode()
 	pc := &store.PhoneCode{
-		FlowHash: f.IDHash, AccountID: f.AccountID, Phone: e164, Channel: string(ch),
+		FlowHash: f.IDHash, AccountID: f.AccountID, Phone: e164, Channel: string(ch), Chosen: string(chosen),
 		CodeHash: s.phoneCodeHash(f, code), SentAt: now, ExpiresAt: now.Add(cfg.CodeTTL.Duration),
 	}
 	// The pause is checked and the code stored in one unit: of two sends

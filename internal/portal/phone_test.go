@@ -561,7 +561,100 @@ func TestResendCode(t *testing.T) {
 	if err := e.svc.ConfirmPhone(e.ctx, f, second.Code, e.ip); err != nil {
 		t.Fatalf("the new code: %v", err)
 	}
-	// The channel of the last code is the one saved.
+	// The channel chosen on the number form is the one saved, not that of
+	// the resend (TestVoiceResendIsAOneOff).
+	if p, _ := e.svc.PhoneFactor(e.ctx, c.acct.ID); p.Channel != string(notify.SMS) {
+		t.Fatalf("channel saved %q, want sms", p.Channel)
+	}
+}
+
+// TestVoiceResendIsAOneOff: text messages chosen on the number form, then
+// 「音声通話で受け取る」 once while enrolling, and the code of the call typed.
+// The phone keeps the text messages the customer chose (manual XI. III):
+// the next sign-in sends one, and a call asked for at a sign-in changes no
+// later one either. The enrolment's session still says what it proved: a
+// code by voice call.
+func TestVoiceResendIsAOneOff(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f := e.phoneCodeSent(c)
+	e.clock.Advance(30 * time.Second)
+	if err := e.svc.ResendCode(e.ctx, f, notify.Voice, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if sc, err := e.svc.SentCodeOf(e.ctx, f); err != nil || sc.Channel != notify.Voice || sc.Chosen != notify.SMS {
+		t.Fatalf("SentCodeOf after the call = %+v, %v; want voice, chosen sms", sc, err)
+	}
+	if err := e.svc.ConfirmPhone(e.ctx, f, rec.Last(t).Code, e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := e.svc.PhoneFactor(e.ctx, c.acct.ID); p.Channel != string(notify.SMS) {
+		t.Fatalf("channel saved %q, want sms as chosen", p.Channel)
+	}
+	f = e.reload(f, portal.StateRecovery)
+	token, err := e.svc.Finish(e.ctx, f, "", e.ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if amr := e.session(token).Session.AMR; !slices.Equal(amr, []string{"pwd", "tel", "mfa"}) {
+		t.Fatalf("enrolment's AMR %v, want the call's tel", amr)
+	}
+
+	for i := range 2 {
+		e.clock.Advance(time.Minute)
+		g := e.mfaFlow(c)
+		if err := e.svc.SendSignInCode(e.ctx, g, "", "ja", e.ip); err != nil {
+			t.Fatal(err)
+		}
+		if s := rec.Last(t); s.Channel != notify.SMS || s.To != e164JP {
+			t.Fatalf("sign-in %d sent %+v, want a text message", i+1, s)
+		}
+		if sc, _ := e.svc.SentCodeOf(e.ctx, g); sc.Channel != notify.SMS || sc.Chosen != notify.SMS {
+			t.Fatalf("sign-in %d: SentCodeOf = %+v", i+1, sc)
+		}
+		// The sign-in's own 「音声通話で受け取る」.
+		e.clock.Advance(30 * time.Second)
+		if err := e.svc.ResendCode(e.ctx, g, notify.Voice, "ja", e.ip); err != nil {
+			t.Fatal(err)
+		}
+		if s := rec.Last(t); s.Channel != notify.Voice {
+			t.Fatalf("sign-in %d resent %+v, want a call", i+1, s)
+		}
+		if err := e.svc.SecondFactor(e.ctx, g, portal.MethodPhone, rec.Last(t).Code, e.ip); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Finish(e.ctx, g, "", e.ip); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := e.svc.PhoneFactor(e.ctx, c.acct.ID); p.Channel != string(notify.SMS) {
+			t.Fatalf("after sign-in %d: channel %q, want sms", i+1, p.Channel)
+		}
+	}
+}
+
+// A code in flight at the upgrade to migration 0031 has no choice stored:
+// its enrolment saves the channel of its last code, as before.
+func TestCodeFromBeforeTheChoiceWasKept(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	f := e.enrolFlow(c)
+	if err := e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.Voice, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := e.st.PhoneCodeOf(e.ctx, f.IDHash)
+	if err != nil || pc.Chosen != string(notify.Voice) {
+		t.Fatalf("code stored %+v, %v; want chosen voice", pc, err)
+	}
+	pc.Chosen = ""
+	if err := e.st.DeletePhoneCode(e.ctx, f.IDHash); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.PutPhoneCode(e.ctx, pc); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.ConfirmPhone(e.ctx, f, rec.Last(t).Code, e.ip); err != nil {
+		t.Fatal(err)
+	}
 	if p, _ := e.svc.PhoneFactor(e.ctx, c.acct.ID); p.Channel != string(notify.Voice) {
 		t.Fatalf("channel saved %q, want voice", p.Channel)
 	}

@@ -123,8 +123,14 @@ type PhoneCode struct {
 	FlowHash  string
 	AccountID string
 	Phone     string // E.164
-	Channel   string // "sms" or "voice"
+	Channel   string // "sms" or "voice": how this code went
 	CodeHash  string // keyed hash: six digits alone are easy to brute-force
+	// Chosen is the channel the customer chose for the number: on the
+	// number form at enrolment, the phone's own at the second factor. A
+	// resend by the other channel changes Channel, not Chosen; enrolment
+	// saves Chosen as the phone's channel. Empty for a code stored before
+	// migration 0031.
+	Chosen string
 	// PreviousHash is the hash of the code this one replaced (a resend),
 	// kept only to tell a customer who types the earlier code why it
 	// fails; it never signs in. Empty for a flow's first code.

@@ -26,7 +26,8 @@ type enrolPhoneData struct {
 const filterFrom = 10
 
 // enrolPhonePage is manual XI. III: the number, its country, and how the
-// code should come. After 「編集」 it shows the number the code went to.
+// code should come. After 「編集」 it shows the number the code went to and
+// the channel chosen for it (not that of a one-off resend by the other).
 func (s *Server) enrolPhonePage(w http.ResponseWriter, r *http.Request) {
 	f := s.flow(w, r, portal.StateEnrol)
 	if f == nil {
@@ -39,7 +40,7 @@ func (s *Server) enrolPhonePage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := enrolPhoneData{Region: "JP", Channel: string(notify.SMS)}
 	if sent, err := s.svc.SentCodeOf(r.Context(), f); err == nil {
-		d.Region, d.Number, d.Channel = phone.Region(sent.Phone), phone.National(sent.Phone), string(sent.Channel)
+		d.Region, d.Number, d.Channel = phone.Region(sent.Phone), phone.National(sent.Phone), string(sent.Chosen)
 	}
 	s.showEnrolPhone(w, r, http.StatusOK, d, "")
 }

@@ -278,6 +278,41 @@ func TestPhoneEnrolmentByVoice(t *testing.T) {
 	expect(t, b.post("/enrol/phone/code", url.Values{"code": {rec.Last(t).Code}}), http.StatusSeeOther, "/recovery-code")
 }
 
+// Text messages chosen, then 「音声通話で受け取る」 once while enrolling, and
+// the call's code typed: 「編集」 still shows テキストメッセージ chosen, and
+// the next sign-in sends a text message and says so, not a call.
+func TestPhoneVoiceResendAtEnrolmentIsAOneOff(t *testing.T) {
+	s, rec := phoneSite(t)
+	c, b := s.enrolling()
+	b.smsCodeSent()
+	s.clock.Advance(30 * time.Second)
+	expect(t, b.post("/enrol/phone/resend", url.Values{"channel": {"voice"}}), http.StatusSeeOther, "/enrol/phone/code")
+	if sent := rec.Last(t); sent.Channel != notify.Voice {
+		t.Fatalf("resent by %s, want a call", sent.Channel)
+	}
+	contains(t, b.get("/enrol/phone/code"), "次の番号に音声通話でコードをお知らせしています:")
+	edit := b.get("/enrol/phone")
+	expect(t, edit, http.StatusOK, "")
+	contains(t, edit, `value="sms" checked`)
+	if strings.Contains(edit.body, `value="voice" checked`) {
+		t.Errorf("「編集」 shows 音声通話 chosen after a one-off call")
+	}
+	expect(t, b.post("/enrol/phone/code", url.Values{"code": {rec.Last(t).Code}}), http.StatusSeeOther, "/recovery-code")
+	expect(t, b.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/")
+
+	s.clock.Advance(time.Minute)
+	n := s.browser()
+	n.login(c, "/login/phone")
+	if sent := rec.Last(t); sent.To != phoneE164 || sent.Channel != notify.SMS {
+		t.Fatalf("the next sign-in sent %+v, want a text message", sent)
+	}
+	page := n.get("/login/phone")
+	contains(t, page, "次の番号にテキストメッセージが送信されました:", phoneMasked, "音声通話で受け取る")
+	if strings.Contains(page.text(), "次の番号に音声通話でコードをお知らせしています:") {
+		t.Errorf("the next sign-in says a call is placed")
+	}
+}
+
 // The demo reads codes from its outbox, at /dev/outbox.json (for scripts)
 // and /dev/outbox (a page that says it is a development tool).
 func TestPhoneEnrolmentWithOutbox(t *testing.T) {

@@ -9,11 +9,11 @@ import (
 	"github.com/tobira/tobira/internal/store"
 )
 
-const phoneCodeCols = `flow_hash, account_id, phone, channel, code_hash, previous_hash, sent_at, expires_at, attempts`
+const phoneCodeCols = `flow_hash, account_id, phone, channel, chosen_channel, code_hash, previous_hash, sent_at, expires_at, attempts`
 
 func scanPhoneCode(r rowScanner) (*store.PhoneCode, error) {
 	var p store.PhoneCode
-	err := r.Scan(&p.FlowHash, &p.AccountID, &p.Phone, &p.Channel, &p.CodeHash, &p.PreviousHash,
+	err := r.Scan(&p.FlowHash, &p.AccountID, &p.Phone, &p.Channel, &p.Chosen, &p.CodeHash, &p.PreviousHash,
 		msScan{&p.SentAt}, msScan{&p.ExpiresAt}, &p.Attempts)
 	if err != nil {
 		return nil, err
@@ -26,12 +26,12 @@ func scanPhoneCode(r rowScanner) (*store.PhoneCode, error) {
 // keeping the earlier hash as previous_hash; ErrNotFound for an unknown
 // account. The flow itself need not exist.
 func (db *DB) PutPhoneCode(ctx context.Context, c *store.PhoneCode) error {
-	_, err := db.c().exec(ctx, `INSERT INTO phone_codes (`+phoneCodeCols+`) VALUES (?, ?, ?, ?, ?, '', ?, ?, ?)
+	_, err := db.c().exec(ctx, `INSERT INTO phone_codes (`+phoneCodeCols+`) VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?)
 		ON CONFLICT (flow_hash) DO UPDATE SET
 			account_id = excluded.account_id, phone = excluded.phone, channel = excluded.channel,
-			previous_hash = phone_codes.code_hash, code_hash = excluded.code_hash,
+			chosen_channel = excluded.chosen_channel, previous_hash = phone_codes.code_hash, code_hash = excluded.code_hash,
 			sent_at = excluded.sent_at, expires_at = excluded.expires_at, attempts = excluded.attempts`,
-		c.FlowHash, c.AccountID, c.Phone, c.Channel, c.CodeHash, ms(c.SentAt), ms(c.ExpiresAt), c.Attempts)
+		c.FlowHash, c.AccountID, c.Phone, c.Channel, c.Chosen, c.CodeHash, ms(c.SentAt), ms(c.ExpiresAt), c.Attempts)
 	return db.fail("put phone code", err)
 }
 

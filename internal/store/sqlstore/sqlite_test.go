@@ -220,7 +220,8 @@ func TestUpgradeToPhone(t *testing.T) {
 	// 0003 had none of them.
 	db, path := beforeMigration(t, "0003_phone.sql",
 		`DROP TABLE outbox`, `DROP TABLE phone_codes`, `ALTER TABLE factors DROP COLUMN channel`,
-		`DELETE FROM schema_migrations WHERE name = '0025_phone_codes_previous.sql'`)
+		`DELETE FROM schema_migrations WHERE name = '0025_phone_codes_previous.sql'`,
+		`DELETE FROM schema_migrations WHERE name = '0031_phone_codes_chosen.sql'`)
 	must(db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
 	_, err := db.c().exec(ctx, `INSERT INTO factors (id, account_id, kind, secret, last_step, created_at)
 		VALUES ('f-1', 'acc-1', 'phone', '+41790000000', 0, ?)`, t0.UnixMilli())
@@ -756,5 +757,38 @@ func TestUpgradeToGrantsSessionEnded(t *testing.T) {
 	must(err)
 	if len(got) != 1 || got[0].ID != "g-stored" {
 		t.Errorf("grants of ended sessions after the upgrade: %+v, want g-stored alone", got)
+	}
+}
+
+// TestUpgradeToPhoneCodesChosen opens a database from before 0031 with a
+// code in flight: it reads back with no choice of channel (its enrolment
+// then saves the channel of its last code, as the release before did), and
+// a new code keeps its choice.
+func TestUpgradeToPhoneCodesChosen(t *testing.T) {
+	ctx := t.Context()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, path := beforeMigration(t, "0031_phone_codes_chosen.sql", `ALTER TABLE phone_codes DROP COLUMN chosen_channel`)
+	must(db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
+	_, err := db.c().exec(ctx, `INSERT INTO phone_codes (flow_hash, account_id, phone, channel, code_hash, sent_at, expires_at)
+		VALUES ('fl-1', 'acc-1', '+819012345678', 'voice', 'h', ?, ?)`, t0.UnixMilli(), t0.Add(time.Minute).UnixMilli())
+	must(err)
+	db.Close()
+
+	db = openTemp(t, path)
+	defer db.Close()
+	pc, err := db.PhoneCodeOf(ctx, "fl-1")
+	must(err)
+	if pc.Channel != "voice" || pc.Chosen != "" || pc.CodeHash != "h" {
+		t.Errorf("code in flight after the upgrade: %+v, want voice with no choice", pc)
+	}
+	must(db.PutPhoneCode(ctx, &store.PhoneCode{FlowHash: "fl-1", AccountID: "acc-1", Phone: "+819012345678",
+		Channel: "voice", Chosen: "sms", CodeHash: "h2", SentAt: t0, ExpiresAt: t0.Add(time.Minute)}))
+	if pc, err := db.PhoneCodeOf(ctx, "fl-1"); err != nil || pc.Chosen != "sms" {
+		t.Errorf("new code after the upgrade: %+v, %v", pc, err)
 	}
 }

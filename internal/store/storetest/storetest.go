@@ -1559,7 +1559,7 @@ var limitTests = []test{
 // five minutes. No flow row is needed: phone codes do not point at flows.
 func newPhoneCode(flowHash, accountID string) store.PhoneCode {
 	return store.PhoneCode{
-		FlowHash: flowHash, AccountID: accountID, Phone: "+41790000000", Channel: "sms",
+		FlowHash: flowHash, AccountID: accountID, Phone: "+41790000000", Channel: "sms", Chosen: "sms",
 		CodeHash: "hash-" + flowHash, SentAt: t0, ExpiresAt: t0.Add(5 * time.Minute),
 	}
 }
@@ -1579,9 +1579,10 @@ var phoneCodeTests = []test{
 		ctx := t.Context()
 		a := newAccount(t, s, "acc-1")
 		for _, p := range []store.PhoneCode{
-			{FlowHash: "fl-sms", AccountID: a.ID, Phone: "+41790000000", Channel: "sms", CodeHash: "hmac-1",
+			{FlowHash: "fl-sms", AccountID: a.ID, Phone: "+41790000000", Channel: "sms", Chosen: "sms", CodeHash: "hmac-1",
 				SentAt: t0, ExpiresAt: t0.Add(5 * time.Minute)},
-			{FlowHash: "fl-voice", AccountID: a.ID, Phone: "+14155550100", Channel: "voice", CodeHash: "hmac-2",
+			// A call asked for once where text messages were chosen.
+			{FlowHash: "fl-voice", AccountID: a.ID, Phone: "+14155550100", Channel: "voice", Chosen: "sms", CodeHash: "hmac-2",
 				SentAt: t0.Add(time.Second), ExpiresAt: t0.Add(10 * time.Minute), Attempts: 2},
 		} {
 			must(t, s.PutPhoneCode(ctx, &p))
@@ -1603,7 +1604,7 @@ var phoneCodeTests = []test{
 			_, err := s.ChargePhoneCode(ctx, "fl-1", 5)
 			must(t, err)
 		}
-		resend := store.PhoneCode{FlowHash: "fl-1", AccountID: a.ID, Phone: "+41790000000", Channel: "voice",
+		resend := store.PhoneCode{FlowHash: "fl-1", AccountID: a.ID, Phone: "+41790000000", Channel: "voice", Chosen: "sms",
 			CodeHash: "hash-resent", SentAt: t0.Add(time.Minute), ExpiresAt: t0.Add(6 * time.Minute)}
 		must(t, s.PutPhoneCode(ctx, &resend))
 		got, err := s.PhoneCodeOf(ctx, "fl-1")
@@ -1614,11 +1615,13 @@ var phoneCodeTests = []test{
 		want := resend
 		want.PreviousHash = first.CodeHash
 		same(t, "PhoneCodeOf after a resend", *got, want, normPhoneCode)
-		// The next resend keeps only the one before it.
+		// The next resend keeps only the one before it; the choice is
+		// the new code's, as the caller gives it (a number typed again
+		// with the other channel).
 		again := resend
-		again.CodeHash, again.PreviousHash = "hash-again", "ignored"
+		again.CodeHash, again.PreviousHash, again.Chosen = "hash-again", "ignored", "voice"
 		must(t, s.PutPhoneCode(ctx, &again))
-		if got, err := s.PhoneCodeOf(ctx, "fl-1"); err != nil || got.PreviousHash != "hash-resent" || got.CodeHash != "hash-again" {
+		if got, err := s.PhoneCodeOf(ctx, "fl-1"); err != nil || got.PreviousHash != "hash-resent" || got.CodeHash != "hash-again" || got.Chosen != "voice" {
 			t.Errorf("after a second resend: %+v, %v", got, err)
 		}
 		got, err = s.PhoneCodeOf(ctx, "fl-2")
