@@ -43,7 +43,13 @@ func (e *SendLimitError) Error() string {
 }
 
 // ResendError says a new code may be asked for only after a pause.
-type ResendError struct{ Wait time.Duration }
+type ResendError struct {
+	Wait time.Duration
+	// InFlight says that the number and channel typed at enrolment are
+	// those of the flow's code in flight, which still works: nothing was
+	// sent, and the code screen is where the customer should be.
+	InFlight bool
+}
 
 func (e *ResendError) Error() string { return fmt.Sprintf("portal: resend in %s", e.Wait) }
 
@@ -111,7 +117,11 @@ func chosenOf(pc *store.PhoneCode) notify.Channel {
 }
 
 // EnrolPhone checks a number typed at enrolment (manual XI. III) for the
-// chosen country and sends it a code by the chosen channel.
+// chosen country and sends it a code by the chosen channel. The same number
+// and channel again within the pause (「編集」, then 「続ける」 unchanged)
+// send nothing: the *ResendError says InFlight when the flow's code to that
+// number, chosen for that channel (a one-off call changes no choice), still
+// works. Another number or channel within the pause is refused as before.
 func (s *Service) EnrolPhone(ctx context.Context, f *Flow, region, number string, ch notify.Channel, lang string, c Client) error {
 	if f.State != StateEnrol {
 		return ErrWrongStep
@@ -126,7 +136,15 @@ func (s *Service) EnrolPhone(ctx context.Context, f *Flow, region, number string
 	if !slices.Contains(s.Config.Phone.Countries, phone.Region(e164)) {
 		return ErrCountryNotAllowed
 	}
-	return s.sendCode(ctx, f, e164, ch, ch, lang, c)
+	err = s.sendCode(ctx, f, e164, ch, ch, lang, c)
+	if resend, ok := errors.AsType[*ResendError](err); ok {
+		pc, err2 := s.Store.PhoneCodeOf(ctx, f.IDHash)
+		if err2 == nil && pc.Phone == e164 && chosenOf(pc) == ch &&
+			pc.Attempts < s.Config.Phone.CodeAttempts && s.Now().Before(pc.ExpiresAt) {
+			resend.InFlight = true
+		}
+	}
+	return err
 }
 
 // ConfirmPhone checks the code sent at enrolment, saves the phone as the

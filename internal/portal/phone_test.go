@@ -688,6 +688,66 @@ func TestEditNumber(t *testing.T) {
 	}
 }
 
+// 「編集」 and the number form sent again within the pause: the number of the
+// code in flight (however typed) by the channel chosen for it sends nothing
+// and counts nothing, and says that the code in flight still works
+// (ResendError.InFlight); another number, or the other channel, is refused
+// with the wait as before, so that the pause still holds.
+func TestSameNumberAgainWithinThePause(t *testing.T) {
+	e, rec := phoneEnv(t, func(c *config.Config) { c.Phone.PerAccountHour = 2 })
+	c := e.newCustomer("yamada@example.jp")
+	f := e.phoneCodeSent(c)
+	code := rec.Last(t).Code
+
+	e.clock.Advance(10 * time.Second)
+	for _, number := range []string{mobileJP, "09012345678", "+81 90 1234 5678"} {
+		r := resendErr(t, e.svc.EnrolPhone(e.ctx, f, "JP", number, notify.SMS, "ja", e.ip))
+		if !r.InFlight || r.Wait != 20*time.Second {
+			t.Errorf("%s again: %+v, want in flight, wait 20s", number, r)
+		}
+	}
+	for _, again := range []struct {
+		number string
+		ch     notify.Channel
+	}{{mobile(1), notify.SMS}, {mobileJP, notify.Voice}} {
+		if r := resendErr(t, e.svc.EnrolPhone(e.ctx, f, "JP", again.number, again.ch, "ja", e.ip)); r.InFlight {
+			t.Errorf("%s by %s: in flight, want the pause's refusal", again.number, again.ch)
+		}
+	}
+	if n := rec.Count(); n != 1 {
+		t.Fatalf("%d messages sent, want 1", n)
+	}
+	if n := e.auditCount(c.acct.ID, store.ActionPhoneSend, "ok") + e.auditCount(c.acct.ID, store.ActionPhoneResend, "ok"); n != 1 {
+		t.Errorf("%d sends audited, want 1", n)
+	}
+
+	// After a call asked for once, the text messages chosen are still the
+	// number's channel; nothing above counted against the 2 an hour.
+	e.clock.Advance(20 * time.Second)
+	if err := e.svc.ResendCode(e.ctx, f, notify.Voice, "ja", e.ip); err != nil {
+		t.Fatalf("the call after the pause: %v", err)
+	}
+	called := rec.Last(t).Code
+	e.clock.Advance(5 * time.Second)
+	if r := resendErr(t, e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.SMS, "ja", e.ip)); !r.InFlight {
+		t.Errorf("the number by text after a call: %+v, want in flight", r)
+	}
+	if r := resendErr(t, e.svc.EnrolPhone(e.ctx, f, "JP", mobileJP, notify.Voice, "ja", e.ip)); r.InFlight {
+		t.Errorf("the number by voice after a call: in flight, want the pause's refusal")
+	}
+	if code != called {
+		if err := e.svc.ConfirmPhone(e.ctx, f, code, e.ip); !errors.Is(err, portal.ErrPhoneCodeReplaced) {
+			t.Fatalf("the first code: %v, want ErrPhoneCodeReplaced", err)
+		}
+	}
+	if err := e.svc.ConfirmPhone(e.ctx, f, called, e.ip); err != nil {
+		t.Fatalf("the code in flight: %v", err)
+	}
+	if p, _ := e.svc.PhoneFactor(e.ctx, c.acct.ID); p.Secret != e164JP || p.Channel != string(notify.SMS) {
+		t.Fatalf("saved %+v", p)
+	}
+}
+
 // At most 10 messages an hour per account, across its sign-in flows; the
 // 11th says until when (the end of the hour window); the next window sends.
 func TestSendLimitPerAccount(t *testing.T) {

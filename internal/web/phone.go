@@ -76,6 +76,13 @@ func (s *Server) enrolPhone(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/enrol/phone/code", http.StatusSeeOther)
 		return
 	}
+	if resend, ok := errors.AsType[*portal.ResendError](err); ok && resend.InFlight {
+		// 「編集」 and the same number and channel again within the pause:
+		// the code screen, as for 「再送信」 then, which says that no new
+		// code was sent and the one sent still works.
+		s.afterSend(w, r, f, "/enrol/phone/code", err)
+		return
+	}
 	if status, msg, ok := s.stepError(w, r, err); ok {
 		s.showEnrolPhone(w, r, status, d, msg)
 		return

@@ -621,6 +621,43 @@ func TestPhoneResendTooSoon(t *testing.T) {
 	expect(t, b.post("/enrol/phone/code", url.Values{"code": {second}}), http.StatusSeeOther, "/recovery-code")
 }
 
+// 「編集」, then 「続ける」 with the same number (however typed) and channel
+// within the pause: the code screen again, saying that no new code was sent
+// and that the one sent still works, with the wait; nothing is sent. The
+// code typed there completes the enrolment. Another number, or the other
+// channel, stays on the number form with the wait, as before.
+func TestPhoneSameNumberAgainWithinThePause(t *testing.T) {
+	const notSent = "新しいコードは送信されませんでした。次の番号にお送りしたコードは、有効期限内であれば引き続きご利用いただけます:"
+	s, rec := phoneSite(t)
+	_, b := s.enrolling()
+	b.smsCodeSent()
+	s.clock.Advance(10 * time.Second)
+	edit := b.get("/enrol/phone")
+	expect(t, edit, http.StatusOK, "")
+	contains(t, edit, `value="sms" checked`)
+
+	r := b.sendPhone("JP", "09012345678", "sms")
+	expect(t, r, http.StatusTooManyRequests, "")
+	if n := retryAfter(t, r); n != 20 {
+		t.Errorf("Retry-After %d, want 20", n)
+	}
+	contains(t, r, "ご本人確認", notSent, phoneMasked, "新しいコードは20秒後から送信できます。", "6桁のコードの入力",
+		`action="/enrol/phone/code"`, `action="/enrol/phone/resend"`, `data-resend-wait="20"`)
+	if strings.Contains(r.text(), "電話番号の入力") {
+		t.Errorf("the number form again, not the code screen")
+	}
+
+	for _, other := range [][2]string{{"080-1234-5678", "sms"}, {"090-1234-5678", "voice"}} {
+		r := b.sendPhone("JP", other[0], other[1])
+		expect(t, r, http.StatusTooManyRequests, "")
+		contains(t, r, "電話番号の入力", "新しいコードは20秒後から送信できます。")
+	}
+	if n := rec.Count(); n != 1 {
+		t.Fatalf("%d messages, want 1", n)
+	}
+	expect(t, b.post("/enrol/phone/code", url.Values{"code": {rec.Last(t).Code}}), http.StatusSeeOther, "/recovery-code")
+}
+
 // The 11th message of the hour: 429 with the reason and until when.
 func TestPhoneSendLimitOverHTTP(t *testing.T) {
 	s, rec := phoneSite(t)
