@@ -121,22 +121,40 @@ func TestPhoneEnrolment(t *testing.T) {
 	}
 	p.screen("50-6-enrol-phone-edit")
 
-	// 「続ける」 again at once: the server sends no new code within 30 s of
-	// the last, and says when it will.
+	// 「続ける」 again at once, number and channel unchanged: the server
+	// sends no new code within 30 s of the last; it shows the code screen
+	// again, which says that the code sent still works, and when a new one
+	// can be sent.
+	wantWait := func(what string) {
+		t.Helper()
+		p.expectText(`//p[@role="alert" and starts-with(normalize-space(), "新しいコードは")]`)
+		msg := run(p, chromedp.Text(chromedp.ID("form-error")))
+		if m := regexp.MustCompile(`^新しいコードは([0-9]+)秒後から送信できます。$`).FindStringSubmatch(strings.TrimSpace(msg)); m == nil {
+			t.Errorf("%s within the pause says %q, want 「新しいコードはN秒後から送信できます。」", what, msg)
+		} else if n, _ := strconv.Atoi(m[1]); n < 1 || n > 30 {
+			t.Errorf("%s within the pause says to wait %d s, want 1 to 30", what, n)
+		}
+	}
+	p.navigationStatus(chromedp.Click(button("続ける")), 429, "/enrol/phone", phoneCodeTitle)
+	p.expectCodeScreen(notSentLead, "9819", true)
+	wantWait("the same number")
+	p.screen("50-7-enrol-phone-same-number")
+
+	// Another number within the pause stays on the number form, as typed.
+	p.clickTo(link("編集"), "/enrol/phone", phoneEnrolTitle)
+	p.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("number").value = ""`))
+	p.typeInto("電話番号の入力", "090-1234-0000")
 	p.navigationStatus(chromedp.Click(button("続ける")), 429, "/enrol/phone", phoneEnrolTitle)
-	p.expectText(`//p[@role="alert" and starts-with(normalize-space(), "新しいコードは")]`)
-	msg := run(p, chromedp.Text(chromedp.ID("form-error")))
-	if m := regexp.MustCompile(`^新しいコードは([0-9]+)秒後から送信できます。$`).FindStringSubmatch(strings.TrimSpace(msg)); m == nil {
-		t.Errorf("a send within the pause says %q, want 「新しいコードはN秒後から送信できます。」", msg)
-	} else if n, _ := strconv.Atoi(m[1]); n < 1 || n > 30 {
-		t.Errorf("a send within the pause says to wait %d s, want 1 to 30", n)
+	wantWait("another number")
+	if got := onlyDigits(run(p, chromedp.Value(field("電話番号の入力")))); got != "09012340000" {
+		t.Errorf("the refused send lost the number: the field holds %q, want 090-1234-0000", got)
 	}
-	if got := run(p, chromedp.Value(field("電話番号の入力"))); got != kept {
-		t.Errorf("the refused send lost the number: the field holds %q, want %q", got, kept)
-	}
-	p.screen("50-7-enrol-phone-too-soon")
+	p.screen("50-8-enrol-phone-too-soon")
 	if ms := d.messagesTo(t, e164); len(ms) != 1 {
-		t.Errorf("the refused send still sent: %d messages to %s, want 1", len(ms), e164)
+		t.Errorf("the refused sends still sent: %d messages to %s, want 1", len(ms), e164)
+	}
+	if ms := d.messagesTo(t, "+819012340000"); len(ms) != 0 {
+		t.Errorf("the refused send still sent: %d messages to the other number", len(ms))
 	}
 
 	// Back to the code screen: the code of the first message still works.
@@ -146,10 +164,10 @@ func TestPhoneEnrolment(t *testing.T) {
 	p.clickTo(button("続ける"), "/recovery-code", "あと少しです。")
 
 	// V. The recovery code; VI. signed in.
-	p.screen("50-8-recovery-code")
+	p.screen("50-9-recovery-code")
 	p.recoveryScreen(true)
 	p.expectText(`//main//p[contains(., "` + yamadaName + ` 様")]`)
-	p.screen("50-9-mypage")
+	p.screen("50-10-mypage")
 
 	// The security page names the phone, masked.
 	p.open("/security", "セキュリティ")
@@ -158,7 +176,52 @@ func TestPhoneEnrolment(t *testing.T) {
 	if shown := strings.TrimSpace(run(p, chromedp.Text(chromedp.ID("phone")))); shown != "+81 •••• 9819" {
 		t.Errorf("the security page shows the phone as %q, want +81 •••• 9819", shown)
 	}
-	p.screen("50-10-security")
+	p.screen("50-11-security")
+}
+
+// TestPhoneEnrolmentVoiceResend is the QA report's journey: 「テキスト
+// メッセージ」 chosen at the enrolment, 「音声通話で受け取る」 once, and the
+// call's code typed. The next sign-in sends a text message, as chosen, and
+// says so; no call is placed.
+func TestPhoneEnrolmentVoiceResend(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	const cfg = `{"phone": {"resend_after": "1ms"}}`
+	checkPhoneConfig(t, cfg, func(p *config.Phone) { p.ResendAfter = config.Duration{Duration: time.Millisecond} })
+	d := startDemoWith(t, cfg)
+	p := newBrowser(t, d.URL, axe)
+
+	p.open("/login", "ログイン")
+	p.signIn(yamadaEmail, yamadaPassword, "/enrol", "2要素認証の設定")
+	p.clickTo(link("別の方法を探す"), "/enrol/methods", "別の方法を探す")
+	p.clickTo(link("電話"), "/enrol/phone", phoneEnrolTitle)
+	const e164 = "+819012349819"
+	p.typeInto("電話番号の入力", "090-1234-9819")
+	p.expectChannel("sms")
+	p.clickTo(button("続ける"), "/enrol/phone/code", phoneCodeTitle)
+	sms := d.waitMessage(t, e164, 0)
+	if sms.Channel != "sms" {
+		t.Fatalf("the enrolment sent a %q message, want sms", sms.Channel)
+	}
+	p.waitEnabled("音声通話で受け取る")
+	p.clickTo(button("音声通話で受け取る"), "/enrol/phone/code", phoneCodeTitle)
+	call := d.waitMessage(t, e164, sms.ID)
+	if call.Channel != "voice" {
+		t.Fatalf("「音声通話で受け取る」 sent a %q message, want voice", call.Channel)
+	}
+	p.expectCodeScreen(sentByVoice, "9819", true)
+	p.typeInto("6桁のコードの入力", codeIn(t, call))
+	p.clickTo(button("続ける"), "/recovery-code", "あと少しです。")
+	p.recoveryScreen(true)
+
+	p.hoverAccountMenu(yamadaName)
+	p.clickTo(button("ログアウト"), "/login", "ログイン")
+	p.signIn(yamadaEmail, yamadaPassword, "/login/phone", phoneCodeTitle)
+	if next := d.waitMessage(t, e164, call.ID); next.Channel != "sms" {
+		t.Errorf("the next sign-in sent a %q message, want sms (the channel chosen)", next.Channel)
+	}
+	p.expectCodeScreen(sentBySMS, "9819", false)
+	p.screen("50-12-sign-in-after-voice-resend")
 }
 
 // TestPhoneCountryPicker is the enrolment's country picker when the portal
@@ -325,6 +388,16 @@ func TestPhoneSignIn(t *testing.T) {
 	if ms := d.messagesTo(t, takahashiPhone); len(ms) != 3 {
 		t.Errorf("the sign-in sent %d messages, want 3 (a text message and two calls)", len(ms))
 	}
+
+	// The calls were for that sign-in alone: the next one sends a text
+	// message, the channel chosen at the enrolment, and says so.
+	p.hoverAccountMenu("高橋 美咲")
+	p.clickTo(button("ログアウト"), "/login", "ログイン")
+	p.signIn(takahashiEmail, takahashiPassword, "/login/phone", phoneCodeTitle)
+	if next := d.waitMessage(t, takahashiPhone, voice2.ID); next.Channel != "sms" {
+		t.Errorf("the sign-in after two calls sent a %q message, want sms", next.Channel)
+	}
+	p.expectCodeScreen(sentBySMS, "5678", false)
 }
 
 // TestPhoneSendLimit is the limit of messages an hour per account, here
