@@ -107,7 +107,7 @@ func (s *Service) SentCodeOf(ctx context.Context, f *Flow) (*SentCode, error) {
 
 // chosenOf is the channel the customer chose for the number of pc: on the
 // number form at enrolment, the phone's own at the second factor. A code
-// stored before the choice was kept apart (migration 0031) has only the
+// stored before the choice was kept apart (migration 0032) has only the
 // channel it went by.
 func chosenOf(pc *store.PhoneCode) notify.Channel {
 	if pc.Chosen != "" {

@@ -632,7 +632,7 @@ func TestVoiceResendIsAOneOff(t *testing.T) {
 	}
 }
 
-// A code in flight at the upgrade to migration 0031 has no choice stored:
+// A code in flight at the upgrade to migration 0032 has no choice stored:
 // its enrolment saves the channel of its last code, as before.
 func TestCodeFromBeforeTheChoiceWasKept(t *testing.T) {
 	e, rec := phoneEnv(t)

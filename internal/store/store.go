@@ -129,7 +129,7 @@ type PhoneCode struct {
 	// number form at enrolment, the phone's own at the second factor. A
 	// resend by the other channel changes Channel, not Chosen; enrolment
 	// saves Chosen as the phone's channel. Empty for a code stored before
-	// migration 0031.
+	// migration 0032.
 	Chosen string
 	// PreviousHash is the hash of the code this one replaced (a resend),
 	// kept only to tell a customer who types the earlier code why it

@@ -221,7 +221,7 @@ func TestUpgradeToPhone(t *testing.T) {
 	db, path := beforeMigration(t, "0003_phone.sql",
 		`DROP TABLE outbox`, `DROP TABLE phone_codes`, `ALTER TABLE factors DROP COLUMN channel`,
 		`DELETE FROM schema_migrations WHERE name = '0025_phone_codes_previous.sql'`,
-		`DELETE FROM schema_migrations WHERE name = '0031_phone_codes_chosen.sql'`)
+		`DELETE FROM schema_migrations WHERE name = '0032_phone_codes_chosen.sql'`)
 	must(db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
 	_, err := db.c().exec(ctx, `INSERT INTO factors (id, account_id, kind, secret, last_step, created_at)
 		VALUES ('f-1', 'acc-1', 'phone', '+41790000000', 0, ?)`, t0.UnixMilli())
@@ -760,7 +760,7 @@ func TestUpgradeToGrantsSessionEnded(t *testing.T) {
 	}
 }
 
-// TestUpgradeToPhoneCodesChosen opens a database from before 0031 with a
+// TestUpgradeToPhoneCodesChosen opens a database from before 0032 with a
 // code in flight: it reads back with no choice of channel (its enrolment
 // then saves the channel of its last code, as the release before did), and
 // a new code keeps its choice.
@@ -772,7 +772,7 @@ func TestUpgradeToPhoneCodesChosen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db, path := beforeMigration(t, "0031_phone_codes_chosen.sql", `ALTER TABLE phone_codes DROP COLUMN chosen_channel`)
+	db, path := beforeMigration(t, "0032_phone_codes_chosen.sql", `ALTER TABLE phone_codes DROP COLUMN chosen_channel`)
 	must(db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
 	_, err := db.c().exec(ctx, `INSERT INTO phone_codes (flow_hash, account_id, phone, channel, code_hash, sent_at, expires_at)
 		VALUES ('fl-1', 'acc-1', '+819012345678', 'voice', 'h', ?, ?)`, t0.UnixMilli(), t0.Add(time.Minute).UnixMilli())
