@@ -175,14 +175,33 @@ func TestParallelPasswordGuessesAreThrottled(t *testing.T) {
 // twice at once (a double tap, or two tabs' dialogs), both arriving at
 // their unit of work together, resets once: one records and mails the
 // reset and ends the other sessions, and the other finds nothing left to
-// reset (ErrNothingToReset), as it does when sent after.
+// reset (ErrNothingToReset), as it does when sent after; the page's
+// form, which names the factors it showed, too: the other is not told its
+// factors changed (「リセットしませんでした」), when its own reset is done.
 func TestConcurrentResetsResetOnce(t *testing.T) {
+	t.Run("ResetMFA", func(t *testing.T) {
+		concurrentResets(t, func(e *env, ctx context.Context, si *portal.SignedIn, _ string) error {
+			return e.svc.ResetMFA(ctx, si, e.ip)
+		})
+	})
+	t.Run("the page's form", func(t *testing.T) {
+		concurrentResets(t, func(e *env, ctx context.Context, si *portal.SignedIn, tag string) error {
+			return e.svc.ResetMFAOf(ctx, si, e.ip, tag)
+		})
+	})
+}
+
+func concurrentResets(t *testing.T, reset func(e *env, ctx context.Context, si *portal.SignedIn, tag string) error) {
 	e := newEnv(t)
 	c := e.newCustomer("yamada@example.jp")
 	si := e.session(e.enrol(c))
+	_, tag, err := e.svc.MethodsTagged(e.ctx, c.acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	errs := e.atOnce(2, nil, newRendezvous(2, ""), func(ctx context.Context, i int) error {
-		return e.svc.ResetMFA(ctx, si, e.ip)
+		return reset(e, ctx, si, tag)
 	})
 	var done, nothing int
 	for _, err := range errs {

@@ -213,7 +213,8 @@ func (s *Service) ResetMFA(ctx context.Context, si *SignedIn, c Client) error {
 
 // ResetMFAOf is ResetMFA of the factors a page showed, named by their tag
 // (MethodsTagged; "" for whatever the account has): ErrFactorsChanged,
-// changing nothing, when the account's factors are others now;
+// changing nothing, when the account's factors are others now (none at
+// all is ErrNothingToReset, as after a double tap);
 // ErrNoSession, changing nothing, when si's session has ended since it was
 // read. The checks are made in the reset's unit, so that of two resets sent
 // at once the second finds what the first left, and a lock or a sign-out
@@ -234,11 +235,14 @@ func (s *Service) ResetMFAOf(ctx context.Context, si *SignedIn, c Client, tag st
 		if err != nil {
 			return err
 		}
-		if tag != "" && tag != now {
-			return ErrFactorsChanged
-		}
+		// Nothing left first: a second 「リセットする」 of the same page
+		// (a double tap) finds the factors it named reset by the first,
+		// which is no change the customer must be warned of.
 		if len(ms) == 0 {
 			return ErrNothingToReset
+		}
+		if tag != "" && tag != now {
+			return ErrFactorsChanged
 		}
 		return u.resetMFA(ctx, si.Account.ID, si.Session.IDHash, ev)
 	})
