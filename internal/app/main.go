@@ -368,7 +368,8 @@ func (m *Main) open(cfg config.Config, log *slog.Logger) (*wired, error) {
 		}
 		svc.Mail.Sender, svc.Mail.Domain = smtp, smtp.Domain()
 	}
-	provider, err := oidc.New(oidc.Config{Store: st, Keys: keys, Issuer: cfg.BaseURL, Now: svc.Now, Log: log})
+	provider, err := oidc.New(oidc.Config{Store: st, Keys: keys, Issuer: cfg.BaseURL, Now: svc.Now, Log: log,
+		SignInTTL: cfg.SignInTTL()})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -88,5 +88,6 @@ func demoClient(ctx context.Context, w *wired, name, title, baseURL string) (*rp
 	return &rp.Site{
 		Name: name, BaseURL: baseURL, Issuer: svc.Config.BaseURL, ClientID: id, ClientSecret: clientSecret,
 		Store: svc.Store, Keys: svc.Keys, Now: svc.Now, PortalSessionTTL: svc.Config.SessionTTL.Duration,
+		SignInTTL: svc.Config.SignInTTL(),
 	}, nil
 }

@@ -144,7 +144,7 @@ func TestAuthRequestBindingCookie(t *testing.T) {
 		}
 	}
 	if set == nil || len(set.Value) < 40 || !set.HttpOnly || set.SameSite != http.SameSiteLaxMode || set.Path != "/" ||
-		set.MaxAge != int(oidc.AuthRequestLifetime.Seconds()) {
+		set.MaxAge != int(e.provider.RequestTTL().Seconds()) {
 		t.Fatalf("binding cookie %+v: want a random value, HttpOnly, SameSite=Lax, Path=/, Max-Age of a request", set)
 	}
 	loc, _ := res.Location()

@@ -105,7 +105,8 @@ func (e *portalEnv) boot() {
 	t.Cleanup(func() { db.Close() })
 	svc := portal.New(db, e.keys, e.cfg, e.log)
 	svc.Now = e.clock.Now
-	provider, err := oidc.New(oidc.Config{Store: db, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
+	provider, err := oidc.New(oidc.Config{Store: db, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now,
+		SignInTTL: e.cfg.SignInTTL()})
 	if err != nil {
 		t.Fatal(err)
 	}

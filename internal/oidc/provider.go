@@ -42,6 +42,10 @@ type Provider struct {
 // ended sessions must before it exits.
 func (p *Provider) Wait() { p.posts.Wait() }
 
+// RequestTTL is how long an authorization request waits for its sign-in:
+// AuthRequestLifetime, or Config.SignInTTL when that is longer.
+func (p *Provider) RequestTTL() time.Duration { return p.storage.requestTTL }
+
 // Config is what the provider needs.
 type Config struct {
 	Store  Store
@@ -52,6 +56,13 @@ type Config struct {
 	// HTTPClient posts back-channel logout tokens; a 5-second one by
 	// default. The provider follows no redirect with it.
 	HTTPClient *http.Client
+	// SignInTTL is how long the portal's slowest sign-in may take: a first
+	// enrolment's (enrol_ttl, which may include installing the app) and
+	// its recovery screen's (flow_ttl). An authorization request waits as
+	// long for it, AuthRequestLifetime at least, so that a customer who
+	// took that time is sent back to the site that asked, not told its
+	// request expired.
+	SignInTTL time.Duration
 }
 
 // New builds the provider. A plain-HTTP issuer is allowed only on the
@@ -71,7 +82,8 @@ func New(c Config) (*Provider, error) {
 	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.HTTPClient = &noRedirect
 	st := &storage{st: c.Store, keys: c.Keys, now: c.Now, log: c.Log,
-		ring: &keyring{st: c.Store, keys: c.Keys, now: c.Now}}
+		ring:       &keyring{st: c.Store, keys: c.Keys, now: c.Now},
+		requestTTL: max(AuthRequestLifetime, c.SignInTTL)}
 	p := &Provider{storage: st, issuer: strings.TrimSuffix(c.Issuer, "/"), client: c.HTTPClient}
 	st.ended = p.logoutSites
 

@@ -179,7 +179,7 @@ func TestOIDCLoginUnknownRequest(t *testing.T) {
 		t.Errorf("unknown request: %d", res.StatusCode)
 	}
 	_, loc := e.authorize(authParams(a.c.ID, a.redirect))
-	e.clock.Advance(oidc.AuthRequestLifetime + time.Minute)
+	e.clock.Advance(e.provider.RequestTTL() + time.Minute)
 	res, err = newJarBrowser().Get(loc.String())
 	if err != nil {
 		t.Fatal(err)
@@ -416,5 +416,39 @@ func TestConsentPostChecksTheRequest(t *testing.T) {
 			t.Fatalf("prompt=login answered with the old sign-in through the consent form: %s", back)
 		}
 		t.Fatalf("the consent form signed the request in: %s", loc)
+	}
+}
+
+// TestRequestWaitsForASlowSignIn: a customer sent by a site to sign in for
+// the first time may take the portal's slowest sign-in, an hour to install
+// the authenticator app and set it up (enrol_ttl) and the recovery code's
+// screen (flow_ttl), and is then sent back to the site, not told that its
+// request expired; one that waited longer still is.
+func TestRequestWaitsForASlowSignIn(t *testing.T) {
+	e := newPortal(t)
+	if got, want := e.provider.RequestTTL(), e.cfg.EnrolTTL.Duration+e.cfg.FlowTTL.Duration; got != want || got <= oidc.AuthRequestLifetime {
+		t.Fatalf("requests wait %v, want enrol_ttl + flow_ttl, %v", got, want)
+	}
+	r := newSite(e, "site")
+	for _, c := range []struct {
+		wait time.Duration
+		back bool
+	}{
+		{e.provider.RequestTTL() - 5*time.Minute, true},
+		{e.provider.RequestTTL() + time.Minute, false},
+	} {
+		b := e.browser()
+		res, err := b.Get(r.authURL("st", oauth2.GenerateVerifier()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		login := res.Request.URL.String()
+		e.clock.Advance(c.wait)
+		back, at := e.trySignIn(b, login)
+		if got := back != nil && back.Query().Get("code") != ""; got != c.back {
+			t.Errorf("a sign-in %v after its request: back to the site with a code %v, want %v (sent to %v, or stopped at %s)",
+				c.wait, got, c.back, back, at)
+		}
 	}
 }

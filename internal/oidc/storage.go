@@ -31,7 +31,7 @@ const (
 	IDTokenLifetime      = time.Hour
 	AccessTokenLifetime  = 15 * time.Minute
 	RefreshTokenLifetime = 30 * 24 * time.Hour
-	AuthRequestLifetime  = 30 * time.Minute
+	AuthRequestLifetime  = 30 * time.Minute // at least; Config.SignInTTL may make it longer
 	CodeLifetime         = 10 * time.Minute
 )
 
@@ -93,6 +93,9 @@ type storage struct {
 	ring *keyring
 	now  func() time.Time
 	log  *slog.Logger
+	// requestTTL is how long an authorization request waits for its
+	// sign-in (Config.SignInTTL).
+	requestTTL time.Duration
 	// ended is told which grants a sign-out or a replay revoked, to log the
 	// sites out by back-channel.
 	ended func(ctx context.Context, grants []store.Grant)
@@ -179,7 +182,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hi
 		Scopes: scopes, ResponseType: string(r.ResponseType), ResponseMode: string(r.ResponseMode),
 		CodeChallenge: r.CodeChallenge, CodeChallengeMethod: string(r.CodeChallengeMethod),
 		Prompt: r.Prompt, MaxAge: maxAge, LoginHint: r.LoginHint, UILocales: locales,
-		CreatedAt: now, ExpiresAt: now.Add(AuthRequestLifetime), BrowserHash: secret.Hash(browser),
+		CreatedAt: now, ExpiresAt: now.Add(s.requestTTL), BrowserHash: secret.Hash(browser),
 		// Until the request is signed in, its account is the one its
 		// id_token_hint names (the library verified the hint): only
 		// that account may sign it in (Provider.AuthRequest).

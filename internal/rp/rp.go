@@ -31,7 +31,8 @@ import (
 // back-channel logout ends it sooner, and so does Site.PortalSessionTTL.
 const SessionTTL = 12 * time.Hour
 
-// flowTTL bounds a sign-in between the site and the portal.
+// flowTTL bounds a sign-in between the site and the portal, at least
+// (Site.SignInTTL).
 const flowTTL = 10 * time.Minute
 
 // Site is one customer site's sign-in through the portal.
@@ -52,6 +53,12 @@ type Site struct {
 	// it came from ends, even if the portal's back-channel logout never
 	// comes; zero for no such bound.
 	PortalSessionTTL time.Duration
+	// SignInTTL is how long a sign-in at the portal may take (the portal's
+	// enrol_ttl and flow_ttl: a first one includes setting up the
+	// authenticator app). A sign-in the site started waits as long for the
+	// portal's answer, flowTTL at least, so that a customer who took that
+	// time comes back to the page they asked for.
+	SignInTTL time.Duration
 
 	once     sync.Mutex
 	provider *gooidc.Provider
@@ -59,10 +66,11 @@ type Site struct {
 
 var _ sites.Auth = (*Site)(nil)
 
-func (s *Site) secure() bool        { return strings.HasPrefix(s.BaseURL, "https://") }
-func (s *Site) cookie() string      { return s.prefix() + "tobira_" + s.Name }
-func (s *Site) flowCookie() string  { return s.prefix() + "tobira_" + s.Name + "_signin" }
-func (s *Site) callbackURL() string { return s.BaseURL + "/auth/callback" }
+func (s *Site) secure() bool             { return strings.HasPrefix(s.BaseURL, "https://") }
+func (s *Site) cookie() string           { return s.prefix() + "tobira_" + s.Name }
+func (s *Site) flowCookie() string       { return s.prefix() + "tobira_" + s.Name + "_signin" }
+func (s *Site) callbackURL() string      { return s.BaseURL + "/auth/callback" }
+func (s *Site) signInTTL() time.Duration { return max(flowTTL, s.SignInTTL) }
 
 // prefix is the cookies' name prefix over HTTPS: __Host-, which a browser
 // keeps only when Secure, without Domain, on path /, so that neither a
@@ -176,10 +184,10 @@ func (s *Site) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := signin{State: secret.Token(16), Nonce: secret.Token(16), Verifier: oauth2.GenerateVerifier(),
-		Return: localPath(r.URL.Query().Get("return")), Expires: s.Now().Add(flowTTL)}
+		Return: localPath(r.URL.Query().Get("return")), Expires: s.Now().Add(s.signInTTL())}
 	b, _ := json.Marshal(in)
 	http.SetCookie(w, &http.Cookie{Name: s.flowCookie(), Value: s.Keys.Encrypt(string(b), s.flowCookie()),
-		Path: s.flowPath(), MaxAge: int(flowTTL.Seconds()), HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
+		Path: s.flowPath(), MaxAge: int(s.signInTTL().Seconds()), HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
 	// ui_locales (OpenID Connect Core 3.1.2.1): the portal's pages in the
 	// language the customer reads this site in, which on another host
 	// than the portal's it has no cookie of.

@@ -262,6 +262,26 @@ func TestCallbackRefuses(t *testing.T) {
 		restarted(t, p, n)
 	})
 
+	t.Run("a sign-in as slow as the portal's slowest completes", func(t *testing.T) {
+		// A first sign-in may take enrol_ttl and flow_ttl at the portal.
+		slow := e.newSiteWith("slow", func(s *rp.Site) { s.SignInTTL = 75 * time.Minute })
+		cb := slow.callback(b, "/r")
+		n := len(slow.sessions.list())
+		// 50 minutes (the ID token, dated by the wall clock, lasts an
+		// hour: the site's clock alone moves here).
+		slow.advance(50 * time.Minute)
+		p := b.do(http.MethodGet, cb.String(), nil)
+		if p.status != http.StatusSeeOther || p.rawLoc != "/r" || !setsSession(slow, p) || len(slow.sessions.list()) != n+1 {
+			t.Errorf("50 minutes: answered %d, Location %q", p.status, p.rawLoc)
+		}
+		slow.offset.Store(0)
+		cb = slow.callback(b, "/r")
+		slow.advance(75*time.Minute + time.Second)
+		if p := b.do(http.MethodGet, cb.String(), nil); !restart(slow, p) {
+			t.Errorf("75 minutes and a second: answered %d, Location %q; want the sign-in started again", p.status, p.rawLoc)
+		}
+	})
+
 	t.Run("a sign-in 9 minutes old completes", func(t *testing.T) {
 		defer a.offset.Store(0)
 		cb := a.callback(b, "/r")

@@ -176,7 +176,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if browser == "" {
 		browser = secret.Token(32)
 	}
-	s.setCookie(w, s.cookieName(browserCookie), browser, int(oidc.AuthRequestLifetime.Seconds()))
+	s.setCookie(w, s.cookieName(browserCookie), browser, int(s.oidc.RequestTTL().Seconds()))
 	r = r.WithContext(oidc.WithBrowser(r.Context(), browser))
 	s.oidc.ServeHTTP(&replacedError{ResponseWriter: w, replace: s.errorPage(r, "oidc.bad_request", false)}, r)
 	// The provider stored the request only when it sends the browser on
