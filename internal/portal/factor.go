@@ -217,17 +217,23 @@ func (s *Service) right(ctx context.Context, at *attempt, c Client, action strin
 
 // enrolled settles an enrolment's right code once enrolFirst answered err:
 // recorded "ok" when the factor was saved, and "already_enrolled" when
-// another tab's enrolment came first (the code was right: it counts as no
-// wrong one, but it added nothing, which the security log must not say it
-// did). Any other error leaves the attempt counted.
+// another tab's enrolment came first (it added nothing, which the security
+// log must not say it did). The code of a refused enrolment was right only
+// for the flow's own new key or phone, which whoever typed it chose: it
+// proves nothing of the factor the account has now, so it gives back the
+// client's and the number's count of its own attempt but leaves the
+// account's count of wrong codes as it is (counted, as any attempt is until
+// a right code of the account's own factor): starting that count over would
+// let whoever holds the password and such a flow guess at the account's
+// factor with the step never closing. Any other error leaves the attempt
+// counted.
 func (s *Service) enrolled(ctx context.Context, at *attempt, c Client, err error) error {
 	switch {
 	case err == nil:
 		return s.right(ctx, at, c, store.ActionMFAEnrol)
 	case errors.Is(err, ErrAlreadyEnrolled):
-		if err := s.settle(ctx, at, c, store.ActionMFAEnrol, "already_enrolled"); err != nil {
-			return err
-		}
+		s.uncount(ctx, s.Now(), at.limits...)
+		s.audit(ctx, at.acct.ID, store.ActionMFAEnrol, "already_enrolled", c, "")
 	}
 	return err
 }

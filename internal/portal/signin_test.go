@@ -1054,3 +1054,39 @@ func TestRecoveryCodeKeptWhenTheSignInEndedMeanwhile(t *testing.T) {
 		t.Fatalf("the recorded recovery code after the refused one: %v", err)
 	}
 }
+
+// TestEnrolmentAfterAnotherStartsNoCountOver: a flow at enrolment that
+// began before the account's first factor was set up elsewhere is refused
+// as enrolled already. Its code is right only for the flow's own new key,
+// which whoever holds the password chose: it proves nothing of the factor
+// the account has, so it must not start the count of wrong codes over, or
+// nine wrong codes at the second factor, one such code, nine more, and so
+// on, would guess at the customer's app with the step never closing.
+func TestEnrolmentAfterAnotherStartsNoCountOver(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	stale := e.passwordStep(c) // whoever has the password, before the customer enrols
+	en, err := e.svc.Enrolment(e.ctx, stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.enrol(c)
+	e.clock.Advance(mfa.Period * time.Second)
+
+	f := e.passwordStep(c)
+	e.wrongCodes(c, f, 9)
+	own, err := mfa.TOTPCode(en.Secret, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.ConfirmEnrolment(e.ctx, stale, own, e.ip); !errors.Is(err, portal.ErrAlreadyEnrolled) {
+		t.Fatalf("the stale flow's enrolment: %v, want ErrAlreadyEnrolled", err)
+	}
+	if a := e.account(c); a.MFAFailures < 9 {
+		t.Errorf("after a code of the stale flow's own key the account counts %d wrong codes, want the 9 typed still counted", a.MFAFailures)
+	}
+	err = e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.wrongCode(c), e.ip)
+	if l, ok := errors.AsType[*portal.LockedError](err); !ok || l.Client || l.Number {
+		t.Errorf("the tenth wrong code for the customer's app: %v, want the step closed", err)
+	}
+}
