@@ -321,3 +321,29 @@ func TestAuditOfErasedCustomer(t *testing.T) {
 		t.Errorf("CSV by the erased account's id:\n%s", body)
 	}
 }
+
+// TestAuditOutcomeFilterOffersEveryLabel: every outcome the catalogs label
+// (those the code records) is offered by the audit filter, so that support
+// staff can list, say, the enrolments refused as already_enrolled.
+func TestAuditOutcomeFilterOffersEveryLabel(t *testing.T) {
+	s := newSite(t)
+	b := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
+	_, body := b.get("/audit")
+	raw, err := os.ReadFile("locales/en.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs map[string]string
+	if err := json.Unmarshal(raw, &msgs); err != nil {
+		t.Fatal(err)
+	}
+	for key := range msgs {
+		code, ok := strings.CutPrefix(key, "outcome.")
+		if !ok {
+			continue
+		}
+		if !strings.Contains(body, `<option value="`+code+`"`) {
+			t.Errorf("the audit filter does not offer the outcome %q, which %s labels", code, key)
+		}
+	}
+}

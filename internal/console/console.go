@@ -438,8 +438,8 @@ func (v *view) Zero(t time.Time) bool { return t.IsZero() }
 // Outcomes are the outcomes the audit filter offers: those the code
 // records.
 func (v *view) Outcomes() []string {
-	return []string{"ok", "fail", "locked", "denied", "throttled", "throttled_number", "limited", "refused", "exhausted",
-		"account_locked", "not_activated", portal.OutcomeActivationSent, "unknown", "alert", outdatedReset}
+	return []string{"ok", "fail", "locked", "denied", "throttled", "throttled_number", "already_enrolled", "limited", "refused", "exhausted",
+		"account_locked", "not_activated", portal.OutcomeActivationSent, "unknown", "alert", outdatedReset, "stale"}
 }
 
 // Action is an audit action's label, or its code when it has none (an
