@@ -212,7 +212,12 @@ func (s *Service) wrongBecause(ctx context.Context, at *attempt, c Client, actio
 // right answers a right code: the count of wrong ones starts over, and
 // the client's count (and the phone number's) forgets the attempt.
 func (s *Service) right(ctx context.Context, at *attempt, c Client, action string) error {
-	return s.settle(ctx, at, c, action, "ok")
+	s.uncount(ctx, s.Now(), at.limits...)
+	s.audit(ctx, at.acct.ID, action, "ok", c, "")
+	if !at.counted && at.acct.MFAFailures == 0 && at.acct.MFALockedUntil.IsZero() {
+		return nil // nothing to start over
+	}
+	return s.Store.ClearMFAFailures(ctx, at.acct.ID)
 }
 
 // enrolled settles an enrolment's right code once enrolFirst answered err:
@@ -236,16 +241,6 @@ func (s *Service) enrolled(ctx context.Context, at *attempt, c Client, err error
 		s.audit(ctx, at.acct.ID, store.ActionMFAEnrol, "already_enrolled", c, "")
 	}
 	return err
-}
-
-// settle is right's work, recorded with outcome.
-func (s *Service) settle(ctx context.Context, at *attempt, c Client, action, outcome string) error {
-	s.uncount(ctx, s.Now(), at.limits...)
-	s.audit(ctx, at.acct.ID, action, outcome, c, "")
-	if !at.counted && at.acct.MFAFailures == 0 && at.acct.MFALockedUntil.IsZero() {
-		return nil // nothing to start over
-	}
-	return s.Store.ClearMFAFailures(ctx, at.acct.ID)
 }
 
 // totpFactor returns the account's authenticator app; ErrNoSuchMethod when it
