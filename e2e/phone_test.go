@@ -179,17 +179,24 @@ func TestPhoneEnrolment(t *testing.T) {
 	p.screen("50-11-security")
 }
 
+// demoResendingAtOnce starts a demo that sends a new code at once, so that
+// a test need not wait out the 30-second pause, and a browser on it.
+func demoResendingAtOnce(t *testing.T) (*demo, *page) {
+	t.Helper()
+	axe := requireE2E(t)
+	const cfg = `{"phone": {"resend_after": "1ms"}}`
+	checkPhoneConfig(t, cfg, func(p *config.Phone) { p.ResendAfter = config.Duration{Duration: time.Millisecond} })
+	d := startDemoWith(t, cfg)
+	return d, newBrowser(t, d.URL, axe)
+}
+
 // TestPhoneEnrolmentVoiceResend is the QA report's journey: 「テキスト
 // メッセージ」 chosen at the enrolment, 「音声通話で受け取る」 once, and the
 // call's code typed. The next sign-in sends a text message, as chosen, and
 // says so; no call is placed.
 func TestPhoneEnrolmentVoiceResend(t *testing.T) {
 	t.Parallel()
-	axe := requireE2E(t)
-	const cfg = `{"phone": {"resend_after": "1ms"}}`
-	checkPhoneConfig(t, cfg, func(p *config.Phone) { p.ResendAfter = config.Duration{Duration: time.Millisecond} })
-	d := startDemoWith(t, cfg)
-	p := newBrowser(t, d.URL, axe)
+	d, p := demoResendingAtOnce(t)
 
 	p.open("/login", "ログイン")
 	p.signIn(yamadaEmail, yamadaPassword, "/enrol", "2要素認証の設定")
@@ -300,11 +307,7 @@ func TestPhoneCountryPicker(t *testing.T) {
 // the test need not wait out the 30-second pause.
 func TestPhoneSignIn(t *testing.T) {
 	t.Parallel()
-	axe := requireE2E(t)
-	const cfg = `{"phone": {"resend_after": "1ms"}}`
-	checkPhoneConfig(t, cfg, func(p *config.Phone) { p.ResendAfter = config.Duration{Duration: time.Millisecond} })
-	d := startDemoWith(t, cfg)
-	p := newBrowser(t, d.URL, axe)
+	d, p := demoResendingAtOnce(t)
 
 	p.open("/login", "ログイン")
 	p.signIn(takahashiEmail, takahashiPassword, "/login/phone", phoneCodeTitle)
