@@ -213,17 +213,23 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/security", http.StatusSeeOther)
 		return
 	}
-	if errors.Is(err, portal.ErrNoSession) {
-		// Ended meanwhile (signed out, or an operator's lock): nothing
-		// was reset, and the login page says the session ended.
+	s.securityDone(w, r, err, "reset")
+}
+
+// securityDone answers a change made from the security page that err
+// ended: back to the page, which says it is done; to the login page, which
+// says the sign-in ended, when the browser's session ended meanwhile (a
+// sign-out in another tab, another browser of the account ending this one,
+// an operator's lock), which changed nothing; or an error page.
+func (s *Server) securityDone(w http.ResponseWriter, r *http.Request, err error, done string) {
+	switch {
+	case errors.Is(err, portal.ErrNoSession):
 		s.toSignIn(w, r, "/security")
-		return
-	}
-	if err != nil {
+	case err != nil:
 		s.internal(w, r, err)
-		return
+	default:
+		http.Redirect(w, r, "/security?done="+done, http.StatusSeeOther)
 	}
-	http.Redirect(w, r, "/security?done=reset", http.StatusSeeOther)
 }
 
 // stepUp passes a session whose second factor is fresh, or an account with

@@ -73,16 +73,7 @@ func (s *Server) endDevice(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/security?done=device_gone", http.StatusSeeOther)
 		return
 	}
-	if errors.Is(err, portal.ErrNoSession) {
-		// This browser's own session ended meanwhile: nothing was ended.
-		s.toSignIn(w, r, "/security")
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	http.Redirect(w, r, "/security?done=device", http.StatusSeeOther)
+	s.securityDone(w, r, err, "device")
 }
 
 // endOtherDevices is 「ほかの端末をすべてログアウト」.
@@ -95,15 +86,7 @@ func (s *Server) endOtherDevices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err := s.svc.EndOtherSessions(r.Context(), si, client(r))
-	if errors.Is(err, portal.ErrNoSession) {
-		s.toSignIn(w, r, "/security")
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	http.Redirect(w, r, "/security?done=devices", http.StatusSeeOther)
+	s.securityDone(w, r, err, "devices")
 }
 
 // signedInForDevices is requireSignIn for the device forms: a browser
