@@ -120,8 +120,22 @@ func TestFourEyesReset(t *testing.T) {
 	// Sato: her next sign-in enrols anew.
 	sato.open("/login", "ログイン")
 	sato.signIn(satoEmail, satoPassword, "/enrol", "2要素認証の設定")
-	sato.enrolmentSecret(satoEmail)
+	secret := sato.enrolmentSecret(satoEmail)
 	sato.screen("80-1-8-sato-enrol-after-reset")
+	sato.typeInto("ワンタイムコードの入力", oathtool(t, secret))
+	sato.clickTo(button("続ける"), "/recovery-code", "あと少しです。")
+	sato.do(chromedp.Click(chromedp.Search(`//label[normalize-space()="コードを安全に記録しました"]`)))
+	sato.clickTo(button("続ける"), "/", "マイページ")
+	// Her security page tells what support staff did, in words: the
+	// request and the reset, not the approval between them, nor codes.
+	sato.open("/security", "セキュリティ")
+	for _, what := range []string{"二要素認証のリセットの受付 (担当者)", "二要素認証のリセット (担当者)"} {
+		sato.expectText(`//td[normalize-space()="` + what + `"]/following-sibling::td[normalize-space()="サポート担当者"]`)
+	}
+	if text := run(sato, chromedp.Evaluate[string](`document.querySelector("main").innerText`)); strings.Contains(text, "mfa.") {
+		t.Errorf("the security page shows audit codes:\n%s", text)
+	}
+	sato.screen("80-1-9-sato-security-activity")
 
 	// And she was told by mail.
 	m := d.waitMail(t, satoEmail, "the security notice of the operators' reset", func(m demoMail) bool {
