@@ -439,7 +439,7 @@ func (v *view) Zero(t time.Time) bool { return t.IsZero() }
 // records.
 func (v *view) Outcomes() []string {
 	return []string{"ok", "fail", "locked", "denied", "throttled", "throttled_number", "already_enrolled", "limited", "refused", "exhausted",
-		"account_locked", "not_activated", portal.OutcomeActivationSent, "unknown", "alert", outdatedReset, "stale"}
+		"account_locked", "not_activated", portal.OutcomeActivationSent, "unknown", "alert", outdatedReset, "stale", portal.OutcomeReplaced}
 }
 
 // Action is an audit action's label, or its code when it has none (an

@@ -401,6 +401,53 @@ func TestSignOutAfterReauthenticationLogsOutEarlierSites(t *testing.T) {
 	}
 }
 
+// A sign-in as another customer in a browser still signed in (prompt=login
+// at a site, a shared computer) ends the first customer's portal session
+// there as a sign-out does: the sites signed in through it are told at
+// once and their tokens revoked, offline_access's too, rather than at the
+// sweep after the session was found gone (which keeps offline_access's and
+// leaves the other site showing the first customer's pages meanwhile). The
+// second customer's sign-in gets a sid of its own.
+func TestSignInAsAnotherLogsOutTheFirst(t *testing.T) {
+	e := newPortal(t)
+	ctx := context.Background()
+	rcA, rcB := newReceiver(t), newReceiver(t)
+	a := e.newRP(&store.Client{Name: "a", RedirectURIs: []string{"http://127.0.0.1:9/a"}, BackchannelLogoutURI: rcA.url()})
+	bSite := e.newRP(&store.Client{Name: "b", RedirectURIs: []string{"http://127.0.0.1:9/b"}, BackchannelLogoutURI: rcB.url()})
+	br := e.browser()
+	ta := a.login(br) // with offline_access
+	_, ca := a.verify(ta)
+
+	other, _, err := e.svc.OpenAccount(ctx, "sato@example.jp", "佐藤 花子", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.SetPassword(ctx, other.ID, e.password); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.AddFactor(ctx, &store.Factor{ID: "f-2", AccountID: other.ID, Kind: store.FactorTOTP,
+		Secret: e.keys.Encrypt(e.seed, other.ID), LastStep: -1, CreatedAt: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	e.email = "sato@example.jp"
+	verifier := oauth2.GenerateVerifier()
+	back, at := e.trySignIn(br, bSite.authURL("b", verifier, oauth2.SetAuthURLParam("prompt", "login")))
+	if back == nil {
+		t.Fatalf("the second customer's sign-in ended at %s", at)
+	}
+	_, cb := bSite.verify(bSite.exchange(bSite.codeFrom(back, "b"), verifier))
+	if cb.Subject != other.ID || cb.SID == "" || cb.SID == ca.SID {
+		t.Fatalf("b signed in %s with sid %q; want %s with a sid other than the first customer's %q", cb.Subject, cb.SID, other.ID, ca.SID)
+	}
+	e.grantEnded(a, ta, rcA, ca.SID, "the second customer's sign-in in the same browser")
+	if n := len(rcB.got()); n != 0 {
+		t.Errorf("b, signed in as the second customer, told %d times", n)
+	}
+	if !e.signedIn(br) {
+		t.Error("the browser is not signed in as the second customer")
+	}
+}
+
 // RP-initiated logout ends the portal session of the browser it comes from,
 // and what that session gave the sites; a session of the same customer in
 // another browser (another device) and the tokens it gave stay.

@@ -40,6 +40,10 @@ func (s *Service) Session(ctx context.Context, token string) (*SignedIn, error) 
 	return &SignedIn{Session: sess, Account: a}, nil
 }
 
+// OutcomeReplaced is the outcome of a signout that no one asked for: another
+// customer signed in in the same browser, which ended the session there.
+const OutcomeReplaced = "replaced"
+
 // SignOut ends the session.
 func (s *Service) SignOut(ctx context.Context, si *SignedIn, c Client) error {
 	return s.atomically(ctx, func(ctx context.Context, u *Service) error {

@@ -691,10 +691,25 @@ func (s *Service) finish(ctx context.Context, f *Flow, oldSession string, c Clie
 		return token, nil
 	}
 	if oldSession != "" {
-		// Signing in again in the same browser (prompt=login, say) keeps
-		// its sid, so the sites signed in before are still found at sign-out.
-		if old, err := s.Store.SessionByHash(ctx, secret.Hash(oldSession)); err == nil && old.AccountID == f.AccountID && old.SID != "" {
-			sess.SID = old.SID
+		old, err := s.Store.SessionByHash(ctx, secret.Hash(oldSession))
+		switch {
+		case err != nil:
+		case old.AccountID == f.AccountID:
+			// Signing in again in the same browser (prompt=login, say)
+			// keeps its sid, so the sites signed in before are still
+			// found at sign-out.
+			if old.SID != "" {
+				sess.SID = old.SID
+			}
+		case now.Before(old.ExpiresAt):
+			// Another customer signs in where the first still was (a
+			// shared computer): the first is signed out of this browser
+			// as at ログアウト, and the sites they signed in to here are
+			// told now, not at the sweep that finds the session gone,
+			// while they would go on showing the first customer's pages
+			// to the second.
+			s.audit(ctx, old.AccountID, store.ActionSignOut, OutcomeReplaced, c, "")
+			s.sessionEnded(ctx, old.SID)
 		}
 		_ = s.Store.DeleteSession(ctx, secret.Hash(oldSession))
 	}

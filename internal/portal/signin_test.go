@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -860,6 +861,65 @@ func TestFinishReplacesTheBrowsersSession(t *testing.T) {
 	}
 	e.noSession(first)
 	e.session(second)
+}
+
+// TestFinishAsAnotherSignsTheFirstOut: a sign-in in a browser where
+// another customer is still signed in signs that customer out there as
+// SignOut does: the sites are told of the session's sid, and the first
+// customer's audit records the sign-out as replaced. The same customer
+// signing in again keeps the session's sid and ends nothing; a session
+// that had expired is left to the sweep, as any expired one.
+func TestFinishAsAnotherSignsTheFirstOut(t *testing.T) {
+	e := newEnv(t)
+	var ended []string
+	e.svc.SessionEnded = func(_ context.Context, sid string) { ended = append(ended, sid) }
+	yamada := e.newCustomer("yamada@example.jp")
+	sato := e.newCustomer("sato@example.jp")
+	first := e.enrol(yamada)
+	e.enrol(sato)
+	sid := e.session(first).Session.SID
+
+	finish := func(c *customer, old string) string {
+		t.Helper()
+		e.clock.Advance(mfa.Period * time.Second)
+		f := e.passwordStep(c)
+		if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(c), e.ip); err != nil {
+			t.Fatal(err)
+		}
+		token, err := e.svc.Finish(e.ctx, f, old, e.ip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return token
+	}
+
+	again := finish(yamada, first)
+	if got := e.session(again).Session.SID; got != sid || len(ended) != 0 || e.audited(yamada.acct.ID, store.ActionSignOut, portal.OutcomeReplaced) {
+		t.Fatalf("yamada signing in again: sid %q (was %q), sites told of %q", got, sid, ended)
+	}
+
+	satos := finish(sato, again)
+	e.noSession(again)
+	if got := e.session(satos).Session.SID; got == sid {
+		t.Errorf("sato's session took yamada's sid %q", sid)
+	}
+	if !slices.Equal(ended, []string{sid}) {
+		t.Errorf("sites told of %q, want yamada's session's %q", ended, sid)
+	}
+	if !e.audited(yamada.acct.ID, store.ActionSignOut, portal.OutcomeReplaced) {
+		t.Error("yamada's sign-out by sato's sign-in is not audited")
+	}
+	if e.audited(sato.acct.ID, store.ActionSignOut, portal.OutcomeReplaced) {
+		t.Error("sato's sign-in audited as sato's sign-out")
+	}
+
+	// Sato's session expires in the browser before yamada signs in there.
+	ended = nil
+	e.clock.Advance(e.svc.Config.SessionTTL.Duration)
+	finish(yamada, satos)
+	if len(ended) != 0 || e.audited(sato.acct.ID, store.ActionSignOut, portal.OutcomeReplaced) {
+		t.Errorf("an expired session replaced: sites told of %q, or audited as signed out", ended)
+	}
 }
 
 func TestSessionExpiryAndSignOut(t *testing.T) {
