@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -935,6 +937,39 @@ func TestLogout(t *testing.T) {
 	contains(t, b.get("/login?e=signedout"), "ログアウトしました。")
 	// Logging out without a session is harmless.
 	expect(t, s.browser().post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
+}
+
+// TestLogoutWhenTheSessionCannotBeRead: a ログアウト whose session the
+// database does not give says it failed, keeps the cookie and ends
+// nothing, rather than 「ログアウトしました」 with the session and its sites
+// still signed in; the next try signs out.
+func TestLogoutWhenTheSessionCannotBeRead(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	tok := b.enrol(c)
+	real := s.svc.Store
+	s.svc.Store = unreadableSessions{real}
+	r := b.post("/logout", nil)
+	s.svc.Store = real
+	expect(t, r, http.StatusInternalServerError, "")
+	if sc := setCookieOf(r, "tobira_session"); sc != nil {
+		t.Errorf("a failed logout changed the cookie: %+v", sc)
+	}
+	if !s.live(tok) {
+		t.Fatal("the session ended though the logout failed")
+	}
+	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
+	if s.live(tok) {
+		t.Fatal("the session lives after the second logout")
+	}
+}
+
+// unreadableSessions is a store that cannot read sessions.
+type unreadableSessions struct{ store.Store }
+
+func (unreadableSessions) SignedInAs(context.Context, string) (*store.Session, *store.Account, error) {
+	return nil, nil, errors.New("the database is unreachable")
 }
 
 // TestSessionExpiresOnServer: the server, not the cookie's Max-Age, decides

@@ -282,7 +282,17 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if !s.form(w, r) {
 		return
 	}
-	if si, err := s.signedIn(r); err == nil && si != nil {
+	si, err := s.signedIn(r)
+	if err != nil {
+		// A session that could not be read cannot be ended: a redirect to
+		// 「ログアウトしました」 that dropped the cookie would leave it, and
+		// the sites' sessions made through it, signed in, with the
+		// customer sure they are not. The error page keeps the cookie, so
+		// the next try signs out.
+		s.internal(w, r, err)
+		return
+	}
+	if si != nil {
 		if err := s.svc.SignOut(r.Context(), si, client(r)); err != nil {
 			s.internal(w, r, err)
 			return
