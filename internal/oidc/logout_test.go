@@ -451,16 +451,11 @@ func TestSignInAsAnotherLogsOutTheFirst(t *testing.T) {
 // RP-initiated logout ends the portal session of the browser it comes from,
 // and what that session gave the sites; a session of the same customer in
 // another browser (another device) and the tokens it gave stay.
-//
-// BUG: after web.endSession has signed the browser out (revoking its
-// session's grants), the library calls storage.TerminateSession(userID,
-// clientID), which revokes every grant of the account with that client
-// (RevokeGrantsOf(userID, clientID, "")) in every browser, and posts a
-// logout token for each, with the other browsers' sids. The phone's portal
-// session stays signed in while the site logs it out and its tokens die.
-// TerminateSession should end only the grants of the session the
-// id_token_hint names (its sid; op.CanTerminateSessionFromRequest gives
-// the hint's claims), or nothing beyond what the web layer ended.
+// Regression: the library's storage.TerminateSession(userID, clientID),
+// called after web.endSession had signed the browser out, revoked every
+// grant of the account with that client in every browser and posted a
+// logout token for each, with the other browsers' sids; the storage now
+// answers with TerminateSessionFromRequest, which ends nothing more.
 func TestEndSessionLeavesOtherBrowsers(t *testing.T) {
 	e := newPortal(t)
 	rc := newReceiver(t)

@@ -405,6 +405,11 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	return &refreshRequest{token: rt, grant: g, scopes: rt.Scopes}, nil
 }
 
+// The library ends an RP-initiated logout with TerminateSessionFromRequest
+// when the storage has it, and otherwise with TerminateSession, which knows
+// only the account and the client. This keeps it from falling back.
+var _ op.CanTerminateSessionFromRequest = (*storage)(nil)
+
 // TerminateSessionFromRequest answers RP-initiated logout. The portal's web
 // layer has ended the browser's session already, and with it that browser's
 // grants at every site; the customer's other browsers keep theirs.
@@ -412,18 +417,12 @@ func (s *storage) TerminateSessionFromRequest(_ context.Context, req *op.EndSess
 	return req.RedirectURI, nil
 }
 
-// TerminateSession ends the account's grants with the client.
-func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
-	if userID == "" {
-		// A logout without id_token_hint names nobody: the portal session
-		// the browser had is ended by the web layer already.
-		return nil
-	}
-	gs, err := s.st.RevokeGrantsOf(ctx, userID, clientID, "", s.now())
-	if err == nil && s.ended != nil {
-		s.ended(ctx, gs)
-	}
-	return err
+// TerminateSession is op.Storage's, which the library does not call here
+// (TerminateSessionFromRequest answers instead). It ends nothing: ending
+// the account's grants with the client would sign the customer's other
+// browsers out of the site, where a logout ends only its own browser's.
+func (s *storage) TerminateSession(context.Context, string, string) error {
+	return nil
 }
 
 func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
