@@ -60,6 +60,27 @@ type portalOptions struct {
 
 func newPortal(t *testing.T) *portalEnv { return newPortalWith(t, portalOptions{}) }
 
+// signInAsSato opens a second customer, 佐藤 花子, with the first's password
+// and TOTP seed, and makes the sign-ins that follow hers: it returns her
+// account ID.
+func (e *portalEnv) signInAsSato() string {
+	e.t.Helper()
+	ctx := e.t.Context()
+	other, _, err := e.svc.OpenAccount(ctx, "sato@example.jp", "佐藤 花子", "test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.svc.SetPassword(ctx, other.ID, e.password); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.db.AddFactor(ctx, &store.Factor{ID: "f-2", AccountID: other.ID, Kind: store.FactorTOTP,
+		Secret: e.keys.Encrypt(e.seed, other.ID), LastStep: -1, CreatedAt: e.clock.Now()}); err != nil {
+		e.t.Fatal(err)
+	}
+	e.email = "sato@example.jp"
+	return other.ID
+}
+
 func newPortalWith(t *testing.T, o portalOptions) *portalEnv {
 	t.Helper()
 	e := &portalEnv{t: t, email: "yamada@example.jp", password: "correct horse battery", clock: newTestClock(o.Frozen)}

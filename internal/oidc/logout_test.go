@@ -410,7 +410,6 @@ func TestSignOutAfterReauthenticationLogsOutEarlierSites(t *testing.T) {
 // second customer's sign-in gets a sid of its own.
 func TestSignInAsAnotherLogsOutTheFirst(t *testing.T) {
 	e := newPortal(t)
-	ctx := context.Background()
 	rcA, rcB := newReceiver(t), newReceiver(t)
 	a := e.newRP(&store.Client{Name: "a", RedirectURIs: []string{"http://127.0.0.1:9/a"}, BackchannelLogoutURI: rcA.url()})
 	bSite := e.newRP(&store.Client{Name: "b", RedirectURIs: []string{"http://127.0.0.1:9/b"}, BackchannelLogoutURI: rcB.url()})
@@ -418,26 +417,15 @@ func TestSignInAsAnotherLogsOutTheFirst(t *testing.T) {
 	ta := a.login(br) // with offline_access
 	_, ca := a.verify(ta)
 
-	other, _, err := e.svc.OpenAccount(ctx, "sato@example.jp", "佐藤 花子", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.svc.SetPassword(ctx, other.ID, e.password); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.db.AddFactor(ctx, &store.Factor{ID: "f-2", AccountID: other.ID, Kind: store.FactorTOTP,
-		Secret: e.keys.Encrypt(e.seed, other.ID), LastStep: -1, CreatedAt: e.clock.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	e.email = "sato@example.jp"
+	satoID := e.signInAsSato()
 	verifier := oauth2.GenerateVerifier()
 	back, at := e.trySignIn(br, bSite.authURL("b", verifier, oauth2.SetAuthURLParam("prompt", "login")))
 	if back == nil {
 		t.Fatalf("the second customer's sign-in ended at %s", at)
 	}
 	_, cb := bSite.verify(bSite.exchange(bSite.codeFrom(back, "b"), verifier))
-	if cb.Subject != other.ID || cb.SID == "" || cb.SID == ca.SID {
-		t.Fatalf("b signed in %s with sid %q; want %s with a sid other than the first customer's %q", cb.Subject, cb.SID, other.ID, ca.SID)
+	if cb.Subject != satoID || cb.SID == "" || cb.SID == ca.SID {
+		t.Fatalf("b signed in %s with sid %q; want %s with a sid other than the first customer's %q", cb.Subject, cb.SID, satoID, ca.SID)
 	}
 	e.grantEnded(a, ta, rcA, ca.SID, "the second customer's sign-in in the same browser")
 	if n := len(rcB.got()); n != 0 {

@@ -331,26 +331,14 @@ func TestLoginHintAndUILocales(t *testing.T) {
 func TestIDTokenHintAtAuthorize(t *testing.T) {
 	e := newPortal(t)
 	r := newSite(e, "site")
-	ctx := t.Context()
 
 	// A second customer, with a browser of their own.
 	yamadaEmail := e.email
-	other, _, err := e.svc.OpenAccount(ctx, "sato@example.jp", "佐藤 花子", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.svc.SetPassword(ctx, other.ID, e.password); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.db.AddFactor(ctx, &store.Factor{ID: "f-2", AccountID: other.ID, Kind: store.FactorTOTP,
-		Secret: e.keys.Encrypt(e.seed, other.ID), LastStep: -1, CreatedAt: e.clock.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	e.email = "sato@example.jp"
+	satoID := e.signInAsSato()
 	_, sato := r.verify(r.login(e.browser()))
 	satoHint := r.login(e.browser()).Extra("id_token").(string)
-	if sato.Subject != other.ID {
-		t.Fatalf("signed in as %s, want %s", sato.Subject, other.ID)
+	if sato.Subject != satoID {
+		t.Fatalf("signed in as %s, want %s", sato.Subject, satoID)
 	}
 	e.email = yamadaEmail
 
