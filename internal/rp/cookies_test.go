@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -39,7 +40,8 @@ func TestCookiesOverHTTPS(t *testing.T) {
 	if rec.Code != http.StatusSeeOther {
 		t.Fatalf("login: status %d", rec.Code)
 	}
-	if c := setCookie(rec, "__Host-tobira_contracts_signin"); !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" {
+	state, _ := url.Parse(rec.Header().Get("Location"))
+	if c := setCookie(rec, "__Host-tobira_contracts_signin_"+secret.Hash(state.Query().Get("state"))[:16]); !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" {
 		t.Errorf("sign-in cookie %+v: want Secure, HttpOnly, Path=/, no Domain", c)
 	}
 

@@ -484,6 +484,25 @@ func (s *siteEnv) callback(b *browser, ret string) *url.URL {
 	return p.loc
 }
 
+// signInCookie is the name of the cookie of the site's sign-in whose
+// state is state: each sign-in in progress has its own.
+func (s *siteEnv) signInCookie(state string) string {
+	return "tobira_" + s.name + "_signin_" + secret.Hash(state)[:16]
+}
+
+// signInsKept counts the browser's cookies of sign-ins in progress at the
+// site.
+func (s *siteEnv) signInsKept(b *browser) int {
+	pu, _ := url.Parse(s.url + "/auth/")
+	n := 0
+	for _, c := range b.jar.Cookies(pu) {
+		if strings.HasPrefix(c.Name, "tobira_"+s.name+"_signin") {
+			n++
+		}
+	}
+	return n
+}
+
 // backchannel posts a logout token to the site's endpoint.
 func (s *siteEnv) backchannel(token string) (int, string) {
 	s.t.Helper()

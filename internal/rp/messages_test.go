@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tobira/tobira/internal/rp"
+	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/testkit"
 )
@@ -49,7 +50,8 @@ func TestCallbackFailuresInBothLanguages(t *testing.T) {
 		down := &rp.Site{Name: "contracts", BaseURL: a.url, Issuer: "http://" + testkit.FreeAddr(t), ClientID: a.client.ID,
 			Store: a.sessions, Keys: e.keys, Now: a.site.Now, Log: quiet}
 		req := httptest.NewRequest(http.MethodGet, a.url+"/auth/callback?state=s-1&code=c", nil)
-		req.AddCookie(&http.Cookie{Name: "tobira_contracts_signin", Value: e.keys.Encrypt(string(in), "tobira_contracts_signin")})
+		name := "tobira_contracts_signin_" + secret.Hash("s-1")[:16]
+		req.AddCookie(&http.Cookie{Name: name, Value: e.keys.Encrypt(string(in), name)})
 		rec := httptest.NewRecorder()
 		down.Routes().ServeHTTP(rec, req)
 		bilingual(t, rec.Code, rec.Body.String(), http.StatusServiceUnavailable,

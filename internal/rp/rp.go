@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -185,8 +186,13 @@ func (s *Site) login(w http.ResponseWriter, r *http.Request) {
 	}
 	in := signin{State: secret.Token(16), Nonce: secret.Token(16), Verifier: oauth2.GenerateVerifier(),
 		Return: localPath(r.URL.Query().Get("return")), Expires: s.Now().Add(s.signInTTL())}
+	if r.URL.Query().Get("again") != "" {
+		in.State = againPrefix + in.State
+	}
+	s.dropSignIns(w, r)
 	b, _ := json.Marshal(in)
-	http.SetCookie(w, &http.Cookie{Name: s.flowCookie(), Value: s.Keys.Encrypt(string(b), s.flowCookie()),
+	name := s.signInCookie(in.State)
+	http.SetCookie(w, &http.Cookie{Name: name, Value: s.Keys.Encrypt(string(b), name),
 		Path: s.flowPath(), MaxAge: int(s.signInTTL().Seconds()), HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
 	// ui_locales (OpenID Connect Core 3.1.2.1): the portal's pages in the
 	// language the customer reads this site in, which on another host
@@ -195,12 +201,79 @@ func (s *Site) login(w http.ResponseWriter, r *http.Request) {
 		oauth2.SetAuthURLParam("ui_locales", webkit.PickLanguage(r))), http.StatusSeeOther)
 }
 
+// maxSignIns bounds the sign-ins one browser keeps in progress at a site,
+// each in a cookie of its own (signInCookie): tabs left at the portal's
+// login page would otherwise pile up cookies, which over HTTPS go with
+// every request to the site.
+const maxSignIns = 4
+
+// againPrefix marks the state of a sign-in the callback started again
+// because the browser brought back no cookie for the one before.
+const againPrefix = "again."
+
+// signInCookie names the cookie of the sign-in whose state is state. Each
+// sign-in in progress has its own: with one cookie for all, two tabs that
+// signed in at once (tabs restored together, or reloaded after a sign-out
+// while the portal was still signed in) overwrote each other's, each
+// callback found the other's state and started its sign-in again, which
+// overwrote the other's once more, until the browser gave up on too many
+// redirects.
+func (s *Site) signInCookie(state string) string {
+	return s.flowCookie() + "_" + secret.Hash(state)[:16]
+}
+
+// dropSignIns clears, before a new sign-in, the browser's cookies of
+// sign-ins that cannot finish (unreadable, or from before each sign-in had
+// its own cookie) and the oldest of the rest beyond maxSignIns-1, so that
+// with the new one it keeps maxSignIns at most.
+func (s *Site) dropSignIns(w http.ResponseWriter, r *http.Request) {
+	type kept struct {
+		name    string
+		expires time.Time
+	}
+	var live []kept
+	clear := func(name string) {
+		http.SetCookie(w, &http.Cookie{Name: name, Path: s.flowPath(), MaxAge: -1, HttpOnly: true, Secure: s.secure()})
+	}
+	for _, c := range r.Cookies() {
+		if c.Name == s.flowCookie() {
+			clear(c.Name)
+			continue
+		}
+		if !strings.HasPrefix(c.Name, s.flowCookie()+"_") {
+			continue
+		}
+		in, err := s.readSignIn(c)
+		if err != nil {
+			clear(c.Name)
+			continue
+		}
+		live = append(live, kept{c.Name, in.Expires})
+	}
+	slices.SortFunc(live, func(a, b kept) int { return a.expires.Compare(b.expires) })
+	for len(live) >= maxSignIns {
+		clear(live[0].name)
+		live = live[1:]
+	}
+}
+
+// readSignIn reads a sign-in's cookie.
+func (s *Site) readSignIn(c *http.Cookie) (signin, error) {
+	var in signin
+	plain, err := s.Keys.Decrypt(c.Value, c.Name)
+	if err == nil {
+		err = json.Unmarshal([]byte(plain), &in)
+	}
+	return in, err
+}
+
 // What the sign-in tells the customer when it cannot go on, in Japanese
 // and English: these answers come before the site knows the page's
 // language.
 const (
 	msgPortalDown = "ポータルサイトに接続できません。しばらくしてからもう一度お試しください。\nThe portal cannot be reached. Please try again later."
 	msgNotSigned  = "ログインできませんでした。 / The sign-in did not complete."
+	msgNoCookie   = "ログインできませんでした。このサイトの Cookie がブラウザーに保存されていません。Cookie を有効にしてから、もう一度お試しください。\nThe sign-in did not complete: the browser did not keep this site's cookie. Please allow cookies for this site and try again."
 )
 
 // idClaims are the ID token's claims the site keeps. The ID token carries
@@ -251,17 +324,29 @@ func (s *Site) userinfo(ctx context.Context, p *gooidc.Provider, tok *oauth2.Tok
 
 func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	var in signin
-	c, err := r.Cookie(s.flowCookie())
-	if err == nil {
-		var plain string
-		if plain, err = s.Keys.Decrypt(c.Value, s.flowCookie()); err == nil {
-			err = json.Unmarshal([]byte(plain), &in)
-		}
-	}
 	q := r.URL.Query()
+	state := q.Get("state")
+	name := s.signInCookie(state)
+	var in signin
+	c, err := r.Cookie(name)
+	if err == nil {
+		in, err = s.readSignIn(c)
+	}
 	switch {
-	case err != nil || s.Now().After(in.Expires) || q.Get("state") != in.State:
+	case err != nil && strings.HasPrefix(state, againPrefix):
+		// The sign-in started again for want of its cookie came back
+		// without one too: the browser keeps no cookie of this site,
+		// and starting once more would only send it round and round
+		// between the site and the portal.
+		s.Log.Warn("rp: the browser brought back no sign-in cookie twice; are its cookies blocked?")
+		http.Error(w, msgNoCookie, http.StatusBadRequest)
+		return
+	case err != nil:
+		// An old or forged callback, or the browser lost the cookie:
+		// start over, once.
+		http.Redirect(w, r, "/auth/login?again=1&return=%2F", http.StatusSeeOther)
+		return
+	case s.Now().After(in.Expires) || state != in.State:
 		// An old or forged callback: start over.
 		http.Redirect(w, r, s.LoginURL("/"), http.StatusSeeOther)
 		return
@@ -270,7 +355,7 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msgNotSigned, http.StatusForbidden)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: s.flowCookie(), Path: s.flowPath(), MaxAge: -1, HttpOnly: true, Secure: s.secure()})
+	http.SetCookie(w, &http.Cookie{Name: name, Path: s.flowPath(), MaxAge: -1, HttpOnly: true, Secure: s.secure()})
 	p, err := s.discover(ctx)
 	if err != nil {
 		s.Log.Error("rp: portal unreachable", "err", err)

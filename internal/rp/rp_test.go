@@ -65,7 +65,8 @@ func TestSignIn(t *testing.T) {
 	}
 	// Up to the callback, to look at what it answers.
 	cb := a.callback(b, "/x?tab=1")
-	if b.cookie(a.url+"/auth/callback", "tobira_contracts_signin") == "" {
+	signInCookie := a.signInCookie(cb.Query().Get("state"))
+	if b.cookie(a.url+"/auth/callback", signInCookie) == "" {
 		t.Fatal("the sign-in in progress left no signin cookie")
 	}
 	p := b.do(http.MethodGet, cb.String(), nil)
@@ -82,7 +83,7 @@ func TestSignIn(t *testing.T) {
 		sc.MaxAge != int(rp.SessionTTL.Seconds()) {
 		t.Errorf("session cookie %+v", sc)
 	}
-	if b.cookie(a.url+"/auth/callback", "tobira_contracts_signin") != "" {
+	if b.cookie(a.url+"/auth/callback", signInCookie) != "" {
 		t.Error("the signin cookie outlived the callback")
 	}
 	p = b.follow(p, nil)
@@ -210,7 +211,7 @@ func TestCallbackRefuses(t *testing.T) {
 		cb := a.callback(b, "/r")
 		n := len(a.sessions.list())
 		nb := newBrowser(t)
-		nb.setCookie(a.url+"/auth/", "tobira_contracts_signin", "garbage", "/auth/")
+		nb.setCookie(a.url+"/auth/", a.signInCookie(cb.Query().Get("state")), "garbage", "/auth/")
 		p := nb.do(http.MethodGet, cb.String(), nil)
 		restarted(t, p, n)
 	})
@@ -227,7 +228,8 @@ func TestCallbackRefuses(t *testing.T) {
 		forged, _ := json.Marshal(map[string]any{"State": cb.Query().Get("state"), "Nonce": "n",
 			"Verifier": "v", "Return": "/r", "Expires": time.Now().Add(time.Hour)})
 		nb := newBrowser(t)
-		nb.setCookie(a.url+"/auth/", "tobira_contracts_signin", other.Encrypt(string(forged), "tobira_contracts_signin"), "/auth/")
+		name := a.signInCookie(cb.Query().Get("state"))
+		nb.setCookie(a.url+"/auth/", name, other.Encrypt(string(forged), name), "/auth/")
 		p := nb.do(http.MethodGet, cb.String(), nil)
 		restarted(t, p, n)
 	})
@@ -236,7 +238,8 @@ func TestCallbackRefuses(t *testing.T) {
 		cb := inv.callback(b, "/r")
 		n := len(a.sessions.list())
 		nb := newBrowser(t)
-		nb.setCookie(a.url+"/auth/", "tobira_contracts_signin", b.cookie(inv.url+"/auth/", "tobira_invoices_signin"), "/auth/")
+		state := cb.Query().Get("state")
+		nb.setCookie(a.url+"/auth/", a.signInCookie(state), b.cookie(inv.url+"/auth/", inv.signInCookie(state)), "/auth/")
 		p := nb.do(http.MethodGet, a.url+"/auth/callback?"+cb.RawQuery, nil)
 		restarted(t, p, n)
 	})
@@ -710,7 +713,7 @@ func TestDiscoveryWaitsForPortal(t *testing.T) {
 			t.Errorf("the answer %q lacks %q", p.body, want)
 		}
 	}
-	if b.cookie(a.url+"/auth/", "tobira_contracts_signin") != "" {
+	if a.signInsKept(b) != 0 {
 		t.Error("a sign-in was started with the portal down")
 	}
 	if code, _ := a.backchannel("x"); code != http.StatusServiceUnavailable {
