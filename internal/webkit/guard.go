@@ -102,13 +102,22 @@ func (g Guard) Wrap(next http.Handler) http.Handler {
 }
 
 // MaxHeaderBytes is the most a request line and its headers may take: a
-// browser sends a few KiB, and cookies are at most 4 KiB each.
-// ServerMaxHeaderBytes, the http.Server's limit, is twice as much, so that
-// a request between the two gets a page in the customer's language
-// (Guard.HeadersTooLarge).
+// browser sends a few KiB, and cookies are at most 4 KiB each. A request
+// past it gets a page in the customer's language (Guard.HeadersTooLarge).
+//
+// ServerMaxHeaderBytes, the http.Server's limit (over HTTP/2 too), is
+// where Go answers itself, in English plain text. It is set above what a
+// browser can send, so that every browser gets the page: Chrome and
+// Firefox keep up to 180 cookies of up to 4 KiB (name and value) for a
+// site and send every one that matches the request, and cap the request's
+// headers at nothing less, so a Cookie header may reach 720 KiB; 1 MiB
+// leaves room for the other headers and a long URL. It is also Go's
+// default. It bounds the memory a connection takes while its headers are
+// read (ReadHeaderTimeout, 10 s): a few times the limit at worst (the line
+// read, grown by doubling, and the value copied from it), a few MiB.
 const (
 	MaxHeaderBytes       = 32 << 10
-	ServerMaxHeaderBytes = 2 * MaxHeaderBytes
+	ServerMaxHeaderBytes = 1 << 20
 )
 
 // headerBytes is about what the request line and headers took on the wire.

@@ -588,8 +588,9 @@ func TestGuardRefusesWhatIsNotText(t *testing.T) {
 }
 
 // TestGuardHeadersTooLarge: through a server with ServerMaxHeaderBytes, a
-// request whose cookies pass MaxHeaderBytes gets the site's own page; one
-// past the server's limit gets Go's; a browser's usual headers pass.
+// request whose cookies pass MaxHeaderBytes gets the site's own page, up to
+// the most cookies a browser keeps for a site (180 of 4 KiB); one past the
+// server's limit gets Go's; a browser's usual headers pass.
 func TestGuardHeadersTooLarge(t *testing.T) {
 	reached := 0
 	g := Guard{
@@ -613,10 +614,12 @@ func TestGuardHeadersTooLarge(t *testing.T) {
 		{4 << 10, http.StatusOK, "", true},
 		{MaxHeaderBytes - 1<<10, http.StatusOK, "", true},
 		{MaxHeaderBytes + 1<<10, http.StatusRequestHeaderFieldsTooLarge, "クッキーが大きすぎます", false},
+		{64 << 10, http.StatusRequestHeaderFieldsTooLarge, "クッキーが大きすぎます", false},
+		{180 * 4 << 10, http.StatusRequestHeaderFieldsTooLarge, "クッキーが大きすぎます", false},
 		{ServerMaxHeaderBytes + 8<<10, http.StatusRequestHeaderFieldsTooLarge, "", false},
 	} {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/security", nil)
-		req.Header.Set("Cookie", "big="+strings.Repeat("x", c.cookie))
+		req.Header.Set("Cookie", browserCookies(c.cookie))
 		before := reached
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -628,6 +631,19 @@ func TestGuardHeadersTooLarge(t *testing.T) {
 			t.Errorf("a %d-byte cookie: %d %q (routes reached: %t), want %d %q", c.cookie, resp.StatusCode, body, reached > before, c.status, c.page)
 		}
 	}
+}
+
+// browserCookies is a Cookie header of about n bytes, as a browser sends
+// it: cookies of at most 4 KiB each, name and value.
+func browserCookies(n int) string {
+	var cookies []string
+	for i := 0; n > 0; i++ {
+		name := fmt.Sprintf("c%03d=", i)
+		size := min(n, 4<<10)
+		cookies = append(cookies, name+strings.Repeat("x", max(size-len(name), 1)))
+		n -= size + 2
+	}
+	return strings.Join(cookies, "; ")
 }
 
 func TestParseForm(t *testing.T) {
