@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -667,6 +668,60 @@ func TestResetNeedsFreshSecondFactor(t *testing.T) {
 	// The next sign-in enrols again.
 	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
 	b.login(c, "/enrol")
+}
+
+// TestResetWhenStepUpRunsOutMeanwhile: the second factor's ten minutes
+// run out between the reset's check of the session and the service's (the
+// clock reads a minute later there): the customer is sent to the
+// confirmation, which asks for the second factor, and nothing is reset,
+// where the answer was a 500.
+func TestResetWhenStepUpRunsOutMeanwhile(t *testing.T) {
+	s := newSite(t).withMail()
+	c, b := s.enrolled()
+	other := s.browser()
+	otherSession := other.signIn(c)
+	s.clock.Advance(9*time.Minute + 30*time.Second)
+	expect(t, b.get("/security/reset"), http.StatusOK, "")
+	s.svc.Now = func() time.Time {
+		if calledFrom("portal.(*Service).ResetMFAOf") {
+			return s.clock.Now().Add(time.Minute)
+		}
+		return s.clock.Now()
+	}
+	mails := len(s.mailsTo(c.email))
+	expect(t, b.post("/security/reset", nil), http.StatusSeeOther, "/security/reset")
+	s.svc.Now = s.clock.Now
+	if ms := s.methods(c); len(ms) != 2 {
+		t.Fatalf("methods %v after a reset refused for want of a step-up", ms)
+	}
+	if !s.live(otherSession) {
+		t.Error("a refused reset ended another session")
+	}
+	if evs, _ := s.svc.Store.AuditOf(s.ctx, c.acct.ID, 1); len(evs) == 1 && evs[0].Action == "mfa.reset" {
+		t.Errorf("a refused reset was recorded: %+v", evs[0])
+	}
+	if n := len(s.mailsTo(c.email)); n != mails {
+		t.Errorf("%d notice mails sent for a refused reset", n-mails)
+	}
+	// A moment later the confirmation asks for the second factor.
+	s.clock.Advance(time.Minute)
+	expect(t, b.get("/security/reset"), http.StatusSeeOther, "/login/code")
+}
+
+// calledFrom reports whether the function named fn (package.Func or
+// package.(*Type).Method) is among its callers.
+func calledFrom(fn string) bool {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, "/"+fn) {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
 }
 
 // TestResetWithFreshSecondFactor: right after sign-in the reset goes through.

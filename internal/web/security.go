@@ -213,6 +213,13 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/security", http.StatusSeeOther)
 		return
 	}
+	if errors.Is(err, portal.ErrStepUpNeeded) {
+		// The step-up's age ran out between the check above and the
+		// service's, which reset nothing: the confirmation asks for the
+		// second factor again, as it would have a moment later.
+		http.Redirect(w, r, "/security/reset", http.StatusSeeOther)
+		return
+	}
 	s.securityDone(w, r, err, "reset")
 }
 
