@@ -123,6 +123,35 @@ func TestSingleSignOn(t *testing.T) {
 	p.visit(d.InvoicesURL+"/invoices/"+number, portal, "/login", "ログイン")
 }
 
+// TestSSOBackAfterSignOut: signed out at the invoices site, the customer
+// goes back twice: to the invoice, then to the invoice list, whose first
+// visit had signed her in through the portal. Each sends her to sign in
+// again. The browser had kept the redirects of that sign-in and replayed
+// them on the way back, to its callback, which sent it to the list, which
+// sent it to sign in again, until Chromium stopped with "too many
+// redirects" (ERR_TOO_MANY_REDIRECTS).
+func TestSSOBackAfterSignOut(t *testing.T) {
+	axe := requireE2E(t)
+	d := startDemo(t)
+	key, _ := d.satoKeys(t)
+	portal, invoices := originOf(t, d.URL), originOf(t, d.InvoicesURL)
+	p := newSiteBrowser(t, d.URL, axe)
+	p.signInAtSite(d.InvoicesURL, portal, invoicesHeading, key)
+	number := strings.TrimPrefix(run(p, chromedp.Evaluate[string](
+		`document.querySelector('main table a[href^="/invoices/"]').getAttribute("href")`)), "/invoices/")
+	p.clickTo(link(number), "/invoices/"+number, invoiceHeading)
+	p.hoverSiteMenu(satoName, satoEmail, d.URL+"/security")
+	p.clickTo(button("ログアウト"), "/", "ログアウトしました")
+	p.expectOrigin(invoices)
+
+	back := chromedp.Evaluate[chromedp.Void](`history.back()`)
+	p.navigation(back, "/login", "ログイン")
+	p.expectOrigin(portal)
+	p.navigation(back, "/login", "ログイン")
+	p.expectOrigin(portal)
+	p.screen("60-09-back-after-sign-out")
+}
+
 // TestSSOEndSessionFromElsewhereAsks: the portal's sign-out endpoint
 // opened without the sites' id_token_hint (a link on any page) signs nobody
 // out: the portal asks 「ログアウトしますか?」 and signs out, of the sites

@@ -141,7 +141,8 @@ func RequestID(r *http.Request) string {
 	return id
 }
 
-// statusRecorder keeps the status for the log line.
+// statusRecorder keeps the status for the log line, and keeps redirects
+// out of the browser's cache.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
@@ -149,6 +150,17 @@ type statusRecorder struct {
 
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
+	// Where a redirect leads depends on the browser's cookies (signed in
+	// or not, which sign-in is in progress), so none may be kept unless
+	// its handler says otherwise. Chrome keeps a redirect that says
+	// nothing, and the back button replays what it kept without asking:
+	// back to a site's page after signing out, it went through the
+	// redirects of the sign-in that had led there, to that sign-in's
+	// callback, which sent it back to the page, which sent it to sign in
+	// again, round and round until Chrome gave up on too many redirects.
+	if code >= 300 && code < 400 && code != http.StatusNotModified && r.Header().Get("Cache-Control") == "" {
+		r.Header().Set("Cache-Control", "no-store")
+	}
 	r.ResponseWriter.WriteHeader(code)
 }
 

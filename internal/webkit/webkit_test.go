@@ -678,3 +678,36 @@ func TestUserAgent(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardRedirectsNotKept: a redirect goes out with no-store unless its
+// handler chose otherwise; a 304 and a page keep what they had.
+func TestGuardRedirectsNotKept(t *testing.T) {
+	g := Guard{
+		Log: slog.New(slog.DiscardHandler), FormAction: func(*http.Request) string { return "'self'" }, MaxBody: 1 << 10,
+		NewID: func() string { return "id" }, Deny: http.NotFoundHandler(),
+		Panic: func(w http.ResponseWriter, r *http.Request, err error) {},
+	}
+	h := g.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/found":
+			http.Redirect(w, r, "/elsewhere", http.StatusFound)
+		case "/see-other":
+			http.Redirect(w, r, "/elsewhere", http.StatusSeeOther)
+		case "/kept":
+			w.Header().Set("Cache-Control", "public, max-age=60")
+			http.Redirect(w, r, "/elsewhere", http.StatusMovedPermanently)
+		case "/not-modified":
+			w.WriteHeader(http.StatusNotModified)
+		default:
+			w.Write([]byte("page"))
+		}
+	}))
+	for path, want := range map[string]string{"/found": "no-store", "/see-other": "no-store",
+		"/kept": "public, max-age=60", "/not-modified": "", "/page": ""} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if got := rec.Header().Get("Cache-Control"); got != want {
+			t.Errorf("GET %s: Cache-Control %q, want %q", path, got, want)
+		}
+	}
+}
