@@ -158,7 +158,9 @@ func (s *Server) checkHost(next http.Handler) http.Handler {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.guarded.ServeHTTP(w, r) }
 
 func (s *Server) routes() {
-	s.mux.Handle("GET /static/", webkit.Static(staticFS))
+	s.mux.Handle("GET /static/", webkit.Static(staticFS, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusNotFound, "error.not_found")
+	})))
 	s.mux.Handle("GET "+webkit.BasePath, webkit.BaseStylesheet())
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	s.mux.HandleFunc("POST /lang", s.setLanguage)

@@ -132,7 +132,7 @@ func newSite(name string, d Deps, pages ...string) (*site, error) {
 	}
 	s.log = s.log.With("site", name)
 
-	s.mux.Handle("GET /static/", webkit.Static(staticFS))
+	s.mux.Handle("GET /static/", webkit.Static(staticFS, http.HandlerFunc(s.notFound)))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	s.mux.HandleFunc("POST /lang", s.setLanguage)
 	if d.AuthRoutes != nil {

@@ -279,6 +279,8 @@ func TestAuthRoutes(t *testing.T) {
 		{http.MethodGet, "/auth/logout", http.StatusMethodNotAllowed, "POST", "この操作はこのページでは行えません。"},
 		{http.MethodPut, "/auth/login", http.StatusMethodNotAllowed, "GET", "この操作はこのページでは行えません。"},
 		{http.MethodGet, "/auth/nope", http.StatusNotFound, "", "お探しのページは見つかりませんでした。"},
+		{http.MethodGet, "/static/nope.css", http.StatusNotFound, "", "お探しのページは見つかりませんでした。"},
+		{http.MethodGet, "/static/", http.StatusNotFound, "", "お探しのページは見つかりませんでした。"},
 	} {
 		r := do(t, h, req{method: tc.method, path: tc.path})
 		if r.code != tc.code || r.h.Get("Allow") != tc.allow || !strings.Contains(r.body, tc.text) {

@@ -26,6 +26,8 @@ func TestMethodsAndUnknownPages(t *testing.T) {
 		{http.MethodGet, "/logout", http.StatusMethodNotAllowed, "POST", "この操作は受け付けられません。"},
 		{http.MethodDelete, "/", http.StatusMethodNotAllowed, "HEAD, GET", "この操作は受け付けられません。"},
 		{http.MethodGet, "/no-such-page", http.StatusNotFound, "", "ページが見つかりません。"},
+		{http.MethodGet, "/static/no-such-file.css", http.StatusNotFound, "", "ページが見つかりません。"},
+		{http.MethodGet, "/static/", http.StatusNotFound, "", "ページが見つかりません。"},
 	} {
 		req, err := http.NewRequestWithContext(s.ctx, tc.method, s.srv.URL+tc.path, nil)
 		if err != nil {

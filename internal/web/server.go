@@ -113,7 +113,9 @@ func New(svc *portal.Service, log *slog.Logger, opts ...Option) (*Server, error)
 }
 
 func (s *Server) routes() {
-	s.mux.Handle("GET /static/", webkit.Static(staticFS))
+	s.mux.Handle("GET /static/", webkit.Static(staticFS, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusNotFound, "error.not_found")
+	})))
 	s.mux.Handle("GET "+webkit.BasePath, webkit.BaseStylesheet())
 	s.handle("GET", "/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	s.handle("GET", "/readyz", s.ready)

@@ -269,14 +269,23 @@ func putRenderBuffer(buf *bytes.Buffer) {
 }
 
 // Static serves the files of fsys's static/ directory under /static/. They
-// change only with a release, so browsers may keep them for an hour.
-func Static(fsys fs.FS) http.Handler {
+// change only with a release, so browsers may keep them for an hour. A
+// path that names no file (a missing one, or a directory, which the file
+// server would list) is answered by notFound, the site's own page in the
+// customer's language, where the file server answered in English plain
+// text, and that answer kept for an hour too.
+func Static(fsys fs.FS, notFound http.Handler) http.Handler {
 	sub, _ := fs.Sub(fsys, "static") // fails only for an invalid name
-	files := http.FileServerFS(sub)
-	return http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	files := http.StripPrefix("/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fi, err := fs.Stat(sub, strings.TrimPrefix(r.URL.Path, "/static/"))
+		if err != nil || fi.IsDir() {
+			notFound.ServeHTTP(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(w, r)
-	}))
+	})
 }
 
 //go:embed static/base.css

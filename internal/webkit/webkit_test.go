@@ -711,3 +711,22 @@ func TestGuardRedirectsNotKept(t *testing.T) {
 		}
 	}
 }
+
+// TestStaticNotFound: a file under /static/ is served and may be kept; a
+// missing one, the directory (which the file server listed) and a path
+// out of it get the site's own not-found answer, not kept.
+func TestStaticNotFound(t *testing.T) {
+	fsys := fstest.MapFS{"static/app.js": {Data: []byte("//js")}, "static/img/logo.svg": {Data: []byte("<svg/>")}}
+	h := Static(fsys, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "ページが見つかりません", http.StatusNotFound)
+	}))
+	for path, want := range map[string]int{"/static/app.js": 200, "/static/img/logo.svg": 200, "/static/nope.css": 404,
+		"/static/": 404, "/static/img": 404, "/static/img/": 404, "/static/app.js/": 404, "/static/%2e%2e/go.mod": 404} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		kept := rec.Header().Get("Cache-Control") != ""
+		if rec.Code != want || (want == 200) != kept || (want == 404 && !strings.Contains(rec.Body.String(), "ページが見つかりません")) {
+			t.Errorf("GET %s: %d, Cache-Control %q, %.40q; want %d", path, rec.Code, rec.Header().Get("Cache-Control"), rec.Body.String(), want)
+		}
+	}
+}
