@@ -82,7 +82,7 @@ func CheckPassword(password, email string) error {
 		return ErrPasswordShort
 	case n > MaxPassword:
 		return ErrPasswordLong
-	case strings.EqualFold(strings.TrimSpace(password), email):
+	case strings.EqualFold(strings.TrimSpace(width.Narrow.String(password)), email):
 		return ErrPasswordIsEmail
 	case guessable(password, email):
 		return ErrPasswordCommon
@@ -108,9 +108,12 @@ var common = func() map[string]bool {
 // backwards.
 var runs = []string{"0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm"}
 
-// guessable reports a password an attacker tries early.
+// guessable reports a password an attacker tries early. It reads
+// full-width letters and digits, which a Japanese input method types, as
+// the ASCII they stand for: ｐａｓｓｗｏｒｄ１２３ is password123, which an
+// attacker tries with the input method on too.
 func guessable(password, email string) bool {
-	p := strings.ToLower(strings.TrimSpace(password))
+	p := strings.ToLower(strings.TrimSpace(width.Narrow.String(password)))
 	if common[p] {
 		return true
 	}

@@ -128,6 +128,12 @@ func TestCheckPassword(t *testing.T) {
 		{"yamada2026!", ErrPasswordCommon},
 		{"Yamada12345", ErrPasswordCommon},
 		{"yamada-no-himitsu-2026", nil},
+		// Full-width, as a Japanese input method types them.
+		{"ｐａｓｓｗｏｒｄ１２３", ErrPasswordCommon},
+		{"ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐ", ErrPasswordCommon},
+		{"１２３４５６７８９０", ErrPasswordCommon},
+		{"ｙａｍａｄａ＠ｅｘａｍｐｌｅ．ｊｐ", ErrPasswordIsEmail},
+		{"ｙａｍａｄａ－ｎｏ－ｈｉｍｉｔｓｕ", nil},
 	} {
 		err := CheckPassword(tc.pw, email)
 		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
