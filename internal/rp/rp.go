@@ -267,12 +267,13 @@ func (s *Site) readSignIn(c *http.Cookie) (signin, error) {
 	return in, err
 }
 
-// What the sign-in tells the customer when it cannot go on, in Japanese
-// and English: these answers come before the site knows the page's
-// language.
+// What the sign-in tells the customer when it cannot go on, in plain text,
+// Japanese on the first line and English on the second: these answers come
+// before the site knows the page's language. A site (sites.Deps.AuthRoutes)
+// shows the line of the customer's language on its own page.
 const (
 	msgPortalDown = "ポータルサイトに接続できません。しばらくしてからもう一度お試しください。\nThe portal cannot be reached. Please try again later."
-	msgNotSigned  = "ログインできませんでした。 / The sign-in did not complete."
+	msgNotSigned  = "ログインできませんでした。もう一度お試しください。\nThe sign-in did not complete. Please try again."
 	msgNoCookie   = "ログインできませんでした。このサイトの Cookie がブラウザーに保存されていません。Cookie を有効にしてから、もう一度お試しください。\nThe sign-in did not complete: the browser did not keep this site's cookie. Please allow cookies for this site and try again."
 )
 

@@ -243,7 +243,17 @@ func (s *site) authRoutes(h http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern != "" {
-			mux.ServeHTTP(w, r)
+			if r.Method != http.MethodGet {
+				// The logout, and the portal's back-channel posts,
+				// which a program reads.
+				mux.ServeHTTP(w, r)
+				return
+			}
+			pw := &pagedError{ResponseWriter: w}
+			mux.ServeHTTP(pw, r)
+			if pw.status != 0 {
+				s.signInFailed(w, r, pw.status, pw.text.String())
+			}
 			return
 		}
 		var allow []string
@@ -261,6 +271,43 @@ func (s *site) authRoutes(h http.Handler) http.Handler {
 		}
 		s.fail(w, r, http.StatusNotFound, "error.not_found")
 	})
+}
+
+// pagedError holds back an error the sign-in writes as plain text, for the
+// site to answer with its page; anything else passes through.
+type pagedError struct {
+	http.ResponseWriter
+	status int // of the error held back; 0 for none
+	text   strings.Builder
+}
+
+func (w *pagedError) WriteHeader(code int) {
+	if code >= 400 && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		w.status = code
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *pagedError) Write(b []byte) (int, error) {
+	if w.status != 0 {
+		return w.text.Write(b)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// signInFailed shows the sign-in's refusal, text in Japanese on its first
+// line and English on its second, on the site's page, in the customer's
+// language.
+func (s *site) signInFailed(w http.ResponseWriter, r *http.Request, status int, text string) {
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	msg := lines[0]
+	if webkit.PickLanguage(r) == "en" {
+		msg = lines[len(lines)-1]
+	}
+	v := s.view(r, nil, "error.title")
+	v.Error = msg
+	s.render(w, r, status, "message", v)
 }
 
 // setLanguage keeps the customer's choice of language for a year.

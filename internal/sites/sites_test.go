@@ -326,3 +326,37 @@ func TestSeedDemo(t *testing.T) {
 		t.Errorf("SeedDemo(unknown account) = %v, want ErrNotFound", err)
 	}
 }
+
+// TestSignInRefusalsAsPages: the sign-in's refusals, which it writes as
+// plain text in Japanese and English, show on the site's page in the
+// customer's language; its answers to programs (a POST) and its pages stay
+// as they are.
+func TestSignInRefusalsAsPages(t *testing.T) {
+	e := newEnv(t)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /auth/callback", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "ログインできませんでした。\nThe sign-in did not complete.", http.StatusBadRequest)
+	})
+	mux.HandleFunc("GET /auth/login", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://portal.example/authorize", http.StatusSeeOther)
+	})
+	mux.HandleFunc("POST /auth/backchannel-logout", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "invalid logout token", http.StatusBadRequest)
+	})
+	h, err := NewInvoices(Deps{Store: e.db, Auth: e.auth, AuthRoutes: mux})
+	must(t, err)
+	for lang, want := range map[string]string{"ja": "ログインできませんでした。", "en": "The sign-in did not complete."} {
+		r := do(t, h, req{path: "/auth/callback?state=x", lang: lang})
+		if r.code != http.StatusBadRequest || !strings.HasPrefix(r.h.Get("Content-Type"), "text/html") {
+			t.Errorf("%s: %d %q, want 400 and the site's page", lang, r.code, r.h.Get("Content-Type"))
+		}
+		has(t, lang, r.body, `<p class="error" role="alert">`+want+`</p>`, `<html lang="`+lang+`"`)
+	}
+	if r := do(t, h, req{path: "/auth/login"}); r.code != http.StatusSeeOther || r.h.Get("Location") != "https://portal.example/authorize" {
+		t.Errorf("GET /auth/login: %d to %q", r.code, r.h.Get("Location"))
+	}
+	r := do(t, h, req{method: http.MethodPost, path: "/auth/backchannel-logout"})
+	if r.code != http.StatusBadRequest || r.body != "invalid logout token\n" {
+		t.Errorf("POST /auth/backchannel-logout: %d %q", r.code, r.body)
+	}
+}
