@@ -274,7 +274,7 @@ func (s *Site) readSignIn(c *http.Cookie) (signin, error) {
 const (
 	msgPortalDown = "ポータルサイトに接続できません。しばらくしてからもう一度お試しください。\nThe portal cannot be reached. Please try again later."
 	msgNotSigned  = "ログインできませんでした。もう一度お試しください。\nThe sign-in did not complete. Please try again."
-	msgNoCookie   = "ログインできませんでした。このサイトの Cookie がブラウザーに保存されていません。Cookie を有効にしてから、もう一度お試しください。\nThe sign-in did not complete: the browser did not keep this site's cookie. Please allow cookies for this site and try again."
+	msgNoCookie   = "ログインできませんでした。このサイトの Cookie がブラウザに保存されていません。Cookie を有効にしてから、もう一度お試しください。\nThe sign-in did not complete: the browser did not keep this site's cookie. Please allow cookies for this site and try again."
 )
 
 // idClaims are the ID token's claims the site keeps. The ID token carries
