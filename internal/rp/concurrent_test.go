@@ -105,3 +105,22 @@ func TestSignInWithoutSiteCookies(t *testing.T) {
 		t.Errorf("%d sessions created", n)
 	}
 }
+
+// A sign-in left at the portal's login page while the customer signed in
+// in another tab goes on when its page is shown again (the back button, a
+// reload): the portal does not ask for the password again, and the site
+// comes back to the page it was going to.
+func TestSignInLeftAtLoginPageGoesOn(t *testing.T) {
+	e := newPortal(t)
+	a := e.newSite("contracts")
+	b := newBrowser(t)
+	left := b.get(a.url+"/auth/login?return="+url.QueryEscape("/one"), nil)
+	if !e.atPortalLogin(left) {
+		t.Fatalf("the first sign-in is at %d %s, want the portal's login page", left.status, left.url)
+	}
+	a.mustLogin(b, "/two")
+	p := b.get(left.url.String(), nil)
+	if p.status != http.StatusOK || p.url.String() != a.url+"/one" || p.body != a.signedInAs() {
+		t.Errorf("the login page shown again ended with %d at %s: %.80q (visited %v)", p.status, p.url, p.body, p.visited)
+	}
+}

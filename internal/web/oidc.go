@@ -84,9 +84,13 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-		// A fresh sign-in replaces the session, so the request is then
-		// satisfied and this does not loop.
-		http.Redirect(w, r, loginPath(here, true, req.LoginHint), http.StatusSeeOther)
+		// A browser signed in asks for a fresh sign-in, which replaces
+		// the session, so the request is then satisfied and this does not
+		// loop. One signed out asks for a sign-in only: signed in by the
+		// time it shows the page again (in another tab, then the back
+		// button), the page goes on with the request, where a fresh one
+		// asked for the password again.
+		http.Redirect(w, r, loginPath(here, si != nil, req.LoginHint), http.StatusSeeOther)
 		return
 	}
 	ok, err := s.oidc.Consented(r.Context(), req, si.Account.ID)
