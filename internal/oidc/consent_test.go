@@ -124,3 +124,69 @@ func TestConsent(t *testing.T) {
 		t.Fatalf("without prompt=consent: at %s, want a code", res.Request.URL)
 	}
 }
+
+// The consent answered after a sign-out in another tab changes nothing and
+// sends the browser to sign in, then back to the request, which asks
+// again: the form's own address has no page to come back to.
+func TestConsentAfterSignOut(t *testing.T) {
+	e := newPortal(t)
+	ctx := context.Background()
+	const redirect = "http://127.0.0.1:9/third-party"
+	c := &store.Client{Name: "他社アプリ", RedirectURIs: []string{redirect}}
+	clientSecret, err := e.provider.CreateClient(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := gooidc.NewProvider(ctx, e.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := oauth2.Config{ClientID: c.ID, ClientSecret: clientSecret, Endpoint: op.Endpoint(), RedirectURL: redirect,
+		Scopes: []string{gooidc.ScopeOpenID, "email"}}
+	b := e.browser()
+	signIn := func(next string) *http.Response {
+		t.Helper()
+		e.clock.Advance(mfa.Period * time.Second)
+		res, _ := b.PostForm(e.srv.URL+"/login", url.Values{"email": {e.email}, "password": {e.password}, "next": {next}})
+		res.Body.Close()
+		code, _ := mfa.TOTPCode(e.seed, e.clock.Now())
+		res, err := b.PostForm(e.srv.URL+"/login/code", url.Values{"code": {code}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res // its body for the caller to read and close
+	}
+	res, err := b.Get(conf.AuthCodeURL("s1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	res = signIn(res.Request.URL.Query().Get("next"))
+	res.Body.Close()
+	id := res.Request.URL.Query().Get("id")
+	if res.Request.URL.Path != "/oidc/login" || id == "" {
+		t.Fatalf("after the sign-in: at %s, want the consent page", res.Request.URL)
+	}
+	// Another tab signs out.
+	res, _ = b.PostForm(e.srv.URL+"/logout", url.Values{})
+	res.Body.Close()
+
+	res, err = b.PostForm(e.srv.URL+"/oidc/consent", url.Values{"id": {id}, "decision": {"allow"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	next := res.Request.URL.Query().Get("next")
+	if res.Request.URL.Path != "/login" || next != "/oidc/login?id="+id {
+		t.Fatalf("consent signed out: at %s, want the login page coming back to the request", res.Request.URL)
+	}
+	if granted, err := e.db.ConsentOf(ctx, e.accountID, c.ID); err != nil || len(granted) != 0 {
+		t.Errorf("consent kept while signed out: %v, %v", granted, err)
+	}
+	res = signIn(next)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.Request.URL.Path != "/oidc/login" || !strings.Contains(string(body), "許可する") {
+		t.Errorf("signed in again: at %s, want the consent page", res.Request.URL)
+	}
+}

@@ -334,11 +334,19 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 	if !s.form(w, r) {
 		return
 	}
-	si := s.requireSignIn(w, r)
-	if si == nil {
+	id := r.PostForm.Get("id")
+	si, err := s.signedIn(r)
+	if err != nil {
+		s.internal(w, r, err)
 		return
 	}
-	id := r.PostForm.Get("id")
+	if si == nil {
+		// Signed out since the page was shown (in another tab, say): the
+		// sign-in comes back to the request, which asks again, not to
+		// this form's address, which has no page to come back to.
+		s.toSignIn(w, r, oidc.LoginPath+"?id="+url.QueryEscape(id))
+		return
+	}
 	req, err := s.oidc.AuthRequest(r.Context(), id)
 	if errors.Is(err, oidc.ErrNoRequest) {
 		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
