@@ -218,17 +218,26 @@ func origin(raw string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// notFound answers every path no page has: 405 for a page's path with
-// another method, 404 otherwise, both in the customer's language.
+// notFound answers every path no page has: 405 for a page's or a form's
+// path with another method (the language switch's, /lang, takes only a
+// POST), 404 otherwise, both in the customer's language.
 func (s *site) notFound(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		get := r.Clone(r.Context())
-		get.Method = http.MethodGet
-		if _, pattern := s.mux.Handler(get); pattern != "/" {
-			w.Header().Set("Allow", "GET, HEAD")
-			s.fail(w, r, http.StatusMethodNotAllowed, "error.method")
-			return
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		other := r.Clone(r.Context())
+		other.Method = m
+		if _, pattern := s.mux.Handler(other); pattern != "/" && m != r.Method {
+			if m == http.MethodGet {
+				allow = append(allow, "GET", "HEAD")
+			} else {
+				allow = append(allow, m)
+			}
 		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.fail(w, r, http.StatusMethodNotAllowed, "error.method")
+		return
 	}
 	s.fail(w, r, http.StatusNotFound, "error.not_found")
 }

@@ -215,6 +215,14 @@ func TestErrorPages(t *testing.T) {
 	if r.code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /invoices/x = %d", r.code)
 	}
+	// The language switch's path takes a POST only.
+	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+		r = do(t, e.invoices, req{method: m, path: "/lang"})
+		if r.code != http.StatusMethodNotAllowed || r.h.Get("Allow") != "POST" {
+			t.Errorf("%s /lang = %d, Allow %q", m, r.code, r.h.Get("Allow"))
+		}
+		has(t, m+" /lang", r.body, "この操作はこのページでは行えません。")
+	}
 
 	// A body over the limit, and one that is not text.
 	r = do(t, e.contracts, req{method: "POST", path: "/lang", form: url.Values{"lang": {"en"}, "pad": {strings.Repeat("a", maxBody)}}})
