@@ -296,15 +296,16 @@ func (s *Service) VerifyTOTP(ctx context.Context, a *store.Account, code string,
 }
 
 // SpendRecoveryCode checks and spends the recovery code; the caller must then
-// issue a new one with NewRecoveryCode and show it.
+// issue a new one with NewRecoveryCode and show it. ErrRecoveryFormat,
+// uncounted, when the input is no recovery code.
 func (s *Service) SpendRecoveryCode(ctx context.Context, a *store.Account, code string, c Client) error {
+	norm := mfa.NormalizeRecoveryCode(code)
+	if norm == "" {
+		return ErrRecoveryFormat
+	}
 	charged, err := s.charge(ctx, a, c, store.ActionMFARecovery)
 	if err != nil {
 		return err
-	}
-	norm := mfa.NormalizeRecoveryCode(code)
-	if norm == "" {
-		return s.wrong(ctx, charged, c, store.ActionMFARecovery)
 	}
 	err = s.Store.SpendRecoveryCode(ctx, a.ID, hashRecovery(a.ID, norm))
 	if errors.Is(err, store.ErrNotFound) {

@@ -138,6 +138,11 @@ var (
 	// answered from the input alone, before the account's lock, factors or
 	// codes are looked at, so the answer tells nothing about them.
 	ErrCodeFormat = errors.New("portal: a code is six digits")
+	// ErrRecoveryFormat is input that is no recovery code even once
+	// normalised (mfa.NormalizeRecoveryCode): empty, of another length, or
+	// with characters a recovery code never has. As ErrCodeFormat, it is no
+	// guess and nothing counts it.
+	ErrRecoveryFormat = errors.New("portal: a recovery code is 24 letters and digits")
 	// ErrCodeUsed is a right app code whose step was used already: it
 	// counts as a wrong code, but the customer is told to wait for the
 	// next one. Only someone who has a right code hears it.

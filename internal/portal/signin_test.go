@@ -447,9 +447,10 @@ func TestCodesAsCustomersTypeThem(t *testing.T) {
 
 // TestMalformedCodesAreNoGuesses: input that is not six digits even once
 // normalised is answered ErrCodeFormat and counted nowhere, neither in the
-// account's failures nor in the client's limit. The answer depends on the
-// input alone, so it tells nothing: the right code with a digit more or
-// less gets it, and so does a closed step.
+// account's failures nor in the client's limit; so is input that is no
+// recovery code (ErrRecoveryFormat), an empty 「続ける」 among them. The
+// answer depends on the input alone, so it tells nothing: the right code
+// with a digit more or less gets it, and so does a closed step.
 func TestMalformedCodesAreNoGuesses(t *testing.T) {
 	e := newEnv(t, func(c *config.Config) { c.CodeFailuresPerClient = 2 })
 	c := e.newCustomer("yamada@example.jp")
@@ -461,10 +462,16 @@ func TestMalformedCodesAreNoGuesses(t *testing.T) {
 		"", "   ", "12345", "1234567", "12a456", "１２３４５", "123.456",
 		right[:5], right + "0", "0" + right, right + right, fullWidth(right) + "９",
 	}
+	notRecovery := []string{"", "   ", "short", "H3URF1WMNF9GNUFH7YH8RCD", "H3URF1WMNF9GNUFH7YH8RCDVX", "H3URF1WMNF9GNUFH7YH8RCD!"}
 	for range 3 {
 		for _, bad := range malformed {
 			if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, bad, e.ip); !errors.Is(err, portal.ErrCodeFormat) {
 				t.Fatalf("SecondFactor(%q) = %v, want ErrCodeFormat", bad, err)
+			}
+		}
+		for _, bad := range notRecovery {
+			if err := e.svc.SecondFactor(e.ctx, f, portal.MethodRecovery, bad, e.ip); !errors.Is(err, portal.ErrRecoveryFormat) {
+				t.Fatalf("SecondFactor(recovery, %q) = %v, want ErrRecoveryFormat", bad, err)
 			}
 		}
 	}
@@ -586,9 +593,8 @@ func TestWrongCodesOfEveryFactorCountTogether(t *testing.T) {
 	}{
 		{portal.MethodTOTP, e.wrongCode(c)},
 		{portal.MethodRecovery, "H3URF1WMNF9GNUFH7YH8RCDV"}, // well-formed, not this account's
-		{portal.MethodRecovery, "short"},                    // malformed
 		{portal.MethodTOTP, fullWidth(e.wrongCode(c))},
-		{portal.MethodRecovery, ""},
+		{portal.MethodRecovery, "ｈ３ｕｒ-ｆ１ｗｍ-ｎｆ９ｇ-ｎｕｆｈ-７ｙｈ８-ｒｃｄｖ"}, // the same, as typed with a Japanese input method
 	}
 	for i := 1; i < 10; i++ {
 		b := bad[i%len(bad)]

@@ -125,6 +125,8 @@ func (s *Server) stepError(w http.ResponseWriter, r *http.Request, err error) (i
 		return http.StatusUnauthorized, s.t(r, "phone.code_replaced"), true
 	case errors.Is(err, portal.ErrCodeFormat):
 		return http.StatusBadRequest, s.t(r, "mfa.code_format"), true
+	case errors.Is(err, portal.ErrRecoveryFormat):
+		return http.StatusBadRequest, s.t(r, "mfa.recovery_format"), true
 	case errors.As(err, &limit):
 		w.Header().Set("Retry-After", seconds(limit.Until.Sub(s.svc.Now())))
 		return http.StatusTooManyRequests, s.t(r, "phone.limit_"+limit.Limit, formatTime(lang, limit.Until)), true
