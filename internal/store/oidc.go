@@ -71,6 +71,13 @@ type Grant struct {
 	SessionHash string // the SID of the portal session it came from
 	CreatedAt   time.Time
 	RevokedAt   time.Time
+	// LogoutTriedAt is set while the grant's site is due a back-channel
+	// logout token because the grant was revoked with its portal session
+	// (RevokeGrantsOf, RevokeOtherGrantsOf, EraseAccount): when the token
+	// was last tried, the revocation's immediate post first. Zero when none
+	// is due: never was (another reason for the revocation, no SID, no
+	// back-channel logout URI), or the site was told or given up on.
+	LogoutTriedAt time.Time
 }
 
 // AccessToken is an opaque or JWT access token's record.
@@ -165,12 +172,18 @@ type OIDC interface {
 	RevokeGrant(ctx context.Context, id string, at time.Time) error
 	// RevokeGrantsOf revokes every grant of the account (for clientID only,
 	// when not empty), or of one portal session when sessionHash is set.
+	// Its callers end the portal sessions the grants came from (a
+	// sign-out, a logout, every session of an account), so each grant
+	// revoked with a SID, of a client with a back-channel logout URI, is
+	// left due a logout token (LogoutTriedAt set to at) in the same
+	// transaction, until LogoutDone.
 	RevokeGrantsOf(ctx context.Context, accountID, clientID, sessionHash string, at time.Time) ([]Grant, error)
 	// RevokeOtherGrantsOf revokes every live grant of the account but
 	// those of the portal session keepSID (a Grant's SessionHash), for a
 	// change that ends the account's other sign-ins while the browser that
 	// made it stays signed in at the sites; with an empty keepSID it keeps
-	// none. It deletes their tokens and returns them revoked, oldest first.
+	// none. It deletes their tokens and returns them revoked, oldest first,
+	// due a logout token as RevokeGrantsOf leaves them.
 	RevokeOtherGrantsOf(ctx context.Context, accountID, keepSID string, at time.Time) ([]Grant, error)
 	// GrantsOfEndedSessions returns, oldest first, at most limit live
 	// grants whose portal session (SessionHash) is not live at now, expired
@@ -183,6 +196,20 @@ type OIDC interface {
 	// same transaction. Marking it again is no error and keeps the first
 	// time; ErrNotFound for an unknown grant.
 	SessionGrantEnded(ctx context.Context, id string, revoke bool, at time.Time) error
+	// ClaimLogouts returns at most limit grants whose site is due a
+	// back-channel logout token and was last tried at or before
+	// triedBefore, the longest untried first, and records now as their
+	// last try (LogoutTriedAt) in the same statement: of claims at once,
+	// on one node or several, each grant goes to one. The grants are
+	// returned as claimed, oldest revocation first.
+	ClaimLogouts(ctx context.Context, triedBefore, now time.Time, limit int) ([]Grant, error)
+	// LogoutDone records that the site of grant id was told it ended, or
+	// given up on: it is due no logout token any more. No error for a
+	// grant due none; ErrNotFound for an unknown grant.
+	LogoutDone(ctx context.Context, id string) error
+	// LogoutsPending counts the grants whose site is due a back-channel
+	// logout token.
+	LogoutsPending(ctx context.Context) (int, error)
 
 	CreateAccessToken(ctx context.Context, t *AccessToken) error
 	// AccessTokenByID returns ErrNotFound when missing, expired at now, or

@@ -190,7 +190,8 @@ type Accounts interface {
 	// sites' sessions and the mails to its address; it revokes its grants (their tokens go) and appends ev.
 	// The account's id stays, with what the business keeps under it
 	// (applications, contracts, invoices) and the audit log. It returns
-	// the revoked grants; ErrNotFound for an unknown or erased account.
+	// the revoked grants, due a logout token as RevokeGrantsOf leaves them;
+	// ErrNotFound for an unknown or erased account.
 	EraseAccount(ctx context.Context, accountID string, ev *AuditEvent) ([]Grant, error)
 }
 

@@ -17,12 +17,12 @@ import (
 // also checks the grant, so a token written just after the revocation does
 // not work either.
 
-const grantCols = `id, client_id, account_id, scopes, auth_time, amr, session_hash, created_at, revoked_at`
+const grantCols = `id, client_id, account_id, scopes, auth_time, amr, session_hash, created_at, revoked_at, logout_tried_at`
 
 func scanGrant(r rowScanner) (*store.Grant, error) {
 	var g store.Grant
 	err := r.Scan(&g.ID, &g.ClientID, &g.AccountID, listScan{&g.Scopes}, msScan{&g.AuthTime}, listScan{&g.AMR},
-		&g.SessionHash, msScan{&g.CreatedAt}, msScan{&g.RevokedAt})
+		&g.SessionHash, msScan{&g.CreatedAt}, msScan{&g.RevokedAt}, msScan{&g.LogoutTriedAt})
 	if err != nil {
 		return nil, err
 	}
@@ -32,9 +32,9 @@ func scanGrant(r rowScanner) (*store.Grant, error) {
 // CreateGrant stores g; ErrConflict for a taken id, ErrNotFound for an
 // unknown client or account.
 func (db *DB) CreateGrant(ctx context.Context, g *store.Grant) error {
-	_, err := db.c().exec(ctx, `INSERT INTO oidc_grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.c().exec(ctx, `INSERT INTO oidc_grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.ID, g.ClientID, g.AccountID, list(g.Scopes), ms(g.AuthTime), list(g.AMR), g.SessionHash,
-		ms(g.CreatedAt), ms(g.RevokedAt))
+		ms(g.CreatedAt), ms(g.RevokedAt), ms(g.LogoutTriedAt))
 	return db.fail("create grant", err)
 }
 
@@ -145,9 +145,17 @@ func (db *DB) RevokeOtherGrantsOf(ctx context.Context, accountID, keepSID string
 
 // revokeGrants revokes the grants where cond holds (args: the revocation
 // time, then cond's), deletes their tokens, and returns them revoked,
-// oldest first.
+// oldest first. Each of its callers revokes grants because the portal
+// sessions they came from ended, so each grant with a SID, of a client
+// with a back-channel logout URI, is left due a logout token from the
+// revocation on (logout_tried_at, 0033), in this transaction: the site
+// is told even if the process stops before its post.
 func revokeGrants(ctx context.Context, c conn, cond string, args ...any) ([]store.Grant, error) {
-	rows, err := c.query(ctx, `UPDATE oidc_grants SET revoked_at = ? WHERE `+cond+` RETURNING `+grantCols, args...)
+	at := args[0]
+	rows, err := c.query(ctx, `UPDATE oidc_grants SET revoked_at = ?,
+		logout_tried_at = CASE WHEN session_hash <> '' AND EXISTS (SELECT 1 FROM oidc_clients c
+			WHERE c.id = oidc_grants.client_id AND c.backchannel_logout_uri <> '') THEN CAST(? AS BIGINT) ELSE 0 END
+		WHERE `+cond+` RETURNING `+grantCols, append([]any{at, at}, args[1:]...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -225,6 +233,79 @@ func (db *DB) SessionGrantEnded(ctx context.Context, id string, revoke bool, at 
 		return nil
 	})
 	return db.fail("session grant ended", err)
+}
+
+// logoutDue is the condition of a grant whose site is due a back-channel
+// logout token, as the partial index oidc_grants_logout_due has it (0033).
+const logoutDue = `logout_tried_at <> 0`
+
+// claimLogoutsQuery claims a batch of due grants in one statement. The
+// inner SELECT reads oidc_grants_logout_due in its order up to the limit.
+// Claims at once on several nodes cannot both take a grant: SQLite has one
+// writer, and PostgreSQL runs the transaction SERIALIZABLE, so of two that
+// overlap one is run again and finds the grants tried since. The outer
+// condition repeats the claim's all the same, so that the statement takes
+// no grant another claimed meanwhile under READ COMMITTED either, which
+// checks it again on a row it waited for.
+const claimLogoutsQuery = `UPDATE oidc_grants SET logout_tried_at = ?
+	WHERE id IN (SELECT id FROM oidc_grants WHERE ` + logoutDue + ` AND logout_tried_at <= ?
+		ORDER BY logout_tried_at, id LIMIT ?)
+	AND ` + logoutDue + ` AND logout_tried_at <= ?
+	RETURNING ` + grantCols
+
+// ClaimLogouts: see store.OIDC.
+func (db *DB) ClaimLogouts(ctx context.Context, triedBefore, now time.Time, limit int) ([]store.Grant, error) {
+	if limit <= 0 {
+		return nil, errors.New("sqlstore: claim logouts: no limit")
+	}
+	if ms(now) == 0 {
+		return nil, errZeroTime("claim logouts") // 0 means due nothing
+	}
+	var out []store.Grant
+	err := db.inTx(ctx, func(c conn) error {
+		rows, err := c.query(ctx, claimLogoutsQuery, ms(now), ms(triedBefore), limit, ms(triedBefore))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out = nil // a transaction run again starts over
+		for rows.Next() {
+			g, err := scanGrant(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, *g)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, db.fail("claim logouts", err)
+	}
+	// RETURNING has no order.
+	slices.SortFunc(out, func(a, b store.Grant) int {
+		return cmp.Or(a.RevokedAt.Compare(b.RevokedAt), strings.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// LogoutDone: see store.OIDC.
+func (db *DB) LogoutDone(ctx context.Context, id string) error {
+	err := db.inTx(ctx, func(c conn) error {
+		if err := grantExists(ctx, c, id); err != nil {
+			return err
+		}
+		_, err := c.exec(ctx, `UPDATE oidc_grants SET logout_tried_at = 0 WHERE id = ? AND `+logoutDue, id)
+		return err
+	})
+	return db.fail("logout done", err)
+}
+
+// LogoutsPending: see store.OIDC. It counts oidc_grants_logout_due's
+// entries alone.
+func (db *DB) LogoutsPending(ctx context.Context) (int, error) {
+	var n int
+	err := db.c().queryRow(ctx, `SELECT COUNT(*) FROM oidc_grants WHERE `+logoutDue).Scan(&n)
+	return n, db.fail("logouts pending", err)
 }
 
 // Access tokens.

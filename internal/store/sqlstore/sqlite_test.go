@@ -792,3 +792,66 @@ func TestUpgradeToPhoneCodesChosen(t *testing.T) {
 		t.Errorf("new code after the upgrade: %+v, %v", pc, err)
 	}
 }
+
+// TestClaimLogoutsUseIndex: the sweep's claim of the logout tokens due
+// reads only the grants due one, in their order, through
+// oidc_grants_logout_due, and finds each one it claims by its key: no scan
+// of every grant, however many customers have signed in, and no sort.
+func TestClaimLogoutsUseIndex(t *testing.T) {
+	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
+	defer db.Close()
+	plan, err := db.QueryPlan(t.Context(), claimLogoutsQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := strings.Join(plan, "; ")
+	if !strings.Contains(p, "INDEX oidc_grants_logout_due (logout_tried_at<?)") || !strings.Contains(p, "(id=?)") ||
+		strings.Contains(p, "TEMP B-TREE") || strings.Contains(p, "SCAN ") {
+		t.Errorf("%s\n  plan: %s", claimLogoutsQuery, p)
+	}
+}
+
+// TestUpgradeToGrantsLogoutDue opens a database from before 0033 with a
+// grant revoked at a sign-out and one live: the revoked one is due no
+// logout token (its site was told then, or the notice was lost before
+// there was a queue), and a sign-out after the upgrade leaves the live
+// one's site due one.
+func TestUpgradeToGrantsLogoutDue(t *testing.T) {
+	ctx := t.Context()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, path := beforeMigration(t, "0033_grants_logout_due.sql",
+		`DROP INDEX oidc_grants_logout_due`, `ALTER TABLE oidc_grants DROP COLUMN logout_tried_at`)
+	must(db.CreateAccount(ctx, &store.Account{ID: "acc-1", Email: "a@example.com", CreatedAt: t0}))
+	must(db.CreateClient(ctx, &store.Client{ID: "shop", Name: "shop", RedirectURIs: []string{"https://shop.example/cb"},
+		BackchannelLogoutURI: "https://shop.example/logout", CreatedAt: t0}))
+	for _, g := range []struct {
+		id, sid string
+		revoked time.Time
+	}{{"g-old", "s-0", t0.Add(time.Minute)}, {"g-live", "s-1", time.Time{}}} {
+		_, err := db.c().exec(ctx, `INSERT INTO oidc_grants (id, client_id, account_id, session_hash, created_at, revoked_at)
+			VALUES (?, 'shop', 'acc-1', ?, ?, ?)`, g.id, g.sid, t0.UnixMilli(), ms(g.revoked))
+		must(err)
+	}
+	db.Close()
+
+	db = openTemp(t, path)
+	defer db.Close()
+	now := t0.Add(time.Hour)
+	got, err := db.ClaimLogouts(ctx, now, now, 10)
+	must(err)
+	if len(got) != 0 {
+		t.Errorf("logouts due after the upgrade: %+v, want none", got)
+	}
+	_, err = db.RevokeGrantsOf(ctx, "", "", "s-1", now)
+	must(err)
+	got, err = db.ClaimLogouts(ctx, now, now.Add(time.Minute), 10)
+	must(err)
+	if len(got) != 1 || got[0].ID != "g-live" {
+		t.Errorf("logouts due after a sign-out: %+v, want g-live", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +42,7 @@ func normAuthRequest(t *testing.T, r store.AuthRequest) store.AuthRequest {
 
 func normGrant(t *testing.T, g store.Grant) store.Grant {
 	g.AuthTime, g.CreatedAt, g.RevokedAt = norm(t, g.AuthTime), norm(t, g.CreatedAt), norm(t, g.RevokedAt)
+	g.LogoutTriedAt = norm(t, g.LogoutTriedAt)
 	return g
 }
 
@@ -863,6 +865,154 @@ var oidcTests = []test{
 		ended(t0, 10, "g6", "g7")
 		if _, err := o.GrantsOfEndedSessions(ctx, t0, 0); err == nil {
 			t.Error("GrantsOfEndedSessions without a limit: no error")
+		}
+	}},
+	{"ClaimLogouts", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		ana, ben, cy := newAccount(t, s, "ana"), newAccount(t, s, "ben"), newAccount(t, s, "cy")
+		shop := store.Client{ID: "shop", Name: "Client shop", RedirectURIs: []string{"https://shop.example/cb"},
+			BackchannelLogoutURI: "https://shop.example/logout", CreatedAt: t0}
+		must(t, o.CreateClient(ctx, &shop))
+		newClient(t, o, "blog") // no back-channel logout URI
+		gs := map[string]store.Grant{}
+		for i, g := range []struct{ id, account, client, session string }{
+			{"g1", ana.ID, "shop", "s-1"}, // signed out: due
+			{"g2", ana.ID, "blog", "s-1"}, // signed out, but its site has no URI
+			{"g3", ana.ID, "shop", ""},    // of a session without a SID
+			{"g4", ana.ID, "shop", "s-2"}, // revoked alone (a client's revocation): never due
+			{"g5", ana.ID, "shop", "s-3"}, // another browser's, ended by a new password: due
+			{"g6", ben.ID, "shop", "s-4"}, // every session of the account ended: due
+			{"g7", cy.ID, "shop", "s-5"},  // erased: due
+		} {
+			gs[g.id] = newGrant(t, o, g.id, g.account, g.client, g.session, t0.Add(time.Duration(i)*time.Second))
+		}
+		due := func(what string, got []store.Grant, want map[string]time.Time) {
+			t.Helper()
+			for _, g := range got {
+				w, ok := want[g.ID]
+				if !ok {
+					t.Errorf("%s: %s returned, want only %v", what, g.ID, want)
+					continue
+				}
+				if !norm(t, g.LogoutTriedAt).Equal(norm(t, w)) {
+					t.Errorf("%s: %s LogoutTriedAt = %v, want %v", what, g.ID, g.LogoutTriedAt, w)
+				}
+				stored, err := o.GrantByID(ctx, g.ID)
+				must(t, err)
+				if !norm(t, stored.LogoutTriedAt).Equal(norm(t, w)) {
+					t.Errorf("%s: %s stored LogoutTriedAt = %v, want %v", what, g.ID, stored.LogoutTriedAt, w)
+				}
+			}
+		}
+		t1, t2, t3, t4 := t0.Add(time.Hour), t0.Add(2*time.Hour), t0.Add(3*time.Hour), t0.Add(4*time.Hour)
+		must(t, o.RevokeGrant(ctx, "g4", t1))
+		got, err := o.RevokeGrantsOf(ctx, "", "", "s-1", t1)
+		must(t, err)
+		due("RevokeGrantsOf(s-1)", got, map[string]time.Time{"g1": t1, "g2": {}})
+		got, err = o.RevokeOtherGrantsOf(ctx, ana.ID, "", t2)
+		must(t, err)
+		due("RevokeOtherGrantsOf(ana)", got, map[string]time.Time{"g3": {}, "g5": t2})
+		got, err = o.RevokeGrantsOf(ctx, ben.ID, "", "", t3)
+		must(t, err)
+		due("RevokeGrantsOf(ben)", got, map[string]time.Time{"g6": t3})
+		got, err = s.EraseAccount(ctx, cy.ID, &store.AuditEvent{At: t3, AccountID: cy.ID, Actor: "operator:kim",
+			Action: "account.erase", Outcome: "ok"})
+		must(t, err)
+		due("EraseAccount(cy)", got, map[string]time.Time{"g7": t3})
+		if g, err := o.GrantByID(ctx, "g4"); err != nil || !g.LogoutTriedAt.IsZero() {
+			t.Errorf("g4, revoked alone: %+v, %v; want no logout due", g, err)
+		}
+
+		pending := func(want int) {
+			t.Helper()
+			if n, err := o.LogoutsPending(ctx); err != nil || n != want {
+				t.Errorf("LogoutsPending = %d, %v; want %d", n, err, want)
+			}
+		}
+		pending(4) // g1, g5, g6, g7
+		claim := func(triedBefore, now time.Time, limit int, want ...string) {
+			t.Helper()
+			got, err := o.ClaimLogouts(ctx, triedBefore, now, limit)
+			must(t, err)
+			var ids []string
+			for _, g := range got {
+				ids = append(ids, g.ID)
+				w := gs[g.ID]
+				stored, err := o.GrantByID(ctx, g.ID)
+				must(t, err)
+				w.RevokedAt, w.LogoutTriedAt = stored.RevokedAt, now
+				sameDeep(t, fmt.Sprintf("ClaimLogouts(%v, %v, %d): %s", triedBefore, now, limit, g.ID), g, w, normGrant)
+				sameDeep(t, fmt.Sprintf("%s stored after its claim", g.ID), *stored, w, normGrant)
+			}
+			if !slices.Equal(ids, want) {
+				t.Errorf("ClaimLogouts(%v, %v, %d) = %v, want %v", triedBefore, now, limit, ids, want)
+			}
+		}
+		// Nothing tried before the first revocation.
+		claim(t1.Add(-time.Millisecond), t4, 10)
+		// The longest untried first, up to the limit.
+		claim(t2, t4, 1, "g1")
+		// g1 was tried at t4 now: not before t2 any more.
+		claim(t2, t4, 10, "g5")
+		// By revocation, each claimed once more.
+		claim(t4, t4.Add(time.Minute), 10, "g1", "g5", "g6", "g7")
+
+		// Told: due no more, and the others stay due.
+		must(t, o.LogoutDone(ctx, "g1"))
+		must(t, o.LogoutDone(ctx, "g1"))
+		must(t, o.LogoutDone(ctx, "g2")) // due none: no error
+		wantErr(t, "LogoutDone of an unknown grant", o.LogoutDone(ctx, "nope"), store.ErrNotFound)
+		if g, err := o.GrantByID(ctx, "g1"); err != nil || !g.LogoutTriedAt.IsZero() || !norm(t, g.RevokedAt).Equal(norm(t, t1)) {
+			t.Errorf("g1 after LogoutDone: %+v, %v; want revoked at %v, no logout due", g, err, t1)
+		}
+		claim(t4.Add(time.Minute), t4.Add(2*time.Minute), 10, "g5", "g6", "g7")
+		pending(3) // claimed, but still due
+		if _, err := o.ClaimLogouts(ctx, t4, t4, 0); err == nil {
+			t.Error("ClaimLogouts without a limit: no error")
+		}
+	}},
+	{"ClaimLogoutsConcurrent", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		ana := newAccount(t, s, "ana")
+		shop := store.Client{ID: "shop", Name: "Client shop", RedirectURIs: []string{"https://shop.example/cb"},
+			BackchannelLogoutURI: "https://shop.example/logout", CreatedAt: t0}
+		must(t, o.CreateClient(ctx, &shop))
+		const n = 20
+		for i := range n {
+			newGrant(t, o, fmt.Sprintf("g%02d", i), ana.ID, "shop", fmt.Sprintf("s-%02d", i), t0.Add(time.Duration(i)*time.Second))
+		}
+		_, err := o.RevokeGrantsOf(ctx, ana.ID, "", "", t0.Add(time.Hour))
+		must(t, err)
+		// Sweeps of several nodes at once, each claiming a few at a time
+		// until none is left: each grant goes to one of them.
+		var mu sync.Mutex
+		claimed := map[string]int{}
+		now := t0.Add(2 * time.Hour)
+		racersSucceed(t, race(func(int) error {
+			for {
+				gs, err := o.ClaimLogouts(ctx, t0.Add(time.Hour), now, 3)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				for _, g := range gs {
+					claimed[g.ID]++
+				}
+				mu.Unlock()
+				if len(gs) == 0 {
+					return nil
+				}
+			}
+		}))
+		if len(claimed) != n {
+			t.Errorf("%d grants claimed, want %d", len(claimed), n)
+		}
+		for id, k := range claimed {
+			if k != 1 {
+				t.Errorf("%s claimed %d times at once", id, k)
+			}
 		}
 	}},
 	{"RevokeOtherGrantsOf", func(t *testing.T, s store.Store) {
