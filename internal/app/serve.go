@@ -341,7 +341,10 @@ const sweepInterval = 5 * time.Minute
 // came from by much more. It runs beside the deletions: a site that does
 // not answer (three tries of five seconds for each of its customers) must
 // not hold them up, and they lose it nothing, as a grant whose session was
-// deleted is found all the same.
+// deleted is found all the same. On the same interval it posts the logout
+// tokens of sessions that ended otherwise (a sign-out, a reset, a lock)
+// that the node which ended them did not deliver: the site was down, or
+// that node stopped before its post (oidc.Provider.DeliverDueLogouts).
 func endExpiredSessions(ctx context.Context, provider *oidc.Provider, log *slog.Logger) {
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
@@ -350,6 +353,11 @@ func endExpiredSessions(ctx context.Context, provider *oidc.Provider, log *slog.
 			log.Warn("sweep: tell the sites of expired portal sessions", "err", err, "grants", n)
 		} else if n > 0 {
 			log.Info("sweep: sites told of expired portal sessions", "grants", n)
+		}
+		if told, gaveUp, err := provider.DeliverDueLogouts(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("sweep: tell the sites of ended portal sessions", "err", err, "told", told, "given_up", gaveUp)
+		} else if told > 0 || gaveUp > 0 {
+			log.Info("sweep: sites told late of ended portal sessions", "told", told, "given_up", gaveUp)
 		}
 		select {
 		case <-ctx.Done():

@@ -54,6 +54,12 @@ func TestServeTLS(t *testing.T) {
 	if want := fmt.Sprintf("\ntobira_tls_certificate_expiry_timestamp_seconds %d\n", cert.NotAfter.Unix()); !strings.Contains(string(body), want) {
 		t.Errorf("/metrics lacks %q:\n%s", want, body)
 	}
+	// And the back-channel logouts: none posted or due on a new node.
+	for _, want := range []string{"\ntobira_backchannel_logouts_pending 0\n", "\ntobira_backchannel_logouts_total{outcome=\"given_up\"} 0\n"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 	// TLS 1.1 and plain HTTP are refused.
 	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool, MaxVersion: tls.VersionTLS11}}}
 	if res, err := old.Get("https://" + addr + "/healthz"); err == nil {

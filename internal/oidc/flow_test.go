@@ -47,6 +47,9 @@ type portalEnv struct {
 	log       *slog.Logger
 	accountID string
 	handler   atomic.Value // holds handlerBox: the node the server runs
+	// postClient, when set, is the HTTP client of the next node boot
+	// builds, which posts its back-channel logout tokens.
+	postClient *http.Client
 }
 
 type handlerBox struct{ http.Handler }
@@ -127,7 +130,7 @@ func (e *portalEnv) boot() {
 	svc := portal.New(db, e.keys, e.cfg, e.log)
 	svc.Now = e.clock.Now
 	provider, err := oidc.New(oidc.Config{Store: db, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now,
-		SignInTTL: e.cfg.SignInTTL()})
+		SignInTTL: e.cfg.SignInTTL(), HTTPClient: e.postClient})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ type Provider struct {
 	issuer  string
 	client  *http.Client
 	posts   sync.WaitGroup // back-channel logouts in flight
+	logouts logoutStats
 }
 
 // Wait waits for the back-channel logouts in flight, as a command that
@@ -382,7 +383,10 @@ func (p *Provider) Complete(ctx context.Context, id string, sess *store.Session)
 }
 
 // SessionEnded revokes what the portal session (by its SID) gave the sites
-// and logs them out by back-channel: at sign-out.
+// and logs them out by back-channel: at sign-out. The revocation records
+// each site as due its logout token in the same commit (store.OIDC.
+// RevokeGrantsOf), so a post this process does not get through is the
+// sweep's (DeliverDueLogouts), on any node.
 func (p *Provider) SessionEnded(ctx context.Context, sid string) {
 	if sid == "" {
 		return

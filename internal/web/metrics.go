@@ -81,6 +81,20 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		family(w, "tobira_mails_pending", "gauge", "Mails queued and neither sent nor given up yet (all nodes).")
 		fmt.Fprintf(w, "tobira_mails_pending %d\n", n)
 	}
+	if s.oidc != nil {
+		st := s.oidc.LogoutStats()
+		family(w, "tobira_backchannel_logouts_total", "counter", "Back-channel logout tokens this process posted, by outcome: told (the site took it), failed (it did not, after the post's tries), given_up (a site that took none for a day, told no more).")
+		fmt.Fprintf(w, "tobira_backchannel_logouts_total{outcome=\"told\"} %d\n", st.Told)
+		fmt.Fprintf(w, "tobira_backchannel_logouts_total{outcome=\"failed\"} %d\n", st.Failed)
+		fmt.Fprintf(w, "tobira_backchannel_logouts_total{outcome=\"given_up\"} %d\n", st.GaveUp)
+		// Like the mail queue, the database's, the same on every node.
+		if n, err := s.svc.Store.LogoutsPending(r.Context()); err != nil {
+			s.log.Warn("metrics: logouts pending", "err", err)
+		} else {
+			family(w, "tobira_backchannel_logouts_pending", "gauge", "Back-channel logout tokens of ended portal sessions that no site took yet, and not given up (all nodes).")
+			fmt.Fprintf(w, "tobira_backchannel_logouts_pending %d\n", n)
+		}
+	}
 	if db, ok := s.svc.Store.(interface{ Stats() store.Stats }); ok {
 		dbMetrics(w, db.Stats())
 	}

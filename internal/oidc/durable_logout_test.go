@@ -1,0 +1,213 @@
+package oidc_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tobira/tobira/internal/store"
+)
+
+// roundTripFunc is an http.RoundTripper of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// retryAfter is a little more than how long a due logout token waits after
+// its last try before a sweep tries it again (logoutRetryAfter).
+const retryAfter = time.Minute + time.Second
+
+// deliver runs the sweep's DeliverDueLogouts and fails the test unless it
+// told and gave up as many as wanted.
+func (e *portalEnv) deliver(told, gaveUp int) {
+	e.t.Helper()
+	gotTold, gotGaveUp, err := e.provider.DeliverDueLogouts(context.Background())
+	if err != nil || gotTold != told || gotGaveUp != gaveUp {
+		e.t.Errorf("DeliverDueLogouts = %d told, %d given up, %v; want %d, %d", gotTold, gotGaveUp, err, told, gaveUp)
+	}
+}
+
+// A sign-out whose node never gets its logout token to the site (the
+// process dies between the commit and the post; here its posts fail, as
+// they would never leave a dead process) still logs the site out: another
+// node's sweep, over the same database, delivers the token once the
+// revoking node's tries are over, with the sid of the portal session, and
+// only once.
+func TestSignOutNoticeSurvivesItsNode(t *testing.T) {
+	e := newPortal(t)
+	var dead atomic.Int32
+	e.postClient = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		dead.Add(1)
+		return nil, errors.New("the node is gone")
+	})}
+	e.restart(true)
+	rc := newReceiver(t)
+	r := e.newRP(&store.Client{Name: "shop", RedirectURIs: []string{"http://127.0.0.1:9/shop"}, BackchannelLogoutURI: rc.url()})
+	b := e.browser()
+	tok := r.login(b)
+	_, c := r.verify(tok)
+	res, err := noFollow(b).PostForm(e.srv.URL+"/logout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	e.provider.Wait()
+	if dead.Load() == 0 || len(rc.got()) != 0 {
+		t.Fatalf("the dying node posted %d times, the site got %d; want its posts lost", dead.Load(), len(rc.got()))
+	}
+
+	// Another node, whose posts reach the sites.
+	e.postClient = nil
+	e.restart(false)
+	// Not while the revoking node may still be trying: the site would
+	// get the token twice in the ordinary case.
+	e.deliver(0, 0)
+	if n := len(rc.got()); n != 0 {
+		t.Fatalf("the sweep posted %d times right after the sign-out", n)
+	}
+	e.clock.Advance(retryAfter)
+	e.deliver(1, 0)
+	posts := rc.got()
+	if len(posts) != 1 {
+		t.Fatalf("the site was told %d times, want once", len(posts))
+	}
+	e.checkLogoutToken(posts[0], r.c.ID, c.SID)
+	e.clock.Advance(retryAfter)
+	e.deliver(0, 0)
+	if n := len(rc.got()); n != 1 {
+		t.Errorf("told again: %d posts", n)
+	}
+}
+
+// A sign-out whose logout tokens the sites took is not told again by the
+// sweep.
+func TestDeliveredSignOutNotSweptAgain(t *testing.T) {
+	e := newPortal(t)
+	b, sites, rcs, toks, sids := backchannelPair(t, e)
+	res, err := noFollow(b).PostForm(e.srv.URL+"/logout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	e.checkLoggedOut(sites, rcs, toks, sids)
+	e.clock.Advance(retryAfter)
+	e.deliver(0, 0)
+	for i, rc := range rcs {
+		if n := len(rc.got()); n != 1 {
+			t.Errorf("%s told %d times, want once", sites[i].c.Name, n)
+		}
+	}
+	if s := e.provider.LogoutStats(); s.Told != 2 || s.Failed != 0 || s.GaveUp != 0 {
+		t.Errorf("LogoutStats = %+v, want 2 told", s)
+	}
+}
+
+// A client that revokes its own refresh token ends its grant, not the
+// customer's portal session: its site is sent no logout token, at once or
+// by the sweep.
+func TestRefreshTokenRevocationTellsNoSite(t *testing.T) {
+	e := newPortal(t)
+	rc := newReceiver(t)
+	r := e.newRP(&store.Client{Name: "shop", RedirectURIs: []string{"http://127.0.0.1:9/shop"}, BackchannelLogoutURI: rc.url()})
+	tok := r.login(e.browser())
+	if status, body := r.post("/revoke", url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}); status != http.StatusOK {
+		t.Fatalf("revoke: %d %v", status, body)
+	}
+	if _, err := r.refresh(tok.RefreshToken); err == nil {
+		t.Fatal("the revoked refresh token still works")
+	}
+	e.provider.Wait()
+	e.clock.Advance(retryAfter)
+	e.deliver(0, 0)
+	if n := len(rc.got()); n != 0 {
+		t.Errorf("the site was sent %d logout tokens for its own revocation", n)
+	}
+}
+
+// A site that never takes its logout token is tried by each sweep, once,
+// for a day after the sign-out, then given up on: it is not posted to
+// again.
+func TestLogoutNoticeGivenUp(t *testing.T) {
+	e := newPortal(t)
+	var calls atomic.Int32
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(site.Close)
+	r := e.newRP(&store.Client{Name: "shop", RedirectURIs: []string{"http://127.0.0.1:9/shop"}, BackchannelLogoutURI: site.URL + "/bc"})
+	b := e.browser()
+	r.login(b)
+	res, err := noFollow(b).PostForm(e.srv.URL+"/logout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	e.provider.Wait()
+	if n := calls.Load(); n != 3 {
+		t.Fatalf("the sign-out posted %d times, want 3 tries", n)
+	}
+	e.clock.Advance(retryAfter)
+	e.deliver(0, 0)
+	if n := calls.Load(); n != 4 {
+		t.Errorf("after the first sweep: %d posts, want one more", n)
+	}
+	e.clock.Advance(12 * time.Hour)
+	e.deliver(0, 0)
+	e.clock.Advance(12 * time.Hour)
+	e.deliver(0, 1)
+	if n := calls.Load(); n != 6 {
+		t.Errorf("after giving up: %d posts, want one a sweep (6)", n)
+	}
+	e.clock.Advance(retryAfter)
+	e.deliver(0, 0)
+	if n := calls.Load(); n != 6 {
+		t.Errorf("posted again after giving up: %d posts", n)
+	}
+	// A post counts once however many attempts it made: the sign-out's
+	// and three sweeps'.
+	if s := e.provider.LogoutStats(); s.Told != 0 || s.Failed != 4 || s.GaveUp != 1 {
+		t.Errorf("LogoutStats = %+v, want 4 failed and 1 given up", s)
+	}
+}
+
+// A site that is down is posted to once a sweep, however many of its
+// customers signed out meanwhile: the sweep does not wait for its timeout
+// once per customer. Those not posted to stay due.
+func TestDownSitePostedOnceASweep(t *testing.T) {
+	e := newPortal(t)
+	var calls atomic.Int32
+	var up atomic.Bool
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if !up.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(site.Close)
+	r := e.newRP(&store.Client{Name: "shop", RedirectURIs: []string{"http://127.0.0.1:9/shop"}, BackchannelLogoutURI: site.URL + "/bc"})
+	for range 3 {
+		b := e.browser()
+		r.login(b)
+		res, err := noFollow(b).PostForm(e.srv.URL+"/logout", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	e.provider.Wait()
+	before := calls.Load()
+	e.clock.Advance(retryAfter)
+	e.deliver(0, 0)
+	if n := calls.Load() - before; n != 1 {
+		t.Errorf("a sweep posted %d times to a site down, want once", n)
+	}
+	up.Store(true)
+	e.clock.Advance(retryAfter)
+	e.deliver(3, 0)
+}
