@@ -3,6 +3,7 @@ package oidc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -210,4 +211,39 @@ func TestDownSitePostedOnceASweep(t *testing.T) {
 	up.Store(true)
 	e.clock.Advance(retryAfter)
 	e.deliver(3, 0)
+}
+
+// EndExpiredSessions reads its batches on, each after the last grant of the
+// one before, and so tells every site of more ended sessions than a batch
+// holds, each once, even of grants made in one instant, which only their
+// ids order.
+func TestEndExpiredSessionsReadsEveryBatch(t *testing.T) {
+	e := newPortal(t)
+	ctx := context.Background()
+	rc := newReceiver(t)
+	r := e.newRP(&store.Client{Name: "shop", RedirectURIs: []string{"http://127.0.0.1:9/shop"}, BackchannelLogoutURI: rc.url()})
+	const n = 250 // two batches and a half
+	at := e.clock.Now()
+	for i := range n {
+		if err := e.db.CreateGrant(ctx, &store.Grant{ID: fmt.Sprintf("g-%03d", i), ClientID: r.c.ID, AccountID: e.accountID,
+			Scopes: []string{"openid"}, SessionHash: fmt.Sprintf("gone-%03d", i), AuthTime: at, CreatedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := e.provider.EndExpiredSessions(ctx); err != nil || got != n {
+		t.Fatalf("EndExpiredSessions = %d, %v; want %d", got, err, n)
+	}
+	sids := map[any]int{}
+	for _, p := range rc.got() {
+		_, c := decodeJWT(t, p.form.Get("logout_token"))
+		sids[c["sid"]]++
+	}
+	if len(sids) != n {
+		t.Errorf("%d sessions told, want %d", len(sids), n)
+	}
+	for sid, k := range sids {
+		if k != 1 {
+			t.Errorf("session %v told %d times", sid, k)
+		}
+	}
 }

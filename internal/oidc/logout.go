@@ -138,9 +138,14 @@ const (
 // it; it returns how many grants it marked.
 func (p *Provider) EndExpiredSessions(ctx context.Context) (int, error) {
 	total := 0
+	// Each batch reads on after the last grant of the one before: the
+	// grants of live sessions in front are read once a run, not once a
+	// batch. A grant before it whose session ends meanwhile is the next
+	// run's.
+	var after store.GrantKey
 	for ctx.Err() == nil {
 		now := p.storage.now()
-		gs, err := p.storage.st.GrantsOfEndedSessions(ctx, now, endedBatch)
+		gs, err := p.storage.st.GrantsOfEndedSessions(ctx, now, after, endedBatch)
 		if err != nil {
 			return total, err
 		}
@@ -149,6 +154,7 @@ func (p *Provider) EndExpiredSessions(ctx context.Context) (int, error) {
 		if err != nil || len(gs) < endedBatch {
 			return total, err
 		}
+		after = gs[len(gs)-1].Key()
 	}
 	return total, ctx.Err()
 }

@@ -80,6 +80,16 @@ type Grant struct {
 	LogoutTriedAt time.Time
 }
 
+// GrantKey is a grant's place in the order of GrantsOfEndedSessions:
+// oldest first, by id among grants of one instant.
+type GrantKey struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// Key is g's place in the order of GrantsOfEndedSessions.
+func (g Grant) Key() GrantKey { return GrantKey{CreatedAt: g.CreatedAt, ID: g.ID} }
+
 // AccessToken is an opaque or JWT access token's record.
 type AccessToken struct {
 	ID        string
@@ -188,8 +198,12 @@ type OIDC interface {
 	// GrantsOfEndedSessions returns, oldest first, at most limit live
 	// grants whose portal session (SessionHash) is not live at now, expired
 	// or gone, and whose site has not been told so (SessionGrantEnded).
-	// Grants of sessions without a SID are never among them.
-	GrantsOfEndedSessions(ctx context.Context, now time.Time, limit int) ([]Grant, error)
+	// Grants of sessions without a SID are never among them. Only those
+	// after `after` in that order are: the last grant of the caller's
+	// previous batch, or the zero GrantKey for the first, so that a sweep
+	// reads past each grant of a live session once rather than at every
+	// batch.
+	GrantsOfEndedSessions(ctx context.Context, now time.Time, after GrantKey, limit int) ([]Grant, error)
 	// SessionGrantEnded records at at that the site of grant id was told its
 	// portal session ended, so GrantsOfEndedSessions returns it no more;
 	// with revoke it also revokes the grant, as RevokeGrant does, in the

@@ -20,7 +20,7 @@ import (
 
 var t0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 
-func openTemp(t *testing.T, path string) *DB {
+func openTemp(t testing.TB, path string) *DB {
 	t.Helper()
 	db, err := OpenSQLite(path)
 	if err != nil {
@@ -714,8 +714,9 @@ func TestUpgradeToSessionsAccountNewestFirst(t *testing.T) {
 
 // TestGrantsOfEndedSessionsUseIndex: the sweep reads only the grants whose
 // site may yet have to be told, in their order, through
-// oidc_grants_session_open, and finds each one's session by
-// sessions_account: no scan of every grant, no sort.
+// oidc_grants_session_open, from just after the last of its previous batch,
+// and finds each one's session by sessions_account: no scan of every grant,
+// no sort, no read from the start at every batch.
 func TestGrantsOfEndedSessionsUseIndex(t *testing.T) {
 	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
 	defer db.Close()
@@ -723,7 +724,7 @@ func TestGrantsOfEndedSessionsUseIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := strings.Join(plan, "; "); !strings.Contains(p, "oidc_grants_session_open") ||
+	if p := strings.Join(plan, "; "); !strings.Contains(p, "oidc_grants_session_open ((created_at,id)>(?,?))") ||
 		!strings.Contains(p, "sessions_account") || strings.Contains(p, "TEMP B-TREE") {
 		t.Errorf("%s\n  plan: %s", grantsOfEndedSessionsQuery, p)
 	}
@@ -753,7 +754,7 @@ func TestUpgradeToGrantsSessionEnded(t *testing.T) {
 
 	db = openTemp(t, path)
 	defer db.Close()
-	got, err := db.GrantsOfEndedSessions(ctx, t0.Add(2*time.Hour), 10)
+	got, err := db.GrantsOfEndedSessions(ctx, t0.Add(2*time.Hour), store.GrantKey{}, 10)
 	must(err)
 	if len(got) != 1 || got[0].ID != "g-stored" {
 		t.Errorf("grants of ended sessions after the upgrade: %+v, want g-stored alone", got)

@@ -809,9 +809,9 @@ var oidcTests = []test{
 			newRefreshToken(t, o, "rt-"+g.id, gs[g.id])
 		}
 		must(t, o.RevokeGrant(ctx, "g5", t0.Add(time.Minute)))
-		ended := func(now time.Time, limit int, want ...string) {
+		endedAfter := func(now time.Time, after store.GrantKey, limit int, want ...string) {
 			t.Helper()
-			got, err := o.GrantsOfEndedSessions(ctx, now, limit)
+			got, err := o.GrantsOfEndedSessions(ctx, now, after, limit)
 			must(t, err)
 			if len(got) != len(want) {
 				t.Errorf("GrantsOfEndedSessions(%v, %d) = %+v, want %v", now, limit, got, want)
@@ -821,10 +821,18 @@ var oidcTests = []test{
 				sameDeep(t, fmt.Sprintf("GrantsOfEndedSessions(%v, %d)[%d]", now, limit, i), got[i], gs[id], normGrant)
 			}
 		}
+		ended := func(now time.Time, limit int, want ...string) {
+			t.Helper()
+			endedAfter(now, store.GrantKey{}, limit, want...)
+		}
 		ended(t0, 10, "g3", "g6")
 		// At its expiry the session is not live.
 		ended(t0.Add(time.Hour), 10, "g2", "g3", "g6")
 		ended(t0.Add(2*time.Hour), 2, "g2", "g3")
+		// The next batch, after the last of that one.
+		endedAfter(t0.Add(2*time.Hour), gs["g3"].Key(), 2, "g6")
+		endedAfter(t0.Add(2*time.Hour), gs["g2"].Key(), 10, "g3", "g6")
+		endedAfter(t0.Add(2*time.Hour), gs["g6"].Key(), 10)
 
 		// Told, without revoking: the grant and its tokens stay live.
 		at := t0.Add(3 * time.Hour)
@@ -863,7 +871,13 @@ var oidcTests = []test{
 		}
 		ended(t0.Add(2*time.Hour), 10, "g6", "g7")
 		ended(t0, 10, "g6", "g7")
-		if _, err := o.GrantsOfEndedSessions(ctx, t0, 0); err == nil {
+		// Of grants of one instant, those after by id.
+		gs["g8"] = newGrant(t, o, "g8", ana.ID, "shop", "s-gone", gs["g7"].CreatedAt)
+		gs["g0"] = newGrant(t, o, "g0", ana.ID, "shop", "s-gone", gs["g7"].CreatedAt)
+		ended(t0, 10, "g6", "g0", "g7", "g8")
+		endedAfter(t0, gs["g7"].Key(), 10, "g8")
+		endedAfter(t0, gs["g6"].Key(), 2, "g0", "g7")
+		if _, err := o.GrantsOfEndedSessions(ctx, t0, store.GrantKey{}, 0); err == nil {
 			t.Error("GrantsOfEndedSessions without a limit: no error")
 		}
 	}},
