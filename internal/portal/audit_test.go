@@ -231,7 +231,7 @@ func TestAuditOneRecordPerEvent(t *testing.T) {
 			a.nextStep()
 			f := a.mfaFlow(c)
 			a.step(func() {
-				if err := a.svc.SecondFactor(a.ctx, f, portal.MethodRecovery, "AAAA-BBBB-CCCC-DDDD-EEEE", a.ip); !errors.Is(err, portal.ErrWrongCode) {
+				if err := a.svc.SecondFactor(a.ctx, f, portal.MethodRecovery, "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF", a.ip); !errors.Is(err, portal.ErrWrongCode) {
 					t.Fatalf("SecondFactor: %v", err)
 				}
 			})
