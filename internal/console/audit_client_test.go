@@ -56,7 +56,9 @@ func TestOperatorActionsRecordClient(t *testing.T) {
 	if _, err := s.db.ConfirmRecoveryRequest(ctx, secret.Hash("tok"), t0.Add(time.Minute), 72*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	resp, body = kim.post("/recoveries/rec-1/approve", "reason", "電話で登録住所と生年月日を確認")
+	resp, body = kim.post("/recoveries/rec-1/propose", "reason", "電話で登録住所と生年月日を確認")
+	wantAt("recovery proposal", resp, body, "/recoveries")
+	resp, body = boss.post("/recoveries/rec-1/approve")
 	wantAt("recovery approval", resp, body, "/recoveries")
 
 	for _, step := range []string{"disable", "enable", "reset-2fa"} {
@@ -85,7 +87,7 @@ func TestOperatorActionsRecordClient(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"account.open", "account.lock", "account.unlock", "mfa.reset_request", "mfa.reset_approve",
-		"mfa.reset", "recovery.approve", "operator.disable", "operator.enable", "operator.reset_2fa", "account.erase"} {
+		"mfa.reset", "recovery.propose", "recovery.approve", "operator.disable", "operator.enable", "operator.reset_2fa", "account.erase"} {
 		if !seen[want] {
 			t.Errorf("no %s event of an operator; saw %v", want, seen)
 		}

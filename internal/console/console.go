@@ -190,7 +190,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /maintenance", s.signedIn(s.scheduleMaintenance))
 	s.mux.HandleFunc("POST /maintenance/{id}/cancel", s.signedIn(s.cancelMaintenance))
 	s.mux.HandleFunc("GET /recoveries", s.signedIn(s.recoveriesPage))
+	s.mux.HandleFunc("POST /recoveries/{id}/propose", s.signedIn(s.proposeRecovery))
 	s.mux.HandleFunc("POST /recoveries/{id}/approve", s.signedInFresh(s.approveRecovery))
+	s.mux.HandleFunc("POST /recoveries/{id}/reject", s.signedIn(s.rejectRecovery))
+	s.mux.HandleFunc("POST /recoveries/{id}/withdraw", s.signedIn(s.withdrawRecovery))
 	s.mux.HandleFunc("GET /sites", s.signedIn(s.sitesPage))
 	s.mux.HandleFunc("GET /operators", s.signedIn(s.operatorsPage))
 	s.mux.HandleFunc("POST /operators/{id}/disable", s.signedInAdminFresh(store.ActionOperatorDisable, s.disableOperator))
@@ -406,7 +409,8 @@ var notices = map[string]string{
 	"resent": "notice.resent", "locked": "notice.locked", "unlocked": "notice.unlocked", "opened": "notice.opened",
 	"reset_requested": "notice.reset_requested", "reset_approved": "notice.reset_approved", "reset_rejected": "notice.reset_rejected",
 	"reset_withdrawn": "notice.reset_withdrawn", "scheduled": "notice.scheduled", "cancelled": "notice.cancelled",
-	"recovery_approved": "notice.recovery_approved",
+	"recovery_approved": "notice.recovery_approved", "recovery_proposed": "notice.recovery_proposed",
+	"recovery_rejected": "notice.recovery_rejected", "recovery_withdrawn": "notice.recovery_withdrawn",
 	"operator_disabled": "notice.operator_disabled", "operator_enabled": "notice.operator_enabled",
 	"erased": "notice.erased", "password_changed": "notice.password_changed",
 }

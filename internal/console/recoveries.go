@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -8,10 +9,22 @@ import (
 	"github.com/tobira/tobira/internal/store"
 )
 
+// An early approval of a recovery request takes two operators (four eyes),
+// as a reset on a customer's behalf does, for it has the same effect:
+// whoever holds the password enrols their own factor at the next sign-in.
+// One operator, having verified the customer, proposes it with how
+// (「本人確認のうえ早期承認」); another, of either role, approves it, and
+// only then does the cooling-off period end and the customer hear of it.
+// The store refuses a decision by the proposer, who may only withdraw
+// their proposal; another operator rejects it instead. A proposal is void
+// once the customer cancelled the request, and is approved no more once
+// its proposer was disabled.
+
 // recoveryRow is a pending recovery request with its customer.
 type recoveryRow struct {
 	store.RecoveryRequest
 	Email, Name string
+	Own         bool // proposed by the operator looking
 }
 
 // Waiting tells whether the request's link was confirmed: only then may it
@@ -31,7 +44,7 @@ func (s *Server) showRecoveries(w http.ResponseWriter, r *http.Request, op *stor
 	}
 	rows := make([]recoveryRow, 0, len(list))
 	for _, q := range list {
-		row := recoveryRow{RecoveryRequest: q}
+		row := recoveryRow{RecoveryRequest: q, Own: q.ProposedBy == actor(op)}
 		if row.Email, row.Name, err = s.customerOf(ctx, q.AccountID); err != nil {
 			s.internal(w, r, err)
 			return
@@ -41,32 +54,133 @@ func (s *Server) showRecoveries(w http.ResponseWriter, r *http.Request, op *stor
 	s.showQueue(w, r, op, "recoveries", rows, status, errKey)
 }
 
-// approveRecovery is 「本人確認のうえ早期承認」: the operator verified the
-// customer, so the cooling-off period ends now. Both roles may. The reason
-// says how the customer was verified; the portal records it in
-// recovery.approve with the operator as actor and mails the customer.
-func (s *Server) approveRecovery(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+// proposeRecovery is 「本人確認のうえ早期承認」: the operator verified the
+// customer and proposes to end the cooling-off period; the portal records
+// the proposal, with the reason (how the customer was verified), in
+// recovery.propose. Both roles may.
+func (s *Server) proposeRecovery(w http.ResponseWriter, r *http.Request, op *store.Operator) {
 	if !s.form(w, r) {
 		return
 	}
 	ctx := r.Context()
-	// The portal refuses a reason over 200 characters; cut here, it was
-	// stored cut.
-	q, err := s.svc.ApproveRecoveryEarly(ctx, r.PathValue("id"), actor(op), r.PostForm.Get("reason"))
+	id := r.PathValue("id")
+	// The portal refuses a reason over 200 characters.
+	_, err := s.svc.ProposeRecoveryApproval(ctx, id, actor(op), r.PostForm.Get("reason"))
 	switch {
 	case errors.Is(err, portal.ErrApproveReason):
 		s.showRecoveries(w, r, op, http.StatusUnprocessableEntity, "recoveries.reason_required")
 		return
-	case errors.Is(err, portal.ErrRecoveryApproved):
+	case errors.Is(err, store.ErrRecoveryProposed):
+		// Another operator proposed it first (two operators on the phone
+		// with one customer, or two tabs).
+		s.audit(ctx, r, actor(op), s.recoveryAccount(ctx, id), store.ActionRecoveryPropose, "fail", "request "+id+" proposed already")
+		s.showRecoveries(w, r, op, http.StatusConflict, "recoveries.already_proposed")
+		return
+	case errors.Is(err, store.ErrRecoveryApproved):
 		s.showRecoveries(w, r, op, http.StatusConflict, "recoveries.already_approved")
 		return
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrRecoveryNotWaiting), errors.Is(err, store.ErrNotFound):
 		s.showRecoveries(w, r, op, http.StatusConflict, "recoveries.gone")
 		return
 	case err != nil:
 		s.internal(w, r, err)
 		return
 	}
-	s.log.Info("console: recovery approved early", "request", q.ID, "operator", op.Email)
-	done(w, r, "/recoveries", "recovery_approved")
+	s.log.Info("console: early recovery approval proposed", "request", id, "operator", op.Email)
+	done(w, r, "/recoveries", "recovery_proposed")
+}
+
+func (s *Server) approveRecovery(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	s.decideRecovery(w, r, op, store.ResetApproved)
+}
+
+func (s *Server) rejectRecovery(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	s.decideRecovery(w, r, op, store.ResetRejected)
+}
+
+func (s *Server) withdrawRecovery(w http.ResponseWriter, r *http.Request, op *store.Operator) {
+	s.decideRecovery(w, r, op, store.ResetWithdrawn)
+}
+
+// recoveryActions are the audit actions of the decisions on a proposal.
+var recoveryActions = map[store.ResetDecision]string{
+	store.ResetApproved:  store.ActionRecoveryApprove,
+	store.ResetRejected:  store.ActionRecoveryReject,
+	store.ResetWithdrawn: store.ActionRecoveryWithdraw,
+}
+
+// recoveryNotices are the pages' notices of the decisions.
+var recoveryNotices = map[store.ResetDecision]string{
+	store.ResetApproved:  "recovery_approved",
+	store.ResetRejected:  "recovery_rejected",
+	store.ResetWithdrawn: "recovery_withdrawn",
+}
+
+// decideRecovery is a decision on the proposal of the request in the path,
+// refused (and recorded so) as decideReset refuses one on a reset request.
+func (s *Server) decideRecovery(w http.ResponseWriter, r *http.Request, op *store.Operator, decision store.ResetDecision) {
+	ctx := r.Context()
+	action := recoveryActions[decision]
+	id := r.PathValue("id")
+	var q *store.RecoveryRequest
+	var err error
+	if decision == store.ResetApproved {
+		// The decision, the check of its proposer, its event and the
+		// customer's mail are one (portal.ApproveRecoveryEarly).
+		q, err = s.svc.ApproveRecoveryEarly(ctx, id, actor(op))
+	} else {
+		q, err = s.svc.Store.DecideRecoveryProposal(ctx, id, actor(op), decision, s.svc.Now())
+	}
+	refused := func(status int, outcome, why, key string) {
+		s.audit(ctx, r, actor(op), s.recoveryAccount(ctx, id), action, outcome, "request "+id+": "+why)
+		s.showRecoveries(w, r, op, status, key)
+	}
+	switch {
+	case errors.Is(err, portal.ErrProposerDisabled):
+		refused(http.StatusConflict, outdatedReset, "proposer disabled since the proposal", "recoveries.proposer_disabled")
+		return
+	case errors.Is(err, store.ErrOwnRecoveryProposal):
+		refused(http.StatusForbidden, "denied", "own proposal", "recoveries.own_proposal")
+		return
+	case errors.Is(err, store.ErrNotOwnRecoveryProposal):
+		refused(http.StatusForbidden, "denied", "another's proposal", "recoveries.not_own_proposal")
+		return
+	case errors.Is(err, store.ErrRecoveryNotWaiting):
+		// The customer cancelled the request (a second factor used, "this
+		// was not me"), or it completed: the proposal is void.
+		refused(http.StatusConflict, "stale", "the request is no longer waiting", "recoveries.void")
+		return
+	case errors.Is(err, store.ErrStale):
+		// Another operator decided it first (two tabs, two operators), or
+		// its proposer withdrew it.
+		refused(http.StatusConflict, "stale", "no open proposal", "recoveries.decided")
+		return
+	case errors.Is(err, store.ErrNotFound):
+		s.fail(w, r, http.StatusNotFound, "recoveries.not_found")
+		return
+	case err != nil:
+		if decision == store.ResetApproved {
+			// Nothing was approved: the proposal stays open for another
+			// try; the audit log says the attempt failed.
+			s.audit(ctx, r, actor(op), s.recoveryAccount(ctx, id), action, "fail", "request "+id)
+		}
+		s.internal(w, r, err)
+		return
+	}
+	if decision != store.ResetApproved {
+		// The approval's event was recorded with it.
+		s.audit(ctx, r, actor(op), q.AccountID, action, "ok", portal.ProposalDetail(q))
+	}
+	s.log.Info("console: early recovery approval decided", "request", q.ID, "decision", decision, "operator", op.Email)
+	done(w, r, "/recoveries", recoveryNotices[decision])
+}
+
+// recoveryAccount is the account of the recovery request id, for an audit
+// event of a step refused; "" when it is not found.
+func (s *Server) recoveryAccount(ctx context.Context, id string) string {
+	q, err := s.svc.Store.RecoveryRequestByID(ctx, id)
+	if err != nil {
+		return ""
+	}
+	return q.AccountID
 }

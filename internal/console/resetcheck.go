@@ -2,9 +2,8 @@ package console
 
 import (
 	"context"
-	"errors"
-	"strings"
 
+	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/store"
 )
 
@@ -40,7 +39,7 @@ func (e *errOutdated) Error() string { return "console: reset request outdated: 
 // approval's own transaction (portal.ApproveReset), so that neither can
 // change between this check and the reset.
 func vetReset(ctx context.Context, st store.Store, q *store.ResetRequest) error {
-	gone, err := requesterGone(ctx, st, q.RequestedBy)
+	gone, err := portal.OperatorGone(ctx, st, q.RequestedBy)
 	if err != nil {
 		return err
 	}
@@ -58,21 +57,4 @@ func vetReset(ctx context.Context, st store.Store, q *store.ResetRequest) error 
 		}
 	}
 	return nil
-}
-
-// requesterGone tells whether the operator who asked is no longer an
-// enabled operator.
-func requesterGone(ctx context.Context, st store.Operators, requestedBy string) (bool, error) {
-	email, ok := strings.CutPrefix(requestedBy, "operator:")
-	if !ok {
-		return true, nil
-	}
-	o, err := st.OperatorByEmail(ctx, email)
-	if errors.Is(err, store.ErrNotFound) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return o.Disabled, nil
 }

@@ -25,7 +25,8 @@ var routeAccess = map[string]string{
 	"POST /customers/{id}/unlock": "any", "POST /customers/{id}/reset-mfa": "any",
 	"GET /resets": "any", "POST /resets/{id}/approve": "any", "POST /resets/{id}/reject": "any",
 	"POST /resets/{id}/withdraw": "any", "GET /maintenance": "any", "GET /recoveries": "any",
-	"POST /recoveries/{id}/approve": "any", "GET /sites": "any", "GET /password": "any", "POST /password": "any",
+	"POST /recoveries/{id}/propose": "any", "POST /recoveries/{id}/approve": "any", "POST /recoveries/{id}/reject": "any",
+	"POST /recoveries/{id}/withdraw": "any", "GET /sites": "any", "GET /password": "any", "POST /password": "any",
 	"GET /audit": "any",
 
 	"POST /customers/{id}/erase": "admin", "POST /maintenance": "admin", "POST /maintenance/{id}/cancel": "admin",

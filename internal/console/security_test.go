@@ -150,12 +150,12 @@ func TestOverlongInputRefused(t *testing.T) {
 	if _, err := s.db.ConfirmRecoveryRequest(ctx, secret.Hash("tok"), t0.Add(time.Minute), 72*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	resp, body = admin.post("/recoveries/rec-1/approve", "reason", long)
+	resp, body = admin.post("/recoveries/rec-1/propose", "reason", long)
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "200文字以内") {
-		t.Errorf("approve a recovery with a 201-character reason: %d", resp.StatusCode)
+		t.Errorf("propose a recovery's early approval with a 201-character reason: %d", resp.StatusCode)
 	}
-	if got, _ := s.db.PendingRecoveryOf(ctx, a.ID); got == nil || got.ApprovedBy != "" {
-		t.Errorf("a 201-character reason approved the recovery: %+v", got)
+	if got, _ := s.db.PendingRecoveryOf(ctx, a.ID); got == nil || got.ProposedBy != "" || got.ApprovedBy != "" {
+		t.Errorf("a 201-character reason proposed the recovery's early approval: %+v", got)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tobira/tobira/internal/console"
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 )
@@ -306,75 +307,292 @@ func TestMaintenance(t *testing.T) {
 	}
 }
 
-func TestRecoveryEarlyApproval(t *testing.T) {
+// waitingRecovery stores a recovery request of a, confirmed at t0 + a
+// minute: it waits out its period, and may be approved early.
+func (s *site) waitingRecovery(id string, a *store.Account) {
+	s.t.Helper()
+	ctx := s.t.Context()
+	r := &store.RecoveryRequest{ID: id, AccountID: a.ID, ConfirmTokenHash: secret.Hash("tok-" + id), CreatedAt: t0,
+		ConfirmExpiresAt: t0.Add(time.Hour)}
+	if err := s.db.CreateRecoveryRequest(ctx, r); err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := s.db.ConfirmRecoveryRequest(ctx, secret.Hash("tok-"+id), t0.Add(time.Minute), 72*time.Hour); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// recovery is the recovery request id as stored.
+func (s *site) recovery(id string) *store.RecoveryRequest {
+	s.t.Helper()
+	r, err := s.db.RecoveryRequestByID(s.t.Context(), id)
+	if err != nil {
+		s.t.Fatalf("recovery request %s: %v", id, err)
+	}
+	return r
+}
+
+// approvalMails counts the mails telling a's customer support ended the
+// waiting period.
+func (s *site) approvalMails(a *store.Account) int {
+	return s.mailsWith(a.Email, "待機期間を終了しました")
+}
+
+// TestRecoveryEarlyApprovalFourEyes: 「本人確認のうえ早期承認」 only
+// proposes; the period goes on until an operator other than the proposer
+// approves, and only then is the customer mailed.
+func TestRecoveryEarlyApprovalFourEyes(t *testing.T) {
 	s := newSite(t)
 	ctx := t.Context()
 	seed := s.operator("kim@tobira.example", store.RoleSupport)
-	b := s.signIn("kim@tobira.example", seed)
+	kim := s.signIn("kim@tobira.example", seed)
+	boss := s.signIn("boss@tobira.example", s.operator("boss@tobira.example", store.RoleAdmin))
 	a := s.customerWithFactor("yamada@example.jp")
 	r := &store.RecoveryRequest{ID: "rec-1", AccountID: a.ID, ConfirmTokenHash: secret.Hash("tok"), CreatedAt: t0,
 		ConfirmExpiresAt: t0.Add(time.Hour)}
 	if err := s.db.CreateRecoveryRequest(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	_, body := b.get("/recoveries")
-	if !strings.Contains(body, "yamada@example.jp") || strings.Contains(body, "/recoveries/rec-1/approve") {
+	_, body := kim.get("/recoveries")
+	if !strings.Contains(body, "yamada@example.jp") || strings.Contains(body, "/recoveries/rec-1/propose") {
 		t.Errorf("unconfirmed request listed wrong:\n%s", body)
 	}
 	if _, err := s.db.ConfirmRecoveryRequest(ctx, secret.Hash("tok"), t0.Add(time.Minute), 72*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	s.clock.Advance(time.Hour)
-	b = s.signIn("kim@tobira.example", seed) // the first sign-in's idle timeout passed
-	_, body = b.get("/recoveries")
-	if !strings.Contains(body, "/recoveries/rec-1/approve") || !strings.Contains(body, "本人確認のうえ早期承認") {
-		t.Errorf("waiting request lacks the button:\n%s", body)
+	effective := t0.Add(time.Minute + 72*time.Hour)
+	_, body = kim.get("/recoveries")
+	if !strings.Contains(body, "/recoveries/rec-1/propose") || !strings.Contains(body, "本人確認のうえ早期承認") ||
+		!strings.Contains(body, "依頼したオペレーター以外が承認すると") || !strings.Contains(body, "早期承認を依頼しますか") {
+		t.Errorf("waiting request lacks the button, or the page and its dialog the second operator:\n%s", body)
 	}
 	// Without the identity check done, nothing changes.
-	resp, body := b.post("/recoveries/rec-1/approve", "reason", " ")
+	resp, body := kim.post("/recoveries/rec-1/propose", "reason", " ")
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "行った本人確認の方法を入力してください") {
-		t.Fatalf("approve without a reason: %d\n%s", resp.StatusCode, body)
+		t.Fatalf("propose without a reason: %d\n%s", resp.StatusCode, body)
 	}
-	if got, _ := s.db.PendingRecoveryOf(ctx, a.ID); got.ApprovedBy != "" {
-		t.Fatalf("approved without a reason: %+v", got)
+	if got := s.recovery("rec-1"); got.ProposedBy != "" || got.ApprovedBy != "" {
+		t.Fatalf("proposed without a reason: %+v", got)
 	}
-	if n := s.mailsWith("yamada@example.jp", "待機期間"); n != 0 {
-		t.Fatalf("%d mails after a refused approval", n)
+
+	// The first operator's click proposes: the request still waits, the
+	// customer hears nothing.
+	resp, body = kim.post("/recoveries/rec-1/propose", "reason", "電話で登録住所と生年月日を確認")
+	if resp.Request.URL.Path != "/recoveries" || resp.StatusCode != 200 || !strings.Contains(body, "早期承認を依頼しました") {
+		t.Fatalf("propose: %s %d\n%s", resp.Request.URL.Path, resp.StatusCode, body)
 	}
-	resp, body = b.post("/recoveries/rec-1/approve", "reason", "電話で登録住所と生年月日を確認")
-	if resp.Request.URL.Path != "/recoveries" || !strings.Contains(body, "早期承認しました") {
-		t.Fatalf("approve: %s %d", resp.Request.URL.Path, resp.StatusCode)
+	got := s.recovery("rec-1")
+	if got.ProposedBy != "operator:kim@tobira.example" || got.ProposedReason != "電話で登録住所と生年月日を確認" ||
+		got.ApprovedBy != "" || !got.EffectiveAt.Equal(effective) {
+		t.Fatalf("after the proposal: %+v", got)
 	}
-	if !strings.Contains(body, "kim@tobira.example が早期承認") || strings.Contains(body, "operator:kim") {
-		t.Error("the recoveries page does not name the approver by address alone")
+	if n := s.approvalMails(a); n != 0 {
+		t.Fatalf("%d approval mails after a proposal", n)
 	}
-	if n := s.mailsWith("yamada@example.jp", "待機期間を終了しました"); n != 1 {
+	// The page shows who proposed it, when and on what check; the proposer
+	// can only withdraw it.
+	for _, want := range []string{"kim@tobira.example が", "に早期承認を依頼 (別のオペレーターの承認待ち)",
+		"本人確認: 電話で登録住所と生年月日を確認", "自分の依頼", "/recoveries/rec-1/withdraw"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the proposer's list lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "/recoveries/rec-1/approve") || strings.Contains(body, "/recoveries/rec-1/propose") ||
+		strings.Contains(body, "operator:kim") {
+		t.Errorf("the proposer's list offers the approval or a new proposal, or names an operator by actor:\n%s", body)
+	}
+	// A second proposal, by anyone, is refused.
+	if resp, body := boss.post("/recoveries/rec-1/propose", "reason", "窓口で確認"); resp.StatusCode != http.StatusConflict ||
+		!strings.Contains(body, "既に早期承認の依頼があります") {
+		t.Errorf("second proposal: %d\n%s", resp.StatusCode, body)
+	}
+	// The proposer cannot approve nor reject it.
+	for _, d := range []string{"approve", "reject"} {
+		if resp, body := kim.post("/recoveries/rec-1/" + d); resp.StatusCode != http.StatusForbidden ||
+			!strings.Contains(body, "自分で依頼した早期承認は承認・却下できません") {
+			t.Errorf("proposer's %s: %d", d, resp.StatusCode)
+		}
+	}
+	if got := s.recovery("rec-1"); got.ApprovedBy != "" || !got.Proposed() || !got.EffectiveAt.Equal(effective) || s.approvalMails(a) != 0 {
+		t.Fatalf("a refused self-approval changed something: %+v", got)
+	}
+
+	// Another operator approves: the period ends, the customer is mailed.
+	_, body = boss.get("/recoveries")
+	if !strings.Contains(body, "/recoveries/rec-1/approve") || !strings.Contains(body, "/recoveries/rec-1/reject") ||
+		strings.Contains(body, "/recoveries/rec-1/withdraw") || !strings.Contains(body, "kim@tobira.example の本人確認にもとづき") {
+		t.Errorf("approver's list:\n%s", body)
+	}
+	resp, body = boss.post("/recoveries/rec-1/approve")
+	if resp.Request.URL.Path != "/recoveries" || resp.StatusCode != 200 || !strings.Contains(body, "早期承認しました") {
+		t.Fatalf("approve: %s %d\n%s", resp.Request.URL.Path, resp.StatusCode, body)
+	}
+	if !strings.Contains(body, "kim@tobira.example が依頼し、boss@tobira.example が早期承認") {
+		t.Errorf("the recoveries page does not name both operators:\n%s", body)
+	}
+	if n := s.approvalMails(a); n != 1 {
 		t.Errorf("%d approval mails to the customer, want 1", n)
 	}
-	// A second approval (another tab, a double click) is refused.
-	resp, body = b.post("/recoveries/rec-1/approve", "reason", "電話で確認")
-	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "既に早期承認されています") {
+	got = s.recovery("rec-1")
+	if !got.EffectiveAt.Equal(s.clock.Now()) || got.ApprovedBy != "operator:boss@tobira.example" || got.ProposedBy != "operator:kim@tobira.example" {
+		t.Errorf("after approval: effective %v (now %v), %+v", got.EffectiveAt, s.clock.Now(), got)
+	}
+	// A second approval (another tab, a double click) is stale, and records
+	// so; a new proposal is refused.
+	if resp, body := boss.post("/recoveries/rec-1/approve"); resp.StatusCode != http.StatusConflict ||
+		!strings.Contains(body, "既に承認・却下または取り下げされています") {
 		t.Errorf("approve twice: %d\n%s", resp.StatusCode, body)
 	}
-	if n := s.mailsWith("yamada@example.jp", "待機期間を終了しました"); n != 1 {
+	if resp, body := kim.post("/recoveries/rec-1/propose", "reason", "電話で確認"); resp.StatusCode != http.StatusConflict ||
+		!strings.Contains(body, "既に早期承認されています") {
+		t.Errorf("propose after the approval: %d\n%s", resp.StatusCode, body)
+	}
+	if n := s.approvalMails(a); n != 1 {
 		t.Errorf("%d approval mails after approving twice, want 1", n)
 	}
-	got, err := s.db.PendingRecoveryOf(ctx, a.ID)
-	if err != nil {
-		t.Fatal(err)
+	acts := strings.Join(s.auditActions(a.ID), "\n")
+	for _, want := range []string{
+		"operator:kim@tobira.example recovery.propose ok",
+		"operator:boss@tobira.example recovery.propose fail",
+		"operator:kim@tobira.example recovery.approve denied",
+		"operator:kim@tobira.example recovery.reject denied",
+		"operator:boss@tobira.example recovery.approve ok",
+		"operator:boss@tobira.example recovery.approve stale",
+	} {
+		if !strings.Contains(acts, want) {
+			t.Errorf("audit lacks %q:\n%s", want, acts)
+		}
 	}
-	if !got.EffectiveAt.Equal(s.clock.Now()) || got.ApprovedBy != "operator:kim@tobira.example" {
-		t.Errorf("after approval: effective %v (now %v), by %q", got.EffectiveAt, s.clock.Now(), got.ApprovedBy)
+	if n := strings.Count(acts, "recovery.approve ok"); n != 1 {
+		t.Errorf("%d recovery.approve ok events, want 1", n)
 	}
-	if acts := strings.Join(s.auditActions(a.ID), "\n"); strings.Count(acts, "operator:kim@tobira.example recovery.approve ok") != 1 {
-		t.Errorf("audit:\n%s", acts)
-	}
-	evs, err := s.db.ListAudit(ctx, store.AuditFilter{AccountID: a.ID, Action: "recovery.approve"})
-	if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Detail, "電話で登録住所と生年月日を確認") {
+	// The approval names both operators and the check.
+	evs, err := s.db.ListAudit(ctx, store.AuditFilter{AccountID: a.ID, Action: store.ActionRecoveryApprove, Outcome: "ok"})
+	if err != nil || len(evs) != 1 || evs[0].Actor != "operator:boss@tobira.example" ||
+		evs[0].Detail != "request rec-1 proposed by operator:kim@tobira.example, approved by operator:boss@tobira.example: 電話で登録住所と生年月日を確認" {
 		t.Errorf("recovery.approve events: %+v, %v", evs, err)
 	}
-	if resp, _ := b.post("/recoveries/nobody/approve", "reason", "電話で確認"); resp.StatusCode != http.StatusConflict {
+	if resp, _ := boss.post("/recoveries/nobody/approve"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown request: %d", resp.StatusCode)
+	}
+}
+
+// TestRecoveryProposalRejectedOrWithdrawn: another operator rejects a
+// proposal, its proposer withdraws one; either way the request waits out
+// its period, nobody is mailed, and it may be proposed again.
+func TestRecoveryProposalRejectedOrWithdrawn(t *testing.T) {
+	s := newSite(t)
+	kim := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
+	sue := s.signIn("sue@tobira.example", s.operator("sue@tobira.example", store.RoleSupport))
+	a := s.customerWithFactor("yamada@example.jp")
+	s.waitingRecovery("rec-1", a)
+	effective := t0.Add(time.Minute + 72*time.Hour)
+
+	kim.post("/recoveries/rec-1/propose", "reason", "電話で確認")
+	// Another operator cannot withdraw it: they reject it.
+	if resp, body := sue.post("/recoveries/rec-1/withdraw"); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "却下してください") {
+		t.Errorf("another operator withdraws: %d", resp.StatusCode)
+	}
+	if !s.recovery("rec-1").Proposed() {
+		t.Fatal("a refused withdrawal closed the proposal")
+	}
+	resp, body := sue.post("/recoveries/rec-1/reject")
+	if resp.Request.URL.Path != "/recoveries" || !strings.Contains(body, "早期承認の依頼を却下しました") {
+		t.Fatalf("reject: %s %d", resp.Request.URL.Path, resp.StatusCode)
+	}
+	if got := s.recovery("rec-1"); got.Proposed() || got.ApprovedBy != "" || !got.EffectiveAt.Equal(effective) {
+		t.Errorf("after the rejection: %+v", got)
+	}
+	if !strings.Contains(body, "/recoveries/rec-1/propose") {
+		t.Errorf("after the rejection the request cannot be proposed again:\n%s", body)
+	}
+
+	kim.post("/recoveries/rec-1/propose", "reason", "別のお客さまと取り違えた")
+	resp, body = kim.post("/recoveries/rec-1/withdraw")
+	if resp.Request.URL.Path != "/recoveries" || !strings.Contains(body, "早期承認の依頼を取り下げました") {
+		t.Fatalf("withdraw: %s %d", resp.Request.URL.Path, resp.StatusCode)
+	}
+	// Withdrawn, it can be neither approved nor withdrawn again.
+	if resp, _ := sue.post("/recoveries/rec-1/approve"); resp.StatusCode != http.StatusConflict {
+		t.Errorf("approval of a withdrawn proposal: %d", resp.StatusCode)
+	}
+	if resp, _ := kim.post("/recoveries/rec-1/withdraw"); resp.StatusCode != http.StatusConflict {
+		t.Errorf("a second withdrawal: %d", resp.StatusCode)
+	}
+	if got := s.recovery("rec-1"); got.Proposed() || got.ApprovedBy != "" || !got.EffectiveAt.Equal(effective) || s.approvalMails(a) != 0 {
+		t.Errorf("after the withdrawal: %+v, %d approval mails", got, s.approvalMails(a))
+	}
+	acts := strings.Join(s.auditActions(a.ID), "\n")
+	for _, want := range []string{
+		"operator:sue@tobira.example recovery.withdraw denied",
+		"operator:sue@tobira.example recovery.reject ok",
+		"operator:kim@tobira.example recovery.withdraw ok",
+		"operator:sue@tobira.example recovery.approve stale",
+	} {
+		if !strings.Contains(acts, want) {
+			t.Errorf("audit lacks %q:\n%s", want, acts)
+		}
+	}
+	evs, err := s.db.ListAudit(t.Context(), store.AuditFilter{AccountID: a.ID, Action: store.ActionRecoveryReject})
+	if err != nil || len(evs) != 1 || evs[0].Detail != "request rec-1 proposed by operator:kim@tobira.example: 電話で確認" {
+		t.Errorf("recovery.reject events: %+v, %v", evs, err)
+	}
+}
+
+// TestRecoveryProposalNotApprovedAfterProposerDisabled: the proposer is
+// disabled before a second operator approves: the approval is refused
+// (409, said, recorded), ends nothing and mails nothing; a rejection still
+// goes.
+func TestRecoveryProposalNotApprovedAfterProposerDisabled(t *testing.T) {
+	s := newSite(t)
+	kim := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
+	boss := s.signIn("boss@tobira.example", s.operator("boss@tobira.example", store.RoleAdmin))
+	a := s.customerWithFactor("yamada@example.jp")
+	s.waitingRecovery("rec-1", a)
+	kim.post("/recoveries/rec-1/propose", "reason", "電話で確認")
+	if _, err := console.DisableOperator(t.Context(), s.svc, s.db, "kim@tobira.example", "operator:boss@tobira.example"); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := boss.post("/recoveries/rec-1/approve")
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "依頼のあとで無効にされたため、承認できません") {
+		t.Fatalf("approval: %d, want 409\n%s", resp.StatusCode, body)
+	}
+	if got := s.recovery("rec-1"); got.ApprovedBy != "" || !got.Proposed() || !got.EffectiveAt.Equal(t0.Add(time.Minute+72*time.Hour)) ||
+		s.approvalMails(a) != 0 {
+		t.Fatalf("a refused approval changed something: %+v", got)
+	}
+	if acts := strings.Join(s.auditActions(a.ID), "\n"); !strings.Contains(acts, "operator:boss@tobira.example recovery.approve outdated") ||
+		strings.Contains(acts, "recovery.approve ok") {
+		t.Errorf("audit:\n%s", acts)
+	}
+	if resp, _ := boss.post("/recoveries/rec-1/reject"); resp.Request.URL.Path != "/recoveries" || resp.StatusCode != 200 {
+		t.Errorf("reject: %s %d", resp.Request.URL.Path, resp.StatusCode)
+	}
+}
+
+// TestRecoveryProposalVoidOnceCancelled: the customer cancels the request
+// ("this was not me") after an operator proposed its early approval: the
+// approval is refused as void, with a message saying why, and mails
+// nothing.
+func TestRecoveryProposalVoidOnceCancelled(t *testing.T) {
+	s := newSite(t)
+	kim := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
+	boss := s.signIn("boss@tobira.example", s.operator("boss@tobira.example", store.RoleAdmin))
+	a := s.customerWithFactor("yamada@example.jp")
+	s.waitingRecovery("rec-1", a)
+	kim.post("/recoveries/rec-1/propose", "reason", "電話で確認")
+	if _, err := s.db.CancelRecovery(t.Context(), a.ID, "not me", s.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := boss.post("/recoveries/rec-1/approve")
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "早期承認の依頼は無効になりました") {
+		t.Fatalf("approval of a cancelled request: %d\n%s", resp.StatusCode, body)
+	}
+	if got := s.recovery("rec-1"); got.Status != store.RecoveryCancelled || got.ApprovedBy != "" || s.approvalMails(a) != 0 {
+		t.Fatalf("the approval of a void proposal changed something: %+v", got)
+	}
+	if acts := strings.Join(s.auditActions(a.ID), "\n"); !strings.Contains(acts, "operator:boss@tobira.example recovery.approve stale") {
+		t.Errorf("audit:\n%s", acts)
 	}
 }
 

@@ -237,12 +237,7 @@ func (s *Service) ApproveReset(ctx context.Context, id string, approval *store.A
 		}
 		ev := *approval
 		ev.AccountID, ev.Detail = q.AccountID, detail
-		stamp(ctx, &ev)
-		if err := u.Store.AppendAudit(ctx, &ev); err != nil {
-			return err
-		}
-		u.counted(ctx, &ev)
-		return nil
+		return u.recordStrictly(ctx, &ev)
 	})
 	if err != nil {
 		return nil, err

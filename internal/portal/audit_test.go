@@ -491,11 +491,24 @@ func TestAuditOneRecordPerEvent(t *testing.T) {
 				}
 			})
 		}},
-		{"recovery approved early by an operator", []string{"recovery.approve ok"}, func(t *testing.T, a *auditEnv) {
+		{"recovery's early approval proposed by an operator", []string{"recovery.propose ok"}, func(t *testing.T, a *auditEnv) {
 			c := a.enrolled("yamada@example.jp")
 			r, _ := a.confirmRecovery(c, a.box, a.requestRecovery(c, a.box))
 			a.step(func() {
-				if _, err := a.svc.ApproveRecoveryEarly(a.ctx, r.ID, "operator:test", "電話で登録住所と生年月日を確認"); err != nil {
+				if _, err := a.svc.ProposeRecoveryApproval(a.ctx, r.ID, sato, checked); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}},
+		{"recovery approved early by a second operator", []string{"recovery.approve ok"}, func(t *testing.T, a *auditEnv) {
+			c := a.enrolled("yamada@example.jp")
+			r, _ := a.confirmRecovery(c, a.box, a.requestRecovery(c, a.box))
+			a.operators()
+			if _, err := a.svc.ProposeRecoveryApproval(a.ctx, r.ID, sato, checked); err != nil {
+				t.Fatal(err)
+			}
+			a.step(func() {
+				if _, err := a.svc.ApproveRecoveryEarly(a.ctx, r.ID, ito); err != nil {
 					t.Fatal(err)
 				}
 			})

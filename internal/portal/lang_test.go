@@ -218,9 +218,7 @@ func TestMailsInAccountLanguage(t *testing.T) {
 	r, _ := e.confirmRecovery(c, box, e.requestRecovery(c, box))
 
 	// An operator's early approval: English.
-	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, "operator:sato", "電話で本人確認"); err != nil {
-		t.Fatal(err)
-	}
+	e.approveEarly(r)
 	oneMail(t, box, c, "[Tobira] Support ended the waiting period of your recovery request", []string{"Dear 山田 太郎,"})
 
 	// The sign-in that completes the request proved only the password:

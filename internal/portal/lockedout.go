@@ -22,8 +22,11 @@ import (
 //
 // The request proves the password (it starts from StateMFA) and, by its
 // link, the mailbox; the cooling-off period gives the real customer time to
-// see the notice and cancel. An operator who verified the customer may end
-// the period early.
+// see the notice and cancel. Support may end the period early, with four
+// eyes as for a reset they ask for: an operator who verified the customer
+// proposes it, and a second operator approves it. A caller who knows the
+// password and reads the mailbox thus has two operators to fool, not one,
+// to have the account enrol their device.
 
 // recoveryConfirmTTL is how long a request's confirmation link works.
 const recoveryConfirmTTL = time.Hour
@@ -229,22 +232,23 @@ func (s *Service) PendingRecoveries(ctx context.Context) ([]store.RecoveryReques
 	return rr.ListPendingRecoveries(ctx, s.Now())
 }
 
-// ErrApproveReason says an early approval needs the identity check the
-// operator did, at most 200 characters.
+// ErrApproveReason says a proposal of an early approval needs the identity
+// check the operator did, at most 200 characters.
 var ErrApproveReason = errors.New("portal: an early approval needs the identity check done, at most 200 characters")
 
-// ErrRecoveryApproved means the request was approved early already.
-var ErrRecoveryApproved = errors.New("portal: the recovery request was approved already")
+// ErrProposerDisabled means the operator who proposed an early approval is
+// no longer an enabled operator: the approver would rely on the word of
+// someone who left, or was found to misuse the console.
+var ErrProposerDisabled = errors.New("portal: the operator who proposed the early approval was disabled since")
 
-// ApproveRecoveryEarly is an operator's approval, after verifying the
-// customer, of the waiting request id: the next sign-in enrols anew. reason
-// is the identity check done (「電話で登録住所と生年月日を確認」); it is kept
-// in the audit event. The customer is mailed at once that support ended the
-// waiting period, with a "this was not me" link that cancels the request:
-// the recovery_started mail they have still names the old date.
-// store.ErrNotFound when no such request waits, ErrRecoveryApproved when it
-// was approved already, ErrApproveReason without a reason.
-func (s *Service) ApproveRecoveryEarly(ctx context.Context, id, operator, reason string) (*store.RecoveryRequest, error) {
+// ProposeRecoveryApproval is the first operator's 「本人確認のうえ早期承認」
+// on the waiting request id, after verifying the customer: it records the
+// proposal, with reason, the identity check done (「電話で登録住所と生年月日
+// を確認」), and the recovery.propose event, in one transaction. The period
+// goes on until another operator approves (ApproveRecoveryEarly); nothing
+// is mailed yet. ErrApproveReason without a reason; otherwise the errors of
+// store.ProposeRecoveryApproval.
+func (s *Service) ProposeRecoveryApproval(ctx context.Context, id, operator, reason string) (*store.RecoveryRequest, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || utf8.RuneCountInString(reason) > 200 {
 		return nil, ErrApproveReason
@@ -252,21 +256,98 @@ func (s *Service) ApproveRecoveryEarly(ctx context.Context, id, operator, reason
 	var r *store.RecoveryRequest
 	err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
 		var err error
-		r, err = u.Store.ApproveRecoveryEarly(ctx, id, operator, u.Now())
-		if errors.Is(err, store.ErrConflict) {
-			return ErrRecoveryApproved
+		if r, err = u.Store.ProposeRecoveryApproval(ctx, id, operator, reason, u.Now()); err != nil {
+			return err
 		}
+		return u.recordStrictly(ctx, &store.AuditEvent{AccountID: r.AccountID, Actor: operator,
+			Action: store.ActionRecoveryPropose, Outcome: "ok", Detail: "request " + r.ID + ": " + reason})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ApproveRecoveryEarly is a second operator's approval of the proposal on
+// the waiting request id: the next sign-in enrols anew. The decision, the
+// check of the proposer, the recovery.approve event (naming both operators
+// and the identity check) and the mail are one transaction, all or
+// nothing: an approval is never recorded for a period that did not end,
+// nor made on the word of a proposer disabled meanwhile. The customer is
+// mailed at once that support ended the waiting period, with a "this was
+// not me" link that cancels the request: the recovery_started mail they
+// have still names the old date. ErrProposerDisabled when the proposer is
+// no longer an enabled operator; otherwise the errors of
+// store.DecideRecoveryProposal.
+func (s *Service) ApproveRecoveryEarly(ctx context.Context, id, operator string) (*store.RecoveryRequest, error) {
+	var r *store.RecoveryRequest
+	err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		var err error
+		if r, err = u.Store.DecideRecoveryProposal(ctx, id, operator, store.ResetApproved, u.Now()); err != nil {
+			return err
+		}
+		// Read in the approval's transaction, so that the proposer cannot
+		// be disabled between this check and the approval.
+		gone, err := OperatorGone(ctx, u.Store, r.ProposedBy)
 		if err != nil {
 			return err
 		}
-		u.Record(ctx, &store.AuditEvent{AccountID: r.AccountID, Actor: operator, Action: store.ActionRecoveryApprove, Outcome: "ok",
-			Detail: "request " + r.ID + ": " + reason})
+		if gone {
+			return ErrProposerDisabled
+		}
+		if err := u.recordStrictly(ctx, &store.AuditEvent{AccountID: r.AccountID, Actor: operator,
+			Action: store.ActionRecoveryApprove, Outcome: "ok", Detail: ProposalDetail(r)}); err != nil {
+			return err
+		}
 		return u.recoveryApproved(ctx, r)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// ProposalDetail is the audit detail of a decision on r's proposal: the
+// request, who proposed it (and who approved it, once one did) and how the
+// customer was verified.
+func ProposalDetail(r *store.RecoveryRequest) string {
+	d := "request " + r.ID + " proposed by " + r.ProposedBy
+	if r.ApprovedBy != "" {
+		d += ", approved by " + r.ApprovedBy
+	}
+	return d + ": " + r.ProposedReason
+}
+
+// recordStrictly appends ev, stamped, and returns the failure: in a unit,
+// the step it records is undone with it.
+func (s *Service) recordStrictly(ctx context.Context, ev *store.AuditEvent) error {
+	if ev.At.IsZero() {
+		ev.At = s.Now()
+	}
+	stamp(ctx, ev)
+	if err := s.Store.AppendAudit(ctx, ev); err != nil {
+		return err
+	}
+	s.counted(ctx, ev)
+	return nil
+}
+
+// OperatorGone tells whether actor ("operator:EMAIL", as the audit log names
+// operators) is no longer an enabled operator: disabled, removed, or no
+// operator at all.
+func OperatorGone(ctx context.Context, st store.Operators, actor string) (bool, error) {
+	email, ok := strings.CutPrefix(actor, "operator:")
+	if !ok {
+		return true, nil
+	}
+	o, err := st.OperatorByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return o.Disabled, nil
 }
 
 // recoveryApproved mails the account that support ended its waiting

@@ -278,9 +278,45 @@ func TestRecoveryCancelledByNotMe(t *testing.T) {
 	}
 }
 
-// TestRecoveryApproveEarly: an operator ends the period.
+// Operators of the early approvals: sato proposes, ito approves.
+const (
+	sato = "operator:sato@tobira.example"
+	ito  = "operator:ito@tobira.example"
+)
+
+// operators creates the enabled support operators sato and ito: an
+// approval checks that its proposer still is one.
+func (e *env) operators() {
+	e.t.Helper()
+	for _, actor := range []string{sato, ito} {
+		email := strings.TrimPrefix(actor, "operator:")
+		if err := e.svc.Store.CreateOperator(e.ctx, &store.Operator{ID: "op-" + email, Email: email, Name: email,
+			Role: store.RoleSupport, PasswordHash: "x", TOTPSecret: "x", CreatedAt: e.clock.Now()}); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// approveEarly has sato propose, after the identity check checked, and ito
+// approve the early approval of the waiting request r.
+func (e *env) approveEarly(r *store.RecoveryRequest) *store.RecoveryRequest {
+	e.t.Helper()
+	e.operators()
+	if _, err := e.svc.ProposeRecoveryApproval(e.ctx, r.ID, sato, checked); err != nil {
+		e.t.Fatalf("ProposeRecoveryApproval: %v", err)
+	}
+	a, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, ito)
+	if err != nil {
+		e.t.Fatalf("ApproveRecoveryEarly: %v", err)
+	}
+	return a
+}
+
+// TestRecoveryApproveEarly: one operator proposes to end the period, which
+// goes on; a second approves, and only then does it end.
 func TestRecoveryApproveEarly(t *testing.T) {
 	e, box := recoveryEnv(t, func(c *config.Config) { c.RecoveryCoolingOff = config.Duration{Duration: 24 * time.Hour} })
+	e.operators()
 	c := e.newCustomer("yamada@example.jp")
 	e.enrol(c)
 	box.since()
@@ -289,8 +325,8 @@ func TestRecoveryApproveEarly(t *testing.T) {
 		t.Fatal(err)
 	}
 	unconfirmed := e.pending(c)
-	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, unconfirmed.ID, "operator:sato", checked); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("approving an unconfirmed request: %v", err)
+	if _, err := e.svc.ProposeRecoveryApproval(e.ctx, unconfirmed.ID, sato, checked); !errors.Is(err, store.ErrRecoveryNotWaiting) {
+		t.Fatalf("proposing an unconfirmed request: %v", err)
 	}
 	ms := box.since()
 	u, _ := url.Parse(confirmLinkRe.FindString(ms[0].Text))
@@ -302,28 +338,47 @@ func TestRecoveryApproveEarly(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].ID != r.ID {
 		t.Fatalf("PendingRecoveries = %+v, %v", list, err)
 	}
-	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, "nope", "operator:sato", checked); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("approving an unknown request: %v", err)
+	if _, err := e.svc.ProposeRecoveryApproval(e.ctx, "nope", sato, checked); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("proposing an unknown request: %v", err)
 	}
 	e.clock.Advance(time.Hour)
-	if st := e.state(c); st != portal.StateMFA {
-		t.Fatalf("before approval: %s", st)
-	}
 	box.since()
 	for _, reason := range []string{"", "  ", strings.Repeat("確", 201)} {
-		if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, "operator:sato", reason); !errors.Is(err, portal.ErrApproveReason) {
-			t.Fatalf("approving with reason %q: %v", reason, err)
+		if _, err := e.svc.ProposeRecoveryApproval(e.ctx, r.ID, sato, reason); !errors.Is(err, portal.ErrApproveReason) {
+			t.Fatalf("proposing with reason %q: %v", reason, err)
 		}
 	}
-	if p := e.pending(c); p.ApprovedBy != "" || !p.EffectiveAt.Equal(r.EffectiveAt) {
-		t.Fatalf("a refused approval changed the request: %+v", p)
+	if p := e.pending(c); p.ProposedBy != "" || p.ApprovedBy != "" || !p.EffectiveAt.Equal(r.EffectiveAt) {
+		t.Fatalf("a refused proposal changed the request: %+v", p)
 	}
-	box.none("a refused approval")
-	a, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, "operator:sato", " "+checked+" ")
-	if err != nil || a.ApprovedBy != "operator:sato" || !a.EffectiveAt.Equal(e.clock.Now()) {
+	// A proposal, however well founded, ends nothing: the period goes on,
+	// and the customer hears nothing yet.
+	p, err := e.svc.ProposeRecoveryApproval(e.ctx, r.ID, sato, " "+checked+" ")
+	if err != nil || p.ProposedBy != sato || p.ProposedReason != checked || p.ApprovedBy != "" || !p.EffectiveAt.Equal(r.EffectiveAt) {
+		t.Fatalf("ProposeRecoveryApproval = %+v, %v", p, err)
+	}
+	if ev := e.lastAudit(c, "recovery.propose"); ev == nil || ev.Actor != sato || ev.Detail != "request "+r.ID+": "+checked {
+		t.Fatalf("audit recovery.propose: %+v", ev)
+	}
+	box.none("a proposal")
+	if st := e.state(c); st != portal.StateMFA {
+		t.Fatalf("after the proposal: %s, want mfa", st)
+	}
+	// Its proposer cannot approve it.
+	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, sato); !errors.Is(err, store.ErrOwnRecoveryProposal) {
+		t.Fatalf("the proposer approves: %v", err)
+	}
+	if n := e.countAudit(c, "recovery.approve"); n != 0 {
+		t.Fatalf("%d recovery.approve events after the proposer's approval", n)
+	}
+	box.none("the proposer's approval")
+
+	a, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, ito)
+	if err != nil || a.ApprovedBy != ito || a.ProposedBy != sato || !a.EffectiveAt.Equal(e.clock.Now()) {
 		t.Fatalf("ApproveRecoveryEarly = %+v, %v", a, err)
 	}
-	if ev := e.lastAudit(c, "recovery.approve"); ev == nil || ev.Actor != "operator:sato" || ev.Detail != "request "+r.ID+": "+checked {
+	if ev := e.lastAudit(c, "recovery.approve"); ev == nil || ev.Actor != ito ||
+		ev.Detail != "request "+r.ID+" proposed by "+sato+", approved by "+ito+": "+checked {
 		t.Fatalf("audit recovery.approve: %+v", ev)
 	}
 	ms = box.since()
@@ -332,8 +387,13 @@ func TestRecoveryApproveEarly(t *testing.T) {
 		!notMeLinkRe.MatchString(ms[0].Text) {
 		t.Fatalf("mails after approval: %+v", ms)
 	}
-	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, "operator:ito", checked); !errors.Is(err, portal.ErrRecoveryApproved) {
+	// Approved once: a second approval (another tab) is stale, a new
+	// proposal refused.
+	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, "operator:kato@tobira.example"); !errors.Is(err, store.ErrStale) {
 		t.Fatalf("approving twice: %v", err)
+	}
+	if _, err := e.svc.ProposeRecoveryApproval(e.ctx, r.ID, ito, checked); !errors.Is(err, store.ErrRecoveryApproved) {
+		t.Fatalf("proposing after the approval: %v", err)
 	}
 	if n := e.countAudit(c, "recovery.approve"); n != 1 {
 		t.Fatalf("%d recovery.approve events after approving twice, want 1", n)
@@ -347,6 +407,71 @@ func TestRecoveryApproveEarly(t *testing.T) {
 	}
 }
 
+// TestRecoveryApprovalAfterProposerDisabled: the proposer is disabled
+// before a second operator approves: the approval is refused, writes
+// nothing and mails nothing, and the proposal can still be rejected.
+func TestRecoveryApprovalAfterProposerDisabled(t *testing.T) {
+	e, box := recoveryEnv(t)
+	e.operators()
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	box.since()
+	r, _ := e.confirmRecovery(c, box, e.requestRecovery(c, box))
+	if _, err := e.svc.ProposeRecoveryApproval(e.ctx, r.ID, sato, checked); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Store.SetOperatorDisabled(e.ctx, "op-sato@tobira.example", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, ito); !errors.Is(err, portal.ErrProposerDisabled) {
+		t.Fatalf("approval of a disabled operator's proposal: %v", err)
+	}
+	if p := e.pending(c); p.ApprovedBy != "" || !p.Proposed() || !p.EffectiveAt.Equal(r.EffectiveAt) {
+		t.Fatalf("a refused approval changed the request: %+v", p)
+	}
+	if n := e.countAudit(c, "recovery.approve"); n != 0 {
+		t.Fatalf("%d recovery.approve events after a refused approval", n)
+	}
+	box.none("a refused approval")
+	if _, err := e.svc.Store.DecideRecoveryProposal(e.ctx, r.ID, ito, store.ResetRejected, e.clock.Now()); err != nil {
+		t.Fatalf("rejecting the proposal: %v", err)
+	}
+}
+
+// TestRecoveryProposalVoidWhenCancelled: the customer cancels the request
+// (a second factor used) after an operator proposed its early approval:
+// the proposal is void, and its approval changes and mails nothing.
+func TestRecoveryProposalVoidWhenCancelled(t *testing.T) {
+	e, box := recoveryEnv(t)
+	e.operators()
+	c := e.newCustomer("yamada@example.jp")
+	e.enrol(c)
+	box.since()
+	r, _ := e.confirmRecovery(c, box, e.requestRecovery(c, box))
+	if _, err := e.svc.ProposeRecoveryApproval(e.ctx, r.ID, sato, checked); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+	if st := e.state(c); st != portal.StateMFA {
+		t.Fatalf("sign-in: %s", st)
+	}
+	f := e.passwordStep(c)
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(c), e.ip); err != nil {
+		t.Fatalf("second factor: %v", err)
+	}
+	if p := e.pending(c); p != nil {
+		t.Fatalf("request after the second factor: %+v", p)
+	}
+	box.since()
+	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, ito); !errors.Is(err, store.ErrRecoveryNotWaiting) {
+		t.Fatalf("approval of a cancelled request's proposal: %v", err)
+	}
+	if n := e.countAudit(c, "recovery.approve"); n != 0 {
+		t.Fatalf("%d recovery.approve events", n)
+	}
+	box.none("the approval of a void proposal")
+}
+
 // TestRecoveryApprovedNotMe: the approval mail's "this was not me" link
 // cancels the approved request before the next sign-in resets anything.
 func TestRecoveryApprovedNotMe(t *testing.T) {
@@ -355,9 +480,7 @@ func TestRecoveryApprovedNotMe(t *testing.T) {
 	e.enrol(c)
 	box.since()
 	r, _ := e.confirmRecovery(c, box, e.requestRecovery(c, box))
-	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, "operator:sato", checked); err != nil {
-		t.Fatal(err)
-	}
+	e.approveEarly(r)
 	ms := box.since()
 	if len(ms) != 1 {
 		t.Fatalf("%d mails after approval, want 1", len(ms))

@@ -37,11 +37,18 @@ const (
 	ActionRecoveryRequest = "recovery.request"
 	ActionRecoveryConfirm = "recovery.confirm"
 	ActionRecoveryCancel  = "recovery.cancel"
-	ActionRecoveryApprove = "recovery.approve"
-	ActionResetRequest    = "mfa.reset_request"
-	ActionResetApprove    = "mfa.reset_approve"
-	ActionResetReject     = "mfa.reset_reject"
-	ActionResetWithdraw   = "mfa.reset_withdraw"
+	// An early approval takes two operators: one proposes it (having
+	// verified the customer), another approves or rejects it, or the
+	// proposer withdraws it.
+	ActionRecoveryPropose  = "recovery.propose"
+	ActionRecoveryApprove  = "recovery.approve"
+	ActionRecoveryReject   = "recovery.reject"
+	ActionRecoveryWithdraw = "recovery.withdraw"
+
+	ActionResetRequest  = "mfa.reset_request"
+	ActionResetApprove  = "mfa.reset_approve"
+	ActionResetReject   = "mfa.reset_reject"
+	ActionResetWithdraw = "mfa.reset_withdraw"
 
 	// The console and its operators.
 	ActionConsoleSignIn          = "console.signin"
@@ -71,7 +78,8 @@ var AuditActions = []string{
 	ActionMFATOTP, ActionMFARecovery, ActionMFAPhone, ActionMFAEnrol, ActionMFAReset, ActionPhoneSend, ActionPhoneResend,
 	ActionPasswordResetRequest, ActionPasswordReset, ActionPasswordChange, ActionAccountOpen, ActionAccountActivate, ActionActivationResend,
 	ActionAccountLock, ActionAccountUnlock, ActionAccountErase, ActionNotMe,
-	ActionRecoveryRequest, ActionRecoveryConfirm, ActionRecoveryCancel, ActionRecoveryApprove,
+	ActionRecoveryRequest, ActionRecoveryConfirm, ActionRecoveryCancel,
+	ActionRecoveryPropose, ActionRecoveryApprove, ActionRecoveryReject, ActionRecoveryWithdraw,
 	ActionResetRequest, ActionResetApprove, ActionResetReject, ActionResetWithdraw,
 	ActionConsoleSignIn, ActionConsoleSignOut, ActionConsoleReauth, ActionOperatorCreate, ActionOperatorDisable, ActionOperatorEnable,
 	ActionOperatorReset2FA, ActionOperatorResetPassword, ActionOperatorPasswordChange, ActionOperatorList, ActionAuditExport, ActionMaintenanceCreate, ActionMaintenanceCancel,

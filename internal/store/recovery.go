@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -37,9 +38,44 @@ type RecoveryRequest struct {
 	CancelledAt  time.Time
 	CancelReason string
 	CompletedAt  time.Time
-	// ApprovedBy is the operator who approved the request early, if one did.
+	// ProposedBy is the operator who verified the customer and proposed to
+	// end the period early, when, and how they verified them
+	// (ProposedReason). The proposal is open while ApprovedBy is empty; a
+	// rejection or withdrawal clears it, an approval keeps it.
+	ProposedBy     string
+	ProposedAt     time.Time
+	ProposedReason string
+	// ApprovedBy is the second operator, who approved the proposal, if one
+	// did (or, for a request approved before proposals, the one operator
+	// who approved it).
 	ApprovedBy string
 }
+
+// Proposed reports whether an early approval waits for a second operator.
+func (r *RecoveryRequest) Proposed() bool { return r.ProposedBy != "" && r.ApprovedBy == "" }
+
+// Errors of an early approval's two steps (ProposeRecoveryApproval,
+// DecideRecoveryProposal).
+var (
+	// ErrRecoveryNotWaiting means the request is not waiting: its link is
+	// not confirmed yet, or the customer cancelled it (a second factor
+	// used, "this was not me") or completed it. A proposal on it is void.
+	// It is ErrStale.
+	ErrRecoveryNotWaiting = fmt.Errorf("%w: the recovery request is not waiting", ErrStale)
+	// ErrRecoveryProposed means an early approval of the request waits for
+	// a second operator already. It is ErrConflict.
+	ErrRecoveryProposed = fmt.Errorf("%w: an early approval of the recovery request is proposed already", ErrConflict)
+	// ErrRecoveryApproved means the request was approved early already.
+	// It is ErrConflict.
+	ErrRecoveryApproved = fmt.Errorf("%w: the recovery request was approved early already", ErrConflict)
+	// ErrOwnRecoveryProposal means an operator tried to approve or reject
+	// the early approval they proposed: four eyes need a second operator.
+	// It is ErrConflict.
+	ErrOwnRecoveryProposal = fmt.Errorf("%w: an operator cannot decide their own proposal", ErrConflict)
+	// ErrNotOwnRecoveryProposal means an operator tried to withdraw another
+	// operator's proposal: they reject it instead. It is ErrConflict.
+	ErrNotOwnRecoveryProposal = fmt.Errorf("%w: only the proposer can withdraw a proposal", ErrConflict)
+)
 
 // Open reports whether the request is unconfirmed or waiting.
 func (r *RecoveryRequest) Open() bool {
@@ -64,17 +100,34 @@ type RecoveryRequests interface {
 	// PendingRecoveryOf returns the account's open request; ErrNotFound
 	// when it has none.
 	PendingRecoveryOf(ctx context.Context, accountID string) (*RecoveryRequest, error)
+	// RecoveryRequestByID returns the request id, whatever its status;
+	// ErrNotFound for an unknown id.
+	RecoveryRequestByID(ctx context.Context, id string) (*RecoveryRequest, error)
 	// CancelRecovery cancels the account's open request with reason and
 	// reports whether there was one.
 	CancelRecovery(ctx context.Context, accountID, reason string, now time.Time) (bool, error)
 	// ListPendingRecoveries returns the waiting requests and the unconfirmed
 	// ones whose link is live at now, oldest first.
 	ListPendingRecoveries(ctx context.Context, now time.Time) ([]RecoveryRequest, error)
-	// ApproveRecoveryEarly makes the waiting request id effective at now
-	// (unless it is already), records the operator, and returns it;
-	// ErrNotFound when there is no such waiting request, ErrConflict when
+	// ProposeRecoveryApproval records operator's proposal, at now, to end
+	// the waiting request id's period early, with reason (how they verified
+	// the customer), and returns the request; the period goes on until a
+	// second operator approves (DecideRecoveryProposal). ErrNotFound for an
+	// unknown id, ErrRecoveryNotWaiting when it is not waiting,
+	// ErrRecoveryProposed when a proposal is open, ErrRecoveryApproved when
 	// it was approved already.
-	ApproveRecoveryEarly(ctx context.Context, id, operator string, now time.Time) (*RecoveryRequest, error)
+	ProposeRecoveryApproval(ctx context.Context, id, operator, reason string, now time.Time) (*RecoveryRequest, error)
+	// DecideRecoveryProposal records operator's decision at now on the open
+	// proposal of the waiting request id, in one transaction, and returns
+	// the request: approved, as it is now, effective at now (unless it is
+	// already) with ApprovedBy set; rejected or withdrawn, as it was, naming
+	// the proposal decided, which is cleared: the request waits as before,
+	// and may be proposed again. ErrNotFound for an unknown id,
+	// ErrRecoveryNotWaiting when the request is not waiting, ErrStale when
+	// it has no open proposal (decided already, or never proposed);
+	// ErrOwnRecoveryProposal when operator approves or rejects their own
+	// proposal, ErrNotOwnRecoveryProposal when they withdraw another's.
+	DecideRecoveryProposal(ctx context.Context, id, operator string, decision ResetDecision, now time.Time) (*RecoveryRequest, error)
 	// CompleteRecovery marks the waiting request id completed when it is
 	// effective at now; ErrStale when it is not waiting or not yet
 	// effective (cancelled, or completed by another sign-in), ErrNotFound

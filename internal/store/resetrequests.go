@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// ResetDecision is what the second operator decided on a reset request.
+// ResetDecision is what the second operator decided on a reset request,
+// or on a proposal to approve a recovery request early.
 type ResetDecision string
 
 // A request is open while its Decision is empty.

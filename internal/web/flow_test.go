@@ -854,6 +854,9 @@ func TestSecurityActivityBySupport(t *testing.T) {
 		{Actor: "operator:boss@tobira.example", Action: store.ActionResetReject, Outcome: "ok", ClientIP: "10.9.8.2"},
 		{Actor: "operator:tanaka@tobira.example", Action: store.ActionResetWithdraw, Outcome: "ok", ClientIP: "10.9.8.3"},
 		{Actor: "operator:boss@tobira.example", Action: store.ActionResetApprove, Outcome: "outdated", ClientIP: "10.9.8.4"},
+		{Actor: "operator:tanaka@tobira.example", Action: store.ActionRecoveryPropose, Outcome: "ok", ClientIP: "10.9.8.8"},
+		{Actor: "operator:boss@tobira.example", Action: store.ActionRecoveryReject, Outcome: "ok", ClientIP: "10.9.8.9"},
+		{Actor: "operator:tanaka@tobira.example", Action: store.ActionRecoveryWithdraw, Outcome: "ok", ClientIP: "10.9.8.10"},
 		{Actor: "operator:boss@tobira.example", Action: store.ActionConsoleReauth, Outcome: "ok", ClientIP: "10.9.8.5"},
 		{Actor: "customer", Action: store.ActionPhoneSend, Outcome: "some_new_outcome", ClientIP: "192.0.2.7"},
 		{Actor: "operator:kim@tobira.example", Action: store.ActionMFAReset, Outcome: "ok", ClientIP: "10.9.8.7"},
@@ -871,6 +874,9 @@ func TestSecurityActivityBySupport(t *testing.T) {
 		"<td>二要素認証のリセットの受付 (担当者)</td><td>サポート担当者</td>",
 		"<td>二要素認証のリセットの取りやめ (担当者)</td><td>サポート担当者</td>",
 		"<td>二要素認証のリセットの取り下げ (担当者)</td><td>サポート担当者</td>",
+		"<td>復旧の申請の早期承認の受付 (担当者)</td><td>サポート担当者</td>",
+		"<td>復旧の申請の早期承認の取りやめ (担当者)</td><td>サポート担当者</td>",
+		"<td>復旧の申請の早期承認の取り下げ (担当者)</td><td>サポート担当者</td>",
 		"<td>その他の記録</td><td>192.0.2.7</td>")
 	if strings.Contains(page.text(), "10.9.8.") {
 		t.Error("the security page shows the address support staff acted from")

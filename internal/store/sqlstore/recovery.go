@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tobira/tobira/internal/store"
@@ -12,7 +13,8 @@ import (
 var _ store.RecoveryRequests = (*DB)(nil)
 
 const recoveryCols = `id, account_id, status, confirm_token_hash, confirm_expires_at, created_at,
-	confirmed_at, effective_at, cancelled_at, cancel_reason, completed_at, approved_by`
+	confirmed_at, effective_at, cancelled_at, cancel_reason, completed_at, approved_by,
+	proposed_by, proposed_at, proposed_reason`
 
 // recoveryOpen is the condition of an open request.
 const recoveryOpen = `status IN ('unconfirmed', 'waiting')`
@@ -21,7 +23,8 @@ func scanRecovery(r rowScanner) (*store.RecoveryRequest, error) {
 	var q store.RecoveryRequest
 	var status string
 	err := r.Scan(&q.ID, &q.AccountID, &status, &q.ConfirmTokenHash, msScan{&q.ConfirmExpiresAt}, msScan{&q.CreatedAt},
-		msScan{&q.ConfirmedAt}, msScan{&q.EffectiveAt}, msScan{&q.CancelledAt}, &q.CancelReason, msScan{&q.CompletedAt}, &q.ApprovedBy)
+		msScan{&q.ConfirmedAt}, msScan{&q.EffectiveAt}, msScan{&q.CancelledAt}, &q.CancelReason, msScan{&q.CompletedAt}, &q.ApprovedBy,
+		&q.ProposedBy, msScan{&q.ProposedAt}, &q.ProposedReason)
 	if err != nil {
 		return nil, err
 	}
@@ -45,9 +48,10 @@ func (db *DB) CreateRecoveryRequest(ctx context.Context, r *store.RecoveryReques
 			WHERE account_id = ? AND status = 'unconfirmed'`, ms(r.CreatedAt), r.AccountID); err != nil {
 			return err
 		}
-		_, err = c.exec(ctx, `INSERT INTO recovery_requests (`+recoveryCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err = c.exec(ctx, `INSERT INTO recovery_requests (`+recoveryCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.AccountID, string(r.Status), r.ConfirmTokenHash, ms(r.ConfirmExpiresAt), ms(r.CreatedAt),
-			ms(r.ConfirmedAt), ms(r.EffectiveAt), ms(r.CancelledAt), r.CancelReason, ms(r.CompletedAt), r.ApprovedBy)
+			ms(r.ConfirmedAt), ms(r.EffectiveAt), ms(r.CancelledAt), r.CancelReason, ms(r.CompletedAt), r.ApprovedBy,
+			r.ProposedBy, ms(r.ProposedAt), r.ProposedReason)
 		return err
 	})
 	return db.fail("create recovery request", err)
@@ -86,6 +90,12 @@ func (db *DB) PendingRecoveryOf(ctx context.Context, accountID string) (*store.R
 	return r, db.fail("pending recovery", err)
 }
 
+// RecoveryRequestByID returns the request id, whatever its status.
+func (db *DB) RecoveryRequestByID(ctx context.Context, id string) (*store.RecoveryRequest, error) {
+	r, err := scanRecovery(db.c().queryRow(ctx, `SELECT `+recoveryCols+` FROM recovery_requests WHERE id = ?`, id))
+	return r, db.fail("recovery request by id", err)
+}
+
 // CancelRecovery cancels the account's open request.
 func (db *DB) CancelRecovery(ctx context.Context, accountID, reason string, now time.Time) (bool, error) {
 	n, err := db.c().affected(ctx, `UPDATE recovery_requests SET status = 'cancelled', cancelled_at = ?, cancel_reason = ?
@@ -101,31 +111,91 @@ func (db *DB) ListPendingRecoveries(ctx context.Context, now time.Time) ([]store
 		ORDER BY created_at, id`, ms(now))
 }
 
-// ApproveRecoveryEarly brings the waiting request's EffectiveAt forward to
-// now, once: a request approved already is ErrConflict, so that a second
-// click records no second approval.
-func (db *DB) ApproveRecoveryEarly(ctx context.Context, id, operator string, now time.Time) (*store.RecoveryRequest, error) {
-	var r *store.RecoveryRequest
+// ProposeRecoveryApproval reads the request and records the proposal in
+// one write transaction; the UPDATE's own condition, that the request still
+// waits without a proposal, makes one of two proposals at once the only
+// one.
+func (db *DB) ProposeRecoveryApproval(ctx context.Context, id, operator, reason string, now time.Time) (*store.RecoveryRequest, error) {
+	if operator == "" || reason == "" || ms(now) == 0 {
+		return nil, errors.New("sqlstore: propose recovery approval: operator, reason and time are required")
+	}
+	var out *store.RecoveryRequest
 	err := db.inTx(ctx, func(c conn) error {
-		var err error
-		r, err = scanRecovery(c.queryRow(ctx, `UPDATE recovery_requests
-			SET effective_at = CASE WHEN effective_at > ? THEN ? ELSE effective_at END, approved_by = ?
-			WHERE id = ? AND status = 'waiting' AND approved_by = ''
-			RETURNING `+recoveryCols,
-			ms(now), ms(now), operator, id))
-		if !errors.Is(err, sql.ErrNoRows) {
+		r, err := scanRecovery(c.queryRow(ctx, `SELECT `+recoveryCols+` FROM recovery_requests WHERE id = ?`, id))
+		if err != nil {
 			return err
 		}
-		approved, xerr := c.exists(ctx, `SELECT 1 FROM recovery_requests WHERE id = ? AND status = 'waiting' AND approved_by <> ''`, id)
-		if xerr != nil {
-			return xerr
+		switch {
+		case r.Status != store.RecoveryWaiting:
+			return store.ErrRecoveryNotWaiting
+		case r.ApprovedBy != "":
+			return store.ErrRecoveryApproved
+		case r.ProposedBy != "":
+			return store.ErrRecoveryProposed
 		}
-		if approved {
-			return store.ErrConflict
+		out, err = scanRecovery(c.queryRow(ctx, `UPDATE recovery_requests
+			SET proposed_by = ?, proposed_at = ?, proposed_reason = ?
+			WHERE id = ? AND status = 'waiting' AND approved_by = '' AND proposed_by = ''
+			RETURNING `+recoveryCols, operator, ms(now), reason, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrRecoveryProposed
 		}
 		return err
 	})
-	return r, db.fail("approve recovery early", err)
+	if err != nil {
+		return nil, db.fail("propose recovery approval", err)
+	}
+	return out, nil
+}
+
+// DecideRecoveryProposal reads and decides the proposal in one write
+// transaction. The UPDATE names the proposal it read (its operator and
+// time), so that a decision never lands on another: of two approvals at
+// once one wins and the other is stale, and a proposal withdrawn and made
+// again meanwhile is not approved on the first one's word.
+func (db *DB) DecideRecoveryProposal(ctx context.Context, id, operator string, decision store.ResetDecision, now time.Time) (*store.RecoveryRequest, error) {
+	if !decision.Valid() || operator == "" || ms(now) == 0 {
+		return nil, fmt.Errorf("sqlstore: decide recovery proposal: bad decision %q by %q", decision, operator)
+	}
+	var out *store.RecoveryRequest
+	err := db.inTx(ctx, func(c conn) error {
+		r, err := scanRecovery(c.queryRow(ctx, `SELECT `+recoveryCols+` FROM recovery_requests WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		switch {
+		case r.Status != store.RecoveryWaiting:
+			return store.ErrRecoveryNotWaiting
+		case !r.Proposed():
+			return store.ErrStale
+		case decision == store.ResetWithdrawn && r.ProposedBy != operator:
+			return store.ErrNotOwnRecoveryProposal
+		case decision != store.ResetWithdrawn && r.ProposedBy == operator:
+			return store.ErrOwnRecoveryProposal
+		}
+		const same = ` WHERE id = ? AND status = 'waiting' AND approved_by = '' AND proposed_by = ? AND proposed_at = ?`
+		if decision == store.ResetApproved {
+			out, err = scanRecovery(c.queryRow(ctx, `UPDATE recovery_requests
+				SET effective_at = CASE WHEN effective_at > ? THEN ? ELSE effective_at END, approved_by = ?`+same+`
+				RETURNING `+recoveryCols,
+				ms(now), ms(now), operator, id, r.ProposedBy, ms(r.ProposedAt)))
+			if errors.Is(err, sql.ErrNoRows) {
+				return store.ErrStale
+			}
+			return err
+		}
+		n, err := c.affected(ctx, `UPDATE recovery_requests SET proposed_by = '', proposed_at = 0, proposed_reason = ''`+same,
+			id, r.ProposedBy, ms(r.ProposedAt))
+		if err == nil && n == 0 {
+			err = store.ErrStale
+		}
+		out = r
+		return err
+	})
+	if err != nil {
+		return nil, db.fail("decide recovery proposal", err)
+	}
+	return out, nil
 }
 
 // CompleteRecovery marks the effective waiting request completed, once.

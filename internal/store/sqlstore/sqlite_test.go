@@ -856,3 +856,51 @@ func TestUpgradeToGrantsLogoutDue(t *testing.T) {
 		t.Errorf("logouts due after a sign-out: %+v, want g-live", got)
 	}
 }
+
+// TestUpgradeToRecoveryProposals opens, with this program, a database from
+// before early approvals took two operators: a request waiting reads back
+// with no proposal and can be proposed, one approved early by one operator
+// stays approved and is not proposed again.
+func TestUpgradeToRecoveryProposals(t *testing.T) {
+	ctx := t.Context()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, path := beforeMigration(t, "0034_recovery_proposals.sql", `ALTER TABLE recovery_requests DROP COLUMN proposed_by`,
+		`ALTER TABLE recovery_requests DROP COLUMN proposed_at`, `ALTER TABLE recovery_requests DROP COLUMN proposed_reason`)
+	for _, id := range []string{"acc-1", "acc-2"} {
+		must(db.CreateAccount(ctx, &store.Account{ID: id, Email: id + "@example.com", CreatedAt: t0}))
+	}
+	effective := t0.Add(72 * time.Hour)
+	for _, r := range []struct{ id, account, approvedBy string }{{"r1", "acc-1", ""}, {"r2", "acc-2", "operator:kim@tobira.example"}} {
+		_, err := db.c().exec(ctx, `INSERT INTO recovery_requests (id, account_id, status, confirm_token_hash, confirm_expires_at,
+			created_at, confirmed_at, effective_at, approved_by) VALUES (?, ?, 'waiting', ?, ?, ?, ?, ?, ?)`,
+			r.id, r.account, "tok-"+r.id, t0.Add(time.Hour).UnixMilli(), t0.UnixMilli(), t0.UnixMilli(), effective.UnixMilli(), r.approvedBy)
+		must(err)
+	}
+	db.Close()
+
+	db = openTemp(t, path)
+	defer db.Close()
+	r1, err := db.PendingRecoveryOf(ctx, "acc-1")
+	must(err)
+	if r1.Status != store.RecoveryWaiting || r1.Proposed() || r1.ProposedBy != "" || !r1.ProposedAt.IsZero() ||
+		r1.ProposedReason != "" || !r1.EffectiveAt.Equal(effective) {
+		t.Errorf("waiting request after the upgrade: %+v", r1)
+	}
+	r2, err := db.PendingRecoveryOf(ctx, "acc-2")
+	must(err)
+	if r2.ApprovedBy != "operator:kim@tobira.example" || r2.Proposed() {
+		t.Errorf("approved request after the upgrade: %+v", r2)
+	}
+	if _, err := db.ProposeRecoveryApproval(ctx, "r2", "operator:sue@tobira.example", "電話で確認", t0.Add(2*time.Hour)); !errors.Is(err, store.ErrRecoveryApproved) {
+		t.Errorf("proposing the request approved before the upgrade: %v", err)
+	}
+	if r, err := db.ProposeRecoveryApproval(ctx, "r1", "operator:sue@tobira.example", "電話で確認", t0.Add(2*time.Hour)); err != nil ||
+		r.ProposedBy != "operator:sue@tobira.example" || !r.EffectiveAt.Equal(effective) {
+		t.Errorf("proposal after the upgrade: %+v, %v", r, err)
+	}
+}

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,7 +113,7 @@ var recoveryRequestTests = []test{
 		// A cancelled request leaves room for a new one.
 		newRecovery(t, rr, "r3", a.ID, t0.Add(2*time.Minute))
 	}},
-	{"ListAndApproveEarly", func(t *testing.T, s store.Store) {
+	{"ListProposeAndApproveEarly", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		rr := recoveries(t, s)
 		a, b, c := newAccount(t, s, "acc-1"), newAccount(t, s, "acc-2"), newAccount(t, s, "acc-3")
@@ -129,23 +131,169 @@ var recoveryRequestTests = []test{
 		if len(ids) != 2 || ids[0] != "r1" || ids[1] != "r2" {
 			t.Errorf("pending = %v, want [r1 r2]", ids)
 		}
-		_, err = rr.ApproveRecoveryEarly(ctx, "r1", "operator:sato", t0.Add(time.Hour))
-		wantErr(t, "approve unconfirmed", err, store.ErrNotFound)
-		now := t0.Add(5 * time.Hour)
-		r, err := rr.ApproveRecoveryEarly(ctx, "r2", "operator:sato", now)
+		// Only a waiting request can be proposed for early approval.
+		_, err = rr.ProposeRecoveryApproval(ctx, "r1", "operator:sato", "電話で確認", t0.Add(time.Hour))
+		wantErr(t, "propose unconfirmed", err, store.ErrRecoveryNotWaiting)
+		_, err = rr.ProposeRecoveryApproval(ctx, "nobody", "operator:sato", "電話で確認", t0.Add(time.Hour))
+		wantErr(t, "propose unknown", err, store.ErrNotFound)
+		_, err = rr.DecideRecoveryProposal(ctx, "r2", "operator:ito", store.ResetApproved, t0.Add(time.Hour))
+		wantErr(t, "approve without a proposal", err, store.ErrStale)
+		proposed := t0.Add(4 * time.Hour)
+		r, err := rr.ProposeRecoveryApproval(ctx, "r2", "operator:sato", "電話で登録住所を確認", proposed)
 		must(t, err)
-		if r.ApprovedBy != "operator:sato" || !r.EffectiveAt.Equal(now) || r.Status != store.RecoveryWaiting {
-			t.Errorf("approved = %+v", r)
+		if r.ProposedBy != "operator:sato" || !r.ProposedAt.Equal(proposed) || r.ProposedReason != "電話で登録住所を確認" ||
+			!r.Proposed() || r.ApprovedBy != "" || !r.EffectiveAt.Equal(t0.Add(2*time.Minute+72*time.Hour)) {
+			t.Errorf("proposed = %+v", r)
 		}
-		// A request is approved once: a second approval is refused and
-		// changes nothing.
-		_, err = rr.ApproveRecoveryEarly(ctx, "r2", "operator:ito", now.Add(100*time.Hour))
-		wantErr(t, "approve twice", err, store.ErrConflict)
+		// A proposal is no approval: the period goes on, and a second
+		// proposal is refused.
+		_, err = rr.ProposeRecoveryApproval(ctx, "r2", "operator:ito", "別の確認", proposed.Add(time.Minute))
+		wantErr(t, "propose twice", err, store.ErrRecoveryProposed)
+		// The proposer decides nothing but a withdrawal; another operator
+		// no withdrawal.
+		_, err = rr.DecideRecoveryProposal(ctx, "r2", "operator:sato", store.ResetApproved, proposed)
+		wantErr(t, "approve own proposal", err, store.ErrOwnRecoveryProposal)
+		_, err = rr.DecideRecoveryProposal(ctx, "r2", "operator:sato", store.ResetRejected, proposed)
+		wantErr(t, "reject own proposal", err, store.ErrOwnRecoveryProposal)
+		_, err = rr.DecideRecoveryProposal(ctx, "r2", "operator:ito", store.ResetWithdrawn, proposed)
+		wantErr(t, "withdraw another's proposal", err, store.ErrNotOwnRecoveryProposal)
 		r, err = rr.PendingRecoveryOf(ctx, b.ID)
 		must(t, err)
-		if r.ApprovedBy != "operator:sato" || !r.EffectiveAt.Equal(now) {
+		if !r.Proposed() || r.ApprovedBy != "" || !r.EffectiveAt.Equal(t0.Add(2*time.Minute+72*time.Hour)) {
+			t.Errorf("after refused decisions: %+v", r)
+		}
+		now := t0.Add(5 * time.Hour)
+		r, err = rr.DecideRecoveryProposal(ctx, "r2", "operator:ito", store.ResetApproved, now)
+		must(t, err)
+		if r.ApprovedBy != "operator:ito" || r.ProposedBy != "operator:sato" || r.Proposed() ||
+			!r.EffectiveAt.Equal(now) || r.Status != store.RecoveryWaiting {
+			t.Errorf("approved = %+v", r)
+		}
+		// A request is approved once: a second approval, or a proposal
+		// after it, is refused and changes nothing.
+		_, err = rr.DecideRecoveryProposal(ctx, "r2", "operator:kato", store.ResetApproved, now.Add(100*time.Hour))
+		wantErr(t, "approve twice", err, store.ErrStale)
+		_, err = rr.DecideRecoveryProposal(ctx, "r2", "operator:kato", store.ResetRejected, now.Add(time.Hour))
+		wantErr(t, "reject after approval", err, store.ErrStale)
+		_, err = rr.ProposeRecoveryApproval(ctx, "r2", "operator:kato", "電話で確認", now.Add(time.Hour))
+		wantErr(t, "propose after approval", err, store.ErrRecoveryApproved)
+		r, err = rr.PendingRecoveryOf(ctx, b.ID)
+		must(t, err)
+		if r.ApprovedBy != "operator:ito" || r.ProposedBy != "operator:sato" || !r.EffectiveAt.Equal(now) {
 			t.Errorf("after a second approval: %+v", r)
 		}
 		must(t, rr.CompleteRecovery(ctx, "r2", now))
+	}},
+	{"ProposalRejectedOrWithdrawn", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		rr := recoveries(t, s)
+		a := newAccount(t, s, "acc-1")
+		newRecovery(t, rr, "r1", a.ID, t0)
+		_, err := rr.ConfirmRecoveryRequest(ctx, "tok-r1", t0.Add(time.Minute), 72*time.Hour)
+		must(t, err)
+		effective := t0.Add(time.Minute + 72*time.Hour)
+		// Rejected by another operator, or withdrawn by its proposer, a
+		// proposal is gone; the request waits out its period and may be
+		// proposed again.
+		for i, d := range []struct {
+			by       string
+			decision store.ResetDecision
+		}{{"operator:ito", store.ResetRejected}, {"operator:sato", store.ResetWithdrawn}} {
+			at := t0.Add(time.Duration(i+1) * time.Hour)
+			_, err := rr.ProposeRecoveryApproval(ctx, "r1", "operator:sato", "電話で確認", at)
+			must(t, err)
+			r, err := rr.DecideRecoveryProposal(ctx, "r1", d.by, d.decision, at.Add(time.Minute))
+			must(t, err)
+			if r.ProposedBy != "operator:sato" || r.ProposedReason != "電話で確認" || !r.ProposedAt.Equal(at) {
+				t.Errorf("%s returned %+v, want the proposal decided", d.decision, r)
+			}
+			r, err = rr.PendingRecoveryOf(ctx, a.ID)
+			must(t, err)
+			if r.Proposed() || r.ProposedBy != "" || r.ProposedReason != "" || !r.ProposedAt.IsZero() ||
+				r.ApprovedBy != "" || !r.EffectiveAt.Equal(effective) || r.Status != store.RecoveryWaiting {
+				t.Errorf("after %s: %+v", d.decision, r)
+			}
+			_, err = rr.DecideRecoveryProposal(ctx, "r1", "operator:kato", store.ResetApproved, at.Add(2*time.Minute))
+			wantErr(t, "approval after "+string(d.decision), err, store.ErrStale)
+		}
+		if _, err := rr.ProposeRecoveryApproval(ctx, "r1", "operator:ito", "窓口で本人確認書類を確認", t0.Add(3*time.Hour)); err != nil {
+			t.Fatalf("a new proposal after the withdrawal: %v", err)
+		}
+	}},
+	{"ProposalVoidOnceCancelled", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		rr := recoveries(t, s)
+		a := newAccount(t, s, "acc-1")
+		newRecovery(t, rr, "r1", a.ID, t0)
+		_, err := rr.ConfirmRecoveryRequest(ctx, "tok-r1", t0.Add(time.Minute), 72*time.Hour)
+		must(t, err)
+		_, err = rr.ProposeRecoveryApproval(ctx, "r1", "operator:sato", "電話で確認", t0.Add(time.Hour))
+		must(t, err)
+		// The customer said "this was not me": the proposal is void, and
+		// no decision on it takes.
+		ok, err := rr.CancelRecovery(ctx, a.ID, "not me", t0.Add(2*time.Hour))
+		must(t, err)
+		if !ok {
+			t.Fatal("CancelRecovery cancelled nothing")
+		}
+		for _, d := range []store.ResetDecision{store.ResetApproved, store.ResetRejected} {
+			_, err = rr.DecideRecoveryProposal(ctx, "r1", "operator:ito", d, t0.Add(3*time.Hour))
+			wantErr(t, string(d)+" a cancelled request's proposal", err, store.ErrRecoveryNotWaiting)
+		}
+		_, err = rr.DecideRecoveryProposal(ctx, "r1", "operator:sato", store.ResetWithdrawn, t0.Add(3*time.Hour))
+		wantErr(t, "withdraw a cancelled request's proposal", err, store.ErrRecoveryNotWaiting)
+		_, err = rr.DecideRecoveryProposal(ctx, "nobody", "operator:ito", store.ResetApproved, t0.Add(3*time.Hour))
+		wantErr(t, "approve an unknown request", err, store.ErrNotFound)
+		_, err = rr.PendingRecoveryOf(ctx, a.ID)
+		wantErr(t, "pending after the cancel", err, store.ErrNotFound)
+		// The request is still found by its id, cancelled, with the proposal
+		// it had.
+		r, err := rr.RecoveryRequestByID(ctx, "r1")
+		must(t, err)
+		if r.Status != store.RecoveryCancelled || r.AccountID != a.ID || r.ProposedBy != "operator:sato" {
+			t.Errorf("cancelled request by id = %+v", r)
+		}
+		_, err = rr.RecoveryRequestByID(ctx, "nobody")
+		wantErr(t, "unknown request by id", err, store.ErrNotFound)
+	}},
+	{"ConcurrentApprovals", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		rr := recoveries(t, s)
+		a := newAccount(t, s, "acc-1")
+		newRecovery(t, rr, "r1", a.ID, t0)
+		_, err := rr.ConfirmRecoveryRequest(ctx, "tok-r1", t0.Add(time.Minute), 72*time.Hour)
+		must(t, err)
+		_, err = rr.ProposeRecoveryApproval(ctx, "r1", "operator:a", "電話で確認", t0.Add(time.Hour))
+		must(t, err)
+		// Operators on several nodes (or tabs) approve, and the proposer
+		// withdraws, at once: one decision takes, the others are stale.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won, stale := 0, 0
+		for i := range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				by, d := "operator:b"+string(rune('0'+i)), store.ResetApproved
+				if i == 0 {
+					by, d = "operator:a", store.ResetWithdrawn
+				}
+				_, err := rr.DecideRecoveryProposal(ctx, "r1", by, d, t0.Add(2*time.Hour))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					won++
+				case errors.Is(err, store.ErrStale):
+					stale++
+				default:
+					t.Errorf("decide: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if won != 1 || stale != racers-1 {
+			t.Fatalf("decisions: %d won, %d stale; want 1 and %d", won, stale, racers-1)
+		}
 	}},
 }
