@@ -25,15 +25,17 @@ import (
 // opens customers, the audit log, the resets and recoveries waiting, the
 // operators with the pages that hand over a password and a key, the sites,
 // maintenance and their own password (with its error), each page through
-// 「メニュー」; on the narrowest phone the lists again in English.
+// 「メニュー」; on the narrowest phone the lists again in English. Sato's
+// recovery is proposed for early approval by one operator and, once the
+// phones have seen it waiting, approved by another.
 func TestConsoleMobile(t *testing.T) {
 	axe := requireE2E(t)
 	d := startDemo(t)
 	consoleURL := d.consoleURL(t)
 
 	// What the pages list: a reset another operator asked for (so the
-	// admin may approve it), Sato's confirmed recovery request, a
-	// maintenance window.
+	// admin may approve it), Sato's confirmed recovery request with its
+	// early approval another operator proposed, a maintenance window.
 	const bEmail = "support-mobile@tobira.example"
 	seedB := d.createOperator(t, bEmail, "サポート 中村", "support")
 	b := newBrowser(t, consoleURL, axe)
@@ -46,6 +48,17 @@ func TestConsoleMobile(t *testing.T) {
 	sato.requestRecovery(false)
 	sato.navigation(chromedp.Navigate(d.confirmLink(t)), "/recovery-request/confirm", "復旧の申請の確定")
 	sato.clickTo(button("申請を確定する"), "/recovery-request/confirm", "復旧の申請の確定")
+
+	// B verified Sato by phone and proposes to end her wait early: it
+	// takes a second operator, so the admins below find the proposal
+	// waiting for them, and B can only withdraw it.
+	b.open("/recoveries", "二要素認証の復旧申請")
+	b.typeInto("本人確認の方法", "電話で登録住所と生年月日を確認")
+	b.clickTo(button("本人確認のうえ早期承認"), "/recoveries", "二要素認証の復旧申請")
+	b.confirmed("の復旧申請の早期承認を依頼しますか？ 別のオペレーターが承認すると")
+	b.expectText(`//p[@role="status" and starts-with(normalize-space(), "早期承認を依頼しました。")]`)
+	b.expectText(`//main//td[contains(., "自分の依頼")]`)
+	waitVisible(b, button("取り下げ"))
 
 	start := time.Now().Add(72 * time.Hour).Truncate(time.Hour)
 	jst := func(t time.Time) string { return t.In(webkit.JST).Format("2006-01-02 15:04") }
@@ -130,7 +143,8 @@ func TestConsoleMobile(t *testing.T) {
 			waitVisible(p, button("承認"))
 			shot("14-console-resets")
 			p.menuTo("復旧申請", "/recoveries", "二要素認証の復旧申請")
-			waitVisible(p, button("本人確認のうえ早期承認"))
+			p.expectText(`//main//td[contains(., "` + bEmail + ` が") and contains(., "早期承認を依頼") and not(contains(., "operator:"))]`)
+			waitVisible(p, button("早期承認を承認"))
 			shot("15-console-recoveries")
 
 			// Operators, a new one and the pages that hand over a password
@@ -219,6 +233,20 @@ func TestConsoleMobile(t *testing.T) {
 			shot("37-console-en-maintenance")
 		})
 	}
+
+	// A second operator approves on B's check: only now does Sato's wait
+	// end, and the page names both of them.
+	const approver = "approver-mobile@tobira.example"
+	seedA := d.createOperator(t, approver, "管理者 承認", "admin")
+	a := newBrowser(t, consoleURL, axe)
+	a.consoleSignIn(approver, seedA, "")
+	a.open("/recoveries", "二要素認証の復旧申請")
+	a.clickTo(button("早期承認を承認"), "/recoveries", "二要素認証の復旧申請")
+	a.confirmed(bEmail + " の本人確認にもとづき、")
+	a.expectText(`//p[@role="status" and normalize-space()="復旧申請を早期承認しました。次回のログインで再登録できます。"]`)
+	a.expectText(`//main//td[contains(., "` + bEmail + ` が依頼し、` + approver + ` が早期承認")]`)
+	sato.open("/login", "ログイン")
+	sato.signIn(satoEmail, satoPassword, "/enrol", "2要素認証の設定")
 }
 
 // phoneMenu is the console's 「メニュー」 on a narrow screen.
