@@ -58,7 +58,7 @@ func TestOperatorActionsRecordClient(t *testing.T) {
 	}
 	resp, body = kim.post("/recoveries/rec-1/propose", "reason", "電話で登録住所と生年月日を確認")
 	wantAt("recovery proposal", resp, body, "/recoveries")
-	resp, body = boss.post("/recoveries/rec-1/approve")
+	resp, body = boss.post("/recoveries/rec-1/approve", s.proposal("rec-1")...)
 	wantAt("recovery approval", resp, body, "/recoveries")
 
 	for _, step := range []string{"disable", "enable", "reset-2fa"} {

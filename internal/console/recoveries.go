@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/store"
@@ -119,17 +121,28 @@ var recoveryNotices = map[store.ResetDecision]string{
 // decideRecovery is a decision on the proposal of the request in the path,
 // refused (and recorded so) as decideReset refuses one on a reset request.
 func (s *Server) decideRecovery(w http.ResponseWriter, r *http.Request, op *store.Operator, decision store.ResetDecision) {
+	if !s.form(w, r) {
+		return
+	}
 	ctx := r.Context()
 	action := recoveryActions[decision]
 	id := r.PathValue("id")
+	// The form names the proposal the operator read (its time), so that
+	// their decision is on that one and no other: one withdrawn and made
+	// again since, by another operator or with another check, is stale.
+	// A missing or malformed one names none, and is stale too.
+	var proposedAt time.Time
+	if ms, err := strconv.ParseInt(r.PostForm.Get("proposal"), 10, 64); err == nil && ms > 0 {
+		proposedAt = time.UnixMilli(ms)
+	}
 	var q *store.RecoveryRequest
 	var err error
 	if decision == store.ResetApproved {
 		// The decision, the check of its proposer, its event and the
 		// customer's mail are one (portal.ApproveRecoveryEarly).
-		q, err = s.svc.ApproveRecoveryEarly(ctx, id, actor(op))
+		q, err = s.svc.ApproveRecoveryEarly(ctx, id, proposedAt, actor(op))
 	} else {
-		q, err = s.svc.Store.DecideRecoveryProposal(ctx, id, actor(op), decision, s.svc.Now())
+		q, err = s.svc.Store.DecideRecoveryProposal(ctx, id, proposedAt, actor(op), decision, s.svc.Now())
 	}
 	refused := func(status int, outcome, why, key string) {
 		s.audit(ctx, r, actor(op), s.recoveryAccount(ctx, id), action, outcome, "request "+id+": "+why)
@@ -152,7 +165,7 @@ func (s *Server) decideRecovery(w http.ResponseWriter, r *http.Request, op *stor
 		return
 	case errors.Is(err, store.ErrStale):
 		// Another operator decided it first (two tabs, two operators), or
-		// its proposer withdrew it.
+		// its proposer withdrew it (and perhaps proposed it again).
 		refused(http.StatusConflict, "stale", "no open proposal", "recoveries.decided")
 		return
 	case errors.Is(err, store.ErrNotFound):

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -332,6 +333,12 @@ func (s *site) recovery(id string) *store.RecoveryRequest {
 	return r
 }
 
+// proposal is the form field that names the open proposal of the recovery
+// request id, as the recoveries page's decision buttons carry it.
+func (s *site) proposal(id string) []string {
+	return []string{"proposal", strconv.FormatInt(s.recovery(id).ProposedAt.UnixMilli(), 10)}
+}
+
 // approvalMails counts the mails telling a's customer support ended the
 // waiting period.
 func (s *site) approvalMails(a *store.Account) int {
@@ -408,7 +415,7 @@ func TestRecoveryEarlyApprovalFourEyes(t *testing.T) {
 	}
 	// The proposer cannot approve nor reject it.
 	for _, d := range []string{"approve", "reject"} {
-		if resp, body := kim.post("/recoveries/rec-1/" + d); resp.StatusCode != http.StatusForbidden ||
+		if resp, body := kim.post("/recoveries/rec-1/"+d, s.proposal("rec-1")...); resp.StatusCode != http.StatusForbidden ||
 			!strings.Contains(body, "自分で依頼した早期承認は承認・却下できません") {
 			t.Errorf("proposer's %s: %d", d, resp.StatusCode)
 		}
@@ -423,7 +430,7 @@ func TestRecoveryEarlyApprovalFourEyes(t *testing.T) {
 		strings.Contains(body, "/recoveries/rec-1/withdraw") || !strings.Contains(body, "kim@tobira.example の本人確認にもとづき") {
 		t.Errorf("approver's list:\n%s", body)
 	}
-	resp, body = boss.post("/recoveries/rec-1/approve")
+	resp, body = boss.post("/recoveries/rec-1/approve", s.proposal("rec-1")...)
 	if resp.Request.URL.Path != "/recoveries" || resp.StatusCode != 200 || !strings.Contains(body, "早期承認しました") {
 		t.Fatalf("approve: %s %d\n%s", resp.Request.URL.Path, resp.StatusCode, body)
 	}
@@ -439,7 +446,7 @@ func TestRecoveryEarlyApprovalFourEyes(t *testing.T) {
 	}
 	// A second approval (another tab, a double click) is stale, and records
 	// so; a new proposal is refused.
-	if resp, body := boss.post("/recoveries/rec-1/approve"); resp.StatusCode != http.StatusConflict ||
+	if resp, body := boss.post("/recoveries/rec-1/approve", s.proposal("rec-1")...); resp.StatusCode != http.StatusConflict ||
 		!strings.Contains(body, "既に承認・却下または取り下げされています") {
 		t.Errorf("approve twice: %d\n%s", resp.StatusCode, body)
 	}
@@ -490,13 +497,13 @@ func TestRecoveryProposalRejectedOrWithdrawn(t *testing.T) {
 
 	kim.post("/recoveries/rec-1/propose", "reason", "電話で確認")
 	// Another operator cannot withdraw it: they reject it.
-	if resp, body := sue.post("/recoveries/rec-1/withdraw"); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "却下してください") {
+	if resp, body := sue.post("/recoveries/rec-1/withdraw", s.proposal("rec-1")...); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "却下してください") {
 		t.Errorf("another operator withdraws: %d", resp.StatusCode)
 	}
 	if !s.recovery("rec-1").Proposed() {
 		t.Fatal("a refused withdrawal closed the proposal")
 	}
-	resp, body := sue.post("/recoveries/rec-1/reject")
+	resp, body := sue.post("/recoveries/rec-1/reject", s.proposal("rec-1")...)
 	if resp.Request.URL.Path != "/recoveries" || !strings.Contains(body, "早期承認の依頼を却下しました") {
 		t.Fatalf("reject: %s %d", resp.Request.URL.Path, resp.StatusCode)
 	}
@@ -508,15 +515,16 @@ func TestRecoveryProposalRejectedOrWithdrawn(t *testing.T) {
 	}
 
 	kim.post("/recoveries/rec-1/propose", "reason", "別のお客さまと取り違えた")
-	resp, body = kim.post("/recoveries/rec-1/withdraw")
+	read := s.proposal("rec-1") // as sue's page shows it
+	resp, body = kim.post("/recoveries/rec-1/withdraw", read...)
 	if resp.Request.URL.Path != "/recoveries" || !strings.Contains(body, "早期承認の依頼を取り下げました") {
 		t.Fatalf("withdraw: %s %d", resp.Request.URL.Path, resp.StatusCode)
 	}
 	// Withdrawn, it can be neither approved nor withdrawn again.
-	if resp, _ := sue.post("/recoveries/rec-1/approve"); resp.StatusCode != http.StatusConflict {
+	if resp, _ := sue.post("/recoveries/rec-1/approve", read...); resp.StatusCode != http.StatusConflict {
 		t.Errorf("approval of a withdrawn proposal: %d", resp.StatusCode)
 	}
-	if resp, _ := kim.post("/recoveries/rec-1/withdraw"); resp.StatusCode != http.StatusConflict {
+	if resp, _ := kim.post("/recoveries/rec-1/withdraw", read...); resp.StatusCode != http.StatusConflict {
 		t.Errorf("a second withdrawal: %d", resp.StatusCode)
 	}
 	if got := s.recovery("rec-1"); got.Proposed() || got.ApprovedBy != "" || !got.EffectiveAt.Equal(effective) || s.approvalMails(a) != 0 {
@@ -537,6 +545,22 @@ func TestRecoveryProposalRejectedOrWithdrawn(t *testing.T) {
 	if err != nil || len(evs) != 1 || evs[0].Detail != "request rec-1 proposed by operator:kim@tobira.example: 電話で確認" {
 		t.Errorf("recovery.reject events: %+v, %v", evs, err)
 	}
+
+	// Proposed again, with another check: sue's click on the page she read
+	// before approves nothing; on the page that shows the new one, it does.
+	s.clock.Advance(time.Minute)
+	kim.post("/recoveries/rec-1/propose", "reason", "メールで確認")
+	if resp, body := sue.post("/recoveries/rec-1/approve", read...); resp.StatusCode != http.StatusConflict ||
+		!strings.Contains(body, "既に承認・却下または取り下げされています") {
+		t.Errorf("approval of the proposal withdrawn, once another was made: %d\n%s", resp.StatusCode, body)
+	}
+	if got := s.recovery("rec-1"); got.ApprovedBy != "" || !got.EffectiveAt.Equal(effective) || s.approvalMails(a) != 0 {
+		t.Fatalf("the approval of a proposal withdrawn changed something: %+v", got)
+	}
+	if resp, _ := sue.post("/recoveries/rec-1/approve", s.proposal("rec-1")...); resp.Request.URL.Path != "/recoveries" || resp.StatusCode != 200 ||
+		s.recovery("rec-1").ApprovedBy != "operator:sue@tobira.example" {
+		t.Errorf("approval of the proposal read: %s %d", resp.Request.URL.Path, resp.StatusCode)
+	}
 }
 
 // TestRecoveryProposalNotApprovedAfterProposerDisabled: the proposer is
@@ -553,7 +577,7 @@ func TestRecoveryProposalNotApprovedAfterProposerDisabled(t *testing.T) {
 	if _, err := console.DisableOperator(t.Context(), s.svc, s.db, "kim@tobira.example", "operator:boss@tobira.example"); err != nil {
 		t.Fatal(err)
 	}
-	resp, body := boss.post("/recoveries/rec-1/approve")
+	resp, body := boss.post("/recoveries/rec-1/approve", s.proposal("rec-1")...)
 	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "依頼のあとで無効にされたため、承認できません") {
 		t.Fatalf("approval: %d, want 409\n%s", resp.StatusCode, body)
 	}
@@ -565,7 +589,7 @@ func TestRecoveryProposalNotApprovedAfterProposerDisabled(t *testing.T) {
 		strings.Contains(acts, "recovery.approve ok") {
 		t.Errorf("audit:\n%s", acts)
 	}
-	if resp, _ := boss.post("/recoveries/rec-1/reject"); resp.Request.URL.Path != "/recoveries" || resp.StatusCode != 200 {
+	if resp, _ := boss.post("/recoveries/rec-1/reject", s.proposal("rec-1")...); resp.Request.URL.Path != "/recoveries" || resp.StatusCode != 200 {
 		t.Errorf("reject: %s %d", resp.Request.URL.Path, resp.StatusCode)
 	}
 }
@@ -584,7 +608,7 @@ func TestRecoveryProposalVoidOnceCancelled(t *testing.T) {
 	if _, err := s.db.CancelRecovery(t.Context(), a.ID, "not me", s.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	resp, body := boss.post("/recoveries/rec-1/approve")
+	resp, body := boss.post("/recoveries/rec-1/approve", s.proposal("rec-1")...)
 	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "早期承認の依頼は無効になりました") {
 		t.Fatalf("approval of a cancelled request: %d\n%s", resp.StatusCode, body)
 	}

@@ -504,11 +504,12 @@ func TestAuditOneRecordPerEvent(t *testing.T) {
 			c := a.enrolled("yamada@example.jp")
 			r, _ := a.confirmRecovery(c, a.box, a.requestRecovery(c, a.box))
 			a.operators()
-			if _, err := a.svc.ProposeRecoveryApproval(a.ctx, r.ID, sato, checked); err != nil {
+			p, err := a.svc.ProposeRecoveryApproval(a.ctx, r.ID, sato, checked)
+			if err != nil {
 				t.Fatal(err)
 			}
 			a.step(func() {
-				if _, err := a.svc.ApproveRecoveryEarly(a.ctx, r.ID, ito); err != nil {
+				if _, err := a.svc.ApproveRecoveryEarly(a.ctx, r.ID, p.ProposedAt, ito); err != nil {
 					t.Fatal(err)
 				}
 			})

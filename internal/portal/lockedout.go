@@ -269,7 +269,8 @@ func (s *Service) ProposeRecoveryApproval(ctx context.Context, id, operator, rea
 }
 
 // ApproveRecoveryEarly is a second operator's approval of the proposal on
-// the waiting request id: the next sign-in enrols anew. The decision, the
+// the waiting request id made at proposedAt, the one they read (its
+// proposer and identity check): the next sign-in enrols anew. The decision, the
 // check of the proposer, the recovery.approve event (naming both operators
 // and the identity check) and the mail are one transaction, all or
 // nothing: an approval is never recorded for a period that did not end,
@@ -279,11 +280,11 @@ func (s *Service) ProposeRecoveryApproval(ctx context.Context, id, operator, rea
 // have still names the old date. ErrProposerDisabled when the proposer is
 // no longer an enabled operator; otherwise the errors of
 // store.DecideRecoveryProposal.
-func (s *Service) ApproveRecoveryEarly(ctx context.Context, id, operator string) (*store.RecoveryRequest, error) {
+func (s *Service) ApproveRecoveryEarly(ctx context.Context, id string, proposedAt time.Time, operator string) (*store.RecoveryRequest, error) {
 	var r *store.RecoveryRequest
 	err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
 		var err error
-		if r, err = u.Store.DecideRecoveryProposal(ctx, id, operator, store.ResetApproved, u.Now()); err != nil {
+		if r, err = u.Store.DecideRecoveryProposal(ctx, id, proposedAt, operator, store.ResetApproved, u.Now()); err != nil {
 			return err
 		}
 		// Read in the approval's transaction, so that the proposer cannot

@@ -302,10 +302,11 @@ func (e *env) operators() {
 func (e *env) approveEarly(r *store.RecoveryRequest) *store.RecoveryRequest {
 	e.t.Helper()
 	e.operators()
-	if _, err := e.svc.ProposeRecoveryApproval(e.ctx, r.ID, sato, checked); err != nil {
+	p, err := e.svc.ProposeRecoveryApproval(e.ctx, r.ID, sato, checked)
+	if err != nil {
 		e.t.Fatalf("ProposeRecoveryApproval: %v", err)
 	}
-	a, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, ito)
+	a, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, p.ProposedAt, ito)
 	if err != nil {
 		e.t.Fatalf("ApproveRecoveryEarly: %v", err)
 	}
@@ -365,7 +366,7 @@ func TestRecoveryApproveEarly(t *testing.T) {
 		t.Fatalf("after the proposal: %s, want mfa", st)
 	}
 	// Its proposer cannot approve it.
-	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, sato); !errors.Is(err, store.ErrOwnRecoveryProposal) {
+	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, p.ProposedAt, sato); !errors.Is(err, store.ErrOwnRecoveryProposal) {
 		t.Fatalf("the proposer approves: %v", err)
 	}
 	if n := e.countAudit(c, "recovery.approve"); n != 0 {
@@ -373,7 +374,14 @@ func TestRecoveryApproveEarly(t *testing.T) {
 	}
 	box.none("the proposer's approval")
 
-	a, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, ito)
+	// An approval is of the proposal its operator read: one of another
+	// proposal (withdrawn since, and made again) is stale.
+	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, p.ProposedAt.Add(-time.Minute), ito); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("approving another proposal: %v", err)
+	}
+	box.none("the approval of another proposal")
+
+	a, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, p.ProposedAt, ito)
 	if err != nil || a.ApprovedBy != ito || a.ProposedBy != sato || !a.EffectiveAt.Equal(e.clock.Now()) {
 		t.Fatalf("ApproveRecoveryEarly = %+v, %v", a, err)
 	}
@@ -389,7 +397,7 @@ func TestRecoveryApproveEarly(t *testing.T) {
 	}
 	// Approved once: a second approval (another tab) is stale, a new
 	// proposal refused.
-	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, "operator:kato@tobira.example"); !errors.Is(err, store.ErrStale) {
+	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, p.ProposedAt, "operator:kato@tobira.example"); !errors.Is(err, store.ErrStale) {
 		t.Fatalf("approving twice: %v", err)
 	}
 	if _, err := e.svc.ProposeRecoveryApproval(e.ctx, r.ID, ito, checked); !errors.Is(err, store.ErrRecoveryApproved) {
@@ -417,13 +425,14 @@ func TestRecoveryApprovalAfterProposerDisabled(t *testing.T) {
 	e.enrol(c)
 	box.since()
 	r, _ := e.confirmRecovery(c, box, e.requestRecovery(c, box))
-	if _, err := e.svc.ProposeRecoveryApproval(e.ctx, r.ID, sato, checked); err != nil {
+	p, err := e.svc.ProposeRecoveryApproval(e.ctx, r.ID, sato, checked)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := e.svc.Store.SetOperatorDisabled(e.ctx, "op-sato@tobira.example", true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, ito); !errors.Is(err, portal.ErrProposerDisabled) {
+	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, p.ProposedAt, ito); !errors.Is(err, portal.ErrProposerDisabled) {
 		t.Fatalf("approval of a disabled operator's proposal: %v", err)
 	}
 	if p := e.pending(c); p.ApprovedBy != "" || !p.Proposed() || !p.EffectiveAt.Equal(r.EffectiveAt) {
@@ -433,7 +442,7 @@ func TestRecoveryApprovalAfterProposerDisabled(t *testing.T) {
 		t.Fatalf("%d recovery.approve events after a refused approval", n)
 	}
 	box.none("a refused approval")
-	if _, err := e.svc.Store.DecideRecoveryProposal(e.ctx, r.ID, ito, store.ResetRejected, e.clock.Now()); err != nil {
+	if _, err := e.svc.Store.DecideRecoveryProposal(e.ctx, r.ID, p.ProposedAt, ito, store.ResetRejected, e.clock.Now()); err != nil {
 		t.Fatalf("rejecting the proposal: %v", err)
 	}
 }
@@ -448,7 +457,8 @@ func TestRecoveryProposalVoidWhenCancelled(t *testing.T) {
 	e.enrol(c)
 	box.since()
 	r, _ := e.confirmRecovery(c, box, e.requestRecovery(c, box))
-	if _, err := e.svc.ProposeRecoveryApproval(e.ctx, r.ID, sato, checked); err != nil {
+	p, err := e.svc.ProposeRecoveryApproval(e.ctx, r.ID, sato, checked)
+	if err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(time.Minute)
@@ -463,7 +473,7 @@ func TestRecoveryProposalVoidWhenCancelled(t *testing.T) {
 		t.Fatalf("request after the second factor: %+v", p)
 	}
 	box.since()
-	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, ito); !errors.Is(err, store.ErrRecoveryNotWaiting) {
+	if _, err := e.svc.ApproveRecoveryEarly(e.ctx, r.ID, p.ProposedAt, ito); !errors.Is(err, store.ErrRecoveryNotWaiting) {
 		t.Fatalf("approval of a cancelled request's proposal: %v", err)
 	}
 	if n := e.countAudit(c, "recovery.approve"); n != 0 {

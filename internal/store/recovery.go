@@ -118,16 +118,18 @@ type RecoveryRequests interface {
 	// it was approved already.
 	ProposeRecoveryApproval(ctx context.Context, id, operator, reason string, now time.Time) (*RecoveryRequest, error)
 	// DecideRecoveryProposal records operator's decision at now on the open
-	// proposal of the waiting request id, in one transaction, and returns
+	// proposal of the waiting request id made at proposedAt (the one the
+	// operator read), in one transaction, and returns
 	// the request: approved, as it is now, effective at now (unless it is
 	// already) with ApprovedBy set; rejected or withdrawn, as it was, naming
 	// the proposal decided, which is cleared: the request waits as before,
 	// and may be proposed again. ErrNotFound for an unknown id,
 	// ErrRecoveryNotWaiting when the request is not waiting, ErrStale when
-	// it has no open proposal (decided already, or never proposed);
+	// it has no open proposal made at proposedAt (decided already, withdrawn
+	// and made again since, or never proposed);
 	// ErrOwnRecoveryProposal when operator approves or rejects their own
 	// proposal, ErrNotOwnRecoveryProposal when they withdraw another's.
-	DecideRecoveryProposal(ctx context.Context, id, operator string, decision ResetDecision, now time.Time) (*RecoveryRequest, error)
+	DecideRecoveryProposal(ctx context.Context, id string, proposedAt time.Time, operator string, decision ResetDecision, now time.Time) (*RecoveryRequest, error)
 	// CompleteRecovery marks the waiting request id completed when it is
 	// effective at now; ErrStale when it is not waiting or not yet
 	// effective (cancelled, or completed by another sign-in), ErrNotFound

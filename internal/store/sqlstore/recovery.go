@@ -152,8 +152,8 @@ func (db *DB) ProposeRecoveryApproval(ctx context.Context, id, operator, reason 
 // transaction. The UPDATE names the proposal it read (its operator and
 // time), so that a decision never lands on another: of two approvals at
 // once one wins and the other is stale, and a proposal withdrawn and made
-// again meanwhile is not approved on the first one's word.
-func (db *DB) DecideRecoveryProposal(ctx context.Context, id, operator string, decision store.ResetDecision, now time.Time) (*store.RecoveryRequest, error) {
+// again meanwhile is not approved on what the operator read of the first.
+func (db *DB) DecideRecoveryProposal(ctx context.Context, id string, proposedAt time.Time, operator string, decision store.ResetDecision, now time.Time) (*store.RecoveryRequest, error) {
 	if !decision.Valid() || operator == "" || ms(now) == 0 {
 		return nil, fmt.Errorf("sqlstore: decide recovery proposal: bad decision %q by %q", decision, operator)
 	}
@@ -166,7 +166,7 @@ func (db *DB) DecideRecoveryProposal(ctx context.Context, id, operator string, d
 		switch {
 		case r.Status != store.RecoveryWaiting:
 			return store.ErrRecoveryNotWaiting
-		case !r.Proposed():
+		case !r.Proposed() || !r.ProposedAt.Equal(proposedAt):
 			return store.ErrStale
 		case decision == store.ResetWithdrawn && r.ProposedBy != operator:
 			return store.ErrNotOwnRecoveryProposal

@@ -136,7 +136,7 @@ var recoveryRequestTests = []test{
 		wantErr(t, "propose unconfirmed", err, store.ErrRecoveryNotWaiting)
 		_, err = rr.ProposeRecoveryApproval(ctx, "nobody", "operator:sato", "電話で確認", t0.Add(time.Hour))
 		wantErr(t, "propose unknown", err, store.ErrNotFound)
-		_, err = rr.DecideRecoveryProposal(ctx, "r2", "operator:ito", store.ResetApproved, t0.Add(time.Hour))
+		_, err = rr.DecideRecoveryProposal(ctx, "r2", time.Time{}, "operator:ito", store.ResetApproved, t0.Add(time.Hour))
 		wantErr(t, "approve without a proposal", err, store.ErrStale)
 		proposed := t0.Add(4 * time.Hour)
 		r, err := rr.ProposeRecoveryApproval(ctx, "r2", "operator:sato", "電話で登録住所を確認", proposed)
@@ -151,11 +151,11 @@ var recoveryRequestTests = []test{
 		wantErr(t, "propose twice", err, store.ErrRecoveryProposed)
 		// The proposer decides nothing but a withdrawal; another operator
 		// no withdrawal.
-		_, err = rr.DecideRecoveryProposal(ctx, "r2", "operator:sato", store.ResetApproved, proposed)
+		_, err = rr.DecideRecoveryProposal(ctx, "r2", proposed, "operator:sato", store.ResetApproved, proposed)
 		wantErr(t, "approve own proposal", err, store.ErrOwnRecoveryProposal)
-		_, err = rr.DecideRecoveryProposal(ctx, "r2", "operator:sato", store.ResetRejected, proposed)
+		_, err = rr.DecideRecoveryProposal(ctx, "r2", proposed, "operator:sato", store.ResetRejected, proposed)
 		wantErr(t, "reject own proposal", err, store.ErrOwnRecoveryProposal)
-		_, err = rr.DecideRecoveryProposal(ctx, "r2", "operator:ito", store.ResetWithdrawn, proposed)
+		_, err = rr.DecideRecoveryProposal(ctx, "r2", proposed, "operator:ito", store.ResetWithdrawn, proposed)
 		wantErr(t, "withdraw another's proposal", err, store.ErrNotOwnRecoveryProposal)
 		r, err = rr.PendingRecoveryOf(ctx, b.ID)
 		must(t, err)
@@ -163,7 +163,7 @@ var recoveryRequestTests = []test{
 			t.Errorf("after refused decisions: %+v", r)
 		}
 		now := t0.Add(5 * time.Hour)
-		r, err = rr.DecideRecoveryProposal(ctx, "r2", "operator:ito", store.ResetApproved, now)
+		r, err = rr.DecideRecoveryProposal(ctx, "r2", proposed, "operator:ito", store.ResetApproved, now)
 		must(t, err)
 		if r.ApprovedBy != "operator:ito" || r.ProposedBy != "operator:sato" || r.Proposed() ||
 			!r.EffectiveAt.Equal(now) || r.Status != store.RecoveryWaiting {
@@ -171,9 +171,9 @@ var recoveryRequestTests = []test{
 		}
 		// A request is approved once: a second approval, or a proposal
 		// after it, is refused and changes nothing.
-		_, err = rr.DecideRecoveryProposal(ctx, "r2", "operator:kato", store.ResetApproved, now.Add(100*time.Hour))
+		_, err = rr.DecideRecoveryProposal(ctx, "r2", proposed, "operator:kato", store.ResetApproved, now.Add(100*time.Hour))
 		wantErr(t, "approve twice", err, store.ErrStale)
-		_, err = rr.DecideRecoveryProposal(ctx, "r2", "operator:kato", store.ResetRejected, now.Add(time.Hour))
+		_, err = rr.DecideRecoveryProposal(ctx, "r2", proposed, "operator:kato", store.ResetRejected, now.Add(time.Hour))
 		wantErr(t, "reject after approval", err, store.ErrStale)
 		_, err = rr.ProposeRecoveryApproval(ctx, "r2", "operator:kato", "電話で確認", now.Add(time.Hour))
 		wantErr(t, "propose after approval", err, store.ErrRecoveryApproved)
@@ -202,7 +202,7 @@ var recoveryRequestTests = []test{
 			at := t0.Add(time.Duration(i+1) * time.Hour)
 			_, err := rr.ProposeRecoveryApproval(ctx, "r1", "operator:sato", "電話で確認", at)
 			must(t, err)
-			r, err := rr.DecideRecoveryProposal(ctx, "r1", d.by, d.decision, at.Add(time.Minute))
+			r, err := rr.DecideRecoveryProposal(ctx, "r1", at, d.by, d.decision, at.Add(time.Minute))
 			must(t, err)
 			if r.ProposedBy != "operator:sato" || r.ProposedReason != "電話で確認" || !r.ProposedAt.Equal(at) {
 				t.Errorf("%s returned %+v, want the proposal decided", d.decision, r)
@@ -213,11 +213,31 @@ var recoveryRequestTests = []test{
 				r.ApprovedBy != "" || !r.EffectiveAt.Equal(effective) || r.Status != store.RecoveryWaiting {
 				t.Errorf("after %s: %+v", d.decision, r)
 			}
-			_, err = rr.DecideRecoveryProposal(ctx, "r1", "operator:kato", store.ResetApproved, at.Add(2*time.Minute))
+			_, err = rr.DecideRecoveryProposal(ctx, "r1", at, "operator:kato", store.ResetApproved, at.Add(2*time.Minute))
 			wantErr(t, "approval after "+string(d.decision), err, store.ErrStale)
 		}
-		if _, err := rr.ProposeRecoveryApproval(ctx, "r1", "operator:ito", "窓口で本人確認書類を確認", t0.Add(3*time.Hour)); err != nil {
+		// A decision is on the proposal its operator read: once that one
+		// was withdrawn and another made, it is stale.
+		_, err = rr.ProposeRecoveryApproval(ctx, "r1", "operator:sato", "電話で確認", t0.Add(3*time.Hour))
+		must(t, err)
+		_, err = rr.DecideRecoveryProposal(ctx, "r1", t0.Add(3*time.Hour), "operator:sato", store.ResetWithdrawn, t0.Add(4*time.Hour))
+		must(t, err)
+		if _, err := rr.ProposeRecoveryApproval(ctx, "r1", "operator:kato", "メールで確認", t0.Add(5*time.Hour)); err != nil {
 			t.Fatalf("a new proposal after the withdrawal: %v", err)
+		}
+		for _, d := range []store.ResetDecision{store.ResetApproved, store.ResetRejected} {
+			_, err = rr.DecideRecoveryProposal(ctx, "r1", t0.Add(3*time.Hour), "operator:ito", d, t0.Add(6*time.Hour))
+			wantErr(t, string(d)+" of the proposal withdrawn", err, store.ErrStale)
+		}
+		r, err := rr.PendingRecoveryOf(ctx, a.ID)
+		must(t, err)
+		if r.ProposedBy != "operator:kato" || r.ApprovedBy != "" || !r.EffectiveAt.Equal(effective) {
+			t.Errorf("after decisions on a withdrawn proposal: %+v", r)
+		}
+		r, err = rr.DecideRecoveryProposal(ctx, "r1", t0.Add(5*time.Hour), "operator:ito", store.ResetApproved, t0.Add(6*time.Hour))
+		must(t, err)
+		if r.ApprovedBy != "operator:ito" || r.ProposedBy != "operator:kato" {
+			t.Errorf("approval of the proposal read: %+v", r)
 		}
 	}},
 	{"ProposalVoidOnceCancelled", func(t *testing.T, s store.Store) {
@@ -237,12 +257,12 @@ var recoveryRequestTests = []test{
 			t.Fatal("CancelRecovery cancelled nothing")
 		}
 		for _, d := range []store.ResetDecision{store.ResetApproved, store.ResetRejected} {
-			_, err = rr.DecideRecoveryProposal(ctx, "r1", "operator:ito", d, t0.Add(3*time.Hour))
+			_, err = rr.DecideRecoveryProposal(ctx, "r1", t0.Add(time.Hour), "operator:ito", d, t0.Add(3*time.Hour))
 			wantErr(t, string(d)+" a cancelled request's proposal", err, store.ErrRecoveryNotWaiting)
 		}
-		_, err = rr.DecideRecoveryProposal(ctx, "r1", "operator:sato", store.ResetWithdrawn, t0.Add(3*time.Hour))
+		_, err = rr.DecideRecoveryProposal(ctx, "r1", t0.Add(time.Hour), "operator:sato", store.ResetWithdrawn, t0.Add(3*time.Hour))
 		wantErr(t, "withdraw a cancelled request's proposal", err, store.ErrRecoveryNotWaiting)
-		_, err = rr.DecideRecoveryProposal(ctx, "nobody", "operator:ito", store.ResetApproved, t0.Add(3*time.Hour))
+		_, err = rr.DecideRecoveryProposal(ctx, "nobody", t0.Add(time.Hour), "operator:ito", store.ResetApproved, t0.Add(3*time.Hour))
 		wantErr(t, "approve an unknown request", err, store.ErrNotFound)
 		_, err = rr.PendingRecoveryOf(ctx, a.ID)
 		wantErr(t, "pending after the cancel", err, store.ErrNotFound)
@@ -278,7 +298,7 @@ var recoveryRequestTests = []test{
 				if i == 0 {
 					by, d = "operator:a", store.ResetWithdrawn
 				}
-				_, err := rr.DecideRecoveryProposal(ctx, "r1", by, d, t0.Add(2*time.Hour))
+				_, err := rr.DecideRecoveryProposal(ctx, "r1", t0.Add(time.Hour), by, d, t0.Add(2*time.Hour))
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
