@@ -270,16 +270,16 @@ func (s *Service) ProposeRecoveryApproval(ctx context.Context, id, operator, rea
 
 // ApproveRecoveryEarly is a second operator's approval of the proposal on
 // the waiting request id made at proposedAt, the one they read (its
-// proposer and identity check): the next sign-in enrols anew. The decision, the
-// check of the proposer, the recovery.approve event (naming both operators
-// and the identity check) and the mail are one transaction, all or
-// nothing: an approval is never recorded for a period that did not end,
-// nor made on the word of a proposer disabled meanwhile. The customer is
-// mailed at once that support ended the waiting period, with a "this was
-// not me" link that cancels the request: the recovery_started mail they
-// have still names the old date. ErrProposerDisabled when the proposer is
-// no longer an enabled operator; otherwise the errors of
-// store.DecideRecoveryProposal.
+// proposer and identity check): the next sign-in enrols anew. The
+// decision, the check of the proposer, the recovery.approve event (naming
+// both operators and the identity check) and the mail are one
+// transaction, all or nothing: an approval is never recorded for a period
+// that did not end, nor made on the word of a proposer disabled
+// meanwhile. The customer is mailed at once that support ended the
+// waiting period, with a "this was not me" link that cancels the request:
+// the recovery_started mail they have still names the old date.
+// ErrProposerDisabled when the proposer is no longer an enabled operator;
+// otherwise the errors of store.DecideRecoveryProposal.
 func (s *Service) ApproveRecoveryEarly(ctx context.Context, id string, proposedAt time.Time, operator string) (*store.RecoveryRequest, error) {
 	var r *store.RecoveryRequest
 	err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
