@@ -552,6 +552,13 @@ func TestRecoveryCodeSignIn(t *testing.T) {
 	r := b.post("/login/recovery", url.Values{"code": {"WRONGWRONGWRONGWRONGWRNG"}})
 	expect(t, r, http.StatusUnauthorized, "")
 	contains(t, r, msgWrongCode)
+	// An empty 「続ける」, or what is no recovery code, is told what a code
+	// looks like; it is no guess and closes nothing.
+	for _, bad := range []string{"", c.recovery[:23]} {
+		r = b.post("/login/recovery", url.Values{"code": {bad}})
+		expect(t, r, http.StatusBadRequest, "")
+		contains(t, r, "リカバリーコードは24文字の英数字です。")
+	}
 	expect(t, b.post("/login/recovery", url.Values{"code": {strings.ToLower(c.recovery)}}), http.StatusSeeOther, "/recovery-code")
 	rc := b.get("/recovery-code")
 	expect(t, rc, http.StatusOK, "")
