@@ -864,6 +864,9 @@ func TestSecurityActivityBySupport(t *testing.T) {
 		{Actor: "operator:tanaka@tobira.example", Action: store.ActionRecoveryPropose, Outcome: "ok", ClientIP: "10.9.8.8"},
 		{Actor: "operator:boss@tobira.example", Action: store.ActionRecoveryReject, Outcome: "ok", ClientIP: "10.9.8.9"},
 		{Actor: "operator:tanaka@tobira.example", Action: store.ActionRecoveryWithdraw, Outcome: "ok", ClientIP: "10.9.8.10"},
+		{Actor: "operator:boss@tobira.example", Action: store.ActionRecoveryApprove, Outcome: "stale", ClientIP: "10.9.8.11"},
+		{Actor: "operator:tanaka@tobira.example", Action: store.ActionRecoveryApprove, Outcome: "denied", ClientIP: "10.9.8.12"},
+		{Actor: "operator:boss@tobira.example", Action: store.ActionResetReject, Outcome: "denied", ClientIP: "10.9.8.13"},
 		{Actor: "operator:boss@tobira.example", Action: store.ActionConsoleReauth, Outcome: "ok", ClientIP: "10.9.8.5"},
 		{Actor: "customer", Action: store.ActionPhoneSend, Outcome: "some_new_outcome", ClientIP: "192.0.2.7"},
 		{Actor: "operator:kim@tobira.example", Action: store.ActionMFAReset, Outcome: "ok", ClientIP: "10.9.8.7"},
@@ -893,10 +896,16 @@ func TestSecurityActivityBySupport(t *testing.T) {
 			t.Errorf("the security page shows the audit log's code %q", code)
 		}
 	}
-	// The approval and the console's own record, had they been listed,
-	// would have no text of their own.
+	// The approval, the console's own record and staff's refused steps,
+	// had they been listed, would have no text of their own.
 	if n := strings.Count(page.text(), "その他の記録"); n != 1 {
 		t.Errorf("%d rows of other activity, want 1\n%s", n, page.text())
+	}
+	// The ten newest rows shown, though more events are listed and some
+	// of the newest are skipped.
+	_, activity, _ := strings.Cut(page.body, `id="activity-heading"`)
+	if n := strings.Count(activity, "</td></tr>"); n != 10 {
+		t.Errorf("%d rows of activity, want the 10 newest", n)
 	}
 }
 

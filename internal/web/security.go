@@ -75,19 +75,32 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lang := webkit.PickLanguage(r)
-	for ev, err := range s.svc.Store.AuditOfActions(r.Context(), si.Account.ID, customerActivity, 10) {
+	// Read as the page goes, up to the tenth row shown: the events it
+	// skips cost their row only.
+	for ev, err := range s.svc.Store.AuditOfActions(r.Context(), si.Account.ID, customerActivity, 0) {
 		if err != nil {
 			s.internal(w, r, err)
 			return
 		}
+		staff := strings.HasPrefix(ev.Actor, "operator:")
+		if staff && ev.Outcome != "ok" {
+			// A step of staff's that the console refused (an approval of
+			// a proposal decided already, their own request, a requester
+			// disabled since) did nothing to the account: it is the
+			// console's business, and would read 「その他の記録」 here.
+			continue
+		}
 		a := activity{When: formatTime(lang, ev.At), What: s.activityText(lang, ev.Action, ev.Outcome), From: ev.ClientIP}
-		if strings.HasPrefix(ev.Actor, "operator:") {
+		if staff {
 			// Support staff acted, from the console or the command line:
 			// the customer is told so, not the address of our network.
 			a.What = s.activityText(lang, ev.Action, ev.Outcome+".operator")
 			a.From = s.msgs.T(lang, "activity.from_operator")
 		}
 		d.Activity = append(d.Activity, a)
+		if len(d.Activity) == activityRows {
+			break
+		}
 	}
 	v := s.view(r, "security.title")
 	v.User, v.Data, v.Wide = si.Account, d, true
@@ -132,6 +145,10 @@ func (s *Server) factorsView(r *http.Request, si *portal.SignedIn) (securityData
 	d.Removes = strings.Join(names, s.t(r, "reset.and"))
 	return d, nil
 }
+
+// activityRows is how many events the security page's 最近のアクティビティ
+// lists, the newest first.
+const activityRows = 10
 
 // customerActivity are the audit actions the security page lists: what the
 // customer, the portal and support staff did to the account. It leaves out
