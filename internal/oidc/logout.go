@@ -225,20 +225,40 @@ func (p *Provider) endSessionGrant(ctx context.Context, g store.Grant, now time.
 // the library's answer for a request the endpoint refuses (an invalid hint,
 // a post_logout_redirect_uri the client did not register).
 func (p *Provider) LogoutNames(r *http.Request, sess *store.Session) (bool, error) {
+	claims, err := p.logoutHint(r)
+	if err != nil || claims == nil || sess.SID == "" {
+		return false, err
+	}
+	return claims.GetSubject() == sess.AccountID && claims.SessionID == p.storage.sid(sess.SID), nil
+}
+
+// LogoutHint reads an RP-initiated logout request's id_token_hint, checked
+// as LogoutNames checks it, for a browser that brought no portal session:
+// the account it names, and whether a portal session's SID is the one it
+// names. ok is false without a valid hint that names a session; err is the
+// library's answer for a request the endpoint refuses.
+func (p *Provider) LogoutHint(r *http.Request) (accountID string, names func(sid string) bool, ok bool, err error) {
+	claims, err := p.logoutHint(r)
+	if err != nil || claims == nil || claims.GetSubject() == "" || claims.SessionID == "" {
+		return "", nil, false, err
+	}
+	hinted := claims.SessionID
+	return claims.GetSubject(), func(sid string) bool { return sid != "" && p.storage.sid(sid) == hinted }, true, nil
+}
+
+// logoutHint parses and checks an end_session request as the endpoint will,
+// and returns its id_token_hint's claims; nil without a hint.
+func (p *Provider) logoutHint(r *http.Request) (*oidc.IDTokenClaims, error) {
 	ctx := op.ContextWithIssuer(r.Context(), p.issuer)
 	req, err := op.ParseEndSessionRequest(r, p.op.Decoder())
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	es, err := op.ValidateEndSessionRequest(ctx, req, p.op)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	claims := es.IDTokenHintClaims
-	if claims == nil || sess.SID == "" {
-		return false, nil
-	}
-	return claims.GetSubject() == sess.AccountID && claims.SessionID == p.storage.sid(sess.SID), nil
+	return es.IDTokenHintClaims, nil
 }
 
 // Logout tokens due since a revocation (store.Grant.LogoutTriedAt) that the

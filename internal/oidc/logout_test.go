@@ -779,3 +779,36 @@ func TestSessionExpiryNoticeSurvivesAnInterruptedRun(t *testing.T) {
 		t.Errorf("the next run posted %d times, want once", calls.Load()-before)
 	}
 }
+
+// A site's logout from a browser that brought no portal cookie (cleared,
+// say) still ends the portal session its id_token_hint names, and tells the
+// sites signed in through it, as the site's page then says; the customer's
+// other browser stays signed in. A hint of a session ended already ends
+// nothing more, and returns to the site all the same.
+func TestEndSessionHintWithoutCookie(t *testing.T) {
+	e := newPortal(t)
+	rc := newReceiver(t)
+	const after = "http://127.0.0.1:9/signed-out"
+	r := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{"http://127.0.0.1:9/cb"},
+		PostLogoutRedirectURIs: []string{after}, BackchannelLogoutURI: rc.url()})
+	b, other := e.browser(), e.browser()
+	tok := r.login(b)
+	_, claims := r.verify(tok)
+	r.login(other)
+
+	q := url.Values{"id_token_hint": {tok.Extra("id_token").(string)}, "client_id": {r.c.ID}, "post_logout_redirect_uri": {after}}
+	cookieless := e.browser()
+	for i := range 2 {
+		status, loc, _ := e.endSessionPage(cookieless, q, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate")
+		if loc == nil || loc.Scheme+"://"+loc.Host+loc.Path != after {
+			t.Fatalf("end_session %d without the portal's cookie: %d %v, want %s", i+1, status, loc, after)
+		}
+	}
+	if e.signedIn(b) {
+		t.Error("the portal session the hint names survived")
+	}
+	if !e.signedIn(other) {
+		t.Error("the customer's other browser was signed out")
+	}
+	e.grantEnded(r, tok, rc, claims.SID, "a logout without the portal's cookie")
+}

@@ -56,6 +56,37 @@ func (s *Service) SignOut(ctx context.Context, si *SignedIn, c Client) error {
 	})
 }
 
+// SignOutHinted is a site's logout (RP-initiated, with an id_token_hint)
+// from a browser that brought no portal session: its portal cookie was
+// cleared, or kept from the site's page. The session the hint names, a
+// live one of accountID whose SID names(SID) accepts, ends as at SignOut,
+// and the sites signed in through it are told, as the site's page then
+// says: else it, and the other site's session in that browser, would stay
+// signed in with the customer sure they are not. It reports whether it
+// ended one; none is no error (ended already, expired, or erased).
+func (s *Service) SignOutHinted(ctx context.Context, accountID string, names func(sid string) bool, c Client) (bool, error) {
+	ended := false
+	err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {
+		ended = false
+		live, err := u.Store.SessionsOf(ctx, accountID, u.Now(), 0)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(live, func(l store.Session) bool { return names(l.SID) })
+		if i < 0 {
+			return nil
+		}
+		if err := u.Store.DeleteSession(ctx, live[i].IDHash); err != nil {
+			return err
+		}
+		u.audit(ctx, accountID, store.ActionSignOut, "ok", c, "by a site's logout, without the portal's cookie")
+		u.sessionEnded(ctx, live[i].SID)
+		ended = true
+		return nil
+	})
+	return ended, err
+}
+
 // sessionEnded tells the sites, after the commit of the unit s is in, that
 // the portal session sid has ended, so that they end the sign-ins made
 // through it (back-channel logout).

@@ -415,6 +415,19 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	if si == nil {
+		// No portal cookie came (cleared, or the browser withheld it): a
+		// valid hint still names the session the site's sign-in came
+		// from, which ends, so that the site's 「ログアウトしました」 is
+		// true of the portal and the other sites too. A refused request
+		// ends nothing: the provider answers it below.
+		if account, names, ok, err := s.oidc.LogoutHint(r); err == nil && ok {
+			if _, err := s.svc.SignOutHinted(r.Context(), account, names, client(r)); err != nil {
+				s.internal(w, r, err)
+				return
+			}
+		}
+	}
 	if si != nil {
 		ours, err := s.oidc.LogoutNames(r, si.Session)
 		switch {
