@@ -92,8 +92,12 @@ func (db *DB) PendingRecoveryOf(ctx context.Context, accountID string) (*store.R
 
 // RecoveryRequestByID returns the request id, whatever its status.
 func (db *DB) RecoveryRequestByID(ctx context.Context, id string) (*store.RecoveryRequest, error) {
-	r, err := scanRecovery(db.c().queryRow(ctx, `SELECT `+recoveryCols+` FROM recovery_requests WHERE id = ?`, id))
+	r, err := recoveryByID(ctx, db.c(), id)
 	return r, db.fail("recovery request by id", err)
+}
+
+func recoveryByID(ctx context.Context, c conn, id string) (*store.RecoveryRequest, error) {
+	return scanRecovery(c.queryRow(ctx, `SELECT `+recoveryCols+` FROM recovery_requests WHERE id = ?`, id))
 }
 
 // CancelRecovery cancels the account's open request.
@@ -121,7 +125,7 @@ func (db *DB) ProposeRecoveryApproval(ctx context.Context, id, operator, reason 
 	}
 	var out *store.RecoveryRequest
 	err := db.inTx(ctx, func(c conn) error {
-		r, err := scanRecovery(c.queryRow(ctx, `SELECT `+recoveryCols+` FROM recovery_requests WHERE id = ?`, id))
+		r, err := recoveryByID(ctx, c, id)
 		if err != nil {
 			return err
 		}
@@ -159,7 +163,7 @@ func (db *DB) DecideRecoveryProposal(ctx context.Context, id string, proposedAt 
 	}
 	var out *store.RecoveryRequest
 	err := db.inTx(ctx, func(c conn) error {
-		r, err := scanRecovery(c.queryRow(ctx, `SELECT `+recoveryCols+` FROM recovery_requests WHERE id = ?`, id))
+		r, err := recoveryByID(ctx, c, id)
 		if err != nil {
 			return err
 		}
