@@ -206,7 +206,14 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /password", s.signedIn(s.changePassword))
 	s.mux.HandleFunc("GET /audit", s.signedIn(s.auditPage))
 	s.mux.HandleFunc("GET /audit.csv", s.signedIn(s.auditCSV))
+	// Anything else: a page with another method (a PUT on /login), or no
+	// page at all.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := webkit.OtherMethods(s.mux, r, "/"); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.fail(w, r, http.StatusMethodNotAllowed, "error.method")
+			return
+		}
 		s.fail(w, r, http.StatusNotFound, "error.not_found")
 	})
 }

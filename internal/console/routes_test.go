@@ -172,3 +172,34 @@ func sameOperators(a, b []store.Operator) bool {
 	}
 	return true
 }
+
+// TestOtherMethods: a console page asked with another method is told so
+// (405, with the methods it takes), in the operator's language; a path with
+// no page at all is not found.
+func TestOtherMethods(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"PUT", "/login", http.StatusMethodNotAllowed, "GET, HEAD, POST"},
+		{"DELETE", "/login/code", http.StatusMethodNotAllowed, "GET, HEAD, POST"},
+		{"GET", "/logout", http.StatusMethodNotAllowed, "POST"},
+		{"PUT", "/nothing-here", http.StatusNotFound, ""},
+		{"GET", "/nothing-here", http.StatusNotFound, ""},
+	} {
+		resp, body := b.do(tc.method, tc.path, nil)
+		if resp.StatusCode != tc.status || resp.Header.Get("Allow") != tc.allow {
+			t.Errorf("%s %s: %d, Allow %q; want %d, %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"), tc.status, tc.allow)
+		}
+		want := "ページが見つかりません。"
+		if tc.status == http.StatusMethodNotAllowed {
+			want = "この操作はこのページでは行えません。"
+		}
+		if !strings.Contains(body, want) {
+			t.Errorf("%s %s: the page lacks %q", tc.method, tc.path, want)
+		}
+	}
+}

@@ -222,19 +222,7 @@ func origin(raw string) string {
 // path with another method (the language switch's, /lang, takes only a
 // POST), 404 otherwise, both in the customer's language.
 func (s *site) notFound(w http.ResponseWriter, r *http.Request) {
-	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodPost} {
-		other := r.Clone(r.Context())
-		other.Method = m
-		if _, pattern := s.mux.Handler(other); pattern != "/" && m != r.Method {
-			if m == http.MethodGet {
-				allow = append(allow, "GET", "HEAD")
-			} else {
-				allow = append(allow, m)
-			}
-		}
-	}
-	if len(allow) > 0 {
+	if allow := webkit.OtherMethods(s.mux, r, "/"); len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		s.fail(w, r, http.StatusMethodNotAllowed, "error.method")
 		return
@@ -265,15 +253,7 @@ func (s *site) authRoutes(h http.Handler) http.Handler {
 			}
 			return
 		}
-		var allow []string
-		for _, m := range []string{http.MethodGet, http.MethodPost} {
-			other := r.Clone(r.Context())
-			other.Method = m
-			if _, pattern := mux.Handler(other); pattern != "" {
-				allow = append(allow, m)
-			}
-		}
-		if len(allow) > 0 {
+		if allow := webkit.OtherMethods(mux, r, ""); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			s.fail(w, r, http.StatusMethodNotAllowed, "error.method")
 			return

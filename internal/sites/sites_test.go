@@ -285,7 +285,7 @@ func TestAuthRoutes(t *testing.T) {
 		allow, text  string
 	}{
 		{http.MethodGet, "/auth/logout", http.StatusMethodNotAllowed, "POST", "この操作はこのページでは行えません。"},
-		{http.MethodPut, "/auth/login", http.StatusMethodNotAllowed, "GET", "この操作はこのページでは行えません。"},
+		{http.MethodPut, "/auth/login", http.StatusMethodNotAllowed, "GET, HEAD", "この操作はこのページでは行えません。"},
 		{http.MethodGet, "/auth/nope", http.StatusNotFound, "", "お探しのページは見つかりませんでした。"},
 		{http.MethodGet, "/static/nope.css", http.StatusNotFound, "", "お探しのページは見つかりませんでした。"},
 		{http.MethodGet, "/static/", http.StatusNotFound, "", "お探しのページは見つかりませんでした。"},

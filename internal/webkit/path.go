@@ -1,6 +1,7 @@
 package webkit
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -23,4 +24,28 @@ func LocalPath(p string) string {
 		return "/"
 	}
 	return p
+}
+
+// OtherMethods are the methods, of GET (with HEAD) and POST, other than
+// r's, that mux routes r's path to a handler of its own, not to the
+// catch-all pattern fallback ("/", or "" for a mux without one): the Allow
+// of a 405 for a path that exists with another method. None means the path
+// has no page: a 404.
+func OtherMethods(mux *http.ServeMux, r *http.Request, fallback string) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		if m == r.Method || (m == http.MethodGet && r.Method == http.MethodHead) {
+			continue
+		}
+		other := r.Clone(r.Context())
+		other.Method = m
+		if _, pattern := mux.Handler(other); pattern != fallback {
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodGet, http.MethodHead)
+			} else {
+				allow = append(allow, m)
+			}
+		}
+	}
+	return allow
 }
