@@ -437,6 +437,11 @@ func TestRecoveryEarlyApprovalFourEyes(t *testing.T) {
 	if !strings.Contains(body, "kim@tobira.example が依頼し、boss@tobira.example が早期承認") {
 		t.Errorf("the recoveries page does not name both operators:\n%s", body)
 	}
+	// Its state is no longer 「待機中」: the period is over, and the next
+	// sign-in enrols anew.
+	if !strings.Contains(body, "承認済み (次回ログインで再登録)") || strings.Contains(body, "待機中") {
+		t.Errorf("the approved request's state is not 「承認済み (次回ログインで再登録)」:\n%s", body)
+	}
 	if n := s.approvalMails(a); n != 1 {
 		t.Errorf("%d approval mails to the customer, want 1", n)
 	}
