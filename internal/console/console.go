@@ -250,6 +250,16 @@ func (s *Server) view(r *http.Request, title string, op *store.Operator) *view {
 	return &view{Lang: webkit.PickLanguage(r), Title: title, Path: r.URL.RequestURI(), Op: op, msgs: s.msgs}
 }
 
+// backTo makes path the page that the language switch reloads when r is a
+// POST answered in place (a refused decision at /recoveries/ID/approve, a
+// lock without a reason): the switch reloads its page with a GET, which
+// the POST's own address answers with 405.
+func (v *view) backTo(r *http.Request, path string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		v.Path = path
+	}
+}
+
 func (s *Server) t(r *http.Request, key string, args ...any) string {
 	return s.msgs.T(webkit.PickLanguage(r), key, args...)
 }

@@ -454,6 +454,9 @@ func TestLockAndOpen(t *testing.T) {
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "ロックの理由を入力してください") {
 		t.Errorf("lock without a reason: %d\n%s", resp.StatusCode, body)
 	}
+	if !strings.Contains(body, `name="next" value="/customers/`+a.ID+`"`) {
+		t.Errorf("the language switch of the refused lock does not go back to the customer's page:\n%s", body)
+	}
 	if _, err := s.db.AccountLockOf(ctx, a.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("locked without a reason: %v", err)
 	}

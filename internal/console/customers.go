@@ -195,6 +195,7 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 		return
 	}
 	v := s.view(r, "customer.title", op)
+	v.backTo(r, "/customers/"+url.PathEscape(a.ID))
 	v.Nav, v.Wide, v.Data = "customers", true, d
 	s.notice(r, v)
 	if errKey != "" {

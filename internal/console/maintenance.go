@@ -43,6 +43,7 @@ func (s *Server) showMaintenance(w http.ResponseWriter, r *http.Request, op *sto
 		return
 	}
 	v := s.view(r, "maintenance.title", op)
+	v.backTo(r, "/maintenance")
 	now := s.svc.Now()
 	d := maintenanceData{Form: f}
 	for _, win := range ws {

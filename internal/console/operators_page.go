@@ -33,6 +33,7 @@ func (s *Server) showOperators(w http.ResponseWriter, r *http.Request, op *store
 		return
 	}
 	v := s.view(r, "operators.title", op)
+	v.backTo(r, "/operators")
 	v.Nav, v.Wide, v.Error = "operators", true, errMsg
 	v.Data = operatorsData{Operators: list, Self: op.ID}
 	s.notice(r, v)

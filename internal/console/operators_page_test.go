@@ -50,6 +50,9 @@ func TestOperatorsPage(t *testing.T) {
 	if resp, body := admin.post("/operators/" + adminOp.ID + "/disable"); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "ご自身のアカウントは停止・再発行できません") {
 		t.Errorf("disabling oneself: %d", resp.StatusCode)
 	}
+	if _, body := admin.post("/operators/" + adminOp.ID + "/disable"); !strings.Contains(body, `name="next" value="/operators"`) {
+		t.Errorf("the language switch of the refused disable does not go back to /operators:\n%s", body)
+	}
 	if resp, _ := admin.post("/operators/nobody/disable"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("disabling nobody: %d, want 404", resp.StatusCode)
 	}

@@ -106,6 +106,7 @@ func (s *Server) customerOf(ctx context.Context, accountID string) (email, name 
 // entry; errKey, if any, is the message of a decision refused.
 func (s *Server) showQueue(w http.ResponseWriter, r *http.Request, op *store.Operator, page string, rows any, status int, errKey string) {
 	v := s.view(r, page+".title", op)
+	v.backTo(r, "/"+page)
 	v.Nav, v.Wide, v.Data = page, true, rows
 	s.notice(r, v)
 	if errKey != "" {

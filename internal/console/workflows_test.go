@@ -415,9 +415,15 @@ func TestRecoveryEarlyApprovalFourEyes(t *testing.T) {
 	}
 	// The proposer cannot approve nor reject it.
 	for _, d := range []string{"approve", "reject"} {
-		if resp, body := kim.post("/recoveries/rec-1/"+d, s.proposal("rec-1")...); resp.StatusCode != http.StatusForbidden ||
-			!strings.Contains(body, "自分で依頼した早期承認は承認・却下できません") {
+		resp, body := kim.post("/recoveries/rec-1/"+d, s.proposal("rec-1")...)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "自分で依頼した早期承認は承認・却下できません") {
 			t.Errorf("proposer's %s: %d", d, resp.StatusCode)
+		}
+		// The page answers the POST in place; its language switch goes
+		// back to the list, not to the decision's address, which a GET
+		// answers with 405.
+		if !strings.Contains(body, `name="next" value="/recoveries"`) {
+			t.Errorf("the language switch of the refused %s does not go back to /recoveries:\n%s", d, body)
 		}
 	}
 	if got := s.recovery("rec-1"); got.ApprovedBy != "" || !got.Proposed() || !got.EffectiveAt.Equal(effective) || s.approvalMails(a) != 0 {
