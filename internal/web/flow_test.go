@@ -867,6 +867,7 @@ func TestSecurityActivityBySupport(t *testing.T) {
 		{Actor: "operator:boss@tobira.example", Action: store.ActionRecoveryApprove, Outcome: "stale", ClientIP: "10.9.8.11"},
 		{Actor: "operator:tanaka@tobira.example", Action: store.ActionRecoveryApprove, Outcome: "denied", ClientIP: "10.9.8.12"},
 		{Actor: "operator:boss@tobira.example", Action: store.ActionResetReject, Outcome: "denied", ClientIP: "10.9.8.13"},
+		{Actor: "operator:boss@tobira.example", Action: store.ActionRecoveryApprove, Outcome: "ok", ClientIP: "10.9.8.14"},
 		{Actor: "operator:boss@tobira.example", Action: store.ActionConsoleReauth, Outcome: "ok", ClientIP: "10.9.8.5"},
 		{Actor: "customer", Action: store.ActionPhoneSend, Outcome: "some_new_outcome", ClientIP: "192.0.2.7"},
 		{Actor: "operator:kim@tobira.example", Action: store.ActionMFAReset, Outcome: "ok", ClientIP: "10.9.8.7"},
@@ -884,9 +885,7 @@ func TestSecurityActivityBySupport(t *testing.T) {
 		"<td>二要素認証のリセットの受付 (担当者)</td><td>サポート担当者</td>",
 		"<td>二要素認証のリセットの取りやめ (担当者)</td><td>サポート担当者</td>",
 		"<td>二要素認証のリセットの取り下げ (担当者)</td><td>サポート担当者</td>",
-		"<td>復旧の申請の早期承認の受付 (担当者)</td><td>サポート担当者</td>",
-		"<td>復旧の申請の早期承認の取りやめ (担当者)</td><td>サポート担当者</td>",
-		"<td>復旧の申請の早期承認の取り下げ (担当者)</td><td>サポート担当者</td>",
+		"<td>復旧の申請の早期承認 (担当者)</td><td>サポート担当者</td>",
 		"<td>その他の記録</td><td>192.0.2.7</td>")
 	if strings.Contains(page.text(), "10.9.8.") {
 		t.Error("the security page shows the address support staff acted from")
@@ -896,8 +895,9 @@ func TestSecurityActivityBySupport(t *testing.T) {
 			t.Errorf("the security page shows the audit log's code %q", code)
 		}
 	}
-	// The approval, the console's own record and staff's refused steps,
-	// had they been listed, would have no text of their own.
+	// The reset's approval, the early recovery's proposal, rejection and
+	// withdrawal, the console's own record and staff's refused steps, had
+	// they been listed, would have no text of their own.
 	if n := strings.Count(page.text(), "その他の記録"); n != 1 {
 		t.Errorf("%d rows of other activity, want 1\n%s", n, page.text())
 	}

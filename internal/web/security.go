@@ -155,12 +155,16 @@ const activityRows = 10
 
 // customerActivity are the audit actions the security page lists: what the
 // customer, the portal and support staff did to the account. It leaves out
-// the console's own records and an approval of a reset request: the
-// customer sees staff take a request for a reset and, once another of them
-// approved it, the reset itself, not the four-eyes steps in between (an
-// approval refused as outdated, say).
+// the console's own records and the four-eyes steps between staff's
+// decisions and what they did to the account: the customer sees staff take
+// a request for a reset and, once another of them approved it, the reset
+// itself, not its approval (refused as outdated, say); and of an early end
+// of their recovery's wait, which they never asked staff for, only the
+// approval that ended it, not the proposals, withdrawals and rejections
+// before it, which would push their own steps off the list.
 var customerActivity = slices.DeleteFunc(slices.Clone(store.AuditActions), func(a string) bool {
-	if a == store.ActionResetApprove {
+	switch a {
+	case store.ActionResetApprove, store.ActionRecoveryPropose, store.ActionRecoveryReject, store.ActionRecoveryWithdraw:
 		return true
 	}
 	for _, p := range []string{"console.", "operator.", "audit.", "maintenance.", "client."} {
