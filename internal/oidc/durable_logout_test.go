@@ -52,11 +52,7 @@ func TestSignOutNoticeSurvivesItsNode(t *testing.T) {
 	b := e.browser()
 	tok := r.login(b)
 	_, c := r.verify(tok)
-	res, err := noFollow(b).PostForm(e.srv.URL+"/logout", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	e.signOut(b)
 	e.provider.Wait()
 	if dead.Load() == 0 || len(rc.got()) != 0 {
 		t.Fatalf("the dying node posted %d times, the site got %d; want its posts lost", dead.Load(), len(rc.got()))
@@ -90,11 +86,7 @@ func TestSignOutNoticeSurvivesItsNode(t *testing.T) {
 func TestDeliveredSignOutNotSweptAgain(t *testing.T) {
 	e := newPortal(t)
 	b, sites, rcs, toks, sids := backchannelPair(t, e)
-	res, err := noFollow(b).PostForm(e.srv.URL+"/logout", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	e.signOut(b)
 	e.checkLoggedOut(sites, rcs, toks, sids)
 	e.clock.Advance(retryAfter)
 	e.deliver(0, 0)
@@ -144,11 +136,7 @@ func TestLogoutNoticeGivenUp(t *testing.T) {
 	r := e.newRP(&store.Client{Name: "shop", RedirectURIs: []string{"http://127.0.0.1:9/shop"}, BackchannelLogoutURI: site.URL + "/bc"})
 	b := e.browser()
 	r.login(b)
-	res, err := noFollow(b).PostForm(e.srv.URL+"/logout", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	e.signOut(b)
 	e.provider.Wait()
 	if n := calls.Load(); n != 3 {
 		t.Fatalf("the sign-out posted %d times, want 3 tries", n)
@@ -195,11 +183,7 @@ func TestDownSitePostedOnceASweep(t *testing.T) {
 	for range 3 {
 		b := e.browser()
 		r.login(b)
-		res, err := noFollow(b).PostForm(e.srv.URL+"/logout", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
+		e.signOut(b)
 	}
 	e.provider.Wait()
 	before := calls.Load()

@@ -246,11 +246,7 @@ func (e *portalEnv) checkLoggedOut(sites []*rp, rcs []*receiver, toks []*oauth2.
 func TestBackchannelLogoutAtSignOut(t *testing.T) {
 	e := newPortal(t)
 	b, sites, rcs, toks, sids := backchannelPair(t, e)
-	res, err := noFollow(b).PostForm(e.srv.URL+"/logout", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	res := e.signOut(b)
 	if loc, _ := res.Location(); loc == nil || loc.Path != "/login" {
 		t.Errorf("POST /logout: %d %v", res.StatusCode, loc)
 	}
@@ -379,11 +375,7 @@ func TestSignOutAfterReauthenticationLogsOutEarlierSites(t *testing.T) {
 		t.Errorf("auth_time %d after the re-authentication, %d before", cb.AuthTime, ca.AuthTime)
 	}
 
-	res, err := noFollow(br).PostForm(e.srv.URL+"/logout", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	e.signOut(br)
 	e.provider.Wait()
 	if len(rcB.got()) != 1 {
 		t.Errorf("b told %d times, want 1", len(rcB.got()))
@@ -485,6 +477,18 @@ func TestEndSessionLeavesOtherBrowsers(t *testing.T) {
 	if len(sids) != 1 || sids[0] != cl.SID {
 		t.Errorf("logout tokens for sids %v, want only the laptop's %s", sids, cl.SID)
 	}
+}
+
+// signOut presses the portal's ログアウト in browser b and returns the
+// answer, unfollowed, its body closed.
+func (e *portalEnv) signOut(b *http.Client) *http.Response {
+	e.t.Helper()
+	res, err := noFollow(b).PostForm(e.srv.URL+"/logout", nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res
 }
 
 // endSessionPage opens /end_session with q in browser b and returns the
@@ -656,11 +660,7 @@ func TestBackchannelLogoutFollowsNoRedirect(t *testing.T) {
 	r := e.newRP(&store.Client{Name: "redirecting", RedirectURIs: []string{"http://127.0.0.1:9/r"}, BackchannelLogoutURI: site.URL + "/bc"})
 	b := e.browser()
 	r.login(b)
-	res, err := noFollow(b).PostForm(e.srv.URL+"/logout", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	e.signOut(b)
 	e.provider.Wait()
 	if asked.Load() == 0 {
 		t.Fatal("the registered back-channel URI was not called")
