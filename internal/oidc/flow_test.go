@@ -171,6 +171,16 @@ func (c *testClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// toWindowStart moves the clock to the start of the next fixed window of
+// length w (store.Window), so that what a test counts from then on falls
+// in one window however slowly the machine runs it: a window turning over
+// in the middle of a flood starts its count again.
+func (c *testClock) toWindowStart(w time.Duration) {
+	now := c.Now()
+	_, end := store.Window(now, w)
+	c.Advance(end.Sub(now))
+}
+
 // browser follows redirects on the portal and stops at the client's
 // redirect URI, returning it.
 func (e *portalEnv) browser() *http.Client {

@@ -20,6 +20,7 @@ import (
 func TestAuthorizeRequestsBoundedPerAddress(t *testing.T) {
 	const bound = portal.OpenAuthorizationsPerClient
 	e := newPortal(t)
+	e.clock.toWindowStart(portal.OpenAuthorizationsWindow)
 	site := e.newRP(&store.Client{Name: "contracts", RedirectURIs: []string{"http://127.0.0.1:9/callback"}})
 
 	// Sign-ins, silent checks answered at once, and requests refused for
@@ -94,6 +95,7 @@ func TestAuthorizeRequestsBoundedPerAddress(t *testing.T) {
 func TestAuthorizeCountGivenBackOnce(t *testing.T) {
 	const bound = portal.OpenAuthorizationsPerClient
 	e := newPortal(t)
+	e.clock.toWindowStart(portal.OpenAuthorizationsWindow)
 	site := e.newRP(&store.Client{Name: "contracts", RedirectURIs: []string{"http://127.0.0.1:9/callback"}})
 	b := e.browser()
 	site.login(b)
@@ -144,6 +146,7 @@ func TestAuthorizeCountGivenBackOnce(t *testing.T) {
 func TestCallbackBeforeSignInEndsTheRequest(t *testing.T) {
 	const bound = portal.OpenAuthorizationsPerClient
 	e := newPortal(t)
+	e.clock.toWindowStart(portal.OpenAuthorizationsWindow)
 	site := e.newRP(&store.Client{Name: "contracts", RedirectURIs: []string{"http://127.0.0.1:9/callback"}})
 	flood := e.browser()
 	request := func() *http.Response {

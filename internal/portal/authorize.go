@@ -20,12 +20,14 @@ const (
 	// a flood from one address holds at most three windows' worth (the
 	// requests' half hour).
 	OpenAuthorizationsPerClient = 1000
-	openAuthorizationsWindow    = 10 * time.Minute
+	// OpenAuthorizationsWindow is the window they are counted in: fixed,
+	// as every limit's (store.Window).
+	OpenAuthorizationsWindow = 10 * time.Minute
 )
 
 // authorizationLimit is the limit of open authorization requests of c.
 func authorizationLimit(c Client) limit {
-	return limit{"authorize", "authz:ip:" + clientKey(c.IP), OpenAuthorizationsPerClient, openAuthorizationsWindow}
+	return limit{"authorize", "authz:ip:" + clientKey(c.IP), OpenAuthorizationsPerClient, OpenAuthorizationsWindow}
 }
 
 // StartAuthorization counts an authorization request of c before it is
