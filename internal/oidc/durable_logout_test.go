@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/tobira/tobira/internal/store"
 )
 
@@ -229,5 +231,114 @@ func TestEndExpiredSessionsReadsEveryBatch(t *testing.T) {
 		if k != 1 {
 			t.Errorf("session %v told %d times", sid, k)
 		}
+	}
+}
+
+// A refresh token presented again after its rotation revokes its grant,
+// and its site is told as at a sign-out: the revocation leaves the site due
+// its logout token in the same commit, so a node that dies before its post
+// (its posts fail here) leaves the notice to the sweep of another node,
+// which delivers it once, with the grant's sid.
+func TestRefreshReuseNoticeSurvivesItsNode(t *testing.T) {
+	e := newPortal(t)
+	var dead atomic.Int32
+	e.postClient = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		dead.Add(1)
+		return nil, errors.New("the node is gone")
+	})}
+	e.restart(true)
+	rc := newReceiver(t)
+	r := e.newRP(&store.Client{Name: "shop", RedirectURIs: []string{"http://127.0.0.1:9/shop"}, BackchannelLogoutURI: rc.url()})
+	tok := r.login(e.browser())
+	_, c := r.verify(tok)
+	if _, err := r.refresh(tok.RefreshToken); err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if _, err := r.refresh(tok.RefreshToken); retrieveError(err) != "invalid_grant" {
+		t.Fatalf("the rotated refresh token again: %v, want invalid_grant", err)
+	}
+	e.provider.Wait()
+	if dead.Load() == 0 || len(rc.got()) != 0 {
+		t.Fatalf("the dying node posted %d times, the site got %d; want its posts lost", dead.Load(), len(rc.got()))
+	}
+
+	e.postClient = nil
+	e.restart(false)
+	e.deliver(0, 0)
+	e.clock.Advance(retryAfter)
+	e.deliver(1, 0)
+	posts := rc.got()
+	if len(posts) != 1 {
+		t.Fatalf("the site was told %d times, want once", len(posts))
+	}
+	e.checkLogoutToken(posts[0], r.c.ID, c.SID)
+	e.clock.Advance(retryAfter)
+	e.deliver(0, 0)
+	if n := len(rc.got()); n != 1 {
+		t.Errorf("told again: %d posts", n)
+	}
+}
+
+// A grant of an account locked without its grants revoked (a lock written
+// by an older version, or straight into the database) is revoked when a
+// refresh or a token's use finds the lock, and its site told as at a
+// sign-out: a site down for the revoking node's three tries is told by the
+// next sweep once it is up again, once, with the grant's sid.
+func TestLockedGrantNoticeSurvivesADownSite(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		use  func(e *portalEnv, r *rp, tok *oauth2.Token) bool // reports whether it was refused
+	}{
+		{"refresh", func(e *portalEnv, r *rp, tok *oauth2.Token) bool {
+			_, err := r.refresh(tok.RefreshToken)
+			return retrieveError(err) == "invalid_grant"
+		}},
+		{"userinfo", func(e *portalEnv, r *rp, tok *oauth2.Token) bool {
+			status, _ := e.userinfo(tok.AccessToken)
+			return refusedToken(status)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newPortal(t)
+			rc := newReceiver(t)
+			var up atomic.Bool
+			var refused atomic.Int32
+			site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !up.Load() {
+					refused.Add(1)
+					http.Error(w, "down", http.StatusServiceUnavailable)
+					return
+				}
+				rc.srv.Config.Handler.ServeHTTP(w, r)
+			}))
+			t.Cleanup(site.Close)
+			r := e.newRP(&store.Client{Name: "shop", RedirectURIs: []string{"http://127.0.0.1:9/shop"}, BackchannelLogoutURI: site.URL + "/bc"})
+			tok := r.login(e.browser())
+			_, c := r.verify(tok)
+			if err := e.db.LockAccount(t.Context(), &store.AccountLock{AccountID: e.accountID, LockedBy: "operator:test", At: e.clock.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.use(e, r, tok) {
+				t.Fatalf("%s of a locked account's grant was not refused", tc.name)
+			}
+			e.provider.Wait()
+			if n := refused.Load(); n != 3 {
+				t.Fatalf("the revoking node posted %d times, want 3 tries", n)
+			}
+
+			up.Store(true)
+			e.clock.Advance(retryAfter)
+			e.deliver(1, 0)
+			posts := rc.got()
+			if len(posts) != 1 {
+				t.Fatalf("the site was told %d times, want once", len(posts))
+			}
+			e.checkLogoutToken(posts[0], r.c.ID, c.SID)
+			e.clock.Advance(retryAfter)
+			e.deliver(0, 0)
+			if n := len(rc.got()); n != 1 {
+				t.Errorf("told again: %d posts", n)
+			}
+		})
 	}
 }

@@ -96,8 +96,8 @@ type storage struct {
 	// requestTTL is how long an authorization request waits for its
 	// sign-in (Config.SignInTTL).
 	requestTTL time.Duration
-	// ended is told which grants a sign-out or a replay revoked, to log the
-	// sites out by back-channel.
+	// ended is told which grants a replay or a lock found at a token's use
+	// revoked, to log the sites out by back-channel.
 	ended func(ctx context.Context, grants []store.Grant)
 }
 
@@ -353,14 +353,16 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 }
 
 // spendRefreshToken marks a refresh token used. A token used twice was
-// stolen or replayed: its whole grant is revoked and the sites told.
+// stolen or replayed: its whole grant is revoked, in the store's commit
+// that finds the replay, which leaves the grant's site due its logout
+// token (store.OIDC.UseRefreshToken), and the site is told.
 func (s *storage) spendRefreshToken(ctx context.Context, token string) (*store.RefreshToken, error) {
 	rt, err := s.st.UseRefreshToken(ctx, secret.Hash(token), s.now())
 	switch {
 	case errors.Is(err, store.ErrStale):
 		s.log.Warn("oidc: refresh token reused; its grant is revoked")
 		if rt != nil {
-			s.endGrants(ctx, rt.GrantID)
+			s.grantEnded(ctx, rt.GrantID)
 		}
 		return nil, op.ErrInvalidRefreshToken
 	case errors.Is(err, store.ErrNotFound):
@@ -474,8 +476,10 @@ func (s *storage) revoke(ctx context.Context, grantID string) {
 // the account's grants in its own commit; the token and userinfo endpoints
 // check it as well, so that a code exchanged in the same moment gives a
 // locked account no tokens, nor a grant that outlived it (a lock written
-// by an older version, or straight into the database). A grant named is
-// revoked then, its site told.
+// by an older version, or straight into the database). A live grant named
+// is revoked then as the lock's own revocation revokes it: with its portal
+// session's grants at its client, in one commit that leaves its site due
+// its logout token (store.OIDC.RevokeGrantsOf), and the site is told.
 func (s *storage) lockedOut(ctx context.Context, accountID, grantID string) (bool, error) {
 	_, err := s.st.AccountLockOf(ctx, accountID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -486,16 +490,43 @@ func (s *storage) lockedOut(ctx context.Context, accountID, grantID string) (boo
 	}
 	if grantID != "" {
 		s.log.Warn("oidc: a grant of a locked account was live; revoking it", "grant", grantID)
-		s.endGrants(ctx, grantID)
+		if err := s.endGrant(ctx, grantID); err != nil {
+			// The request is refused all the same.
+			s.log.Error("oidc: revoke a grant of a locked account", "grant", grantID, "err", err)
+		}
 	}
 	return true, nil
 }
 
-// endGrants revokes a grant and logs its site out by back-channel.
-func (s *storage) endGrants(ctx context.Context, grantID string) {
+// endGrant revokes a grant of a locked account, with the others of its
+// portal session at its client (of a session without a SID, before 0008,
+// the account's every grant at the client), as a sign-out revokes them,
+// and logs the site out by back-channel.
+func (s *storage) endGrant(ctx context.Context, grantID string) error {
 	g, err := s.st.GrantByID(ctx, grantID)
-	s.revoke(ctx, grantID)
-	if err == nil && s.ended != nil {
+	if err != nil {
+		return err
+	}
+	gs, err := s.st.RevokeGrantsOf(ctx, g.AccountID, g.ClientID, g.SessionHash, s.now())
+	if err != nil {
+		return err
+	}
+	if s.ended != nil {
+		s.ended(ctx, gs)
+	}
+	return nil
+}
+
+// grantEnded logs out by back-channel the site of a grant the store
+// revoked, as it left it: due its logout token, or not (Provider.
+// logoutSites).
+func (s *storage) grantEnded(ctx context.Context, grantID string) {
+	g, err := s.st.GrantByID(ctx, grantID)
+	if err != nil {
+		s.log.Error("oidc: read a revoked grant", "grant", grantID, "err", err)
+		return
+	}
+	if s.ended != nil {
 		s.ended(ctx, []store.Grant{*g})
 	}
 }

@@ -73,9 +73,10 @@ type Grant struct {
 	RevokedAt   time.Time
 	// LogoutTriedAt is set while the grant's site is due a back-channel
 	// logout token because the grant was revoked with its portal session
-	// (RevokeGrantsOf, RevokeOtherGrantsOf, EraseAccount): when the token
-	// was last tried, the revocation's immediate post first. Zero when none
-	// is due: never was (another reason for the revocation, no SID, no
+	// (RevokeGrantsOf, RevokeOtherGrantsOf, EraseAccount) or for a replay
+	// of its refresh token (UseRefreshToken): when the token was last
+	// tried, the revocation's immediate post first. Zero when none is due:
+	// never was (another reason for the revocation, no SID, no
 	// back-channel logout URI), or the site was told or given up on.
 	LogoutTriedAt time.Time
 }
@@ -233,9 +234,10 @@ type OIDC interface {
 
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
 	// UseRefreshToken marks the token used and returns it. A token used
-	// before is a replay: its grant is revoked in the same transaction and
-	// the token returned with ErrStale. ErrNotFound for an unknown, expired or
-	// revoked one.
+	// before is a replay: its grant is revoked in the same transaction, left
+	// due a logout token as RevokeGrantsOf leaves it (its site keeps no
+	// session of tokens that were stolen), and the token returned with
+	// ErrStale. ErrNotFound for an unknown, expired or revoked one.
 	UseRefreshToken(ctx context.Context, hash string, now time.Time) (*RefreshToken, error)
 	RefreshTokenByHash(ctx context.Context, hash string, now time.Time) (*RefreshToken, error)
 	// UsedRefreshToken returns the token if it was used before and would

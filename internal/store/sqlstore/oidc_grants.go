@@ -146,10 +146,12 @@ func (db *DB) RevokeOtherGrantsOf(ctx context.Context, accountID, keepSID string
 // revokeGrants revokes the grants where cond holds (args: the revocation
 // time, then cond's), deletes their tokens, and returns them revoked,
 // oldest first. Each of its callers revokes grants because the portal
-// sessions they came from ended, so each grant with a SID, of a client
-// with a back-channel logout URI, is left due a logout token from the
-// revocation on (logout_tried_at, 0033), in this transaction: the site
-// is told even if the process stops before its post.
+// sessions they came from ended, or because a refresh token of the grant
+// was replayed (UseRefreshToken), both of which the grant's site must
+// hear of, so each grant with a SID, of a client with a back-channel
+// logout URI, is left due a logout token from the revocation on
+// (logout_tried_at, 0033), in this transaction: the site is told even if
+// the process stops before its post.
 func revokeGrants(ctx context.Context, c conn, cond string, args ...any) ([]store.Grant, error) {
 	at := args[0]
 	rows, err := c.query(ctx, `UPDATE oidc_grants SET revoked_at = ?,
@@ -397,9 +399,10 @@ func (db *DB) UsedRefreshToken(ctx context.Context, hash string, now time.Time) 
 // UseRefreshToken marks the token used with one conditional UPDATE, so of
 // concurrent uses exactly one matches it unused. When it matches nothing, a
 // token that was used before (and would otherwise still be good) is a
-// replay: its grant is revoked and its tokens deleted, committed, and the
-// token returned as it was (UsedAt its first use) with ErrStale, so that the
-// caller knows which grant ended. An expired token, or one of a revoked grant,
+// replay: its grant is revoked, its tokens deleted and its site left due a
+// logout token (revokeGrants), committed, and the token returned as it was
+// (UsedAt its first use) with ErrStale, so that the caller knows which
+// grant ended. An expired token, or one of a revoked grant,
 // is ErrNotFound, used or not.
 func (db *DB) UseRefreshToken(ctx context.Context, hash string, now time.Time) (*store.RefreshToken, error) {
 	if ms(now) == 0 {
@@ -422,8 +425,12 @@ func (db *DB) UseRefreshToken(ctx context.Context, hash string, now time.Time) (
 			return err // no row: ErrNotFound through fail
 		}
 		// Returning nil commits the revocation; ErrStale follows below.
+		// The grant is left due its site's logout token as a sign-out
+		// leaves it (revokeGrants), so the site hears of the replay
+		// even if the process stops before its post.
 		replay = true
-		return revokeGrant(ctx, c, t.GrantID, now)
+		_, err = revokeGrants(ctx, c, "revoked_at = 0 AND id = ?", ms(now), t.GrantID)
+		return err
 	})
 	if err != nil {
 		return nil, db.fail("use refresh token", err)

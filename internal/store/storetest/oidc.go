@@ -1261,6 +1261,52 @@ var oidcTests = []test{
 		_, err = o.UseRefreshToken(ctx, "nope", now)
 		wantErr(t, "UseRefreshToken of unknown token", err, store.ErrNotFound)
 	}},
+	{"UseRefreshTokenReplayLeavesLogoutDue", func(t *testing.T, s store.Store) {
+		// A replay ends the grant's site session as a sign-out does: the
+		// grant is left due its logout token in the replay's commit, when
+		// it has a SID and its client a back-channel logout URI.
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		ana := newAccount(t, s, "ana")
+		shop := store.Client{ID: "shop", Name: "Client shop", RedirectURIs: []string{"https://shop.example/cb"},
+			BackchannelLogoutURI: "https://shop.example/logout", CreatedAt: t0}
+		must(t, o.CreateClient(ctx, &shop))
+		newClient(t, o, "blog") // no back-channel logout URI
+		now, replay := t0.Add(10*time.Minute), t0.Add(11*time.Minute)
+		for _, tc := range []struct {
+			grant, client, session string
+			due                    bool
+		}{
+			{"g1", "shop", "s-1", true},
+			{"g2", "shop", "", false}, // of a session without a SID
+			{"g3", "blog", "s-1", false},
+		} {
+			g := newGrant(t, o, tc.grant, ana.ID, tc.client, tc.session, t0)
+			k := newRefreshToken(t, o, "rt-"+tc.grant, g)
+			_, err := o.UseRefreshToken(ctx, k.Hash, now)
+			must(t, err)
+			_, err = o.UseRefreshToken(ctx, k.Hash, replay)
+			wantErr(t, "UseRefreshToken of a used token", err, store.ErrStale)
+			stored, err := o.GrantByID(ctx, tc.grant)
+			must(t, err)
+			want := time.Time{}
+			if tc.due {
+				want = replay
+			}
+			if !norm(t, stored.RevokedAt).Equal(norm(t, replay)) || !norm(t, stored.LogoutTriedAt).Equal(norm(t, want)) {
+				t.Errorf("%s after a replay: revoked at %v, logout tried at %v; want %v and %v",
+					tc.grant, stored.RevokedAt, stored.LogoutTriedAt, replay, want)
+			}
+		}
+		if n, err := o.LogoutsPending(ctx); err != nil || n != 1 {
+			t.Errorf("LogoutsPending = %d, %v; want 1 (g1)", n, err)
+		}
+		got, err := o.ClaimLogouts(ctx, replay, replay.Add(time.Minute), 10)
+		must(t, err)
+		if len(got) != 1 || got[0].ID != "g1" {
+			t.Errorf("ClaimLogouts = %v, want g1", got)
+		}
+	}},
 	{"UseRefreshTokenExpired", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		o, g := oidcFixture(t, s)
