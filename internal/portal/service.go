@@ -30,6 +30,9 @@ type Service struct {
 	SendStats *notify.Stats
 	// Events counts the audit events committed, for operators.
 	Events *EventCounts
+	// TokenStats counts the failed and refused requests at the provider's
+	// endpoints that authenticate a client, for operators.
+	TokenStats *TokenStats
 	// Mail queues the mails the portal sends (activation, notices); nil
 	// sends none.
 	Mail *mail.Queue
@@ -64,6 +67,7 @@ func New(st store.Store, keys *secret.Keyring, cfg config.Config, log *slog.Logg
 	s.Hasher.MaxQueue, s.Hasher.MaxWait = cfg.HashQueue, cfg.HashQueueWait.Duration
 	s.SendStats = new(notify.Stats)
 	s.Events = new(EventCounts)
+	s.TokenStats = new(TokenStats)
 	s.Sender = &notify.Outbox{Store: st, Now: func() time.Time { return s.Now() }, Stats: s.SendStats}
 	return s
 }
@@ -159,11 +163,16 @@ type LockedError struct {
 	// Password is true for a password throttle, false for the second factor.
 	Password bool
 	// Client is true when the client's address, not the account, sent too
-	// many wrong codes (code_failures_per_client).
+	// many wrong codes (code_failures_per_client), or too many requests
+	// (OpenAuthorizationsPerClient, TokenFailuresPerClient).
 	Client bool
 	// Number is true when too many wrong codes were typed for the codes
 	// sent to the phone number (phone.wrong_per_number_hour).
 	Number bool
+	// ClientID is true when an OpenID Connect client_id failed to
+	// authenticate too often, this address among those that failed it
+	// (ClientAuthFailuresPerClientID).
+	ClientID bool
 }
 
 func (e *LockedError) Error() string {

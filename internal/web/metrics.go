@@ -82,6 +82,13 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "tobira_mails_pending %d\n", n)
 	}
 	if s.oidc != nil {
+		ts := s.svc.TokenStats.Snapshot()
+		family(w, "tobira_oauth_failures_total", "counter", "Requests at the token, introspection and revocation endpoints that this process answered invalid_client (a client that did not authenticate) or invalid_grant (a code or refresh token refused), by error.")
+		fmt.Fprintf(w, "tobira_oauth_failures_total{error=\"invalid_client\"} %d\n", ts.InvalidClient)
+		fmt.Fprintf(w, "tobira_oauth_failures_total{error=\"invalid_grant\"} %d\n", ts.InvalidGrant)
+		family(w, "tobira_oauth_throttled_total", "counter", "Requests at those endpoints that this process refused (429) for the failures before them, by bound: of their address, or of their client_id from an address that failed it.")
+		fmt.Fprintf(w, "tobira_oauth_throttled_total{limit=\"address\"} %d\n", ts.RefusedAddress)
+		fmt.Fprintf(w, "tobira_oauth_throttled_total{limit=\"client_id\"} %d\n", ts.RefusedClientID)
 		st := s.oidc.LogoutStats()
 		family(w, "tobira_backchannel_logouts_total", "counter", "Back-channel logout tokens this process posted, by outcome: told (the site took it), failed (it did not, after the post's tries), given_up (a site that took none for a day, told no more).")
 		fmt.Fprintf(w, "tobira_backchannel_logouts_total{outcome=\"told\"} %d\n", st.Told)

@@ -170,9 +170,9 @@ func (s *Server) routes() {
 			switch path {
 			case "/end_session", "/userinfo":
 			case "/oauth/introspect":
-				s.mux.Handle(path, noStore(basicChallenge(oauthErrors(s.oidc))))
+				s.mux.Handle(path, noStore(s.limitTokens(basicChallenge(oauthErrors(s.oidc)))))
 			case "/oauth/token", "/revoke":
-				s.mux.Handle(path, noStore(basicChallenge(s.oidc)))
+				s.mux.Handle(path, noStore(s.limitTokens(basicChallenge(s.oidc))))
 			case "/authorize/callback":
 				s.mux.HandleFunc(path, s.authorizeCallback)
 			case "/authorize":
