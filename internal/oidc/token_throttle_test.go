@@ -3,7 +3,6 @@ package oidc_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -192,7 +191,7 @@ func TestTokenFailuresBoundedPerAddress(t *testing.T) {
 		t.Errorf("a page's request over the bound: %d, Access-Control-Allow-Origin %q; want 429 with *",
 			res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"))
 	}
-	if got, want := e.metric(`tobira_oauth_throttled_total{limit="address"}`), "6"; got != want {
+	if got, want := e.metric(`tobira_oauth_throttled_total`), "6"; got != want {
 		t.Errorf("requests refused: %s, want %s", got, want)
 	}
 	// Refused, they were not failures of the provider's: none counted.
@@ -216,66 +215,5 @@ func TestTokenFailuresBoundedPerAddress(t *testing.T) {
 	e.clock.toWindowStart(portal.TokenFailuresWindow)
 	if a := fail(0); a.status != http.StatusBadRequest || a.body["error"] != "invalid_grant" {
 		t.Errorf("a made-up code in the next window: %d %v, want invalid_grant", a.status, a.body)
-	}
-}
-
-// Failed authentications of one client_id, from many addresses each far
-// below the address's bound, meet the client_id's bound: then an address
-// that failed to authenticate as that client_id is refused its requests,
-// with the right secret too, and one that had not failed gets one try; the
-// site's servers, which never failed, exchange their codes as before, and
-// the addresses that failed may still use another client.
-func TestClientAuthFailuresBoundedPerClientID(t *testing.T) {
-	const bound = portal.ClientAuthFailuresPerClientID
-	e := newPortal(t)
-	e.behindProxy()
-	e.clock.toWindowStart(portal.TokenFailuresWindow)
-	site, other := newSite(e, "site"), newSite(e, "other")
-	verifier := oauth2.GenerateVerifier()
-	code := site.codeFrom(e.signIn(e.browser(), site.authURL("st", verifier)), "st")
-	wrongSecret := func(addr string) tokenAnswer {
-		return e.postFrom(addr, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rt." + secret.Token(32)}},
-			site.c.ID, secret.Token(32))
-	}
-
-	const each = 10
-	for i := range bound / each {
-		addr := fmt.Sprintf("203.0.113.%d", i+1)
-		for range each {
-			if a := wrongSecret(addr); a.status != http.StatusUnauthorized || a.body["error"] != "invalid_client" {
-				t.Fatalf("a wrong secret from %s: %d %v, want 401 invalid_client", addr, a.status, a.body)
-			}
-		}
-	}
-
-	// An address that failed: refused, with the right secret too.
-	e.throttled("a wrong secret from an address that failed", wrongSecret("203.0.113.1"), "client_id")
-	if _, err := site.exchangeFrom("203.0.113.1", code, verifier); retrieveError(err) != "temporarily_unavailable" {
-		t.Fatalf("the right secret from an address that failed: %v, want temporarily_unavailable", err)
-	}
-	e.throttled("revocation from an address that failed",
-		e.postFrom("203.0.113.2", "/revoke", url.Values{"token": {"rt." + secret.Token(32)}}, site.c.ID, secret.Token(32)), "client_id")
-	// Another client, from the same address, is heard.
-	if a := e.postFrom("203.0.113.1", "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rt." + secret.Token(32)}},
-		other.c.ID, other.secret); a.status != http.StatusBadRequest || a.body["error"] != "invalid_grant" {
-		t.Errorf("another client from an address that failed the first: %d %v, want invalid_grant", a.status, a.body)
-	}
-	// An address that had not failed gets one try, its client_id in the
-	// form as well as in HTTP Basic.
-	formAuth := func() tokenAnswer {
-		return e.postFrom("192.0.2.9", "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rt." + secret.Token(32)},
-			"client_id": {site.c.ID}, "client_secret": {secret.Token(32)}}, "", "")
-	}
-	if a := formAuth(); a.status != http.StatusUnauthorized || a.body["error"] != "invalid_client" {
-		t.Fatalf("a new address's first wrong secret: %d %v, want 401 invalid_client", a.status, a.body)
-	}
-	e.throttled("a new address's second wrong secret", formAuth(), "client_id")
-	if got, want := e.metric(`tobira_oauth_throttled_total{limit="client_id"}`), "4"; got != want {
-		t.Errorf("requests refused: %s, want %s", got, want)
-	}
-
-	// The site's servers never failed: their exchange goes through.
-	if _, err := site.exchangeFrom("198.51.100.2", code, verifier); err != nil {
-		t.Fatalf("the site's servers exchanging a code: %v", err)
 	}
 }

@@ -169,10 +169,6 @@ type LockedError struct {
 	// Number is true when too many wrong codes were typed for the codes
 	// sent to the phone number (phone.wrong_per_number_hour).
 	Number bool
-	// ClientID is true when an OpenID Connect client_id failed to
-	// authenticate too often, this address among those that failed it
-	// (ClientAuthFailuresPerClientID).
-	ClientID bool
 }
 
 func (e *LockedError) Error() string {

@@ -4,19 +4,18 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/webkit"
 )
 
-// limitTokens bounds the failed requests at the provider's endpoints that
-// authenticate a client (the token endpoint, introspection, revocation),
-// per address and per client_id (portal.Service.CheckTokenRequest): a
-// request over a bound is answered 429 before the provider reads anything
-// of it, and counts nothing; one the provider answers invalid_client or
-// invalid_grant is counted (portal.Service.TokenRequestFailed).
+// limitTokens bounds the failed requests of an address at the provider's
+// endpoints that authenticate a client (the token endpoint, introspection,
+// revocation; portal.Service.CheckTokenRequest): a request over the bound
+// is answered 429 before the provider reads anything of it, and counts
+// nothing; one the provider answers invalid_client or invalid_grant is
+// counted (portal.Service.TokenRequestFailed).
 func (s *Server) limitTokens(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Only a POST reaches an endpoint: the provider answers the other
@@ -25,9 +24,9 @@ func (s *Server) limitTokens(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		c, id := client(r), clientIDOf(r)
+		c := client(r)
 		var locked *portal.LockedError
-		if err := s.svc.CheckTokenRequest(r.Context(), c, id); errors.As(err, &locked) {
+		if err := s.svc.CheckTokenRequest(r.Context(), c); errors.As(err, &locked) {
 			s.tooManyTokenRequests(w, r, locked)
 			return
 		} else if err != nil {
@@ -39,9 +38,9 @@ func (s *Server) limitTokens(h http.Handler) http.Handler {
 		h.ServeHTTP(o, r)
 		switch o.errorCode() {
 		case "invalid_client":
-			s.svc.TokenRequestFailed(r.Context(), c, id, portal.ClientAuthFailed)
+			s.svc.TokenRequestFailed(r.Context(), c, portal.ClientAuthFailed)
 		case "invalid_grant":
-			s.svc.TokenRequestFailed(r.Context(), c, id, portal.GrantFailed)
+			s.svc.TokenRequestFailed(r.Context(), c, portal.GrantFailed)
 		}
 	})
 }
@@ -65,16 +64,12 @@ func (s *Server) limitTokens(h http.Handler) http.Handler {
 // no credentials: oidc's corsOptions), so that a client's page can read
 // it.
 func (s *Server) tooManyTokenRequests(w http.ResponseWriter, r *http.Request, locked *portal.LockedError) {
-	description := "too many failed requests from this address; try again later"
-	if locked.ClientID {
-		description = "too many failed authentications of this client_id from this address; try again later"
-	}
 	if r.Header.Get("Origin") != "" {
 		w.Header().Add("Vary", "Origin")
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 	}
 	w.Header().Set("Retry-After", seconds(locked.Until.Sub(s.svc.Now())))
-	oauthError(w, http.StatusTooManyRequests, "temporarily_unavailable", description)
+	oauthError(w, http.StatusTooManyRequests, "temporarily_unavailable", "too many failed requests from this address; try again later")
 }
 
 // oauthError answers with OAuth's JSON error (RFC 6749 5.2).
@@ -82,28 +77,6 @@ func oauthError(w http.ResponseWriter, status int, code, description string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
-}
-
-// clientIDOf is the client_id a request at those endpoints authenticates
-// as, as the provider reads it: HTTP Basic's user name, unescaped (RFC 6749
-// 2.3.1), or else the body's client_id, its name in any case; empty for
-// none.
-func clientIDOf(r *http.Request) string {
-	if id, _, ok := r.BasicAuth(); ok {
-		if u, err := url.QueryUnescape(id); err == nil {
-			return u
-		}
-		return id
-	}
-	if r.ParseForm() != nil {
-		return ""
-	}
-	for k, vs := range r.PostForm {
-		if strings.EqualFold(k, "client_id") && len(vs) > 0 {
-			return vs[0]
-		}
-	}
-	return ""
 }
 
 // oauthOutcome passes an endpoint's answer through and keeps what tells
