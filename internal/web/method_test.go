@@ -14,6 +14,8 @@ import (
 
 // A known page asked with the wrong method gets 405 with its methods; an
 // unknown page 404; both in the customer's language, with a request id.
+// The 405 is the console's and the customer sites' (webkit.OtherMethods):
+// the same methods, in the same order, and the same words.
 func TestMethodsAndUnknownPages(t *testing.T) {
 	s := newSite(t)
 	b := s.browser()
@@ -21,17 +23,27 @@ func TestMethodsAndUnknownPages(t *testing.T) {
 		method, path string
 		status       int
 		allow, text  string
+		lang         string
 	}{
-		{http.MethodPut, "/login", http.StatusMethodNotAllowed, "HEAD, GET, POST", "この操作は受け付けられません。"},
-		{http.MethodGet, "/logout", http.StatusMethodNotAllowed, "POST", "この操作は受け付けられません。"},
-		{http.MethodDelete, "/", http.StatusMethodNotAllowed, "HEAD, GET", "この操作は受け付けられません。"},
-		{http.MethodGet, "/no-such-page", http.StatusNotFound, "", "ページが見つかりません。"},
-		{http.MethodGet, "/static/no-such-file.css", http.StatusNotFound, "", "ページが見つかりません。"},
-		{http.MethodGet, "/static/", http.StatusNotFound, "", "ページが見つかりません。"},
+		{http.MethodPut, "/login", http.StatusMethodNotAllowed, "GET, HEAD, POST", "この操作はこのページでは行えません。", ""},
+		{http.MethodGet, "/logout", http.StatusMethodNotAllowed, "POST", "この操作はこのページでは行えません。", ""},
+		{http.MethodHead, "/logout", http.StatusMethodNotAllowed, "POST", "", ""},
+		{http.MethodDelete, "/", http.StatusMethodNotAllowed, "GET, HEAD", "この操作はこのページでは行えません。", ""},
+		{http.MethodPost, "/security", http.StatusMethodNotAllowed, "GET, HEAD", "この操作はこのページでは行えません。", ""},
+		// A static file is a page of its own too, as on the other sites.
+		{http.MethodPost, "/static/app.js", http.StatusMethodNotAllowed, "GET, HEAD", "この操作はこのページでは行えません。", ""},
+		{http.MethodPut, "/login", http.StatusMethodNotAllowed, "GET, HEAD, POST", "This action is not available on this page.", "en"},
+		{http.MethodGet, "/no-such-page", http.StatusNotFound, "", "ページが見つかりません。", ""},
+		{http.MethodPut, "/no-such-page", http.StatusNotFound, "", "ページが見つかりません。", ""},
+		{http.MethodGet, "/static/no-such-file.css", http.StatusNotFound, "", "ページが見つかりません。", ""},
+		{http.MethodGet, "/static/", http.StatusNotFound, "", "ページが見つかりません。", ""},
 	} {
 		req, err := http.NewRequestWithContext(s.ctx, tc.method, s.srv.URL+tc.path, nil)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if tc.lang != "" {
+			req.Header.Set("Accept-Language", tc.lang)
 		}
 		r := b.do(req)
 		expect(t, r, tc.status, "")

@@ -32,8 +32,6 @@ type Server struct {
 	mux   *http.ServeMux
 	// guarded is mux behind the protections every request gets.
 	guarded http.Handler
-	// allowed lists the methods of each path, for 405 answers.
-	allowed map[string][]string
 	stats   httpStats
 	oidc    *oidc.Provider // nil when the portal is no OpenID Connect provider
 	// draining, when set, says the server is stopping (WithDraining).
@@ -85,7 +83,7 @@ func New(svc *portal.Service, log *slog.Logger, opts ...Option) (*Server, error)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{svc: svc, log: log, msgs: msgs, pages: pages, mux: http.NewServeMux(), allowed: map[string][]string{}, secure: svc.Config.Secure()}
+	s := &Server{svc: svc, log: log, msgs: msgs, pages: pages, mux: http.NewServeMux(), secure: svc.Config.Secure()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -194,14 +192,13 @@ func (s *Server) routes() {
 	}
 
 	// Anything else: a known page with another method, or no page at all,
-	// both answered in the customer's language.
+	// both answered in the customer's language. The methods a page takes
+	// are the mux's own, found as the console and the customer sites find
+	// them (webkit.OtherMethods), so that every site answers a page's
+	// other method alike.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		path := r.URL.Path
-		if path == "/" {
-			path = "/{$}"
-		}
-		if methods, ok := s.allowed[path]; ok {
-			w.Header().Set("Allow", strings.Join(methods, ", "))
+		if allow := webkit.OtherMethods(s.mux, r, "/"); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
 			s.fail(w, r, http.StatusMethodNotAllowed, "error.method")
 			return
 		}
@@ -209,13 +206,9 @@ func (s *Server) routes() {
 	})
 }
 
-// handle routes method and path to h, remembering the methods of each path.
+// handle routes method and path to h.
 func (s *Server) handle(method, path string, h http.HandlerFunc) {
 	s.mux.HandleFunc(method+" "+path, h)
-	if method == "GET" {
-		s.allowed[path] = append(s.allowed[path], "HEAD")
-	}
-	s.allowed[path] = append(s.allowed[path], method)
 }
 
 // ServeHTTP applies the protections every request gets, then routes it.
