@@ -245,6 +245,57 @@ func TestSignIn(t *testing.T) {
 	}
 }
 
+// TestSignInEmptyFields: a sign-in with the address or the password left
+// empty asks for both, as the portal's sign-in does (400, its words, in the
+// operator's language), hashes nothing and counts no attempt: an operator
+// who pressed 「続ける」 too soon a dozen times still signs in, and the
+// audit log records no failure.
+func TestSignInEmptyFields(t *testing.T) {
+	s := newSite(t)
+	ctx := t.Context()
+	seed := s.operator("kim@tobira.example", store.RoleSupport)
+	key := "console:password:kim@tobira.example"
+	hashed, _ := s.svc.Hasher.Hashed()
+	b := s.browser()
+	for _, c := range []struct {
+		what, email, password, lang, want string
+		focus                             string
+	}{
+		{"no address", "", password, "", "メールアドレスとパスワードを入力してください。", "email"},
+		{"spaces for an address", "  　", password, "", "メールアドレスとパスワードを入力してください。", "email"},
+		{"no password", "kim@tobira.example", "", "", "メールアドレスとパスワードを入力してください。", "password"},
+		{"neither", "", "", "", "メールアドレスとパスワードを入力してください。", "email"},
+		{"no password, in English", "kim@tobira.example", "", "en", "Enter your email address and password.", "password"},
+	} {
+		for range passwordAttemptsPlus {
+			form := url.Values{"email": {c.email}, "password": {c.password}}
+			resp, body := b.do("POST", "/login", form, "Accept-Language", c.lang)
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, c.want) || strings.Contains(body, "正しくありません") {
+				t.Fatalf("%s: %d, want 400 with %q\n%s", c.what, resp.StatusCode, c.want, body)
+			}
+			// The address typed stays, and the focus is on the field to fill.
+			if !regexp.MustCompile(`<input id="` + c.focus + `"[^>]*aria-describedby="form-error"[^>]* autofocus>`).MatchString(body) {
+				t.Fatalf("%s: the focus is not on the %s field:\n%s", c.what, c.focus, body)
+			}
+		}
+	}
+	if n, _ := s.svc.Hasher.Hashed(); n != hashed {
+		t.Errorf("empty sign-ins hashed %d passwords", n-hashed)
+	}
+	if n, err := s.db.Hit(ctx, key, 15*time.Minute, s.clock.Now(), 0); err != nil || n != 0 {
+		t.Errorf("empty sign-ins counted %d attempts (%v)", n, err)
+	}
+	if acts := strings.Join(s.auditActions(""), "\n"); strings.Contains(acts, store.ActionConsoleSignIn) {
+		t.Errorf("empty sign-ins recorded:\n%s", acts)
+	}
+	s.signIn("kim@tobira.example", seed)
+}
+
+// passwordAttemptsPlus is one more than the console's password attempts
+// per address in its window: as many as would close the sign-in were they
+// counted.
+const passwordAttemptsPlus = 11
+
 func TestWrongCodesLock(t *testing.T) {
 	s := newSite(t)
 	seed := s.operator("kim@tobira.example", store.RoleAdmin)

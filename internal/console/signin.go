@@ -80,10 +80,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	v := s.view(r, "login.title", nil)
+	typed, password := trim(r.PostForm.Get("email"), 254), r.PostForm.Get("password")
+	v.Data = loginData{Email: typed}
+	// A field left empty is asked for, as the portal's sign-in asks: it
+	// is no wrong password, so nothing is hashed nor counted toward the
+	// address's limit.
+	if typed == "" || password == "" {
+		v.Error = s.t(r, "login.missing")
+		s.render(w, r, http.StatusBadRequest, "login", v)
+		return
+	}
 	email, err := account.NormalizeEmail(r.PostForm.Get("email"))
-	password := r.PostForm.Get("password")
-	v.Data = loginData{Email: trim(r.PostForm.Get("email"), 254)}
-	if err != nil || password == "" {
+	if err != nil {
 		v.Error = s.t(r, "login.bad_credentials")
 		s.render(w, r, http.StatusUnprocessableEntity, "login", v)
 		return
