@@ -124,7 +124,17 @@ func TestConsoleMobile(t *testing.T) {
 			shot("09-console-search")
 			p.navigationTo(chromedp.Click(link(satoEmail)), 200, customerPath, satoName)
 			p.expectText(`//main//p[contains(., "` + bEmail + ` が") and not(contains(., "operator:")) and contains(., "承認待ち")]`)
+			// Her recovery request, with B's proposal, and the link to
+			// its row on 「復旧申請」.
+			p.expectText(`//main//dl[@id="recovery"]/dd[contains(., "待機中") and contains(., "` + bEmail + ` が") and contains(., "早期承認を依頼")` +
+				` and contains(., "本人確認: 電話で登録住所と生年月日を確認") and not(contains(., "operator:"))]`)
+			waitVisible(p, link("復旧申請の一覧でこの申請を開く"))
 			shot("10-console-customer")
+			p.clickTo(link("復旧申請の一覧でこの申請を開く"), "/recoveries", "二要素認証の復旧申請")
+			if row := run(p, chromedp.Evaluate[string](`document.querySelector("tr:target")?.innerText ?? ""`)); !strings.Contains(row, satoEmail) {
+				t.Errorf("the link from her page does not lead to her request's row: %q", row)
+			}
+			shot("10b-console-recovery-from-customer")
 			p.navigation(chromedp.Navigate(consoleURL+"/customers?q=suzuki"), "/customers", consoleCustomers)
 			p.navigationTo(chromedp.Click(link("suzuki@example.jp")), 200, "/customers/", "鈴木 一郎")
 			waitVisible(p, button("開通メールを再送"))
@@ -220,6 +230,7 @@ func TestConsoleMobile(t *testing.T) {
 			p.keyTo(kb.Enter, "/customers", "Find customers")
 			shot("31-console-en-search")
 			p.navigationTo(chromedp.Click(link(satoEmail)), 200, customerPath, satoName)
+			p.expectText(`//main//dl[@id="recovery"]/dd[contains(., "early approval proposed by ` + bEmail + `")]`)
 			shot("32-console-en-customer")
 			p.clickTo(link("All audit events of this customer"), "/audit", "Audit log")
 			shot("33-console-en-audit")

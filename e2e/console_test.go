@@ -409,6 +409,106 @@ func TestLockedOutRecovery(t *testing.T) {
 	})
 }
 
+// TestConsoleRecoveryOnCustomerPage: Sato, locked out, asks for recovery and
+// calls support. Operator B, answering, opens her page first: it shows her
+// request awaiting the mail's link, then, once she followed it, waiting,
+// with when its wait ends. The page's link leads to the request's row on
+// 「復旧申請」, where B, having verified her, proposes the early approval;
+// her page then shows the proposal (who, when, the identity check), and,
+// once admin A approved it, 「承認済み (次回ログインで再登録)」.
+func TestConsoleRecoveryOnCustomerPage(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	d := startDemo(t)
+	consoleURL := d.consoleURL(t)
+	const (
+		aEmail = "admin-rc@tobira.example"
+		bEmail = "support-rc@tobira.example"
+		check  = "電話で登録住所と生年月日を確認"
+	)
+	seedA := d.createOperator(t, aEmail, "管理者 A", "admin")
+	seedB := d.createOperator(t, bEmail, "サポート B", "support")
+
+	sato := newBrowser(t, d.URL, axe)
+	sato.requestRecovery(false)
+
+	// Her page shows the request, unconfirmed: no wait yet, and the time
+	// her mail's link works until.
+	b := newBrowser(t, consoleURL, axe)
+	b.consoleSignIn(bEmail, seedB, "")
+	customerPath := b.satoInConsole()
+	recovery := `//main//h2[normalize-space()="二要素認証の復旧申請"]/following-sibling::dl[1][@id="recovery"]`
+	dd := func(dt string) string {
+		return recovery + `/dt[normalize-space()="` + dt + `"]/following-sibling::dd[1]`
+	}
+	b.expectText(dd("状態") + `[normalize-space()="メール確認待ち"]`)
+	b.expectText(dd("申請日時") + `[contains(., ":")]`)
+	b.expectText(dd("確認リンクの期限") + `[contains(., ":")]`)
+	b.expectText(`//main//p[normalize-space()="メールのリンクが確認されるまで承認できません。"]`)
+	b.screen("80-10-1-console-customer-recovery-unconfirmed")
+	// The same on the narrowest phone, with the checks of every console
+	// page there (TestConsoleMobile): a code signs in once, so an
+	// operator of its own.
+	const cEmail = "support-rc-phone@tobira.example"
+	seedC := d.createOperator(t, cEmail, "サポート C", "support")
+	phone := newMobileBrowser(t, consoleURL, axe, mobileViewports[0])
+	phone.consoleSignIn(cEmail, seedC, "")
+	phone.navigationTo(chromedp.Navigate(consoleURL+customerPath), 200, customerPath, satoName)
+	phone.expectText(dd("確認リンクの期限") + `[contains(., ":")]`)
+	phone.mobileScreen(mobileViewports[0], "81-40-console-customer-recovery-unconfirmed")
+
+	// Confirmed: it waits out its period.
+	sato.navigation(chromedp.Navigate(d.confirmLink(t)), "/recovery-request/confirm", "復旧の申請の確定")
+	sato.clickTo(button("申請を確定する"), "/recovery-request/confirm", "復旧の申請の確定")
+	b.navigationTo(chromedp.Reload(), 200, customerPath, satoName)
+	b.expectText(dd("状態") + `[normalize-space()="待機中"]`)
+	b.expectText(dd("有効になる日時") + `[contains(., ":")]`)
+	b.screen("80-10-2-console-customer-recovery-waiting")
+
+	// The link opens the request's row on 「復旧申請」, where its actions
+	// are: B verified her by phone and proposes.
+	b.clickTo(link("復旧申請の一覧でこの申請を開く"), "/recoveries", "二要素認証の復旧申請")
+	if row := run(b, chromedp.Evaluate[string](`document.querySelector("tr:target")?.innerText ?? ""`)); !strings.Contains(row, satoEmail) {
+		t.Errorf("the link from her page does not lead to her request's row (%s): %q", b.location(), row)
+	}
+	b.screen("80-10-3-console-recoveries-from-customer")
+	b.typeInto("本人確認の方法", check)
+	b.clickTo(button("本人確認のうえ早期承認"), "/recoveries", "二要素認証の復旧申請")
+	b.confirmed("の復旧申請の早期承認を依頼しますか？")
+	b.expectText(`//p[@role="status" and starts-with(normalize-space(), "早期承認を依頼しました。")]`)
+	b.navigationTo(chromedp.Click(link(satoEmail)), 200, customerPath, satoName)
+	b.expectText(dd("状態") + `[contains(., "待機中") and contains(., "` + bEmail + ` が") and contains(., "に早期承認を依頼 (別のオペレーターの承認待ち)")` +
+		` and contains(., "本人確認: ` + check + `") and not(contains(., "operator:"))]`)
+	b.screen("80-10-4-console-customer-recovery-proposed")
+
+	// A approves on the list; her page says the wait is over.
+	a := newBrowser(t, consoleURL, axe)
+	a.consoleSignIn(aEmail, seedA, "")
+	a.open("/recoveries", "二要素認証の復旧申請")
+	a.clickTo(button("早期承認を承認"), "/recoveries", "二要素認証の復旧申請")
+	a.confirmed(bEmail + " の本人確認にもとづき、")
+	a.expectText(`//p[@role="status" and normalize-space()="復旧申請を早期承認しました。次回のログインで再登録できます。"]`)
+	a.navigationTo(chromedp.Navigate(consoleURL+customerPath), 200, customerPath, satoName)
+	a.expectText(dd("状態") + `[contains(., "承認済み (次回ログインで再登録)") and contains(., "` + bEmail + ` が依頼し、` + aEmail + ` が早期承認")` +
+		` and not(contains(., "待機中"))]`)
+	a.screen("80-10-5-console-customer-recovery-approved")
+
+	// In English too.
+	a.lang = "en"
+	a.navigationTo(chromedp.Click(button("English")), 200, customerPath, satoName)
+	a.expectText(`//main//h2[normalize-space()="Second-factor recovery request"]/following-sibling::dl[1][@id="recovery"]` +
+		`/dd[contains(., "approved: enrols anew at the next sign-in")]`)
+	waitVisible(a, link("Open this request in the recovery requests"))
+	a.screen("80-10-6-console-en-customer-recovery-approved")
+
+	// Her next sign-in enrols anew; the request is done, and her page
+	// shows none pending.
+	sato.open("/login", "ログイン")
+	sato.signIn(satoEmail, satoPassword, "/enrol", "2要素認証の設定")
+	b.navigationTo(chromedp.Reload(), 200, customerPath, satoName)
+	b.expectText(`//main//h2[normalize-space()="二要素認証の復旧申請"]/following-sibling::p[1][normalize-space()="処理待ちの申請はありません。"]`)
+}
+
 // ---------------------------------------------------------------------------
 // 4. Operators
 

@@ -123,6 +123,10 @@ type customerData struct {
 	// OwnReset says the operator looking made it (and may withdraw it).
 	Reset    *store.ResetRequest
 	OwnReset bool
+	// Recovery is the customer's pending recovery request, as the
+	// recoveries page lists it, if any: an operator who answers the
+	// customer's call sees it here, and its actions there.
+	Recovery *recoveryRow
 	// ReasonValue refills the reset form after a refusal.
 	ReasonValue string
 	// Devices are where the customer is signed in, newest first, as
@@ -183,6 +187,16 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 			d.Reset, err = nil, nil
 		}
 		d.OwnReset = d.Reset != nil && d.Reset.RequestedBy == actor(op)
+	}
+	if err == nil && !c.Erased() {
+		var q *store.RecoveryRequest
+		q, err = s.svc.PendingRecoveryOf(ctx, a.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			err = nil
+		case err == nil:
+			d.Recovery = &recoveryRow{RecoveryRequest: *q, Email: a.Email, Name: a.Name, Own: q.ProposedBy == actor(op)}
+		}
 	}
 	if err == nil && !c.Erased() {
 		err = s.devices(r, a.ID, &d)

@@ -33,6 +33,29 @@ type recoveryRow struct {
 // be approved early.
 func (r recoveryRow) Waiting() bool { return r.Status == store.RecoveryWaiting }
 
+// RecoveryState is how a pending recovery request stands, in lines, as the
+// recoveries page and the customer's page show it: its status, 「承認済み
+// (次回ログインで再登録)」 once approved early, and then who approved it,
+// or the open proposal of an early approval: who made it, when, and the
+// identity check they did.
+func (v *view) RecoveryState(q store.RecoveryRequest) []string {
+	switch {
+	case q.ApprovedBy != "" && q.ProposedBy != "":
+		return []string{v.T("recoveries.status.approved"), v.T("recoveries.approved_by_two", v.Actor(q.ProposedBy), v.Actor(q.ApprovedBy))}
+	case q.ApprovedBy != "":
+		// Approved by one operator, before proposals.
+		return []string{v.T("recoveries.status.approved"), v.T("recoveries.approved_by", v.Actor(q.ApprovedBy))}
+	case q.ProposedBy != "":
+		return []string{v.T("recoveries.status." + string(q.Status)), v.T("recoveries.proposed", v.Actor(q.ProposedBy), v.Time(q.ProposedAt)),
+			v.T("recoveries.proposed_reason", q.ProposedReason)}
+	}
+	return []string{v.T("recoveries.status." + string(q.Status))}
+}
+
+// Anchor is the id of the request's row on the recoveries page, where its
+// actions are: the customer's page links to it.
+func (r recoveryRow) Anchor() string { return "recovery-" + r.ID }
+
 func (s *Server) recoveriesPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
 	s.showRecoveries(w, r, op, http.StatusOK, "")
 }

@@ -232,6 +232,21 @@ func (s *Service) PendingRecoveries(ctx context.Context) ([]store.RecoveryReques
 	return rr.ListPendingRecoveries(ctx, s.Now())
 }
 
+// PendingRecoveryOf is the account's request among PendingRecoveries, for
+// operators: waiting, or unconfirmed with its link still live.
+// store.ErrNotFound when the account has none.
+func (s *Service) PendingRecoveryOf(ctx context.Context, accountID string) (*store.RecoveryRequest, error) {
+	rr := s.Store
+	r, err := rr.PendingRecoveryOf(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Pending(s.Now()) {
+		return nil, store.ErrNotFound
+	}
+	return r, nil
+}
+
 // ErrApproveReason says a proposal of an early approval needs the identity
 // check the operator did, at most 200 characters.
 var ErrApproveReason = errors.New("portal: an early approval needs the identity check done, at most 200 characters")

@@ -82,6 +82,14 @@ func (r *RecoveryRequest) Open() bool {
 	return r.Status == RecoveryUnconfirmed || r.Status == RecoveryWaiting
 }
 
+// Pending reports whether the request waits for something at now: it is
+// waiting, or unconfirmed with its link still live. An open request whose
+// link expired unconfirmed waits for nothing: the customer asks anew.
+// These are the requests ListPendingRecoveries lists.
+func (r *RecoveryRequest) Pending(now time.Time) bool {
+	return r.Status == RecoveryWaiting || (r.Status == RecoveryUnconfirmed && r.ConfirmExpiresAt.After(now))
+}
+
 // RecoveryRequests stores recovery requests. An account has at most one
 // open (unconfirmed or waiting) request.
 type RecoveryRequests interface {

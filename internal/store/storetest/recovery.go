@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -130,6 +131,15 @@ var recoveryRequestTests = []test{
 		}
 		if len(ids) != 2 || ids[0] != "r1" || ids[1] != "r2" {
 			t.Errorf("pending = %v, want [r1 r2]", ids)
+		}
+		// RecoveryRequest.Pending is the list's rule, which the console
+		// applies to a customer's own request.
+		for _, id := range []string{"r1", "r2", "r3"} {
+			r, err := rr.RecoveryRequestByID(ctx, id)
+			must(t, err)
+			if listed := slices.Contains(ids, id); r.Pending(t0.Add(3*time.Minute)) != listed {
+				t.Errorf("%s: Pending = %v, listed = %v", id, !listed, listed)
+			}
 		}
 		// Only a waiting request can be proposed for early approval.
 		_, err = rr.ProposeRecoveryApproval(ctx, "r1", "operator:sato", "電話で確認", t0.Add(time.Hour))
