@@ -133,6 +133,11 @@ type Operators interface {
 	// empty for none), in one transaction. ErrNotFound for an unknown
 	// operator.
 	SetOperatorPassword(ctx context.Context, operatorID, hash string, oneTimeUntil time.Time, keepSession string) error
+	// RehashOperatorPassword is RehashPassword for an operator: the password
+	// stays the same, so OneTimeUntil and every session stay as they are.
+	// ErrStale when the hash is no longer old, ErrNotFound for an unknown
+	// operator.
+	RehashOperatorPassword(ctx context.Context, operatorID, old, hash string) error
 
 	CreateOperatorSession(ctx context.Context, s *OperatorSession) error
 	// OperatorSessionByHash returns ErrNotFound when missing; the caller

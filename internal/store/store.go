@@ -171,6 +171,13 @@ type Accounts interface {
 	AccountByEmail(ctx context.Context, email string) (*Account, error)
 	ListAccounts(ctx context.Context) ([]Account, error)
 	SetPasswordHash(ctx context.Context, accountID, hash string) error
+	// RehashPassword replaces the account's password hash old with hash, a
+	// new hash of the password just checked against old (today's argon2
+	// parameters, or its normalised form), only while old is still the
+	// account's: a password set meanwhile (a reset, a change) must not be
+	// undone by the older one. ErrStale when the hash is no longer old,
+	// ErrNotFound for an unknown account.
+	RehashPassword(ctx context.Context, accountID, old, hash string) error
 	// ChargeMFAAttempt counts a second-factor attempt before its code is
 	// checked, so that parallel guesses cannot outrun the lock. In one
 	// transaction it refuses with ErrLocked (and the account) while the step is

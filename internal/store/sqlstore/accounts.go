@@ -66,6 +66,17 @@ func (db *DB) SetPasswordHash(ctx context.Context, accountID, hash string) error
 	return db.fail("set password hash", err)
 }
 
+// RehashPassword replaces the account's password hash only while it is
+// old; the condition in the UPDATE makes a password set meanwhile win.
+func (db *DB) RehashPassword(ctx context.Context, accountID, old, hash string) error {
+	c := db.c()
+	n, err := c.affected(ctx, `UPDATE accounts SET password_hash = ? WHERE id = ? AND password_hash = ?`, hash, accountID, old)
+	if err == nil && n == 0 {
+		err = staleOrMissing(ctx, c, `SELECT 1 FROM accounts WHERE id = ?`, accountID)
+	}
+	return db.fail("rehash password", err)
+}
+
 // ChargeMFAAttempt reads and updates the account in one write transaction
 // (SQLite's BEGIN IMMEDIATE serialises them; PostgreSQL will need SELECT ...
 // FOR UPDATE), so concurrent attempts each see a distinct count and none

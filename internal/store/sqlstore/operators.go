@@ -152,6 +152,17 @@ func (db *DB) SetOperatorPassword(ctx context.Context, operatorID, hash string, 
 	return db.fail("set operator password", err)
 }
 
+// RehashOperatorPassword replaces the operator's password hash only while
+// it is old, and nothing else.
+func (db *DB) RehashOperatorPassword(ctx context.Context, operatorID, old, hash string) error {
+	c := db.c()
+	n, err := c.affected(ctx, `UPDATE operators SET password_hash = ? WHERE id = ? AND password_hash = ?`, hash, operatorID, old)
+	if err == nil && n == 0 {
+		err = staleOrMissing(ctx, c, `SELECT 1 FROM operators WHERE id = ?`, operatorID)
+	}
+	return db.fail("rehash operator password", err)
+}
+
 // ResetOperatorTOTP stores the new seed with a clean step and failure
 // count and deletes the operator's sessions, in one transaction;
 // ErrNotFound for an unknown operator.

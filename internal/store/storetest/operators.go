@@ -297,6 +297,33 @@ var operatorTests = []test{
 		same(t, "the other operator", *got, *other, normOperator)
 		wantErr(t, "SetOperatorPassword of nobody", o.SetOperatorPassword(ctx, "nobody", "$argon2id$x", time.Time{}, ""), store.ErrNotFound)
 	}},
+	{"RehashOperatorPassword", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := operatorsOf(t, s)
+		op := newOperator(t, o, "op-1", store.RoleSupport)
+		must(t, o.SetOperatorPassword(ctx, op.ID, "$argon2id$one-time", t0.Add(72*time.Hour), ""))
+		newOperatorSession(t, o, "h-1", op.ID)
+		// The same password hashed anew: the one-time deadline and the
+		// sessions stay.
+		must(t, o.RehashOperatorPassword(ctx, op.ID, "$argon2id$one-time", "$argon2id$one-time-b"))
+		got, err := o.OperatorByID(ctx, op.ID)
+		must(t, err)
+		want := *op
+		want.PasswordHash, want.OneTimeUntil = "$argon2id$one-time-b", t0.Add(72*time.Hour)
+		same(t, "after RehashOperatorPassword", *got, want, normOperator)
+		_, err = o.OperatorSessionByHash(ctx, "h-1")
+		must(t, err)
+		// A password set between the check and the rehash wins.
+		must(t, o.SetOperatorPassword(ctx, op.ID, "$argon2id$own", time.Time{}, "h-1"))
+		wantErr(t, "RehashOperatorPassword of a hash set meanwhile",
+			o.RehashOperatorPassword(ctx, op.ID, "$argon2id$one-time-b", "$argon2id$one-time-c"), store.ErrStale)
+		got, err = o.OperatorByID(ctx, op.ID)
+		must(t, err)
+		if got.PasswordHash != "$argon2id$own" || got.MustChangePassword() {
+			t.Errorf("after a stale RehashOperatorPassword: %+v", got)
+		}
+		wantErr(t, "RehashOperatorPassword of nobody", o.RehashOperatorPassword(ctx, "nobody", "$argon2id$own", "$argon2id$x"), store.ErrNotFound)
+	}},
 	{"AccountLocks", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		o := operatorsOf(t, s)

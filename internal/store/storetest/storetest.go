@@ -348,6 +348,25 @@ var accountTests = []test{
 		}
 		wantErr(t, "SetPasswordHash of unknown account", s.SetPasswordHash(ctx, "nobody", "h"), store.ErrNotFound)
 	}},
+	{"RehashPassword", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := newAccount(t, s, "acc-1")
+		must(t, s.SetPasswordHash(ctx, a.ID, "hash-1"))
+		must(t, s.RehashPassword(ctx, a.ID, "hash-1", "hash-1b"))
+		got, err := s.AccountByID(ctx, a.ID)
+		must(t, err)
+		a.PasswordHash = "hash-1b"
+		same(t, "after RehashPassword", *got, *a, normAccount)
+		// A password set between the check and the rehash wins: the
+		// rehash of the older one changes nothing.
+		must(t, s.SetPasswordHash(ctx, a.ID, "hash-2"))
+		wantErr(t, "RehashPassword of a hash set meanwhile", s.RehashPassword(ctx, a.ID, "hash-1b", "hash-1c"), store.ErrStale)
+		got, err = s.AccountByID(ctx, a.ID)
+		must(t, err)
+		a.PasswordHash = "hash-2"
+		same(t, "after a stale RehashPassword", *got, *a, normAccount)
+		wantErr(t, "RehashPassword of unknown account", s.RehashPassword(ctx, "nobody", "hash-2", "h"), store.ErrNotFound)
+	}},
 	{"Lang", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		// Created without a language: Japanese, in the struct too.
