@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Argon2Params are the argon2id cost parameters (RFC 9106). The defaults are
@@ -89,14 +90,28 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-// Hash returns the PHC string of password, e.g.
-// $argon2id$v=19$m=19456,t=2,p=2$SALT$KEY.
+// NormalizePassword is the form of a password that is hashed: its NFKC
+// form, as NIST SP 800-63B (5.1.1.2) asks, so that one password typed two
+// ways is one password. Full-width letters, digits and signs, which a
+// Japanese input method types, are their ASCII; half-width katakana are
+// full-width (ﾊﾟｽﾜｰﾄﾞ is パスワード); the ideographic space is a space;
+// compatibility characters are what they stand for (① is 1, ㍻ is 平成).
+// Nothing is trimmed and case is kept: those are part of the password.
+// ASCII is its own NFKC form.
+func NormalizePassword(password string) string { return norm.NFKC.String(password) }
+
+// SamePassword reports whether a and b are one password once normalised:
+// whether the one signs in where the other was set.
+func SamePassword(a, b string) bool { return NormalizePassword(a) == NormalizePassword(b) }
+
+// Hash returns the PHC string of password's NFKC form (NormalizePassword),
+// e.g. $argon2id$v=19$m=19456,t=2,p=2$SALT$KEY.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
 	defer h.release()
-	return h.hash(password, randomSalt()), nil
+	return h.hash(NormalizePassword(password), randomSalt()), nil
 }
 
 func (h *Hasher) hash(password string, salt []byte) string {
@@ -127,7 +142,17 @@ func (h *Hasher) phc(salt, key []byte) string {
 // Verify reports whether password matches the PHC string phc. An empty phc
 // (an unknown account, or one without a password yet) is checked against a
 // dummy hash so that it takes as long as a real check, and never matches.
-// needsRehash tells the caller the hash used other parameters than today's.
+// needsRehash tells the caller to hash the password again (Hash) and store
+// it: the hash used other parameters than today's, or it was made over the
+// password as typed rather than its NFKC form.
+//
+// The password's NFKC form is checked first. Hashes made before passwords
+// were normalised were made over the password as typed: when that differs
+// from the NFKC form and the NFKC form does not match, the password as
+// typed is checked too. Whether the second check runs depends only on the
+// password typed and on the first check failing, never on the account:
+// a wrong password costs two hashes for a known address and for an
+// unknown one alike.
 func (h *Hasher) Verify(ctx context.Context, phc, password string) (ok, needsRehash bool, err error) {
 	target := phc
 	if target == "" {
@@ -137,11 +162,30 @@ func (h *Hasher) Verify(ctx context.Context, phc, password string) (ok, needsReh
 	if err != nil {
 		return false, false, err
 	}
+	forms := []string{NormalizePassword(password)}
+	if forms[0] != password {
+		forms = append(forms, password)
+	}
+	// Both checks run in one slot, one after the other. The slots bound
+	// the hashes running at once, and so the memory and cores they take:
+	// two hashes in turn in one slot never take more than one. Taking a
+	// second slot could leave a check half done, refused ErrBusy or
+	// waiting in the queue after its first hash, and with one slot it
+	// would wait for itself. The queue's wait counts the slot's longer
+	// hold, as it counts a costlier hash.
 	if err := h.acquire(ctx); err != nil {
 		return false, false, err
 	}
 	start := time.Now()
-	got := h.idKey(password, salt, p, uint32(len(key)))
+	match, asTyped, checked := false, false, 0
+	for i, pw := range forms {
+		got := h.idKey(pw, salt, p, uint32(len(key)))
+		checked++
+		if subtle.ConstantTimeCompare(got, key) == 1 && phc != "" {
+			match, asTyped = true, i > 0
+			break
+		}
+	}
 	other := p != h.params && phc != ""
 	if other && h.todayNanos.Load() == 0 {
 		// Nothing has measured today's cost yet: the dummy does, once.
@@ -151,22 +195,21 @@ func (h *Hasher) Verify(ctx context.Context, phc, password string) (ok, needsReh
 	took := time.Since(start)
 	h.release()
 	if other {
-		h.waitForToday(ctx, took)
+		h.waitForToday(ctx, checked, took)
 	}
-	match := subtle.ConstantTimeCompare(got, key) == 1 && phc != ""
-	return match, match && p != h.params, nil
+	return match, match && (p != h.params || asTyped), nil
 }
 
 // waitForToday makes the check of a hash made with other parameters than
-// today's, which took `took`, last as long as one with today's: an unknown
-// address is checked against today's dummy, and an account whose hash is
-// from before the operator raised the cost, and not yet upgraded by its next
-// sign-in, would otherwise answer a wrong password sooner, and so tell that
-// it exists. It waits without a hashing slot, and no longer than ctx lasts.
-// A hash costlier than today's (the cost lowered) takes longer whatever is
-// done here.
-func (h *Hasher) waitForToday(ctx context.Context, took time.Duration) {
-	wait := time.Duration(h.todayNanos.Load()) - took
+// today's, which computed n hashes in `took`, last as long as n with
+// today's: an unknown address is checked against today's dummy, and an
+// account whose hash is from before the operator raised the cost, and not
+// yet upgraded by its next sign-in, would otherwise answer a wrong password
+// sooner, and so tell that it exists. It waits without a hashing slot, and
+// no longer than ctx lasts. A hash costlier than today's (the cost lowered)
+// takes longer whatever is done here.
+func (h *Hasher) waitForToday(ctx context.Context, n int, took time.Duration) {
+	wait := time.Duration(int64(n)*h.todayNanos.Load()) - took
 	if wait <= 0 {
 		return
 	}

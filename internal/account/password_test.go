@@ -398,3 +398,180 @@ func TestVerifyOldParametersTakeTodaysTime(t *testing.T) {
 		t.Fatalf("Verify(right) = %v, %v, %v", ok, rehash, err)
 	}
 }
+
+// legacyHash is a hash as Hash made it before passwords were normalised:
+// over the password as typed, with h's parameters.
+func legacyHash(h *Hasher, password string) string {
+	salt := randomSalt()
+	return h.phc(salt, argon2.IDKey([]byte(password), salt, h.params.Time, h.params.MemoryKiB, h.params.Threads, keyLen))
+}
+
+func TestNormalizePassword(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"tobira2026", "tobira2026"},         // ASCII is its own form
+		{"ｔｏｂｉｒａ２０２６", "tobira2026"},         // full-width, as the input method types it
+		{"ＴｏＢｉＲａ", "ToBiRa"},                 // case is kept
+		{"ﾊﾟｽﾜｰﾄﾞ", "パスワード"},                 // half-width katakana
+		{"パスワード\u3000です", "パスワード です"},        // the ideographic space
+		{"\u3000 spaces\u3000", "  spaces "}, // nothing trimmed
+		{"①②③㍻", "123平成"},                    // compatibility characters
+		{"か\u3099", "が"},                     // a combining mark composed
+		{"パスワードは長いほうがよい", "パスワードは長いほうがよい"},   // already NFKC
+	} {
+		if got := NormalizePassword(tc.in); got != tc.want {
+			t.Errorf("NormalizePassword(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if !SamePassword(tc.in, tc.want) {
+			t.Errorf("SamePassword(%q, %q) = false", tc.in, tc.want)
+		}
+	}
+	for _, pair := range [][2]string{{"tobira2026", "Tobira2026"}, {"tobira2026", " tobira2026"}, {"パスワード", "ぱすわーど"}} {
+		if SamePassword(pair[0], pair[1]) {
+			t.Errorf("SamePassword(%q, %q) = true", pair[0], pair[1])
+		}
+	}
+}
+
+// TestHashIsOverNFKC: a password is hashed over its NFKC form, so that it
+// signs in typed either way, full-width or ASCII, and needs no rehash.
+func TestHashIsOverNFKC(t *testing.T) {
+	ctx := t.Context()
+	h := NewHasher(cheap, 1)
+	for _, tc := range []struct {
+		set   string
+		also  []string
+		wrong []string
+	}{
+		{"ｔｏｂｉｒａ２０２６", []string{"tobira2026", "ｔｏｂｉｒａ2026"}, []string{"TOBIRA2026", "ｔｏｂｉｒａ２０２６\u3000", "tobira2026 "}},
+		{"tobira2026", []string{"ｔｏｂｉｒａ２０２６"}, []string{"ＴＯＢＩＲＡ２０２６", "tobira 2026"}},
+		{"ﾊﾟｽﾜｰﾄﾞは秘密です", []string{"パスワードは秘密です"}, []string{"ぱすわーどは秘密です"}},
+		{"扉の鍵\u3000２０２６", []string{"扉の鍵 2026"}, []string{"扉の鍵2026", "扉の鍵  2026"}},
+	} {
+		phc, err := h.Hash(ctx, tc.set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What is stored is argon2id of the NFKC form's bytes.
+		p, salt, key, err := parsePHC(phc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := argon2.IDKey([]byte(NormalizePassword(tc.set)), salt, p.Time, p.MemoryKiB, p.Threads, keyLen); string(key) != string(want) {
+			t.Errorf("Hash(%q) is not over its NFKC form %q", tc.set, NormalizePassword(tc.set))
+		}
+		for _, pw := range append([]string{tc.set}, tc.also...) {
+			if ok, rehash, err := h.Verify(ctx, phc, pw); !ok || rehash || err != nil {
+				t.Errorf("set %q, Verify(%q) = %v, %v, %v; want true, false, nil", tc.set, pw, ok, rehash, err)
+			}
+		}
+		for _, pw := range tc.wrong {
+			if ok, rehash, err := h.Verify(ctx, phc, pw); ok || rehash || err != nil {
+				t.Errorf("set %q, Verify(%q) = %v, %v, %v; want false, false, nil", tc.set, pw, ok, rehash, err)
+			}
+		}
+	}
+}
+
+// TestVerifyLegacyAsTyped: a hash made before passwords were normalised,
+// over the password as typed, still signs in with the password typed as
+// it was set, and asks to be made again over the NFKC form; once it is,
+// the password signs in typed either way. A wrong password still fails
+// and asks for nothing.
+func TestVerifyLegacyAsTyped(t *testing.T) {
+	ctx := t.Context()
+	h := NewHasher(cheap, 1)
+	for _, tc := range []struct{ set, other, wrong string }{
+		{"ｔｏｂｉｒａ２０２６", "tobira2026", "ｔｏｂｉｒａ２０２７"},
+		{"ﾊﾟｽﾜｰﾄﾞは秘密です", "パスワードは秘密です", "ﾊﾟｽﾜｰﾄﾞは秘密でした"},
+		{"扉の鍵\u3000２０２６", "扉の鍵 2026", "扉の鍵\u3000２０２５"},
+	} {
+		legacy := legacyHash(h, tc.set)
+		ok, rehash, err := h.Verify(ctx, legacy, tc.set)
+		if !ok || !rehash || err != nil {
+			t.Errorf("legacy hash of %q, Verify(as typed) = %v, %v, %v; want true, true, nil", tc.set, ok, rehash, err)
+		}
+		for _, pw := range []string{tc.wrong, tc.other} {
+			// The other way of typing it was never the hashed one: only
+			// the rehash makes it sign in.
+			if ok, rehash, err := h.Verify(ctx, legacy, pw); ok || rehash || err != nil {
+				t.Errorf("legacy hash of %q, Verify(%q) = %v, %v, %v; want false, false, nil", tc.set, pw, ok, rehash, err)
+			}
+		}
+		// The rehash the caller does on that advice.
+		now, err := h.Hash(ctx, tc.set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pw := range []string{tc.set, tc.other} {
+			if ok, rehash, err := h.Verify(ctx, now, pw); !ok || rehash || err != nil {
+				t.Errorf("rehashed %q, Verify(%q) = %v, %v, %v; want true, false, nil", tc.set, pw, ok, rehash, err)
+			}
+		}
+	}
+	// An ASCII password is its own NFKC form: its old hash is today's.
+	if ok, rehash, err := h.Verify(ctx, legacyHash(h, "tobira2026"), "tobira2026"); !ok || rehash || err != nil {
+		t.Errorf("legacy hash of an ASCII password: %v, %v, %v; want true, false, nil", ok, rehash, err)
+	}
+}
+
+// TestVerifyHashesAsManyForAnUnknownAccount: the hashes a check computes
+// depend on the password typed, never on the account: an ASCII password
+// costs one, one whose NFKC form differs two unless the first matches,
+// for a known address and an unknown one (the dummy) alike; with today's
+// parameters or older ones, and in one hashing slot.
+func TestVerifyHashesAsManyForAnUnknownAccount(t *testing.T) {
+	ctx := t.Context()
+	h := NewHasher(cheap, 1)
+	hashes := func(phc, pw string) int64 {
+		t.Helper()
+		before, _ := h.Hashed()
+		if _, _, err := h.Verify(ctx, phc, pw); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := h.Hashed()
+		if h.Running() != 0 {
+			t.Fatalf("Verify(%q) left %d slots taken", pw, h.Running())
+		}
+		return after - before
+	}
+	nfkc, err := h.Hash(ctx, "ｔｏｂｉｒａ２０２６")
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := legacyHash(h, "ｔｏｂｉｒａ２０２６")
+	older := NewHasher(Argon2Params{MemoryKiB: 32, Time: 1, Threads: 1}, 1)
+	oldParams, err := older.Hash(ctx, "ｔｏｂｉｒａ２０２６")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.todayNanos.Store(1) // measured already: no measuring hash below
+	for _, tc := range []struct {
+		pw   string
+		want int64
+	}{
+		{"a wrong password", 1},
+		{"ａ ｗｒｏｎｇ ｐａｓｓｗｏｒｄ", 2},
+		{"ﾊﾟｽﾜｰﾄﾞは間違い", 2},
+		{"間違い\u3000です", 2},
+	} {
+		unknown := hashes("", tc.pw)
+		if unknown != tc.want {
+			t.Errorf("Verify(unknown, %q) computed %d hashes, want %d", tc.pw, unknown, tc.want)
+		}
+		for name, phc := range map[string]string{"NFKC": nfkc, "as typed": legacy, "older parameters": oldParams} {
+			if n := hashes(phc, tc.pw); n != unknown {
+				t.Errorf("Verify(%s hash, %q) computed %d hashes, an unknown address %d: the count tells the account exists", name, tc.pw, n, unknown)
+			}
+		}
+	}
+	// A right password stops at the form that matches.
+	if n := hashes(nfkc, "tobira2026"); n != 1 {
+		t.Errorf("right password in ASCII: %d hashes, want 1", n)
+	}
+	if n := hashes(nfkc, "ｔｏｂｉｒａ２０２６"); n != 1 {
+		t.Errorf("right password full-width against its NFKC hash: %d hashes, want 1", n)
+	}
+	if n := hashes(legacy, "ｔｏｂｉｒａ２０２６"); n != 2 {
+		t.Errorf("right password against its hash as typed: %d hashes, want 2", n)
+	}
+}

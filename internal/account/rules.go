@@ -74,15 +74,20 @@ func CheckName(s string) (string, error) {
 // and, as NIST SP 800-63B (5.1.1.2) asks, none that an attacker tries first
 // (a commonly chosen one, one character repeated, a run of the keyboard or
 // the alphabet) or that is the address itself or its local part with little
-// added.
+// added. The rules read the password's NFKC form (NormalizePassword), which
+// is what is hashed: ｐａｓｓｗｏｒｄ１２３ is password123, which an attacker
+// tries with the input method on too, and a password that normalises to
+// fewer than MinPassword characters (ｶﾞｷﾞｸﾞｹﾞｺﾞ, ten half-width
+// characters, is ガギグゲゴ, five) is too short.
 func CheckPassword(password, email string) error {
+	password = NormalizePassword(password)
 	n := utf8.RuneCountInString(password)
 	switch {
 	case n < MinPassword:
 		return ErrPasswordShort
 	case n > MaxPassword:
 		return ErrPasswordLong
-	case strings.EqualFold(strings.TrimSpace(width.Narrow.String(password)), email):
+	case strings.EqualFold(strings.TrimSpace(password), email):
 		return ErrPasswordIsEmail
 	case guessable(password, email):
 		return ErrPasswordCommon
@@ -108,12 +113,10 @@ var common = func() map[string]bool {
 // backwards.
 var runs = []string{"0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm"}
 
-// guessable reports a password an attacker tries early. It reads
-// full-width letters and digits, which a Japanese input method types, as
-// the ASCII they stand for: ｐａｓｓｗｏｒｄ１２３ is password123, which an
-// attacker tries with the input method on too.
+// guessable reports a password, in its NFKC form, that an attacker tries
+// early.
 func guessable(password, email string) bool {
-	p := strings.ToLower(strings.TrimSpace(width.Narrow.String(password)))
+	p := strings.ToLower(strings.TrimSpace(password))
 	if common[p] {
 		return true
 	}

@@ -134,6 +134,14 @@ func TestCheckPassword(t *testing.T) {
 		{"１２３４５６７８９０", ErrPasswordCommon},
 		{"ｙａｍａｄａ＠ｅｘａｍｐｌｅ．ｊｐ", ErrPasswordIsEmail},
 		{"ｙａｍａｄａ－ｎｏ－ｈｉｍｉｔｓｕ", nil},
+		// The rules read the NFKC form, which is what is hashed.
+		{"ｶﾞｷﾞｸﾞｹﾞｺﾞｶﾞｷﾞ", ErrPasswordShort},           // 14 typed, ガギグゲゴガギ: 7
+		{"ｶﾞｷﾞｸﾞｹﾞｺﾞｶﾞｷﾞｸﾞｹﾞｺﾞ", nil},                  // 20 typed, 10 normalised
+		{"①②③④⑤⑥⑦⑧⑨⓪", ErrPasswordCommon},              // 1234567890
+		{strings.Repeat("㍻", 9), ErrPasswordCommon},    // 平成 repeated: two characters
+		{strings.Repeat("ﷺ", 8), ErrPasswordLong},      // 8 typed, 144 normalised
+		{"ｐａｓｓｗｏｒｄ\u3000１２３", nil},                     // password 123, with a space
+		{"\u3000ｐａｓｓｗｏｒｄ１２３\u3000", ErrPasswordCommon}, // trimmed for the check only
 	} {
 		err := CheckPassword(tc.pw, email)
 		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -76,9 +75,6 @@ type Server struct {
 	guarded http.Handler
 	secure  bool
 	hosts   map[string]bool // console_hosts, lower case, without a final dot
-
-	dummyOnce sync.Once
-	dummy     string // a hash to verify against for unknown emails
 }
 
 // New builds the console's handler.

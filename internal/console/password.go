@@ -121,9 +121,11 @@ func passwordProblem(next, confirm, current, email string) string {
 		return "password.is_email"
 	case errors.Is(err, account.ErrPasswordCommon):
 		return "password.common"
-	case next != confirm:
+	// Compared in their NFKC form, which is what is hashed: one typed
+	// full-width and the other in ASCII are one password.
+	case !account.SamePassword(next, confirm):
 		return "password.mismatch"
-	case next == current:
+	case account.SamePassword(next, current):
 		return "password.same"
 	}
 	return ""

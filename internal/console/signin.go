@@ -114,11 +114,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	hash := s.dummyHash(r)
+	// An unknown address is checked against the hasher's dummy (an empty
+	// hash), which costs what a known one does: today's parameters, and
+	// as many hashes for the password typed (account.Hasher.Verify).
+	hash := ""
 	if op != nil {
 		hash = op.PasswordHash
 	}
-	ok, _, err := s.svc.Hasher.Verify(ctx, hash, password)
+	ok, rehash, err := s.svc.Hasher.Verify(ctx, hash, password)
 	if errors.Is(err, account.ErrBusy) {
 		s.busy(w, r, "console:password:"+email, now)
 		v.Error = s.t(r, "error.busy")
@@ -161,8 +164,28 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.svc.Store.Hit(ctx, "console:password:"+email, passwordWindow, now, -1); err != nil {
 		s.log.Warn("console: password attempt not given back", "err", err)
 	}
+	if rehash {
+		s.rehash(r, op, password)
+	}
 	s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "ok", "password")
 	http.Redirect(w, r, "/login/code", http.StatusSeeOther)
+}
+
+// rehash upgrades the password hash of op, whose password was just checked
+// against it: one made with older argon2 parameters, or over the password
+// as typed rather than its NFKC form (from before passwords were
+// normalised), as the portal does for customers. The password stays the
+// same, so its one-time deadline and the sessions stay too; a password set
+// meanwhile is kept. A failure only postpones the upgrade to the next
+// sign-in.
+func (s *Server) rehash(r *http.Request, op *store.Operator, password string) {
+	h, err := s.svc.Hasher.Hash(r.Context(), password)
+	if err == nil {
+		err = s.ops.RehashOperatorPassword(r.Context(), op.ID, op.PasswordHash, h)
+	}
+	if err != nil && !errors.Is(err, store.ErrStale) {
+		s.log.Warn("console: operator password rehash failed", "operator", op.ID, "err", err)
+	}
 }
 
 // busy is the answer's header when the password hashing is busy (a flood
@@ -174,15 +197,6 @@ func (s *Server) busy(w http.ResponseWriter, r *http.Request, key string, now ti
 		s.log.Warn("console: password attempt not given back", "err", err)
 	}
 	w.Header().Set("Retry-After", "5")
-}
-
-// dummyHash is verified against for an unknown email, so that it takes as
-// long as a known one.
-func (s *Server) dummyHash(r *http.Request) string {
-	s.dummyOnce.Do(func() {
-		s.dummy, _ = s.svc.Hasher.Hash(r.Context(), secret.Token(16))
-	})
-	return s.dummy
 }
 
 // pending returns the session waiting for its code and its operator.

@@ -251,7 +251,9 @@ func (s *Service) ChangePassword(ctx context.Context, si *SignedIn, current, nex
 		return "", ErrStepUpNeeded
 	}
 	a := si.Account
-	if next == current {
+	// One password typed two ways (full-width and ASCII, say) is the
+	// same password: it would hash the same.
+	if account.SamePassword(next, current) {
 		return "", ErrSamePassword
 	}
 	if err := account.CheckPassword(next, a.Email); err != nil {

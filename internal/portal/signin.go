@@ -239,7 +239,7 @@ func (s *Service) Password(ctx context.Context, email, password, returnTo string
 		return nil, err
 	}
 	if rehash {
-		s.rehash(ctx, a.ID, password)
+		s.rehash(ctx, a.ID, hash, password)
 	}
 	return f, nil
 }
@@ -347,12 +347,20 @@ func clientKey(ip string) string {
 	return p.String()
 }
 
-// rehash upgrades a password hash made with older parameters. A failure only
-// postpones the upgrade to the next sign-in.
-func (s *Service) rehash(ctx context.Context, accountID, password string) {
+// rehash upgrades the password hash old, which password was just checked
+// against: one made with older parameters, or over the password as typed
+// rather than its NFKC form (from before passwords were normalised). The
+// customer sees nothing: the same password signs in, now typed either way.
+// A password set meanwhile (a reset in another browser) is kept: the
+// rehash of the older one changes nothing then. A failure only postpones
+// the upgrade to the next sign-in.
+func (s *Service) rehash(ctx context.Context, accountID, old, password string) {
 	h, err := s.Hasher.Hash(ctx, password)
 	if err == nil {
-		err = s.Store.SetPasswordHash(ctx, accountID, h)
+		err = s.Store.RehashPassword(ctx, accountID, old, h)
+	}
+	if errors.Is(err, store.ErrStale) {
+		return
 	}
 	if err != nil {
 		s.Log.Warn("password rehash failed", "account", accountID, "err", err)

@@ -55,7 +55,9 @@ func (s *Server) activate(w http.ResponseWriter, r *http.Request) {
 		v.Error = msg
 		s.render(w, r, http.StatusBadRequest, "activate", v)
 	}
-	if password != r.PostForm.Get("confirm") {
+	// The two agree when they are one password once normalised, which is
+	// what is hashed: one typed full-width, the other in ASCII.
+	if !account.SamePassword(password, r.PostForm.Get("confirm")) {
 		again(s.t(r, "activate.mismatch"))
 		return
 	}

@@ -96,7 +96,8 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 		v.Error = msg
 		s.render(w, r, http.StatusBadRequest, "reset_password", v)
 	}
-	if password != r.PostForm.Get("confirm") {
+	// One password once normalised, as at the activation.
+	if !account.SamePassword(password, r.PostForm.Get("confirm")) {
 		again(s.t(r, "reset_password.mismatch"))
 		return
 	}

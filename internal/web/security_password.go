@@ -62,7 +62,8 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "password_change.missing")
 		return
 	}
-	if next != confirm {
+	// One password once normalised, as at the activation.
+	if !account.SamePassword(next, confirm) {
 		again(http.StatusBadRequest, "reset_password.mismatch")
 		return
 	}
