@@ -69,17 +69,25 @@ func TestSignOutNoticeSurvivesItsNode(t *testing.T) {
 	if n := len(rc.got()); n != 0 {
 		t.Fatalf("the sweep posted %d times right after the sign-out", n)
 	}
+	e.sweptOnce(rc, r.c.ID, c.SID)
+}
+
+// sweptOnce checks that a sweep, once the retry interval has passed,
+// tells rc's site, clientID, of the session sid once, and the next sweep
+// not again.
+func (e *portalEnv) sweptOnce(rc *receiver, clientID, sid string) {
+	e.t.Helper()
 	e.clock.Advance(retryAfter)
 	e.deliver(1, 0)
 	posts := rc.got()
 	if len(posts) != 1 {
-		t.Fatalf("the site was told %d times, want once", len(posts))
+		e.t.Fatalf("the site was told %d times, want once", len(posts))
 	}
-	e.checkLogoutToken(posts[0], r.c.ID, c.SID)
+	e.checkLogoutToken(posts[0], clientID, sid)
 	e.clock.Advance(retryAfter)
 	e.deliver(0, 0)
 	if n := len(rc.got()); n != 1 {
-		t.Errorf("told again: %d posts", n)
+		e.t.Errorf("told again: %d posts", n)
 	}
 }
 
@@ -265,18 +273,7 @@ func TestRefreshReuseNoticeSurvivesItsNode(t *testing.T) {
 	e.postClient = nil
 	e.restart(false)
 	e.deliver(0, 0)
-	e.clock.Advance(retryAfter)
-	e.deliver(1, 0)
-	posts := rc.got()
-	if len(posts) != 1 {
-		t.Fatalf("the site was told %d times, want once", len(posts))
-	}
-	e.checkLogoutToken(posts[0], r.c.ID, c.SID)
-	e.clock.Advance(retryAfter)
-	e.deliver(0, 0)
-	if n := len(rc.got()); n != 1 {
-		t.Errorf("told again: %d posts", n)
-	}
+	e.sweptOnce(rc, r.c.ID, c.SID)
 }
 
 // A grant of an account locked without its grants revoked (a lock written
@@ -327,18 +324,7 @@ func TestLockedGrantNoticeSurvivesADownSite(t *testing.T) {
 			}
 
 			up.Store(true)
-			e.clock.Advance(retryAfter)
-			e.deliver(1, 0)
-			posts := rc.got()
-			if len(posts) != 1 {
-				t.Fatalf("the site was told %d times, want once", len(posts))
-			}
-			e.checkLogoutToken(posts[0], r.c.ID, c.SID)
-			e.clock.Advance(retryAfter)
-			e.deliver(0, 0)
-			if n := len(rc.got()); n != 1 {
-				t.Errorf("told again: %d posts", n)
-			}
+			e.sweptOnce(rc, r.c.ID, c.SID)
 		})
 	}
 }
