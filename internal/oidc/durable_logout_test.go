@@ -43,12 +43,7 @@ func (e *portalEnv) deliver(told, gaveUp int) {
 // only once.
 func TestSignOutNoticeSurvivesItsNode(t *testing.T) {
 	e := newPortal(t)
-	var dead atomic.Int32
-	e.postClient = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
-		dead.Add(1)
-		return nil, errors.New("the node is gone")
-	})}
-	e.restart(true)
+	dead := e.dyingNode()
 	rc := newReceiver(t)
 	r := e.newRP(&store.Client{Name: "shop", RedirectURIs: []string{"http://127.0.0.1:9/shop"}, BackchannelLogoutURI: rc.url()})
 	b := e.browser()
@@ -70,6 +65,19 @@ func TestSignOutNoticeSurvivesItsNode(t *testing.T) {
 		t.Fatalf("the sweep posted %d times right after the sign-out", n)
 	}
 	e.sweptOnce(rc, r.c.ID, c.SID)
+}
+
+// dyingNode restarts the portal as a node whose back-channel posts never
+// reach a site, as those of a node that dies right after its revocations,
+// and returns the count of its tries.
+func (e *portalEnv) dyingNode() *atomic.Int32 {
+	dead := new(atomic.Int32)
+	e.postClient = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		dead.Add(1)
+		return nil, errors.New("the node is gone")
+	})}
+	e.restart(true)
+	return dead
 }
 
 // sweptOnce checks that a sweep, once the retry interval has passed,
@@ -249,12 +257,7 @@ func TestEndExpiredSessionsReadsEveryBatch(t *testing.T) {
 // which delivers it once, with the grant's sid.
 func TestRefreshReuseNoticeSurvivesItsNode(t *testing.T) {
 	e := newPortal(t)
-	var dead atomic.Int32
-	e.postClient = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
-		dead.Add(1)
-		return nil, errors.New("the node is gone")
-	})}
-	e.restart(true)
+	dead := e.dyingNode()
 	rc := newReceiver(t)
 	r := e.newRP(&store.Client{Name: "shop", RedirectURIs: []string{"http://127.0.0.1:9/shop"}, BackchannelLogoutURI: rc.url()})
 	tok := r.login(e.browser())
