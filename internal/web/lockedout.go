@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/store"
@@ -34,9 +35,15 @@ func (s *Server) coolingOff(r *http.Request) string {
 }
 
 // lockedOutPage is 「デバイスを紛失した場合」: what a recovery request does,
-// and the button that asks for one.
+// and the button that asks for one; with sent=1, the page that says to
+// check the mail, which its language switch reloads.
 func (s *Server) lockedOutPage(w http.ResponseWriter, r *http.Request) {
-	if f := s.flow(w, r, portal.StateMFA); f != nil {
+	f := s.flow(w, r, portal.StateMFA)
+	switch {
+	case f == nil:
+	case r.URL.Query().Get("sent") == "1":
+		s.showLockedOutSent(w, r)
+	default:
 		s.showLockedOut(w, r, http.StatusOK, "")
 	}
 }
@@ -59,9 +66,7 @@ func (s *Server) lockedOut(w http.ResponseWriter, r *http.Request) {
 	err := s.svc.RequestRecovery(r.Context(), f, webkit.PickLanguage(r), client(r))
 	switch {
 	case err == nil:
-		v := s.view(r, "lockedout.sent_title")
-		v.Data = lockedOutData{Wait: s.coolingOff(r)}
-		s.render(w, r, http.StatusOK, "lockedout_sent", v)
+		s.showLockedOutSent(w, r)
 	case errors.Is(err, portal.ErrRecoveryPending):
 		s.showLockedOut(w, r, http.StatusConflict, s.t(r, "lockedout.pending"))
 	case errors.Is(err, portal.ErrTooManyRequests):
@@ -69,6 +74,16 @@ func (s *Server) lockedOut(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.flowError(w, r, err)
 	}
+}
+
+// showLockedOutSent says to check the mail. Its language switch reloads
+// it, not the request's page at the POST's address, whose button would
+// send another mail and make the link of this one invalid.
+func (s *Server) showLockedOutSent(w http.ResponseWriter, r *http.Request) {
+	v := s.view(r, "lockedout.sent_title")
+	v.backTo(r, "/login/lockedout?sent=1")
+	v.Data = lockedOutData{Wait: s.coolingOff(r)}
+	s.render(w, r, http.StatusOK, "lockedout_sent", v)
 }
 
 // recoveryConfirmPage opens from the request's mail and asks to confirm.
@@ -120,6 +135,10 @@ func (s *Server) recoveryConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.view(r, "lockedout.confirm_title")
+	// The language switch opens the mail's link again, which says the
+	// request is confirmed and when it takes effect; the POST's address
+	// without its token would say the link is invalid.
+	v.backTo(r, "/recovery-request/confirm?token="+url.QueryEscape(token))
 	v.Notice = s.t(r, "lockedout.confirmed")
 	v.Data = lockedOutData{Wait: s.coolingOff(r), Done: true, When: formatTime(webkit.PickLanguage(r), req.EffectiveAt)}
 	s.render(w, r, http.StatusOK, "lockedout_confirm", v)

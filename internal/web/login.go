@@ -237,6 +237,7 @@ func (s *Server) showMethods(w http.ResponseWriter, r *http.Request, f *portal.F
 		d.Phone = phone.Mask(p.Secret)
 	}
 	v := s.view(r, "mfa.methods_title")
+	v.backTo(r, "/login/methods")
 	v.Data, v.Error = d, errMsg
 	s.render(w, r, status, "methods", v)
 }

@@ -54,6 +54,7 @@ func (s *Server) showEnrolPhone(w http.ResponseWriter, r *http.Request, status i
 		d.Region = d.Countries[0].Region
 	}
 	v := s.view(r, "phone.enrol_title")
+	v.backTo(r, "/enrol/phone")
 	v.Data, v.Error = d, errMsg
 	s.render(w, r, status, "enrol_phone", v)
 }
@@ -223,6 +224,9 @@ func (s *Server) showPhoneCodeWait(w http.ResponseWriter, r *http.Request, f *po
 		d.Action, d.Resend, d.OtherMethods = "/enrol/phone/code", "/enrol/phone/resend", "/enrol/methods"
 	}
 	v := s.view(r, "phone.code_title")
+	// A refused 「再送信」 or 「音声通話で受け取る」 is answered at its own
+	// address, which has no page: the switch reloads the code screen.
+	v.backTo(r, d.Action)
 	v.Data, v.Error = d, errMsg
 	s.render(w, r, status, "phone_code", v)
 }
@@ -334,6 +338,7 @@ func (s *Server) showPhoneSend(w http.ResponseWriter, r *http.Request, f *portal
 		return
 	}
 	v := s.view(r, "phone.code_title")
+	v.backTo(r, "/login/phone")
 	v.Data = phoneSendData{Masked: phone.Mask(p.Secret), Channel: notify.Channel(p.Channel), StepUp: f.IsStepUp()}
 	s.render(w, r, http.StatusOK, "phone_send", v)
 }

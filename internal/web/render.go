@@ -71,6 +71,17 @@ var maintenanceMore = map[string]string{
 	"en": "Details on the support page",
 }
 
+// backTo makes path the page that the language switch reloads when r is a
+// POST answered in place (a refused 「再送信」 at /login/phone/send, the
+// confirmation of a recovery request): the switch reloads its page with a
+// GET, which the POST's own address answers with 405, or with another page
+// than the one shown. A GET keeps its own address and query.
+func (v *view) backTo(r *http.Request, path string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		v.Path = path
+	}
+}
+
 // t translates for the request's language.
 func (s *Server) t(r *http.Request, key string, args ...any) string {
 	return s.msgs.T(webkit.PickLanguage(r), key, args...)
