@@ -524,6 +524,26 @@ func TestMobileLongEmail(t *testing.T) {
 	p.mobileScreen(vp, "53-long-email-signout-confirm")
 }
 
+// TestMobileSecurityActivity: the security page's 最近のアクティビティ on a
+// 360 px phone, after the forgotten-password path, whose entry
+// 「パスワード再設定メールの送信」 Chromium's phrase-wise Japanese line
+// breaking kept whole as 「パスワード再設定メールの」: the table was wider
+// than the page, which scrolled sideways.
+func TestMobileSecurityActivity(t *testing.T) {
+	axe := requireE2E(t)
+	d := startDemo(t)
+	key, _ := d.satoKeys(t)
+	vp := mobileViewports[0]
+	p := newMobileBrowser(t, d.URL, axe, vp)
+	p.open("/forgot", "パスワードの再設定")
+	p.typeInto("メールアドレス", satoEmail)
+	p.clickTo(button("送信"), "/forgot", "パスワードの再設定")
+	p.satoSignsIn(key)
+	p.open("/security", "セキュリティ")
+	p.expectText(`//table//td[normalize-space()="パスワード再設定メールの送信"]`)
+	p.mobileScreen(vp, "54-security-activity")
+}
+
 // TestMobileMaintenanceNotice: the notice of a coming maintenance window, a
 // banner across the top of every page, on a 360 px phone.
 func TestMobileMaintenanceNotice(t *testing.T) {
