@@ -28,7 +28,7 @@ func (s *Server) outboxPage(w http.ResponseWriter, r *http.Request) {
 		if ch == "sms" || ch == "voice" {
 			ch = s.t(r, "phone."+ch)
 		}
-		rows = append(rows, outboxRow{When: formatTime(lang, m.At) + m.At.In(webkit.JST).Format(":05"), To: m.To, Channel: ch, Body: m.Body})
+		rows = append(rows, outboxRow{When: formatTimeSeconds(lang, m.At), To: m.To, Channel: ch, Body: m.Body})
 	}
 	mails, err := s.svc.Store.ListMails(r.Context(), outboxLimit)
 	if err != nil {
@@ -36,7 +36,7 @@ func (s *Server) outboxPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, m := range mails {
-		rows = append(rows, outboxRow{When: formatTime(lang, m.CreatedAt) + m.CreatedAt.In(webkit.JST).Format(":05"),
+		rows = append(rows, outboxRow{When: formatTimeSeconds(lang, m.CreatedAt),
 			To: m.To, Channel: s.t(r, "dev.mail"), Body: m.Subject + "\n\n" + m.Text})
 	}
 	v := s.view(r, "dev.outbox_title")

@@ -341,6 +341,13 @@ func TestPhoneEnrolmentWithOutbox(t *testing.T) {
 	page := b.get("/dev/outbox")
 	expect(t, page, http.StatusOK, "")
 	contains(t, page, "開発用ツール", "本番環境にはこのページはありません。", phoneE164, m[1])
+	// Each message's time is to the second, the seconds before the time
+	// zone: the English page read 「1 Apr 2026 09:00 JST:00」.
+	at := s.clock.Now().In(jst)
+	contains(t, page, at.Format("2006年1月2日 15:04:05"))
+	b.lang = "en"
+	contains(t, b.get("/dev/outbox"), at.Format("2 Jan 2006 15:04:05 MST"))
+	b.lang = ""
 
 	expect(t, b.post("/enrol/phone/code", url.Values{"code": {m[1]}}), http.StatusSeeOther, "/recovery-code")
 	expect(t, b.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/")
