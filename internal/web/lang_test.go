@@ -256,6 +256,15 @@ func TestLanguageSwitchAfterPhoneResend(t *testing.T) {
 	r = b.post("/login/phone/send", url.Values{"channel": {"voice"}})
 	expect(t, r, http.StatusTooManyRequests, "")
 	b.switchLanguage(r, "/login/phone", "Confirm it is you", "+81 •••• 5678")
+
+	// A sign-in in another browser within the pause sends no code: its
+	// password is answered with 「別の方法を試す」 and the wait, whose switch
+	// reloaded the login page.
+	other := s.browser()
+	r = other.post("/login", url.Values{"email": {c.email}, "password": {c.password}})
+	expect(t, r, http.StatusTooManyRequests, "")
+	contains(t, r, "別の方法を試す", "新しいコードは30秒後から送信できます。")
+	other.switchLanguage(r, "/login/methods", "Try another method")
 }
 
 // TestLanguageSwitchAfterRecoveryRequest: the pages that answer the
