@@ -25,6 +25,14 @@ var loginNotices = map[string]struct {
 	"password_reset": {"reset_password.done", false},
 }
 
+// afterPasswordLink are the notices of a mail's link that set a password,
+// the first (開通メール) or a new one: the account's sign-in comes next. A
+// browser still signed in as someone else (a computer shared at home) is
+// shown the form and the notice, where it was sent on to that other
+// customer's マイページ without a word; a sign-in there signs them out.
+// The account's own sessions, if any, ended with the new password.
+var afterPasswordLink = map[string]bool{"activated": true, "password_reset": true}
+
 type loginData struct {
 	Email, Next string
 	// Fresh and Hint are the request's fresh and login_hint, which the
@@ -65,7 +73,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	}
 	// fresh asks for a new sign-in even with a session (prompt=login).
 	fresh := r.URL.Query().Get("fresh") != ""
-	if si != nil && !fresh {
+	if si != nil && !fresh && !afterPasswordLink[r.URL.Query().Get("e")] {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}

@@ -303,3 +303,45 @@ func mustQuery(t *testing.T, path, key string) string {
 	}
 	return u.Query().Get(key)
 }
+
+// TestPasswordLinkInABrowserSignedInAsAnother: a computer shared at home,
+// where Sato is signed in, opens a new customer's 開通メール, then another
+// customer's reset link. Once the password is set, the login page shows
+// its message and the form, where it sent the browser on to Sato's マイページ
+// without a word; the new customer's sign-in there signs Sato out.
+func TestPasswordLinkInABrowserSignedInAsAnother(t *testing.T) {
+	s := newSite(t).withMail()
+	sato := s.customer("sato@example.jp")
+	b := s.browser()
+	satoSession := b.enrol(sato)
+
+	_, link, err := s.svc.OpenAccount(s.ctx, "new@example.jp", "新規 花子", "operator:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newcomer := &customer{email: "new@example.jp", password: "a first password"}
+	expect(t, b.post("/activate", url.Values{"token": {mustQuery(t, link, "token")},
+		"password": {newcomer.password}, "confirm": {newcomer.password}}), http.StatusSeeOther, "/login?e=activated")
+	page := b.get("/login?e=activated")
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, "パスワードを設定しました。ログインしてください。", `<form method="post" action="/login"`)
+
+	yamada := s.customer("yamada@example.jp")
+	b.forgot(yamada.email)
+	const newPassword = "a brand new password"
+	expect(t, b.post("/reset-password", url.Values{"token": {mustQuery(t, s.resetPath(yamada.email), "token")},
+		"password": {newPassword}, "confirm": {newPassword}}), http.StatusSeeOther, "/login?e=password_reset")
+	page = b.get("/login?e=password_reset")
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, msgResetDone, `<form method="post" action="/login"`)
+
+	// The other notices of a signed-in browser still go on to its page.
+	expect(t, b.get("/login?e=expired"), http.StatusSeeOther, "/")
+	if !s.live(satoSession) {
+		t.Fatal("setting another account's password ended Sato's session")
+	}
+	b.enrol(newcomer)
+	if s.live(satoSession) {
+		t.Error("the new customer's sign-in left Sato signed in in the same browser")
+	}
+}
