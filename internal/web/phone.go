@@ -72,6 +72,12 @@ func (s *Server) enrolPhone(w http.ResponseWriter, r *http.Request) {
 		Number:  strings.TrimSpace(r.PostForm.Get("number")),
 		Channel: r.PostForm.Get("channel"),
 	}
+	if d.Number == "" {
+		// 「続ける」 with the field empty is told to fill it in, not that
+		// a number is malformed.
+		s.showEnrolPhone(w, r, http.StatusBadRequest, d, s.t(r, "phone.missing"))
+		return
+	}
 	err := s.svc.EnrolPhone(r.Context(), f, d.Region, d.Number, notify.Channel(d.Channel), webkit.PickLanguage(r), client(r))
 	if err == nil {
 		http.Redirect(w, r, "/enrol/phone/code", http.StatusSeeOther)

@@ -373,6 +373,17 @@ func TestEnrolPhoneRefusedNumbers(t *testing.T) {
 	s, rec := phoneSite(t)
 	_, b := s.enrolling()
 
+	// An empty field is asked to be filled in; it said the number was
+	// malformed.
+	for _, empty := range []string{"", "  ", "\u3000"} {
+		r := b.sendPhone("JP", empty, "voice")
+		expect(t, r, http.StatusBadRequest, "")
+		contains(t, r, "電話番号を入力してください。", "アカウントの安全性向上", `value="voice" checked`)
+	}
+	b.lang = "en"
+	contains(t, b.sendPhone("JP", "", "sms"), "Enter your phone number.")
+	b.lang = ""
+
 	r := b.sendPhone("JP", "090-1234", "sms")
 	expect(t, r, http.StatusBadRequest, "")
 	contains(t, r, msgPhoneInvalid, "アカウントの安全性向上", `role="alert"`)
