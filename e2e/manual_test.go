@@ -836,18 +836,27 @@ func (p *page) backFresh(path, h1 string) {
 	p.t.Helper()
 	p.back()
 	deadline := time.Now().Add(stepTimeout)
-	for {
-		ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
-		how, err := chromedp.Run(ctx, chromedp.Evaluate[string](
-			`document.readyState === "complete" ? performance.getEntriesByType("navigation")[0].type : ""`))
-		cancel()
-		if err == nil && (how == "reload" || how == "back_forward") {
-			break
-		}
+	// The same document twice in a row (its time origin): a page the
+	// browser brought back from its memory reloads itself (app.js, on
+	// pageshow) a moment after it shows, and a check that ran in that
+	// moment would go on with a page about to go away.
+	var seen float64
+	for wait := time.Duration(0); ; time.Sleep(wait) {
 		if time.Now().After(deadline) {
 			p.t.Fatalf("the back button showed the page the browser kept, not a new one from the portal (at %s)", p.location())
 		}
-		time.Sleep(50 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+		doc, err := chromedp.Run(ctx, chromedp.Evaluate[[]any](
+			`[document.readyState === "complete" ? performance.getEntriesByType("navigation")[0].type : "", performance.timeOrigin]`))
+		cancel()
+		wait = 50 * time.Millisecond
+		if err == nil && len(doc) == 2 && (doc[0] == "reload" || doc[0] == "back_forward") {
+			origin, _ := doc[1].(float64)
+			if origin == seen {
+				break
+			}
+			seen, wait = origin, 200*time.Millisecond
+		}
 	}
 	p.arrived(path, h1)
 }
