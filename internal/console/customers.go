@@ -195,7 +195,8 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 		case errors.Is(err, store.ErrNotFound):
 			err = nil
 		case err == nil:
-			d.Recovery = &recoveryRow{RecoveryRequest: *q, Email: a.Email, Name: a.Name, Own: q.ProposedBy == actor(op)}
+			row := s.recoveryRow(*q, a.Email, a.Name, op)
+			d.Recovery = &row
 		}
 	}
 	if err == nil && !c.Erased() {

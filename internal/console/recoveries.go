@@ -27,6 +27,15 @@ type recoveryRow struct {
 	store.RecoveryRequest
 	Email, Name string
 	Own         bool // proposed by the operator looking
+	// WaitOver says the period ran out, as the page was made, without an
+	// early approval (store.RecoveryRequest.WaitOver): the customer enrols
+	// anew at their next sign-in, and no early approval is offered.
+	WaitOver bool
+}
+
+// recoveryRow is q, of the customer email and name, as op sees it now.
+func (s *Server) recoveryRow(q store.RecoveryRequest, email, name string, op *store.Operator) recoveryRow {
+	return recoveryRow{RecoveryRequest: q, Email: email, Name: name, Own: q.ProposedBy == actor(op), WaitOver: q.WaitOver(s.svc.Now())}
 }
 
 // Waiting tells whether the request's link was confirmed: only then may it
@@ -36,9 +45,16 @@ func (r recoveryRow) Waiting() bool { return r.Status == store.RecoveryWaiting }
 // RecoveryState is how a pending recovery request stands, in lines, as the
 // recoveries page and the customer's page show it: its status, 「承認済み
 // (次回ログインで再登録)」 once approved early, and then who approved it,
-// or the open proposal of an early approval: who made it, when, and the
-// identity check they did.
-func (v *view) RecoveryState(q store.RecoveryRequest) []string {
+// 「待機期間終了 (次回ログインで再登録)」 once its period ran out without an
+// approval (it still waits, listed, for the next sign-in), or the open
+// proposal of an early approval: who made it, when (lapsed once the period
+// ran out), and the identity check they did.
+func (v *view) RecoveryState(q recoveryRow) []string {
+	status := v.T("recoveries.status." + string(q.Status))
+	proposed := "recoveries.proposed"
+	if q.WaitOver {
+		status, proposed = v.T("recoveries.status.wait_over"), "recoveries.proposed_lapsed"
+	}
 	switch {
 	case q.ApprovedBy != "" && q.ProposedBy != "":
 		return []string{v.T("recoveries.status.approved"), v.T("recoveries.approved_by_two", v.Actor(q.ProposedBy), v.Actor(q.ApprovedBy))}
@@ -46,10 +62,9 @@ func (v *view) RecoveryState(q store.RecoveryRequest) []string {
 		// Approved by one operator, before proposals.
 		return []string{v.T("recoveries.status.approved"), v.T("recoveries.approved_by", v.Actor(q.ApprovedBy))}
 	case q.ProposedBy != "":
-		return []string{v.T("recoveries.status." + string(q.Status)), v.T("recoveries.proposed", v.Actor(q.ProposedBy), v.Time(q.ProposedAt)),
-			v.T("recoveries.proposed_reason", q.ProposedReason)}
+		return []string{status, v.T(proposed, v.Actor(q.ProposedBy), v.Time(q.ProposedAt)), v.T("recoveries.proposed_reason", q.ProposedReason)}
 	}
-	return []string{v.T("recoveries.status." + string(q.Status))}
+	return []string{status}
 }
 
 // Anchor is the id of the request's row on the recoveries page, where its
@@ -69,12 +84,12 @@ func (s *Server) showRecoveries(w http.ResponseWriter, r *http.Request, op *stor
 	}
 	rows := make([]recoveryRow, 0, len(list))
 	for _, q := range list {
-		row := recoveryRow{RecoveryRequest: q, Own: q.ProposedBy == actor(op)}
-		if row.Email, row.Name, err = s.customerOf(ctx, q.AccountID); err != nil {
+		email, name, err := s.customerOf(ctx, q.AccountID)
+		if err != nil {
 			s.internal(w, r, err)
 			return
 		}
-		rows = append(rows, row)
+		rows = append(rows, s.recoveryRow(q, email, name, op))
 	}
 	s.showQueue(w, r, op, "recoveries", rows, status, errKey)
 }
@@ -103,6 +118,11 @@ func (s *Server) proposeRecovery(w http.ResponseWriter, r *http.Request, op *sto
 		return
 	case errors.Is(err, store.ErrRecoveryApproved):
 		s.showRecoveries(w, r, op, http.StatusConflict, "recoveries.already_approved")
+		return
+	case errors.Is(err, store.ErrRecoveryWaitOver):
+		// The page was opened before the period ran out: the next sign-in
+		// enrols anew without an approval.
+		s.showRecoveries(w, r, op, http.StatusConflict, "recoveries.wait_over")
 		return
 	case errors.Is(err, store.ErrRecoveryNotWaiting), errors.Is(err, store.ErrNotFound):
 		s.showRecoveries(w, r, op, http.StatusConflict, "recoveries.gone")
@@ -185,6 +205,11 @@ func (s *Server) decideRecovery(w http.ResponseWriter, r *http.Request, op *stor
 		// The customer cancelled the request (a second factor used, "this
 		// was not me"), or it completed: the proposal is void.
 		refused(http.StatusConflict, "stale", "the request is no longer waiting", "recoveries.void")
+		return
+	case errors.Is(err, store.ErrRecoveryWaitOver):
+		// The period ran out before the decision: the proposal lapsed, and
+		// the next sign-in enrols anew without it.
+		refused(http.StatusConflict, "stale", "the waiting period is over", "recoveries.wait_over")
 		return
 	case errors.Is(err, store.ErrStale):
 		// Another operator decided it first (two tabs, two operators), or

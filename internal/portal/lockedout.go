@@ -262,7 +262,8 @@ var ErrProposerDisabled = errors.New("portal: the operator who proposed the earl
 // を確認」), and the recovery.propose event, in one transaction. The period
 // goes on until another operator approves (ApproveRecoveryEarly); nothing
 // is mailed yet. ErrApproveReason without a reason; otherwise the errors of
-// store.ProposeRecoveryApproval.
+// store.ProposeRecoveryApproval (store.ErrRecoveryWaitOver once the period
+// ran out: the next sign-in enrols anew without one).
 func (s *Service) ProposeRecoveryApproval(ctx context.Context, id, operator, reason string) (*store.RecoveryRequest, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || utf8.RuneCountInString(reason) > 200 {
@@ -294,7 +295,10 @@ func (s *Service) ProposeRecoveryApproval(ctx context.Context, id, operator, rea
 // waiting period, with a "this was not me" link that cancels the request:
 // the recovery_started mail they have still names the old date.
 // ErrProposerDisabled when the proposer is no longer an enabled operator;
-// otherwise the errors of store.DecideRecoveryProposal.
+// otherwise the errors of store.DecideRecoveryProposal: among them
+// store.ErrRecoveryWaitOver when the period ran out before the approval,
+// which then neither mails the customer that support ended it nor
+// records an approval.
 func (s *Service) ApproveRecoveryEarly(ctx context.Context, id string, proposedAt time.Time, operator string) (*store.RecoveryRequest, error) {
 	var r *store.RecoveryRequest
 	err := s.allOrNothing(ctx, func(ctx context.Context, u *Service) error {

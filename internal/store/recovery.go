@@ -54,6 +54,16 @@ type RecoveryRequest struct {
 // Proposed reports whether an early approval waits for a second operator.
 func (r *RecoveryRequest) Proposed() bool { return r.ProposedBy != "" && r.ApprovedBy == "" }
 
+// WaitOver reports whether the waiting request's period ran out by now
+// without an early approval. The request still waits, and stays listed,
+// until the customer's next sign-in, which drops the second factors and
+// enrols anew (as it does once approved); nobody is mailed when the period
+// ends (the mail of the confirmation named the time). An early approval
+// would end nothing, so none is proposed or decided on such a request.
+func (r *RecoveryRequest) WaitOver(now time.Time) bool {
+	return r.Status == RecoveryWaiting && r.ApprovedBy == "" && !r.EffectiveAt.After(now)
+}
+
 // Errors of an early approval's two steps (ProposeRecoveryApproval,
 // DecideRecoveryProposal).
 var (
@@ -62,6 +72,11 @@ var (
 	// used, "this was not me") or completed it. A proposal on it is void.
 	// It is ErrStale.
 	ErrRecoveryNotWaiting = fmt.Errorf("%w: the recovery request is not waiting", ErrStale)
+	// ErrRecoveryWaitOver means the request's waiting period ran out
+	// without an early approval (RecoveryRequest.WaitOver): the next
+	// sign-in enrols anew, and an early approval, or a decision on a
+	// proposal of one, has nothing left to end. It is ErrStale.
+	ErrRecoveryWaitOver = fmt.Errorf("%w: the recovery request's waiting period is over", ErrStale)
 	// ErrRecoveryProposed means an early approval of the request waits for
 	// a second operator already. It is ErrConflict.
 	ErrRecoveryProposed = fmt.Errorf("%w: an early approval of the recovery request is proposed already", ErrConflict)
@@ -122,19 +137,22 @@ type RecoveryRequests interface {
 	// the customer), and returns the request; the period goes on until a
 	// second operator approves (DecideRecoveryProposal). ErrNotFound for an
 	// unknown id, ErrRecoveryNotWaiting when it is not waiting,
-	// ErrRecoveryProposed when a proposal is open, ErrRecoveryApproved when
-	// it was approved already.
+	// ErrRecoveryApproved when it was approved already, ErrRecoveryWaitOver
+	// when its period is over at now, ErrRecoveryProposed when a proposal
+	// is open.
 	ProposeRecoveryApproval(ctx context.Context, id, operator, reason string, now time.Time) (*RecoveryRequest, error)
 	// DecideRecoveryProposal records operator's decision at now on the open
 	// proposal of the waiting request id made at proposedAt (the one the
 	// operator read), in one transaction, and returns
-	// the request: approved, as it is now, effective at now (unless it is
-	// already) with ApprovedBy set; rejected or withdrawn, as it was, naming
+	// the request: approved, as it is now, effective at now (its period
+	// still ran) with ApprovedBy set; rejected or withdrawn, as it was, naming
 	// the proposal decided, which is cleared: the request waits as before,
 	// and may be proposed again. ErrNotFound for an unknown id,
 	// ErrRecoveryNotWaiting when the request is not waiting, ErrStale when
 	// it has no open proposal made at proposedAt (decided already, withdrawn
-	// and made again since, or never proposed);
+	// and made again since, or never proposed), ErrRecoveryWaitOver when
+	// the period ran out at now before any approval (the proposal lapsed:
+	// it is neither approved, rejected nor withdrawn);
 	// ErrOwnRecoveryProposal when operator approves or rejects their own
 	// proposal, ErrNotOwnRecoveryProposal when they withdraw another's.
 	DecideRecoveryProposal(ctx context.Context, id string, proposedAt time.Time, operator string, decision ResetDecision, now time.Time) (*RecoveryRequest, error)

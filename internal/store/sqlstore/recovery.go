@@ -117,8 +117,8 @@ func (db *DB) ListPendingRecoveries(ctx context.Context, now time.Time) ([]store
 
 // ProposeRecoveryApproval reads the request and records the proposal in
 // one write transaction; the UPDATE's own condition, that the request still
-// waits without a proposal, makes one of two proposals at once the only
-// one.
+// waits, its period running, without a proposal, makes one of two
+// proposals at once the only one.
 func (db *DB) ProposeRecoveryApproval(ctx context.Context, id, operator, reason string, now time.Time) (*store.RecoveryRequest, error) {
 	if operator == "" || reason == "" || ms(now) == 0 {
 		return nil, errors.New("sqlstore: propose recovery approval: operator, reason and time are required")
@@ -134,13 +134,15 @@ func (db *DB) ProposeRecoveryApproval(ctx context.Context, id, operator, reason 
 			return store.ErrRecoveryNotWaiting
 		case r.ApprovedBy != "":
 			return store.ErrRecoveryApproved
+		case r.WaitOver(now):
+			return store.ErrRecoveryWaitOver
 		case r.ProposedBy != "":
 			return store.ErrRecoveryProposed
 		}
 		out, err = scanRecovery(c.queryRow(ctx, `UPDATE recovery_requests
 			SET proposed_by = ?, proposed_at = ?, proposed_reason = ?
-			WHERE id = ? AND status = 'waiting' AND approved_by = '' AND proposed_by = ''
-			RETURNING `+recoveryCols, operator, ms(now), reason, id))
+			WHERE id = ? AND status = 'waiting' AND approved_by = '' AND proposed_by = '' AND effective_at > ?
+			RETURNING `+recoveryCols, operator, ms(now), reason, id, ms(now)))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrRecoveryProposed
 		}
@@ -172,24 +174,29 @@ func (db *DB) DecideRecoveryProposal(ctx context.Context, id string, proposedAt 
 			return store.ErrRecoveryNotWaiting
 		case !r.Proposed() || !r.ProposedAt.Equal(proposedAt):
 			return store.ErrStale
+		case r.WaitOver(now):
+			// The period ended before any approval: the proposal lapsed.
+			return store.ErrRecoveryWaitOver
 		case decision == store.ResetWithdrawn && r.ProposedBy != operator:
 			return store.ErrNotOwnRecoveryProposal
 		case decision != store.ResetWithdrawn && r.ProposedBy == operator:
 			return store.ErrOwnRecoveryProposal
 		}
-		const same = ` WHERE id = ? AND status = 'waiting' AND approved_by = '' AND proposed_by = ? AND proposed_at = ?`
+		// The period still runs (effective_at > now), so an approval ends
+		// it at now.
+		const same = ` WHERE id = ? AND status = 'waiting' AND approved_by = '' AND proposed_by = ? AND proposed_at = ? AND effective_at > ?`
 		if decision == store.ResetApproved {
 			out, err = scanRecovery(c.queryRow(ctx, `UPDATE recovery_requests
-				SET effective_at = CASE WHEN effective_at > ? THEN ? ELSE effective_at END, approved_by = ?`+same+`
+				SET effective_at = ?, approved_by = ?`+same+`
 				RETURNING `+recoveryCols,
-				ms(now), ms(now), operator, id, r.ProposedBy, ms(r.ProposedAt)))
+				ms(now), operator, id, r.ProposedBy, ms(r.ProposedAt), ms(now)))
 			if errors.Is(err, sql.ErrNoRows) {
 				return store.ErrStale
 			}
 			return err
 		}
 		n, err := c.affected(ctx, `UPDATE recovery_requests SET proposed_by = '', proposed_at = 0, proposed_reason = ''`+same,
-			id, r.ProposedBy, ms(r.ProposedAt))
+			id, r.ProposedBy, ms(r.ProposedAt), ms(now))
 		if err == nil && n == 0 {
 			err = store.ErrStale
 		}

@@ -286,6 +286,50 @@ var recoveryRequestTests = []test{
 		_, err = rr.RecoveryRequestByID(ctx, "nobody")
 		wantErr(t, "unknown request by id", err, store.ErrNotFound)
 	}},
+	{"NoEarlyApprovalOnceWaitOver", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		rr := recoveries(t, s)
+		a, b := newAccount(t, s, "acc-1"), newAccount(t, s, "acc-2")
+		newRecovery(t, rr, "r1", a.ID, t0)
+		newRecovery(t, rr, "r2", b.ID, t0)
+		effective := t0.Add(time.Minute + 72*time.Hour)
+		for _, tok := range []string{"tok-r1", "tok-r2"} {
+			_, err := rr.ConfirmRecoveryRequest(ctx, tok, t0.Add(time.Minute), 72*time.Hour)
+			must(t, err)
+		}
+		// Its period over, a request waits for the next sign-in, listed
+		// still; an early approval would end nothing, so none is proposed.
+		if r, err := rr.RecoveryRequestByID(ctx, "r1"); err != nil || r.WaitOver(effective.Add(-time.Millisecond)) || !r.WaitOver(effective) {
+			t.Errorf("r1 = %+v, %v: WaitOver before and at its effective time", r, err)
+		}
+		_, err := rr.ProposeRecoveryApproval(ctx, "r1", "operator:sato", "電話で確認", effective)
+		wantErr(t, "propose once the wait is over", err, store.ErrRecoveryWaitOver)
+		list, err := rr.ListPendingRecoveries(ctx, effective.Add(time.Hour))
+		must(t, err)
+		if len(list) != 2 || list[0].ProposedBy != "" {
+			t.Errorf("pending after the period = %+v, want r1 and r2, r1 without a proposal", list)
+		}
+		// A proposal made within the period lapses with it: no decision
+		// on it takes, and it stays as it was.
+		proposed := effective.Add(-time.Hour)
+		_, err = rr.ProposeRecoveryApproval(ctx, "r2", "operator:sato", "電話で確認", proposed)
+		must(t, err)
+		for _, d := range []struct {
+			by       string
+			decision store.ResetDecision
+		}{{"operator:ito", store.ResetApproved}, {"operator:ito", store.ResetRejected}, {"operator:sato", store.ResetWithdrawn}} {
+			_, err = rr.DecideRecoveryProposal(ctx, "r2", proposed, d.by, d.decision, effective)
+			wantErr(t, string(d.decision)+" once the wait is over", err, store.ErrRecoveryWaitOver)
+		}
+		r, err := rr.PendingRecoveryOf(ctx, b.ID)
+		must(t, err)
+		if !r.Proposed() || r.ProposedBy != "operator:sato" || r.ApprovedBy != "" || !r.EffectiveAt.Equal(effective) ||
+			r.Status != store.RecoveryWaiting || !r.WaitOver(effective) {
+			t.Errorf("after decisions once the wait is over: %+v", r)
+		}
+		// The next sign-in completes it as ever.
+		must(t, rr.CompleteRecovery(ctx, "r2", effective.Add(time.Hour)))
+	}},
 	{"ConcurrentApprovals", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		rr := recoveries(t, s)
