@@ -119,10 +119,10 @@ type customerData struct {
 	Applications []store.Application
 	Contracts    []store.Contract
 	Audit        []store.AuditEvent
-	// Reset is the account's open second-factor reset request, if any;
-	// OwnReset says the operator looking made it (and may withdraw it).
-	Reset    *store.ResetRequest
-	OwnReset bool
+	// Reset is the account's open second-factor reset request, if any, as
+	// the resets page lists it (Own: the operator looking made it, and may
+	// withdraw it).
+	Reset *resetRow
 	// Recovery is the customer's pending recovery request, as the
 	// recoveries page lists it, if any: an operator who answers the
 	// customer's call sees it here, and its actions there.
@@ -182,11 +182,14 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 		}
 	}
 	if err == nil {
-		d.Reset, err = s.svc.Store.OpenResetRequest(ctx, a.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			d.Reset, err = nil, nil
+		var q *store.ResetRequest
+		q, err = s.svc.Store.OpenResetRequest(ctx, a.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			err = nil
+		case err == nil:
+			d.Reset = &resetRow{ResetRequest: *q, Email: a.Email, Name: a.Name, Own: q.RequestedBy == actor(op)}
 		}
-		d.OwnReset = d.Reset != nil && d.Reset.RequestedBy == actor(op)
 	}
 	if err == nil && !c.Erased() {
 		var q *store.RecoveryRequest

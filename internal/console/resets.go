@@ -65,6 +65,11 @@ type resetRow struct {
 	Own         bool // requested by the operator looking
 }
 
+// Anchor is the id of the request's row on the resets page, where its
+// actions are: the customer's page links to it, as to a recovery
+// request's (recoveryRow.Anchor).
+func (r resetRow) Anchor() string { return "reset-" + r.ID }
+
 func (s *Server) resetsPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
 	s.showResets(w, r, op, http.StatusOK, "")
 }
