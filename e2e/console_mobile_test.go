@@ -22,9 +22,10 @@ import (
 
 // TestConsoleMobile: an admin signs in (a wrong password, a wrong code,
 // the right one sent with Enter), opens an account, searches (Enter),
-// opens customers, the audit log, the resets and recoveries waiting, the
-// operators with the pages that hand over a password and a key, the sites,
-// maintenance and their own password (with its error), each page through
+// opens customers (with the links from Sato's page to the rows of her
+// reset and recovery requests), the audit log, the resets and recoveries
+// waiting, the operators with the pages that hand over a password and a
+// key, the sites, maintenance and their own password (with its error), each page through
 // 「メニュー」; on the narrowest phone the lists again in English. Sato's
 // recovery is proposed for early approval by one operator and, once the
 // phones have seen it waiting, approved by another.
@@ -135,6 +136,14 @@ func TestConsoleMobile(t *testing.T) {
 				t.Errorf("the link from her page does not lead to her request's row: %q", row)
 			}
 			shot("10b-console-recovery-from-customer")
+			// Her reset request's link leads to its row on 「2FAリセット承認」
+			// the same way.
+			p.navigationTo(chromedp.Navigate(consoleURL+customerPath), 200, customerPath, satoName)
+			p.clickTo(link("承認待ちの一覧へ"), "/resets", consoleResets)
+			if row := run(p, chromedp.Evaluate[string](`document.querySelector("tr:target")?.innerText ?? ""`)); !strings.Contains(row, satoEmail) {
+				t.Errorf("the reset link from her page does not lead to her request's row: %q", row)
+			}
+			shot("10c-console-reset-from-customer")
 			p.navigation(chromedp.Navigate(consoleURL+"/customers?q=suzuki"), "/customers", consoleCustomers)
 			p.navigationTo(chromedp.Click(link("suzuki@example.jp")), 200, "/customers/", "鈴木 一郎")
 			waitVisible(p, button("開通メールを再送"))

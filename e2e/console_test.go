@@ -509,6 +509,56 @@ func TestConsoleRecoveryOnCustomerPage(t *testing.T) {
 	b.expectText(`//main//h2[normalize-space()="二要素認証の復旧申請"]/following-sibling::p[1][normalize-space()="処理待ちの申請はありません。"]`)
 }
 
+// TestConsoleRecoveryWaitOver: Sato's recovery request waits out its
+// period (two seconds here) with nobody approving it early. It stays
+// pending until her next sign-in: her page in the console says
+// 「待機期間終了 (次回ログインで再登録)」, not 「待機中」, and that no early
+// approval is needed, and its row on 「復旧申請」 offers none. Her next
+// sign-in enrols anew, and the request is gone from her page.
+func TestConsoleRecoveryWaitOver(t *testing.T) {
+	t.Parallel()
+	axe := requireE2E(t)
+	const coolingOff = 2 * time.Second
+	d := startDemoWith(t, `{"recovery_cooling_off": "2s"}`)
+	consoleURL := d.consoleURL(t)
+	const bEmail = "support-wo@tobira.example"
+	seedB := d.createOperator(t, bEmail, "サポート B", "support")
+
+	sato := newBrowser(t, d.URL, axe)
+	sato.requestRecovery(false)
+	sato.navigation(chromedp.Navigate(d.confirmLink(t)), "/recovery-request/confirm", "復旧の申請の確定")
+	sato.clickTo(button("申請を確定する"), "/recovery-request/confirm", "復旧の申請の確定")
+	sato.expectText(`//p[@role="status" and normalize-space()="申請を確定しました。"]`)
+	// Confirmed by now: its period is over once that much more has passed
+	// (a wait, not a timed assertion: nothing below depends on being quick).
+	confirmed := time.Now()
+
+	b := newBrowser(t, consoleURL, axe)
+	b.consoleSignIn(bEmail, seedB, "")
+	time.Sleep(time.Until(confirmed.Add(coolingOff + 200*time.Millisecond)))
+	customerPath := b.satoInConsole()
+	recovery := `//main//h2[normalize-space()="二要素認証の復旧申請"]/following-sibling::dl[1][@id="recovery"]`
+	b.expectText(recovery + `/dt[normalize-space()="状態"]/following-sibling::dd[1][normalize-space()="待機期間終了 (次回ログインで再登録)"]`)
+	b.expectText(`//main//p[starts-with(normalize-space(), "待機期間が終わっているため、早期承認は不要です。")]`)
+	b.screen("80-11-1-console-customer-recovery-wait-over")
+
+	b.clickTo(link("復旧申請の一覧でこの申請を開く"), "/recoveries", "二要素認証の復旧申請")
+	row := run(b, chromedp.Evaluate[string](`document.querySelector("tr:target")?.innerText ?? ""`))
+	if !strings.Contains(row, satoEmail) || !strings.Contains(row, "待機期間終了 (次回ログインで再登録)") || strings.Contains(row, "待機中") {
+		t.Errorf("her request's row on 「復旧申請」 does not say its wait is over: %q", row)
+	}
+	if n := run(b, chromedp.Evaluate[int](`document.querySelectorAll("tr:target button, tr:target input").length`)); n != 0 {
+		t.Errorf("her request's row offers %d button(s) or field(s) once its wait is over", n)
+	}
+	b.screen("80-11-2-console-recoveries-wait-over")
+
+	// Her next sign-in enrols anew; nothing is pending any more.
+	sato.open("/login", "ログイン")
+	sato.signIn(satoEmail, satoPassword, "/enrol", "2要素認証の設定")
+	b.navigationTo(chromedp.Navigate(consoleURL+customerPath), 200, customerPath, satoName)
+	b.expectText(`//main//h2[normalize-space()="二要素認証の復旧申請"]/following-sibling::p[1][normalize-space()="処理待ちの申請はありません。"]`)
+}
+
 // ---------------------------------------------------------------------------
 // 4. Operators
 
