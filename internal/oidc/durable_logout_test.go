@@ -279,6 +279,45 @@ func TestRefreshReuseNoticeSurvivesItsNode(t *testing.T) {
 	e.sweptOnce(rc, r.c.ID, c.SID)
 }
 
+// An authorization code presented again after its exchange revokes the
+// grant it gave, and its site is told as at a refresh token's reuse: the
+// revocation leaves the site due its logout token in the same commit, so a
+// node that dies before its post leaves the notice to the sweep of another
+// node, which delivers it once, with the grant's sid. Replays after the
+// first tell the site nothing more.
+func TestCodeReplayNoticeSurvivesItsNode(t *testing.T) {
+	e := newPortal(t)
+	dead := e.dyingNode()
+	rc := newReceiver(t)
+	r := e.newRP(&store.Client{Name: "shop", RedirectURIs: []string{"http://127.0.0.1:9/shop"}, BackchannelLogoutURI: rc.url()})
+	verifier := oauth2.GenerateVerifier()
+	code := r.codeFrom(e.signIn(e.browser(), r.authURL("st", verifier)), "st")
+	tok := r.exchange(code, verifier)
+	_, c := r.verify(tok)
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {r.redirect},
+		"code_verifier": {verifier}}
+	for i := range 2 {
+		if status, body, err := r.tokenCall(form); err != nil || status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Fatalf("the code again (%d): %d %v %v, want 400 invalid_grant", i+1, status, body, err)
+		}
+	}
+	if status, _ := e.userinfo(tok.AccessToken); !refusedToken(status) {
+		t.Errorf("the replayed code's access token works: %d", status)
+	}
+	e.provider.Wait()
+	if dead.Load() == 0 || len(rc.got()) != 0 {
+		t.Fatalf("the dying node posted %d times, the site got %d; want its posts lost", dead.Load(), len(rc.got()))
+	}
+	if n := dead.Load(); n != 3 {
+		t.Errorf("the dying node tried %d times, want 3 (one post of three tries: the second replay posts nothing)", n)
+	}
+
+	e.postClient = nil
+	e.restart(false)
+	e.deliver(0, 0)
+	e.sweptOnce(rc, r.c.ID, c.SID)
+}
+
 // A grant of an account locked without its grants revoked (a lock written
 // by an older version, or straight into the database) is revoked when a
 // refresh or a token's use finds the lock, and its site told as at a

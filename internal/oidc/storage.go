@@ -212,9 +212,11 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 }
 
 // AuthRequestByCode finds the request a code was issued for. A code already
-// exchanged is a replay: the tokens issued from it are revoked (RFC 6749
-// 4.1.2). The library asks before it authenticates the client, so an
-// unknown code is only looked up: anyone may send one.
+// exchanged is a replay: the grant of its exchange is revoked with the
+// tokens issued from it (RFC 6749 4.1.2), and its site told, as for a
+// replayed refresh token. The library asks before it authenticates the
+// client, so an unknown code is only looked up: anyone may send one, and
+// it must cost no write.
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	hash := secret.Hash(code)
 	ar, err := s.st.AuthRequestByCode(ctx, hash, s.now())
@@ -226,7 +228,17 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	}
 	if prior, err := s.st.SpentCodeGrant(ctx, hash); err == nil && prior != "" {
 		s.log.Warn("oidc: authorization code replayed; revoking its tokens", "grant", prior)
-		s.revoke(ctx, prior)
+		// Revoked in the commit that reads the spent code again, which
+		// leaves the site due its logout token; a grant revoked already
+		// (an earlier replay) names none, and its site is not told again.
+		revoked, err := s.st.RevokeSpentCode(ctx, hash, s.now())
+		switch {
+		case err == nil && revoked != "":
+			s.grantEnded(ctx, revoked)
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			// The request is refused all the same.
+			s.log.Error("oidc: revoke the grant of a replayed code", "grant", prior, "err", err)
+		}
 	}
 	return nil, errNotFound{"auth request"}
 }
@@ -278,8 +290,15 @@ func (s *storage) grantFor(ctx context.Context, req op.TokenRequest) (*store.Gra
 	if err := s.st.CreateGrant(ctx, g); err != nil {
 		return nil, err
 	}
-	if prior, err := s.st.SpendCode(ctx, ar.CodeHash, g.ID, now.Add(AuthRequestLifetime)); errors.Is(err, store.ErrStale) {
-		s.revoke(ctx, prior)
+	// A code exchanged at once elsewhere is a replay found here: the store
+	// revokes the other exchange's grant in the commit that finds it,
+	// leaving its site due its logout token, and names it unless another
+	// replay revoked it first. This exchange's grant has no tokens yet.
+	if prior, err := s.st.SpendCode(ctx, ar.CodeHash, g.ID, now, now.Add(AuthRequestLifetime)); errors.Is(err, store.ErrStale) {
+		s.log.Warn("oidc: authorization code replayed; revoking its tokens", "grant", prior)
+		if prior != "" {
+			s.grantEnded(ctx, prior)
+		}
 		s.revoke(ctx, g.ID)
 		return nil, oidc.ErrInvalidGrant().WithDescription("authorization code already used")
 	} else if err != nil {

@@ -74,7 +74,8 @@ type Grant struct {
 	// LogoutTriedAt is set while the grant's site is due a back-channel
 	// logout token because the grant was revoked with its portal session
 	// (RevokeGrantsOf, RevokeOtherGrantsOf, EraseAccount) or for a replay
-	// of its refresh token (UseRefreshToken): when the token was last
+	// of its refresh token (UseRefreshToken) or of its authorization code
+	// (SpendCode, RevokeSpentCode): when the token was last
 	// tried, the revocation's immediate post first. Zero when none is due:
 	// never was (another reason for the revocation, no SID, no
 	// back-channel logout URI), or the site was told or given up on.
@@ -169,13 +170,26 @@ type OIDC interface {
 	EndAuthRequest(ctx context.Context, id string) (open bool, err error)
 	DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int64, error)
 
-	// SpendCode marks an authorization code exchanged, remembering the grant
-	// its tokens belong to, in one transaction with nothing else; ErrStale
-	// (and the grant's id) when it was exchanged before: a replay.
-	SpendCode(ctx context.Context, codeHash, grantID string, expiresAt time.Time) (priorGrant string, err error)
+	// SpendCode marks an authorization code exchanged at `at`, remembering
+	// the grant its tokens belong to, in one transaction; ErrStale when it
+	// was exchanged before: a replay. The grant of the code's first
+	// exchange is then revoked in the same transaction, its tokens deleted,
+	// and left due a logout token as RevokeGrantsOf leaves it (its site
+	// keeps no session of a code that was stolen), and its id returned with
+	// ErrStale. Of replays at once only one revokes it: the others, like a
+	// replay of a grant revoked already, return no id, so that its site is
+	// told once.
+	SpendCode(ctx context.Context, codeHash, grantID string, at, expiresAt time.Time) (priorGrant string, err error)
 	// SpentCodeGrant returns the grant a code was exchanged for, reading
 	// only; ErrNotFound for a code never spent.
 	SpentCodeGrant(ctx context.Context, codeHash string) (string, error)
+	// RevokeSpentCode revokes at `at` the grant a code was exchanged for,
+	// as SpendCode revokes it, for a replay found once the code's request
+	// is gone: in one transaction that reads the spent code, left due a
+	// logout token as RevokeGrantsOf leaves it. It returns the grant's id
+	// when it revoked it, and no id when the grant was revoked already (an
+	// earlier replay, a sign-out); ErrNotFound for a code never spent.
+	RevokeSpentCode(ctx context.Context, codeHash string, at time.Time) (grantID string, err error)
 
 	CreateGrant(ctx context.Context, g *Grant) error
 	GrantByID(ctx context.Context, id string) (*Grant, error)

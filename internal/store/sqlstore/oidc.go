@@ -276,24 +276,67 @@ func (db *DB) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int
 
 // SpendCode records the code as exchanged for grantID. Of two calls with one
 // code, only the first INSERT adds the row; the other finds it (PostgreSQL's
-// ON CONFLICT waits for the first to commit) and reads its grant.
-func (db *DB) SpendCode(ctx context.Context, codeHash, grantID string, expiresAt time.Time) (string, error) {
+// ON CONFLICT waits for the first to commit), reads its grant, and revokes
+// it in the same transaction (revokeReplayed): a process that stops right
+// after leaves neither the first exchange's tokens working nor its site
+// untold.
+func (db *DB) SpendCode(ctx context.Context, codeHash, grantID string, at, expiresAt time.Time) (string, error) {
+	if ms(at) == 0 {
+		return "", errZeroTime("spend code")
+	}
 	var prior string
+	replay := false
 	err := db.inTx(ctx, func(c conn) error {
+		prior, replay = "", false // a transaction run again starts over
 		n, err := c.affected(ctx, `INSERT INTO oidc_spent_codes (code_hash, grant_id, expires_at) VALUES (?, ?, ?)
 			ON CONFLICT (code_hash) DO NOTHING`, codeHash, grantID, ms(expiresAt))
 		if err != nil || n == 1 {
 			return err
 		}
-		if err := c.queryRow(ctx, `SELECT grant_id FROM oidc_spent_codes WHERE code_hash = ?`, codeHash).Scan(&prior); err != nil {
+		var grant string
+		if err := c.queryRow(ctx, `SELECT grant_id FROM oidc_spent_codes WHERE code_hash = ?`, codeHash).Scan(&grant); err != nil {
 			return err
 		}
-		return store.ErrStale
+		// Returning nil commits the revocation; ErrStale follows below.
+		replay = true
+		revoked, err := revokeReplayed(ctx, c, grant, at)
+		if revoked {
+			prior = grant
+		}
+		return err
 	})
-	if errors.Is(err, store.ErrStale) {
-		return prior, err
+	if err != nil {
+		return "", db.fail("spend code", err)
 	}
-	return "", db.fail("spend code", err)
+	if replay {
+		return prior, store.ErrStale
+	}
+	return "", nil
+}
+
+// RevokeSpentCode reads the spent code's grant and revokes it
+// (revokeReplayed) in one transaction.
+func (db *DB) RevokeSpentCode(ctx context.Context, codeHash string, at time.Time) (string, error) {
+	if ms(at) == 0 {
+		return "", errZeroTime("revoke spent code")
+	}
+	var grant string
+	err := db.inTx(ctx, func(c conn) error {
+		grant = "" // a transaction run again starts over
+		var g string
+		if err := c.queryRow(ctx, `SELECT grant_id FROM oidc_spent_codes WHERE code_hash = ?`, codeHash).Scan(&g); err != nil {
+			return err // no row: ErrNotFound through fail
+		}
+		revoked, err := revokeReplayed(ctx, c, g, at)
+		if revoked {
+			grant = g
+		}
+		return err
+	})
+	if err != nil {
+		return "", db.fail("revoke spent code", err)
+	}
+	return grant, nil
 }
 
 // SpentCodeGrant reads the spent code's grant; ErrNotFound when the code

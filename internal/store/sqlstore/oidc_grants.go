@@ -143,12 +143,22 @@ func (db *DB) RevokeOtherGrantsOf(ctx context.Context, accountID, keepSID string
 	return out, nil
 }
 
+// revokeReplayed revokes the grant of a refresh token or an
+// authorization code presented again after its use (a replay: it was
+// stolen, or a client misbehaves) as revokeGrants does, and reports
+// whether this revoked it: false for a grant revoked already (an earlier
+// replay, a sign-out), whose site is not to be told again.
+func revokeReplayed(ctx context.Context, c conn, id string, at time.Time) (bool, error) {
+	gs, err := revokeGrants(ctx, c, "revoked_at = 0 AND id = ?", ms(at), id)
+	return len(gs) == 1, err
+}
+
 // revokeGrants revokes the grants where cond holds (args: the revocation
 // time, then cond's), deletes their tokens, and returns them revoked,
 // oldest first. Each of its callers revokes grants because the portal
-// sessions they came from ended, or because a refresh token of the grant
-// was replayed (UseRefreshToken), both of which the grant's site must
-// hear of, so each grant with a SID, of a client with a back-channel
+// sessions they came from ended, or because a refresh token or the
+// authorization code of the grant was replayed (revokeReplayed), both of
+// which the grant's site must hear of, so each grant with a SID, of a client with a back-channel
 // logout URI, is left due a logout token from the revocation on
 // (logout_tried_at, 0033), in this transaction: the site is told even if
 // the process stops before its post.
@@ -426,10 +436,10 @@ func (db *DB) UseRefreshToken(ctx context.Context, hash string, now time.Time) (
 		}
 		// Returning nil commits the revocation; ErrStale follows below.
 		// The grant is left due its site's logout token as a sign-out
-		// leaves it (revokeGrants), so the site hears of the replay
+		// leaves it (revokeReplayed), so the site hears of the replay
 		// even if the process stops before its post.
 		replay = true
-		_, err = revokeGrants(ctx, c, "revoked_at = 0 AND id = ?", ms(now), t.GrantID)
+		_, err = revokeReplayed(ctx, c, t.GrantID, now)
 		return err
 	})
 	if err != nil {

@@ -600,21 +600,49 @@ var oidcTests = []test{
 	// Spent codes.
 	{"SpendCode", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
-		o := oidcOf(t, s)
-		exp := t0.Add(10 * time.Minute)
-		prior, err := o.SpendCode(ctx, "code-1", "g-1", exp)
+		o, g := oidcFixture(t, s)
+		newAccessToken(t, o, "at-g-1", g)
+		newRefreshToken(t, o, "rt-g-1", g)
+		at, exp := t0.Add(time.Minute), t0.Add(10*time.Minute)
+		prior, err := o.SpendCode(ctx, "code-1", "g-1", at, exp)
 		must(t, err)
 		if prior != "" {
 			t.Errorf("first SpendCode: prior grant %q, want none", prior)
 		}
+		if !accessTokenLive(t, o, "at-g-1", at) || !grantRevokedAt(t, o, "g-1").IsZero() {
+			t.Fatal("the first SpendCode revoked the grant")
+		}
+		// The code again, as another exchange would spend it: a replay,
+		// which revokes the first exchange's grant and its tokens.
+		newGrant(t, o, "g-2", g.AccountID, g.ClientID, "s-1", t0)
+		replay := t0.Add(2 * time.Minute)
+		prior, err = o.SpendCode(ctx, "code-1", "g-2", replay, exp)
+		wantErr(t, "SpendCode again", err, store.ErrStale)
+		if prior != "g-1" {
+			t.Errorf("SpendCode again: prior grant %q, want g-1", prior)
+		}
+		if got := grantRevokedAt(t, o, "g-1"); !norm(t, got).Equal(norm(t, replay)) {
+			t.Errorf("g-1 RevokedAt after a replay = %v, want %v", got, replay)
+		}
+		if accessTokenLive(t, o, "at-g-1", replay) || refreshTokenLive(t, o, "rt-g-1", replay) {
+			t.Error("the first exchange's tokens work after a replay")
+		}
+		// The grant is revoked already: a further replay names none, so
+		// that its site is not told again.
 		for _, g := range []string{"g-2", "g-1"} {
-			prior, err = o.SpendCode(ctx, "code-1", g, exp)
-			wantErr(t, "SpendCode again for "+g, err, store.ErrStale)
-			if prior != "g-1" {
-				t.Errorf("SpendCode again for %s: prior grant %q, want g-1", g, prior)
+			prior, err = o.SpendCode(ctx, "code-1", g, replay.Add(time.Minute), exp)
+			wantErr(t, "SpendCode a third time for "+g, err, store.ErrStale)
+			if prior != "" {
+				t.Errorf("SpendCode a third time for %s: prior grant %q, want none", g, prior)
 			}
 		}
-		prior, err = o.SpendCode(ctx, "code-2", "g-3", exp)
+		if got := grantRevokedAt(t, o, "g-1"); !norm(t, got).Equal(norm(t, replay)) {
+			t.Errorf("g-1 RevokedAt after more replays = %v, want the first's %v", got, replay)
+		}
+		if !grantRevokedAt(t, o, "g-2").IsZero() {
+			t.Error("a replay revoked the grant it was spent for, not the code's first")
+		}
+		prior, err = o.SpendCode(ctx, "code-2", "g-3", at, exp)
 		must(t, err)
 		if prior != "" {
 			t.Errorf("SpendCode of another code: prior grant %q, want none", prior)
@@ -626,7 +654,7 @@ var oidcTests = []test{
 		_, err := o.SpentCodeGrant(ctx, "code-1")
 		wantErr(t, "SpentCodeGrant of a code never spent", err, store.ErrNotFound)
 		// Reading stored nothing: the code is spent for the first time after.
-		prior, err := o.SpendCode(ctx, "code-1", "g-1", t0.Add(10*time.Minute))
+		prior, err := o.SpendCode(ctx, "code-1", "g-1", t0, t0.Add(10*time.Minute))
 		must(t, err)
 		if prior != "" {
 			t.Errorf("SpendCode after SpentCodeGrant: prior grant %q, want none", prior)
@@ -637,13 +665,134 @@ var oidcTests = []test{
 			t.Errorf("SpentCodeGrant = %q, want g-1", g)
 		}
 	}},
-	{"SpendCodeConcurrent", func(t *testing.T, s store.Store) {
+	{"RevokeSpentCode", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o, g := oidcFixture(t, s)
+		newAccessToken(t, o, "at-g-1", g)
+		newRefreshToken(t, o, "rt-g-1", g)
+		replay := t0.Add(2 * time.Minute)
+		_, err := o.RevokeSpentCode(ctx, "code-1", replay)
+		wantErr(t, "RevokeSpentCode of a code never spent", err, store.ErrNotFound)
+		if !grantRevokedAt(t, o, "g-1").IsZero() {
+			t.Fatal("RevokeSpentCode of a code never spent revoked a grant")
+		}
+		_, err = o.SpendCode(ctx, "code-1", "g-1", t0.Add(time.Minute), t0.Add(10*time.Minute))
+		must(t, err)
+		got, err := o.RevokeSpentCode(ctx, "code-1", replay)
+		must(t, err)
+		if got != "g-1" {
+			t.Errorf("RevokeSpentCode = %q, want g-1", got)
+		}
+		if at := grantRevokedAt(t, o, "g-1"); !norm(t, at).Equal(norm(t, replay)) {
+			t.Errorf("g-1 RevokedAt = %v, want %v", at, replay)
+		}
+		if accessTokenLive(t, o, "at-g-1", replay) || refreshTokenLive(t, o, "rt-g-1", replay) {
+			t.Error("the exchange's tokens work after RevokeSpentCode")
+		}
+		// Again: the grant is revoked already, and names none.
+		got, err = o.RevokeSpentCode(ctx, "code-1", replay.Add(time.Minute))
+		must(t, err)
+		if got != "" {
+			t.Errorf("RevokeSpentCode again = %q, want none", got)
+		}
+		if at := grantRevokedAt(t, o, "g-1"); !norm(t, at).Equal(norm(t, replay)) {
+			t.Errorf("g-1 RevokedAt after RevokeSpentCode again = %v, want the first's %v", at, replay)
+		}
+	}},
+	{"CodeReplayLeavesLogoutDue", func(t *testing.T, s store.Store) {
+		// A replay of a code ends the grant's site session as a sign-out
+		// does: the grant is left due its logout token in the replay's
+		// commit, when it has a SID and its client a back-channel logout
+		// URI, whichever of SpendCode and RevokeSpentCode finds it. A
+		// grant revoked before the replay for another reason is left as
+		// it was.
 		ctx := t.Context()
 		o := oidcOf(t, s)
+		ana := newAccount(t, s, "ana")
+		shop := store.Client{ID: "shop", Name: "Client shop", RedirectURIs: []string{"https://shop.example/cb"},
+			BackchannelLogoutURI: "https://shop.example/logout", CreatedAt: t0}
+		must(t, o.CreateClient(ctx, &shop))
+		newClient(t, o, "blog") // no back-channel logout URI
+		spent, replay := t0.Add(time.Minute), t0.Add(2*time.Minute)
+		ways := []struct {
+			name   string
+			replay func(code string) (string, error)
+		}{
+			{"SpendCode", func(code string) (string, error) {
+				prior, err := o.SpendCode(ctx, code, "other", replay, farOff)
+				if !errors.Is(err, store.ErrStale) {
+					return prior, fmt.Errorf("SpendCode of a spent code: %v, want ErrStale", err)
+				}
+				return prior, nil
+			}},
+			{"RevokeSpentCode", func(code string) (string, error) { return o.RevokeSpentCode(ctx, code, replay) }},
+		}
+		due := 0
+		for _, w := range ways {
+			for _, tc := range []struct {
+				grant, client, session string
+				revokedBefore, due     bool
+			}{
+				{"g1", "shop", "s-1", false, true},
+				{"g2", "shop", "", false, false}, // of a session without a SID
+				{"g3", "blog", "s-1", false, false},
+				{"g4", "shop", "s-1", true, false}, // revoked by its client
+			} {
+				id := w.name + "-" + tc.grant
+				newGrant(t, o, id, ana.ID, tc.client, tc.session, t0)
+				_, err := o.SpendCode(ctx, "code-"+id, id, spent, farOff)
+				must(t, err)
+				revokedAt := replay
+				if tc.revokedBefore {
+					revokedAt = spent
+					must(t, o.RevokeGrant(ctx, id, spent))
+				}
+				got, err := w.replay("code-" + id)
+				must(t, err)
+				wantID := id
+				if tc.revokedBefore {
+					wantID = ""
+				}
+				if got != wantID {
+					t.Errorf("%s of %s's code = %q, want %q", w.name, id, got, wantID)
+				}
+				stored, err := o.GrantByID(ctx, id)
+				must(t, err)
+				want := time.Time{}
+				if tc.due {
+					want = replay
+					due++
+				}
+				if !norm(t, stored.RevokedAt).Equal(norm(t, revokedAt)) || !norm(t, stored.LogoutTriedAt).Equal(norm(t, want)) {
+					t.Errorf("%s after a replay: revoked at %v, logout tried at %v; want %v and %v",
+						id, stored.RevokedAt, stored.LogoutTriedAt, revokedAt, want)
+				}
+			}
+		}
+		if n, err := o.LogoutsPending(ctx); err != nil || n != due {
+			t.Errorf("LogoutsPending = %d, %v; want %d (the g1s)", n, err, due)
+		}
+		got, err := o.ClaimLogouts(ctx, replay, replay.Add(time.Minute), 10)
+		must(t, err)
+		if len(got) != 2 || got[0].ID != "RevokeSpentCode-g1" || got[1].ID != "SpendCode-g1" {
+			t.Errorf("ClaimLogouts = %v, want the g1s", got)
+		}
+	}},
+	{"SpendCodeConcurrent", func(t *testing.T, s store.Store) {
+		// Exchanges of one code at once: one spends it, the others find
+		// a replay, and of those only one revokes the winner's grant and
+		// names it, so that its site is told once.
+		ctx := t.Context()
+		o := oidcOf(t, s)
+		a := newAccount(t, s, "acc-1")
+		c := newClient(t, o, "shop")
+		for i := range racers {
+			newGrant(t, o, fmt.Sprintf("g-%d", i), a.ID, c.ID, "s-1", t0)
+		}
 		priors := make([]string, racers)
 		errs := race(func(i int) error {
 			var err error
-			priors[i], err = o.SpendCode(ctx, "code-1", fmt.Sprintf("g-%d", i), t0.Add(time.Minute))
+			priors[i], err = o.SpendCode(ctx, "code-1", fmt.Sprintf("g-%d", i), t0, t0.Add(time.Minute))
 			return err
 		})
 		oneWins(t, errs, store.ErrStale)
@@ -656,10 +805,21 @@ var oidcTests = []test{
 				}
 			}
 		}
+		named := 0
 		for i, err := range errs {
-			if err != nil && priors[i] != winner {
+			if err == nil || priors[i] == "" {
+				continue
+			}
+			named++
+			if priors[i] != winner {
 				t.Errorf("racer %d: prior grant %q, want the winner's %q", i, priors[i], winner)
 			}
+		}
+		if named != 1 {
+			t.Errorf("%d racers named the winner's grant as revoked, want 1", named)
+		}
+		if winner != "" && grantRevokedAt(t, o, winner).IsZero() {
+			t.Error("the winner's grant is live after the replays")
 		}
 	}},
 
