@@ -158,10 +158,10 @@ func revokeReplayed(ctx context.Context, c conn, id string, at time.Time) (bool,
 // oldest first. Each of its callers revokes grants because the portal
 // sessions they came from ended, or because a refresh token or the
 // authorization code of the grant was replayed (revokeReplayed), both of
-// which the grant's site must hear of, so each grant with a SID, of a client with a back-channel
-// logout URI, is left due a logout token from the revocation on
-// (logout_tried_at, 0033), in this transaction: the site is told even if
-// the process stops before its post.
+// which the grant's site must hear of, so each grant with a SID, of a
+// client with a back-channel logout URI, is left due a logout token from
+// the revocation on (logout_tried_at, 0033), in this transaction: the site
+// is told even if the process stops before its post.
 func revokeGrants(ctx context.Context, c conn, cond string, args ...any) ([]store.Grant, error) {
 	at := args[0]
 	rows, err := c.query(ctx, `UPDATE oidc_grants SET revoked_at = ?,
