@@ -50,20 +50,9 @@ func TestSignOutNoticeSurvivesItsNode(t *testing.T) {
 	tok := r.login(b)
 	_, c := r.verify(tok)
 	e.signOut(b)
-	e.provider.Wait()
-	if dead.Load() == 0 || len(rc.got()) != 0 {
-		t.Fatalf("the dying node posted %d times, the site got %d; want its posts lost", dead.Load(), len(rc.got()))
-	}
+	e.postsLost(dead, rc)
 
-	// Another node, whose posts reach the sites.
-	e.postClient = nil
-	e.restart(false)
-	// Not while the revoking node may still be trying: the site would
-	// get the token twice in the ordinary case.
-	e.deliver(0, 0)
-	if n := len(rc.got()); n != 0 {
-		t.Fatalf("the sweep posted %d times right after the sign-out", n)
-	}
+	e.otherNode(rc)
 	e.sweptOnce(rc, r.c.ID, c.SID)
 }
 
@@ -78,6 +67,30 @@ func (e *portalEnv) dyingNode() *atomic.Int32 {
 	})}
 	e.restart(true)
 	return dead
+}
+
+// postsLost waits for the posts of a dying node (dyingNode) and checks
+// that it tried and that none reached rc's site.
+func (e *portalEnv) postsLost(dead *atomic.Int32, rc *receiver) {
+	e.t.Helper()
+	e.provider.Wait()
+	if dead.Load() == 0 || len(rc.got()) != 0 {
+		e.t.Fatalf("the dying node posted %d times, the site got %d; want its posts lost", dead.Load(), len(rc.got()))
+	}
+}
+
+// otherNode restarts the portal as another node, whose posts reach the
+// sites, and checks that its sweep tells rc's site nothing while the
+// revoking node may still be trying: the site would get the token twice
+// in the ordinary case.
+func (e *portalEnv) otherNode(rc *receiver) {
+	e.t.Helper()
+	e.postClient = nil
+	e.restart(false)
+	e.deliver(0, 0)
+	if n := len(rc.got()); n != 0 {
+		e.t.Fatalf("the sweep posted %d times right after the revocation", n)
+	}
 }
 
 // sweptOnce checks that a sweep, once the retry interval has passed,
@@ -268,14 +281,9 @@ func TestRefreshReuseNoticeSurvivesItsNode(t *testing.T) {
 	if _, err := r.refresh(tok.RefreshToken); retrieveError(err) != "invalid_grant" {
 		t.Fatalf("the rotated refresh token again: %v, want invalid_grant", err)
 	}
-	e.provider.Wait()
-	if dead.Load() == 0 || len(rc.got()) != 0 {
-		t.Fatalf("the dying node posted %d times, the site got %d; want its posts lost", dead.Load(), len(rc.got()))
-	}
+	e.postsLost(dead, rc)
 
-	e.postClient = nil
-	e.restart(false)
-	e.deliver(0, 0)
+	e.otherNode(rc)
 	e.sweptOnce(rc, r.c.ID, c.SID)
 }
 
@@ -304,17 +312,12 @@ func TestCodeReplayNoticeSurvivesItsNode(t *testing.T) {
 	if status, _ := e.userinfo(tok.AccessToken); !refusedToken(status) {
 		t.Errorf("the replayed code's access token works: %d", status)
 	}
-	e.provider.Wait()
-	if dead.Load() == 0 || len(rc.got()) != 0 {
-		t.Fatalf("the dying node posted %d times, the site got %d; want its posts lost", dead.Load(), len(rc.got()))
-	}
+	e.postsLost(dead, rc)
 	if n := dead.Load(); n != 3 {
 		t.Errorf("the dying node tried %d times, want 3 (one post of three tries: the second replay posts nothing)", n)
 	}
 
-	e.postClient = nil
-	e.restart(false)
-	e.deliver(0, 0)
+	e.otherNode(rc)
 	e.sweptOnce(rc, r.c.ID, c.SID)
 }
 
