@@ -311,6 +311,16 @@ func TestLockedOutRecovery(t *testing.T) {
 		p := newBrowser(t, d.URL, axe)
 		p.requestRecovery(true)
 		link := d.confirmLink(t)
+		// One mail, however often 「メールをご確認ください」 was reloaded.
+		requests := 0
+		for _, m := range d.mailsTo(t, satoEmail) {
+			if strings.Contains(m.Subject, "復旧申請の確認") {
+				requests++
+			}
+		}
+		if requests != 1 {
+			t.Errorf("%d recovery request mails went to %s, want 1", requests, satoEmail)
+		}
 
 		// A second browser waits at the login page with her password typed,
 		// to sign in at once after the confirmation, within the period.
@@ -807,6 +817,9 @@ func (p *page) requestRecovery(shots bool) {
 	p.clickTo(button("復旧を申請する"), "/login/lockedout", "メールをご確認ください")
 	p.expectText(`//main//p[normalize-space()="確認のメールを送りました。メールのリンクを1時間以内に開いて、申請を確定してください。"]`)
 	shot("80-3-3-lockedout-sent")
+	// The request is answered with a page of its own: a reload shows it
+	// again, and sends no second mail whose link would void the first.
+	p.navigation(chromedp.Reload(), "/login/lockedout", "メールをご確認ください")
 }
 
 // confirmLink is the link of Sato's recovery request mail.

@@ -139,6 +139,20 @@ func TestForgotPassword(t *testing.T) {
 	p.expectText(`//main//p[contains(., "リンクの有効期限は30分です。")]`)
 	known := p.mainText()
 	p.screen("70-2-3-forgot-sent")
+	// The form is answered with a page of its own: a reload, or a switch
+	// to English and back, shows it again and mails no second link, which
+	// would make the first one invalid (the count of her reset mails,
+	// below, stays 1).
+	p.navigation(chromedp.Reload(), "/forgot", forgotTitle)
+	p.expectText(`//p[@role="status" and normalize-space()="` + forgotSentNotice + `"]`)
+	p.lang = "en"
+	p.clickTo(button("English"), "/forgot", "Reset your password")
+	p.expectText(`//p[@role="status" and normalize-space()="If an account uses the address you entered, we have sent it a link to reset the password."]`)
+	p.lang = ""
+	p.clickTo(button("日本語"), "/forgot", forgotTitle)
+	if got := p.mainText(); got != known {
+		t.Errorf("the forgot page reloaded differs:\n%s\nwas:\n%s", got, known)
+	}
 
 	// An address without an account, in a second pass, and one whose
 	// account awaits activation (no reset link for it: the activation mail

@@ -280,9 +280,6 @@ func TestLanguageSwitchAfterRecoveryRequest(t *testing.T) {
 
 	b := s.browser()
 	b.login(c, "/login/code")
-	sent := b.post("/login/lockedout", nil)
-	expect(t, sent, http.StatusOK, "")
-	contains(t, sent, "メールをご確認ください")
 	mails := func() int {
 		ms, err := s.svc.Store.ListMails(s.ctx, 0)
 		if err != nil {
@@ -291,9 +288,16 @@ func TestLanguageSwitchAfterRecoveryRequest(t *testing.T) {
 		return len(ms)
 	}
 	before := mails()
-	b.switchLanguage(sent, "/login/lockedout?sent=1", "Check your mail", "We have sent you a mail.")
-	if n := mails() - before; n != 0 {
-		t.Errorf("switching the language of 「メールをご確認ください」 sent %d more mails", n)
+	expect(t, b.post("/login/lockedout", nil), http.StatusSeeOther, lockedOutSent)
+	if n := mails() - before; n != 1 {
+		t.Fatalf("the request sent %d mails, want 1", n)
+	}
+	sent := b.get(lockedOutSent)
+	expect(t, sent, http.StatusOK, "")
+	contains(t, sent, "メールをご確認ください")
+	b.switchLanguage(sent, lockedOutSent, "Check your mail", "We have sent you a mail.")
+	if n := mails() - before; n != 1 {
+		t.Errorf("switching the language of 「メールをご確認ください」 sent %d more mails", n-1)
 	}
 	path, token := s.recoveryLinkOf(c.email)
 

@@ -54,7 +54,10 @@ func (s *Server) showLockedOut(w http.ResponseWriter, r *http.Request, status in
 	s.render(w, r, status, "lockedout", v)
 }
 
-// lockedOut asks for a recovery request and says to check the mail.
+// lockedOut asks for a recovery request, then sends the browser to the
+// page that says to check the mail: answered in place, a reload of that
+// page sent the form again, which mailed another link and made the one
+// just sent invalid.
 func (s *Server) lockedOut(w http.ResponseWriter, r *http.Request) {
 	if !s.form(w, r) {
 		return
@@ -66,7 +69,7 @@ func (s *Server) lockedOut(w http.ResponseWriter, r *http.Request) {
 	err := s.svc.RequestRecovery(r.Context(), f, webkit.PickLanguage(r), client(r))
 	switch {
 	case err == nil:
-		s.showLockedOutSent(w, r)
+		http.Redirect(w, r, lockedOutSentPath, http.StatusSeeOther)
 	case errors.Is(err, portal.ErrRecoveryPending):
 		s.showLockedOut(w, r, http.StatusConflict, s.t(r, "lockedout.pending"))
 	case errors.Is(err, portal.ErrTooManyRequests):
@@ -76,12 +79,13 @@ func (s *Server) lockedOut(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// showLockedOutSent says to check the mail. Its language switch reloads
-// it, not the request's page at the POST's address, whose button would
-// send another mail and make the link of this one invalid.
+// lockedOutSentPath is the page that says to check the mail. Its reload and
+// its language switch show it again and send nothing.
+const lockedOutSentPath = "/login/lockedout?sent=1"
+
+// showLockedOutSent says to check the mail.
 func (s *Server) showLockedOutSent(w http.ResponseWriter, r *http.Request) {
 	v := s.view(r, "lockedout.sent_title")
-	v.backTo(r, "/login/lockedout?sent=1")
 	v.Data = lockedOutData{Wait: s.coolingOff(r)}
 	s.render(w, r, http.StatusOK, "lockedout_sent", v)
 }

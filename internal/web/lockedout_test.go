@@ -39,6 +39,9 @@ func (s *site) recoveryLinkOf(email string) (path, token string) {
 	return "", ""
 }
 
+// lockedOutSent is 「メールをご確認ください」, where the request sends the browser.
+const lockedOutSent = "/login/lockedout?sent=1"
+
 // requestRecovery signs in with the password and asks for recovery from
 // 「別の方法を試す」; it returns the confirmation link's path and token.
 func (b *browser) requestRecovery(c *customer) (string, string) {
@@ -49,7 +52,8 @@ func (b *browser) requestRecovery(c *customer) (string, string) {
 	if !strings.Contains(methods.body, `href="/login/lockedout"`) {
 		b.t.Fatalf("methods page lacks the lost-device link:\n%s", methods.body)
 	}
-	sent := b.post("/login/lockedout", nil)
+	expect(b.t, b.post("/login/lockedout", nil), http.StatusSeeOther, lockedOutSent)
+	sent := b.get(lockedOutSent)
 	expect(b.t, sent, http.StatusOK, "")
 	contains(b.t, sent, "メールをご確認ください", "メールのリンクを1時間以内に開いて")
 	return b.s.recoveryLinkOf(c.email)
@@ -149,6 +153,44 @@ func TestLockedOut(t *testing.T) {
 	}
 }
 
+// TestLockedOutReloadSendsNothing: the request is answered with a redirect
+// to 「メールをご確認ください」, which a reload (Chrome's 「フォームの再送信の
+// 確認」 said yes to) shows again without a new request: that mailed another
+// link, which made the first one invalid.
+func TestLockedOutReloadSendsNothing(t *testing.T) {
+	s := newSite(t)
+	s.svc.Mail = &mail.Queue{Store: s.svc.Store, Sender: mail.Outbox{}, Now: s.clock.Now}
+	c := s.customer("yamada@example.jp")
+	s.browser().enrol(c)
+	b := s.browser()
+	path, _ := b.requestRecovery(c)
+	mails, _ := s.svc.Store.ListMails(s.ctx, 0)
+	events, _ := s.svc.Store.AuditOf(s.ctx, c.acct.ID, 0)
+	for range 2 {
+		again := b.get(lockedOutSent)
+		expect(t, again, http.StatusOK, "")
+		contains(t, again, "メールをご確認ください")
+		if again.Header.Get("Cache-Control") != "no-store" {
+			t.Error("「メールをご確認ください」 may be cached")
+		}
+		if strings.Contains(again.body, `action="/login/lockedout"`) {
+			t.Error("「メールをご確認ください」 offers to send another request")
+		}
+	}
+	after, _ := s.svc.Store.ListMails(s.ctx, 0)
+	if len(after) != len(mails) {
+		t.Errorf("reloading 「メールをご確認ください」 sent %d more mails", len(after)-len(mails))
+	}
+	if ev, _ := s.svc.Store.AuditOf(s.ctx, c.acct.ID, 0); len(ev) != len(events) {
+		t.Errorf("reloading 「メールをご確認ください」 recorded %d more events", len(ev)-len(events))
+	}
+	// The link mailed first still confirms.
+	if p, _ := s.recoveryLinkOf(c.email); p != path {
+		t.Error("the link mailed first is no longer the newest")
+	}
+	contains(t, s.browser().get(path), "申請を確定する")
+}
+
 // TestLockedOutCancelledBySignIn: a sign-in with the app during the period
 // cancels the request.
 func TestLockedOutCancelledBySignIn(t *testing.T) {
@@ -187,7 +229,8 @@ func TestLockedOutEnglish(t *testing.T) {
 	b.login(c, "/login/code")
 	contains(t, b.get("/login/methods"), "Lost your device? (Request recovery)")
 	contains(t, b.get("/login/lockedout"), "Request recovery of two-step verification", "waits 72 hours")
-	contains(t, b.post("/login/lockedout", nil), "Check your mail")
+	expect(t, b.post("/login/lockedout", nil), http.StatusSeeOther, lockedOutSent)
+	contains(t, b.get(lockedOutSent), "Check your mail")
 	path, _ := s.recoveryLinkOf(c.email)
 	ms, _ := s.svc.Store.ListMails(s.ctx, 1)
 	if len(ms) != 1 || ms[0].Subject != "[Tobira] Confirm your request to recover two-step verification" {

@@ -11,8 +11,9 @@ import (
 	"github.com/tobira/tobira/internal/webkit"
 )
 
-// The login page's notice after a new password is set. It is added here, by
-// the flow it belongs to, rather than in login.go's table.
+// forgotData is the forgotten-password page: the form as typed (Email), or
+// what every well-formed address is told (Sent, with the link's lifetime in
+// Minutes).
 type forgotData struct {
 	Email   string
 	Sent    bool
@@ -20,15 +21,27 @@ type forgotData struct {
 }
 
 // forgotPage is the login page's 「パスワードをお忘れの場合」: an address to
-// mail a reset link to.
+// mail a reset link to; with sent=1, what every well-formed address is
+// told after the form. That page holds nothing of the address nor of any
+// account: whoever opens it learns nothing.
 func (s *Server) forgotPage(w http.ResponseWriter, r *http.Request) {
 	v := s.view(r, "forgot.title")
 	v.Data = forgotData{}
+	if r.URL.Query().Get("sent") == "1" {
+		v.Notice = s.t(r, "forgot.sent")
+		v.Data = forgotData{Sent: true, Minutes: int(portal.PasswordResetTTL.Minutes())}
+	}
 	s.render(w, r, http.StatusOK, "forgot", v)
 }
 
-// forgot answers every well-formed address with the same page, whether it
-// has an account or not, and whether a mail went or a limit held it back.
+// forgotSentPath is the page every well-formed address is sent to.
+const forgotSentPath = "/forgot?sent=1"
+
+// forgot answers every well-formed address with the same redirect, whether
+// it has an account or not, and whether a mail went or a limit held it
+// back. The page it leads to is a GET of its own: answered in place, a
+// reload sent the form again, which mailed another link and made the one
+// just sent invalid.
 func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
 	if !s.form(w, r) {
 		return
@@ -52,10 +65,7 @@ func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	v := s.view(r, "forgot.title")
-	v.Notice = s.t(r, "forgot.sent")
-	v.Data = forgotData{Sent: true, Minutes: int(portal.PasswordResetTTL.Minutes())}
-	s.render(w, r, http.StatusOK, "forgot", v)
+	http.Redirect(w, r, forgotSentPath, http.StatusSeeOther)
 }
 
 type resetPasswordData struct {

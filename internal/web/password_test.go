@@ -62,13 +62,19 @@ func (s *site) resetPath(addr string) string {
 	return resetLinkRe.FindString(ms[0].Text)
 }
 
-// forgot asks for a reset link of addr and expects the page every address gets.
+// forgotSent is the page every well-formed address is sent to.
+const forgotSent = "/forgot?sent=1"
+
+// forgot asks for a reset link of addr, expects the redirect every address
+// gets, and returns the page it leads to.
 func (b *browser) forgot(addr string) *resp {
 	b.t.Helper()
 	r := b.post("/forgot", url.Values{"email": {addr}})
-	expect(b.t, r, http.StatusOK, "")
-	contains(b.t, r, msgResetSent)
-	return r
+	expect(b.t, r, http.StatusSeeOther, forgotSent)
+	page := b.get(forgotSent)
+	expect(b.t, page, http.StatusOK, "")
+	contains(b.t, page, msgResetSent)
+	return page
 }
 
 func TestLoginLinksToForgot(t *testing.T) {
@@ -88,7 +94,8 @@ func TestLoginLinksToForgot(t *testing.T) {
 }
 
 // TestForgotSamePage: a customer's address, an unknown one, and one of an
-// account not yet activated get the same page, byte for byte.
+// account not yet activated get the same answer and the same page, byte
+// for byte.
 func TestForgotSamePage(t *testing.T) {
 	s := newSite(t).withMail()
 	c := s.customer("yamada@example.jp")
@@ -96,21 +103,28 @@ func TestForgotSamePage(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := s.browser()
+	knownPost := b.post("/forgot", url.Values{"email": {c.email}})
 	known := b.forgot(c.email)
 	for _, addr := range []string{"nobody@example.jp", "new@example.jp", "YAMADA@example.jp"} {
+		p := b.post("/forgot", url.Values{"email": {addr}})
+		if p.body != knownPost.body || p.Header.Get("Location") != knownPost.Header.Get("Location") {
+			t.Errorf("the answer for %s differs from a customer's", addr)
+		}
 		r := b.forgot(addr)
 		if r.body != known.body {
 			t.Errorf("the page for %s differs from a customer's", addr)
 		}
-		if setCookieOf(r, "tobira_flow") != nil || setCookieOf(r, "tobira_session") != nil {
-			t.Errorf("the page for %s set a cookie", addr)
+		for _, r := range []*resp{p, r} {
+			if setCookieOf(r, "tobira_flow") != nil || setCookieOf(r, "tobira_session") != nil {
+				t.Errorf("the answer for %s set a cookie", addr)
+			}
 		}
 	}
 	if strings.Contains(known.body, c.email) {
 		t.Error("the page repeats the address")
 	}
-	if n := len(s.resetMails(c.email)); n != 2 {
-		t.Errorf("%d mails to the customer, want 2", n)
+	if n := len(s.resetMails(c.email)); n != 4 {
+		t.Errorf("%d mails to the customer, want 4", n)
 	}
 	for _, addr := range []string{"nobody@example.jp", "new@example.jp"} {
 		if len(s.resetMails(addr)) != 0 {
@@ -118,7 +132,7 @@ func TestForgotSamePage(t *testing.T) {
 		}
 	}
 	// Past the limit, the same page still, and no mail.
-	for range 4 {
+	for range 3 {
 		b.forgot(c.email)
 	}
 	if n := len(s.resetMails(c.email)); n != 5 {
@@ -130,6 +144,45 @@ func TestForgotSamePage(t *testing.T) {
 		expect(t, r, http.StatusBadRequest, "")
 		contains(t, r, msg)
 	}
+}
+
+// TestForgotReloadSendsNothing: the form is answered with a redirect to a
+// page of its own, which a reload (Chrome's 「フォームの再送信の確認」 said
+// yes to) or a language switch shows again without mailing another link,
+// whose new token made the first one invalid. The page is the same for a
+// browser that never asked: it tells nothing of any address.
+func TestForgotReloadSendsNothing(t *testing.T) {
+	s := newSite(t).withMail()
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	page := b.forgot(c.email)
+	if page.Header.Get("Cache-Control") != "no-store" {
+		t.Error("the page after the form may be cached")
+	}
+	contains(t, page, "リンクの有効期限は30分です。")
+	if strings.Contains(page.body, `action="/forgot"`) {
+		t.Error("the page after the form offers the form again")
+	}
+	first := s.resetPath(c.email)
+	for range 2 {
+		again := b.get(forgotSent)
+		expect(t, again, http.StatusOK, "")
+		if again.body != page.body {
+			t.Error("the page reloaded differs")
+		}
+	}
+	b.switchLanguage(page, forgotSent, "If an account uses the address you entered", "The link works for 30 minutes.")
+	if n := len(s.resetMails(c.email)); n != 1 {
+		t.Errorf("%d reset mails after reloading the page and switching its language, want 1", n)
+	}
+	if s.resetPath(c.email) != first {
+		t.Error("the link mailed first is no longer the newest")
+	}
+	if stranger := s.browser().get(forgotSent); stranger.body != page.body {
+		t.Error("the page differs for a browser that asked for nothing")
+	}
+	// The link mailed first still works.
+	expect(t, b.get(first), http.StatusOK, "")
 }
 
 // TestResetPasswordPageWithoutFactor: for an account with no second factor
@@ -246,9 +299,8 @@ func TestForgotMailInTheLanguageOfThePage(t *testing.T) {
 	c := s.customer("yamada@example.jp")
 	b := s.browser()
 	b.lang = "en"
-	r := b.post("/forgot", url.Values{"email": {c.email}})
-	expect(t, r, http.StatusOK, "")
-	contains(t, r, "If an account uses the address you entered, we have sent it a link to reset the password.")
+	expect(t, b.post("/forgot", url.Values{"email": {c.email}}), http.StatusSeeOther, forgotSent)
+	contains(t, b.get(forgotSent), "If an account uses the address you entered, we have sent it a link to reset the password.")
 	ms := s.resetMails(c.email)
 	if len(ms) != 1 || ms[0].Subject != "[Tobira] Reset your password" {
 		t.Fatalf("mails: %+v", ms)
@@ -270,9 +322,9 @@ func TestForgotBeforeActivation(t *testing.T) {
 	b.lang = "en"
 	known := b.post("/forgot", url.Values{"email": {c.email}})
 	pending := b.post("/forgot", url.Values{"email": {"new@example.jp"}})
-	expect(t, pending, http.StatusOK, "")
-	if pending.body != known.body {
-		t.Error("the page for an account awaiting activation differs from a customer's")
+	expect(t, pending, http.StatusSeeOther, forgotSent)
+	if pending.body != known.body || pending.Header.Get("Location") != known.Header.Get("Location") {
+		t.Error("the answer for an account awaiting activation differs from a customer's")
 	}
 	var mails []store.Mail
 	for _, m := range s.mailsTo("new@example.jp") {
