@@ -542,6 +542,47 @@ func TestMobileSecurityActivity(t *testing.T) {
 	p.open("/security", "セキュリティ")
 	p.expectText(`//table//td[normalize-space()="パスワード再設定メールの送信"]`)
 	p.mobileScreen(vp, "54-security-activity")
+	p.expectDateLines(2)
+	// In English the date broke into four lines: 「28 Nov」「2026」
+	// 「14:16」「JST」.
+	p.lang = "en"
+	p.clickTo(button("English"), "/security", "Security")
+	p.mobileScreen(vp, "54b-security-activity-en")
+	p.expectDateLines(2)
+	// On a desktop of 1280 px each date keeps one line, in both languages.
+	desktop := viewport{"1280", 1280, 900, 1, false}
+	p.do(chromedp.EmulateViewport(desktop.width, desktop.height))
+	p.open("/security", "Security")
+	p.screen("m1280-54c-security-activity-en")
+	p.expectDateLines(1)
+	p.lang = ""
+	p.clickTo(button("日本語"), "/security", "セキュリティ")
+	p.screen("m1280-54d-security-activity")
+	p.expectDateLines(1)
+}
+
+// expectDateLines checks the security page's dates (日時, ログイン日時):
+// the date and the time of day each kept on one line, and the two together
+// on at most lines lines.
+func (p *page) expectDateLines(lines int) {
+	p.t.Helper()
+	problems := run(p, chromedp.Evaluate[[]string](fmt.Sprintf(`(() => {
+  const problems = [];
+  const cells = document.querySelectorAll("td.when");
+  if (cells.length === 0) problems.push("no dates on the page");
+  for (const td of cells) {
+    const parts = [...td.querySelectorAll("time > span")];
+    if (parts.length !== 2) { problems.push("「" + td.innerText + "」 is not a date and a time of day"); continue; }
+    const broken = parts.filter(s => s.getClientRects().length !== 1);
+    if (broken.length) problems.push("「" + broken[0].innerText + "」 breaks across lines");
+    const tops = new Set(parts.map(s => Math.round(s.getBoundingClientRect().top)));
+    if (tops.size > %d) problems.push("「" + td.innerText.replace(/\s+/g, " ") + "」 takes " + tops.size + " lines");
+  }
+  return problems;
+})()`, lines)))
+	for _, problem := range problems {
+		p.t.Errorf("the security page at %s: %s", p.location(), problem)
+	}
 }
 
 // TestMobileMaintenanceNotice: the notice of a coming maintenance window, a

@@ -41,7 +41,10 @@ type homeData struct{ Sites []siteLink }
 // language.
 type siteLink struct{ Name, URL string }
 
-type activity struct{ When, What, From string }
+type activity struct {
+	When       stamp
+	What, From string
+}
 
 type securityData struct {
 	Methods []portal.Method
@@ -93,7 +96,7 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 			// console's business, and would read 「その他の記録」 here.
 			continue
 		}
-		a := activity{When: formatTime(lang, ev.At), What: s.activityText(lang, ev.Action, ev.Outcome), From: ev.ClientIP}
+		a := activity{When: formatStamp(lang, ev.At), What: s.activityText(lang, ev.Action, ev.Outcome), From: ev.ClientIP}
 		if staff {
 			// Support staff acted, from the console or the command line:
 			// the customer is told so, not the address of our network.

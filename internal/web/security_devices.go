@@ -22,8 +22,9 @@ const devicesShown = 20
 // from before sids (0008) has none, and no 「ログアウト」 of its own:
 // 「ほかの端末をすべてログアウト」 ends it.
 type device struct {
-	SID, What, When, From string
-	Current               bool
+	SID, What, From string
+	When            stamp
+	Current         bool
 }
 
 // devicesView lists the account's live sessions for the security page,
@@ -46,7 +47,7 @@ func (s *Server) devicesView(r *http.Request, si *portal.SignedIn, d *securityDa
 	unknown := s.msgs.T(lang, "devices.unknown_browser")
 	for _, sess := range live {
 		dv := device{SID: sess.SID, What: useragent.Parse(sess.UserAgent).Label(unknown),
-			When: formatTime(lang, sess.CreatedAt), From: sess.ClientIP, Current: sess.IDHash == si.Session.IDHash}
+			When: formatStamp(lang, sess.CreatedAt), From: sess.ClientIP, Current: sess.IDHash == si.Session.IDHash}
 		d.OtherDevices = d.OtherDevices || !dv.Current
 		d.Devices = append(d.Devices, dv)
 	}

@@ -23,7 +23,10 @@ const (
 
 // deviceRowRe is a row of 「ログイン中の端末」: the device, whether it is
 // this one or the sid its 「ログアウト」 sends, the sign-in time, the address.
-var deviceRowRe = regexp.MustCompile(`(?s)<tr>\s*<td><span id="device-\d+">([^<]*)</span>(.*?)</td><td>([^<]*)</td><td>([^<]*)</td></tr>`)
+var deviceRowRe = regexp.MustCompile(`(?s)<tr>\s*<td><span id="device-\d+">([^<]*)</span>(.*?)</td><td class="when">(.*?)</td><td>([^<]*)</td></tr>`)
+
+// tagRe is a tag, for a cell's text.
+var tagRe = regexp.MustCompile(`<[^>]*>`)
 
 var sidFieldRe = regexp.MustCompile(`name="sid" value="([^"]*)"`)
 
@@ -41,7 +44,7 @@ func devicesOf(t *testing.T, r *resp) []deviceRow {
 	table := r.body[start : start+strings.Index(r.body[start:], "</table>")]
 	var rows []deviceRow
 	for _, m := range deviceRowRe.FindAllStringSubmatch(table, -1) {
-		row := deviceRow{what: m[1], when: m[3], from: m[4]}
+		row := deviceRow{what: m[1], when: tagRe.ReplaceAllString(m[3], ""), from: m[4]}
 		if strings.Contains(m[2], "この端末") || strings.Contains(m[2], "This device") {
 			row.this = "this"
 		}
@@ -364,5 +367,35 @@ func TestSignedInDevicesLimit(t *testing.T) {
 	got = devicesOf(t, b.get("/security"))
 	if len(got) != 20 || got[19].this != "this" || got[0].sid != "newer-sid-19" {
 		t.Errorf("with 20 newer sign-ins the page lists %d devices, the last %+v; want 20, the newest first and this one last", len(got), got[len(got)-1])
+	}
+}
+
+// TestSecurityPageDates: the dates of 「ログイン中の端末」 and 最近のアクティビティ
+// come as a <time> in two parts, the date and the time of day, which the
+// stylesheet keeps whole each (.panel td.when span): on a phone of 360 px
+// the column broke anywhere inside them, an English date into four lines.
+func TestSecurityPageDates(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.browser()
+	b.enrol(c)
+	for lang, want := range map[string]string{
+		"ja": `<span>2026年4月1日</span> <span>09:00</span></time></td>`,
+		"en": `<span>1 Apr 2026</span> <span>09:00 JST</span></time></td>`,
+	} {
+		b.lang = lang
+		page := b.get("/security")
+		expect(t, page, http.StatusOK, "")
+		for _, table := range []string{`<table id="devices">`, `<h2 id="activity-heading">`} {
+			start := strings.Index(page.body, table)
+			if start < 0 {
+				t.Fatalf("the security page lacks %s", table)
+			}
+			rest := page.body[start:]
+			rest = rest[:strings.Index(rest, "</table>")]
+			if !strings.Contains(rest, `<td class="when"><time datetime="2026-04-01T09:00:`) || !strings.Contains(rest, want) {
+				t.Errorf("%s: the dates of %s are not a <time> of a date and a time of day:\n%s", lang, table, rest)
+			}
+		}
 	}
 }
