@@ -176,7 +176,7 @@ func TestConsoleMobile(t *testing.T) {
 			newcomer := "newcomer-" + vp.name + "@tobira.example"
 			p.typeInto("メールアドレス", newcomer)
 			p.typeInto("氏名", "新人 加藤")
-			p.navigationTo(chromedp.Click(button("追加する")), 200, "/operators/new", "オペレーターを追加しました")
+			p.navigationTo(chromedp.Click(button("追加する")), 200, "/operators/handover", "オペレーターを追加しました")
 			shot("18-console-operator-added")
 			newKey := p.shownKey("operator-qr", "operator-key", func(secret string) string {
 				return "otpauth://totp/Tobira%20console:" + newcomer + "?secret=" + secret + "&issuer=Tobira%20console&algorithm=SHA1&digits=6&period=30"

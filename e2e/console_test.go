@@ -670,7 +670,7 @@ func TestOperatorOnboarding(t *testing.T) {
 	a.typeInto("氏名", "新人 加藤")
 	a.do(chromedp.SetValue(chromedp.ID("role"), "support"))
 	a.screen("80-7-1-console-operator-new")
-	a.navigationTo(chromedp.Click(button("追加する")), 200, "/operators/new", "オペレーターを追加しました")
+	a.navigationTo(chromedp.Click(button("追加する")), 200, "/operators/handover", "オペレーターを追加しました")
 	oneTime := run(a, chromedp.Text(chromedp.ID("operator-password")))
 	if !regexp.MustCompile(`^[a-zA-Z2-9]{4}(-[a-zA-Z2-9]{4}){3}$`).MatchString(oneTime) {
 		t.Fatalf("the one-time password shown: %q", oneTime)
@@ -679,6 +679,13 @@ func TestOperatorOnboarding(t *testing.T) {
 		return "otpauth://totp/Tobira%20console:" + nEmail + "?secret=" + secret + "&issuer=Tobira%20console&algorithm=SHA1&digits=6&period=30"
 	})
 	a.screen("80-7-2-console-operator-added")
+	// The page is a GET of its own: a reload shows the same password
+	// again, where it sent the form again and was told the address is
+	// taken, the password and key lost.
+	a.navigationTo(chromedp.Reload(), 200, "/operators/handover", "オペレーターを追加しました")
+	if again := run(a, chromedp.Text(chromedp.ID("operator-password"))); again != oneTime {
+		t.Fatalf("the reloaded page shows the one-time password %q, first %q", again, oneTime)
+	}
 
 	// The first sign-in asks for the operator's own password, and for nothing else.
 	n := newBrowser(t, consoleURL, axe)

@@ -196,6 +196,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /operators/{id}/enable", s.signedInAdminFresh(store.ActionOperatorEnable, s.enableOperator))
 	s.mux.HandleFunc("POST /operators/{id}/reset-2fa", s.signedInAdminFresh(store.ActionOperatorReset2FA, s.resetOperator))
 	s.mux.HandleFunc("POST /operators/{id}/reset-password", s.signedInAdminFresh(store.ActionOperatorResetPassword, s.resetOperatorPassword))
+	s.mux.HandleFunc("GET /operators/handover", s.signedIn(s.handOverPage))
 	s.mux.HandleFunc("GET /operators/new", s.signedIn(s.newOperatorPage))
 	s.mux.HandleFunc("POST /operators/new", s.signedInAdminFresh(store.ActionOperatorCreate, s.addOperator))
 	s.mux.HandleFunc("GET /password", s.signedIn(s.passwordPage))

@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -144,4 +145,113 @@ func TestAdminsDisableEachOther(t *testing.T) {
 	if op, err := s.db.OperatorByID(ctx, deputy.ID); err != nil || op.Disabled {
 		t.Errorf("no admin is left enabled: deputy %+v, %v", op, err)
 	}
+}
+
+// TestHandOverReload: 「認証キーを再発行」, 「パスワードを再発行」 and
+// 「追加する」 answer with a redirect to the hand-over's page, which a
+// reload or the language switch shows again, the same key and password,
+// and makes nothing: answered in place, a reload sent the form again,
+// which made another key or password and voided the one shown (or, for a
+// new operator, said the address was taken). The page opens for the admin
+// who made it only, until they go back to the list or it runs out.
+func TestHandOverReload(t *testing.T) {
+	s := newSite(t)
+	adminSeed := s.operator("sato@tobira.example", store.RoleAdmin)
+	s.operator("kim@tobira.example", store.RoleSupport)
+	admin := s.signIn("sato@tobira.example", adminSeed)
+	s.clock.Advance(mfa.Period * time.Second)
+	other := s.signIn("boss@tobira.example", s.operator("boss@tobira.example", store.RoleAdmin))
+	kimOp, err := s.db.OperatorByEmail(t.Context(), "kim@tobira.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	events := func() int {
+		n := 0
+		for ev, err := range s.db.AuditOfActions(t.Context(), "", []string{store.ActionOperatorReset2FA, store.ActionOperatorResetPassword, store.ActionOperatorCreate}, 100) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Outcome == "ok" {
+				n++
+			}
+		}
+		return n
+	}
+
+	for _, c := range []struct {
+		post, form, title string
+		re                *regexp.Regexp
+	}{
+		{"/operators/" + kimOp.ID + "/reset-2fa", "", "認証アプリの新しいキー", operatorKeyRe},
+		{"/operators/" + kimOp.ID + "/reset-password", "", "一時パスワードを発行しました", oneTimeRe},
+		{"/operators/new", "new@tobira.example", "オペレーターを追加しました", operatorKeyRe},
+	} {
+		var resp *http.Response
+		if c.form != "" {
+			resp, _ = admin.post(c.post, "email", c.form, "name", "新人", "role", "support")
+		} else {
+			resp, _ = admin.post(c.post)
+		}
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/operators/handover" {
+			t.Fatalf("POST %s: %d to %q, want 303 to /operators/handover", c.post, resp.StatusCode, resp.Header.Get("Location"))
+		}
+		before, stored := events(), s.storedOperator(kimOp.ID)
+		var shown string
+		for i := range 3 {
+			resp, body := admin.get("/operators/handover")
+			m := c.re.FindStringSubmatch(body)
+			if resp.StatusCode != http.StatusOK || m == nil || !strings.Contains(body, c.title) {
+				t.Fatalf("GET the hand-over of %s, %d time: %d\n%s", c.post, i+1, resp.StatusCode, body)
+			}
+			if resp.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("the hand-over's Cache-Control = %q, want no-store", resp.Header.Get("Cache-Control"))
+			}
+			if !strings.Contains(body, `name="next" value="/operators/handover"`) {
+				t.Error("the hand-over's language switch does not reload it")
+			}
+			if i > 0 && m[1] != shown {
+				t.Errorf("the hand-over of %s reloaded shows %q, first %q", c.post, m[1], shown)
+			}
+			shown = m[1]
+		}
+		if n := events() - before; n != 0 {
+			t.Errorf("reloading the hand-over of %s recorded %d more changes", c.post, n)
+		}
+		if after := s.storedOperator(kimOp.ID); after != stored {
+			t.Errorf("reloading the hand-over of %s changed the operator", c.post)
+		}
+		// Another admin, with the same cookie, is sent to the list.
+		u, _ := url.Parse(s.srv.URL + "/operators/handover")
+		for _, ck := range admin.c.Jar.Cookies(u) {
+			if ck.Name == "tobira_console_handover" {
+				other.c.Jar.SetCookies(u, []*http.Cookie{{Name: ck.Name, Value: ck.Value, Path: "/operators/handover"}})
+			}
+		}
+		if resp, body := other.get("/operators/handover"); resp.Request.URL.Path != "/operators" || strings.Contains(body, shown) {
+			t.Errorf("another admin opened the hand-over: %s", resp.Request.URL.Path)
+		}
+		// Back at the list, the hand-over is done.
+		admin.get("/operators")
+		if resp, _ := admin.get("/operators/handover"); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/operators" {
+			t.Errorf("the hand-over opened after the list: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+
+	// It runs out.
+	admin.post("/operators/" + kimOp.ID + "/reset-password")
+	s.clock.Advance(11 * time.Minute)
+	if resp, _ := admin.get("/operators/handover"); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/operators" {
+		t.Errorf("the hand-over opened after 11 minutes: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// storedOperator is what the store holds of the operator's credentials.
+func (s *site) storedOperator(id string) string {
+	s.t.Helper()
+	op, err := s.db.OperatorByID(s.t.Context(), id)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return op.PasswordHash + "|" + op.TOTPSecret
 }

@@ -32,7 +32,7 @@ var routeAccess = map[string]string{
 	"POST /customers/{id}/erase": "admin", "POST /maintenance": "admin", "POST /maintenance/{id}/cancel": "admin",
 	"GET /operators": "admin", "POST /operators/{id}/disable": "admin", "POST /operators/{id}/enable": "admin",
 	"POST /operators/{id}/reset-2fa": "admin", "POST /operators/{id}/reset-password": "admin",
-	"GET /operators/new": "admin", "POST /operators/new": "admin", "GET /audit.csv": "admin",
+	"GET /operators/new": "admin", "POST /operators/new": "admin", "GET /operators/handover": "admin", "GET /audit.csv": "admin",
 }
 
 var routePattern = regexp.MustCompile(`s\.mux\.Handle(?:Func)?\("((?:GET|POST) [^"]*)",`)
