@@ -267,11 +267,11 @@ func TestLanguageSwitchAfterPhoneResend(t *testing.T) {
 	other.switchLanguage(r, "/login/methods", "Try another method")
 }
 
-// TestLanguageSwitchAfterRecoveryRequest: the pages that answer the
-// recovery request's two posts switch language to themselves: 「メールを
-// ご確認ください」, not the request's page whose button would mail another
-// link and void this one; the confirmation, not the link without its token,
-// which said the link is invalid.
+// TestLanguageSwitchAfterRecoveryRequest: the pages after the recovery
+// request's two posts switch language to themselves: 「メールをご確認
+// ください」, where the request redirects, not the request's page whose
+// button would mail another link and void this one; the confirmation, not
+// the link without its token, which said the link is invalid.
 func TestLanguageSwitchAfterRecoveryRequest(t *testing.T) {
 	s := newSite(t)
 	s.svc.Mail = &mail.Queue{Store: s.svc.Store, Sender: mail.Outbox{}, Now: s.clock.Now}
