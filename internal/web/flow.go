@@ -68,10 +68,18 @@ func (s *Server) flow(w http.ResponseWriter, r *http.Request, states ...string) 
 	switch {
 	case err == nil:
 		return f
-	case errors.Is(err, portal.ErrWrongStep) && r.Method == http.MethodGet:
-		// The back button, or a bookmark: show the step the flow is at.
-		http.Redirect(w, r, stateURL[f.State], http.StatusSeeOther)
-	case errors.Is(err, portal.ErrWrongStep), errors.Is(err, portal.ErrBadFlowCookie):
+	case errors.Is(err, portal.ErrWrongStep):
+		// The back button, a bookmark, or a second tab of the same
+		// sign-in that moved it on while this one still showed an earlier
+		// step: the cookie is signed for the step the flow is at, so this
+		// is the flow's own browser. It is sent to that step's page, and
+		// a form posted here is not read: nothing is checked, counted or
+		// moved, and no step is skipped, since the page shown is the one
+		// the flow is at (a POST of a later step's form leads back to it
+		// as well).
+		s.toStep(w, r, f)
+	case errors.Is(err, portal.ErrBadFlowCookie):
+		// A cookie of an earlier step, or a forged one: refused.
 		s.log.Warn("sign-in step refused", "path", r.URL.Path, "ip", webkit.ClientIP(r))
 		s.fail(w, r, http.StatusConflict, "login.wrong_step")
 	case errors.Is(err, portal.ErrFlowExpired):
@@ -81,6 +89,25 @@ func (s *Server) flow(w http.ResponseWriter, r *http.Request, states ...string) 
 		s.internal(w, r, err)
 	}
 	return nil
+}
+
+// toStep sends the browser to the page of the step f is at, and changes
+// nothing. The second factor's page is the phone's for an account whose
+// second factor is its phone only, as secondStep sends it there; the
+// phone's screen sends no code by itself on a GET.
+func (s *Server) toStep(w http.ResponseWriter, r *http.Request, f *portal.Flow) {
+	page := stateURL[f.State]
+	if f.State == portal.StateMFA {
+		phoneFirst, err := s.svc.PhoneFirst(r.Context(), f)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		if phoneFirst {
+			page = "/login/phone"
+		}
+	}
+	http.Redirect(w, r, page, http.StatusSeeOther)
 }
 
 // finish turns a completed flow into a session and sends the browser back to

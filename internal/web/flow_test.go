@@ -339,15 +339,15 @@ func TestSkippedSteps(t *testing.T) {
 	expect(t, b.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/login?e=expired")
 	expect(t, b.post("/enrol", url.Values{"code": {"123456"}}), http.StatusSeeOther, "/login?e=expired")
 
-	// A flow at enrolment: the second-factor and recovery pages refuse it.
+	// A flow at enrolment: the second-factor and recovery pages send the
+	// browser back to it, and do nothing else.
 	b.login(c, "/enrol")
 	for _, r := range []*resp{
 		b.post("/login/code", url.Values{"code": {"123456"}}),
 		b.post("/login/recovery", url.Values{"code": {"H3URF1WMNF9GNUFH7YH8RCDV"}}),
 		b.post("/recovery-code", url.Values{"recorded": {"yes"}}),
 	} {
-		expect(t, r, http.StatusConflict, "")
-		contains(t, r, msgWrongStep)
+		expect(t, r, http.StatusSeeOther, "/enrol")
 		if setCookieOf(r, "tobira_session") != nil {
 			t.Fatalf("%s gave a session", r.Request.URL.Path)
 		}
@@ -367,8 +367,8 @@ func TestSkippedSteps(t *testing.T) {
 	b2.enrol(c)
 	b3 := s.browser()
 	b3.login(c, "/login/code")
-	expect(t, b3.post("/enrol", url.Values{"code": {s.code(c)}}), http.StatusConflict, "")
-	expect(t, b3.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusConflict, "")
+	expect(t, b3.post("/enrol", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/login/code")
+	expect(t, b3.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/login/code")
 	expect(t, b3.get("/recovery-code"), http.StatusSeeOther, "/login/code")
 	expect(t, b3.get("/enrol"), http.StatusSeeOther, "/login/code")
 	if b3.cookie("tobira_session") != "" {
