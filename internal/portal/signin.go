@@ -2,10 +2,12 @@ package portal
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,6 +130,60 @@ func (s *Service) LoadFlow(ctx context.Context, cookie string, want ...string) (
 		}
 	}
 	return flow, nil
+}
+
+// FlowReturn is what the browser keeps of a sign-in past the flow's own
+// end (ReturnCookie): where it was going, and whether it renewed a
+// session (a step-up) rather than starting one.
+type FlowReturn struct {
+	Path   string
+	StepUp bool
+}
+
+// The kinds of flow a return cookie remembers.
+const (
+	returnSignIn = "in"
+	returnStepUp = "up"
+)
+
+// ReturnCookie returns the value of a cookie that remembers where f goes
+// back to, and whether it is a step-up, until until. The flow cookie lasts
+// exactly as long as its flow (it opens the flow's step, which must not
+// outlive it); a browser drops it as the flow expires, and the flow's row,
+// which holds the return path, goes at the next sweep. This value holds
+// the path itself, so that a flow found expired still knows where it was
+// going, and it names no flow, so that it opens no step. The path, the
+// kind and until are under a MAC of their own purpose: a browser can
+// neither plant a path of its choosing (a page that reads one still keeps
+// it local, as every return path) nor keep one past its time, whatever
+// the cookie's Max-Age.
+func (s *Service) ReturnCookie(f *Flow, until time.Time) string {
+	kind := returnSignIn
+	if f.IsStepUp() {
+		kind = returnStepUp
+	}
+	exp := strconv.FormatInt(until.Unix(), 10)
+	path := base64.RawURLEncoding.EncodeToString([]byte(f.ReturnTo))
+	return kind + "." + exp + "." + path + "." + s.Keys.Sign("flow return", kind, exp, f.ReturnTo)
+}
+
+// LoadReturn reads a ReturnCookie value; false when it is not one this
+// portal signed, or its time has passed.
+func (s *Service) LoadReturn(cookie string) (FlowReturn, bool) {
+	parts := strings.Split(cookie, ".")
+	if len(parts) != 4 {
+		return FlowReturn{}, false
+	}
+	kind, exp, enc, sig := parts[0], parts[1], parts[2], parts[3]
+	path, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil || !s.Keys.Verify(sig, "flow return", kind, exp, string(path)) {
+		return FlowReturn{}, false
+	}
+	until, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || !s.Now().Before(time.Unix(until, 0)) {
+		return FlowReturn{}, false
+	}
+	return FlowReturn{Path: string(path), StepUp: kind == returnStepUp}, true
 }
 
 func (s *Service) newFlow(ctx context.Context, state, accountID, returnTo string, d flowData) (*Flow, error) {

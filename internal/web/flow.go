@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/webkit"
@@ -19,6 +20,9 @@ const (
 	// browserCookie binds the authorization requests a browser starts to
 	// it (Server.authorize).
 	browserCookie = "tobira_oidc_browser"
+	// returnCookie remembers, for a while past its flow's end, where a
+	// sign-in or step-up was going (setFlow).
+	returnCookie = "tobira_flow_return"
 )
 
 // cookieName is the name a cookie has on this server.
@@ -44,10 +48,45 @@ func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge int
 }
 
 // setFlow gives the browser the cookie of f's current step, for as long as
-// f may still take (flow_ttl, or enrol_ttl for a first enrolment).
+// f may still take (flow_ttl, or enrol_ttl for a first enrolment), and the
+// cookie that remembers where f goes back to, for returnGrace longer.
+//
+// The flow cookie is not the one to outlive the flow: it opens the flow's
+// step, and it names a row that holds the return path only until the
+// sweep deletes it. A customer who leaves the code screen open past the
+// flow's life, though, still means to go where the sign-in started (a
+// site's authorization request, the security page), and without the
+// return cookie the sign-in after 「ログインの有効期限が切れました」 ended
+// at マイページ. The return cookie holds the path itself, signed with its
+// own deadline (portal.Service.ReturnCookie), and opens nothing.
 func (s *Server) setFlow(w http.ResponseWriter, f *portal.Flow) {
-	left := int(math.Ceil(f.ExpiresAt.Sub(s.svc.Now()).Seconds()))
+	now := s.svc.Now()
+	left := int(math.Ceil(f.ExpiresAt.Sub(now).Seconds()))
 	s.setCookie(w, s.cookieName(flowCookie), s.svc.FlowCookie(f), max(left, 1))
+	until := f.ExpiresAt.Add(s.returnGrace())
+	s.setCookie(w, s.cookieName(returnCookie), s.svc.ReturnCookie(f, until), int(math.Ceil(until.Sub(now).Seconds())))
+}
+
+// returnGrace is how long past its flow's end the return cookie still
+// counts: as long as a site's authorization request waits for its sign-in
+// (oidc.Provider.RequestTTL), or, without the provider, as the slowest
+// sign-in may take. The site's request started before the flow, so by
+// then it has expired for sure, and its 「ご利用のサイトからもう一度お試し
+// ください」 is all its path could still lead to; a customer who comes back
+// later than that to a page left open is starting over, and lands at
+// マイページ as any sign-in from the login page does.
+func (s *Server) returnGrace() time.Duration {
+	if s.oidc != nil {
+		return s.oidc.RequestTTL()
+	}
+	return s.svc.Config.SignInTTL()
+}
+
+// dropFlow ends the browser's part in its sign-in: the flow cookie and the
+// return cookie go.
+func (s *Server) dropFlow(w http.ResponseWriter) {
+	s.setCookie(w, s.cookieName(flowCookie), "", -1)
+	s.setCookie(w, s.cookieName(returnCookie), "", -1)
 }
 
 // next sends the browser to the page of the flow's current step.
@@ -61,7 +100,7 @@ func (s *Server) next(w http.ResponseWriter, r *http.Request, f *portal.Flow) {
 func (s *Server) flow(w http.ResponseWriter, r *http.Request, states ...string) *portal.Flow {
 	c, err := r.Cookie(s.cookieName(flowCookie))
 	if err != nil {
-		http.Redirect(w, r, "/login?e=expired", http.StatusSeeOther)
+		s.expired(w, r)
 		return nil
 	}
 	f, err := s.svc.LoadFlow(r.Context(), c.Value, states...)
@@ -83,8 +122,7 @@ func (s *Server) flow(w http.ResponseWriter, r *http.Request, states ...string) 
 		s.log.Warn("sign-in step refused", "path", r.URL.Path, "ip", webkit.ClientIP(r))
 		s.fail(w, r, http.StatusConflict, "login.wrong_step")
 	case errors.Is(err, portal.ErrFlowExpired):
-		s.setCookie(w, s.cookieName(flowCookie), "", -1)
-		http.Redirect(w, r, "/login?e=expired", http.StatusSeeOther)
+		s.expired(w, r)
 	default:
 		s.internal(w, r, err)
 	}
@@ -110,6 +148,39 @@ func (s *Server) toStep(w http.ResponseWriter, r *http.Request, f *portal.Flow) 
 	http.Redirect(w, r, page, http.StatusSeeOther)
 }
 
+// expired answers a request whose sign-in has ended unfinished: it
+// expired (the browser dropped its cookie with it, or still sent it a
+// moment later), or a new password, a reset or a report of "not me" ended
+// it. The return cookie, which outlives the flow (setFlow), says where it
+// was going, and is spent here. The sign-in starts again at the login
+// page, which says why and then goes on there: to the site's
+// authorization request (or its 「もう一度お試しください」 page, if that
+// expired too), the security page, or wherever it started.
+func (s *Server) expired(w http.ResponseWriter, r *http.Request) {
+	if _, err := r.Cookie(s.cookieName(flowCookie)); err == nil {
+		s.setCookie(w, s.cookieName(flowCookie), "", -1)
+	}
+	ret, ok := s.flowReturn(w, r)
+	target := "/login?e=expired"
+	if ok && ret.Path != "/" {
+		target += "&next=" + url.QueryEscape(ret.Path)
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// flowReturn reads and spends the browser's return cookie: where its last
+// sign-in was going, only ever a local path; false without a valid one.
+func (s *Server) flowReturn(w http.ResponseWriter, r *http.Request) (portal.FlowReturn, bool) {
+	c, err := r.Cookie(s.cookieName(returnCookie))
+	if err != nil {
+		return portal.FlowReturn{}, false
+	}
+	s.setCookie(w, s.cookieName(returnCookie), "", -1)
+	ret, ok := s.svc.LoadReturn(c.Value)
+	ret.Path = safeReturn(ret.Path)
+	return ret, ok
+}
+
 // finish turns a completed flow into a session and sends the browser back to
 // where the sign-in started.
 func (s *Server) finish(w http.ResponseWriter, r *http.Request, f *portal.Flow) {
@@ -132,7 +203,7 @@ func (s *Server) sessionToken(r *http.Request) string {
 // startSession gives the browser the session a finished flow issued and
 // sends it back to where the sign-in started.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, f *portal.Flow, token string) {
-	s.setCookie(w, s.cookieName(flowCookie), "", -1)
+	s.dropFlow(w)
 	s.setCookie(w, s.cookieName(sessionCookie), token, int(s.svc.Config.SessionTTL.Seconds()))
 	http.Redirect(w, r, safeReturn(f.ReturnTo), http.StatusSeeOther)
 }
@@ -141,16 +212,16 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, f *portal.
 func (s *Server) flowError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, portal.ErrFlowExpired):
-		http.Redirect(w, r, "/login?e=expired", http.StatusSeeOther)
+		s.expired(w, r)
 	case errors.Is(err, portal.ErrWrongStep), errors.Is(err, portal.ErrNoSuchMethod):
 		s.fail(w, r, http.StatusConflict, "login.wrong_step")
 	case errors.Is(err, portal.ErrAlreadyEnrolled):
-		s.setCookie(w, s.cookieName(flowCookie), "", -1)
+		s.dropFlow(w)
 		s.fail(w, r, http.StatusConflict, "enrol.already")
 	case errors.Is(err, portal.ErrAccountLocked):
 		// Locked by an operator between the password and the end of the
 		// sign-in: the flow is spent.
-		s.setCookie(w, s.cookieName(flowCookie), "", -1)
+		s.dropFlow(w)
 		s.fail(w, r, http.StatusForbidden, "login.locked_account")
 	default:
 		s.internal(w, r, err)

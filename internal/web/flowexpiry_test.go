@@ -1,13 +1,190 @@
 package web_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/tobira/tobira/internal/portal"
 )
+
+// clockJar is a cookie jar that lets a cookie's Max-Age run out on the
+// site's clock, as a browser's does on its own: the jar underneath counts
+// real time, in which a test that moves the clock past a flow's life took
+// a moment, so it would still send a cookie the browser had dropped.
+type clockJar struct {
+	http.CookieJar
+	now   func() time.Time
+	mu    sync.Mutex
+	until map[string]time.Time // by cookie name, for those set with a Max-Age
+}
+
+func (j *clockJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
+	j.mu.Lock()
+	for _, c := range cookies {
+		if c.MaxAge > 0 {
+			j.until[c.Name] = j.now().Add(time.Duration(c.MaxAge) * time.Second)
+		} else {
+			delete(j.until, c.Name)
+		}
+	}
+	j.mu.Unlock()
+	j.CookieJar.SetCookies(u, cookies)
+}
+
+func (j *clockJar) Cookies(u *url.URL) []*http.Cookie {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	now := j.now()
+	return slices.DeleteFunc(j.CookieJar.Cookies(u), func(c *http.Cookie) bool {
+		end, ok := j.until[c.Name]
+		return ok && !now.Before(end)
+	})
+}
+
+// clockBrowser is a browser whose cookies expire on the site's clock.
+func (s *site) clockBrowser() *browser {
+	b := s.browser()
+	b.c.Jar = &clockJar{CookieJar: b.jar, now: s.clock.Now, until: map[string]time.Time{}}
+	return b
+}
+
+// sends reports whether the browser would send the cookie name now.
+func (b *browser) sends(name string) bool {
+	u, _ := url.Parse(b.s.srv.URL)
+	return slices.ContainsFunc(b.c.Jar.Cookies(u), func(c *http.Cookie) bool { return c.Name == name })
+}
+
+// expiredTo is where a flow that expired sends the browser: the login page
+// that says so and goes on to next.
+func expiredTo(next string) string { return "/login?e=expired&next=" + url.QueryEscape(next) }
+
+// TestExpiredSignInReturnsWhereItStarted: a sign-in for the security page
+// left at the code screen past flow_ttl, then sent: the browser has
+// dropped the flow cookie with the flow, and the login page that says the
+// sign-in expired goes on to the security page, not to マイページ. So with
+// a browser that still sends the cookie a moment later, and at enrolment,
+// whose flow lasts enrol_ttl.
+func TestExpiredSignInReturnsWhereItStarted(t *testing.T) {
+	s := newSite(t)
+	c, signedIn := s.enrolled()
+	expect(t, signedIn.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
+
+	b := s.clockBrowser()
+	expect(t, b.get("/security"), http.StatusSeeOther, "/login?next=%2Fsecurity")
+	s.clock.Advance(30 * time.Second)
+	r := b.post("/login", url.Values{"email": {c.email}, "password": {c.password}, "next": {"/security"}})
+	expect(t, r, http.StatusSeeOther, "/login/code")
+	// The return cookie outlives the flow by as long as the slowest
+	// sign-in may take (no provider here), and no longer.
+	grace := s.svc.Config.SignInTTL()
+	if rc := setCookieOf(r, "tobira_flow_return"); rc == nil || !rc.HttpOnly || rc.SameSite != http.SameSiteLaxMode ||
+		rc.MaxAge != int((s.svc.Config.FlowTTL.Duration+grace)/time.Second) {
+		t.Fatalf("the return cookie: %+v, want HttpOnly, SameSite=Lax, Max-Age flow_ttl + %v", rc, grace)
+	}
+	s.clock.Advance(s.svc.Config.FlowTTL.Duration + time.Minute)
+	if b.sends("tobira_flow") || !b.sends("tobira_flow_return") {
+		t.Fatal("past flow_ttl the browser should have dropped the flow cookie and kept the return cookie")
+	}
+	r = b.post("/login/code", url.Values{"code": {s.code(c)}})
+	expect(t, r, http.StatusSeeOther, expiredTo("/security"))
+	if setCookieOf(r, "tobira_session") != nil {
+		t.Fatal("an expired flow gave a session")
+	}
+	if rc := setCookieOf(r, "tobira_flow_return"); rc == nil || rc.MaxAge >= 0 {
+		t.Errorf("the return cookie was not spent: %+v", rc)
+	}
+	page := b.get(expiredTo("/security"))
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, msgExpired, `name="next" value="/security"`)
+	// The next sign-in goes to the security page.
+	s.clock.Advance(30 * time.Second)
+	expect(t, b.post("/login", url.Values{"email": {c.email}, "password": {c.password}, "next": {"/security"}}), http.StatusSeeOther, "/login/code")
+	expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/security")
+	contains(t, b.get("/security"), "二要素認証", "✓設定されています")
+	if b.sends("tobira_flow_return") {
+		t.Error("the finished sign-in left its return cookie")
+	}
+
+	// A browser that still sends the flow cookie (its clock a little
+	// behind) finds the flow gone all the same, and goes the same way; a
+	// GET of the step's page too.
+	kept := s.browser()
+	s.clock.Advance(30 * time.Second)
+	expect(t, kept.post("/login", url.Values{"email": {c.email}, "password": {c.password}, "next": {"/security/reset"}}), http.StatusSeeOther, "/login/code")
+	s.clock.Advance(s.svc.Config.FlowTTL.Duration + time.Second)
+	expect(t, kept.get("/login/code"), http.StatusSeeOther, expiredTo("/security/reset"))
+
+	// At enrolment, whose flow lasts enrol_ttl.
+	n := s.customer("new@example.jp")
+	e := s.clockBrowser()
+	expect(t, e.post("/login", url.Values{"email": {n.email}, "password": {n.password}, "next": {"/security"}}), http.StatusSeeOther, "/enrol")
+	s.clock.Advance(s.svc.Config.EnrolTTL.Duration + time.Minute)
+	expect(t, e.post("/enrol", url.Values{"code": {"123456"}}), http.StatusSeeOther, expiredTo("/security"))
+
+	// A sign-in from the login page itself expires as before: the login
+	// page, then マイページ.
+	p := s.clockBrowser()
+	s.clock.Advance(30 * time.Second)
+	p.login(c, "/login/code")
+	s.clock.Advance(s.svc.Config.FlowTTL.Duration + time.Minute)
+	expect(t, p.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/login?e=expired")
+}
+
+// TestReturnCookieNoOpenRedirect: the return cookie leads only to a local
+// path the portal signed, and only until its time: one altered, made up,
+// or kept past it is ignored (the login page, then マイページ), and one
+// signed for a path that is not local, which no form lets through, is
+// kept on the portal all the same.
+func TestReturnCookieNoOpenRedirect(t *testing.T) {
+	s := newSite(t)
+	c, signedIn := s.enrolled()
+	expect(t, signedIn.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
+	b := s.browser()
+	s.clock.Advance(30 * time.Second)
+	expect(t, b.post("/login", url.Values{"email": {c.email}, "password": {c.password}, "next": {"/security"}}), http.StatusSeeOther, "/login/code")
+	genuine := b.cookie("tobira_flow_return")
+	kind, rest, _ := strings.Cut(genuine, ".")
+	exp, rest, _ := strings.Cut(rest, ".")
+	_, sig, _ := strings.Cut(rest, ".")
+	b64 := func(p string) string { return base64.RawURLEncoding.EncodeToString([]byte(p)) }
+
+	for name, value := range map[string]string{
+		"another path, the signature kept": kind + "." + exp + "." + b64("/security/reset") + "." + sig,
+		"a later time, the signature kept": kind + ".99999999999." + b64("/security") + "." + sig,
+		"made up":                          "in.99999999999." + b64("https://evil.example/") + ".x",
+		"garbage":                          "garbage",
+	} {
+		t.Run(name, func(t *testing.T) {
+			x := s.browser()
+			x.setCookie("tobira_flow_return", value)
+			expect(t, x.post("/login/code", url.Values{"code": {"123456"}}), http.StatusSeeOther, "/login?e=expired")
+		})
+	}
+
+	// The genuine cookie past its time.
+	late := s.browser()
+	late.setCookie("tobira_flow_return", genuine)
+	s.clock.Advance(s.svc.Config.FlowTTL.Duration + s.svc.Config.SignInTTL() + time.Second)
+	expect(t, late.post("/login/code", url.Values{"code": {"123456"}}), http.StatusSeeOther, "/login?e=expired")
+
+	// A flow whose return path is not local (the web layer never starts
+	// one): its cookie, signed, still leads to the portal only.
+	for _, foreign := range []string{"https://evil.example/", "//evil.example/", `/\evil.example`} {
+		f, err := s.svc.Password(s.ctx, c.email, c.password, foreign, portal.Client{IP: "192.0.2.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := s.browser()
+		x.setCookie("tobira_flow_return", s.svc.ReturnCookie(f, s.clock.Now().Add(time.Hour)))
+		expect(t, x.post("/login/code", url.Values{"code": {"123456"}}), http.StatusSeeOther, "/login?e=expired")
+	}
+}
 
 // TestSecondTabAtAnotherStep: two tabs of one sign-in share its cookie.
 // When one moves the flow on, a form the other still shows, posted, sends
