@@ -148,19 +148,33 @@ func (s *Server) toStep(w http.ResponseWriter, r *http.Request, f *portal.Flow) 
 	http.Redirect(w, r, page, http.StatusSeeOther)
 }
 
-// expired answers a request whose sign-in has ended unfinished: it
-// expired (the browser dropped its cookie with it, or still sent it a
+// expired answers a request whose sign-in or step-up has ended unfinished:
+// it expired (the browser dropped its cookie with it, or still sent it a
 // moment later), or a new password, a reset or a report of "not me" ended
 // it. The return cookie, which outlives the flow (setFlow), says where it
-// was going, and is spent here. The sign-in starts again at the login
-// page, which says why and then goes on there: to the site's
-// authorization request (or its 「もう一度お試しください」 page, if that
-// expired too), the security page, or wherever it started.
+// was going, and is spent here. A sign-in starts again at the login page,
+// which says why and then goes on there: to the site's authorization
+// request (or its 「もう一度お試しください」 page, if that expired too), the
+// security page, or wherever it started. A step-up of a session still
+// signed in starts again at once (stepUpExpired); one whose session ended
+// meanwhile asks for a sign-in that comes back to its page.
 func (s *Server) expired(w http.ResponseWriter, r *http.Request) {
 	if _, err := r.Cookie(s.cookieName(flowCookie)); err == nil {
 		s.setCookie(w, s.cookieName(flowCookie), "", -1)
 	}
 	ret, ok := s.flowReturn(w, r)
+	if ok && ret.StepUp {
+		si, err := s.signedIn(r)
+		switch {
+		case err != nil:
+			s.internal(w, r, err)
+		case si != nil:
+			s.stepUpExpired(w, r, si, ret.Path)
+		default:
+			s.toSignIn(w, r, ret.Path)
+		}
+		return
+	}
 	target := "/login?e=expired"
 	if ok && ret.Path != "/" {
 		target += "&next=" + url.QueryEscape(ret.Path)

@@ -13,6 +13,8 @@ import (
 	"github.com/tobira/tobira/internal/portal"
 )
 
+const msgStepUpExpired = "ご本人確認の有効期限が切れました。もう一度お試しください。"
+
 // clockJar is a cookie jar that lets a cookie's Max-Age run out on the
 // site's clock, as a browser's does on its own: the jar underneath counts
 // real time, in which a test that moves the clock past a flow's life took
@@ -184,6 +186,108 @@ func TestReturnCookieNoOpenRedirect(t *testing.T) {
 		x.setCookie("tobira_flow_return", s.svc.ReturnCookie(f, s.clock.Now().Add(time.Hour)))
 		expect(t, x.post("/login/code", url.Values{"code": {"123456"}}), http.StatusSeeOther, "/login?e=expired")
 	}
+}
+
+// TestExpiredStepUp: a signed-in customer opens 「セキュリティ」, is asked
+// for a fresh code, and sends it after the step-up's flow expired. They
+// are told the check expired, on a new check for the same page, and its
+// code takes them there; not to マイページ without a word.
+func TestExpiredStepUp(t *testing.T) {
+	for _, page := range []string{"/security", "/security/reset", "/security/password"} {
+		t.Run(page, func(t *testing.T) {
+			s := newSite(t)
+			c := s.customer("yamada@example.jp")
+			b := s.clockBrowser()
+			b.enrol(c)
+			s.clock.Advance(time.Hour)
+			expect(t, b.get(page), http.StatusSeeOther, "/login/code")
+			s.clock.Advance(s.svc.Config.FlowTTL.Duration + time.Minute)
+			r := b.post("/login/code", url.Values{"code": {s.code(c)}})
+			expect(t, r, http.StatusSeeOther, "/login/code?e=expired")
+			if setCookieOf(r, "tobira_session") != nil {
+				t.Fatal("an expired step-up renewed the session")
+			}
+			again := b.get("/login/code?e=expired")
+			expect(t, again, http.StatusOK, "")
+			contains(t, again, msgStepUpExpired, "セキュリティ設定を変更するため")
+			s.clock.Advance(30 * time.Second)
+			expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, page)
+			expect(t, b.get(page), http.StatusOK, "")
+		})
+	}
+
+	// In English, and with the flow cookie still sent.
+	s := newSite(t)
+	c, b := s.enrolled()
+	b.lang = "en"
+	s.clock.Advance(time.Hour)
+	expect(t, b.get("/security"), http.StatusSeeOther, "/login/code")
+	s.clock.Advance(s.svc.Config.FlowTTL.Duration + time.Minute)
+	expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/login/code?e=expired")
+	contains(t, b.get("/login/code?e=expired"), "Your confirmation has expired. Please confirm it is you again.")
+
+	// The code screen of a step-up that has not expired, and a sign-in's,
+	// say nothing of it whatever the address.
+	fresh := s.browser()
+	s.clock.Advance(30 * time.Second)
+	fresh.login(c, "/login/code")
+	if r := fresh.get("/login/code?e=expired"); strings.Contains(r.text(), msgStepUpExpired) {
+		t.Error("a sign-in's code screen speaks of an expired check")
+	}
+}
+
+// TestExpiredStepUpWhenSessionFresh: a step-up that expired while another
+// tab renewed the session goes straight to its page; one whose session
+// ended meanwhile asks for a sign-in that comes back to it.
+func TestExpiredStepUpWhenSessionFresh(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.clockBrowser()
+	b.enrol(c)
+	s.clock.Advance(time.Hour)
+	expect(t, b.get("/security"), http.StatusSeeOther, "/login/code")
+	stale := b.cookie("tobira_flow_return")
+	expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/security")
+	// The tab still showing the earlier check's screen, its cookies as
+	// then, sends after that check's life.
+	b.setCookie("tobira_flow_return", stale)
+	s.clock.Advance(time.Minute)
+	expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/security")
+
+	// The session ended (signed out elsewhere) while the check waited.
+	s.clock.Advance(time.Hour)
+	expect(t, b.get("/security"), http.StatusSeeOther, "/login/code")
+	if err := s.svc.Store.DeleteSessionsOf(s.ctx, c.acct.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	s.clock.Advance(s.svc.Config.FlowTTL.Duration + time.Minute)
+	expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/login?next=%2Fsecurity&e=ended")
+}
+
+// TestExpiredPhoneStepUp: a step-up with the phone that expired starts
+// again at the phone's screen, which says why and sends no text until the
+// customer asks for one; the code then goes on to the page.
+func TestExpiredPhoneStepUp(t *testing.T) {
+	s, rec := phoneSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.clockBrowser()
+	b.enrolPhone(c, rec, "090-1234-5678", "sms")
+	s.clock.Advance(time.Hour)
+	expect(t, b.get("/security"), http.StatusSeeOther, "/login/phone")
+	expect(t, b.post("/login/phone/send", url.Values{}), http.StatusSeeOther, "/login/phone")
+	code := rec.Last(t).Code
+	before := rec.Count()
+	s.clock.Advance(s.svc.Config.FlowTTL.Duration + time.Minute)
+	expect(t, b.post("/login/phone", url.Values{"code": {code}}), http.StatusSeeOther, "/login/phone?e=expired")
+	page := b.get("/login/phone?e=expired")
+	expect(t, page, http.StatusOK, "")
+	contains(t, page, msgStepUpExpired, "セキュリティ設定を変更するため", "コードを送信")
+	if n := rec.Count() - before; n != 0 {
+		t.Fatalf("the expired step-up sent %d texts by itself", n)
+	}
+	expect(t, b.post("/login/phone/send", url.Values{}), http.StatusSeeOther, "/login/phone")
+	expect(t, b.post("/login/phone", url.Values{"code": {rec.Last(t).Code}}), http.StatusSeeOther, "/security")
+	expect(t, b.get("/security"), http.StatusOK, "")
 }
 
 // TestSecondTabAtAnotherStep: two tabs of one sign-in share its cookie.

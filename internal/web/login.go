@@ -181,7 +181,19 @@ func (s *Server) codePage(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.view(r, "mfa.title")
 	v.Data = codeData{StepUp: f.IsStepUp()}
+	v.Error = s.stepUpAgain(r, f)
 	s.render(w, r, http.StatusOK, "mfa", v)
+}
+
+// stepUpAgain is what the screen of a step-up says when it replaces one
+// that expired (stepUpExpired sends the browser to it with ?e=expired):
+// why the code is asked for again. Empty otherwise; a sign-in's flow that
+// expired starts again at the login page, which says so itself.
+func (s *Server) stepUpAgain(r *http.Request, f *portal.Flow) string {
+	if f.IsStepUp() && r.URL.Query().Get("e") == "expired" {
+		return s.t(r, "mfa.stepup_expired")
+	}
+	return ""
 }
 
 func (s *Server) code(w http.ResponseWriter, r *http.Request) {

@@ -346,6 +346,7 @@ func (s *Server) showPhoneSend(w http.ResponseWriter, r *http.Request, f *portal
 	v := s.view(r, "phone.code_title")
 	v.backTo(r, "/login/phone")
 	v.Data = phoneSendData{Masked: phone.Mask(p.Secret), Channel: notify.Channel(p.Channel), StepUp: f.IsStepUp()}
+	v.Error = s.stepUpAgain(r, f)
 	s.render(w, r, http.StatusOK, "phone_send", v)
 }
 

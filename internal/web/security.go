@@ -296,6 +296,42 @@ func (s *Server) stepUp(w http.ResponseWriter, r *http.Request, si *portal.Signe
 	return false
 }
 
+// stepUpExpired answers for a step-up of si's session to returnTo whose
+// flow expired before its code came (the code screen left open past
+// flow_ttl): a new check of the second factor for the same page, whose
+// screen says why it asks again, so that the next code goes on to the
+// page. Sent there by a redirect, as stepUp does, it sends no text by
+// itself: the phone's screen offers 「コードを送信」. A session whose
+// second factor is fresh meanwhile (a step-up in another tab), or an
+// account with no factor left to ask for, goes to the page itself, which
+// knows what to show.
+func (s *Server) stepUpExpired(w http.ResponseWriter, r *http.Request, si *portal.SignedIn, returnTo string) {
+	if s.svc.Fresh(si) {
+		http.Redirect(w, r, returnTo, http.StatusSeeOther)
+		return
+	}
+	f, err := s.svc.StartStepUp(r.Context(), si, returnTo)
+	if errors.Is(err, portal.ErrNoSuchMethod) {
+		http.Redirect(w, r, returnTo, http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	phoneFirst, err := s.svc.PhoneFirst(r.Context(), f)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	page := stateURL[portal.StateMFA]
+	if phoneFirst {
+		page = "/login/phone"
+	}
+	s.setFlow(w, f)
+	http.Redirect(w, r, page+"?e=expired", http.StatusSeeOther)
+}
+
 // liveStepUp is the browser's step-up of si's session to returnTo that is
 // still at the second factor; nil when there is none.
 func (s *Server) liveStepUp(r *http.Request, si *portal.SignedIn, returnTo string) *portal.Flow {
