@@ -64,8 +64,23 @@ func (s *Server) setFlow(w http.ResponseWriter, f *portal.Flow) {
 	left := int(math.Ceil(f.ExpiresAt.Sub(now).Seconds()))
 	s.setCookie(w, s.cookieName(flowCookie), s.svc.FlowCookie(f), max(left, 1))
 	until := f.ExpiresAt.Add(s.returnGrace())
-	s.setCookie(w, s.cookieName(returnCookie), s.svc.ReturnCookie(f, until), int(math.Ceil(until.Sub(now).Seconds())))
+	ret := s.svc.ReturnCookie(f, until)
+	if len(ret) > maxReturnCookie {
+		// A return path that long comes from a crafted link, not from a
+		// page of the portal: remembered, it would make every answer of
+		// the sign-in too large for a browser's cookie and for a proxy's
+		// header buffer. The sign-in goes on to it as ever; only one that
+		// expires forgets it, and no earlier one is remembered instead.
+		s.setCookie(w, s.cookieName(returnCookie), "", -1)
+		return
+	}
+	s.setCookie(w, s.cookieName(returnCookie), ret, int(math.Ceil(until.Sub(now).Seconds())))
 }
+
+// maxReturnCookie is the longest return cookie value setFlow sets: room
+// for any return path the portal makes (a site's request, a page of the
+// security page), well within the 4 KiB a browser keeps of a cookie.
+const maxReturnCookie = 1024
 
 // returnGrace is how long past its flow's end the return cookie still
 // counts: as long as a site's authorization request waits for its sign-in

@@ -188,6 +188,30 @@ func TestReturnCookieNoOpenRedirect(t *testing.T) {
 	}
 }
 
+// TestLongReturnPathNotRemembered: a return path too long for a cookie
+// (a crafted link's next) is not remembered past the flow, nor is an
+// earlier sign-in's left in its place; the sign-in still goes there.
+func TestLongReturnPathNotRemembered(t *testing.T) {
+	s := newSite(t)
+	c, signedIn := s.enrolled()
+	expect(t, signedIn.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
+	b := s.clockBrowser()
+	s.clock.Advance(30 * time.Second)
+	expect(t, b.post("/login", url.Values{"email": {c.email}, "password": {c.password}, "next": {"/security"}}), http.StatusSeeOther, "/login/code")
+	long := "/security?x=" + strings.Repeat("a", 2000)
+	r := b.post("/login", url.Values{"email": {c.email}, "password": {c.password}, "next": {long}})
+	expect(t, r, http.StatusSeeOther, "/login/code")
+	if rc := setCookieOf(r, "tobira_flow_return"); rc == nil || rc.MaxAge >= 0 {
+		t.Fatalf("the return cookie of a long path: %+v, want it cleared", rc)
+	}
+	s.clock.Advance(s.svc.Config.FlowTTL.Duration + time.Minute)
+	expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/login?e=expired")
+
+	s.clock.Advance(30 * time.Second)
+	expect(t, b.post("/login", url.Values{"email": {c.email}, "password": {c.password}, "next": {long}}), http.StatusSeeOther, "/login/code")
+	expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, long)
+}
+
 // TestExpiredStepUp: a signed-in customer opens 「セキュリティ」, is asked
 // for a fresh code, and sends it after the step-up's flow expired. They
 // are told the check expired, on a new check for the same page, and its
