@@ -167,29 +167,30 @@ func (s *Server) toStep(w http.ResponseWriter, r *http.Request, f *portal.Flow) 
 // it expired (the browser dropped its cookie with it, or still sent it a
 // moment later), or a new password, a reset or a report of "not me" ended
 // it. The return cookie, which outlives the flow (setFlow), says where it
-// was going, and is spent here. A sign-in starts again at the login page,
-// which says why and then goes on there: to the site's authorization
-// request (or its 「もう一度お試しください」 page, if that expired too), the
-// security page, or wherever it started. A step-up of a session still
-// signed in starts again at once (stepUpExpired); one whose session ended
-// meanwhile asks for a sign-in that comes back to its page.
+// was going, and is spent here, or replaced by a new step-up's. A sign-in
+// starts again at the login page, which says why and then goes on there:
+// to the site's authorization request (or its 「もう一度お試しください」
+// page, if that expired too), the security page, or wherever it started.
+// A step-up of a session still signed in starts again at once
+// (stepUpExpired); one whose session ended meanwhile asks for a sign-in
+// that comes back to its page.
 func (s *Server) expired(w http.ResponseWriter, r *http.Request) {
-	if _, err := r.Cookie(s.cookieName(flowCookie)); err == nil {
-		s.setCookie(w, s.cookieName(flowCookie), "", -1)
-	}
-	ret, ok := s.flowReturn(w, r)
+	ret, ok := s.flowReturn(r)
 	if ok && ret.StepUp {
 		si, err := s.signedIn(r)
-		switch {
-		case err != nil:
-			s.internal(w, r, err)
-		case si != nil:
+		if err == nil && si != nil {
 			s.stepUpExpired(w, r, si, ret.Path)
-		default:
+			return
+		}
+		s.forgetFlow(w, r)
+		if err != nil {
+			s.internal(w, r, err)
+		} else {
 			s.toSignIn(w, r, ret.Path)
 		}
 		return
 	}
+	s.forgetFlow(w, r)
 	target := "/login?e=expired"
 	if ok && ret.Path != "/" {
 		target += "&next=" + url.QueryEscape(ret.Path)
@@ -197,17 +198,28 @@ func (s *Server) expired(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// flowReturn reads and spends the browser's return cookie: where its last
-// sign-in was going, only ever a local path; false without a valid one.
-func (s *Server) flowReturn(w http.ResponseWriter, r *http.Request) (portal.FlowReturn, bool) {
+// flowReturn reads the browser's return cookie: where its last sign-in
+// was going, only ever a local path; false without a valid one.
+func (s *Server) flowReturn(r *http.Request) (portal.FlowReturn, bool) {
 	c, err := r.Cookie(s.cookieName(returnCookie))
 	if err != nil {
 		return portal.FlowReturn{}, false
 	}
-	s.setCookie(w, s.cookieName(returnCookie), "", -1)
 	ret, ok := s.svc.LoadReturn(c.Value)
 	ret.Path = safeReturn(ret.Path)
 	return ret, ok
+}
+
+// forgetFlow clears the flow cookie and the return cookie of a sign-in
+// that has ended unfinished, those the browser sent. An answer that gives
+// it new ones (setFlow) does not also clear them: a response should set a
+// cookie once (RFC 6265, 4.1.1).
+func (s *Server) forgetFlow(w http.ResponseWriter, r *http.Request) {
+	for _, name := range []string{flowCookie, returnCookie} {
+		if _, err := r.Cookie(s.cookieName(name)); err == nil {
+			s.setCookie(w, s.cookieName(name), "", -1)
+		}
+	}
 }
 
 // finish turns a completed flow into a session and sends the browser back to

@@ -231,6 +231,7 @@ func TestExpiredStepUp(t *testing.T) {
 			if setCookieOf(r, "tobira_session") != nil {
 				t.Fatal("an expired step-up renewed the session")
 			}
+			setOnce(t, r)
 			again := b.get("/login/code?e=expired")
 			expect(t, again, http.StatusOK, "")
 			contains(t, again, msgStepUpExpired, "セキュリティ設定を変更するため")
@@ -247,7 +248,9 @@ func TestExpiredStepUp(t *testing.T) {
 	s.clock.Advance(time.Hour)
 	expect(t, b.get("/security"), http.StatusSeeOther, "/login/code")
 	s.clock.Advance(s.svc.Config.FlowTTL.Duration + time.Minute)
-	expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/login/code?e=expired")
+	r := b.post("/login/code", url.Values{"code": {s.code(c)}})
+	expect(t, r, http.StatusSeeOther, "/login/code?e=expired")
+	setOnce(t, r)
 	contains(t, b.get("/login/code?e=expired"), "Your confirmation has expired. Please confirm it is you again.")
 
 	// The code screen of a step-up that has not expired, and a sign-in's,
@@ -257,6 +260,24 @@ func TestExpiredStepUp(t *testing.T) {
 	fresh.login(c, "/login/code")
 	if r := fresh.get("/login/code?e=expired"); strings.Contains(r.text(), msgStepUpExpired) {
 		t.Error("a sign-in's code screen speaks of an expired check")
+	}
+}
+
+// setOnce checks that the answer that started a new step-up in place of
+// one that expired gives the browser its flow and return cookies once
+// each, not cleared and set again (RFC 6265, 4.1.1).
+func setOnce(t *testing.T, r *resp) {
+	t.Helper()
+	for _, name := range []string{"tobira_flow", "tobira_flow_return"} {
+		var set []*http.Cookie
+		for _, c := range r.Cookies() {
+			if c.Name == name {
+				set = append(set, c)
+			}
+		}
+		if len(set) != 1 || set[0].MaxAge <= 0 {
+			t.Fatalf("%s set as %v, want the new check's, once", name, set)
+		}
 	}
 }
 
@@ -276,7 +297,11 @@ func TestExpiredStepUpWhenSessionFresh(t *testing.T) {
 	// then, sends after that check's life.
 	b.setCookie("tobira_flow_return", stale)
 	s.clock.Advance(time.Minute)
-	expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/security")
+	r := b.post("/login/code", url.Values{"code": {s.code(c)}})
+	expect(t, r, http.StatusSeeOther, "/security")
+	if rc := setCookieOf(r, "tobira_flow_return"); rc == nil || rc.MaxAge >= 0 {
+		t.Errorf("the return cookie was not spent: %+v", rc)
+	}
 
 	// The session ended (signed out elsewhere) while the check waited.
 	s.clock.Advance(time.Hour)

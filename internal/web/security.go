@@ -307,20 +307,22 @@ func (s *Server) stepUp(w http.ResponseWriter, r *http.Request, si *portal.Signe
 // knows what to show.
 func (s *Server) stepUpExpired(w http.ResponseWriter, r *http.Request, si *portal.SignedIn, returnTo string) {
 	if s.svc.Fresh(si) {
+		s.forgetFlow(w, r)
 		http.Redirect(w, r, returnTo, http.StatusSeeOther)
 		return
 	}
 	f, err := s.svc.StartStepUp(r.Context(), si, returnTo)
 	if errors.Is(err, portal.ErrNoSuchMethod) {
+		s.forgetFlow(w, r)
 		http.Redirect(w, r, returnTo, http.StatusSeeOther)
 		return
 	}
-	if err != nil {
-		s.internal(w, r, err)
-		return
+	var phoneFirst bool
+	if err == nil {
+		phoneFirst, err = s.svc.PhoneFirst(r.Context(), f)
 	}
-	phoneFirst, err := s.svc.PhoneFirst(r.Context(), f)
 	if err != nil {
+		s.forgetFlow(w, r)
 		s.internal(w, r, err)
 		return
 	}
