@@ -630,7 +630,7 @@ func TestResetNeedsFreshSecondFactor(t *testing.T) {
 
 	s.clock.Advance(11 * time.Minute)
 	before := b.cookie("tobira_session")
-	r := b.post("/security/reset", nil)
+	r := b.reset(c)
 	expect(t, r, http.StatusSeeOther, "/login/code")
 	if len(s.methods(c)) != 2 {
 		t.Fatal("a reset without a fresh second factor removed something")
@@ -657,8 +657,8 @@ func TestResetNeedsFreshSecondFactor(t *testing.T) {
 	expect(t, confirm, http.StatusOK, "")
 	contains(t, confirm, "二要素認証設定のリセット", "リセットする")
 
-	r = b.post("/security/reset", nil)
-	expect(t, r, http.StatusSeeOther, "/security?done=reset")
+	r = b.reset(c)
+	expect(t, r, http.StatusSeeOther, "/security")
 	if ms := s.methods(c); len(ms) != 0 {
 		t.Fatalf("after reset: methods %v", ms)
 	}
@@ -668,7 +668,7 @@ func TestResetNeedsFreshSecondFactor(t *testing.T) {
 	if !s.live(after) {
 		t.Fatal("the reset ended its own session")
 	}
-	page := b.get("/security?done=reset")
+	page := b.get("/security")
 	expect(t, page, http.StatusOK, "")
 	contains(t, page, "二要素認証の設定をリセットしました。", "設定されていません", "二要素認証のリセット")
 
@@ -696,7 +696,7 @@ func TestResetWhenStepUpRunsOutMeanwhile(t *testing.T) {
 		return s.clock.Now()
 	}
 	mails := len(s.mailsTo(c.email))
-	expect(t, b.post("/security/reset", nil), http.StatusSeeOther, "/security/reset")
+	expect(t, b.reset(c), http.StatusSeeOther, "/security/reset")
 	s.svc.Now = s.clock.Now
 	if ms := s.methods(c); len(ms) != 2 {
 		t.Fatalf("methods %v after a reset refused for want of a step-up", ms)
@@ -737,7 +737,7 @@ func TestResetWithFreshSecondFactor(t *testing.T) {
 	c, b := s.enrolled()
 	s.clock.Advance(9 * time.Minute)
 	expect(t, b.get("/security/reset"), http.StatusOK, "")
-	expect(t, b.post("/security/reset", nil), http.StatusSeeOther, "/security?done=reset")
+	expect(t, b.reset(c), http.StatusSeeOther, "/security")
 	if ms := s.methods(c); len(ms) != 0 {
 		t.Fatalf("methods %v", ms)
 	}
@@ -774,20 +774,20 @@ func TestResetOfOtherFactorsRefused(t *testing.T) {
 		t.Fatalf("the security page's dialog names %q, its confirmation page %q", dialog, stale)
 	}
 	// The other tab: reset, sign out, and set up again at the next sign-in.
-	expect(t, b.post("/security/reset", url.Values{"factors": {stale}}), http.StatusSeeOther, "/security?done=reset")
+	expect(t, b.post("/security/reset", url.Values{"factors": {stale}}), http.StatusSeeOther, "/security")
 	expect(t, b.post("/logout", nil), http.StatusSeeOther, "/login?e=signedout")
 	s.clock.Advance(30 * time.Second)
 	b.enrol(c)
 	now := s.methods(c)
 
 	r := b.post("/security/reset", url.Values{"factors": {stale}})
-	expect(t, r, http.StatusSeeOther, "/security?done=changed")
+	expect(t, r, http.StatusSeeOther, "/security")
 	if ms := s.methods(c); !slices.Equal(ms, now) || len(ms) == 0 {
 		t.Fatalf("a stale confirmation reset the new factors: %v, were %v", ms, now)
 	}
-	contains(t, b.get("/security?done=changed"), "この画面を表示した後に変更されたため、リセットしませんでした")
+	contains(t, b.get("/security"), "この画面を表示した後に変更されたため、リセットしませんでした")
 	// The page as it is now resets them.
-	expect(t, b.post("/security/reset", url.Values{"factors": {tagOf("/security/reset")}}), http.StatusSeeOther, "/security?done=reset")
+	expect(t, b.post("/security/reset", url.Values{"factors": {tagOf("/security/reset")}}), http.StatusSeeOther, "/security")
 }
 
 // TestResetOnceOnly: after 「リセットする」 the back button shows the
@@ -797,7 +797,8 @@ func TestResetOfOtherFactorsRefused(t *testing.T) {
 func TestResetOnceOnly(t *testing.T) {
 	s := newSite(t).withMail()
 	c, b := s.enrolled()
-	expect(t, b.post("/security/reset", nil), http.StatusSeeOther, "/security?done=reset")
+	shown := s.tag(c)
+	expect(t, b.reset(c), http.StatusSeeOther, "/security")
 	notices := func() int {
 		n := 0
 		for _, m := range s.mailsTo(c.email) {
@@ -827,7 +828,7 @@ func TestResetOnceOnly(t *testing.T) {
 	// The back button: the confirmation page, its second factor still fresh.
 	expect(t, b.get("/security/reset"), http.StatusSeeOther, "/security")
 	// The second tab's 「リセットする」.
-	expect(t, b.post("/security/reset", nil), http.StatusSeeOther, "/security")
+	expect(t, b.post("/security/reset", url.Values{"factors": {shown}}), http.StatusSeeOther, "/security")
 	if notices() != 1 || resets() != 1 {
 		t.Errorf("a second 「リセットする」 with nothing set: %d notice mails, %d audit events; want 1 and 1", notices(), resets())
 	}
@@ -926,7 +927,7 @@ func TestCrossOriginPost(t *testing.T) {
 	b := s.browser()
 	session := b.enrol(c)
 	for _, h := range crossOrigin {
-		r := b.post("/security/reset", nil, h...)
+		r := b.reset(c, h...)
 		expect(t, r, http.StatusForbidden, "")
 		contains(t, r, "他のサイトからの送信は受け付けられません。")
 		if ms := s.methods(c); len(ms) != 2 {
@@ -944,7 +945,7 @@ func TestCrossOriginPost(t *testing.T) {
 		expect(t, b.post("/lang", url.Values{"lang": {"en"}}, h...), http.StatusForbidden, "")
 	}
 	// The same site's own forms pass.
-	expect(t, b.post("/security/reset", nil, "Sec-Fetch-Site", "same-origin"), http.StatusSeeOther, "/security?done=reset")
+	expect(t, b.reset(c, "Sec-Fetch-Site", "same-origin"), http.StatusSeeOther, "/security")
 }
 
 func TestActivation(t *testing.T) {

@@ -119,6 +119,24 @@ func (s *site) methods(c *customer) []portal.Method {
 	return ms
 }
 
+// tag is what the reset's form of c's security page names as its factors
+// (the field factors), as the page would send it now.
+func (s *site) tag(c *customer) string {
+	s.t.Helper()
+	_, tag, err := s.svc.MethodsTagged(s.ctx, c.acct.ID)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return tag
+}
+
+// reset is the reset's form as c's security page sends it now: with the
+// factors it names.
+func (b *browser) reset(c *customer, header ...string) *resp {
+	b.t.Helper()
+	return b.post("/security/reset", url.Values{"factors": {b.s.tag(c)}}, header...)
+}
+
 // browser is a cookie-keeping client that does not follow redirects, so
 // every step's status and Location can be checked.
 type browser struct {

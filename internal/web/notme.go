@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/tobira/tobira/internal/portal"
 )
@@ -23,8 +24,8 @@ type notMeData struct {
 // what reporting does. It spends nothing: mail scanners open links too.
 func (s *Server) notMePage(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
-	if token == "" && r.URL.Query().Get("done") == "1" {
-		s.notMeDone(w, r)
+	if what := s.notice(w, r, "", true); token == "" && (what == "notme" || what == "notme_factor") {
+		s.notMeDone(w, r, what == "notme_factor")
 		return
 	}
 	a, err := s.svc.CheckNotMe(r.Context(), token)
@@ -60,20 +61,29 @@ func (s *Server) notMe(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, s.cookieName(flowCookie), "", -1)
 	// The report received is a page of its own: reloading it, or switching
 	// its language, would otherwise send the spent link again and read
-	// that the link is invalid. It says only which advice to show, of no
-	// account: whoever types it in learns nothing.
-	done := "/not-me?done=1"
+	// that the link is invalid. Its address is /not-me without a link; the
+	// notice cookie says it was received, and which advice to show, for
+	// notMeDoneTTL and in this browser only: an address that said so
+	// would tell anyone who opened it that a report was received, and
+	// that every sign-in had ended, which no one had asked for.
+	done := "notme"
 	if report.UnknownFactor {
-		done += "&factor=1"
+		done = "notme_factor"
 	}
-	http.Redirect(w, r, done, http.StatusSeeOther)
+	s.setNotice(w, done, "", notMeDoneTTL)
+	http.Redirect(w, r, "/not-me", http.StatusSeeOther)
 }
 
-// notMeDone says the report was received and what to do next. It holds
+// notMeDoneTTL is how long the report's page stays the browser's to
+// reload, or to read in the other language.
+const notMeDoneTTL = 30 * time.Minute
+
+// notMeDone says the report was received and what to do next (with
+// unknownFactor, how to sign in without the second factor). It holds
 // nothing of the account, so it needs no link.
-func (s *Server) notMeDone(w http.ResponseWriter, r *http.Request) {
+func (s *Server) notMeDone(w http.ResponseWriter, r *http.Request, unknownFactor bool) {
 	v := s.view(r, "notme.title")
 	v.Notice = s.t(r, "notme.done")
-	v.Data = notMeData{Done: true, UnknownFactor: r.URL.Query().Get("factor") == "1", CoolingOff: s.coolingOff(r)}
+	v.Data = notMeData{Done: true, UnknownFactor: unknownFactor, CoolingOff: s.coolingOff(r)}
 	s.render(w, r, http.StatusOK, "not_me", v)
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tobira/tobira/internal/mail"
 	"github.com/tobira/tobira/internal/store"
@@ -104,14 +105,14 @@ func TestNotMe(t *testing.T) {
 	// The notice reported told of a second factor set up: the page the
 	// report leads to says so.
 	sent := b.post("/not-me", url.Values{"token": {token}})
-	expect(t, sent, http.StatusSeeOther, "/not-me?done=1&factor=1")
+	expect(t, sent, http.StatusSeeOther, "/not-me")
 	if ck := setCookieOf(sent, "tobira_session"); ck == nil || ck.MaxAge >= 0 {
 		t.Errorf("the session cookie was not cleared: %v", ck)
 	}
 	// The page it leads to, loaded again (a reload, the language switch),
 	// still says the report was received, in either language.
 	for range 2 {
-		done := b.get("/not-me?done=1&factor=1")
+		done := b.get("/not-me")
 		expect(t, done, http.StatusOK, "")
 		contains(t, done, "報告を受け付けました。すべてのログインを終了しました。パスワードの再設定をおすすめします。")
 		contains(t, done, unknownFactorAdvice...)
@@ -121,11 +122,26 @@ func TestNotMe(t *testing.T) {
 			}
 		}
 	}
-	enDone := s.browser()
-	enDone.lang = "en"
-	contains(t, enDone.get("/not-me?done=1&factor=1"), "Your report has been received.",
+	b.lang = "en"
+	contains(t, b.get("/not-me"), "Your report has been received.",
 		"A second factor that is not yours may now be set up on your account.",
 		"“Try another method”", "“Lost your device? (Request recovery)”", "72 hours after you confirm the request")
+	b.lang = ""
+	// Another browser, sent the page's address or the one it had before
+	// (/not-me?done=1&factor=1), is told of no report: only the browser
+	// that sent it is.
+	for _, path := range []string{"/not-me", "/not-me?done=1&factor=1"} {
+		other := s.browser().get(path)
+		expect(t, other, http.StatusNotFound, "")
+		if strings.Contains(other.text(), "報告を受け付けました") {
+			t.Errorf("%s in another browser says a report was received", path)
+		}
+	}
+	// The page is the browser's for half an hour, not for ever.
+	s.clock.Advance(31 * time.Minute)
+	if page := b.get("/not-me"); strings.Contains(page.text(), "報告を受け付けました") {
+		t.Error("the report's page says it was received half an hour on")
+	}
 	if s.live(first) || s.live(second) {
 		t.Fatal("a session of the account survived the report")
 	}
@@ -172,8 +188,8 @@ func TestNotMe(t *testing.T) {
 	// A notice of a new browser changes no second factor: its report's
 	// page says nothing of one.
 	sent = en.post("/not-me", url.Values{"token": {token2}})
-	expect(t, sent, http.StatusSeeOther, "/not-me?done=1")
-	done := en.get("/not-me?done=1")
+	expect(t, sent, http.StatusSeeOther, "/not-me")
+	done := en.get("/not-me")
 	contains(t, done, "Your report has been received.")
 	if strings.Contains(done.body, "second factor that is not yours") {
 		t.Error("the page after the report of a new browser speaks of an unknown second factor")

@@ -110,20 +110,9 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.view(r, "security.title")
 	v.User, v.Data, v.Wide = si.Account, d, true
-	switch r.URL.Query().Get("done") {
-	case "reset":
-		v.Notice = s.t(r, "security.reset_done")
-	case "changed":
-		v.Error = s.t(r, "security.reset_changed")
-	case "password":
-		v.Notice = s.t(r, "security.password_done")
-	case "device":
-		v.Notice = s.t(r, "devices.ended")
-	case "devices":
-		v.Notice = s.t(r, "devices.ended_all")
-	case "device_gone":
-		v.Error = s.t(r, "devices.gone")
-	}
+	// What this browser just did here, said once: the reload, the back
+	// button's refetch and any other browser show the page as it is.
+	s.showNotice(r, v, s.notice(w, r, si.Session.IDHash, false))
 	s.render(w, r, http.StatusOK, "security", v)
 }
 
@@ -223,17 +212,24 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	if !s.form(w, r) {
 		return
 	}
+	// The form names the factors its page showed: a tab left open while
+	// they were reset and set up again (on a new phone, say) must not
+	// remove the new ones, which its page never named. Every page sends
+	// the field; a request without it is malformed, and a malformed
+	// request changes nothing: it removed every factor.
+	tag := r.PostForm.Get("factors")
+	if tag == "" {
+		s.fail(w, r, http.StatusBadRequest, "reset.no_factors")
+		return
+	}
 	si := s.requireSignIn(w, r)
 	if si == nil || !s.stepUp(w, r, si, "/security/reset") {
 		return
 	}
-	// The form names the factors its page showed: a tab left open while
-	// they were reset and set up again (on a new phone, say) must not
-	// remove the new ones, which its page never named. A form without the
-	// field is from a page served before it was added.
-	err := s.svc.ResetMFAOf(r.Context(), si, client(r), r.PostForm.Get("factors"))
+	err := s.svc.ResetMFAOf(r.Context(), si, client(r), tag)
 	if errors.Is(err, portal.ErrFactorsChanged) {
-		http.Redirect(w, r, "/security?done=changed", http.StatusSeeOther)
+		s.setNotice(w, "changed", si.Session.IDHash, noticeTTL)
+		http.Redirect(w, r, "/security", http.StatusSeeOther)
 		return
 	}
 	if errors.Is(err, portal.ErrNothingToReset) {
@@ -247,22 +243,24 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/security/reset", http.StatusSeeOther)
 		return
 	}
-	s.securityDone(w, r, err, "reset")
+	s.securityDone(w, r, si, err, "reset")
 }
 
-// securityDone answers a change made from the security page that err
-// ended: back to the page, which says it is done; to the login page, which
-// says the sign-in ended, when the browser's session ended meanwhile (a
-// sign-out in another tab, another browser of the account ending this one,
-// an operator's lock), which changed nothing; or an error page.
-func (s *Server) securityDone(w http.ResponseWriter, r *http.Request, err error, done string) {
+// securityDone answers a change made from the security page in si's
+// session that err ended: back to the page, which says it is done (the
+// notice done, see notices); to the login page, which says the sign-in
+// ended, when the browser's session ended meanwhile (a sign-out in another
+// tab, another browser of the account ending this one, an operator's
+// lock), which changed nothing; or an error page.
+func (s *Server) securityDone(w http.ResponseWriter, r *http.Request, si *portal.SignedIn, err error, done string) {
 	switch {
 	case errors.Is(err, portal.ErrNoSession):
 		s.toSignIn(w, r, "/security")
 	case err != nil:
 		s.internal(w, r, err)
 	default:
-		http.Redirect(w, r, "/security?done="+done, http.StatusSeeOther)
+		s.setNotice(w, done, si.Session.IDHash, noticeTTL)
+		http.Redirect(w, r, "/security", http.StatusSeeOther)
 	}
 }
 

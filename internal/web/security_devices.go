@@ -71,10 +71,10 @@ func (s *Server) endDevice(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, portal.ErrNoSuchSession) {
 		// Another account's, the browser's own, unknown, or ended
 		// already (the button pressed twice, or in a page left open).
-		http.Redirect(w, r, "/security?done=device_gone", http.StatusSeeOther)
+		s.securityDone(w, r, si, nil, "device_gone")
 		return
 	}
-	s.securityDone(w, r, err, "device")
+	s.securityDone(w, r, si, err, "device")
 }
 
 // endOtherDevices is 「ほかの端末をすべてログアウト」.
@@ -87,7 +87,7 @@ func (s *Server) endOtherDevices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err := s.svc.EndOtherSessions(r.Context(), si, client(r))
-	s.securityDone(w, r, err, "devices")
+	s.securityDone(w, r, si, err, "devices")
 }
 
 // signedInForDevices is requireSignIn for the device forms: a browser

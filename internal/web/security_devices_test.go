@@ -114,8 +114,8 @@ func TestSignedInDevices(t *testing.T) {
 
 	// 「ログアウト」 on the phone's row, from the PC.
 	r := pc.post("/security/devices/end", url.Values{"sid": {phoneSession.SID}})
-	expect(t, r, http.StatusSeeOther, "/security?done=device")
-	page = pc.get("/security?done=device")
+	expect(t, r, http.StatusSeeOther, "/security")
+	page = pc.get("/security")
 	contains(t, page, "ほかの端末からログアウトしました。", "<td>ほかの端末のログアウト</td>")
 	if got := devicesOf(t, page); len(got) != 1 || got[0].this != "this" {
 		t.Errorf("after the phone's sign-out the PC lists %+v, want itself alone", got)
@@ -174,8 +174,8 @@ func TestSignOutAllOtherDevices(t *testing.T) {
 	if got := devicesOf(t, b.get("/security")); len(got) != 3 {
 		t.Fatalf("the list shows %d devices, want 3", len(got))
 	}
-	expect(t, b.post("/security/devices/end-others", nil), http.StatusSeeOther, "/security?done=devices")
-	page := b.get("/security?done=devices")
+	expect(t, b.post("/security/devices/end-others", nil), http.StatusSeeOther, "/security")
+	page := b.get("/security")
 	contains(t, page, "ほかの端末をすべてログアウトしました。")
 	if got := devicesOf(t, page); len(got) != 1 || got[0].this != "this" {
 		t.Errorf("after signing out the others the list is %+v, want this device alone", got)
@@ -244,7 +244,7 @@ func TestEndDeviceRefused(t *testing.T) {
 		if sid == "" {
 			form = nil // no field at all
 		}
-		expect(t, b.post("/security/devices/end", form), http.StatusSeeOther, "/security?done=device_gone")
+		expect(t, b.post("/security/devices/end", form), http.StatusSeeOther, "/security")
 		unchanged(fmt.Sprintf("the sid %.20q", sid))
 	}
 	// A form that is not text is refused before it is read.
@@ -252,7 +252,7 @@ func TestEndDeviceRefused(t *testing.T) {
 	expect(t, r, http.StatusBadRequest, "")
 	contains(t, r, "リクエストの形式が正しくありません。")
 	unchanged("a sid with a control character")
-	page := b.get("/security?done=device_gone")
+	page := b.get("/security")
 	contains(t, page, gone)
 	if got := devicesOf(t, page); len(got) != 2 {
 		t.Errorf("after the refusals the list shows %d devices, want 2", len(got))
@@ -277,8 +277,8 @@ func TestEndDeviceRefused(t *testing.T) {
 	// The same site's form passes; sent again (a double tap, a page left
 	// open), it finds the session ended.
 	sid := s.session(other).SID
-	expect(t, b.post("/security/devices/end", url.Values{"sid": {sid}}, "Sec-Fetch-Site", "same-origin"), http.StatusSeeOther, "/security?done=device")
-	expect(t, b.post("/security/devices/end", url.Values{"sid": {sid}}), http.StatusSeeOther, "/security?done=device_gone")
+	expect(t, b.post("/security/devices/end", url.Values{"sid": {sid}}, "Sec-Fetch-Site", "same-origin"), http.StatusSeeOther, "/security")
+	expect(t, b.post("/security/devices/end", url.Values{"sid": {sid}}), http.StatusSeeOther, "/security")
 	if len(*ended) != 1 {
 		t.Errorf("the sites were told %d times, want once", len(*ended))
 	}
@@ -308,11 +308,12 @@ func TestSignedInDevicesEnglish(t *testing.T) {
 	if strings.Contains(page.body, "この端末") || strings.Contains(page.body, "不明なブラウザ") {
 		t.Error("the English page has Japanese labels in its list")
 	}
-	expect(t, b.post("/security/devices/end", url.Values{"sid": {"no-such-sid"}}), http.StatusSeeOther, "/security?done=device_gone")
-	contains(t, b.get("/security?done=device_gone"), "That device was not found")
-	expect(t, b.post("/security/devices/end", url.Values{"sid": {s.session(other).SID}}), http.StatusSeeOther, "/security?done=device")
-	contains(t, b.get("/security?done=device"), "The other device has been signed out.", "<td>Another device signed out</td>")
-	contains(t, b.get("/security?done=devices"), "All other devices have been signed out.")
+	expect(t, b.post("/security/devices/end", url.Values{"sid": {"no-such-sid"}}), http.StatusSeeOther, "/security")
+	contains(t, b.get("/security"), "That device was not found")
+	expect(t, b.post("/security/devices/end", url.Values{"sid": {s.session(other).SID}}), http.StatusSeeOther, "/security")
+	contains(t, b.get("/security"), "The other device has been signed out.", "<td>Another device signed out</td>")
+	expect(t, b.post("/security/devices/end-others", nil), http.StatusSeeOther, "/security")
+	contains(t, b.get("/security"), "All other devices have been signed out.")
 }
 
 // TestSignedInDevicesLimit: the page lists the 20 newest sign-ins and says
@@ -344,7 +345,7 @@ func TestSignedInDevicesLimit(t *testing.T) {
 		t.Errorf("%d forms to sign a device out, want 18 (none for the session without a sid)", n)
 	}
 	contains(t, page, "ほかにもログイン中の端末があります。新しい順に 20 件を表示しています")
-	expect(t, b.post("/security/devices/end-others", nil), http.StatusSeeOther, "/security?done=devices")
+	expect(t, b.post("/security/devices/end-others", nil), http.StatusSeeOther, "/security")
 	left, err := s.svc.Store.SessionsOf(s.ctx, c.acct.ID, s.clock.Now(), 0)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/webkit"
 )
 
@@ -75,9 +76,11 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case err == nil:
-		// The session goes on under a new id; every other one has ended.
+		// The session goes on under a new id, to which the notice is
+		// bound; every other one has ended.
 		s.setCookie(w, s.cookieName(sessionCookie), token, int(s.svc.Config.SessionTTL.Seconds()))
-		http.Redirect(w, r, "/security?done=password", http.StatusSeeOther)
+		s.setNotice(w, "password", secret.Hash(token), noticeTTL)
+		http.Redirect(w, r, "/security", http.StatusSeeOther)
 	case errors.Is(err, portal.ErrSamePassword):
 		again(http.StatusBadRequest, "password_change.same")
 	case errors.Is(err, portal.ErrBadCredentials):

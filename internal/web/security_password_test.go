@@ -79,7 +79,7 @@ func TestChangePasswordOverHTTP(t *testing.T) {
 	before := b.cookie("tobira_session")
 
 	r := b.post("/security/password", changeForm(c.password, newPassphrase, newPassphrase))
-	expect(t, r, http.StatusSeeOther, "/security?done=password")
+	expect(t, r, http.StatusSeeOther, "/security")
 	after := b.cookie("tobira_session")
 	if after == "" || after == before {
 		t.Fatal("the change did not renew the session cookie")
@@ -91,7 +91,7 @@ func TestChangePasswordOverHTTP(t *testing.T) {
 		t.Error("the other browser's session survived the change")
 	}
 	expect(t, other.get("/security"), http.StatusSeeOther, "/login?next=%2Fsecurity&e=ended")
-	page := b.get("/security?done=password")
+	page := b.get("/security")
 	expect(t, page, http.StatusOK, "")
 	contains(t, page, msgPasswordChanged, "<td>パスワードの変更</td>")
 
@@ -219,7 +219,7 @@ func TestChangePasswordNeedsFreshSecondFactor(t *testing.T) {
 	contains(t, code, "セキュリティ設定を変更するため、もう一度ご本人確認をお願いします。")
 	expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/security/password")
 	expect(t, b.get("/security/password"), http.StatusOK, "")
-	expect(t, b.post("/security/password", changeForm(c.password, newPassphrase, newPassphrase)), http.StatusSeeOther, "/security?done=password")
+	expect(t, b.post("/security/password", changeForm(c.password, newPassphrase, newPassphrase)), http.StatusSeeOther, "/security")
 }
 
 // TestChangePasswordBadRequests: a cross-site post, an oversized body and
@@ -257,7 +257,7 @@ func TestChangePasswordBadRequests(t *testing.T) {
 		t.Fatal("a refused request changed the password or the session")
 	}
 	// The same site's own form passes.
-	expect(t, b.post("/security/password", form, "Sec-Fetch-Site", "same-origin"), http.StatusSeeOther, "/security?done=password")
+	expect(t, b.post("/security/password", form, "Sec-Fetch-Site", "same-origin"), http.StatusSeeOther, "/security")
 }
 
 func (s *site) account(c *customer) *store.Account {
@@ -328,7 +328,7 @@ func TestChangePasswordBusy(t *testing.T) {
 func TestChangePasswordWithoutSecondFactor(t *testing.T) {
 	s := newSite(t)
 	c, b := s.enrolled()
-	expect(t, b.post("/security/reset", nil), http.StatusSeeOther, "/security?done=reset")
+	expect(t, b.reset(c), http.StatusSeeOther, "/security")
 	contains(t, b.get("/security"), `href="/security/password"`)
 	s.clock.Advance(11 * time.Minute)
 	page := b.get("/security")

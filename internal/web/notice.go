@@ -1,0 +1,82 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// noticeCookie carries the outcome of what this browser just did (a
+// reset, a password change, a device signed out) to the page it is sent
+// to, which says it once. The page's address says nothing of it: an
+// address with 「二要素認証の設定をリセットしました」 in it would say so to
+// anyone who opened it, from their history, a bookmark, or a link sent to
+// them to make them believe it.
+const noticeCookie = "tobira_notice"
+
+// noticeTTL is how long a notice of the security page waits for it: the
+// redirect that follows the action at once, with room for a slow network.
+const noticeTTL = time.Minute
+
+// notices are the outcomes a notice cookie may name, with the message the
+// page shows and whether it is a refusal (shown as an error) or news.
+var notices = map[string]struct {
+	key   string
+	error bool
+}{
+	"reset":        {"security.reset_done", false},
+	"changed":      {"security.reset_changed", true},
+	"password":     {"security.password_done", false},
+	"device":       {"devices.ended", false},
+	"devices":      {"devices.ended_all", false},
+	"device_gone":  {"devices.gone", true},
+	"notme":        {"notme.done", false},
+	"notme_factor": {"notme.done", false},
+}
+
+// setNotice has the browser carry the outcome what to the next page, for
+// ttl. bind ties it to what only this browser holds, the hash of the
+// session it was done in (empty once none is left). The value is signed
+// with the server's keys: no one else can make one, and one made for
+// another session, or older than ttl, says nothing.
+func (s *Server) setNotice(w http.ResponseWriter, what, bind string, ttl time.Duration) {
+	exp := strconv.FormatInt(s.svc.Now().Add(ttl).Unix(), 10)
+	v := what + "." + exp + "." + s.svc.Keys.Sign("notice", what, exp, bind)
+	s.setCookie(w, s.cookieName(noticeCookie), v, int(ttl.Seconds()))
+}
+
+// notice is the outcome the browser's notice cookie names for bind, or ""
+// when it names none, or one that is not its own or too old. keep leaves
+// the cookie; otherwise it is spent, so that the page says it once.
+func (s *Server) notice(w http.ResponseWriter, r *http.Request, bind string, keep bool) string {
+	c, err := r.Cookie(s.cookieName(noticeCookie))
+	if err != nil {
+		return ""
+	}
+	if !keep {
+		s.setCookie(w, s.cookieName(noticeCookie), "", -1)
+	}
+	what, rest, _ := strings.Cut(c.Value, ".")
+	exp, sig, _ := strings.Cut(rest, ".")
+	at, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || !s.svc.Now().Before(time.Unix(at, 0)) || !s.svc.Keys.Verify(sig, "notice", what, exp, bind) {
+		return ""
+	}
+	if _, ok := notices[what]; !ok {
+		return ""
+	}
+	return what
+}
+
+// showNotice puts the outcome what, when it is one, on v.
+func (s *Server) showNotice(r *http.Request, v *view, what string) {
+	n, ok := notices[what]
+	switch {
+	case !ok:
+	case n.error:
+		v.Error = s.t(r, n.key)
+	default:
+		v.Notice = s.t(r, n.key)
+	}
+}

@@ -1,0 +1,122 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestNoticeOnlyAfterTheAction: the security page says a reset, a password
+// change or a device signed out only to the browser that just did it, and
+// once. An address that asked for one (/security?done=reset, from the
+// history, a bookmark, or a link someone sent) said 「二要素認証の設定をリ
+// セットしました」 beside 「✓設定されています」.
+func TestNoticeOnlyAfterTheAction(t *testing.T) {
+	s := newSite(t)
+	c, b := s.enrolled()
+	said := map[string]string{
+		"reset":       "二要素認証の設定をリセットしました。",
+		"changed":     "この画面を表示した後に変更されたため、リセットしませんでした",
+		"password":    "パスワードを変更しました。",
+		"device":      "ほかの端末からログアウトしました。",
+		"devices":     "ほかの端末をすべてログアウトしました。",
+		"device_gone": "その端末は見つかりませんでした。",
+	}
+	for done, msg := range said {
+		page := b.get("/security?done=" + done)
+		expect(t, page, http.StatusOK, "")
+		if strings.Contains(page.text(), msg) {
+			t.Errorf("/security?done=%s says %q with nothing done", done, msg)
+		}
+	}
+	contains(t, b.get("/security"), "設定されています")
+
+	// The notice is the session's that did it: in another browser of the
+	// account, the cookie says nothing.
+	other := s.browser()
+	other.signIn(c)
+	r := b.post("/security/devices/end", url.Values{"sid": {"no-such-sid"}})
+	expect(t, r, http.StatusSeeOther, "/security")
+	gone := setCookieOf(r, "tobira_notice")
+	if gone == nil {
+		t.Fatal("no notice cookie for a device not found")
+	}
+	other.setCookie("tobira_notice", gone.Value)
+	if page := other.get("/security"); strings.Contains(page.text(), said["device_gone"]) {
+		t.Error("another session of the account shows the notice")
+	}
+	contains(t, b.get("/security"), said["device_gone"])
+
+	// A password change, whose session goes on under a new id.
+	expect(t, b.post("/security/password", changeForm(c.password, newPassphrase, newPassphrase)), http.StatusSeeOther, "/security")
+	contains(t, b.get("/security"), said["password"])
+
+	// The reset: its page says so once, at an address that does not.
+	r = b.reset(c)
+	expect(t, r, http.StatusSeeOther, "/security")
+	cookie := setCookieOf(r, "tobira_notice")
+	if cookie == nil || cookie.MaxAge <= 0 || cookie.MaxAge > 60 || !cookie.HttpOnly {
+		t.Fatalf("the reset's notice cookie: %+v", cookie)
+	}
+	page := b.get("/security")
+	contains(t, page, said["reset"], "設定されていません")
+	if ck := setCookieOf(page, "tobira_notice"); ck == nil || ck.MaxAge >= 0 {
+		t.Errorf("the page that said it left the notice: %+v", ck)
+	}
+	if again := b.get("/security"); strings.Contains(again.text(), said["reset"]) {
+		t.Error("the notice shows again at the next visit")
+	}
+
+	// Nor does the cookie changed, or once its minute is over.
+	what, rest, _ := strings.Cut(cookie.Value, ".")
+	if what != "reset" {
+		t.Fatalf("notice cookie %q", cookie.Value)
+	}
+	b.setCookie("tobira_notice", "password."+rest)
+	if page := b.get("/security"); strings.Contains(page.text(), said["password"]) || strings.Contains(page.text(), said["reset"]) {
+		t.Error("a notice cookie with its outcome changed is shown")
+	}
+	b.setCookie("tobira_notice", cookie.Value)
+	s.clock.Advance(61 * time.Second)
+	if page := b.get("/security"); strings.Contains(page.text(), said["reset"]) {
+		t.Error("the notice shows a minute after the reset")
+	}
+}
+
+// TestResetWithoutFactorsRefused: a reset whose form does not name the
+// factors it resets is malformed, and changes nothing (400, a message in
+// the customer's language), where it removed every factor.
+func TestResetWithoutFactorsRefused(t *testing.T) {
+	s := newSite(t).withMail()
+	c, b := s.enrolled()
+	other := s.browser()
+	otherSession := other.signIn(c)
+	mails := len(s.mailsTo(c.email))
+	for _, tc := range []struct {
+		lang, msg string
+		form      url.Values
+	}{
+		{"", "リセットする二要素認証の設定が送信されなかったため、何も変更していません。", nil},
+		{"", "リセットする二要素認証の設定が送信されなかったため、何も変更していません。", url.Values{"factors": {""}}},
+		{"en", "so nothing was changed", url.Values{"other": {"x"}}},
+	} {
+		b.lang = tc.lang
+		r := b.post("/security/reset", tc.form)
+		expect(t, r, http.StatusBadRequest, "")
+		contains(t, r, tc.msg)
+		if ms := s.methods(c); len(ms) != 2 {
+			t.Fatalf("%v: a reset without factors removed some: %v left", tc.form, ms)
+		}
+	}
+	if !s.live(otherSession) {
+		t.Error("a refused reset ended another session")
+	}
+	if n := len(s.mailsTo(c.email)); n != mails {
+		t.Errorf("%d notice mails for a refused reset", n-mails)
+	}
+	if evs, _ := s.svc.Store.AuditOf(s.ctx, c.acct.ID, 1); len(evs) == 1 && evs[0].Action == "mfa.reset" {
+		t.Errorf("a refused reset was recorded: %+v", evs[0])
+	}
+}
