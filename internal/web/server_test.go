@@ -3,9 +3,11 @@ package web_test
 import (
 	"errors"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +66,63 @@ func TestOversizedBodyOverHTTP(t *testing.T) {
 	r := b.post("/login", url.Values{"email": {"a@example.jp"}, "password": {strings.Repeat("p", 70<<10)}})
 	expect(t, r, http.StatusRequestEntityTooLarge, "")
 	contains(t, r, "送信されたデータが大きすぎます。")
+}
+
+// TestFormInOtherEncoding: a form sent as multipart/form-data (or any
+// other encoding than the pages' own) is refused as such, 415 with a
+// message in the customer's language, and changes nothing: a sign-in with
+// both fields filled was told to fill them in, and a reset ran without the
+// fields it had sent.
+func TestFormInOtherEncoding(t *testing.T) {
+	s := newSite(t)
+	c, b := s.enrolled()
+	multipartOf := func(form url.Values) (string, string) {
+		var body strings.Builder
+		mw := multipart.NewWriter(&body)
+		for k, vs := range form {
+			for _, v := range vs {
+				mw.WriteField(k, v)
+			}
+		}
+		mw.Close()
+		return body.String(), mw.FormDataContentType()
+	}
+	post := func(b *browser, path string, form url.Values, lang string) *resp {
+		t.Helper()
+		body, ct := multipartOf(form)
+		req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, s.srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", ct)
+		if lang != "" {
+			req.Header.Set("Accept-Language", lang)
+		}
+		return b.do(req)
+	}
+	for _, tc := range []struct{ lang, msg string }{
+		{"", "この送信形式には対応していません。"},
+		{"en", "This way of sending the form is not supported."},
+	} {
+		r := post(s.browser(), "/login", url.Values{"email": {c.email}, "password": {c.password}}, tc.lang)
+		expect(t, r, http.StatusUnsupportedMediaType, "")
+		contains(t, r, tc.msg)
+		if strings.Contains(r.text(), "メールアドレスとパスワードを入力してください。") {
+			t.Errorf("a multipart sign-in is told to fill in the fields it filled")
+		}
+		if sc := setCookieOf(r, "tobira_flow"); sc != nil {
+			t.Errorf("a refused multipart sign-in set the flow cookie")
+		}
+	}
+	// Signed in, the reset refuses it too, and resets nothing.
+	before := s.methods(c)
+	r := post(b, "/security/reset", url.Values{"factors": {s.tag(c)}}, "")
+	expect(t, r, http.StatusUnsupportedMediaType, "")
+	if ms := s.methods(c); !slices.Equal(ms, before) {
+		t.Errorf("a multipart reset changed the factors: %v, were %v", ms, before)
+	}
+	// The pages' own encoding signs in.
+	s.browser().login(c, "/login/code")
 }
 
 func TestMalformedForm(t *testing.T) {

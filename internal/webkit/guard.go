@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -220,10 +221,14 @@ func textRequest(r *http.Request) bool {
 
 // ParseForm parses r's form, its query and a url-encoded body, and checks
 // that it is text. It returns status 0 when all is well; otherwise the
-// status and message key of what is wrong: error.too_large (413) for a body
-// over the guard's limit, error.bad_request (400) for a malformed body or
-// one that is not text.
+// status and message key of what is wrong: error.unsupported_form (415)
+// for a body in another encoding, error.too_large (413) for a body over the
+// guard's limit, error.bad_request (400) for a malformed body or one that
+// is not text.
 func ParseForm(r *http.Request) (status int, key string) {
+	if !urlEncoded(r) {
+		return http.StatusUnsupportedMediaType, "error.unsupported_form"
+	}
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -259,4 +264,21 @@ func UserAgent(r *http.Request) string {
 		ua = ua[:cut]
 	}
 	return ua
+}
+
+// urlEncoded reports whether r's body, if it has one, is url-encoded, the
+// one encoding the forms' pages send. Any other (multipart/form-data,
+// text/plain, none named) would parse as no fields at all, and be
+// answered as a form left empty: 「メールアドレスとパスワードを入力して
+// ください。」 to a sign-in whose fields were filled. The portal's forms
+// take no files, so it is refused rather than parsed: browsers never send
+// these forms so, and a program that does is told what is wrong. A body
+// that is empty says nothing of its encoding, and the query alone is the
+// form.
+func urlEncoded(r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/x-www-form-urlencoded"
 }

@@ -663,6 +663,39 @@ func TestParseForm(t *testing.T) {
 	}
 }
 
+// TestParseFormEncodings: a body in another encoding than the forms' is
+// refused as such (415), where it parsed as a form with no fields; a body
+// that is empty needs none.
+func TestParseFormEncodings(t *testing.T) {
+	for _, tc := range []struct {
+		ct, body string
+		want     int
+	}{
+		{"application/x-www-form-urlencoded", "a=1", 0},
+		{"application/x-www-form-urlencoded; charset=UTF-8", "a=1", 0},
+		{"Application/X-WWW-Form-Urlencoded", "a=1", 0},
+		{"", "", 0},
+		{"multipart/form-data; boundary=b", "", 0},
+		{"multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--b--\r\n", http.StatusUnsupportedMediaType},
+		{"text/plain", "a=1", http.StatusUnsupportedMediaType},
+		{"application/json", `{"a":1}`, http.StatusUnsupportedMediaType},
+		{"", "a=1", http.StatusUnsupportedMediaType},
+		{"application/x-www-form-urlencoded; charset", "a=1", http.StatusUnsupportedMediaType},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
+		if tc.ct != "" {
+			r.Header.Set("Content-Type", tc.ct)
+		}
+		status, key := ParseForm(r)
+		if status != tc.want {
+			t.Errorf("ParseForm(%q, %.20q) = %d, want %d", tc.ct, tc.body, status, tc.want)
+		}
+		if status == http.StatusUnsupportedMediaType && key != "error.unsupported_form" {
+			t.Errorf("ParseForm(%q) says %q", tc.ct, key)
+		}
+	}
+}
+
 func TestUserAgent(t *testing.T) {
 	for ua, want := range map[string]string{
 		"Mozilla/5.0 (X11; Linux x86_64)": "Mozilla/5.0 (X11; Linux x86_64)",
