@@ -368,13 +368,13 @@ func TestNotMe(t *testing.T) {
 	p.screen("70-3-6-signed-out")
 
 	// The other browser's page: its button now finds the link spent.
-	other.navigationStatus(chromedp.Click(button("ログアウトして報告する")), 404, "/not-me", "エラー")
+	other.navigationStatus(chromedp.Click(button("ログアウトして報告する")), 404, "/not-me", "このリンクは使用できません")
 	other.expectAlert(notMeInvalid)
 	// And it is signed out as well.
 	other.openTo("/security", "/login", "ログイン")
 
 	// The link again: invalid.
-	p.navigationStatus(chromedp.Navigate(notMeLink), 404, "/not-me", "エラー")
+	p.navigationStatus(chromedp.Navigate(notMeLink), 404, "/not-me", "このリンクは使用できません")
 	p.expectAlert(notMeInvalid)
 	if n := run(p, chromedp.Evaluate[int](`document.querySelectorAll("main form, main button").length`)); n != 0 {
 		t.Errorf("the spent not-me link still offers a form (%d elements)", n)

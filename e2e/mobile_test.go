@@ -68,7 +68,7 @@ func TestMobileScreens(t *testing.T) {
 			shot(p, "02-forgot")
 			p.navigationStatus(chromedp.Navigate(p.base+"/reset-password?token=expired"), 404, "/reset-password", "新しいパスワードの設定")
 			shot(p, "03-reset-link-expired")
-			p.navigationStatus(chromedp.Navigate(p.base+"/no-such-page"), 404, "/no-such-page", "エラー")
+			p.navigationStatus(chromedp.Navigate(p.base+"/no-such-page"), 404, "/no-such-page", "ページが見つかりません")
 			shot(p, "04-not-found")
 			// A sign-in left too long: the login screen says it expired.
 			p.navigation(chromedp.Navigate(p.base+"/login?e=expired"), "/login", "ログイン")

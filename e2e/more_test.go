@@ -80,7 +80,7 @@ func TestActivationJourney(t *testing.T) {
 	p.screen("41-7-mypage")
 
 	// The link again: spent.
-	p.navigationStatus(chromedp.Navigate(link), 404, "/activate", "エラー")
+	p.navigationStatus(chromedp.Navigate(link), 404, "/activate", "このリンクは使用できません")
 	p.expectText(`//p[@role="alert" and starts-with(normalize-space(), "このリンクは無効か")]`)
 	if n := run(p, chromedp.Evaluate[int](`document.querySelectorAll("input[type=password]").length`)); n != 0 {
 		t.Errorf("the spent activation link still shows %d password field(s)", n)
@@ -194,8 +194,8 @@ func TestErrorScreens(t *testing.T) {
 	p.screen("43-2-unknown-email")
 
 	// A page that does not exist.
-	p.navigationStatus(chromedp.Navigate(d.URL+"/no-such-page"), 404, "/no-such-page", "エラー")
-	p.expectAlert("ページが見つかりません。")
+	p.navigationStatus(chromedp.Navigate(d.URL+"/no-such-page"), 404, "/no-such-page", "ページが見つかりません")
+	p.expectAlert("お探しのページは見つかりませんでした。アドレスに誤りがないかお確かめください。")
 	waitVisible(p, link("トップページへ"))
 	p.screen("43-3-not-found")
 

@@ -204,7 +204,7 @@ func TestSSOSignInLinkInAnotherBrowser(t *testing.T) {
 	p := newSiteBrowser(t, d.URL, axe)
 	p.signInAtSite(d.InvoicesURL, portal, invoicesHeading, key)
 
-	p.navigationStatus(chromedp.Navigate(d.URL+lure), http.StatusBadRequest, "/oidc/login", "エラー")
+	p.navigationStatus(chromedp.Navigate(d.URL+lure), http.StatusBadRequest, "/oidc/login", "リクエストを処理できませんでした")
 	p.expectOrigin(portal)
 	p.expectText(`//p[@role="alert" and contains(., "このログインは、このブラウザで始まったものではないため")]`)
 	p.screen("60-30-sign-in-link-in-another-browser")

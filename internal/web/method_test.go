@@ -33,10 +33,10 @@ func TestMethodsAndUnknownPages(t *testing.T) {
 		// A static file is a page of its own too, as on the other sites.
 		{http.MethodPost, "/static/app.js", http.StatusMethodNotAllowed, "GET, HEAD", "この操作はこのページでは行えません。", ""},
 		{http.MethodPut, "/login", http.StatusMethodNotAllowed, "GET, HEAD, POST", "This action is not available on this page.", "en"},
-		{http.MethodGet, "/no-such-page", http.StatusNotFound, "", "ページが見つかりません。", ""},
-		{http.MethodPut, "/no-such-page", http.StatusNotFound, "", "ページが見つかりません。", ""},
-		{http.MethodGet, "/static/no-such-file.css", http.StatusNotFound, "", "ページが見つかりません。", ""},
-		{http.MethodGet, "/static/", http.StatusNotFound, "", "ページが見つかりません。", ""},
+		{http.MethodGet, "/no-such-page", http.StatusNotFound, "", "お探しのページは見つかりませんでした。", ""},
+		{http.MethodPut, "/no-such-page", http.StatusNotFound, "", "お探しのページは見つかりませんでした。", ""},
+		{http.MethodGet, "/static/no-such-file.css", http.StatusNotFound, "", "お探しのページは見つかりませんでした。", ""},
+		{http.MethodGet, "/static/", http.StatusNotFound, "", "お探しのページは見つかりませんでした。", ""},
 	} {
 		req, err := http.NewRequestWithContext(s.ctx, tc.method, s.srv.URL+tc.path, nil)
 		if err != nil {

@@ -169,7 +169,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 			r = s.speak(w, r, lang)
 		}
 		w.Header().Set("Retry-After", seconds(locked.Until.Sub(s.svc.Now())))
-		v := s.view(r, "common.error_title")
+		v := s.view(r, errorTitle(http.StatusTooManyRequests, "oidc.throttled"))
 		v.Error = s.t(r, "oidc.throttled", formatTime(webkit.PickLanguage(r), locked.Until))
 		s.render(w, r, http.StatusTooManyRequests, "message", v)
 		return
@@ -210,7 +210,7 @@ func (s *Server) browserBinding(r *http.Request) string {
 // it: another one, or the one whose cookies were deleted since. The page
 // says so and sends the customer back to the site, to start again there.
 func (s *Server) otherBrowser(w http.ResponseWriter, r *http.Request, req *oidc.Request) {
-	v := s.view(r, "common.error_title")
+	v := s.view(r, errorTitle(http.StatusBadRequest, "oidc.unbound"))
 	v.Error = s.t(r, "oidc.unbound")
 	if si, err := s.signedIn(r); err == nil && si != nil {
 		v.User = si.Account

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/store"
@@ -45,6 +46,10 @@ type view struct {
 	// after the reset. A page answering a POST is shown as it was: asking
 	// again would send the form again.
 	Refetch bool
+	// Message marks the page of just a message (message.html): it says
+	// its Error after its heading, which says what happened, and with no
+	// form on the page, no field points to it.
+	Message bool
 	msgs    webkit.Catalog
 }
 
@@ -91,6 +96,7 @@ func (s *Server) t(r *http.Request, key string, args ...any) string {
 // cached: they carry codes and personal data.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
 	v.Refetch = r.Method == http.MethodGet
+	v.Message = page == "message"
 	if err := s.pages.Render(w, status, v.Lang, page, v); err != nil {
 		s.log.Error("render", "page", page, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -99,7 +105,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 
 // fail shows a page with just a message, for errors outside a form.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, key string) {
-	v := s.view(r, "common.error_title")
+	v := s.view(r, errorTitle(status, key))
 	v.Error = s.t(r, key)
 	if si, err := s.signedIn(r); err == nil && si != nil {
 		v.User = si.Account
@@ -124,7 +130,25 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	id := webkit.RequestID(r)
 	s.log.Error("internal error", "id", id, "path", r.URL.Path, "err", err)
-	v := s.view(r, "common.error_title")
+	v := s.view(r, errorTitle(http.StatusInternalServerError, ""))
 	v.Error = s.t(r, "error.internal") + " " + s.t(r, "error.reference", id)
 	s.render(w, r, http.StatusInternalServerError, "message", v)
+}
+
+// errorTitle is the heading of the error page of status that says key:
+// what happened, the message below it saying why and what to do, as the
+// customer sites' pages do. 「エラー」 said neither.
+func errorTitle(status int, key string) string {
+	switch {
+	case status == http.StatusNotFound && strings.HasSuffix(key, ".invalid"):
+		return "error.link_title" // a mail's link spent, expired or mistyped
+	case status == http.StatusNotFound:
+		return "error.not_found_title"
+	case status == http.StatusServiceUnavailable:
+		return "error.unavailable_title"
+	case status >= 500:
+		return "error.server_title"
+	default:
+		return "error.request_title"
+	}
 }

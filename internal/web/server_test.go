@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -212,7 +213,7 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 	nf := b.get("/no/such/page")
 	expect(t, nf, http.StatusNotFound, "")
-	contains(t, nf, "ページが見つかりません。")
+	contains(t, nf, "お探しのページは見つかりませんでした。")
 	// Plain HTTP: no HSTS.
 	if h := b.get("/login").Header.Get("Strict-Transport-Security"); h != "" {
 		t.Errorf("HSTS on plain HTTP: %q", h)
@@ -395,4 +396,53 @@ func TestRefetchMarksGetPages(t *testing.T) {
 	if strings.Contains(refused.body, "data-refetch") {
 		t.Errorf("POST /login: the page answering the form is marked data-refetch")
 	}
+}
+
+// TestErrorPages: an error page's heading says what happened (a page not
+// found, a link that cannot be used, a request not processed) and comes
+// first, its message after it as the alert; a page without a form has no
+// form-error for fields to point to. The heading said 「エラー」, and
+// followed the message.
+func TestErrorPages(t *testing.T) {
+	s := newSite(t)
+	c, signedIn := s.enrolled()
+	heading := regexp.MustCompile(`(?s)<main id="main"[^>]*>\s*<h1>([^<]*)</h1>\s*<p class="error" role="alert">([^<]*)</p>`)
+	en := s.browser()
+	en.lang = "en"
+	for _, tc := range []struct {
+		name         string
+		r            *resp
+		status       int
+		title, alert string
+	}{
+		{"no page", s.browser().get("/no-such-page"), http.StatusNotFound, "ページが見つかりません", "お探しのページは見つかりませんでした。"},
+		{"no page, signed in", signedIn.get("/no-such-page"), http.StatusNotFound, "ページが見つかりません", "お探しのページは見つかりませんでした。"},
+		{"no page, English", en.get("/no-such-page"), http.StatusNotFound, "Page not found", "The page you were looking for was not found."},
+		{"a spent link", s.browser().get("/not-me?token=no-such-token"), http.StatusNotFound, "このリンクは使用できません", "このリンクは無効か"},
+		{"a bad request", s.browser().post("/lang", url.Values{"lang": {"fr"}}), http.StatusBadRequest, "リクエストを処理できませんでした", "リクエストの形式が正しくありません。"},
+		{"a bad request, English", en.post("/lang", url.Values{"lang": {"fr"}}), http.StatusBadRequest, "Your request could not be processed", ""},
+		{"another method", s.browser().post("/security", nil), http.StatusMethodNotAllowed, "リクエストを処理できませんでした", "この操作はこのページでは行えません。"},
+	} {
+		if tc.r.StatusCode != tc.status {
+			t.Errorf("%s: status %d, want %d", tc.name, tc.r.StatusCode, tc.status)
+		}
+		m := heading.FindStringSubmatch(tc.r.text())
+		if m == nil {
+			t.Errorf("%s: the page does not open with a heading and then its alert:\n%s", tc.name, excerpt(tc.r.body))
+			continue
+		}
+		if m[1] != tc.title || !strings.HasPrefix(m[2], tc.alert) {
+			t.Errorf("%s: heading %q, alert %q; want %q, %q…", tc.name, m[1], m[2], tc.title, tc.alert)
+		}
+		if want := "<title>" + tc.title + " | "; !strings.Contains(tc.r.text(), want) {
+			t.Errorf("%s: the title is not %q…", tc.name, want)
+		}
+		if strings.Contains(tc.r.body, "form-error") || strings.Count(tc.r.body, `role="alert"`) != 1 {
+			t.Errorf("%s: the page has a form-error, or not one alert:\n%s", tc.name, excerpt(tc.r.body))
+		}
+	}
+	// A page with a form keeps its error before the form, for its fields.
+	r := s.browser().post("/login", url.Values{"email": {c.email}})
+	expect(t, r, http.StatusBadRequest, "")
+	contains(t, r, `<p class="error" role="alert" id="form-error">`, `aria-describedby="form-error"`)
 }
