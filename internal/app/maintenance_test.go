@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -172,12 +174,17 @@ func TestMaintenancePageServed(t *testing.T) {
 	if len(urls) < 3 {
 		t.Fatalf("three servers not listed:\n%s", out)
 	}
-	for _, u := range urls[:3] {
+	for i, u := range urls[:3] {
 		base := u[1]
 		res, body := get(t, base+"/")
 		if res.StatusCode != 503 || !strings.Contains(body, "システムメンテナンスのため、ただいまサービスをご利用いただけません。") ||
 			!strings.Contains(body, "https://help.example.jp/maintenance") {
 			t.Errorf("%s/: %d\n%s", base, res.StatusCode, body)
+		}
+		// Titled as the site's own pages are.
+		site := []string{"ポータルサイト", "申込／契約確認サイト", "適格請求書閲覧サイト"}[i]
+		if want := "<title>システムメンテナンス中 | " + site + "</title>"; !strings.Contains(body, want) {
+			t.Errorf("%s/: the page's title is not %s", base, want)
 		}
 		if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || s < 3500 || s > 3600 {
 			t.Errorf("%s/: Retry-After %q", base, res.Header.Get("Retry-After"))
@@ -185,5 +192,40 @@ func TestMaintenancePageServed(t *testing.T) {
 		if res, body := get(t, base+"/healthz"); res.StatusCode != 200 {
 			t.Errorf("%s/healthz: %d %q", base, res.StatusCode, body)
 		}
+	}
+	// The provider's endpoints for programs answer as OAuth does, in JSON,
+	// where their clients got the page.
+	portal := urls[0][1]
+	for _, tc := range []struct{ method, path string }{
+		{"POST", "/oauth/token"}, {"POST", "/oauth/introspect"}, {"POST", "/revoke"},
+		{"GET", "/userinfo"}, {"GET", "/keys"}, {"GET", "/.well-known/openid-configuration"},
+	} {
+		req, _ := http.NewRequest(tc.method, portal+tc.path, strings.NewReader("grant_type=authorization_code&code=x"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer x")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Error            string `json:"error"`
+			ErrorDescription string `json:"error_description"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if res.StatusCode != 503 || res.Header.Get("Content-Type") != "application/json" || err != nil ||
+			body.Error != "temporarily_unavailable" || !strings.Contains(body.ErrorDescription, "maintenance") {
+			t.Errorf("%s %s: %d %s %+v (%v)", tc.method, tc.path, res.StatusCode, res.Header.Get("Content-Type"), body, err)
+		}
+		if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || s < 3500 || s > 3600 {
+			t.Errorf("%s %s: Retry-After %q", tc.method, tc.path, res.Header.Get("Retry-After"))
+		}
+		if h := res.Header.Get("WWW-Authenticate"); h != "" {
+			t.Errorf("%s %s: WWW-Authenticate %q", tc.method, tc.path, h)
+		}
+	}
+	// A browser's sign-in at the provider gets the page.
+	if res, body := get(t, portal+"/authorize?client_id=x"); res.StatusCode != 503 || !strings.Contains(body, "<title>システムメンテナンス中") {
+		t.Errorf("/authorize: %d\n%s", res.StatusCode, body)
 	}
 }

@@ -159,9 +159,17 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		}
 	}
 	// While a maintenance window lasts, every server shows the maintenance
-	// page (health, metrics and static files stay up).
+	// page (health, metrics and static files stay up), titled with its
+	// site's name; the provider's endpoints for programs answer in JSON.
 	for _, s := range servers {
-		s.handler = maintenance.Middleware(s.handler, sched, maintenance.Options{SupportURL: cfg.SupportURL})
+		opts := maintenance.Options{SupportURL: cfg.SupportURL}
+		if n, ok := s.handler.(interface{ SiteName(lang string) string }); ok {
+			opts.Site = n.SiteName
+		}
+		if s == portalSrv {
+			opts.ForPrograms = web.ForPrograms
+		}
+		s.handler = maintenance.Middleware(s.handler, sched, opts)
 	}
 	// The operator console stays up during maintenance: operators work then.
 	if consoleSrv != nil {

@@ -2,6 +2,7 @@ package maintenance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -362,5 +363,65 @@ func TestPageNamesNextWindow(t *testing.T) {
 	Middleware(http.NotFoundHandler(), s, Options{}).ServeHTTP(rec, req("", ""))
 	if body := rec.Body.String(); !strings.Contains(body, "メンテナンスのお知らせ: 2026年12月3日 1:00〜2:00") || strings.Contains(body, "href=") {
 		t.Errorf("page:\n%s", body)
+	}
+}
+
+// TestMiddlewareForPrograms: during a window, a program's request (as
+// Options.ForPrograms tells, or asking for JSON alone) gets an OAuth-style
+// JSON error, not the page; the page's title names the site.
+func TestMiddlewareForPrograms(t *testing.T) {
+	s, _, c, _ := setup(t)
+	c.t = jst(2026, 12, 1, 3, 0)
+	h := Middleware(http.NotFoundHandler(), s, Options{
+		ForPrograms: func(r *http.Request) bool { return r.URL.Path == "/oauth/token" },
+		Site: func(lang string) string {
+			return map[string]string{"ja": "ポータルサイト", "en": "Portal"}[lang]
+		},
+	})
+	do := func(method, path, accept, lang string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, path, nil)
+		if accept != "" {
+			r.Header.Set("Accept", accept)
+		}
+		if lang != "" {
+			r.Header.Set("Accept-Language", lang)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec
+	}
+	for _, tc := range []struct{ method, path, accept string }{
+		{"POST", "/oauth/token", ""},
+		{"POST", "/oauth/token", "text/html"},
+		{"GET", "/api", "application/json"},
+		{"GET", "/api", "application/problem+json, */*;q=0.1"},
+	} {
+		rec := do(tc.method, tc.path, tc.accept, "")
+		var body map[string]string
+		err := json.Unmarshal(rec.Body.Bytes(), &body)
+		if rec.Code != 503 || rec.Header().Get("Content-Type") != "application/json" || err != nil ||
+			body["error"] != "temporarily_unavailable" ||
+			body["error_description"] != "The service is down for maintenance until 2026-12-01T05:00:00+09:00." {
+			t.Errorf("%+v: %d %s %q", tc, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+		if got := rec.Header().Get("Retry-After"); got != "7200" {
+			t.Errorf("%+v: Retry-After %q", tc, got)
+		}
+	}
+	for _, tc := range []struct{ accept, lang, title string }{
+		{"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "", "<title>システムメンテナンス中 | ポータルサイト</title>"},
+		{"", "en", "<title>System maintenance | Portal</title>"},
+		{"application/json, text/html", "", "<title>システムメンテナンス中 | ポータルサイト</title>"},
+	} {
+		rec := do("GET", "/login", tc.accept, tc.lang)
+		if rec.Code != 503 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") || !strings.Contains(rec.Body.String(), tc.title) {
+			t.Errorf("%+v: %d %s\n%s", tc, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+	}
+	// Without a site's name, the title is the page's alone.
+	rec := httptest.NewRecorder()
+	Middleware(http.NotFoundHandler(), s, Options{}).ServeHTTP(rec, req("", ""))
+	if !strings.Contains(rec.Body.String(), "<title>システムメンテナンス中</title>") {
+		t.Errorf("no site: %s", rec.Body)
 	}
 }

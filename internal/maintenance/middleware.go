@@ -2,6 +2,7 @@ package maintenance
 
 import (
 	"bytes"
+	"encoding/json"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -19,6 +20,15 @@ type Options struct {
 	// Pass lists further path prefixes served during a window, such as
 	// the operators' console.
 	Pass []string
+	// Site names the site in a language, after the page's title as its
+	// own pages do (「システムメンテナンス中 | ポータルサイト」); nil for
+	// no name.
+	Site func(lang string) string
+	// ForPrograms tells the requests of programs (an OpenID provider's
+	// token, userinfo and keys endpoints, say) from a browser's: during a
+	// window they are answered in JSON, which their clients read, rather
+	// than with the page. Requests that ask for JSON alone get it too.
+	ForPrograms func(r *http.Request) bool
 }
 
 // alwaysUp is what stays served during a window: health, metrics and the
@@ -57,8 +67,53 @@ func Middleware(next http.Handler, sched *Schedule, opts Options) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if opts.ForPrograms != nil && opts.ForPrograms(r) || wantsJSON(r) {
+			serveJSON(w, win, now)
+			return
+		}
 		servePage(w, r, sched, win, now, opts)
 	})
+}
+
+// wantsJSON reports whether r asks for JSON and not for a page: a
+// browser's Accept names text/html.
+func wantsJSON(r *http.Request) bool {
+	json := false
+	for _, a := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, _ := strings.Cut(a, ";")
+		switch mt = strings.ToLower(strings.TrimSpace(mt)); {
+		case mt == "text/html", mt == "application/xhtml+xml":
+			return false
+		case mt == "application/json", strings.HasSuffix(mt, "+json"):
+			json = true
+		}
+	}
+	return json
+}
+
+// serveJSON answers a program during the window win: 503 with Retry-After,
+// as the page, and an error as OAuth 2.0 writes one (RFC 6749 5.2), which
+// its clients and most others read: temporarily_unavailable, and when the
+// window ends, in ASCII as the RFC asks of error_description.
+func serveJSON(w http.ResponseWriter, win Window, now time.Time) {
+	body, _ := json.Marshal(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}{"temporarily_unavailable", "The service is down for maintenance until " + win.End.In(webkit.JST).Format(time.RFC3339) + "."})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Retry-After", retryAfter(win, now))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	w.Write(append(body, '\n'))
+}
+
+// retryAfter is Retry-After during win: the seconds until its end, rounded
+// up, at least 1.
+func retryAfter(win Window, now time.Time) string {
+	secs := int64((win.End.Sub(now) + time.Second - 1) / time.Second)
+	return strconv.FormatInt(max(secs, 1), 10)
 }
 
 // messages is the page's catalog.
@@ -91,7 +146,7 @@ var page = template.Must(template.New("maintenance").Parse(`<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
-<title>{{.T.title}}</title>
+<title>{{.T.title}}{{with .Site}} | {{.}}{{end}}</title>
 <style>body{font-family:sans-serif;max-width:40em;margin:3em auto;padding:0 1em;line-height:1.7;color:#222}h1{font-size:1.4em}.notice{padding:.8em 1em;background:#fff6d6;border-radius:4px}</style>
 </head>
 <body>
@@ -114,9 +169,12 @@ func servePage(w http.ResponseWriter, r *http.Request, sched *Schedule, win Wind
 		lang = "ja"
 	}
 	data := struct {
-		Lang, Span, Reason, Next, SupportURL string
-		T                                    map[string]string
+		Lang, Span, Reason, Next, SupportURL, Site string
+		T                                          map[string]string
 	}{Lang: lang, Span: Span(win, lang), Reason: Reason(win, lang), SupportURL: opts.SupportURL, T: messages[lang]}
+	if opts.Site != nil {
+		data.Site = opts.Site(lang)
+	}
 	// The next window, if one follows within the notice period.
 	if next, ok := sched.Upcoming(now); ok {
 		data.Next = Notice(next, lang)
@@ -126,12 +184,11 @@ func servePage(w http.ResponseWriter, r *http.Request, sched *Schedule, win Wind
 		http.Error(w, messages[lang]["unavail"], http.StatusServiceUnavailable)
 		return
 	}
-	secs := int64((win.End.Sub(now) + time.Second - 1) / time.Second)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Language", lang)
 	h.Set("Cache-Control", "no-store")
-	h.Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	h.Set("Retry-After", retryAfter(win, now))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	h.Set("Referrer-Policy", "no-referrer")

@@ -195,6 +195,9 @@ func (s *site) user(w http.ResponseWriter, r *http.Request) (*User, bool) {
 // ServeHTTP applies the protections every request gets, then routes it.
 func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.guarded.ServeHTTP(w, r) }
 
+// SiteName is the site's name in lang, as its pages' titles end.
+func (s *site) SiteName(lang string) string { return s.msgs.T(lang, s.name+".name") }
+
 // formAction lists where the site's forms may post: itself and the origin
 // of the logout URL, and the portal's (its logout ends with a redirect
 // there, which form-action governs too).

@@ -104,3 +104,17 @@ func TestMaintenanceBanner(t *testing.T) {
 		}
 	}
 }
+
+// TestForPrograms: the provider's endpoints for programs, which a
+// maintenance window answers in JSON, and none of the browser's.
+func TestForPrograms(t *testing.T) {
+	for path, want := range map[string]bool{
+		"/oauth/token": true, "/oauth/introspect": true, "/revoke": true, "/userinfo": true, "/keys": true,
+		"/.well-known/openid-configuration": true,
+		"/authorize":                        false, "/authorize/callback": false, "/end_session": false, "/login": false, "/security": false, "/": false,
+	} {
+		if got := web.ForPrograms(httptest.NewRequest("GET", path, nil)); got != want {
+			t.Errorf("ForPrograms(%s) = %v, want %v", path, got, want)
+		}
+	}
+}

@@ -261,12 +261,24 @@ func client(r *http.Request) portal.Client {
 	return portal.Client{IP: webkit.ClientIP(r), UserAgent: webkit.UserAgent(r), Lang: webkit.PickLanguage(r)}
 }
 
+// ForPrograms reports whether r is for one of the provider's endpoints for
+// programs, not browsers: token, introspection, revocation, userinfo, keys
+// and discovery. Their answers are JSON, their errors too, in a
+// maintenance window (maintenance.Options.ForPrograms) as well.
+func ForPrograms(r *http.Request) bool {
+	p := r.URL.Path
+	return strings.HasPrefix(p, "/oauth/") || p == "/userinfo" || p == "/revoke" || p == "/keys" || strings.HasPrefix(p, "/.well-known/")
+}
+
+// SiteName is the portal's name in lang, as its pages' titles end.
+func (s *Server) SiteName(lang string) string { return s.msgs.T(lang, "site.name") }
+
 // badInput answers a request whose path or query is not text: the
 // provider's endpoints for programs as OAuth does (RFC 6749 5.2), the
 // pages with a page.
 func (s *Server) badInput(w http.ResponseWriter, r *http.Request) {
-	switch p := r.URL.Path; {
-	case strings.HasPrefix(p, "/oauth/"), p == "/userinfo", p == "/revoke", p == "/keys", strings.HasPrefix(p, "/.well-known/"):
+	switch {
+	case ForPrograms(r):
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusBadRequest)
