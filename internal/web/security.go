@@ -215,8 +215,8 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	// The form names the factors its page showed: a tab left open while
 	// they were reset and set up again (on a new phone, say) must not
 	// remove the new ones, which its page never named. Every page sends
-	// the field; a request without it is malformed, and a malformed
-	// request changes nothing: it removed every factor.
+	// the field; a request without it is malformed, and changes nothing,
+	// where it removed every factor.
 	tag := r.PostForm.Get("factors")
 	if tag == "" {
 		s.fail(w, r, http.StatusBadRequest, "reset.no_factors")
