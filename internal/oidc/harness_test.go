@@ -219,6 +219,17 @@ func noFollow(b *http.Client) *http.Client {
 	}}
 }
 
+// resetForm is the security page's 「リセットする」 form: it names the
+// account's factors as the page shows them.
+func (e *portalEnv) resetForm() url.Values {
+	e.t.Helper()
+	_, tag, err := e.svc.MethodsTagged(e.t.Context(), e.accountID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return url.Values{"factors": {tag}}
+}
+
 // get answers a GET of u in browser b without following redirects.
 func (e *portalEnv) get(b *http.Client, u string, header ...string) (*http.Response, string) {
 	e.t.Helper()

@@ -275,12 +275,12 @@ func TestBackchannelLogoutAtEndSession(t *testing.T) {
 func TestBackchannelLogoutAtSecurityReset(t *testing.T) {
 	e := newPortal(t)
 	b, sites, rcs, toks, sids := backchannelPair(t, e)
-	res, err := noFollow(b).PostForm(e.srv.URL+"/security/reset", nil)
+	res, err := noFollow(b).PostForm(e.srv.URL+"/security/reset", e.resetForm())
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if loc, _ := res.Location(); loc == nil || loc.Path != "/security" || loc.Query().Get("done") != "reset" {
+	if loc, _ := res.Location(); loc == nil || loc.Path != "/security" {
 		t.Fatalf("POST /security/reset: %d %v", res.StatusCode, loc)
 	}
 	e.checkLoggedOut(sites, rcs, toks, sids)

@@ -820,7 +820,7 @@ func TestCodeOfAnEndedSession(t *testing.T) {
 		{"reset in another browser", func(e *portalEnv, _ *http.Client) {
 			other := e.browser()
 			newSite(e, "other").login(other)
-			e.post(other, "/security/reset", nil)
+			e.post(other, "/security/reset", e.resetForm())
 		}},
 		{"new password in another browser", func(e *portalEnv, _ *http.Client) {
 			other := e.browser()
