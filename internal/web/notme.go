@@ -58,7 +58,7 @@ func (s *Server) notMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setCookie(w, s.cookieName(sessionCookie), "", -1)
-	s.setCookie(w, s.cookieName(flowCookie), "", -1)
+	s.dropFlow(w)
 	// The report received is a page of its own: reloading it, or switching
 	// its language, would otherwise send the spent link again and read
 	// that the link is invalid. Its address is /not-me without a link; the

@@ -109,6 +109,13 @@ func TestNotMe(t *testing.T) {
 	if ck := setCookieOf(sent, "tobira_session"); ck == nil || ck.MaxAge >= 0 {
 		t.Errorf("the session cookie was not cleared: %v", ck)
 	}
+	// A sign-in this browser had under way ends with the sessions, and so
+	// does what it remembered of where that sign-in was going.
+	for _, name := range []string{"tobira_flow", "tobira_flow_return"} {
+		if ck := setCookieOf(sent, name); ck == nil || ck.MaxAge >= 0 {
+			t.Errorf("the cookie %s was not cleared: %v", name, ck)
+		}
+	}
 	// The page it leads to, loaded again (a reload, the language switch),
 	// still says the report was received, in either language.
 	for range 2 {
