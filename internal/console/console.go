@@ -32,7 +32,7 @@ var templateFS embed.FS
 //go:embed locales/*.json
 var localeFS embed.FS
 
-var pageNames = []string{"login", "code", "customers", "customer", "open", "audit", "message", "resets", "maintenance", "recoveries", "operators", "operator_key", "sites", "operator_new", "password", "reauth"}
+var pageNames = []string{"login", "code", "customers", "customer", "open", "audit", "message", "resets", "maintenance", "recoveries", "operators", "operator_key", "sites", "operator_new", "password", "reauth", "confirm"}
 
 const (
 	// CookieName is the console's session cookie.
@@ -179,23 +179,27 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /customers/{id}/reset-mfa", s.signedIn(s.requestReset))
 	s.mux.HandleFunc("POST /customers/{id}/erase", s.signedInAdminFresh(store.ActionAccountErase, s.erase))
 	s.mux.HandleFunc("GET /resets", s.signedIn(s.resetsPage))
-	s.mux.HandleFunc("POST /resets/{id}/approve", s.signedInFresh(s.approveReset))
+	s.mux.HandleFunc("POST /resets/{id}/approve", s.signedInFresh(s.asking(s.askApproveReset, s.approveReset)))
 	s.mux.HandleFunc("POST /resets/{id}/reject", s.signedIn(s.rejectReset))
 	s.mux.HandleFunc("POST /resets/{id}/withdraw", s.signedIn(s.withdrawReset))
 	s.mux.HandleFunc("GET /maintenance", s.signedIn(s.maintenancePage))
 	s.mux.HandleFunc("POST /maintenance", s.signedIn(s.scheduleMaintenance))
-	s.mux.HandleFunc("POST /maintenance/{id}/cancel", s.signedIn(s.cancelMaintenance))
+	s.mux.HandleFunc("POST /maintenance/{id}/cancel", s.signedIn(s.adminFirst(store.ActionMaintenanceCancel,
+		s.asking(s.askCancelMaintenance, s.cancelMaintenance))))
 	s.mux.HandleFunc("GET /recoveries", s.signedIn(s.recoveriesPage))
-	s.mux.HandleFunc("POST /recoveries/{id}/propose", s.signedIn(s.proposeRecovery))
-	s.mux.HandleFunc("POST /recoveries/{id}/approve", s.signedInFresh(s.approveRecovery))
+	s.mux.HandleFunc("POST /recoveries/{id}/propose", s.signedIn(s.asking(s.askProposeRecovery, s.proposeRecovery)))
+	s.mux.HandleFunc("POST /recoveries/{id}/approve", s.signedInFresh(s.asking(s.askApproveRecovery, s.approveRecovery)))
 	s.mux.HandleFunc("POST /recoveries/{id}/reject", s.signedIn(s.rejectRecovery))
 	s.mux.HandleFunc("POST /recoveries/{id}/withdraw", s.signedIn(s.withdrawRecovery))
 	s.mux.HandleFunc("GET /sites", s.signedIn(s.sitesPage))
 	s.mux.HandleFunc("GET /operators", s.signedIn(s.operatorsPage))
-	s.mux.HandleFunc("POST /operators/{id}/disable", s.signedInAdminFresh(store.ActionOperatorDisable, s.disableOperator))
+	s.mux.HandleFunc("POST /operators/{id}/disable", s.signedInAdminFresh(store.ActionOperatorDisable,
+		s.asking(s.askOperator("confirm.disable", "operators.disable"), s.disableOperator)))
 	s.mux.HandleFunc("POST /operators/{id}/enable", s.signedInAdminFresh(store.ActionOperatorEnable, s.enableOperator))
-	s.mux.HandleFunc("POST /operators/{id}/reset-2fa", s.signedInAdminFresh(store.ActionOperatorReset2FA, s.resetOperator))
-	s.mux.HandleFunc("POST /operators/{id}/reset-password", s.signedInAdminFresh(store.ActionOperatorResetPassword, s.resetOperatorPassword))
+	s.mux.HandleFunc("POST /operators/{id}/reset-2fa", s.signedInAdminFresh(store.ActionOperatorReset2FA,
+		s.asking(s.askOperator("confirm.reset_2fa", "operators.reset"), s.resetOperator)))
+	s.mux.HandleFunc("POST /operators/{id}/reset-password", s.signedInAdminFresh(store.ActionOperatorResetPassword,
+		s.asking(s.askOperator("confirm.reset_password", "operators.reset_password"), s.resetOperatorPassword)))
 	s.mux.HandleFunc("GET /operators/handover", s.signedIn(s.handOverPage))
 	s.mux.HandleFunc("GET /operators/new", s.signedIn(s.newOperatorPage))
 	s.mux.HandleFunc("POST /operators/new", s.signedInAdminFresh(store.ActionOperatorCreate, s.addOperator))
@@ -391,7 +395,7 @@ func (s *Server) signedInAs(h func(http.ResponseWriter, *http.Request, *store.Op
 	return func(w http.ResponseWriter, r *http.Request) {
 		op, ss := s.current(r)
 		if op == nil {
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			s.toSignIn(w, r)
 			return
 		}
 		// A one-time password an admin handed over opens nothing but its
@@ -406,32 +410,11 @@ func (s *Server) signedInAs(h func(http.ResponseWriter, *http.Request, *store.Op
 		if r.Method == http.MethodPost && !s.form(w, r) {
 			return
 		}
+		s.takeFlash(w, r)
 		// What the portal records for the operator (account.open,
 		// recovery.approve, mfa.reset, ...) gets the operator's address
 		// and browser, as the console's own events do.
 		h(w, r.WithContext(portal.WithClient(r.Context(), client(r))), op, ss)
-	}
-}
-
-// done redirects after an action, with a notice the next page shows.
-func done(w http.ResponseWriter, r *http.Request, path, notice string) {
-	http.Redirect(w, r, path+"?done="+notice, http.StatusSeeOther)
-}
-
-// notices are the keys ?done= may name.
-var notices = map[string]string{
-	"resent": "notice.resent", "locked": "notice.locked", "unlocked": "notice.unlocked", "opened": "notice.opened",
-	"reset_requested": "notice.reset_requested", "reset_approved": "notice.reset_approved", "reset_rejected": "notice.reset_rejected",
-	"reset_withdrawn": "notice.reset_withdrawn", "scheduled": "notice.scheduled", "cancelled": "notice.cancelled",
-	"recovery_approved": "notice.recovery_approved", "recovery_proposed": "notice.recovery_proposed",
-	"recovery_rejected": "notice.recovery_rejected", "recovery_withdrawn": "notice.recovery_withdrawn",
-	"operator_disabled": "notice.operator_disabled", "operator_enabled": "notice.operator_enabled",
-	"erased": "notice.erased", "password_changed": "notice.password_changed",
-}
-
-func (s *Server) notice(r *http.Request, v *view) {
-	if key, ok := notices[r.URL.Query().Get("done")]; ok {
-		v.Notice = s.t(r, key)
 	}
 }
 

@@ -264,7 +264,7 @@ func (s *Server) resend(w http.ResponseWriter, r *http.Request, op *store.Operat
 		return
 	}
 	s.audit(ctx, r, actor(op), a.ID, store.ActionActivationResend, "ok", "")
-	done(w, r, customerPath(a.ID), "resent")
+	s.done(w, r, op, customerPath(a.ID), "resent")
 }
 
 func (s *Server) lock(w http.ResponseWriter, r *http.Request, op *store.Operator) {
@@ -294,7 +294,7 @@ func (s *Server) lock(w http.ResponseWriter, r *http.Request, op *store.Operator
 		return
 	}
 	s.audit(ctx, r, actor(op), a.ID, store.ActionAccountLock, "ok", reason)
-	done(w, r, customerPath(a.ID), "locked")
+	s.done(w, r, op, customerPath(a.ID), "locked")
 }
 
 func (s *Server) unlock(w http.ResponseWriter, r *http.Request, op *store.Operator) {
@@ -313,7 +313,7 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request, op *store.Operat
 		return
 	}
 	s.audit(ctx, r, actor(op), a.ID, store.ActionAccountUnlock, "ok", "")
-	done(w, r, customerPath(a.ID), "unlocked")
+	s.done(w, r, op, customerPath(a.ID), "unlocked")
 }
 
 // openData is the form as typed; Lang is the language of the customer's
@@ -340,7 +340,7 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, op *store.Operator
 	d := openData{Email: trim(email, 254), Name: trim(name, 200), Lang: trim(lang, 10)}
 	a, _, err := s.svc.OpenAccountIn(r.Context(), email, name, lang, actor(op))
 	if err == nil {
-		done(w, r, customerPath(a.ID), "opened")
+		s.done(w, r, op, customerPath(a.ID), "opened")
 		return
 	}
 	var key string

@@ -84,7 +84,7 @@ func (s *Server) scheduleMaintenance(w http.ResponseWriter, r *http.Request, op 
 	switch {
 	case err == nil:
 		s.audit(r.Context(), r, actor(op), "", store.ActionMaintenanceCreate, "ok", win.ID+" "+maintenance.Span(win, "en"))
-		done(w, r, "/maintenance", "scheduled")
+		s.done(w, r, op, "/maintenance", "scheduled")
 		return
 	case errors.Is(err, maintenance.ErrEndNotAfterStart):
 		msg = s.t(r, "maintenance.end_not_after_start")
@@ -114,7 +114,7 @@ func (s *Server) cancelMaintenance(w http.ResponseWriter, r *http.Request, op *s
 	switch {
 	case err == nil:
 		s.audit(r.Context(), r, actor(op), "", store.ActionMaintenanceCancel, "ok", win.ID+" "+maintenance.Span(win, "en"))
-		done(w, r, "/maintenance", "cancelled")
+		s.done(w, r, op, "/maintenance", "cancelled")
 	case errors.Is(err, maintenance.ErrNotFound):
 		s.fail(w, r, http.StatusNotFound, "maintenance.not_found")
 	case errors.Is(err, maintenance.ErrCancelled):

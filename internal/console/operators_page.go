@@ -81,7 +81,7 @@ func (s *Server) disableOperator(w http.ResponseWriter, r *http.Request, op *sto
 		s.internal(w, r, err)
 		return
 	}
-	done(w, r, "/operators", "operator_disabled")
+	s.done(w, r, op, "/operators", "operator_disabled")
 }
 
 func (s *Server) enableOperator(w http.ResponseWriter, r *http.Request, op *store.Operator) {
@@ -96,7 +96,7 @@ func (s *Server) enableOperator(w http.ResponseWriter, r *http.Request, op *stor
 		s.internal(w, r, err)
 		return
 	}
-	done(w, r, "/operators", "operator_enabled")
+	s.done(w, r, op, "/operators", "operator_enabled")
 }
 
 // operatorKeyData is what an operator is handed, shown once: a new

@@ -106,7 +106,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, op *stor
 	// The right current password gives its attempt back, as at sign-in.
 	_ = s.svc.Store.ResetLimit(ctx, "console:password:"+op.Email)
 	s.audit(ctx, r, actor(op), "", store.ActionOperatorPasswordChange, "ok", "")
-	done(w, r, "/customers", "password_changed")
+	s.done(w, r, op, "/customers", "password_changed")
 }
 
 // passwordProblem is the message key of what is wrong with a new

@@ -282,7 +282,7 @@ func TestReauthWrongCode(t *testing.T) {
 	mfaAt := admin.sessionOf().MFAAt
 
 	for i, code := range []string{s.wrongCode(seed), "12ab56", ""} {
-		resp, body := admin.post(path, "reauth_code", code)
+		resp, body := admin.do("POST", path, url.Values{"reauth_code": {code}})
 		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "コードが正しくありません。操作は実行していません。") {
 			t.Errorf("code %q: %d, want 422 with the message\n%s", code, resp.StatusCode, body)
 		}

@@ -132,7 +132,7 @@ func (s *Server) proposeRecovery(w http.ResponseWriter, r *http.Request, op *sto
 		return
 	}
 	s.log.Info("console: early recovery approval proposed", "request", id, "operator", op.Email)
-	done(w, r, "/recoveries", "recovery_proposed")
+	s.done(w, r, op, "/recoveries", "recovery_proposed")
 }
 
 func (s *Server) approveRecovery(w http.ResponseWriter, r *http.Request, op *store.Operator) {
@@ -233,7 +233,7 @@ func (s *Server) decideRecovery(w http.ResponseWriter, r *http.Request, op *stor
 		s.audit(ctx, r, actor(op), q.AccountID, action, "ok", portal.ProposalDetail(q))
 	}
 	s.log.Info("console: early recovery approval decided", "request", q.ID, "decision", decision, "operator", op.Email)
-	done(w, r, "/recoveries", recoveryNotices[decision])
+	s.done(w, r, op, "/recoveries", recoveryNotices[decision])
 }
 
 // recoveryAccount is the account of the recovery request id, for an audit

@@ -55,7 +55,7 @@ func (s *Server) requestReset(w http.ResponseWriter, r *http.Request, op *store.
 		return
 	}
 	s.audit(ctx, r, actor(op), a.ID, store.ActionResetRequest, "ok", reason)
-	done(w, r, customerPath(a.ID), "reset_requested")
+	s.done(w, r, op, customerPath(a.ID), "reset_requested")
 }
 
 // resetRow is an open request with its customer.
@@ -186,15 +186,15 @@ func (s *Server) decideReset(w http.ResponseWriter, r *http.Request, op *store.O
 	switch decision {
 	case store.ResetApproved:
 		// The approval's event was recorded with the reset.
-		done(w, r, "/resets", "reset_approved")
+		s.done(w, r, op, "/resets", "reset_approved")
 		return
 	case store.ResetRejected:
 		s.audit(ctx, r, actor(op), q.AccountID, action, "ok", "request "+q.ID+" by "+q.RequestedBy+": "+q.Reason)
-		done(w, r, "/resets", "reset_rejected")
+		s.done(w, r, op, "/resets", "reset_rejected")
 		return
 	}
 	s.audit(ctx, r, actor(op), q.AccountID, action, "ok", "request "+q.ID+" by "+q.RequestedBy+": "+q.Reason)
-	done(w, r, customerPath(q.AccountID), "reset_withdrawn")
+	s.done(w, r, op, customerPath(q.AccountID), "reset_withdrawn")
 }
 
 // resetAccount is the account of the reset request id, for an audit event

@@ -3,6 +3,8 @@ package console
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/tobira/tobira/internal/account"
@@ -12,16 +14,110 @@ import (
 	"github.com/tobira/tobira/internal/webkit"
 )
 
-type loginData struct{ Email string }
+// loginData is the sign-in's pages' own: the address typed, and the page
+// to return to once signed in (returnPath's, "" for none given).
+type loginData struct{ Email, Next string }
+
+// loginReasons are the notices the sign-in page shows for its ?e=: the
+// sign-in ended (the idle timeout, an admin's action, a sign-out in another
+// tab) while the operator was at a page, or while they sent a form, which
+// was not acted on. Neither tells of anything done, so an address can carry
+// them (a link that says so is wrong, not misleading about an action).
+var loginReasons = map[string]string{"ended": "login.session_ended", "not_done": "login.not_done"}
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	next := r.URL.Query().Get("next")
 	if op, _ := s.current(r); op != nil {
-		http.Redirect(w, r, "/customers", http.StatusSeeOther)
+		http.Redirect(w, r, returnPath(next), http.StatusSeeOther)
 		return
 	}
 	v := s.view(r, "login.title", nil)
-	v.Data = loginData{}
+	v.Data = loginData{Next: nextField(next)}
+	if key, ok := loginReasons[r.URL.Query().Get("e")]; ok {
+		v.Notice = s.t(r, key)
+	}
 	s.render(w, r, http.StatusOK, "login", v)
+}
+
+// toSignIn answers a request for a page or an action that needs a sign-in
+// the browser has not, or no more: with the sign-in, which returns to the
+// page once done, through the code step. A browser that had a sign-in is
+// told it ended, and its cookie is cleared. A POST is not acted on: the
+// sign-in says so, and returns to the page the form was on (formPage), for
+// the operator to send it again knowingly; its content is not kept. A
+// browser halfway through signing in (its password typed) goes back to
+// the code step.
+func (s *Server) toSignIn(w http.ResponseWriter, r *http.Request) {
+	next, reason := r.URL.RequestURI(), ""
+	_, err := r.Cookie(CookieName)
+	hadCookie := err == nil
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		next, reason = formPage(r), "not_done"
+	}
+	target := "/login"
+	if ss := s.session(r); ss != nil && ss.MFAAt.IsZero() {
+		target = "/login/code"
+	} else if hadCookie {
+		s.clearCookie(w)
+		if reason == "" {
+			reason = "ended"
+		}
+	}
+	q := url.Values{"next": {returnPath(next)}}
+	if reason != "" {
+		q.Set("e", reason)
+	}
+	http.Redirect(w, r, target+"?"+q.Encode(), http.StatusSeeOther)
+}
+
+// maxNext is the longest page address a sign-in returns to: a search or an
+// audit filter fits, and the sign-in's own address stays short.
+const maxNext = 1024
+
+// returnPath is where a sign-in returns to: next when it is a page of the
+// console, else the customers page. webkit.LocalPath refuses another
+// site's address however it is written (//host, /\host, with a scheme, with
+// tabs or newlines; the query's decoding has turned %2F%2F into //
+// already); the sign-in's own pages and the language switch are no place
+// to return to.
+func returnPath(next string) string {
+	p := webkit.LocalPath(next)
+	first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	first, _, _ = strings.Cut(first, "?")
+	switch {
+	case p == "/", len(p) > maxNext, first == "login", first == "logout", first == "lang":
+		return "/customers"
+	}
+	return p
+}
+
+// nextField is the return page a sign-in's form carries: "" for none, so
+// that a sign-in begun at /login lands where it always did.
+func nextField(next string) string {
+	if next == "" {
+		return ""
+	}
+	return returnPath(next)
+}
+
+// withNext is path with the return page next, if any, in its query.
+func withNext(path, next string) string {
+	if next = nextField(next); next != "" {
+		return path + "?next=" + url.QueryEscape(next)
+	}
+	return path
+}
+
+// formPage is the page the form of a POST to r's path is on, from the
+// path alone: the Referer may be missing, or another page's.
+func formPage(r *http.Request) string {
+	switch p := r.URL.Path; {
+	case p == "/customers/new", p == "/maintenance", p == "/password", p == "/operators/new":
+		return p
+	case strings.HasPrefix(p, "/maintenance/"):
+		return "/maintenance"
+	}
+	return cancelPath(r)
 }
 
 func (s *Server) setCookie(w http.ResponseWriter, value string, ttl time.Duration) {
@@ -81,7 +177,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := s.view(r, "login.title", nil)
 	typed, password := trim(r.PostForm.Get("email"), 254), r.PostForm.Get("password")
-	v.Data = loginData{Email: typed}
+	next := r.PostForm.Get("next")
+	v.Data = loginData{Email: typed, Next: nextField(next)}
 	// A field left empty is asked for, as the portal's sign-in asks: it
 	// is no wrong password, so nothing is hashed nor counted toward the
 	// address's limit.
@@ -168,7 +265,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.rehash(r, op, password)
 	}
 	s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "ok", "password")
-	http.Redirect(w, r, "/login/code", http.StatusSeeOther)
+	http.Redirect(w, r, withNext("/login/code", next), http.StatusSeeOther)
 }
 
 // rehash upgrades the password hash of op, whose password was just checked
@@ -213,11 +310,17 @@ func (s *Server) pending(r *http.Request) (*store.OperatorSession, *store.Operat
 }
 
 func (s *Server) codePage(w http.ResponseWriter, r *http.Request) {
+	next := r.URL.Query().Get("next")
 	if _, op := s.pending(r); op == nil {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		http.Redirect(w, r, withNext("/login", next), http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "code", s.view(r, "code.title", nil))
+	v := s.view(r, "code.title", nil)
+	v.Data = loginData{Next: nextField(next)}
+	if key, ok := loginReasons[r.URL.Query().Get("e")]; ok {
+		v.Notice = s.t(r, key)
+	}
+	s.render(w, r, http.StatusOK, "code", v)
 }
 
 func (s *Server) code(w http.ResponseWriter, r *http.Request) {
@@ -225,12 +328,14 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	next := r.PostForm.Get("next")
 	ss, op := s.pending(r)
 	if op == nil {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		http.Redirect(w, r, withNext("/login", next), http.StatusSeeOther)
 		return
 	}
 	v := s.view(r, "code.title", nil)
+	v.Data = loginData{Next: nextField(next)}
 	until, err := s.checkCode(r, op, r.PostForm.Get("code"), store.ActionConsoleSignIn, "totp")
 	switch {
 	case errors.Is(err, errCodeLocked):
@@ -263,7 +368,7 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "ok", "totp")
-	http.Redirect(w, r, "/customers", http.StatusSeeOther)
+	http.Redirect(w, r, returnPath(next), http.StatusSeeOther)
 }
 
 // The refusals of checkCode.
