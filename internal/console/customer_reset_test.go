@@ -54,3 +54,29 @@ func TestCustomerPageLinksResetRow(t *testing.T) {
 		t.Errorf("the row reset-%s is not the request's, with its actions:\n%s", req.ID, row)
 	}
 }
+
+// TestNoResetOfferedWithoutFactor: a customer with no second factor
+// (「二要素認証: 未登録」) is offered no reset request, which could only be
+// refused; the page says there is nothing to reset. One with a factor is.
+func TestNoResetOfferedWithoutFactor(t *testing.T) {
+	s := newSite(t)
+	kim := s.signIn("kim@tobira.example", s.operator("kim@tobira.example", store.RoleSupport))
+	none, _, err := s.svc.OpenAccount(t.Context(), "yamada@example.jp", "山田 太郎", "operator:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := s.customerWithFactor("sato@example.jp")
+	const nothing = "このお客さまは二要素認証を登録していないため、リセットするものはありません。"
+	_, body := kim.get("/customers/" + none.ID)
+	if strings.Contains(body, `action="/customers/`+none.ID+`/reset-mfa"`) || strings.Contains(body, "二要素認証のリセットを依頼") ||
+		!strings.Contains(body, "<p>"+nothing+"</p>") {
+		t.Errorf("the page of a customer without a factor offers a reset, or does not say why not:\n%s", body)
+	}
+	if _, body := kim.do("GET", "/customers/"+none.ID, nil, "Accept-Language", "en"); !strings.Contains(body, "This customer has no second factor, so there is nothing to reset.") {
+		t.Error("the English page does not say why no reset is offered")
+	}
+	_, body = kim.get("/customers/" + with.ID)
+	if !strings.Contains(body, `action="/customers/`+with.ID+`/reset-mfa"`) || strings.Contains(body, nothing) {
+		t.Errorf("the page of a customer with a factor offers no reset:\n%s", body)
+	}
+}
