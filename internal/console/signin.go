@@ -21,8 +21,9 @@ type loginData struct{ Email, Next string }
 // loginReasons are the notices the sign-in page shows for its ?e=: the
 // sign-in ended (the idle timeout, an admin's action, a sign-out in another
 // tab) while the operator was at a page, or while they sent a form, which
-// was not acted on. Neither tells of anything done, so an address can carry
-// them (a link that says so is wrong, not misleading about an action).
+// was not acted on. Neither reports an action, so, unlike an action's
+// notice (flash.go), the address may carry them: at worst a link shows one
+// to an operator who was not signed in.
 var loginReasons = map[string]string{"ended": "login.session_ended", "not_done": "login.not_done"}
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
