@@ -28,8 +28,9 @@ import (
 // form has otherwise.
 const confirmField = "confirmed"
 
-// question is what a confirmation page asks: Text says what will happen,
-// Button is the action's own label.
+// question is what a confirmation page asks: Text says what will happen;
+// Button is the message key of the action's own label (the button the
+// form had).
 type question struct{ Text, Button string }
 
 // An asker is the question of r's action, in v's language; a goneError
@@ -83,6 +84,7 @@ func (s *Server) asking(ask asker, h func(http.ResponseWriter, *http.Request, *s
 			return
 		}
 		d.question = q
+		d.Button = v.T(q.Button)
 		names := make([]string, 0, len(r.PostForm))
 		for name := range r.PostForm {
 			if name != confirmField && name != reauthField {
@@ -127,20 +129,20 @@ func (s *Server) askApproveReset(r *http.Request, v *view) (question, error) {
 		return question{}, errSettled
 	}
 	email, _, err := s.customerOf(r.Context(), q.AccountID)
-	return question{v.T("confirm.approve_reset", or(email, q.AccountID)), v.T("resets.approve")}, err
+	return question{v.T("confirm.approve_reset", or(email, q.AccountID)), "resets.approve"}, err
 }
 
 // askProposeRecovery: 「本人確認のうえ早期承認」 of a recovery request.
 func (s *Server) askProposeRecovery(r *http.Request, v *view) (question, error) {
 	q, email, err := s.recoveryFor(r)
-	return question{v.T("confirm.approve_recovery", or(email, q.AccountID)), v.T("recoveries.approve")}, err
+	return question{v.T("confirm.approve_recovery", or(email, q.AccountID)), "recoveries.approve"}, err
 }
 
 // askApproveRecovery: 「早期承認を承認」 of another operator's proposal.
 func (s *Server) askApproveRecovery(r *http.Request, v *view) (question, error) {
 	q, email, err := s.recoveryFor(r)
 	return question{v.T("confirm.approve_recovery_proposal", or(email, q.AccountID), v.Actor(q.ProposedBy)),
-		v.T("recoveries.approve_proposal")}, err
+		"recoveries.approve_proposal"}, err
 }
 
 // recoveryFor is the recovery request of r's path and its customer's email.
@@ -173,13 +175,13 @@ func (s *Server) askCancelMaintenance(r *http.Request, v *view) (question, error
 		case !win.CancelledAt.IsZero() || !s.svc.Now().Before(win.End):
 			return question{}, errSettled
 		}
-		return question{v.T("confirm.cancel_maintenance", maintenance.Span(win, v.Lang)), v.T("maintenance.cancel")}, nil
+		return question{v.T("confirm.cancel_maintenance", maintenance.Span(win, v.Lang)), "maintenance.cancel"}, nil
 	}
 	return question{}, &goneError{"maintenance.not_found"}
 }
 
 // askOperator is the question of an admin's action on another operator:
-// text is its message, which names the operator, button its label.
+// text is its message, which names the operator, button its label's key.
 func (s *Server) askOperator(text, button string) asker {
 	return func(r *http.Request, v *view) (question, error) {
 		t, err := s.ops.OperatorByID(r.Context(), r.PathValue("id"))
@@ -189,7 +191,7 @@ func (s *Server) askOperator(text, button string) asker {
 		if err != nil {
 			return question{}, err
 		}
-		return question{v.T(text, t.Name, t.Email), v.T(button)}, nil
+		return question{v.T(text, t.Name, t.Email), button}, nil
 	}
 }
 
