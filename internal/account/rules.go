@@ -3,6 +3,7 @@ package account
 import (
 	_ "embed"
 	"errors"
+	"fmt"
 	"net/mail"
 	"strings"
 	"unicode"
@@ -20,6 +21,11 @@ var (
 	ErrPasswordLong    = errors.New("account: password too long")
 	ErrPasswordIsEmail = errors.New("account: password equals the email address")
 	ErrPasswordCommon  = errors.New("account: password too common or easy to guess")
+	// ErrNameChars is a name with a character that has no place in one: a
+	// control character or line break, or an invisible format character
+	// such as a bidi override. It is an ErrBadName too, for the callers
+	// that have one message for both.
+	ErrNameChars = fmt.Errorf("%w: control or invisible format character", ErrBadName)
 )
 
 // Password length bounds, in characters. NIST SP 800-63B: at least 8, allow
@@ -61,13 +67,36 @@ func NormalizeEmail(s string) (string, error) {
 	return strings.ToLower(s), nil
 }
 
-// CheckName checks a display name.
+// CheckName checks a display name: 1 to 100 characters (ErrBadName), none
+// of them one that nameChar refuses (ErrNameChars).
 func CheckName(s string) (string, error) {
 	s = strings.TrimSpace(s)
-	if s == "" || utf8.RuneCountInString(s) > 100 || !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+	if s == "" || utf8.RuneCountInString(s) > 100 || !utf8.ValidString(s) {
 		return "", ErrBadName
 	}
+	if strings.ContainsFunc(s, badNameChar) {
+		return "", ErrNameChars
+	}
 	return s, nil
+}
+
+// badNameChar reports a character that has no place in a name. A name is
+// shown in the console, in mails and on the sites, so it refuses control
+// characters (ESC, NUL, a line break), the line and paragraph separators,
+// and the invisible format characters (Unicode's Cf): among them the bidi
+// controls (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C), with
+// which 「山本\u202e郎二」 reads 「山本二郎」, and the zero-width space and
+// byte order mark, with which two names that look alike differ. The zero-
+// width joiner and non-joiner (U+200C, U+200D) stay: Persian and Indic
+// names need them to be spelt right.
+func badNameChar(r rune) bool {
+	switch {
+	case r == '\u200c' || r == '\u200d':
+		return false
+	case unicode.IsControl(r), unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp):
+		return true
+	}
+	return false
 }
 
 // CheckPassword applies the password policy for a new password: its length,

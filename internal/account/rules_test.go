@@ -76,10 +76,33 @@ func TestCheckName(t *testing.T) {
 		{"\u3000", "", ErrBadName}, // an ideographic space is space too
 		{strings.Repeat("あ", 101), "", ErrBadName},
 		{"bad \xff utf-8", "", ErrBadName},
-		{"山田\x00太郎", "", ErrBadName},
-		{"山田\n太郎", "", ErrBadName},
+		{"山田\x00太郎", "", ErrNameChars},
+		{"山田\n太郎", "", ErrNameChars},
+		{"山田\x1b[31m太郎", "", ErrNameChars},
+		{"山田\u2028太郎", "", ErrNameChars}, // the line separator
+		// The bidi controls, with which 山本\u202e郎二 reads 山本二郎.
+		{"山本\u202e郎二", "", ErrNameChars},
+		{"山本\u202a太郎", "", ErrNameChars},
+		{"山本\u202c太郎", "", ErrNameChars},
+		{"山本\u2066太郎", "", ErrNameChars},
+		{"山本\u2069太郎", "", ErrNameChars},
+		{"山本\u200e太郎", "", ErrNameChars},
+		{"山本\u200f太郎", "", ErrNameChars},
+		{"山本\u061c太郎", "", ErrNameChars},
+		// Other invisible format characters.
+		{"山本\u200b太郎", "", ErrNameChars},
+		{"山本\ufeff太郎", "", ErrNameChars},
+		{"山本\u00ad太郎", "", ErrNameChars},
+		{"山本\u2060太郎", "", ErrNameChars},
+		// The joiners spell names of some scripts right, and stay.
+		{"\u0645\u06cc\u200c\u0631\u0648\u062f", "\u0645\u06cc\u200c\u0631\u0648\u062f", nil},
+		{"\u0d28\u0d4d\u200d", "\u0d28\u0d4d\u200d", nil},
 	} {
 		got, err := CheckName(tc.in)
+		if tc.err == ErrBadName && errors.Is(err, ErrNameChars) {
+			t.Errorf("CheckName(%q) err = %v, want the length's %v", tc.in, err, tc.err)
+			continue
+		}
 		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
 			t.Errorf("CheckName(%q) err = %v, want %v", tc.in, err, tc.err)
 			continue

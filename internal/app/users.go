@@ -179,6 +179,8 @@ func explain(err error, email string) error {
 	switch {
 	case errors.Is(err, account.ErrBadEmail):
 		return fmt.Errorf("%q is not a valid email address", email)
+	case errors.Is(err, account.ErrNameChars):
+		return errors.New("the name cannot contain line breaks, control characters or invisible format characters (such as bidi controls)")
 	case errors.Is(err, account.ErrBadName):
 		return errors.New("the name must be 1 to 100 characters")
 	case errors.Is(err, portal.ErrEmailTaken):

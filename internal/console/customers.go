@@ -347,6 +347,8 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, op *store.Operator
 	switch {
 	case errors.Is(err, account.ErrBadEmail):
 		key = "open.bad_email"
+	case errors.Is(err, account.ErrNameChars):
+		key, d.Wrong = "open.bad_name_chars", "name"
 	case errors.Is(err, account.ErrBadName):
 		key, d.Wrong = "open.bad_name", "name"
 	case errors.Is(err, portal.ErrEmailTaken):

@@ -176,6 +176,8 @@ func (s *Server) addOperator(w http.ResponseWriter, r *http.Request, op *store.O
 	case err == nil:
 	case errors.Is(err, account.ErrBadEmail):
 		key = "open.bad_email"
+	case errors.Is(err, account.ErrNameChars):
+		key = "open.bad_name_chars"
 	case errors.Is(err, account.ErrBadName):
 		key = "open.bad_name"
 	case errors.Is(err, ErrBadRole):
