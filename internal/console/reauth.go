@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
@@ -51,7 +52,15 @@ func (s *Server) fresh(h func(http.ResponseWriter, *http.Request, *store.Operato
 			s.showReauth(w, r, op, http.StatusForbidden, "", time.Time{})
 			return
 		}
-		until, err := s.checkCode(r, op, r.PostForm.Get(reauthField), store.ActionConsoleReauth, r.URL.Path)
+		code := r.PostForm.Get(reauthField)
+		if strings.TrimFunc(code, unicode.IsSpace) == "" {
+			// Sent without a code: nothing to check, nothing counted
+			// toward the operator's lock.
+			s.showReauth(w, r, op, http.StatusBadRequest, "reauth.empty", time.Time{})
+			return
+		}
+		accountID := s.reauthAccount(r)
+		until, err := s.checkCode(r, op, code, store.ActionConsoleReauth, accountID, r.URL.Path)
 		switch {
 		case errors.Is(err, errCodeLocked):
 			s.showReauth(w, r, op, http.StatusTooManyRequests, "reauth.locked", until)
@@ -80,11 +89,32 @@ func (s *Server) fresh(h func(http.ResponseWriter, *http.Request, *store.Operato
 			return
 		}
 		s.setCookie(w, token, max(ss.CreatedAt.Add(SessionTTL).Sub(now), time.Second))
-		s.audit(ctx, r, actor(op), "", store.ActionConsoleReauth, "ok", r.URL.Path)
+		s.audit(ctx, r, actor(op), accountID, store.ActionConsoleReauth, "ok", r.URL.Path)
 		r.PostForm.Del(reauthField)
 		r.Form.Del(reauthField)
 		h(w, r, op)
 	}
+}
+
+// reauthAccount is the customer the action of r is on, for the audit
+// events of its code, so that the customer's log lists an operator's
+// attempts on them too: the account a customer's path names, or the
+// account of the reset or recovery request decided. It is "" for an
+// operator's action, and for an id that names no account.
+func (s *Server) reauthAccount(r *http.Request) string {
+	ctx, id := r.Context(), r.PathValue("id")
+	switch p := r.URL.Path; {
+	case id == "":
+	case strings.HasPrefix(p, "/customers/"):
+		if a, err := s.svc.Store.AccountByID(ctx, id); err == nil {
+			return a.ID
+		}
+	case strings.HasPrefix(p, "/resets/"):
+		return s.resetAccount(ctx, id)
+	case strings.HasPrefix(p, "/recoveries/"):
+		return s.recoveryAccount(ctx, id)
+	}
+	return ""
 }
 
 // reauthData is the confirmation page: where the form goes, what it

@@ -270,9 +270,10 @@ func TestReauthRightCode(t *testing.T) {
 	}
 }
 
-// TestReauthWrongCode: a wrong, malformed or empty code answers the page
-// again (422) with a message, does nothing and counts toward the
-// operator's lock; once locked, even the right code is refused (429).
+// TestReauthWrongCode: a wrong or malformed code answers the page again
+// (422) with a message, does nothing and counts toward the operator's
+// lock; once locked, even the right code is refused (429). An empty code
+// asks for one (400) and is not counted.
 func TestReauthWrongCode(t *testing.T) {
 	s := newSite(t)
 	ctx := t.Context()
@@ -281,7 +282,25 @@ func TestReauthWrongCode(t *testing.T) {
 	s.stale()
 	mfaAt := admin.sessionOf().MFAAt
 
-	for i, code := range []string{s.wrongCode(seed), "12ab56", ""} {
+	// Sent empty, the code is asked for: there was nothing to check.
+	for _, code := range []string{"", "  ", "\u3000"} {
+		resp, body := admin.do("POST", path, url.Values{"reauth_code": {code}})
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "認証アプリに表示されている6桁のコードを入力してください。操作は実行していません。") ||
+			strings.Contains(body, "コードが正しくありません") {
+			t.Errorf("code %q: %d, want 400 asking for the code\n%s", code, resp.StatusCode, body)
+		}
+		if f := reauthForm(t, body, path); len(f) != 0 {
+			t.Errorf("code %q: the page again carries %v, want nothing", code, f)
+		}
+		if op, _ := s.db.OperatorByEmail(ctx, "boss@tobira.example"); op.MFAFailures != 0 {
+			t.Errorf("after code %q: %d wrong codes counted, want none", code, op.MFAFailures)
+		}
+	}
+	if evs, _ := s.db.ListAudit(ctx, store.AuditFilter{Action: store.ActionConsoleReauth}); len(evs) != 0 {
+		t.Errorf("an empty code is recorded: %+v", evs)
+	}
+
+	for i, code := range []string{s.wrongCode(seed), "12ab56", "1234567"} {
 		resp, body := admin.do("POST", path, url.Values{"reauth_code": {code}})
 		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "コードが正しくありません。操作は実行していません。") {
 			t.Errorf("code %q: %d, want 422 with the message\n%s", code, resp.StatusCode, body)
@@ -424,5 +443,43 @@ func TestReauthAdminFirst(t *testing.T) {
 	}
 	if got, err := s.db.AccountByID(ctx, a.ID); err != nil || got.Erased() {
 		t.Errorf("the customer after support's erase: %+v, %v", got, err)
+	}
+}
+
+// TestReauthNamesCustomer: the events of the code asked again before an
+// action on a customer (an unlock, a reset or a recovery approved) are on
+// that customer, so that the audit log filtered by the customer lists an
+// operator's failed attempts on them; an operator's action names none.
+func TestReauthNamesCustomer(t *testing.T) {
+	s := newSite(t)
+	ctx := t.Context()
+	seed, admin, kim := s.adminAndKim()
+	a := s.customerWithFactor("yamada@example.jp")
+	s.stale()
+
+	path := "/customers/" + a.ID + "/unlock"
+	admin.post(path, "reauth_code", s.wrongCode(seed))
+	admin.post("/operators/"+kim.ID+"/disable", "reauth_code", s.wrongCode(seed))
+	// An id that names no customer names none in the log either.
+	admin.post("/customers/no-such-customer/unlock", "reauth_code", s.wrongCode(seed))
+	evs, err := s.db.ListAudit(ctx, store.AuditFilter{Action: store.ActionConsoleReauth})
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("console.reauth events: %+v, %v; want 3", evs, err)
+	}
+	want := map[string]string{path: a.ID, "/operators/" + kim.ID + "/disable": "", "/customers/no-such-customer/unlock": ""}
+	for _, ev := range evs {
+		if ev.Outcome != "fail" || ev.AccountID != want[ev.Detail] {
+			t.Errorf("%s: outcome %s on account %q, want fail on %q", ev.Detail, ev.Outcome, ev.AccountID, want[ev.Detail])
+		}
+	}
+	if _, body := admin.get("/audit?account=" + a.ID); !strings.Contains(body, "<code class=\"code\">console.reauth</code>") {
+		t.Errorf("/audit?account= does not list the failed confirmation on the customer:\n%s", body)
+	}
+
+	// The right code's event names the customer too.
+	admin.post(path, "reauth_code", s.code(seed))
+	evs, err = s.db.ListAudit(ctx, store.AuditFilter{Action: store.ActionConsoleReauth, Outcome: "ok"})
+	if err != nil || len(evs) != 1 || evs[0].AccountID != a.ID {
+		t.Errorf("console.reauth ok events: %+v, %v; want one on %s", evs, err, a.ID)
 	}
 }

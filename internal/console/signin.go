@@ -337,7 +337,7 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.view(r, "code.title", nil)
 	v.Data = loginData{Next: nextField(next)}
-	until, err := s.checkCode(r, op, r.PostForm.Get("code"), store.ActionConsoleSignIn, "totp")
+	until, err := s.checkCode(r, op, r.PostForm.Get("code"), store.ActionConsoleSignIn, "", "totp")
 	switch {
 	case errors.Is(err, errCodeLocked):
 		v.Error = s.t(r, "code.locked", v.Time(until))
@@ -383,19 +383,20 @@ var (
 // code is counted toward the operator's lock before it is checked
 // (ChargeOperatorMFA, as for customers), the comparison is constant-time,
 // a TOTP step is accepted once (AdvanceOperatorStep), and a right code
-// forgets the wrong ones. It records a refusal as action with detail; the
-// caller records the success, once what the code opens is done.
+// forgets the wrong ones. It records a refusal as action with detail, on
+// the customer accountID names ("" for none); the caller records the
+// success, once what the code opens is done.
 //
 // errCodeLocked means the step was closed before this code, until the
 // time returned; errCodeWrong a wrong, malformed or replayed code, with
 // the time the step is now closed until if this code closed it (zero
 // otherwise). Any other error is the store's.
-func (s *Server) checkCode(r *http.Request, op *store.Operator, code, action, detail string) (time.Time, error) {
+func (s *Server) checkCode(r *http.Request, op *store.Operator, code, action, accountID, detail string) (time.Time, error) {
 	ctx := r.Context()
 	now := s.svc.Now()
 	charged, err := s.ops.ChargeOperatorMFA(ctx, op.ID, now, func(n int) time.Time { return mfa.LockUntil(n, now) })
 	if errors.Is(err, store.ErrLocked) {
-		s.audit(ctx, r, actor(op), "", action, "locked", detail)
+		s.audit(ctx, r, actor(op), accountID, action, "locked", detail)
 		return charged.MFALockedUntil, errCodeLocked
 	}
 	if err != nil {
@@ -413,7 +414,7 @@ func (s *Server) checkCode(r *http.Request, op *store.Operator, code, action, de
 		if !errors.Is(err, mfa.ErrWrongCode) && !errors.Is(err, mfa.ErrReplay) && !errors.Is(err, store.ErrStale) {
 			return time.Time{}, err
 		}
-		s.audit(ctx, r, actor(op), "", action, "fail", detail)
+		s.audit(ctx, r, actor(op), accountID, action, "fail", detail)
 		var until time.Time
 		if mfa.Locked(charged.MFALockedUntil, now) {
 			until = charged.MFALockedUntil
