@@ -173,13 +173,16 @@ func (s *Server) decideRecovery(w http.ResponseWriter, r *http.Request, op *stor
 	// The form names the proposal the operator read (its time), so that
 	// their decision is on that one and no other: one withdrawn and made
 	// again since, by another operator or with another check, is stale.
-	// A missing or malformed one names none, and is stale too.
-	var proposedAt time.Time
-	if ms, err := strconv.ParseInt(r.PostForm.Get("proposal"), 10, 64); err == nil && ms > 0 {
-		proposedAt = time.UnixMilli(ms)
+	// The page's buttons always carry it: a form without it, or with what
+	// is no time, was not sent by them, and is refused as such (not as
+	// decided already, which would be untrue) and not recorded.
+	ms, err := strconv.ParseInt(r.PostForm.Get("proposal"), 10, 64)
+	if err != nil || ms <= 0 {
+		s.showRecoveries(w, r, op, http.StatusBadRequest, "recoveries.bad_proposal")
+		return
 	}
+	proposedAt := time.UnixMilli(ms)
 	var q *store.RecoveryRequest
-	var err error
 	if decision == store.ResetApproved {
 		// The decision, the check of its proposer, its event and the
 		// customer's mail are one (portal.ApproveRecoveryEarly).

@@ -490,7 +490,7 @@ func TestRecoveryEarlyApprovalFourEyes(t *testing.T) {
 		evs[0].Detail != "request rec-1 proposed by operator:kim@tobira.example, approved by operator:boss@tobira.example: 電話で登録住所と生年月日を確認" {
 		t.Errorf("recovery.approve events: %+v, %v", evs, err)
 	}
-	if resp, _ := boss.post("/recoveries/nobody/approve"); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := boss.post("/recoveries/nobody/approve", "proposal", "1"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown request: %d", resp.StatusCode)
 	}
 }
