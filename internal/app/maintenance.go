@@ -92,6 +92,8 @@ func (m *Main) maintenance(ctx context.Context, args []string) error {
 				maintenanceTime(from), maintenanceTime(to), int(maintenance.MaxLength.Hours()))
 		case errors.Is(err, maintenance.ErrStartInPast):
 			return fmt.Errorf("cannot schedule: --start %s is in the past (it is now %s in Japan)", maintenanceTime(from), maintenanceTime(time.Now()))
+		case errors.Is(err, maintenance.ErrStartTooFar):
+			return fmt.Errorf("cannot schedule: --start %s is more than %d days ahead (check its year)", maintenanceTime(from), int(maintenance.MaxAhead.Hours()/24))
 		case err != nil:
 			return fmt.Errorf("cannot schedule: %w", err)
 		}

@@ -59,6 +59,7 @@ func TestMaintenanceCommands(t *testing.T) {
 		{"end at start", jstFlag(end.Add(24 * time.Hour)), jstFlag(end.Add(24 * time.Hour)), []string{"is not after --start"}},
 		{"start in the past", jstFlag(time.Now().Add(-2 * time.Hour)), jstFlag(time.Now().Add(time.Hour)), []string{"in the past"}},
 		{"ten years", jstFlag(end.Add(24 * time.Hour)), jstFlag(end.Add(10*365*24*time.Hour + time.Hour)), []string{"longer than 24 hours"}},
+		{"year 9999", "9999-12-31 23:00", "9999-12-31 23:59", []string{"--start 9999-12-31 23:00 is more than 365 days ahead"}},
 		{"not a time", "2026-12-01", "tomorrow", []string{`--start "2026-12-01" is not a time`, `--end "tomorrow" is not a time`}},
 	} {
 		r := run(t, nil, "maintenance", "schedule", "--start", tc.start, "--end", tc.end, "--data", dir)

@@ -92,6 +92,8 @@ func (s *Server) scheduleMaintenance(w http.ResponseWriter, r *http.Request, op 
 		msg = s.t(r, "maintenance.too_long", int(maintenance.MaxLength.Hours()))
 	case errors.Is(err, maintenance.ErrStartInPast):
 		msg = s.t(r, "maintenance.start_in_past")
+	case errors.Is(err, maintenance.ErrStartTooFar):
+		msg = s.t(r, "maintenance.start_too_far", int(maintenance.MaxAhead.Hours()/24))
 	case errors.Is(err, maintenance.ErrReasonTooLong):
 		msg = s.t(r, "maintenance.reason_too_long", maintenance.MaxReason)
 	case errors.As(err, &overlap):

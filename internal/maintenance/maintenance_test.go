@@ -221,6 +221,8 @@ func TestCreateAndCancel(t *testing.T) {
 		{"end before start", jst(2026, 12, 5, 5, 0), jst(2026, 12, 5, 2, 0), ErrEndNotAfterStart},
 		{"end at start", jst(2026, 12, 5, 2, 0), jst(2026, 12, 5, 2, 0), ErrEndNotAfterStart},
 		{"start in the past", c.t.Add(-time.Minute), c.t.Add(time.Hour), ErrStartInPast},
+		{"start in year 9999", jst(9999, 12, 31, 23, 0), jst(9999, 12, 31, 23, 59), ErrStartTooFar},
+		{"start a minute over a year ahead", c.t.Add(MaxAhead + time.Minute), c.t.Add(MaxAhead + time.Hour), ErrStartTooFar},
 		{"ten years", jst(2026, 12, 22, 2, 0), jst(2036, 12, 22, 3, 0), ErrTooLong},
 		{"a minute over a day", jst(2026, 12, 22, 2, 0), jst(2026, 12, 23, 2, 1), ErrTooLong},
 		{"overlap", jst(2026, 12, 1, 4, 0), jst(2026, 12, 1, 6, 0), ErrOverlap},

@@ -39,11 +39,19 @@ const MaxReason = 200
 // back-to-back windows, each announced and cancellable on its own.
 const MaxLength = 24 * time.Hour
 
+// MaxAhead is how far ahead a window may start. A start typed with the
+// wrong year (9999, or 2036 for 2026) would otherwise be scheduled, listed
+// among the upcoming windows and announced, years before, to nobody's
+// purpose; planned work is known months ahead at most, and a year leaves
+// room for the yearly one (a data-centre's annual power test).
+const MaxAhead = 365 * 24 * time.Hour
+
 // Why Create and Cancel refuse. An overlap comes as an *OverlapError, which
 // is ErrOverlap.
 var (
 	ErrEndNotAfterStart = errors.New("the end must be after the start")
 	ErrStartInPast      = errors.New("the start is in the past")
+	ErrStartTooFar      = fmt.Errorf("the start is more than %d days ahead", int(MaxAhead.Hours()/24))
 	ErrOverlap          = errors.New("it overlaps another maintenance window")
 	ErrReasonTooLong    = fmt.Errorf("a reason is longer than %d characters", MaxReason)
 	ErrTooLong          = fmt.Errorf("a window is at most %d hours long", int(MaxLength.Hours()))
@@ -159,8 +167,8 @@ func (s *Schedule) Upcoming(now time.Time) (Window, bool) {
 
 // Create schedules w from its Start, End, reasons and CreatedBy; it sets
 // the ID and CreatedAt and returns the window stored. It refuses an end not
-// after the start, a window longer than MaxLength, a start in the past and
-// an overlap with another window.
+// after the start, a window longer than MaxLength, a start in the past or
+// more than MaxAhead ahead, and an overlap with another window.
 func (s *Schedule) Create(ctx context.Context, w Window) (Window, error) {
 	now := s.now()
 	w.ReasonJA, w.ReasonEN = strings.TrimSpace(w.ReasonJA), strings.TrimSpace(w.ReasonEN)
@@ -171,6 +179,8 @@ func (s *Schedule) Create(ctx context.Context, w Window) (Window, error) {
 		return Window{}, ErrTooLong
 	case w.Start.Before(now):
 		return Window{}, ErrStartInPast
+	case w.Start.After(now.Add(MaxAhead)):
+		return Window{}, ErrStartTooFar
 	case utf8.RuneCountInString(w.ReasonJA) > MaxReason || utf8.RuneCountInString(w.ReasonEN) > MaxReason:
 		return Window{}, ErrReasonTooLong
 	}
