@@ -205,7 +205,7 @@ func TestConsoleMobile(t *testing.T) {
 
 			p.navigationStatus(chromedp.Navigate(consoleURL+"/no-such-page"), 404, "/no-such-page", "エラー")
 			shot("24-console-not-found")
-			if got := p.bodyText(); !strings.Contains(got, "トップへ戻る") {
+			if got := p.bodyText(); !strings.Contains(got, "トップページへ") {
 				t.Errorf("the missing page offers no way back:\n%s", got)
 			}
 

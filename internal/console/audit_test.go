@@ -253,8 +253,8 @@ func TestAuditBadFilter(t *testing.T) {
 		{"action=mfa%09reset", "文字として読めない"},
 		{"account=acc%0D%0A1", "文字として読めない"},
 		// The console's guard refuses what is no text in any request.
-		{"email=%FF%FE", "リクエストが正しくありません"},
-		{"action=mfa.reset%00", "リクエストが正しくありません"},
+		{"email=%FF%FE", "リクエストの形式が正しくありません"},
+		{"action=mfa.reset%00", "リクエストの形式が正しくありません"},
 	} {
 		resp, body := b.get("/audit?" + tc.query)
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, tc.want) {

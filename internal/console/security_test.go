@@ -45,10 +45,10 @@ func TestPostBodyRefused(t *testing.T) {
 		status                 int
 	}{
 		{"oversized", "/customers/" + a.ID + "/unlock", big.Encode(), "送信された内容が大きすぎます", http.StatusRequestEntityTooLarge},
-		{"malformed", "/customers/" + a.ID + "/unlock", "x=%zz", "リクエストが正しくありません", http.StatusBadRequest},
-		{"not text", "/customers/" + a.ID + "/unlock", "x=%00", "リクエストが正しくありません", http.StatusBadRequest},
+		{"malformed", "/customers/" + a.ID + "/unlock", "x=%zz", "リクエストの形式が正しくありません", http.StatusBadRequest},
+		{"not text", "/customers/" + a.ID + "/unlock", "x=%00", "リクエストの形式が正しくありません", http.StatusBadRequest},
 		{"oversized", "/operators/" + kim.ID + "/disable", big.Encode(), "送信された内容が大きすぎます", http.StatusRequestEntityTooLarge},
-		{"malformed", "/operators/" + kim.ID + "/disable", "x=%zz", "リクエストが正しくありません", http.StatusBadRequest},
+		{"malformed", "/operators/" + kim.ID + "/disable", "x=%zz", "リクエストの形式が正しくありません", http.StatusBadRequest},
 	} {
 		resp, body := admin.postRaw(c.path, c.body)
 		if resp.StatusCode != c.status || !strings.Contains(body, c.want) {

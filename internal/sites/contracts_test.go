@@ -20,7 +20,7 @@ var words = map[string]map[string]string{
 	"en": {
 		"received": "Received", "reviewing": "Under review", "active": "Activated", "cancelled": "Cancelled",
 		"con-active": "Active", "con-ended": "Ended",
-		"apps": "Applications", "contracts": "Contracts", "site": "Applications and Contracts",
+		"apps": "Applications", "contracts": "Contracts", "site": "Applications and contracts",
 		"fee-fiber": "¥4,800", "fee-water": "¥2,320",
 	},
 }

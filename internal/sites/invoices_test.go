@@ -23,7 +23,7 @@ func TestInvoicesHome(t *testing.T) {
 			if r.code != http.StatusOK {
 				t.Fatalf("GET / = %d", r.code)
 			}
-			has(t, "home", r.body, map[string]string{"ja": "適格請求書閲覧サイト", "en": "Qualified Invoices"}[lang])
+			has(t, "home", r.body, map[string]string{"ja": "適格請求書閲覧サイト", "en": "Qualified invoices"}[lang])
 			for _, inv := range invs {
 				total := billing.Sum(billing.Totals(inv.Items)).Total
 				has(t, "home", r.body, `href="/invoices/`+inv.Number+`"`, formatDate(lang, inv.IssuedAt),

@@ -195,7 +195,7 @@ func TestLanguage(t *testing.T) {
 	if r.code != http.StatusForbidden || r.h.Get("Set-Cookie") != "" {
 		t.Errorf("cross-site POST /lang = %d, Set-Cookie %q", r.code, r.h.Get("Set-Cookie"))
 	}
-	has(t, "cross-site", r.body, "A form sent from another site is not accepted.")
+	has(t, "cross-site", r.body, "Requests from other sites are not accepted.")
 }
 
 func TestErrorPages(t *testing.T) {
