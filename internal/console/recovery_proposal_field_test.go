@@ -34,7 +34,9 @@ func TestRecoveryDecisionWithoutProposal(t *testing.T) {
 			}
 		}
 	}
-	resp, body := boss.do("POST", "/recoveries/rec-1/approve", url.Values{}, "Accept-Language", "en")
+	// Confirmed, as the confirmation page or its dialog posts it: the
+	// question comes before the form is read.
+	resp, body := boss.do("POST", "/recoveries/rec-1/approve", url.Values{"confirmed": {"1"}}, "Accept-Language", "en")
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "The form did not say which proposal it decides.") {
 		t.Errorf("approve without the proposal, in English: %d\n%s", resp.StatusCode, body)
 	}
