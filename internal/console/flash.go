@@ -2,8 +2,6 @@ package console
 
 import (
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tobira/tobira/internal/store"
@@ -18,8 +16,8 @@ import (
 // to shows once and clears:
 //
 //   - the value names the notice and when it stops being good, and is
-//     signed with the server's key over those, the operator who acted and
-//     the page it is for, so that a cookie planted by another site or
+//     stamped with the server's key (secret.Keyring.Stamp) over those, the
+//     operator who acted and the page it is for, so that a cookie planted by another site or
 //     another operator's browser (a sibling host, say) shows nothing;
 //   - its Path is that page's, so it travels nowhere else; it is HttpOnly,
 //     Secure as the session cookie is, and SameSite=Strict as that one;
@@ -49,16 +47,10 @@ var notices = map[string]string{
 // done redirects to path after op's action, leaving the notice named
 // notice for that page to show once.
 func (s *Server) done(w http.ResponseWriter, r *http.Request, op *store.Operator, path, notice string) {
-	until := strconv.FormatInt(s.svc.Now().Add(flashTTL).Unix(), 10)
-	sig := s.svc.Keys.Sign(flashParts(op.ID, path, notice, until)...)
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: notice + "." + until + "." + sig,
-		Path: path, MaxAge: int(flashTTL / time.Second), HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
+	v := s.svc.Keys.Stamp("console notice", notice, s.svc.Now().Add(flashTTL), op.ID, path)
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: v, Path: path, MaxAge: int(flashTTL / time.Second),
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, path, http.StatusSeeOther)
-}
-
-// flashParts are what a notice's cookie is signed over.
-func flashParts(operatorID, path, notice, until string) []string {
-	return []string{"console notice", operatorID, path, notice, until}
 }
 
 // takeFlash clears, on the GET of a page, the notice cookie the browser
@@ -82,15 +74,9 @@ func (s *Server) notice(r *http.Request, v *view) {
 	if err != nil || r.Method != http.MethodGet || v.Op == nil {
 		return
 	}
-	parts := strings.Split(c.Value, ".")
-	if len(parts) != 3 {
-		return
-	}
-	name, until, sig := parts[0], parts[1], parts[2]
-	end, err := strconv.ParseInt(until, 10, 64)
+	name, ok := s.svc.Keys.Unstamp(c.Value, "console notice", s.svc.Now(), v.Op.ID, r.URL.EscapedPath())
 	key, known := notices[name]
-	if err != nil || !known || !s.svc.Now().Before(time.Unix(end, 0)) ||
-		!s.svc.Keys.Verify(sig, flashParts(v.Op.ID, r.URL.EscapedPath(), name, until)...) {
+	if !ok || !known {
 		return
 	}
 	v.Notice = s.t(r, key)

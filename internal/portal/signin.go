@@ -2,12 +2,10 @@ package portal
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -152,38 +150,30 @@ const (
 // outlive it); a browser drops it as the flow expires, and the flow's row,
 // which holds the return path, goes at the next sweep. This value holds
 // the path itself, so that a flow found expired still knows where it was
-// going, and it names no flow, so that it opens no step. The path, the
-// kind and until are under a MAC of their own purpose: a browser can
-// neither plant a path of its choosing (a page that reads one still keeps
-// it local, as every return path) nor keep one past its time, whatever
-// the cookie's Max-Age.
+// going, and it names no flow, so that it opens no step. It is stamped
+// with the keyring (secret.Keyring.Stamp): a browser can neither plant a
+// path of its choosing (a page that reads one still keeps it local, as
+// every return path) nor keep one past its time, whatever the cookie's
+// Max-Age.
 func (s *Service) ReturnCookie(f *Flow, until time.Time) string {
 	kind := returnSignIn
 	if f.IsStepUp() {
 		kind = returnStepUp
 	}
-	exp := strconv.FormatInt(until.Unix(), 10)
-	path := base64.RawURLEncoding.EncodeToString([]byte(f.ReturnTo))
-	return kind + "." + exp + "." + path + "." + s.Keys.Sign("flow return", kind, exp, f.ReturnTo)
+	return s.Keys.Stamp("flow return", kind+"\n"+f.ReturnTo, until)
 }
 
 // LoadReturn reads a ReturnCookie value; false when it is not one this
-// portal signed, or its time has passed.
+// portal made, or its time has passed.
 func (s *Service) LoadReturn(cookie string) (FlowReturn, bool) {
-	parts := strings.Split(cookie, ".")
-	if len(parts) != 4 {
+	v, ok := s.Keys.Unstamp(cookie, "flow return", s.Now())
+	if !ok {
 		return FlowReturn{}, false
 	}
-	kind, exp, enc, sig := parts[0], parts[1], parts[2], parts[3]
-	path, err := base64.RawURLEncoding.DecodeString(enc)
-	if err != nil || !s.Keys.Verify(sig, "flow return", kind, exp, string(path)) {
-		return FlowReturn{}, false
-	}
-	until, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || !s.Now().Before(time.Unix(until, 0)) {
-		return FlowReturn{}, false
-	}
-	return FlowReturn{Path: string(path), StepUp: kind == returnStepUp}, true
+	// The kind comes first and holds no line break, so the first one ends
+	// it whatever the path holds.
+	kind, path, _ := strings.Cut(v, "\n")
+	return FlowReturn{Path: path, StepUp: kind == returnStepUp}, true
 }
 
 func (s *Service) newFlow(ctx context.Context, state, accountID, returnTo string, d flowData) (*Flow, error) {

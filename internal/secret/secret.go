@@ -12,7 +12,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // KeySize is the size of a master key in bytes.
@@ -132,6 +134,43 @@ func (k *Keyring) Sign(parts ...string) string {
 // Verify reports, in constant time, whether sig is Sign(parts...).
 func (k *Keyring) Verify(sig string, parts ...string) bool {
 	return hmac.Equal([]byte(sig), []byte(k.Sign(parts...)))
+}
+
+// Stamp makes value into a token, safe in a cookie, that holds it until
+// until under a MAC over purpose, value, until and bound: what a browser
+// carries from one request to the next (where a sign-in was going, the
+// notice of what it just did), which no one else can make or alter, nor
+// keep past its time. value travels readable (base64), so it must be no
+// secret; bound does not travel at all: the token is good only where the
+// same bound is given back, such as the session it belongs to.
+func (k *Keyring) Stamp(purpose, value string, until time.Time, bound ...string) string {
+	exp := strconv.FormatInt(until.Unix(), 10)
+	return base64.RawURLEncoding.EncodeToString([]byte(value)) + "." + exp + "." +
+		k.Sign(stampParts(purpose, value, exp, bound)...)
+}
+
+// Unstamp returns the value of a token Stamp made with k for purpose and
+// bound; false when it is no such token, or its time is over at now.
+func (k *Keyring) Unstamp(token, purpose string, now time.Time, bound ...string) (string, bool) {
+	enc, rest, _ := strings.Cut(token, ".")
+	exp, sig, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", false
+	}
+	value, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return "", false
+	}
+	until, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || !now.Before(time.Unix(until, 0)) || !k.Verify(sig, stampParts(purpose, string(value), exp, bound)...) {
+		return "", false
+	}
+	return string(value), true
+}
+
+// stampParts are what a Stamp's MAC is over.
+func stampParts(purpose, value, exp string, bound []string) []string {
+	return append([]string{"stamp", purpose, value, exp}, bound...)
 }
 
 // Token returns a random URL-safe token of n bytes of entropy.

@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func rawKey(b byte) []byte { return bytes.Repeat([]byte{b}, KeySize) }
@@ -286,5 +288,47 @@ func TestID(t *testing.T) {
 	}
 	if ID() == id {
 		t.Fatal("ID repeated")
+	}
+}
+
+// TestStamp: a stamped value comes back for the same purpose and bound
+// until its time is over, and not otherwise; no part of the token can be
+// changed, and a token of another keyring is refused.
+func TestStamp(t *testing.T) {
+	k := ring(t, "a", map[string][]byte{"a": rawKey(1)})
+	now := time.Unix(1_800_000_000, 0)
+	until := now.Add(time.Minute)
+	value := "/oidc/login?id=x.y&z=1\nwith a dot."
+	tok := k.Stamp("return", value, until, "session-1")
+	if got, ok := k.Unstamp(tok, "return", now, "session-1"); !ok || got != value {
+		t.Fatalf("Unstamp = %q, %v; want %q", got, ok, value)
+	}
+	if got, ok := k.Unstamp(tok, "return", until.Add(-time.Second), "session-1"); !ok || got != value {
+		t.Errorf("a second before its end: %q, %v", got, ok)
+	}
+	enc, rest, _ := strings.Cut(tok, ".")
+	exp, sig, _ := strings.Cut(rest, ".")
+	other := ring(t, "b", map[string][]byte{"b": rawKey(2)})
+	for name, tc := range map[string]struct {
+		tok, purpose string
+		now          time.Time
+		bound        []string
+	}{
+		"at its end":        {tok, "return", until, []string{"session-1"}},
+		"another purpose":   {tok, "notice", now, []string{"session-1"}},
+		"another bound":     {tok, "return", now, []string{"session-2"}},
+		"no bound":          {tok, "return", now, nil},
+		"a bound more":      {tok, "return", now, []string{"session-1", "x"}},
+		"value changed":     {base64.RawURLEncoding.EncodeToString([]byte("/evil")) + "." + exp + "." + sig, "return", now, []string{"session-1"}},
+		"time moved on":     {enc + "." + fmt.Sprint(until.Unix()+3600) + "." + sig, "return", now, []string{"session-1"}},
+		"signature changed": {enc + "." + exp + "." + strings.Repeat("A", len(sig)), "return", now, []string{"session-1"}},
+		"no signature":      {enc + "." + exp, "return", now, []string{"session-1"}},
+		"not base64":        {"!!." + exp + "." + sig, "return", now, []string{"session-1"}},
+		"empty":             {"", "return", now, []string{"session-1"}},
+		"another keyring":   {other.Stamp("return", value, until, "session-1"), "return", now, []string{"session-1"}},
+	} {
+		if got, ok := k.Unstamp(tc.tok, tc.purpose, tc.now, tc.bound...); ok || got != "" {
+			t.Errorf("%s: Unstamp = %q, %v; want refused", name, got, ok)
+		}
 	}
 }

@@ -2,8 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -41,9 +39,7 @@ var notices = map[string]struct {
 // with the server's keys: no one else can make one, and one made for
 // another session, or older than ttl, says nothing.
 func (s *Server) setNotice(w http.ResponseWriter, what, bind string, ttl time.Duration) {
-	exp := strconv.FormatInt(s.svc.Now().Add(ttl).Unix(), 10)
-	v := what + "." + exp + "." + s.svc.Keys.Sign("notice", what, exp, bind)
-	s.setCookie(w, s.cookieName(noticeCookie), v, int(ttl.Seconds()))
+	s.setCookie(w, s.cookieName(noticeCookie), s.svc.Keys.Stamp("notice", what, s.svc.Now().Add(ttl), bind), int(ttl.Seconds()))
 }
 
 // notice is the outcome the browser's notice cookie names for bind, or ""
@@ -57,10 +53,8 @@ func (s *Server) notice(w http.ResponseWriter, r *http.Request, bind string, kee
 	if !keep {
 		s.setCookie(w, s.cookieName(noticeCookie), "", -1)
 	}
-	what, rest, _ := strings.Cut(c.Value, ".")
-	exp, sig, _ := strings.Cut(rest, ".")
-	at, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || !s.svc.Now().Before(time.Unix(at, 0)) || !s.svc.Keys.Verify(sig, "notice", what, exp, bind) {
+	what, ok := s.svc.Keys.Unstamp(c.Value, "notice", s.svc.Now(), bind)
+	if !ok {
 		return ""
 	}
 	if _, ok := notices[what]; !ok {
