@@ -119,7 +119,7 @@ func TestConsoleSessionEnded(t *testing.T) {
 	customerPath := p.satoInConsole()
 	p.endSession(consoleURL)
 	p.openTo(customerPath, "/login", consoleLoginTitle)
-	p.expectText(`//p[@role="status" and normalize-space()="ログインの有効期限が切れました。もう一度ログインしてください。"]`)
+	p.expectText(`//p[@role="alert" and normalize-space()="ログインの有効期限が切れました。もう一度ログインしてください。"]`)
 	p.screen("80-11-4-console-session-ended")
 	signInAgain(p, email, seed, customerPath)
 
@@ -129,7 +129,7 @@ func TestConsoleSessionEnded(t *testing.T) {
 	q.endSession(consoleURL)
 	q.typeInto("ロックの理由", "盗難の届出")
 	q.clickTo(button("アカウントをロック"), "/login", consoleLoginTitle)
-	q.expectText(`//p[@role="status" and contains(normalize-space(), "操作は行われていません。")]`)
+	q.expectText(`//p[@role="alert" and contains(normalize-space(), "操作は行われていません。")]`)
 	q.screen("80-11-5-console-session-ended-form")
 	signInAgain(q, otherEmail, otherSeed, customerPath)
 	if n := run(q, chromedp.Evaluate[int](`[...document.querySelectorAll("main .badge")].filter(b => b.textContent.trim() === "ロック中").length`)); n != 0 {

@@ -55,7 +55,7 @@ func TestConsoleMobile(t *testing.T) {
 	// waiting for them, and B can only withdraw it.
 	b.open("/recoveries", "二要素認証の復旧申請")
 	b.typeInto("本人確認の方法", "電話で登録住所と生年月日を確認")
-	b.clickTo(button("本人確認のうえ早期承認"), "/recoveries", "二要素認証の復旧申請")
+	b.clickTo(button("本人確認のうえ早期承認を依頼"), "/recoveries", "二要素認証の復旧申請")
 	b.confirmed("の復旧申請の早期承認を依頼しますか？ 別のオペレーターが承認すると")
 	b.expectText(`//p[@role="status" and starts-with(normalize-space(), "早期承認を依頼しました。")]`)
 	b.expectText(`//main//td[contains(., "自分の依頼")]`)

@@ -483,7 +483,7 @@ func TestConsoleRecoveryOnCustomerPage(t *testing.T) {
 	}
 	b.screen("80-10-3-console-recoveries-from-customer")
 	b.typeInto("本人確認の方法", check)
-	b.clickTo(button("本人確認のうえ早期承認"), "/recoveries", "二要素認証の復旧申請")
+	b.clickTo(button("本人確認のうえ早期承認を依頼"), "/recoveries", "二要素認証の復旧申請")
 	b.confirmed("の復旧申請の早期承認を依頼しますか？")
 	b.expectText(`//p[@role="status" and starts-with(normalize-space(), "早期承認を依頼しました。")]`)
 	b.navigationTo(chromedp.Click(link(satoEmail)), 200, customerPath, satoName)

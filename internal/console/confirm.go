@@ -132,7 +132,7 @@ func (s *Server) askApproveReset(r *http.Request, v *view) (question, error) {
 	return question{v.T("confirm.approve_reset", or(email, q.AccountID)), "resets.approve"}, err
 }
 
-// askProposeRecovery: 「本人確認のうえ早期承認」 of a recovery request.
+// askProposeRecovery: 「本人確認のうえ早期承認を依頼」 of a recovery request.
 func (s *Server) askProposeRecovery(r *http.Request, v *view) (question, error) {
 	q, email, err := s.recoveryFor(r)
 	return question{v.T("confirm.approve_recovery", or(email, q.AccountID)), "recoveries.approve"}, err

@@ -80,7 +80,7 @@ func TestConfirmWithoutScript(t *testing.T) {
 		t.Errorf("the confirmed reset: at %s, %d factors, notice %q", resp.Request.URL.Path, s.factors(a.ID), notice(body))
 	}
 
-	// 「本人確認のうえ早期承認」, whose reason the page carries.
+	// 「本人確認のうえ早期承認を依頼」, whose reason the page carries.
 	path = "/recoveries/rec-1/propose"
 	resp, body = kim.do("POST", path, url.Values{"reason": {`電話で確認 <b>"本人"</b>`}})
 	form = confirmPage(t, resp, body, path, "yamada@example.jp の復旧申請の早期承認を依頼しますか？")

@@ -81,8 +81,9 @@ func (s *Server) fresh(h func(http.ResponseWriter, *http.Request, *store.Operato
 		ctx := r.Context()
 		token := secret.Token(32)
 		if err := s.ops.StepUpOperatorSession(ctx, ss.IDHash, secret.Hash(token), now); errors.Is(err, store.ErrNotFound) {
-			// Signed out, or disabled, meanwhile: the code opens nothing.
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			// Signed out, or disabled, meanwhile: the code opens nothing,
+			// and the sign-in says the action was not done.
+			s.toSignIn(w, r)
 			return
 		} else if err != nil {
 			s.internal(w, r, err)

@@ -15,7 +15,7 @@ import (
 // as a reset on a customer's behalf does, for it has the same effect:
 // whoever holds the password enrols their own factor at the next sign-in.
 // One operator, having verified the customer, proposes it with how
-// (「本人確認のうえ早期承認」); another, of either role, approves it, and
+// (「本人確認のうえ早期承認を依頼」); another, of either role, approves it, and
 // only then does the cooling-off period end and the customer hear of it.
 // The store refuses a decision by the proposer, who may only withdraw
 // their proposal; another operator rejects it instead. A proposal is void
@@ -94,7 +94,7 @@ func (s *Server) showRecoveries(w http.ResponseWriter, r *http.Request, op *stor
 	s.showQueue(w, r, op, "recoveries", rows, status, errKey)
 }
 
-// proposeRecovery is 「本人確認のうえ早期承認」: the operator verified the
+// proposeRecovery is 「本人確認のうえ早期承認を依頼」: the operator verified the
 // customer and proposes to end the cooling-off period; the portal records
 // the proposal, with the reason (how the customer was verified), in
 // recovery.propose. Both roles may.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/tobira/tobira/internal/account"
 	"github.com/tobira/tobira/internal/mfa"
@@ -23,7 +24,9 @@ type loginData struct{ Email, Next string }
 // tab) while the operator was at a page, or while they sent a form, which
 // was not acted on. Neither reports an action, so, unlike an action's
 // notice (flash.go), the address may carry them: at worst a link shows one
-// to an operator who was not signed in.
+// to an operator who was not signed in. They are shown as what went
+// wrong, as the portal's are, not in the green of a notice that something
+// was done: a form sent then was not acted on.
 var loginReasons = map[string]string{"ended": "login.session_ended", "not_done": "login.not_done"}
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +38,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	v := s.view(r, "login.title", nil)
 	v.Data = loginData{Next: nextField(next)}
 	if key, ok := loginReasons[r.URL.Query().Get("e")]; ok {
-		v.Notice = s.t(r, key)
+		v.Error = s.t(r, key)
 	}
 	s.render(w, r, http.StatusOK, "login", v)
 }
@@ -319,7 +322,7 @@ func (s *Server) codePage(w http.ResponseWriter, r *http.Request) {
 	v := s.view(r, "code.title", nil)
 	v.Data = loginData{Next: nextField(next)}
 	if key, ok := loginReasons[r.URL.Query().Get("e")]; ok {
-		v.Notice = s.t(r, key)
+		v.Error = s.t(r, key)
 	}
 	s.render(w, r, http.StatusOK, "code", v)
 }
@@ -337,6 +340,13 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.view(r, "code.title", nil)
 	v.Data = loginData{Next: nextField(next)}
+	if strings.TrimFunc(r.PostForm.Get("code"), unicode.IsSpace) == "" {
+		// Sent without a code: nothing to check, nothing counted toward
+		// the operator's lock, as at an action's code (reauth.go).
+		v.Error = s.t(r, "code.empty")
+		s.render(w, r, http.StatusBadRequest, "code", v)
+		return
+	}
 	until, err := s.checkCode(r, op, r.PostForm.Get("code"), store.ActionConsoleSignIn, "", "totp")
 	switch {
 	case errors.Is(err, errCodeLocked):

@@ -41,6 +41,16 @@ func formIn(body, action string, kv ...string) url.Values {
 	return form
 }
 
+// alert is the text of the page's message of what went wrong, or "".
+func alert(body string) string {
+	_, after, ok := strings.Cut(body, `<p class="error" role="alert" id="form-error">`)
+	if !ok {
+		return ""
+	}
+	text, _, _ := strings.Cut(after, "</p>")
+	return text
+}
+
 const (
 	sessionEnded = "ログインの有効期限が切れました。もう一度ログインしてください。"
 	notDone      = "ログインの有効期限が切れました。操作は行われていません。"
@@ -59,8 +69,8 @@ func TestSignedOutDeepLinkReturns(t *testing.T) {
 	if resp.Request.URL.Path != "/login" || resp.Request.URL.Query().Get("next") != page {
 		t.Fatalf("signed out, %s went to %s", page, resp.Request.URL)
 	}
-	if strings.Contains(body, "有効期限") || notice(body) != "" {
-		t.Errorf("a browser that had no sign-in is told one ended: %q", notice(body))
+	if strings.Contains(body, "有効期限") || notice(body) != "" || alert(body) != "" {
+		t.Errorf("a browser that had no sign-in is told one ended: %q %q", notice(body), alert(body))
 	}
 	resp = s.signInFrom(b, body, seed)
 	if resp.Request.URL.Path != page || resp.StatusCode != http.StatusOK {
@@ -85,11 +95,11 @@ func TestEndedSessionSaysSoAndReturns(t *testing.T) {
 	b := s.signIn("kim@tobira.example", seed)
 	s.clock.Advance(console.IdleTimeout)
 	resp, body := b.get(page)
-	if resp.Request.URL.Path != "/login" || resp.Request.URL.Query().Get("next") != page || notice(body) != sessionEnded {
-		t.Fatalf("an ended sign-in: at %s, notice %q", resp.Request.URL, notice(body))
+	if resp.Request.URL.Path != "/login" || resp.Request.URL.Query().Get("next") != page || alert(body) != sessionEnded {
+		t.Fatalf("an ended sign-in: at %s, alert %q", resp.Request.URL, alert(body))
 	}
-	if _, body := b.do("GET", resp.Request.URL.RequestURI(), nil, "Accept-Language", "en"); notice(body) != "Your sign-in has expired. Please sign in again." {
-		t.Errorf("in English: notice %q", notice(body))
+	if _, body := b.do("GET", resp.Request.URL.RequestURI(), nil, "Accept-Language", "en"); alert(body) != "Your sign-in has expired. Please sign in again." {
+		t.Errorf("in English: alert %q", alert(body))
 	}
 	if resp = s.signInFrom(b, body, seed); resp.Request.URL.Path != page || resp.StatusCode != http.StatusOK {
 		t.Errorf("after the sign-in: at %s %d, want %s", resp.Request.URL, resp.StatusCode, page)
@@ -128,9 +138,9 @@ func TestRefusedPostSaysNothingDone(t *testing.T) {
 		b := s.signIn("kim@tobira.example", seed)
 		s.clock.Advance(console.IdleTimeout)
 		resp, body := b.post(c.action, c.kv...)
-		if resp.Request.URL.Path != "/login" || resp.Request.URL.Query().Get("next") != c.form || !strings.Contains(notice(body), notDone) {
-			t.Errorf("POST %s after the sign-in ended: at %s, notice %q; want /login back to %s, saying nothing was done",
-				c.action, resp.Request.URL, notice(body), c.form)
+		if resp.Request.URL.Path != "/login" || resp.Request.URL.Query().Get("next") != c.form || !strings.Contains(alert(body), notDone) {
+			t.Errorf("POST %s after the sign-in ended: at %s, alert %q; want /login back to %s, saying nothing was done",
+				c.action, resp.Request.URL, alert(body), c.form)
 			continue
 		}
 		if resp = s.signInFrom(b, body, seed); resp.Request.URL.Path != c.form || resp.Request.Method != http.MethodGet {

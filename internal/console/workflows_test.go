@@ -345,7 +345,7 @@ func (s *site) approvalMails(a *store.Account) int {
 	return s.mailsWith(a.Email, "待機期間を終了しました")
 }
 
-// TestRecoveryEarlyApprovalFourEyes: 「本人確認のうえ早期承認」 only
+// TestRecoveryEarlyApprovalFourEyes: 「本人確認のうえ早期承認を依頼」 only
 // proposes; the period goes on until an operator other than the proposer
 // approves, and only then is the customer mailed.
 func TestRecoveryEarlyApprovalFourEyes(t *testing.T) {
@@ -369,7 +369,7 @@ func TestRecoveryEarlyApprovalFourEyes(t *testing.T) {
 	}
 	effective := t0.Add(time.Minute + 72*time.Hour)
 	_, body = kim.get("/recoveries")
-	if !strings.Contains(body, "/recoveries/rec-1/propose") || !strings.Contains(body, "本人確認のうえ早期承認") ||
+	if !strings.Contains(body, "/recoveries/rec-1/propose") || !strings.Contains(body, "本人確認のうえ早期承認を依頼") ||
 		!strings.Contains(body, "依頼したオペレーター以外が承認すると") || !strings.Contains(body, "早期承認を依頼しますか") {
 		t.Errorf("waiting request lacks the button, or the page and its dialog the second operator:\n%s", body)
 	}

@@ -256,7 +256,7 @@ var ErrApproveReason = errors.New("portal: an early approval needs the identity 
 // someone who left, or was found to misuse the console.
 var ErrProposerDisabled = errors.New("portal: the operator who proposed the early approval was disabled since")
 
-// ProposeRecoveryApproval is the first operator's 「本人確認のうえ早期承認」
+// ProposeRecoveryApproval is the first operator's 「本人確認のうえ早期承認を依頼」
 // on the waiting request id, after verifying the customer: it records the
 // proposal, with reason, the identity check done (「電話で登録住所と生年月日
 // を確認」), and the recovery.propose event, in one transaction. The period
