@@ -124,10 +124,23 @@ func (k *Keyring) Decrypt(ciphertext, associated string) (string, error) {
 
 // Sign returns a MAC of the parts, for values handed to the browser.
 func (k *Keyring) Sign(parts ...string) string {
-	m := hmac.New(sha256.New, k.mac)
+	// Each part as its length, ':', itself and ';', so that no two lists
+	// of parts read the same; written into one buffer and the MAC at
+	// once, where a formatted write per part cost the allocations of its
+	// arguments on every flow step, cookie and stamp.
+	n := 0
 	for _, p := range parts {
-		fmt.Fprintf(m, "%d:%s;", len(p), p)
+		n += len(p) + 22
 	}
+	buf := make([]byte, 0, n)
+	for _, p := range parts {
+		buf = strconv.AppendInt(buf, int64(len(p)), 10)
+		buf = append(buf, ':')
+		buf = append(buf, p...)
+		buf = append(buf, ';')
+	}
+	m := hmac.New(sha256.New, k.mac)
+	m.Write(buf)
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 

@@ -2,6 +2,8 @@ package secret
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -329,6 +331,25 @@ func TestStamp(t *testing.T) {
 	} {
 		if got, ok := k.Unstamp(tc.tok, tc.purpose, tc.now, tc.bound...); ok || got != "" {
 			t.Errorf("%s: Unstamp = %q, %v; want refused", name, got, ok)
+		}
+	}
+}
+
+// TestSignEncoding: Sign's MAC is over each part written as its length, ':',
+// itself and ';', as it always was, so that values signed by an earlier
+// version (a flow cookie in a browser during an upgrade) still verify.
+func TestSignEncoding(t *testing.T) {
+	k := ring(t, "a", map[string][]byte{"a": rawKey(7)})
+	for _, parts := range [][]string{
+		nil, {""}, {"", ""}, {"flow", "token", "password"}, {"ab", "c"}, {"a", "bc"},
+		{"ログイン", "二要素認証", strings.Repeat("x", 1000)}, {"1:a;", "2:bc;"},
+	} {
+		m := hmac.New(sha256.New, k.mac)
+		for _, p := range parts {
+			fmt.Fprintf(m, "%d:%s;", len(p), p)
+		}
+		if want := base64.RawURLEncoding.EncodeToString(m.Sum(nil)); k.Sign(parts...) != want {
+			t.Errorf("Sign(%q) = %s, want %s", parts, k.Sign(parts...), want)
 		}
 	}
 }
