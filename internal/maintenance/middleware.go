@@ -78,17 +78,17 @@ func Middleware(next http.Handler, sched *Schedule, opts Options) http.Handler {
 // wantsJSON reports whether r asks for JSON and not for a page: a
 // browser's Accept names text/html.
 func wantsJSON(r *http.Request) bool {
-	json := false
+	asks := false
 	for _, a := range strings.Split(r.Header.Get("Accept"), ",") {
 		mt, _, _ := strings.Cut(a, ";")
 		switch mt = strings.ToLower(strings.TrimSpace(mt)); {
 		case mt == "text/html", mt == "application/xhtml+xml":
 			return false
 		case mt == "application/json", strings.HasSuffix(mt, "+json"):
-			json = true
+			asks = true
 		}
 	}
-	return json
+	return asks
 }
 
 // serveJSON answers a program during the window win: 503 with Retry-After,
