@@ -217,8 +217,35 @@ func (w *writer) loop() {
 func (w *writer) queued() int { return int(w.waiting.Load()) }
 
 // run commits one batch and answers each of its callers.
+//
+// A batch of several writes runs first without a savepoint per write:
+// SAVEPOINT and RELEASE are two statements more for every unit, a tenth
+// of a sign-in's writes, and a unit's write fails only where the store
+// failed (a broken constraint, a full disk; a wrong code or a refused step
+// is an outcome its unit commits). Should one fail, the batch is rolled
+// back and run again with the savepoints, which keep that failure to its
+// own write: a unit may run more than once (store.Units.Atomically), so
+// each sets, not accumulates, what it hands out.
 func (w *writer) run(batch []*writeReq) {
 	w.batches.Add(1)
+	if w.syncs != nil {
+		if err := w.syncs.err(); err != nil {
+			for _, r := range batch {
+				r.err <- err
+			}
+			return
+		}
+	}
+	if len(batch) == 1 || !w.commit(batch, false) {
+		w.commit(batch, true)
+	}
+}
+
+// commit runs batch in one transaction, each write in a savepoint of its
+// own when guarded (and not alone, nor one statement that SQLite applies
+// whole or not at all), and answers each caller. Unguarded, it gives up
+// at the first write that fails, rolls back and answers nobody: false.
+func (w *writer) commit(batch []*writeReq, guarded bool) bool {
 	// The transaction is the writer's, not any caller's: a caller's
 	// cancelled context must not interrupt the others' statements.
 	ctx := context.Background()
@@ -228,23 +255,15 @@ func (w *writer) run(batch []*writeReq) {
 		_, err := w.stmts.ExecContext(ctx, stmt) // prepared once, as any
 		return err
 	}
-	fail := func(err error) {
+	fail := func(err error) bool {
 		exec("ROLLBACK")
 		for _, r := range batch {
 			r.err <- err
 		}
-	}
-	if w.syncs != nil {
-		if err := w.syncs.err(); err != nil {
-			for _, r := range batch {
-				r.err <- err
-			}
-			return
-		}
+		return true
 	}
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
-		fail(err)
-		return
+		return fail(err)
 	}
 	alone := len(batch) == 1
 	for i, r := range batch {
@@ -252,41 +271,39 @@ func (w *writer) run(batch []*writeReq) {
 			errs[i] = err
 			continue
 		}
-		savepoint := !alone && r.kind != oneStatement
+		savepoint := guarded && !alone && r.kind != oneStatement
 		if savepoint {
 			if err := exec("SAVEPOINT w"); err != nil {
-				fail(err)
-				return
+				return fail(err)
 			}
 		}
 		c := conn{q: w.stmts, w: w.stmts, d: w.d, ctx: context.WithoutCancel(r.ctx)}
 		errs[i], ran[i] = call(r.fn, c), true
 		switch {
-		case alone && errs[i] != nil:
-			fail(errs[i])
-			return
-		case !savepoint && errs[i] != nil && !undoesItself(errs[i]):
+		case errs[i] == nil && !savepoint:
+		case alone:
+			return fail(errs[i])
+		case !guarded && r.kind != oneStatement:
+			exec("ROLLBACK")
+			return false
+		case !savepoint && !undoesItself(errs[i]):
 			// An I/O error, a full disk: SQLite may have rolled the
 			// whole transaction back. Nobody's write is kept.
-			fail(errs[i])
-			return
+			return fail(errs[i])
 		case !savepoint:
 		case errs[i] != nil:
 			if err := exec("ROLLBACK TO w"); err != nil {
-				fail(err)
-				return
+				return fail(err)
 			}
 			fallthrough
 		default:
 			if err := exec("RELEASE w"); err != nil {
-				fail(err)
-				return
+				return fail(err)
 			}
 		}
 	}
 	if err := exec("COMMIT"); err != nil {
-		fail(err)
-		return
+		return fail(err)
 	}
 	var durable []answer
 	for i, r := range batch {
@@ -299,6 +316,7 @@ func (w *writer) run(batch []*writeReq) {
 	if w.syncs != nil {
 		w.syncs.handOver(durable)
 	}
+	return true
 }
 
 // syncLevelFull is PRAGMA synchronous's number for FULL.
