@@ -251,6 +251,8 @@ func (p Pages) Render(w http.ResponseWriter, status int, lang, name string, data
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Vary", "Accept-Language, Cookie")
+	// Its length, known: without it a page over 2 KiB went out in chunks.
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 	return nil

@@ -275,6 +275,20 @@ func TestRenderFailureWritesNothing(t *testing.T) {
 	if w.Code != http.StatusTeapot || w.Body.String() != "<p>&lt;hi&gt;</p>" || w.Header().Get("Cache-Control") != "no-store" {
 		t.Errorf("ok = %d %q %v", w.Code, w.Body, w.Header())
 	}
+	// A page over net/http's 2 KiB buffer goes out whole, with its
+	// length, not in chunks.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ps.Render(w, http.StatusOK, "ja", "ok", strings.Repeat("x", 3000))
+	}))
+	defer srv.Close()
+	res, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.ContentLength != 3007 || len(res.TransferEncoding) != 0 {
+		t.Errorf("a 3,007-byte page: length %d, transfer encoding %v", res.ContentLength, res.TransferEncoding)
+	}
 	w = httptest.NewRecorder()
 	if err := ps.Render(w, http.StatusOK, "ja", "bad", "a string has no fields"); err == nil {
 		t.Error("bad: no error")
