@@ -262,6 +262,13 @@ func (s *Service) totpFactor(ctx context.Context, accountID string) (*store.Fact
 // records its step so it is never accepted again. ErrCodeFormat, uncounted,
 // when the input is no six-digit code.
 func (s *Service) VerifyTOTP(ctx context.Context, a *store.Account, code string, c Client) error {
+	return s.verifyTOTP(ctx, a, code, c, nil)
+}
+
+// verifyTOTP is VerifyTOTP. replayed, when set, is asked about a right
+// code of a step already used before the attempt is counted; an error it
+// returns is the answer, and nothing is counted.
+func (s *Service) verifyTOTP(ctx context.Context, a *store.Account, code string, c Client, replayed func() error) error {
 	code = mfa.NormalizeCode(code)
 	if code == "" {
 		return ErrCodeFormat
@@ -274,11 +281,18 @@ func (s *Service) VerifyTOTP(ctx context.Context, a *store.Account, code string,
 	if err != nil {
 		return err
 	}
-	charged, err := s.charge(ctx, a, c, store.ActionMFATOTP)
-	if err != nil {
-		return err
-	}
+	// Checked before the attempt is counted, acted on after: a closed
+	// step refuses a right code too.
 	step, err := mfa.VerifyTOTP(seed, code, s.Now(), f.LastStep)
+	if errors.Is(err, mfa.ErrReplay) && replayed != nil {
+		if err := replayed(); err != nil {
+			return err
+		}
+	}
+	charged, cerr := s.charge(ctx, a, c, store.ActionMFATOTP)
+	if cerr != nil {
+		return cerr
+	}
 	if errors.Is(err, mfa.ErrReplay) {
 		return s.wrongBecause(ctx, charged, c, store.ActionMFATOTP, ErrCodeUsed)
 	}

@@ -1837,3 +1837,28 @@ func TestWrongCodesPerNumber(t *testing.T) {
 		t.Fatalf("the right code in the next hour: %v", err)
 	}
 }
+
+// TestPhoneCodeFormSentTwice: the phone code form of one sign-in sent twice
+// (a double click), both requests having loaded the flow first. The first
+// signs in and spends the code; the second hears that the sign-in ended,
+// not that no code was sent, and nothing counts it.
+func TestPhoneCodeFormSentTwice(t *testing.T) {
+	e, rec := phoneEnv(t)
+	c := e.newCustomer("yamada@example.jp")
+	e.enrolPhone(rec, c, mobileJP, notify.SMS)
+	f := e.mfaFlow(c)
+	if err := e.svc.SendSignInCode(e.ctx, f, notify.SMS, "ja", e.ip); err != nil {
+		t.Fatal(err)
+	}
+	again := e.reload(f, portal.StateMFA)
+	code := rec.Last(t).Code
+	if token, err := e.svc.SecondFactorThenFinish(e.ctx, f, portal.MethodPhone, code, "", e.ip); err != nil || token == "" {
+		t.Fatalf("first: %q, %v", token, err)
+	}
+	if token, err := e.svc.SecondFactorThenFinish(e.ctx, again, portal.MethodPhone, code, "", e.ip); !errors.Is(err, portal.ErrFlowFinished) || token != "" {
+		t.Fatalf("the same form again: %q, %v; want ErrFlowFinished", token, err)
+	}
+	if a := e.account(c); a.MFAFailures != 0 {
+		t.Errorf("failures %d, want 0", a.MFAFailures)
+	}
+}

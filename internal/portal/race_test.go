@@ -10,6 +10,7 @@ import (
 
 	"github.com/tobira/tobira/internal/notify"
 	"github.com/tobira/tobira/internal/portal"
+	"github.com/tobira/tobira/internal/store"
 )
 
 // guard bounds a rendezvous so that a product change which serialises the
@@ -111,6 +112,57 @@ func TestSameCodeTwiceAtOnce(t *testing.T) {
 	}
 	if a := e.account(c); a.MFAFailures != 1 {
 		t.Fatalf("failures %d, want 1", a.MFAFailures)
+	}
+}
+
+// TestCodeFormSentTwice: the code form of one sign-in sent twice (a double
+// click), both requests having loaded the flow before either reached its
+// unit of work. The first signs in; the second, whose answer is the one the
+// browser shows, is told the sign-in ended (the browser then goes where it
+// was going), and counts as no wrong code and records no failure.
+func TestCodeFormSentTwice(t *testing.T) {
+	e := newEnv(t)
+	c, f := e.atSecondFactor()
+	again := e.reload(f, portal.StateMFA)
+	code := e.code(c)
+
+	token, err := e.svc.SecondFactorThenFinish(e.ctx, f, portal.MethodTOTP, code, "", e.ip)
+	if err != nil || token == "" {
+		t.Fatalf("first: %q, %v", token, err)
+	}
+	if token, err := e.svc.SecondFactorThenFinish(e.ctx, again, portal.MethodTOTP, code, "", e.ip); !errors.Is(err, portal.ErrFlowFinished) || token != "" {
+		t.Fatalf("the same form again: %q, %v; want ErrFlowFinished", token, err)
+	}
+	if a := e.account(c); a.MFAFailures != 0 {
+		t.Errorf("failures %d, want 0", a.MFAFailures)
+	}
+	if n := e.auditCount(c.acct.ID, store.ActionMFATOTP, "fail"); n != 0 {
+		t.Errorf("%d failures recorded, want none", n)
+	}
+
+	// At once: one signs in, the other hears the sign-in ended.
+	e.clock.Advance(30 * time.Second)
+	f = e.passwordStep(c)
+	flows := []*portal.Flow{f, e.reload(f, portal.StateMFA)}
+	code = e.code(c)
+	errs := e.atOnce(len(flows), nil, newRendezvous(len(flows), ""), func(ctx context.Context, i int) error {
+		_, err := e.svc.SecondFactorThenFinish(ctx, flows[i], portal.MethodTOTP, code, "", e.ip)
+		return err
+	})
+	ok, finished := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, portal.ErrFlowFinished):
+			finished++
+		}
+	}
+	if ok != 1 || finished != 1 {
+		t.Fatalf("results %v, want one signed in and one ErrFlowFinished", errs)
+	}
+	if a := e.account(c); a.MFAFailures != 0 {
+		t.Errorf("failures %d after the form sent twice at once, want 0", a.MFAFailures)
 	}
 }
 

@@ -155,6 +155,13 @@ var (
 	// resend replaced. It counts as a wrong code, but the customer is told
 	// to use the newest one.
 	ErrPhoneCodeReplaced = errors.New("portal: the code was replaced by a newer one")
+	// ErrFlowFinished: the app's code of a step already used, or a phone
+	// code already spent, typed on a sign-in that has ended meanwhile, as
+	// when the code form is sent twice (a double click where the page's
+	// script, which holds a second click back, does not run): the first
+	// request signed the customer in. Nothing counts it; the browser goes
+	// where the sign-in was going.
+	ErrFlowFinished = errors.New("portal: the sign-in ended with this code already")
 )
 
 // LockedError says a step is closed until a time.

@@ -615,7 +615,7 @@ func (f *Flow) restore(g Flow) {
 func (s *Service) secondFactor(ctx context.Context, f *Flow, a *store.Account, m Method, code string, c Client) error {
 	switch m {
 	case MethodTOTP:
-		if err := s.VerifyTOTP(ctx, a, code, c); err != nil {
+		if err := s.verifyTOTP(ctx, a, code, c, func() error { return s.finishedMeanwhile(ctx, f) }); err != nil {
 			return err
 		}
 		f.verified = true
@@ -624,6 +624,13 @@ func (s *Service) secondFactor(ctx context.Context, f *Flow, a *store.Account, m
 		return nil
 	case MethodPhone:
 		pc, charged, err := s.checkPhoneCode(ctx, f, a, code, c, store.ActionMFAPhone)
+		if errors.Is(err, ErrNoPhoneCode) {
+			// The code spent by a request of this same sign-in that
+			// ended it (the form sent twice)?
+			if ferr := s.finishedMeanwhile(ctx, f); ferr != nil {
+				return ferr
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -658,6 +665,19 @@ func (s *Service) secondFactor(ctx context.Context, f *Flow, a *store.Account, m
 		return s.toRecoveryScreen(ctx, f)
 	}
 	return ErrNoSuchMethod
+}
+
+// finishedMeanwhile is ErrFlowFinished when f's row is gone: its code was
+// used by another request of the same sign-in, which ended it (the form
+// sent twice), or the sign-in was ended otherwise after this request
+// loaded it. Either way the code proves nothing new and counts as nothing;
+// the browser is only sent on, where its session, if any, decides.
+func (s *Service) finishedMeanwhile(ctx context.Context, f *Flow) error {
+	_, err := s.Store.FlowByHash(ctx, f.IDHash, f.CreatedAt)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrFlowFinished
+	}
+	return err
 }
 
 // RecoveryCode returns the code a flow at StateRecovery shows.

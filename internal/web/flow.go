@@ -249,6 +249,15 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, f *portal.
 	http.Redirect(w, r, safeReturn(f.ReturnTo), http.StatusSeeOther)
 }
 
+// finished answers a code step whose sign-in another request of this
+// browser ended meanwhile (portal.ErrFlowFinished): the form sent twice.
+// The browser shows this answer, not the first one's, which signed it in,
+// so it goes where that one went.
+func (s *Server) finished(w http.ResponseWriter, r *http.Request, f *portal.Flow) {
+	s.dropFlow(w)
+	http.Redirect(w, r, safeReturn(f.ReturnTo), http.StatusSeeOther)
+}
+
 // flowError answers a failed step that has no form error to show.
 func (s *Server) flowError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {

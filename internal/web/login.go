@@ -219,6 +219,10 @@ func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request, m portal.M
 		}
 		return
 	}
+	if errors.Is(err, portal.ErrFlowFinished) {
+		s.finished(w, r, f)
+		return
+	}
 	if !s.codeError(w, r, err, page, title, codeData{StepUp: f.IsStepUp()}) {
 		s.flowError(w, r, err)
 	}

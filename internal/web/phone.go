@@ -258,18 +258,15 @@ func (s *Server) enrolPhoneCode(w http.ResponseWriter, r *http.Request) {
 // afterPhoneCode answers a checked phone code: the next step, or the code
 // screen again with what went wrong.
 func (s *Server) afterPhoneCode(w http.ResponseWriter, r *http.Request, f *portal.Flow, err error) {
-	switch {
-	case err == nil && f.State == portal.StateMFA:
-		s.finish(w, r, f)
-	case err == nil:
+	if err == nil {
 		s.next(w, r, f)
-	default:
-		if status, msg, ok := s.stepError(w, r, err); ok {
-			s.showPhoneCode(w, r, f, status, msg)
-			return
-		}
-		s.flowError(w, r, err)
+		return
 	}
+	if status, msg, ok := s.stepError(w, r, err); ok {
+		s.showPhoneCode(w, r, f, status, msg)
+		return
+	}
+	s.flowError(w, r, err)
 }
 
 func (s *Server) enrolPhoneResend(w http.ResponseWriter, r *http.Request) {
@@ -364,6 +361,13 @@ func (s *Server) loginPhone(w http.ResponseWriter, r *http.Request) {
 	if f == nil {
 		return
 	}
-	err := s.svc.SecondFactor(r.Context(), f, portal.MethodPhone, strings.TrimSpace(r.PostForm.Get("code")), client(r))
-	s.afterPhoneCode(w, r, f, err)
+	token, err := s.svc.SecondFactorThenFinish(r.Context(), f, portal.MethodPhone, strings.TrimSpace(r.PostForm.Get("code")), s.sessionToken(r), client(r))
+	switch {
+	case err == nil && token != "":
+		s.startSession(w, r, f, token)
+	case errors.Is(err, portal.ErrFlowFinished):
+		s.finished(w, r, f)
+	default:
+		s.afterPhoneCode(w, r, f, err)
+	}
 }
