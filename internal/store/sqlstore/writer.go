@@ -220,12 +220,13 @@ func (w *writer) queued() int { return int(w.waiting.Load()) }
 //
 // A batch of several writes runs first without a savepoint per write:
 // SAVEPOINT and RELEASE are two statements more for every unit, a tenth
-// of a sign-in's writes, and a unit's write fails only where the store
-// failed (a broken constraint, a full disk; a wrong code or a refused step
-// is an outcome its unit commits). Should one fail, the batch is rolled
-// back and run again with the savepoints, which keep that failure to its
-// own write: a unit may run more than once (store.Units.Atomically), so
-// each sets, not accumulates, what it hands out.
+// of a sign-in's writes, and few writes fail: a broken constraint, a full
+// disk, a count refused on a step already closed (ChargeMFAAttempt); a
+// wrong code, or a step the portal refuses, is an outcome its unit
+// commits. Should one fail, the batch is rolled back and run again with
+// the savepoints, which keep that failure to its own write, at twice the
+// batch's cost: a unit may run more than once (store.Units.Atomically),
+// so each sets, not accumulates, what it hands out.
 func (w *writer) run(batch []*writeReq) {
 	w.batches.Add(1)
 	if w.syncs != nil {
