@@ -44,7 +44,10 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	}
 	cfg, err := m.load(f, modeServe)
 	if err != nil {
-		report("error", "configuration: %v", err)
+		// One line a problem, each marked, as the other checks' are.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			report("error", "configuration: %s", line)
+		}
 		return errors.New("the configuration is not valid")
 	}
 	report("ok", "configuration: %s", describeConfig(f))
@@ -181,6 +184,9 @@ func productionWarnings(cfg config.Config) []string {
 	}
 	if cfg.Phone.Sender == "outbox" {
 		out = append(out, `phone.sender is "outbox": text messages and calls with codes reach no phone (set "twilio")`)
+	}
+	if w := cfg.HashQueueWait.Duration; w >= portalWriteTimeout {
+		out = append(out, fmt.Sprintf("hash_queue_wait %s is not below the portal's %s to answer a request: a sign-in still waiting then gets no answer at all, not the \"busy, try again\" page", w, portalWriteTimeout))
 	}
 	if a := cfg.ConsoleAddr; a != "off" {
 		if host, _, err := net.SplitHostPort(a); err == nil && !loopbackHost(host) {

@@ -52,7 +52,7 @@ func TestCheck(t *testing.T) {
 	})
 
 	t.Run("what it warns of and refuses", func(t *testing.T) {
-		dir := dataDir(t, smtp(closedPort)+`, "base_url": "http://id.example.jp", "console_addr": ":8090"`)
+		dir := dataDir(t, smtp(closedPort)+`, "base_url": "http://id.example.jp", "console_addr": ":8090", "hash_queue_wait": "45s"`)
 		key := filepath.Join(dir, "secret.key")
 		if err := os.WriteFile(key, []byte(keyEnv()["TOBIRA_SECRET_KEY"]+"\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -65,7 +65,8 @@ func TestCheck(t *testing.T) {
 			`warn   phone.sender is "outbox"`,
 			"warn   secret_key_file " + key + " is readable by every user of the machine (mode 0644)",
 			"warn   console_addr :8090 listens beyond this machine's loopback",
-			"1 error, 4 warnings",
+			"warn   hash_queue_wait 45s is not below the portal's 30s to answer a request",
+			"1 error, 5 warnings",
 		} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("check lacks %q\nstdout: %s", want, r.stdout)
@@ -116,6 +117,18 @@ func TestCheck(t *testing.T) {
 		r := run(t, env, "users", "list", "--data", dir)
 		if r.code != 1 || !strings.Contains(r.stderr, "tobira: mail: smtp: set both username and password") {
 			t.Errorf("users list: exit %d, stderr %q; want the message CONFIG.md quotes", r.code, r.stderr)
+		}
+	})
+
+	// A listen address serve could not listen on: check says so, as
+	// serve would only when it tried.
+	t.Run("a listen address without a port", func(t *testing.T) {
+		dir := dataDir(t, `, "addr": "id.example.jp", "console_addr": "127.0.0.1:99999"`)
+		r := run(t, keyEnv(), "check", "--data", dir)
+		// Every problem on a line of its own, marked as an error.
+		if r.code != 1 || !strings.Contains(r.stdout, "error  configuration: addr \"id.example.jp\": want HOST:PORT") ||
+			!strings.Contains(r.stdout, "\nerror  configuration: console_addr \"127.0.0.1:99999\": port") {
+			t.Errorf("check: exit %d\nstdout: %s", r.code, r.stdout)
 		}
 	})
 

@@ -224,8 +224,8 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		s.http = &http.Server{
 			Handler:           s.handler,
 			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      30 * time.Second,
+			ReadTimeout:       portalWriteTimeout,
+			WriteTimeout:      portalWriteTimeout,
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    webkit.ServerMaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -342,6 +342,10 @@ func sweep(ctx context.Context, svc *portal.Service, provider *oidc.Provider, lo
 
 // sweepInterval is how often sweep runs.
 const sweepInterval = 5 * time.Minute
+
+// portalWriteTimeout is how long every listener gives a request to be read
+// and answered; a sign-in waiting longer for a hashing slot gets no answer.
+const portalWriteTimeout = 30 * time.Second
 
 // endExpiredSessions tells the sites of the portal sessions that expired,
 // as a sign-out would (oidc.Provider.EndExpiredSessions), every

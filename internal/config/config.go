@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -28,12 +30,19 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return err
+		// A type error, which the decoder completes with the setting's
+		// name (LoadFile says it).
+		return &json.UnmarshalTypeError{Value: string(b), Type: durationType}
 	}
 	v, err := time.ParseDuration(s)
+	if err != nil {
+		return &json.UnmarshalTypeError{Value: strconv.Quote(s), Type: durationType}
+	}
 	d.Duration = v
-	return err
+	return nil
 }
+
+var durationType = reflect.TypeFor[Duration]()
 
 // Config is everything an operator can set.
 type Config struct {
@@ -262,6 +271,16 @@ func (c *Config) LoadFile(path string) error {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(c); err != nil {
+		// Name the setting: "time: missing unit" alone leaves the
+		// operator to guess which of twenty durations it is.
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			want := te.Type.String()
+			if te.Type == durationType {
+				want = `a duration such as "90s", "15m" or "12h" (units ns, us, ms, s, m, h; no days)`
+			}
+			return fmt.Errorf("config %s: %s: want %s, not %s", path, te.Field, want, te.Value)
+		}
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	return nil
@@ -347,6 +366,21 @@ func (c *Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Addr == "" {
 		bad("addr is empty")
+	} else if err := listenAddr(c.Addr); err != nil {
+		bad("addr %q: %v", c.Addr, err)
+	}
+	if c.ConsoleAddr != "off" {
+		if err := listenAddr(c.ConsoleAddr); err != nil {
+			bad("console_addr %q: %v (or \"off\" for no console)", c.ConsoleAddr, err)
+		}
+	}
+	if c.HTTPRedirectAddr != "" {
+		if err := listenAddr(c.HTTPRedirectAddr); err != nil {
+			bad("http_redirect_addr %q: %v", c.HTTPRedirectAddr, err)
+		}
+	}
+	if u, err := url.Parse(c.SupportURL); c.SupportURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		bad("support_url %q is not an http(s) URL, such as https://www.example.jp/support/ (or empty for no link)", c.SupportURL)
 	}
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("base_url %q is not an http(s) URL", c.BaseURL)
@@ -431,6 +465,19 @@ func (c *Config) Validate() error {
 		bad("mail.sender %q: want outbox or smtp", c.Mail.Sender)
 	}
 	return errors.Join(errs...)
+}
+
+// listenAddr reports why addr is not a HOST:PORT a listener can take, as
+// serve would find only when it tries to listen.
+func listenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want HOST:PORT, such as 127.0.0.1:8080 or :8080")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q: want a number from 0 (any free port) to 65535", port)
+	}
+	return nil
 }
 
 // ValidateStorage reports the problems of the settings that say where the

@@ -135,6 +135,23 @@ func TestValidateFields(t *testing.T) {
 		{"console host empty", func(c *Config) { c.ConsoleHosts = []string{""} }, "console_hosts[0]"},
 		{"console host wildcard", func(c *Config) { c.ConsoleHosts = []string{"*.example.jp"} }, "console_hosts[0]"},
 		{"hash queue of none", func(c *Config) { c.HashQueue = 0 }, "hash_queue"},
+		// Listen addresses: serve would fail to listen, so check says so.
+		{"addr without a port", func(c *Config) { c.Addr = "nonsense" }, `addr "nonsense": want HOST:PORT`},
+		{"addr port out of range", func(c *Config) { c.Addr = "127.0.0.1:99999" }, `addr "127.0.0.1:99999": port`},
+		{"addr on every interface", func(c *Config) { c.Addr = ":8080" }, ""},
+		{"addr on any free port", func(c *Config) { c.Addr = "127.0.0.1:0" }, ""},
+		{"addr ipv6", func(c *Config) { c.Addr = "[::1]:8080" }, ""},
+		{"console addr without a port", func(c *Config) { c.ConsoleAddr = "127.0.0.1" }, "console_addr"},
+		{"console addr empty", func(c *Config) { c.ConsoleAddr = "" }, "console_addr"},
+		{"console off", func(c *Config) { c.ConsoleAddr = "off" }, ""},
+		{"redirect addr without a port", func(c *Config) {
+			c.HTTPRedirectAddr, c.TLSCertFile, c.TLSKeyFile, c.BaseURL = "80", "/c.pem", "/k.pem", "https://id.example.jp"
+		}, "http_redirect_addr \"80\""},
+		// The support page is a link on every page and mail.
+		{"support url to a script", func(c *Config) { c.SupportURL = "javascript:alert(1)" }, "support_url"},
+		{"support url relative", func(c *Config) { c.SupportURL = "/support" }, "support_url"},
+		{"support url empty: no link", func(c *Config) { c.SupportURL = "" }, ""},
+		{"support url", func(c *Config) { c.SupportURL = "https://www.example.jp/support/?from=tobira" }, ""},
 		{"blank issuer", func(c *Config) { c.Issuer = "  " }, "issuer"},
 		{"hex key", func(c *Config) { c.SecretKey = strings.Repeat("ab", 32) }, ""},
 		{"argon2 threads 0", func(c *Config) { c.Argon2.Threads = 0 }, "argon2"},
@@ -246,6 +263,24 @@ func TestLoadFileErrors(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), p) {
 			t.Errorf("%s: error %q does not name the file", name, err)
+		}
+	}
+}
+
+// TestLoadFileNamesTheSetting: a value of the wrong kind is reported with
+// its setting's name, so that the operator need not guess which of the
+// file's durations "missing unit" means.
+func TestLoadFileNamesTheSetting(t *testing.T) {
+	for content, want := range map[string]string{
+		`{"phone": {"code_ttl": "12"}}`:                  `phone.code_ttl: want a duration such as "90s", "15m" or "12h" (units ns, us, ms, s, m, h; no days), not "12"`,
+		`{"session_ttl": "1d"}`:                          `session_ttl: want a duration such as "90s"`,
+		`{"database_pool": {"conn_max_lifetime": 1800}}`: `database_pool.conn_max_lifetime: want a duration such as "90s"`,
+		`{"hash_queue": "10"}`:                           `hash_queue: want int, not string`,
+	} {
+		c := Default()
+		err := c.LoadFile(writeFile(t, content))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: LoadFile = %v, want %q", content, err, want)
 		}
 	}
 }
