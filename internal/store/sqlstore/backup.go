@@ -41,6 +41,15 @@ func BackupSQLite(ctx context.Context, dbPath, path string) (*Backup, error) {
 		return nil, fmt.Errorf("sqlstore: backup: %w", err)
 	}
 	defer src.Close()
+	// A copy this program would refuse at --check is no backup for it: say
+	// so of the database itself, before copying it only to drop the copy.
+	var applied int
+	if err := src.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&applied); err == nil {
+		if known, err := SchemaVersion(); err == nil && applied > known {
+			return nil, fmt.Errorf("sqlstore: backup: the database %s is at schema version %d, this program knows only up to %d: "+
+				"back it up with the program that migrated it (or sqlite3's VACUUM INTO)", dbPath, applied, known)
+		}
+	}
 	partial := path + ".partial"
 	f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
