@@ -35,6 +35,9 @@ type Main struct {
 	// made are the folders load created for the data folder, outermost
 	// first: a command that fails removes those it left empty.
 	made []string
+	// helped is set when a command's flags were -h or --help: its usage
+	// was what was asked for, so the command succeeds.
+	helped bool
 }
 
 // NewMain returns a Main on the process's streams and environment.
@@ -111,6 +114,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	switch {
 	case err == nil:
 		return 0
+	case (errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp)) && m.helped:
+		return 0
 	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
 		return 2
 	default:
@@ -167,6 +172,17 @@ func (m *Main) run(ctx context.Context, args []string) error {
 type flags struct {
 	*flag.FlagSet
 	data, config, addr, database *string
+	helped                       *bool
+}
+
+// Parse parses args as the flag set does, noting -h and --help, whose
+// usage message is an answer, not an error.
+func (f flags) Parse(args []string) error {
+	err := f.FlagSet.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		*f.helped = true
+	}
+	return err
 }
 
 func (m *Main) flags(name string) flags {
@@ -177,6 +193,7 @@ func (m *Main) flags(name string) flags {
 		data:     fs.String("data", "", "data folder (default ./tobira-data)"),
 		config:   fs.String("config", "", "config file (default DATA/tobira.json)"),
 		database: fs.String("database", "", "PostgreSQL URL postgres://... (default the SQLite file in the data folder; or $TOBIRA_DATABASE_URL)"),
+		helped:   &m.helped,
 	}
 }
 

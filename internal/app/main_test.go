@@ -215,6 +215,27 @@ func TestHelpListsServeFlags(t *testing.T) {
 	}
 }
 
+// TestHelpFlagSucceeds: -h and --help print a command's flags and exit 0,
+// as `tobira help` does (a script that checks for a flag with
+// `tobira backup -h` must not see a failure), while a wrong flag is still a
+// usage error.
+func TestHelpFlagSucceeds(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "-h"}, {"backup", "--help"}, {"check", "-h"}, {"migrate", "-h"},
+		{"users", "create", "-h"}, {"maintenance", "schedule", "-h"}, {"signing-keys", "rotate", "-h"},
+	} {
+		r := run(t, nil, args...)
+		if r.code != 0 || !strings.Contains(r.stderr, "-data") {
+			t.Errorf("%v: exit %d, stderr %q; want 0 and the flags", args, r.code, r.stderr)
+		}
+	}
+	for _, args := range [][]string{{"serve", "--bogus"}, {"backup"}, {"users", "create", "--data"}} {
+		if r := run(t, nil, args...); r.code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, r.code)
+		}
+	}
+}
+
 // TestHelpListsEverySubcommand: every subcommand a command group takes (as
 // its own usage line names them) is in `tobira help`, so an operator who
 // reads the help finds every command there is.

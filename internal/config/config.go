@@ -611,12 +611,12 @@ func (c *Config) AuditRetention() time.Duration {
 	return time.Duration(c.AuditRetentionDays) * 24 * time.Hour
 }
 
-// DatabasePath is the SQLite file in the data folder.
 // SignInTTL is how long the slowest sign-in may take, from the password to
 // its last screen: a first enrolment (enrol_ttl) and then the recovery
 // code's screen (flow_ttl at most).
 func (c *Config) SignInTTL() time.Duration { return c.EnrolTTL.Duration + c.FlowTTL.Duration }
 
+// DatabasePath is the SQLite file in the data folder.
 func (c *Config) DatabasePath() string { return filepath.Join(c.DataDir, "tobira.db") }
 
 // PoolSize is how many connections to PostgreSQL a process opens at most
