@@ -573,8 +573,13 @@ func (c *Config) Keyring() (*secret.Keyring, error) {
 		k = string(b)
 	}
 	primary, err := secret.ParseKey(k)
+	if err != nil && c.SecretKey == "" {
+		// Name the file: raw bytes written there (head -c 32 without
+		// base64) are the usual mistake.
+		return nil, fmt.Errorf("secret key file %s: %w", c.SecretKeyFile, err)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("secret_key: %w", err)
 	}
 	keys := map[string][]byte{secret.KeyID(primary): primary}
 	for i, old := range c.PreviousSecretKeys {

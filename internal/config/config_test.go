@@ -409,6 +409,16 @@ func TestKeyring(t *testing.T) {
 	if _, err := bad.Keyring(); err == nil {
 		t.Fatal("Keyring with a bad key = nil error")
 	}
+	// 32 raw bytes in the file, not their base64: the error names the file.
+	raw := filepath.Join(t.TempDir(), "raw.key")
+	if err := os.WriteFile(raw, []byte(strings.Repeat("\x07", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badFile := Default()
+	badFile.SecretKeyFile = raw
+	if _, err := badFile.Keyring(); err == nil || !strings.Contains(err.Error(), "secret key file "+raw+": ") {
+		t.Fatalf("Keyring with raw bytes in the key file = %v; want the file named", err)
+	}
 }
 
 func TestDatabasePath(t *testing.T) {
