@@ -60,7 +60,7 @@ func (s *SMTP) Check() error {
 	case TLSStartTLS, TLSImplicit:
 	case TLSNone:
 		if !isLocalhost(s.Host) {
-			errs = append(errs, fmt.Errorf("mail: smtp: tls %q is allowed only to 127.0.0.1, not %q", TLSNone, s.Host))
+			errs = append(errs, fmt.Errorf("mail: smtp: tls %q is allowed only to this machine (127.0.0.1, ::1 or localhost), not %q", TLSNone, s.Host))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("mail: smtp: tls must be %q, %q or %q, not %q", TLSStartTLS, TLSImplicit, TLSNone, s.TLS))

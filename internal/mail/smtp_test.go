@@ -22,8 +22,8 @@ func TestSMTPCheck(t *testing.T) {
 		"implicit TLS":           {func(s *SMTP) { s.TLS, s.Port = TLSImplicit, 465 }, ""},
 		"none to 127.0.0.1":      {func(s *SMTP) { s.TLS, s.Host = TLSNone, "127.0.0.1" }, ""},
 		"none to ::1":            {func(s *SMTP) { s.TLS, s.Host = TLSNone, "::1" }, ""},
-		"none to another host":   {func(s *SMTP) { s.TLS = TLSNone }, "allowed only to 127.0.0.1"},
-		"none to a private host": {func(s *SMTP) { s.TLS, s.Host = TLSNone, "10.0.0.5" }, "allowed only to 127.0.0.1"},
+		"none to another host":   {func(s *SMTP) { s.TLS = TLSNone }, "allowed only to this machine (127.0.0.1, ::1 or localhost)"},
+		"none to a private host": {func(s *SMTP) { s.TLS, s.Host = TLSNone, "10.0.0.5" }, "allowed only to this machine (127.0.0.1, ::1 or localhost)"},
 		"unknown mode":           {func(s *SMTP) { s.TLS = "ssl" }, `tls must be`},
 		"empty mode":             {func(s *SMTP) { s.TLS = "" }, `tls must be`},
 		"no host":                {func(s *SMTP) { s.Host = "" }, "no host"},
@@ -102,7 +102,7 @@ func TestSMTPRefused(t *testing.T) {
 	}
 	// Settings that are wrong fail before any connection.
 	s.TLS, s.Host = TLSNone, "192.0.2.1"
-	if err := s.Send(t.Context(), msg, "<x@y>"); err == nil || !strings.Contains(err.Error(), "only to 127.0.0.1") {
+	if err := s.Send(t.Context(), msg, "<x@y>"); err == nil || !strings.Contains(err.Error(), "only to this machine") {
 		t.Errorf("Send without TLS to another host: %v", err)
 	}
 }
