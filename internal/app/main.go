@@ -129,6 +129,11 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stderr, usage)
 		return errUsage
 	}
+	if groups[args[0]] && len(args) > 1 && isHelp(args[1]) {
+		// A group's usage asked for: the group alone prints it.
+		m.helped = true
+		args = args[:1]
+	}
 	switch args[0] {
 	case "demo":
 		return m.serve(ctx, args[1:], true)
@@ -166,6 +171,16 @@ func (m *Main) run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stderr, "unknown command %q\n\n%s", args[0], usage)
 	return errUsage
+}
+
+// groups are the commands that take a subcommand.
+var groups = map[string]bool{
+	"users": true, "operators": true, "clients": true, "applications": true,
+	"contracts": true, "invoices": true, "maintenance": true, "signing-keys": true,
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }
 
 // flags is the set every subcommand shares: the data folder and config file.

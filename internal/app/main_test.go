@@ -242,6 +242,12 @@ func TestHelpFlagSucceeds(t *testing.T) {
 func TestHelpListsEverySubcommand(t *testing.T) {
 	help := run(t, nil, "help").stdout
 	for _, group := range []string{"users", "operators", "clients", "applications", "contracts", "invoices", "maintenance", "signing-keys"} {
+		// Its usage asked for is an answer, not an error.
+		for _, h := range []string{"-h", "--help", "help"} {
+			if r := run(t, nil, group, h); r.code != 0 || !strings.HasPrefix(r.stderr, "usage: tobira "+group+" ") {
+				t.Errorf("%s %s: exit %d, stderr %q: want its usage line and 0", group, h, r.code, r.stderr)
+			}
+		}
 		r := run(t, nil, group)
 		usage, _, _ := strings.Cut(r.stderr, "\n")
 		names, ok := strings.CutPrefix(usage, "usage: tobira "+group+" ")
