@@ -52,3 +52,18 @@ func (p *Provider) discovery(r *http.Request) *oidc.DiscoveryConfiguration {
 	d.RequestParameterSupported, d.RequestURIParameterSupported, d.ClaimsParameterSupported = false, false, false
 	return d
 }
+
+// discoveryDocument is the discovery document the provider serves: the
+// library's, with what its type has no field for.
+type discoveryDocument struct {
+	*oidc.DiscoveryConfiguration
+	// IssuerInResponses says that every authorization response, a code
+	// or an error, carries iss (RFC 9207 3; Provider.withIssuer), which a
+	// client that reads this must then check.
+	IssuerInResponses bool `json:"authorization_response_iss_parameter_supported"`
+}
+
+// document is the discovery document of the request r.
+func (p *Provider) document(r *http.Request) *discoveryDocument {
+	return &discoveryDocument{DiscoveryConfiguration: p.discovery(r), IssuerInResponses: true}
+}

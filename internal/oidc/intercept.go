@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
@@ -23,7 +24,7 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case oidc.DiscoveryEndpoint:
-			op.Discover(w, p.discovery(r))
+			httphelper.MarshalJSON(w, p.document(r))
 			return
 		case "/oauth/token", "/revoke", "/oauth/introspect":
 			if !bodyOnly(w, r) {
@@ -58,6 +59,8 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 					return
 				}
 				r = r.WithContext(authorizeRefusal(r.Context(), r.Form))
+				_, redirect := param(r.Form, "redirect_uri")
+				w = p.withIssuer(w, redirect)
 			}
 		}
 		next.ServeHTTP(w, r)
@@ -189,4 +192,64 @@ func repeated(form url.Values, params []string) string {
 		}
 	}
 	return ""
+}
+
+// withIssuer has w add the provider's issuer identifier (iss, RFC 9207 2)
+// to an authorization response it sends to redirectURI, a success or an
+// error alike, where the library adds none: a client that signs in
+// through several providers can then tell which one answered (RFC 9207
+// 2.4), and the discovery document says so
+// (authorization_response_iss_parameter_supported).
+func (p *Provider) withIssuer(w http.ResponseWriter, redirectURI string) http.ResponseWriter {
+	target, err := url.Parse(redirectURI)
+	if redirectURI == "" || err != nil {
+		return w
+	}
+	return &issuerWriter{ResponseWriter: w, target: target, issuer: p.issuer}
+}
+
+// issuerWriter adds iss to the Location of a redirect to target: in the
+// fragment when the response is there, or else in the query.
+type issuerWriter struct {
+	http.ResponseWriter
+	target *url.URL
+	issuer string
+	wrote  bool
+}
+
+func (w *issuerWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		if code >= 300 && code < 400 {
+			if loc := w.Header().Get("Location"); w.to(loc) {
+				w.Header().Set("Location", addIssuer(loc, w.issuer))
+			}
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *issuerWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *issuerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// to reports whether loc is the target redirect URI with a response: the
+// same scheme, host and path (the library rewrites the URI's own query
+// when it adds its parameters), and a query or fragment.
+func (w *issuerWriter) to(loc string) bool {
+	u, err := url.Parse(loc)
+	return err == nil && u.Scheme == w.target.Scheme && u.Host == w.target.Host && u.Path == w.target.Path &&
+		u.Opaque == w.target.Opaque && (u.RawQuery != "" || strings.Contains(loc, "#"))
+}
+
+// addIssuer adds iss to the parameters of an authorization response at
+// loc: the fragment's, when it has one (a redirect URI has none of its
+// own), or the query's, both of which come last.
+func addIssuer(loc, issuer string) string {
+	return loc + "&iss=" + url.QueryEscape(issuer)
 }

@@ -278,7 +278,7 @@ func (p *Provider) Callback(w http.ResponseWriter, r *http.Request, req *Request
 	if !ar.Done() {
 		return p.end(w, r, ar, oidc.ErrInteractionRequired().WithDescription("the request is not signed in yet"))
 	}
-	op.AuthResponse(ar, p.op, w, r)
+	op.AuthResponse(ar, p.op, p.withIssuer(w, ar.RedirectURI), r)
 	return closed
 }
 
@@ -362,7 +362,7 @@ func (p *Provider) end(w http.ResponseWriter, r *http.Request, ar op.AuthRequest
 	if err != nil {
 		p.storage.log.Error("oidc: end a refused auth request", "err", err)
 	}
-	op.AuthRequestError(w, r, ar, e, p.op)
+	op.AuthRequestError(p.withIssuer(w, ar.GetRedirectURI()), r, ar, e, p.op)
 	return closed
 }
 
