@@ -343,7 +343,11 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 
 // CreateAccessAndRefreshTokens issues an access token and a new refresh
 // token. A refresh token presented is spent here, once the library has
-// accepted the request: each is used once and replaced (rotation).
+// accepted the request: each is used once and replaced (rotation). The
+// access token has the scopes asked for; the new refresh token those of
+// the one it replaces, even when the refresh asked for fewer (RFC 6749 6):
+// a site that narrows one access token does not lose the rest of what the
+// customer allowed it.
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
 	if current != "" {
 		if _, err := s.spendRefreshToken(ctx, current); err != nil {
@@ -363,10 +367,14 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	// its legacy decrypter, which has no integrity check, could otherwise
 	// turn one into garbage that names no token.
 	token := "rt." + secret.Token(32)
+	scopes := req.GetScopes()
+	if rr, ok := req.(*refreshRequest); ok {
+		scopes = rr.token.Scopes
+	}
 	now := s.now()
 	err = s.st.CreateRefreshToken(ctx, &store.RefreshToken{
 		Hash: secret.Hash(token), GrantID: g.ID, ClientID: g.ClientID, AccountID: g.AccountID,
-		Scopes: req.GetScopes(), CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime),
+		Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime),
 	})
 	return id, token, exp, err
 }

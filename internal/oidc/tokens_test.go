@@ -177,10 +177,11 @@ func TestRefreshTokenOfAnotherClient(t *testing.T) {
 	}
 }
 
-// Scopes asked for at a refresh narrow the new tokens; more than the grant
-// had is refused. The library (op.ValidateRefreshTokenScopes) checks the
-// scopes against the presented token's, so a narrowed refresh token cannot
-// widen again.
+// Scopes asked for at a refresh narrow the new access and ID tokens; more
+// than the grant had is refused. The new refresh token keeps the scopes of
+// the one it replaces (RFC 6749 6: "identical"). Regression: it was given
+// the narrowed ones, so a site that once asked for fewer lost the others
+// for good, offline_access too.
 func TestRefreshNarrowsScopes(t *testing.T) {
 	e := newPortal(t)
 	r := newSite(e, "site")
@@ -207,11 +208,35 @@ func TestRefreshNarrowsScopes(t *testing.T) {
 		t.Errorf("narrowed ID token claims %v", claims)
 	}
 
-	// The narrowed token cannot get profile back.
+	// The refresh token that replaced it has the grant's scopes: profile
+	// comes back when asked for, and with no scope asked, all of them.
 	status, body = r.post("/oauth/token", url.Values{"grant_type": {"refresh_token"},
-		"refresh_token": {rt}, "scope": {"openid profile offline_access"}})
+		"refresh_token": {rt}, "scope": {"openid profile"}})
+	if status != http.StatusOK {
+		t.Fatalf("refresh with profile after a narrowed one: %d %v", status, body)
+	}
+	rt, _ = body["refresh_token"].(string)
+	status, body = r.post("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+	if status != http.StatusOK {
+		t.Fatalf("refresh after two narrowed ones: %d %v", status, body)
+	}
+	if sc, _ := body["scope"].(string); strings.Join(strings.Fields(sc), " ") != strings.Join(scopesAll, " ") {
+		t.Errorf("refresh after two narrowed ones answered scope %q, want %q", sc, strings.Join(scopesAll, " "))
+	}
+	at, _ = body["access_token"].(string)
+	if status, ui := e.userinfo(at); status != http.StatusOK || ui["name"] == nil || ui["email"] == nil {
+		t.Errorf("userinfo after two narrowed refreshes: %d %v, want name and email", status, ui)
+	}
+	rt, _ = body["refresh_token"].(string)
+
+	// More than the grant had is refused, and spends nothing.
+	status, body = r.post("/oauth/token", url.Values{"grant_type": {"refresh_token"},
+		"refresh_token": {rt}, "scope": {"openid phone"}})
 	if status == http.StatusOK || body["error"] != "invalid_scope" {
 		t.Errorf("widening refresh: %d %v, want invalid_scope", status, body)
+	}
+	if _, err := r.refresh(rt); err != nil {
+		t.Errorf("after a widening refresh was refused, the refresh token is refused: %v", err)
 	}
 }
 
