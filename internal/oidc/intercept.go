@@ -12,6 +12,8 @@ import (
 	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // intercept runs before the library's endpoints, with the issuer in the
@@ -27,7 +29,7 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 			httphelper.MarshalJSON(w, p.document(r))
 			return
 		case "/oauth/token", "/revoke", "/oauth/introspect":
-			if !bodyOnly(w, r) {
+			if !bodyOnly(w, r) || !formBody(w, r) {
 				return
 			}
 			if r.URL.Path != "/oauth/token" {
@@ -94,6 +96,34 @@ func bodyOnly(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// formBody parses the body of a POST to the token, revocation or
+// introspection endpoint, and refuses one that is not a url-encoded form
+// of text (RFC 6749 3.2), that is malformed, or that is over the portal's
+// limit, saying which; it reports whether the request may go on. The
+// library went on with what it could parse: a JSON body, or one cut at the
+// limit, was told that grant_type was missing, and a malformed pair was
+// dropped, so that a refresh whose scope did not parse was answered with
+// every scope of the grant, and spent the refresh token.
+func formBody(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return true // a CORS preflight (bodyOnly)
+	}
+	status, _ := webkit.ParseForm(r)
+	var e *oidc.Error
+	switch status {
+	case 0:
+		return true
+	case http.StatusUnsupportedMediaType:
+		e = oidc.ErrInvalidRequest().WithDescription("the request body must be application/x-www-form-urlencoded")
+	case http.StatusRequestEntityTooLarge:
+		e = oidc.ErrInvalidRequest().WithDescription("the request body is too large")
+	default:
+		e = oidc.ErrInvalidRequest().WithDescription("the request body is not a well-formed form of UTF-8 text")
+	}
+	httphelper.MarshalJSONWithStatus(w, e, status)
+	return false
 }
 
 // codeVerifier reports whether v is a PKCE code verifier as RFC 7636 4.1

@@ -1,0 +1,64 @@
+package oidc_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// A request to the token, revocation or introspection endpoint whose body
+// is not a well-formed url-encoded form (RFC 6749 3.2) is refused with
+// invalid_request saying what is wrong, and acts on nothing. Regression:
+// the library went on with what it could parse, so a JSON body or one cut
+// at the size limit was told grant_type was missing, and a refresh whose
+// scope did not parse was answered with every scope of the grant and
+// spent the refresh token.
+func TestTokenEndpointsRefuseMalformedBodies(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	tok := r.login(e.browser())
+	rt := url.QueryEscape(tok.RefreshToken)
+
+	for _, c := range []struct {
+		name, path, contentType, body string
+		status                        int
+		says                          string
+	}{
+		{"malformed scope", "/oauth/token", "application/x-www-form-urlencoded",
+			"grant_type=refresh_token&refresh_token=" + rt + "&scope=openid%zzemail", http.StatusBadRequest, "well-formed"},
+		{"not UTF-8", "/oauth/token", "application/x-www-form-urlencoded",
+			"grant_type=refresh_token&refresh_token=" + rt + "&scope=openid%ff", http.StatusBadRequest, "well-formed"},
+		{"JSON", "/oauth/token", "application/json",
+			`{"grant_type":"refresh_token","refresh_token":"` + tok.RefreshToken + `"}`, http.StatusUnsupportedMediaType, "x-www-form-urlencoded"},
+		{"too large", "/oauth/token", "application/x-www-form-urlencoded",
+			"grant_type=refresh_token&refresh_token=" + rt + "&pad=" + strings.Repeat("a", 70<<10), http.StatusRequestEntityTooLarge, "too large"},
+		{"revoke, malformed", "/revoke", "application/x-www-form-urlencoded",
+			"token=" + rt + "&token_type_hint=%zz", http.StatusBadRequest, "well-formed"},
+		{"introspect, JSON", "/oauth/introspect", "application/json",
+			`{"token":"` + tok.AccessToken + `"}`, http.StatusUnsupportedMediaType, "x-www-form-urlencoded"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, e.srv.URL+c.path, strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", c.contentType)
+			req.SetBasicAuth(url.QueryEscape(r.c.ID), url.QueryEscape(r.secret))
+			status, body := e.do(req)
+			desc, _ := body["error_description"].(string)
+			if status != c.status || body["error"] != "invalid_request" || !strings.Contains(desc, c.says) {
+				t.Errorf("%d %v, want %d invalid_request saying %q", status, body, c.status, c.says)
+			}
+		})
+	}
+
+	// Nothing was spent or revoked: the refresh token and the access token
+	// still work.
+	if status, _ := e.userinfo(tok.AccessToken); status != http.StatusOK {
+		t.Errorf("after the refused requests, the access token is refused: %d", status)
+	}
+	if _, err := r.refresh(tok.RefreshToken); err != nil {
+		t.Errorf("after the refused requests, the refresh token is refused: %v", err)
+	}
+}
