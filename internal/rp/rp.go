@@ -351,6 +351,14 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 		// An old or forged callback: start over.
 		http.Redirect(w, r, s.LoginURL("/"), http.StatusSeeOther)
 		return
+	case q.Has("iss") && q.Get("iss") != s.Issuer:
+		// The answer names another issuer than the portal the sign-in
+		// went to (RFC 9207 2.4): a code or an error from elsewhere,
+		// which is neither exchanged nor believed. A portal too old to
+		// name itself sends none, and is believed as before.
+		s.Log.Warn("rp: the answer names another issuer", "iss", q.Get("iss"))
+		http.Error(w, msgNotSigned, http.StatusForbidden)
+		return
 	case q.Get("error") != "":
 		s.Log.Warn("rp: the portal refused the sign-in", "error", q.Get("error"), "description", q.Get("error_description"))
 		http.Error(w, msgNotSigned, http.StatusForbidden)

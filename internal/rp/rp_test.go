@@ -314,6 +314,26 @@ func TestCallbackRefuses(t *testing.T) {
 		refused(t, p, n)
 	})
 
+	t.Run("another issuer", func(t *testing.T) {
+		cb := a.callback(b, "/r")
+		if cb.Query().Get("iss") != e.url {
+			t.Errorf("the portal's answer %s does not name it (iss)", cb)
+		}
+		n := len(a.sessions.list())
+		for _, iss := range []string{"https://evil.example", e.url + "/"} {
+			p := b.do(http.MethodGet, withQuery(cb, map[string]string{"iss": iss}), nil)
+			if p.status != http.StatusForbidden {
+				t.Errorf("iss %q: answered %d, want 403", iss, p.status)
+			}
+			refused(t, p, n)
+		}
+		// The portal's own iss signs in.
+		p := b.do(http.MethodGet, cb.String(), nil)
+		if p.status != http.StatusSeeOther || !setsSession(a, p) {
+			t.Errorf("with the portal's iss: answered %d, Location %q", p.status, p.rawLoc)
+		}
+	})
+
 	t.Run("no code", func(t *testing.T) {
 		cb := a.callback(b, "/r")
 		n := len(a.sessions.list())
