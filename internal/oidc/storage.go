@@ -454,7 +454,15 @@ func (s *storage) TerminateSession(context.Context, string, string) error {
 	return nil
 }
 
+// RevokeToken revokes a refresh token's grant, or an access token, of the
+// client that authenticated. A request without a token is invalid_request
+// (RFC 7009 2.1), where the library answered it 200 as if it had revoked
+// something: a client that named the parameter wrongly (refresh_token=
+// rather than token=) believed its customer's token revoked.
 func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
+	if tokenOrID == "" {
+		return oidc.ErrInvalidRequest().WithDescription("token missing")
+	}
 	// A refresh token comes as itself, or as the id GetRefreshTokenInfo gave
 	// the library for it: its hash.
 	rt, err := s.st.RefreshTokenByHash(ctx, secret.Hash(tokenOrID), s.now())

@@ -62,3 +62,37 @@ func TestTokenEndpointsRefuseMalformedBodies(t *testing.T) {
 		t.Errorf("after the refused requests, the refresh token is refused: %v", err)
 	}
 }
+
+// Revocation requires the token (RFC 7009 2.1): a request without one is
+// invalid_request, not 200. Regression: a site that sent its refresh
+// token as refresh_token= rather than token= was answered 200, and
+// believed it revoked while it worked on. (Introspection without a token
+// answers active false, which a resource server already refuses.)
+func TestRevocationNeedsAToken(t *testing.T) {
+	e := newPortal(t)
+	r := newSite(e, "site")
+	tok := r.login(e.browser())
+	for _, c := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/revoke", url.Values{"refresh_token": {tok.RefreshToken}}},
+		{"/revoke", url.Values{"token": {""}, "token_type_hint": {"refresh_token"}}},
+	} {
+		status, body := r.post(c.path, c.form)
+		if status != http.StatusBadRequest || body["error"] != "invalid_request" {
+			t.Errorf("%s %v: %d %v, want 400 invalid_request", c.path, c.form, status, body)
+		}
+	}
+	next, err := r.refresh(tok.RefreshToken)
+	if err != nil {
+		t.Fatalf("the refresh token was revoked after all: %v", err)
+	}
+	// Named rightly, in any case, the token is revoked.
+	if status, body := r.post("/revoke", url.Values{"TOKEN": {next.RefreshToken}}); status != http.StatusOK {
+		t.Errorf("revoke: %d %v", status, body)
+	}
+	if _, err := r.refresh(next.RefreshToken); err == nil {
+		t.Error("the revoked refresh token still works")
+	}
+}
