@@ -26,8 +26,14 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case oidc.DiscoveryEndpoint:
-			httphelper.MarshalJSON(w, p.document(r))
+			if readOnly(w, r) {
+				httphelper.MarshalJSON(w, p.document(r))
+			}
 			return
+		case "/keys":
+			if !readOnly(w, r) {
+				return
+			}
 		case "/oauth/token", "/revoke", "/oauth/introspect":
 			if !bodyOnly(w, r) || !formBody(w, r) {
 				return
@@ -123,6 +129,20 @@ func formBody(w http.ResponseWriter, r *http.Request) bool {
 		e = oidc.ErrInvalidRequest().WithDescription("the request body is not a well-formed form of UTF-8 text")
 	}
 	httphelper.MarshalJSONWithStatus(w, e, status)
+	return false
+}
+
+// readOnly refuses a request to the discovery document or the keys that
+// is not a GET or a HEAD (OpenID Connect Discovery 1.0, 4), and reports
+// whether it may go on: those were answered to any method, a POST or a
+// DELETE too. A CORS preflight never comes here: the library's CORS
+// handler answers it first.
+func readOnly(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	httphelper.MarshalJSONWithStatus(w, oidc.ErrInvalidRequest().WithDescription("this endpoint takes only GET requests"), http.StatusMethodNotAllowed)
 	return false
 }
 

@@ -96,3 +96,45 @@ func TestRevocationNeedsAToken(t *testing.T) {
 		t.Error("the revoked refresh token still works")
 	}
 }
+
+// The discovery document and the keys answer GET and HEAD alone: another
+// method is 405 with Allow. Regression: any method got the document. A
+// CORS preflight is answered as before.
+func TestDiscoveryAndKeysTakeOnlyGET(t *testing.T) {
+	e := newPortal(t)
+	for _, path := range []string{"/.well-known/openid-configuration", "/keys"} {
+		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions} {
+			req, _ := http.NewRequest(method, e.srv.URL+path, nil)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("%s %s: %d, Allow %q; want 405 with Allow: GET, HEAD", method, path, res.StatusCode, res.Header.Get("Allow"))
+			}
+		}
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			req, _ := http.NewRequest(method, e.srv.URL+path, nil)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+				t.Errorf("%s %s: %d %s", method, path, res.StatusCode, res.Header.Get("Content-Type"))
+			}
+		}
+		req, _ := http.NewRequest(http.MethodOptions, e.srv.URL+path, nil)
+		req.Header.Set("Origin", "https://spa.example")
+		req.Header.Set("Access-Control-Request-Method", http.MethodGet)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode >= 300 || res.Header.Get("Access-Control-Allow-Origin") == "" {
+			t.Errorf("preflight of %s: %d, Access-Control-Allow-Origin %q", path, res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+}
