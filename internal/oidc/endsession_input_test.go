@@ -4,6 +4,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -57,5 +58,40 @@ func TestEndSessionMalformedRequest(t *testing.T) {
 	}
 	if !e.signedIn(b) {
 		t.Error("a malformed end_session request ended the portal session")
+	}
+}
+
+// RP-initiated logout is a GET or a POST: another method (a DELETE with
+// this session's hint) ends nothing and is told which methods the page
+// takes. And the confirmation speaks the language the site asked for
+// (ui_locales), as the sign-in's pages did.
+func TestEndSessionMethodsAndLanguage(t *testing.T) {
+	e := newPortal(t)
+	r := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{"http://127.0.0.1:9/cb"}})
+	b := e.browser()
+	tok := r.login(b)
+
+	hint := url.Values{"id_token_hint": {tok.Extra("id_token").(string)}}
+	req, err := http.NewRequest(http.MethodDelete, e.srv.URL+"/end_session?"+hint.Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := noFollow(b).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if allow := res.Header.Get("Allow"); res.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(allow, "GET") || !strings.Contains(allow, "POST") {
+		t.Errorf("DELETE /end_session: %d, Allow %q; want 405 naming GET and POST", res.StatusCode, allow)
+	}
+	if !e.signedIn(b) {
+		t.Fatal("a DELETE of /end_session signed the browser out")
+	}
+
+	for lang, want := range map[string]string{"en": "Sign out?", "ja": "ログアウトしますか?", "fr en": "Sign out?"} {
+		status, _, body := e.endSessionPage(b, url.Values{"ui_locales": {lang}})
+		if status != http.StatusOK || !strings.Contains(html.UnescapeString(body), want) {
+			t.Errorf("ui_locales %q: %d, the confirmation lacks %q", lang, status, want)
+		}
 	}
 }

@@ -410,6 +410,11 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, status, key)
 		return
 	}
+	// The confirmation and the refusals in the language the site asked
+	// for, as its sign-in's pages were.
+	if lang := webkit.Spoken(strings.Fields(r.Form.Get("ui_locales"))); lang != "" {
+		r = s.speak(w, r, lang)
+	}
 	si, err := s.signedIn(r)
 	if err != nil {
 		s.internal(w, r, err)

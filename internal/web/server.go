@@ -179,7 +179,10 @@ func (s *Server) routes() {
 				s.mux.Handle(path, s.oidc)
 			}
 		}
-		s.mux.HandleFunc("/end_session", s.endSession)
+		// RP-initiated logout by GET or POST (RP-Initiated Logout 1.0,
+		// 2); another method is answered as any page's other method is.
+		s.handle("GET", "/end_session", s.endSession)
+		s.handle("POST", "/end_session", s.endSession)
 		s.mux.Handle("/userinfo", noStore(http.HandlerFunc(s.userinfo)))
 		s.handle("GET", oidc.LoginPath, s.oidcLogin)
 		s.handle("POST", "/oidc/consent", s.consent)
