@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -142,6 +143,12 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "tobira bench: %s\n", msg)
 		return errUsage
 	}
+	if o.jsonPath != "" {
+		// Found out now, not after the whole run.
+		if err := writable(o.jsonPath); err != nil {
+			return fmt.Errorf("--json: %w", err)
+		}
+	}
 	b := &bencher{m: m, o: o, password: "bench password " + secret.Token(6)}
 	defer b.cleanup()
 	if err := b.prepare(ctx, f); err != nil {
@@ -157,8 +164,11 @@ func (o *benchFlags) check(f flags, given map[string]bool) string {
 		return "unexpected arguments: " + strings.Join(f.Args(), " ")
 	case o.duration <= 0 && o.count <= 0:
 		return "--duration or --count must be positive"
-	case o.rate < 0:
-		return "--rate must not be negative"
+	case o.count < 0:
+		// Else a negative count would run for --duration unsaid.
+		return "--count must not be negative"
+	case o.rate < 0 || math.IsNaN(o.rate) || math.IsInf(o.rate, 0):
+		return "--rate: want a number of iterations a second, not negative (0: as fast as the customers go)"
 	case o.sqliteSync != "full" && o.sqliteSync != "normal":
 		return "--sqlite-synchronous: want full or normal"
 	case o.hashing != "production" && o.hashing != "cheap":
@@ -167,7 +177,7 @@ func (o *benchFlags) check(f flags, given map[string]bool) string {
 		return "--nodes must be at least 1"
 	case o.pool < 1 || o.accounts < 0:
 		return "--pool must be at least 1 and --accounts not negative"
-	case o.oidcRatio < 0 || o.oidcRatio > 1:
+	case !(o.oidcRatio >= 0 && o.oidcRatio <= 1): // NaN too
 		return "--oidc: want a share between 0 and 1"
 	case o.flow != "full" && o.flow != "signin":
 		return "--flow: want full or signin"
@@ -207,6 +217,21 @@ func (o *benchFlags) check(f flags, given map[string]bool) string {
 		return "--nodes above 1 share one database: give --database postgres://... (SQLite is one node's file)"
 	}
 	return ""
+}
+
+// writable checks that path can be written, leaving no file that was not
+// there.
+func writable(path string) error {
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	if errors.Is(statErr, os.ErrNotExist) {
+		os.Remove(path)
+	}
+	return nil
 }
 
 func loopback(host string) bool {

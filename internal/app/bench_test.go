@@ -335,6 +335,8 @@ func TestBenchTargetHTTPS(t *testing.T) {
 }
 
 func TestBenchUsage(t *testing.T) {
+	// A refusal that failed would start servers: children of this binary.
+	t.Setenv(childEnv, "1")
 	for _, args := range [][]string{
 		{"--nodes", "2"},
 		{"--hashing", "fast"},
@@ -344,6 +346,12 @@ func TestBenchUsage(t *testing.T) {
 		{"--target", "http://127.0.0.1:8080", "--hashing", "cheap"},
 		{"--data", t.TempDir()},
 		{"--oidc", "2"},
+		// Each of these, were it taken, would run a short bench.
+		{"--oidc", "NaN", "--hashing", "cheap", "--pool", "2", "--concurrency", "1", "--count", "1"},
+		{"--count", "-5", "--hashing", "cheap", "--pool", "2", "--concurrency", "1", "--duration", "1ms"},
+		{"--rate", "-1", "--hashing", "cheap", "--pool", "2", "--concurrency", "1", "--count", "1"},
+		{"--rate", "NaN", "--hashing", "cheap", "--pool", "2", "--concurrency", "1", "--count", "1"},
+		{"--rate", "+Inf", "--hashing", "cheap", "--pool", "2", "--concurrency", "1", "--count", "1"},
 		{"--flow", "oidc"},
 		{"--flow", "signin", "--oidc", "0.5"},
 		{"extra"},
@@ -352,6 +360,12 @@ func TestBenchUsage(t *testing.T) {
 		if r.code != 2 || r.stderr == "" {
 			t.Errorf("bench %v: exit %d, stderr %q; want 2 and a message", args, r.code, r.stderr)
 		}
+	}
+	// A report that cannot be written is found out before the run.
+	r := run(t, nil, "bench", "--json", filepath.Join(t.TempDir(), "missing", "bench.json"),
+		"--hashing", "cheap", "--pool", "2", "--concurrency", "1", "--count", "1")
+	if r.code == 0 || !strings.Contains(r.stderr, "--json") || strings.Contains(r.stderr, "seeding") {
+		t.Errorf("--json in a missing folder: exit %d, stderr %q; want a failure before seeding", r.code, r.stderr)
 	}
 	for _, addr := range []string{"192.0.2.1:6060", "127.0.0.1", "127.0.0.1:0", "localhost:6060"} {
 		r := run(t, map[string]string{"TOBIRA_PPROF_ADDR": addr}, "bench")
