@@ -310,6 +310,11 @@ func (b *bencher) prepare(ctx context.Context, f flags) error {
 			b.transport = loadgen.NewTransport(tc)
 		}
 		b.report.Hashing = "the server's"
+		// Else the bench would seed the accounts in its database (making
+		// one where there was none) and count every visit an error.
+		if err := b.probeTarget(ctx); err != nil {
+			return err
+		}
 	} else if err := b.generateConfig(ctx, *f.database); err != nil {
 		return err
 	}
@@ -328,6 +333,21 @@ func (b *bencher) prepare(ctx context.Context, f flags) error {
 	if b.o.target == "" {
 		return b.startNodes(ctx)
 	}
+	return nil
+}
+
+// probeTarget checks that the --target answers HTTP at all.
+func (b *bencher) probeTarget(ctx context.Context) error {
+	client := &http.Client{Transport: b.transport, Timeout: 5 * time.Second}
+	req, err := http.NewRequestWithContext(ctx, "GET", b.bases[0]+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("--target %s: no server answers there (%v): start it first, or name the one running", b.o.target, err)
+	}
+	res.Body.Close()
 	return nil
 }
 
@@ -595,15 +615,22 @@ func (b *bencher) level(ctx context.Context, conc int, ceiling float64) benchLev
 // first step that fails; the recorder counted that step's error.
 func (b *bencher) iteration(ctx context.Context, c *loadgen.Customer, acct *poolAccount, withOIDC bool) (signedIn, flowed bool, err error) {
 	start := time.Now()
+	// Until its code is sent the account used none of its TOTP step: a
+	// visit that ends sooner gives it back, else a server refusing every
+	// password, or not answering, would use the pool up and the report
+	// ask for a larger one.
 	if err := c.StartSignIn(ctx, b.base()); err != nil {
+		b.pool.giveBack(acct)
 		return false, false, err
 	}
 	if err := c.SubmitPassword(ctx, b.base()); err != nil {
+		b.pool.giveBack(acct)
 		return false, false, err
 	}
 	now := time.Now()
 	code, err := c.Code(now)
 	if err != nil {
+		b.pool.giveBack(acct)
 		return false, false, err
 	}
 	acct.step.Store(mfa.Step(now))
@@ -639,6 +666,9 @@ func (b *bencher) iteration(ctx context.Context, c *loadgen.Customer, acct *pool
 type poolAccount struct {
 	email, key string
 	step       atomic.Int64
+	// before is step before take, for giveBack; only the customer that
+	// took the account uses it.
+	before int64
 }
 
 // customerPool hands out accounts in turn, each at most once per TOTP
@@ -648,6 +678,12 @@ type customerPool struct {
 	all   []*poolAccount
 	next  int
 	waits atomic.Int64 // how often every account had signed in this step
+}
+
+// giveBack returns an account taken whose code was not sent: it may sign
+// in again within this step.
+func (p *customerPool) giveBack(a *poolAccount) {
+	a.step.Store(a.before)
 }
 
 func (p *customerPool) add(email, key string) {
@@ -666,6 +702,7 @@ func (p *customerPool) take(ctx context.Context) (*poolAccount, error) {
 		if a.step.Load() < mfa.Step(now) {
 			p.next = (p.next + 1) % len(p.all)
 			// Taken: no other customer gets it before it is used.
+			a.before = a.step.Load()
 			a.step.Store(mfa.Step(now))
 			p.mu.Unlock()
 			return a, nil

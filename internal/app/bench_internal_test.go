@@ -1,6 +1,10 @@
 package app
 
-import "testing"
+import (
+	"context"
+	"strings"
+	"testing"
+)
 
 // TestEstimateRest: the CPU per sign-in without its hash is what is left
 // of the CPU measured once a hash at the level's ceiling is taken away,
@@ -24,5 +28,38 @@ func TestEstimateRest(t *testing.T) {
 		if got := lv.ServerCPUPerSignInExclHashMS; got < tc.want-1e-9 || got > tc.want+1e-9 {
 			t.Errorf("%v ms at %v hashes/s on %d cores: %v ms without the hash, want %v", tc.cpuMS, tc.ceiling, tc.cores, got, tc.want)
 		}
+	}
+}
+
+// TestPoolGiveBack: an account given back (its code not sent) may be taken
+// again within the TOTP step; one taken and not given back may not.
+func TestPoolGiveBack(t *testing.T) {
+	p := &customerPool{}
+	p.add("a@bench.example.jp", "key")
+	a, err := p.take(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.giveBack(a)
+	// A cancelled context: take returns at once what is free, else fails.
+	done, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := p.take(done); err != nil {
+		t.Fatalf("an account given back is not free again: %v", err)
+	}
+	if _, err := p.take(done); err == nil {
+		t.Fatal("an account taken twice in one step")
+	}
+}
+
+// TestMarkdownNoStep: a run where no step went well has no latency table
+// (a header with no column was a broken table).
+func TestMarkdownNoStep(t *testing.T) {
+	r := benchReport{Levels: []benchLevel{{Concurrency: 1, Steps: map[string]benchStep{},
+		Errors: map[string]int{"transport: connection refused": 5}}}}
+	var b strings.Builder
+	r.markdown(&b)
+	if strings.Contains(b.String(), "Latency per step") || !strings.Contains(b.String(), "| 1 | transport: connection refused | 5 |") {
+		t.Errorf("report:\n%s", b.String())
 	}
 }

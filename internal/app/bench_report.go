@@ -246,14 +246,16 @@ func (r *benchReport) markdown(w io.Writer) {
 	steps = slices.DeleteFunc(steps, func(s string) bool {
 		return !slices.ContainsFunc(r.Levels, func(lv benchLevel) bool { return lv.Steps[s].Count > 0 })
 	})
-	fmt.Fprintf(w, "\nLatency per step, p50 / p95 / p99 in ms:\n\n| customers | %s |\n|---:|%s\n",
-		strings.Join(steps, " | "), strings.Repeat("---:|", len(steps)))
-	for _, lv := range r.Levels {
-		var cells []string
-		for _, s := range steps {
-			cells = append(cells, triple(lv.Steps[s]))
+	if len(steps) > 0 { // else no step went well: no table, its columns none
+		fmt.Fprintf(w, "\nLatency per step, p50 / p95 / p99 in ms:\n\n| customers | %s |\n|---:|%s\n",
+			strings.Join(steps, " | "), strings.Repeat("---:|", len(steps)))
+		for _, lv := range r.Levels {
+			var cells []string
+			for _, s := range steps {
+				cells = append(cells, triple(lv.Steps[s]))
+			}
+			fmt.Fprintf(w, "| %d | %s |\n", lv.Concurrency, strings.Join(cells, " | "))
 		}
-		fmt.Fprintf(w, "| %d | %s |\n", lv.Concurrency, strings.Join(cells, " | "))
 	}
 
 	var errRows []string
@@ -266,6 +268,10 @@ func (r *benchReport) markdown(w io.Writer) {
 		fmt.Fprintf(w, "\nErrors:\n\n| customers | kind | count |\n|---:|---|---:|\n%s\n", strings.Join(errRows, "\n"))
 	}
 	for _, lv := range r.Levels {
+		if r.Target != "" && lv.SignIns == 0 && lv.Errors["login: password refused"] > 0 {
+			fmt.Fprintf(w, "\nWith %d customers, the server refused every password of the bench's accounts: does it use the database "+
+				"that --data, --config and --database named, where the bench seeded them?\n", lv.Concurrency)
+		}
 		if lv.PoolWaits > 0 {
 			fmt.Fprintf(w, "\nWith %d customers, every account of the pool had signed in during the current 30-second step %d times "+
 				"and the customers waited for the next: raise --pool.\n", lv.Concurrency, lv.PoolWaits)

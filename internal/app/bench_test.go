@@ -65,6 +65,7 @@ type benchReport struct {
 		OIDCFlows    int            `json:"oidc_flows"`
 		Errors       map[string]int `json:"errors"`
 		PeakRSSBytes int64          `json:"peak_rss_bytes"`
+		PoolWaits    int64          `json:"pool_waits"`
 		Steps        map[string]struct {
 			Count int `json:"count"`
 		} `json:"steps"`
@@ -318,6 +319,41 @@ func TestBenchTarget(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "running already") {
 		t.Errorf("report does not name the target:\n%s", r.stdout)
+	}
+}
+
+// TestBenchTargetWithoutTheAccounts benches a running server on another
+// database than the one the bench seeded: every password is refused, each
+// an error of its kind, and the accounts, whose codes were not used, are
+// not used up (with --count the customers would wait for the next TOTP
+// step and the report ask for a larger pool).
+func TestBenchTargetWithoutTheAccounts(t *testing.T) {
+	addr := testkit.FreeAddr(t)
+	served := dataDir(t, `, "base_url": "http://`+addr+`"`)
+	env := keyEnv()
+	start(t, env, "serve", "--data", served, "--addr", addr, "--console-addr", "off")
+	other := dataDir(t, `, "base_url": "http://`+addr+`"`)
+	r, rep := runBench(t, env, "--target", "http://"+addr, "--data", other, "--concurrency", "1", "--count", "3", "--pool", "2")
+	lv := rep.Levels[0]
+	if lv.SignIns != 0 || lv.Errors["login: password refused"] != 3 || len(lv.Errors) != 1 || lv.PoolWaits != 0 {
+		t.Errorf("%d sign-ins, errors %v, %d pool waits; want 0, 3 passwords refused, 0", lv.SignIns, lv.Errors, lv.PoolWaits)
+	}
+	if !strings.Contains(r.stdout, "refused every password of the bench's accounts") || strings.Contains(r.stdout, "raise --pool") {
+		t.Errorf("report does not say why every password was refused:\n%s", r.stdout)
+	}
+}
+
+// TestBenchTargetNotAnswering: a --target where no server answers is
+// refused before the bench seeds its accounts in the database named.
+func TestBenchTargetNotAnswering(t *testing.T) {
+	addr := testkit.FreeAddr(t)
+	dir := dataDir(t, `, "base_url": "http://`+addr+`"`)
+	r := run(t, keyEnv(), "bench", "--target", "http://"+addr, "--data", dir, "--concurrency", "1", "--count", "1", "--pool", "2")
+	if r.code == 0 || !strings.Contains(r.stderr, "no server answers") {
+		t.Errorf("exit %d, stderr %q; want a failure naming the target", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tobira.db")); err == nil {
+		t.Error("the bench made a database in the data folder of a server not running")
 	}
 }
 
