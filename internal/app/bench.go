@@ -372,14 +372,11 @@ func (b *bencher) run(ctx context.Context) error {
 		fmt.Fprintf(b.m.Stderr, "%d virtual customers...\n", conc)
 		lv := b.level(ctx, conc, ceiling)
 		if bracket && ctx.Err() == nil {
-			after := b.measureCeiling(ctx)
-			lv.bracket(before, after)
-			lv.estimateRest(b.report.HashCores)
-			before = after
+			before = b.closeBracket(ctx, &lv, before)
 		}
 		b.report.Levels = append(b.report.Levels, lv)
 		if ctx.Err() != nil {
-			runErr = ctx.Err()
+			runErr = fmt.Errorf("interrupted (%w): the report covers the run until then", ctx.Err())
 			break
 		}
 	}
@@ -394,6 +391,20 @@ func (b *bencher) run(ctx context.Context) error {
 		}
 	}
 	return runErr
+}
+
+// closeBracket measures the ceiling right after the level lv, takes the
+// mean of it and before as the level's, and returns it: the next level's
+// before. A measurement an interrupt cut short is none (taken, it made
+// the ceiling lower, a 0 halved it): lv keeps before alone.
+func (b *bencher) closeBracket(ctx context.Context, lv *benchLevel, before float64) float64 {
+	after := b.measureCeiling(ctx)
+	if ctx.Err() != nil {
+		return before
+	}
+	lv.bracket(before, after)
+	lv.estimateRest(b.report.HashCores)
+	return after
 }
 
 // serverFigures are counters summed over the servers' /metrics.
@@ -574,7 +585,14 @@ func (b *bencher) level(ctx context.Context, conc int, ceiling float64) benchLev
 		Concurrency: conc, Seconds: elapsed.Seconds(),
 		SignIns: signIns.Load(), Iterations: iterations.Load(), OIDCFlows: flows.Load(),
 		Errors: rec.Errors(), PoolWaits: b.pool.waits.Load() - waits0, Steps: map[string]benchStep{},
-		PeakIsLevel: resetPeaks,
+		PeakIsLevel: resetPeaks, Interrupted: ctx.Err() != nil,
+	}
+	if lv.Interrupted {
+		// The requests the interrupt cut short are not the server's
+		// errors; what the level did until then is still read from the
+		// servers and the database.
+		delete(lv.Errors, "transport: canceled")
+		ctx = context.WithoutCancel(ctx)
 	}
 	for name, l := range rec.Steps() {
 		lv.Steps[name] = benchStep{Count: l.Count, P50: ms(l.P50), P95: ms(l.P95), P99: ms(l.P99), Max: ms(l.Max)}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 )
@@ -61,5 +62,19 @@ func TestMarkdownNoStep(t *testing.T) {
 	r.markdown(&b)
 	if strings.Contains(b.String(), "Latency per step") || !strings.Contains(b.String(), "| 1 | transport: connection refused | 5 |") {
 		t.Errorf("report:\n%s", b.String())
+	}
+}
+
+// TestCloseBracketInterrupted: a ceiling measurement an interrupt cut
+// short leaves the level's ceiling the one measured before it (it read 0,
+// and the mean with it halved the ceiling and doubled the level's share).
+func TestCloseBracketInterrupted(t *testing.T) {
+	b := &bencher{m: &Main{Stderr: io.Discard}}
+	done, cancel := context.WithCancel(t.Context())
+	cancel()
+	lv := benchLevel{SignInsPerSecond: 50}
+	lv.ofCeiling(100)
+	if next := b.closeBracket(done, &lv, 100); next != 100 || lv.HashesPerSecond != 100 || lv.PercentOfCeiling != 50 {
+		t.Errorf("next %v, level's ceiling %v, %v %%; want 100, 100, 50", next, lv.HashesPerSecond, lv.PercentOfCeiling)
 	}
 }

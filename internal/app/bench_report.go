@@ -86,8 +86,11 @@ type benchLevel struct {
 	PoolWaits int64                `json:"pool_waits"`
 	// PeakRSSBytes is the servers' VmHWM summed, during this level when
 	// PeakIsLevel (else since they started).
-	PeakRSSBytes         int64   `json:"peak_rss_bytes,omitempty"`
-	PeakIsLevel          bool    `json:"peak_is_level"`
+	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
+	PeakIsLevel  bool  `json:"peak_is_level"`
+	// Interrupted: SIGINT or SIGTERM ended the level before its
+	// --duration or --count; its figures are of the part that ran.
+	Interrupted          bool    `json:"interrupted,omitempty"`
 	ServerCPUSeconds     float64 `json:"server_cpu_seconds,omitempty"`
 	ServerCPUPerSignInMS float64 `json:"server_cpu_per_sign_in_ms,omitempty"`
 	// ServerCPUPerSignInExclHashMS is ServerCPUPerSignInMS less one
@@ -227,6 +230,12 @@ func (r *benchReport) markdown(w io.Writer) {
 		fmt.Fprintf(w, "| %d | %d | %.1f | %.2f %% | %s | %s | %d | %s | %s | %.2f ms | %s |\n", lv.Concurrency, lv.SignIns,
 			lv.SignInsPerSecond, lv.PercentOfCeiling, triple(lv.Steps["sign-in"]), triple(lv.Steps["oidc-flow"]), errs,
 			peak, cpu, lv.BenchCPUPerSignInMS, mails)
+	}
+	for _, lv := range r.Levels {
+		if lv.Interrupted {
+			fmt.Fprintf(w, "\nWith %d customers the run was interrupted after %.1f s: the level's figures are of that part "+
+				"(the requests cut short are not counted as errors).\n", lv.Concurrency, lv.Seconds)
+		}
 	}
 	r.cpuLine(w)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -66,6 +67,7 @@ type benchReport struct {
 		Errors       map[string]int `json:"errors"`
 		PeakRSSBytes int64          `json:"peak_rss_bytes"`
 		PoolWaits    int64          `json:"pool_waits"`
+		Interrupted  bool           `json:"interrupted"`
 		Steps        map[string]struct {
 			Count int `json:"count"`
 		} `json:"steps"`
@@ -340,6 +342,58 @@ func TestBenchTargetWithoutTheAccounts(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "refused every password of the bench's accounts") || strings.Contains(r.stdout, "raise --pool") {
 		t.Errorf("report does not say why every password was refused:\n%s", r.stdout)
+	}
+}
+
+// TestBenchInterrupted: SIGINT in the middle of a level ends the run with a
+// report of the part that ran, the level marked so, the requests cut short
+// not counted as the server's errors and its figures read, and removes
+// the temporary data folder.
+func TestBenchInterrupted(t *testing.T) {
+	t.Setenv(childEnv, "1")
+	path := filepath.Join(t.TempDir(), "bench.json")
+	ctx, interrupt := context.WithCancel(t.Context())
+	var out, errb testkit.Buffer
+	m := &app.Main{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	code := make(chan int)
+	go func() {
+		code <- m.Run(ctx, []string{"bench", "--json", path, "--hashing", "cheap", "--pool", "200",
+			"--concurrency", "2", "--duration", "10m"})
+	}()
+	for !strings.Contains(errb.String(), "virtual customers") {
+		select {
+		case c := <-code:
+			t.Fatalf("exit %d before the load:\n%s", c, errb.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // requests under way
+	interrupt()
+	if c := <-code; c != 1 || !strings.Contains(errb.String(), "interrupted") {
+		t.Errorf("exit %d, stderr:\n%s\nwant 1 and a word of the interrupt", c, errb.String())
+	}
+	var rep benchReport
+	raw, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(raw, &rep)
+	}
+	if err != nil || len(rep.Levels) != 1 {
+		t.Fatalf("--json: %v\n%s", err, raw)
+	}
+	lv := rep.Levels[0]
+	if !lv.Interrupted || len(lv.Errors) > 0 || lv.DB == nil || lv.MailsQueued != 0 {
+		t.Errorf("level: interrupted %v, errors %v, database %+v, mails %d; want true, none, read, 0",
+			lv.Interrupted, lv.Errors, lv.DB, lv.MailsQueued)
+	}
+	if !strings.Contains(out.String(), "interrupted after") {
+		t.Errorf("report does not say the level was interrupted:\n%s", out.String())
+	}
+	_, rest, _ := strings.Cut(errb.String(), "accounts (200 with the authenticator app) in ")
+	db, _, _ := strings.Cut(rest, "...")
+	if dir := filepath.Dir(db); !strings.Contains(dir, "tobira-bench-") {
+		t.Errorf("no data folder named in %q", errb.String())
+	} else if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("data folder %s left behind (%v)", dir, err)
 	}
 }
 
