@@ -65,6 +65,7 @@ func unexpected(step string, status int, location, format string, args ...any) *
 // Kind names err for counting, without what differs between occurrences
 // (ids, tokens, query strings): "code: refused", "login: throttled (429)",
 // "login: status 503", "security: redirect to /login/code",
+// "callback: redirect with error=access_denied",
 // "transport: connection refused".
 func Kind(err error) string {
 	if err == nil {
@@ -83,6 +84,8 @@ func Kind(err error) string {
 		return se.Step + ": password refused"
 	case errors.Is(se.Err, ErrLocked):
 		return se.Step + ": throttled (429)"
+	case se.Location != "" && oauthError(se.Location) != "":
+		return se.Step + ": redirect with error=" + oauthError(se.Location)
 	case se.Location != "":
 		return se.Step + ": redirect to " + pathOnly(se.Location)
 	case se.Status >= 200 && se.Status < 300:
@@ -116,6 +119,20 @@ func transportKind(err error) string {
 		msg = msg[:60]
 	}
 	return msg
+}
+
+// oauthError is the error parameter of a redirect to a client (RFC 6749
+// 4.1.2.1: access_denied, server_error, ...), cut short, or "".
+func oauthError(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return ""
+	}
+	e := u.Query().Get("error")
+	if len(e) > 40 {
+		e = e[:40]
+	}
+	return e
 }
 
 // pathOnly drops the scheme, host and query of a URL, which differ from

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -52,8 +53,8 @@ func (c *Customer) OIDCCodeFlow(ctx context.Context, base string, client OIDCCli
 	var code string
 	for hop := 0; code == ""; hop++ {
 		if hop == maxHops {
-			return &StepError{Step: "authorize", Status: http.StatusSeeOther, Location: target,
-				Err: ErrUnexpected}
+			return c.failed(&StepError{Step: "authorize", Status: http.StatusSeeOther, Location: target,
+				Err: ErrUnexpected})
 		}
 		var next string
 		var consent url.Values // the consent form's fields, when asked
@@ -81,7 +82,9 @@ func (c *Customer) OIDCCodeFlow(ctx context.Context, base string, client OIDCCli
 			}
 		case toClient(next, client.RedirectURI):
 			if code, err = codeOf(next, state); err != nil {
-				return err
+				// The request that led here went well: this is the
+				// flow's error, for Observe too.
+				return c.failed(err)
 			}
 			continue
 		}
@@ -99,6 +102,16 @@ func (c *Customer) OIDCCodeFlow(ctx context.Context, base string, client OIDCCli
 		target = next
 	}
 	return c.exchange(ctx, base, client, code, verifier, nonce)
+}
+
+// failed tells Observe of an error found after the requests went well,
+// and returns it.
+func (c *Customer) failed(err error) error {
+	var se *StepError
+	if c.Observe != nil && errors.As(err, &se) {
+		c.Observe(se.Step, 0, err)
+	}
+	return err
 }
 
 // hopName names a request of the authorization's redirects for Observe.
