@@ -710,20 +710,27 @@ func (p *customerPool) add(email, key string) {
 	p.all = append(p.all, a)
 }
 
-// take returns the account used longest ago, waiting for the next TOTP
-// step when even that one signed in during this step.
+// take returns the account used longest ago, or failing that one given
+// back since, waiting for the next TOTP step when every account signed in
+// during this step.
 func (p *customerPool) take(ctx context.Context) (*poolAccount, error) {
 	for {
 		p.mu.Lock()
 		now := time.Now()
-		a := p.all[p.next]
-		if a.step.Load() < mfa.Step(now) {
-			p.next = (p.next + 1) % len(p.all)
-			// Taken: no other customer gets it before it is used.
-			a.before = a.step.Load()
-			a.step.Store(mfa.Step(now))
-			p.mu.Unlock()
-			return a, nil
+		// The accounts go in turn, so the one at next is the one used
+		// longest ago; when it signed in during this step, one further
+		// on may have been given back.
+		for i := range len(p.all) {
+			j := (p.next + i) % len(p.all)
+			a := p.all[j]
+			if a.step.Load() < mfa.Step(now) {
+				p.next = (j + 1) % len(p.all)
+				// Taken: no other customer gets it before it is used.
+				a.before = a.step.Load()
+				a.step.Store(mfa.Step(now))
+				p.mu.Unlock()
+				return a, nil
+			}
 		}
 		p.mu.Unlock()
 		p.waits.Add(1)

@@ -51,6 +51,24 @@ func TestPoolGiveBack(t *testing.T) {
 	if _, err := p.take(done); err == nil {
 		t.Fatal("an account taken twice in one step")
 	}
+
+	// Given back behind accounts that signed in: found further on.
+	p = &customerPool{}
+	for _, e := range []string{"a", "b", "c"} {
+		p.add(e+"@bench.example.jp", "key")
+	}
+	var taken []*poolAccount
+	for range 3 {
+		a, err := p.take(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken = append(taken, a)
+	}
+	p.giveBack(taken[1])
+	if a, err := p.take(done); err != nil || a != taken[1] {
+		t.Fatalf("took %v (%v), want the account given back, %s", a, err, taken[1].email)
+	}
 }
 
 // TestMarkdownNoStep: a run where no step went well has no latency table
