@@ -192,8 +192,8 @@ func (o *benchFlags) check(f flags, given map[string]bool) string {
 		switch {
 		case err != nil || u.Scheme != "http" && u.Scheme != "https" || !loopback(u.Hostname()):
 			return "--target: want a server on this machine, http://127.0.0.1:PORT (or https://)"
-		case o.nodes > 1 || given["server-bin"] || given["fresh-schema"]:
-			return "--nodes, --server-bin and --fresh-schema start servers: not with --target"
+		case o.nodes > 1 || given["server-bin"] || given["fresh-schema"] || given["sqlite-synchronous"]:
+			return "--nodes, --server-bin, --fresh-schema and --sqlite-synchronous start servers: not with --target"
 		case o.hashing != "production":
 			// production is the configuration's: the server's own.
 			return "--hashing: with --target the server's configuration decides (production, the default)"
@@ -212,6 +212,12 @@ func (o *benchFlags) check(f flags, given map[string]bool) string {
 	}
 	if db := *f.database; db != "" && !strings.HasPrefix(db, "postgres://") && !strings.HasPrefix(db, "postgresql://") {
 		return "--database: want a postgres:// URL"
+	}
+	if given["sqlite-synchronous"] && *f.database != "" {
+		return "--sqlite-synchronous is SQLite's: not with --database"
+	}
+	if given["fresh-schema"] && *f.database == "" {
+		return "--fresh-schema is for --database postgres://...: SQLite's file is the run's own"
 	}
 	if o.nodes > 1 && *f.database == "" {
 		return "--nodes above 1 share one database: give --database postgres://... (SQLite is one node's file)"

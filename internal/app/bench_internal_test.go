@@ -75,11 +75,15 @@ func TestPoolGiveBack(t *testing.T) {
 // (a header with no column was a broken table).
 func TestMarkdownNoStep(t *testing.T) {
 	r := benchReport{Levels: []benchLevel{{Concurrency: 1, Steps: map[string]benchStep{},
-		Errors: map[string]int{"transport: connection refused": 5}}}}
+		Errors: map[string]int{"transport: connection refused": 5}, PeakRSSBytes: 1 << 20, ServerCPUSeconds: 0.5}}}
 	var b strings.Builder
 	r.markdown(&b)
 	if strings.Contains(b.String(), "Latency per step") || !strings.Contains(b.String(), "| 1 | transport: connection refused | 5 |") {
 		t.Errorf("report:\n%s", b.String())
+	}
+	// No sign-in: no CPU per sign-in either (it read 0.00 ms).
+	if !strings.Contains(b.String(), "| 1 | 0 | 0.0 | 0.00 % | – | – | 5 | 1.0 MiB (since start) | n/a | n/a | 0 |") {
+		t.Errorf("the level's row:\n%s", b.String())
 	}
 }
 

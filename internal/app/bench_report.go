@@ -215,21 +215,26 @@ func (r *benchReport) markdown(w io.Writer) {
 		for _, n := range lv.Errors {
 			errs += n
 		}
-		peak, cpu := "n/a", "n/a"
+		peak, cpu, toolCPU := "n/a", "n/a", "n/a" // CPU per sign-in: none without one
 		if lv.PeakRSSBytes > 0 {
 			peak = mib(lv.PeakRSSBytes)
 			if !lv.PeakIsLevel {
 				peak += " (since start)"
 			}
-			cpu = fmt.Sprintf("%.2f ms", lv.ServerCPUPerSignInMS)
+			if lv.SignIns > 0 {
+				cpu = fmt.Sprintf("%.2f ms", lv.ServerCPUPerSignInMS)
+			}
+		}
+		if lv.SignIns > 0 {
+			toolCPU = fmt.Sprintf("%.2f ms", lv.BenchCPUPerSignInMS)
 		}
 		mails := "n/a"
 		if lv.MailsQueued >= 0 {
 			mails = strconv.Itoa(lv.MailsQueued)
 		}
-		fmt.Fprintf(w, "| %d | %d | %.1f | %.2f %% | %s | %s | %d | %s | %s | %.2f ms | %s |\n", lv.Concurrency, lv.SignIns,
+		fmt.Fprintf(w, "| %d | %d | %.1f | %.2f %% | %s | %s | %d | %s | %s | %s | %s |\n", lv.Concurrency, lv.SignIns,
 			lv.SignInsPerSecond, lv.PercentOfCeiling, triple(lv.Steps["sign-in"]), triple(lv.Steps["oidc-flow"]), errs,
-			peak, cpu, lv.BenchCPUPerSignInMS, mails)
+			peak, cpu, toolCPU, mails)
 	}
 	for _, lv := range r.Levels {
 		if lv.Interrupted {

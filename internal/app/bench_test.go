@@ -437,6 +437,9 @@ func TestBenchUsage(t *testing.T) {
 		{"--data", t.TempDir()},
 		{"--oidc", "2"},
 		// Each of these, were it taken, would run a short bench.
+		{"--sqlite-synchronous", "normal", "--database", "postgres://127.0.0.1:1/none", "--hashing", "cheap", "--pool", "2", "--concurrency", "1", "--count", "1"},
+		{"--fresh-schema=false", "--hashing", "cheap", "--pool", "2", "--concurrency", "1", "--count", "1"},
+		{"--target", "http://127.0.0.1:8080", "--sqlite-synchronous", "normal"},
 		{"--oidc", "NaN", "--hashing", "cheap", "--pool", "2", "--concurrency", "1", "--count", "1"},
 		{"--count", "-5", "--hashing", "cheap", "--pool", "2", "--concurrency", "1", "--duration", "1ms"},
 		{"--rate", "-1", "--hashing", "cheap", "--pool", "2", "--concurrency", "1", "--count", "1"},
