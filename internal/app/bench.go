@@ -330,7 +330,7 @@ func (b *bencher) prepare(ctx context.Context, f flags) error {
 	}
 	fmt.Fprintf(b.m.Stderr, "measuring argon2id hashes per second on %d cores...\n", runtime.GOMAXPROCS(0))
 	b.report.HashesPerSecond, b.report.CeilingRates = hashCeiling(ctx, b.cfg.Argon2, 2*time.Second)
-	b.report.HashCores = runtime.GOMAXPROCS(0)
+	b.report.HashCores = busyCores(b.cfg.Argon2, b.report.CeilingRates, b.report.HashesPerSecond)
 	if b.report.HashesPerSecond > 0 {
 		// One argon2id verify per sign-in, at what one core spends on
 		// one while all are busy hashing.

@@ -3,8 +3,11 @@ package app
 import (
 	"context"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/tobira/tobira/internal/account"
 )
 
 // TestEstimateRest: the CPU per sign-in without its hash is what is left
@@ -98,5 +101,26 @@ func TestCloseBracketInterrupted(t *testing.T) {
 	lv.ofCeiling(100)
 	if next := b.closeBracket(done, &lv, 100); next != 100 || lv.HashesPerSecond != 100 || lv.PercentOfCeiling != 50 {
 		t.Errorf("next %v, level's ceiling %v, %v %%; want 100, 100, 50", next, lv.HashesPerSecond, lv.PercentOfCeiling)
+	}
+}
+
+// TestBusyCores: the CPU of a hash is the ceiling's over the cores its
+// best rate kept busy, not every core when one hash at a time did best.
+func TestBusyCores(t *testing.T) {
+	cores := runtime.GOMAXPROCS(0)
+	one := account.Argon2Params{MemoryKiB: 8, Time: 1, Threads: 1}
+	rates := []ceilingRate{{AtOnce: 1, PerSecond: 300}, {AtOnce: cores, PerSecond: 200}}
+	if got := busyCores(one, rates, 300); got != 1 {
+		t.Errorf("one hash at a time best: %d cores, want 1", got)
+	}
+	if got := busyCores(one, rates, 200); got != cores {
+		t.Errorf("one hash per core best: %d cores, want %d", got, cores)
+	}
+	lanes := account.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 64}
+	if got := busyCores(lanes, rates, 300); got != cores {
+		t.Errorf("one hash of 64 lanes: %d cores, want all %d", got, cores)
+	}
+	if got := busyCores(one, nil, 0); got != cores {
+		t.Errorf("no ceiling: %d, want %d", got, cores)
 	}
 }

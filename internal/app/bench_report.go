@@ -53,7 +53,8 @@ type benchReport struct {
 	// hashes at once tried; HashesPerSecond is the best.
 	CeilingRates []ceilingRate `json:"hash_ceiling_by_hashes_at_once,omitempty"`
 	// HashCPUPerSignInMS estimates the CPU of a sign-in's one argon2id
-	// verify: HashCores / HashesPerSecond, the ceiling's cores all hashing.
+	// verify: HashCores / HashesPerSecond, HashCores the cores the best
+	// rate of the ceiling kept busy (busyCores).
 	HashCores          int       `json:"hash_cores"`
 	HashCPUPerSignInMS float64   `json:"hash_cpu_per_sign_in_ms"`
 	StartupMS          []float64 `json:"startup_ms,omitempty"`
@@ -345,8 +346,8 @@ func (r *benchReport) cpuLine(w io.Writer) {
 	fmt.Fprintf(w, "\nCPU per sign-in is CPU time (utime + stime) during the level divided by the sign-ins completed: it includes %s.", what)
 	if r.HashCPUPerSignInMS > 0 {
 		fmt.Fprintf(w, " Password hashing is estimated as one argon2id verify per sign-in at the CPU a hash costs at the level's ceiling "+
-			"(%d cores / its hashes per second; %.2f ms at the %s hashes/s measured before the load with every core hashing", r.HashCores,
-			r.HashCPUPerSignInMS, thousands(int64(r.HashesPerSecond)))
+			"(%d cores / its hashes per second; %.2f ms at the %s hashes/s measured before the load, which kept %d cores hashing", r.HashCores,
+			r.HashCPUPerSignInMS, thousands(int64(r.HashesPerSecond)), r.HashCores)
 		if r.Hashing == "production" {
 			fmt.Fprint(w, "; with production hashing each level's is the mean of those measured right before and right after it")
 		}

@@ -334,6 +334,20 @@ func hashCeiling(ctx context.Context, p account.Argon2Params, d time.Duration) (
 	return best, rates
 }
 
+// busyCores is how many cores the best of rates kept busy: its hashes at
+// once, each with p's lanes, at most every core. A sign-in's hash costs
+// that many cores over the ceiling in CPU: where one hash at a time did
+// best (a machine busy with other work), all the cores were not hashing.
+func busyCores(p account.Argon2Params, rates []ceilingRate, best float64) int {
+	cores := runtime.GOMAXPROCS(0)
+	for _, r := range rates {
+		if r.PerSecond == best && best > 0 {
+			return min(cores, r.AtOnce*max(1, int(p.Threads)))
+		}
+	}
+	return cores
+}
+
 // ceilingRate is the hashes a second with AtOnce hashes at a time.
 type ceilingRate struct {
 	AtOnce    int     `json:"at_once"`
