@@ -152,6 +152,9 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	b := &bencher{m: m, o: o, password: "bench password " + secret.Token(6)}
 	defer b.cleanup()
 	if err := b.prepare(ctx, f); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted (%w) before the load: nothing measured", ctx.Err())
+		}
 		return err
 	}
 	return b.run(ctx)

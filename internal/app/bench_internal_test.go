@@ -3,8 +3,10 @@ package app
 import (
 	"context"
 	"io"
+	"os/exec"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/tobira/tobira/internal/account"
@@ -122,5 +124,28 @@ func TestBusyCores(t *testing.T) {
 	}
 	if got := busyCores(one, nil, 0); got != cores {
 		t.Errorf("no ceiling: %d, want %d", got, cores)
+	}
+}
+
+// TestEndedBySIGTERM: a server that the bench's SIGTERM ended before it
+// handled the signal is not reported as failed; one killed otherwise, or
+// that exited with a status, is.
+func TestEndedBySIGTERM(t *testing.T) {
+	end := func(sig syscall.Signal) error {
+		cmd := exec.Command("sleep", "60")
+		if err := cmd.Start(); err != nil {
+			t.Skip(err)
+		}
+		cmd.Process.Signal(sig)
+		return cmd.Wait()
+	}
+	if err := end(syscall.SIGTERM); !endedBySIGTERM(err) {
+		t.Errorf("SIGTERM: %v not taken for it", err)
+	}
+	if err := end(syscall.SIGKILL); endedBySIGTERM(err) {
+		t.Errorf("SIGKILL: %v taken for SIGTERM", err)
+	}
+	if err := exec.Command("false").Run(); err == nil || endedBySIGTERM(err) {
+		t.Errorf("exit status 1: %v taken for SIGTERM", err)
 	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -177,10 +178,22 @@ func (b *bencher) stopNodes() {
 			n.cmd.Process.Kill()
 			<-n.exited
 		}
-		if n.err != nil {
+		if n.err != nil && !endedBySIGTERM(n.err) {
 			fmt.Fprintf(b.m.Stderr, "tobira bench: the server at %s ended with %v:\n%s", n.base, n.err, tail(n.logPath))
 		}
 	}
+}
+
+// endedBySIGTERM tells whether a process's end (cmd.Wait's error) was the
+// SIGTERM itself: a server still starting ends so, before it handles the
+// signal. That is the stop the bench asked for, not a failure to report.
+func endedBySIGTERM(err error) bool {
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return false
+	}
+	ws, ok := exit.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM
 }
 
 // tail is the end of a log file, for an error message.

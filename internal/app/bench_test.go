@@ -397,6 +397,31 @@ func TestBenchInterrupted(t *testing.T) {
 	}
 }
 
+// TestBenchInterruptedBeforeTheLoad: SIGINT while the bench measures the
+// hash ceiling says that nothing was measured, not "context canceled".
+func TestBenchInterruptedBeforeTheLoad(t *testing.T) {
+	t.Setenv(childEnv, "1")
+	ctx, interrupt := context.WithCancel(t.Context())
+	var out, errb testkit.Buffer
+	m := &app.Main{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	code := make(chan int)
+	go func() {
+		code <- m.Run(ctx, []string{"bench", "--hashing", "cheap", "--pool", "2", "--concurrency", "1", "--count", "1"})
+	}()
+	for !strings.Contains(errb.String(), "measuring argon2id") {
+		select {
+		case c := <-code:
+			t.Fatalf("exit %d before the ceiling:\n%s", c, errb.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	interrupt()
+	if c := <-code; c != 1 || !strings.Contains(errb.String(), "interrupted (context canceled) before the load: nothing measured") ||
+		strings.Contains(errb.String(), "ended with") {
+		t.Errorf("exit %d, stderr:\n%s\nwant 1 and that nothing was measured", c, errb.String())
+	}
+}
+
 // TestBenchTargetNotAnswering: a --target where no server answers is
 // refused before the bench seeds its accounts in the database named.
 func TestBenchTargetNotAnswering(t *testing.T) {
