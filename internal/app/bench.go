@@ -335,8 +335,8 @@ func (b *bencher) prepare(ctx context.Context, f flags) error {
 	b.report.HashesPerSecond, b.report.CeilingRates = hashCeiling(ctx, b.cfg.Argon2, 2*time.Second)
 	b.report.HashCores = busyCores(b.cfg.Argon2, b.report.CeilingRates, b.report.HashesPerSecond)
 	if b.report.HashesPerSecond > 0 {
-		// One argon2id verify per sign-in, at what one core spends on
-		// one while all are busy hashing.
+		// One argon2id verify per sign-in, at what a core spends on one
+		// while the cores the best rate kept busy all hash.
 		b.report.HashCPUPerSignInMS = 1000 * float64(b.report.HashCores) / b.report.HashesPerSecond
 	}
 	if b.o.target == "" {
