@@ -193,7 +193,10 @@ func (o *benchFlags) check(f flags, given map[string]bool) string {
 	if o.target != "" {
 		u, err := url.Parse(o.target)
 		switch {
-		case err != nil || u.Scheme != "http" && u.Scheme != "https" || !loopback(u.Hostname()):
+		case err != nil || u.Scheme != "http" && u.Scheme != "https" || !loopback(u.Hostname()) ||
+			u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil:
+			// A path would be put before the portal's own: every page
+			// not found.
 			return "--target: want a server on this machine, http://127.0.0.1:PORT (or https://)"
 		case o.nodes > 1 || given["server-bin"] || given["fresh-schema"] || given["sqlite-synchronous"]:
 			return "--nodes, --server-bin, --fresh-schema and --sqlite-synchronous start servers: not with --target"

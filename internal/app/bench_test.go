@@ -459,6 +459,8 @@ func TestBenchUsage(t *testing.T) {
 		{"--count", "0", "--duration", "0s"},
 		{"--target", "http://example.com:8080"},
 		{"--target", "http://127.0.0.1:8080", "--hashing", "cheap"},
+		{"--target", "http://127.0.0.1:8080/portal"},
+		{"--target", "http://127.0.0.1:8080/?x=1"},
 		{"--data", t.TempDir()},
 		{"--oidc", "2"},
 		// Each of these, were it taken, would run a short bench.
