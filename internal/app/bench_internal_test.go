@@ -86,6 +86,14 @@ func TestMarkdownNoStep(t *testing.T) {
 	if strings.Contains(b.String(), "Latency per step") || !strings.Contains(b.String(), "| 1 | transport: connection refused | 5 |") {
 		t.Errorf("report:\n%s", b.String())
 	}
+	// The waits are counted as waits: it read as if each account had
+	// signed in that many times in a step.
+	r.Levels[0].PoolWaits = 3
+	b.Reset()
+	r.markdown(&b)
+	if !strings.Contains(b.String(), "a customer found every account of the pool signed in during the current 30-second step 3 times") {
+		t.Errorf("pool waits:\n%s", b.String())
+	}
 	// No sign-in: no CPU per sign-in either (it read 0.00 ms).
 	if !strings.Contains(b.String(), "| 1 | 0 | 0.0 | 0.00 % | – | – | 5 | 1.0 MiB (since start) | n/a | n/a | 0 |") {
 		t.Errorf("the level's row:\n%s", b.String())

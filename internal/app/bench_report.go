@@ -288,8 +288,9 @@ func (r *benchReport) markdown(w io.Writer) {
 				"that --data, --config and --database named, where the bench seeded them?\n", lv.Concurrency)
 		}
 		if lv.PoolWaits > 0 {
-			fmt.Fprintf(w, "\nWith %d customers, every account of the pool had signed in during the current 30-second step %d times "+
-				"and the customers waited for the next: raise --pool.\n", lv.Concurrency, lv.PoolWaits)
+			// PoolWaits counts the waits, not sign-ins per account.
+			fmt.Fprintf(w, "\nWith %d customers, a customer found every account of the pool signed in during the current 30-second "+
+				"step %d times, and waited for the next step: raise --pool.\n", lv.Concurrency, lv.PoolWaits)
 		}
 	}
 }
