@@ -15,6 +15,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal asks for a clean stop; a second one, while that
+	// stop hangs (a server that does not finish, a database that does not
+	// answer), ends the process as it would without this program's care.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	m := app.NewMain()
 	os.Exit(m.Run(ctx, os.Args[1:]))
 }
