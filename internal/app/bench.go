@@ -392,6 +392,11 @@ func (b *bencher) run(ctx context.Context) error {
 			break
 		}
 	}
+	if n := b.endedNode(); n != nil && runErr == nil {
+		// Its errors are in the report; the run is no measure of a
+		// server that holds, and a script must not take it for one.
+		runErr = fmt.Errorf("the server at %s ended during the run (%v): the report covers the run until then", n.base, n.err)
+	}
 	b.report.markdown(b.m.Stdout)
 	if b.o.jsonPath != "" {
 		raw, err := json.MarshalIndent(b.report, "", "  ")

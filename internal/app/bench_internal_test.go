@@ -157,3 +157,44 @@ func TestEndedBySIGTERM(t *testing.T) {
 		t.Errorf("exit status 1: %v taken for SIGTERM", err)
 	}
 }
+
+// TestRunFailsWhenAServerEnded: a run during which a server the bench
+// started ended by itself (a crash, a kill) still writes its report, and
+// then fails, so that a script does not take it for a measure of a server
+// that held; one whose servers all still run does not fail.
+func TestRunFailsWhenAServerEnded(t *testing.T) {
+	node := func(killed bool) *benchNode {
+		cmd := exec.Command("sleep", "60")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err) // coreutils' sleep is on every machine this runs on
+		}
+		n := &benchNode{cmd: cmd, base: "http://127.0.0.1:9", exited: make(chan struct{})}
+		go func() {
+			n.err = cmd.Wait()
+			close(n.exited)
+		}()
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			<-n.exited
+		})
+		if killed {
+			cmd.Process.Kill()
+			<-n.exited
+		}
+		return n
+	}
+	for _, killed := range []bool{false, true} {
+		var out strings.Builder
+		b := &bencher{m: &Main{Stdout: &out, Stderr: io.Discard}, o: benchFlags{}, nodes: []*benchNode{node(false), node(killed)}}
+		err := b.run(t.Context())
+		if killed && (err == nil || !strings.Contains(err.Error(), "ended during the run")) {
+			t.Errorf("a server killed: run = %v, want it to fail saying so", err)
+		}
+		if !killed && err != nil {
+			t.Errorf("servers running: run = %v", err)
+		}
+		if !strings.Contains(out.String(), "tobira bench") {
+			t.Errorf("killed %v: no report written:\n%s", killed, out.String())
+		}
+	}
+}

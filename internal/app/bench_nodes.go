@@ -166,6 +166,19 @@ func (n *benchNode) waitReady(ctx context.Context, limit time.Duration) error {
 	}
 }
 
+// endedNode is a server the bench started that has ended by itself (a
+// crash, a kill), nil when all still run.
+func (b *bencher) endedNode() *benchNode {
+	for _, n := range b.nodes {
+		select {
+		case <-n.exited:
+			return n
+		default:
+		}
+	}
+	return nil
+}
+
 // stopNodes asks every server to stop and waits for it.
 func (b *bencher) stopNodes() {
 	for _, n := range b.nodes {
