@@ -411,6 +411,7 @@ func (s *Server) signedInAs(h func(http.ResponseWriter, *http.Request, *store.Op
 			return
 		}
 		s.takeFlash(w, r)
+		s.bounced(w, r)
 		// What the portal records for the operator (account.open,
 		// recovery.approve, mfa.reset, ...) gets the operator's address
 		// and browser, as the console's own events do.

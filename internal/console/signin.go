@@ -52,6 +52,9 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 // browser halfway through signing in (its password typed) goes back to
 // the code step.
 func (s *Server) toSignIn(w http.ResponseWriter, r *http.Request) {
+	if s.bounce(w, r) {
+		return
+	}
 	next, reason := r.URL.RequestURI(), ""
 	_, err := r.Cookie(CookieName)
 	hadCookie := err == nil
@@ -124,14 +127,20 @@ func formPage(r *http.Request) string {
 	return cancelPath(r)
 }
 
+// setCookie sets the session cookie, and laxCookie beside it for as long
+// (bounce.go).
 func (s *Server) setCookie(w http.ResponseWriter, value string, ttl time.Duration) {
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: value, Path: "/", MaxAge: int(ttl / time.Second),
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: laxCookie, Value: "1", Path: "/", MaxAge: int(ttl / time.Second),
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 }
 
 func (s *Server) clearCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: laxCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 }
 
 // errOperatorChanged says the operator was disabled, or given a new
