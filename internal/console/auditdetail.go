@@ -1,13 +1,17 @@
 package console
 
 import (
+	"maps"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/tobira/tobira/internal/maintenance"
 	"github.com/tobira/tobira/internal/portal"
 	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/webkit"
 )
 
 // The audit log's details are recorded in the forms the code writes them,
@@ -34,6 +38,13 @@ var (
 		store.ActionResetWithdraw, store.ActionMFAReset}
 	recoveryDecisions = []string{store.ActionRecoveryPropose, store.ActionRecoveryApprove, store.ActionRecoveryReject,
 		store.ActionRecoveryWithdraw}
+	// operatorChanges record the operator changed by their address.
+	operatorChanges = []string{store.ActionOperatorDisable, store.ActionOperatorEnable, store.ActionOperatorReset2FA,
+		store.ActionOperatorResetPassword}
+	// clientChanges record the client as "ID (name)" (tobira clients).
+	clientChanges = []string{store.ActionClientCreate, store.ActionClientUpdate, store.ActionClientRotateSecret,
+		store.ActionClientDelete}
+	maintenanceChanges = []string{store.ActionMaintenanceCreate, store.ActionMaintenanceCancel}
 )
 
 // asIs leaves a submatch as it is; asActor names an audit actor as the
@@ -67,12 +78,18 @@ var detailRules = []detailRule{
 	rule(one(store.ActionOperatorPasswordChange), "", `current password`, "detail.current_password"),
 	rule(one(store.ActionOperatorCreate), "", `(\S+) \((admin|support)\)`, "detail.operator_created", asIs,
 		func(v *view, role string) string { return v.T("role." + role) }),
-	rule(one(store.ActionAuditExport), "", `(.*) rows=([0-9]+)`, "detail.export", asIs, asIs),
+	rule(one(store.ActionAuditExport), "", `(.*) rows=([0-9]+)`, "detail.export", asFilter, asIs),
+	rule(operatorChanges, "", `(\S+@\S+)`, "detail.operator_changed", asIs),
+	rule(maintenanceChanges, "", `(\S+) (.+)`, "detail.maintenance_window", asIs, asSpan),
+	rule(one(store.ActionClientDelete), "", `(\S+) \((.*)\): ([0-9]+) live grants revoked`, "detail.client_deleted", asIs, asIs, asIs),
+	rule(one(store.ActionClientUpdate), "", `(\S+) \((.*)\): (.+)`, "detail.client_updated", asIs, asIs, asClientFields),
+	rule(clientChanges, "", `(\S+) \((.*)\)`, "detail.client", asIs, asIs),
+	rule(one(store.ActionSignOut), "", `by a site's logout, without the portal's cookie`, "detail.signout_site_logout"),
 	rule(one(store.ActionActivationResend), "", `already activated`, "detail.already_activated"),
 	rule(one(store.ActionPasswordResetRequest), "", `activation mail not sent`, "detail.activation_not_sent"),
 	rule([]string{store.ActionPhoneSend, store.ActionPhoneResend}, "", `sms`, "detail.channel_sms"),
 	rule([]string{store.ActionPhoneSend, store.ActionPhoneResend}, "", `voice`, "detail.channel_voice"),
-	rule(one(store.ActionSessionEndOther), "", `ended (.+) from (\S*)`, "detail.ended_other", asIs, asIs),
+	rule(one(store.ActionSessionEndOther), "", `ended (.+) from (\S*)`, "detail.ended_other", asBrowser, asIs),
 	rule(one(store.ActionRecoveryConfirm), "", `effective (\S+)`, "detail.effective", asTime),
 	rule(one(store.ActionRecoveryCancel), "", portal.RecoveryCancelFactor, "detail.cancel_factor"),
 	rule(one(store.ActionRecoveryCancel), "", portal.RecoveryCancelNotMe, "detail.cancel_not_me"),
@@ -193,4 +210,105 @@ func (v *view) notMeDetail(d string) string {
 		}
 	}
 	return strings.Join(parts, v.T("detail.part_sep"))
+}
+
+// filterLabels are the audit filter's parameters (auditQuery.Encode) and
+// their labels, in the form's order.
+var filterLabels = []struct{ name, key string }{{"email", "audit.email"}, {"account", "audit.account"},
+	{"operator", "audit.operator"}, {"action", "audit.action"}, {"outcome", "audit.outcome"}, {"from", "audit.from"},
+	{"to", "audit.to"}}
+
+// asFilter shows an export's filter, recorded as its query string
+// (auditQuery.Encode), by the form's labels: an action and an outcome by
+// theirs, the commands as the operator filter names them. A parameter it
+// does not know shows as recorded.
+func asFilter(v *view, s string) string {
+	q, err := url.ParseQuery(s)
+	if err != nil {
+		return s
+	}
+	if len(q) == 0 {
+		return v.T("audit.any")
+	}
+	var parts []string
+	for _, f := range filterLabels {
+		if !q.Has(f.name) {
+			continue
+		}
+		val := q.Get(f.name)
+		switch {
+		case f.name == "action":
+			val = v.Action(val)
+		case f.name == "outcome":
+			val = v.Outcome(val)
+		case f.name == "operator" && val == cliOperator:
+			val = v.T("audit.operator_cli")
+		}
+		parts = append(parts, v.T("detail.filter_item", v.T(f.key), val))
+		q.Del(f.name)
+	}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		parts = append(parts, v.T("detail.filter_item", name, q.Get(name)))
+	}
+	return strings.Join(parts, v.T("detail.list_sep"))
+}
+
+// asSpan shows a maintenance window's span, recorded in English
+// (maintenance.Span), in the page's language.
+func asSpan(v *view, s string) string {
+	start, end, ok := parseSpanEN(s)
+	if !ok {
+		return s
+	}
+	return maintenance.Span(maintenance.Window{Start: start, End: end}, v.Lang)
+}
+
+// parseSpanEN reads back what maintenance.Span writes in English:
+// "1 December 2026, 2:00–5:00", or "1 December 2026, 22:00 – 2 December
+// 2026, 2:00" over several days, in Japan time.
+func parseSpanEN(s string) (start, end time.Time, ok bool) {
+	const layout = "2 January 2006, 15:04"
+	from, to, several := strings.Cut(s, " – ")
+	if !several {
+		day, clocks, ok := strings.Cut(s, ", ")
+		if !ok {
+			return start, end, false
+		}
+		a, b, ok := strings.Cut(clocks, "–")
+		if !ok {
+			return start, end, false
+		}
+		from, to = day+", "+a, day+", "+b
+	}
+	start, err1 := time.ParseInLocation(layout, from, webkit.JST)
+	end, err2 := time.ParseInLocation(layout, to, webkit.JST)
+	return start, end, err1 == nil && err2 == nil
+}
+
+// clientFields are the settings `tobira clients update` records as
+// changed, and their labels.
+var clientFields = map[string]string{
+	"name": "detail.client_field.name", "redirect URIs": "detail.client_field.redirect_uris",
+	"post-logout redirect URIs": "detail.client_field.post_logout", "back-channel logout URI": "detail.client_field.backchannel",
+}
+
+// asClientFields shows the settings a client update changed by their
+// labels.
+func asClientFields(v *view, s string) string {
+	fs := strings.Split(s, ", ")
+	for i, f := range fs {
+		if key, ok := clientFields[f]; ok {
+			fs[i] = v.T(key)
+		}
+	}
+	return strings.Join(fs, v.T("detail.list_sep"))
+}
+
+// asBrowser is a browser as useragent.Summary.Label wrote it for the
+// audit log, "unknown browser" in the page's language.
+func asBrowser(v *view, s string) string {
+	if rest, ok := strings.CutPrefix(s, "unknown browser"); ok {
+		return v.T("customer.unknown_browser") + rest
+	}
+	return s
 }
