@@ -399,9 +399,14 @@ func (s *Server) signedInAs(h func(http.ResponseWriter, *http.Request, *store.Op
 			return
 		}
 		// A one-time password an admin handed over opens nothing but its
-		// replacement.
+		// replacement, which then goes on to the page asked for (a link
+		// the admin sent with it).
 		if op.MustChangePassword() && r.URL.Path != "/password" {
-			http.Redirect(w, r, "/password", http.StatusSeeOther)
+			to := "/password"
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				to = withNext(to, r.URL.RequestURI())
+			}
+			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
 		}
 		// A POST whose body is too large or no form of text is refused

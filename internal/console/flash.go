@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tobira/tobira/internal/store"
@@ -45,10 +46,12 @@ var notices = map[string]string{
 }
 
 // done redirects to path after op's action, leaving the notice named
-// notice for that page to show once.
+// notice for that page to show once. path may carry a query (a page an
+// operator was going to); the notice is for its page, whatever the query.
 func (s *Server) done(w http.ResponseWriter, r *http.Request, op *store.Operator, path, notice string) {
-	v := s.svc.Keys.Stamp("console notice", notice, s.svc.Now().Add(flashTTL), op.ID, path)
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: v, Path: path, MaxAge: int(flashTTL / time.Second),
+	page, _, _ := strings.Cut(path, "?")
+	v := s.svc.Keys.Stamp("console notice", notice, s.svc.Now().Add(flashTTL), op.ID, page)
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: v, Path: page, MaxAge: int(flashTTL / time.Second),
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }

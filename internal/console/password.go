@@ -19,6 +19,9 @@ import (
 // it says whether the change is the one the console asks for first.
 type passwordData struct {
 	Forced bool
+	// Next is the page a forced change goes on to (nextField's), "" for
+	// the customers page.
+	Next string
 }
 
 func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
@@ -27,7 +30,7 @@ func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request, op *store.
 
 func (s *Server) showPassword(w http.ResponseWriter, r *http.Request, op *store.Operator, status int, errMsg string) {
 	v := s.view(r, "password.title", op)
-	v.Nav, v.Error, v.Data = "password", errMsg, passwordData{Forced: op.MustChangePassword()}
+	v.Nav, v.Error, v.Data = "password", errMsg, passwordData{Forced: op.MustChangePassword(), Next: nextField(r.FormValue("next"))}
 	s.notice(r, v)
 	s.render(w, r, status, "password", v)
 }
@@ -106,7 +109,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, op *stor
 	// The right current password gives its attempt back, as at sign-in.
 	_ = s.svc.Store.ResetLimit(ctx, "console:password:"+op.Email)
 	s.audit(ctx, r, actor(op), "", store.ActionOperatorPasswordChange, "ok", "")
-	s.done(w, r, op, "/customers", "password_changed")
+	s.done(w, r, op, returnPath(r.PostForm.Get("next")), "password_changed")
 }
 
 // passwordProblem is the message key of what is wrong with a new

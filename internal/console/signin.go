@@ -381,7 +381,7 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 	if err := s.newSession(w, r, op, now, SessionTTL); errors.Is(err, errOperatorChanged) {
 		s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "fail", "operator changed")
 		s.clearCookie(w)
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		http.Redirect(w, r, withNext("/login", next), http.StatusSeeOther)
 		return
 	} else if err != nil {
 		s.internal(w, r, err)
