@@ -133,6 +133,9 @@ type customerData struct {
 	// their security page lists them; MoreDevices says there are more.
 	Devices     []deviceRow
 	MoreDevices bool
+	// Back is the search the page was opened from (its ?q=, which the
+	// results' links carry), for 「検索に戻る」.
+	Back string
 }
 
 // deviceRow is one of a customer's live sessions: the browser and system
@@ -207,6 +210,10 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 	}
 	if r.Method == http.MethodPost && r.PostForm != nil {
 		d.ReasonValue = trim(r.PostForm.Get("reset_reason"), maxResetReason)
+	}
+	d.Back = "/customers"
+	if q := trim(r.URL.Query().Get("q"), 200); q != "" {
+		d.Back += "?q=" + url.QueryEscape(q)
 	}
 	if err != nil {
 		s.internal(w, r, err)
