@@ -18,8 +18,8 @@ import (
 // answered with a page of the console's own that asks for the same
 // address again, and that request, started by the console's page, comes
 // with the Strict cookie. Only pages are asked again (a GET changes
-// nothing in the console, bar the export, which is left out): the
-// actions, all POSTs, keep Strict's protection as they had it.
+// nothing in the console), bar noAskAgain's: the actions, all POSTs, keep
+// Strict's protection as they had it.
 //
 // bounceCookie, SameSite=Lax too so that the request asked again brings
 // it whatever the browser does with Strict ones, says a page was asked
@@ -32,6 +32,12 @@ const (
 	// bounceTTL is time enough for the page's request to come back.
 	bounceTTL = time.Minute
 )
+
+// noAskAgain are the pages another site's link does not open, as Strict
+// kept it: the export, a download the console records, and the hand-over
+// of a new operator's one-time password and key, which only the action
+// that made them leads to.
+var noAskAgain = map[string]bool{"/audit.csv": true, "/operators/handover": true}
 
 var bounceTemplate = template.Must(template.New("bounce").Parse(`<!doctype html>
 <html lang="{{.Lang}}">
@@ -71,9 +77,7 @@ func (s *Server) bounce(w http.ResponseWriter, r *http.Request) bool {
 		return false // asked again already, and still without it
 	}
 	target := r.URL.RequestURI()
-	// The export is a download the console records, which no other site
-	// may start; and only an address of the console's own is asked for.
-	if r.URL.Path == "/audit.csv" || webkit.LocalPath(target) != target || len(target) > maxNext {
+	if noAskAgain[r.URL.Path] || webkit.LocalPath(target) != target || len(target) > maxNext {
 		return false
 	}
 	http.SetCookie(w, &http.Cookie{Name: bounceCookie, Value: "1", Path: "/", MaxAge: int(bounceTTL / time.Second),

@@ -156,6 +156,10 @@ func TestLinkFromElsewhereLandsSignedIn(t *testing.T) {
 	if _, err := s.db.AccountLockOf(t.Context(), a.ID); err == nil {
 		t.Error("a POST from elsewhere locked the account")
 	}
+	// Nor the hand-over of a one-time password.
+	if resp, body := b.fromElsewhere(jar, "GET", "/operators/handover", nil); refreshTo(body) != "" || resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the hand-over from elsewhere: %d, refresh %q", resp.StatusCode, refreshTo(body))
+	}
 	// Nor the export, a download the console records.
 	resp, body = b.fromElsewhere(jar, "GET", "/audit.csv?account="+a.ID, nil)
 	if refreshTo(body) != "" || resp.StatusCode != http.StatusSeeOther || strings.Contains(body, "account_id") {
