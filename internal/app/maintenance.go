@@ -97,6 +97,7 @@ func (m *Main) maintenance(ctx context.Context, args []string) error {
 		case err != nil:
 			return fmt.Errorf("cannot schedule: %w", err)
 		}
+		m.auditMaintenance(ctx, st, store.ActionMaintenanceCreate, w)
 		fmt.Fprintf(m.Stdout, "maintenance window scheduled: %s\n", w.ID)
 		fmt.Fprintf(m.Stdout, "  %s (日本時間)\n", maintenance.Span(w, "ja"))
 		fmt.Fprintf(m.Stdout, "  %s (Japan time)\n", maintenance.Span(w, "en"))
@@ -126,9 +127,21 @@ func (m *Main) maintenance(ctx context.Context, args []string) error {
 		case err != nil:
 			return fmt.Errorf("cannot cancel %s: %w", id, err)
 		}
+		m.auditMaintenance(ctx, st, store.ActionMaintenanceCancel, w)
 		fmt.Fprintf(m.Stdout, "maintenance window cancelled: %s, %s (Japan time)\n", w.ID, maintenance.Span(w, "en"))
 	}
 	return nil
+}
+
+// auditMaintenance records a window scheduled or cancelled from the
+// command line as the console records its own: the window and its span.
+// The change is made by then, so a failure is said, not returned.
+func (m *Main) auditMaintenance(ctx context.Context, st store.Store, action string, w store.MaintenanceWindow) {
+	err := st.AppendAudit(ctx, &store.AuditEvent{At: time.Now(), Actor: "operator:cli", Action: action, Outcome: "ok",
+		Detail: w.ID + " " + maintenance.Span(w, "en")})
+	if err != nil {
+		fmt.Fprintf(m.Stderr, "warning: %s %s done, but not recorded in the audit log: %v\n", action, w.ID, err)
+	}
 }
 
 // maintenanceStatus says where w stands at now.

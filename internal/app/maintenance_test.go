@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +20,10 @@ import (
 )
 
 var windowIDRe = regexp.MustCompile(`mw-[a-z0-9]{8}`)
+
+// windowDetailRe is the audit detail of a window: its id and its span in
+// English, as the console records it.
+var windowDetailRe = regexp.MustCompile(`^mw-[a-z0-9]{8} [0-9]{1,2} [A-Z][a-z]+ [0-9]{4}, [0-9]{1,2}:[0-9]{2}`)
 
 // jstFlag writes t as --start and --end take it.
 func jstFlag(t time.Time) string { return t.In(webkit.JST).Format("2006-01-02 15:04") }
@@ -131,6 +136,27 @@ func TestMaintenanceCommands(t *testing.T) {
 	r = run(t, nil, "maintenance", "list", "--data", dir)
 	if r.code != 0 || !strings.Contains(r.stdout, "no maintenance windows scheduled") {
 		t.Errorf("empty list: exit %d, %q", r.code, r.stdout)
+	}
+
+	// Each window scheduled and cancelled is in the audit log, by the
+	// command line, as the console records its own.
+	db := openData(t, dir)
+	var got []string
+	for ev, err := range db.AuditOfActions(t.Context(), "", []string{store.ActionMaintenanceCreate, store.ActionMaintenanceCancel}, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Actor != "operator:cli" || ev.Outcome != "ok" || !windowDetailRe.MatchString(ev.Detail) {
+			t.Errorf("audit event %+v", ev)
+		}
+		got = append(got, ev.Action+" "+windowIDRe.FindString(ev.Detail))
+	}
+	slices.Reverse(got) // oldest first
+	want := []string{store.ActionMaintenanceCreate + " " + id, store.ActionMaintenanceCreate + " " + second,
+		store.ActionMaintenanceCancel + " " + id, store.ActionMaintenanceCreate + " " + third,
+		store.ActionMaintenanceCancel + " " + second, store.ActionMaintenanceCancel + " " + third}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit events %q, want %q", got, want)
 	}
 
 	if r := run(t, nil, "help"); !strings.Contains(r.stdout, "tobira maintenance schedule") {

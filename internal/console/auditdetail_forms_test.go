@@ -53,6 +53,7 @@ var detailValues = map[string][]string{
 	"operators.go: op.Email":                        {"kim@tobira.example"},
 	"audit.go: aq.Encode()":                         {"", "account=abc&action=mfa.reset", "operator=cli&from=2026-04-01&to=2026-04-02", "email=a%40example.jp&outcome=ok"},
 	"maintenance.go: maintenance.Span(win, \"en\")": {"1 December 2026, 2:00–5:00", "1 December 2026, 22:00 – 2 December 2026, 2:00"},
+	"maintenance.go: maintenance.Span(w, \"en\")":   {"1 December 2026, 2:00–5:00", "1 December 2026, 22:00 – 2 December 2026, 2:00"}, // tobira maintenance
 	"session.go: useragent.Parse(ended.UserAgent).Label(\"unknown browser\")": {"Chrome (Windows)", "unknown browser (Windows)", "unknown browser"},
 	"clients.go: strings.Join(changed, \", \")":                               {"name", "name, redirect URIs, post-logout redirect URIs, back-channel logout URI"},
 }
