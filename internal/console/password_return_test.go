@@ -91,8 +91,12 @@ func TestOperatorChangedAtCodeKeepsPage(t *testing.T) {
 	}
 	s.clock.Advance(30 * time.Second)
 	ops.armed = true
-	resp, _ = b.do("POST", "/login/code", formIn(body, "/login/code", "code", s.code(seed)))
+	resp, body = b.do("POST", "/login/code", formIn(body, "/login/code", "code", s.code(seed)))
 	if resp.Request.URL.Path != "/login" || resp.Request.URL.Query().Get("next") != page {
 		t.Errorf("the sign-in cut short: at %s, want /login on to %s", resp.Request.URL, page)
+	}
+	// It says why, where it said nothing.
+	if !strings.Contains(body, "ログイン中にアカウントの設定が変更されたため") {
+		t.Errorf("the sign-in page after the cut does not say why:\n%s", body)
 	}
 }

@@ -22,12 +22,14 @@ type loginData struct{ Email, Next string }
 // loginReasons are the notices the sign-in page shows for its ?e=: the
 // sign-in ended (the idle timeout, an admin's action, a sign-out in another
 // tab) while the operator was at a page, or while they sent a form, which
-// was not acted on. Neither reports an action, so, unlike an action's
-// notice (flash.go), the address may carry them: at worst a link shows one
-// to an operator who was not signed in. They are shown as what went
+// was not acted on; or the operator was changed (disabled, given a new
+// password or key) between the password and the code. None reports an
+// action, so, unlike an action's notice (flash.go), the address may carry
+// them: at worst a link shows one to an operator who was not signed in. They are shown as what went
 // wrong, as the portal's are, not in the green of a notice that something
 // was done: a form sent then was not acted on.
-var loginReasons = map[string]string{"ended": "login.session_ended", "not_done": "login.not_done"}
+var loginReasons = map[string]string{"ended": "login.session_ended", "not_done": "login.not_done",
+	"changed": "login.operator_changed"}
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	next := r.URL.Query().Get("next")
@@ -381,7 +383,11 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request) {
 	if err := s.newSession(w, r, op, now, SessionTTL); errors.Is(err, errOperatorChanged) {
 		s.audit(ctx, r, actor(op), "", store.ActionConsoleSignIn, "fail", "operator changed")
 		s.clearCookie(w)
-		http.Redirect(w, r, withNext("/login", next), http.StatusSeeOther)
+		q := url.Values{"e": {"changed"}}
+		if next := nextField(next); next != "" {
+			q.Set("next", next)
+		}
+		http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
 		return
 	} else if err != nil {
 		s.internal(w, r, err)
