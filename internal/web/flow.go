@@ -316,9 +316,21 @@ func (s *Server) requireSignIn(w http.ResponseWriter, r *http.Request) *portal.S
 // login page, once: its cookie, which names no session any more, goes.
 func (s *Server) toSignIn(w http.ResponseWriter, r *http.Request, next string) {
 	target := "/login?next=" + url.QueryEscape(next)
-	if s.sessionToken(r) != "" {
-		s.setCookie(w, s.cookieName(sessionCookie), "", -1)
+	if s.forgetEndedSession(w, r) {
 		target += "&e=ended"
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// forgetEndedSession is for a browser that signedIn found not signed in:
+// when it sent a session cookie, that names a session that has ended, and
+// the cookie goes; it reports whether it did, and so whether the login
+// page is to say that the sign-in ended (?e=ended). A browser that sent
+// none never signed in, or was told already.
+func (s *Server) forgetEndedSession(w http.ResponseWriter, r *http.Request) bool {
+	if s.sessionToken(r) == "" {
+		return false
+	}
+	s.setCookie(w, s.cookieName(sessionCookie), "", -1)
+	return true
 }

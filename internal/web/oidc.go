@@ -90,7 +90,14 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 		// time it shows the page again (in another tab, then the back
 		// button), the page goes on with the request, where a fresh one
 		// asked for the password again.
-		http.Redirect(w, r, loginPath(here, si != nil, req.LoginHint), http.StatusSeeOther)
+		target := loginPath(here, si != nil, req.LoginHint)
+		// One whose session ended (it expired, or another device signed
+		// it out) is told so, as on the portal's own pages (toSignIn),
+		// whether or not the site asked for a fresh sign-in.
+		if si == nil && s.forgetEndedSession(w, r) {
+			target += "&e=ended"
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}
 	ok, err := s.oidc.Consented(r.Context(), req, si.Account.ID)
