@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -426,4 +427,90 @@ func TestAnotherStepPhoneOnly(t *testing.T) {
 		t.Fatalf("forms of another step sent %d texts, or signed in", n)
 	}
 	expect(t, b.post("/login/phone", url.Values{"code": {rec.Last(t).Code}}), http.StatusSeeOther, "/")
+}
+
+// returnDeadline is the deadline stamped in a return cookie's value (the
+// unix time between its two dots: secret.Keyring.Stamp).
+func returnDeadline(t *testing.T, c *http.Cookie) time.Time {
+	t.Helper()
+	parts := strings.Split(c.Value, ".")
+	if len(parts) != 3 {
+		t.Fatalf("return cookie %q is no stamp", c.Value)
+	}
+	sec, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		t.Fatalf("return cookie %q: %v", c.Value, err)
+	}
+	return time.Unix(sec, 0)
+}
+
+// TestReturnCookieKeepsItsDeadline: the return cookie is set again at
+// each step of a sign-in or step-up, and each time with the deadline it
+// got when the flow started (the flow's end and the grace), and the
+// Max-Age left until then: a flow kept open, step after step, or its
+// page opened again and again, never moves it later. Only a new flow (a
+// new password, a new step-up once the last expired) has a new one.
+func TestReturnCookieKeepsItsDeadline(t *testing.T) {
+	s := newSite(t)
+	grace := s.svc.Config.SignInTTL()
+	var deadline time.Time
+	check := func(r *resp, what string) {
+		t.Helper()
+		rc := setCookieOf(r, "tobira_flow_return")
+		if rc == nil {
+			t.Fatalf("%s: no return cookie", what)
+		}
+		got := returnDeadline(t, rc)
+		if deadline.IsZero() {
+			deadline = got
+		}
+		if !got.Equal(deadline) {
+			t.Errorf("%s: the return cookie's deadline is %v, was %v when the flow started", what, got, deadline)
+		}
+		if left := int(deadline.Sub(s.clock.Now()) / time.Second); rc.MaxAge > left+1 {
+			t.Errorf("%s: Max-Age %d, only %d s are left until the deadline", what, rc.MaxAge, left)
+		}
+	}
+
+	// A first sign-in, through enrolment (enrol_ttl), with pauses.
+	c := s.customer("yamada@example.jp")
+	b := s.clockBrowser()
+	r := b.post("/login", url.Values{"email": {c.email}, "password": {c.password}, "next": {"/security"}})
+	expect(t, r, http.StatusSeeOther, "/enrol")
+	check(r, "password")
+	if want := s.clock.Now().Add(s.svc.Config.EnrolTTL.Duration + grace).Truncate(time.Second); !deadline.Equal(want) {
+		t.Fatalf("the first deadline is %v, want enrol_ttl + %v from the password: %v", deadline, grace, want)
+	}
+	s.clock.Advance(40 * time.Minute)
+	page := b.get("/enrol")
+	m := secretRe.FindStringSubmatch(page.body)
+	if m == nil {
+		t.Fatalf("no key on the enrolment page:\n%s", excerpt(page.body))
+	}
+	c.seed = strings.ReplaceAll(m[1], " ", "")
+	s.clock.Advance(10 * time.Minute)
+	r = b.post("/enrol", url.Values{"code": {s.code(c)}})
+	expect(t, r, http.StatusSeeOther, "/recovery-code")
+	check(r, "enrolment code")
+
+	// A step-up whose page is opened again and again while it waits.
+	expect(t, b.post("/recovery-code", url.Values{"recorded": {"yes"}}), http.StatusSeeOther, "/security")
+	s.clock.Advance(s.svc.Config.StepUpMaxAge.Duration + time.Minute)
+	deadline = time.Time{}
+	r = b.get("/security")
+	expect(t, r, http.StatusSeeOther, "/login/code")
+	check(r, "step-up")
+	for range 3 {
+		s.clock.Advance(4 * time.Minute)
+		r = b.get("/security")
+		expect(t, r, http.StatusSeeOther, "/login/code")
+		check(r, "the step-up's page again")
+	}
+	// Past the flow's end it is a new step-up, with a deadline of its own.
+	s.clock.Advance(s.svc.Config.FlowTTL.Duration)
+	r = b.get("/security")
+	expect(t, r, http.StatusSeeOther, "/login/code")
+	if got := returnDeadline(t, setCookieOf(r, "tobira_flow_return")); !got.After(deadline) {
+		t.Errorf("a new step-up's return cookie has the deadline %v of the one before", got)
+	}
 }
