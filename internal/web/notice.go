@@ -13,9 +13,28 @@ import (
 // them to make them believe it.
 const noticeCookie = "tobira_notice"
 
-// noticeTTL is how long a notice of the security page waits for it: the
-// redirect that follows the action at once, with room for a slow network.
-const noticeTTL = time.Minute
+// noticeTTL is how long a notice of the security page waits for it:
+// flow_ttl. The redirect that follows the action may come late (a slow
+// phone, a customer who pauses in between), and the page may first ask
+// for the second factor again (its step-up's ten minutes ran out while it
+// was open: ending a device needs no fresh factor), whose code screen
+// lasts flow_ttl. It is said once, and only in the sign-in it was made in
+// (noticeBinding), so waiting longer shows it nowhere else; it is no
+// longer than that so that a notice whose page was never reached does not
+// turn up at some later visit, about something done long before.
+func (s *Server) noticeTTL() time.Duration { return s.svc.Config.FlowTTL.Duration }
+
+// noticeBinding is what a notice of the session sid, idHash is bound to:
+// the sign-in's sid, which stays when the session's id is replaced (a
+// step-up, a new password) and is another for every other sign-in, this
+// browser's next one included. A session from before sids has only its
+// id.
+func noticeBinding(sid, idHash string) string {
+	if sid != "" {
+		return "sid\n" + sid
+	}
+	return "session\n" + idHash
+}
 
 // notices are the outcomes a notice cookie may name, with the message the
 // page shows and whether it is a refusal (shown as an error) or news.

@@ -112,7 +112,7 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) {
 	v.User, v.Data, v.Wide = si.Account, d, true
 	// What this browser just did here, said once: the reload, the back
 	// button's refetch and any other browser show the page as it is.
-	s.showNotice(r, v, s.notice(w, r, si.Session.IDHash, false))
+	s.showNotice(r, v, s.notice(w, r, noticeBinding(si.Session.SID, si.Session.IDHash), false))
 	s.render(w, r, http.StatusOK, "security", v)
 }
 
@@ -228,7 +228,7 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	}
 	err := s.svc.ResetMFAOf(r.Context(), si, client(r), tag)
 	if errors.Is(err, portal.ErrFactorsChanged) {
-		s.setNotice(w, "changed", si.Session.IDHash, noticeTTL)
+		s.setNotice(w, "changed", noticeBinding(si.Session.SID, si.Session.IDHash), s.noticeTTL())
 		http.Redirect(w, r, "/security", http.StatusSeeOther)
 		return
 	}
@@ -259,7 +259,7 @@ func (s *Server) securityDone(w http.ResponseWriter, r *http.Request, si *portal
 	case err != nil:
 		s.internal(w, r, err)
 	default:
-		s.setNotice(w, done, si.Session.IDHash, noticeTTL)
+		s.setNotice(w, done, noticeBinding(si.Session.SID, si.Session.IDHash), s.noticeTTL())
 		http.Redirect(w, r, "/security", http.StatusSeeOther)
 	}
 }
