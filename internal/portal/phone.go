@@ -185,6 +185,9 @@ func (s *Service) ResendCode(ctx context.Context, f *Flow, ch notify.Channel, la
 	if f.State != StateEnrol && f.State != StateMFA {
 		return ErrWrongStep
 	}
+	if err := s.stepUpLive(ctx, f); err != nil {
+		return err
+	}
 	pc, err := s.Store.PhoneCodeOf(ctx, f.IDHash)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNoPhoneCode
@@ -200,6 +203,10 @@ func (s *Service) ResendCode(ctx context.Context, f *Flow, ch notify.Channel, la
 func (s *Service) SendSignInCode(ctx context.Context, f *Flow, ch notify.Channel, lang string, c Client) error {
 	if f.State != StateMFA {
 		return ErrWrongStep
+	}
+	// No text for a step-up of a session that has ended.
+	if err := s.stepUpLive(ctx, f); err != nil {
+		return err
 	}
 	p, err := s.PhoneFactor(ctx, f.AccountID)
 	if err != nil {

@@ -185,7 +185,8 @@ func TestStepUpWithRecoveryCode(t *testing.T) {
 }
 
 // TestStepUpOfAnEndedSession: a step-up whose session ended meanwhile (signed
-// out in another tab) creates no session.
+// out in another tab) checks no code and creates no session
+// (TestStepUpOfAnEndedSessionChecksNothing has the rest).
 func TestStepUpOfAnEndedSession(t *testing.T) {
 	e := newEnv(t)
 	c := e.newCustomer("yamada@example.jp")
@@ -199,8 +200,8 @@ func TestStepUpOfAnEndedSession(t *testing.T) {
 	if err := e.svc.SignOut(e.ctx, si, e.ip); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(c), e.ip); err != nil {
-		t.Fatal(err)
+	if err := e.svc.SecondFactor(e.ctx, f, portal.MethodTOTP, e.code(c), e.ip); !errors.Is(err, portal.ErrFlowExpired) {
+		t.Fatalf("the code of a step-up for an ended session: %v, want ErrFlowExpired", err)
 	}
 	if tok, err := e.svc.Finish(e.ctx, f, token, e.ip); err == nil {
 		t.Fatalf("Finish of a step-up for an ended session gave a session %q", tok)

@@ -586,6 +586,9 @@ func (s *Service) checkCode(ctx context.Context, f *Flow, m Method, code, oldSes
 		token = ""
 		// The account's failures and lock, which the attempt is counted
 		// against, are read in the unit.
+		if err := u.stepUpLive(ctx, f); err != nil {
+			return err
+		}
 		a, err := u.Account(ctx, f)
 		if err != nil {
 			return err
@@ -597,6 +600,33 @@ func (s *Service) checkCode(ctx context.Context, f *Flow, m Method, code, oldSes
 		return err
 	})
 	return token, err
+}
+
+// stepUpLive passes a flow that is no step-up, and a step-up whose session
+// is still live: it is what the step-up renews, and all it can finish
+// with. For one whose session has ended (signed out in another tab or by
+// another device, locked by an operator, expired) it is ErrFlowExpired,
+// so that no code is checked, sent or counted for it: a right one would
+// take its TOTP step, or spend the recovery code and issue another, for
+// a step-up that leads nowhere (Finish refuses it, or renewed an expired
+// session). ErrFlowFinished instead when the flow itself is gone: its
+// other request (the form sent twice) renewed the session under a new id
+// and ended it, as finishedMeanwhile says.
+func (s *Service) stepUpLive(ctx context.Context, f *Flow) error {
+	if !f.IsStepUp() {
+		return nil
+	}
+	sess, err := s.Store.SessionByHash(ctx, f.data.StepUp)
+	if err == nil && s.Now().Before(sess.ExpiresAt) {
+		return nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := s.finishedMeanwhile(ctx, f); err != nil {
+		return err
+	}
+	return ErrFlowExpired
 }
 
 // snapshot and restore let a unit that runs again start from the flow as
@@ -747,7 +777,7 @@ func (s *Service) finish(ctx context.Context, f *Flow, oldSession string, c Clie
 	}
 	if f.data.StepUp != "" {
 		old, err := s.Store.SessionByHash(ctx, f.data.StepUp)
-		if err != nil || old.AccountID != f.AccountID {
+		if err != nil || old.AccountID != f.AccountID || !now.Before(old.ExpiresAt) {
 			return "", ErrFlowExpired
 		}
 		// The sign-in time stays, and so do the ways proved then.

@@ -118,9 +118,15 @@ func (s *Server) flow(w http.ResponseWriter, r *http.Request, states ...string) 
 		s.expired(w, r)
 		return nil
 	}
+	// The browser's session is read before its flow, for a step-up's
+	// sake (stepUpEnded).
+	si, sessionErr := s.signedIn(r)
 	f, err := s.svc.LoadFlow(r.Context(), c.Value, states...)
 	switch {
 	case err == nil:
+		if f.IsStepUp() && s.stepUpEnded(w, r, f, si, sessionErr) {
+			return nil
+		}
 		return f
 	case errors.Is(err, portal.ErrWrongStep):
 		// The back button, a bookmark, or a second tab of the same
@@ -142,6 +148,36 @@ func (s *Server) flow(w http.ResponseWriter, r *http.Request, states ...string) 
 		s.internal(w, r, err)
 	}
 	return nil
+}
+
+// stepUpEnded answers, and reports true, for a step-up f of a browser
+// that is signed in no more: its session ended while the check's screen
+// was open (signed out in another tab or by another device, locked by an
+// operator, expired). Nothing is checked or sent for it (a code could
+// renew nothing); its flow ends, and the browser signs in again, told
+// why, and comes back to the page. A browser signed in still, though
+// with another session than f's (renewed by another tab's check), goes
+// on: the service sends it to its page (Server.expired).
+//
+// si was read before f: a session that f itself renewed (the form sent
+// twice, the other request done first) is gone only once f is too, so
+// that browser never comes here, and keeps the renewed session's cookie.
+func (s *Server) stepUpEnded(w http.ResponseWriter, r *http.Request, f *portal.Flow, si *portal.SignedIn, err error) bool {
+	if err != nil {
+		s.internal(w, r, err)
+		return true
+	}
+	if si != nil {
+		return false
+	}
+	if err := s.svc.Abandon(r.Context(), f); err != nil {
+		// It expires by itself; its cookie goes below.
+		s.log.Warn("step-up of an ended session not dropped", "id", webkit.RequestID(r), "err", err)
+	}
+	s.forgetFlow(w, r)
+	s.forgetEndedSession(w, r)
+	http.Redirect(w, r, "/login?next="+url.QueryEscape(safeReturn(f.ReturnTo))+"&e=ended", http.StatusSeeOther)
+	return true
 }
 
 // toStep sends the browser to the page of the step f is at, and changes
@@ -172,8 +208,13 @@ func (s *Server) toStep(w http.ResponseWriter, r *http.Request, f *portal.Flow) 
 // to the site's authorization request (or its 「もう一度お試しください」
 // page, if that expired too), the security page, or wherever it started.
 // A step-up of a session still signed in starts again at once
-// (stepUpExpired); one whose session ended meanwhile asks for a sign-in
-// that comes back to its page.
+// (stepUpExpired). One whose browser sent no live session goes to its
+// page, which decides: the session may have ended meanwhile (the page
+// then asks for a sign-in that comes back to it, and says why), or this
+// very step-up renewed it under a new id, in the other request of a form
+// sent twice, whose answer gave the browser the new cookie after this
+// request left with the old one. Dropping that cookie here, as a sign-in
+// that ended would, signed the customer out of the session just renewed.
 func (s *Server) expired(w http.ResponseWriter, r *http.Request) {
 	ret, ok := s.flowReturn(r)
 	if ok && ret.StepUp {
@@ -186,7 +227,7 @@ func (s *Server) expired(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			s.internal(w, r, err)
 		} else {
-			s.toSignIn(w, r, ret.Path)
+			http.Redirect(w, r, ret.Path, http.StatusSeeOther)
 		}
 		return
 	}

@@ -311,7 +311,8 @@ func TestExpiredStepUpWhenSessionFresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.clock.Advance(s.svc.Config.FlowTTL.Duration + time.Minute)
-	expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/login?next=%2Fsecurity&e=ended")
+	expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/security")
+	expect(t, b.get("/security"), http.StatusSeeOther, "/login?next=%2Fsecurity&e=ended")
 }
 
 // TestExpiredPhoneStepUp: a step-up with the phone that expired starts
