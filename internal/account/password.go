@@ -65,6 +65,11 @@ type Hasher struct {
 	// parameters took: a check of a hash made with other parameters waits
 	// until it has taken as long (Verify).
 	todayNanos atomic.Int64
+
+	// wait waits d, or until ctx ends, holding no hashing slot: Verify's
+	// waits that even out the time of a check (timerWait; tests record
+	// them).
+	wait func(ctx context.Context, d time.Duration)
 }
 
 // ErrBusy says every hashing slot is taken and the queue for them is full,
@@ -76,7 +81,7 @@ func NewHasher(p Argon2Params, concurrent int) *Hasher {
 	if concurrent < 1 {
 		concurrent = 1
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, concurrent)}
+	h := &Hasher{params: p, slots: make(chan struct{}, concurrent), wait: timerWait}
 	h.dummy = h.phc(randomSalt(), randomBytes(keyLen))
 	return h
 }
@@ -105,7 +110,8 @@ func NormalizePassword(password string) string { return norm.NFKC.String(passwor
 func SamePassword(a, b string) bool { return NormalizePassword(a) == NormalizePassword(b) }
 
 // Hash returns the PHC string of password's NFKC form (NormalizePassword),
-// e.g. $argon2id$v=19$m=19456,t=2,p=2$SALT$KEY.
+// marked as such (nfkcParam), e.g.
+// $argon2id$v=19$m=19456,t=2,p=2,norm=nfkc$SALT$KEY.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
 		return "", err
@@ -131,40 +137,65 @@ func (h *Hasher) idKey(password string, salt []byte, p Argon2Params, n uint32) [
 	return key
 }
 
-// phc writes a salt and key with today's parameters as a PHC string.
+// nfkcParam is the PHC parameter that marks a hash made over the NFKC form
+// of the password (NormalizePassword), as every hash Hash makes is. A hash
+// without it is from before the mark: made over the NFKC form, or, before
+// passwords were normalised, over the password as typed, which Verify
+// cannot tell apart. Marked, a check needs only the NFKC form's hash.
+//
+// It follows m, t and p, which argon2's own parameters are read from
+// (a reader that knows only those, Tobira's before the mark included,
+// reads the hash as ever). Other argon2 tools take only the three: to use
+// a hash there, drop ",norm=nfkc" and hash the NFKC form of the password.
+const nfkcParam = "norm=nfkc"
+
+// phc writes a salt and key with today's parameters as a PHC string of a
+// hash over the NFKC form.
 func (h *Hasher) phc(salt, key []byte) string {
 	p := h.params
 	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d,%s$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Time, p.Threads, nfkcParam, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // Verify reports whether password matches the PHC string phc. An empty phc
 // (an unknown account, or one without a password yet) is checked against a
 // dummy hash so that it takes as long as a real check, and never matches.
 // needsRehash tells the caller to hash the password again (Hash) and store
-// it: the hash used other parameters than today's, or it was made over the
-// password as typed rather than its NFKC form.
+// it: the hash used other parameters than today's, or it is not marked as
+// made over the NFKC form (nfkcParam), or it was made over the password
+// as typed.
 //
-// The password's NFKC form is checked first. Hashes made before passwords
-// were normalised were made over the password as typed: when that differs
-// from the NFKC form and the NFKC form does not match, the password as
-// typed is checked too. Whether the second check runs depends only on the
-// password typed and on the first check failing, never on the account:
-// a wrong password costs two hashes for a known address and for an
-// unknown one alike.
+// The password's NFKC form is checked first. A hash without the mark may
+// be from before passwords were normalised, made over the password as
+// typed: when that differs from the NFKC form and the NFKC form does not
+// match, the password as typed is checked too. A marked hash (and the
+// dummy, which is marked) can match the NFKC form only, so a wrong
+// password costs one hash, whatever its characters: the second is not
+// computed but waited for, without a hashing slot, as long as the first
+// took. A check takes as long for an unknown address as for a known one,
+// marked or not, so its time does not tell them apart; the server's
+// hashing work, which an attacker could double with guesses in full-width
+// or other characters that NFKC changes, is doubled only for the accounts
+// whose hash is unmarked, each until its next sign-in remakes it.
 func (h *Hasher) Verify(ctx context.Context, phc, password string) (ok, needsRehash bool, err error) {
 	target := phc
 	if target == "" {
 		target = h.dummy
 	}
-	p, salt, key, err := parsePHC(target)
+	p, salt, key, nfkc, err := parsePHC(target)
 	if err != nil {
 		return false, false, err
 	}
 	forms := []string{NormalizePassword(password)}
+	// stands is how many hashes the check stands for: the forms a hash
+	// of unknown making would be checked with.
+	stands := 1
 	if forms[0] != password {
-		forms = append(forms, password)
+		stands = 2
+		if !nfkc {
+			forms = append(forms, password)
+		}
 	}
 	// Both checks run in one slot, one after the other. The slots bound
 	// the hashes running at once, and so the memory and cores they take:
@@ -178,8 +209,11 @@ func (h *Hasher) Verify(ctx context.Context, phc, password string) (ok, needsReh
 	}
 	start := time.Now()
 	match, asTyped, checked := false, false, 0
+	var last time.Duration
 	for i, pw := range forms {
+		began := time.Now()
 		got := h.idKey(pw, salt, p, uint32(len(key)))
+		last = time.Since(began)
 		checked++
 		if subtle.ConstantTimeCompare(got, key) == 1 && phc != "" {
 			match, asTyped = true, i > 0
@@ -189,15 +223,24 @@ func (h *Hasher) Verify(ctx context.Context, phc, password string) (ok, needsReh
 	other := p != h.params && phc != ""
 	if other && h.todayNanos.Load() == 0 {
 		// Nothing has measured today's cost yet: the dummy does, once.
-		_, dsalt, dkey, _ := parsePHC(h.dummy)
+		_, dsalt, dkey, _, _ := parsePHC(h.dummy)
 		h.idKey(password, dsalt, h.params, uint32(len(dkey)))
 	}
 	took := time.Since(start)
 	h.release()
-	if other {
-		h.waitForToday(ctx, checked, took)
+	// A right password stops at the form that matches; a wrong one takes
+	// as long as the hashes it stands for.
+	n := checked
+	if !match {
+		n = stands
 	}
-	return match, match && (p != h.params || asTyped), nil
+	switch {
+	case other:
+		h.waitForToday(ctx, n, took)
+	case n > checked:
+		h.wait(ctx, time.Duration(n-checked)*last)
+	}
+	return match, match && (p != h.params || asTyped || !nfkc), nil
 }
 
 // waitForToday makes the check of a hash made with other parameters than
@@ -209,11 +252,14 @@ func (h *Hasher) Verify(ctx context.Context, phc, password string) (ok, needsReh
 // no longer than ctx lasts. A hash costlier than today's (the cost lowered)
 // takes longer whatever is done here.
 func (h *Hasher) waitForToday(ctx context.Context, n int, took time.Duration) {
-	wait := time.Duration(int64(n)*h.todayNanos.Load()) - took
-	if wait <= 0 {
-		return
+	if wait := time.Duration(int64(n)*h.todayNanos.Load()) - took; wait > 0 {
+		h.wait(ctx, wait)
 	}
-	t := time.NewTimer(wait)
+}
+
+// timerWait waits d, or until ctx ends.
+func timerWait(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -272,29 +318,34 @@ func (h *Hasher) Hashed() (n int64, took time.Duration) {
 
 func (h *Hasher) release() { <-h.slots }
 
-func parsePHC(s string) (Argon2Params, []byte, []byte, error) {
-	var p Argon2Params
+// parsePHC reads an argon2id PHC string: its parameters, salt and key,
+// and whether it is marked as made over the NFKC form (nfkcParam).
+func parsePHC(s string) (p Argon2Params, salt, key []byte, nfkc bool, err error) {
 	parts := strings.Split(s, "$")
-	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, key
+	// "", "argon2id", "v=19", "m=..,t=..,p=..[,norm=nfkc]", salt, key
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
-		return p, nil, nil, ErrMalformedHash
+		return p, nil, nil, false, ErrMalformedHash
 	}
 	var v int
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
-		return p, nil, nil, ErrMalformedHash
+		return p, nil, nil, false, ErrMalformedHash
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil ||
+	params := parts[3]
+	if rest, ok := strings.CutSuffix(params, ","+nfkcParam); ok {
+		params, nfkc = rest, true
+	}
+	if _, err := fmt.Sscanf(params, "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil ||
 		p.MemoryKiB == 0 || p.Time == 0 || p.Threads == 0 {
-		return p, nil, nil, ErrMalformedHash
+		return p, nil, nil, false, ErrMalformedHash
 	}
 	b64 := base64.RawStdEncoding
-	salt, err := b64.DecodeString(parts[4])
+	salt, err = b64.DecodeString(parts[4])
 	if err != nil || len(salt) < 8 {
-		return p, nil, nil, ErrMalformedHash
+		return p, nil, nil, false, ErrMalformedHash
 	}
-	key, err := b64.DecodeString(parts[5])
+	key, err = b64.DecodeString(parts[5])
 	if err != nil || len(key) < 16 {
-		return p, nil, nil, ErrMalformedHash
+		return p, nil, nil, false, ErrMalformedHash
 	}
-	return p, salt, key, nil
+	return p, salt, key, nfkc, nil
 }

@@ -54,17 +54,17 @@ func TestHashIsSaltedPHC(t *testing.T) {
 	if a == b {
 		t.Fatal("two hashes of one password are equal: no random salt")
 	}
-	prefix := "$argon2id$v=19$m=128,t=2,p=1$"
+	prefix := "$argon2id$v=19$m=128,t=2,p=1,norm=nfkc$"
 	if !strings.HasPrefix(a, prefix) {
 		t.Fatalf("hash %q does not start with %q", a, prefix)
 	}
-	re := regexp.MustCompile(`^\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`)
+	re := regexp.MustCompile(`^\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+,norm=nfkc\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`)
 	if !re.MatchString(a) {
 		t.Fatalf("hash %q is not PHC with a 16-byte salt and a 32-byte key in unpadded base64", a)
 	}
 	def := NewHasher(DefaultArgon2, 1)
 	d, _ := def.Hash(ctx, "x")
-	if !strings.HasPrefix(d, "$argon2id$v=19$m=19456,t=2,p=2$") {
+	if !strings.HasPrefix(d, "$argon2id$v=19$m=19456,t=2,p=2,norm=nfkc$") {
 		t.Fatalf("default hash %q does not carry OWASP's memory and passes in two lanes", d)
 	}
 }
@@ -84,11 +84,13 @@ func TestVerifyIndependentPHC(t *testing.T) {
 	if !rehash {
 		t.Error("other parameters than the hasher's: needsRehash = false")
 	}
-	// A 64-byte key (other implementations' choice) is read at its length.
+	// A 64-byte key (other implementations' choice) is read at its length;
+	// with the hasher's parameters it is still made again, marked as over
+	// the NFKC form (nfkcParam), which no other implementation says.
 	key64 := argon2.IDKey([]byte("password"), salt, 1, 64, 1, 64)
 	phc64 := fmt.Sprintf("$argon2id$v=19$m=64,t=1,p=1$%s$%s", b64.EncodeToString(salt), b64.EncodeToString(key64))
-	if ok, rehash, err := h.Verify(t.Context(), phc64, "password"); err != nil || !ok || rehash {
-		t.Fatalf("Verify(64-byte key) = %v, %v, %v", ok, rehash, err)
+	if ok, rehash, err := h.Verify(t.Context(), phc64, "password"); err != nil || !ok || !rehash {
+		t.Fatalf("Verify(64-byte key) = %v, %v, %v; want true, true, nil", ok, rehash, err)
 	}
 }
 
@@ -105,8 +107,8 @@ func TestVerifyEmptyHashNeverMatches(t *testing.T) {
 	}
 	// An unknown account costs what a known one does: the dummy it is
 	// checked against has today's parameters and a key of full length.
-	p, salt, key, err := parsePHC(h.dummy)
-	if err != nil || p != cheap || len(salt) != saltLen || len(key) != keyLen {
+	p, salt, key, nfkc, err := parsePHC(h.dummy)
+	if err != nil || p != cheap || len(salt) != saltLen || len(key) != keyLen || !nfkc {
 		t.Errorf("dummy %q: %+v, salt %d bytes, key %d bytes, %v; want %+v, %d, %d", h.dummy, p, len(salt), len(key), err, cheap, saltLen, keyLen)
 	}
 	if other := NewHasher(cheap, 1); other.dummy == h.dummy {
@@ -400,10 +402,21 @@ func TestVerifyOldParametersTakeTodaysTime(t *testing.T) {
 }
 
 // legacyHash is a hash as Hash made it before passwords were normalised:
-// over the password as typed, with h's parameters.
+// over the password as typed, with h's parameters, and unmarked.
 func legacyHash(h *Hasher, password string) string {
+	return unmarkedHash(h, password)
+}
+
+// unmarkedHash is h's hash over password as it is, without the mark that
+// says it was made over the NFKC form (nfkcParam): as Hash made it before
+// passwords were normalised (password as typed), and before the mark
+// (password its NFKC form).
+func unmarkedHash(h *Hasher, password string) string {
 	salt := randomSalt()
-	return h.phc(salt, argon2.IDKey([]byte(password), salt, h.params.Time, h.params.MemoryKiB, h.params.Threads, keyLen))
+	key := argon2.IDKey([]byte(password), salt, h.params.Time, h.params.MemoryKiB, h.params.Threads, keyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, h.params.MemoryKiB, h.params.Time, h.params.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 func TestNormalizePassword(t *testing.T) {
@@ -452,9 +465,9 @@ func TestHashIsOverNFKC(t *testing.T) {
 			t.Fatal(err)
 		}
 		// What is stored is argon2id of the NFKC form's bytes.
-		p, salt, key, err := parsePHC(phc)
-		if err != nil {
-			t.Fatal(err)
+		p, salt, key, nfkc, err := parsePHC(phc)
+		if err != nil || !nfkc {
+			t.Fatalf("Hash(%q) = %q: %v, marked as over the NFKC form: %v", tc.set, phc, err, nfkc)
 		}
 		if want := argon2.IDKey([]byte(NormalizePassword(tc.set)), salt, p.Time, p.MemoryKiB, p.Threads, keyLen); string(key) != string(want) {
 			t.Errorf("Hash(%q) is not over its NFKC form %q", tc.set, NormalizePassword(tc.set))
@@ -508,70 +521,162 @@ func TestVerifyLegacyAsTyped(t *testing.T) {
 			}
 		}
 	}
-	// An ASCII password is its own NFKC form: its old hash is today's.
-	if ok, rehash, err := h.Verify(ctx, legacyHash(h, "tobira2026"), "tobira2026"); !ok || rehash || err != nil {
-		t.Errorf("legacy hash of an ASCII password: %v, %v, %v; want true, false, nil", ok, rehash, err)
+	// An ASCII password is its own NFKC form: its old hash is right, and
+	// is made again only to be marked as over the NFKC form.
+	if ok, rehash, err := h.Verify(ctx, legacyHash(h, "tobira2026"), "tobira2026"); !ok || !rehash || err != nil {
+		t.Errorf("legacy hash of an ASCII password: %v, %v, %v; want true, true, nil", ok, rehash, err)
 	}
 }
 
-// TestVerifyHashesAsManyForAnUnknownAccount: the hashes a check computes
-// depend on the password typed, never on the account: an ASCII password
-// costs one, one whose NFKC form differs two unless the first matches,
-// for a known address and an unknown one (the dummy) alike; with today's
+// TestVerifyWrongPasswordCostsOneHash: a wrong password costs one hash
+// against a hash marked as made over the NFKC form (every hash Hash
+// makes) and against an unknown address (the dummy, marked too), whatever
+// its characters: the second hash a password whose NFKC form differs from
+// what was typed once cost is not computed, but waited for, without the
+// slot, as long as the first took. Only a hash without the mark, which
+// may be over the password as typed, costs two, and its time is the
+// unknown address's: each check stands for as many hashes. With today's
 // parameters or older ones, and in one hashing slot.
-func TestVerifyHashesAsManyForAnUnknownAccount(t *testing.T) {
+//
+// Regression: every wrong password whose NFKC form differed cost two
+// argon2id hashes, so guesses in full-width letters doubled the server's
+// hashing work for every account and every unknown address.
+func TestVerifyWrongPasswordCostsOneHash(t *testing.T) {
 	ctx := t.Context()
 	h := NewHasher(cheap, 1)
-	hashes := func(phc, pw string) int64 {
+	var waited []time.Duration
+	h.wait = func(_ context.Context, d time.Duration) { waited = append(waited, d) }
+	// check is what a wrong password costs: the hashes computed, and the
+	// waits that stand for more.
+	check := func(phc, pw string) (int64, []time.Duration) {
 		t.Helper()
+		waited = nil
 		before, _ := h.Hashed()
-		if _, _, err := h.Verify(ctx, phc, pw); err != nil {
-			t.Fatal(err)
+		if ok, _, err := h.Verify(ctx, phc, pw); ok || err != nil {
+			t.Fatalf("Verify(%q) = %v, %v; want a wrong password", pw, ok, err)
 		}
 		after, _ := h.Hashed()
 		if h.Running() != 0 {
 			t.Fatalf("Verify(%q) left %d slots taken", pw, h.Running())
 		}
-		return after - before
+		return after - before, waited
 	}
-	nfkc, err := h.Hash(ctx, "ｔｏｂｉｒａ２０２６")
+	const set = "ｔｏｂｉｒａ２０２６"
+	nfkc, err := h.Hash(ctx, set)
 	if err != nil {
 		t.Fatal(err)
 	}
-	legacy := legacyHash(h, "ｔｏｂｉｒａ２０２６")
-	older := NewHasher(Argon2Params{MemoryKiB: 32, Time: 1, Threads: 1}, 1)
-	oldParams, err := older.Hash(ctx, "ｔｏｂｉｒａ２０２６")
-	if err != nil {
-		t.Fatal(err)
-	}
+	legacy := legacyHash(h, set)
+	unmarked := unmarkedHash(h, NormalizePassword(set))
 	h.todayNanos.Store(1) // measured already: no measuring hash below
 	for _, tc := range []struct {
-		pw   string
-		want int64
+		pw     string
+		stands int64
 	}{
 		{"a wrong password", 1},
 		{"ａ ｗｒｏｎｇ ｐａｓｓｗｏｒｄ", 2},
 		{"ﾊﾟｽﾜｰﾄﾞは間違い", 2},
 		{"間違い\u3000です", 2},
 	} {
-		unknown := hashes("", tc.pw)
-		if unknown != tc.want {
-			t.Errorf("Verify(unknown, %q) computed %d hashes, want %d", tc.pw, unknown, tc.want)
-		}
-		for name, phc := range map[string]string{"NFKC": nfkc, "as typed": legacy, "older parameters": oldParams} {
-			if n := hashes(phc, tc.pw); n != unknown {
-				t.Errorf("Verify(%s hash, %q) computed %d hashes, an unknown address %d: the count tells the account exists", name, tc.pw, n, unknown)
+		for _, c := range []struct {
+			name, phc string
+			hashes    int64
+		}{
+			{"an unknown address", "", 1},
+			{"a marked hash", nfkc, 1},
+			{"a hash as typed", legacy, tc.stands},
+			{"an unmarked hash of the NFKC form", unmarked, tc.stands},
+		} {
+			n, w := check(c.phc, tc.pw)
+			if n != c.hashes {
+				t.Errorf("Verify(%s, %q) computed %d hashes, want %d", c.name, tc.pw, n, c.hashes)
+			}
+			// The rest of what it stands for is waited for, once.
+			if pad := tc.stands - n; pad > 0 && (len(w) != 1 || w[0] <= 0) || pad == 0 && len(w) != 0 {
+				t.Errorf("Verify(%s, %q): %d hashes and waits %v, want %d hashes' time", c.name, tc.pw, n, w, tc.stands)
 			}
 		}
 	}
-	// A right password stops at the form that matches.
-	if n := hashes(nfkc, "tobira2026"); n != 1 {
-		t.Errorf("right password in ASCII: %d hashes, want 1", n)
+
+	// Older parameters: the wait makes up today's time of the hashes the
+	// check stands for (an hour each here), one hash computed.
+	older := NewHasher(Argon2Params{MemoryKiB: 32, Time: 1, Threads: 1}, 1)
+	oldParams, err := older.Hash(ctx, set)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := hashes(nfkc, "ｔｏｂｉｒａ２０２６"); n != 1 {
-		t.Errorf("right password full-width against its NFKC hash: %d hashes, want 1", n)
+	h.todayNanos.Store(int64(time.Hour))
+	for _, tc := range []struct {
+		pw     string
+		stands time.Duration
+	}{{"a wrong password", 1}, {"ａ ｗｒｏｎｇ ｐａｓｓｗｏｒｄ", 2}} {
+		n, w := check(oldParams, tc.pw)
+		if n != 1 || len(w) != 1 || w[0] <= (tc.stands-1)*time.Hour || w[0] > tc.stands*time.Hour {
+			t.Errorf("Verify(older parameters, %q): %d hashes, waits %v; want 1 and a wait for %d hours' hashes", tc.pw, n, w, tc.stands)
+		}
 	}
-	if n := hashes(legacy, "ｔｏｂｉｒａ２０２６"); n != 2 {
-		t.Errorf("right password against its hash as typed: %d hashes, want 2", n)
+	h.todayNanos.Store(1)
+
+	// A right password stops at the form that matches, and waits for
+	// nothing.
+	for _, c := range []struct {
+		name, phc, pw string
+		hashes        int64
+	}{
+		{"marked, ASCII", nfkc, "tobira2026", 1},
+		{"marked, full-width", nfkc, set, 1},
+		{"as typed", legacy, set, 2},
+		{"unmarked NFKC form, full-width", unmarked, set, 1},
+	} {
+		waited = nil
+		before, _ := h.Hashed()
+		if ok, _, err := h.Verify(ctx, c.phc, c.pw); !ok || err != nil {
+			t.Fatalf("Verify(%s) = %v, %v", c.name, ok, err)
+		}
+		if after, _ := h.Hashed(); after-before != c.hashes || len(waited) != 0 {
+			t.Errorf("right password, %s: %d hashes, waits %v; want %d and none", c.name, after-before, waited, c.hashes)
+		}
+	}
+}
+
+// TestVerifyUnmarkedHashMadeAgain: a hash without the mark (nfkcParam),
+// which Hash made before the mark, still signs in, typed either way when
+// it is over the NFKC form, and asks to be made again: the new one is
+// marked, so that the next wrong password costs one hash. A marked hash
+// does not ask, and never matches the password as typed where that is not
+// its NFKC form.
+func TestVerifyUnmarkedHashMadeAgain(t *testing.T) {
+	ctx := t.Context()
+	h := NewHasher(cheap, 1)
+	unmarked := unmarkedHash(h, "tobira2026")
+	for _, pw := range []string{"tobira2026", "ｔｏｂｉｒａ２０２６"} {
+		if ok, rehash, err := h.Verify(ctx, unmarked, pw); !ok || !rehash || err != nil {
+			t.Errorf("unmarked hash, Verify(%q) = %v, %v, %v; want true, true, nil", pw, ok, rehash, err)
+		}
+	}
+	marked, err := h.Hash(ctx, "tobira2026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(marked, ",norm=nfkc$") {
+		t.Fatalf("Hash made %q, without the mark", marked)
+	}
+	if ok, rehash, err := h.Verify(ctx, marked, "ｔｏｂｉｒａ２０２６"); !ok || rehash || err != nil {
+		t.Errorf("marked hash, Verify(full-width) = %v, %v, %v; want true, false, nil", ok, rehash, err)
+	}
+	// A hash marked by hand over the password as typed (no hash Hash
+	// makes): the form as typed is not tried.
+	forged := strings.Replace(legacyHash(h, "ｔｏｂｉｒａ２０２６"), "p=1$", "p=1,norm=nfkc$", 1)
+	if ok, _, err := h.Verify(ctx, forged, "ｔｏｂｉｒａ２０２６"); ok || err != nil {
+		t.Errorf("marked hash over the form as typed, Verify(as typed) = %v, %v; want false, nil", ok, err)
+	}
+	// The mark is read only where it belongs: after m, t and p.
+	for _, bad := range []string{
+		strings.Replace(marked, ",norm=nfkc$", "$norm=nfkc$", 1),
+		strings.Replace(marked, "m=64,t=1,p=1,norm=nfkc", "norm=nfkc,m=64,t=1,p=1", 1),
+	} {
+		if _, _, err := h.Verify(ctx, bad, "tobira2026"); !errors.Is(err, ErrMalformedHash) {
+			t.Errorf("Verify(%q): %v, want ErrMalformedHash", bad, err)
+		}
 	}
 }

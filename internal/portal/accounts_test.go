@@ -166,12 +166,12 @@ func TestPasswordRehash(t *testing.T) {
 	e := newEnv(t)
 	c := e.newCustomer("yamada@example.jp")
 	old := e.account(c).PasswordHash
-	if !strings.HasPrefix(old, "$argon2id$v=19$m=64,t=1,p=1$") {
+	if !strings.HasPrefix(old, "$argon2id$v=19$m=64,t=1,p=1,norm=nfkc$") {
 		t.Fatalf("hash %s", old)
 	}
 	e.svc.Hasher = account.NewHasher(account.Argon2Params{MemoryKiB: 128, Time: 1, Threads: 1}, 1)
 	e.passwordStep(c)
-	if h := e.account(c).PasswordHash; !strings.HasPrefix(h, "$argon2id$v=19$m=128,t=1,p=1$") {
+	if h := e.account(c).PasswordHash; !strings.HasPrefix(h, "$argon2id$v=19$m=128,t=1,p=1,norm=nfkc$") {
 		t.Fatalf("after sign-in the hash is %s, want it upgraded to m=128", h)
 	}
 	e.passwordStep(c) // and the new hash verifies
