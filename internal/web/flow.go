@@ -286,8 +286,21 @@ func (s *Server) sessionToken(r *http.Request) string {
 // sends it back to where the sign-in started.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, f *portal.Flow, token string) {
 	s.dropFlow(w)
-	s.setCookie(w, s.cookieName(sessionCookie), token, int(s.svc.Config.SessionTTL.Seconds()))
+	s.setSession(w, token)
 	http.Redirect(w, r, safeReturn(f.ReturnTo), http.StatusSeeOther)
+}
+
+// setSession gives the browser the cookie of the session token. The
+// server decides when a session ends (session_ttl after the sign-in, or a
+// sign-out, here or elsewhere); the cookie lasts session_ttl longer than
+// the longest session, so that a browser that comes back after its
+// session ran out, to a page of the portal or to a site's sign-in, still
+// sends it and is told that its sign-in has ended (forgetEndedSession),
+// once. A cookie that went with the session, as it did, made an expired
+// sign-in look like none at all. Once its session is gone the cookie
+// names nothing: its value is looked up by hash, and never again found.
+func (s *Server) setSession(w http.ResponseWriter, token string) {
+	s.setCookie(w, s.cookieName(sessionCookie), token, int((2 * s.svc.Config.SessionTTL.Duration).Seconds()))
 }
 
 // finished answers a code step whose sign-in another request of this

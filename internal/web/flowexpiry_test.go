@@ -515,3 +515,39 @@ func TestReturnCookieKeepsItsDeadline(t *testing.T) {
 		t.Errorf("a new step-up's return cookie has the deadline %v of the one before", got)
 	}
 }
+
+// TestExpiredSessionSaysSo: a browser that comes back after its session
+// ran out (session_ttl after the sign-in) is told that its sign-in has
+// ended, once, as one signed out from another device is: its cookie
+// outlives the session (by session_ttl), where it went with it, and the
+// login page said nothing, as to a browser that had never signed in.
+func TestExpiredSessionSaysSo(t *testing.T) {
+	s := newSite(t)
+	c := s.customer("yamada@example.jp")
+	b := s.clockBrowser()
+	b.enrol(c)
+	s.clock.Advance(s.svc.Config.SessionTTL.Duration + time.Hour)
+	if !b.sends("tobira_session") {
+		t.Fatal("the browser dropped its session cookie with the session")
+	}
+	r := b.get("/security")
+	expect(t, r, http.StatusSeeOther, "/login?next=%2Fsecurity&e=ended")
+	contains(t, b.get("/login?next=%2Fsecurity&e=ended"), "ログインが終了しています。")
+	expect(t, b.get("/security"), http.StatusSeeOther, "/login?next=%2Fsecurity")
+
+	// A session renewed by a step-up, or by a new password, keeps its
+	// end, and its cookie outlives it as long.
+	b = s.clockBrowser()
+	b.signIn(c)
+	s.clock.Advance(s.svc.Config.SessionTTL.Duration - time.Hour)
+	expect(t, b.get("/security"), http.StatusSeeOther, "/login/code")
+	expect(t, b.post("/login/code", url.Values{"code": {s.code(c)}}), http.StatusSeeOther, "/security")
+	s.clock.Advance(2 * time.Hour)
+	expect(t, b.get("/security"), http.StatusSeeOther, "/login?next=%2Fsecurity&e=ended")
+
+	// Long after, the browser is one that starts anew.
+	b = s.clockBrowser()
+	b.signIn(c)
+	s.clock.Advance(2*s.svc.Config.SessionTTL.Duration + time.Minute)
+	expect(t, b.get("/security"), http.StatusSeeOther, "/login?next=%2Fsecurity")
+}

@@ -78,7 +78,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		// The session goes on under a new id, and the same sid, to
 		// which the notice is bound; every other one has ended.
-		s.setCookie(w, s.cookieName(sessionCookie), token, int(s.svc.Config.SessionTTL.Seconds()))
+		s.setSession(w, token)
 		s.setNotice(w, "password", noticeBinding(si.Session.SID, secret.Hash(token)), s.noticeTTL())
 		http.Redirect(w, r, "/security", http.StatusSeeOther)
 	case errors.Is(err, portal.ErrSamePassword):
