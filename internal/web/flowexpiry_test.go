@@ -535,8 +535,8 @@ func TestExpiredSessionSaysSo(t *testing.T) {
 	contains(t, b.get("/login?next=%2Fsecurity&e=ended"), "ログインが終了しています。")
 	expect(t, b.get("/security"), http.StatusSeeOther, "/login?next=%2Fsecurity")
 
-	// A session renewed by a step-up, or by a new password, keeps its
-	// end, and its cookie outlives it as long.
+	// A session renewed by a step-up keeps its end, and its new cookie
+	// outlives it too.
 	b = s.clockBrowser()
 	b.signIn(c)
 	s.clock.Advance(s.svc.Config.SessionTTL.Duration - time.Hour)
