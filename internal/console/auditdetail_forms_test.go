@@ -6,7 +6,6 @@ import (
 	"go/parser"
 	"go/printer"
 	"go/token"
-	"io/fs"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/testkit"
 	"github.com/tobira/tobira/internal/webkit"
 )
 
@@ -316,45 +316,24 @@ func exprText(e ast.Node) string {
 // records, and returns them with the package-level string constants.
 func detailSites(t *testing.T) ([]detailSite, map[string]string) {
 	t.Helper()
-	type file struct {
-		path string
-		fset *token.FileSet
-		f    *ast.File
-	}
-	var files []file
+	files := testkit.Sources(t, "..", "../../cmd")
 	consts := map[string]string{}
-	for _, root := range []string{"..", "../../cmd"} {
-		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") ||
-				strings.Contains(path, "storetest") {
-				return err
+	for _, fl := range files {
+		for _, decl := range fl.File.Decls {
+			g, ok := decl.(*ast.GenDecl)
+			if !ok || g.Tok != token.CONST {
+				continue
 			}
-			fset := token.NewFileSet()
-			f, err := parser.ParseFile(fset, path, nil, 0)
-			if err != nil {
-				return err
-			}
-			files = append(files, file{path, fset, f})
-			for _, decl := range f.Decls {
-				g, ok := decl.(*ast.GenDecl)
-				if !ok || g.Tok != token.CONST {
-					continue
-				}
-				for _, spec := range g.Specs {
-					vs := spec.(*ast.ValueSpec)
-					for i, n := range vs.Names {
-						if i < len(vs.Values) {
-							if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-								consts[n.Name], _ = strconv.Unquote(lit.Value)
-							}
+			for _, spec := range g.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, n := range vs.Names {
+					if i < len(vs.Values) {
+						if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+							consts[n.Name], _ = strconv.Unquote(lit.Value)
 						}
 					}
 				}
 			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
 		}
 	}
 
@@ -369,7 +348,7 @@ func detailSites(t *testing.T) ([]detailSite, map[string]string) {
 		sites = sites[:0]
 		before := len(writers)
 		for _, fl := range files {
-			for _, decl := range fl.f.Decls {
+			for _, decl := range fl.File.Decls {
 				fn, ok := decl.(*ast.FuncDecl)
 				if !ok || fn.Body == nil {
 					continue
@@ -382,7 +361,7 @@ func detailSites(t *testing.T) ([]detailSite, map[string]string) {
 							return
 						}
 					}
-					sites = append(sites, detailSite{pos: fl.fset.Position(n.Pos()).String(), file: filepath.Base(fl.path),
+					sites = append(sites, detailSite{pos: fl.Fset.Position(n.Pos()).String(), file: filepath.Base(fl.Path),
 						action: action, outcome: outcome, expr: e, fn: fn, wrap: wrap})
 				}
 				ast.Inspect(fn.Body, func(n ast.Node) bool {

@@ -4,14 +4,13 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io/fs"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/testkit"
 )
 
 // TestAuditActionsListed: every Action constant of actions.go is in
@@ -73,50 +72,36 @@ func countOf(list []string, v string) int {
 // action the console knows no label for, nor passes a known action's code
 // written in place to a function.
 func TestAuditEventsUseActionConstants(t *testing.T) {
-	for _, root := range []string{"..", "../../cmd"} {
-		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") ||
-				strings.Contains(path, "storetest") {
-				return err
-			}
-			fset := token.NewFileSet()
-			f, err := parser.ParseFile(fset, path, nil, 0)
-			if err != nil {
-				return err
-			}
-			ast.Inspect(f, func(n ast.Node) bool {
-				if call, ok := n.(*ast.CallExpr); ok {
-					for _, arg := range call.Args {
-						if lit, ok := arg.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-							// "signin" and "signout" name pages too.
-							if v, _ := strconv.Unquote(lit.Value); strings.Contains(v, ".") && slices.Contains(store.AuditActions, v) {
-								t.Errorf("%s: the action %s written in place; use its store.Action constant", fset.Position(lit.Pos()), lit.Value)
-							}
+	for _, src := range testkit.Sources(t, "..", "../../cmd") {
+		fset, f := src.Fset, src.File
+		ast.Inspect(f, func(n ast.Node) bool {
+			if call, ok := n.(*ast.CallExpr); ok {
+				for _, arg := range call.Args {
+					if lit, ok := arg.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						// "signin" and "signout" name pages too.
+						if v, _ := strconv.Unquote(lit.Value); strings.Contains(v, ".") && slices.Contains(store.AuditActions, v) {
+							t.Errorf("%s: the action %s written in place; use its store.Action constant", fset.Position(lit.Pos()), lit.Value)
 						}
 					}
 				}
-				cl, ok := n.(*ast.CompositeLit)
-				if !ok || !isAuditEvent(cl.Type) {
-					return true
-				}
-				for _, e := range cl.Elts {
-					kv, ok := e.(*ast.KeyValueExpr)
-					if !ok {
-						continue
-					}
-					if k, ok := kv.Key.(*ast.Ident); ok && k.Name == "Action" {
-						if _, lit := kv.Value.(*ast.BasicLit); lit {
-							t.Errorf("%s: an AuditEvent's Action written in place; use a store.Action constant", fset.Position(kv.Pos()))
-						}
-					}
-				}
+			}
+			cl, ok := n.(*ast.CompositeLit)
+			if !ok || !isAuditEvent(cl.Type) {
 				return true
-			})
-			return nil
+			}
+			for _, e := range cl.Elts {
+				kv, ok := e.(*ast.KeyValueExpr)
+				if !ok {
+					continue
+				}
+				if k, ok := kv.Key.(*ast.Ident); ok && k.Name == "Action" {
+					if _, lit := kv.Value.(*ast.BasicLit); lit {
+						t.Errorf("%s: an AuditEvent's Action written in place; use a store.Action constant", fset.Position(kv.Pos()))
+					}
+				}
+			}
+			return true
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 
