@@ -459,6 +459,13 @@ func (s *storage) TerminateSession(context.Context, string, string) error {
 // (RFC 7009 2.1), where the library answered it 200 as if it had revoked
 // something: a client that named the parameter wrongly (refresh_token=
 // rather than token=) believed its customer's token revoked.
+//
+// A token issued to another client is refused and left alone (RFC 7009
+// 2.2), with invalid_grant: RFC 6749 5.2's error for a token "issued to
+// another client", and the token endpoint's answer to the same token. It
+// was invalid_client, which told a client that authenticated that it had
+// not, and counted it as a failed client authentication of its address
+// (web's limitTokens).
 func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
 	if tokenOrID == "" {
 		return oidc.ErrInvalidRequest().WithDescription("token missing")
@@ -471,14 +478,14 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 	}
 	if err == nil {
 		if rt.ClientID != clientID {
-			return oidc.ErrInvalidClient().WithDescription("token of another client")
+			return errOtherClientsToken()
 		}
 		s.revoke(ctx, rt.GrantID)
 		return nil
 	}
 	if at, err := s.st.AccessTokenByID(ctx, tokenOrID, s.now()); err == nil {
 		if at.ClientID != clientID {
-			return oidc.ErrInvalidClient().WithDescription("token of another client")
+			return errOtherClientsToken()
 		}
 		if err := s.st.DeleteAccessToken(ctx, at.ID); err != nil {
 			return oidc.ErrServerError()
@@ -486,6 +493,12 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 	}
 	// RFC 7009: an unknown token is no error.
 	return nil
+}
+
+// errOtherClientsToken refuses a token that the client which authenticated
+// was not issued (RevokeToken).
+func errOtherClientsToken() *oidc.Error {
+	return oidc.ErrInvalidGrant().WithDescription("the token was issued to another client")
 }
 
 func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
