@@ -56,6 +56,15 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 					op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, -, ., _ and ~"), nil)
 					return
 				}
+				// A spent code or used refresh token revokes its grant
+				// only when its own client presents it (replay.go).
+				r = r.WithContext(withTokenClient(r.Context(), r))
+				if oidc.GrantType(r.Form.Get("grant_type")) == oidc.GrantTypeCode {
+					if e := p.storage.replayRefusal(r.Context(), r.Form.Get("code")); e != nil {
+						op.RequestError(w, r, e, nil)
+						return
+					}
+				}
 			}
 		case "/authorize":
 			if r.ParseForm() == nil {

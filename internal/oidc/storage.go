@@ -212,11 +212,14 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 }
 
 // AuthRequestByCode finds the request a code was issued for. A code already
-// exchanged is a replay: the grant of its exchange is revoked with the
+// exchanged is a replay: when the request is the code's client's
+// (replayAuthenticated), the grant of its exchange is revoked with the
 // tokens issued from it (RFC 6749 4.1.2), and its site told, as for a
 // replayed refresh token. The library asks before it authenticates the
 // client, so an unknown code is only looked up: anyone may send one, and
-// it must cost no write.
+// it must cost no write; and a spent code presented by anyone else
+// revokes nothing (Provider.intercept has answered such a request already,
+// unless the code was spent meanwhile).
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	hash := secret.Hash(code)
 	ar, err := s.st.AuthRequestByCode(ctx, hash, s.now())
@@ -226,7 +229,12 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	if prior, err := s.st.SpentCodeGrant(ctx, hash); err == nil && prior != "" {
+	if spent, err := s.st.SpentCode(ctx, hash); err == nil && spent.GrantID != "" {
+		prior := spent.GrantID
+		if e := s.replayAuthenticated(ctx, spent); e != nil {
+			s.log.Warn("oidc: authorization code replayed by a request not of its client; nothing revoked", "grant", prior, "error", e.ErrorType)
+			return nil, errNotFound{"auth request"}
+		}
 		s.log.Warn("oidc: authorization code replayed; revoking its tokens", "grant", prior)
 		// Revoked in the commit that reads the spent code again, which
 		// leaves the site due its logout token; a grant revoked already
@@ -294,7 +302,7 @@ func (s *storage) grantFor(ctx context.Context, req op.TokenRequest) (*store.Gra
 	// revokes the other exchange's grant in the commit that finds it,
 	// leaving its site due its logout token, and names it unless another
 	// replay revoked it first. This exchange's grant has no tokens yet.
-	if prior, err := s.st.SpendCode(ctx, ar.CodeHash, g.ID, now, now.Add(AuthRequestLifetime)); errors.Is(err, store.ErrStale) {
+	if prior, err := s.st.SpendCode(ctx, ar.CodeHash, ar.CodeChallenge, g.ID, now, now.Add(AuthRequestLifetime)); errors.Is(err, store.ErrStale) {
 		s.log.Warn("oidc: authorization code replayed; revoking its tokens", "grant", prior)
 		if prior != "" {
 			s.grantEnded(ctx, prior)
@@ -403,17 +411,25 @@ func (s *storage) spendRefreshToken(ctx context.Context, token string) (*store.R
 // client mismatch) leaves it usable. One that is unknown as a live token is
 // looked for among the used ones, and only one found there is spent again,
 // which catches the replay: a public client needs no secret, so a made-up
-// token may come from anyone, and must cost no write.
+// token may come from anyone, and must cost no write. A used one is a
+// replay only when its own client presents it (ownRefreshToken): another
+// client, which the library compares only after this read, is refused
+// and revokes nothing.
 func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
 	rt, err := s.st.RefreshTokenByHash(ctx, secret.Hash(token), s.now())
 	if errors.Is(err, store.ErrNotFound) {
-		if _, err := s.st.UsedRefreshToken(ctx, secret.Hash(token), s.now()); err != nil {
+		used, err := s.st.UsedRefreshToken(ctx, secret.Hash(token), s.now())
+		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = op.ErrInvalidRefreshToken
 			}
 			return nil, err
 		}
-		_, err := s.spendRefreshToken(ctx, token)
+		if !ownRefreshToken(ctx, used) {
+			s.log.Warn("oidc: used refresh token presented by another client; nothing revoked")
+			return nil, op.ErrInvalidRefreshToken
+		}
+		_, err = s.spendRefreshToken(ctx, token)
 		if err == nil {
 			err = op.ErrInvalidRefreshToken
 		}

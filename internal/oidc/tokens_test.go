@@ -906,7 +906,7 @@ func TestMadeUpCodeStoresNothing(t *testing.T) {
 			t.Errorf("%s: made-up code: %d %v, want 400 invalid_grant", c.name, status, body)
 		}
 		// Spending it now finds no earlier record of it.
-		if prior, err := e.db.SpendCode(t.Context(), secret.Hash(code), "probe", e.clock.Now(), e.clock.Now().Add(time.Hour)); err != nil {
+		if prior, err := e.db.SpendCode(t.Context(), secret.Hash(code), "", "probe", e.clock.Now(), e.clock.Now().Add(time.Hour)); err != nil {
 			t.Errorf("%s: the made-up code was stored as spent (grant %q): %v", c.name, prior, err)
 		}
 	}

@@ -58,6 +58,18 @@ type AuthRequest struct {
 	ExpiresAt time.Time
 }
 
+// SpentCode is an authorization code exchanged already (OIDC.SpendCode),
+// kept until the expiry SpendCode was given so that a replay is told apart.
+type SpentCode struct {
+	// GrantID is the grant the code's first exchange gave.
+	GrantID string
+	// CodeChallenge is the PKCE challenge of the code's request, which a
+	// replay must answer with its verifier to count as its client's;
+	// empty for a request without one, or a code spent before it was kept
+	// (migration 0035).
+	CodeChallenge string
+}
+
 // Grant is what one authorization (a code exchange, or a chain of refresh
 // tokens from it) was given: every token issued from it names it, so that a
 // replayed code or refresh token revokes them all together.
@@ -179,10 +191,13 @@ type OIDC interface {
 	// ErrStale. Of replays at once only one revokes it: the others, like a
 	// replay of a grant revoked already, return no id, so that its site is
 	// told once.
-	SpendCode(ctx context.Context, codeHash, grantID string, at, expiresAt time.Time) (priorGrant string, err error)
-	// SpentCodeGrant returns the grant a code was exchanged for, reading
-	// only; ErrNotFound for a code never spent.
-	SpentCodeGrant(ctx context.Context, codeHash string) (string, error)
+	// codeChallenge is the PKCE challenge of the code's request (empty
+	// without one), kept with the spent code for SpentCode.
+	SpendCode(ctx context.Context, codeHash, codeChallenge, grantID string, at, expiresAt time.Time) (priorGrant string, err error)
+	// SpentCode returns the grant a code was exchanged for and its
+	// request's PKCE challenge, reading only; ErrNotFound for a code never
+	// spent.
+	SpentCode(ctx context.Context, codeHash string) (*SpentCode, error)
 	// RevokeSpentCode revokes at `at` the grant a code was exchanged for,
 	// as SpendCode revokes it, for a replay found once the code's request
 	// is gone: in one transaction that reads the spent code, left due a

@@ -280,7 +280,7 @@ func (db *DB) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int
 // it in the same transaction (revokeReplayed): a process that stops right
 // after leaves neither the first exchange's tokens working nor its site
 // untold.
-func (db *DB) SpendCode(ctx context.Context, codeHash, grantID string, at, expiresAt time.Time) (string, error) {
+func (db *DB) SpendCode(ctx context.Context, codeHash, codeChallenge, grantID string, at, expiresAt time.Time) (string, error) {
 	if ms(at) == 0 {
 		return "", errZeroTime("spend code")
 	}
@@ -288,8 +288,8 @@ func (db *DB) SpendCode(ctx context.Context, codeHash, grantID string, at, expir
 	replay := false
 	err := db.inTx(ctx, func(c conn) error {
 		prior, replay = "", false // a transaction run again starts over
-		n, err := c.affected(ctx, `INSERT INTO oidc_spent_codes (code_hash, grant_id, expires_at) VALUES (?, ?, ?)
-			ON CONFLICT (code_hash) DO NOTHING`, codeHash, grantID, ms(expiresAt))
+		n, err := c.affected(ctx, `INSERT INTO oidc_spent_codes (code_hash, grant_id, expires_at, code_challenge) VALUES (?, ?, ?, ?)
+			ON CONFLICT (code_hash) DO NOTHING`, codeHash, grantID, ms(expiresAt), codeChallenge)
 		if err != nil || n == 1 {
 			return err
 		}
@@ -339,12 +339,16 @@ func (db *DB) RevokeSpentCode(ctx context.Context, codeHash string, at time.Time
 	return grant, nil
 }
 
-// SpentCodeGrant reads the spent code's grant; ErrNotFound when the code
-// was never spent (or its record was swept).
-func (db *DB) SpentCodeGrant(ctx context.Context, codeHash string) (string, error) {
-	var grant string
-	err := db.c().queryRow(ctx, `SELECT grant_id FROM oidc_spent_codes WHERE code_hash = ?`, codeHash).Scan(&grant)
-	return grant, db.fail("spent code grant", err)
+// SpentCode reads the spent code's grant and PKCE challenge; ErrNotFound
+// when the code was never spent (or its record was swept).
+func (db *DB) SpentCode(ctx context.Context, codeHash string) (*store.SpentCode, error) {
+	var c store.SpentCode
+	err := db.c().queryRow(ctx, `SELECT grant_id, code_challenge FROM oidc_spent_codes WHERE code_hash = ?`, codeHash).
+		Scan(&c.GrantID, &c.CodeChallenge)
+	if err != nil {
+		return nil, db.fail("spent code", err)
+	}
+	return &c, nil
 }
 
 // ConsentOf returns the scopes the account allowed the client, or nil.

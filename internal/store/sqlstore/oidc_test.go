@@ -61,14 +61,14 @@ func TestSpentCodesExpire(t *testing.T) {
 	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
 	defer db.Close()
 	exp := t0.Add(10 * time.Minute)
-	if _, err := db.SpendCode(ctx, "code-1", "g-1", t0, exp); err != nil {
+	if _, err := db.SpendCode(ctx, "code-1", "", "g-1", t0, exp); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.DeleteExpiredAuthRequests(ctx, exp.Add(-time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	// No grant g-1 is stored, so the replay revokes none.
-	if _, err := db.SpendCode(ctx, "code-1", "g-2", t0, exp); !errors.Is(err, store.ErrStale) {
+	if _, err := db.SpendCode(ctx, "code-1", "", "g-2", t0, exp); !errors.Is(err, store.ErrStale) {
 		t.Errorf("SpendCode before the code expired: %v, want ErrStale", err)
 	}
 	n, err := db.DeleteExpiredAuthRequests(ctx, exp)

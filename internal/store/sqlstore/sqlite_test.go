@@ -904,3 +904,27 @@ func TestUpgradeToRecoveryProposals(t *testing.T) {
 		t.Errorf("proposal after the upgrade: %+v, %v", r, err)
 	}
 }
+
+// TestUpgradeToSpentCodeChallenge opens, with this program, a database from
+// before spent codes kept their request's PKCE challenge: a code spent then
+// reads back with its grant and no challenge, and a replay of it is still
+// one.
+func TestUpgradeToSpentCodeChallenge(t *testing.T) {
+	ctx := t.Context()
+	db, path := beforeMigration(t, "0035_spent_codes_challenge.sql", `ALTER TABLE oidc_spent_codes DROP COLUMN code_challenge`)
+	if _, err := db.c().exec(ctx, `INSERT INTO oidc_spent_codes (code_hash, grant_id, expires_at) VALUES (?, ?, ?)`,
+		"code-1", "g-1", t0.Add(time.Hour).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db = openTemp(t, path)
+	defer db.Close()
+	got, err := db.SpentCode(ctx, "code-1")
+	if err != nil || got.GrantID != "g-1" || got.CodeChallenge != "" {
+		t.Fatalf("a code spent before the upgrade: %+v, %v; want g-1 without a challenge", got, err)
+	}
+	if _, err := db.SpendCode(ctx, "code-1", "", "g-2", t0, t0.Add(time.Hour)); !errors.Is(err, store.ErrStale) {
+		t.Errorf("spending it again: %v, want ErrStale", err)
+	}
+}

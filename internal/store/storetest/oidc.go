@@ -604,7 +604,7 @@ var oidcTests = []test{
 		newAccessToken(t, o, "at-g-1", g)
 		newRefreshToken(t, o, "rt-g-1", g)
 		at, exp := t0.Add(time.Minute), t0.Add(10*time.Minute)
-		prior, err := o.SpendCode(ctx, "code-1", "g-1", at, exp)
+		prior, err := o.SpendCode(ctx, "code-1", "", "g-1", at, exp)
 		must(t, err)
 		if prior != "" {
 			t.Errorf("first SpendCode: prior grant %q, want none", prior)
@@ -616,7 +616,7 @@ var oidcTests = []test{
 		// which revokes the first exchange's grant and its tokens.
 		newGrant(t, o, "g-2", g.AccountID, g.ClientID, "s-1", t0)
 		replay := t0.Add(2 * time.Minute)
-		prior, err = o.SpendCode(ctx, "code-1", "g-2", replay, exp)
+		prior, err = o.SpendCode(ctx, "code-1", "", "g-2", replay, exp)
 		wantErr(t, "SpendCode again", err, store.ErrStale)
 		if prior != "g-1" {
 			t.Errorf("SpendCode again: prior grant %q, want g-1", prior)
@@ -630,7 +630,7 @@ var oidcTests = []test{
 		// The grant is revoked already: a further replay names none, so
 		// that its site is not told again.
 		for _, g := range []string{"g-2", "g-1"} {
-			prior, err = o.SpendCode(ctx, "code-1", g, replay.Add(time.Minute), exp)
+			prior, err = o.SpendCode(ctx, "code-1", "", g, replay.Add(time.Minute), exp)
 			wantErr(t, "SpendCode a third time for "+g, err, store.ErrStale)
 			if prior != "" {
 				t.Errorf("SpendCode a third time for %s: prior grant %q, want none", g, prior)
@@ -642,27 +642,44 @@ var oidcTests = []test{
 		if !grantRevokedAt(t, o, "g-2").IsZero() {
 			t.Error("a replay revoked the grant it was spent for, not the code's first")
 		}
-		prior, err = o.SpendCode(ctx, "code-2", "g-3", at, exp)
+		prior, err = o.SpendCode(ctx, "code-2", "", "g-3", at, exp)
 		must(t, err)
 		if prior != "" {
 			t.Errorf("SpendCode of another code: prior grant %q, want none", prior)
 		}
 	}},
-	{"SpentCodeGrant", func(t *testing.T, s store.Store) {
+	{"SpentCode", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		o := oidcOf(t, s)
-		_, err := o.SpentCodeGrant(ctx, "code-1")
-		wantErr(t, "SpentCodeGrant of a code never spent", err, store.ErrNotFound)
+		_, err := o.SpentCode(ctx, "code-1")
+		wantErr(t, "SpentCode of a code never spent", err, store.ErrNotFound)
 		// Reading stored nothing: the code is spent for the first time after.
-		prior, err := o.SpendCode(ctx, "code-1", "g-1", t0, t0.Add(10*time.Minute))
+		const challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+		prior, err := o.SpendCode(ctx, "code-1", challenge, "g-1", t0, t0.Add(10*time.Minute))
 		must(t, err)
 		if prior != "" {
-			t.Errorf("SpendCode after SpentCodeGrant: prior grant %q, want none", prior)
+			t.Errorf("SpendCode after SpentCode: prior grant %q, want none", prior)
 		}
-		g, err := o.SpentCodeGrant(ctx, "code-1")
+		got, err := o.SpentCode(ctx, "code-1")
 		must(t, err)
-		if g != "g-1" {
-			t.Errorf("SpentCodeGrant = %q, want g-1", g)
+		if got.GrantID != "g-1" || got.CodeChallenge != challenge {
+			t.Errorf("SpentCode = %+v, want g-1 with challenge %s", got, challenge)
+		}
+		// A replay's SpendCode keeps the first exchange's record.
+		_, err = o.SpendCode(ctx, "code-1", "", "g-2", t0.Add(time.Minute), t0.Add(10*time.Minute))
+		wantErr(t, "SpendCode again", err, store.ErrStale)
+		got, err = o.SpentCode(ctx, "code-1")
+		must(t, err)
+		if got.GrantID != "g-1" || got.CodeChallenge != challenge {
+			t.Errorf("SpentCode after a replay = %+v, want g-1 with challenge %s", got, challenge)
+		}
+		// A code of a request without PKCE has none.
+		_, err = o.SpendCode(ctx, "code-2", "", "g-3", t0, t0.Add(10*time.Minute))
+		must(t, err)
+		got, err = o.SpentCode(ctx, "code-2")
+		must(t, err)
+		if got.GrantID != "g-3" || got.CodeChallenge != "" {
+			t.Errorf("SpentCode of a code without PKCE = %+v, want g-3 without a challenge", got)
 		}
 	}},
 	{"RevokeSpentCode", func(t *testing.T, s store.Store) {
@@ -676,7 +693,7 @@ var oidcTests = []test{
 		if !grantRevokedAt(t, o, "g-1").IsZero() {
 			t.Fatal("RevokeSpentCode of a code never spent revoked a grant")
 		}
-		_, err = o.SpendCode(ctx, "code-1", "g-1", t0.Add(time.Minute), t0.Add(10*time.Minute))
+		_, err = o.SpendCode(ctx, "code-1", "", "g-1", t0.Add(time.Minute), t0.Add(10*time.Minute))
 		must(t, err)
 		got, err := o.RevokeSpentCode(ctx, "code-1", replay)
 		must(t, err)
@@ -719,7 +736,7 @@ var oidcTests = []test{
 			replay func(code string) (string, error)
 		}{
 			{"SpendCode", func(code string) (string, error) {
-				prior, err := o.SpendCode(ctx, code, "other", replay, farOff)
+				prior, err := o.SpendCode(ctx, code, "", "other", replay, farOff)
 				if !errors.Is(err, store.ErrStale) {
 					return prior, fmt.Errorf("SpendCode of a spent code: %v, want ErrStale", err)
 				}
@@ -740,7 +757,7 @@ var oidcTests = []test{
 			} {
 				id := w.name + "-" + tc.grant
 				newGrant(t, o, id, ana.ID, tc.client, tc.session, t0)
-				_, err := o.SpendCode(ctx, "code-"+id, id, spent, farOff)
+				_, err := o.SpendCode(ctx, "code-"+id, "", id, spent, farOff)
 				must(t, err)
 				revokedAt := replay
 				if tc.revokedBefore {
@@ -792,7 +809,7 @@ var oidcTests = []test{
 		priors := make([]string, racers)
 		errs := race(func(i int) error {
 			var err error
-			priors[i], err = o.SpendCode(ctx, "code-1", fmt.Sprintf("g-%d", i), t0, t0.Add(time.Minute))
+			priors[i], err = o.SpendCode(ctx, "code-1", "", fmt.Sprintf("g-%d", i), t0, t0.Add(time.Minute))
 			return err
 		})
 		oneWins(t, errs, store.ErrStale)
