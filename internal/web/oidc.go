@@ -198,6 +198,31 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// only serves h for the methods allow and answers any other with 405 and
+// Allow, as any page's other method is answered, changing nothing. The
+// provider's pages that act for a browser create or end state even when
+// asked with GET: /authorize stores a request, /oidc/login signs it in or
+// ends it, /authorize/callback issues a code, /end_session signs out. A
+// HEAD, which the mux routes to a GET pattern, and which link checkers,
+// prefetchers and monitors send freely, got the same, and so did an
+// OPTIONS or a PUT of /authorize, served for every method. A HEAD cannot
+// be answered as the GET would be without that state (the GET's redirect
+// names the request it stored), so it is refused.
+func (s *Server) only(h http.HandlerFunc, allow ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !slices.Contains(allow, r.Method) {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.fail(w, r, http.StatusMethodNotAllowed, "error.method")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// headless are the pages routed as GET that refuse HEAD (Server.only):
+// another method's 405 does not name HEAD among their methods.
+var headless = []string{"/end_session", oidc.LoginPath}
+
 // closed gives back the count of an authorization request of the
 // browser's address (Server.authorize) that is no longer open: signed in,
 // or answered.

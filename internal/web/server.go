@@ -7,6 +7,7 @@ import (
 	"embed"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -172,19 +173,19 @@ func (s *Server) routes() {
 			case "/oauth/token", "/revoke":
 				s.mux.Handle(path, noStore(s.limitTokens(basicChallenge(s.oidc))))
 			case "/authorize/callback":
-				s.mux.HandleFunc(path, s.authorizeCallback)
+				s.mux.HandleFunc(path, s.only(s.authorizeCallback, http.MethodGet, http.MethodPost))
 			case "/authorize":
-				s.mux.HandleFunc(path, s.authorize)
+				s.mux.HandleFunc(path, s.only(s.authorize, http.MethodGet, http.MethodPost))
 			default:
 				s.mux.Handle(path, s.oidc)
 			}
 		}
 		// RP-initiated logout by GET or POST (RP-Initiated Logout 1.0,
 		// 2); another method is answered as any page's other method is.
-		s.handle("GET", "/end_session", s.endSession)
+		s.handle("GET", "/end_session", s.only(s.endSession, http.MethodGet, http.MethodPost))
 		s.handle("POST", "/end_session", s.endSession)
 		s.mux.Handle("/userinfo", noStore(http.HandlerFunc(s.userinfo)))
-		s.handle("GET", oidc.LoginPath, s.oidcLogin)
+		s.handle("GET", oidc.LoginPath, s.only(s.oidcLogin, http.MethodGet))
 		s.handle("POST", "/oidc/consent", s.consent)
 	}
 
@@ -201,6 +202,9 @@ func (s *Server) routes() {
 	// other method alike.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := webkit.OtherMethods(s.mux, r, "/"); len(allow) > 0 {
+			if slices.Contains(headless, r.URL.Path) {
+				allow = slices.DeleteFunc(allow, func(m string) bool { return m == http.MethodHead })
+			}
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			s.fail(w, r, http.StatusMethodNotAllowed, "error.method")
 			return
