@@ -118,7 +118,7 @@ func (s *storage) replayAuthenticated(ctx context.Context, spent *store.SpentCod
 	case errors.Is(err, store.ErrNotFound) || tc.id == "":
 		return oidc.ErrInvalidClient().WithDescription("unknown client_id")
 	case err != nil:
-		return invalidCode
+		return oidc.ErrServerError()
 	case c.Public && spent.CodeChallenge == "":
 		// Nothing tells the client: a code spent before its request's
 		// challenge was kept.
@@ -127,7 +127,12 @@ func (s *storage) replayAuthenticated(ctx context.Context, spent *store.SpentCod
 		return oidc.ErrInvalidClient().WithDescription("invalid client_id / client_secret")
 	}
 	g, err := s.st.GrantByID(ctx, spent.GrantID)
-	if err != nil || g.ClientID != c.ID {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return invalidCode // gone with its account: nothing to revoke
+	case err != nil:
+		return oidc.ErrServerError()
+	case g.ClientID != c.ID:
 		return invalidCode
 	}
 	return nil

@@ -616,15 +616,23 @@ func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client
 		return nil, oidc.ErrInvalidClient().WithDescription("unknown client_id").WithParent(errNotFound{"client"})
 	}
 	if err != nil {
-		return nil, err
+		// The portal's fault, not the client's: the library answers
+		// any other error at client authentication invalid_client, 401,
+		// which web's limitTokens counts as a failed authentication of
+		// the client's address.
+		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	return &client{*c}, nil
 }
 
 // AuthorizeClientIDSecret checks a confidential client's secret in constant
-// time.
+// time. A client that could not be read is the server's error, not a
+// failed authentication (GetClientByClientID).
 func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, clientSecret string) error {
 	c, err := s.st.ClientByID(ctx, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return oidc.ErrServerError().WithParent(err)
+	}
 	if err != nil || c.Public {
 		return oidc.ErrInvalidClient()
 	}

@@ -1,0 +1,85 @@
+package oidc_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/tobira/tobira/internal/oidc"
+	"github.com/tobira/tobira/internal/store"
+	"github.com/tobira/tobira/internal/store/sqlstore"
+	"github.com/tobira/tobira/internal/web"
+)
+
+// failingClients is the store, whose client reads fail while fail is set.
+type failingClients struct {
+	*sqlstore.DB
+	fail *atomic.Bool
+}
+
+func (f failingClients) ClientByID(ctx context.Context, id string) (*store.Client, error) {
+	if f.fail.Load() {
+		return nil, errors.New("the database is unreachable")
+	}
+	return f.DB.ClientByID(ctx, id)
+}
+
+// A client the provider cannot read (the database failing) is the
+// server's error at the token and revocation endpoints: 500 server_error,
+// not counted against the client's address. Regression: the library
+// answers any error at client authentication invalid_client, 401, which
+// told a client with the right secret that it was wrong, and counted it as
+// a failed client authentication of its address.
+func TestClientReadErrorIsTheServers(t *testing.T) {
+	e := newPortal(t)
+	var fail atomic.Bool
+	provider, err := oidc.New(oidc.Config{Store: failingClients{DB: e.db, fail: &fail}, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.SessionEnded, e.svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
+	h, err := web.New(e.svc, e.log, web.WithOIDC(provider))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.provider = provider
+	e.handler.Store(handlerBox{h})
+	site := newSite(e, "site")
+	spa := e.newRP(&store.Client{Name: "spa", Public: true, RedirectURIs: []string{"http://127.0.0.1:9/spa"}})
+	tok := site.login(e.browser())
+	verifier := oauth2.GenerateVerifier()
+	code := site.codeFrom(e.signIn(e.browser(), site.authURL("st", verifier)), "st")
+
+	fail.Store(true)
+	for _, c := range []struct {
+		name string
+		rp   *rp
+		path string
+		form url.Values
+	}{
+		{"code exchange, HTTP Basic", site, "/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {site.redirect}, "code_verifier": {verifier}}},
+		{"refresh, HTTP Basic", site, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}},
+		{"refresh, public client", spa, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}},
+		{"revoke, HTTP Basic", site, "/revoke", url.Values{"token": {tok.RefreshToken}}},
+		{"revoke, public client", spa, "/revoke", url.Values{"token": {tok.RefreshToken}}},
+	} {
+		status, body := c.rp.post(c.path, c.form)
+		if status != http.StatusInternalServerError || body["error"] != "server_error" {
+			t.Errorf("%s while clients cannot be read: %d %v, want 500 server_error", c.name, status, body)
+		}
+	}
+	if got := e.metric(`tobira_oauth_failures_total{error="invalid_client"}`); got != "0" {
+		t.Errorf("failed client authentications counted: %s, want 0", got)
+	}
+	fail.Store(false)
+	if _, err := site.refresh(tok.RefreshToken); err != nil {
+		t.Errorf("refresh once the clients read again: %v", err)
+	}
+	site.verify(site.exchange(code, verifier)) // the code was not spent
+}
