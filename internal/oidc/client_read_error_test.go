@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -82,4 +83,66 @@ func TestClientReadErrorIsTheServers(t *testing.T) {
 		t.Errorf("refresh once the clients read again: %v", err)
 	}
 	site.verify(site.exchange(code, verifier)) // the code was not spent
+}
+
+// failingKeys is the store, whose signing keys cannot be read while fail
+// is set.
+type failingKeys struct {
+	*sqlstore.DB
+	fail *atomic.Bool
+}
+
+func (f failingKeys) SigningKeys(ctx context.Context, now time.Time) ([]store.SigningKey, error) {
+	if f.fail.Load() {
+		return nil, errors.New("the database is unreachable")
+	}
+	return f.DB.SigningKeys(ctx, now)
+}
+
+// A token request on a node that cannot read its signing key is answered
+// 500 and spends nothing: the client retries with the same code or refresh
+// token once the key reads again. Regression: the library signs the ID
+// token after it has spent the refresh token and stored the new ones, so
+// the refresh token was spent by the failed request, and the client's
+// retry was taken for a replay, which revoked the grant and logged the
+// site out.
+func TestSigningKeyErrorSpendsNothing(t *testing.T) {
+	e := newPortal(t)
+	site := newSite(e, "site")
+	tok := site.login(e.browser())
+	verifier := oauth2.GenerateVerifier()
+	code := site.codeFrom(e.signIn(e.browser(), site.authURL("st", verifier)), "st")
+
+	// A node that has not read its key yet, while the database fails.
+	var fail atomic.Bool
+	fail.Store(true)
+	provider, err := oidc.New(oidc.Config{Store: failingKeys{DB: e.db, fail: &fail}, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.SessionEnded, e.svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
+	h, err := web.New(e.svc, e.log, web.WithOIDC(provider))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.provider = provider
+	e.handler.Store(handlerBox{h})
+
+	for _, c := range []struct {
+		name string
+		form url.Values
+	}{
+		{"refresh", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}},
+		{"code exchange", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {site.redirect}, "code_verifier": {verifier}}},
+	} {
+		status, body := site.post("/oauth/token", c.form)
+		if status != http.StatusInternalServerError || body["error"] != "server_error" {
+			t.Errorf("%s without a readable signing key: %d %v, want 500 server_error", c.name, status, body)
+		}
+	}
+	fail.Store(false)
+	if _, err := site.refresh(tok.RefreshToken); err != nil {
+		t.Fatalf("the retried refresh: %v", err)
+	}
+	site.verify(site.exchange(code, verifier))
 }

@@ -56,6 +56,21 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 					op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, -, ., _ and ~"), nil)
 					return
 				}
+				// The library signs the ID token after it has spent the
+				// code or refresh token and stored the new tokens: a key
+				// it could not read then (a database failing for a
+				// moment) answered 500 with the client's refresh token
+				// spent, and the client's retry with it was taken for a
+				// replay, which revokes the grant and logs its site out.
+				// The key is read first (keyring keeps it), and a failure
+				// here spends nothing.
+				if g := r.Form.Get("grant_type"); g != "" {
+					if _, err := p.storage.ring.signing(r.Context()); err != nil {
+						p.storage.log.Error("oidc: signing key not ready for a token request", "err", err)
+						op.RequestError(w, r, oidc.ErrServerError().WithDescription("the request could not be answered; try again"), nil)
+						return
+					}
+				}
 				// A spent code or used refresh token revokes its grant
 				// only when its own client presents it (replay.go).
 				r = r.WithContext(withTokenClient(r.Context(), r))
