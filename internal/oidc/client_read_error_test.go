@@ -146,3 +146,58 @@ func TestSigningKeyErrorSpendsNothing(t *testing.T) {
 	}
 	site.verify(site.exchange(code, verifier))
 }
+
+// failingCodes is the store, whose reads of codes fail while fail is set.
+type failingCodes struct {
+	*sqlstore.DB
+	fail *atomic.Bool
+}
+
+func (f failingCodes) AuthRequestByCode(ctx context.Context, hash string, now time.Time) (*store.AuthRequest, error) {
+	if f.fail.Load() {
+		return nil, errors.New("the database is unreachable")
+	}
+	return f.DB.AuthRequestByCode(ctx, hash, now)
+}
+
+func (f failingCodes) SpentCode(ctx context.Context, hash string) (*store.SpentCode, error) {
+	if f.fail.Load() {
+		return nil, errors.New("the database is unreachable")
+	}
+	return f.DB.SpentCode(ctx, hash)
+}
+
+// A code the store cannot read is the server's error: 500 server_error,
+// which tells the client to try again and counts nothing. Regression: the
+// library answers any failure to read a code invalid_grant, which tells
+// the client its good code is bad, and counted it against its address.
+func TestCodeReadErrorIsTheServers(t *testing.T) {
+	e := newPortal(t)
+	var fail atomic.Bool
+	provider, err := oidc.New(oidc.Config{Store: failingCodes{DB: e.db, fail: &fail}, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.SessionEnded, e.svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
+	h, err := web.New(e.svc, e.log, web.WithOIDC(provider))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.provider = provider
+	e.handler.Store(handlerBox{h})
+	site := newSite(e, "site")
+	verifier := oauth2.GenerateVerifier()
+	code := site.codeFrom(e.signIn(e.browser(), site.authURL("st", verifier)), "st")
+
+	fail.Store(true)
+	status, body := site.post("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {site.redirect}, "code_verifier": {verifier}})
+	if status != http.StatusInternalServerError || body["error"] != "server_error" {
+		t.Errorf("a code exchange while codes cannot be read: %d %v, want 500 server_error", status, body)
+	}
+	if got := e.metric(`tobira_oauth_failures_total{error="invalid_grant"}`); got != "0" {
+		t.Errorf("failed grants counted: %s, want 0", got)
+	}
+	fail.Store(false)
+	site.verify(site.exchange(code, verifier))
+}

@@ -77,18 +77,25 @@ func tokenClientFrom(ctx context.Context) *tokenClient {
 // error the request deserves, as the library would answer it for a code
 // still live (invalid_client for a client that does not authenticate,
 // invalid_request or invalid_grant for a PKCE verifier missing or wrong,
-// invalid_grant for another client's request). It is nil for a code not
-// spent, whose request the library answers, and for a replay by the code's
-// own client, which AuthRequestByCode then treats as one.
+// invalid_grant for another client's request), or server_error when the
+// store cannot tell. It is nil for a code not spent, whose request the
+// library answers, and for a replay by the code's own client, which
+// AuthRequestByCode then treats as one.
 func (s *storage) replayRefusal(ctx context.Context, code string) *oidc.Error {
 	if code == "" {
 		return nil
 	}
 	spent, err := s.st.SpentCode(ctx, secret.Hash(code))
-	if err != nil {
-		// Not spent (or unreadable): the library goes on, and
-		// AuthRequestByCode answers.
-		return nil
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil // not spent: the library goes on
+	case err != nil:
+		// The store failing is the server's error: the library would
+		// answer a code it could not read invalid_grant, which tells
+		// the client to drop a good code, and counts against its
+		// address.
+		s.log.Error("oidc: read a spent code", "err", err)
+		return oidc.ErrServerError().WithDescription("the request could not be answered; try again")
 	}
 	return s.replayAuthenticated(ctx, spent)
 }
