@@ -201,3 +201,72 @@ func TestCodeReadErrorIsTheServers(t *testing.T) {
 	fail.Store(false)
 	site.verify(site.exchange(code, verifier))
 }
+
+// failingRevocation is the store, whose refresh token reads or grant
+// revocations fail while the matching flag is set.
+type failingRevocation struct {
+	*sqlstore.DB
+	failRead, failRevoke *atomic.Bool
+}
+
+func (f failingRevocation) RefreshTokenByHash(ctx context.Context, hash string, now time.Time) (*store.RefreshToken, error) {
+	if f.failRead.Load() {
+		return nil, errors.New("the database is unreachable")
+	}
+	return f.DB.RefreshTokenByHash(ctx, hash, now)
+}
+
+func (f failingRevocation) RevokeGrant(ctx context.Context, id string, at time.Time) error {
+	if f.failRevoke.Load() {
+		return errors.New("the database is unreachable")
+	}
+	return f.DB.RevokeGrant(ctx, id, at)
+}
+
+// A revocation the store fails is answered 500, which the client retries,
+// not 200. Regression: a refresh token that could not be read was taken
+// for an unknown one, and a grant that could not be revoked was logged,
+// both answered 200: the site believed its customer's token revoked while
+// it still worked.
+func TestRevocationStoreErrorIsNoSuccess(t *testing.T) {
+	e := newPortal(t)
+	var failRead, failRevoke atomic.Bool
+	provider, err := oidc.New(oidc.Config{Store: failingRevocation{DB: e.db, failRead: &failRead, failRevoke: &failRevoke},
+		Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.SessionEnded, e.svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
+	h, err := web.New(e.svc, e.log, web.WithOIDC(provider))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.provider = provider
+	e.handler.Store(handlerBox{h})
+	site := newSite(e, "site")
+	tok := site.login(e.browser())
+
+	for _, flag := range []*atomic.Bool{&failRead, &failRevoke} {
+		flag.Store(true)
+		for _, hint := range []string{"", "refresh_token", "access_token"} {
+			form := url.Values{"token": {tok.RefreshToken}}
+			if hint != "" {
+				form.Set("token_type_hint", hint)
+			}
+			status, body := site.post("/revoke", form)
+			if status != http.StatusInternalServerError || body["error"] != "server_error" {
+				t.Errorf("revoke (hint %q, read fails %v) while the store fails: %d %v, want 500 server_error", hint, failRead.Load(), status, body)
+			}
+		}
+		flag.Store(false)
+	}
+	if status, _ := e.userinfo(tok.AccessToken); status != http.StatusOK {
+		t.Fatalf("the access token after revocations that failed: %d", status)
+	}
+	if status, body := site.post("/revoke", url.Values{"token": {tok.RefreshToken}}); status != http.StatusOK {
+		t.Fatalf("the revocation once the store works: %d %v", status, body)
+	}
+	if status, _ := e.userinfo(tok.AccessToken); !refusedToken(status) {
+		t.Errorf("the access token after the revocation: %d, want refused", status)
+	}
+}

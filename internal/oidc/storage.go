@@ -487,27 +487,43 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 		return oidc.ErrInvalidRequest().WithDescription("token missing")
 	}
 	// A refresh token comes as itself, or as the id GetRefreshTokenInfo gave
-	// the library for it: its hash.
-	rt, err := s.st.RefreshTokenByHash(ctx, secret.Hash(tokenOrID), s.now())
-	if err != nil {
-		rt, err = s.st.RefreshTokenByHash(ctx, tokenOrID, s.now())
+	// the library for it: its hash. A store that fails is the server's
+	// error, 500, which the client retries: answered 200, as an unknown
+	// token is, it told the client the token was revoked when nothing was.
+	now := s.now()
+	rt, err := s.st.RefreshTokenByHash(ctx, secret.Hash(tokenOrID), now)
+	if errors.Is(err, store.ErrNotFound) {
+		rt, err = s.st.RefreshTokenByHash(ctx, tokenOrID, now)
 	}
-	if err == nil {
+	switch {
+	case err == nil:
 		if rt.ClientID != clientID {
 			return errOtherClientsToken()
 		}
-		s.revoke(ctx, rt.GrantID)
+		if err := s.st.RevokeGrant(ctx, rt.GrantID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.log.Error("oidc: revoke a grant at /revoke", "grant", rt.GrantID, "err", err)
+			return oidc.ErrServerError().WithDescription("the token could not be revoked; try again")
+		}
 		return nil
+	case !errors.Is(err, store.ErrNotFound):
+		s.log.Error("oidc: read a refresh token at /revoke", "err", err)
+		return oidc.ErrServerError().WithDescription("the token could not be revoked; try again")
 	}
-	if at, err := s.st.AccessTokenByID(ctx, tokenOrID, s.now()); err == nil {
-		if at.ClientID != clientID {
-			return errOtherClientsToken()
-		}
-		if err := s.st.DeleteAccessToken(ctx, at.ID); err != nil {
-			return oidc.ErrServerError()
-		}
+	at, err := s.st.AccessTokenByID(ctx, tokenOrID, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// RFC 7009: an unknown token is no error.
+		return nil
+	case err != nil:
+		s.log.Error("oidc: read an access token at /revoke", "err", err)
+		return oidc.ErrServerError().WithDescription("the token could not be revoked; try again")
+	case at.ClientID != clientID:
+		return errOtherClientsToken()
 	}
-	// RFC 7009: an unknown token is no error.
+	if err := s.st.DeleteAccessToken(ctx, at.ID); err != nil {
+		s.log.Error("oidc: delete an access token at /revoke", "err", err)
+		return oidc.ErrServerError().WithDescription("the token could not be revoked; try again")
+	}
 	return nil
 }
 
