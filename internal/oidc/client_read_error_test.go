@@ -31,11 +31,11 @@ func (f failingClients) ClientByID(ctx context.Context, id string) (*store.Clien
 }
 
 // A client the provider cannot read (the database failing) is the
-// server's error at the token and revocation endpoints: 500 server_error,
-// not counted against the client's address. Regression: the library
-// answers any error at client authentication invalid_client, 401, which
-// told a client with the right secret that it was wrong, and counted it as
-// a failed client authentication of its address.
+// server's error at the token, revocation and introspection endpoints:
+// 500 server_error, not counted against the client's address. Regression:
+// the library answers any error at client authentication invalid_client,
+// 401, which told a client with the right secret that it was wrong, and
+// counted it as a failed client authentication of its address.
 func TestClientReadErrorIsTheServers(t *testing.T) {
 	e := newPortal(t)
 	var fail atomic.Bool
@@ -68,6 +68,7 @@ func TestClientReadErrorIsTheServers(t *testing.T) {
 		{"refresh, HTTP Basic", site, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}},
 		{"refresh, public client", spa, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}},
 		{"revoke, HTTP Basic", site, "/revoke", url.Values{"token": {tok.RefreshToken}}},
+		{"introspection, HTTP Basic", site, "/oauth/introspect", url.Values{"token": {tok.AccessToken}}},
 		{"revoke, public client", spa, "/revoke", url.Values{"token": {tok.RefreshToken}}},
 	} {
 		status, body := c.rp.post(c.path, c.form)
@@ -268,5 +269,64 @@ func TestRevocationStoreErrorIsNoSuccess(t *testing.T) {
 	}
 	if status, _ := e.userinfo(tok.AccessToken); !refusedToken(status) {
 		t.Errorf("the access token after the revocation: %d, want refused", status)
+	}
+}
+
+// failingRefresh is the store, whose refresh token reads fail while fail is
+// set.
+type failingRefresh struct {
+	*sqlstore.DB
+	fail *atomic.Bool
+}
+
+func (f failingRefresh) RefreshTokenByHash(ctx context.Context, hash string, now time.Time) (*store.RefreshToken, error) {
+	if f.fail.Load() {
+		return nil, errors.New("the database is unreachable")
+	}
+	return f.DB.RefreshTokenByHash(ctx, hash, now)
+}
+
+// A refresh token the store cannot read is the server's error: 500
+// server_error, which a site retries, not counted against its address.
+// Regression: the library answers any failure to read the token
+// invalid_grant, which a site takes for a refresh token that is no more:
+// it drops it and signs its customer out.
+func TestRefreshReadErrorIsTheServers(t *testing.T) {
+	e := newPortal(t)
+	var fail atomic.Bool
+	provider, err := oidc.New(oidc.Config{Store: failingRefresh{DB: e.db, fail: &fail}, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.SessionEnded, e.svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
+	h, err := web.New(e.svc, e.log, web.WithOIDC(provider))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.provider = provider
+	e.handler.Store(handlerBox{h})
+	site := newSite(e, "site")
+	spa := e.newRP(&store.Client{Name: "spa", Public: true, RedirectURIs: []string{"http://127.0.0.1:9/spa"}})
+	toks := map[*rp]*oauth2.Token{site: site.login(e.browser()), spa: spa.login(e.browser())}
+
+	fail.Store(true)
+	for r, tok := range toks {
+		status, body := r.post("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+		if status != http.StatusInternalServerError || body["error"] != "server_error" {
+			t.Errorf("%s: a refresh while refresh tokens cannot be read: %d %v, want 500 server_error", r.c.Name, status, body)
+		}
+	}
+	if got := e.metric(`tobira_oauth_failures_total{error="invalid_grant"}`); got != "0" {
+		t.Errorf("failed grants counted: %s, want 0", got)
+	}
+	fail.Store(false)
+	for r, tok := range toks {
+		if _, err := r.refresh(tok.RefreshToken); err != nil {
+			t.Errorf("%s: the refresh once the store reads again: %v", r.c.Name, err)
+		}
+	}
+	// A made-up token is still the client's error.
+	if _, err := site.refresh("rt.made-up"); retrieveError(err) != "invalid_grant" {
+		t.Errorf("a made-up refresh token: %v, want invalid_grant", err)
 	}
 }

@@ -38,6 +38,10 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 			if !bodyOnly(w, r) || !formBody(w, r) {
 				return
 			}
+			// A client error answered while the store failed is the
+			// server's (fault.go).
+			ctx, f := withFault(r.Context())
+			r, w = r.WithContext(ctx), &faultWriter{ResponseWriter: w, f: f}
 			if r.URL.Path != "/oauth/token" {
 				break
 			}

@@ -125,6 +125,7 @@ func (s *storage) replayAuthenticated(ctx context.Context, spent *store.SpentCod
 	case errors.Is(err, store.ErrNotFound) || tc.id == "":
 		return oidc.ErrInvalidClient().WithDescription("unknown client_id")
 	case err != nil:
+		noteFault(ctx, err)
 		return oidc.ErrServerError()
 	case c.Public && spent.CodeChallenge == "":
 		// Nothing tells the client: a code spent before its request's
@@ -138,6 +139,7 @@ func (s *storage) replayAuthenticated(ctx context.Context, spent *store.SpentCod
 	case errors.Is(err, store.ErrNotFound):
 		return invalidCode // gone with its account: nothing to revoke
 	case err != nil:
+		noteFault(ctx, err)
 		return oidc.ErrServerError()
 	case g.ClientID != c.ID:
 		return invalidCode

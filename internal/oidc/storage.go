@@ -227,9 +227,9 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		return &authRequest{*ar}, nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
-		return nil, err
+		return nil, noteFault(ctx, err)
 	}
-	if spent, err := s.st.SpentCode(ctx, hash); err == nil && spent.GrantID != "" {
+	if spent, err := s.st.SpentCode(ctx, hash); noteFault(ctx, err) == nil && spent.GrantID != "" {
 		prior := spent.GrantID
 		if e := s.replayAuthenticated(ctx, spent); e != nil {
 			s.log.Warn("oidc: authorization code replayed by a request not of its client; nothing revoked", "grant", prior, "error", e.ErrorType)
@@ -419,31 +419,31 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	rt, err := s.st.RefreshTokenByHash(ctx, secret.Hash(token), s.now())
 	if errors.Is(err, store.ErrNotFound) {
 		used, err := s.st.UsedRefreshToken(ctx, secret.Hash(token), s.now())
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, op.ErrInvalidRefreshToken
+		}
 		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				err = op.ErrInvalidRefreshToken
-			}
-			return nil, err
+			return nil, noteFault(ctx, err)
 		}
 		if !ownRefreshToken(ctx, used) {
 			s.log.Warn("oidc: used refresh token presented by another client; nothing revoked")
 			return nil, op.ErrInvalidRefreshToken
 		}
 		_, err = s.spendRefreshToken(ctx, token)
-		if err == nil {
-			err = op.ErrInvalidRefreshToken
+		if err == nil || errors.Is(err, op.ErrInvalidRefreshToken) {
+			return nil, op.ErrInvalidRefreshToken
 		}
-		return nil, err
+		return nil, noteFault(ctx, err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, noteFault(ctx, err)
 	}
 	g, err := s.st.GrantByID(ctx, rt.GrantID)
-	if err != nil || !g.RevokedAt.IsZero() {
+	if noteFault(ctx, err) != nil || !g.RevokedAt.IsZero() {
 		return nil, op.ErrInvalidRefreshToken
 	}
 	if locked, err := s.lockedOut(ctx, g.AccountID, g.ID); err != nil {
-		return nil, err
+		return nil, noteFault(ctx, err)
 	} else if locked {
 		return nil, op.ErrInvalidRefreshToken
 	}
@@ -636,7 +636,7 @@ func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client
 		// any other error at client authentication invalid_client, 401,
 		// which web's limitTokens counts as a failed authentication of
 		// the client's address.
-		return nil, oidc.ErrServerError().WithParent(err)
+		return nil, oidc.ErrServerError().WithParent(noteFault(ctx, err))
 	}
 	return &client{*c}, nil
 }
@@ -647,7 +647,7 @@ func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client
 func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, clientSecret string) error {
 	c, err := s.st.ClientByID(ctx, id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return oidc.ErrServerError().WithParent(err)
+		return oidc.ErrServerError().WithParent(noteFault(ctx, err))
 	}
 	if err != nil || c.Public {
 		return oidc.ErrInvalidClient()
