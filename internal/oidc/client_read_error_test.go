@@ -330,3 +330,61 @@ func TestRefreshReadErrorIsTheServers(t *testing.T) {
 		t.Errorf("a made-up refresh token: %v, want invalid_grant", err)
 	}
 }
+
+// failingIssue is the store, which fails to store refresh tokens while
+// fail is set.
+type failingIssue struct {
+	*sqlstore.DB
+	fail *atomic.Bool
+}
+
+func (f failingIssue) CreateRefreshToken(ctx context.Context, t *store.RefreshToken) error {
+	if f.fail.Load() {
+		return errors.New("the database is unreachable")
+	}
+	return f.DB.CreateRefreshToken(ctx, t)
+}
+
+// A refresh whose new tokens the store fails to keep is answered 500 and
+// leaves the presented refresh token unspent: the site's retry with it
+// refreshes. Regression: the token was spent before the new ones were
+// stored, so the retry was taken for a replay, which revoked the grant
+// and logged the site out.
+func TestRefreshStoreErrorSpendsNothing(t *testing.T) {
+	e := newPortal(t)
+	var fail atomic.Bool
+	provider, err := oidc.New(oidc.Config{Store: failingIssue{DB: e.db, fail: &fail}, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.SessionEnded, e.svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
+	h, err := web.New(e.svc, e.log, web.WithOIDC(provider))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.provider = provider
+	e.handler.Store(handlerBox{h})
+	site := newSite(e, "site")
+	tok := site.login(e.browser())
+
+	fail.Store(true)
+	status, body := site.post("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+	if status != http.StatusInternalServerError || body["error"] != "server_error" {
+		t.Errorf("a refresh while refresh tokens cannot be stored: %d %v, want 500 server_error", status, body)
+	}
+	fail.Store(false)
+	next, err := site.refresh(tok.RefreshToken)
+	if err != nil {
+		t.Fatalf("the retried refresh: %v", err)
+	}
+	if status, _ := e.userinfo(next.AccessToken); status != http.StatusOK {
+		t.Errorf("the retried refresh's access token: %d", status)
+	}
+	// Rotation holds: the token is spent now, and a replay ends the grant.
+	if _, err := site.refresh(tok.RefreshToken); retrieveError(err) != "invalid_grant" {
+		t.Fatalf("the spent refresh token again: %v, want invalid_grant", err)
+	}
+	if status, _ := e.userinfo(next.AccessToken); !refusedToken(status) {
+		t.Errorf("the access token after a replay: %d, want refused", status)
+	}
+}

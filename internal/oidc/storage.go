@@ -351,17 +351,17 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 
 // CreateAccessAndRefreshTokens issues an access token and a new refresh
 // token. A refresh token presented is spent here, once the library has
-// accepted the request: each is used once and replaced (rotation). The
-// access token has the scopes asked for; the new refresh token those of
-// the one it replaces, even when the refresh asked for fewer (RFC 6749 6):
-// a site that narrows one access token does not lose the rest of what the
-// customer allowed it.
+// accepted the request: each is used once and replaced (rotation). It is
+// spent last, once the new tokens are stored: spent first, a store that
+// failed to store them answered 500 with the token spent, and the client's
+// retry with it was taken for a replay, which revokes the grant and logs
+// its site out. Tokens stored for a refresh whose spending then fails are
+// given to no one (and a replay found there revokes them with the grant).
+// The access token has the scopes asked for; the new refresh token those
+// of the one it replaces, even when the refresh asked for fewer (RFC 6749
+// 6): a site that narrows one access token does not lose the rest of what
+// the customer allowed it.
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
-	if current != "" {
-		if _, err := s.spendRefreshToken(ctx, current); err != nil {
-			return "", "", time.Time{}, err
-		}
-	}
 	g, err := s.grantFor(ctx, req)
 	if err != nil {
 		return "", "", time.Time{}, err
@@ -384,7 +384,18 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		Hash: secret.Hash(token), GrantID: g.ID, ClientID: g.ClientID, AccountID: g.AccountID,
 		Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime),
 	})
-	return id, token, exp, err
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	if current != "" {
+		if _, err := s.spendRefreshToken(ctx, current); err != nil {
+			if err := s.st.DeleteAccessToken(ctx, id); err != nil {
+				s.log.Warn("oidc: delete the access token of a refused refresh", "err", err)
+			}
+			return "", "", time.Time{}, err
+		}
+	}
+	return id, token, exp, nil
 }
 
 // spendRefreshToken marks a refresh token used. A token used twice was
