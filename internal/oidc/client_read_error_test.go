@@ -345,12 +345,12 @@ func (f failingIssue) CreateRefreshToken(ctx context.Context, t *store.RefreshTo
 	return f.DB.CreateRefreshToken(ctx, t)
 }
 
-// A refresh whose new tokens the store fails to keep is answered 500 and
-// leaves the presented refresh token unspent: the site's retry with it
-// refreshes. Regression: the token was spent before the new ones were
-// stored, so the retry was taken for a replay, which revoked the grant
-// and logged the site out.
-func TestRefreshStoreErrorSpendsNothing(t *testing.T) {
+// A code exchange or a refresh whose new tokens the store fails to keep is
+// answered 500 and leaves the presented code or refresh token unspent: the
+// site's retry with it succeeds. Regression: the code or token was spent
+// before the new tokens were stored, so the retry was taken for a replay,
+// which revoked the grant and logged the site out.
+func TestTokenStoreErrorSpendsNothing(t *testing.T) {
 	e := newPortal(t)
 	var fail atomic.Bool
 	provider, err := oidc.New(oidc.Config{Store: failingIssue{DB: e.db, fail: &fail}, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
@@ -365,10 +365,20 @@ func TestRefreshStoreErrorSpendsNothing(t *testing.T) {
 	e.provider = provider
 	e.handler.Store(handlerBox{h})
 	site := newSite(e, "site")
-	tok := site.login(e.browser())
+	verifier := oauth2.GenerateVerifier()
+	code := site.codeFrom(e.signIn(e.browser(), site.authURL("st", verifier)), "st")
+	fail.Store(true)
+	status, body := site.post("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {site.redirect}, "code_verifier": {verifier}})
+	if status != http.StatusInternalServerError || body["error"] != "server_error" {
+		t.Errorf("a code exchange while refresh tokens cannot be stored: %d %v, want 500 server_error", status, body)
+	}
+	fail.Store(false)
+	tok := site.exchange(code, verifier)
+	site.verify(tok)
 
 	fail.Store(true)
-	status, body := site.post("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+	status, body = site.post("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
 	if status != http.StatusInternalServerError || body["error"] != "server_error" {
 		t.Errorf("a refresh while refresh tokens cannot be stored: %d %v, want 500 server_error", status, body)
 	}

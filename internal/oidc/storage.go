@@ -271,8 +271,8 @@ func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
 	return s.st.DeleteAuthRequest(ctx, id)
 }
 
-// grantFor opens the grant of a code exchange: the code is spent in the same
-// step, so a second exchange of it finds the grant and revokes it.
+// grantFor opens the grant of a code exchange (spendCode spends the code
+// once the grant's tokens are stored), or returns a refresh's.
 func (s *storage) grantFor(ctx context.Context, req op.TokenRequest) (*store.Grant, error) {
 	if rr, ok := req.(*refreshRequest); ok {
 		return rr.grant, nil
@@ -298,30 +298,17 @@ func (s *storage) grantFor(ctx context.Context, req op.TokenRequest) (*store.Gra
 	if err := s.st.CreateGrant(ctx, g); err != nil {
 		return nil, err
 	}
-	// A code exchanged at once elsewhere is a replay found here: the store
-	// revokes the other exchange's grant in the commit that finds it,
-	// leaving its site due its logout token, and names it unless another
-	// replay revoked it first. This exchange's grant has no tokens yet.
-	if prior, err := s.st.SpendCode(ctx, ar.CodeHash, ar.CodeChallenge, g.ID, now, now.Add(AuthRequestLifetime)); errors.Is(err, store.ErrStale) {
-		s.log.Warn("oidc: authorization code replayed; revoking its tokens", "grant", prior)
-		if prior != "" {
-			s.grantEnded(ctx, prior)
-		}
-		s.revoke(ctx, g.ID)
-		return nil, oidc.ErrInvalidGrant().WithDescription("authorization code already used")
-	} else if err != nil {
-		return nil, err
-	}
 	// The code is the portal session's sign-in: once that session ended
 	// (a sign-out, a reset of the second factor or a new password from
 	// another browser, which revoke its grants), a code it signed before
 	// gives nothing, though it has minutes to live. Checked after the
-	// grant exists: an end that commits later revokes the grant itself.
-	// A request signed in by a session without a SID (before 0008) has
-	// none to check.
+	// grant exists: an end that commits later revokes the grant itself,
+	// with the tokens stored for it next. A request signed in by a
+	// session without a SID (before 0008) has none to check.
 	if ar.SessionHash != "" {
 		live, err := s.st.SessionLive(ctx, ar.AccountID, ar.SessionHash, now)
 		if err != nil {
+			s.revoke(ctx, g.ID)
 			return nil, err
 		}
 		if !live {
@@ -330,6 +317,32 @@ func (s *storage) grantFor(ctx context.Context, req op.TokenRequest) (*store.Gra
 		}
 	}
 	return g, nil
+}
+
+// spendCode spends the code of a code exchange req (none for a refresh)
+// for its grant g, once g's tokens are stored: spent before them, a store
+// that then failed to keep them answered 500 with the code spent, and the
+// client's retry was taken for a replay, which revokes and logs the site
+// out. A code exchanged at once elsewhere is a replay found here: the
+// store revokes the other exchange's grant in the commit that finds it,
+// leaving its site due its logout token, and names it unless another
+// replay revoked it first; issue revokes g with the tokens just stored.
+func (s *storage) spendCode(ctx context.Context, req op.TokenRequest, g *store.Grant) error {
+	ar, ok := req.(*authRequest)
+	if !ok {
+		return nil
+	}
+	now := s.now()
+	prior, err := s.st.SpendCode(ctx, ar.CodeHash, ar.CodeChallenge, g.ID, now, now.Add(AuthRequestLifetime))
+	switch {
+	case errors.Is(err, store.ErrStale):
+		s.log.Warn("oidc: authorization code replayed; revoking its tokens", "grant", prior)
+		if prior != "" {
+			s.grantEnded(ctx, prior)
+		}
+		return oidc.ErrInvalidGrant().WithDescription("authorization code already used")
+	}
+	return err
 }
 
 func (s *storage) newAccessToken(ctx context.Context, g *store.Grant, scopes []string) (string, time.Time, error) {
@@ -342,50 +355,67 @@ func (s *storage) newAccessToken(ctx context.Context, g *store.Grant, scopes []s
 }
 
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
-	g, err := s.grantFor(ctx, req)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	return s.newAccessToken(ctx, g, req.GetScopes())
+	id, _, exp, err := s.issue(ctx, req, "", false)
+	return id, exp, err
 }
 
 // CreateAccessAndRefreshTokens issues an access token and a new refresh
-// token. A refresh token presented is spent here, once the library has
-// accepted the request: each is used once and replaced (rotation). It is
-// spent last, once the new tokens are stored: spent first, a store that
-// failed to store them answered 500 with the token spent, and the client's
-// retry with it was taken for a replay, which revokes the grant and logs
-// its site out. Tokens stored for a refresh whose spending then fails are
-// given to no one (and a replay found there revokes them with the grant).
-// The access token has the scopes asked for; the new refresh token those
-// of the one it replaces, even when the refresh asked for fewer (RFC 6749
-// 6): a site that narrows one access token does not lose the rest of what
-// the customer allowed it.
+// token (issue). A refresh token presented is spent, once the library has
+// accepted the request: each is used once and replaced (rotation). The
+// access token has the scopes asked for; the new refresh token those of
+// the one it replaces, even when the refresh asked for fewer (RFC 6749 6):
+// a site that narrows one access token does not lose the rest of what the
+// customer allowed it.
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	return s.issue(ctx, req, current, true)
+}
+
+// issue stores the tokens of req, an access token and, with refresh, a
+// refresh token, and only then spends what the request presented: the
+// code of a code exchange (spendCode), the refresh token current of a
+// refresh. Spent first, a store that then failed to keep the tokens
+// answered 500 with the code or token spent, and the client's retry with
+// it was taken for a replay, which revokes the grant and logs its site out.
+// Tokens stored for a request that then fails go to no one: a code
+// exchange's grant is revoked with them, a refresh's access token deleted
+// (and a replay found there revokes the grant with them).
+func (s *storage) issue(ctx context.Context, req op.TokenRequest, current string, refresh bool) (string, string, time.Time, error) {
 	g, err := s.grantFor(ctx, req)
 	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	fail := func(err error) (string, string, time.Time, error) {
+		if _, ok := req.(*authRequest); ok {
+			s.revoke(ctx, g.ID)
+		}
 		return "", "", time.Time{}, err
 	}
 	id, exp, err := s.newAccessToken(ctx, g, req.GetScopes())
 	if err != nil {
-		return "", "", time.Time{}, err
+		return fail(err)
 	}
-	// The dot keeps a refresh token from ever decoding as base64: the
-	// library tries a token given to /revoke as an access token first, and
-	// its legacy decrypter, which has no integrity check, could otherwise
-	// turn one into garbage that names no token.
-	token := "rt." + secret.Token(32)
-	scopes := req.GetScopes()
-	if rr, ok := req.(*refreshRequest); ok {
-		scopes = rr.token.Scopes
+	var token string
+	if refresh {
+		// The dot keeps a refresh token from ever decoding as base64:
+		// the library tries a token given to /revoke as an access token
+		// first, and its legacy decrypter, which has no integrity check,
+		// could otherwise turn one into garbage that names no token.
+		token = "rt." + secret.Token(32)
+		scopes := req.GetScopes()
+		if rr, ok := req.(*refreshRequest); ok {
+			scopes = rr.token.Scopes
+		}
+		now := s.now()
+		err = s.st.CreateRefreshToken(ctx, &store.RefreshToken{
+			Hash: secret.Hash(token), GrantID: g.ID, ClientID: g.ClientID, AccountID: g.AccountID,
+			Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime),
+		})
+		if err != nil {
+			return fail(err)
+		}
 	}
-	now := s.now()
-	err = s.st.CreateRefreshToken(ctx, &store.RefreshToken{
-		Hash: secret.Hash(token), GrantID: g.ID, ClientID: g.ClientID, AccountID: g.AccountID,
-		Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime),
-	})
-	if err != nil {
-		return "", "", time.Time{}, err
+	if err := s.spendCode(ctx, req, g); err != nil {
+		return fail(err)
 	}
 	if current != "" {
 		if _, err := s.spendRefreshToken(ctx, current); err != nil {
