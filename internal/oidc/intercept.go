@@ -68,7 +68,7 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 				// replay, which revokes the grant and logs its site out.
 				// The key is read first (keyring keeps it), and a failure
 				// here spends nothing.
-				if g := r.Form.Get("grant_type"); g != "" {
+				if _, g := param(r.Form, "grant_type"); g != "" {
 					if _, err := p.storage.ring.signing(r.Context()); err != nil {
 						p.storage.log.Error("oidc: signing key not ready for a token request", "err", err)
 						op.RequestError(w, r, oidc.ErrServerError().WithDescription("the request could not be answered; try again"), nil)
@@ -78,8 +78,9 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 				// A spent code or used refresh token revokes its grant
 				// only when its own client presents it (replay.go).
 				r = r.WithContext(withTokenClient(r.Context(), r))
-				if oidc.GrantType(r.Form.Get("grant_type")) == oidc.GrantTypeCode {
-					if e := p.storage.replayRefusal(r.Context(), r.Form.Get("code")); e != nil {
+				if _, g := param(r.Form, "grant_type"); oidc.GrantType(g) == oidc.GrantTypeCode {
+					_, code := param(r.Form, "code")
+					if e := p.storage.replayRefusal(r.Context(), code); e != nil {
 						op.RequestError(w, r, e, nil)
 						return
 					}

@@ -25,7 +25,9 @@ import (
 
 // tokenClient is how a request at the token endpoint names and
 // authenticates its client, read as the library reads it: HTTP Basic, or
-// else client_id and client_secret in the form; and its PKCE verifier.
+// else client_id and client_secret in the form (in any case, as its
+// decoder reads them; each is given once, Provider.intercept); and its
+// PKCE verifier.
 type tokenClient struct {
 	id, secret string
 	verifier   string
@@ -45,16 +47,17 @@ func withTokenClient(ctx context.Context, r *http.Request) context.Context {
 }
 
 func tokenClientOf(r *http.Request) *tokenClient {
-	c := &tokenClient{verifier: r.Form.Get("code_verifier"), ok: true}
-	if r.Form.Get("client_assertion") != "" || r.Form.Get("client_assertion_type") != "" {
+	get := func(name string) string { _, v := param(r.Form, name); return v }
+	c := &tokenClient{verifier: get("code_verifier"), ok: true}
+	if get("client_assertion") != "" || get("client_assertion_type") != "" {
 		c.ok = false
 	}
 	id, sec, basic := r.BasicAuth()
 	if !basic {
-		c.id, c.secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
+		c.id, c.secret = get("client_id"), get("client_secret")
 		return c
 	}
-	if r.Form.Get("client_id") != "" && r.Form.Get("client_secret") != "" {
+	if get("client_id") != "" && get("client_secret") != "" {
 		c.ok = false
 	}
 	var err1, err2 error

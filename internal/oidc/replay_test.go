@@ -119,8 +119,12 @@ func TestCodeReplayRevokesOnlyForItsClient(t *testing.T) {
 			{name: "a confidential client with the verifier", form: url.Values{"code_verifier": {verifier}},
 				basicID: other.c.ID, secret: other.secret, status: http.StatusBadRequest, error: "invalid_grant"},
 		})
-		if _, err := spa.conf.Exchange(t.Context(), code, oauth2.VerifierOption(verifier)); retrieveError(err) != "invalid_grant" {
-			t.Fatalf("the client's own replay: %v, want invalid_grant", err)
+		// The client's own replay, its parameters named in capitals,
+		// which the library reads as their lower-case names.
+		status, body := e.tokenPost(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {spa.redirect},
+			"CLIENT_ID": {spa.c.ID}, "Code_Verifier": {verifier}}, "", "")
+		if status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Fatalf("the client's own replay: %d %v, want 400 invalid_grant", status, body)
 		}
 		if status, _ := e.userinfo(tok.AccessToken); !refusedToken(status) {
 			t.Errorf("the access token after the client's own replay: %d, want refused", status)
