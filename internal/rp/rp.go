@@ -164,11 +164,27 @@ func (s *Site) CurrentUser(r *http.Request) (*sites.User, error) {
 // Routes serves the sign-in's paths under /auth/.
 func (s *Site) Routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /auth/login", s.login)
-	mux.HandleFunc("GET /auth/callback", s.callback)
+	mux.HandleFunc("GET /auth/login", getOnly(s.login))
+	mux.HandleFunc("GET /auth/callback", getOnly(s.callback))
 	mux.HandleFunc("POST /auth/logout", s.logout)
 	mux.HandleFunc("POST /auth/backchannel-logout", s.backchannel)
 	return mux
+}
+
+// getOnly serves h for GET alone. The mux routes HEAD to a GET pattern,
+// and these two act: /auth/login starts a sign-in (and drops the others
+// in progress), /auth/callback spends the code, after which the browser's
+// own GET of it would find the code used. Link checkers, prefetchers and
+// monitors send HEAD freely; it is refused, as another method is.
+func getOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			http.Error(w, msgMethod, http.StatusMethodNotAllowed)
+			return
+		}
+		h(w, r)
+	}
 }
 
 // signin is what a sign-in in progress keeps in its (encrypted) cookie.
@@ -274,6 +290,7 @@ func (s *Site) readSignIn(c *http.Cookie) (signin, error) {
 const (
 	msgPortalDown = "ポータルサイトに接続できません。しばらくしてからもう一度お試しください。\nThe portal cannot be reached. Please try again later."
 	msgNotSigned  = "ログインできませんでした。もう一度お試しください。\nThe sign-in did not complete. Please try again."
+	msgMethod     = "このページはこの方法では開けません。\nThis page cannot be opened this way."
 	msgNoCookie   = "ログインできませんでした。このサイトの Cookie がブラウザに保存されていません。Cookie を有効にしてから、もう一度お試しください。\nThe sign-in did not complete: the browser did not keep this site's cookie. Please allow cookies for this site and try again."
 )
 

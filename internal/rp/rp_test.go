@@ -1169,3 +1169,31 @@ func TestCallbackRefusesEndedPortalSession(t *testing.T) {
 		})
 	}
 }
+
+// A HEAD of the sign-in's pages, which link checkers, prefetchers and
+// monitors send freely, is refused and changes nothing: the mux routes it
+// to the GET patterns, and a HEAD of the callback spent the code, so that
+// the browser's own request of it found the code used, and a HEAD of
+// /auth/login started a sign-in, dropping the one in progress.
+func TestHeadChangesNothing(t *testing.T) {
+	e := newPortal(t)
+	a := e.newSite("contracts")
+	b := newBrowser(t)
+	cb := a.callback(b, "/r")
+	signInCookie := a.signInCookie(cb.Query().Get("state"))
+	for _, u := range []string{a.url + "/auth/login?return=/other", cb.String()} {
+		p := b.do(http.MethodHead, u, nil)
+		if p.status != http.StatusMethodNotAllowed || p.header.Get("Allow") != http.MethodGet {
+			t.Errorf("HEAD %s: %d, Allow %q; want 405, Allow GET", u, p.status, p.header.Get("Allow"))
+		}
+		if len(p.header.Values("Set-Cookie")) != 0 {
+			t.Errorf("HEAD %s set cookies: %v", u, p.header.Values("Set-Cookie"))
+		}
+	}
+	if b.cookie(a.url+"/auth/callback", signInCookie) == "" {
+		t.Fatal("the sign-in in progress lost its cookie to a HEAD")
+	}
+	if p := b.do(http.MethodGet, cb.String(), nil); p.status != http.StatusSeeOther || p.rawLoc != "/r" {
+		t.Fatalf("the browser's own callback after the HEAD: %d, Location %q; want 303 to /r", p.status, p.rawLoc)
+	}
+}
