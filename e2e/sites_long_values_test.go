@@ -10,10 +10,12 @@ import (
 // TestMobileSitesLongValues: records whose values are long and have no
 // place to break (a service's name of kanji and kana, a plan's name of one
 // Latin word, a number of the 40 characters --number allows, an item's
-// description) on a 360 px phone, in both languages. The values stretched
-// the list's cards, the details' grid and the invoice's items past the
-// screen: the page scrolled sideways and the amounts beside them were off
-// screen.
+// description) and an invoice of tens of millions of yen, on a 360 px
+// phone, in both languages. The values stretched the list's cards, the
+// details' grid and the invoice's items past the screen: the page scrolled
+// sideways and the amounts beside them were off screen; the amounts pushed
+// the invoice's totals per rate wider than the screen, their 合計 (税込)
+// hidden at the right.
 func TestMobileSitesLongValues(t *testing.T) {
 	axe := requireE2E(t)
 	d := startDemo(t)
@@ -32,7 +34,7 @@ func TestMobileSitesLongValues(t *testing.T) {
 	d.operator(t, "contracts", "create", "--email", satoEmail, "--service", service, "--plan", plan,
 		"--monthly-fee", "4800", "--start", today.Format("2006-01-02"), "--number", conNo, "--data", d.data)
 	d.operator(t, "invoices", "create", "--email", satoEmail, "--period", today.Format("2006-01"), "--number", invNo,
-		"--item", service+"|1|4800|10", "--item", plan+"|2|1160|8", "--data", d.data)
+		"--item", service+"|1|12345678|10", "--item", plan+"|2|6172839|8", "--data", d.data)
 
 	p := newMobileBrowser(t, d.URL, axe, vp)
 	p.satoSignsIn(key)

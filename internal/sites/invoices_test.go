@@ -93,7 +93,13 @@ func TestInvoicePage(t *testing.T) {
 					row := rowWith(t, r.body, fmt.Sprintf(`data-rate="%d"`, rt.Rate))
 					label := map[string]string{"ja": "%d%%対象", "en": "%d%% items"}[lang]
 					has(t, "rate row", row, fmt.Sprintf(label, rt.Rate), yen(rt.Subtotal), yen(rt.Tax), yen(rt.Total))
+					// On a phone each rate is a card of labelled amounts.
+					has(t, "rate row", row, map[string]string{
+						"ja": `data-label="小計 (税抜)" class="num">` + yen(rt.Subtotal) + `<`,
+						"en": `data-label="Subtotal (excl. tax)" class="num">` + yen(rt.Subtotal) + `<`}[lang],
+						map[string]string{"ja": `data-label="消費税" class="num">`, "en": `data-label="Consumption tax" class="num">`}[lang]+yen(rt.Tax)+`<`)
 				}
+				has(t, "totals", r.body, `<table class="totals stack">`)
 				sum := billing.Sum(totals)
 				has(t, "grand total", r.body, `data-grand-total>`+yen(sum.Total)+`<`, yen(sum.Subtotal), yen(sum.Tax))
 				// The print button (shown by script) and the print stylesheet.
