@@ -101,6 +101,13 @@ func TestAccountMenu(t *testing.T) {
 				`<script src="/static/site.js" defer></script>`)
 		}
 	}
+	// A customer without a name (the name is optional): the menu starts
+	// with the address, not with an empty line.
+	e.auth.Users["nameless"] = &User{AccountID: "acc-nameless", Email: "nameless@example.com"}
+	for _, site := range []http.Handler{e.contracts, e.invoices} {
+		r := do(t, site, req{path: "/", who: "nameless"})
+		has(t, "nameless", r.body, `<p class="account-name"><small>nameless@example.com</small></p>`)
+	}
 	// Nobody signed in (an error page): no menu.
 	r := do(t, e.contracts, req{path: "/no/such/page"})
 	if r.code != http.StatusNotFound {
