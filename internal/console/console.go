@@ -86,7 +86,7 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	pages, err := webkit.ParsePages(templateFS, msgs, pageNames...)
+	pages, err := webkit.ParsePages(templateFS, staticFS, msgs, pageNames...)
 	if err != nil {
 		return nil, err
 	}

@@ -104,7 +104,7 @@ func TestInvoicePage(t *testing.T) {
 				has(t, "grand total", r.body, `data-grand-total>`+yen(sum.Total)+`<`, yen(sum.Subtotal), yen(sum.Tax))
 				// The print button (shown by script) and the print stylesheet.
 				has(t, "invoice", r.body, `data-print hidden>`+map[string]string{"ja": "印刷", "en": "Print"}[lang]+`</button>`,
-					`href="/static/site.css"`)
+					`href="/static/site.css?v=`)
 			})
 		}
 	}

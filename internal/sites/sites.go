@@ -122,7 +122,7 @@ func newSite(name string, d Deps, pages ...string) (*site, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sites: %w", err)
 	}
-	ps, err := webkit.ParsePages(templateFS, msgs, append(pages, "message", "signedout")...)
+	ps, err := webkit.ParsePages(templateFS, staticFS, msgs, append(pages, "message", "signedout")...)
 	if err != nil {
 		return nil, fmt.Errorf("sites: %w", err)
 	}

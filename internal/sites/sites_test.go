@@ -98,7 +98,7 @@ func TestAccountMenu(t *testing.T) {
 				esc(hanako.Name), hanako.Email,
 				`<a href="`+e.auth.SecurityURL()+`">`+labels[0]+`</a>`,
 				`<form method="post" action="`+e.auth.LogoutURL()+`"><button type="submit" class="menu-item">`+labels[1]+`</button></form>`,
-				`<script src="/static/site.js" defer></script>`)
+				`<script src="/static/site.js?v=`, `" defer></script>`)
 		}
 	}
 	// A customer without a name (the name is optional): the menu starts

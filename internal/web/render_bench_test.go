@@ -15,7 +15,7 @@ func BenchmarkRender(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pages, err := webkit.ParsePages(templateFS, msgs, pageNames...)
+	pages, err := webkit.ParsePages(templateFS, staticFS, msgs, pageNames...)
 	if err != nil {
 		b.Fatal(err)
 	}

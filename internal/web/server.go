@@ -80,7 +80,7 @@ func New(svc *portal.Service, log *slog.Logger, opts ...Option) (*Server, error)
 	if err != nil {
 		return nil, err
 	}
-	pages, err := webkit.ParsePages(templateFS, msgs, pageNames...)
+	pages, err := webkit.ParsePages(templateFS, staticFS, msgs, pageNames...)
 	if err != nil {
 		return nil, err
 	}

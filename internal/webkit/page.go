@@ -2,7 +2,9 @@ package webkit
 
 import (
 	"bytes"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -31,13 +33,16 @@ var constLabel = regexp.MustCompile(`\{\{\s*\$?\.T\s+("(?:[^"\\]|\\.)*")\s*\}\}`
 // every rendering. It stays an action, {{"text"}}, so html/template escapes
 // the text for where it stands, as it did the method's result; then, where
 // it stands in text or a quoted attribute, it is written into the page as
-// escaped text (foldLabels).
-func ParsePages(fsys fs.FS, msgs Catalog, names ...string) (Pages, error) {
-	return parsePages(fsys, msgs, true, names...)
+// escaped text (foldLabels). A reference to a file under /static/ gets
+// the version of the file in assets (its static/ directory, which Static
+// serves), or of the shared stylesheet (versionAssets); a reference to no
+// such file fails. With assets nil, references are left as written.
+func ParsePages(fsys, assets fs.FS, msgs Catalog, names ...string) (Pages, error) {
+	return parsePages(fsys, assets, msgs, true, names...)
 }
 
 // parsePages is ParsePages, with the labels folded (foldLabels) or not.
-func parsePages(fsys fs.FS, msgs Catalog, fold bool, names ...string) (Pages, error) {
+func parsePages(fsys, assets fs.FS, msgs Catalog, fold bool, names ...string) (Pages, error) {
 	ps := Pages{}
 	for _, tag := range languages {
 		lang := tag.String()
@@ -46,10 +51,16 @@ func parsePages(fsys fs.FS, msgs Catalog, fold bool, names ...string) (Pages, er
 		if err != nil {
 			return nil, err
 		}
+		if layout, err = versionAssets(assets, layout); err != nil {
+			return nil, fmt.Errorf("layout: %w", err)
+		}
 		for _, n := range names {
 			page, err := translatedFile(fsys, "templates/"+n+".html", msgs, lang)
+			if err == nil {
+				page, err = versionAssets(assets, page)
+			}
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("page %s: %w", n, err)
 			}
 			t, err := template.New("layout.html").Parse(layout)
 			if err == nil {
@@ -270,22 +281,91 @@ func putRenderBuffer(buf *bytes.Buffer) {
 	}
 }
 
-// Static serves the files of fsys's static/ directory under /static/. They
-// change only with a release, so browsers may keep them for an hour. A
-// path that names no file (a missing one, or a directory, which the file
-// server would list) is answered by notFound, the site's own page in the
-// customer's language, where the file server answered in English plain
-// text, and that answer kept for an hour too.
+// assetRef is a page's reference to a file of its static/ directory, as
+// the templates write them: href="/static/..." or src="/static/...".
+var assetRef = regexp.MustCompile(`((?:href|src)=")(/static/[A-Za-z0-9._/-]+)(")`)
+
+// versionAssets gives each reference of page to a file under /static/ the
+// version of the file's content, /static/site.css?v=1a2b3c4d5e, so that a
+// browser asks for the file anew once a release changed it, where it kept
+// the one before for up to an hour (an old stylesheet under a new page),
+// and may keep it for as long as it likes meanwhile (cacheFor). A
+// reference to no file is an error: the page would miss it. With assets
+// nil, page is left as written.
+func versionAssets(assets fs.FS, page string) (string, error) {
+	if assets == nil {
+		return page, nil
+	}
+	var missing error
+	out := assetRef.ReplaceAllStringFunc(page, func(ref string) string {
+		m := assetRef.FindStringSubmatch(ref)
+		content, err := assetContent(assets, m[2])
+		if err != nil {
+			missing = fmt.Errorf("%s names no file: %w", m[2], err)
+			return ref
+		}
+		return m[1] + m[2] + "?v=" + assetVersion(content) + m[3]
+	})
+	return out, missing
+}
+
+// assetContent is the content a server serves at path, a path under
+// /static/: the shared stylesheet (BaseStylesheet), or a file of fsys's
+// static/ directory (Static).
+func assetContent(fsys fs.FS, path string) ([]byte, error) {
+	if path == BasePath {
+		return baseCSS, nil
+	}
+	return fs.ReadFile(fsys, strings.TrimPrefix(path, "/"))
+}
+
+// assetVersion names content: the start of its SHA-256, in hex.
+func assetVersion(content []byte) string {
+	sum := sha256.Sum256(content)
+	return hex.EncodeToString(sum[:5])
+}
+
+// cacheFor says how long a browser may keep a file of content asked for
+// by r: a year, unchanged, when r names the content's version
+// (versionAssets), as the pages do; an hour otherwise (an address without
+// it, or with another release's), since the files change only with a
+// release.
+func cacheFor(w http.ResponseWriter, r *http.Request, content []byte) {
+	if v := r.URL.Query().Get("v"); v != "" && v == assetVersion(content) {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+}
+
+// Static serves the files of fsys's static/ directory under /static/,
+// kept by browsers as cacheFor says. A path that names no file (a missing
+// one, or a directory, which the file server would list) is answered by
+// notFound, the site's own page in the customer's language, where the file
+// server answered in English plain text, and that answer kept for an hour
+// too.
 func Static(fsys fs.FS, notFound http.Handler) http.Handler {
 	sub, _ := fs.Sub(fsys, "static") // fails only for an invalid name
 	files := http.StripPrefix("/static/", http.FileServerFS(sub))
+	// The versions of the files, read once: they are embedded.
+	var versions sync.Map // name → []byte
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fi, err := fs.Stat(sub, strings.TrimPrefix(r.URL.Path, "/static/"))
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		fi, err := fs.Stat(sub, name)
 		if err != nil || fi.IsDir() {
 			notFound.ServeHTTP(w, r)
 			return
 		}
-		w.Header().Set("Cache-Control", "public, max-age=3600")
+		content, ok := versions.Load(name)
+		if !ok {
+			b, err := fs.ReadFile(sub, name)
+			if err != nil {
+				notFound.ServeHTTP(w, r)
+				return
+			}
+			content, _ = versions.LoadOrStore(name, b)
+		}
+		cacheFor(w, r, content.([]byte))
 		files.ServeHTTP(w, r)
 	})
 }
@@ -301,7 +381,7 @@ const BasePath = "/static/base.css"
 func BaseStylesheet() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
-		w.Header().Set("Cache-Control", "public, max-age=3600")
+		cacheFor(w, r, baseCSS)
 		w.Write(baseCSS)
 	})
 }

@@ -264,7 +264,7 @@ func TestRenderFailureWritesNothing(t *testing.T) {
 		"templates/ok.html":     {Data: []byte(`{{define "content"}}{{.}}{{end}}`)},
 		"templates/bad.html":    {Data: []byte(`{{define "content"}}{{.Missing}}{{end}}`)},
 	}
-	ps, err := ParsePages(fsys, Catalog{}, "ok", "bad")
+	ps, err := ParsePages(fsys, nil, Catalog{}, "ok", "bad")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestPagesTranslatedAtParse(t *testing.T) {
 		"templates/page.html": {Data: []byte(`{{define "content"}}<button aria-label="{{ $.T "title" }}">{{.T "menu"}}</button>` +
 			`<p>{{.T "hello" .Name}}</p><p>{{with .Name}}{{$.T "menu"}}{{end}}</p><p>{{.T "missing"}}</p>{{end}}`)},
 	}
-	ps, err := ParsePages(fsys, msgs, "page")
+	ps, err := ParsePages(fsys, nil, msgs, "page")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,11 +430,11 @@ func TestFoldedLabelsExact(t *testing.T) {
 			`{{with .Name}}<em>{{$.T "l"}}{{.}}</em>{{end}}{{range .List}}<li value="{{$.T "k"}}">{{$.T "l"}} {{.}}</li>{{end}}` +
 			`<p>{{.T "l" .Name}}</p><p onclick="f('{{.T "k"}}')">{{.T "missing"}}</p>{{end}}`)},
 	}
-	folded, err := parsePages(fsys, msgs, true, "page")
+	folded, err := parsePages(fsys, nil, msgs, true, "page")
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := parsePages(fsys, msgs, false, "page")
+	plain, err := parsePages(fsys, nil, msgs, false, "page")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -774,6 +774,57 @@ func TestStaticNotFound(t *testing.T) {
 		kept := rec.Header().Get("Cache-Control") != ""
 		if rec.Code != want || (want == 200) != kept || (want == 404 && !strings.Contains(rec.Body.String(), "ページが見つかりません")) {
 			t.Errorf("GET %s: %d, Cache-Control %q, %.40q; want %d", path, rec.Code, rec.Header().Get("Cache-Control"), rec.Body.String(), want)
+		}
+	}
+}
+
+// TestVersionedAssets: a page's references to files under /static/ carry
+// the version of the file's content, so that a release's new stylesheet
+// is asked for anew instead of the old one kept for an hour; a file asked
+// for by its version may be kept for good, by another (an old page's) or
+// none for an hour; a reference to no file fails the parse.
+func TestVersionedAssets(t *testing.T) {
+	fsys := fstest.MapFS{
+		"templates/layout.html": {Data: []byte(`{{define "layout"}}<link rel="stylesheet" href="/static/base.css"><link rel="stylesheet" href="/static/app.css">{{template "content" .}}{{end}}`)},
+		"templates/page.html":   {Data: []byte(`{{define "content"}}<script src="/static/js/app.js" defer></script>{{end}}`)},
+		"templates/bad.html":    {Data: []byte(`{{define "content"}}<img src="/static/gone.png" alt="">{{end}}`)},
+	}
+	assets := fstest.MapFS{"static/app.css": {Data: []byte("p{}")}, "static/js/app.js": {Data: []byte("//v2")}}
+	ps, err := ParsePages(fsys, assets, Catalog{}, "page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	if err := ps.Render(w, http.StatusOK, "ja", "page", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`href="/static/base.css?v=` + assetVersion(baseCSS) + `"`,
+		`href="/static/app.css?v=` + assetVersion([]byte("p{}")) + `"`, `src="/static/js/app.js?v=` + assetVersion([]byte("//v2")) + `"`} {
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("the page lacks %s:\n%s", want, w.Body.String())
+		}
+	}
+	if _, err := ParsePages(fsys, assets, Catalog{}, "bad"); err == nil || !strings.Contains(err.Error(), "/static/gone.png") {
+		t.Errorf("a reference to no file: %v, want an error naming it", err)
+	}
+
+	static := Static(assets, http.NotFoundHandler())
+	base := BaseStylesheet()
+	for _, c := range []struct {
+		h    http.Handler
+		path string
+		want string
+	}{
+		{static, "/static/app.css?v=" + assetVersion([]byte("p{}")), "public, max-age=31536000, immutable"},
+		{static, "/static/app.css?v=0123456789", "public, max-age=3600"},
+		{static, "/static/app.css", "public, max-age=3600"},
+		{base, BasePath + "?v=" + assetVersion(baseCSS), "public, max-age=31536000, immutable"},
+		{base, BasePath, "public, max-age=3600"},
+	} {
+		rec := httptest.NewRecorder()
+		c.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.path, nil))
+		if got := rec.Header().Get("Cache-Control"); rec.Code != http.StatusOK || got != c.want {
+			t.Errorf("GET %s: %d, Cache-Control %q, want 200, %q", c.path, rec.Code, got, c.want)
 		}
 	}
 }
