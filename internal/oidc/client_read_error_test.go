@@ -11,10 +11,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/store/sqlstore"
-	"github.com/tobira/tobira/internal/web"
 )
 
 // failingClients is the store, whose client reads fail while fail is set.
@@ -39,17 +37,7 @@ func (f failingClients) ClientByID(ctx context.Context, id string) (*store.Clien
 func TestClientReadErrorIsTheServers(t *testing.T) {
 	e := newPortal(t)
 	var fail atomic.Bool
-	provider, err := oidc.New(oidc.Config{Store: failingClients{DB: e.db, fail: &fail}, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc.SessionEnded, e.svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
-	h, err := web.New(e.svc, e.log, web.WithOIDC(provider))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.provider = provider
-	e.handler.Store(handlerBox{h})
+	e.serveWith(failingClients{DB: e.db, fail: &fail})
 	site := newSite(e, "site")
 	spa := e.newRP(&store.Client{Name: "spa", Public: true, RedirectURIs: []string{"http://127.0.0.1:9/spa"}})
 	tok := site.login(e.browser())
@@ -117,17 +105,7 @@ func TestSigningKeyErrorSpendsNothing(t *testing.T) {
 	// A node that has not read its key yet, while the database fails.
 	var fail atomic.Bool
 	fail.Store(true)
-	provider, err := oidc.New(oidc.Config{Store: failingKeys{DB: e.db, fail: &fail}, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc.SessionEnded, e.svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
-	h, err := web.New(e.svc, e.log, web.WithOIDC(provider))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.provider = provider
-	e.handler.Store(handlerBox{h})
+	e.serveWith(failingKeys{DB: e.db, fail: &fail})
 
 	for _, c := range []struct {
 		name string
@@ -175,17 +153,7 @@ func (f failingCodes) SpentCode(ctx context.Context, hash string) (*store.SpentC
 func TestCodeReadErrorIsTheServers(t *testing.T) {
 	e := newPortal(t)
 	var fail atomic.Bool
-	provider, err := oidc.New(oidc.Config{Store: failingCodes{DB: e.db, fail: &fail}, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc.SessionEnded, e.svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
-	h, err := web.New(e.svc, e.log, web.WithOIDC(provider))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.provider = provider
-	e.handler.Store(handlerBox{h})
+	e.serveWith(failingCodes{DB: e.db, fail: &fail})
 	site := newSite(e, "site")
 	verifier := oauth2.GenerateVerifier()
 	code := site.codeFrom(e.signIn(e.browser(), site.authURL("st", verifier)), "st")
@@ -232,18 +200,7 @@ func (f failingRevocation) RevokeGrant(ctx context.Context, id string, at time.T
 func TestRevocationStoreErrorIsNoSuccess(t *testing.T) {
 	e := newPortal(t)
 	var failRead, failRevoke atomic.Bool
-	provider, err := oidc.New(oidc.Config{Store: failingRevocation{DB: e.db, failRead: &failRead, failRevoke: &failRevoke},
-		Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc.SessionEnded, e.svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
-	h, err := web.New(e.svc, e.log, web.WithOIDC(provider))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.provider = provider
-	e.handler.Store(handlerBox{h})
+	e.serveWith(failingRevocation{DB: e.db, failRead: &failRead, failRevoke: &failRevoke})
 	site := newSite(e, "site")
 	tok := site.login(e.browser())
 
@@ -294,17 +251,7 @@ func (f failingRefresh) RefreshTokenByHash(ctx context.Context, hash string, now
 func TestRefreshReadErrorIsTheServers(t *testing.T) {
 	e := newPortal(t)
 	var fail atomic.Bool
-	provider, err := oidc.New(oidc.Config{Store: failingRefresh{DB: e.db, fail: &fail}, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc.SessionEnded, e.svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
-	h, err := web.New(e.svc, e.log, web.WithOIDC(provider))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.provider = provider
-	e.handler.Store(handlerBox{h})
+	e.serveWith(failingRefresh{DB: e.db, fail: &fail})
 	site := newSite(e, "site")
 	spa := e.newRP(&store.Client{Name: "spa", Public: true, RedirectURIs: []string{"http://127.0.0.1:9/spa"}})
 	toks := map[*rp]*oauth2.Token{site: site.login(e.browser()), spa: spa.login(e.browser())}
@@ -353,17 +300,7 @@ func (f failingIssue) CreateRefreshToken(ctx context.Context, t *store.RefreshTo
 func TestTokenStoreErrorSpendsNothing(t *testing.T) {
 	e := newPortal(t)
 	var fail atomic.Bool
-	provider, err := oidc.New(oidc.Config{Store: failingIssue{DB: e.db, fail: &fail}, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc.SessionEnded, e.svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
-	h, err := web.New(e.svc, e.log, web.WithOIDC(provider))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.provider = provider
-	e.handler.Store(handlerBox{h})
+	e.serveWith(failingIssue{DB: e.db, fail: &fail})
 	site := newSite(e, "site")
 	verifier := oauth2.GenerateVerifier()
 	code := site.codeFrom(e.signIn(e.browser(), site.authURL("st", verifier)), "st")

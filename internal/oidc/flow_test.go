@@ -63,6 +63,23 @@ type portalOptions struct {
 
 func newPortal(t *testing.T) *portalEnv { return newPortalWith(t, portalOptions{}) }
 
+// serveWith makes the portal serve a provider over st, the portal's store
+// wrapped (one that fails, or counts, where a test asks).
+func (e *portalEnv) serveWith(st oidc.Store) {
+	e.t.Helper()
+	provider, err := oidc.New(oidc.Config{Store: st, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.svc.SessionEnded, e.svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
+	h, err := web.New(e.svc, e.log, web.WithOIDC(provider))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.provider = provider
+	e.handler.Store(handlerBox{h})
+}
+
 // signInAsSato opens a second customer, 佐藤 花子, with the first's password
 // and TOTP seed, and makes the sign-ins that follow hers: it returns her
 // account ID.

@@ -17,7 +17,6 @@ import (
 	"github.com/tobira/tobira/internal/secret"
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/store/sqlstore"
-	"github.com/tobira/tobira/internal/web"
 )
 
 func newSite(e *portalEnv, name string) *rp {
@@ -993,17 +992,7 @@ func (c useCounter) UseRefreshToken(ctx context.Context, hash string, now time.T
 func TestMadeUpRefreshTokenWritesNothing(t *testing.T) {
 	e := newPortal(t)
 	var uses atomic.Int32
-	provider, err := oidc.New(oidc.Config{Store: useCounter{DB: e.db, uses: &uses}, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc.SessionEnded, e.svc.GrantsEnded = provider.SessionEnded, provider.GrantsEnded
-	h, err := web.New(e.svc, e.log, web.WithOIDC(provider))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.provider = provider
-	e.handler.Store(handlerBox{h})
+	e.serveWith(useCounter{DB: e.db, uses: &uses})
 	r := e.newRP(&store.Client{Name: "spa", Public: true, RedirectURIs: []string{"http://127.0.0.1:9/spa"}})
 	tok := r.login(e.browser())
 
