@@ -367,7 +367,7 @@ func detailSites(t *testing.T) ([]detailSite, map[string]string) {
 				ast.Inspect(fn.Body, func(n ast.Node) bool {
 					switch x := n.(type) {
 					case *ast.CompositeLit:
-						if !isAuditEvent(x.Type) {
+						if !testkit.IsAuditEvent(x.Type) {
 							return true
 						}
 						var action, outcome string
@@ -486,14 +486,4 @@ func storeActions() map[string]string {
 		}
 	}
 	return out
-}
-
-func isAuditEvent(e ast.Expr) bool {
-	switch x := e.(type) {
-	case *ast.Ident:
-		return x.Name == "AuditEvent"
-	case *ast.SelectorExpr:
-		return x.Sel.Name == "AuditEvent"
-	}
-	return false
 }

@@ -86,7 +86,7 @@ func TestAuditEventsUseActionConstants(t *testing.T) {
 				}
 			}
 			cl, ok := n.(*ast.CompositeLit)
-			if !ok || !isAuditEvent(cl.Type) {
+			if !ok || !testkit.IsAuditEvent(cl.Type) {
 				return true
 			}
 			for _, e := range cl.Elts {
@@ -103,14 +103,4 @@ func TestAuditEventsUseActionConstants(t *testing.T) {
 			return true
 		})
 	}
-}
-
-func isAuditEvent(e ast.Expr) bool {
-	switch x := e.(type) {
-	case *ast.Ident:
-		return x.Name == "AuditEvent"
-	case *ast.SelectorExpr:
-		return x.Sel.Name == "AuditEvent"
-	}
-	return false
 }

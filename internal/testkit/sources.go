@@ -44,3 +44,15 @@ func Sources(t testing.TB, roots ...string) []Source {
 	}
 	return out
 }
+
+// IsAuditEvent reports whether a composite literal's type e is the
+// store's AuditEvent (store.AuditEvent, or AuditEvent within the store).
+func IsAuditEvent(e ast.Expr) bool {
+	switch x := e.(type) {
+	case *ast.Ident:
+		return x.Name == "AuditEvent"
+	case *ast.SelectorExpr:
+		return x.Sel.Name == "AuditEvent"
+	}
+	return false
+}
