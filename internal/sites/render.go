@@ -93,9 +93,14 @@ func (v *view) Yen(n int64) string { return FormatYen(v.Lang, n) }
 // Date writes a day in the page's language.
 func (v *view) Date(t time.Time) string { return formatDate(v.Lang, t) }
 
-// Period writes a span of days, both included.
+// Period writes a span of days, both included; a span of one day is
+// that day, not 「X〜X」.
 func (v *view) Period(from, to time.Time) string {
-	return v.T("common.period", formatDate(v.Lang, from), formatDate(v.Lang, to))
+	first, last := formatDate(v.Lang, from), formatDate(v.Lang, to)
+	if first == last {
+		return first
+	}
+	return v.T("common.period", first, last)
 }
 
 // OtherLang is the language the switch offers.
