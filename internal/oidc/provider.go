@@ -82,6 +82,9 @@ func New(c Config) (*Provider, error) {
 	noRedirect := *c.HTTPClient
 	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.HTTPClient = &noRedirect
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
 	st := &storage{st: c.Store, keys: c.Keys, now: c.Now, log: c.Log,
 		ring:       &keyring{st: c.Store, keys: c.Keys, now: c.Now},
 		requestTTL: max(AuthRequestLifetime, c.SignInTTL)}
@@ -100,9 +103,6 @@ func New(c Config) (*Provider, error) {
 		SupportedUILocales:                []language.Tag{language.Japanese, language.English},
 		BackChannelLogoutSupported:        true,
 		BackChannelLogoutSessionSupported: true,
-	}
-	if c.Log == nil {
-		c.Log = slog.Default()
 	}
 	opts := []op.Option{op.WithLogger(c.Log), op.WithHttpInterceptors(p.intercept), op.WithCORSOptions(&corsOptions)}
 	if isLoopbackHTTP(p.issuer) {

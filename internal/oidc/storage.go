@@ -267,8 +267,19 @@ func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 // where SaveAuthCode reports whether the code was the request's first.
 type firstCodeKey struct{}
 
+// DeleteAuthRequest removes the request of a code exchange, which the
+// library asks once the tokens are issued and the code spent. A failure is
+// logged and not the exchange's: answered 500 with the code already spent,
+// the site's retry with it was taken for a replay, which revoked the grant
+// just issued and logged the site out. The request left behind gives
+// nothing more (its code is spent: presented again, it is a replay, as it
+// would be had the request gone), and expires with its lifetime, when the
+// sweep removes it (DeleteExpiredAuthRequests).
 func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
-	return s.st.DeleteAuthRequest(ctx, id)
+	if err := s.st.DeleteAuthRequest(ctx, id); err != nil {
+		s.log.Error("oidc: delete the auth request of an exchanged code; the sweep removes it once expired", "err", err)
+	}
+	return nil
 }
 
 // grantFor opens the grant of a code exchange (spendCode spends the code
@@ -421,6 +432,14 @@ func (s *storage) issue(ctx context.Context, req op.TokenRequest, current string
 		if _, err := s.spendRefreshToken(ctx, current); err != nil {
 			if err := s.st.DeleteAccessToken(ctx, id); err != nil {
 				s.log.Warn("oidc: delete the access token of a refused refresh", "err", err)
+			}
+			if errors.Is(err, op.ErrInvalidRefreshToken) {
+				// Spent meanwhile by a refresh at once with this one, which
+				// won: the client's error, invalid_grant, as for a token
+				// used before. The library answers an error not its own
+				// 500 server_error, which a site retries, with the token
+				// that is spent now (and the grant revoked by the reuse).
+				return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token already used").WithParent(err)
 			}
 			return "", "", time.Time{}, err
 		}
