@@ -172,6 +172,10 @@ type Request struct {
 	// that satisfies the request, or with a consent still to give, the
 	// client hears login_required or consent_required instead.
 	Silent bool
+	// SelectAccount asks the customer to choose the account to sign in
+	// with (prompt=select_account): a browser signed in before the request
+	// is asked whether to go on with its account or sign in with another.
+	SelectAccount bool
 	// AskConsent asks the customer's consent even if given before
 	// (prompt=consent); first-party clients are never asked.
 	AskConsent bool
@@ -257,7 +261,8 @@ func (p *Provider) AuthRequest(ctx context.Context, id string) (*Request, error)
 	}
 	return &Request{ID: ar.ID, Hinted: hinted, ClientID: ar.ClientID, ClientName: c.Name, FirstParty: c.FirstParty,
 		Scopes: ar.Scopes, CreatedAt: ar.CreatedAt, Fresh: slices.Contains(ar.Prompt, "login"),
-		Silent: slices.Contains(ar.Prompt, "none"), AskConsent: slices.Contains(ar.Prompt, "consent"), MaxAge: ar.MaxAge, LoginHint: ar.LoginHint, UILocales: ar.UILocales, SID: sid,
+		Silent: slices.Contains(ar.Prompt, "none"), AskConsent: slices.Contains(ar.Prompt, "consent"),
+		SelectAccount: slices.Contains(ar.Prompt, oidc.PromptSelectAccount), MaxAge: ar.MaxAge, LoginHint: ar.LoginHint, UILocales: ar.UILocales, SID: sid,
 		Site: siteOf(ar.RedirectURI), browserHash: ar.BrowserHash, stored: ar}, nil
 }
 

@@ -100,6 +100,22 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}
+	// A site that asks the customer to choose the account
+	// (prompt=select_account) has them confirm the one this browser
+	// signed in with before the request, or sign in with another. One
+	// signed in since the request began chose it then.
+	if req.SelectAccount && si.Session.CreatedAt.Before(req.CreatedAt) {
+		s.showSelectAccount(w, r, req, si, false)
+		return
+	}
+	s.proceed(w, r, req, si)
+}
+
+// proceed signs the request in with the browser's session si, which
+// satisfies it, once the customer's consent is known: asked for on its
+// page when missing (a silent request's client hears consent_required).
+func (s *Server) proceed(w http.ResponseWriter, r *http.Request, req *oidc.Request, si *portal.SignedIn) {
+	id := req.ID
 	ok, err := s.oidc.Consented(r.Context(), req, si.Account.ID)
 	if err != nil {
 		s.internal(w, r, err)
@@ -116,6 +132,112 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.completeRequest(w, r, id, si)
+}
+
+// The account chooser of prompt=select_account: selectPath takes the
+// customer's 「続ける」, switchPath asks before 「別のアカウントでログイン」
+// signs this browser out.
+const (
+	selectPath = "/oidc/select"
+	switchPath = "/oidc/switch"
+)
+
+type selectAccountData struct {
+	ID, Client string
+	// Switch is the confirmation of 「別のアカウントでログイン」: signed
+	// out, the browser goes to Then, the request's sign-in.
+	Switch bool
+	Then   string
+}
+
+// showSelectAccount asks 「このアカウントで続けますか？」 with the account
+// the browser is signed in as (or, with switching, confirms the sign-out
+// that signs in with another).
+func (s *Server) showSelectAccount(w http.ResponseWriter, r *http.Request, req *oidc.Request, si *portal.SignedIn, switching bool) {
+	title := "select.title"
+	if switching {
+		title = "select.switch_title"
+	}
+	name, _ := s.siteBack(r, req)
+	if name == "" {
+		name = req.ClientName
+	}
+	v := s.view(r, title)
+	v.User = si.Account
+	v.Data = selectAccountData{ID: req.ID, Client: name, Switch: switching, Then: oidc.LoginPath + "?id=" + url.QueryEscape(req.ID)}
+	s.render(w, r, http.StatusOK, "select_account", v)
+}
+
+// selectAccount is 「続ける」 on the account chooser: the request goes on
+// with the browser's session, to the consent if one is due. The form names
+// the account it showed: a browser signed in as another since (in another
+// tab) is asked again, about that one.
+func (s *Server) selectAccount(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	id := r.PostForm.Get("id")
+	here := oidc.LoginPath + "?id=" + url.QueryEscape(id)
+	si, err := s.signedIn(r)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if si == nil {
+		// Signed out since the page was shown: the sign-in comes back
+		// to the request.
+		s.toSignIn(w, r, here)
+		return
+	}
+	req, err := s.oidc.AuthRequest(r.Context(), id)
+	if errors.Is(err, oidc.ErrNoRequest) {
+		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if !req.From(s.browserBinding(r)) {
+		s.otherBrowser(w, r, req)
+		return
+	}
+	if r.PostForm.Get("account") != si.Account.ID || !s.mayComplete(r.Context(), req, si) {
+		http.Redirect(w, r, here, http.StatusSeeOther)
+		return
+	}
+	s.proceed(w, r, req, si)
+}
+
+// switchAccount asks before 「別のアカウントでログイン」 signs the browser
+// out (of the portal, and of the sites signed in through it): its form
+// posts to /logout, which then goes to the request's sign-in. Shown only,
+// it changes nothing. Signed out already, the browser goes to the sign-in.
+func (s *Server) switchAccount(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	req, err := s.oidc.AuthRequest(r.Context(), id)
+	if errors.Is(err, oidc.ErrNoRequest) {
+		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if !req.From(s.browserBinding(r)) {
+		s.otherBrowser(w, r, req)
+		return
+	}
+	si, err := s.signedIn(r)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if si == nil {
+		http.Redirect(w, r, oidc.LoginPath+"?id="+url.QueryEscape(id), http.StatusSeeOther)
+		return
+	}
+	s.showSelectAccount(w, r, req, si, true)
 }
 
 // speak makes the portal's pages speak lang, the language a client asked

@@ -19,7 +19,7 @@ var pageNames = []string{"login", "mfa", "methods", "recovery_input", "enrol", "
 	"recovery", "home", "security", "reset", "password_change", "activate", "message",
 	"enrol_phone", "phone_code", "phone_send", "dev_outbox", "consent",
 	"forgot", "reset_password", "not_me", "signout",
-	"lockedout", "lockedout_sent", "lockedout_confirm"}
+	"lockedout", "lockedout_sent", "lockedout_confirm", "select_account"}
 
 // view is what every page template sees.
 type view struct {

@@ -187,6 +187,8 @@ func (s *Server) routes() {
 		s.mux.Handle("/userinfo", noStore(http.HandlerFunc(s.userinfo)))
 		s.handle("GET", oidc.LoginPath, s.only(s.oidcLogin, http.MethodGet))
 		s.handle("POST", "/oidc/consent", s.consent)
+		s.handle("POST", selectPath, s.selectAccount)
+		s.handle("GET", switchPath, s.switchAccount)
 	}
 
 	if s.svc.Config.DevTools {
