@@ -7,7 +7,10 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -47,19 +50,32 @@ func (k *publicKey) Key() any                           { return k.key }
 // keyring keeps the signing keys in the database, encrypted, and rotates
 // them. Every node reads the same keys. The key that signs is cached for a
 // minute; the published keys are listed afresh each time, so a key another
-// node has just made verifies everywhere at once (keys are decoded only
-// once, by id).
+// node has just made verifies everywhere at once. A stored key never
+// changes, so each is decrypted once, by id: its public key is kept (and,
+// for a key that does not decrypt, the error), and the private key only
+// of the key that signs.
 type keyring struct {
 	st   store.OIDC
 	keys *secret.Keyring
 	now  func() time.Time
+	log  *slog.Logger
 
 	reload    sync.Mutex // held while the signing key is read or made
 	mu        sync.Mutex
 	current   *signingKey
-	decoded   map[string]*rsa.PrivateKey
+	decoded   map[string]decodedKey
 	loadedAt  time.Time
 	rotateDue time.Time
+	// decrypts counts the stored keys decrypted, for tests.
+	decrypts atomic.Int64
+}
+
+// decodedKey is what decrypting a stored key gave: its public key, or
+// err; and its private key while it is not retired (it may sign).
+type decodedKey struct {
+	public  *rsa.PublicKey
+	private *rsa.PrivateKey
+	err     error
 }
 
 // signing returns the key that signs now, making or rotating one as due.
@@ -72,6 +88,13 @@ func (k *keyring) signing(ctx context.Context) (*signingKey, error) {
 	return k.current, nil
 }
 
+// publicKeys are the keys /keys publishes: every stored key not expired.
+// A retired key that does not decrypt is left out (and logged, once): it
+// signs nothing any more, and failing the whole set for it failed every
+// site's verification on every node, until it expired, when a secret key
+// it was made under was dropped from previous_secret_keys. A key not
+// retired that does not decrypt fails the set: this node cannot read the
+// key that signs, and is not ready (readable).
 func (k *keyring) publicKeys(ctx context.Context) ([]op.Key, error) {
 	if err := k.refresh(ctx); err != nil {
 		return nil, err
@@ -81,13 +104,17 @@ func (k *keyring) publicKeys(ctx context.Context) ([]op.Key, error) {
 		return nil, err
 	}
 	public := make([]op.Key, 0, len(stored))
-	for _, s := range stored {
-		p, err := k.decode(&s)
-		if err != nil {
+	for i := range stored {
+		p, err := k.public(&stored[i])
+		switch {
+		case err != nil && stored[i].RetiredAt.IsZero():
 			return nil, err
+		case err != nil:
+			continue
 		}
-		public = append(public, &publicKey{id: s.ID, key: &p.PublicKey})
+		public = append(public, &publicKey{id: stored[i].ID, key: p})
 	}
+	k.forget(stored)
 	return public, nil
 }
 
@@ -115,17 +142,36 @@ func (k *keyring) Rotate(ctx context.Context) error {
 	return k.refresh(ctx)
 }
 
-// readable checks that every stored key decrypts, without making one:
-// those another node has just made too (each is decrypted once, by id).
+// readable checks, without making a key, that this node can read what it
+// needs to serve: every key not retired (one signs, and /keys publishes
+// it), those another node has just made too. A node whose secret key is
+// not the others' reads none. A retired key, which signs nothing any more,
+// is published only when it decrypts (publicKeys); one made under a
+// secret key since dropped from previous_secret_keys made every node
+// unready until it expired. Each key is decrypted once, by id.
 func (k *keyring) readable(ctx context.Context) error {
 	stored, err := k.st.SigningKeys(ctx, k.now())
 	if err != nil {
 		return err
 	}
+	var firstErr error
+	readOne := false
 	for i := range stored {
-		if _, err := k.decode(&stored[i]); err != nil {
+		_, err := k.public(&stored[i])
+		switch {
+		case err == nil:
+			readOne = true
+		case stored[i].RetiredAt.IsZero():
 			return err
+		case firstErr == nil:
+			firstErr = err
 		}
+	}
+	k.forget(stored)
+	if !readOne {
+		// Retired keys only, none readable: a node with another secret
+		// key than the one that made them.
+		return firstErr
 	}
 	return nil
 }
@@ -181,13 +227,20 @@ func (k *keyring) refresh(ctx context.Context) error {
 			return err
 		}
 	}
-	priv, err := k.decode(current)
-	if err != nil {
-		return err
+	k.mu.Lock()
+	same := k.current != nil && k.current.id == current.ID
+	k.mu.Unlock()
+	if !same {
+		priv, err := k.decode(current)
+		if err != nil {
+			return err
+		}
+		k.mu.Lock()
+		k.current = &signingKey{id: current.ID, key: priv}
+		k.mu.Unlock()
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.current = &signingKey{id: current.ID, key: priv}
 	k.loadedAt = now
 	k.rotateDue = current.CreatedAt.Add(KeyRotation)
 	return nil
@@ -210,28 +263,71 @@ func (k *keyring) create(ctx context.Context, now time.Time) (*store.SigningKey,
 	return sk, k.st.AddSigningKey(ctx, sk)
 }
 
-// decode decrypts and parses a stored key, once per key id.
-func (k *keyring) decode(s *store.SigningKey) (*rsa.PrivateKey, error) {
+// public returns the public key of a stored key, decrypting it only the
+// first time its id is seen.
+func (k *keyring) public(s *store.SigningKey) (*rsa.PublicKey, error) {
 	k.mu.Lock()
-	priv, ok := k.decoded[s.ID]
+	d, ok := k.decoded[s.ID]
 	k.mu.Unlock()
 	if ok {
-		return priv, nil
+		return d.public, d.err
 	}
-	priv, err := k.parse(s)
+	priv, err := k.decode(s)
 	if err != nil {
 		return nil, err
 	}
+	return &priv.PublicKey, nil
+}
+
+// decode decrypts and parses a stored key, and keeps its public key, or
+// its error, by id; a key whose error is kept is not decrypted again.
+func (k *keyring) decode(s *store.SigningKey) (*rsa.PrivateKey, error) {
+	k.mu.Lock()
+	d, ok := k.decoded[s.ID]
+	k.mu.Unlock()
+	if ok && (d.err != nil || d.private != nil) {
+		return d.private, d.err
+	}
+	priv, err := k.parse(s)
+	d = decodedKey{err: err}
+	if err == nil {
+		d.public = &priv.PublicKey
+		if s.RetiredAt.IsZero() {
+			d.private = priv
+		}
+	} else if !ok {
+		k.log.Error("oidc: a signing key does not decrypt with this node's secret keys", "kid", s.ID,
+			"retired", !s.RetiredAt.IsZero(), "err", err)
+	}
 	k.mu.Lock()
 	if k.decoded == nil {
-		k.decoded = make(map[string]*rsa.PrivateKey)
+		k.decoded = make(map[string]decodedKey)
 	}
-	k.decoded[s.ID] = priv
+	k.decoded[s.ID] = d
 	k.mu.Unlock()
-	return priv, nil
+	return priv, err
+}
+
+// forget drops what is kept of the keys no longer stored (expired), and
+// the private keys of those retired: the cache holds the published keys,
+// and the private key only of one that may sign.
+func (k *keyring) forget(stored []store.SigningKey) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for id, d := range k.decoded {
+		i := slices.IndexFunc(stored, func(s store.SigningKey) bool { return s.ID == id })
+		switch {
+		case i < 0:
+			delete(k.decoded, id)
+		case !stored[i].RetiredAt.IsZero() && d.private != nil:
+			d.private = nil
+			k.decoded[id] = d
+		}
+	}
 }
 
 func (k *keyring) parse(s *store.SigningKey) (*rsa.PrivateKey, error) {
+	k.decrypts.Add(1)
 	pemText, err := k.keys.Decrypt(s.PrivateKey, "signing key "+s.ID)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: signing key %s: %w", s.ID, err)

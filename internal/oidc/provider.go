@@ -86,7 +86,7 @@ func New(c Config) (*Provider, error) {
 		c.Log = slog.Default()
 	}
 	st := &storage{st: c.Store, keys: c.Keys, now: c.Now, log: c.Log,
-		ring:       &keyring{st: c.Store, keys: c.Keys, now: c.Now},
+		ring:       &keyring{st: c.Store, keys: c.Keys, now: c.Now, log: c.Log},
 		requestTTL: max(AuthRequestLifetime, c.SignInTTL)}
 	p := &Provider{storage: st, issuer: strings.TrimSuffix(c.Issuer, "/"), client: c.HTTPClient}
 	st.ended = p.logoutSites
