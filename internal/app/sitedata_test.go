@@ -300,8 +300,8 @@ func TestInvoicesCommands(t *testing.T) {
 	// issue date and issuer; a description with "|" in it.
 	wantRun(t, env, 0, []string{"invoices", "create", "--email", "yamada@example.jp", "--period", "2026-02",
 		"--issued", "2026-03-10", "--number", "INV-202602-000001", "--issuer-name", "みらい電力株式会社",
-		"--issuer-registration", "T1234567890123", "--item", "オプション A|B|3|155|10", "--data", dir},
-		"invoice created: INV-202602-000001", "みらい電力株式会社 (T1234567890123)", "2026-02-01 – 2026-02-28, issued 2026-03-10",
+		"--issuer-registration", "T9234567890123", "--item", "オプション A|B|3|155|10", "--data", dir},
+		"invoice created: INV-202602-000001", "みらい電力株式会社 (T9234567890123)", "2026-02-01 – 2026-02-28, issued 2026-03-10",
 		"465円", "46円", "511円")
 	inStore(t, dir, "yamada@example.jp", func(st *sqlstore.DB, id string) {
 		v, err := st.InvoiceByNumber(t.Context(), id, "INV-202602-000001")
@@ -338,6 +338,10 @@ func TestInvoicesCommands(t *testing.T) {
 			`registration number "T123"`, "item 1: no description", "item 1: quantity 0", "item 1: unit price -1", "item 1: tax rate 5",
 		}},
 		{with(yamada, "--item", ok, "--issuer-name", ""), 1, []string{"no issuer name"}},
+		// A mistyped registration number: right shape, wrong check digit.
+		{with(yamada, "--item", ok, "--issuer-registration", "T1234567890123"), 1, []string{
+			`registration number "T1234567890123" has a wrong check digit`,
+		}},
 		{with(yamada, "--item", ok, "--number", "INV-202602-000001"), 1, []string{"INV-202602-000001 is taken"}},
 		{with(create, "--email", "sato@example.jp", "--item", ok, "--number", number), 1, []string{number + " is taken"}},
 		{with(yamada, "--item", ok, "--issued", "2026-05-1"), 1, []string{`--issued "2026-05-1" is not a date`}},

@@ -81,17 +81,41 @@ func Sum(ts []RateTotal) RateTotal {
 }
 
 // ValidRegistration tells whether s is a qualified invoice issuer's
-// registration number: "T" and 13 digits.
-func ValidRegistration(s string) bool {
+// registration number: "T" and a 13-digit corporate number (法人番号) whose
+// check digit is right.
+func ValidRegistration(s string) bool { return RegistrationProblem(s) == "" }
+
+// RegistrationProblem says what is wrong with the registration number s, in
+// English for operators; "" when nothing is.
+func RegistrationProblem(s string) string {
 	if len(s) != 14 || s[0] != 'T' {
-		return false
+		return fmt.Sprintf("registration number %q is not T and 13 digits", s)
 	}
 	for _, c := range s[1:] {
 		if c < '0' || c > '9' {
-			return false
+			return fmt.Sprintf("registration number %q is not T and 13 digits", s)
 		}
 	}
-	return true
+	if want := checkDigit(s[2:]); int(s[1]-'0') != want {
+		return fmt.Sprintf("registration number %q has a wrong check digit (its first digit would be %d): mistyped?", s, want)
+	}
+	return ""
+}
+
+// checkDigit is the check digit of a corporate number's 12-digit body (the
+// 法人番号's first digit): 9 - (Σ Pn × Qn mod 9), where Pn is the n-th
+// digit from the right and Qn is 1 for odd n and 2 for even n. 国税庁's own
+// number, 7000012050002, has body 000012050002 and check digit 7.
+func checkDigit(body string) int {
+	sum := 0
+	for n := 1; n <= len(body); n++ {
+		q := 1
+		if n%2 == 0 {
+			q = 2
+		}
+		sum += int(body[len(body)-n]-'0') * q
+	}
+	return 9 - sum%9
 }
 
 // Validate reports every reason inv is not a qualified invoice Tobira can
@@ -105,8 +129,8 @@ func Validate(inv *store.Invoice) error {
 	if inv.IssuerName == "" {
 		bad("no issuer name")
 	}
-	if !ValidRegistration(inv.IssuerRegistration) {
-		bad("registration number %q is not T and 13 digits", inv.IssuerRegistration)
+	if p := RegistrationProblem(inv.IssuerRegistration); p != "" {
+		errs = append(errs, errors.New(p))
 	}
 	if inv.Recipient == "" {
 		bad("no recipient")

@@ -78,8 +78,19 @@ func TestSum(t *testing.T) {
 
 func TestValidRegistration(t *testing.T) {
 	for s, want := range map[string]bool{
-		"T1234567890123":  true,
-		"T0000000000000":  true,
+		// Corporate numbers of 国税庁, トヨタ自動車 and ソニーグループ, and the
+		// demo's made-up one.
+		"T7000012050002": true,
+		"T1180301018771": true,
+		"T5010401067252": true,
+		"T5701234567891": true,
+		"T9234567890123": true,
+		// One digit changed, or two swapped: the check digit tells.
+		"T1234567890123":  false,
+		"T7000012050003":  false,
+		"T7000010250002":  false,
+		"T0000000000000":  false, // 9 - 0 mod 9 is 9
+		"T9000000000000":  true,
 		"T123456789012":   false, // 12 digits
 		"T12345678901234": false, // 14 digits
 		"t1234567890123":  false,
@@ -99,7 +110,7 @@ func TestValidRegistration(t *testing.T) {
 func validInvoice() *store.Invoice {
 	start := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
 	return &store.Invoice{
-		Number: "INV-202604-0001", IssuerName: "トビラ通信株式会社", IssuerRegistration: "T1234567890123",
+		Number: "INV-202604-0001", IssuerName: "トビラ通信株式会社", IssuerRegistration: "T9234567890123",
 		Recipient: "山田 太郎", IssuedAt: start.AddDate(0, 1, 0),
 		PeriodStart: start, PeriodEnd: start.AddDate(0, 1, -1),
 		Items: []store.InvoiceItem{
@@ -126,6 +137,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"registration too short", func(v *store.Invoice) { v.IssuerRegistration = "T123456789012" }, "registration"},
 		{"registration without T", func(v *store.Invoice) { v.IssuerRegistration = "1234567890123" }, "registration"},
+		{"registration check digit", func(v *store.Invoice) { v.IssuerRegistration = "T1234567890123" }, "wrong check digit (its first digit would be 9)"},
 		{"no issuer", func(v *store.Invoice) { v.IssuerName = "" }, "issuer name"},
 		{"no recipient", func(v *store.Invoice) { v.Recipient = "" }, "recipient"},
 		{"no number", func(v *store.Invoice) { v.Number = "" }, "number"},
