@@ -65,6 +65,10 @@ func (s *site) invoice(w http.ResponseWriter, r *http.Request, u *User) {
 		Totals     []billing.RateTotal
 		Sum        billing.RateTotal
 		HasReduced bool
-	}{inv, lines, totals, billing.Sum(totals), reduced}
+		// RegistrationOK is false for a registration number that is not T
+		// and a corporate number with its check digit right: the page
+		// says so beside it rather than show it as if it were sound.
+		RegistrationOK bool
+	}{inv, lines, totals, billing.Sum(totals), reduced, billing.ValidRegistration(inv.IssuerRegistration)}
 	s.render(w, r, http.StatusOK, "invoice", v)
 }

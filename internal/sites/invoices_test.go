@@ -69,7 +69,7 @@ func TestInvoicePage(t *testing.T) {
 				yen := func(n int64) string { return FormatYen(lang, n) }
 				// (1) issuer and registration number, (2) date and period,
 				// (6) the recipient.
-				recipient := map[string]string{"ja": esc(hanako.Name) + " 様", "en": "Bill to: " + esc(hanako.Name)}[lang]
+				recipient := map[string]string{"ja": esc(hanako.Name) + " 様", "en": `Bill to: <span lang="ja">` + esc(hanako.Name) + `</span>`}[lang]
 				has(t, "invoice", r.body, esc(DemoIssuer), DemoIssuerRegistration, inv.Number, recipient,
 					formatDate(lang, inv.IssuedAt), formatDate(lang, inv.PeriodStart), formatDate(lang, inv.PeriodEnd),
 					map[string]string{"ja": "適格請求書", "en": "Qualified Invoice"}[lang],
@@ -191,5 +191,29 @@ func TestSeededInvoicesValid(t *testing.T) {
 		if !rates[8] || !rates[10] {
 			t.Errorf("%s has rates %v, want 8 and 10", inv.Number, rates)
 		}
+	}
+}
+
+// TestRegistrationCheckDigit: an invoice whose registration number has a
+// wrong check digit (one digit mistyped: T1234567890123 would need 9 in
+// front) is shown, with a warning beside the number; the demo's, whose
+// check digit is right, is shown without one.
+func TestRegistrationCheckDigit(t *testing.T) {
+	e := newEnv(t)
+	invs, err := e.db.InvoicesOf(t.Context(), hanako.AccountID)
+	must(t, err)
+	bad := invs[0]
+	bad.ID, bad.Number, bad.IssuerRegistration = "bad-reg", "INV-BADREG-1", "T1234567890123"
+	must(t, e.db.CreateInvoice(t.Context(), &bad))
+	warn := map[string]string{"ja": "この登録番号は正しくない可能性があります", "en": "This registration number may be wrong"}
+	for _, lang := range []string{"ja", "en"} {
+		r := do(t, e.invoices, req{path: "/invoices/" + bad.Number, who: "hanako", lang: lang})
+		if r.code != http.StatusOK {
+			t.Fatalf("GET /invoices/%s = %d", bad.Number, r.code)
+		}
+		has(t, lang+" bad registration", r.body, "T1234567890123", "data-registration-warning", warn[lang])
+		r = do(t, e.invoices, req{path: "/invoices/" + invs[0].Number, who: "hanako", lang: lang})
+		has(t, lang+" good registration", r.body, DemoIssuerRegistration)
+		lacks(t, lang+" good registration", r.body, "data-registration-warning", warn[lang])
 	}
 }

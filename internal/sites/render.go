@@ -3,10 +3,12 @@ package sites
 import (
 	"crypto/rand"
 	"embed"
+	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/tobira/tobira/internal/webkit"
 )
@@ -101,6 +103,56 @@ func (v *view) Period(from, to time.Time) string {
 		return first
 	}
 	return v.T("common.period", first, last)
+}
+
+// JaAttr marks a record's value that is in Japanese on a page that is
+// not: lang="ja", so that a screen reader reads it as Japanese and the
+// browser picks Japanese glyphs for it. The rule, applied to every value a
+// customer's record holds (a service, a plan, a name, an item): the value
+// holds Japanese script and the page's language is not Japanese. A value
+// in Latin letters stays in the page's language.
+func (v *view) JaAttr(value string) template.HTMLAttr {
+	if v.Lang == "ja" || !hasJapanese(value) {
+		return ""
+	}
+	return ` lang="ja"`
+}
+
+// JaText is value as text, in a span marked lang="ja" where JaAttr would
+// mark it: for a value inside a sentence of the page's language.
+func (v *view) JaText(value string) template.HTML {
+	text := template.HTMLEscapeString(value)
+	if a := v.JaAttr(value); a != "" {
+		return template.HTML("<span" + string(a) + ">" + text + "</span>")
+	}
+	return template.HTML(text)
+}
+
+// TJa is T with one record's value as its argument, the value marked as
+// JaText does; the message itself is escaped.
+func (v *view) TJa(key, value string) template.HTML {
+	const hole = "\x00"
+	parts := strings.SplitN(v.T(key, hole), hole, 2)
+	out := template.HTMLEscapeString(parts[0])
+	if len(parts) == 2 {
+		out += string(v.JaText(value)) + template.HTMLEscapeString(parts[1])
+	}
+	return template.HTML(out)
+}
+
+// hasJapanese tells whether s holds a character of Japanese script: kanji,
+// hiragana, katakana (the prolonged sound mark 「ー」 too), Japanese
+// punctuation, or a full-width or half-width form.
+func hasJapanese(s string) bool {
+	for _, r := range s {
+		switch {
+		case unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana),
+			r >= 0x3000 && r <= 0x30ff, // CJK punctuation, kana, ー
+			r >= 0xff00 && r <= 0xffef: // full-width and half-width forms
+			return true
+		}
+	}
+	return false
 }
 
 // OtherLang is the language the switch offers.
