@@ -76,6 +76,23 @@ type InvoiceItem struct {
 	Reduced     bool  // under the reduced rate, marked ※
 }
 
+// MaxPageSize bounds a page of a list: the most records one read returns.
+const MaxPageSize = 100
+
+// Page asks for one page of a list: at most Limit records, after the first
+// Offset of the list's order.
+type Page struct{ Offset, Limit int }
+
+// Bounded is p as a store reads it: a Limit outside 1..MaxPageSize is
+// MaxPageSize, a negative Offset is 0.
+func (p Page) Bounded() Page {
+	if p.Limit < 1 || p.Limit > MaxPageSize {
+		p.Limit = MaxPageSize
+	}
+	p.Offset = max(p.Offset, 0)
+	return p
+}
+
 // Sites stores the customer sites' applications, contracts and invoices. A
 // lookup by number takes the account too and answers ErrNotFound for another
 // account's number, so a customer never sees another's data.
@@ -85,6 +102,9 @@ type Sites interface {
 	CreateApplication(ctx context.Context, a *Application) error
 	// ApplicationsOf returns the account's applications, newest first.
 	ApplicationsOf(ctx context.Context, accountID string) ([]Application, error)
+	// ApplicationsPage returns one page of the account's applications, in
+	// ApplicationsOf's order, and how many the account has in all.
+	ApplicationsPage(ctx context.Context, accountID string, p Page) ([]Application, int, error)
 	ApplicationByNumber(ctx context.Context, accountID, number string) (*Application, error)
 	// SetApplicationStatus moves the application of this id from status
 	// `from` to `to`: ErrNotFound when there is none, ErrStale when it is no
@@ -95,6 +115,9 @@ type Sites interface {
 	CreateContract(ctx context.Context, c *Contract) error
 	// ContractsOf returns the account's contracts, newest start first.
 	ContractsOf(ctx context.Context, accountID string) ([]Contract, error)
+	// ContractsPage returns one page of the account's contracts, in
+	// ContractsOf's order, and how many the account has in all.
+	ContractsPage(ctx context.Context, accountID string, p Page) ([]Contract, int, error)
 	ContractByNumber(ctx context.Context, accountID, number string) (*Contract, error)
 
 	// CreateInvoice stores the invoice and its items, in one transaction:
@@ -104,5 +127,9 @@ type Sites interface {
 	CreateInvoice(ctx context.Context, inv *Invoice) error
 	// InvoicesOf returns the account's invoices, newest first, with items.
 	InvoicesOf(ctx context.Context, accountID string) ([]Invoice, error)
+	// InvoicesPage returns one page of the account's invoices, in
+	// InvoicesOf's order, each with its items, and how many the account
+	// has in all.
+	InvoicesPage(ctx context.Context, accountID string, p Page) ([]Invoice, int, error)
 	InvoiceByNumber(ctx context.Context, accountID, number string) (*Invoice, error)
 }

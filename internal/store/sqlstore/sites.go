@@ -32,6 +32,32 @@ func (db *DB) ApplicationsOf(ctx context.Context, accountID string) ([]store.App
 		WHERE account_id = ? ORDER BY applied_at DESC, number DESC`, accountID)
 }
 
+// ApplicationsPage returns one page of ApplicationsOf and the account's
+// count: two reads on the index (account_id, applied_at, number).
+func (db *DB) ApplicationsPage(ctx context.Context, accountID string, p store.Page) ([]store.Application, int, error) {
+	p = p.Bounded()
+	total, err := db.countOf(ctx, "applications page", "applications", accountID)
+	if err != nil || total <= p.Offset {
+		return nil, total, err
+	}
+	apps, err := queryAll(ctx, db, "applications page", scanApplication, applicationsPageQuery, accountID, p.Limit, p.Offset)
+	return apps, total, err
+}
+
+const applicationsPageQuery = `SELECT ` + applicationCols + ` FROM applications
+	WHERE account_id = ? ORDER BY applied_at DESC, number DESC LIMIT ? OFFSET ?`
+
+// countOf counts the account's records in one of the sites' tables.
+func (db *DB) countOf(ctx context.Context, op, table, accountID string) (int, error) {
+	var n int
+	err := db.c().queryRow(ctx, countOfQuery(table), accountID).Scan(&n)
+	return n, db.fail(op, err)
+}
+
+func countOfQuery(table string) string {
+	return `SELECT count(*) FROM ` + table + ` WHERE account_id = ?`
+}
+
 // ApplicationByNumber finds the account's application of this number; another
 // account's is not found.
 func (db *DB) ApplicationByNumber(ctx context.Context, accountID, number string) (*store.Application, error) {
@@ -85,6 +111,21 @@ func (db *DB) ContractsOf(ctx context.Context, accountID string) ([]store.Contra
 	return queryAll(ctx, db, "contracts of", scanContract, `SELECT `+contractCols+` FROM contracts
 		WHERE account_id = ? ORDER BY start_date DESC, number DESC`, accountID)
 }
+
+// ContractsPage returns one page of ContractsOf and the account's count:
+// two reads on the index (account_id, start_date, number).
+func (db *DB) ContractsPage(ctx context.Context, accountID string, p store.Page) ([]store.Contract, int, error) {
+	p = p.Bounded()
+	total, err := db.countOf(ctx, "contracts page", "contracts", accountID)
+	if err != nil || total <= p.Offset {
+		return nil, total, err
+	}
+	cons, err := queryAll(ctx, db, "contracts page", scanContract, contractsPageQuery, accountID, p.Limit, p.Offset)
+	return cons, total, err
+}
+
+const contractsPageQuery = `SELECT ` + contractCols + ` FROM contracts
+	WHERE account_id = ? ORDER BY start_date DESC, number DESC LIMIT ? OFFSET ?`
 
 // ContractByNumber finds the account's contract of this number.
 func (db *DB) ContractByNumber(ctx context.Context, accountID, number string) (*store.Contract, error) {

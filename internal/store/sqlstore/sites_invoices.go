@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strings"
 
 	"github.com/tobira/tobira/internal/store"
 )
@@ -81,6 +82,53 @@ func (db *DB) InvoicesOf(ctx context.Context, accountID string) ([]store.Invoice
 		}
 	}
 	return out, db.fail("invoices of", items.Err())
+}
+
+// InvoicesPage returns one page of InvoicesOf and the account's count:
+// the page's invoices on the index (account_id, issued_at, number), then
+// the items of just those, on invoice_items' key.
+func (db *DB) InvoicesPage(ctx context.Context, accountID string, p store.Page) ([]store.Invoice, int, error) {
+	p = p.Bounded()
+	total, err := db.countOf(ctx, "invoices page", "invoices", accountID)
+	if err != nil || total <= p.Offset {
+		return nil, total, err
+	}
+	out, err := queryAll(ctx, db, "invoices page", scanInvoice, invoicesPageQuery, accountID, p.Limit, p.Offset)
+	if err != nil || len(out) == 0 {
+		return nil, total, err
+	}
+	at := make(map[string]int, len(out)) // invoice id -> index in out
+	ids := make([]any, len(out))
+	for i, v := range out {
+		at[v.ID], ids[i] = i, v.ID
+	}
+	items, err := db.c().query(ctx, invoiceItemsOfQuery(len(ids)), ids...)
+	if err != nil {
+		return nil, 0, db.fail("invoices page", err)
+	}
+	defer items.Close()
+	for items.Next() {
+		var id string
+		var it store.InvoiceItem
+		if err := items.Scan(&id, &it.Description, &it.Quantity, &it.UnitPrice, &it.TaxRate, &it.Reduced); err != nil {
+			return nil, 0, db.fail("invoices page", err)
+		}
+		out[at[id]].Items = append(out[at[id]].Items, it)
+	}
+	if err := items.Err(); err != nil {
+		return nil, 0, db.fail("invoices page", err)
+	}
+	return out, total, nil
+}
+
+const invoicesPageQuery = `SELECT ` + invoiceCols + ` FROM invoices
+	WHERE account_id = ? ORDER BY issued_at DESC, number DESC LIMIT ? OFFSET ?`
+
+// invoiceItemsOfQuery reads the items of n invoices (n is at most
+// store.MaxPageSize), on invoice_items' key.
+func invoiceItemsOfQuery(n int) string {
+	return `SELECT invoice_id, description, quantity, unit_price, tax_rate, reduced
+		FROM invoice_items WHERE invoice_id IN (?` + strings.Repeat(`, ?`, n-1) + `) ORDER BY invoice_id, position`
 }
 
 // InvoiceByNumber finds the account's invoice of this number, with its items.

@@ -928,3 +928,30 @@ func TestUpgradeToSpentCodeChallenge(t *testing.T) {
 		t.Errorf("spending it again: %v, want ErrStale", err)
 	}
 }
+
+// TestSitesPagesUseIndexes: a page of a customer's applications, contracts
+// or invoices reads the table's (account_id, date, number) index in the
+// list's order, however many records the customer has: no scan, no sort;
+// the count reads the same index, the page's items invoice_items' key.
+func TestSitesPagesUseIndexes(t *testing.T) {
+	db := openTemp(t, filepath.Join(t.TempDir(), "tobira.db"))
+	defer db.Close()
+	for q, index := range map[string]string{
+		applicationsPageQuery:        "applications_account_page",
+		contractsPageQuery:           "contracts_account_page",
+		invoicesPageQuery:            "invoices_account_page",
+		countOfQuery("applications"): "applications_account_page",
+		countOfQuery("contracts"):    "contracts_account_page",
+		countOfQuery("invoices"):     "invoices_account_page",
+		invoiceItemsOfQuery(20):      "sqlite_autoindex_invoice_items",
+		invoiceItemsOfQuery(1):       "sqlite_autoindex_invoice_items",
+	} {
+		plan, err := db.QueryPlan(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := strings.Join(plan, "; "); !strings.Contains(p, index) || strings.Contains(p, "TEMP B-TREE") {
+			t.Errorf("%s\n  plan: %s", q, p)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -299,6 +300,105 @@ var siteTests = []test{
 		_, err := st.InvoiceByNumber(ctx, "acc-1", v.Number)
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("invoice after a refused item: %v, want ErrNotFound", err)
+		}
+	}},
+}
+
+// sitePagingTests: the sites read a customer's lists a page at a time, in
+// the full list's order, never more than store.MaxPageSize records.
+var sitePagingTests = []test{
+	{"SitesPaging", func(t *testing.T, s store.Store) {
+		ctx, st := t.Context(), store.Sites(s)
+		newAccount(t, s, "acc-1")
+		newAccount(t, s, "acc-2")
+		// One more than a page may hold; every third on the same day as the
+		// one before, so the number breaks ties.
+		const n = store.MaxPageSize + 1
+		for i := range n {
+			at := t0.AddDate(0, 0, -(i - i/3))
+			a := newApplication("acc-1", fmt.Sprintf("A-2026-%06d", i), at, store.ApplicationReceived)
+			must(t, st.CreateApplication(ctx, &a))
+			k := newContract("acc-1", fmt.Sprintf("C-2026-%06d", i), at, int64(i))
+			must(t, st.CreateContract(ctx, &k))
+			v := newInvoice("acc-1", fmt.Sprintf("INV-2026-%06d", i), at)
+			v.Items = v.Items[:1+i%3] // each invoice keeps its own items
+			must(t, st.CreateInvoice(ctx, &v))
+		}
+		other := newApplication("acc-2", "A-2026-OTHER", t0, store.ApplicationReceived)
+		must(t, st.CreateApplication(ctx, &other))
+
+		apps, err := st.ApplicationsOf(ctx, "acc-1")
+		must(t, err)
+		cons, err := st.ContractsOf(ctx, "acc-1")
+		must(t, err)
+		invs, err := st.InvoicesOf(ctx, "acc-1")
+		must(t, err)
+		appNo := func(a store.Application) string { return a.Number }
+		conNo := func(k store.Contract) string { return k.Number }
+		invNo := func(v store.Invoice) string { return v.Number }
+
+		// Pages of 30, one after another, are the whole list in order.
+		var gotApps []store.Application
+		var gotCons []store.Contract
+		var gotInvs []store.Invoice
+		for off := 0; off < n+30; off += 30 {
+			p := store.Page{Offset: off, Limit: 30}
+			as, total, err := st.ApplicationsPage(ctx, "acc-1", p)
+			must(t, err)
+			ks, ktotal, err := st.ContractsPage(ctx, "acc-1", p)
+			must(t, err)
+			vs, vtotal, err := st.InvoicesPage(ctx, "acc-1", p)
+			must(t, err)
+			if total != n || ktotal != n || vtotal != n {
+				t.Errorf("page at %d: totals %d, %d, %d, want %d", off, total, ktotal, vtotal, n)
+			}
+			if want := max(0, min(30, n-off)); len(as) != want || len(ks) != want || len(vs) != want {
+				t.Errorf("page at %d: %d, %d, %d records, want %d", off, len(as), len(ks), len(vs), want)
+			}
+			gotApps, gotCons, gotInvs = append(gotApps, as...), append(gotCons, ks...), append(gotInvs, vs...)
+		}
+		sameNumbers(t, "ApplicationsPage", numbers(gotApps, appNo), numbers(apps, appNo))
+		sameNumbers(t, "ContractsPage", numbers(gotCons, conNo), numbers(cons, conNo))
+		sameNumbers(t, "InvoicesPage", numbers(gotInvs, invNo), numbers(invs, invNo))
+		if len(gotInvs) == len(invs) {
+			for i := range invs {
+				sameInvoice(t, "InvoicesPage["+invs[i].Number+"]", gotInvs[i], invs[i])
+			}
+		}
+
+		// Bounded: no limit, or too large a one, reads MaxPageSize; a
+		// negative offset reads from the start.
+		for _, p := range []store.Page{{Limit: 0}, {Limit: -1}, {Limit: 1 << 30}, {Offset: -20, Limit: 1 << 30}} {
+			as, _, err := st.ApplicationsPage(ctx, "acc-1", p)
+			must(t, err)
+			ks, _, err := st.ContractsPage(ctx, "acc-1", p)
+			must(t, err)
+			vs, _, err := st.InvoicesPage(ctx, "acc-1", p)
+			must(t, err)
+			if len(as) != store.MaxPageSize || len(ks) != store.MaxPageSize || len(vs) != store.MaxPageSize {
+				t.Errorf("%+v: %d, %d, %d records, want %d", p, len(as), len(ks), len(vs), store.MaxPageSize)
+			}
+			if len(as) > 0 && as[0].Number != apps[0].Number {
+				t.Errorf("%+v: first %s, want %s", p, as[0].Number, apps[0].Number)
+			}
+		}
+
+		// Past the end: nothing, and the count still.
+		as, total, err := st.ApplicationsPage(ctx, "acc-1", store.Page{Offset: 1 << 40, Limit: 20})
+		must(t, err)
+		if len(as) != 0 || total != n {
+			t.Errorf("past the end: %d records of %d", len(as), total)
+		}
+		// Another account's records are not counted or listed.
+		as, total, err = st.ApplicationsPage(ctx, "acc-2", store.Page{Limit: 20})
+		must(t, err)
+		if total != 1 || len(as) != 1 || as[0].Number != other.Number {
+			t.Errorf("acc-2: %v of %d", numbers(as, appNo), total)
+		}
+		vs, total, err := st.InvoicesPage(ctx, "nobody", store.Page{Limit: 20})
+		must(t, err)
+		if total != 0 || len(vs) != 0 {
+			t.Errorf("unknown account: %d invoices of %d", len(vs), total)
 		}
 	}},
 }

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OIDCConsent", oidcConsentTests},
 		{"Times", timeTests},
 		{"Sites", siteTests},
+		{"SitesPaging", sitePagingTests},
 		{"SiteSessions", siteSessionTests},
 		{"Mail", mailTests},
 		{"Operators", operatorTests},
