@@ -10,21 +10,34 @@ import (
 // 申込／契約確認サイト: the customer's applications and contracts.
 
 func (s *site) contractsHome(w http.ResponseWriter, r *http.Request, u *User) {
-	apps, err := s.deps.Store.ApplicationsOf(r.Context(), u.AccountID)
+	appPage, ok1 := pageParam(r, "applications_page")
+	conPage, ok2 := pageParam(r, "contracts_page")
+	if !ok1 || !ok2 {
+		s.badPage(w, r, u)
+		return
+	}
+	apps, appTotal, err := s.deps.Store.ApplicationsPage(r.Context(), u.AccountID, pageOf(appPage))
 	if err != nil {
 		s.internal(w, r, u, err)
 		return
 	}
-	cons, err := s.deps.Store.ContractsOf(r.Context(), u.AccountID)
+	cons, conTotal, err := s.deps.Store.ContractsPage(r.Context(), u.AccountID, pageOf(conPage))
 	if err != nil {
 		s.internal(w, r, u, err)
+		return
+	}
+	if appPage > pagesOf(appTotal) || conPage > pagesOf(conTotal) {
+		s.badPage(w, r, u)
 		return
 	}
 	v := s.view(r, u, "contracts.home_title")
 	v.Data = struct {
-		Applications []store.Application
-		Contracts    []store.Contract
-	}{apps, cons}
+		Applications       []store.Application
+		Contracts          []store.Contract
+		AppPager, ConPager pager
+	}{apps, cons,
+		newPager(v, r, "applications_page", "apps", "applications", appPage, appTotal),
+		newPager(v, r, "contracts_page", "contracts", "contracts", conPage, conTotal)}
 	s.render(w, r, http.StatusOK, "contracts_home", v)
 }
 

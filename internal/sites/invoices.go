@@ -20,9 +20,18 @@ type invoiceRow struct {
 }
 
 func (s *site) invoicesHome(w http.ResponseWriter, r *http.Request, u *User) {
-	invs, err := s.deps.Store.InvoicesOf(r.Context(), u.AccountID)
+	page, ok := pageParam(r, "page")
+	if !ok {
+		s.badPage(w, r, u)
+		return
+	}
+	invs, total, err := s.deps.Store.InvoicesPage(r.Context(), u.AccountID, pageOf(page))
 	if err != nil {
 		s.internal(w, r, u, err)
+		return
+	}
+	if page > pagesOf(total) {
+		s.badPage(w, r, u)
 		return
 	}
 	rows := make([]invoiceRow, len(invs))
@@ -31,7 +40,10 @@ func (s *site) invoicesHome(w http.ResponseWriter, r *http.Request, u *User) {
 			billing.Sum(billing.Totals(inv.Items)).Total}
 	}
 	v := s.view(r, u, "invoices.home_title")
-	v.Data = rows
+	v.Data = struct {
+		Rows  []invoiceRow
+		Pager pager
+	}{rows, newPager(v, r, "page", "invoices", "invoices", page, total)}
 	s.render(w, r, http.StatusOK, "invoices_home", v)
 }
 
