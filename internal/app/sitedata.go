@@ -526,7 +526,7 @@ func (m *Main) invoices(ctx context.Context, args []string) error {
 		issued = f.String("issued", "", "the day issued, YYYY-MM-DD in Japan (default: the first of the next month)")
 		f.Var(&items, "item", `a line: "description|quantity|unit price (yen, tax excluded)|rate (10, or 8 reduced)"; repeat for more`)
 		issuerName = f.String("issuer-name", sites.DemoIssuer, "the issuer's name")
-		issuerReg = f.String("issuer-registration", sites.DemoIssuerRegistration, "the issuer's registration number, T and 13 digits")
+		issuerReg = f.String("issuer-registration", sites.DemoIssuerRegistration, "the issuer's registration number: T and its 13-digit corporate number (法人番号), whose check digit is checked")
 		number = f.String("number", "", "the invoice number (default: generated, INV-YYYYMM-NNNNNN)")
 		required = append(required, siteFlag{"period", period})
 	}
