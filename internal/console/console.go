@@ -402,11 +402,15 @@ func (s *Server) signedInAs(h func(http.ResponseWriter, *http.Request, *store.Op
 		// replacement, which then goes on to the page asked for (a link
 		// the admin sent with it).
 		if op.MustChangePassword() && r.URL.Path != "/password" {
-			to := "/password"
-			if r.Method == http.MethodGet || r.Method == http.MethodHead {
-				to = withNext(to, r.URL.RequestURI())
+			next := r.URL.RequestURI()
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				// A form (from a tab opened before) is not acted on; the
+				// change goes on to the page it was on, with the search a
+				// customer's page carries.
+				webkit.ParseForm(r)
+				next = formPage(r)
 			}
-			http.Redirect(w, r, to, http.StatusSeeOther)
+			http.Redirect(w, r, withNext("/password", next), http.StatusSeeOther)
 			return
 		}
 		// A POST whose body is too large or no form of text is refused

@@ -56,7 +56,7 @@ func (s *Server) customersPage(w http.ResponseWriter, r *http.Request, op *store
 	v := s.view(r, "customers.title", op)
 	v.Nav, v.Wide = "customers", true
 	s.notice(r, v)
-	q := trim(r.URL.Query().Get("q"), 200)
+	q := trim(r.URL.Query().Get("q"), maxQuery)
 	d := customersData{Query: q}
 	if q != "" {
 		found, limited, err := s.findAccounts(r, q)
@@ -134,8 +134,10 @@ type customerData struct {
 	Devices     []deviceRow
 	MoreDevices bool
 	// Back is the search the page was opened from (its ?q=, which the
-	// results' links carry), for 「検索に戻る」.
-	Back string
+	// results' links carry), for 「検索に戻る」; Query is that search, which
+	// the page's forms carry (searchOf) so that the page an action
+	// returns to goes back to it too.
+	Back, Query string
 }
 
 // deviceRow is one of a customer's live sessions: the browser and system
@@ -211,16 +213,17 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 	if r.Method == http.MethodPost && r.PostForm != nil {
 		d.ReasonValue = trim(r.PostForm.Get("reset_reason"), maxResetReason)
 	}
+	d.Query = searchOf(r)
 	d.Back = "/customers"
-	if q := trim(r.URL.Query().Get("q"), 200); q != "" {
-		d.Back += "?q=" + url.QueryEscape(q)
+	if d.Query != "" {
+		d.Back += "?q=" + url.QueryEscape(d.Query)
 	}
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
 	v := s.view(r, "customer.title", op)
-	v.backTo(r, "/customers/"+url.PathEscape(a.ID))
+	v.backTo(r, customerPathFrom(a.ID, d.Query))
 	v.Nav, v.Wide, v.Data = "customers", true, d
 	s.notice(r, v)
 	if errKey != "" {
@@ -248,6 +251,31 @@ func (s *Server) devices(r *http.Request, accountID string, d *customerData) err
 
 func customerPath(id string) string { return "/customers/" + url.PathEscape(id) }
 
+// maxQuery is the longest search, in characters: the search page cuts a
+// longer one, and so does every way back to it.
+const maxQuery = 200
+
+// searchOf is the search a customer's page was opened from, cut as the
+// search page cuts it: the page's ?q= on a GET; on a POST, the q of the
+// form, which each of the page's forms carries (a POST's address is the
+// action's, without a query).
+func searchOf(r *http.Request) string {
+	if r.Method == http.MethodPost {
+		return trim(r.PostForm.Get("q"), maxQuery)
+	}
+	return trim(r.URL.Query().Get("q"), maxQuery)
+}
+
+// customerPathFrom is the customer's page opened from the search q, so
+// that its 「検索に戻る」 still goes back to the results: a path of the
+// console whatever q holds, which goes in the query, escaped.
+func customerPathFrom(id, q string) string {
+	if q == "" {
+		return customerPath(id)
+	}
+	return customerPath(id) + "?q=" + url.QueryEscape(q)
+}
+
 func (s *Server) resend(w http.ResponseWriter, r *http.Request, op *store.Operator) {
 	a, ok := s.liveAccount(w, r, op)
 	if !ok {
@@ -271,7 +299,7 @@ func (s *Server) resend(w http.ResponseWriter, r *http.Request, op *store.Operat
 		return
 	}
 	s.audit(ctx, r, actor(op), a.ID, store.ActionActivationResend, "ok", "")
-	s.done(w, r, op, customerPath(a.ID), "resent")
+	s.done(w, r, op, customerPathFrom(a.ID, searchOf(r)), "resent")
 }
 
 func (s *Server) lock(w http.ResponseWriter, r *http.Request, op *store.Operator) {
@@ -301,7 +329,7 @@ func (s *Server) lock(w http.ResponseWriter, r *http.Request, op *store.Operator
 		return
 	}
 	s.audit(ctx, r, actor(op), a.ID, store.ActionAccountLock, "ok", reason)
-	s.done(w, r, op, customerPath(a.ID), "locked")
+	s.done(w, r, op, customerPathFrom(a.ID, searchOf(r)), "locked")
 }
 
 func (s *Server) unlock(w http.ResponseWriter, r *http.Request, op *store.Operator) {
@@ -320,7 +348,7 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request, op *store.Operat
 		return
 	}
 	s.audit(ctx, r, actor(op), a.ID, store.ActionAccountUnlock, "ok", "")
-	s.done(w, r, op, customerPath(a.ID), "unlocked")
+	s.done(w, r, op, customerPathFrom(a.ID, searchOf(r)), "unlocked")
 }
 
 // openData is the form as typed; Lang is the language of the customer's

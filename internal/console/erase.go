@@ -50,5 +50,5 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request, op *store.Operato
 		s.internal(w, r, err)
 		return
 	}
-	s.done(w, r, op, customerPath(a.ID), "erased")
+	s.done(w, r, op, customerPathFrom(a.ID, searchOf(r)), "erased")
 }

@@ -162,7 +162,7 @@ func (s *Server) showReauth(w http.ResponseWriter, r *http.Request, op *store.Op
 func cancelPath(r *http.Request) string {
 	switch p := r.URL.Path; {
 	case strings.HasPrefix(p, "/customers/") && r.PathValue("id") != "":
-		return customerPath(r.PathValue("id"))
+		return customerPathFrom(r.PathValue("id"), searchOf(r))
 	case strings.HasPrefix(p, "/resets/"):
 		return "/resets"
 	case strings.HasPrefix(p, "/recoveries/"):

@@ -55,7 +55,7 @@ func (s *Server) requestReset(w http.ResponseWriter, r *http.Request, op *store.
 		return
 	}
 	s.audit(ctx, r, actor(op), a.ID, store.ActionResetRequest, "ok", reason)
-	s.done(w, r, op, customerPath(a.ID), "reset_requested")
+	s.done(w, r, op, customerPathFrom(a.ID, searchOf(r)), "reset_requested")
 }
 
 // resetRow is an open request with its customer.
@@ -194,7 +194,7 @@ func (s *Server) decideReset(w http.ResponseWriter, r *http.Request, op *store.O
 		return
 	}
 	s.audit(ctx, r, actor(op), q.AccountID, action, "ok", "request "+q.ID+" by "+q.RequestedBy+": "+q.Reason)
-	s.done(w, r, op, customerPath(q.AccountID), "reset_withdrawn")
+	s.done(w, r, op, customerPathFrom(q.AccountID, searchOf(r)), "reset_withdrawn")
 }
 
 // resetAccount is the account of the reset request id, for an audit event

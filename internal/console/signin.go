@@ -61,6 +61,9 @@ func (s *Server) toSignIn(w http.ResponseWriter, r *http.Request) {
 	_, err := r.Cookie(CookieName)
 	hadCookie := err == nil
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// Read for the search a customer's page carries (searchOf) alone:
+		// a form that cannot be read just returns without it.
+		webkit.ParseForm(r)
 		next, reason = formPage(r), "not_done"
 	}
 	target := "/login"
