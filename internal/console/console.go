@@ -8,6 +8,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -461,6 +462,27 @@ func (v *view) Action(code string) string { return v.label("action.", code) }
 
 // Outcome is an audit outcome's label, or its code when it has none.
 func (v *view) Outcome(code string) string { return v.label("outcome.", code) }
+
+// Status is the label of a status shown to operators (a contract's, an
+// application's, a recovery request's), whose catalog keys are prefix and
+// the status. One without a label (a status a newer version or a site
+// writes) shows as 「不明な状態 (code)」, not as its catalog key.
+func (v *view) Status(prefix string, code any) string {
+	return v.labelOr(prefix, fmt.Sprint(code), "label.unknown_status")
+}
+
+// Kind is Status for another enumerated value (a factor's kind, an
+// operator's role): 「不明な値 (code)」 when it has no label.
+func (v *view) Kind(prefix string, code any) string {
+	return v.labelOr(prefix, fmt.Sprint(code), "label.unknown_value")
+}
+
+func (v *view) labelOr(prefix, code, unknown string) string {
+	if s := v.T(prefix + code); s != prefix+code {
+		return s
+	}
+	return v.T(unknown, code)
+}
 
 func (v *view) label(prefix, code string) string {
 	if s := v.T(prefix + code); s != prefix+code {

@@ -50,7 +50,7 @@ func (r recoveryRow) Waiting() bool { return r.Status == store.RecoveryWaiting }
 // proposal of an early approval: who made it, when (lapsed once the period
 // ran out), and the identity check they did.
 func (v *view) RecoveryState(q recoveryRow) []string {
-	status := v.T("recoveries.status." + string(q.Status))
+	status := v.Status("recoveries.status.", q.Status)
 	proposed := "recoveries.proposed"
 	if q.WaitOver {
 		status, proposed = v.T("recoveries.status.wait_over"), "recoveries.proposed_lapsed"
