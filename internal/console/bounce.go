@@ -39,7 +39,10 @@ const (
 // that made them leads to.
 var noAskAgain = map[string]bool{"/audit.csv": true, "/operators/handover": true}
 
-var bounceTemplate = template.Must(template.New("bounce").Parse(`<!doctype html>
+// bouncePage is the page that asks again: a page of its own, without the
+// layout's menu, whose stylesheets get their versions as the other pages'
+// do (parseBounce).
+const bouncePage = `<!doctype html>
 <html lang="{{.Lang}}">
 <head>
 <meta charset="utf-8">
@@ -57,7 +60,18 @@ var bounceTemplate = template.Must(template.New("bounce").Parse(`<!doctype html>
 </main>
 </body>
 </html>
-`))
+`
+
+// parseBounce parses bouncePage with its references to /static/ versioned
+// (webkit.VersionAssets): unversioned, a browser could keep the stylesheet
+// of the release before for an hour.
+func parseBounce() (*template.Template, error) {
+	page, err := webkit.VersionAssets(staticFS, bouncePage)
+	if err != nil {
+		return nil, err
+	}
+	return template.New("bounce").Parse(page)
+}
 
 // bounce answers r, a request for a page that lacks the session cookie,
 // with the page that asks for it again, when the browser may hold a
@@ -88,7 +102,7 @@ func (s *Server) bounce(w http.ResponseWriter, r *http.Request) bool {
 	lang := webkit.PickLanguage(r)
 	data := struct{ Lang, Title, Lead, Link, URL string }{lang, s.msgs.T(lang, "bounce.title"), s.msgs.T(lang, "bounce.lead"),
 		s.msgs.T(lang, "bounce.link"), target}
-	if err := bounceTemplate.Execute(w, data); err != nil {
+	if err := s.again.Execute(w, data); err != nil {
 		s.log.Warn("console: the page that asks again", "err", err)
 	}
 	return true

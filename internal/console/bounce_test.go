@@ -1,6 +1,8 @@
 package console_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"html"
 	"io"
 	"net/http"
@@ -216,4 +218,43 @@ func jarHas(s *site, jar *sameSiteJar, name string) bool {
 		}
 	}
 	return false
+}
+
+var staticRef = regexp.MustCompile(`(?:href|src)="(/static/[^"]*)"`)
+
+// TestBouncePageStylesheetsVersioned: the page that asks again refers to
+// its stylesheets with the version of the content served now, as every
+// other page does, where it named them bare and a browser could keep the
+// release before's for an hour; and it asks again for a customer's page
+// with the search it was opened from.
+func TestBouncePageStylesheetsVersioned(t *testing.T) {
+	s := newSite(t)
+	seed := s.operator("boss@tobira.example", store.RoleAdmin)
+	a := s.customerWithFactor("yamada@example.jp")
+	b, jar := s.strictBrowser("boss@tobira.example", seed)
+	page := "/customers/" + a.ID + "?q=" + url.QueryEscape("山田 太郎")
+	_, body := b.fromElsewhere(jar, "GET", page, nil)
+	if refreshTo(body) != page {
+		t.Fatalf("no page asking for %s again:\n%s", page, body)
+	}
+	refs := staticRef.FindAllStringSubmatch(body, -1)
+	if len(refs) < 2 {
+		t.Fatalf("the page asking again names %d files under /static/:\n%s", len(refs), body)
+	}
+	_, login := s.browser().get("/login")
+	for _, m := range refs {
+		ref := html.UnescapeString(m[1])
+		u, err := url.Parse(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, content := b.get(u.Path)
+		sum := sha256.Sum256([]byte(content))
+		if want := u.Path + "?v=" + hex.EncodeToString(sum[:5]); ref != want {
+			t.Errorf("the page asking again refers to %s, want %s", ref, want)
+		}
+		if !strings.Contains(login, `href="`+m[1]+`"`) {
+			t.Errorf("%s is not what the other pages refer to", ref)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
@@ -72,6 +73,7 @@ type Server struct {
 	log     *slog.Logger
 	msgs    webkit.Catalog
 	pages   webkit.Pages
+	again   *template.Template // the page that asks again (bounce.go)
 	mux     *http.ServeMux
 	guarded http.Handler
 	secure  bool
@@ -91,13 +93,17 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	again, err := parseBounce()
+	if err != nil {
+		return nil, err
+	}
 	sched := d.Schedule
 	if sched == nil {
 		svc := d.Svc
 		sched = maintenance.New(svc.Store, func() time.Time { return svc.Now() }, d.Log)
 	}
 	s := &Server{svc: d.Svc, ops: d.Operators, sched: sched, log: d.Log, msgs: msgs, pages: pages,
-		mux: http.NewServeMux(), secure: d.Svc.Config.Secure(), hosts: map[string]bool{}}
+		again: again, mux: http.NewServeMux(), secure: d.Svc.Config.Secure(), hosts: map[string]bool{}}
 	for _, h := range d.Svc.Config.ConsoleHosts {
 		s.hosts[strings.TrimSuffix(strings.ToLower(h), ".")] = true
 	}

@@ -309,6 +309,11 @@ func versionAssets(assets fs.FS, page string) (string, error) {
 	return out, missing
 }
 
+// VersionAssets is versionAssets for a page a server writes without
+// ParsePages (the console's page that asks for an address again): its
+// references to /static/ carry the same versions as the parsed pages'.
+func VersionAssets(assets fs.FS, page string) (string, error) { return versionAssets(assets, page) }
+
 // assetContent is the content a server serves at path, a path under
 // /static/: the shared stylesheet (BaseStylesheet), or a file of fsys's
 // static/ directory (Static).
