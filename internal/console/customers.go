@@ -127,8 +127,13 @@ type customerData struct {
 	// recoveries page lists it, if any: an operator who answers the
 	// customer's call sees it here, and its actions there.
 	Recovery *recoveryRow
-	// ReasonValue refills the reset form after a refusal.
-	ReasonValue string
+	// ReasonValue refills the reset form after a refusal; LockReason,
+	// EraseEmail and EraseReason the lock's and the erasure's.
+	ReasonValue, LockReason, EraseEmail, EraseReason string
+	// Wrong is the field a refusal's message is about ("" for none): it
+	// takes the focus and names the message, as the other forms' do, so
+	// that on a long page (a phone) the operator is at the field again.
+	Wrong string
 	// Devices are where the customer is signed in, newest first, as
 	// their security page lists them; MoreDevices says there are more.
 	Devices     []deviceRow
@@ -212,7 +217,11 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 	}
 	if r.Method == http.MethodPost && r.PostForm != nil {
 		d.ReasonValue = trim(r.PostForm.Get("reset_reason"), maxResetReason)
+		d.LockReason = trim(r.PostForm.Get("reason"), 200)
+		d.EraseEmail = trim(r.PostForm.Get("confirm_email"), 254)
+		d.EraseReason = trim(r.PostForm.Get("erase_reason"), 200)
 	}
+	d.Wrong = wrongField[errKey]
 	d.Query = searchOf(r)
 	d.Back = "/customers"
 	if d.Query != "" {
@@ -230,6 +239,15 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 		v.Error = s.t(r, errKey)
 	}
 	s.render(w, r, status, "customer", v)
+}
+
+// wrongField is the field of the customer's page each refusal's message
+// is about.
+var wrongField = map[string]string{
+	"error.lock_reason":     "reason",
+	"reset.reason_required": "reset_reason",
+	"erase.mismatch":        "confirm_email",
+	"erase.reason_required": "erase_reason",
 }
 
 // devices fills in where the account is signed in: support staff see what
