@@ -34,12 +34,13 @@ func TestCustomerRefusalFocusesField(t *testing.T) {
 		kept                   map[string]string
 	}{
 		{"/lock", "reason", "ロックの理由を入力してください", []string{"reason", "  "}, nil},
-		{"/lock", "reason", "ロックの理由を入力してください", []string{"reason", long}, nil},
 		{"/reset-mfa", "reset_reason", "リセットの理由を入力してください", []string{"reset_reason", ""}, nil},
+		{"/lock", "reason", "ロックの理由を入力してください", []string{"reason", long}, map[string]string{"reason": long[:200*len("長")]}},
+		// The erasure's form comes back empty: the address is typed anew.
 		{"/erase", "confirm_email", "一致しません", []string{"confirm_email", "yamada@example.com", "erase_reason", "本人の退会の申し出"},
-			map[string]string{"confirm_email": "yamada@example.com", "erase_reason": "本人の退会の申し出"}},
+			map[string]string{"confirm_email": "", "erase_reason": ""}},
 		{"/erase", "erase_reason", "削除の理由を入力してください", []string{"confirm_email", "yamada@example.jp", "erase_reason", " "},
-			map[string]string{"confirm_email": "yamada@example.jp"}},
+			map[string]string{"confirm_email": ""}},
 	} {
 		resp, body := boss.post(page+c.action, c.kv...)
 		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(alert(body), c.message) {
@@ -55,10 +56,20 @@ func TestCustomerRefusalFocusesField(t *testing.T) {
 			t.Errorf("%s %q: %d fields ask for the focus", c.action, c.kv, n)
 		}
 		for id, want := range c.kept {
-			m := regexp.MustCompile(`value="([^"]*)"`).FindStringSubmatch(inputTag(body, id))
-			if m == nil || html.UnescapeString(m[1]) != want {
-				t.Errorf("%s %q: #%s holds %q, want %q", c.action, c.kv, id, m, want)
+			got := ""
+			if m := regexp.MustCompile(`value="([^"]*)"`).FindStringSubmatch(inputTag(body, id)); m != nil {
+				got = html.UnescapeString(m[1])
 			}
+			if got != want {
+				t.Errorf("%s %q: #%s holds %q, want %q", c.action, c.kv, id, got, want)
+			}
+		}
+		// The message stands by the form it is about, just before it: on
+		// a long page the field's focus brings the operator to both.
+		_, after, _ := strings.Cut(body, `<p class="error" role="alert" id="form-error">`)
+		if next := regexp.MustCompile(`<form method="post" action="([^"]*)"`).FindStringSubmatch(after); next == nil ||
+			next[1] != page+c.action || strings.Count(body, `id="form-error"`) != 1 {
+			t.Errorf("%s %q: the message is not by its form (next form %q)", c.action, c.kv, next)
 		}
 	}
 	// The page as opened asks for no focus, and names no message.

@@ -127,13 +127,15 @@ type customerData struct {
 	// recoveries page lists it, if any: an operator who answers the
 	// customer's call sees it here, and its actions there.
 	Recovery *recoveryRow
-	// ReasonValue refills the reset form after a refusal; LockReason,
-	// EraseEmail and EraseReason the lock's and the erasure's.
-	ReasonValue, LockReason, EraseEmail, EraseReason string
-	// Wrong is the field a refusal's message is about ("" for none): it
-	// takes the focus and names the message, as the other forms' do, so
-	// that on a long page (a phone) the operator is at the field again.
-	Wrong string
+	// ReasonValue refills the reset form after a refusal, LockReason the
+	// lock's. The erasure's form comes back empty: its address is typed
+	// anew, on purpose.
+	ReasonValue, LockReason string
+	// Wrong is the field a refusal's message, Error, is about ("" for
+	// none): the message stands by its form, not atop the long page, and
+	// the field takes the focus and names it, as the other forms' do, so
+	// that on a phone too the operator is at the field and its message.
+	Wrong, Error string
 	// Devices are where the customer is signed in, newest first, as
 	// their security page lists them; MoreDevices says there are more.
 	Devices     []deviceRow
@@ -218,10 +220,7 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 	if r.Method == http.MethodPost && r.PostForm != nil {
 		d.ReasonValue = trim(r.PostForm.Get("reset_reason"), maxResetReason)
 		d.LockReason = trim(r.PostForm.Get("reason"), 200)
-		d.EraseEmail = trim(r.PostForm.Get("confirm_email"), 254)
-		d.EraseReason = trim(r.PostForm.Get("erase_reason"), 200)
 	}
-	d.Wrong = wrongField[errKey]
 	d.Query = searchOf(r)
 	d.Back = "/customers"
 	if d.Query != "" {
@@ -232,12 +231,14 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 		return
 	}
 	v := s.view(r, "customer.title", op)
+	if d.Wrong = wrongField[errKey]; d.Wrong != "" {
+		d.Error = s.t(r, errKey)
+	} else if errKey != "" {
+		v.Error = s.t(r, errKey)
+	}
 	v.backTo(r, customerPathFrom(a.ID, d.Query))
 	v.Nav, v.Wide, v.Data = "customers", true, d
 	s.notice(r, v)
-	if errKey != "" {
-		v.Error = s.t(r, errKey)
-	}
 	s.render(w, r, status, "customer", v)
 }
 
