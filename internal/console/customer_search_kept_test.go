@@ -100,7 +100,7 @@ func TestCustomerActionsKeepSearch(t *testing.T) {
 }
 
 // TestCustomerActionSearchBounded: the search an action's form sends back
-// is cut as the search page cuts it, and whatever it holds the action
+// is cut to the search page's limit, and whatever it holds the action
 // returns to the customer's page, never elsewhere.
 func TestCustomerActionSearchBounded(t *testing.T) {
 	s := newSite(t)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/text/width"
 
@@ -50,6 +51,9 @@ type customersData struct {
 	Query   string
 	Results []customer
 	Limited bool
+	// Refused says the search was not made (too long): the field holds
+	// its start, to shorten.
+	Refused bool
 }
 
 func (s *Server) customersPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
@@ -58,7 +62,14 @@ func (s *Server) customersPage(w http.ResponseWriter, r *http.Request, op *store
 	s.notice(r, v)
 	q := trim(r.URL.Query().Get("q"), maxQuery)
 	d := customersData{Query: q}
-	if q != "" {
+	status := http.StatusOK
+	// A longer search is refused, not cut: the cut one, searched, could
+	// find another customer than the one typed (a pasted text whose
+	// address or number came after the cut), or none.
+	if utf8.RuneCountInString(strings.TrimSpace(r.URL.Query().Get("q"))) > maxQuery {
+		status, v.Error, d.Refused = http.StatusBadRequest, s.t(r, "customers.too_long", maxQuery), true
+	}
+	if q != "" && !d.Refused {
 		found, limited, err := s.findAccounts(r, q)
 		if err != nil {
 			s.internal(w, r, err)
@@ -75,7 +86,7 @@ func (s *Server) customersPage(w http.ResponseWriter, r *http.Request, op *store
 		d.Limited = limited
 	}
 	v.Data = d
-	s.render(w, r, http.StatusOK, "customers", v)
+	s.render(w, r, status, "customers", v)
 }
 
 // findAccounts searches for q with full-width ASCII and the ideographic
@@ -270,12 +281,13 @@ func (s *Server) devices(r *http.Request, accountID string, d *customerData) err
 
 func customerPath(id string) string { return "/customers/" + url.PathEscape(id) }
 
-// maxQuery is the longest search, in characters: the search page cuts a
-// longer one, and so does every way back to it.
+// maxQuery is the longest search, in characters: the search page refuses
+// a longer one, and every way back to it cuts one.
 const maxQuery = 200
 
-// searchOf is the search a customer's page was opened from, cut as the
-// search page cuts it: the page's ?q= on a GET; on a POST, the q of the
+// searchOf is the search a customer's page was opened from, cut to
+// maxQuery (a longer one is no search the page made): the page's ?q= on a
+// GET; on a POST, the q of the
 // form, which each of the page's forms carries (a POST's address is the
 // action's, without a query).
 func searchOf(r *http.Request) string {
