@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -1013,7 +1014,8 @@ func TestConsoleReauth(t *testing.T) {
 	if got := run(a, chromedp.Evaluate[string](`document.querySelector('main form input[name="erase_reason"]').value`)); got != `本人から退会の申し出 "<確認済み>"` {
 		t.Errorf("the confirmation page carries the reason %q", got)
 	}
-	a.expectText(`//main//a[normalize-space()="実行せずに戻る" and @href="` + customerPath + `"]`)
+	// The way back is her page with the search it was opened from.
+	a.expectText(`//main//a[normalize-space()="実行せずに戻る" and @href="` + customerPath + "?q=" + url.QueryEscape(satoEmail) + `"]`)
 	a.screen("80-9-1-console-reauth")
 
 	// Not erased: her page, seen by a colleague, is as it was.
@@ -1028,5 +1030,7 @@ func TestConsoleReauth(t *testing.T) {
 	a.typeInto("6桁のコード", oathtool(t, seedA, "-N", "now + 30 seconds"))
 	a.navigationTo(chromedp.Click(button("確認して実行")), 200, customerPath, "削除済みのアカウント")
 	a.expectText(`//p[@role="status" and normalize-space()="アカウントを削除しました。各サイトのログインも終了しました。"]`)
+	// 「検索に戻る」 still goes back to the search.
+	a.expectText(`//main//a[normalize-space()="← 検索に戻る" and @href="/customers?q=` + url.QueryEscape(satoEmail) + `"]`)
 	a.screen("80-9-2-console-reauth-erased")
 }
