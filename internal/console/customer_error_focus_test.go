@@ -17,10 +17,12 @@ func inputTag(body, id string) string {
 
 // TestCustomerRefusalFocusesField: a lock, a reset request or an erasure
 // refused on a customer's page (no reason, a reason too long, another
-// address) shows the page again with the refused field holding what was
-// typed, marked invalid, naming the message and taking the focus, as the
-// console's other forms do: on a phone the form is far below the message,
-// and the erasure's reason had to be typed again. Nothing is changed.
+// address) shows the page again with the message just before the refused
+// form, and the refused field marked invalid, naming the message and
+// taking the focus, as the console's other forms do, where the message
+// stood atop the long page with no field marked: on a phone the form was
+// far below it. The reasons typed are kept; the erasure's form comes back
+// empty, its address to be typed anew. Nothing is changed.
 func TestCustomerRefusalFocusesField(t *testing.T) {
 	s := newSite(t)
 	seed := s.operator("boss@tobira.example", store.RoleAdmin)
