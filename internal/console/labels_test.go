@@ -12,14 +12,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tobira/tobira/internal/mail"
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/testkit"
 	"github.com/tobira/tobira/internal/webkit"
 )
 
-// enumLabels are the store's enumerated types the console shows by label:
-// by type, the catalog prefix of its labels, and whether it is a status
-// (view.Status) or another value (view.Kind).
+// enumLabels are the store's enumerated types the console shows by label
+// (and the languages of a customer's mails): by type, the catalog prefix
+// of its labels, and whether it is a status (view.Status) or another value
+// (view.Kind).
 var enumLabels = map[string]struct {
 	prefix string
 	status bool
@@ -29,6 +31,7 @@ var enumLabels = map[string]struct {
 	"RecoveryStatus":    {"recoveries.status.", true},
 	"FactorKind":        {"factor.", false},
 	"OperatorRole":      {"role.", false},
+	"mail language":     {"mail_lang.", false},
 }
 
 // enumColumns are the database's columns of those types: the values their
@@ -149,6 +152,8 @@ func TestEveryEnumValueLabelled(t *testing.T) {
 			}
 		}
 	}
+	// The languages of a customer's mails, which their page names.
+	values["mail language"] = mail.Languages
 	for typ, vs := range values {
 		e := enumLabels[typ]
 		for _, code := range vs {
@@ -180,7 +185,7 @@ func TestUnknownValueShownAsUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	op := &store.Operator{ID: "op1", Email: "kim@tobira.example", Name: "Kim", Role: "auditor"}
-	c := customer{Account: store.Account{ID: "a1", Email: "yamada@example.jp", Name: "山田 太郎"}, Activated: true,
+	c := customer{Account: store.Account{ID: "a1", Email: "yamada@example.jp", Name: "山田 太郎", Lang: "zh"}, Activated: true,
 		Factors: []store.FactorKind{"webauthn"}}
 	pageData := map[string]any{
 		"customer": customerData{customer: c,
@@ -196,7 +201,7 @@ func TestUnknownValueShownAsUnknown(t *testing.T) {
 		val := func(code string) string { return strings.Replace(unknownValue[lang], "%s", code, 1) }
 		// The operator's role shows in the header of every page.
 		for page, want := range map[string][]string{
-			"customer":  {st("suspended"), st("on_hold"), val("webauthn"), val("auditor")},
+			"customer":  {st("suspended"), st("on_hold"), val("webauthn"), val("auditor"), val("zh")},
 			"customers": {val("webauthn"), val("auditor")},
 			"operators": {val("auditor")},
 		} {
