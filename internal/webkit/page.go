@@ -35,7 +35,7 @@ var constLabel = regexp.MustCompile(`\{\{\s*\$?\.T\s+("(?:[^"\\]|\\.)*")\s*\}\}`
 // it stands in text or a quoted attribute, it is written into the page as
 // escaped text (foldLabels). A reference to a file under /static/ gets
 // the version of the file in assets (its static/ directory, which Static
-// serves), or of the shared stylesheet (versionAssets); a reference to no
+// serves), or of the shared stylesheet (VersionAssets); a reference to no
 // such file fails. With assets nil, references are left as written.
 func ParsePages(fsys, assets fs.FS, msgs Catalog, names ...string) (Pages, error) {
 	return parsePages(fsys, assets, msgs, true, names...)
@@ -51,13 +51,13 @@ func parsePages(fsys, assets fs.FS, msgs Catalog, fold bool, names ...string) (P
 		if err != nil {
 			return nil, err
 		}
-		if layout, err = versionAssets(assets, layout); err != nil {
+		if layout, err = VersionAssets(assets, layout); err != nil {
 			return nil, fmt.Errorf("layout: %w", err)
 		}
 		for _, n := range names {
 			page, err := translatedFile(fsys, "templates/"+n+".html", msgs, lang)
 			if err == nil {
-				page, err = versionAssets(assets, page)
+				page, err = VersionAssets(assets, page)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("page %s: %w", n, err)
@@ -285,14 +285,16 @@ func putRenderBuffer(buf *bytes.Buffer) {
 // the templates write them: href="/static/..." or src="/static/...".
 var assetRef = regexp.MustCompile(`((?:href|src)=")(/static/[A-Za-z0-9._/-]+)(")`)
 
-// versionAssets gives each reference of page to a file under /static/ the
+// VersionAssets gives each reference of page to a file under /static/ the
 // version of the file's content, /static/site.css?v=1a2b3c4d5e, so that a
 // browser asks for the file anew once a release changed it, where it kept
 // the one before for up to an hour (an old stylesheet under a new page),
 // and may keep it for as long as it likes meanwhile (cacheFor). A
 // reference to no file is an error: the page would miss it. With assets
-// nil, page is left as written.
-func versionAssets(assets fs.FS, page string) (string, error) {
+// nil, page is left as written. ParsePages does it to every page; a server
+// that writes a page of its own (the console's page that asks for an
+// address again) calls it for that page.
+func VersionAssets(assets fs.FS, page string) (string, error) {
 	if assets == nil {
 		return page, nil
 	}
@@ -308,11 +310,6 @@ func versionAssets(assets fs.FS, page string) (string, error) {
 	})
 	return out, missing
 }
-
-// VersionAssets is versionAssets for a page a server writes without
-// ParsePages (the console's page that asks for an address again): its
-// references to /static/ carry the same versions as the parsed pages'.
-func VersionAssets(assets fs.FS, page string) (string, error) { return versionAssets(assets, page) }
 
 // assetContent is the content a server serves at path, a path under
 // /static/: the shared stylesheet (BaseStylesheet), or a file of fsys's
@@ -332,7 +329,7 @@ func assetVersion(content []byte) string {
 
 // cacheFor says how long a browser may keep a file of content asked for
 // by r: a year, unchanged, when r names the content's version
-// (versionAssets), as the pages do; an hour otherwise (an address without
+// (VersionAssets), as the pages do; an hour otherwise (an address without
 // it, or with another release's), since the files change only with a
 // release.
 func cacheFor(w http.ResponseWriter, r *http.Request, content []byte) {
