@@ -25,6 +25,13 @@ var (
 	// alone has name, locale, email and email_verified.
 	supportedClaims = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",
 		"at_hash", "sid", "name", "locale", "email", "email_verified"}
+	// supportedPrompts are the prompt values the authorization endpoint
+	// acts on (OpenID Connect Prompt Create 1.0, 4): none answers
+	// login_required or consent_required without a page, login asks for
+	// the password again, consent asks again, select_account asks whether
+	// to go on with the browser's account. create is not among them: the
+	// portal has no self-service sign-up.
+	supportedPrompts = []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, oidc.PromptSelectAccount}
 )
 
 // discovery is the library's document with what the provider does not
@@ -61,9 +68,12 @@ type discoveryDocument struct {
 	// or an error, carries iss (RFC 9207 3; Provider.withIssuer), which a
 	// client that reads this must then check.
 	IssuerInResponses bool `json:"authorization_response_iss_parameter_supported"`
+	// PromptValues lists the prompt values the provider supports (OpenID
+	// Connect Prompt Create 1.0, 4), which the library's type lacks.
+	PromptValues []string `json:"prompt_values_supported"`
 }
 
 // document is the discovery document of the request r.
 func (p *Provider) document(r *http.Request) *discoveryDocument {
-	return &discoveryDocument{DiscoveryConfiguration: p.discovery(r), IssuerInResponses: true}
+	return &discoveryDocument{DiscoveryConfiguration: p.discovery(r), IssuerInResponses: true, PromptValues: supportedPrompts}
 }

@@ -249,6 +249,7 @@ func TestDiscoveryAdvertisesOnlyWhatIsSupported(t *testing.T) {
 		"subject_types_supported":                       {"public"},
 		"token_endpoint_auth_methods_supported":         {"none", "client_secret_basic", "client_secret_post"},
 		"introspection_endpoint_auth_methods_supported": {"client_secret_basic"},
+		"prompt_values_supported":                       {"none", "login", "consent", "select_account"},
 	} {
 		if got := list(key); !slices.Equal(got, want) {
 			t.Errorf("%s = %v, want %v", key, got, want)
