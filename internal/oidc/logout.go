@@ -82,8 +82,8 @@ func (p *Provider) logoutToken(ctx context.Context, g store.Grant) (string, erro
 		"jti":    secret.ID(),
 		"events": map[string]any{backchannelEvent: map[string]any{}},
 	}
-	if g.SessionHash != "" {
-		claims["sid"] = p.storage.sid(g.SessionHash)
+	if id := p.storage.grantSID(&g); id != "" {
+		claims["sid"] = id
 	}
 	return jwt.Signed(signer).Claims(claims).Serialize()
 }
@@ -229,7 +229,7 @@ func (p *Provider) LogoutNames(r *http.Request, sess *store.Session) (bool, erro
 	if err != nil || claims == nil || sess.SID == "" {
 		return false, err
 	}
-	return claims.GetSubject() == sess.AccountID && claims.SessionID == p.storage.sid(sess.SID), nil
+	return claims.GetSubject() == sess.AccountID && p.storage.namesSession(claims.SessionID, sess.SID), nil
 }
 
 // LogoutHint reads an RP-initiated logout request's id_token_hint, checked
@@ -243,7 +243,7 @@ func (p *Provider) LogoutHint(r *http.Request) (accountID string, names func(sid
 		return "", nil, false, err
 	}
 	hinted := claims.SessionID
-	return claims.GetSubject(), func(sid string) bool { return sid != "" && p.storage.sid(sid) == hinted }, true, nil
+	return claims.GetSubject(), func(sid string) bool { return p.storage.namesSession(hinted, sid) }, true, nil
 }
 
 // logoutHint parses and checks an end_session request as the endpoint will,

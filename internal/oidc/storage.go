@@ -306,6 +306,9 @@ func (s *storage) grantFor(ctx context.Context, req op.TokenRequest) (*store.Gra
 		ID: secret.ID(), ClientID: ar.ClientID, AccountID: ar.AccountID, Scopes: ar.Scopes,
 		AuthTime: ar.AuthTime, AMR: ar.AMR, SessionHash: ar.SessionHash, CreatedAt: now,
 	}
+	if ar.SessionHash != "" {
+		g.SID = sid(ar.SessionHash)
+	}
 	if err := s.st.CreateGrant(ctx, g); err != nil {
 		return nil, err
 	}
@@ -799,25 +802,63 @@ func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []
 // also gets the acr of the sign-in, as the first one had it: the library
 // takes acr only from an authorization request.
 func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, _ []string) error {
-	var sessionHash string
+	var id string
 	switch r := req.(type) {
 	case *authRequest:
-		sessionHash = r.SessionHash
+		if r.SessionHash != "" {
+			id = sid(r.SessionHash)
+		}
 	case *refreshRequest:
-		sessionHash = r.grant.SessionHash
+		id = s.grantSID(r.grant)
 		if acr := acrOf(r.grant.AMR); acr != "" {
 			ui.AppendClaims("acr", acr)
 		}
 	}
-	if sessionHash != "" {
-		ui.AppendClaims("sid", s.sid(sessionHash))
+	if id != "" {
+		ui.AppendClaims("sid", id)
 	}
 	return nil
 }
 
-// sid names a portal session to the sites without revealing its hash.
-func (s *storage) sid(sessionHash string) string {
-	return s.keys.Sign("oidc sid", sessionHash)[:22]
+// sid names the portal session sessionSID to the sites without revealing
+// it: a hash of it under a fixed label, 128 bits of a SHA-256. It is derived
+// without the secret key on purpose, so that rotating secret_key does not
+// change the sid of a live session, which would leave the sites' sessions
+// standing at its logout (the portal's SID is 128 random bits, which no one
+// finds from its hash). The grant keeps the sid its ID token carried
+// (store.Grant.SID); a grant stored before that carries legacySID.
+func sid(sessionSID string) string {
+	sum := sha256.Sum256([]byte("tobira oidc sid\x00" + sessionSID))
+	return base64.RawURLEncoding.EncodeToString(sum[:])[:22]
+}
+
+// legacySID is the sid of the versions before store.Grant.SID, derived
+// with the primary secret key: that of a grant stored without one, which
+// its site saw while that key was primary.
+func (s *storage) legacySID(sessionSID string) string {
+	return s.keys.Sign("oidc sid", sessionSID)[:22]
+}
+
+// grantSID is the sid g's ID tokens carry and its logout tokens name.
+func (s *storage) grantSID(g *store.Grant) string {
+	switch {
+	case g.SessionHash == "":
+		return ""
+	case g.SID != "":
+		return g.SID
+	default:
+		return s.legacySID(g.SessionHash)
+	}
+}
+
+// namesSession reports whether hinted, the sid of an ID token, names the
+// portal session sessionSID, by either derivation.
+func (s *storage) namesSession(hinted, sessionSID string) bool {
+	if hinted == "" || sessionSID == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(hinted), []byte(sid(sessionSID))) == 1 ||
+		subtle.ConstantTimeCompare([]byte(hinted), []byte(s.legacySID(sessionSID))) == 1
 }
 
 func (s *storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {

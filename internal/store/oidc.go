@@ -81,8 +81,12 @@ type Grant struct {
 	AuthTime    time.Time
 	AMR         []string
 	SessionHash string // the SID of the portal session it came from
-	CreatedAt   time.Time
-	RevokedAt   time.Time
+	// SID is the sid its ID tokens carry and its back-channel logout
+	// tokens name, kept as issued; empty for a grant stored before it was
+	// kept (0036).
+	SID       string
+	CreatedAt time.Time
+	RevokedAt time.Time
 	// LogoutTriedAt is set while the grant's site is due a back-channel
 	// logout token because the grant was revoked with its portal session
 	// (RevokeGrantsOf, RevokeOtherGrantsOf, EraseAccount) or for a replay

@@ -17,12 +17,12 @@ import (
 // also checks the grant, so a token written just after the revocation does
 // not work either.
 
-const grantCols = `id, client_id, account_id, scopes, auth_time, amr, session_hash, created_at, revoked_at, logout_tried_at`
+const grantCols = `id, client_id, account_id, scopes, auth_time, amr, session_hash, created_at, revoked_at, logout_tried_at, oidc_sid`
 
 func scanGrant(r rowScanner) (*store.Grant, error) {
 	var g store.Grant
 	err := r.Scan(&g.ID, &g.ClientID, &g.AccountID, listScan{&g.Scopes}, msScan{&g.AuthTime}, listScan{&g.AMR},
-		&g.SessionHash, msScan{&g.CreatedAt}, msScan{&g.RevokedAt}, msScan{&g.LogoutTriedAt})
+		&g.SessionHash, msScan{&g.CreatedAt}, msScan{&g.RevokedAt}, msScan{&g.LogoutTriedAt}, &g.SID)
 	if err != nil {
 		return nil, err
 	}
@@ -32,9 +32,9 @@ func scanGrant(r rowScanner) (*store.Grant, error) {
 // CreateGrant stores g; ErrConflict for a taken id, ErrNotFound for an
 // unknown client or account.
 func (db *DB) CreateGrant(ctx context.Context, g *store.Grant) error {
-	_, err := db.c().exec(ctx, `INSERT INTO oidc_grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.c().exec(ctx, `INSERT INTO oidc_grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.ID, g.ClientID, g.AccountID, list(g.Scopes), ms(g.AuthTime), list(g.AMR), g.SessionHash,
-		ms(g.CreatedAt), ms(g.RevokedAt), ms(g.LogoutTriedAt))
+		ms(g.CreatedAt), ms(g.RevokedAt), ms(g.LogoutTriedAt), g.SID)
 	return db.fail("create grant", err)
 }
 

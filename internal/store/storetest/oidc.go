@@ -84,7 +84,7 @@ func newAuthRequest(t *testing.T, o store.OIDC, id, clientID string) store.AuthR
 func newGrant(t *testing.T, o store.OIDC, id, accountID, clientID, sessionHash string, created time.Time) store.Grant {
 	t.Helper()
 	g := store.Grant{ID: id, ClientID: clientID, AccountID: accountID, Scopes: []string{"openid", "email"},
-		AuthTime: t0, AMR: []string{"pwd", "otp"}, SessionHash: sessionHash, CreatedAt: created}
+		AuthTime: t0, AMR: []string{"pwd", "otp"}, SessionHash: sessionHash, SID: "oidc-sid-" + id, CreatedAt: created}
 	must(t, o.CreateGrant(t.Context(), &g))
 	return g
 }
