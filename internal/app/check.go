@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tobira/tobira/internal/config"
+	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/store/sqlstore"
 )
 
@@ -95,6 +96,7 @@ func (m *Main) check(ctx context.Context, args []string) error {
 				report("error", "signing keys: unreadable with this secret key (is it the one the other nodes have?): %v", err)
 			} else {
 				report("ok", "signing keys: readable with this secret key")
+				checkRetiredKeys(ctx, w.oidc, report)
 			}
 			w.close()
 		}
@@ -131,6 +133,22 @@ func (m *Main) check(ctx context.Context, args []string) error {
 		return fmt.Errorf("%s: this node would not serve as configured", count(failed, "error"))
 	}
 	return nil
+}
+
+// checkRetiredKeys warns of each retired signing key that does not decrypt
+// with this node's secret keys: the node serves (it signs with another),
+// but /keys leaves the key out until it expires, so what it signed no
+// longer verifies at the sites.
+func checkRetiredKeys(ctx context.Context, p *oidc.Provider, report func(level, format string, args ...any)) {
+	keys, err := p.UnreadableRetiredKeys(ctx)
+	if err != nil {
+		report("error", "signing keys: %v", err)
+		return
+	}
+	for _, k := range keys {
+		report("warn", "signing key %s: retired, and it does not decrypt with this node's secret keys: /keys leaves it out and tokens it signed no longer verify; put the secret key it was made under back into previous_secret_keys until the key expires, or wait for it to expire at %s",
+			k.ID, k.ExpiresAt.UTC().Format(time.RFC3339))
+	}
 }
 
 // checkCert reports whether the portal's certificate and key load, whether

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 )
@@ -48,6 +49,46 @@ func TestCheck(t *testing.T) {
 		r = run(t, keyEnv(), "check", "--data", dir)
 		if r.code != 1 || !strings.Contains(r.stdout, "error  signing keys: unreadable with this secret key") {
 			t.Errorf("check with another key: exit %d\nstdout: %s", r.code, r.stdout)
+		}
+	})
+
+	// A retired signing key made under a secret key since dropped from
+	// previous_secret_keys: the node serves, but check names the key and
+	// what to do about it.
+	t.Run("a retired signing key that does not decrypt", func(t *testing.T) {
+		dir := dataDir(t, `, "base_url": "https://id.example.jp"`)
+		old, now := keyEnv(), keyEnv()
+		if r := run(t, old, "signing-keys", "rotate", "--data", dir); r.code != 0 {
+			t.Fatalf("signing-keys rotate: exit %d\n%s", r.code, r.stderr)
+		}
+		if r := run(t, now, "signing-keys", "rotate", "--data", dir); r.code != 0 {
+			t.Fatalf("signing-keys rotate with the new key: exit %d\n%s", r.code, r.stderr)
+		}
+		db, err := sql.Open("sqlite", filepath.Join(dir, "tobira.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kid string
+		var expires int64
+		err = db.QueryRow(`SELECT id, expires_at FROM oidc_signing_keys WHERE retired_at <> 0`).Scan(&kid, &expires)
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, now, "check", "--data", dir)
+		want := "warn   signing key " + kid + ": retired, and it does not decrypt with this node's secret keys"
+		at := "wait for it to expire at " + time.UnixMilli(expires).UTC().Format(time.RFC3339)
+		if r.code != 0 || !strings.Contains(r.stdout, "ok     signing keys: readable") || !strings.Contains(r.stdout, want) ||
+			!strings.Contains(r.stdout, "put the secret key it was made under back into previous_secret_keys") ||
+			!strings.Contains(r.stdout, at) || !strings.Contains(r.stdout, "0 errors, 3 warnings") {
+			t.Errorf("check: exit %d, want 0 with %q and %q\nstdout: %s", r.code, want, at, r.stdout)
+		}
+
+		// With the old key back among the previous ones, nothing to say.
+		both := map[string]string{"TOBIRA_SECRET_KEY": now["TOBIRA_SECRET_KEY"], "TOBIRA_PREVIOUS_SECRET_KEYS": old["TOBIRA_SECRET_KEY"]}
+		r = run(t, both, "check", "--data", dir)
+		if r.code != 0 || strings.Contains(r.stdout, "signing key "+kid) {
+			t.Errorf("check with the old key in previous_secret_keys: exit %d\nstdout: %s", r.code, r.stdout)
 		}
 	})
 

@@ -176,6 +176,29 @@ func (k *keyring) readable(ctx context.Context) error {
 	return nil
 }
 
+// unreadableRetired lists the retired keys, published until they expire,
+// that do not decrypt with this node's secret keys: readable passes over
+// them, and publicKeys leaves them out.
+func (k *keyring) unreadableRetired(ctx context.Context) ([]store.SigningKey, error) {
+	stored, err := k.st.SigningKeys(ctx, k.now())
+	if err != nil {
+		return nil, err
+	}
+	var out []store.SigningKey
+	for i := range stored {
+		if stored[i].RetiredAt.IsZero() {
+			continue
+		}
+		if _, err := k.public(&stored[i]); err != nil {
+			s := stored[i]
+			s.PrivateKey = ""
+			out = append(out, s)
+		}
+	}
+	k.forget(stored)
+	return out, nil
+}
+
 // fresh says the cached signing key may sign now.
 func (k *keyring) fresh(now time.Time) bool {
 	k.mu.Lock()

@@ -151,6 +151,16 @@ func (p *Provider) Readable(ctx context.Context) error {
 	return p.storage.ring.readable(ctx)
 }
 
+// UnreadableRetiredKeys lists the retired signing keys that do not decrypt
+// with this node's secret keys (made under a secret key since dropped from
+// previous_secret_keys), without their private keys: Readable tolerates
+// them, as they sign nothing any more, but /keys leaves them out until they
+// expire, so the tokens they signed no longer verify. tobira check warns
+// of each.
+func (p *Provider) UnreadableRetiredKeys(ctx context.Context) ([]store.SigningKey, error) {
+	return p.storage.ring.unreadableRetired(ctx)
+}
+
 // RotateKeys starts signing with a new key; the old one stays published.
 func (p *Provider) RotateKeys(ctx context.Context) error { return p.storage.ring.Rotate(ctx) }
 
