@@ -814,20 +814,40 @@ func (s *Server) hasFactor(ctx context.Context, accountID string) bool {
 type originCache struct {
 	mu      sync.Mutex
 	value   string
+	origins []string // sorted
 	fetched time.Time
+	// missAt is when a request last named an origin the cache lacked and
+	// had the clients read again for it.
+	missAt time.Time
 }
 
+// Origins are read again every originsFor, and at most every originMissFor
+// for a request to /authorize or /end_session that names an origin they
+// lack: a client registered or changed since, by another process (tobira
+// clients) or node, gets its forms' redirects at once, while requests
+// naming origins no client has cannot make every request read the store.
+const (
+	originsFor    = 30 * time.Second
+	originMissFor = time.Second
+)
+
 // clientOrigins returns " origin1 origin2 ..." of every registered client's
-// redirect and post-logout redirect URIs, refreshed at most every 30 seconds.
-func (s *Server) clientOrigins(ctx context.Context) string {
+// redirect and post-logout redirect URIs, for the form-action of r.
+func (s *Server) clientOrigins(r *http.Request) string {
 	if s.oidc == nil {
 		return ""
 	}
+	want := formTarget(r)
 	c := &s.origins
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if now := time.Now(); now.Sub(c.fetched) > 30*time.Second {
-		list, err := s.svc.Store.ListClients(ctx)
+	now := s.svc.Now()
+	stale := now.Sub(c.fetched) > originsFor
+	if !stale && want != "" && !slices.Contains(c.origins, want) && now.Sub(c.missAt) >= originMissFor {
+		stale, c.missAt = true, now
+	}
+	if stale {
+		list, err := s.svc.Store.ListClients(r.Context())
 		if err != nil {
 			s.log.Warn("form-action: clients", "err", err)
 			return c.value
@@ -842,10 +862,32 @@ func (s *Server) clientOrigins(ctx context.Context) string {
 		}
 		slices.Sort(origins)
 		origins = slices.Compact(origins)
-		c.value, c.fetched = "", now
+		c.value, c.origins, c.fetched = "", origins, now
 		if len(origins) > 0 {
 			c.value = " " + strings.Join(origins, " ")
 		}
 	}
 	return c.value
+}
+
+// formTarget is the origin a request to /authorize or /end_session names
+// for the site its pages' forms lead back to (redirect_uri,
+// post_logout_redirect_uri in the query), unchecked: only whether a
+// registered client has it lets it into form-action. Empty for other
+// requests.
+func formTarget(r *http.Request) string {
+	var name string
+	switch r.URL.Path {
+	case "/authorize":
+		name = "redirect_uri"
+	case "/end_session":
+		name = "post_logout_redirect_uri"
+	default:
+		return ""
+	}
+	u, err := url.Parse(r.URL.Query().Get(name))
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }

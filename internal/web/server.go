@@ -92,7 +92,7 @@ func New(svc *portal.Service, log *slog.Logger, opts ...Option) (*Server, error)
 	s.guarded = webkit.Guard{
 		Log: s.log,
 		FormAction: func(r *http.Request) string {
-			return "'self'" + s.clientOrigins(r.Context())
+			return "'self'" + s.clientOrigins(r)
 		},
 		Secure:  s.secure,
 		MaxBody: maxBody,
