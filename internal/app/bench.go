@@ -522,87 +522,68 @@ func (b *bencher) level(ctx context.Context, conc int, ceiling float64) benchLev
 	cpu0, self0 := b.sumProc(procCPU), procCPU(os.Getpid())
 	rec := &loadgen.Recorder{}
 	var signIns, iterations, flows atomic.Int64
-	var started atomic.Int64
 	waits0 := b.pool.waits.Load()
 	start := time.Now()
-	deadline := start.Add(b.o.duration)
-	// Customers waiting for the pool's next TOTP step stop at the deadline.
-	takeCtx := ctx
-	if b.o.count == 0 {
-		var cancel context.CancelFunc
-		takeCtx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
-	}
 	// With --rate, iteration i may start only at start + i/rate: the
 	// customers offer that load, whatever the server's answer time.
 	var paced atomic.Int64
-	pace := func() bool {
-		if b.o.rate <= 0 {
-			return true
-		}
-		at := start.Add(time.Duration(float64(paced.Add(1)-1) / b.o.rate * float64(time.Second)))
-		select {
-		case <-time.After(time.Until(at)):
-			return true
-		case <-takeCtx.Done():
-			return false
-		}
-	}
-	more := func() bool {
-		if ctx.Err() != nil || !pace() {
-			return false
-		}
-		if b.o.count > 0 {
-			return started.Add(1) <= int64(b.o.count)
-		}
-		return time.Now().Before(deadline)
-	}
-	var wg sync.WaitGroup
-	for w := range conc {
-		wg.Go(func() {
-			// done counts this customer's iterations; every time
-			// done*oidcRatio passes a whole number, one has the code
-			// flow (half the customers half a step later, so that a
-			// share of 0.5 mixes).
-			var done float64
-			for more() {
-				acct, err := b.pool.take(takeCtx)
-				if err != nil {
-					return
-				}
-				c := loadgen.NewCustomer(acct.email, b.password, acct.key)
-				if b.transport != nil {
-					c.HTTP.Transport = b.transport
-				}
-				c.Observe = rec.Observe
-				withOIDC := int((done+1)*b.o.oidcRatio+float64(w)*0.5) > int(done*b.o.oidcRatio+float64(w)*0.5)
-				done++
-				signedIn, flowed, err := b.iteration(ctx, c, acct, withOIDC)
-				if signedIn {
-					signIns.Add(1)
-				}
-				if flowed {
-					flows.Add(1)
-				}
-				switch {
-				case err == nil:
-					iterations.Add(1)
-				case errors.Is(err, loadgen.ErrLocked):
-					// Throttled: a customer does not retry at once.
-					time.Sleep(100 * time.Millisecond)
-				case loadgen.Kind(err) == "transport: connection refused":
-					time.Sleep(10 * time.Millisecond) // a server down: no busy loop
-				}
+	var pace func(until context.Context) bool
+	if b.o.rate > 0 {
+		pace = func(until context.Context) bool {
+			at := start.Add(time.Duration(float64(paced.Add(1)-1) / b.o.rate * float64(time.Second)))
+			select {
+			case <-time.After(time.Until(at)):
+				return true
+			case <-until.Done():
+				return false
 			}
-		})
+		}
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	// done counts each customer's iterations; every time done*oidcRatio
+	// passes a whole number, one has the code flow (half the customers
+	// half a step later, so that a share of 0.5 mixes).
+	done := make([]float64, conc)
+	// Requests still unanswered a grace after the level's duration are
+	// cut (loadgen.Level): a server that stops answering does not stretch
+	// the level to the requests' timeout.
+	elapsed := loadgen.Level{Workers: conc, Duration: b.o.duration, Count: b.o.count, Wait: pace,
+		Iteration: func(reqs, until context.Context, w int) bool {
+			// Customers waiting for the pool's next TOTP step stop at
+			// the level's end.
+			acct, err := b.pool.take(until)
+			if err != nil {
+				return false
+			}
+			c := loadgen.NewCustomer(acct.email, b.password, acct.key)
+			if b.transport != nil {
+				c.HTTP.Transport = b.transport
+			}
+			c.Observe = rec.Observe
+			withOIDC := int((done[w]+1)*b.o.oidcRatio+float64(w)*0.5) > int(done[w]*b.o.oidcRatio+float64(w)*0.5)
+			done[w]++
+			signedIn, flowed, err := b.iteration(reqs, c, acct, withOIDC)
+			if signedIn {
+				signIns.Add(1)
+			}
+			if flowed {
+				flows.Add(1)
+			}
+			switch {
+			case err == nil:
+				iterations.Add(1)
+			case errors.Is(err, loadgen.ErrLocked):
+				// Throttled: a customer does not retry at once.
+				time.Sleep(100 * time.Millisecond)
+			case loadgen.Kind(err) == "transport: connection refused":
+				time.Sleep(10 * time.Millisecond) // a server down: no busy loop
+			}
+			return true
+		}}.Run(ctx)
 	lv := benchLevel{
 		Concurrency: conc, Seconds: elapsed.Seconds(),
 		SignIns: signIns.Load(), Iterations: iterations.Load(), OIDCFlows: flows.Load(),
 		Errors: rec.Errors(), PoolWaits: b.pool.waits.Load() - waits0, Steps: map[string]benchStep{},
-		PeakIsLevel: resetPeaks, Interrupted: ctx.Err() != nil,
+		PeakIsLevel: resetPeaks, Interrupted: ctx.Err() != nil, Cut: rec.Cut(),
 	}
 	if lv.Interrupted {
 		// The requests the interrupt cut short are not the server's

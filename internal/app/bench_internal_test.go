@@ -198,3 +198,14 @@ func TestRunFailsWhenAServerEnded(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkdownCut: the requests a level's end cut are reported apart from
+// its errors.
+func TestMarkdownCut(t *testing.T) {
+	r := benchReport{Levels: []benchLevel{{Concurrency: 4, Seconds: 3.1, Steps: map[string]benchStep{}, Cut: 4}}}
+	var b strings.Builder
+	r.markdown(&b)
+	if !strings.Contains(b.String(), "With 4 customers, 4 requests still unanswered 2s after the level's end were cut (not counted as errors") {
+		t.Errorf("report:\n%s", b.String())
+	}
+}

@@ -91,7 +91,11 @@ type benchLevel struct {
 	PeakIsLevel  bool  `json:"peak_is_level"`
 	// Interrupted: SIGINT or SIGTERM ended the level before its
 	// --duration or --count; its figures are of the part that ran.
-	Interrupted          bool    `json:"interrupted,omitempty"`
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Cut counts the requests still unanswered loadgen.LevelGrace after
+	// the level's --duration, canceled then: not among Errors, as the
+	// server may have answered them later.
+	Cut                  int     `json:"cut_at_level_end,omitempty"`
 	ServerCPUSeconds     float64 `json:"server_cpu_seconds,omitempty"`
 	ServerCPUPerSignInMS float64 `json:"server_cpu_per_sign_in_ms,omitempty"`
 	// ServerCPUPerSignInExclHashMS is ServerCPUPerSignInMS less one
@@ -238,6 +242,10 @@ func (r *benchReport) markdown(w io.Writer) {
 			peak, cpu, toolCPU, mails)
 	}
 	for _, lv := range r.Levels {
+		if lv.Cut > 0 {
+			fmt.Fprintf(w, "\nWith %d customers, %d requests still unanswered %s after the level's end were cut "+
+				"(not counted as errors; the level's %.1f s include that wait).\n", lv.Concurrency, lv.Cut, loadgen.LevelGrace, lv.Seconds)
+		}
 		if lv.Interrupted {
 			fmt.Fprintf(w, "\nWith %d customers the run was interrupted after %.1f s: the level's figures are of that part "+
 				"(the requests cut short are not counted as errors).\n", lv.Concurrency, lv.Seconds)

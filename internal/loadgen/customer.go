@@ -156,7 +156,7 @@ func (c *Customer) step(ctx context.Context, name, method, target string, form u
 	start := time.Now()
 	a, err := c.send(ctx, method, target, form, prepare)
 	if err != nil {
-		err = &StepError{Step: name, Err: err}
+		err = &StepError{Step: name, Err: cutByLevelEnd(ctx, err)}
 	} else if check != nil {
 		err = check(a)
 	}

@@ -76,6 +76,8 @@ func Kind(err error) string {
 		return "other: " + err.Error()
 	}
 	switch {
+	case errors.Is(se.Err, ErrLevelEnd):
+		return ErrLevelEnd.Error()
 	case se.Status == 0:
 		return "transport: " + transportKind(se.Err)
 	case errors.Is(se.Err, ErrCodeRefused):

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"errors"
 	"slices"
 	"sort"
 	"sync"
@@ -8,18 +9,24 @@ import (
 )
 
 // Recorder collects what customers' Observe hooks report: the latencies of
-// the steps that went well, per step, and the others' errors by Kind. It is
-// safe for concurrent use: give its Observe to every customer.
+// the steps that went well, per step, the others' errors by Kind, and the
+// requests cut by their level's end apart. It is safe for concurrent use:
+// give its Observe to every customer.
 type Recorder struct {
 	mu     sync.Mutex
 	lat    map[string][]time.Duration
 	errors map[string]int
+	cut    int
 }
 
 // Observe records one step; it is a Customer's Observe.
 func (r *Recorder) Observe(step string, d time.Duration, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if errors.Is(err, ErrLevelEnd) {
+		r.cut++
+		return
+	}
 	if err != nil {
 		if r.errors == nil {
 			r.errors = map[string]int{}
@@ -49,6 +56,14 @@ func (r *Recorder) Steps() map[string]Latencies {
 		out[step] = Summarise(ds)
 	}
 	return out
+}
+
+// Cut returns how many requests their level's end cut (Level), which are
+// not among the errors.
+func (r *Recorder) Cut() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cut
 }
 
 // Errors returns how often each kind of error happened.
