@@ -16,11 +16,17 @@ import (
 // flight are cut, counted apart from the server's errors.
 func TestLevelCutsRequestsAtItsEnd(t *testing.T) {
 	arrived := make(chan struct{}, 16)
+	stop := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
-		<-r.Context().Done() // never answers; the client's cancel ends it
+		// Never answers: the client's cancel ends it, or the test's end.
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
 	}))
 	defer srv.Close()
+	defer close(stop)
 
 	rec := &loadgen.Recorder{}
 	var iterations atomic.Int64
