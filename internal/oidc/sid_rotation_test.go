@@ -50,7 +50,7 @@ func TestRefreshKeepsSIDAcrossRotation(t *testing.T) {
 	}
 }
 
-// A grant stored before the sid was kept with it (0036) goes on naming the
+// A grant stored before the sid was kept with it (0037) goes on naming the
 // sid its site saw then, derived with the secret key.
 func TestGrantWithoutStoredSIDKeepsItsSID(t *testing.T) {
 	e := newPortal(t)

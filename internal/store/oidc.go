@@ -83,7 +83,7 @@ type Grant struct {
 	SessionHash string // the SID of the portal session it came from
 	// SID is the sid its ID tokens carry and its back-channel logout
 	// tokens name, kept as issued; empty for a grant stored before it was
-	// kept (0036).
+	// kept (0037).
 	SID       string
 	CreatedAt time.Time
 	RevokedAt time.Time
