@@ -1164,11 +1164,17 @@ func (p *page) expectFocusID(id string) {
 // screen with axe-core.
 func (p *page) screen(name string) {
 	p.t.Helper()
+	p.screenshot(name)
+	p.checkAccessibility(name)
+}
+
+// screenshot saves a full-page screenshot as output/NAME.png.
+func (p *page) screenshot(name string) {
+	p.t.Helper()
 	png := runWithin(p, checkTimeout, fullScreenshot())
 	if err := os.WriteFile(filepath.Join(outputDir, name+".png"), png, 0o644); err != nil {
 		p.t.Fatal(err)
 	}
-	p.checkAccessibility(name)
 }
 
 // fullScreenshot is chromedp.FullScreenshot as a PNG of one pixel per CSS
