@@ -22,13 +22,8 @@ import (
 // otherwise through the sign-in, which comes back here.
 func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("id")
-	req, err := s.oidc.AuthRequest(r.Context(), id)
-	if errors.Is(err, oidc.ErrNoRequest) {
-		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
+	req, ok := s.authRequest(w, r, id)
+	if !ok {
 		return
 	}
 	// Only the browser that started the request may sign it in: another
@@ -111,6 +106,34 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	s.proceed(w, r, req, si)
 }
 
+// authRequest reads the authorization request id for a page of its
+// sign-in; an expired or unknown one is told so (oidc.expired). False when
+// r is answered.
+func (s *Server) authRequest(w http.ResponseWriter, r *http.Request, id string) (*oidc.Request, bool) {
+	req, err := s.oidc.AuthRequest(r.Context(), id)
+	if errors.Is(err, oidc.ErrNoRequest) {
+		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
+		return nil, false
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return nil, false
+	}
+	return req, true
+}
+
+// boundRequest is authRequest for a step that only the browser that
+// started the request may take: another is told to start again from the
+// site (otherBrowser), and nothing changes.
+func (s *Server) boundRequest(w http.ResponseWriter, r *http.Request, id string) (*oidc.Request, bool) {
+	req, ok := s.authRequest(w, r, id)
+	if ok && !req.From(s.browserBinding(r)) {
+		s.otherBrowser(w, r, req)
+		return nil, false
+	}
+	return req, ok
+}
+
 // proceed signs the request in with the browser's session si, which
 // satisfies it, once the customer's consent is known: asked for on its
 // page when missing (a silent request's client hears consent_required).
@@ -189,17 +212,8 @@ func (s *Server) selectAccount(w http.ResponseWriter, r *http.Request) {
 		s.toSignIn(w, r, here)
 		return
 	}
-	req, err := s.oidc.AuthRequest(r.Context(), id)
-	if errors.Is(err, oidc.ErrNoRequest) {
-		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	if !req.From(s.browserBinding(r)) {
-		s.otherBrowser(w, r, req)
+	req, ok := s.boundRequest(w, r, id)
+	if !ok {
 		return
 	}
 	if r.PostForm.Get("account") != si.Account.ID || !s.mayComplete(r.Context(), req, si) {
@@ -215,17 +229,8 @@ func (s *Server) selectAccount(w http.ResponseWriter, r *http.Request) {
 // it changes nothing. Signed out already, the browser goes to the sign-in.
 func (s *Server) switchAccount(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("id")
-	req, err := s.oidc.AuthRequest(r.Context(), id)
-	if errors.Is(err, oidc.ErrNoRequest) {
-		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	if !req.From(s.browserBinding(r)) {
-		s.otherBrowser(w, r, req)
+	req, ok := s.boundRequest(w, r, id)
+	if !ok {
 		return
 	}
 	si, err := s.signedIn(r)
@@ -410,17 +415,8 @@ func (s *Server) authorizeCallback(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, "error.bad_request")
 		return
 	}
-	req, err := s.oidc.AuthRequest(r.Context(), r.Form.Get("id"))
-	if errors.Is(err, oidc.ErrNoRequest) {
-		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	if !req.From(s.browserBinding(r)) {
-		s.otherBrowser(w, r, req)
+	req, ok := s.boundRequest(w, r, r.Form.Get("id"))
+	if !ok {
 		return
 	}
 	// The code goes only to a browser of the session that signed the
@@ -501,19 +497,10 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 		s.toSignIn(w, r, oidc.LoginPath+"?id="+url.QueryEscape(id))
 		return
 	}
-	req, err := s.oidc.AuthRequest(r.Context(), id)
-	if errors.Is(err, oidc.ErrNoRequest) {
-		s.fail(w, r, http.StatusBadRequest, "oidc.expired")
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
 	// Neither answer counts from a browser that did not start the
 	// request, to which the form was never shown.
-	if !req.From(s.browserBinding(r)) {
-		s.otherBrowser(w, r, req)
+	req, ok := s.boundRequest(w, r, id)
+	if !ok {
 		return
 	}
 	if r.PostForm.Get("decision") != "allow" {
