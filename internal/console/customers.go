@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -94,29 +95,71 @@ func (s *Server) customersPage(w http.ResponseWriter, r *http.Request, op *store
 // 「Ｃ－２０２６－９８４０１２」), and half-width katakana to full-width.
 // Names are stored as typed; the store ignores their spaces, and a query
 // with other full-width characters is looked for as typed too (a name
-// stored as 「ＡＢＣ商事」). limited tells that the store stopped at its cap:
-// that many or more match.
+// stored as 「ＡＢＣ商事」). A contract or application number typed without
+// its hyphens, or with a long-vowel mark or another dash for them
+// (「C2026423842」, 「Ｃー２０２６ー４２３８４２」), is looked for in its
+// stored form too (numberForm): the store matches numbers whole, on their
+// index. limited tells that the store stopped at its cap: that many or
+// more match.
 func (s *Server) findAccounts(r *http.Request, q string) ([]store.Account, bool, error) {
 	folded := foldQuery(q)
-	found, err := s.ops.FindAccounts(r.Context(), folded)
-	if err != nil || folded == q {
-		return found, len(found) == store.MaxFoundAccounts, err
+	queries := []string{folded}
+	if n, ok := numberForm(folded); ok && n != folded {
+		queries = append(queries, n)
 	}
-	raw, err := s.ops.FindAccounts(r.Context(), q)
-	if err != nil {
-		return nil, false, err
+	if q != folded {
+		queries = append(queries, q)
 	}
-	limited := len(found) == store.MaxFoundAccounts || len(raw) == store.MaxFoundAccounts
-	for _, a := range raw {
-		if !slices.ContainsFunc(found, func(b store.Account) bool { return b.ID == a.ID }) {
-			found = append(found, a)
+	var found []store.Account
+	limited := false
+	for i, query := range queries {
+		got, err := s.ops.FindAccounts(r.Context(), query)
+		if err != nil {
+			return nil, false, err
 		}
+		limited = limited || len(got) == store.MaxFoundAccounts
+		if i == 0 {
+			found = got
+			continue
+		}
+		for _, a := range got {
+			if !slices.ContainsFunc(found, func(b store.Account) bool { return b.ID == a.ID }) {
+				found = append(found, a)
+			}
+		}
+	}
+	if len(queries) == 1 {
+		return found, limited, nil
 	}
 	slices.SortFunc(found, func(a, b store.Account) int { return strings.Compare(a.Email, b.Email) })
 	if len(found) > store.MaxFoundAccounts {
 		found, limited = found[:store.MaxFoundAccounts], true
 	}
 	return found, limited, nil
+}
+
+// numberDashes are what an operator may type for a number's hyphens: the
+// long-vowel mark an IME gives for 「-」 (full- and half-width), the
+// hyphen and dash characters, and the minus sign. width.Fold has made the
+// full-width hyphen-minus ASCII already.
+var numberDashes = strings.NewReplacer(
+	"ー", "-", "ｰ", "-", "‐", "-", "‑", "-", "‒", "-",
+	"–", "-", "—", "-", "―", "-", "−", "-", "﹣", "-")
+
+// numberShape is a contract (C) or application (A) number with or without
+// its hyphens: its letter, its year, and the rest ("C-2026-000045",
+// "C2026000045", seeded ones "C-2026-D1").
+var numberShape = regexp.MustCompile(`^([CA])-?([0-9]{4})-?([0-9A-Z]+)$`)
+
+// numberForm gives a folded query (foldQuery) that is a contract or
+// application number however its hyphens were typed, or left out, in the
+// form the numbers are stored ("C-2026-000045"); false when q is not one.
+func numberForm(q string) (string, bool) {
+	m := numberShape.FindStringSubmatch(strings.ToUpper(numberDashes.Replace(q)))
+	if m == nil {
+		return "", false
+	}
+	return m[1] + "-" + m[2] + "-" + m[3], true
 }
 
 // foldQuery folds a search's full-width ASCII and spaces to ASCII and its
