@@ -199,6 +199,10 @@ type customerData struct {
 	// the page's forms carry (searchOf) so that the page an action
 	// returns to goes back to it too.
 	Back, Query string
+	// Path is the page's own path, which a form posting outside it (the
+	// reset's withdrawal, to /resets/...) carries as its from field, so
+	// that a sign-in that refused it returns here (formPage).
+	Path string
 }
 
 // deviceRow is one of a customer's live sessions: the browser and system
@@ -276,6 +280,7 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, op *store.
 		d.LockReason = trim(r.PostForm.Get("reason"), 200)
 	}
 	d.Query = searchOf(r)
+	d.Path = customerPath(a.ID)
 	d.Back = "/customers"
 	if d.Query != "" {
 		d.Back += "?q=" + url.QueryEscape(d.Query)

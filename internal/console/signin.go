@@ -121,8 +121,12 @@ func withNext(path, next string) string {
 }
 
 // formPage is the page the form of a POST to r's path is on, from the
-// path alone: the Referer may be missing, or another page's.
+// path, or from the form's from field (fromPage) where the path can tell
+// no page: the Referer may be missing, or another page's.
 func formPage(r *http.Request) string {
+	if p, ok := fromPage(r); ok {
+		return p
+	}
 	switch p := r.URL.Path; {
 	case p == "/customers/new", p == "/maintenance", p == "/password", p == "/operators/new":
 		return p
@@ -130,6 +134,24 @@ func formPage(r *http.Request) string {
 		return "/maintenance"
 	}
 	return cancelPath(r)
+}
+
+// fromPage is the page a form that posts outside it says it is on: its
+// from field, a customer's page ("/customers/ID"), which the path of a
+// withdrawal from there (/resets/ID/withdraw) cannot tell from the resets
+// page. Only a customer's page is taken, rebuilt from its id with the
+// form's search (customerPathFrom); anything else is false, and the path
+// tells the page.
+func fromPage(r *http.Request) (string, bool) {
+	id, ok := strings.CutPrefix(r.PostForm.Get("from"), "/customers/")
+	if !ok || id == "" || id == "new" || strings.ContainsAny(id, "/?#\\") {
+		return "", false
+	}
+	id, err := url.PathUnescape(id)
+	if err != nil || id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\\") {
+		return "", false
+	}
+	return customerPathFrom(id, searchOf(r)), true
 }
 
 // setCookie sets the session cookie, and laxCookie beside it for as long
