@@ -57,7 +57,7 @@ func TestCustomerPageShowsRecovery(t *testing.T) {
 		}
 	}
 
-	look(kim, "no request", []string{"<h2>二要素認証の復旧申請</h2>", "処理待ちの申請はありません。"}, []string{"/recoveries#"})
+	look(kim, "no request", []string{"<h2>二要素認証の復旧申請</h2>", "処理待ちの申請はありません。"}, []string{`href="/recoveries?`})
 
 	// Asked for, its mail's link not yet followed.
 	r := &store.RecoveryRequest{ID: "rec-0", AccountID: a.ID, ConfirmTokenHash: secret.Hash("tok-rec-0"), CreatedAt: t0,
@@ -67,7 +67,7 @@ func TestCustomerPageShowsRecovery(t *testing.T) {
 	}
 	look(kim, "unconfirmed", []string{"メール確認待ち", "確認リンクの期限", "2026-04-01 10:00:05",
 		"申請日時</dt><dd>2026-04-01 09:00:05", "メールのリンクが確認されるまで承認できません。",
-		`<a class="line-link" href="/recoveries#recovery-rec-0">復旧申請の一覧でこの申請を開く</a>`},
+		`<a class="line-link" href="/recoveries?from=%2fcustomers%2f` + a.ID + `#recovery-rec-0">復旧申請の一覧でこの申請を開く</a>`},
 		[]string{"処理待ちの申請はありません。", "待機中", "/recoveries/rec-0/"})
 	// Its link expired: the request waits for nothing, and neither page
 	// lists it.
@@ -82,7 +82,7 @@ func TestCustomerPageShowsRecovery(t *testing.T) {
 	// Asked for again and confirmed: it waits out its period.
 	s.waitingRecovery("rec-1", a)
 	look(kim, "waiting", []string{"待機中", "有効になる日時</dt><dd>2026-04-04 09:01:05", "申請日時</dt><dd>2026-04-01 09:00:05",
-		`href="/recoveries#recovery-rec-1"`},
+		`href="/recoveries?from=%2fcustomers%2f` + a.ID + `#recovery-rec-1"`},
 		[]string{"処理待ちの申請はありません。", "メール確認待ち", "早期承認を依頼", "/recoveries/rec-1/"})
 	// The link leads to the request's row, where its actions are.
 	if _, body := kim.get("/recoveries"); !strings.Contains(body, `<tr id="recovery-rec-1">`) ||

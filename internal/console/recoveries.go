@@ -71,6 +71,14 @@ func (v *view) RecoveryState(q recoveryRow) []string {
 // actions are: the customer's page links to it.
 func (r recoveryRow) Anchor() string { return "recovery-" + r.ID }
 
+// recoveriesData is the recoveries page's list, and Back: the customer's
+// page it was opened from (its link there carries ?from= and the page's
+// search), for 「← 顧客に戻る」; "" for none.
+type recoveriesData struct {
+	Rows []recoveryRow
+	Back string
+}
+
 func (s *Server) recoveriesPage(w http.ResponseWriter, r *http.Request, op *store.Operator) {
 	s.showRecoveries(w, r, op, http.StatusOK, "")
 }
@@ -91,7 +99,12 @@ func (s *Server) showRecoveries(w http.ResponseWriter, r *http.Request, op *stor
 		}
 		rows = append(rows, s.recoveryRow(q, email, name, op))
 	}
-	s.showQueue(w, r, op, "recoveries", rows, status, errKey)
+	d := recoveriesData{Rows: rows}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		query := r.URL.Query()
+		d.Back, _ = customerPageOf(query.Get("from"), trim(query.Get("q"), maxQuery))
+	}
+	s.showQueue(w, r, op, "recoveries", d, status, errKey)
 }
 
 // proposeRecovery is 「本人確認のうえ早期承認を依頼」: the operator verified the

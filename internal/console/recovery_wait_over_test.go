@@ -85,7 +85,7 @@ func TestRecoveryWaitOver(t *testing.T) {
 	boss := s.signIn("boss@tobira.example", bossSeed)
 	_, page := kim.get("/customers/" + a.ID)
 	check("a's page", section(page), []string{"待機期間終了 (次回ログインで再登録)", "有効になる日時</dt><dd>2026-04-04 09:01:05",
-		"待機期間が終わっているため、早期承認は不要です。", `href="/recoveries#recovery-rec-a"`},
+		"待機期間が終わっているため、早期承認は不要です。", `href="/recoveries?from=%2fcustomers%2f` + a.ID + `#recovery-rec-a"`},
 		[]string{"待機中", "処理待ちの申請はありません。"})
 	_, page = kim.do("GET", "/customers/"+a.ID, nil, "Accept-Language", "en")
 	check("a's page in English", section(page), []string{"wait over: enrols anew at the next sign-in",

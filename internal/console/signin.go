@@ -139,11 +139,16 @@ func formPage(r *http.Request) string {
 // fromPage is the page a form that posts outside it says it is on: its
 // from field, a customer's page ("/customers/ID"), which the path of a
 // withdrawal from there (/resets/ID/withdraw) cannot tell from the resets
-// page. Only a customer's page is taken, rebuilt from its id with the
-// form's search (customerPathFrom); anything else is false, and the path
-// tells the page.
+// page (customerPageOf).
 func fromPage(r *http.Request) (string, bool) {
-	id, ok := strings.CutPrefix(r.PostForm.Get("from"), "/customers/")
+	return customerPageOf(r.PostForm.Get("from"), searchOf(r))
+}
+
+// customerPageOf is from when it is a customer's page ("/customers/ID"),
+// rebuilt from its id with the search q (customerPathFrom); false for
+// anything else (another page, another site, a path with more in it).
+func customerPageOf(from, q string) (string, bool) {
+	id, ok := strings.CutPrefix(from, "/customers/")
 	if !ok || id == "" || id == "new" || strings.ContainsAny(id, "/?#\\") {
 		return "", false
 	}
@@ -151,7 +156,7 @@ func fromPage(r *http.Request) (string, bool) {
 	if err != nil || id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\\") {
 		return "", false
 	}
-	return customerPathFrom(id, searchOf(r)), true
+	return customerPathFrom(id, q), true
 }
 
 // setCookie sets the session cookie, and laxCookie beside it for as long
