@@ -145,8 +145,9 @@ func TestCluster(t *testing.T) {
 		}
 		verifyOn(t, before, n1, n2, n3)
 
-		// Within a minute each node signs with the new key; what it signs
-		// verifies on the others.
+		// Each node has listed the keys since: it signs with the new key
+		// at once (within a minute in any case); what it signs verifies
+		// on the others.
 		deadline := time.Now().Add(90 * time.Second)
 		for _, node := range []string{n2, n3} {
 			for {

@@ -334,9 +334,21 @@ func (k *keyring) decode(s *store.SigningKey) (*rsa.PrivateKey, error) {
 // forget drops what is kept of the keys no longer stored (expired), and
 // the private keys of those retired: the cache holds the published keys,
 // and the private key only of one that may sign.
+//
+// The key this node signs with, if retired since it was read (another
+// node's rotation, or tobira signing-keys rotate after a suspected leak),
+// is read again at the next signature rather than at the cache's minute's
+// end: this node stops signing with it as soon as it lists the keys, at
+// /keys or for readiness, which a load balancer asks every few seconds.
 func (k *keyring) forget(stored []store.SigningKey) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.current != nil {
+		i := slices.IndexFunc(stored, func(s store.SigningKey) bool { return s.ID == k.current.id })
+		if i < 0 || !stored[i].RetiredAt.IsZero() {
+			k.loadedAt = time.Time{}
+		}
+	}
 	for id, d := range k.decoded {
 		i := slices.IndexFunc(stored, func(s store.SigningKey) bool { return s.ID == id })
 		switch {

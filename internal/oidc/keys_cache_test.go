@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/tobira/tobira/internal/oidc"
 	"github.com/tobira/tobira/internal/store"
 	"github.com/tobira/tobira/internal/store/sqlstore"
@@ -122,5 +124,36 @@ func TestRetiredKeyUnreadableKeepsTheNodeReady(t *testing.T) {
 	}
 	if got := e.status("/keys"); got != http.StatusInternalServerError {
 		t.Errorf("/keys with the current key unreadable: %d, want 500", got)
+	}
+}
+
+// A node whose signing key another node retired (tobira signing-keys
+// rotate, after a suspected leak) stops signing with it as soon as it
+// lists the keys (/keys, or readiness, which a load balancer asks every
+// few seconds). Regression: it signed with the retired key until its
+// cache's minute was over.
+func TestRetiredKeyStopsSigningOnceListed(t *testing.T) {
+	e := newPortal(t)
+	r := e.newRP(&store.Client{Name: "site", RedirectURIs: []string{"http://127.0.0.1:9/cb"}})
+	kid := func(tok *oauth2.Token) any {
+		t.Helper()
+		r.verify(tok)
+		h, _ := decodeJWT(t, tok.Extra("id_token").(string))
+		return h["kid"]
+	}
+	old := kid(r.login(e.browser()))
+
+	other, err := oidc.New(oidc.Config{Store: e.db, Keys: e.keys, Issuer: e.cfg.BaseURL, Log: e.log, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.RotateKeys(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if ks := e.kids(); len(ks) != 2 || !slices.Contains(ks, old.(string)) {
+		t.Fatalf("published %v after another node's rotation, want the retired %v and a new key", ks, old)
+	}
+	if got := kid(r.login(e.browser())); got == old {
+		t.Errorf("the node still signs with the key %v another node retired, after listing the keys", old)
 	}
 }
