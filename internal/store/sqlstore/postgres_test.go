@@ -245,72 +245,43 @@ func TestPostgresStats(t *testing.T) {
 // PostgreSQL, where the partial index is usable only when the query
 // repeats its condition.
 func TestPostgresAuditByOperatorUsesIndex(t *testing.T) {
-	db, err := OpenPostgres(testkit.Postgres(t), Pool{})
-	if err != nil {
-		t.Fatalf("OpenPostgres: %v", err)
-	}
-	defer db.Close()
-	ctx := t.Context()
-	tx, err := db.sql.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
 	// The table is empty: only with scans priced out does the plan show
 	// whether the index may be used at all.
-	if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
-		t.Fatal(err)
-	}
+	plan := postgresPlans(t, []string{"enable_seqscan"})
 	q, args := listAuditQuery(store.AuditFilter{Actor: "operator:kim@tobira.example", Before: store.AuditCursor{At: time.Now(), ID: 7}, Limit: 201})
-	rows, err := tx.QueryContext(ctx, "EXPLAIN "+numberPlaceholders(q), args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, line)
-	}
-	if p := strings.Join(plan, "\n"); !strings.Contains(p, "audit_events_operator") {
+	if p := plan(q, args...); !strings.Contains(p, "audit_events_operator") {
 		t.Errorf("%s\n  plan:\n%s", q, p)
 	}
 }
 
-// TestPostgresSitesPagesUseIndexes is TestSitesPagesUseIndexes on
-// PostgreSQL: a page of a customer's list is read on the (account_id,
-// date, number) index, with no sort.
-func TestPostgresSitesPagesUseIndexes(t *testing.T) {
+// postgresPlans opens a fresh PostgreSQL store and returns what gives the
+// plan (EXPLAIN) of a query there, in a transaction whose planner settings
+// named in off are off.
+func postgresPlans(t *testing.T, off []string) func(q string, args ...any) string {
+	t.Helper()
 	db, err := OpenPostgres(testkit.Postgres(t), Pool{})
 	if err != nil {
 		t.Fatalf("OpenPostgres: %v", err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	ctx := t.Context()
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback()
-	// The tables are empty: only with scans and sorts priced out does the
-	// plan show whether the index may give the page in order at all.
-	for _, off := range []string{"enable_seqscan", "enable_bitmapscan", "enable_sort"} {
-		if _, err := tx.ExecContext(ctx, `SET LOCAL `+off+` = off`); err != nil {
+	t.Cleanup(func() { tx.Rollback() })
+	for _, setting := range off {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL `+setting+` = off`); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for q, index := range map[string]string{
-		applicationsPageQuery: "applications_account_page",
-		contractsPageQuery:    "contracts_account_page",
-		invoicesPageQuery:     "invoices_account_page",
-	} {
-		rows, err := tx.QueryContext(ctx, "EXPLAIN "+numberPlaceholders(q), "acc-1", 20, 40)
+	return func(q string, args ...any) string {
+		t.Helper()
+		rows, err := tx.QueryContext(ctx, "EXPLAIN "+numberPlaceholders(q), args...)
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer rows.Close()
 		var plan []string
 		for rows.Next() {
 			var line string
@@ -319,8 +290,23 @@ func TestPostgresSitesPagesUseIndexes(t *testing.T) {
 			}
 			plan = append(plan, line)
 		}
-		rows.Close()
-		if p := strings.Join(plan, "\n"); !strings.Contains(p, index) || strings.Contains(p, "Sort") {
+		return strings.Join(plan, "\n")
+	}
+}
+
+// TestPostgresSitesPagesUseIndexes is TestSitesPagesUseIndexes on
+// PostgreSQL: a page of a customer's list is read on the (account_id,
+// date, number) index, with no sort.
+func TestPostgresSitesPagesUseIndexes(t *testing.T) {
+	// The tables are empty: only with scans and sorts priced out does the
+	// plan show whether the index may give the page in order at all.
+	plan := postgresPlans(t, []string{"enable_seqscan", "enable_bitmapscan", "enable_sort"})
+	for q, index := range map[string]string{
+		applicationsPageQuery: "applications_account_page",
+		contractsPageQuery:    "contracts_account_page",
+		invoicesPageQuery:     "invoices_account_page",
+	} {
+		if p := plan(q, "acc-1", 20, 40); !strings.Contains(p, index) || strings.Contains(p, "Sort") {
 			t.Errorf("%s\n  plan:\n%s", q, p)
 		}
 	}
