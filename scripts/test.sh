@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 go vet ./...
 # The browser tests must run, never skip, on CI and here.
 export TOBIRA_E2E=1
-# A package's bound, for a hang: the browser tests take about 6 minutes
-# here, and took 20 on a machine whose cores other work was taking.
+# A package's bound, for a hang: the browser tests take about 16 minutes
+# here beside the other packages, and took 22 on a machine whose cores
+# other work was taking.
 go test -count=1 -timeout 40m "$@" ./...
